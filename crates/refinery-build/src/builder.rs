@@ -1,0 +1,373 @@
+//! One attempt at one package: build a wheel from its sdist in the environment, repair
+//! it with auditwheel to the target's manylinux tag, and prove it imports on s390x.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use refinery_pep::{Compatibility, Target, WheelFilename};
+
+use crate::exec::{run_logged, Log, Outcome};
+use crate::runner::{Mount, RunSpec, Runner};
+use crate::wheel_inspect::{elf_machines, top_level_modules, EM_S390};
+
+/// Folders inside the environment.
+const GUEST_BUILD: &str = "/build";
+const GUEST_WHEELS: &str = "/wheels";
+const GUEST_PIP_CACHE: &str = "/pip-cache";
+
+/// The auditwheel release this refinery is tested with (`.ci/run` installs it).
+pub const AUDITWHEEL_VERSION: &str = "6.8.2";
+
+/// Where a step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Build,
+    Repair,
+    Verify,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Build => "build",
+            Stage::Repair => "repair",
+            Stage::Verify => "verify",
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptFailure {
+    pub stage: Stage,
+    pub message: String,
+    pub timed_out: bool,
+}
+
+/// What a successful attempt produced.
+#[derive(Debug, Clone)]
+pub struct BuiltWheel {
+    /// The repaired (or pure) wheel, still in the attempt's folder.
+    pub path: PathBuf,
+    pub modules: Vec<String>,
+    pub repaired: bool,
+}
+
+/// Settings shared by every attempt of a run.
+#[derive(Debug, Clone)]
+pub struct AttemptSettings {
+    pub target: Target,
+    /// `<cache>/builds/v1`: one fresh folder per attempt.
+    pub builds_dir: PathBuf,
+    /// Shared pip cache (`<cache>/pip`).
+    pub pip_cache: PathBuf,
+    /// Wheels already produced (the output folder): build and runtime dependencies.
+    pub wheels_dir: PathBuf,
+    /// Index settings for pip inside the environment; may hold credentials.
+    pub pip_env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    pub auditwheel: String,
+}
+
+/// One attempt's inputs.
+#[derive(Debug, Clone)]
+pub struct AttemptRequest<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub sdist: &'a Path,
+    pub attempt: u32,
+    pub variant: &'a str,
+    pub env: Vec<(String, String)>,
+}
+
+/// The attempt's private folder, removed when dropped.
+struct AttemptDir(PathBuf);
+
+impl Drop for AttemptDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Build, repair and verify. The log gets every line of every step.
+pub fn attempt(
+    runner: &dyn Runner,
+    settings: &AttemptSettings,
+    request: &AttemptRequest<'_>,
+    log: &Log,
+    result_dir: &Path,
+) -> Result<BuiltWheel, AttemptFailure> {
+    let fail = |stage, message: String| AttemptFailure {
+        stage,
+        message,
+        timed_out: false,
+    };
+    let dir = AttemptDir(settings.builds_dir.join(format!(
+        "{}-{}-attempt{}-{}-{}",
+        request.name,
+        request.version,
+        request.attempt,
+        request.variant,
+        std::process::id()
+    )));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    for sub in ["src", "out", "repaired", "home", "tmp"] {
+        std::fs::create_dir_all(dir.0.join(sub)).map_err(|e| {
+            fail(
+                Stage::Build,
+                format!("cannot create the build folder {}: {e}", dir.0.display()),
+            )
+        })?;
+    }
+    std::fs::create_dir_all(&settings.pip_cache)
+        .and_then(|()| std::fs::create_dir_all(&settings.wheels_dir))
+        .map_err(|e| fail(Stage::Build, format!("cannot prepare the caches: {e}")))?;
+    let sdist_name = request
+        .sdist
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    std::fs::copy(request.sdist, dir.0.join("src").join(&sdist_name)).map_err(|e| {
+        fail(
+            Stage::Build,
+            format!("cannot copy {}: {e}", request.sdist.display()),
+        )
+    })?;
+
+    let build_mount = Mount::rw(&dir.0, GUEST_BUILD);
+    let mounts = vec![
+        build_mount.clone(),
+        Mount::rw(&settings.pip_cache, GUEST_PIP_CACHE),
+        Mount::ro(&settings.wheels_dir, GUEST_WHEELS),
+    ];
+    let build_root = runner.guest_path(&build_mount);
+    let wheels = runner.guest_path(&mounts[2]);
+    let mut env = vec![
+        ("HOME".to_string(), format!("{build_root}/home")),
+        ("TMPDIR".to_string(), format!("{build_root}/tmp")),
+        ("PIP_CACHE_DIR".to_string(), runner.guest_path(&mounts[1])),
+        ("PIP_FIND_LINKS".to_string(), wheels.clone()),
+        ("PIP_DISABLE_PIP_VERSION_CHECK".to_string(), "1".to_string()),
+        ("PIP_NO_INPUT".to_string(), "1".to_string()),
+        ("PIP_PROGRESS_BAR".to_string(), "off".to_string()),
+    ];
+    env.extend(settings.pip_env.iter().cloned());
+    env.extend(request.env.iter().cloned());
+
+    // 1. Build.
+    log.line(&format!(
+        "[refinery] build {} {} (attempt {}, variant {}) with {}",
+        request.name,
+        request.version,
+        request.attempt,
+        request.variant,
+        runner.describe()
+    ));
+    let python = runner.python();
+    let mut build_argv = vec![
+        python.clone(),
+        "-m".into(),
+        "pip".into(),
+        "wheel".into(),
+        "--no-deps".into(),
+    ];
+    if request.variant == "no-isolation" {
+        build_argv.push("--no-build-isolation".into());
+    }
+    build_argv.extend([
+        "--wheel-dir".into(),
+        format!("{build_root}/out"),
+        format!("{build_root}/src/{sdist_name}"),
+    ]);
+    let spec = RunSpec {
+        argv: build_argv,
+        env: env.clone(),
+        mounts: mounts.clone(),
+        workdir: format!("{build_root}/src"),
+        network: true,
+    };
+    run_step(runner.command(&spec), log, settings.timeout, Stage::Build)?;
+    let built = single_wheel(&dir.0.join("out"))
+        .ok_or_else(|| fail(Stage::Build, "the build finished but wrote no wheel".into()))?;
+    let built_name: WheelFilename = file_name(&built).parse().map_err(|e| {
+        fail(
+            Stage::Build,
+            format!("the build wrote a wheel with a bad name: {e}"),
+        )
+    })?;
+
+    // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
+    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
+    if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
+        return Err(fail(
+            Stage::Repair,
+            format!("{member} is not an s390x binary (ELF machine {machine}): the build used a wrong compiler"),
+        ));
+    }
+    let is_pure = built_name.platform_tags.iter().all(|p| p == "any");
+    let (wheel, repaired) = if is_pure {
+        log.line("[refinery] pure wheel: nothing to repair");
+        (built.clone(), false)
+    } else {
+        let mut cmd = Command::new(&settings.auditwheel);
+        cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
+            .arg(dir.0.join("repaired"))
+            .arg(&built);
+        let ldpaths: Vec<String> = runner
+            .library_paths()
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if !ldpaths.is_empty() {
+            cmd.arg("--ldpaths").arg(ldpaths.join(":"));
+        }
+        log.line(&format!(
+            "[refinery] repair with auditwheel {}",
+            built.display()
+        ));
+        run_step(cmd, log, settings.timeout, Stage::Repair)?;
+        let repaired = single_wheel(&dir.0.join("repaired")).ok_or_else(|| {
+            fail(
+                Stage::Repair,
+                "auditwheel finished but wrote no wheel".into(),
+            )
+        })?;
+        let repaired_name: WheelFilename = file_name(&repaired).parse().map_err(|e| {
+            fail(
+                Stage::Repair,
+                format!("auditwheel wrote a wheel with a bad name: {e}"),
+            )
+        })?;
+        if let Compatibility::Incompatible { reason } =
+            settings.target.compatibility(&repaired_name)
+        {
+            return Err(fail(
+                Stage::Repair,
+                format!(
+                    "auditwheel could only tag it {}: {reason}",
+                    file_name(&repaired)
+                ),
+            ));
+        }
+        (repaired, true)
+    };
+
+    // 3. Verify: install into a clean venv, offline, and import every top-level module.
+    let modules = top_level_modules(&wheel).map_err(|e| fail(Stage::Verify, e))?;
+    let wheel_guest = format!(
+        "{build_root}/{}",
+        wheel.strip_prefix(&dir.0).unwrap_or(&wheel).display()
+    );
+    let wheel_dir_guest = wheel_guest
+        .rsplit_once('/')
+        .map_or(build_root.clone(), |(d, _)| d.to_string());
+    let script = verify_script(
+        &python,
+        &build_root,
+        &wheel_dir_guest,
+        &wheels,
+        &wheel_guest,
+        &modules,
+    );
+    log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
+    let spec = RunSpec {
+        argv: vec!["sh".into(), "-c".into(), script],
+        env,
+        mounts,
+        workdir: format!("{build_root}/tmp"),
+        network: false,
+    };
+    run_step(runner.command(&spec), log, settings.timeout, Stage::Verify)?;
+    if !log.read_all().contains("[refinery-verify] ok") {
+        return Err(fail(
+            Stage::Verify,
+            "the import check did not report success".into(),
+        ));
+    }
+
+    std::fs::create_dir_all(result_dir).map_err(|e| fail(Stage::Verify, e.to_string()))?;
+    let kept = result_dir.join(file_name(&wheel));
+    std::fs::copy(&wheel, &kept)
+        .map_err(|e| fail(Stage::Verify, format!("cannot keep the wheel: {e}")))?;
+    Ok(BuiltWheel {
+        path: kept,
+        modules,
+        repaired,
+    })
+}
+
+/// A shell script run in the environment: clean venv, offline install, imports.
+fn verify_script(
+    python: &str,
+    root: &str,
+    wheel_dir: &str,
+    wheels: &str,
+    wheel: &str,
+    modules: &[String],
+) -> String {
+    let imports = modules.join(" ");
+    format!(
+        "set -e\n\
+         {python} -m venv --without-pip {root}/venv\n\
+         {python} -m pip --python {root}/venv/bin/python install --no-index --find-links {wheel_dir} --find-links {wheels} {wheel}\n\
+         {root}/venv/bin/python -c 'import importlib, sys\n\
+for m in sys.argv[1:]:\n    mod = importlib.import_module(m)\n    print(\"[refinery-verify] imported\", m, \"from\", getattr(mod, \"__file__\", \"?\"))\n\
+print(\"[refinery-verify] byteorder\", sys.byteorder)\n\
+print(\"[refinery-verify] ok\")' {imports}\n"
+    )
+}
+
+fn run_step(
+    cmd: Command,
+    log: &Log,
+    timeout: Option<Duration>,
+    stage: Stage,
+) -> Result<(), AttemptFailure> {
+    match run_logged(cmd, log, timeout) {
+        Ok(Outcome::Success) => Ok(()),
+        Ok(Outcome::Failed(status)) => Err(AttemptFailure {
+            stage,
+            message: format!("{stage} failed ({status}): {}", last_error_line(log)),
+            timed_out: false,
+        }),
+        Ok(Outcome::TimedOut(limit)) => Err(AttemptFailure {
+            stage,
+            message: format!("{stage} timed out after {}s", limit.as_secs()),
+            timed_out: true,
+        }),
+        Err(e) => Err(AttemptFailure {
+            stage,
+            message: format!("cannot start the {stage} step: {e}"),
+            timed_out: false,
+        }),
+    }
+}
+
+/// The most telling line of a failed step: the last one that looks like an error.
+fn last_error_line(log: &Log) -> String {
+    let tail = log.tail();
+    tail.iter()
+        .rev()
+        .find(|l| {
+            let lower = l.to_lowercase();
+            lower.contains("error") || lower.contains("fatal") || lower.contains("not found")
+        })
+        .or_else(|| tail.last())
+        .map(|l| l.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn single_wheel(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,223 @@
+//! Run a process with its output captured line by line into a size-capped log, and
+//! kill its whole process group at the timeout.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Logs bigger than this are cut, with a note, so a chatty build cannot fill the disk.
+pub const DEFAULT_LOG_CAP: u64 = 16 * 1024 * 1024;
+
+/// An attempt's log file, shared by the steps of the attempt.
+#[derive(Clone)]
+pub struct Log {
+    path: PathBuf,
+    inner: Arc<Mutex<LogInner>>,
+}
+
+struct LogInner {
+    file: std::fs::File,
+    written: u64,
+    cap: u64,
+    truncated: bool,
+    tail: Vec<String>,
+}
+
+const TAIL_LINES: usize = 40;
+
+impl Log {
+    pub fn create(path: &Path, cap: u64) -> std::io::Result<Log> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = std::fs::File::create(path)?;
+        Ok(Log {
+            path: path.to_path_buf(),
+            inner: Arc::new(Mutex::new(LogInner {
+                file,
+                written: 0,
+                cap,
+                truncated: false,
+                tail: Vec::new(),
+            })),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append one line (a newline is added).
+    pub fn line(&self, line: &str) {
+        let mut inner = self.inner.lock().expect("log lock");
+        inner.tail.push(line.to_string());
+        if inner.tail.len() > TAIL_LINES {
+            inner.tail.remove(0);
+        }
+        if inner.truncated {
+            return;
+        }
+        let bytes = line.len() as u64 + 1;
+        if inner.written + bytes > inner.cap {
+            inner.truncated = true;
+            let cap = inner.cap;
+            let _ = writeln!(
+                inner.file,
+                "[refinery] log cut at {cap} bytes; the rest of the output was dropped"
+            );
+            return;
+        }
+        inner.written += bytes;
+        let _ = writeln!(inner.file, "{line}");
+    }
+
+    /// The last lines written, for error messages and hint matching.
+    pub fn tail(&self) -> Vec<String> {
+        self.inner.lock().expect("log lock").tail.clone()
+    }
+
+    /// The whole log text (up to the cap), for hint matching.
+    pub fn read_all(&self) -> String {
+        let _ = self.inner.lock().expect("log lock").file.flush();
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    Failed(String),
+    TimedOut(Duration),
+}
+
+/// Run `cmd`, logging stdout and stderr, killing the process group at `timeout`.
+pub fn run_logged(
+    mut cmd: Command,
+    log: &Log,
+    timeout: Option<Duration>,
+) -> std::io::Result<Outcome> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    let pumps: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|stream| {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let mut buf = Vec::new();
+            while reader.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+                let text = String::from_utf8_lossy(&buf);
+                log.line(text.trim_end_matches(['\n', '\r']));
+                buf.clear();
+            }
+        })
+    })
+    .collect();
+    let started = Instant::now();
+    let outcome = loop {
+        if let Some(status) = child.try_wait()? {
+            break if status.success() {
+                Outcome::Success
+            } else {
+                Outcome::Failed(status.to_string())
+            };
+        }
+        if let Some(limit) = timeout {
+            if started.elapsed() >= limit {
+                kill_group(pid);
+                let _ = child.wait();
+                log.line(&format!(
+                    "[refinery] killed after {}s (attempt timeout)",
+                    limit.as_secs()
+                ));
+                break Outcome::TimedOut(limit);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Leftover processes that kept the pipes open must not outlive the attempt.
+    kill_group(pid);
+    for pump in pumps {
+        let _ = pump.join();
+    }
+    Ok(outcome)
+}
+
+/// SIGKILL the whole process group (the child was made its leader).
+fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_logged_and_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::create(&dir.path().join("a.log"), 100).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args([
+            "-c",
+            "echo hello; echo oops >&2; yes line | head -n 1000; exit 3",
+        ]);
+        let outcome = run_logged(cmd, &log, None).unwrap();
+        assert!(
+            matches!(outcome, Outcome::Failed(ref s) if s.contains('3')),
+            "{outcome:?}"
+        );
+        let text = log.read_all();
+        assert!(text.contains("hello") && text.contains("oops"));
+        assert!(text.contains("log cut at 100 bytes"));
+        assert!(text.len() < 200, "{}", text.len());
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_process_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        let log = Log::create(&dir.path().join("t.log"), DEFAULT_LOG_CAP).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c").arg(format!(
+            "sh -c 'echo $$ > {}; exec sleep 60' & while [ ! -s {} ]; do sleep 0.05; done; sleep 60",
+            pid_file.display(),
+            pid_file.display()
+        ));
+        let outcome = run_logged(cmd, &log, Some(Duration::from_millis(500))).unwrap();
+        assert!(matches!(outcome, Outcome::TimedOut(_)));
+        let pid = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+        // The grandchild was SIGKILLed; give init a moment to reap it.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while proc_dir.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!proc_dir.exists(), "grandchild {pid} survived the timeout");
+        assert!(log.read_all().contains("attempt timeout"));
+    }
+}

@@ -1,0 +1,34 @@
+//! Build environments, runners, and the build → repair → verify pipeline.
+
+pub mod builder;
+pub mod emulation;
+pub mod environment;
+pub mod exec;
+pub mod pipeline;
+pub mod publish;
+pub mod rootfs;
+pub mod runner;
+pub mod wheel_inspect;
+
+pub use environment::{open_environment, EnvironmentChoice};
+pub use pipeline::{execute_plan, RunError, RunSettings};
+pub use rootfs::{EnvStore, RootfsRecipe};
+
+use refinery_store::ManifestEntry;
+
+/// How libraries report progress; only the binary draws it.
+pub trait Reporter: Send + Sync {
+    /// A free-form progress line.
+    fn message(&self, message: &str);
+    /// Work on a package started.
+    fn started(&self, _name: &str, _version: &str, _what: &str) {}
+    /// A package reached its final status.
+    fn finished(&self, _entry: &ManifestEntry) {}
+}
+
+/// Reports nothing.
+pub struct SilentReporter;
+
+impl Reporter for SilentReporter {
+    fn message(&self, _message: &str) {}
+}

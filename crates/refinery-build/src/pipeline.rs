@@ -1,0 +1,498 @@
+//! Carry out a plan: copy what is reused, build what must be built (or take it from the
+//! content-addressed store), and record everything in the manifest and the history.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use refinery_index::{DistFile, IndexClient};
+use refinery_pep::Target;
+use refinery_plan::{Action, Plan, PlanNode, Source, SourceKind};
+use refinery_store::{sha256_file, Attempt, Cas, Event, History, Manifest, ManifestEntry, Status};
+
+use crate::builder::{attempt, AttemptRequest, AttemptSettings};
+use crate::environment::{open_environment, EnvironmentChoice};
+use crate::exec::{Log, DEFAULT_LOG_CAP};
+use crate::Reporter;
+
+/// Everything a run needs besides the plan.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub output: PathBuf,
+    pub cache: PathBuf,
+    pub manifest_path: PathBuf,
+    pub history_db: PathBuf,
+    pub target: Target,
+    pub environment: EnvironmentChoice,
+    pub attempt_timeout: Option<Duration>,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// pip settings for builds (index URLs, may hold credentials).
+    pub pip_env: Vec<(String, String)>,
+    pub auditwheel: String,
+    pub run_id: String,
+    /// Also write a PEP 503 `simple/` index into the output.
+    pub simple_index: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("history database {path}: {message}")]
+    History { path: PathBuf, message: String },
+    #[error("cannot write {path}: {message}\nhint: check free space and permissions of the output and cache folders")]
+    Write { path: PathBuf, message: String },
+}
+
+/// Versions of folder layouts under `--cache`.
+fn cache_dirs(cache: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf, PathBuf) {
+    (
+        cache.join("cas").join("v1"),
+        cache.join("sdists").join("v1"),
+        cache.join("builds").join("v1"),
+        cache.join("logs"),
+        cache.join("pip"),
+    )
+}
+
+/// Run the plan. Returns the manifest (also written to `manifest_path`, after every
+/// package, atomically).
+pub fn execute_plan(
+    plan: &Plan,
+    settings: &RunSettings,
+    client: &IndexClient,
+    reporter: &dyn Reporter,
+) -> Result<Manifest, RunError> {
+    let history = History::open(&settings.history_db).map_err(|e| RunError::History {
+        path: settings.history_db.clone(),
+        message: e.to_string(),
+    })?;
+    let record = |event: Event| {
+        if let Err(e) = history.record_event(&event.with_run(&settings.run_id)) {
+            reporter.message(&format!(
+                "warning: cannot record an event in the history: {e}"
+            ));
+        }
+    };
+    record(
+        Event::new(
+            "plan",
+            format!("plan {}: {} nodes", plan.id, plan.nodes.len()),
+        )
+        .with_data(serde_json::json!({
+            "plan_id": plan.id,
+            "reuse": plan.count(Action::Reuse),
+            "build": plan.count(Action::Build),
+            "missing": plan.count(Action::Missing),
+        })),
+    );
+    std::fs::create_dir_all(&settings.output).map_err(|e| RunError::Write {
+        path: settings.output.clone(),
+        message: e.to_string(),
+    })?;
+    let (cas_dir, sdist_dir, builds_dir, logs_dir, pip_cache) = cache_dirs(&settings.cache);
+    let cas = Cas::new(cas_dir);
+    let mut manifest = Manifest::new(
+        &settings.target.python_str(),
+        settings.target.platform_tag(),
+    );
+    let write_manifest = |manifest: &Manifest| {
+        manifest
+            .write(&settings.manifest_path)
+            .map_err(|e| RunError::Write {
+                path: settings.manifest_path.clone(),
+                message: e.to_string(),
+            })
+    };
+
+    for node in plan.nodes.iter().filter(|n| n.action == Action::Reuse) {
+        let entry = reuse(node, settings, client);
+        record(event_for(&entry, "reuse"));
+        reporter.finished(&entry);
+        manifest.upsert(entry);
+        write_manifest(&manifest)?;
+    }
+    for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
+        let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Missing);
+        entry.detail = node.reason.clone();
+        record(event_for(&entry, "missing"));
+        reporter.finished(&entry);
+        manifest.upsert(entry);
+    }
+    for r in &plan.rejected {
+        record(Event::new("rejected", format!("{}: {}", r.input, r.reason)));
+    }
+    write_manifest(&manifest)?;
+
+    let mut environment = None;
+    let attempt_settings = AttemptSettings {
+        target: settings.target.clone(),
+        builds_dir,
+        pip_cache,
+        wheels_dir: settings.output.clone(),
+        pip_env: settings.pip_env.clone(),
+        timeout: settings.attempt_timeout,
+        auditwheel: settings.auditwheel.clone(),
+    };
+    for node in plan.build_order() {
+        let key = artifact_key(node, &settings.target);
+        if let Some(entry) = cached(node, &key, &history, &cas, settings) {
+            record(event_for(&entry, "cached"));
+            reporter.finished(&entry);
+            manifest.upsert(entry);
+            write_manifest(&manifest)?;
+            continue;
+        }
+        reporter.started(&node.name, &node.version, "build");
+        let env = environment.get_or_insert_with(|| {
+            open_environment(&settings.environment, &settings.target, reporter)
+        });
+        let entry = match env {
+            Err(message) => {
+                let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+                entry.detail = format!("no build environment: {message}");
+                entry
+            }
+            Ok(env) => build_node(
+                node,
+                &key,
+                env.runner.as_ref(),
+                &env.label,
+                &attempt_settings,
+                settings,
+                &sdist_dir,
+                &logs_dir,
+                client,
+                &cas,
+                &history,
+                reporter,
+            ),
+        };
+        record(event_for(
+            &entry,
+            if entry.status == Status::Built {
+                "built"
+            } else {
+                "failure"
+            },
+        ));
+        reporter.finished(&entry);
+        manifest.upsert(entry);
+        write_manifest(&manifest)?;
+    }
+    if settings.simple_index {
+        crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
+            RunError::Write {
+                path: settings.output.join("simple"),
+                message: e,
+            }
+        })?;
+    }
+    let summary: Vec<String> = manifest
+        .summary()
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    record(Event::new("run_end", summary.join(", ")));
+    Ok(manifest)
+}
+
+fn event_for(entry: &ManifestEntry, kind: &str) -> Event {
+    Event::new(kind, entry.detail.clone())
+        .with_package(&entry.name, &entry.version)
+        .with_data(serde_json::json!({
+            "status": entry.status,
+            "path": entry.path,
+            "sha256": entry.sha256,
+            "metadata": entry.metadata,
+        }))
+}
+
+/// What identifies a built wheel: package, version, interpreter, platform tag and the
+/// exact sdist it came from.
+fn artifact_key(node: &PlanNode, target: &Target) -> String {
+    let source = node
+        .source
+        .as_ref()
+        .map(|s| s.sha256.clone().unwrap_or_else(|| s.filename.clone()))
+        .unwrap_or_default();
+    format!(
+        "{}=={}|{}|{}|{}",
+        node.name,
+        node.version,
+        target.cpython_tag(),
+        target.platform_tag(),
+        source
+    )
+}
+
+/// Copy a reused wheel into the output unchanged (never renamed).
+fn reuse(node: &PlanNode, settings: &RunSettings, client: &IndexClient) -> ManifestEntry {
+    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Reused);
+    entry.metadata.python = Some(settings.target.python_str());
+    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+    let Some(source) = &node.source else {
+        entry.status = Status::Missing;
+        entry.detail = "the plan gives no source for this wheel".into();
+        return entry;
+    };
+    entry.metadata.source = Some(
+        source
+            .url
+            .clone()
+            .or(source.path.clone())
+            .unwrap_or_default(),
+    );
+    let result = match source.kind {
+        SourceKind::InputWheel => copy_into(
+            Path::new(source.path.as_deref().unwrap_or_default()),
+            &settings.output,
+        ),
+        _ => client
+            .download(&dist_file(source), &settings.output)
+            .map_err(|e| e.to_string()),
+    };
+    match result.and_then(|path| {
+        sha256_file(&path)
+            .map(|sha| (path, sha))
+            .map_err(|e| e.to_string())
+    }) {
+        Ok((path, sha)) => {
+            entry.path = Some(file_name(&path));
+            entry.sha256 = Some(sha);
+            entry.detail = node.reason.clone();
+        }
+        Err(message) => {
+            entry.status = Status::Missing;
+            entry.detail = format!("cannot fetch {}: {message}", source.filename);
+        }
+    }
+    entry
+}
+
+fn dist_file(source: &Source) -> DistFile {
+    DistFile {
+        filename: source.filename.clone(),
+        url: source.url.clone().unwrap_or_default(),
+        sha256: source.sha256.clone(),
+        requires_python: None,
+        yanked: false,
+        has_metadata: false,
+        index: String::new(),
+    }
+}
+
+/// A wheel built before from the same sdist for the same target: take it from the CAS.
+fn cached(
+    node: &PlanNode,
+    key: &str,
+    history: &History,
+    cas: &Cas,
+    settings: &RunSettings,
+) -> Option<ManifestEntry> {
+    let (filename, sha) = history.lookup_artifact(key).ok()??;
+    let stored = cas.get(&sha)?;
+    let dest = settings.output.join(&filename);
+    copy_file_atomic(&stored, &dest).ok()?;
+    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
+    entry.path = Some(filename);
+    entry.sha256 = Some(sha);
+    entry.detail =
+        "built before from the same sdist for the same target; taken from the cache".into();
+    entry.metadata.python = Some(settings.target.python_str());
+    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+    Some(entry)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_node(
+    node: &PlanNode,
+    key: &str,
+    runner: &dyn crate::runner::Runner,
+    label: &str,
+    attempt_settings: &AttemptSettings,
+    settings: &RunSettings,
+    sdist_dir: &Path,
+    logs_dir: &Path,
+    client: &IndexClient,
+    cas: &Cas,
+    history: &History,
+    reporter: &dyn Reporter,
+) -> ManifestEntry {
+    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+    entry.metadata.python = Some(settings.target.python_str());
+    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+    entry.metadata.built_with = Some(label.to_string());
+    let Some(source) = &node.source else {
+        entry.detail = "the plan gives no sdist".into();
+        return entry;
+    };
+    entry.metadata.source = Some(
+        source
+            .url
+            .clone()
+            .or(source.path.clone())
+            .unwrap_or_default(),
+    );
+    let sdist = match source.kind {
+        SourceKind::InputSdist => Ok(PathBuf::from(source.path.clone().unwrap_or_default())),
+        _ => client
+            .download(&dist_file(source), sdist_dir)
+            .map_err(|e| e.to_string()),
+    };
+    let sdist = match sdist {
+        Ok(path) => path,
+        Err(message) => {
+            entry.detail = format!("cannot fetch the sdist {}: {message}", source.filename);
+            return entry;
+        }
+    };
+    let env: Vec<(String, String)> = node
+        .overrides
+        .as_ref()
+        .map(|o| o.env.clone().into_iter().collect())
+        .unwrap_or_default();
+    let variant = node
+        .overrides
+        .as_ref()
+        .and_then(|o| o.variant.clone())
+        .unwrap_or_else(|| "default".to_string());
+    let result_dir = settings.cache.join("builds").join("results");
+    for number in 1..=settings.max_attempts.max(1) {
+        if number > 1 {
+            let delay = backoff(settings.backoff_base, settings.backoff_max, number - 1);
+            reporter.message(&format!(
+                "{} {}: attempt {number} in {:.1}s",
+                node.name,
+                node.version,
+                delay.as_secs_f64()
+            ));
+            std::thread::sleep(delay);
+        }
+        let log_path = logs_dir.join(format!(
+            "{}-{}-attempt{number}-{variant}.log",
+            node.name, node.version
+        ));
+        let log = match Log::create(&log_path, DEFAULT_LOG_CAP) {
+            Ok(log) => log,
+            Err(e) => {
+                entry.detail = format!("cannot create the log {}: {e}", log_path.display());
+                return entry;
+            }
+        };
+        let request = AttemptRequest {
+            name: &node.name,
+            version: &node.version,
+            sdist: &sdist,
+            attempt: number,
+            variant: &variant,
+            env: env.clone(),
+        };
+        let started = Instant::now();
+        let outcome = attempt(runner, attempt_settings, &request, &log, &result_dir);
+        let duration = started.elapsed().as_secs_f64();
+        let (status, detail) = match &outcome {
+            Ok(built) => (
+                "success",
+                format!(
+                    "built, repaired={}, imports {}",
+                    built.repaired,
+                    built.modules.join(", ")
+                ),
+            ),
+            Err(f) if f.timed_out => ("timeout", f.message.clone()),
+            Err(f) => ("failed", f.message.clone()),
+        };
+        let _ = history.record_attempt(&Attempt {
+            package: node.name.clone(),
+            version: node.version.clone(),
+            python_tag: settings.target.cpython_tag(),
+            platform: settings.target.platform_tag().to_string(),
+            variant: variant.clone(),
+            attempt: number,
+            status: status.to_string(),
+            duration_secs: duration,
+            log_path: Some(log_path.to_string_lossy().into_owned()),
+            hints: Vec::new(),
+            worker: None,
+            run_id: Some(settings.run_id.clone()),
+            detail: detail.clone(),
+        });
+        entry.metadata.attempt = Some(number);
+        entry.metadata.variant = Some(variant.clone());
+        entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
+        entry.metadata.duration_secs = Some((duration * 10.0).round() / 10.0);
+        entry.detail = detail;
+        if let Ok(built) = outcome {
+            let stored = cas.put_file(&built.path).map_err(|e| e.to_string());
+            let dest = settings.output.join(file_name(&built.path));
+            let published = stored.and_then(|sha| {
+                copy_file_atomic(&built.path, &dest)
+                    .map(|()| sha)
+                    .map_err(|e| e.to_string())
+            });
+            let _ = std::fs::remove_file(&built.path);
+            match published {
+                Ok(sha) => {
+                    let _ = history.record_artifact(key, &file_name(&dest), &sha);
+                    entry.status = Status::Built;
+                    entry.path = Some(file_name(&dest));
+                    entry.sha256 = Some(sha);
+                }
+                Err(message) => entry.detail = format!("built but cannot publish: {message}"),
+            }
+            return entry;
+        }
+    }
+    entry
+}
+
+/// Exponential backoff: base * 2^(n-1), capped.
+pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
+    let factor = 2u32.saturating_pow(retry.saturating_sub(1));
+    base.saturating_mul(factor).min(max)
+}
+
+fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let dest = dir.join(src.file_name().ok_or("no file name")?);
+    copy_file_atomic(src, &dest)
+        .map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dest.display()))?;
+    Ok(dest)
+}
+
+/// Copy through a temp file in the destination folder and rename into place.
+pub fn copy_file_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
+    if src == dest {
+        return Ok(());
+    }
+    let tmp = dest.with_file_name(format!(".{}.{}.tmp", file_name(dest), std::process::id()));
+    std::fs::copy(src, &tmp)?;
+    // CAS objects are read-only; the published copy is an ordinary file.
+    let mut perms = std::fs::metadata(&tmp)?.permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    std::fs::set_permissions(&tmp, perms)?;
+    std::fs::rename(&tmp, dest).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(10);
+        assert_eq!(backoff(base, max, 1), Duration::from_secs(2));
+        assert_eq!(backoff(base, max, 2), Duration::from_secs(4));
+        assert_eq!(backoff(base, max, 3), Duration::from_secs(8));
+        assert_eq!(backoff(base, max, 4), Duration::from_secs(10));
+        assert_eq!(backoff(base, max, 40), Duration::from_secs(10));
+    }
+}

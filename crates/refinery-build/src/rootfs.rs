@@ -1,0 +1,280 @@
+//! s390x root filesystems made from Debian's packages with mmdebstrap, one per recipe,
+//! kept under the environments folder and reused across runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::Reporter;
+
+/// Bump when the layout of an environment folder changes.
+const ENV_LAYOUT: &str = "v1";
+const RECIPE_FILE: &str = "refinery-env.json";
+
+/// Debian packages every build environment has: the interpreter, its headers, and a
+/// C/C++ toolchain for extensions.
+const BASE_PACKAGES: &[&str] = &[
+    "python3",
+    "python3-dev",
+    "python3-venv",
+    "python3-pip",
+    "gcc",
+    "g++",
+    "make",
+    "pkg-config",
+    "ca-certificates",
+    "libc6-dev",
+];
+
+/// What an environment is made from; its hash names the folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootfsRecipe {
+    pub python: String,
+    pub suite: String,
+    pub arch: String,
+    pub packages: Vec<String>,
+}
+
+impl RootfsRecipe {
+    /// The Debian suite whose `python3` is the requested version.
+    pub fn for_python(python: &str) -> Result<RootfsRecipe, String> {
+        let suite = match python {
+            "3.11" => "bookworm",
+            "3.13" => "trixie",
+            other => {
+                return Err(format!(
+                    "no Debian release ships CPython {other} as python3 for a rootfs environment; rootfs environments exist for 3.11 (bookworm) and 3.13 (trixie).\nhint: use --python 3.11 or 3.13, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
+                ))
+            }
+        };
+        Ok(RootfsRecipe {
+            python: python.to_string(),
+            suite: suite.to_string(),
+            arch: "s390x".to_string(),
+            packages: BASE_PACKAGES.iter().map(ToString::to_string).collect(),
+        })
+    }
+
+    /// Folder name: readable prefix plus a hash of the recipe.
+    pub fn key(&self) -> String {
+        let json = serde_json::to_vec(self).expect("recipes serialize");
+        let digest = hex::encode(&Sha256::digest(&json)[..6]);
+        format!(
+            "rootfs-{}-{}-py{}-{digest}",
+            self.suite, self.arch, self.python
+        )
+    }
+}
+
+/// An environment that exists on disk.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub recipe: RootfsRecipe,
+    pub size_bytes: u64,
+}
+
+/// The folder holding the environments (`<cache>/envs/v1`, or `REFINERY_ENVS_DIR`).
+#[derive(Debug, Clone)]
+pub struct EnvStore {
+    dir: PathBuf,
+}
+
+impl EnvStore {
+    pub fn new(envs_dir: impl Into<PathBuf>) -> EnvStore {
+        EnvStore {
+            dir: envs_dir.into().join(ENV_LAYOUT),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path_for(&self, recipe: &RootfsRecipe) -> PathBuf {
+        self.dir.join(recipe.key())
+    }
+
+    /// The environment for `recipe`, created first if it does not exist yet.
+    pub fn ensure(
+        &self,
+        recipe: &RootfsRecipe,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf, String> {
+        let path = self.path_for(recipe);
+        if path.join(RECIPE_FILE).is_file() {
+            return Ok(path);
+        }
+        self.create(recipe, reporter)
+    }
+
+    /// Build the root filesystem with mmdebstrap into a temporary folder, then move it
+    /// into place, so a half-made environment is never used.
+    pub fn create(
+        &self,
+        recipe: &RootfsRecipe,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf, String> {
+        let path = self.path_for(recipe);
+        std::fs::create_dir_all(&self.dir).map_err(|e| {
+            format!(
+                "cannot create the environments folder {}: {e}",
+                self.dir.display()
+            )
+        })?;
+        let staging = self
+            .dir
+            .join(format!(".{}.partial-{}", recipe.key(), std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        reporter.message(&format!(
+            "creating the s390x environment {} (Debian {} with CPython {}); this takes about 5 minutes once",
+            recipe.key(),
+            recipe.suite,
+            recipe.python
+        ));
+        let mut child = Command::new("mmdebstrap")
+            .arg(format!("--arch={}", recipe.arch))
+            .arg("--variant=apt")
+            .arg(format!("--include={}", recipe.packages.join(",")))
+            .arg(&recipe.suite)
+            .arg(&staging)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap")
+            })?;
+        let mut tail = Vec::new();
+        if let Some(stderr) = child.stderr.take() {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                reporter.message(&line);
+                tail.push(line);
+                if tail.len() > 30 {
+                    tail.remove(0);
+                }
+            }
+        }
+        let status = child
+            .wait()
+            .map_err(|e| format!("mmdebstrap did not finish: {e}"))?;
+        if !status.success() {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(format!(
+                "mmdebstrap failed ({status}) creating {}:\n{}",
+                recipe.key(),
+                tail.join("\n")
+            ));
+        }
+        let recipe_json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
+        std::fs::write(staging.join(RECIPE_FILE), recipe_json)
+            .map_err(|e| format!("cannot write the recipe into {}: {e}", staging.display()))?;
+        match std::fs::rename(&staging, &path) {
+            Ok(()) => Ok(path),
+            // Another process finished the same environment first: use theirs.
+            Err(_) if path.join(RECIPE_FILE).is_file() => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Ok(path)
+            }
+            Err(e) => Err(format!(
+                "cannot move the new environment to {}: {e}",
+                path.display()
+            )),
+        }
+    }
+
+    pub fn list(&self) -> Vec<EnvInfo> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut envs: Vec<EnvInfo> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let path = entry.path();
+                let recipe: RootfsRecipe =
+                    serde_json::from_slice(&std::fs::read(path.join(RECIPE_FILE)).ok()?).ok()?;
+                Some(EnvInfo {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    size_bytes: dir_size(&path),
+                    path,
+                    recipe,
+                })
+            })
+            .collect();
+        envs.sort_by(|a, b| a.name.cmp(&b.name));
+        envs
+    }
+
+    /// Remove an environment by folder name or by Python version.
+    pub fn remove(&self, name_or_python: &str) -> Result<Vec<String>, String> {
+        let doomed: Vec<EnvInfo> = self
+            .list()
+            .into_iter()
+            .filter(|e| e.name == name_or_python || e.recipe.python == name_or_python)
+            .collect();
+        if doomed.is_empty() {
+            return Err(format!(
+                "no environment named or for Python {name_or_python:?} in {}; `refinery env list` shows them",
+                self.dir.display()
+            ));
+        }
+        doomed
+            .into_iter()
+            .map(|env| {
+                std::fs::remove_dir_all(&env.path)
+                    .map(|()| env.name.clone())
+                    .map_err(|e| format!("cannot remove {}: {e}", env.path.display()))
+            })
+            .collect()
+    }
+}
+
+fn dir_size(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suites_follow_the_python_version() {
+        assert_eq!(RootfsRecipe::for_python("3.11").unwrap().suite, "bookworm");
+        assert_eq!(RootfsRecipe::for_python("3.13").unwrap().suite, "trixie");
+        let err = RootfsRecipe::for_python("3.12").unwrap_err();
+        assert!(err.contains("3.11") && err.contains("container"), "{err}");
+    }
+
+    #[test]
+    fn the_key_changes_with_the_recipe() {
+        let a = RootfsRecipe::for_python("3.11").unwrap();
+        let mut b = a.clone();
+        b.packages.push("libffi-dev".into());
+        assert_ne!(a.key(), b.key());
+        assert!(a.key().starts_with("rootfs-bookworm-s390x-py3.11-"));
+    }
+
+    #[test]
+    fn list_and_remove_see_only_finished_environments() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EnvStore::new(dir.path());
+        let recipe = RootfsRecipe::for_python("3.11").unwrap();
+        let path = store.path_for(&recipe);
+        std::fs::create_dir_all(path.join("usr")).unwrap();
+        assert!(store.list().is_empty(), "no recipe file: not finished");
+        std::fs::write(path.join(RECIPE_FILE), serde_json::to_vec(&recipe).unwrap()).unwrap();
+        assert_eq!(store.list().len(), 1);
+        assert!(store.remove("3.12").is_err());
+        assert_eq!(store.remove("3.11").unwrap(), vec![recipe.key()]);
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,392 @@
+//! Runners execute a command inside a build environment: a bubblewrap sandbox over an
+//! s390x rootfs, a container, or the host itself when the host is s390x.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A host folder made visible inside the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    pub host: PathBuf,
+    pub guest: String,
+    pub writable: bool,
+}
+
+impl Mount {
+    pub fn ro(host: impl Into<PathBuf>, guest: &str) -> Mount {
+        Mount {
+            host: host.into(),
+            guest: guest.to_string(),
+            writable: false,
+        }
+    }
+
+    pub fn rw(host: impl Into<PathBuf>, guest: &str) -> Mount {
+        Mount {
+            host: host.into(),
+            guest: guest.to_string(),
+            writable: true,
+        }
+    }
+}
+
+/// One command to run in an environment.
+#[derive(Debug, Clone, Default)]
+pub struct RunSpec {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub mounts: Vec<Mount>,
+    /// Working directory, as the command sees it.
+    pub workdir: String,
+    /// Whether the command may reach the network (to fetch build dependencies).
+    pub network: bool,
+}
+
+/// Where the host's CA bundle appears inside every environment.
+pub const GUEST_CA_BUNDLE: &str = "/etc/refinery/ca-bundle.pem";
+
+/// How a runner turns a [`RunSpec`] into a host process.
+pub trait Runner: Send + Sync {
+    /// A short human label: `rootfs:bookworm (emulated)`, `podman:rocky`...
+    fn describe(&self) -> String;
+    /// The command line that runs `spec`.
+    fn command(&self, spec: &RunSpec) -> Command;
+    /// How a mount's path is spelled inside the environment.
+    fn guest_path(&self, mount: &Mount) -> String {
+        mount.guest.clone()
+    }
+    /// The target Python interpreter inside the environment.
+    fn python(&self) -> String;
+    /// Library folders of the environment, for auditwheel's `--ldpaths`.
+    fn library_paths(&self) -> Vec<PathBuf>;
+}
+
+/// Environment passed into every build so that builds behind corporate proxies and
+/// private indexes work: proxies, CA bundle.
+pub fn proxy_env() -> Vec<(String, String)> {
+    const NAMES: &[&str] = &[
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "no_proxy",
+        "ALL_PROXY",
+    ];
+    NAMES
+        .iter()
+        .filter_map(|name| std::env::var(name).ok().map(|v| (name.to_string(), v)))
+        .collect()
+}
+
+/// The host's CA bundle: `SSL_CERT_FILE`, `PIP_CERT`, or the Debian/Red Hat default.
+pub fn host_ca_bundle() -> Option<PathBuf> {
+    ["SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"]
+        .iter()
+        .filter_map(|name| std::env::var_os(name).map(PathBuf::from))
+        .chain([
+            PathBuf::from("/etc/ssl/certs/ca-certificates.crt"),
+            PathBuf::from("/etc/pki/tls/certs/ca-bundle.crt"),
+        ])
+        .find(|p| p.is_file())
+}
+
+fn ca_env() -> Vec<(String, String)> {
+    [
+        "SSL_CERT_FILE",
+        "PIP_CERT",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ]
+    .iter()
+    .map(|name| (name.to_string(), GUEST_CA_BUNDLE.to_string()))
+    .collect()
+}
+
+/// bubblewrap over an s390x root filesystem (read-only; builds write only to their mounts).
+#[derive(Debug, Clone)]
+pub struct BwrapRunner {
+    pub rootfs: PathBuf,
+    pub label: String,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl BwrapRunner {
+    /// The rootfs is mounted read-only, so bubblewrap cannot create mount points in it:
+    /// make them on the host side first.
+    fn ensure_mount_point(&self, guest: &str, is_file: bool) {
+        let path = self.rootfs.join(guest.trim_start_matches('/'));
+        if path.exists() {
+            return;
+        }
+        if is_file {
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let _ = std::fs::write(&path, b"");
+        } else {
+            let _ = std::fs::create_dir_all(&path);
+        }
+    }
+}
+
+impl Runner for BwrapRunner {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn command(&self, spec: &RunSpec) -> Command {
+        let mut cmd = Command::new("bwrap");
+        cmd.arg("--ro-bind").arg(&self.rootfs).arg("/");
+        cmd.args([
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
+        ]);
+        cmd.args([
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--die-with-parent",
+            "--new-session",
+        ]);
+        if spec.network {
+            for file in ["/etc/resolv.conf", "/etc/hosts"] {
+                if Path::new(file).exists() {
+                    self.ensure_mount_point(file, true);
+                    cmd.args(["--ro-bind", file, file]);
+                }
+            }
+        } else {
+            cmd.arg("--unshare-net");
+        }
+        if let Some(ca) = &self.ca_bundle {
+            self.ensure_mount_point(GUEST_CA_BUNDLE, true);
+            cmd.arg("--ro-bind").arg(ca).arg(GUEST_CA_BUNDLE);
+        }
+        for mount in &spec.mounts {
+            self.ensure_mount_point(&mount.guest, mount.host.is_file());
+            cmd.arg(if mount.writable {
+                "--bind"
+            } else {
+                "--ro-bind"
+            })
+            .arg(&mount.host)
+            .arg(&mount.guest);
+        }
+        cmd.arg("--chdir").arg(&spec.workdir);
+        cmd.arg("--clearenv");
+        let mut env = vec![
+            (
+                "PATH".to_string(),
+                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string(),
+            ),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+        ];
+        if self.ca_bundle.is_some() {
+            env.extend(ca_env());
+        }
+        env.extend(proxy_env());
+        env.extend(spec.env.iter().cloned());
+        for (key, value) in env {
+            cmd.arg("--setenv").arg(key).arg(value);
+        }
+        cmd.arg("--").args(&spec.argv);
+        cmd
+    }
+
+    fn python(&self) -> String {
+        "python3".to_string()
+    }
+
+    fn library_paths(&self) -> Vec<PathBuf> {
+        [
+            "lib/s390x-linux-gnu",
+            "usr/lib/s390x-linux-gnu",
+            "usr/lib",
+            "lib",
+        ]
+        .iter()
+        .map(|p| self.rootfs.join(p))
+        .collect()
+    }
+}
+
+/// Builder images per preset; `containers/<preset>/Containerfile` builds them.
+pub fn preset_image(preset: &str) -> Result<String, String> {
+    match preset {
+        "rocky" | "fedora" | "ubuntu" => Ok(format!("localhost/refinery-builder-{preset}:latest")),
+        other => Err(format!("unknown container preset {other:?}: choose rocky, fedora or ubuntu, or give --container-image")),
+    }
+}
+
+/// podman or docker running an s390x image.
+#[derive(Debug, Clone)]
+pub struct ContainerRunner {
+    pub engine: String,
+    pub image: String,
+    pub cpus: Option<String>,
+    pub memory: Option<String>,
+    pub python: String,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Runner for ContainerRunner {
+    fn describe(&self) -> String {
+        format!("{}:{}", self.engine, self.image)
+    }
+
+    fn command(&self, spec: &RunSpec) -> Command {
+        let mut cmd = Command::new(&self.engine);
+        cmd.args(["run", "--rm", "--platform", "linux/s390x"]);
+        cmd.arg(if spec.network {
+            "--network=host"
+        } else {
+            "--network=none"
+        });
+        if let Some(cpus) = &self.cpus {
+            cmd.arg(format!("--cpus={cpus}"));
+        }
+        if let Some(memory) = &self.memory {
+            cmd.arg(format!("--memory={memory}"));
+        }
+        if let Some(ca) = &self.ca_bundle {
+            cmd.arg("-v")
+                .arg(format!("{}:{GUEST_CA_BUNDLE}:ro", ca.display()));
+        }
+        for mount in &spec.mounts {
+            let mode = if mount.writable { "rw" } else { "ro" };
+            cmd.arg("-v")
+                .arg(format!("{}:{}:{mode}", mount.host.display(), mount.guest));
+        }
+        cmd.arg("-w").arg(&spec.workdir);
+        let mut env = if self.ca_bundle.is_some() {
+            ca_env()
+        } else {
+            Vec::new()
+        };
+        env.extend(proxy_env());
+        env.extend(spec.env.iter().cloned());
+        for (key, value) in env {
+            // `-e KEY` reads the value from our environment: secrets stay out of argv.
+            cmd.arg("-e").arg(&key);
+            cmd.env(key, value);
+        }
+        cmd.arg(&self.image).args(&spec.argv);
+        cmd
+    }
+
+    fn python(&self) -> String {
+        self.python.clone()
+    }
+
+    fn library_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
+
+/// The host itself: only when the host is s390x. Mounts are used in place.
+#[derive(Debug, Clone)]
+pub struct HostRunner {
+    pub python: String,
+}
+
+impl Runner for HostRunner {
+    fn describe(&self) -> String {
+        format!("host:{}", std::env::consts::ARCH)
+    }
+
+    fn command(&self, spec: &RunSpec) -> Command {
+        let mut cmd = Command::new(&spec.argv[0]);
+        cmd.args(&spec.argv[1..])
+            .current_dir(&spec.workdir)
+            .envs(spec.env.iter().cloned());
+        cmd
+    }
+
+    fn guest_path(&self, mount: &Mount) -> String {
+        mount.host.to_string_lossy().into_owned()
+    }
+
+    fn python(&self) -> String {
+        self.python.clone()
+    }
+
+    fn library_paths(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(cmd: &Command) -> Vec<String> {
+        cmd.get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn spec(network: bool) -> RunSpec {
+        RunSpec {
+            argv: vec!["python3".into(), "-m".into(), "pip".into()],
+            env: vec![(
+                "PIP_INDEX_URL".into(),
+                "https://u:secret@example/simple".into(),
+            )],
+            mounts: vec![Mount::ro("/in", "/input"), Mount::rw("/b", "/build")],
+            workdir: "/build".into(),
+            network,
+        }
+    }
+
+    #[test]
+    fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
+        let runner = BwrapRunner {
+            rootfs: "/envs/r".into(),
+            label: "rootfs".into(),
+            ca_bundle: Some("/ca.pem".into()),
+        };
+        let offline = args(&runner.command(&spec(false)));
+        assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
+        assert!(offline.contains(&"--unshare-net".to_string()));
+        let joined = offline.join(" ");
+        assert!(joined.contains("--ro-bind /in /input"));
+        assert!(joined.contains("--bind /b /build"));
+        assert!(joined.contains(&format!("--ro-bind /ca.pem {GUEST_CA_BUNDLE}")));
+        assert!(joined.contains(&format!("--setenv PIP_CERT {GUEST_CA_BUNDLE}")));
+        assert!(joined.ends_with("-- python3 -m pip"));
+        let online = args(&runner.command(&spec(true)));
+        assert!(!online.contains(&"--unshare-net".to_string()));
+    }
+
+    #[test]
+    fn container_command_has_limits_mounts_env_and_image() {
+        let runner = ContainerRunner {
+            engine: "podman".into(),
+            image: preset_image("rocky").unwrap(),
+            cpus: Some("2".into()),
+            memory: Some("4g".into()),
+            python: "python3.11".into(),
+            ca_bundle: Some("/ca.pem".into()),
+        };
+        let cmd = runner.command(&spec(false));
+        assert_eq!(cmd.get_program(), "podman");
+        let a = args(&cmd);
+        let joined = a.join(" ");
+        assert!(
+            joined
+                .starts_with("run --rm --platform linux/s390x --network=none --cpus=2 --memory=4g"),
+            "{joined}"
+        );
+        assert!(joined.contains("-v /in:/input:ro"));
+        assert!(joined.contains("-v /b:/build:rw"));
+        assert!(joined.contains(&format!("-v /ca.pem:{GUEST_CA_BUNDLE}:ro")));
+        assert!(joined.contains("-w /build"));
+        assert!(joined.contains("-e PIP_INDEX_URL"));
+        assert!(
+            !joined.contains("secret"),
+            "secrets stay out of argv: {joined}"
+        );
+        assert!(joined.ends_with("localhost/refinery-builder-rocky:latest python3 -m pip"));
+        assert!(preset_image("arch").is_err());
+    }
+}

@@ -1,0 +1,144 @@
+//! Look inside a built wheel: its importable top-level modules and the machine of every
+//! shared object it carries.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+/// ELF `e_machine` of IBM S/390 and z/Architecture.
+pub const EM_S390: u16 = 22;
+
+/// Top-level modules to import: `top_level.txt` when present, else derived from RECORD
+/// (packages with `__init__.py`, `.py` modules, extension modules).
+pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, String> {
+    let file =
+        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+    let names: Vec<String> = archive.file_names().map(str::to_string).collect();
+    if let Some(top) = names
+        .iter()
+        .find(|n| n.ends_with(".dist-info/top_level.txt") && n.matches('/').count() == 1)
+    {
+        let mut text = String::new();
+        archive
+            .by_name(top)
+            .map_err(|e| e.to_string())?
+            .take(1024 * 1024)
+            .read_to_string(&mut text)
+            .map_err(|e| e.to_string())?;
+        let modules: Vec<String> = text
+            .lines()
+            .map(|l| l.trim().replace('/', "."))
+            .filter(|l| is_identifier_path(l))
+            .collect();
+        if !modules.is_empty() {
+            return Ok(modules);
+        }
+    }
+    Ok(modules_from_names(&names))
+}
+
+fn modules_from_names(names: &[String]) -> Vec<String> {
+    let mut modules = BTreeSet::new();
+    for name in names {
+        let first = name.split('/').next().unwrap_or_default();
+        if first.ends_with(".dist-info") || first.ends_with(".data") {
+            continue;
+        }
+        let module = if name.contains('/') {
+            name.ends_with("/__init__.py").then_some(first)
+        } else {
+            first
+                .strip_suffix(".py")
+                .or_else(|| first.split_once(".cpython-").map(|(m, _)| m))
+                .or_else(|| first.strip_suffix(".abi3.so"))
+                .or_else(|| first.strip_suffix(".so"))
+        };
+        if let Some(module) = module.filter(|m| is_identifier_path(m)) {
+            modules.insert(module.to_string());
+        }
+    }
+    modules.into_iter().collect()
+}
+
+fn is_identifier_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+                && chars.all(|c| c.is_alphanumeric() || c == '_')
+        })
+}
+
+/// `(member, e_machine)` of every ELF file in the wheel.
+pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, String> {
+    let file =
+        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+    let mut found = Vec::new();
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(|e| e.to_string())?;
+        let name = member.name().to_string();
+        let mut header = [0u8; 20];
+        if member.read_exact(&mut header).is_ok() {
+            if let Some(machine) = elf_machine(&header) {
+                found.push((name, machine));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// `e_machine` from an ELF header, honouring its byte order.
+pub fn elf_machine(header: &[u8; 20]) -> Option<u16> {
+    if &header[..4] != b"\x7fELF" {
+        return None;
+    }
+    let bytes = [header[18], header[19]];
+    Some(match header[5] {
+        2 => u16::from_be_bytes(bytes),
+        _ => u16::from_le_bytes(bytes),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_come_from_packages_modules_and_extensions() {
+        let names: Vec<String> = [
+            "markupsafe/__init__.py",
+            "markupsafe/_speedups.cpython-311-s390x-linux-gnu.so",
+            "six.py",
+            "_regex.cpython-311-s390x-linux-gnu.so",
+            "foo.abi3.so",
+            "data/nested/x.py",
+            "MarkupSafe-2.1.5.dist-info/METADATA",
+            "x-1.data/scripts/tool",
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            modules_from_names(&names),
+            ["_regex", "foo", "markupsafe", "six"]
+        );
+    }
+
+    #[test]
+    fn reads_elf_machine_in_both_byte_orders() {
+        let mut be = [0u8; 20];
+        be[..4].copy_from_slice(b"\x7fELF");
+        be[5] = 2;
+        be[18..20].copy_from_slice(&EM_S390.to_be_bytes());
+        assert_eq!(elf_machine(&be), Some(EM_S390));
+        let mut le = be;
+        le[5] = 1;
+        le[18..20].copy_from_slice(&62u16.to_le_bytes());
+        assert_eq!(elf_machine(&le), Some(62));
+        assert_eq!(elf_machine(&[0u8; 20]), None);
+    }
+}

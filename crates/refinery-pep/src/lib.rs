@@ -1,0 +1,32 @@
+//! Python packaging standards for the s390x Wheel Refinery: names, versions, specifiers,
+//! markers (re-exported from `pep440_rs`/`pep508_rs`), wheel and sdist filenames, platform
+//! tags, the s390x [`Target`] and its compatibility rules, `requirements.txt` and core
+//! metadata. No IO: everything that reads files takes a loader or bytes.
+
+pub use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
+pub use pep508_rs::{
+    ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl,
+};
+
+pub mod wheel;
+pub use wheel::{BuildTag, WheelFilename, WheelFilenameError};
+pub mod sdist;
+pub use sdist::{SdistFilename, SdistFilenameError};
+pub mod tags;
+pub use tags::{Platform, Tag, TagError};
+pub mod target;
+pub use target::{Compatibility, Target, TargetError};
+pub mod requirements_txt;
+pub use requirements_txt::{
+    redact_credentials, RejectedLine, RequirementEntry, RequirementsTxt, RequirementsTxtError,
+};
+pub mod metadata;
+pub use metadata::{CoreMetadata, MetadataError};
+
+/// Parse a package name, rejecting the empty string (which `PackageName::new` accepts).
+pub(crate) fn parse_package_name(name: &str) -> Result<PackageName, String> {
+    if name.is_empty() {
+        return Err("the name is empty".to_string());
+    }
+    PackageName::new(name.to_string()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,15 @@
+//! Scan inputs, resolve for the target, and plan the builds.
+
+pub mod build_requires;
+pub mod overrides;
+pub mod plan;
+pub mod resolve;
+pub mod scan;
+
+pub use overrides::{parse_overrides, Overrides, PackageOverride};
+pub use plan::{
+    make_plan, summary, Action, EdgeKind, Plan, PlanEdge, PlanError, PlanNode, PlanOptions, Source,
+    SourceKind, Strategy, DEFAULT_MAX_DEPS,
+};
+pub use resolve::{ResolveError, UV_VERSION};
+pub use scan::{scan_dir, scan_file, Decision, FileKind, ScanError, ScannedFile};

@@ -1,0 +1,291 @@
+//! Classify the files of an input folder: which wheels already work on the target,
+//! which must be rebuilt, and which cannot be used at all (with the reason).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use refinery_pep::{Compatibility, CoreMetadata, SdistFilename, Target, WheelFilename};
+use serde::Serialize;
+
+/// Largest METADATA we read; real ones are a few KiB to a few hundred KiB.
+const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
+/// Largest single member we accept when it is declared (zip bomb guard).
+const MAX_MEMBER_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// Largest compression ratio accepted for members bigger than `RATIO_MIN_SIZE`.
+const MAX_COMPRESSION_RATIO: u64 = 200;
+const RATIO_MIN_SIZE: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Reuse,
+    Rebuild,
+    Invalid,
+}
+
+impl std::fmt::Display for Decision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Decision::Reuse => "reuse",
+            Decision::Rebuild => "rebuild",
+            Decision::Invalid => "invalid",
+        })
+    }
+}
+
+/// What kind of input file a scanned entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    Wheel,
+    Sdist,
+    Other,
+}
+
+/// One scanned input file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScannedFile {
+    /// File name inside the input folder.
+    pub file: String,
+    #[serde(skip)]
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub tags: Vec<String>,
+    pub decision: Decision,
+    pub reason: String,
+    pub requires_dist: Vec<String>,
+    pub requires_python: Option<String>,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("cannot read the input folder {path}: {source}\nhint: check that the folder exists and is readable, or pass another --input")]
+    ReadDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Files in the input folder that are not distributions but inputs of their own kind.
+pub fn is_requirements_file(file_name: &str) -> bool {
+    file_name.ends_with(".txt") || file_name.ends_with(".in") || file_name == "pylock.toml"
+}
+
+/// List the distribution files of `input` (sorted, top level only).
+pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
+    let read_dir = |source| ScanError::ReadDir {
+        path: input.to_path_buf(),
+        source,
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(input).map_err(read_dir)? {
+        let entry = entry.map_err(read_dir)?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || is_requirements_file(&name) {
+            continue;
+        }
+        if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Scan every distribution file in `input` for `target`, in parallel, in file-name order.
+pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanError> {
+    let files = input_files(input)?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    let chunk = files.len().div_ceil(workers).max(1);
+    let mut results: Vec<ScannedFile> = Vec::with_capacity(files.len());
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|p| scan_file(p, target))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for handle in handles {
+            results.extend(handle.join().expect("scan worker panicked"));
+        }
+    });
+    Ok(results)
+}
+
+/// Classify one file. Never fails: problems become `invalid` with a reason.
+pub fn scan_file(path: &Path, target: &Target) -> ScannedFile {
+    let file = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut scanned = ScannedFile {
+        file: file.clone(),
+        path: path.to_path_buf(),
+        kind: FileKind::Other,
+        name: None,
+        version: None,
+        tags: Vec::new(),
+        decision: Decision::Invalid,
+        reason: String::new(),
+        requires_dist: Vec::new(),
+        requires_python: None,
+        size,
+    };
+    if file.ends_with(".whl") {
+        scanned.kind = FileKind::Wheel;
+        scan_wheel(path, &file, target, &mut scanned);
+    } else if let Ok(sdist) = file.parse::<SdistFilename>() {
+        scanned.kind = FileKind::Sdist;
+        scanned.name = Some(sdist.name.to_string());
+        scanned.version = Some(sdist.version.to_string());
+        scanned.decision = Decision::Rebuild;
+        scanned.reason = "source distribution: it will be built for the target".to_string();
+    } else {
+        scanned.reason = "not a wheel (.whl) or a source distribution (.tar.gz, .zip): remove it from the input folder".to_string();
+    }
+    scanned
+}
+
+fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFile) {
+    let wheel: WheelFilename = match file.parse() {
+        Ok(wheel) => wheel,
+        Err(err) => {
+            scanned.reason = format!("invalid wheel filename: {err}");
+            return;
+        }
+    };
+    scanned.name = Some(wheel.name.to_string());
+    scanned.version = Some(wheel.version.to_string());
+    scanned.tags = wheel.tags().iter().map(ToString::to_string).collect();
+    let metadata = match read_wheel_metadata(path, &wheel) {
+        Ok(metadata) => metadata,
+        Err(reason) => {
+            scanned.reason = reason;
+            return;
+        }
+    };
+    scanned.requires_dist = metadata.requires_dist.clone();
+    scanned.requires_python = metadata.requires_python.clone();
+    if metadata.name != wheel.name || metadata.version != wheel.version {
+        scanned.reason = format!(
+            "the filename says {} {} but METADATA says {} {}: the file was renamed or is corrupt",
+            wheel.name, wheel.version, metadata.name, metadata.version
+        );
+        return;
+    }
+    match target.compatibility(&wheel) {
+        Compatibility::Compatible { .. } => {
+            scanned.decision = Decision::Reuse;
+            scanned.reason = format!(
+                "installs as is on CPython {} {}",
+                target.python_str(),
+                target.platform_tag()
+            );
+        }
+        Compatibility::Incompatible { reason } => {
+            scanned.decision = Decision::Rebuild;
+            scanned.reason = reason;
+        }
+    }
+}
+
+/// Open the wheel as a zip, check every member name and size, and parse its METADATA.
+/// Errors are the human reason the wheel is invalid.
+pub fn read_wheel_metadata(path: &Path, wheel: &WheelFilename) -> Result<CoreMetadata, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
+        format!(
+            "not a readable zip archive ({e}): the file is truncated or corrupt, download it again"
+        )
+    })?;
+    let mut metadata_index = None;
+    for index in 0..archive.len() {
+        let member = archive
+            .by_index_raw(index)
+            .map_err(|e| format!("corrupt zip member #{index}: {e}"))?;
+        let name = member.name().to_string();
+        check_member_name(&name)?;
+        let (size, compressed) = (member.size(), member.compressed_size());
+        if size > MAX_MEMBER_BYTES
+            || (size > RATIO_MIN_SIZE && size / compressed.max(1) > MAX_COMPRESSION_RATIO)
+        {
+            return Err(format!(
+                "member {name} expands to {size} bytes from {compressed}: refusing a possible zip bomb"
+            ));
+        }
+        if is_metadata_member(&name, wheel) {
+            metadata_index = Some(index);
+        }
+    }
+    let index = metadata_index.ok_or_else(|| {
+        format!(
+            "no .dist-info/METADATA for {} {} in the archive",
+            wheel.name, wheel.version
+        )
+    })?;
+    let member = archive
+        .by_index(index)
+        .map_err(|e| format!("cannot read METADATA: {e}"))?;
+    let mut bytes = Vec::new();
+    member
+        .take(MAX_METADATA_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read METADATA (corrupt data: {e})"))?;
+    CoreMetadata::parse(&bytes).map_err(|e| format!("unparsable METADATA: {e}"))
+}
+
+/// Member names must stay inside the archive: no absolute paths, no `..`, no drive letters.
+fn check_member_name(name: &str) -> Result<(), String> {
+    let hostile = name.starts_with('/')
+        || name.starts_with('\\')
+        || name.contains('\0')
+        || name.split(['/', '\\']).any(|part| part == "..")
+        || name.as_bytes().get(1) == Some(&b':');
+    if hostile {
+        Err(format!(
+            "archive member {name:?} points outside the wheel: refusing a hostile archive"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// `<name>-<version>.dist-info/METADATA`, matched loosely on the normalized name.
+fn is_metadata_member(member: &str, wheel: &WheelFilename) -> bool {
+    let Some(dir) = member.strip_suffix(".dist-info/METADATA") else {
+        return false;
+    };
+    if dir.contains('/') {
+        return false;
+    }
+    let Some((name, _version)) = dir.rsplit_once('-') else {
+        return false;
+    };
+    refinery_pep::PackageName::new(name.to_string()).is_ok_and(|n| n == wheel.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_member_names_are_refused() {
+        for name in ["/etc/passwd", "../x", "a/../../b", "C:/x", "a\\..\\b"] {
+            assert!(check_member_name(name).is_err(), "{name}");
+        }
+        for name in ["six.py", "six-1.16.0.dist-info/METADATA", "a/b..c/d"] {
+            assert!(check_member_name(name).is_ok(), "{name}");
+        }
+    }
+}

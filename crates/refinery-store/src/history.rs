@@ -1,0 +1,1357 @@
+//! The history database: append-only events, one row per finished build attempt, and the
+//! artifact index of the content-addressed store.
+//!
+//! SQLite in WAL mode with a 5 s busy timeout, so several processes and threads (each with
+//! its own [`History`]) can write to the same file. The schema is created and migrated at
+//! open from a list of migrations numbered by `PRAGMA user_version`; the file is marked as
+//! ours with `PRAGMA application_id`.
+//!
+//! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
+//! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
+//!
+//! Attempt statuses: `success` is a success; `cancelled`, `canceled` and `skipped` are
+//! neutral (neither success nor failure); every other status (`failed`, `timeout`,
+//! `verify_failed`, …) counts as a failure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::normalize_name;
+use crate::time::now_rfc3339;
+
+/// `PRAGMA application_id` of refinery history databases ("RFNY").
+pub const APPLICATION_ID: i32 = 0x5246_4E59;
+
+/// How long a writer waits for another one before giving up with [`HistoryError::Locked`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations; `user_version` = number of migrations applied. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // 1: events, attempts, artifacts.
+    r#"
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp   TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        package     TEXT,
+        package_key TEXT,
+        version     TEXT,
+        run_id      TEXT,
+        detail      TEXT NOT NULL DEFAULT '',
+        data        TEXT NOT NULL DEFAULT 'null'
+    );
+    CREATE INDEX events_by_package ON events (package_key, id);
+    CREATE INDEX events_by_kind ON events (kind);
+    CREATE INDEX events_by_run ON events (run_id, id);
+    CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+    BEGIN
+        SELECT RAISE(ABORT, 'history events are append-only');
+    END;
+
+    CREATE TABLE attempts (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        timestamp     TEXT NOT NULL,
+        package       TEXT NOT NULL,
+        package_key   TEXT NOT NULL,
+        version       TEXT NOT NULL,
+        python_tag    TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        variant       TEXT NOT NULL,
+        attempt       INTEGER NOT NULL,
+        status        TEXT NOT NULL,
+        duration_secs REAL NOT NULL,
+        log_path      TEXT,
+        hints         TEXT NOT NULL DEFAULT '[]',
+        worker        TEXT,
+        run_id        TEXT,
+        detail        TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX attempts_by_package ON attempts (package_key, id);
+    CREATE INDEX attempts_by_package_version ON attempts (package_key, version, id);
+    CREATE INDEX attempts_by_status ON attempts (status);
+    CREATE TRIGGER attempts_append_only BEFORE UPDATE ON attempts
+    BEGIN
+        SELECT RAISE(ABORT, 'build attempts are append-only');
+    END;
+
+    CREATE TABLE artifacts (
+        key         TEXT PRIMARY KEY,
+        filename    TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+
+    PRAGMA application_id = 1380339289;
+    "#,
+];
+
+/// The schema version this build of the refinery writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// SQL condition: the attempt failed (see the module docs).
+macro_rules! failed {
+    () => {
+        "status NOT IN ('success', 'cancelled', 'canceled', 'skipped')"
+    };
+}
+/// SQL condition: the attempt counts as a success or a failure (not neutral).
+macro_rules! decisive {
+    () => {
+        "status NOT IN ('cancelled', 'canceled', 'skipped')"
+    };
+}
+
+/// True if an attempt with this status counts as a failure (see the module docs).
+pub fn is_failure_status(status: &str) -> bool {
+    !matches!(status, "success" | "cancelled" | "canceled" | "skipped")
+}
+
+/// Errors of the history database. Each names the database file.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("cannot create folder {path} for the history database: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "cannot open history database {path}: {source}; check that the cache folder exists \
+         and is writable"
+    )]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "history database {path} is locked by another process; wait for it to finish (or \
+         stop it) and retry"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "{path} is not a refinery history database ({reason}); move it away or choose \
+         another --cache folder"
+    )]
+    NotHistory { path: PathBuf, reason: String },
+    #[error(
+        "{path} is not a refinery history database (schema version {found} newer than this \
+         refinery supports, {supported}); upgrade the refinery or choose another --cache folder"
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
+    #[error(
+        "history database {path} holds invalid JSON in {table}.{column} of row {id} \
+         ({source}); the file may be damaged"
+    )]
+    Corrupt {
+        path: PathBuf,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot encode {what} as JSON for history database {path}: {source}")]
+    Encode {
+        path: PathBuf,
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("history database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Something that happened, to be appended to the history.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Event {
+    /// `scan`, `plan`, `reuse`, `build_start`, `build_end`, `repair`, `verify`, `failure`,
+    /// `missing`, `cached`, …
+    pub kind: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    /// Free-form structured data (stored as JSON text).
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// An event of `kind` with a human-readable `detail` and nothing else.
+    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> Self {
+        Event {
+            kind: kind.into(),
+            detail: detail.into(),
+            ..Event::default()
+        }
+    }
+
+    /// Sets the package and version.
+    pub fn with_package(mut self, package: impl Into<String>, version: impl Into<String>) -> Self {
+        self.package = Some(package.into());
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Sets the run id.
+    pub fn with_run(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// Sets the structured data.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub id: i64,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    pub kind: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    pub data: serde_json::Value,
+}
+
+/// One finished build attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Attempt {
+    pub package: String,
+    pub version: String,
+    pub python_tag: String,
+    pub platform: String,
+    pub variant: String,
+    pub attempt: u32,
+    /// `success`, `failed`, `timeout`, … (see the module docs).
+    pub status: String,
+    pub duration_secs: f64,
+    pub log_path: Option<String>,
+    pub hints: Vec<String>,
+    pub worker: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+}
+
+/// A stored build attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AttemptRow {
+    pub id: i64,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    pub package: String,
+    pub version: String,
+    pub python_tag: String,
+    pub platform: String,
+    pub variant: String,
+    pub attempt: u32,
+    pub status: String,
+    pub duration_secs: f64,
+    pub log_path: Option<String>,
+    pub hints: Vec<String>,
+    pub worker: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+}
+
+/// A package's failed attempts: how many, and what the latest one said.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FailureSummary {
+    /// The name as recorded by the latest failed attempt.
+    pub package: String,
+    pub failures: u64,
+    pub last_version: String,
+    pub last_detail: String,
+    pub last_hints: Vec<String>,
+}
+
+/// Successes and failures of one build variant of a package.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VariantStats {
+    pub variant: String,
+    pub successes: u64,
+    pub failures: u64,
+}
+
+/// A handle on the history database. `Send` but not `Sync`: open one per thread.
+#[derive(Debug)]
+pub struct History {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl History {
+    /// Opens (creating the parent folder and file if needed) and migrates the database.
+    pub fn open(path: &Path) -> Result<History, HistoryError> {
+        Self::open_with_timeout(path, DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Like [`History::open`] with a custom busy timeout (how long a write waits for
+    /// another writer before failing with [`HistoryError::Locked`]).
+    pub fn open_with_timeout(path: &Path, busy_timeout: Duration) -> Result<History, HistoryError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs_err::create_dir_all(parent).map_err(|source| HistoryError::CreateDir {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| HistoryError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut history = History {
+            conn,
+            path: path.to_path_buf(),
+        };
+        history
+            .conn
+            .busy_timeout(busy_timeout)
+            .map_err(|e| history.err(e))?;
+        history.check_identity()?;
+        history.enable_wal(busy_timeout)?;
+        history
+            .conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| history.err(e))?;
+        history.migrate()?;
+        Ok(history)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64, HistoryError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn err(&self, source: rusqlite::Error) -> HistoryError {
+        match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => HistoryError::Locked {
+                path: self.path.clone(),
+            },
+            Some(ErrorCode::NotADatabase) => HistoryError::NotHistory {
+                path: self.path.clone(),
+                reason: "the file is not an SQLite database".into(),
+            },
+            _ => HistoryError::Sqlite {
+                path: self.path.clone(),
+                source,
+            },
+        }
+    }
+
+    /// Refuses SQLite files that belong to some other program.
+    fn check_identity(&self) -> Result<(), HistoryError> {
+        let app_id: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        if app_id == APPLICATION_ID {
+            return Ok(());
+        }
+        if app_id != 0 {
+            return Err(HistoryError::NotHistory {
+                path: self.path.clone(),
+                reason: format!("it belongs to another program: application id {app_id:#x}"),
+            });
+        }
+        let version = self.schema_version()?;
+        let tables: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.err(e))?;
+        if version != 0 || tables != 0 {
+            return Err(HistoryError::NotHistory {
+                path: self.path.clone(),
+                reason: format!(
+                    "it is an SQLite database of another program ({tables} tables, user \
+                     version {version})"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Switches to WAL. Changing the journal mode needs a moment of exclusive access, so
+    /// retry while another connection (e.g. a second thread opening the same new file)
+    /// holds the file.
+    fn enable_wal(&self, busy_timeout: Duration) -> Result<(), HistoryError> {
+        let current: String = self
+            .conn
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .map_err(|e| self.err(e))?;
+        if current.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let deadline = Instant::now() + busy_timeout;
+        loop {
+            match self.conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+                row.get::<_, String>(0)
+            }) {
+                // A filesystem without shared memory support keeps the old mode: still usable.
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if matches!(
+                        e.sqlite_error_code(),
+                        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                    ) && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        }
+    }
+
+    fn migrate(&mut self) -> Result<(), HistoryError> {
+        let version = self.schema_version()?;
+        if version > SCHEMA_VERSION {
+            return Err(self.too_new(version));
+        }
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let map = |source: rusqlite::Error| match source.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                HistoryError::Locked { path: path.clone() }
+            }
+            _ => HistoryError::Sqlite {
+                path: path.clone(),
+                source,
+            },
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map)?;
+        // Another process may have migrated while we waited for the write lock.
+        let version: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(map)?;
+        if version > SCHEMA_VERSION {
+            drop(tx);
+            return Err(self.too_new(version));
+        }
+        for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(map)?;
+            tx.pragma_update(None, "user_version", (index + 1) as i64)
+                .map_err(map)?;
+        }
+        tx.commit().map_err(map)
+    }
+
+    fn too_new(&self, found: i64) -> HistoryError {
+        HistoryError::TooNew {
+            path: self.path.clone(),
+            found,
+            supported: SCHEMA_VERSION,
+        }
+    }
+
+    fn encode_json<T: Serialize>(
+        &self,
+        what: &'static str,
+        value: &T,
+    ) -> Result<String, HistoryError> {
+        serde_json::to_string(value).map_err(|source| HistoryError::Encode {
+            path: self.path.clone(),
+            what,
+            source,
+        })
+    }
+
+    fn decode_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        text: &str,
+    ) -> Result<T, HistoryError> {
+        serde_json::from_str(text).map_err(|source| HistoryError::Corrupt {
+            path: self.path.clone(),
+            table,
+            column,
+            id,
+            source,
+        })
+    }
+
+    /// Appends an event; returns its id.
+    pub fn record_event(&self, event: &Event) -> Result<i64, HistoryError> {
+        let data = self.encode_json("event data", &event.data)?;
+        let key = event.package.as_deref().map(normalize_name);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (timestamp, kind, package, package_key, version, run_id, \
+                 detail, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    now_rfc3339(),
+                    event.kind,
+                    event.package,
+                    key,
+                    event.version,
+                    event.run_id,
+                    event.detail,
+                    data
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Appends one finished build attempt; returns its id.
+    pub fn record_attempt(&self, attempt: &Attempt) -> Result<i64, HistoryError> {
+        let hints = self.encode_json("attempt hints", &attempt.hints)?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO attempts (timestamp, package, package_key, version, python_tag, \
+                 platform, variant, attempt, status, duration_secs, log_path, hints, worker, \
+                 run_id, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    now_rfc3339(),
+                    attempt.package,
+                    normalize_name(&attempt.package),
+                    attempt.version,
+                    attempt.python_tag,
+                    attempt.platform,
+                    attempt.variant,
+                    attempt.attempt,
+                    attempt.status,
+                    attempt.duration_secs,
+                    attempt.log_path,
+                    hints,
+                    attempt.worker,
+                    attempt.run_id,
+                    attempt.detail
+                ])
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn query_events(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<EventRow>, HistoryError> {
+        let raw = self
+            .conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.query_map(params, |row| {
+                    Ok((
+                        EventRow {
+                            id: row.get(0)?,
+                            timestamp: row.get(1)?,
+                            kind: row.get(2)?,
+                            package: row.get(3)?,
+                            version: row.get(4)?,
+                            run_id: row.get(5)?,
+                            detail: row.get(6)?,
+                            data: serde_json::Value::Null,
+                        },
+                        row.get::<_, String>(7)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .map(|(mut event, data)| {
+                event.data = self.decode_json("events", "data", event.id, &data)?;
+                Ok(event)
+            })
+            .collect()
+    }
+
+    /// The latest events, newest first.
+    pub fn recent_events(&self, limit: usize) -> Result<Vec<EventRow>, HistoryError> {
+        self.query_events(
+            "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
+             ORDER BY id DESC LIMIT ?1",
+            [limit_param(limit)],
+        )
+    }
+
+    /// The latest events of one package (name compared after normalization), newest first.
+    pub fn events_for(&self, package: &str, limit: usize) -> Result<Vec<EventRow>, HistoryError> {
+        self.query_events(
+            "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
+             WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
+            params![normalize_name(package), limit_param(limit)],
+        )
+    }
+
+    /// The latest build attempts of one package (name compared after normalization),
+    /// newest first.
+    pub fn attempts_for(
+        &self,
+        package: &str,
+        limit: usize,
+    ) -> Result<Vec<AttemptRow>, HistoryError> {
+        let raw = self
+            .conn
+            .prepare_cached(
+                "SELECT id, timestamp, package, version, python_tag, platform, variant, \
+                 attempt, status, duration_secs, log_path, hints, worker, run_id, detail \
+                 FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(
+                    params![normalize_name(package), limit_param(limit)],
+                    |row| {
+                        Ok((
+                            AttemptRow {
+                                id: row.get(0)?,
+                                timestamp: row.get(1)?,
+                                package: row.get(2)?,
+                                version: row.get(3)?,
+                                python_tag: row.get(4)?,
+                                platform: row.get(5)?,
+                                variant: row.get(6)?,
+                                attempt: row.get(7)?,
+                                status: row.get(8)?,
+                                duration_secs: row.get(9)?,
+                                log_path: row.get(10)?,
+                                hints: Vec::new(),
+                                worker: row.get(12)?,
+                                run_id: row.get(13)?,
+                                detail: row.get(14)?,
+                            },
+                            row.get::<_, String>(11)?,
+                        ))
+                    },
+                )?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .map(|(mut attempt, hints)| {
+                attempt.hints = self.decode_json("attempts", "hints", attempt.id, &hints)?;
+                Ok(attempt)
+            })
+            .collect()
+    }
+
+    /// Packages by number of failed attempts (most first, then by name), with the version,
+    /// detail and hints of each package's latest failed attempt.
+    pub fn top_failures(&self, limit: usize) -> Result<Vec<FailureSummary>, HistoryError> {
+        let raw = self
+            .conn
+            .prepare_cached(concat!(
+                "SELECT a.package, f.failures, a.version, a.detail, a.hints, a.id \
+                 FROM (SELECT package_key, COUNT(*) AS failures, MAX(id) AS last_id \
+                       FROM attempts WHERE ",
+                failed!(),
+                " GROUP BY package_key) AS f \
+                 JOIN attempts AS a ON a.id = f.last_id \
+                 ORDER BY f.failures DESC, f.package_key ASC LIMIT ?1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([limit_param(limit)], |row| {
+                    Ok((
+                        FailureSummary {
+                            package: row.get(0)?,
+                            failures: row.get(1)?,
+                            last_version: row.get(2)?,
+                            last_detail: row.get(3)?,
+                            last_hints: Vec::new(),
+                        },
+                        row.get::<_, String>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(|e| self.err(e))?;
+        raw.into_iter()
+            .map(|(mut summary, hints, id)| {
+                summary.last_hints = self.decode_json("attempts", "hints", id, &hints)?;
+                Ok(summary)
+            })
+            .collect()
+    }
+
+    /// Mean duration in seconds of the successful attempts, keyed by PEP 503 normalized
+    /// package name.
+    pub fn average_durations(&self) -> Result<HashMap<String, f64>, HistoryError> {
+        self.conn
+            .prepare_cached(
+                "SELECT package_key, AVG(duration_secs) FROM attempts \
+                 WHERE status = 'success' GROUP BY package_key",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// `(package, version)` pairs whose latest decisive attempt (ignoring cancelled and
+    /// skipped ones) failed, i.e. that never succeeded after their last failure. Package
+    /// names are PEP 503 normalized; sorted by package, then version.
+    pub fn known_failures(&self) -> Result<Vec<(String, String)>, HistoryError> {
+        self.conn
+            .prepare_cached(concat!(
+                "SELECT a.package_key, a.version \
+                 FROM (SELECT MAX(id) AS last_id FROM attempts WHERE ",
+                decisive!(),
+                " GROUP BY package_key, version) AS l \
+                 JOIN attempts AS a ON a.id = l.last_id \
+                 WHERE a.",
+                failed!(),
+                " ORDER BY a.package_key, a.version"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Successes and failures per build variant of one package, sorted by variant.
+    pub fn variant_stats(&self, package: &str) -> Result<Vec<VariantStats>, HistoryError> {
+        self.conn
+            .prepare_cached(concat!(
+                "SELECT variant, \
+                        COALESCE(SUM(status = 'success'), 0), \
+                        COALESCE(SUM(",
+                failed!(),
+                "), 0) \
+                 FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([normalize_name(package)], |row| {
+                    Ok(VariantStats {
+                        variant: row.get(0)?,
+                        successes: row.get(1)?,
+                        failures: row.get(2)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of events per kind.
+    pub fn status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT kind, COUNT(*) FROM events GROUP BY kind")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records (or replaces) which CAS object holds the artifact `key`.
+    pub fn record_artifact(
+        &self,
+        key: &str,
+        filename: &str,
+        sha256: &str,
+    ) -> Result<(), HistoryError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO artifacts (key, filename, sha256, recorded_at) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (key) DO UPDATE SET filename = excluded.filename, \
+                 sha256 = excluded.sha256, recorded_at = excluded.recorded_at",
+            )
+            .and_then(|mut stmt| stmt.execute(params![key, filename, sha256, now_rfc3339()]))
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The `(filename, sha256)` recorded for the artifact `key`.
+    pub fn lookup_artifact(&self, key: &str) -> Result<Option<(String, String)>, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT filename, sha256 FROM artifacts WHERE key = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn open_temp() -> (tempfile::TempDir, History) {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("cache/v1/history.db")).unwrap();
+        (dir, history)
+    }
+
+    fn attempt(package: &str, version: &str, variant: &str, status: &str, secs: f64) -> Attempt {
+        Attempt {
+            package: package.into(),
+            version: version.into(),
+            python_tag: "cp311".into(),
+            platform: "manylinux_2_17_s390x".into(),
+            variant: variant.into(),
+            attempt: 1,
+            status: status.into(),
+            duration_secs: secs,
+            detail: format!("{package} {version} {status}"),
+            ..Attempt::default()
+        }
+    }
+
+    #[test]
+    fn history_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<History>();
+    }
+
+    #[test]
+    fn open_creates_parents_and_reopen_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/history.db");
+        {
+            let history = History::open(&path).unwrap();
+            assert_eq!(history.schema_version().unwrap(), SCHEMA_VERSION);
+            history.record_event(&Event::new("scan", "first")).unwrap();
+        }
+        assert!(path.is_file());
+        let again = History::open(&path).unwrap();
+        let third = History::open(&path).unwrap();
+        assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
+        third.record_event(&Event::new("scan", "second")).unwrap();
+        let events = again.recent_events(10).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].detail, "second");
+        let mode: String = again
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        assert_eq!(again.path(), path);
+    }
+
+    #[test]
+    fn events_round_trip_newest_first() {
+        let (_dir, history) = open_temp();
+        let first = history
+            .record_event(
+                &Event::new("build_start", "building")
+                    .with_package("PyYAML", "6.0.2")
+                    .with_run("run-1")
+                    .with_data(json!({"variant": "default", "jobs": 2})),
+            )
+            .unwrap();
+        let second = history
+            .record_event(&Event::new("plan", "3 nodes"))
+            .unwrap();
+        let third = history
+            .record_event(&Event::new("build_end", "ok").with_package("pyyaml", "6.0.2"))
+            .unwrap();
+        assert!(first < second && second < third);
+
+        let recent = history.recent_events(10).unwrap();
+        let ids: Vec<_> = recent.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [third, second, first]);
+        assert_eq!(history.recent_events(1).unwrap().len(), 1);
+        assert!(history.recent_events(0).unwrap().is_empty());
+
+        let row = &recent[2];
+        assert_eq!(row.kind, "build_start");
+        assert_eq!(row.package.as_deref(), Some("PyYAML"));
+        assert_eq!(row.version.as_deref(), Some("6.0.2"));
+        assert_eq!(row.run_id.as_deref(), Some("run-1"));
+        assert_eq!(row.data, json!({"variant": "default", "jobs": 2}));
+        assert_eq!(recent[1].data, serde_json::Value::Null);
+        // RFC 3339 UTC with milliseconds.
+        assert_eq!(row.timestamp.len(), 24, "{}", row.timestamp);
+        assert!(row.timestamp.ends_with('Z'));
+        assert_eq!(&row.timestamp[10..11], "T");
+
+        // Lookups by package are normalization-insensitive.
+        let for_pkg = history.events_for("pyyaml", 10).unwrap();
+        assert_eq!(
+            for_pkg.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [third, first]
+        );
+        assert_eq!(history.events_for("PyYAML", 1).unwrap()[0].id, third);
+        assert!(history.events_for("numpy", 10).unwrap().is_empty());
+
+        // Serializes flat.
+        let value = serde_json::to_value(row).unwrap();
+        assert_eq!(value["kind"], "build_start");
+        assert_eq!(value["id"], first);
+    }
+
+    #[test]
+    fn events_are_append_only() {
+        let (_dir, history) = open_temp();
+        history.record_event(&Event::new("scan", "x")).unwrap();
+        let err = history
+            .conn
+            .execute("UPDATE events SET detail = 'changed'", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+
+    #[test]
+    fn status_counts_by_kind() {
+        let (_dir, history) = open_temp();
+        assert!(history.status_counts().unwrap().is_empty());
+        for kind in [
+            "scan",
+            "build_start",
+            "build_end",
+            "build_start",
+            "failure",
+            "scan",
+            "scan",
+        ] {
+            history.record_event(&Event::new(kind, "")).unwrap();
+        }
+        let counts = history.status_counts().unwrap();
+        let expected: BTreeMap<String, u64> = [
+            ("build_end".to_string(), 1),
+            ("build_start".to_string(), 2),
+            ("failure".to_string(), 1),
+            ("scan".to_string(), 3),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn attempts_round_trip_newest_first() {
+        let (_dir, history) = open_temp();
+        let mut a = attempt("regex", "2024.11.6", "default", "failed", 12.0);
+        a.hints = vec!["gcc".into(), "libffi-dev".into()];
+        a.log_path = Some("logs/regex-1.log".into());
+        a.worker = Some("worker-1".into());
+        a.run_id = Some("run-7".into());
+        let first = history.record_attempt(&a).unwrap();
+        let mut b = attempt("regex", "2024.11.6", "cross", "success", 24.9);
+        b.attempt = 2;
+        let second = history.record_attempt(&b).unwrap();
+        history
+            .record_attempt(&attempt("other", "1", "default", "success", 1.0))
+            .unwrap();
+
+        let rows = history.attempts_for("Regex", 10).unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+            [second, first]
+        );
+        let old = &rows[1];
+        assert_eq!(old.package, "regex");
+        assert_eq!(old.version, "2024.11.6");
+        assert_eq!(old.python_tag, "cp311");
+        assert_eq!(old.platform, "manylinux_2_17_s390x");
+        assert_eq!(old.variant, "default");
+        assert_eq!(old.attempt, 1);
+        assert_eq!(old.status, "failed");
+        assert_eq!(old.duration_secs, 12.0);
+        assert_eq!(old.log_path.as_deref(), Some("logs/regex-1.log"));
+        assert_eq!(old.hints, ["gcc", "libffi-dev"]);
+        assert_eq!(old.worker.as_deref(), Some("worker-1"));
+        assert_eq!(old.run_id.as_deref(), Some("run-7"));
+        assert_eq!(old.detail, "regex 2024.11.6 failed");
+        assert_eq!(rows[0].attempt, 2);
+        assert!(rows[0].hints.is_empty());
+        assert_eq!(history.attempts_for("regex", 1).unwrap().len(), 1);
+        assert!(history.attempts_for("nothing", 5).unwrap().is_empty());
+    }
+
+    #[test]
+    fn top_failures_ordering_and_last_details() {
+        let (_dir, history) = open_temp();
+        assert!(history.top_failures(10).unwrap().is_empty());
+        // lxml: 3 failures (one a timeout), later success does not erase them.
+        let mut f1 = attempt("lxml", "5.2.0", "default", "failed", 3.0);
+        f1.hints = vec!["libxml2-dev".into()];
+        history.record_attempt(&f1).unwrap();
+        history
+            .record_attempt(&attempt("lxml", "5.2.0", "default", "timeout", 3.0))
+            .unwrap();
+        let mut f3 = attempt("LXML", "5.3.0", "hinted", "failed", 3.0);
+        f3.hints = vec!["libxml2-dev".into(), "libxslt1-dev".into()];
+        f3.detail = "xslt-config not found".into();
+        history.record_attempt(&f3).unwrap();
+        history
+            .record_attempt(&attempt("lxml", "5.3.0", "hinted", "success", 3.0))
+            .unwrap();
+        // cffi and bcrypt: 2 failures each (tie broken by name).
+        for _ in 0..2 {
+            history
+                .record_attempt(&attempt("cffi", "1.17.1", "default", "failed", 1.0))
+                .unwrap();
+            history
+                .record_attempt(&attempt("bcrypt", "4.2.0", "default", "failed", 1.0))
+                .unwrap();
+        }
+        // psutil: 1 failure; six: only successes and a cancelled attempt.
+        history
+            .record_attempt(&attempt("psutil", "6.0.0", "default", "failed", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("six", "1.16.0", "default", "success", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("six", "1.16.0", "default", "cancelled", 1.0))
+            .unwrap();
+
+        let top = history.top_failures(10).unwrap();
+        let order: Vec<_> = top
+            .iter()
+            .map(|f| (f.package.as_str(), f.failures))
+            .collect();
+        assert_eq!(
+            order,
+            [("LXML", 3), ("bcrypt", 2), ("cffi", 2), ("psutil", 1)]
+        );
+        assert_eq!(top[0].last_version, "5.3.0");
+        assert_eq!(top[0].last_detail, "xslt-config not found");
+        assert_eq!(top[0].last_hints, ["libxml2-dev", "libxslt1-dev"]);
+        assert!(top[1].last_hints.is_empty());
+        assert_eq!(history.top_failures(2).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn known_failures_only_when_last_attempt_failed() {
+        let (_dir, history) = open_temp();
+        // Failed, then succeeded: not known.
+        history
+            .record_attempt(&attempt("regex", "1.0", "default", "failed", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("regex", "1.0", "default", "success", 1.0))
+            .unwrap();
+        // Succeeded, then failed: known (last attempt failed).
+        history
+            .record_attempt(&attempt("cffi", "1.0", "default", "success", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("cffi", "1.0", "default", "failed", 1.0))
+            .unwrap();
+        // Failed then cancelled: cancellations are neutral, still known.
+        history
+            .record_attempt(&attempt("Zstandard", "0.23.0", "default", "timeout", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("zstandard", "0.23.0", "default", "cancelled", 1.0))
+            .unwrap();
+        // Only another version of a package failed.
+        history
+            .record_attempt(&attempt("psutil", "5.0", "default", "failed", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("psutil", "6.0", "default", "success", 1.0))
+            .unwrap();
+        // Only successes.
+        history
+            .record_attempt(&attempt("six", "1.16.0", "default", "success", 1.0))
+            .unwrap();
+
+        assert_eq!(
+            history.known_failures().unwrap(),
+            [
+                ("cffi".to_string(), "1.0".to_string()),
+                ("psutil".to_string(), "5.0".to_string()),
+                ("zstandard".to_string(), "0.23.0".to_string()),
+            ]
+        );
+        // A later success clears it.
+        history
+            .record_attempt(&attempt("cffi", "1.0", "hinted", "success", 1.0))
+            .unwrap();
+        assert_eq!(history.known_failures().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn average_durations_only_count_successes() {
+        let (_dir, history) = open_temp();
+        assert!(history.average_durations().unwrap().is_empty());
+        history
+            .record_attempt(&attempt("regex", "1", "default", "success", 20.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("Regex", "1", "cross", "success", 30.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("regex", "1", "default", "failed", 1000.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("regex", "1", "default", "timeout", 3600.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("only_fails", "1", "default", "failed", 5.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("six", "1", "default", "success", 0.5))
+            .unwrap();
+        let averages = history.average_durations().unwrap();
+        assert_eq!(averages.len(), 2);
+        assert!((averages["regex"] - 25.0).abs() < 1e-9);
+        assert!((averages["six"] - 0.5).abs() < 1e-9);
+        assert!(!averages.contains_key("only-fails"));
+    }
+
+    #[test]
+    fn variant_stats_per_variant() {
+        let (_dir, history) = open_temp();
+        assert!(history.variant_stats("lxml").unwrap().is_empty());
+        for (variant, status) in [
+            ("default", "failed"),
+            ("default", "failed"),
+            ("default", "success"),
+            ("hinted", "success"),
+            ("hinted", "success"),
+            ("cross", "timeout"),
+            ("cross", "cancelled"),
+        ] {
+            history
+                .record_attempt(&attempt("lxml", "5", variant, status, 1.0))
+                .unwrap();
+        }
+        history
+            .record_attempt(&attempt("other", "1", "default", "success", 1.0))
+            .unwrap();
+        let stats = history.variant_stats("LXML").unwrap();
+        let stat = |variant: &str, successes, failures| VariantStats {
+            variant: variant.into(),
+            successes,
+            failures,
+        };
+        assert_eq!(
+            stats,
+            [
+                stat("cross", 0, 1),
+                stat("default", 1, 2),
+                stat("hinted", 2, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn artifact_index_upserts() {
+        let (_dir, history) = open_temp();
+        assert_eq!(history.lookup_artifact("regex-cp311").unwrap(), None);
+        history
+            .record_artifact("regex-cp311", "regex-1.whl", &"aa".repeat(32))
+            .unwrap();
+        assert_eq!(
+            history.lookup_artifact("regex-cp311").unwrap(),
+            Some(("regex-1.whl".to_string(), "aa".repeat(32)))
+        );
+        history
+            .record_artifact("regex-cp311", "regex-2.whl", &"bb".repeat(32))
+            .unwrap();
+        assert_eq!(
+            history.lookup_artifact("regex-cp311").unwrap(),
+            Some(("regex-2.whl".to_string(), "bb".repeat(32)))
+        );
+        let count: i64 = history
+            .conn
+            .query_row("SELECT COUNT(*) FROM artifacts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_with_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        drop(History::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = History::open(&path).unwrap_err();
+        assert!(
+            matches!(err, HistoryError::TooNew { found: 99, .. }),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(
+            message.contains("is not a refinery history database (schema version 99 newer"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn foreign_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not SQLite at all.
+        let text = dir.path().join("notes.db");
+        fs_err::write(&text, "this is a text file, not a database\n".repeat(20)).unwrap();
+        let err = History::open(&text).unwrap_err();
+        assert!(matches!(err, HistoryError::NotHistory { .. }), "{err:?}");
+        assert!(err.to_string().contains("notes.db"), "{err}");
+        // SQLite, but someone else's.
+        let other = dir.path().join("other.db");
+        {
+            let conn = Connection::open(&other).unwrap();
+            conn.execute_batch("CREATE TABLE users (id INTEGER)")
+                .unwrap();
+        }
+        let err = History::open(&other).unwrap_err();
+        assert!(matches!(err, HistoryError::NotHistory { .. }), "{err:?}");
+        assert!(err.to_string().contains("other.db"), "{err}");
+    }
+
+    #[test]
+    fn locked_database_error_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.db");
+        let history = History::open_with_timeout(&path, Duration::from_millis(100)).unwrap();
+        let blocker = Connection::open(&path).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let err = history.record_event(&Event::new("scan", "")).unwrap_err();
+        assert!(matches!(err, HistoryError::Locked { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!(
+                "history database {} is locked by another process",
+                path.display()
+            )),
+            "{message}"
+        );
+        blocker.execute_batch("COMMIT").unwrap();
+        history.record_event(&Event::new("scan", "")).unwrap();
+    }
+
+    #[test]
+    fn corrupt_json_is_reported_with_row() {
+        let (_dir, history) = open_temp();
+        history
+            .conn
+            .execute(
+                "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'scan', '', '{oops')",
+                [],
+            )
+            .unwrap();
+        let err = history.recent_events(5).unwrap_err();
+        assert!(
+            matches!(err, HistoryError::Corrupt { column: "data", .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("events.data of row 1"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_writers_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared/history.db");
+        const PER_THREAD: usize = 300;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let path = path.clone();
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    // Both threads open (and race to create and migrate) the same new file.
+                    start.wait();
+                    let history = History::open(&path).unwrap();
+                    for i in 0..PER_THREAD {
+                        history
+                            .record_event(
+                                &Event::new("build_start", format!("thread {t} event {i}"))
+                                    .with_package(format!("pkg{t}"), "1.0")
+                                    .with_data(json!({ "thread": t, "i": i })),
+                            )
+                            .unwrap();
+                        if i % 10 == 0 {
+                            history
+                                .record_attempt(&attempt(
+                                    &format!("pkg{t}"),
+                                    "1.0",
+                                    "default",
+                                    "success",
+                                    i as f64,
+                                ))
+                                .unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let history = History::open(&path).unwrap();
+        let events = history.recent_events(10_000).unwrap();
+        assert_eq!(events.len(), 2 * PER_THREAD);
+        for t in 0..2 {
+            assert_eq!(
+                history
+                    .events_for(&format!("pkg{t}"), 10_000)
+                    .unwrap()
+                    .len(),
+                PER_THREAD
+            );
+            assert_eq!(
+                history
+                    .attempts_for(&format!("pkg{t}"), 10_000)
+                    .unwrap()
+                    .len(),
+                PER_THREAD / 10
+            );
+        }
+        assert_eq!(
+            history.status_counts().unwrap()["build_start"],
+            2 * PER_THREAD as u64
+        );
+        // Ids are unique and strictly decreasing (newest first).
+        assert!(events.windows(2).all(|w| w[0].id > w[1].id));
+    }
+
+    #[test]
+    fn failure_status_classification() {
+        assert!(!is_failure_status("success"));
+        assert!(!is_failure_status("cancelled"));
+        assert!(!is_failure_status("skipped"));
+        assert!(is_failure_status("failed"));
+        assert!(is_failure_status("timeout"));
+        assert!(is_failure_status("verify_failed"));
+    }
+}

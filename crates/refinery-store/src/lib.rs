@@ -1,0 +1,24 @@
+//! Storage for the s390x Wheel Refinery.
+//!
+//! * [`history`]: the SQLite history database (append-only events, one row per build
+//!   attempt, the artifact index of the content-addressed store).
+//! * [`manifest`]: `manifest.json` in the output folder, written atomically.
+//! * [`cas`]: the content-addressed store of built wheels (`<root>/sha256/ab/cdef…`).
+//! * [`atomic`]: write a file through a temp file + fsync + rename, so readers never see it
+//!   half-written.
+//!
+//! This crate deliberately does not depend on `refinery-pep`: names and versions are plain
+//! strings here, the caller decides their canonical form.
+
+pub mod atomic;
+pub mod cas;
+pub mod history;
+pub mod manifest;
+pub mod time;
+
+pub use atomic::write_atomic;
+pub use cas::{sha256_file, Cas, CasError};
+pub use history::{
+    Attempt, AttemptRow, Event, EventRow, FailureSummary, History, HistoryError, VariantStats,
+};
+pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};

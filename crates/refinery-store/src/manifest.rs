@@ -1,0 +1,520 @@
+//! `manifest.json`: one entry per package in the output folder, written atomically.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::write_atomic;
+use crate::time::now_rfc3339;
+
+/// Errors reading or writing a manifest. Each names the manifest file.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(
+        "manifest {path} is corrupt ({source}); move it away (the next run writes a new one) \
+         or restore it from a backup"
+    )]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("cannot serialize manifest for {path}: {source}")]
+    Serialize {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "cannot write manifest {path}: {source}; check free space and permissions of the \
+         output folder"
+    )]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Outcome of one package in a run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// An input wheel already works on the target and was copied as is.
+    Reused,
+    /// A wheel built earlier was taken from the cache.
+    Cached,
+    /// Built (and repaired, verified) in this run.
+    Built,
+    /// Every attempt failed.
+    Failed,
+    /// Neither a usable wheel nor a source distribution was found.
+    Missing,
+    /// Not attempted: history says this version fails to build.
+    SkippedKnownFailure,
+    /// A system package recipe (hint) needed by the build failed to install.
+    SystemRecipeFailed,
+}
+
+impl Status {
+    /// Every status, in declaration (and `Ord`) order.
+    pub const ALL: [Status; 7] = [
+        Status::Reused,
+        Status::Cached,
+        Status::Built,
+        Status::Failed,
+        Status::Missing,
+        Status::SkippedKnownFailure,
+        Status::SystemRecipeFailed,
+    ];
+
+    /// The snake_case name used in JSON and in `Display`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Reused => "reused",
+            Status::Cached => "cached",
+            Status::Built => "built",
+            Status::Failed => "failed",
+            Status::Missing => "missing",
+            Status::SkippedKnownFailure => "skipped_known_failure",
+            Status::SystemRecipeFailed => "system_recipe_failed",
+        }
+    }
+
+    /// True if the output folder holds a usable wheel: reused, cached or built.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Status::Reused | Status::Cached | Status::Built)
+    }
+
+    /// True for outcomes that make a run fail: failed, missing, system_recipe_failed.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Status::Failed | Status::Missing | Status::SystemRecipeFailed
+        )
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error of [`Status::from_str`], carrying the rejected input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status `{input}`; expected one of: reused, cached, built, failed, missing, skipped_known_failure, system_recipe_failed")]
+pub struct ParseStatusError {
+    pub input: String,
+}
+
+impl FromStr for Status {
+    type Err = ParseStatusError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| ParseStatusError {
+                input: s.to_string(),
+            })
+    }
+}
+
+/// Details of how an entry came to be. Empty fields are left out of the JSON.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct ManifestMetadata {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_secs: Option<f64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform_tag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub python: Option<String>,
+    /// How it was built, e.g. `rootfs:bookworm emulated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub built_with: Option<String>,
+    /// Where it came from: sdist URL or input wheel file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// One package in the manifest.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ManifestEntry {
+    pub name: String,
+    pub version: String,
+    pub status: Status,
+    /// Wheel file name relative to the output folder.
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub metadata: ManifestMetadata,
+}
+
+impl ManifestEntry {
+    /// An entry with no path, digest, detail or metadata.
+    pub fn new(name: impl Into<String>, version: impl Into<String>, status: Status) -> Self {
+        ManifestEntry {
+            name: name.into(),
+            version: version.into(),
+            status,
+            path: None,
+            sha256: None,
+            detail: String::new(),
+            metadata: ManifestMetadata::default(),
+        }
+    }
+
+    /// The key entries are unique by: the PEP 503 normalized name.
+    pub fn key(&self) -> String {
+        normalize_name(&self.name)
+    }
+}
+
+/// The manifest of an output folder.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Manifest {
+    /// RFC 3339 UTC time of the last change (set by [`Manifest::new`] and
+    /// [`Manifest::upsert`]).
+    pub generated_at: String,
+    pub python: String,
+    pub platform_tag: String,
+    #[serde(default)]
+    pub entries: Vec<ManifestEntry>,
+}
+
+/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
+pub fn normalize_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut in_separator = false;
+    for c in name.trim().chars() {
+        if matches!(c, '-' | '_' | '.') {
+            if !in_separator {
+                out.push('-');
+            }
+            in_separator = true;
+        } else {
+            out.extend(c.to_lowercase());
+            in_separator = false;
+        }
+    }
+    out
+}
+
+fn sort_key(entry: &ManifestEntry) -> (String, String) {
+    (entry.key(), entry.name.clone())
+}
+
+impl Manifest {
+    /// An empty manifest generated now.
+    pub fn new(python: &str, platform_tag: &str) -> Self {
+        Manifest {
+            generated_at: now_rfc3339(),
+            python: python.to_string(),
+            platform_tag: platform_tag.to_string(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Reads a manifest; `Ok(None)` if the file does not exist.
+    pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
+        let bytes = match fs_err::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ManifestError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let mut manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|source| ManifestError::Parse {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        manifest.entries.sort_by_cached_key(sort_key);
+        Ok(Some(manifest))
+    }
+
+    /// Inserts the entry, replacing any entry with the same normalized name, and keeps the
+    /// entries sorted by normalized name. Updates `generated_at`.
+    pub fn upsert(&mut self, entry: ManifestEntry) {
+        let key = entry.key();
+        self.entries.retain(|existing| existing.key() != key);
+        let at = self
+            .entries
+            .partition_point(|existing| sort_key(existing) < sort_key(&entry));
+        self.entries.insert(at, entry);
+        self.generated_at = now_rfc3339();
+    }
+
+    /// The entry for `name` (compared after normalization).
+    pub fn get(&self, name: &str) -> Option<&ManifestEntry> {
+        let key = normalize_name(name);
+        self.entries.iter().find(|entry| entry.key() == key)
+    }
+
+    /// Removes and returns the entry for `name` (compared after normalization).
+    pub fn remove(&mut self, name: &str) -> Option<ManifestEntry> {
+        let key = normalize_name(name);
+        let index = self.entries.iter().position(|entry| entry.key() == key)?;
+        self.generated_at = now_rfc3339();
+        Some(self.entries.remove(index))
+    }
+
+    /// Writes pretty JSON atomically (temp file + fsync + rename), entries sorted by name.
+    pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
+        let mut sorted = self.clone();
+        sorted.entries.sort_by_cached_key(sort_key);
+        let mut bytes =
+            serde_json::to_vec_pretty(&sorted).map_err(|source| ManifestError::Serialize {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        bytes.push(b'\n');
+        write_atomic(path, &bytes).map_err(|source| ManifestError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Number of entries per status (statuses without entries are left out).
+    pub fn summary(&self) -> BTreeMap<Status, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in &self.entries {
+            *counts.entry(entry.status).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// True if any entry failed, is missing, or its system recipe failed.
+    pub fn has_failures(&self) -> bool {
+        self.entries.iter().any(|entry| entry.status.is_failure())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, version: &str, status: Status) -> ManifestEntry {
+        ManifestEntry::new(name, version, status)
+    }
+
+    #[test]
+    fn status_strings_round_trip() {
+        for status in Status::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{status}\""));
+            assert_eq!(status.as_str().parse::<Status>().unwrap(), status);
+        }
+        assert_eq!(
+            Status::SkippedKnownFailure.to_string(),
+            "skipped_known_failure"
+        );
+        let err = "bulit".parse::<Status>().unwrap_err();
+        assert!(err.to_string().contains("bulit"));
+        assert!(Status::Reused.is_success());
+        assert!(Status::Cached.is_success());
+        assert!(Status::Built.is_success());
+        assert!(!Status::Failed.is_success());
+        assert!(!Status::SkippedKnownFailure.is_success());
+        assert!(!Status::SkippedKnownFailure.is_failure());
+    }
+
+    #[test]
+    fn normalization() {
+        assert_eq!(normalize_name("Foo.Bar__baz-"), "foo-bar-baz-");
+        assert_eq!(normalize_name("ruamel.yaml"), "ruamel-yaml");
+        assert_eq!(normalize_name("PyYAML"), "pyyaml");
+    }
+
+    #[test]
+    fn upsert_replaces_by_normalized_name_and_keeps_order() {
+        let mut m = Manifest::new("3.11", "manylinux_2_17_s390x");
+        m.upsert(entry("zstandard", "0.23.0", Status::Built));
+        m.upsert(entry("PyYAML", "6.0.1", Status::Failed));
+        m.upsert(entry("charset_normalizer", "3.3.2", Status::Reused));
+        m.upsert(entry("Cffi", "1.17.1", Status::Cached));
+        let names: Vec<_> = m.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["Cffi", "charset_normalizer", "PyYAML", "zstandard"]);
+
+        m.upsert(entry("pyyaml", "6.0.2", Status::Built));
+        m.upsert(entry("charset-normalizer", "3.4.0", Status::Built));
+        assert_eq!(m.entries.len(), 4);
+        let got: Vec<_> = m
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.version.as_str(), e.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("Cffi", "1.17.1", Status::Cached),
+                ("charset-normalizer", "3.4.0", Status::Built),
+                ("pyyaml", "6.0.2", Status::Built),
+                ("zstandard", "0.23.0", Status::Built),
+            ]
+        );
+        assert_eq!(m.get("PYYAML").unwrap().version, "6.0.2");
+        assert!(m.get("numpy").is_none());
+        assert_eq!(m.remove("Charset.Normalizer").unwrap().version, "3.4.0");
+        assert_eq!(m.entries.len(), 3);
+    }
+
+    #[test]
+    fn summary_and_failures() {
+        let mut m = Manifest::new("3.11", "manylinux_2_17_s390x");
+        assert!(!m.has_failures());
+        assert!(m.summary().is_empty());
+        m.upsert(entry("a", "1", Status::Built));
+        m.upsert(entry("b", "1", Status::Built));
+        m.upsert(entry("c", "1", Status::Reused));
+        m.upsert(entry("d", "1", Status::SkippedKnownFailure));
+        assert!(!m.has_failures());
+        let summary = m.summary();
+        assert_eq!(summary[&Status::Built], 2);
+        assert_eq!(summary[&Status::Reused], 1);
+        assert_eq!(summary[&Status::SkippedKnownFailure], 1);
+        assert_eq!(
+            summary.keys().copied().collect::<Vec<_>>(),
+            [Status::Reused, Status::Built, Status::SkippedKnownFailure]
+        );
+        for failing in [Status::Failed, Status::Missing, Status::SystemRecipeFailed] {
+            let mut m2 = m.clone();
+            m2.upsert(entry("e", "1", failing));
+            assert!(m2.has_failures(), "{failing}");
+        }
+    }
+
+    #[test]
+    fn write_then_load_round_trips_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/manifest.json");
+        assert_eq!(Manifest::load(&path).unwrap(), None);
+
+        let mut m = Manifest::new("3.11", "manylinux_2_17_s390x");
+        let mut built = entry("regex", "2024.11.6", Status::Built);
+        built.path = Some("regex-2024.11.6-cp311-cp311-manylinux_2_17_s390x.whl".into());
+        built.sha256 = Some("ab".repeat(32));
+        built.metadata = ManifestMetadata {
+            variant: Some("default".into()),
+            attempt: Some(2),
+            log_path: Some("logs/regex.log".into()),
+            duration_secs: Some(24.5),
+            hints: vec!["libffi-dev".into()],
+            platform_tag: Some("manylinux_2_17_s390x".into()),
+            python: Some("3.11".into()),
+            built_with: Some("rootfs:bookworm emulated".into()),
+            source: Some("https://example.invalid/regex-2024.11.6.tar.gz".into()),
+        };
+        m.upsert(built);
+        m.upsert(entry("aaa", "1.0", Status::Missing));
+        m.write(&path).unwrap();
+        let first_bytes = fs_err::read_to_string(&path).unwrap();
+        assert!(first_bytes.ends_with("}\n"));
+
+        // Overwrite the existing manifest several times: it always parses and no temp
+        // files are left next to it.
+        for i in 0..5 {
+            m.upsert(entry("bbb", &format!("{i}.0"), Status::Built));
+            m.write(&path).unwrap();
+            let loaded = Manifest::load(&path).unwrap().unwrap();
+            assert_eq!(loaded, m);
+        }
+        let names: Vec<_> = fs_err::read_dir(dir.path().join("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["manifest.json"]);
+
+        // Empty metadata fields are left out of the JSON; the file is stable.
+        let text = fs_err::read_to_string(&path).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let aaa = &value["entries"][0];
+        assert_eq!(aaa["name"], "aaa");
+        assert_eq!(aaa["status"], "missing");
+        assert_eq!(aaa["metadata"], serde_json::json!({}));
+        m.write(&path).unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn write_sorts_entries_pushed_directly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        let mut m = Manifest::new("3.12", "manylinux_2_28_s390x");
+        m.entries.push(entry("zeta", "1", Status::Built));
+        m.entries.push(entry("Alpha", "1", Status::Built));
+        m.write(&path).unwrap();
+        let loaded = Manifest::load(&path).unwrap().unwrap();
+        let names: Vec<_> = loaded.entries.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["Alpha", "zeta"]);
+    }
+
+    #[test]
+    fn corrupt_manifest_error_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(
+            &path,
+            b"{\"generated_at\": \"2024-01-01T00:00:00.000Z\", \"entr",
+        )
+        .unwrap();
+        let err = Manifest::load(&path).unwrap_err();
+        assert!(matches!(err, ManifestError::Parse { .. }));
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("corrupt"), "{message}");
+    }
+
+    #[test]
+    fn minimal_manifest_json_loads_with_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(
+            &path,
+            br#"{"generated_at":"x","python":"3.11","platform_tag":"manylinux_2_17_s390x",
+                "entries":[{"name":"six","version":"1.16.0","status":"reused","future_field":1}]}"#,
+        )
+        .unwrap();
+        let m = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(m.entries[0].status, Status::Reused);
+        assert_eq!(m.entries[0].metadata, ManifestMetadata::default());
+        assert_eq!(m.entries[0].detail, "");
+    }
+
+    #[test]
+    fn unreadable_manifest_path_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the manifest should be: not NotFound, so an error.
+        let path = dir.path().join("manifest.json");
+        fs_err::create_dir(&path).unwrap();
+        let err = Manifest::load(&path).unwrap_err();
+        assert!(err.to_string().contains("manifest.json"), "{err}");
+    }
+}

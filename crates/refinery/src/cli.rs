@@ -1,0 +1,278 @@
+//! The command line: the default pipeline and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "refinery",
+    version,
+    about = "Rebuild Python wheels for IBM Z (s390x Linux): reuse what works, build the rest from sdists, repair to manylinux, verify imports, publish.",
+    args_conflicts_with_subcommands = true,
+    after_help = crate::env_vars::help_footer()
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The default pipeline (same as `refinery run`).
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress display.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan, plan, build, repair, verify and publish (the default).
+    Run(RunArgs),
+    /// Classify the wheels of an input folder: reuse, rebuild or invalid.
+    Scan(ScanArgs),
+    /// Resolve the inputs for the target and write the build plan.
+    Plan(PlanArgs),
+    /// Manage s390x build environments.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Show the build history.
+    History(HistoryArgs),
+    /// Serve the API, the dashboard and the /simple index (not built yet).
+    Serve(PassArgs),
+    /// Run a build worker that drains the queue (not built yet).
+    Worker(PassArgs),
+    /// Inspect the build queue (not built yet).
+    Queue(PassArgs),
+}
+
+/// Arguments of subcommands that do not exist yet: accepted so the message is clear.
+#[derive(Debug, Args)]
+pub struct PassArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+/// Which Python and platform the wheels are for.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// Target CPython version, e.g. 3.11.
+    #[arg(long, value_name = "X.Y")]
+    pub python: Option<String>,
+    /// Platform tag the wheels must carry, e.g. manylinux2014_s390x or manylinux_2_28_s390x.
+    #[arg(long, value_name = "TAG")]
+    pub platform_tag: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScanArgs {
+    /// Folder of wheels (any platform) and sdists.
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also accept plain linux_s390x wheels as reusable.
+    #[arg(long)]
+    pub accept_linux_tag: bool,
+    /// One JSON object per file instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Configuration file (TOML or JSON) with defaults for these flags.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum UpgradeStrategy {
+    Pinned,
+    Eager,
+}
+
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum Schedule {
+    ShortestFirst,
+    Fifo,
+}
+
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum ContainerPreset {
+    Rocky,
+    Fedora,
+    Ubuntu,
+}
+
+/// Index and resolution settings shared by `plan` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IndexArgs {
+    /// Package index (PEP 503/691 simple API). [env: INDEX_URL]
+    #[arg(long, value_name = "URL")]
+    pub index_url: Option<String>,
+    /// Further indexes (repeatable). [env: EXTRA_INDEX_URL, space separated]
+    #[arg(long, value_name = "URL")]
+    pub extra_index_url: Vec<String>,
+    /// Local folders with wheels and sdists to use as well (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub find_links: Vec<String>,
+    /// Hosts to reach over plain HTTP or without certificate checks (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub trusted_host: Vec<String>,
+    /// Use only what is in the cache; no network.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Folder with a requirements.txt and/or wheels and sdists.
+    #[arg(long, value_name = "DIR")]
+    pub input: Option<PathBuf>,
+    /// Folder for caches, logs, plans and the history database.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// pinned keeps the versions of input wheels; eager lets them move to the newest allowed.
+    #[arg(long, value_enum)]
+    pub upgrade_strategy: Option<UpgradeStrategy>,
+    /// When a pinned version has no sdist and no s390x wheel, move to the newest that does.
+    #[arg(long)]
+    pub fallback_latest: bool,
+    /// Leave out package versions whose last build failed (from the history).
+    #[arg(long)]
+    pub skip_known_failures: bool,
+    /// Allow pre-releases.
+    #[arg(long)]
+    pub pre: bool,
+    /// History database (default <cache>/history.db). [env: HISTORY_DB]
+    #[arg(long, value_name = "FILE")]
+    pub history_db: Option<PathBuf>,
+    /// Configuration file (TOML or JSON) with defaults for these flags.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub plan: PlanArgs,
+    /// Where the wheels, manifest.json and the simple index go.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Manifest file (default <output>/manifest.json).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Also write a static PEP 503 index to <output>/simple.
+    #[arg(long)]
+    pub simple_index: bool,
+    /// Let hints install system packages into the build environment.
+    #[arg(long, overrides_with = "no_system_recipes")]
+    pub allow_system_recipes: bool,
+    /// Never install system packages, even when hints suggest them.
+    #[arg(long)]
+    pub no_system_recipes: bool,
+    /// Print what system recipes would do without doing it.
+    #[arg(long)]
+    pub dry_run_recipes: bool,
+    /// Apply the packages that hints suggest and retry once.
+    #[arg(long)]
+    pub auto_apply_suggestions: bool,
+    /// Attempts per package.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<u32>,
+    /// Seconds before an attempt is killed.
+    #[arg(long, value_name = "SECS")]
+    pub attempt_timeout: Option<u64>,
+    /// Seconds to wait before the second attempt; doubles each time.
+    #[arg(long, value_name = "SECS")]
+    pub attempt_backoff_base: Option<f64>,
+    /// Longest wait between attempts, in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub attempt_backoff_max: Option<f64>,
+    /// Packages built at once.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Order of ready builds: shortest-first (from past durations) or fifo (plan order).
+    #[arg(long, value_enum)]
+    pub schedule: Option<Schedule>,
+    /// Build in this container image (podman/docker) instead of the s390x rootfs.
+    #[arg(long, value_name = "IMAGE")]
+    pub container_image: Option<String>,
+    /// Build in a preset container image.
+    #[arg(long, value_enum)]
+    pub container_preset: Option<ContainerPreset>,
+    /// Container engine: podman or docker.
+    #[arg(long, value_name = "ENGINE")]
+    pub container_engine: Option<String>,
+    /// CPU limit of build containers, e.g. 2.
+    #[arg(long, value_name = "CPUS")]
+    pub container_cpu: Option<String>,
+    /// Memory limit of build containers, e.g. 4g.
+    #[arg(long, value_name = "SIZE")]
+    pub container_memory: Option<String>,
+    /// Build directly on the host (only on an s390x host).
+    #[arg(long)]
+    pub host_build: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Create the s390x environment for a Python version (about 5 minutes, once).
+    Create(EnvArgs),
+    /// List the environments.
+    List(EnvArgs),
+    /// Remove an environment (by name or Python version).
+    Remove(EnvRemoveArgs),
+    /// Check that s390x code can run here and what is installed.
+    Doctor(EnvArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// Folder for caches (environments go to <cache>/envs unless REFINERY_ENVS_DIR is set).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Target CPython version.
+    #[arg(long, value_name = "X.Y", default_value = "3.11")]
+    pub python: String,
+    /// Create it again even if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvRemoveArgs {
+    /// Environment name or Python version.
+    pub name: String,
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// History database. [env: HISTORY_DB]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+    /// Cache folder whose history.db to read.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Most recent events to show.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub recent: usize,
+    /// Packages with the most failed attempts to show.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top_failures: usize,
+    /// Only this package's events and attempts.
+    #[arg(long, value_name = "NAME")]
+    pub package: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}

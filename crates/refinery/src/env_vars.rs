@@ -1,0 +1,85 @@
+//! Every environment variable the refinery reads, in one place.
+
+/// (name, what it does). Shown by `refinery --help` and in the README.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    (
+        "REQUIREMENTS_PATH",
+        "requirements.txt to plan from instead of <input>/requirements.txt",
+    ),
+    (
+        "CONSTRAINTS_PATH",
+        "constraints file applied to the resolution (pip's -c format)",
+    ),
+    (
+        "INDEX_URL",
+        "package index (PEP 503/691) to resolve and download from; default https://pypi.org/simple",
+    ),
+    ("EXTRA_INDEX_URL", "further indexes, separated by spaces"),
+    ("INDEX_USERNAME", "user name for the indexes (basic auth)"),
+    (
+        "INDEX_PASSWORD",
+        "password for the indexes (basic auth; never printed)",
+    ),
+    (
+        "MAX_DEPS",
+        "most packages the dependency expansion may add (default 1000)",
+    ),
+    (
+        "PLAN_OVERRIDES_JSON",
+        "per-package overrides as JSON: pin, skip, variant, system_packages, env",
+    ),
+    (
+        "HISTORY_DB",
+        "history database file (default <cache>/history.db)",
+    ),
+    (
+        "WORKER_TOKEN",
+        "token that protects the queue and worker endpoints of `refinery serve`",
+    ),
+    (
+        "REFINERY_ENVS_DIR",
+        "where s390x build environments live (default <cache>/envs); share it between caches",
+    ),
+    (
+        "UV",
+        "the uv binary used for resolution (default: uv on PATH)",
+    ),
+    (
+        "AUDITWHEEL",
+        "the auditwheel binary used for repair (default: auditwheel on PATH)",
+    ),
+    (
+        "SSL_CERT_FILE",
+        "CA bundle for HTTPS, also carried into every build environment",
+    ),
+    ("PIP_CERT", "CA bundle, when SSL_CERT_FILE is not set"),
+    (
+        "REFINERY_LOG",
+        "tracing filter, e.g. debug or refinery_plan=trace (overrides --verbose)",
+    ),
+    (
+        "HTTPS_PROXY",
+        "proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), carried into every build",
+    ),
+];
+
+/// The value of `name`, treating an empty value as unset.
+pub fn var(name: &str) -> Option<String> {
+    debug_assert!(
+        ENV_VARS.iter().any(|(n, _)| *n == name),
+        "undeclared environment variable {name}"
+    );
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The `--help` footer listing the variables.
+pub fn help_footer() -> String {
+    let mut text = String::from("Environment variables:\n");
+    for (name, what) in ENV_VARS {
+        text.push_str(&format!("  {name:<20} {what}\n"));
+    }
+    text.push_str(
+        "\nPrecedence: command-line flag > environment variable > --config file > default.",
+    );
+    text
+}

@@ -1,0 +1,67 @@
+//! `refinery`: the command line. Wiring only; the logic lives in the library crates.
+
+mod cli;
+mod commands;
+mod config;
+mod env_vars;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+/// Exit code for errors in the input or the environment (bad flags, unreadable folders).
+const EXIT_USER_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let result = match &cli.command {
+        None => commands::run(&cli.run, cli.quiet),
+        Some(Command::Run(args)) => commands::run(args, cli.quiet),
+        Some(Command::Scan(args)) => commands::scan(args),
+        Some(Command::Plan(args)) => commands::plan(args),
+        Some(Command::Env(command)) => commands::env(command, cli.quiet),
+        Some(Command::History(args)) => commands::history(args),
+        Some(Command::Serve(_)) => commands::not_built("serve"),
+        Some(Command::Worker(_)) => commands::not_built("worker"),
+        Some(Command::Queue(_)) => commands::not_built("queue"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            render_error(&err);
+            ExitCode::from(EXIT_USER_ERROR)
+        }
+    }
+}
+
+/// `error:` then each cause; `hint:` lines from the messages are kept as they are.
+fn render_error(err: &anyhow::Error) {
+    let text = refinery_index::redact_url(&err.to_string());
+    eprintln!("error: {text}");
+    for cause in err.chain().skip(1) {
+        eprintln!(
+            "  Caused by: {}",
+            refinery_index::redact_url(&cause.to_string())
+        );
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("REFINERY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+}
