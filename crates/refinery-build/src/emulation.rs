@@ -40,7 +40,7 @@ fn check_binfmt(binfmt_dir: &Path) -> Result<Execution, String> {
             entry.display()
         )
     })?;
-    if !text.lines().next().is_some_and(|l| l.trim() == "enabled") {
+    if text.lines().next().is_none_or(|l| l.trim() != "enabled") {
         return Err(format!(
             "s390x emulation is registered but disabled ({}).\nhint: run `update-binfmts --enable qemu-s390x`",
             entry.display()

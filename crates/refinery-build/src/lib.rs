@@ -8,13 +8,24 @@ pub mod pipeline;
 pub mod publish;
 pub mod rootfs;
 pub mod runner;
+pub mod schedule;
 pub mod wheel_inspect;
 
 pub use environment::{open_environment, EnvironmentChoice};
 pub use pipeline::{execute_plan, RunError, RunSettings};
 pub use rootfs::{EnvStore, RootfsRecipe};
+pub use schedule::Schedule;
 
 use refinery_store::ManifestEntry;
+
+/// What hints may do to a build environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecipePolicy {
+    /// Install the system packages that hints suggest, then retry once.
+    pub allowed: bool,
+    /// Only say what would be installed.
+    pub dry_run: bool,
+}
 
 /// How libraries report progress; only the binary draws it.
 pub trait Reporter: Send + Sync {

@@ -10,9 +10,12 @@ use refinery_plan::{Action, Plan, PlanNode, Source, SourceKind};
 use refinery_store::{sha256_file, Attempt, Cas, Event, History, Manifest, ManifestEntry, Status};
 
 use crate::builder::{attempt, AttemptRequest, AttemptSettings};
+use crate::environment::OpenedEnvironment;
 use crate::environment::{open_environment, EnvironmentChoice};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
-use crate::Reporter;
+use crate::schedule::{BuildQueue, Schedule};
+use crate::{RecipePolicy, Reporter};
+use std::sync::{Condvar, Mutex};
 
 /// Everything a run needs besides the plan.
 #[derive(Debug, Clone)]
@@ -33,6 +36,92 @@ pub struct RunSettings {
     pub run_id: String,
     /// Also write a PEP 503 `simple/` index into the output.
     pub simple_index: bool,
+    /// Builds run at once.
+    pub jobs: usize,
+    /// Whether hints may install system packages.
+    pub recipes: RecipePolicy,
+    pub schedule: Schedule,
+}
+
+/// State the build workers share.
+struct Shared<'a> {
+    queue: Mutex<BuildQueue<'a>>,
+    wake: Condvar,
+    manifest: Mutex<Manifest>,
+}
+
+/// What every build needs, borrowed for the run.
+struct BuildContext<'a> {
+    environment: Result<&'a OpenedEnvironment, &'a String>,
+    attempt_settings: &'a AttemptSettings,
+    settings: &'a RunSettings,
+    sdist_dir: &'a Path,
+    logs_dir: &'a Path,
+    client: &'a IndexClient,
+    cas: &'a Cas,
+    reporter: &'a dyn Reporter,
+}
+
+/// Take ready builds until none are left; each worker has its own history connection.
+fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), RunError> {
+    let settings = context.settings;
+    let history = History::open(&settings.history_db).map_err(|e| RunError::History {
+        path: settings.history_db.clone(),
+        message: e.to_string(),
+    })?;
+    loop {
+        let node = {
+            let mut queue = shared.queue.lock().expect("queue lock");
+            loop {
+                if let Some(node) = queue.next_ready() {
+                    break node;
+                }
+                if queue.is_empty() {
+                    return Ok(());
+                }
+                queue = shared.wake.wait(queue).expect("queue lock");
+            }
+        };
+        context.reporter.started(&node.name, &node.version, "build");
+        let key = artifact_key(node, &settings.target);
+        let entry = match context.environment {
+            Err(message) => {
+                let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+                entry.detail = format!("no build environment: {message}");
+                entry
+            }
+            Ok(env) => build_node(
+                node,
+                &key,
+                env.runner.as_ref(),
+                &env.label,
+                context,
+                &history,
+            ),
+        };
+        let kind = if entry.status == Status::Built {
+            "built"
+        } else {
+            "failure"
+        };
+        if let Err(e) = history.record_event(&event_for(&entry, kind).with_run(&settings.run_id)) {
+            context.reporter.message(&format!(
+                "warning: cannot record an event in the history: {e}"
+            ));
+        }
+        context.reporter.finished(&entry);
+        let written = {
+            let mut manifest = shared.manifest.lock().expect("manifest lock");
+            manifest.upsert(entry);
+            manifest.write(&settings.manifest_path)
+        };
+        shared.queue.lock().expect("queue lock").finish(&node.id);
+        shared.wake.notify_all();
+        written.map_err(|e| RunError::Write {
+            path: settings.manifest_path.clone(),
+            message: e.to_string(),
+        })?;
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +212,6 @@ pub fn execute_plan(
     }
     write_manifest(&manifest)?;
 
-    let mut environment = None;
     let attempt_settings = AttemptSettings {
         target: settings.target.clone(),
         builds_dir,
@@ -133,51 +221,50 @@ pub fn execute_plan(
         timeout: settings.attempt_timeout,
         auditwheel: settings.auditwheel.clone(),
     };
+    // Wheels built before from the same sdist for the same target come from the CAS.
+    let mut to_build = Vec::new();
     for node in plan.build_order() {
         let key = artifact_key(node, &settings.target);
-        if let Some(entry) = cached(node, &key, &history, &cas, settings) {
-            record(event_for(&entry, "cached"));
-            reporter.finished(&entry);
-            manifest.upsert(entry);
-            write_manifest(&manifest)?;
-            continue;
-        }
-        reporter.started(&node.name, &node.version, "build");
-        let env = environment.get_or_insert_with(|| {
-            open_environment(&settings.environment, &settings.target, reporter)
-        });
-        let entry = match env {
-            Err(message) => {
-                let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
-                entry.detail = format!("no build environment: {message}");
-                entry
+        match cached(node, &key, &history, &cas, settings) {
+            Some(entry) => {
+                record(event_for(&entry, "cached"));
+                reporter.finished(&entry);
+                manifest.upsert(entry);
+                write_manifest(&manifest)?;
             }
-            Ok(env) => build_node(
-                node,
-                &key,
-                env.runner.as_ref(),
-                &env.label,
-                &attempt_settings,
-                settings,
-                &sdist_dir,
-                &logs_dir,
-                client,
-                &cas,
-                &history,
-                reporter,
-            ),
+            None => to_build.push(node),
+        }
+    }
+    if !to_build.is_empty() {
+        let durations = history.average_durations().unwrap_or_default();
+        let queue = BuildQueue::new(plan, to_build, settings.schedule, &durations);
+        let opened = open_environment(&settings.environment, &settings.target, reporter);
+        let shared = Shared {
+            queue: Mutex::new(queue),
+            wake: Condvar::new(),
+            manifest: Mutex::new(manifest),
         };
-        record(event_for(
-            &entry,
-            if entry.status == Status::Built {
-                "built"
-            } else {
-                "failure"
-            },
-        ));
-        reporter.finished(&entry);
-        manifest.upsert(entry);
-        write_manifest(&manifest)?;
+        let context = BuildContext {
+            environment: opened.as_ref(),
+            attempt_settings: &attempt_settings,
+            settings,
+            sdist_dir: &sdist_dir,
+            logs_dir: &logs_dir,
+            client,
+            cas: &cas,
+            reporter,
+        };
+        let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..settings.jobs.max(1))
+                .map(|_| scope.spawn(|| build_worker(&shared, &context)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("build worker panicked"))
+                .collect()
+        });
+        manifest = shared.manifest.into_inner().expect("manifest lock");
+        results.into_iter().collect::<Result<Vec<()>, RunError>>()?;
     }
     if settings.simple_index {
         crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
@@ -303,21 +390,24 @@ fn cached(
     Some(entry)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn build_node(
     node: &PlanNode,
     key: &str,
     runner: &dyn crate::runner::Runner,
     label: &str,
-    attempt_settings: &AttemptSettings,
-    settings: &RunSettings,
-    sdist_dir: &Path,
-    logs_dir: &Path,
-    client: &IndexClient,
-    cas: &Cas,
+    context: &BuildContext<'_>,
     history: &History,
-    reporter: &dyn Reporter,
 ) -> ManifestEntry {
+    let BuildContext {
+        attempt_settings,
+        settings,
+        sdist_dir,
+        logs_dir,
+        client,
+        cas,
+        reporter,
+        ..
+    } = context;
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());

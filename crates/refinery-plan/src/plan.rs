@@ -260,12 +260,10 @@ pub fn make_plan(
             }
         }
     }
-    if reqs.requirements.is_empty() && reqs.rejected_names.is_empty() {
-        if rejected.is_empty() {
-            return Err(PlanError::Empty {
-                input: input.to_path_buf(),
-            });
-        }
+    if reqs.requirements.is_empty() && reqs.rejected_names.is_empty() && rejected.is_empty() {
+        return Err(PlanError::Empty {
+            input: input.to_path_buf(),
+        });
     }
 
     // Overrides: skip and pin.

@@ -27,6 +27,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Scan, plan, build, repair, verify and publish (the default).
     Run(RunArgs),

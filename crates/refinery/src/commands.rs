@@ -11,7 +11,7 @@ use refinery_index::IndexClient;
 use refinery_plan::{make_plan, scan_dir, summary, Decision, Plan, PlanOptions};
 use refinery_store::{write_atomic, History};
 
-use crate::cli::{EnvArgs, EnvCommand, HistoryArgs, PlanArgs, RunArgs, ScanArgs};
+use crate::cli::{EnvArgs, EnvCommand, HistoryArgs, PlanArgs, RunArgs, ScanArgs, Schedule};
 use crate::config::{plan_settings, run_options, target, ConfigFile, PlanSettings};
 use crate::env_vars::var;
 use crate::report::TerminalReporter;
@@ -163,6 +163,12 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         auditwheel: std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
         run_id: run_id(),
         simple_index: options.simple_index,
+        jobs: options.jobs,
+        recipes: options.recipes,
+        schedule: match options.schedule {
+            Schedule::ShortestFirst => refinery_build::Schedule::ShortestFirst,
+            Schedule::Fifo => refinery_build::Schedule::Fifo,
+        },
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter)?;

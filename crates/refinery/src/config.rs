@@ -226,6 +226,7 @@ pub struct RunOptions {
     pub container_cpu: Option<String>,
     pub container_memory: Option<String>,
     pub host_build: bool,
+    pub recipes: refinery_build::RecipePolicy,
 }
 
 pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
@@ -281,6 +282,15 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .clone()
             .or(config.container_memory.clone()),
         host_build: args.host_build,
+        recipes: refinery_build::RecipePolicy {
+            // --no-system-recipes wins over everything that would allow them.
+            allowed: !(args.no_system_recipes || config.no_system_recipes.unwrap_or(false))
+                && (args.allow_system_recipes
+                    || args.auto_apply_suggestions
+                    || config.allow_system_recipes.unwrap_or(false)
+                    || config.auto_apply_suggestions.unwrap_or(false)),
+            dry_run: args.dry_run_recipes || config.dry_run_recipes.unwrap_or(false),
+        },
         output,
     })
 }
