@@ -171,6 +171,7 @@ pub fn attempt(
         "pip".into(),
         "wheel".into(),
         "--no-deps".into(),
+        "--verbose".into(),
     ];
     if request.variant == "no-isolation" {
         build_argv.push("--no-build-isolation".into());

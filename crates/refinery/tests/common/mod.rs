@@ -183,3 +183,231 @@ impl WheelSpec<'_> {
         path
     }
 }
+
+/// C source of a tiny extension module `NAME` with `add(a, b)`; `use_getrandom` makes it
+/// need glibc 2.25 (for auditwheel rejection tests).
+fn extension_source(module: &str, use_getrandom: bool) -> String {
+    let (include, call) = if use_getrandom {
+        (
+            "#include <sys/random.h>\n",
+            "    char buf[4]; if (getrandom(buf, sizeof buf, 0) < 0) return NULL;\n",
+        )
+    } else {
+        ("", "")
+    };
+    format!(
+        r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+{include}
+static PyObject *add(PyObject *self, PyObject *args) {{
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+{call}    return PyLong_FromLong(a + b);
+}}
+static PyMethodDef methods[] = {{{{"add", add, METH_VARARGS, "add"}}, {{NULL, NULL, 0, NULL}}}};
+static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, "{module}", NULL, -1, methods}};
+PyMODINIT_FUNC PyInit_{module}(void) {{ return PyModule_Create(&module); }}
+"#
+    )
+}
+
+/// A buildable sdist of a C extension `name` (setuptools). Its setup.py sleeps when the
+/// build env has `SLOW=1`, fails when `FAIL=1`, prints a flood when `FLOOD=1`, and tries to
+/// write outside its build folder when `ESCAPE=1`.
+pub fn write_extension_sdist(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    use_getrandom: bool,
+) -> PathBuf {
+    let base = format!("{name}-{version}");
+    let path = dir.join(format!("{base}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(encoder);
+    let setup_py = format!(
+        r#"import os, sys, time
+from setuptools import setup, Extension
+if os.environ.get("SLOW"):
+    print("refinery-test: slow build started", flush=True)
+    time.sleep(600)
+if os.environ.get("FAIL"):
+    raise SystemExit("refinery-test: this package cannot be built")
+if os.environ.get("FLOOD"):
+    line = "x" * 1000
+    for _ in range(40000):
+        print(line)
+if os.environ.get("ESCAPE"):
+    with open("/usr/lib/refinery-escape", "w") as f:
+        f.write("escaped")
+setup(ext_modules=[Extension("{name}", ["{name}.c"])])
+"#
+    );
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    for (member, text) in [
+        ("PKG-INFO".to_string(), pkg_info),
+        ("pyproject.toml".to_string(), pyproject),
+        ("setup.py".to_string(), setup_py),
+        (format!("{name}.c"), extension_source(name, use_getrandom)),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+/// The s390x rootfs environment the build tests use (`$REFINERY_ENVS_DIR`).
+pub fn envs_dir() -> PathBuf {
+    std::env::var_os("REFINERY_ENVS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/refinery/envs")
+        })
+}
+
+/// The bookworm rootfs under [`envs_dir`], if it was created.
+pub fn bookworm_rootfs() -> Option<PathBuf> {
+    std::fs::read_dir(envs_dir().join("v1"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with("rootfs-bookworm-s390x-py3.11")
+            }) && p.join("refinery-env.json").is_file()
+        })
+}
+
+/// Run python3 of the s390x rootfs with `dir` mounted at /tmp/w and on sys.path.
+pub fn run_s390x_python(rootfs: &Path, dir: &Path, code: &str) -> Output {
+    Command::new("bwrap")
+        .arg("--ro-bind")
+        .arg(rootfs)
+        .arg("/")
+        .args([
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--unshare-net",
+            "--unshare-pid",
+            "--die-with-parent",
+        ])
+        .arg("--ro-bind")
+        .arg(dir)
+        .arg("/tmp/w")
+        .args(["--setenv", "PYTHONPATH", "/tmp/w", "python3", "-c", code])
+        .output()
+        .unwrap()
+}
+
+/// Extract a wheel (a zip) into `dest`.
+pub fn unzip(wheel: &Path, dest: &Path) {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    archive.extract(dest).unwrap();
+}
+
+/// ELF machine numbers of the shared objects in a wheel.
+pub fn elf_machines(wheel: &Path) -> Vec<(String, u16)> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut found = Vec::new();
+    for i in 0..archive.len() {
+        let mut member = archive.by_index(i).unwrap();
+        let name = member.name().to_string();
+        let mut header = [0u8; 20];
+        if name.ends_with(".so")
+            && member.read_exact(&mut header).is_ok()
+            && &header[..4] == b"\x7fELF"
+        {
+            let machine = if header[5] == 2 {
+                u16::from_be_bytes([header[18], header[19]])
+            } else {
+                u16::from_le_bytes([header[18], header[19]])
+            };
+            found.push((name, machine));
+        }
+    }
+    found
+}
+
+/// The manifest of an output folder, as JSON.
+pub fn manifest(output: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(output.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// The manifest entry of `name`.
+pub fn entry<'a>(manifest: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+        .unwrap_or_else(|| panic!("no manifest entry for {name}: {manifest}"))
+}
+
+/// An sdist whose core metadata is static: `PKG-INFO` with Metadata-Version 2.2 and nothing
+/// `Dynamic`, and a `pyproject.toml` with only `[build-system]` (no `[project]` table, which
+/// resolvers would prefer over PKG-INFO). uv reads such an sdist without building it.
+pub fn write_static_sdist(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    requires: &[&str],
+    build_requires: &[&str],
+) -> PathBuf {
+    let base = format!("{}-{}", name.replace('-', "_"), version);
+    let path = dir.join(format!("{base}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(encoder);
+    let mut pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    for requirement in requires {
+        pkg_info.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    let quoted: Vec<String> = build_requires.iter().map(|r| format!("\"{r}\"")).collect();
+    let pyproject = format!(
+        "[build-system]\nrequires = [{}]\nbuild-backend = \"setuptools.build_meta\"\n",
+        quoted.join(", ")
+    );
+    for (member, text) in [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject)] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+/// Run `refinery plan --json` and parse the plan it prints (None when stdout is no JSON).
+pub fn plan_json(args: &[&str], envs: &[(&str, &str)]) -> (Output, Option<serde_json::Value>) {
+    let mut all = vec!["plan", "--python", "3.11", "--json"];
+    all.extend_from_slice(args);
+    let out = refinery(&all, envs);
+    let plan = serde_json::from_slice(&out.stdout).ok();
+    (out, plan)
+}
+
+/// The plan node of package `name` (panics with the plan when there is none).
+pub fn plan_node<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    plan["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == name)
+        .unwrap_or_else(|| panic!("no node {name} in the plan:\n{plan:#}"))
+}

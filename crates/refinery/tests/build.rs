@@ -1,0 +1,406 @@
+//! The build engine end to end: real s390x builds in the emulated rootfs, repair with
+//! auditwheel, import verification, manifest, history, cache, failures and interruptions.
+//! These need the s390x environment (`refinery env create`, REFINERY_ENVS_DIR) and run in
+//! CI with `--ignored`; the e2e test also needs the real PyPI.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use refinery_index::testing::LocalIndex;
+
+const NEEDS_ENV: &str = "needs the s390x rootfs environment";
+
+fn envs() -> String {
+    envs_dir().to_string_lossy().into_owned()
+}
+
+/// Run the pipeline with a local index serving `index_dir` and `requirements` in the input.
+fn run_local(
+    index: &LocalIndex,
+    requirements: &str,
+    out: &Path,
+    cache: &Path,
+    extra_env: &[(&str, &str)],
+    extra_args: &[&str],
+) -> std::process::Output {
+    let input = cache.parent().unwrap().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), requirements).unwrap();
+    let mut args = vec![
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--index-url",
+        &index.url,
+        "--python",
+        "3.11",
+        "--max-attempts",
+        "1",
+    ];
+    args.extend_from_slice(extra_args);
+    let envs = envs();
+    let mut env = vec![
+        ("REFINERY_ENVS_DIR", envs.as_str()),
+        (
+            "PLAN_OVERRIDES_JSON",
+            r#"{"fastadd": {"variant": "no-isolation"}, "randuser": {"variant": "no-isolation"}, "slowpkg": {"variant": "no-isolation"}}"#,
+        ),
+    ];
+    env.extend_from_slice(extra_env);
+    refinery(&args, &env)
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
+    let rootfs = bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "fastadd", "1.0", false);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+
+    let first = run_local(
+        &index,
+        "fastadd==1.0\n",
+        &out,
+        &cache,
+        &[],
+        &["--simple-index"],
+    );
+    assert!(
+        first.status.success(),
+        "{}\n{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    let m = manifest(&out);
+    let e = entry(&m, "fastadd");
+    assert_eq!(e["status"], "built", "{e}");
+    let file = e["path"].as_str().unwrap();
+    assert!(
+        file.contains("manylinux_2_17_s390x") && file.contains("cp311-cp311"),
+        "{file}"
+    );
+    let wheel = out.join(file);
+    let machines = elf_machines(&wheel);
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+    let log = e["metadata"]["log_path"].as_str().unwrap();
+    assert!(
+        log.ends_with("fastadd-1.0-attempt1-no-isolation.log"),
+        "{log}"
+    );
+    assert!(std::fs::read_to_string(log)
+        .unwrap()
+        .contains("[refinery-verify] ok"));
+    assert!(out.join("simple/fastadd/index.html").is_file());
+
+    // The wheel works under emulation, on a big-endian machine.
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&wheel, &unpacked);
+    let run = run_s390x_python(
+        &rootfs,
+        &unpacked,
+        "import fastadd, sys; print(fastadd.add(40, 2), sys.byteorder)",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "42 big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+
+    // History: one successful attempt; the second run takes it from the cache.
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--package",
+            "fastadd",
+            "--json",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(h["attempts"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h["attempts"][0]["status"], "success");
+    let second = run_local(&index, "fastadd==1.0\n", &out, &cache, &[], &[]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(entry(&manifest(&out), "fastadd")["status"], "cached");
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--package",
+            "fastadd",
+            "--json",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        h["attempts"].as_array().unwrap().len(),
+        1,
+        "no new attempt: {h}"
+    );
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn auditwheel_rejection_names_the_glibc_and_a_newer_tag_accepts_it() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "randuser", "1.0", true);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let failed = run_local(&index, "randuser==1.0\n", &out, &cache, &[], &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let e = entry(&manifest(&out), "randuser").clone();
+    assert_eq!(e["status"], "failed");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("glibc") && detail.contains("2.17"),
+        "{detail}"
+    );
+    let ok = run_local(
+        &index,
+        "randuser==1.0\n",
+        &out,
+        &cache,
+        &[],
+        &["--platform-tag", "manylinux_2_28_s390x"],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let e = entry(&manifest(&out), "randuser").clone();
+    assert_eq!(e["status"], "built");
+    assert!(e["path"].as_str().unwrap().contains("manylinux_2_2"), "{e}");
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn failing_escaping_and_flooding_builds_end_cleanly() {
+    let rootfs = bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "fastadd", "1.0", false);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    for (var, needle) in [
+        ("FAIL", "cannot be built"),
+        ("ESCAPE", "Read-only file system"),
+        ("FLOOD", ""),
+    ] {
+        let (out, cache) = (
+            tmp.path().join(format!("out-{var}")),
+            tmp.path().join(format!("cache-{var}")),
+        );
+        let overrides =
+            format!(r#"{{"fastadd": {{"variant": "no-isolation", "env": {{"{var}": "1"}}}}}}"#);
+        let run = run_local(
+            &index,
+            "fastadd==1.0\n",
+            &out,
+            &cache,
+            &[("PLAN_OVERRIDES_JSON", &overrides)],
+            &[],
+        );
+        let e = entry(&manifest(&out), "fastadd").clone();
+        let log = e["metadata"]["log_path"].as_str().unwrap().to_string();
+        let log_size = std::fs::metadata(&log).unwrap().len();
+        assert!(
+            log_size <= 16 * 1024 * 1024 + 4096,
+            "{var}: log {log_size} bytes is not capped"
+        );
+        if var == "FLOOD" {
+            assert!(
+                std::fs::read_to_string(&log)
+                    .unwrap()
+                    .contains("log cut at"),
+                "{var}"
+            );
+            continue;
+        }
+        assert_eq!(run.status.code(), Some(1), "{var}: {}", stderr(&run));
+        assert_eq!(e["status"], "failed", "{var}: {e}");
+        assert!(
+            std::fs::read_to_string(&log).unwrap().contains(needle),
+            "{var}: log lacks {needle}"
+        );
+    }
+    assert!(
+        !rootfs.join("usr/lib/refinery-escape").exists(),
+        "a build wrote into the environment"
+    );
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "slowpkg", "1.0", false);
+    WheelSpec::new("puredep", "1.0", "py3-none-any").write(&index_dir);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("requirements.txt"),
+        "slowpkg==1.0\npuredep==1.0\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refinery"))
+        .args([
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+        ])
+        .args(["--index-url", &index.url, "--max-attempts", "1"])
+        .env("REFINERY_ENVS_DIR", envs())
+        .env(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"slowpkg": {"variant": "no-isolation", "env": {"SLOW": "1"}}}"#,
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the build is really running (its log says so), then kill -9.
+    let log = cache.join("logs/slowpkg-1.0-attempt1-no-isolation.log");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("slow build started")
+    {
+        assert!(Instant::now() < deadline, "the slow build never started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // What completed is recorded; the manifest is whole.
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "puredep")["status"], "reused");
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+            "--recent",
+            "50",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(
+        h["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "reuse" && e["package"] == "puredep"),
+        "{h}"
+    );
+    // The rerun picks up: puredep again, slowpkg built now.
+    let rerun = run_local(
+        &index,
+        "slowpkg==1.0\npuredep==1.0\n",
+        &out,
+        &cache,
+        &[],
+        &[],
+    );
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert_eq!(entry(&manifest(&out), "slowpkg")["status"], "built");
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn e2e_six_regex_markupsafe_from_pypi() {
+    let rootfs = bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("requirements.txt"),
+        "six==1.16.0\nregex==2021.10.23\nmarkupsafe==2.1.5\n",
+    )
+    .unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let args = [
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--python",
+        "3.11",
+        "--platform-tag",
+        "manylinux2014_s390x",
+    ];
+    let envs = envs();
+    let first = refinery(&args, &[("REFINERY_ENVS_DIR", &envs)]);
+    assert!(
+        first.status.success(),
+        "{}\n{}",
+        stdout(&first),
+        stderr(&first)
+    );
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "six")["status"], "reused");
+    assert_eq!(entry(&m, "six")["path"], "six-1.16.0-py2.py3-none-any.whl");
+    let unpacked = tmp.path().join("unpacked");
+    for name in ["regex", "markupsafe"] {
+        let e = entry(&m, name);
+        assert_eq!(e["status"], "built", "{e}");
+        let file = e["path"].as_str().unwrap();
+        assert!(
+            file.contains("manylinux") && file.ends_with("s390x.whl"),
+            "{file}"
+        );
+        let machines = elf_machines(&out.join(file));
+        assert!(
+            !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+            "{name}: {machines:?}"
+        );
+        unzip(&out.join(file), &unpacked);
+    }
+    let code = "import regex, markupsafe, sys\nassert regex.match(r'(\\w+) (\\w+)', 'hello world').group(2) == 'world'\nassert str(markupsafe.escape('<b>')) == '&lt;b&gt;'\nprint(sys.byteorder)";
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let second = refinery(&args, &[("REFINERY_ENVS_DIR", &envs)]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "regex")["status"], "cached");
+    assert_eq!(entry(&m, "markupsafe")["status"], "cached");
+    assert_eq!(entry(&m, "six")["status"], "reused");
+}
