@@ -4,6 +4,8 @@ pub mod builder;
 pub mod emulation;
 pub mod environment;
 pub mod exec;
+pub mod hints;
+pub mod package_build;
 pub mod pipeline;
 pub mod publish;
 pub mod rootfs;

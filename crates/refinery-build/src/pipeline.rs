@@ -2,17 +2,18 @@
 //! content-addressed store), and record everything in the manifest and the history.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use refinery_index::{DistFile, IndexClient};
 use refinery_pep::Target;
 use refinery_plan::{Action, Plan, PlanNode, Source, SourceKind};
-use refinery_store::{sha256_file, Attempt, Cas, Event, History, Manifest, ManifestEntry, Status};
+use refinery_store::{sha256_file, Cas, Event, History, Manifest, ManifestEntry, Status};
 
-use crate::builder::{attempt, AttemptRequest, AttemptSettings};
+use crate::builder::AttemptSettings;
 use crate::environment::OpenedEnvironment;
 use crate::environment::{open_environment, EnvironmentChoice};
-use crate::exec::{Log, DEFAULT_LOG_CAP};
+use crate::hints::Catalog;
+use crate::package_build::build_node;
 use crate::schedule::{BuildQueue, Schedule};
 use crate::{RecipePolicy, Reporter};
 use std::sync::{Condvar, Mutex};
@@ -40,6 +41,7 @@ pub struct RunSettings {
     pub jobs: usize,
     /// Whether hints may install system packages.
     pub recipes: RecipePolicy,
+    pub catalog: Catalog,
     pub schedule: Schedule,
 }
 
@@ -51,15 +53,18 @@ struct Shared<'a> {
 }
 
 /// What every build needs, borrowed for the run.
-struct BuildContext<'a> {
-    environment: Result<&'a OpenedEnvironment, &'a String>,
-    attempt_settings: &'a AttemptSettings,
-    settings: &'a RunSettings,
-    sdist_dir: &'a Path,
-    logs_dir: &'a Path,
-    client: &'a IndexClient,
-    cas: &'a Cas,
-    reporter: &'a dyn Reporter,
+pub(crate) struct BuildContext<'a> {
+    pub environment: Result<&'a OpenedEnvironment, &'a String>,
+    pub attempt_settings: &'a AttemptSettings,
+    pub settings: &'a RunSettings,
+    pub sdist_dir: &'a Path,
+    pub logs_dir: &'a Path,
+    pub client: &'a IndexClient,
+    pub cas: &'a Cas,
+    pub reporter: &'a dyn Reporter,
+    pub catalog: &'a Catalog,
+    /// One system recipe at a time: they change the shared environment.
+    pub recipe_lock: &'a Mutex<()>,
 }
 
 /// Take ready builds until none are left; each worker has its own history connection.
@@ -253,6 +258,8 @@ pub fn execute_plan(
             client,
             cas: &cas,
             reporter,
+            catalog: &settings.catalog,
+            recipe_lock: &Mutex::new(()),
         };
         let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..settings.jobs.max(1))
@@ -356,7 +363,7 @@ fn reuse(node: &PlanNode, settings: &RunSettings, client: &IndexClient) -> Manif
     entry
 }
 
-fn dist_file(source: &Source) -> DistFile {
+pub(crate) fn dist_file(source: &Source) -> DistFile {
     DistFile {
         filename: source.filename.clone(),
         url: source.url.clone().unwrap_or_default(),
@@ -390,152 +397,6 @@ fn cached(
     Some(entry)
 }
 
-fn build_node(
-    node: &PlanNode,
-    key: &str,
-    runner: &dyn crate::runner::Runner,
-    label: &str,
-    context: &BuildContext<'_>,
-    history: &History,
-) -> ManifestEntry {
-    let BuildContext {
-        attempt_settings,
-        settings,
-        sdist_dir,
-        logs_dir,
-        client,
-        cas,
-        reporter,
-        ..
-    } = context;
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
-    entry.metadata.python = Some(settings.target.python_str());
-    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
-    entry.metadata.built_with = Some(label.to_string());
-    let Some(source) = &node.source else {
-        entry.detail = "the plan gives no sdist".into();
-        return entry;
-    };
-    entry.metadata.source = Some(
-        source
-            .url
-            .clone()
-            .or(source.path.clone())
-            .unwrap_or_default(),
-    );
-    let sdist = match source.kind {
-        SourceKind::InputSdist => Ok(PathBuf::from(source.path.clone().unwrap_or_default())),
-        _ => client
-            .download(&dist_file(source), sdist_dir)
-            .map_err(|e| e.to_string()),
-    };
-    let sdist = match sdist {
-        Ok(path) => path,
-        Err(message) => {
-            entry.detail = format!("cannot fetch the sdist {}: {message}", source.filename);
-            return entry;
-        }
-    };
-    let env: Vec<(String, String)> = node
-        .overrides
-        .as_ref()
-        .map(|o| o.env.clone().into_iter().collect())
-        .unwrap_or_default();
-    let variant = node
-        .overrides
-        .as_ref()
-        .and_then(|o| o.variant.clone())
-        .unwrap_or_else(|| "default".to_string());
-    let result_dir = settings.cache.join("builds").join("results");
-    for number in 1..=settings.max_attempts.max(1) {
-        if number > 1 {
-            let delay = backoff(settings.backoff_base, settings.backoff_max, number - 1);
-            reporter.message(&format!(
-                "{} {}: attempt {number} in {:.1}s",
-                node.name,
-                node.version,
-                delay.as_secs_f64()
-            ));
-            std::thread::sleep(delay);
-        }
-        let log_path = logs_dir.join(format!(
-            "{}-{}-attempt{number}-{variant}.log",
-            node.name, node.version
-        ));
-        let log = match Log::create(&log_path, DEFAULT_LOG_CAP) {
-            Ok(log) => log,
-            Err(e) => {
-                entry.detail = format!("cannot create the log {}: {e}", log_path.display());
-                return entry;
-            }
-        };
-        let request = AttemptRequest {
-            name: &node.name,
-            version: &node.version,
-            sdist: &sdist,
-            attempt: number,
-            variant: &variant,
-            env: env.clone(),
-        };
-        let started = Instant::now();
-        let outcome = attempt(runner, attempt_settings, &request, &log, &result_dir);
-        let duration = started.elapsed().as_secs_f64();
-        let (status, detail) = match &outcome {
-            Ok(built) => (
-                "success",
-                format!(
-                    "built, repaired={}, imports {}",
-                    built.repaired,
-                    built.modules.join(", ")
-                ),
-            ),
-            Err(f) if f.timed_out => ("timeout", f.message.clone()),
-            Err(f) => ("failed", f.message.clone()),
-        };
-        let _ = history.record_attempt(&Attempt {
-            package: node.name.clone(),
-            version: node.version.clone(),
-            python_tag: settings.target.cpython_tag(),
-            platform: settings.target.platform_tag().to_string(),
-            variant: variant.clone(),
-            attempt: number,
-            status: status.to_string(),
-            duration_secs: duration,
-            log_path: Some(log_path.to_string_lossy().into_owned()),
-            hints: Vec::new(),
-            worker: None,
-            run_id: Some(settings.run_id.clone()),
-            detail: detail.clone(),
-        });
-        entry.metadata.attempt = Some(number);
-        entry.metadata.variant = Some(variant.clone());
-        entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
-        entry.metadata.duration_secs = Some((duration * 10.0).round() / 10.0);
-        entry.detail = detail;
-        if let Ok(built) = outcome {
-            let stored = cas.put_file(&built.path).map_err(|e| e.to_string());
-            let dest = settings.output.join(file_name(&built.path));
-            let published = stored.and_then(|sha| {
-                copy_file_atomic(&built.path, &dest)
-                    .map(|()| sha)
-                    .map_err(|e| e.to_string())
-            });
-            let _ = std::fs::remove_file(&built.path);
-            match published {
-                Ok(sha) => {
-                    let _ = history.record_artifact(key, &file_name(&dest), &sha);
-                    entry.status = Status::Built;
-                    entry.path = Some(file_name(&dest));
-                    entry.sha256 = Some(sha);
-                }
-                Err(message) => entry.detail = format!("built but cannot publish: {message}"),
-            }
-            return entry;
-        }
-    }
-    entry
-}
-
 /// Exponential backoff: base * 2^(n-1), capped.
 pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
     let factor = 2u32.saturating_pow(retry.saturating_sub(1));
@@ -565,7 +426,7 @@ pub fn copy_file_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
     })
 }
 
-fn file_name(path: &Path) -> String {
+pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()

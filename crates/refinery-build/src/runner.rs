@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::hints::PackageFamily;
+
 /// A host folder made visible inside the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -59,6 +61,17 @@ pub trait Runner: Send + Sync {
     fn python(&self) -> String;
     /// Library folders of the environment, for auditwheel's `--ldpaths`.
     fn library_paths(&self) -> Vec<PathBuf>;
+    /// The package manager of the environment, when it can keep installed packages.
+    fn package_family(&self) -> Option<PackageFamily> {
+        None
+    }
+    /// The command that installs system packages into the environment for good.
+    fn install_command(&self, _packages: &[String]) -> Result<Command, String> {
+        Err(format!(
+            "{} cannot keep system packages between builds; add them to the image instead",
+            self.describe()
+        ))
+    }
 }
 
 /// Environment passed into every build so that builds behind corporate proxies and
@@ -208,6 +221,63 @@ impl Runner for BwrapRunner {
         .map(|p| self.rootfs.join(p))
         .collect()
     }
+
+    fn package_family(&self) -> Option<PackageFamily> {
+        Some(PackageFamily::Apt)
+    }
+
+    /// apt-get inside the rootfs, mounted writable for this one command.
+    fn install_command(&self, packages: &[String]) -> Result<Command, String> {
+        if let Some(bad) = packages.iter().find(|p| !is_package_name(p)) {
+            return Err(format!("{bad:?} is not a Debian package name"));
+        }
+        let mut cmd = Command::new("bwrap");
+        cmd.arg("--bind").arg(&self.rootfs).arg("/");
+        cmd.args([
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--unshare-pid",
+            "--die-with-parent",
+            "--new-session",
+        ]);
+        for file in ["/etc/resolv.conf", "/etc/hosts"] {
+            if Path::new(file).exists() {
+                self.ensure_mount_point(file, true);
+                cmd.args(["--ro-bind", file, file]);
+            }
+        }
+        cmd.args([
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            "/usr/sbin:/usr/bin:/sbin:/bin",
+            "--setenv",
+            "DEBIAN_FRONTEND",
+            "noninteractive",
+        ]);
+        for (key, value) in proxy_env() {
+            cmd.arg("--setenv").arg(key).arg(value);
+        }
+        let apt = "apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0";
+        cmd.args(["--", "sh", "-c"]).arg(format!(
+            "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}",
+            packages.join(" ")
+        ));
+        Ok(cmd)
+    }
+}
+
+/// Debian/RPM package names: no options, no shell.
+fn is_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
 }
 
 /// Builder images per preset; `containers/<preset>/Containerfile` builds them.
@@ -388,5 +458,41 @@ mod tests {
         );
         assert!(joined.ends_with("localhost/refinery-builder-rocky:latest python3 -m pip"));
         assert!(preset_image("arch").is_err());
+    }
+
+    #[test]
+    fn installs_go_through_apt_in_a_writable_rootfs_and_refuse_odd_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = BwrapRunner {
+            rootfs: dir.path().to_path_buf(),
+            label: "rootfs".into(),
+            ca_bundle: None,
+        };
+        let cmd = runner
+            .install_command(&["libffi-dev".into(), "g++".into()])
+            .unwrap();
+        let joined = args(&cmd).join(" ");
+        assert!(
+            joined.starts_with(&format!("--bind {} /", dir.path().display())),
+            "{joined}"
+        );
+        assert!(
+            joined.ends_with("install -y --no-install-recommends libffi-dev g++"),
+            "{joined}"
+        );
+        assert!(runner.install_command(&["x; rm -rf /".into()]).is_err());
+        assert!(runner.install_command(&["--force".into()]).is_err());
+        let container = ContainerRunner {
+            engine: "podman".into(),
+            image: "img".into(),
+            cpus: None,
+            memory: None,
+            python: "python3.11".into(),
+            ca_bundle: None,
+        };
+        assert!(container
+            .install_command(&["x".into()])
+            .unwrap_err()
+            .contains("image"));
     }
 }

@@ -183,6 +183,9 @@ pub struct RunArgs {
     /// Apply the packages that hints suggest and retry once.
     #[arg(long)]
     pub auto_apply_suggestions: bool,
+    /// Extra hint catalog (TOML) on top of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub hints_file: Option<PathBuf>,
     /// Attempts per package.
     #[arg(long, value_name = "N")]
     pub max_attempts: Option<u32>,

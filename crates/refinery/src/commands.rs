@@ -165,6 +165,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         simple_index: options.simple_index,
         jobs: options.jobs,
         recipes: options.recipes,
+        catalog: options.catalog.clone(),
         schedule: match options.schedule {
             Schedule::ShortestFirst => refinery_build::Schedule::ShortestFirst,
             Schedule::Fifo => refinery_build::Schedule::Fifo,

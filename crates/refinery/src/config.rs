@@ -55,6 +55,8 @@ pub struct ConfigFile {
     pub no_system_recipes: Option<bool>,
     pub dry_run_recipes: Option<bool>,
     pub auto_apply_suggestions: Option<bool>,
+    /// Extra hint catalog (TOML) on top of the built-in one.
+    pub hints_file: Option<PathBuf>,
     /// Per-package overrides, as in PLAN_OVERRIDES_JSON.
     pub overrides: Option<serde_json::Value>,
 }
@@ -227,6 +229,7 @@ pub struct RunOptions {
     pub container_memory: Option<String>,
     pub host_build: bool,
     pub recipes: refinery_build::RecipePolicy,
+    pub catalog: refinery_build::hints::Catalog,
 }
 
 pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
@@ -282,6 +285,13 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .clone()
             .or(config.container_memory.clone()),
         host_build: args.host_build,
+        catalog: {
+            let mut catalog = refinery_build::hints::Catalog::builtin();
+            if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {
+                catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+            }
+            catalog
+        },
         recipes: refinery_build::RecipePolicy {
             // --no-system-recipes wins over everything that would allow them.
             allowed: !(args.no_system_recipes || config.no_system_recipes.unwrap_or(false))

@@ -327,7 +327,7 @@ pub fn elf_machines(wheel: &Path) -> Vec<(String, u16)> {
         let mut member = archive.by_index(i).unwrap();
         let name = member.name().to_string();
         let mut header = [0u8; 20];
-        if name.ends_with(".so")
+        if (name.ends_with(".so") || name.contains(".so."))
             && member.read_exact(&mut header).is_ok()
             && &header[..4] == b"\x7fELF"
         {
@@ -410,4 +410,59 @@ pub fn plan_node<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json:
         .iter()
         .find(|n| n["name"] == name)
         .unwrap_or_else(|| panic!("no node {name} in the plan:\n{plan:#}"))
+}
+
+/// A buildable sdist whose C extension includes `<yaml.h>` and links libyaml: it fails
+/// without the libyaml headers, which the hint catalog knows.
+pub fn write_libyaml_sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
+    let base = format!("{name}-{version}");
+    let path = dir.join(format!("{base}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(encoder);
+    let source = format!(
+        r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <yaml.h>
+static PyObject *version(PyObject *self, PyObject *args) {{ return PyUnicode_FromString(yaml_get_version_string()); }}
+static PyMethodDef methods[] = {{{{"version", version, METH_NOARGS, "libyaml version"}}, {{NULL, NULL, 0, NULL}}}};
+static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, "{name}", NULL, -1, methods}};
+PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
+"#
+    );
+    let setup_py = format!("from setuptools import setup, Extension\nsetup(ext_modules=[Extension(\"{name}\", [\"{name}.c\"], libraries=[\"yaml\"])])\n");
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    for (member, text) in [
+        ("PKG-INFO".to_string(), pkg_info),
+        ("pyproject.toml".to_string(), pyproject),
+        ("setup.py".to_string(), setup_py),
+        (format!("{name}.c"), source),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+/// A private copy of the bookworm environment (for tests that install packages into it).
+pub fn private_envs_dir(tmp: &Path) -> PathBuf {
+    let rootfs = bookworm_rootfs().expect("needs the s390x rootfs environment");
+    let envs = tmp.join("envs");
+    std::fs::create_dir_all(envs.join("v1")).unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&rootfs)
+        .arg(envs.join("v1"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    envs
 }

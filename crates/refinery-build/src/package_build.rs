@@ -1,0 +1,525 @@
+//! All attempts at one package: variants in the order of their past success, hints from
+//! failed logs, system recipes (install the suggested packages, one extra attempt), and
+//! what worked remembered in the history and applied up front next time.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use refinery_plan::{PlanNode, SourceKind};
+use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
+
+use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
+use crate::exec::{run_logged, Log, Outcome, DEFAULT_LOG_CAP};
+use crate::hints::Hint;
+use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
+use crate::runner::Runner;
+
+/// Named ways to build, tried in this order unless history says otherwise.
+pub const VARIANTS: &[&str] = &["default", "relaxed-cflags", "no-isolation"];
+
+/// Environment of a variant.
+fn variant_env(variant: &str) -> Vec<(String, String)> {
+    match variant {
+        "relaxed-cflags" => ["CFLAGS", "CXXFLAGS"]
+            .iter()
+            .map(|k| {
+                (
+                    k.to_string(),
+                    "-O1 -Wno-error -fno-strict-aliasing".to_string(),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Variants ordered by past success for this package (successes minus failures), the
+/// overridden one first, unknown ones in the default order.
+pub fn order_variants(history: &History, package: &str, preferred: Option<&str>) -> Vec<String> {
+    let stats = history.variant_stats(package).unwrap_or_default();
+    let score = |v: &str| {
+        stats
+            .iter()
+            .find(|s| s.variant == v)
+            .map_or(0i64, |s| s.successes as i64 - s.failures as i64)
+    };
+    let mut variants: Vec<String> = VARIANTS.iter().map(ToString::to_string).collect();
+    if let Some(p) = preferred.filter(|p| !variants.iter().any(|v| v == p)) {
+        variants.push(p.to_string());
+    }
+    variants.sort_by_key(|v| (Some(v.as_str()) != preferred, -score(v)));
+    variants
+}
+
+/// What fixed a package before.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct LearnedFix {
+    pub packages: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub hints: Vec<String>,
+}
+
+pub fn learned_fix(history: &History, package: &str) -> Option<LearnedFix> {
+    history
+        .events_for(package, 500)
+        .ok()?
+        .into_iter()
+        .find(|e| e.kind == "learned_fix")
+        .and_then(|e| serde_json::from_value(e.data).ok())
+}
+
+/// Build one plan node with every attempt it is allowed.
+pub(crate) fn build_node(
+    node: &PlanNode,
+    key: &str,
+    runner: &dyn Runner,
+    label: &str,
+    context: &BuildContext<'_>,
+    history: &History,
+) -> ManifestEntry {
+    let settings = context.settings;
+    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+    entry.metadata.python = Some(settings.target.python_str());
+    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+    entry.metadata.built_with = Some(label.to_string());
+    let Some(source) = &node.source else {
+        entry.detail = "the plan gives no sdist".into();
+        return entry;
+    };
+    entry.metadata.source = Some(
+        source
+            .url
+            .clone()
+            .or(source.path.clone())
+            .unwrap_or_default(),
+    );
+    let sdist = match source.kind {
+        SourceKind::InputSdist => Ok(PathBuf::from(source.path.clone().unwrap_or_default())),
+        _ => context
+            .client
+            .download(&dist_file(source), context.sdist_dir)
+            .map_err(|e| e.to_string()),
+    };
+    let sdist = match sdist {
+        Ok(path) => path,
+        Err(message) => {
+            entry.detail = format!("cannot fetch the sdist {}: {message}", source.filename);
+            return entry;
+        }
+    };
+    let overrides = node.overrides.clone().unwrap_or_default();
+    let mut env: BTreeMap<String, String> = overrides.env.clone();
+    let mut packages = overrides.system_packages.clone();
+
+    // Apply what worked before, up front.
+    if let Some(fix) = learned_fix(history, &node.name) {
+        context.reporter.message(&format!(
+            "{} {}: applying the fix learned before: {}",
+            node.name,
+            node.version,
+            fix.hints.join("; ")
+        ));
+        entry.metadata.hints.extend(fix.hints.iter().cloned());
+        for (k, v) in fix.env {
+            env.entry(k).or_insert(v);
+        }
+        packages.extend(fix.packages);
+    }
+    packages.sort();
+    packages.dedup();
+    if !packages.is_empty() {
+        if let Err(message) = apply_recipe(&packages, node, runner, context, history) {
+            entry.status = Status::SystemRecipeFailed;
+            entry.detail = message;
+            return entry;
+        }
+    }
+
+    let variants = order_variants(history, &node.name, overrides.variant.as_deref());
+    let mut hint_attempt_done = false;
+    let mut number = 0u32;
+    let mut regular = 0u32;
+    while regular < settings.max_attempts.max(1) {
+        regular += 1;
+        number += 1;
+        let variant = variants[(regular as usize - 1) % variants.len()].clone();
+        if regular > 1 {
+            let delay = backoff(settings.backoff_base, settings.backoff_max, regular - 1);
+            context.reporter.message(&format!(
+                "{} {}: attempt {number} ({variant}) in {:.1}s",
+                node.name,
+                node.version,
+                delay.as_secs_f64()
+            ));
+            std::thread::sleep(delay);
+        }
+        let outcome = run_attempt(
+            node, &sdist, number, &variant, &env, runner, context, history, &mut entry,
+        );
+        let failure = match outcome {
+            Ok(built) => {
+                return publish(node, key, &built, &env, &packages, context, history, entry)
+            }
+            Err(failure) => failure,
+        };
+        // Hints: what the log says is missing.
+        let Some(log_path) = entry.metadata.log_path.clone() else {
+            return entry;
+        };
+        let log_text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let hints: Vec<&Hint> = context.catalog.matches(&log_text);
+        for hint in &hints {
+            let summary = hint.summary();
+            if !entry.metadata.hints.contains(&summary) {
+                entry.metadata.hints.push(summary);
+            }
+        }
+        entry.detail = failure.message.clone();
+        if !entry.metadata.hints.is_empty() {
+            entry.detail = format!(
+                "{}; hints: {}",
+                failure.message,
+                entry.metadata.hints.join("; ")
+            );
+        }
+        let family = runner.package_family();
+        let suggested: Vec<String> = family
+            .map(|f| {
+                hints
+                    .iter()
+                    .flat_map(|h| h.packages(f).iter().cloned())
+                    .filter(|p| !packages.contains(p))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if hint_attempt_done || suggested.is_empty() {
+            continue;
+        }
+        hint_attempt_done = true;
+        let recipes = settings.recipes;
+        if recipes.dry_run || !recipes.allowed {
+            let verb = if recipes.dry_run {
+                "would install"
+            } else {
+                "suggests"
+            };
+            let message = format!(
+                "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
+                node.name,
+                node.version,
+                suggested.join(" ")
+            );
+            context.reporter.message(&message);
+            record(
+                history,
+                context,
+                Event::new("hint", message).with_package(&node.name, &node.version),
+            );
+            continue;
+        }
+        if let Err(message) = apply_recipe(&suggested, node, runner, context, history) {
+            entry.status = Status::SystemRecipeFailed;
+            entry.detail = message;
+            return entry;
+        }
+        packages.extend(suggested);
+        for hint in &hints {
+            for (k, v) in &hint.env {
+                env.entry(k.clone()).or_insert(v.clone());
+            }
+        }
+        // The one extra, hint-based attempt.
+        number += 1;
+        let hint_variant = format!("{variant}+hints");
+        match run_attempt(
+            node,
+            &sdist,
+            number,
+            &hint_variant,
+            &env,
+            runner,
+            context,
+            history,
+            &mut entry,
+        ) {
+            Ok(built) => {
+                return publish(node, key, &built, &env, &packages, context, history, entry)
+            }
+            Err(f) => {
+                entry.detail = format!("{}; hints: {}", f.message, entry.metadata.hints.join("; "))
+            }
+        }
+    }
+    entry
+}
+
+/// Install system packages into the environment, one recipe at a time.
+fn apply_recipe(
+    packages: &[String],
+    node: &PlanNode,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+    history: &History,
+) -> Result<(), String> {
+    let _guard = context.recipe_lock.lock().expect("recipe lock");
+    let log_path = context
+        .logs_dir
+        .join(format!("{}-{}-system-recipe.log", node.name, node.version));
+    let log = Log::create(&log_path, DEFAULT_LOG_CAP)
+        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
+    let cmd = runner
+        .install_command(packages)
+        .map_err(|e| format!("system recipe for {}: {e}", packages.join(" ")))?;
+    context.reporter.message(&format!(
+        "{} {}: installing {} into {}",
+        node.name,
+        node.version,
+        packages.join(" "),
+        runner.describe()
+    ));
+    log.line(&format!(
+        "[refinery] system recipe: install {}",
+        packages.join(" ")
+    ));
+    let outcome = run_logged(cmd, &log, context.settings.attempt_timeout)
+        .map_err(|e| format!("cannot run the system recipe: {e}"))?;
+    let ok = outcome == Outcome::Success;
+    record(
+        history,
+        context,
+        Event::new(
+            "system_recipe",
+            format!(
+                "install {}: {}",
+                packages.join(" "),
+                if ok { "ok" } else { "failed" }
+            ),
+        )
+        .with_package(&node.name, &node.version)
+        .with_data(serde_json::json!({"packages": packages, "log_path": log_path, "ok": ok})),
+    );
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the system recipe (install {}) failed: {}; see {}",
+            packages.join(" "),
+            log.tail().last().cloned().unwrap_or_default(),
+            log_path.display()
+        ))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_attempt(
+    node: &PlanNode,
+    sdist: &std::path::Path,
+    number: u32,
+    variant: &str,
+    env: &BTreeMap<String, String>,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+    history: &History,
+    entry: &mut ManifestEntry,
+) -> Result<BuiltWheel, AttemptFailure> {
+    let settings = context.settings;
+    let log_path = context.logs_dir.join(format!(
+        "{}-{}-attempt{number}-{variant}.log",
+        node.name, node.version
+    ));
+    entry.metadata.attempt = Some(number);
+    entry.metadata.variant = Some(variant.to_string());
+    entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
+    let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| AttemptFailure {
+        stage: crate::builder::Stage::Build,
+        message: format!("cannot create the log {}: {e}", log_path.display()),
+        timed_out: false,
+    })?;
+    let base_variant = variant.split('+').next().unwrap_or(variant);
+    let mut attempt_env = variant_env(base_variant);
+    attempt_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let request = AttemptRequest {
+        name: &node.name,
+        version: &node.version,
+        sdist,
+        attempt: number,
+        variant: base_variant,
+        env: attempt_env,
+    };
+    let started = Instant::now();
+    let result_dir = settings.cache.join("builds").join("results");
+    let outcome = attempt(
+        runner,
+        context.attempt_settings,
+        &request,
+        &log,
+        &result_dir,
+    );
+    let duration = started.elapsed().as_secs_f64();
+    entry.metadata.duration_secs = Some((duration * 10.0).round() / 10.0);
+    let (status, detail, hints) = match &outcome {
+        Ok(built) => (
+            "success",
+            format!(
+                "built, repaired={}, imports {}",
+                built.repaired,
+                built.modules.join(", ")
+            ),
+            Vec::new(),
+        ),
+        Err(f) => {
+            let text = log.read_all();
+            let hints = context
+                .catalog
+                .matches(&text)
+                .iter()
+                .map(|h| h.summary())
+                .collect();
+            (
+                if f.timed_out { "timeout" } else { "failed" },
+                f.message.clone(),
+                hints,
+            )
+        }
+    };
+    entry.detail = detail.clone();
+    let _ = history.record_attempt(&Attempt {
+        package: node.name.clone(),
+        version: node.version.clone(),
+        python_tag: settings.target.cpython_tag(),
+        platform: settings.target.platform_tag().to_string(),
+        variant: base_variant.to_string(),
+        attempt: number,
+        status: status.to_string(),
+        duration_secs: duration,
+        log_path: Some(log_path.to_string_lossy().into_owned()),
+        hints,
+        worker: None,
+        run_id: Some(settings.run_id.clone()),
+        detail,
+    });
+    outcome
+}
+
+/// Store the verified wheel in the CAS and the output; remember the fix if one was needed.
+#[allow(clippy::too_many_arguments)]
+fn publish(
+    node: &PlanNode,
+    key: &str,
+    built: &BuiltWheel,
+    env: &BTreeMap<String, String>,
+    packages: &[String],
+    context: &BuildContext<'_>,
+    history: &History,
+    mut entry: ManifestEntry,
+) -> ManifestEntry {
+    let settings = context.settings;
+    let stored = context.cas.put_file(&built.path).map_err(|e| e.to_string());
+    let dest = settings.output.join(file_name(&built.path));
+    let published = stored.and_then(|sha| {
+        copy_file_atomic(&built.path, &dest)
+            .map(|()| sha)
+            .map_err(|e| e.to_string())
+    });
+    let _ = std::fs::remove_file(&built.path);
+    match published {
+        Ok(sha) => {
+            let _ = history.record_artifact(key, &file_name(&dest), &sha);
+            entry.status = Status::Built;
+            entry.path = Some(file_name(&dest));
+            entry.sha256 = Some(sha);
+            if !packages.is_empty() || !entry.metadata.hints.is_empty() {
+                let fix = LearnedFix {
+                    packages: packages.to_vec(),
+                    env: env.clone(),
+                    hints: entry.metadata.hints.clone(),
+                };
+                record(
+                    history,
+                    context,
+                    Event::new(
+                        "learned_fix",
+                        format!("{} builds with {}", node.name, packages.join(" ")),
+                    )
+                    .with_package(&node.name, &node.version)
+                    .with_data(serde_json::to_value(&fix).unwrap_or_default()),
+                );
+            }
+        }
+        Err(message) => entry.detail = format!("built but cannot publish: {message}"),
+    }
+    entry
+}
+
+fn record(history: &History, context: &BuildContext<'_>, event: Event) {
+    if let Err(e) = history.record_event(&event.with_run(&context.settings.run_id)) {
+        context.reporter.message(&format!(
+            "warning: cannot record an event in the history: {e}"
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refinery_store::Attempt;
+
+    fn attempt(variant: &str, status: &str) -> Attempt {
+        Attempt {
+            package: "pkg".into(),
+            version: "1".into(),
+            variant: variant.into(),
+            status: status.into(),
+            ..Attempt::default()
+        }
+    }
+
+    #[test]
+    fn variants_follow_past_success_and_overrides_come_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("h.db")).unwrap();
+        assert_eq!(order_variants(&history, "pkg", None), VARIANTS);
+        history
+            .record_attempt(&attempt("default", "failed"))
+            .unwrap();
+        history
+            .record_attempt(&attempt("no-isolation", "success"))
+            .unwrap();
+        assert_eq!(
+            order_variants(&history, "pkg", None),
+            ["no-isolation", "relaxed-cflags", "default"]
+        );
+        assert_eq!(
+            order_variants(&history, "pkg", Some("default"))[0],
+            "default"
+        );
+        assert_eq!(
+            order_variants(&history, "other", Some("custom"))[0],
+            "custom"
+        );
+    }
+
+    #[test]
+    fn learned_fixes_come_back_from_the_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::open(&dir.path().join("h.db")).unwrap();
+        assert!(learned_fix(&history, "cffi").is_none());
+        let fix = LearnedFix {
+            packages: vec!["libffi-dev".into()],
+            env: BTreeMap::new(),
+            hints: vec!["libffi: ...".into()],
+        };
+        history
+            .record_event(
+                &Event::new("learned_fix", "x")
+                    .with_package("cffi", "1.0")
+                    .with_data(serde_json::to_value(&fix).unwrap()),
+            )
+            .unwrap();
+        assert_eq!(
+            learned_fix(&history, "cffi").unwrap().packages,
+            ["libffi-dev"]
+        );
+    }
+}

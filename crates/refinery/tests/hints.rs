@@ -1,0 +1,109 @@
+//! Hints and system recipes on a real build: a package that needs libyaml's headers fails
+//! with the right hint, succeeds with --auto-apply-suggestions on the hint-based attempt,
+//! and a later build applies the learned fix up front.
+
+mod common;
+
+use common::*;
+use refinery_index::testing::LocalIndex;
+
+#[test]
+#[ignore = "needs the s390x rootfs environment and Debian's package mirror"]
+fn missing_header_gives_a_hint_and_auto_apply_fixes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = private_envs_dir(tmp.path());
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_libyaml_sdist(&index_dir, "yamluser", "1.0");
+    write_libyaml_sdist(&index_dir, "yamluser", "1.1");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |requirement: &str, out: &str, flags: &[&str]| {
+        std::fs::write(input.join("requirements.txt"), requirement).unwrap();
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--index-url",
+            &index.url,
+            "--max-attempts",
+            "1",
+        ];
+        args.extend_from_slice(flags);
+        let output = refinery(
+            &args,
+            &[
+                ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
+                (
+                    "PLAN_OVERRIDES_JSON",
+                    r#"{"yamluser": {"variant": "no-isolation"}}"#,
+                ),
+            ],
+        );
+        (output, manifest(&out))
+    };
+
+    // Without auto-apply: failed, with the libyaml hint in the output and the manifest.
+    let (output, m) = run("yamluser==1.0\n", "out1", &["--dry-run-recipes"]);
+    assert_eq!(output.status.code(), Some(1));
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "failed");
+    let hints = e["metadata"]["hints"].as_array().unwrap();
+    assert!(
+        hints
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("apt: libyaml-dev")),
+        "{e}"
+    );
+    let all = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(
+        all.contains("libyaml") && all.contains("would install libyaml-dev"),
+        "{all}"
+    );
+
+    // With auto-apply: the hint-based attempt installs libyaml-dev and succeeds.
+    let (output, m) = run("yamluser==1.0\n", "out2", &["--auto-apply-suggestions"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "built", "{e}");
+    assert!(
+        e["metadata"]["variant"]
+            .as_str()
+            .unwrap()
+            .ends_with("+hints"),
+        "{e}"
+    );
+    let wheel = tmp.path().join("out2").join(e["path"].as_str().unwrap());
+    let machines = elf_machines(&wheel);
+    assert!(
+        machines.iter().any(|(n, _)| n.contains("libyaml")),
+        "auditwheel grafted libyaml: {machines:?}"
+    );
+    assert!(machines.iter().all(|(_, m)| *m == 22));
+
+    // Later: the learned fix is applied up front; the first attempt succeeds.
+    let (output, m) = run("yamluser==1.1\n", "out3", &[]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "built");
+    assert_eq!(e["metadata"]["attempt"], 1);
+    assert!(
+        e["metadata"]["hints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h.as_str().unwrap().contains("libyaml")),
+        "{e}"
+    );
+    assert!(
+        stderr(&output).contains("fix learned before"),
+        "{}",
+        stderr(&output)
+    );
+}
