@@ -212,6 +212,30 @@ pub fn execute_plan(
         reporter.finished(&entry);
         manifest.upsert(entry);
     }
+    // Known failures: listed; in the manifest when no other version took their place.
+    for skipped in &plan.skipped {
+        let Some(version) = &skipped.version else {
+            record(
+                Event::new("skipped", format!("{}: {}", skipped.name, skipped.reason))
+                    .with_package(&skipped.name, ""),
+            );
+            continue;
+        };
+        let replaced = plan
+            .nodes
+            .iter()
+            .any(|n| n.name == skipped.name && n.action != Action::Missing);
+        let mut entry = ManifestEntry::new(&skipped.name, version, Status::SkippedKnownFailure);
+        entry.detail = format!(
+            "{} {version} failed before; skipped (--skip-known-failures)",
+            skipped.name
+        );
+        record(event_for(&entry, "skipped_known_failure"));
+        if !replaced {
+            reporter.finished(&entry);
+            manifest.upsert(entry);
+        }
+    }
     for r in &plan.rejected {
         record(Event::new("rejected", format!("{}: {}", r.input, r.reason)));
     }

@@ -1,0 +1,166 @@
+//! The pipeline without builds (hermetic: a local index, no s390x environment needed):
+//! reuse, missing, known failures, manifest, history, the static simple index and pip.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use refinery_index::testing::LocalIndex;
+use refinery_store::{Attempt, History};
+
+fn run(
+    index: &LocalIndex,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    cache: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec![
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--cache",
+        cache.to_str().unwrap(),
+        "--index-url",
+        &index.url,
+    ];
+    args.extend_from_slice(extra);
+    refinery(&args, &[("REFINERY_ENVS_DIR", "/nonexistent/envs")])
+}
+
+#[test]
+fn reuse_only_run_writes_wheels_manifest_history_and_a_pip_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::create_dir_all(&input).unwrap();
+    WheelSpec::new("alpha", "1.0", "py3-none-any")
+        .requires(&["beta>=2"])
+        .write(&index_dir);
+    WheelSpec::new("beta", "2.0", "py3-none-any").write(&index_dir);
+    // An input wheel that is reused as is, never renamed.
+    let local = WheelSpec::new("gamma", "0.1", "cp311-abi3-manylinux2014_s390x").write(&input);
+    std::fs::write(input.join("requirements.txt"), "alpha==1.0\n").unwrap();
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+
+    let output = run(&index, &input, &out, &cache, &["--simple-index"]);
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let m = manifest(&out);
+    for (name, file) in [
+        ("alpha", "alpha-1.0-py3-none-any.whl"),
+        ("beta", "beta-2.0-py3-none-any.whl"),
+    ] {
+        let e = entry(&m, name);
+        assert_eq!(e["status"], "reused");
+        assert_eq!(e["path"], file);
+        let sha = e["sha256"].as_str().unwrap();
+        assert_eq!(sha.len(), 64);
+    }
+    assert_eq!(
+        entry(&m, "gamma")["path"],
+        local.file_name().unwrap().to_str().unwrap()
+    );
+    assert_eq!(
+        std::fs::read(out.join(local.file_name().unwrap())).unwrap(),
+        std::fs::read(&local).unwrap()
+    );
+
+    let history = History::open(&cache.join("history.db")).unwrap();
+    let kinds: Vec<String> = history
+        .recent_events(50)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.iter().filter(|k| *k == "reuse").count() >= 3,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"plan".to_string()) && kinds.contains(&"run_end".to_string()),
+        "{kinds:?}"
+    );
+
+    // Real pip resolves and downloads from the published static index, hash-checked.
+    let dl = tmp.path().join("dl");
+    let pip = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-cache-dir",
+            "--quiet",
+            "--dest",
+        ])
+        .arg(&dl)
+        .arg("--index-url")
+        .arg(format!("file://{}", out.join("simple").display()))
+        .args([
+            "--platform",
+            "manylinux2014_s390x",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "alpha",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    assert!(
+        dl.join("alpha-1.0-py3-none-any.whl").is_file()
+            && dl.join("beta-2.0-py3-none-any.whl").is_file()
+    );
+}
+
+#[test]
+fn missing_packages_fail_the_run_and_known_failures_are_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::create_dir_all(&input).unwrap();
+    WheelSpec::new("okpkg", "1.0", "py3-none-any").write(&index_dir);
+    WheelSpec::new("x86only", "1.0", "cp311-cp311-manylinux_2_17_x86_64").write(&index_dir);
+    write_sdist(&index_dir, "brokenpkg", "1.0", &[], &["setuptools"]);
+    std::fs::write(
+        input.join("requirements.txt"),
+        "okpkg\nx86only==1.0\nbrokenpkg==1.0\n",
+    )
+    .unwrap();
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    // brokenpkg 1.0 failed before.
+    History::open(&cache.join("history.db"))
+        .unwrap()
+        .record_attempt(&Attempt {
+            package: "brokenpkg".into(),
+            version: "1.0".into(),
+            status: "failed".into(),
+            variant: "default".into(),
+            ..Attempt::default()
+        })
+        .unwrap();
+    let output = run(&index, &input, &out, &cache, &["--skip-known-failures"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "okpkg")["status"], "reused");
+    let x86 = entry(&m, "x86only");
+    assert_eq!(x86["status"], "missing");
+    assert!(x86["detail"].as_str().unwrap().contains("x86_64"), "{x86}");
+    let broken = entry(&m, "brokenpkg");
+    assert_eq!(broken["status"], "skipped_known_failure", "{broken}");
+    assert_eq!(broken["version"], "1.0");
+}
