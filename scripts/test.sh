@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # s390x environments take ~5 minutes to create: keep them outside the clone, by recipe.
 export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
+# A real PostgreSQL server for the scale-out (queue) tests.
+pg_version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+pg_ctlcluster "$pg_version" main start 2>/dev/null || true
+su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='refinery'\"" | grep -q 1 \
+  || su postgres -c "psql -qc \"CREATE ROLE refinery LOGIN PASSWORD 'refinery'\""
+su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='refinery_test'\"" | grep -q 1 \
+  || su postgres -c "createdb -O refinery refinery_test"
+export REFINERY_TEST_DATABASE_URL="${REFINERY_TEST_DATABASE_URL:-postgres://refinery:refinery@127.0.0.1/refinery_test}"
 cargo build --workspace --all-targets
 # The s390x environment the build tests use (made once, then reused from the cache folder).
 cargo run -q -p refinery -- env create --python 3.11

@@ -151,18 +151,22 @@ pub fn attempt(
         ("PIP_DISABLE_PIP_VERSION_CHECK".to_string(), "1".to_string()),
         ("PIP_NO_INPUT".to_string(), "1".to_string()),
         ("PIP_PROGRESS_BAR".to_string(), "off".to_string()),
+        // Build dependencies come as wheels (index or our output); one without a wheel for
+        // the target is built by the refinery itself (dependency expansion), not ad hoc.
+        ("PIP_ONLY_BINARY".to_string(), ":all:".to_string()),
     ];
     env.extend(settings.pip_env.iter().cloned());
     env.extend(request.env.iter().cloned());
 
-    // 1. Build.
+    // 1. Build (the compilers run natively when the runner can and the variant allows).
+    let accelerate = runner.accelerated() && request.variant != crate::accelerate::EMULATED_VARIANT;
     log.line(&format!(
         "[refinery] build {} {} (attempt {}, variant {}) with {}",
         request.name,
         request.version,
         request.attempt,
         request.variant,
-        runner.describe()
+        runner.describe_attempt(accelerate)
     ));
     let python = runner.python();
     let mut build_argv = vec![
@@ -187,8 +191,14 @@ pub fn attempt(
         mounts: mounts.clone(),
         workdir: format!("{build_root}/src"),
         network: true,
+        accelerate,
     };
+    let build_started = std::time::Instant::now();
     run_step(runner.command(&spec), log, settings.timeout, Stage::Build)?;
+    log.line(&format!(
+        "[refinery] build step took {:.1}s",
+        build_started.elapsed().as_secs_f64()
+    ));
     let built = single_wheel(&dir.0.join("out"))
         .ok_or_else(|| fail(Stage::Build, "the build finished but wrote no wheel".into()))?;
     let built_name: WheelFilename = file_name(&built).parse().map_err(|e| {
@@ -278,6 +288,8 @@ pub fn attempt(
         mounts,
         workdir: format!("{build_root}/tmp"),
         network: false,
+        // Verification proves the wheel on s390x alone: nothing of the host inside.
+        accelerate: false,
     };
     run_step(runner.command(&spec), log, settings.timeout, Stage::Verify)?;
     if !log.read_all().contains("[refinery-verify] ok") {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use refinery_pep::Target;
 
+use crate::accelerate::{decide, AccelerateMode};
 use crate::emulation::{check_execution, Execution};
 use crate::rootfs::{EnvStore, RootfsRecipe};
 use crate::runner::{
@@ -14,8 +15,12 @@ use crate::Reporter;
 /// Which kind of environment builds run in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvironmentChoice {
-    /// An s390x Debian rootfs under bubblewrap (the embedded default).
-    Rootfs { envs_dir: PathBuf },
+    /// An s390x Debian rootfs under bubblewrap (the embedded default), with the host's
+    /// cross compilers per `accelerate`.
+    Rootfs {
+        envs_dir: PathBuf,
+        accelerate: AccelerateMode,
+    },
     /// podman or docker with a preset or an explicit image.
     Container {
         engine: String,
@@ -67,10 +72,15 @@ pub fn open_environment(
     reporter: &dyn Reporter,
 ) -> Result<OpenedEnvironment, String> {
     match choice {
-        EnvironmentChoice::Rootfs { envs_dir } => {
+        EnvironmentChoice::Rootfs {
+            envs_dir,
+            accelerate,
+        } => {
             let execution = check_execution()?;
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
             let rootfs = EnvStore::new(envs_dir).ensure(&recipe, reporter)?;
+            let decision = decide(*accelerate, std::path::Path::new("/"), &rootfs, execution)?;
+            reporter.message(&decision.note);
             let label = format!(
                 "rootfs:{} {}",
                 recipe.suite,
@@ -80,13 +90,15 @@ pub fn open_environment(
                     "emulated"
                 }
             );
-            Ok(OpenedEnvironment {
-                runner: Box::new(BwrapRunner {
-                    rootfs,
-                    label: label.clone(),
-                    ca_bundle: host_ca_bundle(),
-                }),
+            let runner = BwrapRunner {
+                rootfs,
                 label,
+                ca_bundle: host_ca_bundle(),
+                accelerator: decision.accelerator,
+            };
+            Ok(OpenedEnvironment {
+                label: runner.describe(),
+                runner: Box::new(runner),
             })
         }
         EnvironmentChoice::Container {

@@ -175,23 +175,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn output_is_logged_and_capped() {
+    fn both_streams_are_logged_and_the_exit_status_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::create(&dir.path().join("a.log"), DEFAULT_LOG_CAP).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo hello; echo oops >&2; exit 3"]);
+        let outcome = run_logged(cmd, &log, None).unwrap();
+        assert!(matches!(outcome, Outcome::Failed(ref s) if s.contains('3')), "{outcome:?}");
+        let text = log.read_all();
+        assert!(text.contains("hello") && text.contains("oops"), "{text}");
+    }
+
+    #[test]
+    fn a_flood_is_cut_at_the_cap() {
         let dir = tempfile::tempdir().unwrap();
         let log = Log::create(&dir.path().join("a.log"), 100).unwrap();
         let mut cmd = Command::new("sh");
-        cmd.args([
-            "-c",
-            "echo hello; echo oops >&2; yes line | head -n 1000; exit 3",
-        ]);
-        let outcome = run_logged(cmd, &log, None).unwrap();
-        assert!(
-            matches!(outcome, Outcome::Failed(ref s) if s.contains('3')),
-            "{outcome:?}"
-        );
+        cmd.args(["-c", "yes line | head -n 1000"]);
+        assert_eq!(run_logged(cmd, &log, None).unwrap(), Outcome::Success);
         let text = log.read_all();
-        assert!(text.contains("hello") && text.contains("oops"));
-        assert!(text.contains("log cut at 100 bytes"));
+        assert!(text.contains("log cut at 100 bytes"), "{text}");
         assert!(text.len() < 200, "{}", text.len());
+        assert_eq!(log.tail().len(), TAIL_LINES, "the tail keeps the last lines even past the cap");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Build environments, runners, and the build → repair → verify pipeline.
 
+pub mod accelerate;
 pub mod builder;
 pub mod emulation;
 pub mod environment;

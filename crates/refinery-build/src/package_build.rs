@@ -9,6 +9,7 @@ use std::time::Instant;
 use refinery_plan::{PlanNode, SourceKind};
 use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 
+use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT};
 use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
 use crate::exec::{run_logged, Log, Outcome, DEFAULT_LOG_CAP};
 use crate::hints::Hint;
@@ -16,7 +17,13 @@ use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildCont
 use crate::runner::Runner;
 
 /// Named ways to build, tried in this order unless history says otherwise.
-pub const VARIANTS: &[&str] = &["default", "relaxed-cflags", "no-isolation"];
+/// `emulated` turns the host's cross compilers off for the attempt (see `accelerate`).
+pub const VARIANTS: &[&str] = &[
+    "default",
+    "relaxed-cflags",
+    "no-isolation",
+    EMULATED_VARIANT,
+];
 
 /// Environment of a variant.
 fn variant_env(variant: &str) -> Vec<(String, String)> {
@@ -77,6 +84,7 @@ pub(crate) fn build_node(
     label: &str,
     context: &BuildContext<'_>,
     history: &History,
+    depth: u32,
 ) -> ManifestEntry {
     let settings = context.settings;
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
@@ -136,8 +144,13 @@ pub(crate) fn build_node(
         }
     }
 
-    let variants = order_variants(history, &node.name, overrides.variant.as_deref());
+    let mut variants = order_variants(history, &node.name, overrides.variant.as_deref());
+    // Without acceleration the emulated variant is the default one again.
+    variants.retain(|v| {
+        runner.accelerated() || v != EMULATED_VARIANT || overrides.variant.as_deref() == Some(v)
+    });
     let mut hint_attempt_done = false;
+    let mut expanded: Vec<String> = Vec::new();
     let mut number = 0u32;
     let mut regular = 0u32;
     while regular < settings.max_attempts.max(1) {
@@ -182,6 +195,50 @@ pub(crate) fn build_node(
                 failure.message,
                 entry.metadata.hints.join("; ")
             );
+        }
+        // An accelerated attempt that failed the way a cross toolchain fails: the next one
+        // runs fully emulated.
+        if runner.accelerated()
+            && !variant.starts_with(EMULATED_VARIANT)
+            && looks_toolchain_related(&format!("{log_text}\n{}", failure.message))
+        {
+            let next = regular as usize % variants.len();
+            if let Some(pos) = variants
+                .iter()
+                .position(|v| v == EMULATED_VARIANT)
+                .filter(|p| *p > next)
+            {
+                let emulated = variants.remove(pos);
+                variants.insert(next, emulated);
+                context.reporter.message(&format!("{} {}: the failure looks like the cross toolchain's; the next attempt runs fully emulated", node.name, node.version));
+            }
+        }
+        // A Python build dependency without a wheel for the target: build it, then requeue.
+        if let Some(requirement) =
+            missing_build_dependency(&log_text).filter(|r| !expanded.contains(r))
+        {
+            expanded.push(requirement.clone());
+            match expand_dependency(&requirement, node, runner, label, context, history, depth) {
+                Ok(()) => {
+                    number += 1;
+                    let variant = variant.clone();
+                    match run_attempt(
+                        node, &sdist, number, &variant, &env, runner, context, history, &mut entry,
+                    ) {
+                        Ok(built) => {
+                            return publish(
+                                node, key, &built, &env, &packages, context, history, entry,
+                            )
+                        }
+                        Err(f) => entry.detail = f.message,
+                    }
+                    continue;
+                }
+                Err(message) => {
+                    entry.detail = format!("{}; {message}", entry.detail);
+                    return entry;
+                }
+            }
         }
         let family = runner.package_family();
         let suggested: Vec<String> = family
@@ -252,6 +309,91 @@ pub(crate) fn build_node(
         }
     }
     entry
+}
+
+/// Deepest chain of build dependencies built on demand.
+pub const MAX_EXPANSION_DEPTH: u32 = 2;
+
+/// The requirement pip could not find a distribution for while installing build dependencies.
+pub fn missing_build_dependency(log: &str) -> Option<String> {
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._\-]*(\[[^\]]*\])?([<>=!~][^\s;]*)?)")
+            .expect("valid pattern")
+    });
+    pattern.captures(log).map(|c| c[1].trim().to_string())
+}
+
+/// Plan `requirement` for the target and build or reuse what it needs into the output.
+fn expand_dependency(
+    requirement: &str,
+    parent: &PlanNode,
+    runner: &dyn Runner,
+    label: &str,
+    context: &BuildContext<'_>,
+    history: &History,
+    depth: u32,
+) -> Result<(), String> {
+    if depth >= MAX_EXPANSION_DEPTH {
+        return Err(format!(
+            "its build dependency {requirement} has no wheel for the target, and the dependency expansion stopped at depth {MAX_EXPANSION_DEPTH}"
+        ));
+    }
+    let Some(expander) = &context.settings.expander else {
+        return Err(format!(
+            "its build dependency {requirement} has no wheel for the target"
+        ));
+    };
+    context.reporter.message(&format!(
+        "{} {}: building its build dependency {requirement} first",
+        parent.name, parent.version
+    ));
+    let plan = (expander.0)(requirement)
+        .map_err(|e| format!("cannot plan its build dependency {requirement}: {e}"))?;
+    record(
+        history,
+        context,
+        Event::new(
+            "dependency_expansion",
+            format!(
+                "{} needs {requirement}: planned {} nodes",
+                parent.name,
+                plan.nodes.len()
+            ),
+        )
+        .with_package(&parent.name, &parent.version),
+    );
+    for node in &plan.nodes {
+        let entry = match node.action {
+            refinery_plan::Action::Reuse => {
+                crate::pipeline::reuse(node, context.settings, context.client)
+            }
+            refinery_plan::Action::Build => {
+                let key = crate::pipeline::artifact_key(node, &context.settings.target);
+                build_node(node, &key, runner, label, context, history, depth + 1)
+            }
+            refinery_plan::Action::Missing => {
+                return Err(format!(
+                    "its build dependency {requirement} is missing: {}",
+                    node.reason
+                ));
+            }
+        };
+        let ok = entry.status.is_success();
+        let detail = entry.detail.clone();
+        context
+            .extra_entries
+            .lock()
+            .expect("entries lock")
+            .push(entry);
+        if !ok {
+            return Err(format!(
+                "its build dependency {} {} failed: {detail}",
+                node.name, node.version
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Install system packages into the environment, one recipe at a time.
@@ -337,6 +479,7 @@ fn run_attempt(
         timed_out: false,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
+    entry.metadata.built_with = Some(runner.describe_attempt(base_variant != EMULATED_VARIANT));
     let mut attempt_env = variant_env(base_variant);
     attempt_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let request = AttemptRequest {
@@ -488,7 +631,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             order_variants(&history, "pkg", None),
-            ["no-isolation", "relaxed-cflags", "default"]
+            ["no-isolation", "relaxed-cflags", "emulated", "default"]
         );
         assert_eq!(
             order_variants(&history, "pkg", Some("default"))[0],
@@ -498,6 +641,16 @@ mod tests {
             order_variants(&history, "other", Some("custom"))[0],
             "custom"
         );
+    }
+
+    #[test]
+    fn finds_the_build_dependency_pip_could_not_find() {
+        let log = "  ERROR: Could not find a version that satisfies the requirement helperdep>=1.0 (from versions: none)\nERROR: No matching distribution found for helperdep>=1.0\n";
+        assert_eq!(
+            missing_build_dependency(log).as_deref(),
+            Some("helperdep>=1.0")
+        );
+        assert_eq!(missing_build_dependency("Successfully built x"), None);
     }
 
     #[test]

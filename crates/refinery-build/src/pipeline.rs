@@ -42,7 +42,22 @@ pub struct RunSettings {
     /// Whether hints may install system packages.
     pub recipes: RecipePolicy,
     pub catalog: Catalog,
+    /// Plans a build dependency on demand (dependency expansion while building).
+    pub expander: Option<Expander>,
     pub schedule: Schedule,
+}
+
+/// A function that plans one requirement for the run's target.
+pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, String> + Send + Sync;
+
+/// Makes a plan for one requirement, for the target of the run.
+#[derive(Clone)]
+pub struct Expander(pub std::sync::Arc<PlanRequirement>);
+
+impl std::fmt::Debug for Expander {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Expander")
+    }
 }
 
 /// State the build workers share.
@@ -65,6 +80,8 @@ pub(crate) struct BuildContext<'a> {
     pub catalog: &'a Catalog,
     /// One system recipe at a time: they change the shared environment.
     pub recipe_lock: &'a Mutex<()>,
+    /// Entries of packages built or reused on demand, for the manifest.
+    pub extra_entries: Mutex<Vec<ManifestEntry>>,
 }
 
 /// Take ready builds until none are left; each worker has its own history connection.
@@ -102,6 +119,7 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 &env.label,
                 context,
                 &history,
+                0,
             ),
         };
         let kind = if entry.status == Status::Built {
@@ -117,6 +135,12 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
         context.reporter.finished(&entry);
         let written = {
             let mut manifest = shared.manifest.lock().expect("manifest lock");
+            let extra: Vec<ManifestEntry> =
+                std::mem::take(&mut *context.extra_entries.lock().expect("entries lock"));
+            for dependency in extra {
+                context.reporter.finished(&dependency);
+                manifest.upsert(dependency);
+            }
             manifest.upsert(entry);
             manifest.write(&settings.manifest_path)
         };
@@ -284,6 +308,7 @@ pub fn execute_plan(
             reporter,
             catalog: &settings.catalog,
             recipe_lock: &Mutex::new(()),
+            extra_entries: Mutex::new(Vec::new()),
         };
         let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..settings.jobs.max(1))
@@ -327,7 +352,7 @@ fn event_for(entry: &ManifestEntry, kind: &str) -> Event {
 
 /// What identifies a built wheel: package, version, interpreter, platform tag and the
 /// exact sdist it came from.
-fn artifact_key(node: &PlanNode, target: &Target) -> String {
+pub(crate) fn artifact_key(node: &PlanNode, target: &Target) -> String {
     let source = node
         .source
         .as_ref()
@@ -344,7 +369,11 @@ fn artifact_key(node: &PlanNode, target: &Target) -> String {
 }
 
 /// Copy a reused wheel into the output unchanged (never renamed).
-fn reuse(node: &PlanNode, settings: &RunSettings, client: &IndexClient) -> ManifestEntry {
+pub(crate) fn reuse(
+    node: &PlanNode,
+    settings: &RunSettings,
+    client: &IndexClient,
+) -> ManifestEntry {
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Reused);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());

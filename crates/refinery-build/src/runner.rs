@@ -42,6 +42,8 @@ pub struct RunSpec {
     pub workdir: String,
     /// Whether the command may reach the network (to fetch build dependencies).
     pub network: bool,
+    /// Run the compilers natively when the runner has an accelerator (the build step).
+    pub accelerate: bool,
 }
 
 /// Where the host's CA bundle appears inside every environment.
@@ -51,6 +53,14 @@ pub const GUEST_CA_BUNDLE: &str = "/etc/refinery/ca-bundle.pem";
 pub trait Runner: Send + Sync {
     /// A short human label: `rootfs:bookworm (emulated)`, `podman:rocky`...
     fn describe(&self) -> String;
+    /// The label of a step run with or without acceleration (what the manifest records).
+    fn describe_attempt(&self, _accelerated: bool) -> String {
+        self.describe()
+    }
+    /// Whether steps that ask for acceleration get the host's cross compilers.
+    fn accelerated(&self) -> bool {
+        false
+    }
     /// The command line that runs `spec`.
     fn command(&self, spec: &RunSpec) -> Command;
     /// How a mount's path is spelled inside the environment.
@@ -122,6 +132,8 @@ pub struct BwrapRunner {
     pub rootfs: PathBuf,
     pub label: String,
     pub ca_bundle: Option<PathBuf>,
+    /// The host's cross compilers, for the steps whose [`RunSpec::accelerate`] is set.
+    pub accelerator: Option<crate::accelerate::Accelerator>,
 }
 
 impl BwrapRunner {
@@ -145,7 +157,19 @@ impl BwrapRunner {
 
 impl Runner for BwrapRunner {
     fn describe(&self) -> String {
-        self.label.clone()
+        self.describe_attempt(true)
+    }
+
+    fn describe_attempt(&self, accelerated: bool) -> String {
+        if accelerated && self.accelerator.is_some() {
+            format!("{}+cross", self.label)
+        } else {
+            self.label.clone()
+        }
+    }
+
+    fn accelerated(&self) -> bool {
+        self.accelerator.is_some()
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
@@ -185,13 +209,21 @@ impl Runner for BwrapRunner {
             .arg(&mount.host)
             .arg(&mount.guest);
         }
+        let mut path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string();
+        if let Some(accelerator) = self.accelerator.as_ref().filter(|_| spec.accelerate) {
+            let binds = accelerator.sandbox(&self.rootfs);
+            for (guest, is_file) in &binds.mount_points {
+                self.ensure_mount_point(guest, *is_file);
+            }
+            cmd.args(&binds.args);
+            if let Some(prefix) = binds.path_prefix {
+                path = format!("{prefix}:{path}");
+            }
+        }
         cmd.arg("--chdir").arg(&spec.workdir);
         cmd.arg("--clearenv");
         let mut env = vec![
-            (
-                "PATH".to_string(),
-                "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string(),
-            ),
+            ("PATH".to_string(), path),
             ("LANG".to_string(), "C.UTF-8".to_string()),
         ];
         if self.ca_bundle.is_some() {
@@ -219,6 +251,8 @@ impl Runner for BwrapRunner {
         ]
         .iter()
         .map(|p| self.rootfs.join(p))
+        // Last: s390x runtime libraries of the cross toolchain the rootfs may lack.
+        .chain(self.accelerator.iter().flat_map(|a| a.library_paths()))
         .collect()
     }
 
@@ -405,6 +439,7 @@ mod tests {
             mounts: vec![Mount::ro("/in", "/input"), Mount::rw("/b", "/build")],
             workdir: "/build".into(),
             network,
+            accelerate: false,
         }
     }
 
@@ -414,6 +449,7 @@ mod tests {
             rootfs: "/envs/r".into(),
             label: "rootfs".into(),
             ca_bundle: Some("/ca.pem".into()),
+            accelerator: None,
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -426,6 +462,82 @@ mod tests {
         assert!(joined.ends_with("-- python3 -m pip"));
         let online = args(&runner.command(&spec(true)));
         assert!(!online.contains(&"--unshare-net".to_string()));
+    }
+
+    #[test]
+    fn only_steps_that_ask_for_it_get_the_cross_compilers() {
+        use crate::accelerate::{Accelerator, CrossToolchain, Language, GUEST_SHIM_DIR};
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir_all(rootfs.path().join("usr/bin")).unwrap();
+        std::fs::write(rootfs.path().join("usr/bin/s390x-linux-gnu-gcc"), b"s390x").unwrap();
+        let accelerator = Accelerator {
+            toolchain: CrossToolchain {
+                root: host.path().to_path_buf(),
+                tools: vec![
+                    "s390x-linux-gnu-gcc".into(),
+                    "s390x-linux-gnu-gfortran".into(),
+                ],
+                default_major: Some(12),
+                compilers: vec![(Language::C, 12), (Language::Fortran, 12)],
+                support_dirs: vec!["/usr/lib/gcc-cross".into()],
+                host_lib_dirs: vec!["/usr/lib/x86_64-linux-gnu".into()],
+                loader: "/lib64/ld-linux-x86-64.so.2".into(),
+            },
+            major: 12,
+            rootfs_major: Some(12),
+            break_compilers: false,
+        };
+        let runner = BwrapRunner {
+            rootfs: rootfs.path().to_path_buf(),
+            label: "rootfs:bookworm emulated".into(),
+            ca_bundle: None,
+            accelerator: Some(accelerator),
+        };
+        assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
+        assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
+        let plain = args(&runner.command(&spec(false))).join(" ");
+        assert!(
+            !plain.contains("gcc-cross") && !plain.contains(GUEST_SHIM_DIR),
+            "{plain}"
+        );
+        let mut build = spec(true);
+        build.accelerate = true;
+        let fast = args(&runner.command(&build)).join(" ");
+        let h = host.path().display();
+        assert!(
+            fast.contains(&format!(
+                "--ro-bind {h}/usr/lib/gcc-cross /usr/lib/gcc-cross"
+            )),
+            "{fast}"
+        );
+        assert!(
+            fast.contains(&format!(
+                "--ro-bind {h}/usr/bin/s390x-linux-gnu-gcc /usr/bin/s390x-linux-gnu-gcc"
+            )),
+            "{fast}"
+        );
+        // gfortran is not in the rootfs: it comes from the shim folder, first on PATH.
+        assert!(
+            fast.contains(&format!("{GUEST_SHIM_DIR}/bin/gfortran")),
+            "{fast}"
+        );
+        assert!(
+            fast.contains(&format!(
+                "--setenv PATH {GUEST_SHIM_DIR}/bin:/usr/local/bin"
+            )),
+            "{fast}"
+        );
+        // The mount points exist in the read-only rootfs now.
+        assert!(
+            rootfs.path().join("lib64").is_dir()
+                && rootfs.path().join("usr/lib/gcc-cross").is_dir()
+        );
+        // auditwheel may graft the cross toolchain's s390x runtime libraries.
+        std::fs::create_dir_all(host.path().join("usr/s390x-linux-gnu/lib")).unwrap();
+        assert_eq!(
+            runner.library_paths().last().unwrap(),
+            &host.path().join("usr/s390x-linux-gnu/lib")
+        );
     }
 
     #[test]
@@ -467,6 +579,7 @@ mod tests {
             rootfs: dir.path().to_path_buf(),
             label: "rootfs".into(),
             ca_bundle: None,
+            accelerator: None,
         };
         let cmd = runner
             .install_command(&["libffi-dev".into(), "g++".into()])

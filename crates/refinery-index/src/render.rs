@@ -170,7 +170,8 @@ pub fn render_project_page_json_files(project: &str, files: &[RenderFile]) -> St
                 } else {
                     json!({ "sha256": m })
                 };
-                obj.insert("dist-info-metadata".into(), v.clone());
+                // PEP 714: only `core-metadata` in JSON; pip 22.3-23.0 (Debian bookworm's)
+                // crash on a dict under the old `dist-info-metadata` key.
                 obj.insert("core-metadata".into(), v);
             }
             match &f.yanked {

@@ -61,6 +61,8 @@ struct State {
     format: Mutex<Option<PageFormat>>,
     log: Mutex<Vec<String>>,
     infos: Mutex<HashMap<PathBuf, (SystemTime, u64, FileInfo)>>,
+    /// File name -> sha256 announced instead of the real one (hash mismatch tests).
+    wrong_sha256: Mutex<HashMap<String, String>>,
 }
 
 /// A running local index; dropping it stops the server.
@@ -123,6 +125,7 @@ impl LocalIndex {
             format: Mutex::new(None),
             log: Mutex::new(Vec::new()),
             infos: Mutex::new(HashMap::new()),
+            wrong_sha256: Mutex::new(HashMap::new()),
         });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -196,6 +199,16 @@ impl LocalIndex {
     pub fn fail_next(&self, n: usize, status: u16) {
         self.state.fail_status.store(status, Ordering::SeqCst);
         self.state.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Announce `sha256` for `filename` on project pages instead of its real hash (the
+    /// file itself is served unchanged): a hash mismatch for clients that check.
+    pub fn announce_sha256(&self, filename: &str, sha256: &str) {
+        self.state
+            .wrong_sha256
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(filename.to_owned(), sha256.to_owned());
     }
 
     /// Serve project and root pages in this format regardless of `Accept`
@@ -473,7 +486,14 @@ fn respond(req: &Request, state: &State) -> Reply {
                 RenderFile {
                     filename: name.clone(),
                     href: format!("/files/{}", percent_encode_segment(name)),
-                    sha256: info.as_ref().map(|i| i.sha256.clone()).unwrap_or_default(),
+                    sha256: state
+                        .wrong_sha256
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(name)
+                        .cloned()
+                        .or_else(|| info.as_ref().map(|i| i.sha256.clone()))
+                        .unwrap_or_default(),
                     requires_python: info
                         .as_ref()
                         .and_then(|i| i.metadata.as_deref())

@@ -6,14 +6,16 @@ use std::path::{Path, PathBuf};
 
 use refinery_index::{redact_url, DistFile, IndexClient, IndexConfig};
 use refinery_pep::{
-    Compatibility, PackageName, RequirementsTxt, SdistFilename, Target, Version, WheelFilename,
+    Compatibility, PackageName, RequirementsTxt, SdistFilename, Target, Version, VersionSpecifiers,
+    WheelFilename,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::build_requires::read_build_requires;
+use crate::listings::{fetch_listings, Listings, MAX_CONCURRENT_LISTINGS};
 use crate::overrides::{Overrides, PackageOverride};
-use crate::resolve::{resolve, ResolveError, ResolveRequest, ResolvedPin};
+use crate::resolve::{index_display, resolve, ResolveError, ResolveRequest, ResolvedPin};
 use crate::scan::{scan_dir, Decision, FileKind, ScanError, ScannedFile};
 
 pub const PLAN_SCHEMA: u32 = 1;
@@ -217,9 +219,14 @@ struct RequirementInputs {
     rejected: Vec<RejectedInput>,
     /// Names of rejected requirements that still name a package (`foo @ URL`).
     rejected_names: Vec<(String, String)>,
+    /// `--pre` in a requirements file.
+    pre: bool,
+    /// Index options of the requirements files, which the plan does not follow.
+    ignored_options: Vec<String>,
 }
 
 /// Make the plan for `input` (a folder of wheels and/or a requirements.txt).
+#[tracing::instrument(skip_all, fields(input = %input.display()))]
 pub fn make_plan(
     input: &Path,
     cache: &Path,
@@ -228,18 +235,38 @@ pub fn make_plan(
     client: &IndexClient,
 ) -> Result<Plan, PlanError> {
     let target = &options.target;
+    let index_name = index_display(index);
     let scanned = if input.is_dir() {
         scan_dir(input, target)?
     } else {
         Vec::new()
     };
-    let mut reqs = read_requirement_inputs(input, options)?;
+    let mut reqs = read_requirement_inputs(input, options, &index_name)?;
     let mut rejected = std::mem::take(&mut reqs.rejected);
     let mut skipped = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = std::mem::take(&mut reqs.ignored_options);
+    let allow_prereleases = options.allow_prereleases || reqs.pre;
 
-    // Input distributions become requirements and find-links.
-    let work_dir = cache.join("plans").join("work");
+    // Input distributions become requirements and find-links. uv runs inside the work
+    // folder: every path it is given must be absolute.
+    let cache = &std::path::absolute(cache).map_err(|source| PlanError::Io {
+        path: cache.to_path_buf(),
+        source,
+    })?;
+    // A folder of its own: plans may run side by side on one cache (the server's workers).
+    let plans_dir = cache.join("plans");
+    std::fs::create_dir_all(&plans_dir).map_err(|source| PlanError::Io {
+        path: plans_dir.clone(),
+        source,
+    })?;
+    let work = tempfile::Builder::new()
+        .prefix(".work-")
+        .tempdir_in(&plans_dir)
+        .map_err(|source| PlanError::Io {
+            path: plans_dir.clone(),
+            source,
+        })?;
+    let work_dir = work.path().to_path_buf();
     let links_dir = work_dir.join("find-links");
     reset_dir(&links_dir)?;
     for file in &scanned {
@@ -266,8 +293,9 @@ pub fn make_plan(
         });
     }
 
-    // Overrides: skip and pin.
-    let mut overrides_pins = Vec::new();
+    // Overrides: skip and pin. A skipped package gets a marker that no environment has, so
+    // it leaves the resolution also where it is only a dependency (with what only it needs).
+    let mut overrides: BTreeMap<String, String> = BTreeMap::new();
     for (name, o) in &options.overrides {
         if o.skip {
             skipped.push(SkippedPackage {
@@ -275,120 +303,205 @@ pub fn make_plan(
                 version: None,
                 reason: "skipped by the plan overrides".into(),
             });
-        }
-        if let Some(pin) = &o.pin {
-            overrides_pins.push(format!("{name}=={pin}"));
+            overrides.insert(name.clone(), format!("{name} ; sys_platform == 'never'"));
+        } else if let Some(pin) = &o.pin {
+            match override_pin(name, pin) {
+                Ok(line) => {
+                    overrides.insert(name.clone(), line);
+                }
+                Err(reason) => rejected.push(RejectedInput {
+                    input: format!("plan override {name}: pin {pin:?}"),
+                    reason,
+                }),
+            }
         }
     }
     reqs.requirements
         .retain(|r| !is_skipped(r, &options.overrides));
     // Known failures: forbid those versions, so the resolver picks another.
+    let mut failed_before = Vec::new();
     for (name, version) in &options.known_failures {
+        let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
+        else {
+            tracing::warn!(%name, %version, "ignoring a known failure that is no package version");
+            continue;
+        };
         reqs.constraints.push(format!("{name}!={version}"));
-        skipped.push(SkippedPackage {
-            name: name.clone(),
-            version: Some(version.clone()),
-            reason: "failed before (--skip-known-failures)".into(),
-        });
+        failed_before.push((name.to_string(), version.to_string()));
     }
 
+    let direct_names: Vec<String> = reqs
+        .requirements
+        .iter()
+        .map(|r| requirement_name(r))
+        .collect();
+    // While the resolver runs, list the direct requirements and, when planning again, the
+    // packages of the previous plan: usually every listing this plan needs.
+    let mut prefetch_names = direct_names.clone();
+    prefetch_names.extend(previous_plan_names(cache));
     let mut request = ResolveRequest {
         requirements: dedup(reqs.requirements),
         constraints: reqs.constraints,
-        overrides: overrides_pins,
+        overrides: overrides.values().cloned().collect(),
         find_links: vec![links_dir.clone()],
-        allow_prereleases: options.allow_prereleases,
+        allow_prereleases,
     };
-    let uv_cache = cache.join("uv");
+    let resolver = Resolver {
+        target,
+        index,
+        index_name: &index_name,
+        work_dir: &work_dir,
+        uv_cache: &cache.join("uv"),
+        budget: std::cell::Cell::new(4 * request.requirements.len() + 16),
+    };
     let mut missing: BTreeMap<String, PlanNode> = BTreeMap::new();
     for (name, reason) in &reqs.rejected_names {
         missing.insert(name.clone(), missing_node(name, "", reason.clone(), true));
     }
-    let mut pins = resolve_isolating_failures(
-        &mut request,
-        target,
-        index,
-        &work_dir,
-        &uv_cache,
-        &mut missing,
-    )?;
+
+    // Resolve, and meanwhile list the files of the packages on the index.
+    let mut listings = Listings::default();
+    let (first, prefetched) = std::thread::scope(|scope| {
+        let prefetch = scope.spawn(|| fetch_listings(client, &prefetch_names));
+        let first = resolver.resolve(&request);
+        (first, prefetch.join().unwrap_or_default())
+    });
+    listings.insert_all(prefetched);
+    let mut pins = match first {
+        Ok(pins) => pins,
+        Err(err) => {
+            let Some((message, unsatisfiable)) = err.explanation() else {
+                return Err(err.into());
+            };
+            let failure = Failure {
+                message: message.to_string(),
+                unsatisfiable,
+            };
+            // Requirements whose project the index cannot even list are missing with the
+            // index's own error (a down index, garbage, a login page...).
+            let before = request.requirements.len();
+            request.requirements.retain(|requirement| {
+                let name = requirement_name(requirement);
+                match listings.get(&name) {
+                    Some(Err(err)) => {
+                        missing.insert(
+                            name.clone(),
+                            missing_node(
+                                &name,
+                                "",
+                                format!(
+                                    "`{requirement}`: the index {index_name} cannot list {name}: {err}"
+                                ),
+                                true,
+                            ),
+                        );
+                        false
+                    }
+                    _ => true,
+                }
+            });
+            let joint = (request.requirements.len() == before).then_some(failure);
+            resolver.isolate(&mut request, &mut missing, joint)?
+        }
+    };
+
+    let inputs_by_id = index_inputs(&scanned);
+    let select = |pins: &[ResolvedPin], listings: &mut Listings| {
+        let kept = bounded_closure(pins, options.max_deps);
+        let names: Vec<String> = pins
+            .iter()
+            .filter(|p| kept.contains(p.name.as_ref()))
+            .map(|p| p.name.to_string())
+            .collect();
+        listings.fetch(client, &names);
+        let nodes: Vec<PlanNode> = pins
+            .iter()
+            .map(|pin| {
+                if kept.contains(pin.name.as_ref()) {
+                    select_source(pin, &inputs_by_id, target, listings, &index_name)
+                } else {
+                    let mut node = missing_node(
+                        pin.name.as_ref(),
+                        &pin.version.to_string(),
+                        format!(
+                            "left out: the dependency bound MAX_DEPS={} was reached; raise MAX_DEPS",
+                            options.max_deps
+                        ),
+                        pin.via.contains("-r"),
+                    );
+                    node.id = format!("{}=={}", pin.name, pin.version);
+                    node
+                }
+            })
+            .collect();
+        (nodes, kept.len())
+    };
+    let (mut nodes, mut kept) = select(&pins, &mut listings);
 
     // Fallback to the newest version that has an sdist or a wheel for the target.
-    let inputs_by_id = index_inputs(&scanned);
-    let mut nodes = select_all(&pins, &inputs_by_id, target, client);
     if options.fallback_latest {
         let mut moved = Vec::new();
         for node in nodes.iter().filter(|n| n.action == Action::Missing) {
-            if let Some(newer) =
-                newest_usable(&node.name, target, client, options.allow_prereleases)
-            {
+            let Some(Ok(files)) = listings.get(&node.name) else {
+                continue;
+            };
+            if let Some(newer) = newest_usable(&node.name, files, target, allow_prereleases) {
                 if newer.to_string() != node.version {
                     notes.push(format!(
-                        "{} {} has no sdist and no s390x wheel: --fallback-latest moves it to {newer}",
+                        "{} {} has no sdist and no wheel for {target}: --fallback-latest moves it to {newer}",
                         node.name, node.version
                     ));
-                    moved.push(format!("{}=={newer}", node.name));
+                    moved.push((node.name.clone(), format!("{}=={newer}", node.name)));
                 }
             }
         }
         if !moved.is_empty() {
-            request.overrides.extend(moved);
-            pins = resolve_isolating_failures(
-                &mut request,
-                target,
-                index,
-                &work_dir,
-                &uv_cache,
-                &mut missing,
-            )?;
-            nodes = select_all(&pins, &inputs_by_id, target, client);
+            overrides.extend(moved);
+            request.overrides = overrides.values().cloned().collect();
+            pins = match resolver.resolve(&request) {
+                Ok(pins) => pins,
+                Err(err) => {
+                    let Some((message, unsatisfiable)) = err.explanation() else {
+                        return Err(err.into());
+                    };
+                    let failure = Failure {
+                        message: message.to_string(),
+                        unsatisfiable,
+                    };
+                    resolver.isolate(&mut request, &mut missing, Some(failure))?
+                }
+            };
+            (nodes, kept) = select(&pins, &mut listings);
         }
     }
 
-    // Bound the dependency expansion.
-    let kept = bounded_closure(&pins, options.max_deps);
-    if kept.len() < pins.len() {
+    if kept < pins.len() {
         notes.push(format!(
             "dependency expansion stopped at MAX_DEPS={}: {} more packages were left out",
             options.max_deps,
-            pins.len() - kept.len()
+            pins.len() - kept
         ));
-        for node in nodes.iter_mut().filter(|n| !kept.contains(&n.name)) {
-            node.action = Action::Missing;
-            node.reason = format!(
-                "left out: the dependency bound MAX_DEPS={} was reached; raise MAX_DEPS",
-                options.max_deps
-            );
-            node.source = None;
-            node.steps.clear();
-        }
     }
 
-    // Build requirements from the sdists.
+    // Build requirements from the sdists, downloaded (hash-checked) concurrently.
     let sdist_dir = cache.join("sdists").join("v1");
-    for node in nodes.iter_mut().filter(|n| n.action == Action::Build) {
-        match sdist_path(node, client, &sdist_dir) {
-            Ok(path) => match read_build_requires(&path) {
-                Ok(requires) => node.build_requires = requires,
-                Err(reason) => {
-                    node.action = Action::Missing;
-                    node.reason = format!("the sdist cannot be read: {reason}");
-                    node.steps.clear();
-                }
-            },
-            Err(reason) => {
-                node.action = Action::Missing;
-                node.reason = reason;
-                node.steps.clear();
-            }
-        }
-    }
+    read_all_build_requires(&mut nodes, &listings, client, &sdist_dir);
     for node in &mut nodes {
         node.overrides = options.overrides.get(&node.name).cloned();
     }
     nodes.extend(missing.into_values().filter(|m| !nodes_has(&pins, &m.name)));
     nodes.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
     let edges = edges_of(&pins, &nodes);
+    // Known failures that concern this plan: the versions it avoided.
+    for (name, version) in failed_before {
+        if nodes.iter().any(|n| n.name == name) {
+            skipped.push(SkippedPackage {
+                name,
+                version: Some(version),
+                reason: "failed before (--skip-known-failures)".into(),
+            });
+        }
+    }
     Ok(finish(Plan {
         schema: PLAN_SCHEMA,
         id: String::new(),
@@ -401,6 +514,45 @@ pub fn make_plan(
         skipped,
         notes,
     }))
+}
+
+/// The package names of the last plan saved under `<cache>/plans/v1/latest.json` (where
+/// the binary saves plans), if any.
+fn previous_plan_names(cache: &Path) -> Vec<String> {
+    #[derive(Deserialize)]
+    struct Names {
+        nodes: Vec<Name>,
+    }
+    #[derive(Deserialize)]
+    struct Name {
+        name: String,
+    }
+    let path = cache.join("plans").join("v1").join("latest.json");
+    std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Names>(&bytes).ok())
+        .map(|plan| {
+            plan.nodes
+                .into_iter()
+                .map(|n| n.name)
+                .filter(|n| PackageName::new(n.clone()).is_ok_and(|p| p.as_ref() == n))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The override line for a `pin` of `PLAN_OVERRIDES_JSON`: a version (`1.2`) or a
+/// specifier (`<2`).
+fn override_pin(name: &str, pin: &str) -> Result<String, String> {
+    if let Ok(version) = pin.trim().parse::<Version>() {
+        return Ok(format!("{name}=={version}"));
+    }
+    if pin.trim().parse::<VersionSpecifiers>().is_ok() {
+        return Ok(format!("{name}{}", pin.trim()));
+    }
+    Err(format!(
+        "{pin:?} is neither a version nor a version specifier; write e.g. \"1.2.3\" or \"<2\""
+    ))
 }
 
 fn nodes_has(pins: &[ResolvedPin], name: &str) -> bool {
@@ -419,66 +571,251 @@ fn dedup(mut items: Vec<String>) -> Vec<String> {
     items
 }
 
-/// Resolve everything together; when that fails, resolve each requirement alone to find
-/// the ones that cannot be satisfied, mark them missing with the resolver's message, and
-/// resolve the rest together.
-fn resolve_isolating_failures(
-    request: &mut ResolveRequest,
-    target: &Target,
-    index: &IndexConfig,
-    work_dir: &Path,
-    uv_cache: &Path,
-    missing: &mut BTreeMap<String, PlanNode>,
-) -> Result<Vec<ResolvedPin>, PlanError> {
-    if request.requirements.is_empty() {
-        return Ok(Vec::new());
+/// What every resolution of one plan shares.
+struct Resolver<'a> {
+    target: &'a Target,
+    index: &'a IndexConfig,
+    index_name: &'a str,
+    work_dir: &'a Path,
+    uv_cache: &'a Path,
+    /// Resolver runs left for isolating failures (each may take seconds against a bad index).
+    budget: std::cell::Cell<usize>,
+}
+
+/// Requirements that resolve together, and the others with why not.
+type Partition = (Vec<String>, Vec<(String, String)>);
+
+/// Why a set of requirements does not resolve.
+#[derive(Debug, Clone)]
+struct Failure {
+    message: String,
+    /// The requirements have no solution (rather than: something could not be fetched).
+    unsatisfiable: bool,
+}
+
+/// After this many requirements failed alone the same way (the same message but for their
+/// names and numbers) with something other than "no solution", the cause is taken to be
+/// shared (the index, the network, the resolver's setup) and the rest is not tried.
+const SAME_FAILURE_LIMIT: usize = 3;
+
+impl Resolver<'_> {
+    fn resolve(&self, request: &ResolveRequest) -> Result<Vec<ResolvedPin>, ResolveError> {
+        resolve(
+            request,
+            self.target,
+            self.index,
+            self.work_dir,
+            self.uv_cache,
+        )
     }
-    let joint = match resolve(request, target, index, work_dir, uv_cache) {
-        Ok(pins) => return Ok(pins),
-        Err(ResolveError::NoSolution { message, .. }) => message,
-        Err(other) => return Err(other.into()),
-    };
-    let mut good = Vec::new();
-    for requirement in &request.requirements {
-        let alone = ResolveRequest {
-            requirements: vec![requirement.clone()],
-            ..request.clone()
+
+    /// Whether `requirements` resolve together.
+    fn check(
+        &self,
+        base: &ResolveRequest,
+        requirements: &[String],
+    ) -> Result<Result<(), Failure>, PlanError> {
+        if requirements.is_empty() {
+            return Ok(Ok(()));
+        }
+        let left = self.budget.get();
+        if left == 0 {
+            return Ok(Err(Failure {
+                message: "the resolver ran too often while isolating failures; resolve the reported problems first".into(),
+                unsatisfiable: false,
+            }));
+        }
+        self.budget.set(left - 1);
+        let request = ResolveRequest {
+            requirements: requirements.to_vec(),
+            ..base.clone()
         };
-        match resolve(&alone, target, index, work_dir, uv_cache) {
-            Ok(_) => good.push(requirement.clone()),
-            Err(ResolveError::NoSolution { message, index, .. }) => {
-                let name = requirement_name(requirement);
-                missing.insert(
-                    name.clone(),
-                    missing_node(
-                        &name,
-                        "",
-                        format!("cannot be resolved on {index}: {message}"),
-                        true,
-                    ),
-                );
+        match self.resolve(&request) {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => match err.explanation() {
+                Some((message, unsatisfiable)) => Ok(Err(Failure {
+                    message: message.to_string(),
+                    unsatisfiable,
+                })),
+                None => Err(err.into()),
+            },
+        }
+    }
+
+    /// The requirements of `request` do not resolve together (`joint` says why, when
+    /// known): mark the ones that cannot be resolved, alone or with the others, missing
+    /// with the resolver's message, and resolve the rest.
+    fn isolate(
+        &self,
+        request: &mut ResolveRequest,
+        missing: &mut BTreeMap<String, PlanNode>,
+        joint: Option<Failure>,
+    ) -> Result<Vec<ResolvedPin>, PlanError> {
+        let all = request.requirements.clone();
+        let (good, bad) = self.partition(request, &all, joint)?;
+        for (requirement, reason) in bad {
+            let name = requirement_name(&requirement);
+            missing.insert(name.clone(), missing_node(&name, "", reason, true));
+        }
+        request.requirements = good;
+        if request.requirements.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.resolve(request) {
+            Ok(pins) => Ok(pins),
+            Err(err) => {
+                let Some((message, _)) = err.explanation() else {
+                    return Err(err.into());
+                };
+                for requirement in std::mem::take(&mut request.requirements) {
+                    let name = requirement_name(&requirement);
+                    let reason = self.conflict_reason(&requirement, message);
+                    missing.insert(name.clone(), missing_node(&name, "", reason, true));
+                }
+                Ok(Vec::new())
             }
-            Err(other) => return Err(other.into()),
         }
     }
-    if good.len() == request.requirements.len() {
-        // Each alone works but not together: a conflict between them.
-        for requirement in &request.requirements {
-            let name = requirement_name(requirement);
-            missing.insert(
-                name.clone(),
-                missing_node(
-                    &name,
-                    "",
-                    format!("conflicts with the other requirements: {joint}"),
-                    true,
-                ),
-            );
-        }
-        return Ok(Vec::new());
+
+    fn unresolvable_reason(&self, requirement: &str, message: &str) -> String {
+        format!(
+            "`{requirement}` cannot be resolved for {} on {}: {message}",
+            self.target, self.index_name
+        )
     }
-    request.requirements = good;
-    resolve_isolating_failures(request, target, index, work_dir, uv_cache, missing)
+
+    fn conflict_reason(&self, requirement: &str, message: &str) -> String {
+        format!(
+            "`{requirement}` conflicts with other requirements for {} on {}: {message}",
+            self.target, self.index_name
+        )
+    }
+
+    /// Split `requirements` into a set that resolves together and the rest, each with why.
+    /// The resolver's message names the suspects; the others are checked first (they
+    /// usually resolve at once), then each suspect alone, with them, and together.
+    fn partition(
+        &self,
+        base: &ResolveRequest,
+        requirements: &[String],
+        joint: Option<Failure>,
+    ) -> Result<Partition, PlanError> {
+        let joint = match joint {
+            Some(failure) => failure,
+            None => match self.check(base, requirements)? {
+                Ok(()) => return Ok((requirements.to_vec(), Vec::new())),
+                Err(failure) => failure,
+            },
+        };
+        if let [only] = requirements {
+            return Ok((
+                Vec::new(),
+                vec![(only.clone(), self.unresolvable_reason(only, &joint.message))],
+            ));
+        }
+        let named: Vec<String> = requirements
+            .iter()
+            .filter(|r| mentions(&joint.message, &requirement_name(r)))
+            .cloned()
+            .collect();
+        let suspects = if named.is_empty() || named.len() == requirements.len() {
+            requirements.to_vec()
+        } else {
+            named
+        };
+        let rest: Vec<String> = requirements
+            .iter()
+            .filter(|r| !suspects.contains(r))
+            .cloned()
+            .collect();
+        let (mut good, mut bad) = if rest.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            self.partition(base, &rest, None)?
+        };
+        let mut fits = Vec::new();
+        let mut same: Option<(String, usize, String)> = None;
+        for suspect in &suspects {
+            if let Some((_, count, message)) = &same {
+                if *count >= SAME_FAILURE_LIMIT {
+                    bad.push((suspect.clone(), self.unresolvable_reason(suspect, message)));
+                    continue;
+                }
+            }
+            match self.check(base, std::slice::from_ref(suspect))? {
+                Err(failure) => {
+                    if !failure.unsatisfiable {
+                        let shape = failure_shape(&failure.message, &requirement_name(suspect));
+                        same = match same.take() {
+                            Some((s, count, m)) if s == shape => Some((s, count + 1, m)),
+                            _ => Some((shape, 1, failure.message.clone())),
+                        };
+                    }
+                    bad.push((
+                        suspect.clone(),
+                        self.unresolvable_reason(suspect, &failure.message),
+                    ));
+                }
+                Ok(()) if good.is_empty() => fits.push(suspect.clone()),
+                Ok(()) => {
+                    let with: Vec<String> = good.iter().chain([suspect]).cloned().collect();
+                    match self.check(base, &with)? {
+                        Ok(()) => fits.push(suspect.clone()),
+                        Err(failure) => bad.push((
+                            suspect.clone(),
+                            self.conflict_reason(suspect, &failure.message),
+                        )),
+                    }
+                }
+            }
+        }
+        if fits.len() > 1 {
+            let together: Vec<String> = good.iter().chain(&fits).cloned().collect();
+            if let Err(failure) = self.check(base, &together)? {
+                // The culprits: those without which the others resolve.
+                let mut culprits = Vec::new();
+                for fit in &fits {
+                    let without: Vec<String> =
+                        together.iter().filter(|r| *r != fit).cloned().collect();
+                    if self.check(base, &without)?.is_ok() {
+                        culprits.push(fit.clone());
+                    }
+                }
+                if culprits.is_empty() {
+                    culprits = fits.clone();
+                }
+                fits.retain(|f| !culprits.contains(f));
+                for culprit in culprits {
+                    let reason = self.conflict_reason(&culprit, &failure.message);
+                    bad.push((culprit, reason));
+                }
+            }
+        }
+        good.extend(fits);
+        // Keep the order of the input.
+        good.sort_by_key(|r| requirements.iter().position(|x| x == r));
+        bad.sort_by_key(|(r, _)| requirements.iter().position(|x| x == r));
+        Ok((good, bad))
+    }
+}
+
+/// `message` without the package `name` and without digits: failures of the same kind for
+/// different packages (a refused connection, a missing file) have the same shape.
+fn failure_shape(message: &str, name: &str) -> String {
+    message
+        .replace(name, "{}")
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '#' } else { c })
+        .collect()
+}
+
+/// Whether the resolver's `message` names the package `name` (normalized) as a word.
+fn mentions(message: &str, name: &str) -> bool {
+    message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .map(|word| word.trim_matches(['.', '-', '_']))
+        .filter(|word| !word.is_empty())
+        .any(|word| PackageName::new(word.to_string()).is_ok_and(|w| w.as_ref() == name))
 }
 
 fn requirement_name(requirement: &str) -> String {
@@ -487,9 +824,15 @@ fn requirement_name(requirement: &str) -> String {
         .map_or_else(|_| requirement.to_string(), |r| r.name.to_string())
 }
 
+/// A node without a usable file. `version` is empty when nothing was resolved; the id is
+/// then the bare name.
 fn missing_node(name: &str, version: &str, reason: String, direct: bool) -> PlanNode {
     PlanNode {
-        id: format!("{name}=={version}"),
+        id: if version.is_empty() {
+            name.to_string()
+        } else {
+            format!("{name}=={version}")
+        },
         name: name.to_string(),
         version: version.to_string(),
         action: Action::Missing,
@@ -505,6 +848,7 @@ fn missing_node(name: &str, version: &str, reason: String, direct: bool) -> Plan
 fn read_requirement_inputs(
     input: &Path,
     options: &PlanOptions,
+    index_name: &str,
 ) -> Result<RequirementInputs, PlanError> {
     let mut out = RequirementInputs::default();
     let requirements = options
@@ -512,35 +856,64 @@ fn read_requirement_inputs(
         .clone()
         .or_else(|| Some(input.join("requirements.txt")).filter(|p| p.is_file()));
     let mut loader = |path: &Path| std::fs::read_to_string(path);
-    let mut add =
-        |path: &Path, as_constraints: bool, out: &mut RequirementInputs| -> Result<(), PlanError> {
-            let parsed =
-                RequirementsTxt::parse(path, &mut loader).map_err(|e| PlanError::Requirements {
-                    path: path.to_path_buf(),
-                    message: e.to_string(),
-                })?;
-            let requirements = parsed
-                .requirements
-                .iter()
-                .map(|e| e.requirement.to_string());
-            if as_constraints {
-                out.constraints.extend(requirements);
-            } else {
-                out.requirements.extend(requirements);
+    let mut add = |path: &Path,
+                   as_constraints: bool,
+                   out: &mut RequirementInputs|
+     -> Result<(), PlanError> {
+        let parsed =
+            RequirementsTxt::parse(path, &mut loader).map_err(|e| PlanError::Requirements {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        let requirements = parsed
+            .requirements
+            .iter()
+            .map(|e| e.requirement.to_string());
+        if as_constraints {
+            out.constraints.extend(requirements);
+        } else {
+            out.requirements.extend(requirements);
+        }
+        out.constraints
+            .extend(parsed.constraints.iter().map(|e| e.requirement.to_string()));
+        out.pre |= parsed.pre;
+        let options = parsed
+            .index_url
+            .iter()
+            .map(|u| format!("--index-url {}", redact_url(u)))
+            .chain(
+                parsed
+                    .extra_index_urls
+                    .iter()
+                    .map(|u| format!("--extra-index-url {}", redact_url(u))),
+            )
+            .chain(
+                parsed
+                    .find_links
+                    .iter()
+                    .map(|l| format!("--find-links {}", redact_url(l))),
+            )
+            .chain(parsed.no_index.then(|| "--no-index".to_string()));
+        for option in options {
+            out.ignored_options.push(format!(
+                    "{}: `{option}` is not followed: the plan uses {index_name}; pass the index with --index-url / --extra-index-url / --find-links",
+                    path.display()
+                ));
+        }
+        for line in parsed.rejected {
+            let input = format!("{}:{}: {}", line.file.display(), line.line, line.text);
+            let reason = format!(
+                "{}; the plan takes packages from {index_name} and --input only",
+                line.reason
+            );
+            if let Some(name) = named_requirement(&line.text) {
+                out.rejected_names
+                    .push((name, format!("`{}` was rejected: {reason}", line.text)));
             }
-            out.constraints
-                .extend(parsed.constraints.iter().map(|e| e.requirement.to_string()));
-            for line in parsed.rejected {
-                if let Some(name) = named_requirement(&line.text) {
-                    out.rejected_names.push((name, line.reason.clone()));
-                }
-                out.rejected.push(RejectedInput {
-                    input: format!("{}:{}: {}", line.file.display(), line.line, line.text),
-                    reason: line.reason,
-                });
-            }
-            Ok(())
-        };
+            out.rejected.push(RejectedInput { input, reason });
+        }
+        Ok(())
+    };
     if let Some(path) = requirements {
         add(&path, false, &mut out)?;
     }
@@ -599,53 +972,45 @@ fn index_inputs(scanned: &[ScannedFile]) -> BTreeMap<String, Vec<&ScannedFile>> 
     map
 }
 
-fn select_all(
-    pins: &[ResolvedPin],
-    inputs: &BTreeMap<String, Vec<&ScannedFile>>,
-    target: &Target,
-    client: &IndexClient,
-) -> Vec<PlanNode> {
-    pins.iter()
-        .map(|pin| select_source(pin, inputs, target, client))
-        .collect()
-}
-
 /// Decide how one pinned package-version is obtained.
 fn select_source(
     pin: &ResolvedPin,
     inputs: &BTreeMap<String, Vec<&ScannedFile>>,
     target: &Target,
-    client: &IndexClient,
+    listings: &Listings,
+    index_name: &str,
 ) -> PlanNode {
-    let id = format!("{}=={}", pin.name, pin.version);
     let mut node = missing_node(
         pin.name.as_ref(),
         &pin.version.to_string(),
         String::new(),
         pin.via.contains("-r"),
     );
-    node.id = id.clone();
-    let local = inputs.get(&id).map(Vec::as_slice).unwrap_or_default();
+    let local = inputs
+        .get(&format!("{}=={}", pin.name, pin.version))
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if let Some(wheel) = local.iter().find(|f| f.decision == Decision::Reuse) {
         node.action = Action::Reuse;
         node.reason = format!("input wheel {} installs on the target as is", wheel.file);
         node.source = Some(local_source(wheel, SourceKind::InputWheel));
         return node;
     }
-    let files = match client.project_files(pin.name.as_ref()) {
-        Ok(files) => files,
-        Err(err) => {
+    let files = match listings.get(pin.name.as_ref()) {
+        Some(Ok(files)) => files.as_slice(),
+        Some(Err(err)) => {
             if let Some(sdist) = local.iter().find(|f| f.kind == FileKind::Sdist) {
                 return build_node(node, local_source(sdist, SourceKind::InputSdist));
             }
-            node.reason = format!("the index cannot list {}: {err}", pin.name);
+            node.reason = format!("the index {index_name} cannot list {}: {err}", pin.name);
             return node;
         }
+        None => &[],
     };
     let mut best_wheel: Option<(usize, &DistFile)> = None;
-    let mut sdist = None;
+    let mut sdists = Vec::new();
     let mut other_wheels = Vec::new();
-    for file in &files {
+    for file in files {
         if let Ok(wheel) = file.filename.parse::<WheelFilename>() {
             if wheel.version != pin.version || wheel.name != pin.name {
                 continue;
@@ -659,8 +1024,8 @@ fn select_source(
                 Compatibility::Incompatible { .. } => other_wheels.push(file.filename.clone()),
             }
         } else if let Ok(parsed) = SdistFilename::parse_for(&file.filename, &pin.name) {
-            if parsed.version == pin.version && sdist.is_none() {
-                sdist = Some(file);
+            if parsed.version == pin.version {
+                sdists.push(file);
             }
         }
     }
@@ -673,22 +1038,33 @@ fn select_source(
     if let Some(local_sdist) = local.iter().find(|f| f.kind == FileKind::Sdist) {
         return build_node(node, local_source(local_sdist, SourceKind::InputSdist));
     }
-    if let Some(sdist) = sdist {
+    // The formats whose build requirements can be read, .tar.gz first (PEP 625).
+    sdists.sort_by_key(|f| {
+        let name = f.filename.to_ascii_lowercase();
+        (
+            !name.ends_with(".tar.gz"),
+            !name.ends_with(".zip"),
+            f.filename.clone(),
+        )
+    });
+    if let Some(sdist) = sdists.first() {
         return build_node(node, index_source(sdist, SourceKind::IndexSdist));
     }
     let wheels_elsewhere: Vec<String> = local
         .iter()
         .map(|f| f.file.clone())
         .chain(other_wheels)
+        .collect::<BTreeSet<String>>()
+        .into_iter()
         .collect();
     node.reason = if wheels_elsewhere.is_empty() {
         format!(
-            "{} {} has no sdist and no wheel on the index",
+            "{} {} has no sdist and no wheel on {index_name}",
             pin.name, pin.version
         )
     } else {
         format!(
-            "{} {} has no sdist and no wheel for the target, only {}; try --fallback-latest",
+            "{} {} has no sdist and no wheel for {target}, only {}; try --fallback-latest",
             pin.name,
             pin.version,
             wheels_elsewhere.join(", ")
@@ -728,19 +1104,27 @@ fn index_source(file: &DistFile, kind: SourceKind) -> Source {
     }
 }
 
-/// The newest version of `name` that has an sdist or a wheel for the target.
-fn newest_usable(name: &str, target: &Target, client: &IndexClient, pre: bool) -> Option<Version> {
-    let files = client.project_files(name).ok()?;
+/// The newest version among `files` of `name` that has an sdist or a wheel for the target
+/// (not yanked, and whose `Requires-Python` admits the target's Python).
+fn newest_usable(name: &str, files: &[DistFile], target: &Target, pre: bool) -> Option<Version> {
     let package = PackageName::new(name.to_string()).ok()?;
+    let python: Version = format!("{}.0", target.python_str()).parse().ok()?;
     files
         .iter()
         .filter(|f| !f.yanked)
+        .filter(|f| {
+            f.requires_python.as_deref().is_none_or(|spec| {
+                spec.parse::<VersionSpecifiers>()
+                    .map_or(true, |s| s.contains(&python))
+            })
+        })
         .filter_map(|f| {
             if let Ok(wheel) = f.filename.parse::<WheelFilename>() {
-                matches!(
-                    target.compatibility(&wheel),
-                    Compatibility::Compatible { .. }
-                )
+                (wheel.name == package
+                    && matches!(
+                        target.compatibility(&wheel),
+                        Compatibility::Compatible { .. }
+                    ))
                 .then_some(wheel.version)
             } else {
                 SdistFilename::parse_for(&f.filename, &package)
@@ -752,19 +1136,105 @@ fn newest_usable(name: &str, target: &Target, client: &IndexClient, pre: bool) -
         .max()
 }
 
+/// Download the sdists of the build nodes (hash-checked, concurrently) and read their
+/// `build-system.requires`; a node whose sdist cannot be had becomes `missing`.
+fn read_all_build_requires(
+    nodes: &mut [PlanNode],
+    listings: &Listings,
+    client: &IndexClient,
+    dir: &Path,
+) {
+    let mut builds: Vec<&mut PlanNode> = nodes
+        .iter_mut()
+        .filter(|n| n.action == Action::Build)
+        .collect();
+    if builds.is_empty() {
+        return;
+    }
+    let workers = builds.len().min(MAX_CONCURRENT_LISTINGS);
+    let chunk = builds.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        for part in builds.chunks_mut(chunk) {
+            scope.spawn(move || {
+                for node in part.iter_mut() {
+                    let read = build_requires_of(node, listings, client, dir);
+                    match read {
+                        Ok(requires) => node.build_requires = requires,
+                        Err(reason) => {
+                            node.action = Action::Missing;
+                            node.reason = reason;
+                            node.steps.clear();
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// The `build-system.requires` of a build node's sdist: from the cache when an sdist with
+/// the same sha256 was read before, else from the sdist (downloaded, hash-checked).
+fn build_requires_of(
+    node: &PlanNode,
+    listings: &Listings,
+    client: &IndexClient,
+    dir: &Path,
+) -> Result<Vec<String>, String> {
+    let known = node
+        .source
+        .as_ref()
+        .filter(|s| s.path.is_none())
+        .and_then(|s| s.sha256.as_deref())
+        .filter(|sha| sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|sha| {
+            dir.join("build-requires")
+                .join(format!("{}.json", sha.to_ascii_lowercase()))
+        });
+    if let Some(cached) = known.as_ref().and_then(|p| std::fs::read(p).ok()) {
+        if let Ok(requires) = serde_json::from_slice::<Vec<String>>(&cached) {
+            return Ok(requires);
+        }
+    }
+    let path = sdist_path(node, listings, client, dir)?;
+    let requires = read_build_requires(&path)
+        .map_err(|reason| format!("the sdist cannot be read: {reason}"))?;
+    if let Some(cached) = known {
+        if let Err(err) =
+            write_small_file(&cached, &serde_json::to_vec(&requires).unwrap_or_default())
+        {
+            tracing::warn!(path = %cached.display(), %err, "cannot cache build requirements");
+        }
+    }
+    Ok(requires)
+}
+
+/// Write `bytes` to `path` through a temporary file in the same folder.
+fn write_small_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// The local path of a build node's sdist, downloading (hash-checked) when needed.
-fn sdist_path(node: &PlanNode, client: &IndexClient, dir: &Path) -> Result<PathBuf, String> {
+fn sdist_path(
+    node: &PlanNode,
+    listings: &Listings,
+    client: &IndexClient,
+    dir: &Path,
+) -> Result<PathBuf, String> {
     let source = node.source.as_ref().ok_or("no source")?;
     if let Some(path) = &source.path {
         return Ok(PathBuf::from(path));
     }
-    let files = client
-        .project_files(&node.name)
-        .map_err(|e| e.to_string())?;
-    let file = files
-        .iter()
-        .find(|f| f.filename == source.filename)
-        .ok_or_else(|| format!("{} disappeared from the index", source.filename))?;
+    let file = match listings.get(&node.name) {
+        Some(Ok(files)) => files.iter().find(|f| f.filename == source.filename),
+        _ => None,
+    }
+    .ok_or_else(|| format!("{} disappeared from the index", source.filename))?;
     client
         .download(file, dir)
         .map_err(|e| format!("cannot download {}: {e}", source.filename))
@@ -903,6 +1373,52 @@ mod tests {
         assert!(two.contains("a") && two.contains("d"), "{two:?}");
         let three = bounded_closure(&pins, 3);
         assert!(three.contains("b") && !three.contains("c"));
+    }
+
+    #[test]
+    fn resolver_messages_name_packages_as_whole_words() {
+        let message = "Because all versions of right depend on shared>=2 and you require left-pad==1.0, ... http://127.0.0.1:1/simple/Foo_Bar/";
+        for name in ["right", "shared", "left-pad", "foo-bar"] {
+            assert!(mentions(message, name), "{name}");
+        }
+        for name in ["left", "pad", "shared2", "ight"] {
+            assert!(!mentions(message, name), "{name}");
+        }
+    }
+
+    #[test]
+    fn failures_of_the_same_kind_have_the_same_shape() {
+        let a = failure_shape(
+            "Request failed after 3 retries in 4.8s: Failed to fetch: http://h:81/simple/aaa/",
+            "aaa",
+        );
+        let b = failure_shape(
+            "Request failed after 3 retries in 5.1s: Failed to fetch: http://h:81/simple/bbb/",
+            "bbb",
+        );
+        assert_eq!(a, b);
+        let c = failure_shape(
+            "Hash mismatch for `aaa==1.0` Computed: sha256:9cab36ee",
+            "aaa",
+        );
+        let d = failure_shape(
+            "Hash mismatch for `bbb==1.0` Computed: sha256:c570ee65",
+            "bbb",
+        );
+        assert_ne!(c, d);
+    }
+
+    #[test]
+    fn override_pins_are_versions_or_specifiers() {
+        assert_eq!(override_pin("a", "1.2").unwrap(), "a==1.2");
+        assert_eq!(override_pin("a", " <2 ").unwrap(), "a<2");
+        assert!(override_pin("a", "latest").unwrap_err().contains("latest"));
+    }
+
+    #[test]
+    fn missing_nodes_without_a_version_are_named_by_the_package() {
+        assert_eq!(missing_node("a", "", String::new(), true).id, "a");
+        assert_eq!(missing_node("a", "1", String::new(), true).id, "a==1");
     }
 
     #[test]

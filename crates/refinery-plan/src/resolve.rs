@@ -44,10 +44,20 @@ pub enum ResolveError {
         #[source]
         source: std::io::Error,
     },
-    #[error("no consistent set of versions satisfies the requirements for CPython {python} on s390x (index {index}):\n{message}")]
+    #[error("no consistent set of versions satisfies the requirements for CPython {python} on s390x (index {index}): {message}")]
     NoSolution {
         python: String,
         index: String,
+        /// uv's explanation, on one line, credentials redacted.
+        message: String,
+    },
+    /// uv failed for another reason than the requirements themselves: a page or file it
+    /// could not fetch, a hash mismatch, an sdist it could not read...
+    #[error("the resolver failed for CPython {python} on s390x (index {index}): {message}")]
+    Failed {
+        python: String,
+        index: String,
+        /// uv's explanation, on one line, credentials redacted.
         message: String,
     },
     #[error("resolver output line {line:?} is not a pin: {message}")]
@@ -60,13 +70,39 @@ pub enum ResolveError {
     },
 }
 
+impl ResolveError {
+    /// For [`ResolveError::NoSolution`] and [`ResolveError::Failed`]: uv's explanation, and
+    /// whether it is about the requirements (no solution) rather than something uv could
+    /// not fetch or read.
+    pub fn explanation(&self) -> Option<(&str, bool)> {
+        match self {
+            ResolveError::NoSolution { message, .. } => Some((message, true)),
+            ResolveError::Failed { message, .. } => Some((message, false)),
+            _ => None,
+        }
+    }
+}
+
 /// The uv program to run: `$UV` or `uv` from `PATH`.
 pub fn uv_program() -> String {
     std::env::var("UV").unwrap_or_else(|_| "uv".to_string())
 }
 
+/// Environment variables of uv that are kept: transport settings only. Every other `UV_*`
+/// variable is removed from uv's environment, so that a user's `UV_INDEX`,
+/// `UV_DEFAULT_INDEX`, `UV_FIND_LINKS`, `UV_CONSTRAINT`, `UV_EXCLUDE_NEWER`... cannot change
+/// what the plan resolves against (`--no-config` only covers the configuration files).
+pub const UV_ENV_KEPT: &[&str] = &[
+    "UV_HTTP_TIMEOUT",
+    "UV_HTTP_RETRIES",
+    "UV_REQUEST_TIMEOUT",
+    "UV_NATIVE_TLS",
+    "UV_CONCURRENT_DOWNLOADS",
+];
+
 /// Resolve `request` for `target` with uv, using `work_dir` for temporary inputs and
 /// `uv_cache` as uv's cache.
+#[tracing::instrument(skip_all, fields(requirements = request.requirements.len()))]
 pub fn resolve(
     request: &ResolveRequest,
     target: &Target,
@@ -74,6 +110,112 @@ pub fn resolve(
     work_dir: &Path,
     uv_cache: &Path,
 ) -> Result<Vec<ResolvedPin>, ResolveError> {
+    let program = uv_program();
+    let mut cmd = uv_command(&program, request, target, index, work_dir, uv_cache)?;
+    // Not `?cmd`: its environment holds the index URLs with their credentials.
+    tracing::debug!(command = %describe(&cmd), "running the resolver");
+    let output = cmd.output().map_err(|source| ResolveError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    if !output.status.success() {
+        let python = target.python_str();
+        let index = index_display(index);
+        let message = one_line(&redact_url(String::from_utf8_lossy(&output.stderr).trim()));
+        // uv exits with 1 when the requirements have no solution, 2 on other errors.
+        return Err(if output.status.code() == Some(1) {
+            ResolveError::NoSolution {
+                python,
+                index,
+                message,
+            }
+        } else {
+            ResolveError::Failed {
+                python,
+                index,
+                message,
+            }
+        });
+    }
+    let pins = parse_compiled(&String::from_utf8_lossy(&output.stdout))?;
+    let mut seen = BTreeSet::new();
+    Ok(pins
+        .into_iter()
+        .filter(|(_, marker)| {
+            marker
+                .as_ref()
+                .is_none_or(|m| target.evaluate_marker(m, &[]))
+        })
+        .map(|(pin, _)| pin)
+        // A universal resolution may fork a package into versions with disjoint markers;
+        // should two apply, the first wins.
+        .filter(|pin| seen.insert(pin.name.clone()))
+        .collect())
+}
+
+/// The command line without its environment, credentials redacted, for logs.
+fn describe(cmd: &Command) -> String {
+    let mut text = cmd.get_program().to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        text.push(' ');
+        text.push_str(&redact_url(&arg.to_string_lossy()));
+    }
+    text
+}
+
+/// The indexes uv is given, redacted, for messages.
+pub fn index_display(index: &IndexConfig) -> String {
+    let mut all: Vec<String> = std::iter::once(&index.index_url)
+        .chain(&index.extra_index_urls)
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| redact_url(u))
+        .collect();
+    all.extend(index.find_links.iter().map(|l| redact_url(l)));
+    if all.is_empty() {
+        "no index".to_string()
+    } else {
+        all.join(", ")
+    }
+}
+
+/// uv's report on one line: `error: X` / `cause: Y` lines (without colours) become
+/// `X: Y`; the fancy form (`× X` / `╰─▶ Y`) and wrapped lines are joined as well.
+fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = line
+            .trim()
+            .trim_start_matches(['×', '╰', '─', '▶', '│', '├'])
+            .trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (cause, line) = match line.strip_prefix("cause:") {
+            Some(rest) => (true, rest.trim()),
+            None => (false, line.strip_prefix("error:").unwrap_or(line).trim()),
+        };
+        if !out.is_empty() {
+            out.push_str(if cause && !out.ends_with(':') {
+                ": "
+            } else {
+                " "
+            });
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+/// The uv command line for `request`: `uv pip compile --universal`, indexes in the
+/// environment, everything else of the user's uv setup left out.
+fn uv_command(
+    program: &str,
+    request: &ResolveRequest,
+    target: &Target,
+    index: &IndexConfig,
+    work_dir: &Path,
+    uv_cache: &Path,
+) -> Result<Command, ResolveError> {
     let write = |name: &str, lines: &[String]| -> Result<PathBuf, ResolveError> {
         let path = work_dir.join(name);
         let mut text = lines.join("\n");
@@ -89,16 +231,23 @@ pub fn resolve(
         source,
     })?;
     let requirements = write("requirements.in", &request.requirements)?;
-    let program = uv_program();
-    let mut cmd = Command::new(&program);
+    let mut cmd = Command::new(program);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("UV_") && !UV_ENV_KEPT.contains(&key.as_ref()) {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd.env("NO_COLOR", "1");
     cmd.arg("pip")
         .arg("compile")
-        .arg(&requirements)
+        .arg(absolute(&requirements))
         .args(["--universal", "--no-header", "--quiet", "--no-config"])
+        .args(["--color", "never", "--native-tls"])
         .args(["--python-version", &target.python_str()])
         .args(["--index-strategy", "unsafe-best-match"])
         .arg("--cache-dir")
-        .arg(uv_cache)
+        .arg(absolute(uv_cache))
         .current_dir(work_dir);
     if !request.constraints.is_empty() {
         cmd.arg("--constraint")
@@ -112,20 +261,33 @@ pub fn resolve(
         cmd.args(["--prerelease", "allow"]);
     }
     // Index URLs travel in the environment, not argv, so credentials stay out of `ps`.
-    cmd.env("UV_INDEX_URL", authenticated_url(index, &index.index_url));
-    let extras: Vec<String> = index
-        .extra_index_urls
-        .iter()
-        .map(|u| authenticated_url(index, u))
-        .collect();
-    cmd.env("UV_EXTRA_INDEX_URL", extras.join(" "));
-    for link in index
-        .find_links
-        .iter()
-        .map(PathBuf::from)
-        .chain(request.find_links.iter().cloned())
-    {
-        cmd.arg("--find-links").arg(link);
+    let mut urls = std::iter::once(&index.index_url)
+        .chain(&index.extra_index_urls)
+        .filter(|u| !u.trim().is_empty())
+        .map(|u| authenticated_url(index, u));
+    match urls.next() {
+        Some(primary) => {
+            cmd.env("UV_INDEX_URL", primary);
+            let extras: Vec<String> = urls.collect();
+            if !extras.is_empty() {
+                cmd.env("UV_EXTRA_INDEX_URL", extras.join(" "));
+            }
+        }
+        // No index at all: only find-links (never uv's default, PyPI).
+        None => {
+            cmd.arg("--no-index");
+        }
+    }
+    // uv runs in `work_dir`: relative paths are made absolute against ours.
+    for link in &index.find_links {
+        if link.contains("://") || link.starts_with("file:") {
+            cmd.arg("--find-links").arg(link);
+        } else {
+            cmd.arg("--find-links").arg(absolute(Path::new(link)));
+        }
+    }
+    for link in &request.find_links {
+        cmd.arg("--find-links").arg(absolute(link));
     }
     for host in &index.trusted_hosts {
         cmd.args(["--allow-insecure-host", host]);
@@ -134,30 +296,14 @@ pub fn resolve(
         cmd.arg("--offline");
     }
     if let Some(cert) = &index.cert_file {
-        cmd.env("SSL_CERT_FILE", cert);
+        cmd.env("SSL_CERT_FILE", absolute(cert));
     }
-    tracing::debug!(?cmd, "running the resolver");
-    let output = cmd.output().map_err(|source| ResolveError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    if !output.status.success() {
-        return Err(ResolveError::NoSolution {
-            python: target.python_str(),
-            index: redact_url(&index.index_url),
-            message: redact_url(String::from_utf8_lossy(&output.stderr).trim()),
-        });
-    }
-    let pins = parse_compiled(&String::from_utf8_lossy(&output.stdout))?;
-    Ok(pins
-        .into_iter()
-        .filter(|(_, marker)| {
-            marker
-                .as_ref()
-                .is_none_or(|m| target.evaluate_marker(m, &[]))
-        })
-        .map(|(pin, _)| pin)
-        .collect())
+    Ok(cmd)
+}
+
+/// `path` made absolute against the current directory (as it is when that fails).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// `url` with `INDEX_USERNAME`/`INDEX_PASSWORD` as userinfo unless it carries its own.
@@ -173,7 +319,7 @@ fn authenticated_url(index: &IndexConfig, url: &str) -> String {
 }
 
 /// Parse uv's annotated `requirements.txt` output: `name==version ; marker` lines, each
-/// followed by `# via` comments.
+/// followed by `# via` comments (and `--hash` lines, which are skipped).
 pub fn parse_compiled(text: &str) -> Result<Vec<(ResolvedPin, Option<MarkerTree>)>, ResolveError> {
     let mut pins: Vec<(ResolvedPin, Option<MarkerTree>)> = Vec::new();
     for line in text.lines() {
@@ -185,8 +331,14 @@ pub fn parse_compiled(text: &str) -> Result<Vec<(ResolvedPin, Option<MarkerTree>
             let comment = comment.trim();
             let via = comment.strip_prefix("via").unwrap_or(comment).trim();
             if let (Some((pin, _)), false) = (pins.last_mut(), via.is_empty()) {
-                pin.via.insert(via_name(via));
+                if let Some(name) = via_name(via) {
+                    pin.via.insert(name);
+                }
             }
+            continue;
+        }
+        let trimmed = trimmed.trim_end_matches('\\').trim_end();
+        if trimmed.starts_with("--hash=") {
             continue;
         }
         let bad = |message: String| ResolveError::Output {
@@ -200,6 +352,8 @@ pub fn parse_compiled(text: &str) -> Result<Vec<(ResolvedPin, Option<MarkerTree>
         let (name, version) = spec
             .split_once("==")
             .ok_or_else(|| bad("expected name==version".into()))?;
+        // `name[extra]==1.0`: the extra's dependencies are pins of their own.
+        let name = name.split('[').next().unwrap_or(name);
         let name = PackageName::new(name.trim().to_string()).map_err(|e| bad(e.to_string()))?;
         let version: Version = version.trim().parse().map_err(|e| bad(format!("{e}")))?;
         let marker = marker
@@ -217,12 +371,17 @@ pub fn parse_compiled(text: &str) -> Result<Vec<(ResolvedPin, Option<MarkerTree>
     Ok(pins)
 }
 
-/// `-r requirements.in` / `-c constraints.txt` mean "asked for directly".
-fn via_name(via: &str) -> String {
-    if via.starts_with("-r") || via.starts_with("-c") || via.starts_with("--override") {
-        "-r".to_string()
+/// `-r requirements.in` means "asked for directly" (`-r`); `-c constraints.txt` and
+/// `--override overrides.txt` only shape a version, they ask for nothing (`None`);
+/// `requests[socks]` is `requests`.
+fn via_name(via: &str) -> Option<String> {
+    if via.starts_with("-r") {
+        Some("-r".to_string())
+    } else if via.starts_with('-') {
+        None
     } else {
-        PackageName::new(via.to_string()).map_or_else(|_| via.to_string(), |n| n.to_string())
+        let name = via.split(['[', ' ', '(']).next().unwrap_or(via);
+        Some(PackageName::new(name.to_string()).map_or_else(|_| via.to_string(), |n| n.to_string()))
     }
 }
 
@@ -243,6 +402,104 @@ mod tests {
         );
         let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
         assert!(target.evaluate_marker(pins[1].1.as_ref().unwrap(), &[]));
+    }
+
+    #[test]
+    fn overrides_and_constraints_ask_for_nothing_and_extras_name_their_package() {
+        let text = "a==1.0 ; sys_platform == 'never'\n    # via\n    #   --override overrides.txt\n    #   b\nb[socks]==2.0\n    # via -r requirements.in\nc==1\n    # via\n    #   -c constraints.txt\n    #   b[socks]\n";
+        let pins = parse_compiled(text).unwrap();
+        assert_eq!(pins[0].0.via, BTreeSet::from(["b".to_string()]));
+        assert_eq!(pins[1].0.name.as_ref(), "b");
+        assert_eq!(pins[2].0.via, BTreeSet::from(["b".to_string()]));
+        let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
+        assert!(!target.evaluate_marker(pins[0].1.as_ref().unwrap(), &[]));
+    }
+
+    #[test]
+    fn uv_reports_become_one_line() {
+        let plain = "error: Request failed after 3 retries\n  cause: Failed to fetch: http://127.0.0.1:1/simple/cext/\n  cause: Connection refused (os error 111)\n";
+        assert_eq!(
+            one_line(plain),
+            "Request failed after 3 retries: Failed to fetch: http://127.0.0.1:1/simple/cext/: Connection refused (os error 111)"
+        );
+        let text = "  × No solution found when resolving dependencies:\n  ╰─▶ Because nope was not found in the package registry and you require nope, we can\n      conclude that your requirements are unsatisfiable.";
+        assert_eq!(
+            one_line(text),
+            "No solution found when resolving dependencies: Because nope was not found in the package registry and you require nope, we can conclude that your requirements are unsatisfiable."
+        );
+    }
+
+    #[test]
+    fn uv_gets_only_our_indexes_and_no_user_uv_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
+        let request = ResolveRequest {
+            requirements: vec!["six".into()],
+            ..ResolveRequest::default()
+        };
+        let index = IndexConfig {
+            index_url: "https://mirror.example/simple".into(),
+            username: Some("u".into()),
+            password: Some("s3cr3t-pw".into()),
+            ..IndexConfig::default()
+        };
+        // Setting variables here would race with the other tests: every `UV_*` variable that
+        // happens to be set must be removed (the integration tests set some on purpose).
+        let cmd = uv_command("uv", &request, &target, &index, dir.path(), dir.path()).unwrap();
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for flag in ["--universal", "--no-config", "--python-version"] {
+            assert!(args.iter().any(|a| a == flag), "{args:?}");
+        }
+        assert!(
+            !args.iter().any(|a| a.contains("s3cr3t")),
+            "credentials stay out of argv"
+        );
+        assert!(!describe(&cmd).contains("s3cr3t"));
+        assert!(describe(&cmd).starts_with("uv pip compile "));
+        let envs: Vec<(String, Option<String>)> = cmd
+            .get_envs()
+            .map(|(k, v)| {
+                (
+                    k.to_string_lossy().into_owned(),
+                    v.map(|v| v.to_string_lossy().into_owned()),
+                )
+            })
+            .collect();
+        assert!(envs.contains(&(
+            "UV_INDEX_URL".to_string(),
+            Some("https://u:s3cr3t-pw@mirror.example/simple".to_string())
+        )));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("UV_") && !UV_ENV_KEPT.contains(&key.as_str()) {
+                assert!(envs.contains(&(key.clone(), None)), "{key} reaches uv");
+            }
+        }
+        let no_index = IndexConfig {
+            index_url: String::new(),
+            find_links: vec!["wheels".into(), "https://example.com/links.html".into()],
+            ..IndexConfig::default()
+        };
+        let cmd = uv_command("uv", &request, &target, &no_index, dir.path(), dir.path()).unwrap();
+        assert!(cmd.get_args().any(|a| a == "--no-index"));
+        let here = std::env::current_dir().unwrap();
+        assert!(cmd.get_args().any(|a| Path::new(a) == here.join("wheels")));
+        assert!(cmd
+            .get_args()
+            .any(|a| a == "https://example.com/links.html"));
+        assert!(!cmd.get_envs().any(|(k, _)| k == "UV_INDEX_URL"));
+    }
+
+    #[test]
+    fn skips_hash_lines_and_continuations() {
+        let text = "cext==1.0 \\\n    --hash=sha256:868C93 \\\n    --hash=sha256:aa11\n    # via -r r5.in\ndep==1.0 ; platform_machine == 's390x' \\\n    --hash=sha256:b46c\n    # via cext\n";
+        let pins = parse_compiled(text).unwrap();
+        assert_eq!(pins.len(), 2);
+        assert_eq!(pins[0].0.via, BTreeSet::from(["-r".to_string()]));
+        assert_eq!(pins[1].0.via, BTreeSet::from(["cext".to_string()]));
+        assert!(pins[1].1.is_some());
     }
 
     #[test]

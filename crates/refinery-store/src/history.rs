@@ -811,6 +811,147 @@ impl History {
             })
             .map_err(|e| self.err(e))
     }
+
+    /// Every artifact of the index: `(key, filename, sha256)`, by filename.
+    pub fn artifacts(&self) -> Result<Vec<(String, String, String)>, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT key, filename, sha256 FROM artifacts ORDER BY filename")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Events newest first, optionally of one package (normalized) and/or one kind, older
+    /// than `before_id` (for paging).
+    pub fn events_page(
+        &self,
+        package: Option<&str>,
+        kind: Option<&str>,
+        before_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, HistoryError> {
+        self.query_events(
+            "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
+             WHERE (?1 IS NULL OR package_key = ?1) AND (?2 IS NULL OR kind = ?2) \
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+            params![
+                package.map(normalize_name),
+                kind,
+                before_id,
+                limit_param(limit)
+            ],
+        )
+    }
+
+    /// Packages by mean duration of their successful attempts (slowest first), with
+    /// their failure counts.
+    pub fn top_slowest(&self, limit: usize) -> Result<Vec<SlowSummary>, HistoryError> {
+        self.conn
+            .prepare_cached(concat!(
+                "SELECT MAX(package), AVG(CASE WHEN status = 'success' THEN duration_secs END), \
+                        MAX(duration_secs), \
+                        COALESCE(SUM(status = 'success'), 0), COALESCE(SUM(",
+                failed!(),
+                "), 0) FROM attempts GROUP BY package_key \
+                 HAVING SUM(status = 'success') > 0 \
+                 ORDER BY 2 DESC, package_key LIMIT ?1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([limit_param(limit)], |row| {
+                    Ok(SlowSummary {
+                        package: row.get(0)?,
+                        average_secs: row.get(1)?,
+                        max_secs: row.get(2)?,
+                        successes: row.get(3)?,
+                        failures: row.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every package with attempts or events: counts and its latest attempt.
+    pub fn packages(&self, limit: usize) -> Result<Vec<PackageSummary>, HistoryError> {
+        self.conn
+            .prepare_cached(concat!(
+                "SELECT a.package, s.attempts, s.successes, s.failures, a.version, a.status, \
+                        a.timestamp \
+                 FROM (SELECT package_key, COUNT(*) AS attempts, \
+                              COALESCE(SUM(status = 'success'), 0) AS successes, \
+                              COALESCE(SUM(",
+                failed!(),
+                "), 0) AS failures, MAX(id) AS last_id \
+                       FROM attempts GROUP BY package_key) AS s \
+                 JOIN attempts AS a ON a.id = s.last_id \
+                 ORDER BY s.package_key LIMIT ?1"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map([limit_param(limit)], |row| {
+                    Ok(PackageSummary {
+                        package: row.get(0)?,
+                        attempts: row.get(1)?,
+                        successes: row.get(2)?,
+                        failures: row.get(3)?,
+                        last_version: row.get(4)?,
+                        last_status: row.get(5)?,
+                        last_timestamp: row.get(6)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of attempts per status.
+    pub fn attempt_status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
+        self.conn
+            .prepare_cached("SELECT status, COUNT(*) FROM attempts GROUP BY status")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// A histogram of attempt durations: the cumulative count at or below each bound of
+    /// `bounds` (ascending), the total count and the sum of seconds.
+    pub fn duration_histogram(&self, bounds: &[f64]) -> Result<(Vec<u64>, u64, f64), HistoryError> {
+        let durations: Vec<f64> = self
+            .conn
+            .prepare_cached("SELECT duration_secs FROM attempts")
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
+            .map_err(|e| self.err(e))?;
+        let cumulative = bounds
+            .iter()
+            .map(|b| durations.iter().filter(|d| **d <= *b).count() as u64)
+            .collect();
+        Ok((cumulative, durations.len() as u64, durations.iter().sum()))
+    }
+}
+
+/// A package's build speed (successful attempts) and failures.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SlowSummary {
+    pub package: String,
+    pub average_secs: f64,
+    pub max_secs: f64,
+    pub successes: u64,
+    pub failures: u64,
+}
+
+/// One package of the history.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PackageSummary {
+    pub package: String,
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub last_version: String,
+    pub last_status: String,
+    pub last_timestamp: String,
 }
 
 #[cfg(test)]
@@ -1343,6 +1484,74 @@ mod tests {
         );
         // Ids are unique and strictly decreasing (newest first).
         assert!(events.windows(2).all(|w| w[0].id > w[1].id));
+    }
+
+    #[test]
+    fn pages_slowest_packages_and_histogram() {
+        let (_dir, history) = open_temp();
+        for i in 0..5 {
+            history
+                .record_event(
+                    &Event::new(
+                        if i % 2 == 0 { "built" } else { "failure" },
+                        format!("e{i}"),
+                    )
+                    .with_package("Six", "1"),
+                )
+                .unwrap();
+        }
+        history.record_event(&Event::new("plan", "p")).unwrap();
+        let page = history.events_page(Some("six"), None, None, 2).unwrap();
+        assert_eq!(
+            page.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+            ["e4", "e3"]
+        );
+        let next = history
+            .events_page(Some("six"), None, Some(page[1].id), 10)
+            .unwrap();
+        assert_eq!(next.len(), 3);
+        let built = history.events_page(None, Some("built"), None, 10).unwrap();
+        assert_eq!(built.len(), 3);
+        assert_eq!(history.events_page(None, None, None, 100).unwrap().len(), 6);
+
+        history
+            .record_attempt(&attempt("regex", "1", "default", "success", 30.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("regex", "1", "default", "success", 10.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("regex", "1", "default", "failed", 500.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("six", "1", "default", "success", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("broken", "1", "default", "failed", 2.0))
+            .unwrap();
+        let slow = history.top_slowest(10).unwrap();
+        assert_eq!(slow.len(), 2);
+        assert_eq!(slow[0].package, "regex");
+        assert!((slow[0].average_secs - 20.0).abs() < 1e-9);
+        assert_eq!((slow[0].successes, slow[0].failures), (2, 1));
+        let packages = history.packages(10).unwrap();
+        assert_eq!(
+            packages
+                .iter()
+                .map(|p| p.package.as_str())
+                .collect::<Vec<_>>(),
+            ["broken", "regex", "six"]
+        );
+        assert_eq!(packages[1].last_status, "failed");
+        assert_eq!(history.attempt_status_counts().unwrap()["success"], 3);
+        let (cumulative, count, sum) = history.duration_histogram(&[5.0, 60.0]).unwrap();
+        assert_eq!(cumulative, [2, 4]);
+        assert_eq!(count, 5);
+        assert!((sum - 543.0).abs() < 1e-9);
+        history
+            .record_artifact("k", "regex-1.whl", &"aa".repeat(32))
+            .unwrap();
+        assert_eq!(history.artifacts().unwrap().len(), 1);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //!   attempt, the artifact index of the content-addressed store).
 //! * [`manifest`]: `manifest.json` in the output folder, written atomically.
 //! * [`cas`]: the content-addressed store of built wheels (`<root>/sha256/ab/cdef…`).
+//! * [`queue`]: the control plane's build queue (leases, fencing, heartbeats), job logs,
+//!   inputs, plans and settings, on SQLite or PostgreSQL.
 //! * [`atomic`]: write a file through a temp file + fsync + rename, so readers never see it
 //!   half-written.
 //!
@@ -14,11 +16,15 @@ pub mod atomic;
 pub mod cas;
 pub mod history;
 pub mod manifest;
+pub mod queue;
 pub mod time;
+
+pub use queue::{open_queue, QueueError, QueueStore};
 
 pub use atomic::write_atomic;
 pub use cas::{sha256_file, Cas, CasError};
 pub use history::{
-    Attempt, AttemptRow, Event, EventRow, FailureSummary, History, HistoryError, VariantStats,
+    Attempt, AttemptRow, Event, EventRow, FailureSummary, History, HistoryError, PackageSummary,
+    SlowSummary, VariantStats,
 };
 pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};

@@ -40,19 +40,127 @@ pub enum Command {
     Env(EnvCommand),
     /// Show the build history.
     History(HistoryArgs),
-    /// Serve the API, the dashboard and the /simple index (not built yet).
-    Serve(PassArgs),
-    /// Run a build worker that drains the queue (not built yet).
-    Worker(PassArgs),
-    /// Inspect the build queue (not built yet).
-    Queue(PassArgs),
+    /// Serve the JSON API, live logs, metrics and the /simple index (the control plane).
+    Serve(ServeArgs),
+    /// Run a build worker: claim jobs from the queue, build them, stream their logs.
+    Worker(WorkerArgs),
+    /// Print the build queue's length (and, with --list, its jobs).
+    Queue(QueueArgs),
+    /// Write the /simple index of the built wheels as static files.
+    Index(IndexCmdArgs),
 }
 
-/// Arguments of subcommands that do not exist yet: accepted so the message is clear.
-#[derive(Debug, Args)]
-pub struct PassArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
+/// Where the control plane keeps its state.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Folder for caches, logs, the history and (by default) the queue database.
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Queue database: postgres://USER:PASS@HOST/DB for scale-out (default: SQLite
+    /// <cache>/queue.db). [env: DATABASE_URL]
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// History database (default <cache>/history.db). [env: HISTORY_DB]
+    #[arg(long, value_name = "FILE")]
+    pub history_db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Token that every read needs too (WORKER_TOKEN guards the writes). [env: READ_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    pub read_token: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Let uploaded requirements files name other indexes (-i, --extra-index-url, -f).
+    #[arg(long)]
+    pub allow_index_options: bool,
+    /// Largest wheel upload, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    pub max_upload_mib: usize,
+    /// How often a job may lose its lease before it fails.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub max_restarts: i64,
+    /// Extra hint catalog (TOML) on top of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub hints_file: Option<PathBuf>,
+    /// Let POST /api/worker/trigger and WORKER_AUTORUN_INTERVAL build in this process.
+    #[arg(long)]
+    pub local_worker: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// A remote control plane to take jobs from (instead of the database). [env: REFINERY_SERVER]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// This worker's name (default HOST-PID).
+    #[arg(long, value_name = "ID")]
+    pub worker_id: Option<String>,
+    /// Seconds a claim holds a job without a heartbeat.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub lease_secs: u64,
+    /// Seconds between heartbeats.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub heartbeat_secs: u64,
+    /// Seconds between polls of an empty queue.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    pub poll_secs: f64,
+    /// Keep polling when the queue is empty (also AUTO_BUILD=true); default: drain and exit.
+    #[arg(long)]
+    pub watch: bool,
+    /// Stop after this many jobs.
+    #[arg(long, value_name = "N")]
+    pub max_jobs: Option<usize>,
+    #[command(flatten)]
+    pub index: IndexArgs,
+    /// Attempts per job.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub max_attempts: u32,
+    /// Seconds before an attempt is killed.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub attempt_timeout: u64,
+    /// Build directly on the host (only on an s390x host).
+    #[arg(long)]
+    pub host_build: bool,
+    /// Extra hint catalog (TOML) on top of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    pub hints_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct QueueArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Ask a running control plane instead of the database. [env: REFINERY_SERVER]
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// Also list the jobs (newest first).
+    #[arg(long)]
+    pub list: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IndexCmdArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Folder to write simple/ and files/ into.
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
 }
 
 /// Which Python and platform the wheels are for.
@@ -222,6 +330,18 @@ pub struct RunArgs {
     /// Build directly on the host (only on an s390x host).
     #[arg(long)]
     pub host_build: bool,
+    /// Run the compilers natively with the host's s390x cross toolchain while Python stays
+    /// emulated: auto (where the toolchain matches the environment's GCC), cross (always),
+    /// off. [default: auto]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub accelerate: Option<Accelerate>,
+}
+
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum Accelerate {
+    Auto,
+    Cross,
+    Off,
 }
 
 #[derive(Debug, Subcommand)]

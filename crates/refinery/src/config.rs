@@ -51,6 +51,8 @@ pub struct ConfigFile {
     pub container_engine: Option<String>,
     pub container_cpu: Option<String>,
     pub container_memory: Option<String>,
+    /// auto, cross or off (`--accelerate`).
+    pub accelerate: Option<String>,
     pub allow_system_recipes: Option<bool>,
     pub no_system_recipes: Option<bool>,
     pub dry_run_recipes: Option<bool>,
@@ -228,6 +230,7 @@ pub struct RunOptions {
     pub container_cpu: Option<String>,
     pub container_memory: Option<String>,
     pub host_build: bool,
+    pub accelerate: refinery_build::accelerate::AccelerateMode,
     pub recipes: refinery_build::RecipePolicy,
     pub catalog: refinery_build::hints::Catalog,
 }
@@ -285,6 +288,16 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .clone()
             .or(config.container_memory.clone()),
         host_build: args.host_build,
+        accelerate: match (args.accelerate, config.accelerate.as_deref()) {
+            (Some(mode), _) => format!("{mode:?}")
+                .to_lowercase()
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+            (None, Some(mode)) => mode.parse().map_err(|e: String| {
+                anyhow::anyhow!("{e} (the accelerate setting of the config file)")
+            })?,
+            (None, None) => refinery_build::accelerate::AccelerateMode::Auto,
+        },
         catalog: {
             let mut catalog = refinery_build::hints::Catalog::builtin();
             if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {

@@ -37,8 +37,40 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "token that protects the queue and worker endpoints of `refinery serve`",
     ),
     (
+        "READ_TOKEN",
+        "token that `refinery serve` also requires for reads (like --read-token)",
+    ),
+    (
+        "DATABASE_URL",
+        "queue database of serve/worker/queue: postgres://USER:PASS@HOST/DB (default SQLite <cache>/queue.db)",
+    ),
+    (
+        "AUTO_PLAN",
+        "serve: plan uploads as they arrive (true/false; changeable at /api/settings)",
+    ),
+    (
+        "AUTO_BUILD",
+        "serve: enqueue the builds of new plans; worker: keep polling the queue (true/false)",
+    ),
+    (
+        "WORKER_WEBHOOK_URL",
+        "serve: POST /api/worker/trigger calls this URL instead of draining in-process",
+    ),
+    (
+        "WORKER_AUTORUN_INTERVAL",
+        "serve: drain the queue in-process every N seconds",
+    ),
+    (
+        "REFINERY_SERVER",
+        "worker/queue: URL of a remote control plane (like --server)",
+    ),
+    (
         "REFINERY_ENVS_DIR",
         "where s390x build environments live (default <cache>/envs); share it between caches",
+    ),
+    (
+        "REFINERY_TEST_BREAK_CROSS",
+        "tests only: break the cross compilers of accelerated builds (read by refinery-build) to exercise the fallback to the emulated variant",
     ),
     (
         "UV",

@@ -25,9 +25,10 @@ fn main() -> ExitCode {
         Some(Command::Plan(args)) => commands::plan(args),
         Some(Command::Env(command)) => commands::env(command, cli.quiet),
         Some(Command::History(args)) => commands::history(args),
-        Some(Command::Serve(_)) => commands::not_built("serve"),
-        Some(Command::Worker(_)) => commands::not_built("worker"),
-        Some(Command::Queue(_)) => commands::not_built("queue"),
+        Some(Command::Serve(args)) => commands::serve(args),
+        Some(Command::Worker(args)) => commands::worker(args),
+        Some(Command::Queue(args)) => commands::queue(args),
+        Some(Command::Index(args)) => commands::index(args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,15 @@ use refinery_store::ManifestEntry;
 pub struct TerminalReporter {
     bar: Option<ProgressBar>,
     quiet: bool,
+    counts: std::sync::Mutex<Counts>,
+}
+
+/// Packages done, failed and running, for the progress line.
+#[derive(Default)]
+struct Counts {
+    done: usize,
+    failed: usize,
+    running: usize,
 }
 
 impl TerminalReporter {
@@ -22,7 +31,11 @@ impl TerminalReporter {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        TerminalReporter { bar, quiet }
+        TerminalReporter {
+            bar,
+            quiet,
+            counts: std::sync::Mutex::new(Counts::default()),
+        }
     }
 
     fn line(&self, text: &str) {
@@ -37,16 +50,39 @@ impl TerminalReporter {
 impl Reporter for TerminalReporter {
     fn message(&self, message: &str) {
         match &self.bar {
-            Some(bar) => bar.set_message(message.to_string()),
+            Some(bar) => {
+                let c = self.counts.lock().expect("counts lock");
+                bar.set_message(format!(
+                    "[done {} | failed {} | running {}] {message}",
+                    c.done, c.failed, c.running
+                ));
+            }
             None => self.line(message),
         }
     }
 
     fn started(&self, name: &str, version: &str, what: &str) {
+        self.counts.lock().expect("counts lock").running += 1;
         self.message(&format!("{what} {name} {version}"));
     }
 
     fn finished(&self, entry: &ManifestEntry) {
+        {
+            let mut c = self.counts.lock().expect("counts lock");
+            if matches!(
+                entry.status,
+                refinery_store::Status::Built
+                    | refinery_store::Status::Failed
+                    | refinery_store::Status::SystemRecipeFailed
+            ) {
+                c.running = c.running.saturating_sub(1);
+            }
+            if entry.status.is_success() {
+                c.done += 1;
+            } else {
+                c.failed += 1;
+            }
+        }
         self.line(&format!(
             "{:<22} {} {}{}",
             entry.status.to_string(),

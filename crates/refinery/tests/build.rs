@@ -404,3 +404,81 @@ fn e2e_six_regex_markupsafe_from_pypi() {
     assert_eq!(entry(&m, "markupsafe")["status"], "cached");
     assert_eq!(entry(&m, "six")["status"], "reused");
 }
+
+#[test]
+#[ignore = "needs the real PyPI (a setuptools wheel) and the s390x rootfs environment"]
+fn a_build_dependency_without_a_wheel_is_built_first_then_the_build_is_requeued() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    // The index has setuptools as a wheel, helperdep only as an sdist, and needsdep's
+    // build needs helperdep: pip finds no wheel for it, so the refinery builds it first.
+    let pip = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--only-binary=:all:",
+            "setuptools==75.8.0",
+            "-d",
+        ])
+        .arg(&index_dir)
+        .status()
+        .unwrap();
+    assert!(pip.success());
+    write_extension_sdist(&index_dir, "helperdep", "1.0", false);
+    write_extension_sdist_requiring(
+        &index_dir,
+        "needsdep",
+        "1.0",
+        false,
+        &["setuptools", "helperdep"],
+    );
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let run = run_local(
+        &index,
+        "needsdep==1.0\n",
+        &out,
+        &cache,
+        &[("PLAN_OVERRIDES_JSON", "{}")],
+        &[],
+    );
+    let logs: Vec<String> = std::fs::read_dir(cache.join("logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(
+        run.status.success(),
+        "{}\n{}\n{}",
+        stdout(&run),
+        stderr(&run),
+        logs.join("\n-----\n")
+    );
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "needsdep")["status"], "built");
+    assert_eq!(entry(&m, "helperdep")["status"], "built");
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+            "--recent",
+            "100",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(
+        h["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "dependency_expansion"),
+        "{h}"
+    );
+}

@@ -107,3 +107,67 @@ fn missing_header_gives_a_hint_and_auto_apply_fixes_it() {
         stderr(&output)
     );
 }
+
+#[test]
+#[ignore = "needs the real PyPI, the s390x rootfs environment and Debian's package mirror"]
+fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = private_envs_dir(tmp.path());
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    // cffi 1.15.1 publishes no s390x wheel for CPython 3.11: it must be built, and its C
+    // extension needs ffi.h, which the bare environment lacks.
+    std::fs::write(input.join("requirements.txt"), "cffi==1.15.1\n").unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |out: &str, flags: &[&str]| {
+        let out = tmp.path().join(out);
+        let mut args = vec![
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--max-attempts",
+            "1",
+        ];
+        args.extend_from_slice(flags);
+        let output = refinery(&args, &[("REFINERY_ENVS_DIR", envs.to_str().unwrap())]);
+        (output, manifest(&out), out)
+    };
+    let (output, m, _) = run("out1", &[]);
+    assert_eq!(output.status.code(), Some(1));
+    let e = entry(&m, "cffi");
+    assert_eq!(e["status"], "failed", "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("libffi"), "{e}");
+    assert_eq!(entry(&m, "pycparser")["status"], "reused");
+
+    let (output, m, out) = run("out2", &["--auto-apply-suggestions"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&m, "cffi");
+    assert_eq!(e["status"], "built", "{e}");
+    assert!(e["metadata"]["variant"]
+        .as_str()
+        .unwrap()
+        .ends_with("+hints"));
+    let unpacked = tmp.path().join("unpacked");
+    for e in m["entries"].as_array().unwrap() {
+        unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    }
+    let rootfs = envs
+        .join("v1")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let code = "import cffi, sys\nffi = cffi.FFI()\nffi.cdef('int abs(int);')\nlib = ffi.dlopen(None)\nassert lib.abs(-7) == 7\nprint(sys.byteorder)";
+    let check = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

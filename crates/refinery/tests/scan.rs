@@ -190,16 +190,28 @@ fn unreadable_input_and_unknown_flags_are_clear_errors() {
 }
 
 #[test]
-fn subcommands_not_built_yet_say_so() {
+fn control_plane_subcommands_need_a_cache_and_report_an_empty_queue() {
     for sub in ["serve", "worker", "queue"] {
         let out = refinery(&[sub], &[]);
         assert_eq!(out.status.code(), Some(2));
         assert!(
-            stderr(&out).contains("not built yet"),
+            stderr(&out).contains("pass --cache DIR"),
             "{sub}: {}",
             stderr(&out)
         );
     }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = refinery(&["queue", "--cache", cache.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("queue length: 0"),
+        "{}",
+        stdout(&out)
+    );
+    let out = refinery(&["worker", "--cache", cache.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("0 jobs"), "{}", stdout(&out));
 }
 
 #[test]

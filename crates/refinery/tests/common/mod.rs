@@ -220,6 +220,17 @@ pub fn write_extension_sdist(
     version: &str,
     use_getrandom: bool,
 ) -> PathBuf {
+    write_extension_sdist_requiring(dir, name, version, use_getrandom, &["setuptools"])
+}
+
+/// [`write_extension_sdist`] with its own PEP 518 `build-system.requires`.
+pub fn write_extension_sdist_requiring(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    use_getrandom: bool,
+    build_requires: &[&str],
+) -> PathBuf {
     let base = format!("{name}-{version}");
     let path = dir.join(format!("{base}.tar.gz"));
     let file = std::fs::File::create(&path).unwrap();
@@ -243,8 +254,13 @@ if os.environ.get("ESCAPE"):
 setup(ext_modules=[Extension("{name}", ["{name}.c"])])
 "#
     );
+    let requires = build_requires
+        .iter()
+        .map(|r| format!("\"{r}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let pyproject = format!(
-        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+        "[build-system]\nrequires = [{requires}]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
     );
     let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
     for (member, text) in [

@@ -1,0 +1,1161 @@
+//! Cross-accelerated builds: the host's native s390x cross toolchain
+//! (`gcc-s390x-linux-gnu`, `g++-s390x-linux-gnu`, binutils, `gfortran-s390x-linux-gnu`)
+//! is bound into the s390x rootfs under the names the environment's Python and build
+//! systems call, so compiling runs at native speed while Python and the package's build
+//! hooks still run as s390x under emulation.
+//!
+//! What the cross binaries need inside the sandbox (found by experiment on Debian 12):
+//! the host's dynamic loader (`/lib64`), the host's libraries (`/usr/lib/x86_64-linux-gnu`:
+//! libisl, libmpc, libbfd-…-s390x…), the compilers' own folders (`/usr/lib/gcc-cross`
+//! with `cc1`/`cc1plus`, and `/usr/s390x-linux-gnu` with `as`, `ld`, the s390x C library
+//! and the libstdc++ headers), and each `/usr/bin/s390x-linux-gnu-*` tool bound over the
+//! rootfs file of the same name. The rootfs's generic names (`gcc`, `cc`, `c++`, `g++`,
+//! `ld`, `ar`, …) are symlinks to those files, so they resolve to the cross tools too;
+//! tools the rootfs lacks (e.g. `gfortran`) appear in a tmpfs folder first on `PATH`.
+//! Leaving out any one of the four folders breaks C or C++ builds.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::emulation::Execution;
+
+/// The GNU triplet of the target.
+pub const TRIPLET: &str = "s390x-linux-gnu";
+/// Where tools the rootfs does not have appear inside the sandbox (a tmpfs).
+pub const GUEST_SHIM_DIR: &str = "/opt/refinery-cross";
+/// The variant that turns acceleration off for one attempt.
+pub const EMULATED_VARIANT: &str = "emulated";
+/// Set (to anything but `0`) to leave the compilers' support folders out of accelerated
+/// sandboxes, so that every accelerated compile fails the way a broken cross toolchain
+/// does. For tests of the fallback to the `emulated` variant.
+pub const TEST_BREAK_VAR: &str = "REFINERY_TEST_BREAK_CROSS";
+
+/// `--accelerate`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AccelerateMode {
+    /// On where the host has a cross toolchain of the environment's GCC major.
+    #[default]
+    Auto,
+    /// Always use the host's cross toolchain; fail when there is none.
+    Cross,
+    /// Everything emulated.
+    Off,
+}
+
+impl std::str::FromStr for AccelerateMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(AccelerateMode::Auto),
+            "cross" => Ok(AccelerateMode::Cross),
+            "off" => Ok(AccelerateMode::Off),
+            other => Err(format!("accelerate {other:?}: use auto, cross or off")),
+        }
+    }
+}
+
+impl std::fmt::Display for AccelerateMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AccelerateMode::Auto => "auto",
+            AccelerateMode::Cross => "cross",
+            AccelerateMode::Off => "off",
+        })
+    }
+}
+
+/// A language the cross toolchain may compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Language {
+    C,
+    Cxx,
+    Fortran,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::C, Language::Cxx, Language::Fortran];
+
+    /// The compiler driver's name after the triplet.
+    pub fn driver(self) -> &'static str {
+        match self {
+            Language::C => "gcc",
+            Language::Cxx => "g++",
+            Language::Fortran => "gfortran",
+        }
+    }
+
+    /// The compiler proper, which the driver runs.
+    fn backend(self) -> &'static str {
+        match self {
+            Language::C => "cc1",
+            Language::Cxx => "cc1plus",
+            Language::Fortran => "f951",
+        }
+    }
+
+    /// The Debian package that brings it (for the default GCC, or major `major`).
+    pub fn package(self, major: Option<u32>) -> String {
+        match major {
+            Some(m) => format!("{}-{m}-{TRIPLET}", self.driver()),
+            None => format!("{}-{TRIPLET}", self.driver()),
+        }
+    }
+}
+
+impl std::fmt::Display for Language {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Language::C => "C",
+            Language::Cxx => "C++",
+            Language::Fortran => "Fortran",
+        })
+    }
+}
+
+/// Tools taken from the host, by the name after `s390x-linux-gnu-` (optionally `-N`).
+const TOOL_STEMS: &[&str] = &[
+    "gcc",
+    "g++",
+    "c++",
+    "cpp",
+    "gfortran",
+    "gcc-ar",
+    "gcc-nm",
+    "gcc-ranlib",
+    "gcov",
+    "gcov-dump",
+    "gcov-tool",
+    "lto-dump",
+    "as",
+    "ld",
+    "ld.bfd",
+    "ld.gold",
+    "gold",
+    "ar",
+    "nm",
+    "ranlib",
+    "strip",
+    "objcopy",
+    "objdump",
+    "readelf",
+    "size",
+    "strings",
+    "addr2line",
+    "c++filt",
+    "elfedit",
+    "dwp",
+    "gprof",
+];
+
+/// Generic names build systems call, and the cross tool each stands for.
+const GENERIC_NAMES: &[(&str, &str)] = &[
+    ("gcc", "gcc"),
+    ("cc", "gcc"),
+    ("g++", "g++"),
+    ("c++", "g++"),
+    ("cpp", "cpp"),
+    ("gfortran", "gfortran"),
+    ("f95", "gfortran"),
+    ("as", "as"),
+    ("ld", "ld"),
+    ("ar", "ar"),
+    ("nm", "nm"),
+    ("ranlib", "ranlib"),
+    ("strip", "strip"),
+    ("objcopy", "objcopy"),
+    ("objdump", "objdump"),
+    ("readelf", "readelf"),
+];
+
+/// The host's s390x cross toolchain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrossToolchain {
+    /// The filesystem root it was found under (`/` except in tests).
+    pub root: PathBuf,
+    /// File names in `/usr/bin` starting with `s390x-linux-gnu-`.
+    pub tools: Vec<String>,
+    /// The GCC major that `s390x-linux-gnu-gcc` runs.
+    pub default_major: Option<u32>,
+    /// Every working compiler: language and GCC major.
+    pub compilers: Vec<(Language, u32)>,
+    /// Folders the compilers need, as absolute paths (same inside the sandbox).
+    pub support_dirs: Vec<String>,
+    /// The host's library folder(s) the cross binaries link against.
+    pub host_lib_dirs: Vec<String>,
+    /// The host's dynamic loader, e.g. `/lib64/ld-linux-x86-64.so.2`.
+    pub loader: String,
+}
+
+impl CrossToolchain {
+    /// Look for the cross toolchain under `root` (`/`), saying what to install when it
+    /// is missing or incomplete.
+    pub fn detect(root: &Path) -> Result<CrossToolchain, String> {
+        if std::env::consts::ARCH == "s390x" {
+            return Err("the host is s390x: compilers run natively already".into());
+        }
+        let bin = root.join("usr/bin");
+        let prefix = format!("{TRIPLET}-");
+        let mut tools: Vec<String> = std::fs::read_dir(&bin)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.strip_prefix(&prefix).is_some_and(is_tool_stem))
+                    .filter(|n| bin.join(n).exists())
+                    .collect()
+            })
+            .unwrap_or_default();
+        tools.sort();
+        let install = format!(
+            "apt-get install {} {}",
+            Language::C.package(None),
+            Language::Cxx.package(None)
+        );
+        if !tools
+            .iter()
+            .any(|t| split_version(t).0 == format!("{TRIPLET}-gcc"))
+        {
+            return Err(format!(
+                "no s390x cross compiler on this host ({} is missing).\nhint: {install}",
+                bin.join(format!("{TRIPLET}-gcc")).display()
+            ));
+        }
+        let support_dirs: Vec<String> = [
+            "usr/lib/gcc-cross",
+            "usr/libexec/gcc-cross",
+            "usr/s390x-linux-gnu",
+        ]
+        .iter()
+        .filter(|d| root.join(d).is_dir())
+        .map(|d| format!("/{d}"))
+        .collect();
+        let libc = root.join("usr").join(TRIPLET).join("lib");
+        if !libc.join("libc.so.6").exists() && !libc.join("libc.so").exists() {
+            return Err(format!(
+                "the s390x cross compiler has no s390x C library ({} is missing).\nhint: apt-get install libc6-dev-{}-cross",
+                libc.join("libc.so.6").display(),
+                TRIPLET.split('-').next().unwrap_or(TRIPLET)
+            ));
+        }
+        let default_major = resolve_in(root, &format!("/usr/bin/{TRIPLET}-gcc"))
+            .and_then(|p| split_version(file_part(&p)).1)
+            .or_else(|| backend_majors(root, Language::C).into_iter().max());
+        let mut compilers = Vec::new();
+        for language in Language::ALL {
+            let driver = format!("{TRIPLET}-{}", language.driver());
+            for major in backend_majors(root, language) {
+                let versioned = tools.contains(&format!("{driver}-{major}"));
+                let unversioned = tools.contains(&driver) && default_major == Some(major);
+                if versioned || unversioned {
+                    compilers.push((language, major));
+                }
+            }
+        }
+        if !compilers.iter().any(|(l, _)| *l == Language::C) {
+            return Err(format!(
+                "the s390x cross compiler is incomplete: no cc1 under {}/usr/lib/gcc-cross/{TRIPLET}.\nhint: apt-get install --reinstall {}",
+                root.display(),
+                Language::C.package(None)
+            ));
+        }
+        let gcc = resolve_in(root, &format!("/usr/bin/{TRIPLET}-gcc")).unwrap_or_default();
+        let loader = elf_interpreter(&root.join(gcc.trim_start_matches('/')))
+            .unwrap_or_else(|| default_loader().to_string());
+        let host_lib_dirs = [format!("usr/lib/{}", host_multiarch())]
+            .into_iter()
+            .filter(|d| root.join(d).is_dir())
+            .map(|d| format!("/{d}"))
+            .collect();
+        Ok(CrossToolchain {
+            root: root.to_path_buf(),
+            tools,
+            default_major,
+            compilers,
+            support_dirs,
+            host_lib_dirs,
+            loader,
+        })
+    }
+
+    /// Languages with a compiler of GCC `major`.
+    pub fn languages(&self, major: u32) -> Vec<Language> {
+        let mut found: Vec<Language> = self
+            .compilers
+            .iter()
+            .filter(|(_, m)| *m == major)
+            .map(|(l, _)| *l)
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    fn host_path(&self, guest: &str) -> PathBuf {
+        self.root.join(guest.trim_start_matches('/'))
+    }
+}
+
+/// Runs the host's cross compilers inside an s390x rootfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accelerator {
+    pub toolchain: CrossToolchain,
+    /// The GCC major whose cross tools are bound in.
+    pub major: u32,
+    /// The GCC major of the environment's own compiler.
+    pub rootfs_major: Option<u32>,
+    /// See [`TEST_BREAK_VAR`].
+    pub break_compilers: bool,
+}
+
+/// What a bubblewrap sandbox needs for acceleration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxBinds {
+    /// bubblewrap arguments, in order.
+    pub args: Vec<String>,
+    /// Guest paths that must exist in the read-only rootfs first (`true`: a file).
+    pub mount_points: Vec<(String, bool)>,
+    /// A folder to put first on `PATH`.
+    pub path_prefix: Option<String>,
+}
+
+impl Accelerator {
+    /// The bubblewrap arguments that make the cross tools run inside `rootfs`.
+    pub fn sandbox(&self, rootfs: &Path) -> SandboxBinds {
+        let tc = &self.toolchain;
+        let mut binds = SandboxBinds::default();
+        let bind = |binds: &mut SandboxBinds, host: PathBuf, guest: String, is_file: bool| {
+            binds.mount_points.push((guest.clone(), is_file));
+            binds.args.extend([
+                "--ro-bind".to_string(),
+                host.to_string_lossy().into_owned(),
+                guest,
+            ]);
+        };
+        // 1. The host's dynamic loader and libraries: a folder the rootfs lacks (/lib64)
+        //    is bound whole, otherwise just the loader file.
+        let loader_dir = parent_of(&tc.loader);
+        if resolve_in(rootfs, &loader_dir).is_none() {
+            bind(&mut binds, tc.host_path(&loader_dir), loader_dir, false);
+        } else {
+            let guest = guest_target(rootfs, &tc.loader);
+            bind(&mut binds, tc.host_path(&tc.loader), guest, true);
+        }
+        let support = tc.support_dirs.iter().filter(|d| {
+            // Without its support folders the driver runs but finds no cc1 or as.
+            !(self.break_compilers && d.contains("gcc-cross"))
+        });
+        for dir in tc.host_lib_dirs.iter().chain(support) {
+            bind(
+                &mut binds,
+                tc.host_path(dir),
+                guest_target(rootfs, dir),
+                false,
+            );
+        }
+        // 2. Each cross tool over the rootfs file of the same name (its generic names are
+        //    symlinks to those); the ones the rootfs lacks go into the shim folder.
+        let mut seen: Vec<String> = Vec::new();
+        let mut shim: Vec<(PathBuf, String)> = Vec::new();
+        for tool in &tc.tools {
+            let (stem, version) = split_version(tool);
+            if version.is_some_and(|v| v != self.major) {
+                continue;
+            }
+            // An unversioned name takes the host tool of the chosen major when there is one.
+            let versioned = format!("{stem}-{}", self.major);
+            let source = if version.is_none() && tc.tools.contains(&versioned) {
+                &versioned
+            } else {
+                tool
+            };
+            let host = tc.host_path(&format!("/usr/bin/{source}"));
+            match resolve_in(rootfs, &format!("/usr/bin/{tool}")) {
+                Some(real) if !seen.contains(&real) => {
+                    seen.push(real.clone());
+                    bind(&mut binds, host, real, true);
+                }
+                Some(_) => {}
+                None => shim.push((host, tool.clone())),
+            }
+        }
+        let mut links: Vec<(String, String)> = Vec::new();
+        for (generic, stem) in GENERIC_NAMES {
+            let prefixed = format!("{TRIPLET}-{stem}");
+            let available = tc.tools.contains(&prefixed)
+                || tc.tools.contains(&format!("{prefixed}-{}", self.major));
+            if !available || resolve_in(rootfs, &format!("/usr/bin/{generic}")).is_some() {
+                continue;
+            }
+            let target = if shim.iter().any(|(_, n)| *n == prefixed) {
+                prefixed
+            } else if resolve_in(rootfs, &format!("/usr/bin/{prefixed}")).is_some() {
+                format!("/usr/bin/{prefixed}")
+            } else {
+                continue;
+            };
+            links.push((target, generic.to_string()));
+        }
+        if !shim.is_empty() || !links.is_empty() {
+            let bin = format!("{GUEST_SHIM_DIR}/bin");
+            binds.mount_points.push((GUEST_SHIM_DIR.to_string(), false));
+            binds.args.extend([
+                "--tmpfs".to_string(),
+                GUEST_SHIM_DIR.to_string(),
+                "--dir".to_string(),
+                bin.clone(),
+            ]);
+            for (host, name) in shim {
+                binds.args.extend([
+                    "--ro-bind".to_string(),
+                    host.to_string_lossy().into_owned(),
+                    format!("{bin}/{name}"),
+                ]);
+            }
+            for (target, name) in links {
+                binds
+                    .args
+                    .extend(["--symlink".to_string(), target, format!("{bin}/{name}")]);
+            }
+            binds.path_prefix = Some(bin);
+        }
+        binds
+    }
+
+    /// Extra library folders for auditwheel: the cross toolchain's s390x runtime
+    /// libraries (libgfortran, libgomp...) that the rootfs may lack.
+    pub fn library_paths(&self) -> Vec<PathBuf> {
+        let lib = self.toolchain.host_path(&format!("/usr/{TRIPLET}/lib"));
+        if lib.is_dir() {
+            vec![lib]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// One line for the run's output.
+    pub fn summary(&self) -> String {
+        let languages: Vec<String> = self
+            .toolchain
+            .languages(self.major)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        format!(
+            "accelerated builds: the host's s390x cross compilers (GCC {}, {}) run natively, Python stays emulated",
+            self.major,
+            languages.join(", ")
+        )
+    }
+}
+
+/// What `--accelerate` decided, and why.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub accelerator: Option<Accelerator>,
+    /// Why, for the user.
+    pub note: String,
+}
+
+/// Choose the accelerator for `rootfs` on this host (`host_root` is `/` but in tests).
+pub fn decide(
+    mode: AccelerateMode,
+    host_root: &Path,
+    rootfs: &Path,
+    execution: Execution,
+) -> Result<Decision, String> {
+    let off = |note: String| {
+        Ok(Decision {
+            accelerator: None,
+            note,
+        })
+    };
+    if mode == AccelerateMode::Off {
+        return off("acceleration off (--accelerate off): compilers run emulated".into());
+    }
+    if execution == Execution::Native {
+        return off("the host is s390x: compilers run natively, nothing to accelerate".into());
+    }
+    let toolchain = match CrossToolchain::detect(host_root) {
+        Ok(tc) => tc,
+        Err(e) if mode == AccelerateMode::Auto => {
+            return off(format!("acceleration off, compilers run emulated: {e}"))
+        }
+        Err(e) => return Err(format!("--accelerate cross: {e}")),
+    };
+    let rootfs_major = rootfs_gcc_major(rootfs);
+    let matching = rootfs_major.filter(|m| toolchain.languages(*m).contains(&Language::C));
+    let major = match (matching, mode) {
+        (Some(m), _) => m,
+        (None, AccelerateMode::Auto) => {
+            let install = match rootfs_major {
+                Some(m) => format!(
+                    "apt-get install {} {}",
+                    Language::C.package(Some(m)),
+                    Language::Cxx.package(Some(m))
+                ),
+                None => "add gcc to the environment".into(),
+            };
+            return off(format!(
+                "acceleration off, compilers run emulated: the host's s390x cross compiler is GCC {}, the environment's is {}; mixing them risks libstdc++ and flag mismatches.\nhint: {install}, or --accelerate cross to use it anyway",
+                fmt_major(toolchain.default_major),
+                rootfs_major.map_or("missing".to_string(), |m| format!("GCC {m}"))
+            ));
+        }
+        (None, _) => toolchain.default_major.unwrap_or(0),
+    };
+    let accelerator = Accelerator {
+        major,
+        rootfs_major,
+        break_compilers: std::env::var(TEST_BREAK_VAR).is_ok_and(|v| !v.is_empty() && v != "0"),
+        toolchain,
+    };
+    let mut note = accelerator.summary();
+    if accelerator.rootfs_major != Some(major) {
+        note.push_str(&format!(
+            "\nwarning: the environment's compiler is {}, not GCC {major}: C++ wheels may need a newer libstdc++ than the environment has (verification will tell)",
+            accelerator.rootfs_major.map_or("missing".to_string(), |m| format!("GCC {m}"))
+        ));
+    }
+    Ok(Decision {
+        accelerator: Some(accelerator),
+        note,
+    })
+}
+
+/// What `refinery env doctor` says about acceleration.
+pub fn doctor_lines(host_root: &Path, rootfs: Option<&Path>) -> Vec<String> {
+    let mut lines =
+        vec!["cross compilers (native speed inside the s390x environment):".to_string()];
+    let toolchain = CrossToolchain::detect(host_root);
+    let rootfs_major = rootfs.and_then(rootfs_gcc_major);
+    match &toolchain {
+        Ok(tc) => {
+            let major = rootfs_major
+                .filter(|m| tc.languages(*m).contains(&Language::C))
+                .or(tc.default_major);
+            for language in Language::ALL {
+                let majors: Vec<String> = tc
+                    .compilers
+                    .iter()
+                    .filter(|(l, _)| *l == language)
+                    .map(|(_, m)| format!("GCC {m}"))
+                    .collect();
+                if majors.is_empty() {
+                    lines.push(format!(
+                        "  {:<8} missing: apt-get install {}",
+                        language.to_string(),
+                        language.package(major.filter(|m| Some(*m) != tc.default_major))
+                    ));
+                } else {
+                    lines.push(format!(
+                        "  {:<8} {TRIPLET}-{} ({})",
+                        language.to_string(),
+                        language.driver(),
+                        majors.join(", ")
+                    ));
+                }
+            }
+        }
+        Err(e) => lines.push(format!("  none: {}", e.replace('\n', "\n  "))),
+    }
+    match rootfs {
+        Some(path) => lines.push(format!(
+            "environment {}: {}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            rootfs_major.map_or("no gcc".to_string(), |m| format!("GCC {m}"))
+        )),
+        None => lines.push(
+            "environment: not created yet (`refinery env create`); its GCC decides whether --accelerate auto turns on".into(),
+        ),
+    }
+    if let Some(path) = rootfs {
+        let decision = decide(AccelerateMode::Auto, host_root, path, Execution::Emulated);
+        lines.push(match decision {
+            Ok(d) if d.accelerator.is_some() => {
+                format!("--accelerate auto: on ({})", d.note.replace('\n', " "))
+            }
+            Ok(d) => format!("--accelerate auto: off ({})", d.note.replace('\n', " ")),
+            Err(e) => format!("--accelerate auto: off ({e})"),
+        });
+    }
+    lines
+}
+
+/// Does a failed accelerated attempt look like the cross toolchain's fault (so that an
+/// emulated attempt may succeed)?
+pub fn looks_toolchain_related(text: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "cannot execute 'cc1",
+        "cannot execute 'f951'",
+        "cannot execute 'collect2'",
+        "cannot execute 'as'",
+        "cannot execute 'ld'",
+        "error while loading shared libraries",
+        "exec format error",
+        "internal compiler error",
+        "cannot find crt1.o",
+        "cannot find scrt1.o",
+        "cannot find crti.o",
+        "cannot find -lgcc",
+        "cannot find -lstdc++",
+        "cannot find -lgfortran",
+        "unrecognized command-line option",
+        "unrecognized command line option",
+        "version `glibcxx_",
+        "version `cxxabi_",
+        "version `gfortran_",
+        "is not an s390x binary",
+        "file in wrong format",
+        "relocations in generic elf",
+    ];
+    let lower = text.to_lowercase();
+    SIGNS.iter().any(|s| lower.contains(s))
+}
+
+/// The GCC major of the environment's compiler: what `/usr/bin/gcc` runs, or the newest
+/// folder under `/usr/lib/gcc/s390x-linux-gnu`.
+pub fn rootfs_gcc_major(rootfs: &Path) -> Option<u32> {
+    resolve_in(rootfs, "/usr/bin/gcc")
+        .and_then(|p| split_version(file_part(&p)).1)
+        .or_else(|| {
+            numeric_dirs(&rootfs.join("usr/lib/gcc").join(TRIPLET))
+                .into_iter()
+                .max()
+        })
+}
+
+/// GCC majors for which `language`'s compiler proper exists in the cross folders.
+fn backend_majors(root: &Path, language: Language) -> Vec<u32> {
+    let mut majors: Vec<u32> = ["usr/lib/gcc-cross", "usr/libexec/gcc-cross"]
+        .iter()
+        .flat_map(|d| {
+            let dir = root.join(d).join(TRIPLET);
+            numeric_dirs(&dir)
+                .into_iter()
+                .filter(move |m| dir.join(m.to_string()).join(language.backend()).is_file())
+        })
+        .collect();
+    majors.sort_unstable();
+    majors.dedup();
+    majors
+}
+
+fn numeric_dirs(dir: &Path) -> Vec<u32> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_tool_stem(rest: &str) -> bool {
+    let (stem, _) = split_version(rest);
+    TOOL_STEMS.contains(&stem)
+}
+
+/// `s390x-linux-gnu-gcc-12` → (`s390x-linux-gnu-gcc`, Some(12)).
+fn split_version(name: &str) -> (&str, Option<u32>) {
+    match name.rsplit_once('-') {
+        Some((stem, v)) if !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()) => {
+            (stem, v.parse().ok())
+        }
+        _ => (name, None),
+    }
+}
+
+fn file_part(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn parent_of(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_string(),
+        Some((parent, _)) => parent.to_string(),
+    }
+}
+
+fn fmt_major(major: Option<u32>) -> String {
+    major.map_or("of unknown version".to_string(), |m| m.to_string())
+}
+
+/// Follow `guest` through the symlinks of the filesystem under `root` (absolute links
+/// stay inside it). The real path, or `None` when it does not exist.
+pub fn resolve_in(root: &Path, guest: &str) -> Option<String> {
+    let mut pending: Vec<String> = guest.split('/').rev().map(str::to_string).collect();
+    let mut current: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                current.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let mut candidate = current.clone();
+        candidate.push(part);
+        let host = root.join(candidate.join("/"));
+        let meta = std::fs::symlink_metadata(&host).ok()?;
+        if meta.file_type().is_symlink() {
+            hops += 1;
+            if hops > 40 {
+                return None;
+            }
+            let target = std::fs::read_link(&host).ok()?;
+            let target = target.to_string_lossy();
+            if target.starts_with('/') {
+                current.clear();
+            }
+            pending.extend(target.split('/').rev().map(str::to_string));
+        } else {
+            current = candidate;
+        }
+    }
+    Some(format!("/{}", current.join("/")))
+}
+
+/// Where a bind of `guest` lands in the rootfs: its real path when it exists, else the
+/// real path of its folder plus its name (so the mount point is made in the right place).
+fn guest_target(rootfs: &Path, guest: &str) -> String {
+    if let Some(real) = resolve_in(rootfs, guest) {
+        return real;
+    }
+    match resolve_in(rootfs, &parent_of(guest)) {
+        Some(parent) => format!("{}/{}", parent.trim_end_matches('/'), file_part(guest)),
+        None => guest.to_string(),
+    }
+}
+
+/// The program interpreter (`PT_INTERP`) of a 64-bit little-endian ELF executable.
+fn elf_interpreter(path: &Path) -> Option<String> {
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut data)
+        .ok()?;
+    if data.get(..4)? != b"\x7fELF" || data.get(4)? != &2 || data.get(5)? != &1 {
+        return None;
+    }
+    let u16_at = |o: usize| Some(u16::from_le_bytes(data.get(o..o + 2)?.try_into().ok()?));
+    let u32_at = |o: usize| Some(u32::from_le_bytes(data.get(o..o + 4)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(data.get(o..o + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
+    let phentsize = usize::from(u16_at(0x36)?);
+    let phnum = usize::from(u16_at(0x38)?);
+    for i in 0..phnum {
+        let header = phoff + i * phentsize;
+        if u32_at(header)? == 3 {
+            let offset = usize::try_from(u64_at(header + 8)?).ok()?;
+            let size = usize::try_from(u64_at(header + 32)?).ok()?;
+            let bytes = data.get(offset..offset + size)?;
+            let interp = String::from_utf8_lossy(bytes)
+                .trim_end_matches('\0')
+                .to_string();
+            return interp.starts_with('/').then_some(interp);
+        }
+    }
+    None
+}
+
+fn default_loader() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "/lib/ld-linux-aarch64.so.1",
+        "powerpc64" => "/lib64/ld64.so.2",
+        _ => "/lib64/ld-linux-x86-64.so.2",
+    }
+}
+
+fn host_multiarch() -> String {
+    match std::env::consts::ARCH {
+        "powerpc64" => "powerpc64le-linux-gnu".to_string(),
+        arch => format!("{arch}-linux-gnu"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    /// A host root with a Debian-like cross toolchain of GCC `major` (C and C++).
+    fn fake_host(root: &Path, major: u32) {
+        let bin = root.join("usr/bin");
+        for tool in ["gcc", "g++", "cpp"] {
+            touch(&bin.join(format!("{TRIPLET}-{tool}-{major}")));
+            // A second major keeps the first as the default.
+            let _ = symlink(
+                format!("{TRIPLET}-{tool}-{major}"),
+                bin.join(format!("{TRIPLET}-{tool}")),
+            );
+        }
+        for tool in ["ld", "ar", "as", "pkg-config"] {
+            touch(&bin.join(format!("{TRIPLET}-{tool}")));
+        }
+        let cross = root.join(format!("usr/lib/gcc-cross/{TRIPLET}/{major}"));
+        touch(&cross.join("cc1"));
+        touch(&cross.join("cc1plus"));
+        touch(&root.join(format!("usr/{TRIPLET}/lib/libc.so.6")));
+        std::fs::create_dir_all(root.join(format!("usr/lib/{}", host_multiarch()))).unwrap();
+    }
+
+    /// An s390x rootfs like bookworm's: merged /usr, gcc-12 and the triplet names.
+    fn fake_rootfs(root: &Path, major: u32) {
+        let bin = root.join("usr/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        symlink("usr/lib", root.join("lib")).unwrap();
+        std::fs::create_dir_all(root.join("usr/lib")).unwrap();
+        for tool in ["gcc", "g++", "cpp"] {
+            touch(&bin.join(format!("{TRIPLET}-{tool}-{major}")));
+            symlink(
+                format!("{TRIPLET}-{tool}-{major}"),
+                bin.join(format!("{TRIPLET}-{tool}")),
+            )
+            .unwrap();
+            symlink(
+                format!("{TRIPLET}-{tool}-{major}"),
+                bin.join(format!("{tool}-{major}")),
+            )
+            .unwrap();
+            symlink(format!("{tool}-{major}"), bin.join(tool)).unwrap();
+        }
+        touch(&bin.join(format!("{TRIPLET}-ld")));
+        symlink(format!("{TRIPLET}-ld"), bin.join("ld")).unwrap();
+        // cc goes through an absolute link, as Debian's alternatives do.
+        std::fs::create_dir_all(root.join("etc/alternatives")).unwrap();
+        symlink("/usr/bin/gcc", root.join("etc/alternatives/cc")).unwrap();
+        symlink("/etc/alternatives/cc", bin.join("cc")).unwrap();
+    }
+
+    fn host_tool(host: &Path, name: &str) -> String {
+        host.join("usr/bin")
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn modes_parse_and_print() {
+        for mode in ["auto", "cross", "off"] {
+            assert_eq!(mode.parse::<AccelerateMode>().unwrap().to_string(), mode);
+        }
+        assert!("fast"
+            .parse::<AccelerateMode>()
+            .unwrap_err()
+            .contains("auto, cross or off"));
+    }
+
+    #[test]
+    fn detects_languages_majors_and_what_is_missing() {
+        let host = tempfile::tempdir().unwrap();
+        let err = CrossToolchain::detect(host.path()).unwrap_err();
+        assert!(
+            err.contains("apt-get install gcc-s390x-linux-gnu g++-s390x-linux-gnu"),
+            "{err}"
+        );
+        fake_host(host.path(), 12);
+        let tc = CrossToolchain::detect(host.path()).unwrap();
+        assert_eq!(tc.default_major, Some(12));
+        assert_eq!(tc.languages(12), [Language::C, Language::Cxx]);
+        assert!(tc.languages(13).is_empty());
+        assert!(
+            !tc.tools.iter().any(|t| t.contains("pkg-config")),
+            "{:?}",
+            tc.tools
+        );
+        assert_eq!(
+            tc.support_dirs,
+            ["/usr/lib/gcc-cross", "/usr/s390x-linux-gnu"]
+        );
+        assert_eq!(tc.host_lib_dirs, [format!("/usr/lib/{}", host_multiarch())]);
+        assert_eq!(tc.loader, default_loader(), "a fake gcc has no PT_INTERP");
+        // No s390x C library: say which package brings it.
+        std::fs::remove_file(host.path().join(format!("usr/{TRIPLET}/lib/libc.so.6"))).unwrap();
+        let err = CrossToolchain::detect(host.path()).unwrap_err();
+        assert!(err.contains("libc6-dev-s390x-cross"), "{err}");
+    }
+
+    #[test]
+    fn reads_the_loader_of_a_real_binary() {
+        // Whatever runs this test is an ELF executable with an interpreter (or static).
+        let exe = std::env::current_exe().unwrap();
+        if let Some(interp) = elf_interpreter(&exe) {
+            assert!(interp.starts_with('/') && interp.contains("ld"), "{interp}");
+        }
+        assert_eq!(elf_interpreter(Path::new("/nonexistent")), None);
+    }
+
+    #[test]
+    fn resolves_links_inside_the_rootfs_only() {
+        let rootfs = tempfile::tempdir().unwrap();
+        fake_rootfs(rootfs.path(), 12);
+        let r = rootfs.path();
+        assert_eq!(
+            resolve_in(r, "/usr/bin/gcc").unwrap(),
+            "/usr/bin/s390x-linux-gnu-gcc-12"
+        );
+        assert_eq!(
+            resolve_in(r, "/usr/bin/cc").unwrap(),
+            "/usr/bin/s390x-linux-gnu-gcc-12"
+        );
+        assert_eq!(resolve_in(r, "/lib/x").as_deref(), None);
+        assert_eq!(resolve_in(r, "/lib").unwrap(), "/usr/lib");
+        assert_eq!(rootfs_gcc_major(r), Some(12));
+        assert_eq!(
+            split_version("s390x-linux-gnu-gcc-12"),
+            ("s390x-linux-gnu-gcc", Some(12))
+        );
+        assert_eq!(
+            split_version("s390x-linux-gnu-ld.bfd"),
+            ("s390x-linux-gnu-ld.bfd", None)
+        );
+    }
+
+    #[test]
+    fn binds_libraries_support_folders_and_tools_over_the_rootfs_names() {
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake_host(host.path(), 12);
+        fake_rootfs(rootfs.path(), 12);
+        let d = decide(
+            AccelerateMode::Auto,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap();
+        let acc = d.accelerator.expect(&d.note);
+        assert!(d.note.contains("GCC 12, C, C++"), "{}", d.note);
+        let binds = acc.sandbox(rootfs.path());
+        let args = binds.args.join(" ");
+        let h = |p: &str| {
+            host.path()
+                .join(p.trim_start_matches('/'))
+                .display()
+                .to_string()
+        };
+        // The loader folder the rootfs lacks, the host libraries, the compilers' folders.
+        for dir in [
+            "/lib64",
+            &format!("/usr/lib/{}", host_multiarch()),
+            "/usr/lib/gcc-cross",
+            "/usr/s390x-linux-gnu",
+        ] {
+            assert!(
+                args.contains(&format!("--ro-bind {} {dir}", h(dir))),
+                "{dir}: {args}"
+            );
+            assert!(
+                binds.mount_points.contains(&(dir.to_string(), false)),
+                "{dir}"
+            );
+        }
+        // Tools land on the real rootfs files; each real file is bound once.
+        let gcc12 = format!("/usr/bin/{TRIPLET}-gcc-12");
+        assert!(
+            args.contains(&format!(
+                "--ro-bind {} {gcc12}",
+                host_tool(host.path(), &format!("{TRIPLET}-gcc-12"))
+            )),
+            "{args}"
+        );
+        assert_eq!(args.matches(&format!(" {gcc12}")).count(), 1, "{args}");
+        assert!(args.contains(&format!(
+            "--ro-bind {} /usr/bin/{TRIPLET}-ld",
+            host_tool(host.path(), &format!("{TRIPLET}-ld"))
+        )));
+        // ar and as exist on the host only: they and their generic names go to the shim.
+        let shim = format!("{GUEST_SHIM_DIR}/bin");
+        assert!(
+            args.contains(&format!("--tmpfs {GUEST_SHIM_DIR} --dir {shim}")),
+            "{args}"
+        );
+        assert!(args.contains(&format!(
+            "--ro-bind {} {shim}/{TRIPLET}-ar",
+            host_tool(host.path(), &format!("{TRIPLET}-ar"))
+        )));
+        assert!(
+            args.contains(&format!("--symlink {TRIPLET}-ar {shim}/ar")),
+            "{args}"
+        );
+        assert!(
+            !args.contains(&format!("{shim}/gcc")),
+            "gcc exists in the rootfs: {args}"
+        );
+        assert_eq!(binds.path_prefix.as_deref(), Some(shim.as_str()));
+        assert!(binds
+            .mount_points
+            .contains(&(GUEST_SHIM_DIR.to_string(), false)));
+        // Nothing is taken from a pkg-config wrapper of the host.
+        assert!(!args.contains("pkg-config"), "{args}");
+    }
+
+    #[test]
+    fn broken_mode_leaves_out_the_compiler_folders() {
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake_host(host.path(), 12);
+        fake_rootfs(rootfs.path(), 12);
+        let mut acc = decide(
+            AccelerateMode::Auto,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap()
+        .accelerator
+        .unwrap();
+        acc.break_compilers = true;
+        let args = acc.sandbox(rootfs.path()).args.join(" ");
+        assert!(!args.contains("gcc-cross"), "{args}");
+        assert!(args.contains("/usr/s390x-linux-gnu"), "{args}");
+    }
+
+    #[test]
+    fn auto_needs_a_matching_gcc_major_and_cross_forces_it() {
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake_host(host.path(), 13);
+        fake_rootfs(rootfs.path(), 12);
+        let auto = decide(
+            AccelerateMode::Auto,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap();
+        assert!(auto.accelerator.is_none());
+        assert!(
+            auto.note.contains("GCC 13") && auto.note.contains("GCC 12"),
+            "{}",
+            auto.note
+        );
+        assert!(
+            auto.note
+                .contains("apt-get install gcc-12-s390x-linux-gnu g++-12-s390x-linux-gnu"),
+            "{}",
+            auto.note
+        );
+        let forced = decide(
+            AccelerateMode::Cross,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap();
+        let acc = forced.accelerator.unwrap();
+        assert_eq!(acc.major, 13);
+        assert!(forced.note.contains("warning"), "{}", forced.note);
+        // The host's GCC 13 lands on the rootfs's gcc-12 file, which its names lead to.
+        let args = acc.sandbox(rootfs.path()).args.join(" ");
+        assert!(
+            args.contains(&format!(
+                "{} /usr/bin/{TRIPLET}-gcc-12",
+                host_tool(host.path(), &format!("{TRIPLET}-gcc-13"))
+            )),
+            "{args}"
+        );
+        // With a GCC 12 cross compiler installed next to 13, auto takes that one.
+        fake_host(host.path(), 12);
+        let acc = decide(
+            AccelerateMode::Auto,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap()
+        .accelerator
+        .unwrap();
+        assert_eq!(acc.major, 12);
+        let args = acc.sandbox(rootfs.path()).args.join(" ");
+        assert!(!args.contains("-13"), "{args}");
+    }
+
+    #[test]
+    fn off_native_and_missing_toolchains() {
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake_rootfs(rootfs.path(), 12);
+        let d = decide(
+            AccelerateMode::Off,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap();
+        assert!(d.accelerator.is_none() && d.note.contains("off"));
+        let d = decide(
+            AccelerateMode::Cross,
+            host.path(),
+            rootfs.path(),
+            Execution::Native,
+        )
+        .unwrap();
+        assert!(d.accelerator.is_none() && d.note.contains("s390x"));
+        let d = decide(
+            AccelerateMode::Auto,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap();
+        assert!(
+            d.accelerator.is_none() && d.note.contains("apt-get install gcc-s390x-linux-gnu"),
+            "{}",
+            d.note
+        );
+        let err = decide(
+            AccelerateMode::Cross,
+            host.path(),
+            rootfs.path(),
+            Execution::Emulated,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("--accelerate cross") && err.contains("apt-get install"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn doctor_lists_languages_and_what_to_install() {
+        let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        fake_host(host.path(), 12);
+        fake_rootfs(rootfs.path(), 12);
+        let text = doctor_lines(host.path(), Some(rootfs.path())).join("\n");
+        assert!(
+            text.contains("C++      s390x-linux-gnu-g++ (GCC 12)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Fortran  missing: apt-get install gfortran-s390x-linux-gnu"),
+            "{text}"
+        );
+        assert!(text.contains("--accelerate auto: on"), "{text}");
+    }
+
+    #[test]
+    fn toolchain_failures_are_told_apart_from_package_failures() {
+        assert!(looks_toolchain_related(
+            "gcc: fatal error: cannot execute 'cc1': execvp: No such file or directory"
+        ));
+        assert!(looks_toolchain_related(
+            "ImportError: /lib/s390x-linux-gnu/libstdc++.so.6: version `GLIBCXX_3.4.32' not found"
+        ));
+        assert!(looks_toolchain_related(
+            "s390x-linux-gnu-gcc: error: unrecognized command-line option '-march=z17'"
+        ));
+        assert!(!looks_toolchain_related(
+            "fatal error: ffi.h: No such file or directory"
+        ));
+        assert!(!looks_toolchain_related(
+            "error: subprocess-exited-with-error"
+        ));
+    }
+}

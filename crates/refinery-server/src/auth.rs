@@ -1,0 +1,225 @@
+//! Token checks: `WORKER_TOKEN` guards every mutating endpoint and the worker endpoints;
+//! `--read-token` (if set) guards the reads. A token comes as the `X-Worker-Token` header,
+//! `Authorization: Bearer …`, the password of HTTP Basic auth (so pip can use
+//! `http://user:TOKEN@host/simple`), `?token=`, or the `worker_token` cookie that
+//! `POST /api/session/token` sets. Tokens are compared in constant time. Missing → 401,
+//! wrong → 403.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Constant-time equality (both sides hashed first, so lengths do not leak either).
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    let ha = Sha256::digest(a.as_bytes());
+    let hb = Sha256::digest(b.as_bytes());
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in input.trim().bytes() {
+        if c == b'=' {
+            break;
+        }
+        let v = TABLE.iter().position(|t| *t == c)? as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The token a request carries, from wherever it is.
+pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = headers.get("x-worker-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    if let Some(v) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(bearer) = v.strip_prefix("Bearer ") {
+            return Some(bearer.trim().to_string());
+        }
+        if let Some(basic) = v.strip_prefix("Basic ") {
+            if let Some(decoded) = base64_decode(basic) {
+                let text = String::from_utf8_lossy(&decoded).into_owned();
+                if let Some((_, password)) = text.split_once(':') {
+                    return Some(password.to_string());
+                }
+            }
+        }
+    }
+    if let Some(query) = query {
+        for pair in query.split('&') {
+            if let Some(value) = pair.strip_prefix("token=") {
+                return Some(percent_decode(value));
+            }
+        }
+    }
+    for cookies in headers.get_all(header::COOKIE) {
+        if let Ok(text) = cookies.to_str() {
+            for cookie in text.split(';') {
+                if let Some(value) = cookie.trim().strip_prefix("worker_token=") {
+                    return Some(percent_decode(value));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `%XX` and `+` decoding of a query value.
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| (b as char).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Nothing,
+    Read,
+    Write,
+}
+
+fn need(method: &Method, path: &str) -> Need {
+    if path == "/healthz" || path == "/api/health" || path == "/api/session/token" {
+        return Need::Nothing;
+    }
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        Need::Read
+    } else {
+        Need::Write
+    }
+}
+
+/// The middleware.
+pub async fn guard(State(state): State<Arc<AppState>>, req: Request<Body>, next: Next) -> Response {
+    let required = need(req.method(), req.uri().path());
+    let expected: Vec<&str> = match required {
+        Need::Nothing => Vec::new(),
+        Need::Write => state
+            .config
+            .worker_token
+            .iter()
+            .map(String::as_str)
+            .collect(),
+        Need::Read => match &state.config.read_token {
+            // A worker token also reads.
+            Some(read) => [Some(read.as_str()), state.config.worker_token.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            None => Vec::new(),
+        },
+    };
+    if expected.is_empty() {
+        return next.run(req).await;
+    }
+    match presented_token(req.headers(), req.uri().query()) {
+        None => {
+            let mut response = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this endpoint needs a token: send it as the X-Worker-Token header, \
+                 `Authorization: Bearer`, ?token=, or the worker_token cookie \
+                 (POST /api/session/token sets it)",
+            )
+            .into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"refinery\""),
+            );
+            response
+        }
+        Some(token) if expected.iter().any(|e| tokens_equal(e, &token)) => next.run(req).await,
+        Some(_) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the token is not valid for this endpoint",
+        )
+        .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_sources() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(presented_token(&headers, None), None);
+        assert_eq!(
+            presented_token(&headers, Some("a=1&token=s%20x")).as_deref(),
+            Some("s x")
+        );
+        headers.insert(
+            header::COOKIE,
+            "other=1; worker_token=c00kie".parse().unwrap(),
+        );
+        assert_eq!(presented_token(&headers, None).as_deref(), Some("c00kie"));
+        // user:secret
+        headers.insert(
+            header::AUTHORIZATION,
+            "Basic dXNlcjpzZWNyZXQ=".parse().unwrap(),
+        );
+        assert_eq!(presented_token(&headers, None).as_deref(), Some("secret"));
+        headers.insert("x-worker-token", "hdr".parse().unwrap());
+        assert_eq!(presented_token(&headers, None).as_deref(), Some("hdr"));
+    }
+
+    #[test]
+    fn constant_time_compare() {
+        assert!(tokens_equal("abc", "abc"));
+        assert!(!tokens_equal("abc", "abd"));
+        assert!(!tokens_equal("abc", "abcd"));
+        assert!(!tokens_equal("", "x"));
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%2Fb+c%"), "a/b c%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

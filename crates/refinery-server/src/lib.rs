@@ -1,0 +1,377 @@
+//! The control plane of the s390x Wheel Refinery.
+//!
+//! * [`start`] / [`serve`]: one axum server with the JSON API (events, packages, top
+//!   failures and slowest, hints, logs and live logs over SSE, inputs → plans → builds, the
+//!   build queue and its worker protocol, settings), token auth, Prometheus `/metrics`,
+//!   `/api/openapi.json`, and the pip-compatible `/simple/` index (PEP 503 HTML and PEP 691
+//!   JSON, PEP 658 metadata) served from the content-addressed store.
+//! * [`worker`]: the build worker (`refinery worker`): claims jobs from the store (or from
+//!   a remote control plane over HTTP), builds each with the build engine, streams its log
+//!   and heartbeats.
+//! * [`simple::write_static_index`]: the same index as static files (`refinery index`).
+//!
+//! The store ([`refinery_store::queue`]) is SQLite under `--cache` by default and
+//! PostgreSQL with `--database-url postgres://…`.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod openapi;
+pub mod planning;
+pub mod publish;
+pub mod remote;
+pub mod simple;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use refinery_index::IndexConfig;
+use refinery_pep::Target;
+use refinery_plan::Overrides;
+use refinery_store::{Cas, History, HistoryError, QueueStore};
+use tokio::net::TcpListener;
+
+pub use error::ApiError;
+
+/// Everything `refinery serve` is configured with.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub cache: PathBuf,
+    /// `None`: SQLite at `<cache>/queue.db`.
+    pub database_url: Option<String>,
+    pub history_db: PathBuf,
+    /// Guards mutating and worker endpoints.
+    pub worker_token: Option<String>,
+    /// Guards the reads, when set.
+    pub read_token: Option<String>,
+    /// Default target of uploads.
+    pub python: String,
+    pub platform_tag: String,
+    /// The index that plans resolve against.
+    pub index: IndexConfig,
+    /// Per-package overrides applied to every plan.
+    pub overrides: Overrides,
+    /// Let uploaded requirements files name other indexes (`-i`, `--extra-index-url`,
+    /// `-f`, `--trusted-host`).
+    pub allow_index_options: bool,
+    pub max_requirements_bytes: usize,
+    pub max_wheel_bytes: usize,
+    /// How often expired leases are taken back.
+    pub reap_interval: Duration,
+    pub max_restarts: i64,
+    /// Initial AUTO_PLAN / AUTO_BUILD (written to the stored settings at start when set).
+    pub auto_plan: Option<bool>,
+    pub auto_build: Option<bool>,
+    /// `POST /api/worker/trigger` calls this instead of draining in-process.
+    pub worker_webhook_url: Option<String>,
+    /// Drain the queue in-process this often.
+    pub worker_autorun_interval: Option<Duration>,
+    /// The hint catalog file (default `hints/catalog.toml` in the working folder).
+    pub hints_catalog: Option<PathBuf>,
+    /// How an in-process drain builds (None: `POST /api/worker/trigger` without a webhook
+    /// is refused).
+    pub local_worker: Option<worker::WorkerOptions>,
+}
+
+impl ServerConfig {
+    /// Defaults for a cache folder.
+    pub fn new(cache: PathBuf) -> ServerConfig {
+        ServerConfig {
+            history_db: cache.join("history.db"),
+            database_url: None,
+            worker_token: None,
+            read_token: None,
+            python: "3.11".into(),
+            platform_tag: "manylinux2014_s390x".into(),
+            index: IndexConfig {
+                cache_dir: Some(cache.join("http")),
+                ..IndexConfig::default()
+            },
+            overrides: Overrides::new(),
+            allow_index_options: false,
+            max_requirements_bytes: 1024 * 1024,
+            max_wheel_bytes: 512 * 1024 * 1024,
+            reap_interval: Duration::from_secs(5),
+            max_restarts: refinery_store::queue::DEFAULT_MAX_RESTARTS,
+            auto_plan: None,
+            auto_build: None,
+            worker_webhook_url: None,
+            worker_autorun_interval: None,
+            local_worker: None,
+            hints_catalog: None,
+            cache,
+        }
+    }
+
+    pub fn target(&self) -> Result<Target, ApiError> {
+        Target::new(&self.python, &self.platform_tag)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    }
+}
+
+/// A few history connections, reused (a [`History`] is not `Sync`).
+pub struct HistoryPool {
+    path: PathBuf,
+    idle: Mutex<Vec<History>>,
+}
+
+impl HistoryPool {
+    pub fn new(path: PathBuf) -> Self {
+        HistoryPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `f` with a connection.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&History) -> Result<T, HistoryError>,
+    ) -> Result<T, HistoryError> {
+        let pooled = self.idle.lock().expect("history pool").pop();
+        let history = match pooled {
+            Some(h) => h,
+            None => History::open(&self.path)?,
+        };
+        let result = f(&history);
+        let mut idle = self.idle.lock().expect("history pool");
+        if idle.len() < 8 {
+            idle.push(history);
+        }
+        result
+    }
+}
+
+/// Shared by every handler.
+pub struct AppState {
+    pub config: ServerConfig,
+    pub store: Arc<dyn QueueStore>,
+    pub history: HistoryPool,
+    pub cas: Cas,
+    pub metrics: metrics::Metrics,
+    pub index: simple::IndexCache,
+    /// One plan at a time (the planner's work folder is shared).
+    pub planner: Mutex<()>,
+    /// A drain in progress (trigger / autorun).
+    pub draining: std::sync::atomic::AtomicBool,
+}
+
+impl AppState {
+    pub fn new(config: ServerConfig) -> Result<Arc<AppState>, String> {
+        let store = refinery_store::open_queue(config.database_url.as_deref(), &config.cache)
+            .map_err(|e| e.to_string())?;
+        Self::with_store(config, store)
+    }
+
+    pub fn with_store(
+        config: ServerConfig,
+        store: Arc<dyn QueueStore>,
+    ) -> Result<Arc<AppState>, String> {
+        fs_err::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
+        // Open once so a broken history database is reported at start.
+        History::open(&config.history_db).map_err(|e| e.to_string())?;
+        if config.auto_plan.is_some() || config.auto_build.is_some() {
+            let mut settings = store.settings().map_err(|e| e.to_string())?;
+            if let Some(v) = config.auto_plan {
+                settings.auto_plan = v;
+            }
+            if let Some(v) = config.auto_build {
+                settings.auto_build = v;
+            }
+            store.put_settings(&settings).map_err(|e| e.to_string())?;
+        }
+        Ok(Arc::new(AppState {
+            cas: Cas::new(config.cache.join("cas").join("v1")),
+            history: HistoryPool::new(config.history_db.clone()),
+            metrics: metrics::Metrics::default(),
+            index: simple::IndexCache::default(),
+            planner: Mutex::new(()),
+            draining: std::sync::atomic::AtomicBool::new(false),
+            store,
+            config,
+        }))
+    }
+}
+
+/// Runs blocking work (database, files) off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("a background task failed: {e}")))?
+}
+
+/// A server running in the background (tests, `refinery serve`).
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes open requests, and waits.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// Starts the server on its own runtime thread, bound to `addr` (port 0 picks one).
+pub fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServer, String> {
+    start_with_state(AppState::new(config)?, addr)
+}
+
+/// Like [`start`] with a store opened by the caller (e.g. a PostgreSQL schema per test).
+pub fn start_with_store(
+    config: ServerConfig,
+    store: Arc<dyn QueueStore>,
+    addr: SocketAddr,
+) -> Result<RunningServer, String> {
+    start_with_state(AppState::with_store(config, store)?, addr)
+}
+
+fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningServer, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("refinery-server")
+        .build()
+        .map_err(|e| e.to_string())?;
+    let listener = runtime
+        .block_on(TcpListener::bind(addr))
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread_state = state.clone();
+    let thread = std::thread::Builder::new()
+        .name("refinery-server".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                spawn_background(thread_state.clone());
+                let app = api::router(thread_state);
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(RunningServer {
+        addr: bound,
+        state,
+        shutdown: Some(tx),
+        thread: Some(thread),
+    })
+}
+
+/// Runs the server in the foreground until Ctrl-C / SIGTERM.
+pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
+    let state = AppState::new(config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        eprintln!(
+            "refinery serve: listening on http://{bound} (queue: {} {}, history: {})",
+            state.store.backend(),
+            state.store.location(),
+            state.config.history_db.display()
+        );
+        spawn_background(state.clone());
+        axum::serve(listener, api::router(state))
+            .with_graceful_shutdown(async {
+                let ctrl_c = tokio::signal::ctrl_c();
+                #[cfg(unix)]
+                {
+                    let mut term =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                            .expect("SIGTERM handler");
+                    tokio::select! {
+                        _ = ctrl_c => {},
+                        _ = term.recv() => {},
+                    }
+                }
+                #[cfg(not(unix))]
+                {
+                    let _ = ctrl_c.await;
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// The reaper, the index refresher and the autorun drain.
+fn spawn_background(state: Arc<AppState>) {
+    let reaper = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(reaper.config.reap_interval);
+        loop {
+            tick.tick().await;
+            let s = reaper.clone();
+            let result =
+                tokio::task::spawn_blocking(move || s.store.reap(s.config.max_restarts)).await;
+            match result {
+                Ok(Ok(reaped)) => {
+                    for job in &reaped {
+                        reaper.metrics.lease_expired(job.requeued);
+                        tracing::warn!(job = job.id, worker = ?job.worker, requeued = job.requeued, "lease expired");
+                    }
+                }
+                Ok(Err(e)) => tracing::warn!("reaper: {e}"),
+                Err(e) => tracing::warn!("reaper task: {e}"),
+            }
+        }
+    });
+    let refresher = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tick.tick().await;
+            let s = refresher.clone();
+            let _ = tokio::task::spawn_blocking(move || simple::refresh(&s)).await;
+        }
+    });
+    if let Some(interval) = state.config.worker_autorun_interval {
+        let drainer = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let _ = api::trigger_drain(drainer.clone()).await;
+            }
+        });
+    }
+}

@@ -1,0 +1,307 @@
+//! Inputs → plans → build jobs: the seeds' user-guide flow
+//! (`pending → planning → planned → build_queued | failed`).
+
+use std::path::Path;
+
+use refinery_index::IndexClient;
+use refinery_pep::RequirementsTxt;
+use refinery_plan::{make_plan, Action, Plan, PlanOptions, SourceKind, Strategy, DEFAULT_MAX_DEPS};
+use refinery_store::queue::{InputStatus, Job, JobSpec, JobStatus, Recipe, StoredPlan};
+use refinery_store::Event;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Checks an uploaded requirements file: UTF-8, parseable, no includes, and (unless the
+/// server allows it) no options that point at other indexes.
+pub fn check_requirements(text: &str, allow_index_options: bool) -> Result<(), ApiError> {
+    let mut loader = |path: &Path| -> std::io::Result<String> {
+        Err(std::io::Error::other(format!(
+            "`-r`/`-c` includes ({}) are not allowed in an upload; upload one file with every requirement",
+            path.display()
+        )))
+    };
+    let parsed = RequirementsTxt::parse_str(text, Path::new("requirements.txt"), &mut loader)
+        .map_err(|e| {
+            let cause = std::error::Error::source(&e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            ApiError::bad_request(format!("the requirements file is not valid: {e}{cause}"))
+        })?;
+    let index_options = parsed.index_url.is_some()
+        || !parsed.extra_index_urls.is_empty()
+        || !parsed.find_links.is_empty()
+        || !parsed.trusted_hosts.is_empty();
+    if index_options && !allow_index_options {
+        return Err(ApiError::bad_request(
+            "the requirements file names other indexes (-i/--index-url, --extra-index-url, \
+             -f/--find-links or --trusted-host); this server only resolves against its \
+             configured index (start it with --allow-index-options to permit them)",
+        ));
+    }
+    if parsed.requirements.is_empty() && parsed.rejected.is_empty() {
+        return Err(ApiError::bad_request(
+            "the requirements file holds no requirements",
+        ));
+    }
+    Ok(())
+}
+
+/// Plans input `id` (blocking): `pending|failed → planning → planned`, then, with
+/// AUTO_BUILD, enqueues the builds (`build_queued`).
+pub fn plan_input(state: &AppState, id: i64) -> Result<(StoredPlan, Vec<Job>), ApiError> {
+    let store = &*state.store;
+    let input = store.transition_input(
+        id,
+        &[InputStatus::Pending, InputStatus::Failed],
+        InputStatus::Planning,
+        None,
+        "",
+    )?;
+    let result: Result<(Plan, StoredPlan), ApiError> = (|| {
+        let dir = state
+            .config
+            .cache
+            .join(&input.path)
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| ApiError::internal("the input has no folder"))?;
+        let plan = {
+            let _one_at_a_time = state.planner.lock().expect("planner lock");
+            run_planner(state, &dir)?
+        };
+        let json =
+            serde_json::to_vec_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
+        let plans_dir = state.config.cache.join("plans").join("v1");
+        refinery_store::write_atomic(&plans_dir.join(format!("{}.json", plan.id)), &json)
+            .map_err(|e| ApiError::internal(format!("cannot save the plan: {e}")))?;
+        let stored = StoredPlan {
+            id: plan.id.clone(),
+            input_id: Some(id),
+            python: plan.python.clone(),
+            platform_tag: plan.platform_tag.clone(),
+            summary: serde_json::json!({
+                "reuse": plan.count(Action::Reuse),
+                "build": plan.count(Action::Build),
+                "missing": plan.count(Action::Missing),
+                "rejected": plan.rejected.len(),
+                "skipped": plan.skipped.len(),
+            }),
+            body: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,
+            created_ms: 0,
+        };
+        store.save_plan(&stored)?;
+        // Reusable uploaded wheels go straight into the index.
+        for node in &plan.nodes {
+            if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
+                if source.kind == SourceKind::InputWheel {
+                    if let Some(path) = &source.path {
+                        match crate::publish::publish_wheel(
+                            store,
+                            &state.cas,
+                            Path::new(path),
+                            "uploaded",
+                            None,
+                        ) {
+                            Ok(_) => state.index.invalidate(),
+                            Err(e) => tracing::warn!("cannot publish {path}: {e}"),
+                        }
+                    }
+                }
+            }
+        }
+        let _ = state.history.with(|h| {
+            h.record_event(
+                &Event::new(
+                    "plan",
+                    format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
+                )
+                .with_data(stored.summary.clone()),
+            )
+        });
+        Ok((plan, stored))
+    })();
+    match result {
+        Ok((plan, stored)) => {
+            store.transition_input(
+                id,
+                &[InputStatus::Planning],
+                InputStatus::Planned,
+                Some(&plan.id),
+                "",
+            )?;
+            let mut jobs = Vec::new();
+            if store.settings()?.auto_build {
+                jobs = enqueue_plan(state, &plan, None, Some(id))?;
+            }
+            Ok((stored, jobs))
+        }
+        Err(e) => {
+            let _ = store.transition_input(
+                id,
+                &[InputStatus::Planning],
+                InputStatus::Failed,
+                None,
+                &e.message,
+            );
+            Err(e)
+        }
+    }
+}
+
+fn summary_line(plan: &Plan) -> String {
+    format!(
+        "{} reuse, {} build, {} missing",
+        plan.count(Action::Reuse),
+        plan.count(Action::Build),
+        plan.count(Action::Missing)
+    )
+}
+
+fn run_planner(state: &AppState, input_dir: &Path) -> Result<Plan, ApiError> {
+    let config = &state.config;
+    let options = PlanOptions {
+        target: config.target()?,
+        strategy: Strategy::Pinned,
+        fallback_latest: false,
+        max_deps: DEFAULT_MAX_DEPS,
+        requirements_path: None,
+        constraints_path: None,
+        overrides: config.overrides.clone(),
+        known_failures: Vec::new(),
+        allow_prereleases: false,
+    };
+    let client = IndexClient::new(config.index.clone())
+        .map_err(|e| ApiError::internal(format!("cannot set up the index client: {e}")))?;
+    make_plan(input_dir, &config.cache, &options, &config.index, &client).map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "plan_failed",
+            refinery_index::redact_url(&e.to_string()),
+        )
+    })
+}
+
+/// Enqueues the jobs of a plan (all nodes, or the node `only`): builds and index wheels
+/// as `pending` jobs, uploaded reusable wheels as `reused`, missing packages as `missing`,
+/// skipped ones as `skipped_known_failure`. Moves the input to `build_queued`.
+pub fn enqueue_plan(
+    state: &AppState,
+    plan: &Plan,
+    only: Option<&str>,
+    input_id: Option<i64>,
+) -> Result<Vec<Job>, ApiError> {
+    let store = &*state.store;
+    let mut jobs = Vec::new();
+    let wanted = |id: &str, name: &str| {
+        only.is_none_or(|o| {
+            o == id || refinery_index::normalize_name(o) == refinery_index::normalize_name(name)
+        })
+    };
+    for node in &plan.nodes {
+        if !wanted(&node.id, &node.name) {
+            continue;
+        }
+        let (status, detail) = match (node.action, node.source.as_ref().map(|s| s.kind)) {
+            (Action::Build, _) => (None, String::new()),
+            (Action::Reuse, Some(SourceKind::InputWheel)) => {
+                (Some(JobStatus::Reused), node.reason.clone())
+            }
+            (Action::Reuse, _) => (None, String::new()),
+            (Action::Missing, _) => (Some(JobStatus::Missing), node.reason.clone()),
+        };
+        if node.version.is_empty() {
+            // A requirement that never resolved: nothing to build, the plan says why.
+            continue;
+        }
+        let recipe = node
+            .overrides
+            .as_ref()
+            .map(|o| Recipe {
+                steps: Vec::new(),
+                variant: o.variant.clone(),
+                system_packages: o.system_packages.clone(),
+                env: o.env.clone(),
+            })
+            .unwrap_or_default();
+        let (job, _) = store.enqueue(&JobSpec {
+            package: node.name.clone(),
+            version: node.version.clone(),
+            python: plan.python.clone(),
+            platform_tag: plan.platform_tag.clone(),
+            recipe,
+            plan_id: Some(plan.id.clone()),
+            input_id,
+            priority: 0,
+            status,
+            detail,
+        })?;
+        jobs.push(job);
+    }
+    for skipped in &plan.skipped {
+        if let Some(version) = &skipped.version {
+            if !wanted(&format!("{}=={version}", skipped.name), &skipped.name) {
+                continue;
+            }
+            let (job, _) = store.enqueue(&JobSpec {
+                package: skipped.name.clone(),
+                version: version.clone(),
+                python: plan.python.clone(),
+                platform_tag: plan.platform_tag.clone(),
+                plan_id: Some(plan.id.clone()),
+                input_id,
+                status: Some(JobStatus::SkippedKnownFailure),
+                detail: skipped.reason.clone(),
+                ..JobSpec::default()
+            })?;
+            jobs.push(job);
+        }
+    }
+    if only.is_some() && jobs.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "plan {} has no node {}",
+            plan.id,
+            only.unwrap_or_default()
+        )));
+    }
+    if let Some(id) = input_id {
+        let _ = store.transition_input(
+            id,
+            &[InputStatus::Planned, InputStatus::BuildQueued],
+            InputStatus::BuildQueued,
+            None,
+            "",
+        );
+    }
+    let _ = state.history.with(|h| {
+        h.record_event(
+            &Event::new(
+                "enqueue",
+                format!("{} jobs from plan {}", jobs.len(), plan.id),
+            )
+            .with_data(serde_json::json!({"plan_id": plan.id, "jobs": jobs.iter().map(|j| j.id).collect::<Vec<_>>()})),
+        )
+    });
+    Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirements_checks() {
+        check_requirements("six==1.16.0\nrequests>=2\n", false).unwrap();
+        let err = check_requirements("-i https://evil.example/simple\nsix\n", false).unwrap_err();
+        assert!(err.message.contains("other indexes"), "{}", err.message);
+        check_requirements("--extra-index-url https://x.example/simple\nsix\n", true).unwrap();
+        let err = check_requirements("-r ../../etc/passwd\n", false).unwrap_err();
+        assert!(
+            err.message.contains("not allowed in an upload"),
+            "{}",
+            err.message
+        );
+        assert!(check_requirements("# nothing\n", false).is_err());
+        assert!(check_requirements("--bogus-option\nsix\n", false).is_err());
+    }
+}

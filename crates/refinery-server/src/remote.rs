@@ -1,0 +1,255 @@
+//! A worker's view of a remote control plane (`refinery worker --server URL`): the worker
+//! protocol of [`crate::api`] over HTTP, with the worker token.
+
+use std::path::Path;
+use std::time::Duration;
+
+use refinery_store::queue::{HeartbeatReply, Job, Outcome, PublishedFile, QueueError};
+use refinery_store::{Attempt, Event};
+use serde_json::{json, Value};
+
+use crate::worker::JobSource;
+
+/// The control plane at `base` (e.g. `http://10.0.0.5:8080`).
+pub struct RemoteSource {
+    base: String,
+    token: Option<String>,
+    client: reqwest::blocking::Client,
+    lease_secs: u64,
+}
+
+impl RemoteSource {
+    pub fn new(base: &str, token: Option<String>, lease: Duration) -> Result<RemoteSource, String> {
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemoteSource {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            client,
+            lease_secs: lease.as_secs().max(5),
+        })
+    }
+
+    fn unavailable(&self, e: impl std::fmt::Display) -> QueueError {
+        QueueError::Unavailable {
+            location: refinery_index::redact_url(&self.base),
+            message: e.to_string(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.header("X-Worker-Token", token);
+        }
+        request
+    }
+
+    /// Sends the request; maps the JSON error bodies back to [`QueueError`]s.
+    fn send(
+        &self,
+        request: reqwest::blocking::RequestBuilder,
+        job: Option<&Job>,
+    ) -> Result<Option<Value>, QueueError> {
+        let response = request.send().map_err(|e| self.unavailable(e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let body: Value = response.json().unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(Some(body));
+        }
+        let code = body["error"]["code"].as_str().unwrap_or("");
+        let message = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no message")
+            .to_string();
+        Err(match (code, job) {
+            ("lease_lost", Some(job)) => QueueError::LeaseLost {
+                job: job.id,
+                attempt: job.attempt,
+            },
+            ("not_found", _) => QueueError::NotFound {
+                what: "job",
+                id: job.map(|j| j.id.to_string()).unwrap_or_default(),
+            },
+            _ if status.is_server_error() => self.unavailable(format!("{status}: {message}")),
+            _ => QueueError::Invalid(format!("{status}: {message}")),
+        })
+    }
+}
+
+impl JobSource for RemoteSource {
+    fn describe(&self) -> String {
+        format!("control plane {}", refinery_index::redact_url(&self.base))
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
+        let body = self.send(
+            self.request(reqwest::Method::POST, "/api/worker/claim")
+                .json(&json!({
+                    "worker": worker,
+                    "host": crate::worker::hostname(),
+                    "lease_secs": lease.as_secs().max(5),
+                })),
+            None,
+        )?;
+        match body {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v["job"].clone())
+                .map(Some)
+                .map_err(|e| QueueError::Invalid(format!("the server sent a bad job: {e}"))),
+        }
+    }
+
+    fn start(&self, job: &Job) -> Result<(), QueueError> {
+        self.send(
+            self.request(
+                reqwest::Method::POST,
+                &format!("/api/jobs/{}/start", job.id),
+            )
+            .json(&json!({ "attempt": job.attempt })),
+            Some(job),
+        )
+        .map(|_| ())
+    }
+
+    fn heartbeat(&self, job: &Job, lease: Duration) -> Result<HeartbeatReply, QueueError> {
+        let body = self
+            .send(
+                self.request(
+                    reqwest::Method::POST,
+                    &format!("/api/jobs/{}/heartbeat", job.id),
+                )
+                .json(&json!({ "attempt": job.attempt, "lease_secs": lease.as_secs().max(5) })),
+                Some(job),
+            )?
+            .unwrap_or(Value::Null);
+        Ok(HeartbeatReply {
+            cancel: body["cancel"].as_bool().unwrap_or(false),
+            lease_expires_ms: body["lease_expires_ms"].as_i64().unwrap_or(0),
+        })
+    }
+
+    fn append_log(&self, job: &Job, data: &str) -> Result<(), QueueError> {
+        self.send(
+            self.request(reqwest::Method::POST, &format!("/api/jobs/{}/logs", job.id))
+                .json(&json!({ "attempt": job.attempt, "data": data })),
+            Some(job),
+        )
+        .map(|_| ())
+    }
+
+    fn complete(&self, job: &Job, outcome: &Outcome) -> Result<Job, QueueError> {
+        let body = self
+            .send(
+                self.request(
+                    reqwest::Method::POST,
+                    &format!("/api/jobs/{}/complete", job.id),
+                )
+                .json(&json!({
+                    "attempt": job.attempt,
+                    "status": outcome.status,
+                    "detail": outcome.detail,
+                    "result": outcome.result,
+                })),
+                Some(job),
+            )?
+            .unwrap_or(Value::Null);
+        serde_json::from_value(body["job"].clone())
+            .map_err(|e| QueueError::Invalid(format!("the server sent a bad job: {e}")))
+    }
+
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
+        let filename = wheel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let bytes = fs_err::read(wheel).map_err(|e| e.to_string())?;
+        let body = self
+            .send(
+                self.request(reqwest::Method::PUT, &format!("/api/jobs/{}/wheel", job.id))
+                    .query(&[
+                        ("attempt", job.attempt.to_string()),
+                        ("filename", filename),
+                        ("origin", origin.to_string()),
+                    ])
+                    .header("content-type", "application/octet-stream")
+                    .body(bytes),
+                Some(job),
+            )
+            .map_err(|e| e.to_string())?
+            .unwrap_or(Value::Null);
+        serde_json::from_value(body["published"].clone()).map_err(|e| e.to_string())
+    }
+
+    fn record_history(
+        &self,
+        job: &Job,
+        events: &[Event],
+        attempts: &[Attempt],
+    ) -> Result<(), String> {
+        self.send(
+            self.request(
+                reqwest::Method::POST,
+                &format!("/api/jobs/{}/history", job.id),
+            )
+            .json(&json!({ "attempt": job.attempt, "events": events, "attempts": attempts })),
+            Some(job),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+
+    fn reap(&self, _max_restarts: i64) -> Result<usize, QueueError> {
+        Ok(0)
+    }
+
+    fn shares_history(&self) -> bool {
+        false
+    }
+}
+
+impl RemoteSource {
+    /// The lease this source asks for.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs)
+    }
+}
+
+/// `GET /api/queue/stats` (and `/api/queue` with `list`) of a running control plane.
+pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, String> {
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let get = |path: &str| -> Result<Value, String> {
+        let mut request = client.get(format!("{}{path}", base.trim_end_matches('/')));
+        if let Some(token) = token {
+            request = request.header("X-Worker-Token", token);
+        }
+        let response = request
+            .send()
+            .map_err(|e| format!("{}: {e}", refinery_index::redact_url(base)))?;
+        let status = response.status();
+        let body: Value = response.json().unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(format!(
+                "{status}: {}",
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap_or("request failed")
+            ));
+        }
+        Ok(body)
+    };
+    let mut stats = get("/api/queue/stats")?;
+    if list {
+        stats["jobs"] = get("/api/queue?limit=1000")?["jobs"].clone();
+    }
+    Ok(stats)
+}

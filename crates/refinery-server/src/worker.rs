@@ -1,0 +1,826 @@
+//! The build worker: claims a job, heartbeats while it builds, streams the build log,
+//! publishes the wheel and completes the job (every call fenced by the job's attempt).
+//!
+//! A job is one `package==version` for one Python and platform. The worker plans that
+//! single requirement with [`refinery_plan::make_plan`], keeps the node of that package,
+//! and runs [`refinery_build::execute_plan`] on it. The build log files
+//! (`<cache>/logs/<name>-<version>-attempt<N>-<variant>.log`) are tailed while the build
+//! runs and shipped to the store as numbered chunks, together with the reporter's lines.
+//!
+//! Jobs come from a [`JobSource`]: the store itself ([`LocalSource`], SQLite or
+//! PostgreSQL) or a remote control plane over HTTP ([`crate::remote::RemoteSource`]).
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use refinery_build::hints::Catalog;
+use refinery_build::{execute_plan, EnvironmentChoice, RecipePolicy, Reporter, RunSettings};
+use refinery_index::{IndexClient, IndexConfig};
+use refinery_pep::Target;
+use refinery_plan::{
+    make_plan, Overrides, PackageOverride, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
+};
+use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
+use refinery_store::{Attempt, Cas, Event, History, ManifestEntry, QueueStore, Status};
+
+/// How a worker builds and talks to the queue.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub id: String,
+    pub cache: PathBuf,
+    pub history_db: PathBuf,
+    pub lease: Duration,
+    pub heartbeat: Duration,
+    /// Wait between polls of an empty queue.
+    pub poll: Duration,
+    /// Keep polling when the queue is empty (AUTO_BUILD); otherwise drain and stop.
+    pub keep_polling: bool,
+    /// Stop after this many jobs.
+    pub max_jobs: Option<usize>,
+    pub max_restarts: i64,
+    pub index: IndexConfig,
+    pub environment: EnvironmentChoice,
+    pub max_attempts: u32,
+    pub attempt_timeout: Option<Duration>,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub auditwheel: String,
+    pub pip_env: Vec<(String, String)>,
+    pub recipes: RecipePolicy,
+    /// The hint catalog builds are matched against.
+    pub catalog: Catalog,
+}
+
+impl WorkerOptions {
+    /// Defaults for a cache folder: rootfs environments under `envs_dir`.
+    pub fn new(cache: PathBuf, envs_dir: PathBuf) -> WorkerOptions {
+        let host = hostname();
+        WorkerOptions {
+            id: format!("{host}-{}", std::process::id()),
+            history_db: cache.join("history.db"),
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(10),
+            poll: Duration::from_secs(2),
+            keep_polling: false,
+            max_jobs: None,
+            max_restarts: refinery_store::queue::DEFAULT_MAX_RESTARTS,
+            index: IndexConfig {
+                cache_dir: Some(cache.join("http")),
+                ..IndexConfig::default()
+            },
+            environment: EnvironmentChoice::Rootfs {
+                envs_dir,
+                accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+            },
+            max_attempts: 1,
+            attempt_timeout: Some(Duration::from_secs(3600)),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(60),
+            auditwheel: std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
+            pip_env: Vec::new(),
+            recipes: RecipePolicy::default(),
+            catalog: Catalog::builtin(),
+            cache,
+        }
+    }
+}
+
+/// This machine's name (for worker ids).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "worker".into())
+}
+
+/// Where jobs come from and where results go.
+pub trait JobSource: Send + Sync {
+    fn describe(&self) -> String;
+    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError>;
+    fn start(&self, job: &Job) -> Result<(), QueueError>;
+    fn heartbeat(&self, job: &Job, lease: Duration) -> Result<HeartbeatReply, QueueError>;
+    fn append_log(&self, job: &Job, data: &str) -> Result<(), QueueError>;
+    fn complete(&self, job: &Job, outcome: &Outcome) -> Result<Job, QueueError>;
+    /// Puts a built or reused wheel into the index.
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String>;
+    /// The history the build engine wrote locally for this job (remote sources forward
+    /// it; local ones share the database already).
+    fn record_history(
+        &self,
+        job: &Job,
+        events: &[Event],
+        attempts: &[Attempt],
+    ) -> Result<(), String>;
+    /// Takes back expired leases (local sources; the server does it for remote ones).
+    fn reap(&self, max_restarts: i64) -> Result<usize, QueueError>;
+    /// Whether the build writes into the control plane's own history database.
+    fn shares_history(&self) -> bool;
+}
+
+/// Jobs straight from the store (same machine, or PostgreSQL).
+pub struct LocalSource {
+    store: Arc<dyn QueueStore>,
+    cas: Cas,
+}
+
+impl LocalSource {
+    pub fn new(store: Arc<dyn QueueStore>, cache: &Path) -> LocalSource {
+        LocalSource {
+            store,
+            cas: Cas::new(cache.join("cas").join("v1")),
+        }
+    }
+}
+
+impl JobSource for LocalSource {
+    fn describe(&self) -> String {
+        format!("{} queue {}", self.store.backend(), self.store.location())
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
+        self.store.claim(worker, lease)
+    }
+
+    fn start(&self, job: &Job) -> Result<(), QueueError> {
+        self.store.start(job.id, job.attempt)
+    }
+
+    fn heartbeat(&self, job: &Job, lease: Duration) -> Result<HeartbeatReply, QueueError> {
+        self.store.heartbeat(job.id, job.attempt, lease)
+    }
+
+    fn append_log(&self, job: &Job, data: &str) -> Result<(), QueueError> {
+        self.store.append_log(job.id, job.attempt, data).map(|_| ())
+    }
+
+    fn complete(&self, job: &Job, outcome: &Outcome) -> Result<Job, QueueError> {
+        self.store.complete(job.id, job.attempt, outcome)
+    }
+
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
+        // Fenced like everything else: a worker that lost its lease publishes nothing.
+        let current = self.store.job(job.id).map_err(|e| e.to_string())?;
+        if current.attempt != job.attempt || !current.status.is_active() {
+            return Err(QueueError::LeaseLost {
+                job: job.id,
+                attempt: job.attempt,
+            }
+            .to_string());
+        }
+        crate::publish::publish_wheel(&*self.store, &self.cas, wheel, origin, Some(job.id))
+    }
+
+    fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn reap(&self, max_restarts: i64) -> Result<usize, QueueError> {
+        self.store.reap(max_restarts).map(|r| r.len())
+    }
+
+    fn shares_history(&self) -> bool {
+        true
+    }
+}
+
+/// What a worker did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WorkerSummary {
+    pub jobs: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    /// Jobs whose lease was lost while they ran (their result was thrown away).
+    pub lost: usize,
+}
+
+/// Claims and builds jobs until the queue is empty (or forever with `keep_polling`), or
+/// until `stop` is set.
+pub fn run_worker(
+    options: &WorkerOptions,
+    source: &dyn JobSource,
+    stop: &AtomicBool,
+) -> Result<WorkerSummary, String> {
+    let mut summary = WorkerSummary::default();
+    let mut failures_in_a_row = 0;
+    loop {
+        if stop.load(Ordering::SeqCst) || options.max_jobs.is_some_and(|m| summary.jobs >= m) {
+            break;
+        }
+        let _ = source.reap(options.max_restarts);
+        let job = match source.claim(&options.id, options.lease) {
+            Ok(job) => {
+                failures_in_a_row = 0;
+                job
+            }
+            Err(e) => {
+                failures_in_a_row += 1;
+                eprintln!("worker {}: cannot claim a job: {e}", options.id);
+                if !options.keep_polling && failures_in_a_row >= 3 {
+                    return Err(e.to_string());
+                }
+                std::thread::sleep(options.poll.max(Duration::from_millis(500)));
+                continue;
+            }
+        };
+        let Some(job) = job else {
+            if options.keep_polling {
+                std::thread::sleep(options.poll);
+                continue;
+            }
+            break;
+        };
+        summary.jobs += 1;
+        match run_job(options, source, &job) {
+            JobEnd::Done(status) if status.is_success() => summary.succeeded += 1,
+            JobEnd::Done(_) => summary.failed += 1,
+            JobEnd::Lost => summary.lost += 1,
+        }
+    }
+    Ok(summary)
+}
+
+enum JobEnd {
+    Done(JobStatus),
+    Lost,
+}
+
+/// Reporter lines go to the log shipper.
+struct StreamReporter {
+    tx: Mutex<mpsc::Sender<String>>,
+}
+
+impl StreamReporter {
+    fn send(&self, line: String) {
+        let _ = self.tx.lock().expect("reporter").send(line);
+    }
+}
+
+impl Reporter for StreamReporter {
+    fn message(&self, message: &str) {
+        self.send(format!("[worker] {message}\n"));
+    }
+
+    fn started(&self, name: &str, version: &str, what: &str) {
+        self.send(format!("[worker] {what} {name} {version}\n"));
+    }
+
+    fn finished(&self, entry: &ManifestEntry) {
+        self.send(format!(
+            "[worker] {} {} {}{}\n",
+            entry.status,
+            entry.name,
+            entry.version,
+            if entry.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", entry.detail)
+            }
+        ));
+    }
+}
+
+/// Ships reporter lines and the growing build log files of the job to the source.
+#[allow(clippy::too_many_arguments)]
+fn ship_logs(
+    source: &dyn JobSource,
+    job: &Job,
+    logs_dir: &Path,
+    prefix: &Mutex<Option<String>>,
+    since: SystemTime,
+    rx: &mpsc::Receiver<String>,
+    done: &AtomicBool,
+    lost: &AtomicBool,
+) {
+    let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
+    let mut last_round = false;
+    loop {
+        let finished = done.load(Ordering::SeqCst);
+        let mut batch = String::new();
+        while let Ok(line) = rx.try_recv() {
+            batch.push_str(&line);
+        }
+        if let Some(prefix) = prefix.lock().expect("prefix").clone() {
+            let mut files: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(logs_dir)
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+                .filter_map(|e| {
+                    let modified = e.metadata().ok()?.modified().ok()?;
+                    (modified + Duration::from_secs(2) >= since).then(|| (modified, e.path()))
+                })
+                .collect();
+            files.sort();
+            for (_, path) in files {
+                let offset = offsets.entry(path.clone()).or_insert(0);
+                let Ok(mut file) = std::fs::File::open(&path) else {
+                    continue;
+                };
+                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+                if len < *offset {
+                    *offset = 0; // rewritten (a new attempt with the same name)
+                }
+                if len == *offset {
+                    continue;
+                }
+                if *offset == 0 {
+                    batch.push_str(&format!(
+                        "==> {} <==\n",
+                        path.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                }
+                if file.seek(SeekFrom::Start(*offset)).is_err() {
+                    continue;
+                }
+                let mut bytes = Vec::new();
+                let _ = (&mut file).take(512 * 1024).read_to_end(&mut bytes);
+                // Ship whole lines only, unless the build is over.
+                let cut = if finished {
+                    bytes.len()
+                } else {
+                    bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
+                };
+                *offset += cut as u64;
+                batch.push_str(&String::from_utf8_lossy(&bytes[..cut]));
+            }
+        }
+        if !batch.is_empty() && !lost.load(Ordering::SeqCst) {
+            for piece in split_chunks(&batch, 64 * 1024) {
+                if let Err(e) = source.append_log(job, piece) {
+                    if matches!(e, QueueError::LeaseLost { .. }) {
+                        lost.store(true, Ordering::SeqCst);
+                    }
+                    break;
+                }
+            }
+        }
+        if last_round {
+            return;
+        }
+        if finished {
+            last_round = true;
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+fn split_chunks(text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > max {
+        let mut cut = max;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() {
+        out.push(rest);
+    }
+    out
+}
+
+fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd {
+    let since = SystemTime::now();
+    if let Err(e) = source.start(job) {
+        eprintln!("worker {}: job {}: {e}", options.id, job.id);
+        return JobEnd::Lost;
+    }
+    eprintln!(
+        "worker {}: job {} {} {} (python {}, {}, attempt {})",
+        options.id, job.id, job.package, job.version, job.python, job.platform_tag, job.attempt
+    );
+    let done = AtomicBool::new(false);
+    let lost = AtomicBool::new(false);
+    let cancel = AtomicBool::new(false);
+    let prefix = Mutex::new(None);
+    let (tx, rx) = mpsc::channel::<String>();
+    let reporter = StreamReporter { tx: Mutex::new(tx) };
+    let logs_dir = options.cache.join("logs");
+    reporter.send(format!(
+        "[worker] {} claimed job {} ({} {} for CPython {} {}), attempt {}\n",
+        options.id, job.id, job.package, job.version, job.python, job.platform_tag, job.attempt
+    ));
+    let outcome = std::thread::scope(|scope| {
+        // Heartbeats: extend the lease, learn about cancellation and lost leases.
+        scope.spawn(|| {
+            let mut last = Instant::now();
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(100));
+                if last.elapsed() < options.heartbeat {
+                    continue;
+                }
+                last = Instant::now();
+                match source.heartbeat(job, options.lease) {
+                    Ok(reply) => {
+                        if reply.cancel && !cancel.swap(true, Ordering::SeqCst) {
+                            reporter.send("[worker] cancellation requested; the job ends after the current step\n".into());
+                        }
+                    }
+                    Err(QueueError::LeaseLost { .. }) => {
+                        lost.store(true, Ordering::SeqCst);
+                        eprintln!("worker {}: job {}: the lease was lost", options.id, job.id);
+                        return;
+                    }
+                    Err(e) => eprintln!("worker {}: heartbeat: {e}", options.id),
+                }
+            }
+        });
+        let (logs, prefix_ref, done_ref, lost_ref) = (&logs_dir, &prefix, &done, &lost);
+        let shipper = scope.spawn(move || {
+            ship_logs(
+                source, job, logs, prefix_ref, since, &rx, done_ref, lost_ref,
+            )
+        });
+        let outcome = build(options, source, job, &reporter, &prefix, &cancel);
+        // Let the tail catch up with the log's last lines, then stop the helpers.
+        std::thread::sleep(Duration::from_millis(400));
+        done.store(true, Ordering::SeqCst);
+        let _ = shipper.join();
+        outcome
+    });
+    if lost.load(Ordering::SeqCst) {
+        eprintln!(
+            "worker {}: job {}: lease lost; the result is not reported",
+            options.id, job.id
+        );
+        return JobEnd::Lost;
+    }
+    match source.complete(job, &outcome) {
+        Ok(done) => {
+            eprintln!(
+                "worker {}: job {} {} {}: {}",
+                options.id, job.id, job.package, job.version, done.status
+            );
+            JobEnd::Done(done.status)
+        }
+        Err(QueueError::LeaseLost { .. }) => JobEnd::Lost,
+        Err(e) => {
+            eprintln!(
+                "worker {}: job {}: cannot complete: {e}",
+                options.id, job.id
+            );
+            JobEnd::Lost
+        }
+    }
+}
+
+fn status_of(status: Status) -> JobStatus {
+    match status {
+        Status::Reused => JobStatus::Reused,
+        Status::Cached => JobStatus::Cached,
+        Status::Built => JobStatus::Built,
+        Status::Failed => JobStatus::Failed,
+        Status::Missing => JobStatus::Missing,
+        Status::SkippedKnownFailure => JobStatus::SkippedKnownFailure,
+        Status::SystemRecipeFailed => JobStatus::SystemRecipeFailed,
+    }
+}
+
+fn failed(detail: impl Into<String>) -> Outcome {
+    Outcome {
+        status: JobStatus::Failed,
+        detail: detail.into(),
+        result: serde_json::Value::Null,
+    }
+}
+
+/// Plans and builds the job; never panics on bad input.
+fn build(
+    options: &WorkerOptions,
+    source: &dyn JobSource,
+    job: &Job,
+    reporter: &StreamReporter,
+    prefix: &Mutex<Option<String>>,
+    cancel: &AtomicBool,
+) -> Outcome {
+    let target = match Target::new(&job.python, &job.platform_tag) {
+        Ok(t) => t,
+        Err(e) => return failed(format!("bad target: {e}")),
+    };
+    let work = options
+        .cache
+        .join("workers")
+        .join(sanitize(&options.id))
+        .join(format!("job-{}-{}", job.id, job.attempt));
+    let _ = std::fs::remove_dir_all(&work);
+    let input = work.join("input");
+    let output = work.join("out");
+    if let Err(e) = std::fs::create_dir_all(&input).and_then(|()| {
+        std::fs::write(
+            input.join("requirements.txt"),
+            format!("{}=={}\n", job.package, job.version),
+        )
+    }) {
+        return failed(format!("cannot prepare {}: {e}", work.display()));
+    }
+    let outcome = build_in(
+        options, source, job, reporter, prefix, cancel, &target, &input, &output,
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_in(
+    options: &WorkerOptions,
+    source: &dyn JobSource,
+    job: &Job,
+    reporter: &StreamReporter,
+    prefix: &Mutex<Option<String>>,
+    cancel: &AtomicBool,
+    target: &Target,
+    input: &Path,
+    output: &Path,
+) -> Outcome {
+    let client = match IndexClient::new(options.index.clone()) {
+        Ok(c) => c,
+        Err(e) => return failed(format!("index client: {e}")),
+    };
+    let key = refinery_index::normalize_name(&job.package);
+    let mut overrides = Overrides::new();
+    let recipe = &job.recipe;
+    if recipe.variant.is_some() || !recipe.env.is_empty() || !recipe.system_packages.is_empty() {
+        overrides.insert(
+            key.clone(),
+            PackageOverride {
+                pin: None,
+                skip: false,
+                variant: recipe.variant.clone(),
+                system_packages: recipe.system_packages.clone(),
+                env: recipe.env.clone(),
+            },
+        );
+    }
+    for step in &recipe.steps {
+        reporter.send(format!("[worker] recipe step: {step}\n"));
+    }
+    let plan_options = PlanOptions {
+        target: target.clone(),
+        strategy: Strategy::Pinned,
+        fallback_latest: false,
+        max_deps: DEFAULT_MAX_DEPS,
+        requirements_path: None,
+        constraints_path: None,
+        overrides,
+        known_failures: Vec::new(),
+        allow_prereleases: true,
+    };
+    reporter.message(&format!("planning {}=={}", job.package, job.version));
+    // Each worker plans in its own folder: the planner's work folder is not shared.
+    let plan_cache = options
+        .cache
+        .join("workers")
+        .join(sanitize(&options.id))
+        .join("plan-cache");
+    let mut plan = match make_plan(input, &plan_cache, &plan_options, &options.index, &client) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let message = refinery_index::redact_url(&e.to_string());
+            reporter.message(&format!("planning failed: {message}"));
+            return failed(format!("planning failed: {message}"));
+        }
+    };
+    plan.nodes
+        .retain(|n| refinery_index::normalize_name(&n.name) == key);
+    plan.edges.clear();
+    let Some(node) = plan.nodes.first().cloned() else {
+        return Outcome {
+            status: JobStatus::Missing,
+            detail: format!(
+                "the plan for {}=={} has no node for it",
+                job.package, job.version
+            ),
+            result: serde_json::Value::Null,
+        };
+    };
+    *prefix.lock().expect("prefix") = Some(format!("{}-{}-attempt", node.name, node.version));
+    if cancel.load(Ordering::SeqCst) {
+        return Outcome {
+            status: JobStatus::Cancelled,
+            detail: "cancelled before the build started".into(),
+            result: serde_json::Value::Null,
+        };
+    }
+    let run_id = format!("job-{}-attempt-{}", job.id, job.attempt);
+    let history_db = if source.shares_history() {
+        options.history_db.clone()
+    } else {
+        options.cache.join("history.db")
+    };
+    let settings = RunSettings {
+        output: output.to_path_buf(),
+        cache: options.cache.clone(),
+        manifest_path: output.join("manifest.json"),
+        history_db: history_db.clone(),
+        target: target.clone(),
+        environment: options.environment.clone(),
+        attempt_timeout: options.attempt_timeout,
+        max_attempts: options.max_attempts.max(1),
+        backoff_base: options.backoff_base,
+        backoff_max: options.backoff_max,
+        pip_env: options.pip_env.clone(),
+        auditwheel: options.auditwheel.clone(),
+        run_id: run_id.clone(),
+        simple_index: false,
+        jobs: 1,
+        recipes: options.recipes,
+        schedule: refinery_build::Schedule::Fifo,
+        catalog: options.catalog.clone(),
+        // One job is one package: dependencies are jobs of their own.
+        expander: None,
+    };
+    let started = Instant::now();
+    let manifest = match execute_plan(&plan, &settings, &client, reporter) {
+        Ok(m) => m,
+        Err(e) => return failed(format!("the build engine stopped: {e}")),
+    };
+    let Some(entry) = manifest.get(&node.name).cloned() else {
+        return failed("the build engine reported nothing for the package");
+    };
+    if !source.shares_history() {
+        forward_history(source, job, &history_db, &node.name, &run_id);
+    }
+    let mut status = status_of(entry.status);
+    let mut detail = entry.detail.clone();
+    let mut published = None;
+    if status.is_success() {
+        if let Some(path) = &entry.path {
+            let origin = status.as_str();
+            match source.publish(job, &output.join(path), origin) {
+                Ok(file) => published = Some(file),
+                Err(e) => {
+                    status = JobStatus::Failed;
+                    detail = format!("built, but the wheel cannot be published: {e}");
+                }
+            }
+        }
+    }
+    Outcome {
+        status,
+        detail,
+        result: serde_json::json!({
+            "wheel": entry.path,
+            "sha256": entry.sha256,
+            "published": published,
+            "metadata": entry.metadata,
+            "worker": options.id,
+            "run_id": run_id,
+            "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        }),
+    }
+}
+
+/// Sends what the build engine recorded in the worker's own history to the control plane.
+fn forward_history(source: &dyn JobSource, job: &Job, db: &Path, name: &str, run_id: &str) {
+    let Ok(history) = History::open(db) else {
+        return;
+    };
+    let events: Vec<Event> = history
+        .events_for(name, 200)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.run_id.as_deref() == Some(run_id))
+        .map(|e| Event {
+            kind: e.kind,
+            package: e.package,
+            version: e.version,
+            run_id: e.run_id,
+            detail: e.detail,
+            data: e.data,
+        })
+        .rev()
+        .collect();
+    let attempts: Vec<Attempt> = history
+        .attempts_for(name, 50)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.run_id.as_deref() == Some(run_id))
+        .map(|a| Attempt {
+            package: a.package,
+            version: a.version,
+            python_tag: a.python_tag,
+            platform: a.platform,
+            variant: a.variant,
+            attempt: a.attempt,
+            status: a.status,
+            duration_secs: a.duration_secs,
+            log_path: a.log_path,
+            hints: a.hints,
+            worker: a.worker,
+            run_id: a.run_id,
+            detail: a.detail,
+        })
+        .rev()
+        .collect();
+    if let Err(e) = source.record_history(job, &events, &attempts) {
+        eprintln!("worker: cannot send the history of job {}: {e}", job.id);
+    }
+}
+
+/// pip settings carried into the build environments for `index` (credentials travel in
+/// the environment only).
+pub fn pip_env_for(index: &IndexConfig) -> Vec<(String, String)> {
+    let with_auth = |url: &str| -> String {
+        match (&index.username, url::Url::parse(url)) {
+            (Some(user), Ok(mut parsed)) if parsed.username().is_empty() => {
+                let _ = parsed.set_username(user);
+                let _ = parsed.set_password(index.password.as_deref());
+                parsed.to_string()
+            }
+            _ => url.to_string(),
+        }
+    };
+    let mut env = vec![("PIP_INDEX_URL".to_string(), with_auth(&index.index_url))];
+    if !index.extra_index_urls.is_empty() {
+        let extras: Vec<String> = index
+            .extra_index_urls
+            .iter()
+            .map(|u| with_auth(u))
+            .collect();
+        env.push(("PIP_EXTRA_INDEX_URL".to_string(), extras.join(" ")));
+    }
+    if !index.trusted_hosts.is_empty() {
+        env.push((
+            "PIP_TRUSTED_HOST".to_string(),
+            index.trusted_hosts.join(" "),
+        ));
+    }
+    env
+}
+
+/// The catalog plus the hints added through the API (as `user-<id>` entries).
+pub fn catalog_with_user_hints(mut catalog: Catalog, store: &dyn QueueStore) -> Catalog {
+    let Ok(hints) = store.hints() else {
+        return catalog;
+    };
+    if hints.is_empty() {
+        return catalog;
+    }
+    let mut text = String::new();
+    for hint in hints {
+        let quote = |s: &str| toml::Value::String(s.to_string()).to_string();
+        let list = toml::Value::Array(
+            hint.packages
+                .iter()
+                .map(|p| toml::Value::String(p.clone()))
+                .collect(),
+        )
+        .to_string();
+        text.push_str(&format!(
+            "[[hint]]\nid = {}\npattern = {}\nmessage = {}\napt = {list}\ndnf = {list}\n\n",
+            quote(&format!("user-{}", hint.id)),
+            quote(&hint.pattern),
+            quote(if hint.note.is_empty() {
+                "added through the API"
+            } else {
+                &hint.note
+            }),
+        ));
+    }
+    let Ok(file) = tempfile::NamedTempFile::new() else {
+        return catalog;
+    };
+    if std::fs::write(file.path(), text).is_ok() {
+        if let Err(e) = catalog.extend_from_file(file.path()) {
+            eprintln!("worker: hints added through the API are left out: {e}");
+        }
+    }
+    catalog
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_split_on_char_boundaries() {
+        let text = "é".repeat(10);
+        let parts = split_chunks(&text, 5);
+        assert_eq!(parts.concat(), text);
+        assert!(parts.iter().all(|p| p.len() <= 5));
+        assert!(split_chunks("", 5).is_empty());
+        assert_eq!(sanitize("host/1:2"), "host_1_2");
+    }
+}

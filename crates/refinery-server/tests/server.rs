@@ -1,0 +1,985 @@
+//! The real server on 127.0.0.1:0: API, errors, auth, queue and worker protocol, SSE,
+//! metrics and the /simple index. No s390x builds here (see crates/refinery/tests/
+//! control_plane.rs for those).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use common::*;
+use refinery_store::queue::{JobSpec, JobStatus, Outcome};
+use serde_json::{json, Value};
+
+fn spec(package: &str, version: &str) -> JobSpec {
+    JobSpec {
+        package: package.into(),
+        version: version.into(),
+        python: "3.11".into(),
+        platform_tag: "manylinux2014_s390x".into(),
+        ..JobSpec::default()
+    }
+}
+
+#[test]
+fn health_openapi_and_json_errors() {
+    let t = TestServer::start(|_| {});
+    let health = t.get_json("/healthz");
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["queue"], "sqlite");
+    let doc = t.get_json("/api/openapi.json");
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/queue/enqueue",
+        "/api/logs/{name}/{version}/stream",
+        "/simple/{name}/",
+        "/metrics",
+    ] {
+        assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    // Empty state reads fine.
+    assert_eq!(t.get_json("/api/events")["events"], json!([]));
+    assert_eq!(t.get_json("/api/top-failures")["top_failures"], json!([]));
+    assert_eq!(t.get_json("/api/top-slowest")["top_slowest"], json!([]));
+    assert_eq!(t.get_json("/api/queue/stats")["depth"], 0);
+    assert!(t.get_json("/api/hints")["catalog"]["hints"].is_array());
+
+    // Every failure is a JSON error.
+    assert_error(t.get("/api/nope"), 404);
+    assert_error(t.get("/api/jobs/999"), 404);
+    assert_error(t.get("/api/jobs/abc"), 400);
+    assert_error(t.get("/api/plans/nope"), 404);
+    assert_error(t.get("/api/pending-inputs/7"), 404);
+    assert_error(t.get("/api/packages/unknown-package"), 404);
+    assert_error(t.get("/api/logs/six/1.0"), 404);
+    assert_error(t.client.delete(t.url("/api/queue")).send().unwrap(), 405);
+    let bad_json = t
+        .client
+        .post(t.url("/api/queue/enqueue"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .unwrap();
+    assert_error(bad_json, 400);
+    assert_error(t.post("/api/queue/enqueue", json!({"package": "six"})), 422);
+    assert_error(
+        t.post(
+            "/api/queue/enqueue",
+            json!({"package": "six", "version": "1", "bogus": 1}),
+        ),
+        422,
+    );
+    assert_error(t.get("/api/queue?status=done"), 400);
+
+    // Path traversal anywhere in a name or version: 400/404 with a JSON body, never a file.
+    for line in [
+        "GET /api/logs/..%2F..%2Fetc%2Fpasswd/1.0",
+        "GET /api/logs/six/..%2F..%2F..%2Fetc%2Fpasswd",
+        "GET /api/logs/../../etc/passwd",
+        "GET /api/packages/..%2F..%2Fetc%2Fpasswd",
+        "GET /simple/..%2F..%2Fetc%2Fpasswd/",
+        "GET /files/..%2F..%2Fetc/passwd",
+        "GET /api/logs/%2E%2E/%2E%2E/stream",
+    ] {
+        let (status, body) = t.raw(line);
+        assert!(matches!(status, 400 | 404), "{line}: {status} {body}");
+        let value: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{line}: {body}"));
+        assert!(value["error"]["message"].is_string(), "{line}: {body}");
+        assert!(!body.contains("root:"), "{line}: {body}");
+    }
+    // Still serving.
+    assert_eq!(t.get_json("/healthz")["status"], "ok");
+}
+
+#[test]
+fn uploads_are_checked() {
+    let t = TestServer::start(|c| c.max_requirements_bytes = 1024);
+    let upload = |text: &str, ct: &str| {
+        t.upload(
+            "/api/requirements/upload",
+            "requirements.txt",
+            ct,
+            text.as_bytes(),
+        )
+    };
+    let ok = upload("six==1.16.0\n", "text/plain");
+    assert_eq!(ok.status().as_u16(), 201);
+    let body: Value = ok.json().unwrap();
+    assert_eq!(body["input"]["status"], "pending");
+    assert_eq!(body["auto_plan"], false);
+    let path = t.cache().join(body["input"]["path"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(path).unwrap(), "six==1.16.0\n");
+
+    let e = assert_error(
+        upload("-i https://evil.example/simple\nsix\n", "text/plain"),
+        400,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("other indexes"),
+        "{e}"
+    );
+    assert_error(upload("-r ../../../etc/passwd\n", "text/plain"), 400);
+    assert_error(upload("six==1.16.0\n", "image/png"), 415);
+    assert_error(upload(&"six==1.16.0\n".repeat(200), "text/plain"), 413);
+    // Not multipart at all.
+    let plain = t
+        .client
+        .post(t.url("/api/requirements/upload"))
+        .header("content-type", "text/plain")
+        .body("six\n")
+        .send()
+        .unwrap();
+    assert!(plain.status().is_client_error());
+    assert_error(plain, plain_status(&t));
+    // A broken wheel, and a wheel name with a path in it.
+    let wheel = |name: &str, bytes: Vec<u8>| {
+        t.upload(
+            "/api/wheels/upload",
+            name,
+            "application/octet-stream",
+            &bytes,
+        )
+    };
+    assert_error(
+        wheel("six-1.16.0-py3-none-any.whl", b"not a zip".to_vec()),
+        400,
+    );
+    assert_error(
+        wheel("../../six-1.16.0-py3-none-any.whl", b"x".to_vec()),
+        400,
+    );
+    assert_error(wheel("notawheel.txt", b"x".to_vec()), 400);
+    let dir = tempfile::tempdir().unwrap();
+    let good = write_wheel(dir.path(), "tinypure", "1.0", "py3-none-any", Some(">=3.8"));
+    let response = wheel(
+        "tinypure-1.0-py3-none-any.whl",
+        std::fs::read(good).unwrap(),
+    );
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["decision"], "reuse");
+    assert_eq!(
+        t.get_json("/api/pending-inputs")["inputs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Nothing was written outside the cache.
+    assert!(!t.dir.path().join("six-1.16.0-py3-none-any.whl").exists());
+}
+
+fn plain_status(t: &TestServer) -> u16 {
+    t.client
+        .post(t.url("/api/requirements/upload"))
+        .header("content-type", "text/plain")
+        .body("six\n")
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn tokens_are_enforced() {
+    let t = TestServer::start(|c| c.worker_token = Some("s3cret".into()));
+    let body = json!({"package": "six", "version": "1.16.0"});
+    let e = assert_error(t.post("/api/queue/enqueue", body.clone()), 401);
+    assert_eq!(e["error"]["code"], "unauthorized");
+    let e = assert_error(
+        t.post_token("/api/queue/enqueue", body.clone(), "wrong"),
+        403,
+    );
+    assert_eq!(e["error"]["code"], "forbidden");
+    assert_eq!(
+        t.post_token("/api/queue/enqueue", body.clone(), "s3cret")
+            .status()
+            .as_u16(),
+        201
+    );
+    // ?token= and Bearer work too; the worker endpoints are guarded.
+    let r = t
+        .client
+        .post(t.url("/api/queue/enqueue?token=s3cret"))
+        .json(&json!({"package": "regex", "version": "1"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_error(t.post("/api/worker/claim", json!({"worker": "w"})), 401);
+    assert_error(t.post_token("/api/settings", json!({}), "s3cret"), 405);
+    let r = t
+        .client
+        .put(t.url("/api/settings"))
+        .bearer_auth("s3cret")
+        .json(&json!({"auto_plan": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    // Reads stay open.
+    assert_eq!(t.get_json("/api/queue/stats")["depth"], 2);
+    assert_eq!(t.get_json("/api/settings")["auto_plan"], true);
+    // The cookie helper.
+    assert_error(t.post("/api/session/token", json!({})), 401);
+    assert_error(t.post("/api/session/token", json!({"token": "nope"})), 403);
+    let r = t
+        .client
+        .post(t.url("/api/session/token?token=s3cret"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("worker_token=s3cret;") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let r = t
+        .client
+        .post(t.url("/api/queue/retry"))
+        .header("cookie", "worker_token=s3cret")
+        .json(&json!({}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    // --read-token guards the reads, including the index; a worker token also reads.
+    let t = TestServer::start(|c| {
+        c.worker_token = Some("w".into());
+        c.read_token = Some("r".into());
+    });
+    assert_error(t.get("/api/queue/stats"), 401);
+    assert_error(t.get("/simple/"), 401);
+    assert_error(
+        t.client
+            .get(t.url("/api/events"))
+            .header("X-Worker-Token", "x")
+            .send()
+            .unwrap(),
+        403,
+    );
+    assert_eq!(
+        t.client
+            .get(t.url("/api/events"))
+            .header("X-Worker-Token", "r")
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        t.client
+            .get(t.url("/api/events"))
+            .header("X-Worker-Token", "w")
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    // pip style: http://user:TOKEN@host/simple/
+    assert_eq!(
+        t.client
+            .get(t.url("/simple/"))
+            .basic_auth("pip", Some("r"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(t.get("/healthz").status(), 200);
+}
+
+#[test]
+fn queue_and_worker_protocol_over_http() {
+    queue_and_worker_protocol(TestServer::start(|c| c.worker_token = Some("tok".into())));
+}
+
+#[test]
+fn queue_and_worker_protocol_over_http_on_postgres() {
+    let Some((store, _schema)) = postgres_store() else {
+        return;
+    };
+    let t = TestServer::start_on(Some(store), |c| c.worker_token = Some("tok".into()));
+    assert_eq!(t.get_json("/healthz")["queue"], "postgres");
+    queue_and_worker_protocol(t);
+}
+
+#[test]
+fn concurrent_http_claims_on_postgres() {
+    let Some((store, _schema)) = postgres_store() else {
+        return;
+    };
+    concurrent_claims(TestServer::start_on(Some(store), |_| {}));
+}
+
+fn queue_and_worker_protocol(t: TestServer) {
+    let post = |path: &str, body: Value| t.post_token(path, body, "tok");
+    let r = post(
+        "/api/queue/enqueue",
+        json!({"package": "PyYAML", "version": "6.0.2", "python_tag": "cp311", "steps": ["apt-get install libyaml-dev"], "recipe": {"variant": "no-isolation"}}),
+    );
+    assert_eq!(r.status().as_u16(), 201);
+    let job: Value = r.json().unwrap();
+    let id = job["job"]["id"].as_i64().unwrap();
+    assert_eq!(job["job"]["python"], "3.11");
+    assert_eq!(
+        job["job"]["recipe"]["steps"][0],
+        "apt-get install libyaml-dev"
+    );
+    // Same again: the existing job.
+    let again: Value = post(
+        "/api/queue/enqueue",
+        json!({"package": "pyyaml", "version": "6.0.2"}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(again["created"], false);
+    assert_error(
+        post(
+            "/api/queue/enqueue",
+            json!({"package": "x", "version": "1", "python": "2.7"}),
+        ),
+        400,
+    );
+
+    let claim: Value = post(
+        "/api/worker/claim",
+        json!({"worker": "w1", "host": "h1", "lease_secs": 30}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(claim["job"]["id"], id);
+    assert_eq!(claim["job"]["attempt"], 1);
+    assert_eq!(
+        post("/api/worker/claim", json!({"worker": "w2"}))
+            .status()
+            .as_u16(),
+        204
+    );
+    assert_eq!(
+        post(&format!("/api/jobs/{id}/start"), json!({"attempt": 1})).status(),
+        200
+    );
+    let hb: Value = post(&format!("/api/jobs/{id}/heartbeat"), json!({"attempt": 1}))
+        .json()
+        .unwrap();
+    assert_eq!(hb["cancel"], false);
+    let seq: Value = post(
+        &format!("/api/jobs/{id}/logs"),
+        json!({"attempt": 1, "data": "hello\n"}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(seq["seq"], 1);
+    // A stale attempt is fenced out.
+    let e = assert_error(
+        post(&format!("/api/jobs/{id}/heartbeat"), json!({"attempt": 7})),
+        409,
+    );
+    assert_eq!(e["error"]["code"], "lease_lost");
+    assert_error(
+        post(
+            &format!("/api/jobs/{id}/logs"),
+            json!({"attempt": 7, "data": "x"}),
+        ),
+        409,
+    );
+    // Garbage from a worker: clear 4xx.
+    assert_error(
+        post(
+            &format!("/api/jobs/{id}/complete"),
+            json!({"attempt": 1, "status": "exploded"}),
+        ),
+        422,
+    );
+    assert_error(
+        post(
+            &format!("/api/jobs/{id}/complete"),
+            json!({"attempt": "one"}),
+        ),
+        422,
+    );
+    assert_error(post("/api/worker/claim", json!({"worker": ""})), 400);
+    let stats = t.get_json("/api/queue/stats");
+    assert_eq!(stats["active"], 1);
+    assert_eq!(stats["workers"][0]["id"], "w1");
+    // Cancellation arrives with the next heartbeat.
+    post(&format!("/api/jobs/{id}/cancel"), json!({}));
+    let hb: Value = post(&format!("/api/jobs/{id}/heartbeat"), json!({"attempt": 1}))
+        .json()
+        .unwrap();
+    assert_eq!(hb["cancel"], true);
+    let done: Value = post(
+        &format!("/api/jobs/{id}/complete"),
+        json!({"attempt": 1, "status": "failed", "detail": "cancelled by request"}),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(done["job"]["status"], "failed");
+    assert_eq!(
+        t.get(&format!("/api/jobs/{id}/logs")).text().unwrap(),
+        "hello\n"
+    );
+    assert_eq!(t.get("/api/logs/pyyaml/6.0.2").text().unwrap(), "hello\n");
+    let chunks = t.get_json("/api/logs/PyYAML/6.0.2/chunks?after=0");
+    assert_eq!(chunks["done"], true);
+    assert_eq!(chunks["chunks"][0]["data"], "hello\n");
+    // Retry, list, clear.
+    assert_eq!(
+        post("/api/queue/retry", json!({"ids": [id]}))
+            .json::<Value>()
+            .unwrap()["retried"],
+        1
+    );
+    let list = t.get_json("/api/queue?status=retry");
+    assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        post("/api/queue/clear", json!({})).json::<Value>().unwrap()["cleared"],
+        1
+    );
+    assert_eq!(t.get_json("/api/queue/stats")["total"], 0);
+    // Trigger without a local worker or webhook: a clear conflict.
+    assert_error(post("/api/worker/trigger", json!({})), 409);
+}
+
+#[test]
+fn trigger_drains_in_process_and_calls_the_webhook() {
+    let t = TestServer::start(|c| {
+        let mut options =
+            refinery_server::worker::WorkerOptions::new(c.cache.clone(), c.cache.join("envs"));
+        options.id = "in-process".into();
+        c.local_worker = Some(options);
+    });
+    let r = t.post("/api/worker/trigger", json!({}));
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["mode"], "local");
+    assert_eq!(body["started"], true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.get_json("/api/queue/stats")["draining"] == true {
+        assert!(
+            Instant::now() < deadline,
+            "the drain of an empty queue never ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The webhook mode forwards the token to the remote worker service.
+    let hook =
+        refinery_index::testing::LocalIndex::serve_fixed(200, "application/json", "{}").unwrap();
+    let t = TestServer::start(|c| {
+        c.worker_token = Some("tok".into());
+        c.worker_webhook_url = Some(format!("{}/trigger", hook.base_url()));
+    });
+    let r = t.post_token("/api/worker/trigger", json!({}), "tok");
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["mode"], "webhook");
+    assert_eq!(body["webhook_status"], 200);
+    assert_eq!(hook.requests(), ["/trigger"]);
+}
+
+#[test]
+fn concurrent_http_claims_never_share_a_job() {
+    concurrent_claims(TestServer::start(|_| {}));
+}
+
+fn concurrent_claims(t: TestServer) {
+    for i in 0..24 {
+        t.server
+            .state
+            .store
+            .enqueue(&spec(&format!("pkg{i}"), "1"))
+            .unwrap();
+    }
+    let claimed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for w in 0..4 {
+            let (t, claimed) = (&t, &claimed);
+            scope.spawn(move || loop {
+                let r = t.post("/api/worker/claim", json!({"worker": format!("w{w}")}));
+                if r.status().as_u16() == 204 {
+                    break;
+                }
+                let v: Value = r.json().unwrap();
+                claimed
+                    .lock()
+                    .unwrap()
+                    .push(v["job"]["id"].as_i64().unwrap());
+            });
+        }
+    });
+    let claimed = claimed.into_inner().unwrap();
+    let unique: BTreeSet<_> = claimed.iter().collect();
+    assert_eq!(claimed.len(), 24);
+    assert_eq!(unique.len(), 24);
+}
+
+#[test]
+fn lease_expiry_requeues_through_the_server_reaper() {
+    let t = TestServer::start(|c| c.max_restarts = 2);
+    let store = t.server.state.store.clone();
+    let (job, _) = store.enqueue(&spec("lxml", "5.3.0")).unwrap();
+    let claimed = store
+        .claim("dead-worker", Duration::from_millis(300))
+        .unwrap()
+        .unwrap();
+    store.start(claimed.id, claimed.attempt).unwrap();
+    // Nobody heartbeats: the server's reaper (every 200 ms here) takes it back.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let current = store.job(job.id).unwrap();
+        if current.status == JobStatus::Retry {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never re-queued: {current:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = t.get(&format!("/api/jobs/{}/logs", job.id)).text().unwrap();
+    assert!(
+        log.contains("lease of worker dead-worker on attempt 1 expired"),
+        "{log}"
+    );
+    let metrics = t.get("/metrics").text().unwrap();
+    assert!(
+        metrics.contains("refinery_lease_expirations_total{outcome=\"requeued\"} 1"),
+        "{metrics}"
+    );
+    let next = store
+        .claim("live-worker", Duration::from_secs(30))
+        .unwrap()
+        .unwrap();
+    assert_eq!((next.id, next.attempt), (job.id, 2));
+}
+
+#[test]
+fn sse_streams_lines_while_the_job_runs_and_resumes() {
+    let t = TestServer::start(|_| {});
+    let store = t.server.state.store.clone();
+    let (job, _) = store.enqueue(&spec("slowpkg", "1.0")).unwrap();
+    let claimed = store.claim("w", Duration::from_secs(60)).unwrap().unwrap();
+    store.start(job.id, claimed.attempt).unwrap();
+    store
+        .append_log(job.id, claimed.attempt, "line 0\n")
+        .unwrap();
+    let events = follow_sse(t.url("/api/logs/slowpkg/1.0/stream"), None);
+    let writer = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            for i in 1..=5 {
+                std::thread::sleep(Duration::from_millis(150));
+                store
+                    .append_log(job.id, claimed.attempt, &format!("line {i}\n"))
+                    .unwrap();
+            }
+        })
+    };
+    // Lines arrive while the job is still building.
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        let event = events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a log event while building");
+        assert_eq!(event.event, "log");
+        assert_eq!(store.job(job.id).unwrap().status, JobStatus::Building);
+        seen.push((event.id.clone().unwrap(), event.data.trim_end().to_string()));
+    }
+    writer.join().unwrap();
+    assert_eq!(
+        seen.iter().map(|(_, d)| d.as_str()).collect::<Vec<_>>(),
+        ["line 0", "line 1", "line 2", "line 3", "line 4", "line 5"]
+    );
+    store
+        .complete(
+            job.id,
+            claimed.attempt,
+            &Outcome {
+                status: JobStatus::Built,
+                detail: "ok".into(),
+                result: Value::Null,
+            },
+        )
+        .unwrap();
+    let end = events.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(end.event, "end");
+    assert!(end.data.contains("\"built\""), "{}", end.data);
+    // Last-Event-ID resumes after line 3.
+    let resumed = follow_sse(
+        t.url(&format!("/api/jobs/{}/logs/stream", job.id)),
+        Some(&seen[3].0),
+    );
+    let first = resumed.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(first.data.trim_end(), "line 4");
+    assert_eq!(
+        resumed
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .data
+            .trim_end(),
+        "line 5"
+    );
+    assert_eq!(
+        resumed.recv_timeout(Duration::from_secs(10)).unwrap().event,
+        "end"
+    );
+}
+
+#[test]
+fn metrics_are_prometheus_text() {
+    let t = TestServer::start(|_| {});
+    let store = t.server.state.store.clone();
+    store.enqueue(&spec("a", "1")).unwrap();
+    store.enqueue(&spec("b", "1")).unwrap();
+    let job = store
+        .claim("worker-1", Duration::from_secs(60))
+        .unwrap()
+        .unwrap();
+    store
+        .heartbeat(job.id, job.attempt, Duration::from_secs(60))
+        .unwrap();
+    t.server
+        .state
+        .history
+        .with(|h| {
+            h.record_attempt(&refinery_store::Attempt {
+                package: "a".into(),
+                version: "1".into(),
+                python_tag: "cp311".into(),
+                platform: "manylinux2014_s390x".into(),
+                variant: "default".into(),
+                attempt: 1,
+                status: "success".into(),
+                duration_secs: 42.0,
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    let response = t.get("/metrics");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let text = response.text().unwrap();
+    let samples = parse_prometheus(&text);
+    let value = |name: &str, labels: &str| {
+        samples
+            .iter()
+            .find(|(n, l, _)| n == name && l == labels)
+            .unwrap_or_else(|| panic!("no {name}{{{labels}}} in\n{text}"))
+            .2
+    };
+    assert_eq!(value("refinery_queue_jobs", "state=\"pending\""), 1.0);
+    assert_eq!(value("refinery_queue_jobs", "state=\"leased\""), 1.0);
+    assert_eq!(value("refinery_queue_depth", ""), 1.0);
+    assert_eq!(
+        value("refinery_build_attempts_total", "status=\"success\""),
+        1.0
+    );
+    assert_eq!(
+        value("refinery_build_duration_seconds_bucket", "le=\"30\""),
+        0.0
+    );
+    assert_eq!(
+        value("refinery_build_duration_seconds_bucket", "le=\"60\""),
+        1.0
+    );
+    assert_eq!(value("refinery_build_duration_seconds_count", ""), 1.0);
+    assert!(
+        value(
+            "refinery_worker_last_heartbeat_seconds",
+            "worker=\"worker-1\""
+        ) > 1.7e9
+    );
+    assert_eq!(value("refinery_workers_active", ""), 1.0);
+    assert!(value("refinery_http_requests_total", "code=\"2xx\"") >= 0.0);
+}
+
+#[test]
+fn simple_index_pep503_pep691_pep658_and_pip() {
+    let t = TestServer::start(|_| {});
+    let dir = tempfile::tempdir().unwrap();
+    let s390x = write_wheel(
+        dir.path(),
+        "tinyext",
+        "1.0",
+        "cp311-cp311-manylinux2014_s390x",
+        Some(">=3.8"),
+    );
+    let pure = write_wheel(dir.path(), "tinypure", "2.0", "py3-none-any", None);
+    let state = &t.server.state;
+    let published =
+        refinery_server::publish::publish_wheel(&*state.store, &state.cas, &s390x, "built", None)
+            .unwrap();
+    refinery_server::publish::publish_wheel(&*state.store, &state.cas, &pure, "reused", None)
+        .unwrap();
+    refinery_server::simple::refresh(state);
+
+    let root = t.get("/simple/");
+    assert_eq!(root.status(), 200);
+    assert!(root.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = root.text().unwrap();
+    assert!(html.contains("<a href=\"tinyext/\">tinyext</a>"), "{html}");
+    let json: Value = t
+        .client
+        .get(t.url("/simple/"))
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(json["projects"].as_array().unwrap().len(), 2);
+    let page = t.get("/simple/tinyext/").text().unwrap();
+    let sha = &published.sha256;
+    assert!(page.contains(&format!("#sha256={sha}")), "{page}");
+    assert!(page.contains("data-requires-python=\"&gt;=3.8\""), "{page}");
+    assert!(
+        page.contains(&format!(
+            "data-core-metadata=\"sha256={}\"",
+            published.metadata_sha256.clone().unwrap()
+        )),
+        "{page}"
+    );
+    let r = t
+        .client
+        .get(t.url("/simple/tinyext/"))
+        .header(
+            "Accept",
+            "application/vnd.pypi.simple.v1+json, text/html;q=0.1",
+        )
+        .send()
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.pypi.simple.v1+json"
+    );
+    let page: Value = r.json().unwrap();
+    assert_eq!(page["files"][0]["hashes"]["sha256"], sha.as_str());
+    assert_eq!(page["files"][0]["requires-python"], ">=3.8");
+    assert!(page["files"][0]["core-metadata"]["sha256"].is_string());
+    // Non-normalized names redirect; unknown projects are JSON 404s.
+    let r = t.get("/simple/TinyExt/");
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], "/simple/tinyext/");
+    assert_error(t.get("/simple/unknown/"), 404);
+    // Files and PEP 658 metadata from the store.
+    let file = t.get(&format!("/files/{sha}/{}", published.filename));
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        file.bytes().unwrap().as_ref(),
+        std::fs::read(&s390x).unwrap().as_slice()
+    );
+    let meta = t
+        .get(&format!("/files/{sha}/{}.metadata", published.filename))
+        .text()
+        .unwrap();
+    assert!(
+        meta.contains("Name: tinyext") && meta.contains("Requires-Python: >=3.8"),
+        "{meta}"
+    );
+    assert_error(
+        t.get(&format!("/files/{sha}/other-1.0-py3-none-any.whl")),
+        404,
+    );
+    assert_error(t.get(&format!("/files/{}/x.whl", "0".repeat(64))), 404);
+
+    // The static index writes the same pages.
+    let out = dir.path().join("static");
+    let (projects, wheels) =
+        refinery_server::simple::write_static_index(&*state.store, &state.cas, None, &out).unwrap();
+    assert_eq!((projects, wheels), (2, 2));
+    assert!(out.join("simple/tinyext/index.html").is_file());
+    assert!(out
+        .join(format!("files/{sha}/{}", published.filename))
+        .is_file());
+    assert!(out
+        .join(format!("files/{sha}/{}.metadata", published.filename))
+        .is_file());
+
+    // pip itself: fetches the s390x wheel for CPython 3.11, hash-checked.
+    if which("pip").is_none() {
+        eprintln!("skipping the pip half: pip is not on PATH");
+        return;
+    }
+    let dest = dir.path().join("pip-download");
+    let out = std::process::Command::new("pip")
+        .args([
+            "download",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(t.url("/simple"))
+        .args([
+            "--platform",
+            "manylinux2014_s390x",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--no-deps",
+            "-d",
+        ])
+        .arg(&dest)
+        .arg("tinyext")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(dest.join(&published.filename)).unwrap(),
+        std::fs::read(&s390x).unwrap()
+    );
+    // uv resolves against the index.
+    if which("uv").is_some() {
+        let reqs = dir.path().join("req.in");
+        std::fs::write(&reqs, "tinypure\n").unwrap();
+        let out = std::process::Command::new("uv")
+            .args([
+                "pip",
+                "compile",
+                "--no-config",
+                "--no-header",
+                "--python-version",
+                "3.11",
+                "--index-url",
+            ])
+            .arg(t.url("/simple"))
+            .arg("--cache-dir")
+            .arg(dir.path().join("uv-cache"))
+            .arg(&reqs)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("tinypure==2.0"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+    })
+}
+
+#[test]
+fn inputs_plan_and_enqueue_against_a_local_index() {
+    if which("uv").is_none() {
+        eprintln!("skipping: uv is not on PATH (scripts/setup.sh installs it)");
+        return;
+    }
+    let index_dir = tempfile::tempdir().unwrap();
+    write_wheel(index_dir.path(), "tinypure", "2.0", "py3-none-any", None);
+    let index = refinery_index::testing::LocalIndex::serve_dir(index_dir.path()).unwrap();
+    let index_url = index.url.clone();
+    let t = TestServer::start(|c| {
+        c.index.index_url = index_url.clone();
+    });
+    let r = t.upload(
+        "/api/requirements/upload",
+        "requirements.txt",
+        "text/plain",
+        b"tinypure==2.0\nnot-there-at-all==9.9\n",
+    );
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().unwrap()["input"]["id"].as_i64().unwrap();
+    let r = t
+        .client
+        .post(t.url(&format!("/api/pending-inputs/{id}/enqueue-plan?wait=true")))
+        .send()
+        .unwrap();
+    let status = r.status();
+    let body: Value = r.json().unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["input"]["status"], "planned");
+    let plan_id = body["plan"]["id"].as_str().unwrap().to_string();
+    assert_eq!(body["jobs"], json!([]), "AUTO_BUILD is off");
+    // Planned inputs are not planned twice.
+    assert_error(
+        t.client
+            .post(t.url(&format!("/api/pending-inputs/{id}/enqueue-plan")))
+            .send()
+            .unwrap(),
+        409,
+    );
+    let plan = t.get_json(&format!("/api/plans/{plan_id}"));
+    let nodes = plan["plan"]["body"]["nodes"].as_array().unwrap();
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["name"] == "tinypure" && n["action"] == "reuse"),
+        "{plan}"
+    );
+    assert_eq!(t.get_json("/api/plans")["plans"][0]["id"], plan_id.as_str());
+    let r = t
+        .client
+        .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
+        .json(&json!({"package": "tinypure"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let jobs: Value = r.json().unwrap();
+    assert_eq!(jobs["jobs"][0]["package"], "tinypure");
+    assert_eq!(jobs["jobs"][0]["status"], "pending");
+    assert_eq!(
+        t.get_json(&format!("/api/pending-inputs/{id}"))["input"]["status"],
+        "build_queued"
+    );
+    assert_error(
+        t.client
+            .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
+            .json(&json!({"package": "nope"}))
+            .send()
+            .unwrap(),
+        404,
+    );
+
+    // AUTO_PLAN + AUTO_BUILD: an upload ends as queued jobs by itself.
+    let r = t
+        .client
+        .put(t.url("/api/settings"))
+        .json(&json!({"auto_plan": true, "auto_build": true}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = write_wheel(dir.path(), "tinypure", "2.0", "py3-none-any", None);
+    let r = t.upload(
+        "/api/wheels/upload",
+        "tinypure-2.0-py3-none-any.whl",
+        "application/octet-stream",
+        &std::fs::read(&wheel).unwrap(),
+    );
+    assert_eq!(r.status(), 201);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["auto_plan"], true);
+    let wid = body["input"]["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let input = t.get_json(&format!("/api/pending-inputs/{wid}"));
+        match input["input"]["status"].as_str().unwrap() {
+            "build_queued" => break,
+            "failed" => panic!("planning failed: {input}"),
+            _ => {}
+        }
+        assert!(Instant::now() < deadline, "never planned: {input}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The uploaded wheel is reusable: published at once and listed by /simple.
+    refinery_server::simple::refresh(&t.server.state);
+    let page = t.get("/simple/tinypure/").text().unwrap();
+    assert!(page.contains("tinypure-2.0-py3-none-any.whl"), "{page}");
+    let events = t.get_json("/api/events?kind=plan");
+    assert!(events["events"].as_array().unwrap().len() >= 2, "{events}");
+}

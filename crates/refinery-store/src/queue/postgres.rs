@@ -1,0 +1,367 @@
+//! PostgreSQL backend (the `postgres` crate, synchronous): the scale-out engine that many
+//! workers on many hosts share. Migrations are numbered in `refinery_queue_schema` and run
+//! under an advisory lock, so several processes may start at once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use postgres::types::{ToSql, Type};
+use postgres::{Client, NoTls, Statement};
+
+use super::db::{Backend, Conn, Dialect, Row, Value};
+use super::{redact, QueueError, SqlQueue};
+
+/// Advisory lock key taken while migrating ("RFNQ").
+const MIGRATION_LOCK: i64 = 0x5246_4E51;
+
+/// Append, never edit.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE jobs (
+        id               BIGSERIAL PRIMARY KEY,
+        package          TEXT NOT NULL,
+        package_key      TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        python           TEXT NOT NULL,
+        platform_tag     TEXT NOT NULL,
+        recipe           TEXT NOT NULL DEFAULT '{}',
+        status           TEXT NOT NULL,
+        priority         BIGINT NOT NULL DEFAULT 0,
+        attempt          BIGINT NOT NULL DEFAULT 0,
+        restarts         BIGINT NOT NULL DEFAULT 0,
+        lease_owner      TEXT,
+        lease_expires_ms BIGINT,
+        heartbeat_ms     BIGINT,
+        cancel_requested BIGINT NOT NULL DEFAULT 0,
+        plan_id          TEXT,
+        input_id         BIGINT,
+        detail           TEXT NOT NULL DEFAULT '',
+        result           TEXT NOT NULL DEFAULT 'null',
+        log_bytes        BIGINT NOT NULL DEFAULT 0,
+        created_ms       BIGINT NOT NULL,
+        updated_ms       BIGINT NOT NULL,
+        started_ms       BIGINT,
+        finished_ms      BIGINT
+    );
+    CREATE INDEX jobs_claim ON jobs (status, priority DESC, id);
+    CREATE INDEX jobs_by_package ON jobs (package_key, version, id);
+    CREATE INDEX jobs_by_plan ON jobs (plan_id);
+
+    CREATE TABLE job_logs (
+        id         BIGSERIAL PRIMARY KEY,
+        job_id     BIGINT NOT NULL,
+        seq        BIGINT NOT NULL,
+        attempt    BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        data       TEXT NOT NULL,
+        UNIQUE (job_id, seq)
+    );
+
+    CREATE TABLE workers (
+        id           TEXT PRIMARY KEY,
+        host         TEXT NOT NULL DEFAULT '',
+        last_seen_ms BIGINT NOT NULL,
+        current_job  BIGINT
+    );
+
+    CREATE TABLE inputs (
+        id         BIGSERIAL PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        filename   TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        size       BIGINT NOT NULL,
+        sha256     TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        plan_id    TEXT,
+        error      TEXT NOT NULL DEFAULT '',
+        created_ms BIGINT NOT NULL,
+        updated_ms BIGINT NOT NULL
+    );
+
+    CREATE TABLE plans (
+        id           TEXT PRIMARY KEY,
+        input_id     BIGINT,
+        python       TEXT NOT NULL,
+        platform_tag TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        created_ms   BIGINT NOT NULL
+    );
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE published (
+        filename        TEXT PRIMARY KEY,
+        project         TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        size            BIGINT NOT NULL,
+        requires_python TEXT,
+        metadata_sha256 TEXT,
+        origin          TEXT NOT NULL,
+        job_id          BIGINT,
+        created_ms      BIGINT NOT NULL
+    );
+    CREATE INDEX published_by_project ON published (project);
+
+    CREATE TABLE hints (
+        id         BIGSERIAL PRIMARY KEY,
+        pattern    TEXT NOT NULL,
+        packages   TEXT NOT NULL,
+        note       TEXT NOT NULL DEFAULT '',
+        created_ms BIGINT NOT NULL
+    );
+"#];
+
+/// A PostgreSQL server and database.
+#[derive(Clone)]
+pub struct PgBackend {
+    config: postgres::Config,
+    location: String,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.location)
+    }
+}
+
+/// A PostgreSQL connection with its prepared statements.
+pub struct PgConn {
+    /// Always `Some` until dropped.
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
+    location: String,
+}
+
+impl Drop for PgConn {
+    fn drop(&mut self) {
+        // The synchronous client blocks on its own runtime when it closes, which panics
+        // inside an async runtime (e.g. when a server's state is dropped at shutdown):
+        // close it on a thread of its own.
+        if let Some(client) = self.client.take() {
+            let _ = std::thread::Builder::new()
+                .name("pg-close".into())
+                .spawn(move || drop(client));
+        }
+    }
+}
+
+fn pg_err(location: &str, e: postgres::Error) -> QueueError {
+    match e.as_db_error() {
+        // Connection exceptions (08…) and operator intervention (57P…: shutdown, crash
+        // recovery, cannot connect now): the database is away, not the request wrong.
+        Some(db) if db.code().code().starts_with("08") || db.code().code().starts_with("57P") => {
+            QueueError::Unavailable {
+                location: location.to_string(),
+                message: format!("{} ({})", db.message(), db.code().code()),
+            }
+        }
+        Some(db) => QueueError::Database {
+            location: location.to_string(),
+            message: format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => QueueError::Unavailable {
+            location: location.to_string(),
+            message: e.to_string(),
+        },
+    }
+}
+
+fn param(value: &Value, ty: &Type) -> Box<dyn ToSql + Sync> {
+    let is = |t: &Type| ty == t;
+    match value {
+        Value::Null if is(&Type::INT8) => Box::new(None::<i64>),
+        Value::Null if is(&Type::INT4) => Box::new(None::<i32>),
+        Value::Null if is(&Type::FLOAT8) => Box::new(None::<f64>),
+        Value::Null => Box::new(None::<String>),
+        Value::Int(v) if is(&Type::INT4) => Box::new(*v as i32),
+        Value::Int(v) if is(&Type::INT2) => Box::new(*v as i16),
+        Value::Int(v) if is(&Type::FLOAT8) => Box::new(*v as f64),
+        Value::Int(v) if is(&Type::TEXT) || is(&Type::VARCHAR) => Box::new(v.to_string()),
+        Value::Int(v) => Box::new(*v),
+        Value::Real(v) => Box::new(*v),
+        Value::Text(s) if is(&Type::INT8) => Box::new(s.parse::<i64>().unwrap_or(0)),
+        Value::Text(s) => Box::new(s.clone()),
+    }
+}
+
+fn column(row: &postgres::Row, i: usize) -> Value {
+    let ty = row.columns()[i].type_();
+    let int = |v: Option<i64>| v.map_or(Value::Null, Value::Int);
+    if *ty == Type::INT8 {
+        int(row.get::<_, Option<i64>>(i))
+    } else if *ty == Type::INT4 {
+        int(row.get::<_, Option<i32>>(i).map(i64::from))
+    } else if *ty == Type::INT2 {
+        int(row.get::<_, Option<i16>>(i).map(i64::from))
+    } else if *ty == Type::BOOL {
+        int(row.get::<_, Option<bool>>(i).map(i64::from))
+    } else if *ty == Type::FLOAT8 {
+        row.get::<_, Option<f64>>(i)
+            .map_or(Value::Null, Value::Real)
+    } else {
+        row.try_get::<_, Option<String>>(i)
+            .ok()
+            .flatten()
+            .map_or(Value::Null, Value::Text)
+    }
+}
+
+impl PgConn {
+    fn client(&mut self) -> &mut Client {
+        self.client
+            .as_mut()
+            .expect("the client lives until the connection is dropped")
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement, QueueError> {
+        if let Some(stmt) = self.statements.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self
+            .client()
+            .prepare(sql)
+            .map_err(|e| pg_err(&self.location, e))?;
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+impl Conn for PgConn {
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, QueueError> {
+        let stmt = self.statement(sql)?;
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params
+            .iter()
+            .zip(stmt.params())
+            .map(|(v, t)| param(v, t))
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        let rows = self
+            .client()
+            .query(&stmt, &refs)
+            .map_err(|e| pg_err(&self.location, e))?;
+        Ok(rows
+            .iter()
+            .map(|row| (0..row.len()).map(|i| column(row, i)).collect())
+            .collect())
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, QueueError> {
+        let stmt = self.statement(sql)?;
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params
+            .iter()
+            .zip(stmt.params())
+            .map(|(v, t)| param(v, t))
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        self.client()
+            .execute(&stmt, &refs)
+            .map_err(|e| pg_err(&self.location, e))
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), QueueError> {
+        self.client()
+            .batch_execute(sql)
+            .map_err(|e| pg_err(&self.location, e))
+    }
+
+    fn is_broken(&self) -> bool {
+        self.client.as_ref().is_none_or(Client::is_closed)
+    }
+}
+
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Backend for PgBackend {
+    type C = PgConn;
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    fn connect(&self) -> Result<PgConn, QueueError> {
+        let client = self
+            .config
+            .connect(NoTls)
+            .map_err(|e| pg_err(&self.location, e))?;
+        let mut conn = PgConn {
+            client: Some(client),
+            statements: HashMap::new(),
+            location: self.location.clone(),
+        };
+        if let Some(schema) = &self.schema {
+            let schema = quote_ident(schema);
+            conn.batch(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))?;
+        }
+        conn.batch("BEGIN")?;
+        let migrated = (|| {
+            conn.batch(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))?;
+            conn.batch(
+                "CREATE TABLE IF NOT EXISTS refinery_queue_schema (version BIGINT NOT NULL)",
+            )?;
+            let rows = conn.query("SELECT MAX(version) FROM refinery_queue_schema", &[])?;
+            let version = rows
+                .first()
+                .and_then(|r| match r.first() {
+                    Some(Value::Int(v)) => Some(*v),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            if version > MIGRATIONS.len() as i64 {
+                return Err(QueueError::TooNew {
+                    location: self.location.clone(),
+                    found: version,
+                    supported: MIGRATIONS.len() as i64,
+                });
+            }
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                conn.batch(sql)?;
+                conn.execute(
+                    "INSERT INTO refinery_queue_schema (version) VALUES ($1)",
+                    &[Value::Int(i as i64 + 1)],
+                )?;
+            }
+            Ok(())
+        })();
+        match migrated {
+            Ok(()) => conn.batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        // Statements prepared before the migration may describe old tables.
+        conn.statements.clear();
+        Ok(conn)
+    }
+
+    fn describe(&self) -> String {
+        self.location.clone()
+    }
+}
+
+impl SqlQueue<PgBackend> {
+    /// Connects to PostgreSQL at `url` and migrates; `schema` (created if missing) keeps
+    /// the tables apart from others in the same database, e.g. per test.
+    pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<Self, QueueError> {
+        let location = redact(url);
+        let mut config: postgres::Config = url.parse().map_err(|e| {
+            QueueError::Invalid(format!(
+                "database URL {location} is not a PostgreSQL URL: {e}"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        SqlQueue::with_backend(PgBackend {
+            config,
+            location,
+            schema: schema.map(str::to_string),
+        })
+    }
+}

@@ -1,0 +1,999 @@
+//! The queue logic, written once for both backends.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
+use super::{
+    now_ms, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus, LogChunk,
+    NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore, ReapedJob,
+    Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
+};
+use crate::manifest::normalize_name;
+
+const JOB_COLS: &str = "id, package, version, python, platform_tag, recipe, status, priority, \
+    attempt, restarts, lease_owner, lease_expires_ms, heartbeat_ms, cancel_requested, plan_id, \
+    input_id, detail, result, log_bytes, created_ms, updated_ms, started_ms, finished_ms";
+
+const INPUT_COLS: &str =
+    "id, kind, filename, path, size, sha256, status, plan_id, error, created_ms, updated_ms";
+
+const PUBLISHED_COLS: &str = "filename, project, version, sha256, size, requires_python, \
+    metadata_sha256, origin, job_id, created_ms";
+
+/// Idle connections kept for reuse.
+const MAX_IDLE: usize = 16;
+
+/// The queue store over a [`Backend`].
+pub struct SqlQueue<B: Backend> {
+    backend: B,
+    pool: Mutex<Vec<B::C>>,
+}
+
+impl<B: Backend> std::fmt::Debug for SqlQueue<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlQueue")
+            .field("location", &self.backend.describe())
+            .finish()
+    }
+}
+
+fn limit(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn parse_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+/// Strips NUL characters and cuts at `max` bytes (on a character boundary).
+fn clean_chunk(data: &str, max: usize) -> (String, bool) {
+    let mut text: String = data.chars().filter(|c| *c != '\0').collect();
+    if text.len() <= max {
+        return (text, false);
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    (text, true)
+}
+
+fn status_list(statuses: &[JobStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn job_from_row(row: &Row) -> Result<Job, QueueError> {
+    Ok(Job {
+        id: row.int(0),
+        package: row.text(1),
+        version: row.text(2),
+        python: row.text(3),
+        platform_tag: row.text(4),
+        recipe: serde_json::from_str::<Recipe>(&row.text(5)).unwrap_or_default(),
+        status: row.text(6).parse()?,
+        priority: row.int(7),
+        attempt: row.int(8),
+        restarts: row.int(9),
+        lease_owner: row.opt_text(10),
+        lease_expires_ms: row.opt_int(11),
+        heartbeat_ms: row.opt_int(12),
+        cancel_requested: row.int(13) != 0,
+        plan_id: row.opt_text(14),
+        input_id: row.opt_int(15),
+        detail: row.text(16),
+        result: parse_json(&row.text(17)),
+        log_bytes: row.int(18),
+        created_ms: row.int(19),
+        updated_ms: row.int(20),
+        started_ms: row.opt_int(21),
+        finished_ms: row.opt_int(22),
+    })
+}
+
+fn input_from_row(row: &Row) -> Result<PendingInput, QueueError> {
+    Ok(PendingInput {
+        id: row.int(0),
+        kind: row.text(1),
+        filename: row.text(2),
+        path: row.text(3),
+        size: row.int(4),
+        sha256: row.text(5),
+        status: row.text(6).parse()?,
+        plan_id: row.opt_text(7),
+        error: row.text(8),
+        created_ms: row.int(9),
+        updated_ms: row.int(10),
+    })
+}
+
+fn published_from_row(row: &Row) -> PublishedFile {
+    PublishedFile {
+        filename: row.text(0),
+        project: row.text(1),
+        version: row.text(2),
+        sha256: row.text(3),
+        size: row.int(4),
+        requires_python: row.opt_text(5),
+        metadata_sha256: row.opt_text(6),
+        origin: row.text(7),
+        job_id: row.opt_int(8),
+        created_ms: row.int(9),
+    }
+}
+
+impl<B: Backend> SqlQueue<B> {
+    /// Connects once (which runs the migrations) and keeps the connection.
+    pub(crate) fn with_backend(backend: B) -> Result<Self, QueueError> {
+        let first = backend.connect()?;
+        Ok(SqlQueue {
+            backend,
+            pool: Mutex::new(vec![first]),
+        })
+    }
+
+    fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&mut B::C) -> Result<T, QueueError>,
+    ) -> Result<T, QueueError> {
+        let pooled = self.pool.lock().expect("pool lock").pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.backend.connect()?,
+        };
+        let result = f(&mut conn);
+        if matches!(result, Err(QueueError::Unavailable { .. })) {
+            // The server went away: the idle connections are dead too.
+            self.pool.lock().expect("pool lock").clear();
+        } else if !conn.is_broken() {
+            let mut pool = self.pool.lock().expect("pool lock");
+            if pool.len() < MAX_IDLE {
+                pool.push(conn);
+            }
+        }
+        result
+    }
+
+    /// Runs `f` in a transaction (SQLite: `BEGIN IMMEDIATE`, so writers queue up).
+    fn tx<T>(&self, f: impl FnOnce(&mut B::C) -> Result<T, QueueError>) -> Result<T, QueueError> {
+        self.with_conn(|conn| {
+            conn.batch(match B::DIALECT {
+                Dialect::Sqlite => "BEGIN IMMEDIATE",
+                Dialect::Postgres => "BEGIN",
+            })?;
+            match f(conn) {
+                Ok(value) => {
+                    conn.batch("COMMIT")?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    let _ = conn.batch("ROLLBACK");
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, QueueError> {
+        self.with_conn(|c| c.query(sql, params))
+    }
+
+    fn job_in(conn: &mut B::C, id: i64) -> Result<Job, QueueError> {
+        let rows = conn.query(
+            &format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"),
+            &[id.into()],
+        )?;
+        rows.first()
+            .map(job_from_row)
+            .transpose()?
+            .ok_or_else(|| QueueError::NotFound {
+                what: "job",
+                id: id.to_string(),
+            })
+    }
+
+    /// Why a fenced update matched no row: the job is gone or the lease is lost.
+    fn fence_error(conn: &mut B::C, id: i64, attempt: i64) -> QueueError {
+        match Self::job_in(conn, id) {
+            Ok(_) => QueueError::LeaseLost { job: id, attempt },
+            Err(e) => e,
+        }
+    }
+
+    fn insert_log(
+        conn: &mut B::C,
+        id: i64,
+        attempt: i64,
+        data: &str,
+        now: i64,
+    ) -> Result<i64, QueueError> {
+        let rows = conn.query(
+            "INSERT INTO job_logs (job_id, seq, attempt, created_ms, data) VALUES ($1, \
+             (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1), $2, $3, $4) \
+             RETURNING seq",
+            &[id.into(), attempt.into(), now.into(), data.into()],
+        )?;
+        Ok(rows.first().map(|r| r.int(0)).unwrap_or(0))
+    }
+}
+
+impl<B: Backend> QueueStore for SqlQueue<B> {
+    fn backend(&self) -> &'static str {
+        match B::DIALECT {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    fn location(&self) -> String {
+        self.backend.describe()
+    }
+
+    fn ping(&self) -> Result<(), QueueError> {
+        self.query("SELECT 1", &[]).map(|_| ())
+    }
+
+    fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError> {
+        if spec.package.trim().is_empty() || spec.version.trim().is_empty() {
+            return Err(QueueError::Invalid(
+                "a job needs a package name and a version".into(),
+            ));
+        }
+        let status = spec.status.unwrap_or(JobStatus::Pending);
+        if status.is_active() {
+            return Err(QueueError::Invalid(format!(
+                "a new job cannot start as `{status}`"
+            )));
+        }
+        let key = normalize_name(&spec.package);
+        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
+        self.tx(|conn| {
+            if status.is_claimable() {
+                let existing = conn.query(
+                    &format!(
+                        "SELECT {JOB_COLS} FROM jobs WHERE package_key = $1 AND version = $2 \
+                         AND python = $3 AND platform_tag = $4 \
+                         AND status IN ('pending', 'retry', 'leased', 'building') \
+                         ORDER BY id LIMIT 1"
+                    ),
+                    &[
+                        key.clone().into(),
+                        spec.version.clone().into(),
+                        spec.python.clone().into(),
+                        spec.platform_tag.clone().into(),
+                    ],
+                )?;
+                if let Some(row) = existing.first() {
+                    return Ok((job_from_row(row)?, false));
+                }
+            }
+            let now = now_ms();
+            let finished = (!status.is_claimable()).then_some(now);
+            let rows = conn.query(
+                &format!(
+                    "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
+                     recipe, status, priority, plan_id, input_id, detail, created_ms, \
+                     updated_ms, finished_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
+                     RETURNING {JOB_COLS}"
+                ),
+                &[
+                    spec.package.trim().into(),
+                    key.clone().into(),
+                    spec.version.trim().into(),
+                    spec.python.clone().into(),
+                    spec.platform_tag.clone().into(),
+                    recipe.clone().into(),
+                    status.as_str().into(),
+                    spec.priority.into(),
+                    spec.plan_id.clone().into(),
+                    spec.input_id.into(),
+                    spec.detail.clone().into(),
+                    now.into(),
+                    finished.into(),
+                ],
+            )?;
+            let row = rows
+                .first()
+                .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
+            Ok((job_from_row(row)?, true))
+        })
+    }
+
+    fn job(&self, id: i64) -> Result<Job, QueueError> {
+        self.with_conn(|c| Self::job_in(c, id))
+    }
+
+    fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, QueueError> {
+        let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE 1 = 1");
+        let mut params: Vec<Value> = Vec::new();
+        if !filter.statuses.is_empty() {
+            sql.push_str(&format!(
+                " AND status IN ({})",
+                status_list(&filter.statuses)
+            ));
+        }
+        if let Some(package) = &filter.package {
+            params.push(normalize_name(package).into());
+            sql.push_str(&format!(" AND package_key = ${}", params.len()));
+        }
+        if let Some(version) = &filter.version {
+            params.push(version.into());
+            sql.push_str(&format!(" AND version = ${}", params.len()));
+        }
+        if let Some(plan) = &filter.plan_id {
+            params.push(plan.into());
+            sql.push_str(&format!(" AND plan_id = ${}", params.len()));
+        }
+        params.push(limit(if filter.limit == 0 { 100 } else { filter.limit }));
+        params.push(limit(filter.offset));
+        sql.push_str(&format!(
+            " ORDER BY id DESC LIMIT ${} OFFSET ${}",
+            params.len() - 1,
+            params.len()
+        ));
+        self.query(&sql, &params)?
+            .iter()
+            .map(job_from_row)
+            .collect()
+    }
+
+    fn latest_job(&self, package: &str, version: &str) -> Result<Option<Job>, QueueError> {
+        let rows = self.query(
+            &format!(
+                "SELECT {JOB_COLS} FROM jobs WHERE package_key = $1 AND version = $2 \
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            &[normalize_name(package).into(), version.into()],
+        )?;
+        rows.first().map(job_from_row).transpose()
+    }
+
+    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
+        let lock = match B::DIALECT {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'leased', attempt = attempt + 1, lease_owner = $1, \
+             lease_expires_ms = $2, heartbeat_ms = $3, updated_ms = $3, cancel_requested = 0 \
+             WHERE id = (SELECT id FROM jobs WHERE status IN ('pending', 'retry') \
+             ORDER BY priority DESC, id LIMIT 1{lock}) \
+             RETURNING {JOB_COLS}"
+        );
+        let now = now_ms();
+        let expires = now + lease.as_millis() as i64;
+        let params = [worker.into(), expires.into(), now.into()];
+        let rows = match B::DIALECT {
+            // One statement inside BEGIN IMMEDIATE: claims are serialized by the write lock.
+            Dialect::Sqlite => self.tx(|c| c.query(&sql, &params))?,
+            // One statement; SKIP LOCKED lets concurrent claimers pass each other.
+            Dialect::Postgres => self.query(&sql, &params)?,
+        };
+        let job = rows.first().map(job_from_row).transpose()?;
+        if let Some(job) = &job {
+            let _ = self.worker_seen(worker, "", Some(job.id));
+        }
+        Ok(job)
+    }
+
+    fn start(&self, id: i64, attempt: i64) -> Result<(), QueueError> {
+        self.with_conn(|c| {
+            let now = now_ms();
+            let n = c.execute(
+                "UPDATE jobs SET status = 'building', started_ms = $3, updated_ms = $3 \
+                 WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building')",
+                &[id.into(), attempt.into(), now.into()],
+            )?;
+            if n == 0 {
+                return Err(Self::fence_error(c, id, attempt));
+            }
+            Ok(())
+        })
+    }
+
+    fn heartbeat(
+        &self,
+        id: i64,
+        attempt: i64,
+        lease: Duration,
+    ) -> Result<HeartbeatReply, QueueError> {
+        let (reply, owner) = self.with_conn(|c| {
+            let now = now_ms();
+            let expires = now + lease.as_millis() as i64;
+            let rows = c.query(
+                "UPDATE jobs SET lease_expires_ms = $3, heartbeat_ms = $4 \
+                 WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building') \
+                 RETURNING cancel_requested, lease_owner",
+                &[id.into(), attempt.into(), expires.into(), now.into()],
+            )?;
+            match rows.first() {
+                Some(row) => Ok((
+                    HeartbeatReply {
+                        cancel: row.int(0) != 0,
+                        lease_expires_ms: expires,
+                    },
+                    row.opt_text(1),
+                )),
+                None => Err(Self::fence_error(c, id, attempt)),
+            }
+        })?;
+        if let Some(owner) = owner {
+            let _ = self.worker_seen(&owner, "", Some(id));
+        }
+        Ok(reply)
+    }
+
+    fn complete(&self, id: i64, attempt: i64, outcome: &Outcome) -> Result<Job, QueueError> {
+        if outcome.status.is_active() || outcome.status == JobStatus::Pending {
+            return Err(QueueError::Invalid(format!(
+                "a job cannot be completed as `{}`; use a final status or `retry`",
+                outcome.status
+            )));
+        }
+        let owner = self.with_conn(|c| {
+            let now = now_ms();
+            let finished = (!outcome.status.is_claimable()).then_some(now);
+            let rows = c.query(
+                &format!(
+                    "UPDATE jobs SET status = $3, detail = $4, result = $5, finished_ms = $6, \
+                     updated_ms = $7, lease_expires_ms = NULL, lease_owner = NULL \
+                     WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building') \
+                     RETURNING {JOB_COLS}"
+                ),
+                &[
+                    id.into(),
+                    attempt.into(),
+                    outcome.status.as_str().into(),
+                    outcome.detail.clone().into(),
+                    json_text(&outcome.result).into(),
+                    finished.into(),
+                    now.into(),
+                ],
+            )?;
+            match rows.first() {
+                Some(row) => job_from_row(row),
+                None => Err(Self::fence_error(c, id, attempt)),
+            }
+        })?;
+        Ok(owner)
+    }
+
+    fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError> {
+        let now = now_ms();
+        let expired = self.query(
+            "SELECT id, attempt, lease_owner, restarts FROM jobs \
+             WHERE status IN ('leased', 'building') AND lease_expires_ms < $1 ORDER BY id",
+            &[now.into()],
+        )?;
+        let mut reaped = Vec::new();
+        for row in expired {
+            let (id, attempt, owner, restarts) =
+                (row.int(0), row.int(1), row.opt_text(2), row.int(3));
+            let requeue = restarts < max_restarts;
+            let who = owner.clone().unwrap_or_else(|| "?".into());
+            let line = if requeue {
+                format!(
+                    "[refinery] the lease of worker {who} on attempt {attempt} expired (no heartbeat); the job goes back to the queue (restart {} of {max_restarts})\n",
+                    restarts + 1
+                )
+            } else {
+                format!(
+                    "[refinery] the lease of worker {who} on attempt {attempt} expired (no heartbeat) and the job already lost {restarts} leases: it fails\n"
+                )
+            };
+            let detail = if requeue {
+                format!("lease of worker {who} expired; re-queued")
+            } else {
+                format!("lease expired {} times; giving up", restarts + 1)
+            };
+            let done = self.tx(|c| {
+                let n = c.execute(
+                    "UPDATE jobs SET status = $4, restarts = restarts + 1, lease_owner = NULL, \
+                     lease_expires_ms = NULL, updated_ms = $3, detail = $5, finished_ms = $6 \
+                     WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building') \
+                     AND lease_expires_ms < $3",
+                    &[
+                        id.into(),
+                        attempt.into(),
+                        now.into(),
+                        if requeue { "retry" } else { "failed" }.into(),
+                        detail.clone().into(),
+                        (!requeue).then_some(now).into(),
+                    ],
+                )?;
+                if n == 1 {
+                    Self::insert_log(c, id, attempt, &line, now)?;
+                }
+                Ok(n == 1)
+            })?;
+            if done {
+                reaped.push(ReapedJob {
+                    id,
+                    attempt,
+                    worker: owner,
+                    requeued: requeue,
+                });
+            }
+        }
+        Ok(reaped)
+    }
+
+    fn retry(&self, ids: &[i64]) -> Result<u64, QueueError> {
+        let retryable = status_list(&[
+            JobStatus::Failed,
+            JobStatus::Missing,
+            JobStatus::SystemRecipeFailed,
+            JobStatus::SkippedKnownFailure,
+            JobStatus::Cancelled,
+        ]);
+        let now = now_ms();
+        if ids.is_empty() {
+            return self.with_conn(|c| {
+                c.execute(
+                    "UPDATE jobs SET status = 'retry', updated_ms = $1, finished_ms = NULL, \
+                     cancel_requested = 0 WHERE status = 'failed'",
+                    &[now.into()],
+                )
+            });
+        }
+        self.tx(|c| {
+            let mut n = 0;
+            for id in ids {
+                n += c.execute(
+                    &format!(
+                        "UPDATE jobs SET status = 'retry', updated_ms = $2, finished_ms = NULL, \
+                         cancel_requested = 0 WHERE id = $1 AND status IN ({retryable})"
+                    ),
+                    &[(*id).into(), now.into()],
+                )?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn clear(&self, ids: &[i64], statuses: &[JobStatus]) -> Result<u64, QueueError> {
+        let active = statuses.iter().find(|s| s.is_active());
+        if let Some(status) = active {
+            return Err(QueueError::Invalid(format!(
+                "jobs that are `{status}` cannot be cleared: a worker holds them; cancel them instead"
+            )));
+        }
+        self.tx(|c| {
+            let mut n = 0;
+            let delete_logs_and = |c: &mut B::C, where_: &str, params: &[Value]| {
+                c.execute(
+                    &format!(
+                        "DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE {where_})"
+                    ),
+                    params,
+                )?;
+                c.execute(&format!("DELETE FROM jobs WHERE {where_}"), params)
+            };
+            for id in ids {
+                n += delete_logs_and(
+                    c,
+                    "id = $1 AND status NOT IN ('leased', 'building')",
+                    &[(*id).into()],
+                )?;
+            }
+            if !statuses.is_empty() {
+                n += delete_logs_and(c, &format!("status IN ({})", status_list(statuses)), &[])?;
+            }
+            Ok(n)
+        })
+    }
+
+    fn cancel(&self, id: i64) -> Result<Job, QueueError> {
+        self.tx(|c| {
+            let now = now_ms();
+            c.execute(
+                "UPDATE jobs SET status = 'cancelled', updated_ms = $2, finished_ms = $2, \
+                 detail = 'cancelled before a worker took it' \
+                 WHERE id = $1 AND status IN ('pending', 'retry')",
+                &[id.into(), now.into()],
+            )?;
+            c.execute(
+                "UPDATE jobs SET cancel_requested = 1, updated_ms = $2 \
+                 WHERE id = $1 AND status IN ('leased', 'building')",
+                &[id.into(), now.into()],
+            )?;
+            Self::job_in(c, id)
+        })
+    }
+
+    fn stats(&self) -> Result<QueueStats, QueueError> {
+        let rows = self.query(
+            "SELECT status, COUNT(*), CAST(COALESCE(SUM(restarts), 0) AS BIGINT) FROM jobs \
+             GROUP BY status",
+            &[],
+        )?;
+        let mut stats = QueueStats::default();
+        for status in JobStatus::ALL {
+            stats.by_status.insert(status.as_str().to_string(), 0);
+        }
+        for row in rows {
+            let (status, count, restarts) = (row.text(0), row.int(1) as u64, row.int(2) as u64);
+            stats.restarts += restarts;
+            stats.total += count;
+            if let Ok(parsed) = status.parse::<JobStatus>() {
+                if parsed.is_claimable() {
+                    stats.depth += count;
+                }
+                if parsed.is_active() {
+                    stats.active += count;
+                }
+            }
+            *stats.by_status.entry(status).or_default() += count;
+        }
+        Ok(stats)
+    }
+
+    fn append_log(&self, id: i64, attempt: i64, data: &str) -> Result<Option<i64>, QueueError> {
+        let (mut text, cut) = clean_chunk(data, MAX_CHUNK_BYTES);
+        if cut {
+            text.push_str("\n[refinery] chunk cut: it was longer than 256 KiB\n");
+        }
+        if text.is_empty() {
+            return Ok(None);
+        }
+        self.tx(|c| {
+            let rows = c.query(
+                "UPDATE jobs SET log_bytes = log_bytes + $3 \
+                 WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building') \
+                 RETURNING log_bytes",
+                &[id.into(), attempt.into(), (text.len() as i64).into()],
+            )?;
+            let Some(total) = rows.first().map(|r| r.int(0)) else {
+                return Err(Self::fence_error(c, id, attempt));
+            };
+            let before = total - text.len() as i64;
+            if before >= MAX_JOB_LOG_BYTES {
+                return Ok(None);
+            }
+            let mut text = text.clone();
+            if total > MAX_JOB_LOG_BYTES {
+                let (cut, _) = clean_chunk(&text, (MAX_JOB_LOG_BYTES - before) as usize);
+                text = cut;
+                text.push_str(&format!(
+                    "\n[refinery] log cut at {MAX_JOB_LOG_BYTES} bytes; the rest of the output was dropped\n"
+                ));
+            }
+            Self::insert_log(c, id, attempt, &text, now_ms()).map(Some)
+        })
+    }
+
+    fn append_system_log(&self, id: i64, line: &str) -> Result<(), QueueError> {
+        let (mut text, _) = clean_chunk(line, MAX_CHUNK_BYTES);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        self.tx(|c| {
+            let job = Self::job_in(c, id)?;
+            Self::insert_log(c, id, job.attempt, &text, now_ms()).map(|_| ())
+        })
+    }
+
+    fn log_chunks(&self, id: i64, after: i64, limit_n: usize) -> Result<Vec<LogChunk>, QueueError> {
+        let rows = self.query(
+            "SELECT job_id, seq, attempt, created_ms, data FROM job_logs \
+             WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[
+                id.into(),
+                after.into(),
+                limit(if limit_n == 0 { 1000 } else { limit_n }),
+            ],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| LogChunk {
+                job_id: r.int(0),
+                seq: r.int(1),
+                attempt: r.int(2),
+                created_ms: r.int(3),
+                data: r.text(4),
+            })
+            .collect())
+    }
+
+    fn worker_seen(&self, id: &str, host: &str, job: Option<i64>) -> Result<(), QueueError> {
+        self.query(
+            "INSERT INTO workers (id, host, last_seen_ms, current_job) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
+             current_job = excluded.current_job, \
+             host = CASE WHEN excluded.host = '' THEN workers.host ELSE excluded.host END",
+            &[id.into(), host.into(), now_ms().into(), job.into()],
+        )
+        .map(|_| ())
+    }
+
+    fn workers(&self) -> Result<Vec<WorkerInfo>, QueueError> {
+        Ok(self
+            .query(
+                "SELECT id, host, last_seen_ms, current_job FROM workers ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| WorkerInfo {
+                id: r.text(0),
+                host: r.text(1),
+                last_seen_ms: r.int(2),
+                current_job: r.opt_int(3),
+            })
+            .collect())
+    }
+
+    fn create_input(&self, input: &NewInput) -> Result<PendingInput, QueueError> {
+        let now = now_ms();
+        let rows = self.query(
+            &format!(
+                "INSERT INTO inputs (kind, filename, path, size, sha256, status, error, \
+                 created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'pending', '', $6, $6) \
+                 RETURNING {INPUT_COLS}"
+            ),
+            &[
+                input.kind.clone().into(),
+                input.filename.clone().into(),
+                input.path.clone().into(),
+                input.size.into(),
+                input.sha256.clone().into(),
+                now.into(),
+            ],
+        )?;
+        rows.first()
+            .map(input_from_row)
+            .transpose()?
+            .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))
+    }
+
+    fn input(&self, id: i64) -> Result<PendingInput, QueueError> {
+        let rows = self.query(
+            &format!("SELECT {INPUT_COLS} FROM inputs WHERE id = $1"),
+            &[id.into()],
+        )?;
+        rows.first()
+            .map(input_from_row)
+            .transpose()?
+            .ok_or_else(|| QueueError::NotFound {
+                what: "input",
+                id: id.to_string(),
+            })
+    }
+
+    fn inputs(&self, limit_n: usize, offset: usize) -> Result<Vec<PendingInput>, QueueError> {
+        self.query(
+            &format!("SELECT {INPUT_COLS} FROM inputs ORDER BY id DESC LIMIT $1 OFFSET $2"),
+            &[limit(limit_n.max(1)), limit(offset)],
+        )?
+        .iter()
+        .map(input_from_row)
+        .collect()
+    }
+
+    fn transition_input(
+        &self,
+        id: i64,
+        from: &[InputStatus],
+        to: InputStatus,
+        plan_id: Option<&str>,
+        error: &str,
+    ) -> Result<PendingInput, QueueError> {
+        let allowed = from
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let rows = self.query(
+            &format!(
+                "UPDATE inputs SET status = $2, plan_id = COALESCE($3, plan_id), error = $4, \
+                 updated_ms = $5 WHERE id = $1 AND status IN ({allowed}) RETURNING {INPUT_COLS}"
+            ),
+            &[
+                id.into(),
+                to.as_str().into(),
+                plan_id.into(),
+                error.into(),
+                now_ms().into(),
+            ],
+        )?;
+        match rows.first() {
+            Some(row) => input_from_row(row),
+            None => {
+                let current = self.input(id)?;
+                Err(QueueError::Conflict(format!(
+                    "input {id} is `{}`; this needs it to be one of: {}",
+                    current.status.as_str(),
+                    from.iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        }
+    }
+
+    fn save_plan(&self, plan: &StoredPlan) -> Result<(), QueueError> {
+        self.query(
+            "INSERT INTO plans (id, input_id, python, platform_tag, summary, body, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
+             input_id = COALESCE(excluded.input_id, plans.input_id), summary = excluded.summary, \
+             body = excluded.body",
+            &[
+                plan.id.clone().into(),
+                plan.input_id.into(),
+                plan.python.clone().into(),
+                plan.platform_tag.clone().into(),
+                json_text(&plan.summary).into(),
+                json_text(&plan.body).into(),
+                now_ms().into(),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn plan(&self, id: &str) -> Result<StoredPlan, QueueError> {
+        let rows = self.query(
+            "SELECT id, input_id, python, platform_tag, summary, body, created_ms FROM plans \
+             WHERE id = $1",
+            &[id.into()],
+        )?;
+        rows.first()
+            .map(|r| StoredPlan {
+                id: r.text(0),
+                input_id: r.opt_int(1),
+                python: r.text(2),
+                platform_tag: r.text(3),
+                summary: parse_json(&r.text(4)),
+                body: parse_json(&r.text(5)),
+                created_ms: r.int(6),
+            })
+            .ok_or_else(|| QueueError::NotFound {
+                what: "plan",
+                id: id.to_string(),
+            })
+    }
+
+    fn plans(&self, limit_n: usize, offset: usize) -> Result<Vec<StoredPlan>, QueueError> {
+        Ok(self
+            .query(
+                "SELECT id, input_id, python, platform_tag, summary, created_ms FROM plans \
+                 ORDER BY created_ms DESC, id LIMIT $1 OFFSET $2",
+                &[limit(limit_n.max(1)), limit(offset)],
+            )?
+            .iter()
+            .map(|r| StoredPlan {
+                id: r.text(0),
+                input_id: r.opt_int(1),
+                python: r.text(2),
+                platform_tag: r.text(3),
+                summary: parse_json(&r.text(4)),
+                body: serde_json::Value::Null,
+                created_ms: r.int(5),
+            })
+            .collect())
+    }
+
+    fn settings(&self) -> Result<Settings, QueueError> {
+        let rows = self.query("SELECT key, value FROM settings", &[])?;
+        let mut settings = Settings::default();
+        for row in rows {
+            let on = row.text(1) == "true";
+            match row.text(0).as_str() {
+                "auto_plan" => settings.auto_plan = on,
+                "auto_build" => settings.auto_build = on,
+                _ => {}
+            }
+        }
+        Ok(settings)
+    }
+
+    fn put_settings(&self, settings: &Settings) -> Result<(), QueueError> {
+        self.tx(|c| {
+            for (key, on) in [
+                ("auto_plan", settings.auto_plan),
+                ("auto_build", settings.auto_build),
+            ] {
+                c.execute(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[key.into(), if on { "true" } else { "false" }.into()],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn publish(&self, file: &PublishedFile) -> Result<(), QueueError> {
+        self.query(
+            &format!(
+                "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO UPDATE SET \
+                 project = excluded.project, version = excluded.version, \
+                 sha256 = excluded.sha256, size = excluded.size, \
+                 requires_python = excluded.requires_python, \
+                 metadata_sha256 = excluded.metadata_sha256, origin = excluded.origin, \
+                 job_id = excluded.job_id, created_ms = excluded.created_ms"
+            ),
+            &[
+                file.filename.clone().into(),
+                normalize_name(&file.project).into(),
+                file.version.clone().into(),
+                file.sha256.to_ascii_lowercase().into(),
+                file.size.into(),
+                file.requires_python.clone().into(),
+                file.metadata_sha256.clone().into(),
+                file.origin.clone().into(),
+                file.job_id.into(),
+                now_ms().into(),
+            ],
+        )
+        .map(|_| ())
+    }
+
+    fn published(&self) -> Result<Vec<PublishedFile>, QueueError> {
+        Ok(self
+            .query(
+                &format!("SELECT {PUBLISHED_COLS} FROM published ORDER BY project, filename"),
+                &[],
+            )?
+            .iter()
+            .map(published_from_row)
+            .collect())
+    }
+
+    fn published_generation(&self) -> Result<(i64, i64), QueueError> {
+        let rows = self.query(
+            "SELECT COUNT(*), CAST(COALESCE(MAX(created_ms), 0) AS BIGINT) FROM published",
+            &[],
+        )?;
+        Ok(rows.first().map(|r| (r.int(0), r.int(1))).unwrap_or((0, 0)))
+    }
+
+    fn add_hint(&self, pattern: &str, packages: &[String], note: &str) -> Result<Hint, QueueError> {
+        let packages_json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
+        let now = now_ms();
+        let rows = self.query(
+            "INSERT INTO hints (pattern, packages, note, created_ms) VALUES ($1, $2, $3, $4) \
+             RETURNING id",
+            &[
+                pattern.into(),
+                packages_json.into(),
+                note.into(),
+                now.into(),
+            ],
+        )?;
+        Ok(Hint {
+            id: rows.first().map(|r| r.int(0)).unwrap_or(0),
+            pattern: pattern.to_string(),
+            packages: packages.to_vec(),
+            note: note.to_string(),
+            created_ms: now,
+        })
+    }
+
+    fn hints(&self) -> Result<Vec<Hint>, QueueError> {
+        Ok(self
+            .query(
+                "SELECT id, pattern, packages, note, created_ms FROM hints ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(|r| Hint {
+                id: r.int(0),
+                pattern: r.text(1),
+                packages: serde_json::from_str(&r.text(2)).unwrap_or_default(),
+                note: r.text(3),
+                created_ms: r.int(4),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,339 @@
+//! SQLite backend: `<cache>/queue.db` in WAL mode, marked with its own application id,
+//! migrated through `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode};
+
+use super::db::{Backend, Conn, Dialect, Row, Value};
+use super::{QueueError, SqlQueue};
+
+/// `PRAGMA application_id` of refinery queue databases ("RFNQ").
+pub const QUEUE_APPLICATION_ID: i32 = 0x5246_4E51;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Append, never edit.
+const MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE jobs (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        package          TEXT NOT NULL,
+        package_key      TEXT NOT NULL,
+        version          TEXT NOT NULL,
+        python           TEXT NOT NULL,
+        platform_tag     TEXT NOT NULL,
+        recipe           TEXT NOT NULL DEFAULT '{}',
+        status           TEXT NOT NULL,
+        priority         INTEGER NOT NULL DEFAULT 0,
+        attempt          INTEGER NOT NULL DEFAULT 0,
+        restarts         INTEGER NOT NULL DEFAULT 0,
+        lease_owner      TEXT,
+        lease_expires_ms INTEGER,
+        heartbeat_ms     INTEGER,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        plan_id          TEXT,
+        input_id         INTEGER,
+        detail           TEXT NOT NULL DEFAULT '',
+        result           TEXT NOT NULL DEFAULT 'null',
+        log_bytes        INTEGER NOT NULL DEFAULT 0,
+        created_ms       INTEGER NOT NULL,
+        updated_ms       INTEGER NOT NULL,
+        started_ms       INTEGER,
+        finished_ms      INTEGER
+    );
+    CREATE INDEX jobs_claim ON jobs (status, priority DESC, id);
+    CREATE INDEX jobs_by_package ON jobs (package_key, version, id);
+    CREATE INDEX jobs_by_plan ON jobs (plan_id);
+
+    CREATE TABLE job_logs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id     INTEGER NOT NULL,
+        seq        INTEGER NOT NULL,
+        attempt    INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL,
+        data       TEXT NOT NULL,
+        UNIQUE (job_id, seq)
+    );
+
+    CREATE TABLE workers (
+        id           TEXT PRIMARY KEY,
+        host         TEXT NOT NULL DEFAULT '',
+        last_seen_ms INTEGER NOT NULL,
+        current_job  INTEGER
+    );
+
+    CREATE TABLE inputs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT NOT NULL,
+        filename   TEXT NOT NULL,
+        path       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        sha256     TEXT NOT NULL,
+        status     TEXT NOT NULL,
+        plan_id    TEXT,
+        error      TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+    );
+
+    CREATE TABLE plans (
+        id           TEXT PRIMARY KEY,
+        input_id     INTEGER,
+        python       TEXT NOT NULL,
+        platform_tag TEXT NOT NULL,
+        summary      TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL
+    );
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+
+    CREATE TABLE published (
+        filename        TEXT PRIMARY KEY,
+        project         TEXT NOT NULL,
+        version         TEXT NOT NULL,
+        sha256          TEXT NOT NULL,
+        size            INTEGER NOT NULL,
+        requires_python TEXT,
+        metadata_sha256 TEXT,
+        origin          TEXT NOT NULL,
+        job_id          INTEGER,
+        created_ms      INTEGER NOT NULL
+    );
+    CREATE INDEX published_by_project ON published (project);
+
+    CREATE TABLE hints (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        pattern    TEXT NOT NULL,
+        packages   TEXT NOT NULL,
+        note       TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL
+    );
+"#];
+
+/// The SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
+    path: PathBuf,
+}
+
+/// A SQLite connection.
+pub struct SqliteConn {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Real(v) => ToSqlOutput::Borrowed(ValueRef::Real(*v)),
+            Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+        })
+    }
+}
+
+/// `$1` → `?1` (SQLite's numbered parameters).
+fn sqlite_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl SqliteConn {
+    fn err(&self, e: rusqlite::Error) -> QueueError {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => QueueError::Database {
+                location: self.path.display().to_string(),
+                message: "the database is locked by another process (busy for 10 s); retry".into(),
+            },
+            Some(ErrorCode::CannotOpen | ErrorCode::NotADatabase | ErrorCode::SystemIoFailure) => {
+                QueueError::Unavailable {
+                    location: self.path.display().to_string(),
+                    message: e.to_string(),
+                }
+            }
+            _ => QueueError::Database {
+                location: self.path.display().to_string(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl Conn for SqliteConn {
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, QueueError> {
+        let sql = sqlite_sql(sql);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let columns = stmt.column_count();
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params.iter()))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        loop {
+            let row = match rows.next() {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => {
+                    drop(rows);
+                    return Err(self.err(e));
+                }
+            };
+            let mut values = Vec::with_capacity(columns);
+            for i in 0..columns {
+                values.push(match row.get_ref(i) {
+                    Ok(ValueRef::Integer(v)) => Value::Int(v),
+                    Ok(ValueRef::Real(v)) => Value::Real(v),
+                    Ok(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    Ok(ValueRef::Blob(b)) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+                    Ok(ValueRef::Null) | Err(_) => Value::Null,
+                });
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, QueueError> {
+        let sql = sqlite_sql(sql);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        stmt.execute(rusqlite::params_from_iter(params.iter()))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    fn batch(&mut self, sql: &str) -> Result<(), QueueError> {
+        self.conn.execute_batch(sql).map_err(|e| self.err(e))
+    }
+
+    fn is_broken(&self) -> bool {
+        !self.conn.is_autocommit()
+    }
+}
+
+impl Backend for SqliteBackend {
+    type C = SqliteConn;
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    fn connect(&self) -> Result<SqliteConn, QueueError> {
+        let location = self.path.display().to_string();
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs_err::create_dir_all(parent).map_err(|e| QueueError::Unavailable {
+                location: location.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        let conn = Connection::open(&self.path).map_err(|e| QueueError::Unavailable {
+            location: location.clone(),
+            message: e.to_string(),
+        })?;
+        let mut conn = SqliteConn {
+            conn,
+            path: self.path.clone(),
+        };
+        conn.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| conn.err(e))?;
+        let app_id: i32 = conn
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| QueueError::NotOurs {
+                location: location.clone(),
+                reason: e.to_string(),
+            })?;
+        let version: i64 = conn
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| conn.err(e))?;
+        if app_id != QUEUE_APPLICATION_ID && app_id != 0 {
+            return Err(QueueError::NotOurs {
+                location,
+                reason: format!("application id {app_id:#x}"),
+            });
+        }
+        if version > MIGRATIONS.len() as i64 {
+            return Err(QueueError::TooNew {
+                location,
+                found: version,
+                supported: MIGRATIONS.len() as i64,
+            });
+        }
+        let mode: String = conn
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| conn.err(e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Needs a moment of exclusive access; the busy timeout covers a racing opener.
+            let _ = conn
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+        }
+        conn.batch("PRAGMA synchronous = NORMAL")?;
+        if version < MIGRATIONS.len() as i64 {
+            conn.batch("BEGIN IMMEDIATE")?;
+            let result = (|| {
+                let version: i64 = conn
+                    .conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(|e| conn.err(e))?;
+                if version == 0 {
+                    let tables: i64 = conn
+                        .conn
+                        .query_row(
+                            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+                            [],
+                            |r| r.get(0),
+                        )
+                        .map_err(|e| conn.err(e))?;
+                    if tables > 0 && app_id != QUEUE_APPLICATION_ID {
+                        return Err(QueueError::NotOurs {
+                            location: location.clone(),
+                            reason: format!(
+                                "an SQLite database of another program ({tables} tables)"
+                            ),
+                        });
+                    }
+                }
+                for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                    conn.batch(sql)?;
+                    conn.batch(&format!("PRAGMA user_version = {}", i + 1))?;
+                }
+                conn.batch(&format!("PRAGMA application_id = {QUEUE_APPLICATION_ID}"))
+            })();
+            match result {
+                Ok(()) => conn.batch("COMMIT")?,
+                Err(e) => {
+                    let _ = conn.batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        Ok(conn)
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl SqlQueue<SqliteBackend> {
+    /// Opens (creating and migrating) the SQLite queue database at `path`.
+    pub fn open_sqlite(path: &Path) -> Result<Self, QueueError> {
+        SqlQueue::with_backend(SqliteBackend {
+            path: path.to_path_buf(),
+        })
+    }
+}

@@ -1,0 +1,621 @@
+//! One test suite, run against both backends. The PostgreSQL half needs
+//! `REFINERY_TEST_DATABASE_URL` (CI sets it) and says so when it is unset; each test gets
+//! its own schema, dropped afterwards.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+
+struct Fixture {
+    store: Arc<dyn QueueStore>,
+    _dir: Option<tempfile::TempDir>,
+    drop_schema: Option<(String, String)>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = &self.drop_schema {
+            if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteQueue::open_sqlite(&dir.path().join("cache/queue.db")).unwrap();
+    Fixture {
+        store: Arc::new(store),
+        _dir: Some(dir),
+        drop_schema: None,
+    }
+}
+
+/// A fresh schema on the test server, or `None` (with a message) without one.
+fn postgres() -> Option<Fixture> {
+    let Some(url) = std::env::var("REFINERY_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!(
+            "skipping the PostgreSQL half of this test: REFINERY_TEST_DATABASE_URL is not set \
+             (CI sets it, e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
+        );
+        return None;
+    };
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let schema = format!(
+        "refinery_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        now_ms()
+    );
+    let store = PgQueue::open_postgres(&url, Some(&schema))
+        .unwrap_or_else(|e| panic!("REFINERY_TEST_DATABASE_URL is set but: {e}"));
+    Some(Fixture {
+        store: Arc::new(store),
+        _dir: None,
+        drop_schema: Some((url, schema)),
+    })
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $( #[test] fn $name() { super::$name(&*super::sqlite().store); } )*
+        }
+        mod postgres_backend {
+            $( #[test] fn $name() {
+                if let Some(f) = super::postgres() { super::$name(&*f.store); }
+            } )*
+        }
+    };
+}
+
+on_both!(
+    enqueue_dedupes_and_claims_by_priority,
+    fencing_after_lease_expiry,
+    restart_cap_fails_the_job,
+    concurrent_claims_never_share_a_job,
+    heartbeat_carries_cancellation,
+    logs_are_numbered_cleaned_and_capped,
+    retry_clear_and_stats,
+    inputs_plans_settings_index_and_hints,
+    completion_rules,
+);
+
+fn spec(package: &str, version: &str) -> JobSpec {
+    JobSpec {
+        package: package.into(),
+        version: version.into(),
+        python: "3.11".into(),
+        platform_tag: "manylinux2014_s390x".into(),
+        ..JobSpec::default()
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore) {
+    let (a, created) = q.enqueue(&spec("Six", "1.16.0")).unwrap();
+    assert!(created);
+    assert_eq!(a.status, JobStatus::Pending);
+    assert_eq!(a.attempt, 0);
+    // Same package (normalized), version, python and platform: the same job.
+    let (again, created) = q.enqueue(&spec("six", "1.16.0")).unwrap();
+    assert!(!created);
+    assert_eq!(again.id, a.id);
+    let mut urgent = spec("regex", "2024.11.6");
+    urgent.priority = 10;
+    urgent.recipe.variant = Some("no-isolation".into());
+    urgent.recipe.env.insert("CFLAGS".into(), "-O1".into());
+    let (b, _) = q.enqueue(&urgent).unwrap();
+    let mut missing = spec("nothing", "1");
+    missing.status = Some(JobStatus::Missing);
+    missing.detail = "no sdist".into();
+    let (m, _) = q.enqueue(&missing).unwrap();
+    assert_eq!(m.status, JobStatus::Missing);
+    assert!(m.finished_ms.is_some());
+
+    let first = q.claim("w1", LEASE).unwrap().unwrap();
+    assert_eq!(first.id, b.id, "higher priority first");
+    assert_eq!(first.status, JobStatus::Leased);
+    assert_eq!(first.attempt, 1);
+    assert_eq!(first.lease_owner.as_deref(), Some("w1"));
+    assert_eq!(first.recipe.variant.as_deref(), Some("no-isolation"));
+    assert_eq!(first.recipe.env["CFLAGS"], "-O1");
+    assert!(first.lease_expires_ms.unwrap() > now_ms() + 50_000);
+    let second = q.claim("w2", LEASE).unwrap().unwrap();
+    assert_eq!(second.id, a.id);
+    assert!(
+        q.claim("w3", LEASE).unwrap().is_none(),
+        "missing is not claimable"
+    );
+    // A running job still dedupes.
+    assert!(!q.enqueue(&spec("six", "1.16.0")).unwrap().1);
+    // Another python is another job.
+    let mut other = spec("six", "1.16.0");
+    other.python = "3.13".into();
+    assert!(q.enqueue(&other).unwrap().1);
+
+    q.start(first.id, 1).unwrap();
+    assert_eq!(q.job(first.id).unwrap().status, JobStatus::Building);
+    let workers = q.workers().unwrap();
+    assert_eq!(workers.len(), 2);
+    assert_eq!(workers[0].current_job, Some(first.id));
+
+    let listed = q
+        .jobs(&JobFilter {
+            statuses: vec![JobStatus::Building, JobStatus::Leased],
+            ..JobFilter::default()
+        })
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    let by_pkg = q
+        .jobs(&JobFilter {
+            package: Some("SIX".into()),
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .unwrap();
+    assert_eq!(by_pkg.len(), 2);
+    assert_eq!(
+        q.latest_job("six", "1.16.0").unwrap().unwrap().python,
+        "3.13"
+    );
+    assert!(q.latest_job("six", "0").unwrap().is_none());
+    assert!(matches!(q.job(9999), Err(QueueError::NotFound { .. })));
+}
+
+fn fencing_after_lease_expiry(q: &dyn QueueStore) {
+    let (job, _) = q.enqueue(&spec("lxml", "5.3.0")).unwrap();
+    let short = Duration::from_millis(100);
+    let a = q.claim("worker-a", short).unwrap().unwrap();
+    q.start(a.id, a.attempt).unwrap();
+    q.append_log(a.id, a.attempt, "line from a\n").unwrap();
+    // Not expired yet: nothing to reap.
+    assert!(q.reap(3).unwrap().is_empty());
+    std::thread::sleep(Duration::from_millis(250));
+    let reaped = q.reap(3).unwrap();
+    assert_eq!(
+        reaped,
+        [ReapedJob {
+            id: job.id,
+            attempt: 1,
+            worker: Some("worker-a".into()),
+            requeued: true
+        }]
+    );
+    let back = q.job(job.id).unwrap();
+    assert_eq!(back.status, JobStatus::Retry);
+    assert_eq!(back.restarts, 1);
+    assert_eq!(back.lease_owner, None);
+    assert_eq!(q.stats().unwrap().depth, 1);
+
+    let b = q.claim("worker-b", LEASE).unwrap().unwrap();
+    assert_eq!(b.id, job.id);
+    assert_eq!(b.attempt, 2);
+    // The old owner is fenced out everywhere.
+    for err in [
+        q.heartbeat(a.id, 1, LEASE).map(|_| ()).unwrap_err(),
+        q.start(a.id, 1).unwrap_err(),
+        q.append_log(a.id, 1, "late line").map(|_| ()).unwrap_err(),
+        q.complete(
+            a.id,
+            1,
+            &Outcome {
+                status: JobStatus::Failed,
+                detail: "stale".into(),
+                result: serde_json::Value::Null,
+            },
+        )
+        .map(|_| ())
+        .unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, QueueError::LeaseLost { attempt: 1, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no longer held"), "{err}");
+    }
+    q.heartbeat(b.id, 2, LEASE).unwrap();
+    let done = q
+        .complete(
+            b.id,
+            2,
+            &Outcome {
+                status: JobStatus::Built,
+                detail: "built".into(),
+                result: serde_json::json!({"wheel": "lxml-5.3.0-cp311-cp311-manylinux2014_s390x.whl"}),
+            },
+        )
+        .unwrap();
+    assert_eq!(done.status, JobStatus::Built);
+    assert_eq!(
+        done.result["wheel"],
+        "lxml-5.3.0-cp311-cp311-manylinux2014_s390x.whl"
+    );
+    assert!(done.finished_ms.is_some());
+    assert_eq!(done.lease_owner, None);
+    // The log says what happened, in order.
+    let log: String = q
+        .log_chunks(job.id, 0, 100)
+        .unwrap()
+        .iter()
+        .map(|c| c.data.clone())
+        .collect();
+    assert!(log.starts_with("line from a\n"), "{log}");
+    assert!(
+        log.contains("lease of worker worker-a on attempt 1 expired"),
+        "{log}"
+    );
+    assert!(!log.contains("late line"));
+    // Finished: the stale owner's completion is still refused.
+    assert!(matches!(
+        q.complete(
+            b.id,
+            2,
+            &Outcome {
+                status: JobStatus::Failed,
+                detail: String::new(),
+                result: serde_json::Value::Null
+            }
+        ),
+        Err(QueueError::LeaseLost { .. })
+    ));
+}
+
+fn restart_cap_fails_the_job(q: &dyn QueueStore) {
+    let (job, _) = q.enqueue(&spec("flaky", "1")).unwrap();
+    let short = Duration::from_millis(50);
+    for round in 0..2 {
+        let claimed = q.claim("w", short).unwrap().unwrap();
+        assert_eq!(claimed.attempt, round + 1);
+        std::thread::sleep(Duration::from_millis(150));
+        let reaped = q.reap(1).unwrap();
+        assert_eq!(reaped.len(), 1);
+        assert_eq!(reaped[0].requeued, round == 0, "round {round}");
+    }
+    let failed = q.job(job.id).unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(
+        failed.detail.contains("lease expired 2 times"),
+        "{}",
+        failed.detail
+    );
+    assert_eq!(q.stats().unwrap().restarts, 2);
+    assert!(q.claim("w", short).unwrap().is_none());
+}
+
+fn concurrent_claims_never_share_a_job(q: &dyn QueueStore) {
+    const JOBS: usize = 40;
+    for i in 0..JOBS {
+        q.enqueue(&spec(&format!("pkg{i}"), "1.0")).unwrap();
+    }
+    let claimed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for w in 0..6 {
+            let claimed = &claimed;
+            scope.spawn(move || {
+                while let Some(job) = q.claim(&format!("w{w}"), LEASE).unwrap() {
+                    q.start(job.id, job.attempt).unwrap();
+                    claimed.lock().unwrap().push((job.id, w));
+                }
+            });
+        }
+    });
+    let claimed = claimed.into_inner().unwrap();
+    let ids: BTreeSet<i64> = claimed.iter().map(|(id, _)| *id).collect();
+    assert_eq!(claimed.len(), JOBS, "every job claimed exactly once");
+    assert_eq!(ids.len(), JOBS);
+    let stats = q.stats().unwrap();
+    assert_eq!(stats.active, JOBS as u64);
+    assert_eq!(stats.by_status["building"], JOBS as u64);
+    assert_eq!(stats.depth, 0);
+}
+
+fn heartbeat_carries_cancellation(q: &dyn QueueStore) {
+    let (running, _) = q.enqueue(&spec("slow", "1")).unwrap();
+    let (waiting, _) = q.enqueue(&spec("waiting", "1")).unwrap();
+    let job = q.claim("w", LEASE).unwrap().unwrap();
+    assert_eq!(job.id, running.id);
+    let reply = q.heartbeat(job.id, job.attempt, LEASE).unwrap();
+    assert!(!reply.cancel);
+    assert!(reply.lease_expires_ms > now_ms());
+    let after = q.cancel(job.id).unwrap();
+    assert!(after.cancel_requested);
+    assert_eq!(after.status, JobStatus::Leased);
+    assert!(q.heartbeat(job.id, job.attempt, LEASE).unwrap().cancel);
+    let cancelled = q.cancel(waiting.id).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(q.claim("w", LEASE).unwrap().is_none());
+}
+
+fn logs_are_numbered_cleaned_and_capped(q: &dyn QueueStore) {
+    q.enqueue(&spec("noisy", "1")).unwrap();
+    let job = q.claim("w", LEASE).unwrap().unwrap();
+    assert_eq!(q.append_log(job.id, 1, "one\n").unwrap(), Some(1));
+    assert_eq!(q.append_log(job.id, 1, "t\0w\0o\n").unwrap(), Some(2));
+    assert_eq!(q.append_log(job.id, 1, "").unwrap(), None);
+    q.append_system_log(job.id, "[refinery] note").unwrap();
+    let chunks = q.log_chunks(job.id, 0, 10).unwrap();
+    assert_eq!(
+        chunks
+            .iter()
+            .map(|c| (c.seq, c.data.as_str()))
+            .collect::<Vec<_>>(),
+        [(1, "one\n"), (2, "two\n"), (3, "[refinery] note\n")]
+    );
+    assert_eq!(q.log_chunks(job.id, 2, 10).unwrap().len(), 1);
+    assert_eq!(q.log_chunks(job.id, 1, 1).unwrap()[0].seq, 2);
+    // A huge chunk is cut with a note; the job log stops at its cap.
+    let big = "x".repeat(MAX_CHUNK_BYTES + 10);
+    q.append_log(job.id, 1, &big).unwrap();
+    let last = q.log_chunks(job.id, 3, 10).unwrap();
+    assert!(last[0].data.len() < MAX_CHUNK_BYTES + 100);
+    assert!(last[0].data.ends_with("longer than 256 KiB\n"));
+    let chunk = "y".repeat(MAX_CHUNK_BYTES - 1);
+    let mut appended = 0;
+    while q.append_log(job.id, 1, &chunk).unwrap().is_some() {
+        appended += 1;
+        assert!(appended < 100, "the cap never stopped the log");
+    }
+    let total: usize = q
+        .log_chunks(job.id, 0, 1000)
+        .unwrap()
+        .iter()
+        .map(|c| c.data.len())
+        .sum();
+    assert!(total <= MAX_JOB_LOG_BYTES as usize + 200, "{total}");
+    let all = q.log_chunks(job.id, 0, 1000).unwrap();
+    assert!(all.last().unwrap().data.contains("log cut at"));
+    assert_eq!(q.append_log(job.id, 1, "more").unwrap(), None);
+}
+
+fn retry_clear_and_stats(q: &dyn QueueStore) {
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c"] {
+        ids.push(q.enqueue(&spec(name, "1")).unwrap().0.id);
+    }
+    for status in [JobStatus::Failed, JobStatus::Built] {
+        let job = q.claim("w", LEASE).unwrap().unwrap();
+        q.complete(
+            job.id,
+            job.attempt,
+            &Outcome {
+                status,
+                detail: String::new(),
+                result: serde_json::Value::Null,
+            },
+        )
+        .unwrap();
+    }
+    let stats = q.stats().unwrap();
+    assert_eq!(stats.by_status["failed"], 1);
+    assert_eq!(stats.by_status["built"], 1);
+    assert_eq!(stats.by_status["pending"], 1);
+    assert_eq!(stats.depth, 1);
+    assert_eq!(stats.total, 3);
+    assert_eq!(stats.by_status.len(), JobStatus::ALL.len());
+    // Built jobs are not retried; failed ones are.
+    assert_eq!(q.retry(&[ids[1]]).unwrap(), 0);
+    assert_eq!(q.retry(&[]).unwrap(), 1);
+    assert_eq!(q.job(ids[0]).unwrap().status, JobStatus::Retry);
+    let again = q.claim("w", LEASE).unwrap().unwrap();
+    assert_eq!(again.id, ids[0]);
+    assert_eq!(again.attempt, 2);
+    // Running jobs cannot be cleared.
+    assert!(matches!(
+        q.clear(&[], &[JobStatus::Leased]),
+        Err(QueueError::Invalid(_))
+    ));
+    assert_eq!(q.clear(&[again.id], &[]).unwrap(), 0);
+    assert_eq!(
+        q.clear(&[], &[JobStatus::Pending, JobStatus::Built])
+            .unwrap(),
+        2
+    );
+    assert_eq!(q.stats().unwrap().total, 1);
+}
+
+fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
+    let input = q
+        .create_input(&NewInput {
+            kind: "requirements".into(),
+            filename: "requirements.txt".into(),
+            path: "inputs/v1/1/requirements.txt".into(),
+            size: 12,
+            sha256: "ab".repeat(32),
+        })
+        .unwrap();
+    assert_eq!(input.status, InputStatus::Pending);
+    let planning = q
+        .transition_input(
+            input.id,
+            &[InputStatus::Pending, InputStatus::Failed],
+            InputStatus::Planning,
+            None,
+            "",
+        )
+        .unwrap();
+    assert_eq!(planning.status, InputStatus::Planning);
+    // Only one planner wins.
+    let err = q
+        .transition_input(
+            input.id,
+            &[InputStatus::Pending],
+            InputStatus::Planning,
+            None,
+            "",
+        )
+        .unwrap_err();
+    assert!(matches!(err, QueueError::Conflict(_)), "{err:?}");
+    assert!(err.to_string().contains("is `planning`"), "{err}");
+    let planned = q
+        .transition_input(
+            input.id,
+            &[InputStatus::Planning],
+            InputStatus::Planned,
+            Some("p1"),
+            "",
+        )
+        .unwrap();
+    assert_eq!(planned.plan_id.as_deref(), Some("p1"));
+    assert_eq!(q.inputs(10, 0).unwrap().len(), 1);
+    assert!(matches!(q.input(42), Err(QueueError::NotFound { .. })));
+
+    let plan = StoredPlan {
+        id: "p1".into(),
+        input_id: Some(input.id),
+        python: "3.11".into(),
+        platform_tag: "manylinux2014_s390x".into(),
+        summary: serde_json::json!({"build": 1}),
+        body: serde_json::json!({"nodes": [{"id": "six==1.16.0"}]}),
+        created_ms: 0,
+    };
+    q.save_plan(&plan).unwrap();
+    q.save_plan(&plan).unwrap();
+    let stored = q.plan("p1").unwrap();
+    assert_eq!(stored.body["nodes"][0]["id"], "six==1.16.0");
+    assert_eq!(stored.input_id, Some(input.id));
+    let listed = q.plans(10, 0).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].body, serde_json::Value::Null);
+    assert!(matches!(q.plan("nope"), Err(QueueError::NotFound { .. })));
+
+    assert_eq!(q.settings().unwrap(), Settings::default());
+    let on = Settings {
+        auto_plan: true,
+        auto_build: false,
+    };
+    q.put_settings(&on).unwrap();
+    assert_eq!(q.settings().unwrap(), on);
+
+    let (count, _) = q.published_generation().unwrap();
+    assert_eq!(count, 0);
+    let file = PublishedFile {
+        filename: "Six-1.16.0-py2.py3-none-any.whl".into(),
+        project: "Six".into(),
+        version: "1.16.0".into(),
+        sha256: "CD".repeat(32),
+        size: 11,
+        requires_python: Some(">=3.8".into()),
+        metadata_sha256: None,
+        origin: "reused".into(),
+        job_id: None,
+        created_ms: 0,
+    };
+    q.publish(&file).unwrap();
+    q.publish(&file).unwrap();
+    let published = q.published().unwrap();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].project, "six");
+    assert_eq!(published[0].sha256, "cd".repeat(32));
+    assert_eq!(q.published_generation().unwrap().0, 1);
+
+    let hint = q
+        .add_hint("ffi.h: No such file", &["libffi-dev".into()], "cffi")
+        .unwrap();
+    assert!(hint.id > 0);
+    assert_eq!(q.hints().unwrap(), [hint]);
+    q.ping().unwrap();
+}
+
+fn completion_rules(q: &dyn QueueStore) {
+    let (job, _) = q.enqueue(&spec("x", "1")).unwrap();
+    let claimed = q.claim("w", LEASE).unwrap().unwrap();
+    let bad = q.complete(
+        job.id,
+        claimed.attempt,
+        &Outcome {
+            status: JobStatus::Building,
+            detail: String::new(),
+            result: serde_json::Value::Null,
+        },
+    );
+    assert!(matches!(bad, Err(QueueError::Invalid(_))));
+    // `retry` puts it back.
+    let back = q
+        .complete(
+            job.id,
+            claimed.attempt,
+            &Outcome {
+                status: JobStatus::Retry,
+                detail: "hint applied".into(),
+                result: serde_json::Value::Null,
+            },
+        )
+        .unwrap();
+    assert_eq!(back.status, JobStatus::Retry);
+    assert!(back.finished_ms.is_none());
+    assert_eq!(q.claim("w", LEASE).unwrap().unwrap().attempt, 2);
+    assert!(matches!(
+        q.enqueue(&JobSpec::default()),
+        Err(QueueError::Invalid(_))
+    ));
+}
+
+#[test]
+fn open_by_url_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = open_queue(None, dir.path()).unwrap();
+    assert_eq!(default.backend(), "sqlite");
+    assert!(dir.path().join("queue.db").is_file());
+    let explicit = open_queue(
+        Some(&format!("sqlite:{}", dir.path().join("other.db").display())),
+        dir.path(),
+    )
+    .unwrap();
+    assert_eq!(explicit.backend(), "sqlite");
+    let err = open_queue(Some("mysql://u:secret@h/db"), dir.path())
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(
+        text.contains("unknown scheme") && !text.contains("secret"),
+        "{text}"
+    );
+    let err = open_queue(Some("postgres://u:secret@127.0.0.1:1/db"), dir.path())
+        .err()
+        .unwrap();
+    let text = err.to_string();
+    assert!(matches!(err, QueueError::Unavailable { .. }), "{err:?}");
+    assert!(
+        !text.contains("secret") && text.contains("u:****@127.0.0.1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn foreign_sqlite_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE users (id INTEGER)")
+            .unwrap();
+    }
+    let err = SqliteQueue::open_sqlite(&path).unwrap_err();
+    assert!(matches!(err, QueueError::NotOurs { .. }), "{err:?}");
+    // The history database is not a queue database either.
+    let history = dir.path().join("history.db");
+    drop(crate::History::open(&history).unwrap());
+    assert!(SqliteQueue::open_sqlite(&history).is_err());
+}
+
+#[test]
+fn status_names_round_trip() {
+    for status in JobStatus::ALL {
+        assert_eq!(status.as_str().parse::<JobStatus>().unwrap(), status);
+        let json = serde_json::to_string(&status).unwrap();
+        assert_eq!(json, format!("\"{}\"", status.as_str()));
+    }
+    assert!("done".parse::<JobStatus>().is_err());
+    assert!(JobStatus::Retry.is_claimable() && !JobStatus::Retry.is_terminal());
+    assert!(JobStatus::Cached.is_success() && JobStatus::Cached.is_terminal());
+}

@@ -1,0 +1,474 @@
+//! The control plane end to end: the real server on 127.0.0.1:0, real `refinery worker`
+//! processes, real s390x builds in the emulated rootfs (so these are ignored by default;
+//! CI runs them with `--ignored`). The package is a tiny pure-Python sdist with an
+//! in-tree PEP 517 backend, generated here and served by a local index: no network.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{bookworm_rootfs, envs_dir};
+use refinery_index::testing::LocalIndex;
+use serde_json::Value;
+
+const NEEDS_ENV: &str = "needs the s390x environment (refinery env create; REFINERY_ENVS_DIR)";
+
+/// A pure-Python sdist whose in-tree backend needs nothing from an index; its
+/// `build_wheel` prints a line every half second for `ticks` ticks.
+fn write_tiny_sdist(dir: &Path, name: &str, version: &str, ticks: u32) -> PathBuf {
+    let base = format!("{name}-{version}");
+    let path = dir.join(format!("{base}.tar.gz"));
+    let file = std::fs::File::create(&path).unwrap();
+    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
+    let mut tar = tar::Builder::new(encoder);
+    let metadata = format!(
+        "Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
+    );
+    let backend = format!(
+        r#"import base64, hashlib, os, sys, time, zipfile
+NAME, VERSION, TICKS = {name:?}, {version:?}, {ticks}
+METADATA = {metadata:?}
+DIST_INFO = NAME + "-" + VERSION + ".dist-info"
+WHEEL = "Wheel-Version: 1.0\nGenerator: tinybackend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    target = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, "METADATA"), "w") as f:
+        f.write(METADATA)
+    with open(os.path.join(target, "WHEEL"), "w") as f:
+        f.write(WHEEL)
+    return DIST_INFO
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    for i in range(TICKS):
+        print("tinybackend tick", i, file=sys.stderr, flush=True)
+        time.sleep(0.5)
+    files = {{
+        NAME + "/__init__.py": "VALUE = 42\n",
+        DIST_INFO + "/METADATA": METADATA,
+        DIST_INFO + "/WHEEL": WHEEL,
+    }}
+    record = []
+    filename = NAME + "-" + VERSION + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as z:
+        for member, text in files.items():
+            data = text.encode()
+            z.writestr(member, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(member + ",sha256=" + digest + "," + str(len(data)))
+        record.append(DIST_INFO + "/RECORD,,")
+        z.writestr(DIST_INFO + "/RECORD", "\n".join(record) + "\n")
+    return filename
+
+def build_sdist(sdist_directory, config_settings=None):
+    raise NotImplementedError("tinybackend builds wheels only")
+"#
+    );
+    let pyproject =
+        "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n";
+    for (member, text) in [
+        ("PKG-INFO".to_string(), metadata.clone()),
+        ("pyproject.toml".to_string(), pyproject.to_string()),
+        ("tinybackend.py".to_string(), backend),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
+            .unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+struct Plane {
+    _dir: tempfile::TempDir,
+    cache: PathBuf,
+    index: LocalIndex,
+    server: refinery_server::RunningServer,
+    client: reqwest::blocking::Client,
+}
+
+impl Plane {
+    fn start(index_dir: &Path, root: tempfile::TempDir) -> Plane {
+        let index = LocalIndex::serve_dir(index_dir).unwrap();
+        let cache = root.path().join("cache");
+        let mut config = refinery_server::ServerConfig::new(cache.clone());
+        config.index.index_url = index.url.clone();
+        config.reap_interval = Duration::from_millis(500);
+        config.auto_plan = Some(true);
+        config.auto_build = Some(true);
+        let server = refinery_server::start(config, "127.0.0.1:0".parse().unwrap()).unwrap();
+        Plane {
+            _dir: root,
+            cache,
+            index,
+            server,
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.url())
+    }
+
+    fn json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
+    fn upload_requirements(&self, text: &str) -> i64 {
+        let boundary = "b0undary";
+        let body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"requirements.txt\"\r\nContent-Type: text/plain\r\n\r\n{text}\r\n--{boundary}--\r\n"
+        );
+        let r = self
+            .client
+            .post(self.url("/api/requirements/upload"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json::<Value>().unwrap()["input"]["id"].as_i64().unwrap()
+    }
+
+    /// Waits until the input's job for `package` exists; returns its id.
+    fn wait_for_job(&self, input: i64, package: &str) -> i64 {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let v = self.json(&format!("/api/pending-inputs/{input}"));
+            let status = v["input"]["status"].as_str().unwrap_or("").to_string();
+            assert_ne!(status, "failed", "planning failed: {v}");
+            if status == "build_queued" {
+                let jobs = self.json(&format!("/api/queue?package={package}"));
+                if let Some(job) = jobs["jobs"].as_array().and_then(|j| j.first()) {
+                    return job["id"].as_i64().unwrap();
+                }
+            }
+            assert!(Instant::now() < deadline, "no job: {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn job(&self, id: i64) -> Value {
+        self.json(&format!("/api/jobs/{id}"))["job"].clone()
+    }
+
+    fn worker(&self, id: &str, extra: &[&str]) -> Child {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_refinery"));
+        cmd.args(["worker", "--cache"])
+            .arg(&self.cache)
+            .args(["--index-url", &self.index.url, "--worker-id", id])
+            .args(extra)
+            .env("REFINERY_ENVS_DIR", envs_dir())
+            .env_remove("DATABASE_URL")
+            .env_remove("AUTO_BUILD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+}
+
+fn wait_output(child: Child, limit: Duration) -> std::process::Output {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(limit)
+        .expect("the worker finished in time")
+        .unwrap()
+}
+
+/// Follows an SSE stream; sends (event, data) pairs.
+fn follow(url: String) -> mpsc::Receiver<(String, String)> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .build()
+            .unwrap();
+        let Ok(response) = client.get(&url).send() else {
+            return;
+        };
+        let mut event = String::new();
+        let mut data = Vec::new();
+        for line in BufReader::new(response).lines() {
+            let Ok(line) = line else { return };
+            if line.is_empty() {
+                if !data.is_empty()
+                    && tx
+                        .send((std::mem::take(&mut event), data.join("\n")))
+                        .is_err()
+                {
+                    return;
+                }
+                data.clear();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push(v.strip_prefix(' ').unwrap_or(v).to_string());
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+#[ignore = "needs the s390x environment"]
+fn upload_plan_build_built_and_pip_downloads_from_our_index() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "tinypkg", "1.0", 0);
+    let plane = Plane::start(&index_dir, root);
+
+    let input = plane.upload_requirements("tinypkg==1.0\n");
+    let job = plane.wait_for_job(input, "tinypkg");
+    assert_eq!(plane.job(job)["status"], "pending");
+    let out = wait_output(plane.worker("w-one", &[]), Duration::from_secs(900));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 jobs, 1 succeeded"),
+        "{stderr}"
+    );
+    let done = plane.job(job);
+    assert_eq!(done["status"], "built", "{done}\n{stderr}");
+    assert_eq!(done["attempt"], 1);
+    assert_eq!(done["result"]["worker"], "w-one");
+    let log = plane
+        .client
+        .get(plane.url("/api/logs/tinypkg/1.0"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        log.contains("[refinery-verify] ok") || log.contains("imports"),
+        "{log}"
+    );
+    // History: the attempt and the events are in the server's database.
+    let package = plane.json("/api/packages/tinypkg");
+    assert_eq!(package["attempts"][0]["status"], "success", "{package}");
+    // The wheel is in the index, served from the store; pip fetches it, hash-checked.
+    refinery_server::simple::refresh(&plane.server.state);
+    let page = plane
+        .client
+        .get(plane.url("/simple/tinypkg/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("tinypkg-1.0-py3-none-any.whl#sha256="),
+        "{page}"
+    );
+    let dest = plane.cache.parent().unwrap().join("pip-download");
+    let pip = Command::new("pip")
+        .args([
+            "download",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--index-url",
+        ])
+        .arg(plane.url("/simple"))
+        .args([
+            "--platform",
+            "manylinux2014_s390x",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "-d",
+        ])
+        .arg(&dest)
+        .arg("tinypkg")
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    assert!(dest.join("tinypkg-1.0-py3-none-any.whl").is_file());
+    // And the static copy of the index.
+    let static_out = plane.cache.parent().unwrap().join("static");
+    let index = common::refinery(
+        &[
+            "index",
+            "--cache",
+            plane.cache.to_str().unwrap(),
+            "--output",
+            static_out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(index.status.success(), "{}", common::stderr(&index));
+    assert!(static_out.join("simple/tinypkg/index.html").is_file());
+}
+
+#[test]
+#[ignore = "needs the s390x environment"]
+fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "slowpkg", "1.0", 40);
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("slowpkg==1.0\n");
+    let job = plane.wait_for_job(input, "slowpkg");
+    let events = follow(plane.url("/api/logs/slowpkg/1.0/stream"));
+
+    let mut first = plane.worker("w-doomed", &["--lease-secs", "4", "--heartbeat-secs", "1"]);
+    // SSE delivers lines while the build runs.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut lines_while_building = 0;
+    while lines_while_building < 3 {
+        assert!(Instant::now() < deadline, "no log lines while building");
+        if let Ok((event, data)) = events.recv_timeout(Duration::from_secs(5)) {
+            assert_eq!(event, "log", "{data}");
+            if plane.job(job)["status"] == "building" {
+                lines_while_building += 1;
+            }
+        }
+    }
+    // Wait until the build step itself runs, then kill -9.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let log = plane
+            .client
+            .get(plane.url(&format!("/api/jobs/{job}/logs")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if log.contains("[refinery] build slowpkg") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the build never started: {log}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let held = plane.job(job);
+    assert_eq!(held["lease_owner"], "w-doomed");
+    assert_eq!(held["attempt"], 1);
+    first.kill().unwrap(); // SIGKILL
+    let _ = first.wait();
+
+    // The lease expires (no heartbeats) and the job goes back to the queue.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let current = plane.job(job);
+        if current["status"] == "retry" {
+            assert_eq!(current["restarts"], 1);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never re-queued: {current}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The rescuer is a remote worker: its own cache, the control plane over HTTP.
+    let remote_cache = plane.cache.parent().unwrap().join("remote-worker-cache");
+    let rescuer = Command::new(env!("CARGO_BIN_EXE_refinery"))
+        .args(["worker", "--server", &plane.server.url(), "--cache"])
+        .arg(&remote_cache)
+        .args(["--index-url", &plane.index.url, "--worker-id", "w-rescuer"])
+        .env("REFINERY_ENVS_DIR", envs_dir())
+        .env_remove("DATABASE_URL")
+        .env_remove("AUTO_BUILD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_output(rescuer, Duration::from_secs(900));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let done = plane.job(job);
+    assert_eq!(done["status"], "built", "{done}\n{stderr}");
+    assert_eq!(done["attempt"], 2);
+    assert_eq!(done["result"]["worker"], "w-rescuer");
+    let log = plane
+        .client
+        .get(plane.url(&format!("/api/jobs/{job}/logs")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        log.contains("lease of worker w-doomed on attempt 1 expired"),
+        "{log}"
+    );
+    assert!(log.contains("w-rescuer claimed job"), "{log}");
+    // The remote worker's wheel is in the control plane's store and index, and its
+    // history reached the control plane's database.
+    refinery_server::simple::refresh(&plane.server.state);
+    let page = plane
+        .client
+        .get(plane.url("/simple/slowpkg/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("slowpkg-1.0-py3-none-any.whl#sha256="),
+        "{page}"
+    );
+    let package = plane.json("/api/packages/slowpkg");
+    assert!(
+        package["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["status"] == "success"
+                && a["run_id"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with("-attempt-2"))),
+        "{package}"
+    );
+    // The stream ends with the job.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (event, data) = events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the end event");
+        if event == "end" {
+            assert!(data.contains("\"built\""), "{data}");
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    let metrics = plane
+        .client
+        .get(plane.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains("refinery_queue_jobs{state=\"built\"} 1"),
+        "{metrics}"
+    );
+    let _ = std::io::stderr().flush();
+}

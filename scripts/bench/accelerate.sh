@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Benchmark: the same C/C++ sdists built three ways, in one run —
+#   emulated     s390x, everything under QEMU (`refinery run --accelerate off`)
+#   accelerated  s390x, the host's cross compilers inside the emulated rootfs
+#                (`refinery run --accelerate cross`): only Python runs emulated
+#   native       x86_64, `pip wheel` on the host
+# and prints the times and ratios. Targets: accelerated <= 1.3x native, >= 4x faster
+# than emulated.
+#
+#   scripts/bench/accelerate.sh
+#   PACKAGES="regex==2021.10.23" scripts/bench/accelerate.sh
+#
+# The s390x times are the build step of the attempt ("[refinery] build step took" in the
+# build log: pip wheel with build isolation, as native); "attempt" adds auditwheel repair
+# and the (always emulated) import verification. The two s390x runs share one pip cache,
+# the emulated run goes first and warms it; native uses the host's pip cache.
+# Needs: the s390x rootfs (`refinery env create`, REFINERY_ENVS_DIR), bubblewrap,
+# gcc-s390x-linux-gnu and g++-s390x-linux-gnu, auditwheel, network to PyPI.
+# REFINERY=path/to/refinery skips the build; PYTHON picks the host Python (3.11 to match
+# the environment); KEEP=1 keeps the work folder.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PACKAGES="${PACKAGES:-regex==2021.10.23 kiwisolver==1.4.3}"
+PYTHON="${PYTHON:-python3}"
+if [[ -z "${REFINERY:-}" ]]; then
+    cargo build -p refinery --quiet
+    REFINERY="$PWD/target/debug/refinery"
+fi
+work="$(mktemp -d /tmp/refinery-bench-accelerate.XXXXXX)"
+cleanup() { if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi; }
+trap cleanup EXIT
+
+for tool in bwrap s390x-linux-gnu-gcc s390x-linux-gnu-g++; do
+    command -v "$tool" >/dev/null || { echo "error: $tool is missing; see \`refinery env doctor\`" >&2; exit 2; }
+done
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+    || { echo "error: PYTHON must be a CPython 3.11 to compare with the bookworm rootfs" >&2; exit 2; }
+
+now() { date +%s.%N; }
+mkdir -p "$work/sdists" "$work/pip-cache"
+echo "== downloading sdists: $PACKAGES"
+# shellcheck disable=SC2086
+"$PYTHON" -m pip download --quiet --no-deps --no-binary :all: -d "$work/sdists" $PACKAGES
+
+results="$work/results.tsv"
+: >"$results"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+for req in $PACKAGES; do
+    name="${req%%==*}"
+    sdist="$(ls "$work"/sdists/"$name"-*.tar.gz "$work"/sdists/"${name//-/_}"-*.tar.gz 2>/dev/null | head -1)"
+    for mode in emulated accelerated; do
+        flag=off
+        [[ "$mode" == accelerated ]] && flag=cross
+        dir="$work/$mode-$name"
+        mkdir -p "$dir/input" "$dir/cache"
+        cp "$sdist" "$dir/input/"
+        ln -s "$work/pip-cache" "$dir/cache/pip"
+        echo "== $name: s390x $mode (--accelerate $flag)"
+        start="$(now)"
+        if ! "$REFINERY" --quiet --input "$dir/input" --output "$dir/out" --cache "$dir/cache" \
+            --python 3.11 --max-attempts 1 --accelerate "$flag" >"$dir/run.log" 2>&1; then
+            echo "error: the $mode build of $name failed; see $dir/run.log and the build log" >&2
+            tail -5 "$dir/run.log" >&2
+            KEEP=1
+            exit 1
+        fi
+        end="$(now)"
+        "$PYTHON" - "$dir/out/manifest.json" "$name" "$mode" "$start" "$end" >>"$results" <<'EOF'
+import json, re, sys
+manifest, name, mode, start, end = sys.argv[1:]
+entry = next(e for e in json.load(open(manifest))["entries"] if e["name"].lower() == name.lower())
+assert entry["status"] == "built", entry
+log = open(entry["metadata"]["log_path"]).read()
+build = float(re.search(r"\[refinery\] build step took ([0-9.]+)s", log).group(1))
+built_with = entry["metadata"]["built_with"]
+assert ("cross" in built_with) == (mode == "accelerated"), built_with
+print(f"{name}\t{mode}\t{build:.1f}\t{entry['metadata']['duration_secs']:.1f}\t{float(end) - float(start):.1f}\t{entry['path']}\t{built_with}")
+EOF
+    done
+    echo "== $name: native $(uname -m) (pip wheel on the host)"
+    rm -rf "$work/native-$name"
+    start="$(now)"
+    "$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/native-$name" "$sdist" >"$work/native-$name.log" 2>&1 \
+        || { echo "error: the native build of $name failed; see $work/native-$name.log" >&2; KEEP=1; exit 1; }
+    end="$(now)"
+    wheel="$(basename "$(ls "$work/native-$name"/*.whl)")"
+    elapsed="$("$PYTHON" -c "print(f'{$end - $start:.1f}')")"
+    printf '%s\tnative\t%s\t%s\t%s\t%s\thost %s\n' "$name" "$elapsed" "$elapsed" "$elapsed" "$wheel" "$(uname -m)" >>"$results"
+done
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+"$PYTHON" - "$results" "$load_before" "$load_after" "$(nproc)" <<'EOF'
+import sys
+from collections import defaultdict
+path, load_before, load_after, cpus = sys.argv[1:]
+rows = defaultdict(dict)
+for line in open(path):
+    name, mode, build, attempt, total, wheel, how = line.rstrip("\n").split("\t")
+    rows[name][mode] = (float(build), float(attempt), wheel, how)
+print()
+print(f"{'package':<12} {'native':>8} {'accel':>8} {'emulated':>9} {'accel/native':>13} {'emul/accel':>11}   attempt (build+repair+verify): accel, emulated")
+ok = True
+for name, modes in rows.items():
+    n, a, e = modes["native"][0], modes["accelerated"][0], modes["emulated"][0]
+    r1, r2 = a / n, e / a
+    ok &= r1 <= 1.3 and r2 >= 4
+    print(f"{name:<12} {n:>7.1f}s {a:>7.1f}s {e:>8.1f}s {r1:>12.2f}x {r2:>10.1f}x   {modes['accelerated'][1]:.1f}s, {modes['emulated'][1]:.1f}s")
+for name, modes in rows.items():
+    for mode in ("accelerated", "emulated", "native"):
+        print(f"  {name} {mode}: {modes[mode][2]} ({modes[mode][3]})")
+print(f"targets (accelerated <= 1.3x native, >= 4x faster than emulated): {'met' if ok else 'MISSED'}")
+print(f"load average {load_before} before, {load_after} after, on {cpus} CPUs (other work on the machine skews the times)")
+EOF
