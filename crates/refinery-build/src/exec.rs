@@ -181,7 +181,10 @@ mod tests {
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo hello; echo oops >&2; exit 3"]);
         let outcome = run_logged(cmd, &log, None).unwrap();
-        assert!(matches!(outcome, Outcome::Failed(ref s) if s.contains('3')), "{outcome:?}");
+        assert!(
+            matches!(outcome, Outcome::Failed(ref s) if s.contains('3')),
+            "{outcome:?}"
+        );
         let text = log.read_all();
         assert!(text.contains("hello") && text.contains("oops"), "{text}");
     }
@@ -196,7 +199,11 @@ mod tests {
         let text = log.read_all();
         assert!(text.contains("log cut at 100 bytes"), "{text}");
         assert!(text.len() < 200, "{}", text.len());
-        assert_eq!(log.tail().len(), TAIL_LINES, "the tail keeps the last lines even past the cap");
+        assert_eq!(
+            log.tail().len(),
+            TAIL_LINES,
+            "the tail keeps the last lines even past the cap"
+        );
     }
 
     #[test]

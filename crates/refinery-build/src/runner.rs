@@ -573,6 +573,23 @@ mod tests {
     }
 
     #[test]
+    fn every_preset_has_a_containerfile_that_builds_its_image() {
+        for preset in ["rocky", "fedora", "ubuntu"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../containers")
+                .join(preset)
+                .join("Containerfile");
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(
+                text.contains(&preset_image(preset).unwrap()),
+                "{preset}: the build command names the image"
+            );
+            assert!(text.contains("linux/s390x"), "{preset}: an s390x image");
+        }
+    }
+
+    #[test]
     fn installs_go_through_apt_in_a_writable_rootfs_and_refuse_odd_names() {
         let dir = tempfile::tempdir().unwrap();
         let runner = BwrapRunner {

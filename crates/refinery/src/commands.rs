@@ -112,7 +112,16 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
     } else {
         print!("{}", summary(&plan));
     }
-    let incomplete = plan.count(refinery_plan::Action::Missing) > 0 || !plan.rejected.is_empty();
+    let missing = plan.count(refinery_plan::Action::Missing);
+    let incomplete = missing > 0 || !plan.rejected.is_empty();
+    if incomplete && args.json {
+        // The JSON goes to stdout; say on stderr why the exit code is not 0.
+        eprintln!(
+            "plan {}: {missing} missing, {} rejected (see the nodes' reasons)",
+            plan.id,
+            plan.rejected.len()
+        );
+    }
     Ok(if incomplete {
         ExitCode::from(EXIT_INCOMPLETE)
     } else {

@@ -171,3 +171,60 @@ fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
         String::from_utf8_lossy(&check.stderr)
     );
 }
+
+#[test]
+#[ignore = "needs the s390x rootfs environment and Debian's package mirror"]
+fn a_system_recipe_that_fails_ends_as_system_recipe_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = private_envs_dir(tmp.path());
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_libyaml_sdist(&index_dir, "yamluser", "1.0");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    // A catalog entry that suggests a package Debian does not have.
+    let hints = tmp.path().join("hints.toml");
+    std::fs::write(
+        &hints,
+        "[[hint]]\nid = \"libyaml\"\npattern = 'yaml\\.h: No such file'\nmessage = \"m\"\napt = [\"refinery-no-such-package\"]\n",
+    )
+    .unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), "yamluser==1.0\n").unwrap();
+    let out = tmp.path().join("out");
+    let output = refinery(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--index-url",
+            &index.url,
+            "--max-attempts",
+            "1",
+            "--auto-apply-suggestions",
+            "--hints-file",
+            hints.to_str().unwrap(),
+        ],
+        &[
+            ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
+            (
+                "PLAN_OVERRIDES_JSON",
+                r#"{"yamluser": {"variant": "no-isolation"}}"#,
+            ),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "system_recipe_failed", "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refinery-no-such-package"),
+        "{e}"
+    );
+}
