@@ -482,3 +482,53 @@ fn a_build_dependency_without_a_wheel_is_built_first_then_the_build_is_requeued(
         "{h}"
     );
 }
+
+#[test]
+#[ignore = "needs the s390x rootfs environment and root (mounts a small tmpfs)"]
+fn a_build_that_fills_the_disk_fails_with_the_reason_and_the_rest_is_unaffected() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "fastadd", "1.0", false);
+    WheelSpec::new("puredep", "1.0", "py3-none-any").write(&index_dir);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    // The cache (with the build folders) on a 64 MiB filesystem; the output elsewhere.
+    let cache = tmp.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
+        .arg(&cache)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs needs root");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(cache.clone());
+    let out = tmp.path().join("out");
+    let overrides = r#"{"fastadd": {"variant": "no-isolation", "env": {"FILL": "1"}}}"#;
+    let run = run_local(
+        &index,
+        "fastadd==1.0\npuredep==1.0\n",
+        &out,
+        &cache,
+        &[("PLAN_OVERRIDES_JSON", overrides)],
+        &[],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", stderr(&run));
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "puredep")["status"], "reused");
+    let e = entry(&m, "fastadd");
+    assert_eq!(e["status"], "failed", "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("disk"), "{e}");
+    // The attempt's folder was cleaned up: the space is free again.
+    assert!(!cache.join("builds/v1").read_dir().unwrap().any(|e| e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with("fastadd")));
+}

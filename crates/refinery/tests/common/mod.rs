@@ -248,6 +248,10 @@ if os.environ.get("FLOOD"):
     line = "x" * 1000
     for _ in range(40000):
         print(line)
+if os.environ.get("FILL"):
+    with open("fill.bin", "wb") as f:
+        while True:
+            f.write(b"\\0" * 1048576)
 if os.environ.get("ESCAPE"):
     with open("/usr/lib/refinery-escape", "w") as f:
         f.write("escaped")
