@@ -92,29 +92,17 @@ impl<'a> WheelSpec<'a> {
     }
 }
 
-/// A minimal sdist with static PKG-INFO (Metadata 2.2) and a pyproject.toml.
-pub fn write_sdist(
+/// Write `<dir>/<base>.tar.gz` with each member under `<base>/`, as an sdist is laid out.
+pub fn write_tar_gz<const N: usize>(
     dir: &Path,
-    name: &str,
-    version: &str,
-    requires: &[&str],
-    build_requires: &[&str],
+    base: &str,
+    members: [(String, String); N],
 ) -> PathBuf {
-    let base = format!("{}-{}", name.replace('-', "_"), version);
     let path = dir.join(format!("{base}.tar.gz"));
     let file = std::fs::File::create(&path).unwrap();
     let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(encoder);
-    let mut pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
-    for requirement in requires {
-        pkg_info.push_str(&format!("Requires-Dist: {requirement}\n"));
-    }
-    let quoted: Vec<String> = build_requires.iter().map(|r| format!("\"{r}\"")).collect();
-    let pyproject = format!(
-        "[build-system]\nrequires = [{}]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n",
-        quoted.join(", ")
-    );
-    for (member, text) in [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject)] {
+    for (member, text) in members {
         let mut header = tar::Header::new_gnu();
         header.set_size(text.len() as u64);
         header.set_mode(0o644);
@@ -124,6 +112,34 @@ pub fn write_sdist(
     }
     tar.into_inner().unwrap().finish().unwrap();
     path
+}
+
+/// A minimal sdist with static PKG-INFO (Metadata 2.2) and a pyproject.toml.
+pub fn write_sdist(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    requires: &[&str],
+    build_requires: &[&str],
+) -> PathBuf {
+    let base = format!("{}-{}", name.replace('-', "_"), version);
+    let mut pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
+    for requirement in requires {
+        pkg_info.push_str(&format!("Requires-Dist: {requirement}\n"));
+    }
+    let quoted: Vec<String> = build_requires.iter().map(|r| format!("\"{r}\"")).collect();
+    let pyproject = format!(
+        "[build-system]\nrequires = [{}]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n",
+        quoted.join(", ")
+    );
+    write_tar_gz(
+        dir,
+        &base,
+        [
+            ("PKG-INFO".to_string(), pkg_info),
+            ("pyproject.toml".to_string(), pyproject),
+        ],
+    )
 }
 
 /// Run the real `refinery` binary.
@@ -232,10 +248,6 @@ pub fn write_extension_sdist_requiring(
     build_requires: &[&str],
 ) -> PathBuf {
     let base = format!("{name}-{version}");
-    let path = dir.join(format!("{base}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(encoder);
     let setup_py = format!(
         r#"import os, sys, time
 from setuptools import setup, Extension
@@ -267,21 +279,16 @@ setup(ext_modules=[Extension("{name}", ["{name}.c"])])
         "[build-system]\nrequires = [{requires}]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
     );
     let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
-    for (member, text) in [
-        ("PKG-INFO".to_string(), pkg_info),
-        ("pyproject.toml".to_string(), pyproject),
-        ("setup.py".to_string(), setup_py),
-        (format!("{name}.c"), extension_source(name, use_getrandom)),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-    path
+    write_tar_gz(
+        dir,
+        &base,
+        [
+            ("PKG-INFO".to_string(), pkg_info),
+            ("pyproject.toml".to_string(), pyproject),
+            ("setup.py".to_string(), setup_py),
+            (format!("{name}.c"), extension_source(name, use_getrandom)),
+        ],
+    )
 }
 
 /// The s390x rootfs environment the build tests use (`$REFINERY_ENVS_DIR`).
@@ -388,10 +395,6 @@ pub fn write_static_sdist(
     build_requires: &[&str],
 ) -> PathBuf {
     let base = format!("{}-{}", name.replace('-', "_"), version);
-    let path = dir.join(format!("{base}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(encoder);
     let mut pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
     for requirement in requires {
         pkg_info.push_str(&format!("Requires-Dist: {requirement}\n"));
@@ -401,16 +404,14 @@ pub fn write_static_sdist(
         "[build-system]\nrequires = [{}]\nbuild-backend = \"setuptools.build_meta\"\n",
         quoted.join(", ")
     );
-    for (member, text) in [("PKG-INFO", pkg_info), ("pyproject.toml", pyproject)] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-    path
+    write_tar_gz(
+        dir,
+        &base,
+        [
+            ("PKG-INFO".to_string(), pkg_info),
+            ("pyproject.toml".to_string(), pyproject),
+        ],
+    )
 }
 
 /// Run `refinery plan --json` and parse the plan it prints (None when stdout is no JSON).
@@ -436,10 +437,6 @@ pub fn plan_node<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json:
 /// without the libyaml headers, which the hint catalog knows.
 pub fn write_libyaml_sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
     let base = format!("{name}-{version}");
-    let path = dir.join(format!("{base}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(encoder);
     let source = format!(
         r#"#define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -455,21 +452,16 @@ PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
         "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
     );
     let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
-    for (member, text) in [
-        ("PKG-INFO".to_string(), pkg_info),
-        ("pyproject.toml".to_string(), pyproject),
-        ("setup.py".to_string(), setup_py),
-        (format!("{name}.c"), source),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-    path
+    write_tar_gz(
+        dir,
+        &base,
+        [
+            ("PKG-INFO".to_string(), pkg_info),
+            ("pyproject.toml".to_string(), pyproject),
+            ("setup.py".to_string(), setup_py),
+            (format!("{name}.c"), source),
+        ],
+    )
 }
 
 /// A private copy of the bookworm environment (for tests that install packages into it).
