@@ -88,7 +88,7 @@ pub(crate) struct BuildContext<'a> {
 fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), RunError> {
     let settings = context.settings;
     let history = History::open(&settings.history_db).map_err(|e| RunError::History {
-        path: settings.history_db.clone(),
+        location: refinery_store::history::display_location(&settings.history_db),
         message: e.to_string(),
     })?;
     loop {
@@ -155,8 +155,8 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("history database {path}: {message}")]
-    History { path: PathBuf, message: String },
+    #[error("history database {location}: {message}")]
+    History { location: String, message: String },
     #[error("cannot write {path}: {message}\nhint: check free space and permissions of the output and cache folders")]
     Write { path: PathBuf, message: String },
 }
@@ -181,7 +181,7 @@ pub fn execute_plan(
     reporter: &dyn Reporter,
 ) -> Result<Manifest, RunError> {
     let history = History::open(&settings.history_db).map_err(|e| RunError::History {
-        path: settings.history_db.clone(),
+        location: refinery_store::history::display_location(&settings.history_db),
         message: e.to_string(),
     })?;
     let record = |event: Event| {

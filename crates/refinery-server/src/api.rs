@@ -11,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::Stream;
@@ -32,7 +32,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let uploads_req = DefaultBodyLimit::max(state.config.max_requirements_bytes + 64 * 1024);
     let uploads_whl = DefaultBodyLimit::max(state.config.max_wheel_bytes + 64 * 1024);
     Router::new()
-        .route("/", get(home))
+        .route("/", get(ui_page))
         .route("/healthz", get(health))
         .route("/api/health", get(health))
         .route("/metrics", get(metrics::metrics))
@@ -85,14 +85,17 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/plans/{id}/enqueue-builds", post(plan_enqueue_builds))
         .route("/api/plans/{id}/enqueue-build", post(plan_enqueue_build))
         .route("/api/settings", get(settings_get).put(settings_put))
-        .route("/api/session/token", post(session_token))
+        .route(
+            "/api/session/token",
+            post(session_token).delete(session_logout),
+        )
         // The index.
         .route("/simple", get(simple::root))
         .route("/simple/", get(simple::root))
         .route("/simple/{name}/", get(simple::project))
         .route("/simple/{name}", get(simple::project_no_slash))
         .route("/files/{sha}/{filename}", get(simple::file))
-        .fallback(not_found)
+        .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
@@ -109,16 +112,23 @@ async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::not_found(format!("no such endpoint: {}", uri.path()))
 }
 
-async fn home() -> Html<&'static str> {
-    Html(
-        "<!DOCTYPE html><html><head><title>s390x Wheel Refinery</title></head><body>\
-         <h1>s390x Wheel Refinery</h1><ul>\
-         <li><a href=\"/simple/\">/simple/</a>: the pip index</li>\
-         <li><a href=\"/api/openapi.json\">/api/openapi.json</a>: the API</li>\
-         <li><a href=\"/api/queue/stats\">/api/queue/stats</a></li>\
-         <li><a href=\"/api/events\">/api/events</a></li>\
-         <li><a href=\"/metrics\">/metrics</a></li></ul></body></html>",
-    )
+/// `/`: the web dashboard (or, built without it, a page that says how to build it).
+async fn ui_page() -> Response {
+    crate::ui::serve("/").unwrap_or_else(|| ApiError::not_found("no UI").into_response())
+}
+
+/// Unknown paths: the dashboard answers GETs outside the API (deep links such as
+/// `/packages/six` work on reload); everything else is a JSON 404.
+async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    if matches!(method, axum::http::Method::GET | axum::http::Method::HEAD)
+        && !crate::ui::is_server_path(path)
+    {
+        if let Some(response) = crate::ui::serve(path) {
+            return response;
+        }
+    }
+    not_found(uri).await.into_response()
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
@@ -1553,6 +1563,17 @@ async fn session_token(
         .map_err(|e| ApiError::internal(e.to_string()))?,
     );
     Ok(response)
+}
+
+/// `DELETE /api/session/token`: drops the `worker_token` cookie (the UI cannot: it is
+/// HttpOnly).
+async fn session_logout() -> Response {
+    let mut response = Json(json!({ "ok": true })).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("worker_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    response
 }
 
 #[cfg(test)]

@@ -126,6 +126,11 @@ fn need(method: &Method, path: &str) -> Need {
     if path == "/healthz" || path == "/api/health" || path == "/api/session/token" {
         return Need::Nothing;
     }
+    // The dashboard's files are public (they hold no data); it asks for the token when
+    // the API answers 401.
+    if matches!(*method, Method::GET | Method::HEAD) && !crate::ui::is_server_path(path) {
+        return Need::Nothing;
+    }
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         Need::Read
     } else {

@@ -87,9 +87,9 @@ impl From<QueueError> for ApiError {
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
-            HistoryError::Locked { .. } | HistoryError::Open { .. } => {
-                ApiError::unavailable(e.to_string())
-            }
+            HistoryError::Locked { .. }
+            | HistoryError::Open { .. }
+            | HistoryError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
             _ => ApiError::internal(e.to_string()),
         }
     }

@@ -8,6 +8,8 @@
 //! * [`worker`]: the build worker (`refinery worker`): claims jobs from the store (or from
 //!   a remote control plane over HTTP), builds each with the build engine, streams its log
 //!   and heartbeats.
+//! * [`ui`]: the web dashboard (`ui/`, React), embedded at compile time and served at `/`
+//!   with a fallback to its `index.html` for deep links.
 //! * [`simple::write_static_index`]: the same index as static files (`refinery index`).
 //!
 //! The store ([`refinery_store::queue`]) is SQLite under `--cache` by default and
@@ -22,6 +24,7 @@ pub mod planning;
 pub mod publish;
 pub mod remote;
 pub mod simple;
+pub mod ui;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -43,6 +46,9 @@ pub struct ServerConfig {
     pub cache: PathBuf,
     /// `None`: SQLite at `<cache>/queue.db`.
     pub database_url: Option<String>,
+    /// The history: an SQLite file, or a PostgreSQL URL (`History::open` takes either).
+    /// Left at the default `<cache>/history.db` while `database_url` is PostgreSQL,
+    /// [`AppState::new`] puts the history in that database too.
     pub history_db: PathBuf,
     /// Guards mutating and worker endpoints.
     pub worker_token: Option<String>,
@@ -161,9 +167,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: ServerConfig) -> Result<Arc<AppState>, String> {
+    pub fn new(mut config: ServerConfig) -> Result<Arc<AppState>, String> {
         let store = refinery_store::open_queue(config.database_url.as_deref(), &config.cache)
             .map_err(|e| e.to_string())?;
+        // Scale-out: with PostgreSQL the history is shared by every worker on every host.
+        if let Some(url) = config
+            .database_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| refinery_store::history::is_postgres_url(u))
+        {
+            if config.history_db == config.cache.join("history.db") {
+                config.history_db = PathBuf::from(url);
+            }
+        }
         Self::with_store(config, store)
     }
 
@@ -306,7 +323,7 @@ pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
             "refinery serve: listening on http://{bound} (queue: {} {}, history: {})",
             state.store.backend(),
             state.store.location(),
-            state.config.history_db.display()
+            refinery_store::history::display_location(&state.config.history_db)
         );
         spawn_background(state.clone());
         axum::serve(listener, api::router(state))
@@ -373,5 +390,61 @@ fn spawn_background(state: Arc<AppState>) {
                 let _ = api::trigger_drain(drainer.clone()).await;
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With a PostgreSQL database URL (and the default history path), the server's history
+    /// lives in that database: what one handle writes, any other opened on the URL reads.
+    #[test]
+    fn postgres_database_url_moves_the_history_there() {
+        let Some(base) = std::env::var("REFINERY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!(
+                "skipping: REFINERY_TEST_DATABASE_URL is not set \
+                 (e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
+            );
+            return;
+        };
+        let schema = format!(
+            "refinery_server_history_{}_{}",
+            std::process::id(),
+            refinery_store::queue::now_ms()
+        );
+        let mut admin = postgres::Client::connect(&base, postgres::NoTls).unwrap();
+        admin
+            .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+            .unwrap();
+        // Queue and history both land in the test's schema.
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServerConfig::new(dir.path().to_path_buf());
+        config.database_url = Some(url.clone());
+        let result = std::panic::catch_unwind(|| {
+            let state = AppState::new(config).unwrap();
+            assert_eq!(state.config.history_db, PathBuf::from(&url));
+            state
+                .history
+                .with(|h| {
+                    assert!(h.is_postgres());
+                    h.record_event(&refinery_store::Event::new("scan", "from the server"))
+                })
+                .unwrap();
+            let other = History::open_url(&url).unwrap();
+            let events = other.recent_events(10).unwrap();
+            assert_eq!(events.len(), 1);
+            assert_eq!(events[0].detail, "from the server");
+            assert!(!dir.path().join("history.db").exists());
+        });
+        let _ = admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"));
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
     }
 }

@@ -49,6 +49,7 @@ const OPERATIONS: &[(&str, &str, &str, bool, Option<&str>)] = &[
     ("get", "/api/settings", "AUTO_PLAN and AUTO_BUILD", false, None),
     ("put", "/api/settings", "Change {auto_plan, auto_build}", true, Some("Settings")),
     ("post", "/api/session/token", "Set the worker_token cookie (?token= or {token})", false, None),
+    ("delete", "/api/session/token", "Drop the worker_token cookie", false, None),
     ("get", "/simple/", "PEP 503/691 root page (Accept: application/vnd.pypi.simple.v1+json for JSON)", false, None),
     ("get", "/simple/{name}/", "PEP 503/691 project page with sha256, requires-python and PEP 658 metadata", false, None),
     ("get", "/files/{sha256}/{filename}", "A wheel from the content-addressed store (`.metadata` suffix: its METADATA)", false, None),

@@ -343,7 +343,12 @@ pub fn write_static_index(
     history: Option<&Path>,
     out: &Path,
 ) -> Result<(usize, usize), String> {
-    if let Some(history) = history.filter(|p| p.is_file()) {
+    // An SQLite file that exists, or a PostgreSQL history URL.
+    if let Some(history) = history.filter(|p| {
+        p.is_file()
+            || p.to_str()
+                .is_some_and(refinery_store::history::is_postgres_url)
+    }) {
         let h = refinery_store::History::open(history).map_err(|e| e.to_string())?;
         let known: HashSet<String> = store
             .published()

@@ -33,6 +33,10 @@ use refinery_store::{Attempt, Cas, Event, History, ManifestEntry, QueueStore, St
 pub struct WorkerOptions {
     pub id: String,
     pub cache: PathBuf,
+    /// The control plane's history: an SQLite file, or with a PostgreSQL control plane its
+    /// database URL (`History::open` and the build engine's `RunSettings::history_db` take
+    /// either), so builds on every host write to the shared history. Used when the job
+    /// source shares the history; remote workers keep `<cache>/history.db` and forward.
     pub history_db: PathBuf,
     pub lease: Duration,
     pub heartbeat: Duration,
@@ -654,7 +658,13 @@ fn build_in(
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {
         Ok(m) => m,
-        Err(e) => return failed(format!("the build engine stopped: {e}")),
+        // Redacted: the error may name the history database URL.
+        Err(e) => {
+            return failed(format!(
+                "the build engine stopped: {}",
+                refinery_index::redact_url(&e.to_string())
+            ))
+        }
     };
     let Some(entry) = manifest.get(&node.name).cloned() else {
         return failed("the build engine reported nothing for the package");

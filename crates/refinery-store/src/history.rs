@@ -6,6 +6,12 @@
 //! open from a list of migrations numbered by `PRAGMA user_version`; the file is marked as
 //! ours with `PRAGMA application_id`.
 //!
+//! Or PostgreSQL, for a control plane whose workers on several hosts share one history:
+//! [`History::open_url`] with `postgres://…` (or [`History::open`] with a path whose string
+//! form is such a URL). The tables are the same, created by migrations of their own
+//! (numbered in `refinery_history_schema`, next to the queue's tables); connections of
+//! dropped handles are kept for reuse.
+//!
 //! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
 //! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
 //!
@@ -18,10 +24,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::manifest::normalize_name;
+use crate::queue::{
+    Backend as _, Conn as _, PgBackend, PgConn, PgMigrations, QueueError, Row, RowExt, Value,
+};
 use crate::time::now_rfc3339;
 
 /// `PRAGMA application_id` of refinery history databases ("RFNY").
@@ -106,6 +118,20 @@ macro_rules! decisive {
     };
 }
 
+/// SQL expression: the number of successful attempts of the group.
+macro_rules! successes {
+    () => {
+        "COALESCE(SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END), 0)"
+    };
+}
+/// SQL expression: the number of failed attempts of the group (see the module docs).
+macro_rules! failures {
+    () => {
+        "COALESCE(SUM(CASE WHEN status NOT IN ('success', 'cancelled', 'canceled', 'skipped') \
+         THEN 1 ELSE 0 END), 0)"
+    };
+}
+
 /// True if an attempt with this status counts as a failure (see the module docs).
 pub fn is_failure_status(status: &str) -> bool {
     !matches!(status, "success" | "cancelled" | "canceled" | "skipped")
@@ -167,6 +193,13 @@ pub enum HistoryError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "the history database {path} cannot be reached: {message}; check that it is running \
+         and the URL is right"
+    )]
+    Unavailable { path: PathBuf, message: String },
+    #[error("history database {path}: {message}")]
+    Database { path: PathBuf, message: String },
     #[error("history database {path}: {source}")]
     Sqlite {
         path: PathBuf,
@@ -293,25 +326,251 @@ pub struct VariantStats {
 }
 
 /// A handle on the history database. `Send` but not `Sync`: open one per thread.
-#[derive(Debug)]
+///
+/// Either an SQLite file or a PostgreSQL database (see [`History::open_url`]); every query
+/// is written once and runs on both.
 pub struct History {
-    conn: Connection,
+    db: Db,
+    /// The SQLite file, or the PostgreSQL URL without its password.
     path: PathBuf,
 }
 
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
+enum Db {
+    Sqlite(Connection),
+    Postgres(Box<PgHistory>),
+}
+
+struct PgHistory {
+    /// Always `Some` until dropped (then it goes back to [`PG_IDLE`]).
+    conn: RefCell<Option<PgConn>>,
+    backend: PgBackend,
+    /// Identifies the database and schema for the idle pool.
+    key: String,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        };
+        f.debug_struct("History")
+            .field("backend", &backend)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// PostgreSQL connections of dropped [`History`] handles, kept for the next open of the
+/// same database (opening a connection costs a round trip and a migration check).
+static PG_IDLE: Mutex<Vec<(String, PgConn)>> = Mutex::new(Vec::new());
+
+/// Idle PostgreSQL connections kept at most (all databases together).
+const PG_MAX_IDLE: usize = 32;
+
+impl Drop for History {
+    fn drop(&mut self) {
+        if let Db::Postgres(pg) = &mut self.db {
+            let PgHistory { conn, key, .. } = &mut **pg;
+            if let Some(conn) = conn.get_mut().take() {
+                if !conn.is_broken() {
+                    if let Ok(mut idle) = PG_IDLE.lock() {
+                        if idle.len() < PG_MAX_IDLE {
+                            idle.push((std::mem::take(key), conn));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// PostgreSQL migrations of the history, numbered in `refinery_history_schema` (apart
+/// from the queue's, so both can live in one database). Append, never edit. Text is
+/// compared byte-wise (`COLLATE "C"`) so sorting matches SQLite.
+const PG_MIGRATIONS: &[&str] = &[r#"
+    CREATE TABLE events (
+        id          BIGSERIAL PRIMARY KEY,
+        timestamp   TEXT NOT NULL,
+        kind        TEXT COLLATE "C" NOT NULL,
+        package     TEXT COLLATE "C",
+        package_key TEXT COLLATE "C",
+        version     TEXT COLLATE "C",
+        run_id      TEXT,
+        detail      TEXT NOT NULL DEFAULT '',
+        data        TEXT NOT NULL DEFAULT 'null'
+    );
+    CREATE INDEX events_by_package ON events (package_key, id);
+    CREATE INDEX events_by_kind ON events (kind);
+    CREATE INDEX events_by_run ON events (run_id, id);
+
+    CREATE OR REPLACE FUNCTION refinery_history_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $fn$
+    BEGIN
+        RAISE EXCEPTION '% are append-only', TG_ARGV[0];
+    END
+    $fn$;
+    CREATE TRIGGER events_append_only BEFORE UPDATE ON events
+        FOR EACH ROW EXECUTE FUNCTION refinery_history_append_only('history events');
+
+    CREATE TABLE attempts (
+        id            BIGSERIAL PRIMARY KEY,
+        timestamp     TEXT NOT NULL,
+        package       TEXT COLLATE "C" NOT NULL,
+        package_key   TEXT COLLATE "C" NOT NULL,
+        version       TEXT COLLATE "C" NOT NULL,
+        python_tag    TEXT NOT NULL,
+        platform      TEXT NOT NULL,
+        variant       TEXT COLLATE "C" NOT NULL,
+        attempt       BIGINT NOT NULL,
+        status        TEXT COLLATE "C" NOT NULL,
+        duration_secs DOUBLE PRECISION NOT NULL,
+        log_path      TEXT,
+        hints         TEXT NOT NULL DEFAULT '[]',
+        worker        TEXT,
+        run_id        TEXT,
+        detail        TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX attempts_by_package ON attempts (package_key, id);
+    CREATE INDEX attempts_by_package_version ON attempts (package_key, version, id);
+    CREATE INDEX attempts_by_status ON attempts (status);
+    CREATE TRIGGER attempts_append_only BEFORE UPDATE ON attempts
+        FOR EACH ROW EXECUTE FUNCTION refinery_history_append_only('build attempts');
+
+    CREATE TABLE artifacts (
+        key         TEXT COLLATE "C" PRIMARY KEY,
+        filename    TEXT COLLATE "C" NOT NULL,
+        sha256      TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+"#];
+
+/// The history's PostgreSQL migrations, under the advisory lock "RFNY".
+static PG_HISTORY: PgMigrations = PgMigrations {
+    table: "refinery_history_schema",
+    lock: APPLICATION_ID as i64,
+    list: PG_MIGRATIONS,
+};
+
+/// True if `s` is a PostgreSQL URL (`postgres://…` or `postgresql://…`).
+pub fn is_postgres_url(s: &str) -> bool {
+    let s = s.trim();
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
+}
+
+/// How to show a history location in messages: a PostgreSQL URL without its password, a
+/// file path as it is.
+pub fn display_location(path: &Path) -> String {
+    match path.to_str().filter(|s| is_postgres_url(s)) {
+        Some(url) => crate::queue::redact(url.trim()),
+        None => path.display().to_string(),
+    }
+}
+
+fn limit_param(limit: usize) -> Value {
+    Value::Int(i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+/// `?N` placeholders (SQLite) to `$N` (PostgreSQL). The queries hold no `?` otherwise.
+fn pg_placeholders(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+fn to_sqlite(value: &Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        Value::Null => V::Null,
+        Value::Int(v) => V::Integer(*v),
+        Value::Real(v) => V::Real(*v),
+        Value::Text(s) => V::Text(s.clone()),
+    }
+}
+
+fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef as V;
+    match value {
+        V::Null => Value::Null,
+        V::Integer(v) => Value::Int(v),
+        V::Real(v) => Value::Real(v),
+        V::Text(t) | V::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+    }
+}
+
+fn real(row: &Row, i: usize) -> f64 {
+    match row.get(i) {
+        Some(Value::Real(v)) => *v,
+        Some(Value::Int(v)) => *v as f64,
+        Some(Value::Text(t)) => t.parse().unwrap_or(0.0),
+        _ => 0.0,
+    }
+}
+
+fn count(row: &Row, i: usize) -> u64 {
+    u64::try_from(row.int(i)).unwrap_or(0)
 }
 
 impl History {
     /// Opens (creating the parent folder and file if needed) and migrates the database.
+    ///
+    /// A `path` whose string form is a PostgreSQL URL (`postgres://…`, `postgresql://…`)
+    /// opens that database instead (see [`History::open_url`]), so a `PathBuf` setting
+    /// such as the build engine's `history_db` can carry either.
     pub fn open(path: &Path) -> Result<History, HistoryError> {
         Self::open_with_timeout(path, DEFAULT_BUSY_TIMEOUT)
     }
 
     /// Like [`History::open`] with a custom busy timeout (how long a write waits for
-    /// another writer before failing with [`HistoryError::Locked`]).
+    /// another writer before failing with [`HistoryError::Locked`]; SQLite only).
     pub fn open_with_timeout(path: &Path, busy_timeout: Duration) -> Result<History, HistoryError> {
+        match path.to_str().filter(|s| is_postgres_url(s)) {
+            Some(url) => Self::open_postgres(url.trim(), None),
+            None => Self::open_sqlite(path, busy_timeout),
+        }
+    }
+
+    /// Opens the history at a database URL or file path: `postgres://…` or
+    /// `postgresql://…` is a PostgreSQL database (tables created by its own migrations,
+    /// next to the queue's); `sqlite:PATH` or anything else is an SQLite file path.
+    pub fn open_url(url_or_path: &str) -> Result<History, HistoryError> {
+        let s = url_or_path.trim();
+        if is_postgres_url(s) {
+            return Self::open_postgres(s, None);
+        }
+        let path = s
+            .strip_prefix("sqlite://")
+            .or_else(|| s.strip_prefix("sqlite:"))
+            .unwrap_or(url_or_path);
+        Self::open_sqlite(Path::new(path), DEFAULT_BUSY_TIMEOUT)
+    }
+
+    /// Opens the history in a PostgreSQL database; `schema` (created if missing) keeps its
+    /// tables apart from others in the same database (e.g. one per test), `None` uses the
+    /// connection's default search path.
+    pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<History, HistoryError> {
+        let path = PathBuf::from(crate::queue::redact(url));
+        let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
+        let backend = PgBackend::new(url, schema, &PG_HISTORY).map_err(|e| pg_error(&path, e))?;
+        let idle = {
+            let mut idle = PG_IDLE.lock().unwrap_or_else(|e| e.into_inner());
+            idle.iter()
+                .rposition(|(k, c)| *k == key && !c.is_broken())
+                .map(|i| idle.swap_remove(i).1)
+        };
+        let conn = match idle {
+            Some(conn) => conn,
+            None => backend.connect().map_err(|e| pg_error(&path, e))?,
+        };
+        Ok(History {
+            db: Db::Postgres(Box::new(PgHistory {
+                conn: RefCell::new(Some(conn)),
+                backend,
+                key,
+            })),
+            path,
+        })
+    }
+
+    fn open_sqlite(path: &Path, busy_timeout: Duration) -> Result<History, HistoryError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs_err::create_dir_all(parent).map_err(|source| HistoryError::CreateDir {
                 path: parent.to_path_buf(),
@@ -323,33 +582,53 @@ impl History {
             source,
         })?;
         let mut history = History {
-            conn,
+            db: Db::Sqlite(conn),
             path: path.to_path_buf(),
         };
         history
-            .conn
+            .sqlite()
             .busy_timeout(busy_timeout)
             .map_err(|e| history.err(e))?;
         history.check_identity()?;
         history.enable_wal(busy_timeout)?;
         history
-            .conn
+            .sqlite()
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| history.err(e))?;
         history.migrate()?;
         Ok(history)
     }
 
-    /// The database file.
+    /// The database file, or for PostgreSQL the URL without its password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The schema version of the open database.
+    /// True when the history lives in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Db::Postgres(_))
+    }
+
+    /// The schema version of the open database (per backend: each has its own list of
+    /// migrations).
     pub fn schema_version(&self) -> Result<i64, HistoryError> {
-        self.conn
-            .pragma_query_value(None, "user_version", |row| row.get(0))
-            .map_err(|e| self.err(e))
+        match &self.db {
+            Db::Sqlite(conn) => conn
+                .pragma_query_value(None, "user_version", |row| row.get(0))
+                .map_err(|e| self.err(e)),
+            Db::Postgres(_) => Ok(self
+                .rows("SELECT MAX(version) FROM refinery_history_schema", &[])?
+                .first()
+                .map_or(0, |r| r.int(0))),
+        }
+    }
+
+    /// The SQLite connection; only called on SQLite-only paths (opening, migrating).
+    fn sqlite(&self) -> &Connection {
+        match &self.db {
+            Db::Sqlite(conn) => conn,
+            Db::Postgres(_) => unreachable!("an SQLite-only step on a PostgreSQL history"),
+        }
     }
 
     fn err(&self, source: rusqlite::Error) -> HistoryError {
@@ -368,12 +647,90 @@ impl History {
         }
     }
 
+    /// Runs a query (`?N` placeholders) and returns its rows.
+    fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, HistoryError> {
+        match &self.db {
+            Db::Sqlite(conn) => {
+                let run = || -> rusqlite::Result<Vec<Row>> {
+                    let mut stmt = conn.prepare_cached(sql)?;
+                    let columns = stmt.column_count();
+                    let mut rows =
+                        stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
+                    let mut out = Vec::new();
+                    while let Some(row) = rows.next()? {
+                        out.push(
+                            (0..columns)
+                                .map(|i| row.get_ref(i).map(from_sqlite))
+                                .collect::<rusqlite::Result<Row>>()?,
+                        );
+                    }
+                    Ok(out)
+                };
+                run().map_err(|e| self.err(e))
+            }
+            Db::Postgres(_) => {
+                let sql = pg_placeholders(sql);
+                self.with_pg(|conn| conn.query(&sql, params))
+            }
+        }
+    }
+
+    /// Runs a statement (`?N` placeholders); returns the number of rows changed.
+    fn exec(&self, sql: &str, params: &[Value]) -> Result<u64, HistoryError> {
+        match &self.db {
+            Db::Sqlite(conn) => conn
+                .prepare_cached(sql)
+                .and_then(|mut stmt| {
+                    stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
+                })
+                .map(|n| n as u64)
+                .map_err(|e| self.err(e)),
+            Db::Postgres(_) => {
+                let sql = pg_placeholders(sql);
+                self.with_pg(|conn| conn.execute(&sql, params))
+            }
+        }
+    }
+
+    /// Runs `f` on the PostgreSQL connection; a connection that broke (server restarted,
+    /// idle connection closed) is replaced and `f` tried once more.
+    fn with_pg<T>(
+        &self,
+        f: impl Fn(&mut PgConn) -> Result<T, QueueError>,
+    ) -> Result<T, HistoryError> {
+        let Db::Postgres(pg) = &self.db else {
+            unreachable!("a PostgreSQL step on an SQLite history");
+        };
+        let mut slot = pg.conn.borrow_mut();
+        if let Some(c) = slot.as_mut() {
+            match f(c) {
+                Ok(v) => return Ok(v),
+                Err(e) if !c.is_broken() => return Err(pg_error(&self.path, e)),
+                Err(_) => {}
+            }
+        }
+        *slot = None;
+        let fresh = slot.insert(pg.backend.connect().map_err(|e| pg_error(&self.path, e))?);
+        f(fresh).map_err(|e| pg_error(&self.path, e))
+    }
+
     /// Refuses SQLite files that belong to some other program.
     fn check_identity(&self) -> Result<(), HistoryError> {
-        let app_id: i32 = self
-            .conn
-            .pragma_query_value(None, "application_id", |row| row.get(0))
-            .map_err(|e| self.err(e))?;
+        // One read transaction, so a process creating the schema right now is seen either
+        // before or after (not half-way: tables made but the file not yet marked as ours).
+        let (app_id, version, tables) = (|| -> rusqlite::Result<(i32, i64, i64)> {
+            let tx = self.sqlite().unchecked_transaction()?;
+            let app_id = tx.pragma_query_value(None, "application_id", |row| row.get(0))?;
+            let version = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+            let tables = tx.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |row| row.get(0),
+            )?;
+            tx.commit()?;
+            Ok((app_id, version, tables))
+        })()
+        .map_err(|e| self.err(e))?;
         if app_id == APPLICATION_ID {
             return Ok(());
         }
@@ -383,15 +740,6 @@ impl History {
                 reason: format!("it belongs to another program: application id {app_id:#x}"),
             });
         }
-        let version = self.schema_version()?;
-        let tables: i64 = self
-            .conn
-            .query_row(
-                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.err(e))?;
         if version != 0 || tables != 0 {
             return Err(HistoryError::NotHistory {
                 path: self.path.clone(),
@@ -409,7 +757,7 @@ impl History {
     /// holds the file.
     fn enable_wal(&self, busy_timeout: Duration) -> Result<(), HistoryError> {
         let current: String = self
-            .conn
+            .sqlite()
             .query_row("PRAGMA journal_mode", [], |row| row.get(0))
             .map_err(|e| self.err(e))?;
         if current.eq_ignore_ascii_case("wal") {
@@ -417,9 +765,11 @@ impl History {
         }
         let deadline = Instant::now() + busy_timeout;
         loop {
-            match self.conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-                row.get::<_, String>(0)
-            }) {
+            match self
+                .sqlite()
+                .query_row("PRAGMA journal_mode = WAL", [], |row| {
+                    row.get::<_, String>(0)
+                }) {
                 // A filesystem without shared memory support keeps the old mode: still usable.
                 Ok(_) => return Ok(()),
                 Err(e)
@@ -453,8 +803,10 @@ impl History {
                 source,
             },
         };
-        let tx = self
-            .conn
+        let Db::Sqlite(conn) = &mut self.db else {
+            unreachable!("PostgreSQL migrates when it connects");
+        };
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(map)?;
         // Another process may have migrated while we waited for the write lock.
@@ -509,95 +861,75 @@ impl History {
         })
     }
 
+    /// Runs an `INSERT … RETURNING id`.
+    fn insert(&self, sql: &str, params: &[Value]) -> Result<i64, HistoryError> {
+        Ok(self.rows(sql, params)?.first().map_or(0, |r| r.int(0)))
+    }
+
     /// Appends an event; returns its id.
     pub fn record_event(&self, event: &Event) -> Result<i64, HistoryError> {
         let data = self.encode_json("event data", &event.data)?;
         let key = event.package.as_deref().map(normalize_name);
-        self.conn
-            .prepare_cached(
-                "INSERT INTO events (timestamp, kind, package, package_key, version, run_id, \
-                 detail, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    now_rfc3339(),
-                    event.kind,
-                    event.package,
-                    key,
-                    event.version,
-                    event.run_id,
-                    event.detail,
-                    data
-                ])
-            })
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert(
+            "INSERT INTO events (timestamp, kind, package, package_key, version, run_id, \
+             detail, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+            &[
+                now_rfc3339().into(),
+                (&event.kind).into(),
+                event.package.as_ref().into(),
+                key.into(),
+                event.version.as_ref().into(),
+                event.run_id.as_ref().into(),
+                (&event.detail).into(),
+                data.into(),
+            ],
+        )
     }
 
     /// Appends one finished build attempt; returns its id.
     pub fn record_attempt(&self, attempt: &Attempt) -> Result<i64, HistoryError> {
         let hints = self.encode_json("attempt hints", &attempt.hints)?;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO attempts (timestamp, package, package_key, version, python_tag, \
-                 platform, variant, attempt, status, duration_secs, log_path, hints, worker, \
-                 run_id, detail) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-            )
-            .and_then(|mut stmt| {
-                stmt.execute(params![
-                    now_rfc3339(),
-                    attempt.package,
-                    normalize_name(&attempt.package),
-                    attempt.version,
-                    attempt.python_tag,
-                    attempt.platform,
-                    attempt.variant,
-                    attempt.attempt,
-                    attempt.status,
-                    attempt.duration_secs,
-                    attempt.log_path,
-                    hints,
-                    attempt.worker,
-                    attempt.run_id,
-                    attempt.detail
-                ])
-            })
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert(
+            "INSERT INTO attempts (timestamp, package, package_key, version, python_tag, \
+             platform, variant, attempt, status, duration_secs, log_path, hints, worker, \
+             run_id, detail) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             RETURNING id",
+            &[
+                now_rfc3339().into(),
+                (&attempt.package).into(),
+                normalize_name(&attempt.package).into(),
+                (&attempt.version).into(),
+                (&attempt.python_tag).into(),
+                (&attempt.platform).into(),
+                (&attempt.variant).into(),
+                Value::Int(i64::from(attempt.attempt)),
+                (&attempt.status).into(),
+                Value::Real(attempt.duration_secs),
+                attempt.log_path.as_ref().into(),
+                hints.into(),
+                attempt.worker.as_ref().into(),
+                attempt.run_id.as_ref().into(),
+                (&attempt.detail).into(),
+            ],
+        )
     }
 
-    fn query_events(
-        &self,
-        sql: &str,
-        params: impl rusqlite::Params,
-    ) -> Result<Vec<EventRow>, HistoryError> {
-        let raw = self
-            .conn
-            .prepare_cached(sql)
-            .and_then(|mut stmt| {
-                stmt.query_map(params, |row| {
-                    Ok((
-                        EventRow {
-                            id: row.get(0)?,
-                            timestamp: row.get(1)?,
-                            kind: row.get(2)?,
-                            package: row.get(3)?,
-                            version: row.get(4)?,
-                            run_id: row.get(5)?,
-                            detail: row.get(6)?,
-                            data: serde_json::Value::Null,
-                        },
-                        row.get::<_, String>(7)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(|e| self.err(e))?;
-        raw.into_iter()
-            .map(|(mut event, data)| {
-                event.data = self.decode_json("events", "data", event.id, &data)?;
-                Ok(event)
+    fn query_events(&self, sql: &str, params: &[Value]) -> Result<Vec<EventRow>, HistoryError> {
+        self.rows(sql, params)?
+            .iter()
+            .map(|row| {
+                let id = row.int(0);
+                Ok(EventRow {
+                    id,
+                    timestamp: row.text(1),
+                    kind: row.text(2),
+                    package: row.opt_text(3),
+                    version: row.opt_text(4),
+                    run_id: row.opt_text(5),
+                    detail: row.text(6),
+                    data: self.decode_json("events", "data", id, &row.text(7))?,
+                })
             })
             .collect()
     }
@@ -607,7 +939,7 @@ impl History {
         self.query_events(
             "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
              ORDER BY id DESC LIMIT ?1",
-            [limit_param(limit)],
+            &[limit_param(limit)],
         )
     }
 
@@ -616,7 +948,7 @@ impl History {
         self.query_events(
             "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
              WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
-            params![normalize_name(package), limit_param(limit)],
+            &[normalize_name(package).into(), limit_param(limit)],
         )
     }
 
@@ -627,56 +959,41 @@ impl History {
         package: &str,
         limit: usize,
     ) -> Result<Vec<AttemptRow>, HistoryError> {
-        let raw = self
-            .conn
-            .prepare_cached(
-                "SELECT id, timestamp, package, version, python_tag, platform, variant, \
-                 attempt, status, duration_secs, log_path, hints, worker, run_id, detail \
-                 FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map(
-                    params![normalize_name(package), limit_param(limit)],
-                    |row| {
-                        Ok((
-                            AttemptRow {
-                                id: row.get(0)?,
-                                timestamp: row.get(1)?,
-                                package: row.get(2)?,
-                                version: row.get(3)?,
-                                python_tag: row.get(4)?,
-                                platform: row.get(5)?,
-                                variant: row.get(6)?,
-                                attempt: row.get(7)?,
-                                status: row.get(8)?,
-                                duration_secs: row.get(9)?,
-                                log_path: row.get(10)?,
-                                hints: Vec::new(),
-                                worker: row.get(12)?,
-                                run_id: row.get(13)?,
-                                detail: row.get(14)?,
-                            },
-                            row.get::<_, String>(11)?,
-                        ))
-                    },
-                )?
-                .collect::<Result<Vec<_>, _>>()
+        self.rows(
+            "SELECT id, timestamp, package, version, python_tag, platform, variant, \
+             attempt, status, duration_secs, log_path, hints, worker, run_id, detail \
+             FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
+            &[normalize_name(package).into(), limit_param(limit)],
+        )?
+        .iter()
+        .map(|row| {
+            let id = row.int(0);
+            Ok(AttemptRow {
+                id,
+                timestamp: row.text(1),
+                package: row.text(2),
+                version: row.text(3),
+                python_tag: row.text(4),
+                platform: row.text(5),
+                variant: row.text(6),
+                attempt: u32::try_from(row.int(7)).unwrap_or(0),
+                status: row.text(8),
+                duration_secs: real(row, 9),
+                log_path: row.opt_text(10),
+                hints: self.decode_json("attempts", "hints", id, &row.text(11))?,
+                worker: row.opt_text(12),
+                run_id: row.opt_text(13),
+                detail: row.text(14),
             })
-            .map_err(|e| self.err(e))?;
-        raw.into_iter()
-            .map(|(mut attempt, hints)| {
-                attempt.hints = self.decode_json("attempts", "hints", attempt.id, &hints)?;
-                Ok(attempt)
-            })
-            .collect()
+        })
+        .collect()
     }
 
     /// Packages by number of failed attempts (most first, then by name), with the version,
     /// detail and hints of each package's latest failed attempt.
     pub fn top_failures(&self, limit: usize) -> Result<Vec<FailureSummary>, HistoryError> {
-        let raw = self
-            .conn
-            .prepare_cached(concat!(
+        self.rows(
+            concat!(
                 "SELECT a.package, f.failures, a.version, a.detail, a.hints, a.id \
                  FROM (SELECT package_key, COUNT(*) AS failures, MAX(id) AS last_id \
                        FROM attempts WHERE ",
@@ -684,102 +1001,88 @@ impl History {
                 " GROUP BY package_key) AS f \
                  JOIN attempts AS a ON a.id = f.last_id \
                  ORDER BY f.failures DESC, f.package_key ASC LIMIT ?1"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([limit_param(limit)], |row| {
-                    Ok((
-                        FailureSummary {
-                            package: row.get(0)?,
-                            failures: row.get(1)?,
-                            last_version: row.get(2)?,
-                            last_detail: row.get(3)?,
-                            last_hints: Vec::new(),
-                        },
-                        row.get::<_, String>(4)?,
-                        row.get::<_, i64>(5)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()
+            ),
+            &[limit_param(limit)],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(FailureSummary {
+                package: row.text(0),
+                failures: count(row, 1),
+                last_version: row.text(2),
+                last_detail: row.text(3),
+                last_hints: self.decode_json("attempts", "hints", row.int(5), &row.text(4))?,
             })
-            .map_err(|e| self.err(e))?;
-        raw.into_iter()
-            .map(|(mut summary, hints, id)| {
-                summary.last_hints = self.decode_json("attempts", "hints", id, &hints)?;
-                Ok(summary)
-            })
-            .collect()
+        })
+        .collect()
     }
 
     /// Mean duration in seconds of the successful attempts, keyed by PEP 503 normalized
     /// package name.
     pub fn average_durations(&self) -> Result<HashMap<String, f64>, HistoryError> {
-        self.conn
-            .prepare_cached(
+        Ok(self
+            .rows(
                 "SELECT package_key, AVG(duration_secs) FROM attempts \
                  WHERE status = 'success' GROUP BY package_key",
-            )
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.err(e))
+                &[],
+            )?
+            .iter()
+            .map(|row| (row.text(0), real(row, 1)))
+            .collect())
     }
 
     /// `(package, version)` pairs whose latest decisive attempt (ignoring cancelled and
     /// skipped ones) failed, i.e. that never succeeded after their last failure. Package
     /// names are PEP 503 normalized; sorted by package, then version.
     pub fn known_failures(&self) -> Result<Vec<(String, String)>, HistoryError> {
-        self.conn
-            .prepare_cached(concat!(
-                "SELECT a.package_key, a.version \
-                 FROM (SELECT MAX(id) AS last_id FROM attempts WHERE ",
-                decisive!(),
-                " GROUP BY package_key, version) AS l \
-                 JOIN attempts AS a ON a.id = l.last_id \
-                 WHERE a.",
-                failed!(),
-                " ORDER BY a.package_key, a.version"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.err(e))
+        Ok(self
+            .rows(
+                concat!(
+                    "SELECT a.package_key, a.version \
+                     FROM (SELECT MAX(id) AS last_id FROM attempts WHERE ",
+                    decisive!(),
+                    " GROUP BY package_key, version) AS l \
+                     JOIN attempts AS a ON a.id = l.last_id \
+                     WHERE a.",
+                    failed!(),
+                    " ORDER BY a.package_key, a.version"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|row| (row.text(0), row.text(1)))
+            .collect())
     }
 
     /// Successes and failures per build variant of one package, sorted by variant.
     pub fn variant_stats(&self, package: &str) -> Result<Vec<VariantStats>, HistoryError> {
-        self.conn
-            .prepare_cached(concat!(
-                "SELECT variant, \
-                        COALESCE(SUM(status = 'success'), 0), \
-                        COALESCE(SUM(",
-                failed!(),
-                "), 0) \
-                 FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([normalize_name(package)], |row| {
-                    Ok(VariantStats {
-                        variant: row.get(0)?,
-                        successes: row.get(1)?,
-                        failures: row.get(2)?,
-                    })
-                })?
-                .collect()
+        Ok(self
+            .rows(
+                concat!(
+                    "SELECT variant, ",
+                    successes!(),
+                    ", ",
+                    failures!(),
+                    " FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
+                ),
+                &[normalize_name(package).into()],
+            )?
+            .iter()
+            .map(|row| VariantStats {
+                variant: row.text(0),
+                successes: count(row, 1),
+                failures: count(row, 2),
             })
-            .map_err(|e| self.err(e))
+            .collect())
     }
 
     /// Number of events per kind.
     pub fn status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
-        self.conn
-            .prepare_cached("SELECT kind, COUNT(*) FROM events GROUP BY kind")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.err(e))
+        Ok(self
+            .rows("SELECT kind, COUNT(*) FROM events GROUP BY kind", &[])?
+            .iter()
+            .map(|row| (row.text(0), count(row, 1)))
+            .collect())
     }
 
     /// Records (or replaces) which CAS object holds the artifact `key`.
@@ -789,38 +1092,42 @@ impl History {
         filename: &str,
         sha256: &str,
     ) -> Result<(), HistoryError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO artifacts (key, filename, sha256, recorded_at) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (key) DO UPDATE SET filename = excluded.filename, \
-                 sha256 = excluded.sha256, recorded_at = excluded.recorded_at",
-            )
-            .and_then(|mut stmt| stmt.execute(params![key, filename, sha256, now_rfc3339()]))
-            .map_err(|e| self.err(e))?;
+        self.exec(
+            "INSERT INTO artifacts (key, filename, sha256, recorded_at) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (key) DO UPDATE SET filename = excluded.filename, \
+             sha256 = excluded.sha256, recorded_at = excluded.recorded_at",
+            &[
+                key.into(),
+                filename.into(),
+                sha256.into(),
+                now_rfc3339().into(),
+            ],
+        )?;
         Ok(())
     }
 
     /// The `(filename, sha256)` recorded for the artifact `key`.
     pub fn lookup_artifact(&self, key: &str) -> Result<Option<(String, String)>, HistoryError> {
-        self.conn
-            .prepare_cached("SELECT filename, sha256 FROM artifacts WHERE key = ?1")
-            .and_then(|mut stmt| {
-                stmt.query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()
-            })
-            .map_err(|e| self.err(e))
+        Ok(self
+            .rows(
+                "SELECT filename, sha256 FROM artifacts WHERE key = ?1",
+                &[key.into()],
+            )?
+            .first()
+            .map(|row| (row.text(0), row.text(1))))
     }
 
     /// Every artifact of the index: `(key, filename, sha256)`, by filename.
     pub fn artifacts(&self) -> Result<Vec<(String, String, String)>, HistoryError> {
-        self.conn
-            .prepare_cached("SELECT key, filename, sha256 FROM artifacts ORDER BY filename")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.err(e))
+        Ok(self
+            .rows(
+                "SELECT key, filename, sha256 FROM artifacts ORDER BY filename",
+                &[],
+            )?
+            .iter()
+            .map(|row| (row.text(0), row.text(1), row.text(2)))
+            .collect())
     }
 
     /// Events newest first, optionally of one package (normalized) and/or one kind, older
@@ -834,13 +1141,14 @@ impl History {
     ) -> Result<Vec<EventRow>, HistoryError> {
         self.query_events(
             "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
-             WHERE (?1 IS NULL OR package_key = ?1) AND (?2 IS NULL OR kind = ?2) \
-             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
-            params![
-                package.map(normalize_name),
-                kind,
-                before_id,
-                limit_param(limit)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR package_key = ?1) \
+             AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) \
+             AND (CAST(?3 AS BIGINT) IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
+            &[
+                package.map(normalize_name).into(),
+                kind.into(),
+                before_id.into(),
+                limit_param(limit),
             ],
         )
     }
@@ -848,87 +1156,105 @@ impl History {
     /// Packages by mean duration of their successful attempts (slowest first), with
     /// their failure counts.
     pub fn top_slowest(&self, limit: usize) -> Result<Vec<SlowSummary>, HistoryError> {
-        self.conn
-            .prepare_cached(concat!(
-                "SELECT MAX(package), AVG(CASE WHEN status = 'success' THEN duration_secs END), \
-                        MAX(duration_secs), \
-                        COALESCE(SUM(status = 'success'), 0), COALESCE(SUM(",
-                failed!(),
-                "), 0) FROM attempts GROUP BY package_key \
-                 HAVING SUM(status = 'success') > 0 \
-                 ORDER BY 2 DESC, package_key LIMIT ?1"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([limit_param(limit)], |row| {
-                    Ok(SlowSummary {
-                        package: row.get(0)?,
-                        average_secs: row.get(1)?,
-                        max_secs: row.get(2)?,
-                        successes: row.get(3)?,
-                        failures: row.get(4)?,
-                    })
-                })?
-                .collect()
+        Ok(self
+            .rows(
+                concat!(
+                    "SELECT MAX(package), \
+                            AVG(CASE WHEN status = 'success' THEN duration_secs END), \
+                            MAX(duration_secs), ",
+                    successes!(),
+                    ", ",
+                    failures!(),
+                    " FROM attempts GROUP BY package_key HAVING ",
+                    successes!(),
+                    " > 0 ORDER BY 2 DESC, package_key LIMIT ?1"
+                ),
+                &[limit_param(limit)],
+            )?
+            .iter()
+            .map(|row| SlowSummary {
+                package: row.text(0),
+                average_secs: real(row, 1),
+                max_secs: real(row, 2),
+                successes: count(row, 3),
+                failures: count(row, 4),
             })
-            .map_err(|e| self.err(e))
+            .collect())
     }
 
     /// Every package with attempts or events: counts and its latest attempt.
     pub fn packages(&self, limit: usize) -> Result<Vec<PackageSummary>, HistoryError> {
-        self.conn
-            .prepare_cached(concat!(
-                "SELECT a.package, s.attempts, s.successes, s.failures, a.version, a.status, \
-                        a.timestamp \
-                 FROM (SELECT package_key, COUNT(*) AS attempts, \
-                              COALESCE(SUM(status = 'success'), 0) AS successes, \
-                              COALESCE(SUM(",
-                failed!(),
-                "), 0) AS failures, MAX(id) AS last_id \
-                       FROM attempts GROUP BY package_key) AS s \
-                 JOIN attempts AS a ON a.id = s.last_id \
-                 ORDER BY s.package_key LIMIT ?1"
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_map([limit_param(limit)], |row| {
-                    Ok(PackageSummary {
-                        package: row.get(0)?,
-                        attempts: row.get(1)?,
-                        successes: row.get(2)?,
-                        failures: row.get(3)?,
-                        last_version: row.get(4)?,
-                        last_status: row.get(5)?,
-                        last_timestamp: row.get(6)?,
-                    })
-                })?
-                .collect()
+        Ok(self
+            .rows(
+                concat!(
+                    "SELECT a.package, s.attempts, s.successes, s.failures, a.version, \
+                            a.status, a.timestamp \
+                     FROM (SELECT package_key, COUNT(*) AS attempts, ",
+                    successes!(),
+                    " AS successes, ",
+                    failures!(),
+                    " AS failures, MAX(id) AS last_id \
+                           FROM attempts GROUP BY package_key) AS s \
+                     JOIN attempts AS a ON a.id = s.last_id \
+                     ORDER BY s.package_key LIMIT ?1"
+                ),
+                &[limit_param(limit)],
+            )?
+            .iter()
+            .map(|row| PackageSummary {
+                package: row.text(0),
+                attempts: count(row, 1),
+                successes: count(row, 2),
+                failures: count(row, 3),
+                last_version: row.text(4),
+                last_status: row.text(5),
+                last_timestamp: row.text(6),
             })
-            .map_err(|e| self.err(e))
+            .collect())
     }
 
     /// Number of attempts per status.
     pub fn attempt_status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
-        self.conn
-            .prepare_cached("SELECT status, COUNT(*) FROM attempts GROUP BY status")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
-                    .collect()
-            })
-            .map_err(|e| self.err(e))
+        Ok(self
+            .rows("SELECT status, COUNT(*) FROM attempts GROUP BY status", &[])?
+            .iter()
+            .map(|row| (row.text(0), count(row, 1)))
+            .collect())
     }
 
     /// A histogram of attempt durations: the cumulative count at or below each bound of
     /// `bounds` (ascending), the total count and the sum of seconds.
     pub fn duration_histogram(&self, bounds: &[f64]) -> Result<(Vec<u64>, u64, f64), HistoryError> {
         let durations: Vec<f64> = self
-            .conn
-            .prepare_cached("SELECT duration_secs FROM attempts")
-            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect())
-            .map_err(|e| self.err(e))?;
+            .rows("SELECT duration_secs FROM attempts", &[])?
+            .iter()
+            .map(|row| real(row, 0))
+            .collect();
         let cumulative = bounds
             .iter()
             .map(|b| durations.iter().filter(|d| **d <= *b).count() as u64)
             .collect();
         Ok((cumulative, durations.len() as u64, durations.iter().sum()))
+    }
+}
+
+/// A PostgreSQL error as a history error.
+fn pg_error(path: &Path, e: QueueError) -> HistoryError {
+    let path = path.to_path_buf();
+    match e {
+        QueueError::Unavailable { message, .. } => HistoryError::Unavailable { path, message },
+        QueueError::TooNew {
+            found, supported, ..
+        } => HistoryError::TooNew {
+            path,
+            found,
+            supported,
+        },
+        QueueError::Database { message, .. } => HistoryError::Database { path, message },
+        other => HistoryError::Database {
+            path,
+            message: other.to_string(),
+        },
     }
 }
 
@@ -959,11 +1285,112 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn open_temp() -> (tempfile::TempDir, History) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A history on one backend; a PostgreSQL one has its own schema, dropped afterwards.
+    struct Fixture {
+        history: Option<History>,
+        _dir: Option<tempfile::TempDir>,
+        drop_schema: Option<(String, String)>,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            // Close the handle first (its connection goes back to the idle pool, unused).
+            drop(self.history.take());
+            if let Some((url, schema)) = &self.drop_schema {
+                if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+                }
+            }
+        }
+    }
+
+    impl Fixture {
+        fn history(&self) -> &History {
+            self.history.as_ref().expect("open until dropped")
+        }
+    }
+
+    fn sqlite() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let history = History::open(&dir.path().join("cache/v1/history.db")).unwrap();
-        (dir, history)
+        Fixture {
+            history: Some(history),
+            _dir: Some(dir),
+            drop_schema: None,
+        }
     }
+
+    /// The test server's URL and a fresh schema name, or `None` (with a message).
+    fn postgres_schema() -> Option<(String, String)> {
+        let Some(url) = std::env::var("REFINERY_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!(
+                "skipping the PostgreSQL half of this test: REFINERY_TEST_DATABASE_URL is not \
+                 set (CI sets it, e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
+            );
+            return None;
+        };
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let schema = format!(
+            "refinery_history_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            crate::queue::now_ms()
+        );
+        Some((url, schema))
+    }
+
+    fn postgres() -> Option<Fixture> {
+        let (url, schema) = postgres_schema()?;
+        let history = History::open_postgres(&url, Some(&schema))
+            .unwrap_or_else(|e| panic!("REFINERY_TEST_DATABASE_URL is set but: {e}"));
+        Some(Fixture {
+            history: Some(history),
+            _dir: None,
+            drop_schema: Some((url, schema)),
+        })
+    }
+
+    /// A fixture that only drops the schema (for tests that open handles themselves).
+    fn schema_guard(url: &str, schema: &str) -> Fixture {
+        Fixture {
+            history: None,
+            _dir: None,
+            drop_schema: Some((url.to_string(), schema.to_string())),
+        }
+    }
+
+    macro_rules! on_both {
+        ($($name:ident),* $(,)?) => {
+            mod sqlite_backend {
+                $( #[test] fn $name() { super::$name(super::sqlite().history()); } )*
+            }
+            mod postgres_backend {
+                $( #[test] fn $name() {
+                    if let Some(f) = super::postgres() { super::$name(f.history()); }
+                } )*
+            }
+        };
+    }
+
+    on_both!(
+        events_round_trip_newest_first,
+        events_are_append_only,
+        status_counts_by_kind,
+        attempts_round_trip_newest_first,
+        top_failures_ordering_and_last_details,
+        known_failures_only_when_last_attempt_failed,
+        average_durations_only_count_successes,
+        variant_stats_per_variant,
+        artifact_index_upserts,
+        corrupt_json_is_reported_with_row,
+        pages_slowest_packages_and_histogram,
+    );
 
     fn attempt(package: &str, version: &str, variant: &str, status: &str, secs: f64) -> Attempt {
         Attempt {
@@ -1004,16 +1431,14 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].detail, "second");
         let mode: String = again
-            .conn
+            .sqlite()
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
         assert_eq!(again.path(), path);
     }
 
-    #[test]
-    fn events_round_trip_newest_first() {
-        let (_dir, history) = open_temp();
+    fn events_round_trip_newest_first(history: &History) {
         let first = history
             .record_event(
                 &Event::new("build_start", "building")
@@ -1063,20 +1488,15 @@ mod tests {
         assert_eq!(value["id"], first);
     }
 
-    #[test]
-    fn events_are_append_only() {
-        let (_dir, history) = open_temp();
+    fn events_are_append_only(history: &History) {
         history.record_event(&Event::new("scan", "x")).unwrap();
         let err = history
-            .conn
-            .execute("UPDATE events SET detail = 'changed'", [])
+            .exec("UPDATE events SET detail = 'changed'", &[])
             .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
     }
 
-    #[test]
-    fn status_counts_by_kind() {
-        let (_dir, history) = open_temp();
+    fn status_counts_by_kind(history: &History) {
         assert!(history.status_counts().unwrap().is_empty());
         for kind in [
             "scan",
@@ -1101,9 +1521,7 @@ mod tests {
         assert_eq!(counts, expected);
     }
 
-    #[test]
-    fn attempts_round_trip_newest_first() {
-        let (_dir, history) = open_temp();
+    fn attempts_round_trip_newest_first(history: &History) {
         let mut a = attempt("regex", "2024.11.6", "default", "failed", 12.0);
         a.hints = vec!["gcc".into(), "libffi-dev".into()];
         a.log_path = Some("logs/regex-1.log".into());
@@ -1142,9 +1560,7 @@ mod tests {
         assert!(history.attempts_for("nothing", 5).unwrap().is_empty());
     }
 
-    #[test]
-    fn top_failures_ordering_and_last_details() {
-        let (_dir, history) = open_temp();
+    fn top_failures_ordering_and_last_details(history: &History) {
         assert!(history.top_failures(10).unwrap().is_empty());
         // lxml: 3 failures (one a timeout), later success does not erase them.
         let mut f1 = attempt("lxml", "5.2.0", "default", "failed", 3.0);
@@ -1196,9 +1612,7 @@ mod tests {
         assert_eq!(history.top_failures(2).unwrap().len(), 2);
     }
 
-    #[test]
-    fn known_failures_only_when_last_attempt_failed() {
-        let (_dir, history) = open_temp();
+    fn known_failures_only_when_last_attempt_failed(history: &History) {
         // Failed, then succeeded: not known.
         history
             .record_attempt(&attempt("regex", "1.0", "default", "failed", 1.0))
@@ -1247,9 +1661,7 @@ mod tests {
         assert_eq!(history.known_failures().unwrap().len(), 2);
     }
 
-    #[test]
-    fn average_durations_only_count_successes() {
-        let (_dir, history) = open_temp();
+    fn average_durations_only_count_successes(history: &History) {
         assert!(history.average_durations().unwrap().is_empty());
         history
             .record_attempt(&attempt("regex", "1", "default", "success", 20.0))
@@ -1276,9 +1688,7 @@ mod tests {
         assert!(!averages.contains_key("only-fails"));
     }
 
-    #[test]
-    fn variant_stats_per_variant() {
-        let (_dir, history) = open_temp();
+    fn variant_stats_per_variant(history: &History) {
         assert!(history.variant_stats("lxml").unwrap().is_empty());
         for (variant, status) in [
             ("default", "failed"),
@@ -1312,9 +1722,7 @@ mod tests {
         );
     }
 
-    #[test]
-    fn artifact_index_upserts() {
-        let (_dir, history) = open_temp();
+    fn artifact_index_upserts(history: &History) {
         assert_eq!(history.lookup_artifact("regex-cp311").unwrap(), None);
         history
             .record_artifact("regex-cp311", "regex-1.whl", &"aa".repeat(32))
@@ -1330,10 +1738,7 @@ mod tests {
             history.lookup_artifact("regex-cp311").unwrap(),
             Some(("regex-2.whl".to_string(), "bb".repeat(32)))
         );
-        let count: i64 = history
-            .conn
-            .query_row("SELECT COUNT(*) FROM artifacts", [], |r| r.get(0))
-            .unwrap();
+        let count = history.rows("SELECT COUNT(*) FROM artifacts", &[]).unwrap()[0].int(0);
         assert_eq!(count, 1);
     }
 
@@ -1401,14 +1806,11 @@ mod tests {
         history.record_event(&Event::new("scan", "")).unwrap();
     }
 
-    #[test]
-    fn corrupt_json_is_reported_with_row() {
-        let (_dir, history) = open_temp();
+    fn corrupt_json_is_reported_with_row(history: &History) {
         history
-            .conn
-            .execute(
+            .exec(
                 "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'scan', '', '{oops')",
-                [],
+                &[],
             )
             .unwrap();
         let err = history.recent_events(5).unwrap_err();
@@ -1486,9 +1888,7 @@ mod tests {
         assert!(events.windows(2).all(|w| w[0].id > w[1].id));
     }
 
-    #[test]
-    fn pages_slowest_packages_and_histogram() {
-        let (_dir, history) = open_temp();
+    fn pages_slowest_packages_and_histogram(history: &History) {
         for i in 0..5 {
             history
                 .record_event(
@@ -1562,5 +1962,129 @@ mod tests {
         assert!(is_failure_status("failed"));
         assert!(is_failure_status("timeout"));
         assert!(is_failure_status("verify_failed"));
+    }
+
+    #[test]
+    fn urls_choose_the_backend() {
+        assert!(is_postgres_url("postgres://u:p@h/db"));
+        assert!(is_postgres_url(" postgresql://h/db"));
+        assert!(!is_postgres_url("/var/cache/history.db"));
+        assert!(!is_postgres_url("sqlite:/x.db"));
+        assert_eq!(
+            display_location(Path::new("postgres://u:secret@h/db")),
+            "postgres://u:****@h/db"
+        );
+        assert_eq!(display_location(Path::new("/a/b.db")), "/a/b.db");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let history = History::open_url(&format!("sqlite:{}", path.display())).unwrap();
+        assert!(!history.is_postgres());
+        assert_eq!(history.path(), path);
+        let plain = History::open_url(path.to_str().unwrap()).unwrap();
+        assert_eq!(plain.schema_version().unwrap(), SCHEMA_VERSION);
+        // An unreachable server is reported as such, without the password.
+        let err = History::open(Path::new("postgres://u:secret@127.0.0.1:1/none")).unwrap_err();
+        assert!(matches!(err, HistoryError::Unavailable { .. }), "{err:?}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+        assert!(err.to_string().contains("u:****@127.0.0.1:1"), "{err}");
+    }
+
+    #[test]
+    fn postgres_reopen_shares_the_data() {
+        let Some((url, schema)) = postgres_schema() else {
+            return;
+        };
+        let _guard = schema_guard(&url, &schema);
+        let first = History::open_postgres(&url, Some(&schema)).unwrap();
+        assert!(first.is_postgres());
+        assert_eq!(first.schema_version().unwrap(), PG_MIGRATIONS.len() as i64);
+        assert!(!first.path().to_string_lossy().contains(":refinery@"));
+        first.record_event(&Event::new("scan", "first")).unwrap();
+        let second = History::open_postgres(&url, Some(&schema)).unwrap();
+        second.record_event(&Event::new("scan", "second")).unwrap();
+        drop(first);
+        // The dropped handle's connection is reused.
+        let third = History::open_postgres(&url, Some(&schema)).unwrap();
+        let events = third.recent_events(10).unwrap();
+        assert_eq!(
+            events.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+            ["second", "first"]
+        );
+    }
+
+    #[test]
+    fn postgres_newer_schema_is_refused() {
+        let Some((url, schema)) = postgres_schema() else {
+            return;
+        };
+        let _guard = schema_guard(&url, &schema);
+        // Held open so the next open connects afresh (and checks the schema).
+        let history = History::open_postgres(&url, Some(&schema)).unwrap();
+        history
+            .exec(
+                "INSERT INTO refinery_history_schema (version) VALUES (99)",
+                &[],
+            )
+            .unwrap();
+        let err = History::open_postgres(&url, Some(&schema)).unwrap_err();
+        assert!(
+            matches!(err, HistoryError::TooNew { found: 99, .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn postgres_concurrent_writers() {
+        let Some((url, schema)) = postgres_schema() else {
+            return;
+        };
+        let _guard = schema_guard(&url, &schema);
+        const PER_THREAD: usize = 100;
+        let start = std::sync::Arc::new(std::sync::Barrier::new(3));
+        let handles: Vec<_> = (0..3)
+            .map(|t| {
+                let (url, schema, start) = (url.clone(), schema.clone(), start.clone());
+                std::thread::spawn(move || {
+                    // All threads race to create and migrate the same new schema.
+                    start.wait();
+                    let history = History::open_postgres(&url, Some(&schema)).unwrap();
+                    for i in 0..PER_THREAD {
+                        history
+                            .record_event(
+                                &Event::new("build_start", format!("thread {t} event {i}"))
+                                    .with_package(format!("pkg{t}"), "1.0"),
+                            )
+                            .unwrap();
+                        if i % 10 == 0 {
+                            history
+                                .record_attempt(&attempt(
+                                    &format!("pkg{t}"),
+                                    "1.0",
+                                    "default",
+                                    "success",
+                                    i as f64,
+                                ))
+                                .unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        let history = History::open_postgres(&url, Some(&schema)).unwrap();
+        let events = history.recent_events(10_000).unwrap();
+        assert_eq!(events.len(), 3 * PER_THREAD);
+        assert!(events.windows(2).all(|w| w[0].id > w[1].id));
+        for t in 0..3 {
+            assert_eq!(
+                history
+                    .attempts_for(&format!("pkg{t}"), 10_000)
+                    .unwrap()
+                    .len(),
+                PER_THREAD / 10
+            );
+        }
     }
 }

@@ -60,7 +60,7 @@ pub struct StoreArgs {
     /// <cache>/queue.db). [env: DATABASE_URL]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
-    /// History database (default <cache>/history.db). [env: HISTORY_DB]
+    /// History database: a file (default <cache>/history.db) or a postgres:// URL. [env: HISTORY_DB]
     #[arg(long, value_name = "FILE")]
     pub history_db: Option<PathBuf>,
 }
@@ -255,7 +255,7 @@ pub struct PlanArgs {
     /// Allow pre-releases.
     #[arg(long)]
     pub pre: bool,
-    /// History database (default <cache>/history.db). [env: HISTORY_DB]
+    /// History database: a file (default <cache>/history.db) or a postgres:// URL. [env: HISTORY_DB]
     #[arg(long, value_name = "FILE")]
     pub history_db: Option<PathBuf>,
     /// Configuration file (TOML or JSON) with defaults for these flags.

@@ -70,7 +70,7 @@ fn make_and_save_plan(settings: &PlanSettings) -> Result<Plan> {
             .with_context(|| {
                 format!(
                     "cannot read known failures from {}",
-                    settings.history_db.display()
+                    refinery_store::history::display_location(&settings.history_db)
                 )
             })?
     } else {
@@ -381,7 +381,10 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
         .or_else(|| var("HISTORY_DB").map(Into::into))
         .or_else(|| args.cache.as_ref().map(|c| c.join("history.db")))
         .context("pass --db FILE or --cache DIR (or set HISTORY_DB)")?;
-    if !db.is_file() {
+    let is_url = db
+        .to_str()
+        .is_some_and(refinery_store::history::is_postgres_url);
+    if !is_url && !db.is_file() {
         anyhow::bail!(
             "no history database at {}: nothing has run with this cache yet",
             db.display()
@@ -446,11 +449,17 @@ fn store_paths(
         .clone()
         .context("no cache folder: pass --cache DIR (it keeps the queue, logs, the history and the wheel store)")?;
     let database_url = store.database_url.clone().or_else(|| var("DATABASE_URL"));
+    // With a PostgreSQL database URL the history lives there too, so every worker on every
+    // host writes to the shared one: the URL travels as the history "path" (`History::open`
+    // recognizes it). `--history-db`/`HISTORY_DB` still choose another place.
     let history_db = store
         .history_db
         .clone()
         .or_else(|| var("HISTORY_DB").map(Into::into))
-        .unwrap_or_else(|| cache.join("history.db"));
+        .unwrap_or_else(|| match database_url.as_deref().map(str::trim) {
+            Some(url) if refinery_store::history::is_postgres_url(url) => url.into(),
+            _ => cache.join("history.db"),
+        });
     Ok((cache, database_url, history_db))
 }
 

@@ -37,7 +37,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use self::db::{Backend, Conn, Row, RowExt, Value};
 pub use self::postgres::PgBackend;
+pub(crate) use self::postgres::{PgConn, PgMigrations};
 pub use self::sql::SqlQueue;
 pub use self::sqlite::SqliteBackend;
 

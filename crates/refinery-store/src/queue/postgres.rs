@@ -115,12 +115,56 @@ const MIGRATIONS: &[&str] = &[r#"
     );
 "#];
 
+/// A numbered list of migrations, the table that records how many ran and the advisory
+/// lock taken while running them. The queue has its own; the history (see
+/// [`crate::history`]) has another, in the same database.
+#[derive(Debug)]
+pub(crate) struct PgMigrations {
+    pub table: &'static str,
+    pub lock: i64,
+    pub list: &'static [&'static str],
+}
+
+/// The queue's migrations.
+static QUEUE_MIGRATIONS: PgMigrations = PgMigrations {
+    table: "refinery_queue_schema",
+    lock: MIGRATION_LOCK,
+    list: MIGRATIONS,
+};
+
 /// A PostgreSQL server and database.
 #[derive(Clone)]
 pub struct PgBackend {
     config: postgres::Config,
     location: String,
     schema: Option<String>,
+    migrations: &'static PgMigrations,
+}
+
+impl PgBackend {
+    /// Parses `url` (never echoing its password); `schema` (created if missing) keeps the
+    /// tables apart from others in the same database.
+    pub(crate) fn new(
+        url: &str,
+        schema: Option<&str>,
+        migrations: &'static PgMigrations,
+    ) -> Result<Self, QueueError> {
+        let location = redact(url);
+        let mut config: postgres::Config = url.parse().map_err(|e| {
+            QueueError::Invalid(format!(
+                "database URL {location} is not a PostgreSQL URL: {e}"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        Ok(PgBackend {
+            config,
+            location,
+            schema: schema.map(str::to_string),
+            migrations,
+        })
+    }
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -292,19 +336,22 @@ impl Backend for PgBackend {
             statements: HashMap::new(),
             location: self.location.clone(),
         };
-        if let Some(schema) = &self.schema {
-            let schema = quote_ident(schema);
-            conn.batch(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-            ))?;
-        }
         conn.batch("BEGIN")?;
         let migrated = (|| {
-            conn.batch(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))?;
-            conn.batch(
-                "CREATE TABLE IF NOT EXISTS refinery_queue_schema (version BIGINT NOT NULL)",
-            )?;
-            let rows = conn.query("SELECT MAX(version) FROM refinery_queue_schema", &[])?;
+            let PgMigrations { table, lock, list } = self.migrations;
+            conn.batch(&format!("SELECT pg_advisory_xact_lock({lock})"))?;
+            // Under the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` can fail on a
+            // unique violation. The (session-wide) search path holds once committed.
+            if let Some(schema) = &self.schema {
+                let schema = quote_ident(schema);
+                conn.batch(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+                ))?;
+            }
+            conn.batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)"
+            ))?;
+            let rows = conn.query(&format!("SELECT MAX(version) FROM {table}"), &[])?;
             let version = rows
                 .first()
                 .and_then(|r| match r.first() {
@@ -312,17 +359,17 @@ impl Backend for PgBackend {
                     _ => None,
                 })
                 .unwrap_or(0);
-            if version > MIGRATIONS.len() as i64 {
+            if version > list.len() as i64 {
                 return Err(QueueError::TooNew {
                     location: self.location.clone(),
                     found: version,
-                    supported: MIGRATIONS.len() as i64,
+                    supported: list.len() as i64,
                 });
             }
-            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            for (i, sql) in list.iter().enumerate().skip(version as usize) {
                 conn.batch(sql)?;
                 conn.execute(
-                    "INSERT INTO refinery_queue_schema (version) VALUES ($1)",
+                    &format!("INSERT INTO {table} (version) VALUES ($1)"),
                     &[Value::Int(i as i64 + 1)],
                 )?;
             }
@@ -349,19 +396,6 @@ impl SqlQueue<PgBackend> {
     /// Connects to PostgreSQL at `url` and migrates; `schema` (created if missing) keeps
     /// the tables apart from others in the same database, e.g. per test.
     pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<Self, QueueError> {
-        let location = redact(url);
-        let mut config: postgres::Config = url.parse().map_err(|e| {
-            QueueError::Invalid(format!(
-                "database URL {location} is not a PostgreSQL URL: {e}"
-            ))
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(Duration::from_secs(5));
-        }
-        SqlQueue::with_backend(PgBackend {
-            config,
-            location,
-            schema: schema.map(str::to_string),
-        })
+        SqlQueue::with_backend(PgBackend::new(url, schema, &QUEUE_MIGRATIONS)?)
     }
 }

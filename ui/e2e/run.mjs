@@ -1,0 +1,671 @@
+// End-to-end tests of the dashboard in a real browser (Debian chromium driven by
+// playwright-core) against the real `refinery serve`, with a local PEP 503 index
+// (e2e/index.py) and a fake worker that speaks the worker protocol over HTTP (claim,
+// start, logs, history, complete), so no s390x build environment is needed.
+//
+//   node e2e/run.mjs            (REFINERY_BIN=path/to/refinery to pick the binary,
+//                                CHROMIUM=/usr/bin/chromium, E2E_HEADED=1 to watch)
+//
+// Screenshots of every page go to ui/e2e-artifacts/ (with the server's log). The last
+// line is "N passed, M failed".
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const UI = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const REPO = resolve(UI, '..');
+const ART = join(UI, 'e2e-artifacts');
+const TOKEN = 'e2e-secret-token';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const WAIT = 20_000;
+
+function pickBinary() {
+  if (process.env.REFINERY_BIN) return process.env.REFINERY_BIN;
+  const candidates = ['release', 'debug']
+    .map((p) => join(process.env.CARGO_TARGET_DIR || join(REPO, 'target'), p, 'refinery'))
+    .filter((p) => existsSync(p));
+  if (!candidates.length) throw new Error('no refinery binary: run `cargo build -p refinery` (or set REFINERY_BIN)');
+  // The newest one: the one built after the UI.
+  return candidates.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
+const BIN = pickBinary();
+const work = mkdtempSync(join(tmpdir(), 'refinery-e2e-'));
+const cache = join(work, 'cache');
+const children = [];
+let serverLog = '';
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Spawns a process and resolves with the first match of `re` on its output. */
+function spawnUntil(cmd, args, env, re, onOutput) {
+  return new Promise((resolveP, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start in time:\n${seen}`)), 30_000);
+    const onData = (d) => {
+      const text = d.toString();
+      seen += text;
+      onOutput?.(text);
+      const m = re.exec(seen);
+      if (m) {
+        clearTimeout(timer);
+        resolveP({ child, match: m });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited with ${code}:\n${seen}`));
+    });
+  });
+}
+
+let indexUrl = '';
+let base = '';
+let port = 0;
+let server = null;
+
+async function startIndex() {
+  const dir = join(work, 'index');
+  mkdirSync(dir, { recursive: true });
+  const { match } = await spawnUntil('python3', [join(UI, 'e2e', 'index.py'), dir], process.env, /PORT (\d+)/);
+  indexUrl = `http://127.0.0.1:${match[1]}/simple`;
+}
+
+async function startServer(onPort = 0) {
+  const args = ['serve', '--cache', cache, '--host', '127.0.0.1', '--port', String(onPort), '--index-url', indexUrl];
+  // Only what this test sets: no database URL, read token or automation from outside.
+  const env = { ...process.env, WORKER_TOKEN: TOKEN };
+  for (const k of ['AUTO_PLAN', 'AUTO_BUILD', 'DATABASE_URL', 'READ_TOKEN', 'HISTORY_DB', 'INDEX_URL', 'EXTRA_INDEX_URL', 'WORKER_WEBHOOK_URL', 'WORKER_AUTORUN_INTERVAL']) delete env[k];
+  const { child, match } = await spawnUntil(BIN, args, env, /listening on http:\/\/127\.0\.0\.1:(\d+)/, (t) => {
+    serverLog += t;
+  });
+  server = child;
+  port = Number(match[1]);
+  base = `http://127.0.0.1:${port}`;
+}
+
+async function stopServer() {
+  if (!server) return;
+  const s = server;
+  server = null;
+  s.removeAllListeners('exit');
+  const exited = new Promise((r) => s.once('exit', r));
+  s.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The API, as a client and as a fake worker.
+
+async function http(method, path, body, { token = TOKEN, raw = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers['X-Worker-Token'] = token;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (raw) return r;
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const worker = {
+  id: 'e2e-worker',
+  async claim() {
+    const r = await http('POST', '/api/worker/claim', { worker: this.id, host: 'e2e-host', lease_secs: 300 }, { raw: true });
+    if (r.status === 204) return null;
+    if (!r.ok) throw new Error(`claim: ${r.status} ${await r.text()}`);
+    return (await r.json()).job;
+  },
+  held: [],
+  /** Claims until it holds the job of `pkg`; other jobs claimed on the way are kept for later. */
+  async claimPackage(pkg) {
+    const i = this.held.findIndex((j) => j.package === pkg);
+    if (i >= 0) return this.held.splice(i, 1)[0];
+    for (let n = 0; n < 20; n++) {
+      const job = await this.claim();
+      if (!job) throw new Error(`no job of ${pkg} to claim`);
+      await this.start(job);
+      if (job.package === pkg) return job;
+      this.held.push(job);
+    }
+    throw new Error(`never claimed ${pkg}`);
+  },
+  start: (job) => http('POST', `/api/jobs/${job.id}/start`, { attempt: job.attempt }),
+  log: (job, data) => http('POST', `/api/jobs/${job.id}/logs`, { attempt: job.attempt, data }),
+  async finish(job, status, secs, hints, detail = '') {
+    const ok = status === 'built';
+    await http('POST', `/api/jobs/${job.id}/history`, {
+      attempt: job.attempt,
+      events: [
+        {
+          kind: ok ? 'built' : 'failure',
+          package: job.package,
+          version: job.version,
+          run_id: `job-${job.id}`,
+          detail: detail || (ok ? `built ${job.package}-${job.version}` : 'the build failed'),
+          data: {},
+        },
+      ],
+      attempts: [
+        {
+          package: job.package,
+          version: job.version,
+          python_tag: 'cp311',
+          platform: job.platform_tag,
+          variant: ok ? 'default' : 'no-isolation',
+          attempt: 1,
+          status: ok ? 'success' : 'failed',
+          duration_secs: secs,
+          log_path: null,
+          hints,
+          worker: this.id,
+          run_id: `job-${job.id}`,
+          detail: detail || (ok ? 'ok' : 'the build failed'),
+        },
+      ],
+    });
+    return http('POST', `/api/jobs/${job.id}/complete`, {
+      attempt: job.attempt,
+      status,
+      detail: detail || (ok ? `built ${job.package}-${job.version}-py3-none-any.whl` : 'the build failed'),
+      result: { wheel: ok ? `${job.package}-${job.version}-py3-none-any.whl` : null, seconds: secs, worker: this.id },
+    });
+  },
+};
+
+const LIBFFI_HINT = 'libffi: the libffi development headers are missing (dnf: libffi-devel | apt: libffi-dev)';
+
+async function seed() {
+  const builds = [
+    ['six', '1.16.0', 'built', 3.2],
+    ['pyyaml', '6.0.2', 'built', 41.7],
+    ['markupsafe', '2.1.5', 'built', 12.9],
+    ['cffi', '1.17.1', 'failed', 18.4],
+    ['regex', '2024.11.6', 'built', 139.5],
+  ];
+  for (const [pkg, version, status, secs] of builds) {
+    await http('POST', '/api/queue/enqueue', { package: pkg, version });
+    const job = await worker.claim();
+    await worker.start(job);
+    await worker.log(job, `Building ${pkg} ${version} for cp311 manylinux2014_s390x\n`);
+    if (status === 'failed') {
+      await worker.log(job, 'gcc -c c/_cffi_backend.c\nc/_cffi_backend.c:15:10: fatal error: ffi.h: No such file or directory\n');
+    }
+    await worker.finish(job, status, secs, status === 'failed' ? [LIBFFI_HINT] : [], status === 'failed' ? `build failed: ffi.h: No such file or directory; hints: ${LIBFFI_HINT}` : '');
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// A tiny test runner.
+
+const results = [];
+let page;
+let context;
+let browser;
+
+async function shot(name) {
+  await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+}
+
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false, error: e });
+    console.log(`FAIL ${name} (${Date.now() - t0} ms)\n     ${String(e?.stack || e).split('\n').slice(0, 6).join('\n     ')}`);
+    try {
+      await shot(`FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}`);
+    } catch {
+      /* no page */
+    }
+  }
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function until(fn, message, ms = WAIT) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`${message} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    await sleep(150);
+  }
+}
+
+/** A status badge whose text starts with `text` (badges carry a screen-reader explanation after it). */
+const badge = (scope, text) => scope.locator('.badge', { hasText: new RegExp(`^${text}`) }).first();
+const nav = (name) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+const toast = (text) => page.locator('.toast', { hasText: text }).first().waitFor({ timeout: WAIT });
+
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  rmSync(ART, { recursive: true, force: true });
+  mkdirSync(ART, { recursive: true });
+  console.log(`refinery: ${BIN}\nwork dir: ${work}`);
+  await startIndex();
+  await startServer();
+  const home = await (await fetch(base + '/')).text();
+  if (home.includes('was not built')) {
+    throw new Error(`${BIN} was compiled without the UI: run \`npm run build\` in ui/, then \`cargo build -p refinery\``);
+  }
+  // The binary must embed the UI as built now (index.html names the hashed bundles).
+  const dist = join(UI, 'dist', 'index.html');
+  if (existsSync(dist) && readFileSync(dist, 'utf8') !== home) {
+    throw new Error(`${BIN} embeds an older build of the UI than ui/dist: rebuild it (cargo build -p refinery) after \`npm run build\``);
+  }
+  await seed();
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: !process.env.E2E_HEADED,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  // A fresh context: a new, empty profile (cookies, storage).
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+
+  const reqFile = join(work, 'requirements.txt');
+  writeFileSync(reqFile, 'needsbuild==1.0\nfailpkg==0.3\n');
+  let inputId = 0;
+  let planId = '';
+
+  await test('dashboard shows the queue, failures with hints, slowest packages and charts', async () => {
+    await page.goto(base + '/');
+    await page.locator('#failures').getByText('cffi').waitFor({ timeout: WAIT });
+    await page.locator('#failures').getByText('libffi-dev').first().waitFor();
+    await page.locator('.stat', { hasText: 'built' }).getByText('4').waitFor();
+    await page.getByRole('table', { name: 'Slowest packages' }).getByText('regex').waitFor();
+    await page.getByRole('img', { name: /Finished builds over time: 4 succeeded, 1 failed/ }).waitFor();
+    await page.getByRole('img', { name: /Build durations of 5 builds/ }).waitFor();
+    await page.getByRole('table', { name: 'Events' }).getByText('built six-1.16.0').waitFor();
+    await page.locator('#workers').getByText('e2e-worker').waitFor();
+    expect((await page.locator('.badge', { hasText: 'token: not set' }).count()) === 1, 'the token badge says the token is not set');
+    await shot('01-dashboard');
+    await page.setViewportSize({ width: 1366, height: 768 });
+    await shot('01-dashboard-laptop-1366');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await test('"Run worker now" without the token asks for it', async () => {
+    await page.getByRole('button', { name: 'Run worker now' }).click();
+    // No token yet: the dialog asks for it.
+    await page.getByRole('dialog', { name: 'This action needs the worker token' }).waitFor({ timeout: WAIT });
+    await page.getByRole('button', { name: 'Not now' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+  });
+
+  await test('upload without the token asks for it; the token goes into an HttpOnly cookie', async () => {
+    await nav('Inputs');
+    await page.getByLabel('A requirements file or a wheel').setInputFiles(reqFile);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    const dialog = page.getByRole('dialog', { name: 'This action needs the worker token' });
+    await dialog.waitFor({ timeout: WAIT });
+    await shot('02-token-dialog');
+    await dialog.getByLabel('Worker token').fill('wrong-token');
+    await dialog.getByRole('button', { name: 'Save token' }).click();
+    await dialog.getByText('the token is not valid').waitFor();
+    await dialog.getByLabel('Worker token').fill(TOKEN);
+    await dialog.getByRole('button', { name: 'Save token' }).click();
+    await toast('Token saved');
+    await dialog.waitFor({ state: 'hidden' });
+    await page.locator('.badge', { hasText: 'token: set' }).waitFor();
+    const cookie = (await context.cookies()).find((c) => c.name === 'worker_token');
+    expect(cookie && cookie.httpOnly && cookie.value === TOKEN, `worker_token cookie: ${JSON.stringify(cookie)}`);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await toast('uploaded as input');
+    const inputs = await http('GET', '/api/pending-inputs');
+    inputId = inputs.inputs[0].id;
+    expect(inputs.inputs[0].status === 'pending', 'auto plan is off: the input waits');
+  });
+
+  await test('the uploaded requirements are planned', async () => {
+    const table = page.getByRole('table', { name: 'Pending inputs' });
+    await badge(table, 'pending').waitFor();
+    await page.getByRole('button', { name: `Enqueue input ${inputId}` }).click();
+    await toast(`Input ${inputId} is being planned`);
+    await badge(table, 'planned').waitFor({ timeout: WAIT });
+    const input = (await http('GET', `/api/pending-inputs/${inputId}`)).input;
+    planId = input.plan_id;
+    expect(planId, 'the input has a plan');
+    await shot('03-inputs');
+  });
+
+  await test('a wheel upload is scanned and waits as an input', async () => {
+    const wheelFile = join(work, 'index', 'files', 'tinypure-2.0-py3-none-any.whl');
+    await page.getByLabel('A requirements file or a wheel').setInputFiles(wheelFile);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await toast('tinypure-2.0-py3-none-any.whl uploaded as input');
+    await page.getByRole('table', { name: 'Pending inputs' }).getByText('tinypure-2.0-py3-none-any.whl').waitFor();
+    const inputs = (await http('GET', '/api/pending-inputs')).inputs;
+    expect(inputs.some((i) => i.kind === 'wheel' && i.status === 'pending'), `inputs ${JSON.stringify(inputs)}`);
+  });
+
+  await test('the plan shows its DAG as a tree; per-node and whole-plan Enqueue', async () => {
+    await nav('Inputs');
+    await page.getByRole('table', { name: 'Pending inputs' }).getByRole('link', { name: planId.slice(0, 12) }).waitFor();
+    await page.getByRole('table', { name: 'Pending inputs' }).getByRole('link', { name: planId.slice(0, 12) }).click();
+    await page.waitForURL(`**/plans/${planId}`);
+    const tree = page.getByRole('tree', { name: 'Plan graph' });
+    await tree.waitFor();
+    // tinypure is needed by needsbuild: it sits inside needsbuild's group.
+    const needs = tree.getByRole('treeitem').filter({ has: page.locator('> details > summary', { hasText: 'needsbuild' }) });
+    await needs.getByRole('group').getByRole('link', { name: /tinypure/ }).waitFor();
+    await page.getByRole('button', { name: 'Enqueue failpkg==0.3' }).click();
+    await toast('failpkg==0.3: 1 job queued');
+    await page.getByRole('button', { name: 'Enqueue builds' }).click();
+    await toast('3 jobs from the plan are in the queue');
+    await page.getByRole('table', { name: 'Jobs of this plan' }).locator('tbody tr').nth(2).waitFor();
+    await shot('04-plan');
+    // Deep link: reload keeps the page.
+    await page.reload();
+    await page.getByRole('tree', { name: 'Plan graph' }).waitFor();
+  });
+
+  await test('the plans list links to the plan', async () => {
+    await nav('Plans');
+    await page.getByRole('table', { name: 'Plans' }).getByRole('link', { name: planId.slice(0, 12) }).waitFor();
+    await shot('05-plans');
+  });
+
+  let needsJob;
+  await test('the builds table: filter, sort and expandable rows', async () => {
+    await nav('Builds');
+    const table = page.getByRole('table', { name: 'Build jobs' });
+    await table.getByText('needsbuild').waitFor();
+    const jobs = (await http('GET', '/api/queue?package=needsbuild')).jobs;
+    needsJob = jobs[0];
+    await page.getByRole('button', { name: `Show details of job ${needsJob.id} needsbuild 1.0` }).click();
+    await table.locator('tr.expanded').getByText('CPython 3.11').waitFor();
+    await table.locator('tr.expanded').getByRole('link', { name: planId.slice(0, 16) }).waitFor();
+    await shot('06-builds');
+    // Filter by status through the chips; the URL keeps it.
+    await page.locator('label.chip', { hasText: 'failed' }).first().click();
+    await page.waitForURL(/status=failed/);
+    await table.getByText('cffi').waitFor();
+    expect((await table.getByText('needsbuild').count()) === 0, 'the failed filter hides pending jobs');
+    await page.getByRole('button', { name: 'all statuses' }).click();
+    // Sorting by package.
+    await table.getByRole('button', { name: /^Package/ }).click();
+    expect((await table.locator('th[aria-sort="ascending"]').count()) === 1, 'the header says the table is sorted');
+  });
+
+  await test('a build log streams live over SSE; search, wrap, autoscroll, download', async () => {
+    const job = await worker.claimPackage('needsbuild');
+    await page.goto(`${base}/logs/needsbuild/1.0?job=${job.id}`);
+    await page.locator('.badge', { hasText: 'live' }).waitFor({ timeout: WAIT });
+    await worker.log(job, 'Collecting build dependencies\nwarning: setuptools is old\n');
+    await page.locator('.log-line', { hasText: 'warning: setuptools is old' }).waitFor({ timeout: WAIT });
+    for (let i = 1; i <= 40; i++) await worker.log(job, `compiling step ${i}\n`);
+    await page.locator('.log-line', { hasText: 'compiling step 40' }).waitFor({ timeout: WAIT });
+    expect((await page.locator('.badge', { hasText: 'live' }).count()) === 1, 'still live while the job runs');
+    await shot('07-log-live');
+    // Search with highlight.
+    await page.getByLabel('Search the log').fill('step 3');
+    await page.locator('.match-count', { hasText: '11 matching lines' }).waitFor();
+    await page.getByRole('button', { name: 'Next match' }).click();
+    await page.locator('.log-line.current mark', { hasText: 'step 3' }).waitFor();
+    await page.waitForURL(/q=step/);
+    // Wrap and autoscroll toggles.
+    await page.getByLabel('Wrap lines').check();
+    await page.locator('.log-scroll.wrap').waitFor();
+    expect(!(await page.getByLabel('Autoscroll').isChecked()), 'jumping to a match turned autoscroll off');
+    await page.getByLabel('Autoscroll').check();
+    await worker.log(job, 'Successfully built needsbuild-1.0-py3-none-any.whl\n');
+    await page.locator('.log-line', { hasText: 'Successfully built' }).waitFor();
+    await worker.finish(job, 'built', 7.5, []);
+    await page.locator('.badge', { hasText: 'built' }).first().waitFor({ timeout: WAIT });
+    await shot('08-log-finished');
+    // Download.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+    const saved = join(work, 'downloaded.log');
+    await download.saveAs(saved);
+    const text = readFileSync(saved, 'utf8');
+    expect(download.suggestedFilename() === `needsbuild-1.0-job${job.id}.log`, `file name ${download.suggestedFilename()}`);
+    expect(text.includes('compiling step 40\n') && text.includes('Successfully built'), 'the download holds the whole log');
+  });
+
+  await test('retry a failed package with the recipe its hints suggest', async () => {
+    const job = await worker.claimPackage('failpkg');
+    await worker.log(job, 'running build_ext\nfailpkg.c:3:10: fatal error: ffi.h: No such file or directory\nerror: command gcc failed\n');
+    await worker.finish(job, 'failed', 9.1, [LIBFFI_HINT], `build failed: ffi.h: No such file or directory; hints: ${LIBFFI_HINT}`);
+    await page.goto(`${base}/packages/failpkg`);
+    await page.getByRole('heading', { name: 'failpkg' }).waitFor();
+    await page.getByRole('heading', { name: 'Recent failures' }).waitFor();
+    const form = page.getByRole('form', { name: 'Retry failpkg with a recipe' });
+    await until(async () => (await form.getByLabel('System packages to install first').inputValue()) === 'libffi-dev', 'the retry form suggests libffi-dev');
+    await shot('09-package');
+    await form.getByRole('button', { name: 'Retry with recipe' }).click();
+    await toast('failpkg 0.3 queued as job');
+    const jobs = (await http('GET', '/api/queue?package=failpkg')).jobs;
+    const newest = jobs.sort((a, b) => b.id - a.id)[0];
+    expect(newest.status === 'pending' && newest.id !== job.id, `a new pending job: ${JSON.stringify(newest)}`);
+    expect(JSON.stringify(newest.recipe.system_packages) === '["libffi-dev"]', `recipe ${JSON.stringify(newest.recipe)}`);
+  });
+
+  await test('package tabs are addressable and survive a reload', async () => {
+    await page.getByRole('tab', { name: /Events/ }).click();
+    await page.waitForURL(/tab=events/);
+    await page.reload();
+    await page.getByRole('tab', { name: /Events/, selected: true }).waitFor();
+    await page.getByRole('table', { name: 'Events' }).getByText('failure').first().waitFor();
+    await shot('10-package-events');
+    await page.getByRole('tab', { name: /Hints/ }).click();
+    await page.getByRole('tabpanel').getByText('apt-get install libffi-dev').waitFor();
+    await shot('11-package-hints');
+  });
+
+  await test('"Run worker now" with the token says why no drain started', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Run worker now' }).click();
+    await toast('no worker runs in this process');
+  });
+
+  await test('bulk retry from the builds table', async () => {
+    await page.goto(`${base}/builds?status=failed`);
+    const table = page.getByRole('table', { name: 'Build jobs' });
+    await table.getByText('cffi').waitFor();
+    const cffi = (await http('GET', '/api/queue?package=cffi')).jobs[0];
+    await page.getByLabel(`Select job ${cffi.id} cffi 1.17.1`).check();
+    await page.getByRole('button', { name: 'Retry selected' }).click();
+    await toast('1 job back in the queue');
+    const after = (await http('GET', `/api/jobs/${cffi.id}`)).job;
+    expect(['retry', 'pending'].includes(after.status), `cffi is ${after.status}`);
+    // Clear one finished job.
+    await page.goto(`${base}/builds?status=built&q=six`);
+    const six = (await http('GET', '/api/queue?package=six')).jobs[0];
+    await page.getByLabel(`Select job ${six.id} six 1.16.0`).check();
+    await page.getByRole('button', { name: 'Clear selected' }).click();
+    await toast('1 job cleared');
+    const gone = await http('GET', `/api/jobs/${six.id}`, undefined, { raw: true });
+    expect(gone.status === 404, `job ${six.id} is cleared (${gone.status})`);
+  });
+
+  await test('hints: search the catalog and add a hint', async () => {
+    await nav('Hints');
+    const table = page.getByRole('table', { name: 'Hints' });
+    await table.getByText('libffi', { exact: true }).waitFor();
+    await page.getByLabel('Search hints').fill('openssl');
+    await page.waitForURL(/q=openssl/);
+    await until(async () => (await table.locator('tbody tr').count()) >= 1 && (await table.getByText('libffi', { exact: true }).count()) === 0, 'the search filters the catalog');
+    await page.getByLabel('Log pattern (regular expression)').fill('gdbm\\.h: No such file');
+    await page.getByLabel('System packages').fill('libgdbm-dev');
+    await page.getByLabel('Note for people').fill('the gdbm headers are missing');
+    await page.getByRole('button', { name: 'Add hint' }).click();
+    await toast('Hint added');
+    await page.getByLabel('Search hints').fill('gdbm');
+    await table.getByText('user-1').waitFor();
+    await shot('12-hints');
+    const hints = await http('GET', '/api/hints');
+    expect(hints.user.length === 1 && hints.user[0].packages[0] === 'libgdbm-dev', 'the hint is stored');
+  });
+
+  await test('settings: auto plan and auto build switches change the server', async () => {
+    await nav('Settings');
+    await page.getByText('A valid worker token is stored').waitFor();
+    await page.locator('label.switch', { hasText: 'Auto plan' }).click();
+    await toast('Auto plan on');
+    await page.locator('label.switch', { hasText: 'Auto build' }).click();
+    await toast('auto build on');
+    expect(await page.getByRole('switch', { name: /Auto build/ }).isChecked(), 'the auto build switch is on');
+    const s = await http('GET', '/api/settings');
+    expect(s.auto_plan === true && s.auto_build === true, `settings ${JSON.stringify(s)}`);
+    await shot('13-settings');
+    // With both on, a pasted upload ends as queued builds by itself.
+    await nav('Inputs');
+    await page.getByLabel('…or paste requirements').fill('tinypure==2.0');
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await toast('planning started');
+    await badge(page.getByRole('table', { name: 'Pending inputs' }), 'build queued').waitFor({ timeout: WAIT });
+  });
+
+  await test('a 100,000-line log stays responsive', async () => {
+    await http('POST', '/api/queue/enqueue', { package: 'biglog', version: '1.0', priority: 100 });
+    const job = await worker.claimPackage('biglog');
+    let chunk = '';
+    for (let i = 1; i <= 100_000; i++) {
+      chunk += i % 10_000 === 0 ? `line ${i}: error: something broke here\n` : `line ${i}: gcc -O2 -fPIC -c src/module_${i % 500}.c -o build/module_${i % 500}.o\n`;
+      if (i % 3000 === 0 || i === 100_000) {
+        await worker.log(job, chunk);
+        chunk = '';
+      }
+    }
+    await worker.finish(job, 'failed', 300, [], 'failed after a long log');
+    const t0 = Date.now();
+    await page.goto(`${base}/logs/biglog/1.0?job=${job.id}`);
+    await page.locator('.log-count', { hasText: '100,000 lines' }).waitFor({ timeout: 60_000 });
+    const loadMs = Date.now() - t0;
+    const rendered = await page.locator('.log-line').count();
+    expect(rendered < 400, `only a window is rendered (${rendered} line elements)`);
+    const t1 = Date.now();
+    await page.getByLabel('Search the log').fill('error: something');
+    await page.locator('.match-count', { hasText: '10 matching lines' }).waitFor({ timeout: 10_000 });
+    const searchMs = Date.now() - t1;
+    // Enter steps through the matches from what is on screen (the end), then wraps around.
+    await page.getByLabel('Search the log').press('Enter');
+    await page.locator('.log-line.current', { hasText: 'line 100000: error' }).waitFor();
+    await page.getByLabel('Search the log').press('Enter');
+    await page.locator('.log-line.current', { hasText: 'line 10000: error' }).waitFor();
+    // Scrolling to the top renders the first lines.
+    const t2 = Date.now();
+    await page.locator('.log-scroll').evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await page.locator('.log-line[data-line="1"]').waitFor();
+    const scrollMs = Date.now() - t2;
+    await page.getByLabel('Wrap lines').check();
+    await page.locator('.log-line[data-line="1"]').waitFor();
+    await shot('14-log-100k');
+    console.log(`     100k lines: loaded in ${loadMs} ms, search ${searchMs} ms, scroll ${scrollMs} ms, ${rendered} rows in the DOM`);
+    expect(searchMs < 4000, `search took ${searchMs} ms`);
+    expect(scrollMs < 3000, `scroll took ${scrollMs} ms`);
+  });
+
+  await test('unknown routes show a not-found page; unknown packages too', async () => {
+    await page.goto(`${base}/no/such/page`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.getByText('/no/such/page').waitFor();
+    await shot('15-not-found');
+    await page.goto(`${base}/packages/never-heard-of-it`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    await page.getByText('There is no package “never-heard-of-it”').waitFor();
+  });
+
+  await test('the API going down shows a banner; Retry brings the page back', async () => {
+    await page.goto(`${base}/`);
+    await page.locator('#failures').getByText('cffi').waitFor();
+    await stopServer();
+    const banner = page.getByRole('alert').filter({ hasText: 'The refinery API is not answering' });
+    await banner.waitFor({ timeout: WAIT });
+    // What was loaded stays on screen.
+    expect((await page.locator('#failures').getByText('cffi').count()) > 0, 'the last data stays visible');
+    await shot('16-api-down');
+    await startServer(port);
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await banner.waitFor({ state: 'hidden', timeout: WAIT });
+    await page.locator('.badge', { hasText: 'API ok' }).waitFor();
+  });
+
+  await test('no uncaught errors in the page', async () => {
+    expect(pageErrors.length === 0, `page errors: ${pageErrors.join(' | ')}`);
+  });
+}
+
+// Interrupted: stop what we started.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const c of children) {
+      try {
+        c.kill('SIGTERM');
+      } catch {
+        /* gone */
+      }
+    }
+    process.exit(130);
+  });
+}
+
+let fatal = null;
+try {
+  await main();
+} catch (e) {
+  fatal = e;
+  console.log(`FAIL setup: ${e?.stack || e}`);
+} finally {
+  try {
+    await browser?.close();
+  } catch {
+    /* gone */
+  }
+  await stopServer();
+  for (const c of children) {
+    try {
+      c.kill('SIGTERM');
+    } catch {
+      /* gone */
+    }
+  }
+  try {
+    writeFileSync(join(ART, 'serve.log'), serverLog);
+  } catch {
+    /* no artifacts folder */
+  }
+  const failed = results.filter((r) => !r.ok).length + (fatal ? 1 : 0);
+  const passed = results.filter((r) => r.ok).length;
+  if (!failed) rmSync(work, { recursive: true, force: true });
+  else console.log(`kept ${work} for a look`);
+  console.log(`screenshots: ${ART}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed ? 1 : 0);
+}

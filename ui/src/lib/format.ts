@@ -1,0 +1,128 @@
+export function fmtTime(ms: number | null | undefined): string {
+  if (!ms) return '—';
+  const d = new Date(ms);
+  return d.toLocaleString(undefined, {
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+}
+
+export function fmtIso(ts: string | null | undefined): string {
+  if (!ts) return '—';
+  const ms = Date.parse(ts);
+  return Number.isNaN(ms) ? ts : fmtTime(ms);
+}
+
+export function ago(ms: number | null | undefined, now = Date.now()): string {
+  if (!ms) return 'never';
+  const s = Math.round((now - ms) / 1000);
+  if (s < 5) return 'just now';
+  if (s < 60) return `${s} s ago`;
+  const m = Math.round(s / 60);
+  if (m < 60) return `${m} min ago`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} h ago`;
+  return `${Math.round(h / 24)} days ago`;
+}
+
+export function fmtDuration(secs: number | null | undefined): string {
+  if (secs === null || secs === undefined || Number.isNaN(secs)) return '—';
+  if (secs < 1) return `${Math.round(secs * 1000)} ms`;
+  if (secs < 60) return `${secs.toFixed(secs < 10 ? 1 : 0)} s`;
+  const m = Math.floor(secs / 60);
+  const s = Math.round(secs % 60);
+  if (m < 60) return `${m} min ${s} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+export function fmtBytes(n: number | null | undefined): string {
+  if (!n) return '0 B';
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** How long a job's build took: what the worker reported (`result.seconds`), else start to finish. */
+export function jobDurationSecs(job: { started_ms: number | null; finished_ms: number | null; result?: unknown }): number | null {
+  const reported = (job.result as { seconds?: unknown } | null | undefined)?.seconds;
+  if (typeof reported === 'number' && Number.isFinite(reported)) return reported;
+  if (!job.started_ms || !job.finished_ms) return null;
+  return Math.max(0, (job.finished_ms - job.started_ms) / 1000);
+}
+
+export function shortId(id: string, n = 12): string {
+  return id.length > n ? id.slice(0, n) : id;
+}
+
+/** System packages named by a hint summary like `libffi: ... (dnf: a b | apt: c d)`. */
+export function packagesFromHint(hint: string): { apt: string[]; dnf: string[] } {
+  const m = /\(dnf:\s*([^|)]*)\|\s*apt:\s*([^)]*)\)/.exec(hint);
+  if (!m) return { apt: [], dnf: [] };
+  const split = (s: string) => s.trim().split(/\s+/).filter(Boolean);
+  return { dnf: split(m[1]), apt: split(m[2]) };
+}
+
+/** What a status means, in words for people who are not packaging experts. */
+export const STATUS_HELP: Record<string, string> = {
+  pending: 'waiting for a worker',
+  leased: 'claimed by a worker, about to start',
+  building: 'a worker is building it now',
+  retry: 'back in the queue for another try',
+  built: 'built, repaired and verified for s390x',
+  failed: 'the build failed; see the log and hints',
+  cached: 'a wheel built earlier was reused',
+  reused: 'an existing wheel already works on s390x',
+  missing: 'no source or usable wheel was found',
+  skipped_known_failure: 'skipped: it failed before and nothing changed',
+  system_recipe_failed: 'installing the suggested system packages failed',
+  cancelled: 'cancelled before it ran',
+  planning: 'the planner is resolving it',
+  planned: 'a plan exists; enqueue its builds',
+  build_queued: 'its builds are in the queue',
+  success: 'the attempt succeeded',
+  reuse: 'an existing wheel will be reused',
+  build: 'will be built from source',
+};
+
+export type Tone = 'ok' | 'bad' | 'warn' | 'busy' | 'idle';
+
+export function statusTone(status: string): Tone {
+  switch (status) {
+    case 'built':
+    case 'cached':
+    case 'reused':
+    case 'reuse':
+    case 'success':
+    case 'planned':
+    case 'build_queued':
+    case 'ok':
+      return 'ok';
+    case 'failed':
+    case 'missing':
+    case 'system_recipe_failed':
+    case 'failure':
+    case 'timeout':
+    case 'error':
+      return 'bad';
+    case 'retry':
+    case 'skipped_known_failure':
+    case 'cancelled':
+    case 'build':
+      return 'warn';
+    case 'leased':
+    case 'building':
+    case 'planning':
+      return 'busy';
+    default:
+      return 'idle';
+  }
+}

@@ -1,0 +1,245 @@
+// Shapes of the control plane's JSON API (crates/refinery-server/src/api.rs).
+
+export type JobStatus =
+  | 'pending'
+  | 'leased'
+  | 'building'
+  | 'retry'
+  | 'built'
+  | 'failed'
+  | 'cached'
+  | 'reused'
+  | 'missing'
+  | 'skipped_known_failure'
+  | 'system_recipe_failed'
+  | 'cancelled';
+
+export const JOB_STATUSES: JobStatus[] = [
+  'pending',
+  'leased',
+  'building',
+  'retry',
+  'built',
+  'failed',
+  'cached',
+  'reused',
+  'missing',
+  'skipped_known_failure',
+  'system_recipe_failed',
+  'cancelled',
+];
+
+export interface Recipe {
+  steps?: string[];
+  variant?: string | null;
+  system_packages?: string[];
+  env?: Record<string, string>;
+}
+
+export interface Job {
+  id: number;
+  package: string;
+  version: string;
+  python: string;
+  platform_tag: string;
+  recipe: Recipe;
+  status: JobStatus;
+  priority: number;
+  attempt: number;
+  restarts: number;
+  lease_owner: string | null;
+  lease_expires_ms: number | null;
+  heartbeat_ms: number | null;
+  cancel_requested: boolean;
+  plan_id: string | null;
+  input_id: number | null;
+  detail: string;
+  result: unknown;
+  log_bytes: number;
+  created_ms: number;
+  updated_ms: number;
+  started_ms: number | null;
+  finished_ms: number | null;
+}
+
+export interface QueueStats {
+  depth: number;
+  active: number;
+  by_status: Record<string, number>;
+  restarts: number;
+  total: number;
+  workers: WorkerInfo[];
+  draining: boolean;
+}
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  last_seen_ms: number;
+  current_job: number | null;
+}
+
+export interface EventRow {
+  id: number;
+  timestamp: string;
+  kind: string;
+  package: string | null;
+  version: string | null;
+  run_id: string | null;
+  detail: string;
+  data: unknown;
+}
+
+export interface AttemptRow {
+  id: number;
+  timestamp: string;
+  package: string;
+  version: string;
+  python_tag: string;
+  platform: string;
+  variant: string;
+  attempt: number;
+  status: string;
+  duration_secs: number;
+  log_path: string | null;
+  hints: string[];
+  worker: string | null;
+  run_id: string | null;
+  detail: string;
+}
+
+export interface VariantStats {
+  variant: string;
+  successes: number;
+  failures: number;
+}
+
+export interface PackageDetail {
+  name: string;
+  attempts: AttemptRow[];
+  variants: VariantStats[];
+  events: EventRow[];
+  failures: AttemptRow[];
+  hints: string[];
+  average_duration_secs: number | null;
+  jobs: Job[];
+}
+
+export interface PackageSummary {
+  package: string;
+  attempts: number;
+  successes: number;
+  failures: number;
+  last_version: string;
+  last_status: string;
+  last_timestamp: string;
+}
+
+export interface FailureSummary {
+  package: string;
+  failures: number;
+  last_version: string;
+  last_detail: string;
+  last_hints: string[];
+}
+
+export interface SlowSummary {
+  package: string;
+  average_secs: number;
+  max_secs: number;
+  successes: number;
+  failures: number;
+}
+
+export interface CatalogHint {
+  id: string;
+  pattern: string;
+  message: string;
+  apt?: string[];
+  dnf?: string[];
+  env?: Record<string, string>;
+}
+
+export interface UserHint {
+  id: number;
+  pattern: string;
+  packages: string[];
+  note: string;
+  created_ms: number;
+}
+
+export interface HintsResponse {
+  catalog: { origin: string; hints: CatalogHint[] };
+  user: UserHint[];
+}
+
+export type InputStatus = 'pending' | 'planning' | 'planned' | 'build_queued' | 'failed';
+
+export interface PendingInput {
+  id: number;
+  kind: string;
+  filename: string;
+  path: string;
+  size: number;
+  sha256: string;
+  status: InputStatus;
+  plan_id: string | null;
+  error: string;
+  created_ms: number;
+  updated_ms: number;
+}
+
+export type PlanAction = 'reuse' | 'build' | 'missing';
+
+export interface PlanNode {
+  id: string;
+  name: string;
+  version: string;
+  action: PlanAction;
+  reason: string;
+  source?: { kind: string; filename: string; url?: string; path?: string; sha256?: string };
+  steps?: string[];
+  build_requires?: string[];
+  direct: boolean;
+  overrides?: unknown;
+}
+
+export interface PlanEdge {
+  from: string;
+  to: string;
+  kind: 'runtime' | 'build';
+}
+
+export interface PlanBody {
+  schema: number;
+  id: string;
+  python: string;
+  platform_tag: string;
+  strategy: string;
+  nodes: PlanNode[];
+  edges: PlanEdge[];
+  rejected: { input: string; reason: string }[];
+  skipped: { name: string; version?: string; reason: string }[];
+  notes: string[];
+}
+
+export interface StoredPlan {
+  id: string;
+  input_id: number | null;
+  python: string;
+  platform_tag: string;
+  summary: Record<string, number>;
+  body: PlanBody | null;
+  created_ms: number;
+}
+
+export interface Settings {
+  auto_plan: boolean;
+  auto_build: boolean;
+}
+
+export interface Health {
+  status: string;
+  queue: string;
+  version: string;
+}

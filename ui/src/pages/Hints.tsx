@@ -1,0 +1,180 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import { api, errorMessage } from '../lib/api';
+import { refreshAll, useApi } from '../lib/hooks';
+import { fmtTime } from '../lib/format';
+import { useQueryParam } from '../lib/router';
+import { filterRows } from '../lib/table';
+import type { CatalogHint, HintsResponse, UserHint } from '../lib/types';
+import { Card, ErrorBox, useToast } from '../components/ui';
+import { DataTable } from '../components/DataTable';
+
+interface Row {
+  key: string;
+  source: 'catalog' | 'added';
+  id: string;
+  pattern: string;
+  message: string;
+  packages: string;
+  when?: number;
+}
+
+export function hintRows(data: HintsResponse | undefined): Row[] {
+  if (!data) return [];
+  const cat = data.catalog.hints.map((h: CatalogHint) => ({
+    key: `c:${h.id}`,
+    source: 'catalog' as const,
+    id: h.id,
+    pattern: h.pattern,
+    message: h.message + (h.env && Object.keys(h.env).length ? ` (env: ${Object.entries(h.env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''),
+    packages: [h.apt?.length ? `apt: ${h.apt.join(' ')}` : '', h.dnf?.length ? `dnf: ${h.dnf.join(' ')}` : ''].filter(Boolean).join(' · '),
+  }));
+  const user = data.user.map((h: UserHint) => ({
+    key: `u:${h.id}`,
+    source: 'added' as const,
+    id: `user-${h.id}`,
+    pattern: h.pattern,
+    message: h.note,
+    packages: h.packages.join(' '),
+    when: h.created_ms,
+  }));
+  return [...user, ...cat];
+}
+
+export function Hints() {
+  const hints = useApi<HintsResponse>('/api/hints');
+  const [q, setQ] = useQueryParam('q');
+  const toast = useToast();
+  const rows = useMemo(() => filterRows(hintRows(hints.data), q, (r) => [r.id, r.pattern, r.message, r.packages]), [hints.data, q]);
+  const [pattern, setPattern] = useState('');
+  const [packages, setPackages] = useState('');
+  const [note, setNote] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+
+  const patternError = useMemo(() => {
+    if (!pattern) return '';
+    try {
+      new RegExp(pattern);
+      return '';
+    } catch (e) {
+      return `Not a valid regular expression: ${(e as Error).message}`;
+    }
+  }, [pattern]);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      await api('/api/hints', {
+        method: 'POST',
+        body: { pattern, packages: packages.split(/[\s,]+/).filter(Boolean), note },
+      });
+      toast.success('Hint added: the next builds whose logs match it will suggest these packages.');
+      setPattern('');
+      setPackages('');
+      setNote('');
+      refreshAll();
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const edit = (r: Row) => {
+    setPattern(r.pattern);
+    setPackages(r.packages.replace(/(apt|dnf):/g, '').replace(/·/g, ' ').split(/\s+/).filter(Boolean).join(' '));
+    setNote(r.message);
+    document.getElementById('hint-pattern')?.focus();
+  };
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Hints</h1>
+        <p className="lede">
+          Hints turn a line of a failed build log into advice: which system packages are missing. The catalog ships with the
+          refinery; hints added here are used by every worker from the next build on.
+        </p>
+      </div>
+      <Card title="Add a hint" id="add-hint">
+        <form onSubmit={submit} className="hint-form">
+          <div className="grid-3">
+            <label className="field">
+              Log pattern (regular expression)
+              <input
+                id="hint-pattern"
+                value={pattern}
+                onChange={(e) => setPattern(e.target.value)}
+                placeholder="gdbm\.h: No such file or directory"
+                required
+                maxLength={500}
+                spellCheck={false}
+                aria-invalid={!!patternError}
+                aria-describedby="pattern-help"
+              />
+              <span id="pattern-help" className={patternError ? 'error-text small' : 'muted small'}>
+                {patternError || 'Matched against every line of a failed build log.'}
+              </span>
+            </label>
+            <label className="field">
+              System packages
+              <input value={packages} onChange={(e) => setPackages(e.target.value)} placeholder="libgdbm-dev" spellCheck={false} />
+            </label>
+            <label className="field">
+              Note for people
+              <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="the gdbm headers are missing" />
+            </label>
+          </div>
+          {error && (
+            <p className="error-text" role="alert">
+              {error}
+            </p>
+          )}
+          <button type="submit" className="primary" disabled={busy || !pattern.trim() || !!patternError}>
+            {busy ? 'Adding…' : 'Add hint'}
+          </button>
+        </form>
+      </Card>
+      <Card
+        title={`Catalog${hints.data ? ` (${rows.length})` : ''}`}
+        actions={
+          <label className="field inline">
+            <span className="sr-only">Search hints</span>
+            <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Search hints…" aria-label="Search hints" />
+          </label>
+        }
+      >
+        {hints.data && <p className="muted small">From {hints.data.catalog.origin}, plus {hints.data.user.length} added here.</p>}
+        {hints.error && !hints.data ? <ErrorBox error={hints.error} what="the hints" onRetry={hints.reload} /> : null}
+        <DataTable
+          label="Hints"
+          rows={hints.data ? rows : undefined}
+          loading={hints.loading}
+          rowKey={(r) => r.key}
+          initialSort={{ key: 'id', dir: 'asc' }}
+          empty={q ? 'No hint matches the search.' : 'The catalog is empty.'}
+          columns={[
+            { key: 'id', label: 'Hint', sort: (r) => r.id, render: (r) => <strong>{r.id}</strong> },
+            { key: 'source', label: 'Source', sort: (r) => r.source, render: (r) => <span className={`badge tone-${r.source === 'added' ? 'ok' : 'idle'}`}>{r.source}</span> },
+            { key: 'message', label: 'Meaning', sort: (r) => r.message },
+            { key: 'packages', label: 'Packages', sort: (r) => r.packages, render: (r) => <code>{r.packages}</code> },
+            { key: 'pattern', label: 'Pattern', render: (r) => <code className="pattern">{r.pattern}</code> },
+            { key: 'when', label: 'Added', sort: (r) => r.when ?? 0, render: (r) => (r.when ? fmtTime(r.when) : '') },
+            {
+              key: 'edit',
+              label: 'Actions',
+              hiddenLabel: true,
+              render: (r) => (
+                <button type="button" className="small" onClick={() => edit(r)} aria-label={`Edit a copy of hint ${r.id}`} title="Copies the hint into the form; saving adds it as a new hint">
+                  Edit a copy
+                </button>
+              ),
+            },
+          ]}
+        />
+      </Card>
+    </div>
+  );
+}

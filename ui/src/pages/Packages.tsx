@@ -1,0 +1,353 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import { ApiError } from '../lib/api';
+import { useActions } from '../lib/actions';
+import { useApi } from '../lib/hooks';
+import { fmtDuration, fmtIso, fmtTime, packagesFromHint } from '../lib/format';
+import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
+import { filterRows } from '../lib/table';
+import type { AttemptRow, PackageDetail as Detail, PackageSummary, Recipe } from '../lib/types';
+import { Card, ErrorBox, Skeleton, Stat, StatusBadge, TabPanel, Tabs } from '../components/ui';
+import { DataTable } from '../components/DataTable';
+import { EventsTable } from './Dashboard';
+import { NotFound } from './NotFound';
+
+export function Packages() {
+  const [q, setQ] = useQueryParam('q');
+  const packages = useApi<{ packages: PackageSummary[] }>('/api/packages?limit=1000', 10000);
+  const rows = useMemo(() => filterRows(packages.data?.packages ?? [], q, (p) => [p.package, p.last_version, p.last_status]), [packages.data, q]);
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Packages</h1>
+        <p className="lede">Every package with a recorded build attempt. Open one for its history, variants, hints and a retry.</p>
+      </div>
+      <Card
+        title="Packages"
+        actions={
+          <label className="field inline">
+            <span className="sr-only">Filter packages</span>
+            <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="Filter…" aria-label="Filter packages" />
+          </label>
+        }
+      >
+        {packages.error && !packages.data ? <ErrorBox error={packages.error} what="the packages" onRetry={packages.reload} /> : null}
+        <DataTable
+          label="Packages"
+          rows={packages.data ? rows : undefined}
+          loading={packages.loading}
+          rowKey={(p) => p.package}
+          initialSort={{ key: 'package', dir: 'asc' }}
+          empty={q ? 'No package matches.' : 'No build attempts recorded yet.'}
+          columns={[
+            { key: 'package', label: 'Package', sort: (p) => p.package, render: (p) => <Link to={packagePath(p.package)}><strong>{p.package}</strong></Link> },
+            { key: 'version', label: 'Last version', sort: (p) => p.last_version, render: (p) => p.last_version },
+            { key: 'status', label: 'Last status', sort: (p) => p.last_status, render: (p) => <StatusBadge status={p.last_status} /> },
+            { key: 'attempts', label: 'Attempts', sort: (p) => p.attempts, firstDir: 'desc', className: 'num', render: (p) => p.attempts },
+            { key: 'ok', label: 'Succeeded', sort: (p) => p.successes, firstDir: 'desc', className: 'num', render: (p) => p.successes },
+            { key: 'bad', label: 'Failed', sort: (p) => p.failures, firstDir: 'desc', className: 'num', render: (p) => p.failures },
+            { key: 'when', label: 'Last attempt', sort: (p) => p.last_timestamp, firstDir: 'desc', render: (p) => fmtIso(p.last_timestamp) },
+          ]}
+        />
+      </Card>
+    </div>
+  );
+}
+
+type Tab = 'overview' | 'events' | 'hints';
+
+function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const t = line.trim();
+    if (!t || t.startsWith('#')) continue;
+    const i = t.indexOf('=');
+    if (i > 0) env[t.slice(0, i).trim()] = t.slice(i + 1).trim();
+  }
+  return env;
+}
+
+/** The recipe a retry starts from: the system packages and steps the hints suggest. */
+export function suggestedRecipe(hints: string[]): { packages: string[]; steps: string[] } {
+  const packages = [...new Set(hints.flatMap((h) => packagesFromHint(h).apt))];
+  return { packages, steps: hints };
+}
+
+function RetryForm({ detail }: { detail: Detail }) {
+  const actions = useActions();
+  const versions = [...new Set([...detail.attempts.map((a) => a.version), ...detail.jobs.map((j) => j.version)])];
+  const variants = detail.variants.map((v) => v.variant);
+  const suggestion = suggestedRecipe(detail.failures[0]?.hints ?? detail.hints);
+  const [version, setVersion] = useState(versions[0] ?? '');
+  const [variant, setVariant] = useState('');
+  const [packages, setPackages] = useState(suggestion.packages.join(' '));
+  const [steps, setSteps] = useState(suggestion.steps.join('\n'));
+  const [env, setEnv] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const recipe: Recipe = {};
+    if (variant) recipe.variant = variant;
+    const sp = packages.split(/[\s,]+/).filter(Boolean);
+    if (sp.length) recipe.system_packages = sp;
+    const st = steps.split('\n').map((s) => s.trim()).filter(Boolean);
+    if (st.length) recipe.steps = st;
+    const ev = parseEnv(env);
+    if (Object.keys(ev).length) recipe.env = ev;
+    setBusy(true);
+    await actions.enqueue({ package: detail.name, version: version.trim(), recipe });
+    setBusy(false);
+  };
+  return (
+    <form onSubmit={submit} className="retry-form" aria-label={`Retry ${detail.name} with a recipe`}>
+      <div className="grid-3">
+        <label className="field">
+          Version
+          <input list="pkg-versions" value={version} onChange={(e) => setVersion(e.target.value)} required />
+          <datalist id="pkg-versions">
+            {versions.map((v) => (
+              <option key={v} value={v} />
+            ))}
+          </datalist>
+        </label>
+        <label className="field">
+          Build variant
+          <select value={variant} onChange={(e) => setVariant(e.target.value)}>
+            <option value="">the best one (by past success)</option>
+            {variants.map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="field">
+          System packages to install first
+          <input value={packages} onChange={(e) => setPackages(e.target.value)} placeholder="libffi-dev libssl-dev" spellCheck={false} />
+        </label>
+      </div>
+      <div className="grid-2">
+        <label className="field">
+          Recipe steps (one a line, recorded with the job)
+          <textarea rows={3} value={steps} onChange={(e) => setSteps(e.target.value)} spellCheck={false} />
+        </label>
+        <label className="field">
+          Environment (KEY=value, one a line)
+          <textarea rows={3} value={env} onChange={(e) => setEnv(e.target.value)} placeholder="CFLAGS=-O1" spellCheck={false} />
+        </label>
+      </div>
+      <button type="submit" className="primary" disabled={busy || !version.trim()}>
+        {busy ? 'Queueing…' : 'Retry with recipe'}
+      </button>
+    </form>
+  );
+}
+
+function AttemptsTable({ rows, label }: { rows: AttemptRow[]; label: string }) {
+  return (
+    <DataTable
+      label={label}
+      rows={rows}
+      rowKey={(a) => a.id}
+      pageSize={10}
+      initialSort={{ key: 'when', dir: 'desc' }}
+      empty="No attempts recorded."
+      expand={(a) => (
+        <dl className="details">
+          <dt>Detail</dt>
+          <dd>{a.detail || '—'}</dd>
+          <dt>Target</dt>
+          <dd>
+            {a.python_tag} · {a.platform}
+          </dd>
+          <dt>Run</dt>
+          <dd>{a.run_id ?? '—'}</dd>
+          <dt>Log file</dt>
+          <dd>{a.log_path ? <code>{a.log_path}</code> : '—'}</dd>
+          <dt>Hints</dt>
+          <dd>{a.hints.length ? a.hints.join('; ') : '—'}</dd>
+        </dl>
+      )}
+      columns={[
+        { key: 'when', label: 'When', sort: (a) => a.id, firstDir: 'desc', render: (a) => fmtIso(a.timestamp) },
+        { key: 'version', label: 'Version', sort: (a) => a.version },
+        { key: 'variant', label: 'Variant', sort: (a) => a.variant },
+        { key: 'attempt', label: '#', sort: (a) => a.attempt, className: 'num', render: (a) => a.attempt },
+        { key: 'status', label: 'Status', sort: (a) => a.status, render: (a) => <StatusBadge status={a.status} /> },
+        { key: 'duration', label: 'Took', sort: (a) => a.duration_secs, firstDir: 'desc', className: 'num', render: (a) => fmtDuration(a.duration_secs) },
+        { key: 'worker', label: 'Worker', sort: (a) => a.worker ?? '', render: (a) => a.worker ?? '—' },
+        { key: 'log', label: 'Log', render: (a) => <Link to={logPath(a.package, a.version)}>log</Link> },
+      ]}
+    />
+  );
+}
+
+export function PackageDetail({ name }: { name: string }) {
+  const detail = useApi<Detail>(`/api/packages/${encodeURIComponent(name)}`, 5000);
+  const [tab, setTab] = useQueryParam('tab', 'overview');
+  const d = detail.data;
+  if (detail.error instanceof ApiError && (detail.error.status === 404 || detail.error.status === 400) && !d) {
+    return <NotFound what={`package “${name}”`} hint="Nothing is known about it yet: no build, no event, no queued job." />;
+  }
+  const latestJob = d?.jobs.slice().sort((a, b) => b.id - a.id)[0];
+  const successes = d?.attempts.filter((a) => a.status === 'success').length ?? 0;
+  return (
+    <div className="page">
+      <div className="page-head">
+        <p className="crumbs">
+          <Link to="/packages">Packages</Link> /
+        </p>
+        <h1>{d?.name ?? name}</h1>
+        {latestJob && (
+          <p className="lede">
+            Latest job {latestJob.id}: {latestJob.version} <StatusBadge status={latestJob.status} />{' '}
+            <Link to={logPath(latestJob.package, latestJob.version, latestJob.id)}>open its log</Link>
+          </p>
+        )}
+      </div>
+      {detail.error && !d ? <ErrorBox error={detail.error} what="the package" onRetry={detail.reload} /> : null}
+      {!d && !detail.error && <Skeleton lines={6} label="Loading the package" />}
+      {d && (
+        <>
+          <Tabs<Tab>
+            label="Package sections"
+            active={tab as Tab}
+            onChange={setTab}
+            tabs={[
+              { id: 'overview', label: 'Overview' },
+              { id: 'events', label: `Events (${d.events.length})` },
+              { id: 'hints', label: `Hints (${d.hints.length})` },
+            ]}
+          />
+          {tab === 'overview' && (
+            <TabPanel id="overview">
+              <section className="stats" aria-label="Package at a glance">
+                <Stat label="attempts" value={d.attempts.length} />
+                <Stat label="succeeded" value={successes} tone="ok" />
+                <Stat label="failed" value={d.failures.length} tone={d.failures.length ? 'bad' : undefined} />
+                <Stat label="average build" value={fmtDuration(d.average_duration_secs)} />
+                <Stat label="jobs" value={d.jobs.length} />
+              </section>
+              <Card title="Retry with recipe" id="retry">
+                <p className="muted small">
+                  Queues a new build of this package. The system packages start from what the latest failure’s hints suggest.
+                </p>
+                <RetryForm detail={d} />
+              </Card>
+              <div className="grid-2">
+                <Card title="Variant history (what worked)">
+                  <DataTable
+                    label="Variant history"
+                    rows={d.variants}
+                    rowKey={(v) => v.variant}
+                    pageSize={10}
+                    empty="No variants tried yet."
+                    initialSort={{ key: 'ok', dir: 'desc' }}
+                    columns={[
+                      { key: 'variant', label: 'Variant', sort: (v) => v.variant },
+                      { key: 'ok', label: 'Succeeded', sort: (v) => v.successes, firstDir: 'desc', className: 'num', render: (v) => v.successes },
+                      { key: 'bad', label: 'Failed', sort: (v) => v.failures, firstDir: 'desc', className: 'num', render: (v) => v.failures },
+                      {
+                        key: 'rate',
+                        label: 'Success rate',
+                        sort: (v) => v.successes / Math.max(1, v.successes + v.failures),
+                        firstDir: 'desc',
+                        render: (v) => {
+                          const rate = v.successes / Math.max(1, v.successes + v.failures);
+                          return (
+                            <span className="rate" title={`${Math.round(rate * 100)}%`}>
+                              <span className="rate-bar" style={{ width: `${rate * 100}%` }} />
+                              <span className="rate-label">{Math.round(rate * 100)}%</span>
+                            </span>
+                          );
+                        },
+                      },
+                    ]}
+                  />
+                </Card>
+                <Card title="Recent failures">
+                  {d.failures.length === 0 ? (
+                    <p className="muted">No failed attempt.</p>
+                  ) : (
+                    <ul className="failures">
+                      {d.failures.slice(0, 8).map((f) => (
+                        <li key={f.id}>
+                          <div>
+                            <strong>{f.version}</strong> <StatusBadge status={f.status} /> <span className="muted small">{fmtIso(f.timestamp)} · {f.variant}</span>
+                          </div>
+                          <div className="detail">{f.detail}</div>
+                          {f.hints.length > 0 && (
+                            <ul className="hints-inline">
+                              {f.hints.map((h) => (
+                                <li key={h}><span className="hint-mark" aria-hidden="true">hint</span> {h}</li>
+                              ))}
+                            </ul>
+                          )}
+                        </li>
+                      ))}
+                    </ul>
+                  )}
+                </Card>
+              </div>
+              <Card title="Attempt history">
+                <AttemptsTable rows={d.attempts} label="Attempts" />
+              </Card>
+              <Card title="Queue jobs">
+                <DataTable
+                  label="Queue jobs"
+                  rows={d.jobs}
+                  rowKey={(j) => j.id}
+                  pageSize={10}
+                  initialSort={{ key: 'id', dir: 'desc' }}
+                  empty="No queue jobs for this package."
+                  columns={[
+                    { key: 'id', label: 'Job', sort: (j) => j.id, firstDir: 'desc', className: 'num' },
+                    { key: 'version', label: 'Version', sort: (j) => j.version },
+                    { key: 'status', label: 'Status', sort: (j) => j.status, render: (j) => <StatusBadge status={j.status} /> },
+                    { key: 'created', label: 'Queued', sort: (j) => j.created_ms, firstDir: 'desc', render: (j) => fmtTime(j.created_ms) },
+                    { key: 'detail', label: 'Detail', render: (j) => <span className="detail">{j.detail}</span> },
+                    { key: 'log', label: 'Log', render: (j) => <Link to={logPath(j.package, j.version, j.id)}>log</Link> },
+                  ]}
+                />
+              </Card>
+            </TabPanel>
+          )}
+          {tab === 'events' && (
+            <TabPanel id="events">
+              <Card title="Events">
+                <EventsTable events={d.events} showPackage={false} />
+              </Card>
+            </TabPanel>
+          )}
+          {tab === 'hints' && (
+            <TabPanel id="hints">
+              <Card title="Hints seen in this package's build logs">
+                {d.hints.length === 0 ? (
+                  <p className="muted">
+                    No hint matched its logs. If a build failed for a reason you know, <Link to="/hints">add a hint</Link> so the next
+                    failure says what to install.
+                  </p>
+                ) : (
+                  <ul className="failures">
+                    {d.hints.map((h) => {
+                      const p = packagesFromHint(h);
+                      return (
+                        <li key={h}>
+                          <div><span className="hint-mark" aria-hidden="true">hint</span> {h}</div>
+                          {(p.apt.length > 0 || p.dnf.length > 0) && (
+                            <div className="muted small">
+                              Debian/Ubuntu: <code>apt-get install {p.apt.join(' ')}</code> · Fedora/RHEL: <code>dnf install {p.dnf.join(' ')}</code>
+                            </div>
+                          )}
+                        </li>
+                      );
+                    })}
+                  </ul>
+                )}
+              </Card>
+            </TabPanel>
+          )}
+        </>
+      )}
+    </div>
+  );
+}

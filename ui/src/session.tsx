@@ -1,0 +1,65 @@
+// What the whole app knows about the server: reachable or not, its version and queue
+// backend, and whether the worker token cookie is set.
+import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { api, onApiHealth, probeToken, type ApiHealth, type TokenState } from './lib/api';
+import type { Health } from './lib/types';
+
+interface SessionValue {
+  health: ApiHealth;
+  server: Health | null;
+  token: TokenState;
+  refreshToken: () => Promise<TokenState>;
+  recheck: () => Promise<void>;
+}
+
+const SessionContext = createContext<SessionValue>({
+  health: { state: 'unknown' },
+  server: null,
+  token: 'unknown',
+  refreshToken: async () => 'unknown',
+  recheck: async () => {},
+});
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [health, setHealth] = useState<ApiHealth>({ state: 'unknown' });
+  const [server, setServer] = useState<Health | null>(null);
+  const [token, setToken] = useState<TokenState>('unknown');
+
+  useEffect(() => onApiHealth(setHealth), []);
+
+  const refreshToken = useCallback(async () => {
+    const t = await probeToken();
+    setToken(t);
+    return t;
+  }, []);
+
+  const recheck = useCallback(async () => {
+    try {
+      setServer(await api<Health>('/api/health', { timeoutMs: 8000 }));
+    } catch {
+      /* the banner says it */
+    }
+  }, []);
+
+  useEffect(() => {
+    void recheck();
+    void refreshToken();
+  }, [recheck, refreshToken]);
+
+  // While the API is down, look again every 5 s; the banner also has a button.
+  useEffect(() => {
+    if (health.state !== 'down') return;
+    const id = setInterval(() => void recheck(), 5000);
+    return () => clearInterval(id);
+  }, [health.state, recheck]);
+
+  const value = useMemo(
+    () => ({ health, server, token, refreshToken, recheck }),
+    [health, server, token, refreshToken, recheck],
+  );
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession() {
+  return useContext(SessionContext);
+}

@@ -1,0 +1,190 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
+import { bucketize, histogram } from '../src/lib/charts';
+import { matchPath } from '../src/lib/router';
+import { packagesFromHint, fmtDuration, jobDurationSecs, statusTone } from '../src/lib/format';
+import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
+import { suggestedRecipe } from '../src/pages/Packages';
+import { uploadEndpoint } from '../src/pages/Inputs';
+import type { Job, PlanNode } from '../src/lib/types';
+
+const node = (name: string, version: string, action: PlanNode['action'], direct = false): PlanNode => ({
+  id: `${name}==${version}`,
+  name,
+  version,
+  action,
+  reason: '',
+  direct,
+});
+
+describe('plan tree', () => {
+  it('puts requested packages on top and dependencies below, once', () => {
+    const nodes = [node('app', '1', 'build', true), node('lib', '2', 'reuse'), node('shared', '3', 'reuse'), node('cli', '1', 'build', true), node('orphan', '1', 'missing')];
+    const edges = [
+      { from: 'app==1', to: 'lib==2', kind: 'runtime' as const },
+      { from: 'app==1', to: 'shared==3', kind: 'build' as const },
+      { from: 'cli==1', to: 'shared==3', kind: 'runtime' as const },
+      { from: 'lib==2', to: 'app==1', kind: 'runtime' as const }, // a cycle
+    ];
+    const tree = planTree({ nodes, edges });
+    expect(tree.map((t) => t.node.name)).toEqual(['app', 'cli', 'orphan']);
+    const app = tree[0];
+    expect(app.children.map((c) => `${c.node.name}:${c.via}`)).toEqual(['shared:build', 'lib:runtime']);
+    // The cycle back to app is listed, not expanded.
+    expect(app.children[1].children[0]).toMatchObject({ repeat: true, children: [] });
+    // shared was expanded under app; under cli it is a repeat.
+    expect(tree[1].children[0]).toMatchObject({ repeat: true });
+  });
+
+  it('uses nodes without parents as roots when nothing is marked direct', () => {
+    const tree = planTree({ nodes: [node('b', '1', 'build'), node('a', '1', 'build')], edges: [{ from: 'b==1', to: 'a==1', kind: 'runtime' }] });
+    expect(tree.map((t) => t.node.name)).toEqual(['b']);
+    expect(tree[0].children[0].node.name).toBe('a');
+  });
+
+  it('matches jobs to nodes by normalized name and version, newest first', () => {
+    const jobs = [
+      { id: 1, package: 'Zope.Interface', version: '6.0', status: 'failed' },
+      { id: 5, package: 'zope-interface', version: '6.0', status: 'pending' },
+    ] as Job[];
+    expect(jobsByNode(jobs).get(nodeKey({ name: 'zope_interface', version: '6.0' }))!.id).toBe(5);
+  });
+});
+
+describe('charts', () => {
+  it('buckets by hour over the last day', () => {
+    const now = Date.UTC(2026, 0, 2, 12, 30);
+    const b = bucketize(
+      [
+        { ms: now - 10 * 60_000, ok: true },
+        { ms: now - 15 * 60_000, ok: false },
+        { ms: now - 5 * 3600_000, ok: true },
+      ],
+      now,
+    );
+    expect(b.length).toBe(24);
+    expect(b[b.length - 1]).toMatchObject({ ok: 1, bad: 1 });
+    expect(b.reduce((n, x) => n + x.ok + x.bad, 0)).toBe(3);
+    expect(bucketize([], now)).toEqual([]);
+  });
+
+  it('buckets by day over longer spans, at most 30', () => {
+    const now = Date.UTC(2026, 0, 31);
+    const b = bucketize([{ ms: now - 90 * 86400_000, ok: true }, { ms: now - 1000, ok: true }], now);
+    expect(b.length).toBe(30);
+    expect(b.reduce((n, x) => n + x.ok, 0)).toBe(1);
+  });
+
+  it('bins durations', () => {
+    const h = histogram([1, 10, 11, 59, 3600]);
+    expect(h[0]).toEqual({ label: '≤10s', count: 2 });
+    expect(h[1].count).toBe(1);
+    expect(h[2].count).toBe(1);
+    expect(h[h.length - 1]).toEqual({ label: '>30m', count: 1 });
+  });
+});
+
+describe('routing and formatting', () => {
+  it('matches paths with decoded params', () => {
+    expect(matchPath('/packages/:name', '/packages/zope.interface')).toEqual({ name: 'zope.interface' });
+    expect(matchPath('/logs/:name/:version', '/logs/six/1.16.0/')).toEqual({ name: 'six', version: '1.16.0' });
+    expect(matchPath('/packages/:name', '/packages/a%2Fb')).toEqual({ name: 'a/b' });
+    expect(matchPath('/packages/:name', '/packages')).toBeNull();
+    expect(matchPath('/plans', '/plansx')).toBeNull();
+    expect(matchPath('/packages/:name', '/packages/%E0%A4%A')).toBeNull();
+  });
+
+  it('reads the packages of a hint and turns them into a retry recipe', () => {
+    const hint = 'libffi: the libffi development headers are missing (dnf: libffi-devel | apt: libffi-dev)';
+    expect(packagesFromHint(hint)).toEqual({ dnf: ['libffi-devel'], apt: ['libffi-dev'] });
+    expect(packagesFromHint('rust: needs a Rust compiler')).toEqual({ apt: [], dnf: [] });
+    expect(suggestedRecipe([hint, hint])).toEqual({ packages: ['libffi-dev'], steps: [hint, hint] });
+  });
+
+  it('picks the upload endpoint by file name', () => {
+    expect(uploadEndpoint('numpy-2.0-cp311-cp311-manylinux2014_x86_64.WHL')).toBe('/api/wheels/upload');
+    expect(uploadEndpoint('requirements.txt')).toBe('/api/requirements/upload');
+  });
+
+  it('takes a job duration from what the worker reported, else from its times', () => {
+    expect(jobDurationSecs({ started_ms: 1000, finished_ms: 4000, result: { seconds: 12.5 } })).toBe(12.5);
+    expect(jobDurationSecs({ started_ms: 1000, finished_ms: 4000, result: null })).toBe(3);
+    expect(jobDurationSecs({ started_ms: null, finished_ms: 4000 })).toBeNull();
+  });
+
+  it('formats durations and tones', () => {
+    expect(fmtDuration(0.25)).toBe('250 ms');
+    expect(fmtDuration(75)).toBe('1 min 15 s');
+    expect(fmtDuration(null)).toBe('—');
+    expect(statusTone('failed')).toBe('bad');
+    expect(statusTone('built')).toBe('ok');
+    expect(statusTone('building')).toBe('busy');
+  });
+});
+
+describe('api client', () => {
+  const original = globalThis.fetch;
+  afterEach(() => {
+    globalThis.fetch = original;
+    clearUnauthorized();
+  });
+
+  function respond(status: number, body: unknown) {
+    globalThis.fetch = vi.fn(async () => new Response(typeof body === 'string' ? body : JSON.stringify(body), { status })) as typeof fetch;
+  }
+
+  it('returns JSON and reports the API as up', async () => {
+    const seen: ApiHealth[] = [];
+    const off = onApiHealth((h) => seen.push(h));
+    respond(200, { ok: 1 });
+    expect(await api('/api/x')).toEqual({ ok: 1 });
+    expect(seen[seen.length - 1].state).toBe('ok');
+    off();
+  });
+
+  it('throws the JSON error message and code', async () => {
+    respond(409, { error: { code: 'conflict', message: 'input 3 is planned' } });
+    await expect(api('/api/x')).rejects.toMatchObject({ status: 409, code: 'conflict', message: 'input 3 is planned' });
+  });
+
+  it('reports a 401 so the app asks for the token', async () => {
+    const seen: ApiHealth[] = [];
+    const off = onApiHealth((h) => seen.push(h));
+    respond(401, { error: { code: 'unauthorized', message: 'needs a token' } });
+    await expect(api('/api/settings', { method: 'PUT', body: {} })).rejects.toBeInstanceOf(ApiError);
+    expect(seen[seen.length - 1]).toEqual({ state: 'unauthorized', message: 'needs a token' });
+    off();
+  });
+
+  it('reports the API as down when it cannot be reached', async () => {
+    const seen: ApiHealth[] = [];
+    const off = onApiHealth((h) => seen.push(h));
+    globalThis.fetch = vi.fn(async () => {
+      throw new TypeError('Failed to fetch');
+    }) as typeof fetch;
+    await expect(api('/api/x')).rejects.toMatchObject({ status: 0, code: 'network' });
+    expect(seen[seen.length - 1].state).toBe('down');
+    off();
+  });
+
+  it('gives up on a slow API after the timeout', async () => {
+    globalThis.fetch = vi.fn(
+      (_url: RequestInfo | URL, init?: RequestInit) =>
+        new Promise<Response>((_, reject) => {
+          init?.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+        }),
+    ) as typeof fetch;
+    await expect(api('/api/x', { timeoutMs: 20 })).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('probes the token cookie from the session endpoint answers', async () => {
+    respond(400, { error: { code: 'bad_request', message: 'no WORKER_TOKEN' } });
+    expect(await probeToken()).toBe('not-required');
+    respond(401, { error: { code: 'unauthorized', message: 'x' } });
+    expect(await probeToken()).toBe('missing');
+    respond(403, { error: { code: 'forbidden', message: 'x' } });
+    expect(await probeToken()).toBe('invalid');
+    respond(200, { ok: true });
+    expect(await probeToken()).toBe('valid');
+  });
+});
