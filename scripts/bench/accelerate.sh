@@ -22,6 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 PACKAGES="${PACKAGES:-regex==2021.10.23 kiwisolver==1.4.3}"
 PYTHON="${PYTHON:-python3}"
+export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
+# bookworm's glibc: C++ wheels (kiwisolver) need glibc 2.34 symbols, which is the repair
+# policy's business, not the benchmark's.
+PLATFORM_TAG="${PLATFORM_TAG:-manylinux_2_36_s390x}"
 if [[ -z "${REFINERY:-}" ]]; then
     cargo build -p refinery --quiet
     REFINERY="$PWD/target/debug/refinery"
@@ -58,7 +62,8 @@ for req in $PACKAGES; do
         echo "== $name: s390x $mode (--accelerate $flag)"
         start="$(now)"
         if ! "$REFINERY" --quiet --input "$dir/input" --output "$dir/out" --cache "$dir/cache" \
-            --python 3.11 --max-attempts 1 --accelerate "$flag" >"$dir/run.log" 2>&1; then
+            --python 3.11 --platform-tag "$PLATFORM_TAG" --max-attempts 1 --accelerate "$flag" \
+            >"$dir/run.log" 2>&1; then
             echo "error: the $mode build of $name failed; see $dir/run.log and the build log" >&2
             tail -5 "$dir/run.log" >&2
             KEEP=1
