@@ -2,8 +2,10 @@
 # Benchmark: the same C/C++ sdists built three ways, in one run —
 #   emulated     s390x, everything under QEMU (`refinery run --accelerate off`)
 #   accelerated  s390x, the host's cross compilers inside the emulated rootfs
-#                (`refinery run --accelerate cross`): only Python runs emulated
-#   native       x86_64, `pip wheel` on the host
+#                (`refinery run --accelerate cross`), and the host's uv (when found) as
+#                the build frontend: only Python's PEP 517 hooks run emulated
+#   native       x86_64, `pip wheel` and `uv build` (cold uv cache) on the host; the
+#                faster of the two is the reference
 # and prints the times and ratios. Targets: accelerated <= 1.3x native, >= 4x faster
 # than emulated.
 #
@@ -11,17 +13,19 @@
 #   PACKAGES="regex==2021.10.23" scripts/bench/accelerate.sh
 #
 # The s390x times are the build step of the attempt ("[refinery] build step took" in the
-# build log: pip wheel with build isolation, as native); "attempt" adds auditwheel repair
-# and the (always emulated) import verification. The two s390x runs share one pip cache,
-# the emulated run goes first and warms it; native uses the host's pip cache.
+# build log: a wheel from the sdist with build isolation, as native); "attempt" adds
+# auditwheel repair and the (always emulated) import verification. The two s390x runs share
+# one pip cache, the emulated run goes first and warms it (uv's cache inside it starts
+# cold); native uses the host's pip cache.
 # Needs: the s390x rootfs (`refinery env create`, REFINERY_ENVS_DIR), bubblewrap,
 # gcc-s390x-linux-gnu and g++-s390x-linux-gnu, auditwheel, network to PyPI.
 # REFINERY=path/to/refinery skips the build; PYTHON picks the host Python (3.11 to match
-# the environment); KEEP=1 keeps the work folder.
+# the environment); UV the host's uv; KEEP=1 keeps the work folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PACKAGES="${PACKAGES:-regex==2021.10.23 kiwisolver==1.4.3}"
 PYTHON="${PYTHON:-python3}"
+UV="${UV:-uv}"
 export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
 # bookworm's glibc: C++ wheels (kiwisolver) need glibc 2.34 symbols, which is the repair
 # policy's business, not the benchmark's.
@@ -78,8 +82,9 @@ assert entry["status"] == "built", entry
 log = open(entry["metadata"]["log_path"]).read()
 build = float(re.search(r"\[refinery\] build step took ([0-9.]+)s", log).group(1))
 built_with = entry["metadata"]["built_with"]
+frontend = "uv" if "[refinery] frontend: the host's uv" in log else "pip"
 assert ("cross" in built_with) == (mode == "accelerated"), built_with
-print(f"{name}\t{mode}\t{build:.1f}\t{entry['metadata']['duration_secs']:.1f}\t{float(end) - float(start):.1f}\t{entry['path']}\t{built_with}")
+print(f"{name}\t{mode}\t{build:.1f}\t{entry['metadata']['duration_secs']:.1f}\t{float(end) - float(start):.1f}\t{entry['path']}\t{built_with}, frontend {frontend}")
 EOF
     done
     echo "== $name: native $(uname -m) (pip wheel on the host)"
@@ -90,7 +95,17 @@ EOF
     end="$(now)"
     wheel="$(basename "$(ls "$work/native-$name"/*.whl)")"
     elapsed="$("$PYTHON" -c "print(f'{$end - $start:.1f}')")"
-    printf '%s\tnative\t%s\t%s\t%s\t%s\thost %s\n' "$name" "$elapsed" "$elapsed" "$elapsed" "$wheel" "$(uname -m)" >>"$results"
+    printf '%s\tnative\t%s\t%s\t%s\t%s\thost %s, pip\n' "$name" "$elapsed" "$elapsed" "$elapsed" "$wheel" "$(uname -m)" >>"$results"
+    echo "== $name: native $(uname -m) (uv build on the host, cold uv cache)"
+    rm -rf "$work/native-uv-$name"
+    start="$(now)"
+    UV_CACHE_DIR="$work/native-uv-cache-$name" UV_NO_CONFIG=1 "$UV" build --wheel --python "$PYTHON" \
+        --out-dir "$work/native-uv-$name" "$sdist" >"$work/native-uv-$name.log" 2>&1 \
+        || { echo "error: the native uv build of $name failed; see $work/native-uv-$name.log" >&2; KEEP=1; exit 1; }
+    end="$(now)"
+    wheel="$(basename "$(ls "$work/native-uv-$name"/*.whl)")"
+    elapsed="$("$PYTHON" -c "print(f'{$end - $start:.1f}')")"
+    printf '%s\tnative-uv\t%s\t%s\t%s\t%s\thost %s, uv\n' "$name" "$elapsed" "$elapsed" "$elapsed" "$wheel" "$(uname -m)" >>"$results"
 done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -103,16 +118,18 @@ for line in open(path):
     name, mode, build, attempt, total, wheel, how = line.rstrip("\n").split("\t")
     rows[name][mode] = (float(build), float(attempt), wheel, how)
 print()
+print("native: the faster of `pip wheel` and `uv build` on the host")
 print(f"{'package':<12} {'native':>8} {'accel':>8} {'emulated':>9} {'accel/native':>13} {'emul/accel':>11}   attempt (build+repair+verify): accel, emulated")
 ok = True
 for name, modes in rows.items():
-    n, a, e = modes["native"][0], modes["accelerated"][0], modes["emulated"][0]
+    n = min(modes["native"][0], modes["native-uv"][0])
+    a, e = modes["accelerated"][0], modes["emulated"][0]
     r1, r2 = a / n, e / a
     ok &= r1 <= 1.3 and r2 >= 4
     print(f"{name:<12} {n:>7.1f}s {a:>7.1f}s {e:>8.1f}s {r1:>12.2f}x {r2:>10.1f}x   {modes['accelerated'][1]:.1f}s, {modes['emulated'][1]:.1f}s")
 for name, modes in rows.items():
-    for mode in ("accelerated", "emulated", "native"):
-        print(f"  {name} {mode}: {modes[mode][2]} ({modes[mode][3]})")
+    for mode in ("accelerated", "emulated", "native", "native-uv"):
+        print(f"  {name} {mode}: {modes[mode][0]:.1f}s {modes[mode][2]} ({modes[mode][3]})")
 print(f"targets (accelerated <= 1.3x native, >= 4x faster than emulated): {'met' if ok else 'MISSED'}")
 print(f"load average {load_before} before, {load_after} after, on {cpus} CPUs (other work on the machine skews the times)")
 EOF

@@ -21,6 +21,8 @@ use crate::emulation::Execution;
 
 /// The GNU triplet of the target.
 pub const TRIPLET: &str = "s390x-linux-gnu";
+/// Where the host's uv appears inside accelerated sandboxes.
+pub const GUEST_UV: &str = "/opt/refinery-cross/bin/uv";
 /// Where tools the rootfs does not have appear inside the sandbox (a tmpfs).
 pub const GUEST_SHIM_DIR: &str = "/opt/refinery-cross";
 /// The variant that turns acceleration off for one attempt.
@@ -306,6 +308,10 @@ pub struct Accelerator {
     pub rootfs_major: Option<u32>,
     /// See [`TEST_BREAK_VAR`].
     pub break_compilers: bool,
+    /// The host's uv binary: when set, accelerated builds use it as the build frontend
+    /// (build environment and build dependencies natively; only the PEP 517 hooks run
+    /// in the emulated Python).
+    pub uv: Option<PathBuf>,
 }
 
 /// What a bubblewrap sandbox needs for acceleration.
@@ -317,6 +323,15 @@ pub struct SandboxBinds {
     pub mount_points: Vec<(String, bool)>,
     /// A folder to put first on `PATH`.
     pub path_prefix: Option<String>,
+}
+
+/// What a container needs for acceleration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerBinds {
+    /// Read-only volumes: host path, container path.
+    pub volumes: Vec<(PathBuf, String)>,
+    /// Variables to set in the container (`PATH` with the tools first).
+    pub env: Vec<(String, String)>,
 }
 
 impl Accelerator {
@@ -396,6 +411,9 @@ impl Accelerator {
             };
             links.push((target, generic.to_string()));
         }
+        if let Some(uv) = &self.uv {
+            shim.push((uv.clone(), "uv".to_string()));
+        }
         if !shim.is_empty() || !links.is_empty() {
             let bin = format!("{GUEST_SHIM_DIR}/bin");
             binds.mount_points.push((GUEST_SHIM_DIR.to_string(), false));
@@ -422,6 +440,67 @@ impl Accelerator {
         binds
     }
 
+    /// The read-only volumes and environment that make the cross tools run inside a
+    /// container image, which cannot be inspected from outside as a rootfs can. The
+    /// tools live in one relocated tree under [`GUEST_SHIM_DIR`] (GCC finds `cc1`, `as`
+    /// and the s390x C library relative to its own `bin` folder) with the generic names
+    /// as further binds of the drivers, first on `PATH`; only the host's loader and
+    /// libraries keep their paths, which s390x images do not use.
+    pub fn container_binds(&self) -> ContainerBinds {
+        let tc = &self.toolchain;
+        let bin = format!("{GUEST_SHIM_DIR}/bin");
+        let mut volumes = vec![(tc.host_path(&tc.loader), tc.loader.clone())];
+        volumes.extend(
+            tc.host_lib_dirs
+                .iter()
+                .map(|dir| (tc.host_path(dir), dir.clone())),
+        );
+        for dir in &tc.support_dirs {
+            if self.break_compilers && dir.contains("gcc-cross") {
+                continue;
+            }
+            let relocated = dir.strip_prefix("/usr").unwrap_or(dir);
+            volumes.push((tc.host_path(dir), format!("{GUEST_SHIM_DIR}{relocated}")));
+        }
+        let host_tool = |name: &str| tc.host_path(&format!("/usr/bin/{name}"));
+        for tool in &tc.tools {
+            let (stem, version) = split_version(tool);
+            if version.is_some_and(|v| v != self.major) {
+                continue;
+            }
+            let versioned = format!("{stem}-{}", self.major);
+            let source = if version.is_none() && tc.tools.contains(&versioned) {
+                &versioned
+            } else {
+                tool
+            };
+            volumes.push((host_tool(source), format!("{bin}/{tool}")));
+        }
+        for (generic, stem) in GENERIC_NAMES {
+            let prefixed = format!("{TRIPLET}-{stem}");
+            let versioned = format!("{prefixed}-{}", self.major);
+            let source = [versioned, prefixed]
+                .into_iter()
+                .find(|t| tc.tools.contains(t));
+            if let Some(source) = source {
+                volumes.push((host_tool(&source), format!("{bin}/{generic}")));
+            }
+        }
+        if let Some(uv) = &self.uv {
+            volumes.push((uv.clone(), GUEST_UV.to_string()));
+        }
+        let env = vec![
+            (
+                "PATH".to_string(),
+                format!("{bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+            ),
+            // Debian's cross linker searches the multiarch folders; RPM images keep their
+            // s390x libraries in lib64.
+            ("LIBRARY_PATH".to_string(), "/usr/lib64:/lib64".to_string()),
+        ];
+        ContainerBinds { volumes, env }
+    }
+
     /// Extra library folders for auditwheel: the cross toolchain's s390x runtime
     /// libraries (libgfortran, libgomp...) that the rootfs may lack.
     pub fn library_paths(&self) -> Vec<PathBuf> {
@@ -441,12 +520,144 @@ impl Accelerator {
             .iter()
             .map(ToString::to_string)
             .collect();
+        let frontend = match &self.uv {
+            Some(uv) => format!(
+                "; the host's uv ({}) prepares build environments natively",
+                uv.display()
+            ),
+            None => "; pip prepares build environments (emulated: put uv on PATH or set UV for native ones)".to_string(),
+        };
         format!(
-            "accelerated builds: the host's s390x cross compilers (GCC {}, {}) run natively, Python stays emulated",
+            "accelerated builds: the host's s390x cross compilers (GCC {}, {}) run natively, Python stays emulated{frontend}",
             self.major,
             languages.join(", ")
         )
     }
+}
+
+/// The host's uv binary (`$UV`, else `uv` on `PATH`) when it is a real executable; a
+/// version manager's shim script (pyenv, asdf) is looked through with the `uv` Python
+/// package. A shim cannot run inside the sandbox.
+pub fn find_host_uv() -> Option<PathBuf> {
+    let named = std::env::var_os("UV").map_or_else(|| PathBuf::from("uv"), PathBuf::from);
+    let found = if named.components().count() > 1 {
+        Some(named)
+    } else {
+        std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(&named))
+                .find(|p| p.is_file())
+        })
+    }?;
+    if is_elf(&found) {
+        return std::fs::canonicalize(&found).ok();
+    }
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import uv; print(uv.find_uv_bin())"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    (output.status.success() && is_elf(&path)).then_some(path)
+}
+
+fn is_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF"
+}
+
+/// A build frontend's command line and the variables it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontendCommand {
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// The `uv build` command line and environment that do what `pip wheel` with `env` does,
+/// or why they cannot (a pip setting without a uv equivalent: then pip builds).
+pub fn uv_build(
+    uv: &str,
+    python: &str,
+    out_dir: &str,
+    sdist: &str,
+    no_isolation: bool,
+    env: &[(String, String)],
+) -> Result<FrontendCommand, String> {
+    // The last value of each variable wins, as with `--setenv`.
+    let mut settings: Vec<(&str, &str)> = Vec::new();
+    for (key, value) in env {
+        settings.retain(|(k, _)| k != key);
+        settings.push((key, value));
+    }
+    let mut uv_env: Vec<(String, String)> = [
+        ("UV_NO_PROGRESS", "1"),
+        ("UV_PYTHON_DOWNLOADS", "never"),
+        ("UV_NO_CONFIG", "1"),
+        ("UV_LINK_MODE", "copy"),
+        // pip looks for the best match across all indexes.
+        ("UV_INDEX_STRATEGY", "unsafe-best-match"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let mut no_isolation = no_isolation;
+    for (key, value) in settings {
+        let single = |what: &str| {
+            if value.split_whitespace().count() > 1 {
+                Err(format!("{key} lists several {what}"))
+            } else {
+                Ok(value.to_string())
+            }
+        };
+        let (uv_key, uv_value) = match key {
+            "PIP_INDEX_URL" => ("UV_INDEX_URL", value.to_string()),
+            "PIP_EXTRA_INDEX_URL" => ("UV_EXTRA_INDEX_URL", value.to_string()),
+            "PIP_FIND_LINKS" => ("UV_FIND_LINKS", single("locations")?),
+            "PIP_TRUSTED_HOST" => ("UV_INSECURE_HOST", single("hosts")?),
+            "PIP_CACHE_DIR" => (
+                "UV_CACHE_DIR",
+                format!("{}/uv", value.trim_end_matches('/')),
+            ),
+            "PIP_ONLY_BINARY" if value == ":all:" => ("UV_NO_BUILD", "1".to_string()),
+            // pip reads PIP_NO_BUILD_ISOLATION=0 (or false, no, off) as --no-build-isolation.
+            "PIP_NO_BUILD_ISOLATION" => {
+                match value.to_ascii_lowercase().as_str() {
+                    "0" | "false" | "no" | "off" => no_isolation = true,
+                    "1" | "true" | "yes" | "on" => {}
+                    _ => return Err(format!("{key}={value:?} is not a boolean")),
+                }
+                continue;
+            }
+            "PIP_CERT" | "PIP_DISABLE_PIP_VERSION_CHECK" | "PIP_NO_INPUT" | "PIP_PROGRESS_BAR" => {
+                continue
+            }
+            other if other.starts_with("PIP_") => {
+                return Err(format!("{other} has no uv equivalent here"))
+            }
+            _ => continue,
+        };
+        uv_env.push((uv_key.to_string(), uv_value));
+    }
+    let mut argv: Vec<String> = [
+        uv,
+        "build",
+        "--wheel",
+        "--python",
+        python,
+        "--out-dir",
+        out_dir,
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    if no_isolation {
+        argv.push("--no-build-isolation".to_string());
+    }
+    argv.push(sdist.to_string());
+    Ok(FrontendCommand { argv, env: uv_env })
 }
 
 /// What `--accelerate` decided, and why.
@@ -462,6 +673,16 @@ pub fn decide(
     mode: AccelerateMode,
     host_root: &Path,
     rootfs: &Path,
+    execution: Execution,
+) -> Result<Decision, String> {
+    decide_for(mode, host_root, rootfs_gcc_major(rootfs), execution)
+}
+
+/// Choose the accelerator for an environment whose own compiler is GCC `rootfs_major`.
+pub fn decide_for(
+    mode: AccelerateMode,
+    host_root: &Path,
+    rootfs_major: Option<u32>,
     execution: Execution,
 ) -> Result<Decision, String> {
     let off = |note: String| {
@@ -483,7 +704,6 @@ pub fn decide(
         }
         Err(e) => return Err(format!("--accelerate cross: {e}")),
     };
-    let rootfs_major = rootfs_gcc_major(rootfs);
     let matching = rootfs_major.filter(|m| toolchain.languages(*m).contains(&Language::C));
     let major = match (matching, mode) {
         (Some(m), _) => m,
@@ -509,6 +729,7 @@ pub fn decide(
         rootfs_major,
         break_compilers: std::env::var(TEST_BREAK_VAR).is_ok_and(|v| !v.is_empty() && v != "0"),
         toolchain,
+        uv: find_host_uv(),
     };
     let mut note = accelerator.summary();
     if accelerator.rootfs_major != Some(major) {
@@ -608,6 +829,13 @@ pub fn looks_toolchain_related(text: &str) -> bool {
         "is not an s390x binary",
         "file in wrong format",
         "relocations in generic elf",
+        // An image's compiler flags that name its own GCC's plugins or spec files.
+        "cannot load plugin",
+        // uv (the native frontend) could not set up the build environment: pip, emulated,
+        // is the reference (and its messages drive the dependency expansion).
+        "no solution found when resolving",
+        "failed to resolve requirements from `build-system.requires`",
+        "failed to install requirements from `build-system.requires`",
     ];
     let lower = text.to_lowercase();
     SIGNS.iter().any(|s| lower.contains(s))
@@ -1000,6 +1228,71 @@ mod tests {
     }
 
     #[test]
+    fn containers_get_one_relocated_tree_first_on_path() {
+        let host = tempfile::tempdir().unwrap();
+        fake_host(host.path(), 12);
+        // The image's compiler is GCC 12 too (asked of the image by the caller).
+        let mut acc = decide_for(
+            AccelerateMode::Auto,
+            host.path(),
+            Some(12),
+            Execution::Emulated,
+        )
+        .unwrap()
+        .accelerator
+        .unwrap();
+        acc.uv = Some(host.path().join("uv"));
+        let binds = acc.container_binds();
+        let h = |p: &str| host.path().join(p.trim_start_matches('/'));
+        let has = |host_path: PathBuf, guest: &str| {
+            binds
+                .volumes
+                .contains(&(host_path.clone(), guest.to_string()))
+        };
+        let shim = format!("{GUEST_SHIM_DIR}/bin");
+        // The loader and host libraries keep their paths; the compilers' folders move
+        // next to the drivers, where GCC looks relative to its own bin folder.
+        assert!(has(h(&acc.toolchain.loader), &acc.toolchain.loader));
+        let libs = format!("/usr/lib/{}", host_multiarch());
+        assert!(has(h(&libs), &libs));
+        assert!(has(
+            h("/usr/lib/gcc-cross"),
+            &format!("{GUEST_SHIM_DIR}/lib/gcc-cross")
+        ));
+        assert!(has(
+            h("/usr/s390x-linux-gnu"),
+            &format!("{GUEST_SHIM_DIR}/s390x-linux-gnu")
+        ));
+        // Triplet names and generic names all run the host's GCC 12 drivers.
+        let gcc12 = h(&format!("/usr/bin/{TRIPLET}-gcc-12"));
+        for name in [format!("{TRIPLET}-gcc"), "gcc".into(), "cc".into()] {
+            assert!(has(gcc12.clone(), &format!("{shim}/{name}")), "{name}");
+        }
+        let gxx12 = h(&format!("/usr/bin/{TRIPLET}-g++-12"));
+        assert!(has(gxx12, &format!("{shim}/c++")));
+        assert!(has(
+            h(&format!("/usr/bin/{TRIPLET}-ar")),
+            &format!("{shim}/ar")
+        ));
+        assert!(has(host.path().join("uv"), GUEST_UV));
+        assert!(binds
+            .volumes
+            .iter()
+            .all(|(_, g)| !g.starts_with("/usr/bin")));
+        assert!(binds
+            .env
+            .iter()
+            .any(|(k, v)| k == "PATH" && v.starts_with(&format!("{shim}:"))));
+        // Without the compilers' folders (the fallback test), the drivers find no cc1.
+        acc.break_compilers = true;
+        assert!(acc
+            .container_binds()
+            .volumes
+            .iter()
+            .all(|(_, g)| !g.contains("gcc-cross")));
+    }
+
+    #[test]
     fn broken_mode_leaves_out_the_compiler_folders() {
         let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         fake_host(host.path(), 12);
@@ -1138,6 +1431,74 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--accelerate auto: on"), "{text}");
+    }
+
+    #[test]
+    fn uv_builds_with_the_pip_settings_or_says_why_not() {
+        let env: Vec<(String, String)> = [
+            ("HOME", "/build/home"),
+            ("PIP_CACHE_DIR", "/pip-cache"),
+            ("PIP_FIND_LINKS", "/wheels"),
+            ("PIP_ONLY_BINARY", ":all:"),
+            ("PIP_INDEX_URL", "https://u:secret@example/simple"),
+            ("PIP_INDEX_URL", "https://example/other"),
+            ("PIP_NO_INPUT", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let FrontendCommand { argv, env: uv_env } = uv_build(
+            GUEST_UV,
+            "python3",
+            "/build/out",
+            "/build/src/x-1.tar.gz",
+            false,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            argv.join(" "),
+            format!("{GUEST_UV} build --wheel --python python3 --out-dir /build/out /build/src/x-1.tar.gz")
+        );
+        let get = |k: &str| {
+            uv_env
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("UV_CACHE_DIR"), Some("/pip-cache/uv"));
+        assert_eq!(get("UV_FIND_LINKS"), Some("/wheels"));
+        assert_eq!(get("UV_NO_BUILD"), Some("1"));
+        assert_eq!(
+            get("UV_INDEX_URL"),
+            Some("https://example/other"),
+            "the last value wins"
+        );
+        assert_eq!(get("UV_PYTHON_DOWNLOADS"), Some("never"));
+        // Credentials stay in the environment, never in argv.
+        assert!(!argv.join(" ").contains("secret"));
+        // pip's inverted PIP_NO_BUILD_ISOLATION=0 and the no-isolation variant.
+        let mut no_iso = env.clone();
+        no_iso.push(("PIP_NO_BUILD_ISOLATION".into(), "0".into()));
+        assert!(uv_build("uv", "python3", "/o", "/s", false, &no_iso)
+            .unwrap()
+            .argv
+            .contains(&"--no-build-isolation".to_string()));
+        assert!(uv_build("uv", "python3", "/o", "/s", true, &env)
+            .unwrap()
+            .argv
+            .contains(&"--no-build-isolation".to_string()));
+        // A pip setting without a uv equivalent keeps pip.
+        let mut odd = env.clone();
+        odd.push(("PIP_CONSTRAINT".into(), "/c.txt".into()));
+        assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
+            .unwrap_err()
+            .contains("PIP_CONSTRAINT"));
+        odd.pop();
+        odd.push(("PIP_FIND_LINKS".into(), "/a /b".into()));
+        assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
+            .unwrap_err()
+            .contains("several"));
     }
 
     #[test]

@@ -185,9 +185,28 @@ pub fn attempt(
         format!("{build_root}/out"),
         format!("{build_root}/src/{sdist_name}"),
     ]);
+    let mut build_env = env.clone();
+    // Accelerated: the host's uv sets up the build environment natively.
+    if let Some(uv) = runner.native_frontend().filter(|_| accelerate) {
+        match crate::accelerate::uv_build(
+            &uv,
+            &python,
+            &format!("{build_root}/out"),
+            &format!("{build_root}/src/{sdist_name}"),
+            request.variant == "no-isolation",
+            &env,
+        ) {
+            Ok(frontend) => {
+                log.line("[refinery] frontend: the host's uv (native) with the s390x python3; the build hooks run emulated");
+                build_argv = frontend.argv;
+                build_env.extend(frontend.env);
+            }
+            Err(why) => log.line(&format!("[refinery] frontend: pip ({why})")),
+        }
+    }
     let spec = RunSpec {
         argv: build_argv,
-        env: env.clone(),
+        env: build_env,
         mounts: mounts.clone(),
         workdir: format!("{build_root}/src"),
         network: true,

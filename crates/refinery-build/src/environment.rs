@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use refinery_pep::Target;
 
-use crate::accelerate::{decide, AccelerateMode};
+use crate::accelerate::{decide, decide_for, AccelerateMode, Decision};
 use crate::emulation::{check_execution, Execution};
 use crate::rootfs::{EnvStore, RootfsRecipe};
 use crate::runner::{
@@ -21,12 +21,14 @@ pub enum EnvironmentChoice {
         envs_dir: PathBuf,
         accelerate: AccelerateMode,
     },
-    /// podman or docker with a preset or an explicit image.
+    /// podman or docker with a preset or an explicit image, with the host's cross
+    /// compilers per `accelerate`.
     Container {
         engine: String,
         image: String,
         cpus: Option<String>,
         memory: Option<String>,
+        accelerate: AccelerateMode,
     },
     /// The host itself, when it is s390x.
     Host,
@@ -40,6 +42,7 @@ impl EnvironmentChoice {
         image: Option<&str>,
         cpus: Option<String>,
         memory: Option<String>,
+        accelerate: AccelerateMode,
     ) -> Result<EnvironmentChoice, String> {
         let image = match (image, preset) {
             (Some(image), _) => image.to_string(),
@@ -55,6 +58,7 @@ impl EnvironmentChoice {
             image,
             cpus,
             memory,
+            accelerate,
         })
     }
 }
@@ -106,7 +110,10 @@ pub fn open_environment(
             image,
             cpus,
             memory,
+            accelerate,
         } => {
+            let decision = decide_for_image(*accelerate, engine, image)?;
+            reporter.message(&decision.note);
             let runner = ContainerRunner {
                 engine: engine.clone(),
                 image: image.clone(),
@@ -114,6 +121,7 @@ pub fn open_environment(
                 memory: memory.clone(),
                 python: format!("python{}", target.python_str()),
                 ca_bundle: host_ca_bundle(),
+                accelerator: decision.accelerator,
             };
             Ok(OpenedEnvironment {
                 label: runner.describe(),
@@ -135,5 +143,116 @@ pub fn open_environment(
                 runner: Box::new(runner),
             })
         }
+    }
+}
+
+/// `--accelerate` for a container image: its compiler's GCC major is asked of the image
+/// itself (one short emulated run), only when acceleration could apply.
+fn decide_for_image(mode: AccelerateMode, engine: &str, image: &str) -> Result<Decision, String> {
+    let execution = match mode {
+        AccelerateMode::Off => Execution::Emulated,
+        _ => check_execution().unwrap_or(Execution::Emulated),
+    };
+    if mode == AccelerateMode::Off || execution == Execution::Native {
+        return decide_for(mode, std::path::Path::new("/"), None, execution);
+    }
+    let major = match image_gcc_major(engine, image) {
+        Ok(major) => major,
+        Err(e) if mode == AccelerateMode::Auto => {
+            return Ok(Decision {
+                accelerator: None,
+                note: format!("acceleration off, compilers run emulated: {e}"),
+            })
+        }
+        Err(e) => {
+            return Err(format!(
+                "--accelerate cross: {e}.\nhint: check that `{engine} run --platform linux/s390x {image}` works"
+            ))
+        }
+    };
+    decide_for(mode, std::path::Path::new("/"), major, execution)
+}
+
+/// The GCC major of `gcc` in `image` (`None`: the image has no gcc).
+fn image_gcc_major(engine: &str, image: &str) -> Result<Option<u32>, String> {
+    let output = image_probe_command(engine, image)
+        .output()
+        .map_err(|e| format!("cannot run {engine} to ask {image} for its compiler: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        return Err(format!(
+            "{engine} could not run {image} to ask for its compiler: {}",
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or("no output")
+        ));
+    }
+    Ok(parse_gcc_major(&text))
+}
+
+fn image_probe_command(engine: &str, image: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(engine);
+    cmd.args([
+        "run",
+        "--rm",
+        "--platform",
+        "linux/s390x",
+        "--network=none",
+        image,
+        "sh",
+        "-c",
+        "gcc -dumpversion 2>/dev/null || true",
+    ]);
+    cmd
+}
+
+/// `gcc -dumpversion` prints `12` or `11.4.1`.
+fn parse_gcc_major(text: &str) -> Option<u32> {
+    text.trim().split('.').next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_image_probe_asks_gcc_offline_and_its_answer_is_read() {
+        let cmd = image_probe_command("podman", "localhost/img:1");
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(cmd.get_program(), "podman");
+        assert_eq!(
+            args.join(" "),
+            "run --rm --platform linux/s390x --network=none localhost/img:1 sh -c gcc -dumpversion 2>/dev/null || true"
+        );
+        assert_eq!(parse_gcc_major("12\n"), Some(12));
+        assert_eq!(parse_gcc_major("11.4.1\n"), Some(11));
+        assert_eq!(parse_gcc_major(""), None);
+    }
+
+    #[test]
+    fn an_engine_that_cannot_run_turns_auto_off_and_makes_cross_fail_with_a_hint() {
+        let auto = decide_for_image(AccelerateMode::Auto, "/nonexistent/podman", "img").unwrap();
+        assert!(auto.accelerator.is_none());
+        if std::env::consts::ARCH != "s390x" {
+            assert!(
+                auto.note.contains("cannot run /nonexistent/podman"),
+                "{}",
+                auto.note
+            );
+            let cross =
+                decide_for_image(AccelerateMode::Cross, "/nonexistent/podman", "img").unwrap_err();
+            assert!(cross.contains("--accelerate cross"), "{cross}");
+            assert!(cross.contains("hint:"), "{cross}");
+        }
+        let off = decide_for_image(AccelerateMode::Off, "/nonexistent/podman", "img").unwrap();
+        assert!(
+            off.accelerator.is_none() && off.note.contains("off"),
+            "{}",
+            off.note
+        );
     }
 }

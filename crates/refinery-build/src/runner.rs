@@ -61,6 +61,10 @@ pub trait Runner: Send + Sync {
     fn accelerated(&self) -> bool {
         false
     }
+    /// A native build frontend (uv) inside the environment for accelerated steps.
+    fn native_frontend(&self) -> Option<String> {
+        None
+    }
     /// The command line that runs `spec`.
     fn command(&self, spec: &RunSpec) -> Command;
     /// How a mount's path is spelled inside the environment.
@@ -170,6 +174,13 @@ impl Runner for BwrapRunner {
 
     fn accelerated(&self) -> bool {
         self.accelerator.is_some()
+    }
+
+    fn native_frontend(&self) -> Option<String> {
+        self.accelerator
+            .as_ref()
+            .and_then(|a| a.uv.as_ref())
+            .map(|_| crate::accelerate::GUEST_UV.to_string())
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
@@ -331,11 +342,33 @@ pub struct ContainerRunner {
     pub memory: Option<String>,
     pub python: String,
     pub ca_bundle: Option<PathBuf>,
+    /// The host's cross compilers, for the steps whose [`RunSpec::accelerate`] is set.
+    pub accelerator: Option<crate::accelerate::Accelerator>,
 }
 
 impl Runner for ContainerRunner {
     fn describe(&self) -> String {
-        format!("{}:{}", self.engine, self.image)
+        self.describe_attempt(true)
+    }
+
+    fn describe_attempt(&self, accelerated: bool) -> String {
+        let label = format!("{}:{}", self.engine, self.image);
+        if accelerated && self.accelerator.is_some() {
+            format!("{label}+cross")
+        } else {
+            label
+        }
+    }
+
+    fn accelerated(&self) -> bool {
+        self.accelerator.is_some()
+    }
+
+    fn native_frontend(&self) -> Option<String> {
+        self.accelerator
+            .as_ref()
+            .and_then(|a| a.uv.as_ref())
+            .map(|_| crate::accelerate::GUEST_UV.to_string())
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
@@ -361,12 +394,21 @@ impl Runner for ContainerRunner {
             cmd.arg("-v")
                 .arg(format!("{}:{}:{mode}", mount.host.display(), mount.guest));
         }
+        if let Some(accelerator) = self.accelerator.as_ref().filter(|_| spec.accelerate) {
+            let binds = accelerator.container_binds();
+            for (host, guest) in &binds.volumes {
+                cmd.arg("-v").arg(format!("{}:{guest}:ro", host.display()));
+            }
+            // Not secrets, and the engine itself must keep the host's PATH.
+            for (key, value) in &binds.env {
+                cmd.arg("-e").arg(format!("{key}={value}"));
+            }
+        }
         cmd.arg("-w").arg(&spec.workdir);
-        let mut env = if self.ca_bundle.is_some() {
-            ca_env()
-        } else {
-            Vec::new()
-        };
+        let mut env = Vec::new();
+        if self.ca_bundle.is_some() {
+            env.extend(ca_env());
+        }
         env.extend(proxy_env());
         env.extend(spec.env.iter().cloned());
         for (key, value) in env {
@@ -383,7 +425,10 @@ impl Runner for ContainerRunner {
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {
-        Vec::new()
+        self.accelerator
+            .iter()
+            .flat_map(|a| a.library_paths())
+            .collect()
     }
 }
 
@@ -486,6 +531,7 @@ mod tests {
             major: 12,
             rootfs_major: Some(12),
             break_compilers: false,
+            uv: Some(host.path().join("uv")),
         };
         let runner = BwrapRunner {
             rootfs: rootfs.path().to_path_buf(),
@@ -495,6 +541,10 @@ mod tests {
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
+        assert_eq!(
+            runner.native_frontend().as_deref(),
+            Some(crate::accelerate::GUEST_UV)
+        );
         let plain = args(&runner.command(&spec(false))).join(" ");
         assert!(
             !plain.contains("gcc-cross") && !plain.contains(GUEST_SHIM_DIR),
@@ -516,6 +566,9 @@ mod tests {
             )),
             "{fast}"
         );
+        // The host's uv is there too.
+        let uv_bind = format!("--ro-bind {h}/uv {}", crate::accelerate::GUEST_UV);
+        assert!(fast.contains(&uv_bind), "{fast}");
         // gfortran is not in the rootfs: it comes from the shim folder, first on PATH.
         assert!(
             fast.contains(&format!("{GUEST_SHIM_DIR}/bin/gfortran")),
@@ -549,6 +602,7 @@ mod tests {
             memory: Some("4g".into()),
             python: "python3.11".into(),
             ca_bundle: Some("/ca.pem".into()),
+            accelerator: None,
         };
         let cmd = runner.command(&spec(false));
         assert_eq!(cmd.get_program(), "podman");
@@ -570,6 +624,63 @@ mod tests {
         );
         assert!(joined.ends_with("localhost/refinery-builder-rocky:latest python3 -m pip"));
         assert!(preset_image("arch").is_err());
+    }
+
+    #[test]
+    fn accelerated_container_steps_mount_the_cross_tools_read_only() {
+        use crate::accelerate::{Accelerator, CrossToolchain, Language, GUEST_SHIM_DIR};
+        let toolchain = CrossToolchain {
+            root: "/".into(),
+            tools: vec!["s390x-linux-gnu-gcc-12".into()],
+            default_major: Some(12),
+            compilers: vec![(Language::C, 12)],
+            support_dirs: vec!["/usr/lib/gcc-cross".into()],
+            host_lib_dirs: vec!["/usr/lib/x86_64-linux-gnu".into()],
+            loader: "/lib64/ld-linux-x86-64.so.2".into(),
+        };
+        let runner = ContainerRunner {
+            engine: "docker".into(),
+            image: "img".into(),
+            cpus: None,
+            memory: None,
+            python: "python3.11".into(),
+            ca_bundle: None,
+            accelerator: Some(Accelerator {
+                toolchain,
+                major: 12,
+                rootfs_major: Some(12),
+                break_compilers: false,
+                uv: None,
+            }),
+        };
+        assert_eq!(runner.describe(), "docker:img+cross");
+        assert_eq!(runner.describe_attempt(false), "docker:img");
+        assert_eq!(runner.native_frontend(), None, "no uv on this host");
+        let plain = args(&runner.command(&spec(false))).join(" ");
+        assert!(!plain.contains(GUEST_SHIM_DIR), "{plain}");
+        let mut build = spec(true);
+        build.accelerate = true;
+        let cmd = runner.command(&build);
+        let fast = args(&cmd).join(" ");
+        assert!(
+            fast.contains(&format!(
+                "-v /usr/bin/s390x-linux-gnu-gcc-12:{GUEST_SHIM_DIR}/bin/gcc:ro"
+            )),
+            "{fast}"
+        );
+        assert!(
+            fast.contains(&format!(
+                "-v /usr/lib/gcc-cross:{GUEST_SHIM_DIR}/lib/gcc-cross:ro"
+            )),
+            "{fast}"
+        );
+        assert!(fast.contains("-v /lib64/ld-linux-x86-64.so.2:/lib64/ld-linux-x86-64.so.2:ro"));
+        // The container's PATH starts with the tools; the engine's own PATH is untouched.
+        assert!(
+            fast.contains(&format!("-e PATH={GUEST_SHIM_DIR}/bin:")),
+            "{fast}"
+        );
+        assert!(cmd.get_envs().all(|(k, _)| k != "PATH"));
     }
 
     #[test]
@@ -619,6 +730,7 @@ mod tests {
             memory: None,
             python: "python3.11".into(),
             ca_bundle: None,
+            accelerator: None,
         };
         assert!(container
             .install_command(&["x".into()])

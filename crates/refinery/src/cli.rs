@@ -330,9 +330,10 @@ pub struct RunArgs {
     /// Build directly on the host (only on an s390x host).
     #[arg(long)]
     pub host_build: bool,
-    /// Run the compilers natively with the host's s390x cross toolchain while Python stays
-    /// emulated: auto (where the toolchain matches the environment's GCC), cross (always),
-    /// off. [default: auto]
+    /// Run the compilers natively with the host's s390x cross toolchain (and the host's uv
+    /// as the build frontend) while Python stays emulated, in the rootfs or a container:
+    /// auto (where the toolchain matches the environment's GCC), cross (always), off.
+    /// [default: auto]
     #[arg(long, value_enum, value_name = "MODE")]
     pub accelerate: Option<Accelerate>,
 }

@@ -150,6 +150,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
             options.container_image.as_deref(),
             options.container_cpu.clone(),
             options.container_memory.clone(),
+            options.accelerate,
         )
         .map_err(anyhow::Error::msg)?
     } else {

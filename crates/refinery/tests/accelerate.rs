@@ -102,6 +102,10 @@ fn accelerated_c_extension_is_s390x_and_imports_under_emulation() {
     assert_eq!(built_with, "rootfs:bookworm emulated+cross");
     let log = std::fs::read_to_string(e["metadata"]["log_path"].as_str().unwrap()).unwrap();
     assert!(log.contains("with rootfs:bookworm emulated+cross"), "{log}");
+    // With a uv binary on the host, it prepares the build natively (pip otherwise).
+    if refinery_build::accelerate::find_host_uv().is_some() {
+        assert!(log.contains("[refinery] frontend: the host's uv"), "{log}");
+    }
     assert!(log.contains("[refinery-verify] ok"), "{log}");
 
     let wheel = out.join(e["path"].as_str().unwrap());
@@ -188,6 +192,11 @@ fn a_broken_cross_toolchain_falls_back_to_the_emulated_variant() {
     let first_log = std::fs::read_to_string(attempts[0]["log_path"].as_str().unwrap()).unwrap();
     assert!(first_log.contains("emulated+cross"), "{first_log}");
     assert!(first_log.contains("cannot execute 'cc1'"), "{first_log}");
+    let second_log = std::fs::read_to_string(attempts[1]["log_path"].as_str().unwrap()).unwrap();
+    assert!(
+        !second_log.contains("emulated+cross") && !second_log.contains("frontend: the host's uv"),
+        "{second_log}"
+    );
     assert_eq!(attempts[1]["variant"], "emulated");
     assert_eq!(attempts[1]["status"], "success");
 
@@ -216,4 +225,121 @@ fn a_broken_cross_toolchain_falls_back_to_the_emulated_variant() {
     assert_eq!(e["version"], "1.1");
     assert_eq!(e["metadata"]["variant"], "emulated", "{e}");
     assert_eq!(e["metadata"]["attempt"], 1, "{e}");
+}
+
+/// An sdist whose setup.py does what autoconf does, compiling a probe with the configured
+/// compiler and running it (a target binary), then builds a C++ extension that uses the
+/// environment's libstdc++ headers (`<string>`, `<vector>`, `<numeric>`).
+fn write_configure_cpp_sdist(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {
+    let setup_py = format!(
+        r#"import subprocess, sysconfig
+from setuptools import setup, Extension
+# A configure test: build a probe with the compiler Python was configured with and run it.
+cc = sysconfig.get_config_var("CC").split()
+with open("probe.c", "w") as f:
+    f.write('#include <stdio.h>\nint main(void) {{ unsigned x = 1; puts(*(char *)&x ? "little" : "big"); return 0; }}\n')
+subprocess.run(cc + ["probe.c", "-o", "probe"], check=True)
+order = subprocess.run(["./probe"], check=True, capture_output=True, text=True).stdout.strip()
+print("refinery-test: the probe says", order, flush=True)
+with open("config.h", "w") as f:
+    f.write('#define PROBED_BYTEORDER "%s"\n' % order)
+setup(ext_modules=[Extension("{name}", ["{name}.cpp"], include_dirs=["."], language="c++")])
+"#
+    );
+    let source = format!(
+        r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <numeric>
+#include <string>
+#include <vector>
+#include "config.h"
+static PyObject *describe(PyObject *, PyObject *args) {{
+    long n;
+    if (!PyArg_ParseTuple(args, "l", &n)) return NULL;
+    std::vector<long> values(n);
+    std::iota(values.begin(), values.end(), 1L);
+    std::string text = std::string(PROBED_BYTEORDER) + " " +
+        std::to_string(std::accumulate(values.begin(), values.end(), 0L));
+    return PyUnicode_FromString(text.c_str());
+}}
+static PyMethodDef methods[] = {{{{"describe", describe, METH_VARARGS, "describe"}}, {{NULL, NULL, 0, NULL}}}};
+static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, "{name}", NULL, -1, methods}};
+PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
+"#
+    );
+    let pyproject = format!(
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    write_tar_gz(
+        dir,
+        &format!("{name}-{version}"),
+        [
+            (
+                "PKG-INFO".to_string(),
+                format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"),
+            ),
+            ("pyproject.toml".to_string(), pyproject),
+            ("setup.py".to_string(), setup_py),
+            (format!("{name}.cpp"), source),
+        ],
+    )
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn configure_tests_run_target_binaries_and_cpp_uses_the_environment_headers() {
+    let rootfs = bookworm_rootfs().expect(NEEDS_ENV);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_configure_cpp_sdist(&index_dir, "probecpp", "1.0");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let run = run_local(
+        &index,
+        "probecpp==1.0\n",
+        tmp.path(),
+        r#"{"probecpp": {"variant": "no-isolation"}}"#,
+        &[],
+        // C++ from bookworm's libstdc++ needs glibc 2.34 symbols.
+        &[
+            "--accelerate",
+            "cross",
+            "--max-attempts",
+            "1",
+            "--platform-tag",
+            "manylinux_2_36_s390x",
+        ],
+    );
+    assert!(run.status.success(), "{}\n{}", stdout(&run), stderr(&run));
+    let out = tmp.path().join("out");
+    let m = manifest(&out);
+    let e = entry(&m, "probecpp");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["built_with"],
+        "rootfs:bookworm emulated+cross"
+    );
+    // The probe was an s390x binary, run under emulation during the build: big-endian.
+    let log = std::fs::read_to_string(e["metadata"]["log_path"].as_str().unwrap()).unwrap();
+    assert!(log.contains("refinery-test: the probe says big"), "{log}");
+
+    let wheel = out.join(e["path"].as_str().unwrap());
+    let machines = elf_machines(&wheel);
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&wheel, &unpacked);
+    let check = run_s390x_python(
+        &rootfs,
+        &unpacked,
+        "import probecpp; print(probecpp.describe(4))",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "big 10",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
