@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 use refinery_pep::{Compatibility, Target, WheelFilename};
@@ -43,6 +45,8 @@ pub struct AttemptFailure {
     pub stage: Stage,
     pub message: String,
     pub timed_out: bool,
+    /// Stopped from outside (a cancelled job): not the package's fault, no retry.
+    pub stopped: bool,
 }
 
 /// What a successful attempt produced.
@@ -67,6 +71,8 @@ pub struct AttemptSettings {
     /// Index settings for pip inside the environment; may hold credentials.
     pub pip_env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// Set to stop the running step and every later one (see [`crate::RunSettings::stop`]).
+    pub stop: Option<Arc<AtomicBool>>,
     pub auditwheel: String,
 }
 
@@ -102,6 +108,7 @@ pub fn attempt(
         stage,
         message,
         timed_out: false,
+        stopped: false,
     };
     let dir = AttemptDir(settings.builds_dir.join(format!(
         "{}-{}-attempt{}-{}-{}",
@@ -213,7 +220,7 @@ pub fn attempt(
         accelerate,
     };
     let build_started = std::time::Instant::now();
-    run_step(runner.command(&spec), log, settings.timeout, Stage::Build)?;
+    run_step(runner.command(&spec), log, settings, Stage::Build)?;
     log.line(&format!(
         "[refinery] build step took {:.1}s",
         build_started.elapsed().as_secs_f64()
@@ -256,7 +263,7 @@ pub fn attempt(
             "[refinery] repair with auditwheel {}",
             built.display()
         ));
-        run_step(cmd, log, settings.timeout, Stage::Repair)?;
+        run_step(cmd, log, settings, Stage::Repair)?;
         let repaired = single_wheel(&dir.0.join("repaired")).ok_or_else(|| {
             fail(
                 Stage::Repair,
@@ -310,7 +317,7 @@ pub fn attempt(
         // Verification proves the wheel on s390x alone: nothing of the host inside.
         accelerate: false,
     };
-    run_step(runner.command(&spec), log, settings.timeout, Stage::Verify)?;
+    run_step(runner.command(&spec), log, settings, Stage::Verify)?;
     if !log.read_all().contains("[refinery-verify] ok") {
         return Err(fail(
             Stage::Verify,
@@ -353,26 +360,30 @@ print(\"[refinery-verify] ok\")' {imports}\n"
 fn run_step(
     cmd: Command,
     log: &Log,
-    timeout: Option<Duration>,
+    settings: &AttemptSettings,
     stage: Stage,
 ) -> Result<(), AttemptFailure> {
-    match run_logged(cmd, log, timeout) {
+    let failure = |message: String| AttemptFailure {
+        stage,
+        message,
+        timed_out: false,
+        stopped: false,
+    };
+    match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
-        Ok(Outcome::Failed(status)) => Err(AttemptFailure {
-            stage,
-            message: format!("{stage} failed ({status}): {}", last_error_line(log)),
-            timed_out: false,
-        }),
+        Ok(Outcome::Failed(status)) => Err(failure(format!(
+            "{stage} failed ({status}): {}",
+            last_error_line(log)
+        ))),
         Ok(Outcome::TimedOut(limit)) => Err(AttemptFailure {
-            stage,
-            message: format!("{stage} timed out after {}s", limit.as_secs()),
             timed_out: true,
+            ..failure(format!("{stage} timed out after {}s", limit.as_secs()))
         }),
-        Err(e) => Err(AttemptFailure {
-            stage,
-            message: format!("cannot start the {stage} step: {e}"),
-            timed_out: false,
+        Ok(Outcome::Stopped) => Err(AttemptFailure {
+            stopped: true,
+            ..failure(format!("cancelled during the {stage} step"))
         }),
+        Err(e) => Err(failure(format!("cannot start the {stage} step: {e}"))),
     }
 }
 

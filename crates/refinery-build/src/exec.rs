@@ -1,10 +1,11 @@
 //! Run a process with its output captured line by line into a size-capped log, and
-//! kill its whole process group at the timeout.
+//! kill its whole process group at the timeout or when asked to stop.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,13 +93,17 @@ pub enum Outcome {
     Success,
     Failed(String),
     TimedOut(Duration),
+    /// `stop` was set (a cancelled job, a lost lease): the process group was killed.
+    Stopped,
 }
 
-/// Run `cmd`, logging stdout and stderr, killing the process group at `timeout`.
+/// Run `cmd`, logging stdout and stderr, killing the process group at `timeout` or as
+/// soon as `stop` is set.
 pub fn run_logged(
     mut cmd: Command,
     log: &Log,
     timeout: Option<Duration>,
+    stop: Option<&AtomicBool>,
 ) -> std::io::Result<Outcome> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -151,6 +156,12 @@ pub fn run_logged(
                 break Outcome::TimedOut(limit);
             }
         }
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            kill_group(pid);
+            let _ = child.wait();
+            log.line("[refinery] stopped: the job was cancelled or its lease lost");
+            break Outcome::Stopped;
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
     // Leftover processes that kept the pipes open must not outlive the attempt.
@@ -180,7 +191,7 @@ mod tests {
         let log = Log::create(&dir.path().join("a.log"), DEFAULT_LOG_CAP).unwrap();
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "echo hello; echo oops >&2; exit 3"]);
-        let outcome = run_logged(cmd, &log, None).unwrap();
+        let outcome = run_logged(cmd, &log, None, None).unwrap();
         assert!(
             matches!(outcome, Outcome::Failed(ref s) if s.contains('3')),
             "{outcome:?}"
@@ -195,7 +206,7 @@ mod tests {
         let log = Log::create(&dir.path().join("a.log"), 100).unwrap();
         let mut cmd = Command::new("sh");
         cmd.args(["-c", "yes line | head -n 1000"]);
-        assert_eq!(run_logged(cmd, &log, None).unwrap(), Outcome::Success);
+        assert_eq!(run_logged(cmd, &log, None, None).unwrap(), Outcome::Success);
         let text = log.read_all();
         assert!(text.contains("log cut at 100 bytes"), "{text}");
         assert!(text.len() < 200, "{}", text.len());
@@ -206,20 +217,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn timeout_kills_the_whole_process_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        let pid_file = dir.path().join("grandchild.pid");
-        let log = Log::create(&dir.path().join("t.log"), DEFAULT_LOG_CAP).unwrap();
+    /// A shell whose grandchild writes its pid to `pid_file`, then everything sleeps.
+    fn process_tree(pid_file: &Path) -> Command {
         let mut cmd = Command::new("sh");
         cmd.arg("-c").arg(format!(
             "sh -c 'echo $$ > {}; exec sleep 60' & while [ ! -s {} ]; do sleep 0.05; done; sleep 60",
             pid_file.display(),
             pid_file.display()
         ));
-        let outcome = run_logged(cmd, &log, Some(Duration::from_millis(500))).unwrap();
-        assert!(matches!(outcome, Outcome::TimedOut(_)));
-        let pid = std::fs::read_to_string(&pid_file)
+        cmd
+    }
+
+    fn assert_gone(pid_file: &Path) {
+        let pid = std::fs::read_to_string(pid_file)
             .unwrap()
             .trim()
             .to_string();
@@ -229,7 +239,39 @@ mod tests {
         while proc_dir.exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        assert!(!proc_dir.exists(), "grandchild {pid} survived the timeout");
+        assert!(!proc_dir.exists(), "grandchild {pid} survived");
+    }
+
+    #[test]
+    fn timeout_kills_the_whole_process_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        let log = Log::create(&dir.path().join("t.log"), DEFAULT_LOG_CAP).unwrap();
+        let cmd = process_tree(&pid_file);
+        let outcome = run_logged(cmd, &log, Some(Duration::from_millis(500)), None).unwrap();
+        assert!(matches!(outcome, Outcome::TimedOut(_)));
+        assert_gone(&pid_file);
         assert!(log.read_all().contains("attempt timeout"));
+    }
+
+    #[test]
+    fn stop_kills_the_whole_process_tree_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild.pid");
+        let log = Log::create(&dir.path().join("t.log"), DEFAULT_LOG_CAP).unwrap();
+        let stop = AtomicBool::new(false);
+        let outcome = std::thread::scope(|scope| {
+            scope.spawn(|| {
+                // Stop once the whole tree is up.
+                while std::fs::read_to_string(&pid_file).map_or(true, |t| t.trim().is_empty()) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                stop.store(true, Ordering::SeqCst);
+            });
+            run_logged(process_tree(&pid_file), &log, None, Some(&stop)).unwrap()
+        });
+        assert_eq!(outcome, Outcome::Stopped);
+        assert_gone(&pid_file);
+        assert!(log.read_all().contains("[refinery] stopped"));
     }
 }

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use refinery_plan::{PlanNode, SourceKind};
 use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
@@ -144,6 +145,10 @@ pub(crate) fn build_node(
         }
     }
 
+    if is_stopped(settings.stop.as_deref()) {
+        entry.detail = "cancelled before the build started".into();
+        return entry;
+    }
     let mut variants = order_variants(history, &node.name, overrides.variant.as_deref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
@@ -165,7 +170,10 @@ pub(crate) fn build_node(
                 node.version,
                 delay.as_secs_f64()
             ));
-            std::thread::sleep(delay);
+            if !sleep_unless_stopped(delay, settings.stop.as_deref()) {
+                entry.detail = format!("cancelled before attempt {number}");
+                return entry;
+            }
         }
         let outcome = run_attempt(
             node, &sdist, number, &variant, &env, runner, context, history, &mut entry,
@@ -176,6 +184,10 @@ pub(crate) fn build_node(
             }
             Err(failure) => failure,
         };
+        if failure.stopped {
+            entry.detail = failure.message;
+            return entry;
+        }
         // Hints: what the log says is missing.
         let Some(log_path) = entry.metadata.log_path.clone() else {
             return entry;
@@ -311,6 +323,22 @@ pub(crate) fn build_node(
     entry
 }
 
+fn is_stopped(stop: Option<&AtomicBool>) -> bool {
+    stop.is_some_and(|s| s.load(Ordering::SeqCst))
+}
+
+/// Sleep for `delay`; `false` when `stop` was set meanwhile.
+fn sleep_unless_stopped(delay: Duration, stop: Option<&AtomicBool>) -> bool {
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        if is_stopped(stop) {
+            return false;
+        }
+        std::thread::sleep((until - Instant::now()).min(Duration::from_millis(100)));
+    }
+    !is_stopped(stop)
+}
+
 /// Deepest chain of build dependencies built on demand.
 pub const MAX_EXPANSION_DEPTH: u32 = 2;
 
@@ -424,8 +452,13 @@ fn apply_recipe(
         "[refinery] system recipe: install {}",
         packages.join(" ")
     ));
-    let outcome = run_logged(cmd, &log, context.settings.attempt_timeout)
-        .map_err(|e| format!("cannot run the system recipe: {e}"))?;
+    let outcome = run_logged(
+        cmd,
+        &log,
+        context.settings.attempt_timeout,
+        context.settings.stop.as_deref(),
+    )
+    .map_err(|e| format!("cannot run the system recipe: {e}"))?;
     let ok = outcome == Outcome::Success;
     record(
         history,
@@ -477,6 +510,7 @@ fn run_attempt(
         stage: crate::builder::Stage::Build,
         message: format!("cannot create the log {}: {e}", log_path.display()),
         timed_out: false,
+        stopped: false,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
     entry.metadata.built_with = Some(runner.describe_attempt(base_variant != EMULATED_VARIANT));
@@ -519,11 +553,14 @@ fn run_attempt(
                 .iter()
                 .map(|h| h.summary())
                 .collect();
-            (
-                if f.timed_out { "timeout" } else { "failed" },
-                f.message.clone(),
-                hints,
-            )
+            let status = if f.stopped {
+                "cancelled"
+            } else if f.timed_out {
+                "timeout"
+            } else {
+                "failed"
+            };
+            (status, f.message.clone(), hints)
         }
     };
     entry.detail = detail.clone();

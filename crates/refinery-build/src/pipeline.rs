@@ -45,6 +45,9 @@ pub struct RunSettings {
     /// Plans a build dependency on demand (dependency expansion while building).
     pub expander: Option<Expander>,
     pub schedule: Schedule,
+    /// Set from another thread to stop the run: the running step's processes are
+    /// killed and nothing more starts (a cancelled job, a lost lease).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A function that plans one requirement for the run's target.
@@ -272,6 +275,7 @@ pub fn execute_plan(
         wheels_dir: settings.output.clone(),
         pip_env: settings.pip_env.clone(),
         timeout: settings.attempt_timeout,
+        stop: settings.stop.clone(),
         auditwheel: settings.auditwheel.clone(),
     };
     // Wheels built before from the same sdist for the same target come from the CAS.

@@ -405,7 +405,8 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
     );
     let done = AtomicBool::new(false);
     let lost = AtomicBool::new(false);
-    let cancel = AtomicBool::new(false);
+    // Set on cancellation or a lost lease: the build's processes are killed at once.
+    let cancel = Arc::new(AtomicBool::new(false));
     let prefix = Mutex::new(None);
     let (tx, rx) = mpsc::channel::<String>();
     let reporter = StreamReporter { tx: Mutex::new(tx) };
@@ -427,11 +428,15 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
                 match source.heartbeat(job, options.lease) {
                     Ok(reply) => {
                         if reply.cancel && !cancel.swap(true, Ordering::SeqCst) {
-                            reporter.send("[worker] cancellation requested; the job ends after the current step\n".into());
+                            reporter.send(
+                                "[worker] cancellation requested; stopping the build\n".into(),
+                            );
                         }
                     }
                     Err(QueueError::LeaseLost { .. }) => {
                         lost.store(true, Ordering::SeqCst);
+                        // Another worker owns the job now: stop building it here.
+                        cancel.store(true, Ordering::SeqCst);
                         eprintln!("worker {}: job {}: the lease was lost", options.id, job.id);
                         return;
                     }
@@ -505,7 +510,7 @@ fn build(
     job: &Job,
     reporter: &StreamReporter,
     prefix: &Mutex<Option<String>>,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
 ) -> Outcome {
     let target = match Target::new(&job.python, &job.platform_tag) {
         Ok(t) => t,
@@ -553,7 +558,7 @@ fn build_in(
     job: &Job,
     reporter: &StreamReporter,
     prefix: &Mutex<Option<String>>,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
     target: &Target,
     input: &Path,
     output: &Path,
@@ -654,6 +659,7 @@ fn build_in(
         catalog: options.catalog.clone(),
         // One job is one package: dependencies are jobs of their own.
         expander: None,
+        stop: Some(cancel.clone()),
     };
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {
@@ -671,6 +677,13 @@ fn build_in(
     };
     if !source.shares_history() {
         forward_history(source, job, &history_db, &node.name, &run_id);
+    }
+    if cancel.load(Ordering::SeqCst) && !entry.status.is_success() {
+        return Outcome {
+            status: JobStatus::Cancelled,
+            detail: entry.detail,
+            result: serde_json::Value::Null,
+        };
     }
     let mut status = status_of(entry.status);
     let mut detail = entry.detail.clone();

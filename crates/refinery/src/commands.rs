@@ -182,6 +182,8 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
             Schedule::ShortestFirst => refinery_build::Schedule::ShortestFirst,
             Schedule::Fifo => refinery_build::Schedule::Fifo,
         },
+        // Ctrl-C ends the whole process group anyway.
+        stop: None,
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter)?;

@@ -472,3 +472,95 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     );
     let _ = std::io::stderr().flush();
 }
+
+/// Processes whose command line mentions `needle` (other than this test's).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.chars().all(|c| c.is_ascii_digit()) && name != me
+        })
+        .filter_map(|e| {
+            let raw = std::fs::read(e.path().join("cmdline")).ok()?;
+            let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+            line.contains(needle)
+                .then(|| format!("{}: {line}", e.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs the s390x environment"]
+fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    // Ten minutes of build unless it is stopped.
+    write_tiny_sdist(&index_dir, "stuckpkg", "1.0", 1200);
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("stuckpkg==1.0\n");
+    let job = plane.wait_for_job(input, "stuckpkg");
+    let worker = plane.worker("w-cancel", &["--heartbeat-secs", "1"]);
+
+    // Wait until the package's own build hook is running.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let log = plane
+            .client
+            .get(plane.url(&format!("/api/jobs/{job}/logs")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if log.contains("tinybackend tick 2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the build never started: {log}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        !processes_mentioning("stuckpkg-1.0").is_empty(),
+        "the build runs"
+    );
+    let r = plane
+        .client
+        .post(plane.url(&format!("/api/jobs/{job}/cancel")))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+
+    // The worker stops the build instead of waiting ten minutes, reports the job
+    // cancelled and, with the queue drained, exits.
+    let out = wait_output(worker, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let done = plane.job(job);
+    assert_eq!(done["status"], "cancelled", "{done}\n{stderr}");
+    let log = plane
+        .client
+        .get(plane.url(&format!("/api/jobs/{job}/logs")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(log.contains("cancellation requested"), "{log}");
+    assert!(log.contains("[refinery] stopped"), "{log}");
+    assert!(!log.contains("tinybackend tick 1199"), "{log}");
+    // Nothing of the build survives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning("stuckpkg-1.0").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning("stuckpkg-1.0"), Vec::<String>::new());
+    // A cancelled attempt is not a failure of the package.
+    let package = plane.json("/api/packages/stuckpkg");
+    let attempts = package["attempts"].as_array().unwrap();
+    assert!(
+        !attempts.is_empty() && attempts.iter().all(|a| a["status"] == "cancelled"),
+        "{package}"
+    );
+}
