@@ -529,6 +529,20 @@ async function main() {
     await shot('12-hints');
     const hints = await http('GET', '/api/hints');
     expect(hints.user.length === 1 && hints.user[0].packages[0] === 'libgdbm-dev', 'the hint is stored');
+    // An added hint is changed in place, then deleted.
+    await page.getByRole('button', { name: 'Edit hint user-1' }).click();
+    await page.getByRole('heading', { name: 'Change hint user-1' }).waitFor();
+    await page.getByLabel('System packages').fill('libgdbm-dev libgdbm-compat-dev');
+    await page.getByRole('button', { name: 'Save hint' }).click();
+    await toast('Hint user-1 saved');
+    await table.getByText('libgdbm-dev libgdbm-compat-dev').waitFor();
+    const changed = await http('GET', '/api/hints');
+    expect(changed.user.length === 1 && changed.user[0].id === hints.user[0].id && changed.user[0].packages.length === 2, 'the hint is changed in place');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete hint user-1' }).click();
+    await toast('Hint user-1 deleted');
+    await table.getByText('user-1').waitFor({ state: 'detached' });
+    expect((await http('GET', '/api/hints')).user.length === 0, 'the hint is deleted');
   });
 
   await test('settings: auto plan and auto build switches change the server', async () => {

@@ -6,6 +6,7 @@ import { packagesFromHint, fmtDuration, jobDurationSecs, statusTone } from '../s
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
 import { suggestedRecipe } from '../src/pages/Packages';
 import { uploadEndpoint } from '../src/pages/Inputs';
+import { hintRows } from '../src/pages/Hints';
 import type { Job, PlanNode } from '../src/lib/types';
 
 const node = (name: string, version: string, action: PlanNode['action'], direct = false): PlanNode => ({
@@ -119,6 +120,21 @@ describe('routing and formatting', () => {
     expect(statusTone('failed')).toBe('bad');
     expect(statusTone('built')).toBe('ok');
     expect(statusTone('building')).toBe('busy');
+  });
+});
+
+describe('hints', () => {
+  it('lists added hints first, editable in place by their id; catalog hints are not', () => {
+    const rows = hintRows({
+      catalog: { origin: 'built-in', hints: [{ id: 'libffi', pattern: 'ffi\\.h', message: 'libffi headers', apt: ['libffi-dev'], dnf: ['libffi-devel'] }] },
+      user: [{ id: 7, pattern: 'gdbm\\.h', packages: ['libgdbm-dev'], note: 'gdbm', created_ms: 1 }],
+    });
+    expect(rows.map((r) => [r.id, r.source, r.userId])).toEqual([
+      ['user-7', 'added', 7],
+      ['libffi', 'catalog', undefined],
+    ]);
+    expect(rows[1].packages).toBe('apt: libffi-dev · dnf: libffi-devel');
+    expect(hintRows(undefined)).toEqual([]);
   });
 });
 

@@ -204,7 +204,7 @@ pub fn attempt(
             &env,
         ) {
             Ok(frontend) => {
-                log.line("[refinery] frontend: the host's uv (native) with the s390x python3; the build hooks run emulated");
+                log.line(&format!("[refinery] frontend: the host's uv (native) with the s390x {python}; the build hooks run emulated"));
                 build_argv = frontend.argv;
                 build_env.extend(frontend.env);
             }

@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/top-failures", get(top_failures))
         .route("/api/top-slowest", get(top_slowest))
         .route("/api/hints", get(hints).post(add_hint))
+        .route("/api/hints/{id}", put(update_hint).delete(delete_hint))
         .route("/api/logs/{name}/{version}", get(log_text))
         .route("/api/logs/{name}/{version}/chunks", get(log_chunks))
         .route("/api/logs/{name}/{version}/stream", get(log_stream))
@@ -363,26 +364,34 @@ struct NewHint {
     note: String,
 }
 
+impl NewHint {
+    /// A usable pattern and plain package names, or what is wrong.
+    fn validate(&self) -> Result<(), ApiError> {
+        if self.pattern.trim().is_empty() || self.pattern.len() > 500 {
+            return Err(ApiError::bad_request(
+                "a hint needs a pattern (a regular expression, at most 500 characters)",
+            ));
+        }
+        regex::Regex::new(&self.pattern).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the pattern is not a valid regular expression: {e}"
+            ))
+        })?;
+        let pkg_re = regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,100}$").expect("regex");
+        if let Some(bad) = self.packages.iter().find(|p| !pkg_re.is_match(p)) {
+            return Err(ApiError::bad_request(format!(
+                "`{bad}` is not a system package name"
+            )));
+        }
+        Ok(())
+    }
+}
+
 async fn add_hint(
     State(state): State<Arc<AppState>>,
     Json(body): Json<NewHint>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if body.pattern.trim().is_empty() || body.pattern.len() > 500 {
-        return Err(ApiError::bad_request(
-            "a hint needs a pattern (a regular expression, at most 500 characters)",
-        ));
-    }
-    regex::Regex::new(&body.pattern).map_err(|e| {
-        ApiError::bad_request(format!(
-            "the pattern is not a valid regular expression: {e}"
-        ))
-    })?;
-    let pkg_re = regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,100}$").expect("regex");
-    if let Some(bad) = body.packages.iter().find(|p| !pkg_re.is_match(p)) {
-        return Err(ApiError::bad_request(format!(
-            "`{bad}` is not a system package name"
-        )));
-    }
+    body.validate()?;
     let hint = blocking(move || {
         state
             .store
@@ -391,6 +400,33 @@ async fn add_hint(
     })
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "hint": hint }))))
+}
+
+/// Hints added through the API can be changed in place; the catalog's come from files.
+async fn update_hint(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+    Json(body): Json<NewHint>,
+) -> ApiResult<Json<Value>> {
+    let id = parse_id(&id, "hint")?;
+    body.validate()?;
+    let hint = blocking(move || {
+        state
+            .store
+            .update_hint(id, &body.pattern, &body.packages, body.note.trim())
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(json!({ "hint": hint })))
+}
+
+async fn delete_hint(
+    State(state): State<Arc<AppState>>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id, "hint")?;
+    blocking(move || state.store.delete_hint(id).map_err(ApiError::from)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 // ---------------------------------------------------------------------------------------

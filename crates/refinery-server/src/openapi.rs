@@ -15,6 +15,8 @@ const OPERATIONS: &[(&str, &str, &str, bool, Option<&str>)] = &[
     ("get", "/api/top-slowest", "Packages by mean successful build time; ?limit", false, None),
     ("get", "/api/hints", "The hint catalog (hints/catalog.toml) and hints added through the API", false, None),
     ("post", "/api/hints", "Add a hint {pattern, packages, note}", true, Some("Hint")),
+    ("put", "/api/hints/{id}", "Change an added hint {pattern, packages, note}", true, Some("Hint")),
+    ("delete", "/api/hints/{id}", "Delete an added hint", true, None),
     ("get", "/api/logs/{name}/{version}", "The latest build log (text); ?attempt=N for a log file", false, None),
     ("get", "/api/logs/{name}/{version}/chunks", "Log chunks of the latest job; ?after=seq", false, None),
     ("get", "/api/logs/{name}/{version}/stream", "Live log over SSE (events `log`, `end`; Last-Event-ID resumes)", false, None),

@@ -983,3 +983,81 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
     let events = t.get_json("/api/events?kind=plan");
     assert!(events["events"].as_array().unwrap().len() >= 2, "{events}");
 }
+
+#[test]
+fn added_hints_are_changed_and_deleted_in_place() {
+    let t = TestServer::start(|c| c.worker_token = Some("s3cret".into()));
+    let r = t.post_token(
+        "/api/hints",
+        json!({"pattern": "gdbm\\.h: No such file", "packages": ["libgdbm-dev"], "note": "gdbm"}),
+        "s3cret",
+    );
+    assert_eq!(r.status().as_u16(), 201);
+    let hint = r.json::<Value>().unwrap()["hint"].clone();
+    let path = format!("/api/hints/{}", hint["id"]);
+    let edited = json!({"pattern": "gdbm(-ndbm)?\\.h", "packages": ["libgdbm-dev", "libgdbm-compat-dev"], "note": "gdbm and ndbm"});
+    // Changing hints needs the token, like adding them.
+    let put = |body: &Value, token: Option<&str>| {
+        let mut request = t.client.put(t.url(&path)).json(body);
+        if let Some(token) = token {
+            request = request.header("X-Worker-Token", token);
+        }
+        request.send().unwrap()
+    };
+    assert_error(put(&edited, None), 401);
+    let r = put(&edited, Some("s3cret"));
+    assert_eq!(r.status().as_u16(), 200);
+    let changed = r.json::<Value>().unwrap()["hint"].clone();
+    assert_eq!(changed["id"], hint["id"]);
+    assert_eq!(changed["created_ms"], hint["created_ms"]);
+    assert_eq!(changed["packages"][1], "libgdbm-compat-dev");
+    assert_eq!(t.get_json("/api/hints")["user"], json!([changed]));
+    // Bad input is refused with the reason and changes nothing.
+    let e = assert_error(
+        put(&json!({"pattern": "gdbm(", "packages": []}), Some("s3cret")),
+        400,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a valid regular expression"),
+        "{e}"
+    );
+    let e = assert_error(
+        put(
+            &json!({"pattern": "x", "packages": ["; rm -rf /"]}),
+            Some("s3cret"),
+        ),
+        400,
+    );
+    assert!(e["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not a system package name"));
+    assert_eq!(t.get_json("/api/hints")["user"], json!([changed]));
+    // Unknown and malformed ids.
+    assert_error(put_path(&t, "/api/hints/9999", &edited), 404);
+    assert_error(put_path(&t, "/api/hints/abc", &edited), 400);
+    // Deleting.
+    let delete = |token: Option<&str>| {
+        let mut request = t.client.delete(t.url(&path));
+        if let Some(token) = token {
+            request = request.header("X-Worker-Token", token);
+        }
+        request.send().unwrap()
+    };
+    assert_error(delete(None), 401);
+    assert_eq!(delete(Some("s3cret")).status().as_u16(), 204);
+    assert_eq!(t.get_json("/api/hints")["user"], json!([]));
+    assert_error(delete(Some("s3cret")), 404);
+}
+
+fn put_path(t: &TestServer, path: &str, body: &Value) -> reqwest::blocking::Response {
+    t.client
+        .put(t.url(path))
+        .header("X-Worker-Token", "s3cret")
+        .json(body)
+        .send()
+        .unwrap()
+}

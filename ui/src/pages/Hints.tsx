@@ -12,6 +12,8 @@ interface Row {
   key: string;
   source: 'catalog' | 'added';
   id: string;
+  /** The store's id of an added hint (editable in place). */
+  userId?: number;
   pattern: string;
   message: string;
   packages: string;
@@ -32,6 +34,7 @@ export function hintRows(data: HintsResponse | undefined): Row[] {
     key: `u:${h.id}`,
     source: 'added' as const,
     id: `user-${h.id}`,
+    userId: h.id,
     pattern: h.pattern,
     message: h.note,
     packages: h.packages.join(' '),
@@ -50,6 +53,8 @@ export function Hints() {
   const [note, setNote] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
+  /** The added hint being changed in place; none: the form adds a new hint. */
+  const [editing, setEditing] = useState<Row | null>(null);
 
   const patternError = useMemo(() => {
     if (!pattern) return '';
@@ -66,14 +71,15 @@ export function Hints() {
     setBusy(true);
     setError('');
     try {
-      await api('/api/hints', {
-        method: 'POST',
-        body: { pattern, packages: packages.split(/[\s,]+/).filter(Boolean), note },
-      });
-      toast.success('Hint added: the next builds whose logs match it will suggest these packages.');
-      setPattern('');
-      setPackages('');
-      setNote('');
+      const body = { pattern, packages: packages.split(/[\s,]+/).filter(Boolean), note };
+      if (editing?.userId !== undefined) {
+        await api(`/api/hints/${editing.userId}`, { method: 'PUT', body });
+        toast.success(`Hint ${editing.id} saved: the next builds use the new version.`);
+      } else {
+        await api('/api/hints', { method: 'POST', body });
+        toast.success('Hint added: the next builds whose logs match it will suggest these packages.');
+      }
+      reset();
       refreshAll();
     } catch (err) {
       setError(errorMessage(err));
@@ -82,11 +88,34 @@ export function Hints() {
     }
   };
 
+  const reset = () => {
+    setEditing(null);
+    setPattern('');
+    setPackages('');
+    setNote('');
+    setError('');
+  };
+
+  /** Added hints are changed in place; catalog hints are copied into a new one. */
   const edit = (r: Row) => {
+    setEditing(r.source === 'added' ? r : null);
     setPattern(r.pattern);
     setPackages(r.packages.replace(/(apt|dnf):/g, '').replace(/·/g, ' ').split(/\s+/).filter(Boolean).join(' '));
     setNote(r.message);
+    setError('');
     document.getElementById('hint-pattern')?.focus();
+  };
+
+  const remove = async (r: Row) => {
+    if (r.userId === undefined || !window.confirm(`Delete hint ${r.id} (${r.pattern})? Builds stop using it.`)) return;
+    try {
+      await api(`/api/hints/${r.userId}`, { method: 'DELETE' });
+      if (editing?.key === r.key) reset();
+      toast.success(`Hint ${r.id} deleted.`);
+      refreshAll();
+    } catch (err) {
+      toast.error(errorMessage(err));
+    }
   };
 
   return (
@@ -98,7 +127,7 @@ export function Hints() {
           refinery; hints added here are used by every worker from the next build on.
         </p>
       </div>
-      <Card title="Add a hint" id="add-hint">
+      <Card title={editing ? `Change hint ${editing.id}` : 'Add a hint'} id="add-hint">
         <form onSubmit={submit} className="hint-form">
           <div className="grid-3">
             <label className="field">
@@ -133,8 +162,13 @@ export function Hints() {
             </p>
           )}
           <button type="submit" className="primary" disabled={busy || !pattern.trim() || !!patternError}>
-            {busy ? 'Adding…' : 'Add hint'}
+            {editing ? (busy ? 'Saving…' : 'Save hint') : busy ? 'Adding…' : 'Add hint'}
           </button>
+          {editing && (
+            <button type="button" onClick={reset} disabled={busy}>
+              Cancel
+            </button>
+          )}
         </form>
       </Card>
       <Card
@@ -166,11 +200,21 @@ export function Hints() {
               key: 'edit',
               label: 'Actions',
               hiddenLabel: true,
-              render: (r) => (
-                <button type="button" className="small" onClick={() => edit(r)} aria-label={`Edit a copy of hint ${r.id}`} title="Copies the hint into the form; saving adds it as a new hint">
-                  Edit a copy
-                </button>
-              ),
+              render: (r) =>
+                r.source === 'added' ? (
+                  <span className="row-actions">
+                    <button type="button" className="small" onClick={() => edit(r)} aria-label={`Edit hint ${r.id}`}>
+                      Edit
+                    </button>
+                    <button type="button" className="small danger" onClick={() => void remove(r)} aria-label={`Delete hint ${r.id}`}>
+                      Delete
+                    </button>
+                  </span>
+                ) : (
+                  <button type="button" className="small" onClick={() => edit(r)} aria-label={`Edit a copy of hint ${r.id}`} title="The catalog comes from files: saving adds the copy as a new hint">
+                    Edit a copy
+                  </button>
+                ),
             },
           ]}
         />

@@ -537,6 +537,15 @@ pub trait QueueStore: Send + Sync {
     // Hints.
     fn add_hint(&self, pattern: &str, packages: &[String], note: &str) -> Result<Hint, QueueError>;
     fn hints(&self) -> Result<Vec<Hint>, QueueError>;
+    /// Replace an added hint's pattern, packages and note (its id and age stay).
+    fn update_hint(
+        &self,
+        id: i64,
+        pattern: &str,
+        packages: &[String],
+        note: &str,
+    ) -> Result<Hint, QueueError>;
+    fn delete_hint(&self, id: i64) -> Result<(), QueueError>;
 }
 
 /// Opens the queue store named by `url`:

@@ -987,13 +987,49 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 &[],
             )?
             .iter()
-            .map(|r| Hint {
-                id: r.int(0),
-                pattern: r.text(1),
-                packages: serde_json::from_str(&r.text(2)).unwrap_or_default(),
-                note: r.text(3),
-                created_ms: r.int(4),
-            })
+            .map(hint_from_row)
             .collect())
+    }
+
+    fn update_hint(
+        &self,
+        id: i64,
+        pattern: &str,
+        packages: &[String],
+        note: &str,
+    ) -> Result<Hint, QueueError> {
+        let packages_json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
+        self.query(
+            "UPDATE hints SET pattern = $2, packages = $3, note = $4 WHERE id = $1 \
+             RETURNING id, pattern, packages, note, created_ms",
+            &[id.into(), pattern.into(), packages_json.into(), note.into()],
+        )?
+        .first()
+        .map(hint_from_row)
+        .ok_or_else(|| hint_not_found(id))
+    }
+
+    fn delete_hint(&self, id: i64) -> Result<(), QueueError> {
+        match self.with_conn(|c| c.execute("DELETE FROM hints WHERE id = $1", &[id.into()]))? {
+            0 => Err(hint_not_found(id)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn hint_from_row(r: &Row) -> Hint {
+    Hint {
+        id: r.int(0),
+        pattern: r.text(1),
+        packages: serde_json::from_str(&r.text(2)).unwrap_or_default(),
+        note: r.text(3),
+        created_ms: r.int(4),
+    }
+}
+
+fn hint_not_found(id: i64) -> QueueError {
+    QueueError::NotFound {
+        what: "hint",
+        id: id.to_string(),
     }
 }

@@ -522,7 +522,30 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
         .add_hint("ffi.h: No such file", &["libffi-dev".into()], "cffi")
         .unwrap();
     assert!(hint.id > 0);
-    assert_eq!(q.hints().unwrap(), [hint]);
+    assert_eq!(q.hints().unwrap(), std::slice::from_ref(&hint));
+    let edited = q
+        .update_hint(
+            hint.id,
+            "ffi\\.h",
+            &["libffi-dev".into(), "pkg-config".into()],
+            "",
+        )
+        .unwrap();
+    assert_eq!(
+        (edited.id, edited.created_ms, edited.pattern.as_str()),
+        (hint.id, hint.created_ms, "ffi\\.h")
+    );
+    assert_eq!(q.hints().unwrap(), [edited]);
+    assert!(matches!(
+        q.update_hint(hint.id + 100, "x", &[], ""),
+        Err(QueueError::NotFound { what: "hint", .. })
+    ));
+    q.delete_hint(hint.id).unwrap();
+    assert!(q.hints().unwrap().is_empty());
+    assert!(matches!(
+        q.delete_hint(hint.id),
+        Err(QueueError::NotFound { what: "hint", .. })
+    ));
     q.ping().unwrap();
 }
 
