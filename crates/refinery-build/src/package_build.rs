@@ -344,12 +344,46 @@ pub const MAX_EXPANSION_DEPTH: u32 = 2;
 
 /// The requirement pip could not find a distribution for while installing build dependencies.
 pub fn missing_build_dependency(log: &str) -> Option<String> {
-    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let pattern = PATTERN.get_or_init(|| {
+    static PIP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pip = PIP.get_or_init(|| {
         regex::Regex::new(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._\-]*(\[[^\]]*\])?([<>=!~][^\s;]*)?)")
             .expect("valid pattern")
     });
-    pattern.captures(log).map(|c| c[1].trim().to_string())
+    if let Some(c) = pip.captures(log) {
+        return Some(c[1].trim().to_string());
+    }
+    uv_missing_build_dependency(log)
+}
+
+/// uv's way of saying it (the accelerated frontend): "No solution found when resolving:
+/// `a>=1`, `b`" then "Because b was not found in the package registry" or "Because
+/// b==1.0 has no usable wheels". The requirement comes from the first line.
+fn uv_missing_build_dependency(log: &str) -> Option<String> {
+    static BECAUSE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static RESOLVING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let because = BECAUSE.get_or_init(|| {
+        regex::Regex::new(r"Because ([A-Za-z0-9][A-Za-z0-9._\-]*)\S* (?:was not found|has no usable wheels|has no versions)")
+            .expect("valid pattern")
+    });
+    let resolving = RESOLVING.get_or_init(|| {
+        regex::Regex::new(r"No solution found when resolving: (.*)").expect("valid pattern")
+    });
+    let name = because.captures(log)?[1].to_string();
+    let key = refinery_index::normalize_name(&name);
+    let wanted = resolving.captures(log).and_then(|c| {
+        c[1].split('`')
+            .skip(1)
+            .step_by(2)
+            .find(|r| {
+                let head = r
+                    .split(|ch: char| "<>=!~[; ".contains(ch))
+                    .next()
+                    .unwrap_or("");
+                refinery_index::normalize_name(head) == key
+            })
+            .map(str::to_string)
+    });
+    Some(wanted.unwrap_or(name))
 }
 
 /// Plan `requirement` for the target and build or reuse what it needs into the output.
@@ -688,6 +722,27 @@ mod tests {
             Some("helperdep>=1.0")
         );
         assert_eq!(missing_build_dependency("Successfully built x"), None);
+    }
+
+    #[test]
+    fn finds_the_build_dependency_uv_could_not_find() {
+        // uv 0.13.9, word for word.
+        let no_wheels = "error: Failed to build `/build/src/x-1.tar.gz`\n  cause: Failed to resolve requirements from `build-system.requires`\n  cause: No solution found when resolving: `setuptools>=40.8`, `Helper_Dep>=1.0`\n  cause: Because helper-dep==1.0 has no usable wheels and you require helper-dep==1.0, we can conclude that your requirements are unsatisfiable.\n";
+        assert_eq!(
+            missing_build_dependency(no_wheels).as_deref(),
+            Some("Helper_Dep>=1.0")
+        );
+        let absent = "  cause: No solution found when resolving: `helperdep>=1.0`\n  cause: Because helperdep was not found in the provided package locations and you require helperdep>=1.0, we can conclude that your requirements are unsatisfiable.\n";
+        assert_eq!(
+            missing_build_dependency(absent).as_deref(),
+            Some("helperdep>=1.0")
+        );
+        // Without the requirement list, the bare name.
+        assert_eq!(
+            missing_build_dependency("Because helperdep was not found in the package registry")
+                .as_deref(),
+            Some("helperdep")
+        );
     }
 
     #[test]

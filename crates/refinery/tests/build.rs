@@ -469,6 +469,18 @@ fn a_build_dependency_without_a_wheel_is_built_first_then_the_build_is_requeued(
     let m = manifest(&out);
     assert_eq!(entry(&m, "needsdep")["status"], "built");
     assert_eq!(entry(&m, "helperdep")["status"], "built");
+    // Accelerated (CI has the cross compilers and uv): uv's own message drives the
+    // expansion, and the requeued attempt stays accelerated.
+    if Path::new("/usr/bin/s390x-linux-gnu-gcc").exists()
+        && refinery_build::accelerate::find_host_uv().is_some()
+    {
+        let e = entry(&m, "needsdep");
+        assert_eq!(e["metadata"]["attempt"], 2, "{e}");
+        assert_eq!(
+            e["metadata"]["built_with"], "rootfs:bookworm emulated+cross",
+            "{e}"
+        );
+    }
     let history = refinery(
         &[
             "history",
