@@ -64,6 +64,7 @@ function Badges() {
     'not-required': 'no token needed',
     missing: 'token: not set',
     valid: 'token: set',
+    'read-only': 'token: read-only',
     invalid: 'token: wrong',
     unknown: 'token: ?',
   };

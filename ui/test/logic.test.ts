@@ -202,5 +202,9 @@ describe('api client', () => {
     expect(await probeToken()).toBe('invalid');
     respond(200, { ok: true });
     expect(await probeToken()).toBe('valid');
+    respond(200, { ok: true, access: 'write' });
+    expect(await probeToken()).toBe('valid');
+    respond(200, { ok: true, access: 'read' });
+    expect(await probeToken()).toBe('read-only');
   });
 });

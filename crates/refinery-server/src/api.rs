@@ -1558,11 +1558,15 @@ async fn session_token(
     uri: axum::http::Uri,
     body: Option<Json<TokenBody>>,
 ) -> ApiResult<Response> {
-    let Some(expected) = state.config.worker_token.clone() else {
+    let (worker, read) = (
+        state.config.worker_token.clone(),
+        state.config.read_token.clone(),
+    );
+    if worker.is_none() && read.is_none() {
         return Err(ApiError::bad_request(
-            "this server has no WORKER_TOKEN: there is nothing to log in to",
+            "this server has no WORKER_TOKEN and no read token: there is nothing to log in to",
         ));
-    };
+    }
     let presented = body
         .and_then(|b| b.0.token)
         .or_else(|| auth::presented_token(&headers, uri.query()));
@@ -1573,13 +1577,23 @@ async fn session_token(
             "send the token as ?token=, the X-Worker-Token header or {\"token\": …}",
         ));
     };
-    if !auth::tokens_equal(&expected, &token) {
+    // The worker token acts; a read token (--read-token) only reads.
+    let matches = |expected: &Option<String>| {
+        expected
+            .as_deref()
+            .is_some_and(|e| auth::tokens_equal(e, &token))
+    };
+    let access = if matches(&worker) {
+        "write"
+    } else if matches(&read) {
+        "read"
+    } else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "the token is not valid",
         ));
-    }
+    };
     let cookie: String = token
         .bytes()
         .map(|b| {
@@ -1590,7 +1604,9 @@ async fn session_token(
             }
         })
         .collect();
-    let mut response = Json(json!({ "ok": true })).into_response();
+    // Without a WORKER_TOKEN every action is open: a read token still acts.
+    let access = if worker.is_none() { "write" } else { access };
+    let mut response = Json(json!({ "ok": true, "access": access })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&format!(

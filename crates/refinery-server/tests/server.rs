@@ -288,6 +288,47 @@ fn tokens_are_enforced() {
         200
     );
     assert_eq!(t.get("/healthz").status(), 200);
+    // Either token logs in; the answer says what it may do, and the cookie reads.
+    let login = |token: &str| {
+        t.client
+            .post(t.url("/api/session/token"))
+            .json(&json!({ "token": token }))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(login("w").json::<Value>().unwrap()["access"], "write");
+    let r = login("r");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .starts_with("worker_token=r;"));
+    assert_eq!(r.json::<Value>().unwrap()["access"], "read");
+    assert_error(login("x"), 403);
+    let with_cookie = |request: reqwest::blocking::RequestBuilder| {
+        request
+            .header("cookie", "worker_token=r")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(with_cookie(t.client.get(t.url("/api/events"))), 200);
+    assert_eq!(
+        with_cookie(t.client.post(t.url("/api/queue/retry")).json(&json!({}))),
+        403
+    );
+
+    // Only a read token: it logs in (nothing else would).
+    let t = TestServer::start(|c| c.read_token = Some("r".into()));
+    let r = t
+        .client
+        .post(t.url("/api/session/token"))
+        .json(&json!({ "token": "r" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["access"], "write");
 }
 
 #[test]

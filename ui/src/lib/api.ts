@@ -185,7 +185,8 @@ export async function apiText(path: string, opts: RequestOptions = {}): Promise<
 }
 
 /** What the server says about the worker token cookie. */
-export type TokenState = 'not-required' | 'missing' | 'valid' | 'invalid' | 'unknown';
+/** `read-only`: a `--read-token` is stored, which reads but cannot act. */
+export type TokenState = 'not-required' | 'missing' | 'valid' | 'read-only' | 'invalid' | 'unknown';
 
 /**
  * Probes the `worker_token` cookie without knowing it (it is HttpOnly): the session
@@ -194,8 +195,8 @@ export type TokenState = 'not-required' | 'missing' | 'valid' | 'invalid' | 'unk
  */
 export async function probeToken(): Promise<TokenState> {
   try {
-    await api('/api/session/token', { method: 'POST', quiet401: true });
-    return 'valid';
+    const answer = await api<{ access?: string }>('/api/session/token', { method: 'POST', quiet401: true });
+    return answer?.access === 'read' ? 'read-only' : 'valid';
   } catch (e) {
     if (!(e instanceof ApiError)) return 'unknown';
     if (e.status === 400) return 'not-required';

@@ -80,6 +80,7 @@ export function SettingsPage() {
     'not-required': 'This server has no WORKER_TOKEN: every action is open, nothing to enter.',
     missing: 'This server needs a worker token for actions (uploads, retries, settings). None is stored in this browser.',
     valid: 'A valid worker token is stored in this browser (an HttpOnly cookie, 30 days).',
+    'read-only': 'The token stored in this browser is the read token: pages load, but actions (uploads, retries, settings) need the worker token.',
     invalid: 'The token stored in this browser is not valid for this server. Enter the right one.',
     unknown: 'The token state is not known (the API may be down).',
   };
@@ -132,7 +133,7 @@ export function SettingsPage() {
             <button type="submit" className="primary" disabled={!tokenText.trim() || busy === 'token'}>
               {busy === 'token' ? 'Saving…' : 'Save token'}
             </button>
-            {(token === 'valid' || token === 'invalid') && (
+            {(token === 'valid' || token === 'read-only' || token === 'invalid') && (
               <button type="button" onClick={() => void dropToken()} disabled={busy === 'forget'}>
                 Forget token
               </button>
