@@ -31,7 +31,7 @@ type ApiResult<T> = Result<T, ApiError>;
 pub fn router(state: Arc<AppState>) -> Router {
     let uploads_req = DefaultBodyLimit::max(state.config.max_requirements_bytes + 64 * 1024);
     let uploads_whl = DefaultBodyLimit::max(state.config.max_wheel_bytes + 64 * 1024);
-    Router::new()
+    let router = Router::new()
         .route("/", get(ui_page))
         .route("/healthz", get(health))
         .route("/api/health", get(health))
@@ -105,8 +105,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
-        ))
-        .with_state(state)
+        ));
+    // Outermost, so that preflight requests are answered before the token check.
+    let origins: Vec<_> = state
+        .config
+        .cors_origins
+        .iter()
+        .filter_map(|o| crate::cors::parse_origin(o).ok())
+        .collect();
+    let router = if origins.is_empty() {
+        router
+    } else {
+        router.layer(crate::cors::layer(origins))
+    };
+    router.with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {

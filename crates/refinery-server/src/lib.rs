@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cors;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -54,6 +55,9 @@ pub struct ServerConfig {
     pub worker_token: Option<String>,
     /// Guards the reads, when set.
     pub read_token: Option<String>,
+    /// Origins (`https://host:port`) whose pages may call the API from the browser, with
+    /// the token cookie (a dashboard served from elsewhere). Empty: same origin only.
+    pub cors_origins: Vec<String>,
     /// Default target of uploads.
     pub python: String,
     pub platform_tag: String,
@@ -91,6 +95,7 @@ impl ServerConfig {
             database_url: None,
             worker_token: None,
             read_token: None,
+            cors_origins: Vec::new(),
             python: "3.11".into(),
             platform_tag: "manylinux2014_s390x".into(),
             index: IndexConfig {
@@ -188,6 +193,9 @@ impl AppState {
         config: ServerConfig,
         store: Arc<dyn QueueStore>,
     ) -> Result<Arc<AppState>, String> {
+        for origin in &config.cors_origins {
+            cors::parse_origin(origin)?;
+        }
         fs_err::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
         // Open once so a broken history database is reported at start.
         History::open(&config.history_db).map_err(|e| e.to_string())?;

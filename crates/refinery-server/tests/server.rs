@@ -1102,3 +1102,71 @@ fn put_path(t: &TestServer, path: &str, body: &Value) -> reqwest::blocking::Resp
         .send()
         .unwrap()
 }
+
+#[test]
+fn listed_origins_may_call_the_api_from_the_browser_and_others_may_not() {
+    let t = TestServer::start(|c| {
+        c.worker_token = Some("s3cret".into());
+        c.read_token = Some("r".into());
+        c.cors_origins = vec!["http://ui.example:5173".into()];
+    });
+    // The preflight is answered before the token check (browsers send no credentials
+    // with it).
+    let preflight = |origin: &str| {
+        t.client
+            .request(reqwest::Method::OPTIONS, t.url("/api/hints/1"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PUT")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-worker-token",
+            )
+            .send()
+            .unwrap()
+    };
+    let ok = preflight("http://ui.example:5173");
+    assert!(ok.status().is_success(), "{}", ok.status());
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://ui.example:5173");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PUT"));
+    assert!(h["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("x-worker-token"));
+    let other = preflight("http://evil.example");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Real requests: the listed origin gets the header, the token still decides.
+    let get = |origin: &str, token: Option<&str>| {
+        let mut request = t.client.get(t.url("/api/events")).header("origin", origin);
+        if let Some(token) = token {
+            request = request.header("cookie", format!("worker_token={token}"));
+        }
+        request.send().unwrap()
+    };
+    let r = get("http://ui.example:5173", Some("r"));
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://ui.example:5173"
+    );
+    assert_error(get("http://ui.example:5173", None), 401);
+    let r = get("http://evil.example", Some("r"));
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn a_wildcard_or_a_path_is_not_an_origin() {
+    for bad in ["*", "https://ui.example/app"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = refinery_server::ServerConfig::new(dir.path().to_path_buf());
+        config.cors_origins = vec![bad.into()];
+        let e = refinery_server::start(config, "127.0.0.1:0".parse().unwrap())
+            .err()
+            .expect("refused");
+        assert!(e.contains("--cors-origin"), "{e}");
+    }
+}

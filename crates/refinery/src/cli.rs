@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Token that every read needs too (WORKER_TOKEN guards the writes). [env: READ_TOKEN]
     #[arg(long, value_name = "TOKEN")]
     pub read_token: Option<String>,
+    /// Let a dashboard served from ORIGIN (https://host[:port]) call the API from the
+    /// browser, with the token cookie; repeat for more. [env: CORS_ORIGINS, comma-separated]
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origins: Vec<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

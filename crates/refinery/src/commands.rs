@@ -505,6 +505,19 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.history_db = history_db.clone();
     config.worker_token = var("WORKER_TOKEN");
     config.read_token = args.read_token.clone().or_else(|| var("READ_TOKEN"));
+    config.cors_origins = if args.cors_origins.is_empty() {
+        var("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|o| !o.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        args.cors_origins.clone()
+    };
     config.python = target.python_str();
     config.platform_tag = target.platform_tag().to_string();
     config.index = crate::config::index_config(&args.index, &ConfigFile::default(), &cache);

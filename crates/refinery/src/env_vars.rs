@@ -41,6 +41,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "token that `refinery serve` also requires for reads (like --read-token)",
     ),
     (
+        "CORS_ORIGINS",
+        "serve: origins (https://host[:port], comma-separated) whose dashboards may call the API (like --cors-origin)",
+    ),
+    (
         "DATABASE_URL",
         "queue database of serve/worker/queue: postgres://USER:PASS@HOST/DB (default SQLite <cache>/queue.db)",
     ),
