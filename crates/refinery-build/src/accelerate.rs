@@ -335,6 +335,37 @@ pub struct ContainerBinds {
 }
 
 impl Accelerator {
+    /// The compilers' folders; without them (see [`TEST_BREAK_VAR`]) the drivers run but
+    /// find no `cc1` or `as`.
+    fn support_dirs(&self) -> impl Iterator<Item = &String> {
+        self.toolchain
+            .support_dirs
+            .iter()
+            .filter(|d| !(self.break_compilers && d.contains("gcc-cross")))
+    }
+
+    /// Each cross tool name of the chosen GCC major with the host file it runs: an
+    /// unversioned name takes the versioned tool of that major when there is one.
+    fn tools(&self) -> Vec<(String, PathBuf)> {
+        let tc = &self.toolchain;
+        tc.tools
+            .iter()
+            .filter_map(|tool| {
+                let (stem, version) = split_version(tool);
+                if version.is_some_and(|v| v != self.major) {
+                    return None;
+                }
+                let versioned = format!("{stem}-{}", self.major);
+                let source = if version.is_none() && tc.tools.contains(&versioned) {
+                    &versioned
+                } else {
+                    tool
+                };
+                Some((tool.clone(), tc.host_path(&format!("/usr/bin/{source}"))))
+            })
+            .collect()
+    }
+
     /// The bubblewrap arguments that make the cross tools run inside `rootfs`.
     pub fn sandbox(&self, rootfs: &Path) -> SandboxBinds {
         let tc = &self.toolchain;
@@ -356,11 +387,7 @@ impl Accelerator {
             let guest = guest_target(rootfs, &tc.loader);
             bind(&mut binds, tc.host_path(&tc.loader), guest, true);
         }
-        let support = tc.support_dirs.iter().filter(|d| {
-            // Without its support folders the driver runs but finds no cc1 or as.
-            !(self.break_compilers && d.contains("gcc-cross"))
-        });
-        for dir in tc.host_lib_dirs.iter().chain(support) {
+        for dir in tc.host_lib_dirs.iter().chain(self.support_dirs()) {
             bind(
                 &mut binds,
                 tc.host_path(dir),
@@ -372,26 +399,14 @@ impl Accelerator {
         //    symlinks to those); the ones the rootfs lacks go into the shim folder.
         let mut seen: Vec<String> = Vec::new();
         let mut shim: Vec<(PathBuf, String)> = Vec::new();
-        for tool in &tc.tools {
-            let (stem, version) = split_version(tool);
-            if version.is_some_and(|v| v != self.major) {
-                continue;
-            }
-            // An unversioned name takes the host tool of the chosen major when there is one.
-            let versioned = format!("{stem}-{}", self.major);
-            let source = if version.is_none() && tc.tools.contains(&versioned) {
-                &versioned
-            } else {
-                tool
-            };
-            let host = tc.host_path(&format!("/usr/bin/{source}"));
+        for (tool, host) in self.tools() {
             match resolve_in(rootfs, &format!("/usr/bin/{tool}")) {
                 Some(real) if !seen.contains(&real) => {
                     seen.push(real.clone());
                     bind(&mut binds, host, real, true);
                 }
                 Some(_) => {}
-                None => shim.push((host, tool.clone())),
+                None => shim.push((host, tool)),
             }
         }
         let mut links: Vec<(String, String)> = Vec::new();
@@ -455,26 +470,13 @@ impl Accelerator {
                 .iter()
                 .map(|dir| (tc.host_path(dir), dir.clone())),
         );
-        for dir in &tc.support_dirs {
-            if self.break_compilers && dir.contains("gcc-cross") {
-                continue;
-            }
+        for dir in self.support_dirs() {
             let relocated = dir.strip_prefix("/usr").unwrap_or(dir);
             volumes.push((tc.host_path(dir), format!("{GUEST_SHIM_DIR}{relocated}")));
         }
         let host_tool = |name: &str| tc.host_path(&format!("/usr/bin/{name}"));
-        for tool in &tc.tools {
-            let (stem, version) = split_version(tool);
-            if version.is_some_and(|v| v != self.major) {
-                continue;
-            }
-            let versioned = format!("{stem}-{}", self.major);
-            let source = if version.is_none() && tc.tools.contains(&versioned) {
-                &versioned
-            } else {
-                tool
-            };
-            volumes.push((host_tool(source), format!("{bin}/{tool}")));
+        for (tool, host) in self.tools() {
+            volumes.push((host, format!("{bin}/{tool}")));
         }
         for (generic, stem) in GENERIC_NAMES {
             let prefixed = format!("{TRIPLET}-{stem}");

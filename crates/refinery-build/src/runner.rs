@@ -51,19 +51,33 @@ pub const GUEST_CA_BUNDLE: &str = "/etc/refinery/ca-bundle.pem";
 
 /// How a runner turns a [`RunSpec`] into a host process.
 pub trait Runner: Send + Sync {
-    /// A short human label: `rootfs:bookworm (emulated)`, `podman:rocky`...
-    fn describe(&self) -> String;
+    /// A short human label: `rootfs:bookworm emulated`, `podman:rocky`..., without
+    /// acceleration.
+    fn label(&self) -> String;
+    /// The host's cross compilers, for the steps that ask for acceleration.
+    fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
+        None
+    }
+    /// The label with acceleration where there is some.
+    fn describe(&self) -> String {
+        self.describe_attempt(true)
+    }
     /// The label of a step run with or without acceleration (what the manifest records).
-    fn describe_attempt(&self, _accelerated: bool) -> String {
-        self.describe()
+    fn describe_attempt(&self, accelerated: bool) -> String {
+        match self.accelerator() {
+            Some(_) if accelerated => format!("{}+cross", self.label()),
+            _ => self.label(),
+        }
     }
     /// Whether steps that ask for acceleration get the host's cross compilers.
     fn accelerated(&self) -> bool {
-        false
+        self.accelerator().is_some()
     }
     /// A native build frontend (uv) inside the environment for accelerated steps.
     fn native_frontend(&self) -> Option<String> {
-        None
+        self.accelerator()
+            .and_then(|a| a.uv.as_ref())
+            .map(|_| crate::accelerate::GUEST_UV.to_string())
     }
     /// The command line that runs `spec`.
     fn command(&self, spec: &RunSpec) -> Command;
@@ -160,27 +174,12 @@ impl BwrapRunner {
 }
 
 impl Runner for BwrapRunner {
-    fn describe(&self) -> String {
-        self.describe_attempt(true)
+    fn label(&self) -> String {
+        self.label.clone()
     }
 
-    fn describe_attempt(&self, accelerated: bool) -> String {
-        if accelerated && self.accelerator.is_some() {
-            format!("{}+cross", self.label)
-        } else {
-            self.label.clone()
-        }
-    }
-
-    fn accelerated(&self) -> bool {
-        self.accelerator.is_some()
-    }
-
-    fn native_frontend(&self) -> Option<String> {
-        self.accelerator
-            .as_ref()
-            .and_then(|a| a.uv.as_ref())
-            .map(|_| crate::accelerate::GUEST_UV.to_string())
+    fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
+        self.accelerator.as_ref()
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
@@ -347,28 +346,12 @@ pub struct ContainerRunner {
 }
 
 impl Runner for ContainerRunner {
-    fn describe(&self) -> String {
-        self.describe_attempt(true)
+    fn label(&self) -> String {
+        format!("{}:{}", self.engine, self.image)
     }
 
-    fn describe_attempt(&self, accelerated: bool) -> String {
-        let label = format!("{}:{}", self.engine, self.image);
-        if accelerated && self.accelerator.is_some() {
-            format!("{label}+cross")
-        } else {
-            label
-        }
-    }
-
-    fn accelerated(&self) -> bool {
-        self.accelerator.is_some()
-    }
-
-    fn native_frontend(&self) -> Option<String> {
-        self.accelerator
-            .as_ref()
-            .and_then(|a| a.uv.as_ref())
-            .map(|_| crate::accelerate::GUEST_UV.to_string())
+    fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
+        self.accelerator.as_ref()
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
@@ -439,7 +422,7 @@ pub struct HostRunner {
 }
 
 impl Runner for HostRunner {
-    fn describe(&self) -> String {
+    fn label(&self) -> String {
         format!("host:{}", std::env::consts::ARCH)
     }
 

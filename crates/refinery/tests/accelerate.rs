@@ -50,6 +50,30 @@ fn run_local(
     refinery(&args, &env)
 }
 
+/// Every ELF file of `wheel` is s390x, and `code` run by the environment's Python with
+/// the wheel unpacked into `unpacked` prints `expected`.
+fn assert_s390x_wheel_prints(
+    rootfs: &Path,
+    wheel: &Path,
+    unpacked: &Path,
+    code: &str,
+    expected: &str,
+) {
+    let machines = elf_machines(wheel);
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+    unzip(wheel, unpacked);
+    let run = run_s390x_python(rootfs, unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        expected,
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 fn history_attempts(tmp: &Path, package: &str) -> Vec<serde_json::Value> {
     let cache = tmp.join("cache");
     let out = refinery(
@@ -108,24 +132,12 @@ fn accelerated_c_extension_is_s390x_and_imports_under_emulation() {
     }
     assert!(log.contains("[refinery-verify] ok"), "{log}");
 
-    let wheel = out.join(e["path"].as_str().unwrap());
-    let machines = elf_machines(&wheel);
-    assert!(
-        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
-        "{machines:?}"
-    );
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&wheel, &unpacked);
-    let run = run_s390x_python(
+    assert_s390x_wheel_prints(
         &rootfs,
-        &unpacked,
+        &out.join(e["path"].as_str().unwrap()),
+        &tmp.path().join("unpacked"),
         "import fastcross, sys; print(fastcross.add(40, 2), sys.byteorder)",
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
         "42 big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
     );
 
     // --accelerate off builds the same package fully emulated, and says so.
@@ -200,15 +212,13 @@ fn a_broken_cross_toolchain_falls_back_to_the_emulated_variant() {
     assert_eq!(attempts[1]["variant"], "emulated");
     assert_eq!(attempts[1]["status"], "success");
 
-    let wheel = out.join(e["path"].as_str().unwrap());
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&wheel, &unpacked);
-    let check = run_s390x_python(
+    assert_s390x_wheel_prints(
         &rootfs,
-        &unpacked,
+        &out.join(e["path"].as_str().unwrap()),
+        &tmp.path().join("unpacked"),
         "import brokencc; print(brokencc.add(1, 2))",
+        "3",
     );
-    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "3");
 
     // The history remembers which way works for this package: the next version goes
     // straight to the emulated variant, in one attempt.
@@ -323,23 +333,11 @@ fn configure_tests_run_target_binaries_and_cpp_uses_the_environment_headers() {
     let log = std::fs::read_to_string(e["metadata"]["log_path"].as_str().unwrap()).unwrap();
     assert!(log.contains("refinery-test: the probe says big"), "{log}");
 
-    let wheel = out.join(e["path"].as_str().unwrap());
-    let machines = elf_machines(&wheel);
-    assert!(
-        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
-        "{machines:?}"
-    );
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&wheel, &unpacked);
-    let check = run_s390x_python(
+    assert_s390x_wheel_prints(
         &rootfs,
-        &unpacked,
+        &out.join(e["path"].as_str().unwrap()),
+        &tmp.path().join("unpacked"),
         "import probecpp; print(probecpp.describe(4))",
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout).trim(),
         "big 10",
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
     );
 }

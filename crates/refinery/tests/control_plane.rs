@@ -177,6 +177,15 @@ impl Plane {
         self.json(&format!("/api/jobs/{id}"))["job"].clone()
     }
 
+    fn job_log(&self, id: i64) -> String {
+        self.client
+            .get(self.url(&format!("/api/jobs/{id}/logs")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     fn worker(&self, id: &str, extra: &[&str]) -> Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_refinery"));
         cmd.args(["worker", "--cache"])
@@ -359,13 +368,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     // Wait until the build step itself runs, then kill -9.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let log = plane
-            .client
-            .get(plane.url(&format!("/api/jobs/{job}/logs")))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let log = plane.job_log(job);
         if log.contains("[refinery] build slowpkg") {
             break;
         }
@@ -409,13 +412,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     assert_eq!(done["status"], "built", "{done}\n{stderr}");
     assert_eq!(done["attempt"], 2);
     assert_eq!(done["result"]["worker"], "w-rescuer");
-    let log = plane
-        .client
-        .get(plane.url(&format!("/api/jobs/{job}/logs")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let log = plane.job_log(job);
     assert!(
         log.contains("lease of worker w-doomed on attempt 1 expired"),
         "{log}"
@@ -509,13 +506,7 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
     // Wait until the package's own build hook is running.
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
-        let log = plane
-            .client
-            .get(plane.url(&format!("/api/jobs/{job}/logs")))
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let log = plane.job_log(job);
         if log.contains("tinybackend tick 2") {
             break;
         }
@@ -540,13 +531,7 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
     assert!(out.status.success(), "{stderr}");
     let done = plane.job(job);
     assert_eq!(done["status"], "cancelled", "{done}\n{stderr}");
-    let log = plane
-        .client
-        .get(plane.url(&format!("/api/jobs/{job}/logs")))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let log = plane.job_log(job);
     assert!(log.contains("cancellation requested"), "{log}");
     assert!(log.contains("[refinery] stopped"), "{log}");
     assert!(!log.contains("tinybackend tick 1199"), "{log}");
