@@ -60,6 +60,9 @@ pub struct StoreArgs {
     /// <cache>/queue.db). [env: DATABASE_URL]
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+    /// The SQLite queue file (default <cache>/queue.db); short for --database-url sqlite:FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "database_url")]
+    pub queue_path: Option<PathBuf>,
     /// History database: a file (default <cache>/history.db) or a postgres:// URL. [env: HISTORY_DB]
     #[arg(long, value_name = "FILE")]
     pub history_db: Option<PathBuf>,

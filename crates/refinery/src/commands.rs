@@ -451,7 +451,16 @@ fn store_paths(
         .cache
         .clone()
         .context("no cache folder: pass --cache DIR (it keeps the queue, logs, the history and the wheel store)")?;
-    let database_url = store.database_url.clone().or_else(|| var("DATABASE_URL"));
+    let database_url = store
+        .database_url
+        .clone()
+        .or_else(|| {
+            store
+                .queue_path
+                .as_ref()
+                .map(|p| format!("sqlite:{}", p.display()))
+        })
+        .or_else(|| var("DATABASE_URL"));
     // With a PostgreSQL database URL the history lives there too, so every worker on every
     // host writes to the shared one: the URL travels as the history "path" (`History::open`
     // recognizes it). `--history-db`/`HISTORY_DB` still choose another place.

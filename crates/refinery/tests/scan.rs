@@ -212,6 +212,42 @@ fn control_plane_subcommands_need_a_cache_and_report_an_empty_queue() {
     let out = refinery(&["worker", "--cache", cache.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("0 jobs"), "{}", stdout(&out));
+    // --queue-path puts the SQLite queue elsewhere.
+    let elsewhere = dir.path().join("shared/queue.sqlite");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    let out = refinery(
+        &[
+            "queue",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--queue-path",
+            elsewhere.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("queue length: 0"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        elsewhere.is_file(),
+        "the queue file is created at --queue-path"
+    );
+    let out = refinery(
+        &[
+            "queue",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--queue-path",
+            "q.db",
+            "--database-url",
+            "sqlite:x.db",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "one or the other");
 }
 
 #[test]
