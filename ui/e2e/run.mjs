@@ -177,7 +177,12 @@ const worker = {
       attempt: job.attempt,
       status,
       detail: detail || (ok ? `built ${job.package}-${job.version}-py3-none-any.whl` : 'the build failed'),
-      result: { wheel: ok ? `${job.package}-${job.version}-py3-none-any.whl` : null, seconds: secs, worker: this.id },
+      result: {
+        wheel: ok ? `${job.package}-${job.version}-py3-none-any.whl` : null,
+        seconds: secs,
+        worker: this.id,
+        metadata: { built_with: 'rootfs:bookworm emulated+cross', variant: ok ? 'default' : 'no-isolation' },
+      },
     });
   },
 };
@@ -416,6 +421,10 @@ async function main() {
     await table.getByText('cffi').waitFor();
     expect((await table.getByText('needsbuild').count()) === 0, 'the failed filter hides pending jobs');
     await page.getByRole('button', { name: 'all statuses' }).click();
+    // A built job says how it was built.
+    const regexJob = (await http('GET', '/api/queue?package=regex')).jobs[0];
+    await page.getByRole('button', { name: `Show details of job ${regexJob.id} regex 2024.11.6` }).click();
+    await table.locator('tr.expanded').getByText('rootfs:bookworm emulated+cross · variant default (compilers native, Python emulated)').waitFor();
     // Sorting by package.
     await table.getByRole('button', { name: /^Package/ }).click();
     expect((await table.locator('th[aria-sort="ascending"]').count()) === 1, 'the header says the table is sorted');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
 import { bucketize, histogram } from '../src/lib/charts';
 import { matchPath } from '../src/lib/router';
-import { packagesFromHint, fmtDuration, jobDurationSecs, statusTone } from '../src/lib/format';
+import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone } from '../src/lib/format';
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
 import { suggestedRecipe } from '../src/pages/Packages';
 import { uploadEndpoint } from '../src/pages/Inputs';
@@ -111,6 +111,18 @@ describe('routing and formatting', () => {
     expect(jobDurationSecs({ started_ms: 1000, finished_ms: 4000, result: { seconds: 12.5 } })).toBe(12.5);
     expect(jobDurationSecs({ started_ms: 1000, finished_ms: 4000, result: null })).toBe(3);
     expect(jobDurationSecs({ started_ms: null, finished_ms: 4000 })).toBeNull();
+  });
+
+  it('says how a wheel was built', () => {
+    expect(builtWith({ metadata: { built_with: 'rootfs:bookworm emulated+cross', variant: 'default' } })).toBe(
+      'rootfs:bookworm emulated+cross · variant default (compilers native, Python emulated)',
+    );
+    expect(builtWith({ metadata: { built_with: 'rootfs:bookworm emulated', variant: 'emulated' } })).toBe(
+      'rootfs:bookworm emulated · variant emulated (fully emulated)',
+    );
+    expect(builtWith({ metadata: { built_with: 'host:s390x' } })).toBe('host:s390x');
+    expect(builtWith({ wheel: 'x.whl' })).toBeNull();
+    expect(builtWith(null)).toBeNull();
   });
 
   it('formats durations and tones', () => {

@@ -59,6 +59,22 @@ export function jobDurationSecs(job: { started_ms: number | null; finished_ms: n
   return Math.max(0, (job.finished_ms - job.started_ms) / 1000);
 }
 
+/**
+ * How a job's wheel was built, from the worker's result: the environment
+ * (`rootfs:bookworm emulated+cross`, `podman:IMAGE`...), the variant, and what ran natively.
+ */
+export function builtWith(result: unknown): string | null {
+  const meta = (result as { metadata?: { built_with?: unknown; variant?: unknown } } | null | undefined)?.metadata;
+  if (typeof meta?.built_with !== 'string' || !meta.built_with) return null;
+  const how = meta.built_with.endsWith('+cross')
+    ? ' (compilers native, Python emulated)'
+    : / emulated$/.test(meta.built_with)
+      ? ' (fully emulated)'
+      : '';
+  const variant = typeof meta.variant === 'string' && meta.variant ? ` · variant ${meta.variant}` : '';
+  return `${meta.built_with}${variant}${how}`;
+}
+
 export function shortId(id: string, n = 12): string {
   return id.length > n ? id.slice(0, n) : id;
 }

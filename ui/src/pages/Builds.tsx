@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP } from '../lib/format';
+import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP } from '../lib/format';
 import { Link, logPath, packagePath, planPath, useQueryParam } from '../lib/router';
 import { filterRows, pruneSelection } from '../lib/table';
 import { JOB_STATUSES, type Job, type QueueStats } from '../lib/types';
@@ -59,6 +59,14 @@ function JobDetails({ job }: { job: Job }) {
           <span className="muted">default</span>
         )}
       </dd>
+      {builtWith(job.result) && (
+        <>
+          <dt>Built with</dt>
+          <dd>
+            <code>{builtWith(job.result)}</code>
+          </dd>
+        </>
+      )}
       <dt>Detail / error</dt>
       <dd className={job.status === 'failed' ? 'error-text' : undefined}>{job.detail || '—'}</dd>
       <dt>Log</dt>
