@@ -139,12 +139,40 @@ pub struct WorkerArgs {
     /// Seconds before an attempt is killed.
     #[arg(long, value_name = "SECS", default_value_t = 3600)]
     pub attempt_timeout: u64,
-    /// Build directly on the host (only on an s390x host).
-    #[arg(long)]
-    pub host_build: bool,
+    #[command(flatten)]
+    pub environment: EnvironmentArgs,
     /// Extra hint catalog (TOML) on top of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub hints_file: Option<PathBuf>,
+}
+
+/// Where builds run: the s390x rootfs (default), a container image, or the host.
+#[derive(Debug, Args, Clone, Default)]
+pub struct EnvironmentArgs {
+    /// Build in this container image (podman/docker) instead of the s390x rootfs.
+    #[arg(long, value_name = "IMAGE")]
+    pub container_image: Option<String>,
+    /// Build in a preset container image.
+    #[arg(long, value_enum)]
+    pub container_preset: Option<ContainerPreset>,
+    /// Container engine: podman or docker.
+    #[arg(long, value_name = "ENGINE")]
+    pub container_engine: Option<String>,
+    /// CPU limit of build containers, e.g. 2.
+    #[arg(long, value_name = "CPUS")]
+    pub container_cpu: Option<String>,
+    /// Memory limit of build containers, e.g. 4g.
+    #[arg(long, value_name = "SIZE")]
+    pub container_memory: Option<String>,
+    /// Build directly on the host (only on an s390x host).
+    #[arg(long)]
+    pub host_build: bool,
+    /// Run the compilers natively with the host's s390x cross toolchain (and the host's uv
+    /// as the build frontend) while Python stays emulated, in the rootfs or a container:
+    /// auto (where the toolchain matches the environment's GCC), cross (always), off.
+    /// [default: auto]
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub accelerate: Option<Accelerate>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -319,30 +347,8 @@ pub struct RunArgs {
     /// Order of ready builds: shortest-first (from past durations) or fifo (plan order).
     #[arg(long, value_enum)]
     pub schedule: Option<Schedule>,
-    /// Build in this container image (podman/docker) instead of the s390x rootfs.
-    #[arg(long, value_name = "IMAGE")]
-    pub container_image: Option<String>,
-    /// Build in a preset container image.
-    #[arg(long, value_enum)]
-    pub container_preset: Option<ContainerPreset>,
-    /// Container engine: podman or docker.
-    #[arg(long, value_name = "ENGINE")]
-    pub container_engine: Option<String>,
-    /// CPU limit of build containers, e.g. 2.
-    #[arg(long, value_name = "CPUS")]
-    pub container_cpu: Option<String>,
-    /// Memory limit of build containers, e.g. 4g.
-    #[arg(long, value_name = "SIZE")]
-    pub container_memory: Option<String>,
-    /// Build directly on the host (only on an s390x host).
-    #[arg(long)]
-    pub host_build: bool,
-    /// Run the compilers natively with the host's s390x cross toolchain (and the host's uv
-    /// as the build frontend) while Python stays emulated, in the rootfs or a container:
-    /// auto (where the toolchain matches the environment's GCC), cross (always), off.
-    /// [default: auto]
-    #[arg(long, value_enum, value_name = "MODE")]
-    pub accelerate: Option<Accelerate>,
+    #[command(flatten)]
+    pub environment: EnvironmentArgs,
 }
 
 #[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use refinery_build::rootfs::{EnvStore, RootfsRecipe};
-use refinery_build::{execute_plan, EnvironmentChoice, Reporter, RunSettings};
+use refinery_build::{execute_plan, Reporter, RunSettings};
 use refinery_index::IndexClient;
 use refinery_plan::{make_plan, scan_dir, summary, Decision, Plan, PlanOptions};
 use refinery_store::{write_atomic, History};
@@ -141,24 +141,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     reporter.message("resolving and planning");
     let plan = make_and_save_plan(&settings)?;
     reporter.message(summary(&plan).lines().next().unwrap_or_default());
-    let environment = if options.host_build {
-        EnvironmentChoice::Host
-    } else if options.container_image.is_some() || options.container_preset.is_some() {
-        EnvironmentChoice::container(
-            options.container_engine.as_deref(),
-            options.container_preset.as_deref(),
-            options.container_image.as_deref(),
-            options.container_cpu.clone(),
-            options.container_memory.clone(),
-            options.accelerate,
-        )
-        .map_err(anyhow::Error::msg)?
-    } else {
-        EnvironmentChoice::Rootfs {
-            envs_dir: envs_dir(&settings.cache),
-            accelerate: options.accelerate,
-        }
-    };
+    let environment = options.environment.choice(envs_dir(&settings.cache))?;
     let run_settings = RunSettings {
         output: options.output.clone(),
         cache: settings.cache.clone(),
@@ -581,9 +564,9 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     options.max_jobs = args.max_jobs;
     options.max_attempts = args.max_attempts.max(1);
     options.attempt_timeout = Some(Duration::from_secs(args.attempt_timeout.max(1)));
-    if args.host_build {
-        options.environment = EnvironmentChoice::Host;
-    }
+    options.environment =
+        crate::config::environment_options(&args.environment, &ConfigFile::default())?
+            .choice(envs_dir(&cache))?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let summary = match server {

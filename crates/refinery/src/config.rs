@@ -212,6 +212,79 @@ pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSetting
     })
 }
 
+/// Where builds run (flag > config file > default).
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentOptions {
+    pub container_image: Option<String>,
+    pub container_preset: Option<String>,
+    pub container_engine: Option<String>,
+    pub container_cpu: Option<String>,
+    pub container_memory: Option<String>,
+    pub host_build: bool,
+    pub accelerate: refinery_build::accelerate::AccelerateMode,
+}
+
+pub fn environment_options(
+    args: &crate::cli::EnvironmentArgs,
+    config: &ConfigFile,
+) -> Result<EnvironmentOptions> {
+    Ok(EnvironmentOptions {
+        container_image: args
+            .container_image
+            .clone()
+            .or(config.container_image.clone()),
+        container_preset: args
+            .container_preset
+            .map(|p| format!("{p:?}").to_lowercase())
+            .or(config.container_preset.clone()),
+        container_engine: args
+            .container_engine
+            .clone()
+            .or(config.container_engine.clone()),
+        container_cpu: args.container_cpu.clone().or(config.container_cpu.clone()),
+        container_memory: args
+            .container_memory
+            .clone()
+            .or(config.container_memory.clone()),
+        host_build: args.host_build,
+        accelerate: match (args.accelerate, config.accelerate.as_deref()) {
+            (Some(mode), _) => format!("{mode:?}")
+                .to_lowercase()
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+            (None, Some(mode)) => mode.parse().map_err(|e: String| {
+                anyhow::anyhow!("{e} (the accelerate setting of the config file)")
+            })?,
+            (None, None) => refinery_build::accelerate::AccelerateMode::Auto,
+        },
+    })
+}
+
+impl EnvironmentOptions {
+    /// The environment: the host, a container, or the rootfs under `envs_dir`.
+    pub fn choice(&self, envs_dir: PathBuf) -> Result<refinery_build::EnvironmentChoice> {
+        use refinery_build::EnvironmentChoice;
+        Ok(if self.host_build {
+            EnvironmentChoice::Host
+        } else if self.container_image.is_some() || self.container_preset.is_some() {
+            EnvironmentChoice::container(
+                self.container_engine.as_deref(),
+                self.container_preset.as_deref(),
+                self.container_image.as_deref(),
+                self.container_cpu.clone(),
+                self.container_memory.clone(),
+                self.accelerate,
+            )
+            .map_err(anyhow::Error::msg)?
+        } else {
+            EnvironmentChoice::Rootfs {
+                envs_dir,
+                accelerate: self.accelerate,
+            }
+        })
+    }
+}
+
 /// Everything `run` needs on top of the plan.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -224,13 +297,7 @@ pub struct RunOptions {
     pub backoff_max: f64,
     pub jobs: usize,
     pub schedule: Schedule,
-    pub container_image: Option<String>,
-    pub container_preset: Option<String>,
-    pub container_engine: Option<String>,
-    pub container_cpu: Option<String>,
-    pub container_memory: Option<String>,
-    pub host_build: bool,
-    pub accelerate: refinery_build::accelerate::AccelerateMode,
+    pub environment: EnvironmentOptions,
     pub recipes: refinery_build::RecipePolicy,
     pub catalog: refinery_build::hints::Catalog,
 }
@@ -270,34 +337,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .unwrap_or(60.0),
         jobs: args.jobs.or(config.jobs).unwrap_or(1).max(1),
         schedule,
-        container_image: args
-            .container_image
-            .clone()
-            .or(config.container_image.clone()),
-        container_preset: args
-            .container_preset
-            .map(|p| format!("{p:?}").to_lowercase())
-            .or(config.container_preset.clone()),
-        container_engine: args
-            .container_engine
-            .clone()
-            .or(config.container_engine.clone()),
-        container_cpu: args.container_cpu.clone().or(config.container_cpu.clone()),
-        container_memory: args
-            .container_memory
-            .clone()
-            .or(config.container_memory.clone()),
-        host_build: args.host_build,
-        accelerate: match (args.accelerate, config.accelerate.as_deref()) {
-            (Some(mode), _) => format!("{mode:?}")
-                .to_lowercase()
-                .parse()
-                .map_err(anyhow::Error::msg)?,
-            (None, Some(mode)) => mode.parse().map_err(|e: String| {
-                anyhow::anyhow!("{e} (the accelerate setting of the config file)")
-            })?,
-            (None, None) => refinery_build::accelerate::AccelerateMode::Auto,
-        },
+        environment: environment_options(&args.environment, config)?,
         catalog: {
             let mut catalog = refinery_build::hints::Catalog::builtin();
             if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {

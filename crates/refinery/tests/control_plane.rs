@@ -1,7 +1,8 @@
 //! The control plane end to end: the real server on 127.0.0.1:0, real `refinery worker`
 //! processes, real s390x builds in the emulated rootfs (so these are ignored by default;
-//! CI runs them with `--ignored`). The package is a tiny pure-Python sdist with an
-//! in-tree PEP 517 backend, generated here and served by a local index: no network.
+//! CI runs them with `--ignored`; the container test runs without). The package is a tiny
+//! pure-Python sdist with an in-tree PEP 517 backend, generated here and served by a local
+//! index: no network.
 
 mod common;
 
@@ -547,5 +548,60 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
     assert!(
         !attempts.is_empty() && attempts.iter().all(|a| a["status"] == "cancelled"),
         "{package}"
+    );
+}
+
+/// No container engine runs on the CI machines, so this one records how it was called
+/// and fails: enough to show which environment a worker builds in.
+#[test]
+fn a_worker_builds_in_the_container_image_it_is_given() {
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "boxed", "1.0", 0);
+    let calls = root.path().join("engine-calls.txt");
+    let engine = root.path().join("fake-engine");
+    std::fs::write(
+        &engine,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> {}\necho 'fake-engine: no containers here' >&2\nexit 3\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&engine).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&engine, permissions).unwrap();
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("boxed==1.0\n");
+    let job = plane.wait_for_job(input, "boxed");
+    let worker = plane.worker(
+        "w-box",
+        &[
+            "--container-image",
+            "localhost/box:1",
+            "--container-engine",
+            engine.to_str().unwrap(),
+            "--accelerate",
+            "off",
+        ],
+    );
+    let out = wait_output(worker, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let done = plane.job(job);
+    assert_eq!(done["status"], "failed", "{done}");
+    let log = plane.job_log(job);
+    assert!(log.contains("fake-engine: no containers here"), "{log}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let build = calls.lines().next().unwrap_or_default();
+    assert!(
+        build.starts_with("run --rm --platform linux/s390x --network=host"),
+        "{calls}"
+    );
+    assert!(build.contains("localhost/box:1 python3.11"), "{calls}");
+    assert!(
+        !calls.contains("/opt/refinery-cross"),
+        "--accelerate off: {calls}"
     );
 }
