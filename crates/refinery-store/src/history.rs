@@ -1821,21 +1821,21 @@ mod tests {
         assert!(err.to_string().contains("events.data of row 1"), "{err}");
     }
 
-    #[test]
-    fn concurrent_writers_on_one_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("shared/history.db");
-        const PER_THREAD: usize = 300;
-        let start = std::sync::Arc::new(std::sync::Barrier::new(2));
-        let handles: Vec<_> = (0..2)
+    /// `threads` threads open a history at the same moment with `open`, then each writes
+    /// `per_thread` events for `pkg<t>` and an attempt for every tenth.
+    fn race_writers(
+        threads: usize,
+        per_thread: usize,
+        open: impl Fn() -> History + Clone + Send + 'static,
+    ) {
+        let start = std::sync::Arc::new(std::sync::Barrier::new(threads));
+        let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let path = path.clone();
-                let start = start.clone();
+                let (open, start) = (open.clone(), start.clone());
                 std::thread::spawn(move || {
-                    // Both threads open (and race to create and migrate) the same new file.
                     start.wait();
-                    let history = History::open(&path).unwrap();
-                    for i in 0..PER_THREAD {
+                    let history = open();
+                    for i in 0..per_thread {
                         history
                             .record_event(
                                 &Event::new("build_start", format!("thread {t} event {i}"))
@@ -1861,6 +1861,16 @@ mod tests {
         for handle in handles {
             handle.join().unwrap();
         }
+    }
+
+    #[test]
+    fn concurrent_writers_on_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared/history.db");
+        const PER_THREAD: usize = 300;
+        // Both threads open (and race to create and migrate) the same new file.
+        let opened = path.clone();
+        race_writers(2, PER_THREAD, move || History::open(&opened).unwrap());
         let history = History::open(&path).unwrap();
         let events = history.recent_events(10_000).unwrap();
         assert_eq!(events.len(), 2 * PER_THREAD);
@@ -2040,39 +2050,11 @@ mod tests {
         };
         let _guard = schema_guard(&url, &schema);
         const PER_THREAD: usize = 100;
-        let start = std::sync::Arc::new(std::sync::Barrier::new(3));
-        let handles: Vec<_> = (0..3)
-            .map(|t| {
-                let (url, schema, start) = (url.clone(), schema.clone(), start.clone());
-                std::thread::spawn(move || {
-                    // All threads race to create and migrate the same new schema.
-                    start.wait();
-                    let history = History::open_postgres(&url, Some(&schema)).unwrap();
-                    for i in 0..PER_THREAD {
-                        history
-                            .record_event(
-                                &Event::new("build_start", format!("thread {t} event {i}"))
-                                    .with_package(format!("pkg{t}"), "1.0"),
-                            )
-                            .unwrap();
-                        if i % 10 == 0 {
-                            history
-                                .record_attempt(&attempt(
-                                    &format!("pkg{t}"),
-                                    "1.0",
-                                    "default",
-                                    "success",
-                                    i as f64,
-                                ))
-                                .unwrap();
-                        }
-                    }
-                })
-            })
-            .collect();
-        for handle in handles {
-            handle.join().unwrap();
-        }
+        // All threads race to create and migrate the same new schema.
+        let (opened_url, opened_schema) = (url.clone(), schema.clone());
+        race_writers(3, PER_THREAD, move || {
+            History::open_postgres(&opened_url, Some(&opened_schema)).unwrap()
+        });
         let history = History::open_postgres(&url, Some(&schema)).unwrap();
         let events = history.recent_events(10_000).unwrap();
         assert_eq!(events.len(), 3 * PER_THREAD);
