@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { apiBase, clearUnauthorized, errorMessage, storeToken } from './lib/api';
+import { apiBase, clearUnauthorized, errorMessage } from './lib/api';
 import { refreshAll } from './lib/hooks';
 import { Link, NavLink, matchPath, useLocation } from './lib/router';
 import { ToastProvider, useToast } from './components/ui';
@@ -109,7 +109,7 @@ function ApiDownBanner() {
 }
 
 function TokenDialog() {
-  const { health, refreshToken } = useSession();
+  const { health, saveToken } = useSession();
   const toast = useToast();
   const ref = useRef<HTMLDialogElement>(null);
   const [token, setToken] = useState('');
@@ -131,11 +131,9 @@ function TokenDialog() {
     setBusy(true);
     setError('');
     try {
-      await storeToken(token.trim());
+      await saveToken(token);
       setToken('');
-      await refreshToken();
       toast.success('Token saved in a cookie for this browser.');
-      refreshAll();
     } catch (err) {
       setError(errorMessage(err));
     } finally {

@@ -1,7 +1,8 @@
 // What the whole app knows about the server: reachable or not, its version and queue
 // backend, and whether the worker token cookie is set.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { api, onApiHealth, probeToken, type ApiHealth, type TokenState } from './lib/api';
+import { api, onApiHealth, probeToken, storeToken, type ApiHealth, type TokenState } from './lib/api';
+import { refreshAll } from './lib/hooks';
 import type { Health } from './lib/types';
 
 interface SessionValue {
@@ -9,6 +10,8 @@ interface SessionValue {
   server: Health | null;
   token: TokenState;
   refreshToken: () => Promise<TokenState>;
+  /** Stores a token in the cookie, then reloads what it may change. */
+  saveToken: (token: string) => Promise<TokenState>;
   recheck: () => Promise<void>;
 }
 
@@ -17,6 +20,7 @@ const SessionContext = createContext<SessionValue>({
   server: null,
   token: 'unknown',
   refreshToken: async () => 'unknown',
+  saveToken: async () => 'unknown',
   recheck: async () => {},
 });
 
@@ -32,6 +36,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setToken(t);
     return t;
   }, []);
+
+  const saveToken = useCallback(
+    async (text: string) => {
+      await storeToken(text.trim());
+      const t = await refreshToken();
+      refreshAll();
+      return t;
+    },
+    [refreshToken],
+  );
 
   const recheck = useCallback(async () => {
     try {
@@ -54,8 +68,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [health.state, recheck]);
 
   const value = useMemo(
-    () => ({ health, server, token, refreshToken, recheck }),
-    [health, server, token, refreshToken, recheck],
+    () => ({ health, server, token, refreshToken, saveToken, recheck }),
+    [health, server, token, refreshToken, saveToken, recheck],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

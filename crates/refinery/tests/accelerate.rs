@@ -277,21 +277,13 @@ static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, "{name}", NULL, -1, 
 PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
 "#
     );
-    let pyproject = format!(
-        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
-    );
-    write_tar_gz(
+    write_setuptools_sdist(
         dir,
-        &format!("{name}-{version}"),
-        [
-            (
-                "PKG-INFO".to_string(),
-                format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"),
-            ),
-            ("pyproject.toml".to_string(), pyproject),
-            ("setup.py".to_string(), setup_py),
-            (format!("{name}.cpp"), source),
-        ],
+        name,
+        version,
+        &["setuptools"],
+        setup_py,
+        (format!("{name}.cpp"), source),
     )
 }
 

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{bookworm_rootfs, envs_dir};
+use common::{bookworm_rootfs, envs_dir, write_tar_gz};
 use refinery_index::testing::LocalIndex;
 use serde_json::Value;
 
@@ -21,11 +21,6 @@ const NEEDS_ENV: &str = "needs the s390x environment (refinery env create; REFIN
 /// A pure-Python sdist whose in-tree backend needs nothing from an index; its
 /// `build_wheel` prints a line every half second for `ticks` ticks.
 fn write_tiny_sdist(dir: &Path, name: &str, version: &str, ticks: u32) -> PathBuf {
-    let base = format!("{name}-{version}");
-    let path = dir.join(format!("{base}.tar.gz"));
-    let file = std::fs::File::create(&path).unwrap();
-    let encoder = flate2::write::GzEncoder::new(file, flate2::Compression::default());
-    let mut tar = tar::Builder::new(encoder);
     let metadata = format!(
         "Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
     );
@@ -78,20 +73,15 @@ def build_sdist(sdist_directory, config_settings=None):
     );
     let pyproject =
         "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n";
-    for (member, text) in [
-        ("PKG-INFO".to_string(), metadata.clone()),
-        ("pyproject.toml".to_string(), pyproject.to_string()),
-        ("tinybackend.py".to_string(), backend),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(text.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, format!("{base}/{member}"), text.as_bytes())
-            .unwrap();
-    }
-    tar.into_inner().unwrap().finish().unwrap();
-    path
+    write_tar_gz(
+        dir,
+        &format!("{name}-{version}"),
+        [
+            ("PKG-INFO".to_string(), metadata),
+            ("pyproject.toml".to_string(), pyproject.to_string()),
+            ("tinybackend.py".to_string(), backend),
+        ],
+    )
 }
 
 struct Plane {

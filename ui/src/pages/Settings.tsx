@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import { api, apiBase, errorMessage, forgetToken, setApiBase, storeToken } from '../lib/api';
+import { api, apiBase, errorMessage, forgetToken, setApiBase } from '../lib/api';
 import { refreshAll, useApi } from '../lib/hooks';
 import type { Settings } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Switch, useToast } from '../components/ui';
@@ -7,7 +7,7 @@ import { useSession } from '../session';
 
 export function SettingsPage() {
   const settings = useApi<Settings>('/api/settings');
-  const { token, refreshToken, recheck, server } = useSession();
+  const { token, refreshToken, saveToken: storeAndRefresh, recheck, server } = useSession();
   const toast = useToast();
   const [base, setBase] = useState(apiBase());
   const [tokenText, setTokenText] = useState('');
@@ -33,11 +33,9 @@ export function SettingsPage() {
     setBusy('token');
     setTokenError('');
     try {
-      await storeToken(tokenText.trim());
+      await storeAndRefresh(tokenText);
       setTokenText('');
-      await refreshToken();
       toast.success('Worker token saved in a cookie for this browser.');
-      refreshAll();
     } catch (err) {
       setTokenError(errorMessage(err));
     } finally {

@@ -247,7 +247,6 @@ pub fn write_extension_sdist_requiring(
     use_getrandom: bool,
     build_requires: &[&str],
 ) -> PathBuf {
-    let base = format!("{name}-{version}");
     let setup_py = format!(
         r#"import os, sys, time
 from setuptools import setup, Extension
@@ -270,6 +269,26 @@ if os.environ.get("ESCAPE"):
 setup(ext_modules=[Extension("{name}", ["{name}.c"])])
 "#
     );
+    write_setuptools_sdist(
+        dir,
+        name,
+        version,
+        build_requires,
+        setup_py,
+        (format!("{name}.c"), extension_source(name, use_getrandom)),
+    )
+}
+
+/// A setuptools sdist `<name>-<version>.tar.gz`: static PKG-INFO, a pyproject.toml with
+/// `build_requires`, `setup_py` and one source file (name, text).
+pub fn write_setuptools_sdist(
+    dir: &Path,
+    name: &str,
+    version: &str,
+    build_requires: &[&str],
+    setup_py: String,
+    source: (String, String),
+) -> PathBuf {
     let requires = build_requires
         .iter()
         .map(|r| format!("\"{r}\""))
@@ -281,12 +300,12 @@ setup(ext_modules=[Extension("{name}", ["{name}.c"])])
     let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
     write_tar_gz(
         dir,
-        &base,
+        &format!("{name}-{version}"),
         [
             ("PKG-INFO".to_string(), pkg_info),
             ("pyproject.toml".to_string(), pyproject),
             ("setup.py".to_string(), setup_py),
-            (format!("{name}.c"), extension_source(name, use_getrandom)),
+            source,
         ],
     )
 }
@@ -436,7 +455,6 @@ pub fn plan_node<'a>(plan: &'a serde_json::Value, name: &str) -> &'a serde_json:
 /// A buildable sdist whose C extension includes `<yaml.h>` and links libyaml: it fails
 /// without the libyaml headers, which the hint catalog knows.
 pub fn write_libyaml_sdist(dir: &Path, name: &str, version: &str) -> PathBuf {
-    let base = format!("{name}-{version}");
     let source = format!(
         r#"#define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -448,19 +466,13 @@ PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
 "#
     );
     let setup_py = format!("from setuptools import setup, Extension\nsetup(ext_modules=[Extension(\"{name}\", [\"{name}.c\"], libraries=[\"yaml\"])])\n");
-    let pyproject = format!(
-        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
-    );
-    let pkg_info = format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n");
-    write_tar_gz(
+    write_setuptools_sdist(
         dir,
-        &base,
-        [
-            ("PKG-INFO".to_string(), pkg_info),
-            ("pyproject.toml".to_string(), pyproject),
-            ("setup.py".to_string(), setup_py),
-            (format!("{name}.c"), source),
-        ],
+        name,
+        version,
+        &["setuptools"],
+        setup_py,
+        (format!("{name}.c"), source),
     )
 }
 
