@@ -184,7 +184,8 @@ pub fn attempt(
         "--no-deps".into(),
         "--verbose".into(),
     ];
-    if request.variant == "no-isolation" {
+    let no_isolation = request.variant == "no-isolation";
+    if no_isolation {
         build_argv.push("--no-build-isolation".into());
     }
     build_argv.extend([
@@ -200,7 +201,7 @@ pub fn attempt(
             &python,
             &format!("{build_root}/out"),
             &format!("{build_root}/src/{sdist_name}"),
-            request.variant == "no-isolation",
+            no_isolation,
             &env,
         ) {
             Ok(frontend) => {
