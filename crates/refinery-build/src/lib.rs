@@ -6,6 +6,7 @@ pub mod emulation;
 pub mod environment;
 pub mod exec;
 pub mod hints;
+pub mod layers;
 pub mod package_build;
 pub mod pipeline;
 pub mod publish;

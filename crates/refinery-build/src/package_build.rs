@@ -12,10 +12,11 @@ use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT};
 use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
-use crate::exec::{run_logged, Log, Outcome, DEFAULT_LOG_CAP};
+use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::hints::Hint;
+use crate::layers::{LayerRecipe, LayerStore};
 use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
-use crate::runner::Runner;
+use crate::runner::{apt_install_command, Runner};
 
 /// Named ways to build, tried in this order unless history says otherwise.
 /// `emulated` turns the host's cross compilers off for the attempt (see `accelerate`).
@@ -137,12 +138,19 @@ pub(crate) fn build_node(
     }
     packages.sort();
     packages.dedup();
+    let base_runner = runner;
+    let mut layered: Option<Box<dyn Runner>> = None;
     if !packages.is_empty() {
-        if let Err(message) = apply_recipe(&packages, node, runner, context, history) {
-            entry.status = Status::SystemRecipeFailed;
-            entry.detail = message;
-            return entry;
+        match layer_runner(&packages, node, base_runner, context, history, &mut entry) {
+            Ok(over) => layered = Some(over),
+            Err(message) => {
+                entry.status = Status::SystemRecipeFailed;
+                entry.detail = message;
+                return entry;
+            }
         }
+    } else {
+        entry.metadata.environment = base_environment_name(base_runner);
     }
 
     if is_stopped(settings.stop.as_deref()) {
@@ -152,13 +160,17 @@ pub(crate) fn build_node(
     let mut variants = order_variants(history, &node.name, overrides.variant.as_deref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
-        runner.accelerated() || v != EMULATED_VARIANT || overrides.variant.as_deref() == Some(v)
+        base_runner.accelerated()
+            || v != EMULATED_VARIANT
+            || overrides.variant.as_deref() == Some(v)
     });
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
     let mut number = 0u32;
     let mut regular = 0u32;
     while regular < settings.max_attempts.max(1) {
+        // The base, or the layer that up-front or hint-suggested packages asked for.
+        let runner: &dyn Runner = layered.as_deref().unwrap_or(base_runner);
         regular += 1;
         number += 1;
         let variant = variants[(regular as usize - 1) % variants.len()].clone();
@@ -287,12 +299,18 @@ pub(crate) fn build_node(
             );
             continue;
         }
-        if let Err(message) = apply_recipe(&suggested, node, runner, context, history) {
-            entry.status = Status::SystemRecipeFailed;
-            entry.detail = message;
-            return entry;
-        }
         packages.extend(suggested);
+        packages.sort();
+        packages.dedup();
+        match layer_runner(&packages, node, base_runner, context, history, &mut entry) {
+            Ok(over) => layered = Some(over),
+            Err(message) => {
+                entry.status = Status::SystemRecipeFailed;
+                entry.detail = message;
+                return entry;
+            }
+        }
+        let runner: &dyn Runner = layered.as_deref().unwrap_or(base_runner);
         for hint in &hints {
             for (k, v) in &hint.env {
                 env.entry(k.clone()).or_insert(v.clone());
@@ -458,66 +476,86 @@ fn expand_dependency(
     Ok(())
 }
 
-/// Install system packages into the environment, one recipe at a time.
-fn apply_recipe(
+/// The base environment's name (its folder), for runners that have a rootfs.
+fn base_environment_name(runner: &dyn Runner) -> Option<String> {
+    runner
+        .rootfs()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The runner over the layer of `packages` on the base environment, made once and reused
+/// (see [`crate::layers`]); the base itself is never written.
+fn layer_runner(
     packages: &[String],
     node: &PlanNode,
-    runner: &dyn Runner,
+    base: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
-) -> Result<(), String> {
-    let _guard = context.recipe_lock.lock().expect("recipe lock");
-    let log_path = context
-        .logs_dir
-        .join(format!("{}-{}-system-recipe.log", node.name, node.version));
-    let log = Log::create(&log_path, DEFAULT_LOG_CAP)
-        .map_err(|e| format!("cannot create {}: {e}", log_path.display()))?;
-    let cmd = runner
-        .install_command(packages)
-        .map_err(|e| format!("system recipe for {}: {e}", packages.join(" ")))?;
-    context.reporter.message(&format!(
-        "{} {}: installing {} into {}",
+    entry: &mut ManifestEntry,
+) -> Result<Box<dyn Runner>, String> {
+    let Some(base_root) = base.rootfs() else {
+        return Err(format!(
+            "{} cannot keep system packages between builds ({}); add them to the image instead",
+            base.describe(),
+            packages.join(" ")
+        ));
+    };
+    let base_name = base_environment_name(base).unwrap_or_default();
+    let suite = crate::rootfs::read_recipe(base_root)
+        .map(|r| r.suite)
+        .unwrap_or_else(|| "the environment's suite".into());
+    let recipe = LayerRecipe::new(&base_name, &suite, packages);
+    let store = LayerStore::new(base_root.parent().unwrap_or(base_root));
+    let log_path = context.logs_dir.join(format!(
+        "{}-{}-layer-{}.log",
         node.name,
         node.version,
-        packages.join(" "),
-        runner.describe()
+        recipe.key()
     ));
-    log.line(&format!(
-        "[refinery] system recipe: install {}",
+    let layer = store
+        .ensure(
+            base_root,
+            &recipe,
+            &apt_install_command,
+            &log_path,
+            context.settings.stop.as_deref(),
+            context.reporter,
+        )
+        .map_err(|e| {
+            format!(
+                "the system recipe (install {}) failed: {e}",
+                packages.join(" ")
+            )
+        })?;
+    let verb = if layer.created { "made" } else { "reused" };
+    context.reporter.message(&format!(
+        "{} {}: {verb} the environment layer {} ({})",
+        node.name,
+        node.version,
+        layer.name,
         packages.join(" ")
     ));
-    let outcome = run_logged(
-        cmd,
-        &log,
-        context.settings.attempt_timeout,
-        context.settings.stop.as_deref(),
-    )
-    .map_err(|e| format!("cannot run the system recipe: {e}"))?;
-    let ok = outcome == Outcome::Success;
     record(
         history,
         context,
         Event::new(
             "system_recipe",
-            format!(
-                "install {}: {}",
-                packages.join(" "),
-                if ok { "ok" } else { "failed" }
-            ),
+            format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
         )
         .with_package(&node.name, &node.version)
-        .with_data(serde_json::json!({"packages": packages, "log_path": log_path, "ok": ok})),
+        .with_data(serde_json::json!({
+            "packages": packages,
+            "layer": layer.name,
+            "environment": layer.environment_name(),
+            "created": layer.created,
+            "log_path": log_path,
+        })),
     );
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "the system recipe (install {}) failed: {}; see {}",
-            packages.join(" "),
-            log.tail().last().cloned().unwrap_or_default(),
-            log_path.display()
-        ))
-    }
+    entry.metadata.environment = Some(layer.environment_name());
+    entry.metadata.system_packages = packages.to_vec();
+    base.over_rootfs(&layer.root)
+        .ok_or_else(|| format!("{} cannot run over a layer", base.describe()))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -612,6 +650,7 @@ fn run_attempt(
         worker: None,
         run_id: Some(settings.run_id.clone()),
         detail,
+        environment: entry.metadata.environment.clone(),
     });
     outcome
 }

@@ -81,8 +81,6 @@ pub(crate) struct BuildContext<'a> {
     pub cas: &'a Cas,
     pub reporter: &'a dyn Reporter,
     pub catalog: &'a Catalog,
-    /// One system recipe at a time: they change the shared environment.
-    pub recipe_lock: &'a Mutex<()>,
     /// Entries of packages built or reused on demand, for the manifest.
     pub extra_entries: Mutex<Vec<ManifestEntry>>,
 }
@@ -311,7 +309,6 @@ pub fn execute_plan(
             cas: &cas,
             reporter,
             catalog: &settings.catalog,
-            recipe_lock: &Mutex::new(()),
             extra_entries: Mutex::new(Vec::new()),
         };
         let results: Vec<Result<(), RunError>> = std::thread::scope(|scope| {

@@ -232,6 +232,11 @@ impl EnvStore {
     }
 }
 
+/// The recipe an environment (or a layer, which carries its base's file) was made from.
+pub fn read_recipe(root: &Path) -> Option<RootfsRecipe> {
+    serde_json::from_slice(&std::fs::read(root.join(RECIPE_FILE)).ok()?).ok()
+}
+
 fn dir_size(path: &Path) -> u64 {
     walkdir::WalkDir::new(path)
         .into_iter()

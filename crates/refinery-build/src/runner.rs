@@ -93,12 +93,14 @@ pub trait Runner: Send + Sync {
     fn package_family(&self) -> Option<PackageFamily> {
         None
     }
-    /// The command that installs system packages into the environment for good.
-    fn install_command(&self, _packages: &[String]) -> Result<Command, String> {
-        Err(format!(
-            "{} cannot keep system packages between builds; add them to the image instead",
-            self.describe()
-        ))
+    /// The root filesystem the commands run in, for runners that have one: layers of
+    /// system packages go over it (see [`crate::layers`]).
+    fn rootfs(&self) -> Option<&Path> {
+        None
+    }
+    /// The same runner over another root filesystem (a layer of its base).
+    fn over_rootfs(&self, _rootfs: &Path) -> Option<Box<dyn Runner>> {
+        None
     }
 }
 
@@ -270,58 +272,61 @@ impl Runner for BwrapRunner {
         Some(PackageFamily::Apt)
     }
 
-    /// apt-get inside the rootfs, mounted writable for this one command.
-    fn install_command(&self, packages: &[String]) -> Result<Command, String> {
-        if let Some(bad) = packages.iter().find(|p| !is_package_name(p)) {
-            return Err(format!("{bad:?} is not a Debian package name"));
-        }
-        let mut cmd = Command::new("bwrap");
-        cmd.arg("--bind").arg(&self.rootfs).arg("/");
-        cmd.args([
-            "--proc",
-            "/proc",
-            "--dev",
-            "/dev",
-            "--tmpfs",
-            "/tmp",
-            "--unshare-pid",
-            "--die-with-parent",
-            "--new-session",
-        ]);
-        for file in ["/etc/resolv.conf", "/etc/hosts"] {
-            if Path::new(file).exists() {
-                self.ensure_mount_point(file, true);
-                cmd.args(["--ro-bind", file, file]);
-            }
-        }
-        cmd.args([
-            "--clearenv",
-            "--setenv",
-            "PATH",
-            "/usr/sbin:/usr/bin:/sbin:/bin",
-            "--setenv",
-            "DEBIAN_FRONTEND",
-            "noninteractive",
-        ]);
-        for (key, value) in proxy_env() {
-            cmd.arg("--setenv").arg(key).arg(value);
-        }
-        let apt = "apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0";
-        cmd.args(["--", "sh", "-c"]).arg(format!(
-            "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}",
-            packages.join(" ")
-        ));
-        Ok(cmd)
+    fn rootfs(&self) -> Option<&Path> {
+        Some(&self.rootfs)
+    }
+
+    fn over_rootfs(&self, rootfs: &Path) -> Option<Box<dyn Runner>> {
+        Some(Box::new(BwrapRunner {
+            rootfs: rootfs.to_path_buf(),
+            ..self.clone()
+        }))
     }
 }
 
-/// Debian/RPM package names: no options, no shell.
-fn is_package_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
+/// apt-get inside the root filesystem at `root`, mounted writable for this one command
+/// (the layer being made; never a base). Package names are checked by the caller.
+pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
+    let mut cmd = Command::new("bwrap");
+    cmd.arg("--bind").arg(root).arg("/");
+    cmd.args([
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--new-session",
+    ]);
+    for file in ["/etc/resolv.conf", "/etc/hosts"] {
+        if Path::new(file).exists() {
+            let stub = root.join(file.trim_start_matches('/'));
+            if !stub.exists() {
+                let _ = std::fs::write(&stub, b"");
+            }
+            cmd.args(["--ro-bind", file, file]);
+        }
+    }
+    cmd.args([
+        "--clearenv",
+        "--setenv",
+        "PATH",
+        "/usr/sbin:/usr/bin:/sbin:/bin",
+        "--setenv",
+        "DEBIAN_FRONTEND",
+        "noninteractive",
+    ]);
+    for (key, value) in proxy_env() {
+        cmd.arg("--setenv").arg(key).arg(value);
+    }
+    let apt = "apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0";
+    cmd.args(["--", "sh", "-c"]).arg(format!(
+        "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}; {apt} clean",
+        packages.join(" ")
+    ));
+    cmd
 }
 
 /// Builder images per preset; `containers/<preset>/Containerfile` builds them.
@@ -684,28 +689,28 @@ mod tests {
     }
 
     #[test]
-    fn installs_go_through_apt_in_a_writable_rootfs_and_refuse_odd_names() {
+    fn installs_go_through_apt_in_a_writable_layer_and_only_bwrap_has_layers() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = BwrapRunner {
-            rootfs: dir.path().to_path_buf(),
-            label: "rootfs".into(),
-            ca_bundle: None,
-            accelerator: None,
-        };
-        let cmd = runner
-            .install_command(&["libffi-dev".into(), "g++".into()])
-            .unwrap();
+        let cmd = apt_install_command(dir.path(), &["libffi-dev".into(), "g++".into()]);
         let joined = args(&cmd).join(" ");
         assert!(
             joined.starts_with(&format!("--bind {} /", dir.path().display())),
             "{joined}"
         );
         assert!(
-            joined.ends_with("install -y --no-install-recommends libffi-dev g++"),
+            joined.contains("install -y --no-install-recommends libffi-dev g++;"),
             "{joined}"
         );
-        assert!(runner.install_command(&["x; rm -rf /".into()]).is_err());
-        assert!(runner.install_command(&["--force".into()]).is_err());
+        let runner = BwrapRunner {
+            rootfs: dir.path().to_path_buf(),
+            label: "rootfs".into(),
+            ca_bundle: None,
+            accelerator: None,
+        };
+        let layer = dir.path().join("layer");
+        let over = runner.over_rootfs(&layer).unwrap();
+        assert_eq!(over.rootfs(), Some(layer.as_path()));
+        assert_eq!(over.label(), "rootfs");
         let container = ContainerRunner {
             engine: "podman".into(),
             image: "img".into(),
@@ -715,9 +720,6 @@ mod tests {
             ca_bundle: None,
             accelerator: None,
         };
-        assert!(container
-            .install_command(&["x".into()])
-            .unwrap_err()
-            .contains("image"));
+        assert!(container.rootfs().is_none() && container.over_rootfs(&layer).is_none());
     }
 }

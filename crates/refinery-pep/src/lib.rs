@@ -20,6 +20,8 @@ pub mod requirements_txt;
 pub use requirements_txt::{
     redact_credentials, RejectedLine, RequirementEntry, RequirementsTxt, RequirementsTxtError,
 };
+pub mod bounded;
+pub use bounded::{check_nesting, parse_requirement, BoundedParseError};
 pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
 

@@ -129,7 +129,7 @@ impl CoreMetadata {
     pub fn requires_dist_parsed(&self) -> Vec<Requirement> {
         self.requires_dist
             .iter()
-            .filter_map(|r| Requirement::from_str(r).ok())
+            .filter_map(|r| crate::bounded::parse_requirement(r).ok())
             .collect()
     }
 }

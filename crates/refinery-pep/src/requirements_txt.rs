@@ -30,9 +30,8 @@
 
 use std::io;
 use std::path::{Component, Path, PathBuf};
-use std::str::FromStr;
 
-use pep508_rs::{Pep508Error, Requirement, VersionOrUrl};
+use pep508_rs::{Requirement, VersionOrUrl};
 use thiserror::Error;
 
 /// The content of a requirements file and everything it includes.
@@ -580,9 +579,8 @@ impl Parser<'_> {
             self.out.rejected.push(ctx.reject(reason));
             return Ok(());
         }
-        let requirement = Requirement::from_str(args).map_err(|e: Pep508Error| {
-            ctx.parse_error(format!("invalid requirement: {}", e.message))
-        })?;
+        let requirement = crate::bounded::parse_requirement(args)
+            .map_err(|e| ctx.parse_error(format!("invalid requirement: {e}")))?;
         if let Some(VersionOrUrl::Url(url)) = &requirement.version_or_url {
             self.out
                 .rejected

@@ -560,8 +560,7 @@ fn nodes_has(pins: &[ResolvedPin], name: &str) -> bool {
 }
 
 fn is_skipped(requirement: &str, overrides: &Overrides) -> bool {
-    requirement
-        .parse::<refinery_pep::Requirement>()
+    refinery_pep::parse_requirement(requirement)
         .is_ok_and(|r| overrides.get(r.name.as_ref()).is_some_and(|o| o.skip))
 }
 
@@ -819,8 +818,7 @@ fn mentions(message: &str, name: &str) -> bool {
 }
 
 fn requirement_name(requirement: &str) -> String {
-    requirement
-        .parse::<refinery_pep::Requirement>()
+    refinery_pep::parse_requirement(requirement)
         .map_or_else(|_| requirement.to_string(), |r| r.name.to_string())
 }
 

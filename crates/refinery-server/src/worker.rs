@@ -754,6 +754,7 @@ fn forward_history(source: &dyn JobSource, job: &Job, db: &Path, name: &str, run
             worker: a.worker,
             run_id: a.run_id,
             detail: a.detail,
+            environment: a.environment,
         })
         .rev()
         .collect();

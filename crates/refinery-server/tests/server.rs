@@ -172,6 +172,30 @@ fn uploads_are_checked() {
     assert!(!t.dir.path().join("six-1.16.0-py3-none-any.whl").exists());
 }
 
+/// Hardening item 1: a marker nested 3,000 deep once overflowed the stack and aborted the
+/// whole server; it is a 400 now, and the server keeps serving.
+#[test]
+fn a_deeply_nested_marker_is_a_bad_request_not_a_crash() {
+    let t = TestServer::start(|c| c.max_requirements_bytes = 64 * 1024);
+    let text = format!(
+        "six; {}python_version<'4'{}\n",
+        "(".repeat(3000),
+        ")".repeat(3000)
+    );
+    let e = assert_error(
+        t.upload(
+            "/api/requirements/upload",
+            "requirements.txt",
+            "text/plain",
+            text.as_bytes(),
+        ),
+        400,
+    );
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("3000 deep"), "{message}");
+    assert_eq!(t.get_json("/api/health")["status"], "ok");
+}
+
 fn plain_status(t: &TestServer) -> u16 {
     t.client
         .post(t.url("/api/requirements/upload"))

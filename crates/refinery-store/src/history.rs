@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
 
     PRAGMA application_id = 1380339289;
     "#,
+    // 2: the environment (base, or base+layer) each attempt ran in.
+    "ALTER TABLE attempts ADD COLUMN environment TEXT;",
 ];
 
 /// The schema version this build of the refinery writes.
@@ -283,6 +285,9 @@ pub struct Attempt {
     pub worker: Option<String>,
     pub run_id: Option<String>,
     pub detail: String,
+    /// The environment it ran in: a base (`rootfs-bookworm-…`) or `base+layer-…`.
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 /// A stored build attempt.
@@ -304,6 +309,8 @@ pub struct AttemptRow {
     pub worker: Option<String>,
     pub run_id: Option<String>,
     pub detail: String,
+    #[serde(default)]
+    pub environment: Option<String>,
 }
 
 /// A package's failed attempts: how many, and what the latest one said.
@@ -388,7 +395,8 @@ impl Drop for History {
 /// PostgreSQL migrations of the history, numbered in `refinery_history_schema` (apart
 /// from the queue's, so both can live in one database). Append, never edit. Text is
 /// compared byte-wise (`COLLATE "C"`) so sorting matches SQLite.
-const PG_MIGRATIONS: &[&str] = &[r#"
+const PG_MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE events (
         id          BIGSERIAL PRIMARY KEY,
         timestamp   TEXT NOT NULL,
@@ -443,7 +451,10 @@ const PG_MIGRATIONS: &[&str] = &[r#"
         sha256      TEXT NOT NULL,
         recorded_at TEXT NOT NULL
     );
-"#];
+"#,
+    // 2: the environment (base, or base+layer) each attempt ran in.
+    "ALTER TABLE attempts ADD COLUMN environment TEXT;",
+];
 
 /// The history's PostgreSQL migrations, under the advisory lock "RFNY".
 static PG_HISTORY: PgMigrations = PgMigrations {
@@ -892,8 +903,8 @@ impl History {
         self.insert(
             "INSERT INTO attempts (timestamp, package, package_key, version, python_tag, \
              platform, variant, attempt, status, duration_secs, log_path, hints, worker, \
-             run_id, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
+             run_id, detail, environment) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) \
              RETURNING id",
             &[
                 now_rfc3339().into(),
@@ -911,6 +922,7 @@ impl History {
                 attempt.worker.as_ref().into(),
                 attempt.run_id.as_ref().into(),
                 (&attempt.detail).into(),
+                attempt.environment.as_ref().into(),
             ],
         )
     }
@@ -961,8 +973,8 @@ impl History {
     ) -> Result<Vec<AttemptRow>, HistoryError> {
         self.rows(
             "SELECT id, timestamp, package, version, python_tag, platform, variant, \
-             attempt, status, duration_secs, log_path, hints, worker, run_id, detail \
-             FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
+             attempt, status, duration_secs, log_path, hints, worker, run_id, detail, \
+             environment FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
             &[normalize_name(package).into(), limit_param(limit)],
         )?
         .iter()
@@ -984,6 +996,7 @@ impl History {
                 worker: row.opt_text(12),
                 run_id: row.opt_text(13),
                 detail: row.text(14),
+                environment: row.opt_text(15),
             })
         })
         .collect()

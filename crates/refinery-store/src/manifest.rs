@@ -155,6 +155,17 @@ pub struct ManifestMetadata {
     /// Where it came from: sdist URL or input wheel file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The environment the last attempt ran in: a base (`rootfs-bookworm-s390x-py3.11-…`)
+    /// or a base with a layer of system packages (`…+layer-…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The system packages of that layer.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub system_packages: Vec<String>,
+    /// What the hints did, one line each (`env CFLAGS=…`, `build constraint setuptools<60`,
+    /// `layer libffi-dev`, `variant emulated`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<String>,
 }
 
 /// One package in the manifest.
@@ -431,6 +442,9 @@ mod tests {
             python: Some("3.11".into()),
             built_with: Some("rootfs:bookworm emulated".into()),
             source: Some("https://example.invalid/regex-2024.11.6.tar.gz".into()),
+            environment: Some("rootfs-bookworm-s390x-py3.11-abc+layer-123".into()),
+            system_packages: vec!["libffi-dev".into()],
+            actions: vec!["layer libffi-dev".into()],
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));

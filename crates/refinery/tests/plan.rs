@@ -982,3 +982,31 @@ fn a_new_file_on_the_index_is_seen_by_the_next_plan() {
         .unwrap()
         .contains("s390x"));
 }
+
+/// Hardening item 1: a marker nested 3,000 deep once aborted `refinery plan` (134, stack
+/// overflow); it is a bad-input error now.
+#[test]
+fn a_deeply_nested_marker_is_bad_input_not_an_abort() {
+    let f = Fixture::new();
+    f.requirements(&format!(
+        "six; {}python_version<'4'{}\n",
+        "(".repeat(3000),
+        ")".repeat(3000)
+    ));
+    let out = refinery(
+        &[
+            "plan",
+            "--python",
+            "3.11",
+            "--input",
+            f.input_dir(),
+            "--cache",
+            f.cache_dir(),
+            "--index-url",
+            &f.index.url,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("3000 deep"), "{}", stderr(&out));
+}
