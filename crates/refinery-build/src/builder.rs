@@ -17,6 +17,8 @@ use crate::wheel_inspect::{elf_machines, top_level_modules, EM_S390};
 const GUEST_BUILD: &str = "/build";
 const GUEST_WHEELS: &str = "/wheels";
 const GUEST_PIP_CACHE: &str = "/pip-cache";
+/// Every folder a build step mounts, for runners that must make mount points first.
+pub const GUEST_MOUNT_DIRS: &[&str] = &[GUEST_BUILD, GUEST_WHEELS, GUEST_PIP_CACHE];
 
 /// The auditwheel release this refinery is tested with (`.ci/run` installs it).
 pub const AUDITWHEEL_VERSION: &str = "6.8.2";

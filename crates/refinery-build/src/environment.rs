@@ -100,6 +100,8 @@ pub fn open_environment(
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
             };
+            runner.prepare_mount_points();
+            crate::layers::LayerStore::new(EnvStore::new(envs_dir).dir()).touch(&recipe.key());
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),

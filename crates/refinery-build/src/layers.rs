@@ -308,7 +308,13 @@ impl LayerStore {
         if let Some(parent) = stamp.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        let _ = std::fs::write(&stamp, b"");
+        // Writing nothing to an empty file would not move its mtime: set it.
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&stamp)
+            .and_then(|f| f.set_modified(SystemTime::now()));
     }
 
     /// When `name` (a base or a layer) was last used.

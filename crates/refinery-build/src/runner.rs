@@ -159,10 +159,10 @@ pub struct BwrapRunner {
 impl BwrapRunner {
     /// The rootfs is mounted read-only, so bubblewrap cannot create mount points in it:
     /// make them on the host side first.
-    fn ensure_mount_point(&self, guest: &str, is_file: bool) {
+    fn ensure_mount_point(&self, guest: &str, is_file: bool) -> bool {
         let path = self.rootfs.join(guest.trim_start_matches('/'));
         if path.exists() {
-            return;
+            return false;
         }
         if is_file {
             if let Some(parent) = path.parent() {
@@ -171,6 +171,34 @@ impl BwrapRunner {
             let _ = std::fs::write(&path, b"");
         } else {
             let _ = std::fs::create_dir_all(&path);
+        }
+        true
+    }
+}
+
+impl BwrapRunner {
+    /// Make every mount point the build steps use (the build folders, the CA bundle,
+    /// resolver files, the cross tools' folders) once, when the environment is opened,
+    /// so that later builds find them and never write the rootfs. Idempotent.
+    pub fn prepare_mount_points(&self) {
+        for dir in crate::builder::GUEST_MOUNT_DIRS {
+            self.ensure_mount_point(dir, false);
+        }
+        for file in ["/etc/resolv.conf", "/etc/hosts", GUEST_CA_BUNDLE] {
+            self.ensure_mount_point(file, true);
+        }
+        // The binds depend on what the rootfs has, so a new mount point can change them:
+        // repeat until nothing new is needed.
+        if let Some(accelerator) = &self.accelerator {
+            for _ in 0..4 {
+                let mut created = false;
+                for (guest, is_file) in accelerator.sandbox(&self.rootfs).mount_points {
+                    created |= self.ensure_mount_point(&guest, is_file);
+                }
+                if !created {
+                    break;
+                }
+            }
         }
     }
 }

@@ -364,8 +364,10 @@ pub enum EnvCommand {
     Create(EnvArgs),
     /// List the environments.
     List(EnvArgs),
-    /// Remove an environment (by name or Python version).
+    /// Remove an environment (by name or Python version) with its layers, or one layer.
     Remove(EnvRemoveArgs),
+    /// Remove layers unused for a while and leftovers of interrupted creations.
+    Prune(EnvPruneArgs),
     /// Check that s390x code can run here and what is installed.
     Doctor(EnvArgs),
 }
@@ -390,6 +392,15 @@ pub struct EnvArgs {
 pub struct EnvRemoveArgs {
     /// Environment name or Python version.
     pub name: String,
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvPruneArgs {
+    /// Remove layers not used for this many days (0: every layer).
+    #[arg(long, value_name = "DAYS", default_value_t = 14)]
+    pub unused_days: u64,
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use refinery_build::layers::LayerStore;
 use refinery_build::rootfs::{EnvStore, RootfsRecipe};
 use refinery_build::{execute_plan, Reporter, RunSettings};
 use refinery_index::IndexClient;
@@ -290,32 +291,110 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 store.ensure(&recipe, &reporter)
             }
             .map_err(anyhow::Error::msg)?;
+            // Opening makes the mount points builds need, so that no build writes the base.
+            let target = refinery_pep::Target::new(python, "manylinux2014_s390x")
+                .map_err(anyhow::Error::msg)?;
+            let choice = refinery_build::EnvironmentChoice::Rootfs {
+                envs_dir: store.dir().parent().unwrap_or(store.dir()).to_path_buf(),
+                accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+            };
+            refinery_build::open_environment(&choice, &target, &reporter)
+                .map_err(anyhow::Error::msg)?;
             drop(reporter);
             println!("{} ready at {}", recipe.key(), path.display());
         }
         EnvCommand::List(EnvArgs { cache, json, .. }) => {
-            let envs = store_for(cache)?.list();
+            let store = store_for(cache)?;
+            let layers = LayerStore::new(store.dir());
+            let envs = store.list();
+            let layer_list = layers.list();
             if *json {
-                println!("{}", serde_json::to_string_pretty(&envs)?);
+                let bases: Vec<serde_json::Value> = envs
+                    .iter()
+                    .map(|env| {
+                        let mut value = serde_json::to_value(env).unwrap_or_default();
+                        value["last_used"] = serde_json::json!(layers
+                            .last_used(&env.name)
+                            .map(refinery_store::time::format_rfc3339));
+                        value
+                    })
+                    .collect();
+                let layer_values: Vec<serde_json::Value> = layer_list
+                    .iter()
+                    .map(|layer| {
+                        let mut value = serde_json::to_value(layer).unwrap_or_default();
+                        value["last_used"] = serde_json::json!(layer
+                            .last_used
+                            .map(refinery_store::time::format_rfc3339));
+                        value
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"bases": bases, "layers": layer_values})
+                    )?
+                );
             } else if envs.is_empty() {
                 println!("no environments yet; `refinery env create --cache DIR --python 3.11` makes one");
             } else {
+                let used = |t: Option<std::time::SystemTime>| {
+                    t.map_or_else(
+                        || "never used".to_string(),
+                        |t| format!("used {}", refinery_store::time::format_rfc3339(t)),
+                    )
+                };
                 for env in envs {
                     println!(
-                        "{:<48} python {:<5} {:>6} MiB  {}",
+                        "{:<48} python {:<5} {:>6} MiB  {}  {}",
                         env.name,
                         env.recipe.python,
                         env.size_bytes >> 20,
+                        used(layers.last_used(&env.name)),
                         env.path.display()
                     );
+                    for layer in layer_list.iter().filter(|l| l.recipe.base == env.name) {
+                        println!(
+                            "  + {:<20} {:>6} MiB own  {}  {}",
+                            layer.name,
+                            layer.own_bytes >> 20,
+                            used(layer.last_used),
+                            layer.recipe.packages.join(" ")
+                        );
+                    }
                 }
             }
         }
         EnvCommand::Remove(args) => {
-            for name in store_for(&args.cache)?
-                .remove(&args.name)
-                .map_err(anyhow::Error::msg)?
-            {
+            let store = store_for(&args.cache)?;
+            let layers = LayerStore::new(store.dir());
+            let mut removed = layers.remove(&args.name).map_err(anyhow::Error::new)?;
+            if removed.is_empty() || !args.name.starts_with("layer-") {
+                match store.remove(&args.name) {
+                    Ok(bases) => {
+                        for base in &bases {
+                            removed.extend(layers.remove(base).map_err(anyhow::Error::new)?);
+                        }
+                        removed.extend(bases);
+                    }
+                    Err(e) if removed.is_empty() => return Err(anyhow::Error::msg(e)),
+                    Err(_) => {}
+                }
+            }
+            for name in removed {
+                println!("removed {name}");
+            }
+        }
+        EnvCommand::Prune(args) => {
+            let store = store_for(&args.cache)?;
+            let unused = std::time::Duration::from_secs(args.unused_days * 24 * 3600);
+            let removed = LayerStore::new(store.dir())
+                .prune(unused)
+                .map_err(anyhow::Error::new)?;
+            if removed.is_empty() {
+                println!("nothing to prune");
+            }
+            for name in removed {
                 println!("removed {name}");
             }
         }

@@ -490,3 +490,48 @@ pub fn private_envs_dir(tmp: &Path) -> PathBuf {
     assert!(status.success());
     envs
 }
+
+/// Every path under `root` with its kind, mode and content digest: equal maps mean a
+/// byte-for-byte equal tree (the dpkg database included).
+pub fn tree_digest(root: &Path) -> std::collections::BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    walkdir::WalkDir::new(root)
+        .sort_by_file_name()
+        .into_iter()
+        .map(Result::unwrap)
+        .map(|e| {
+            let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+            let meta = std::fs::symlink_metadata(e.path()).unwrap();
+            let mode = meta.permissions().mode();
+            let what = if meta.is_symlink() {
+                format!("link {}", std::fs::read_link(e.path()).unwrap().display())
+            } else if meta.is_file() {
+                let bytes = std::fs::read(e.path()).unwrap_or_default();
+                format!("file {mode:o} {}", hex::encode(sha2::Sha256::digest(bytes)))
+            } else {
+                format!("other {mode:o}")
+            };
+            (rel, what)
+        })
+        .collect()
+}
+
+/// The paths whose entries differ between two [`tree_digest`]s (at most 20).
+pub fn tree_changes(
+    before: &std::collections::BTreeMap<String, String>,
+    after: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| format!("changed or gone: {k}"))
+        .chain(
+            after
+                .keys()
+                .filter(|k| !before.contains_key(*k))
+                .map(|k| format!("new: {k}")),
+        )
+        .take(20)
+        .collect()
+}
