@@ -49,6 +49,9 @@ pub struct AttemptFailure {
     pub timed_out: bool,
     /// Stopped from outside (a cancelled job): not the package's fault, no retry.
     pub stopped: bool,
+    /// The wheel cannot meet the target's policy (its platform tag): no variant can
+    /// change that, so the package ends after this attempt.
+    pub policy: bool,
 }
 
 /// What a successful attempt produced.
@@ -87,6 +90,8 @@ pub struct AttemptRequest<'a> {
     pub attempt: u32,
     pub variant: &'a str,
     pub env: Vec<(String, String)>,
+    /// PEP 508 constraints for the isolated build environment (from hints).
+    pub build_constraints: Vec<String>,
 }
 
 /// The attempt's private folder, removed when dropped.
@@ -111,6 +116,7 @@ pub fn attempt(
         message,
         timed_out: false,
         stopped: false,
+        policy: false,
     };
     let dir = AttemptDir(settings.builds_dir.join(format!(
         "{}-{}-attempt{}-{}-{}",
@@ -166,6 +172,24 @@ pub fn attempt(
     ];
     env.extend(settings.pip_env.iter().cloned());
     env.extend(request.env.iter().cloned());
+    if !request.build_constraints.is_empty() {
+        // pip applies PIP_CONSTRAINT to the isolated build environment too; uv reads
+        // UV_BUILD_CONSTRAINT for `uv build`.
+        let text = format!("{}\n", request.build_constraints.join("\n"));
+        std::fs::write(dir.0.join("build-constraints.txt"), text).map_err(|e| {
+            fail(
+                Stage::Build,
+                format!("cannot write the build constraints: {e}"),
+            )
+        })?;
+        let guest = format!("{build_root}/build-constraints.txt");
+        log.line(&format!(
+            "[refinery] build constraints: {}",
+            request.build_constraints.join(", ")
+        ));
+        env.push(("PIP_CONSTRAINT".to_string(), guest.clone()));
+        env.push(("UV_BUILD_CONSTRAINT".to_string(), guest));
+    }
 
     // 1. Build (the compilers run natively when the runner can and the variant allows).
     let accelerate = runner.accelerated() && request.variant != crate::accelerate::EMULATED_VARIANT;
@@ -282,13 +306,16 @@ pub fn attempt(
         if let Compatibility::Incompatible { reason } =
             settings.target.compatibility(&repaired_name)
         {
-            return Err(fail(
-                Stage::Repair,
-                format!(
-                    "auditwheel could only tag it {}: {reason}",
-                    file_name(&repaired)
-                ),
-            ));
+            return Err(AttemptFailure {
+                policy: true,
+                ..fail(
+                    Stage::Repair,
+                    format!(
+                        "auditwheel could only tag it {}: {reason}",
+                        file_name(&repaired)
+                    ),
+                )
+            });
         }
         (repaired, true)
     };
@@ -371,6 +398,7 @@ fn run_step(
         message,
         timed_out: false,
         stopped: false,
+        policy: false,
     };
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),

@@ -23,6 +23,84 @@ pub struct Hint {
     /// Recipe steps: environment variables for the retry.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// PEP 508 constraints for the isolated build environment (pip's `PIP_CONSTRAINT`,
+    /// uv's `--build-constraint`), e.g. an upper bound on a build dependency whose new
+    /// major release broke an old `setup.py`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub build_constraints: Vec<String>,
+    /// A toolchain the retry needs (one of [`TOOLCHAINS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub toolchain: Option<String>,
+    /// A build variant the retry should use (one of `package_build::VARIANTS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// No variant or retry can change this failure (a big-endian assumption, a full disk,
+    /// no network): the package ends after this attempt, without backoff.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_retry: bool,
+}
+
+/// Toolchains a hint may ask for.
+/// - `rust-newest`: the newest Rust toolchain the refinery has for the target, for crates
+///   whose MSRV or edition the default one does not meet.
+pub const TOOLCHAINS: &[&str] = &["rust-newest"];
+
+/// Variables a hint or recipe may never set: they would let a catalog entry or a queued
+/// job run code of its choice or hide the build's own tools.
+pub const FORBIDDEN_ENV: &[&str] = &[
+    "LD_PRELOAD",
+    "LD_LIBRARY_PATH",
+    "LD_AUDIT",
+    "PATH",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "BASH_ENV",
+    "ENV",
+    "HOME",
+];
+
+/// Whether `name` is a variable a hint or recipe may set: `[A-Za-z_][A-Za-z0-9_]*`,
+/// not in [`FORBIDDEN_ENV`].
+pub fn is_allowed_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !FORBIDDEN_ENV.contains(&name)
+}
+
+/// One thing a hint asks the retry to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HintAction {
+    /// System packages, installed into a layer of the environment.
+    SystemPackages { packages: Vec<String> },
+    /// An environment variable for the build.
+    Env { name: String, value: String },
+    /// A constraint for the isolated build environment.
+    BuildConstraint { requirement: String },
+    /// A toolchain (see [`TOOLCHAINS`]).
+    Toolchain { toolchain: String },
+    /// A build variant.
+    Variant { variant: String },
+}
+
+impl std::fmt::Display for HintAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HintAction::SystemPackages { packages } => {
+                write!(f, "system packages {}", packages.join(" "))
+            }
+            HintAction::Env { name, value } => write!(f, "env {name}={value}"),
+            HintAction::BuildConstraint { requirement } => {
+                write!(f, "build constraint {requirement}")
+            }
+            HintAction::Toolchain { toolchain } => write!(f, "toolchain {toolchain}"),
+            HintAction::Variant { variant } => write!(f, "variant {variant}"),
+        }
+    }
 }
 
 impl Hint {
@@ -44,6 +122,79 @@ impl Hint {
             PackageFamily::Apt => &self.apt,
             PackageFamily::Dnf => &self.dnf,
         }
+    }
+
+    /// Everything this hint asks for, system packages for `family` first (none when the
+    /// environment cannot keep packages).
+    pub fn actions(&self, family: Option<PackageFamily>) -> Vec<HintAction> {
+        let mut actions = Vec::new();
+        if let Some(packages) = family.map(|f| self.packages(f)).filter(|p| !p.is_empty()) {
+            actions.push(HintAction::SystemPackages {
+                packages: packages.to_vec(),
+            });
+        }
+        actions.extend(self.env.iter().map(|(name, value)| HintAction::Env {
+            name: name.clone(),
+            value: value.clone(),
+        }));
+        actions.extend(self.build_constraints.iter().map(|requirement| {
+            HintAction::BuildConstraint {
+                requirement: requirement.clone(),
+            }
+        }));
+        actions.extend(
+            self.toolchain
+                .iter()
+                .map(|toolchain| HintAction::Toolchain {
+                    toolchain: toolchain.clone(),
+                }),
+        );
+        actions.extend(self.variant.iter().map(|variant| HintAction::Variant {
+            variant: variant.clone(),
+        }));
+        actions
+    }
+
+    /// Why this entry cannot be used, if it cannot: a forbidden variable, a constraint
+    /// that is not PEP 508, an unknown toolchain or variant, a package name with shell.
+    fn check(&self) -> Result<(), String> {
+        if let Some(name) = self.env.keys().find(|k| !is_allowed_env_name(k)) {
+            return Err(format!("may not set the environment variable {name:?}"));
+        }
+        for requirement in &self.build_constraints {
+            refinery_pep::parse_requirement(requirement)
+                .map_err(|e| format!("build constraint {requirement:?} {e}"))?;
+        }
+        if let Some(t) = self
+            .toolchain
+            .as_ref()
+            .filter(|t| !TOOLCHAINS.contains(&t.as_str()))
+        {
+            return Err(format!(
+                "asks for the unknown toolchain {t:?} (known: {})",
+                TOOLCHAINS.join(", ")
+            ));
+        }
+        let variants = crate::package_build::VARIANTS;
+        if let Some(v) = self
+            .variant
+            .as_ref()
+            .filter(|v| !variants.contains(&v.as_str()))
+        {
+            return Err(format!(
+                "asks for the unknown variant {v:?} (known: {})",
+                variants.join(", ")
+            ));
+        }
+        if let Some(p) = self
+            .apt
+            .iter()
+            .chain(&self.dnf)
+            .find(|p| !crate::layers::is_package_name(p))
+        {
+            return Err(format!("{p:?} is not a package name"));
+        }
+        Ok(())
     }
 }
 
@@ -82,6 +233,8 @@ impl Catalog {
         for hint in file.hint {
             let regex = regex::Regex::new(&hint.pattern)
                 .map_err(|e| format!("{origin}: hint {:?} has a broken pattern: {e}", hint.id))?;
+            hint.check()
+                .map_err(|e| format!("{origin}: hint {:?} {e}", hint.id))?;
             entries.push((hint, regex));
         }
         Ok(Catalog { entries })

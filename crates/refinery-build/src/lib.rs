@@ -5,6 +5,7 @@ pub mod builder;
 pub mod emulation;
 pub mod environment;
 pub mod exec;
+pub mod fixes;
 pub mod hints;
 pub mod layers;
 pub mod package_build;

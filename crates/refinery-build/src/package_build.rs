@@ -2,7 +2,6 @@
 //! failed logs, system recipes (install the suggested packages, one extra attempt), and
 //! what worked remembered in the history and applied up front next time.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,6 +12,7 @@ use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT};
 use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
+use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::layers::{LayerRecipe, LayerStore};
 use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
@@ -61,23 +61,6 @@ pub fn order_variants(history: &History, package: &str, preferred: Option<&str>)
     variants
 }
 
-/// What fixed a package before.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct LearnedFix {
-    pub packages: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub hints: Vec<String>,
-}
-
-pub fn learned_fix(history: &History, package: &str) -> Option<LearnedFix> {
-    history
-        .events_for(package, 500)
-        .ok()?
-        .into_iter()
-        .find(|e| e.kind == "learned_fix")
-        .and_then(|e| serde_json::from_value(e.data).ok())
-}
-
 /// Build one plan node with every attempt it is allowed.
 pub(crate) fn build_node(
     node: &PlanNode,
@@ -119,8 +102,13 @@ pub(crate) fn build_node(
         }
     };
     let overrides = node.overrides.clone().unwrap_or_default();
-    let mut env: BTreeMap<String, String> = overrides.env.clone();
-    let mut packages = overrides.system_packages.clone();
+    let mut fixes = Fixes {
+        packages: overrides.system_packages.clone(),
+        env: overrides.env.clone(),
+        ..Fixes::default()
+    };
+    fixes.packages.sort();
+    fixes.packages.dedup();
 
     // Apply what worked before, up front.
     if let Some(fix) = learned_fix(history, &node.name) {
@@ -128,20 +116,24 @@ pub(crate) fn build_node(
             "{} {}: applying the fix learned before: {}",
             node.name,
             node.version,
-            fix.hints.join("; ")
+            fix.describe().join("; ")
         ));
         entry.metadata.hints.extend(fix.hints.iter().cloned());
-        for (k, v) in fix.env {
-            env.entry(k).or_insert(v);
-        }
-        packages.extend(fix.packages);
+        fixes.merge(&fix);
     }
-    packages.sort();
-    packages.dedup();
     let base_runner = runner;
     let mut layered: Option<Box<dyn Runner>> = None;
-    if !packages.is_empty() {
-        match layer_runner(&packages, node, base_runner, context, history, &mut entry) {
+    if fixes.packages.is_empty() {
+        entry.metadata.environment = base_environment_name(base_runner);
+    } else {
+        match layer_runner(
+            &fixes.packages,
+            node,
+            base_runner,
+            context,
+            history,
+            &mut entry,
+        ) {
             Ok(over) => layered = Some(over),
             Err(message) => {
                 entry.status = Status::SystemRecipeFailed;
@@ -149,20 +141,18 @@ pub(crate) fn build_node(
                 return entry;
             }
         }
-    } else {
-        entry.metadata.environment = base_environment_name(base_runner);
     }
+    entry.metadata.actions = fixes.describe();
 
     if is_stopped(settings.stop.as_deref()) {
         entry.detail = "cancelled before the build started".into();
         return entry;
     }
-    let mut variants = order_variants(history, &node.name, overrides.variant.as_deref());
+    let preferred = overrides.variant.clone().or(fixes.variant.clone());
+    let mut variants = order_variants(history, &node.name, preferred.as_deref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
-        base_runner.accelerated()
-            || v != EMULATED_VARIANT
-            || overrides.variant.as_deref() == Some(v)
+        base_runner.accelerated() || v != EMULATED_VARIANT || preferred.as_deref() == Some(v)
     });
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
@@ -188,12 +178,10 @@ pub(crate) fn build_node(
             }
         }
         let outcome = run_attempt(
-            node, &sdist, number, &variant, &env, runner, context, history, &mut entry,
+            node, &sdist, number, &variant, &fixes, runner, context, history, &mut entry,
         );
         let failure = match outcome {
-            Ok(built) => {
-                return publish(node, key, &built, &env, &packages, context, history, entry)
-            }
+            Ok(built) => return publish(node, key, &built, &fixes, context, history, entry),
             Err(failure) => failure,
         };
         if failure.stopped {
@@ -219,6 +207,15 @@ pub(crate) fn build_node(
                 failure.message,
                 entry.metadata.hints.join("; ")
             );
+        }
+        // Failures no variant can change end here, without backoff.
+        if let Some(reason) = final_reason(failure.policy, &hints) {
+            context.reporter.message(&format!(
+                "{} {}: not retrying: {reason}",
+                node.name, node.version
+            ));
+            entry.detail = format!("{}; not retried: {reason}", entry.detail);
+            return entry;
         }
         // An accelerated attempt that failed the way a cross toolchain fails: the next one
         // runs fully emulated.
@@ -247,12 +244,11 @@ pub(crate) fn build_node(
                     number += 1;
                     let variant = variant.clone();
                     match run_attempt(
-                        node, &sdist, number, &variant, &env, runner, context, history, &mut entry,
+                        node, &sdist, number, &variant, &fixes, runner, context, history,
+                        &mut entry,
                     ) {
                         Ok(built) => {
-                            return publish(
-                                node, key, &built, &env, &packages, context, history, entry,
-                            )
+                            return publish(node, key, &built, &fixes, context, history, entry)
                         }
                         Err(f) => entry.detail = f.message,
                     }
@@ -264,77 +260,102 @@ pub(crate) fn build_node(
                 }
             }
         }
-        let family = runner.package_family();
-        let suggested: Vec<String> = family
-            .map(|f| {
-                hints
-                    .iter()
-                    .flat_map(|h| h.packages(f).iter().cloned())
-                    .filter(|p| !packages.contains(p))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if hint_attempt_done || suggested.is_empty() {
+        if hint_attempt_done {
             continue;
         }
-        hint_attempt_done = true;
         let recipes = settings.recipes;
-        if recipes.dry_run || !recipes.allowed {
-            let verb = if recipes.dry_run {
-                "would install"
-            } else {
-                "suggests"
+        let retry_with =
+            match crate::fixes::outcome(&fixes, &hints, runner.package_family(), recipes) {
+                HintOutcome::Nothing => continue,
+                HintOutcome::NeedsRecipes { packages } => {
+                    let verb = if recipes.dry_run {
+                        "would install"
+                    } else {
+                        "suggests"
+                    };
+                    let message = format!(
+                        "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
+                        node.name,
+                        node.version,
+                        packages.join(" ")
+                    );
+                    context.reporter.message(&message);
+                    record(
+                        history,
+                        context,
+                        Event::new("hint", message).with_package(&node.name, &node.version),
+                    );
+                    // No variant installs them: stop here.
+                    entry.detail = format!(
+                        "{}; not retried: it needs {} and system recipes are not allowed",
+                        entry.detail,
+                        packages.join(" ")
+                    );
+                    return entry;
+                }
+                HintOutcome::Retry { fixes: next, new } => {
+                    let message = format!(
+                        "{} {}: retrying with {}",
+                        node.name,
+                        node.version,
+                        new.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    context.reporter.message(&message);
+                    record(
+                        history,
+                        context,
+                        Event::new("hint_actions", message)
+                            .with_package(&node.name, &node.version)
+                            .with_data(serde_json::json!({ "actions": new })),
+                    );
+                    next
+                }
             };
-            let message = format!(
-                "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
-                node.name,
-                node.version,
-                suggested.join(" ")
-            );
-            context.reporter.message(&message);
-            record(
-                history,
+        hint_attempt_done = true;
+        if retry_with.packages != fixes.packages {
+            match layer_runner(
+                &retry_with.packages,
+                node,
+                base_runner,
                 context,
-                Event::new("hint", message).with_package(&node.name, &node.version),
-            );
-            continue;
-        }
-        packages.extend(suggested);
-        packages.sort();
-        packages.dedup();
-        match layer_runner(&packages, node, base_runner, context, history, &mut entry) {
-            Ok(over) => layered = Some(over),
-            Err(message) => {
-                entry.status = Status::SystemRecipeFailed;
-                entry.detail = message;
-                return entry;
+                history,
+                &mut entry,
+            ) {
+                Ok(over) => layered = Some(over),
+                Err(message) => {
+                    entry.status = Status::SystemRecipeFailed;
+                    entry.detail = message;
+                    return entry;
+                }
             }
         }
+        fixes = retry_with;
+        entry.metadata.actions = fixes.describe();
         let runner: &dyn Runner = layered.as_deref().unwrap_or(base_runner);
-        for hint in &hints {
-            for (k, v) in &hint.env {
-                env.entry(k.clone()).or_insert(v.clone());
-            }
-        }
         // The one extra, hint-based attempt.
         number += 1;
-        let hint_variant = format!("{variant}+hints");
+        let hint_variant = format!("{}+hints", fixes.variant.as_deref().unwrap_or(&variant));
         match run_attempt(
             node,
             &sdist,
             number,
             &hint_variant,
-            &env,
+            &fixes,
             runner,
             context,
             history,
             &mut entry,
         ) {
-            Ok(built) => {
-                return publish(node, key, &built, &env, &packages, context, history, entry)
-            }
+            Ok(built) => return publish(node, key, &built, &fixes, context, history, entry),
             Err(f) => {
-                entry.detail = format!("{}; hints: {}", f.message, entry.metadata.hints.join("; "))
+                entry.detail = format!("{}; hints: {}", f.message, entry.metadata.hints.join("; "));
+                if let Some(reason) = final_reason(f.policy, &[]) {
+                    entry.detail = format!("{}; not retried: {reason}", entry.detail);
+                    return entry;
+                }
             }
         }
     }
@@ -564,7 +585,7 @@ fn run_attempt(
     sdist: &std::path::Path,
     number: u32,
     variant: &str,
-    env: &BTreeMap<String, String>,
+    fixes: &Fixes,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
@@ -583,11 +604,12 @@ fn run_attempt(
         message: format!("cannot create the log {}: {e}", log_path.display()),
         timed_out: false,
         stopped: false,
+        policy: false,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
     entry.metadata.built_with = Some(runner.describe_attempt(base_variant != EMULATED_VARIANT));
     let mut attempt_env = variant_env(base_variant);
-    attempt_env.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    attempt_env.extend(fixes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let request = AttemptRequest {
         name: &node.name,
         version: &node.version,
@@ -595,6 +617,7 @@ fn run_attempt(
         attempt: number,
         variant: base_variant,
         env: attempt_env,
+        build_constraints: fixes.build_constraints.clone(),
     };
     let started = Instant::now();
     let result_dir = settings.cache.join("builds").join("results");
@@ -661,8 +684,7 @@ fn publish(
     node: &PlanNode,
     key: &str,
     built: &BuiltWheel,
-    env: &BTreeMap<String, String>,
-    packages: &[String],
+    fixes: &Fixes,
     context: &BuildContext<'_>,
     history: &History,
     mut entry: ManifestEntry,
@@ -682,18 +704,15 @@ fn publish(
             entry.status = Status::Built;
             entry.path = Some(file_name(&dest));
             entry.sha256 = Some(sha);
-            if !packages.is_empty() || !entry.metadata.hints.is_empty() {
-                let fix = LearnedFix {
-                    packages: packages.to_vec(),
-                    env: env.clone(),
-                    hints: entry.metadata.hints.clone(),
-                };
+            if !fixes.is_empty() || !entry.metadata.hints.is_empty() {
+                let mut fix = fixes.clone();
+                fix.hints = entry.metadata.hints.clone();
                 record(
                     history,
                     context,
                     Event::new(
                         "learned_fix",
-                        format!("{} builds with {}", node.name, packages.join(" ")),
+                        format!("{} builds with {}", node.name, fix.describe().join("; ")),
                     )
                     .with_package(&node.name, &node.version)
                     .with_data(serde_json::to_value(&fix).unwrap_or_default()),
@@ -789,10 +808,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let history = History::open(&dir.path().join("h.db")).unwrap();
         assert!(learned_fix(&history, "cffi").is_none());
-        let fix = LearnedFix {
+        let fix = Fixes {
             packages: vec!["libffi-dev".into()],
-            env: BTreeMap::new(),
+            build_constraints: vec!["setuptools<72".into()],
             hints: vec!["libffi: ...".into()],
+            ..Fixes::default()
         };
         history
             .record_event(
@@ -801,9 +821,6 @@ mod tests {
                     .with_data(serde_json::to_value(&fix).unwrap()),
             )
             .unwrap();
-        assert_eq!(
-            learned_fix(&history, "cffi").unwrap().packages,
-            ["libffi-dev"]
-        );
+        assert_eq!(learned_fix(&history, "cffi").unwrap(), fix);
     }
 }

@@ -41,9 +41,10 @@ fn run_local(
         &index.url,
         "--python",
         "3.11",
-        "--max-attempts",
-        "1",
     ];
+    if !extra_args.contains(&"--max-attempts") {
+        args.extend_from_slice(&["--max-attempts", "1"]);
+    }
     args.extend_from_slice(extra_args);
     let envs = envs();
     let mut env = vec![
@@ -168,15 +169,25 @@ fn auditwheel_rejection_names_the_glibc_and_a_newer_tag_accepts_it() {
     write_extension_sdist(&index_dir, "randuser", "1.0", true);
     let index = LocalIndex::serve_dir(&index_dir).unwrap();
     let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
-    let failed = run_local(&index, "randuser==1.0\n", &out, &cache, &[], &[]);
+    // Three attempts allowed, a long backoff: a policy failure ends after the first.
+    let failed = run_local(
+        &index,
+        "randuser==1.0\n",
+        &out,
+        &cache,
+        &[],
+        &["--max-attempts", "3", "--attempt-backoff-base", "600"],
+    );
     assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
     let e = entry(&manifest(&out), "randuser").clone();
     assert_eq!(e["status"], "failed");
     let detail = e["detail"].as_str().unwrap();
     assert!(
-        detail.contains("glibc") && detail.contains("2.17"),
+        detail.contains("glibc") && detail.contains("2.17") && detail.contains("not retried"),
         "{detail}"
     );
+    let history = refinery_store::History::open(&cache.join("history.db")).unwrap();
+    assert_eq!(history.attempts_for("randuser", 10).unwrap().len(), 1);
     let ok = run_local(
         &index,
         "randuser==1.0\n",
