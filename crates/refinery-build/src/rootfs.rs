@@ -39,14 +39,24 @@ pub struct RootfsRecipe {
 }
 
 impl RootfsRecipe {
-    /// The Debian suite whose `python3` is the requested version.
+    /// The Debian suite whose `python3` is the requested version: 3.11 bookworm, 3.13
+    /// trixie (named `stable`: mmdebstrap fails on `trixie` for foreign architectures
+    /// with "File has unexpected size"), 3.14 forky. CPython 3.9 would be bullseye, whose
+    /// s390x port left the reachable mirrors with its move to LTS (amd64/arm64/armhf/i386
+    /// only); the error says so and points at containers.
     pub fn for_python(python: &str) -> Result<RootfsRecipe, String> {
-        let suite = match python {
-            "3.11" => "bookworm",
-            "3.13" => "trixie",
+        let (suite, extra): (&str, &[&str]) = match python {
+            "3.11" => ("bookworm", &[]),
+            // Newer Pythons no longer bring setuptools into venvs; builds without
+            // isolation need the suite's.
+            "3.13" => ("stable", &["python3-setuptools"]),
+            "3.14" => ("forky", &["python3-setuptools"]),
+            "3.9" => {
+                return Err("CPython 3.9 would come from Debian bullseye, whose s390x packages are no longer on the reachable mirrors (bullseye LTS ships amd64, arm64, armhf and i386 only).\nhint: use --python 3.11, 3.13 or 3.14, or a container image with CPython 3.9 for s390x (--container-image)".to_string())
+            }
             other => {
                 return Err(format!(
-                    "no Debian release ships CPython {other} as python3 for a rootfs environment; rootfs environments exist for 3.11 (bookworm) and 3.13 (trixie).\nhint: use --python 3.11 or 3.13, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
+                    "no Debian release ships CPython {other} as python3 for a rootfs environment; rootfs environments exist for 3.11 (bookworm), 3.13 (trixie) and 3.14 (forky).\nhint: use --python 3.11, 3.13 or 3.14, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
                 ))
             }
         };
@@ -54,7 +64,11 @@ impl RootfsRecipe {
             python: python.to_string(),
             suite: suite.to_string(),
             arch: "s390x".to_string(),
-            packages: BASE_PACKAGES.iter().map(ToString::to_string).collect(),
+            packages: BASE_PACKAGES
+                .iter()
+                .chain(extra)
+                .map(ToString::to_string)
+                .collect(),
         })
     }
 
@@ -139,6 +153,10 @@ impl EnvStore {
         let mut child = Command::new("mmdebstrap")
             .arg(format!("--arch={}", recipe.arch))
             .arg("--variant=apt")
+            // Mirrors frozen at a snapshot (proxies, caches) serve Release files whose
+            // Valid-Until has passed; the signatures are still checked. The option is
+            // kept in the rootfs, so the apt of its layers accepts them too.
+            .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
             .arg(format!("--include={}", recipe.packages.join(",")))
             .arg(&recipe.suite)
             .arg(&staging)
@@ -167,6 +185,15 @@ impl EnvStore {
                 "mmdebstrap failed ({status}) creating {}:\n{}",
                 recipe.key(),
                 tail.join("\n")
+            ));
+        }
+        // A suite named by role (`stable`) moves on one day: check that its python3 is
+        // still the version the recipe promises.
+        if let Err(message) = check_python_version(&staging, &recipe.python) {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(format!(
+                "the new environment {} is not usable: {message}",
+                recipe.key()
             ));
         }
         let recipe_json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
@@ -232,6 +259,42 @@ impl EnvStore {
     }
 }
 
+/// `python3` inside `root` must be CPython `want` (X.Y).
+fn check_python_version(root: &Path, want: &str) -> Result<(), String> {
+    let output = Command::new("bwrap")
+        .arg("--ro-bind")
+        .arg(root)
+        .arg("/")
+        .args([
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--unshare-all",
+            "--die-with-parent",
+        ])
+        .args([
+            "python3",
+            "-c",
+            "import sys; print('%d.%d' % sys.version_info[:2])",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run its python3 ({e}); is bubblewrap installed?"))?;
+    let found = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if !output.status.success() {
+        return Err(format!(
+            "its python3 does not run: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    if found != want {
+        return Err(format!(
+            "its python3 is CPython {found}, the recipe asks for {want}; the suite has moved on: use the Python it has or a container image"
+        ));
+    }
+    Ok(())
+}
+
 /// The recipe an environment (or a layer, which carries its base's file) was made from.
 pub fn read_recipe(root: &Path) -> Option<RootfsRecipe> {
     serde_json::from_slice(&std::fs::read(root.join(RECIPE_FILE)).ok()?).ok()
@@ -254,9 +317,20 @@ mod tests {
     #[test]
     fn suites_follow_the_python_version() {
         assert_eq!(RootfsRecipe::for_python("3.11").unwrap().suite, "bookworm");
-        assert_eq!(RootfsRecipe::for_python("3.13").unwrap().suite, "trixie");
+        assert_eq!(RootfsRecipe::for_python("3.13").unwrap().suite, "stable");
+        assert_eq!(RootfsRecipe::for_python("3.14").unwrap().suite, "forky");
         let err = RootfsRecipe::for_python("3.12").unwrap_err();
         assert!(err.contains("3.11") && err.contains("container"), "{err}");
+        let err = RootfsRecipe::for_python("3.9").unwrap_err();
+        assert!(
+            err.contains("bullseye") && err.contains("container"),
+            "{err}"
+        );
+        // The bookworm recipe (and so its folder) is unchanged by the newer ones.
+        assert!(!RootfsRecipe::for_python("3.11")
+            .unwrap()
+            .packages
+            .contains(&"python3-setuptools".to_string()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use refinery_index::testing::LocalIndex;
 #[ignore = "needs the s390x rootfs environment and Debian's package mirror"]
 fn missing_header_gives_a_hint_and_auto_apply_fixes_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let envs = private_envs_dir(tmp.path());
+    let envs = envs_dir();
     let index_dir = tmp.path().join("index");
     std::fs::create_dir_all(&index_dir).unwrap();
     write_libyaml_sdist(&index_dir, "yamluser", "1.0");
@@ -112,7 +112,7 @@ fn missing_header_gives_a_hint_and_auto_apply_fixes_it() {
 #[ignore = "needs the real PyPI, the s390x rootfs environment and Debian's package mirror"]
 fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
     let tmp = tempfile::tempdir().unwrap();
-    let envs = private_envs_dir(tmp.path());
+    let envs = envs_dir();
     let input = tmp.path().join("input");
     std::fs::create_dir_all(&input).unwrap();
     // cffi 1.15.1 publishes no s390x wheel for CPython 3.11: it must be built, and its C
@@ -158,14 +158,7 @@ fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
     for e in m["entries"].as_array().unwrap() {
         unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
     }
-    let rootfs = envs
-        .join("v1")
-        .read_dir()
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let code = "import cffi, sys\nffi = cffi.FFI()\nffi.cdef('int abs(int);')\nlib = ffi.dlopen(None)\nassert lib.abs(-7) == 7\nprint(sys.byteorder)";
     let check = run_s390x_python(&rootfs, &unpacked, code);
     assert_eq!(
@@ -180,7 +173,7 @@ fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
 #[ignore = "needs the s390x rootfs environment and Debian's package mirror"]
 fn a_system_recipe_that_fails_ends_as_system_recipe_failed() {
     let tmp = tempfile::tempdir().unwrap();
-    let envs = private_envs_dir(tmp.path());
+    let envs = envs_dir();
     let index_dir = tmp.path().join("index");
     std::fs::create_dir_all(&index_dir).unwrap();
     write_libyaml_sdist(&index_dir, "yamluser", "1.0");
@@ -230,5 +223,142 @@ fn a_system_recipe_that_fails_ends_as_system_recipe_failed() {
             .unwrap()
             .contains("refinery-no-such-package"),
         "{e}"
+    );
+}
+
+/// A package whose setup.py fails, each with its own log line, unless the build has
+/// `FIXIT=1`, a build-constraints file that pins `setuptools<9999`, and runs without the
+/// host's cross compilers.
+fn write_picky_sdist(dir: &std::path::Path, version: &str) -> std::path::PathBuf {
+    let setup_py = r#"import os, sys
+from setuptools import setup, Extension
+problems = []
+if os.environ.get("FIXIT") != "1":
+    problems.append("refinery-test: FIXIT is not set")
+constraints = os.environ.get("PIP_CONSTRAINT", "")
+if not constraints or "setuptools<9999" not in open(constraints).read():
+    problems.append("refinery-test: setuptools is not constrained")
+if "/opt/refinery-cross" in os.environ.get("PATH", ""):
+    problems.append("refinery-test: the host compilers are in use")
+for p in problems:
+    print(p, flush=True)
+if problems:
+    sys.exit(1)
+setup(ext_modules=[Extension("picky", ["picky.c"])])
+"#
+    .to_string();
+    write_setuptools_sdist(
+        dir,
+        "picky",
+        version,
+        &["setuptools"],
+        setup_py,
+        ("picky.c".to_string(), extension_source("picky", false)),
+    )
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn env_constraint_and_variant_actions_fix_a_build_and_are_applied_up_front_next_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = envs_dir();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_picky_sdist(&index_dir, "1.0");
+    write_picky_sdist(&index_dir, "1.1");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let hints = tmp.path().join("hints.toml");
+    std::fs::write(
+        &hints,
+        r#"
+[[hint]]
+id = "fixit"
+pattern = 'FIXIT is not set'
+message = "needs FIXIT"
+env = { FIXIT = "1" }
+
+[[hint]]
+id = "pin-setuptools"
+pattern = 'setuptools is not constrained'
+message = "needs an older setuptools"
+build_constraints = ["setuptools<9999"]
+
+[[hint]]
+id = "emulate"
+pattern = 'the host compilers are in use'
+message = "needs the emulated compilers"
+variant = "emulated"
+"#,
+    )
+    .unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |requirement: &str, out: &str| {
+        std::fs::write(input.join("requirements.txt"), requirement).unwrap();
+        let out = tmp.path().join(out);
+        let output = refinery(
+            &[
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--cache",
+                cache.to_str().unwrap(),
+                "--index-url",
+                &index.url,
+                "--max-attempts",
+                "1",
+                "--hints-file",
+                hints.to_str().unwrap(),
+            ],
+            &[
+                ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
+                (
+                    "PLAN_OVERRIDES_JSON",
+                    r#"{"picky": {"variant": "no-isolation"}}"#,
+                ),
+            ],
+        );
+        (output, manifest(&out))
+    };
+    // No system packages involved: the actions apply without --auto-apply-suggestions.
+    let (output, m) = run("picky==1.0\n", "out1");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&m, "picky");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["attempt"], 2, "{e}");
+    let actions: Vec<&str> = e["metadata"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "env FIXIT=1",
+            "build constraint setuptools<9999",
+            "variant emulated"
+        ],
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["variant"]
+            .as_str()
+            .unwrap()
+            .starts_with("emulated"),
+        "{e}"
+    );
+    // The next version gets the learned actions up front: one attempt.
+    let (output, m) = run("picky==1.1\n", "out2");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&m, "picky");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["attempt"], 1, "{e}");
+    assert!(
+        stderr(&output).contains("fix learned before"),
+        "{}",
+        stderr(&output)
     );
 }

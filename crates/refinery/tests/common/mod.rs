@@ -202,7 +202,7 @@ impl WheelSpec<'_> {
 
 /// C source of a tiny extension module `NAME` with `add(a, b)`; `use_getrandom` makes it
 /// need glibc 2.25 (for auditwheel rejection tests).
-fn extension_source(module: &str, use_getrandom: bool) -> String {
+pub fn extension_source(module: &str, use_getrandom: bool) -> String {
     let (include, call) = if use_getrandom {
         (
             "#include <sys/random.h>\n",
@@ -474,21 +474,6 @@ PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
         setup_py,
         (format!("{name}.c"), source),
     )
-}
-
-/// A private copy of the bookworm environment (for tests that install packages into it).
-pub fn private_envs_dir(tmp: &Path) -> PathBuf {
-    let rootfs = bookworm_rootfs().expect("needs the s390x rootfs environment");
-    let envs = tmp.join("envs");
-    std::fs::create_dir_all(envs.join("v1")).unwrap();
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(&rootfs)
-        .arg(envs.join("v1"))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    envs
 }
 
 /// Every path under `root` with its kind, mode and content digest: equal maps mean a

@@ -1,0 +1,239 @@
+//! Every catalog entry fed a real log line (see the `# log:` comments in
+//! hints/catalog.toml for where each was seen), and a near miss it must not match.
+
+use super::*;
+
+/// (log line as printed by a real build, the hint id it must suggest)
+const REAL_LINES: &[(&str, &str)] = &[
+    ("third_party/boringssl-with-bazel/src/include/openssl/base.h:122:2: error: #error \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
+    ("third_party/boringssl/include/openssl/base.h:106:2: error: #error \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
+    ("ModuleNotFoundError: No module named 'setuptools.command.test'", "setuptools-command-test"),
+    ("ModuleNotFoundError: No module named 'setuptools.dep_util'", "setuptools-dep-util"),
+    ("AttributeError: module 'distutils' has no attribute 'dep_util'. Did you mean: 'dir_util'?", "distutils-dep-util"),
+    ("ModuleNotFoundError: No module named 'pkg_resources'", "setuptools-pkg-resources"),
+    ("error in PyVCF setup command: use_2to3 is invalid.", "setuptools-use-2to3"),
+    ("src/lxml/parser.pxi:938:35: Cannot assign type 'void (void *) except * nogil' to 'startDocumentSAXFunc'", "cython3-noexcept"),
+    ("src/cysignals/tests.pyx:1263:37: Cannot assign type 'void *(void *) except? NULL nogil' to 'void *(*)(void *) noexcept nogil'. Exception values are incompatible. Suggest adding 'noexcept' to the type of 'func_thread_sig_block'.", "cython3-noexcept"),
+    ("AttributeError: cython_sources", "cython3-cython-sources"),
+    ("src/qoi/qoi.c:18849:39: error: ‘PyArray_Descr’ {aka ‘struct _PyArray_Descr’} has no member named ‘subarray’", "numpy2-descr-abi"),
+    ("../dbfield.c:101:13: error: 'PyArray_Descr' {aka 'struct _PyArray_Descr'} has no member named 'elsize'", "numpy2-descr-abi"),
+    ("ModuleNotFoundError: No module named 'numpy.distutils'", "numpy-distutils-removed"),
+    ("feature `edition2024` is required", "rust-edition-too-new"),
+    ("this version of Cargo is older than the `2021` edition, and only supports `2015` and `2018` editions.", "rust-edition-too-new"),
+    ("error: package `bitstream-io v2.5.3` cannot be built because it requires rustc 1.79 or newer, while the currently active rustc version is 1.76.0", "rust-msrv"),
+    ("error: rustc 1.81.0 is not supported by the following packages:", "rust-msrv"),
+    ("lock file version `4` was found, but this version of Cargo does not understand this lock file, perhaps Cargo needs to be updated?", "cargo-lockfile-v4"),
+    ("lock file version 4 requires `-Znext-lockfile-bump`", "cargo-lockfile-v4"),
+    ("error: library dfftpack has Fortran sources but no Fortran compiler found", "fortran-numpy-distutils"),
+    ("No CMAKE_Fortran_COMPILER could be found.", "fortran-cmake"),
+    ("CMake Error: CMAKE_Fortran_COMPILER not set, after EnableLanguage", "fortran-cmake"),
+    ("Exception: Can not find valid pkg-config name.", "mysqlclient-pkg-config"),
+    ("/bin/sh: 1: krb5-config: not found", "krb5-gssapi"),
+    ("subprocess.CalledProcessError: Command 'krb5-config --libs gssapi' returned non-zero exit status 127", "krb5-gssapi"),
+    ("__main__.ConfigurationError: Could not run curl-config: [Errno 2] No such file or directory: 'curl-config'", "libcurl-pycurl"),
+    ("unable to execute 'swig': No such file or directory", "swig"),
+    ("error: command 'swig.exe' failed: No such file or directory", "swig"),
+    ("src/pyodbc.h:56:10: fatal error: sql.h: No such file or directory", "unixodbc"),
+    ("Modules/common.h:15:10: fatal error: lber.h: No such file or directory", "openldap"),
+    ("snappymodule.cc:31:22: error: snappy-c.h: No such file or directory", "snappy"),
+    ("src/pyaudio/device_api.c:9:10: fatal error: portaudio.h: No such file or directory", "portaudio"),
+    ("ERROR: Dependency \"cairo\" not found, tried pkgconfig and cmake", "cairo"),
+    ("Package cairo was not found in the pkg-config search path.", "cairo"),
+    ("error: xmlsec1 is not installed or not in path.", "xmlsec1"),
+    ("Could not find xmlsec1 config. Are libxmlsec1-dev and pkg-config installed?", "xmlsec1"),
+    ("configure: error: cannot run test program while cross compiling", "cross-run-target-binary"),
+    ("./conftest: cannot execute binary file: Exec format error", "cross-run-target-binary"),
+];
+
+/// (near miss, the hint id it must not suggest)
+const NEAR_MISSES: &[(&str, &str)] = &[
+    ("src/core/lib/gpr/arch.h:40:2: error: #error \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
+    ("ModuleNotFoundError: No module named 'setuptools.command.build'", "setuptools-command-test"),
+    ("ModuleNotFoundError: No module named 'setuptools.modified'", "setuptools-dep-util"),
+    ("AttributeError: module 'distutils' has no attribute 'msvccompiler'", "distutils-dep-util"),
+    ("ImportError: cannot import name 'packaging' from 'pkg_resources.extern'", "setuptools-pkg-resources"),
+    ("error in foo setup command: 'install_requires' must be a string or list of strings containing valid project/version requirement specifiers", "setuptools-use-2to3"),
+    ("src/foo.pyx:12:8: Cannot assign type 'double' to 'int *'", "cython3-noexcept"),
+    ("AttributeError: 'Extension' object has no attribute 'cython_directives'", "cython3-cython-sources"),
+    ("error: ‘PyArrayObject’ {aka ‘struct tagPyArrayObject’} has no member named ‘data’", "numpy2-descr-abi"),
+    ("ModuleNotFoundError: No module named 'numpy'", "numpy-distutils-removed"),
+    ("error: failed to parse manifest at `/tmp/loquaz/Cargo.toml`", "rust-edition-too-new"),
+    ("rustc 1.79.0 (129f3b996 2024-06-10)", "rust-msrv"),
+    ("error: failed to parse lock file at: /app/Cargo.lock", "cargo-lockfile-v4"),
+    ("building 'dfftpack' library", "fortran-numpy-distutils"),
+    ("CMake Error: CMAKE_CXX_COMPILER not set, after EnableLanguage", "fortran-cmake"),
+    ("Trying pkg-config --exists mysqlclient", "mysqlclient-pkg-config"),
+    ("checking for krb5-config... /usr/bin/krb5-config", "krb5-gssapi"),
+    ("Using curl-config (libcurl 7.88.1)", "libcurl-pycurl"),
+    ("error: command 'swig' failed with exit status 1", "swig"),
+    ("fatal error: mysql.h: No such file or directory", "unixodbc"),
+    ("fatal error C1083: Cannot open include file: 'lber.h': No such file or directory", "openldap"),
+    ("snappymodule.cc:77: error: 'snappy_status' was not declared in this scope", "snappy"),
+    ("include/md_portmidi.h:25:22: fatal error: portmidi.h: No such file or directory", "portaudio"),
+    ("Run-time dependency cairo found: YES 1.16.0", "cairo"),
+    ("xmlsec1 1.2.37 (openssl)", "xmlsec1"),
+    ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
+];
+
+#[test]
+fn builtin_catalog_matches_real_log_lines() {
+    let catalog = Catalog::builtin();
+    let cases = [
+        ("c/_cffi_backend.c:15:10: fatal error: ffi.h: No such file or directory", "libffi"),
+        ("ext/_yaml.h:2:10: fatal error: yaml.h: No such file or directory", "libyaml"),
+        ("src/x.c:1:10: fatal error: openssl/ssl.h: No such file or directory", "openssl"),
+        ("error: can't find Rust compiler", "rust"),
+        ("Error: pg_config executable not found.", "libpq"),
+        ("gcc: fatal error: cannot execute 'cc1plus': error trying to exec 'cc1plus': execvp: No such file", "cxx"),
+        ("numpy/meson.build: ERROR: Unknown compiler(s): [['gfortran']]", "fortran"),
+        ("#error Unsupported endianness", "big-endian"),
+        ("fatal error: libxml/xmlversion.h: No such file or directory", "libxml2"),
+    ];
+    for (line, id) in cases {
+        let found: Vec<&str> = catalog
+            .matches(line)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert!(
+            found.contains(&id),
+            "{line:?} should suggest {id}, got {found:?}"
+        );
+    }
+    assert!(catalog.matches("Successfully built six").is_empty());
+}
+
+#[test]
+fn summary_names_both_families() {
+    let catalog = Catalog::builtin();
+    let hint = catalog.hints().find(|h| h.id == "libffi").unwrap();
+    assert_eq!(
+        hint.summary(),
+        "libffi: the libffi development headers are missing (dnf: libffi-devel | apt: libffi-dev)"
+    );
+    assert_eq!(hint.packages(PackageFamily::Apt), ["libffi-dev"]);
+}
+
+#[test]
+fn a_broken_pattern_names_the_entry() {
+    let err = Catalog::parse(
+        "[[hint]]\nid = \"bad\"\npattern = \"(unclosed\"\nmessage = \"m\"\n",
+        "my.toml",
+    )
+    .unwrap_err();
+    assert!(err.contains("my.toml") && err.contains("\"bad\""), "{err}");
+    let err = Catalog::parse(
+        "[[hint]]\nid = \"x\"\npatern = \"a\"\nmessage = \"m\"\n",
+        "my.toml",
+    )
+    .unwrap_err();
+    assert!(err.contains("my.toml"), "{err}");
+}
+
+#[test]
+fn extending_replaces_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("extra.toml");
+    std::fs::write(
+        &path,
+        "[[hint]]\nid = \"libffi\"\npattern = \"custom-ffi\"\nmessage = \"m\"\napt = [\"x\"]\n",
+    )
+    .unwrap();
+    let mut catalog = Catalog::builtin();
+    let before = catalog.hints().count();
+    catalog.extend_from_file(&path).unwrap();
+    assert_eq!(catalog.hints().count(), before);
+    assert_eq!(catalog.matches("custom-ffi")[0].apt, ["x"]);
+    assert!(catalog
+        .matches("ffi.h: No such file or directory")
+        .is_empty());
+}
+
+#[test]
+fn every_grounded_entry_matches_its_real_log_line_and_not_its_near_miss() {
+    let catalog = Catalog::builtin();
+    for (line, id) in REAL_LINES {
+        let found: Vec<&str> = catalog
+            .matches(line)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert!(
+            found.contains(id),
+            "{line:?} should suggest {id}, got {found:?}"
+        );
+    }
+    for (line, id) in NEAR_MISSES {
+        let found: Vec<&str> = catalog
+            .matches(line)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert!(!found.contains(id), "{line:?} must not suggest {id}");
+    }
+}
+
+#[test]
+fn each_action_kind_comes_from_a_real_line() {
+    let catalog = Catalog::builtin();
+    let actions = |line: &str| -> Vec<String> {
+        catalog
+            .matches(line)
+            .iter()
+            .flat_map(|h| h.actions(Some(PackageFamily::Apt)))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    // A vendored TLS library without s390x: an environment variable plus headers.
+    let grpc = actions(
+        r#"third_party/boringssl-with-bazel/src/include/openssl/base.h:122:2: error: #error "Unknown target CPU""#,
+    );
+    assert!(
+        grpc.contains(&"env GRPC_PYTHON_BUILD_SYSTEM_OPENSSL=1".to_string()),
+        "{grpc:?}"
+    );
+    assert!(
+        grpc.contains(&"system packages libssl-dev".to_string()),
+        "{grpc:?}"
+    );
+    // A build dependency whose new major release broke an old setup.py.
+    assert_eq!(
+        actions("ModuleNotFoundError: No module named 'setuptools.command.test'"),
+        ["build constraint setuptools<72"]
+    );
+    // A Rust toolchain that is too old: a newer toolchain, never the same packages again.
+    let rust = actions("error: failed to parse manifest: feature `edition2024` is required");
+    assert_eq!(rust, ["toolchain rust-newest"]);
+    // A program built for s390x that the build runs: the emulated variant.
+    assert_eq!(
+        actions("configure: error: cannot run test program while cross compiling"),
+        ["variant emulated"]
+    );
+    // A missing Fortran compiler: the compiler's package.
+    assert!(
+        actions("error: library dfftpack has Fortran sources but no Fortran compiler found")
+            .contains(&"system packages gfortran".to_string())
+    );
+}
+
+#[test]
+fn entries_that_could_run_code_or_name_nothing_real_are_refused() {
+    for (entry, what) in [
+        (r#"env = { LD_PRELOAD = "/x.so" }"#, "LD_PRELOAD"),
+        (r#"env = { PATH = "/evil" }"#, "PATH"),
+        (
+            r#"build_constraints = ["setuptools<<72"]"#,
+            "setuptools<<72",
+        ),
+        (r#"toolchain = "rust-ancient""#, "rust-ancient"),
+        (r#"variant = "../../x""#, "../../x"),
+        (r#"apt = ["curl; rm -rf /"]"#, "curl; rm -rf /"),
+    ] {
+        let text = format!("[[hint]]\nid = \"bad\"\npattern = \"x\"\nmessage = \"m\"\n{entry}\n");
+        let err = Catalog::parse(&text, "extra.toml").unwrap_err();
+        assert!(
+            err.contains("extra.toml") && err.contains("\"bad\"") && err.contains(what),
+            "{entry}: {err}"
+        );
+    }
+}
