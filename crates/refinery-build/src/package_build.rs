@@ -264,56 +264,72 @@ pub(crate) fn build_node(
             continue;
         }
         let recipes = settings.recipes;
-        let retry_with =
-            match crate::fixes::outcome(&fixes, &hints, runner.package_family(), recipes) {
-                HintOutcome::Nothing => continue,
-                HintOutcome::NeedsRecipes { packages } => {
-                    let verb = if recipes.dry_run {
-                        "would install"
-                    } else {
-                        "suggests"
-                    };
-                    let message = format!(
-                        "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
-                        node.name,
-                        node.version,
-                        packages.join(" ")
-                    );
-                    context.reporter.message(&message);
-                    record(
-                        history,
-                        context,
-                        Event::new("hint", message).with_package(&node.name, &node.version),
-                    );
-                    // No variant installs them: stop here.
+        let retry_with = match crate::fixes::outcome(
+            &fixes,
+            &hints,
+            runner.package_family(),
+            recipes,
+        ) {
+            HintOutcome::Nothing => continue,
+            HintOutcome::NeedsRecipes { packages } => {
+                let verb = if recipes.dry_run {
+                    "would install"
+                } else {
+                    "suggests"
+                };
+                let message = format!(
+                    "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
+                    node.name,
+                    node.version,
+                    packages.join(" ")
+                );
+                context.reporter.message(&message);
+                record(
+                    history,
+                    context,
+                    Event::new("hint", message).with_package(&node.name, &node.version),
+                );
+                // No variant installs them: stop here.
+                entry.detail = format!(
+                    "{}; not retried: it needs {} and system recipes are not allowed",
+                    entry.detail,
+                    packages.join(" ")
+                );
+                return entry;
+            }
+            HintOutcome::Retry { fixes: next, new } => {
+                if let Some(missing) = next
+                    .toolchain
+                    .as_deref()
+                    .filter(|t| !toolchain_available(t))
+                {
                     entry.detail = format!(
-                        "{}; not retried: it needs {} and system recipes are not allowed",
-                        entry.detail,
-                        packages.join(" ")
-                    );
+                            "{}; not retried: it needs the toolchain {missing}, which this refinery cannot provide for {} yet",
+                            entry.detail,
+                            runner.describe()
+                        );
                     return entry;
                 }
-                HintOutcome::Retry { fixes: next, new } => {
-                    let message = format!(
-                        "{} {}: retrying with {}",
-                        node.name,
-                        node.version,
-                        new.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    );
-                    context.reporter.message(&message);
-                    record(
-                        history,
-                        context,
-                        Event::new("hint_actions", message)
-                            .with_package(&node.name, &node.version)
-                            .with_data(serde_json::json!({ "actions": new })),
-                    );
-                    next
-                }
-            };
+                let message = format!(
+                    "{} {}: retrying with {}",
+                    node.name,
+                    node.version,
+                    new.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                context.reporter.message(&message);
+                record(
+                    history,
+                    context,
+                    Event::new("hint_actions", message)
+                        .with_package(&node.name, &node.version)
+                        .with_data(serde_json::json!({ "actions": new })),
+                );
+                next
+            }
+        };
         hint_attempt_done = true;
         if retry_with.packages != fixes.packages {
             match layer_runner(
@@ -360,6 +376,13 @@ pub(crate) fn build_node(
         }
     }
     entry
+}
+
+/// Whether the named toolchain (see [`crate::hints::TOOLCHAINS`]) can be provided to a
+/// build. None can yet: a Rust toolchain that cross-compiles natively is still to come, and
+/// asking the environment for its own old Rust again would only repeat the failure.
+fn toolchain_available(_name: &str) -> bool {
+    false
 }
 
 fn is_stopped(stop: Option<&AtomicBool>) -> bool {
