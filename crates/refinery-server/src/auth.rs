@@ -138,16 +138,28 @@ fn need(method: &Method, path: &str) -> Need {
     }
 }
 
+/// What the tokens leave open, for the start-up line: `reads and writes need a token`, …
+pub fn exposure(worker_token: Option<&str>, read_token: Option<&str>) -> &'static str {
+    match (worker_token, read_token) {
+        (Some(_), Some(_)) => "reads need the read or worker token, writes the worker token",
+        (Some(_), None) => "writes need the worker token; reads are open",
+        (None, Some(_)) => "reads and writes need the read token (set WORKER_TOKEN to keep writes apart)",
+        (None, None) => "no token: anyone who reaches this address can read, upload and build (set WORKER_TOKEN)",
+    }
+}
+
 /// The middleware.
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request<Body>, next: Next) -> Response {
     let required = need(req.method(), req.uri().path());
     let expected: Vec<&str> = match required {
         Need::Nothing => Vec::new(),
+        // Writes need at least what reads need: with only a read token, it guards both.
         Need::Write => state
             .config
             .worker_token
-            .iter()
-            .map(String::as_str)
+            .as_deref()
+            .or(state.config.read_token.as_deref())
+            .into_iter()
             .collect(),
         Need::Read => match &state.config.read_token {
             // A worker token also reads.

@@ -333,6 +333,13 @@ pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
             state.store.location(),
             refinery_store::history::display_location(&state.config.history_db)
         );
+        eprintln!(
+            "refinery serve: {}",
+            auth::exposure(
+                state.config.worker_token.as_deref(),
+                state.config.read_token.as_deref()
+            )
+        );
         spawn_background(state.clone());
         axum::serve(listener, api::router(state))
             .with_graceful_shutdown(async {

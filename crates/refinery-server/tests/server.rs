@@ -343,8 +343,28 @@ fn tokens_are_enforced() {
         403
     );
 
-    // Only a read token: it logs in (nothing else would).
+    // Only a read token: writes are never more open than reads (hardening item 2). The
+    // read token is then the one token, so it logs in with write access.
     let t = TestServer::start(|c| c.read_token = Some("r".into()));
+    assert_error(
+        t.client.post(t.url("/api/queue/clear")).send().unwrap(),
+        401,
+    );
+    assert_error(
+        t.client
+            .post(t.url("/api/queue/clear"))
+            .header("x-worker-token", "wrong")
+            .send()
+            .unwrap(),
+        403,
+    );
+    let cleared = t
+        .client
+        .post(t.url("/api/queue/clear"))
+        .header("x-worker-token", "r")
+        .send()
+        .unwrap();
+    assert!(cleared.status().is_success(), "{}", cleared.status());
     let r = t
         .client
         .post(t.url("/api/session/token"))
