@@ -135,6 +135,32 @@ impl Fixes {
     }
 }
 
+/// Check a recipe from outside (a queued job, an override) with the rules the hint catalog
+/// follows: a known variant, package names without shell or options, environment
+/// variables a build may set. The error names the offending value.
+pub fn check_recipe(
+    variant: Option<&str>,
+    packages: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let variants = crate::package_build::VARIANTS;
+    if let Some(v) = variant.filter(|v| !variants.contains(v)) {
+        return Err(format!(
+            "unknown variant {v:?} (known: {})",
+            variants.join(", ")
+        ));
+    }
+    if let Some(p) = packages.iter().find(|p| !crate::layers::is_package_name(p)) {
+        return Err(format!("{p:?} is not a system package name"));
+    }
+    if let Some(name) = env.keys().find(|k| !crate::hints::is_allowed_env_name(k)) {
+        return Err(format!(
+            "the environment variable {name:?} may not be set by a recipe (not PATH, LD_*, PYTHON*, HOME; letters, digits and _ only)"
+        ));
+    }
+    Ok(())
+}
+
 /// What the hints of a failed attempt lead to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HintOutcome {
@@ -307,6 +333,24 @@ build_constraints = ["setuptools<72"]
             outcome(&applied, &constraint, Some(PackageFamily::Apt), allowed()),
             HintOutcome::Nothing
         );
+    }
+
+    #[test]
+    fn recipes_from_outside_follow_the_catalog_rules() {
+        let env = |k: &str| BTreeMap::from([(k.to_string(), "1".to_string())]);
+        assert!(check_recipe(Some("no-isolation"), &["libffi-dev".into()], &env("CFLAGS")).is_ok());
+        let bad = [
+            check_recipe(Some("../../x"), &[], &BTreeMap::new()),
+            check_recipe(None, &["curl; rm -rf /".into()], &BTreeMap::new()),
+            check_recipe(None, &[], &env("LD_PRELOAD")),
+            check_recipe(None, &[], &env("A B")),
+        ];
+        for (err, what) in bad
+            .into_iter()
+            .zip(["../../x", "curl; rm -rf /", "LD_PRELOAD", "A B"])
+        {
+            assert!(err.unwrap_err().contains(what));
+        }
     }
 
     #[test]

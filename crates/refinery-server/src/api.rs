@@ -808,6 +808,13 @@ async fn queue_enqueue(
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let mut recipe = body.recipe.unwrap_or_default();
     recipe.steps.extend(body.steps);
+    // The same rules as the hint catalog (hardening item 13).
+    refinery_build::fixes::check_recipe(
+        recipe.variant.as_deref(),
+        &recipe.system_packages,
+        &recipe.env,
+    )
+    .map_err(|e| ApiError::bad_request(format!("the recipe is not valid: {e}")))?;
     let spec = JobSpec {
         package: body.package,
         version: body.version,

@@ -196,6 +196,38 @@ fn a_deeply_nested_marker_is_a_bad_request_not_a_crash() {
     assert_eq!(t.get_json("/api/health")["status"], "ok");
 }
 
+/// Hardening item 13: enqueue refuses recipes the hint catalog would refuse.
+#[test]
+fn enqueue_refuses_recipes_that_could_run_code() {
+    let t = TestServer::start(|_| {});
+    for (recipe, what) in [
+        (
+            json!({"system_packages": ["curl; rm -rf /"]}),
+            "curl; rm -rf /",
+        ),
+        (json!({"env": {"LD_PRELOAD": "/tmp/x.so"}}), "LD_PRELOAD"),
+        (json!({"variant": "../../x"}), "../../x"),
+    ] {
+        let e = assert_error(
+            t.client
+                .post(t.url("/api/queue/enqueue"))
+                .json(&json!({"package": "six", "version": "1.16.0", "recipe": recipe}))
+                .send()
+                .unwrap(),
+            400,
+        );
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains(what), "{message}");
+    }
+    let ok = t
+        .client
+        .post(t.url("/api/queue/enqueue"))
+        .json(&json!({"package": "six", "version": "1.16.0", "recipe": {"variant": "no-isolation", "env": {"CFLAGS": "-O1"}}}))
+        .send()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 201);
+}
+
 fn plain_status(t: &TestServer) -> u16 {
     t.client
         .post(t.url("/api/requirements/upload"))
