@@ -126,21 +126,17 @@ pub(crate) fn build_node(
     if fixes.packages.is_empty() {
         entry.metadata.environment = base_environment_name(base_runner);
     } else {
-        match layer_runner(
+        let Some(over) = layer_runner(
             &fixes.packages,
             node,
             base_runner,
             context,
             history,
             &mut entry,
-        ) {
-            Ok(over) => layered = Some(over),
-            Err(message) => {
-                entry.status = Status::SystemRecipeFailed;
-                entry.detail = message;
-                return entry;
-            }
-        }
+        ) else {
+            return entry;
+        };
+        layered = Some(over);
     }
     entry.metadata.actions = fixes.describe();
 
@@ -332,21 +328,17 @@ pub(crate) fn build_node(
         };
         hint_attempt_done = true;
         if retry_with.packages != fixes.packages {
-            match layer_runner(
+            let Some(over) = layer_runner(
                 &retry_with.packages,
                 node,
                 base_runner,
                 context,
                 history,
                 &mut entry,
-            ) {
-                Ok(over) => layered = Some(over),
-                Err(message) => {
-                    entry.status = Status::SystemRecipeFailed;
-                    entry.detail = message;
-                    return entry;
-                }
-            }
+            ) else {
+                return entry;
+            };
+            layered = Some(over);
         }
         fixes = retry_with;
         entry.metadata.actions = fixes.describe();
@@ -529,8 +521,25 @@ fn base_environment_name(runner: &dyn Runner) -> Option<String> {
 }
 
 /// The runner over the layer of `packages` on the base environment, made once and reused
-/// (see [`crate::layers`]); the base itself is never written.
+/// (see [`crate::layers`]); the base itself is never written. `None` when the layer cannot
+/// be had: `entry` then says why, as `system_recipe_failed`.
 fn layer_runner(
+    packages: &[String],
+    node: &PlanNode,
+    base: &dyn Runner,
+    context: &BuildContext<'_>,
+    history: &History,
+    entry: &mut ManifestEntry,
+) -> Option<Box<dyn Runner>> {
+    let layered = make_layer_runner(packages, node, base, context, history, entry);
+    if let Err(message) = &layered {
+        entry.status = Status::SystemRecipeFailed;
+        entry.detail.clone_from(message);
+    }
+    layered.ok()
+}
+
+fn make_layer_runner(
     packages: &[String],
     node: &PlanNode,
     base: &dyn Runner,
