@@ -368,6 +368,9 @@ pub enum EnvCommand {
     Remove(EnvRemoveArgs),
     /// Remove layers unused for a while and leftovers of interrupted creations.
     Prune(EnvPruneArgs),
+    /// Make (or reuse) the layer of these system packages over a base, e.g. to prepare it
+    /// before builds that will ask for it.
+    Layer(EnvLayerArgs),
     /// Check that s390x code can run here and what is installed.
     Doctor(EnvArgs),
 }
@@ -392,6 +395,18 @@ pub struct EnvArgs {
 pub struct EnvRemoveArgs {
     /// Environment name or Python version.
     pub name: String,
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvLayerArgs {
+    /// Debian packages for the layer.
+    #[arg(required = true)]
+    pub packages: Vec<String>,
+    /// The base's CPython version.
+    #[arg(long, value_name = "X.Y", default_value = "3.11")]
+    pub python: String,
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }

@@ -385,6 +385,42 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 println!("removed {name}");
             }
         }
+        EnvCommand::Layer(args) => {
+            let store = store_for(&args.cache)?;
+            let recipe = RootfsRecipe::for_python(&args.python).map_err(anyhow::Error::msg)?;
+            let reporter = TerminalReporter::new(quiet);
+            let base = store
+                .ensure(&recipe, &reporter)
+                .map_err(anyhow::Error::msg)?;
+            let layer_recipe = refinery_build::layers::LayerRecipe::new(
+                &recipe.key(),
+                &recipe.suite,
+                &args.packages,
+            );
+            let log = store
+                .dir()
+                .join("layers")
+                .join(".logs")
+                .join(format!("{}.log", layer_recipe.key()));
+            let layer = LayerStore::new(store.dir())
+                .ensure(
+                    &base,
+                    &layer_recipe,
+                    &refinery_build::runner::apt_install_command,
+                    &log,
+                    None,
+                    &reporter,
+                )
+                .map_err(anyhow::Error::new)?;
+            drop(reporter);
+            println!(
+                "{} {} ({}) at {}",
+                if layer.created { "made" } else { "reused" },
+                layer.environment_name(),
+                layer.recipe.packages.join(" "),
+                layer.root.display()
+            );
+        }
         EnvCommand::Prune(args) => {
             let store = store_for(&args.cache)?;
             let unused = std::time::Duration::from_secs(args.unused_days * 24 * 3600);
