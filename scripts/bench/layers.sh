@@ -8,16 +8,20 @@ PACKAGES="${PACKAGES:-libffi-dev}"
 export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
 cargo build -q --release -p refinery
 bin=target/release/refinery
-$bin --quiet env create --python 3.11 >/dev/null
+$bin env create --python 3.11 >/dev/null
 base=$(ls -d "$REFINERY_ENVS_DIR"/v1/rootfs-bookworm-s390x-py3.11-* | head -n1)
-digest() { (cd "$1" && find . -xdev \( -type f -o -type l \) -print0 | sort -z | xargs -0 sha256sum 2>/dev/null | sha256sum | cut -c1-16); }
+# Files by content, links by target (never followed: some point at host devices).
+digest() {
+  (cd "$1" && { find . -xdev -type f -print0 | sort -z | xargs -0 sha256sum;
+                find . -xdev -type l -printf '%p -> %l\n' | sort; } | sha256sum | cut -c1-16)
+}
 before=$(digest "$base")
 # Start from no layer for this package set.
-layer_line=$($bin --quiet env layer --python 3.11 $PACKAGES)
+layer_line=$($bin env layer --python 3.11 $PACKAGES)
 $bin env remove "$(echo "$layer_line" | sed -E 's/^[a-z]+ [^+]+\+(layer-[0-9a-f]+) .*/\1/')" >/dev/null
 timed() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); python3 -c "print(float('$e') - float('$s'))"; }
-made=$(timed $bin --quiet env layer --python 3.11 $PACKAGES)
-reused=$(timed $bin --quiet env layer --python 3.11 $PACKAGES)
+made=$(timed $bin env layer --python 3.11 $PACKAGES)
+reused=$(timed $bin env layer --python 3.11 $PACKAGES)
 after=$(digest "$base")
 own=$($bin env list | awk -v p="$PACKAGES" '$1 == "+" && index($0, p) { print $3; exit }')
 base_mib=$(du -sm "$base" | cut -f1)

@@ -351,7 +351,7 @@ pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
     }
     let apt = "apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0";
     cmd.args(["--", "sh", "-c"]).arg(format!(
-        "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}; {apt} clean",
+        "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}; {apt} clean; rm -rf /var/lib/apt/lists/*",
         packages.join(" ")
     ));
     cmd
