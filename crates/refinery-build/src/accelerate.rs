@@ -27,6 +27,9 @@ pub const GUEST_UV: &str = "/opt/refinery-cross/bin/uv";
 pub const GUEST_SHIM_DIR: &str = "/opt/refinery-cross";
 /// The variant that turns acceleration off for one attempt.
 pub const EMULATED_VARIANT: &str = "emulated";
+/// The variant that compiles with the host's gcc cross instead of the glibc-targeted
+/// compiler (see [`crate::zig`]).
+pub const GCC_CROSS_VARIANT: &str = "gcc-cross";
 /// Set (to anything but `0`) to leave the compilers' support folders out of accelerated
 /// sandboxes, so that every accelerated compile fails the way a broken cross toolchain
 /// does. For tests of the fallback to the `emulated` variant.

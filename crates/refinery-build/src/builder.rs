@@ -193,13 +193,17 @@ pub fn attempt(
 
     // 1. Build (the compilers run natively when the runner can and the variant allows).
     let accelerate = runner.accelerated() && request.variant != crate::accelerate::EMULATED_VARIANT;
+    // The glibc-targeted compiler unless the variant asks for the gcc cross or emulation.
+    let use_zig = runner.zig().is_some()
+        && request.variant != crate::accelerate::EMULATED_VARIANT
+        && request.variant != crate::accelerate::GCC_CROSS_VARIANT;
     log.line(&format!(
         "[refinery] build {} {} (attempt {}, variant {}) with {}",
         request.name,
         request.version,
         request.attempt,
         request.variant,
-        runner.describe_attempt(accelerate)
+        runner.describe_build(accelerate, use_zig)
     ));
     let python = runner.python();
     let mut build_argv = vec![
@@ -245,6 +249,7 @@ pub fn attempt(
         workdir: format!("{build_root}/src"),
         network: true,
         accelerate,
+        zig: use_zig,
     };
     let build_started = std::time::Instant::now();
     run_step(runner.command(&spec), log, settings, Stage::Build)?;
@@ -346,6 +351,7 @@ pub fn attempt(
         network: false,
         // Verification proves the wheel on s390x alone: nothing of the host inside.
         accelerate: false,
+        zig: false,
     };
     run_step(runner.command(&spec), log, settings, Stage::Verify)?;
     if !log.read_all().contains("[refinery-verify] ok") {

@@ -94,11 +94,13 @@ pub fn open_environment(
                     "emulated"
                 }
             );
+            let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
             let runner = BwrapRunner {
                 rootfs,
                 label,
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
+                zig,
             };
             runner.prepare_mount_points();
             crate::layers::LayerStore::new(EnvStore::new(envs_dir).dir()).touch(&recipe.key());
@@ -144,6 +146,44 @@ pub fn open_environment(
                 label: runner.describe(),
                 runner: Box::new(runner),
             })
+        }
+    }
+}
+
+/// The glibc-targeted compiler when the target's glibc is older than the environment's
+/// (e.g. manylinux2014 from bookworm), the host emulates s390x and `--accelerate` is
+/// `auto`. Without Zig on the host the builds go on with the gcc cross, and say so.
+fn glibc_targeted(
+    mode: AccelerateMode,
+    execution: Execution,
+    target: &Target,
+    rootfs: &std::path::Path,
+    envs_dir: &std::path::Path,
+    reporter: &dyn Reporter,
+) -> Option<crate::zig::ZigToolchain> {
+    // `--accelerate cross` insists on the gcc cross; `off` emulates everything.
+    if mode != AccelerateMode::Auto || execution == Execution::Native {
+        return None;
+    }
+    let env_glibc = crate::zig::rootfs_glibc(rootfs)?;
+    let wanted = target.glibc();
+    if wanted >= env_glibc {
+        return None;
+    }
+    match crate::zig::ZigToolchain::prepare(wanted, &envs_dir.join("zig")) {
+        Ok(zig) => {
+            reporter.message(&format!(
+                "glibc-targeted builds: the target needs glibc {}.{}, the environment has {}.{}: C and C++ compile with {} (variant gcc-cross uses the gcc cross)",
+                wanted.0, wanted.1, env_glibc.0, env_glibc.1, zig.label()
+            ));
+            Some(zig)
+        }
+        Err(e) => {
+            reporter.message(&format!(
+                "the target needs glibc {}.{} but the environment has {}.{}, and {e}",
+                wanted.0, wanted.1, env_glibc.0, env_glibc.1
+            ));
+            None
         }
     }
 }

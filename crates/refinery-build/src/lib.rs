@@ -15,6 +15,7 @@ pub mod rootfs;
 pub mod runner;
 pub mod schedule;
 pub mod wheel_inspect;
+pub mod zig;
 
 pub use environment::{open_environment, EnvironmentChoice};
 pub use pipeline::{execute_plan, RunError, RunSettings};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use refinery_plan::{PlanNode, SourceKind};
 use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 
-use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT};
+use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
@@ -25,6 +25,7 @@ pub const VARIANTS: &[&str] = &[
     "relaxed-cflags",
     "no-isolation",
     EMULATED_VARIANT,
+    GCC_CROSS_VARIANT,
 ];
 
 /// Environment of a variant.
@@ -148,7 +149,13 @@ pub(crate) fn build_node(
     let mut variants = order_variants(history, &node.name, preferred.as_deref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
-        base_runner.accelerated() || v != EMULATED_VARIANT || preferred.as_deref() == Some(v)
+        preferred.as_deref() == Some(v)
+            || match v.as_str() {
+                EMULATED_VARIANT => base_runner.accelerated(),
+                // Only meaningful when the default compiler is the glibc-targeted one.
+                GCC_CROSS_VARIANT => base_runner.zig().is_some(),
+                _ => true,
+            }
     });
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
@@ -639,7 +646,10 @@ fn run_attempt(
         policy: false,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
-    entry.metadata.built_with = Some(runner.describe_attempt(base_variant != EMULATED_VARIANT));
+    entry.metadata.built_with = Some(runner.describe_build(
+        base_variant != EMULATED_VARIANT,
+        base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT,
+    ));
     let mut attempt_env = variant_env(base_variant);
     attempt_env.extend(fixes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let request = AttemptRequest {
@@ -792,7 +802,13 @@ mod tests {
             .unwrap();
         assert_eq!(
             order_variants(&history, "pkg", None),
-            ["no-isolation", "relaxed-cflags", "emulated", "default"]
+            [
+                "no-isolation",
+                "relaxed-cflags",
+                "emulated",
+                "gcc-cross",
+                "default"
+            ]
         );
         assert_eq!(
             order_variants(&history, "pkg", Some("default"))[0],

@@ -44,6 +44,9 @@ pub struct RunSpec {
     pub network: bool,
     /// Run the compilers natively when the runner has an accelerator (the build step).
     pub accelerate: bool,
+    /// Compile with the glibc-targeted toolchain when the runner has one (see
+    /// [`crate::zig`]).
+    pub zig: bool,
 }
 
 /// Where the host's CA bundle appears inside every environment.
@@ -57,6 +60,19 @@ pub trait Runner: Send + Sync {
     /// The host's cross compilers, for the steps that ask for acceleration.
     fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
         None
+    }
+    /// The glibc-targeted compiler, when the target's glibc is older than the
+    /// environment's and the host has Zig.
+    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
+        None
+    }
+    /// The label of a build step: acceleration and the compiler it used, e.g.
+    /// `rootfs:bookworm emulated+zig(glibc 2.17)`.
+    fn describe_build(&self, accelerated: bool, zig: bool) -> String {
+        match self.zig().filter(|_| zig) {
+            Some(z) => format!("{}+{}", self.label(), z.label()),
+            None => self.describe_attempt(accelerated),
+        }
     }
     /// The label with acceleration where there is some.
     fn describe(&self) -> String {
@@ -154,6 +170,8 @@ pub struct BwrapRunner {
     pub ca_bundle: Option<PathBuf>,
     /// The host's cross compilers, for the steps whose [`RunSpec::accelerate`] is set.
     pub accelerator: Option<crate::accelerate::Accelerator>,
+    /// The glibc-targeted compiler, for the steps whose [`RunSpec::zig`] is set.
+    pub zig: Option<crate::zig::ZigToolchain>,
 }
 
 impl BwrapRunner {
@@ -186,6 +204,11 @@ impl BwrapRunner {
         }
         for file in ["/etc/resolv.conf", "/etc/hosts", GUEST_CA_BUNDLE] {
             self.ensure_mount_point(file, true);
+        }
+        if self.zig.is_some() {
+            for dir in crate::zig::ZigToolchain::mount_points() {
+                self.ensure_mount_point(dir, false);
+            }
         }
         // The binds depend on what the rootfs has, so a new mount point can change them:
         // repeat until nothing new is needed.
@@ -260,6 +283,15 @@ impl Runner for BwrapRunner {
                 path = format!("{prefix}:{path}");
             }
         }
+        let mut zig_env = Vec::new();
+        if let Some(zig) = self.zig.as_ref().filter(|_| spec.zig) {
+            for dir in crate::zig::ZigToolchain::mount_points() {
+                self.ensure_mount_point(dir, false);
+            }
+            cmd.args(zig.bwrap_args());
+            path = format!("{}:{path}", crate::zig::GUEST_ZIG_BIN);
+            zig_env = zig.env();
+        }
         cmd.arg("--chdir").arg(&spec.workdir);
         cmd.arg("--clearenv");
         let mut env = vec![
@@ -270,6 +302,7 @@ impl Runner for BwrapRunner {
             env.extend(ca_env());
         }
         env.extend(proxy_env());
+        env.extend(zig_env);
         env.extend(spec.env.iter().cloned());
         for (key, value) in env {
             cmd.arg("--setenv").arg(key).arg(value);
@@ -280,6 +313,10 @@ impl Runner for BwrapRunner {
 
     fn python(&self) -> String {
         "python3".to_string()
+    }
+
+    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
+        self.zig.as_ref()
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {
@@ -501,6 +538,7 @@ mod tests {
             workdir: "/build".into(),
             network,
             accelerate: false,
+            zig: false,
         }
     }
 
@@ -511,6 +549,7 @@ mod tests {
             label: "rootfs".into(),
             ca_bundle: Some("/ca.pem".into()),
             accelerator: None,
+            zig: None,
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -554,6 +593,7 @@ mod tests {
             label: "rootfs:bookworm emulated".into(),
             ca_bundle: None,
             accelerator: Some(accelerator),
+            zig: None,
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
@@ -734,6 +774,7 @@ mod tests {
             label: "rootfs".into(),
             ca_bundle: None,
             accelerator: None,
+            zig: None,
         };
         let layer = dir.path().join("layer");
         let over = runner.over_rootfs(&layer).unwrap();

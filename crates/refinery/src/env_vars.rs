@@ -29,6 +29,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "per-package overrides as JSON: pin, skip, variant, system_packages, env",
     ),
     (
+        "REFINERY_ZIG",
+        "the zig binary for glibc-targeted builds (default: the ziglang package of the host's python3)",
+    ),
+    (
         "HISTORY_DB",
         "history database file (default <cache>/history.db)",
     ),
