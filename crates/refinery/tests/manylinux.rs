@@ -1,0 +1,117 @@
+//! Reaching the target's manylinux level: for manylinux2014 (glibc 2.17) from a bookworm
+//! environment (glibc 2.36, GCC 12), C and C++ extensions compile with the glibc-targeted
+//! compiler, end tagged manylinux2014, use no symbol newer than GLIBC_2.17, need no
+//! libstdc++, and work under emulation.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// The glibc and libstdc++ symbol versions every shared object of `dir` needs.
+fn needed_versions(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.contains(".so") {
+            continue;
+        }
+        let out = Command::new("readelf")
+            .arg("--version-info")
+            .arg(entry.path())
+            .output()
+            .expect("readelf (binutils)");
+        for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if word.starts_with("GLIBC_") || word.starts_with("GLIBCXX_") {
+                found.push((name.clone(), word.to_string()));
+            }
+        }
+    }
+    found
+}
+
+fn glibc_minor(version: &str) -> u32 {
+    version
+        .trim_start_matches("GLIBC_2.")
+        .split('.')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("requirements.txt"),
+        "kiwisolver==1.4.3\nmsgpack==1.0.8\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let envs = envs_dir();
+    let output = refinery(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "2",
+        ],
+        &[("REFINERY_ENVS_DIR", envs.to_str().unwrap())],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let unpacked = tmp.path().join("unpacked");
+    for name in ["kiwisolver", "msgpack"] {
+        let e = entry(&m, name);
+        assert_eq!(e["status"], "built", "{e}");
+        let file = e["path"].as_str().unwrap();
+        assert!(
+            file.contains("manylinux2014_s390x.manylinux_2_17_s390x"),
+            "{file}"
+        );
+        assert_eq!(
+            e["metadata"]["built_with"], "rootfs:bookworm emulated+zig(glibc 2.17)",
+            "{e}"
+        );
+        let one = tmp.path().join(name);
+        unzip(&out.join(file), &one);
+        let versions = needed_versions(&one);
+        assert!(!versions.is_empty(), "{name}: no versioned symbols read");
+        for (object, version) in &versions {
+            assert!(
+                !version.starts_with("GLIBCXX_"),
+                "{object} needs libstdc++ ({version})"
+            );
+            assert!(glibc_minor(version) <= 17, "{object} needs {version}");
+        }
+        unzip(&out.join(file), &unpacked);
+    }
+    let code = "import kiwisolver as k, msgpack, sys\n\
+                x = k.Variable('x'); s = k.Solver()\n\
+                s.addConstraint(x + 2 == 20); s.updateVariables()\n\
+                assert x.value() == 18.0, x.value()\n\
+                data = {'a': [1, 2**40, -3], 'b': b'\\x00\\xff'}\n\
+                assert msgpack.unpackb(msgpack.packb(data)) == data\n\
+                assert msgpack.packb(2**40) == b'\\xcf\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00'\n\
+                print(sys.byteorder)";
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
