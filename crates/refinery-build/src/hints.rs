@@ -256,14 +256,33 @@ impl Catalog {
         self.entries.iter().map(|(h, _)| h)
     }
 
-    /// The hints whose pattern occurs in `log`, in catalog order.
+    /// The hints whose pattern occurs in `log`, in catalog order. Clang's (and so Zig's)
+    /// missing-header errors are read as GCC's, which the patterns are written for.
     pub fn matches(&self, log: &str) -> Vec<&Hint> {
+        let log = with_gcc_header_errors(log);
         self.entries
             .iter()
-            .filter(|(_, regex)| regex.is_match(log))
+            .filter(|(_, regex)| regex.is_match(&log))
             .map(|(hint, _)| hint)
             .collect()
     }
+}
+
+/// `log` plus, for each clang line `x.c:1:10: fatal error: 'yaml.h' file not found`, the
+/// GCC wording `x.c:1:10: fatal error: yaml.h: No such file or directory`.
+fn with_gcc_header_errors(log: &str) -> std::borrow::Cow<'_, str> {
+    static CLANG: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let clang = CLANG.get_or_init(|| {
+        regex::Regex::new(r"(?m)^(.*error: )'([^']+)' file not found").expect("valid pattern")
+    });
+    if !clang.is_match(log) {
+        return std::borrow::Cow::Borrowed(log);
+    }
+    let mut text = log.to_string();
+    for c in clang.captures_iter(log) {
+        text.push_str(&format!("\n{}{}: No such file or directory", &c[1], &c[2]));
+    }
+    std::borrow::Cow::Owned(text)
 }
 
 #[cfg(test)]

@@ -237,3 +237,32 @@ fn entries_that_could_run_code_or_name_nothing_real_are_refused() {
         );
     }
 }
+
+#[test]
+fn clang_and_zig_missing_header_errors_give_the_same_hints_as_gcc() {
+    let catalog = Catalog::builtin();
+    for (line, id) in [
+        (
+            "yamluser.c:3:10: fatal error: 'yaml.h' file not found",
+            "libyaml",
+        ),
+        (
+            "c/_cffi_backend.c:15:10: fatal error: 'ffi.h' file not found",
+            "libffi",
+        ),
+        (
+            "src/lxml/etree.c:96:10: fatal error: 'libxml/xmlversion.h' file not found",
+            "libxml2",
+        ),
+    ] {
+        let found: Vec<&str> = catalog
+            .matches(line)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert!(
+            found.contains(&id),
+            "{line:?} should suggest {id}, got {found:?}"
+        );
+    }
+}
