@@ -732,6 +732,12 @@ fn publish(
     mut entry: ManifestEntry,
 ) -> ManifestEntry {
     let settings = context.settings;
+    // The tag is the truth: what auditwheel reached, and the symbols behind it.
+    if let Ok(name) = file_name(&built.path).parse::<refinery_pep::WheelFilename>() {
+        entry.metadata.reached_tag = Some(name.platform_tags.join("."));
+    }
+    entry.metadata.symbol_versions =
+        crate::wheel_inspect::newest_symbol_versions(&built.path).unwrap_or_default();
     let stored = context.cas.put_file(&built.path).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&built.path));
     let published = stored.and_then(|sha| {

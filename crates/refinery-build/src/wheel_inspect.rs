@@ -91,6 +91,59 @@ pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, String> {
     Ok(found)
 }
 
+/// Largest ELF member read for symbol versions (bigger ones are skipped, not read whole).
+const MAX_ELF_BYTES: u64 = 512 * 1024 * 1024;
+
+/// For each ELF member of `wheel`, the newest `GLIBC_*` and `GLIBCXX_*` symbol version it
+/// needs (from `.gnu.version_r`, as auditwheel reads it), e.g.
+/// `{"kiwisolver/_cext.cpython-311-s390x-linux-gnu.so": ["GLIBC_2.17"]}`. Members that
+/// need neither are listed with an empty list.
+pub fn newest_symbol_versions(
+    wheel: &Path,
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
+    let file =
+        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
+    let mut archive =
+        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+    let mut found = std::collections::BTreeMap::new();
+    for index in 0..archive.len() {
+        let mut member = archive.by_index(index).map_err(|e| e.to_string())?;
+        if member.size() > MAX_ELF_BYTES || member.size() < 20 {
+            continue;
+        }
+        let name = member.name().to_string();
+        let mut bytes = Vec::with_capacity(member.size() as usize);
+        if member.read_to_end(&mut bytes).is_err() || !bytes.starts_with(b"\x7fELF") {
+            continue;
+        }
+        let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
+            continue;
+        };
+        let mut newest: Vec<String> = Vec::new();
+        for family in ["GLIBC_", "GLIBCXX_"] {
+            let best = elf
+                .verneed
+                .iter()
+                .flat_map(|section| section.iter())
+                .flat_map(|need| need.iter().collect::<Vec<_>>())
+                .filter_map(|aux| elf.dynstrtab.get_at(aux.vna_name))
+                .filter(|v| {
+                    v.strip_prefix(family)
+                        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                })
+                .max_by_key(|v| version_key(&v[family.len()..]));
+            newest.extend(best.map(str::to_string));
+        }
+        found.insert(name, newest);
+    }
+    Ok(found)
+}
+
+/// `2.17` → `[2, 17]`, for comparing symbol versions.
+fn version_key(version: &str) -> Vec<u32> {
+    version.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
 /// `e_machine` from an ELF header, honouring its byte order.
 pub fn elf_machine(header: &[u8; 20]) -> Option<u16> {
     if &header[..4] != b"\x7fELF" {

@@ -166,6 +166,13 @@ pub struct ManifestMetadata {
     /// `layer libffi-dev`, `variant emulated`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<String>,
+    /// The platform tags the repaired wheel reached (from auditwheel's file name), e.g.
+    /// `manylinux2014_s390x.manylinux_2_17_s390x`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reached_tag: Option<String>,
+    /// Per ELF file of the wheel, the newest `GLIBC_*`/`GLIBCXX_*` symbol version it needs.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub symbol_versions: BTreeMap<String, Vec<String>>,
 }
 
 /// One package in the manifest.
@@ -445,6 +452,11 @@ mod tests {
             environment: Some("rootfs-bookworm-s390x-py3.11-abc+layer-123".into()),
             system_packages: vec!["libffi-dev".into()],
             actions: vec!["layer libffi-dev".into()],
+            reached_tag: Some("manylinux_2_17_s390x".into()),
+            symbol_versions: BTreeMap::from([(
+                "regex/_regex.so".into(),
+                vec!["GLIBC_2.17".into()],
+            )]),
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));

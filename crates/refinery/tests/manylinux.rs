@@ -86,6 +86,22 @@ fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
             e["metadata"]["built_with"], "rootfs:bookworm emulated+zig(glibc 2.17)",
             "{e}"
         );
+        // The manifest records the tag reached and the newest symbol of every ELF file.
+        assert_eq!(
+            e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+            "{e}"
+        );
+        let recorded = e["metadata"]["symbol_versions"].as_object().unwrap();
+        assert!(!recorded.is_empty(), "{e}");
+        for (object, newest) in recorded {
+            for version in newest.as_array().unwrap() {
+                let version = version.as_str().unwrap();
+                assert!(
+                    version.starts_with("GLIBC_2.") && glibc_minor(version) <= 17,
+                    "{object}: {version}"
+                );
+            }
+        }
         let one = tmp.path().join(name);
         unzip(&out.join(file), &one);
         let versions = needed_versions(&one);
