@@ -82,7 +82,8 @@ pub fn open_environment(
         } => {
             let execution = check_execution()?;
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
-            let rootfs = EnvStore::new(envs_dir).ensure(&recipe, reporter)?;
+            let store = EnvStore::new(envs_dir);
+            let rootfs = store.ensure(&recipe, reporter)?;
             let decision = decide(*accelerate, std::path::Path::new("/"), &rootfs, execution)?;
             reporter.message(&decision.note);
             let label = format!(
@@ -103,7 +104,7 @@ pub fn open_environment(
                 zig,
             };
             runner.prepare_mount_points();
-            crate::layers::LayerStore::new(EnvStore::new(envs_dir).dir()).touch(&recipe.key());
+            crate::layers::LayerStore::new(store.dir()).touch(&recipe.key());
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),

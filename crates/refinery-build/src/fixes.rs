@@ -27,11 +27,8 @@ pub struct Fixes {
     pub hints: Vec<String>,
 }
 
-/// The fix learned before for a package (the newest `learned_fix` event).
-pub type LearnedFix = Fixes;
-
-/// The newest fix that made `package` build, if any.
-pub fn learned_fix(history: &History, package: &str) -> Option<LearnedFix> {
+/// The newest fix that made `package` build (its newest `learned_fix` event), if any.
+pub fn learned_fix(history: &History, package: &str) -> Option<Fixes> {
     history
         .events_for(package, 500)
         .ok()?
@@ -101,32 +98,13 @@ impl Fixes {
 
     /// Every fix as an action, in a stable order.
     pub fn actions(&self) -> Vec<HintAction> {
-        let mut actions = Vec::new();
-        if !self.packages.is_empty() {
-            actions.push(HintAction::SystemPackages {
-                packages: self.packages.clone(),
-            });
-        }
-        actions.extend(self.env.iter().map(|(name, value)| HintAction::Env {
-            name: name.clone(),
-            value: value.clone(),
-        }));
-        actions.extend(
-            self.build_constraints
-                .iter()
-                .map(|r| HintAction::BuildConstraint {
-                    requirement: r.clone(),
-                }),
-        );
-        actions.extend(self.toolchain.iter().map(|t| HintAction::Toolchain {
-            toolchain: t.clone(),
-        }));
-        actions.extend(
-            self.variant
-                .iter()
-                .map(|v| HintAction::Variant { variant: v.clone() }),
-        );
-        actions
+        crate::hints::action_list(
+            &self.packages,
+            &self.env,
+            &self.build_constraints,
+            self.toolchain.as_deref(),
+            self.variant.as_deref(),
+        )
     }
 
     /// One line per fix, for the manifest (`metadata.actions`).

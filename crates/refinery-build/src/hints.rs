@@ -87,6 +87,41 @@ pub enum HintAction {
     Variant { variant: String },
 }
 
+/// The actions for these fixes, in a stable order: system packages (when there are
+/// any), environment variables, build constraints, toolchain, variant.
+pub(crate) fn action_list(
+    packages: &[String],
+    env: &BTreeMap<String, String>,
+    build_constraints: &[String],
+    toolchain: Option<&str>,
+    variant: Option<&str>,
+) -> Vec<HintAction> {
+    let mut actions = Vec::new();
+    if !packages.is_empty() {
+        actions.push(HintAction::SystemPackages {
+            packages: packages.to_vec(),
+        });
+    }
+    actions.extend(env.iter().map(|(name, value)| HintAction::Env {
+        name: name.clone(),
+        value: value.clone(),
+    }));
+    actions.extend(
+        build_constraints
+            .iter()
+            .map(|requirement| HintAction::BuildConstraint {
+                requirement: requirement.clone(),
+            }),
+    );
+    actions.extend(toolchain.map(|t| HintAction::Toolchain {
+        toolchain: t.to_string(),
+    }));
+    actions.extend(variant.map(|v| HintAction::Variant {
+        variant: v.to_string(),
+    }));
+    actions
+}
+
 impl std::fmt::Display for HintAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -127,32 +162,13 @@ impl Hint {
     /// Everything this hint asks for, system packages for `family` first (none when the
     /// environment cannot keep packages).
     pub fn actions(&self, family: Option<PackageFamily>) -> Vec<HintAction> {
-        let mut actions = Vec::new();
-        if let Some(packages) = family.map(|f| self.packages(f)).filter(|p| !p.is_empty()) {
-            actions.push(HintAction::SystemPackages {
-                packages: packages.to_vec(),
-            });
-        }
-        actions.extend(self.env.iter().map(|(name, value)| HintAction::Env {
-            name: name.clone(),
-            value: value.clone(),
-        }));
-        actions.extend(self.build_constraints.iter().map(|requirement| {
-            HintAction::BuildConstraint {
-                requirement: requirement.clone(),
-            }
-        }));
-        actions.extend(
-            self.toolchain
-                .iter()
-                .map(|toolchain| HintAction::Toolchain {
-                    toolchain: toolchain.clone(),
-                }),
-        );
-        actions.extend(self.variant.iter().map(|variant| HintAction::Variant {
-            variant: variant.clone(),
-        }));
-        actions
+        action_list(
+            family.map_or(&[][..], |f| self.packages(f)),
+            &self.env,
+            &self.build_constraints,
+            self.toolchain.as_deref(),
+            self.variant.as_deref(),
+        )
     }
 
     /// Why this entry cannot be used, if it cannot: a forbidden variable, a constraint
