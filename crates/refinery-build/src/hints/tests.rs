@@ -3,6 +3,15 @@
 
 use super::*;
 
+/// The ids of the hints `catalog` suggests for `line`.
+fn ids<'a>(catalog: &'a Catalog, line: &str) -> Vec<&'a str> {
+    catalog
+        .matches(line)
+        .iter()
+        .map(|h| h.id.as_str())
+        .collect()
+}
+
 /// (log line as printed by a real build, the hint id it must suggest)
 const REAL_LINES: &[(&str, &str)] = &[
     ("third_party/boringssl-with-bazel/src/include/openssl/base.h:122:2: error: #error \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
@@ -90,11 +99,7 @@ fn builtin_catalog_matches_real_log_lines() {
         ("fatal error: libxml/xmlversion.h: No such file or directory", "libxml2"),
     ];
     for (line, id) in cases {
-        let found: Vec<&str> = catalog
-            .matches(line)
-            .iter()
-            .map(|h| h.id.as_str())
-            .collect();
+        let found = ids(&catalog, line);
         assert!(
             found.contains(&id),
             "{line:?} should suggest {id}, got {found:?}"
@@ -153,22 +158,14 @@ fn extending_replaces_by_id() {
 fn every_grounded_entry_matches_its_real_log_line_and_not_its_near_miss() {
     let catalog = Catalog::builtin();
     for (line, id) in REAL_LINES {
-        let found: Vec<&str> = catalog
-            .matches(line)
-            .iter()
-            .map(|h| h.id.as_str())
-            .collect();
+        let found = ids(&catalog, line);
         assert!(
             found.contains(id),
             "{line:?} should suggest {id}, got {found:?}"
         );
     }
     for (line, id) in NEAR_MISSES {
-        let found: Vec<&str> = catalog
-            .matches(line)
-            .iter()
-            .map(|h| h.id.as_str())
-            .collect();
+        let found = ids(&catalog, line);
         assert!(!found.contains(id), "{line:?} must not suggest {id}");
     }
 }
@@ -255,11 +252,7 @@ fn clang_and_zig_missing_header_errors_give_the_same_hints_as_gcc() {
             "libxml2",
         ),
     ] {
-        let found: Vec<&str> = catalog
-            .matches(line)
-            .iter()
-            .map(|h| h.id.as_str())
-            .collect();
+        let found = ids(&catalog, line);
         assert!(
             found.contains(&id),
             "{line:?} should suggest {id}, got {found:?}"
