@@ -92,6 +92,8 @@ pub struct AttemptRequest<'a> {
     pub env: Vec<(String, String)>,
     /// PEP 508 constraints for the isolated build environment (from hints).
     pub build_constraints: Vec<String>,
+    /// The native Rust toolchain the build step gets (packages with Rust code).
+    pub rust: Option<&'a crate::rust_toolchain::RustToolchain>,
 }
 
 /// The attempt's private folder, removed when dropped.
@@ -203,7 +205,7 @@ pub fn attempt(
         request.version,
         request.attempt,
         request.variant,
-        runner.describe_build(accelerate, use_zig)
+        runner.describe_build(accelerate, use_zig, request.rust)
     ));
     let python = runner.python();
     let mut build_argv = vec![
@@ -224,6 +226,20 @@ pub fn attempt(
         format!("{build_root}/src/{sdist_name}"),
     ]);
     let mut build_env = env.clone();
+    if request.rust.is_some() {
+        // Cargo runs on the host and compiles for s390x, so PyO3's build script sees a
+        // cross compile and must be told the target Python (PyO3's cross-compiling guide).
+        build_env.extend([
+            (
+                "PYO3_CROSS_PYTHON_VERSION".to_string(),
+                settings.target.python_str(),
+            ),
+            (
+                "PYO3_CROSS_PYTHON_IMPLEMENTATION".to_string(),
+                "CPython".to_string(),
+            ),
+        ]);
+    }
     // Accelerated: the host's uv sets up the build environment natively.
     if let Some(uv) = runner.native_frontend().filter(|_| accelerate) {
         match crate::accelerate::uv_build(
@@ -250,6 +266,7 @@ pub fn attempt(
         network: true,
         accelerate,
         zig: use_zig,
+        rust: request.rust.cloned(),
     };
     let build_started = std::time::Instant::now();
     run_step(runner.command(&spec), log, settings, Stage::Build)?;
@@ -352,6 +369,7 @@ pub fn attempt(
         // Verification proves the wheel on s390x alone: nothing of the host inside.
         accelerate: false,
         zig: false,
+        rust: None,
     };
     run_step(runner.command(&spec), log, settings, Stage::Verify)?;
     if !log.read_all().contains("[refinery-verify] ok") {

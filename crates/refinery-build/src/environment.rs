@@ -102,6 +102,9 @@ pub fn open_environment(
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
                 zig,
+                // The toolchain tree is amd64: it runs natively on x86_64 hosts only.
+                rust: (std::env::consts::ARCH == "x86_64")
+                    .then(|| crate::rust_toolchain::RustStore::new(envs_dir)),
             };
             runner.prepare_mount_points();
             crate::layers::LayerStore::new(store.dir()).touch(&recipe.key());

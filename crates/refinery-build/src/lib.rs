@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod rootfs;
 pub mod runner;
+pub mod rust_toolchain;
 pub mod schedule;
 pub mod wheel_inspect;
 pub mod zig;

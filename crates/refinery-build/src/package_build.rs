@@ -17,6 +17,7 @@ use crate::hints::Hint;
 use crate::layers::{LayerRecipe, LayerStore};
 use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
 use crate::runner::{apt_install_command, Runner};
+use crate::rust_toolchain::{CrateNeeds, RustToolchain};
 
 /// Named ways to build, tried in this order unless history says otherwise.
 /// `emulated` turns the host's cross compilers off for the attempt (see `accelerate`).
@@ -140,6 +141,25 @@ pub(crate) fn build_node(
         layered = Some(over);
     }
     entry.metadata.actions = fixes.describe();
+    let mut rust = match rust_for_sdist(&sdist, base_runner, context) {
+        // A learned fix may ask for the toolchain where the sdist does not show Rust.
+        Ok(None) if fixes.toolchain.is_some() => {
+            retry_toolchain("rust-newest", None, base_runner, context).ok()
+        }
+        Ok(rust) => rust,
+        Err(message) => {
+            entry.detail = format!("not built: {message}");
+            return entry;
+        }
+    };
+    if let Some(toolchain) = &rust {
+        context.reporter.message(&format!(
+            "{} {}: Rust code: the build gets {}",
+            node.name,
+            node.version,
+            toolchain.describe()
+        ));
+    }
 
     if is_stopped(settings.stop.as_deref()) {
         entry.detail = "cancelled before the build started".into();
@@ -181,7 +201,16 @@ pub(crate) fn build_node(
             }
         }
         let outcome = run_attempt(
-            node, &sdist, number, &variant, &fixes, runner, context, history, &mut entry,
+            node,
+            &sdist,
+            number,
+            &variant,
+            &fixes,
+            rust.as_ref(),
+            runner,
+            context,
+            history,
+            &mut entry,
         );
         let failure = match outcome {
             Ok(built) => return publish(node, key, &built, &fixes, context, history, entry),
@@ -247,7 +276,15 @@ pub(crate) fn build_node(
                     number += 1;
                     let variant = variant.clone();
                     match run_attempt(
-                        node, &sdist, number, &variant, &fixes, runner, context, history,
+                        node,
+                        &sdist,
+                        number,
+                        &variant,
+                        &fixes,
+                        rust.as_ref(),
+                        runner,
+                        context,
+                        history,
                         &mut entry,
                     ) {
                         Ok(built) => {
@@ -267,72 +304,65 @@ pub(crate) fn build_node(
             continue;
         }
         let recipes = settings.recipes;
-        let retry_with = match crate::fixes::outcome(
-            &fixes,
-            &hints,
-            runner.package_family(),
-            recipes,
-        ) {
-            HintOutcome::Nothing => continue,
-            HintOutcome::NeedsRecipes { packages } => {
-                let verb = if recipes.dry_run {
-                    "would install"
-                } else {
-                    "suggests"
-                };
-                let message = format!(
-                    "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
-                    node.name,
-                    node.version,
-                    packages.join(" ")
-                );
-                context.reporter.message(&message);
-                record(
-                    history,
-                    context,
-                    Event::new("hint", message).with_package(&node.name, &node.version),
-                );
-                // No variant installs them: stop here.
-                entry.detail = format!(
-                    "{}; not retried: it needs {} and system recipes are not allowed",
-                    entry.detail,
-                    packages.join(" ")
-                );
-                return entry;
-            }
-            HintOutcome::Retry { fixes: next, new } => {
-                if let Some(missing) = next
-                    .toolchain
-                    .as_deref()
-                    .filter(|t| !toolchain_available(t))
-                {
+        let retry_with =
+            match crate::fixes::outcome(&fixes, &hints, runner.package_family(), recipes) {
+                HintOutcome::Nothing => continue,
+                HintOutcome::NeedsRecipes { packages } => {
+                    let verb = if recipes.dry_run {
+                        "would install"
+                    } else {
+                        "suggests"
+                    };
+                    let message = format!(
+                        "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
+                        node.name,
+                        node.version,
+                        packages.join(" ")
+                    );
+                    context.reporter.message(&message);
+                    record(
+                        history,
+                        context,
+                        Event::new("hint", message).with_package(&node.name, &node.version),
+                    );
+                    // No variant installs them: stop here.
                     entry.detail = format!(
-                            "{}; not retried: it needs the toolchain {missing}, which this refinery cannot provide for {} yet",
-                            entry.detail,
-                            runner.describe()
-                        );
+                        "{}; not retried: it needs {} and system recipes are not allowed",
+                        entry.detail,
+                        packages.join(" ")
+                    );
                     return entry;
                 }
-                let message = format!(
-                    "{} {}: retrying with {}",
-                    node.name,
-                    node.version,
-                    new.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-                context.reporter.message(&message);
-                record(
-                    history,
-                    context,
-                    Event::new("hint_actions", message)
-                        .with_package(&node.name, &node.version)
-                        .with_data(serde_json::json!({ "actions": new })),
-                );
-                next
-            }
-        };
+                HintOutcome::Retry { fixes: next, new } => {
+                    if let Some(wanted) = next.toolchain.as_deref() {
+                        match retry_toolchain(wanted, rust.as_ref(), runner, context) {
+                            Ok(chosen) => rust = Some(chosen),
+                            Err(reason) => {
+                                entry.detail = format!("{}; not retried: {reason}", entry.detail);
+                                return entry;
+                            }
+                        }
+                    }
+                    let message = format!(
+                        "{} {}: retrying with {}",
+                        node.name,
+                        node.version,
+                        new.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    );
+                    context.reporter.message(&message);
+                    record(
+                        history,
+                        context,
+                        Event::new("hint_actions", message)
+                            .with_package(&node.name, &node.version)
+                            .with_data(serde_json::json!({ "actions": new })),
+                    );
+                    next
+                }
+            };
         hint_attempt_done = true;
         if retry_with.packages != fixes.packages {
             let Some(over) = layer_runner(
@@ -359,6 +389,7 @@ pub(crate) fn build_node(
             number,
             &hint_variant,
             &fixes,
+            rust.as_ref(),
             runner,
             context,
             history,
@@ -377,11 +408,45 @@ pub(crate) fn build_node(
     entry
 }
 
-/// Whether the named toolchain (see [`crate::hints::TOOLCHAINS`]) can be provided to a
-/// build. None can yet: a Rust toolchain that cross-compiles natively is still to come, and
-/// asking the environment for its own old Rust again would only repeat the failure.
-fn toolchain_available(_name: &str) -> bool {
-    false
+/// The Rust toolchain for an sdist with Rust code, chosen by what its manifests ask for
+/// (see [`CrateNeeds`]); `Ok(None)` when it has none or the runner cannot bind one in (it
+/// then builds with what its environment has). `Err` when no toolchain is new enough or
+/// making it failed.
+fn rust_for_sdist(
+    sdist: &std::path::Path,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+) -> Result<Option<RustToolchain>, String> {
+    let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), runner.rust_store()) else {
+        return Ok(None);
+    };
+    let recipe = store.choose(&needs)?;
+    store.ensure(&recipe, context.reporter).map(Some)
+}
+
+/// The toolchain a hint asked for (see [`crate::hints::TOOLCHAINS`]), or why the retry
+/// cannot have it. Asking the environment for its own old Rust again would only repeat the
+/// failure, and a build that had the newest toolchain already gains nothing from a retry.
+fn retry_toolchain(
+    wanted: &str,
+    current: Option<&RustToolchain>,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+) -> Result<RustToolchain, String> {
+    let Some(store) = runner.rust_store() else {
+        return Err(format!(
+            "it needs the toolchain {wanted}, which this refinery cannot provide for {}",
+            runner.describe()
+        ));
+    };
+    let newest = store.choose(&CrateNeeds::default())?;
+    if let Some(current) = current.filter(|c| c.recipe == newest) {
+        return Err(format!(
+            "it had the newest Rust toolchain this refinery has ({}) already",
+            current.recipe.rust
+        ));
+    }
+    store.ensure(&newest, context.reporter)
 }
 
 fn is_stopped(stop: Option<&AtomicBool>) -> bool {
@@ -625,6 +690,7 @@ fn run_attempt(
     number: u32,
     variant: &str,
     fixes: &Fixes,
+    rust: Option<&RustToolchain>,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
@@ -649,7 +715,9 @@ fn run_attempt(
     entry.metadata.built_with = Some(runner.describe_build(
         base_variant != EMULATED_VARIANT,
         base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT,
+        rust,
     ));
+    entry.metadata.rust_toolchain = rust.map(RustToolchain::describe);
     let mut attempt_env = variant_env(base_variant);
     attempt_env.extend(fixes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let request = AttemptRequest {
@@ -660,6 +728,7 @@ fn run_attempt(
         variant: base_variant,
         env: attempt_env,
         build_constraints: fixes.build_constraints.clone(),
+        rust,
     };
     let started = Instant::now();
     let result_dir = settings.cache.join("builds").join("results");

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::Reporter;
 
 /// Bump when the layout of an environment folder changes.
-const ENV_LAYOUT: &str = "v1";
+pub(crate) const ENV_LAYOUT: &str = "v1";
 const RECIPE_FILE: &str = "refinery-env.json";
 
 /// Debian packages every build environment has: the interpreter, its headers, and a

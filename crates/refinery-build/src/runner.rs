@@ -47,6 +47,9 @@ pub struct RunSpec {
     /// Compile with the glibc-targeted toolchain when the runner has one (see
     /// [`crate::zig`]).
     pub zig: bool,
+    /// The native Rust toolchain to bind in (see [`crate::rust_toolchain`]); only
+    /// runners with a [`Runner::rust_store`] honour it.
+    pub rust: Option<crate::rust_toolchain::RustToolchain>,
 }
 
 /// Where the host's CA bundle appears inside every environment.
@@ -66,12 +69,25 @@ pub trait Runner: Send + Sync {
     fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
         None
     }
-    /// The label of a build step: acceleration and the compiler it used, e.g.
-    /// `rootfs:bookworm emulated+zig(glibc 2.17)`.
-    fn describe_build(&self, accelerated: bool, zig: bool) -> String {
-        match self.zig().filter(|_| zig) {
+    /// Where native Rust toolchains come from, for runners that can bind one in.
+    fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
+        None
+    }
+    /// The label of a build step: acceleration and the compilers it used, e.g.
+    /// `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
+    fn describe_build(
+        &self,
+        accelerated: bool,
+        zig: bool,
+        rust: Option<&crate::rust_toolchain::RustToolchain>,
+    ) -> String {
+        let base = match self.zig().filter(|_| zig) {
             Some(z) => format!("{}+{}", self.label(), z.label()),
             None => self.describe_attempt(accelerated),
+        };
+        match rust {
+            Some(r) => format!("{base}+{}", r.label()),
+            None => base,
         }
     }
     /// The label with acceleration where there is some.
@@ -172,6 +188,8 @@ pub struct BwrapRunner {
     pub accelerator: Option<crate::accelerate::Accelerator>,
     /// The glibc-targeted compiler, for the steps whose [`RunSpec::zig`] is set.
     pub zig: Option<crate::zig::ZigToolchain>,
+    /// Where native Rust toolchains come from (x86_64 hosts).
+    pub rust: Option<crate::rust_toolchain::RustStore>,
 }
 
 impl BwrapRunner {
@@ -207,6 +225,11 @@ impl BwrapRunner {
         }
         if self.zig.is_some() {
             for dir in crate::zig::ZigToolchain::mount_points() {
+                self.ensure_mount_point(dir, false);
+            }
+        }
+        if self.rust.is_some() {
+            for dir in crate::rust_toolchain::RustToolchain::mount_points() {
                 self.ensure_mount_point(dir, false);
             }
         }
@@ -292,6 +315,16 @@ impl Runner for BwrapRunner {
             path = format!("{}:{path}", crate::zig::GUEST_ZIG_BIN);
             zig_env = zig.env();
         }
+        if let Some(rust) = spec.rust.as_ref().filter(|_| self.rust.is_some()) {
+            for dir in crate::rust_toolchain::RustToolchain::mount_points() {
+                self.ensure_mount_point(dir, false);
+            }
+            let zig_bound = spec.zig && self.zig.is_some();
+            cmd.args(rust.bwrap_args(!zig_bound));
+            path = format!("{}:{path}", crate::rust_toolchain::GUEST_RUST_BIN);
+            let ca = self.ca_bundle.as_ref().map(|_| GUEST_CA_BUNDLE);
+            zig_env.extend(rust.env(ca));
+        }
         cmd.arg("--chdir").arg(&spec.workdir);
         cmd.arg("--clearenv");
         let mut env = vec![
@@ -317,6 +350,10 @@ impl Runner for BwrapRunner {
 
     fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
         self.zig.as_ref()
+    }
+
+    fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
+        self.rust.as_ref()
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {
@@ -539,6 +576,7 @@ mod tests {
             network,
             accelerate: false,
             zig: false,
+            rust: None,
         }
     }
 
@@ -550,6 +588,7 @@ mod tests {
             ca_bundle: Some("/ca.pem".into()),
             accelerator: None,
             zig: None,
+            rust: None,
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -594,6 +633,7 @@ mod tests {
             ca_bundle: None,
             accelerator: Some(accelerator),
             zig: None,
+            rust: None,
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
@@ -775,6 +815,7 @@ mod tests {
             ca_bundle: None,
             accelerator: None,
             zig: None,
+            rust: None,
         };
         let layer = dir.path().join("layer");
         let over = runner.over_rootfs(&layer).unwrap();

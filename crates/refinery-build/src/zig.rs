@@ -134,7 +134,7 @@ impl ZigToolchain {
 
 /// The `zig` package folder: `REFINERY_ZIG` (the binary), else the `ziglang` package of
 /// the host's python3.
-fn locate() -> Result<PathBuf, String> {
+pub(crate) fn locate() -> Result<PathBuf, String> {
     if let Some(zig) = std::env::var_os(ZIG_ENV).map(PathBuf::from) {
         return zig
             .parent()
@@ -185,7 +185,7 @@ exec {GUEST_ZIG_DIR}/zig {driver} -target s390x-linux-gnu.{major}.{minor} "$@" -
 
 /// Write `text` to `path` with mode 0755, through a temporary file and a rename (a build
 /// running at the same time sees the old or the new script, never half of one).
-fn write_executable(path: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     std::fs::write(&tmp, text)

@@ -6,6 +6,7 @@ pub mod overrides;
 pub mod plan;
 pub mod resolve;
 pub mod scan;
+pub mod sdist_files;
 
 pub use overrides::{parse_overrides, Overrides, PackageOverride};
 pub use plan::{

@@ -173,6 +173,10 @@ pub struct ManifestMetadata {
     /// Per ELF file of the wheel, the newest `GLIBC_*`/`GLIBCXX_*` symbol version it needs.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub symbol_versions: BTreeMap<String, Vec<String>>,
+    /// The Rust toolchain the build step had, e.g. `rustc 1.97.1 (Debian forky, native
+    /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rust_toolchain: Option<String>,
 }
 
 /// One package in the manifest.
@@ -457,6 +461,9 @@ mod tests {
                 "regex/_regex.so".into(),
                 vec!["GLIBC_2.17".into()],
             )]),
+            rust_toolchain: Some(
+                "rustc 1.97.1 (Debian forky, native amd64 → s390x-unknown-linux-gnu)".into(),
+            ),
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));

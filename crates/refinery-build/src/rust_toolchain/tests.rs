@@ -1,0 +1,150 @@
+use super::*;
+
+fn files(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(m, t)| (m.to_string(), t.to_string()))
+        .collect()
+}
+
+#[test]
+fn versions_parse_like_cargo_writes_them() {
+    assert_eq!(RustVersion::parse("1.70"), Some(RustVersion(1, 70, 0)));
+    assert_eq!(RustVersion::parse(" 1.74.1 "), Some(RustVersion(1, 74, 1)));
+    assert_eq!(RustVersion::parse("1"), None);
+    assert_eq!(RustVersion::parse("1.70.0.1"), None);
+    assert_eq!(RustVersion::parse("1.x"), None);
+    assert_eq!(
+        RustVersion::for_edition("2024"),
+        Some(RustVersion(1, 85, 0))
+    );
+    assert_eq!(RustVersion::for_edition("2027"), None);
+    assert!(RustVersion(1, 85, 0) < RustVersion(1, 97, 1));
+}
+
+#[test]
+fn an_sdist_needs_rust_when_it_has_a_crate_or_a_rust_backend() {
+    let plain = files(&[(
+        "pkg-1.0/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools\"]\n",
+    )]);
+    assert_eq!(CrateNeeds::from_files(&plain), None);
+    let backend_only = files(&[(
+        "pkg-1.0/pyproject.toml",
+        "[build-system]\nrequires = [\"maturin>=1,<2\"]\n",
+    )]);
+    assert_eq!(
+        CrateNeeds::from_files(&backend_only),
+        Some(CrateNeeds::default())
+    );
+    let setuptools_rust = files(&[(
+        "pkg-1.0/pyproject.toml",
+        "[build-system]\nrequires = [\"setuptools_rust>=1.5.2\", \"wheel\"]\n",
+    )]);
+    assert!(CrateNeeds::from_files(&setuptools_rust).is_some());
+}
+
+#[test]
+fn the_minimum_is_the_highest_rust_version_else_the_newest_edition() {
+    let crates = files(&[
+        (
+            "pkg-1.0/Cargo.toml",
+            "[package]\nname = \"a\"\nedition = \"2024\"\nrust-version = \"1.83\"\n",
+        ),
+        (
+            "pkg-1.0/src/b/Cargo.toml",
+            "[workspace.package]\nrust-version = \"1.86.2\"\n",
+        ),
+    ]);
+    let needs = CrateNeeds::from_files(&crates).unwrap();
+    assert_eq!(needs.minimum, Some(RustVersion(1, 86, 2)));
+    assert_eq!(
+        needs.because.as_deref(),
+        Some("rust-version = \"1.86.2\" in pkg-1.0/src/b/Cargo.toml")
+    );
+    let editions = files(&[
+        ("p/Cargo.toml", "[package]\nedition = \"2021\"\n"),
+        ("p/x/Cargo.toml", "[package]\nedition = \"2024\"\n"),
+        ("p/y/Cargo.toml", "not toml ["),
+    ]);
+    let needs = CrateNeeds::from_files(&editions).unwrap();
+    assert_eq!(needs.minimum, Some(RustVersion(1, 85, 0)));
+    assert_eq!(
+        needs.because.as_deref(),
+        Some("edition 2024 in p/x/Cargo.toml")
+    );
+}
+
+#[test]
+fn a_crate_newer_than_every_toolchain_is_refused_naming_both_versions() {
+    let store = RustStore::new(Path::new("/nonexistent"));
+    let newest = recipes().last().unwrap().clone();
+    let fits = CrateNeeds {
+        minimum: Some(RustVersion(1, 70, 0)),
+        because: None,
+    };
+    assert_eq!(store.choose(&fits).unwrap(), recipes()[0]);
+    let too_new = CrateNeeds {
+        minimum: Some(RustVersion(9, 0, 0)),
+        because: Some("rust-version = \"9.0.0\" in x/Cargo.toml".into()),
+    };
+    let error = store.choose(&too_new).unwrap_err();
+    assert!(error.contains("Rust 9.0.0 or newer"), "{error}");
+    assert!(
+        error.contains("rust-version = \"9.0.0\" in x/Cargo.toml"),
+        "{error}"
+    );
+    assert!(
+        error.contains(&format!(
+            "newest Rust toolchain this refinery has is {}",
+            newest.rust
+        )),
+        "{error}"
+    );
+}
+
+#[test]
+fn builds_link_s390x_code_with_the_builds_compiler_and_host_code_with_zig() {
+    let toolchain = RustToolchain {
+        recipe: recipes()[0].clone(),
+        dir: "/envs/v1/toolchains/t".into(),
+        cargo_home: "/envs/cargo-home".into(),
+        zig_dir: "/zig".into(),
+        zig_cache: "/envs/zig/cache".into(),
+    };
+    let env: std::collections::HashMap<String, String> =
+        toolchain.env(Some("/etc/ca.pem")).into_iter().collect();
+    assert_eq!(env["CARGO_BUILD_TARGET"], "s390x-unknown-linux-gnu");
+    assert_eq!(
+        env["CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER"],
+        "s390x-linux-gnu-gcc"
+    );
+    assert_eq!(
+        env["CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER"],
+        format!("{GUEST_RUST_BIN}/host-cc")
+    );
+    assert_eq!(env["CARGO_HTTP_CAINFO"], "/etc/ca.pem");
+    assert_eq!(env["RUSTC"], format!("{GUEST_RUST_BIN}/rustc"));
+    let args = toolchain.bwrap_args(true);
+    assert_eq!(
+        args[..6],
+        [
+            "--ro-bind",
+            "/envs/v1/toolchains/t",
+            GUEST_RUST_DIR,
+            "--bind",
+            "/envs/cargo-home",
+            GUEST_CARGO_HOME
+        ]
+    );
+    assert!(args.contains(&crate::zig::GUEST_ZIG_DIR.to_string()));
+    assert_eq!(toolchain.bwrap_args(false).len(), 6);
+    assert_eq!(toolchain.label(), format!("rust({})", recipes()[0].rust));
+}
+
+#[test]
+fn the_loader_path_fits_where_the_standard_one_was() {
+    // patchelf rewrites `.interp` in place only when the new path is not longer.
+    assert!(GUEST_LOADER.len() <= "/lib64/ld-linux-x86-64.so.2".len());
+    assert!(GUEST_LOADER.starts_with(GUEST_RUST_DIR));
+    assert!(GUEST_LIB_DIR.starts_with(GUEST_RUST_DIR));
+}
