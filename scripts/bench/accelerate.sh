@@ -7,7 +7,8 @@
 #   native       x86_64, `pip wheel` and `uv build` (cold uv cache) on the host; the
 #                faster of the two is the reference
 # and prints the times and ratios. Targets: accelerated <= 1.3x native, >= 4x faster
-# than emulated.
+# than emulated. Then a Rust sdist (RUST_PACKAGE, see the end of the script) with the native
+# Rust toolchain and with cargo emulated; target: native >= 5x faster.
 #
 #   scripts/bench/accelerate.sh
 #   PACKAGES="regex==2021.10.23" scripts/bench/accelerate.sh
@@ -23,7 +24,7 @@
 # the environment); UV the host's uv; KEEP=1 keeps the work folder.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PACKAGES="${PACKAGES:-regex==2021.10.23 kiwisolver==1.4.3}"
+PACKAGES="${PACKAGES-regex==2021.10.23 kiwisolver==1.4.3}"  # empty: only the Rust part
 PYTHON="${PYTHON:-python3}"
 UV="${UV:-uv}"
 export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
@@ -46,6 +47,7 @@ done
 
 now() { date +%s.%N; }
 mkdir -p "$work/sdists" "$work/pip-cache"
+if [[ -n "$PACKAGES" ]]; then
 echo "== downloading sdists: $PACKAGES"
 # shellcheck disable=SC2086
 "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: -d "$work/sdists" $PACKAGES
@@ -133,3 +135,60 @@ for name, modes in rows.items():
 print(f"targets (accelerated <= 1.3x native, >= 4x faster than emulated): {'met' if ok else 'MISSED'}")
 print(f"load average {load_before} before, {load_after} after, on {cpus} CPUs (other work on the machine skews the times)")
 EOF
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Rust: the same Rust sdist built twice in the forky environment (CPython 3.14, whose Debian
+# suite has the same rustc 1.97.1 for s390x as the native toolchain):
+#   native-rust    the refinery's native Rust toolchain (amd64 rustc cross-compiling)
+#   emulated-rust  `--accelerate off` with `rustc cargo` of the environment in a layer:
+#                  cargo and rustc run under QEMU
+# Target: native >= 5x faster. RUST_PACKAGE= (empty) skips it.
+RUST_PACKAGE="${RUST_PACKAGE-tiktoken==0.14.0}"
+if [[ -n "$RUST_PACKAGE" ]]; then
+    name="${RUST_PACKAGE%%==*}"
+    forky_glibc="$(awk '/^Package: libc6$/{p=1} p&&/^Version/{split($2, v, /[.-]/); print v[1] "_" v[2]; exit}' \
+        "$REFINERY_ENVS_DIR"/v1/rootfs-forky-s390x-py3.14-*/var/lib/dpkg/status 2>/dev/null || true)"
+    [[ -n "$forky_glibc" ]] || { echo "error: the Python 3.14 environment is missing: refinery env create --python 3.14" >&2; exit 2; }
+    rust_results="$work/rust.tsv"
+    : >"$rust_results"
+    for mode in native-rust emulated-rust; do
+        dir="$work/$mode"
+        mkdir -p "$dir/input"
+        echo "$RUST_PACKAGE" >"$dir/input/requirements.txt"
+        flags=(--python 3.14 --platform-tag "manylinux_${forky_glibc}_s390x" --max-attempts 1)
+        overrides='{}'
+        if [[ "$mode" == emulated-rust ]]; then
+            flags+=(--accelerate off --auto-apply-suggestions)
+            overrides="{\"$name\": {\"system_packages\": [\"rustc\", \"cargo\"]}}"
+        fi
+        echo "== $name: $mode"
+        if ! PLAN_OVERRIDES_JSON="$overrides" "$REFINERY" --quiet --input "$dir/input" --output "$dir/out" \
+            --cache "$dir/cache" "${flags[@]}" >"$dir/run.log" 2>&1; then
+            echo "error: the $mode build of $name failed; see $dir/run.log and the build log" >&2
+            tail -5 "$dir/run.log" >&2
+            KEEP=1
+            exit 1
+        fi
+        "$PYTHON" - "$dir/out/manifest.json" "$name" "$mode" >>"$rust_results" <<'EOF'
+import json, re, sys
+manifest, name, mode = sys.argv[1:]
+entry = next(e for e in json.load(open(manifest))["entries"] if e["name"].lower() == name.lower())
+assert entry["status"] == "built", entry
+log = open(entry["metadata"]["log_path"]).read()
+build = float(re.search(r"\[refinery\] build step took ([0-9.]+)s", log).group(1))
+assert ("rust(" in entry["metadata"]["built_with"]) == (mode == "native-rust"), entry["metadata"]["built_with"]
+print(f"{mode}\t{build:.1f}\t{entry['metadata']['built_with']}")
+EOF
+    done
+    "$PYTHON" - "$rust_results" "$name" <<'EOF'
+import sys
+path, name = sys.argv[1:]
+rows = {mode: (float(build), how) for mode, build, how in (l.rstrip("\n").split("\t") for l in open(path))}
+native, emulated = rows["native-rust"][0], rows["emulated-rust"][0]
+print()
+print(f"Rust ({name}, build step): native toolchain {native:.1f}s, cargo emulated {emulated:.1f}s: {emulated / native:.1f}x faster natively (target >= 5x: {'met' if emulated / native >= 5 else 'MISSED'})")
+for mode, (build, how) in rows.items():
+    print(f"  {mode}: {build:.1f}s ({how})")
+EOF
+fi

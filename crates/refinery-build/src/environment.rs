@@ -103,7 +103,9 @@ pub fn open_environment(
                 accelerator: decision.accelerator,
                 zig,
                 // The toolchain tree is amd64: it runs natively on x86_64 hosts only.
-                rust: (std::env::consts::ARCH == "x86_64")
+                // `--accelerate off` emulates every compiler, Rust's too: Rust then comes
+                // from the environment (`rustc cargo` in a layer).
+                rust: (std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off)
                     .then(|| crate::rust_toolchain::RustStore::new(envs_dir)),
             };
             runner.prepare_mount_points();

@@ -300,7 +300,7 @@ pub fn read_recipe(root: &Path) -> Option<RootfsRecipe> {
     serde_json::from_slice(&std::fs::read(root.join(RECIPE_FILE)).ok()?).ok()
 }
 
-fn dir_size(path: &Path) -> u64 {
+pub(crate) fn dir_size(path: &Path) -> u64 {
     walkdir::WalkDir::new(path)
         .into_iter()
         .filter_map(Result::ok)

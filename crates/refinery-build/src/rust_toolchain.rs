@@ -235,6 +235,15 @@ pub struct RustStore {
     zig_cache: PathBuf,
 }
 
+/// A finished toolchain, for `refinery env list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ToolchainInfo {
+    pub name: String,
+    pub path: PathBuf,
+    pub recipe: RustRecipe,
+    pub size_bytes: u64,
+}
+
 /// A toolchain on disk, with everything a build step binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RustToolchain {
@@ -258,6 +267,40 @@ impl RustStore {
             cargo_home: envs_dir.join("cargo-home"),
             zig_cache: envs_dir.join("zig").join("cache"),
         }
+    }
+
+    /// Every finished toolchain, by name.
+    pub fn list(&self) -> Vec<ToolchainInfo> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut found: Vec<ToolchainInfo> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let path = entry.path();
+                let recipe: RustRecipe =
+                    serde_json::from_slice(&std::fs::read(path.join(MARKER_FILE)).ok()?).ok()?;
+                Some(ToolchainInfo {
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    size_bytes: crate::rootfs::dir_size(&path),
+                    path,
+                    recipe,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        found
+    }
+
+    /// Remove the toolchain `name` (made again when a build needs it); `Ok(None)` when
+    /// there is none of that name.
+    pub fn remove(&self, name: &str) -> Result<Option<String>, String> {
+        let Some(found) = self.list().into_iter().find(|t| t.name == name) else {
+            return Ok(None);
+        };
+        std::fs::remove_dir_all(&found.path)
+            .map(|()| Some(found.name))
+            .map_err(|e| format!("cannot remove {}: {e}", found.path.display()))
     }
 
     /// The folder of `recipe`'s tree.

@@ -263,6 +263,11 @@ fn run_id() -> String {
     format!("run-{}-{}", now.as_secs(), std::process::id())
 }
 
+/// The Rust toolchains kept beside the environments of `store`.
+fn rust_store(store: &EnvStore) -> refinery_build::rust_toolchain::RustStore {
+    refinery_build::rust_toolchain::RustStore::new(store.dir().parent().unwrap_or(store.dir()))
+}
+
 pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
     let store_for = |args_cache: &Option<std::path::PathBuf>| -> Result<EnvStore> {
         let cache = args_cache
@@ -308,6 +313,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             let layers = LayerStore::new(store.dir());
             let envs = store.list();
             let layer_list = layers.list();
+            let toolchains = rust_store(&store).list();
             if *json {
                 let bases: Vec<serde_json::Value> = envs
                     .iter()
@@ -332,7 +338,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 println!(
                     "{}",
                     serde_json::to_string_pretty(
-                        &serde_json::json!({"bases": bases, "layers": layer_values})
+                        &serde_json::json!({"bases": bases, "layers": layer_values, "toolchains": toolchains})
                     )?
                 );
             } else if envs.is_empty() {
@@ -363,11 +369,27 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                         );
                     }
                 }
+                for toolchain in toolchains {
+                    println!(
+                        "{:<48} rust {:<7} {:>6} MiB  native amd64 → s390x  {}",
+                        toolchain.name,
+                        toolchain.recipe.rust,
+                        toolchain.size_bytes >> 20,
+                        toolchain.path.display()
+                    );
+                }
             }
         }
         EnvCommand::Remove(args) => {
             let store = store_for(&args.cache)?;
             let layers = LayerStore::new(store.dir());
+            if let Some(name) = rust_store(&store)
+                .remove(&args.name)
+                .map_err(anyhow::Error::msg)?
+            {
+                println!("removed {name}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let mut removed = layers.remove(&args.name).map_err(anyhow::Error::new)?;
             if removed.is_empty() || !args.name.starts_with("layer-") {
                 match store.remove(&args.name) {

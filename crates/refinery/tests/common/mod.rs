@@ -520,3 +520,23 @@ pub fn tree_changes(
         .take(20)
         .collect()
 }
+
+/// The main job over `input` with the embedded defaults, the shared environments
+/// ([`envs_dir`]) and a cache in `work`: `refinery --input … --output <work>/out --cache
+/// <work>/cache` plus `extra` arguments. Returns the output and the output folder.
+pub fn main_job(input: &Path, work: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    let out = work.join("out");
+    let mut args = vec![
+        "--input".to_string(),
+        input.to_string_lossy().into_owned(),
+        "--output".to_string(),
+        out.to_string_lossy().into_owned(),
+        "--cache".to_string(),
+        work.join("cache").to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().map(ToString::to_string));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let envs = envs_dir();
+    let output = refinery(&args, &[("REFINERY_ENVS_DIR", envs.to_str().unwrap())]);
+    (output, out)
+}

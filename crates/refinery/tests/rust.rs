@@ -1,0 +1,172 @@
+//! Rust extensions for s390x: the native Rust toolchain (Debian's amd64 rustc with the
+//! s390x standard library) compiles them, the build's C compiler links them, and the
+//! wheels work under emulation.
+
+mod common;
+
+use common::*;
+
+/// Requirements in a fresh input folder under `work`.
+fn requirements(work: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let input = work.join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), text).unwrap();
+    input
+}
+
+#[test]
+#[ignore = "needs the real PyPI, crates.io and the s390x rootfs environment"]
+fn tiktoken_reaches_manylinux2014_and_encodes_on_s390x() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "tiktoken==0.14.0\n");
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "tiktoken");
+    assert_eq!(e["status"], "built", "{e}");
+    let file = e["path"].as_str().unwrap();
+    assert!(file.contains("manylinux2014_s390x"), "{file}");
+    let built_with = e["metadata"]["built_with"].as_str().unwrap();
+    assert!(
+        built_with.ends_with("+zig(glibc 2.17)+rust(1.97.1)"),
+        "{built_with}"
+    );
+    assert!(
+        e["metadata"]["rust_toolchain"]
+            .as_str()
+            .unwrap()
+            .starts_with("rustc 1.97.1 "),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(file), &unpacked);
+    // A byte-level BPE of our own (the published encodings are downloaded at run time):
+    // merges, special tokens and the round trip go through the Rust core.
+    let code = r#"import sys, tiktoken
+ranks = {bytes([i]): i for i in range(256)}
+for pair in [b"he", b"ll", b"hell", b"hello", b" w", b"or", b" wor", b" world"]:
+    ranks[pair] = len(ranks)
+enc = tiktoken.Encoding("refinery-test", pat_str=r"'s|\s?\w+|\s?[^\w\s]+|\s+", mergeable_ranks=ranks, special_tokens={"<|end|>": 1000})
+tokens = enc.encode("hello world<|end|>", allowed_special="all")
+assert tokens == [ranks[b"hello"], ranks[b" world"], 1000], tokens
+text = "Grüße, s390x! " * 50
+assert enc.decode(enc.encode(text)) == text
+print(sys.byteorder)"#;
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn a_crate_newer_than_every_toolchain_fails_at_once_naming_both_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    write_tar_gz(
+        &input,
+        "futurecrate-1.0",
+        [
+            (
+                "PKG-INFO".to_string(),
+                "Metadata-Version: 2.2\nName: futurecrate\nVersion: 1.0\n".to_string(),
+            ),
+            (
+                "pyproject.toml".to_string(),
+                "[build-system]\nrequires = [\"maturin>=1,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"futurecrate\"\nversion = \"1.0\"\n".to_string(),
+            ),
+            (
+                "Cargo.toml".to_string(),
+                "[package]\nname = \"futurecrate\"\nversion = \"1.0.0\"\nedition = \"2024\"\nrust-version = \"9.0\"\n".to_string(),
+            ),
+        ],
+    );
+    let (output, out) = main_job(&input, tmp.path(), &["--max-attempts", "3"]);
+    assert!(!output.status.success(), "{}", stdout(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "futurecrate");
+    assert_eq!(e["status"], "failed", "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(detail.contains("needs Rust 9.0.0 or newer"), "{detail}");
+    assert!(
+        detail.contains("rust-version = \"9.0.0\" in futurecrate-1.0/Cargo.toml"),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("newest Rust toolchain this refinery has is 1.97.1"),
+        "{detail}"
+    );
+    // No attempt ran: nothing could have changed the outcome.
+    assert!(e["metadata"]["attempt"].is_null(), "{e}");
+}
+
+#[test]
+#[ignore = "needs the real PyPI, crates.io, Debian and the s390x rootfs environment"]
+fn cryptography_builds_with_openssl_from_a_layer_and_encrypts_on_s390x() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "cryptography==50.0.2\n");
+    // bookworm's OpenSSL 3.0 needs glibc 2.34: the target is the environment's level.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux_2_36_s390x",
+            "--max-attempts",
+            "1",
+            "--auto-apply-suggestions",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "cryptography");
+    assert_eq!(e["status"], "built", "{e}");
+    let built_with = e["metadata"]["built_with"].as_str().unwrap();
+    assert!(built_with.ends_with("+rust(1.97.1)"), "{built_with}");
+    // The OpenSSL headers came from a layer the hint asked for, not from the base.
+    assert!(
+        e["metadata"]["system_packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "libssl-dev"),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    for dependency in ["cffi", "pycparser"] {
+        let d = entry(&m, dependency);
+        unzip(&out.join(d["path"].as_str().unwrap()), &unpacked);
+    }
+    let code = r#"import sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+key = bytes(range(32)); nonce = bytes(12)
+box = AESGCM(key)
+sealed = box.encrypt(nonce, b"s390x is big-endian", b"header")
+assert box.decrypt(nonce, sealed, b"header") == b"s390x is big-endian"
+# A known answer: the tag must match any other platform's.
+assert AESGCM(bytes(16)).encrypt(bytes(12), b"", None).hex() == "58e2fccefa7e3061367f1d57a4e7455a", "tag"
+print(sys.byteorder)"#;
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
