@@ -227,7 +227,10 @@ pub fn attempt(
     ]);
     let mut build_env = env.clone();
     if request.rust.is_some() {
-        build_env.extend(pyo3_cross_env(&settings.target.python_str()));
+        build_env.extend(crate::rust_toolchain::python_env(
+            runner.rootfs(),
+            &settings.target.python_str(),
+        ));
     }
     // Accelerated: the host's uv sets up the build environment natively.
     if let Some(uv) = runner.native_frontend().filter(|_| accelerate) {
@@ -377,28 +380,6 @@ pub fn attempt(
         modules,
         repaired,
     })
-}
-
-/// Cargo runs on the host and compiles for s390x, so maturin and PyO3's build script see
-/// a cross compile: they read the target Python's configuration from its
-/// `_sysconfigdata` module (PyO3's and maturin's cross-compiling guides). The names are
-/// those of Debian's CPython `python` (`X.Y`), which the native Rust toolchain serves.
-fn pyo3_cross_env(python: &str) -> Vec<(String, String)> {
-    [
-        ("PYO3_CROSS_LIB_DIR", format!("/usr/lib/python{python}")),
-        ("PYO3_CROSS_PYTHON_VERSION", python.to_string()),
-        ("PYO3_CROSS_PYTHON_IMPLEMENTATION", "CPython".to_string()),
-        // Debian's folder holds `_sysconfigdata__s390x-linux-gnu.py` and a link to it
-        // (`_sysconfigdata__linux_…`), which the search skips and counts as a second
-        // Python: name the file (the variable CPython itself reads).
-        (
-            "_PYTHON_SYSCONFIGDATA_NAME",
-            format!("_sysconfigdata__{}", crate::accelerate::TRIPLET),
-        ),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
 }
 
 /// A shell script run in the environment: clean venv, offline install, imports.

@@ -363,10 +363,14 @@ impl RustStore {
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
         }
-        let staging = self
-            .dir
-            .join(format!(".{}.partial-{}", recipe.key(), std::process::id()));
-        let _ = std::fs::remove_dir_all(&staging);
+        // Under the lock, any half-made tree is a killed run's: remove it.
+        let partial = format!(".{}.partial-", recipe.key());
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&partial) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let staging = self.dir.join(format!("{partial}{}", std::process::id()));
         reporter.message(&format!(
             "making the Rust toolchain {} (Debian {} rustc {} for amd64 with the s390x standard library); this takes about a minute once",
             recipe.key(),
@@ -482,6 +486,47 @@ impl RustToolchain {
         }
         env
     }
+}
+
+/// Cargo runs on the host and compiles for s390x, so maturin and PyO3's build script see a
+/// cross compile: they read the target Python's configuration from its `_sysconfigdata`
+/// module in `/usr/lib/python<python>` of the environment at `rootfs` (PyO3's and
+/// maturin's cross-compiling guides). Debian keeps one file and a link to it under the
+/// other name (which one is the file changed between releases); the search skips links
+/// and would count both, so `_PYTHON_SYSCONFIGDATA_NAME` (the variable CPython itself
+/// reads) names the file.
+pub fn python_env(rootfs: Option<&Path>, python: &str) -> Vec<(String, String)> {
+    let lib_dir = format!("/usr/lib/python{python}");
+    let mut env = vec![
+        ("PYO3_CROSS_LIB_DIR".to_string(), lib_dir.clone()),
+        ("PYO3_CROSS_PYTHON_VERSION".to_string(), python.to_string()),
+        (
+            "PYO3_CROSS_PYTHON_IMPLEMENTATION".to_string(),
+            "CPython".to_string(),
+        ),
+    ];
+    if let Some(name) =
+        rootfs.and_then(|r| sysconfigdata_file(&r.join(lib_dir.trim_start_matches('/'))))
+    {
+        env.push(("_PYTHON_SYSCONFIGDATA_NAME".to_string(), name));
+    }
+    env
+}
+
+/// The module name of the one regular `_sysconfigdata_*.py` file in `dir`.
+fn sysconfigdata_file(dir: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_prefix("_sysconfigdata_")?;
+            name.strip_suffix(".py").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    (names.len() == 1).then(|| names.remove(0))
 }
 
 /// The platform the toolchain's programs run on.

@@ -170,3 +170,44 @@ print(sys.byteorder)"#;
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn a_crate_registry_out_of_reach_fails_once_saying_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "tiktoken==0.14.0\n");
+    // PyPI stays reachable for the build requirements; cargo alone gets an empty home and
+    // a proxy nobody listens on.
+    let overrides = r#"{"tiktoken": {"env": {"CARGO_HOME": "/build/tmp/cargo-home", "CARGO_HTTP_PROXY": "http://127.0.0.1:9", "CARGO_NET_RETRY": "0"}}}"#;
+    let out = tmp.path().join("out");
+    let envs = envs_dir();
+    let output = refinery(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "3",
+        ],
+        &[
+            ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
+            ("PLAN_OVERRIDES_JSON", overrides),
+        ],
+    );
+    assert!(!output.status.success(), "{}", stdout(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "tiktoken");
+    assert_eq!(e["status"], "failed", "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("cargo could not reach the crate registry"),
+        "{detail}"
+    );
+    assert!(detail.contains("not retried"), "{detail}");
+    assert_eq!(e["metadata"]["attempt"], 1, "{e}");
+}

@@ -148,3 +148,34 @@ fn the_loader_path_fits_where_the_standard_one_was() {
     assert!(GUEST_LOADER.starts_with(GUEST_RUST_DIR));
     assert!(GUEST_LIB_DIR.starts_with(GUEST_RUST_DIR));
 }
+
+#[test]
+fn pyo3_is_told_the_sysconfigdata_file_not_its_link() {
+    let root = tempfile::tempdir().unwrap();
+    let lib = root.path().join("usr/lib/python3.14");
+    std::fs::create_dir_all(&lib).unwrap();
+    // forky: the file has the `linux_` name and the short one is the link; bookworm has
+    // them the other way round.
+    std::fs::write(
+        lib.join("_sysconfigdata__linux_s390x-linux-gnu.py"),
+        "x = 1\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        "_sysconfigdata__linux_s390x-linux-gnu.py",
+        lib.join("_sysconfigdata__s390x-linux-gnu.py"),
+    )
+    .unwrap();
+    let env: std::collections::HashMap<String, String> =
+        python_env(Some(root.path()), "3.14").into_iter().collect();
+    assert_eq!(env["PYO3_CROSS_LIB_DIR"], "/usr/lib/python3.14");
+    assert_eq!(env["PYO3_CROSS_PYTHON_VERSION"], "3.14");
+    assert_eq!(
+        env["_PYTHON_SYSCONFIGDATA_NAME"],
+        "_sysconfigdata__linux_s390x-linux-gnu"
+    );
+    // Without an environment to look into, the name is left to the search.
+    assert!(!python_env(None, "3.14")
+        .iter()
+        .any(|(k, _)| k == "_PYTHON_SYSCONFIGDATA_NAME"));
+}
