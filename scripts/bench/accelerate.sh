@@ -160,7 +160,8 @@ if [[ -n "$RUST_PACKAGE" ]]; then
         overrides='{}'
         if [[ "$mode" == emulated-rust ]]; then
             flags+=(--accelerate off --auto-apply-suggestions)
-            overrides="{\"$name\": {\"system_packages\": [\"rustc\", \"cargo\"]}}"
+            # Emulated cargo's HTTP/2 through a proxy may read empty answers.
+            overrides="{\"$name\": {\"system_packages\": [\"rustc\", \"cargo\"], \"env\": {\"CARGO_HTTP_MULTIPLEXING\": \"false\"}}}"
         fi
         echo "== $name: $mode"
         if ! PLAN_OVERRIDES_JSON="$overrides" "$REFINERY" --quiet --input "$dir/input" --output "$dir/out" \

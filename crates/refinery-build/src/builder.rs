@@ -94,6 +94,9 @@ pub struct AttemptRequest<'a> {
     pub build_constraints: Vec<String>,
     /// The native Rust toolchain the build step gets (packages with Rust code).
     pub rust: Option<&'a crate::rust_toolchain::RustToolchain>,
+    /// Native library packs the build step links, and the host folder that holds them.
+    pub packs: &'a [crate::packs::Pack],
+    pub packs_dir: Option<&'a Path>,
 }
 
 /// The attempt's private folder, removed when dropped.
@@ -250,10 +253,29 @@ pub fn attempt(
             Err(why) => log.line(&format!("[refinery] frontend: pip ({why})")),
         }
     }
+    let mut build_mounts = mounts.clone();
+    if let Some(dir) = request.packs_dir.filter(|_| !request.packs.is_empty()) {
+        let ldflags = build_env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "LDFLAGS")
+            .map(|(_, v)| v.clone());
+        build_env.extend(crate::packs::build_env(request.packs, ldflags.as_deref()));
+        build_mounts.push(Mount::ro(dir, crate::packs::GUEST_PACKS_DIR));
+        log.line(&format!(
+            "[refinery] native library packs: {}",
+            request
+                .packs
+                .iter()
+                .map(|p| p.key.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let spec = RunSpec {
         argv: build_argv,
         env: build_env,
-        mounts: mounts.clone(),
+        mounts: build_mounts,
         workdir: format!("{build_root}/src"),
         network: true,
         accelerate,

@@ -96,6 +96,7 @@ pub fn open_environment(
                 }
             );
             let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
+            let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
             let runner = BwrapRunner {
                 rootfs,
                 label,
@@ -107,6 +108,7 @@ pub fn open_environment(
                 // from the environment (`rustc cargo` in a layer).
                 rust: (std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off)
                     .then(|| crate::rust_toolchain::RustStore::new(envs_dir)),
+                packs,
             };
             runner.prepare_mount_points();
             crate::layers::LayerStore::new(store.dir()).touch(&recipe.key());

@@ -18,6 +18,8 @@ use crate::RecipePolicy;
 pub struct Fixes {
     /// System packages: the build runs in the layer of exactly this set.
     pub packages: Vec<String>,
+    /// Native library packs the build links (see [`crate::packs`]).
+    pub packs: Vec<String>,
     pub env: BTreeMap<String, String>,
     /// Constraints for the isolated build environment.
     pub build_constraints: Vec<String>,
@@ -41,6 +43,7 @@ impl Fixes {
     /// True when nothing is changed from a plain build.
     pub fn is_empty(&self) -> bool {
         self.packages.is_empty()
+            && self.packs.is_empty()
             && self.env.is_empty()
             && self.build_constraints.is_empty()
             && self.toolchain.is_none()
@@ -83,6 +86,14 @@ impl Fixes {
                 self.build_constraints.push(requirement.clone());
                 true
             }
+            HintAction::Pack { pack } => {
+                if self.packs.contains(pack) {
+                    return false;
+                }
+                self.packs.push(pack.clone());
+                self.packs.sort();
+                true
+            }
             HintAction::Toolchain { toolchain } => {
                 let changed = self.toolchain.as_ref() != Some(toolchain);
                 self.toolchain = Some(toolchain.clone());
@@ -100,6 +111,7 @@ impl Fixes {
     pub fn actions(&self) -> Vec<HintAction> {
         crate::hints::action_list(
             &self.packages,
+            &self.packs,
             &self.env,
             &self.build_constraints,
             self.toolchain.as_deref(),
@@ -151,17 +163,19 @@ pub enum HintOutcome {
     Nothing,
 }
 
-/// The fixes the matched `hints` add to `current`, under `policy`.
+/// The fixes the matched `hints` add to `current`, under `policy`; with `prefer_packs`
+/// packs stand in for system packages (see [`Hint::actions`]).
 pub fn outcome(
     current: &Fixes,
     hints: &[&Hint],
     family: Option<PackageFamily>,
+    prefer_packs: bool,
     policy: RecipePolicy,
 ) -> HintOutcome {
     let mut fixes = current.clone();
     let mut new = Vec::new();
     for hint in hints {
-        for action in hint.actions(family) {
+        for action in hint.actions(family, prefer_packs) {
             if fixes.apply(&action) {
                 new.push(action);
             }
@@ -284,12 +298,12 @@ build_constraints = ["setuptools<72"]
         let denied = RecipePolicy::default();
         let pkg = catalog.matches("need-pkg");
         assert_eq!(
-            outcome(&none, &pkg, Some(PackageFamily::Apt), denied),
+            outcome(&none, &pkg, Some(PackageFamily::Apt), false, denied),
             HintOutcome::NeedsRecipes {
                 packages: vec!["libfoo-dev".into()]
             }
         );
-        match outcome(&none, &pkg, Some(PackageFamily::Apt), allowed()) {
+        match outcome(&none, &pkg, Some(PackageFamily::Apt), false, allowed()) {
             HintOutcome::Retry { fixes, new } => {
                 assert_eq!(fixes.packages, ["libfoo-dev"]);
                 assert_eq!(new.len(), 1);
@@ -298,7 +312,7 @@ build_constraints = ["setuptools<72"]
             other => panic!("{other:?}"),
         }
         let constraint = catalog.matches("need-constraint");
-        match outcome(&none, &constraint, Some(PackageFamily::Apt), denied) {
+        match outcome(&none, &constraint, Some(PackageFamily::Apt), false, denied) {
             HintOutcome::Retry { fixes, .. } => {
                 assert_eq!(fixes.build_constraints, ["setuptools<72"])
             }
@@ -308,7 +322,13 @@ build_constraints = ["setuptools<72"]
         let mut applied = Fixes::default();
         applied.build_constraints.push("setuptools<72".into());
         assert_eq!(
-            outcome(&applied, &constraint, Some(PackageFamily::Apt), allowed()),
+            outcome(
+                &applied,
+                &constraint,
+                Some(PackageFamily::Apt),
+                false,
+                allowed()
+            ),
             HintOutcome::Nothing
         );
     }

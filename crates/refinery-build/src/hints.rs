@@ -31,6 +31,10 @@ pub struct Hint {
     /// A toolchain the retry needs (one of [`TOOLCHAINS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub toolchain: Option<String>,
+    /// A native library pack (see [`crate::packs`]) that stands in for the system
+    /// packages when the build targets an older glibc than the environment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pack: Option<String>,
     /// A build variant the retry should use (one of `package_build::VARIANTS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
@@ -83,14 +87,17 @@ pub enum HintAction {
     BuildConstraint { requirement: String },
     /// A toolchain (see [`TOOLCHAINS`]).
     Toolchain { toolchain: String },
+    /// A native library pack (see [`crate::packs`]).
+    Pack { pack: String },
     /// A build variant.
     Variant { variant: String },
 }
 
 /// The actions for these fixes, in a stable order: system packages (when there are
-/// any), environment variables, build constraints, toolchain, variant.
+/// any), packs, environment variables, build constraints, toolchain, variant.
 pub(crate) fn action_list(
     packages: &[String],
+    packs: &[String],
     env: &BTreeMap<String, String>,
     build_constraints: &[String],
     toolchain: Option<&str>,
@@ -102,6 +109,11 @@ pub(crate) fn action_list(
             packages: packages.to_vec(),
         });
     }
+    actions.extend(
+        packs
+            .iter()
+            .map(|pack| HintAction::Pack { pack: pack.clone() }),
+    );
     actions.extend(env.iter().map(|(name, value)| HintAction::Env {
         name: name.clone(),
         value: value.clone(),
@@ -133,6 +145,7 @@ impl std::fmt::Display for HintAction {
                 write!(f, "build constraint {requirement}")
             }
             HintAction::Toolchain { toolchain } => write!(f, "toolchain {toolchain}"),
+            HintAction::Pack { pack } => write!(f, "pack {pack}"),
             HintAction::Variant { variant } => write!(f, "variant {variant}"),
         }
     }
@@ -160,10 +173,22 @@ impl Hint {
     }
 
     /// Everything this hint asks for, system packages for `family` first (none when the
-    /// environment cannot keep packages).
-    pub fn actions(&self, family: Option<PackageFamily>) -> Vec<HintAction> {
+    /// environment cannot keep packages). With `prefer_packs` (the build targets an older
+    /// glibc than the environment's), the hint's pack replaces its system packages.
+    pub fn actions(&self, family: Option<PackageFamily>, prefer_packs: bool) -> Vec<HintAction> {
+        let pack = self
+            .pack
+            .iter()
+            .filter(|_| prefer_packs)
+            .cloned()
+            .collect::<Vec<_>>();
+        let packages = match family {
+            Some(f) if pack.is_empty() => self.packages(f),
+            _ => &[][..],
+        };
         action_list(
-            family.map_or(&[][..], |f| self.packages(f)),
+            packages,
+            &pack,
             &self.env,
             &self.build_constraints,
             self.toolchain.as_deref(),
@@ -189,6 +214,16 @@ impl Hint {
             return Err(format!(
                 "asks for the unknown toolchain {t:?} (known: {})",
                 TOOLCHAINS.join(", ")
+            ));
+        }
+        if let Some(p) = self
+            .pack
+            .as_ref()
+            .filter(|p| crate::packs::recipe(p).is_none())
+        {
+            return Err(format!(
+                "asks for the unknown pack {p:?} (known: {})",
+                crate::packs::names().join(", ")
             ));
         }
         let variants = crate::package_build::VARIANTS;

@@ -9,6 +9,7 @@ pub mod fixes;
 pub mod hints;
 pub mod layers;
 pub mod package_build;
+pub mod packs;
 pub mod pipeline;
 pub mod publish;
 pub mod rootfs;

@@ -15,6 +15,7 @@ use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::layers::{LayerRecipe, LayerStore};
+use crate::packs::{Pack, PackStore};
 use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
 use crate::runner::{apt_install_command, Runner};
 use crate::rust_toolchain::{CrateNeeds, RustToolchain};
@@ -160,6 +161,13 @@ pub(crate) fn build_node(
             toolchain.describe()
         ));
     }
+    let mut packs = match ensure_packs(&fixes.packs, node, base_runner, context) {
+        Ok(packs) => packs,
+        Err(message) => {
+            entry.detail = message;
+            return entry;
+        }
+    };
 
     if is_stopped(settings.stop.as_deref()) {
         entry.detail = "cancelled before the build started".into();
@@ -207,6 +215,7 @@ pub(crate) fn build_node(
             &variant,
             &fixes,
             rust.as_ref(),
+            &packs,
             runner,
             context,
             history,
@@ -282,6 +291,7 @@ pub(crate) fn build_node(
                         &variant,
                         &fixes,
                         rust.as_ref(),
+                        &packs,
                         runner,
                         context,
                         history,
@@ -304,65 +314,70 @@ pub(crate) fn build_node(
             continue;
         }
         let recipes = settings.recipes;
-        let retry_with =
-            match crate::fixes::outcome(&fixes, &hints, runner.package_family(), recipes) {
-                HintOutcome::Nothing => continue,
-                HintOutcome::NeedsRecipes { packages } => {
-                    let verb = if recipes.dry_run {
-                        "would install"
-                    } else {
-                        "suggests"
-                    };
-                    let message = format!(
-                        "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
-                        node.name,
-                        node.version,
-                        packages.join(" ")
-                    );
-                    context.reporter.message(&message);
-                    record(
-                        history,
-                        context,
-                        Event::new("hint", message).with_package(&node.name, &node.version),
-                    );
-                    // No variant installs them: stop here.
-                    entry.detail = format!(
-                        "{}; not retried: it needs {} and system recipes are not allowed",
-                        entry.detail,
-                        packages.join(" ")
-                    );
-                    return entry;
-                }
-                HintOutcome::Retry { fixes: next, new } => {
-                    if let Some(wanted) = next.toolchain.as_deref() {
-                        match retry_toolchain(wanted, rust.as_ref(), runner, context) {
-                            Ok(chosen) => rust = Some(chosen),
-                            Err(reason) => {
-                                entry.detail = format!("{}; not retried: {reason}", entry.detail);
-                                return entry;
-                            }
+        let retry_with = match crate::fixes::outcome(
+            &fixes,
+            &hints,
+            runner.package_family(),
+            runner.zig().is_some(),
+            recipes,
+        ) {
+            HintOutcome::Nothing => continue,
+            HintOutcome::NeedsRecipes { packages } => {
+                let verb = if recipes.dry_run {
+                    "would install"
+                } else {
+                    "suggests"
+                };
+                let message = format!(
+                    "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
+                    node.name,
+                    node.version,
+                    packages.join(" ")
+                );
+                context.reporter.message(&message);
+                record(
+                    history,
+                    context,
+                    Event::new("hint", message).with_package(&node.name, &node.version),
+                );
+                // No variant installs them: stop here.
+                entry.detail = format!(
+                    "{}; not retried: it needs {} and system recipes are not allowed",
+                    entry.detail,
+                    packages.join(" ")
+                );
+                return entry;
+            }
+            HintOutcome::Retry { fixes: next, new } => {
+                if let Some(wanted) = next.toolchain.as_deref() {
+                    match retry_toolchain(wanted, rust.as_ref(), runner, context) {
+                        Ok(chosen) => rust = Some(chosen),
+                        Err(reason) => {
+                            entry.detail = format!("{}; not retried: {reason}", entry.detail);
+                            return entry;
                         }
                     }
-                    let message = format!(
-                        "{} {}: retrying with {}",
-                        node.name,
-                        node.version,
-                        new.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    );
-                    context.reporter.message(&message);
-                    record(
-                        history,
-                        context,
-                        Event::new("hint_actions", message)
-                            .with_package(&node.name, &node.version)
-                            .with_data(serde_json::json!({ "actions": new })),
-                    );
-                    next
                 }
-            };
+                let message = format!(
+                    "{} {}: retrying with {}",
+                    node.name,
+                    node.version,
+                    new.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                );
+                context.reporter.message(&message);
+                record(
+                    history,
+                    context,
+                    Event::new("hint_actions", message)
+                        .with_package(&node.name, &node.version)
+                        .with_data(serde_json::json!({ "actions": new })),
+                );
+                next
+            }
+        };
         hint_attempt_done = true;
         if retry_with.packages != fixes.packages {
             let Some(over) = layer_runner(
@@ -377,6 +392,15 @@ pub(crate) fn build_node(
             };
             layered = Some(over);
         }
+        if retry_with.packs != fixes.packs {
+            packs = match ensure_packs(&retry_with.packs, node, base_runner, context) {
+                Ok(packs) => packs,
+                Err(message) => {
+                    entry.detail = format!("{}; not retried: {message}", entry.detail);
+                    return entry;
+                }
+            };
+        }
         fixes = retry_with;
         entry.metadata.actions = fixes.describe();
         let runner: &dyn Runner = layered.as_deref().unwrap_or(base_runner);
@@ -390,6 +414,7 @@ pub(crate) fn build_node(
             &hint_variant,
             &fixes,
             rust.as_ref(),
+            &packs,
             runner,
             context,
             history,
@@ -406,6 +431,61 @@ pub(crate) fn build_node(
         }
     }
     entry
+}
+
+/// The packs `names` for the target's glibc, made first where missing. Empty when the
+/// runner does not build with the glibc-targeted compiler (a learned fix from a run for an
+/// older target): the environment's libraries serve then.
+fn ensure_packs(
+    names: &[String],
+    node: &PlanNode,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+) -> Result<Vec<Pack>, String> {
+    let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
+        return Ok(Vec::new());
+    };
+    let download = |url: &str, sha256: &str, dir: &std::path::Path| {
+        let file = refinery_index::DistFile {
+            filename: url.rsplit('/').next().unwrap_or(url).to_string(),
+            url: url.to_string(),
+            sha256: Some(sha256.to_string()),
+            requires_python: None,
+            yanked: false,
+            has_metadata: false,
+            index: url.to_string(),
+        };
+        context
+            .client
+            .download(&file, dir)
+            .map_err(|e| format!("cannot download {url}: {e}"))
+    };
+    names
+        .iter()
+        .map(|name| {
+            let recipe = crate::packs::recipe(name)
+                .ok_or_else(|| format!("there is no native library pack named {name:?}"))?;
+            let log_path = context.logs_dir.join(format!(
+                "{}-{}-pack-{}.log",
+                node.name,
+                node.version,
+                recipe.key(zig.glibc)
+            ));
+            let pack = store.ensure(
+                recipe,
+                zig.glibc,
+                runner,
+                &download,
+                &log_path,
+                context.reporter,
+            )?;
+            context.reporter.message(&format!(
+                "{} {}: links the native library pack {}",
+                node.name, node.version, pack.key
+            ));
+            Ok(pack)
+        })
+        .collect()
 }
 
 /// The Rust toolchain for an sdist with Rust code, chosen by what its manifests ask for
@@ -691,6 +771,7 @@ fn run_attempt(
     variant: &str,
     fixes: &Fixes,
     rust: Option<&RustToolchain>,
+    packs: &[Pack],
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
@@ -729,6 +810,8 @@ fn run_attempt(
         env: attempt_env,
         build_constraints: fixes.build_constraints.clone(),
         rust,
+        packs,
+        packs_dir: runner.pack_store().map(PackStore::dir),
     };
     let started = Instant::now();
     let result_dir = settings.cache.join("builds").join("results");

@@ -73,6 +73,11 @@ pub trait Runner: Send + Sync {
     fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
         None
     }
+    /// Where native library packs are kept, for runners that build with the
+    /// glibc-targeted compiler.
+    fn pack_store(&self) -> Option<&crate::packs::PackStore> {
+        None
+    }
     /// The label of a build step: acceleration and the compilers it used, e.g.
     /// `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
     fn describe_build(
@@ -172,6 +177,8 @@ fn ca_env() -> Vec<(String, String)> {
         "PIP_CERT",
         "REQUESTS_CA_BUNDLE",
         "CURL_CA_BUNDLE",
+        // cargo (the environment's own or the native toolchain) fetching crates.
+        "CARGO_HTTP_CAINFO",
     ]
     .iter()
     .map(|name| (name.to_string(), GUEST_CA_BUNDLE.to_string()))
@@ -190,6 +197,8 @@ pub struct BwrapRunner {
     pub zig: Option<crate::zig::ZigToolchain>,
     /// Where native Rust toolchains come from (x86_64 hosts).
     pub rust: Option<crate::rust_toolchain::RustStore>,
+    /// Where native library packs are kept (set with [`BwrapRunner::zig`]).
+    pub packs: Option<crate::packs::PackStore>,
 }
 
 impl BwrapRunner {
@@ -232,6 +241,9 @@ impl BwrapRunner {
             for dir in crate::rust_toolchain::RustToolchain::mount_points() {
                 self.ensure_mount_point(dir, false);
             }
+        }
+        if self.packs.is_some() {
+            self.ensure_mount_point(crate::packs::GUEST_PACKS_DIR, false);
         }
         // The binds depend on what the rootfs has, so a new mount point can change them:
         // repeat until nothing new is needed.
@@ -322,8 +334,7 @@ impl Runner for BwrapRunner {
             let zig_bound = spec.zig && self.zig.is_some();
             cmd.args(rust.bwrap_args(!zig_bound));
             path = format!("{}:{path}", crate::rust_toolchain::GUEST_RUST_BIN);
-            let ca = self.ca_bundle.as_ref().map(|_| GUEST_CA_BUNDLE);
-            zig_env.extend(rust.env(ca));
+            zig_env.extend(rust.env());
         }
         cmd.arg("--chdir").arg(&spec.workdir);
         cmd.arg("--clearenv");
@@ -354,6 +365,10 @@ impl Runner for BwrapRunner {
 
     fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
         self.rust.as_ref()
+    }
+
+    fn pack_store(&self) -> Option<&crate::packs::PackStore> {
+        self.packs.as_ref()
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {
@@ -589,6 +604,7 @@ mod tests {
             accelerator: None,
             zig: None,
             rust: None,
+            packs: None,
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -634,6 +650,7 @@ mod tests {
             accelerator: Some(accelerator),
             zig: None,
             rust: None,
+            packs: None,
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
@@ -816,6 +833,7 @@ mod tests {
             accelerator: None,
             zig: None,
             rust: None,
+            packs: None,
         };
         let layer = dir.path().join("layer");
         let over = runner.over_rootfs(&layer).unwrap();

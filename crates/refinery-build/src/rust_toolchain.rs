@@ -442,12 +442,11 @@ impl RustToolchain {
     }
 
     /// Variables of a build step: cargo compiles for s390x, links s390x code with the
-    /// build's C compiler and host code with Zig; `ca_bundle` is the guest path of the
-    /// CA bundle when there is one.
-    pub fn env(&self, ca_bundle: Option<&str>) -> Vec<(String, String)> {
+    /// build's C compiler and host code with Zig (the runner adds `CARGO_HTTP_CAINFO`).
+    pub fn env(&self) -> Vec<(String, String)> {
         let bin = |name: &str| format!("{GUEST_RUST_BIN}/{name}");
         let host = RUST_HOST.replace('-', "_");
-        let mut env: Vec<(String, String)> = vec![
+        vec![
             ("CARGO".into(), bin("cargo")),
             ("RUSTC".into(), bin("rustc")),
             ("RUSTDOC".into(), bin("rustdoc")),
@@ -480,11 +479,7 @@ impl RustToolchain {
                 "ZIG_LOCAL_CACHE_DIR".into(),
                 crate::zig::GUEST_ZIG_CACHE.into(),
             ),
-        ];
-        if let Some(ca) = ca_bundle {
-            env.push(("CARGO_HTTP_CAINFO".into(), ca.into()));
-        }
-        env
+        ]
     }
 }
 

@@ -131,3 +131,73 @@ fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn cffi_links_the_libffi_pack_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), "cffi==1.15.1\n").unwrap();
+    // No --auto-apply-suggestions: a pack is no system package, the hint applies it.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "cffi");
+    assert_eq!(e["status"], "built", "{e}");
+    let file = e["path"].as_str().unwrap();
+    assert!(file.contains("manylinux2014_s390x"), "{file}");
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack libffi"),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(file), &unpacked);
+    // libffi is linked in, not grafted from the environment.
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libffi"))
+        .collect();
+    assert!(grafted.is_empty(), "{grafted:?}");
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(glibc_minor(&version) <= 17, "{object} needs {version}");
+    }
+    let pycparser = entry(&m, "pycparser");
+    unzip(&out.join(pycparser["path"].as_str().unwrap()), &unpacked);
+    // A call through libffi and a callback back into Python (a libffi closure).
+    let code = r#"import sys, cffi
+ffi = cffi.FFI()
+ffi.cdef("int abs(int); void qsort(void *, size_t, size_t, int (*)(const void *, const void *));")
+libc = ffi.dlopen(None)
+assert libc.abs(-5) == 5
+@ffi.callback("int(const void *, const void *)")
+def compare(a, b):
+    x, y = ffi.cast("long *", a)[0], ffi.cast("long *", b)[0]
+    return (x > y) - (x < y)
+items = ffi.new("long[]", [3, 2**40, -7, 1])
+libc.qsort(items, 4, ffi.sizeof("long"), compare)
+assert list(items) == [-7, 1, 3, 2**40], list(items)
+print(sys.byteorder)"#;
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        "big",
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}

@@ -179,7 +179,7 @@ fn each_action_kind_comes_from_a_real_line() {
         catalog
             .matches(line)
             .iter()
-            .flat_map(|h| h.actions(Some(PackageFamily::Apt)))
+            .flat_map(|h| h.actions(Some(PackageFamily::Apt), false))
             .map(|a| a.to_string())
             .collect()
     };
