@@ -264,16 +264,19 @@ pub(crate) fn build_node(
             && !variant.starts_with(EMULATED_VARIANT)
             && looks_toolchain_related(&format!("{log_text}\n{}", failure.message))
         {
-            let next = regular as usize % variants.len();
-            if let Some(pos) = variants
-                .iter()
-                .position(|v| v == EMULATED_VARIANT)
-                .filter(|p| *p > next)
-            {
-                let emulated = variants.remove(pos);
-                variants.insert(next, emulated);
+            move_next(&mut variants, regular as usize, EMULATED_VARIANT, || {
                 context.reporter.message(&format!("{} {}: the failure looks like the cross toolchain's; the next attempt runs fully emulated", node.name, node.version));
-            }
+            });
+        }
+        // The glibc-targeted compiler refused what GCC takes: the gcc cross comes next.
+        if runner.zig().is_some()
+            && !variant.starts_with(EMULATED_VARIANT)
+            && !variant.starts_with(GCC_CROSS_VARIANT)
+            && crate::zig::looks_zig_related(&log_text)
+        {
+            move_next(&mut variants, regular as usize, GCC_CROSS_VARIANT, || {
+                context.reporter.message(&format!("{} {}: the failure looks like the glibc-targeted compiler's; the next attempt uses the gcc cross", node.name, node.version));
+            });
         }
         // A Python build dependency without a wheel for the target: build it, then requeue.
         if let Some(requirement) =
@@ -527,6 +530,21 @@ fn retry_toolchain(
         ));
     }
     store.ensure(&newest, context.reporter)
+}
+
+/// Put `variant` right after the `done` attempts made so far (variants cycle), when it
+/// would otherwise come later; `said` reports the change.
+fn move_next(variants: &mut Vec<String>, done: usize, variant: &str, said: impl FnOnce()) {
+    let next = done % variants.len();
+    if let Some(pos) = variants
+        .iter()
+        .position(|v| v == variant)
+        .filter(|p| *p > next)
+    {
+        let moved = variants.remove(pos);
+        variants.insert(next, moved);
+        said();
+    }
 }
 
 fn is_stopped(stop: Option<&AtomicBool>) -> bool {
@@ -936,6 +954,21 @@ fn record(history: &History, context: &BuildContext<'_>, event: Event) {
 mod tests {
     use super::*;
     use refinery_store::Attempt;
+
+    #[test]
+    fn a_toolchain_failure_moves_its_fallback_variant_next() {
+        let mut variants: Vec<String> = VARIANTS.iter().map(ToString::to_string).collect();
+        let mut said = 0;
+        // After the first attempt (default), gcc-cross jumps ahead of relaxed-cflags.
+        move_next(&mut variants, 1, GCC_CROSS_VARIANT, || said += 1);
+        assert_eq!(variants[1], GCC_CROSS_VARIANT);
+        assert_eq!(said, 1);
+        // Already next or already tried: nothing moves, nothing is said.
+        move_next(&mut variants, 1, GCC_CROSS_VARIANT, || said += 1);
+        move_next(&mut variants, 3, "relaxed-cflags", || said += 1);
+        assert_eq!(said, 1);
+        assert_eq!(variants.len(), VARIANTS.len());
+    }
 
     fn attempt(variant: &str, status: &str) -> Attempt {
         Attempt {

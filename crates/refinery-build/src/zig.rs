@@ -194,6 +194,25 @@ pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Whether a failed build log looks like the glibc-targeted compiler's fault rather than
+/// the package's: clang or lld refusing an option or an input that GCC takes. The next
+/// attempt then uses the gcc cross (`gcc-cross` variant).
+pub fn looks_zig_related(log: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "clang: error: unknown argument",
+        "clang: error: unsupported option",
+        "clang: error: no such file or directory: '-",
+        "error: unsupported linker arg",
+        "ld.lld: error: unknown argument",
+        "ld.lld: error: unable to find library",
+        "ld.lld: error: relocation r_390",
+        "error: unable to create compilation",
+        "zig: error",
+    ];
+    let lower = log.to_lowercase();
+    SIGNS.iter().any(|s| lower.contains(s))
+}
+
 /// The glibc version of the root filesystem at `root`, from dpkg's record of `libc6`.
 pub fn rootfs_glibc(root: &Path) -> Option<(u16, u16)> {
     let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).ok()?;
@@ -239,6 +258,22 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).trim(),
             "c++ -target s390x-linux-gnu.2.17 -O2 -I/usr/include/python3.11 a b.c -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
         );
+    }
+
+    #[test]
+    fn zig_failures_are_told_apart_from_package_failures() {
+        assert!(looks_zig_related(
+            "clang: error: unknown argument: '-fno-plt-gnu'"
+        ));
+        assert!(looks_zig_related(
+            "ld.lld: error: relocation R_390_PC32DBL cannot be used against symbol 'f'"
+        ));
+        assert!(!looks_zig_related(
+            "src/a.c:3:10: fatal error: ffi.h: No such file"
+        ));
+        assert!(!looks_zig_related(
+            "error: command 'gcc' failed with exit code 1"
+        ));
     }
 
     #[test]
