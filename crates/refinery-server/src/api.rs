@@ -1100,20 +1100,28 @@ async fn job_wheel(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "job")?;
-    let filename = checked_wheel_name(&q.filename)?;
+    let wheel = parse_wheel_name(&q.filename)?;
+    let filename = q.filename.clone();
     let origin = q.origin.unwrap_or_else(|| "built".into());
     if !matches!(origin.as_str(), "built" | "cached" | "reused") {
         return Err(ApiError::bad_request("origin is built, cached or reused"));
     }
     let file = blocking(move || {
-        check_lease(&state, id, q.attempt)?;
+        let job = check_lease(&state, id, q.attempt)?;
+        // Refuse another package's wheel before writing anything.
+        crate::publish::check_job_wheel(&job, &wheel)?;
         let dir = tempfile::tempdir_in(ensure_tmp(&state)?)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let path = dir.path().join(&filename);
         fs_err::write(&path, &body).map_err(|e| ApiError::internal(e.to_string()))?;
-        let file =
-            crate::publish::publish_wheel(&*state.store, &state.cas, &path, &origin, Some(id))
-                .map_err(ApiError::bad_request)?;
+        let file = crate::publish::publish_job_wheel(
+            &*state.store,
+            &state.cas,
+            &job,
+            &path,
+            &filename,
+            &origin,
+        )?;
         state.index.invalidate();
         crate::simple::refresh(&state);
         Ok(file)
@@ -1129,14 +1137,18 @@ fn ensure_tmp(state: &AppState) -> ApiResult<PathBuf> {
 }
 
 fn checked_wheel_name(name: &str) -> ApiResult<String> {
+    parse_wheel_name(name).map(|_| name.to_string())
+}
+
+/// A plain wheel file name (no folders, no dots in front), parsed.
+fn parse_wheel_name(name: &str) -> ApiResult<refinery_pep::WheelFilename> {
     if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.') {
         return Err(ApiError::bad_request(format!(
             "`{name}` is not a plain file name"
         )));
     }
     name.parse::<refinery_pep::WheelFilename>()
-        .map_err(|e| ApiError::bad_request(format!("`{name}` is not a wheel file name: {e}")))?;
-    Ok(name.to_string())
+        .map_err(|e| ApiError::bad_request(format!("`{name}` is not a wheel file name: {e}")))
 }
 
 /// Runs a drain now: through `WORKER_WEBHOOK_URL`, or in this process.

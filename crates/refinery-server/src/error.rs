@@ -6,6 +6,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use refinery_store::{HistoryError, QueueError};
 
+use crate::publish::PublishError;
+
 /// An API error: HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -91,6 +93,21 @@ impl From<HistoryError> for ApiError {
             | HistoryError::Open { .. }
             | HistoryError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
             _ => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Invalid(message) => ApiError::bad_request(message),
+            PublishError::NotTheJobs { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
+            }
+            PublishError::Store(e) => e.into(),
+            PublishError::Io(message) => {
+                ApiError::internal(format!("the wheel cannot be stored: {message}"))
+            }
         }
     }
 }

@@ -1246,3 +1246,102 @@ fn a_wildcard_or_a_path_is_not_an_origin() {
         assert!(e.contains("--cors-origin"), "{e}");
     }
 }
+
+/// PUTs a wheel as a worker does (`PUT /api/jobs/{id}/wheel`).
+fn put_wheel(
+    t: &TestServer,
+    job: i64,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> reqwest::blocking::Response {
+    t.client
+        .put(t.url(&format!("/api/jobs/{job}/wheel")))
+        .query(&[
+            ("attempt", "1"),
+            ("filename", filename),
+            ("origin", "built"),
+        ])
+        .header("X-Worker-Token", "tok")
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .unwrap()
+}
+
+/// Hardening item 7: a worker publishes only its job's package and version, with a METADATA
+/// that agrees, and a published file name never gets other bytes.
+#[test]
+fn a_worker_publishes_only_its_jobs_wheel_and_never_replaces_one() {
+    let t = TestServer::start(|c| c.worker_token = Some("tok".into()));
+    let (job, _) = t
+        .server
+        .state
+        .store
+        .enqueue(&spec("TinyExt", "1.0"))
+        .unwrap();
+    let claim: Value = t
+        .post_token("/api/worker/claim", json!({"worker": "w1"}), "tok")
+        .json()
+        .unwrap();
+    assert_eq!(claim["job"]["id"], job.id);
+    let dir = tempfile::tempdir().unwrap();
+    let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
+    let name = "tinyext-1.0-py3-none-any.whl";
+
+    // Another project, another version: not this job's.
+    for (other, version) in [("otherpkg", "1.0"), ("tinyext", "2.0")] {
+        let wheel = write_wheel(dir.path(), other, version, "py3-none-any", None);
+        let filename = wheel.file_name().unwrap().to_str().unwrap().to_string();
+        let e = assert_error(put_wheel(&t, job.id, &filename, read(wheel)), 400);
+        assert_eq!(e["error"]["code"], "wrong_wheel", "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("job {}", job.id)), "{message}");
+    }
+    // The job's file name around another project's METADATA.
+    let evil = write_wheel(dir.path(), "evil", "9.0", "py3-none-any", None);
+    let e = assert_error(put_wheel(&t, job.id, name, read(evil)), 400);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("METADATA") && message.contains("evil"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&t.cache().display().to_string()),
+        "{message}"
+    );
+    assert!(t.server.state.store.published().unwrap().is_empty());
+
+    // The job's own wheel; the same bytes again are fine.
+    let good = read(write_wheel(
+        dir.path(),
+        "tinyext",
+        "1.0",
+        "py3-none-any",
+        None,
+    ));
+    let first: Value = put_wheel(&t, job.id, name, good.clone()).json().unwrap();
+    let sha = first["published"]["sha256"].as_str().unwrap().to_string();
+    let again = put_wheel(&t, job.id, name, good.clone());
+    assert_eq!(again.status().as_u16(), 200);
+
+    // Other bytes under the published name: refused, the first stays listed and served.
+    let other_dir = tempfile::tempdir().unwrap();
+    let changed = read(write_wheel(
+        other_dir.path(),
+        "tinyext",
+        "1.0",
+        "py3-none-any",
+        Some(">=3.12"),
+    ));
+    assert_ne!(changed, good);
+    let e = assert_error(put_wheel(&t, job.id, name, changed), 409);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("already published"), "{message}");
+    let published = t.server.state.store.published().unwrap();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].sha256, sha);
+    refinery_server::simple::refresh(&t.server.state);
+    let served = t.get(&format!("/files/{sha}/{name}"));
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(served.bytes().unwrap().as_ref(), good.as_slice());
+}

@@ -529,6 +529,9 @@ pub trait QueueStore: Send + Sync {
     fn put_settings(&self, settings: &Settings) -> Result<(), QueueError>;
 
     // The index.
+    /// Lists a file. A name already listed with the same sha256 is left as it is; with
+    /// another sha256 it is refused ([`QueueError::Conflict`]): a published file never
+    /// changes.
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError>;
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError>;
     /// Changes whenever a file is published (cheap; for caches).

@@ -913,30 +913,49 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError> {
-        self.query(
-            &format!(
-                "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO UPDATE SET \
-                 project = excluded.project, version = excluded.version, \
-                 sha256 = excluded.sha256, size = excluded.size, \
-                 requires_python = excluded.requires_python, \
-                 metadata_sha256 = excluded.metadata_sha256, origin = excluded.origin, \
-                 job_id = excluded.job_id, created_ms = excluded.created_ms"
-            ),
-            &[
-                file.filename.clone().into(),
-                normalize_name(&file.project).into(),
-                file.version.clone().into(),
-                file.sha256.to_ascii_lowercase().into(),
-                file.size.into(),
-                file.requires_python.clone().into(),
-                file.metadata_sha256.clone().into(),
-                file.origin.clone().into(),
-                file.job_id.into(),
-                now_ms().into(),
-            ],
-        )
-        .map(|_| ())
+        let sha256 = file.sha256.to_ascii_lowercase();
+        self.tx(|c| {
+            // First come keeps the name: a published file is served as immutable, and
+            // hash-pinned installs must keep getting the bytes they pinned.
+            let inserted = c.execute(
+                &format!(
+                    "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO NOTHING"
+                ),
+                &[
+                    file.filename.clone().into(),
+                    normalize_name(&file.project).into(),
+                    file.version.clone().into(),
+                    sha256.clone().into(),
+                    file.size.into(),
+                    file.requires_python.clone().into(),
+                    file.metadata_sha256.clone().into(),
+                    file.origin.clone().into(),
+                    file.job_id.into(),
+                    now_ms().into(),
+                ],
+            )?;
+            if inserted == 1 {
+                return Ok(());
+            }
+            let existing = c.query(
+                "SELECT sha256 FROM published WHERE filename = $1",
+                &[file.filename.clone().into()],
+            )?;
+            match existing.first().map(|r| r.text(0)) {
+                Some(published) if published == sha256 => Ok(()),
+                Some(published) => Err(QueueError::Conflict(format!(
+                    "{} is already published with other content (sha256 {published}, this \
+                     one {sha256}); a published file never changes: publish it under a new \
+                     version or build number",
+                    file.filename
+                ))),
+                None => Err(QueueError::Conflict(format!(
+                    "{} was published and removed at the same time; publish it again",
+                    file.filename
+                ))),
+            }
+        })
     }
 
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError> {

@@ -512,10 +512,23 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
     };
     q.publish(&file).unwrap();
     q.publish(&file).unwrap();
+    // A published name never gets other bytes (hardening item 7).
+    let other = PublishedFile {
+        sha256: "ef".repeat(32),
+        origin: "built".into(),
+        ..file.clone()
+    };
+    match q.publish(&other) {
+        Err(QueueError::Conflict(message)) => {
+            assert!(message.contains("already published"), "{message}")
+        }
+        other => panic!("other bytes under a published name: {other:?}"),
+    }
     let published = q.published().unwrap();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].project, "six");
     assert_eq!(published[0].sha256, "cd".repeat(32));
+    assert_eq!(published[0].origin, "reused");
     assert_eq!(q.published_generation().unwrap().0, 1);
 
     let hint = q
