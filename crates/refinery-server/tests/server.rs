@@ -1345,3 +1345,58 @@ fn a_worker_publishes_only_its_jobs_wheel_and_never_replaces_one() {
     assert_eq!(served.status().as_u16(), 200);
     assert_eq!(served.bytes().unwrap().as_ref(), good.as_slice());
 }
+
+/// Hardening item 8: enqueues of one package racing over HTTP (released together by a
+/// barrier, round after round) make one job, on SQLite and on PostgreSQL.
+fn concurrent_enqueues(t: TestServer) {
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 12;
+    let barrier = std::sync::Barrier::new(CLIENTS);
+    let answers = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            let (t, barrier, answers) = (&t, &barrier, &answers);
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    let r = t.post(
+                        "/api/queue/enqueue",
+                        json!({"package": format!("race{round}"), "version": "1.0"}),
+                    );
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().unwrap();
+                    answers.lock().unwrap().push((round, status, body));
+                }
+            });
+        }
+    });
+    let answers = answers.into_inner().unwrap();
+    for round in 0..ROUNDS {
+        let of_round: Vec<_> = answers.iter().filter(|a| a.0 == round).collect();
+        let ids: BTreeSet<i64> = of_round
+            .iter()
+            .map(|a| a.2["job"]["id"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!(ids.len(), 1, "round {round}: {of_round:?}");
+        let created: Vec<u16> = of_round.iter().map(|a| a.1).filter(|s| *s == 201).collect();
+        assert_eq!(created.len(), 1, "round {round}: {of_round:?}");
+        assert!(
+            of_round.iter().all(|a| matches!(a.1, 200 | 201)),
+            "{of_round:?}"
+        );
+    }
+    assert_eq!(t.get_json("/api/queue/stats")["total"], ROUNDS);
+}
+
+#[test]
+fn concurrent_enqueues_of_one_package_make_one_job() {
+    concurrent_enqueues(TestServer::start(|_| {}));
+}
+
+#[test]
+fn concurrent_enqueues_of_one_package_make_one_job_on_postgres() {
+    let Some((store, _schema)) = postgres_store() else {
+        return;
+    };
+    concurrent_enqueues(TestServer::start_on(Some(store), |_| {}));
+}

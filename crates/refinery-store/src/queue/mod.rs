@@ -12,6 +12,11 @@
 //!
 //! [`open_queue`] picks the backend by the URL scheme.
 //!
+//! **One active job per package.** A partial unique index admits one waiting or running
+//! job (`pending`, `retry`, `leased`, `building`) per package, version, python and
+//! platform; enqueue inserts with `ON CONFLICT DO NOTHING` and retry skips jobs with an
+//! active twin, so no race (PostgreSQL runs them under READ COMMITTED) makes two.
+//!
 //! **Leases and fencing.** A claim increments the job's `attempt`; that number is the
 //! fencing token. Every later call of the worker (`start`, `heartbeat`, `append_log`,
 //! `complete`) says `WHERE id = $1 AND attempt = $2 AND status IN ('leased','building')`,
@@ -463,7 +468,8 @@ pub trait QueueStore: Send + Sync {
 
     // Jobs.
     /// Adds a job; an identical job (same package, version, python and platform) that is
-    /// still waiting or running is returned instead (`false`).
+    /// still waiting or running is returned instead (`false`). The database holds at most
+    /// one such job (a unique index), so concurrent enqueues of one package make one job.
     fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError>;
     fn job(&self, id: i64) -> Result<Job, QueueError>;
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, QueueError>;
