@@ -101,6 +101,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::guard,
         ))
+        // Before the token check: a forged host or another site's write never gets to
+        // try a token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::origin::guard,
+        ))
         .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
