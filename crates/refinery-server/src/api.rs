@@ -150,9 +150,17 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
     not_found(uri).await.into_response()
 }
 
+/// `/api/health`: 200 while the queue database answers and is still the file the server
+/// opened; 503 otherwise (a deleted or replaced SQLite file is logged as an error).
 async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     let s = state.clone();
-    blocking(move || s.store.ping().map_err(ApiError::from)).await?;
+    let pinged = blocking(move || Ok(s.store.ping())).await?;
+    if let Err(e) = pinged {
+        if matches!(e, refinery_store::QueueError::Replaced { .. }) {
+            tracing::error!("health: {e}");
+        }
+        return Err(e.into());
+    }
     Ok(Json(json!({
         "status": "ok",
         "queue": state.store.backend(),

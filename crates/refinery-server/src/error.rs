@@ -79,6 +79,16 @@ impl From<QueueError> for ApiError {
             QueueError::Conflict(_) => ApiError::conflict(message),
             QueueError::Invalid(_) => ApiError::bad_request(message),
             QueueError::Unavailable { .. } => ApiError::unavailable(message),
+            // The server's log names the file; the client learns what to do, not where.
+            QueueError::Replaced { what, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_replaced",
+                format!(
+                    "the queue database file {what} while the server was running; to keep \
+                     the writes it acknowledges, the server refuses all work until it is \
+                     restarted with the right file (its log says which)"
+                ),
+            ),
             QueueError::Database { .. }
             | QueueError::NotOurs { .. }
             | QueueError::TooNew { .. } => ApiError::internal(message),

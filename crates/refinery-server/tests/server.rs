@@ -1666,3 +1666,47 @@ fn forged_host_headers_are_refused() {
         .expect("refused");
     assert!(e.contains("--allowed-host"), "{e}");
 }
+
+/// Hardening item 9: `queue.db` deleted or replaced under the running server: health
+/// answers 503 and says so (without the server's paths), and no write is acknowledged.
+#[test]
+fn a_deleted_or_replaced_queue_database_fails_health() {
+    for replace in [false, true] {
+        let t = TestServer::start(|_| {});
+        let db = t.cache().join("queue.db");
+        let enqueue = |package: &str| {
+            t.post(
+                "/api/queue/enqueue",
+                json!({"package": package, "version": "1.0"}),
+            )
+        };
+        assert_eq!(enqueue("six").status().as_u16(), 201);
+        assert_eq!(t.get_json("/api/health")["status"], "ok");
+        if replace {
+            let copy = t.cache().join("queue.db.copy");
+            std::fs::copy(&db, &copy).unwrap();
+            std::fs::rename(&copy, &db).unwrap();
+        } else {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(t.cache().join(format!("queue.db{suffix}")));
+            }
+        }
+        let e = assert_error(t.get("/api/health"), 503);
+        assert_eq!(e["error"]["code"], "database_replaced", "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        let what = if replace {
+            "was replaced by another file"
+        } else {
+            "was deleted"
+        };
+        assert!(message.contains(what), "{message}");
+        assert!(
+            !message.contains(&t.cache().display().to_string()),
+            "{message}"
+        );
+        assert_error(t.get("/healthz"), 503);
+        // Writes are refused rather than acknowledged into a file that goes away.
+        assert_error(enqueue("regex"), 503);
+        assert_eq!(db.exists(), replace, "no new file was made");
+    }
+}

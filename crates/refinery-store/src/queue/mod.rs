@@ -67,6 +67,12 @@ pub enum QueueError {
     Unavailable { location: String, message: String },
     #[error("queue database {location}: {message}")]
     Database { location: String, message: String },
+    #[error("the queue database {location} {what} while this process had it open: what was written since is in the old file, which goes away when the process ends; stop the process, put the original file back (while the process still runs, a deleted file can be copied from /proc/<pid>/fd/), and start it again")]
+    Replaced {
+        location: String,
+        /// `was deleted` or `was replaced by another file`.
+        what: &'static str,
+    },
     #[error("{location} is not a refinery queue database ({reason}); choose another --cache folder or --database-url")]
     NotOurs { location: String, reason: String },
     #[error("queue database {location} has schema version {found}, newer than this refinery supports ({supported}); upgrade the refinery")]

@@ -158,6 +158,8 @@ impl<B: Backend> SqlQueue<B> {
         &self,
         f: impl FnOnce(&mut B::C) -> Result<T, QueueError>,
     ) -> Result<T, QueueError> {
+        // A replaced database file would take writes that vanish: refuse them all.
+        self.backend.check()?;
         let pooled = self.pool.lock().expect("pool lock").pop();
         let mut conn = match pooled {
             Some(conn) => conn,

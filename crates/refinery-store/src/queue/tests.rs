@@ -753,6 +753,42 @@ fn migration_2_cancels_twins_and_keeps_one_on_postgres() {
     }
 }
 
+/// Hardening item 9: the SQLite file deleted or replaced under a running process stops
+/// the queue (every call fails, nothing recreates the file); the file put back resumes it.
+#[test]
+fn a_deleted_or_replaced_sqlite_file_stops_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let q = SqliteQueue::open_sqlite(&path).unwrap();
+    q.enqueue(&spec("six", "1.16.0")).unwrap();
+    let what = |e: QueueError| match e {
+        QueueError::Replaced { what, location } => {
+            assert!(location.ends_with("queue.db"), "{location}");
+            what
+        }
+        other => panic!("not noticed: {other:?}"),
+    };
+    // Moved away and back: the same file, so the queue goes on.
+    let moved = dir.path().join("moved.db");
+    std::fs::rename(&path, &moved).unwrap();
+    assert_eq!(what(q.ping().unwrap_err()), "was deleted");
+    std::fs::rename(&moved, &path).unwrap();
+    q.ping().unwrap();
+    // Replaced by a copy (another inode): refused, although it looks the same.
+    std::fs::copy(&path, &moved).unwrap();
+    std::fs::rename(&moved, &path).unwrap();
+    assert_eq!(what(q.ping().unwrap_err()), "was replaced by another file");
+    assert!(q.enqueue(&spec("regex", "1")).is_err());
+    // Deleted: refused, and no call makes a new, empty file in its place.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("queue.db{suffix}")));
+    }
+    assert_eq!(what(q.ping().unwrap_err()), "was deleted");
+    assert!(q.enqueue(&spec("regex", "1")).is_err());
+    assert!(q.claim("w", LEASE).is_err());
+    assert!(!path.exists());
+}
+
 #[test]
 fn open_by_url_scheme() {
     let dir = tempfile::tempdir().unwrap();
