@@ -205,6 +205,26 @@ describe('api client', () => {
     await expect(api('/api/x', { timeoutMs: 20 })).rejects.toMatchObject({ code: 'timeout' });
   });
 
+  it('marks every write with the header forms cannot send, and no read', async () => {
+    const sent: Array<[string, Record<string, string>]> = [];
+    globalThis.fetch = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) => {
+      sent.push([init?.method ?? 'GET', (init?.headers ?? {}) as Record<string, string>]);
+      return new Response('{}', { status: 200 });
+    }) as typeof fetch;
+    await api('/api/queue');
+    await api('/api/queue/clear', { method: 'POST' });
+    await api('/api/queue/retry', { body: { ids: [1] } });
+    await api('/api/wheels/upload', { form: new FormData() });
+    await api('/api/hints/1', { method: 'DELETE' });
+    expect(sent.map(([method, headers]) => [method, headers['X-Refinery-Request']])).toEqual([
+      ['GET', undefined],
+      ['POST', '1'],
+      ['POST', '1'],
+      ['POST', '1'],
+      ['DELETE', '1'],
+    ]);
+  });
+
   it('probes the token cookie from the session endpoint answers', async () => {
     respond(400, { error: { code: 'bad_request', message: 'no WORKER_TOKEN' } });
     expect(await probeToken()).toBe('not-required');

@@ -101,6 +101,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::guard,
         ))
+        // Before the token check: a forged host or another site's write never gets to
+        // try a token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::origin::guard,
+        ))
         .layer(axum::middleware::from_fn(crate::error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -144,9 +150,17 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
     not_found(uri).await.into_response()
 }
 
+/// `/api/health`: 200 while the queue database answers and is still the file the server
+/// opened; 503 otherwise (a deleted or replaced SQLite file is logged as an error).
 async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     let s = state.clone();
-    blocking(move || s.store.ping().map_err(ApiError::from)).await?;
+    let pinged = blocking(move || Ok(s.store.ping())).await?;
+    if let Err(e) = pinged {
+        if matches!(e, refinery_store::QueueError::Replaced { .. }) {
+            tracing::error!("health: {e}");
+        }
+        return Err(e.into());
+    }
     Ok(Json(json!({
         "status": "ok",
         "queue": state.store.backend(),
@@ -1100,20 +1114,28 @@ async fn job_wheel(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "job")?;
-    let filename = checked_wheel_name(&q.filename)?;
+    let wheel = parse_wheel_name(&q.filename)?;
+    let filename = q.filename.clone();
     let origin = q.origin.unwrap_or_else(|| "built".into());
     if !matches!(origin.as_str(), "built" | "cached" | "reused") {
         return Err(ApiError::bad_request("origin is built, cached or reused"));
     }
     let file = blocking(move || {
-        check_lease(&state, id, q.attempt)?;
+        let job = check_lease(&state, id, q.attempt)?;
+        // Refuse another package's wheel before writing anything.
+        crate::publish::check_job_wheel(&job, &wheel)?;
         let dir = tempfile::tempdir_in(ensure_tmp(&state)?)
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let path = dir.path().join(&filename);
         fs_err::write(&path, &body).map_err(|e| ApiError::internal(e.to_string()))?;
-        let file =
-            crate::publish::publish_wheel(&*state.store, &state.cas, &path, &origin, Some(id))
-                .map_err(ApiError::bad_request)?;
+        let file = crate::publish::publish_job_wheel(
+            &*state.store,
+            &state.cas,
+            &job,
+            &path,
+            &filename,
+            &origin,
+        )?;
         state.index.invalidate();
         crate::simple::refresh(&state);
         Ok(file)
@@ -1129,14 +1151,18 @@ fn ensure_tmp(state: &AppState) -> ApiResult<PathBuf> {
 }
 
 fn checked_wheel_name(name: &str) -> ApiResult<String> {
+    parse_wheel_name(name).map(|_| name.to_string())
+}
+
+/// A plain wheel file name (no folders, no dots in front), parsed.
+fn parse_wheel_name(name: &str) -> ApiResult<refinery_pep::WheelFilename> {
     if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.') {
         return Err(ApiError::bad_request(format!(
             "`{name}` is not a plain file name"
         )));
     }
     name.parse::<refinery_pep::WheelFilename>()
-        .map_err(|e| ApiError::bad_request(format!("`{name}` is not a wheel file name: {e}")))?;
-    Ok(name.to_string())
+        .map_err(|e| ApiError::bad_request(format!("`{name}` is not a wheel file name: {e}")))
 }
 
 /// Runs a drain now: through `WORKER_WEBHOOK_URL`, or in this process.

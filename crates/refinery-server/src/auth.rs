@@ -50,6 +50,12 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
 
 /// The token a request carries, from wherever it is.
 pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    header_or_query_token(headers, query).or_else(|| cookie_token(headers))
+}
+
+/// The token a client put in a header or the query on purpose (a browser adds a cookie
+/// by itself, even to requests another page makes).
+pub fn header_or_query_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     if let Some(v) = headers.get("x-worker-token").and_then(|v| v.to_str().ok()) {
         return Some(v.to_string());
     }
@@ -76,6 +82,11 @@ pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<Strin
             }
         }
     }
+    None
+}
+
+/// The `worker_token` cookie (`POST /api/session/token` sets it).
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
     for cookies in headers.get_all(header::COOKIE) {
         if let Ok(text) = cookies.to_str() {
             for cookie in text.split(';') {

@@ -48,6 +48,7 @@ pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
             header::AUTHORIZATION,
             header::ACCEPT,
             HeaderName::from_static("x-worker-token"),
+            HeaderName::from_static(crate::origin::REQUEST_HEADER),
             HeaderName::from_static("last-event-id"),
         ])
         .max_age(std::time::Duration::from_secs(600))

@@ -6,6 +6,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use refinery_store::{HistoryError, QueueError};
 
+use crate::publish::PublishError;
+
 /// An API error: HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -77,6 +79,16 @@ impl From<QueueError> for ApiError {
             QueueError::Conflict(_) => ApiError::conflict(message),
             QueueError::Invalid(_) => ApiError::bad_request(message),
             QueueError::Unavailable { .. } => ApiError::unavailable(message),
+            // The server's log names the file; the client learns what to do, not where.
+            QueueError::Replaced { what, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_replaced",
+                format!(
+                    "the queue database file {what} while the server was running; to keep \
+                     the writes it acknowledges, the server refuses all work until it is \
+                     restarted with the right file (its log says which)"
+                ),
+            ),
             QueueError::Database { .. }
             | QueueError::NotOurs { .. }
             | QueueError::TooNew { .. } => ApiError::internal(message),
@@ -91,6 +103,21 @@ impl From<HistoryError> for ApiError {
             | HistoryError::Open { .. }
             | HistoryError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
             _ => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(e: PublishError) -> Self {
+        match e {
+            PublishError::Invalid(message) => ApiError::bad_request(message),
+            PublishError::NotTheJobs { .. } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
+            }
+            PublishError::Store(e) => e.into(),
+            PublishError::Io(message) => {
+                ApiError::internal(format!("the wheel cannot be stored: {message}"))
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod cors;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod origin;
 pub mod planning;
 pub mod publish;
 pub mod remote;
@@ -30,7 +31,7 @@ pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use refinery_index::IndexConfig;
@@ -58,6 +59,10 @@ pub struct ServerConfig {
     /// Origins (`https://host:port`) whose pages may call the API from the browser, with
     /// the token cookie (a dashboard served from elsewhere). Empty: same origin only.
     pub cors_origins: Vec<String>,
+    /// Host names (`NAME` or `NAME:PORT`) this server answers to besides `localhost`,
+    /// its loopback and bound addresses: its name behind a reverse proxy or on the
+    /// network. Other `Host` headers are refused (DNS rebinding; see [`origin`]).
+    pub allowed_hosts: Vec<String>,
     /// Default target of uploads.
     pub python: String,
     pub platform_tag: String,
@@ -96,6 +101,7 @@ impl ServerConfig {
             worker_token: None,
             read_token: None,
             cors_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             python: "3.11".into(),
             platform_tag: "manylinux2014_s390x".into(),
             index: IndexConfig {
@@ -169,6 +175,8 @@ pub struct AppState {
     pub planner: Mutex<()>,
     /// A drain in progress (trigger / autorun).
     pub draining: std::sync::atomic::AtomicBool,
+    /// The address the server listens on, once bound (the `Host` check compares with it).
+    pub bound: OnceLock<SocketAddr>,
 }
 
 impl AppState {
@@ -196,6 +204,9 @@ impl AppState {
         for origin in &config.cors_origins {
             cors::parse_origin(origin)?;
         }
+        for host in &config.allowed_hosts {
+            origin::parse_allowed_host(host)?;
+        }
         fs_err::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
         // Open once so a broken history database is reported at start.
         History::open(&config.history_db).map_err(|e| e.to_string())?;
@@ -216,6 +227,7 @@ impl AppState {
             index: simple::IndexCache::default(),
             planner: Mutex::new(()),
             draining: std::sync::atomic::AtomicBool::new(false),
+            bound: OnceLock::new(),
             store,
             config,
         }))
@@ -290,6 +302,7 @@ fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningSer
         .block_on(TcpListener::bind(addr))
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = state.bound.set(bound);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread_state = state.clone();
     let thread = std::thread::Builder::new()
@@ -327,6 +340,7 @@ pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = state.bound.set(bound);
         eprintln!(
             "refinery serve: listening on http://{bound} (queue: {} {}, history: {})",
             state.store.backend(),
@@ -339,6 +353,10 @@ pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
                 state.config.worker_token.as_deref(),
                 state.config.read_token.as_deref()
             )
+        );
+        eprintln!(
+            "refinery serve: {}",
+            origin::describe_hosts(bound, &state.config.allowed_hosts)
         );
         spawn_background(state.clone());
         axum::serve(listener, api::router(state))

@@ -1,25 +1,56 @@
 //! Putting a wheel into the index: the wheel and its METADATA (PEP 658) go into the
 //! content-addressed store, a row into the store's `published` table.
+//!
+//! What gets listed is checked first: the METADATA must name the project and version of
+//! the file name, a worker's wheel must be its job's ([`publish_job_wheel`]), and a file
+//! name once published keeps its bytes (the store refuses other bytes under that name).
 
 use std::io::Read;
 use std::path::Path;
 
 use refinery_pep::metadata::CoreMetadata;
-use refinery_pep::WheelFilename;
-use refinery_store::queue::PublishedFile;
-use refinery_store::{Cas, QueueStore};
+use refinery_pep::{PackageName, Version, WheelFilename};
+use refinery_store::queue::{Job, PublishedFile};
+use refinery_store::{Cas, QueueError, QueueStore};
+
+/// Why a wheel was not published.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// Not a wheel the index can list: bad name, not a zip, no or inconsistent METADATA.
+    #[error("{0}")]
+    Invalid(String),
+    /// A worker uploaded a wheel of another project or version than its job's.
+    #[error(
+        "{filename} is not a wheel of job {job} ({package} {version}); a job publishes only \
+         its own package and version"
+    )]
+    NotTheJobs {
+        filename: String,
+        job: i64,
+        package: String,
+        version: String,
+    },
+    /// The store refused the row: [`QueueError::Conflict`] when the name is already
+    /// published with other bytes.
+    #[error(transparent)]
+    Store(#[from] QueueError),
+    /// The content-addressed store could not take the file.
+    #[error("{0}")]
+    Io(String),
+}
 
 /// Largest METADATA file read from a wheel.
 const MAX_METADATA: u64 = 4 * 1024 * 1024;
 
-/// The wheel's `*.dist-info/METADATA` bytes and its parsed fields.
+/// The wheel's `*.dist-info/METADATA` bytes and its parsed fields. Errors name the wheel
+/// by its file name, never by where it lies on the server.
 pub fn wheel_metadata(
     path: &Path,
     filename: &WheelFilename,
 ) -> Result<(Vec<u8>, CoreMetadata), String> {
     let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| format!("{} is not a valid wheel (zip): {e}", path.display()))?;
+        .map_err(|e| format!("{filename} is not a valid wheel (zip): {e}"))?;
     let wanted_suffix = ".dist-info/METADATA";
     let name_prefix = filename.name.as_ref().replace('-', "_").to_lowercase();
     let mut candidates: Vec<String> = zip
@@ -31,7 +62,7 @@ pub fn wheel_metadata(
     candidates.sort_by_key(|n| !n.to_lowercase().starts_with(&name_prefix));
     let member = candidates
         .first()
-        .ok_or_else(|| format!("{} has no .dist-info/METADATA", path.display()))?
+        .ok_or_else(|| format!("{filename} has no .dist-info/METADATA"))?
         .clone();
     let entry = zip.by_name(&member).map_err(|e| e.to_string())?;
     let mut bytes = Vec::new();
@@ -39,9 +70,59 @@ pub fn wheel_metadata(
         .take(MAX_METADATA)
         .read_to_end(&mut bytes)
         .map_err(|e| e.to_string())?;
-    let parsed =
-        CoreMetadata::parse(&bytes).map_err(|e| format!("{}: {member}: {e}", path.display()))?;
+    let parsed = CoreMetadata::parse(&bytes).map_err(|e| format!("{filename}: {member}: {e}"))?;
     Ok((bytes, parsed))
+}
+
+/// Refuses a METADATA whose `Name` or `Version` is not the file name's (pip refuses such
+/// a wheel at install time; the index must not list it).
+fn check_metadata_matches(filename: &WheelFilename, core: &CoreMetadata) -> Result<(), String> {
+    if core.name != filename.name || core.version != filename.version {
+        return Err(format!(
+            "{filename}: its METADATA says `Name: {}` `Version: {}`, but the file name says \
+             {} {}; rebuild the wheel so both agree",
+            core.name, core.version, filename.name, filename.version
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a wheel that is not `job`'s: another project (compared after PEP 503
+/// normalization) or another version (compared as PEP 440 versions, so `1.0` is `1.0.0`).
+pub fn check_job_wheel(job: &Job, filename: &WheelFilename) -> Result<(), PublishError> {
+    let same_name = PackageName::new(job.package.clone()).is_ok_and(|n| n == filename.name);
+    let same_version = job
+        .version
+        .parse::<Version>()
+        .is_ok_and(|v| v == filename.version);
+    if same_name && same_version {
+        return Ok(());
+    }
+    Err(PublishError::NotTheJobs {
+        filename: filename.to_string(),
+        job: job.id,
+        package: job.package.clone(),
+        version: job.version.clone(),
+    })
+}
+
+/// Publishes the wheel a worker made for `job`: only a wheel of the job's package and
+/// version, whose METADATA agrees (checked by [`publish_wheel_named`]).
+pub fn publish_job_wheel(
+    store: &dyn QueueStore,
+    cas: &Cas,
+    job: &Job,
+    wheel: &Path,
+    name: &str,
+    origin: &str,
+) -> Result<PublishedFile, PublishError> {
+    check_job_wheel(job, &parse_wheel_name(name)?)?;
+    publish_wheel_named(store, cas, wheel, name, origin, Some(job.id))
+}
+
+fn parse_wheel_name(name: &str) -> Result<WheelFilename, PublishError> {
+    name.parse()
+        .map_err(|e| PublishError::Invalid(format!("`{name}` is not a wheel file name: {e}")))
 }
 
 /// Stores `wheel` and its metadata in `cas` and lists it in the index.
@@ -51,7 +132,7 @@ pub fn publish_wheel(
     wheel: &Path,
     origin: &str,
     job_id: Option<i64>,
-) -> Result<PublishedFile, String> {
+) -> Result<PublishedFile, PublishError> {
     let name = wheel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -60,7 +141,9 @@ pub fn publish_wheel(
 }
 
 /// Like [`publish_wheel`] for a file whose path does not end in its wheel name (e.g. an
-/// object of the content-addressed store).
+/// object of the content-addressed store). The METADATA must name the file name's project
+/// and version; a name already published with other bytes is refused by the store
+/// ([`QueueError::Conflict`]), the same bytes again are fine.
 pub fn publish_wheel_named(
     store: &dyn QueueStore,
     cas: &Cas,
@@ -68,19 +151,18 @@ pub fn publish_wheel_named(
     name: &str,
     origin: &str,
     job_id: Option<i64>,
-) -> Result<PublishedFile, String> {
-    let name = name.to_string();
-    let parsed: WheelFilename = name
-        .parse()
-        .map_err(|e| format!("`{name}` is not a wheel file name: {e}"))?;
-    let (metadata, core) = wheel_metadata(wheel, &parsed)?;
-    let sha256 = cas.put_file(wheel).map_err(|e| e.to_string())?;
-    let tmp = tempfile::NamedTempFile::new_in(std::env::temp_dir()).map_err(|e| e.to_string())?;
-    fs_err::write(tmp.path(), &metadata).map_err(|e| e.to_string())?;
-    let metadata_sha256 = cas.put_file(tmp.path()).map_err(|e| e.to_string())?;
+) -> Result<PublishedFile, PublishError> {
+    let parsed = parse_wheel_name(name)?;
+    let (metadata, core) = wheel_metadata(wheel, &parsed).map_err(PublishError::Invalid)?;
+    check_metadata_matches(&parsed, &core).map_err(PublishError::Invalid)?;
+    let io = |e: &dyn std::fmt::Display| PublishError::Io(e.to_string());
+    let sha256 = cas.put_file(wheel).map_err(|e| io(&e))?;
+    let tmp = tempfile::NamedTempFile::new_in(std::env::temp_dir()).map_err(|e| io(&e))?;
+    fs_err::write(tmp.path(), &metadata).map_err(|e| io(&e))?;
+    let metadata_sha256 = cas.put_file(tmp.path()).map_err(|e| io(&e))?;
     let size = fs_err::metadata(wheel).map(|m| m.len()).unwrap_or(0) as i64;
     let file = PublishedFile {
-        filename: name,
+        filename: name.to_string(),
         project: parsed.name.to_string(),
         version: parsed.version.to_string(),
         sha256,
@@ -91,6 +173,6 @@ pub fn publish_wheel_named(
         job_id,
         created_ms: refinery_store::queue::now_ms(),
     };
-    store.publish(&file).map_err(|e| e.to_string())?;
+    store.publish(&file)?;
     Ok(file)
 }

@@ -361,7 +361,8 @@ pub fn write_static_index(
                 continue;
             }
             if let Some(path) = cas.get(&sha) {
-                crate::publish::publish_wheel_named(store, cas, &path, &filename, "cached", None)?;
+                crate::publish::publish_wheel_named(store, cas, &path, &filename, "cached", None)
+                    .map_err(|e| e.to_string())?;
             }
         }
     }

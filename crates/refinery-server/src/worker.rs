@@ -178,7 +178,12 @@ impl JobSource for LocalSource {
             }
             .to_string());
         }
-        crate::publish::publish_wheel(&*self.store, &self.cas, wheel, origin, Some(job.id))
+        let name = wheel
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        crate::publish::publish_job_wheel(&*self.store, &self.cas, job, wheel, &name, origin)
+            .map_err(|e| e.to_string())
     }
 
     fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), String> {

@@ -1246,3 +1246,467 @@ fn a_wildcard_or_a_path_is_not_an_origin() {
         assert!(e.contains("--cors-origin"), "{e}");
     }
 }
+
+/// PUTs a wheel as a worker does (`PUT /api/jobs/{id}/wheel`).
+fn put_wheel(
+    t: &TestServer,
+    job: i64,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> reqwest::blocking::Response {
+    t.client
+        .put(t.url(&format!("/api/jobs/{job}/wheel")))
+        .query(&[
+            ("attempt", "1"),
+            ("filename", filename),
+            ("origin", "built"),
+        ])
+        .header("X-Worker-Token", "tok")
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .unwrap()
+}
+
+/// Hardening item 7: a worker publishes only its job's package and version, with a METADATA
+/// that agrees, and a published file name never gets other bytes.
+#[test]
+fn a_worker_publishes_only_its_jobs_wheel_and_never_replaces_one() {
+    let t = TestServer::start(|c| c.worker_token = Some("tok".into()));
+    let (job, _) = t
+        .server
+        .state
+        .store
+        .enqueue(&spec("TinyExt", "1.0"))
+        .unwrap();
+    let claim: Value = t
+        .post_token("/api/worker/claim", json!({"worker": "w1"}), "tok")
+        .json()
+        .unwrap();
+    assert_eq!(claim["job"]["id"], job.id);
+    let dir = tempfile::tempdir().unwrap();
+    let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
+    let name = "tinyext-1.0-py3-none-any.whl";
+
+    // Another project, another version: not this job's.
+    for (other, version) in [("otherpkg", "1.0"), ("tinyext", "2.0")] {
+        let wheel = write_wheel(dir.path(), other, version, "py3-none-any", None);
+        let filename = wheel.file_name().unwrap().to_str().unwrap().to_string();
+        let e = assert_error(put_wheel(&t, job.id, &filename, read(wheel)), 400);
+        assert_eq!(e["error"]["code"], "wrong_wheel", "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("job {}", job.id)), "{message}");
+    }
+    // The job's file name around another project's METADATA.
+    let evil = write_wheel(dir.path(), "evil", "9.0", "py3-none-any", None);
+    let e = assert_error(put_wheel(&t, job.id, name, read(evil)), 400);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("METADATA") && message.contains("evil"),
+        "{message}"
+    );
+    assert!(
+        !message.contains(&t.cache().display().to_string()),
+        "{message}"
+    );
+    assert!(t.server.state.store.published().unwrap().is_empty());
+
+    // The job's own wheel; the same bytes again are fine.
+    let good = read(write_wheel(
+        dir.path(),
+        "tinyext",
+        "1.0",
+        "py3-none-any",
+        None,
+    ));
+    let first: Value = put_wheel(&t, job.id, name, good.clone()).json().unwrap();
+    let sha = first["published"]["sha256"].as_str().unwrap().to_string();
+    let again = put_wheel(&t, job.id, name, good.clone());
+    assert_eq!(again.status().as_u16(), 200);
+
+    // Other bytes under the published name: refused, the first stays listed and served.
+    let other_dir = tempfile::tempdir().unwrap();
+    let changed = read(write_wheel(
+        other_dir.path(),
+        "tinyext",
+        "1.0",
+        "py3-none-any",
+        Some(">=3.12"),
+    ));
+    assert_ne!(changed, good);
+    let e = assert_error(put_wheel(&t, job.id, name, changed), 409);
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("already published"), "{message}");
+    let published = t.server.state.store.published().unwrap();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].sha256, sha);
+    refinery_server::simple::refresh(&t.server.state);
+    let served = t.get(&format!("/files/{sha}/{name}"));
+    assert_eq!(served.status().as_u16(), 200);
+    assert_eq!(served.bytes().unwrap().as_ref(), good.as_slice());
+}
+
+/// Hardening item 8: enqueues of one package racing over HTTP (released together by a
+/// barrier, round after round) make one job, on SQLite and on PostgreSQL.
+fn concurrent_enqueues(t: TestServer) {
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 12;
+    let barrier = std::sync::Barrier::new(CLIENTS);
+    let answers = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..CLIENTS {
+            let (t, barrier, answers) = (&t, &barrier, &answers);
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    let r = t.post(
+                        "/api/queue/enqueue",
+                        json!({"package": format!("race{round}"), "version": "1.0"}),
+                    );
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().unwrap();
+                    answers.lock().unwrap().push((round, status, body));
+                }
+            });
+        }
+    });
+    let answers = answers.into_inner().unwrap();
+    for round in 0..ROUNDS {
+        let of_round: Vec<_> = answers.iter().filter(|a| a.0 == round).collect();
+        let ids: BTreeSet<i64> = of_round
+            .iter()
+            .map(|a| a.2["job"]["id"].as_i64().unwrap_or(-1))
+            .collect();
+        assert_eq!(ids.len(), 1, "round {round}: {of_round:?}");
+        let created: Vec<u16> = of_round.iter().map(|a| a.1).filter(|s| *s == 201).collect();
+        assert_eq!(created.len(), 1, "round {round}: {of_round:?}");
+        assert!(
+            of_round.iter().all(|a| matches!(a.1, 200 | 201)),
+            "{of_round:?}"
+        );
+    }
+    assert_eq!(t.get_json("/api/queue/stats")["total"], ROUNDS);
+}
+
+#[test]
+fn concurrent_enqueues_of_one_package_make_one_job() {
+    concurrent_enqueues(TestServer::start(|_| {}));
+}
+
+#[test]
+fn concurrent_enqueues_of_one_package_make_one_job_on_postgres() {
+    let Some((store, _schema)) = postgres_store() else {
+        return;
+    };
+    concurrent_enqueues(TestServer::start_on(Some(store), |_| {}));
+}
+
+/// The error code of a raw answer.
+fn code_of(body: &str) -> String {
+    let value: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    value["error"]["code"].as_str().unwrap_or("").to_string()
+}
+
+/// Hardening item 3: a page of another origin (another port of the same host is
+/// "same-site") cannot write, with or without the token cookie; a worker or the CLI (a
+/// token in a header, no Origin) still can.
+#[test]
+fn writes_from_other_origins_are_refused() {
+    for token in [None, Some("s3cret")] {
+        let t = TestServer::start(|c| c.worker_token = token.map(String::from));
+        t.server
+            .state
+            .store
+            .enqueue(&spec("six", "1.16.0"))
+            .unwrap();
+        let host = t.server.addr.to_string();
+        let cookie = token.map(|t| format!("worker_token={t}"));
+        // No content type: a body-less `fetch(url, {method: "POST", credentials})`.
+        let forged = |origin: Option<&str>, site: Option<&str>, content_type: &str| {
+            let mut headers = vec![("Host", host.as_str())];
+            let body = if content_type.is_empty() {
+                ""
+            } else {
+                headers.push(("Content-Type", content_type));
+                "{\"statuses\": [\"pending\"]}"
+            };
+            if let Some(origin) = origin {
+                headers.push(("Origin", origin));
+            }
+            if let Some(site) = site {
+                headers.push(("Sec-Fetch-Site", site));
+            }
+            if let Some(cookie) = &cookie {
+                headers.push(("Cookie", cookie.as_str()));
+            }
+            // Even with the header forms cannot send: the origin decides first.
+            headers.push(("X-Refinery-Request", "1"));
+            t.raw_request("POST /api/queue/clear", &headers, body)
+        };
+        for (origin, site, content_type) in [
+            (Some("http://127.0.0.1:3000"), Some("same-site"), ""),
+            (
+                Some("http://127.0.0.1:3000"),
+                Some("same-site"),
+                "text/plain",
+            ),
+            (Some("http://127.0.0.1:3000"), None, "application/json"),
+            (
+                Some("https://evil.example"),
+                Some("cross-site"),
+                "application/json",
+            ),
+            (Some("null"), None, "text/plain"),
+            (None, Some("cross-site"), "text/plain"),
+            (None, Some("same-site"), "application/json"),
+        ] {
+            let (status, body) = forged(origin, site, content_type);
+            assert_eq!(status, 403, "{origin:?} {site:?}: {body}");
+            assert_eq!(code_of(&body), "cross_origin", "{body}");
+            assert!(body.contains("--cors-origin"), "{body}");
+        }
+        assert_eq!(
+            t.get_json("/api/queue/stats")["total"],
+            1,
+            "nothing cleared"
+        );
+        // The server's own page may (the token, when there is one, still decides).
+        let own = format!("http://{host}");
+        let (status, body) = forged(Some(&own), Some("same-origin"), "application/json");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(t.get_json("/api/queue/stats")["total"], 0);
+        // A worker: a token header, no Origin.
+        t.server.state.store.enqueue(&spec("regex", "1")).unwrap();
+        let worker = t
+            .client
+            .post(t.url("/api/worker/claim"))
+            .bearer_auth("s3cret")
+            .json(&json!({"worker": "w1"}))
+            .send()
+            .unwrap();
+        assert_eq!(worker.status().as_u16(), 200);
+    }
+    // Origins listed with --cors-origin may write (with the token).
+    let t = TestServer::start(|c| {
+        c.worker_token = Some("s3cret".into());
+        c.cors_origins = vec!["http://ui.example:5173".into()];
+    });
+    let r = t
+        .client
+        .post(t.url("/api/queue/clear"))
+        .header("Origin", "http://ui.example:5173")
+        .header("Sec-Fetch-Site", "cross-site")
+        .header("Cookie", "worker_token=s3cret")
+        .header("X-Refinery-Request", "1")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "http://ui.example:5173"
+    );
+}
+
+/// Hardening item 3: a browser's write (Origin, Sec-Fetch-Site or a cookie) needs a
+/// header that HTML forms cannot send, so an old browser's forged form post fails too.
+#[test]
+fn a_browser_write_needs_a_header_forms_cannot_send() {
+    let t = TestServer::start(|c| c.worker_token = Some("s3cret".into()));
+    let host = t.server.addr.to_string();
+    let cookie_post = |content_type: &str, marker: bool| {
+        let mut headers = vec![
+            ("Host", host.as_str()),
+            ("Cookie", "worker_token=s3cret"),
+            ("Content-Type", content_type),
+        ];
+        if marker {
+            headers.push(("X-Refinery-Request", "1"));
+        }
+        t.raw_request("POST /api/queue/clear", &headers, "{}")
+    };
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let (status, body) = cookie_post(content_type, false);
+        assert_eq!(status, 403, "{content_type}: {body}");
+        assert_eq!(code_of(&body), "request_header_missing", "{body}");
+        assert!(body.contains("X-Refinery-Request"), "{body}");
+        // With it the request reaches the endpoint (which then wants JSON, or nothing).
+        let (status, body) = cookie_post(content_type, true);
+        assert!(
+            matches!(status, 200 | 415),
+            "{content_type}: {status} {body}"
+        );
+    }
+    // JSON cannot come from a form either.
+    let (status, body) = cookie_post("application/json", false);
+    assert_eq!(status, 200, "{body}");
+    // An upload form of the server's own origin, without the header.
+    let dir = tempfile::tempdir().unwrap();
+    let wheel = write_wheel(dir.path(), "tinypure", "1.0", "py3-none-any", None);
+    let own = format!("http://{host}");
+    let upload = |marker: bool| {
+        let mut headers = vec![
+            ("Origin", own.as_str()),
+            ("Sec-Fetch-Site", "same-origin"),
+            ("Cookie", "worker_token=s3cret"),
+        ];
+        if marker {
+            headers.push(("X-Refinery-Request", "1"));
+        }
+        t.upload_with(
+            "/api/wheels/upload",
+            "tinypure-1.0-py3-none-any.whl",
+            "application/octet-stream",
+            &std::fs::read(&wheel).unwrap(),
+            &headers,
+        )
+    };
+    assert_error(upload(false), 403);
+    assert_eq!(upload(true).status().as_u16(), 201);
+    // Clients that are not browsers are not asked for it.
+    let r = t
+        .client
+        .post(t.url("/api/queue/clear"))
+        .header("X-Worker-Token", "s3cret")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+}
+
+/// Hardening item 3: a forged `Host` (DNS rebinding: a page whose name points at this
+/// address) is refused; loopback names with the port, the bound address and
+/// `--allowed-host` names are served, and a valid token in a header passes under any name.
+#[test]
+fn forged_host_headers_are_refused() {
+    let t = TestServer::start(|_| {});
+    let port = t.server.addr.port();
+    let get = |host: &str| t.raw_request("GET /api/queue/stats", &[("Host", host)], "");
+    for ok in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LOCALHOST.:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let (status, body) = get(&ok);
+        assert_eq!(status, 200, "{ok}: {body}");
+    }
+    for bad in [
+        format!("evil.example:{port}"),
+        "evil.example".to_string(),
+        format!("localhost:{}", port.wrapping_add(1)),
+        format!("10.0.0.5:{port}"),
+        "not a host".to_string(),
+    ] {
+        let (status, body) = get(&bad);
+        assert_eq!(status, 421, "{bad}: {body}");
+        assert_eq!(code_of(&body), "unknown_host", "{body}");
+        assert!(body.contains("--allowed-host"), "{body}");
+    }
+    // A rebinding page's write: refused before it does anything.
+    t.server
+        .state
+        .store
+        .enqueue(&spec("six", "1.16.0"))
+        .unwrap();
+    let evil = format!("evil.example:{port}");
+    let (status, _) = t.raw_request(
+        "POST /api/queue/clear",
+        &[
+            ("Host", &evil),
+            ("Origin", &format!("http://{evil}")),
+            ("Content-Type", "application/json"),
+            ("X-Refinery-Request", "1"),
+        ],
+        "{\"statuses\": [\"pending\"]}",
+    );
+    assert_eq!(status, 421);
+    assert_eq!(t.get_json("/api/queue/stats")["total"], 1);
+
+    // Names given with --allowed-host: with any port, or only the one given.
+    let t = TestServer::start(|c| {
+        c.worker_token = Some("s3cret".into());
+        c.allowed_hosts = vec!["refinery.example".into(), "build.example:8443".into()];
+    });
+    let get = |host: &str, extra: Option<(&str, &str)>| {
+        let mut headers = vec![("Host", host)];
+        headers.extend(extra);
+        t.raw_request("GET /api/queue/stats", &headers, "").0
+    };
+    assert_eq!(get("refinery.example", None), 200);
+    assert_eq!(get("Refinery.Example:443", None), 200);
+    assert_eq!(get("build.example:8443", None), 200);
+    assert_eq!(get("build.example:8080", None), 421);
+    // A worker reaching the server under another name: its token vouches for it.
+    assert_eq!(
+        get("buildhost:8080", Some(("X-Worker-Token", "s3cret"))),
+        200
+    );
+    assert_eq!(
+        get("buildhost:8080", Some(("Authorization", "Bearer s3cret"))),
+        200
+    );
+    assert_eq!(
+        get("buildhost:8080", Some(("X-Worker-Token", "wrong"))),
+        421
+    );
+    // The cookie does not: a browser sends it by itself.
+    assert_eq!(
+        get("buildhost:8080", Some(("Cookie", "worker_token=s3cret"))),
+        421
+    );
+    // A bad name is refused at start.
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = refinery_server::ServerConfig::new(dir.path().to_path_buf());
+    config.allowed_hosts = vec!["https://refinery.example/".into()];
+    let e = refinery_server::start(config, "127.0.0.1:0".parse().unwrap())
+        .err()
+        .expect("refused");
+    assert!(e.contains("--allowed-host"), "{e}");
+}
+
+/// Hardening item 9: `queue.db` deleted or replaced under the running server: health
+/// answers 503 and says so (without the server's paths), and no write is acknowledged.
+#[test]
+fn a_deleted_or_replaced_queue_database_fails_health() {
+    for replace in [false, true] {
+        let t = TestServer::start(|_| {});
+        let db = t.cache().join("queue.db");
+        let enqueue = |package: &str| {
+            t.post(
+                "/api/queue/enqueue",
+                json!({"package": package, "version": "1.0"}),
+            )
+        };
+        assert_eq!(enqueue("six").status().as_u16(), 201);
+        assert_eq!(t.get_json("/api/health")["status"], "ok");
+        if replace {
+            let copy = t.cache().join("queue.db.copy");
+            std::fs::copy(&db, &copy).unwrap();
+            std::fs::rename(&copy, &db).unwrap();
+        } else {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(t.cache().join(format!("queue.db{suffix}")));
+            }
+        }
+        let e = assert_error(t.get("/api/health"), 503);
+        assert_eq!(e["error"]["code"], "database_replaced", "{e}");
+        let message = e["error"]["message"].as_str().unwrap();
+        let what = if replace {
+            "was replaced by another file"
+        } else {
+            "was deleted"
+        };
+        assert!(message.contains(what), "{message}");
+        assert!(
+            !message.contains(&t.cache().display().to_string()),
+            "{message}"
+        );
+        assert_error(t.get("/healthz"), 503);
+        // Writes are refused rather than acknowledged into a file that goes away.
+        assert_error(enqueue("regex"), 503);
+        assert_eq!(db.exists(), replace, "no new file was made");
+    }
+}

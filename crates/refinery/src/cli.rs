@@ -85,6 +85,12 @@ pub struct ServeArgs {
     /// browser, with the token cookie; repeat for more. [env: CORS_ORIGINS, comma-separated]
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
     pub cors_origins: Vec<String>,
+    /// Answer to this host name too (NAME or NAME:PORT), e.g. the name behind a reverse
+    /// proxy; besides localhost, the loopback and bound addresses (and a non-IP --host),
+    /// other Host headers are refused (DNS rebinding); repeat for more.
+    /// [env: REFINERY_ALLOWED_HOSTS, comma-separated]
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

@@ -625,6 +625,22 @@ fn worker_options(
     Ok(options)
 }
 
+/// A repeatable flag's values, or else the comma-separated list in the variable `name`.
+fn flag_or_list_var(values: &[String], name: &str) -> Vec<String> {
+    if !values.is_empty() {
+        return values.to_vec();
+    }
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `refinery serve`.
 pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
@@ -634,19 +650,12 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.history_db = history_db.clone();
     config.worker_token = var("WORKER_TOKEN");
     config.read_token = args.read_token.clone().or_else(|| var("READ_TOKEN"));
-    config.cors_origins = if args.cors_origins.is_empty() {
-        var("CORS_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|o| !o.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    } else {
-        args.cors_origins.clone()
-    };
+    config.cors_origins = flag_or_list_var(&args.cors_origins, "CORS_ORIGINS");
+    config.allowed_hosts = flag_or_list_var(&args.allowed_hosts, "REFINERY_ALLOWED_HOSTS");
+    // `--host NAME` is a name the server answers to.
+    if args.host.parse::<std::net::IpAddr>().is_err() {
+        config.allowed_hosts.push(args.host.clone());
+    }
     config.python = target.python_str();
     config.platform_tag = target.platform_tag().to_string();
     config.index = crate::config::index_config(&args.index, &ConfigFile::default(), &cache);

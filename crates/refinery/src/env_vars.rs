@@ -49,6 +49,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "serve: origins (https://host[:port], comma-separated) whose dashboards may call the API (like --cors-origin)",
     ),
     (
+        "REFINERY_ALLOWED_HOSTS",
+        "serve: host names (NAME or NAME:PORT, comma-separated) it answers to besides localhost and its addresses (like --allowed-host)",
+    ),
+    (
         "DATABASE_URL",
         "queue database of serve/worker/queue: postgres://USER:PASS@HOST/DB (default SQLite <cache>/queue.db)",
     ),

@@ -3,6 +3,8 @@
 
 export const API_BASE_KEY = 'refinery.apiBase';
 export const REQUEST_TIMEOUT_MS = 15000;
+/** Sent with every write; see `crates/refinery-server/src/origin.rs`. */
+export const REQUEST_HEADER = 'X-Refinery-Request';
 
 export class ApiError extends Error {
   /** HTTP status; 0 when the API could not be reached. */
@@ -126,11 +128,15 @@ export async function rawRequest(path: string, opts: RequestOptions = {}): Promi
     headers['Content-Type'] = 'application/json';
     body = JSON.stringify(opts.body);
   }
+  const method = opts.method ?? (body ? 'POST' : 'GET');
+  // The server refuses a browser's write without this header: HTML forms cannot send
+  // it, so another site's page cannot forge the dashboard's requests (CSRF).
+  if (method !== 'GET' && method !== 'HEAD') headers[REQUEST_HEADER] = '1';
   const started = typeof performance !== 'undefined' ? performance.now() : Date.now();
   let response: Response;
   try {
     response = await fetch(apiUrl(path), {
-      method: opts.method ?? (body ? 'POST' : 'GET'),
+      method,
       headers,
       body,
       credentials: credentials(),

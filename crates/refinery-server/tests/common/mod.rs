@@ -83,12 +83,29 @@ impl TestServer {
 
     /// A request sent as is (no URL normalization), for path traversal checks.
     pub fn raw(&self, request_line: &str) -> (u16, String) {
+        let host = self.server.addr.to_string();
+        self.raw_request(request_line, &[("Host", &host)], "")
+    }
+
+    /// A request sent as is with exactly these headers (say `Host` yourself), and `body`
+    /// with its length: forged hosts, origins and cookies, as a browser or an attacker
+    /// would send them.
+    pub fn raw_request(
+        &self,
+        request_line: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let mut stream = TcpStream::connect(self.server.addr).unwrap();
-        write!(
-            stream,
-            "{request_line} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
+        let mut head = format!("{request_line} HTTP/1.1\r\n");
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ));
+        stream.write_all(head.as_bytes()).unwrap();
         let mut text = String::new();
         stream.read_to_string(&mut text).unwrap();
         let status = text
@@ -263,6 +280,18 @@ impl TestServer {
         content_type: &str,
         bytes: &[u8],
     ) -> reqwest::blocking::Response {
+        self.upload_with(path, filename, content_type, bytes, &[])
+    }
+
+    /// Like [`TestServer::upload`], with these headers too (as a browser sends them).
+    pub fn upload_with(
+        &self,
+        path: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+        headers: &[(&str, &str)],
+    ) -> reqwest::blocking::Response {
         let boundary = "refinery-test-boundary-7d3f";
         let mut body = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
@@ -270,15 +299,14 @@ impl TestServer {
         .into_bytes();
         body.extend_from_slice(bytes);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        self.client
-            .post(self.url(path))
-            .header(
-                "content-type",
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(body)
-            .send()
-            .unwrap()
+        let mut request = self.client.post(self.url(path)).header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        );
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(body).send().unwrap()
     }
 }
 

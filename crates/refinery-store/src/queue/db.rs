@@ -106,4 +106,9 @@ pub trait Backend: Send + Sync + 'static {
     fn connect(&self) -> Result<Self::C, QueueError>;
     /// Where the database is, for messages (never with credentials).
     fn describe(&self) -> String;
+    /// Fails when the database is no longer the one opened first (an SQLite file deleted
+    /// or replaced under a running process), before any statement runs.
+    fn check(&self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }

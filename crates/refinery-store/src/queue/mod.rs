@@ -12,6 +12,11 @@
 //!
 //! [`open_queue`] picks the backend by the URL scheme.
 //!
+//! **One active job per package.** A partial unique index admits one waiting or running
+//! job (`pending`, `retry`, `leased`, `building`) per package, version, python and
+//! platform; enqueue inserts with `ON CONFLICT DO NOTHING` and retry skips jobs with an
+//! active twin, so no race (PostgreSQL runs them under READ COMMITTED) makes two.
+//!
 //! **Leases and fencing.** A claim increments the job's `attempt`; that number is the
 //! fencing token. Every later call of the worker (`start`, `heartbeat`, `append_log`,
 //! `complete`) says `WHERE id = $1 AND attempt = $2 AND status IN ('leased','building')`,
@@ -62,6 +67,12 @@ pub enum QueueError {
     Unavailable { location: String, message: String },
     #[error("queue database {location}: {message}")]
     Database { location: String, message: String },
+    #[error("the queue database {location} {what} while this process had it open: what was written since is in the old file, which goes away when the process ends; stop the process, put the original file back (while the process still runs, a deleted file can be copied from /proc/<pid>/fd/), and start it again")]
+    Replaced {
+        location: String,
+        /// `was deleted` or `was replaced by another file`.
+        what: &'static str,
+    },
     #[error("{location} is not a refinery queue database ({reason}); choose another --cache folder or --database-url")]
     NotOurs { location: String, reason: String },
     #[error("queue database {location} has schema version {found}, newer than this refinery supports ({supported}); upgrade the refinery")]
@@ -463,7 +474,8 @@ pub trait QueueStore: Send + Sync {
 
     // Jobs.
     /// Adds a job; an identical job (same package, version, python and platform) that is
-    /// still waiting or running is returned instead (`false`).
+    /// still waiting or running is returned instead (`false`). The database holds at most
+    /// one such job (a unique index), so concurrent enqueues of one package make one job.
     fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError>;
     fn job(&self, id: i64) -> Result<Job, QueueError>;
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, QueueError>;
@@ -529,6 +541,9 @@ pub trait QueueStore: Send + Sync {
     fn put_settings(&self, settings: &Settings) -> Result<(), QueueError>;
 
     // The index.
+    /// Lists a file. A name already listed with the same sha256 is left as it is; with
+    /// another sha256 it is refused ([`QueueError::Conflict`]): a published file never
+    /// changes.
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError>;
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError>;
     /// Changes whenever a file is published (cheap; for caches).

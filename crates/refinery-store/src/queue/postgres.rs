@@ -15,7 +15,8 @@ use super::{redact, QueueError, SqlQueue};
 const MIGRATION_LOCK: i64 = 0x5246_4E51;
 
 /// Append, never edit.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE jobs (
         id               BIGSERIAL PRIMARY KEY,
         package          TEXT NOT NULL,
@@ -113,7 +114,28 @@ const MIGRATIONS: &[&str] = &[r#"
         note       TEXT NOT NULL DEFAULT '',
         created_ms BIGINT NOT NULL
     );
-"#];
+"#,
+    r#"
+    -- 2: at most one waiting or running job per package, version and target; enqueue
+    -- inserts with ON CONFLICT DO NOTHING against it, so concurrent enqueues of the same
+    -- package make one job. Duplicates made before are cancelled first: a running one is
+    -- kept, else the oldest.
+    UPDATE jobs SET status = 'cancelled', finished_ms = updated_ms, lease_owner = NULL,
+        lease_expires_ms = NULL,
+        detail = 'a duplicate of an identical waiting or running job; cancelled when the queue got its one-active-job rule'
+    WHERE status IN ('pending', 'retry', 'leased', 'building') AND EXISTS (
+        SELECT 1 FROM jobs AS keep
+        WHERE keep.package_key = jobs.package_key AND keep.version = jobs.version
+          AND keep.python = jobs.python AND keep.platform_tag = jobs.platform_tag
+          AND keep.status IN ('pending', 'retry', 'leased', 'building')
+          AND (CASE WHEN keep.status IN ('leased', 'building') THEN 0 ELSE 1 END,
+               keep.id)
+            < (CASE WHEN jobs.status IN ('leased', 'building') THEN 0 ELSE 1 END,
+               jobs.id));
+    CREATE UNIQUE INDEX jobs_one_active ON jobs (package_key, version, python, platform_tag)
+        WHERE status IN ('pending', 'retry', 'leased', 'building');
+"#,
+];
 
 /// A numbered list of migrations, the table that records how many ran and the advisory
 /// lock taken while running them. The queue has its own; the history (see
@@ -203,6 +225,15 @@ fn pg_err(location: &str, e: postgres::Error) -> QueueError {
                 location: location.to_string(),
                 message: format!("{} ({})", db.message(), db.code().code()),
             }
+        }
+        // A unique violation: a concurrent request made the row first (e.g. a second
+        // waiting job of the same package); the request may be repeated.
+        Some(db) if db.code() == &postgres::error::SqlState::UNIQUE_VIOLATION => {
+            QueueError::Conflict(format!(
+                "{} ({}); another request changed the same rows at the same moment, try again",
+                db.message(),
+                db.code().code()
+            ))
         }
         Some(db) => QueueError::Database {
             location: location.to_string(),

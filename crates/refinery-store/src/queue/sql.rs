@@ -21,6 +21,19 @@ const INPUT_COLS: &str =
 const PUBLISHED_COLS: &str = "filename, project, version, sha256, size, requires_python, \
     metadata_sha256, origin, job_id, created_ms";
 
+/// Statuses of waiting or running jobs: at most one such job per package, version and
+/// target (the unique index `jobs_one_active`).
+const ACTIVE_STATUSES: &str = "'pending', 'retry', 'leased', 'building'";
+
+/// The conflict clause that makes an insert of a second waiting or running twin do
+/// nothing (its target and predicate are those of `jobs_one_active`).
+const UNLESS_ACTIVE_TWIN: &str = "ON CONFLICT (package_key, version, python, platform_tag) \
+    WHERE status IN ('pending', 'retry', 'leased', 'building') DO NOTHING";
+
+/// `twin` is a job with the same package, version and target as the row of `jobs`.
+const TWIN_OF_JOBS: &str = "twin.package_key = jobs.package_key AND twin.version = jobs.version \
+    AND twin.python = jobs.python AND twin.platform_tag = jobs.platform_tag";
+
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 16;
 
@@ -145,6 +158,8 @@ impl<B: Backend> SqlQueue<B> {
         &self,
         f: impl FnOnce(&mut B::C) -> Result<T, QueueError>,
     ) -> Result<T, QueueError> {
+        // A replaced database file would take writes that vanish: refuse them all.
+        self.backend.check()?;
         let pooled = self.pool.lock().expect("pool lock").pop();
         let mut conn = match pooled {
             Some(conn) => conn,
@@ -209,6 +224,62 @@ impl<B: Backend> SqlQueue<B> {
         }
     }
 
+    /// The waiting or running job with the same package, version and target.
+    fn active_twin(conn: &mut B::C, spec: &JobSpec) -> Result<Option<Job>, QueueError> {
+        let rows = conn.query(
+            &format!(
+                "SELECT {JOB_COLS} FROM jobs WHERE package_key = $1 AND version = $2 \
+                 AND python = $3 AND platform_tag = $4 AND status IN ({ACTIVE_STATUSES}) \
+                 ORDER BY id LIMIT 1"
+            ),
+            &[
+                normalize_name(&spec.package).into(),
+                spec.version.trim().into(),
+                spec.python.clone().into(),
+                spec.platform_tag.clone().into(),
+            ],
+        )?;
+        rows.first().map(job_from_row).transpose()
+    }
+
+    /// Inserts the job; with [`UNLESS_ACTIVE_TWIN`] as `on_conflict`, an insert that would
+    /// make a second waiting or running twin does nothing and answers `None`.
+    fn insert_job(
+        conn: &mut B::C,
+        spec: &JobSpec,
+        status: JobStatus,
+        on_conflict: &str,
+    ) -> Result<Option<Job>, QueueError> {
+        let now = now_ms();
+        let finished = (!status.is_claimable()).then_some(now);
+        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
+        let rows = conn.query(
+            &format!(
+                "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
+                 recipe, status, priority, plan_id, input_id, detail, created_ms, \
+                 updated_ms, finished_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
+                 {on_conflict} RETURNING {JOB_COLS}"
+            ),
+            &[
+                spec.package.trim().into(),
+                normalize_name(&spec.package).into(),
+                spec.version.trim().into(),
+                spec.python.clone().into(),
+                spec.platform_tag.clone().into(),
+                recipe.into(),
+                status.as_str().into(),
+                spec.priority.into(),
+                spec.plan_id.clone().into(),
+                spec.input_id.into(),
+                spec.detail.clone().into(),
+                now.into(),
+                finished.into(),
+            ],
+        )?;
+        rows.first().map(job_from_row).transpose()
+    }
+
     fn insert_log(
         conn: &mut B::C,
         id: i64,
@@ -254,58 +325,30 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 "a new job cannot start as `{status}`"
             )));
         }
-        let key = normalize_name(&spec.package);
-        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
         self.tx(|conn| {
-            if status.is_claimable() {
-                let existing = conn.query(
-                    &format!(
-                        "SELECT {JOB_COLS} FROM jobs WHERE package_key = $1 AND version = $2 \
-                         AND python = $3 AND platform_tag = $4 \
-                         AND status IN ('pending', 'retry', 'leased', 'building') \
-                         ORDER BY id LIMIT 1"
-                    ),
-                    &[
-                        key.clone().into(),
-                        spec.version.clone().into(),
-                        spec.python.clone().into(),
-                        spec.platform_tag.clone().into(),
-                    ],
-                )?;
-                if let Some(row) = existing.first() {
-                    return Ok((job_from_row(row)?, false));
+            if !status.is_claimable() {
+                let job = Self::insert_job(conn, spec, status, "")?
+                    .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
+                return Ok((job, true));
+            }
+            // The unique index `jobs_one_active` (migration 2) admits one waiting or running
+            // job per package, version and target, so two enqueues racing past the look-up
+            // (PostgreSQL under READ COMMITTED) still make one job: the later insert does
+            // nothing and the look-up then sees the winner. A twin that finished in between
+            // frees the slot, hence the second round.
+            for _ in 0..3 {
+                if let Some(existing) = Self::active_twin(conn, spec)? {
+                    return Ok((existing, false));
+                }
+                if let Some(job) = Self::insert_job(conn, spec, status, UNLESS_ACTIVE_TWIN)? {
+                    return Ok((job, true));
                 }
             }
-            let now = now_ms();
-            let finished = (!status.is_claimable()).then_some(now);
-            let rows = conn.query(
-                &format!(
-                    "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
-                     recipe, status, priority, plan_id, input_id, detail, created_ms, \
-                     updated_ms, finished_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
-                     RETURNING {JOB_COLS}"
-                ),
-                &[
-                    spec.package.trim().into(),
-                    key.clone().into(),
-                    spec.version.trim().into(),
-                    spec.python.clone().into(),
-                    spec.platform_tag.clone().into(),
-                    recipe.clone().into(),
-                    status.as_str().into(),
-                    spec.priority.into(),
-                    spec.plan_id.clone().into(),
-                    spec.input_id.into(),
-                    spec.detail.clone().into(),
-                    now.into(),
-                    finished.into(),
-                ],
-            )?;
-            let row = rows
-                .first()
-                .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
-            Ok((job_from_row(row)?, true))
+            Err(QueueError::Conflict(format!(
+                "{} {} was enqueued and finished by others while this enqueue ran; try again",
+                spec.package.trim(),
+                spec.version.trim()
+            )))
         })
     }
 
@@ -536,12 +579,23 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             JobStatus::SkippedKnownFailure,
             JobStatus::Cancelled,
         ]);
+        // A job whose twin is already waiting or running stays as it is: one active job
+        // per package, version and target.
+        let no_active_twin = format!(
+            "NOT EXISTS (SELECT 1 FROM jobs AS twin WHERE {TWIN_OF_JOBS} \
+             AND twin.status IN ({ACTIVE_STATUSES}))"
+        );
         let now = now_ms();
         if ids.is_empty() {
+            // The newest failed job of each package, version and target.
             return self.with_conn(|c| {
                 c.execute(
-                    "UPDATE jobs SET status = 'retry', updated_ms = $1, finished_ms = NULL, \
-                     cancel_requested = 0 WHERE status = 'failed'",
+                    &format!(
+                        "UPDATE jobs SET status = 'retry', updated_ms = $1, finished_ms = NULL, \
+                         cancel_requested = 0 WHERE status = 'failed' AND {no_active_twin} \
+                         AND id = (SELECT MAX(twin.id) FROM jobs AS twin WHERE {TWIN_OF_JOBS} \
+                         AND twin.status = 'failed')"
+                    ),
                     &[now.into()],
                 )
             });
@@ -552,7 +606,8 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 n += c.execute(
                     &format!(
                         "UPDATE jobs SET status = 'retry', updated_ms = $2, finished_ms = NULL, \
-                         cancel_requested = 0 WHERE id = $1 AND status IN ({retryable})"
+                         cancel_requested = 0 WHERE id = $1 AND status IN ({retryable}) \
+                         AND {no_active_twin}"
                     ),
                     &[(*id).into(), now.into()],
                 )?;
@@ -913,30 +968,49 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError> {
-        self.query(
-            &format!(
-                "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
-                 ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO UPDATE SET \
-                 project = excluded.project, version = excluded.version, \
-                 sha256 = excluded.sha256, size = excluded.size, \
-                 requires_python = excluded.requires_python, \
-                 metadata_sha256 = excluded.metadata_sha256, origin = excluded.origin, \
-                 job_id = excluded.job_id, created_ms = excluded.created_ms"
-            ),
-            &[
-                file.filename.clone().into(),
-                normalize_name(&file.project).into(),
-                file.version.clone().into(),
-                file.sha256.to_ascii_lowercase().into(),
-                file.size.into(),
-                file.requires_python.clone().into(),
-                file.metadata_sha256.clone().into(),
-                file.origin.clone().into(),
-                file.job_id.into(),
-                now_ms().into(),
-            ],
-        )
-        .map(|_| ())
+        let sha256 = file.sha256.to_ascii_lowercase();
+        self.tx(|c| {
+            // First come keeps the name: a published file is served as immutable, and
+            // hash-pinned installs must keep getting the bytes they pinned.
+            let inserted = c.execute(
+                &format!(
+                    "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
+                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO NOTHING"
+                ),
+                &[
+                    file.filename.clone().into(),
+                    normalize_name(&file.project).into(),
+                    file.version.clone().into(),
+                    sha256.clone().into(),
+                    file.size.into(),
+                    file.requires_python.clone().into(),
+                    file.metadata_sha256.clone().into(),
+                    file.origin.clone().into(),
+                    file.job_id.into(),
+                    now_ms().into(),
+                ],
+            )?;
+            if inserted == 1 {
+                return Ok(());
+            }
+            let existing = c.query(
+                "SELECT sha256 FROM published WHERE filename = $1",
+                &[file.filename.clone().into()],
+            )?;
+            match existing.first().map(|r| r.text(0)) {
+                Some(published) if published == sha256 => Ok(()),
+                Some(published) => Err(QueueError::Conflict(format!(
+                    "{} is already published with other content (sha256 {published}, this \
+                     one {sha256}); a published file never changes: publish it under a new \
+                     version or build number",
+                    file.filename
+                ))),
+                None => Err(QueueError::Conflict(format!(
+                    "{} was published and removed at the same time; publish it again",
+                    file.filename
+                ))),
+            }
+        })
     }
 
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError> {

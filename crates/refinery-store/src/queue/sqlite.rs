@@ -1,11 +1,18 @@
 //! SQLite backend: `<cache>/queue.db` in WAL mode, marked with its own application id,
 //! migrated through `PRAGMA user_version`.
+//!
+//! The file is the queue: deleted or replaced under a running process, the open
+//! connections keep writing into the old file (gone at exit) while new ones would start a
+//! new one. So the backend remembers which file it opened (device and inode) and refuses
+//! every statement once the path names another file or none ([`QueueError::Replaced`]);
+//! later connections never create the file again.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::db::{Backend, Conn, Dialect, Row, Value};
 use super::{QueueError, SqlQueue};
@@ -16,7 +23,8 @@ pub const QUEUE_APPLICATION_ID: i32 = 0x5246_4E51;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Append, never edit.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE jobs (
         id               INTEGER PRIMARY KEY AUTOINCREMENT,
         package          TEXT NOT NULL,
@@ -114,12 +122,87 @@ const MIGRATIONS: &[&str] = &[r#"
         note       TEXT NOT NULL DEFAULT '',
         created_ms INTEGER NOT NULL
     );
-"#];
+"#,
+    r#"
+    -- 2: at most one waiting or running job per package, version and target; enqueue
+    -- inserts with ON CONFLICT DO NOTHING against it, so concurrent enqueues of the same
+    -- package make one job. Duplicates made before are cancelled first: a running one is
+    -- kept, else the oldest.
+    UPDATE jobs SET status = 'cancelled', finished_ms = updated_ms, lease_owner = NULL,
+        lease_expires_ms = NULL,
+        detail = 'a duplicate of an identical waiting or running job; cancelled when the queue got its one-active-job rule'
+    WHERE status IN ('pending', 'retry', 'leased', 'building') AND EXISTS (
+        SELECT 1 FROM jobs AS keep
+        WHERE keep.package_key = jobs.package_key AND keep.version = jobs.version
+          AND keep.python = jobs.python AND keep.platform_tag = jobs.platform_tag
+          AND keep.status IN ('pending', 'retry', 'leased', 'building')
+          AND (CASE WHEN keep.status IN ('leased', 'building') THEN 0 ELSE 1 END,
+               keep.id)
+            < (CASE WHEN jobs.status IN ('leased', 'building') THEN 0 ELSE 1 END,
+               jobs.id));
+    CREATE UNIQUE INDEX jobs_one_active ON jobs (package_key, version, python, platform_tag)
+        WHERE status IN ('pending', 'retry', 'leased', 'building');
+"#,
+];
 
 /// The SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteBackend {
     path: PathBuf,
+    /// The file the first connection opened.
+    opened: Arc<OnceLock<FileId>>,
+}
+
+/// Which file a path names: device and inode (on Unix; elsewhere only that it exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    device: u64,
+    inode: u64,
+}
+
+impl FileId {
+    fn of(path: &Path) -> std::io::Result<FileId> {
+        let meta = std::fs::metadata(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Ok(FileId {
+                device: meta.dev(),
+                inode: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = meta;
+            Ok(FileId {
+                device: 0,
+                inode: 0,
+            })
+        }
+    }
+}
+
+impl SqliteBackend {
+    /// Fails unless the path still names the file opened first (nothing to compare
+    /// before the first connection).
+    fn check_same_file(&self) -> Result<(), QueueError> {
+        let Some(opened) = self.opened.get() else {
+            return Ok(());
+        };
+        let replaced = |what| QueueError::Replaced {
+            location: self.path.display().to_string(),
+            what,
+        };
+        match FileId::of(&self.path) {
+            Ok(now) if now == *opened => Ok(()),
+            Ok(_) => Err(replaced("was replaced by another file")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(replaced("was deleted")),
+            Err(e) => Err(QueueError::Unavailable {
+                location: self.path.display().to_string(),
+                message: e.to_string(),
+            }),
+        }
+    }
 }
 
 /// A SQLite connection.
@@ -236,9 +319,18 @@ impl Backend for SqliteBackend {
                 message: e.to_string(),
             })?;
         }
-        let conn = Connection::open(&self.path).map_err(|e| QueueError::Unavailable {
-            location: location.clone(),
-            message: e.to_string(),
+        // Once a file was opened, never create another one in its place.
+        self.check_same_file()?;
+        let flags = if self.opened.get().is_some() {
+            OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE)
+        } else {
+            OpenFlags::default()
+        };
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| {
+            QueueError::Unavailable {
+                location: location.clone(),
+                message: e.to_string(),
+            }
         })?;
         let mut conn = SqliteConn {
             conn,
@@ -321,11 +413,25 @@ impl Backend for SqliteBackend {
                 }
             }
         }
+        let opened = FileId::of(&self.path).map_err(|e| QueueError::Unavailable {
+            location: location.clone(),
+            message: e.to_string(),
+        })?;
+        if *self.opened.get_or_init(|| opened) != opened {
+            return Err(QueueError::Replaced {
+                location,
+                what: "was replaced by another file",
+            });
+        }
         Ok(conn)
     }
 
     fn describe(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn check(&self) -> Result<(), QueueError> {
+        self.check_same_file()
     }
 }
 
@@ -334,6 +440,7 @@ impl SqlQueue<SqliteBackend> {
     pub fn open_sqlite(path: &Path) -> Result<Self, QueueError> {
         SqlQueue::with_backend(SqliteBackend {
             path: path.to_path_buf(),
+            opened: Arc::new(OnceLock::new()),
         })
     }
 }

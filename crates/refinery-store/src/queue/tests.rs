@@ -87,6 +87,8 @@ on_both!(
     retry_clear_and_stats,
     inputs_plans_settings_index_and_hints,
     completion_rules,
+    concurrent_enqueues_make_one_job,
+    retry_never_makes_a_second_active_twin,
 );
 
 fn spec(package: &str, version: &str) -> JobSpec {
@@ -512,10 +514,23 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
     };
     q.publish(&file).unwrap();
     q.publish(&file).unwrap();
+    // A published name never gets other bytes (hardening item 7).
+    let other = PublishedFile {
+        sha256: "ef".repeat(32),
+        origin: "built".into(),
+        ..file.clone()
+    };
+    match q.publish(&other) {
+        Err(QueueError::Conflict(message)) => {
+            assert!(message.contains("already published"), "{message}")
+        }
+        other => panic!("other bytes under a published name: {other:?}"),
+    }
     let published = q.published().unwrap();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].project, "six");
     assert_eq!(published[0].sha256, "cd".repeat(32));
+    assert_eq!(published[0].origin, "reused");
     assert_eq!(q.published_generation().unwrap().0, 1);
 
     let hint = q
@@ -581,6 +596,197 @@ fn completion_rules(q: &dyn QueueStore) {
         q.enqueue(&JobSpec::default()),
         Err(QueueError::Invalid(_))
     ));
+}
+
+/// Hardening item 8: enqueues of the same package that race (released together by a
+/// barrier, round after round) make one job; PostgreSQL under READ COMMITTED made 2 to 4.
+fn concurrent_enqueues_make_one_job(q: &dyn QueueStore) {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 20;
+    let barrier = std::sync::Barrier::new(THREADS);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..THREADS {
+            let (barrier, results) = (&barrier, &results);
+            scope.spawn(move || {
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    let (job, created) = q.enqueue(&spec(&format!("race{round}"), "1")).unwrap();
+                    results.lock().unwrap().push((round, job.id, created));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    for round in 0..ROUNDS {
+        let ids: BTreeSet<i64> = results
+            .iter()
+            .filter(|r| r.0 == round)
+            .map(|r| r.1)
+            .collect();
+        let created = results.iter().filter(|r| r.0 == round && r.2).count();
+        assert_eq!(ids.len(), 1, "round {round}: jobs {ids:?}");
+        assert_eq!(created, 1, "round {round}");
+    }
+    assert_eq!(q.stats().unwrap().total, ROUNDS as u64);
+}
+
+/// Retrying never puts a second job of a package, version and target in the queue: not
+/// next to a waiting twin, and of several failed twins only the newest.
+fn retry_never_makes_a_second_active_twin(q: &dyn QueueStore) {
+    let fail = |q: &dyn QueueStore| {
+        let job = q.claim("w", LEASE).unwrap().unwrap();
+        let outcome = Outcome {
+            status: JobStatus::Failed,
+            detail: String::new(),
+            result: serde_json::Value::Null,
+        };
+        q.complete(job.id, job.attempt, &outcome).unwrap().id
+    };
+    q.enqueue(&spec("six", "1.16.0")).unwrap();
+    let first = fail(q);
+    q.enqueue(&spec("six", "1.16.0")).unwrap();
+    let second = fail(q);
+    let (waiting, created) = q.enqueue(&spec("six", "1.16.0")).unwrap();
+    assert!(created);
+    assert_eq!(q.retry(&[first, second]).unwrap(), 0, "a twin is waiting");
+    assert_eq!(q.retry(&[]).unwrap(), 0, "a twin is waiting");
+    q.cancel(waiting.id).unwrap();
+    assert_eq!(q.retry(&[]).unwrap(), 1, "only the newest failed twin");
+    assert_eq!(q.job(second).unwrap().status, JobStatus::Retry);
+    assert_eq!(q.job(first).unwrap().status, JobStatus::Failed);
+    assert_eq!(q.retry(&[first]).unwrap(), 0);
+    assert_eq!(q.stats().unwrap().depth, 1);
+}
+
+/// Runs SQL on the database of a fixture, bypassing the store.
+fn raw_sql(fixture: &Fixture, sql: &str) -> Result<(), String> {
+    match &fixture.drop_schema {
+        Some((url, schema)) => {
+            let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).unwrap();
+            client
+                .batch_execute(&format!("SET search_path TO \"{schema}\"; {sql}"))
+                .map_err(|e| {
+                    e.as_db_error()
+                        .map_or_else(|| e.to_string(), |db| db.message().to_string())
+                })
+        }
+        None => {
+            let path = fixture._dir.as_ref().unwrap().path().join("cache/queue.db");
+            let conn = rusqlite::Connection::open(path).unwrap();
+            conn.execute_batch(sql).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The fixture's database opened again (which runs the migrations still due).
+fn reopen(fixture: &Fixture) -> Arc<dyn QueueStore> {
+    match &fixture.drop_schema {
+        Some((url, schema)) => Arc::new(PgQueue::open_postgres(url, Some(schema)).unwrap()),
+        None => Arc::new(
+            SqliteQueue::open_sqlite(&fixture._dir.as_ref().unwrap().path().join("cache/queue.db"))
+                .unwrap(),
+        ),
+    }
+}
+
+/// Migration 2 on a queue that already holds twins (made before the rule): the running
+/// one stays, the others are cancelled, and from then on the database refuses a twin.
+fn migration_2_cancels_twins_and_keeps_one(fixture: Fixture, back_to_version_1: &str) {
+    raw_sql(
+        &fixture,
+        &format!("DROP INDEX jobs_one_active; {back_to_version_1}"),
+    )
+    .unwrap();
+    let row = |status: &str, detail: &str| {
+        format!(
+            "INSERT INTO jobs (package, package_key, version, python, platform_tag, status, \
+             detail, created_ms, updated_ms) VALUES ('Six', 'six', '1.16.0', '3.11', \
+             'manylinux2014_s390x', '{status}', '{detail}', 1, 1);"
+        )
+    };
+    let twins = [
+        row("pending", "a"),
+        row("building", "b"),
+        row("retry", "c"),
+        row("failed", "d"),
+    ]
+    .concat();
+    raw_sql(&fixture, &twins).unwrap();
+    let q = reopen(&fixture);
+    let all = q
+        .jobs(&JobFilter {
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .unwrap();
+    let status_of = |detail: &str| all.iter().find(|j| j.detail == detail).map(|j| j.status);
+    assert_eq!(status_of("b"), Some(JobStatus::Building));
+    assert_eq!(status_of("d"), Some(JobStatus::Failed));
+    let cancelled = all
+        .iter()
+        .filter(|j| j.status == JobStatus::Cancelled && j.detail.contains("duplicate"))
+        .count();
+    assert_eq!(cancelled, 2, "{all:#?}");
+    let (same, created) = q.enqueue(&spec("six", "1.16.0")).unwrap();
+    assert!(!created);
+    assert_eq!(same.status, JobStatus::Building);
+    let refused = raw_sql(&fixture, &row("pending", "e")).unwrap_err();
+    assert!(
+        refused.contains("jobs_one_active") || refused.to_lowercase().contains("unique"),
+        "{refused}"
+    );
+}
+
+#[test]
+fn migration_2_cancels_twins_and_keeps_one_on_sqlite() {
+    migration_2_cancels_twins_and_keeps_one(sqlite(), "PRAGMA user_version = 1;");
+}
+
+#[test]
+fn migration_2_cancels_twins_and_keeps_one_on_postgres() {
+    if let Some(fixture) = postgres() {
+        migration_2_cancels_twins_and_keeps_one(
+            fixture,
+            "DELETE FROM refinery_queue_schema WHERE version = 2;",
+        );
+    }
+}
+
+/// Hardening item 9: the SQLite file deleted or replaced under a running process stops
+/// the queue (every call fails, nothing recreates the file); the file put back resumes it.
+#[test]
+fn a_deleted_or_replaced_sqlite_file_stops_the_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let q = SqliteQueue::open_sqlite(&path).unwrap();
+    q.enqueue(&spec("six", "1.16.0")).unwrap();
+    let what = |e: QueueError| match e {
+        QueueError::Replaced { what, location } => {
+            assert!(location.ends_with("queue.db"), "{location}");
+            what
+        }
+        other => panic!("not noticed: {other:?}"),
+    };
+    // Moved away and back: the same file, so the queue goes on.
+    let moved = dir.path().join("moved.db");
+    std::fs::rename(&path, &moved).unwrap();
+    assert_eq!(what(q.ping().unwrap_err()), "was deleted");
+    std::fs::rename(&moved, &path).unwrap();
+    q.ping().unwrap();
+    // Replaced by a copy (another inode): refused, although it looks the same.
+    std::fs::copy(&path, &moved).unwrap();
+    std::fs::rename(&moved, &path).unwrap();
+    assert_eq!(what(q.ping().unwrap_err()), "was replaced by another file");
+    assert!(q.enqueue(&spec("regex", "1")).is_err());
+    // Deleted: refused, and no call makes a new, empty file in its place.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("queue.db{suffix}")));
+    }
+    assert_eq!(what(q.ping().unwrap_err()), "was deleted");
+    assert!(q.enqueue(&spec("regex", "1")).is_err());
+    assert!(q.claim("w", LEASE).is_err());
+    assert!(!path.exists());
 }
 
 #[test]
