@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// Let POST /api/worker/trigger and WORKER_AUTORUN_INTERVAL build in this process.
     #[arg(long)]
     pub local_worker: bool,
+    /// On SIGTERM / Ctrl-C, seconds open requests get to finish before their connections
+    /// are dropped (live-log streams end at once).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub shutdown_grace: f64,
 }
 
 #[derive(Debug, Args, Clone)]
