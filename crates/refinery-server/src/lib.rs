@@ -94,6 +94,14 @@ pub struct ServerConfig {
     /// After SIGTERM / Ctrl-C, how long open requests may take to finish before their
     /// connections are dropped (live-log streams end at once).
     pub shutdown_grace: Duration,
+    /// How long a client has to send a request head (also the keep-alive wait between
+    /// requests): partial-header connections are closed after it.
+    pub header_read_timeout: Duration,
+    /// A connection that moves no byte either way for this long is closed (a stalled
+    /// body, a client that stopped reading). Live-log streams ping every 5 s.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; at the cap a new one pushes out the oldest idle one.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -125,6 +133,9 @@ impl ServerConfig {
             local_worker: None,
             hints_catalog: None,
             shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
             cache,
         }
     }

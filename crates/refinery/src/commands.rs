@@ -675,6 +675,9 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.max_restarts = args.max_restarts.max(0);
     config.hints_catalog = args.hints_file.clone();
     config.shutdown_grace = seconds("--shutdown-grace", args.shutdown_grace)?;
+    config.header_read_timeout = seconds("--header-read-timeout", args.header_read_timeout)?;
+    config.idle_timeout = seconds("--idle-timeout", args.idle_timeout)?;
+    config.max_connections = args.max_connections.max(1);
     config.auto_plan = env_bool("AUTO_PLAN")?;
     config.auto_build = env_bool("AUTO_BUILD")?;
     config.worker_webhook_url = var("WORKER_WEBHOOK_URL");
