@@ -14,7 +14,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use refinery_store::queue::{
     now_ms, InputStatus, Job, JobFilter, JobSpec, JobStatus, NewInput, Outcome, Recipe, Settings,
 };
@@ -602,12 +602,13 @@ struct SseState {
 }
 
 /// Log chunks as `log` events (`id` = chunk number, so `Last-Event-ID` resumes), then one
-/// `end` event when the job is finished; pings every 5 s.
+/// `end` event when the job is finished; pings every 5 s; ends when the server shuts down.
 fn sse(
     state: Arc<AppState>,
     job: i64,
     after: i64,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let shutdown = state.shutdown.clone();
     let start = SseState {
         state,
         job,
@@ -673,6 +674,9 @@ fn sse(
             }
         }
     });
+    // A shutting-down server ends the stream (the client's EventSource reconnects and
+    // resumes from `Last-Event-ID`) instead of waiting for the job to finish.
+    let stream = stream.take_until(shutdown.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
 }
 

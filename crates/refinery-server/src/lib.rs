@@ -19,6 +19,7 @@ pub mod api;
 pub mod auth;
 pub mod cors;
 pub mod error;
+pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;
@@ -90,6 +91,17 @@ pub struct ServerConfig {
     /// How an in-process drain builds (None: `POST /api/worker/trigger` without a webhook
     /// is refused).
     pub local_worker: Option<worker::WorkerOptions>,
+    /// After SIGTERM / Ctrl-C, how long open requests may take to finish before their
+    /// connections are dropped (live-log streams end at once).
+    pub shutdown_grace: Duration,
+    /// How long a client has to send a request head (also the keep-alive wait between
+    /// requests): partial-header connections are closed after it.
+    pub header_read_timeout: Duration,
+    /// A connection that moves no byte either way for this long is closed (a stalled
+    /// body, a client that stopped reading). Live-log streams ping every 5 s.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; at the cap a new one pushes out the oldest idle one.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -120,6 +132,10 @@ impl ServerConfig {
             worker_autorun_interval: None,
             local_worker: None,
             hints_catalog: None,
+            shutdown_grace: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
             cache,
         }
     }
@@ -177,6 +193,8 @@ pub struct AppState {
     pub draining: std::sync::atomic::AtomicBool,
     /// The address the server listens on, once bound (the `Host` check compares with it).
     pub bound: OnceLock<SocketAddr>,
+    /// Cancelled when the server shuts down: long-lived responses (live logs) end.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -228,6 +246,7 @@ impl AppState {
             planner: Mutex::new(()),
             draining: std::sync::atomic::AtomicBool::new(false),
             bound: OnceLock::new(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
             store,
             config,
         }))
@@ -310,12 +329,11 @@ fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningSer
         .spawn(move || {
             runtime.block_on(async move {
                 spawn_background(thread_state.clone());
-                let app = api::router(thread_state);
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = rx.await;
-                    })
-                    .await;
+                let app = api::router(thread_state.clone());
+                listen::run(listener, app, thread_state, async {
+                    let _ = rx.await;
+                })
+                .await;
             });
             runtime.shutdown_timeout(Duration::from_secs(2));
         })
@@ -328,58 +346,85 @@ fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningSer
     })
 }
 
-/// Runs the server in the foreground until Ctrl-C / SIGTERM.
+/// Runs the server in the foreground until Ctrl-C / SIGTERM, then shuts down within
+/// [`ServerConfig::shutdown_grace`].
 pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
     let state = AppState::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let bound = listener.local_addr().map_err(|e| e.to_string())?;
-        let _ = state.bound.set(bound);
+    let grace = state.config.shutdown_grace;
+    let result = runtime.block_on(serve_until_signal(state, addr));
+    // Blocking work still running (a plan, a database call) must not hold the exit.
+    runtime.shutdown_timeout(grace.min(Duration::from_secs(2)));
+    result
+}
+
+async fn serve_until_signal(state: Arc<AppState>, addr: SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let _ = state.bound.set(bound);
+    announce(&state, bound);
+    spawn_background(state.clone());
+    let drained = listen::run(
+        listener,
+        api::router(state.clone()),
+        state.clone(),
+        signal(),
+    )
+    .await;
+    if drained.dropped > 0 {
         eprintln!(
-            "refinery serve: listening on http://{bound} (queue: {} {}, history: {})",
-            state.store.backend(),
-            state.store.location(),
-            refinery_store::history::display_location(&state.config.history_db)
+            "refinery serve: closed {} connection(s) still open after the {} s grace period",
+            drained.dropped,
+            state.config.shutdown_grace.as_secs_f64()
         );
-        eprintln!(
-            "refinery serve: {}",
-            auth::exposure(
-                state.config.worker_token.as_deref(),
-                state.config.read_token.as_deref()
-            )
-        );
-        eprintln!(
-            "refinery serve: {}",
-            origin::describe_hosts(bound, &state.config.allowed_hosts)
-        );
-        spawn_background(state.clone());
-        axum::serve(listener, api::router(state))
-            .with_graceful_shutdown(async {
-                let ctrl_c = tokio::signal::ctrl_c();
-                #[cfg(unix)]
-                {
-                    let mut term =
-                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                            .expect("SIGTERM handler");
-                    tokio::select! {
-                        _ = ctrl_c => {},
-                        _ = term.recv() => {},
-                    }
-                }
-                #[cfg(not(unix))]
-                {
-                    let _ = ctrl_c.await;
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())
-    })
+    }
+    eprintln!("refinery serve: stopped");
+    Ok(())
+}
+
+/// What the server says at start: where it listens, its stores, what is open.
+fn announce(state: &AppState, bound: SocketAddr) {
+    eprintln!(
+        "refinery serve: listening on http://{bound} (queue: {} {}, history: {})",
+        state.store.backend(),
+        state.store.location(),
+        refinery_store::history::display_location(&state.config.history_db)
+    );
+    eprintln!(
+        "refinery serve: {}",
+        auth::exposure(
+            state.config.worker_token.as_deref(),
+            state.config.read_token.as_deref()
+        )
+    );
+    eprintln!(
+        "refinery serve: {}",
+        origin::describe_hosts(bound, &state.config.allowed_hosts)
+    );
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    eprintln!("refinery serve: shutting down");
 }
 
 /// The reaper, the index refresher and the autorun drain.

@@ -1710,3 +1710,29 @@ fn a_deleted_or_replaced_queue_database_fails_health() {
         assert_eq!(db.exists(), replace, "no new file was made");
     }
 }
+
+/// Hardening item 4: more idle and partial-header connections than the cap do not keep
+/// `/api/health` out; the oldest idle one is pushed out to make room.
+#[test]
+fn idle_and_partial_connections_beyond_the_cap_do_not_starve_health() {
+    use std::io::{Read, Write};
+    let t = TestServer::start(|c| c.max_connections = 8);
+    let addr = t.server.addr;
+    let mut held = Vec::new();
+    for i in 0..24 {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        if i % 2 == 1 {
+            write!(s, "GET /api/health HTTP/1.1\r\nHost: {addr}\r\nX-Half").unwrap();
+        }
+        held.push(s);
+    }
+    let r = t.get("/api/health");
+    assert_eq!(r.status(), 200);
+    // The first connection was pushed out: it reads end-of-stream, not a hang.
+    let first = &mut held[0];
+    first
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(first.read(&mut buf).unwrap(), 0);
+}

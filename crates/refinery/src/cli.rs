@@ -110,6 +110,19 @@ pub struct ServeArgs {
     /// Let POST /api/worker/trigger and WORKER_AUTORUN_INTERVAL build in this process.
     #[arg(long)]
     pub local_worker: bool,
+    /// On SIGTERM / Ctrl-C, seconds open requests get to finish before their connections
+    /// are dropped (live-log streams end at once).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub shutdown_grace: f64,
+    /// Seconds a client has to send a request head (also the keep-alive wait).
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub header_read_timeout: f64,
+    /// Seconds a connection may move no byte before it is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Most connections open at once; at the cap a new one pushes out the oldest idle one.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -641,6 +641,13 @@ fn flag_or_list_var(values: &[String], name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A non-negative, finite number of seconds given as `flag`.
+fn seconds(flag: &str, value: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        anyhow::anyhow!("{flag} {value} is not a number of seconds (give 0 or more, e.g. 10)")
+    })
+}
+
 /// `refinery serve`.
 pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
@@ -667,6 +674,10 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.max_wheel_bytes = args.max_upload_mib.max(1) * 1024 * 1024;
     config.max_restarts = args.max_restarts.max(0);
     config.hints_catalog = args.hints_file.clone();
+    config.shutdown_grace = seconds("--shutdown-grace", args.shutdown_grace)?;
+    config.header_read_timeout = seconds("--header-read-timeout", args.header_read_timeout)?;
+    config.idle_timeout = seconds("--idle-timeout", args.idle_timeout)?;
+    config.max_connections = args.max_connections.max(1);
     config.auto_plan = env_bool("AUTO_PLAN")?;
     config.auto_build = env_bool("AUTO_BUILD")?;
     config.worker_webhook_url = var("WORKER_WEBHOOK_URL");
