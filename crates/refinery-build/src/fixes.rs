@@ -230,7 +230,7 @@ mod tests {
     fn allowed() -> RecipePolicy {
         RecipePolicy {
             allowed: true,
-            dry_run: false,
+            ..RecipePolicy::default()
         }
     }
 

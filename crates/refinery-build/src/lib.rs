@@ -33,6 +33,17 @@ pub struct RecipePolicy {
     pub allowed: bool,
     /// Only say what would be installed.
     pub dry_run: bool,
+    /// `--no-system-recipes`: not even recipes given explicitly (overrides, a queued
+    /// job's recipe) install system packages.
+    pub forbidden: bool,
+}
+
+impl RecipePolicy {
+    /// Whether system packages named explicitly (an override, a job's recipe) may be
+    /// installed: yes unless recipes are forbidden or only tried dry.
+    pub fn explicit_allowed(self) -> bool {
+        !self.forbidden && !self.dry_run
+    }
 }
 
 /// How libraries report progress; only the binary draws it.

@@ -124,6 +124,26 @@ pub(crate) fn build_node(
         entry.metadata.hints.extend(fix.hints.iter().cloned());
         fixes.merge(&fix);
     }
+    if !fixes.packages.is_empty() && !settings.recipes.explicit_allowed() {
+        let why = if settings.recipes.forbidden {
+            "--no-system-recipes"
+        } else {
+            "--dry-run-recipes"
+        };
+        let message = format!(
+            "{} {}: would install {} (its recipe or a fix learned before asks for them; {why} is set)",
+            node.name,
+            node.version,
+            fixes.packages.join(" ")
+        );
+        context.reporter.message(&message);
+        record(
+            history,
+            context,
+            Event::new("hint", message).with_package(&node.name, &node.version),
+        );
+        fixes.packages.clear();
+    }
     let base_runner = runner;
     let mut layered: Option<Box<dyn Runner>> = None;
     if fixes.packages.is_empty() {

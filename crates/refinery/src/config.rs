@@ -353,6 +353,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
                     || config.allow_system_recipes.unwrap_or(false)
                     || config.auto_apply_suggestions.unwrap_or(false)),
             dry_run: args.dry_run_recipes || config.dry_run_recipes.unwrap_or(false),
+            forbidden: args.no_system_recipes || config.no_system_recipes.unwrap_or(false),
         },
         output,
     })

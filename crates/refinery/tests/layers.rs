@@ -112,3 +112,68 @@ fn recipes_go_into_layers_and_never_change_the_base() {
     assert_eq!(attempts[1].environment.as_deref(), Some(base_name));
     assert_eq!(attempts[2].environment.as_deref(), Some(base_name));
 }
+
+#[test]
+#[ignore = "needs the s390x rootfs environment and Debian's package mirror"]
+fn explicit_recipes_honour_no_system_recipes() {
+    let envs = envs_dir();
+    let envs_var = ("REFINERY_ENVS_DIR", envs.to_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_libyaml_sdist(&index_dir, "yamluser", "1.0");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), "yamluser==1.0\n").unwrap();
+    let run = |name: &str, flags: &[&str]| {
+        let out = tmp.path().join(name);
+        // A cache per run: no history carries from one to the other.
+        let cache = tmp.path().join(format!("cache-{name}"));
+        let mut args = vec![
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--index-url",
+            &index.url,
+            "--max-attempts",
+            "1",
+            "--platform-tag",
+            "manylinux_2_36_s390x",
+        ];
+        args.extend_from_slice(flags);
+        let output = refinery(
+            &args,
+            &[
+                envs_var,
+                (
+                    "PLAN_OVERRIDES_JSON",
+                    r#"{"yamluser": {"variant": "no-isolation", "system_packages": ["libyaml-dev"]}}"#,
+                ),
+            ],
+        );
+        (output, manifest(&out))
+    };
+    // The override names libyaml-dev, but --no-system-recipes forbids installing it.
+    let (output, m) = run("forbidden", &["--no-system-recipes"]);
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "failed", "{e}");
+    assert!(
+        stdout(&output).contains("would install libyaml-dev")
+            || stderr(&output).contains("would install libyaml-dev"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !e["metadata"]["environment"].as_str().unwrap().contains("+layer-"),
+        "{e}"
+    );
+    // Without the flag the explicit recipe applies (no --auto-apply-suggestions needed).
+    let (output, m) = run("allowed", &[]);
+    let e = entry(&m, "yamluser");
+    assert_eq!(e["status"], "built", "{}", stderr(&output));
+    assert_eq!(e["metadata"]["system_packages"][0], "libyaml-dev", "{e}");
+}
