@@ -492,6 +492,7 @@ fn status_of(status: Status) -> JobStatus {
         Status::Missing => JobStatus::Missing,
         Status::SkippedKnownFailure => JobStatus::SkippedKnownFailure,
         Status::SystemRecipeFailed => JobStatus::SystemRecipeFailed,
+        Status::Broken => JobStatus::Broken,
     }
 }
 

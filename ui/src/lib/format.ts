@@ -101,6 +101,7 @@ export const STATUS_HELP: Record<string, string> = {
   skipped_known_failure: 'skipped: it failed before and nothing changed',
   system_recipe_failed: 'installing the suggested system packages failed',
   cancelled: 'cancelled before it ran',
+  broken: 'it installs but does not work on s390x: its imports, smoke test or self-test failed under emulation',
   planning: 'the planner is resolving it',
   planned: 'a plan exists; enqueue its builds',
   build_queued: 'its builds are in the queue',
@@ -125,6 +126,7 @@ export function statusTone(status: string): Tone {
     case 'failed':
     case 'missing':
     case 'system_recipe_failed':
+    case 'broken':
     case 'failure':
     case 'timeout':
     case 'error':

@@ -535,6 +535,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             JobStatus::SystemRecipeFailed,
             JobStatus::SkippedKnownFailure,
             JobStatus::Cancelled,
+            JobStatus::Broken,
         ]);
         let now = now_ms();
         if ids.is_empty() {
