@@ -661,6 +661,7 @@ fn build_in(
         // One job is one package: dependencies are jobs of their own.
         expander: None,
         stop: Some(cancel.clone()),
+        verify: refinery_build::verify::VerifySettings::default(),
     };
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {
