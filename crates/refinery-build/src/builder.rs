@@ -290,7 +290,17 @@ pub fn attempt(
             format!("{member} is not an s390x binary (ELF machine {machine}): the build used a wrong compiler"),
         ));
     }
-    let is_pure = built_name.platform_tags.iter().all(|p| p == "any");
+    let mut is_pure = built_name.platform_tags.iter().all(|p| p == "any");
+    // Compiled code is never published as `any`: retag it as the platform wheel it is.
+    let built = if is_pure && !machines.is_empty() {
+        is_pure = false;
+        let retagged = crate::verify::retag::retag_into(&built, &dir.0, &settings.target)
+            .map_err(|e| fail(Stage::Repair, e))?;
+        log.line(&format!("[refinery] the wheel is tagged pure but carries s390x ELF files: retagged {} for repair", file_name(&retagged)));
+        retagged
+    } else {
+        built
+    };
     let (wheel, repaired) = if is_pure {
         log.line("[refinery] pure wheel: nothing to repair");
         (built.clone(), false)
