@@ -75,6 +75,21 @@ export function builtWith(result: unknown): string | null {
   return `${meta.built_with}${variant}${how}`;
 }
 
+/**
+ * What verification found on s390x, from the worker's result (`metadata.verification`):
+ * one line per check that ran, e.g. `smoke:orjson failed — exit status 1: AssertionError…`.
+ */
+export function verificationSummary(result: unknown): string[] {
+  const v = (result as { metadata?: { verification?: unknown } } | null | undefined)?.metadata?.verification as
+    | { checks?: { name?: unknown; outcome?: unknown; detail?: unknown }[] }
+    | null
+    | undefined;
+  if (!v || !Array.isArray(v.checks)) return [];
+  return v.checks
+    .filter((c) => typeof c.name === 'string' && typeof c.outcome === 'string' && c.outcome !== 'skipped')
+    .map((c) => (typeof c.detail === 'string' && c.detail ? `${c.name} ${c.outcome} — ${c.detail}` : `${c.name} ${c.outcome}`));
+}
+
 export function shortId(id: string, n = 12): string {
   return id.length > n ? id.slice(0, n) : id;
 }
