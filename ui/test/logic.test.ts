@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
 import { bucketize, histogram } from '../src/lib/charts';
 import { matchPath } from '../src/lib/router';
-import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone } from '../src/lib/format';
+import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationSummary } from '../src/lib/format';
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
 import { suggestedRecipe } from '../src/pages/Packages';
 import { uploadEndpoint } from '../src/pages/Inputs';
@@ -123,6 +123,25 @@ describe('routing and formatting', () => {
     expect(builtWith({ metadata: { built_with: 'host:s390x' } })).toBe('host:s390x');
     expect(builtWith({ wheel: 'x.whl' })).toBeNull();
     expect(builtWith(null)).toBeNull();
+  });
+
+  it('summarises verification checks, leaving out skipped ones', () => {
+    const result = {
+      metadata: {
+        verification: {
+          level: 'smoke',
+          checks: [
+            { name: 'import', outcome: 'passed', duration_secs: 0.5 },
+            { name: 'smoke:orjson', outcome: 'failed', detail: 'exit status 1: AssertionError', duration_secs: 0.9 },
+            { name: 'tests', outcome: 'skipped', detail: 'none known', duration_secs: 0 },
+          ],
+        },
+      },
+    };
+    expect(verificationSummary(result)).toEqual(['import passed', 'smoke:orjson failed — exit status 1: AssertionError']);
+    expect(verificationSummary({ metadata: {} })).toEqual([]);
+    expect(verificationSummary(null)).toEqual([]);
+    expect(statusTone('broken')).toBe('bad');
   });
 
   it('formats durations and tones', () => {

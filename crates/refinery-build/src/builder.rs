@@ -11,11 +11,11 @@ use refinery_pep::{Compatibility, Target, WheelFilename};
 
 use crate::exec::{run_logged, Log, Outcome};
 use crate::runner::{Mount, RunSpec, Runner};
-use crate::wheel_inspect::{elf_machines, top_level_modules, EM_S390};
+use crate::wheel_inspect::{elf_machines, EM_S390};
 
 /// Folders inside the environment.
-const GUEST_BUILD: &str = "/build";
-const GUEST_WHEELS: &str = "/wheels";
+pub(crate) const GUEST_BUILD: &str = "/build";
+pub(crate) const GUEST_WHEELS: &str = "/wheels";
 const GUEST_PIP_CACHE: &str = "/pip-cache";
 /// Every folder a build step mounts, for runners that must make mount points first.
 pub const GUEST_MOUNT_DIRS: &[&str] = &[GUEST_BUILD, GUEST_WHEELS, GUEST_PIP_CACHE];
@@ -52,6 +52,8 @@ pub struct AttemptFailure {
     /// The wheel cannot meet the target's policy (its platform tag): no variant can
     /// change that, so the package ends after this attempt.
     pub policy: bool,
+    /// What verification found, when the attempt got that far.
+    pub verification: Option<Box<refinery_store::Verification>>,
 }
 
 /// What a successful attempt produced.
@@ -61,6 +63,8 @@ pub struct BuiltWheel {
     pub path: PathBuf,
     pub modules: Vec<String>,
     pub repaired: bool,
+    /// What verification did (see [`crate::verify`]).
+    pub verification: refinery_store::Verification,
 }
 
 /// Settings shared by every attempt of a run.
@@ -79,6 +83,8 @@ pub struct AttemptSettings {
     /// Set to stop the running step and every later one (see [`crate::RunSettings::stop`]).
     pub stop: Option<Arc<AtomicBool>>,
     pub auditwheel: String,
+    /// What verification does (see [`crate::verify`]).
+    pub verify: crate::verify::VerifySettings,
 }
 
 /// One attempt's inputs.
@@ -122,6 +128,7 @@ pub fn attempt(
         timed_out: false,
         stopped: false,
         policy: false,
+        verification: None,
     };
     let dir = AttemptDir(settings.builds_dir.join(format!(
         "{}-{}-attempt{}-{}-{}",
@@ -299,13 +306,26 @@ pub fn attempt(
 
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
     let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
+    // Nothing pure from a compiled sdist.
+    crate::verify::purity::check_build(request.sdist, !machines.is_empty(), &log.read_all())
+        .map_err(|message| fail(Stage::Build, message))?;
     if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
         return Err(fail(
             Stage::Repair,
             format!("{member} is not an s390x binary (ELF machine {machine}): the build used a wrong compiler"),
         ));
     }
-    let is_pure = built_name.platform_tags.iter().all(|p| p == "any");
+    let mut is_pure = built_name.platform_tags.iter().all(|p| p == "any");
+    // Compiled code is never published as `any`: retag it as the platform wheel it is.
+    let built = if is_pure && !machines.is_empty() {
+        is_pure = false;
+        let retagged = crate::verify::retag::retag_into(&built, &dir.0, &settings.target)
+            .map_err(|e| fail(Stage::Repair, e))?;
+        log.line(&format!("[refinery] the wheel is tagged pure but carries s390x ELF files: retagged {} for repair", file_name(&retagged)));
+        retagged
+    } else {
+        built
+    };
     let (wheel, repaired) = if is_pure {
         log.line("[refinery] pure wheel: nothing to repair");
         (built.clone(), false)
@@ -356,8 +376,7 @@ pub fn attempt(
         (repaired, true)
     };
 
-    // 3. Verify: install into a clean venv, offline, and import every top-level module.
-    let modules = top_level_modules(&wheel).map_err(|e| fail(Stage::Verify, e))?;
+    // 3. Verify under emulation (see crate::verify): imports, smoke tests, self-test.
     let wheel_guest = format!(
         "{build_root}/{}",
         wheel.strip_prefix(&dir.0).unwrap_or(&wheel).display()
@@ -365,33 +384,37 @@ pub fn attempt(
     let wheel_dir_guest = wheel_guest
         .rsplit_once('/')
         .map_or(build_root.clone(), |(d, _)| d.to_string());
-    let script = verify_script(
-        &python,
-        &build_root,
-        &wheel_dir_guest,
-        &wheels,
-        &wheel_guest,
-        &modules,
-    );
-    log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
-    let spec = RunSpec {
-        argv: vec!["sh".into(), "-c".into(), script],
-        env,
+    let sandbox = crate::verify::Sandbox {
+        runner,
         mounts,
-        workdir: format!("{build_root}/tmp"),
-        network: false,
-        // Verification proves the wheel on s390x alone: nothing of the host inside.
-        accelerate: false,
-        zig: false,
-        rust: None,
+        env,
+        work_host: dir.0.clone(),
+        work_guest: build_root.clone(),
+        stop: settings.stop.as_deref(),
     };
-    run_step(runner.command(&spec), log, settings, Stage::Verify)?;
-    if !log.read_all().contains("[refinery-verify] ok") {
-        return Err(fail(
-            Stage::Verify,
-            "the import check did not report success".into(),
-        ));
+    let under_test = crate::verify::WheelUnderTest {
+        name: request.name,
+        version: request.version,
+        host_path: &wheel,
+        guest_path: wheel_guest.clone(),
+        find_links: vec![wheel_dir_guest, wheels],
+        tolerate_missing_dependencies: false,
+    };
+    let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log);
+    if let Some(failed) = verification.first_failure() {
+        return Err(AttemptFailure {
+            timed_out: false,
+            verification: Some(Box::new(verification.clone())),
+            ..fail(
+                Stage::Verify,
+                format!(
+                    "verify failed: {} {}: {}",
+                    failed.name, failed.outcome, failed.detail
+                ),
+            )
+        });
     }
+    let modules = verification.imported.clone();
 
     std::fs::create_dir_all(result_dir).map_err(|e| fail(Stage::Verify, e.to_string()))?;
     let kept = result_dir.join(file_name(&wheel));
@@ -401,28 +424,8 @@ pub fn attempt(
         path: kept,
         modules,
         repaired,
+        verification,
     })
-}
-
-/// A shell script run in the environment: clean venv, offline install, imports.
-fn verify_script(
-    python: &str,
-    root: &str,
-    wheel_dir: &str,
-    wheels: &str,
-    wheel: &str,
-    modules: &[String],
-) -> String {
-    let imports = modules.join(" ");
-    format!(
-        "set -e\n\
-         {python} -m venv --without-pip {root}/venv\n\
-         {python} -m pip --python {root}/venv/bin/python install --no-index --find-links {wheel_dir} --find-links {wheels} {wheel}\n\
-         {root}/venv/bin/python -c 'import importlib, sys\n\
-for m in sys.argv[1:]:\n    mod = importlib.import_module(m)\n    print(\"[refinery-verify] imported\", m, \"from\", getattr(mod, \"__file__\", \"?\"))\n\
-print(\"[refinery-verify] byteorder\", sys.byteorder)\n\
-print(\"[refinery-verify] ok\")' {imports}\n"
-    )
 }
 
 fn run_step(
@@ -437,6 +440,7 @@ fn run_step(
         timed_out: false,
         stopped: false,
         policy: false,
+        verification: None,
     };
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),

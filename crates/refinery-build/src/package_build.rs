@@ -829,6 +829,7 @@ fn run_attempt(
         timed_out: false,
         stopped: false,
         policy: false,
+        verification: None,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
     entry.metadata.built_with = Some(runner.describe_build(
@@ -862,6 +863,10 @@ fn run_attempt(
     );
     let duration = started.elapsed().as_secs_f64();
     entry.metadata.duration_secs = Some((duration * 10.0).round() / 10.0);
+    entry.metadata.verification = match &outcome {
+        Ok(built) => Some(built.verification.clone()),
+        Err(f) => f.verification.as_deref().cloned(),
+    };
     let (status, detail, hints) = match &outcome {
         Ok(built) => (
             "success",

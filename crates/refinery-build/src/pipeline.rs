@@ -48,6 +48,8 @@ pub struct RunSettings {
     /// Set from another thread to stop the run: the running step's processes are
     /// killed and nothing more starts (a cancelled job, a lost lease).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// What verification does, for built and reused wheels (see [`crate::verify`]).
+    pub verify: crate::verify::VerifySettings,
 }
 
 /// A function that plans one requirement for the run's target.
@@ -275,6 +277,7 @@ pub fn execute_plan(
         timeout: settings.attempt_timeout,
         stop: settings.stop.clone(),
         auditwheel: settings.auditwheel.clone(),
+        verify: settings.verify.clone(),
     };
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();
@@ -323,6 +326,20 @@ pub fn execute_plan(
         manifest = shared.manifest.into_inner().expect("manifest lock");
         results.into_iter().collect::<Result<Vec<()>, RunError>>()?;
     }
+    // Reused wheels with ELF files: checked like built ones, now that the output holds
+    // their dependencies.
+    let dirs = crate::verify::reused::ReusedDirs {
+        builds: &attempt_settings.builds_dir,
+        logs: &logs_dir,
+    };
+    crate::verify::reused::verify_reused(
+        &mut manifest,
+        settings,
+        &dirs,
+        &history,
+        reporter,
+        &write_manifest,
+    )?;
     if settings.simple_index {
         crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
             RunError::Write {

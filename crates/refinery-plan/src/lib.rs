@@ -1,6 +1,7 @@
 //! Scan inputs, resolve for the target, and plan the builds.
 
 pub mod build_requires;
+pub mod foreign_elf;
 pub mod listings;
 pub mod overrides;
 pub mod plan;

@@ -185,6 +185,27 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
         return;
     }
     match target.compatibility(&wheel) {
+        Compatibility::Compatible { .. } if is_pure(&wheel) => {
+            match crate::foreign_elf::foreign_elf_members(path, 3) {
+                Ok(foreign) if !foreign.is_empty() => {
+                    scanned.decision = Decision::Rebuild;
+                    scanned.reason = format!(
+                        "tagged {} but carries binaries for another machine: {}; it cannot run on s390x, so it will be built from its sdist",
+                        wheel.tags().iter().map(ToString::to_string).collect::<Vec<_>>().join("."),
+                        crate::foreign_elf::describe(&foreign)
+                    );
+                }
+                Ok(_) => {
+                    scanned.decision = Decision::Reuse;
+                    scanned.reason = format!(
+                        "installs as is on CPython {} {}",
+                        target.python_str(),
+                        target.platform_tag()
+                    );
+                }
+                Err(reason) => scanned.reason = reason,
+            }
+        }
         Compatibility::Compatible { .. } => {
             scanned.decision = Decision::Reuse;
             scanned.reason = format!(
@@ -198,6 +219,11 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
             scanned.reason = reason;
         }
     }
+}
+
+/// Whether every platform tag of the wheel is `any` (a pure wheel by its name).
+fn is_pure(wheel: &WheelFilename) -> bool {
+    wheel.platform_tags.iter().all(|p| p == "any")
 }
 
 /// Open the wheel as a zip, check every member name and size, and parse its METADATA.

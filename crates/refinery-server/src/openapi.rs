@@ -75,7 +75,7 @@ fn schemas() -> Value {
         "Ids": {"type": "object", "properties": {"ids": {"type": "array", "items": {"type": "integer"}},
             "statuses": {"type": "array", "items": {"$ref": "#/components/schemas/JobStatus"}}}},
         "JobStatus": {"type": "string", "enum": ["pending", "leased", "building", "retry", "built", "failed",
-            "cached", "reused", "missing", "skipped_known_failure", "system_recipe_failed", "cancelled"]},
+            "cached", "reused", "missing", "skipped_known_failure", "system_recipe_failed", "cancelled", "broken"]},
         "Log": {"type": "object", "required": ["attempt", "data"], "properties": {
             "attempt": {"type": "integer"}, "data": {"type": "string"}}},
         "Claim": {"type": "object", "required": ["worker"], "properties": {

@@ -497,6 +497,7 @@ fn status_of(status: Status) -> JobStatus {
         Status::Missing => JobStatus::Missing,
         Status::SkippedKnownFailure => JobStatus::SkippedKnownFailure,
         Status::SystemRecipeFailed => JobStatus::SystemRecipeFailed,
+        Status::Broken => JobStatus::Broken,
     }
 }
 
@@ -665,6 +666,7 @@ fn build_in(
         // One job is one package: dependencies are jobs of their own.
         expander: None,
         stop: Some(cancel.clone()),
+        verify: refinery_build::verify::VerifySettings::default(),
     };
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {

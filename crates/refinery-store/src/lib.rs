@@ -6,6 +6,8 @@
 //! * [`cas`]: the content-addressed store of built wheels (`<root>/sha256/ab/cdef…`).
 //! * [`queue`]: the control plane's build queue (leases, fencing, heartbeats), job logs,
 //!   inputs, plans and settings, on SQLite or PostgreSQL.
+//! * [`verification`]: what verification found for a wheel (imports, smoke tests,
+//!   self-tests, evidence), carried by the manifest and the history.
 //! * [`atomic`]: write a file through a temp file + fsync + rename, so readers never see it
 //!   half-written.
 //!
@@ -18,6 +20,7 @@ pub mod history;
 pub mod manifest;
 pub mod queue;
 pub mod time;
+pub mod verification;
 
 pub use queue::{open_queue, QueueError, QueueStore};
 
@@ -28,3 +31,4 @@ pub use history::{
     SlowSummary, VariantStats,
 };
 pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};
+pub use verification::{CheckOutcome, CheckResult, Verification};

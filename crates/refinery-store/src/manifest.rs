@@ -64,11 +64,16 @@ pub enum Status {
     SkippedKnownFailure,
     /// A system package recipe (hint) needed by the build failed to install.
     SystemRecipeFailed,
+    /// A wheel that installs but does not work on the target: verification (its imports,
+    /// its smoke test, or its own self-test under emulation) failed, or it carries
+    /// binaries for another machine. `metadata.verification` holds the evidence; the
+    /// wheel is not published.
+    Broken,
 }
 
 impl Status {
     /// Every status, in declaration (and `Ord`) order.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Reused,
         Status::Cached,
         Status::Built,
@@ -76,6 +81,7 @@ impl Status {
         Status::Missing,
         Status::SkippedKnownFailure,
         Status::SystemRecipeFailed,
+        Status::Broken,
     ];
 
     /// The snake_case name used in JSON and in `Display`.
@@ -88,6 +94,7 @@ impl Status {
             Status::Missing => "missing",
             Status::SkippedKnownFailure => "skipped_known_failure",
             Status::SystemRecipeFailed => "system_recipe_failed",
+            Status::Broken => "broken",
         }
     }
 
@@ -96,11 +103,12 @@ impl Status {
         matches!(self, Status::Reused | Status::Cached | Status::Built)
     }
 
-    /// True for outcomes that make a run fail: failed, missing, system_recipe_failed.
+    /// True for outcomes that make a run fail: failed, missing, system_recipe_failed,
+    /// broken.
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
-            Status::Failed | Status::Missing | Status::SystemRecipeFailed
+            Status::Failed | Status::Missing | Status::SystemRecipeFailed | Status::Broken
         )
     }
 }
@@ -113,7 +121,7 @@ impl fmt::Display for Status {
 
 /// Error of [`Status::from_str`], carrying the rejected input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status `{input}`; expected one of: reused, cached, built, failed, missing, skipped_known_failure, system_recipe_failed")]
+#[error("unknown status `{input}`; expected one of: reused, cached, built, failed, missing, skipped_known_failure, system_recipe_failed, broken")]
 pub struct ParseStatusError {
     pub input: String,
 }
@@ -177,6 +185,10 @@ pub struct ManifestMetadata {
     /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_toolchain: Option<String>,
+    /// What verification did: modules imported, smoke test and self-test results with
+    /// their evidence (see [`crate::verification`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::verification::Verification>,
 }
 
 /// One package in the manifest.
@@ -464,6 +476,11 @@ mod tests {
             rust_toolchain: Some(
                 "rustc 1.97.1 (Debian forky, native amd64 → s390x-unknown-linux-gnu)".into(),
             ),
+            verification: Some(crate::verification::Verification {
+                level: "smoke".into(),
+                imported: vec!["regex".into(), "regex._regex".into()],
+                ..Default::default()
+            }),
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));

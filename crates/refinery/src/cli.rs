@@ -368,6 +368,32 @@ pub struct RunArgs {
     pub schedule: Option<Schedule>,
     #[command(flatten)]
     pub environment: EnvironmentArgs,
+    /// What verification proves on s390x, under emulation: import (install, import the
+    /// top-level modules and every compiled extension module), smoke (also run the
+    /// smoke-test catalog's snippets for the package) or tests (also run the package's own
+    /// self-test). [default: smoke]
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub verify: Option<VerifyLevel>,
+    /// Seconds each verification process may run (install, imports, each smoke snippet,
+    /// the self-test) before it is killed and reported `timed_out`. [default: 600]
+    #[arg(long, value_name = "SECS")]
+    pub verify_timeout: Option<u64>,
+    /// Verify reused wheels that carry ELF files too; one that fails ends `broken`.
+    /// [default: true]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub verify_reused: Option<bool>,
+    /// Extra smoke-test catalog (TOML) on top of the built-in verify/catalog.toml
+    /// (entries with the same id replace the built-in ones).
+    #[arg(long, value_name = "FILE")]
+    pub smoke_tests: Option<PathBuf>,
+}
+
+/// `--verify`: how much verification does.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum VerifyLevel {
+    Import,
+    Smoke,
+    Tests,
 }
 
 #[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]

@@ -59,6 +59,12 @@ pub struct ConfigFile {
     pub auto_apply_suggestions: Option<bool>,
     /// Extra hint catalog (TOML) on top of the built-in one.
     pub hints_file: Option<PathBuf>,
+    /// import, smoke or tests (`--verify`).
+    pub verify: Option<String>,
+    pub verify_timeout: Option<u64>,
+    pub verify_reused: Option<bool>,
+    /// Extra smoke-test catalog (`--smoke-tests`).
+    pub smoke_tests: Option<PathBuf>,
     /// Per-package overrides, as in PLAN_OVERRIDES_JSON.
     pub overrides: Option<serde_json::Value>,
 }
@@ -300,6 +306,7 @@ pub struct RunOptions {
     pub environment: EnvironmentOptions,
     pub recipes: refinery_build::RecipePolicy,
     pub catalog: refinery_build::hints::Catalog,
+    pub verify: refinery_build::verify::VerifySettings,
 }
 
 pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
@@ -345,6 +352,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             }
             catalog
         },
+        verify: verify_settings(args, config)?,
         recipes: refinery_build::RecipePolicy {
             // --no-system-recipes wins over everything that would allow them.
             allowed: !(args.no_system_recipes || config.no_system_recipes.unwrap_or(false))
@@ -356,6 +364,42 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             forbidden: args.no_system_recipes || config.no_system_recipes.unwrap_or(false),
         },
         output,
+    })
+}
+
+/// `--verify`, `--verify-timeout`, `--verify-reused`, `--smoke-tests` over the config
+/// file's keys over the defaults.
+fn verify_settings(
+    args: &RunArgs,
+    config: &ConfigFile,
+) -> Result<refinery_build::verify::VerifySettings> {
+    use refinery_build::verify::{SmokeCatalog, VerifyLevel, VerifySettings};
+    let defaults = VerifySettings::default();
+    let level = match (args.verify, config.verify.as_deref()) {
+        (Some(crate::cli::VerifyLevel::Import), _) => VerifyLevel::Import,
+        (Some(crate::cli::VerifyLevel::Smoke), _) => VerifyLevel::Smoke,
+        (Some(crate::cli::VerifyLevel::Tests), _) => VerifyLevel::Tests,
+        (None, Some(text)) => text
+            .parse()
+            .map_err(|e: String| anyhow::anyhow!("verify in the config file: {e}"))?,
+        (None, None) => defaults.level,
+    };
+    let mut catalog = SmokeCatalog::builtin();
+    if let Some(path) = args.smoke_tests.as_ref().or(config.smoke_tests.as_ref()) {
+        catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+    }
+    Ok(VerifySettings {
+        level,
+        timeout: args
+            .verify_timeout
+            .or(config.verify_timeout)
+            .filter(|s| *s > 0)
+            .map_or(defaults.timeout, std::time::Duration::from_secs),
+        reused: args
+            .verify_reused
+            .or(config.verify_reused)
+            .unwrap_or(defaults.reused),
+        catalog: std::sync::Arc::new(catalog),
     })
 }
 

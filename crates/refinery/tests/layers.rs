@@ -168,7 +168,10 @@ fn explicit_recipes_honour_no_system_recipes() {
         stderr(&output)
     );
     assert!(
-        !e["metadata"]["environment"].as_str().unwrap().contains("+layer-"),
+        !e["metadata"]["environment"]
+            .as_str()
+            .unwrap()
+            .contains("+layer-"),
         "{e}"
     );
     // Without the flag the explicit recipe applies (no --auto-apply-suggestions needed).

@@ -75,6 +75,21 @@ export function builtWith(result: unknown): string | null {
   return `${meta.built_with}${variant}${how}`;
 }
 
+/**
+ * What verification found on s390x, from the worker's result (`metadata.verification`):
+ * one line per check that ran, e.g. `smoke:orjson failed — exit status 1: AssertionError…`.
+ */
+export function verificationSummary(result: unknown): string[] {
+  const v = (result as { metadata?: { verification?: unknown } } | null | undefined)?.metadata?.verification as
+    | { checks?: { name?: unknown; outcome?: unknown; detail?: unknown }[] }
+    | null
+    | undefined;
+  if (!v || !Array.isArray(v.checks)) return [];
+  return v.checks
+    .filter((c) => typeof c.name === 'string' && typeof c.outcome === 'string' && c.outcome !== 'skipped')
+    .map((c) => (typeof c.detail === 'string' && c.detail ? `${c.name} ${c.outcome} — ${c.detail}` : `${c.name} ${c.outcome}`));
+}
+
 export function shortId(id: string, n = 12): string {
   return id.length > n ? id.slice(0, n) : id;
 }
@@ -101,6 +116,7 @@ export const STATUS_HELP: Record<string, string> = {
   skipped_known_failure: 'skipped: it failed before and nothing changed',
   system_recipe_failed: 'installing the suggested system packages failed',
   cancelled: 'cancelled before it ran',
+  broken: 'it installs but does not work on s390x: its imports, smoke test or self-test failed under emulation',
   planning: 'the planner is resolving it',
   planned: 'a plan exists; enqueue its builds',
   build_queued: 'its builds are in the queue',
@@ -125,6 +141,7 @@ export function statusTone(status: string): Tone {
     case 'failed':
     case 'missing':
     case 'system_recipe_failed':
+    case 'broken':
     case 'failure':
     case 'timeout':
     case 'error':

@@ -12,7 +12,8 @@ export type JobStatus =
   | 'missing'
   | 'skipped_known_failure'
   | 'system_recipe_failed'
-  | 'cancelled';
+  | 'cancelled'
+  | 'broken';
 
 export const JOB_STATUSES: JobStatus[] = [
   'pending',
@@ -27,6 +28,7 @@ export const JOB_STATUSES: JobStatus[] = [
   'skipped_known_failure',
   'system_recipe_failed',
   'cancelled',
+  'broken',
 ];
 
 export interface Recipe {

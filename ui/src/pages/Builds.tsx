@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP } from '../lib/format';
+import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP, verificationSummary } from '../lib/format';
 import { Link, logPath, packagePath, planPath, useQueryParam } from '../lib/router';
 import { filterRows, pruneSelection } from '../lib/table';
 import { JOB_STATUSES, type Job, type QueueStats } from '../lib/types';
@@ -67,8 +67,22 @@ function JobDetails({ job }: { job: Job }) {
           </dd>
         </>
       )}
+      {verificationSummary(job.result).length > 0 && (
+        <>
+          <dt>Verified on s390x</dt>
+          <dd>
+            <ul className="plain-list">
+              {verificationSummary(job.result).map((line) => (
+                <li key={line}>
+                  <code>{line}</code>
+                </li>
+              ))}
+            </ul>
+          </dd>
+        </>
+      )}
       <dt>Detail / error</dt>
-      <dd className={job.status === 'failed' ? 'error-text' : undefined}>{job.detail || '—'}</dd>
+      <dd className={job.status === 'failed' || job.status === 'broken' ? 'error-text' : undefined}>{job.detail || '—'}</dd>
       <dt>Log</dt>
       <dd>
         {fmtBytes(job.log_bytes)} — <Link to={logPath(job.package, job.version, job.id)}>open the log</Link>

@@ -112,10 +112,13 @@ pub enum JobStatus {
     SystemRecipeFailed,
     /// Cancelled before a worker took it.
     Cancelled,
+    /// The wheel installs but failed verification on the target (see
+    /// [`crate::manifest::Status::Broken`]).
+    Broken,
 }
 
 impl JobStatus {
-    pub const ALL: [JobStatus; 12] = [
+    pub const ALL: [JobStatus; 13] = [
         JobStatus::Pending,
         JobStatus::Leased,
         JobStatus::Building,
@@ -128,6 +131,7 @@ impl JobStatus {
         JobStatus::SkippedKnownFailure,
         JobStatus::SystemRecipeFailed,
         JobStatus::Cancelled,
+        JobStatus::Broken,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -144,6 +148,7 @@ impl JobStatus {
             JobStatus::SkippedKnownFailure => "skipped_known_failure",
             JobStatus::SystemRecipeFailed => "system_recipe_failed",
             JobStatus::Cancelled => "cancelled",
+            JobStatus::Broken => "broken",
         }
     }
 

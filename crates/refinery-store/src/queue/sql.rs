@@ -578,6 +578,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             JobStatus::SystemRecipeFailed,
             JobStatus::SkippedKnownFailure,
             JobStatus::Cancelled,
+            JobStatus::Broken,
         ]);
         // A job whose twin is already waiting or running stays as it is: one active job
         // per package, version and target.

@@ -1,0 +1,437 @@
+//! Run verification in the environment: a clean venv, an offline install, then each
+//! check (imports, smoke snippets, self-test) as its own interpreter process under
+//! emulation, with the network cut and a time limit. A check that hangs is killed at its
+//! limit (`timed_out`), one whose interpreter dies of a signal is `crashed`, one that
+//! exits non-zero `failed` (or `needs_network` when that is why); the last lines each
+//! printed are kept as evidence.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use refinery_store::verification::EVIDENCE_LINES;
+use refinery_store::{CheckOutcome, CheckResult, Verification};
+
+use super::{SmokeTest, VerifyLevel, VerifySettings};
+use crate::exec::{run_logged, Log, Outcome};
+use crate::runner::{Mount, RunSpec, Runner};
+
+/// Printed by the wrapper after each check: the interpreter's exit status as the shell
+/// saw it (128 + N when signal N killed it).
+const EXIT_MARKER: &str = "[refinery-verify] exit ";
+
+/// Where verification runs.
+pub struct Sandbox<'a> {
+    pub runner: &'a dyn Runner,
+    /// Every folder the checks see (the work folder, the wheel's, the output's).
+    pub mounts: Vec<Mount>,
+    /// Environment of every check (HOME, TMPDIR, pip settings …).
+    pub env: Vec<(String, String)>,
+    /// A writable folder for the venv and the snippet files, on the host …
+    pub work_host: PathBuf,
+    /// … and as the environment sees it.
+    pub work_guest: String,
+    /// Set to stop the running check at once (a cancelled job).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+/// The wheel to verify.
+pub struct WheelUnderTest<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    /// The wheel file on the host (its RECORD names the extension modules).
+    pub host_path: &'a Path,
+    /// The wheel as the environment sees it.
+    pub guest_path: String,
+    /// Folders (as the environment sees them) pip takes runtime dependencies from.
+    pub find_links: Vec<String>,
+    /// Install without dependencies when they are not all there (reused wheels, checked
+    /// before every build finished); otherwise a missing dependency fails the install.
+    pub tolerate_missing_dependencies: bool,
+}
+
+/// Verify `wheel` at `settings.level`. Never fails as a function: what went wrong is a
+/// check in the result ([`Verification::first_failure`]). Every line goes to `log`.
+pub fn verify_wheel(
+    sandbox: &Sandbox<'_>,
+    wheel: &WheelUnderTest<'_>,
+    settings: &VerifySettings,
+    log: &Log,
+) -> Verification {
+    let started = Instant::now();
+    let mut verification = Verification {
+        level: settings.level.to_string(),
+        log_path: Some(log.path().to_string_lossy().into_owned()),
+        ..Verification::default()
+    };
+    let finish = |mut v: Verification| {
+        v.duration_secs = tenths(started.elapsed());
+        v
+    };
+    let mut modules = crate::wheel_inspect::top_level_modules(wheel.host_path).unwrap_or_default();
+    match super::extensions::extension_modules(wheel.host_path) {
+        Ok(extensions) => modules.extend(extensions),
+        Err(e) => log.line(&format!(
+            "[refinery-verify] cannot list the extension modules: {e}"
+        )),
+    }
+    modules.dedup();
+    verification.imported.clone_from(&modules);
+
+    // 1. A clean venv and an offline install (dependencies from the output folder).
+    let install = run_check(
+        sandbox,
+        "install",
+        vec!["sh".into(), "-c".into(), install_script(sandbox, wheel)],
+        settings.timeout,
+        log,
+    );
+    let installed = install.outcome == CheckOutcome::Passed;
+    verification.checks.push(install);
+    if !installed {
+        return finish(verification);
+    }
+
+    // 2. Import the top-level modules and every extension module.
+    let driver = write_script(sandbox, "refinery_verify_import.py", IMPORT_DRIVER);
+    let mut argv = vec![
+        venv_python(sandbox),
+        "-X".into(),
+        "faulthandler".into(),
+        driver,
+    ];
+    argv.extend(modules.iter().cloned());
+    log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
+    let import = run_check(sandbox, "import", argv, settings.timeout, log);
+    let imported = import.outcome == CheckOutcome::Passed;
+    verification.checks.push(import);
+    if !imported || settings.level < VerifyLevel::Smoke {
+        return finish(verification);
+    }
+
+    // 3. Smoke tests, then 4. the self-test.
+    let entries = settings.catalog.select(wheel.name, wheel.version);
+    if entries.is_empty() {
+        verification.checks.push(skipped(
+            "smoke",
+            format!(
+                "the smoke-test catalog has nothing for {} {}",
+                wheel.name, wheel.version
+            ),
+        ));
+    }
+    for entry in &entries {
+        let limit = entry
+            .timeout_secs
+            .map_or(settings.timeout, Duration::from_secs);
+        let check = run_snippet(sandbox, "smoke", entry, &entry.snippet, limit, log);
+        verification.checks.push(check);
+    }
+    if settings.level < VerifyLevel::Tests {
+        return finish(verification);
+    }
+    let with_tests: Vec<&&SmokeTest> = entries.iter().filter(|e| e.tests.is_some()).collect();
+    if with_tests.is_empty() {
+        verification.checks.push(skipped(
+            "tests",
+            format!(
+                "the smoke-test catalog knows no self-test for {} {}",
+                wheel.name, wheel.version
+            ),
+        ));
+    }
+    for entry in with_tests {
+        let code = entry.tests.as_deref().unwrap_or_default();
+        let check = run_snippet(sandbox, "tests", entry, code, settings.timeout, log);
+        verification.checks.push(check);
+    }
+    finish(verification)
+}
+
+/// The check `<kind>:<id>` running `code` as a script in the venv.
+fn run_snippet(
+    sandbox: &Sandbox<'_>,
+    kind: &str,
+    entry: &SmokeTest,
+    code: &str,
+    limit: Duration,
+    log: &Log,
+) -> CheckResult {
+    let file = format!("refinery_{kind}_{}.py", entry.id.replace(['-', '.'], "_"));
+    let script = write_script(sandbox, &file, code);
+    run_check(
+        sandbox,
+        &format!("{kind}:{}", entry.id),
+        vec![
+            venv_python(sandbox),
+            "-X".into(),
+            "faulthandler".into(),
+            script,
+        ],
+        limit,
+        log,
+    )
+}
+
+fn skipped(name: &str, detail: String) -> CheckResult {
+    CheckResult {
+        name: name.to_string(),
+        outcome: CheckOutcome::Skipped,
+        detail,
+        evidence: Vec::new(),
+        duration_secs: 0.0,
+    }
+}
+
+fn venv_python(sandbox: &Sandbox<'_>) -> String {
+    format!("{}/venv/bin/python", sandbox.work_guest)
+}
+
+/// Write `text` into the work folder; returns its path as the environment sees it.
+/// A file that cannot be written shows up as the check's failure (python cannot open it).
+fn write_script(sandbox: &Sandbox<'_>, file: &str, text: &str) -> String {
+    let _ = std::fs::write(sandbox.work_host.join(file), text);
+    format!("{}/{file}", sandbox.work_guest)
+}
+
+fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
+    let python = sandbox.runner.python();
+    let venv = format!("{}/venv", sandbox.work_guest);
+    let links: String = wheel
+        .find_links
+        .iter()
+        .map(|l| format!(" --find-links {l}"))
+        .collect();
+    let pip = format!(
+        "{python} -m pip --python {venv}/bin/python install --no-index{links} {}",
+        wheel.guest_path
+    );
+    let install = if wheel.tolerate_missing_dependencies {
+        format!("{pip} || {{ echo '[refinery-verify] some runtime dependencies are not in the output: installing the wheel alone'; {pip} --no-deps; }}")
+    } else {
+        pip
+    };
+    format!("set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\n{install}\n")
+}
+
+/// Imports each module named on the command line; prints what it imported and the byte
+/// order; exits 1 when any import failed (after trying them all).
+const IMPORT_DRIVER: &str = r#"import importlib, sys, traceback
+failed = []
+for name in sys.argv[1:]:
+    try:
+        module = importlib.import_module(name)
+        print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), flush=True)
+    except BaseException as error:
+        traceback.print_exc()
+        print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)
+        failed.append(name)
+print("[refinery-verify] byteorder", sys.byteorder, flush=True)
+sys.exit(1 if failed else 0)
+"#;
+
+/// Run one check: `argv` in the environment (network cut, nothing of the host bound in),
+/// killed at `limit`. Its lines go to `log`.
+pub(crate) fn run_check(
+    sandbox: &Sandbox<'_>,
+    name: &str,
+    argv: Vec<String>,
+    limit: Duration,
+    log: &Log,
+) -> CheckResult {
+    let started = Instant::now();
+    let mut wrapped = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        format!("\"$@\"; echo \"{EXIT_MARKER}$?\""),
+        "sh".to_string(),
+    ];
+    wrapped.extend(argv);
+    let mut env = sandbox.env.clone();
+    env.extend(
+        [
+            ("PYTHONFAULTHANDLER", "1"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("PYTHONUNBUFFERED", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let spec = RunSpec {
+        argv: wrapped,
+        env,
+        mounts: sandbox.mounts.clone(),
+        workdir: sandbox.work_guest.clone(),
+        network: false,
+        // Verification proves the wheel on s390x alone: nothing of the host inside.
+        accelerate: false,
+        zig: false,
+        rust: None,
+    };
+    log.line(&format!(
+        "[refinery-verify] --- {name} (limit {} s) ---",
+        limit.as_secs()
+    ));
+    // The check's lines go to the log as they come (live logs); its part of the log is
+    // read back afterwards for the verdict and the evidence.
+    let offset = std::fs::metadata(log.path()).map_or(0, |m| m.len());
+    let outcome = run_logged(
+        sandbox.runner.command(&spec),
+        log,
+        Some(limit),
+        sandbox.stop,
+    )
+    .map(|o| (o, read_from(log.path(), offset)))
+    .map_err(|e| e.to_string());
+    let (outcome, detail, text) = match outcome {
+        Err(e) => (
+            CheckOutcome::Failed,
+            format!("cannot run the check: {e}"),
+            String::new(),
+        ),
+        Ok((outcome, text)) => {
+            let (o, d) = classify(&outcome, &text, limit);
+            (o, d, text)
+        }
+    };
+    let result = CheckResult {
+        name: name.to_string(),
+        outcome,
+        detail,
+        evidence: evidence(&text),
+        duration_secs: tenths(started.elapsed()),
+    };
+    log.line(&format!(
+        "[refinery-verify] {name}: {}{}",
+        result.outcome,
+        if result.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", result.detail)
+        }
+    ));
+    result
+}
+
+/// What the process's end and output say about the check.
+fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (CheckOutcome, String) {
+    let last = last_line(text);
+    match outcome {
+        Outcome::TimedOut(_) => (
+            CheckOutcome::TimedOut,
+            format!(
+                "killed at its time limit of {} s: it hangs or is far too slow under emulation",
+                limit.as_secs()
+            ),
+        ),
+        Outcome::Stopped => (
+            CheckOutcome::Skipped,
+            "stopped: the job was cancelled".into(),
+        ),
+        Outcome::Failed(status) => (
+            CheckOutcome::Failed,
+            format!("the check's wrapper failed ({status}): {last}"),
+        ),
+        Outcome::Success => {
+            let code = text
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(EXIT_MARKER))
+                .and_then(|c| c.trim().parse::<i32>().ok());
+            match code {
+                Some(0) => (CheckOutcome::Passed, String::new()),
+                Some(code) if code > 128 => (
+                    CheckOutcome::Crashed,
+                    format!(
+                        "the interpreter died of signal {} ({}): {last}",
+                        code - 128,
+                        signal_name(code - 128)
+                    ),
+                ),
+                Some(code) if needs_network(text) => (
+                    CheckOutcome::NeedsNetwork,
+                    format!(
+                        "exit status {code}: it needs the network, which verification cuts: {last}"
+                    ),
+                ),
+                Some(code) => (CheckOutcome::Failed, format!("exit status {code}: {last}")),
+                None => (
+                    CheckOutcome::Failed,
+                    format!("it reported no exit status: {last}"),
+                ),
+            }
+        }
+    }
+}
+
+/// The text of `path` from byte `offset` on (lossy UTF-8; empty when unreadable).
+fn read_from(path: &Path, offset: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        if file.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = file
+                .take(crate::exec::DEFAULT_LOG_CAP)
+                .read_to_end(&mut text);
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
+/// Whether the output shows a failed network access (name resolution, no route).
+fn needs_network(text: &str) -> bool {
+    [
+        "Temporary failure in name resolution",
+        "Name or service not known",
+        "Network is unreachable",
+        "No address associated with hostname",
+        "getaddrinfo failed",
+        "[Errno -3]",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
+fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        15 => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// The last line a check printed that is not the wrapper's or the refinery's.
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with(EXIT_MARKER) && !l.starts_with("[refinery]"))
+        .unwrap_or("no output")
+        .chars()
+        .take(300)
+        .collect()
+}
+
+/// The last [`EVIDENCE_LINES`] lines of the output, without the wrapper's marker.
+fn evidence(text: &str) -> Vec<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with(EXIT_MARKER) && !l.trim().is_empty())
+        .collect();
+    lines[lines.len().saturating_sub(EVIDENCE_LINES)..]
+        .iter()
+        .map(|l| l.chars().take(500).collect())
+        .collect()
+}
+
+fn tenths(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests;

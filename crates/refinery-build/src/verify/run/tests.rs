@@ -1,0 +1,204 @@
+//! Checks run with the host's python3 through the host runner: a hang is killed at its
+//! limit, a crash is told from a failure, a cut network is named, and a whole
+//! verification of a generated wheel installs, imports and runs its smoke test.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use super::*;
+use crate::exec::DEFAULT_LOG_CAP;
+use crate::runner::HostRunner;
+use crate::verify::SmokeCatalog;
+
+fn host() -> HostRunner {
+    HostRunner {
+        python: "python3".into(),
+    }
+}
+
+fn sandbox<'a>(runner: &'a HostRunner, work: &Path) -> Sandbox<'a> {
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k == "PATH" || k == "HOME" || k.starts_with("PYENV"))
+        .collect();
+    env.push(("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()));
+    Sandbox {
+        runner,
+        mounts: Vec::new(),
+        env,
+        work_host: work.to_path_buf(),
+        work_guest: work.to_string_lossy().into_owned(),
+        stop: None,
+    }
+}
+
+fn check(code: &str, limit: Duration) -> (CheckResult, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = host();
+    let sandbox = sandbox(&runner, dir.path());
+    let log = Log::create(&dir.path().join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+    let script = write_script(&sandbox, "refinery_smoke_t.py", code);
+    let result = run_check(
+        &sandbox,
+        "smoke:t",
+        vec!["python3".into(), "-X".into(), "faulthandler".into(), script],
+        limit,
+        &log,
+    );
+    (result, log.read_all())
+}
+
+#[test]
+fn a_hanging_snippet_is_killed_at_its_limit_and_reported_as_such() {
+    let (result, log) = check("while True:\n    pass\n", Duration::from_secs(1));
+    assert_eq!(result.outcome, CheckOutcome::TimedOut, "{result:?}");
+    assert!(result.detail.contains("time limit of 1 s"), "{result:?}");
+    assert!(log.contains("smoke:t: timed_out"), "{log}");
+}
+
+#[test]
+fn a_crashing_interpreter_is_reported_with_its_signal() {
+    let (result, _) = check(
+        "import ctypes\nctypes.string_at(0)\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(result.outcome, CheckOutcome::Crashed, "{result:?}");
+    assert!(result.detail.contains("signal 11 (SIGSEGV)"), "{result:?}");
+    // faulthandler's report is the evidence.
+    assert!(
+        result
+            .evidence
+            .iter()
+            .any(|l| l.contains("Segmentation fault")),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_failing_snippet_says_why_and_a_passing_one_passes() {
+    let (failed, _) = check(
+        "import sys\nprint('dumps gave', b'128')\nassert sys.maxsize == 1, 'wrong width'\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(failed.outcome, CheckOutcome::Failed, "{failed:?}");
+    assert!(
+        failed
+            .detail
+            .starts_with("exit status 1: AssertionError: wrong width"),
+        "{failed:?}"
+    );
+    assert!(failed.evidence.iter().any(|l| l.contains("dumps gave")));
+    let (passed, _) = check(
+        "assert 2**63 == 9223372036854775808\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(passed.outcome, CheckOutcome::Passed, "{passed:?}");
+    assert!(passed.detail.is_empty());
+}
+
+#[test]
+fn a_check_that_needs_the_network_is_named() {
+    let (result, _) = check(
+        "import socket\nsocket.getaddrinfo('refinery-test.invalid', 443)\n",
+        Duration::from_secs(60),
+    );
+    assert_eq!(result.outcome, CheckOutcome::NeedsNetwork, "{result:?}");
+    assert!(!result.outcome.is_failure());
+}
+
+/// A pure wheel `fastpkg` with one module and RECORD.
+fn write_wheel(dir: &Path) -> PathBuf {
+    let path = dir.join("fastpkg-1.0-py3-none-any.whl");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, text) in [
+        ("fastpkg/__init__.py", "def dumps(n):\n    return str(n).encode()\n"),
+        (
+            "fastpkg-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: fastpkg\nVersion: 1.0\n",
+        ),
+        (
+            "fastpkg-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        (
+            "fastpkg-1.0.dist-info/RECORD",
+            "fastpkg/__init__.py,,\nfastpkg-1.0.dist-info/METADATA,,\nfastpkg-1.0.dist-info/WHEEL,,\nfastpkg-1.0.dist-info/RECORD,,\n",
+        ),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    path
+}
+
+#[test]
+fn a_wheel_is_installed_imported_and_smoke_tested_per_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = dir.path().join("wheels");
+    std::fs::create_dir_all(&wheels).unwrap();
+    let wheel = write_wheel(&wheels);
+    let catalog = SmokeCatalog::parse(
+        r#"
+[[smoke]]
+id = "fastpkg"
+package = "fastpkg"
+versions = ">=1"
+snippet = "import fastpkg\nassert fastpkg.dumps(2**63) == b'9223372036854775808'\n"
+tests = "raise SystemExit('1 of 3 self-tests failed')"
+"#,
+        "test.toml",
+    )
+    .unwrap();
+    let runner = host();
+    for (level, want) in [
+        (VerifyLevel::Import, vec!["install passed", "import passed"]),
+        (
+            VerifyLevel::Smoke,
+            vec!["install passed", "import passed", "smoke:fastpkg passed"],
+        ),
+        (
+            VerifyLevel::Tests,
+            vec![
+                "install passed",
+                "import passed",
+                "smoke:fastpkg passed",
+                "tests:fastpkg failed",
+            ],
+        ),
+    ] {
+        let work = dir.path().join(format!("work-{level}"));
+        std::fs::create_dir_all(&work).unwrap();
+        let sandbox = sandbox(&runner, &work);
+        let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+        let settings = VerifySettings {
+            level,
+            catalog: Arc::new(catalog.clone()),
+            ..VerifySettings::default()
+        };
+        let under_test = WheelUnderTest {
+            name: "fastpkg",
+            version: "1.0",
+            host_path: &wheel,
+            guest_path: wheel.to_string_lossy().into_owned(),
+            find_links: vec![wheels.to_string_lossy().into_owned()],
+            tolerate_missing_dependencies: false,
+        };
+        let v = verify_wheel(&sandbox, &under_test, &settings, &log);
+        let got: Vec<String> = v
+            .checks
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.outcome))
+            .collect();
+        assert_eq!(got, want, "{}", log.read_all());
+        assert_eq!(v.imported, ["fastpkg"]);
+        assert_eq!(v.level, level.as_str());
+        if level == VerifyLevel::Tests {
+            let failure = v.first_failure().unwrap();
+            assert!(
+                failure.detail.contains("1 of 3 self-tests failed"),
+                "{failure:?}"
+            );
+        }
+    }
+}
