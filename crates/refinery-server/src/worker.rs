@@ -58,6 +58,8 @@ pub struct WorkerOptions {
     pub recipes: RecipePolicy,
     /// The hint catalog builds are matched against.
     pub catalog: Catalog,
+    /// What verification does (`--verify`, `--smoke-tests` …).
+    pub verify: refinery_build::verify::VerifySettings,
 }
 
 impl WorkerOptions {
@@ -89,6 +91,7 @@ impl WorkerOptions {
             pip_env: Vec::new(),
             recipes: RecipePolicy::default(),
             catalog: Catalog::builtin(),
+            verify: refinery_build::verify::VerifySettings::default(),
             cache,
         }
     }
@@ -666,7 +669,7 @@ fn build_in(
         // One job is one package: dependencies are jobs of their own.
         expander: None,
         stop: Some(cancel.clone()),
-        verify: refinery_build::verify::VerifySettings::default(),
+        verify: options.verify.clone(),
     };
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {

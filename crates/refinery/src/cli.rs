@@ -163,6 +163,8 @@ pub struct WorkerArgs {
     /// Extra hint catalog (TOML) on top of the built-in one.
     #[arg(long, value_name = "FILE")]
     pub hints_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub verification: VerifyArgs,
 }
 
 /// Where builds run: the s390x rootfs (default), a container image, or the host.
@@ -368,6 +370,13 @@ pub struct RunArgs {
     pub schedule: Option<Schedule>,
     #[command(flatten)]
     pub environment: EnvironmentArgs,
+    #[command(flatten)]
+    pub verification: VerifyArgs,
+}
+
+/// What verification does (the main job and workers).
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
     /// What verification proves on s390x, under emulation: import (install, import the
     /// top-level modules and every compiled extension module), smoke (also run the
     /// smoke-test catalog's snippets for the package) or tests (also run the package's own

@@ -712,6 +712,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
 pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
     let mut options = worker_options(&cache, &history_db, &args.index, args.hints_file.as_deref())?;
+    options.verify = crate::config::verify_settings(&args.verification, &ConfigFile::default())?;
     if let Some(id) = &args.worker_id {
         options.id = id.clone();
     }

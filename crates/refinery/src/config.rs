@@ -352,7 +352,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             }
             catalog
         },
-        verify: verify_settings(args, config)?,
+        verify: verify_settings(&args.verification, config)?,
         recipes: refinery_build::RecipePolicy {
             // --no-system-recipes wins over everything that would allow them.
             allowed: !(args.no_system_recipes || config.no_system_recipes.unwrap_or(false))
@@ -369,8 +369,8 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
 
 /// `--verify`, `--verify-timeout`, `--verify-reused`, `--smoke-tests` over the config
 /// file's keys over the defaults.
-fn verify_settings(
-    args: &RunArgs,
+pub fn verify_settings(
+    args: &crate::cli::VerifyArgs,
     config: &ConfigFile,
 ) -> Result<refinery_build::verify::VerifySettings> {
     use refinery_build::verify::{SmokeCatalog, VerifyLevel, VerifySettings};

@@ -262,3 +262,36 @@ fn a_build_that_falls_back_to_pure_python_fails_with_the_fallback_hint() {
     );
     assert!(e["path"].is_null(), "{e}");
 }
+
+#[test]
+fn a_smoke_test_catalog_entry_that_does_not_parse_stops_the_run_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), "six==1.16.0\n").unwrap();
+    let catalog = tmp.path().join("mine.toml");
+    std::fs::write(
+        &catalog,
+        "[[smoke]]\nid = \"mypkg-ints\"\npackage = \"mypkg\"\nversions = \">=1.0,<<2\"\nsnippet = \"import mypkg\"\n",
+    )
+    .unwrap();
+    let out = refinery(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            tmp.path().join("out").to_str().unwrap(),
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--smoke-tests",
+            catalog.to_str().unwrap(),
+            "--offline",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("mine.toml"), "{err}");
+    assert!(err.contains("smoke test \"mypkg-ints\""), "{err}");
+    assert!(err.contains("PEP 440"), "{err}");
+}

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use refinery_store::{Event, History, Manifest, ManifestEntry, Status};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
+use crate::accelerate::AccelerateMode;
 use crate::builder::{GUEST_BUILD, GUEST_WHEELS};
-use crate::environment::{open_environment, OpenedEnvironment};
+use crate::environment::{open_environment, EnvironmentChoice, OpenedEnvironment};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::pipeline::RunSettings;
 use crate::runner::Mount;
@@ -68,7 +69,8 @@ pub fn verify_reused(
             );
         } else if settings.verify.reused {
             let opened = environment.get_or_insert_with(|| {
-                open_environment(&settings.environment, &settings.target, reporter)
+                let quiet = QuietAcceleration(reporter);
+                open_environment(&emulated(&settings.environment), &settings.target, &quiet)
             });
             let env = match opened {
                 Ok(env) => env,
@@ -171,6 +173,30 @@ fn verify_one(
             format!("reused wheel {file} does not work on s390x: {why}"),
         ),
         None => entry.detail = format!("{}; verified on s390x: {summary}", entry.detail),
+    }
+}
+
+/// The same environment without the host's compilers: verification runs only the
+/// target's code, so nothing needs preparing for acceleration.
+fn emulated(choice: &EnvironmentChoice) -> EnvironmentChoice {
+    let mut choice = choice.clone();
+    match &mut choice {
+        EnvironmentChoice::Rootfs { accelerate, .. }
+        | EnvironmentChoice::Container { accelerate, .. } => *accelerate = AccelerateMode::Off,
+        EnvironmentChoice::Host => {}
+    }
+    choice
+}
+
+/// Forwards every message but the note that acceleration is off, which the environment
+/// opened for verification would print and which says nothing about the builds.
+struct QuietAcceleration<'a>(&'a dyn Reporter);
+
+impl Reporter for QuietAcceleration<'_> {
+    fn message(&self, message: &str) {
+        if !message.starts_with("acceleration off") {
+            self.0.message(message);
+        }
     }
 }
 

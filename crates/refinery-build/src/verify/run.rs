@@ -405,12 +405,29 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-/// The last line a check printed that is not the wrapper's or the refinery's.
+/// The most telling line a check printed: the last Python exception line
+/// (`AssertionError: …`, `Fatal Python error: …`), else the last line that is not the
+/// wrapper's or the refinery's. stdout and stderr are read by two threads, so their order
+/// in the log is not their order of printing: the exception line is found by its shape.
 fn last_line(text: &str) -> String {
-    text.lines()
-        .rev()
+    static EXCEPTION: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let exception = EXCEPTION.get_or_init(|| {
+        regex::Regex::new(
+            r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)(:|$)|Fatal Python error)",
+        )
+        .expect("valid pattern")
+    });
+    let lines: Vec<&str> = text
+        .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(EXIT_MARKER) && !l.starts_with("[refinery]"))
+        .filter(|l| !l.is_empty() && !l.starts_with(EXIT_MARKER) && !l.starts_with("[refinery]"))
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| exception.is_match(l))
+        .or(lines.last())
+        .copied()
         .unwrap_or("no output")
         .chars()
         .take(300)

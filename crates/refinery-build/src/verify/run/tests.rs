@@ -202,3 +202,18 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
         }
     }
 }
+
+#[test]
+fn the_exception_line_is_the_detail_whatever_the_order_of_the_streams() {
+    let text = "Traceback (most recent call last):\n  File \"x.py\", line 3\nAssertionError: wrong width\ndumps gave b'128'\n[refinery-verify] exit 1\n";
+    assert_eq!(last_line(text), "AssertionError: wrong width");
+    assert_eq!(
+        last_line("Fatal Python error: Segmentation fault\n\nCurrent thread:\n"),
+        "Fatal Python error: Segmentation fault"
+    );
+    assert_eq!(
+        last_line("just output\n[refinery-verify] exit 3\n"),
+        "just output"
+    );
+    assert_eq!(last_line(""), "no output");
+}
