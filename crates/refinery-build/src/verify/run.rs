@@ -64,8 +64,18 @@ pub fn verify_wheel(
         log_path: Some(log.path().to_string_lossy().into_owned()),
         ..Verification::default()
     };
+    // The log's last verification line says the verdict (`[refinery-verify] ok` when no
+    // check failed), for people and scripts reading the attempt log.
     let finish = |mut v: Verification| {
         v.duration_secs = tenths(started.elapsed());
+        match v.first_failure() {
+            None => log.line(&format!("[refinery-verify] ok: {}", v.summary())),
+            Some(failed) => log.line(&format!(
+                "[refinery-verify] failed: {} ({})",
+                failed.name,
+                failed.outcome.as_str()
+            )),
+        }
         v
     };
     let mut modules = crate::wheel_inspect::top_level_modules(wheel.host_path).unwrap_or_default();
