@@ -179,9 +179,7 @@ impl LayerStore {
             let path = path.to_path_buf();
             move |source| LayerError::Io { path, source }
         };
-        create_dir(lock_path.parent().expect("lock folder")).map_err(io(&lock_path))?;
-        let lock = std::fs::File::create(&lock_path).map_err(io(&lock_path))?;
-        lock.lock().map_err(io(&lock_path))?;
+        let _lock = lock_exclusive(&lock_path).map_err(io(&lock_path))?;
         // Another run may have finished it while we waited.
         if path.join(LAYER_FILE).is_file() {
             self.touch(&key);
@@ -437,6 +435,18 @@ pub fn is_package_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c))
+}
+
+/// Wait for, and take, the exclusive lock of the file at `path` (made with its folder
+/// when missing); it is held until the returned file is dropped. Layers, Rust toolchains
+/// and packs are each made once under such a lock.
+pub(crate) fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::File::create(path)?;
+    file.lock()?;
+    Ok(file)
 }
 
 /// Remove leftovers of interrupted creations of `key` (the caller holds its lock).

@@ -168,13 +168,8 @@ impl PackStore {
         if path.join(MARKER_FILE).is_file() {
             return Ok(pack);
         }
-        let locks = self.dir.join(".locks");
-        std::fs::create_dir_all(&locks)
-            .map_err(|e| format!("cannot create {}: {e}", locks.display()))?;
-        let lock_path = locks.join(format!("{key}.lock"));
-        let lock = std::fs::File::create(&lock_path)
-            .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-        lock.lock()
+        let lock_path = self.dir.join(".locks").join(format!("{key}.lock"));
+        let _lock = crate::layers::lock_exclusive(&lock_path)
             .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
         if path.join(MARKER_FILE).is_file() {
             return Ok(pack);
@@ -225,7 +220,12 @@ fn make_pack(
         env: vec![
             ("PREFIX".into(), pack.guest_prefix()),
             ("DESTDIR".into(), format!("{GUEST_WORK}/out")),
-            ("JOBS".into(), "2".into()),
+            (
+                "JOBS".into(),
+                std::thread::available_parallelism()
+                    .map_or(1, std::num::NonZero::get)
+                    .to_string(),
+            ),
             ("HOME".into(), format!("{GUEST_WORK}/out")),
         ],
         mounts: vec![Mount::rw(work, GUEST_WORK)],

@@ -233,6 +233,8 @@ pub struct RustStore {
     cargo_home: PathBuf,
     /// Zig's cache on the host (shared with [`crate::zig`]).
     zig_cache: PathBuf,
+    /// The host's Zig package folder, looked up (a python3 run) at the first Rust build.
+    zig_dir: std::sync::OnceLock<Result<PathBuf, String>>,
 }
 
 /// A finished toolchain, for `refinery env list`.
@@ -266,6 +268,7 @@ impl RustStore {
             dir: envs_dir.join(crate::rootfs::ENV_LAYOUT).join("toolchains"),
             cargo_home: envs_dir.join("cargo-home"),
             zig_cache: envs_dir.join("zig").join("cache"),
+            zig_dir: std::sync::OnceLock::new(),
         }
     }
 
@@ -335,7 +338,10 @@ impl RustStore {
         recipe: &RustRecipe,
         reporter: &dyn Reporter,
     ) -> Result<RustToolchain, String> {
-        let zig_dir = crate::zig::locate()
+        let zig_dir = self
+            .zig_dir
+            .get_or_init(crate::zig::locate)
+            .clone()
             .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?;
         let path = self.path_for(recipe);
         let toolchain = RustToolchain {
@@ -352,13 +358,11 @@ impl RustStore {
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
         }
-        let locks = self.dir.join(".locks");
-        std::fs::create_dir_all(&locks)
-            .map_err(|e| format!("cannot create {}: {e}", locks.display()))?;
-        let lock_path = locks.join(format!("{}.lock", recipe.key()));
-        let lock = std::fs::File::create(&lock_path)
-            .map_err(|e| format!("cannot create {}: {e}", lock_path.display()))?;
-        lock.lock()
+        let lock_path = self
+            .dir
+            .join(".locks")
+            .join(format!("{}.lock", recipe.key()));
+        let _lock = crate::layers::lock_exclusive(&lock_path)
             .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
@@ -471,15 +475,10 @@ impl RustToolchain {
             ("PKG_CONFIG_ALLOW_CROSS".into(), "1".into()),
             ("CARGO_TERM_COLOR".into(), "never".into()),
             ("CARGO_INCREMENTAL".into(), "0".into()),
-            (
-                "ZIG_GLOBAL_CACHE_DIR".into(),
-                crate::zig::GUEST_ZIG_CACHE.into(),
-            ),
-            (
-                "ZIG_LOCAL_CACHE_DIR".into(),
-                crate::zig::GUEST_ZIG_CACHE.into(),
-            ),
         ]
+        .into_iter()
+        .chain(crate::zig::cache_env())
+        .collect()
     }
 }
 

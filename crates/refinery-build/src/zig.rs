@@ -123,13 +123,21 @@ impl ZigToolchain {
     /// Variables the build gets: Zig's caches, and `CC`/`CXX` for build systems that do
     /// not ask Python's sysconfig.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("ZIG_GLOBAL_CACHE_DIR".into(), GUEST_ZIG_CACHE.into()),
-            ("ZIG_LOCAL_CACHE_DIR".into(), GUEST_ZIG_CACHE.into()),
+        let mut env = cache_env();
+        env.extend([
             ("CC".into(), format!("{GUEST_ZIG_BIN}/s390x-linux-gnu-gcc")),
             ("CXX".into(), format!("{GUEST_ZIG_BIN}/s390x-linux-gnu-g++")),
-        ]
+        ]);
+        env
     }
+}
+
+/// Zig's cache variables in the sandbox (also for the Rust toolchain's host linker).
+pub fn cache_env() -> Vec<(String, String)> {
+    vec![
+        ("ZIG_GLOBAL_CACHE_DIR".into(), GUEST_ZIG_CACHE.into()),
+        ("ZIG_LOCAL_CACHE_DIR".into(), GUEST_ZIG_CACHE.into()),
+    ]
 }
 
 /// The `zig` package folder: `REFINERY_ZIG` (the binary), else the `ziglang` package of

@@ -65,13 +65,7 @@ fn assert_s390x_wheel_prints(
         "{machines:?}"
     );
     unzip(wheel, unpacked);
-    let run = run_s390x_python(rootfs, unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        expected,
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(rootfs, unpacked, code, expected);
 }
 
 fn history_attempts(tmp: &Path, package: &str) -> Vec<serde_json::Value> {

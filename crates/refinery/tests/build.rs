@@ -110,16 +110,11 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
     // The wheel works under emulation, on a big-endian machine.
     let unpacked = tmp.path().join("unpacked");
     unzip(&wheel, &unpacked);
-    let run = run_s390x_python(
+    assert_s390x_python_prints(
         &rootfs,
         &unpacked,
         "import fastadd, sys; print(fastadd.add(40, 2), sys.byteorder)",
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
         "42 big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
     );
 
     // History: one successful attempt; the second run takes it from the cache.
@@ -419,13 +414,7 @@ fn e2e_six_regex_markupsafe_from_pypi() {
         unzip(&out.join(file), &unpacked);
     }
     let code = "import regex, markupsafe, sys\nassert regex.match(r'(\\w+) (\\w+)', 'hello world').group(2) == 'world'\nassert str(markupsafe.escape('<b>')) == '&lt;b&gt;'\nprint(sys.byteorder)";
-    let run = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
     let second = refinery(&args, &[("REFINERY_ENVS_DIR", &envs)]);
     assert!(second.status.success(), "{}", stderr(&second));
     let m = manifest(&out);

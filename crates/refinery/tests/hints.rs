@@ -161,13 +161,7 @@ fn cffi_without_libffi_headers_is_fixed_by_the_hint_and_works_on_s390x() {
     }
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let code = "import cffi, sys\nffi = cffi.FFI()\nffi.cdef('int abs(int);')\nlib = ffi.dlopen(None)\nassert lib.abs(-7) == 7\nprint(sys.byteorder)";
-    let check = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
 
 #[test]

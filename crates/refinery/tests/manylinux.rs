@@ -123,13 +123,7 @@ fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
                 assert msgpack.unpackb(msgpack.packb(data)) == data\n\
                 assert msgpack.packb(2**40) == b'\\xcf\\x00\\x00\\x01\\x00\\x00\\x00\\x00\\x00'\n\
                 print(sys.byteorder)";
-    let run = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
 
 #[test]
@@ -137,9 +131,7 @@ fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
 fn cffi_links_the_libffi_pack_and_reaches_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(input.join("requirements.txt"), "cffi==1.15.1\n").unwrap();
+    let input = requirements(tmp.path(), "cffi==1.15.1\n");
     // No --auto-apply-suggestions: a pack is no system package, the hint applies it.
     let (output, out) = main_job(
         &input,
@@ -193,11 +185,5 @@ items = ffi.new("long[]", [3, 2**40, -7, 1])
 libc.qsort(items, 4, ffi.sizeof("long"), compare)
 assert list(items) == [-7, 1, 3, 2**40], list(items)
 print(sys.byteorder)"#;
-    let run = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }

@@ -6,14 +6,6 @@ mod common;
 
 use common::*;
 
-/// Requirements in a fresh input folder under `work`.
-fn requirements(work: &std::path::Path, text: &str) -> std::path::PathBuf {
-    let input = work.join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    std::fs::write(input.join("requirements.txt"), text).unwrap();
-    input
-}
-
 #[test]
 #[ignore = "needs the real PyPI, crates.io and the s390x rootfs environment"]
 fn tiktoken_reaches_manylinux2014_and_encodes_on_s390x() {
@@ -62,13 +54,7 @@ assert tokens == [ranks[b"hello"], ranks[b" world"], 1000], tokens
 text = "Grüße, s390x! " * 50
 assert enc.decode(enc.encode(text)) == text
 print(sys.byteorder)"#;
-    let run = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
 
 #[test]
@@ -162,13 +148,7 @@ assert box.decrypt(nonce, sealed, b"header") == b"s390x is big-endian"
 # A known answer: the tag must match any other platform's.
 assert AESGCM(bytes(16)).encrypt(bytes(12), b"", None).hex() == "58e2fccefa7e3061367f1d57a4e7455a", "tag"
 print(sys.byteorder)"#;
-    let run = run_s390x_python(&rootfs, &unpacked, code);
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        "big",
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
 
 #[test]
@@ -179,25 +159,16 @@ fn a_crate_registry_out_of_reach_fails_once_saying_so() {
     // PyPI stays reachable for the build requirements; cargo alone gets an empty home and
     // a proxy nobody listens on.
     let overrides = r#"{"tiktoken": {"env": {"CARGO_HOME": "/build/tmp/cargo-home", "CARGO_HTTP_PROXY": "http://127.0.0.1:9", "CARGO_NET_RETRY": "0"}}}"#;
-    let out = tmp.path().join("out");
-    let envs = envs_dir();
-    let output = refinery(
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
         &[
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--cache",
-            tmp.path().join("cache").to_str().unwrap(),
             "--platform-tag",
             "manylinux2014_s390x",
             "--max-attempts",
             "3",
         ],
-        &[
-            ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
-            ("PLAN_OVERRIDES_JSON", overrides),
-        ],
+        &[("PLAN_OVERRIDES_JSON", overrides)],
     );
     assert!(!output.status.success(), "{}", stdout(&output));
     let m = manifest(&out);

@@ -358,6 +358,18 @@ pub fn run_s390x_python(rootfs: &Path, dir: &Path, code: &str) -> Output {
         .unwrap()
 }
 
+/// Run `code` with python3 of the s390x rootfs over `dir` (see [`run_s390x_python`]) and
+/// assert that it prints exactly `expected`; the failure shows the interpreter's stderr.
+pub fn assert_s390x_python_prints(rootfs: &Path, dir: &Path, code: &str, expected: &str) {
+    let run = run_s390x_python(rootfs, dir, code);
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        expected,
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+}
+
 /// Extract a wheel (a zip) into `dest`.
 pub fn unzip(wheel: &Path, dest: &Path) {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
@@ -521,10 +533,28 @@ pub fn tree_changes(
         .collect()
 }
 
+/// An input folder under `work` holding a `requirements.txt` of `text`.
+pub fn requirements(work: &Path, text: &str) -> PathBuf {
+    let input = work.join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), text).unwrap();
+    input
+}
+
 /// The main job over `input` with the embedded defaults, the shared environments
 /// ([`envs_dir`]) and a cache in `work`: `refinery --input … --output <work>/out --cache
 /// <work>/cache` plus `extra` arguments. Returns the output and the output folder.
 pub fn main_job(input: &Path, work: &Path, extra: &[&str]) -> (Output, PathBuf) {
+    main_job_with_env(input, work, extra, &[])
+}
+
+/// [`main_job`] with more environment variables for the refinery process.
+pub fn main_job_with_env(
+    input: &Path,
+    work: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Output, PathBuf) {
     let out = work.join("out");
     let mut args = vec![
         "--input".to_string(),
@@ -537,6 +567,8 @@ pub fn main_job(input: &Path, work: &Path, extra: &[&str]) -> (Output, PathBuf) 
     args.extend(extra.iter().map(ToString::to_string));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let envs = envs_dir();
-    let output = refinery(&args, &[("REFINERY_ENVS_DIR", envs.to_str().unwrap())]);
+    let mut all_env = vec![("REFINERY_ENVS_DIR", envs.to_str().unwrap())];
+    all_env.extend_from_slice(env);
+    let output = refinery(&args, &all_env);
     (output, out)
 }
