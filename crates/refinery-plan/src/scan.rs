@@ -229,6 +229,7 @@ fn is_pure(wheel: &WheelFilename) -> bool {
 /// Open the wheel as a zip, check every member name and size, and parse its METADATA.
 /// Errors are the human reason the wheel is invalid.
 pub fn read_wheel_metadata(path: &Path, wheel: &WheelFilename) -> Result<CoreMetadata, String> {
+    crate::zip_members::check_wheel_member_count(path)?;
     let file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
     let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
         format!(

@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +15,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use futures_util::{Stream, StreamExt};
 use refinery_store::queue::{
-    now_ms, InputStatus, Job, JobFilter, JobSpec, JobStatus, NewInput, Outcome, Recipe, Settings,
+    InputStatus, Job, JobFilter, JobSpec, JobStatus, Outcome, Recipe, Settings,
 };
 use refinery_store::{Attempt, Event};
 use serde::Deserialize;
@@ -71,13 +70,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/jobs/{id}/heartbeat", post(job_heartbeat))
         .route("/api/jobs/{id}/complete", post(job_complete))
         .route("/api/jobs/{id}/history", post(job_history))
-        .route("/api/jobs/{id}/wheel", put(job_wheel).layer(uploads_whl))
+        .route(
+            "/api/jobs/{id}/wheel",
+            put(crate::uploads::job_wheel).layer(uploads_whl),
+        )
         // Inputs and plans.
         .route(
             "/api/requirements/upload",
-            post(upload_requirements).layer(uploads_req),
+            post(crate::uploads::upload_requirements).layer(uploads_req),
         )
-        .route("/api/wheels/upload", post(upload_wheel).layer(uploads_whl))
+        .route(
+            "/api/wheels/upload",
+            post(crate::uploads::upload_wheel).layer(uploads_whl),
+        )
         .route("/api/pending-inputs", get(inputs))
         .route("/api/pending-inputs/{id}", get(input))
         .route("/api/pending-inputs/{id}/enqueue-plan", post(input_plan))
@@ -152,20 +157,56 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
 
 /// `/api/health`: 200 while the queue database answers and is still the file the server
 /// opened; 503 otherwise (a deleted or replaced SQLite file is logged as an error).
+/// `GET /api/health`: 200 only if the queue answers, the history file is still the one
+/// opened, and the cache folder takes a write (a full disk answers 503).
 async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     let s = state.clone();
-    let pinged = blocking(move || Ok(s.store.ping())).await?;
-    if let Err(e) = pinged {
-        if matches!(e, refinery_store::QueueError::Replaced { .. }) {
-            tracing::error!("health: {e}");
+    blocking(move || {
+        if let Err(e) = s.store.ping() {
+            if matches!(e, refinery_store::QueueError::Replaced { .. }) {
+                tracing::error!("health: {e}");
+            }
+            return Err(e.into());
         }
-        return Err(e.into());
-    }
+        if let Err(e) = s.history.check_same_file() {
+            tracing::error!("health: {e}");
+            return Err(e.into());
+        }
+        probe_write(&s.config.cache)
+    })
+    .await?;
     Ok(Json(json!({
         "status": "ok",
         "queue": state.store.backend(),
         "version": env!("CARGO_PKG_VERSION"),
     })))
+}
+
+/// Writes, syncs and removes a small file in `<cache>/tmp`: 503 `cache_unwritable` when
+/// the cache cannot take writes (a full disk, a read-only mount).
+fn probe_write(cache: &std::path::Path) -> ApiResult<()> {
+    let result = (|| -> std::io::Result<()> {
+        let dir = cache.join("tmp");
+        fs_err::create_dir_all(&dir)?;
+        let mut probe = tempfile::Builder::new()
+            .prefix(".health-")
+            .tempfile_in(&dir)?;
+        std::io::Write::write_all(&mut probe, &[0u8; 4096])?;
+        probe.as_file().sync_all()
+    })();
+    result.map_err(|e| {
+        tracing::error!("health: the cache folder cannot be written: {e}");
+        let why = if crate::error::is_disk_full(&e) {
+            "its disk is full"
+        } else {
+            "see the server's log"
+        };
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "cache_unwritable",
+            format!("the server cannot write to its cache folder ({why}); builds and uploads fail until it can"),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -206,7 +247,7 @@ pub fn check_version(version: &str) -> ApiResult<()> {
     }
 }
 
-fn parse_id(id: &str, what: &str) -> ApiResult<i64> {
+pub(crate) fn parse_id(id: &str, what: &str) -> ApiResult<i64> {
     id.parse::<i64>()
         .ok()
         .filter(|v| *v > 0)
@@ -1066,7 +1107,7 @@ struct HistoryBody {
 }
 
 /// Fails unless `attempt` holds the job's lease.
-fn check_lease(state: &AppState, id: i64, attempt: i64) -> ApiResult<Job> {
+pub(crate) fn check_lease(state: &AppState, id: i64, attempt: i64) -> ApiResult<Job> {
     let job = state.store.job(id)?;
     if job.attempt != attempt || !job.status.is_active() {
         return Err(refinery_store::QueueError::LeaseLost { job: id, attempt }.into());
@@ -1102,71 +1143,6 @@ async fn job_history(
     })
     .await?;
     Ok(Json(json!({ "recorded": n })))
-}
-
-#[derive(Deserialize)]
-struct WheelQuery {
-    attempt: i64,
-    filename: String,
-    origin: Option<String>,
-}
-
-async fn job_wheel(
-    State(state): State<Arc<AppState>>,
-    UrlPath(id): UrlPath<String>,
-    Query(q): Query<WheelQuery>,
-    body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let id = parse_id(&id, "job")?;
-    let wheel = parse_wheel_name(&q.filename)?;
-    let filename = q.filename.clone();
-    let origin = q.origin.unwrap_or_else(|| "built".into());
-    if !matches!(origin.as_str(), "built" | "cached" | "reused") {
-        return Err(ApiError::bad_request("origin is built, cached or reused"));
-    }
-    let file = blocking(move || {
-        let job = check_lease(&state, id, q.attempt)?;
-        // Refuse another package's wheel before writing anything.
-        crate::publish::check_job_wheel(&job, &wheel)?;
-        let dir = tempfile::tempdir_in(ensure_tmp(&state)?)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let path = dir.path().join(&filename);
-        fs_err::write(&path, &body).map_err(|e| ApiError::internal(e.to_string()))?;
-        let file = crate::publish::publish_job_wheel(
-            &*state.store,
-            &state.cas,
-            &job,
-            &path,
-            &filename,
-            &origin,
-        )?;
-        state.index.invalidate();
-        crate::simple::refresh(&state);
-        Ok(file)
-    })
-    .await?;
-    Ok(Json(json!({ "published": file })))
-}
-
-fn ensure_tmp(state: &AppState) -> ApiResult<PathBuf> {
-    let tmp = state.config.cache.join("tmp");
-    fs_err::create_dir_all(&tmp).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(tmp)
-}
-
-fn checked_wheel_name(name: &str) -> ApiResult<String> {
-    parse_wheel_name(name).map(|_| name.to_string())
-}
-
-/// A plain wheel file name (no folders, no dots in front), parsed.
-fn parse_wheel_name(name: &str) -> ApiResult<refinery_pep::WheelFilename> {
-    if name.contains('/') || name.contains('\\') || name.contains("..") || name.starts_with('.') {
-        return Err(ApiError::bad_request(format!(
-            "`{name}` is not a plain file name"
-        )));
-    }
-    name.parse::<refinery_pep::WheelFilename>()
-        .map_err(|e| ApiError::bad_request(format!("`{name}` is not a wheel file name: {e}")))
 }
 
 /// Runs a drain now: through `WORKER_WEBHOOK_URL`, or in this process.
@@ -1232,190 +1208,6 @@ async fn worker_trigger(
 // ---------------------------------------------------------------------------------------
 // Inputs and plans.
 
-struct Upload {
-    filename: Option<String>,
-    bytes: Bytes,
-}
-
-async fn read_upload(mut multipart: Multipart, allowed_types: &[&str]) -> ApiResult<Upload> {
-    let mut upload = None;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
-        if field.name() != Some("file") {
-            continue;
-        }
-        if let Some(ct) = field.content_type() {
-            let ct = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if !allowed_types.contains(&ct.as_str()) {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!(
-                        "the file's content type is {ct}; expected one of: {}",
-                        allowed_types.join(", ")
-                    ),
-                ));
-            }
-        }
-        let filename = field.file_name().map(str::to_string);
-        let bytes = field.bytes().await.map_err(multipart_error)?;
-        upload = Some(Upload { filename, bytes });
-    }
-    upload.ok_or_else(|| {
-        ApiError::bad_request("the upload needs a multipart/form-data field named `file`")
-    })
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    let status = e.status();
-    let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        "payload_too_large"
-    } else {
-        "bad_request"
-    };
-    ApiError::new(
-        status,
-        code,
-        format!("the upload cannot be read: {}", e.body_text()),
-    )
-}
-
-/// A fresh folder for an input: `inputs/v1/<sha prefix>-<ms>`.
-fn input_dir(state: &AppState, sha: &str) -> ApiResult<(PathBuf, String)> {
-    let rel = format!("inputs/v1/{}-{}", &sha[..16], now_ms());
-    let dir = state.config.cache.join(&rel);
-    fs_err::create_dir_all(&dir).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((dir, rel))
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// Plans in the background if AUTO_PLAN is on.
-fn maybe_auto_plan(state: &Arc<AppState>, id: i64) -> ApiResult<bool> {
-    if !state.store.settings()?.auto_plan {
-        return Ok(false);
-    }
-    let s = state.clone();
-    std::thread::spawn(move || {
-        if let Err(e) = planning::plan_input(&s, id) {
-            tracing::warn!("planning input {id}: {e}");
-        }
-    });
-    Ok(true)
-}
-
-async fn upload_requirements(
-    State(state): State<Arc<AppState>>,
-    multipart: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let upload = read_upload(
-        multipart,
-        &[
-            "text/plain",
-            "application/octet-stream",
-            "text/x-python-requirements",
-        ],
-    )
-    .await?;
-    if upload.bytes.len() > state.config.max_requirements_bytes {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "a requirements file may be at most {} bytes",
-                state.config.max_requirements_bytes
-            ),
-        ));
-    }
-    let text = std::str::from_utf8(&upload.bytes)
-        .map_err(|_| ApiError::bad_request("the requirements file is not UTF-8 text"))?
-        .to_string();
-    planning::check_requirements(&text, state.config.allow_index_options)?;
-    blocking(move || {
-        let sha = sha256_hex(text.as_bytes());
-        let (dir, rel) = input_dir(&state, &sha)?;
-        refinery_store::write_atomic(&dir.join("requirements.txt"), text.as_bytes())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let input = state.store.create_input(&NewInput {
-            kind: "requirements".into(),
-            filename: upload
-                .filename
-                .map(|f| f.chars().filter(|c| !c.is_control()).take(200).collect())
-                .unwrap_or_else(|| "requirements.txt".into()),
-            path: format!("{rel}/requirements.txt"),
-            size: text.len() as i64,
-            sha256: sha,
-        })?;
-        let planning = maybe_auto_plan(&state, input.id)?;
-        Ok((
-            StatusCode::CREATED,
-            Json(json!({ "input": input, "auto_plan": planning })),
-        ))
-    })
-    .await
-}
-
-async fn upload_wheel(
-    State(state): State<Arc<AppState>>,
-    multipart: Multipart,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let upload = read_upload(
-        multipart,
-        &[
-            "application/octet-stream",
-            "application/zip",
-            "application/x-zip-compressed",
-            "application/x-wheel+zip",
-        ],
-    )
-    .await?;
-    let name = upload
-        .filename
-        .clone()
-        .ok_or_else(|| ApiError::bad_request("the wheel upload needs its file name"))?;
-    let name = checked_wheel_name(&name)?;
-    blocking(move || {
-        let sha = sha256_hex(&upload.bytes);
-        let (dir, rel) = input_dir(&state, &sha)?;
-        let path = dir.join(&name);
-        fs_err::write(&path, &upload.bytes).map_err(|e| ApiError::internal(e.to_string()))?;
-        let target = state.config.target()?;
-        let scanned = refinery_plan::scan_file(&path, &target);
-        if scanned.decision == refinery_plan::Decision::Invalid {
-            let _ = fs_err::remove_dir_all(&dir);
-            return Err(ApiError::bad_request(format!(
-                "{name} is not a usable wheel: {}",
-                scanned.reason
-            )));
-        }
-        let input = state.store.create_input(&NewInput {
-            kind: "wheel".into(),
-            filename: name.clone(),
-            path: format!("{rel}/{name}"),
-            size: upload.bytes.len() as i64,
-            sha256: sha,
-        })?;
-        let planning = maybe_auto_plan(&state, input.id)?;
-        Ok((
-            StatusCode::CREATED,
-            Json(json!({
-                "input": input,
-                "decision": scanned.decision,
-                "reason": scanned.reason,
-                "auto_plan": planning,
-            })),
-        ))
-    })
-    .await
-}
-
 async fn inputs(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
@@ -1448,7 +1240,7 @@ async fn input_plan(
     let id = parse_id(&id, "input")?;
     if q.wait.unwrap_or(false) {
         let s = state.clone();
-        let (plan, jobs) = blocking(move || planning::plan_input(&s, id)).await?;
+        let (plan, jobs) = blocking(move || s.plan_queue.plan_and_wait(id)).await?;
         let input = blocking(move || state.store.input(id).map_err(ApiError::from)).await?;
         return Ok((
             StatusCode::OK,
@@ -1464,11 +1256,7 @@ async fn input_plan(
             input.status.as_str()
         )));
     }
-    std::thread::spawn(move || {
-        if let Err(e) = planning::plan_input(&state, id) {
-            tracing::warn!("planning input {id}: {e}");
-        }
-    });
+    state.plan_queue.submit(id)?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "input": input, "planning": true })),

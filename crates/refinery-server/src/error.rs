@@ -44,6 +44,74 @@ impl ApiError {
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
+
+    /// 507 `insufficient_storage`: the server's disk is full.
+    pub fn disk_full(context: &str) -> Self {
+        Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            format!(
+                "{context}: the server's disk is full; nothing was kept. Free space in its \
+                 cache folder and send it again"
+            ),
+        )
+    }
+}
+
+/// True if `error` or any error it wraps is "no space left on device" or "disk quota
+/// exceeded" (ENOSPC, EDQUOT).
+pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+                || matches!(io.raw_os_error(), Some(28 | 122))
+            {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// A failed write of the server's own files: 507 when the disk is full, else 500 (the
+/// message's server paths are kept out of the answer by [`IntoResponse`]).
+pub fn storage_error(context: &str, error: &(dyn std::error::Error + 'static)) -> ApiError {
+    if is_disk_full(error) {
+        tracing::error!("{context}: {error}");
+        ApiError::disk_full(context)
+    } else {
+        ApiError::internal(format!("{context}: {error}"))
+    }
+}
+
+/// `message` with every absolute file path replaced by `<server path>`: answers to
+/// clients never tell where the server keeps its files (the server's log does). A path
+/// starts with `/` at the start of the text or after a space, quote, bracket or `=`, and
+/// ends at a space, quote, bracket, comma or colon; URLs (`://`) are left alone.
+pub fn without_server_paths(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.char_indices().peekable();
+    let mut previous: Option<char> = None;
+    while let Some((_, c)) = chars.next() {
+        let at_boundary = previous.is_none_or(|p| p.is_whitespace() || "'\"`([{<=".contains(p));
+        if c == '/' && at_boundary {
+            while let Some((_, next)) = chars.peek() {
+                if next.is_whitespace() || "'\"`)]}>,:".contains(*next) {
+                    break;
+                }
+                chars.next();
+            }
+            out.push_str("<server path>");
+            previous = Some('>');
+            continue;
+        }
+        out.push(c);
+        previous = Some(c);
+    }
+    out
 }
 
 impl std::fmt::Display for ApiError {
@@ -59,7 +127,14 @@ pub fn error_body(code: &str, message: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, error_body(self.code, &self.message)).into_response();
+        let message = if self.status.is_server_error() {
+            // The operator reads the whole message in the log; the client gets no paths.
+            tracing::error!(status = %self.status, code = self.code, "{}", self.message);
+            without_server_paths(&self.message)
+        } else {
+            self.message
+        };
+        let mut response = (self.status, error_body(self.code, &message)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
@@ -99,6 +174,16 @@ impl From<QueueError> for ApiError {
 impl From<HistoryError> for ApiError {
     fn from(e: HistoryError) -> Self {
         match e {
+            // The server's log names the file; the client learns what to do, not where.
+            HistoryError::Replaced { what, .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_replaced",
+                format!(
+                    "the history database file {what} while the server was running; to keep \
+                     the events it records, the server refuses all work until it is \
+                     restarted with the right file (its log says which)"
+                ),
+            ),
             HistoryError::Locked { .. }
             | HistoryError::Open { .. }
             | HistoryError::Unavailable { .. } => ApiError::unavailable(e.to_string()),
@@ -115,9 +200,7 @@ impl From<PublishError> for ApiError {
                 ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
             }
             PublishError::Store(e) => e.into(),
-            PublishError::Io(message) => {
-                ApiError::internal(format!("the wheel cannot be stored: {message}"))
-            }
+            PublishError::Storage(e) => storage_error("the wheel cannot be stored", &e),
         }
     }
 }
@@ -134,6 +217,7 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "unprocessable",
         StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::INSUFFICIENT_STORAGE => "insufficient_storage",
         s if s.is_server_error() => "internal",
         _ => "error",
     }
@@ -174,4 +258,47 @@ pub async fn json_errors(req: Request<Body>, next: Next) -> Response {
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(error_body(code_for(status), &message)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_paths_stay_out_of_answers() {
+        assert_eq!(
+            without_server_paths(
+                "cannot write /var/cache/refinery/tmp/x.tmp: No space left (os error 28)"
+            ),
+            "cannot write <server path>: No space left (os error 28)"
+        );
+        assert_eq!(
+            without_server_paths("failed to rename `/a/b` to '/c d'"),
+            "failed to rename `<server path>` to '<server path> d'"
+        );
+        // URLs, fractions and words with slashes stay.
+        let kept = "index http://host/simple/ said 3/4 and/or";
+        assert_eq!(without_server_paths(kept), kept);
+        assert_eq!(without_server_paths("/etc/passwd"), "<server path>");
+    }
+
+    #[test]
+    fn a_full_disk_is_found_through_wrappers() {
+        let full = std::io::Error::from_raw_os_error(28);
+        assert!(is_disk_full(&full));
+        let wrapped = refinery_store::CasError::Write {
+            path: "/x".into(),
+            source: full,
+        };
+        assert!(is_disk_full(&wrapped));
+        let error = storage_error("the wheel cannot be stored", &wrapped);
+        assert_eq!(error.status, StatusCode::INSUFFICIENT_STORAGE);
+        assert!(error.message.contains("disk is full"), "{}", error.message);
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(!is_disk_full(&denied));
+        assert_eq!(
+            storage_error("x", &denied).status,
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

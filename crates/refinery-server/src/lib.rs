@@ -23,11 +23,13 @@ pub mod listen;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;
+pub mod plan_queue;
 pub mod planning;
 pub mod publish;
 pub mod remote;
 pub mod simple;
 pub mod ui;
+pub mod uploads;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -75,7 +77,19 @@ pub struct ServerConfig {
     /// `-f`, `--trusted-host`).
     pub allow_index_options: bool,
     pub max_requirements_bytes: usize,
+    /// Most requirements one uploaded file may hold (a 100,000-line file held the planner
+    /// for 17 s and 394 MB).
+    pub max_requirements: usize,
     pub max_wheel_bytes: usize,
+    /// Most uploads (people's and workers') streaming to disk at once.
+    pub max_concurrent_uploads: usize,
+    /// How long an upload waits for a slot before it is answered 503 `uploads_busy`.
+    pub upload_slot_wait: Duration,
+    /// Most inputs waiting for the planner; beyond it uploads with AUTO_PLAN and plan
+    /// requests answer 503.
+    pub max_queued_plans: usize,
+    /// Longest time one plan may take; past it the input fails and says so.
+    pub plan_timeout: Duration,
     /// How often expired leases are taken back.
     pub reap_interval: Duration,
     pub max_restarts: i64,
@@ -123,7 +137,12 @@ impl ServerConfig {
             overrides: Overrides::new(),
             allow_index_options: false,
             max_requirements_bytes: 1024 * 1024,
+            max_requirements: 5000,
             max_wheel_bytes: 512 * 1024 * 1024,
+            max_concurrent_uploads: 8,
+            upload_slot_wait: Duration::from_secs(10),
+            max_queued_plans: 1000,
+            plan_timeout: Duration::from_secs(300),
             reap_interval: Duration::from_secs(5),
             max_restarts: refinery_store::queue::DEFAULT_MAX_RESTARTS,
             auto_plan: None,
@@ -146,10 +165,13 @@ impl ServerConfig {
     }
 }
 
-/// A few history connections, reused (a [`History`] is not `Sync`).
+/// A few history connections, reused (a [`History`] is not `Sync`). With an SQLite file
+/// it remembers which file it opened first and refuses every call once the path names
+/// another file or none ([`HistoryError::Replaced`]), as the queue store does.
 pub struct HistoryPool {
     path: PathBuf,
     idle: Mutex<Vec<History>>,
+    opened: OnceLock<refinery_store::file_id::FileId>,
 }
 
 impl HistoryPool {
@@ -157,6 +179,29 @@ impl HistoryPool {
         HistoryPool {
             path,
             idle: Mutex::new(Vec::new()),
+            opened: OnceLock::new(),
+        }
+    }
+
+    /// Fails once the SQLite file opened first was deleted or replaced.
+    pub fn check_same_file(&self) -> Result<(), HistoryError> {
+        if refinery_store::history::is_postgres_url(&self.path.to_string_lossy()) {
+            return Ok(());
+        }
+        match self.opened.get() {
+            None => {
+                if let Ok(id) = refinery_store::file_id::FileId::of(&self.path) {
+                    let _ = self.opened.set(id);
+                }
+                Ok(())
+            }
+            Some(opened) => match opened.changed(&self.path) {
+                None => Ok(()),
+                Some(what) => Err(HistoryError::Replaced {
+                    path: self.path.clone(),
+                    what,
+                }),
+            },
         }
     }
 
@@ -165,6 +210,7 @@ impl HistoryPool {
         &self,
         f: impl FnOnce(&History) -> Result<T, HistoryError>,
     ) -> Result<T, HistoryError> {
+        self.check_same_file()?;
         let pooled = self.idle.lock().expect("history pool").pop();
         let history = match pooled {
             Some(h) => h,
@@ -187,8 +233,10 @@ pub struct AppState {
     pub cas: Cas,
     pub metrics: metrics::Metrics,
     pub index: simple::IndexCache,
-    /// One plan at a time (the planner's work folder is shared).
-    pub planner: Mutex<()>,
+    /// Slots of the uploads streaming at once.
+    pub uploads: tokio::sync::Semaphore,
+    /// The one planner and its queue.
+    pub plan_queue: plan_queue::PlanQueue,
     /// A drain in progress (trigger / autorun).
     pub draining: std::sync::atomic::AtomicBool,
     /// The address the server listens on, once bound (the `Host` check compares with it).
@@ -238,18 +286,29 @@ impl AppState {
             }
             store.put_settings(&settings).map_err(|e| e.to_string())?;
         }
-        Ok(Arc::new(AppState {
+        let history = HistoryPool::new(config.history_db.clone());
+        history.check_same_file().map_err(|e| e.to_string())?;
+        let state = Arc::new(AppState {
             cas: Cas::new(config.cache.join("cas").join("v1")),
-            history: HistoryPool::new(config.history_db.clone()),
+            history,
             metrics: metrics::Metrics::default(),
             index: simple::IndexCache::default(),
-            planner: Mutex::new(()),
+            plan_queue: plan_queue::PlanQueue::default(),
+            uploads: tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)),
             draining: std::sync::atomic::AtomicBool::new(false),
             bound: OnceLock::new(),
             shutdown: tokio_util::sync::CancellationToken::new(),
             store,
             config,
-        }))
+        });
+        plan_queue::PlanQueue::start(&state);
+        let recovered = plan_queue::recover(&state).map_err(|e| e.message)?;
+        if recovered > 0 {
+            eprintln!(
+                "refinery serve: {recovered} input(s) left `planning` by the last run are pending again"
+            );
+        }
+        Ok(state)
     }
 }
 

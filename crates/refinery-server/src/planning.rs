@@ -6,15 +6,22 @@ use std::path::Path;
 use refinery_index::IndexClient;
 use refinery_pep::RequirementsTxt;
 use refinery_plan::{make_plan, Action, Plan, PlanOptions, SourceKind, Strategy, DEFAULT_MAX_DEPS};
-use refinery_store::queue::{InputStatus, Job, JobSpec, JobStatus, Recipe, StoredPlan};
+use refinery_store::queue::{
+    InputStatus, Job, JobSpec, JobStatus, PendingInput, Recipe, StoredPlan,
+};
 use refinery_store::Event;
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::{AppState, ServerConfig};
 
-/// Checks an uploaded requirements file: UTF-8, parseable, no includes, and (unless the
-/// server allows it) no options that point at other indexes.
-pub fn check_requirements(text: &str, allow_index_options: bool) -> Result<(), ApiError> {
+/// Checks an uploaded requirements file: UTF-8, parseable, no includes, at most
+/// `max_requirements` requirements (413 beyond), and (unless the server allows it) no
+/// options that point at other indexes.
+pub fn check_requirements(
+    text: &str,
+    allow_index_options: bool,
+    max_requirements: usize,
+) -> Result<(), ApiError> {
     let mut loader = |path: &Path| -> std::io::Result<String> {
         Err(std::io::Error::other(format!(
             "`-r`/`-c` includes ({}) are not allowed in an upload; upload one file with every requirement",
@@ -39,6 +46,18 @@ pub fn check_requirements(text: &str, allow_index_options: bool) -> Result<(), A
              configured index (start it with --allow-index-options to permit them)",
         ));
     }
+    let count = parsed.requirements.len() + parsed.rejected.len();
+    if count > max_requirements {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "too_many_requirements",
+            format!(
+                "the requirements file holds {count} requirements; one input may hold at \
+                 most {max_requirements} (the server's --max-requirements): split it into \
+                 several uploads"
+            ),
+        ));
+    }
     if parsed.requirements.is_empty() && parsed.rejected.is_empty() {
         return Err(ApiError::bad_request(
             "the requirements file holds no requirements",
@@ -47,81 +66,41 @@ pub fn check_requirements(text: &str, allow_index_options: bool) -> Result<(), A
     Ok(())
 }
 
-/// Plans input `id` (blocking): `pending|failed → planning → planned`, then, with
-/// AUTO_BUILD, enqueues the builds (`build_queued`).
-pub fn plan_input(state: &AppState, id: i64) -> Result<(StoredPlan, Vec<Job>), ApiError> {
-    let store = &*state.store;
-    let input = store.transition_input(
+/// Moves input `id` from `pending` or `failed` to `planning` (409 otherwise): the first
+/// step of planning it.
+pub fn start_planning(state: &AppState, id: i64) -> Result<PendingInput, ApiError> {
+    Ok(state.store.transition_input(
         id,
         &[InputStatus::Pending, InputStatus::Failed],
         InputStatus::Planning,
         None,
         "",
-    )?;
-    let result: Result<(Plan, StoredPlan), ApiError> = (|| {
-        let dir = state
-            .config
-            .cache
-            .join(&input.path)
-            .parent()
-            .map(Path::to_path_buf)
-            .ok_or_else(|| ApiError::internal("the input has no folder"))?;
-        let plan = {
-            let _one_at_a_time = state.planner.lock().expect("planner lock");
-            run_planner(state, &dir)?
-        };
-        let json =
-            serde_json::to_vec_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
-        let plans_dir = state.config.cache.join("plans").join("v1");
-        refinery_store::write_atomic(&plans_dir.join(format!("{}.json", plan.id)), &json)
-            .map_err(|e| ApiError::internal(format!("cannot save the plan: {e}")))?;
-        let stored = StoredPlan {
-            id: plan.id.clone(),
-            input_id: Some(id),
-            python: plan.python.clone(),
-            platform_tag: plan.platform_tag.clone(),
-            summary: serde_json::json!({
-                "reuse": plan.count(Action::Reuse),
-                "build": plan.count(Action::Build),
-                "missing": plan.count(Action::Missing),
-                "rejected": plan.rejected.len(),
-                "skipped": plan.skipped.len(),
-            }),
-            body: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,
-            created_ms: 0,
-        };
-        store.save_plan(&stored)?;
-        // Reusable uploaded wheels go straight into the index.
-        for node in &plan.nodes {
-            if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
-                if source.kind == SourceKind::InputWheel {
-                    if let Some(path) = &source.path {
-                        match crate::publish::publish_wheel(
-                            store,
-                            &state.cas,
-                            Path::new(path),
-                            "uploaded",
-                            None,
-                        ) {
-                            Ok(_) => state.index.invalidate(),
-                            Err(e) => tracing::warn!("cannot publish {path}: {e}"),
-                        }
-                    }
-                }
-            }
-        }
-        let _ = state.history.with(|h| {
-            h.record_event(
-                &Event::new(
-                    "plan",
-                    format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
-                )
-                .with_data(stored.summary.clone()),
-            )
-        });
-        Ok((plan, stored))
-    })();
-    match result {
+    )?)
+}
+
+/// Computes the plan of an input (blocking; network and `uv`). Touches nothing but its
+/// own work folder under `<cache>/plans`, so a plan that runs past its time can be
+/// abandoned without undoing anything.
+pub fn compute_plan(config: &ServerConfig, input: &PendingInput) -> Result<Plan, ApiError> {
+    let dir = config
+        .cache
+        .join(&input.path)
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| ApiError::internal("the input has no folder"))?;
+    run_planner(config, &dir)
+}
+
+/// Ends planning input `id` with what [`compute_plan`] gave: saves the plan, publishes the
+/// input's reusable wheels, records the event and moves the input to `planned` (and, with
+/// AUTO_BUILD, enqueues its builds: `build_queued`), or to `failed` with the error.
+pub fn finish_planning(
+    state: &AppState,
+    id: i64,
+    computed: Result<Plan, ApiError>,
+) -> Result<(StoredPlan, Vec<Job>), ApiError> {
+    let store = &*state.store;
+    match computed.and_then(|plan| save_plan(state, id, plan)) {
         Ok((plan, stored)) => {
             store.transition_input(
                 id,
@@ -149,6 +128,57 @@ pub fn plan_input(state: &AppState, id: i64) -> Result<(StoredPlan, Vec<Job>), A
     }
 }
 
+fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan), ApiError> {
+    let store = &*state.store;
+    let json = serde_json::to_vec_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
+    let plans_dir = state.config.cache.join("plans").join("v1");
+    refinery_store::write_atomic(&plans_dir.join(format!("{}.json", plan.id)), &json)
+        .map_err(|e| crate::error::storage_error("the plan cannot be saved", &e))?;
+    let stored = StoredPlan {
+        id: plan.id.clone(),
+        input_id: Some(id),
+        python: plan.python.clone(),
+        platform_tag: plan.platform_tag.clone(),
+        summary: serde_json::json!({
+            "reuse": plan.count(Action::Reuse),
+            "build": plan.count(Action::Build),
+            "missing": plan.count(Action::Missing),
+            "rejected": plan.rejected.len(),
+            "skipped": plan.skipped.len(),
+        }),
+        body: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,
+        created_ms: 0,
+    };
+    store.save_plan(&stored)?;
+    // Reusable uploaded wheels go straight into the index.
+    for node in &plan.nodes {
+        if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
+            if source.kind == SourceKind::InputWheel {
+                if let Some(path) = &source.path {
+                    crate::publish::publish_wheel(
+                        store,
+                        &state.cas,
+                        Path::new(path),
+                        "uploaded",
+                        None,
+                    )?;
+                    state.index.invalidate();
+                }
+            }
+        }
+    }
+    let _ = state.history.with(|h| {
+        h.record_event(
+            &Event::new(
+                "plan",
+                format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
+            )
+            .with_data(stored.summary.clone()),
+        )
+    });
+    Ok((plan, stored))
+}
+
 fn summary_line(plan: &Plan) -> String {
     format!(
         "{} reuse, {} build, {} missing",
@@ -158,8 +188,7 @@ fn summary_line(plan: &Plan) -> String {
     )
 }
 
-fn run_planner(state: &AppState, input_dir: &Path) -> Result<Plan, ApiError> {
-    let config = &state.config;
+fn run_planner(config: &ServerConfig, input_dir: &Path) -> Result<Plan, ApiError> {
     let options = PlanOptions {
         target: config.target()?,
         strategy: Strategy::Pinned,
@@ -291,17 +320,31 @@ mod tests {
 
     #[test]
     fn requirements_checks() {
-        check_requirements("six==1.16.0\nrequests>=2\n", false).unwrap();
-        let err = check_requirements("-i https://evil.example/simple\nsix\n", false).unwrap_err();
+        check_requirements("six==1.16.0\nrequests>=2\n", false, 10).unwrap();
+        let err =
+            check_requirements("-i https://evil.example/simple\nsix\n", false, 10).unwrap_err();
         assert!(err.message.contains("other indexes"), "{}", err.message);
-        check_requirements("--extra-index-url https://x.example/simple\nsix\n", true).unwrap();
-        let err = check_requirements("-r ../../etc/passwd\n", false).unwrap_err();
+        check_requirements(
+            "--extra-index-url https://x.example/simple\nsix\n",
+            true,
+            10,
+        )
+        .unwrap();
+        let err = check_requirements("-r ../../etc/passwd\n", false, 10).unwrap_err();
         assert!(
             err.message.contains("not allowed in an upload"),
             "{}",
             err.message
         );
-        assert!(check_requirements("# nothing\n", false).is_err());
-        assert!(check_requirements("--bogus-option\nsix\n", false).is_err());
+        assert!(check_requirements("# nothing\n", false, 10).is_err());
+        assert!(check_requirements("--bogus-option\nsix\n", false, 10).is_err());
+        let err = check_requirements("a\nb\nc\n", false, 2).unwrap_err();
+        assert_eq!(err.code, "too_many_requirements");
+        assert!(
+            err.message.contains("holds 3 requirements"),
+            "{}",
+            err.message
+        );
+        check_requirements("a\nb\n", false, 2).unwrap();
     }
 }

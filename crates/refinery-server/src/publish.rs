@@ -34,9 +34,9 @@ pub enum PublishError {
     /// published with other bytes.
     #[error(transparent)]
     Store(#[from] QueueError),
-    /// The content-addressed store could not take the file.
-    #[error("{0}")]
-    Io(String),
+    /// The content-addressed store could not take the file (a full disk among others).
+    #[error(transparent)]
+    Storage(#[from] refinery_store::CasError),
 }
 
 /// Largest METADATA file read from a wheel.
@@ -48,6 +48,8 @@ pub fn wheel_metadata(
     path: &Path,
     filename: &WheelFilename,
 ) -> Result<(Vec<u8>, CoreMetadata), String> {
+    refinery_plan::zip_members::check_wheel_member_count(path)
+        .map_err(|e| format!("{filename} is not a usable wheel: {e}"))?;
     let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| format!("{filename} is not a valid wheel (zip): {e}"))?;
@@ -155,11 +157,9 @@ pub fn publish_wheel_named(
     let parsed = parse_wheel_name(name)?;
     let (metadata, core) = wheel_metadata(wheel, &parsed).map_err(PublishError::Invalid)?;
     check_metadata_matches(&parsed, &core).map_err(PublishError::Invalid)?;
-    let io = |e: &dyn std::fmt::Display| PublishError::Io(e.to_string());
-    let sha256 = cas.put_file(wheel).map_err(|e| io(&e))?;
-    let tmp = tempfile::NamedTempFile::new_in(std::env::temp_dir()).map_err(|e| io(&e))?;
-    fs_err::write(tmp.path(), &metadata).map_err(|e| io(&e))?;
-    let metadata_sha256 = cas.put_file(tmp.path()).map_err(|e| io(&e))?;
+    let sha256 = cas.put_file(wheel)?;
+    // PEP 658's METADATA goes straight into the store: no write outside the cache.
+    let metadata_sha256 = cas.put_bytes(&metadata)?;
     let size = fs_err::metadata(wheel).map(|m| m.len()).unwrap_or(0) as i64;
     let file = PublishedFile {
         filename: name.to_string(),

@@ -76,13 +76,24 @@ impl Cas {
     /// is a no-op (an existing object of the wrong size, e.g. left by a crash of an older
     /// version, is replaced).
     pub fn put_file(&self, src: &Path) -> Result<String, CasError> {
+        let input = fs_err::File::open(src).map_err(|source| CasError::Read {
+            path: src.to_path_buf(),
+            source,
+        })?;
+        self.put_reader(input, src)
+    }
+
+    /// Like [`Cas::put_file`] for bytes in memory (e.g. a wheel's METADATA): they are
+    /// written only inside the store, never to a system temp folder.
+    pub fn put_bytes(&self, bytes: &[u8]) -> Result<String, CasError> {
+        self.put_reader(bytes, Path::new("<memory>"))
+    }
+
+    /// Streams `input` into the store; `src` names it in read errors.
+    fn put_reader(&self, mut input: impl Read, src: &Path) -> Result<String, CasError> {
         let tmp_dir = self.root.join("tmp");
         fs_err::create_dir_all(&tmp_dir).map_err(|source| CasError::Write {
             path: tmp_dir.clone(),
-            source,
-        })?;
-        let mut input = fs_err::File::open(src).map_err(|source| CasError::Read {
-            path: src.to_path_buf(),
             source,
         })?;
         let mut tmp = tempfile::Builder::new()
@@ -208,6 +219,24 @@ mod tests {
         assert_eq!(sha256_file(&path).unwrap(), HELLO_SHA);
         let err = sha256_file(&dir.path().join("missing")).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn bytes_and_files_of_one_content_are_one_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas = Cas::new(dir.path().join("cas"));
+        let src = dir.path().join("METADATA");
+        std::fs::write(&src, b"Metadata-Version: 2.1\n").unwrap();
+        let from_bytes = cas.put_bytes(b"Metadata-Version: 2.1\n").unwrap();
+        assert_eq!(from_bytes, cas.put_file(&src).unwrap());
+        assert!(cas.verify(&from_bytes).unwrap());
+        // Nothing stays behind in the store's temp folder.
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("cas/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]

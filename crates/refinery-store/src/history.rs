@@ -202,6 +202,12 @@ pub enum HistoryError {
     Unavailable { path: PathBuf, message: String },
     #[error("history database {path}: {message}")]
     Database { path: PathBuf, message: String },
+    #[error("the history database {path} {what} while this process had it open: what was written since is in the old file, which goes away when the process ends; stop the process, put the original file back (while the process still runs, a deleted file can be copied from /proc/<pid>/fd/), and start it again")]
+    Replaced {
+        path: PathBuf,
+        /// `was deleted` or `was replaced by another file`.
+        what: &'static str,
+    },
     #[error("history database {path}: {source}")]
     Sqlite {
         path: PathBuf,

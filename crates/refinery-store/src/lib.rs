@@ -16,6 +16,7 @@
 
 pub mod atomic;
 pub mod cas;
+pub mod file_id;
 pub mod history;
 pub mod manifest;
 pub mod queue;

@@ -534,6 +534,9 @@ pub trait QueueStore: Send + Sync {
         plan_id: Option<&str>,
         error: &str,
     ) -> Result<PendingInput, QueueError>;
+    /// Moves every input left `planning` (by a server that stopped mid-plan) back to
+    /// `pending` with `note` as its error text, oldest first, so it can be planned again.
+    fn recover_planning_inputs(&self, note: &str) -> Result<Vec<PendingInput>, QueueError>;
 
     // Plans.
     fn save_plan(&self, plan: &StoredPlan) -> Result<(), QueueError>;

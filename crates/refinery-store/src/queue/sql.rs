@@ -877,6 +877,22 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         }
     }
 
+    fn recover_planning_inputs(&self, note: &str) -> Result<Vec<PendingInput>, QueueError> {
+        let mut inputs = self
+            .query(
+                &format!(
+                    "UPDATE inputs SET status = 'pending', error = $1, updated_ms = $2 \
+                     WHERE status = 'planning' RETURNING {INPUT_COLS}"
+                ),
+                &[note.into(), now_ms().into()],
+            )?
+            .iter()
+            .map(input_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        inputs.sort_by_key(|i| i.id);
+        Ok(inputs)
+    }
+
     fn save_plan(&self, plan: &StoredPlan) -> Result<(), QueueError> {
         self.query(
             "INSERT INTO plans (id, input_id, python, platform_tag, summary, body, created_ms) \

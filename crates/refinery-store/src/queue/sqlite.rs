@@ -16,6 +16,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use super::db::{Backend, Conn, Dialect, Row, Value};
 use super::{QueueError, SqlQueue};
+use crate::file_id::FileId;
 
 /// `PRAGMA application_id` of refinery queue databases ("RFNQ").
 pub const QUEUE_APPLICATION_ID: i32 = 0x5246_4E51;
@@ -151,35 +152,6 @@ pub struct SqliteBackend {
     path: PathBuf,
     /// The file the first connection opened.
     opened: Arc<OnceLock<FileId>>,
-}
-
-/// Which file a path names: device and inode (on Unix; elsewhere only that it exists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    device: u64,
-    inode: u64,
-}
-
-impl FileId {
-    fn of(path: &Path) -> std::io::Result<FileId> {
-        let meta = std::fs::metadata(path)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Ok(FileId {
-                device: meta.dev(),
-                inode: meta.ino(),
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = meta;
-            Ok(FileId {
-                device: 0,
-                inode: 0,
-            })
-        }
-    }
 }
 
 impl SqliteBackend {

@@ -471,6 +471,32 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
     assert_eq!(q.inputs(10, 0).unwrap().len(), 1);
     assert!(matches!(q.input(42), Err(QueueError::NotFound { .. })));
 
+    // A server that stopped mid-plan left one input `planning`: recovery gives it back.
+    let stranded = q
+        .create_input(&NewInput {
+            kind: "requirements".into(),
+            filename: "requirements.txt".into(),
+            path: "inputs/v1/2/requirements.txt".into(),
+            size: 12,
+            sha256: "cd".repeat(32),
+        })
+        .unwrap();
+    q.transition_input(
+        stranded.id,
+        &[InputStatus::Pending],
+        InputStatus::Planning,
+        None,
+        "",
+    )
+    .unwrap();
+    let recovered = q.recover_planning_inputs("interrupted").unwrap();
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(recovered[0].id, stranded.id);
+    assert_eq!(recovered[0].status, InputStatus::Pending);
+    assert_eq!(recovered[0].error, "interrupted");
+    assert_eq!(q.input(input.id).unwrap().status, InputStatus::Planned);
+    assert!(q.recover_planning_inputs("again").unwrap().is_empty());
+
     let plan = StoredPlan {
         id: "p1".into(),
         input_id: Some(input.id),
