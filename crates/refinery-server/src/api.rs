@@ -1393,6 +1393,7 @@ async fn session_token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
+    extensions: axum::http::Extensions,
     body: Option<Json<TokenBody>>,
 ) -> ApiResult<Response> {
     let (worker, read) = (
@@ -1415,21 +1416,21 @@ async fn session_token(
         ));
     };
     // The worker token acts; a read token (--read-token) only reads.
-    let matches = |expected: &Option<String>| {
-        expected
-            .as_deref()
-            .is_some_and(|e| auth::tokens_equal(e, &token))
-    };
-    let access = if matches(&worker) {
-        "write"
-    } else if matches(&read) {
-        "read"
-    } else {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the token is not valid",
-        ));
+    let tokens: Vec<(&str, &str)> = [(worker.as_deref(), "write"), (read.as_deref(), "read")]
+        .into_iter()
+        .filter_map(|(token, access)| Some((token?, access)))
+        .collect();
+    let expected: Vec<&str> = tokens.iter().map(|(token, _)| *token).collect();
+    let access = match auth::check_token(&state, auth::peer_ip(&extensions), &token, &expected) {
+        Ok(Some(i)) => tokens[i].1,
+        Ok(None) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the token is not valid",
+            ))
+        }
+        Err(wait) => return Ok(auth::too_many_failures(wait)),
     };
     let cookie: String = token
         .bytes()

@@ -5,10 +5,12 @@
 //! `POST /api/session/token` sets. Tokens are compared in constant time. Missing → 401,
 //! wrong → 403.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -184,6 +186,7 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request<Body>, next:
     if expected.is_empty() {
         return next.run(req).await;
     }
+    let peer = peer_ip(req.extensions());
     match presented_token(req.headers(), req.uri().query()) {
         None => {
             let mut response = ApiError::new(
@@ -200,14 +203,87 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request<Body>, next:
             );
             response
         }
-        Some(token) if expected.iter().any(|e| tokens_equal(e, &token)) => next.run(req).await,
-        Some(_) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "the token is not valid for this endpoint",
-        )
-        .into_response(),
+        Some(token) => match check_token(&state, peer, &token, &expected) {
+            Ok(Some(_)) => next.run(req).await,
+            Ok(None) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "the token is not valid for this endpoint",
+            )
+            .into_response(),
+            Err(wait) => too_many_failures(wait),
+        },
     }
+}
+
+/// The client's address, when the server's accept loop recorded it.
+pub fn peer_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// Compares `token` with each of `expected` (constant time) under the guessing throttle
+/// ([`crate::token_throttle`]): `Ok(Some(i))` when it is `expected[i]`, `Ok(None)` when it
+/// is none of them (the failure is counted), `Err(wait)` while `peer` has to wait (answer
+/// it with [`too_many_failures`]).
+pub fn check_token(
+    state: &AppState,
+    peer: Option<IpAddr>,
+    token: &str,
+    expected: &[&str],
+) -> Result<Option<usize>, std::time::Duration> {
+    let now = Instant::now();
+    if let Some(ip) = peer {
+        state.token_throttle.check(ip, now)?;
+    }
+    let matched = expected.iter().position(|e| tokens_equal(e, token));
+    if let Some(ip) = peer {
+        match matched {
+            Some(_) => state.token_throttle.succeeded(ip),
+            None => {
+                state.token_throttle.failed(ip, now);
+            }
+        }
+    }
+    Ok(matched)
+}
+
+/// 429 `too_many_failures` with `Retry-After`.
+pub fn too_many_failures(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_failures",
+        format!("too many wrong tokens from this address; send the right token again in {secs} s"),
+    )
+    .into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Shortest token the server takes without a warning.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// Warnings for the start-up lines: tokens short enough to guess.
+pub fn token_warnings(worker_token: Option<&str>, read_token: Option<&str>) -> Vec<String> {
+    [
+        ("WORKER_TOKEN", worker_token),
+        ("the read token", read_token),
+    ]
+    .into_iter()
+    .filter_map(|(name, token)| {
+        let chars = token?.chars().count();
+        (chars < MIN_TOKEN_CHARS).then(|| {
+            format!(
+                "warning: {name} has only {chars} characters; use at least \
+                     {MIN_TOKEN_CHARS} random ones (e.g. `openssl rand -hex 32`)"
+            )
+        })
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -243,6 +319,16 @@ mod tests {
         assert!(!tokens_equal("abc", "abd"));
         assert!(!tokens_equal("abc", "abcd"));
         assert!(!tokens_equal("", "x"));
+    }
+
+    #[test]
+    fn short_tokens_are_warned_about() {
+        assert!(token_warnings(None, None).is_empty());
+        assert!(token_warnings(Some("0123456789abcdef"), None).is_empty());
+        let warnings = token_warnings(Some("secret"), Some("r"));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("WORKER_TOKEN has only 6 characters"));
+        assert!(warnings[1].contains("read token has only 1 characters"));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod planning;
 pub mod publish;
 pub mod remote;
 pub mod simple;
+pub mod token_throttle;
 pub mod ui;
 pub mod uploads;
 pub mod worker;
@@ -233,6 +234,8 @@ pub struct AppState {
     pub cas: Cas,
     pub metrics: metrics::Metrics,
     pub index: simple::IndexCache,
+    /// Wrong tokens per client address.
+    pub token_throttle: token_throttle::TokenThrottle,
     /// Slots of the uploads streaming at once.
     pub uploads: tokio::sync::Semaphore,
     /// The one planner and its queue.
@@ -294,6 +297,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             index: simple::IndexCache::default(),
             plan_queue: plan_queue::PlanQueue::default(),
+            token_throttle: token_throttle::TokenThrottle::default(),
             uploads: tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)),
             draining: std::sync::atomic::AtomicBool::new(false),
             bound: OnceLock::new(),
@@ -465,6 +469,12 @@ fn announce(state: &AppState, bound: SocketAddr) {
         "refinery serve: {}",
         origin::describe_hosts(bound, &state.config.allowed_hosts)
     );
+    for warning in auth::token_warnings(
+        state.config.worker_token.as_deref(),
+        state.config.read_token.as_deref(),
+    ) {
+        eprintln!("refinery serve: {warning}");
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -58,11 +58,11 @@ pub async fn run(
         tokio::select! {
             _ = &mut signal => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => match registry.admit() {
+                Ok((stream, peer)) => match registry.admit() {
                     Some(conn) => {
                         let limits = Limits::of(&state.config);
                         connections.spawn(serve_connection(
-                            stream, router.clone(), state.shutdown.clone(), conn, registry.clone(), limits,
+                            stream, peer, router.clone(), state.shutdown.clone(), conn, registry.clone(), limits,
                         ));
                     }
                     None => refused(stream, registry.cap),
@@ -204,6 +204,7 @@ impl Registry {
 /// or when no byte has moved for the idle timeout.
 async fn serve_connection(
     stream: TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     shutdown: CancellationToken,
     conn_info: Arc<Conn>,
@@ -216,7 +217,10 @@ async fn serve_connection(
         conn: conn_info.clone(),
     });
     let counted = conn_info.clone();
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        // Handlers see the client's address as axum's `ConnectInfo` (token throttling).
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         let router = TowerToHyperService::new(router.clone());
         let guard = BusyGuard::enter(counted.clone());
         async move {

@@ -55,6 +55,15 @@ impl RemoteSource {
         job: Option<&Job>,
     ) -> Result<Option<Value>, QueueError> {
         let response = request.send().map_err(|e| self.unavailable(e))?;
+        self.answer(response, job)
+    }
+
+    /// The JSON body of a success, or the error it carries as a [`QueueError`].
+    fn answer(
+        &self,
+        response: reqwest::blocking::Response,
+        job: Option<&Job>,
+    ) -> Result<Option<Value>, QueueError> {
         let status = response.status();
         if status == reqwest::StatusCode::NO_CONTENT {
             return Ok(None);
@@ -169,22 +178,48 @@ impl JobSource for RemoteSource {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let bytes = fs_err::read(wheel).map_err(|e| e.to_string())?;
-        let body = self
-            .send(
-                self.request(reqwest::Method::PUT, &format!("/api/jobs/{}/wheel", job.id))
-                    .query(&[
-                        ("attempt", job.attempt.to_string()),
-                        ("filename", filename),
-                        ("origin", origin.to_string()),
-                    ])
-                    .header("content-type", "application/octet-stream")
-                    .body(bytes),
-                Some(job),
-            )
-            .map_err(|e| e.to_string())?
-            .unwrap_or(Value::Null);
-        serde_json::from_value(body["published"].clone()).map_err(|e| e.to_string())
+        // The server takes a few uploads at once and answers 503 `uploads_busy` with
+        // Retry-After beyond: wait and send again, a few times.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            // Streamed from the file, never read whole into memory.
+            let file = fs_err::File::open(wheel).map_err(|e| e.to_string())?;
+            let len = file.metadata().map_err(|e| e.to_string())?.len();
+            let request = self
+                .request(reqwest::Method::PUT, &format!("/api/jobs/{}/wheel", job.id))
+                .query(&[
+                    ("attempt", job.attempt.to_string()),
+                    ("filename", filename.clone()),
+                    ("origin", origin.to_string()),
+                ])
+                .header("content-type", "application/octet-stream")
+                .body(reqwest::blocking::Body::sized(file.into_parts().0, len));
+            let response = request
+                .send()
+                .map_err(|e| self.unavailable(e).to_string())?;
+            let busy = response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+                && response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .is_some();
+            if busy && tries < 6 {
+                let wait = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(5)
+                    .clamp(1, 30);
+                std::thread::sleep(Duration::from_secs(wait));
+                continue;
+            }
+            let body = self
+                .answer(response, Some(job))
+                .map_err(|e| e.to_string())?
+                .unwrap_or(Value::Null);
+            return serde_json::from_value(body["published"].clone()).map_err(|e| e.to_string());
+        }
     }
 
     fn record_history(

@@ -78,9 +78,17 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Token that every read needs too (WORKER_TOKEN guards the writes). [env: READ_TOKEN]
+    /// Token that every read needs too (WORKER_TOKEN guards the writes). Shows in `ps`:
+    /// prefer READ_TOKEN or --read-token-file. [env: READ_TOKEN]
     #[arg(long, value_name = "TOKEN")]
     pub read_token: Option<String>,
+    /// File whose first line is the read token. [env: READ_TOKEN_FILE]
+    #[arg(long, value_name = "FILE", conflicts_with = "read_token")]
+    pub read_token_file: Option<PathBuf>,
+    /// File whose first line is the worker token (instead of WORKER_TOKEN).
+    /// [env: WORKER_TOKEN_FILE]
+    #[arg(long, value_name = "FILE")]
+    pub worker_token_file: Option<PathBuf>,
     /// Let a dashboard served from ORIGIN (https://host[:port]) call the API from the
     /// browser, with the token cookie; repeat for more. [env: CORS_ORIGINS, comma-separated]
     #[arg(long = "cors-origin", value_name = "ORIGIN")]
@@ -123,6 +131,18 @@ pub struct ServeArgs {
     /// Most connections open at once; at the cap a new one pushes out the oldest idle one.
     #[arg(long, value_name = "N", default_value_t = 512)]
     pub max_connections: usize,
+    /// Most requirements one uploaded requirements file may hold.
+    #[arg(long, value_name = "N", default_value_t = 5000)]
+    pub max_requirements: usize,
+    /// Most inputs waiting for the planner; beyond it uploads that would plan answer 503.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub max_queued_plans: usize,
+    /// Seconds one plan may take before its input fails (and says so).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    pub plan_timeout: f64,
+    /// Most uploads (wheels, requirements files, workers' wheels) streaming at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_concurrent_uploads: usize,
 }
 
 #[derive(Debug, Args, Clone)]

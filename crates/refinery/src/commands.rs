@@ -656,8 +656,25 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     let mut config = refinery_server::ServerConfig::new(cache.clone());
     config.database_url = database_url;
     config.history_db = history_db.clone();
-    config.worker_token = var("WORKER_TOKEN");
-    config.read_token = args.read_token.clone().or_else(|| var("READ_TOKEN"));
+    config.worker_token = crate::env_vars::secret(
+        "WORKER_TOKEN",
+        args.worker_token_file.as_deref(),
+        "WORKER_TOKEN_FILE",
+    )?;
+    config.read_token = match &args.read_token {
+        Some(token) => {
+            eprintln!(
+                "refinery serve: warning: --read-token shows in `ps` to every user of this \
+                 machine; prefer READ_TOKEN or --read-token-file"
+            );
+            Some(token.clone())
+        }
+        None => crate::env_vars::secret(
+            "READ_TOKEN",
+            args.read_token_file.as_deref(),
+            "READ_TOKEN_FILE",
+        )?,
+    };
     config.cors_origins = flag_or_list_var(&args.cors_origins, "CORS_ORIGINS");
     config.allowed_hosts = flag_or_list_var(&args.allowed_hosts, "REFINERY_ALLOWED_HOSTS");
     // `--host NAME` is a name the server answers to.
@@ -679,6 +696,10 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.header_read_timeout = seconds("--header-read-timeout", args.header_read_timeout)?;
     config.idle_timeout = seconds("--idle-timeout", args.idle_timeout)?;
     config.max_connections = args.max_connections.max(1);
+    config.max_requirements = args.max_requirements.max(1);
+    config.max_queued_plans = args.max_queued_plans.max(1);
+    config.plan_timeout = seconds("--plan-timeout", args.plan_timeout)?;
+    config.max_concurrent_uploads = args.max_concurrent_uploads.max(1);
     config.auto_plan = env_bool("AUTO_PLAN")?;
     config.auto_build = env_bool("AUTO_BUILD")?;
     config.worker_webhook_url = var("WORKER_WEBHOOK_URL");
@@ -732,7 +753,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
         Some(url) => {
             let source = refinery_server::remote::RemoteSource::new(
                 &url,
-                var("WORKER_TOKEN"),
+                crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?,
                 options.lease,
             )
             .map_err(anyhow::Error::msg)?;
@@ -768,10 +789,12 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
 pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let value = match server {
-        Some(url) => {
-            refinery_server::remote::remote_queue(&url, var("WORKER_TOKEN").as_deref(), args.list)
-                .map_err(anyhow::Error::msg)?
-        }
+        Some(url) => refinery_server::remote::remote_queue(
+            &url,
+            crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?.as_deref(),
+            args.list,
+        )
+        .map_err(anyhow::Error::msg)?,
         None => {
             let (cache, database_url, _) = store_paths(&args.store)?;
             let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;

@@ -41,8 +41,16 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "token that protects the queue and worker endpoints of `refinery serve`",
     ),
     (
+        "WORKER_TOKEN_FILE",
+        "file holding WORKER_TOKEN (its first line), kept out of the environment and `ps`",
+    ),
+    (
         "READ_TOKEN",
         "token that `refinery serve` also requires for reads (like --read-token)",
+    ),
+    (
+        "READ_TOKEN_FILE",
+        "serve: file holding the read token (its first line; like --read-token-file)",
     ),
     (
         "CORS_ORIGINS",
@@ -114,6 +122,40 @@ pub fn var(name: &str) -> Option<String> {
         "undeclared environment variable {name}"
     );
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A secret from the environment variable `name`, or else from the first line of the
+/// file `file` (a flag) or `file_var` names. An unreadable or empty file is an error that
+/// names it; the secret itself is never printed.
+pub fn secret(
+    name: &str,
+    file: Option<&std::path::Path>,
+    file_var: &str,
+) -> anyhow::Result<Option<String>> {
+    if let Some(value) = var(name) {
+        return Ok(Some(value));
+    }
+    let Some(path) = file
+        .map(std::path::Path::to_path_buf)
+        .or_else(|| var(file_var).map(std::path::PathBuf::from))
+    else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the token file {} ({name}): {e}; give a readable file whose first \
+             line is the token",
+            path.display()
+        )
+    })?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        anyhow::bail!(
+            "the token file {} ({name}) is empty; its first line must be the token",
+            path.display()
+        );
+    }
+    Ok(Some(token))
 }
 
 /// The `--help` footer listing the variables.
