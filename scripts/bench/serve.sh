@@ -4,12 +4,20 @@
 #   1. max throughput: 2 threads, 16 connections, 10 s per endpoint;
 #   2. fixed rate: 10 connections each waiting 20 ms between requests (about 500 req/s),
 #      10 s per endpoint; target p99 under 20 ms.
-# Bounded in time (2 x 10 s per endpoint) and to 127.0.0.1. N (default 300) wheels are
-# published first through the worker protocol.
+#   3. starvation: IDLE (2000) idle and PARTIAL (2000) half-sent-head connections held for
+#      STARVE_SECS (20 s) against the default cap of 512 connections, while /api/health is
+#      probed every 50 ms and wrk paces about 500 req/s at it: how long health stays
+#      reachable, and the p99 under attack.
+# Bounded in time (2 x 10 s per endpoint + 20 s) and to 127.0.0.1. N (default 300) wheels
+# are published first through the worker protocol.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N="${N:-300}"
 DURATION="${DURATION:-10s}"
+IDLE="${IDLE:-2000}"
+PARTIAL="${PARTIAL:-2000}"
+STARVE_SECS="${STARVE_SECS:-20}"
+ulimit -n 65536 2>/dev/null || true
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
 dir="$(mktemp -d)"
 cargo build -q --release -p refinery
@@ -69,3 +77,10 @@ for path in /simple/ /simple/pkg0001/ "/simple/pkg0001/ (JSON)" /api/events?limi
     out=$(wrk -t2 -c10 -d"$DURATION" --latency "${script[@]}" "$url")
     report "$path" "$out"
 done
+echo "== starvation: $IDLE idle + $PARTIAL half-sent connections for ${STARVE_SECS}s (cap 512), health probed every 50 ms"
+python3 scripts/bench/serve_starve.py "$base" "$IDLE" "$PARTIAL" "$STARVE_SECS" &
+starver=$!
+sleep 3   # let the held connections pile up first
+out=$(wrk -t2 -c10 -d"$((STARVE_SECS - 5))s" --latency -s "$dir/paced.lua" "$base/api/health")
+report "/api/health at ~500 req/s during starvation" "$out"
+wait $starver
