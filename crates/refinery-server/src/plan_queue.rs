@@ -97,20 +97,33 @@ impl PlanQueue {
         self.waiting.lock().expect("plan queue").len()
     }
 
+    /// 503 `planner_busy` when `capacity` inputs already wait: uploads that would be
+    /// planned check it before they store anything.
+    pub fn check_room(&self, capacity: usize) -> Result<(), ApiError> {
+        if self.waiting() >= capacity {
+            return Err(planner_busy());
+        }
+        Ok(())
+    }
+
     fn send(&self, request: Request) -> Result<(), ApiError> {
         let Some(sender) = self.sender.get() else {
             return Err(ApiError::unavailable("the planner is not running"));
         };
         sender.try_send(request).map_err(|e| match e {
-            TrySendError::Full(_) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "planner_busy",
-                "the planner's queue is full; try again when it has planned some inputs \
-                 (the server's --max-queued-plans sets its length)",
-            ),
+            TrySendError::Full(_) => planner_busy(),
             TrySendError::Disconnected(_) => ApiError::unavailable("the planner stopped"),
         })
     }
+}
+
+fn planner_busy() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "planner_busy",
+        "the planner's queue is full; try again when it has planned some inputs \
+         (the server's --max-queued-plans sets its length)",
+    )
 }
 
 /// Gives back the inputs a previous run of the server left `planning` (it stopped while

@@ -216,13 +216,31 @@ fn keep_input(state: &AppState, spooled: Spooled, name: &str) -> ApiResult<(Path
     Ok((path, rel))
 }
 
-/// Queues the input for the planner if AUTO_PLAN is on.
+/// With AUTO_PLAN on, 503 `planner_busy` before anything is stored when the planner's
+/// queue is full (the client sends the upload again later).
+async fn check_planner_room(state: &Arc<AppState>) -> ApiResult<()> {
+    let s = state.clone();
+    let auto_plan = blocking(move || Ok(s.store.settings()?.auto_plan)).await?;
+    if auto_plan {
+        state.plan_queue.check_room(state.config.max_queued_plans)?;
+    }
+    Ok(())
+}
+
+/// Queues the input for the planner if AUTO_PLAN is on. Whether it was queued; when the
+/// queue filled up since [`check_planner_room`], the input stays `pending` (plan it with
+/// `POST /api/pending-inputs/{id}/enqueue-plan`) and the server's log says so.
 fn maybe_auto_plan(state: &Arc<AppState>, id: i64) -> ApiResult<bool> {
     if !state.store.settings()?.auto_plan {
         return Ok(false);
     }
-    state.plan_queue.submit(id)?;
-    Ok(true)
+    match state.plan_queue.submit(id) {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            tracing::warn!("input {id} stays pending: {e}");
+            Ok(false)
+        }
+    }
 }
 
 /// `POST /api/requirements/upload`.
@@ -237,6 +255,7 @@ async fn upload_requirements_inner(
     state: Arc<AppState>,
     multipart: Multipart,
 ) -> ApiResult<Response> {
+    check_planner_room(&state).await?;
     let _slot = upload_slot(&state).await?;
     let (filename, spooled) = read_upload(
         &state,
@@ -289,6 +308,7 @@ pub async fn upload_wheel(State(state): State<Arc<AppState>>, multipart: Multipa
 }
 
 async fn upload_wheel_inner(state: Arc<AppState>, multipart: Multipart) -> ApiResult<Response> {
+    check_planner_room(&state).await?;
     let _slot = upload_slot(&state).await?;
     let (filename, spooled) = read_upload(
         &state,

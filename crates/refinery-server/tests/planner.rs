@@ -75,6 +75,9 @@ fn one_planner_with_a_queue_a_time_limit_and_caps() {
     }
     let busy = busy.expect("a full planner queue answers 503");
     assert_eq!(busy["error"]["code"], "planner_busy", "{busy}");
+    // The refused upload stored nothing: the client sends it again later.
+    let inputs = t.get_json("/api/pending-inputs?limit=1000");
+    assert_eq!(inputs["inputs"].as_array().unwrap().len(), ids.len());
     // One planner thread and at most one plan computation, however many uploads.
     assert_eq!(threads_named("refinery-planne"), 1);
     assert!(threads_named("refinery-plan-") <= 2);
