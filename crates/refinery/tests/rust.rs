@@ -182,3 +182,82 @@ fn a_crate_registry_out_of_reach_fails_once_saying_so() {
     assert!(detail.contains("not retried"), "{detail}");
     assert_eq!(e["metadata"]["attempt"], 1, "{e}");
 }
+
+/// A build script that compiles a C probe for s390x and runs it (through binfmt, inside
+/// the build's sandbox): its answer flows into the extension, which reports the byte order
+/// the probe saw.
+#[test]
+#[ignore = "needs the real PyPI, crates.io and the s390x rootfs environment"]
+fn a_build_script_that_runs_target_code_works_through_binfmt() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let build_rs = r##"use std::process::Command;
+fn main() {
+    let out = std::env::var("OUT_DIR").unwrap();
+    let source = format!("{out}/probe.c");
+    std::fs::write(&source, "#include <stdio.h>\nint main(void) { unsigned x = 1; printf(\"%d\", *(unsigned char *)&x == 0); return 0; }\n").unwrap();
+    let binary = format!("{out}/probe");
+    let compiled = Command::new("s390x-linux-gnu-gcc").args([&source, "-o", &binary]).status().expect("the target C compiler");
+    assert!(compiled.success(), "the probe does not compile");
+    let ran = Command::new(&binary).output().expect("the s390x probe runs");
+    assert!(ran.status.success(), "the probe failed: {ran:?}");
+    println!("cargo:rustc-env=PROBE_BIG_ENDIAN={}", String::from_utf8(ran.stdout).unwrap());
+}
+"##;
+    let lib_rs = r#"use pyo3::prelude::*;
+
+#[pyfunction]
+fn probe_saw_big_endian() -> bool {
+    env!("PROBE_BIG_ENDIAN") == "1"
+}
+
+#[pymodule]
+fn targetprobe(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(probe_saw_big_endian, m)?)
+}
+"#;
+    write_tar_gz(
+        &input,
+        "targetprobe-1.0",
+        [
+            (
+                "PKG-INFO".to_string(),
+                "Metadata-Version: 2.2\nName: targetprobe\nVersion: 1.0\n".to_string(),
+            ),
+            (
+                "pyproject.toml".to_string(),
+                "[build-system]\nrequires = [\"maturin>=1.8,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"targetprobe\"\nversion = \"1.0\"\n".to_string(),
+            ),
+            (
+                "Cargo.toml".to_string(),
+                "[package]\nname = \"targetprobe\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n[lib]\nname = \"targetprobe\"\ncrate-type = [\"cdylib\"]\n\n[dependencies]\npyo3 = { version = \"=0.29.3\", features = [\"extension-module\"] }\n".to_string(),
+            ),
+            ("build.rs".to_string(), build_rs.to_string()),
+            ("src/lib.rs".to_string(), lib_rs.to_string()),
+        ],
+    );
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "targetprobe");
+    assert_eq!(e["status"], "built", "{e}");
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    assert_s390x_python_prints(
+        &rootfs,
+        &unpacked,
+        "import targetprobe; print('big' if targetprobe.probe_saw_big_endian() else 'little')",
+        "big",
+    );
+}
