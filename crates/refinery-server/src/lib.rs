@@ -234,6 +234,8 @@ pub struct AppState {
     pub cas: Cas,
     pub metrics: metrics::Metrics,
     pub index: simple::IndexCache,
+    /// When the cache last took health's write probe, and how it went.
+    pub last_write_probe: Mutex<Option<(std::time::Instant, Result<(), ApiError>)>>,
     /// Wrong tokens per client address.
     pub token_throttle: token_throttle::TokenThrottle,
     /// Slots of the uploads streaming at once.
@@ -298,6 +300,7 @@ impl AppState {
             index: simple::IndexCache::default(),
             plan_queue: plan_queue::PlanQueue::default(),
             token_throttle: token_throttle::TokenThrottle::default(),
+            last_write_probe: Mutex::new(None),
             uploads: tokio::sync::Semaphore::new(config.max_concurrent_uploads.max(1)),
             draining: std::sync::atomic::AtomicBool::new(false),
             bound: OnceLock::new(),
