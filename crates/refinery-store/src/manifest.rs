@@ -189,6 +189,10 @@ pub struct ManifestMetadata {
     /// their evidence (see [`crate::verification`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verification::Verification>,
+    /// In pip's hash-checking mode: which `--hash` the source file (sdist or reused wheel)
+    /// matched, and for a rebuilt wheel that its own sha256 is new (not in the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_check: Option<String>,
 }
 
 /// One package in the manifest.
@@ -481,6 +485,9 @@ mod tests {
                 imported: vec!["regex".into(), "regex._regex".into()],
                 ..Default::default()
             }),
+            hash_check: Some(
+                "regex-2024.11.6.tar.gz matched sha256:ab (requirements.txt:1)".into(),
+            ),
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));
