@@ -381,8 +381,11 @@ pub fn make_plan(
         overrides: overrides.values().cloned().collect(),
         find_links: vec![links_dir.clone()],
         allow_prereleases,
+        only_binary: uv_only_binary(&format_control),
     };
+    let uv_only_binary = request.only_binary.clone();
     let resolver = Resolver {
+        only_binary: &uv_only_binary,
         target,
         index,
         index_name: &index_name,
@@ -565,6 +568,22 @@ pub fn make_plan(
     }))
 }
 
+/// The `--only-binary` values that uv gets, so that resolution avoids versions without a
+/// wheel for the target as pip does. With `--only-binary :all:` and `--no-binary` names
+/// together, uv gets nothing (it cannot say "these from source, the rest binary" without
+/// building sdists for metadata); the plan still applies both.
+fn uv_only_binary(control: &FormatControl) -> Vec<String> {
+    if control.only_binary.contains(":all:") {
+        if control.no_binary.is_empty() {
+            vec![":all:".to_string()]
+        } else {
+            Vec::new()
+        }
+    } else {
+        control.only_binary.iter().cloned().collect()
+    }
+}
+
 /// The package names of the last plan saved under `<cache>/plans/v1/latest.json` (where
 /// the binary saves plans), if any.
 fn previous_plan_names(cache: &Path) -> Vec<String> {
@@ -621,6 +640,8 @@ fn dedup(mut items: Vec<String>) -> Vec<String> {
 
 /// What every resolution of one plan shares.
 struct Resolver<'a> {
+    /// `--only-binary` as uv gets it, for the reasons.
+    only_binary: &'a [String],
     target: &'a Target,
     index: &'a IndexConfig,
     index_name: &'a str,
@@ -726,8 +747,16 @@ impl Resolver<'_> {
     }
 
     fn unresolvable_reason(&self, requirement: &str, message: &str) -> String {
+        let only_binary = if self.only_binary.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (--only-binary {}: versions without a wheel for the target are not used)",
+                self.only_binary.join(",")
+            )
+        };
         format!(
-            "`{requirement}` cannot be resolved for {} on {}: {message}",
+            "`{requirement}` cannot be resolved for {} on {}{only_binary}: {message}",
             self.target, self.index_name
         )
     }

@@ -807,3 +807,57 @@ print(fastadd.add(40, 2), purea.VALUE, sys.byteorder)
         String::from_utf8_lossy(&run.stderr)
     );
 }
+
+#[test]
+fn resolution_is_for_s390x_so_dependencies_of_other_machines_need_not_exist() {
+    let f = Fixture::new();
+    // `x86only` exists nowhere: a universal resolution fails on it; pip on s390x never
+    // looks at it.
+    f.wheel(
+        "top",
+        "1.0",
+        PURE,
+        &[
+            "x86only ; platform_machine == 'x86_64'",
+            "s390only ; platform_machine == 's390x'",
+            "shared<2 ; platform_machine == 's390x'",
+            "shared>=2 ; platform_machine != 's390x'",
+        ],
+    );
+    f.wheel("s390only", "1.0", PURE, &[]);
+    f.wheel("shared", "1.5", PURE, &[]);
+    f.wheel("shared", "2.0", PURE, &[]);
+    f.requirements("top\n");
+    let (out, plan) = f.plan(&[]);
+    let plan = plan.unwrap_or_else(|| panic!("{}", stderr(&out)));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for name in ["top", "s390only"] {
+        assert_eq!(node(&plan, name)["action"], "reuse", "{plan:#}");
+    }
+    assert_eq!(node(&plan, "shared")["version"], "1.5");
+    let names: Vec<&str> = plan["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"x86only"), "{names:?}");
+
+    // The target's glibc level decides which wheels the resolver may take: with
+    // --only-binary, a version whose only s390x wheel needs glibc 2.28 is skipped for
+    // manylinux2014 and taken for manylinux_2_28.
+    f.wheel("newer", "2.0", "cp311-cp311-manylinux_2_28_s390x", &[]);
+    f.wheel("newer", "1.0", S390X, &[]);
+    f.requirements("newer\n");
+    let (out, plan) = f.plan(&["--only-binary", ":all:"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(node(&plan.unwrap(), "newer")["version"], "1.0");
+    let (out, plan) = f.plan(&[
+        "--only-binary",
+        ":all:",
+        "--platform-tag",
+        "manylinux_2_28_s390x",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(node(&plan.unwrap(), "newer")["version"], "2.0");
+}
