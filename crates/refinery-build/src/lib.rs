@@ -16,6 +16,7 @@ pub mod publish;
 pub mod rootfs;
 pub mod runner;
 pub mod rust_toolchain;
+pub mod sbom;
 pub mod schedule;
 pub mod verify;
 pub mod wheel_inspect;

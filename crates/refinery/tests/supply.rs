@@ -316,6 +316,33 @@ fn a_hash_checked_sdist_builds_and_the_manifest_says_the_wheel_hash_is_new() {
     );
     assert!(note.contains("is new"), "{note}");
     assert!(note.contains(entry["sha256"].as_str().unwrap()), "{note}");
+
+    // PEP 770: the wheel carries a CycloneDX SBOM naming the sdist's URL and sha256 and the
+    // build; the manifest names the member.
+    let member = entry["metadata"]["sbom"].as_str().unwrap();
+    assert_eq!(member, "fastadd-1.0.dist-info/sboms/refinery.cdx.json");
+    let wheel = f.out().join(entry["path"].as_str().unwrap());
+    let unpacked = f.work.path().join("unpacked");
+    unzip(&wheel, &unpacked);
+    let sbom: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join(member)).unwrap()).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    let sdist_component = &sbom["components"][0];
+    assert_eq!(sdist_component["hashes"][0]["content"], sha256_of(&sdist));
+    assert_eq!(
+        sdist_component["externalReferences"][0]["url"],
+        f.index.file_url("fastadd-1.0.tar.gz")
+    );
+    let build = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bom-ref"] == "build-environment")
+        .unwrap()
+        .to_string();
+    assert!(build.contains("rootfs-bookworm-s390x-py3.11"), "{build}");
+    let record = std::fs::read_to_string(unpacked.join("fastadd-1.0.dist-info/RECORD")).unwrap();
+    assert!(record.contains(&format!("{member},sha256=")), "{record}");
     assert!(
         stdout(&out).contains("not in the requirements"),
         "{}",
