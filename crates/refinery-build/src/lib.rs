@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fixes;
 pub mod hints;
 pub mod layers;
+pub mod lock;
 pub mod package_build;
 pub mod packs;
 pub mod pipeline;
@@ -15,13 +16,14 @@ pub mod publish;
 pub mod rootfs;
 pub mod runner;
 pub mod rust_toolchain;
+pub mod sbom;
 pub mod schedule;
 pub mod verify;
 pub mod wheel_inspect;
 pub mod zig;
 
 pub use environment::{open_environment, EnvironmentChoice};
-pub use pipeline::{execute_plan, RunError, RunSettings};
+pub use pipeline::{check_output_writable, execute_plan, RunError, RunSettings};
 pub use rootfs::{EnvStore, RootfsRecipe};
 pub use schedule::Schedule;
 

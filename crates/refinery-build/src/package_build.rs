@@ -964,6 +964,14 @@ fn publish(
     }
     entry.metadata.symbol_versions =
         crate::wheel_inspect::newest_symbol_versions(&built.path).unwrap_or_default();
+    // PEP 770: the SBOM goes into the wheel before its bytes are stored and hashed.
+    match crate::sbom::add_sbom(&built.path, node, &entry.metadata, &settings.target) {
+        Ok(member) => entry.metadata.sbom = Some(member),
+        Err(e) => context.reporter.message(&format!(
+            "warning: {} {}: no SBOM in the wheel: {e}",
+            node.name, node.version
+        )),
+    }
     let stored = context.cas.put_file(&built.path).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&built.path));
     let published = stored.and_then(|sha| {

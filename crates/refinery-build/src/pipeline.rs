@@ -162,6 +162,22 @@ pub enum RunError {
     History { location: String, message: String },
     #[error("cannot write {path}: {message}\nhint: check free space and permissions of the output and cache folders")]
     Write { path: PathBuf, message: String },
+    #[error("the output folder {path} is not writable ({message}): the wheels, manifest.json, pylock.toml and requirements.lock.txt go there\nhint: pass another --output, or make {path} writable")]
+    OutputNotWritable { path: PathBuf, message: String },
+}
+
+/// Create `output` if needed and check that a file can be written into it, so that a
+/// read-only folder fails the run before anything is planned or built.
+pub fn check_output_writable(output: &Path) -> Result<(), RunError> {
+    let fail = |e: std::io::Error| RunError::OutputNotWritable {
+        path: output.to_path_buf(),
+        message: e.to_string(),
+    };
+    std::fs::create_dir_all(output).map_err(fail)?;
+    let probe = output.join(format!(".refinery-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Versions of folder layouts under `--cache`.
@@ -206,10 +222,7 @@ pub fn execute_plan(
             "missing": plan.count(Action::Missing),
         })),
     );
-    std::fs::create_dir_all(&settings.output).map_err(|e| RunError::Write {
-        path: settings.output.clone(),
-        message: e.to_string(),
-    })?;
+    check_output_writable(&settings.output)?;
     let (cas_dir, sdist_dir, builds_dir, logs_dir, pip_cache) = cache_dirs(&settings.cache);
     let cas = Cas::new(cas_dir);
     let mut manifest = Manifest::new(
@@ -340,6 +353,10 @@ pub fn execute_plan(
         reporter,
         &write_manifest,
     )?;
+    index_reused_wheels(&manifest, settings, &cas, &history, reporter);
+    if note_hash_checks(&mut manifest, plan) {
+        write_manifest(&manifest)?;
+    }
     if settings.simple_index {
         crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
             RunError::Write {
@@ -348,6 +365,12 @@ pub fn execute_plan(
             }
         })?;
     }
+    crate::lock::write_locks(&settings.output, &manifest, &settings.target).map_err(|message| {
+        RunError::Write {
+            path: settings.output.join(crate::lock::PYLOCK),
+            message,
+        }
+    })?;
     let summary: Vec<String> = manifest
         .summary()
         .iter()
@@ -355,6 +378,82 @@ pub fn execute_plan(
         .collect();
     record(Event::new("run_end", summary.join(", ")));
     Ok(manifest)
+}
+
+/// Prefix of the history's artifact keys of reused wheels; the index of `refinery serve` and
+/// `refinery index` lists every artifact, so the reused wheels join the built ones there.
+pub const REUSED_ARTIFACT_PREFIX: &str = "reused|";
+
+/// Put the reused wheels that passed verification into the content-addressed store and
+/// the history's artifact index, under their own names and bytes, so that `/simple` serves
+/// the whole output set.
+fn index_reused_wheels(
+    manifest: &Manifest,
+    settings: &RunSettings,
+    cas: &Cas,
+    history: &History,
+    reporter: &dyn Reporter,
+) {
+    for entry in manifest
+        .entries
+        .iter()
+        .filter(|e| e.status == Status::Reused)
+    {
+        let (Some(file), Some(sha)) = (&entry.path, &entry.sha256) else {
+            continue;
+        };
+        let stored = cas
+            .put_file(&settings.output.join(file))
+            .map_err(|e| e.to_string())
+            .and_then(|stored| {
+                if stored.eq_ignore_ascii_case(sha) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "its bytes changed in the output (sha256 {stored}, manifest {sha})"
+                    ))
+                }
+            })
+            .and_then(|()| {
+                history
+                    .record_artifact(&format!("{REUSED_ARTIFACT_PREFIX}{file}"), file, sha)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = stored {
+            reporter.message(&format!(
+                "warning: the reused wheel {file} is not in the index of `refinery serve`: {e}"
+            ));
+        }
+    }
+}
+
+/// Say in the manifest which `--hash` each source file matched; a wheel built from a
+/// hash-checked sdist is new bytes whose sha256 no requirements file can know. Returns
+/// whether any entry changed.
+fn note_hash_checks(manifest: &mut Manifest, plan: &Plan) -> bool {
+    let mut changed = false;
+    for entry in &mut manifest.entries {
+        let Some((source, checked)) = plan
+            .nodes
+            .iter()
+            .filter(|n| n.name == entry.name && n.version == entry.version)
+            .find_map(|n| n.source.as_ref())
+            .and_then(|s| s.checked_hash.as_ref().map(|c| (s, c)))
+        else {
+            continue;
+        };
+        let mut note = format!("{} matched {checked}", source.filename);
+        if matches!(entry.status, Status::Built | Status::Cached) {
+            note.push_str(&format!(
+                "; the wheel {} was built from it, so its sha256 {} is new and in no requirements file: pin it with requirements.lock.txt / pylock.toml",
+                entry.path.as_deref().unwrap_or("?"),
+                entry.sha256.as_deref().unwrap_or("?")
+            ));
+        }
+        entry.metadata.hash_check = Some(note);
+        changed = true;
+    }
+    changed
 }
 
 fn event_for(entry: &ManifestEntry, kind: &str) -> Event {

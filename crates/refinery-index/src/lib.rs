@@ -196,7 +196,7 @@ pub(crate) fn percent_encode_segment(s: &str) -> String {
 }
 
 /// Standard (or URL-safe, unpadded) base64.
-pub(crate) fn base64_encode(data: &[u8], url_safe: bool) -> String {
+pub fn base64_encode(data: &[u8], url_safe: bool) -> String {
     let alphabet: &[u8; 64] = if url_safe {
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     } else {

@@ -20,6 +20,10 @@ pub mod requirements_txt;
 pub use requirements_txt::{
     redact_credentials, RejectedLine, RequirementEntry, RequirementsTxt, RequirementsTxtError,
 };
+pub mod format_control;
+pub use format_control::{AllowedFormats, BinaryOption, FormatControl, FormatControlError};
+pub mod text_decode;
+pub use text_decode::{decode_text, DecodeError};
 pub mod bounded;
 pub use bounded::{check_nesting, parse_requirement, BoundedParseError};
 pub mod metadata;

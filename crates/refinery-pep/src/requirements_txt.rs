@@ -21,7 +21,10 @@
 //!   algorithms are sha256, sha384 and sha512 as in pip.
 //! - any other option is [`RequirementsTxtError::UnsupportedOption`]; line options written
 //!   after a requirement on the same line (which pip silently ignores) and `--hash` without a
-//!   requirement are [`RequirementsTxtError::Parse`] errors.
+//!   requirement are [`RequirementsTxtError::Parse`] errors (pip refuses the latter too:
+//!   `--hash` is no option of a line of its own).
+//! - `--no-binary`/`--only-binary` values are checked (names, `:all:`, `:none:`) and kept in
+//!   file order in [`RequirementsTxt::binary_options`].
 //! - things the Refinery cannot resolve from an index are reported in
 //!   [`RequirementsTxt::rejected`] with a reason: editable requirements (`-e`), direct
 //!   references (`name @ URL`), bare URLs, local paths and archives (`./dir`, `foo.whl`,
@@ -33,6 +36,8 @@ use std::path::{Component, Path, PathBuf};
 
 use pep508_rs::{Requirement, VersionOrUrl};
 use thiserror::Error;
+
+use crate::format_control::{BinaryOption, FormatControl};
 
 /// The content of a requirements file and everything it includes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,6 +56,9 @@ pub struct RequirementsTxt {
     pub only_binary: Vec<String>,
     /// `--no-binary` values (package names, `:all:` or `:none:`), split at commas.
     pub no_binary: Vec<String>,
+    /// `--no-binary` and `--only-binary` as written, in file order (their meaning depends
+    /// on the order: see [`crate::format_control::FormatControl::apply`]).
+    pub binary_options: Vec<(BinaryOption, String)>,
     pub prefer_binary: bool,
     pub require_hashes: bool,
 }
@@ -182,7 +190,7 @@ fn logical_lines(content: &str) -> Vec<(usize, String)> {
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     let mut joined: Vec<(usize, String)> = Vec::new();
     let mut pending: Option<(usize, String)> = None;
-    for (i, line) in content.lines().enumerate() {
+    for (i, line) in split_lines(content).enumerate() {
         let number = i + 1;
         let is_comment = line.trim_start().starts_with('#');
         if !line.ends_with('\\') || is_comment {
@@ -216,6 +224,33 @@ fn logical_lines(content: &str) -> Vec<(usize, String)> {
             (!text.is_empty()).then_some((n, text))
         })
         .collect()
+}
+
+/// Lines as Python's `str.splitlines` (which pip uses) cuts them: at `\r\n`, `\n`, `\r`
+/// and the other Unicode line boundaries, without the line ends.
+fn split_lines(content: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(content);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        match text.find([
+            '\n', '\r', '\u{0b}', '\u{0c}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{85}', '\u{2028}',
+            '\u{2029}',
+        ]) {
+            Some(at) => {
+                let end = if text[at..].starts_with("\r\n") {
+                    at + 2
+                } else {
+                    at + text[at..].chars().next().map_or(1, char::len_utf8)
+                };
+                rest = (end < text.len()).then(|| &text[end..]);
+                Some(&text[..at])
+            }
+            None => {
+                rest = None;
+                (!text.is_empty()).then_some(text)
+            }
+        }
+    })
 }
 
 /// Remove `(^|\s+)#.*$`, like pip's `COMMENT_RE`.
@@ -516,8 +551,24 @@ impl Parser<'_> {
                 OptKind::TrustedHost => self.out.trusted_hosts.push(value),
                 OptKind::NoIndex => self.out.no_index = true,
                 OptKind::Pre => self.out.pre = true,
-                OptKind::OnlyBinary => self.out.only_binary.extend(split_commas(&value)),
-                OptKind::NoBinary => self.out.no_binary.extend(split_commas(&value)),
+                OptKind::OnlyBinary | OptKind::NoBinary => {
+                    let option = if kind == OptKind::OnlyBinary {
+                        BinaryOption::OnlyBinary
+                    } else {
+                        BinaryOption::NoBinary
+                    };
+                    // Checked here so that a bad value names its line.
+                    FormatControl::default()
+                        .apply(option, &value)
+                        .map_err(|e| ctx.parse_error(e.to_string()))?;
+                    let list = if option == BinaryOption::OnlyBinary {
+                        &mut self.out.only_binary
+                    } else {
+                        &mut self.out.no_binary
+                    };
+                    list.extend(split_commas(&value));
+                    self.out.binary_options.push((option, value));
+                }
                 OptKind::PreferBinary => self.out.prefer_binary = true,
                 OptKind::RequireHashes => self.out.require_hashes = true,
                 OptKind::UseFeature | OptKind::NoDeps => {}
@@ -863,6 +914,13 @@ mod tests {
         assert!(txt.pre && txt.no_index && txt.prefer_binary && txt.require_hashes);
         assert_eq!(txt.only_binary, [":all:"]);
         assert_eq!(txt.no_binary, ["lxml", "pillow"]);
+        assert_eq!(
+            txt.binary_options,
+            [
+                (BinaryOption::OnlyBinary, ":all:".to_string()),
+                (BinaryOption::NoBinary, "lxml,pillow".to_string())
+            ]
+        );
         assert_eq!(names(&txt.requirements), ["six"]);
     }
 
@@ -1097,6 +1155,18 @@ mod tests {
             txt.index_url.as_deref(),
             Some("https://${TOKEN}@example.com/simple")
         );
+    }
+
+    #[test]
+    fn line_ends_are_pythons() {
+        let lines: Vec<&str> = split_lines("a\r\nb\rc\nd\u{2028}e\n\nf").collect();
+        assert_eq!(lines, ["a", "b", "c", "d", "e", "", "f"]);
+        assert_eq!(split_lines("a\n").collect::<Vec<_>>(), ["a"]);
+        assert_eq!(split_lines("").count(), 0);
+        let txt = parse("six\rnumpy==1.0 \\\r\n  --hash=sha256:ab\r\n").unwrap();
+        assert_eq!(names(&txt.requirements), ["six", "numpy==1.0"]);
+        assert_eq!(txt.requirements[1].hashes, ["sha256:ab"]);
+        assert_eq!(txt.requirements[1].line, 2);
     }
 
     #[test]

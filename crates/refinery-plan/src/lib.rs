@@ -2,6 +2,7 @@
 
 pub mod build_requires;
 pub mod foreign_elf;
+pub mod hashes;
 pub mod listings;
 pub mod overrides;
 pub mod plan;
@@ -12,8 +13,8 @@ pub mod zip_members;
 
 pub use overrides::{parse_overrides, Overrides, PackageOverride};
 pub use plan::{
-    make_plan, summary, Action, EdgeKind, Plan, PlanEdge, PlanError, PlanNode, PlanOptions, Source,
-    SourceKind, Strategy, DEFAULT_MAX_DEPS,
+    make_plan, summary, Action, EdgeKind, PipOptions, Plan, PlanEdge, PlanError, PlanNode,
+    PlanOptions, Source, SourceKind, Strategy, DEFAULT_MAX_DEPS,
 };
 pub use resolve::{ResolveError, UV_VERSION};
 pub use scan::{scan_dir, scan_file, Decision, FileKind, ScanError, ScannedFile};

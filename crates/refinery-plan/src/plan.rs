@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use refinery_index::{redact_url, DistFile, IndexClient, IndexConfig};
 use refinery_pep::{
-    Compatibility, PackageName, RequirementsTxt, SdistFilename, Target, Version, VersionSpecifiers,
-    WheelFilename,
+    BinaryOption, Compatibility, FormatControl, PackageName, RequirementsTxt, SdistFilename,
+    Target, Version, VersionSpecifiers, WheelFilename,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::build_requires::read_build_requires;
+use crate::hashes::{check_file, ExpectedHashes, FileCheck};
 use crate::listings::{fetch_listings, Listings, MAX_CONCURRENT_LISTINGS};
 use crate::overrides::{Overrides, PackageOverride};
 use crate::resolve::{index_display, resolve, ResolveError, ResolveRequest, ResolvedPin};
@@ -59,6 +60,10 @@ pub struct Source {
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// In hash-checking mode: the `--hash` the file matched and where it was written,
+    /// e.g. `sha256:… (requirements.txt:3)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +196,18 @@ pub struct PlanOptions {
     /// (package, version) pairs that failed before and are to be left out.
     pub known_failures: Vec<(String, String)>,
     pub allow_prereleases: bool,
+    /// pip's options that decide which files may be used.
+    pub pip: PipOptions,
+}
+
+/// pip's options from the command line; the requirements file's own `--require-hashes`,
+/// `--no-binary` and `--only-binary` apply on top (after these, as in pip).
+#[derive(Debug, Clone, Default)]
+pub struct PipOptions {
+    /// `--require-hashes`: every package needs a `--hash` (pip's hash-checking mode).
+    pub require_hashes: bool,
+    /// `--no-binary` / `--only-binary` as given on the command line, in order.
+    pub binary_options: Vec<(BinaryOption, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -203,6 +220,10 @@ pub enum PlanError {
     Empty { input: PathBuf },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    #[error("hash check failed, nothing was built (pip's hash-checking mode: --require-hashes, or a --hash in the requirements):\n{}\nhint: a mismatch means the file is not the one that was pinned: check the index, or update the hashes (e.g. `uv pip compile --generate-hashes`) if the change is expected", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Hashes { problems: Vec<String> },
+    #[error("{0}\nhint: fix the --no-binary / --only-binary value")]
+    FormatControl(#[from] refinery_pep::FormatControlError),
     #[error("cannot prepare the planning folder {path}: {source}")]
     Io {
         path: PathBuf,
@@ -223,6 +244,10 @@ struct RequirementInputs {
     pre: bool,
     /// Index options of the requirements files, which the plan does not follow.
     ignored_options: Vec<String>,
+    /// `--hash` values and `--require-hashes` of the files.
+    hashes: ExpectedHashes,
+    /// `--no-binary` / `--only-binary` of the files, in order.
+    binary_options: Vec<(BinaryOption, String)>,
 }
 
 /// Make the plan for `input` (a folder of wheels and/or a requirements.txt).
@@ -242,6 +267,17 @@ pub fn make_plan(
         Vec::new()
     };
     let mut reqs = read_requirement_inputs(input, options, &index_name)?;
+    let mut format_control = FormatControl::default();
+    for (option, value) in options
+        .pip
+        .binary_options
+        .iter()
+        .chain(&reqs.binary_options)
+    {
+        format_control.apply(*option, value)?;
+    }
+    let mut expected_hashes = std::mem::take(&mut reqs.hashes);
+    expected_hashes.required |= options.pip.require_hashes;
     let mut rejected = std::mem::take(&mut reqs.rejected);
     let mut skipped = Vec::new();
     let mut notes = std::mem::take(&mut reqs.ignored_options);
@@ -345,8 +381,11 @@ pub fn make_plan(
         overrides: overrides.values().cloned().collect(),
         find_links: vec![links_dir.clone()],
         allow_prereleases,
+        only_binary: uv_only_binary(&format_control),
     };
+    let uv_only_binary = request.only_binary.clone();
     let resolver = Resolver {
+        only_binary: &uv_only_binary,
         target,
         index,
         index_name: &index_name,
@@ -418,7 +457,14 @@ pub fn make_plan(
             .iter()
             .map(|pin| {
                 if kept.contains(pin.name.as_ref()) {
-                    select_source(pin, &inputs_by_id, target, listings, &index_name)
+                    select_source(
+                        pin,
+                        &inputs_by_id,
+                        target,
+                        listings,
+                        &index_name,
+                        &format_control,
+                    )
                 } else {
                     let mut node = missing_node(
                         pin.name.as_ref(),
@@ -486,6 +532,12 @@ pub fn make_plan(
     // Build requirements from the sdists, downloaded (hash-checked) concurrently.
     let sdist_dir = cache.join("sdists").join("v1");
     read_all_build_requires(&mut nodes, &listings, client, &sdist_dir);
+    if expected_hashes.active() {
+        let fetch_dirs = (sdist_dir.as_path(), work_dir.join("hash-check"));
+        check_hashes(&mut nodes, &scanned, &expected_hashes, |node| {
+            fetch_source(node, &listings, client, fetch_dirs.0, &fetch_dirs.1)
+        })?;
+    }
     for node in &mut nodes {
         node.overrides = options.overrides.get(&node.name).cloned();
     }
@@ -514,6 +566,22 @@ pub fn make_plan(
         skipped,
         notes,
     }))
+}
+
+/// The `--only-binary` values that uv gets, so that resolution avoids versions without a
+/// wheel for the target as pip does. With `--only-binary :all:` and `--no-binary` names
+/// together, uv gets nothing (it cannot say "these from source, the rest binary" without
+/// building sdists for metadata); the plan still applies both.
+fn uv_only_binary(control: &FormatControl) -> Vec<String> {
+    if control.only_binary.contains(":all:") {
+        if control.no_binary.is_empty() {
+            vec![":all:".to_string()]
+        } else {
+            Vec::new()
+        }
+    } else {
+        control.only_binary.iter().cloned().collect()
+    }
 }
 
 /// The package names of the last plan saved under `<cache>/plans/v1/latest.json` (where
@@ -572,6 +640,8 @@ fn dedup(mut items: Vec<String>) -> Vec<String> {
 
 /// What every resolution of one plan shares.
 struct Resolver<'a> {
+    /// `--only-binary` as uv gets it, for the reasons.
+    only_binary: &'a [String],
     target: &'a Target,
     index: &'a IndexConfig,
     index_name: &'a str,
@@ -677,8 +747,16 @@ impl Resolver<'_> {
     }
 
     fn unresolvable_reason(&self, requirement: &str, message: &str) -> String {
+        let only_binary = if self.only_binary.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (--only-binary {}: versions without a wheel for the target are not used)",
+                self.only_binary.join(",")
+            )
+        };
         format!(
-            "`{requirement}` cannot be resolved for {} on {}: {message}",
+            "`{requirement}` cannot be resolved for {} on {}{only_binary}: {message}",
             self.target, self.index_name
         )
     }
@@ -853,7 +931,12 @@ fn read_requirement_inputs(
         .requirements_path
         .clone()
         .or_else(|| Some(input.join("requirements.txt")).filter(|p| p.is_file()));
-    let mut loader = |path: &Path| std::fs::read_to_string(path);
+    // Bytes decoded as pip does: a BOM (UTF-8, UTF-16, UTF-32), a coding line, else UTF-8.
+    let mut loader = |path: &Path| {
+        let bytes = std::fs::read(path)?;
+        refinery_pep::decode_text(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    };
     let mut add = |path: &Path,
                    as_constraints: bool,
                    out: &mut RequirementInputs|
@@ -861,7 +944,11 @@ fn read_requirement_inputs(
         let parsed =
             RequirementsTxt::parse(path, &mut loader).map_err(|e| PlanError::Requirements {
                 path: path.to_path_buf(),
-                message: e.to_string(),
+                // The IO error (e.g. the byte offset that does not decode) is the cause.
+                message: match std::error::Error::source(&e) {
+                    Some(cause) => format!("{e}: {cause}"),
+                    None => e.to_string(),
+                },
             })?;
         let requirements = parsed
             .requirements
@@ -875,6 +962,11 @@ fn read_requirement_inputs(
         out.constraints
             .extend(parsed.constraints.iter().map(|e| e.requirement.to_string()));
         out.pre |= parsed.pre;
+        out.hashes.required |= parsed.require_hashes;
+        out.hashes
+            .add_entries(parsed.requirements.iter().chain(&parsed.constraints));
+        out.binary_options
+            .extend(parsed.binary_options.iter().cloned());
         let options = parsed
             .index_url
             .iter()
@@ -977,7 +1069,9 @@ fn select_source(
     target: &Target,
     listings: &Listings,
     index_name: &str,
+    format_control: &FormatControl,
 ) -> PlanNode {
+    let allowed = format_control.allowed(&pin.name);
     let mut node = missing_node(
         pin.name.as_ref(),
         &pin.version.to_string(),
@@ -988,7 +1082,17 @@ fn select_source(
         .get(&format!("{}=={}", pin.name, pin.version))
         .map(Vec::as_slice)
         .unwrap_or_default();
+    // A wheel the target could use but `--no-binary` forbids, for the reasons.
+    let mut refused_wheel: Option<String> = None;
     if let Some(wheel) = local.iter().find(|f| f.decision == Decision::Reuse) {
+        if !allowed.binary {
+            refused_wheel = Some(wheel.file.clone());
+        }
+    }
+    if let Some(wheel) = local
+        .iter()
+        .find(|f| f.decision == Decision::Reuse && allowed.binary)
+    {
         node.action = Action::Reuse;
         node.reason = format!("input wheel {} installs on the target as is", wheel.file);
         node.source = Some(local_source(wheel, SourceKind::InputWheel));
@@ -997,7 +1101,10 @@ fn select_source(
     let files = match listings.get(pin.name.as_ref()) {
         Some(Ok(files)) => files.as_slice(),
         Some(Err(err)) => {
-            if let Some(sdist) = local.iter().find(|f| f.kind == FileKind::Sdist) {
+            if let Some(sdist) = local
+                .iter()
+                .find(|f| f.kind == FileKind::Sdist && allowed.source)
+            {
                 return build_node(node, local_source(sdist, SourceKind::InputSdist));
             }
             node.reason = format!("the index {index_name} cannot list {}: {err}", pin.name);
@@ -1027,14 +1134,36 @@ fn select_source(
             }
         }
     }
-    if let Some((_, wheel)) = best_wheel {
-        node.action = Action::Reuse;
-        node.reason = format!("the index has {} for the target", wheel.filename);
-        node.source = Some(index_source(wheel, SourceKind::IndexWheel));
+    match best_wheel {
+        Some((_, wheel)) if allowed.binary => {
+            node.action = Action::Reuse;
+            node.reason = format!("the index has {} for the target", wheel.filename);
+            node.source = Some(index_source(wheel, SourceKind::IndexWheel));
+            return node;
+        }
+        Some((_, wheel)) => {
+            refused_wheel.get_or_insert_with(|| wheel.filename.clone());
+        }
+        None => {}
+    }
+    let no_binary_note = |mut node: PlanNode| {
+        if let (Some(wheel), Action::Build) = (&refused_wheel, node.action) {
+            node.reason = format!("{} (--no-binary: {wheel} is not used)", node.reason);
+        }
+        node
+    };
+    if !allowed.source {
+        node.reason = format!(
+            "--only-binary: {} {} may not be built from source, and neither the input nor {index_name} has a wheel for {target}",
+            pin.name, pin.version
+        );
         return node;
     }
     if let Some(local_sdist) = local.iter().find(|f| f.kind == FileKind::Sdist) {
-        return build_node(node, local_source(local_sdist, SourceKind::InputSdist));
+        return no_binary_note(build_node(
+            node,
+            local_source(local_sdist, SourceKind::InputSdist),
+        ));
     }
     // The formats whose build requirements can be read, .tar.gz first (PEP 625).
     sdists.sort_by_key(|f| {
@@ -1046,7 +1175,17 @@ fn select_source(
         )
     });
     if let Some(sdist) = sdists.first() {
-        return build_node(node, index_source(sdist, SourceKind::IndexSdist));
+        return no_binary_note(build_node(
+            node,
+            index_source(sdist, SourceKind::IndexSdist),
+        ));
+    }
+    if let Some(wheel) = &refused_wheel {
+        node.reason = format!(
+            "--no-binary: {} {} must be built from source, but there is no sdist on {index_name} (only {wheel})",
+            pin.name, pin.version
+        );
+        return node;
     }
     let wheels_elsewhere: Vec<String> = local
         .iter()
@@ -1089,6 +1228,7 @@ fn local_source(file: &ScannedFile, kind: SourceKind) -> Source {
         url: None,
         path: Some(file.path.to_string_lossy().into_owned()),
         sha256: None,
+        checked_hash: None,
     }
 }
 
@@ -1099,6 +1239,7 @@ fn index_source(file: &DistFile, kind: SourceKind) -> Source {
         url: Some(redact_url(&file.url)),
         path: None,
         sha256: file.sha256.clone(),
+        checked_hash: None,
     }
 }
 
@@ -1236,6 +1377,126 @@ fn sdist_path(
     client
         .download(file, dir)
         .map_err(|e| format!("cannot download {}: {e}", source.filename))
+}
+
+/// The local file of a node's source: the input file, the sdist in `sdist_dir`, or the
+/// index wheel downloaded into `wheel_dir` (both hash-checked against the index's sha256).
+fn fetch_source(
+    node: &PlanNode,
+    listings: &Listings,
+    client: &IndexClient,
+    sdist_dir: &Path,
+    wheel_dir: &Path,
+) -> Result<PathBuf, String> {
+    let source = node.source.as_ref().ok_or("no source")?;
+    match source.kind {
+        SourceKind::IndexWheel => {
+            let file = match listings.get(&node.name) {
+                Some(Ok(files)) => files.iter().find(|f| f.filename == source.filename),
+                _ => None,
+            }
+            .ok_or_else(|| format!("{} disappeared from the index", source.filename))?;
+            client
+                .download(file, wheel_dir)
+                .map_err(|e| format!("cannot download {}: {e}", source.filename))
+        }
+        _ => sdist_path(node, listings, client, sdist_dir),
+    }
+}
+
+/// pip's hash-checking mode over the plan: the source file of every reuse and build node,
+/// and every input file of a package with hashes, must match one of its `--hash` values;
+/// in `--require-hashes` mode every node needs some. A node whose file cannot be fetched
+/// becomes missing. On success the index sources carry the sha256 of the checked bytes
+/// (later downloads are held to it) and the hash they matched.
+fn check_hashes(
+    nodes: &mut [PlanNode],
+    scanned: &[ScannedFile],
+    expected: &ExpectedHashes,
+    fetch: impl Fn(&PlanNode) -> Result<PathBuf, String>,
+) -> Result<(), PlanError> {
+    let mut problems = Vec::new();
+    let describe_origin = |name: &str| {
+        expected
+            .by_name
+            .get(name)
+            .map(|p| p.origins.join(", "))
+            .unwrap_or_default()
+    };
+    let mut checked_paths = BTreeSet::new();
+    for node in nodes
+        .iter_mut()
+        .filter(|n| matches!(n.action, Action::Reuse | Action::Build))
+    {
+        let Ok(name) = PackageName::new(node.name.clone()) else {
+            continue;
+        };
+        let path = match fetch(node) {
+            Ok(path) => path,
+            Err(reason) => {
+                node.action = Action::Missing;
+                node.reason = format!("cannot fetch the file to check its hash: {reason}");
+                node.steps.clear();
+                continue;
+            }
+        };
+        checked_paths.insert(path.clone());
+        let source = node.source.as_mut().expect("fetched nodes have a source");
+        let from = source
+            .url
+            .clone()
+            .or(source.path.clone())
+            .unwrap_or_default();
+        match check_file(expected, &name, &path).map_err(|e| e.to_string()) {
+            Ok(FileCheck::Matched { hash, origin }) => {
+                if source.path.is_none() {
+                    source.sha256 = crate::hashes::file_digest(&path, "sha256").ok();
+                }
+                source.checked_hash = Some(format!("{hash} ({origin})"));
+            }
+            Ok(FileCheck::Unchecked) => {}
+            Ok(FileCheck::Mismatch { got }) => problems.push(format!(
+                "{} ({} {} from {from}) has {}, but {} allows only {}",
+                source.filename,
+                node.name,
+                node.version,
+                got.join(" / "),
+                describe_origin(&node.name),
+                expected.by_name[name.as_ref()].hashes.join(", ")
+            )),
+            Ok(FileCheck::NoHash { sha256 }) => problems.push(format!(
+                "{} {} ({}) has no --hash, which --require-hashes needs for every package, dependencies included; add `{}=={} --hash=sha256:{sha256}` if {from} is the file you want",
+                node.name, node.version, source.filename, node.name, node.version
+            )),
+            Err(e) => problems.push(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    // Input files of packages with hashes, also those that are not a node's source.
+    for file in scanned {
+        let (Some(name), false) = (&file.name, checked_paths.contains(&file.path)) else {
+            continue;
+        };
+        let Ok(name) = PackageName::new(name.clone()) else {
+            continue;
+        };
+        if !expected.by_name.contains_key(name.as_ref()) {
+            continue;
+        }
+        if let Ok(FileCheck::Mismatch { got }) = check_file(expected, &name, &file.path) {
+            problems.push(format!(
+                "input file {} has {}, but {} allows only {}",
+                file.file,
+                got.join(" / "),
+                describe_origin(name.as_ref()),
+                expected.by_name[name.as_ref()].hashes.join(", ")
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(PlanError::Hashes { problems })
+    }
 }
 
 /// Keep the direct requirements and their dependencies breadth-first, up to `max` packages.

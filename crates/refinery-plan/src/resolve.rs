@@ -1,7 +1,9 @@
-//! Resolution for the target through uv: a proven resolver, run universally (all
-//! platforms at once) and then narrowed to the target by evaluating each pin's marker
-//! for s390x Linux. uv has no s390x `--python-platform`, so a host-specific resolution
-//! would silently evaluate `platform_machine` for x86_64.
+//! Resolution for the target through uv: a proven resolver, run for the target itself with
+//! `--python-platform s390x-manylinux_2_N` (the target's glibc level; uv accepts s390x
+//! targets from 2.17 to 2.40 although `--help` hides them) and `--python-version X.Y`, so
+//! markers are evaluated as pip evaluates them on s390x and a requirement that only another
+//! platform needs does not have to resolve. Our own marker evaluation stays as a check: a
+//! pin that uv still writes with a marker is kept only if the marker holds on the target.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,6 +36,17 @@ pub struct ResolveRequest {
     /// Extra find-links folders, e.g. the input folder with its wheels.
     pub find_links: Vec<PathBuf>,
     pub allow_prereleases: bool,
+    /// `--only-binary` values for uv (`:all:` or names): versions without a wheel for the
+    /// target are not chosen, as in pip.
+    pub only_binary: Vec<String>,
+}
+
+/// uv's `--python-platform` for `target`: `s390x-manylinux_2_N` with N the target's glibc
+/// minor, from 17 up to 40 (the newest s390x level uv 0.13.9 knows; a newer glibc
+/// resolves as 2.40, and the plan then still takes the newer wheels).
+pub fn uv_python_platform(target: &Target) -> String {
+    let (_, minor) = target.glibc();
+    format!("s390x-manylinux_2_{}", minor.clamp(17, 40))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +114,8 @@ pub const UV_ENV_KEPT: &[&str] = &[
 ];
 
 /// Resolve `request` for `target` with uv, using `work_dir` for temporary inputs and
-/// `uv_cache` as uv's cache.
+/// `uv_cache` as uv's cache: for the target platform first, universally (narrowed by our
+/// marker evaluation) where the target has no solution.
 #[tracing::instrument(skip_all, fields(requirements = request.requirements.len()))]
 pub fn resolve(
     request: &ResolveRequest,
@@ -110,8 +124,36 @@ pub fn resolve(
     work_dir: &Path,
     uv_cache: &Path,
 ) -> Result<Vec<ResolvedPin>, ResolveError> {
+    match resolve_as(request, target, index, work_dir, uv_cache, Mode::Target) {
+        // Where the target has no solution, e.g. a pinned version with wheels only for
+        // other machines and no sdist: the universal resolution, narrowed by our marker
+        // evaluation, still pins it, and the plan says why it is missing (or
+        // --fallback-latest moves it), as before target resolution.
+        Err(ResolveError::NoSolution { message, .. }) => {
+            tracing::info!(%message, "no solution for the target platform; resolving universally");
+            resolve_as(request, target, index, work_dir, uv_cache, Mode::Universal)
+        }
+        other => other,
+    }
+}
+
+/// How uv is asked: for the target platform, or for every platform at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Target,
+    Universal,
+}
+
+fn resolve_as(
+    request: &ResolveRequest,
+    target: &Target,
+    index: &IndexConfig,
+    work_dir: &Path,
+    uv_cache: &Path,
+    mode: Mode,
+) -> Result<Vec<ResolvedPin>, ResolveError> {
     let program = uv_program();
-    let mut cmd = uv_command(&program, request, target, index, work_dir, uv_cache)?;
+    let mut cmd = uv_command(&program, request, target, index, work_dir, uv_cache, mode)?;
     // Not `?cmd`: its environment holds the index URLs with their credentials.
     tracing::debug!(command = %describe(&cmd), "running the resolver");
     let output = cmd.output().map_err(|source| ResolveError::Spawn {
@@ -141,14 +183,24 @@ pub fn resolve(
     let mut seen = BTreeSet::new();
     Ok(pins
         .into_iter()
-        .filter(|(_, marker)| {
-            marker
+        // The check: a resolution for the target writes no markers; one that is left must
+        // hold by our own evaluation for s390x Linux, else the pin is not the target's.
+        .filter(|(pin, marker)| {
+            let holds = marker
                 .as_ref()
-                .is_none_or(|m| target.evaluate_marker(m, &[]))
+                .is_none_or(|m| target.evaluate_marker(m, &[]));
+            if !holds {
+                tracing::warn!(
+                    pin = %format!("{}=={}", pin.name, pin.version),
+                    marker = ?marker,
+                    "the resolver kept a pin whose marker does not hold on the target; left out"
+                );
+            }
+            holds
         })
         .map(|(pin, _)| pin)
-        // A universal resolution may fork a package into versions with disjoint markers;
-        // should two apply, the first wins.
+        // Should the resolver fork a package into versions with disjoint markers and two
+        // apply, the first wins.
         .filter(|pin| seen.insert(pin.name.clone()))
         .collect())
 }
@@ -206,8 +258,8 @@ fn one_line(text: &str) -> String {
     out
 }
 
-/// The uv command line for `request`: `uv pip compile --universal`, indexes in the
-/// environment, everything else of the user's uv setup left out.
+/// The uv command line for `request`: `uv pip compile` for the target's platform and
+/// Python, indexes in the environment, everything else of the user's uv setup left out.
 fn uv_command(
     program: &str,
     request: &ResolveRequest,
@@ -215,6 +267,7 @@ fn uv_command(
     index: &IndexConfig,
     work_dir: &Path,
     uv_cache: &Path,
+    mode: Mode,
 ) -> Result<Command, ResolveError> {
     let write = |name: &str, lines: &[String]| -> Result<PathBuf, ResolveError> {
         let path = work_dir.join(name);
@@ -242,7 +295,11 @@ fn uv_command(
     cmd.arg("pip")
         .arg("compile")
         .arg(absolute(&requirements))
-        .args(["--universal", "--no-header", "--quiet", "--no-config"])
+        .args(match mode {
+            Mode::Target => vec!["--python-platform".to_string(), uv_python_platform(target)],
+            Mode::Universal => vec!["--universal".to_string()],
+        })
+        .args(["--no-header", "--quiet", "--no-config"])
         .args(["--color", "never", "--native-tls"])
         .args(["--python-version", &target.python_str()])
         .args(["--index-strategy", "unsafe-best-match"])
@@ -259,6 +316,9 @@ fn uv_command(
     }
     if request.allow_prereleases {
         cmd.args(["--prerelease", "allow"]);
+    }
+    for value in &request.only_binary {
+        cmd.args(["--only-binary", value]);
     }
     // Index URLs travel in the environment, not argv, so credentials stay out of `ps`.
     let mut urls = std::iter::once(&index.index_url)
@@ -445,14 +505,27 @@ mod tests {
         };
         // Setting variables here would race with the other tests: every `UV_*` variable that
         // happens to be set must be removed (the integration tests set some on purpose).
-        let cmd = uv_command("uv", &request, &target, &index, dir.path(), dir.path()).unwrap();
+        let cmd = uv_command(
+            "uv",
+            &request,
+            &target,
+            &index,
+            dir.path(),
+            dir.path(),
+            Mode::Target,
+        )
+        .unwrap();
         let args: Vec<String> = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        for flag in ["--universal", "--no-config", "--python-version"] {
+        for flag in ["--python-platform", "--no-config", "--python-version"] {
             assert!(args.iter().any(|a| a == flag), "{args:?}");
         }
+        assert!(!args.iter().any(|a| a == "--universal"), "{args:?}");
+        assert!(args
+            .windows(2)
+            .any(|w| w == ["--python-platform", "s390x-manylinux_2_17"]));
         assert!(
             !args.iter().any(|a| a.contains("s3cr3t")),
             "credentials stay out of argv"
@@ -482,7 +555,16 @@ mod tests {
             find_links: vec!["wheels".into(), "https://example.com/links.html".into()],
             ..IndexConfig::default()
         };
-        let cmd = uv_command("uv", &request, &target, &no_index, dir.path(), dir.path()).unwrap();
+        let cmd = uv_command(
+            "uv",
+            &request,
+            &target,
+            &no_index,
+            dir.path(),
+            dir.path(),
+            Mode::Target,
+        )
+        .unwrap();
         assert!(cmd.get_args().any(|a| a == "--no-index"));
         let here = std::env::current_dir().unwrap();
         assert!(cmd.get_args().any(|a| Path::new(a) == here.join("wheels")));
@@ -490,6 +572,31 @@ mod tests {
             .get_args()
             .any(|a| a == "https://example.com/links.html"));
         assert!(!cmd.get_envs().any(|(k, _)| k == "UV_INDEX_URL"));
+        let universal = uv_command(
+            "uv",
+            &request,
+            &target,
+            &index,
+            dir.path(),
+            dir.path(),
+            Mode::Universal,
+        )
+        .unwrap();
+        assert!(universal.get_args().any(|a| a == "--universal"));
+        assert!(!universal.get_args().any(|a| a == "--python-platform"));
+    }
+
+    #[test]
+    fn the_uv_platform_follows_the_target_glibc() {
+        for (tag, platform) in [
+            ("manylinux2014_s390x", "s390x-manylinux_2_17"),
+            ("manylinux_2_28_s390x", "s390x-manylinux_2_28"),
+            ("manylinux_2_36_s390x", "s390x-manylinux_2_36"),
+            ("manylinux_2_41_s390x", "s390x-manylinux_2_40"),
+        ] {
+            let target = Target::new("3.13", tag).unwrap();
+            assert_eq!(uv_python_platform(&target), platform, "{tag}");
+        }
     }
 
     #[test]

@@ -199,6 +199,7 @@ fn run_planner(config: &ServerConfig, input_dir: &Path) -> Result<Plan, ApiError
         overrides: config.overrides.clone(),
         known_failures: Vec::new(),
         allow_prereleases: false,
+        pip: Default::default(),
     };
     let client = IndexClient::new(config.index.clone())
         .map_err(|e| ApiError::internal(format!("cannot set up the index client: {e}")))?;

@@ -159,7 +159,7 @@ fn import_history_artifacts(state: &AppState) {
         .published()
         .map(|files| files.into_iter().map(|f| (f.filename, f.sha256)).collect())
         .unwrap_or_default();
-    for (_, filename, sha) in fresh {
+    for (key, filename, sha) in fresh {
         seen.insert(format!("{sha}/{filename}"));
         if published.contains(&(filename.clone(), sha.to_ascii_lowercase())) {
             continue;
@@ -170,12 +170,22 @@ fn import_history_artifacts(state: &AppState) {
                 &state.cas,
                 &path,
                 &filename,
-                "cached",
+                artifact_origin(&key),
                 None,
             ) {
                 tracing::warn!("cannot index {filename}: {e}");
             }
         }
+    }
+}
+
+/// The origin of a history artifact in the index: `reused` for the reused wheels that
+/// `refinery run` records (kept under their own names and bytes), else `cached` (built).
+fn artifact_origin(key: &str) -> &'static str {
+    if key.starts_with("reused|") {
+        "reused"
+    } else {
+        "cached"
     }
 }
 
@@ -356,13 +366,20 @@ pub fn write_static_index(
             .into_iter()
             .map(|f| f.filename)
             .collect();
-        for (_, filename, sha) in h.artifacts().map_err(|e| e.to_string())? {
+        for (key, filename, sha) in h.artifacts().map_err(|e| e.to_string())? {
             if known.contains(&filename) {
                 continue;
             }
             if let Some(path) = cas.get(&sha) {
-                crate::publish::publish_wheel_named(store, cas, &path, &filename, "cached", None)
-                    .map_err(|e| e.to_string())?;
+                crate::publish::publish_wheel_named(
+                    store,
+                    cas,
+                    &path,
+                    &filename,
+                    artifact_origin(&key),
+                    None,
+                )
+                .map_err(|e| e.to_string())?;
             }
         }
     }

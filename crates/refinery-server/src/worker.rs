@@ -604,6 +604,7 @@ fn build_in(
         overrides,
         known_failures: Vec::new(),
         allow_prereleases: true,
+        pip: Default::default(),
     };
     reporter.message(&format!("planning {}=={}", job.package, job.version));
     // Each worker plans in its own folder: the planner's work folder is not shared.

@@ -189,6 +189,14 @@ pub struct ManifestMetadata {
     /// their evidence (see [`crate::verification`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verification::Verification>,
+    /// In pip's hash-checking mode: which `--hash` the source file (sdist or reused wheel)
+    /// matched, and for a rebuilt wheel that its own sha256 is new (not in the file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hash_check: Option<String>,
+    /// For a built wheel: its PEP 770 SBOM (CycloneDX JSON), as the member path inside the
+    /// wheel, e.g. `regex-2024.11.6.dist-info/sboms/refinery.cdx.json`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sbom: Option<String>,
 }
 
 /// One package in the manifest.
@@ -481,6 +489,10 @@ mod tests {
                 imported: vec!["regex".into(), "regex._regex".into()],
                 ..Default::default()
             }),
+            sbom: Some("regex-2024.11.6.dist-info/sboms/refinery.cdx.json".into()),
+            hash_check: Some(
+                "regex-2024.11.6.tar.gz matched sha256:ab (requirements.txt:1)".into(),
+            ),
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
+use refinery_pep::BinaryOption;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,6 +49,33 @@ pub enum Command {
     Queue(QueueArgs),
     /// Write the /simple index of the built wheels as static files.
     Index(IndexCmdArgs),
+}
+
+impl Cli {
+    /// Record the order of `--no-binary` and `--only-binary` (pip applies them in order,
+    /// and `:all:` in one clears the other), which the derived fields do not keep.
+    pub fn order_binary_options(&mut self, matches: &ArgMatches) {
+        let (args, matches): (&mut PlanArgs, Option<&ArgMatches>) = match &mut self.command {
+            None => (&mut self.run.plan, Some(matches)),
+            Some(Command::Run(run)) => (&mut run.plan, matches.subcommand_matches("run")),
+            Some(Command::Plan(plan)) => (plan, matches.subcommand_matches("plan")),
+            _ => return,
+        };
+        let Some(matches) = matches else { return };
+        let mut ordered: Vec<(usize, BinaryOption, String)> = Vec::new();
+        for (id, option) in [
+            ("no_binary", BinaryOption::NoBinary),
+            ("only_binary", BinaryOption::OnlyBinary),
+        ] {
+            if let (Some(indices), Some(values)) =
+                (matches.indices_of(id), matches.get_many::<String>(id))
+            {
+                ordered.extend(indices.zip(values).map(|(i, v)| (i, option, v.clone())));
+            }
+        }
+        ordered.sort_by_key(|(i, ..)| *i);
+        args.binary_order = ordered.into_iter().map(|(_, o, v)| (o, v)).collect();
+    }
 }
 
 /// Where the control plane keeps its state.
@@ -331,6 +359,23 @@ pub struct PlanArgs {
     /// Allow pre-releases.
     #[arg(long)]
     pub pre: bool,
+    /// pip's hash-checking mode: every package taken (reused wheel or sdist to build,
+    /// dependencies included) needs a --hash in the requirements file, and must match it.
+    /// On anyway when any requirement has a --hash (as in pip).
+    #[arg(long)]
+    pub require_hashes: bool,
+    /// Do not use wheels for these packages: build them from their sdists, even when the
+    /// index or the input has a wheel for the target (pip's syntax: names, :all: or
+    /// :none:, comma-separated; repeatable).
+    #[arg(long, value_name = "NAMES")]
+    pub no_binary: Vec<String>,
+    /// Do not build these packages from source: only wheels for the target (pip's
+    /// syntax, as --no-binary).
+    #[arg(long, value_name = "NAMES")]
+    pub only_binary: Vec<String>,
+    /// --no-binary and --only-binary in command-line order (set from the parsed matches).
+    #[arg(skip)]
+    pub binary_order: Vec<(refinery_pep::BinaryOption, String)>,
     /// History database: a file (default <cache>/history.db) or a postgres:// URL. [env: HISTORY_DB]
     #[arg(long, value_name = "FILE")]
     pub history_db: Option<PathBuf>,

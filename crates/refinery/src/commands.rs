@@ -88,6 +88,7 @@ fn make_and_save_plan(settings: &PlanSettings) -> Result<Plan> {
         overrides: settings.overrides.clone(),
         known_failures,
         allow_prereleases: settings.pre,
+        pip: settings.pip.clone(),
     };
     let plan = make_plan(
         &settings.input,
@@ -138,6 +139,8 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     let config = ConfigFile::load(args.plan.config.as_deref())?;
     let settings = plan_settings(&args.plan, &config)?;
     let options = run_options(args, &config)?;
+    // A read-only output folder fails now, not after the builds.
+    refinery_build::check_output_writable(&options.output)?;
     let reporter = TerminalReporter::new(quiet);
     reporter.message("resolving and planning");
     let plan = make_and_save_plan(&settings)?;
@@ -185,6 +188,24 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         options.output.display(),
         options.manifest.display()
     );
+    println!(
+        "lock of the output: {} (PEP 751) and {} (pip install --require-hashes -r)",
+        options.output.join(refinery_build::lock::PYLOCK).display(),
+        options
+            .output
+            .join(refinery_build::lock::REQUIREMENTS_LOCK)
+            .display()
+    );
+    let new_hashes = manifest
+        .entries
+        .iter()
+        .filter(|e| e.metadata.hash_check.is_some() && e.status != refinery_store::Status::Reused)
+        .count();
+    if new_hashes > 0 {
+        println!(
+            "note: {new_hashes} wheels were built from hash-checked sdists: their sha256 are new and not in the requirements file (see hash_check in the manifest)"
+        );
+    }
     let rejected = !plan.rejected.is_empty();
     Ok(if manifest.has_failures() || rejected {
         ExitCode::from(EXIT_INCOMPLETE)
@@ -214,6 +235,11 @@ fn expander(settings: &PlanSettings) -> refinery_build::pipeline::Expander {
             overrides: settings.overrides.clone(),
             known_failures: Vec::new(),
             allow_prereleases: settings.pre,
+            // Build requirements are not hash-checked (as in pip); the binary controls apply.
+            pip: refinery_plan::PipOptions {
+                require_hashes: false,
+                binary_options: settings.pip.binary_options.clone(),
+            },
         };
         make_plan(
             work.path(),

@@ -163,6 +163,8 @@ pub struct PlanSettings {
     pub requirements_path: Option<PathBuf>,
     pub constraints_path: Option<PathBuf>,
     pub history_db: PathBuf,
+    /// `--require-hashes`, `--no-binary`, `--only-binary`.
+    pub pip: refinery_plan::PipOptions,
 }
 
 pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSettings> {
@@ -215,7 +217,30 @@ pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSetting
         history_db,
         input,
         cache,
+        pip: refinery_plan::PipOptions {
+            require_hashes: args.require_hashes,
+            binary_options: binary_options(args),
+        },
     })
+}
+
+/// `--no-binary`/`--only-binary` in command-line order (when the parser recorded it).
+fn binary_options(args: &PlanArgs) -> Vec<(refinery_pep::BinaryOption, String)> {
+    if !args.binary_order.is_empty() {
+        return args.binary_order.clone();
+    }
+    let tagged = |option, values: &Vec<String>| {
+        values
+            .iter()
+            .map(move |v| (option, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mut all = tagged(refinery_pep::BinaryOption::NoBinary, &args.no_binary);
+    all.extend(tagged(
+        refinery_pep::BinaryOption::OnlyBinary,
+        &args.only_binary,
+    ));
+    all
 }
 
 /// Where builds run (flag > config file > default).

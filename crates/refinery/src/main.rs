@@ -8,7 +8,7 @@ mod report;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
@@ -16,7 +16,9 @@ use crate::cli::{Cli, Command};
 const EXIT_USER_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.order_binary_options(&matches);
     init_tracing(cli.verbose);
     let result = match &cli.command {
         None => commands::run(&cli.run, cli.quiet),
