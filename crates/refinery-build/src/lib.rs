@@ -12,6 +12,7 @@ pub mod lock;
 pub mod package_build;
 pub mod packs;
 pub mod pipeline;
+pub mod provenance;
 pub mod publish;
 pub mod rootfs;
 pub mod runner;

@@ -934,7 +934,13 @@ fn publish(
     entry.metadata.symbol_versions =
         crate::wheel_inspect::newest_symbol_versions(&built.path).unwrap_or_default();
     // PEP 770: the SBOM goes into the wheel before its bytes are stored and hashed.
-    match crate::sbom::add_sbom(&built.path, node, &entry.metadata, &settings.target) {
+    match crate::sbom::add_sbom(
+        &built.path,
+        node,
+        &entry.metadata,
+        &settings.target,
+        &fixes.packs,
+    ) {
         Ok(member) => entry.metadata.sbom = Some(member),
         Err(e) => context.reporter.message(&format!(
             "warning: {} {}: no SBOM in the wheel: {e}",
@@ -952,6 +958,22 @@ fn publish(
     match published {
         Ok(sha) => {
             let _ = history.record_artifact(key, &file_name(&dest), &sha);
+            let subject = crate::provenance::Subject {
+                wheel_file: &file_name(&dest),
+                wheel_sha256: &sha,
+                run_id: &settings.run_id,
+                packs: &fixes.packs,
+            };
+            match crate::provenance::write_record(
+                &settings.cache,
+                node,
+                &entry.metadata,
+                &settings.target,
+                &subject,
+            ) {
+                Ok(link) => entry.metadata.provenance = Some(link),
+                Err(e) => context.reporter.message(&format!("warning: {e}")),
+            }
             entry.status = Status::Built;
             entry.path = Some(file_name(&dest));
             entry.sha256 = Some(sha);

@@ -343,6 +343,22 @@ fn a_hash_checked_sdist_builds_and_the_manifest_says_the_wheel_hash_is_new() {
     assert!(build.contains("rootfs-bookworm-s390x-py3.11"), "{build}");
     let record = std::fs::read_to_string(unpacked.join("fastadd-1.0.dist-info/RECORD")).unwrap();
     assert!(record.contains(&format!("{member},sha256=")), "{record}");
+
+    // The provenance record in the cache names the wheel and the sdist; the manifest keeps
+    // its hash.
+    let link = entry["metadata"]["provenance"].as_str().unwrap();
+    let (relative, digest) = link.split_once(" sha256:").unwrap();
+    let bytes = std::fs::read(f.cache().join(relative)).unwrap();
+    assert_eq!(digest, sha256_of(&f.cache().join(relative)));
+    let statement: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        entry["sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["sha256"],
+        sha256_of(&sdist)
+    );
     assert!(
         stdout(&out).contains("not in the requirements"),
         "{}",
