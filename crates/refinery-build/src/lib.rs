@@ -9,6 +9,7 @@ pub mod fixes;
 pub mod hints;
 pub mod layers;
 pub mod lock;
+pub mod naming;
 pub mod package_build;
 pub mod packs;
 pub mod pipeline;
