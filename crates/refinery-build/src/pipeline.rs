@@ -562,6 +562,7 @@ fn cached(
     entry.sha256 = Some(sha.clone());
     entry.detail =
         "built before from the same sdist for the same target; taken from the cache".into();
+    entry.metadata.sbom = crate::sbom::sbom_member(&dest);
     // The provenance record of the build that made it, if it was kept.
     let record = format!("{}/{sha}.intoto.json", crate::provenance::PROVENANCE_DIR);
     if let Ok(digest) = sha256_file(&settings.cache.join(&record)) {

@@ -262,6 +262,18 @@ pub fn add_sbom(
     Ok(member)
 }
 
+/// The SBOM member of `wheel` if it carries one (a wheel built before, taken from the
+/// cache).
+pub fn sbom_member(wheel: &Path) -> Option<String> {
+    let archive = zip::ZipArchive::new(fs_err::File::open(wheel).ok()?).ok()?;
+    let suffix = format!(".dist-info/sboms/{SBOM_NAME}");
+    let member = archive
+        .file_names()
+        .find(|n| n.ends_with(&suffix) && n.matches('/').count() == 2)
+        .map(str::to_string);
+    member
+}
+
 /// The sha256 of the node's source: the plan's (index files are hash-checked on download)
 /// or, for an input sdist, its file's.
 fn sdist_digest(node: &PlanNode) -> Option<String> {
@@ -338,6 +350,7 @@ mod tests {
         // Twice: replaced, not duplicated.
         add_sbom(&path, &node, &metadata, &target, &packs).unwrap();
 
+        assert_eq!(sbom_member(&path).as_deref(), Some(member.as_str()));
         let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(archive.file_names().filter(|n| *n == member).count(), 1);
         let mut text = String::new();

@@ -359,6 +359,15 @@ fn a_hash_checked_sdist_builds_and_the_manifest_says_the_wheel_hash_is_new() {
         statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["sha256"],
         sha256_of(&sdist)
     );
+
+    // Again: taken from the cache, with the same SBOM and provenance links.
+    let again = f.run(&[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let manifest = common::manifest(&f.out());
+    let cached = common::entry(&manifest, "fastadd");
+    assert_eq!(cached["status"], "cached");
+    assert_eq!(cached["metadata"]["sbom"], member);
+    assert_eq!(cached["metadata"]["provenance"], link);
     assert!(
         stdout(&out).contains("not in the requirements"),
         "{}",
