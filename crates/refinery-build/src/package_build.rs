@@ -965,24 +965,47 @@ fn publish(
     entry.metadata.symbol_versions =
         crate::wheel_inspect::newest_symbol_versions(&built.path).unwrap_or_default();
     // PEP 770: the SBOM goes into the wheel before its bytes are stored and hashed.
-    match crate::sbom::add_sbom(&built.path, node, &entry.metadata, &settings.target) {
+    match crate::sbom::add_sbom(
+        &built.path,
+        node,
+        &entry.metadata,
+        &settings.target,
+        &fixes.packs,
+    ) {
         Ok(member) => entry.metadata.sbom = Some(member),
         Err(e) => context.reporter.message(&format!(
             "warning: {} {}: no SBOM in the wheel: {e}",
             node.name, node.version
         )),
     }
-    let stored = context.cas.put_file(&built.path).map_err(|e| e.to_string());
-    let dest = settings.output.join(file_name(&built.path));
+    let wheel = distinct_from_index(&built.path, node, context);
+    let stored = context.cas.put_file(&wheel).map_err(|e| e.to_string());
+    let dest = settings.output.join(file_name(&wheel));
     let published = stored.and_then(|sha| {
-        copy_file_atomic(&built.path, &dest)
+        copy_file_atomic(&wheel, &dest)
             .map(|()| sha)
             .map_err(|e| e.to_string())
     });
-    let _ = std::fs::remove_file(&built.path);
+    let _ = std::fs::remove_file(&wheel);
     match published {
         Ok(sha) => {
             let _ = history.record_artifact(key, &file_name(&dest), &sha);
+            let subject = crate::provenance::Subject {
+                wheel_file: &file_name(&dest),
+                wheel_sha256: &sha,
+                run_id: &settings.run_id,
+                packs: &fixes.packs,
+            };
+            match crate::provenance::write_record(
+                &settings.cache,
+                node,
+                &entry.metadata,
+                &settings.target,
+                &subject,
+            ) {
+                Ok(link) => entry.metadata.provenance = Some(link),
+                Err(e) => context.reporter.message(&format!("warning: {e}")),
+            }
             entry.status = Status::Built;
             entry.path = Some(file_name(&dest));
             entry.sha256 = Some(sha);
@@ -1004,6 +1027,36 @@ fn publish(
         Err(message) => entry.detail = format!("built but cannot publish: {message}"),
     }
     entry
+}
+
+/// The wheel's path after making sure its name is not an index file's with other bytes
+/// (see [`crate::naming`]); the reporter says when it was renamed.
+fn distinct_from_index(
+    wheel: &std::path::Path,
+    node: &PlanNode,
+    context: &BuildContext<'_>,
+) -> std::path::PathBuf {
+    let renamed = refinery_store::sha256_file(wheel)
+        .map_err(|e| e.to_string())
+        .and_then(|sha| crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client));
+    match renamed {
+        Ok(Some((path, avoided))) => {
+            context.reporter.message(&format!(
+                "{} {}: the index has another file named {avoided}; the rebuilt wheel is {}",
+                node.name,
+                node.version,
+                file_name(&path)
+            ));
+            path
+        }
+        Ok(None) => wheel.to_path_buf(),
+        Err(e) => {
+            context
+                .reporter
+                .message(&format!("warning: {} {}: {e}", node.name, node.version));
+            wheel.to_path_buf()
+        }
+    }
 }
 
 fn record(history: &History, context: &BuildContext<'_>, event: Event) {

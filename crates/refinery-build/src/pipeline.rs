@@ -559,9 +559,15 @@ fn cached(
     copy_file_atomic(&stored, &dest).ok()?;
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
     entry.path = Some(filename);
-    entry.sha256 = Some(sha);
+    entry.sha256 = Some(sha.clone());
     entry.detail =
         "built before from the same sdist for the same target; taken from the cache".into();
+    entry.metadata.sbom = crate::sbom::sbom_member(&dest);
+    // The provenance record of the build that made it, if it was kept.
+    let record = format!("{}/{sha}.intoto.json", crate::provenance::PROVENANCE_DIR);
+    if let Ok(digest) = sha256_file(&settings.cache.join(&record)) {
+        entry.metadata.provenance = Some(format!("{record} sha256:{digest}"));
+    }
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     Some(entry)

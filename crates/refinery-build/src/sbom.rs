@@ -2,9 +2,10 @@
 //! document at `<name>-<version>.dist-info/sboms/refinery.cdx.json`, listed in RECORD.
 //!
 //! It names the wheel (`pkg:pypi/…` purl), the sdist it was built from (URL or input path,
-//! sha256), the libraries auditwheel grafted into `<package>.libs/` (file name, sha256), and
-//! the build: environment, toolchain, system packages, platform tag reached, the Refinery's
-//! version. The manifest's `metadata.sbom` names the member.
+//! sha256), the libraries auditwheel grafted into `<package>.libs/` (file name, sha256), the
+//! native library packs linked into it (name, version, source tarball URL and sha256, see
+//! [`crate::packs`]), and the build: environment, toolchain, system packages, platform tag
+//! reached, the Refinery's version. The manifest's `metadata.sbom` names the member.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -39,6 +40,7 @@ pub fn render(
     target: &Target,
     grafted: &[(String, String)],
     sdist_sha256: Option<&str>,
+    packs: &[String],
 ) -> Value {
     let wheel_ref = purl(&node.name, &node.version);
     let mut wheel_properties = vec![
@@ -90,6 +92,22 @@ pub fn render(
             "description": "a shared library auditwheel grafted into the wheel",
             "hashes": [{"alg": "SHA-256", "content": sha}],
             "properties": [property("wheel-path", path.clone())],
+        }));
+        depends.push(bom_ref);
+    }
+    for name in packs {
+        let Some(recipe) = crate::packs::recipe(name) else {
+            continue;
+        };
+        let bom_ref = format!("pack:{}", recipe.name);
+        components.push(json!({
+            "type": "library",
+            "bom-ref": bom_ref,
+            "name": recipe.name,
+            "version": recipe.version,
+            "description": "a native library pack built from this source and linked into the wheel",
+            "hashes": [{"alg": "SHA-256", "content": recipe.sha256}],
+            "externalReferences": [{"type": "distribution", "url": recipe.url}],
         }));
         depends.push(bom_ref);
     }
@@ -147,6 +165,7 @@ pub fn add_sbom(
     node: &PlanNode,
     metadata: &ManifestMetadata,
     target: &Target,
+    packs: &[String],
 ) -> Result<String, String> {
     let name = wheel.display().to_string();
     let file = fs_err::File::open(wheel).map_err(|e| e.to_string())?;
@@ -186,7 +205,14 @@ pub fn add_sbom(
         .map(|l| format!("{l}\n"))
         .collect();
     let sdist_sha256 = sdist_digest(node);
-    let document = render(node, metadata, target, &grafted, sdist_sha256.as_deref());
+    let document = render(
+        node,
+        metadata,
+        target,
+        &grafted,
+        sdist_sha256.as_deref(),
+        packs,
+    );
     let bytes = serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?;
     if !record_text.is_empty() && !record_text.ends_with('\n') {
         record_text.push('\n');
@@ -234,6 +260,18 @@ pub fn add_sbom(
     }
     fs_err::rename(&tmp, wheel).map_err(|e| e.to_string())?;
     Ok(member)
+}
+
+/// The SBOM member of `wheel` if it carries one (a wheel built before, taken from the
+/// cache).
+pub fn sbom_member(wheel: &Path) -> Option<String> {
+    let archive = zip::ZipArchive::new(fs_err::File::open(wheel).ok()?).ok()?;
+    let suffix = format!(".dist-info/sboms/{SBOM_NAME}");
+    let member = archive
+        .file_names()
+        .find(|n| n.ends_with(&suffix) && n.matches('/').count() == 2)
+        .map(str::to_string);
+    member
 }
 
 /// The sha256 of the node's source: the plan's (index files are hash-checked on download)
@@ -306,11 +344,13 @@ mod tests {
             ..ManifestMetadata::default()
         };
         let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
-        let member = add_sbom(&path, &node, &metadata, &target).unwrap();
+        let packs = vec!["libffi".to_string()];
+        let member = add_sbom(&path, &node, &metadata, &target, &packs).unwrap();
         assert_eq!(member, "fast_add-1.0.dist-info/sboms/refinery.cdx.json");
         // Twice: replaced, not duplicated.
-        add_sbom(&path, &node, &metadata, &target).unwrap();
+        add_sbom(&path, &node, &metadata, &target, &packs).unwrap();
 
+        assert_eq!(sbom_member(&path).as_deref(), Some(member.as_str()));
         let mut archive = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
         assert_eq!(archive.file_names().filter(|n| *n == member).count(), 1);
         let mut text = String::new();
@@ -337,7 +377,12 @@ mod tests {
             lib["hashes"][0]["content"],
             hex::encode(Sha256::digest(b"ELF..."))
         );
-        let build = sbom["components"][2]["properties"].to_string();
+        let pack = &sbom["components"][2];
+        let recipe = crate::packs::recipe("libffi").unwrap();
+        assert_eq!(pack["version"], recipe.version);
+        assert_eq!(pack["hashes"][0]["content"], recipe.sha256);
+        assert_eq!(pack["externalReferences"][0]["url"], recipe.url);
+        let build = sbom["components"][3]["properties"].to_string();
         assert!(
             build.contains("libffi-dev") && build.contains("accelerated"),
             "{build}"

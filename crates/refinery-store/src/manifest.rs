@@ -197,6 +197,11 @@ pub struct ManifestMetadata {
     /// wheel, e.g. `regex-2024.11.6.dist-info/sboms/refinery.cdx.json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sbom: Option<String>,
+    /// For a built wheel: its build provenance record (in-toto statement, SLSA provenance
+    /// v1) in the cache and the record's sha256: `provenance/v1/<wheel sha256>.intoto.json
+    /// sha256:<digest>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<String>,
 }
 
 /// One package in the manifest.
@@ -490,6 +495,11 @@ mod tests {
                 ..Default::default()
             }),
             sbom: Some("regex-2024.11.6.dist-info/sboms/refinery.cdx.json".into()),
+            provenance: Some(format!(
+                "provenance/v1/{}.intoto.json sha256:{}",
+                "ab".repeat(32),
+                "cd".repeat(32)
+            )),
             hash_check: Some(
                 "regex-2024.11.6.tar.gz matched sha256:ab (requirements.txt:1)".into(),
             ),

@@ -36,6 +36,14 @@ pub struct ConfigFile {
     pub fallback_latest: Option<bool>,
     pub skip_known_failures: Option<bool>,
     pub pre: Option<bool>,
+    /// pip's hash-checking mode (`--require-hashes`).
+    pub require_hashes: Option<bool>,
+    /// `--no-binary` values (pip's syntax); the flags replace them.
+    #[serde(default)]
+    pub no_binary: Vec<String>,
+    /// `--only-binary` values (pip's syntax); the flags replace them.
+    #[serde(default)]
+    pub only_binary: Vec<String>,
     pub max_deps: Option<usize>,
     pub history_db: Option<PathBuf>,
     pub manifest: Option<PathBuf>,
@@ -218,28 +226,34 @@ pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSetting
         input,
         cache,
         pip: refinery_plan::PipOptions {
-            require_hashes: args.require_hashes,
-            binary_options: binary_options(args),
+            require_hashes: args.require_hashes || config.require_hashes.unwrap_or(false),
+            binary_options: binary_options(args, config),
         },
     })
 }
 
-/// `--no-binary`/`--only-binary` in command-line order (when the parser recorded it).
-fn binary_options(args: &PlanArgs) -> Vec<(refinery_pep::BinaryOption, String)> {
+/// `--no-binary`/`--only-binary` in command-line order (when the parser recorded it); the
+/// config file's (no-binary, then only-binary) when no flag gives any.
+fn binary_options(
+    args: &PlanArgs,
+    config: &ConfigFile,
+) -> Vec<(refinery_pep::BinaryOption, String)> {
     if !args.binary_order.is_empty() {
         return args.binary_order.clone();
     }
+    let (no_binary, only_binary) = if args.no_binary.is_empty() && args.only_binary.is_empty() {
+        (&config.no_binary, &config.only_binary)
+    } else {
+        (&args.no_binary, &args.only_binary)
+    };
     let tagged = |option, values: &Vec<String>| {
         values
             .iter()
             .map(move |v| (option, v.clone()))
             .collect::<Vec<_>>()
     };
-    let mut all = tagged(refinery_pep::BinaryOption::NoBinary, &args.no_binary);
-    all.extend(tagged(
-        refinery_pep::BinaryOption::OnlyBinary,
-        &args.only_binary,
-    ));
+    let mut all = tagged(refinery_pep::BinaryOption::NoBinary, no_binary);
+    all.extend(tagged(refinery_pep::BinaryOption::OnlyBinary, only_binary));
     all
 }
 
@@ -466,5 +480,37 @@ mod tests {
         let from_flag = target(&flag, &config, false).unwrap();
         assert_eq!(from_flag.python_str(), "3.11");
         assert_eq!(from_flag.platform_tag(), DEFAULT_PLATFORM_TAG);
+    }
+
+    #[test]
+    fn binary_options_come_from_the_flags_in_order_else_from_the_config_file() {
+        use refinery_pep::BinaryOption::{NoBinary, OnlyBinary};
+        let config = ConfigFile {
+            no_binary: vec![":all:".into()],
+            only_binary: vec!["numpy".into()],
+            ..ConfigFile::default()
+        };
+        let none = PlanArgs::default();
+        assert_eq!(
+            binary_options(&none, &config),
+            [(NoBinary, ":all:".into()), (OnlyBinary, "numpy".into())]
+        );
+        let flags = PlanArgs {
+            only_binary: vec!["x".into()],
+            no_binary: vec!["y".into()],
+            ..PlanArgs::default()
+        };
+        assert_eq!(
+            binary_options(&flags, &config),
+            [(NoBinary, "y".into()), (OnlyBinary, "x".into())]
+        );
+        let ordered = PlanArgs {
+            binary_order: vec![(OnlyBinary, "x".into()), (NoBinary, "y".into())],
+            ..flags
+        };
+        assert_eq!(
+            binary_options(&ordered, &config),
+            [(OnlyBinary, "x".into()), (NoBinary, "y".into())]
+        );
     }
 }

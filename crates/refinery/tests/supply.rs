@@ -343,6 +343,31 @@ fn a_hash_checked_sdist_builds_and_the_manifest_says_the_wheel_hash_is_new() {
     assert!(build.contains("rootfs-bookworm-s390x-py3.11"), "{build}");
     let record = std::fs::read_to_string(unpacked.join("fastadd-1.0.dist-info/RECORD")).unwrap();
     assert!(record.contains(&format!("{member},sha256=")), "{record}");
+
+    // The provenance record in the cache names the wheel and the sdist; the manifest keeps
+    // its hash.
+    let link = entry["metadata"]["provenance"].as_str().unwrap();
+    let (relative, digest) = link.split_once(" sha256:").unwrap();
+    let bytes = std::fs::read(f.cache().join(relative)).unwrap();
+    assert_eq!(digest, sha256_of(&f.cache().join(relative)));
+    let statement: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        entry["sha256"].as_str().unwrap()
+    );
+    assert_eq!(
+        statement["predicate"]["buildDefinition"]["resolvedDependencies"][0]["digest"]["sha256"],
+        sha256_of(&sdist)
+    );
+
+    // Again: taken from the cache, with the same SBOM and provenance links.
+    let again = f.run(&[]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let manifest = common::manifest(&f.out());
+    let cached = common::entry(&manifest, "fastadd");
+    assert_eq!(cached["status"], "cached");
+    assert_eq!(cached["metadata"]["sbom"], member);
+    assert_eq!(cached["metadata"]["provenance"], link);
     assert!(
         stdout(&out).contains("not in the requirements"),
         "{}",
@@ -887,4 +912,45 @@ fn resolution_is_for_s390x_so_dependencies_of_other_machines_need_not_exist() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(node(&plan.unwrap(), "newer")["version"], "2.0");
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn a_rebuilt_wheel_never_takes_the_name_of_an_index_file_with_other_bytes() {
+    let _ = bookworm_rootfs().expect(NEEDS_ENV);
+    let f = Fixture::new();
+    write_extension_sdist(f.files(), "fastadd", "1.0", false);
+    // The index's own s390x wheel, under the very name auditwheel gives ours.
+    let theirs = f.wheel(
+        "fastadd",
+        "1.0",
+        "cp311-cp311-manylinux2014_s390x.manylinux_2_17_s390x",
+        &[],
+    );
+    f.requirements("fastadd==1.0\n");
+    let out = f.run(&["--no-binary", "fastadd", "--simple-index"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let manifest = manifest(&f.out());
+    let entry = entry(&manifest, "fastadd");
+    assert_eq!(entry["status"], "built", "{entry}");
+    let ours = entry["path"].as_str().unwrap();
+    assert_eq!(
+        ours,
+        "fastadd-1.0-1-cp311-cp311-manylinux2014_s390x.manylinux_2_17_s390x.whl"
+    );
+    assert_ne!(sha256_of(&f.out().join(ours)), sha256_of(&theirs));
+    assert!(
+        stderr(&out).contains("the index has another file named"),
+        "{}",
+        stderr(&out)
+    );
+    let page = std::fs::read_to_string(f.out().join("simple/fastadd/index.html")).unwrap();
+    assert!(
+        page.contains(ours)
+            && !page.contains(&format!(
+                ">{}<",
+                theirs.file_name().unwrap().to_string_lossy()
+            )),
+        "{page}"
+    );
 }
