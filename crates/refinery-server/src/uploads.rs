@@ -243,6 +243,21 @@ fn maybe_auto_plan(state: &Arc<AppState>, id: i64) -> ApiResult<bool> {
     }
 }
 
+/// The common start of people's uploads: room at the planner (with AUTO_PLAN), a slot,
+/// and the multipart field `file` spooled. The slot is held until the permit drops.
+async fn receive<'a>(
+    state: &'a Arc<AppState>,
+    multipart: Multipart,
+    allowed_types: &[&str],
+    max: usize,
+    what: &str,
+) -> ApiResult<(Option<String>, Spooled, tokio::sync::SemaphorePermit<'a>)> {
+    check_planner_room(state).await?;
+    let slot = upload_slot(state).await?;
+    let (filename, spooled) = read_upload(state, multipart, allowed_types, max, what).await?;
+    Ok((filename, spooled, slot))
+}
+
 /// `POST /api/requirements/upload`.
 pub async fn upload_requirements(
     State(state): State<Arc<AppState>>,
@@ -255,9 +270,7 @@ async fn upload_requirements_inner(
     state: Arc<AppState>,
     multipart: Multipart,
 ) -> ApiResult<Response> {
-    check_planner_room(&state).await?;
-    let _slot = upload_slot(&state).await?;
-    let (filename, spooled) = read_upload(
+    let (filename, spooled, _slot) = receive(
         &state,
         multipart,
         &[
@@ -273,8 +286,10 @@ async fn upload_requirements_inner(
     blocking(move || {
         let bytes = fs_err::read(spooled.file.path())
             .map_err(|e| storage_error("the upload cannot be read back", &e))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| ApiError::bad_request("the requirements file is not UTF-8 text"))?;
+        // Decoded as the planner will decode the stored file: as pip does (BOMs, UTF-16).
+        let text = refinery_pep::decode_text(&bytes).map_err(|e| {
+            ApiError::bad_request(format!("the requirements file is not text: {e}"))
+        })?;
         planning::check_requirements(
             &text,
             s.config.allow_index_options,
@@ -308,9 +323,7 @@ pub async fn upload_wheel(State(state): State<Arc<AppState>>, multipart: Multipa
 }
 
 async fn upload_wheel_inner(state: Arc<AppState>, multipart: Multipart) -> ApiResult<Response> {
-    check_planner_room(&state).await?;
-    let _slot = upload_slot(&state).await?;
-    let (filename, spooled) = read_upload(
+    let (filename, spooled, _slot) = receive(
         &state,
         multipart,
         &[

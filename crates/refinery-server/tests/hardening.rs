@@ -411,3 +411,32 @@ fn a_full_disk_answers_507_fails_health_and_leaves_nothing() {
     assert_eq!(upload_requirements(&t, "six==1.16.0\n").status(), 201);
     drop(t);
 }
+
+/// Uploaded requirements files are read as pip reads them: UTF-16 with a byte order mark
+/// (PowerShell's `>`) is accepted, bytes that are no text are refused naming the offset.
+#[test]
+fn uploaded_requirements_are_decoded_like_pip() {
+    let t = TestServer::start(|_| {});
+    let mut utf16 = vec![0xFF, 0xFE];
+    for unit in "six==1.16.0\r\n".encode_utf16() {
+        utf16.extend(unit.to_le_bytes());
+    }
+    let r = t.upload(
+        "/api/requirements/upload",
+        "requirements.txt",
+        "text/plain",
+        &utf16,
+    );
+    assert_eq!(r.status(), 201);
+    let e = assert_error(
+        t.upload(
+            "/api/requirements/upload",
+            "requirements.txt",
+            "text/plain",
+            b"six==1.16.0\n\xc3\x28\n",
+        ),
+        400,
+    );
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("byte offset 12"), "{message}");
+}
