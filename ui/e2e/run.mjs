@@ -767,6 +767,8 @@ async function main() {
     const planned = (await http('GET', `/api/pending-inputs/${wheelInput.id}`)).input;
     const enq = await http('POST', `/api/plans/${planned.plan_id}/enqueue-builds`);
     expect(enq.jobs.some((j) => j.package === 'tinypure' && j.status === 'reused'), `a reused job: ${JSON.stringify(enq.jobs.map((j) => [j.package, j.status]))}`);
+    const enqueueEvents = (await http('GET', '/api/events?kind=enqueue&limit=100')).events;
+    expect(enqueueEvents.length && enqueueEvents.every((e) => /^(1 job|(0|[2-9]|\d\d+) jobs) from plan /.test(e.detail)), `enqueue events pluralize: ${enqueueEvents.map((e) => e.detail).join(' | ')}`);
     const { packages } = await http('GET', '/api/packages');
     const by = Object.fromEntries(packages.map((p) => [p.package, p]));
     expect(by.six.status === 'built' && by.cffi.status !== 'success', `package words: ${JSON.stringify(packages.map((p) => [p.package, p.status]))}`);

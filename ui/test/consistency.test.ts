@@ -157,6 +157,17 @@ describe('the automation timeline', () => {
     expect(steps[2].text).toContain('hints: libffi: headers missing');
   });
 
+  it('puts an attempt before the result recorded in the same millisecond, and says its hints once', () => {
+    const at = '2026-01-01T00:00:05.000Z';
+    const steps = timeline(
+      [{ id: 1, timestamp: at, kind: 'failure', package: 'x', version: '1', run_id: null, detail: 'failed; hints: h1', data: null }],
+      [{ id: 2, timestamp: at, package: 'x', version: '1', python_tag: 'cp311', platform: 'p', variant: 'default', attempt: 1, status: 'failed', duration_secs: 1, log_path: null, hints: ['h1'], worker: null, run_id: null, detail: 'failed; hints: h1' }],
+      [],
+    );
+    expect(steps.map((s) => s.kind)).toEqual(['attempt', 'result']);
+    expect(steps[0].text.match(/h1/g)!.length).toBe(1);
+  });
+
   it('shows a plan decision that needed no build', () => {
     const steps = timeline([], [], [job(3, 'reused', { finished_ms: 5000, detail: 'an uploaded wheel works' })]);
     expect(steps.map((s) => [s.kind, s.status])).toEqual([

@@ -49,6 +49,9 @@ export function eventKind(kind: string): StepKind {
 
 const RESULT_STATUS: Record<string, string> = { reuse: 'reused', cached: 'cached', missing: 'missing', skipped_known_failure: 'skipped_known_failure', built: 'built', failure: 'failed' };
 
+/** At the same millisecond: the order things happen in. */
+const RANK: Record<StepKind, number> = { plan: 0, queued: 1, attempt: 2, retry: 2, hint: 3, recipe: 4, verification: 5, result: 6, learned: 7, event: 8 };
+
 /** The steps, oldest first. */
 export function timeline(events: readonly EventRow[], attempts: readonly AttemptRow[], jobs: readonly Job[]): Step[] {
   const steps: Step[] = [];
@@ -61,7 +64,9 @@ export function timeline(events: readonly EventRow[], attempts: readonly Attempt
   for (const a of [...attempts].sort((x, y) => x.id - y.id)) {
     const ms = Date.parse(a.timestamp);
     if (Number.isNaN(ms)) continue;
-    const hints = a.hints.length ? `; hints: ${a.hints.join('; ')}` : '';
+    // The detail often quotes the hints already.
+    const unsaid = a.hints.filter((h) => !a.detail.includes(h));
+    const hints = unsaid.length ? `; hints: ${unsaid.join('; ')}` : '';
     steps.push({
       ms,
       kind: a.attempt > 1 ? 'retry' : 'attempt',
@@ -85,5 +90,5 @@ export function timeline(events: readonly EventRow[], attempts: readonly Attempt
       steps.push({ ms: j.finished_ms ?? j.updated_ms, kind: 'verification', version: j.version, text: `job ${j.id}: ${line}`, seq: seq++ });
     }
   }
-  return steps.sort((a, b) => a.ms - b.ms || a.seq - b.seq);
+  return steps.sort((a, b) => a.ms - b.ms || RANK[a.kind] - RANK[b.kind] || a.seq - b.seq);
 }

@@ -232,7 +232,8 @@ export function Hints() {
                 aria-invalid={!!patternError}
                 aria-describedby="pattern-help"
               />
-              <span id="pattern-help" className={patternError ? 'error-text small' : 'muted small'}>
+              {/* The server's regex errors point at the pattern over several lines. */}
+              <span id="pattern-help" className={patternError ? 'error-text small' : 'muted small'} style={patternError ? { whiteSpace: 'pre-wrap' } : undefined}>
                 {patternError || 'A Rust regular expression (the server checks it as you type), matched against every line of a failed build log.'}
               </span>
             </label>
