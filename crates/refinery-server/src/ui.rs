@@ -19,7 +19,7 @@ pub fn is_built() -> bool {
 /// the dashboard (`None` when the dashboard is built in).
 pub fn missing_warning() -> Option<&'static str> {
     (!is_built()).then_some(
-        "this binary was compiled without the web dashboard (ui/dist was missing), so / shows          a placeholder page; run `scripts/ui.sh build`, then `cargo build -p refinery` again",
+        "this binary was compiled without the web dashboard (ui/dist was missing), so / shows a placeholder page; run `scripts/ui.sh build`, then `cargo build -p refinery` again",
     )
 }
 
@@ -159,6 +159,10 @@ mod tests {
         assert_eq!(missing_warning().is_some(), !is_built());
         if let Some(w) = missing_warning() {
             assert!(w.contains("scripts/ui.sh build") && w.contains("placeholder"));
+            assert!(
+                !w.contains("  ") && !w.contains('\n'),
+                "one clean line: {w}"
+            );
         }
     }
 
