@@ -767,6 +767,9 @@ async function main() {
     const planned = (await http('GET', `/api/pending-inputs/${wheelInput.id}`)).input;
     const enq = await http('POST', `/api/plans/${planned.plan_id}/enqueue-builds`);
     expect(enq.jobs.some((j) => j.package === 'tinypure' && j.status === 'reused'), `a reused job: ${JSON.stringify(enq.jobs.map((j) => [j.package, j.status]))}`);
+    // Its input's only job ended at once (reused): the input no longer reads "build queued".
+    await page.goto(`${base}/inputs`);
+    await badge(page.getByRole('table', { name: 'Pending inputs' }).locator('tr', { hasText: 'tinypure-2.0-py3-none-any.whl' }), 'builds done').waitFor();
     const enqueueEvents = (await http('GET', '/api/events?kind=enqueue&limit=100')).events;
     expect(enqueueEvents.length && enqueueEvents.every((e) => /^(1 job|(0|[2-9]|\d\d+) jobs) from plan /.test(e.detail)), `enqueue events pluralize: ${enqueueEvents.map((e) => e.detail).join(' | ')}`);
     const { packages } = await http('GET', '/api/packages');
