@@ -96,6 +96,21 @@ fn the_glossary_and_class_counts_agree_with_the_queue() {
     assert_eq!(stats["by_class"]["failed"], 1, "missing counts as failed");
     assert_eq!(stats["by_class"]["waiting"], 1);
     assert_eq!(stats["by_class"]["built"], 0, "a reuse is not a build");
+    // The new reads are documented.
+    let doc = t.get_json("/api/openapi.json");
+    for path in [
+        "/api/statuses",
+        "/api/workers",
+        "/api/hints/validate",
+        "/api/logs/stream",
+        "/api/logs/chunks/{name}/{version}",
+        "/api/session/token",
+    ] {
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "openapi lacks GET {path}"
+        );
+    }
 }
 
 #[test]
