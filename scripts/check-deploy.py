@@ -6,8 +6,9 @@
 For containers/refinery/ (Containerfile, compose.yaml, k8s/*.yaml):
   * every YAML document parses; Kubernetes documents have apiVersion, kind and a name;
     compose services name existing services in depends_on and declared secrets;
-  * the Containerfile's instructions are known ones, its JSON forms parse, and the files it
-    COPYs from the build context exist;
+  * the Containerfile's instructions are known ones, its JSON forms parse, the files it
+    COPYs from the build context exist, and its pinned tool versions (ARG *_VERSION) are
+    those scripts/setup.sh installs;
   * every `refinery` command the files run (compose `command`, Kubernetes `args`, the
     image's ENTRYPOINT + CMD) uses a subcommand from the README's command table and only
     flags that `refinery SUBCOMMAND --help` lists; every environment variable they give
@@ -146,6 +147,14 @@ def check_containerfile(path, binary, readme, commands):
             for script in re.findall(r"\b(scripts/[\w./-]+)", rest):
                 if not os.path.exists(os.path.join(ROOT, script)):
                     problem(path, f"RUN uses {script}, which does not exist")
+    # The pinned tools must be the versions scripts/setup.sh installs.
+    setup = open(os.path.join(ROOT, "scripts", "setup.sh"), encoding="utf-8").read()
+    pins = dict(re.findall(r"^([A-Z_]+_VERSION)=(\S+)$", setup, re.M))
+    for name, value in re.findall(r"^ARG ([A-Z_]+_VERSION)=(\S+)$", text, re.M):
+        if name not in pins:
+            problem(path, f"ARG {name} is not a pin of scripts/setup.sh")
+        elif pins[name] != value:
+            problem(path, f"ARG {name}={value}, but scripts/setup.sh installs {pins[name]}")
     if entrypoint != ["refinery"]:
         problem(path, f'ENTRYPOINT is {entrypoint}, expected ["refinery"]')
     else:
