@@ -318,15 +318,12 @@ async fn statuses() -> Json<Value> {
 
 /// Job counts by status class (`refinery_store::glossary::StatusClass`), every class present.
 fn counts_by_class(by_status: &std::collections::BTreeMap<String, u64>) -> Value {
-    let mut out = serde_json::Map::new();
+    let mut out: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
     for status in JobStatus::ALL {
-        let class = serde_json::to_value(status.class()).unwrap_or_default();
-        let key = class.as_str().unwrap_or_default().to_string();
-        let n = by_status.get(status.as_str()).copied().unwrap_or(0);
-        let entry = out.entry(key).or_insert(json!(0));
-        *entry = json!(entry.as_u64().unwrap_or(0) + n);
+        *out.entry(status.class().as_str()).or_default() +=
+            by_status.get(status.as_str()).copied().unwrap_or(0);
     }
-    Value::Object(out)
+    json!(out)
 }
 
 #[derive(Deserialize, Default)]
@@ -490,8 +487,8 @@ impl NewHint {
     }
 }
 
+/// (Unknown fields are allowed: a client may send its token as `?token=`.)
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ValidateHintQuery {
     pattern: String,
     /// System package names, separated by spaces or commas.

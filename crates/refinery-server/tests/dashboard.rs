@@ -188,6 +188,10 @@ fn hint_patterns_are_checked_with_rusts_regex_without_storing() {
             .contains("not a valid regular expression"),
         "{lookahead}"
     );
+    // A client may carry its token in the query.
+    let with_token = t.get("/api/hints/validate?pattern=x&token=tok");
+    assert_eq!(with_token.status().as_u16(), 200);
+    assert_eq!(with_token.json::<Value>().unwrap()["valid"], true);
     let bad_package = check("x", "libffi-dev; rm");
     assert_eq!(bad_package["valid"], false);
     assert!(t.get_json("/api/hints")["user"]

@@ -32,6 +32,21 @@ pub enum StatusClass {
     Cancelled,
 }
 
+impl StatusClass {
+    /// The snake_case name used in JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StatusClass::Waiting => "waiting",
+            StatusClass::Running => "running",
+            StatusClass::Built => "built",
+            StatusClass::Reused => "reused",
+            StatusClass::Failed => "failed",
+            StatusClass::Skipped => "skipped",
+            StatusClass::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// One entry of the glossary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Entry {
@@ -131,6 +146,9 @@ mod tests {
         assert_eq!(JobStatus::Reused.class(), StatusClass::Reused);
         assert_eq!(JobStatus::Cached.class(), StatusClass::Reused);
         assert_eq!(JobStatus::Missing.class(), StatusClass::Failed);
+        for e in glossary() {
+            assert_eq!(serde_json::to_value(e.class).unwrap(), e.class.as_str());
+        }
         let json = serde_json::to_value(glossary()).unwrap();
         assert_eq!(json[0]["status"], "pending");
         assert_eq!(json[0]["class"], "waiting");
