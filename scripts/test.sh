@@ -19,5 +19,7 @@ cargo build --workspace --all-targets
 cargo run -q -p refinery -- env create --python 3.11
 cargo test --workspace
 cargo test --workspace -- --ignored --test-threads 1
+# The deployment files parse and run only documented commands and flags.
+python3 scripts/check-deploy.py
 # The dashboard: Vitest, then the browser tests (Debian chromium) against the real server.
 bash scripts/ui.sh test

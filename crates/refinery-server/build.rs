@@ -19,9 +19,17 @@ fn main() {
         println!("cargo:rerun-if-changed={}", dist.display());
         collect(&dist, &dist, &mut files);
         files.sort();
-    } else if ui.join("package.json").is_file() {
-        // Not built yet: notice when `npm run build` creates ui/dist.
-        println!("cargo:rerun-if-changed={}", ui.display());
+    } else {
+        if ui.join("package.json").is_file() {
+            // Not built yet: notice when `npm run build` creates ui/dist.
+            println!("cargo:rerun-if-changed={}", ui.display());
+        }
+        // Said at every build of this crate until the UI is built (`serve` says it too).
+        println!(
+            "cargo:warning=the web dashboard is not built ({} has no index.html): this binary \
+             embeds a placeholder page at /; run `scripts/ui.sh build`, then build again",
+            dist.display()
+        );
     }
     let mut code = String::from(
         "/// Files of the built UI: (URL path, content type, bytes).\n\

@@ -93,6 +93,19 @@ async function startServer(onPort = 0) {
   base = `http://127.0.0.1:${port}`;
 }
 
+/** Another `refinery serve` on its own cache with `env` (tokens), for the token checks. */
+async function startExtraServer(name, env) {
+  const dir = join(work, name);
+  const base_env = { ...process.env, ...env };
+  for (const k of ['AUTO_PLAN', 'AUTO_BUILD', 'DATABASE_URL', 'HISTORY_DB', 'INDEX_URL', 'EXTRA_INDEX_URL', 'WORKER_WEBHOOK_URL', 'WORKER_AUTORUN_INTERVAL']) delete base_env[k];
+  for (const k of ['WORKER_TOKEN', 'READ_TOKEN']) if (!(k in env)) delete base_env[k];
+  let log = '';
+  const { child, match } = await spawnUntil(BIN, ['serve', '--cache', join(dir, 'cache'), '--host', '127.0.0.1', '--port', '0', '--index-url', indexUrl], base_env, /listening on http:\/\/127\.0\.0\.1:(\d+)/, (t) => {
+    log += t;
+  });
+  return { child, base: `http://127.0.0.1:${match[1]}`, log: () => log };
+}
+
 async function stopServer() {
   if (!server) return;
   const s = server;
@@ -141,7 +154,7 @@ const worker = {
   },
   start: (job) => http('POST', `/api/jobs/${job.id}/start`, { attempt: job.attempt }),
   log: (job, data) => http('POST', `/api/jobs/${job.id}/logs`, { attempt: job.attempt, data }),
-  async finish(job, status, secs, hints, detail = '') {
+  async finish(job, status, secs, hints, detail = '', learned = null) {
     const ok = status === 'built';
     await http('POST', `/api/jobs/${job.id}/history`, {
       attempt: job.attempt,
@@ -154,6 +167,18 @@ const worker = {
           detail: detail || (ok ? `built ${job.package}-${job.version}` : 'the build failed'),
           data: {},
         },
+        ...(learned
+          ? [
+              {
+                kind: 'learned_fix',
+                package: job.package,
+                version: job.version,
+                run_id: `job-${job.id}`,
+                detail: `${job.package} builds with ${learned.packages.join(' ')}`,
+                data: learned,
+              },
+            ]
+          : []),
       ],
       attempts: [
         {
@@ -181,6 +206,7 @@ const worker = {
         wheel: ok ? `${job.package}-${job.version}-py3-none-any.whl` : null,
         seconds: secs,
         worker: this.id,
+        run_id: `job-${job.id}-attempt-${job.attempt}`,
         metadata: { built_with: 'rootfs:bookworm emulated+cross', variant: ok ? 'default' : 'no-isolation' },
       },
     });
@@ -205,8 +231,50 @@ async function seed() {
     if (status === 'failed') {
       await worker.log(job, 'gcc -c c/_cffi_backend.c\nc/_cffi_backend.c:15:10: fatal error: ffi.h: No such file or directory\n');
     }
-    await worker.finish(job, status, secs, status === 'failed' ? [LIBFFI_HINT] : [], status === 'failed' ? `build failed: ffi.h: No such file or directory; hints: ${LIBFFI_HINT}` : '');
+    await worker.finish(
+      job,
+      status,
+      secs,
+      status === 'failed' ? [LIBFFI_HINT] : [],
+      status === 'failed' ? `build failed: ffi.h: No such file or directory; hints: ${LIBFFI_HINT}` : '',
+      pkg === 'pyyaml' ? { packages: ['libyaml-dev'], packs: [], env: {}, build_constraints: [], toolchain: null, variant: null, hints: ['libyaml: the headers are missing'] } : null,
+    );
   }
+}
+
+/** Changes a worker's row in the SQLite queue: how long ago it was seen and its last job. */
+function backdateWorker(id, agoMs, currentJob) {
+  const code =
+    'import sqlite3,sys,time\n' +
+    'c=sqlite3.connect(sys.argv[1]);c.execute("PRAGMA busy_timeout=5000")\n' +
+    'n=c.execute("UPDATE workers SET last_seen_ms=?, current_job=? WHERE id=?",(int(time.time()*1000)-int(sys.argv[3]),int(sys.argv[4]),sys.argv[2])).rowcount\n' +
+    'c.commit();sys.exit(0 if n==1 else 1)';
+  return new Promise((resolveP, reject) => {
+    const child = spawn('python3', ['-c', code, join(cache, 'queue.db'), id, String(agoMs), String(currentJob)], { stdio: 'inherit' });
+    child.on('exit', (c) => (c === 0 ? resolveP() : reject(new Error(`backdating worker ${id} failed (${c})`))));
+  });
+}
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1440, height: 900 };
+
+/** Console errors and failed requests of a page while `fn` runs. */
+async function consoleErrorsDuring(p, fn) {
+  const errors = [];
+  const onConsole = (m) => {
+    if (m.type() === 'error') errors.push(`${m.text()} ${m.location()?.url ?? ''}`.trim());
+  };
+  const onError = (e) => errors.push(`pageerror: ${e.message}`);
+  p.on('console', onConsole);
+  p.on('pageerror', onError);
+  try {
+    await fn();
+    await sleep(500);
+  } finally {
+    p.off('console', onConsole);
+    p.off('pageerror', onError);
+  }
+  return errors;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -323,6 +391,47 @@ async function main() {
     await page.setViewportSize({ width: 1280, height: 900 });
   });
 
+  await test('workers: one whose job finished is idle, one not seen for a minute is offline (never "building")', async () => {
+    // A worker that last reported job 1 and then went silent (the fault: "building job 1" forever).
+    const r = await http('POST', '/api/worker/claim', { worker: 'e2e-gone', host: 'old-host', lease_secs: 60 }, { raw: true });
+    expect(r.status === 204, `the queue is empty after seeding (${r.status})`);
+    await backdateWorker('e2e-gone', 5 * 60_000, 1);
+    const { workers, liveness_window_secs } = await http('GET', '/api/workers');
+    const by = Object.fromEntries(workers.map((w) => [w.id, w]));
+    expect(liveness_window_secs === 60, `liveness window ${liveness_window_secs}`);
+    expect(by['e2e-gone'].state === 'offline' && by['e2e-gone'].job === null, `e2e-gone: ${JSON.stringify(by['e2e-gone'])}`);
+    expect(by['e2e-worker'].state === 'idle' && by['e2e-worker'].current_job !== null, `e2e-worker: ${JSON.stringify(by['e2e-worker'])}`);
+    await page.goto(base + '/');
+    const gone = page.locator('#workers li[data-worker="e2e-gone"]');
+    await badge(gone, 'offline').waitFor();
+    await badge(page.locator('#workers li[data-worker="e2e-worker"]'), 'idle').waitFor();
+    expect((await page.locator('#workers').getByText(/building job/).count()) === 0, 'no worker reads "building job N"');
+    await page.locator('#workers').getByText('1 worker seen in the last minute.').waitFor();
+    await shot('01b-workers');
+  });
+
+  await test('one status vocabulary: the UI speaks the server glossary, the tiles count its classes', async () => {
+    const { statuses } = await http('GET', '/api/statuses');
+    await page.goto(base + '/builds');
+    const chips = page.locator('label.chip');
+    await chips.first().waitFor();
+    const shown = await chips.evaluateAll((els) => els.map((e) => [e.querySelector('input')?.parentElement?.textContent?.replace(/\s*\d+\s*$/, '').trim(), e.getAttribute('title')]));
+    const server = statuses.map((g) => [g.status.replace(/_/g, ' '), g.meaning]);
+    expect(JSON.stringify(shown) === JSON.stringify(server), `UI statuses ${JSON.stringify(shown)}\nserver ${JSON.stringify(server)}`);
+    const stats = await http('GET', '/api/queue/stats');
+    const sum = Object.values(stats.by_class).reduce((a, b) => a + b, 0);
+    expect(sum === stats.total, `classes cover every job: ${JSON.stringify(stats.by_class)} total ${stats.total}`);
+    await page.goto(base + '/');
+    for (const [label, cls] of [['built', 'built'], ['reused', 'reused'], ['failed', 'failed'], ['waiting in the queue', 'waiting']]) {
+      const value = await page.locator('.stat', { has: page.getByText(label, { exact: true }) }).locator('.stat-value').textContent();
+      expect(Number(value) === stats.by_class[cls], `tile "${label}" shows ${value}, the server counts ${stats.by_class[cls]}`);
+    }
+  });
+
+  await test('serve says nothing about a missing dashboard when the binary embeds it', async () => {
+    expect(!serverLog.includes('compiled without the web dashboard'), 'no placeholder warning for a binary with the UI');
+  });
+
   await test('"Run worker now" without the token asks for it', async () => {
     await page.getByRole('button', { name: 'Run worker now' }).click();
     // No token yet: the dialog asks for it.
@@ -390,7 +499,10 @@ async function main() {
     await page.getByRole('button', { name: 'Enqueue failpkg==0.3' }).click();
     await toast('failpkg==0.3: 1 job queued');
     await page.getByRole('button', { name: 'Enqueue builds' }).click();
-    await toast('3 jobs from the plan are in the queue');
+    await toast('Plan: 2 jobs queued, 1 already there.');
+    // Nothing new the second time: no "N jobs queued".
+    await page.getByRole('button', { name: 'Enqueue builds' }).click();
+    await toast('Plan: nothing new to queue: 3 jobs already queued or finished.');
     await page.getByRole('table', { name: 'Jobs of this plan' }).locator('tbody tr').nth(2).waitFor();
     await shot('04-plan');
     // Deep link: reload keeps the page.
@@ -431,9 +543,25 @@ async function main() {
   });
 
   await test('a build log streams live over SSE; search, wrap, autoscroll, download', async () => {
-    const job = await worker.claimPackage('needsbuild');
-    await page.goto(`${base}/logs/needsbuild/1.0?job=${job.id}`);
+    const waiting = (await http('GET', '/api/queue?package=needsbuild')).jobs[0];
+    await page.goto(`${base}/logs/needsbuild/1.0?job=${waiting.id}`);
     await page.locator('.badge', { hasText: 'live' }).waitFor({ timeout: WAIT });
+    const job = await worker.claimPackage('needsbuild');
+    expect(job.id === waiting.id, 'the worker took the job the page shows');
+    // The header follows the job while the log streams (it said "pending" before).
+    await badge(page.locator('.page-head .lede'), 'building').waitFor({ timeout: WAIT });
+    const w = (await http('GET', '/api/workers')).workers.find((x) => x.id === worker.id);
+    expect(w.state === 'building' && w.job === job.id, `the worker builds job ${job.id}: ${JSON.stringify(w)}`);
+    // The guide's spellings of the log endpoints answer like today's.
+    const aliasChunks = await http('GET', '/api/logs/chunks/needsbuild/1.0');
+    const chunks = await http('GET', '/api/logs/needsbuild/1.0/chunks');
+    expect(aliasChunks.job_id === job.id && JSON.stringify(aliasChunks) === JSON.stringify(chunks), 'the chunks alias answers like the chunks path');
+    const ctl = new AbortController();
+    const stream = await fetch(`${base}/api/logs/stream?package=needsbuild&version=1.0`, { headers: { 'X-Worker-Token': TOKEN }, signal: ctl.signal });
+    expect(stream.status === 200 && (stream.headers.get('content-type') ?? '').startsWith('text/event-stream'), `the stream alias: ${stream.status} ${stream.headers.get('content-type')}`);
+    ctl.abort();
+    const bad = await http('GET', '/api/logs/stream', undefined, { raw: true });
+    expect(bad.status === 400 && (await bad.text()).includes('?job=ID'), 'the stream alias says what it needs');
     await worker.log(job, 'Collecting build dependencies\nwarning: setuptools is old\n');
     await page.locator('.log-line', { hasText: 'warning: setuptools is old' }).waitFor({ timeout: WAIT });
     for (let i = 1; i <= 40; i++) await worker.log(job, `compiling step ${i}\n`);
@@ -613,6 +741,225 @@ async function main() {
     console.log(`     100k lines: loaded in ${loadMs} ms, search ${searchMs} ms, scroll ${scrollMs} ms, ${rendered} rows in the DOM`);
     expect(searchMs < 4000, `search took ${searchMs} ms`);
     expect(scrollMs < 3000, `scroll took ${scrollMs} ms`);
+  });
+
+  await test('the package timeline lists plan, jobs, attempts and hints in order', async () => {
+    await page.goto(`${base}/packages/failpkg?tab=timeline`);
+    const tl = page.getByRole('list', { name: 'Automation timeline' });
+    await tl.locator('li[data-kind="attempt"]').first().waitFor();
+    const kinds = await tl.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
+    expect(kinds.indexOf('queued') < kinds.indexOf('attempt'), `queued before the attempt: ${kinds}`);
+    await tl.locator('li[data-kind="attempt"]', { hasText: 'libffi' }).first().waitFor();
+    await badge(tl.locator('li[data-kind="attempt"]').first(), 'failed').waitFor();
+    await shot('10b-package-timeline');
+  });
+
+  await test('builds rows show the run id the worker reported', async () => {
+    const regexJob = (await http('GET', '/api/queue?package=regex')).jobs[0];
+    await page.goto(`${base}/builds?q=regex`);
+    await page.getByRole('table', { name: 'Build jobs' }).getByText(`job-${regexJob.id}-attempt-${regexJob.attempt}`).waitFor();
+  });
+
+  await test('Packages and the plan graph use the Builds words; reused-only packages are listed', async () => {
+    // The uploaded wheel, planned and enqueued: its package is only ever reused.
+    const wheelInput = (await http('GET', '/api/pending-inputs')).inputs.find((i) => i.kind === 'wheel');
+    await http('POST', `/api/pending-inputs/${wheelInput.id}/enqueue-plan?wait=true`);
+    const planned = (await http('GET', `/api/pending-inputs/${wheelInput.id}`)).input;
+    const enq = await http('POST', `/api/plans/${planned.plan_id}/enqueue-builds`);
+    expect(enq.jobs.some((j) => j.package === 'tinypure' && j.status === 'reused'), `a reused job: ${JSON.stringify(enq.jobs.map((j) => [j.package, j.status]))}`);
+    // Its input's only job ended at once (reused): the input no longer reads "build queued".
+    await page.goto(`${base}/inputs`);
+    await badge(page.getByRole('table', { name: 'Pending inputs' }).locator('tr', { hasText: 'tinypure-2.0-py3-none-any.whl' }), 'builds done').waitFor();
+    const enqueueEvents = (await http('GET', '/api/events?kind=enqueue&limit=100')).events;
+    expect(enqueueEvents.length && enqueueEvents.every((e) => /^(1 job|(0|[2-9]|\d\d+) jobs) from plan /.test(e.detail)), `enqueue events pluralize: ${enqueueEvents.map((e) => e.detail).join(' | ')}`);
+    const { packages } = await http('GET', '/api/packages');
+    const by = Object.fromEntries(packages.map((p) => [p.package, p]));
+    expect(by.six.status === 'built' && by.cffi.status !== 'success', `package words: ${JSON.stringify(packages.map((p) => [p.package, p.status]))}`);
+    expect(packages.every((p) => p.status !== 'success'), 'no attempt word "success" in Packages');
+    await page.goto(`${base}/packages?q=tinypure`);
+    const table = page.getByRole('table', { name: 'Packages' });
+    await badge(table.locator('tr', { hasText: 'tinypure' }), by.tinypure.status.replace(/_/g, ' ')).waitFor();
+    await page.goto(`${base}/packages?q=markupsafe`);
+    await badge(table.locator('tr', { hasText: 'markupsafe' }), 'built').waitFor();
+    expect((await table.getByText('success').count()) === 0, 'Packages never says "success"');
+    // Builds over time counts builds only: the reused job is not one.
+    const jobs = (await http('GET', '/api/queue?limit=1000')).jobs;
+    const built = jobs.filter((j) => j.status === 'built').length;
+    const failedBuilds = jobs.filter((j) => ['failed', 'system_recipe_failed', 'broken'].includes(j.status) && j.started_ms).length;
+    await page.goto(`${base}/`);
+    await page.getByRole('img', { name: `Finished builds over time: ${built} succeeded, ${failedBuilds} failed` }).waitFor();
+    // A built node whose re-run was cancelled still reads "built" in the plan graph.
+    const node = `needsbuild==1.0`;
+    const again = await http('POST', `/api/plans/${planId}/enqueue-build`, { node });
+    expect(again.created === 1, `a new job for the re-run: ${JSON.stringify(again)}`);
+    const rerun = again.jobs.find((j) => j.package === 'needsbuild');
+    await http('POST', `/api/jobs/${rerun.id}/cancel`);
+    await page.goto(`${base}/plans/${planId}`);
+    const row = page.locator(`.tree-node[data-node="${node}"]`).first();
+    await row.waitFor();
+    await badge(row, 'built').waitFor();
+    expect((await row.locator('.badge', { hasText: /^cancelled/ }).count()) === 0, 'the graph does not say cancelled for a built package');
+  });
+
+  await test('hints: the server validates patterns (Rust syntax); a catalog hint with (?i) can be copied and saved', async () => {
+    await page.goto(`${base}/hints?q=big-endian`);
+    await page.getByRole('button', { name: 'Edit a copy of hint big-endian' }).click();
+    const field = page.getByLabel('Log pattern (regular expression)');
+    expect((await field.inputValue()).startsWith('(?i)'), 'the copy keeps (?i)');
+    await page.getByLabel('Note for people').fill('little-endian assumption (copy)');
+    await until(async () => (await field.getAttribute('aria-invalid')) === 'false', 'the server accepts (?i)');
+    await page.getByRole('button', { name: 'Add hint' }).click();
+    await toast('Hint added');
+    const hints = await http('GET', '/api/hints');
+    expect(hints.user.some((h) => h.pattern.startsWith('(?i)(unsupported|unknown)')), 'the copy is stored');
+    // Lookahead: JavaScript accepts it, Rust's regex does not; the page says what the server says.
+    await field.fill('ffi\\.h(?=: No such file)');
+    const check = await http('GET', `/api/hints/validate?pattern=${encodeURIComponent('ffi\\.h(?=: No such file)')}`);
+    expect(check.valid === false && /look-?around|look-ahead/i.test(check.message), `the server refuses lookahead: ${JSON.stringify(check)}`);
+    await page.locator('#pattern-help', { hasText: check.message.slice(0, 60) }).waitFor();
+    expect(await page.getByRole('button', { name: 'Add hint' }).isDisabled(), 'a refused pattern cannot be saved');
+    await shot('12b-hint-lookahead');
+    await field.fill('');
+  });
+
+  await test('auto-saved hints (learned fixes) are on the Hints page', async () => {
+    await page.goto(`${base}/hints`);
+    const table = page.getByRole('table', { name: 'Auto-saved hints' });
+    await table.getByText('system packages libyaml-dev').waitFor();
+    await table.getByRole('link', { name: /pyyaml/ }).waitFor();
+  });
+
+  await test('keyboard: Space on the Auto plan / Auto build switches keeps the focus on the switch', async () => {
+    await nav('Settings');
+    for (const name of ['Auto plan', 'Auto build']) {
+      const sw = page.getByRole('switch', { name: new RegExp(name) });
+      const before = await sw.isChecked();
+      await sw.focus();
+      await page.keyboard.press('Space');
+      await toast(`Auto plan ${name === 'Auto plan' ? (before ? 'off' : 'on') : ''}`);
+      await until(async () => (await sw.isChecked()) !== before, `${name} changed`);
+      const focused = await page.evaluate(() => document.activeElement?.closest('label')?.textContent ?? document.activeElement?.tagName);
+      expect(focused.includes(name), `${name}: the focus is on "${focused}"`);
+      await page.keyboard.press('Space');
+      await until(async () => (await sw.isChecked()) === before, `${name} changed back`);
+      const still = await page.evaluate(() => document.activeElement?.closest('label')?.textContent ?? document.activeElement?.tagName);
+      expect(still.includes(name), `${name}: the focus stays on the switch ("${still}")`);
+    }
+  });
+
+  const pages = () => [
+    ['dashboard', '/'],
+    ['inputs', '/inputs'],
+    ['plans', '/plans'],
+    ['plan', `/plans/${planId}`],
+    ['builds', '/builds'],
+    ['packages', '/packages'],
+    ['package', '/packages/failpkg'],
+    ['package-timeline', '/packages/failpkg?tab=timeline'],
+    ['hints', '/hints'],
+    ['log', '/logs/needsbuild/1.0'],
+    ['settings', '/settings'],
+    ['not-found', '/no/such/page'],
+  ];
+
+  await test('no page scrolls sideways at 390 px or 1440 px; tables stay readable on a phone', async () => {
+    const wide = [];
+    for (const size of [PHONE, DESKTOP]) {
+      await page.setViewportSize(size);
+      for (const [name, path] of pages()) {
+        await page.goto(base + path);
+        await page.locator('main h1').first().waitFor();
+        await page.locator('[aria-busy="true"]').first().waitFor({ state: 'detached', timeout: 5000 }).catch(() => {});
+        await sleep(300);
+        const { scroll, view } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, view: window.innerWidth }));
+        if (scroll > view) wide.push(`${name} at ${size.width}: ${scroll} px`);
+        await shot(`layout-${size.width}-${name}`);
+      }
+    }
+    expect(!wide.length, `pages wider than the screen: ${wide.join('; ')}`);
+    // On a phone the Builds status is on screen, and no cell squeezes text letter by letter.
+    await page.setViewportSize(PHONE);
+    await page.goto(`${base}/builds`);
+    const status = page.getByRole('table', { name: 'Build jobs' }).locator('td[data-label="Status"]').first();
+    await status.waitFor();
+    const box = await status.boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= PHONE.width, `the Status cell is on screen: ${JSON.stringify(box)}`);
+    const narrow = await page.locator('td[data-label]').evaluateAll((tds) => tds.filter((td) => td.getBoundingClientRect().width < 120).length);
+    expect(narrow === 0, `${narrow} table cells narrower than 120 px on a phone`);
+    // The Menu button keeps a light label on the dark header after a tap.
+    const menu = page.getByRole('button', { name: 'Menu' });
+    await menu.tap().catch(() => menu.click());
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Builds', exact: true }).waitFor();
+    const colors = await menu.evaluate((el) => {
+      const cs = getComputedStyle(el);
+      return { color: cs.color, bg: cs.backgroundColor };
+    });
+    expect(colors.color === 'rgb(255, 255, 255)' && !/rgb\(2[0-5]\d, 2[0-5]\d, 2[0-5]\d\)/.test(colors.bg), `menu label ${colors.color} on ${colors.bg}`);
+    await shot('layout-390-menu-open');
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  await test('no console errors on any page load, with the worker token and without', async () => {
+    const loadAll = async (p) => {
+      for (const [, path] of pages()) {
+        if (path === '/no/such/page') continue;
+        await p.goto(base + path);
+        await p.locator('main h1').first().waitFor();
+        await sleep(400);
+      }
+    };
+    const withToken = await consoleErrorsDuring(page, () => loadAll(page));
+    expect(!withToken.length, `with the token: ${withToken.join(' | ')}`);
+    const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const anon = await fresh.newPage();
+    const without = await consoleErrorsDuring(anon, () => loadAll(anon));
+    expect((await anon.getByRole('dialog').count()) === 0 || !(await anon.getByRole('dialog').isVisible()), 'no token dialog on page loads');
+    await fresh.close();
+    expect(!without.length, `without a token: ${without.join(' | ')}`);
+  });
+
+  await test('a server with a read token: no dialog on page loads with it, a clear one without, no console errors', async () => {
+    const READ = 'e2e-read-token-0123456789';
+    const extra = await startExtraServer('readtoken', { WORKER_TOKEN: TOKEN, READ_TOKEN: READ });
+    const noTok = await startExtraServer('notoken', {});
+    try {
+      // Without a cookie: one dialog that asks for a token to read, and no 401 in the console.
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const p = await ctx.newPage();
+      const errs = await consoleErrorsDuring(p, async () => {
+        await p.goto(extra.base + '/');
+        await p.getByRole('dialog', { name: 'This page needs a token' }).waitFor({ timeout: WAIT });
+      });
+      expect(!errs.length, `console errors before the token: ${errs.join(' | ')}`);
+      await p.screenshot({ path: join(ART, '17-read-token-dialog.png') });
+      await p.getByRole('dialog').getByLabel('Token').fill(READ);
+      await p.getByRole('dialog').getByRole('button', { name: 'Save token' }).click();
+      await p.getByRole('dialog').waitFor({ state: 'hidden' });
+      await p.locator('.badge', { hasText: 'token: read-only' }).waitFor();
+      // With the read token stored: plain page loads open no dialog and log nothing red.
+      const errs2 = await consoleErrorsDuring(p, async () => {
+        for (const path of ['/', '/builds', '/packages', '/hints', '/settings', '/inputs']) {
+          await p.goto(extra.base + path);
+          await p.locator('main h1').first().waitFor();
+          await sleep(400);
+          expect(!(await p.getByRole('dialog').isVisible()), `no token dialog on ${path}`);
+        }
+      });
+      expect(!errs2.length, `console errors with the read token: ${errs2.join(' | ')}`);
+      await ctx.close();
+      // A server without tokens: no 400 from the token probe.
+      const ctx2 = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+      const p2 = await ctx2.newPage();
+      const errs3 = await consoleErrorsDuring(p2, async () => {
+        await p2.goto(noTok.base + '/');
+        await p2.locator('.badge', { hasText: 'no token needed' }).waitFor();
+      });
+      expect(!errs3.length, `console errors without tokens: ${errs3.join(' | ')}`);
+      await ctx2.close();
+    } finally {
+      extra.child.kill('SIGTERM');
+      noTok.child.kill('SIGTERM');
+    }
   });
 
   await test('unknown routes show a not-found page; unknown packages too', async () => {

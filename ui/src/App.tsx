@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { apiBase, clearUnauthorized, errorMessage } from './lib/api';
 import { refreshAll } from './lib/hooks';
 import { Link, NavLink, matchPath, useLocation } from './lib/router';
-import { ToastProvider, useToast } from './components/ui';
+import { Skeleton, ToastProvider, useToast } from './components/ui';
 import { SessionProvider, useSession } from './session';
 import { Dashboard } from './pages/Dashboard';
 import { Inputs } from './pages/Inputs';
@@ -39,6 +39,23 @@ function Routes() {
     return <LogPage key={`${m.name}/${m.version}`} name={m.name} version={m.version} />;
   if (matchPath('/settings', pathname)) return <SettingsPage />;
   return <NotFound />;
+}
+
+/**
+ * The pages, once the token probe answered: with READ_TOKEN and no valid cookie they would
+ * only collect 401s, so the token dialog asks first.
+ */
+function Gate() {
+  const { probed, locked } = useSession();
+  if (!probed) return <Skeleton lines={4} label="Connecting to the refinery" />;
+  if (locked)
+    return (
+      <div className="page">
+        <h1>A token is needed</h1>
+        <p className="lede">This server keeps its pages private: enter the read token (or the worker token) in the dialog.</p>
+      </div>
+    );
+  return <Routes />;
 }
 
 function titleFor(pathname: string): string {
@@ -115,7 +132,9 @@ function TokenDialog() {
   const [token, setToken] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const open = health.state === 'unauthorized';
+  const { locked } = useSession();
+  const open = health.state === 'unauthorized' || locked;
+  const readNeeded = locked || (health.state === 'unauthorized' && health.need === 'read');
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -141,17 +160,34 @@ function TokenDialog() {
     }
   };
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby="token-title" onCancel={() => clearUnauthorized()}>
+    <dialog ref={ref} className="dialog" aria-labelledby="token-title" onCancel={(e) => {
+        // Without a token a private server shows nothing: the dialog stays.
+        if (locked) e.preventDefault();
+        else clearUnauthorized();
+      }}
+    >
       <form onSubmit={submit}>
-        <h2 id="token-title">This action needs the worker token</h2>
-        <p className="muted">
-          The server was started with <code>WORKER_TOKEN</code>. Enter it once: it is kept in an HttpOnly cookie for
-          this browser (30 days), never in the page.
-        </p>
+        {readNeeded ? (
+          <>
+            <h2 id="token-title">This page needs a token</h2>
+            <p className="muted">
+              The server keeps its pages private (<code>READ_TOKEN</code>). Enter the read token, or the worker token to act as well: it
+              is kept in an HttpOnly cookie for this browser (30 days), never in the page.
+            </p>
+          </>
+        ) : (
+          <>
+            <h2 id="token-title">This action needs the worker token</h2>
+            <p className="muted">
+              The server was started with <code>WORKER_TOKEN</code>. Enter it once: it is kept in an HttpOnly cookie for this browser (30
+              days), never in the page.
+            </p>
+          </>
+        )}
         {health.state === 'unauthorized' && <p className="muted small">Server said: {health.message}</p>}
         <input type="text" name="username" autoComplete="username" value="refinery" readOnly hidden />
         <label className="field">
-          Worker token
+          {readNeeded ? 'Token' : 'Worker token'}
           <input
             type="password"
             autoComplete="current-password"
@@ -170,9 +206,11 @@ function TokenDialog() {
           <button type="submit" className="primary" disabled={busy || !token.trim()}>
             {busy ? 'Saving…' : 'Save token'}
           </button>
-          <button type="button" onClick={() => clearUnauthorized()}>
-            Not now
-          </button>
+          {!locked && (
+            <button type="button" onClick={() => clearUnauthorized()}>
+              Not now
+            </button>
+          )}
         </div>
       </form>
     </dialog>
@@ -220,7 +258,7 @@ function Shell() {
       </header>
       <ApiDownBanner />
       <main id="main" tabIndex={-1}>
-        <Routes />
+        <Gate />
       </main>
       <TokenDialog />
     </>

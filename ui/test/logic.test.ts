@@ -199,7 +199,7 @@ describe('api client', () => {
     const off = onApiHealth((h) => seen.push(h));
     respond(401, { error: { code: 'unauthorized', message: 'needs a token' } });
     await expect(api('/api/settings', { method: 'PUT', body: {} })).rejects.toBeInstanceOf(ApiError);
-    expect(seen[seen.length - 1]).toEqual({ state: 'unauthorized', message: 'needs a token' });
+    expect(seen[seen.length - 1]).toEqual({ state: 'unauthorized', message: 'needs a token', need: 'write' });
     off();
   });
 
@@ -244,18 +244,26 @@ describe('api client', () => {
     ]);
   });
 
-  it('probes the token cookie from the session endpoint answers', async () => {
-    respond(400, { error: { code: 'bad_request', message: 'no WORKER_TOKEN' } });
+  it('probes the token cookie with a GET that always answers 200', async () => {
+    const methods: string[] = [];
+    const answer = (body: unknown) => {
+      globalThis.fetch = vi.fn(async (_url: RequestInfo | URL, init?: RequestInit) => {
+        methods.push(init?.method ?? 'GET');
+        return new Response(JSON.stringify(body), { status: 200 });
+      }) as typeof fetch;
+    };
+    answer({ worker_token: false, read_token: false, access: 'none' });
     expect(await probeToken()).toBe('not-required');
-    respond(401, { error: { code: 'unauthorized', message: 'x' } });
+    answer({ worker_token: true, read_token: false, access: 'none' });
     expect(await probeToken()).toBe('missing');
-    respond(403, { error: { code: 'forbidden', message: 'x' } });
+    answer({ worker_token: true, read_token: true, access: 'invalid' });
     expect(await probeToken()).toBe('invalid');
-    respond(200, { ok: true });
+    answer({ worker_token: true, read_token: false, access: 'write' });
     expect(await probeToken()).toBe('valid');
-    respond(200, { ok: true, access: 'write' });
-    expect(await probeToken()).toBe('valid');
-    respond(200, { ok: true, access: 'read' });
+    answer({ worker_token: true, read_token: true, access: 'read' });
     expect(await probeToken()).toBe('read-only');
+    expect(new Set(methods)).toEqual(new Set(['GET']));
+    respond(500, { error: { code: 'internal', message: 'x' } });
+    expect(await probeToken()).toBe('unknown');
   });
 });

@@ -39,15 +39,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         // Observability.
         .route("/api/events", get(events))
         .route("/api/status-counts", get(status_counts))
+        .route("/api/statuses", get(statuses))
         .route("/api/packages", get(packages))
         .route("/api/packages/{name}", get(package))
         .route("/api/top-failures", get(top_failures))
         .route("/api/top-slowest", get(top_slowest))
         .route("/api/hints", get(hints).post(add_hint))
+        .route("/api/hints/validate", get(validate_hint))
         .route("/api/hints/{id}", put(update_hint).delete(delete_hint))
         .route("/api/logs/{name}/{version}", get(log_text))
         .route("/api/logs/{name}/{version}/chunks", get(log_chunks))
         .route("/api/logs/{name}/{version}/stream", get(log_stream))
+        // The user guide's spellings of the same two.
+        .route("/api/logs/stream", get(log_stream_by_query))
+        .route("/api/logs/chunks/{name}/{version}", get(log_chunks))
         // Queue.
         .route("/api/queue", get(queue_list))
         .route("/api/queue/stats", get(queue_stats))
@@ -93,7 +98,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/settings", get(settings_get).put(settings_put))
         .route(
             "/api/session/token",
-            post(session_token).delete(session_logout),
+            get(session_state)
+                .post(session_token)
+                .delete(session_logout),
         )
         // The index.
         .route("/simple", get(simple::root))
@@ -319,6 +326,21 @@ async fn status_counts(State(state): State<Arc<AppState>>) -> ApiResult<Json<Val
     Ok(Json(json!({ "events": counts.0, "attempts": counts.1 })))
 }
 
+/// The status glossary (`refinery_store::glossary`): every status, its class and meaning.
+async fn statuses() -> Json<Value> {
+    Json(json!({ "statuses": refinery_store::glossary::glossary() }))
+}
+
+/// Job counts by status class (`refinery_store::glossary::StatusClass`), every class present.
+fn counts_by_class(by_status: &std::collections::BTreeMap<String, u64>) -> Value {
+    let mut out: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for status in JobStatus::ALL {
+        *out.entry(status.class().as_str()).or_default() +=
+            by_status.get(status.as_str()).copied().unwrap_or(0);
+    }
+    json!(out)
+}
+
 #[derive(Deserialize, Default)]
 struct LimitQuery {
     limit: Option<usize>,
@@ -331,10 +353,21 @@ async fn packages(
 ) -> ApiResult<Json<Value>> {
     let limit = clamp_limit(q.limit, 200);
     let packages = blocking(move || {
-        state
-            .history
-            .with(|h| h.packages(limit))
-            .map_err(ApiError::from)
+        let (summaries, events) = state.history.with(|h| {
+            let mut events = Vec::new();
+            for kind in ["reuse", "cached", "missing", "skipped_known_failure"] {
+                events.extend(h.events_page(None, Some(kind), None, 1000)?);
+            }
+            events.sort_by_key(|e| std::cmp::Reverse(e.id));
+            Ok((h.packages(100_000)?, events))
+        })?;
+        let jobs = state.store.jobs(&JobFilter {
+            limit: 100_000,
+            ..JobFilter::default()
+        })?;
+        let mut rows = crate::package_status::package_rows(&summaries, &jobs, &events);
+        rows.truncate(limit);
+        Ok::<_, ApiError>(rows)
     })
     .await?;
     Ok(Json(json!({ "packages": packages })))
@@ -467,6 +500,36 @@ impl NewHint {
         }
         Ok(())
     }
+}
+
+/// (Unknown fields are allowed: a client may send its token as `?token=`.)
+#[derive(Deserialize)]
+struct ValidateHintQuery {
+    pattern: String,
+    /// System package names, separated by spaces or commas.
+    #[serde(default)]
+    packages: String,
+}
+
+/// `GET /api/hints/validate?pattern=…&packages=…`: would adding this hint succeed? The same
+/// checks as adding one (Rust's `regex` syntax, package names), without storing anything.
+/// Always 200: `{valid: true}` or `{valid: false, message}`, so a form can ask on every
+/// keystroke without filling the browser's console with errors.
+async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Value> {
+    let hint = NewHint {
+        pattern: q.pattern,
+        packages: q
+            .packages
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+        note: String::new(),
+    };
+    Json(match hint.validate() {
+        Ok(()) => json!({ "valid": true }),
+        Err(e) => json!({ "valid": false, "message": e.message }),
+    })
 }
 
 async fn add_hint(
@@ -638,6 +701,45 @@ async fn log_stream(
         .await?
         .ok_or_else(|| ApiError::not_found("no job for this package version yet"))?;
     Ok(sse(state, job.id, resume_from(&headers, q.after)))
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    job: Option<String>,
+    package: Option<String>,
+    version: Option<String>,
+    after: Option<i64>,
+}
+
+/// `GET /api/logs/stream?job=ID` or `?package=NAME&version=V`: the live log of a job, or of
+/// the newest job of a package version (the same stream as `/api/jobs/{id}/logs/stream`).
+async fn log_stream_by_query(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let s = state.clone();
+    let id = match (q.job, q.package, q.version) {
+        (Some(job), _, _) => {
+            let id = parse_id(&job, "job")?;
+            blocking(move || s.store.job(id).map_err(ApiError::from)).await?;
+            id
+        }
+        (None, Some(name), Some(version)) => {
+            check_name(&name)?;
+            check_version(&version)?;
+            blocking(move || s.store.latest_job(&name, &version).map_err(ApiError::from))
+                .await?
+                .ok_or_else(|| ApiError::not_found("no job for this package version yet"))?
+                .id
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "name the log: ?job=ID, or ?package=NAME&version=VERSION",
+            ))
+        }
+    };
+    Ok(sse(state, id, resume_from(&headers, q.after)))
 }
 
 fn resume_from(headers: &HeaderMap, after: Option<i64>) -> i64 {
@@ -820,10 +922,11 @@ async fn queue_list(
 async fn queue_stats(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
     blocking(move || {
         let stats = state.store.stats()?;
-        let workers = state.store.workers()?;
+        let workers = crate::liveness::worker_views(state.store.as_ref())?;
         Ok(Json(json!({
             "depth": stats.depth,
             "active": stats.active,
+            "by_class": counts_by_class(&stats.by_status),
             "by_status": stats.by_status,
             "restarts": stats.restarts,
             "total": stats.total,
@@ -970,8 +1073,14 @@ async fn job_cancel(
 }
 
 async fn workers(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let workers = blocking(move || state.store.workers().map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "workers": workers })))
+    let workers = blocking(move || {
+        crate::liveness::worker_views(state.store.as_ref()).map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(json!({
+        "workers": workers,
+        "liveness_window_secs": crate::liveness::LIVENESS_WINDOW_MS / 1000,
+    })))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1331,12 +1440,13 @@ async fn plan_enqueue_builds(
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_plan_id(&id)?;
+    let since = refinery_store::queue::now_ms();
     let jobs = blocking(move || {
         let (plan, input) = stored_plan(&state, &id)?;
         planning::enqueue_plan(&state, &plan, None, input)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "jobs": jobs }))))
+    Ok((StatusCode::CREATED, Json(enqueued(jobs, since))))
 }
 
 #[derive(Deserialize)]
@@ -1358,12 +1468,20 @@ async fn plan_enqueue_build(
             "say which node: {\"node\": \"name==version\"} or {\"package\": \"name\"}",
         )
     })?;
+    let since = refinery_store::queue::now_ms();
     let jobs = blocking(move || {
         let (plan, input) = stored_plan(&state, &id)?;
         planning::enqueue_plan(&state, &plan, Some(&node), input)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "jobs": jobs }))))
+    Ok((StatusCode::CREATED, Json(enqueued(jobs, since))))
+}
+
+/// The answer of the plan enqueue endpoints: every job of the nodes, and how many of them
+/// this request created (`created`; the others were already queued or finished).
+fn enqueued(jobs: Vec<Job>, since_ms: i64) -> Value {
+    let created = jobs.iter().filter(|j| j.created_ms >= since_ms).count();
+    json!({ "jobs": jobs, "created": created })
 }
 
 async fn settings_get(State(state): State<Arc<AppState>>) -> ApiResult<Json<Settings>> {
@@ -1468,6 +1586,46 @@ async fn session_token(
         .map_err(|e| ApiError::internal(e.to_string()))?,
     );
     Ok(response)
+}
+
+/// `GET /api/session/token`: what this server asks for and what the browser's cookie (or
+/// header) gives, always 200 so a page load logs no error: `{worker_token, read_token}`
+/// (which tokens the server has) and `access`: `none` (no token presented), `write`,
+/// `read` or `invalid`. A wrong token counts as a failed guess, as everywhere.
+async fn session_state(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    extensions: axum::http::Extensions,
+) -> Response {
+    let (worker, read) = (
+        state.config.worker_token.as_deref(),
+        state.config.read_token.as_deref(),
+    );
+    let access = match auth::presented_token(&headers, uri.query()) {
+        None => "none",
+        Some(_) if worker.is_none() && read.is_none() => "write",
+        Some(token) => {
+            let tokens: Vec<(&str, &str)> = [(worker, "write"), (read, "read")]
+                .into_iter()
+                .filter_map(|(token, access)| Some((token?, access)))
+                .collect();
+            let expected: Vec<&str> = tokens.iter().map(|(token, _)| *token).collect();
+            match auth::check_token(&state, auth::peer_ip(&extensions), &token, &expected) {
+                // Without a WORKER_TOKEN every action is open: a read token still acts.
+                Ok(Some(_)) if worker.is_none() => "write",
+                Ok(Some(i)) => tokens[i].1,
+                Ok(None) => "invalid",
+                Err(wait) => return auth::too_many_failures(wait),
+            }
+        }
+    };
+    Json(json!({
+        "worker_token": worker.is_some(),
+        "read_token": read.is_some(),
+        "access": access,
+    }))
+    .into_response()
 }
 
 /// `DELETE /api/session/token`: drops the `worker_token` cookie (the UI cannot: it is

@@ -20,9 +20,11 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod listen;
+pub mod liveness;
 pub mod metrics;
 pub mod openapi;
 pub mod origin;
+pub mod package_status;
 pub mod plan_queue;
 pub mod planning;
 pub mod publish;
@@ -472,6 +474,9 @@ fn announce(state: &AppState, bound: SocketAddr) {
         "refinery serve: {}",
         origin::describe_hosts(bound, &state.config.allowed_hosts)
     );
+    if let Some(warning) = ui::missing_warning() {
+        eprintln!("refinery serve: warning: {warning}");
+    }
     for warning in auth::token_warnings(
         state.config.worker_token.as_deref(),
         state.config.read_token.as_deref(),

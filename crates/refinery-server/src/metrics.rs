@@ -196,7 +196,7 @@ fn render(state: &AppState) -> Result<String, ApiError> {
         "refinery_workers_active {}",
         workers
             .iter()
-            .filter(|w| now - w.last_seen_ms < 60_000)
+            .filter(|w| now - w.last_seen_ms <= crate::liveness::LIVENESS_WINDOW_MS)
             .count()
     );
 

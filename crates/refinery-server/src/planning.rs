@@ -307,7 +307,12 @@ pub fn enqueue_plan(
         h.record_event(
             &Event::new(
                 "enqueue",
-                format!("{} jobs from plan {}", jobs.len(), plan.id),
+                format!(
+                    "{} job{} from plan {}",
+                    jobs.len(),
+                    if jobs.len() == 1 { "" } else { "s" },
+                    plan.id
+                ),
             )
             .with_data(serde_json::json!({"plan_id": plan.id, "jobs": jobs.iter().map(|j| j.id).collect::<Vec<_>>()})),
         )

@@ -15,6 +15,14 @@ pub fn is_built() -> bool {
     index_html().is_some()
 }
 
+/// What `serve` says at start when the binary embeds the placeholder page instead of
+/// the dashboard (`None` when the dashboard is built in).
+pub fn missing_warning() -> Option<&'static str> {
+    (!is_built()).then_some(
+        "this binary was compiled without the web dashboard (ui/dist was missing), so / shows a placeholder page; run `scripts/ui.sh build`, then `cargo build -p refinery` again",
+    )
+}
+
 fn find(path: &str) -> Option<&'static (&'static str, &'static str, &'static [u8])> {
     assets::FILES.iter().find(|(p, _, _)| *p == path)
 }
@@ -143,6 +151,18 @@ mod tests {
             // Built without ui/dist: every page says so and how to fix it.
             let page = NOT_BUILT;
             assert!(page.contains("was not built") && page.contains("npm run build"));
+        }
+    }
+
+    #[test]
+    fn serve_warns_exactly_when_the_dashboard_is_missing() {
+        assert_eq!(missing_warning().is_some(), !is_built());
+        if let Some(w) = missing_warning() {
+            assert!(w.contains("scripts/ui.sh build") && w.contains("placeholder"));
+            assert!(
+                !w.contains("  ") && !w.contains('\n'),
+                "one clean line: {w}"
+            );
         }
     }
 

@@ -8,6 +8,8 @@
 //!   inputs, plans and settings, on SQLite or PostgreSQL.
 //! * [`verification`]: what verification found for a wheel (imports, smoke tests,
 //!   self-tests, evidence), carried by the manifest and the history.
+//! * [`glossary`]: the status glossary, one vocabulary with one class per status for the
+//!   queue, the manifest, the API and the dashboard.
 //! * [`atomic`]: write a file through a temp file + fsync + rename, so readers never see it
 //!   half-written.
 //!
@@ -17,6 +19,7 @@
 pub mod atomic;
 pub mod cas;
 pub mod file_id;
+pub mod glossary;
 pub mod history;
 pub mod manifest;
 pub mod queue;

@@ -176,7 +176,7 @@ export function DataTable<T, K extends string | number>(props: DataTableProps<T,
                       </td>
                     )}
                     {columns.map((c) => (
-                      <td key={c.key} className={c.className}>
+                      <td key={c.key} className={c.className} data-label={c.hiddenLabel ? undefined : c.label}>
                         {c.render ? c.render(row) : String((row as Record<string, unknown>)[c.key] ?? '')}
                       </td>
                     ))}

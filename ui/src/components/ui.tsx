@@ -195,13 +195,18 @@ export function Switch({
 }) {
   return (
     <label className="switch">
+      {/* Busy, not disabled: a focused control that becomes disabled drops the focus to
+          the page body, so a keyboard user toggling it with Space would be lost. */}
       <input
         type="checkbox"
         role="switch"
         checked={checked}
         aria-checked={checked}
-        disabled={disabled}
-        onChange={(e) => onChange(e.target.checked)}
+        aria-disabled={disabled || undefined}
+        aria-busy={disabled || undefined}
+        onChange={(e) => {
+          if (!disabled) onChange(e.target.checked);
+        }}
       />
       <span className="switch-track" aria-hidden="true" />
       <span>

@@ -3,6 +3,23 @@ import { api, ApiError, enc } from './api';
 import { refreshAll } from './hooks';
 import { useToast } from '../components/ui';
 import type { Job, Recipe } from './types';
+import { plural } from './format';
+
+/** The answer of the plan enqueue endpoints. */
+export interface Enqueued {
+  jobs: Job[];
+  /** How many of `jobs` this request created. */
+  created: number;
+}
+
+/** `2 jobs queued.`, `1 job queued, 2 already there.`, `nothing new to queue (…)`. */
+export function enqueuedText(r: Enqueued): string {
+  const already = r.jobs.length - r.created;
+  if (!r.created) {
+    return already ? `nothing new to queue: ${plural(already, 'job')} already queued or finished.` : 'nothing to queue.';
+  }
+  return `${plural(r.created, 'job')} queued${already ? `, ${already} already there` : ''}.`;
+}
 
 /** The actions of the app, each with a toast and a refresh of every page. */
 export function useActions() {
@@ -39,17 +56,17 @@ export function useActions() {
       retryJobs: (ids: number[]) =>
         run(
           () => api<{ retried: number }>('/api/queue/retry', { method: 'POST', body: { ids } }),
-          (r) => `${r.retried} job${r.retried === 1 ? '' : 's'} back in the queue.`,
+          (r) => (r.retried ? `${plural(r.retried, 'job')} back in the queue.` : 'Nothing to retry: the selected jobs are waiting, running, or already queued again.'),
         ),
       clearJobs: (ids: number[]) =>
         run(
           () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: { ids } }),
-          (r) => `${r.cleared} job${r.cleared === 1 ? '' : 's'} cleared.`,
+          (r) => (r.cleared ? `${plural(r.cleared, 'job')} cleared.` : 'Nothing cleared: running jobs stay until they finish.'),
         ),
       clearFinished: () =>
         run(
           () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: {} }),
-          (r) => `${r.cleared} finished job${r.cleared === 1 ? '' : 's'} cleared.`,
+          (r) => (r.cleared ? `${plural(r.cleared, 'finished job')} cleared.` : 'No finished job to clear.'),
         ),
       cancelJob: (id: number) =>
         run(
@@ -71,13 +88,13 @@ export function useActions() {
         ),
       enqueuePlan: (planId: string) =>
         run(
-          () => api<{ jobs: Job[] }>(`/api/plans/${enc(planId)}/enqueue-builds`, { method: 'POST' }),
-          (r) => `${r.jobs.length} job${r.jobs.length === 1 ? '' : 's'} from the plan are in the queue.`,
+          () => api<Enqueued>(`/api/plans/${enc(planId)}/enqueue-builds`, { method: 'POST' }),
+          (r) => `Plan: ${enqueuedText(r)}`,
         ),
       enqueueNode: (planId: string, node: string) =>
         run(
-          () => api<{ jobs: Job[] }>(`/api/plans/${enc(planId)}/enqueue-build`, { method: 'POST', body: { node } }),
-          (r) => `${node}: ${r.jobs.length} job${r.jobs.length === 1 ? '' : 's'} queued.`,
+          () => api<Enqueued>(`/api/plans/${enc(planId)}/enqueue-build`, { method: 'POST', body: { node } }),
+          (r) => `${node}: ${enqueuedText(r)}`,
         ),
     };
   }, [toast]);

@@ -21,7 +21,7 @@ export type ApiHealth =
   | { state: 'unknown' }
   | { state: 'ok'; latencyMs: number }
   | { state: 'down'; message: string }
-  | { state: 'unauthorized'; message: string };
+  | { state: 'unauthorized'; message: string; need?: 'read' | 'write' };
 
 type Listener = (h: ApiHealth) => void;
 const listeners = new Set<Listener>();
@@ -161,7 +161,7 @@ export async function rawRequest(path: string, opts: RequestOptions = {}): Promi
   }
   const error = await errorOf(response);
   if (response.status === 401 && !opts.quiet401) {
-    report({ state: 'unauthorized', message: error.message });
+    report({ state: 'unauthorized', message: error.message, need: method === 'GET' || method === 'HEAD' ? 'read' : 'write' });
   } else if (response.status === 502 || response.status === 504) {
     report({ state: 'down', message: error.message });
   } else if (response.status === 503) {
@@ -195,20 +195,39 @@ export async function apiText(path: string, opts: RequestOptions = {}): Promise<
 export type TokenState = 'not-required' | 'missing' | 'valid' | 'read-only' | 'invalid' | 'unknown';
 
 /**
- * Probes the `worker_token` cookie without knowing it (it is HttpOnly): the session
- * endpoint answers 200 when the cookie holds the right token, 401 without one, 403 with a
- * wrong one, and 400 when the server has no WORKER_TOKEN at all.
+ * Asks the server about the `worker_token` cookie without knowing it (it is HttpOnly):
+ * `GET /api/session/token` always answers 200 with the tokens the server has and the
+ * access the cookie gives (`none`, `write`, `read`, `invalid`), so a page load logs no
+ * 400/401 in the console.
  */
 export async function probeToken(): Promise<TokenState> {
+  return (await probeSession()).token;
+}
+
+/** The token state, and whether reads need a token (`READ_TOKEN`); `null` when unknown. */
+export async function probeSession(): Promise<{ token: TokenState; readRequired: boolean | null }> {
   try {
-    const answer = await api<{ access?: string }>('/api/session/token', { method: 'POST', quiet401: true });
-    return answer?.access === 'read' ? 'read-only' : 'valid';
-  } catch (e) {
-    if (!(e instanceof ApiError)) return 'unknown';
-    if (e.status === 400) return 'not-required';
-    if (e.status === 401) return 'missing';
-    if (e.status === 403) return 'invalid';
-    return 'unknown';
+    const answer = await api<{ worker_token?: boolean; read_token?: boolean; access?: string }>('/api/session/token', { quiet401: true });
+    return { token: tokenStateOf(answer), readRequired: !!answer?.read_token };
+  } catch {
+    return { token: 'unknown', readRequired: null };
+  }
+}
+
+export function tokenStateOf(answer: { worker_token?: boolean; read_token?: boolean; access?: string } | undefined): TokenState {
+  if (!answer) return 'unknown';
+  if (!answer.worker_token && !answer.read_token) return 'not-required';
+  switch (answer.access) {
+    case 'none':
+      return 'missing';
+    case 'write':
+      return 'valid';
+    case 'read':
+      return 'read-only';
+    case 'invalid':
+      return 'invalid';
+    default:
+      return 'unknown';
   }
 }
 

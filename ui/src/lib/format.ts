@@ -1,3 +1,5 @@
+import type { JobStatus, StatusClass } from './types';
+
 export function fmtTime(ms: number | null | undefined): string {
   if (!ms) return '—';
   const d = new Date(ms);
@@ -102,27 +104,81 @@ export function packagesFromHint(hint: string): { apt: string[]; dnf: string[] }
   return { dnf: split(m[1]), apt: split(m[2]) };
 }
 
-/** What a status means, in words for people who are not packaging experts. */
+/**
+ * What a status means: for the job statuses, the status glossary of the server
+ * (`GET /api/statuses`, crates/refinery-store/src/glossary.rs), word for word (the browser
+ * tests compare them); then the words of inputs and plan nodes.
+ */
 export const STATUS_HELP: Record<string, string> = {
-  pending: 'waiting for a worker',
+  pending: 'in the queue, waiting for a worker',
   leased: 'claimed by a worker, about to start',
   building: 'a worker is building it now',
   retry: 'back in the queue for another try',
-  built: 'built, repaired and verified for s390x',
+  built: 'built from source, repaired and verified for s390x',
   failed: 'the build failed; see the log and hints',
-  cached: 'a wheel built earlier was reused',
-  reused: 'an existing wheel already works on s390x',
+  cached: 'a wheel built earlier from the same sdist was taken from the cache',
+  reused: 'an existing wheel already works on s390x and was kept as is',
   missing: 'no source or usable wheel was found',
-  skipped_known_failure: 'skipped: it failed before and nothing changed',
+  skipped_known_failure: 'skipped: this version failed before and nothing changed',
   system_recipe_failed: 'installing the suggested system packages failed',
-  cancelled: 'cancelled before it ran',
+  cancelled: 'cancelled before it finished',
   broken: 'it installs but does not work on s390x: its imports, smoke test or self-test failed under emulation',
   planning: 'the planner is resolving it',
   planned: 'a plan exists; enqueue its builds',
-  build_queued: 'its builds are in the queue',
-  success: 'the attempt succeeded',
+  build_queued: 'its builds are waiting or running',
+  builds_done: 'the builds queued from its plan have all finished',
   reuse: 'an existing wheel will be reused',
   build: 'will be built from source',
+};
+
+/** The class of each job status (the glossary's `class`; the browser tests compare them). */
+export const STATUS_CLASS: Record<JobStatus, StatusClass> = {
+  pending: 'waiting',
+  retry: 'waiting',
+  leased: 'running',
+  building: 'running',
+  built: 'built',
+  reused: 'reused',
+  cached: 'reused',
+  failed: 'failed',
+  missing: 'failed',
+  system_recipe_failed: 'failed',
+  broken: 'failed',
+  skipped_known_failure: 'skipped',
+  cancelled: 'cancelled',
+};
+
+export function statusClass(status: string): StatusClass | undefined {
+  return (STATUS_CLASS as Record<string, StatusClass>)[status];
+}
+
+/**
+ * A job that ran a build: `built`, or a failure after a worker started it. Reuses, cache
+ * hits and missing packages are not builds ("Builds over time", "Build durations").
+ */
+export function ranBuild(job: { status: string; started_ms: number | null }): boolean {
+  const c = statusClass(job.status);
+  return c === 'built' || (c === 'failed' && job.started_ms !== null && job.status !== 'missing');
+}
+
+/** A history attempt's status (`success`, `failed`, `timeout`, …) in the glossary's words. */
+export function attemptStatus(status: string): JobStatus {
+  if (status === 'success') return 'built';
+  if (status === 'cancelled' || status === 'canceled') return 'cancelled';
+  if (status === 'skipped') return 'skipped_known_failure';
+  return 'failed';
+}
+
+/** Singular or plural: `plural(1, 'job')` is `1 job`, `plural(2, 'job')` is `2 jobs`. */
+export function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? word : many}`;
+}
+
+/** What a worker's state means (decided by the server, see types.ts WorkerState). */
+export const WORKER_STATE_HELP: Record<'building' | 'idle' | 'offline', string> = {
+  building: 'seen in the last minute and holding the lease of a running job',
+  idle: 'seen in the last minute, waiting for work',
+  offline: 'not seen for more than a minute: stopped, or cannot reach the server',
 };
 
 export type Tone = 'ok' | 'bad' | 'warn' | 'busy' | 'idle';
@@ -136,6 +192,7 @@ export function statusTone(status: string): Tone {
     case 'success':
     case 'planned':
     case 'build_queued':
+    case 'builds_done':
     case 'ok':
       return 'ok';
     case 'failed':
@@ -147,6 +204,7 @@ export function statusTone(status: string): Tone {
     case 'error':
       return 'bad';
     case 'retry':
+    case 'offline':
     case 'skipped_known_failure':
     case 'cancelled':
     case 'build':

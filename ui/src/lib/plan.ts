@@ -50,14 +50,29 @@ export function normalizeName(name: string): string {
   return name.toLowerCase().replace(/[-_.]+/g, '-');
 }
 
-/** The newest job of each `name==version` of a plan. */
+const TERMINAL_NOT = new Set(['pending', 'retry', 'leased', 'building']);
+
+/**
+ * The job whose status stands for several jobs of one package or plan node, as the server
+ * decides it for `/api/packages` (crates/refinery-server/src/package_status.rs): the newest
+ * waiting or running job; else the newest finished one that was not cancelled (a cancelled
+ * re-run does not undo a build); else the newest.
+ */
+export function representativeJob(jobs: readonly Job[]): Job | undefined {
+  const newest = (f: (j: Job) => boolean) => jobs.filter(f).reduce<Job | undefined>((a, j) => (!a || j.id > a.id ? j : a), undefined);
+  return newest((j) => TERMINAL_NOT.has(j.status)) ?? newest((j) => j.status !== 'cancelled') ?? newest(() => true);
+}
+
+/** The representative job of each `name==version` of a plan. */
 export function jobsByNode(jobs: readonly Job[]): Map<string, Job> {
-  const m = new Map<string, Job>();
+  const groups = new Map<string, Job[]>();
   for (const j of jobs) {
     const key = `${normalizeName(j.package)}==${j.version}`;
-    const prev = m.get(key);
-    if (!prev || prev.id < j.id) m.set(key, j);
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(j);
   }
+  const m = new Map<string, Job>();
+  for (const [key, group] of groups) m.set(key, representativeJob(group)!);
   return m;
 }
 

@@ -31,6 +31,9 @@ export const JOB_STATUSES: JobStatus[] = [
   'broken',
 ];
 
+/** The glossary's classes (crates/refinery-store/src/glossary.rs). */
+export type StatusClass = 'waiting' | 'running' | 'built' | 'reused' | 'failed' | 'skipped' | 'cancelled';
+
 export interface Recipe {
   steps?: string[];
   variant?: string | null;
@@ -65,6 +68,8 @@ export interface Job {
 }
 
 export interface QueueStats {
+  /** Jobs per glossary class, every class present. */
+  by_class: Record<StatusClass, number>;
   depth: number;
   active: number;
   by_status: Record<string, number>;
@@ -74,11 +79,22 @@ export interface QueueStats {
   draining: boolean;
 }
 
+/**
+ * Decided by the server (crates/refinery-server/src/liveness.rs): `offline` when not seen
+ * within the liveness window (60 s), `building` when seen and holding an active lease
+ * (`job`), `idle` otherwise.
+ */
+export type WorkerState = 'building' | 'idle' | 'offline';
+
 export interface WorkerInfo {
   id: string;
   host: string;
   last_seen_ms: number;
+  /** The last job the worker reported; may be long finished: use `state` and `job`. */
   current_job: number | null;
+  state: WorkerState;
+  /** The job it is building now (only when `state` is `building`). */
+  job: number | null;
 }
 
 export interface EventRow {
@@ -127,13 +143,16 @@ export interface PackageDetail {
   jobs: Job[];
 }
 
+/** A row of `GET /api/packages` (crates/refinery-server/src/package_status.rs). */
 export interface PackageSummary {
   package: string;
+  version: string;
+  /** A job status word: from its queue jobs, else its attempts, else reuse/missing events. */
+  status: JobStatus;
+  job: number | null;
   attempts: number;
   successes: number;
   failures: number;
-  last_version: string;
-  last_status: string;
   last_timestamp: string;
 }
 

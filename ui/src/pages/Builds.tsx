@@ -10,6 +10,12 @@ import { DataTable } from '../components/DataTable';
 
 const ACTIVE = new Set(['leased', 'building']);
 
+/** The run id the worker reported with the result (`job-12-attempt-1`), as in the history. */
+export function runId(job: Pick<Job, 'result'>): string | null {
+  const id = (job.result as { run_id?: unknown } | null | undefined)?.run_id;
+  return typeof id === 'string' && id ? id : null;
+}
+
 function JobDetails({ job }: { job: Job }) {
   const recipe = job.recipe ?? {};
   const hasRecipe = (recipe.steps?.length ?? 0) + (recipe.system_packages?.length ?? 0) + Object.keys(recipe.env ?? {}).length > 0 || !!recipe.variant;
@@ -27,6 +33,8 @@ function JobDetails({ job }: { job: Job }) {
       <dd>
         CPython {job.python} · <code>{job.platform_tag}</code>
       </dd>
+      <dt>Run</dt>
+      <dd>{runId(job) ? <code>{runId(job)}</code> : <span className="muted">— (no worker finished it yet)</span>}</dd>
       <dt>Plan</dt>
       <dd>{job.plan_id ? <Link to={planPath(job.plan_id)}><code>{job.plan_id.slice(0, 16)}</code></Link> : '—'}</dd>
       <dt>Input</dt>
@@ -110,7 +118,7 @@ export function Builds() {
   const statuses = status ? status.split(',') : [];
 
   const rows = useMemo(
-    () => filterRows(queue.data?.jobs ?? [], q, (j) => [j.package, j.version, j.id, j.detail, j.lease_owner, j.plan_id]),
+    () => filterRows(queue.data?.jobs ?? [], q, (j) => [j.package, j.version, j.id, j.detail, j.lease_owner, j.plan_id, runId(j)]),
     [queue.data, q],
   );
   useEffect(() => {
@@ -225,6 +233,7 @@ export function Builds() {
               ),
             },
             { key: 'attempt', label: 'Attempt', sort: (j) => j.attempt, className: 'num', render: (j) => j.attempt },
+            { key: 'run', label: 'Run', sort: (j) => runId(j) ?? '', render: (j) => (runId(j) ? <code className="run-id">{runId(j)}</code> : <span className="muted">—</span>) },
             { key: 'worker', label: 'Worker', sort: (j) => j.lease_owner ?? '', render: (j) => j.lease_owner ?? <span className="muted">—</span> },
             { key: 'created', label: 'Queued', sort: (j) => j.created_ms, firstDir: 'desc', render: (j) => fmtTime(j.created_ms) },
             { key: 'duration', label: 'Took', sort: (j) => jobDurationSecs(j), firstDir: 'desc', className: 'num', render: (j) => fmtDuration(jobDurationSecs(j)) },

@@ -1,15 +1,13 @@
 import { useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { ago, fmtDuration, fmtIso, jobDurationSecs, packagesFromHint } from '../lib/format';
+import { ago, attemptStatus, fmtDuration, fmtIso, jobDurationSecs, packagesFromHint, plural, ranBuild, WORKER_STATE_HELP } from '../lib/format';
 import { Link, logPath, packagePath } from '../lib/router';
 import type { EventRow, FailureSummary, Job, QueueStats, SlowSummary } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Stat, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { BuildsOverTime, DurationHistogram } from '../components/Charts';
 
-const FAILED = new Set(['failed', 'missing', 'system_recipe_failed']);
-const FINISHED_OK = new Set(['built', 'cached', 'reused']);
 
 export function Dashboard() {
   const stats = useApi<QueueStats>('/api/queue/stats', 3000);
@@ -23,9 +21,10 @@ export function Dashboard() {
 
   const s = stats.data;
   const now = Date.now();
-  const liveWorkers = s?.workers.filter((w) => now - w.last_seen_ms < 60_000) ?? [];
-  const finished = (jobs.data?.jobs ?? []).filter((j) => j.finished_ms && (FAILED.has(j.status) || FINISHED_OK.has(j.status)));
-  const points = finished.map((j) => ({ ms: j.finished_ms!, ok: FINISHED_OK.has(j.status) }));
+  const liveWorkers = s?.workers.filter((w) => w.state !== 'offline') ?? [];
+  // Builds only: a reuse, a cache hit or a missing package is not a build (ranBuild).
+  const finished = (jobs.data?.jobs ?? []).filter((j) => j.finished_ms && ranBuild(j));
+  const points = finished.map((j) => ({ ms: j.finished_ms!, ok: j.status === 'built' }));
   const durations = finished.map(jobDurationSecs).filter((d): d is number => d !== null);
 
   return (
@@ -42,10 +41,11 @@ export function Dashboard() {
           <Skeleton lines={2} label="Loading the queue" />
         ) : (
           <>
-            <Stat label="waiting in the queue" value={s.depth} hint="pending + retry" tone={s.depth ? 'warn' : undefined} />
-            <Stat label="building now" value={s.active} hint="leased + building" tone={s.active ? 'busy' : undefined} />
-            <Stat label="built" value={s.by_status.built ?? 0} tone="ok" />
-            <Stat label="failed" value={(s.by_status.failed ?? 0) + (s.by_status.system_recipe_failed ?? 0)} tone={s.by_status.failed ? 'bad' : undefined} />
+            <Stat label="waiting in the queue" value={s.by_class.waiting} hint="pending + retry" tone={s.by_class.waiting ? 'warn' : undefined} />
+            <Stat label="building now" value={s.by_class.running} hint="leased + building" tone={s.by_class.running ? 'busy' : undefined} />
+            <Stat label="built" value={s.by_class.built} hint="built from source" tone="ok" />
+            <Stat label="reused" value={s.by_class.reused} hint="reused + cached: no build needed" tone="ok" />
+            <Stat label="failed" value={s.by_class.failed} hint="failed, missing, system recipe failed, broken" tone={s.by_class.failed ? 'bad' : undefined} />
             <Stat label="jobs in all" value={s.total} />
             <Stat label="lease restarts" value={s.restarts} hint="jobs whose worker stopped answering" />
           </>
@@ -76,18 +76,21 @@ export function Dashboard() {
           ) : (
             <>
               <p>
-                {liveWorkers.length
-                  ? `${liveWorkers.length} worker${liveWorkers.length === 1 ? '' : 's'} seen in the last minute.`
-                  : 'No worker has been seen in the last minute.'}{' '}
+                {liveWorkers.length ? `${plural(liveWorkers.length, 'worker')} seen in the last minute.` : 'No worker has been seen in the last minute.'}{' '}
                 {s.draining ? <StatusBadge status="building" title="an in-process drain is running" /> : null}
               </p>
               {s.workers.length > 0 ? (
                 <ul className="plain-list">
                   {s.workers.map((w) => (
-                    <li key={w.id}>
-                      <strong>{w.id}</strong> {w.host && <span className="muted">on {w.host}</span>} — seen{' '}
-                      {ago(w.last_seen_ms, now)}
-                      {w.current_job ? <> — building job {w.current_job}</> : <span className="muted"> — idle</span>}
+                    <li key={w.id} data-worker={w.id}>
+                      <strong>{w.id}</strong> {w.host && <span className="muted">on {w.host}</span>}{' '}
+                      <StatusBadge status={w.state} title={WORKER_STATE_HELP[w.state]} /> <span className="muted">seen {ago(w.last_seen_ms, now)}</span>
+                      {w.state === 'building' && w.job ? (
+                        <>
+                          {' '}
+                          — <Link to={`/builds?q=${w.job}`}>job {w.job}</Link>
+                        </>
+                      ) : null}
                     </li>
                   ))}
                 </ul>
@@ -108,7 +111,7 @@ export function Dashboard() {
             <div className="counts">
               <div>
                 <h3>Build attempts</h3>
-                <CountList counts={counts.data.attempts} empty="No build attempts recorded yet." />
+                <CountList counts={attemptCounts(counts.data.attempts)} empty="No build attempts recorded yet." />
               </div>
               <div>
                 <h3>Queue</h3>
@@ -209,6 +212,16 @@ export function Dashboard() {
       </Card>
     </div>
   );
+}
+
+/** Attempt counts in the glossary's words (`success` is `built`). */
+export function attemptCounts(byStatus: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [status, n] of Object.entries(byStatus)) {
+    const word = attemptStatus(status);
+    out[word] = (out[word] ?? 0) + n;
+  }
+  return out;
 }
 
 function CountList({ counts, empty, plain }: { counts: Record<string, number>; empty: string; plain?: boolean }) {

@@ -1,10 +1,10 @@
-import { useMemo, useState, type FormEvent } from 'react';
-import { api, errorMessage } from '../lib/api';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { api, enc, errorMessage } from '../lib/api';
 import { refreshAll, useApi } from '../lib/hooks';
-import { fmtTime } from '../lib/format';
-import { useQueryParam } from '../lib/router';
+import { fmtIso, fmtTime } from '../lib/format';
+import { Link, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
-import type { CatalogHint, HintsResponse, UserHint } from '../lib/types';
+import type { CatalogHint, EventRow, HintsResponse, UserHint } from '../lib/types';
 import { Card, ErrorBox, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -43,6 +43,102 @@ export function hintRows(data: HintsResponse | undefined): Row[] {
   return [...user, ...cat];
 }
 
+interface LearnedFix {
+  packages?: string[];
+  packs?: string[];
+  env?: Record<string, string>;
+  build_constraints?: string[];
+  toolchain?: string | null;
+  variant?: string | null;
+  hints?: string[];
+}
+
+/** What a learned fix changes, in words (`libffi-dev; env CFLAGS=-O1; variant emulated`). */
+export function describeFix(f: LearnedFix): string {
+  return [
+    f.packages?.length ? `system packages ${f.packages.join(' ')}` : '',
+    f.packs?.length ? `packs ${f.packs.join(' ')}` : '',
+    ...Object.entries(f.env ?? {}).map(([k, v]) => `env ${k}=${v}`),
+    f.build_constraints?.length ? `constraints ${f.build_constraints.join(' ')}` : '',
+    f.toolchain ? `toolchain ${f.toolchain}` : '',
+    f.variant ? `variant ${f.variant}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+}
+
+/**
+ * Auto-saved hints: the fixes a build needed, saved when it succeeded (`learned_fix`
+ * events) and applied up front to the package's next build. The newest per package.
+ */
+function LearnedFixes() {
+  const learned = useApi<{ events: EventRow[] }>('/api/events?kind=learned_fix&limit=500', 15000);
+  const rows = useMemo(() => {
+    const newest = new Map<string, EventRow>();
+    for (const e of learned.data?.events ?? []) {
+      const key = e.package ?? '';
+      if (key && (!newest.has(key) || newest.get(key)!.id < e.id)) newest.set(key, e);
+    }
+    return [...newest.values()];
+  }, [learned.data]);
+  return (
+    <Card title={`Auto-saved hints${learned.data ? ` (${rows.length})` : ''}`} id="learned">
+      <p className="muted small">
+        When a build succeeds only with fixes (system packages, environment, a variant…), the refinery saves them and applies them up front to that
+        package's next build.
+      </p>
+      <DataTable
+        label="Auto-saved hints"
+        rows={learned.data ? rows : undefined}
+        loading={learned.loading}
+        rowKey={(e) => e.id}
+        initialSort={{ key: 'package', dir: 'asc' }}
+        pageSize={10}
+        empty="No fix learned yet: builds that needed none save none."
+        columns={[
+          { key: 'package', label: 'Package', sort: (e) => e.package ?? '', render: (e) => <Link to={packagePath(e.package ?? '')}>{e.package} {e.version}</Link> },
+          { key: 'fix', label: 'Applied next time', render: (e) => <code>{describeFix((e.data ?? {}) as LearnedFix) || 'its hints only'}</code> },
+          { key: 'hints', label: 'From hints', render: (e) => ((e.data as LearnedFix | null)?.hints ?? []).join('; ') || '—' },
+          { key: 'when', label: 'Saved', sort: (e) => e.id, firstDir: 'desc', render: (e) => fmtIso(e.timestamp) },
+        ]}
+      />
+    </Card>
+  );
+}
+
+interface Check {
+  pattern: string;
+  packages: string;
+  valid: boolean;
+  message?: string;
+}
+
+/**
+ * Asks the server whether the hint would be accepted (`GET /api/hints/validate`): patterns
+ * are Rust regular expressions (`(?i)` works, lookahead does not), so JavaScript's RegExp
+ * cannot judge them. `null` until the server answered for exactly these values.
+ */
+export function useServerCheck(pattern: string, packages: string): Check | null {
+  const [check, setCheck] = useState<Check | null>(null);
+  useEffect(() => {
+    if (!pattern) return undefined;
+    let live = true;
+    const timer = setTimeout(async () => {
+      try {
+        const r = await api<{ valid: boolean; message?: string }>(`/api/hints/validate?pattern=${enc(pattern)}&packages=${enc(packages)}`);
+        if (live) setCheck({ pattern, packages, ...r });
+      } catch {
+        // Unreachable server: the banner says so; saving will say what is wrong.
+      }
+    }, 200);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [pattern, packages]);
+  return check && check.pattern === pattern && check.packages === packages ? check : null;
+}
+
 export function Hints() {
   const hints = useApi<HintsResponse>('/api/hints');
   const [q, setQ] = useQueryParam('q');
@@ -56,15 +152,8 @@ export function Hints() {
   /** The added hint being changed in place; none: the form adds a new hint. */
   const [editing, setEditing] = useState<Row | null>(null);
 
-  const patternError = useMemo(() => {
-    if (!pattern) return '';
-    try {
-      new RegExp(pattern);
-      return '';
-    } catch (e) {
-      return `Not a valid regular expression: ${(e as Error).message}`;
-    }
-  }, [pattern]);
+  const check = useServerCheck(pattern, packages);
+  const patternError = check && !check.valid ? check.message ?? 'the server refuses this hint' : '';
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -143,8 +232,9 @@ export function Hints() {
                 aria-invalid={!!patternError}
                 aria-describedby="pattern-help"
               />
-              <span id="pattern-help" className={patternError ? 'error-text small' : 'muted small'}>
-                {patternError || 'Matched against every line of a failed build log.'}
+              {/* The server's regex errors point at the pattern over several lines. */}
+              <span id="pattern-help" className={patternError ? 'error-text small' : 'muted small'} style={patternError ? { whiteSpace: 'pre-wrap' } : undefined}>
+                {patternError || 'A Rust regular expression (the server checks it as you type), matched against every line of a failed build log.'}
               </span>
             </label>
             <label className="field">
@@ -171,6 +261,7 @@ export function Hints() {
           )}
         </form>
       </Card>
+      <LearnedFixes />
       <Card
         title={`Catalog${hints.data ? ` (${rows.length})` : ''}`}
         actions={

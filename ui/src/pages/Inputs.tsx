@@ -4,7 +4,7 @@ import { useActions } from '../lib/actions';
 import { refreshAll, useApi } from '../lib/hooks';
 import { fmtBytes, fmtTime } from '../lib/format';
 import { Link, planPath } from '../lib/router';
-import type { PendingInput, Settings } from '../lib/types';
+import type { Job, PendingInput, Settings } from '../lib/types';
 import { Card, ErrorBox, StatusBadge, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -19,9 +19,31 @@ export function uploadEndpoint(filename: string): string {
   return filename.toLowerCase().endsWith('.whl') ? '/api/wheels/upload' : '/api/requirements/upload';
 }
 
+/** What an input's states mean (its `pending` is not a job's `pending`). */
+export const INPUT_HELP: Record<string, string> = {
+  pending: 'uploaded; waiting to be planned (with Auto plan off, press Enqueue)',
+  planning: 'the planner is resolving it',
+  planned: 'a plan exists; enqueue its builds',
+  build_queued: 'builds of its plan are waiting or running',
+  builds_done: 'every build queued from its plan has finished (see the plan for each result)',
+  failed: 'planning failed; the error says why (Replan to try again)',
+};
+
+/**
+ * The state shown for an input: the server's, except that `build_queued` becomes
+ * `builds_done` once no job of its plan is waiting or running (derived from the queue).
+ */
+export function inputState(input: Pick<PendingInput, 'status' | 'plan_id'>, jobs: readonly Job[] | undefined): string {
+  if (input.status !== 'build_queued' || !input.plan_id || !jobs) return input.status;
+  const mine = jobs.filter((j) => j.plan_id === input.plan_id);
+  if (!mine.length) return input.status;
+  return mine.some((j) => ['pending', 'retry', 'leased', 'building'].includes(j.status)) ? 'build_queued' : 'builds_done';
+}
+
 export function Inputs() {
   const inputs = useApi<{ inputs: PendingInput[] }>('/api/pending-inputs?limit=1000', 3000);
   const settings = useApi<Settings>('/api/settings');
+  const queue = useApi<{ jobs: Job[] }>('/api/queue?limit=1000', 5000);
   const actions = useActions();
   const toast = useToast();
   const fileRef = useRef<HTMLInputElement>(null);
@@ -132,7 +154,15 @@ export function Inputs() {
             { key: 'filename', label: 'File', sort: (r) => r.filename, render: (r) => <code>{r.filename}</code> },
             { key: 'kind', label: 'Kind', sort: (r) => r.kind },
             { key: 'size', label: 'Size', sort: (r) => r.size, className: 'num', render: (r) => fmtBytes(r.size) },
-            { key: 'status', label: 'State', sort: (r) => r.status, render: (r) => <StatusBadge status={r.status} /> },
+            {
+              key: 'status',
+              label: 'State',
+              sort: (r) => inputState(r, queue.data?.jobs),
+              render: (r) => {
+                const state = inputState(r, queue.data?.jobs);
+                return <StatusBadge status={state} title={INPUT_HELP[state]} />;
+              },
+            },
             {
               key: 'plan',
               label: 'Plan',

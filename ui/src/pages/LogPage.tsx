@@ -116,6 +116,24 @@ export function LogPage({ name, version }: { name: string; version: string }) {
     };
   }, [name, version, jobParam, buffer, flush, attempt]);
 
+  // While the log streams the job moves on (leased → building → …): keep the header's
+  // status in step with it.
+  const liveJob = phase.kind === 'live' ? phase.jobId : null;
+  useEffect(() => {
+    if (liveJob === null) return undefined;
+    let stop = false;
+    const load = () =>
+      api<{ job: Job }>(`/api/jobs/${liveJob}`)
+        .then((r) => !stop && setJob(r.job))
+        .catch(() => {});
+    void load();
+    const id = setInterval(load, 2000);
+    return () => {
+      stop = true;
+      clearInterval(id);
+    };
+  }, [liveJob]);
+
   const statusNode = (() => {
     switch (phase.kind) {
       case 'connecting':

@@ -2,7 +2,9 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { fmtDuration, fmtIso, fmtTime, packagesFromHint } from '../lib/format';
+import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint } from '../lib/format';
+import { representativeJob } from '../lib/plan';
+import { timeline, type Step, type StepKind } from '../lib/timeline';
 import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
 import type { AttemptRow, PackageDetail as Detail, PackageSummary, Recipe } from '../lib/types';
@@ -14,12 +16,12 @@ import { NotFound } from './NotFound';
 export function Packages() {
   const [q, setQ] = useQueryParam('q');
   const packages = useApi<{ packages: PackageSummary[] }>('/api/packages?limit=1000', 10000);
-  const rows = useMemo(() => filterRows(packages.data?.packages ?? [], q, (p) => [p.package, p.last_version, p.last_status]), [packages.data, q]);
+  const rows = useMemo(() => filterRows(packages.data?.packages ?? [], q, (p) => [p.package, p.version, p.status]), [packages.data, q]);
   return (
     <div className="page">
       <div className="page-head">
         <h1>Packages</h1>
-        <p className="lede">Every package with a recorded build attempt. Open one for its history, variants, hints and a retry.</p>
+        <p className="lede">Every package the refinery has built, reused, cached or found missing, in the same words as Builds. Open one for its timeline, attempts, hints and a retry.</p>
       </div>
       <Card
         title="Packages"
@@ -37,15 +39,15 @@ export function Packages() {
           loading={packages.loading}
           rowKey={(p) => p.package}
           initialSort={{ key: 'package', dir: 'asc' }}
-          empty={q ? 'No package matches.' : 'No build attempts recorded yet.'}
+          empty={q ? 'No package matches.' : 'No package has been planned or built yet.'}
           columns={[
             { key: 'package', label: 'Package', sort: (p) => p.package, render: (p) => <Link to={packagePath(p.package)}><strong>{p.package}</strong></Link> },
-            { key: 'version', label: 'Last version', sort: (p) => p.last_version, render: (p) => p.last_version },
-            { key: 'status', label: 'Last status', sort: (p) => p.last_status, render: (p) => <StatusBadge status={p.last_status} /> },
-            { key: 'attempts', label: 'Attempts', sort: (p) => p.attempts, firstDir: 'desc', className: 'num', render: (p) => p.attempts },
-            { key: 'ok', label: 'Succeeded', sort: (p) => p.successes, firstDir: 'desc', className: 'num', render: (p) => p.successes },
-            { key: 'bad', label: 'Failed', sort: (p) => p.failures, firstDir: 'desc', className: 'num', render: (p) => p.failures },
-            { key: 'when', label: 'Last attempt', sort: (p) => p.last_timestamp, firstDir: 'desc', render: (p) => fmtIso(p.last_timestamp) },
+            { key: 'version', label: 'Version', sort: (p) => p.version, render: (p) => p.version },
+            { key: 'status', label: 'Status', sort: (p) => p.status, render: (p) => <StatusBadge status={p.status} /> },
+            { key: 'attempts', label: 'Build attempts', sort: (p) => p.attempts, firstDir: 'desc', className: 'num', render: (p) => p.attempts },
+            { key: 'ok', label: 'Attempts built', sort: (p) => p.successes, firstDir: 'desc', className: 'num', render: (p) => p.successes },
+            { key: 'bad', label: 'Attempts failed', sort: (p) => p.failures, firstDir: 'desc', className: 'num', render: (p) => p.failures },
+            { key: 'when', label: 'Last change', sort: (p) => p.last_timestamp, firstDir: 'desc', render: (p) => fmtIso(p.last_timestamp) },
           ]}
         />
       </Card>
@@ -53,7 +55,7 @@ export function Packages() {
   );
 }
 
-type Tab = 'overview' | 'events' | 'hints';
+type Tab = 'overview' | 'timeline' | 'events' | 'hints';
 
 function parseEnv(text: string): Record<string, string> {
   const env: Record<string, string> = {};
@@ -142,6 +144,43 @@ function RetryForm({ detail }: { detail: Detail }) {
   );
 }
 
+/** An attempt's status in the glossary's words; the history's own word in the tooltip. */
+function AttemptBadge({ status }: { status: string }) {
+  const word = attemptStatus(status);
+  return <StatusBadge status={word} title={word === 'failed' && status !== 'failed' ? `the attempt ended: ${status}` : undefined} />;
+}
+
+const STEP_LABEL: Record<StepKind, string> = {
+  plan: 'plan',
+  queued: 'queued',
+  attempt: 'attempt',
+  retry: 'retry',
+  hint: 'hint',
+  recipe: 'recipe',
+  learned: 'fix saved',
+  verification: 'verification',
+  result: 'result',
+  event: 'event',
+};
+
+function Timeline({ steps }: { steps: Step[] }) {
+  if (!steps.length) return <p className="muted">Nothing has happened to this package yet.</p>;
+  return (
+    <ol className="timeline" aria-label="Automation timeline">
+      {steps.map((s) => (
+        <li key={s.seq} data-kind={s.kind}>
+          <time dateTime={new Date(s.ms).toISOString()}>{fmtTime(s.ms)}</time>
+          <span className="step-kind">{STEP_LABEL[s.kind]}</span>
+          {s.status ? <StatusBadge status={s.status} /> : null}
+          <span className="step-text">
+            {s.version ? <strong>{s.version}</strong> : null} {s.text}
+          </span>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
 function AttemptsTable({ rows, label }: { rows: AttemptRow[]; label: string }) {
   return (
     <DataTable
@@ -172,7 +211,7 @@ function AttemptsTable({ rows, label }: { rows: AttemptRow[]; label: string }) {
         { key: 'version', label: 'Version', sort: (a) => a.version },
         { key: 'variant', label: 'Variant', sort: (a) => a.variant },
         { key: 'attempt', label: '#', sort: (a) => a.attempt, className: 'num', render: (a) => a.attempt },
-        { key: 'status', label: 'Status', sort: (a) => a.status, render: (a) => <StatusBadge status={a.status} /> },
+        { key: 'status', label: 'Status', sort: (a) => attemptStatus(a.status), render: (a) => <AttemptBadge status={a.status} /> },
         { key: 'duration', label: 'Took', sort: (a) => a.duration_secs, firstDir: 'desc', className: 'num', render: (a) => fmtDuration(a.duration_secs) },
         { key: 'worker', label: 'Worker', sort: (a) => a.worker ?? '', render: (a) => a.worker ?? '—' },
         { key: 'log', label: 'Log', render: (a) => <Link to={logPath(a.package, a.version)}>log</Link> },
@@ -188,8 +227,8 @@ export function PackageDetail({ name }: { name: string }) {
   if (detail.error instanceof ApiError && (detail.error.status === 404 || detail.error.status === 400) && !d) {
     return <NotFound what={`package “${name}”`} hint="Nothing is known about it yet: no build, no event, no queued job." />;
   }
-  const latestJob = d?.jobs.slice().sort((a, b) => b.id - a.id)[0];
-  const successes = d?.attempts.filter((a) => a.status === 'success').length ?? 0;
+  const latestJob = d ? representativeJob(d.jobs) : undefined;
+  const successes = d?.attempts.filter((a) => attemptStatus(a.status) === 'built').length ?? 0;
   return (
     <div className="page">
       <div className="page-head">
@@ -199,7 +238,7 @@ export function PackageDetail({ name }: { name: string }) {
         <h1>{d?.name ?? name}</h1>
         {latestJob && (
           <p className="lede">
-            Latest job {latestJob.id}: {latestJob.version} <StatusBadge status={latestJob.status} />{' '}
+            Job {latestJob.id}: {latestJob.version} <StatusBadge status={latestJob.status} />{' '}
             <Link to={logPath(latestJob.package, latestJob.version, latestJob.id)}>open its log</Link>
           </p>
         )}
@@ -214,6 +253,7 @@ export function PackageDetail({ name }: { name: string }) {
             onChange={setTab}
             tabs={[
               { id: 'overview', label: 'Overview' },
+              { id: 'timeline', label: 'Timeline' },
               { id: 'events', label: `Events (${d.events.length})` },
               { id: 'hints', label: `Hints (${d.hints.length})` },
             ]}
@@ -221,9 +261,9 @@ export function PackageDetail({ name }: { name: string }) {
           {tab === 'overview' && (
             <TabPanel id="overview">
               <section className="stats" aria-label="Package at a glance">
-                <Stat label="attempts" value={d.attempts.length} />
-                <Stat label="succeeded" value={successes} tone="ok" />
-                <Stat label="failed" value={d.failures.length} tone={d.failures.length ? 'bad' : undefined} />
+                <Stat label="build attempts" value={d.attempts.length} />
+                <Stat label="attempts built" value={successes} tone="ok" />
+                <Stat label="attempts failed" value={d.failures.length} tone={d.failures.length ? 'bad' : undefined} />
                 <Stat label="average build" value={fmtDuration(d.average_duration_secs)} />
                 <Stat label="jobs" value={d.jobs.length} />
               </section>
@@ -272,7 +312,7 @@ export function PackageDetail({ name }: { name: string }) {
                       {d.failures.slice(0, 8).map((f) => (
                         <li key={f.id}>
                           <div>
-                            <strong>{f.version}</strong> <StatusBadge status={f.status} /> <span className="muted small">{fmtIso(f.timestamp)} · {f.variant}</span>
+                            <strong>{f.version}</strong> <AttemptBadge status={f.status} /> <span className="muted small">{fmtIso(f.timestamp)} · {f.variant}</span>
                           </div>
                           <div className="detail">{f.detail}</div>
                           {f.hints.length > 0 && (
@@ -308,6 +348,14 @@ export function PackageDetail({ name }: { name: string }) {
                     { key: 'log', label: 'Log', render: (j) => <Link to={logPath(j.package, j.version, j.id)}>log</Link> },
                   ]}
                 />
+              </Card>
+            </TabPanel>
+          )}
+          {tab === 'timeline' && (
+            <TabPanel id="timeline">
+              <Card title="Automation timeline">
+                <p className="muted small">What the refinery decided and did for {d.name}, oldest first: the plan, queued jobs, attempts, hints, recipes, retries, verification.</p>
+                <Timeline steps={timeline(d.events, d.attempts, d.jobs)} />
               </Card>
             </TabPanel>
           )}

@@ -1,0 +1,216 @@
+//! One row per package for `GET /api/packages`, in the words of the status glossary
+//! (`refinery_store::glossary`): the queue's jobs, the history's attempts and its
+//! `reuse`/`cached`/`missing`/`skipped_known_failure` events, so a package that was only
+//! reused is listed too and says `reused`, like the Builds page and the manifest.
+
+use std::collections::BTreeMap;
+
+use refinery_store::queue::{Job, JobStatus};
+use refinery_store::{EventRow, PackageSummary};
+use serde::Serialize;
+
+/// A package as the Packages page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PackageRow {
+    /// PEP 503 normalized name.
+    pub package: String,
+    /// The version [`PackageRow::status`] is about.
+    pub version: String,
+    /// A job status word (the glossary), never an attempt's `success`.
+    pub status: JobStatus,
+    /// The job the status comes from, when it comes from the queue.
+    pub job: Option<i64>,
+    /// Build attempts recorded in the history, and how many succeeded or failed.
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    /// RFC 3339 UTC: when anything last happened to it.
+    pub last_timestamp: String,
+}
+
+/// The job whose status stands for a set of jobs of one package (or one plan node): the
+/// newest waiting or running job; else the newest finished one that was not cancelled
+/// (a cancelled re-run does not undo a build); else the newest.
+pub fn representative<'a>(jobs: impl IntoIterator<Item = &'a Job>) -> Option<&'a Job> {
+    let jobs: Vec<&Job> = jobs.into_iter().collect();
+    let newest =
+        |f: &dyn Fn(&Job) -> bool| jobs.iter().copied().filter(|j| f(j)).max_by_key(|j| j.id);
+    newest(&|j| !j.status.is_terminal())
+        .or_else(|| newest(&|j| j.status != JobStatus::Cancelled))
+        .or_else(|| newest(&|_| true))
+}
+
+/// An attempt's status in the glossary's words.
+fn attempt_status(status: &str) -> JobStatus {
+    match status {
+        "success" => JobStatus::Built,
+        "cancelled" | "canceled" => JobStatus::Cancelled,
+        "skipped" => JobStatus::SkippedKnownFailure,
+        _ => JobStatus::Failed,
+    }
+}
+
+/// Merges the three sources (see the module docs). `events` are the newest first.
+pub fn package_rows(
+    summaries: &[PackageSummary],
+    jobs: &[Job],
+    events: &[EventRow],
+) -> Vec<PackageRow> {
+    let mut rows: BTreeMap<String, PackageRow> = BTreeMap::new();
+    for s in summaries {
+        let name = refinery_index::normalize_name(&s.package);
+        rows.insert(
+            name.clone(),
+            PackageRow {
+                package: name,
+                version: s.last_version.clone(),
+                status: attempt_status(&s.last_status),
+                job: None,
+                attempts: s.attempts,
+                successes: s.successes,
+                failures: s.failures,
+                last_timestamp: s.last_timestamp.clone(),
+            },
+        );
+    }
+    let mut by_package: BTreeMap<String, Vec<&Job>> = BTreeMap::new();
+    for j in jobs {
+        by_package
+            .entry(refinery_index::normalize_name(&j.package))
+            .or_default()
+            .push(j);
+    }
+    for (name, jobs) in by_package {
+        let Some(job) = representative(jobs.iter().copied()) else {
+            continue;
+        };
+        let when = refinery_store::time::format_unix_millis(
+            jobs.iter()
+                .map(|j| j.updated_ms)
+                .max()
+                .unwrap_or(job.updated_ms),
+        );
+        let row = rows.entry(name.clone()).or_insert_with(|| PackageRow {
+            package: name,
+            version: String::new(),
+            status: job.status,
+            job: None,
+            attempts: 0,
+            successes: 0,
+            failures: 0,
+            last_timestamp: String::new(),
+        });
+        // The queue knows more than the attempts: it says reused, cached, missing, waiting.
+        row.version = job.version.clone();
+        row.status = job.status;
+        row.job = Some(job.id);
+        if when > row.last_timestamp {
+            row.last_timestamp = when;
+        }
+    }
+    for e in events {
+        let status = match e.kind.as_str() {
+            "reuse" => JobStatus::Reused,
+            "cached" => JobStatus::Cached,
+            "missing" => JobStatus::Missing,
+            "skipped_known_failure" => JobStatus::SkippedKnownFailure,
+            _ => continue,
+        };
+        let Some(package) = &e.package else { continue };
+        let name = refinery_index::normalize_name(package);
+        // Only for packages nothing else told about (events are newest first).
+        rows.entry(name.clone()).or_insert_with(|| PackageRow {
+            package: name,
+            version: e.version.clone().unwrap_or_default(),
+            status,
+            job: None,
+            attempts: 0,
+            successes: 0,
+            failures: 0,
+            last_timestamp: e.timestamp.clone(),
+        });
+    }
+    rows.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: i64, package: &str, status: JobStatus) -> Job {
+        Job {
+            id,
+            package: package.into(),
+            version: "1.0".into(),
+            python: "3.11".into(),
+            platform_tag: "manylinux2014_s390x".into(),
+            recipe: Default::default(),
+            status,
+            priority: 0,
+            attempt: 1,
+            restarts: 0,
+            lease_owner: None,
+            lease_expires_ms: None,
+            heartbeat_ms: None,
+            cancel_requested: false,
+            plan_id: None,
+            input_id: None,
+            detail: String::new(),
+            result: serde_json::Value::Null,
+            log_bytes: 0,
+            created_ms: id,
+            updated_ms: 1_700_000_000_000 + id,
+            started_ms: None,
+            finished_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_cancelled_rerun_does_not_hide_a_build() {
+        let jobs = [
+            job(1, "six", JobStatus::Built),
+            job(2, "six", JobStatus::Cancelled),
+        ];
+        assert_eq!(representative(&jobs).unwrap().id, 1);
+        let jobs = [
+            job(1, "six", JobStatus::Built),
+            job(3, "six", JobStatus::Pending),
+        ];
+        assert_eq!(representative(&jobs).unwrap().status, JobStatus::Pending);
+        let jobs = [job(4, "six", JobStatus::Cancelled)];
+        assert_eq!(representative(&jobs).unwrap().id, 4);
+    }
+
+    #[test]
+    fn rows_use_job_words_and_list_reused_only_packages() {
+        let summaries = [PackageSummary {
+            package: "Markup_Safe".into(),
+            attempts: 2,
+            successes: 1,
+            failures: 1,
+            last_version: "2.1.5".into(),
+            last_status: "success".into(),
+            last_timestamp: "2026-01-01T00:00:00.000Z".into(),
+        }];
+        let jobs = [job(7, "tinypure", JobStatus::Reused)];
+        let events = [EventRow {
+            id: 1,
+            timestamp: "2026-01-02T00:00:00.000Z".into(),
+            kind: "missing".into(),
+            package: Some("gone".into()),
+            version: Some("0.1".into()),
+            run_id: None,
+            detail: String::new(),
+            data: serde_json::Value::Null,
+        }];
+        let rows = package_rows(&summaries, &jobs, &events);
+        let by: BTreeMap<_, _> = rows.iter().map(|r| (r.package.as_str(), r)).collect();
+        assert_eq!(by["markup-safe"].status, JobStatus::Built);
+        assert_eq!(by["markup-safe"].attempts, 2);
+        assert_eq!(by["tinypure"].status, JobStatus::Reused);
+        assert_eq!(by["tinypure"].job, Some(7));
+        assert_eq!(by["gone"].status, JobStatus::Missing);
+        let json = serde_json::to_value(by["markup-safe"]).unwrap();
+        assert_eq!(json["status"], "built");
+    }
+}
