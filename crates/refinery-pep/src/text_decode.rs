@@ -83,8 +83,12 @@ fn coding_cookie(bytes: &[u8]) -> Option<String> {
         if !line.starts_with('#') {
             continue;
         }
-        let at = line.find("coding")?;
-        let rest = line[at + "coding".len()..].strip_prefix([':', '='])?;
+        let Some(at) = line.find("coding") else {
+            continue;
+        };
+        let Some(rest) = line[at + "coding".len()..].strip_prefix([':', '=']) else {
+            continue;
+        };
         let name: String = rest
             .trim_start()
             .chars()
@@ -184,6 +188,13 @@ fn decode_as(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_coding_line_after_an_ordinary_comment_counts() {
+        let text = b"# Project requirements\n# -*- coding: latin-1 -*-\ntinypkg==1.0 # caf\xe9\n";
+        assert_eq!(coding_cookie(text).as_deref(), Some("latin-1"));
+        assert!(decode_text(text).unwrap().contains("caf\u{e9}"));
+    }
 
     fn utf16(text: &str, big: bool) -> Vec<u8> {
         let mut out = if big {

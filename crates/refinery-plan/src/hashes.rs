@@ -39,15 +39,20 @@ impl ExpectedHashes {
             if entry.hashes.is_empty() {
                 continue;
             }
-            let pinned = self
-                .by_name
-                .entry(entry.requirement.name.to_string())
-                .or_default();
-            for hash in &entry.hashes {
-                let hash = normalize(hash);
-                if !pinned.hashes.contains(&hash) {
-                    pinned.hashes.push(hash);
+            let hashes: Vec<String> = entry.hashes.iter().map(|h| normalize(h)).collect();
+            let name = entry.requirement.name.to_string();
+            let first = !self.by_name.contains_key(&name);
+            let pinned = self.by_name.entry(name).or_default();
+            if first {
+                for hash in hashes {
+                    if !pinned.hashes.contains(&hash) {
+                        pinned.hashes.push(hash);
+                    }
                 }
+            } else {
+                // Several lines of one package: a file must match every line, so only
+                // the hashes they share remain (pip's `Hashes.__and__`).
+                pinned.hashes.retain(|h| hashes.contains(h));
             }
             pinned
                 .origins
@@ -160,6 +165,32 @@ mod tests {
             file: PathBuf::from("requirements.txt"),
             line: 3,
         }
+    }
+
+    #[test]
+    fn several_lines_of_one_package_allow_only_the_hashes_they_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a-1.0.tar.gz");
+        std::fs::write(&path, b"abc").unwrap();
+        let right = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let name = PackageName::new("a".into()).unwrap();
+        // pip intersects the lines: a second line cannot widen what the first allows.
+        let mut expected = ExpectedHashes::default();
+        expected.add_entries(&[entry("a==1.0", &["sha256:00"]), entry("a==1.0", &[right])]);
+        assert!(matches!(
+            check_file(&expected, &name, &path).unwrap(),
+            FileCheck::Mismatch { .. }
+        ));
+        let mut shared = ExpectedHashes::default();
+        shared.add_entries(&[
+            entry("a==1.0", &["sha256:00", right]),
+            entry("a==1.0", &[right]),
+            entry("a==1.0", &[]),
+        ]);
+        assert!(matches!(
+            check_file(&shared, &name, &path).unwrap(),
+            FileCheck::Matched { .. }
+        ));
     }
 
     #[test]

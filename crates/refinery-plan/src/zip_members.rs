@@ -30,30 +30,39 @@ pub fn declared_member_count(file: &mut (impl Read + Seek)) -> io::Result<Option
         return Ok(None);
     };
     let entries = u64::from(u16::from_le_bytes([tail[at + 10], tail[at + 11]]));
-    if entries != 0xFFFF {
+    let field = |from: usize| u32::from_le_bytes(tail[from..from + 4].try_into().expect("4 bytes"));
+    // The `zip` crate reads the ZIP64 record when any field of this one is saturated
+    // (count, directory size or offset), and then believes its count: so do we, and the
+    // larger count wins.
+    let saturated = entries == 0xFFFF || field(at + 12) == u32::MAX || field(at + 16) == u32::MAX;
+    if !saturated {
         return Ok(Some(entries));
     }
-    // ZIP64: the locator sits right before the record and points at the ZIP64 record.
-    let eocd_offset = len - tail_len + at as u64;
+    Ok(Some(
+        zip64_count(file, len - tail_len + at as u64)?.map_or(entries, |n| n.max(entries)),
+    ))
+}
+
+/// The member count of the ZIP64 record that the locator before `eocd_offset` points at.
+fn zip64_count(file: &mut (impl Read + Seek), eocd_offset: u64) -> io::Result<Option<u64>> {
     if eocd_offset < 20 {
-        return Ok(Some(entries));
+        return Ok(None);
     }
     let mut locator = [0u8; 20];
     file.seek(SeekFrom::Start(eocd_offset - 20))?;
     file.read_exact(&mut locator)?;
     if &locator[..4] != ZIP64_LOCATOR {
-        return Ok(Some(entries));
+        return Ok(None);
     }
     let record_offset = u64::from_le_bytes(locator[8..16].try_into().expect("8 bytes"));
     let mut record = [0u8; 56];
     file.seek(SeekFrom::Start(record_offset))?;
-    file.read_exact(&mut record)?;
-    if &record[..4] != ZIP64_EOCD {
-        return Ok(Some(entries));
+    if file.read_exact(&mut record).is_err() || &record[..4] != ZIP64_EOCD {
+        return Ok(None);
     }
-    Ok(Some(u64::from_le_bytes(
-        record[32..40].try_into().expect("8 bytes"),
-    )))
+    let total = u64::from_le_bytes(record[32..40].try_into().expect("8 bytes"));
+    let on_disk = u64::from_le_bytes(record[24..32].try_into().expect("8 bytes"));
+    Ok(Some(total.max(on_disk)))
 }
 
 /// Refuses a wheel that declares more than [`MAX_WHEEL_MEMBERS`] members, before anything
@@ -158,6 +167,14 @@ mod tests {
         forged.extend_from_slice(&0xFFFFu16.to_le_bytes());
         forged.extend_from_slice(&0xFFFFu16.to_le_bytes());
         forged.extend_from_slice(&[0u8; 10]);
+        std::fs::write(&path, &forged).unwrap();
+        let err = check_wheel_member_count(&path).unwrap_err();
+        assert!(err.contains(&format!("declares {huge} members")), "{err}");
+        // The same with a small classic count and only the directory offset saturated:
+        // the zip crate would believe the ZIP64 record, so the check must too.
+        let at = forged.windows(4).rposition(|w| w == EOCD).unwrap();
+        forged[at + 8..at + 12].copy_from_slice(&[1, 0, 1, 0]);
+        forged[at + 16..at + 20].copy_from_slice(&u32::MAX.to_le_bytes());
         std::fs::write(&path, &forged).unwrap();
         let err = check_wheel_member_count(&path).unwrap_err();
         assert!(err.contains(&format!("declares {huge} members")), "{err}");

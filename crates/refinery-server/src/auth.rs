@@ -242,7 +242,7 @@ pub fn check_token(
         match matched {
             Some(_) => state.token_throttle.succeeded(ip),
             None => {
-                state.token_throttle.failed(ip, now);
+                state.token_throttle.failed(ip, token, now);
             }
         }
     }
@@ -251,17 +251,18 @@ pub fn check_token(
 
 /// 429 `too_many_failures` with `Retry-After`.
 pub fn too_many_failures(wait: std::time::Duration) -> Response {
+    too_many_failures_error(wait).into_response()
+}
+
+/// The error behind [`too_many_failures`].
+pub fn too_many_failures_error(wait: std::time::Duration) -> ApiError {
     let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-    let mut response = ApiError::new(
+    ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_failures",
         format!("too many wrong tokens from this address; send the right token again in {secs} s"),
     )
-    .into_response();
-    if let Ok(value) = header::HeaderValue::from_str(&secs.to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
+    .retry_after(secs)
 }
 
 /// Shortest token the server takes without a warning.

@@ -88,6 +88,9 @@ pub struct ServerConfig {
     pub max_concurrent_uploads: usize,
     /// How long an upload waits for a slot before it is answered 503 `uploads_busy`.
     pub upload_slot_wait: Duration,
+    /// Bytes per second an upload must average after its first `upload_grace` (408 below).
+    pub min_upload_rate: usize,
+    pub upload_grace: Duration,
     /// Most inputs waiting for the planner; beyond it uploads with AUTO_PLAN and plan
     /// requests answer 503.
     pub max_queued_plans: usize,
@@ -144,6 +147,8 @@ impl ServerConfig {
             max_wheel_bytes: 512 * 1024 * 1024,
             max_concurrent_uploads: 8,
             upload_slot_wait: Duration::from_secs(10),
+            min_upload_rate: 64 * 1024,
+            upload_grace: Duration::from_secs(30),
             max_queued_plans: 1000,
             plan_timeout: Duration::from_secs(300),
             reap_interval: Duration::from_secs(5),
@@ -310,6 +315,10 @@ impl AppState {
             store,
             config,
         });
+        let spooled = uploads::clean_spool(&state.config.cache);
+        if spooled > 0 {
+            eprintln!("refinery serve: removed {spooled} partial upload(s) a stopped server left");
+        }
         plan_queue::PlanQueue::start(&state);
         let recovered = plan_queue::recover(&state).map_err(|e| e.message)?;
         if recovered > 0 {

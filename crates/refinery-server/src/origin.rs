@@ -169,15 +169,24 @@ fn request_authority(req: &Request<Body>) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
-/// A valid token in a header or the query (not a cookie, which a browser adds by itself).
-fn has_valid_token(state: &AppState, req: &Request<Body>) -> bool {
+/// A valid token in a header or the query (not a cookie, which a browser adds by itself),
+/// checked under the guessing throttle like every other token: `Err` (429) while the
+/// client's address has to wait, so a forged `Host` is no way around it.
+fn has_valid_token(state: &AppState, req: &Request<Body>) -> Result<bool, ApiError> {
     let Some(token) = auth::header_or_query_token(req.headers(), req.uri().query()) else {
-        return false;
+        return Ok(false);
     };
-    [&state.config.worker_token, &state.config.read_token]
+    let expected: Vec<&str> = [&state.config.worker_token, &state.config.read_token]
         .into_iter()
         .flatten()
-        .any(|expected| auth::tokens_equal(expected, &token))
+        .map(String::as_str)
+        .collect();
+    if expected.is_empty() {
+        return Ok(false);
+    }
+    auth::check_token(state, auth::peer_ip(req.extensions()), &token, &expected)
+        .map(|matched| matched.is_some())
+        .map_err(auth::too_many_failures_error)
 }
 
 /// 421 unless the request names a host this server answers to.
@@ -195,7 +204,7 @@ fn check_host(state: &AppState, req: &Request<Body>) -> Result<(), ApiError> {
     let ok = split_authority(&authority).is_some_and(|(host, port)| {
         host_allowed(&host, port, state.bound.get().copied(), &allowed)
     });
-    if ok || has_valid_token(state, req) {
+    if ok || has_valid_token(state, req)? {
         return Ok(());
     }
     let shown: String = authority

@@ -207,9 +207,21 @@ fn run_planner(config: &ServerConfig, input_dir: &Path) -> Result<Plan, ApiError
         ApiError::new(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             "plan_failed",
-            refinery_index::redact_url(&e.to_string()),
+            in_cache_terms(config, &refinery_index::redact_url(&e.to_string())),
         )
     })
+}
+
+/// `message` with the cache folder written `<cache>`: a plan's errors name the input files
+/// under it, and clients read them back (the answer, the input's `error`), but where the
+/// server keeps its files is not theirs to know.
+fn in_cache_terms(config: &ServerConfig, message: &str) -> String {
+    let cache = std::path::absolute(&config.cache).unwrap_or_else(|_| config.cache.clone());
+    let mut out = message.replace(&*cache.to_string_lossy(), "<cache>");
+    if cache != config.cache {
+        out = out.replace(&*config.cache.to_string_lossy(), "<cache>");
+    }
+    out
 }
 
 /// Enqueues the jobs of a plan (all nodes, or the node `only`): builds and index wheels
@@ -323,6 +335,18 @@ pub fn enqueue_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plan_errors_name_the_cache_without_its_place() {
+        let config = ServerConfig::new("/srv/refinery/cache".into());
+        assert_eq!(
+            in_cache_terms(
+                &config,
+                "cannot read /srv/refinery/cache/inputs/v1/ab-1/requirements.txt:1: bad hash"
+            ),
+            "cannot read <cache>/inputs/v1/ab-1/requirements.txt:1: bad hash"
+        );
+    }
 
     #[test]
     fn requirements_checks() {

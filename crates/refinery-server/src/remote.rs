@@ -48,14 +48,27 @@ impl RemoteSource {
         request
     }
 
-    /// Sends the request; maps the JSON error bodies back to [`QueueError`]s.
+    /// Sends the request; maps the JSON error bodies back to [`QueueError`]s. A 429 or
+    /// 503 with `Retry-After` (the server's token throttle, a busy moment) is waited out
+    /// and sent again, a few times, so a finished job is not lost to it.
     fn send(
         &self,
         request: reqwest::blocking::RequestBuilder,
         job: Option<&Job>,
     ) -> Result<Option<Value>, QueueError> {
-        let response = request.send().map_err(|e| self.unavailable(e))?;
-        self.answer(response, job)
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let attempt = request.try_clone().ok_or_else(|| {
+                QueueError::Invalid("a request with a streamed body cannot be sent again".into())
+            })?;
+            let response = attempt.send().map_err(|e| self.unavailable(e))?;
+            if let Some(wait) = retry_after(&response).filter(|_| tries < 6) {
+                std::thread::sleep(wait);
+                continue;
+            }
+            return self.answer(response, job);
+        }
     }
 
     /// The JSON body of a success, or the error it carries as a [`QueueError`].
@@ -90,6 +103,23 @@ impl RemoteSource {
             _ => QueueError::Invalid(format!("{status}: {message}")),
         })
     }
+}
+
+/// How long to wait before sending again: a 429 or 503 answer's `Retry-After` seconds
+/// (1 to 30), else `None`.
+fn retry_after(response: &reqwest::blocking::Response) -> Option<Duration> {
+    let waitable = matches!(
+        response.status(),
+        reqwest::StatusCode::TOO_MANY_REQUESTS | reqwest::StatusCode::SERVICE_UNAVAILABLE
+    );
+    let secs = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .parse::<u64>()
+        .ok()?;
+    waitable.then(|| Duration::from_secs(secs.clamp(1, 30)))
 }
 
 impl JobSource for RemoteSource {

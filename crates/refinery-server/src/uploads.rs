@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, Path as UrlPath, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
@@ -32,6 +32,20 @@ use crate::error::{storage_error, ApiError};
 use crate::{blocking, planning, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// Removes the spool files a killed server left in `<cache>/tmp/uploads` (one control
+/// plane per cache: at its start no upload of its is running). Returns how many.
+pub fn clean_spool(cache: &std::path::Path) -> usize {
+    let dir = cache.join("tmp").join("uploads");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload."))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
 
 /// An upload on disk: its temp file (removed on drop unless persisted), sha256 and size.
 pub struct Spooled {
@@ -74,7 +88,30 @@ where
     let mut hasher = sha2::Sha256::new();
     let mut size: u64 = 0;
     futures_util::pin_mut!(chunks);
-    while let Some(chunk) = chunks.next().await {
+    // A client must keep up the minimum rate (after a grace period): a trickle of bytes
+    // would otherwise hold an upload slot for as long as it likes.
+    let started = tokio::time::Instant::now();
+    let min_rate = state.config.min_upload_rate.max(1) as f64;
+    loop {
+        let due = started
+            + state.config.upload_grace
+            + std::time::Duration::from_secs_f64(size as f64 / min_rate);
+        let next = match tokio::time::timeout_at(due, chunks.next()).await {
+            Ok(next) => next,
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "upload_too_slow",
+                    format!(
+                        "{what} arrived slower than {} KiB/s after the first {} s; nothing \
+                         was kept. Send it again over a faster link",
+                        state.config.min_upload_rate / 1024,
+                        state.config.upload_grace.as_secs_f64()
+                    ),
+                ))
+            }
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(&chunk_error)?;
         size += chunk.len() as u64;
         if size > max as u64 {
@@ -112,23 +149,14 @@ async fn upload_slot(state: &AppState) -> ApiResult<tokio::sync::SemaphorePermit
                  (--max-concurrent-uploads); send it again in a few seconds",
                 state.config.max_concurrent_uploads
             ),
-        )),
+        )
+        .retry_after(5)),
     }
 }
 
-/// 503 answers to uploads say when to come back.
+/// The answer of an upload handler.
 fn with_retry_after(result: ApiResult<Response>) -> Response {
-    match result {
-        Ok(response) => response,
-        Err(e) if e.code == "uploads_busy" => {
-            let mut response = e.into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
-            response
-        }
-        Err(e) => e.into_response(),
-    }
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The multipart field `file`, spooled: its file name and content.
@@ -171,7 +199,11 @@ async fn read_upload(
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {
-    let status = e.status();
+    // A body cut off by the client is its fault, whatever status the parser gives it.
+    let status = match e.status() {
+        s if s.is_server_error() => StatusCode::BAD_REQUEST,
+        s => s,
+    };
     let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
         "payload_too_large"
     } else {

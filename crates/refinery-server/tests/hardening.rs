@@ -293,6 +293,26 @@ fn token_guessing_is_slowed_per_address() {
     assert_eq!(r.status(), 429);
     // Another address is not.
     assert_eq!(clear(&neighbour, "right-token-0123456789").status(), 200);
+    // A forged Host is no way around it: the token it carries is throttled too.
+    let forged = |token: &str| {
+        neighbour
+            .post(t.url("/api/queue/clear"))
+            .header("Host", "evil.example")
+            .header("X-Worker-Token", token)
+            .json(&json!({}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    for guess in 0..6 {
+        assert_eq!(forged(&format!("forged-{guess}")), 421);
+    }
+    assert_eq!(forged("forged-7"), 429);
+    // Sending one wrong token again and again (a stale cookie) counts once.
+    let stale = from("127.0.0.3");
+    for _ in 0..20 {
+        assert_eq!(clear(&stale, "old-token").status(), 403);
+    }
     // After the wait, the right token clears the count.
     std::thread::sleep(Duration::from_millis(1100));
     assert_eq!(clear(&attacker, "right-token-0123456789").status(), 200);
@@ -439,4 +459,58 @@ fn uploaded_requirements_are_decoded_like_pip() {
     );
     let message = e["error"]["message"].as_str().unwrap();
     assert!(message.contains("byte offset 12"), "{message}");
+}
+
+/// A client that trickles its upload loses it (408) once it falls below the minimum
+/// rate, and frees its slot; a body cut off by the client is its error (400), not ours.
+#[test]
+fn slow_and_cut_uploads_are_refused_and_leave_nothing() {
+    let t = TestServer::start(|c| {
+        c.upload_grace = Duration::from_millis(300);
+        c.min_upload_rate = 1024 * 1024;
+        c.max_concurrent_uploads = 1;
+    });
+    let addr = t.server.addr.to_string();
+    let head = |length: usize| {
+        format!(
+            "POST /api/requirements/upload HTTP/1.1\r\nHost: {addr}\r\nX-Refinery-Request: 1\r\n\
+             Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {length}\r\n\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.txt\"\r\n\
+             Content-Type: text/plain\r\n\r\nsix==1.16.0\n"
+        )
+    };
+    let mut slow = TcpStream::connect(t.server.addr).unwrap();
+    slow.write_all(head(100_000).as_bytes()).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut slow, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("upload_too_slow"), "{answer}");
+    assert!(files_under(&t.cache().join("tmp").join("uploads")).is_empty());
+    // The slot is free again.
+    assert_eq!(upload_requirements(&t, "six==1.16.0\n").status(), 201);
+
+    let mut cut = TcpStream::connect(t.server.addr).unwrap();
+    cut.write_all(head(1000).as_bytes()).unwrap();
+    cut.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut cut, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+/// Spool files a killed server left behind are removed at the next start.
+#[test]
+fn partial_uploads_of_a_killed_server_are_removed_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let spool = cache.join("tmp").join("uploads");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join(".upload.AbC123.tmp"), vec![0u8; 4096]).unwrap();
+    let t = TestServer::start(|c| {
+        c.cache = cache.clone();
+        c.history_db = cache.join("history.db");
+    });
+    assert!(files_under(&spool).is_empty(), "{:?}", files_under(&spool));
+    assert_eq!(upload_requirements(&t, "six==1.16.0\n").status(), 201);
 }

@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// Most uploads (wheels, requirements files, workers' wheels) streaming at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_concurrent_uploads: usize,
+    /// KiB per second an upload must average after its first 30 s (slower: 408).
+    #[arg(long, value_name = "KIB", default_value_t = 64)]
+    pub min_upload_kib_per_sec: usize,
 }
 
 #[derive(Debug, Args, Clone)]

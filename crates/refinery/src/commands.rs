@@ -724,8 +724,9 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.max_connections = args.max_connections.max(1);
     config.max_requirements = args.max_requirements.max(1);
     config.max_queued_plans = args.max_queued_plans.max(1);
-    config.plan_timeout = seconds("--plan-timeout", args.plan_timeout)?;
+    config.plan_timeout = seconds("--plan-timeout", args.plan_timeout)?.max(Duration::from_secs(1));
     config.max_concurrent_uploads = args.max_concurrent_uploads.max(1);
+    config.min_upload_rate = args.min_upload_kib_per_sec.max(1) * 1024;
     config.auto_plan = env_bool("AUTO_PLAN")?;
     config.auto_build = env_bool("AUTO_BUILD")?;
     config.worker_webhook_url = var("WORKER_WEBHOOK_URL");

@@ -124,22 +124,26 @@ pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// A secret from the environment variable `name`, or else from the first line of the
-/// file `file` (a flag) or `file_var` names. An unreadable or empty file is an error that
-/// names it; the secret itself is never printed.
+/// A secret from the file `file` (a flag) names, else from the environment variable
+/// `name`, else from the file `file_var` names: the command line wins, as everywhere. A
+/// file's first line is the secret; an unreadable or empty file is an error that names
+/// it; the secret itself is never printed.
 pub fn secret(
     name: &str,
     file: Option<&std::path::Path>,
     file_var: &str,
 ) -> anyhow::Result<Option<String>> {
-    if let Some(value) = var(name) {
-        return Ok(Some(value));
-    }
-    let Some(path) = file
-        .map(std::path::Path::to_path_buf)
-        .or_else(|| var(file_var).map(std::path::PathBuf::from))
-    else {
-        return Ok(None);
+    let path = match file {
+        Some(file) => file.to_path_buf(),
+        None => {
+            if let Some(value) = var(name) {
+                return Ok(Some(value));
+            }
+            match var(file_var) {
+                Some(file) => std::path::PathBuf::from(file),
+                None => return Ok(None),
+            }
+        }
     };
     let text = std::fs::read_to_string(&path).map_err(|e| {
         anyhow::anyhow!(

@@ -176,13 +176,15 @@ fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore) {
 
 fn fencing_after_lease_expiry(q: &dyn QueueStore) {
     let (job, _) = q.enqueue(&spec("lxml", "5.3.0")).unwrap();
-    let short = Duration::from_millis(100);
+    // Long enough that a loaded machine cannot let it expire before the first check
+    // (100 ms did, at a load average of 40); the store has no injectable clock yet.
+    let short = Duration::from_secs(2);
     let a = q.claim("worker-a", short).unwrap().unwrap();
     q.start(a.id, a.attempt).unwrap();
     q.append_log(a.id, a.attempt, "line from a\n").unwrap();
     // Not expired yet: nothing to reap.
     assert!(q.reap(3).unwrap().is_empty());
-    std::thread::sleep(Duration::from_millis(250));
+    std::thread::sleep(Duration::from_millis(2300));
     let reaped = q.reap(3).unwrap();
     assert_eq!(
         reaped,
