@@ -18,6 +18,7 @@ cargo build --workspace --all-targets
 # The s390x environment the build tests use (made once, then reused from the cache folder).
 cargo run -q -p refinery -- env create --python 3.11
 cargo test --workspace
-cargo test --workspace -- --ignored --test-threads 1
+# Tests named long_* run in scripts/test-long.sh, not here.
+cargo test --workspace -- --ignored --test-threads 1 --skip long_
 # The dashboard: Vitest, then the browser tests (Debian chromium) against the real server.
 bash scripts/ui.sh test
