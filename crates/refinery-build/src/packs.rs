@@ -37,7 +37,8 @@ pub struct PackRecipe {
     pub version: &'static str,
     /// The Debian `.orig` tarball (the upstream release as Debian ships it).
     pub url: &'static str,
-    /// Its sha256, from the Debian `.dsc`.
+    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc). The
+    /// orig tarball is upstream's release: Debian's patches are not applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.
     pub folder: &'static str,
@@ -109,6 +110,40 @@ const RECIPES: &[PackRecipe] = &[
                 make -C libxslt install DESTDIR=\"$DESTDIR\"\n\
                 make -C libexslt install DESTDIR=\"$DESTDIR\"\n\
                 make install-pkgconfigDATA install-binSCRIPTS DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libyaml",
+        version: "0.2.5",
+        url: "https://deb.debian.org/debian/pool/main/liby/libyaml/libyaml_0.2.5.orig.tar.gz",
+        sha256: "fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e",
+        folder: "libyaml-0.2.5",
+        depends: &[],
+        // The tarball is the git tree without a generated configure (and the environment
+        // has no autotools): its eight C files are compiled directly, with the version
+        // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
+        build: "cd src\n\
+                for f in api reader scanner parser loader writer emitter dumper; do \
+                \"$CC\" -O2 -fPIC -I../include -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 -DYAML_VERSION_PATCH=5 '-DYAML_VERSION_STRING=\"0.2.5\"' -c $f.c; done\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libyaml.a *.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libyaml.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp ../include/yaml.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: LibYAML\\nDescription: Library to parse and emit YAML\\nVersion: 0.2.5\\nCflags: -I${includedir}\\nLibs: -L${libdir} -lyaml\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/yaml-0.1.pc\"",
+    },
+    PackRecipe {
+        name: "openssl",
+        version: "3.0.20",
+        url: "https://deb.debian.org/debian/pool/main/o/openssl/openssl_3.0.20.orig.tar.gz",
+        sha256: "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
+        folder: "openssl-3.0.20",
+        depends: &[],
+        // Configure is Perl (emulated); only the libraries, headers and .pc files are
+        // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
+        // clang's assembler is not known to take; no-dso: nothing loads modules, so the
+        // static library needs no dlopen.
+        build: "./Configure linux64-s390x no-shared no-asm no-dso no-tests no-engine --prefix=\"$PREFIX\" --libdir=lib --openssldir=/etc/ssl -fPIC\n\
+                make -j\"$JOBS\" build_libs\n\
+                make install_dev DESTDIR=\"$DESTDIR\"",
     },
 ];
 

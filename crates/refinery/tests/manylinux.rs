@@ -295,3 +295,59 @@ assert [n.text for n in etree.parse("/tmp/w/doc.xml.gz").getroot()] == ["1", "2"
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn scrypt_links_the_openssl_pack_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "scrypt==0.8.27\n");
+    // Attempt 1 fails on openssl/aes.h; the hint selects the OpenSSL pack for attempt 2.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "scrypt");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack openssl"),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libcrypto") || n.starts_with("libssl"))
+        .collect();
+    assert!(grafted.is_empty(), "{grafted:?}");
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // RFC 7914 section 12's second test vector, computed by libcrypto's PBKDF2 and the
+    // scrypt core under emulation.
+    let code = r#"import sys, scrypt
+key = scrypt.hash(b"password", b"NaCl", N=1024, r=8, p=16, buflen=64)
+assert key.hex() == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640", key.hex()
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}

@@ -27,7 +27,7 @@ fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
     }
     // Hints name packs that exist (the catalog check refuses unknown ones).
     let catalog = crate::hints::Catalog::builtin();
-    for pack in ["libffi", "zlib", "libxml2", "libxslt"] {
+    for pack in ["libffi", "zlib", "libxml2", "libxslt", "openssl", "libyaml"] {
         assert!(
             catalog.hints().any(|h| h.pack.as_deref() == Some(pack)),
             "no hint selects {pack}"
