@@ -40,6 +40,9 @@ const DROPPED_FLAGS: &[&str] = &[
     "-Wl,-Bsymbolic-functions",
     "-mtune=*",
     "-march=*",
+    // The cc crate (openssl-sys, …) takes the driver for clang and names the Rust triple,
+    // which Zig does not parse; the wrapper's own -target already says it.
+    "--target=*",
 ];
 
 /// C diagnostics that clang 16 and later make errors while the environment's GCC 12 only
@@ -288,6 +291,7 @@ mod tests {
                 "max-inline-insns=10",
                 "-fstack-clash-protection",
                 "-fcf-protection=full",
+                "--target=s390x-unknown-linux-gnu",
                 "-I/usr/include/python3.11",
                 "a b.c",
             ])
