@@ -46,6 +46,11 @@ pub struct PackRecipe {
     /// prefix in `$PACK_<NAME>`, e.g. `$PACK_ZLIB`).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub depends: &'static [&'static str],
+    /// Variables the builds that link this pack get, telling their build systems that it
+    /// is static (openssl-sys links `libssl.so` unless `OPENSSL_STATIC` is set). Not
+    /// part of the key: they change the users' builds, not the pack.
+    #[serde(skip)]
+    pub link_env: &'static [(&'static str, &'static str)],
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
@@ -61,6 +66,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "d66c56ad259a82cf2a9dfc408b32bf5da52371500b84745f7fb8b645712df676",
         folder: "libffi-3.4.4",
         depends: &[],
+        link_env: &[],
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
@@ -75,6 +81,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1",
         folder: "zlib-1.2.13.dfsg",
         depends: &[],
+        link_env: &[],
         // zlib's own configure (not autoconf): CC comes from the environment.
         build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
                 make -j\"$JOBS\" libz.a\n\
@@ -87,6 +94,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "4fe913dec8b1ab89d13b489b419a8203176ea39e931eaa0d25b17eafb9c279e9",
         folder: "libxml2-2.9.14",
         depends: &["zlib"],
+        link_env: &[],
         // Only the library, its headers, xml2-config and the .pc file: the programs, tests
         // and documentation are not needed, and every libtool step runs emulated. No loadable
         // modules: nothing of the pack calls dlopen.
@@ -102,6 +110,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "8247f33e9a872c6ac859aa45018bc4c4d00b97e2feac9eebc10c93ce1f34dd79",
         folder: "libxslt-1.1.35",
         depends: &["libxml2"],
+        link_env: &[],
         // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
         // profiler and debugger stay: lxml calls xsltGetProfileInformation.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
@@ -118,6 +127,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e",
         folder: "libyaml-0.2.5",
         depends: &[],
+        link_env: &[],
         // The tarball is the git tree without a generated configure (and the environment
         // has no autotools): its eight C files are compiled directly, with the version
         // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
@@ -137,6 +147,7 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
         folder: "openssl-3.0.20",
         depends: &[],
+        link_env: &[("OPENSSL_STATIC", "1")],
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -272,12 +283,21 @@ pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)>
         .chain(link)
         .collect::<Vec<_>>()
         .join(" ");
-    vec![
+    let mut env = vec![
         ("CPATH".into(), join("include").join(":")),
         ("LIBRARY_PATH".into(), join("lib").join(":")),
         ("LDFLAGS".into(), ldflags),
         ("PKG_CONFIG_PATH".into(), join("lib/pkgconfig").join(":")),
-    ]
+    ];
+    for pack in packs {
+        let link_env = recipe(&pack.name).map_or(&[][..], |r| r.link_env);
+        env.extend(
+            link_env
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+        );
+    }
+    env
 }
 
 /// The packs folder of an environments folder.

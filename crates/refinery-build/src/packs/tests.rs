@@ -100,7 +100,16 @@ fn builds_find_headers_libraries_and_pkg_config() {
         env["PKG_CONFIG_PATH"],
         "/opt/refinery-packs/libffi-k/lib/pkgconfig:/opt/refinery-packs/zlib-k/lib/pkgconfig"
     );
+    assert!(!env.contains_key("OPENSSL_STATIC"));
     assert!(build_env(&[], None).is_empty());
+    // A static OpenSSL is linked statically by openssl-sys only when told so.
+    let openssl = Pack {
+        name: "openssl".into(),
+        key: "openssl-k".into(),
+    };
+    let env: std::collections::HashMap<String, String> =
+        build_env(&[openssl], None).into_iter().collect();
+    assert_eq!(env["OPENSSL_STATIC"], "1");
 }
 
 #[test]
@@ -167,6 +176,7 @@ fn fake_recipe(path: &Path, sha256: &str, build: &str) -> PackRecipe {
         sha256: leak(sha256.to_string()),
         folder: "fake-1.0",
         depends: &[],
+        link_env: &[],
         build: leak(build.to_string()),
     }
 }
