@@ -46,9 +46,10 @@ pub struct PackRecipe {
     /// prefix in `$PACK_<NAME>`, e.g. `$PACK_ZLIB`).
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub depends: &'static [&'static str],
-    /// Variables the builds that link this pack get, telling their build systems that it
-    /// is static (openssl-sys links `libssl.so` unless `OPENSSL_STATIC` is set). Not
-    /// part of the key: they change the users' builds, not the pack.
+    /// Variables the builds that link this pack get, telling their build systems where
+    /// it is and that it is static (openssl-sys links `libssl.so` otherwise); `$PREFIX`
+    /// in a value is the pack's prefix. Not part of the key: they change the users'
+    /// builds, not the pack.
     #[serde(skip)]
     pub link_env: &'static [(&'static str, &'static str)],
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
@@ -147,7 +148,9 @@ const RECIPES: &[PackRecipe] = &[
         sha256: "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
         folder: "openssl-3.0.20",
         depends: &[],
-        link_env: &[("OPENSSL_STATIC", "1")],
+        // openssl-sys honours OPENSSL_STATIC only for a named OPENSSL_DIR (through
+        // pkg-config it links libssl.so).
+        link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -294,7 +297,7 @@ pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)>
         env.extend(
             link_env
                 .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string())),
+                .map(|(k, v)| ((*k).to_string(), v.replace("$PREFIX", &pack.guest_prefix()))),
         );
     }
     env

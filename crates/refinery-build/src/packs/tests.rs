@@ -110,6 +110,7 @@ fn builds_find_headers_libraries_and_pkg_config() {
     let env: std::collections::HashMap<String, String> =
         build_env(&[openssl], None).into_iter().collect();
     assert_eq!(env["OPENSSL_STATIC"], "1");
+    assert_eq!(env["OPENSSL_DIR"], "/opt/refinery-packs/openssl-k");
 }
 
 #[test]
