@@ -18,7 +18,8 @@ cargo build --workspace --all-targets
 # The s390x environment the build tests use (made once, then reused from the cache folder).
 cargo run -q -p refinery -- env create --python 3.11
 cargo test --workspace
-cargo test --workspace -- --ignored --test-threads 1
+# Tests named long_* run in scripts/test-long.sh, not here.
+cargo test --workspace -- --ignored --test-threads 1 --skip long_
 # The deployment files parse and run only documented commands and flags.
 python3 scripts/check-deploy.py
 # The dashboard: Vitest, then the browser tests (Debian chromium) against the real server.

@@ -456,9 +456,10 @@ pub(crate) fn build_node(
     entry
 }
 
-/// The packs `names` for the target's glibc, made first where missing. Empty when the
-/// runner does not build with the glibc-targeted compiler (a learned fix from a run for an
-/// older target): the environment's libraries serve then.
+/// The packs `names` and the packs they depend on (dependencies first) for the target's
+/// glibc, made first where missing. Empty when the runner does not build with the
+/// glibc-targeted compiler (a learned fix from a run for an older target): the
+/// environment's libraries serve then.
 fn ensure_packs(
     names: &[String],
     node: &PlanNode,
@@ -469,46 +470,43 @@ fn ensure_packs(
         return Ok(Vec::new());
     };
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
-        let file = refinery_index::DistFile {
-            filename: url.rsplit('/').next().unwrap_or(url).to_string(),
-            url: url.to_string(),
-            sha256: Some(sha256.to_string()),
-            requires_python: None,
-            yanked: false,
-            has_metadata: false,
-            index: url.to_string(),
-        };
-        context
-            .client
-            .download(&file, dir)
-            .map_err(|e| format!("cannot download {url}: {e}"))
+        crate::packs::fetch_source(context.client, url, sha256, dir)
     };
-    names
-        .iter()
-        .map(|name| {
-            let recipe = crate::packs::recipe(name)
-                .ok_or_else(|| format!("there is no native library pack named {name:?}"))?;
-            let log_path = context.logs_dir.join(format!(
-                "{}-{}-pack-{}.log",
-                node.name,
-                node.version,
-                recipe.key(zig.glibc)
-            ));
-            let pack = store.ensure(
-                recipe,
-                zig.glibc,
-                runner,
-                &download,
-                &log_path,
-                context.reporter,
-            )?;
-            context.reporter.message(&format!(
-                "{} {}: links the native library pack {}",
-                node.name, node.version, pack.key
-            ));
-            Ok(pack)
-        })
-        .collect()
+    let mut packs: Vec<Pack> = Vec::new();
+    for recipe in crate::packs::with_dependencies(names)? {
+        let log_path = context.logs_dir.join(format!(
+            "{}-{}-pack-{}.log",
+            node.name,
+            node.version,
+            recipe.key(zig.glibc)
+        ));
+        // Every pack below this one, not only the direct ones (libxslt links zlib too).
+        let below = crate::packs::with_dependencies(&[recipe.name.to_string()])?;
+        let dependencies: Vec<Pack> = packs
+            .iter()
+            .filter(|p| {
+                below
+                    .iter()
+                    .any(|r| r.name == p.name && r.name != recipe.name)
+            })
+            .cloned()
+            .collect();
+        let pack = store.ensure(
+            recipe,
+            zig.glibc,
+            &dependencies,
+            runner,
+            &download,
+            &log_path,
+            context.reporter,
+        )?;
+        context.reporter.message(&format!(
+            "{} {}: links the native library pack {}",
+            node.name, node.version, pack.key
+        ));
+        packs.push(pack);
+    }
+    Ok(packs)
 }
 
 /// The Rust toolchain for an sdist with Rust code, chosen by what its manifests ask for

@@ -25,6 +25,10 @@ pub const GUEST_PACKS_DIR: &str = "/opt/refinery-packs";
 const MARKER_FILE: &str = "refinery-pack.json";
 /// Where a pack's build folder appears (one of the build mount points).
 const GUEST_WORK: &str = "/build";
+/// Unpacks the tarball named by its argument with Python's `tarfile`: Debian's minimal
+/// environments have no `bzip2` or `xz` program, Python has both codecs.
+const UNPACK: &str = "'import sys, tarfile; t = tarfile.open(sys.argv[1]); \
+    t.extractall(**({\"filter\": \"data\"} if hasattr(tarfile, \"data_filter\") else {}))'";
 
 /// How to make one pack: a pinned source tarball and the shell commands that build it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,10 +37,21 @@ pub struct PackRecipe {
     pub version: &'static str,
     /// The Debian `.orig` tarball (the upstream release as Debian ships it).
     pub url: &'static str,
-    /// Its sha256, from the Debian `.dsc`.
+    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc). The
+    /// orig tarball is upstream's release: Debian's patches are not applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.
     pub folder: &'static str,
+    /// Packs this one links (made first, found like a build finds packs, and each one's
+    /// prefix in `$PACK_<NAME>`, e.g. `$PACK_ZLIB`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub depends: &'static [&'static str],
+    /// Variables the builds that link this pack get, telling their build systems where
+    /// it is and that it is static (openssl-sys links `libssl.so` otherwise); `$PREFIX`
+    /// in a value is the pack's prefix. Not part of the key: they change the users'
+    /// builds, not the pack.
+    #[serde(skip)]
+    pub link_env: &'static [(&'static str, &'static str)],
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
@@ -51,12 +66,98 @@ const RECIPES: &[PackRecipe] = &[
         url: "https://deb.debian.org/debian/pool/main/libf/libffi/libffi_3.4.4.orig.tar.gz",
         sha256: "d66c56ad259a82cf2a9dfc408b32bf5da52371500b84745f7fb8b645712df676",
         folder: "libffi-3.4.4",
+        depends: &[],
+        link_env: &[],
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-docs --disable-multi-os-directory libffi_cv_hidden_visibility_attribute=yes\n\
                 make -j\"$JOBS\"\n\
                 make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "zlib",
+        version: "1.2.13",
+        url: "https://deb.debian.org/debian/pool/main/z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2",
+        sha256: "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1",
+        folder: "zlib-1.2.13.dfsg",
+        depends: &[],
+        link_env: &[],
+        // zlib's own configure (not autoconf): CC comes from the environment.
+        build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
+                make -j\"$JOBS\" libz.a\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libxml2",
+        version: "2.9.14",
+        url: "https://deb.debian.org/debian/pool/main/libx/libxml2/libxml2_2.9.14+dfsg.orig.tar.xz",
+        sha256: "4fe913dec8b1ab89d13b489b419a8203176ea39e931eaa0d25b17eafb9c279e9",
+        folder: "libxml2-2.9.14",
+        depends: &["zlib"],
+        link_env: &[],
+        // Only the library, its headers, xml2-config and the .pc file: the programs, tests
+        // and documentation are not needed, and every libtool step runs emulated. No loadable
+        // modules: nothing of the pack calls dlopen.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=\"$PACK_ZLIB\" --without-lzma --without-icu --without-python --without-http --without-ftp --without-modules\n\
+                make -j\"$JOBS\" libxml2.la\n\
+                make install-libLTLIBRARIES install-pkgconfigDATA install-binSCRIPTS DESTDIR=\"$DESTDIR\"\n\
+                make -C include install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libxslt",
+        version: "1.1.35",
+        url: "https://deb.debian.org/debian/pool/main/libx/libxslt/libxslt_1.1.35.orig.tar.xz",
+        sha256: "8247f33e9a872c6ac859aa45018bc4c4d00b97e2feac9eebc10c93ce1f34dd79",
+        folder: "libxslt-1.1.35",
+        depends: &["libxml2"],
+        link_env: &[],
+        // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
+        // profiler and debugger stay: lxml calls xsltGetProfileInformation.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
+                make -j\"$JOBS\" -C libxslt\n\
+                make -j\"$JOBS\" -C libexslt\n\
+                make -C libxslt install DESTDIR=\"$DESTDIR\"\n\
+                make -C libexslt install DESTDIR=\"$DESTDIR\"\n\
+                make install-pkgconfigDATA install-binSCRIPTS DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libyaml",
+        version: "0.2.5",
+        url: "https://deb.debian.org/debian/pool/main/liby/libyaml/libyaml_0.2.5.orig.tar.gz",
+        sha256: "fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e",
+        folder: "libyaml-0.2.5",
+        depends: &[],
+        link_env: &[],
+        // The tarball is the git tree without a generated configure (and the environment
+        // has no autotools): its eight C files are compiled directly, with the version
+        // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
+        build: "cd src\n\
+                for f in api reader scanner parser loader writer emitter dumper; do \
+                \"$CC\" -O2 -fPIC -I../include -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 -DYAML_VERSION_PATCH=5 '-DYAML_VERSION_STRING=\"0.2.5\"' -c $f.c; done\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libyaml.a *.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libyaml.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp ../include/yaml.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: LibYAML\\nDescription: Library to parse and emit YAML\\nVersion: 0.2.5\\nCflags: -I${includedir}\\nLibs: -L${libdir} -lyaml\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/yaml-0.1.pc\"",
+    },
+    PackRecipe {
+        name: "openssl",
+        version: "3.0.20",
+        url: "https://deb.debian.org/debian/pool/main/o/openssl/openssl_3.0.20.orig.tar.gz",
+        sha256: "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
+        folder: "openssl-3.0.20",
+        depends: &[],
+        // openssl-sys honours OPENSSL_STATIC only for a named OPENSSL_DIR (through
+        // pkg-config it links libssl.so).
+        link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
+        // Configure is Perl (emulated); only the libraries, headers and .pc files are
+        // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
+        // clang's assembler is not known to take; no-dso: nothing loads modules, so the
+        // static library needs no dlopen.
+        build: "./Configure linux64-s390x no-shared no-asm no-dso no-tests no-engine --prefix=\"$PREFIX\" --libdir=lib --openssldir=/etc/ssl -fPIC\n\
+                make -j\"$JOBS\" build_libs\n\
+                make install_dev DESTDIR=\"$DESTDIR\"",
     },
 ];
 
@@ -70,10 +171,53 @@ pub fn names() -> Vec<&'static str> {
     RECIPES.iter().map(|r| r.name).collect()
 }
 
+/// The recipes of `names` and of every pack they depend on, each once, dependencies
+/// before the packs that link them (`["libxslt"]` → zlib, libxml2, libxslt). `Err` names
+/// an unknown pack.
+pub fn with_dependencies(names: &[String]) -> Result<Vec<&'static PackRecipe>, String> {
+    fn visit(
+        name: &str,
+        wanted_by: Option<&str>,
+        out: &mut Vec<&'static PackRecipe>,
+    ) -> Result<(), String> {
+        let recipe = recipe(name).ok_or_else(|| match wanted_by {
+            Some(parent) => format!("the pack {parent} depends on {name:?}, which has no recipe"),
+            None => format!(
+                "there is no native library pack named {name:?} (known: {})",
+                self::names().join(", ")
+            ),
+        })?;
+        if out.iter().any(|r| r.name == recipe.name) {
+            return Ok(());
+        }
+        for dependency in recipe.depends {
+            visit(dependency, Some(recipe.name), out)?;
+        }
+        out.push(recipe);
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for name in names {
+        visit(name, None, &mut out)?;
+    }
+    Ok(out)
+}
+
 impl PackRecipe {
-    /// Folder name for a target glibc: readable prefix and a hash of the recipe.
+    /// Folder name for a target glibc: readable prefix and a hash of the recipe and of its
+    /// dependencies' keys (a rebuilt zlib makes a new libxml2).
     pub fn key(&self, glibc: (u16, u16)) -> String {
-        let json = serde_json::to_vec(&(self, glibc)).expect("recipes serialize");
+        let json = if self.depends.is_empty() {
+            serde_json::to_vec(&(self, glibc))
+        } else {
+            let dependencies: Vec<String> = self
+                .depends
+                .iter()
+                .map(|d| recipe(d).map_or_else(|| (*d).to_string(), |r| r.key(glibc)))
+                .collect();
+            serde_json::to_vec(&(self, glibc, dependencies))
+        }
+        .expect("recipes serialize");
         let digest = hex::encode(&Sha256::digest(&json)[..6]);
         format!(
             "{}-{}-glibc{}.{}-{digest}",
@@ -84,6 +228,28 @@ impl PackRecipe {
     fn file_name(&self) -> &'static str {
         self.url.rsplit('/').next().unwrap_or(self.url)
     }
+}
+
+/// Download `url` into `dir` with `client` (its files cache serves later runs), refusing
+/// bytes whose sha256 is not `sha256`: the error then names the file and both digests.
+pub fn fetch_source(
+    client: &refinery_index::IndexClient,
+    url: &str,
+    sha256: &str,
+    dir: &Path,
+) -> Result<PathBuf, String> {
+    let file = refinery_index::DistFile {
+        filename: url.rsplit('/').next().unwrap_or(url).to_string(),
+        url: url.to_string(),
+        sha256: Some(sha256.to_string()),
+        requires_python: None,
+        yanked: false,
+        has_metadata: false,
+        index: url.to_string(),
+    };
+    client
+        .download(&file, dir)
+        .map_err(|e| format!("cannot download the pack source {url}: {e}"))
 }
 
 /// A finished pack.
@@ -120,12 +286,21 @@ pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)>
         .chain(link)
         .collect::<Vec<_>>()
         .join(" ");
-    vec![
+    let mut env = vec![
         ("CPATH".into(), join("include").join(":")),
         ("LIBRARY_PATH".into(), join("lib").join(":")),
         ("LDFLAGS".into(), ldflags),
         ("PKG_CONFIG_PATH".into(), join("lib/pkgconfig").join(":")),
-    ]
+    ];
+    for pack in packs {
+        let link_env = recipe(&pack.name).map_or(&[][..], |r| r.link_env);
+        env.extend(
+            link_env
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.replace("$PREFIX", &pack.guest_prefix()))),
+        );
+    }
+    env
 }
 
 /// The packs folder of an environments folder.
@@ -148,12 +323,16 @@ impl PackStore {
     }
 
     /// The pack `recipe` for `glibc`, made first with `runner` (which must compile with
-    /// the glibc-targeted compiler) when it does not exist; the source comes through
-    /// `download` (url, sha256, folder) → file. The build's output goes to `log_path`.
+    /// the glibc-targeted compiler) when it does not exist; `dependencies` are the finished
+    /// packs it links (see [`with_dependencies`]). The source comes through `download`
+    /// (url, sha256, folder) → file. The build's output goes to `log_path`, which a
+    /// failure names; a failed build leaves nothing in the store.
+    #[allow(clippy::too_many_arguments)]
     pub fn ensure(
         &self,
         recipe: &PackRecipe,
         glibc: (u16, u16),
+        dependencies: &[Pack],
         runner: &dyn Runner,
         download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
         log_path: &Path,
@@ -180,13 +359,24 @@ impl PackStore {
         ));
         let work = self.dir.join(format!(".{key}.work-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
-        let made = make_pack(recipe, &pack, runner, download, &work, log_path).and_then(|()| {
+        let job = PackJob {
+            recipe,
+            pack: &pack,
+            dependencies,
+            packs_dir: &self.dir,
+            work: &work,
+            log_path,
+        };
+        let made = job.make(runner, download).and_then(|()| {
             let staged = work
                 .join("out")
                 .join(pack.guest_prefix().trim_start_matches('/'));
+            static_pkg_config_files(&staged.join("lib").join("pkgconfig"))?;
             let json = serde_json::to_vec_pretty(&(recipe, glibc)).expect("recipes serialize");
             std::fs::write(staged.join(MARKER_FILE), json)
                 .map_err(|e| format!("cannot write into {}: {e}", staged.display()))?;
+            // A stale folder without the marker (an older, interrupted move) is replaced.
+            let _ = std::fs::remove_dir_all(&path);
             std::fs::rename(&staged, &path)
                 .map_err(|e| format!("cannot move the pack to {}: {e}", path.display()))
         });
@@ -195,112 +385,143 @@ impl PackStore {
     }
 }
 
-/// Fetch the source into `work` and build it in the environment.
-fn make_pack(
-    recipe: &PackRecipe,
-    pack: &Pack,
-    runner: &dyn Runner,
-    download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
-    work: &Path,
-    log_path: &Path,
-) -> Result<(), String> {
-    std::fs::create_dir_all(work.join("out"))
-        .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    let tarball = download(recipe.url, recipe.sha256, work)?;
-    let script = format!(
-        "set -e\ncd {GUEST_WORK}\ntar xf {tarball}\ncd {folder}\n{build}\n",
-        tarball = tarball
-            .file_name()
-            .map_or_else(|| recipe.file_name().into(), |n| n.to_string_lossy()),
-        folder = recipe.folder,
-        build = recipe.build,
-    );
-    let spec = RunSpec {
-        argv: vec!["sh".into(), "-c".into(), script],
-        env: vec![
-            ("PREFIX".into(), pack.guest_prefix()),
-            ("DESTDIR".into(), format!("{GUEST_WORK}/out")),
+/// One pack build: what it makes, what it links, and where.
+struct PackJob<'a> {
+    recipe: &'a PackRecipe,
+    pack: &'a Pack,
+    dependencies: &'a [Pack],
+    packs_dir: &'a Path,
+    work: &'a Path,
+    log_path: &'a Path,
+}
+
+impl PackJob<'_> {
+    /// Fetch the source into the work folder and build it in the environment.
+    fn make(
+        &self,
+        runner: &dyn Runner,
+        download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
+    ) -> Result<(), String> {
+        let recipe = self.recipe;
+        std::fs::create_dir_all(self.work.join("out"))
+            .map_err(|e| format!("cannot create {}: {e}", self.work.display()))?;
+        let tarball = download(recipe.url, recipe.sha256, self.work)?;
+        let work_mount = Mount::rw(self.work, GUEST_WORK);
+        let guest_work = runner.guest_path(&work_mount);
+        let script = format!(
+            "set -e\ncd \"$WORK\"\n{python} -c {unpack} {tarball}\ncd {folder}\n{build}\n",
+            python = runner.python(),
+            unpack = UNPACK,
+            tarball = tarball
+                .file_name()
+                .map_or_else(|| recipe.file_name().into(), |n| n.to_string_lossy()),
+            folder = recipe.folder,
+            build = recipe.build,
+        );
+        let mut env = vec![
+            ("WORK".into(), guest_work.clone()),
+            ("PREFIX".into(), self.pack.guest_prefix()),
+            ("DESTDIR".into(), format!("{guest_work}/out")),
             (
                 "JOBS".into(),
                 std::thread::available_parallelism()
                     .map_or(1, std::num::NonZero::get)
                     .to_string(),
             ),
-            ("HOME".into(), format!("{GUEST_WORK}/out")),
-        ],
-        mounts: vec![Mount::rw(work, GUEST_WORK)],
-        workdir: GUEST_WORK.into(),
-        network: false,
-        accelerate: true,
-        zig: true,
-        rust: None,
-    };
-    let log = crate::exec::Log::create(log_path, crate::exec::DEFAULT_LOG_CAP)
-        .map_err(|e| format!("cannot create the log {}: {e}", log_path.display()))?;
-    match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
-        Ok(crate::exec::Outcome::Success) => Ok(()),
-        Ok(other) => Err(format!(
-            "building the pack {} {} failed ({other:?}); see {}",
-            recipe.name,
-            recipe.version,
-            log_path.display()
-        )),
-        Err(e) => Err(format!("cannot start the pack build: {e}")),
+            ("HOME".into(), format!("{guest_work}/out")),
+        ];
+        let mut mounts = vec![work_mount];
+        if !self.dependencies.is_empty() {
+            env.extend(build_env(self.dependencies, None));
+            env.extend(self.dependencies.iter().map(|d| {
+                (
+                    format!("PACK_{}", d.name.to_ascii_uppercase().replace('-', "_")),
+                    d.guest_prefix(),
+                )
+            }));
+            mounts.push(Mount::ro(self.packs_dir, GUEST_PACKS_DIR));
+        }
+        let spec = RunSpec {
+            argv: vec!["sh".into(), "-c".into(), script],
+            env,
+            mounts,
+            workdir: guest_work,
+            network: false,
+            accelerate: true,
+            zig: true,
+            rust: None,
+        };
+        let log = crate::exec::Log::create(self.log_path, crate::exec::DEFAULT_LOG_CAP)
+            .map_err(|e| format!("cannot create the log {}: {e}", self.log_path.display()))?;
+        match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
+            Ok(crate::exec::Outcome::Success) => Ok(()),
+            Ok(other) => Err(format!(
+                "building the pack {} {} failed ({other:?}); see {}",
+                recipe.name,
+                recipe.version,
+                self.log_path.display()
+            )),
+            Err(e) => Err(format!("cannot start the pack build: {e}")),
+        }
     }
+}
+
+/// A pack holds static libraries only, so what a `.pc` file keeps for static linking
+/// (`Libs.private`, `Requires.private`) is what every user needs: `pkg-config --libs
+/// libxml-2.0` must then say `-lz -lm` too, or the extension is left with undefined zlib
+/// symbols. Rewrites every `.pc` file of `dir` (none: nothing to do).
+fn static_pkg_config_files(dir: &Path) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "pc") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            std::fs::write(&path, static_pkg_config(&text))
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `text` (a pkg-config file) with `Libs.private` appended to `Libs` and
+/// `Requires.private` to `Requires` (comma separated), the private fields removed.
+fn static_pkg_config(text: &str) -> String {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).map(str::trim))
+            .filter(|v| !v.is_empty())
+    };
+    let libs_private = field("Libs.private:");
+    let requires_private = field("Requires.private:");
+    let mut out = String::new();
+    let mut has_requires = false;
+    for line in text.lines() {
+        if line.starts_with("Libs.private:") || line.starts_with("Requires.private:") {
+            continue;
+        }
+        if let (Some(rest), Some(extra)) = (line.strip_prefix("Libs:"), libs_private) {
+            out.push_str(&format!("Libs: {} {extra}\n", rest.trim()));
+        } else if let Some(rest) = line.strip_prefix("Requires:") {
+            has_requires = true;
+            let all: Vec<&str> = [rest.trim()]
+                .into_iter()
+                .chain(requires_private)
+                .filter(|v| !v.is_empty())
+                .collect();
+            out.push_str(&format!("Requires: {}\n", all.join(", ")));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let (false, Some(extra)) = (has_requires, requires_private) {
+        out.push_str(&format!("Requires: {extra}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
-        for recipe in RECIPES {
-            assert_eq!(recipe.sha256.len(), 64, "{}", recipe.name);
-            assert!(recipe
-                .url
-                .starts_with("https://deb.debian.org/debian/pool/"));
-            assert!(
-                recipe.file_name().contains(recipe.version),
-                "{}",
-                recipe.name
-            );
-            assert!(recipe.build.contains("$DESTDIR"), "{}", recipe.name);
-        }
-        // Hints name packs that exist (the catalog check refuses unknown ones).
-        let catalog = crate::hints::Catalog::builtin();
-        assert!(catalog.hints().any(|h| h.pack.as_deref() == Some("libffi")));
-    }
-
-    #[test]
-    fn keys_differ_per_glibc_and_builds_find_headers_libraries_and_pkg_config() {
-        let libffi = recipe("libffi").unwrap();
-        assert_ne!(libffi.key((2, 17)), libffi.key((2, 28)));
-        assert!(libffi.key((2, 17)).starts_with("libffi-3.4.4-glibc2.17-"));
-        let packs = [
-            Pack {
-                name: "libffi".into(),
-                key: "libffi-k".into(),
-            },
-            Pack {
-                name: "zlib".into(),
-                key: "zlib-k".into(),
-            },
-        ];
-        let env: std::collections::HashMap<String, String> =
-            build_env(&packs, Some("-O1")).into_iter().collect();
-        assert_eq!(
-            env["CPATH"],
-            "/opt/refinery-packs/libffi-k/include:/opt/refinery-packs/zlib-k/include"
-        );
-        assert_eq!(
-            env["LDFLAGS"],
-            "-O1 -L/opt/refinery-packs/libffi-k/lib -L/opt/refinery-packs/zlib-k/lib"
-        );
-        assert_eq!(
-            env["PKG_CONFIG_PATH"],
-            "/opt/refinery-packs/libffi-k/lib/pkgconfig:/opt/refinery-packs/zlib-k/lib/pkgconfig"
-        );
-        assert!(build_env(&[], None).is_empty());
-    }
-}
+mod tests;

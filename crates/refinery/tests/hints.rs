@@ -34,6 +34,10 @@ fn missing_header_gives_a_hint_and_auto_apply_fixes_it() {
             &index.url,
             "--max-attempts",
             "1",
+            // The environment's own level: for older targets the hint selects the
+            // libyaml pack instead of libyaml-dev (tests/manylinux.rs).
+            "--platform-tag",
+            "manylinux_2_36_s390x",
         ];
         args.extend_from_slice(flags);
         let output = refinery(

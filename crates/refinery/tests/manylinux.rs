@@ -187,3 +187,167 @@ assert list(items) == [-7, 1, 3, 2**40], list(items)
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn lxml_links_the_libxml2_libxslt_and_zlib_packs_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "lxml==4.9.3\n");
+    // Attempt 1 fails on the bare environment (no libxml2/libxslt); the hints select the
+    // libxslt and libxml2 packs, which bring zlib along, for attempt 2.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let m = manifest(&out);
+    let e = entry(&m, "lxml");
+    assert_eq!(e["status"], "built", "{e}");
+    let file = e["path"].as_str().unwrap();
+    assert!(
+        file.contains("manylinux2014_s390x.manylinux_2_17_s390x"),
+        "{file}"
+    );
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let actions: Vec<&str> = e["metadata"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(actions.contains(&"pack libxslt"), "{actions:?}");
+    // Every pack below libxslt is linked, and each is a finished pack in the store.
+    for pack in [
+        "zlib-1.2.13-glibc2.17-",
+        "libxml2-2.9.14-glibc2.17-",
+        "libxslt-1.1.35-glibc2.17-",
+    ] {
+        let line = log
+            .lines()
+            .find(|l| l.contains("links the native library pack") && l.contains(pack))
+            .unwrap_or_else(|| panic!("{pack} not linked:\n{log}"));
+        let key = line.rsplit(' ').next().unwrap();
+        assert!(
+            envs_dir()
+                .join("packs")
+                .join(key)
+                .join("refinery-pack.json")
+                .is_file(),
+            "{key}"
+        );
+    }
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(file), &unpacked);
+    // The libraries are linked in, not grafted from the environment.
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libxml2") || n.starts_with("libxslt") || n.starts_with("libz"))
+        .collect();
+    assert!(grafted.is_empty(), "{grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_"),
+            "{object} needs libstdc++ ({version})"
+        );
+        assert!(glibc_minor(version) <= 17, "{object} needs {version}");
+    }
+    // Parse, XPath, an XSLT transform (libxslt) and an EXSLT function (libexslt), and a
+    // gzip-compressed document (zlib inside libxml2).
+    let gz = tmp.path().join("unpacked").join("doc.xml.gz");
+    {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::default(),
+        );
+        enc.write_all(b"<r><n>1</n><n>2</n></r>").unwrap();
+        enc.finish().unwrap();
+    }
+    let code = r#"import sys
+from lxml import etree
+doc = etree.fromstring(b"<items><item n='3'>c</item><item n='1'>a</item><item n='2'>b</item></items>")
+assert [i.text for i in doc.xpath("//item[@n > 1]")] == ["c", "b"]
+xslt = etree.XSLT(etree.fromstring(b'''<xsl:stylesheet version="1.0"
+  xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:str="http://exslt.org/strings"
+  extension-element-prefixes="str">
+  <xsl:output method="text"/>
+  <xsl:template match="/items">
+    <xsl:for-each select="item"><xsl:sort select="@n" data-type="number"/><xsl:value-of select="str:padding(2, '-')"/><xsl:value-of select="."/></xsl:for-each>
+  </xsl:template>
+</xsl:stylesheet>'''))
+assert str(xslt(doc)) == "--a--b--c", str(xslt(doc))
+assert etree.LIBXML_VERSION == (2, 9, 14) and etree.LIBXSLT_VERSION == (1, 1, 35), (etree.LIBXML_VERSION, etree.LIBXSLT_VERSION)
+assert [n.text for n in etree.parse("/tmp/w/doc.xml.gz").getroot()] == ["1", "2"]
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn scrypt_links_the_openssl_pack_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "scrypt==0.8.27\n");
+    // Attempt 1 fails on openssl/aes.h; the hint selects the OpenSSL pack for attempt 2.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "scrypt");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack openssl"),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libcrypto") || n.starts_with("libssl"))
+        .collect();
+    assert!(grafted.is_empty(), "{grafted:?}");
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // RFC 7914 section 12's second test vector, computed by libcrypto's PBKDF2 and the
+    // scrypt core under emulation.
+    let code = r#"import sys, scrypt
+key = scrypt.hash(b"password", b"NaCl", N=1024, r=8, p=16, buflen=64)
+assert key.hex() == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3731622eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640", key.hex()
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}

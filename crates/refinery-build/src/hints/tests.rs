@@ -53,6 +53,9 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("Could not find xmlsec1 config. Are libxmlsec1-dev and pkg-config installed?", "xmlsec1"),
     ("configure: error: cannot run test program while cross compiling", "cross-run-target-binary"),
     ("./conftest: cannot execute binary file: Exec format error", "cross-run-target-binary"),
+    ("Error: Please make sure the libxml2 and libxslt development packages are installed.", "libxslt"),
+    ("ERROR: /bin/sh: 1: xslt-config: not found", "libxslt"),
+    ("** make sure the development packages of libxml2 and libxslt are installed **", "libxslt"),
 ];
 
 /// (near miss, the hint id it must not suggest)
@@ -84,6 +87,7 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("Run-time dependency cairo found: YES 1.16.0", "cairo"),
     ("xmlsec1 1.2.37 (openssl)", "xmlsec1"),
     ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
+    ("checking for libxslt... yes", "libxslt"),
 ];
 
 #[test]
@@ -170,6 +174,40 @@ fn every_grounded_entry_matches_its_real_log_line_and_not_its_near_miss() {
         let found = ids(&catalog, line);
         assert!(!found.contains(id), "{line:?} must not suggest {id}");
     }
+}
+
+#[test]
+fn missing_xml_and_zlib_headers_select_packs_only_for_an_older_target() {
+    let catalog = Catalog::builtin();
+    let actions = |line: &str, prefer_packs: bool| -> Vec<String> {
+        catalog
+            .matches(line)
+            .iter()
+            .flat_map(|h| h.actions(Some(PackageFamily::Apt), prefer_packs))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let lxml =
+        "Error: Please make sure the libxml2 and libxslt development packages are installed.";
+    assert_eq!(actions(lxml, true), ["pack libxslt"]);
+    assert_eq!(
+        actions(lxml, false),
+        ["system packages libxml2-dev libxslt1-dev"]
+    );
+    assert_eq!(
+        actions(
+            "fatal error: libxml/xmlversion.h: No such file or directory",
+            true
+        ),
+        ["pack libxml2"]
+    );
+    assert_eq!(
+        actions(
+            "src/x.c:1:10: fatal error: zlib.h: No such file or directory",
+            true
+        ),
+        ["pack zlib"]
+    );
 }
 
 #[test]

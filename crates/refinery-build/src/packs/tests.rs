@@ -1,0 +1,327 @@
+//! The pack catalog (pinned, dependencies first) and the store: reuse, a refused source,
+//! a failed build. Store tests make real packs with the host's shell from a local
+//! tarball served through the index client (file:// URLs, no network).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::*;
+use crate::runner::HostRunner;
+
+#[test]
+fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
+    for recipe in RECIPES {
+        assert_eq!(recipe.sha256.len(), 64, "{}", recipe.name);
+        assert!(recipe
+            .url
+            .starts_with("https://deb.debian.org/debian/pool/"));
+        assert!(
+            recipe.file_name().contains(recipe.version),
+            "{}",
+            recipe.name
+        );
+        assert!(recipe.build.contains("$DESTDIR"), "{}", recipe.name);
+        for dependency in recipe.depends {
+            assert!(super::recipe(dependency).is_some(), "{}", recipe.name);
+        }
+    }
+    // Hints name packs that exist (the catalog check refuses unknown ones).
+    let catalog = crate::hints::Catalog::builtin();
+    for pack in ["libffi", "zlib", "libxml2", "libxslt", "openssl", "libyaml"] {
+        assert!(
+            catalog.hints().any(|h| h.pack.as_deref() == Some(pack)),
+            "no hint selects {pack}"
+        );
+    }
+}
+
+#[test]
+fn a_pack_comes_with_what_it_links_dependencies_first_and_once() {
+    let names = |wanted: &[&str]| -> Vec<&str> {
+        let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
+        with_dependencies(&wanted)
+            .unwrap()
+            .iter()
+            .map(|r| r.name)
+            .collect()
+    };
+    assert_eq!(names(&["libxslt"]), ["zlib", "libxml2", "libxslt"]);
+    assert_eq!(
+        names(&["zlib", "libffi", "libxslt", "libxml2"]),
+        ["zlib", "libffi", "libxml2", "libxslt"]
+    );
+    let err = with_dependencies(&["libfoo".to_string()]).unwrap_err();
+    assert!(
+        err.contains("\"libfoo\"") && err.contains("libxslt"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keys_differ_per_glibc_and_follow_dependencies() {
+    let libffi = recipe("libffi").unwrap();
+    assert_ne!(libffi.key((2, 17)), libffi.key((2, 28)));
+    // A pack without dependencies keeps the key it had before packs could have any, so
+    // stores made then are reused.
+    assert_eq!(libffi.key((2, 17)), "libffi-3.4.4-glibc2.17-cc1853047d58");
+    let libxslt = recipe("libxslt").unwrap();
+    assert!(libxslt
+        .key((2, 17))
+        .starts_with("libxslt-1.1.35-glibc2.17-"));
+    // The dependency's key is part of the hash: same recipe, other dependency key.
+    let mut other = libxslt.clone();
+    other.depends = &["zlib"];
+    assert_ne!(other.key((2, 17)), libxslt.key((2, 17)));
+}
+
+#[test]
+fn builds_find_headers_libraries_and_pkg_config() {
+    let packs = [
+        Pack {
+            name: "libffi".into(),
+            key: "libffi-k".into(),
+        },
+        Pack {
+            name: "zlib".into(),
+            key: "zlib-k".into(),
+        },
+    ];
+    let env: std::collections::HashMap<String, String> =
+        build_env(&packs, Some("-O1")).into_iter().collect();
+    assert_eq!(
+        env["CPATH"],
+        "/opt/refinery-packs/libffi-k/include:/opt/refinery-packs/zlib-k/include"
+    );
+    assert_eq!(
+        env["LDFLAGS"],
+        "-O1 -L/opt/refinery-packs/libffi-k/lib -L/opt/refinery-packs/zlib-k/lib"
+    );
+    assert_eq!(
+        env["PKG_CONFIG_PATH"],
+        "/opt/refinery-packs/libffi-k/lib/pkgconfig:/opt/refinery-packs/zlib-k/lib/pkgconfig"
+    );
+    assert!(!env.contains_key("OPENSSL_STATIC"));
+    assert!(build_env(&[], None).is_empty());
+    // A static OpenSSL is linked statically by openssl-sys only when told so.
+    let openssl = Pack {
+        name: "openssl".into(),
+        key: "openssl-k".into(),
+    };
+    let env: std::collections::HashMap<String, String> =
+        build_env(&[openssl], None).into_iter().collect();
+    assert_eq!(env["OPENSSL_STATIC"], "1");
+    assert_eq!(env["OPENSSL_DIR"], "/opt/refinery-packs/openssl-k");
+}
+
+#[test]
+fn pkg_config_files_of_static_packs_name_their_private_libraries() {
+    // libxml2 2.9.14's libxml-2.0.pc as configure writes it against the zlib pack.
+    let libxml2 = "prefix=/opt/refinery-packs/libxml2-k\nlibdir=${prefix}/lib\n\nName: libXML\nRequires:\nLibs: -L${libdir} -lxml2\nLibs.private: -pthread -L/opt/refinery-packs/zlib-k/lib -lz -lm\nCflags: -I${includedir}/libxml2\n";
+    assert_eq!(
+        static_pkg_config(libxml2),
+        "prefix=/opt/refinery-packs/libxml2-k\nlibdir=${prefix}/lib\n\nName: libXML\nRequires: \nLibs: -L${libdir} -lxml2 -pthread -L/opt/refinery-packs/zlib-k/lib -lz -lm\nCflags: -I${includedir}/libxml2\n"
+    );
+    let with_requires = "Name: x\nRequires: a\nRequires.private: b, c\nLibs: -lx\n";
+    assert_eq!(
+        static_pkg_config(with_requires),
+        "Name: x\nRequires: a, b, c\nLibs: -lx\n"
+    );
+    let only_private = "Name: y\nRequires.private: zlib\nLibs: -ly\n";
+    assert_eq!(
+        static_pkg_config(only_private),
+        "Name: y\nLibs: -ly\nRequires: zlib\n"
+    );
+}
+
+/// Remembers the messages of a pack build.
+#[derive(Default)]
+struct Messages(Mutex<Vec<String>>);
+
+impl Reporter for Messages {
+    fn message(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+}
+
+/// A source tarball `fake-1.0.tar.gz` (folder `fake-1.0`, one C file) in `dir`, and its
+/// sha256.
+fn source_tarball(dir: &Path) -> (PathBuf, String) {
+    let path = dir.join("fake-1.0.tar.gz");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        file,
+        flate2::Compression::default(),
+    ));
+    let body = b"int fake(void) { return 1; }\n";
+    let mut header = tar::Header::new_gnu();
+    header.set_size(body.len() as u64);
+    header.set_mode(0o644);
+    builder
+        .append_data(&mut header, "fake-1.0/fake.c", &body[..])
+        .unwrap();
+    builder.into_inner().unwrap().finish().unwrap();
+    let sha = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+    (path, sha)
+}
+
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// A recipe for the tarball at `path` whose build runs `build`.
+fn fake_recipe(path: &Path, sha256: &str, build: &str) -> PackRecipe {
+    PackRecipe {
+        name: "fake",
+        version: "1.0",
+        url: leak(format!("file://{}", path.display())),
+        sha256: leak(sha256.to_string()),
+        folder: "fake-1.0",
+        depends: &[],
+        link_env: &[],
+        build: leak(build.to_string()),
+    }
+}
+
+/// Installs the C file as a "library" and a `.pc` file with private libraries.
+const INSTALL: &str = "mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\"\n\
+    cp fake.c \"$DESTDIR$PREFIX/lib/libfake.c\"\n\
+    printf 'Name: fake\\nLibs: -lfake\\nLibs.private: -lm\\n' > \"$DESTDIR$PREFIX/lib/pkgconfig/fake.pc\"";
+
+struct Fixture {
+    tmp: tempfile::TempDir,
+    store: PackStore,
+    client: refinery_index::IndexClient,
+    logs: PathBuf,
+    tarball: PathBuf,
+    sha256: String,
+    downloads: AtomicUsize,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let tmp = tempfile::tempdir().unwrap();
+        let (tarball, sha256) = source_tarball(tmp.path());
+        let client = refinery_index::IndexClient::new(refinery_index::IndexConfig {
+            index_url: String::new(),
+            cache_dir: Some(tmp.path().join("cache")),
+            netrc_path: Some(PathBuf::new()),
+            ..Default::default()
+        })
+        .unwrap();
+        Fixture {
+            store: PackStore::new(&tmp.path().join("envs")),
+            logs: tmp.path().join("logs"),
+            client,
+            tarball,
+            sha256,
+            downloads: AtomicUsize::new(0),
+            tmp,
+        }
+    }
+
+    fn ensure(&self, recipe: &PackRecipe, reporter: &Messages) -> Result<Pack, String> {
+        std::fs::create_dir_all(&self.logs).unwrap();
+        let download = |url: &str, sha256: &str, dir: &Path| {
+            self.downloads.fetch_add(1, Ordering::SeqCst);
+            fetch_source(&self.client, url, sha256, dir)
+        };
+        let runner = HostRunner {
+            python: "python3".into(),
+        };
+        self.store.ensure(
+            recipe,
+            (2, 17),
+            &[],
+            &runner,
+            &download,
+            &self.logs.join("fake-pack.log"),
+            reporter,
+        )
+    }
+
+    /// Names in the store folder other than its lock folder.
+    fn store_entries(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.store.dir()) else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != ".locks")
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[test]
+fn a_second_run_reuses_the_pack_without_fetching_or_building() {
+    let f = Fixture::new();
+    let recipe = fake_recipe(&f.tarball, &f.sha256, INSTALL);
+    let first = Messages::default();
+    let pack = f.ensure(&recipe, &first).unwrap();
+    assert_eq!(pack.key, recipe.key((2, 17)));
+    let dir = f.store.dir().join(&pack.key);
+    assert!(dir.join(MARKER_FILE).is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("lib/pkgconfig/fake.pc")).unwrap(),
+        "Name: fake\nLibs: -lfake -lm\n"
+    );
+    assert_eq!(first.0.lock().unwrap().len(), 1, "{:?}", first.0);
+    assert_eq!(f.downloads.load(Ordering::SeqCst), 1);
+    let made_at = std::fs::metadata(dir.join(MARKER_FILE))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let second = Messages::default();
+    assert_eq!(f.ensure(&recipe, &second).unwrap(), pack);
+    assert!(second.0.lock().unwrap().is_empty(), "{:?}", second.0);
+    assert_eq!(f.downloads.load(Ordering::SeqCst), 1, "fetched again");
+    let still = std::fs::metadata(dir.join(MARKER_FILE))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(made_at, still, "the pack was made again");
+    assert_eq!(f.store_entries(), [pack.key]);
+}
+
+#[test]
+fn a_source_with_another_sha256_is_refused_naming_the_file() {
+    let f = Fixture::new();
+    let wrong = "0".repeat(64);
+    let recipe = fake_recipe(&f.tarball, &wrong, INSTALL);
+    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    assert!(err.contains("fake-1.0.tar.gz"), "{err}");
+    assert!(err.contains("sha256 mismatch"), "{err}");
+    assert!(err.contains(&wrong) && err.contains(&f.sha256), "{err}");
+    assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
+    assert!(!f.logs.join("fake-pack.log").exists(), "nothing was built");
+}
+
+#[test]
+fn a_failed_build_names_its_log_and_leaves_nothing_to_reuse() {
+    let f = Fixture::new();
+    let gate = f.tmp.path().join("may-finish");
+    // Installs half of the pack, then fails unless the gate file exists.
+    let build = format!(
+        "{INSTALL}\necho installing the rest\ntest -f '{}' || {{ echo 'make: *** [all] Error 2'; exit 2; }}",
+        gate.display()
+    );
+    let recipe = fake_recipe(&f.tarball, &f.sha256, &build);
+    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    let log = f.logs.join("fake-pack.log");
+    assert!(err.contains(&log.display().to_string()), "{err}");
+    assert!(err.contains("fake 1.0"), "{err}");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("make: *** [all] Error 2"));
+    assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
+
+    // The half-installed files are not taken for a pack: the next run builds again.
+    std::fs::write(&gate, "").unwrap();
+    let messages = Messages::default();
+    let pack = f.ensure(&recipe, &messages).unwrap();
+    assert_eq!(messages.0.lock().unwrap().len(), 1, "{:?}", messages.0);
+    assert_eq!(f.downloads.load(Ordering::SeqCst), 2);
+    assert_eq!(f.store_entries(), [pack.key]);
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Benchmark: the build yield for manylinux2014_s390x. The 37 most-downloaded PyPI projects
+# that need a compiler (pypi_top150_nonpure.txt of the external-deps-build study), each
+# built from its sdist for CPython 3.11 and manylinux2014_s390x (glibc 2.17), one refinery
+# run per project. Prints per project: status, version, reached tag, toolchain (the
+# manifest's built_with), seconds; then built N/M and the wall time.
+#
+#   scripts/bench/yield.sh                        # all 37 (hours under emulation)
+#   scripts/bench/yield.sh --only msgpack,regex   # a subset
+#   scripts/bench/yield.sh --budget 1800          # start no project after 30 min
+#
+# Options:
+#   --only a,b,...        only these projects (names from the list below)
+#   --budget SECS         start no new project once SECS have passed (the rest: skipped)
+#   --attempt-timeout S   the refinery's --attempt-timeout (default 1800)
+#   --max-attempts N      the refinery's --max-attempts (default 2)
+#   --python X.Y          target CPython (default 3.11, the bookworm environment)
+#   --from-index          do not force sdists: reuse PyPI's s390x wheels where they fit
+#
+# Source builds are forced by sdist_index.py, an index in front of PyPI that hides the
+# project's wheels from the refinery's planner (pip and uv inside the build still see
+# wheels for build requirements). Runtime dependencies without a fitting s390x wheel are
+# built too and count into the project's time.
+#
+# Needs: the s390x environments (REFINERY_ENVS_DIR), bubblewrap, network to PyPI and the
+# Debian pool (packs). REFINERY=path/to/refinery skips the build; KEEP=1 keeps the work
+# folder; RESULTS=file writes the table as TSV too.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ALL="charset-normalizer cryptography pyyaml numpy protobuf pandas markupsafe cffi psutil lxml
+sqlalchemy aiohttp grpcio pyarrow wrapt frozenlist coverage pillow greenlet yarl multidict
+scipy httptools pynacl psycopg2-binary rpds-py bcrypt scikit-learn msgpack matplotlib regex
+kiwisolver pydantic-core pyrsistent grpcio-tools pycryptodomex google-crc32c"
+only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index=""
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --only) only="$2"; shift 2 ;;
+        --budget) budget="$2"; shift 2 ;;
+        --attempt-timeout) attempt_timeout="$2"; shift 2 ;;
+        --max-attempts) max_attempts="$2"; shift 2 ;;
+        --python) python="$2"; shift 2 ;;
+        --from-index) from_index=1; shift ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        *) echo "yield.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+projects=()
+if [[ -n "$only" ]]; then
+    for p in ${only//,/ }; do
+        if ! grep -qw -- "$p" <<<"$ALL"; then
+            echo "yield.sh: $p is not one of the 37 projects (see the list in $0)" >&2
+            exit 2
+        fi
+        projects+=("$p")
+    done
+else
+    read -r -a projects <<<"$(echo $ALL)"
+fi
+export REFINERY_ENVS_DIR="${REFINERY_ENVS_DIR:-$HOME/.cache/refinery/envs}"
+if [[ -z "${REFINERY:-}" ]]; then
+    cargo build -p refinery --quiet
+    REFINERY="${CARGO_TARGET_DIR:-$PWD/target}/debug/refinery"
+fi
+work="$(mktemp -d /tmp/refinery-bench-yield.XXXXXX)"
+server_pid=""
+cleanup() {
+    if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
+    if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+index_args=()
+if [[ -z "$from_index" ]]; then
+    : > "$work/force"
+    python3 scripts/bench/sdist_index.py 0 "$work/force" > "$work/index.url" 2> "$work/index.log" &
+    server_pid=$!
+    for _ in $(seq 50); do [[ -s "$work/index.url" ]] && break; sleep 0.1; done
+    [[ -s "$work/index.url" ]] || { echo "yield.sh: the sdist index did not start ($work/index.log)" >&2; exit 1; }
+    index_args=(--index-url "$(cat "$work/index.url")")
+fi
+started=$(date +%s)
+printf '%-20s %-9s %-12s %-42s %8s  %s\n' project status version "reached tag" seconds toolchain
+printf 'project\tstatus\tversion\treached_tag\tseconds\ttoolchain\n' > "$work/results.tsv"
+built=0
+for p in "${projects[@]}"; do
+    now=$(date +%s)
+    if [[ -n "$budget" ]] && (( now - started >= budget )); then
+        printf '%-20s %-9s\n' "$p" skipped
+        printf '%s\tskipped\t\t\t\t\n' "$p" >> "$work/results.tsv"
+        continue
+    fi
+    mkdir -p "$work/$p/input"
+    echo "$p" > "$work/$p/input/requirements.txt"
+    echo "$p" > "$work/force"
+    t0=$(date +%s.%N)
+    "$REFINERY" --input "$work/$p/input" --output "$work/$p/out" --cache "$work/cache" \
+        --python "$python" --platform-tag manylinux2014_s390x "${index_args[@]}" \
+        --max-attempts "$max_attempts" --attempt-timeout "$attempt_timeout" \
+        > "$work/$p/run.log" 2>&1 || true
+    t1=$(date +%s.%N)
+    # Appends the TSV row, prints the table row; exit status 0 when built.
+    if python3 - "$work/$p/out/manifest.json" "$p" "$(echo "$t1 - $t0" | bc)" \
+        "$work/results.tsv" <<'PY'
+import json, re, sys
+path, project, seconds, tsv = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
+try:
+    entries = json.load(open(path))["entries"]
+except (OSError, ValueError):
+    entries = []
+e = next((e for e in entries if norm(e["name"]) == norm(project)), None)
+m = (e or {}).get("metadata") or {}
+status = e["status"] if e else "no-entry"
+version = (e or {}).get("version", "")
+tag = m.get("reached_tag") or "-"
+toolchain = m.get("built_with") or "-"
+if status != "built" and e:
+    toolchain += " | " + " ".join(e.get("detail", "").split())[:160]
+with open(tsv, "a") as f:
+    f.write("\t".join([project, status, version, tag, f"{seconds:.0f}", toolchain]) + "\n")
+print(f"{project:20} {status:9} {version:12} {tag:42} {seconds:8.0f}  {toolchain}", flush=True)
+sys.exit(0 if status == "built" else 1)
+PY
+    then
+        built=$((built + 1))
+    fi
+done
+wall=$(( $(date +%s) - started ))
+echo
+echo "built $built/${#projects[@]} for manylinux2014_s390x (CPython $python) in ${wall} s wall"
+if [[ -n "${RESULTS:-}" ]]; then cp "$work/results.tsv" "$RESULTS"; fi
