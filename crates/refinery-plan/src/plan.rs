@@ -1433,6 +1433,15 @@ fn check_hashes(
         };
         let path = match fetch(node) {
             Ok(path) => path,
+            // Other bytes than the index announced: in hash-checking mode that is a hash
+            // failure like any other (exit 2), not a missing package.
+            Err(reason) if reason.contains("sha256 mismatch") => {
+                problems.push(format!(
+                    "{} {}: the download is not the file the index announced ({reason})",
+                    node.name, node.version
+                ));
+                continue;
+            }
             Err(reason) => {
                 node.action = Action::Missing;
                 node.reason = format!("cannot fetch the file to check its hash: {reason}");
@@ -1610,6 +1619,52 @@ pub fn summary(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
+        let mut node = missing_node("tinypkg", "1.0", String::new(), true);
+        node.action = Action::Reuse;
+        node.source = Some(Source {
+            kind: SourceKind::IndexWheel,
+            filename: "tinypkg-1.0-py3-none-any.whl".into(),
+            url: Some("http://127.0.0.1:9/files/tinypkg-1.0-py3-none-any.whl".into()),
+            path: None,
+            sha256: None,
+            checked_hash: None,
+        });
+        let mut expected = ExpectedHashes::default();
+        expected.add_entries(&[refinery_pep::RequirementEntry {
+            requirement: refinery_pep::parse_requirement("tinypkg==1.0").unwrap(),
+            hashes: vec![format!("sha256:{}", "1c".repeat(32))],
+            file: "requirements.txt".into(),
+            line: 1,
+        }]);
+        let mut nodes = vec![node];
+        let err = check_hashes(&mut nodes, &[], &expected, |_| {
+            Err(
+                "cannot download tinypkg-1.0-py3-none-any.whl: sha256 mismatch for \
+                 tinypkg-1.0-py3-none-any.whl: expected 1c…, got 00…"
+                    .to_string(),
+            )
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("not the file the index announced"),
+            "{err}"
+        );
+        // A file that cannot be fetched at all stays a missing package.
+        let mut nodes = vec![{
+            let mut n = missing_node("tinypkg", "1.0", String::new(), true);
+            n.action = Action::Reuse;
+            n.source = nodes[0].source.clone();
+            n
+        }];
+        check_hashes(&mut nodes, &[], &expected, |_| {
+            Err("connection refused".into())
+        })
+        .unwrap();
+        assert_eq!(nodes[0].action, Action::Missing);
+    }
 
     fn pin(name: &str, via: &[&str]) -> ResolvedPin {
         ResolvedPin {
