@@ -840,8 +840,11 @@ async function main() {
       await until(async () => (await sw.isChecked()) !== before, `${name} changed`);
       const focused = await page.evaluate(() => document.activeElement?.closest('label')?.textContent ?? document.activeElement?.tagName);
       expect(focused.includes(name), `${name}: the focus is on "${focused}"`);
+      // The switch ignores presses while its change is being saved (aria-busy): wait.
+      await until(async () => (await sw.getAttribute('aria-busy')) !== 'true', `${name} saved`);
       await page.keyboard.press('Space');
       await until(async () => (await sw.isChecked()) === before, `${name} changed back`);
+      await until(async () => (await sw.getAttribute('aria-busy')) !== 'true', `${name} saved again`);
       const still = await page.evaluate(() => document.activeElement?.closest('label')?.textContent ?? document.activeElement?.tagName);
       expect(still.includes(name), `${name}: the focus stays on the switch ("${still}")`);
     }
