@@ -154,11 +154,6 @@ async fn upload_slot(state: &AppState) -> ApiResult<tokio::sync::SemaphorePermit
     }
 }
 
-/// The answer of an upload handler.
-fn with_retry_after(result: ApiResult<Response>) -> Response {
-    result.unwrap_or_else(IntoResponse::into_response)
-}
-
 /// The multipart field `file`, spooled: its file name and content.
 async fn read_upload(
     state: &AppState,
@@ -294,13 +289,6 @@ async fn receive<'a>(
 pub async fn upload_requirements(
     State(state): State<Arc<AppState>>,
     multipart: Multipart,
-) -> Response {
-    with_retry_after(upload_requirements_inner(state, multipart).await)
-}
-
-async fn upload_requirements_inner(
-    state: Arc<AppState>,
-    multipart: Multipart,
 ) -> ApiResult<Response> {
     let (filename, spooled, _slot) = receive(
         &state,
@@ -350,11 +338,10 @@ async fn upload_requirements_inner(
 }
 
 /// `POST /api/wheels/upload`.
-pub async fn upload_wheel(State(state): State<Arc<AppState>>, multipart: Multipart) -> Response {
-    with_retry_after(upload_wheel_inner(state, multipart).await)
-}
-
-async fn upload_wheel_inner(state: Arc<AppState>, multipart: Multipart) -> ApiResult<Response> {
+pub async fn upload_wheel(
+    State(state): State<Arc<AppState>>,
+    multipart: Multipart,
+) -> ApiResult<Response> {
     let (filename, spooled, _slot) = receive(
         &state,
         multipart,
@@ -422,15 +409,6 @@ pub async fn job_wheel(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<WheelQuery>,
-    body: Body,
-) -> Response {
-    with_retry_after(job_wheel_inner(state, id, q, body).await)
-}
-
-async fn job_wheel_inner(
-    state: Arc<AppState>,
-    id: String,
-    q: WheelQuery,
     body: Body,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "job")?;
