@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 JOBS="${JOBS:-100000}"
 LEASE="${LEASE:-5}"
+BACKENDS="${BACKENDS:-postgres sqlite}"   # e.g. BACKENDS=sqlite for one of them
 PG="${REFINERY_TEST_DATABASE_URL:-postgres://refinery:refinery@127.0.0.1/refinery_test}"
 cargo build -q --release -p refinery
 bin="$PWD/target/release/refinery"
@@ -37,6 +38,8 @@ run() { # label, workers, killed, extra serve args...
     kill "$server"; wait "$server" 2>/dev/null || true; server=
 }
 
-psql -q "$PG" -c "CREATE SCHEMA $schema"
-run postgres 64 8 --database-url "$PG?options=-c%20search_path%3D$schema"
-run sqlite 16 2
+if [[ " $BACKENDS " == *" postgres "* ]]; then
+    psql -q "$PG" -c "CREATE SCHEMA $schema"
+    run postgres 64 8 --database-url "$PG?options=-c%20search_path%3D$schema"
+fi
+if [[ " $BACKENDS " == *" sqlite "* ]]; then run sqlite 16 2; fi

@@ -1114,10 +1114,9 @@ async fn worker_claim(
 ) -> ApiResult<Response> {
     check_worker_id(&body.worker)?;
     let job = blocking(move || {
-        state.store.worker_seen(&body.worker, &body.host, None)?;
         state
             .store
-            .claim(&body.worker, lease_of(body.lease_secs))
+            .claim_as(&body.worker, &body.host, lease_of(body.lease_secs))
             .map_err(ApiError::from)
     })
     .await?;

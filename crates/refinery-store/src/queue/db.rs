@@ -96,6 +96,10 @@ pub trait Conn: Send {
     fn batch(&mut self, sql: &str) -> Result<(), QueueError>;
     /// True when the connection cannot be used again (e.g. the server went away).
     fn is_broken(&self) -> bool;
+    /// Checks that the connection still answers (one round trip where there is a server).
+    fn ping(&mut self) -> Result<(), QueueError> {
+        Ok(())
+    }
 }
 
 /// How to reach a database.

@@ -487,7 +487,19 @@ pub trait QueueStore: Send + Sync {
     /// The newest job of a package version.
     fn latest_job(&self, package: &str, version: &str) -> Result<Option<Job>, QueueError>;
     /// Claims the next job (highest priority, oldest first) for `worker`.
-    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError>;
+    fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
+        self.claim_as(worker, "", lease)
+    }
+    /// [`QueueStore::claim`], recording in the same transaction that `worker` (on `host`,
+    /// kept as it was when empty) was seen, with the job it got or none: one commit, where
+    /// a separate [`QueueStore::worker_seen`] would cost a second (the bound of a busy
+    /// PostgreSQL queue is the disk's commit rate).
+    fn claim_as(
+        &self,
+        worker: &str,
+        host: &str,
+        lease: Duration,
+    ) -> Result<Option<Job>, QueueError>;
     /// `leased` → `building` (fenced).
     fn start(&self, id: i64, attempt: i64) -> Result<(), QueueError>;
     /// Extends the lease (fenced); the reply says whether to cancel.

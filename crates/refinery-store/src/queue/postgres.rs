@@ -1,8 +1,11 @@
 //! PostgreSQL backend (the `postgres` crate, synchronous): the scale-out engine that many
 //! workers on many hosts share. Migrations are numbered in `refinery_queue_schema` and run
-//! under an advisory lock, so several processes may start at once.
+//! under an advisory lock by the first connection of a process, so several processes may
+//! start at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use postgres::types::{ToSql, Type};
@@ -116,6 +119,7 @@ const MIGRATIONS: &[&str] = &[
     );
 "#,
     super::sql::MIGRATION_ONE_ACTIVE_JOB,
+    super::sql::MIGRATION_CLAIMABLE_INDEX,
 ];
 
 /// A numbered list of migrations, the table that records how many ran and the advisory
@@ -142,6 +146,9 @@ pub struct PgBackend {
     location: String,
     schema: Option<String>,
     migrations: &'static PgMigrations,
+    /// Set once a connection of this backend ran (or found) every migration: later
+    /// connections skip the advisory lock, which would serialize every new connection.
+    migrated: Arc<AtomicBool>,
 }
 
 impl PgBackend {
@@ -166,6 +173,7 @@ impl PgBackend {
             location,
             schema: schema.map(str::to_string),
             migrations,
+            migrated: Arc::new(AtomicBool::new(false)),
         })
     }
 }
@@ -328,6 +336,10 @@ impl Conn for PgConn {
     fn is_broken(&self) -> bool {
         self.client.as_ref().is_none_or(Client::is_closed)
     }
+
+    fn ping(&mut self) -> Result<(), QueueError> {
+        self.batch("")
+    }
 }
 
 fn quote_ident(name: &str) -> String {
@@ -348,6 +360,12 @@ impl Backend for PgBackend {
             statements: HashMap::new(),
             location: self.location.clone(),
         };
+        if self.migrated.load(Ordering::Acquire) {
+            if let Some(schema) = &self.schema {
+                conn.batch(&format!("SET search_path TO {}", quote_ident(schema)))?;
+            }
+            return Ok(conn);
+        }
         conn.batch("BEGIN")?;
         let migrated = (|| {
             let PgMigrations { table, lock, list } = self.migrations;
@@ -396,6 +414,7 @@ impl Backend for PgBackend {
         }
         // Statements prepared before the migration may describe old tables.
         conn.statements.clear();
+        self.migrated.store(true, Ordering::Release);
         Ok(conn)
     }
 

@@ -125,6 +125,7 @@ const MIGRATIONS: &[&str] = &[
     );
 "#,
     super::sql::MIGRATION_ONE_ACTIVE_JOB,
+    super::sql::MIGRATION_CLAIMABLE_INDEX,
 ];
 
 /// The SQLite database file.
