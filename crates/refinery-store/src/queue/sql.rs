@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
 use super::{
-    now_ms, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus, LogChunk,
-    NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore, ReapedJob,
-    Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
+    now_ms, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
+    LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
+    ReapedJob, Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
 };
 use crate::manifest::normalize_name;
 
@@ -372,6 +372,52 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 spec.version.trim()
             )))
         })
+    }
+
+    fn record_finished(&self, job: &FinishedJob) -> Result<Job, QueueError> {
+        let spec = &job.spec;
+        let status = spec.status.unwrap_or(JobStatus::Pending);
+        if !status.is_terminal() || spec.package.trim().is_empty() || spec.version.trim().is_empty()
+        {
+            return Err(QueueError::Invalid(format!(
+                "a finished job needs a package, a version and a final status (got `{status}` for `{}` `{}`)",
+                spec.package, spec.version
+            )));
+        }
+        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
+        let rows = self.query(
+            &format!(
+                "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
+                 recipe, status, priority, attempt, plan_id, input_id, detail, result, \
+                 created_ms, updated_ms, started_ms, finished_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $14) \
+                 RETURNING {JOB_COLS}"
+            ),
+            &[
+                spec.package.trim().into(),
+                normalize_name(&spec.package).into(),
+                spec.version.trim().into(),
+                spec.python.clone().into(),
+                spec.platform_tag.clone().into(),
+                recipe.into(),
+                status.as_str().into(),
+                spec.priority.into(),
+                spec.plan_id.clone().into(),
+                spec.input_id.into(),
+                spec.detail.clone().into(),
+                json_text(&job.result).into(),
+                job.started_ms
+                    .unwrap_or(job.finished_ms)
+                    .min(job.finished_ms)
+                    .into(),
+                job.finished_ms.into(),
+                job.started_ms.into(),
+            ],
+        )?;
+        rows.first()
+            .map(job_from_row)
+            .transpose()?
+            .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))
     }
 
     fn job(&self, id: i64) -> Result<Job, QueueError> {
