@@ -154,6 +154,8 @@ pub fn refinery(args: &[&str], envs: &[(&str, &str)]) -> Output {
         "PLAN_OVERRIDES_JSON",
         "MAX_DEPS",
         "HISTORY_DB",
+        // A run records its plan and packages there (else `<cache>/queue.db`).
+        "DATABASE_URL",
     ] {
         cmd.env_remove(name);
     }
