@@ -374,8 +374,8 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         })
     }
 
-    fn record_finished(&self, job: &FinishedJob) -> Result<Job, QueueError> {
-        let spec = &job.spec;
+    fn record_finished(&self, finished: &FinishedJob) -> Result<Job, QueueError> {
+        let spec = &finished.spec;
         let status = spec.status.unwrap_or(JobStatus::Pending);
         if !status.is_terminal() || spec.package.trim().is_empty() || spec.version.trim().is_empty()
         {
@@ -384,40 +384,33 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 spec.package, spec.version
             )));
         }
-        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
-        let rows = self.query(
-            &format!(
-                "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
-                 recipe, status, priority, attempt, plan_id, input_id, detail, result, \
-                 created_ms, updated_ms, started_ms, finished_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $11, $12, $13, $14, $15, $14) \
-                 RETURNING {JOB_COLS}"
-            ),
-            &[
-                spec.package.trim().into(),
-                normalize_name(&spec.package).into(),
-                spec.version.trim().into(),
-                spec.python.clone().into(),
-                spec.platform_tag.clone().into(),
-                recipe.into(),
-                status.as_str().into(),
-                spec.priority.into(),
-                spec.plan_id.clone().into(),
-                spec.input_id.into(),
-                spec.detail.clone().into(),
-                json_text(&job.result).into(),
-                job.started_ms
-                    .unwrap_or(job.finished_ms)
-                    .min(job.finished_ms)
-                    .into(),
-                job.finished_ms.into(),
-                job.started_ms.into(),
-            ],
-        )?;
-        rows.first()
-            .map(job_from_row)
-            .transpose()?
-            .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))
+        self.tx(|c| {
+            let job = Self::insert_job(c, spec, status, "")?
+                .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
+            // It ran once, elsewhere: its own times and result, no lease.
+            let rows = c.query(
+                &format!(
+                    "UPDATE jobs SET attempt = 1, result = $2, started_ms = $3, \
+                     finished_ms = $4, created_ms = $5, updated_ms = $4 WHERE id = $1 \
+                     RETURNING {JOB_COLS}"
+                ),
+                &[
+                    job.id.into(),
+                    json_text(&finished.result).into(),
+                    finished.started_ms.into(),
+                    finished.finished_ms.into(),
+                    finished
+                        .started_ms
+                        .unwrap_or(finished.finished_ms)
+                        .min(finished.finished_ms)
+                        .into(),
+                ],
+            )?;
+            rows.first()
+                .map(job_from_row)
+                .transpose()?
+                .ok_or_else(|| QueueError::Conflict("the update returned no row".into()))
+        })
     }
 
     fn job(&self, id: i64) -> Result<Job, QueueError> {
