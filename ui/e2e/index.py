@@ -1,7 +1,8 @@
 """A local PEP 503 package index for the browser tests.
 
 Writes into DIR a pure wheel (reused by plans), sdists that need building (with static
-PKG-INFO metadata so the resolver needs no build backend from an index), and the
+PKG-INFO metadata so the resolver needs no build backend from an index), one sdist with an
+in-tree PEP 517 backend that builds with nothing from an index (the CLI run's), and the
 `simple/` pages that list them with sha256 fragments; then serves DIR on 127.0.0.1 at a
 free port and prints `PORT <n>` once it listens.
 
@@ -64,6 +65,59 @@ def sdist(dir_, name, version, requires=()):
     return filename
 
 
+TINY_BACKEND = """import base64, hashlib, os, zipfile
+NAME, VERSION = {name!r}, {version!r}
+METADATA = {metadata!r}
+DIST_INFO = NAME + "-" + VERSION + ".dist-info"
+WHEEL = "Wheel-Version: 1.0\\nGenerator: tinybackend\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    target = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(target, exist_ok=True)
+    for member, text in (("METADATA", METADATA), ("WHEEL", WHEEL)):
+        with open(os.path.join(target, member), "w") as f:
+            f.write(text)
+    return DIST_INFO
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    files = {{NAME + "/__init__.py": "VALUE = 42\\n", DIST_INFO + "/METADATA": METADATA, DIST_INFO + "/WHEEL": WHEEL}}
+    record = []
+    filename = NAME + "-" + VERSION + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as z:
+        for member, text in files.items():
+            data = text.encode()
+            z.writestr(member, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(member + ",sha256=" + digest + "," + str(len(data)))
+        record.append(DIST_INFO + "/RECORD,,")
+        z.writestr(DIST_INFO + "/RECORD", "\\n".join(record) + "\\n")
+    return filename
+"""
+
+
+def tiny_sdist(dir_, name, version):
+    """An sdist whose in-tree backend needs nothing from an index: it builds offline."""
+    base = f"{name}-{version}"
+    metadata = f"Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
+    members = {
+        "PKG-INFO": metadata,
+        "pyproject.toml": '[build-system]\nrequires = []\nbuild-backend = "tinybackend"\nbackend-path = ["."]\n',
+        "tinybackend.py": TINY_BACKEND.format(name=name, version=version, metadata=metadata),
+    }
+    filename = f"{base}.tar.gz"
+    with tarfile.open(os.path.join(dir_, filename), "w:gz") as tar:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{base}/{member}")
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return filename
+
+
 def normalize(name):
     import re
 
@@ -77,6 +131,7 @@ def write_index(root):
         "tinypure": [wheel(files_dir, "tinypure", "2.0")],
         "needsbuild": [sdist(files_dir, "needsbuild", "1.0", ["tinypure>=1"])],
         "failpkg": [sdist(files_dir, "failpkg", "0.3")],
+        "clitiny": [tiny_sdist(files_dir, "clitiny", "1.0")],
     }
     simple = os.path.join(root, "simple")
     os.makedirs(simple, exist_ok=True)

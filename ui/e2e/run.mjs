@@ -68,6 +68,25 @@ function spawnUntil(cmd, args, env, re, onOutput) {
   });
 }
 
+/** Runs `cmd` to its end; resolves with its exit code and its output (stdout + stderr). */
+function runToEnd(cmd, args, env, limitMs) {
+  return new Promise((resolveP, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM');
+      reject(new Error(`${cmd} ${args.join(' ')} ran longer than ${limitMs} ms:\n${output}`));
+    }, limitMs);
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolveP({ code, output });
+    });
+  });
+}
+
 let indexUrl = '';
 let base = '';
 let port = 0;
@@ -988,6 +1007,40 @@ async function main() {
     await page.getByRole('button', { name: 'Retry now' }).click();
     await banner.waitFor({ state: 'hidden', timeout: WAIT });
     await page.locator('.badge', { hasText: 'API ok' }).waitFor();
+  });
+
+  // Issue 19: every run appears the same way. A real CLI run (it builds clitiny for s390x,
+  // emulated, in the shared environments; it reuses tinypure) over its own cache, then
+  // `refinery serve` on that cache.
+  await test('a CLI run shows in serve on its cache: the plan, the built tile, Builds over time', async () => {
+    const dir = join(work, 'cli');
+    const input = join(dir, 'input');
+    mkdirSync(input, { recursive: true });
+    writeFileSync(join(input, 'requirements.txt'), 'clitiny==1.0\ntinypure==2.0\n');
+    const envs = process.env.REFINERY_ENVS_DIR || join(process.env.HOME || '/root', '.cache/refinery/envs');
+    const env = { ...process.env, REFINERY_ENVS_DIR: envs };
+    for (const k of ['DATABASE_URL', 'HISTORY_DB', 'INDEX_URL', 'EXTRA_INDEX_URL', 'PLAN_OVERRIDES_JSON']) delete env[k];
+    const args = ['--input', input, '--output', join(dir, 'out'), '--cache', join(dir, 'cache'), '--index-url', indexUrl, '--python', '3.11', '--max-attempts', '1'];
+    const run = await runToEnd(BIN, args, env, 600_000);
+    expect(run.code === 0, `the CLI run failed (it needs the s390x environments in ${envs}: refinery env create --python 3.11):\n${run.output}`);
+    const cli = await startExtraServer('cli', {});
+    try {
+      await page.goto(`${cli.base}/plans`);
+      const plans = page.getByRole('table', { name: 'Plans' });
+      await plans.locator('tbody tr').first().waitFor();
+      expect((await plans.locator('tbody tr').count()) === 1, 'one plan: the CLI run\'s');
+      expect((await page.getByText('No plans yet').count()) === 0, 'Plans is not empty');
+      await page.goto(`${cli.base}/`);
+      await page.locator('.stat', { has: page.getByText('built', { exact: true }) }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
+      await page.locator('.stat', { has: page.getByText('reused', { exact: true }) }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
+      await page.getByRole('img', { name: 'Finished builds over time: 1 succeeded, 0 failed' }).waitFor();
+      expect((await page.getByText('No finished builds yet').count()) === 0, 'Builds over time is not empty');
+      await shot('cli-run-dashboard');
+    } finally {
+      // Off its pages first: their polls would fail once it is gone.
+      await page.goto(`${base}/`);
+      cli.child.kill('SIGTERM');
+    }
   });
 
   await test('no uncaught errors in the page', async () => {

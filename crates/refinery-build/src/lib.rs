@@ -2,6 +2,7 @@
 
 pub mod accelerate;
 pub mod builder;
+pub mod context;
 pub mod emulation;
 pub mod environment;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod naming;
 pub mod package_build;
 pub mod packs;
 pub mod pipeline;
+pub mod plan_record;
 pub mod provenance;
 pub mod publish;
 pub mod rootfs;

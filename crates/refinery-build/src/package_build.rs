@@ -11,12 +11,12 @@ use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
+use crate::context::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::layers::{LayerRecipe, LayerStore};
 use crate::packs::{Pack, PackStore};
-use crate::pipeline::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
 use crate::runner::{apt_install_command, Runner};
 use crate::rust_toolchain::{CrateNeeds, RustToolchain};
 
@@ -137,11 +137,7 @@ pub(crate) fn build_node(
             fixes.packages.join(" ")
         );
         context.reporter.message(&message);
-        record(
-            history,
-            context,
-            Event::new("hint", message).with_package(&node.name, &node.version),
-        );
+        context.record_event(Event::new("hint", message).with_package(&node.name, &node.version));
         fixes.packages.clear();
     }
     let base_runner = runner;
@@ -149,14 +145,8 @@ pub(crate) fn build_node(
     if fixes.packages.is_empty() {
         entry.metadata.environment = base_environment_name(base_runner);
     } else {
-        let Some(over) = layer_runner(
-            &fixes.packages,
-            node,
-            base_runner,
-            context,
-            history,
-            &mut entry,
-        ) else {
+        let Some(over) = layer_runner(&fixes.packages, node, base_runner, context, &mut entry)
+        else {
             return entry;
         };
         layered = Some(over);
@@ -238,7 +228,6 @@ pub(crate) fn build_node(
             &packs,
             runner,
             context,
-            history,
             &mut entry,
         );
         let failure = match outcome {
@@ -317,7 +306,6 @@ pub(crate) fn build_node(
                         &packs,
                         runner,
                         context,
-                        history,
                         &mut entry,
                     ) {
                         Ok(built) => {
@@ -358,9 +346,7 @@ pub(crate) fn build_node(
                     packages.join(" ")
                 );
                 context.reporter.message(&message);
-                record(
-                    history,
-                    context,
+                context.record_event(
                     Event::new("hint", message).with_package(&node.name, &node.version),
                 );
                 // No variant installs them: stop here.
@@ -391,9 +377,7 @@ pub(crate) fn build_node(
                         .join("; ")
                 );
                 context.reporter.message(&message);
-                record(
-                    history,
-                    context,
+                context.record_event(
                     Event::new("hint_actions", message)
                         .with_package(&node.name, &node.version)
                         .with_data(serde_json::json!({ "actions": new })),
@@ -403,14 +387,9 @@ pub(crate) fn build_node(
         };
         hint_attempt_done = true;
         if retry_with.packages != fixes.packages {
-            let Some(over) = layer_runner(
-                &retry_with.packages,
-                node,
-                base_runner,
-                context,
-                history,
-                &mut entry,
-            ) else {
+            let Some(over) =
+                layer_runner(&retry_with.packages, node, base_runner, context, &mut entry)
+            else {
                 return entry;
             };
             layered = Some(over);
@@ -440,7 +419,6 @@ pub(crate) fn build_node(
             &packs,
             runner,
             context,
-            history,
             &mut entry,
         ) {
             Ok(built) => return publish(node, key, &built, &fixes, context, history, entry),
@@ -480,6 +458,9 @@ fn ensure_packs(
             node.version,
             recipe.key(zig.glibc)
         ));
+        context
+            .recorder
+            .log_file(&node.name, &node.version, &log_path);
         // Every pack below this one, not only the direct ones (libxslt links zlib too).
         let below = crate::packs::with_dependencies(&[recipe.name.to_string()])?;
         let dependencies: Vec<Pack> = packs
@@ -683,9 +664,7 @@ fn expand_dependency(
     ));
     let plan = (expander.0)(requirement)
         .map_err(|e| format!("cannot plan its build dependency {requirement}: {e}"))?;
-    record(
-        history,
-        context,
+    context.record_event(
         Event::new(
             "dependency_expansion",
             format!(
@@ -699,10 +678,10 @@ fn expand_dependency(
     for node in &plan.nodes {
         let entry = match node.action {
             refinery_plan::Action::Reuse => {
-                crate::pipeline::reuse(node, context.settings, context.client)
+                crate::context::reuse(node, context.settings, context.client)
             }
             refinery_plan::Action::Build => {
-                let key = crate::pipeline::artifact_key(node, &context.settings.target);
+                let key = crate::context::artifact_key(node, &context.settings.target);
                 build_node(node, &key, runner, label, context, history, depth + 1)
             }
             refinery_plan::Action::Missing => {
@@ -745,10 +724,9 @@ fn layer_runner(
     node: &PlanNode,
     base: &dyn Runner,
     context: &BuildContext<'_>,
-    history: &History,
     entry: &mut ManifestEntry,
 ) -> Option<Box<dyn Runner>> {
-    let layered = make_layer_runner(packages, node, base, context, history, entry);
+    let layered = make_layer_runner(packages, node, base, context, entry);
     if let Err(message) = &layered {
         entry.status = Status::SystemRecipeFailed;
         entry.detail.clone_from(message);
@@ -761,7 +739,6 @@ fn make_layer_runner(
     node: &PlanNode,
     base: &dyn Runner,
     context: &BuildContext<'_>,
-    history: &History,
     entry: &mut ManifestEntry,
 ) -> Result<Box<dyn Runner>, String> {
     let Some(base_root) = base.rootfs() else {
@@ -783,6 +760,9 @@ fn make_layer_runner(
         node.version,
         recipe.key()
     ));
+    context
+        .recorder
+        .log_file(&node.name, &node.version, &log_path);
     let layer = store
         .ensure(
             base_root,
@@ -806,9 +786,7 @@ fn make_layer_runner(
         layer.name,
         packages.join(" ")
     ));
-    record(
-        history,
-        context,
+    context.record_event(
         Event::new(
             "system_recipe",
             format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
@@ -839,7 +817,6 @@ fn run_attempt(
     packs: &[Pack],
     runner: &dyn Runner,
     context: &BuildContext<'_>,
-    history: &History,
     entry: &mut ManifestEntry,
 ) -> Result<BuiltWheel, AttemptFailure> {
     let settings = context.settings;
@@ -850,6 +827,9 @@ fn run_attempt(
     entry.metadata.attempt = Some(number);
     entry.metadata.variant = Some(variant.to_string());
     entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
+    context
+        .recorder
+        .log_file(&node.name, &node.version, &log_path);
     let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| AttemptFailure {
         stage: crate::builder::Stage::Build,
         message: format!("cannot create the log {}: {e}", log_path.display()),
@@ -925,7 +905,7 @@ fn run_attempt(
         }
     };
     entry.detail = detail.clone();
-    let _ = history.record_attempt(&Attempt {
+    context.record_attempt(&Attempt {
         package: node.name.clone(),
         version: node.version.clone(),
         python_tag: settings.target.cpython_tag(),
@@ -1010,9 +990,7 @@ fn publish(
             if !fixes.is_empty() || !entry.metadata.hints.is_empty() {
                 let mut fix = fixes.clone();
                 fix.hints = entry.metadata.hints.clone();
-                record(
-                    history,
-                    context,
+                context.record_event(
                     Event::new(
                         "learned_fix",
                         format!("{} builds with {}", node.name, fix.describe().join("; ")),
@@ -1054,14 +1032,6 @@ fn distinct_from_index(
                 .message(&format!("warning: {} {}: {e}", node.name, node.version));
             wheel.to_path_buf()
         }
-    }
-}
-
-fn record(history: &History, context: &BuildContext<'_>, event: Event) {
-    if let Err(e) = history.record_event(&event.with_run(&context.settings.run_id)) {
-        context.reporter.message(&format!(
-            "warning: cannot record an event in the history: {e}"
-        ));
     }
 }
 

@@ -2,89 +2,27 @@
 //! content-addressed store), and record everything in the manifest and the history.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use refinery_index::{DistFile, IndexClient};
-use refinery_pep::Target;
-use refinery_plan::{Action, Plan, PlanNode, Source, SourceKind};
-use refinery_store::{sha256_file, Cas, Event, History, Manifest, ManifestEntry, Status};
-
-use crate::builder::AttemptSettings;
-use crate::environment::OpenedEnvironment;
-use crate::environment::{open_environment, EnvironmentChoice};
-use crate::hints::Catalog;
-use crate::package_build::build_node;
-use crate::schedule::{BuildQueue, Schedule};
-use crate::{RecipePolicy, Reporter};
 use std::sync::{Condvar, Mutex};
 
-/// Everything a run needs besides the plan.
-#[derive(Debug, Clone)]
-pub struct RunSettings {
-    pub output: PathBuf,
-    pub cache: PathBuf,
-    pub manifest_path: PathBuf,
-    pub history_db: PathBuf,
-    pub target: Target,
-    pub environment: EnvironmentChoice,
-    pub attempt_timeout: Option<Duration>,
-    pub max_attempts: u32,
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// pip settings for builds (index URLs, may hold credentials).
-    pub pip_env: Vec<(String, String)>,
-    pub auditwheel: String,
-    pub run_id: String,
-    /// Also write a PEP 503 `simple/` index into the output.
-    pub simple_index: bool,
-    /// Builds run at once.
-    pub jobs: usize,
-    /// Whether hints may install system packages.
-    pub recipes: RecipePolicy,
-    pub catalog: Catalog,
-    /// Plans a build dependency on demand (dependency expansion while building).
-    pub expander: Option<Expander>,
-    pub schedule: Schedule,
-    /// Set from another thread to stop the run: the running step's processes are
-    /// killed and nothing more starts (a cancelled job, a lost lease).
-    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
-    /// What verification does, for built and reused wheels (see [`crate::verify`]).
-    pub verify: crate::verify::VerifySettings,
-}
+use refinery_index::IndexClient;
+use refinery_plan::{Action, Plan, PlanNode};
+use refinery_store::queue::now_ms;
+use refinery_store::{sha256_file, Cas, Event, History, Manifest, ManifestEntry, Recorder, Status};
 
-/// A function that plans one requirement for the run's target.
-pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, String> + Send + Sync;
+use crate::builder::AttemptSettings;
+use crate::context::{artifact_key, record_package, reuse, BuildContext};
+use crate::environment::open_environment;
+use crate::package_build::build_node;
+use crate::schedule::BuildQueue;
+use crate::Reporter;
 
-/// Makes a plan for one requirement, for the target of the run.
-#[derive(Clone)]
-pub struct Expander(pub std::sync::Arc<PlanRequirement>);
-
-impl std::fmt::Debug for Expander {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Expander")
-    }
-}
+pub use crate::context::{backoff, copy_file_atomic, Expander, PlanRequirement, RunSettings};
 
 /// State the build workers share.
 struct Shared<'a> {
     queue: Mutex<BuildQueue<'a>>,
     wake: Condvar,
     manifest: Mutex<Manifest>,
-}
-
-/// What every build needs, borrowed for the run.
-pub(crate) struct BuildContext<'a> {
-    pub environment: Result<&'a OpenedEnvironment, &'a String>,
-    pub attempt_settings: &'a AttemptSettings,
-    pub settings: &'a RunSettings,
-    pub sdist_dir: &'a Path,
-    pub logs_dir: &'a Path,
-    pub client: &'a IndexClient,
-    pub cas: &'a Cas,
-    pub reporter: &'a dyn Reporter,
-    pub catalog: &'a Catalog,
-    /// Entries of packages built or reused on demand, for the manifest.
-    pub extra_entries: Mutex<Vec<ManifestEntry>>,
 }
 
 /// Take ready builds until none are left; each worker has its own history connection.
@@ -108,6 +46,7 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             }
         };
         context.reporter.started(&node.name, &node.version, "build");
+        let started_ms = now_ms();
         let key = artifact_key(node, &settings.target);
         let entry = match context.environment {
             Err(message) => {
@@ -130,18 +69,15 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
         } else {
             "failure"
         };
-        if let Err(e) = history.record_event(&event_for(&entry, kind).with_run(&settings.run_id)) {
-            context.reporter.message(&format!(
-                "warning: cannot record an event in the history: {e}"
-            ));
-        }
-        context.reporter.finished(&entry);
+        context.record_event(event_for(&entry, kind));
+        context.finished(&entry, started_ms);
         let written = {
             let mut manifest = shared.manifest.lock().expect("manifest lock");
             let extra: Vec<ManifestEntry> =
                 std::mem::take(&mut *context.extra_entries.lock().expect("entries lock"));
             for dependency in extra {
-                context.reporter.finished(&dependency);
+                // Built on demand while this node's build ran.
+                context.finished(&dependency, started_ms);
                 manifest.upsert(dependency);
             }
             manifest.upsert(entry);
@@ -192,23 +128,47 @@ fn cache_dirs(cache: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf, PathBuf) {
 }
 
 /// Run the plan. Returns the manifest (also written to `manifest_path`, after every
-/// package, atomically).
+/// package, atomically). Events, attempts, build log files and every package's final
+/// status go to `recorder` (the caller records the plan itself), and the run ends with
+/// [`Recorder::finish_run`], also when it fails.
 pub fn execute_plan(
     plan: &Plan,
     settings: &RunSettings,
     client: &IndexClient,
     reporter: &dyn Reporter,
+    recorder: &dyn Recorder,
+) -> Result<Manifest, RunError> {
+    let result = run_plan(plan, settings, client, reporter, recorder);
+    if let Err(e) = recorder.finish_run() {
+        reporter.message(&format!(
+            "warning: cannot record the run's packages for the dashboard: {e}"
+        ));
+    }
+    result
+}
+
+fn run_plan(
+    plan: &Plan,
+    settings: &RunSettings,
+    client: &IndexClient,
+    reporter: &dyn Reporter,
+    recorder: &dyn Recorder,
 ) -> Result<Manifest, RunError> {
     let history = History::open(&settings.history_db).map_err(|e| RunError::History {
         location: refinery_store::history::display_location(&settings.history_db),
         message: e.to_string(),
     })?;
+    let run_started = now_ms();
     let record = |event: Event| {
-        if let Err(e) = history.record_event(&event.with_run(&settings.run_id)) {
+        if let Err(e) = recorder.event(&event.with_run(&settings.run_id)) {
             reporter.message(&format!(
                 "warning: cannot record an event in the history: {e}"
             ));
         }
+    };
+    let finished = |entry: &ManifestEntry, started_ms: i64| {
+        reporter.finished(entry);
+        record_package(recorder, reporter, settings, &plan.id, entry, started_ms);
     };
     record(
         Event::new(
@@ -239,9 +199,10 @@ pub fn execute_plan(
     };
 
     for node in plan.nodes.iter().filter(|n| n.action == Action::Reuse) {
+        let started_ms = now_ms();
         let entry = reuse(node, settings, client);
         record(event_for(&entry, "reuse"));
-        reporter.finished(&entry);
+        finished(&entry, started_ms);
         manifest.upsert(entry);
         write_manifest(&manifest)?;
     }
@@ -249,7 +210,7 @@ pub fn execute_plan(
         let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Missing);
         entry.detail = node.reason.clone();
         record(event_for(&entry, "missing"));
-        reporter.finished(&entry);
+        finished(&entry, run_started);
         manifest.upsert(entry);
     }
     // Known failures: listed; in the manifest when no other version took their place.
@@ -272,7 +233,7 @@ pub fn execute_plan(
         );
         record(event_for(&entry, "skipped_known_failure"));
         if !replaced {
-            reporter.finished(&entry);
+            finished(&entry, run_started);
             manifest.upsert(entry);
         }
     }
@@ -296,10 +257,11 @@ pub fn execute_plan(
     let mut to_build = Vec::new();
     for node in plan.build_order() {
         let key = artifact_key(node, &settings.target);
+        let started_ms = now_ms();
         match cached(node, &key, &history, &cas, settings) {
             Some(entry) => {
                 record(event_for(&entry, "cached"));
-                reporter.finished(&entry);
+                finished(&entry, started_ms);
                 manifest.upsert(entry);
                 write_manifest(&manifest)?;
             }
@@ -324,6 +286,8 @@ pub fn execute_plan(
             client,
             cas: &cas,
             reporter,
+            recorder,
+            plan_id: &plan.id,
             catalog: &settings.catalog,
             extra_entries: Mutex::new(Vec::new()),
         };
@@ -349,8 +313,9 @@ pub fn execute_plan(
         &mut manifest,
         settings,
         &dirs,
-        &history,
         reporter,
+        recorder,
+        &|entry: &ManifestEntry| finished(entry, run_started),
         &write_manifest,
     )?;
     index_reused_wheels(&manifest, settings, &cas, &history, reporter);
@@ -467,84 +432,6 @@ fn event_for(entry: &ManifestEntry, kind: &str) -> Event {
         }))
 }
 
-/// What identifies a built wheel: package, version, interpreter, platform tag and the
-/// exact sdist it came from.
-pub(crate) fn artifact_key(node: &PlanNode, target: &Target) -> String {
-    let source = node
-        .source
-        .as_ref()
-        .map(|s| s.sha256.clone().unwrap_or_else(|| s.filename.clone()))
-        .unwrap_or_default();
-    format!(
-        "{}=={}|{}|{}|{}",
-        node.name,
-        node.version,
-        target.cpython_tag(),
-        target.platform_tag(),
-        source
-    )
-}
-
-/// Copy a reused wheel into the output unchanged (never renamed).
-pub(crate) fn reuse(
-    node: &PlanNode,
-    settings: &RunSettings,
-    client: &IndexClient,
-) -> ManifestEntry {
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Reused);
-    entry.metadata.python = Some(settings.target.python_str());
-    entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
-    let Some(source) = &node.source else {
-        entry.status = Status::Missing;
-        entry.detail = "the plan gives no source for this wheel".into();
-        return entry;
-    };
-    entry.metadata.source = Some(
-        source
-            .url
-            .clone()
-            .or(source.path.clone())
-            .unwrap_or_default(),
-    );
-    let result = match source.kind {
-        SourceKind::InputWheel => copy_into(
-            Path::new(source.path.as_deref().unwrap_or_default()),
-            &settings.output,
-        ),
-        _ => client
-            .download(&dist_file(source), &settings.output)
-            .map_err(|e| e.to_string()),
-    };
-    match result.and_then(|path| {
-        sha256_file(&path)
-            .map(|sha| (path, sha))
-            .map_err(|e| e.to_string())
-    }) {
-        Ok((path, sha)) => {
-            entry.path = Some(file_name(&path));
-            entry.sha256 = Some(sha);
-            entry.detail = node.reason.clone();
-        }
-        Err(message) => {
-            entry.status = Status::Missing;
-            entry.detail = format!("cannot fetch {}: {message}", source.filename);
-        }
-    }
-    entry
-}
-
-pub(crate) fn dist_file(source: &Source) -> DistFile {
-    DistFile {
-        filename: source.filename.clone(),
-        url: source.url.clone().unwrap_or_default(),
-        sha256: source.sha256.clone(),
-        requires_python: None,
-        yanked: false,
-        has_metadata: false,
-        index: String::new(),
-    }
-}
-
 /// A wheel built before from the same sdist for the same target: take it from the CAS.
 fn cached(
     node: &PlanNode,
@@ -571,55 +458,4 @@ fn cached(
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     Some(entry)
-}
-
-/// Exponential backoff: base * 2^(n-1), capped.
-pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
-    let factor = 2u32.saturating_pow(retry.saturating_sub(1));
-    base.saturating_mul(factor).min(max)
-}
-
-fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let dest = dir.join(src.file_name().ok_or("no file name")?);
-    copy_file_atomic(src, &dest)
-        .map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dest.display()))?;
-    Ok(dest)
-}
-
-/// Copy through a temp file in the destination folder and rename into place.
-pub fn copy_file_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
-    if src == dest {
-        return Ok(());
-    }
-    let tmp = dest.with_file_name(format!(".{}.{}.tmp", file_name(dest), std::process::id()));
-    std::fs::copy(src, &tmp)?;
-    // CAS objects are read-only; the published copy is an ordinary file.
-    let mut perms = std::fs::metadata(&tmp)?.permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
-    std::fs::set_permissions(&tmp, perms)?;
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
-}
-
-pub(crate) fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let base = Duration::from_secs(2);
-        let max = Duration::from_secs(10);
-        assert_eq!(backoff(base, max, 1), Duration::from_secs(2));
-        assert_eq!(backoff(base, max, 2), Duration::from_secs(4));
-        assert_eq!(backoff(base, max, 3), Duration::from_secs(8));
-        assert_eq!(backoff(base, max, 4), Duration::from_secs(10));
-        assert_eq!(backoff(base, max, 40), Duration::from_secs(10));
-    }
 }

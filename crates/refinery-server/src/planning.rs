@@ -9,7 +9,7 @@ use refinery_plan::{make_plan, Action, Plan, PlanOptions, SourceKind, Strategy, 
 use refinery_store::queue::{
     InputStatus, Job, JobSpec, JobStatus, PendingInput, Recipe, StoredPlan,
 };
-use refinery_store::Event;
+use refinery_store::{Event, RecordError, Recorder};
 
 use crate::error::ApiError;
 use crate::{AppState, ServerConfig};
@@ -130,26 +130,13 @@ pub fn finish_planning(
 
 fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan), ApiError> {
     let store = &*state.store;
-    let json = serde_json::to_vec_pretty(&plan).map_err(|e| ApiError::internal(e.to_string()))?;
-    let plans_dir = state.config.cache.join("plans").join("v1");
-    refinery_store::write_atomic(&plans_dir.join(format!("{}.json", plan.id)), &json)
-        .map_err(|e| crate::error::storage_error("the plan cannot be saved", &e))?;
-    let stored = StoredPlan {
-        id: plan.id.clone(),
-        input_id: Some(id),
-        python: plan.python.clone(),
-        platform_tag: plan.platform_tag.clone(),
-        summary: serde_json::json!({
-            "reuse": plan.count(Action::Reuse),
-            "build": plan.count(Action::Build),
-            "missing": plan.count(Action::Missing),
-            "rejected": plan.rejected.len(),
-            "skipped": plan.skipped.len(),
-        }),
-        body: serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?,
-        created_ms: 0,
-    };
-    store.save_plan(&stored)?;
+    let record = refinery_build::plan_record::plan_record(&plan, Some(id))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    state.plan(&record).map_err(|e| match e {
+        RecordError::Queue(e) => ApiError::from(e),
+        e => crate::error::storage_error("the plan cannot be saved", &e),
+    })?;
+    let stored = record.stored;
     // Reusable uploaded wheels go straight into the index.
     for node in &plan.nodes {
         if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
@@ -167,15 +154,13 @@ fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan)
             }
         }
     }
-    let _ = state.history.with(|h| {
-        h.record_event(
-            &Event::new(
-                "plan",
-                format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
-            )
-            .with_data(stored.summary.clone()),
+    let _ = state.event(
+        &Event::new(
+            "plan",
+            format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
         )
-    });
+        .with_data(stored.summary.clone()),
+    );
     Ok((plan, stored))
 }
 

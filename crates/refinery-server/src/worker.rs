@@ -3,9 +3,10 @@
 //!
 //! A job is one `package==version` for one Python and platform. The worker plans that
 //! single requirement with [`refinery_plan::make_plan`], keeps the node of that package,
-//! and runs [`refinery_build::execute_plan`] on it. The build log files
-//! (`<cache>/logs/<name>-<version>-attempt<N>-<variant>.log`) are tailed while the build
-//! runs and shipped to the store as numbered chunks, together with the reporter's lines.
+//! and runs [`refinery_build::execute_plan`] on it with a [`JobRecorder`]: the build tells
+//! it its events and attempts (forwarded to a control plane that does not share the
+//! history) and each build log file it opens; those files are tailed while the build runs
+//! and shipped to the store as numbered chunks, together with the reporter's lines.
 //!
 //! Jobs come from a [`JobSource`]: the store itself ([`LocalSource`], SQLite or
 //! PostgreSQL) or a remote control plane over HTTP ([`crate::remote::RemoteSource`]).
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use refinery_build::hints::Catalog;
 use refinery_build::{execute_plan, EnvironmentChoice, RecipePolicy, Reporter, RunSettings};
@@ -26,7 +27,9 @@ use refinery_plan::{
     make_plan, Overrides, PackageOverride, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
 };
 use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
-use refinery_store::{Attempt, Cas, Event, History, ManifestEntry, QueueStore, Status};
+use refinery_store::{Attempt, Cas, Event, ManifestEntry, QueueStore};
+
+use crate::job_recorder::JobRecorder;
 
 /// How a worker builds and talks to the queue.
 #[derive(Debug, Clone)]
@@ -298,14 +301,12 @@ impl Reporter for StreamReporter {
     }
 }
 
-/// Ships reporter lines and the growing build log files of the job to the source.
-#[allow(clippy::too_many_arguments)]
+/// Ships reporter lines and the growing build log files of the job (those its build
+/// announced to the [`JobRecorder`], in that order) to the source.
 fn ship_logs(
     source: &dyn JobSource,
     job: &Job,
-    logs_dir: &Path,
-    prefix: &Mutex<Option<String>>,
-    since: SystemTime,
+    files: &Mutex<Vec<PathBuf>>,
     rx: &mpsc::Receiver<String>,
     done: &AtomicBool,
     lost: &AtomicBool,
@@ -318,19 +319,9 @@ fn ship_logs(
         while let Ok(line) = rx.try_recv() {
             batch.push_str(&line);
         }
-        if let Some(prefix) = prefix.lock().expect("prefix").clone() {
-            let mut files: Vec<(SystemTime, PathBuf)> = std::fs::read_dir(logs_dir)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-                .filter_map(|e| {
-                    let modified = e.metadata().ok()?.modified().ok()?;
-                    (modified + Duration::from_secs(2) >= since).then(|| (modified, e.path()))
-                })
-                .collect();
-            files.sort();
-            for (_, path) in files {
+        {
+            let files = files.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for path in files {
                 let offset = offsets.entry(path.clone()).or_insert(0);
                 let Ok(mut file) = std::fs::File::open(&path) else {
                     continue;
@@ -402,7 +393,6 @@ fn split_chunks(text: &str, max: usize) -> Vec<&str> {
 }
 
 fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd {
-    let since = SystemTime::now();
     if let Err(e) = source.start(job) {
         eprintln!("worker {}: job {}: {e}", options.id, job.id);
         return JobEnd::Lost;
@@ -415,10 +405,9 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
     let lost = AtomicBool::new(false);
     // Set on cancellation or a lost lease: the build's processes are killed at once.
     let cancel = Arc::new(AtomicBool::new(false));
-    let prefix = Mutex::new(None);
+    let log_files = Mutex::new(Vec::new());
     let (tx, rx) = mpsc::channel::<String>();
     let reporter = StreamReporter { tx: Mutex::new(tx) };
-    let logs_dir = options.cache.join("logs");
     reporter.send(format!(
         "[worker] {} claimed job {} ({} {} for CPython {} {}), attempt {}\n",
         options.id, job.id, job.package, job.version, job.python, job.platform_tag, job.attempt
@@ -452,15 +441,10 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
                 }
             }
         });
-        let (logs, prefix_ref, done_ref, lost_ref) = (&logs_dir, &prefix, &done, &lost);
-        let shipper = scope.spawn(move || {
-            ship_logs(
-                source, job, logs, prefix_ref, since, &rx, done_ref, lost_ref,
-            )
-        });
-        let outcome = build(options, source, job, &reporter, &prefix, &cancel);
-        // Let the tail catch up with the log's last lines, then stop the helpers.
-        std::thread::sleep(Duration::from_millis(400));
+        let (files, done_ref, lost_ref) = (&log_files, &done, &lost);
+        let shipper = scope.spawn(move || ship_logs(source, job, files, &rx, done_ref, lost_ref));
+        let outcome = build(options, source, job, &reporter, &log_files, &cancel);
+        // The shipper reads every file to its end once more after this, then stops.
         done.store(true, Ordering::SeqCst);
         let _ = shipper.join();
         outcome
@@ -491,19 +475,6 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
     }
 }
 
-fn status_of(status: Status) -> JobStatus {
-    match status {
-        Status::Reused => JobStatus::Reused,
-        Status::Cached => JobStatus::Cached,
-        Status::Built => JobStatus::Built,
-        Status::Failed => JobStatus::Failed,
-        Status::Missing => JobStatus::Missing,
-        Status::SkippedKnownFailure => JobStatus::SkippedKnownFailure,
-        Status::SystemRecipeFailed => JobStatus::SystemRecipeFailed,
-        Status::Broken => JobStatus::Broken,
-    }
-}
-
 fn failed(detail: impl Into<String>) -> Outcome {
     Outcome {
         status: JobStatus::Failed,
@@ -518,7 +489,7 @@ fn build(
     source: &dyn JobSource,
     job: &Job,
     reporter: &StreamReporter,
-    prefix: &Mutex<Option<String>>,
+    log_files: &Mutex<Vec<PathBuf>>,
     cancel: &Arc<AtomicBool>,
 ) -> Outcome {
     let target = match Target::new(&job.python, &job.platform_tag) {
@@ -542,7 +513,7 @@ fn build(
         return failed(format!("cannot prepare {}: {e}", work.display()));
     }
     let outcome = build_in(
-        options, source, job, reporter, prefix, cancel, &target, &input, &output,
+        options, source, job, reporter, log_files, cancel, &target, &input, &output,
     );
     let _ = std::fs::remove_dir_all(&work);
     outcome
@@ -566,7 +537,7 @@ fn build_in(
     source: &dyn JobSource,
     job: &Job,
     reporter: &StreamReporter,
-    prefix: &Mutex<Option<String>>,
+    log_files: &Mutex<Vec<PathBuf>>,
     cancel: &Arc<AtomicBool>,
     target: &Target,
     input: &Path,
@@ -634,7 +605,6 @@ fn build_in(
             result: serde_json::Value::Null,
         };
     };
-    *prefix.lock().expect("prefix") = Some(format!("{}-{}-attempt", node.name, node.version));
     if cancel.load(Ordering::SeqCst) {
         return Outcome {
             status: JobStatus::Cancelled,
@@ -672,8 +642,18 @@ fn build_in(
         stop: Some(cancel.clone()),
         verify: options.verify.clone(),
     };
+    // The build tells the recorder what it does: history, forwarding, log files.
+    let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {
+        Ok(recorder) => recorder,
+        Err(e) => {
+            return failed(format!(
+                "cannot open the history: {}",
+                refinery_index::redact_url(&e.to_string())
+            ))
+        }
+    };
     let started = Instant::now();
-    let manifest = match execute_plan(&plan, &settings, &client, reporter) {
+    let manifest = match execute_plan(&plan, &settings, &client, reporter, &recorder) {
         Ok(m) => m,
         // Redacted: the error may name the history database URL.
         Err(e) => {
@@ -686,8 +666,11 @@ fn build_in(
     let Some(entry) = manifest.get(&node.name).cloned() else {
         return failed("the build engine reported nothing for the package");
     };
-    if !source.shares_history() {
-        forward_history(source, job, &history_db, &node.name, &run_id);
+    let (events, attempts) = recorder.take_forwarded();
+    if !events.is_empty() || !attempts.is_empty() {
+        if let Err(e) = source.record_history(job, &events, &attempts) {
+            eprintln!("worker: cannot send the history of job {}: {e}", job.id);
+        }
     }
     if cancel.load(Ordering::SeqCst) && !entry.status.is_success() {
         return Outcome {
@@ -696,7 +679,7 @@ fn build_in(
             result: serde_json::Value::Null,
         };
     }
-    let mut status = status_of(entry.status);
+    let mut status = refinery_store::glossary::job_status_of(entry.status);
     let mut detail = entry.detail.clone();
     let mut published = None;
     if status.is_success() {
@@ -723,54 +706,6 @@ fn build_in(
             "run_id": run_id,
             "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         }),
-    }
-}
-
-/// Sends what the build engine recorded in the worker's own history to the control plane.
-fn forward_history(source: &dyn JobSource, job: &Job, db: &Path, name: &str, run_id: &str) {
-    let Ok(history) = History::open(db) else {
-        return;
-    };
-    let events: Vec<Event> = history
-        .events_for(name, 200)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| e.run_id.as_deref() == Some(run_id))
-        .map(|e| Event {
-            kind: e.kind,
-            package: e.package,
-            version: e.version,
-            run_id: e.run_id,
-            detail: e.detail,
-            data: e.data,
-        })
-        .rev()
-        .collect();
-    let attempts: Vec<Attempt> = history
-        .attempts_for(name, 50)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|a| a.run_id.as_deref() == Some(run_id))
-        .map(|a| Attempt {
-            package: a.package,
-            version: a.version,
-            python_tag: a.python_tag,
-            platform: a.platform,
-            variant: a.variant,
-            attempt: a.attempt,
-            status: a.status,
-            duration_secs: a.duration_secs,
-            log_path: a.log_path,
-            hints: a.hints,
-            worker: a.worker,
-            run_id: a.run_id,
-            detail: a.detail,
-            environment: a.environment,
-        })
-        .rev()
-        .collect();
-    if let Err(e) = source.record_history(job, &events, &attempts) {
-        eprintln!("worker: cannot send the history of job {}: {e}", job.id);
     }
 }
 

@@ -8,6 +8,8 @@
 //!   inputs, plans and settings, on SQLite or PostgreSQL.
 //! * [`verification`]: what verification found for a wheel (imports, smoke tests,
 //!   self-tests, evidence), carried by the manifest and the history.
+//! * [`recorder`]: the [`Recorder`] a run reports to (events, attempts, build logs, the
+//!   plan, final statuses), and its implementation over the history and the queue store.
 //! * [`glossary`]: the status glossary, one vocabulary with one class per status for the
 //!   queue, the manifest, the API and the dashboard.
 //! * [`atomic`]: write a file through a temp file + fsync + rename, so readers never see it
@@ -23,10 +25,12 @@ pub mod glossary;
 pub mod history;
 pub mod manifest;
 pub mod queue;
+pub mod recorder;
 pub mod time;
 pub mod verification;
 
 pub use queue::{open_queue, QueueError, QueueStore};
+pub use recorder::{PackageRecord, PlanRecord, RecordError, Recorder, StoreRecorder};
 
 pub use atomic::write_atomic;
 pub use cas::{sha256_file, Cas, CasError};

@@ -10,7 +10,7 @@ use refinery_build::rootfs::{EnvStore, RootfsRecipe};
 use refinery_build::{execute_plan, Reporter, RunSettings};
 use refinery_index::IndexClient;
 use refinery_plan::{make_plan, scan_dir, summary, Decision, Plan, PlanOptions};
-use refinery_store::{write_atomic, History};
+use refinery_store::{History, Recorder, StoreRecorder};
 
 use crate::cli::{EnvArgs, EnvCommand, HistoryArgs, PlanArgs, RunArgs, ScanArgs, Schedule};
 use crate::config::{plan_settings, run_options, target, ConfigFile, PlanSettings};
@@ -57,8 +57,36 @@ pub fn scan(args: &ScanArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolve and plan, save the plan under `<cache>/plans/v1/`.
-fn make_and_save_plan(settings: &PlanSettings) -> Result<Plan> {
+/// The control plane's store of the cache (`<cache>/queue.db`, or `DATABASE_URL`), where a
+/// run records its plan and packages so that `refinery serve` on the same cache lists
+/// them. `None` (after `warn`) when it cannot be opened: the run goes on without it.
+fn cache_queue(
+    settings: &PlanSettings,
+    warn: &dyn Fn(&str),
+) -> Option<std::sync::Arc<dyn refinery_store::QueueStore>> {
+    refinery_store::open_queue(var("DATABASE_URL").as_deref(), &settings.cache)
+        .inspect_err(|e| {
+            warn(&format!(
+                "warning: the run is not recorded for `refinery serve` (Plans, Builds, the dashboard's counts): {e}"
+            ));
+        })
+        .ok()
+}
+
+/// Saves `plan` under `<cache>/plans/v1/` (also as `latest.json`) and, with a queue
+/// store, lists it under the dashboard's Plans.
+fn save_plan(
+    plan: &Plan,
+    save: impl FnOnce(
+        &refinery_store::PlanRecord,
+    ) -> std::result::Result<(), refinery_store::RecordError>,
+) -> Result<()> {
+    let record = refinery_build::plan_record::plan_record(plan, None)?;
+    save(&record).with_context(|| format!("cannot save the plan {}", plan.id))
+}
+
+/// Resolve and plan.
+fn make_run_plan(settings: &PlanSettings) -> Result<Plan> {
     if !settings.input.is_dir() && settings.requirements_path.is_none() {
         anyhow::bail!(
             "the input folder {} does not exist or is not a folder\nhint: pass --input DIR with a requirements.txt and/or wheels",
@@ -90,25 +118,28 @@ fn make_and_save_plan(settings: &PlanSettings) -> Result<Plan> {
         allow_prereleases: settings.pre,
         pip: settings.pip.clone(),
     };
-    let plan = make_plan(
+    Ok(make_plan(
         &settings.input,
         &settings.cache,
         &options,
         &settings.index,
         &client,
-    )?;
-    let json = serde_json::to_vec_pretty(&plan)?;
-    let plans = settings.cache.join("plans").join("v1");
-    write_atomic(&plans.join(format!("{}.json", plan.id)), &json)
-        .and_then(|()| write_atomic(&plans.join("latest.json"), &json))
-        .with_context(|| format!("cannot save the plan under {}", plans.display()))?;
-    Ok(plan)
+    )?)
 }
 
 pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
     let config = ConfigFile::load(args.config.as_deref())?;
     let settings = plan_settings(args, &config)?;
-    let plan = make_and_save_plan(&settings)?;
+    let plan = make_run_plan(&settings)?;
+    let queue = cache_queue(&settings, &|line| eprintln!("{line}"));
+    save_plan(&plan, |record| {
+        refinery_store::recorder::store_plan(
+            queue.as_deref(),
+            &refinery_store::recorder::plans_dir(&settings.cache),
+            record,
+            true,
+        )
+    })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {
@@ -143,7 +174,19 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     refinery_build::check_output_writable(&options.output)?;
     let reporter = TerminalReporter::new(quiet);
     reporter.message("resolving and planning");
-    let plan = make_and_save_plan(&settings)?;
+    let plan = make_run_plan(&settings)?;
+    let history = History::open(&settings.history_db).with_context(|| {
+        format!(
+            "cannot open the history database {}",
+            refinery_store::history::display_location(&settings.history_db)
+        )
+    })?;
+    let recorder = StoreRecorder::new(
+        history,
+        cache_queue(&settings, &|line| reporter.message(line)),
+        &settings.cache,
+    );
+    save_plan(&plan, |record| recorder.plan(record))?;
     reporter.message(summary(&plan).lines().next().unwrap_or_default());
     let environment = options.environment.choice(envs_dir(&settings.cache))?;
     let run_settings = RunSettings {
@@ -174,7 +217,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         verify: options.verify.clone(),
     };
     let client = IndexClient::new(settings.index.clone())?;
-    let manifest = execute_plan(&plan, &run_settings, &client, &reporter)?;
+    let manifest = execute_plan(&plan, &run_settings, &client, &reporter, &recorder)?;
     drop(reporter);
     let counts: Vec<String> = manifest
         .summary()

@@ -62,7 +62,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     (
         "DATABASE_URL",
-        "queue database of serve/worker/queue: postgres://USER:PASS@HOST/DB (default SQLite <cache>/queue.db)",
+        "queue database of serve/worker/queue, and where a run records its plan and packages for serve: postgres://USER:PASS@HOST/DB (default SQLite <cache>/queue.db)",
     ),
     (
         "AUTO_PLAN",

@@ -6,14 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use refinery_store::{Event, History, Manifest, ManifestEntry, Status};
+use refinery_store::{Event, Manifest, ManifestEntry, Recorder, Status};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;
 use crate::builder::{GUEST_BUILD, GUEST_WHEELS};
+use crate::context::RunSettings;
 use crate::environment::{open_environment, EnvironmentChoice, OpenedEnvironment};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
-use crate::pipeline::RunSettings;
 use crate::runner::Mount;
 use crate::Reporter;
 
@@ -25,15 +25,17 @@ pub struct ReusedDirs<'a> {
     pub logs: &'a Path,
 }
 
-/// Verify every `reused` entry of `manifest` whose wheel has ELF files; `write` is
-/// called after each changed entry (the manifest is written atomically by the caller).
-/// The environment is opened once, only when a wheel needs it.
+/// Verify every `reused` entry of `manifest` whose wheel has ELF files; its event goes to
+/// `recorder`, then `finished` and `write` are called with each changed entry (the
+/// manifest is written atomically by the caller). The environment is opened once, only
+/// when a wheel needs it.
 pub fn verify_reused(
     manifest: &mut Manifest,
     settings: &RunSettings,
     dirs: &ReusedDirs<'_>,
-    history: &History,
     reporter: &dyn Reporter,
+    recorder: &dyn Recorder,
+    finished: &dyn Fn(&ManifestEntry),
     write: &dyn Fn(&Manifest) -> Result<(), crate::RunError>,
 ) -> Result<(), crate::RunError> {
     let candidates: Vec<ManifestEntry> = manifest
@@ -86,8 +88,8 @@ pub fn verify_reused(
         } else {
             continue;
         }
-        record(history, settings, &entry, reporter);
-        reporter.finished(&entry);
+        record(recorder, settings, &entry, reporter);
+        finished(&entry);
         manifest.upsert(entry);
         write(manifest)?;
     }
@@ -209,7 +211,7 @@ fn mark_broken(entry: &mut ManifestEntry, wheel: &Path, detail: String) {
 }
 
 fn record(
-    history: &History,
+    recorder: &dyn Recorder,
     settings: &RunSettings,
     entry: &ManifestEntry,
     reporter: &dyn Reporter,
@@ -227,7 +229,7 @@ fn record(
             "metadata": entry.metadata,
         }))
         .with_run(&settings.run_id);
-    if let Err(e) = history.record_event(&event) {
+    if let Err(e) = recorder.event(&event) {
         reporter.message(&format!(
             "warning: cannot record an event in the history: {e}"
         ));

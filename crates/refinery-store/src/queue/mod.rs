@@ -241,6 +241,20 @@ pub struct JobSpec {
     pub detail: String,
 }
 
+/// A job that ran outside the queue (a CLI run), to be recorded as finished so the
+/// dashboard counts it like a worker's job. Times are Unix milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FinishedJob {
+    /// What ran; `spec.status` must be a final status (`built`, `failed`, …).
+    pub spec: JobSpec,
+    /// When work on it started, if known (the dashboard counts a failure with a start
+    /// time as a build that ran).
+    pub started_ms: Option<i64>,
+    pub finished_ms: i64,
+    /// What the run reported, in the shape a worker reports it (`wheel`, `sha256`, …).
+    pub result: serde_json::Value,
+}
+
 /// A stored job. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
@@ -482,6 +496,9 @@ pub trait QueueStore: Send + Sync {
     /// still waiting or running is returned instead (`false`). The database holds at most
     /// one such job (a unique index), so concurrent enqueues of one package make one job.
     fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError>;
+    /// Adds a job that already ran elsewhere (attempt 1, no lease), with its times and
+    /// result; [`QueueError::Invalid`] unless its status is final.
+    fn record_finished(&self, job: &FinishedJob) -> Result<Job, QueueError>;
     fn job(&self, id: i64) -> Result<Job, QueueError>;
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, QueueError>;
     /// The newest job of a package version.

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
 use super::{
-    now_ms, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus, LogChunk,
-    NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore, ReapedJob,
-    Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
+    now_ms, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
+    LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
+    ReapedJob, Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
 };
 use crate::manifest::normalize_name;
 
@@ -420,6 +420,45 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 spec.package.trim(),
                 spec.version.trim()
             )))
+        })
+    }
+
+    fn record_finished(&self, finished: &FinishedJob) -> Result<Job, QueueError> {
+        let spec = &finished.spec;
+        let status = spec.status.unwrap_or(JobStatus::Pending);
+        if !status.is_terminal() || spec.package.trim().is_empty() || spec.version.trim().is_empty()
+        {
+            return Err(QueueError::Invalid(format!(
+                "a finished job needs a package, a version and a final status (got `{status}` for `{}` `{}`)",
+                spec.package, spec.version
+            )));
+        }
+        self.tx(|c| {
+            let job = Self::insert_job(c, spec, status, "")?
+                .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
+            // It ran once, elsewhere: its own times and result, no lease.
+            let rows = c.query(
+                &format!(
+                    "UPDATE jobs SET attempt = 1, result = $2, started_ms = $3, \
+                     finished_ms = $4, created_ms = $5, updated_ms = $4 WHERE id = $1 \
+                     RETURNING {JOB_COLS}"
+                ),
+                &[
+                    job.id.into(),
+                    json_text(&finished.result).into(),
+                    finished.started_ms.into(),
+                    finished.finished_ms.into(),
+                    finished
+                        .started_ms
+                        .unwrap_or(finished.finished_ms)
+                        .min(finished.finished_ms)
+                        .into(),
+                ],
+            )?;
+            rows.first()
+                .map(job_from_row)
+                .transpose()?
+                .ok_or_else(|| QueueError::Conflict("the update returned no row".into()))
         })
     }
 

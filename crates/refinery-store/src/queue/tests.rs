@@ -89,6 +89,7 @@ on_both!(
     completion_rules,
     concurrent_enqueues_make_one_job,
     retry_never_makes_a_second_active_twin,
+    finished_jobs_from_elsewhere_keep_their_times,
 );
 
 fn spec(package: &str, version: &str) -> JobSpec {
@@ -102,6 +103,49 @@ fn spec(package: &str, version: &str) -> JobSpec {
 }
 
 const LEASE: Duration = Duration::from_secs(60);
+
+/// A job that ran outside the queue (a CLI run): recorded finished, never claimed, and
+/// beside a waiting twin of the same package.
+fn finished_jobs_from_elsewhere_keep_their_times(q: &dyn QueueStore) {
+    let (waiting, _) = q.enqueue(&spec("six", "1.16.0")).unwrap();
+    let mut done = spec("six", "1.16.0");
+    done.status = Some(JobStatus::Built);
+    done.plan_id = Some("plan-cli".into());
+    let job = q
+        .record_finished(&FinishedJob {
+            spec: done.clone(),
+            started_ms: Some(1_000),
+            finished_ms: 5_000,
+            result: serde_json::json!({"wheel": "six-1.16.0-py2.py3-none-any.whl"}),
+        })
+        .unwrap();
+    assert_ne!(job.id, waiting.id);
+    assert_eq!(job.status, JobStatus::Built);
+    assert_eq!(
+        (job.started_ms, job.finished_ms),
+        (Some(1_000), Some(5_000))
+    );
+    assert_eq!(job.attempt, 1);
+    assert_eq!(job.lease_owner, None);
+    assert_eq!(job.plan_id.as_deref(), Some("plan-cli"));
+    assert_eq!(job.result["wheel"], "six-1.16.0-py2.py3-none-any.whl");
+    let stats = q.stats().unwrap();
+    assert_eq!((stats.by_status["built"], stats.depth), (1, 1));
+    // The claim takes the waiting job, never the finished one.
+    assert_eq!(q.claim("w1", LEASE).unwrap().unwrap().id, waiting.id);
+    assert!(q.claim("w1", LEASE).unwrap().is_none());
+    // Only final statuses.
+    done.status = Some(JobStatus::Pending);
+    let err = q
+        .record_finished(&FinishedJob {
+            spec: done,
+            started_ms: None,
+            finished_ms: 1,
+            result: serde_json::Value::Null,
+        })
+        .unwrap_err();
+    assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+}
 
 fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore) {
     let (a, created) = q.enqueue(&spec("Six", "1.16.0")).unwrap();

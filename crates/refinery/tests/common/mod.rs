@@ -154,6 +154,8 @@ pub fn refinery(args: &[&str], envs: &[(&str, &str)]) -> Output {
         "PLAN_OVERRIDES_JSON",
         "MAX_DEPS",
         "HISTORY_DB",
+        // A run records its plan and packages there (else `<cache>/queue.db`).
+        "DATABASE_URL",
     ] {
         cmd.env_remove(name);
     }
@@ -571,4 +573,70 @@ pub fn main_job_with_env(
     all_env.extend_from_slice(env);
     let output = refinery(&args, &all_env);
     (output, out)
+}
+
+/// A pure-Python sdist whose in-tree backend needs nothing from an index; its
+/// `build_wheel` prints a line every half second for `ticks` ticks.
+pub fn write_tiny_sdist(dir: &Path, name: &str, version: &str, ticks: u32) -> PathBuf {
+    let metadata = format!(
+        "Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
+    );
+    let backend = format!(
+        r#"import base64, hashlib, os, sys, time, zipfile
+NAME, VERSION, TICKS = {name:?}, {version:?}, {ticks}
+METADATA = {metadata:?}
+DIST_INFO = NAME + "-" + VERSION + ".dist-info"
+WHEEL = "Wheel-Version: 1.0\nGenerator: tinybackend\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    target = os.path.join(metadata_directory, DIST_INFO)
+    os.makedirs(target, exist_ok=True)
+    with open(os.path.join(target, "METADATA"), "w") as f:
+        f.write(METADATA)
+    with open(os.path.join(target, "WHEEL"), "w") as f:
+        f.write(WHEEL)
+    return DIST_INFO
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    for i in range(TICKS):
+        print("tinybackend tick", i, file=sys.stderr, flush=True)
+        time.sleep(0.5)
+    files = {{
+        NAME + "/__init__.py": "VALUE = 42\n",
+        DIST_INFO + "/METADATA": METADATA,
+        DIST_INFO + "/WHEEL": WHEEL,
+    }}
+    record = []
+    filename = NAME + "-" + VERSION + "-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, filename), "w") as z:
+        for member, text in files.items():
+            data = text.encode()
+            z.writestr(member, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record.append(member + ",sha256=" + digest + "," + str(len(data)))
+        record.append(DIST_INFO + "/RECORD,,")
+        z.writestr(DIST_INFO + "/RECORD", "\n".join(record) + "\n")
+    return filename
+
+def build_sdist(sdist_directory, config_settings=None):
+    raise NotImplementedError("tinybackend builds wheels only")
+"#
+    );
+    let pyproject =
+        "[build-system]\nrequires = []\nbuild-backend = \"tinybackend\"\nbackend-path = [\".\"]\n";
+    write_tar_gz(
+        dir,
+        &format!("{name}-{version}"),
+        [
+            ("PKG-INFO".to_string(), metadata),
+            ("pyproject.toml".to_string(), pyproject.to_string()),
+            ("tinybackend.py".to_string(), backend),
+        ],
+    )
 }

@@ -1,0 +1,125 @@
+//! The worker's [`Recorder`]: the build of a job tells it what happened, instead of the
+//! worker reading it back afterwards. Events and attempts go to the history the build
+//! writes (the control plane's own when the job source shares it); for a source that
+//! does not (a remote control plane), they are also kept to be forwarded when the job
+//! ends. Build log files are announced as they are opened, so the log shipper tails
+//! exactly the job's files.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use refinery_store::{Attempt, Event, History, HistoryError, PlanRecord, RecordError, Recorder};
+
+/// What one job's build recorded.
+pub(crate) struct JobRecorder<'a> {
+    history: Mutex<History>,
+    /// Events and attempts to forward, when the source does not share the history.
+    forward: Option<Mutex<(Vec<Event>, Vec<Attempt>)>>,
+    /// The job's build log files, in the order they were opened (the shipper reads it).
+    logs: &'a Mutex<Vec<PathBuf>>,
+}
+
+impl<'a> JobRecorder<'a> {
+    /// Records into the history at `history_db` (a file or a PostgreSQL URL), keeping a
+    /// copy to forward when `forward`.
+    pub(crate) fn open(
+        history_db: &Path,
+        forward: bool,
+        logs: &'a Mutex<Vec<PathBuf>>,
+    ) -> Result<Self, HistoryError> {
+        Ok(JobRecorder {
+            history: Mutex::new(History::open(history_db)?),
+            forward: forward.then(|| Mutex::new((Vec::new(), Vec::new()))),
+            logs,
+        })
+    }
+
+    /// The events and attempts kept for forwarding, oldest first (empty when the source
+    /// shares the history).
+    pub(crate) fn take_forwarded(&self) -> (Vec<Event>, Vec<Attempt>) {
+        self.forward
+            .as_ref()
+            .map(|kept| std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner())))
+            .unwrap_or_default()
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Recorder for JobRecorder<'_> {
+    fn event(&self, event: &Event) -> Result<(), RecordError> {
+        self.history().record_event(event)?;
+        if let Some(kept) = &self.forward {
+            kept.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .0
+                .push(event.clone());
+        }
+        Ok(())
+    }
+
+    fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError> {
+        self.history().record_attempt(attempt)?;
+        if let Some(kept) = &self.forward {
+            kept.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .push(attempt.clone());
+        }
+        Ok(())
+    }
+
+    fn log_file(&self, _package: &str, _version: &str, path: &Path) {
+        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        if !logs.iter().any(|p| p == path) {
+            logs.push(path.to_path_buf());
+        }
+    }
+
+    /// A job's one-node plan is the worker's own means, not a plan of the dashboard:
+    /// the job belongs to the plan it was enqueued from.
+    fn plan(&self, _plan: &PlanRecord) -> Result<(), RecordError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwards_what_the_build_recorded_and_lists_its_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = Mutex::new(Vec::new());
+        let db = dir.path().join("history.db");
+        let recorder = JobRecorder::open(&db, true, &logs).unwrap();
+        recorder
+            .event(&Event::new("built", "ok").with_package("six", "1.0"))
+            .unwrap();
+        recorder
+            .attempt(&Attempt {
+                package: "six".into(),
+                version: "1.0".into(),
+                status: "success".into(),
+                ..Attempt::default()
+            })
+            .unwrap();
+        let log = dir.path().join("six-1.0-attempt1-default.log");
+        recorder.log_file("six", "1.0", &log);
+        recorder.log_file("six", "1.0", &log);
+        assert_eq!(*logs.lock().unwrap(), vec![log]);
+        let (events, attempts) = recorder.take_forwarded();
+        assert_eq!(events.len(), 1);
+        assert_eq!(attempts[0].status, "success");
+        assert!(recorder.take_forwarded().0.is_empty(), "taken once");
+        // The local history has them too.
+        let history = History::open(&db).unwrap();
+        assert_eq!(history.attempts_for("six", 10).unwrap().len(), 1);
+
+        let shared = JobRecorder::open(&db, false, &logs).unwrap();
+        shared.event(&Event::new("run_end", "")).unwrap();
+        assert!(shared.take_forwarded().0.is_empty());
+    }
+}
