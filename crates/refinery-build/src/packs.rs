@@ -52,11 +52,31 @@ pub struct PackRecipe {
     /// builds, not the pack.
     #[serde(skip)]
     pub link_env: &'static [(&'static str, &'static str)],
+    /// Build programs the environment lacks (e.g. CMake), taken from pinned s390x wheels
+    /// on PyPI and put on `PATH`; they run emulated like `configure`.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub tools: &'static [PackTool],
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
     pub build: &'static str,
 }
+
+/// A build program from a wheel: its URL, sha256 and the folder inside the wheel that
+/// holds its executables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackTool {
+    pub url: &'static str,
+    pub sha256: &'static str,
+    pub bin: &'static str,
+}
+
+/// CMake 4.4.5 from PyPI (`cmake`, manylinux2014_s390x).
+const CMAKE: PackTool = PackTool {
+    url: "https://files.pythonhosted.org/packages/f2/8d/1bbfb7c517d35e5098c6a9056dd490a91d45f35dd18be7be1dced2adfbad/cmake-4.4.5-py3-none-manylinux2014_s390x.manylinux_2_17_s390x.whl",
+    sha256: "f5c6e586748e23b1fb23d9a8e5b469ec24e5b30ef08b7fc7b52e5c0de2f7a883",
+    bin: "cmake/data/bin",
+};
 
 /// The packs this refinery can make.
 const RECIPES: &[PackRecipe] = &[
@@ -68,6 +88,7 @@ const RECIPES: &[PackRecipe] = &[
         folder: "libffi-3.4.4",
         depends: &[],
         link_env: &[],
+        tools: &[],
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
@@ -83,6 +104,7 @@ const RECIPES: &[PackRecipe] = &[
         folder: "zlib-1.2.13.dfsg",
         depends: &[],
         link_env: &[],
+        tools: &[],
         // zlib's own configure (not autoconf): CC comes from the environment.
         build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
                 make -j\"$JOBS\" libz.a\n\
@@ -96,6 +118,7 @@ const RECIPES: &[PackRecipe] = &[
         folder: "libxml2-2.9.14",
         depends: &["zlib"],
         link_env: &[],
+        tools: &[],
         // Only the library, its headers, xml2-config and the .pc file: the programs, tests
         // and documentation are not needed, and every libtool step runs emulated. No loadable
         // modules: nothing of the pack calls dlopen.
@@ -112,6 +135,7 @@ const RECIPES: &[PackRecipe] = &[
         folder: "libxslt-1.1.35",
         depends: &["libxml2"],
         link_env: &[],
+        tools: &[],
         // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
         // profiler and debugger stay: lxml calls xsltGetProfileInformation.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
@@ -129,6 +153,7 @@ const RECIPES: &[PackRecipe] = &[
         folder: "libyaml-0.2.5",
         depends: &[],
         link_env: &[],
+        tools: &[],
         // The tarball is the git tree without a generated configure (and the environment
         // has no autotools): its eight C files are compiled directly, with the version
         // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
@@ -151,6 +176,7 @@ const RECIPES: &[PackRecipe] = &[
         // openssl-sys honours OPENSSL_STATIC only for a named OPENSSL_DIR (through
         // pkg-config it links libssl.so).
         link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
+        tools: &[],
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -158,6 +184,25 @@ const RECIPES: &[PackRecipe] = &[
         build: "./Configure linux64-s390x no-shared no-asm no-dso no-tests no-engine --prefix=\"$PREFIX\" --libdir=lib --openssldir=/etc/ssl -fPIC\n\
                 make -j\"$JOBS\" build_libs\n\
                 make install_dev DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libjpeg-turbo",
+        version: "2.1.5",
+        url: "https://deb.debian.org/debian/pool/main/libj/libjpeg-turbo/libjpeg-turbo_2.1.5.orig.tar.gz",
+        sha256: "254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c",
+        folder: "libjpeg-turbo-2.1.5",
+        depends: &[],
+        link_env: &[],
+        tools: &[CMAKE],
+        // libjpeg (the libjpeg-6b API that Pillow and others link) without TurboJPEG, the
+        // programs or the SIMD code (its s390x build has none). CMAKE_SYSTEM_PROCESSOR
+        // names the target: CMake runs emulated and reads the machine as s390x anyway.
+        // CMake 4 refuses the project's cmake_minimum_required(2.8.12) without the
+        // policy floor. Its install rules take a relative libdir as relative to the build
+        // folder: the libdir is absolute.
+        build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_SYSTEM_PROCESSOR=s390x -DENABLE_SHARED=OFF -DENABLE_STATIC=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DWITH_SIMD=OFF -DWITH_TURBOJPEG=OFF -DWITH_JPEG8=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
     },
 ];
 
@@ -371,6 +416,7 @@ impl PackStore {
             let staged = work
                 .join("out")
                 .join(pack.guest_prefix().trim_start_matches('/'));
+            has_static_library(&staged.join("lib"))?;
             static_pkg_config_files(&staged.join("lib").join("pkgconfig"))?;
             let json = serde_json::to_vec_pretty(&(recipe, glibc)).expect("recipes serialize");
             std::fs::write(staged.join(MARKER_FILE), json)
@@ -406,10 +452,22 @@ impl PackJob<'_> {
         std::fs::create_dir_all(self.work.join("out"))
             .map_err(|e| format!("cannot create {}: {e}", self.work.display()))?;
         let tarball = download(recipe.url, recipe.sha256, self.work)?;
+        let mut tools = String::new();
+        for (i, tool) in recipe.tools.iter().enumerate() {
+            let wheel = download(tool.url, tool.sha256, self.work)?;
+            let wheel = wheel.file_name().map(|n| n.to_string_lossy().into_owned());
+            // zipfile keeps no file modes: the programs are made executable again.
+            tools.push_str(&format!(
+                "{python} -m zipfile -e '{wheel}' tool{i}\nchmod +x tool{i}/{bin}/*\nPATH=\"$WORK/tool{i}/{bin}:$PATH\"\n",
+                python = runner.python(),
+                wheel = wheel.unwrap_or_default(),
+                bin = tool.bin,
+            ));
+        }
         let work_mount = Mount::rw(self.work, GUEST_WORK);
         let guest_work = runner.guest_path(&work_mount);
         let script = format!(
-            "set -e\ncd \"$WORK\"\n{python} -c {unpack} {tarball}\ncd {folder}\n{build}\n",
+            "set -e\ncd \"$WORK\"\n{tools}{python} -c {unpack} {tarball}\ncd {folder}\n{build}\n",
             python = runner.python(),
             unpack = UNPACK,
             tarball = tarball
@@ -463,6 +521,24 @@ impl PackJob<'_> {
             )),
             Err(e) => Err(format!("cannot start the pack build: {e}")),
         }
+    }
+}
+
+/// A pack whose build succeeded but installed no `lib/*.a` (e.g. a build system that
+/// put it elsewhere) would be reused by every later run and fail their links: refused.
+fn has_static_library(lib: &Path) -> Result<(), String> {
+    let found = std::fs::read_dir(lib)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "a"));
+    if found {
+        Ok(())
+    } else {
+        Err(format!(
+            "the pack build installed no static library into {}; see its log",
+            lib.display()
+        ))
     }
 }
 

@@ -351,3 +351,72 @@ assert key.hex() == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b3
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn pillow_links_the_libjpeg_turbo_pack_built_with_cmake_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = requirements(tmp.path(), "pillow==10.4.0\n");
+    // Attempt 1 fails on "could not be found for jpeg"; the hint selects the libjpeg-turbo
+    // pack (CMake from its PyPI wheel, emulated; the compiler native) for attempt 2.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, "pillow");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack libjpeg-turbo"),
+        "{e}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libjpeg"))
+        .collect();
+    assert!(
+        grafted.is_empty(),
+        "libjpeg grafted, not linked: {grafted:?}"
+    );
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            version.starts_with("GLIBC_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // A JPEG encoded and decoded by the linked libjpeg-turbo, and a PNG (zlib) round trip.
+    let code = r#"import io, sys
+from PIL import Image, features
+assert features.check("jpg") and features.check_feature("libjpeg_turbo"), features.version("jpg")
+assert features.version("libjpeg_turbo") == "2.1.5", features.version("libjpeg_turbo")
+im = Image.new("RGB", (64, 48))
+im.putdata([(x * 4, y * 5, 128) for y in range(48) for x in range(64)])
+buf = io.BytesIO(); im.save(buf, "JPEG", quality=95)
+back = Image.open(io.BytesIO(buf.getvalue())); back.load()
+assert back.size == (64, 48) and back.mode == "RGB"
+r, g, b = back.getpixel((40, 30))
+assert abs(r - 160) < 12 and abs(g - 150) < 12 and abs(b - 128) < 12, (r, g, b)
+buf = io.BytesIO(); im.save(buf, "PNG")
+assert list(Image.open(io.BytesIO(buf.getvalue())).getdata()) == list(im.getdata())
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}

@@ -21,13 +21,19 @@ fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
             recipe.name
         );
         assert!(recipe.build.contains("$DESTDIR"), "{}", recipe.name);
+        for tool in recipe.tools {
+            assert!(tool
+                .url
+                .starts_with("https://files.pythonhosted.org/packages/"));
+            assert_eq!(tool.sha256.len(), 64, "{}", recipe.name);
+        }
         for dependency in recipe.depends {
             assert!(super::recipe(dependency).is_some(), "{}", recipe.name);
         }
     }
     // Hints name packs that exist (the catalog check refuses unknown ones).
     let catalog = crate::hints::Catalog::builtin();
-    for pack in ["libffi", "zlib", "libxml2", "libxslt", "openssl", "libyaml"] {
+    for pack in names() {
         assert!(
             catalog.hints().any(|h| h.pack.as_deref() == Some(pack)),
             "no hint selects {pack}"
@@ -178,13 +184,14 @@ fn fake_recipe(path: &Path, sha256: &str, build: &str) -> PackRecipe {
         folder: "fake-1.0",
         depends: &[],
         link_env: &[],
+        tools: &[],
         build: leak(build.to_string()),
     }
 }
 
 /// Installs the C file as a "library" and a `.pc` file with private libraries.
 const INSTALL: &str = "mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\"\n\
-    cp fake.c \"$DESTDIR$PREFIX/lib/libfake.c\"\n\
+    cp fake.c \"$DESTDIR$PREFIX/lib/libfake.a\"\n\
     printf 'Name: fake\\nLibs: -lfake\\nLibs.private: -lm\\n' > \"$DESTDIR$PREFIX/lib/pkgconfig/fake.pc\"";
 
 struct Fixture {
@@ -324,4 +331,16 @@ fn a_failed_build_names_its_log_and_leaves_nothing_to_reuse() {
     assert_eq!(messages.0.lock().unwrap().len(), 1, "{:?}", messages.0);
     assert_eq!(f.downloads.load(Ordering::SeqCst), 2);
     assert_eq!(f.store_entries(), [pack.key]);
+}
+
+#[test]
+fn a_build_that_installs_no_library_is_refused() {
+    let f = Fixture::new();
+    // Succeeds, but its library went elsewhere (as CMake put a relative libdir).
+    let build =
+        "mkdir -p \"$DESTDIR$PREFIX/include\" elsewhere/lib\ncp fake.c elsewhere/lib/libfake.a";
+    let recipe = fake_recipe(&f.tarball, &f.sha256, build);
+    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    assert!(err.contains("installed no static library"), "{err}");
+    assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
 }

@@ -217,3 +217,34 @@ fn the_exception_line_is_the_detail_whatever_the_order_of_the_streams() {
     );
     assert_eq!(last_line(""), "no output");
 }
+
+#[test]
+fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependency_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("driver.py"), IMPORT_DRIVER).unwrap();
+    std::fs::write(dir.path().join("needs_tk.py"), "import tkinter\n").unwrap();
+    std::fs::write(
+        dir.path().join("needs_dep.py"),
+        "import refinery_no_such_dep\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("fine.py"), "X = 1\n").unwrap();
+    // tkinter made unimportable, as on a Debian Python without python3-tk.
+    let code = "import runpy, sys; sys.modules['tkinter'] = None; \
+                sys.argv = ['driver.py', 'needs_tk', 'fine', 'needs_dep']; \
+                runpy.run_path('driver.py', run_name='__main__')";
+    let output = std::process::Command::new("python3")
+        .args(["-c", code])
+        .current_dir(dir.path())
+        .env("PYTHONPATH", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("not checked needs_tk: it needs the standard library's tkinter"),
+        "{text}"
+    );
+    assert!(text.contains("imported fine"), "{text}");
+    assert!(text.contains("cannot import needs_dep"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+}
