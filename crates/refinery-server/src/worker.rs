@@ -671,6 +671,8 @@ fn build_in(
         expander: None,
         stop: Some(cancel.clone()),
         verify: options.verify.clone(),
+        // As in the job's plan: the version asked for or nothing.
+        fallback_latest: false,
     };
     let started = Instant::now();
     let manifest = match execute_plan(&plan, &settings, &client, reporter) {

@@ -353,7 +353,9 @@ pub struct PlanArgs {
     /// pinned keeps the versions of input wheels; eager lets them move to the newest allowed.
     #[arg(long, value_enum)]
     pub upgrade_strategy: Option<UpgradeStrategy>,
-    /// When a pinned version has no sdist and no s390x wheel, move to the newest that does.
+    /// When a pinned version has no sdist and no s390x wheel, move to the newest that does;
+    /// and when a reused wheel verifies broken on s390x, use the nearest newer version
+    /// whose s390x wheel passes (at most 5 tried; see --verify-reused).
     #[arg(long)]
     pub fallback_latest: bool,
     /// Leave out package versions whose last build failed (from the history).

@@ -197,6 +197,52 @@ fn orjson_wheels_that_serialize_ints_byte_swapped_on_s390x_are_broken() {
     assert!(imported.contains("orjson.orjson"), "{imported}");
 }
 
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn orjson_3_10_9_with_fallback_latest_ends_with_the_nearest_version_that_passes() {
+    // 3.10.9 to 3.10.11 serialize ints byte-swapped on s390x (see above); 3.10.12 is the
+    // nearest newer version whose s390x wheel passes.
+    let (tmp, m) = requirements_job("orjson==3.10.9\n", &["--fallback-latest"]);
+    let e = entry(&m, "orjson");
+    assert_eq!(e["status"], "reused", "{e}");
+    assert_eq!(e["version"], "3.10.12", "{e}");
+    assert_eq!(
+        checks(e),
+        ["install passed", "import passed", "smoke:orjson passed"]
+    );
+    let broken = e["metadata"]["broken_versions"].as_array().unwrap();
+    let versions: Vec<&str> = broken
+        .iter()
+        .map(|b| b["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["3.10.9", "3.10.10", "3.10.11"], "{e}");
+    let first = &broken[0];
+    assert!(
+        first["file"]
+            .as_str()
+            .unwrap()
+            .starts_with("orjson-3.10.9-"),
+        "{first}"
+    );
+    let detail = first["detail"].as_str().unwrap();
+    assert!(detail.contains("smoke:orjson failed"), "{detail}");
+    let evidence = first["verification"]["checks"].to_string();
+    assert!(evidence.contains("gave b'549755813888'"), "{evidence}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("--fallback-latest: orjson 3.10.9 is broken on s390x"),
+        "{detail}"
+    );
+    // Only the wheel that passed is published.
+    let published: Vec<String> = std::fs::read_dir(tmp.path().join("out"))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".whl"))
+        .collect();
+    assert_eq!(published.len(), 1, "{published:?}");
+    assert!(published[0].starts_with("orjson-3.10.12-"), "{published:?}");
+}
+
 /// An sdist whose C extension cannot compile and whose setup.py then builds it without
 /// the extension, as MarkupSafe's and simplejson's do.
 fn write_fallback_sdist(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {

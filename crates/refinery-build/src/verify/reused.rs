@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use refinery_store::{Event, History, Manifest, ManifestEntry, Status};
+use refinery_index::{redact_url, IndexClient};
+use refinery_pep::Version;
+use refinery_store::{sha256_file, BrokenVersion, Event, History, Manifest, ManifestEntry, Status};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;
@@ -25,12 +27,20 @@ pub struct ReusedDirs<'a> {
     pub logs: &'a Path,
 }
 
+/// How many newer versions `--fallback-latest` tries for a broken reused wheel.
+pub const FALLBACK_TRIES: usize = 5;
+
 /// Verify every `reused` entry of `manifest` whose wheel has ELF files; `write` is
 /// called after each changed entry (the manifest is written atomically by the caller).
-/// The environment is opened once, only when a wheel needs it.
+/// The environment is opened once, only when a wheel needs it. With `--fallback-latest`
+/// a wheel that ends `broken` gives way to the nearest newer version (at most
+/// [`FALLBACK_TRIES`], listed by `client`) whose wheel for the target passes the same
+/// checks; the entry then names the broken versions with their evidence
+/// (`metadata.broken_versions`).
 pub fn verify_reused(
     manifest: &mut Manifest,
     settings: &RunSettings,
+    client: &IndexClient,
     dirs: &ReusedDirs<'_>,
     history: &History,
     reporter: &dyn Reporter,
@@ -42,15 +52,61 @@ pub fn verify_reused(
         .filter(|e| e.status == Status::Reused && e.metadata.verification.is_none())
         .cloned()
         .collect();
-    let mut environment: Option<Result<OpenedEnvironment, String>> = None;
+    let mut checker = Checker {
+        settings,
+        dirs,
+        reporter,
+        environment: None,
+    };
     for mut entry in candidates {
+        match checker.check(&mut entry) {
+            Checked::NotNeeded => continue,
+            Checked::NoEnvironment => return Ok(()),
+            Checked::Done => {}
+        }
+        record(history, settings, &entry, reporter);
+        if entry.status == Status::Broken && settings.fallback_latest {
+            if let Some(newer) = fall_back(&mut entry, &mut checker, client, history) {
+                reporter.finished(&entry);
+                entry = newer;
+                record(history, settings, &entry, reporter);
+            }
+        }
+        reporter.finished(&entry);
+        manifest.upsert(entry);
+        write(manifest)?;
+    }
+    Ok(())
+}
+
+/// What [`Checker::check`] did with a wheel.
+enum Checked {
+    /// Nothing to check: no ELF files, or `--verify-reused` is off.
+    NotNeeded,
+    /// The environment cannot be opened (a warning was given).
+    NoEnvironment,
+    /// Checked: the entry is `broken` or carries its verification.
+    Done,
+}
+
+/// Checks reused wheels, opening the environment at the first that needs it.
+struct Checker<'a> {
+    settings: &'a RunSettings,
+    dirs: &'a ReusedDirs<'a>,
+    reporter: &'a dyn Reporter,
+    environment: Option<Result<OpenedEnvironment, String>>,
+}
+
+impl Checker<'_> {
+    fn check(&mut self, entry: &mut ManifestEntry) -> Checked {
+        let settings = self.settings;
         let Some(file) = entry.path.clone() else {
-            continue;
+            return Checked::NotNeeded;
         };
         let wheel = settings.output.join(&file);
         let machines = crate::wheel_inspect::elf_machines(&wheel).unwrap_or_default();
         if machines.is_empty() {
-            continue;
+            return Checked::NotNeeded;
         }
         let foreign: Vec<(String, u16)> = machines
             .iter()
@@ -60,38 +116,162 @@ pub fn verify_reused(
             .collect();
         if !foreign.is_empty() {
             mark_broken(
-                &mut entry,
+                entry,
                 &wheel,
                 format!(
                     "reused wheel {file} carries binaries for another machine: {}; it cannot run on s390x",
                     refinery_plan::foreign_elf::describe(&foreign)
                 ),
             );
-        } else if settings.verify.reused {
-            let opened = environment.get_or_insert_with(|| {
-                let quiet = QuietAcceleration(reporter);
-                open_environment(&emulated(&settings.environment), &settings.target, &quiet)
+            return Checked::Done;
+        }
+        if !settings.verify.reused {
+            return Checked::NotNeeded;
+        }
+        let reporter = self.reporter;
+        let opened = self.environment.get_or_insert_with(|| {
+            let quiet = QuietAcceleration(reporter);
+            open_environment(&emulated(&settings.environment), &settings.target, &quiet)
+        });
+        let env = match opened {
+            Ok(env) => env,
+            Err(message) => {
+                reporter.message(&format!(
+                    "warning: cannot verify the reused wheels: no environment: {message}"
+                ));
+                return Checked::NoEnvironment;
+            }
+        };
+        reporter.started(&entry.name, &entry.version, "verify");
+        verify_one(entry, &wheel, env, settings, self.dirs);
+        Checked::Done
+    }
+}
+
+/// `--fallback-latest` for `broken`, a reused wheel that verified broken: fetch the wheels
+/// for the target of the next newer versions, oldest first, and check each like the
+/// first; the first that passes (or needs no check) is returned, naming the versions
+/// passed over in `metadata.broken_versions`. When none passes, `broken` says what was
+/// tried and carries their evidence.
+fn fall_back(
+    broken: &mut ManifestEntry,
+    checker: &mut Checker<'_>,
+    client: &IndexClient,
+    history: &History,
+) -> Option<ManifestEntry> {
+    let settings = checker.settings;
+    let after = match broken.version.parse::<Version>() {
+        Ok(version) => version,
+        Err(e) => {
+            broken.detail = format!(
+                "{}; --fallback-latest: the version {:?} does not parse ({e})",
+                broken.detail, broken.version
+            );
+            return None;
+        }
+    };
+    let files = match client.project_files(&broken.name) {
+        Ok(files) => files,
+        Err(e) => {
+            broken.detail = format!(
+                "{}; --fallback-latest: cannot list {}: {e}",
+                broken.detail, broken.name
+            );
+            return None;
+        }
+    };
+    let newer = refinery_plan::newer_target_wheels(
+        &broken.name,
+        &files,
+        &settings.target,
+        &after,
+        FALLBACK_TRIES,
+    );
+    let mut passed_over = vec![passed_over_record(broken)];
+    let mut tried = Vec::new();
+    for (version, file) in newer {
+        let mut candidate = ManifestEntry::new(&broken.name, version.to_string(), Status::Reused);
+        candidate.metadata.python = Some(settings.target.python_str());
+        candidate.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+        candidate.metadata.source = Some(redact_url(&file.url));
+        let fetched = client
+            .download(&file, &settings.output)
+            .map_err(|e| e.to_string())
+            .and_then(|path| {
+                sha256_file(&path)
+                    .map(|sha| (path, sha))
+                    .map_err(|e| e.to_string())
             });
-            let env = match opened {
-                Ok(env) => env,
-                Err(message) => {
-                    reporter.message(&format!(
-                        "warning: cannot verify the reused wheels: no environment: {message}"
-                    ));
-                    return Ok(());
-                }
-            };
-            reporter.started(&entry.name, &entry.version, "verify");
-            verify_one(&mut entry, &wheel, env, settings, dirs);
-        } else {
+        match fetched {
+            Ok((path, sha)) => {
+                candidate.path = Some(
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+                candidate.sha256 = Some(sha);
+            }
+            Err(message) => {
+                tried.push(format!(
+                    "{version} (cannot fetch {}: {message})",
+                    file.filename
+                ));
+                continue;
+            }
+        }
+        candidate.detail = format!(
+            "--fallback-latest: {} {} is broken on s390x; the index has {} for the target",
+            broken.name, broken.version, file.filename
+        );
+        if let Checked::NoEnvironment = checker.check(&mut candidate) {
+            return None;
+        }
+        if candidate.status == Status::Broken {
+            record(history, settings, &candidate, checker.reporter);
+            tried.push(format!("{version} (broken too)"));
+            passed_over.push(passed_over_record(&candidate));
             continue;
         }
-        record(history, settings, &entry, reporter);
-        reporter.finished(&entry);
-        manifest.upsert(entry);
-        write(manifest)?;
+        let skipped: Vec<&str> = passed_over.iter().map(|b| b.version.as_str()).collect();
+        checker.reporter.message(&format!(
+            "{}: --fallback-latest uses {version} instead of {}, which is broken on s390x",
+            broken.name,
+            skipped.join(", ")
+        ));
+        candidate.metadata.broken_versions = passed_over;
+        return Some(candidate);
     }
-    Ok(())
+    broken.detail = if tried.is_empty() {
+        format!(
+            "{}; --fallback-latest: no newer version has a wheel for {}",
+            broken.detail, settings.target
+        )
+    } else {
+        format!(
+            "{}; --fallback-latest tried {}",
+            broken.detail,
+            tried.join(", ")
+        )
+    };
+    broken.metadata.broken_versions = passed_over.split_off(1);
+    None
+}
+
+/// The evidence of a broken entry, for the entry that takes its place.
+fn passed_over_record(entry: &ManifestEntry) -> BrokenVersion {
+    let file = entry
+        .metadata
+        .source
+        .as_deref()
+        .and_then(|s| s.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    BrokenVersion {
+        version: entry.version.clone(),
+        file,
+        detail: entry.detail.clone(),
+        verification: entry.metadata.verification.clone(),
+    }
 }
 
 /// Verify one reused wheel in the environment; `entry` gets the verification and, when
