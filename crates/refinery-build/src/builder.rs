@@ -399,6 +399,7 @@ pub fn attempt(
         guest_path: wheel_guest.clone(),
         find_links: vec![wheel_dir_guest, wheels],
         tolerate_missing_dependencies: false,
+        sdist: Some(request.sdist),
     };
     let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log);
     if let Some(failed) = verification.first_failure() {

@@ -6,7 +6,9 @@
 //!    name from RECORD ([`extensions`]);
 //! 2. `smoke` (the default level): run the snippets of the smoke-test catalog for the
 //!    package and version ([`catalog`]), each with a time limit;
-//! 3. `tests`: also run the package's own self-test from the catalog.
+//! 3. `tests`: also run the package's own self-test from the catalog, or, when it knows
+//!    none, the `tests/` folder of the sdist a wheel was built from with pytest
+//!    ([`sdist_tests`]; pytest is installed into the venv from the configured index).
 //!
 //! Each check is its own interpreter process, killed at its limit ([`run`]); a hang, a
 //! crash (a signal) and a failure are told apart. Built wheels are verified by the
@@ -20,6 +22,7 @@ pub mod purity;
 pub mod retag;
 pub mod reused;
 pub mod run;
+pub mod sdist_tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +38,8 @@ pub enum VerifyLevel {
     /// Also run the catalog's smoke tests (the default).
     #[default]
     Smoke,
-    /// Also run the package's own self-test, where the catalog knows one.
+    /// Also run the package's own self-test: the catalog's, else the sdist's `tests/`
+    /// folder with pytest (built wheels only).
     Tests,
 }
 

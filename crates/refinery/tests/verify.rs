@@ -243,6 +243,115 @@ fn orjson_3_10_9_with_fallback_latest_ends_with_the_nearest_version_that_passes(
     assert!(published[0].starts_with("orjson-3.10.12-"), "{published:?}");
 }
 
+/// The check named `name` of a manifest entry's verification.
+fn check_named<'a>(entry: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    entry["metadata"]["verification"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name} in {entry}"))
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn markupsafe_2_1_5_built_from_its_sdist_passes_the_sdists_tests_with_pytest() {
+    // The catalog has a smoke test but no self-test for markupsafe: `--verify tests` runs
+    // the sdist's tests/ folder with pytest against the built wheel.
+    let (_tmp, m) = requirements_job(
+        "markupsafe==2.1.5\n",
+        &["--verify", "tests", "--no-binary", "markupsafe"],
+    );
+    let e = entry(&m, "markupsafe");
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        checks(e),
+        [
+            "install passed",
+            "import passed",
+            "smoke:markupsafe passed",
+            "tests:install-pytest passed",
+            "tests:pytest passed"
+        ]
+    );
+    let pytest = check_named(e, "tests:pytest");
+    let detail = pytest["detail"].as_str().unwrap();
+    let passed: u32 = regex_lite_number(detail, " passed").unwrap_or_else(|| panic!("{pytest}"));
+    assert!(passed >= 50, "{pytest}");
+    assert!(!detail.contains("failed"), "{pytest}");
+    // Both implementations ran: the C speedups and the pure Python one.
+    let imported = e["metadata"]["verification"]["imported"].to_string();
+    assert!(imported.contains("markupsafe._speedups"), "{imported}");
+}
+
+/// The number just before `suffix` in `text` (`"123 passed in 4s"`, `" passed"` → 123).
+fn regex_lite_number(text: &str, suffix: &str) -> Option<u32> {
+    let before = &text[..text.find(suffix)?];
+    let digits: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn a_generated_sdist_whose_tests_fail_on_big_endian_fails_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let (name, version) = ("endiantests", "1.0");
+    write_tar_gz(
+        &input,
+        &format!("{name}-{version}"),
+        [
+            (
+                "PKG-INFO".to_string(),
+                format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"),
+            ),
+            (
+                "pyproject.toml".to_string(),
+                format!("[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n\n[tool.setuptools]\npackages = [\"{name}\"]\n\n[tool.pytest.ini_options]\naddopts = \"--cov={name}\"\n"),
+            ),
+            (
+                format!("{name}/__init__.py"),
+                "import sys\n\ndef order():\n    return sys.byteorder\n".to_string(),
+            ),
+            (
+                "tests/test_order.py".to_string(),
+                format!("import {name}\n\ndef test_imports():\n    assert {name}.order()\n\ndef test_little_endian():\n    assert {name}.order() == \"little\"\n"),
+            ),
+        ],
+    );
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &["--verify", "tests", "--max-attempts", "1"],
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, name);
+    assert_eq!(e["status"], "failed", "{e}");
+    let pytest = check_named(e, "tests:pytest");
+    assert_eq!(pytest["outcome"], "failed", "{pytest}");
+    // The sdist's pytest options (a coverage plugin it does not install) are left behind.
+    let detail = pytest["detail"].as_str().unwrap();
+    assert!(detail.starts_with("1 failed, 1 passed in "), "{detail}");
+    let evidence = pytest["evidence"].to_string();
+    assert!(evidence.contains("test_little_endian"), "{evidence}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tests:pytest failed"),
+        "{e}"
+    );
+}
+
 /// An sdist whose C extension cannot compile and whose setup.py then builds it without
 /// the extension, as MarkupSafe's and simplejson's do.
 fn write_fallback_sdist(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {

@@ -339,6 +339,7 @@ fn verify_one(
         guest_path: format!("{output_guest}/{file}"),
         find_links: vec![output_guest],
         tolerate_missing_dependencies: true,
+        sdist: None,
     };
     let verification = verify_wheel(&sandbox, &under_test, &settings.verify, &log);
     let failure = verification

@@ -183,6 +183,7 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             guest_path: wheel.to_string_lossy().into_owned(),
             find_links: vec![wheels.to_string_lossy().into_owned()],
             tolerate_missing_dependencies: false,
+            sdist: None,
         };
         let v = verify_wheel(&sandbox, &under_test, &settings, &log);
         let got: Vec<String> = v
@@ -216,4 +217,29 @@ fn the_exception_line_is_the_detail_whatever_the_order_of_the_streams() {
         "just output"
     );
     assert_eq!(last_line(""), "no output");
+}
+
+#[test]
+fn pytest_summaries_are_read_from_the_last_lines() {
+    let lines = |l: &[&str]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        pytest_summary(&lines(&[
+            "....",
+            "12 passed in 3.40s",
+            "[refinery-verify] exit 0"
+        ])),
+        Some("12 passed in 3.40s".into())
+    );
+    assert_eq!(
+        pytest_summary(&lines(&[
+            "FAILED tests/test_x.py::test_order - assert 1 == 2",
+            "========= 1 failed, 4 passed, 1 warning in 0.52s =========",
+        ])),
+        Some("1 failed, 4 passed, 1 warning in 0.52s".into())
+    );
+    assert_eq!(pytest_summary(&lines(&["no tests ran in 0.01s"])), None);
+    assert_eq!(
+        pytest_summary(&lines(&["ModuleNotFoundError: pytest"])),
+        None
+    );
 }
