@@ -294,6 +294,7 @@ pub fn execute_plan(
         stop: settings.stop.clone(),
         auditwheel: settings.auditwheel.clone(),
         verify: settings.verify.clone(),
+        catalog: settings.catalog.clone(),
     };
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();

@@ -411,10 +411,13 @@ fn a_build_that_falls_back_to_pure_python_fails_with_the_fallback_hint() {
     let detail = e["detail"].as_str().unwrap();
     assert!(detail.contains("fell back to pure Python"), "{detail}");
     assert!(detail.contains("speedups are not enabled"), "{detail}");
+    // The hint is the catalog's entry, matched like any other.
     assert!(
-        detail.contains("hint: the compiled extension did not build"),
+        detail.contains("hints: pure-python-fallback: the compiled extension did not build"),
         "{detail}"
     );
+    let hints = e["metadata"]["hints"].to_string();
+    assert!(hints.contains("pure-python-fallback"), "{hints}");
     assert!(e["path"].is_null(), "{e}");
 }
 
