@@ -12,13 +12,15 @@
 //!
 //! Each check is its own interpreter process, killed at its limit ([`run`]); a hang, a
 //! crash (a signal) and a failure are told apart. Built wheels are verified by the
-//! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`]. Builds that
+//! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`], and so are
+//! wheels taken from the cache whose [`record`] does not cover the level asked for. Builds that
 //! silently dropped their extension are caught by [`purity`]; compiled code tagged pure is
 //! retagged as a platform wheel for repair by [`retag`].
 
 pub mod catalog;
 pub mod extensions;
 pub mod purity;
+pub mod record;
 pub mod retag;
 pub mod reused;
 pub mod run;

@@ -450,7 +450,9 @@ pub struct VerifyArgs {
     /// What verification proves on s390x, under emulation: import (install, import the
     /// top-level modules and every compiled extension module), smoke (also run the
     /// smoke-test catalog's snippets for the package) or tests (also run the package's own
-    /// self-test). [default: smoke]
+    /// self-test, else its sdist's tests/ folder with pytest). A wheel taken from the
+    /// cache is verified again when its record (<cache>/verifications/v1) is of a weaker
+    /// level or missing. [default: smoke]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub verify: Option<VerifyLevel>,
     /// Seconds each verification process may run (install, imports, each smoke snippet,

@@ -298,15 +298,12 @@ fn regex_lite_number(text: &str, suffix: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
-#[test]
-#[ignore = "needs the real PyPI and the s390x rootfs environment"]
-fn a_generated_sdist_whose_tests_fail_on_big_endian_fails_verification() {
-    let tmp = tempfile::tempdir().unwrap();
-    let input = tmp.path().join("input");
-    std::fs::create_dir_all(&input).unwrap();
-    let (name, version) = ("endiantests", "1.0");
+/// A pure sdist whose tests/ folder has a test that passes and one that assumes a
+/// little-endian machine; its pyproject.toml asks pytest for a coverage plugin it does not
+/// install.
+fn write_endian_sdist(input: &Path, name: &str, version: &str) {
     write_tar_gz(
-        &input,
+        input,
         &format!("{name}-{version}"),
         [
             (
@@ -327,6 +324,16 @@ fn a_generated_sdist_whose_tests_fail_on_big_endian_fails_verification() {
             ),
         ],
     );
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn a_generated_sdist_whose_tests_fail_on_big_endian_fails_verification() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let name = "endiantests";
+    write_endian_sdist(&input, name, "1.0");
     let (output, out) = main_job(
         &input,
         tmp.path(),
@@ -350,6 +357,63 @@ fn a_generated_sdist_whose_tests_fail_on_big_endian_fails_verification() {
             .contains("tests:pytest failed"),
         "{e}"
     );
+}
+
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn a_cached_wheel_is_verified_again_when_a_stricter_level_is_asked_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let name = "endiancache";
+    write_endian_sdist(&input, name, "1.0");
+    let run = |level: &str| {
+        let (output, out) = main_job(
+            &input,
+            tmp.path(),
+            &["--verify", level, "--max-attempts", "1"],
+        );
+        let m = manifest(&out);
+        (output, entry(&m, name).clone())
+    };
+    // Built and verified at smoke: the suite that fails on big-endian does not run.
+    let (output, e) = run("smoke");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(e["status"], "built", "{e}");
+    // Taken from the cache, verified again at tests: the suite runs and fails.
+    let (output, e) = run("tests");
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(e["status"], "broken", "{e}");
+    assert!(e["path"].is_null(), "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("cached wheel endiancache-1.0-py3-none-any.whl does not work on s390x: tests:pytest failed"),
+        "{detail}"
+    );
+    assert_eq!(check_named(&e, "tests:pytest")["outcome"], "failed");
+    // At smoke again, the record of the build covers it: cached, not verified again.
+    let (output, e) = run("smoke");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(e["status"], "cached", "{e}");
+    assert_eq!(e["metadata"]["verification"]["level"], "smoke", "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(!detail.contains("verified again"), "{detail}");
+    assert!(tmp
+        .path()
+        .join("out")
+        .join(e["path"].as_str().unwrap())
+        .is_file());
+    // A record removed (a cache from before records): verified again, and passes.
+    std::fs::remove_dir_all(tmp.path().join("cache/verifications")).unwrap();
+    let (output, e) = run("import");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(e["status"], "cached", "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("no record of its verification: verified again"),
+        "{detail}"
+    );
+    assert_eq!(checks(&e), ["install passed", "import passed"]);
 }
 
 /// An sdist whose C extension cannot compile and whose setup.py then builds it without

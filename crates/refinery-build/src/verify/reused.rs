@@ -3,11 +3,16 @@
 //! like a built one (install, imports, smoke tests) in the s390x environment. One that
 //! carries binaries for another machine, or fails a check, ends `broken` with the
 //! evidence, and its file leaves the output.
+//!
+//! Wheels taken from the cache whose verification record ([`super::record`]) does not
+//! cover the level asked for are checked here the same way (with their sdist's tests for
+//! `--verify tests`); one that passes gets a new record, one that fails ends `broken`.
 
 use std::path::{Path, PathBuf};
 
 use refinery_index::{redact_url, IndexClient};
 use refinery_pep::Version;
+use refinery_plan::{Plan, SourceKind};
 use refinery_store::{sha256_file, BrokenVersion, Event, History, Manifest, ManifestEntry, Status};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
@@ -19,12 +24,19 @@ use crate::pipeline::RunSettings;
 use crate::runner::Mount;
 use crate::Reporter;
 
-/// Folders under the cache that reused-wheel verification uses.
+/// What reused- and cached-wheel verification reads: folders under the cache, the plan,
+/// the index.
 pub struct ReusedDirs<'a> {
     /// Parent of the per-wheel work folders (`<cache>/builds/v1`).
     pub builds: &'a Path,
     /// Where the verification logs go (`<cache>/logs`).
     pub logs: &'a Path,
+    /// Where the plan's sdists are (`<cache>/sdists/v1`), for cached wheels' tests.
+    pub sdists: &'a Path,
+    /// The run's plan (the sources of cached wheels).
+    pub plan: &'a Plan,
+    /// The index (`--fallback-latest` lists and fetches newer wheels).
+    pub client: &'a IndexClient,
 }
 
 /// How many newer versions `--fallback-latest` tries for a broken reused wheel.
@@ -40,7 +52,6 @@ pub const FALLBACK_TRIES: usize = 5;
 pub fn verify_reused(
     manifest: &mut Manifest,
     settings: &RunSettings,
-    client: &IndexClient,
     dirs: &ReusedDirs<'_>,
     history: &History,
     reporter: &dyn Reporter,
@@ -49,7 +60,9 @@ pub fn verify_reused(
     let candidates: Vec<ManifestEntry> = manifest
         .entries
         .iter()
-        .filter(|e| e.status == Status::Reused && e.metadata.verification.is_none())
+        .filter(|e| {
+            matches!(e.status, Status::Reused | Status::Cached) && e.metadata.verification.is_none()
+        })
         .cloned()
         .collect();
     let mut checker = Checker {
@@ -59,14 +72,21 @@ pub fn verify_reused(
         environment: None,
     };
     for mut entry in candidates {
-        match checker.check(&mut entry) {
+        let reused = entry.status == Status::Reused;
+        let checked = if reused {
+            checker.check(&mut entry)
+        } else {
+            let sdist = sdist_of(dirs.plan, &entry, dirs.sdists);
+            checker.recheck_cached(&mut entry, sdist.as_deref())
+        };
+        match checked {
             Checked::NotNeeded => continue,
             Checked::NoEnvironment => return Ok(()),
             Checked::Done => {}
         }
         record(history, settings, &entry, reporter);
-        if entry.status == Status::Broken && settings.fallback_latest {
-            if let Some(newer) = fall_back(&mut entry, &mut checker, client, history) {
+        if reused && entry.status == Status::Broken && settings.fallback_latest {
+            if let Some(newer) = fall_back(&mut entry, &mut checker, dirs.client, history) {
                 reporter.finished(&entry);
                 entry = newer;
                 record(history, settings, &entry, reporter);
@@ -128,24 +148,72 @@ impl Checker<'_> {
         if !settings.verify.reused {
             return Checked::NotNeeded;
         }
-        let reporter = self.reporter;
+        let (reporter, dirs) = (self.reporter, self.dirs);
+        let Some(env) = self.environment() else {
+            return Checked::NoEnvironment;
+        };
+        reporter.started(&entry.name, &entry.version, "verify");
+        verify_one(entry, &wheel, env, settings, dirs, None);
+        Checked::Done
+    }
+
+    /// Verify a wheel taken from the cache at the level asked for; `sdist` is the one it
+    /// was built from, for `--verify tests`. One that passes gets a new record.
+    fn recheck_cached(&mut self, entry: &mut ManifestEntry, sdist: Option<&Path>) -> Checked {
+        let settings = self.settings;
+        let (Some(file), Some(sha)) = (entry.path.clone(), entry.sha256.clone()) else {
+            return Checked::NotNeeded;
+        };
+        let wheel = settings.output.join(&file);
+        let (reporter, dirs) = (self.reporter, self.dirs);
+        let Some(env) = self.environment() else {
+            return Checked::NoEnvironment;
+        };
+        reporter.started(&entry.name, &entry.version, "verify");
+        verify_one(entry, &wheel, env, settings, dirs, sdist);
+        if entry.status == Status::Cached {
+            if let Some(verification) = &entry.metadata.verification {
+                if let Err(e) = super::record::write(&settings.cache, &sha, verification) {
+                    reporter.message(&format!("warning: {e}"));
+                }
+            }
+        }
+        Checked::Done
+    }
+
+    /// The environment, opened at the first call; `None` (after a warning) when it
+    /// cannot be opened.
+    fn environment(&mut self) -> Option<&OpenedEnvironment> {
+        let (settings, reporter) = (self.settings, self.reporter);
         let opened = self.environment.get_or_insert_with(|| {
             let quiet = QuietAcceleration(reporter);
             open_environment(&emulated(&settings.environment), &settings.target, &quiet)
         });
-        let env = match opened {
-            Ok(env) => env,
+        match opened {
+            Ok(env) => Some(env),
             Err(message) => {
                 reporter.message(&format!(
-                    "warning: cannot verify the reused wheels: no environment: {message}"
+                    "warning: cannot verify the reused and cached wheels: no environment: {message}"
                 ));
-                return Checked::NoEnvironment;
+                None
             }
-        };
-        reporter.started(&entry.name, &entry.version, "verify");
-        verify_one(entry, &wheel, env, settings, self.dirs);
-        Checked::Done
+        }
     }
+}
+
+/// The sdist a cached wheel was built from, when it is at hand: the input's, or the
+/// index's as the plan downloaded it into `sdists`.
+fn sdist_of(plan: &Plan, entry: &ManifestEntry, sdists: &Path) -> Option<PathBuf> {
+    let node = plan
+        .nodes
+        .iter()
+        .find(|n| n.name == entry.name && n.version == entry.version)?;
+    let source = node.source.as_ref()?;
+    let path = match source.kind {
+        SourceKind::InputSdist => PathBuf::from(source.path.as_deref()?),
+        _ => sdists.join(&source.filename),
+    };
+    path.is_file().then_some(path)
 }
 
 /// `--fallback-latest` for `broken`, a reused wheel that verified broken: fetch the wheels
@@ -282,7 +350,13 @@ fn verify_one(
     env: &OpenedEnvironment,
     settings: &RunSettings,
     dirs: &ReusedDirs<'_>,
+    sdist: Option<&Path>,
 ) {
+    let kind = if entry.status == Status::Cached {
+        "cached"
+    } else {
+        "reused"
+    };
     let work = WorkDir(dirs.builds.join(format!(
         "verify-{}-{}-{}",
         entry.name,
@@ -315,19 +389,24 @@ fn verify_one(
     let output_guest = runner.guest_path(&output_mount);
     let file = entry.path.clone().unwrap_or_default();
     log.line(&format!(
-        "[refinery] verify the reused wheel {file} ({}) with {}",
+        "[refinery] verify the {kind} wheel {file} ({}) with {}",
         settings.verify.level, env.label
     ));
+    let mut sandbox_env: Vec<(String, String)> = vec![
+        ("HOME".into(), format!("{work_guest}/home")),
+        ("TMPDIR".into(), format!("{work_guest}/tmp")),
+        ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+        ("PIP_NO_INPUT".into(), "1".into()),
+        ("PIP_NO_CACHE_DIR".into(), "1".into()),
+    ];
+    if sdist.is_some() {
+        // pytest for the sdist's tests comes from the configured index.
+        sandbox_env.extend(settings.pip_env.iter().cloned());
+    }
     let sandbox = Sandbox {
         runner,
         mounts: vec![work_mount, output_mount],
-        env: vec![
-            ("HOME".into(), format!("{work_guest}/home")),
-            ("TMPDIR".into(), format!("{work_guest}/tmp")),
-            ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
-            ("PIP_NO_INPUT".into(), "1".into()),
-            ("PIP_NO_CACHE_DIR".into(), "1".into()),
-        ],
+        env: sandbox_env,
         work_host: work.0.clone(),
         work_guest,
         stop: settings.stop.as_deref(),
@@ -339,7 +418,7 @@ fn verify_one(
         guest_path: format!("{output_guest}/{file}"),
         find_links: vec![output_guest],
         tolerate_missing_dependencies: true,
-        sdist: None,
+        sdist,
     };
     let verification = verify_wheel(&sandbox, &under_test, &settings.verify, &log);
     let failure = verification
@@ -351,7 +430,7 @@ fn verify_one(
         Some(why) => mark_broken(
             entry,
             wheel,
-            format!("reused wheel {file} does not work on s390x: {why}"),
+            format!("{kind} wheel {file} does not work on s390x: {why}"),
         ),
         None => entry.detail = format!("{}; verified on s390x: {summary}", entry.detail),
     }
