@@ -416,6 +416,77 @@ fn a_cached_wheel_is_verified_again_when_a_stricter_level_is_asked_for() {
     assert_eq!(checks(&e), ["install passed", "import passed"]);
 }
 
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn a_wheel_built_pure_but_carrying_an_s390x_library_is_retagged_and_repaired() {
+    // setup.py declares no extension: it compiles a plain shared library with the
+    // environment's compiler into the package, which ctypes loads. setuptools tags that
+    // wheel py3-none-any; the refinery must publish it as the platform wheel it is.
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let (name, version) = ("retagpkg", "1.0");
+    let setup_py = r#"import os, shlex, subprocess, sysconfig
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+class build_with_library(build_py):
+    def run(self):
+        super().run()
+        cc = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+        target = os.path.join(self.build_lib, "retagpkg", "libanswer.so")
+        subprocess.check_call(shlex.split(cc) + ["-shared", "-fPIC", "-O2", "-o", target, "csrc/answer.c"])
+
+setup(packages=["retagpkg"], cmdclass={"build_py": build_with_library})
+"#;
+    write_tar_gz(
+        &input,
+        &format!("{name}-{version}"),
+        [
+            (
+                "PKG-INFO".to_string(),
+                format!("Metadata-Version: 2.2\nName: {name}\nVersion: {version}\n"),
+            ),
+            (
+                "pyproject.toml".to_string(),
+                format!("[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"{name}\"\nversion = \"{version}\"\n"),
+            ),
+            ("setup.py".to_string(), setup_py.to_string()),
+            (
+                "csrc/answer.c".to_string(),
+                "unsigned int answer(void) { return 0x01020304u; }\n".to_string(),
+            ),
+            (
+                format!("{name}/__init__.py"),
+                "import ctypes, os\n_lib = ctypes.CDLL(os.path.join(os.path.dirname(__file__), \"libanswer.so\"))\n_lib.answer.restype = ctypes.c_uint\nANSWER = _lib.answer()\nassert ANSWER == 0x01020304, hex(ANSWER)\n".to_string(),
+            ),
+        ],
+    );
+    let (output, out) = main_job(&input, tmp.path(), &["--max-attempts", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let m = manifest(&out);
+    let e = entry(&m, name);
+    assert_eq!(e["status"], "built", "{e}");
+    let file = e["path"].as_str().unwrap();
+    assert!(
+        file.starts_with("retagpkg-1.0-cp311-cp311-manylinux") && file.ends_with("_s390x.whl"),
+        "{file}"
+    );
+    let published: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".whl"))
+        .collect();
+    assert_eq!(published, [file.to_string()]);
+    // The import loaded the library under emulation (its assertion ran).
+    assert_eq!(checks(e)[..2], ["install passed", "import passed"]);
+    let log = std::fs::read_to_string(e["metadata"]["log_path"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("the wheel is tagged pure but carries s390x ELF files: retagged retagpkg-1.0-cp311-cp311-linux_s390x.whl for repair"),
+        "{log}"
+    );
+}
+
 /// An sdist whose C extension cannot compile and whose setup.py then builds it without
 /// the extension, as MarkupSafe's and simplejson's do.
 fn write_fallback_sdist(dir: &Path, name: &str, version: &str) -> std::path::PathBuf {
