@@ -278,6 +278,10 @@ fn markupsafe_2_1_5_built_from_its_sdist_passes_the_sdists_tests_with_pytest() {
     let detail = pytest["detail"].as_str().unwrap();
     let passed: u32 = regex_lite_number(detail, " passed").unwrap_or_else(|| panic!("{pytest}"));
     assert!(passed >= 50, "{pytest}");
+    eprintln!(
+        "markupsafe 2.1.5 tests:pytest: {detail} ({} s)",
+        pytest["duration_secs"]
+    );
     assert!(!detail.contains("failed"), "{pytest}");
     // Both implementations ran: the C speedups and the pure Python one.
     let imported = e["metadata"]["verification"]["imported"].to_string();
