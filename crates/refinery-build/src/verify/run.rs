@@ -163,7 +163,8 @@ const SDIST_TESTS_DIR: &str = "sdist-tests";
 /// `--verify tests` without a self-test in the catalog: the sdist's `tests/` folder with
 /// pytest. Two checks, `tests:install-pytest` (with the network: pytest comes from the
 /// configured index as a wheel) and `tests:pytest` (network cut, `limit`), whose detail
-/// is pytest's summary (`12 passed in 3.40s`); one `skipped` check when there is no
+/// is pytest's summary (`12 passed in 3.40s`); `tests:pytest` is `skipped` (no verdict)
+/// when pytest reports errors but no failed test. One `skipped` check when there is no
 /// sdist or it ships no tests.
 fn sdist_suite(
     sandbox: &Sandbox<'_>,
@@ -237,19 +238,39 @@ fn sdist_suite(
             "--rootdir".into(),
             root.clone(),
             "-q".into(),
+            "--continue-on-collection-errors".into(),
             format!("{root}/{}", found.folder),
         ],
         limit,
         log,
     );
     if let Some(summary) = pytest_summary(&run.evidence) {
-        run.detail = if run.detail.is_empty() {
-            summary
+        if run.outcome == CheckOutcome::Failed && only_errors(&summary) {
+            run.outcome = CheckOutcome::Skipped;
+            run.detail = format!(
+                "{summary}: no test failed, only errors (a test dependency verification does not install, or a fixture): no verdict"
+            );
         } else {
-            format!("{summary}; {}", run.detail)
-        };
+            run.detail = if run.detail.is_empty() {
+                summary
+            } else {
+                format!("{summary}; {}", run.detail)
+            };
+        }
     }
     vec![install, run]
+}
+
+/// Whether pytest's summary counts errors (collection or fixture errors) but no failed
+/// test: the suite could not run, which says nothing about the wheel.
+fn only_errors(summary: &str) -> bool {
+    let counts = summary.split(" in ").next().unwrap_or_default();
+    let has = |word: &str| {
+        counts
+            .split(", ")
+            .any(|part| part.split_once(' ').is_some_and(|(_, w)| w == word))
+    };
+    (has("error") || has("errors")) && !has("failed")
 }
 
 /// pytest's last line, `12 passed, 1 skipped in 3.40s` (without its `=` framing).

@@ -243,3 +243,12 @@ fn pytest_summaries_are_read_from_the_last_lines() {
         None
     );
 }
+
+#[test]
+fn a_suite_with_errors_but_no_failed_test_gives_no_verdict() {
+    assert!(only_errors("3 passed, 2 errors in 1.20s"));
+    assert!(only_errors("1 error in 0.30s"));
+    assert!(!only_errors("1 failed, 2 errors in 1.00s"));
+    assert!(!only_errors("1 failed, 4 passed in 0.52s"));
+    assert!(!only_errors("12 passed in 3.40s"));
+}
