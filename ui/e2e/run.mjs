@@ -226,9 +226,27 @@ const worker = {
         seconds: secs,
         worker: this.id,
         run_id: `job-${job.id}-attempt-${job.attempt}`,
-        metadata: { built_with: 'rootfs:bookworm emulated+cross', variant: ok ? 'default' : 'no-isolation' },
+        metadata: {
+          built_with: 'rootfs:bookworm emulated+cross',
+          variant: ok ? 'default' : 'no-isolation',
+          ...(VERIFIED[job.package] ? { verification: VERIFIED[job.package] } : {}),
+        },
       },
     });
+  },
+};
+
+/** What the seeded workers report as verification, per package (the manifest's shape). */
+const VERIFIED = {
+  markupsafe: {
+    level: 'tests',
+    duration_secs: 30.5,
+    checks: [
+      { name: 'install', outcome: 'passed', duration_secs: 9.1 },
+      { name: 'import', outcome: 'passed', duration_secs: 2.2 },
+      { name: 'smoke:markupsafe', outcome: 'passed', duration_secs: 1.9 },
+      { name: 'tests:pytest', outcome: 'passed', detail: '212 passed in 14.20s', duration_secs: 17.3 },
+    ],
   },
 };
 
@@ -800,6 +818,10 @@ async function main() {
     await badge(table.locator('tr', { hasText: 'tinypure' }), by.tinypure.status.replace(/_/g, ' ')).waitFor();
     await page.goto(`${base}/packages?q=markupsafe`);
     await badge(table.locator('tr', { hasText: 'markupsafe' }), 'built').waitFor();
+    // How far its verification went, from its job's result; a dash where nothing says.
+    await badge(table.locator('tr', { hasText: 'markupsafe' }), 'tests · passed').waitFor();
+    expect(by.markupsafe.verification?.level === 'tests' && by.markupsafe.verification?.outcome === 'passed', `verification: ${JSON.stringify(by.markupsafe)}`);
+    expect(by.six.verification == null, `six has no verification: ${JSON.stringify(by.six)}`);
     expect((await table.getByText('success').count()) === 0, 'Packages never says "success"');
     // Builds over time counts builds only: the reused job is not one.
     const jobs = (await http('GET', '/api/queue?limit=1000')).jobs;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
 import { bucketize, histogram } from '../src/lib/charts';
 import { matchPath } from '../src/lib/router';
-import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationSummary } from '../src/lib/format';
+import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationBadge, verificationSummary } from '../src/lib/format';
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
 import { suggestedRecipe } from '../src/pages/Packages';
 import { uploadEndpoint } from '../src/pages/Inputs';
@@ -265,5 +265,22 @@ describe('api client', () => {
     expect(new Set(methods)).toEqual(new Set(['GET']));
     respond(500, { error: { code: 'internal', message: 'x' } });
     expect(await probeToken()).toBe('unknown');
+  });
+});
+
+describe('verification badge', () => {
+  it('says the level and the outcome, and names the failing check', () => {
+    expect(verificationBadge({ level: 'smoke', outcome: 'passed' })).toEqual({
+      text: 'smoke · passed',
+      tone: 'ok',
+      title: 'verified on s390x at level smoke: every check passed',
+    });
+    expect(verificationBadge({ level: 'tests', outcome: 'timed_out', failed_check: 'tests:pytest' })).toEqual({
+      text: 'tests · timed out',
+      tone: 'bad',
+      title: 'verification at level tests: tests:pytest timed out',
+    });
+    expect(verificationBadge(null)).toBeNull();
+    expect(verificationBadge(undefined)).toBeNull();
   });
 });

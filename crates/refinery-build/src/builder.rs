@@ -85,6 +85,9 @@ pub struct AttemptSettings {
     pub auditwheel: String,
     /// What verification does (see [`crate::verify`]).
     pub verify: crate::verify::VerifySettings,
+    /// The run's hint catalog: its `pure-python-fallback` entry finds builds that dropped
+    /// their extension (see [`crate::verify::purity`]).
+    pub catalog: crate::hints::Catalog,
 }
 
 /// One attempt's inputs.
@@ -307,8 +310,17 @@ pub fn attempt(
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
     let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
     // Nothing pure from a compiled sdist.
-    crate::verify::purity::check_build(request.sdist, !machines.is_empty(), &log.read_all())
-        .map_err(|message| fail(Stage::Build, message))?;
+    crate::verify::purity::check_build(
+        request.sdist,
+        !machines.is_empty(),
+        &log.read_all(),
+        &settings.catalog,
+    )
+    .map_err(|message| {
+        // Logged so that the catalog's hint matches this failure too.
+        log.line(&format!("[refinery] {message}"));
+        fail(Stage::Build, message)
+    })?;
     if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
         return Err(fail(
             Stage::Repair,
@@ -399,6 +411,7 @@ pub fn attempt(
         guest_path: wheel_guest.clone(),
         find_links: vec![wheel_dir_guest, wheels],
         tolerate_missing_dependencies: false,
+        sdist: Some(request.sdist),
     };
     let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log);
     if let Some(failed) = verification.first_failure() {

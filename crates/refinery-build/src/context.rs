@@ -52,6 +52,9 @@ pub struct RunSettings {
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// What verification does, for built and reused wheels (see [`crate::verify`]).
     pub verify: crate::verify::VerifySettings,
+    /// `--fallback-latest`: a reused wheel that verifies broken gives way to the nearest
+    /// newer version whose wheel for the target passes (see [`crate::verify::reused`]).
+    pub fallback_latest: bool,
 }
 
 /// A function that plans one requirement for the run's target.

@@ -303,6 +303,14 @@ impl Catalog {
         Ok(())
     }
 
+    /// The compiled pattern of the entry `id`, if the catalog has it.
+    pub fn pattern(&self, id: &str) -> Option<&regex::Regex> {
+        self.entries
+            .iter()
+            .find(|(h, _)| h.id == id)
+            .map(|(_, regex)| regex)
+    }
+
     pub fn hints(&self) -> impl Iterator<Item = &Hint> {
         self.entries.iter().map(|(h, _)| h)
     }

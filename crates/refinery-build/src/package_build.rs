@@ -968,6 +968,11 @@ fn publish(
     match published {
         Ok(sha) => {
             let _ = history.record_artifact(key, &file_name(&dest), &sha);
+            if let Some(verification) = &entry.metadata.verification {
+                if let Err(e) = crate::verify::record::write(&settings.cache, &sha, verification) {
+                    context.reporter.message(&format!("warning: {e}"));
+                }
+            }
             let subject = crate::provenance::Subject {
                 wheel_file: &file_name(&dest),
                 wheel_sha256: &sha,

@@ -252,6 +252,7 @@ fn run_plan(
         stop: settings.stop.clone(),
         auditwheel: settings.auditwheel.clone(),
         verify: settings.verify.clone(),
+        catalog: settings.catalog.clone(),
     };
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();
@@ -303,11 +304,14 @@ fn run_plan(
         manifest = shared.manifest.into_inner().expect("manifest lock");
         results.into_iter().collect::<Result<Vec<()>, RunError>>()?;
     }
-    // Reused wheels with ELF files: checked like built ones, now that the output holds
-    // their dependencies.
+    // Reused wheels with ELF files, and cached ones whose record does not cover the level
+    // asked for: checked like built ones, now that the output holds their dependencies.
     let dirs = crate::verify::reused::ReusedDirs {
         builds: &attempt_settings.builds_dir,
         logs: &logs_dir,
+        sdists: &sdist_dir,
+        plan,
+        client,
     };
     crate::verify::reused::verify_reused(
         &mut manifest,
@@ -457,5 +461,25 @@ fn cached(
     }
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+    // What it passed when built; without a record that covers the level asked for, the
+    // entry has no verification and is verified again after the builds.
+    let level = settings.verify.level;
+    match crate::verify::record::read(&settings.cache, &sha) {
+        Some(record) if crate::verify::record::covers(&record, level) => {
+            entry.metadata.verification = Some(record);
+        }
+        Some(record) => {
+            entry.detail = format!(
+                "{}; it passed verification at level {} before, {level} is asked for: verified again",
+                entry.detail, record.level
+            );
+        }
+        None => {
+            entry.detail = format!(
+                "{}; no record of its verification: verified again",
+                entry.detail
+            );
+        }
+    }
     Some(entry)
 }

@@ -6,20 +6,25 @@
 //!    name from RECORD ([`extensions`]);
 //! 2. `smoke` (the default level): run the snippets of the smoke-test catalog for the
 //!    package and version ([`catalog`]), each with a time limit;
-//! 3. `tests`: also run the package's own self-test from the catalog.
+//! 3. `tests`: also run the package's own self-test from the catalog, or, when it knows
+//!    none, the `tests/` folder of the sdist a wheel was built from with pytest
+//!    ([`sdist_tests`]; pytest is installed into the venv from the configured index).
 //!
 //! Each check is its own interpreter process, killed at its limit ([`run`]); a hang, a
 //! crash (a signal) and a failure are told apart. Built wheels are verified by the
-//! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`]. Builds that
+//! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`], and so are
+//! wheels taken from the cache whose [`record`] does not cover the level asked for. Builds that
 //! silently dropped their extension are caught by [`purity`]; compiled code tagged pure is
 //! retagged as a platform wheel for repair by [`retag`].
 
 pub mod catalog;
 pub mod extensions;
 pub mod purity;
+pub mod record;
 pub mod retag;
 pub mod reused;
 pub mod run;
+pub mod sdist_tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +40,8 @@ pub enum VerifyLevel {
     /// Also run the catalog's smoke tests (the default).
     #[default]
     Smoke,
-    /// Also run the package's own self-test, where the catalog knows one.
+    /// Also run the package's own self-test: the catalog's, else the sdist's `tests/`
+    /// folder with pytest (built wheels only).
     Tests,
 }
 

@@ -13,8 +13,8 @@ pub mod zip_members;
 
 pub use overrides::{parse_overrides, Overrides, PackageOverride};
 pub use plan::{
-    make_plan, summary, Action, EdgeKind, PipOptions, Plan, PlanEdge, PlanError, PlanNode,
-    PlanOptions, Source, SourceKind, Strategy, DEFAULT_MAX_DEPS,
+    make_plan, newer_target_wheels, summary, Action, EdgeKind, PipOptions, Plan, PlanEdge,
+    PlanError, PlanNode, PlanOptions, Source, SourceKind, Strategy, DEFAULT_MAX_DEPS,
 };
 pub use resolve::{ResolveError, UV_VERSION};
 pub use scan::{scan_dir, scan_file, Decision, FileKind, ScanError, ScannedFile};

@@ -1243,6 +1243,62 @@ fn index_source(file: &DistFile, kind: SourceKind) -> Source {
     }
 }
 
+/// Whether `file` may be installed for the target: not yanked, and its `Requires-Python`
+/// (PEP 345; unparsable ones count as admitting) admits the target's Python.
+fn installable(file: &DistFile, python: &Version) -> bool {
+    !file.yanked
+        && file.requires_python.as_deref().is_none_or(|spec| {
+            spec.parse::<VersionSpecifiers>()
+                .map_or(true, |s| s.contains(python))
+        })
+}
+
+/// The versions of `name` newer than `after` that have a wheel for the target among
+/// `files` (an index listing), oldest first, at most `limit`: for each, the wheel the
+/// target prefers (PEP 425 priority). Yanked files and those whose `Requires-Python`
+/// leaves out the target's Python are skipped; pre-releases count only when `after` is
+/// one. `--fallback-latest` tries these in turn for a reused wheel that is broken on the
+/// target.
+pub fn newer_target_wheels(
+    name: &str,
+    files: &[DistFile],
+    target: &Target,
+    after: &Version,
+    limit: usize,
+) -> Vec<(Version, DistFile)> {
+    let (Ok(package), Ok(python)) = (
+        PackageName::new(name.to_string()),
+        format!("{}.0", target.python_str()).parse::<Version>(),
+    ) else {
+        return Vec::new();
+    };
+    let pre = after.any_prerelease();
+    let mut best: BTreeMap<Version, (usize, &DistFile)> = BTreeMap::new();
+    for file in files.iter().filter(|f| installable(f, &python)) {
+        let Ok(wheel) = file.filename.parse::<WheelFilename>() else {
+            continue;
+        };
+        if wheel.name != package
+            || wheel.version <= *after
+            || (!pre && wheel.version.any_prerelease())
+        {
+            continue;
+        }
+        if let Compatibility::Compatible { priority } = target.compatibility(&wheel) {
+            let slot = best
+                .entry(wheel.version.clone())
+                .or_insert((priority, file));
+            if priority < slot.0 {
+                *slot = (priority, file);
+            }
+        }
+    }
+    best.into_iter()
+        .take(limit)
+        .map(|(version, (_, file))| (version, file.clone()))
+        .collect()
+}
+
 /// The newest version among `files` of `name` that has an sdist or a wheel for the target
 /// (not yanked, and whose `Requires-Python` admits the target's Python).
 fn newest_usable(name: &str, files: &[DistFile], target: &Target, pre: bool) -> Option<Version> {
@@ -1250,13 +1306,7 @@ fn newest_usable(name: &str, files: &[DistFile], target: &Target, pre: bool) -> 
     let python: Version = format!("{}.0", target.python_str()).parse().ok()?;
     files
         .iter()
-        .filter(|f| !f.yanked)
-        .filter(|f| {
-            f.requires_python.as_deref().is_none_or(|spec| {
-                spec.parse::<VersionSpecifiers>()
-                    .map_or(true, |s| s.contains(&python))
-            })
-        })
+        .filter(|f| installable(f, &python))
         .filter_map(|f| {
             if let Ok(wheel) = f.filename.parse::<WheelFilename>() {
                 (wheel.name == package
@@ -1664,6 +1714,92 @@ mod tests {
         })
         .unwrap();
         assert_eq!(nodes[0].action, Action::Missing);
+    }
+
+    #[test]
+    fn newer_target_wheels_are_the_next_versions_with_a_wheel_for_the_target_oldest_first() {
+        let file = |name: &str, yanked: bool, requires_python: Option<&str>| DistFile {
+            filename: name.into(),
+            url: format!("https://files.example/{name}"),
+            sha256: None,
+            requires_python: requires_python.map(Into::into),
+            yanked,
+            has_metadata: false,
+            index: String::new(),
+        };
+        let files = vec![
+            file(
+                "orjson-3.10.9-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                None,
+            ),
+            file(
+                "orjson-3.10.10-cp311-cp311-manylinux_2_17_x86_64.whl",
+                false,
+                None,
+            ),
+            file("orjson-3.10.10.tar.gz", false, None),
+            file(
+                "orjson-3.10.11-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                true,
+                None,
+            ),
+            file(
+                "orjson-3.10.12-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                None,
+            ),
+            file(
+                "orjson-3.10.12-cp311-abi3-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                None,
+            ),
+            file(
+                "orjson-3.10.13-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                Some(">=3.12"),
+            ),
+            file(
+                "orjson-3.10.14rc1-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                None,
+            ),
+            file(
+                "orjson-3.10.15-cp311-cp311-manylinux_2_28_s390x.whl",
+                false,
+                None,
+            ),
+            file(
+                "orjson-3.10.16-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl",
+                false,
+                None,
+            ),
+        ];
+        let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
+        let after: Version = "3.10.9".parse().unwrap();
+        let got: Vec<(String, String)> = newer_target_wheels("orjson", &files, &target, &after, 5)
+            .into_iter()
+            .map(|(v, f)| (v.to_string(), f.filename))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "3.10.12".to_string(),
+                    "orjson-3.10.12-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl"
+                        .to_string()
+                ),
+                (
+                    "3.10.16".to_string(),
+                    "orjson-3.10.16-cp311-cp311-manylinux_2_17_s390x.manylinux2014_s390x.whl"
+                        .to_string()
+                ),
+            ]
+        );
+        assert_eq!(
+            newer_target_wheels("orjson", &files, &target, &after, 1).len(),
+            1
+        );
     }
 
     fn pin(name: &str, via: &[&str]) -> ResolvedPin {

@@ -355,7 +355,14 @@ async fn packages(
     let packages = blocking(move || {
         let (summaries, events) = state.history.with(|h| {
             let mut events = Vec::new();
-            for kind in ["reuse", "cached", "missing", "skipped_known_failure"] {
+            for kind in [
+                "reuse",
+                "cached",
+                "missing",
+                "skipped_known_failure",
+                "verified",
+                "broken",
+            ] {
                 events.extend(h.events_page(None, Some(kind), None, 1000)?);
             }
             events.sort_by_key(|e| std::cmp::Reverse(e.id));

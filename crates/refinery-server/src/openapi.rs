@@ -9,7 +9,7 @@ const OPERATIONS: &[(&str, &str, &str, bool, Option<&str>)] = &[
     ("get", "/metrics", "Prometheus metrics (text exposition format 0.0.4)", false, None),
     ("get", "/api/events", "History events, newest first; ?limit, ?before (id), ?package, ?kind", false, None),
     ("get", "/api/status-counts", "Events per kind and attempts per status", false, None),
-    ("get", "/api/packages", "Every package in the status glossary's words (status from its jobs, else its attempts, else reuse/missing events) with attempt counts", false, None),
+    ("get", "/api/packages", "Every package in the status glossary's words (status from its jobs, else its attempts, else reuse/missing events) with attempt counts and its verification (level, outcome, the first failing check)", false, None),
     ("get", "/api/packages/{name}", "A package: attempts, variants, events, failures, hints, jobs", false, None),
     ("get", "/api/top-failures", "Packages by failed attempts; ?limit", false, None),
     ("get", "/api/top-slowest", "Packages by mean successful build time; ?limit", false, None),

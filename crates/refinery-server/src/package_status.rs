@@ -1,7 +1,8 @@
 //! One row per package for `GET /api/packages`, in the words of the status glossary
 //! (`refinery_store::glossary`): the queue's jobs, the history's attempts and its
 //! `reuse`/`cached`/`missing`/`skipped_known_failure` events, so a package that was only
-//! reused is listed too and says `reused`, like the Builds page and the manifest.
+//! reused is listed too and says `reused`, like the Builds page and the manifest. Each row
+//! also says how far verification went and how it ended ([`VerificationBadge`]).
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,33 @@ pub struct PackageRow {
     pub failures: u64,
     /// RFC 3339 UTC: when anything last happened to it.
     pub last_timestamp: String,
+    /// What verification did for the version the row is about: from its job's result,
+    /// else from the history's newest `verified`/`broken` event; `None` when neither says.
+    pub verification: Option<VerificationBadge>,
+}
+
+/// Verification in two words: the level asked for and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerificationBadge {
+    /// `import`, `smoke` or `tests`.
+    pub level: String,
+    /// `passed`, or the first failing check's outcome (`failed`, `timed_out`, `crashed`).
+    pub outcome: String,
+    /// The first failing check's name (`smoke:orjson`), when one failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_check: Option<String>,
+}
+
+/// The badge of a manifest entry or job result (`{"metadata": {"verification": …}}`).
+fn badge(result: &serde_json::Value) -> Option<VerificationBadge> {
+    let value = result.get("metadata")?.get("verification")?;
+    let verification: refinery_store::Verification = serde_json::from_value(value.clone()).ok()?;
+    let failed = verification.first_failure();
+    Some(VerificationBadge {
+        level: verification.level.clone(),
+        outcome: failed.map_or("passed", |c| c.outcome.as_str()).to_string(),
+        failed_check: failed.map(|c| c.name.clone()),
+    })
 }
 
 /// The job whose status stands for a set of jobs of one package (or one plan node): the
@@ -70,6 +98,7 @@ pub fn package_rows(
                 successes: s.successes,
                 failures: s.failures,
                 last_timestamp: s.last_timestamp.clone(),
+                verification: None,
             },
         );
     }
@@ -99,11 +128,13 @@ pub fn package_rows(
             successes: 0,
             failures: 0,
             last_timestamp: String::new(),
+            verification: None,
         });
         // The queue knows more than the attempts: it says reused, cached, missing, waiting.
         row.version = job.version.clone();
         row.status = job.status;
         row.job = Some(job.id);
+        row.verification = badge(&job.result);
         if when > row.last_timestamp {
             row.last_timestamp = when;
         }
@@ -128,7 +159,22 @@ pub fn package_rows(
             successes: 0,
             failures: 0,
             last_timestamp: e.timestamp.clone(),
+            verification: None,
         });
+    }
+    // The newest verification event of the row's version, for rows their job did not
+    // tell about (reused wheels and the main job's runs).
+    for e in events
+        .iter()
+        .filter(|e| e.kind == "verified" || e.kind == "broken")
+    {
+        let Some(package) = &e.package else { continue };
+        let Some(row) = rows.get_mut(&refinery_index::normalize_name(package)) else {
+            continue;
+        };
+        if row.verification.is_none() && e.version.as_deref() == Some(row.version.as_str()) {
+            row.verification = badge(&e.data);
+        }
     }
     rows.into_values().collect()
 }
@@ -212,5 +258,50 @@ mod tests {
         assert_eq!(by["gone"].status, JobStatus::Missing);
         let json = serde_json::to_value(by["markup-safe"]).unwrap();
         assert_eq!(json["status"], "built");
+        assert_eq!(json["verification"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn rows_carry_the_verification_of_their_job_or_their_newest_event() {
+        let checks = |outcome: &str| {
+            serde_json::json!({"metadata": {"verification": {"level": "smoke", "duration_secs": 2.0,
+                "checks": [{"name": "import", "outcome": "passed", "duration_secs": 1.0},
+                           {"name": "smoke:orjson", "outcome": outcome, "duration_secs": 1.0}]}}})
+        };
+        let mut built = job(1, "orjson", JobStatus::Broken);
+        built.version = "3.10.9".into();
+        built.result = checks("failed");
+        let event = |id: i64, kind: &str, package: &str, version: &str, data| EventRow {
+            id,
+            timestamp: "2026-01-02T00:00:00.000Z".into(),
+            kind: kind.into(),
+            package: Some(package.into()),
+            version: Some(version.into()),
+            run_id: None,
+            detail: String::new(),
+            data,
+        };
+        // Newest first: the reuse, then its verification, then an older version's.
+        let events = [
+            event(5, "verified", "ujson", "5.10.0", checks("passed")),
+            event(4, "reuse", "ujson", "5.10.0", serde_json::Value::Null),
+            event(3, "broken", "ujson", "5.9.0", checks("crashed")),
+        ];
+        let rows = package_rows(&[], &[built], &events);
+        let by: BTreeMap<_, _> = rows.iter().map(|r| (r.package.as_str(), r)).collect();
+        assert_eq!(
+            by["orjson"].verification,
+            Some(VerificationBadge {
+                level: "smoke".into(),
+                outcome: "failed".into(),
+                failed_check: Some("smoke:orjson".into()),
+            })
+        );
+        let ujson = by["ujson"].verification.as_ref().unwrap();
+        assert_eq!(
+            (ujson.level.as_str(), ujson.outcome.as_str()),
+            ("smoke", "passed")
+        );
+        assert_eq!(ujson.failed_check, None);
     }
 }

@@ -641,6 +641,8 @@ fn build_in(
         expander: None,
         stop: Some(cancel.clone()),
         verify: options.verify.clone(),
+        // As in the job's plan: the version asked for or nothing.
+        fallback_latest: false,
     };
     // The build tells the recorder what it does: history, forwarding, log files.
     let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {

@@ -39,4 +39,4 @@ pub use history::{
     SlowSummary, VariantStats,
 };
 pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};
-pub use verification::{CheckOutcome, CheckResult, Verification};
+pub use verification::{BrokenVersion, CheckOutcome, CheckResult, Verification};

@@ -189,6 +189,10 @@ pub struct ManifestMetadata {
     /// their evidence (see [`crate::verification`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<crate::verification::Verification>,
+    /// With `--fallback-latest`: the versions asked for or tried before this one whose
+    /// reused wheels verified broken on the target, oldest first, with the evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub broken_versions: Vec<crate::verification::BrokenVersion>,
     /// In pip's hash-checking mode: which `--hash` the source file (sdist or reused wheel)
     /// matched, and for a rebuilt wheel that its own sha256 is new (not in the file).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -494,6 +498,12 @@ mod tests {
                 imported: vec!["regex".into(), "regex._regex".into()],
                 ..Default::default()
             }),
+            broken_versions: vec![crate::verification::BrokenVersion {
+                version: "2024.11.5".into(),
+                file: "regex-2024.11.5-cp311-cp311-manylinux_2_17_s390x.whl".into(),
+                detail: "reused wheel … does not work on s390x: smoke:regex failed".into(),
+                verification: None,
+            }],
             sbom: Some("regex-2024.11.6.dist-info/sboms/refinery.cdx.json".into()),
             provenance: Some(format!(
                 "provenance/v1/{}.intoto.json sha256:{}",

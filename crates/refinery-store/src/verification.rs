@@ -108,6 +108,20 @@ impl Verification {
     }
 }
 
+/// A version `--fallback-latest` passed over because its reused wheel does not work on the
+/// target: the evidence, kept on the entry of the version that took its place.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct BrokenVersion {
+    pub version: String,
+    /// The wheel's file name.
+    pub file: String,
+    /// Why it is broken (as the `broken` entry's detail would say).
+    pub detail: String,
+    /// What verification found, when it ran (a wheel for another machine is not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

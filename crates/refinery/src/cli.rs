@@ -353,7 +353,9 @@ pub struct PlanArgs {
     /// pinned keeps the versions of input wheels; eager lets them move to the newest allowed.
     #[arg(long, value_enum)]
     pub upgrade_strategy: Option<UpgradeStrategy>,
-    /// When a pinned version has no sdist and no s390x wheel, move to the newest that does.
+    /// When a pinned version has no sdist and no s390x wheel, move to the newest that does;
+    /// and when a reused wheel verifies broken on s390x, use the nearest newer version
+    /// whose s390x wheel passes (at most 5 tried; see --verify-reused).
     #[arg(long)]
     pub fallback_latest: bool,
     /// Leave out package versions whose last build failed (from the history).
@@ -448,7 +450,9 @@ pub struct VerifyArgs {
     /// What verification proves on s390x, under emulation: import (install, import the
     /// top-level modules and every compiled extension module), smoke (also run the
     /// smoke-test catalog's snippets for the package) or tests (also run the package's own
-    /// self-test). [default: smoke]
+    /// self-test, else its sdist's tests/ folder with pytest). A wheel taken from the
+    /// cache is verified again when its record (<cache>/verifications/v1) is of a weaker
+    /// level or missing. [default: smoke]
     #[arg(long, value_enum, value_name = "LEVEL")]
     pub verify: Option<VerifyLevel>,
     /// Seconds each verification process may run (install, imports, each smoke snippet,

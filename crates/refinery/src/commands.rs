@@ -215,6 +215,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         // Ctrl-C ends the whole process group anyway.
         stop: None,
         verify: options.verify.clone(),
+        fallback_latest: settings.fallback_latest,
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter, &recorder)?;

@@ -266,6 +266,78 @@ fn upload_plan_build_built_and_pip_downloads_from_our_index() {
 
 #[test]
 #[ignore = "needs the s390x environment"]
+fn a_worker_verifies_at_the_level_and_with_the_smoke_tests_it_is_given() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "tinyverify", "1.0", 0);
+    // The worker's own catalog: a smoke test that passes and a self-test that assumes a
+    // little-endian machine, which s390x is not.
+    let catalog = root.path().join("my-smoke.toml");
+    std::fs::write(
+        &catalog,
+        "[[smoke]]\nid = \"tinyverify\"\npackage = \"tinyverify\"\nsnippet = \"import tinyverify\\nassert tinyverify.VALUE == 42\"\ntests = \"import sys\\nassert sys.byteorder == 'little', 'assumes ' + sys.byteorder\"\n",
+    )
+    .unwrap();
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("tinyverify==1.0\n");
+    let job = plane.wait_for_job(input, "tinyverify");
+    let out = wait_output(
+        plane.worker(
+            "w-verify",
+            &[
+                "--verify",
+                "tests",
+                "--smoke-tests",
+                catalog.to_str().unwrap(),
+                "--verify-timeout",
+                "120",
+                "--max-attempts",
+                "1",
+            ],
+        ),
+        Duration::from_secs(900),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let done = plane.job(job);
+    assert_eq!(done["status"], "failed", "{done}\n{stderr}");
+    let verification = &done["result"]["metadata"]["verification"];
+    assert_eq!(verification["level"], "tests", "{done}");
+    let checks: Vec<String> = verification["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no checks in {done}"))
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["name"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "install passed",
+            "import passed",
+            "smoke:tinyverify passed",
+            "tests:tinyverify failed"
+        ],
+        "{done}"
+    );
+    let detail = done["detail"].as_str().unwrap();
+    assert!(detail.contains("tests:tinyverify failed"), "{detail}");
+    assert!(detail.contains("assumes big"), "{detail}");
+    let log = plane.job_log(job);
+    assert!(
+        log.contains("--- tests:tinyverify (limit 120 s) ---"),
+        "{log}"
+    );
+}
+
+#[test]
+#[ignore = "needs the s390x environment"]
 fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     bookworm_rootfs().expect(NEEDS_ENV);
     let root = tempfile::tempdir().unwrap();

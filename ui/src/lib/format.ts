@@ -92,6 +92,24 @@ export function verificationSummary(result: unknown): string[] {
     .map((c) => (typeof c.detail === 'string' && c.detail ? `${c.name} ${c.outcome} — ${c.detail}` : `${c.name} ${c.outcome}`));
 }
 
+/** A package row's verification as the Packages page shows it: text, tone and tooltip. */
+export function verificationBadge(v: { level: string; outcome: string; failed_check?: string } | null | undefined): {
+  text: string;
+  tone: 'ok' | 'bad';
+  title: string;
+} | null {
+  if (!v) return null;
+  const passed = v.outcome === 'passed';
+  const outcome = v.outcome.replace(/_/g, ' ');
+  return {
+    text: `${v.level} · ${outcome}`,
+    tone: passed ? 'ok' : 'bad',
+    title: passed
+      ? `verified on s390x at level ${v.level}: every check passed`
+      : `verification at level ${v.level}: ${v.failed_check ?? 'a check'} ${outcome}`,
+  };
+}
+
 export function shortId(id: string, n = 12): string {
   return id.length > n ? id.slice(0, n) : id;
 }

@@ -154,6 +154,18 @@ export interface PackageSummary {
   successes: number;
   failures: number;
   last_timestamp: string;
+  /** What verification did for this version: the level and how it ended; null when unknown. */
+  verification?: VerificationBadge | null;
+}
+
+/** Verification in two words (crates/refinery-server/src/package_status.rs). */
+export interface VerificationBadge {
+  /** import, smoke or tests */
+  level: string;
+  /** passed, or the first failing check's outcome (failed, timed_out, crashed) */
+  outcome: string;
+  /** the first failing check, e.g. smoke:orjson */
+  failed_check?: string;
 }
 
 export interface FailureSummary {

@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint } from '../lib/format';
+import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint, verificationBadge } from '../lib/format';
 import { representativeJob } from '../lib/plan';
 import { timeline, type Step, type StepKind } from '../lib/timeline';
 import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
@@ -21,7 +21,7 @@ export function Packages() {
     <div className="page">
       <div className="page-head">
         <h1>Packages</h1>
-        <p className="lede">Every package the refinery has built, reused, cached or found missing, in the same words as Builds. Open one for its timeline, attempts, hints and a retry.</p>
+        <p className="lede">Every package the refinery has built, reused, cached or found missing, in the same words as Builds, with how far its verification on s390x went. Open one for its timeline, attempts, hints and a retry.</p>
       </div>
       <Card
         title="Packages"
@@ -44,6 +44,7 @@ export function Packages() {
             { key: 'package', label: 'Package', sort: (p) => p.package, render: (p) => <Link to={packagePath(p.package)}><strong>{p.package}</strong></Link> },
             { key: 'version', label: 'Version', sort: (p) => p.version, render: (p) => p.version },
             { key: 'status', label: 'Status', sort: (p) => p.status, render: (p) => <StatusBadge status={p.status} /> },
+            { key: 'verified', label: 'Verified', sort: (p) => verificationBadge(p.verification)?.text ?? '', render: (p) => <VerifiedBadge row={p} /> },
             { key: 'attempts', label: 'Build attempts', sort: (p) => p.attempts, firstDir: 'desc', className: 'num', render: (p) => p.attempts },
             { key: 'ok', label: 'Attempts built', sort: (p) => p.successes, firstDir: 'desc', className: 'num', render: (p) => p.successes },
             { key: 'bad', label: 'Attempts failed', sort: (p) => p.failures, firstDir: 'desc', className: 'num', render: (p) => p.failures },
@@ -52,6 +53,18 @@ export function Packages() {
         />
       </Card>
     </div>
+  );
+}
+
+/** How far verification went and how it ended, or a dash when nothing says. */
+export function VerifiedBadge({ row }: { row: PackageSummary }) {
+  const b = verificationBadge(row.verification);
+  if (!b) return <span className="muted">—</span>;
+  return (
+    <span className={`badge tone-${b.tone}`} title={b.title}>
+      {b.text}
+      <span className="sr-only">: {b.title}</span>
+    </span>
   );
 }
 

@@ -56,6 +56,10 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("Error: Please make sure the libxml2 and libxslt development packages are installed.", "libxslt"),
     ("ERROR: /bin/sh: 1: xslt-config: not found", "libxslt"),
     ("** make sure the development packages of libxml2 and libxslt are installed **", "libxslt"),
+    ("WARNING: The C extension could not be compiled, speedups are not enabled.", "pure-python-fallback"),
+    ("Error compiling module, falling back to pure Python", "pure-python-fallback"),
+    ("Plain-Python build succeeded.", "pure-python-fallback"),
+    ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
 ];
 
 /// (near miss, the hint id it must not suggest)
@@ -88,6 +92,7 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("xmlsec1 1.2.37 (openssl)", "xmlsec1"),
     ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
     ("checking for libxslt... yes", "libxslt"),
+    ("building 'markupsafe._speedups' extension", "pure-python-fallback"),
 ];
 
 #[test]

@@ -5,33 +5,25 @@
 use std::cell::RefCell;
 use std::path::Path;
 
-/// Phrases with which build scripts announce that they dropped their compiled extension
-/// (lower case; matched case-insensitively). Seen in: MarkupSafe and simplejson
-/// ("speedups are not enabled"), PyYAML ("falling back to pure python"), msgpack and
-/// others ("could not be compiled", "pure python build succeeded").
-pub const FALLBACK_PHRASES: &[&str] = &[
-    "falling back to pure python",
-    "falling back to the pure python",
-    "speedups are not enabled",
-    "plain-python build succeeded",
-    "pure python build succeeded",
-    "the c extension could not be compiled",
-    "c extension could not be compiled",
-    "building without c extension",
-    "building without the c extension",
-];
+use crate::hints::Catalog;
 
-/// The hint every purity failure carries.
-pub const PURE_FALLBACK_HINT: &str = "hint: the compiled extension did not build and the build fell back to pure Python; the refinery does not publish that as the package: read the compiler error above that line in the log (a missing header or library usually has its own hint)";
+/// The hint catalog entry (`hints/catalog.toml`) whose pattern finds the lines with which
+/// build scripts announce that they dropped their compiled extension, and whose message
+/// is the hint every purity failure gets (through the usual hint matching).
+pub const PURE_FALLBACK_HINT_ID: &str = "pure-python-fallback";
 
-/// The first log line that announces a fallback to pure Python, trimmed.
-pub fn fallback_line(log: &str) -> Option<String> {
+/// The line the refinery logs when the wheel has no ELF file although the sdist is
+/// compiled; the catalog entry matches it too, so that failure gets the same hint.
+pub const NO_EXTENSION_LINE: &str =
+    "the wheel has no compiled extension although the sdist is compiled";
+
+/// The first log line (not the refinery's own) that the catalog entry
+/// [`PURE_FALLBACK_HINT_ID`] matches, trimmed; `None` when the catalog lacks the entry.
+pub fn fallback_line(log: &str, catalog: &Catalog) -> Option<String> {
+    let pattern = catalog.pattern(PURE_FALLBACK_HINT_ID)?;
     log.lines()
         .filter(|l| !l.starts_with("[refinery"))
-        .find(|l| {
-            let lower = l.to_lowercase();
-            FALLBACK_PHRASES.iter().any(|p| lower.contains(p))
-        })
+        .find(|l| pattern.is_match(l))
         .map(|l| l.trim().chars().take(300).collect())
 }
 
@@ -131,19 +123,24 @@ fn declares_extensions(file: &str, text: &str) -> Option<&'static str> {
 }
 
 /// Check a finished build: `Err(message)` when the log announces a fallback to pure
-/// Python, or the wheel has no ELF file while the sdist is compiled. The message names
-/// the evidence and ends with [`PURE_FALLBACK_HINT`].
-pub fn check_build(sdist: &Path, wheel_has_elf: bool, log: &str) -> Result<(), String> {
-    if let Some(line) = fallback_line(log) {
+/// Python (by the catalog's [`PURE_FALLBACK_HINT_ID`] pattern), or the wheel has no ELF
+/// file while the sdist is compiled (the message then starts with
+/// [`NO_EXTENSION_LINE`]). The message names the evidence; the hint comes from the
+/// catalog when the caller logs the message as a `[refinery] …` line.
+pub fn check_build(
+    sdist: &Path,
+    wheel_has_elf: bool,
+    log: &str,
+    catalog: &Catalog,
+) -> Result<(), String> {
+    if let Some(line) = fallback_line(log, catalog) {
         return Err(format!(
-            "the build fell back to pure Python (the log says {line:?}); {PURE_FALLBACK_HINT}"
+            "the build fell back to pure Python (the log says {line:?})"
         ));
     }
     if !wheel_has_elf {
         if let Some(why) = compiled_sdist(sdist) {
-            return Err(format!(
-                "the wheel has no compiled extension although the sdist is compiled ({why}); {PURE_FALLBACK_HINT}"
-            ));
+            return Err(format!("{NO_EXTENSION_LINE} ({why})"));
         }
     }
     Ok(())
@@ -173,16 +170,30 @@ mod tests {
 
     #[test]
     fn fallback_lines_of_real_builds_are_found() {
+        let catalog = Catalog::builtin();
         for line in [
             "WARNING: The C extension could not be compiled, speedups are not enabled.",
             "Error compiling module, falling back to pure Python",
             "Plain-Python build succeeded.",
         ] {
             let log = format!("gcc -c x.c\nx.c:1: error: boom\n{line}\nSuccessfully built x\n");
-            assert_eq!(fallback_line(&log).as_deref(), Some(line.trim()), "{line}");
+            assert_eq!(
+                fallback_line(&log, &catalog).as_deref(),
+                Some(line.trim()),
+                "{line}"
+            );
         }
-        assert_eq!(fallback_line("[refinery] speedups are not enabled"), None);
-        assert_eq!(fallback_line("building 'x._speedups' extension\n"), None);
+        assert_eq!(
+            fallback_line("[refinery] speedups are not enabled", &catalog),
+            None
+        );
+        assert_eq!(
+            fallback_line("building 'x._speedups' extension\n", &catalog),
+            None
+        );
+        // A catalog without the entry finds nothing.
+        let empty = Catalog::parse("", "empty.toml").unwrap();
+        assert_eq!(fallback_line("speedups are not enabled", &empty), None);
     }
 
     #[test]
@@ -234,17 +245,23 @@ mod tests {
         );
         assert!(compiled_sdist(&maturin).unwrap().contains("pyproject.toml"));
 
-        let err = check_build(&compiled, false, "Successfully built fast\n").unwrap_err();
-        assert!(
-            err.contains("no compiled extension") && err.contains("hint:"),
-            "{err}"
-        );
-        assert!(check_build(&compiled, true, "Successfully built fast\n").is_ok());
-        assert!(check_build(&pure, false, "").is_ok());
+        let catalog = Catalog::builtin();
+        let err = check_build(&compiled, false, "Successfully built fast\n", &catalog).unwrap_err();
+        assert!(err.starts_with(NO_EXTENSION_LINE), "{err}");
+        // Logged as the refinery's line, the catalog gives it the fallback hint.
+        let hinted: Vec<&str> = catalog
+            .matches(&format!("[refinery] {err}"))
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert_eq!(hinted, [PURE_FALLBACK_HINT_ID]);
+        assert!(check_build(&compiled, true, "Successfully built fast\n", &catalog).is_ok());
+        assert!(check_build(&pure, false, "", &catalog).is_ok());
         let err = check_build(
             &pure,
             false,
             "WARNING: The C extension could not be compiled, speedups are not enabled.\n",
+            &catalog,
         )
         .unwrap_err();
         assert!(err.contains("fell back to pure Python"), "{err}");

@@ -3,10 +3,17 @@
 //! like a built one (install, imports, smoke tests) in the s390x environment. One that
 //! carries binaries for another machine, or fails a check, ends `broken` with the
 //! evidence, and its file leaves the output.
+//!
+//! Wheels taken from the cache whose verification record ([`super::record`]) does not
+//! cover the level asked for are checked here the same way (with their sdist's tests for
+//! `--verify tests`); one that passes gets a new record, one that fails ends `broken`.
 
 use std::path::{Path, PathBuf};
 
-use refinery_store::{Event, Manifest, ManifestEntry, Recorder, Status};
+use refinery_index::{redact_url, IndexClient};
+use refinery_pep::Version;
+use refinery_plan::{Plan, SourceKind};
+use refinery_store::{sha256_file, BrokenVersion, Event, Manifest, ManifestEntry, Recorder, Status};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;
@@ -17,18 +24,32 @@ use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::runner::Mount;
 use crate::Reporter;
 
-/// Folders under the cache that reused-wheel verification uses.
+/// What reused- and cached-wheel verification reads: folders under the cache, the plan,
+/// the index.
 pub struct ReusedDirs<'a> {
     /// Parent of the per-wheel work folders (`<cache>/builds/v1`).
     pub builds: &'a Path,
     /// Where the verification logs go (`<cache>/logs`).
     pub logs: &'a Path,
+    /// Where the plan's sdists are (`<cache>/sdists/v1`), for cached wheels' tests.
+    pub sdists: &'a Path,
+    /// The run's plan (the sources of cached wheels).
+    pub plan: &'a Plan,
+    /// The index (`--fallback-latest` lists and fetches newer wheels).
+    pub client: &'a IndexClient,
 }
+
+/// How many newer versions `--fallback-latest` tries for a broken reused wheel.
+pub const FALLBACK_TRIES: usize = 5;
 
 /// Verify every `reused` entry of `manifest` whose wheel has ELF files; its event goes to
 /// `recorder`, then `finished` and `write` are called with each changed entry (the
-/// manifest is written atomically by the caller). The environment is opened once, only
-/// when a wheel needs it.
+/// manifest is written atomically by the caller).
+/// The environment is opened once, only when a wheel needs it. With `--fallback-latest`
+/// a wheel that ends `broken` gives way to the nearest newer version (at most
+/// [`FALLBACK_TRIES`], listed by `client`) whose wheel for the target passes the same
+/// checks; the entry then names the broken versions with their evidence
+/// (`metadata.broken_versions`).
 pub fn verify_reused(
     manifest: &mut Manifest,
     settings: &RunSettings,
@@ -41,18 +62,73 @@ pub fn verify_reused(
     let candidates: Vec<ManifestEntry> = manifest
         .entries
         .iter()
-        .filter(|e| e.status == Status::Reused && e.metadata.verification.is_none())
+        .filter(|e| {
+            matches!(e.status, Status::Reused | Status::Cached) && e.metadata.verification.is_none()
+        })
         .cloned()
         .collect();
-    let mut environment: Option<Result<OpenedEnvironment, String>> = None;
+    let mut checker = Checker {
+        settings,
+        dirs,
+        reporter,
+        environment: None,
+    };
     for mut entry in candidates {
+        let reused = entry.status == Status::Reused;
+        let checked = if reused {
+            checker.check(&mut entry)
+        } else {
+            let sdist = sdist_of(dirs.plan, &entry, dirs.sdists);
+            checker.recheck_cached(&mut entry, sdist.as_deref())
+        };
+        match checked {
+            Checked::NotNeeded => continue,
+            Checked::NoEnvironment => return Ok(()),
+            Checked::Done => {}
+        }
+        record(recorder, settings, &entry, reporter);
+        if reused && entry.status == Status::Broken && settings.fallback_latest {
+            if let Some(newer) = fall_back(&mut entry, &mut checker, dirs.client, recorder) {
+                finished(&entry);
+                entry = newer;
+                record(recorder, settings, &entry, reporter);
+            }
+        }
+        finished(&entry);
+        manifest.upsert(entry);
+        write(manifest)?;
+    }
+    Ok(())
+}
+
+/// What [`Checker::check`] did with a wheel.
+enum Checked {
+    /// Nothing to check: no ELF files, or `--verify-reused` is off.
+    NotNeeded,
+    /// The environment cannot be opened (a warning was given).
+    NoEnvironment,
+    /// Checked: the entry is `broken` or carries its verification.
+    Done,
+}
+
+/// Checks reused wheels, opening the environment at the first that needs it.
+struct Checker<'a> {
+    settings: &'a RunSettings,
+    dirs: &'a ReusedDirs<'a>,
+    reporter: &'a dyn Reporter,
+    environment: Option<Result<OpenedEnvironment, String>>,
+}
+
+impl Checker<'_> {
+    fn check(&mut self, entry: &mut ManifestEntry) -> Checked {
+        let settings = self.settings;
         let Some(file) = entry.path.clone() else {
-            continue;
+            return Checked::NotNeeded;
         };
         let wheel = settings.output.join(&file);
         let machines = crate::wheel_inspect::elf_machines(&wheel).unwrap_or_default();
         if machines.is_empty() {
-            continue;
+            return Checked::NotNeeded;
         }
         let foreign: Vec<(String, u16)> = machines
             .iter()
@@ -62,38 +138,210 @@ pub fn verify_reused(
             .collect();
         if !foreign.is_empty() {
             mark_broken(
-                &mut entry,
+                entry,
                 &wheel,
                 format!(
                     "reused wheel {file} carries binaries for another machine: {}; it cannot run on s390x",
                     refinery_plan::foreign_elf::describe(&foreign)
                 ),
             );
-        } else if settings.verify.reused {
-            let opened = environment.get_or_insert_with(|| {
-                let quiet = QuietAcceleration(reporter);
-                open_environment(&emulated(&settings.environment), &settings.target, &quiet)
-            });
-            let env = match opened {
-                Ok(env) => env,
-                Err(message) => {
-                    reporter.message(&format!(
-                        "warning: cannot verify the reused wheels: no environment: {message}"
-                    ));
-                    return Ok(());
+            return Checked::Done;
+        }
+        if !settings.verify.reused {
+            return Checked::NotNeeded;
+        }
+        let (reporter, dirs) = (self.reporter, self.dirs);
+        let Some(env) = self.environment() else {
+            return Checked::NoEnvironment;
+        };
+        reporter.started(&entry.name, &entry.version, "verify");
+        verify_one(entry, &wheel, env, settings, dirs, None);
+        Checked::Done
+    }
+
+    /// Verify a wheel taken from the cache at the level asked for; `sdist` is the one it
+    /// was built from, for `--verify tests`. One that passes gets a new record.
+    fn recheck_cached(&mut self, entry: &mut ManifestEntry, sdist: Option<&Path>) -> Checked {
+        let settings = self.settings;
+        let (Some(file), Some(sha)) = (entry.path.clone(), entry.sha256.clone()) else {
+            return Checked::NotNeeded;
+        };
+        let wheel = settings.output.join(&file);
+        let (reporter, dirs) = (self.reporter, self.dirs);
+        let Some(env) = self.environment() else {
+            return Checked::NoEnvironment;
+        };
+        reporter.started(&entry.name, &entry.version, "verify");
+        verify_one(entry, &wheel, env, settings, dirs, sdist);
+        if entry.status == Status::Cached {
+            if let Some(verification) = &entry.metadata.verification {
+                if let Err(e) = super::record::write(&settings.cache, &sha, verification) {
+                    reporter.message(&format!("warning: {e}"));
                 }
-            };
-            reporter.started(&entry.name, &entry.version, "verify");
-            verify_one(&mut entry, &wheel, env, settings, dirs);
-        } else {
+            }
+        }
+        Checked::Done
+    }
+
+    /// The environment, opened at the first call; `None` (after a warning) when it
+    /// cannot be opened.
+    fn environment(&mut self) -> Option<&OpenedEnvironment> {
+        let (settings, reporter) = (self.settings, self.reporter);
+        let opened = self.environment.get_or_insert_with(|| {
+            let quiet = QuietAcceleration(reporter);
+            open_environment(&emulated(&settings.environment), &settings.target, &quiet)
+        });
+        match opened {
+            Ok(env) => Some(env),
+            Err(message) => {
+                reporter.message(&format!(
+                    "warning: cannot verify the reused and cached wheels: no environment: {message}"
+                ));
+                None
+            }
+        }
+    }
+}
+
+/// The sdist a cached wheel was built from, when it is at hand: the input's, or the
+/// index's as the plan downloaded it into `sdists`.
+fn sdist_of(plan: &Plan, entry: &ManifestEntry, sdists: &Path) -> Option<PathBuf> {
+    let node = plan
+        .nodes
+        .iter()
+        .find(|n| n.name == entry.name && n.version == entry.version)?;
+    let source = node.source.as_ref()?;
+    let path = match source.kind {
+        SourceKind::InputSdist => PathBuf::from(source.path.as_deref()?),
+        _ => sdists.join(&source.filename),
+    };
+    path.is_file().then_some(path)
+}
+
+/// `--fallback-latest` for `broken`, a reused wheel that verified broken: fetch the wheels
+/// for the target of the next newer versions, oldest first, and check each like the
+/// first; the first that passes (or needs no check) is returned, naming the versions
+/// passed over in `metadata.broken_versions`. When none passes, `broken` says what was
+/// tried and carries their evidence.
+fn fall_back(
+    broken: &mut ManifestEntry,
+    checker: &mut Checker<'_>,
+    client: &IndexClient,
+    recorder: &dyn Recorder,
+) -> Option<ManifestEntry> {
+    let settings = checker.settings;
+    let after = match broken.version.parse::<Version>() {
+        Ok(version) => version,
+        Err(e) => {
+            broken.detail = format!(
+                "{}; --fallback-latest: the version {:?} does not parse ({e})",
+                broken.detail, broken.version
+            );
+            return None;
+        }
+    };
+    let files = match client.project_files(&broken.name) {
+        Ok(files) => files,
+        Err(e) => {
+            broken.detail = format!(
+                "{}; --fallback-latest: cannot list {}: {e}",
+                broken.detail, broken.name
+            );
+            return None;
+        }
+    };
+    let newer = refinery_plan::newer_target_wheels(
+        &broken.name,
+        &files,
+        &settings.target,
+        &after,
+        FALLBACK_TRIES,
+    );
+    let mut passed_over = vec![passed_over_record(broken)];
+    let mut tried = Vec::new();
+    for (version, file) in newer {
+        let mut candidate = ManifestEntry::new(&broken.name, version.to_string(), Status::Reused);
+        candidate.metadata.python = Some(settings.target.python_str());
+        candidate.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
+        candidate.metadata.source = Some(redact_url(&file.url));
+        let fetched = client
+            .download(&file, &settings.output)
+            .map_err(|e| e.to_string())
+            .and_then(|path| {
+                sha256_file(&path)
+                    .map(|sha| (path, sha))
+                    .map_err(|e| e.to_string())
+            });
+        match fetched {
+            Ok((path, sha)) => {
+                candidate.path = Some(
+                    path.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                );
+                candidate.sha256 = Some(sha);
+            }
+            Err(message) => {
+                tried.push(format!(
+                    "{version} (cannot fetch {}: {message})",
+                    file.filename
+                ));
+                continue;
+            }
+        }
+        candidate.detail = format!(
+            "--fallback-latest: {} {} is broken on s390x; the index has {} for the target",
+            broken.name, broken.version, file.filename
+        );
+        if let Checked::NoEnvironment = checker.check(&mut candidate) {
+            return None;
+        }
+        if candidate.status == Status::Broken {
+            record(recorder, settings, &candidate, checker.reporter);
+            tried.push(format!("{version} (broken too)"));
+            passed_over.push(passed_over_record(&candidate));
             continue;
         }
-        record(recorder, settings, &entry, reporter);
-        finished(&entry);
-        manifest.upsert(entry);
-        write(manifest)?;
+        let skipped: Vec<&str> = passed_over.iter().map(|b| b.version.as_str()).collect();
+        checker.reporter.message(&format!(
+            "{}: --fallback-latest uses {version} instead of {}, which is broken on s390x",
+            broken.name,
+            skipped.join(", ")
+        ));
+        candidate.metadata.broken_versions = passed_over;
+        return Some(candidate);
     }
-    Ok(())
+    broken.detail = if tried.is_empty() {
+        format!(
+            "{}; --fallback-latest: no newer version has a wheel for {}",
+            broken.detail, settings.target
+        )
+    } else {
+        format!(
+            "{}; --fallback-latest tried {}",
+            broken.detail,
+            tried.join(", ")
+        )
+    };
+    broken.metadata.broken_versions = passed_over.split_off(1);
+    None
+}
+
+/// The evidence of a broken entry, for the entry that takes its place.
+fn passed_over_record(entry: &ManifestEntry) -> BrokenVersion {
+    let file = entry
+        .metadata
+        .source
+        .as_deref()
+        .and_then(|s| s.rsplit('/').next())
+        .unwrap_or_default()
+        .to_string();
+    BrokenVersion {
+        version: entry.version.clone(),
+        file,
+        detail: entry.detail.clone(),
+        verification: entry.metadata.verification.clone(),
+    }
 }
 
 /// Verify one reused wheel in the environment; `entry` gets the verification and, when
@@ -104,7 +352,13 @@ fn verify_one(
     env: &OpenedEnvironment,
     settings: &RunSettings,
     dirs: &ReusedDirs<'_>,
+    sdist: Option<&Path>,
 ) {
+    let kind = if entry.status == Status::Cached {
+        "cached"
+    } else {
+        "reused"
+    };
     let work = WorkDir(dirs.builds.join(format!(
         "verify-{}-{}-{}",
         entry.name,
@@ -137,19 +391,24 @@ fn verify_one(
     let output_guest = runner.guest_path(&output_mount);
     let file = entry.path.clone().unwrap_or_default();
     log.line(&format!(
-        "[refinery] verify the reused wheel {file} ({}) with {}",
+        "[refinery] verify the {kind} wheel {file} ({}) with {}",
         settings.verify.level, env.label
     ));
+    let mut sandbox_env: Vec<(String, String)> = vec![
+        ("HOME".into(), format!("{work_guest}/home")),
+        ("TMPDIR".into(), format!("{work_guest}/tmp")),
+        ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
+        ("PIP_NO_INPUT".into(), "1".into()),
+        ("PIP_NO_CACHE_DIR".into(), "1".into()),
+    ];
+    if sdist.is_some() {
+        // pytest for the sdist's tests comes from the configured index.
+        sandbox_env.extend(settings.pip_env.iter().cloned());
+    }
     let sandbox = Sandbox {
         runner,
         mounts: vec![work_mount, output_mount],
-        env: vec![
-            ("HOME".into(), format!("{work_guest}/home")),
-            ("TMPDIR".into(), format!("{work_guest}/tmp")),
-            ("PIP_DISABLE_PIP_VERSION_CHECK".into(), "1".into()),
-            ("PIP_NO_INPUT".into(), "1".into()),
-            ("PIP_NO_CACHE_DIR".into(), "1".into()),
-        ],
+        env: sandbox_env,
         work_host: work.0.clone(),
         work_guest,
         stop: settings.stop.as_deref(),
@@ -161,6 +420,7 @@ fn verify_one(
         guest_path: format!("{output_guest}/{file}"),
         find_links: vec![output_guest],
         tolerate_missing_dependencies: true,
+        sdist,
     };
     let verification = verify_wheel(&sandbox, &under_test, &settings.verify, &log);
     let failure = verification
@@ -172,7 +432,7 @@ fn verify_one(
         Some(why) => mark_broken(
             entry,
             wheel,
-            format!("reused wheel {file} does not work on s390x: {why}"),
+            format!("{kind} wheel {file} does not work on s390x: {why}"),
         ),
         None => entry.detail = format!("{}; verified on s390x: {summary}", entry.detail),
     }

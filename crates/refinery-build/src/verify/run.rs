@@ -48,6 +48,9 @@ pub struct WheelUnderTest<'a> {
     /// Install without dependencies when they are not all there (reused wheels, checked
     /// before every build finished); otherwise a missing dependency fails the install.
     pub tolerate_missing_dependencies: bool,
+    /// The sdist it was built from (on the host), whose `tests/` folder `--verify tests`
+    /// runs with pytest when the catalog knows no self-test; `None` for reused wheels.
+    pub sdist: Option<&'a Path>,
 }
 
 /// Verify `wheel` at `settings.level`. Never fails as a function: what went wrong is a
@@ -142,13 +145,9 @@ pub fn verify_wheel(
     }
     let with_tests: Vec<&&SmokeTest> = entries.iter().filter(|e| e.tests.is_some()).collect();
     if with_tests.is_empty() {
-        verification.checks.push(skipped(
-            "tests",
-            format!(
-                "the smoke-test catalog knows no self-test for {} {}",
-                wheel.name, wheel.version
-            ),
-        ));
+        verification
+            .checks
+            .extend(sdist_suite(sandbox, wheel, settings.timeout, log));
     }
     for entry in with_tests {
         let code = entry.tests.as_deref().unwrap_or_default();
@@ -156,6 +155,135 @@ pub fn verify_wheel(
         verification.checks.push(check);
     }
     finish(verification)
+}
+
+/// Folder of the work folder the sdist's tests are copied into.
+const SDIST_TESTS_DIR: &str = "sdist-tests";
+
+/// `--verify tests` without a self-test in the catalog: the sdist's `tests/` folder with
+/// pytest. Two checks, `tests:install-pytest` (with the network: pytest comes from the
+/// configured index as a wheel) and `tests:pytest` (network cut, `limit`), whose detail
+/// is pytest's summary (`12 passed in 3.40s`); `tests:pytest` is `skipped` (no verdict)
+/// when pytest reports errors but no failed test. One `skipped` check when there is no
+/// sdist or it ships no tests.
+fn sdist_suite(
+    sandbox: &Sandbox<'_>,
+    wheel: &WheelUnderTest<'_>,
+    limit: Duration,
+    log: &Log,
+) -> Vec<CheckResult> {
+    let nothing = |why: String| {
+        vec![skipped(
+            "tests",
+            format!(
+                "the smoke-test catalog knows no self-test for {} {} and {why}",
+                wheel.name, wheel.version
+            ),
+        )]
+    };
+    let Some(sdist) = wheel.sdist else {
+        return nothing("there is no sdist to take tests from (a reused wheel)".into());
+    };
+    let dest = sandbox.work_host.join(SDIST_TESTS_DIR);
+    let _ = std::fs::remove_dir_all(&dest);
+    let found = match super::sdist_tests::extract_tests(sdist, &dest) {
+        Ok(Some(found)) => found,
+        Ok(None) => return nothing("its sdist has no tests/ or test/ folder".into()),
+        Err(e) => return nothing(format!("its tests cannot be read: {e}")),
+    };
+    // pytest's own configuration only: the sdist's (coverage options, plugins) is left
+    // behind with its sources.
+    let _ = std::fs::write(dest.join("pytest.ini"), "[pytest]\n");
+    log.line(&format!(
+        "[refinery] verify: the sdist's {}/ folder ({} files) with pytest",
+        found.folder, found.files
+    ));
+    let python = sandbox.runner.python();
+    let venv = format!("{}/venv", sandbox.work_guest);
+    let install = run_check_with(
+        sandbox,
+        "tests:install-pytest",
+        vec![
+            python,
+            "-m".into(),
+            "pip".into(),
+            "--python".into(),
+            format!("{venv}/bin/python"),
+            "install".into(),
+            "--only-binary".into(),
+            ":all:".into(),
+            "pytest".into(),
+        ],
+        limit,
+        true,
+        log,
+    );
+    if install.outcome != CheckOutcome::Passed {
+        return vec![install];
+    }
+    let root = format!("{}/{SDIST_TESTS_DIR}", sandbox.work_guest);
+    let mut run = run_check(
+        sandbox,
+        "tests:pytest",
+        vec![
+            format!("{venv}/bin/python"),
+            "-X".into(),
+            "faulthandler".into(),
+            "-m".into(),
+            "pytest".into(),
+            "-p".into(),
+            "no:cacheprovider".into(),
+            "-c".into(),
+            format!("{root}/pytest.ini"),
+            "--rootdir".into(),
+            root.clone(),
+            "-q".into(),
+            "--continue-on-collection-errors".into(),
+            format!("{root}/{}", found.folder),
+        ],
+        limit,
+        log,
+    );
+    if let Some(summary) = pytest_summary(&run.evidence) {
+        if run.outcome == CheckOutcome::Failed && only_errors(&summary) {
+            run.outcome = CheckOutcome::Skipped;
+            run.detail = format!(
+                "{summary}: no test failed, only errors (a test dependency verification does not install, or a fixture): no verdict"
+            );
+        } else {
+            run.detail = if run.detail.is_empty() {
+                summary
+            } else {
+                format!("{summary}; {}", run.detail)
+            };
+        }
+    }
+    vec![install, run]
+}
+
+/// Whether pytest's summary counts errors (collection or fixture errors) but no failed
+/// test: the suite could not run, which says nothing about the wheel.
+fn only_errors(summary: &str) -> bool {
+    let counts = summary.split(" in ").next().unwrap_or_default();
+    let has = |word: &str| {
+        counts
+            .split(", ")
+            .any(|part| part.split_once(' ').is_some_and(|(_, w)| w == word))
+    };
+    (has("error") || has("errors")) && !has("failed")
+}
+
+/// pytest's last line, `12 passed, 1 skipped in 3.40s` (without its `=` framing).
+fn pytest_summary(evidence: &[String]) -> Option<String> {
+    static SUMMARY: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let summary = SUMMARY.get_or_init(|| {
+        regex::Regex::new(r"^=*\s*(\d+ (passed|failed|error|errors|skipped|deselected|xfailed|xpassed|warnings?)\b.* in [\d.]+s\b[^=]*?)\s*=*$")
+            .expect("valid pattern")
+    });
+    evidence
+        .iter()
+        .rev()
+        .find_map(|l| summary.captures(l.trim()).map(|c| c[1].trim().to_string()))
 }
 
 /// The check `<kind>:<id>` running `code` as a script in the venv.
@@ -262,6 +390,18 @@ pub(crate) fn run_check(
     limit: Duration,
     log: &Log,
 ) -> CheckResult {
+    run_check_with(sandbox, name, argv, limit, false, log)
+}
+
+/// [`run_check`], with the network when `network` (installing test tools only).
+fn run_check_with(
+    sandbox: &Sandbox<'_>,
+    name: &str,
+    argv: Vec<String>,
+    limit: Duration,
+    network: bool,
+    log: &Log,
+) -> CheckResult {
     let started = Instant::now();
     let mut wrapped = vec![
         "sh".to_string(),
@@ -284,7 +424,7 @@ pub(crate) fn run_check(
         env,
         mounts: sandbox.mounts.clone(),
         workdir: sandbox.work_guest.clone(),
-        network: false,
+        network,
         // Verification proves the wheel on s390x alone: nothing of the host inside.
         accelerate: false,
         zig: false,

@@ -183,6 +183,7 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             guest_path: wheel.to_string_lossy().into_owned(),
             find_links: vec![wheels.to_string_lossy().into_owned()],
             tolerate_missing_dependencies: false,
+            sdist: None,
         };
         let v = verify_wheel(&sandbox, &under_test, &settings, &log);
         let got: Vec<String> = v
@@ -247,4 +248,38 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
     assert!(text.contains("imported fine"), "{text}");
     assert!(text.contains("cannot import needs_dep"), "{text}");
     assert_eq!(output.status.code(), Some(1), "{text}");
+}
+
+#[test]
+fn pytest_summaries_are_read_from_the_last_lines() {
+    let lines = |l: &[&str]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        pytest_summary(&lines(&[
+            "....",
+            "12 passed in 3.40s",
+            "[refinery-verify] exit 0"
+        ])),
+        Some("12 passed in 3.40s".into())
+    );
+    assert_eq!(
+        pytest_summary(&lines(&[
+            "FAILED tests/test_x.py::test_order - assert 1 == 2",
+            "========= 1 failed, 4 passed, 1 warning in 0.52s =========",
+        ])),
+        Some("1 failed, 4 passed, 1 warning in 0.52s".into())
+    );
+    assert_eq!(pytest_summary(&lines(&["no tests ran in 0.01s"])), None);
+    assert_eq!(
+        pytest_summary(&lines(&["ModuleNotFoundError: pytest"])),
+        None
+    );
+}
+
+#[test]
+fn a_suite_with_errors_but_no_failed_test_gives_no_verdict() {
+    assert!(only_errors("3 passed, 2 errors in 1.20s"));
+    assert!(only_errors("1 error in 0.30s"));
+    assert!(!only_errors("1 failed, 2 errors in 1.00s"));
+    assert!(!only_errors("1 failed, 4 passed in 0.52s"));
+    assert!(!only_errors("12 passed in 3.40s"));
 }

@@ -1,0 +1,103 @@
+//! What verification found for a wheel the refinery built, kept next to the wheel in the
+//! cache (`<cache>/verifications/v1/<wheel sha256>.json`, the [`Verification`] as JSON),
+//! so that a later run that takes the wheel from the cache knows which level it passed.
+//! A cached wheel is verified again when the run asks for a stricter level than its
+//! record, or when it has no record (built before records were kept, or the record was
+//! removed); see [`crate::verify::reused`].
+
+use std::path::{Path, PathBuf};
+
+use refinery_store::Verification;
+
+use super::VerifyLevel;
+
+/// The records' folder below the cache.
+pub const RECORDS_DIR: &str = "verifications/v1";
+
+fn path(cache: &Path, sha256: &str) -> PathBuf {
+    cache.join(RECORDS_DIR).join(format!("{sha256}.json"))
+}
+
+/// Keep `verification` as the record of the wheel whose sha256 (hex) is `sha256`,
+/// atomically. Errors name the file.
+pub fn write(cache: &Path, sha256: &str, verification: &Verification) -> Result<(), String> {
+    let file = path(cache, sha256);
+    let json = serde_json::to_vec_pretty(verification)
+        .map_err(|e| format!("cannot encode the verification record: {e}"))?;
+    std::fs::create_dir_all(file.parent().unwrap_or(cache))
+        .and_then(|()| refinery_store::write_atomic(&file, &json))
+        .map_err(|e| {
+            format!(
+                "cannot write the verification record {}: {e}",
+                file.display()
+            )
+        })
+}
+
+/// The record of the wheel `sha256`, if there is a readable one.
+pub fn read(cache: &Path, sha256: &str) -> Option<Verification> {
+    let bytes = std::fs::read(path(cache, sha256)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Whether `record` spares a verification at `level`: it passed (no check failed) at
+/// `level` or a stricter one.
+pub fn covers(record: &Verification, level: VerifyLevel) -> bool {
+    record.first_failure().is_none()
+        && record
+            .level
+            .parse::<VerifyLevel>()
+            .is_ok_and(|passed| passed >= level)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use refinery_store::{CheckOutcome, CheckResult};
+
+    fn record(level: &str, outcome: CheckOutcome) -> Verification {
+        Verification {
+            level: level.into(),
+            checks: vec![CheckResult {
+                name: "import".into(),
+                outcome,
+                detail: String::new(),
+                evidence: Vec::new(),
+                duration_secs: 1.0,
+            }],
+            ..Verification::default()
+        }
+    }
+
+    #[test]
+    fn a_record_covers_its_level_and_the_weaker_ones_only_when_it_passed() {
+        let smoke = record("smoke", CheckOutcome::Passed);
+        assert!(covers(&smoke, VerifyLevel::Import));
+        assert!(covers(&smoke, VerifyLevel::Smoke));
+        assert!(!covers(&smoke, VerifyLevel::Tests));
+        assert!(!covers(
+            &record("tests", CheckOutcome::Failed),
+            VerifyLevel::Import
+        ));
+        assert!(!covers(
+            &record("everything", CheckOutcome::Passed),
+            VerifyLevel::Import
+        ));
+    }
+
+    #[test]
+    fn records_round_trip_by_wheel_digest() {
+        let cache = tempfile::tempdir().unwrap();
+        let sha = "ab".repeat(32);
+        assert_eq!(read(cache.path(), &sha), None);
+        let smoke = record("smoke", CheckOutcome::Passed);
+        write(cache.path(), &sha, &smoke).unwrap();
+        assert_eq!(read(cache.path(), &sha), Some(smoke));
+        assert!(cache
+            .path()
+            .join(RECORDS_DIR)
+            .join(format!("{sha}.json"))
+            .is_file());
+        assert_eq!(read(cache.path(), &"cd".repeat(32)), None);
+    }
+}
