@@ -165,7 +165,34 @@ describe('hints', () => {
       ['libffi', 'catalog', undefined],
     ]);
     expect(rows[1].packages).toBe('apt: libffi-dev · dnf: libffi-devel');
+    expect(rows[1].actions).toBe('');
     expect(hintRows(undefined)).toEqual([]);
+  });
+
+  it('says what a catalog hint does besides system packages', () => {
+    const [row] = hintRows({
+      catalog: {
+        origin: 'built-in',
+        hints: [
+          {
+            id: 'old-setuptools',
+            pattern: 'x',
+            message: 'm',
+            pack: 'libffi',
+            env: { CRYPTOGRAPHY_DONT_BUILD_RUST: '1' },
+            build_constraints: ['setuptools<58'],
+            toolchain: 'rust-newest',
+            variant: 'emulated',
+            no_retry: true,
+          },
+        ],
+      },
+      user: [],
+    });
+    expect(row.packages).toBe('');
+    expect(row.actions).toBe(
+      'pack libffi; env CRYPTOGRAPHY_DONT_BUILD_RUST=1; build constraints setuptools<58; toolchain rust-newest; variant emulated; no retry (no variant can change it)',
+    );
   });
 });
 

@@ -42,6 +42,47 @@ fn glibc_minor(version: &str) -> u32 {
         .unwrap()
 }
 
+/// `requirement` built for manylinux2014 with the pack `pack` selected by a hint: tagged
+/// manylinux2014, no file named with one of `linked` grafted (the pack is linked in), no
+/// glibc symbol newer than 2.17 and no libstdc++; returns the unpacked wheel's folder.
+fn links_pack_and_reaches_manylinux2014(
+    work: &Path,
+    requirement: &str,
+    name: &str,
+    pack: &str,
+    linked: &[&str],
+) -> std::path::PathBuf {
+    let (e, out) = built_for_manylinux2014(work, requirement, name);
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let action = format!("pack {pack}");
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| *a == *action),
+        "{e}"
+    );
+    let unpacked = work.join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| linked.iter().any(|l| n.starts_with(l)))
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    unpacked
+}
+
 #[test]
 #[ignore = "needs the real PyPI and the s390x rootfs environment"]
 fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
@@ -301,48 +342,14 @@ print(sys.byteorder)"#;
 fn scrypt_links_the_openssl_pack_and_reaches_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
-    let input = requirements(tmp.path(), "scrypt==0.8.27\n");
     // Attempt 1 fails on openssl/aes.h; the hint selects the OpenSSL pack for attempt 2.
-    let (output, out) = main_job(
-        &input,
+    let unpacked = links_pack_and_reaches_manylinux2014(
         tmp.path(),
-        &[
-            "--platform-tag",
-            "manylinux2014_s390x",
-            "--max-attempts",
-            "1",
-        ],
+        "scrypt==0.8.27\n",
+        "scrypt",
+        "openssl",
+        &["libcrypto", "libssl"],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let m = manifest(&out);
-    let e = entry(&m, "scrypt");
-    assert_eq!(e["status"], "built", "{e}");
-    assert_eq!(
-        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
-        "{e}"
-    );
-    assert!(
-        e["metadata"]["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a == "pack openssl"),
-        "{e}"
-    );
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
-    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
-        .into_iter()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("libcrypto") || n.starts_with("libssl"))
-        .collect();
-    assert!(grafted.is_empty(), "{grafted:?}");
-    for (object, version) in needed_versions(&unpacked) {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
-            "{object} needs {version}"
-        );
-    }
     // RFC 7914 section 12's second test vector, computed by libcrypto's PBKDF2 and the
     // scrypt core under emulation.
     let code = r#"import sys, scrypt
@@ -357,52 +364,15 @@ print(sys.byteorder)"#;
 fn pillow_links_the_libjpeg_turbo_pack_built_with_cmake_and_reaches_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
-    let input = requirements(tmp.path(), "pillow==10.4.0\n");
     // Attempt 1 fails on "could not be found for jpeg"; the hint selects the libjpeg-turbo
     // pack (CMake from its PyPI wheel, emulated; the compiler native) for attempt 2.
-    let (output, out) = main_job(
-        &input,
+    let unpacked = links_pack_and_reaches_manylinux2014(
         tmp.path(),
-        &[
-            "--platform-tag",
-            "manylinux2014_s390x",
-            "--max-attempts",
-            "1",
-        ],
+        "pillow==10.4.0\n",
+        "pillow",
+        "libjpeg-turbo",
+        &["libjpeg"],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let m = manifest(&out);
-    let e = entry(&m, "pillow");
-    assert_eq!(e["status"], "built", "{e}");
-    assert_eq!(
-        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
-        "{e}"
-    );
-    assert!(
-        e["metadata"]["actions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|a| a == "pack libjpeg-turbo"),
-        "{e}"
-    );
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
-    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
-        .into_iter()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("libjpeg"))
-        .collect();
-    assert!(
-        grafted.is_empty(),
-        "libjpeg grafted, not linked: {grafted:?}"
-    );
-    for (object, version) in needed_versions(&unpacked) {
-        assert!(
-            version.starts_with("GLIBC_") && glibc_minor(&version) <= 17,
-            "{object} needs {version}"
-        );
-    }
     // A JPEG encoded and decoded by the linked libjpeg-turbo, and a PNG (zlib) round trip.
     let code = r#"import io, sys
 from PIL import Image, features

@@ -11,21 +11,7 @@ use common::*;
 fn tiktoken_reaches_manylinux2014_and_encodes_on_s390x() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
-    let input = requirements(tmp.path(), "tiktoken==0.14.0\n");
-    let (output, out) = main_job(
-        &input,
-        tmp.path(),
-        &[
-            "--platform-tag",
-            "manylinux2014_s390x",
-            "--max-attempts",
-            "1",
-        ],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let m = manifest(&out);
-    let e = entry(&m, "tiktoken");
-    assert_eq!(e["status"], "built", "{e}");
+    let (e, out) = built_for_manylinux2014(tmp.path(), "tiktoken==0.14.0\n", "tiktoken");
     let file = e["path"].as_str().unwrap();
     assert!(file.contains("manylinux2014_s390x"), "{file}");
     let built_with = e["metadata"]["built_with"].as_str().unwrap();

@@ -191,6 +191,11 @@ export interface CatalogHint {
   apt?: string[];
   dnf?: string[];
   env?: Record<string, string>;
+  build_constraints?: string[];
+  toolchain?: string;
+  pack?: string;
+  variant?: string;
+  no_retry?: boolean;
 }
 
 export interface UserHint {

@@ -17,7 +17,23 @@ interface Row {
   pattern: string;
   message: string;
   packages: string;
+  /** What else the hint does for the retry: pack, env, build constraints, toolchain, variant. */
+  actions: string;
   when?: number;
+}
+
+/** A catalog hint's actions besides system packages, in words (`pack libffi; env A=1`). */
+export function hintActions(h: CatalogHint): string {
+  return [
+    h.pack ? `pack ${h.pack}` : '',
+    ...Object.entries(h.env ?? {}).map(([k, v]) => `env ${k}=${v}`),
+    h.build_constraints?.length ? `build constraints ${h.build_constraints.join(', ')}` : '',
+    h.toolchain ? `toolchain ${h.toolchain}` : '',
+    h.variant ? `variant ${h.variant}` : '',
+    h.no_retry ? 'no retry (no variant can change it)' : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
 }
 
 export function hintRows(data: HintsResponse | undefined): Row[] {
@@ -27,8 +43,9 @@ export function hintRows(data: HintsResponse | undefined): Row[] {
     source: 'catalog' as const,
     id: h.id,
     pattern: h.pattern,
-    message: h.message + (h.env && Object.keys(h.env).length ? ` (env: ${Object.entries(h.env).map(([k, v]) => `${k}=${v}`).join(' ')})` : ''),
+    message: h.message,
     packages: [h.apt?.length ? `apt: ${h.apt.join(' ')}` : '', h.dnf?.length ? `dnf: ${h.dnf.join(' ')}` : ''].filter(Boolean).join(' · '),
+    actions: hintActions(h),
   }));
   const user = data.user.map((h: UserHint) => ({
     key: `u:${h.id}`,
@@ -38,6 +55,7 @@ export function hintRows(data: HintsResponse | undefined): Row[] {
     pattern: h.pattern,
     message: h.note,
     packages: h.packages.join(' '),
+    actions: '',
     when: h.created_ms,
   }));
   return [...user, ...cat];
@@ -143,7 +161,7 @@ export function Hints() {
   const hints = useApi<HintsResponse>('/api/hints');
   const [q, setQ] = useQueryParam('q');
   const toast = useToast();
-  const rows = useMemo(() => filterRows(hintRows(hints.data), q, (r) => [r.id, r.pattern, r.message, r.packages]), [hints.data, q]);
+  const rows = useMemo(() => filterRows(hintRows(hints.data), q, (r) => [r.id, r.pattern, r.message, r.packages, r.actions]), [hints.data, q]);
   const [pattern, setPattern] = useState('');
   const [packages, setPackages] = useState('');
   const [note, setNote] = useState('');
@@ -285,6 +303,7 @@ export function Hints() {
             { key: 'source', label: 'Source', sort: (r) => r.source, render: (r) => <span className={`badge tone-${r.source === 'added' ? 'ok' : 'idle'}`}>{r.source}</span> },
             { key: 'message', label: 'Meaning', sort: (r) => r.message },
             { key: 'packages', label: 'Packages', sort: (r) => r.packages, render: (r) => <code>{r.packages}</code> },
+            { key: 'actions', label: 'Other actions', sort: (r) => r.actions, render: (r) => (r.actions ? <code>{r.actions}</code> : '') },
             { key: 'pattern', label: 'Pattern', render: (r) => <code className="pattern">{r.pattern}</code> },
             { key: 'when', label: 'Added', sort: (r) => r.when ?? 0, render: (r) => (r.when ? fmtTime(r.when) : '') },
             {

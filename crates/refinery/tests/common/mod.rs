@@ -550,6 +550,31 @@ pub fn main_job(input: &Path, work: &Path, extra: &[&str]) -> (Output, PathBuf) 
     main_job_with_env(input, work, extra, &[])
 }
 
+/// The main job over `requirement` for `manylinux2014_s390x` with one attempt per variant
+/// (hints add theirs) in `work`; asserts the run succeeded and `name` ended `built`, and
+/// returns its manifest entry and the output folder.
+pub fn built_for_manylinux2014(
+    work: &Path,
+    requirement: &str,
+    name: &str,
+) -> (serde_json::Value, PathBuf) {
+    let input = requirements(work, requirement);
+    let (output, out) = main_job(
+        &input,
+        work,
+        &[
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&manifest(&out), name).clone();
+    assert_eq!(e["status"], "built", "{e}");
+    (e, out)
+}
+
 /// [`main_job`] with more environment variables for the refinery process.
 pub fn main_job_with_env(
     input: &Path,
