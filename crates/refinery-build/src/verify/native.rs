@@ -61,7 +61,8 @@ impl NativeInstall {
     }
 
     /// Install `wheel` and its runtime dependencies (only from `find_links`, no index)
-    /// into `<work>/verify-site`, replacing what was there. With
+    /// into `<work>/verify-site`, replacing what was there, its scripts pointed at
+    /// `venv_python` (the venv's interpreter as the environment spells it). With
     /// `tolerate_missing_dependencies`, a failed install is retried with `--no-deps`.
     /// Errors: why uv could not install it (its last line, a time limit, a stop).
     #[allow(clippy::too_many_arguments)]
@@ -71,6 +72,7 @@ impl NativeInstall {
         wheel: &Path,
         find_links: &[PathBuf],
         tolerate_missing_dependencies: bool,
+        venv_python: &str,
         limit: Duration,
         stop: Option<&AtomicBool>,
         log: &Log,
@@ -78,7 +80,7 @@ impl NativeInstall {
         let site = work.join(SITE_DIR);
         let _ = std::fs::remove_dir_all(&site);
         let first = self.run(&site, wheel, find_links, false, limit, stop, log);
-        match first {
+        let installed = match first {
             Err(why) if tolerate_missing_dependencies => {
                 log.line(&format!(
                     "[refinery-verify] some runtime dependencies are not in the output ({why}): installing the wheel alone"
@@ -87,7 +89,14 @@ impl NativeInstall {
                 self.run(&site, wheel, find_links, true, limit, stop, log)
             }
             other => other,
-        }
+        };
+        installed?;
+        point_scripts_at(&site, venv_python).map_err(|e| {
+            format!(
+                "cannot point the scripts of {} at the venv: {e}",
+                site.join("bin").display()
+            )
+        })
     }
 
     /// The `uv pip install` command line (without `--no-deps` unless `no_deps`).
@@ -183,11 +192,44 @@ pub fn python_platform(glibc: (u16, u16)) -> String {
 }
 
 /// The shell lines that make a fresh venv at `venv` (with `python`) see `site` (both as
-/// the environment spells them) as a site dir.
+/// the environment spells them) as a site dir, and put the scripts of `site/bin` (see
+/// [`point_scripts_at`]) into the venv's `bin`, as pip would have.
 pub fn venv_script(python: &str, venv: &str, site: &str) -> String {
     format!(
-        "set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\nfor dir in {venv}/lib/python3*/site-packages; do\n  echo \"import site; site.addsitedir('{site}')\" > \"$dir/_refinery_verify.pth\"\ndone\n"
+        "set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\nfor dir in {venv}/lib/python3*/site-packages; do\n  echo \"import site; site.addsitedir('{site}')\" > \"$dir/_refinery_verify.pth\"\ndone\nfor script in {site}/bin/*; do\n  if [ -f \"$script\" ]; then cp -p \"$script\" {venv}/bin/; fi\ndone\n"
     )
+}
+
+/// Make the scripts uv wrote into `<site>/bin` start with `#!<python>` (the venv's python
+/// as the environment spells it) instead of the host interpreter uv used. uv writes
+/// either `#!<path>` or, for long paths, `#!/bin/sh` followed by an `'''exec' <path>`
+/// line; both are replaced. Other files (no shebang, binaries) stay as they are.
+/// Errors: a script that cannot be read or written.
+pub fn point_scripts_at(site: &Path, python: &str) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(site.join("bin")) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut lines = text.split_inclusive('\n');
+        let Some(first) = lines.next().filter(|l| l.starts_with("#!")) else {
+            continue;
+        };
+        let mut rest: String = lines.collect();
+        if first.trim_end() == "#!/bin/sh" {
+            match rest.split_once('\n') {
+                Some((exec, after)) if exec.starts_with("'''exec'") => rest = after.to_string(),
+                _ => continue,
+            }
+        } else if !first.contains("python") {
+            continue;
+        }
+        std::fs::write(&path, format!("#!{python}\n{rest}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -202,6 +244,34 @@ mod tests {
         assert_eq!(python_platform((2, 30)), "s390x-manylinux_2_28");
         assert_eq!(python_platform((2, 36)), "s390x-manylinux_2_36");
         assert_eq!(python_platform((2, 41)), "s390x-manylinux_2_40");
+    }
+
+    #[test]
+    fn scripts_point_at_the_venv_python_in_both_of_uvs_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let body = "import sys\nfrom pkg import main\nsys.exit(main())\n";
+        std::fs::write(bin.join("short"), format!("#!/usr/bin/python3.11\n{body}")).unwrap();
+        std::fs::write(
+            bin.join("long"),
+            format!("#!/bin/sh\n'''exec' '/a/very/long/path/python' \"$0\" \"$@\"\n' '''\n{body}"),
+        )
+        .unwrap();
+        std::fs::write(bin.join("tool.sh"), "#!/bin/bash\necho hi\n").unwrap();
+        std::fs::write(bin.join("data"), [0u8, 159, 146, 150]).unwrap();
+        point_scripts_at(dir.path(), "/build/venv/bin/python").unwrap();
+        let read = |f: &str| std::fs::read_to_string(bin.join(f)).unwrap();
+        assert_eq!(read("short"), format!("#!/build/venv/bin/python\n{body}"));
+        assert_eq!(
+            read("long"),
+            format!("#!/build/venv/bin/python\n' '''\n{body}")
+        );
+        assert_eq!(read("tool.sh"), "#!/bin/bash\necho hi\n");
+        assert_eq!(
+            std::fs::read(bin.join("data")).unwrap(),
+            [0u8, 159, 146, 150]
+        );
     }
 
     #[test]

@@ -221,6 +221,7 @@ fn install(
             wheel.host_path,
             &wheel.host_find_links,
             wheel.tolerate_missing_dependencies,
+            &venv_python(sandbox),
             limit,
             sandbox.stop,
             log,

@@ -112,7 +112,14 @@ fn write_wheel(dir: &Path) -> PathBuf {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default();
     for (name, text) in [
-        ("fastpkg/__init__.py", "def dumps(n):\n    return str(n).encode()\n"),
+        (
+            "fastpkg/__init__.py",
+            "def dumps(n):\n    return str(n).encode()\n\ndef main():\n    print('fastpkg main')\n",
+        ),
+        (
+            "fastpkg-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\nfastpkg-cli = fastpkg:main\n",
+        ),
         (
             "fastpkg-1.0.dist-info/METADATA",
             "Metadata-Version: 2.1\nName: fastpkg\nVersion: 1.0\n",
@@ -123,7 +130,7 @@ fn write_wheel(dir: &Path) -> PathBuf {
         ),
         (
             "fastpkg-1.0.dist-info/RECORD",
-            "fastpkg/__init__.py,,\nfastpkg-1.0.dist-info/METADATA,,\nfastpkg-1.0.dist-info/WHEEL,,\nfastpkg-1.0.dist-info/RECORD,,\n",
+            "fastpkg/__init__.py,,\nfastpkg-1.0.dist-info/entry_points.txt,,\nfastpkg-1.0.dist-info/METADATA,,\nfastpkg-1.0.dist-info/WHEEL,,\nfastpkg-1.0.dist-info/RECORD,,\n",
         ),
     ] {
         zip.start_file(name, options).unwrap();
@@ -292,6 +299,21 @@ fn the_hosts_uv_installs_natively_and_the_venv_imports_from_its_folder() {
         "{log}"
     );
     assert!(!log.contains("-m pip"), "{log}");
+    // The console script is in the venv's bin, runs with the venv's python and imports
+    // the package through the site dir, as after a pip install.
+    let script = work.join("venv/bin/fastpkg-cli");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.starts_with(&format!("#!{}\n", work.join("venv/bin/python").display())),
+        "{text}"
+    );
+    let out = std::process::Command::new(&script).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "fastpkg main",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(work.parent().unwrap());
 }
 
