@@ -403,6 +403,7 @@ pub fn attempt(
         work_host: dir.0.clone(),
         work_guest: build_root.clone(),
         stop: settings.stop.as_deref(),
+        native: native_install(runner, settings),
     };
     let under_test = crate::verify::WheelUnderTest {
         name: request.name,
@@ -410,6 +411,10 @@ pub fn attempt(
         host_path: &wheel,
         guest_path: wheel_guest.clone(),
         find_links: vec![wheel_dir_guest, wheels],
+        host_find_links: vec![
+            wheel.parent().unwrap_or(&dir.0).to_path_buf(),
+            settings.wheels_dir.clone(),
+        ],
         tolerate_missing_dependencies: false,
         sdist: Some(request.sdist),
     };
@@ -439,6 +444,21 @@ pub fn attempt(
         repaired,
         verification,
     })
+}
+
+/// The native install of verification (the accelerator's uv, else the host's) unless
+/// `--verify-install emulated`.
+fn native_install(
+    runner: &dyn Runner,
+    settings: &AttemptSettings,
+) -> Option<crate::verify::NativeInstall> {
+    if !settings.verify.native_install {
+        return None;
+    }
+    match runner.accelerator().and_then(|a| a.uv.clone()) {
+        Some(uv) => Some(crate::verify::NativeInstall::with_uv(uv, &settings.target)),
+        None => crate::verify::NativeInstall::for_target(&settings.target),
+    }
 }
 
 fn run_step(

@@ -1,7 +1,8 @@
 //! Verification: a wheel is good for s390x when it works there, not only when it imports.
 //!
 //! In a clean venv inside the s390x environment, offline and under emulation, with the
-//! wheel's runtime dependencies from the output folder installed:
+//! wheel's runtime dependencies from the output folder installed (natively by the host's
+//! uv where it can, see [`native`]):
 //! 1. import the top-level modules and every compiled extension module by its dotted
 //!    name from RECORD ([`extensions`]);
 //! 2. `smoke` (the default level): run the snippets of the smoke-test catalog for the
@@ -19,6 +20,7 @@
 
 pub mod catalog;
 pub mod extensions;
+pub mod native;
 pub mod purity;
 pub mod record;
 pub mod retag;
@@ -30,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{SmokeCatalog, SmokeTest};
+pub use native::NativeInstall;
 pub use run::{verify_wheel, Sandbox, WheelUnderTest};
 
 /// How much verification does (`--verify`).
@@ -89,6 +92,9 @@ pub struct VerifySettings {
     pub timeout: Duration,
     /// Verify reused wheels that carry ELF files too (`--verify-reused`).
     pub reused: bool,
+    /// Install into the verify venv with the host's uv where there is one (`--verify-install
+    /// native`, the default) instead of the environment's pip under emulation (`emulated`).
+    pub native_install: bool,
     pub catalog: Arc<SmokeCatalog>,
 }
 
@@ -98,6 +104,7 @@ impl Default for VerifySettings {
             level: VerifyLevel::default(),
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
             reused: true,
+            native_install: true,
             catalog: Arc::new(SmokeCatalog::builtin()),
         }
     }

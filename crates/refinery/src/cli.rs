@@ -463,10 +463,23 @@ pub struct VerifyArgs {
     /// [default: true]
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     pub verify_reused: Option<bool>,
+    /// Who installs the wheel and its runtime dependencies into the verify venv: native
+    /// (the host's uv, for the target's platform and Python; the environment's pip when
+    /// the host has no uv or uv fails) or emulated (the environment's pip).
+    /// [default: native]
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub verify_install: Option<VerifyInstall>,
     /// Extra smoke-test catalog (TOML) on top of the built-in verify/catalog.toml
     /// (entries with the same id replace the built-in ones).
     #[arg(long, value_name = "FILE")]
     pub smoke_tests: Option<PathBuf>,
+}
+
+/// `--verify-install`: who installs into the verify venv.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum VerifyInstall {
+    Native,
+    Emulated,
 }
 
 /// `--verify`: how much verification does.

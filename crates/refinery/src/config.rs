@@ -71,6 +71,8 @@ pub struct ConfigFile {
     pub verify: Option<String>,
     pub verify_timeout: Option<u64>,
     pub verify_reused: Option<bool>,
+    /// native or emulated (`--verify-install`).
+    pub verify_install: Option<String>,
     /// Extra smoke-test catalog (`--smoke-tests`).
     pub smoke_tests: Option<PathBuf>,
     /// Per-package overrides, as in PLAN_OVERRIDES_JSON.
@@ -406,7 +408,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
     })
 }
 
-/// `--verify`, `--verify-timeout`, `--verify-reused`, `--smoke-tests` over the config
+/// `--verify`, `--verify-timeout`, `--verify-reused`, `--verify-install`, `--smoke-tests` over the config
 /// file's keys over the defaults.
 pub fn verify_settings(
     args: &crate::cli::VerifyArgs,
@@ -438,6 +440,16 @@ pub fn verify_settings(
             .verify_reused
             .or(config.verify_reused)
             .unwrap_or(defaults.reused),
+        native_install: match (args.verify_install, config.verify_install.as_deref()) {
+            (Some(crate::cli::VerifyInstall::Native), _) => true,
+            (Some(crate::cli::VerifyInstall::Emulated), _) => false,
+            (None, Some("native")) => true,
+            (None, Some("emulated")) => false,
+            (None, Some(other)) => anyhow::bail!(
+                "verify_install in the config file: unknown value {other:?}: use native or emulated"
+            ),
+            (None, None) => defaults.native_install,
+        },
         catalog: std::sync::Arc::new(catalog),
     })
 }

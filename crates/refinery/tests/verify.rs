@@ -160,6 +160,18 @@ fn bitarray_2_3_4_fails_its_own_self_test_on_s390x_and_2_3_5_passes() {
         ]
     );
     assert_eq!(e["metadata"]["verification"]["level"], "tests");
+    assert_native_install(e);
+}
+
+/// The install check ran natively: the host's uv installed the wheel for the target.
+fn assert_native_install(entry: &serde_json::Value) {
+    let install = &entry["metadata"]["verification"]["checks"][0];
+    assert_eq!(install["name"], "install", "{entry}");
+    let detail = install["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("native: the host's uv installed it for s390x-manylinux_2_"),
+        "{install}"
+    );
 }
 
 #[test]
@@ -195,6 +207,7 @@ fn orjson_wheels_that_serialize_ints_byte_swapped_on_s390x_are_broken() {
     );
     let imported = e["metadata"]["verification"]["imported"].to_string();
     assert!(imported.contains("orjson.orjson"), "{imported}");
+    assert_native_install(e);
 }
 
 #[test]

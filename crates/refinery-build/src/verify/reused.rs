@@ -412,6 +412,11 @@ fn verify_one(
         work_host: work.0.clone(),
         work_guest,
         stop: settings.stop.as_deref(),
+        native: settings
+            .verify
+            .native_install
+            .then(|| super::NativeInstall::for_target(&settings.target))
+            .flatten(),
     };
     let under_test = WheelUnderTest {
         name: &entry.name,
@@ -419,6 +424,7 @@ fn verify_one(
         host_path: wheel,
         guest_path: format!("{output_guest}/{file}"),
         find_links: vec![output_guest],
+        host_find_links: vec![settings.output.clone()],
         tolerate_missing_dependencies: true,
         sdist,
     };

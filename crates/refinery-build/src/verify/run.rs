@@ -1,4 +1,5 @@
-//! Run verification in the environment: a clean venv, an offline install, then each
+//! Run verification in the environment: a clean venv, an offline install (by the host's
+//! uv where there is one, see [`super::native`]; else by the environment's pip), then each
 //! check (imports, smoke snippets, self-test) as its own interpreter process under
 //! emulation, with the network cut and a time limit. A check that hangs is killed at its
 //! limit (`timed_out`), one whose interpreter dies of a signal is `crashed`, one that
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use refinery_store::verification::EVIDENCE_LINES;
 use refinery_store::{CheckOutcome, CheckResult, Verification};
 
+use super::native::NativeInstall;
 use super::{SmokeTest, VerifyLevel, VerifySettings};
 use crate::exec::{run_logged, Log, Outcome};
 use crate::runner::{Mount, RunSpec, Runner};
@@ -33,6 +35,9 @@ pub struct Sandbox<'a> {
     pub work_guest: String,
     /// Set to stop the running check at once (a cancelled job).
     pub stop: Option<&'a AtomicBool>,
+    /// The host's uv installs the wheels natively into the work folder; `None`, or when it
+    /// fails (the install check's detail says why), the environment's pip does.
+    pub native: Option<NativeInstall>,
 }
 
 /// The wheel to verify.
@@ -45,6 +50,8 @@ pub struct WheelUnderTest<'a> {
     pub guest_path: String,
     /// Folders (as the environment sees them) pip takes runtime dependencies from.
     pub find_links: Vec<String>,
+    /// The same folders on the host, for the native install.
+    pub host_find_links: Vec<PathBuf>,
     /// Install without dependencies when they are not all there (reused wheels, checked
     /// before every build finished); otherwise a missing dependency fails the install.
     pub tolerate_missing_dependencies: bool,
@@ -92,13 +99,7 @@ pub fn verify_wheel(
     verification.imported.clone_from(&modules);
 
     // 1. A clean venv and an offline install (dependencies from the output folder).
-    let install = run_check(
-        sandbox,
-        "install",
-        vec!["sh".into(), "-c".into(), install_script(sandbox, wheel)],
-        settings.timeout,
-        log,
-    );
+    let install = install(sandbox, wheel, settings.timeout, log);
     let installed = install.outcome == CheckOutcome::Passed;
     verification.checks.push(install);
     if !installed {
@@ -332,6 +333,73 @@ fn write_script(sandbox: &Sandbox<'_>, file: &str, text: &str) -> String {
     format!("{}/{file}", sandbox.work_guest)
 }
 
+/// The install check: natively where the sandbox has a [`NativeInstall`] and it works,
+/// else with the environment's pip; its detail says which and why.
+fn install(
+    sandbox: &Sandbox<'_>,
+    wheel: &WheelUnderTest<'_>,
+    limit: Duration,
+    log: &Log,
+) -> CheckResult {
+    let started = Instant::now();
+    let fallback = match &sandbox.native {
+        None => None,
+        Some(native) => match native.install(
+            &sandbox.work_host,
+            wheel.host_path,
+            &wheel.host_find_links,
+            wheel.tolerate_missing_dependencies,
+            &venv_python(sandbox),
+            limit,
+            sandbox.stop,
+            log,
+        ) {
+            Ok(()) => {
+                let script = super::native::venv_script(
+                    &sandbox.runner.python(),
+                    &format!("{}/venv", sandbox.work_guest),
+                    &format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR),
+                );
+                let mut check = run_check(
+                    sandbox,
+                    "install",
+                    vec!["sh".into(), "-c".into(), script],
+                    limit,
+                    log,
+                );
+                check.duration_secs = tenths(started.elapsed());
+                if check.outcome == CheckOutcome::Passed {
+                    check.detail = native.describe();
+                }
+                return check;
+            }
+            Err(why) => {
+                log.line(&format!(
+                    "[refinery-verify] the native install failed, the environment's pip installs instead: {why}"
+                ));
+                Some(why)
+            }
+        },
+    };
+    let mut check = run_check(
+        sandbox,
+        "install",
+        vec!["sh".into(), "-c".into(), install_script(sandbox, wheel)],
+        limit,
+        log,
+    );
+    check.duration_secs = tenths(started.elapsed());
+    if let Some(why) = fallback {
+        let emulated = format!("emulated: the host's uv could not install it: {why}");
+        check.detail = if check.detail.is_empty() {
+            emulated
+        } else {
+            format!("{}; {emulated}", check.detail)
+        };
+    }
+    check
+}
+
 fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
     let python = sandbox.runner.python();
     let venv = format!("{}/venv", sandbox.work_guest);
@@ -527,7 +595,7 @@ fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (CheckOutcome, St
 }
 
 /// The text of `path` from byte `offset` on (lossy UTF-8; empty when unreadable).
-fn read_from(path: &Path, offset: u64) -> String {
+pub(crate) fn read_from(path: &Path, offset: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
     let mut text = Vec::new();
     if let Ok(mut file) = std::fs::File::open(path) {

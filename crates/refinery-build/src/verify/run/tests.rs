@@ -28,6 +28,7 @@ fn sandbox<'a>(runner: &'a HostRunner, work: &Path) -> Sandbox<'a> {
         work_host: work.to_path_buf(),
         work_guest: work.to_string_lossy().into_owned(),
         stop: None,
+        native: None,
     }
 }
 
@@ -111,7 +112,14 @@ fn write_wheel(dir: &Path) -> PathBuf {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
     let options = zip::write::SimpleFileOptions::default();
     for (name, text) in [
-        ("fastpkg/__init__.py", "def dumps(n):\n    return str(n).encode()\n"),
+        (
+            "fastpkg/__init__.py",
+            "def dumps(n):\n    return str(n).encode()\n\ndef main():\n    print('fastpkg main')\n",
+        ),
+        (
+            "fastpkg-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\nfastpkg-cli = fastpkg:main\n",
+        ),
         (
             "fastpkg-1.0.dist-info/METADATA",
             "Metadata-Version: 2.1\nName: fastpkg\nVersion: 1.0\n",
@@ -122,7 +130,7 @@ fn write_wheel(dir: &Path) -> PathBuf {
         ),
         (
             "fastpkg-1.0.dist-info/RECORD",
-            "fastpkg/__init__.py,,\nfastpkg-1.0.dist-info/METADATA,,\nfastpkg-1.0.dist-info/WHEEL,,\nfastpkg-1.0.dist-info/RECORD,,\n",
+            "fastpkg/__init__.py,,\nfastpkg-1.0.dist-info/entry_points.txt,,\nfastpkg-1.0.dist-info/METADATA,,\nfastpkg-1.0.dist-info/WHEEL,,\nfastpkg-1.0.dist-info/RECORD,,\n",
         ),
     ] {
         zip.start_file(name, options).unwrap();
@@ -182,6 +190,7 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             host_path: &wheel,
             guest_path: wheel.to_string_lossy().into_owned(),
             find_links: vec![wheels.to_string_lossy().into_owned()],
+            host_find_links: vec![wheels.clone()],
             tolerate_missing_dependencies: false,
             sdist: None,
         };
@@ -282,4 +291,115 @@ fn a_suite_with_errors_but_no_failed_test_gives_no_verdict() {
     assert!(!only_errors("1 failed, 2 errors in 1.00s"));
     assert!(!only_errors("1 failed, 4 passed in 0.52s"));
     assert!(!only_errors("12 passed in 3.40s"));
+}
+
+/// Verify the generated wheel at the import level with `native` as the install.
+fn verify_with(native: Option<NativeInstall>) -> (Verification, String, PathBuf) {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let wheels = dir.join("wheels");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&wheels).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let wheel = write_wheel(&wheels);
+    let runner = host();
+    let sandbox = Sandbox {
+        native,
+        ..sandbox(&runner, &work)
+    };
+    let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+    let settings = VerifySettings {
+        level: VerifyLevel::Import,
+        ..VerifySettings::default()
+    };
+    let under_test = WheelUnderTest {
+        name: "fastpkg",
+        version: "1.0",
+        host_path: &wheel,
+        guest_path: wheel.to_string_lossy().into_owned(),
+        find_links: vec![wheels.to_string_lossy().into_owned()],
+        host_find_links: vec![wheels.clone()],
+        tolerate_missing_dependencies: false,
+    };
+    let v = verify_wheel(&sandbox, &under_test, &settings, &log);
+    (v, log.read_all(), work)
+}
+
+fn host_target() -> refinery_pep::Target {
+    let output = std::process::Command::new("python3")
+        .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    refinery_pep::Target::new(&version, "manylinux2014_s390x").unwrap()
+}
+
+#[test]
+fn the_hosts_uv_installs_natively_and_the_venv_imports_from_its_folder() {
+    let Some(uv) = crate::accelerate::find_host_uv() else {
+        eprintln!("skipped: no uv on the host (put uv on PATH or set UV)");
+        return;
+    };
+    let native = NativeInstall::with_uv(uv, &host_target());
+    let (v, log, work) = verify_with(Some(native));
+    let got: Vec<String> = v
+        .checks
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.outcome))
+        .collect();
+    assert_eq!(got, ["install passed", "import passed"], "{log}");
+    assert!(
+        v.checks[0]
+            .detail
+            .starts_with("native: the host's uv installed it for s390x-manylinux_2_17"),
+        "{:?}",
+        v.checks[0]
+    );
+    let site = work.join(super::super::native::SITE_DIR);
+    assert!(site.join("fastpkg/__init__.py").is_file(), "{log}");
+    // Imported from the natively installed folder, not installed by pip into the venv.
+    assert!(
+        log.contains(&format!(
+            "imported fastpkg from {}",
+            site.join("fastpkg/__init__.py").display()
+        )),
+        "{log}"
+    );
+    assert!(!log.contains("-m pip"), "{log}");
+    // The console script is in the venv's bin, runs with the venv's python and imports
+    // the package through the site dir, as after a pip install.
+    let script = work.join("venv/bin/fastpkg-cli");
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.starts_with(&format!("#!{}\n", work.join("venv/bin/python").display())),
+        "{text}"
+    );
+    let out = std::process::Command::new(&script).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "fastpkg main",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(work.parent().unwrap());
+}
+
+#[test]
+fn a_failed_native_install_falls_back_to_pip_and_says_why() {
+    let native = NativeInstall::with_uv("/nonexistent/uv".into(), &host_target());
+    let (v, log, work) = verify_with(Some(native));
+    let got: Vec<String> = v
+        .checks
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.outcome))
+        .collect();
+    assert_eq!(got, ["install passed", "import passed"], "{log}");
+    let detail = &v.checks[0].detail;
+    assert!(
+        detail.starts_with(
+            "emulated: the host's uv could not install it: cannot run /nonexistent/uv"
+        ),
+        "{detail}"
+    );
+    assert!(log.contains("the native install failed"), "{log}");
+    let _ = std::fs::remove_dir_all(work.parent().unwrap());
 }

@@ -1,0 +1,301 @@
+//! Native install for verification: the host's uv installs the wheel and its runtime
+//! dependencies for the target (`uv pip install --python-platform s390x-manylinux_2_N
+//! --python-version X.Y --target DIR`), offline from the output folders and without
+//! bytecode, into the work folder. The emulated part of the install is then only
+//! `python -m venv --without-pip` and a `.pth` file that adds that folder as a site dir
+//! (`site.addsitedir`, so `.pth` files inside it work as in site-packages). Installing
+//! with the environment's pip under emulation took most of a small package's
+//! verification time.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use refinery_pep::Target;
+
+use crate::exec::{run_logged, Log, Outcome};
+
+/// The folder of the work folder the host's uv installs into.
+pub const SITE_DIR: &str = "verify-site";
+
+/// The glibc levels of `s390x-manylinux_2_N` that uv 0.13.9 accepts for
+/// `--python-platform` (checked 2026-11-30: 2.17, 2.28, 2.31 … 2.40).
+const UV_GLIBC_MINORS: &[u16] = &[17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40];
+
+/// How the host's uv installs s390x wheels for the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NativeInstall {
+    /// The host's uv binary ([`crate::accelerate::find_host_uv`]).
+    pub uv: PathBuf,
+    /// `X.Y` of the target's CPython (`--python-version`).
+    pub python_version: String,
+    /// `s390x-manylinux_2_N` (`--python-platform`): the newest level uv knows that is not
+    /// newer than the target's glibc.
+    pub python_platform: String,
+}
+
+impl NativeInstall {
+    /// For `target` with the host's uv; `None` when the host has no uv (then the
+    /// environment's pip installs under emulation).
+    pub fn for_target(target: &Target) -> Option<NativeInstall> {
+        let uv = crate::accelerate::find_host_uv()?;
+        Some(NativeInstall::with_uv(uv, target))
+    }
+
+    /// For `target` with the uv binary `uv`.
+    pub fn with_uv(uv: PathBuf, target: &Target) -> NativeInstall {
+        NativeInstall {
+            uv,
+            python_version: target.python_str(),
+            python_platform: python_platform(target.glibc()),
+        }
+    }
+
+    /// One line for the install check's detail.
+    pub fn describe(&self) -> String {
+        format!(
+            "native: the host's uv installed it for {} and Python {}",
+            self.python_platform, self.python_version
+        )
+    }
+
+    /// Install `wheel` and its runtime dependencies (only from `find_links`, no index)
+    /// into `<work>/verify-site`, replacing what was there, its scripts pointed at
+    /// `venv_python` (the venv's interpreter as the environment spells it). With
+    /// `tolerate_missing_dependencies`, a failed install is retried with `--no-deps`.
+    /// Errors: why uv could not install it (its last line, a time limit, a stop).
+    #[allow(clippy::too_many_arguments)]
+    pub fn install(
+        &self,
+        work: &Path,
+        wheel: &Path,
+        find_links: &[PathBuf],
+        tolerate_missing_dependencies: bool,
+        venv_python: &str,
+        limit: Duration,
+        stop: Option<&AtomicBool>,
+        log: &Log,
+    ) -> Result<(), String> {
+        let site = work.join(SITE_DIR);
+        let _ = std::fs::remove_dir_all(&site);
+        let first = self.run(&site, wheel, find_links, false, limit, stop, log);
+        let installed = match first {
+            Err(why) if tolerate_missing_dependencies => {
+                log.line(&format!(
+                    "[refinery-verify] some runtime dependencies are not in the output ({why}): installing the wheel alone"
+                ));
+                let _ = std::fs::remove_dir_all(&site);
+                self.run(&site, wheel, find_links, true, limit, stop, log)
+            }
+            other => other,
+        };
+        installed?;
+        point_scripts_at(&site, venv_python).map_err(|e| {
+            format!(
+                "cannot point the scripts of {} at the venv: {e}",
+                site.join("bin").display()
+            )
+        })
+    }
+
+    /// The `uv pip install` command line (without `--no-deps` unless `no_deps`).
+    pub fn command(
+        &self,
+        site: &Path,
+        wheel: &Path,
+        find_links: &[PathBuf],
+        no_deps: bool,
+    ) -> Command {
+        let mut cmd = Command::new(&self.uv);
+        cmd.args(["pip", "install", "--no-config", "--no-index", "--offline"])
+            .args(["--no-cache", "--no-compile", "--link-mode", "copy"])
+            .arg("--python-platform")
+            .arg(&self.python_platform)
+            .arg("--python-version")
+            .arg(&self.python_version)
+            .arg("--target")
+            .arg(site);
+        for dir in find_links {
+            cmd.arg("--find-links").arg(dir);
+        }
+        if no_deps {
+            cmd.arg("--no-deps");
+        }
+        // Settings of the user's uv must not change what verification installs.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("UV_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("NO_COLOR", "1").arg(wheel);
+        cmd
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn run(
+        &self,
+        site: &Path,
+        wheel: &Path,
+        find_links: &[PathBuf],
+        no_deps: bool,
+        limit: Duration,
+        stop: Option<&AtomicBool>,
+        log: &Log,
+    ) -> Result<(), String> {
+        let cmd = self.command(site, wheel, find_links, no_deps);
+        log.line(&format!(
+            "[refinery-verify] native install: {} pip install --python-platform {} --python-version {} --target {}{} {}",
+            self.uv.display(),
+            self.python_platform,
+            self.python_version,
+            site.display(),
+            if no_deps { " --no-deps" } else { "" },
+            wheel.display()
+        ));
+        let offset = std::fs::metadata(log.path()).map_or(0, |m| m.len());
+        match run_logged(cmd, log, Some(limit), stop) {
+            Ok(Outcome::Success) => Ok(()),
+            Ok(Outcome::Failed(status)) => {
+                let text = super::run::read_from(log.path(), offset);
+                let last = text
+                    .lines()
+                    .map(str::trim)
+                    .rfind(|l| l.starts_with("error:") || l.starts_with("hint:"))
+                    .or_else(|| text.lines().map(str::trim).rfind(|l| !l.is_empty()))
+                    .unwrap_or("no output")
+                    .chars()
+                    .take(300)
+                    .collect::<String>();
+                Err(format!("uv failed ({status}): {last}"))
+            }
+            Ok(Outcome::TimedOut(limit)) => Err(format!(
+                "uv was killed at its time limit of {} s",
+                limit.as_secs()
+            )),
+            Ok(Outcome::Stopped) => Err("stopped: the job was cancelled".into()),
+            Err(e) => Err(format!("cannot run {}: {e}", self.uv.display())),
+        }
+    }
+}
+
+/// `s390x-manylinux_2_N` for a target glibc `(2, minor)`: the newest level uv accepts that
+/// is not newer than the target's (PEP 600 tags; below 2.17 there is none, so 2.17).
+pub fn python_platform(glibc: (u16, u16)) -> String {
+    let minor = UV_GLIBC_MINORS
+        .iter()
+        .copied()
+        .filter(|m| *m <= glibc.1)
+        .max()
+        .unwrap_or(UV_GLIBC_MINORS[0]);
+    format!("{}-manylinux_2_{minor}", refinery_pep::target::ARCH)
+}
+
+/// The shell lines that make a fresh venv at `venv` (with `python`) see `site` (both as
+/// the environment spells them) as a site dir, and put the scripts of `site/bin` (see
+/// [`point_scripts_at`]) into the venv's `bin`, as pip would have.
+pub fn venv_script(python: &str, venv: &str, site: &str) -> String {
+    format!(
+        "set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\nfor dir in {venv}/lib/python3*/site-packages; do\n  echo \"import site; site.addsitedir('{site}')\" > \"$dir/_refinery_verify.pth\"\ndone\nfor script in {site}/bin/*; do\n  if [ -f \"$script\" ]; then cp -p \"$script\" {venv}/bin/; fi\ndone\n"
+    )
+}
+
+/// Make the scripts uv wrote into `<site>/bin` start with `#!<python>` (the venv's python
+/// as the environment spells it) instead of the host interpreter uv used. uv writes
+/// either `#!<path>` or, for long paths, `#!/bin/sh` followed by an `'''exec' <path>`
+/// line; both are replaced. Other files (no shebang, binaries) stay as they are.
+/// Errors: a script that cannot be read or written.
+pub fn point_scripts_at(site: &Path, python: &str) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(site.join("bin")) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let mut lines = text.split_inclusive('\n');
+        let Some(first) = lines.next().filter(|l| l.starts_with("#!")) else {
+            continue;
+        };
+        let mut rest: String = lines.collect();
+        if first.trim_end() == "#!/bin/sh" {
+            match rest.split_once('\n') {
+                Some((exec, after)) if exec.starts_with("'''exec'") => rest = after.to_string(),
+                _ => continue,
+            }
+        } else if !first.contains("python") {
+            continue;
+        }
+        std::fs::write(&path, format!("#!{python}\n{rest}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_platform_is_the_newest_level_uv_knows_up_to_the_targets_glibc() {
+        assert_eq!(python_platform((2, 17)), "s390x-manylinux_2_17");
+        assert_eq!(python_platform((2, 24)), "s390x-manylinux_2_17");
+        assert_eq!(python_platform((2, 28)), "s390x-manylinux_2_28");
+        assert_eq!(python_platform((2, 30)), "s390x-manylinux_2_28");
+        assert_eq!(python_platform((2, 36)), "s390x-manylinux_2_36");
+        assert_eq!(python_platform((2, 41)), "s390x-manylinux_2_40");
+    }
+
+    #[test]
+    fn scripts_point_at_the_venv_python_in_both_of_uvs_shapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let body = "import sys\nfrom pkg import main\nsys.exit(main())\n";
+        std::fs::write(bin.join("short"), format!("#!/usr/bin/python3.11\n{body}")).unwrap();
+        std::fs::write(
+            bin.join("long"),
+            format!("#!/bin/sh\n'''exec' '/a/very/long/path/python' \"$0\" \"$@\"\n' '''\n{body}"),
+        )
+        .unwrap();
+        std::fs::write(bin.join("tool.sh"), "#!/bin/bash\necho hi\n").unwrap();
+        std::fs::write(bin.join("data"), [0u8, 159, 146, 150]).unwrap();
+        point_scripts_at(dir.path(), "/build/venv/bin/python").unwrap();
+        let read = |f: &str| std::fs::read_to_string(bin.join(f)).unwrap();
+        assert_eq!(read("short"), format!("#!/build/venv/bin/python\n{body}"));
+        assert_eq!(
+            read("long"),
+            format!("#!/build/venv/bin/python\n' '''\n{body}")
+        );
+        assert_eq!(read("tool.sh"), "#!/bin/bash\necho hi\n");
+        assert_eq!(
+            std::fs::read(bin.join("data")).unwrap(),
+            [0u8, 159, 146, 150]
+        );
+    }
+
+    #[test]
+    fn the_command_is_offline_for_the_target_without_bytecode() {
+        let target = Target::new("3.13", "manylinux_2_34_s390x").unwrap();
+        let native = NativeInstall::with_uv("/opt/uv".into(), &target);
+        let cmd = native.command(
+            Path::new("/w/verify-site"),
+            Path::new("/w/a.whl"),
+            &[PathBuf::from("/out")],
+            true,
+        );
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let line = args.join(" ");
+        for want in [
+            "pip install --no-config --no-index --offline",
+            "--no-compile",
+            "--python-platform s390x-manylinux_2_34 --python-version 3.13",
+            "--target /w/verify-site --find-links /out --no-deps /w/a.whl",
+        ] {
+            assert!(line.contains(want), "{want:?} not in {line}");
+        }
+    }
+}
