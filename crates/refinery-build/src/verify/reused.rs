@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use refinery_index::{redact_url, IndexClient};
 use refinery_pep::Version;
 use refinery_plan::{Plan, SourceKind};
-use refinery_store::{sha256_file, BrokenVersion, Event, Manifest, ManifestEntry, Recorder, Status};
+use refinery_store::{
+    sha256_file, BrokenVersion, Event, Manifest, ManifestEntry, Recorder, Status,
+};
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;

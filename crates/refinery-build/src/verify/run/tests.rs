@@ -319,6 +319,7 @@ fn verify_with(native: Option<NativeInstall>) -> (Verification, String, PathBuf)
         find_links: vec![wheels.to_string_lossy().into_owned()],
         host_find_links: vec![wheels.clone()],
         tolerate_missing_dependencies: false,
+        sdist: None,
     };
     let v = verify_wheel(&sandbox, &under_test, &settings, &log);
     (v, log.read_all(), work)
