@@ -1049,8 +1049,10 @@ async function main() {
     try {
       await page.goto(`${cli.base}/plans`);
       const plans = page.getByRole('table', { name: 'Plans' });
-      await plans.locator('tbody tr').first().waitFor();
-      expect((await plans.locator('tbody tr').count()) === 1, 'one plan: the CLI run\'s');
+      // Skeleton rows stand in while the page loads: count the plans' own rows.
+      const rows = plans.locator('tbody tr:not(.skeleton-row)');
+      await rows.first().waitFor();
+      expect((await rows.count()) === 1, 'one plan: the CLI run\'s');
       expect((await page.getByText('No plans yet').count()) === 0, 'Plans is not empty');
       await page.goto(`${cli.base}/`);
       await page.locator('.stat', { has: page.getByText('built', { exact: true }) }).locator('.stat-value', { hasText: /^1$/ }).waitFor();
