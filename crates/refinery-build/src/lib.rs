@@ -2,6 +2,7 @@
 
 pub mod accelerate;
 pub mod builder;
+pub mod cpython;
 pub mod emulation;
 pub mod environment;
 pub mod exec;
