@@ -52,32 +52,51 @@ pub const BUILD_PACKAGES: &[&str] = &[
 /// Build commands, run in the unpacked and patched source folder with `$JOBS` set. The
 /// recipe hash covers this text, so changing it makes a new environment.
 ///
+/// The compiler flags are Debian's own (`dpkg-buildflags` on bookworm), which its
+/// Pythons hand on to every extension build: `-fstack-protector-strong` among them makes
+/// even an extension that calls no libc function reference `__stack_chk_fail`, so that it
+/// links `libc.so.6` and auditwheel can tell its libc (else "couldn't detect libc").
+///
 /// `make altinstall` installs `python3.9` (never `python3`) and pip through `ensurepip`.
-/// That pip (20.2.3) predates `pip --python` and PEP 600 tags, so pip and setuptools are
-/// then upgraded offline from the wheels Debian ships in `/usr/share/python-wheels`
-/// (`python3-pip-whl`, `python3-setuptools-whl`, pulled in by `python3-venv`), and
-/// [`EXTRA_WHEELS`] (fetched before) are installed from the downloads folder.
+/// That pip (20.2.3) predates `pip --python` and PEP 600 tags, so [`WHEELS`] (fetched
+/// before into `$DOWNLOADS`) then replace it offline.
 const BUILD_SCRIPT: &str = r#"set -e
 ./configure --prefix=/usr/local --with-ensurepip=install --enable-ipv6 \
+    CFLAGS="-g -O2 -fstack-protector-strong -Wformat -Werror=format-security" \
+    LDFLAGS="-Wl,-z,relro" \
     --with-system-expat --with-system-ffi --with-computed-gotos --with-dbmliborder=gdbm:bdb
 make -j"$JOBS"
 make altinstall
 "/usr/local/bin/python$PYTHON" -m pip install --no-index --disable-pip-version-check \
-    --no-warn-script-location --upgrade /usr/share/python-wheels/pip-*.whl \
-    /usr/share/python-wheels/setuptools-*.whl "$DOWNLOADS"/*.whl
+    --no-warn-script-location --upgrade "$DOWNLOADS"/*.whl
 "#;
 
-/// Wheels the interpreter gets besides pip and setuptools, pinned by sha256: `wheel`,
-/// which builds without isolation need (`bdist_wheel`; the suites' Pythons have Debian's
-/// `python3-wheel`, the same 0.38.4).
-pub const EXTRA_WHEELS: &[(&str, &str)] = &[(
-    "https://files.pythonhosted.org/packages/bd/7c/d38a0b30ce22fc26ed7dbc087c6d00851fb3395e9d0dac40bec1f905030c/wheel-0.38.4-py3-none-any.whl",
-    "b60533f3f5d530e971d6737ca6d58681ee434818fab630c83a734bb10c083ce8",
-)];
+/// The packaging tools the interpreter gets, pinned by sha256: the releases bookworm's
+/// Python has (pip 23.0.1, setuptools 66.1.1, wheel 0.38.4, which builds without
+/// isolation need for `bdist_wheel`), as PyPI ships them. Not Debian's
+/// `/usr/share/python-wheels`: its setuptools expects Debian's patched distutils
+/// (`AttributeError: install_layout` on an upstream CPython).
+pub const WHEELS: &[(&str, &str)] = &[
+    (
+        "https://files.pythonhosted.org/packages/07/51/2c0959c5adf988c44d9e1e0d940f5b074516ecc87e96b1af25f59de9ba38/pip-23.0.1-py3-none-any.whl",
+        "236bcb61156d76c4b8a05821b988c7b8c35bf0da28a4b614e8d6ab5212c25c6f",
+    ),
+    (
+        "https://files.pythonhosted.org/packages/c2/8b/abb577ca6ab2c71814d535b1ed1464c5f4aaefe1a31bbeb85013eb9b2401/setuptools-66.1.1-py3-none-any.whl",
+        "6f590d76b713d5de4e49fe4fbca24474469f53c83632d5d0fd056f7ff7e8112b",
+    ),
+    (
+        "https://files.pythonhosted.org/packages/bd/7c/d38a0b30ce22fc26ed7dbc087c6d00851fb3395e9d0dac40bec1f905030c/wheel-0.38.4-py3-none-any.whl",
+        "b60533f3f5d530e971d6737ca6d58681ee434818fab630c83a734bb10c083ce8",
+    ),
+];
 
 /// Modules a finished interpreter must import: the ones builds and users rely on whose
 /// absence a build would only discover later (each links a library or is built apart).
+/// `setuptools` comes first: it refuses to load after the stdlib's `distutils` (which
+/// `pip` imports) with an AssertionError in `_distutils_hack`.
 pub const REQUIRED_MODULES: &[&str] = &[
+    "setuptools",
     "ssl",
     "ctypes",
     "zlib",
@@ -92,7 +111,6 @@ pub const REQUIRED_MODULES: &[&str] = &[
     "venv",
     "ensurepip",
     "pip",
-    "setuptools",
 ];
 
 /// One CPython source package: what the environment's interpreter is built from.
@@ -106,7 +124,7 @@ pub struct SourcePython {
     pub dsc_sha256: String,
     /// The folder the `.orig` tarball unpacks to.
     pub folder: String,
-    /// sha256 (first 12 hex digits) of the build commands and [`EXTRA_WHEELS`].
+    /// sha256 (first 12 hex digits) of the build commands and [`WHEELS`].
     pub build: String,
 }
 
@@ -120,7 +138,7 @@ impl SourcePython {
             folder: "Python-3.9.2".into(),
             build: hex::encode(
                 &Sha256::digest(
-                    serde_json::to_vec(&(BUILD_SCRIPT, EXTRA_WHEELS)).expect("strings serialize"),
+                    serde_json::to_vec(&(BUILD_SCRIPT, WHEELS)).expect("strings serialize"),
                 )[..6],
             ),
         }
@@ -207,7 +225,7 @@ pub fn upstream_fix_patches(series: &str) -> Vec<String> {
 }
 
 /// Fetch `source`'s files into `dir`: the `.dsc` checked against its pinned sha256, then
-/// the tarballs it lists checked against its sums, and [`EXTRA_WHEELS`] into
+/// the tarballs it lists checked against its sums, and [`WHEELS`] into
 /// `dir/wheels`; `cache` keeps them for later attempts. Returns the `.orig` and `.debian`
 /// tarballs.
 pub fn fetch(
@@ -223,7 +241,7 @@ pub fn fetch(
         ..Default::default()
     })
     .map_err(|e| format!("cannot set up downloads: {e}"))?;
-    for (url, sha256) in EXTRA_WHEELS {
+    for (url, sha256) in WHEELS {
         crate::packs::fetch_source(&client, url, sha256, &dir.join("wheels"))?;
     }
     let dsc = crate::packs::fetch_source(&client, &source.dsc_url, &source.dsc_sha256, dir)?;

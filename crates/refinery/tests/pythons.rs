@@ -45,9 +45,21 @@ fn c_extension_builds_for(python: &str, tag: &str) -> String {
             ),
         ],
     );
-    assert!(output.status.success(), "{}", stderr(&output));
     let m = manifest(&out);
     let e = entry(&m, "fastadd");
+    // A failed build shows its log: the cause is there, not in the summary.
+    let log_of = |e: &serde_json::Value| {
+        e["metadata"]["log_path"]
+            .as_str()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    };
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        log_of(e)
+    );
     assert_eq!(e["status"], "built", "{e}");
     let file = e["path"].as_str().unwrap();
     assert!(
