@@ -114,6 +114,7 @@ pub fn open_environment(
                     },
                 )),
                 packs,
+                python: recipe.interpreter(),
             };
             runner.prepare_mount_points();
             crate::layers::LayerStore::new(store.dir()).touch(&recipe.key());

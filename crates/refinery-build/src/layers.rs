@@ -449,8 +449,9 @@ pub(crate) fn lock_exclusive(path: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Remove leftovers of interrupted creations of `key` (the caller holds its lock).
-fn remove_partials(parent: &Path, key: &str) {
+/// Remove leftovers of interrupted creations of `key` (`.<key>.partial-*` in `parent`;
+/// the caller holds its lock). Environments are made the same way.
+pub(crate) fn remove_partials(parent: &Path, key: &str) {
     let prefix = format!(".{key}.partial-");
     for entry in std::fs::read_dir(parent)
         .into_iter()

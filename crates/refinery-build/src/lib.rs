@@ -3,6 +3,7 @@
 pub mod accelerate;
 pub mod builder;
 pub mod context;
+pub mod cpython;
 pub mod emulation;
 pub mod environment;
 pub mod exec;

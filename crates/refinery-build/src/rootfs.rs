@@ -36,14 +36,19 @@ pub struct RootfsRecipe {
     pub suite: String,
     pub arch: String,
     pub packages: Vec<String>,
+    /// A CPython built from source into `/usr/local` (as `python<X.Y>`) when the suite's
+    /// own `python3` is another version. Absent from the JSON (and so from the key) when
+    /// unset, so the folders of the other recipes keep their names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_python: Option<crate::cpython::SourcePython>,
 }
 
 impl RootfsRecipe {
     /// The Debian suite whose `python3` is the requested version: 3.11 bookworm, 3.13
     /// trixie (named `stable`: mmdebstrap fails on `trixie` for foreign architectures
-    /// with "File has unexpected size"), 3.14 forky. CPython 3.9 would be bullseye, whose
-    /// s390x port left the reachable mirrors with its move to LTS (amd64/arm64/armhf/i386
-    /// only); the error says so and points at containers.
+    /// with "File has unexpected size"), 3.14 forky. CPython 3.9 is bullseye's, whose
+    /// s390x binaries left the reachable mirrors with its move to LTS: it is built from
+    /// bullseye's source package into a bookworm rootfs (see [`crate::cpython`]).
     pub fn for_python(python: &str) -> Result<RootfsRecipe, String> {
         let (suite, extra): (&str, &[&str]) = match python {
             "3.11" => ("bookworm", &[]),
@@ -51,12 +56,10 @@ impl RootfsRecipe {
             // isolation need the suite's.
             "3.13" => ("stable", &["python3-setuptools"]),
             "3.14" => ("forky", &["python3-setuptools"]),
-            "3.9" => {
-                return Err("CPython 3.9 would come from Debian bullseye, whose s390x packages are no longer on the reachable mirrors (bullseye LTS ships amd64, arm64, armhf and i386 only).\nhint: use --python 3.11, 3.13 or 3.14, or a container image with CPython 3.9 for s390x (--container-image)".to_string())
-            }
+            "3.9" => ("bookworm", crate::cpython::BUILD_PACKAGES),
             other => {
                 return Err(format!(
-                    "no Debian release ships CPython {other} as python3 for a rootfs environment; rootfs environments exist for 3.11 (bookworm), 3.13 (trixie) and 3.14 (forky).\nhint: use --python 3.11, 3.13 or 3.14, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
+                    "no Debian release ships CPython {other} for a rootfs environment; rootfs environments exist for 3.9 (built from bullseye's source package), 3.11 (bookworm), 3.13 (trixie) and 3.14 (forky).\nhint: use --python 3.9, 3.11, 3.13 or 3.14, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
                 ))
             }
         };
@@ -69,7 +72,17 @@ impl RootfsRecipe {
                 .chain(extra)
                 .map(ToString::to_string)
                 .collect(),
+            source_python: (python == "3.9").then(crate::cpython::SourcePython::cpython_3_9),
         })
+    }
+
+    /// The interpreter builds run: the suite's `python3`, or `python<X.Y>` when it is
+    /// built from source (the suite's `python3` is another version then).
+    pub fn interpreter(&self) -> String {
+        match self.source_python {
+            Some(_) => format!("python{}", self.python),
+            None => "python3".to_string(),
+        }
     }
 
     /// Folder name: readable prefix plus a hash of the recipe.
@@ -123,12 +136,37 @@ impl EnvStore {
         if path.join(RECIPE_FILE).is_file() {
             return Ok(path);
         }
-        self.create(recipe, reporter)
+        let _lock = self.lock(recipe)?;
+        // Another process may have made it while we waited.
+        if path.join(RECIPE_FILE).is_file() {
+            return Ok(path);
+        }
+        self.create_locked(recipe, reporter)
     }
 
     /// Build the root filesystem with mmdebstrap into a temporary folder, then move it
-    /// into place, so a half-made environment is never used.
+    /// into place, so a half-made environment is never used. Made under an exclusive
+    /// lock per recipe: a second process waits, and leftovers of interrupted creations
+    /// are removed first.
     pub fn create(
+        &self,
+        recipe: &RootfsRecipe,
+        reporter: &dyn Reporter,
+    ) -> Result<PathBuf, String> {
+        let _lock = self.lock(recipe)?;
+        self.create_locked(recipe, reporter)
+    }
+
+    fn lock(&self, recipe: &RootfsRecipe) -> Result<std::fs::File, String> {
+        let lock_path = self
+            .dir
+            .join(".locks")
+            .join(format!("{}.lock", recipe.key()));
+        crate::layers::lock_exclusive(&lock_path)
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))
+    }
+
+    fn create_locked(
         &self,
         recipe: &RootfsRecipe,
         reporter: &dyn Reporter,
@@ -140,15 +178,17 @@ impl EnvStore {
                 self.dir.display()
             )
         })?;
+        crate::layers::remove_partials(&self.dir, &recipe.key());
         let staging = self
             .dir
             .join(format!(".{}.partial-{}", recipe.key(), std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         reporter.message(&format!(
-            "creating the s390x environment {} (Debian {} with CPython {}); this takes about 5 minutes once",
+            "creating the s390x environment {} (Debian {} with CPython {}); this takes about {} minutes once",
             recipe.key(),
             recipe.suite,
-            recipe.python
+            recipe.python,
+            if recipe.source_python.is_some() { 15 } else { 5 }
         ));
         let mut child = Command::new("mmdebstrap")
             .arg(format!("--arch={}", recipe.arch))
@@ -187,9 +227,38 @@ impl EnvStore {
                 tail.join("\n")
             ));
         }
+        if let Some(source) = &recipe.source_python {
+            let work = self.dir.join(format!(
+                ".{}.partial-{}-work",
+                recipe.key(),
+                std::process::id()
+            ));
+            let log_path = self
+                .dir
+                .join("logs")
+                .join(format!("{}-cpython.log", recipe.key()));
+            let built = crate::cpython::build_into(
+                source,
+                &recipe.python,
+                &staging,
+                &work,
+                &self.dir.join("downloads"),
+                &log_path,
+                reporter,
+            );
+            let _ = std::fs::remove_dir_all(&work);
+            if let Err(message) = built {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(format!(
+                    "building CPython {} for {} failed: {message}",
+                    recipe.python,
+                    recipe.key()
+                ));
+            }
+        }
         // A suite named by role (`stable`) moves on one day: check that its python3 is
-        // still the version the recipe promises.
-        if let Err(message) = check_python_version(&staging, &recipe.python) {
+        // still the version the recipe promises (and that a built one is complete).
+        if let Err(message) = check_python_version(&staging, recipe) {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(format!(
                 "the new environment {} is not usable: {message}",
@@ -259,8 +328,16 @@ impl EnvStore {
     }
 }
 
-/// `python3` inside `root` must be CPython `want` (X.Y).
-fn check_python_version(root: &Path, want: &str) -> Result<(), String> {
+/// The recipe's interpreter inside `root` must be CPython `recipe.python` (X.Y); one
+/// built from source must also import [`crate::cpython::REQUIRED_MODULES`].
+fn check_python_version(root: &Path, recipe: &RootfsRecipe) -> Result<(), String> {
+    let want = recipe.python.as_str();
+    let python = recipe.interpreter();
+    let code = if recipe.source_python.is_some() {
+        crate::cpython::check_code()
+    } else {
+        "import sys; print('%d.%d' % sys.version_info[:2])".to_string()
+    };
     let output = Command::new("bwrap")
         .arg("--ro-bind")
         .arg(root)
@@ -273,23 +350,19 @@ fn check_python_version(root: &Path, want: &str) -> Result<(), String> {
             "--unshare-all",
             "--die-with-parent",
         ])
-        .args([
-            "python3",
-            "-c",
-            "import sys; print('%d.%d' % sys.version_info[:2])",
-        ])
+        .args([python.as_str(), "-c", code.as_str()])
         .output()
-        .map_err(|e| format!("cannot run its python3 ({e}); is bubblewrap installed?"))?;
+        .map_err(|e| format!("cannot run its {python} ({e}); is bubblewrap installed?"))?;
     let found = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if !output.status.success() {
         return Err(format!(
-            "its python3 does not run: {}",
+            "its {python} does not run or lacks a module: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
     if found != want {
         return Err(format!(
-            "its python3 is CPython {found}, the recipe asks for {want}; the suite has moved on: use the Python it has or a container image"
+            "its {python} is CPython {found}, the recipe asks for {want}; the suite has moved on: use the Python it has or a container image"
         ));
     }
     Ok(())
@@ -321,11 +394,18 @@ mod tests {
         assert_eq!(RootfsRecipe::for_python("3.14").unwrap().suite, "forky");
         let err = RootfsRecipe::for_python("3.12").unwrap_err();
         assert!(err.contains("3.11") && err.contains("container"), "{err}");
-        let err = RootfsRecipe::for_python("3.9").unwrap_err();
-        assert!(
-            err.contains("bullseye") && err.contains("container"),
-            "{err}"
-        );
+        // 3.9 is built from bullseye's source package into a bookworm rootfs, run as
+        // python3.9; the others are their suite's python3 and carry no source.
+        let py39 = RootfsRecipe::for_python("3.9").unwrap();
+        assert_eq!(py39.suite, "bookworm");
+        assert_eq!(py39.interpreter(), "python3.9");
+        assert!(py39.packages.contains(&"libssl-dev".to_string()));
+        assert!(py39.key().starts_with("rootfs-bookworm-s390x-py3.9-"));
+        let py311 = RootfsRecipe::for_python("3.11").unwrap();
+        assert_eq!(py311.interpreter(), "python3");
+        assert!(!serde_json::to_string(&py311)
+            .unwrap()
+            .contains("source_python"));
         // The bookworm recipe (and so its folder) is unchanged by the newer ones.
         assert!(!RootfsRecipe::for_python("3.11")
             .unwrap()

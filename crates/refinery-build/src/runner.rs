@@ -199,6 +199,8 @@ pub struct BwrapRunner {
     pub rust: Option<crate::rust_toolchain::RustStore>,
     /// Where native library packs are kept (set with [`BwrapRunner::zig`]).
     pub packs: Option<crate::packs::PackStore>,
+    /// The interpreter builds run (see [`crate::rootfs::RootfsRecipe::interpreter`]).
+    pub python: String,
 }
 
 impl BwrapRunner {
@@ -356,7 +358,7 @@ impl Runner for BwrapRunner {
     }
 
     fn python(&self) -> String {
-        "python3".to_string()
+        self.python.clone()
     }
 
     fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
@@ -605,6 +607,7 @@ mod tests {
             zig: None,
             rust: None,
             packs: None,
+            python: "python3".into(),
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -651,6 +654,7 @@ mod tests {
             zig: None,
             rust: None,
             packs: None,
+            python: "python3".into(),
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
@@ -834,6 +838,7 @@ mod tests {
             zig: None,
             rust: None,
             packs: None,
+            python: "python3".into(),
         };
         let layer = dir.path().join("layer");
         let over = runner.over_rootfs(&layer).unwrap();

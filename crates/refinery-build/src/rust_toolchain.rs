@@ -567,13 +567,19 @@ impl RustToolchain {
 
 /// Cargo runs on the host and compiles for s390x, so maturin and PyO3's build script see a
 /// cross compile: they read the target Python's configuration from its `_sysconfigdata`
-/// module in `/usr/lib/python<python>` of the environment at `rootfs` (PyO3's and
+/// module in `/usr/lib/python<python>` of the environment at `rootfs` (`/usr/local/lib/…`
+/// for a CPython built from source, see [`crate::cpython`]) (PyO3's and
 /// maturin's cross-compiling guides). Debian keeps one file and a link to it under the
 /// other name (which one is the file changed between releases); the search skips links
 /// and would count both, so `_PYTHON_SYSCONFIGDATA_NAME` (the variable CPython itself
 /// reads) names the file.
 pub fn python_env(rootfs: Option<&Path>, python: &str) -> Vec<(String, String)> {
-    let lib_dir = format!("/usr/lib/python{python}");
+    // A CPython built from source lives in /usr/local (see crate::cpython).
+    let local = format!("{}/lib/python{python}", crate::cpython::PREFIX);
+    let lib_dir = match rootfs {
+        Some(r) if sysconfigdata_file(&r.join(local.trim_start_matches('/'))).is_some() => local,
+        _ => format!("/usr/lib/python{python}"),
+    };
     let mut env = vec![
         ("PYO3_CROSS_LIB_DIR".to_string(), lib_dir.clone()),
         ("PYO3_CROSS_PYTHON_VERSION".to_string(), python.to_string()),

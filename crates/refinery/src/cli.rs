@@ -519,7 +519,8 @@ pub struct EnvArgs {
     /// Folder for caches (environments go to <cache>/envs unless REFINERY_ENVS_DIR is set).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-    /// Target CPython version.
+    /// Target CPython version: 3.11, 3.13, 3.14 (Debian's), or 3.9 (built once from
+    /// bullseye's source package into a bookworm rootfs).
     #[arg(long, value_name = "X.Y", default_value = "3.11")]
     pub python: String,
     /// Create it again even if it exists.
