@@ -14,6 +14,9 @@ su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='refinery'\"" |
 su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='refinery_test'\"" | grep -q 1 \
   || su postgres -c "createdb -O refinery refinery_test"
 export REFINERY_TEST_DATABASE_URL="${REFINERY_TEST_DATABASE_URL:-postgres://refinery:refinery@127.0.0.1/refinery_test}"
+# This script installs and starts every tool the tests need: a test that finds one missing
+# fails instead of skipping (refinery-test-support's tool_available).
+export REFINERY_TEST_STRICT=1
 cargo build --workspace --all-targets
 # The s390x environment the build tests use (made once, then reused from the cache folder).
 cargo run -q -p refinery -- env create --python 3.11

@@ -214,7 +214,8 @@ pub struct PipOptions {
 pub enum PlanError {
     #[error(transparent)]
     Scan(#[from] ScanError),
-    #[error("cannot read requirements file {path}: {message}\nhint: fix the line it names; pip's requirements format is accepted, URL and editable requirements are not")]
+    /// `message` names the file (and line) itself.
+    #[error("{message}\nhint: fix the line it names; pip's requirements format is accepted, URL and editable requirements are not")]
     Requirements { path: PathBuf, message: String },
     #[error("nothing to plan: {input} holds no wheels, sdists or requirements.txt\nhint: put a requirements.txt or wheels into --input, or set REQUIREMENTS_PATH")]
     Empty { input: PathBuf },

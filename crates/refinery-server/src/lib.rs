@@ -567,14 +567,7 @@ mod tests {
     /// lives in that database: what one handle writes, any other opened on the URL reads.
     #[test]
     fn postgres_database_url_moves_the_history_there() {
-        let Some(base) = std::env::var("REFINERY_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!(
-                "skipping: REFINERY_TEST_DATABASE_URL is not set \
-                 (e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
-            );
+        let Some(base) = refinery_test_support::test_database_url() else {
             return;
         };
         let schema = format!(

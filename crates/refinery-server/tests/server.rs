@@ -917,8 +917,11 @@ fn simple_index_pep503_pep691_pep658_and_pip() {
         .is_file());
 
     // pip itself: fetches the s390x wheel for CPython 3.11, hash-checked.
-    if which("pip").is_none() {
-        eprintln!("skipping the pip half: pip is not on PATH");
+    if !refinery_test_support::tool_available(
+        "pip",
+        which("pip").is_some(),
+        "put pip on PATH (the machine's CPython has it)",
+    ) {
         return;
     }
     let dest = dir.path().join("pip-download");
@@ -992,8 +995,11 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn inputs_plan_and_enqueue_against_a_local_index() {
-    if which("uv").is_none() {
-        eprintln!("skipping: uv is not on PATH (scripts/setup.sh installs it)");
+    if !refinery_test_support::tool_available(
+        "uv",
+        which("uv").is_some(),
+        "scripts/setup.sh installs it",
+    ) {
         return;
     }
     let index_dir = tempfile::tempdir().unwrap();

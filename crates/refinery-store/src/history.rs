@@ -1344,16 +1344,7 @@ mod tests {
 
     /// The test server's URL and a fresh schema name, or `None` (with a message).
     fn postgres_schema() -> Option<(String, String)> {
-        let Some(url) = std::env::var("REFINERY_TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        else {
-            eprintln!(
-                "skipping the PostgreSQL half of this test: REFINERY_TEST_DATABASE_URL is not \
-                 set (CI sets it, e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
-            );
-            return None;
-        };
+        let url = refinery_test_support::test_database_url()?;
         static COUNTER: AtomicUsize = AtomicUsize::new(0);
         let schema = format!(
             "refinery_history_test_{}_{}_{}",

@@ -312,13 +312,7 @@ impl TestServer {
 
 /// A store in a fresh schema of `REFINERY_TEST_DATABASE_URL`, or `None` with a message.
 pub fn postgres_store() -> Option<(std::sync::Arc<dyn refinery_store::QueueStore>, PgSchema)> {
-    let Some(url) = std::env::var("REFINERY_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!("skipping: REFINERY_TEST_DATABASE_URL is not set (CI sets it, e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)");
-        return None;
-    };
+    let url = refinery_test_support::test_database_url()?;
     let schema = format!(
         "refinery_srv_{}_{}",
         std::process::id(),

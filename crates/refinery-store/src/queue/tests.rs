@@ -38,16 +38,7 @@ fn sqlite() -> Fixture {
 
 /// A fresh schema on the test server, or `None` (with a message) without one.
 fn postgres() -> Option<Fixture> {
-    let Some(url) = std::env::var("REFINERY_TEST_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    else {
-        eprintln!(
-            "skipping the PostgreSQL half of this test: REFINERY_TEST_DATABASE_URL is not set \
-             (CI sets it, e.g. postgres://refinery:refinery@127.0.0.1/refinery_test)"
-        );
-        return None;
-    };
+    let url = refinery_test_support::test_database_url()?;
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let schema = format!(
         "refinery_test_{}_{}_{}",

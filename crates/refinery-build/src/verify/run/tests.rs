@@ -336,10 +336,11 @@ fn host_target() -> refinery_pep::Target {
 
 #[test]
 fn the_hosts_uv_installs_natively_and_the_venv_imports_from_its_folder() {
-    let Some(uv) = crate::accelerate::find_host_uv() else {
-        eprintln!("skipped: no uv on the host (put uv on PATH or set UV)");
+    let uv = crate::accelerate::find_host_uv();
+    if !refinery_test_support::tool_available("uv", uv.is_some(), "put uv on PATH or set UV") {
         return;
-    };
+    }
+    let uv = uv.unwrap();
     let native = NativeInstall::with_uv(uv, &host_target());
     let (v, log, work) = verify_with(Some(native));
     let got: Vec<String> = v
