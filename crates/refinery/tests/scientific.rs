@@ -1,0 +1,48 @@
+//! The scientific stack built from source for `manylinux2014_s390x` (issue 16). Each build
+//! takes tens of minutes under emulation, so every test here is named `long_*`: it runs in
+//! `scripts/test-long.sh`, not in CI.
+
+mod common;
+
+use common::built_for_manylinux2014;
+
+/// Asserts what a scientific-stack wheel must show: the manylinux2014 tag reached, no ELF
+/// file needing a glibc symbol newer than 2.17 or any GLIBCXX version (C++ is linked
+/// statically by the glibc-targeted toolchain), and the smoke test passed under emulation.
+fn reaches_manylinux2014_and_passes_its_smoke_test(e: &serde_json::Value) {
+    let metadata = &e["metadata"];
+    assert_eq!(
+        metadata["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let symbols = metadata["symbol_versions"]
+        .as_object()
+        .expect("symbol_versions");
+    assert!(!symbols.is_empty(), "{e}");
+    for (object, versions) in symbols {
+        for version in versions.as_array().unwrap() {
+            let version = version.as_str().unwrap();
+            let minor: u32 = version
+                .strip_prefix("GLIBC_2.")
+                .and_then(|m| m.split('.').next())
+                .and_then(|m| m.parse().ok())
+                .unwrap_or_else(|| panic!("{object} needs {version}"));
+            assert!(minor <= 17, "{object} needs {version}");
+        }
+    }
+    let smoke = metadata["verification"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "smoke")
+        .unwrap_or_else(|| panic!("no smoke check: {e}"));
+    assert_eq!(smoke["outcome"], "passed", "{smoke}");
+}
+
+#[test]
+#[ignore = "long (about 40 minutes): needs the real PyPI and the s390x rootfs environment"]
+fn long_numpy_builds_for_manylinux2014_and_its_linear_algebra_works_on_s390x() {
+    let work = tempfile::tempdir().unwrap();
+    let (e, _) = built_for_manylinux2014(work.path(), "numpy==2.4.4\n", "numpy");
+    reaches_manylinux2014_and_passes_its_smoke_test(&e);
+}
