@@ -17,9 +17,6 @@ use crate::config::{plan_settings, run_options, target, ConfigFile, PlanSettings
 use crate::env_vars::var;
 use crate::report::TerminalReporter;
 
-/// Exit code when some packages are missing or failed.
-pub const EXIT_INCOMPLETE: u8 = 1;
-
 pub fn scan(args: &ScanArgs) -> Result<ExitCode> {
     let config = ConfigFile::load(args.config.as_deref())?;
     let input = args
@@ -156,7 +153,7 @@ pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
         );
     }
     Ok(if incomplete {
-        ExitCode::from(EXIT_INCOMPLETE)
+        ExitCode::from(crate::exit_codes::INCOMPLETE)
     } else {
         ExitCode::SUCCESS
     })
@@ -252,7 +249,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     }
     let rejected = !plan.rejected.is_empty();
     Ok(if manifest.has_failures() || rejected {
-        ExitCode::from(EXIT_INCOMPLETE)
+        ExitCode::from(crate::exit_codes::INCOMPLETE)
     } else {
         ExitCode::SUCCESS
     })

@@ -169,7 +169,8 @@ pub fn help_footer() -> String {
         text.push_str(&format!("  {name:<20} {what}\n"));
     }
     text.push_str(
-        "\nPrecedence: command-line flag > environment variable > --config file > default.",
+        "\nPrecedence: command-line flag > environment variable > --config file > default.\n\n",
     );
+    text.push_str(&crate::exit_codes::help_section());
     text
 }

@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod env_vars;
+mod exit_codes;
 mod report;
 
 use std::process::ExitCode;
@@ -12,15 +13,31 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Command};
 
-/// Exit code for errors in the input or the environment (bad flags, unreadable folders).
-const EXIT_USER_ERROR: u8 = 2;
-
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.order_binary_options(&matches);
     init_tracing(cli.verbose);
-    let result = match &cli.command {
+    // A panic is a bug, not bad input: its own exit status (the panic hook printed it).
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(&cli)));
+    let Ok(result) = outcome else {
+        eprintln!(
+            "error: internal error (a bug in the refinery; the panic above says where)\n\
+             hint: please report it with the command line that caused it"
+        );
+        return ExitCode::from(exit_codes::INTERNAL_ERROR);
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            render_error(&err);
+            ExitCode::from(exit_codes::USER_ERROR)
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
         None => commands::run(&cli.run, cli.quiet),
         Some(Command::Run(args)) => commands::run(args, cli.quiet),
         Some(Command::Scan(args)) => commands::scan(args),
@@ -31,13 +48,6 @@ fn main() -> ExitCode {
         Some(Command::Worker(args)) => commands::worker(args),
         Some(Command::Queue(args)) => commands::queue(args),
         Some(Command::Index(args)) => commands::index(args),
-    };
-    match result {
-        Ok(code) => code,
-        Err(err) => {
-            render_error(&err);
-            ExitCode::from(EXIT_USER_ERROR)
-        }
     }
 }
 
