@@ -35,6 +35,7 @@ pub mod simple;
 pub mod token_throttle;
 pub mod ui;
 pub mod uploads;
+pub mod validate;
 pub mod worker;
 
 use std::net::SocketAddr;

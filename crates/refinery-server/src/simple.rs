@@ -271,7 +271,7 @@ pub async fn project(
     headers: HeaderMap,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    crate::api::check_name(&name)?;
+    crate::validate::check_name(&name)?;
     let normalized = normalize_name(&name);
     if normalized != name {
         return Ok(Redirect::permanent(&format!("/simple/{normalized}/")).into_response());
@@ -289,7 +289,7 @@ pub async fn project(
 }
 
 pub async fn project_no_slash(UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
-    crate::api::check_name(&name)?;
+    crate::validate::check_name(&name)?;
     Ok(Redirect::permanent(&format!("/simple/{}/", normalize_name(&name))).into_response())
 }
 

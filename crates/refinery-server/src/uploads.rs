@@ -27,8 +27,8 @@ use serde_json::json;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
-use crate::api::{check_lease, parse_id};
 use crate::error::{storage_error, ApiError};
+use crate::validate::parse_id;
 use crate::{blocking, planning, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -421,7 +421,7 @@ pub async fn job_wheel(
     let s = state.clone();
     let attempt = q.attempt;
     let job = blocking(move || {
-        let job = check_lease(&s, id, attempt)?;
+        let job = crate::worker::leased_job(&*s.store, id, attempt)?;
         crate::publish::check_job_wheel(&job, &wheel)?;
         Ok(job)
     })
