@@ -22,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
 use refinery_store::queue::{now_ms, NewInput};
-use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
@@ -396,19 +395,12 @@ pub async fn upload_wheel(
     .await
 }
 
-#[derive(Deserialize)]
-pub struct WheelQuery {
-    attempt: i64,
-    filename: String,
-    origin: Option<String>,
-}
-
 /// `PUT /api/jobs/{id}/wheel?attempt=&filename=&origin=`: a worker publishes its job's
 /// wheel (the raw body).
 pub async fn job_wheel(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Query(q): Query<WheelQuery>,
+    Query(q): Query<refinery_contract::WheelQuery>,
     body: Body,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "job")?;
@@ -448,7 +440,7 @@ pub async fn job_wheel(
         )?;
         s.index.invalidate();
         crate::simple::refresh(&s);
-        Ok(Json(json!({ "published": file })).into_response())
+        Ok(Json(refinery_contract::PublishedReply { published: file }).into_response())
     })
     .await
 }

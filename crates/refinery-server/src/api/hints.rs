@@ -9,6 +9,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ApiResult;
+use refinery_contract::HintRequest;
+
 use crate::error::ApiError;
 use crate::validate::parse_id;
 use crate::{blocking, AppState};
@@ -29,37 +31,25 @@ pub(super) async fn hints(State(state): State<Arc<AppState>>) -> ApiResult<Json<
     .await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NewHint {
-    pattern: String,
-    #[serde(default)]
-    packages: Vec<String>,
-    #[serde(default)]
-    note: String,
-}
-
-impl NewHint {
-    /// A usable pattern and plain package names, or what is wrong.
-    fn validate(&self) -> Result<(), ApiError> {
-        if self.pattern.trim().is_empty() || self.pattern.len() > 500 {
-            return Err(ApiError::bad_request(
-                "a hint needs a pattern (a regular expression, at most 500 characters)",
-            ));
-        }
-        regex::Regex::new(&self.pattern).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the pattern is not a valid regular expression: {e}"
-            ))
-        })?;
-        let pkg_re = regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,100}$").expect("regex");
-        if let Some(bad) = self.packages.iter().find(|p| !pkg_re.is_match(p)) {
-            return Err(ApiError::bad_request(format!(
-                "`{bad}` is not a system package name"
-            )));
-        }
-        Ok(())
+/// A usable pattern and plain package names, or what is wrong.
+fn validate(hint: &HintRequest) -> Result<(), ApiError> {
+    if hint.pattern.trim().is_empty() || hint.pattern.len() > 500 {
+        return Err(ApiError::bad_request(
+            "a hint needs a pattern (a regular expression, at most 500 characters)",
+        ));
     }
+    regex::Regex::new(&hint.pattern).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the pattern is not a valid regular expression: {e}"
+        ))
+    })?;
+    let pkg_re = regex::Regex::new(r"^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,100}$").expect("regex");
+    if let Some(bad) = hint.packages.iter().find(|p| !pkg_re.is_match(p)) {
+        return Err(ApiError::bad_request(format!(
+            "`{bad}` is not a system package name"
+        )));
+    }
+    Ok(())
 }
 
 /// (Unknown fields are allowed: a client may send its token as `?token=`.)
@@ -76,7 +66,7 @@ pub(super) struct ValidateHintQuery {
 /// Always 200: `{valid: true}` or `{valid: false, message}`, so a form can ask on every
 /// keystroke without filling the browser's console with errors.
 pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Value> {
-    let hint = NewHint {
+    let hint = HintRequest {
         pattern: q.pattern,
         packages: q
             .packages
@@ -86,7 +76,7 @@ pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Va
             .collect(),
         note: String::new(),
     };
-    Json(match hint.validate() {
+    Json(match validate(&hint) {
         Ok(()) => json!({ "valid": true }),
         Err(e) => json!({ "valid": false, "message": e.message }),
     })
@@ -94,9 +84,9 @@ pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Va
 
 pub(super) async fn add_hint(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<NewHint>,
+    Json(body): Json<HintRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    body.validate()?;
+    validate(&body)?;
     let hint = blocking(move || {
         state
             .store
@@ -111,10 +101,10 @@ pub(super) async fn add_hint(
 pub(super) async fn update_hint(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<NewHint>,
+    Json(body): Json<HintRequest>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "hint")?;
-    body.validate()?;
+    validate(&body)?;
     let hint = blocking(move || {
         state
             .store

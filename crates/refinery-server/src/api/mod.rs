@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+
+use refinery_contract::Health;
 
 use crate::error::ApiError;
 use crate::{auth, blocking, metrics, openapi, simple, AppState};
@@ -187,7 +188,7 @@ async fn fallback(method: axum::http::Method, uri: axum::http::Uri) -> Response 
 /// opened; 503 otherwise (a deleted or replaced SQLite file is logged as an error).
 /// `GET /api/health`: 200 only if the queue answers, the history file is still the one
 /// opened, and the cache folder takes a write (a full disk answers 503).
-async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Health>> {
     let s = state.clone();
     blocking(move || {
         if let Err(e) = s.store.ping() {
@@ -203,11 +204,11 @@ async fn health(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
         probe_write_at_most_every_second(&s)
     })
     .await?;
-    Ok(Json(json!({
-        "status": "ok",
-        "queue": state.store.backend(),
-        "version": env!("CARGO_PKG_VERSION"),
-    })))
+    Ok(Json(Health {
+        status: "ok".into(),
+        queue: state.store.backend().to_string(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
 }
 
 /// [`probe_write`], at most once a second (a load balancer or a load test may ask for

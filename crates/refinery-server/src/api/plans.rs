@@ -10,6 +10,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
+use refinery_contract::{NodeRequest, SettingsPatch};
+
 use crate::error::ApiError;
 use crate::validate::parse_id;
 use crate::{blocking, planning, AppState};
@@ -131,18 +133,10 @@ pub(super) async fn plan_enqueue_builds(
     Ok((StatusCode::CREATED, Json(enqueued(jobs, since))))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct OneNode {
-    /// `name==version` or a package name.
-    node: Option<String>,
-    package: Option<String>,
-}
-
 pub(super) async fn plan_enqueue_build(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<OneNode>,
+    Json(body): Json<NodeRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_plan_id(&id)?;
     let node = body.node.or(body.package).ok_or_else(|| {
@@ -172,16 +166,9 @@ pub(super) async fn settings_get(State(state): State<Arc<AppState>>) -> ApiResul
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct SettingsBody {
-    auto_plan: Option<bool>,
-    auto_build: Option<bool>,
-}
-
 pub(super) async fn settings_put(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<SettingsBody>,
+    Json(body): Json<SettingsPatch>,
 ) -> ApiResult<Json<Settings>> {
     Ok(Json(
         blocking(move || {

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use refinery_store::queue::{JobFilter, JobSpec, JobStatus, Recipe};
+use refinery_store::queue::{JobFilter, JobSpec, JobStatus};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult};
+use refinery_contract::{EnqueueRequest, IdsRequest, JobReply};
+
 use crate::error::ApiError;
 use crate::validate::{check_name, check_version, parse_id};
 use crate::{blocking, AppState};
@@ -74,26 +76,6 @@ pub(super) async fn queue_stats(State(state): State<Arc<AppState>>) -> ApiResult
     .await
 }
 
-/// `POST /api/queue/enqueue` body (the seeds' retry request).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct EnqueueBody {
-    package: String,
-    version: String,
-    /// `3.11`
-    python: Option<String>,
-    /// `cp311` (alternative to `python`)
-    python_tag: Option<String>,
-    platform_tag: Option<String>,
-    #[serde(default)]
-    recipe: Option<Recipe>,
-    /// Recipe steps (alternative to `recipe.steps`).
-    #[serde(default)]
-    steps: Vec<String>,
-    #[serde(default)]
-    priority: i64,
-}
-
 fn python_from_tag(tag: &str) -> ApiResult<String> {
     let digits = tag
         .strip_prefix("cp")
@@ -105,7 +87,7 @@ fn python_from_tag(tag: &str) -> ApiResult<String> {
 
 pub(super) async fn queue_enqueue(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<EnqueueBody>,
+    Json(body): Json<EnqueueRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_name(&body.package)?;
     check_version(&body.version)?;
@@ -150,18 +132,9 @@ pub(super) async fn queue_enqueue(
     ))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub(super) struct IdsBody {
-    #[serde(default)]
-    ids: Vec<i64>,
-    #[serde(default)]
-    statuses: Vec<JobStatus>,
-}
-
 pub(super) async fn queue_retry(
     State(state): State<Arc<AppState>>,
-    body: Option<Json<IdsBody>>,
+    body: Option<Json<IdsRequest>>,
 ) -> ApiResult<Json<Value>> {
     let ids = body.map(|b| b.0.ids).unwrap_or_default();
     let n = blocking(move || state.store.retry(&ids).map_err(ApiError::from)).await?;
@@ -170,7 +143,7 @@ pub(super) async fn queue_retry(
 
 pub(super) async fn queue_clear(
     State(state): State<Arc<AppState>>,
-    body: Option<Json<IdsBody>>,
+    body: Option<Json<IdsRequest>>,
 ) -> ApiResult<Json<Value>> {
     let body = body.map(|b| b.0).unwrap_or_default();
     let statuses = if body.ids.is_empty() && body.statuses.is_empty() {
@@ -194,19 +167,19 @@ pub(super) async fn queue_clear(
 pub(super) async fn job_get(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobReply>> {
     let id = parse_id(&id, "job")?;
     let job = blocking(move || state.store.job(id).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "job": job })))
+    Ok(Json(JobReply { job }))
 }
 
 pub(super) async fn job_cancel(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobReply>> {
     let id = parse_id(&id, "job")?;
     let job = blocking(move || state.store.cancel(id).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "job": job })))
+    Ok(Json(JobReply { job }))
 }
 
 pub(super) async fn workers(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {

@@ -6,24 +6,20 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::ApiResult;
+use refinery_contract::TokenRequest;
+
 use crate::error::ApiError;
 use crate::{auth, AppState};
-
-#[derive(Deserialize, Default)]
-pub(super) struct TokenBody {
-    token: Option<String>,
-}
 
 pub(super) async fn session_token(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
     extensions: axum::http::Extensions,
-    body: Option<Json<TokenBody>>,
+    body: Option<Json<TokenRequest>>,
 ) -> ApiResult<Response> {
     let (worker, read) = (
         state.config.worker_token.clone(),

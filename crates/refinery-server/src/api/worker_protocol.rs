@@ -9,24 +9,18 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use refinery_store::queue::{Job, JobStatus, Outcome};
-use refinery_store::{Attempt, Event};
-use serde::Deserialize;
+use refinery_store::queue::{Job, Outcome};
 use serde_json::{json, Value};
 
 use super::ApiResult;
+use refinery_contract::{
+    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, Done, HeartbeatReply,
+    HistoryRequest, JobReply, LogAppended, LogRequest,
+};
+
 use crate::error::ApiError;
 use crate::validate::parse_id;
 use crate::{blocking, AppState};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ClaimBody {
-    worker: String,
-    #[serde(default)]
-    host: String,
-    lease_secs: Option<u64>,
-}
 
 fn lease_of(secs: Option<u64>) -> Duration {
     Duration::from_secs(secs.unwrap_or(60).clamp(5, 3600))
@@ -43,7 +37,7 @@ fn check_worker_id(id: &str) -> ApiResult<()> {
 
 pub(super) async fn worker_claim(
     State(state): State<Arc<AppState>>,
-    Json(body): Json<ClaimBody>,
+    Json(body): Json<ClaimRequest>,
 ) -> ApiResult<Response> {
     check_worker_id(&body.worker)?;
     let job = blocking(move || {
@@ -54,33 +48,26 @@ pub(super) async fn worker_claim(
     })
     .await?;
     Ok(match job {
-        Some(job) => Json(json!({ "job": job })).into_response(),
+        Some(job) => Json(ClaimReply { job }).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct AttemptBody {
-    attempt: i64,
-    lease_secs: Option<u64>,
 }
 
 pub(super) async fn job_start(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<AttemptBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<AttemptRequest>,
+) -> ApiResult<Json<Done>> {
     let id = parse_id(&id, "job")?;
     blocking(move || state.store.start(id, body.attempt).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "ok": true })))
+    Ok(Json(Done::default()))
 }
 
 pub(super) async fn job_heartbeat(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<AttemptBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<AttemptRequest>,
+) -> ApiResult<Json<HeartbeatReply>> {
     let id = parse_id(&id, "job")?;
     let reply = blocking(move || {
         state
@@ -89,23 +76,17 @@ pub(super) async fn job_heartbeat(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(
-        json!({ "cancel": reply.cancel, "lease_expires_ms": reply.lease_expires_ms }),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct LogBody {
-    attempt: i64,
-    data: String,
+    Ok(Json(HeartbeatReply {
+        cancel: reply.cancel,
+        lease_expires_ms: reply.lease_expires_ms,
+    }))
 }
 
 pub(super) async fn job_append_log(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<LogBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<LogRequest>,
+) -> ApiResult<Json<LogAppended>> {
     let id = parse_id(&id, "job")?;
     let seq = blocking(move || {
         state
@@ -114,25 +95,14 @@ pub(super) async fn job_append_log(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "seq": seq })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct CompleteBody {
-    attempt: i64,
-    status: JobStatus,
-    #[serde(default)]
-    detail: String,
-    #[serde(default)]
-    result: Value,
+    Ok(Json(LogAppended { seq }))
 }
 
 pub(super) async fn job_complete(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<CompleteBody>,
-) -> ApiResult<Json<Value>> {
+    Json(body): Json<CompleteRequest>,
+) -> ApiResult<Json<JobReply>> {
     let id = parse_id(&id, "job")?;
     let job = blocking(move || {
         state
@@ -149,17 +119,7 @@ pub(super) async fn job_complete(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "job": job })))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HistoryBody {
-    attempt: i64,
-    #[serde(default)]
-    events: Vec<Event>,
-    #[serde(default)]
-    attempts: Vec<Attempt>,
+    Ok(Json(JobReply { job }))
 }
 
 /// Fails unless `attempt` holds the job's lease.
@@ -170,7 +130,7 @@ pub(crate) fn check_lease(state: &AppState, id: i64, attempt: i64) -> ApiResult<
 pub(super) async fn job_history(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Json(body): Json<HistoryBody>,
+    Json(body): Json<HistoryRequest>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "job")?;
     if body.events.len() > 1000 || body.attempts.len() > 100 {
