@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use refinery_store::{HistoryError, QueueError};
 
-use crate::publish::PublishError;
+use refinery_worker::publish::PublishError;
 
 /// An API error: HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone)]

@@ -165,7 +165,7 @@ fn import_history_artifacts(state: &AppState) {
             continue;
         }
         if let Some(path) = state.cas.get(&sha) {
-            if let Err(e) = crate::publish::publish_wheel_named(
+            if let Err(e) = refinery_worker::publish::publish_wheel_named(
                 &*state.store,
                 &state.cas,
                 &path,
@@ -371,7 +371,7 @@ pub fn write_static_index(
                 continue;
             }
             if let Some(path) = cas.get(&sha) {
-                crate::publish::publish_wheel_named(
+                refinery_worker::publish::publish_wheel_named(
                     store,
                     cas,
                     &path,

@@ -413,8 +413,8 @@ pub async fn job_wheel(
     let s = state.clone();
     let attempt = q.attempt;
     let job = blocking(move || {
-        let job = crate::worker::leased_job(&*s.store, id, attempt)?;
-        crate::publish::check_job_wheel(&job, &wheel)?;
+        let job = refinery_worker::worker::leased_job(&*s.store, id, attempt)?;
+        refinery_worker::publish::check_job_wheel(&job, &wheel)?;
         Ok(job)
     })
     .await?;
@@ -430,7 +430,7 @@ pub async fn job_wheel(
     let filename = q.filename;
     let s = state.clone();
     blocking(move || {
-        let file = crate::publish::publish_job_wheel(
+        let file = refinery_worker::publish::publish_job_wheel(
             &*s.store,
             &s.cas,
             &job,

@@ -124,7 +124,11 @@ pub(super) async fn job_complete(
 
 /// Fails unless `attempt` holds the job's lease.
 pub(crate) fn check_lease(state: &AppState, id: i64, attempt: i64) -> ApiResult<Job> {
-    Ok(crate::worker::leased_job(&*state.store, id, attempt)?)
+    Ok(refinery_worker::worker::leased_job(
+        &*state.store,
+        id,
+        attempt,
+    )?)
 }
 
 pub(super) async fn job_history(
@@ -197,11 +201,11 @@ pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<Value> {
     }
     let s = state.clone();
     std::thread::spawn(move || {
-        let source = crate::worker::LocalSource::new(s.store.clone(), &options.cache);
+        let source = refinery_worker::worker::LocalSource::new(s.store.clone(), &options.cache);
         let mut options = options;
         options.keep_polling = false;
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        if let Err(e) = crate::worker::run_worker(&options, &source, &stop) {
+        if let Err(e) = refinery_worker::worker::run_worker(&options, &source, &stop) {
             tracing::warn!("in-process drain: {e}");
         }
         s.index.invalidate();
