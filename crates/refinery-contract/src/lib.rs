@@ -19,7 +19,7 @@ pub mod worker;
 
 pub use replies::{Done, ErrorBody, ErrorDetail, Health};
 pub use requests::{
-    EnqueueRequest, HintRequest, IdsRequest, NodeRequest, SettingsPatch, TokenRequest,
+    EnqueueRequest, HintRequest, IdsRequest, NodeRequest, Settings, SettingsPatch, TokenRequest,
 };
 pub use worker::{
     AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, HeartbeatReply, HistoryRequest,

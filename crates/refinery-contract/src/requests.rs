@@ -77,6 +77,24 @@ pub struct SettingsPatch {
     pub auto_build: Option<bool>,
 }
 
+/// `GET /api/settings`, and the answer of `PUT /api/settings`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Settings {
+    /// Plan uploads as they arrive (AUTO_PLAN).
+    pub auto_plan: bool,
+    /// Enqueue the builds of new plans (AUTO_BUILD).
+    pub auto_build: bool,
+}
+
+impl From<refinery_store::queue::Settings> for Settings {
+    fn from(s: refinery_store::queue::Settings) -> Settings {
+        Settings {
+            auto_plan: s.auto_plan,
+            auto_build: s.auto_build,
+        }
+    }
+}
+
 /// `POST /api/session/token`: set the token cookie (or `?token=`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {

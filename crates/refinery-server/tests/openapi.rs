@@ -46,7 +46,10 @@ fn schemas_come_from_the_contract_types() {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap())
     {
-        assert!(schemas[name].is_object(), "{name} is referenced but not defined");
+        assert!(
+            schemas[name].is_object(),
+            "{name} is referenced but not defined"
+        );
     }
     let required = schemas["ClaimRequest"]["required"].as_array().unwrap();
     assert_eq!(required, &[serde_json::json!("worker")]);

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use refinery_store::queue::{InputStatus, Job, JobFilter, Settings};
+use refinery_store::queue::{InputStatus, Job, JobFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
-use refinery_contract::{NodeRequest, SettingsPatch};
+use refinery_contract::{NodeRequest, Settings, SettingsPatch};
 
 use crate::error::ApiError;
 use crate::validate::parse_id;
@@ -162,7 +162,9 @@ fn enqueued(jobs: Vec<Job>, since_ms: i64) -> Value {
 
 pub(super) async fn settings_get(State(state): State<Arc<AppState>>) -> ApiResult<Json<Settings>> {
     Ok(Json(
-        blocking(move || state.store.settings().map_err(ApiError::from)).await?,
+        blocking(move || state.store.settings().map_err(ApiError::from))
+            .await?
+            .into(),
     ))
 }
 
@@ -182,6 +184,7 @@ pub(super) async fn settings_put(
             state.store.put_settings(&settings)?;
             Ok(settings)
         })
-        .await?,
+        .await?
+        .into(),
     ))
 }
