@@ -71,18 +71,18 @@ pub struct NodeRequest {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
-    /// Plan uploads as they arrive (AUTO_PLAN).
+    /// Plan uploads as they arrive (`AUTO_PLAN`).
     pub auto_plan: Option<bool>,
-    /// Enqueue the builds of new plans (AUTO_BUILD).
+    /// Enqueue the builds of new plans (`AUTO_BUILD`).
     pub auto_build: Option<bool>,
 }
 
 /// `GET /api/settings`, and the answer of `PUT /api/settings`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Settings {
-    /// Plan uploads as they arrive (AUTO_PLAN).
+    /// Plan uploads as they arrive (`AUTO_PLAN`).
     pub auto_plan: bool,
-    /// Enqueue the builds of new plans (AUTO_BUILD).
+    /// Enqueue the builds of new plans (`AUTO_BUILD`).
     pub auto_build: bool,
 }
 

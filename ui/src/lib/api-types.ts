@@ -3075,16 +3075,16 @@ export interface components {
         };
         /** @description `GET /api/settings`, and the answer of `PUT /api/settings`. */
         Settings: {
-            /** @description Enqueue the builds of new plans (AUTO_BUILD). */
+            /** @description Enqueue the builds of new plans (`AUTO_BUILD`). */
             auto_build: boolean;
-            /** @description Plan uploads as they arrive (AUTO_PLAN). */
+            /** @description Plan uploads as they arrive (`AUTO_PLAN`). */
             auto_plan: boolean;
         };
         /** @description `PUT /api/settings`: the settings to change; the others keep their value. */
         SettingsPatch: {
-            /** @description Enqueue the builds of new plans (AUTO_BUILD). */
+            /** @description Enqueue the builds of new plans (`AUTO_BUILD`). */
             auto_build?: boolean | null;
-            /** @description Plan uploads as they arrive (AUTO_PLAN). */
+            /** @description Plan uploads as they arrive (`AUTO_PLAN`). */
             auto_plan?: boolean | null;
         };
         /** @description `POST /api/session/token`: set the token cookie (or `?token=`). */
