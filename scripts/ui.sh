@@ -9,7 +9,10 @@
 #   scripts/ui.sh e2e     Browser tests against target/{release,debug}/refinery (the newest,
 #                         or REFINERY_BIN); installs Debian's chromium when it is missing.
 #                         Screenshots of every page: ui/e2e-artifacts/.
-#   scripts/ui.sh test    unit + e2e.
+#   scripts/ui.sh types   regenerate src/lib/api-types.ts from openapi.json (the server's
+#                         OpenAPI document, itself checked by `cargo test -p refinery-server
+#                         --test openapi`; UPDATE_OPENAPI=1 rewrites it).
+#   scripts/ui.sh test    types check + unit + e2e.
 #   scripts/ui.sh         everything: build, unit, `cargo build -p refinery`, e2e.
 set -euo pipefail
 
@@ -39,8 +42,24 @@ deps() {
   fi
 }
 
-build() {
+types() {
   deps
+  echo "== ui: TypeScript types from openapi.json (src/lib/api-types.ts)"
+  npm run --silent types
+}
+
+# Fails when src/lib/api-types.ts is not what openapi.json generates.
+types_check() {
+  deps
+  echo "== ui: src/lib/api-types.ts is up to date with openapi.json"
+  if ! npm run --silent types -- --check; then
+    echo "ui.sh: src/lib/api-types.ts is stale: run scripts/ui.sh types and commit it" >&2
+    exit 1
+  fi
+}
+
+build() {
+  types_check
   echo "== ui: type check and build (ui/dist)"
   npm run --silent build
 }
@@ -80,9 +99,12 @@ e2e() {
 
 case "${1:-all}" in
   build) build ;;
+  types) types ;;
+  types-check) types_check ;;
   unit) unit ;;
   e2e) e2e ;;
   test)
+    types_check
     unit
     e2e
     ;;
@@ -94,7 +116,7 @@ case "${1:-all}" in
     e2e
     ;;
   *)
-    echo "usage: scripts/ui.sh [build|unit|e2e|test|all]" >&2
+    echo "usage: scripts/ui.sh [build|types|types-check|unit|e2e|test|all]" >&2
     exit 2
     ;;
 esac

@@ -5,6 +5,10 @@
 use axum::http::{header, HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+/// The header the dashboard sends with every write; HTML forms cannot send it, and a
+/// page on another origin cannot send it without a CORS preflight this server refuses.
+pub const REQUEST_HEADER: &str = "x-refinery-request";
+
 /// Check an origin as browsers send it: `scheme://host[:port]`, nothing more.
 pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
     let trimmed = origin.trim().trim_end_matches('/');
@@ -48,7 +52,7 @@ pub fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
             header::AUTHORIZATION,
             header::ACCEPT,
             HeaderName::from_static("x-worker-token"),
-            HeaderName::from_static(crate::origin::REQUEST_HEADER),
+            HeaderName::from_static(REQUEST_HEADER),
             HeaderName::from_static("last-event-id"),
         ])
         .max_age(std::time::Duration::from_secs(600))

@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use refinery_store::{HistoryError, QueueError};
 
-use crate::publish::PublishError;
+use refinery_worker::publish::PublishError;
 
 /// An API error: HTTP status, a stable machine-readable code, and a message for people.
 #[derive(Debug, Clone)]
@@ -131,7 +131,8 @@ impl std::fmt::Display for ApiError {
 
 /// The JSON body of an error.
 pub fn error_body(code: &str, message: &str) -> String {
-    serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
+    serde_json::to_string(&refinery_contract::ErrorBody::new(code, message))
+        .expect("an error body serializes")
 }
 
 impl IntoResponse for ApiError {

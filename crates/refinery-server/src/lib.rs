@@ -5,7 +5,7 @@
 //!   build queue and its worker protocol, settings), token auth, Prometheus `/metrics`,
 //!   `/api/openapi.json`, and the pip-compatible `/simple/` index (PEP 503 HTML and PEP 691
 //!   JSON, PEP 658 metadata) served from the content-addressed store.
-//! * [`worker`]: the build worker (`refinery worker`): claims jobs from the store (or from
+//! * [`refinery_worker`]: the build worker (`refinery worker`, and the in-process drain): claims jobs from the store (or from
 //!   a remote control plane over HTTP), builds each with the build engine, streams its log
 //!   and heartbeats.
 //! * [`ui`]: the web dashboard (`ui/`, React), embedded at compile time and served at `/`
@@ -19,7 +19,6 @@ pub mod api;
 pub mod auth;
 pub mod cors;
 pub mod error;
-mod job_recorder;
 pub mod listen;
 pub mod liveness;
 pub mod metrics;
@@ -28,14 +27,12 @@ pub mod origin;
 pub mod package_status;
 pub mod plan_queue;
 pub mod planning;
-pub mod publish;
 pub mod recording;
-pub mod remote;
 pub mod simple;
 pub mod token_throttle;
 pub mod ui;
 pub mod uploads;
-pub mod worker;
+pub mod validate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -112,7 +109,7 @@ pub struct ServerConfig {
     pub hints_catalog: Option<PathBuf>,
     /// How an in-process drain builds (None: `POST /api/worker/trigger` without a webhook
     /// is refused).
-    pub local_worker: Option<worker::WorkerOptions>,
+    pub local_worker: Option<refinery_worker::worker::WorkerOptions>,
     /// After SIGTERM / Ctrl-C, how long open requests may take to finish before their
     /// connections are dropped (live-log streams end at once).
     pub shutdown_grace: Duration,

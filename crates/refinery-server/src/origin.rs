@@ -33,9 +33,7 @@ use axum::response::{IntoResponse, Response};
 use crate::error::ApiError;
 use crate::{auth, AppState};
 
-/// The header the dashboard sends with every write; HTML forms cannot send it, and a
-/// page on another origin cannot send it without a CORS preflight this server refuses.
-pub const REQUEST_HEADER: &str = "x-refinery-request";
+pub use crate::cors::REQUEST_HEADER;
 
 /// Content types an HTML form can send (anything else needs a CORS preflight).
 const FORM_CONTENT_TYPES: [&str; 3] = [

@@ -142,7 +142,7 @@ fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan)
         if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
             if source.kind == SourceKind::InputWheel {
                 if let Some(path) = &source.path {
-                    crate::publish::publish_wheel(
+                    refinery_worker::publish::publish_wheel(
                         store,
                         &state.cas,
                         Path::new(path),

@@ -165,7 +165,7 @@ fn import_history_artifacts(state: &AppState) {
             continue;
         }
         if let Some(path) = state.cas.get(&sha) {
-            if let Err(e) = crate::publish::publish_wheel_named(
+            if let Err(e) = refinery_worker::publish::publish_wheel_named(
                 &*state.store,
                 &state.cas,
                 &path,
@@ -271,7 +271,7 @@ pub async fn project(
     headers: HeaderMap,
     Query(query): Query<FormatQuery>,
 ) -> Result<Response, ApiError> {
-    crate::api::check_name(&name)?;
+    crate::validate::check_name(&name)?;
     let normalized = normalize_name(&name);
     if normalized != name {
         return Ok(Redirect::permanent(&format!("/simple/{normalized}/")).into_response());
@@ -289,7 +289,7 @@ pub async fn project(
 }
 
 pub async fn project_no_slash(UrlPath(name): UrlPath<String>) -> Result<Response, ApiError> {
-    crate::api::check_name(&name)?;
+    crate::validate::check_name(&name)?;
     Ok(Redirect::permanent(&format!("/simple/{}/", normalize_name(&name))).into_response())
 }
 
@@ -371,7 +371,7 @@ pub fn write_static_index(
                 continue;
             }
             if let Some(path) = cas.get(&sha) {
-                crate::publish::publish_wheel_named(
+                refinery_worker::publish::publish_wheel_named(
                     store,
                     cas,
                     &path,

@@ -22,13 +22,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
 use refinery_store::queue::{now_ms, NewInput};
-use serde::Deserialize;
 use serde_json::json;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
-use crate::api::{check_lease, parse_id};
 use crate::error::{storage_error, ApiError};
+use crate::validate::parse_id;
 use crate::{blocking, planning, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -396,19 +395,12 @@ pub async fn upload_wheel(
     .await
 }
 
-#[derive(Deserialize)]
-pub struct WheelQuery {
-    attempt: i64,
-    filename: String,
-    origin: Option<String>,
-}
-
 /// `PUT /api/jobs/{id}/wheel?attempt=&filename=&origin=`: a worker publishes its job's
 /// wheel (the raw body).
 pub async fn job_wheel(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-    Query(q): Query<WheelQuery>,
+    Query(q): Query<refinery_contract::WheelQuery>,
     body: Body,
 ) -> ApiResult<Response> {
     let id = parse_id(&id, "job")?;
@@ -421,8 +413,8 @@ pub async fn job_wheel(
     let s = state.clone();
     let attempt = q.attempt;
     let job = blocking(move || {
-        let job = check_lease(&s, id, attempt)?;
-        crate::publish::check_job_wheel(&job, &wheel)?;
+        let job = refinery_worker::worker::leased_job(&*s.store, id, attempt)?;
+        refinery_worker::publish::check_job_wheel(&job, &wheel)?;
         Ok(job)
     })
     .await?;
@@ -438,7 +430,7 @@ pub async fn job_wheel(
     let filename = q.filename;
     let s = state.clone();
     blocking(move || {
-        let file = crate::publish::publish_job_wheel(
+        let file = refinery_worker::publish::publish_job_wheel(
             &*s.store,
             &s.cas,
             &job,
@@ -448,7 +440,7 @@ pub async fn job_wheel(
         )?;
         s.index.invalidate();
         crate::simple::refresh(&s);
-        Ok(Json(json!({ "published": file })).into_response())
+        Ok(Json(refinery_contract::PublishedReply { published: file }).into_response())
     })
     .await
 }

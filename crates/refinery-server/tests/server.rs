@@ -564,7 +564,7 @@ fn queue_and_worker_protocol(t: TestServer) {
 fn trigger_drains_in_process_and_calls_the_webhook() {
     let t = TestServer::start(|c| {
         let mut options =
-            refinery_server::worker::WorkerOptions::new(c.cache.clone(), c.cache.join("envs"));
+            refinery_worker::worker::WorkerOptions::new(c.cache.clone(), c.cache.join("envs"));
         options.id = "in-process".into();
         c.local_worker = Some(options);
     });
@@ -826,9 +826,9 @@ fn simple_index_pep503_pep691_pep658_and_pip() {
     let pure = write_wheel(dir.path(), "tinypure", "2.0", "py3-none-any", None);
     let state = &t.server.state;
     let published =
-        refinery_server::publish::publish_wheel(&*state.store, &state.cas, &s390x, "built", None)
+        refinery_worker::publish::publish_wheel(&*state.store, &state.cas, &s390x, "built", None)
             .unwrap();
-    refinery_server::publish::publish_wheel(&*state.store, &state.cas, &pure, "reused", None)
+    refinery_worker::publish::publish_wheel(&*state.store, &state.cas, &pure, "reused", None)
         .unwrap();
     refinery_server::simple::refresh(state);
 

@@ -677,13 +677,13 @@ fn worker_options(
     history_db: &Path,
     index: &crate::cli::IndexArgs,
     hints_file: Option<&Path>,
-) -> Result<refinery_server::worker::WorkerOptions> {
+) -> Result<refinery_worker::worker::WorkerOptions> {
     let mut options =
-        refinery_server::worker::WorkerOptions::new(cache.to_path_buf(), envs_dir(cache));
+        refinery_worker::worker::WorkerOptions::new(cache.to_path_buf(), envs_dir(cache));
     options.history_db = history_db.to_path_buf();
     options.index =
         crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
-    options.pip_env = refinery_server::worker::pip_env_for(&options.index);
+    options.pip_env = refinery_worker::worker::pip_env_for(&options.index);
     if let Some(path) = hints_file {
         options
             .catalog
@@ -819,7 +819,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let summary = match server {
         Some(url) => {
-            let source = refinery_server::remote::RemoteSource::new(
+            let source = refinery_worker::remote::RemoteSource::new(
                 &url,
                 crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?,
                 options.lease,
@@ -828,21 +828,21 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
             eprintln!(
                 "worker {}: jobs from {}",
                 options.id,
-                refinery_server::worker::JobSource::describe(&source)
+                refinery_worker::worker::JobSource::describe(&source)
             );
-            refinery_server::worker::run_worker(&options, &source, &stop)
+            refinery_worker::worker::run_worker(&options, &source, &stop)
         }
         None => {
             let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
             options.catalog =
-                refinery_server::worker::catalog_with_user_hints(options.catalog.clone(), &*store);
-            let source = refinery_server::worker::LocalSource::new(store, &cache);
+                refinery_worker::worker::catalog_with_user_hints(options.catalog.clone(), &*store);
+            let source = refinery_worker::worker::LocalSource::new(store, &cache);
             eprintln!(
                 "worker {}: jobs from {}",
                 options.id,
-                refinery_server::worker::JobSource::describe(&source)
+                refinery_worker::worker::JobSource::describe(&source)
             );
-            refinery_server::worker::run_worker(&options, &source, &stop)
+            refinery_worker::worker::run_worker(&options, &source, &stop)
         }
     }
     .map_err(anyhow::Error::msg)?;
@@ -857,7 +857,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
 pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let value = match server {
-        Some(url) => refinery_server::remote::remote_queue(
+        Some(url) => refinery_worker::remote::remote_queue(
             &url,
             crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?.as_deref(),
             args.list,

@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import { api, ApiError, enc } from './api';
 import { refreshAll } from './hooks';
 import { useToast } from '../components/ui';
-import type { Job, Recipe } from './types';
+import type { EnqueueRequest, IdsRequest, Job, NodeRequest, Recipe } from './types';
 import { plural } from './format';
 
 /** The answer of the plan enqueue endpoints. */
@@ -55,17 +55,17 @@ export function useActions() {
         ),
       retryJobs: (ids: number[]) =>
         run(
-          () => api<{ retried: number }>('/api/queue/retry', { method: 'POST', body: { ids } }),
+          () => api<{ retried: number }>('/api/queue/retry', { method: 'POST', body: { ids } satisfies IdsRequest }),
           (r) => (r.retried ? `${plural(r.retried, 'job')} back in the queue.` : 'Nothing to retry: the selected jobs are waiting, running, or already queued again.'),
         ),
       clearJobs: (ids: number[]) =>
         run(
-          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: { ids } }),
+          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: { ids } satisfies IdsRequest }),
           (r) => (r.cleared ? `${plural(r.cleared, 'job')} cleared.` : 'Nothing cleared: running jobs stay until they finish.'),
         ),
       clearFinished: () =>
         run(
-          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: {} }),
+          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: {} satisfies IdsRequest }),
           (r) => (r.cleared ? `${plural(r.cleared, 'finished job')} cleared.` : 'No finished job to clear.'),
         ),
       cancelJob: (id: number) =>
@@ -75,7 +75,7 @@ export function useActions() {
         ),
       enqueue: (spec: { package: string; version: string; recipe?: Recipe; python?: string; platform_tag?: string }) =>
         run(
-          () => api<{ job: Job; created: boolean }>('/api/queue/enqueue', { method: 'POST', body: spec }),
+          () => api<{ job: Job; created: boolean }>('/api/queue/enqueue', { method: 'POST', body: spec satisfies EnqueueRequest }),
           (r) =>
             r.created
               ? `${r.job.package} ${r.job.version} queued as job ${r.job.id}.`
@@ -93,7 +93,7 @@ export function useActions() {
         ),
       enqueueNode: (planId: string, node: string) =>
         run(
-          () => api<Enqueued>(`/api/plans/${enc(planId)}/enqueue-build`, { method: 'POST', body: { node } }),
+          () => api<Enqueued>(`/api/plans/${enc(planId)}/enqueue-build`, { method: 'POST', body: { node } satisfies NodeRequest }),
           (r) => `${node}: ${enqueuedText(r)}`,
         ),
     };

@@ -1,4 +1,29 @@
-// Shapes of the control plane's JSON API (crates/refinery-server/src/api.rs).
+// Shapes of the control plane's JSON API (crates/refinery-server/src/api/).
+//
+// The types of crates/refinery-contract come generated from the server's OpenAPI document
+// (api-types.ts, `scripts/ui.sh types`); the answers still built from store records are
+// described by hand below until their types move into the contract.
+
+import type { components } from './api-types';
+
+type Schemas = components['schemas'];
+
+/** `GET /api/settings`, the answer of `PUT /api/settings`. */
+export type Settings = Schemas['Settings'];
+/** The body of `PUT /api/settings`: the settings to change. */
+export type SettingsPatch = Schemas['SettingsPatch'];
+/** `GET /api/health`. */
+export type Health = Schemas['Health'];
+/** The body of `POST /api/hints` and `PUT /api/hints/{id}`. */
+export type HintRequest = Schemas['HintRequest'];
+/** The body of `POST /api/queue/retry` and `POST /api/queue/clear`. */
+export type IdsRequest = Schemas['IdsRequest'];
+/** The body of `POST /api/plans/{id}/enqueue-build`. */
+export type NodeRequest = Schemas['NodeRequest'];
+/** The body of `POST /api/queue/enqueue`. */
+export type EnqueueRequest = Schemas['EnqueueRequest'];
+/** Every error answer: `{error: {code, message}}`. */
+export type ErrorBody = Schemas['ErrorBody'];
 
 export type JobStatus =
   | 'pending'
@@ -34,12 +59,13 @@ export const JOB_STATUSES: JobStatus[] = [
 /** The glossary's classes (crates/refinery-store/src/glossary.rs). */
 export type StatusClass = 'waiting' | 'running' | 'built' | 'reused' | 'failed' | 'skipped' | 'cancelled';
 
-export interface Recipe {
+// A type, not an interface: it is sent as `EnqueueRequest.recipe`, a JSON object.
+export type Recipe = {
   steps?: string[];
   variant?: string | null;
   system_packages?: string[];
   env?: Record<string, string>;
-}
+};
 
 export interface Job {
   id: number;
@@ -271,13 +297,3 @@ export interface StoredPlan {
   created_ms: number;
 }
 
-export interface Settings {
-  auto_plan: boolean;
-  auto_build: boolean;
-}
-
-export interface Health {
-  status: string;
-  queue: string;
-  version: string;
-}

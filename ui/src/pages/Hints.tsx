@@ -4,7 +4,7 @@ import { refreshAll, useApi } from '../lib/hooks';
 import { fmtIso, fmtTime } from '../lib/format';
 import { Link, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
-import type { CatalogHint, EventRow, HintsResponse, UserHint } from '../lib/types';
+import type { CatalogHint, EventRow, HintRequest, HintsResponse, UserHint } from '../lib/types';
 import { Card, ErrorBox, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -178,7 +178,7 @@ export function Hints() {
     setBusy(true);
     setError('');
     try {
-      const body = { pattern, packages: packages.split(/[\s,]+/).filter(Boolean), note };
+      const body: HintRequest = { pattern, packages: packages.split(/[\s,]+/).filter(Boolean), note };
       if (editing?.userId !== undefined) {
         await api(`/api/hints/${editing.userId}`, { method: 'PUT', body });
         toast.success(`Hint ${editing.id} saved: the next builds use the new version.`);

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, apiBase, errorMessage, forgetToken, setApiBase } from '../lib/api';
 import { refreshAll, useApi } from '../lib/hooks';
-import type { Settings } from '../lib/types';
+import type { Settings, SettingsPatch } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Switch, useToast } from '../components/ui';
 import { useSession } from '../session';
 
@@ -62,7 +62,7 @@ export function SettingsPage() {
     setLocal({ ...local, ...change });
     setBusy('settings');
     try {
-      const saved = await api<Settings>('/api/settings', { method: 'PUT', body: change });
+      const saved = await api<Settings>('/api/settings', { method: 'PUT', body: change satisfies SettingsPatch });
       setLocal(saved);
       toast.success(`Auto plan ${saved.auto_plan ? 'on' : 'off'}, auto build ${saved.auto_build ? 'on' : 'off'}.`);
       refreshAll();

@@ -4,9 +4,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use refinery_contract::{
+    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, ErrorBody, HistoryRequest, JobReply,
+    LogRequest, PublishedReply, WORKER_TOKEN_HEADER,
+};
 use refinery_store::queue::{HeartbeatReply, Job, Outcome, PublishedFile, QueueError};
 use refinery_store::{Attempt, Event};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::worker::JobSource;
 
@@ -43,7 +48,7 @@ impl RemoteSource {
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
         let mut request = self.client.request(method, format!("{}{path}", self.base));
         if let Some(token) = &self.token {
-            request = request.header("X-Worker-Token", token);
+            request = request.header(WORKER_TOKEN_HEADER, token);
         }
         request
     }
@@ -85,11 +90,10 @@ impl RemoteSource {
         if status.is_success() {
             return Ok(Some(body));
         }
-        let code = body["error"]["code"].as_str().unwrap_or("");
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no message")
-            .to_string();
+        let error = serde_json::from_value::<ErrorBody>(body)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| ErrorBody::new("", "no message").error);
+        let (code, message) = (error.code.as_str(), error.message);
         Err(match (code, job) {
             ("lease_lost", Some(job)) => QueueError::LeaseLost {
                 job: job.id,
@@ -103,6 +107,15 @@ impl RemoteSource {
             _ => QueueError::Invalid(format!("{status}: {message}")),
         })
     }
+}
+
+/// A success body read as the contract's reply type `T`.
+fn reply<T: DeserializeOwned>(body: Value) -> Result<T, QueueError> {
+    serde_json::from_value(body).map_err(|e| {
+        QueueError::Invalid(format!(
+            "the server's answer does not match this worker's API version: {e}"
+        ))
+    })
 }
 
 /// How long to wait before sending again: a 429 or 503 answer's `Retry-After` seconds
@@ -130,18 +143,16 @@ impl JobSource for RemoteSource {
     fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
         let body = self.send(
             self.request(reqwest::Method::POST, "/api/worker/claim")
-                .json(&json!({
-                    "worker": worker,
-                    "host": crate::worker::hostname(),
-                    "lease_secs": lease.as_secs().max(5),
-                })),
+                .json(&ClaimRequest {
+                    worker: worker.to_string(),
+                    host: crate::worker::hostname(),
+                    lease_secs: Some(lease.as_secs().max(5)),
+                }),
             None,
         )?;
         match body {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v["job"].clone())
-                .map(Some)
-                .map_err(|e| QueueError::Invalid(format!("the server sent a bad job: {e}"))),
+            Some(v) => reply::<ClaimReply>(v).map(|r| Some(r.job)),
         }
     }
 
@@ -151,7 +162,10 @@ impl JobSource for RemoteSource {
                 reqwest::Method::POST,
                 &format!("/api/jobs/{}/start", job.id),
             )
-            .json(&json!({ "attempt": job.attempt })),
+            .json(&AttemptRequest {
+                attempt: job.attempt,
+                lease_secs: None,
+            }),
             Some(job),
         )
         .map(|_| ())
@@ -164,20 +178,27 @@ impl JobSource for RemoteSource {
                     reqwest::Method::POST,
                     &format!("/api/jobs/{}/heartbeat", job.id),
                 )
-                .json(&json!({ "attempt": job.attempt, "lease_secs": lease.as_secs().max(5) })),
+                .json(&AttemptRequest {
+                    attempt: job.attempt,
+                    lease_secs: Some(lease.as_secs().max(5)),
+                }),
                 Some(job),
             )?
             .unwrap_or(Value::Null);
+        let reply = reply::<refinery_contract::HeartbeatReply>(body)?;
         Ok(HeartbeatReply {
-            cancel: body["cancel"].as_bool().unwrap_or(false),
-            lease_expires_ms: body["lease_expires_ms"].as_i64().unwrap_or(0),
+            cancel: reply.cancel,
+            lease_expires_ms: reply.lease_expires_ms,
         })
     }
 
     fn append_log(&self, job: &Job, data: &str) -> Result<(), QueueError> {
         self.send(
             self.request(reqwest::Method::POST, &format!("/api/jobs/{}/logs", job.id))
-                .json(&json!({ "attempt": job.attempt, "data": data })),
+                .json(&LogRequest {
+                    attempt: job.attempt,
+                    data: data.to_string(),
+                }),
             Some(job),
         )
         .map(|_| ())
@@ -190,17 +211,16 @@ impl JobSource for RemoteSource {
                     reqwest::Method::POST,
                     &format!("/api/jobs/{}/complete", job.id),
                 )
-                .json(&json!({
-                    "attempt": job.attempt,
-                    "status": outcome.status,
-                    "detail": outcome.detail,
-                    "result": outcome.result,
-                })),
+                .json(&CompleteRequest {
+                    attempt: job.attempt,
+                    status: outcome.status,
+                    detail: outcome.detail.clone(),
+                    result: outcome.result.clone(),
+                }),
                 Some(job),
             )?
             .unwrap_or(Value::Null);
-        serde_json::from_value(body["job"].clone())
-            .map_err(|e| QueueError::Invalid(format!("the server sent a bad job: {e}")))
+        reply::<JobReply>(body).map(|r| r.job)
     }
 
     fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
@@ -248,7 +268,9 @@ impl JobSource for RemoteSource {
                 .answer(response, Some(job))
                 .map_err(|e| e.to_string())?
                 .unwrap_or(Value::Null);
-            return serde_json::from_value(body["published"].clone()).map_err(|e| e.to_string());
+            return reply::<PublishedReply>(body)
+                .map(|r| r.published)
+                .map_err(|e| e.to_string());
         }
     }
 
@@ -263,7 +285,11 @@ impl JobSource for RemoteSource {
                 reqwest::Method::POST,
                 &format!("/api/jobs/{}/history", job.id),
             )
-            .json(&json!({ "attempt": job.attempt, "events": events, "attempts": attempts })),
+            .json(&HistoryRequest {
+                attempt: job.attempt,
+                events: events.to_vec(),
+                attempts: attempts.to_vec(),
+            }),
             Some(job),
         )
         .map(|_| ())

@@ -134,6 +134,16 @@ pub trait JobSource: Send + Sync {
     fn shares_history(&self) -> bool;
 }
 
+/// Job `id` when `attempt` still holds its lease (the fencing token of every worker call);
+/// [`QueueError::LeaseLost`] when the job was taken back, finished or claimed again.
+pub fn leased_job(store: &dyn QueueStore, id: i64, attempt: i64) -> Result<Job, QueueError> {
+    let job = store.job(id)?;
+    if job.attempt != attempt || !job.status.is_active() {
+        return Err(QueueError::LeaseLost { job: id, attempt });
+    }
+    Ok(job)
+}
+
 /// Jobs straight from the store (same machine, or PostgreSQL).
 pub struct LocalSource {
     store: Arc<dyn QueueStore>,
@@ -176,14 +186,7 @@ impl JobSource for LocalSource {
 
     fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
         // Fenced like everything else: a worker that lost its lease publishes nothing.
-        let current = self.store.job(job.id).map_err(|e| e.to_string())?;
-        if current.attempt != job.attempt || !current.status.is_active() {
-            return Err(QueueError::LeaseLost {
-                job: job.id,
-                attempt: job.attempt,
-            }
-            .to_string());
-        }
+        leased_job(&*self.store, job.id, job.attempt).map_err(|e| e.to_string())?;
         let name = wheel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

@@ -1,0 +1,31 @@
+//! The HTTP contract of the control plane (`refinery serve`): the JSON bodies its
+//! endpoints take and give, shared by the server (`refinery-server`), the remote worker
+//! (`refinery-worker`) and, through the OpenAPI 3.1 document derived from these types
+//! ([`utoipa::ToSchema`]), the web dashboard's TypeScript types (`ui/src/lib/api-types.ts`).
+//!
+//! The JSON of every type is the wire format: field names and optionality are the API.
+//! Domain records the store owns (jobs, events, attempts, published files) travel as the
+//! store's own types ([`refinery_store`]); in the OpenAPI document they are plain objects.
+//!
+//! * [`worker`]: the worker protocol (claim, start, heartbeat, log, complete, history,
+//!   wheel upload), every call fenced by the job's attempt.
+//! * [`requests`]: the bodies of the dashboard's writes (enqueue, retry/clear, hints,
+//!   plan nodes, settings, the session token).
+//! * [`replies`]: small answers shared by several endpoints (errors, health, `ok`).
+
+pub mod replies;
+pub mod requests;
+pub mod worker;
+
+pub use replies::{Done, ErrorBody, ErrorDetail, Health};
+pub use requests::{
+    EnqueueRequest, HintRequest, IdsRequest, NodeRequest, Settings, SettingsPatch, TokenRequest,
+};
+pub use worker::{
+    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, HeartbeatReply, HistoryRequest,
+    JobReply, LogAppended, LogRequest, PublishedReply, WheelQuery,
+};
+
+/// The header that carries the worker token (also accepted: `Authorization: Bearer`,
+/// `?token=`, the `worker_token` cookie).
+pub const WORKER_TOKEN_HEADER: &str = "X-Worker-Token";

@@ -1,0 +1,176 @@
+//! History read side: events, status counts, the status glossary, packages, top lists.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::Json;
+use refinery_store::queue::JobFilter;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{clamp_limit, ApiResult, LimitQuery};
+use crate::error::ApiError;
+use crate::validate::check_name;
+use crate::{blocking, AppState};
+
+#[derive(Deserialize, Default)]
+pub(super) struct EventsQuery {
+    limit: Option<usize>,
+    before: Option<i64>,
+    package: Option<String>,
+    /// Event kind (`built`, `failure`, `plan`, …); `status` is an alias.
+    kind: Option<String>,
+    status: Option<String>,
+}
+
+pub(super) async fn events(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Json<Value>> {
+    if let Some(p) = &q.package {
+        check_name(p)?;
+    }
+    let limit = clamp_limit(q.limit, 50);
+    let kind = q.kind.or(q.status);
+    let events = blocking(move || {
+        state
+            .history
+            .with(|h| h.events_page(q.package.as_deref(), kind.as_deref(), q.before, limit))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    let next = (events.len() == limit)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(Json(json!({ "events": events, "next_before": next })))
+}
+
+pub(super) async fn status_counts(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+    let counts = blocking(move || {
+        state
+            .history
+            .with(|h| Ok((h.status_counts()?, h.attempt_status_counts()?)))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(json!({ "events": counts.0, "attempts": counts.1 })))
+}
+
+/// The status glossary (`refinery_store::glossary`): every status, its class and meaning.
+pub(super) async fn statuses() -> Json<Value> {
+    Json(json!({ "statuses": refinery_store::glossary::glossary() }))
+}
+
+pub(super) async fn packages(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = clamp_limit(q.limit, 200);
+    let packages = blocking(move || {
+        let (summaries, events) = state.history.with(|h| {
+            let mut events = Vec::new();
+            for kind in [
+                "reuse",
+                "cached",
+                "missing",
+                "skipped_known_failure",
+                "verified",
+                "broken",
+            ] {
+                events.extend(h.events_page(None, Some(kind), None, 1000)?);
+            }
+            events.sort_by_key(|e| std::cmp::Reverse(e.id));
+            Ok((h.packages(100_000)?, events))
+        })?;
+        let jobs = state.store.jobs(&JobFilter {
+            limit: 100_000,
+            ..JobFilter::default()
+        })?;
+        let mut rows = crate::package_status::package_rows(&summaries, &jobs, &events);
+        rows.truncate(limit);
+        Ok::<_, ApiError>(rows)
+    })
+    .await?;
+    Ok(Json(json!({ "packages": packages })))
+}
+
+pub(super) async fn package(
+    State(state): State<Arc<AppState>>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<Json<Value>> {
+    check_name(&name)?;
+    blocking(move || {
+        let (attempts, variants, events) = state.history.with(|h| {
+            Ok((
+                h.attempts_for(&name, 100)?,
+                h.variant_stats(&name)?,
+                h.events_for(&name, 100)?,
+            ))
+        })?;
+        let jobs = state.store.jobs(&JobFilter {
+            package: Some(name.clone()),
+            limit: 50,
+            ..JobFilter::default()
+        })?;
+        if attempts.is_empty() && events.is_empty() && jobs.is_empty() {
+            return Err(ApiError::not_found(format!(
+                "nothing is known about package `{name}`"
+            )));
+        }
+        let failures: Vec<_> = attempts
+            .iter()
+            .filter(|a| refinery_store::history::is_failure_status(&a.status))
+            .cloned()
+            .collect();
+        let hints: BTreeSet<String> = attempts.iter().flat_map(|a| a.hints.clone()).collect();
+        let durations: Vec<f64> = attempts
+            .iter()
+            .filter(|a| a.status == "success")
+            .map(|a| a.duration_secs)
+            .collect();
+        let average =
+            (!durations.is_empty()).then(|| durations.iter().sum::<f64>() / durations.len() as f64);
+        Ok(Json(json!({
+            "name": refinery_index::normalize_name(&name),
+            "attempts": attempts,
+            "variants": variants,
+            "events": events,
+            "failures": failures,
+            "hints": hints,
+            "average_duration_secs": average,
+            "jobs": jobs,
+        })))
+    })
+    .await
+}
+
+pub(super) async fn top_failures(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = clamp_limit(q.limit, 10);
+    let rows = blocking(move || {
+        state
+            .history
+            .with(|h| h.top_failures(limit))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(json!({ "top_failures": rows })))
+}
+
+pub(super) async fn top_slowest(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<LimitQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = clamp_limit(q.limit, 10);
+    let rows = blocking(move || {
+        state
+            .history
+            .with(|h| h.top_slowest(limit))
+            .map_err(ApiError::from)
+    })
+    .await?;
+    Ok(Json(json!({ "top_slowest": rows })))
+}
