@@ -61,6 +61,8 @@ pub struct ConfigFile {
     pub container_memory: Option<String>,
     /// auto, cross or off (`--accelerate`).
     pub accelerate: Option<String>,
+    /// auto, native or emulated (`--build-frontend`).
+    pub build_frontend: Option<String>,
     pub allow_system_recipes: Option<bool>,
     pub no_system_recipes: Option<bool>,
     pub dry_run_recipes: Option<bool>,
@@ -269,6 +271,7 @@ pub struct EnvironmentOptions {
     pub container_memory: Option<String>,
     pub host_build: bool,
     pub accelerate: refinery_build::accelerate::AccelerateMode,
+    pub build_frontend: refinery_build::native_frontend::FrontendMode,
 }
 
 pub fn environment_options(
@@ -303,6 +306,16 @@ pub fn environment_options(
                 anyhow::anyhow!("{e} (the accelerate setting of the config file)")
             })?,
             (None, None) => refinery_build::accelerate::AccelerateMode::Auto,
+        },
+        build_frontend: match (args.build_frontend, config.build_frontend.as_deref()) {
+            (Some(mode), _) => format!("{mode:?}")
+                .to_lowercase()
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+            (None, Some(mode)) => mode.parse().map_err(|e: String| {
+                anyhow::anyhow!("{e} (the build_frontend setting of the config file)")
+            })?,
+            (None, None) => refinery_build::native_frontend::FrontendMode::Auto,
         },
     })
 }
