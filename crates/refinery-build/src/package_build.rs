@@ -902,7 +902,13 @@ fn run_attempt(
     let native_outcome = native_outcome
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let frontend_note = native_frontend_outcome(node, &native_outcome, frontend, context);
+    // A fallback whose emulated build failed too says nothing against the native frontend.
+    let emulated_built = match &outcome {
+        Ok(_) => true,
+        Err(f) => f.stage != crate::builder::Stage::Build,
+    };
+    let frontend_note =
+        native_frontend_outcome(node, &native_outcome, emulated_built, frontend, context);
     entry.metadata.build_frontend = Some(
         match native_outcome {
             NativeOutcome::Built => "native",
@@ -1004,18 +1010,22 @@ fn choose_frontend(
     choice
 }
 
-/// Record a fallback of the native frontend (an event the next runs read, see
-/// [`crate::native_frontend::remembered_failure`]) and turn it off for the package's
-/// later attempts; the note for the attempt's detail.
+/// Record a fallback of the native frontend after which the emulated one built (an
+/// event the next runs read, see [`crate::native_frontend::remembered_failure`]) and turn
+/// it off for the package's later attempts; the note for the attempt's detail.
 fn native_frontend_outcome(
     node: &PlanNode,
     outcome: &NativeOutcome,
+    emulated_built: bool,
     frontend: &mut FrontendChoice,
     context: &BuildContext<'_>,
 ) -> Option<String> {
     match outcome {
         NativeOutcome::NotTried => None,
         NativeOutcome::Built => Some("native build frontend".to_string()),
+        NativeOutcome::FellBack(why) if !emulated_built => Some(format!(
+            "the native frontend failed ({why}) and so did the emulated one"
+        )),
         NativeOutcome::FellBack(why) => {
             let message = format!(
                 "{} {}: the native build frontend failed ({why}); built with the emulated one, and later runs go straight to it",
