@@ -129,6 +129,8 @@ pub enum NativeOutcome {
     Built,
     /// It failed or its wheel did not pass: why; the emulated frontend built instead.
     FellBack(String),
+    /// It failed without a fallback (`--build-frontend native`): why.
+    Failed(String),
 }
 
 /// Why a native build did not give a wheel.
@@ -350,6 +352,7 @@ pub fn attempt(
                 })?;
             }
             Err(NativeError::Fallback(why)) => {
+                *lock(native.outcome) = NativeOutcome::Failed(why.clone());
                 let message = format!("native frontend (--build-frontend native): {why}");
                 log.line(&format!("[refinery] {message}"));
                 return Err(fail(Stage::Build, message));
@@ -568,7 +571,13 @@ impl NativeStep<'_> {
             build_env,
         )
         .map_err(fallback)?;
-        let mut env = build_env.to_vec();
+        // The sitecustomize sets these for the hooks; uv's own interpreter query must
+        // not see them (a Rust build's PyO3 settings name the sysconfig module too).
+        let mut env: Vec<(String, String)> = build_env
+            .iter()
+            .filter(|(k, _)| k != "_PYTHON_SYSCONFIGDATA_NAME" && k != "_PYTHON_HOST_PLATFORM")
+            .cloned()
+            .collect();
         env.extend(frontend.env);
         env.extend(
             self.frontend

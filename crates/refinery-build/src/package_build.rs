@@ -911,7 +911,7 @@ fn run_attempt(
         native_frontend_outcome(node, &native_outcome, emulated_built, frontend, context);
     entry.metadata.build_frontend = Some(
         match native_outcome {
-            NativeOutcome::Built => "native",
+            NativeOutcome::Built | NativeOutcome::Failed(_) => "native",
             _ => "emulated",
         }
         .to_string(),
@@ -1023,6 +1023,7 @@ fn native_frontend_outcome(
     match outcome {
         NativeOutcome::NotTried => None,
         NativeOutcome::Built => Some("native build frontend".to_string()),
+        NativeOutcome::Failed(_) => None,
         NativeOutcome::FellBack(why) if !emulated_built => Some(format!(
             "the native frontend failed ({why}) and so did the emulated one"
         )),

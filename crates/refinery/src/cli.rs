@@ -448,7 +448,10 @@ pub struct RunArgs {
     /// Longest wait between attempts, in seconds.
     #[arg(long, value_name = "SECS")]
     pub attempt_backoff_max: Option<f64>,
-    /// Packages built at once.
+    /// Packages built at once. [default: the number of CPU cores when the build frontend
+    /// and the verify install may run natively (`--build-frontend` auto or native and
+    /// `--verify-install native`, the defaults): then the emulated share of a build is
+    /// small; else 1]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Order of ready builds: shortest-first (from past durations) or fifo (plan order).
