@@ -1021,7 +1021,15 @@ fn native_frontend_outcome(
     context: &BuildContext<'_>,
 ) -> Option<String> {
     match outcome {
-        NativeOutcome::NotTried => None,
+        // Why not natively, when the run asked for it: the attempt's record says so.
+        NativeOutcome::NotTried => match frontend {
+            FrontendChoice::Emulated { why }
+                if context.settings.build_frontend != FrontendMode::Emulated =>
+            {
+                Some(format!("emulated build frontend: {why}"))
+            }
+            _ => None,
+        },
         NativeOutcome::Built => Some("native build frontend".to_string()),
         NativeOutcome::Failed(_) => None,
         NativeOutcome::FellBack(why) if !emulated_built => Some(format!(
