@@ -319,9 +319,21 @@ pub fn attempt(
     let build_started = std::time::Instant::now();
     // The native frontend first, where the request and the variant allow.
     let mut native_wheel = None;
+    // Without build isolation the build dependencies are the environment's own: only
+    // its Python has them (the variant, or pip's PIP_NO_BUILD_ISOLATION=0 in overrides).
+    let env_no_isolation = build_env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PIP_NO_BUILD_ISOLATION")
+        .is_some_and(|(_, v)| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        });
     let native = request
         .native
-        .filter(|_| accelerate && !no_isolation)
+        .filter(|_| accelerate && !no_isolation && !env_no_isolation)
         .zip(runner.native_frontend());
     if let Some((native, uv)) = native {
         let step = NativeStep {
