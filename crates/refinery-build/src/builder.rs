@@ -106,6 +106,39 @@ pub struct AttemptRequest<'a> {
     /// Native library packs the build step links, and the host folder that holds them.
     pub packs: &'a [crate::packs::Pack],
     pub packs_dir: Option<&'a Path>,
+    /// Run the PEP 517 hooks natively first (see [`crate::native_frontend`]).
+    pub native: Option<NativeRequest<'a>>,
+}
+
+/// The native frontend for one attempt, and where the attempt says how it went.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeRequest<'a> {
+    pub frontend: &'a crate::native_frontend::NativeFrontend,
+    /// On failure build with the emulated frontend in the same attempt (else fail).
+    pub fallback: bool,
+    pub outcome: &'a std::sync::Mutex<NativeOutcome>,
+}
+
+/// What the native frontend did in an attempt.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum NativeOutcome {
+    /// Not used (no request, or the variant turns it off).
+    #[default]
+    NotTried,
+    /// Its wheel passed the checks and went on to repair.
+    Built,
+    /// It failed or its wheel did not pass: why; the emulated frontend built instead.
+    FellBack(String),
+    /// It failed without a fallback (`--build-frontend native`): why.
+    Failed(String),
+}
+
+/// Why a native build did not give a wheel.
+enum NativeError {
+    /// Try the emulated frontend (why).
+    Fallback(String),
+    /// Stopped or timed out: no fallback.
+    Abort(AttemptFailure),
 }
 
 /// The attempt's private folder, removed when dropped.
@@ -245,6 +278,7 @@ pub fn attempt(
             &settings.target.python_str(),
         ));
     }
+    let mut emulated_frontend = format!("[refinery] frontend: pip in the s390x {python}");
     // Accelerated: the host's uv sets up the build environment natively.
     if let Some(uv) = runner.native_frontend().filter(|_| accelerate) {
         match crate::accelerate::uv_build(
@@ -256,11 +290,11 @@ pub fn attempt(
             &env,
         ) {
             Ok(frontend) => {
-                log.line(&format!("[refinery] frontend: the host's uv (native) with the s390x {python}; the build hooks run emulated"));
+                emulated_frontend = format!("[refinery] frontend: the host's uv (native) with the s390x {python}; the build hooks run emulated");
                 build_argv = frontend.argv;
                 build_env.extend(frontend.env);
             }
-            Err(why) => log.line(&format!("[refinery] frontend: pip ({why})")),
+            Err(why) => emulated_frontend = format!("[refinery] frontend: pip ({why})"),
         }
     }
     let mut build_mounts = mounts.clone();
@@ -282,24 +316,85 @@ pub fn attempt(
                 .join(", ")
         ));
     }
-    let spec = RunSpec {
-        argv: build_argv,
-        env: build_env,
-        mounts: build_mounts,
-        workdir: format!("{build_root}/src"),
-        network: true,
-        accelerate,
-        zig: use_zig,
-        rust: request.rust.cloned(),
-    };
     let build_started = std::time::Instant::now();
-    run_step(runner.command(&spec), log, settings, Stage::Build)?;
+    // The native frontend first, where the request and the variant allow.
+    let mut native_wheel = None;
+    // Without build isolation the build dependencies are the environment's own: only
+    // its Python has them (the variant, or pip's PIP_NO_BUILD_ISOLATION=0 in overrides).
+    let env_no_isolation = build_env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PIP_NO_BUILD_ISOLATION")
+        .is_some_and(|(_, v)| {
+            matches!(
+                v.to_ascii_lowercase().as_str(),
+                "0" | "false" | "no" | "off"
+            )
+        });
+    let native = request
+        .native
+        .filter(|_| accelerate && !no_isolation && !env_no_isolation)
+        .zip(runner.native_frontend());
+    if let Some((native, uv)) = native {
+        let step = NativeStep {
+            runner,
+            settings,
+            request,
+            frontend: native.frontend,
+            uv: &uv,
+            dir: &dir.0,
+            build_root: &build_root,
+            sdist_name: &sdist_name,
+        };
+        match step.run(&build_env, &build_mounts, use_zig, log) {
+            Ok(wheel) => {
+                *lock(native.outcome) = NativeOutcome::Built;
+                native_wheel = Some(wheel);
+            }
+            Err(NativeError::Abort(failure)) => return Err(failure),
+            Err(NativeError::Fallback(why)) if native.fallback => {
+                log.line(&format!(
+                    "[refinery] native frontend: {why}; falling back to the emulated frontend"
+                ));
+                *lock(native.outcome) = NativeOutcome::FellBack(why);
+                let out = dir.0.join("out");
+                let _ = std::fs::remove_dir_all(&out);
+                std::fs::create_dir_all(&out).map_err(|e| {
+                    fail(Stage::Build, format!("cannot empty {}: {e}", out.display()))
+                })?;
+            }
+            Err(NativeError::Fallback(why)) => {
+                *lock(native.outcome) = NativeOutcome::Failed(why.clone());
+                let message = format!("native frontend (--build-frontend native): {why}");
+                log.line(&format!("[refinery] {message}"));
+                return Err(fail(Stage::Build, message));
+            }
+        }
+    }
+    let log_mark = log.read_all().len();
+    let built = match native_wheel {
+        Some(wheel) => wheel,
+        None => {
+            let spec = RunSpec {
+                argv: build_argv,
+                env: build_env,
+                mounts: build_mounts,
+                workdir: format!("{build_root}/src"),
+                network: true,
+                accelerate,
+                zig: use_zig,
+                rust: request.rust.cloned(),
+            };
+            log.line(&emulated_frontend);
+            run_step(runner.command(&spec), log, settings, Stage::Build)?;
+            single_wheel(&dir.0.join("out"))
+                .ok_or_else(|| fail(Stage::Build, "the build finished but wrote no wheel".into()))?
+        }
+    };
     log.line(&format!(
         "[refinery] build step took {:.1}s",
         build_started.elapsed().as_secs_f64()
     ));
-    let built = single_wheel(&dir.0.join("out"))
-        .ok_or_else(|| fail(Stage::Build, "the build finished but wrote no wheel".into()))?;
     let built_name: WheelFilename = file_name(&built).parse().map_err(|e| {
         fail(
             Stage::Build,
@@ -310,10 +405,11 @@ pub fn attempt(
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
     let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
     // Nothing pure from a compiled sdist.
+    // Only the build that made the wheel: a failed native one may have fallen back.
     crate::verify::purity::check_build(
         request.sdist,
         !machines.is_empty(),
-        &log.read_all(),
+        log.read_all().get(log_mark..).unwrap_or_default(),
         &settings.catalog,
     )
     .map_err(|message| {
@@ -444,6 +540,96 @@ pub fn attempt(
         repaired,
         verification,
     })
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One build step with the native frontend (see [`crate::native_frontend`]).
+struct NativeStep<'a> {
+    runner: &'a dyn Runner,
+    settings: &'a AttemptSettings,
+    request: &'a AttemptRequest<'a>,
+    frontend: &'a crate::native_frontend::NativeFrontend,
+    uv: &'a str,
+    dir: &'a Path,
+    build_root: &'a str,
+    sdist_name: &'a str,
+}
+
+impl NativeStep<'_> {
+    /// Build with the host's CPython in the same sandbox, compilers and settings as the
+    /// emulated step (`build_env`, `build_mounts`), and check the wheel.
+    fn run(
+        &self,
+        build_env: &[(String, String)],
+        build_mounts: &[Mount],
+        use_zig: bool,
+        log: &Log,
+    ) -> Result<PathBuf, NativeError> {
+        let fallback = NativeError::Fallback;
+        let cross = self.dir.join(crate::native_frontend::CROSS_DIR);
+        self.frontend.write_cross_dir(&cross).map_err(fallback)?;
+        let root = self.build_root;
+        let frontend = crate::accelerate::uv_build(
+            self.uv,
+            &self.frontend.host.executable.to_string_lossy(),
+            &format!("{root}/out"),
+            &format!("{root}/src/{}", self.sdist_name),
+            false,
+            build_env,
+        )
+        .map_err(fallback)?;
+        // The sitecustomize sets these for the hooks; uv's own interpreter query must
+        // not see them (a Rust build's PyO3 settings name the sysconfig module too).
+        let mut env: Vec<(String, String)> = build_env
+            .iter()
+            .filter(|(k, _)| k != "_PYTHON_SYSCONFIGDATA_NAME" && k != "_PYTHON_HOST_PLATFORM")
+            .cloned()
+            .collect();
+        env.extend(frontend.env);
+        env.extend(
+            self.frontend
+                .env(&format!("{root}/{}", crate::native_frontend::CROSS_DIR)),
+        );
+        let mut mounts = build_mounts.to_vec();
+        mounts.extend(self.frontend.mounts());
+        let spec = RunSpec {
+            argv: frontend.argv,
+            env,
+            mounts,
+            workdir: format!("{root}/src"),
+            network: true,
+            accelerate: true,
+            zig: use_zig,
+            rust: self.request.rust.cloned(),
+        };
+        log.line(&format!(
+            "[refinery] frontend: {}; the host's uv installs the build dependencies",
+            self.frontend.describe()
+        ));
+        let mark = log.read_all().len();
+        match run_step(self.runner.command(&spec), log, self.settings, Stage::Build) {
+            Ok(()) => {}
+            Err(f) if f.stopped || f.timed_out => return Err(NativeError::Abort(f)),
+            Err(f) => return Err(fallback(f.message)),
+        }
+        let wheel = single_wheel(&self.dir.join("out"))
+            .ok_or_else(|| fallback("the build finished but wrote no wheel".into()))?;
+        crate::native_frontend::check_wheel(&wheel, &self.settings.target).map_err(fallback)?;
+        let has_elf = !elf_machines(&wheel).map_err(fallback)?.is_empty();
+        crate::verify::purity::check_build(
+            self.request.sdist,
+            has_elf,
+            log.read_all().get(mark..).unwrap_or_default(),
+            &self.settings.catalog,
+        )
+        .map_err(fallback)?;
+        Ok(wheel)
+    }
 }
 
 /// The native install of verification (the accelerator's uv, else the host's) unless

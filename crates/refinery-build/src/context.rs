@@ -55,6 +55,8 @@ pub struct RunSettings {
     /// `--fallback-latest`: a reused wheel that verifies broken gives way to the nearest
     /// newer version whose wheel for the target passes (see [`crate::verify::reused`]).
     pub fallback_latest: bool,
+    /// `--build-frontend`: who runs the PEP 517 hooks (see [`crate::native_frontend`]).
+    pub build_frontend: crate::native_frontend::FrontendMode,
 }
 
 /// A function that plans one requirement for the run's target.

@@ -117,6 +117,15 @@ pub fn open_environment(
                 python: recipe.interpreter(),
             };
             runner.prepare_mount_points();
+            // The native build frontend's host Python, so builds never write the rootfs.
+            if runner.native_frontend().is_some() {
+                if let Ok(native) = crate::native_frontend::NativeFrontend::prepare(
+                    &runner.rootfs,
+                    &target.python_str(),
+                ) {
+                    runner.prepare_mounts(&native.mounts());
+                }
+            }
             crate::layers::LayerStore::new(store.dir()).touch(&recipe.key());
             Ok(OpenedEnvironment {
                 label: runner.describe(),

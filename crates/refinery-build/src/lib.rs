@@ -12,6 +12,7 @@ pub mod hints;
 pub mod layers;
 pub mod lock;
 pub mod naming;
+pub mod native_frontend;
 pub mod package_build;
 pub mod packs;
 pub mod pipeline;

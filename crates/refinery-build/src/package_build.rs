@@ -10,12 +10,15 @@ use refinery_plan::{PlanNode, SourceKind};
 use refinery_store::{Attempt, Event, History, ManifestEntry, Status};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
-use crate::builder::{attempt, AttemptFailure, AttemptRequest, BuiltWheel};
+use crate::builder::{
+    attempt, AttemptFailure, AttemptRequest, BuiltWheel, NativeOutcome, NativeRequest,
+};
 use crate::context::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::layers::{LayerRecipe, LayerStore};
+use crate::native_frontend::{FrontendChoice, FrontendMode, NativeFrontend};
 use crate::packs::{Pack, PackStore};
 use crate::runner::{apt_install_command, Runner};
 use crate::rust_toolchain::{CrateNeeds, RustToolchain};
@@ -195,6 +198,7 @@ pub(crate) fn build_node(
                 _ => true,
             }
     });
+    let mut frontend = choose_frontend(node, base_runner, context, history);
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
     let mut number = 0u32;
@@ -226,6 +230,7 @@ pub(crate) fn build_node(
             &fixes,
             rust.as_ref(),
             &packs,
+            &mut frontend,
             runner,
             context,
             &mut entry,
@@ -304,6 +309,7 @@ pub(crate) fn build_node(
                         &fixes,
                         rust.as_ref(),
                         &packs,
+                        &mut frontend,
                         runner,
                         context,
                         &mut entry,
@@ -417,6 +423,7 @@ pub(crate) fn build_node(
             &fixes,
             rust.as_ref(),
             &packs,
+            &mut frontend,
             runner,
             context,
             &mut entry,
@@ -815,6 +822,7 @@ fn run_attempt(
     fixes: &Fixes,
     rust: Option<&RustToolchain>,
     packs: &[Pack],
+    frontend: &mut FrontendChoice,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     entry: &mut ManifestEntry,
@@ -849,6 +857,25 @@ fn run_attempt(
     entry.metadata.rust_toolchain = rust.map(RustToolchain::describe);
     let mut attempt_env = variant_env(base_variant);
     attempt_env.extend(fixes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let FrontendChoice::Refused { why } = frontend {
+        return Err(AttemptFailure {
+            stage: crate::builder::Stage::Build,
+            message: why.clone(),
+            timed_out: false,
+            stopped: false,
+            policy: true,
+            verification: None,
+        });
+    }
+    let native_outcome = std::sync::Mutex::new(NativeOutcome::NotTried);
+    let native = match frontend {
+        FrontendChoice::Native { frontend, fallback } => Some(NativeRequest {
+            frontend,
+            fallback: *fallback,
+            outcome: &native_outcome,
+        }),
+        _ => None,
+    };
     let request = AttemptRequest {
         name: &node.name,
         version: &node.version,
@@ -860,6 +887,7 @@ fn run_attempt(
         rust,
         packs,
         packs_dir: runner.pack_store().map(PackStore::dir),
+        native,
     };
     let started = Instant::now();
     let result_dir = settings.cache.join("builds").join("results");
@@ -871,6 +899,23 @@ fn run_attempt(
         &result_dir,
     );
     let duration = started.elapsed().as_secs_f64();
+    let native_outcome = native_outcome
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // A fallback whose emulated build failed too says nothing against the native frontend.
+    let emulated_built = match &outcome {
+        Ok(_) => true,
+        Err(f) => f.stage != crate::builder::Stage::Build,
+    };
+    let frontend_note =
+        native_frontend_outcome(node, &native_outcome, emulated_built, frontend, context);
+    entry.metadata.build_frontend = Some(
+        match native_outcome {
+            NativeOutcome::Built | NativeOutcome::Failed(_) => "native",
+            _ => "emulated",
+        }
+        .to_string(),
+    );
     entry.metadata.duration_secs = Some((duration * 10.0).round() / 10.0);
     entry.metadata.verification = match &outcome {
         Ok(built) => Some(built.verification.clone()),
@@ -904,6 +949,10 @@ fn run_attempt(
             (status, f.message.clone(), hints)
         }
     };
+    let detail = match frontend_note {
+        Some(note) => format!("{detail}; {note}"),
+        None => detail,
+    };
     entry.detail = detail.clone();
     context.record_attempt(&Attempt {
         package: node.name.clone(),
@@ -922,6 +971,87 @@ fn run_attempt(
         environment: entry.metadata.environment.clone(),
     });
     outcome
+}
+
+/// The frontend of a package's attempts (see [`crate::native_frontend::choose`]); the
+/// log of the run says when it is not the native one and why.
+fn choose_frontend(
+    node: &PlanNode,
+    runner: &dyn Runner,
+    context: &BuildContext<'_>,
+    history: &History,
+) -> FrontendChoice {
+    let settings = context.settings;
+    let mode = settings.build_frontend;
+    let prepared = (mode != FrontendMode::Emulated)
+        .then(|| {
+            runner
+                .rootfs()
+                .map(|r| NativeFrontend::prepare(r, &settings.target.python_str()))
+        })
+        .flatten();
+    let remembered = (mode == FrontendMode::Auto)
+        .then(|| crate::native_frontend::remembered_failure(history, &node.name))
+        .flatten();
+    let choice = crate::native_frontend::choose(
+        mode,
+        prepared.as_ref(),
+        runner.native_frontend().is_some() && runner.accelerated(),
+        remembered,
+    );
+    if let FrontendChoice::Emulated { why } = &choice {
+        if mode != FrontendMode::Emulated {
+            context.reporter.message(&format!(
+                "{} {}: emulated build frontend: {why}",
+                node.name, node.version
+            ));
+        }
+    }
+    choice
+}
+
+/// Record a fallback of the native frontend after which the emulated one built (an
+/// event the next runs read, see [`crate::native_frontend::remembered_failure`]) and turn
+/// it off for the package's later attempts; the note for the attempt's detail.
+fn native_frontend_outcome(
+    node: &PlanNode,
+    outcome: &NativeOutcome,
+    emulated_built: bool,
+    frontend: &mut FrontendChoice,
+    context: &BuildContext<'_>,
+) -> Option<String> {
+    match outcome {
+        // Why not natively, when the run asked for it: the attempt's record says so.
+        NativeOutcome::NotTried => match frontend {
+            FrontendChoice::Emulated { why }
+                if context.settings.build_frontend != FrontendMode::Emulated =>
+            {
+                Some(format!("emulated build frontend: {why}"))
+            }
+            _ => None,
+        },
+        NativeOutcome::Built => Some("native build frontend".to_string()),
+        NativeOutcome::Failed(_) => None,
+        NativeOutcome::FellBack(why) if !emulated_built => Some(format!(
+            "the native frontend failed ({why}) and so did the emulated one"
+        )),
+        NativeOutcome::FellBack(why) => {
+            let message = format!(
+                "{} {}: the native build frontend failed ({why}); built with the emulated one, and later runs go straight to it",
+                node.name, node.version
+            );
+            context.reporter.message(&message);
+            context.record_event(
+                Event::new(crate::native_frontend::FAILED_EVENT, why.clone())
+                    .with_package(&node.name, &node.version)
+                    .with_data(serde_json::json!({ "reason": why })),
+            );
+            *frontend = FrontendChoice::Emulated {
+                why: format!("the native frontend failed in an earlier attempt ({why})"),
+            };
+            Some(format!("native frontend fell back to emulated: {why}"))
+        }
+    }
 }
 
 /// Store the verified wheel in the CAS and the output; remember the fix if one was needed.

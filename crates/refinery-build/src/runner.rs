@@ -224,6 +224,15 @@ impl BwrapRunner {
 }
 
 impl BwrapRunner {
+    /// Make the mount points of `mounts` (e.g. the native build frontend's, see
+    /// [`crate::native_frontend::NativeFrontend::mounts`]) when the environment is opened,
+    /// like [`BwrapRunner::prepare_mount_points`].
+    pub fn prepare_mounts(&self, mounts: &[Mount]) {
+        for mount in mounts {
+            self.ensure_mount_point(&mount.guest, mount.host.is_file());
+        }
+    }
+
     /// Make every mount point the build steps use (the build folders, the CA bundle,
     /// resolver files, the cross tools' folders) once, when the environment is opened,
     /// so that later builds find them and never write the rootfs. Idempotent.

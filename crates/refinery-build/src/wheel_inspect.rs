@@ -73,6 +73,24 @@ fn is_identifier_path(s: &str) -> bool {
 
 /// `(member, e_machine)` of every ELF file in the wheel.
 pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, String> {
+    Ok(elf_headers(wheel)?
+        .into_iter()
+        .map(|m| (m.name, m.machine))
+        .collect())
+}
+
+/// What the ELF header of a wheel member says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElfMember {
+    pub name: String,
+    /// `e_machine` (e.g. [`EM_S390`]).
+    pub machine: u16,
+    /// `EI_DATA` is `ELFDATA2MSB`.
+    pub big_endian: bool,
+}
+
+/// The ELF header of every ELF file in the wheel.
+pub fn elf_headers(wheel: &Path) -> Result<Vec<ElfMember>, String> {
     let file =
         std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
     let mut archive =
@@ -84,7 +102,11 @@ pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, String> {
         let mut header = [0u8; 20];
         if member.read_exact(&mut header).is_ok() {
             if let Some(machine) = elf_machine(&header) {
-                found.push((name, machine));
+                found.push(ElfMember {
+                    name,
+                    machine,
+                    big_endian: header[5] == 2,
+                });
             }
         }
     }

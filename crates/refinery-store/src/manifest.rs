@@ -185,6 +185,10 @@ pub struct ManifestMetadata {
     /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_toolchain: Option<String>,
+    /// Who ran the PEP 517 hooks of the build: `native` (a host CPython with the
+    /// target's sysconfig) or `emulated` (the environment's Python).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_frontend: Option<String>,
     /// What verification did: modules imported, smoke test and self-test results with
     /// their evidence (see [`crate::verification`]).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -493,6 +497,7 @@ mod tests {
             rust_toolchain: Some(
                 "rustc 1.97.1 (Debian forky, native amd64 → s390x-unknown-linux-gnu)".into(),
             ),
+            build_frontend: Some("native".into()),
             verification: Some(crate::verification::Verification {
                 level: "smoke".into(),
                 imported: vec!["regex".into(), "regex._regex".into()],

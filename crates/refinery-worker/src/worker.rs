@@ -63,6 +63,8 @@ pub struct WorkerOptions {
     pub catalog: Catalog,
     /// What verification does (`--verify`, `--smoke-tests` …).
     pub verify: refinery_build::verify::VerifySettings,
+    /// `--build-frontend` (see [`refinery_build::native_frontend`]).
+    pub build_frontend: refinery_build::native_frontend::FrontendMode,
 }
 
 impl WorkerOptions {
@@ -95,6 +97,7 @@ impl WorkerOptions {
             recipes: RecipePolicy::default(),
             catalog: Catalog::builtin(),
             verify: refinery_build::verify::VerifySettings::default(),
+            build_frontend: refinery_build::native_frontend::FrontendMode::Auto,
             cache,
         }
     }
@@ -646,6 +649,7 @@ fn build_in(
         verify: options.verify.clone(),
         // As in the job's plan: the version asked for or nothing.
         fallback_latest: false,
+        build_frontend: options.build_frontend,
     };
     // The build tells the recorder what it does: history, forwarding, log files.
     let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {

@@ -245,6 +245,22 @@ pub struct EnvironmentArgs {
     /// [default: auto]
     #[arg(long, value_enum, value_name = "MODE")]
     pub accelerate: Option<Accelerate>,
+    /// Who runs the PEP 517 build hooks: native (a host CPython of the target's X.Y with
+    /// the environment's sysconfig, in the same sandbox and with the same cross
+    /// compilers; a failure fails the attempt), emulated (the environment's Python), or
+    /// auto (native where the host has that CPython and the package has not failed that
+    /// way before; a failed or wrong native build falls back to emulated in the same
+    /// attempt and the history remembers). Needs accelerated builds. [default: auto]
+    #[arg(long, value_enum, value_name = "FRONTEND")]
+    pub build_frontend: Option<BuildFrontend>,
+}
+
+/// `--build-frontend`.
+#[derive(Debug, Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum BuildFrontend {
+    Auto,
+    Native,
+    Emulated,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -432,7 +448,10 @@ pub struct RunArgs {
     /// Longest wait between attempts, in seconds.
     #[arg(long, value_name = "SECS")]
     pub attempt_backoff_max: Option<f64>,
-    /// Packages built at once.
+    /// Packages built at once. [default: the number of CPU cores when the build frontend
+    /// and the verify install may run natively (`--build-frontend` auto or native and
+    /// `--verify-install native`, the defaults): then the emulated share of a build is
+    /// small; else 1]
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Order of ready builds: shortest-first (from past durations) or fifo (plan order).

@@ -213,6 +213,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         stop: None,
         verify: options.verify.clone(),
         fallback_latest: settings.fallback_latest,
+        build_frontend: options.environment.build_frontend,
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter, &recorder)?;
@@ -812,9 +813,10 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     options.max_jobs = args.max_jobs;
     options.max_attempts = args.max_attempts.max(1);
     options.attempt_timeout = Some(Duration::from_secs(args.attempt_timeout.max(1)));
-    options.environment =
-        crate::config::environment_options(&args.environment, &ConfigFile::default())?
-            .choice(envs_dir(&cache))?;
+    let environment =
+        crate::config::environment_options(&args.environment, &ConfigFile::default())?;
+    options.build_frontend = environment.build_frontend;
+    options.environment = environment.choice(envs_dir(&cache))?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let summary = match server {

@@ -61,6 +61,8 @@ pub struct ConfigFile {
     pub container_memory: Option<String>,
     /// auto, cross or off (`--accelerate`).
     pub accelerate: Option<String>,
+    /// auto, native or emulated (`--build-frontend`).
+    pub build_frontend: Option<String>,
     pub allow_system_recipes: Option<bool>,
     pub no_system_recipes: Option<bool>,
     pub dry_run_recipes: Option<bool>,
@@ -269,6 +271,7 @@ pub struct EnvironmentOptions {
     pub container_memory: Option<String>,
     pub host_build: bool,
     pub accelerate: refinery_build::accelerate::AccelerateMode,
+    pub build_frontend: refinery_build::native_frontend::FrontendMode,
 }
 
 pub fn environment_options(
@@ -303,6 +306,16 @@ pub fn environment_options(
                 anyhow::anyhow!("{e} (the accelerate setting of the config file)")
             })?,
             (None, None) => refinery_build::accelerate::AccelerateMode::Auto,
+        },
+        build_frontend: match (args.build_frontend, config.build_frontend.as_deref()) {
+            (Some(mode), _) => format!("{mode:?}")
+                .to_lowercase()
+                .parse()
+                .map_err(anyhow::Error::msg)?,
+            (None, Some(mode)) => mode.parse().map_err(|e: String| {
+                anyhow::anyhow!("{e} (the build_frontend setting of the config file)")
+            })?,
+            (None, None) => refinery_build::native_frontend::FrontendMode::Auto,
         },
     })
 }
@@ -363,6 +376,8 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             bail!("schedule {other:?} in the config file: use shortest-first or fifo")
         }
     };
+    let environment = environment_options(&args.environment, config)?;
+    let verify = verify_settings(&args.verification, config)?;
     Ok(RunOptions {
         manifest: args
             .manifest
@@ -383,9 +398,12 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .attempt_backoff_max
             .or(config.attempt_backoff_max)
             .unwrap_or(60.0),
-        jobs: args.jobs.or(config.jobs).unwrap_or(1).max(1),
+        jobs: match args.jobs.or(config.jobs) {
+            Some(jobs) => jobs.max(1),
+            None => default_jobs(environment.build_frontend, verify.native_install, cores()),
+        },
         schedule,
-        environment: environment_options(&args.environment, config)?,
+        environment,
         catalog: {
             let mut catalog = refinery_build::hints::Catalog::builtin();
             if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {
@@ -393,7 +411,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             }
             catalog
         },
-        verify: verify_settings(&args.verification, config)?,
+        verify,
         recipes: refinery_build::RecipePolicy {
             // --no-system-recipes wins over everything that would allow them.
             allowed: !(args.no_system_recipes || config.no_system_recipes.unwrap_or(false))
@@ -406,6 +424,26 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
         },
         output,
     })
+}
+
+/// The default of `--jobs`: every core when the build frontend and the verify install
+/// may run natively, so that a package's emulated share is its import and smoke checks
+/// (and configure tests); one build at a time, as before, when the PEP 517 hooks or the
+/// installs are asked to run under emulation.
+pub fn default_jobs(
+    frontend: refinery_build::native_frontend::FrontendMode,
+    native_install: bool,
+    cores: usize,
+) -> usize {
+    if frontend != refinery_build::native_frontend::FrontendMode::Emulated && native_install {
+        cores.max(1)
+    } else {
+        1
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// `--verify`, `--verify-timeout`, `--verify-reused`, `--verify-install`, `--smoke-tests` over the config
@@ -457,6 +495,16 @@ pub fn verify_settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jobs_default_to_the_cores_only_when_the_emulated_share_is_small() {
+        use refinery_build::native_frontend::FrontendMode;
+        assert_eq!(default_jobs(FrontendMode::Auto, true, 8), 8);
+        assert_eq!(default_jobs(FrontendMode::Native, true, 2), 2);
+        assert_eq!(default_jobs(FrontendMode::Emulated, true, 8), 1);
+        assert_eq!(default_jobs(FrontendMode::Auto, false, 8), 1);
+        assert_eq!(default_jobs(FrontendMode::Auto, true, 0), 1);
+    }
 
     #[test]
     fn config_keys_accept_both_spellings_and_reject_unknown_ones() {

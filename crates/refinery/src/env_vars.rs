@@ -89,6 +89,14 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "where s390x build environments live (default <cache>/envs); share it between caches",
     ),
     (
+        "REFINERY_HOST_PYTHON",
+        "the host CPython the native build frontend runs (default: pyenv's newest X.Y, else pythonX.Y on PATH)",
+    ),
+    (
+        "PYENV_ROOT",
+        "where pyenv keeps its Pythons, searched by the native build frontend (default ~/.pyenv)",
+    ),
+    (
         "REFINERY_TEST_BREAK_CROSS",
         "tests only: break the cross compilers of accelerated builds (read by refinery-build) to exercise the fallback to the emulated variant",
     ),

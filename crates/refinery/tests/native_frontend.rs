@@ -1,0 +1,231 @@
+//! The native build frontend (`--build-frontend`): a host CPython of the target's X.Y
+//! with the environment's sysconfig runs the PEP 517 hooks; its wheels must equal the
+//! emulated frontend's, and a package whose build looks at the host falls back to the
+//! emulated frontend, which the history remembers. These need the s390x environment,
+//! the host's cross compilers, uv and CPython 3.11 (pyenv on CI), and PyPI.
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use refinery_index::testing::LocalIndex;
+
+const NEEDS: &str = "needs network and emulation";
+
+/// Build `requirement` with `--build-frontend frontend` in `work`; the package's
+/// manifest entry and its wheel.
+fn build_with(
+    work: &Path,
+    requirement: &str,
+    name: &str,
+    frontend: &str,
+) -> (serde_json::Value, PathBuf) {
+    let input = requirements(work, requirement);
+    let (output, out) = main_job(
+        &input,
+        work,
+        &[
+            "--python",
+            "3.11",
+            "--build-frontend",
+            frontend,
+            "--max-attempts",
+            "1",
+            "--verify",
+            "import",
+            // PyPI has s390x wheels of some: build them anyway.
+            "--no-binary",
+            name,
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&manifest(&out), name).clone();
+    assert_eq!(e["status"], "built", "{frontend}: {e}");
+    let wheel = out.join(e["path"].as_str().unwrap());
+    (e, wheel)
+}
+
+/// The member names of a wheel, without the RECORD's hashes (they differ when the
+/// compilers' output does).
+fn members(wheel: &Path) -> Vec<String> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel).unwrap()).unwrap();
+    let mut names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The native frontend's wheel of a real sdist has the emulated frontend's name (tags),
+/// members and ELF machines; the log shows which frontend built it.
+fn assert_native_equals_emulated(requirement: &str, name: &str) {
+    let native_work = tempfile::tempdir().unwrap();
+    let emulated_work = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let (native, native_wheel) = build_with(native_work.path(), requirement, name, "native");
+    let native_secs = started.elapsed().as_secs_f64();
+    let started = std::time::Instant::now();
+    let (emulated, emulated_wheel) =
+        build_with(emulated_work.path(), requirement, name, "emulated");
+    let emulated_secs = started.elapsed().as_secs_f64();
+    eprintln!("{requirement}: native frontend run {native_secs:.1}s, emulated frontend run {emulated_secs:.1}s");
+    assert_eq!(native["metadata"]["build_frontend"], "native", "{native}");
+    assert_eq!(
+        emulated["metadata"]["build_frontend"], "emulated",
+        "{emulated}"
+    );
+    assert_eq!(
+        native["metadata"]["built_with"], emulated["metadata"]["built_with"],
+        "the same compilers"
+    );
+    let log = std::fs::read_to_string(native["metadata"]["log_path"].as_str().unwrap()).unwrap();
+    assert!(
+        log.contains("[refinery] frontend: native (host CPython 3.11"),
+        "{log}"
+    );
+    assert_eq!(
+        native_wheel.file_name(),
+        emulated_wheel.file_name(),
+        "same tags"
+    );
+    assert_eq!(members(&native_wheel), members(&emulated_wheel));
+    let machines = elf_machines(&native_wheel);
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+    assert_eq!(machines, elf_machines(&emulated_wheel));
+    // Big-endian, as the emulated build's.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&native_wheel).unwrap()).unwrap();
+    let mut header = [0u8; 6];
+    zip.by_name(&machines[0].0)
+        .unwrap()
+        .read_exact(&mut header)
+        .unwrap();
+    assert_eq!(header[5], 2, "ELFDATA2MSB");
+}
+
+#[test]
+#[ignore = "needs network and emulation"]
+fn markupsafe_2_1_5_native_frontend_wheel_equals_the_emulated_one() {
+    bookworm_rootfs().expect(NEEDS);
+    assert_native_equals_emulated("markupsafe==2.1.5\n", "markupsafe");
+}
+
+#[test]
+#[ignore = "needs network and emulation"]
+fn kiwisolver_cxx_native_frontend_wheel_equals_the_emulated_one() {
+    bookworm_rootfs().expect(NEEDS);
+    assert_native_equals_emulated("kiwisolver==1.4.7\n", "kiwisolver");
+}
+
+/// A C extension whose setup.py bundles a "helper" built for the machine it runs on: on
+/// a host that is not s390x it copies the running interpreter (an x86_64 ELF file) into
+/// the package, as builds that detect the host architecture do.
+fn write_host_detecting_sdist(dir: &Path, version: &str) -> PathBuf {
+    let setup_py = r#"import os, platform, shutil, sys
+from setuptools import setup, Extension
+package_data = {}
+if platform.machine() != "s390x":
+    shutil.copy(sys.executable, os.path.join("archpkg", "helper.bin"))
+    package_data = {"archpkg": ["helper.bin"]}
+setup(
+    packages=["archpkg"],
+    package_data=package_data,
+    ext_modules=[Extension("archpkg._fast", ["archpkg/_fast.c"])],
+)
+"#;
+    let pyproject = format!("[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"archpkg\"\nversion = \"{version}\"\n");
+    write_tar_gz(
+        dir,
+        &format!("archpkg-{version}"),
+        [
+            (
+                "PKG-INFO".to_string(),
+                format!("Metadata-Version: 2.2\nName: archpkg\nVersion: {version}\n"),
+            ),
+            ("pyproject.toml".to_string(), pyproject),
+            ("setup.py".to_string(), setup_py.to_string()),
+            (
+                "archpkg/__init__.py".to_string(),
+                "from ._fast import add\n".to_string(),
+            ),
+            (
+                "archpkg/_fast.c".to_string(),
+                extension_source("_fast", false),
+            ),
+        ],
+    )
+}
+
+#[test]
+#[ignore = "needs network and emulation"]
+fn a_build_that_detects_the_host_falls_back_to_the_emulated_frontend_and_is_remembered() {
+    bookworm_rootfs().expect(NEEDS);
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_host_detecting_sdist(&index_dir, "1.0");
+    write_host_detecting_sdist(&index_dir, "1.1");
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "archpkg==1.0\n");
+    let args = [
+        "--python",
+        "3.11",
+        "--index-url",
+        &index.url,
+        "--extra-index-url",
+        "https://pypi.org/simple",
+        "--max-attempts",
+        "1",
+        "--verify",
+        "import",
+    ];
+    let (output, out) = main_job(&input, tmp.path(), &args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&manifest(&out), "archpkg").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    // The native wheel carried an x86_64 file: the check caught it, the emulated one built.
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("native frontend fell back to emulated")
+            && detail.contains("archpkg/helper.bin is not a big-endian s390x binary"),
+        "{detail}"
+    );
+    assert_eq!(e["metadata"]["build_frontend"], "emulated", "{e}");
+    let wheel = out.join(e["path"].as_str().unwrap());
+    assert!(
+        !members(&wheel).iter().any(|m| m.ends_with("helper.bin")),
+        "the emulated build saw s390x: {:?}",
+        members(&wheel)
+    );
+    // The history remembers; the next build of the package goes straight to the
+    // emulated frontend.
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            tmp.path().join("cache").to_str().unwrap(),
+            "--package",
+            "archpkg",
+            "--json",
+        ],
+        &[],
+    );
+    let text = stdout(&history);
+    assert!(text.contains("native_frontend_failed"), "{text}");
+    let input = requirements(tmp.path(), "archpkg==1.1\n");
+    let (again, out) = main_job(&input, tmp.path(), &args);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains(
+            "archpkg 1.1: emulated build frontend: the native frontend failed for this package before"
+        ),
+        "{}",
+        stderr(&again)
+    );
+    let e = entry(&manifest(&out), "archpkg").clone();
+    assert_eq!(e["status"], "built", "{e}");
+}
