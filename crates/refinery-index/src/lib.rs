@@ -16,6 +16,7 @@
 pub mod client;
 mod netrc;
 mod parse;
+mod pip_env;
 pub mod redact;
 pub mod render;
 pub mod testing;

@@ -718,37 +718,6 @@ fn build_in(
     }
 }
 
-/// pip settings carried into the build environments for `index` (credentials travel in
-/// the environment only).
-pub fn pip_env_for(index: &IndexConfig) -> Vec<(String, String)> {
-    let with_auth = |url: &str| -> String {
-        match (&index.username, url::Url::parse(url)) {
-            (Some(user), Ok(mut parsed)) if parsed.username().is_empty() => {
-                let _ = parsed.set_username(user);
-                let _ = parsed.set_password(index.password.as_deref());
-                parsed.to_string()
-            }
-            _ => url.to_string(),
-        }
-    };
-    let mut env = vec![("PIP_INDEX_URL".to_string(), with_auth(&index.index_url))];
-    if !index.extra_index_urls.is_empty() {
-        let extras: Vec<String> = index
-            .extra_index_urls
-            .iter()
-            .map(|u| with_auth(u))
-            .collect();
-        env.push(("PIP_EXTRA_INDEX_URL".to_string(), extras.join(" ")));
-    }
-    if !index.trusted_hosts.is_empty() {
-        env.push((
-            "PIP_TRUSTED_HOST".to_string(),
-            index.trusted_hosts.join(" "),
-        ));
-    }
-    env
-}
-
 /// The catalog plus the hints added through the API (as `user-<id>` entries).
 pub fn catalog_with_user_hints(mut catalog: Catalog, store: &dyn QueueStore) -> Catalog {
     let Ok(hints) = store.hints() else {

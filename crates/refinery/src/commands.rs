@@ -197,7 +197,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         max_attempts: options.max_attempts,
         backoff_base: Duration::from_secs_f64(options.backoff_base.max(0.0)),
         backoff_max: Duration::from_secs_f64(options.backoff_max.max(0.0)),
-        pip_env: pip_env(&settings),
+        pip_env: settings.index.pip_env(),
         auditwheel: std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
         run_id: run_id(),
         simple_index: options.simple_index,
@@ -292,37 +292,6 @@ fn expander(settings: &PlanSettings) -> refinery_build::pipeline::Expander {
         )
         .map_err(|e| e.to_string())
     }))
-}
-
-/// pip settings carried into the build environments (may hold credentials: env only).
-fn pip_env(settings: &PlanSettings) -> Vec<(String, String)> {
-    let index = &settings.index;
-    let with_auth = |url: &str| -> String {
-        match (&index.username, url::Url::parse(url)) {
-            (Some(user), Ok(mut parsed)) if parsed.username().is_empty() => {
-                let _ = parsed.set_username(user);
-                let _ = parsed.set_password(index.password.as_deref());
-                parsed.to_string()
-            }
-            _ => url.to_string(),
-        }
-    };
-    let mut env = vec![("PIP_INDEX_URL".to_string(), with_auth(&index.index_url))];
-    if !index.extra_index_urls.is_empty() {
-        let extras: Vec<String> = index
-            .extra_index_urls
-            .iter()
-            .map(|u| with_auth(u))
-            .collect();
-        env.push(("PIP_EXTRA_INDEX_URL".to_string(), extras.join(" ")));
-    }
-    if !index.trusted_hosts.is_empty() {
-        env.push((
-            "PIP_TRUSTED_HOST".to_string(),
-            index.trusted_hosts.join(" "),
-        ));
-    }
-    env
 }
 
 fn run_id() -> String {
@@ -684,7 +653,7 @@ fn worker_options(
     options.history_db = history_db.to_path_buf();
     options.index =
         crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
-    options.pip_env = refinery_worker::worker::pip_env_for(&options.index);
+    options.pip_env = options.index.pip_env();
     if let Some(path) = hints_file {
         options
             .catalog
