@@ -21,7 +21,11 @@ use crate::Reporter;
 
 /// Where the packs folder appears inside build steps.
 pub const GUEST_PACKS_DIR: &str = "/opt/refinery-packs";
-/// Written into a finished pack; a folder without it is not used.
+/// The CPU level of code Zig compiles for `s390x-linux-gnu` without `-mcpu` (measured:
+/// `__ARCH__` 11 and `__VX__` defined), recorded for packs whose recipe chooses none.
+const ZIG_BASELINE_CPU: &str = "arch11 (z13, vector facility): Zig's s390x default";
+/// Written into a finished pack (its recipe, target and CPU level as JSON); a folder
+/// without it is not used.
 const MARKER_FILE: &str = "refinery-pack.json";
 /// Where a pack's build folder appears (one of the build mount points).
 const GUEST_WORK: &str = "/build";
@@ -56,6 +60,11 @@ pub struct PackRecipe {
     /// on PyPI and put on `PATH`; they run emulated like `configure`.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub tools: &'static [PackTool],
+    /// The s390x CPU level the library's code is built for, when the recipe chooses one
+    /// (recorded in the pack's `refinery-pack.json`); empty: the toolchain's baseline
+    /// (Zig's default for s390x is arch11 = z13, with the vector facility).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub cpu: &'static str,
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
@@ -89,6 +98,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
@@ -105,6 +115,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // zlib's own configure (not autoconf): CC comes from the environment.
         build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
                 make -j\"$JOBS\" libz.a\n\
@@ -119,6 +130,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &["zlib"],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // Only the library, its headers, xml2-config and the .pc file: the programs, tests
         // and documentation are not needed, and every libtool step runs emulated. No loadable
         // modules: nothing of the pack calls dlopen.
@@ -136,6 +148,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &["libxml2"],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
         // profiler and debugger stay: lxml calls xsltGetProfileInformation.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
@@ -154,6 +167,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // The tarball is the git tree without a generated configure (and the environment
         // has no autotools): its eight C files are compiled directly, with the version
         // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
@@ -177,6 +191,7 @@ const RECIPES: &[PackRecipe] = &[
         // pkg-config it links libssl.so).
         link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
         tools: &[],
+        cpu: "",
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -194,6 +209,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[CMAKE],
+        cpu: "",
         // libjpeg (the libjpeg-6b API that Pillow and others link) without TurboJPEG, the
         // programs or the SIMD code (its s390x build has none). CMAKE_SYSTEM_PROCESSOR
         // names the target: CMake runs emulated and reads the machine as s390x anyway.
@@ -203,6 +219,33 @@ const RECIPES: &[PackRecipe] = &[
         build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_SYSTEM_PROCESSOR=s390x -DENABLE_SHARED=OFF -DENABLE_STATIC=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DWITH_SIMD=OFF -DWITH_TURBOJPEG=OFF -DWITH_JPEG8=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
                 make -j\"$JOBS\"\n\
                 make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "openblas",
+        version: "0.3.31",
+        // Debian's orig tarball (openblas_0.3.29+ds) leaves out lapack-netlib, so it has
+        // no LAPACK without a Fortran compiler. The PyPI sdist of cmeel-openblas 0.3.31
+        // carries upstream's v0.3.31 tree unchanged (a git submodule), with LAPACK's C
+        // translation (lapack-netlib/SRC/*.c): its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/f5/22/65d8106bfb0942915c4f59cc5973e5d5fc6d9b0788fe76139f7f971f635d/cmeel_openblas-0.3.31.tar.gz",
+        sha256: "a3fe5e5875393a37f569da9bf1403adae45579570e8582b837bd985746d9ac20",
+        folder: "cmeel_openblas-0.3.31/OpenBLAS",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "DYNAMIC_ARCH=1: ZARCH_GENERIC, Z13 and Z14 kernels, chosen at run time from \
+              the CPU's facilities (AT_HWCAP); common code at Zig's s390x default, arch11 (z13)",
+        // BLAS, CBLAS, LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft) and
+        // LAPACKE, pthreads, LP64. DYNAMIC_ARCH as distributions build it: z14 and newer
+        // (every machine IBM still supports) get the Z14 kernels, z13 its own; one TARGET
+        // would leave the other's speed or the library would fault on it. OpenBLAS names
+        // each kernel set's CPU with -march=, which the toolchain's wrapper drops: cc-march
+        // hands it to Zig as -mcpu=. getarch is built with HOSTCC and runs emulated.
+        build: "printf '#!/bin/sh\\nfor a do shift; case \"$a\" in -march=*) a=\"-mcpu=${a#-march=}\" ;; esac; set -- \"$@\" \"$a\"; done\\nexec s390x-linux-gnu-gcc \"$@\"\\n' > cc-march\n\
+                chmod +x cc-march\n\
+                set -- CC=\"$PWD/cc-march\" HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 DYNAMIC_ARCH=1 TARGET=ZARCH_GENERIC NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
+                make -j\"$JOBS\" \"$@\" libs netlib\n\
+                make \"$@\" install DESTDIR=\"$DESTDIR\"",
     },
 ];
 
@@ -249,29 +292,45 @@ pub fn with_dependencies(names: &[String]) -> Result<Vec<&'static PackRecipe>, S
 }
 
 impl PackRecipe {
-    /// Folder name for a target glibc: readable prefix and a hash of the recipe and of its
-    /// dependencies' keys (a rebuilt zlib makes a new libxml2).
-    pub fn key(&self, glibc: (u16, u16)) -> String {
-        let json = if self.depends.is_empty() {
-            serde_json::to_vec(&(self, glibc))
-        } else {
-            let dependencies: Vec<String> = self
-                .depends
-                .iter()
-                .map(|d| recipe(d).map_or_else(|| (*d).to_string(), |r| r.key(glibc)))
-                .collect();
-            serde_json::to_vec(&(self, glibc, dependencies))
-        }
-        .expect("recipes serialize");
+    /// Folder name for a target: readable prefix (`<name>-<version>-glibc<X.Y>-`) and a
+    /// hash of the recipe, the target glibc, the toolchain's identity (a changed Zig or
+    /// wrapper makes a new pack) and the dependencies' keys (a rebuilt zlib makes a new
+    /// libxml2).
+    pub fn key(&self, target: &PackTarget) -> String {
+        let dependencies: Vec<String> = self
+            .depends
+            .iter()
+            .map(|d| recipe(d).map_or_else(|| (*d).to_string(), |r| r.key(target)))
+            .collect();
+        let json = serde_json::to_vec(&(self, target, dependencies)).expect("recipes serialize");
         let digest = hex::encode(&Sha256::digest(&json)[..6]);
         format!(
             "{}-{}-glibc{}.{}-{digest}",
-            self.name, self.version, glibc.0, glibc.1
+            self.name, self.version, target.glibc.0, target.glibc.1
         )
     }
 
     fn file_name(&self) -> &'static str {
         self.url.rsplit('/').next().unwrap_or(self.url)
+    }
+}
+
+/// What a pack is built for and with; part of its key and of its `refinery-pack.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackTarget {
+    /// The target glibc, e.g. (2, 17).
+    pub glibc: (u16, u16),
+    /// The compiler's identity ([`crate::zig::ZigToolchain::identity`]).
+    pub toolchain: String,
+}
+
+impl PackTarget {
+    /// Packs compiled by `zig`.
+    pub fn of(zig: &crate::zig::ZigToolchain) -> PackTarget {
+        PackTarget {
+            glibc: zig.glibc,
+            toolchain: zig.identity(),
+        }
     }
 }
 
@@ -367,7 +426,7 @@ impl PackStore {
         &self.dir
     }
 
-    /// The pack `recipe` for `glibc`, made first with `runner` (which must compile with
+    /// The pack `recipe` for `target`, made first with `runner` (which must compile with
     /// the glibc-targeted compiler) when it does not exist; `dependencies` are the finished
     /// packs it links (see [`with_dependencies`]). The source comes through `download`
     /// (url, sha256, folder) → file. The build's output goes to `log_path`, which a
@@ -376,14 +435,14 @@ impl PackStore {
     pub fn ensure(
         &self,
         recipe: &PackRecipe,
-        glibc: (u16, u16),
+        target: &PackTarget,
         dependencies: &[Pack],
         runner: &dyn Runner,
         download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
         log_path: &Path,
         reporter: &dyn Reporter,
     ) -> Result<Pack, String> {
-        let key = recipe.key(glibc);
+        let key = recipe.key(target);
         let pack = Pack {
             name: recipe.name.to_string(),
             key: key.clone(),
@@ -399,8 +458,8 @@ impl PackStore {
             return Ok(pack);
         }
         reporter.message(&format!(
-            "making the native library pack {key} ({} {} for glibc {}.{}, static)",
-            recipe.name, recipe.version, glibc.0, glibc.1
+            "making the native library pack {key} ({} {} for glibc {}.{} with {}, static)",
+            recipe.name, recipe.version, target.glibc.0, target.glibc.1, target.toolchain
         ));
         let work = self.dir.join(format!(".{key}.work-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&work);
@@ -418,7 +477,12 @@ impl PackStore {
                 .join(pack.guest_prefix().trim_start_matches('/'));
             has_static_library(&staged.join("lib"))?;
             static_pkg_config_files(&staged.join("lib").join("pkgconfig"))?;
-            let json = serde_json::to_vec_pretty(&(recipe, glibc)).expect("recipes serialize");
+            let json = serde_json::to_vec_pretty(&serde_json::json!({
+                "recipe": recipe,
+                "target": target,
+                "cpu": if recipe.cpu.is_empty() { ZIG_BASELINE_CPU } else { recipe.cpu },
+            }))
+            .expect("recipes serialize");
             std::fs::write(staged.join(MARKER_FILE), json)
                 .map_err(|e| format!("cannot write into {}: {e}", staged.display()))?;
             // A stale folder without the marker (an older, interrupted move) is replaced.

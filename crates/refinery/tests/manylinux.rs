@@ -390,3 +390,174 @@ assert list(Image.open(io.BytesIO(buf.getvalue())).getdata()) == list(im.getdata
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+/// An sdist whose C extension finds OpenBLAS through `pkg-config openblas` (as numpy's
+/// meson does) and calls CBLAS (dgemm, sgemm) and LAPACKE (dgesv). Without OpenBLAS,
+/// pkg-config says "Package openblas was not found", which the catalog knows.
+fn write_openblas_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <cblas.h>
+#include <lapacke.h>
+
+/* A[i][k] and B[k][j] of an n x n product: small integers, exact in float too. */
+static double a_at(int i, int k) { return (i * 7 + k * 3) % 11 - 5; }
+static double b_at(int k, int j) { return (k * 5 + j * 2) % 13 - 6; }
+
+static PyObject *gemm(PyObject *self, PyObject *args) {
+    int n, single;
+    if (!PyArg_ParseTuple(args, "ip", &n, &single)) return NULL;
+    double *a = malloc(sizeof(double) * n * n * 3);
+    float *f = malloc(sizeof(float) * n * n * 3);
+    double *b = a + n * n, *c = b + n * n;
+    float *fb = f + n * n, *fc = fb + n * n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            a[i * n + j] = f[i * n + j] = a_at(i, j);
+            b[i * n + j] = fb[i * n + j] = b_at(i, j);
+        }
+    if (single)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, f, n, fb, n, 0.0f, fc, n);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+    PyObject *out = PyList_New(n * n);
+    for (int i = 0; i < n * n; i++)
+        PyList_SET_ITEM(out, i, PyFloat_FromDouble(single ? fc[i] : c[i]));
+    free(a); free(f);
+    return out;
+}
+
+/* 2x + y + z = 4, x + 3y + 2z = 5, x = 6: (6, 15, -23). */
+static PyObject *gesv(PyObject *self, PyObject *args) {
+    double m[9] = {2, 1, 1, 1, 3, 2, 1, 0, 0}, rhs[3] = {4, 5, 6};
+    lapack_int pivots[3];
+    lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, 3, 1, m, 3, pivots, rhs, 1);
+    return Py_BuildValue("i(ddd)", (int)info, rhs[0], rhs[1], rhs[2]);
+}
+
+static PyObject *config(PyObject *self, PyObject *args) {
+    return Py_BuildValue("ss", openblas_get_config(), openblas_get_corename());
+}
+
+static PyMethodDef methods[] = {
+    {"gemm", gemm, METH_VARARGS, "n x n product by cblas_dgemm or cblas_sgemm"},
+    {"gesv", gesv, METH_NOARGS, "a 3 x 3 system by LAPACKE_dgesv"},
+    {"config", config, METH_NOARGS, "OpenBLAS's build options and chosen core"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "blasuser", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_blasuser(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("blasuser", ["blasuser.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "blasuser",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("blasuser.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs PyPI's file host (the OpenBLAS source) and the s390x rootfs environment"]
+fn the_openblas_pack_serves_cblas_and_lapacke_through_pkg_config_for_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_openblas_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "blasuser==1.0\n");
+    // Attempt 1 fails in pkg-config; the hint selects the OpenBLAS pack for attempt 2.
+    // The environment's setuptools builds it (the local index has no setuptools).
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
+        &[
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+        &[(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"blasuser": {"variant": "no-isolation"}}"#,
+        )],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let e = entry(&manifest(&out), "blasuser").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack openblas"),
+        "{e}"
+    );
+    // The pack records the CPU level it was built for.
+    let line = log
+        .lines()
+        .find(|l| l.contains("links the native library pack openblas-0.3.31-glibc2.17-"))
+        .unwrap_or_else(|| panic!("openblas not linked:\n{log}"));
+    let key = line.rsplit(' ').next().unwrap();
+    let marker: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(envs_dir().join("packs").join(key).join("refinery-pack.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        marker["cpu"].as_str().unwrap().starts_with("DYNAMIC_ARCH=1"),
+        "{marker}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libopenblas") || n.starts_with("libgfortran"))
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // Products checked against Python's own arithmetic (large enough for OpenBLAS's
+    // blocked kernels, not its small-matrix path), and a LAPACK solve.
+    let code = r#"import sys, blasuser
+n = 48
+a = [[(i * 7 + k * 3) % 11 - 5 for k in range(n)] for i in range(n)]
+b = [[(k * 5 + j * 2) % 13 - 6 for j in range(n)] for k in range(n)]
+want = [float(sum(a[i][k] * b[k][j] for k in range(n))) for i in range(n) for j in range(n)]
+assert blasuser.gemm(n, False) == want, "dgemm"
+assert blasuser.gemm(n, True) == want, "sgemm"
+assert blasuser.gesv() == (0, (6.0, 15.0, -23.0)), blasuser.gesv()
+config, core = blasuser.config()
+assert "DYNAMIC_ARCH" in config, config
+print(sys.byteorder, core)"#;
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    let printed = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    assert!(
+        printed.starts_with("big "),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // The kernel set OpenBLAS chose at run time (under QEMU: what its CPU model offers).
+    eprintln!("OpenBLAS core under emulation: {}", &printed[4..]);
+}
