@@ -233,19 +233,79 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
-        cpu: "DYNAMIC_ARCH=1: ZARCH_GENERIC, Z13 and Z14 kernels, chosen at run time from \
-              the CPU's facilities (AT_HWCAP); common code at Zig's s390x default, arch11 (z13)",
+        cpu: "TARGET=Z13: OpenBLAS's z13 kernels (vector facility), the level of Zig's \
+              s390x default (arch11) that every pack and extension is compiled for",
         // BLAS, CBLAS, LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft) and
-        // LAPACKE, pthreads, LP64. DYNAMIC_ARCH as distributions build it: z14 and newer
-        // (every machine IBM still supports) get the Z14 kernels, z13 its own; one TARGET
-        // would leave the other's speed or the library would fault on it. OpenBLAS names
-        // each kernel set's CPU with -march=, which the toolchain's wrapper drops: cc-march
-        // hands it to Zig as -mcpu=. getarch is built with HOSTCC and runs emulated.
-        build: "printf '#!/bin/sh\\nfor a do shift; case \"$a\" in -march=*) a=\"-mcpu=${a#-march=}\" ;; esac; set -- \"$@\" \"$a\"; done\\nexec s390x-linux-gnu-gcc \"$@\"\\n' > cc-march\n\
-                chmod +x cc-march\n\
-                set -- CC=\"$PWD/cc-march\" HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 DYNAMIC_ARCH=1 TARGET=ZARCH_GENERIC NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
+        // LAPACKE, pthreads, LP64. One kernel set, Z13: the code around it is arch11
+        // anyway, so a machine without the vector facility could not run it, and
+        // DYNAMIC_ARCH (ZARCH_GENERIC + Z13 + Z14, for Z14's single-precision kernels)
+        // would compile the kernels three times in a build that is already the longest
+        // pack. getarch is built with HOSTCC and runs emulated.
+        build: "set -- HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 TARGET=Z13 NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
                 make -j\"$JOBS\" \"$@\" libs netlib\n\
                 make \"$@\" install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "bzip2",
+        version: "1.0.8",
+        url: "https://deb.debian.org/debian/pool/main/b/bzip2/bzip2_1.0.8.orig.tar.gz",
+        sha256: "ab5a03176ee106d3f0fa90e381da478ddae405918153cca248e682cd0c4a2269",
+        folder: "bzip2-1.0.8",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // A plain Makefile that names gcc itself; upstream has no .pc file, so bzip2.pc is
+        // written as Debian's libbz2-dev ships it.
+        build: "make -j\"$JOBS\" libbz2.a CC=\"$CC\" CFLAGS=\"-O2 -fPIC -D_FILE_OFFSET_BITS=64\"\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libbz2.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp bzlib.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: bzip2\\nDescription: lossless, block-sorting data compression library\\nVersion: 1.0.8\\nLibs: -L${libdir} -lbz2\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/bzip2.pc\"",
+    },
+    PackRecipe {
+        name: "xz",
+        version: "5.4.1",
+        url: "https://deb.debian.org/debian/pool/main/x/xz-utils/xz-utils_5.4.1.orig.tar.xz",
+        sha256: "5d9827aa1875b21c288f78864bb26d2650b436ea8d2cad364e4921eb6266a5a5",
+        folder: "xz-5.4.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // liblzma only (its headers and liblzma.pc come with it): no programs, scripts,
+        // documentation or translations.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc --disable-nls\n\
+                make -j\"$JOBS\" -C src/liblzma\n\
+                make -C src/liblzma install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "zstd",
+        version: "1.5.4",
+        url: "https://deb.debian.org/debian/pool/main/libz/libzstd/libzstd_1.5.4+dfsg2.orig.tar.xz",
+        sha256: "8cf4bbb65e77ec348d052c8d6230eba66d435bddf64c8b5be2fcb16880c19953",
+        folder: "zstd-1.5.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The multi-threaded static library (`-mt`: ZSTD_MULTITHREAD, and -pthread in the
+        // .pc file's private libraries).
+        build: "make -C lib -j\"$JOBS\" libzstd.a-mt CFLAGS=\"-O2 -fPIC\"\n\
+                make -C lib libzstd.pc-mt PREFIX=\"$PREFIX\"\n\
+                make -C lib install-pc install-static install-includes PREFIX=\"$PREFIX\" DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "lz4",
+        version: "1.9.4",
+        url: "https://deb.debian.org/debian/pool/main/l/lz4/lz4_1.9.4.orig.tar.gz",
+        sha256: "0b0e3aa07c8c063ddf40b082bdf7e37a1562bda40a0ff5272957f3e987e0e54b",
+        folder: "lz4-1.9.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        build: "make -C lib -j\"$JOBS\" BUILD_SHARED=no CFLAGS=\"-O2 -fPIC\" PREFIX=\"$PREFIX\" install DESTDIR=\"$DESTDIR\"",
     },
 ];
 

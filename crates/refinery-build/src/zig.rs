@@ -383,6 +383,9 @@ mod tests {
         assert_eq!(zig_version(&zig).unwrap(), "0.99.1");
         write_executable(&zig, "#!/bin/sh\necho 'bad cpu' >&2; exit 3\n").unwrap();
         let err = zig_version(&zig).unwrap_err();
-        assert!(err.contains(&zig.display().to_string()) && err.contains("bad cpu"), "{err}");
+        assert!(
+            err.contains(&zig.display().to_string()) && err.contains("bad cpu"),
+            "{err}"
+        );
     }
 }

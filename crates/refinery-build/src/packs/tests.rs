@@ -14,8 +14,12 @@ fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
         assert_eq!(recipe.sha256.len(), 64, "{}", recipe.name);
         // Debian's source pool, or a PyPI sdist where Debian's tarball lacks a part.
         assert!(
-            recipe.url.starts_with("https://deb.debian.org/debian/pool/")
-                || recipe.url.starts_with("https://files.pythonhosted.org/packages/"),
+            recipe
+                .url
+                .starts_with("https://deb.debian.org/debian/pool/")
+                || recipe
+                    .url
+                    .starts_with("https://files.pythonhosted.org/packages/"),
             "{}",
             recipe.name
         );
@@ -295,7 +299,11 @@ fn a_second_run_reuses_the_pack_without_fetching_or_building() {
     let marker: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join(MARKER_FILE)).unwrap()).unwrap();
     assert_eq!(marker["target"]["toolchain"], "zig test", "{marker}");
-    assert_eq!(marker["target"]["glibc"], serde_json::json!([2, 17]), "{marker}");
+    assert_eq!(
+        marker["target"]["glibc"],
+        serde_json::json!([2, 17]),
+        "{marker}"
+    );
     assert_eq!(marker["recipe"]["name"], "fake", "{marker}");
     assert_eq!(marker["cpu"], ZIG_BASELINE_CPU, "{marker}");
     assert_eq!(
