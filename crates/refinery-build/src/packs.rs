@@ -307,6 +307,71 @@ const RECIPES: &[PackRecipe] = &[
         cpu: "",
         build: "make -C lib -j\"$JOBS\" BUILD_SHARED=no CFLAGS=\"-O2 -fPIC\" PREFIX=\"$PREFIX\" install DESTDIR=\"$DESTDIR\"",
     },
+    PackRecipe {
+        name: "libpng",
+        version: "1.6.39",
+        url: "https://deb.debian.org/debian/pool/main/libp/libpng1.6/libpng1.6_1.6.39.orig.tar.gz",
+        sha256: "a00e9d2f2f664186e4202db9299397f851aea71b36a35e74910b8820e380d441",
+        folder: "libpng-1.6.39",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // `make install` whole: its hooks link png.h, libpng.a and libpng.pc to the
+        // libpng16 names that users ask for.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "freetype",
+        version: "2.12.1",
+        url: "https://deb.debian.org/debian/pool/main/f/freetype/freetype_2.12.1+dfsg.orig.tar.xz",
+        sha256: "7dedb6b9adf331559daea614a83b8de42a753e685ec8e1c4bdb4529eb880b0d1",
+        folder: "freetype-2.12.1",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // zlib (compressed fonts) from its pack; none of the optional libraries the
+        // environment might have (bzip2, libpng, HarfBuzz, Brotli).
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=yes --with-bzip2=no --with-png=no --with-harfbuzz=no --with-brotli=no\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libwebp",
+        version: "1.2.4",
+        url: "https://deb.debian.org/debian/pool/main/libw/libwebp/libwebp_1.2.4.orig.tar.gz",
+        sha256: "7bf5a8a28cc69bcfa8cb214f2c3095703c6b73ac5fba4d5480c205331d9494df",
+        folder: "libwebp-1.2.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libwebp with libwebpmux and libwebpdemux (Pillow links all three), without the
+        // example programs and their image libraries.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --enable-libwebpmux --enable-libwebpdemux --disable-gl --disable-sdl --disable-png --disable-jpeg --disable-tiff --disable-gif --disable-wic\n\
+                make -j\"$JOBS\" -C src\n\
+                make -C src install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libtiff",
+        version: "4.5.0",
+        url: "https://deb.debian.org/debian/pool/main/t/tiff/tiff_4.5.0.orig.tar.bz2",
+        sha256: "638f43d7dea33948d5dee7f39572fc0194d9cc3c74195de9dd26a4388a1f880a",
+        folder: "libtiff-v4.5.0",
+        depends: &["zlib", "libjpeg-turbo"],
+        link_env: &[],
+        tools: &[CMAKE],
+        cpu: "",
+        // The tarball has no configure: CMake, as for libjpeg-turbo. Deflate and JPEG
+        // from the packs; every other codec library off, so none of the environment's
+        // (newer glibc) is found and linked.
+        build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_CXX_COMPILER=s390x-linux-gnu-g++ -DCMAKE_SYSTEM_PROCESSOR=s390x -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_PREFIX_PATH=\"$PACK_ZLIB;$PACK_LIBJPEG_TURBO\" -Dtiff-tools=OFF -Dtiff-tests=OFF -Dtiff-contrib=OFF -Dtiff-docs=OFF -Dcxx=OFF -Dzlib=ON -Djpeg=ON -Dlibdeflate=OFF -Djbig=OFF -Dlerc=OFF -Dlzma=OFF -Dzstd=OFF -Dwebp=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
 ];
 
 /// The recipe of the pack `name`.

@@ -743,3 +743,206 @@ assert squeeze.squeeze("zstd", data)[:4] == b"\x28\xb5\x2f\xfd"
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+/// An sdist whose C extension finds libpng, FreeType, libwebp (with mux and demux) and
+/// libtiff through one `pkg-config` call and encodes and decodes with each.
+fn write_imaging_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include <png.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include <webp/encode.h>
+#include <webp/decode.h>
+#include <webp/mux.h>
+#include <webp/demux.h>
+#include <tiffio.h>
+
+/* RGB pixels -> (PNG file bytes, RGB decoded back by libpng). */
+static PyObject *png(PyObject *self, PyObject *args) {
+    const char *rgb; Py_ssize_t n; int w, h;
+    if (!PyArg_ParseTuple(args, "y#ii", &rgb, &n, &w, &h)) return NULL;
+    png_image img; memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION; img.width = w; img.height = h; img.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, rgb, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png size: %s", img.message);
+    void *file = malloc(size);
+    if (!png_image_write_to_memory(&img, file, &size, 0, rgb, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png write: %s", img.message);
+    png_image back; memset(&back, 0, sizeof back); back.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&back, file, size)) return PyErr_Format(PyExc_ValueError, "png read: %s", back.message);
+    back.format = PNG_FORMAT_RGB;
+    char *out = malloc(PNG_IMAGE_SIZE(back));
+    if (!png_image_finish_read(&back, NULL, out, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png decode: %s", back.message);
+    PyObject *result = Py_BuildValue("y#y#", file, (Py_ssize_t)size, out, (Py_ssize_t)PNG_IMAGE_SIZE(back));
+    free(file); free(out);
+    return result;
+}
+
+/* RGB pixels -> (lossless WebP bytes, RGB decoded back by libwebp). */
+static PyObject *webp(PyObject *self, PyObject *args) {
+    const char *rgb; Py_ssize_t n; int w, h, dw = 0, dh = 0;
+    if (!PyArg_ParseTuple(args, "y#ii", &rgb, &n, &w, &h)) return NULL;
+    uint8_t *file = NULL;
+    size_t size = WebPEncodeLosslessRGB((const uint8_t *)rgb, w, h, w * 3, &file);
+    if (!size) return PyErr_Format(PyExc_ValueError, "webp encode failed");
+    uint8_t *out = WebPDecodeRGB(file, size, &dw, &dh);
+    if (!out) return PyErr_Format(PyExc_ValueError, "webp decode failed");
+    PyObject *result = Py_BuildValue("y#y#", file, (Py_ssize_t)size, out, (Py_ssize_t)dw * dh * 3);
+    WebPFree(file); WebPFree(out);
+    return result;
+}
+
+/* RGB pixels written to path with a TIFF compression scheme, read back as RGB. */
+static PyObject *tiff(PyObject *self, PyObject *args) {
+    const char *path, *rgb; Py_ssize_t n; int w, h, compression;
+    if (!PyArg_ParseTuple(args, "sy#iii", &path, &rgb, &n, &w, &h, &compression)) return NULL;
+    TIFF *t = TIFFOpen(path, "w");
+    if (!t) return PyErr_Format(PyExc_OSError, "cannot write %s", path);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w); TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8); TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB); TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, h); TIFFSetField(t, TIFFTAG_COMPRESSION, compression);
+    for (int y = 0; y < h; y++)
+        if (TIFFWriteScanline(t, (void *)(rgb + (size_t)y * w * 3), y, 0) < 0) { TIFFClose(t); return PyErr_Format(PyExc_OSError, "scanline %d", y); }
+    TIFFClose(t);
+    t = TIFFOpen(path, "r");
+    if (!t) return PyErr_Format(PyExc_OSError, "cannot read %s", path);
+    uint32_t *raster = _TIFFmalloc((tmsize_t)w * h * 4);
+    int ok = TIFFReadRGBAImageOriented(t, w, h, raster, ORIENTATION_TOPLEFT, 0);
+    TIFFClose(t);
+    if (!ok) { _TIFFfree(raster); return PyErr_Format(PyExc_ValueError, "tiff decode failed"); }
+    char *out = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h; i++) {
+        out[3 * i] = TIFFGetR(raster[i]); out[3 * i + 1] = TIFFGetG(raster[i]); out[3 * i + 2] = TIFFGetB(raster[i]);
+    }
+    PyObject *result = PyBytes_FromStringAndSize(out, (Py_ssize_t)w * h * 3);
+    _TIFFfree(raster); free(out);
+    return result;
+}
+
+/* (FreeType version, error of opening bytes that are no font). */
+static PyObject *freetype(PyObject *self, PyObject *args) {
+    FT_Library lib; FT_Int a, b, c; FT_Face face;
+    if (FT_Init_FreeType(&lib)) return PyErr_Format(PyExc_RuntimeError, "FT_Init_FreeType failed");
+    FT_Library_Version(lib, &a, &b, &c);
+    int err = FT_New_Memory_Face(lib, (const FT_Byte *)"not a font at all", 17, 0, &face);
+    FT_Done_FreeType(lib);
+    return Py_BuildValue("(iii)i", a, b, c, err);
+}
+
+static PyObject *versions(PyObject *self, PyObject *args) {
+    return Py_BuildValue("siiis", png_get_libpng_ver(NULL), WebPGetDecoderVersion(), WebPGetMuxVersion(), WebPGetDemuxVersion(), TIFFGetVersion());
+}
+
+static PyMethodDef methods[] = {
+    {"png", png, METH_VARARGS, "PNG round trip"},
+    {"webp", webp, METH_VARARGS, "WebP round trip"},
+    {"tiff", tiff, METH_VARARGS, "TIFF round trip"},
+    {"freetype", freetype, METH_NOARGS, "FreeType"},
+    {"versions", versions, METH_NOARGS, "library versions"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "pictures", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_pictures(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpng16", "freetype2", "libwebp", "libwebpmux", "libwebpdemux", "libtiff-4"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("pictures", ["pictures.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "pictures",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("pictures.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs Debian's source pool, PyPI (CMake) and the s390x rootfs environment"]
+fn the_libpng_freetype_libwebp_and_libtiff_packs_link_into_one_extension_for_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_imaging_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "pictures==1.0\n");
+    // Attempt 1 fails in pkg-config; the hints select the four packs (and zlib and
+    // libjpeg-turbo below them) for attempt 2.
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
+        &[
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+        &[(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"pictures": {"variant": "no-isolation"}}"#,
+        )],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let e = entry(&manifest(&out), "pictures").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let actions: Vec<&str> = e["metadata"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for pack in ["libpng", "freetype", "libwebp", "libtiff"] {
+        assert!(
+            actions.contains(&format!("pack {pack}").as_str()),
+            "{actions:?}"
+        );
+    }
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("lib") && n.contains(".so"))
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // Lossless round trips through libpng, libwebp and libtiff (Deflate: zlib), a lossy
+    // one through libtiff's JPEG codec (libjpeg-turbo), and FreeType refusing a non-font.
+    let code = r#"import sys, zlib, pictures
+w, h = 40, 30
+rgb = bytes(v for y in range(h) for x in range(w) for v in (x * 6, y * 8, (x * y) % 256))
+png, back = pictures.png(rgb, w, h)
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and back == rgb
+webp, back = pictures.webp(rgb, w, h)
+assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and back == rgb
+assert pictures.tiff("/tmp/deflate.tif", rgb, w, h, 8) == rgb
+lossy = pictures.tiff("/tmp/jpeg.tif", rgb, w, h, 7)
+assert max(abs(a - b) for a, b in zip(lossy, rgb)) < 40, max(abs(a - b) for a, b in zip(lossy, rgb))
+assert open("/tmp/jpeg.tif", "rb").read()[:4] == b"MM\x00\x2a"
+assert pictures.freetype() == ((2, 12, 1), 2), pictures.freetype()
+png_version, webp_version, mux, demux, tiff = pictures.versions()
+assert png_version == "1.6.39" and webp_version == mux == demux == 0x010204, pictures.versions()
+assert tiff.startswith("LIBTIFF, Version 4.5.0"), tiff
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}

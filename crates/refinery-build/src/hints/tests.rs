@@ -306,7 +306,7 @@ fn clang_and_zig_missing_header_errors_give_the_same_hints_as_gcc() {
 }
 
 #[test]
-fn missing_compression_and_blas_libraries_select_their_packs_for_an_older_target() {
+fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_target() {
     let catalog = Catalog::builtin();
     let actions = |line: &str, prefer_packs: bool| -> Vec<String> {
         catalog
@@ -357,6 +357,38 @@ fn missing_compression_and_blas_libraries_select_their_packs_for_an_older_target
             ],
             "lz4",
             "liblz4-dev",
+        ),
+        (
+            [
+                "Package libpng16 was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: png.h: No such file or directory",
+            ],
+            "libpng",
+            "libpng-dev",
+        ),
+        (
+            [
+                "Package 'freetype2', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: ft2build.h: No such file or directory",
+            ],
+            "freetype",
+            "libfreetype-dev",
+        ),
+        (
+            [
+                "Package libwebpmux was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: webp/decode.h: No such file or directory",
+            ],
+            "libwebp",
+            "libwebp-dev",
+        ),
+        (
+            [
+                "Package 'libtiff-4', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: tiffio.h: No such file or directory",
+            ],
+            "libtiff",
+            "libtiff-dev",
         ),
     ] {
         for line in lines {
