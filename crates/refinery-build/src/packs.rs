@@ -1,12 +1,13 @@
-//! Native library packs: C libraries that extensions link (libffi, zlib, …) built from
-//! pinned Debian source tarballs with the glibc-targeted compiler (see [`crate::zig`]) into
+//! Native library packs: C libraries that extensions link (libffi, zlib, OpenBLAS, …)
+//! built from pinned source tarballs (Debian's orig tarballs; a PyPI sdist where Debian's
+//! lacks a part) with the glibc-targeted compiler (see [`crate::zig`]) into
 //! a prefix, static and position independent. An extension built for `manylinux2014`
 //! then links the library in, instead of linking the environment's shared library, whose
 //! own glibc symbols are newer than the target allows (auditwheel would graft it and
 //! refuse the tag).
 //!
 //! Packs live in `<envs>/packs/<name>-<version>-glibc<X.Y>-<hash>/`, made once per target
-//! glibc, and the whole folder is bound read-only at [`GUEST_PACKS_DIR`] into build steps.
+//! glibc and toolchain ([`PackTarget`]), and the whole folder is bound read-only at [`GUEST_PACKS_DIR`] into build steps.
 //! A pack is made in the build environment itself: its configure script runs under
 //! emulation and the compiler natively, `make install DESTDIR=…` stages it, and the
 //! prefix recorded in its `.pc` files is the path builds see.
@@ -39,10 +40,12 @@ const UNPACK: &str = "'import sys, tarfile; t = tarfile.open(sys.argv[1]); \
 pub struct PackRecipe {
     pub name: &'static str,
     pub version: &'static str,
-    /// The Debian `.orig` tarball (the upstream release as Debian ships it).
+    /// The Debian `.orig` tarball (the upstream release as Debian ships it), or a PyPI
+    /// sdist that carries the upstream tree when Debian's leaves out a part.
     pub url: &'static str,
-    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc). The
-    /// orig tarball is upstream's release: Debian's patches are not applied.
+    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc) or
+    /// PyPI's JSON API. The orig tarball is upstream's release: Debian's patches are not
+    /// applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.
     pub folder: &'static str,
@@ -235,13 +238,14 @@ const RECIPES: &[PackRecipe] = &[
         tools: &[],
         cpu: "TARGET=Z13: OpenBLAS's z13 kernels (vector facility), the level of Zig's \
               s390x default (arch11) that every pack and extension is compiled for",
-        // BLAS, CBLAS, LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft) and
-        // LAPACKE, pthreads, LP64. One kernel set, Z13: the code around it is arch11
+        // BLAS, CBLAS and LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft),
+        // pthreads, LP64. No LAPACKE: numpy and scipy call LAPACK's Fortran symbols
+        // (dgesv_), and its 2,700 C files would double the build. One kernel set, Z13: the code around it is arch11
         // anyway, so a machine without the vector facility could not run it, and
         // DYNAMIC_ARCH (ZARCH_GENERIC + Z13 + Z14, for Z14's single-precision kernels)
         // would compile the kernels three times in a build that is already the longest
         // pack. getarch is built with HOSTCC and runs emulated.
-        build: "set -- HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 TARGET=Z13 NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
+        build: "set -- HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 NO_LAPACKE=1 TARGET=Z13 NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
                 make -j\"$JOBS\" \"$@\" libs netlib\n\
                 make \"$@\" install DESTDIR=\"$DESTDIR\"",
     },
@@ -586,8 +590,15 @@ impl PackStore {
             "making the native library pack {key} ({} {} for glibc {}.{} with {}, static)",
             recipe.name, recipe.version, target.glibc.0, target.glibc.1, target.toolchain
         ));
-        let work = self.dir.join(format!(".{key}.work-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
+        // Work folders of this key that a killed run left (any process id): the lock
+        // says nobody builds this key now. A cold OpenBLAS leaves gigabytes.
+        let stale = format!(".{key}.work-");
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&stale) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let work = self.dir.join(format!("{stale}{}", std::process::id()));
         let job = PackJob {
             recipe,
             pack: &pack,

@@ -392,13 +392,12 @@ print(sys.byteorder)"#;
 }
 
 /// An sdist whose C extension finds OpenBLAS through `pkg-config openblas` (as numpy's
-/// meson does) and calls CBLAS (dgemm, sgemm) and LAPACKE (dgesv). Without OpenBLAS,
+/// meson does) and calls CBLAS (dgemm, sgemm) and LAPACK (dgesv_). Without OpenBLAS,
 /// pkg-config says "Package openblas was not found", which the catalog knows.
 fn write_openblas_sdist(dir: &Path) -> std::path::PathBuf {
     let source = r#"#define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <cblas.h>
-#include <lapacke.h>
 
 /* A[i][k] and B[k][j] of an n x n product: small integers, exact in float too. */
 static double a_at(int i, int k) { return (i * 7 + k * 3) % 11 - 5; }
@@ -427,12 +426,15 @@ static PyObject *gemm(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* 2x + y + z = 4, x + 3y + 2z = 5, x = 6: (6, 15, -23). */
+/* LAPACK's Fortran symbol, as numpy and scipy declare it. */
+void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b, const int *ldb, int *info);
+
+/* 2x + y + z = 4, x + 3y + 2z = 5, x = 6: (6, 15, -23). Column-major. */
 static PyObject *gesv(PyObject *self, PyObject *args) {
-    double m[9] = {2, 1, 1, 1, 3, 2, 1, 0, 0}, rhs[3] = {4, 5, 6};
-    lapack_int pivots[3];
-    lapack_int info = LAPACKE_dgesv(LAPACK_ROW_MAJOR, 3, 1, m, 3, pivots, rhs, 1);
-    return Py_BuildValue("i(ddd)", (int)info, rhs[0], rhs[1], rhs[2]);
+    double m[9] = {2, 1, 1, 1, 3, 0, 1, 2, 0}, rhs[3] = {4, 5, 6};
+    int n = 3, one = 1, pivots[3], info = -1;
+    dgesv_(&n, &one, m, &n, pivots, rhs, &n, &info);
+    return Py_BuildValue("i(ddd)", info, rhs[0], rhs[1], rhs[2]);
 }
 
 static PyObject *config(PyObject *self, PyObject *args) {
@@ -441,7 +443,7 @@ static PyObject *config(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"gemm", gemm, METH_VARARGS, "n x n product by cblas_dgemm or cblas_sgemm"},
-    {"gesv", gesv, METH_NOARGS, "a 3 x 3 system by LAPACKE_dgesv"},
+    {"gesv", gesv, METH_NOARGS, "a 3 x 3 system by LAPACK dgesv"},
     {"config", config, METH_NOARGS, "OpenBLAS's build options and chosen core"},
     {NULL, NULL, 0, NULL}};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "blasuser", NULL, -1, methods};
@@ -466,7 +468,7 @@ setup(ext_modules=[Extension("blasuser", ["blasuser.c"],
 
 #[test]
 #[ignore = "needs PyPI's file host (the OpenBLAS source) and the s390x rootfs environment"]
-fn the_openblas_pack_serves_cblas_and_lapacke_through_pkg_config_for_manylinux2014() {
+fn the_openblas_pack_serves_cblas_and_lapack_through_pkg_config_for_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
     let index_dir = tmp.path().join("index");

@@ -381,3 +381,21 @@ fn a_build_that_installs_no_library_is_refused() {
     assert!(err.contains("installed no static library"), "{err}");
     assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
 }
+
+#[test]
+fn the_work_folder_of_a_killed_build_is_removed_by_the_next_one() {
+    let f = Fixture::new();
+    let recipe = fake_recipe(&f.tarball, &f.sha256, INSTALL);
+    let key = recipe.key(&target((2, 17), "zig test"));
+    // What a run killed mid-build leaves: its work folder with a half-made prefix.
+    let stale = f.store.dir().join(format!(".{key}.work-99999"));
+    std::fs::create_dir_all(stale.join("out/opt/refinery-packs/x/lib")).unwrap();
+    std::fs::write(stale.join("out/opt/refinery-packs/x/lib/libhalf.a"), "x").unwrap();
+    // Another key's work folder is not this build's to remove.
+    let other = f.store.dir().join(".other-1.0-glibc2.17-abc.work-99999");
+    std::fs::create_dir_all(&other).unwrap();
+    let pack = f.ensure(&recipe, &Messages::default()).unwrap();
+    let mut expected = vec![".other-1.0-glibc2.17-abc.work-99999".to_string(), pack.key];
+    expected.sort();
+    assert_eq!(f.store_entries(), expected);
+}
