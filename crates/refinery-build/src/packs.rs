@@ -354,8 +354,10 @@ const RECIPES: &[PackRecipe] = &[
         tools: &[],
         cpu: "",
         // libwebp with libwebpmux and libwebpdemux (Pillow links all three), without the
-        // example programs and their image libraries.
+        // example programs and their image libraries. libsharpyuv is a convenience
+        // library libwebp's encoder folds in: made first, not installed.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --enable-libwebpmux --enable-libwebpdemux --disable-gl --disable-sdl --disable-png --disable-jpeg --disable-tiff --disable-gif --disable-wic\n\
+                make -j\"$JOBS\" -C sharpyuv\n\
                 make -j\"$JOBS\" -C src\n\
                 make -C src install DESTDIR=\"$DESTDIR\"",
     },
