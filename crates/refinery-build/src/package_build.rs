@@ -457,13 +457,14 @@ fn ensure_packs(
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
         crate::packs::fetch_source(context.client, url, sha256, dir)
     };
+    let target = crate::packs::PackTarget::of(zig);
     let mut packs: Vec<Pack> = Vec::new();
     for recipe in crate::packs::with_dependencies(names)? {
         let log_path = context.logs_dir.join(format!(
             "{}-{}-pack-{}.log",
             node.name,
             node.version,
-            recipe.key(zig.glibc)
+            recipe.key(&target)
         ));
         context
             .recorder
@@ -481,7 +482,7 @@ fn ensure_packs(
             .collect();
         let pack = store.ensure(
             recipe,
-            zig.glibc,
+            &target,
             &dependencies,
             runner,
             &download,

@@ -1,12 +1,13 @@
-//! Native library packs: C libraries that extensions link (libffi, zlib, …) built from
-//! pinned Debian source tarballs with the glibc-targeted compiler (see [`crate::zig`]) into
+//! Native library packs: C libraries that extensions link (libffi, zlib, OpenBLAS, …)
+//! built from pinned source tarballs (Debian's orig tarballs; a PyPI sdist where Debian's
+//! lacks a part) with the glibc-targeted compiler (see [`crate::zig`]) into
 //! a prefix, static and position independent. An extension built for `manylinux2014`
 //! then links the library in, instead of linking the environment's shared library, whose
 //! own glibc symbols are newer than the target allows (auditwheel would graft it and
 //! refuse the tag).
 //!
 //! Packs live in `<envs>/packs/<name>-<version>-glibc<X.Y>-<hash>/`, made once per target
-//! glibc, and the whole folder is bound read-only at [`GUEST_PACKS_DIR`] into build steps.
+//! glibc and toolchain ([`PackTarget`]), and the whole folder is bound read-only at [`GUEST_PACKS_DIR`] into build steps.
 //! A pack is made in the build environment itself: its configure script runs under
 //! emulation and the compiler natively, `make install DESTDIR=…` stages it, and the
 //! prefix recorded in its `.pc` files is the path builds see.
@@ -21,7 +22,11 @@ use crate::Reporter;
 
 /// Where the packs folder appears inside build steps.
 pub const GUEST_PACKS_DIR: &str = "/opt/refinery-packs";
-/// Written into a finished pack; a folder without it is not used.
+/// The CPU level of code Zig compiles for `s390x-linux-gnu` without `-mcpu` (measured:
+/// `__ARCH__` 11 and `__VX__` defined), recorded for packs whose recipe chooses none.
+const ZIG_BASELINE_CPU: &str = "arch11 (z13, vector facility): Zig's s390x default";
+/// Written into a finished pack (its recipe, target and CPU level as JSON); a folder
+/// without it is not used.
 const MARKER_FILE: &str = "refinery-pack.json";
 /// Where a pack's build folder appears (one of the build mount points).
 const GUEST_WORK: &str = "/build";
@@ -35,10 +40,12 @@ const UNPACK: &str = "'import sys, tarfile; t = tarfile.open(sys.argv[1]); \
 pub struct PackRecipe {
     pub name: &'static str,
     pub version: &'static str,
-    /// The Debian `.orig` tarball (the upstream release as Debian ships it).
+    /// The Debian `.orig` tarball (the upstream release as Debian ships it), or a PyPI
+    /// sdist that carries the upstream tree when Debian's leaves out a part.
     pub url: &'static str,
-    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc). The
-    /// orig tarball is upstream's release: Debian's patches are not applied.
+    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc) or
+    /// PyPI's JSON API. The orig tarball is upstream's release: Debian's patches are not
+    /// applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.
     pub folder: &'static str,
@@ -56,6 +63,11 @@ pub struct PackRecipe {
     /// on PyPI and put on `PATH`; they run emulated like `configure`.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub tools: &'static [PackTool],
+    /// The s390x CPU level the library's code is built for, when the recipe chooses one
+    /// (recorded in the pack's `refinery-pack.json`); empty: the toolchain's baseline
+    /// (Zig's default for s390x is arch11 = z13, with the vector facility).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub cpu: &'static str,
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
@@ -89,6 +101,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
@@ -105,6 +118,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // zlib's own configure (not autoconf): CC comes from the environment.
         build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
                 make -j\"$JOBS\" libz.a\n\
@@ -119,6 +133,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &["zlib"],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // Only the library, its headers, xml2-config and the .pc file: the programs, tests
         // and documentation are not needed, and every libtool step runs emulated. No loadable
         // modules: nothing of the pack calls dlopen.
@@ -136,6 +151,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &["libxml2"],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
         // profiler and debugger stay: lxml calls xsltGetProfileInformation.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
@@ -154,6 +170,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         // The tarball is the git tree without a generated configure (and the environment
         // has no autotools): its eight C files are compiled directly, with the version
         // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
@@ -177,6 +194,7 @@ const RECIPES: &[PackRecipe] = &[
         // pkg-config it links libssl.so).
         link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
         tools: &[],
+        cpu: "",
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -194,6 +212,7 @@ const RECIPES: &[PackRecipe] = &[
         depends: &[],
         link_env: &[],
         tools: &[CMAKE],
+        cpu: "",
         // libjpeg (the libjpeg-6b API that Pillow and others link) without TurboJPEG, the
         // programs or the SIMD code (its s390x build has none). CMAKE_SYSTEM_PROCESSOR
         // names the target: CMake runs emulated and reads the machine as s390x anyway.
@@ -201,6 +220,161 @@ const RECIPES: &[PackRecipe] = &[
         // policy floor. Its install rules take a relative libdir as relative to the build
         // folder: the libdir is absolute.
         build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_SYSTEM_PROCESSOR=s390x -DENABLE_SHARED=OFF -DENABLE_STATIC=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DWITH_SIMD=OFF -DWITH_TURBOJPEG=OFF -DWITH_JPEG8=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "openblas",
+        version: "0.3.31",
+        // Debian's orig tarball (openblas_0.3.29+ds) leaves out lapack-netlib, so it has
+        // no LAPACK without a Fortran compiler. The PyPI sdist of cmeel-openblas 0.3.31
+        // carries upstream's v0.3.31 tree unchanged (a git submodule), with LAPACK's C
+        // translation (lapack-netlib/SRC/*.c): its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/f5/22/65d8106bfb0942915c4f59cc5973e5d5fc6d9b0788fe76139f7f971f635d/cmeel_openblas-0.3.31.tar.gz",
+        sha256: "a3fe5e5875393a37f569da9bf1403adae45579570e8582b837bd985746d9ac20",
+        folder: "cmeel_openblas-0.3.31/OpenBLAS",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "TARGET=Z13: OpenBLAS's z13 kernels (vector facility), the level of Zig's \
+              s390x default (arch11) that every pack and extension is compiled for",
+        // BLAS, CBLAS and LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft),
+        // pthreads, LP64. No LAPACKE: numpy and scipy call LAPACK's Fortran symbols
+        // (dgesv_), and its 2,700 C files would double the build. One kernel set, Z13: the code around it is arch11
+        // anyway, so a machine without the vector facility could not run it, and
+        // DYNAMIC_ARCH (ZARCH_GENERIC + Z13 + Z14, for Z14's single-precision kernels)
+        // would compile the kernels three times in a build that is already the longest
+        // pack. getarch is built with HOSTCC and runs emulated.
+        build: "set -- HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 NO_LAPACKE=1 TARGET=Z13 NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
+                make -j\"$JOBS\" \"$@\" libs netlib\n\
+                make \"$@\" install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "bzip2",
+        version: "1.0.8",
+        url: "https://deb.debian.org/debian/pool/main/b/bzip2/bzip2_1.0.8.orig.tar.gz",
+        sha256: "ab5a03176ee106d3f0fa90e381da478ddae405918153cca248e682cd0c4a2269",
+        folder: "bzip2-1.0.8",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // A plain Makefile that names gcc itself; upstream has no .pc file, so bzip2.pc is
+        // written as Debian's libbz2-dev ships it.
+        build: "make -j\"$JOBS\" libbz2.a CC=\"$CC\" CFLAGS=\"-O2 -fPIC -D_FILE_OFFSET_BITS=64\"\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libbz2.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp bzlib.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: bzip2\\nDescription: lossless, block-sorting data compression library\\nVersion: 1.0.8\\nLibs: -L${libdir} -lbz2\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/bzip2.pc\"",
+    },
+    PackRecipe {
+        name: "xz",
+        version: "5.4.1",
+        url: "https://deb.debian.org/debian/pool/main/x/xz-utils/xz-utils_5.4.1.orig.tar.xz",
+        sha256: "5d9827aa1875b21c288f78864bb26d2650b436ea8d2cad364e4921eb6266a5a5",
+        folder: "xz-5.4.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // liblzma only (its headers and liblzma.pc come with it): no programs, scripts,
+        // documentation or translations.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc --disable-nls\n\
+                make -j\"$JOBS\" -C src/liblzma\n\
+                make -C src/liblzma install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "zstd",
+        version: "1.5.4",
+        url: "https://deb.debian.org/debian/pool/main/libz/libzstd/libzstd_1.5.4+dfsg2.orig.tar.xz",
+        sha256: "8cf4bbb65e77ec348d052c8d6230eba66d435bddf64c8b5be2fcb16880c19953",
+        folder: "zstd-1.5.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The multi-threaded static library (`-mt`: ZSTD_MULTITHREAD, and -pthread in the
+        // .pc file's private libraries).
+        build: "make -C lib -j\"$JOBS\" libzstd.a-mt CFLAGS=\"-O2 -fPIC\"\n\
+                make -C lib libzstd.pc-mt PREFIX=\"$PREFIX\"\n\
+                make -C lib install-pc install-static install-includes PREFIX=\"$PREFIX\" DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "lz4",
+        version: "1.9.4",
+        url: "https://deb.debian.org/debian/pool/main/l/lz4/lz4_1.9.4.orig.tar.gz",
+        sha256: "0b0e3aa07c8c063ddf40b082bdf7e37a1562bda40a0ff5272957f3e987e0e54b",
+        folder: "lz4-1.9.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        build: "make -C lib -j\"$JOBS\" BUILD_SHARED=no CFLAGS=\"-O2 -fPIC\" PREFIX=\"$PREFIX\" install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libpng",
+        version: "1.6.39",
+        url: "https://deb.debian.org/debian/pool/main/libp/libpng1.6/libpng1.6_1.6.39.orig.tar.gz",
+        sha256: "a00e9d2f2f664186e4202db9299397f851aea71b36a35e74910b8820e380d441",
+        folder: "libpng-1.6.39",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // `make install` whole: its hooks link png.h, libpng.a and libpng.pc to the
+        // libpng16 names that users ask for.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "freetype",
+        version: "2.12.1",
+        url: "https://deb.debian.org/debian/pool/main/f/freetype/freetype_2.12.1+dfsg.orig.tar.xz",
+        sha256: "7dedb6b9adf331559daea614a83b8de42a753e685ec8e1c4bdb4529eb880b0d1",
+        folder: "freetype-2.12.1",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // zlib (compressed fonts) from its pack; none of the optional libraries the
+        // environment might have (bzip2, libpng, HarfBuzz, Brotli).
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=yes --with-bzip2=no --with-png=no --with-harfbuzz=no --with-brotli=no\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libwebp",
+        version: "1.2.4",
+        url: "https://deb.debian.org/debian/pool/main/libw/libwebp/libwebp_1.2.4.orig.tar.gz",
+        sha256: "7bf5a8a28cc69bcfa8cb214f2c3095703c6b73ac5fba4d5480c205331d9494df",
+        folder: "libwebp-1.2.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libwebp with libwebpmux and libwebpdemux (Pillow links all three), without the
+        // example programs and their image libraries. libsharpyuv is a convenience
+        // library libwebp's encoder folds in: made first, not installed.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --enable-libwebpmux --enable-libwebpdemux --disable-gl --disable-sdl --disable-png --disable-jpeg --disable-tiff --disable-gif --disable-wic\n\
+                make -j\"$JOBS\" -C sharpyuv\n\
+                make -j\"$JOBS\" -C src\n\
+                make -C src install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libtiff",
+        version: "4.5.0",
+        url: "https://deb.debian.org/debian/pool/main/t/tiff/tiff_4.5.0.orig.tar.bz2",
+        sha256: "638f43d7dea33948d5dee7f39572fc0194d9cc3c74195de9dd26a4388a1f880a",
+        folder: "libtiff-v4.5.0",
+        depends: &["zlib", "libjpeg-turbo"],
+        link_env: &[],
+        tools: &[CMAKE],
+        cpu: "",
+        // The tarball has no configure: CMake, as for libjpeg-turbo. Deflate and JPEG
+        // from the packs; every other codec library off, so none of the environment's
+        // (newer glibc) is found and linked.
+        build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_CXX_COMPILER=s390x-linux-gnu-g++ -DCMAKE_SYSTEM_PROCESSOR=s390x -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_PREFIX_PATH=\"$PACK_ZLIB;$PACK_LIBJPEG_TURBO\" -Dtiff-tools=OFF -Dtiff-tests=OFF -Dtiff-contrib=OFF -Dtiff-docs=OFF -Dcxx=OFF -Dzlib=ON -Djpeg=ON -Dlibdeflate=OFF -Djbig=OFF -Dlerc=OFF -Dlzma=OFF -Dzstd=OFF -Dwebp=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
                 make -j\"$JOBS\"\n\
                 make install DESTDIR=\"$DESTDIR\"",
     },
@@ -249,29 +423,45 @@ pub fn with_dependencies(names: &[String]) -> Result<Vec<&'static PackRecipe>, S
 }
 
 impl PackRecipe {
-    /// Folder name for a target glibc: readable prefix and a hash of the recipe and of its
-    /// dependencies' keys (a rebuilt zlib makes a new libxml2).
-    pub fn key(&self, glibc: (u16, u16)) -> String {
-        let json = if self.depends.is_empty() {
-            serde_json::to_vec(&(self, glibc))
-        } else {
-            let dependencies: Vec<String> = self
-                .depends
-                .iter()
-                .map(|d| recipe(d).map_or_else(|| (*d).to_string(), |r| r.key(glibc)))
-                .collect();
-            serde_json::to_vec(&(self, glibc, dependencies))
-        }
-        .expect("recipes serialize");
+    /// Folder name for a target: readable prefix (`<name>-<version>-glibc<X.Y>-`) and a
+    /// hash of the recipe, the target glibc, the toolchain's identity (a changed Zig or
+    /// wrapper makes a new pack) and the dependencies' keys (a rebuilt zlib makes a new
+    /// libxml2).
+    pub fn key(&self, target: &PackTarget) -> String {
+        let dependencies: Vec<String> = self
+            .depends
+            .iter()
+            .map(|d| recipe(d).map_or_else(|| (*d).to_string(), |r| r.key(target)))
+            .collect();
+        let json = serde_json::to_vec(&(self, target, dependencies)).expect("recipes serialize");
         let digest = hex::encode(&Sha256::digest(&json)[..6]);
         format!(
             "{}-{}-glibc{}.{}-{digest}",
-            self.name, self.version, glibc.0, glibc.1
+            self.name, self.version, target.glibc.0, target.glibc.1
         )
     }
 
     fn file_name(&self) -> &'static str {
         self.url.rsplit('/').next().unwrap_or(self.url)
+    }
+}
+
+/// What a pack is built for and with; part of its key and of its `refinery-pack.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackTarget {
+    /// The target glibc, e.g. (2, 17).
+    pub glibc: (u16, u16),
+    /// The compiler's identity ([`crate::zig::ZigToolchain::identity`]).
+    pub toolchain: String,
+}
+
+impl PackTarget {
+    /// Packs compiled by `zig`.
+    pub fn of(zig: &crate::zig::ZigToolchain) -> PackTarget {
+        PackTarget {
+            glibc: zig.glibc,
+            toolchain: zig.identity(),
+        }
     }
 }
 
@@ -367,7 +557,7 @@ impl PackStore {
         &self.dir
     }
 
-    /// The pack `recipe` for `glibc`, made first with `runner` (which must compile with
+    /// The pack `recipe` for `target`, made first with `runner` (which must compile with
     /// the glibc-targeted compiler) when it does not exist; `dependencies` are the finished
     /// packs it links (see [`with_dependencies`]). The source comes through `download`
     /// (url, sha256, folder) → file. The build's output goes to `log_path`, which a
@@ -376,14 +566,14 @@ impl PackStore {
     pub fn ensure(
         &self,
         recipe: &PackRecipe,
-        glibc: (u16, u16),
+        target: &PackTarget,
         dependencies: &[Pack],
         runner: &dyn Runner,
         download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
         log_path: &Path,
         reporter: &dyn Reporter,
     ) -> Result<Pack, String> {
-        let key = recipe.key(glibc);
+        let key = recipe.key(target);
         let pack = Pack {
             name: recipe.name.to_string(),
             key: key.clone(),
@@ -399,11 +589,18 @@ impl PackStore {
             return Ok(pack);
         }
         reporter.message(&format!(
-            "making the native library pack {key} ({} {} for glibc {}.{}, static)",
-            recipe.name, recipe.version, glibc.0, glibc.1
+            "making the native library pack {key} ({} {} for glibc {}.{} with {}, static)",
+            recipe.name, recipe.version, target.glibc.0, target.glibc.1, target.toolchain
         ));
-        let work = self.dir.join(format!(".{key}.work-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&work);
+        // Work folders of this key that a killed run left (any process id): the lock
+        // says nobody builds this key now. A cold OpenBLAS leaves gigabytes.
+        let stale = format!(".{key}.work-");
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&stale) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        let work = self.dir.join(format!("{stale}{}", std::process::id()));
         let job = PackJob {
             recipe,
             pack: &pack,
@@ -418,7 +615,12 @@ impl PackStore {
                 .join(pack.guest_prefix().trim_start_matches('/'));
             has_static_library(&staged.join("lib"))?;
             static_pkg_config_files(&staged.join("lib").join("pkgconfig"))?;
-            let json = serde_json::to_vec_pretty(&(recipe, glibc)).expect("recipes serialize");
+            let json = serde_json::to_vec_pretty(&serde_json::json!({
+                "recipe": recipe,
+                "target": target,
+                "cpu": if recipe.cpu.is_empty() { ZIG_BASELINE_CPU } else { recipe.cpu },
+            }))
+            .expect("recipes serialize");
             std::fs::write(staged.join(MARKER_FILE), json)
                 .map_err(|e| format!("cannot write into {}: {e}", staged.display()))?;
             // A stale folder without the marker (an older, interrupted move) is replaced.

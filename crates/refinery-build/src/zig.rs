@@ -80,6 +80,9 @@ pub struct ZigToolchain {
     pub wrappers: PathBuf,
     /// Host folder for Zig's cache.
     pub cache: PathBuf,
+    /// What `zig version` printed (e.g. `0.17.0`): part of the pack keys, so a changed
+    /// Zig makes new packs.
+    pub version: String,
 }
 
 impl ZigToolchain {
@@ -114,12 +117,26 @@ impl ZigToolchain {
                 write_executable(&path, text)?;
             }
         }
+        let version = zig_version(&dir.join("zig"))?;
         Ok(ZigToolchain {
             dir,
             glibc,
             wrappers,
             cache,
+            version,
         })
+    }
+
+    /// What makes this toolchain's output differ from another's: the Zig version and the
+    /// wrappers' folder name (their digest covers the target glibc and the dropped
+    /// flags), e.g. `zig 0.17.0 wrappers-2.17-9c36e5d2`. Pack keys include it.
+    pub fn identity(&self) -> String {
+        let wrappers = self
+            .wrappers
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("zig {} {wrappers}", self.version)
     }
 
     /// `zig(glibc 2.17)`, for labels and the manifest.
@@ -255,6 +272,25 @@ pub fn looks_zig_related(log: &str) -> bool {
     SIGNS.iter().any(|s| lower.contains(s))
 }
 
+/// `zig version` of the binary `zig`, trimmed; `Err` says which binary failed.
+fn zig_version(zig: &Path) -> Result<String, String> {
+    let output = Command::new(zig)
+        .arg("version")
+        .output()
+        .map_err(|e| format!("cannot run {} version: {e}", zig.display()))?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    if output.status.success() && !version.is_empty() {
+        Ok(version)
+    } else {
+        Err(format!(
+            "{} version failed ({}): {}",
+            zig.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
 /// The glibc version of the root filesystem at `root`, from dpkg's record of `libc6`.
 pub fn rootfs_glibc(root: &Path) -> Option<(u16, u16)> {
     let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).ok()?;
@@ -337,5 +373,19 @@ mod tests {
         .unwrap();
         assert_eq!(rootfs_glibc(dir.path()), Some((2, 36)));
         assert_eq!(rootfs_glibc(Path::new("/nonexistent")), None);
+    }
+
+    #[test]
+    fn the_version_is_what_the_binary_prints_and_a_failing_binary_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let zig = dir.path().join("zig");
+        write_executable(&zig, "#!/bin/sh\n[ \"$1\" = version ] && echo ' 0.99.1'\n").unwrap();
+        assert_eq!(zig_version(&zig).unwrap(), "0.99.1");
+        write_executable(&zig, "#!/bin/sh\necho 'bad cpu' >&2; exit 3\n").unwrap();
+        let err = zig_version(&zig).unwrap_err();
+        assert!(
+            err.contains(&zig.display().to_string()) && err.contains("bad cpu"),
+            "{err}"
+        );
     }
 }

@@ -390,3 +390,562 @@ assert list(Image.open(io.BytesIO(buf.getvalue())).getdata()) == list(im.getdata
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+/// An sdist whose C extension finds OpenBLAS through `pkg-config openblas` (as numpy's
+/// meson does) and calls CBLAS (dgemm, sgemm) and LAPACK (dgesv_). Without OpenBLAS,
+/// pkg-config says "Package openblas was not found", which the catalog knows.
+fn write_openblas_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <cblas.h>
+
+/* A[i][k] and B[k][j] of an n x n product: small integers, exact in float too. */
+static double a_at(int i, int k) { return (i * 7 + k * 3) % 11 - 5; }
+static double b_at(int k, int j) { return (k * 5 + j * 2) % 13 - 6; }
+
+static PyObject *gemm(PyObject *self, PyObject *args) {
+    int n, single;
+    if (!PyArg_ParseTuple(args, "ip", &n, &single)) return NULL;
+    double *a = malloc(sizeof(double) * n * n * 3);
+    float *f = malloc(sizeof(float) * n * n * 3);
+    double *b = a + n * n, *c = b + n * n;
+    float *fb = f + n * n, *fc = fb + n * n;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) {
+            a[i * n + j] = f[i * n + j] = a_at(i, j);
+            b[i * n + j] = fb[i * n + j] = b_at(i, j);
+        }
+    if (single)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, f, n, fb, n, 0.0f, fc, n);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+    PyObject *out = PyList_New(n * n);
+    for (int i = 0; i < n * n; i++)
+        PyList_SET_ITEM(out, i, PyFloat_FromDouble(single ? fc[i] : c[i]));
+    free(a); free(f);
+    return out;
+}
+
+/* LAPACK's Fortran symbol, as numpy and scipy declare it. */
+void dgesv_(const int *n, const int *nrhs, double *a, const int *lda, int *ipiv, double *b, const int *ldb, int *info);
+
+/* 2x + y + z = 4, x + 3y + 2z = 5, x = 6: (6, 15, -23). Column-major. */
+static PyObject *gesv(PyObject *self, PyObject *args) {
+    double m[9] = {2, 1, 1, 1, 3, 0, 1, 2, 0}, rhs[3] = {4, 5, 6};
+    int n = 3, one = 1, pivots[3], info = -1;
+    dgesv_(&n, &one, m, &n, pivots, rhs, &n, &info);
+    return Py_BuildValue("i(ddd)", info, rhs[0], rhs[1], rhs[2]);
+}
+
+static PyObject *config(PyObject *self, PyObject *args) {
+    return Py_BuildValue("ss", openblas_get_config(), openblas_get_corename());
+}
+
+static PyMethodDef methods[] = {
+    {"gemm", gemm, METH_VARARGS, "n x n product by cblas_dgemm or cblas_sgemm"},
+    {"gesv", gesv, METH_NOARGS, "a 3 x 3 system by LAPACK dgesv"},
+    {"config", config, METH_NOARGS, "OpenBLAS's build options and chosen core"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "blasuser", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_blasuser(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("blasuser", ["blasuser.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "blasuser",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("blasuser.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs PyPI's file host (the OpenBLAS source) and the s390x rootfs environment"]
+fn the_openblas_pack_serves_cblas_and_lapack_through_pkg_config_for_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_openblas_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "blasuser==1.0\n");
+    // Attempt 1 fails in pkg-config; the hint selects the OpenBLAS pack for attempt 2.
+    // The environment's setuptools builds it (the local index has no setuptools).
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
+        &[
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+        &[(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"blasuser": {"variant": "no-isolation"}}"#,
+        )],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let e = entry(&manifest(&out), "blasuser").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    assert!(
+        e["metadata"]["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "pack openblas"),
+        "{e}"
+    );
+    // The pack records the CPU level it was built for.
+    let line = log
+        .lines()
+        .find(|l| l.contains("links the native library pack openblas-0.3.31-glibc2.17-"))
+        .unwrap_or_else(|| panic!("openblas not linked:\n{log}"));
+    let key = line.rsplit(' ').next().unwrap();
+    let marker: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            envs_dir()
+                .join("packs")
+                .join(key)
+                .join("refinery-pack.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        marker["cpu"].as_str().unwrap().starts_with("TARGET=Z13"),
+        "{marker}"
+    );
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libopenblas") || n.starts_with("libgfortran"))
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // Products checked against Python's own arithmetic (large enough for OpenBLAS's
+    // blocked kernels, not its small-matrix path), and a LAPACK solve.
+    let code = r#"import sys, blasuser
+n = 48
+a = [[(i * 7 + k * 3) % 11 - 5 for k in range(n)] for i in range(n)]
+b = [[(k * 5 + j * 2) % 13 - 6 for j in range(n)] for k in range(n)]
+want = [float(sum(a[i][k] * b[k][j] for k in range(n))) for i in range(n) for j in range(n)]
+assert blasuser.gemm(n, False) == want, "dgemm"
+assert blasuser.gemm(n, True) == want, "sgemm"
+assert blasuser.gesv() == (0, (6.0, 15.0, -23.0)), blasuser.gesv()
+config, core = blasuser.config()
+assert "Z13" in config and core.upper() == "Z13", (config, core)
+print(sys.byteorder, core)"#;
+    let run = run_s390x_python(&rootfs, &unpacked, code);
+    let printed = String::from_utf8_lossy(&run.stdout).trim().to_string();
+    assert!(
+        printed.starts_with("big "),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    eprintln!("OpenBLAS under emulation: {}", &printed[4..]);
+}
+
+/// An sdist whose C extension finds bzip2, liblzma, libzstd and liblz4 through one
+/// `pkg-config` call and compresses with each. Without them pkgconf names every missing
+/// package, so one failed attempt brings the four hints.
+fn write_compression_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include <bzlib.h>
+#include <lzma.h>
+#include <zstd.h>
+#include <lz4.h>
+
+/* kind: "bz2", "xz", "zstd" (two worker threads) or "lz4"; compressed bytes. */
+static PyObject *squeeze(PyObject *self, PyObject *args) {
+    const char *kind; const char *in; Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "sy#", &kind, &in, &n)) return NULL;
+    size_t cap = (size_t)n * 2 + 1024, size = 0;
+    char *out = malloc(cap);
+    int ok = 0;
+    if (!strcmp(kind, "bz2")) {
+        unsigned int len = (unsigned int)cap;
+        ok = BZ2_bzBuffToBuffCompress(out, &len, (char *)in, (unsigned int)n, 9, 0, 0) == BZ_OK;
+        size = len;
+    } else if (!strcmp(kind, "xz")) {
+        ok = lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, (const uint8_t *)in, n, (uint8_t *)out, &size, cap) == LZMA_OK;
+    } else if (!strcmp(kind, "zstd")) {
+        ZSTD_CCtx *cctx = ZSTD_createCCtx();
+        ok = !ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 2));
+        if (ok) { size = ZSTD_compress2(cctx, out, cap, in, n); ok = !ZSTD_isError(size); }
+        ZSTD_freeCCtx(cctx);
+    } else if (!strcmp(kind, "lz4")) {
+        int len = LZ4_compress_default(in, out, (int)n, (int)cap);
+        ok = len > 0; size = len;
+    }
+    PyObject *result = ok ? PyBytes_FromStringAndSize(out, size) : NULL;
+    if (!ok) PyErr_Format(PyExc_ValueError, "%s failed", kind);
+    free(out);
+    return result;
+}
+
+/* The inverse of squeeze for "bz2", "zstd" and "lz4", given the original size. */
+static PyObject *unsqueeze(PyObject *self, PyObject *args) {
+    const char *kind; const char *in; Py_ssize_t n, want;
+    if (!PyArg_ParseTuple(args, "sy#n", &kind, &in, &n, &want)) return NULL;
+    char *out = malloc(want + 1);
+    long got = -1;
+    if (!strcmp(kind, "bz2")) {
+        unsigned int len = (unsigned int)want + 1;
+        if (BZ2_bzBuffToBuffDecompress(out, &len, (char *)in, (unsigned int)n, 0, 0) == BZ_OK) got = len;
+    } else if (!strcmp(kind, "zstd")) {
+        size_t len = ZSTD_decompress(out, want + 1, in, n);
+        if (!ZSTD_isError(len)) got = (long)len;
+    } else if (!strcmp(kind, "lz4")) {
+        got = LZ4_decompress_safe(in, out, (int)n, (int)want + 1);
+    }
+    PyObject *result = got >= 0 ? PyBytes_FromStringAndSize(out, got) : NULL;
+    if (got < 0) PyErr_Format(PyExc_ValueError, "%s: corrupt input", kind);
+    free(out);
+    return result;
+}
+
+static PyObject *versions(PyObject *self, PyObject *args) {
+    return Py_BuildValue("ssss", BZ2_bzlibVersion(), lzma_version_string(), ZSTD_versionString(), LZ4_versionString());
+}
+
+static PyMethodDef methods[] = {
+    {"squeeze", squeeze, METH_VARARGS, "compress"},
+    {"unsqueeze", unsqueeze, METH_VARARGS, "decompress"},
+    {"versions", versions, METH_NOARGS, "library versions"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "squeeze", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_squeeze(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "bzip2", "liblzma", "libzstd", "liblz4"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("squeeze", ["squeeze.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "squeeze",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("squeeze.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs Debian's source pool and the s390x rootfs environment"]
+fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_compression_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "squeeze==1.0\n");
+    // Attempt 1 fails in pkg-config, which names all four; their hints select the four
+    // packs for attempt 2.
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
+        &[
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+        &[(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"squeeze": {"variant": "no-isolation"}}"#,
+        )],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let e = entry(&manifest(&out), "squeeze").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let actions: Vec<&str> = e["metadata"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for pack in ["bzip2", "xz", "zstd", "lz4"] {
+        assert!(
+            actions.contains(&format!("pack {pack}").as_str()),
+            "{actions:?}"
+        );
+    }
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            ["libbz2", "liblzma", "libzstd", "liblz4"]
+                .iter()
+                .any(|l| n.starts_with(l))
+        })
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // bz2 and xz output read back by Python's own bz2 and lzma modules (the
+    // environment's libraries), zstd (two worker threads) and lz4 round trips.
+    let code = r#"import bz2, lzma, sys, squeeze
+data = b"".join(b"line %d of a big-endian test\n" % i for i in range(5000))
+assert squeeze.versions() == ("1.0.8, 13-Jul-2019", "5.4.1", "1.5.4", "1.9.4"), squeeze.versions()
+for kind in ("bz2", "xz", "zstd", "lz4"):
+    packed = squeeze.squeeze(kind, data)
+    assert len(packed) < len(data) // 4, (kind, len(packed))
+    if kind == "xz":
+        assert lzma.decompress(packed) == data
+    else:
+        assert squeeze.unsqueeze(kind, packed, len(data)) == data, kind
+    if kind == "bz2":
+        assert bz2.decompress(packed) == data
+assert squeeze.squeeze("zstd", data)[:4] == b"\x28\xb5\x2f\xfd"
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}
+
+/// An sdist whose C extension finds libpng, FreeType, libwebp (with mux and demux) and
+/// libtiff through one `pkg-config` call and encodes and decodes with each.
+fn write_imaging_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+#include <png.h>
+#include <ft2build.h>
+#include FT_FREETYPE_H
+#include <webp/encode.h>
+#include <webp/decode.h>
+#include <webp/mux.h>
+#include <webp/demux.h>
+#include <tiffio.h>
+
+/* RGB pixels -> (PNG file bytes, RGB decoded back by libpng). */
+static PyObject *png(PyObject *self, PyObject *args) {
+    const char *rgb; Py_ssize_t n; int w, h;
+    if (!PyArg_ParseTuple(args, "y#ii", &rgb, &n, &w, &h)) return NULL;
+    png_image img; memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION; img.width = w; img.height = h; img.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, rgb, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png size: %s", img.message);
+    void *file = malloc(size);
+    if (!png_image_write_to_memory(&img, file, &size, 0, rgb, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png write: %s", img.message);
+    png_image back; memset(&back, 0, sizeof back); back.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_memory(&back, file, size)) return PyErr_Format(PyExc_ValueError, "png read: %s", back.message);
+    back.format = PNG_FORMAT_RGB;
+    char *out = malloc(PNG_IMAGE_SIZE(back));
+    if (!png_image_finish_read(&back, NULL, out, 0, NULL)) return PyErr_Format(PyExc_ValueError, "png decode: %s", back.message);
+    PyObject *result = Py_BuildValue("y#y#", file, (Py_ssize_t)size, out, (Py_ssize_t)PNG_IMAGE_SIZE(back));
+    free(file); free(out);
+    return result;
+}
+
+/* RGB pixels -> (lossless WebP bytes, RGB decoded back by libwebp). */
+static PyObject *webp(PyObject *self, PyObject *args) {
+    const char *rgb; Py_ssize_t n; int w, h, dw = 0, dh = 0;
+    if (!PyArg_ParseTuple(args, "y#ii", &rgb, &n, &w, &h)) return NULL;
+    uint8_t *file = NULL;
+    size_t size = WebPEncodeLosslessRGB((const uint8_t *)rgb, w, h, w * 3, &file);
+    if (!size) return PyErr_Format(PyExc_ValueError, "webp encode failed");
+    uint8_t *out = WebPDecodeRGB(file, size, &dw, &dh);
+    if (!out) return PyErr_Format(PyExc_ValueError, "webp decode failed");
+    PyObject *result = Py_BuildValue("y#y#", file, (Py_ssize_t)size, out, (Py_ssize_t)dw * dh * 3);
+    WebPFree(file); WebPFree(out);
+    return result;
+}
+
+/* RGB pixels written to path with a TIFF compression scheme, read back as RGB. */
+static PyObject *tiff(PyObject *self, PyObject *args) {
+    const char *path, *rgb; Py_ssize_t n; int w, h, compression;
+    if (!PyArg_ParseTuple(args, "sy#iii", &path, &rgb, &n, &w, &h, &compression)) return NULL;
+    TIFF *t = TIFFOpen(path, "w");
+    if (!t) return PyErr_Format(PyExc_OSError, "cannot write %s", path);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w); TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8); TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 3);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB); TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, h); TIFFSetField(t, TIFFTAG_COMPRESSION, compression);
+    for (int y = 0; y < h; y++)
+        if (TIFFWriteScanline(t, (void *)(rgb + (size_t)y * w * 3), y, 0) < 0) { TIFFClose(t); return PyErr_Format(PyExc_OSError, "scanline %d", y); }
+    TIFFClose(t);
+    t = TIFFOpen(path, "r");
+    if (!t) return PyErr_Format(PyExc_OSError, "cannot read %s", path);
+    uint32_t *raster = _TIFFmalloc((tmsize_t)w * h * 4);
+    int ok = TIFFReadRGBAImageOriented(t, w, h, raster, ORIENTATION_TOPLEFT, 0);
+    TIFFClose(t);
+    if (!ok) { _TIFFfree(raster); return PyErr_Format(PyExc_ValueError, "tiff decode failed"); }
+    char *out = malloc((size_t)w * h * 3);
+    for (int i = 0; i < w * h; i++) {
+        out[3 * i] = TIFFGetR(raster[i]); out[3 * i + 1] = TIFFGetG(raster[i]); out[3 * i + 2] = TIFFGetB(raster[i]);
+    }
+    PyObject *result = PyBytes_FromStringAndSize(out, (Py_ssize_t)w * h * 3);
+    _TIFFfree(raster); free(out);
+    return result;
+}
+
+/* (FreeType version, error of opening bytes that are no font: non-zero). */
+static PyObject *freetype(PyObject *self, PyObject *args) {
+    FT_Library lib; FT_Int a, b, c; FT_Face face;
+    if (FT_Init_FreeType(&lib)) return PyErr_Format(PyExc_RuntimeError, "FT_Init_FreeType failed");
+    FT_Library_Version(lib, &a, &b, &c);
+    int err = FT_New_Memory_Face(lib, (const FT_Byte *)"not a font at all", 17, 0, &face);
+    FT_Done_FreeType(lib);
+    return Py_BuildValue("(iii)i", a, b, c, err);
+}
+
+static PyObject *versions(PyObject *self, PyObject *args) {
+    return Py_BuildValue("siiis", png_get_libpng_ver(NULL), WebPGetDecoderVersion(), WebPGetMuxVersion(), WebPGetDemuxVersion(), TIFFGetVersion());
+}
+
+static PyMethodDef methods[] = {
+    {"png", png, METH_VARARGS, "PNG round trip"},
+    {"webp", webp, METH_VARARGS, "WebP round trip"},
+    {"tiff", tiff, METH_VARARGS, "TIFF round trip"},
+    {"freetype", freetype, METH_NOARGS, "FreeType"},
+    {"versions", versions, METH_NOARGS, "library versions"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "pictures", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_pictures(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpng16", "freetype2", "libwebp", "libwebpmux", "libwebpdemux", "libtiff-4"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("pictures", ["pictures.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "pictures",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("pictures.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs Debian's source pool, PyPI (CMake) and the s390x rootfs environment"]
+fn the_libpng_freetype_libwebp_and_libtiff_packs_link_into_one_extension_for_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_imaging_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "pictures==1.0\n");
+    // Attempt 1 fails in pkg-config; the hints select the four packs (and zlib and
+    // libjpeg-turbo below them) for attempt 2.
+    let (output, out) = main_job_with_env(
+        &input,
+        tmp.path(),
+        &[
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+        ],
+        &[(
+            "PLAN_OVERRIDES_JSON",
+            r#"{"pictures": {"variant": "no-isolation"}}"#,
+        )],
+    );
+    let log = stderr(&output);
+    assert!(output.status.success(), "{log}");
+    let e = entry(&manifest(&out), "pictures").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let actions: Vec<&str> = e["metadata"]["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for pack in ["libpng", "freetype", "libwebp", "libtiff"] {
+        assert!(
+            actions.contains(&format!("pack {pack}").as_str()),
+            "{actions:?}"
+        );
+    }
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("lib") && n.contains(".so"))
+        .collect();
+    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
+    let versions = needed_versions(&unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // Lossless round trips through libpng, libwebp and libtiff (Deflate: zlib), a lossy
+    // one through libtiff's JPEG codec (libjpeg-turbo), and FreeType refusing a non-font.
+    let code = r#"import sys, zlib, pictures
+w, h = 40, 30
+rgb = bytes(v for y in range(h) for x in range(w) for v in (x * 6, y * 8, (x * y) % 256))
+png, back = pictures.png(rgb, w, h)
+assert png[:8] == b"\x89PNG\r\n\x1a\n" and back == rgb
+webp, back = pictures.webp(rgb, w, h)
+assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and back == rgb
+assert pictures.tiff("/tmp/deflate.tif", rgb, w, h, 8) == rgb
+lossy = pictures.tiff("/tmp/jpeg.tif", rgb, w, h, 7)
+assert max(abs(a - b) for a, b in zip(lossy, rgb)) < 40, max(abs(a - b) for a, b in zip(lossy, rgb))
+assert open("/tmp/jpeg.tif", "rb").read()[:4] == b"MM\x00\x2a"
+version, error = pictures.freetype()
+assert version == (2, 12, 1) and error != 0, (version, error)
+png_version, webp_version, mux, demux, tiff = pictures.versions()
+assert png_version == "1.6.39" and webp_version == mux == demux == 0x010204, pictures.versions()
+assert tiff.startswith("LIBTIFF, Version 4.5.0"), tiff
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}

@@ -304,3 +304,108 @@ fn clang_and_zig_missing_header_errors_give_the_same_hints_as_gcc() {
         );
     }
 }
+
+#[test]
+fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_target() {
+    let catalog = Catalog::builtin();
+    let actions = |line: &str, prefer_packs: bool| -> Vec<String> {
+        catalog
+            .matches(line)
+            .iter()
+            .flat_map(|h| h.actions(Some(PackageFamily::Apt), prefer_packs))
+            .map(|a| a.to_string())
+            .collect()
+    };
+    // pkgconf 1.8 (bookworm) names a missing package twice, in two wordings.
+    for (lines, pack, apt) in [
+        (
+            [
+                "Package openblas was not found in the pkg-config search path.",
+                "blasuser.c:3:10: fatal error: cblas.h: No such file or directory",
+            ],
+            "openblas",
+            "libopenblas-dev liblapack-dev",
+        ),
+        (
+            [
+                "Package 'bzip2', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: bzlib.h: No such file or directory",
+            ],
+            "bzip2",
+            "libbz2-dev",
+        ),
+        (
+            [
+                "Package liblzma was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: lzma.h: No such file or directory",
+            ],
+            "xz",
+            "liblzma-dev",
+        ),
+        (
+            [
+                "Package 'libzstd', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: zstd.h: No such file or directory",
+            ],
+            "zstd",
+            "libzstd-dev",
+        ),
+        (
+            [
+                "Package liblz4 was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: lz4frame.h: No such file or directory",
+            ],
+            "lz4",
+            "liblz4-dev",
+        ),
+        (
+            [
+                "Package libpng16 was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: png.h: No such file or directory",
+            ],
+            "libpng",
+            "libpng-dev",
+        ),
+        (
+            [
+                "Package 'freetype2', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: ft2build.h: No such file or directory",
+            ],
+            "freetype",
+            "libfreetype-dev",
+        ),
+        (
+            [
+                "Package libwebpmux was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: webp/decode.h: No such file or directory",
+            ],
+            "libwebp",
+            "libwebp-dev",
+        ),
+        (
+            [
+                "Package 'libtiff-4', required by 'virtual:world', not found",
+                "src/x.c:2:10: fatal error: tiffio.h: No such file or directory",
+            ],
+            "libtiff",
+            "libtiff-dev",
+        ),
+    ] {
+        for line in lines {
+            assert_eq!(actions(line, true), [format!("pack {pack}")], "{line}");
+            assert_eq!(
+                actions(line, false),
+                [format!("system packages {apt}")],
+                "{line}"
+            );
+        }
+    }
+    // Near misses: another library whose name contains one of these (zlib.h is in
+    // bzlib.h).
+    assert!(
+        !actions("fatal error: bzlib.h: No such file or directory", true)
+            .contains(&"pack zlib".to_string())
+    );
+    assert!(actions("fatal error: pyzstd.h: No such file or directory", true).is_empty());
+    assert!(actions("Package 'bzip2-extra', required by 'x', not found", true).is_empty());
+}

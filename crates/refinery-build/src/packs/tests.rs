@@ -12,9 +12,17 @@ use crate::runner::HostRunner;
 fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
     for recipe in RECIPES {
         assert_eq!(recipe.sha256.len(), 64, "{}", recipe.name);
-        assert!(recipe
-            .url
-            .starts_with("https://deb.debian.org/debian/pool/"));
+        // Debian's source pool, or a PyPI sdist where Debian's tarball lacks a part.
+        assert!(
+            recipe
+                .url
+                .starts_with("https://deb.debian.org/debian/pool/")
+                || recipe
+                    .url
+                    .starts_with("https://files.pythonhosted.org/packages/"),
+            "{}",
+            recipe.name
+        );
         assert!(
             recipe.file_name().contains(recipe.version),
             "{}",
@@ -63,21 +71,39 @@ fn a_pack_comes_with_what_it_links_dependencies_first_and_once() {
     );
 }
 
+fn target(glibc: (u16, u16), toolchain: &str) -> PackTarget {
+    PackTarget {
+        glibc,
+        toolchain: toolchain.to_string(),
+    }
+}
+
 #[test]
-fn keys_differ_per_glibc_and_follow_dependencies() {
+fn keys_differ_per_glibc_and_toolchain_and_follow_dependencies() {
+    let zig = |glibc| target(glibc, "zig 0.17.0 wrappers-2.17-9c36e5d2");
     let libffi = recipe("libffi").unwrap();
-    assert_ne!(libffi.key((2, 17)), libffi.key((2, 28)));
-    // A pack without dependencies keeps the key it had before packs could have any, so
-    // stores made then are reused.
-    assert_eq!(libffi.key((2, 17)), "libffi-3.4.4-glibc2.17-cc1853047d58");
+    assert_ne!(libffi.key(&zig((2, 17))), libffi.key(&zig((2, 28))));
+    assert!(libffi
+        .key(&zig((2, 17)))
+        .starts_with("libffi-3.4.4-glibc2.17-"));
+    // Another Zig, or other wrappers (other dropped flags), make other packs.
+    let newer_zig = target((2, 17), "zig 0.18.0 wrappers-2.17-9c36e5d2");
+    let other_wrappers = target((2, 17), "zig 0.17.0 wrappers-2.17-0badc0de");
+    assert_ne!(libffi.key(&zig((2, 17))), libffi.key(&newer_zig));
+    assert_ne!(libffi.key(&zig((2, 17))), libffi.key(&other_wrappers));
+    // A dependency's key is part of the hash: same recipe, other dependency key; and a
+    // new toolchain reaches the packs above through their dependencies too.
     let libxslt = recipe("libxslt").unwrap();
     assert!(libxslt
-        .key((2, 17))
+        .key(&zig((2, 17)))
         .starts_with("libxslt-1.1.35-glibc2.17-"));
-    // The dependency's key is part of the hash: same recipe, other dependency key.
     let mut other = libxslt.clone();
     other.depends = &["zlib"];
-    assert_ne!(other.key((2, 17)), libxslt.key((2, 17)));
+    assert_ne!(other.key(&zig((2, 17))), libxslt.key(&zig((2, 17))));
+    // The CPU level a recipe chooses is part of the pack.
+    let mut other_cpu = libffi.clone();
+    other_cpu.cpu = "z14";
+    assert_ne!(other_cpu.key(&zig((2, 17))), libffi.key(&zig((2, 17))));
 }
 
 #[test]
@@ -185,6 +211,7 @@ fn fake_recipe(path: &Path, sha256: &str, build: &str) -> PackRecipe {
         depends: &[],
         link_env: &[],
         tools: &[],
+        cpu: "",
         build: leak(build.to_string()),
     }
 }
@@ -237,7 +264,7 @@ impl Fixture {
         };
         self.store.ensure(
             recipe,
-            (2, 17),
+            &target((2, 17), "zig test"),
             &[],
             &runner,
             &download,
@@ -266,9 +293,19 @@ fn a_second_run_reuses_the_pack_without_fetching_or_building() {
     let recipe = fake_recipe(&f.tarball, &f.sha256, INSTALL);
     let first = Messages::default();
     let pack = f.ensure(&recipe, &first).unwrap();
-    assert_eq!(pack.key, recipe.key((2, 17)));
+    assert_eq!(pack.key, recipe.key(&target((2, 17), "zig test")));
     let dir = f.store.dir().join(&pack.key);
-    assert!(dir.join(MARKER_FILE).is_file());
+    // The marker records what the pack was built for and with, and its CPU level.
+    let marker: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join(MARKER_FILE)).unwrap()).unwrap();
+    assert_eq!(marker["target"]["toolchain"], "zig test", "{marker}");
+    assert_eq!(
+        marker["target"]["glibc"],
+        serde_json::json!([2, 17]),
+        "{marker}"
+    );
+    assert_eq!(marker["recipe"]["name"], "fake", "{marker}");
+    assert_eq!(marker["cpu"], ZIG_BASELINE_CPU, "{marker}");
     assert_eq!(
         std::fs::read_to_string(dir.join("lib/pkgconfig/fake.pc")).unwrap(),
         "Name: fake\nLibs: -lfake -lm\n"
@@ -343,4 +380,22 @@ fn a_build_that_installs_no_library_is_refused() {
     let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
     assert!(err.contains("installed no static library"), "{err}");
     assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
+}
+
+#[test]
+fn the_work_folder_of_a_killed_build_is_removed_by_the_next_one() {
+    let f = Fixture::new();
+    let recipe = fake_recipe(&f.tarball, &f.sha256, INSTALL);
+    let key = recipe.key(&target((2, 17), "zig test"));
+    // What a run killed mid-build leaves: its work folder with a half-made prefix.
+    let stale = f.store.dir().join(format!(".{key}.work-99999"));
+    std::fs::create_dir_all(stale.join("out/opt/refinery-packs/x/lib")).unwrap();
+    std::fs::write(stale.join("out/opt/refinery-packs/x/lib/libhalf.a"), "x").unwrap();
+    // Another key's work folder is not this build's to remove.
+    let other = f.store.dir().join(".other-1.0-glibc2.17-abc.work-99999");
+    std::fs::create_dir_all(&other).unwrap();
+    let pack = f.ensure(&recipe, &Messages::default()).unwrap();
+    let mut expected = vec![".other-1.0-glibc2.17-abc.work-99999".to_string(), pack.key];
+    expected.sort();
+    assert_eq!(f.store_entries(), expected);
 }
