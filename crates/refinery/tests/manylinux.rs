@@ -467,8 +467,8 @@ setup(ext_modules=[Extension("blasuser", ["blasuser.c"],
 }
 
 #[test]
-#[ignore = "needs PyPI's file host (the OpenBLAS source) and the s390x rootfs environment"]
-fn the_openblas_pack_serves_cblas_and_lapack_through_pkg_config_for_manylinux2014() {
+#[ignore = "long (the OpenBLAS pack takes 15-40 min cold): needs PyPI's file host (the OpenBLAS source) and the s390x rootfs environment; run by scripts/test-long.sh"]
+fn long_the_openblas_pack_serves_cblas_and_lapack_through_pkg_config_for_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
     let index_dir = tmp.path().join("index");
