@@ -42,6 +42,12 @@ pub struct Hint {
     /// no network): the package ends after this attempt, without backoff.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_retry: bool,
+    /// Packages whose builds take this entry's actions before their first attempt, without
+    /// waiting for the pattern: builds that succeed without what the entry provides, only
+    /// worse (numpy and scipy fall back to their own unoptimized LAPACK without a BLAS).
+    /// Names as in PEP 508; compared normalized (PEP 503).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub up_front: Vec<String>,
 }
 
 /// Toolchains a hint may ask for.
@@ -197,8 +203,18 @@ impl Hint {
     }
 
     /// Why this entry cannot be used, if it cannot: a forbidden variable, a constraint
-    /// that is not PEP 508, an unknown toolchain or variant, a package name with shell.
+    /// that is not PEP 508, an unknown toolchain or variant, a package name with shell,
+    /// an `up_front` entry that is not a package name.
     fn check(&self) -> Result<(), String> {
+        if let Some(name) = self
+            .up_front
+            .iter()
+            .find(|n| refinery_pep::PackageName::new((*n).clone()).is_err())
+        {
+            return Err(format!(
+                "up_front names {name:?}, which is not a package name"
+            ));
+        }
         if let Some(name) = self.env.keys().find(|k| !is_allowed_env_name(k)) {
             return Err(format!("may not set the environment variable {name:?}"));
         }
@@ -317,6 +333,23 @@ impl Catalog {
 
     /// The hints whose pattern occurs in `log`, in catalog order. Clang's (and so Zig's)
     /// missing-header errors are read as GCC's, which the patterns are written for.
+    /// The entries whose actions a build of `package` takes before its first attempt
+    /// (their `up_front` names it; PEP 503 normalized comparison).
+    pub fn up_front(&self, package: &str) -> Vec<&Hint> {
+        let Ok(package) = refinery_pep::PackageName::new(package.to_string()) else {
+            return Vec::new();
+        };
+        self.entries
+            .iter()
+            .map(|(hint, _)| hint)
+            .filter(|hint| {
+                hint.up_front
+                    .iter()
+                    .any(|n| refinery_pep::PackageName::new(n.clone()).is_ok_and(|n| n == package))
+            })
+            .collect()
+    }
+
     pub fn matches(&self, log: &str) -> Vec<&Hint> {
         let log = with_gcc_header_errors(log);
         self.entries

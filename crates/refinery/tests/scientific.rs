@@ -51,11 +51,7 @@ fn long_numpy_builds_for_manylinux2014_and_its_linear_algebra_works_on_s390x() {
 #[ignore = "long (about 80 minutes with numpy): needs the real PyPI and the s390x rootfs environment"]
 fn long_pandas_builds_for_manylinux2014_with_numpy_and_its_groupby_works_on_s390x() {
     let work = tempfile::tempdir().unwrap();
-    let (e, out) = built_for_manylinux2014(
-        work.path(),
-        "pandas==3.1.1\nnumpy==2.4.4\n",
-        "pandas",
-    );
+    let (e, out) = built_for_manylinux2014(work.path(), "pandas==3.1.1\nnumpy==2.4.4\n", "pandas");
     reaches_manylinux2014_and_passes_its_smoke_test(&e);
     let numpy = common::entry(&common::manifest(&out), "numpy").clone();
     reaches_manylinux2014_and_passes_its_smoke_test(&numpy);

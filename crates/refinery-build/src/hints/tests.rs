@@ -409,3 +409,43 @@ fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_
     assert!(actions("fatal error: pyzstd.h: No such file or directory", true).is_empty());
     assert!(actions("Package 'bzip2-extra', required by 'x', not found", true).is_empty());
 }
+
+#[test]
+fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
+    let catalog = Catalog::builtin();
+    for name in ["numpy", "NumPy", "scipy", "SciPy"] {
+        let ids: Vec<&str> = catalog
+            .up_front(name)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert_eq!(ids, ["openblas"], "{name}");
+    }
+    assert!(catalog.up_front("pandas").is_empty());
+    assert!(catalog.up_front("not a name!").is_empty());
+    let openblas = catalog.up_front("numpy")[0];
+    // An older glibc than the environment's: the pack; else the system packages.
+    assert_eq!(
+        openblas.actions(Some(PackageFamily::Apt), true),
+        [HintAction::Pack {
+            pack: "openblas".into()
+        }]
+    );
+    assert!(matches!(
+        &openblas.actions(Some(PackageFamily::Apt), false)[..],
+        [HintAction::SystemPackages { packages }] if packages.contains(&"libopenblas-dev".to_string())
+    ));
+}
+
+#[test]
+fn an_up_front_entry_that_is_not_a_package_name_is_refused() {
+    let err = Catalog::parse(
+        "[[hint]]\nid = \"x\"\npattern = \"a\"\nmessage = \"m\"\nup_front = [\"numpy; rm -rf /\"]\n",
+        "my.toml",
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("my.toml") && err.contains("not a package name"),
+        "{err}"
+    );
+}
