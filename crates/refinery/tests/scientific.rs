@@ -40,7 +40,7 @@ fn reaches_manylinux2014_and_passes_its_smoke_test(e: &serde_json::Value) {
 }
 
 #[test]
-#[ignore = "long (5 min with the native frontend and the OpenBLAS pack made; the pack takes 15-40 min cold): needs the real PyPI and the s390x rootfs environment"]
+#[ignore = "long (about 40 min emulated, plus 15-40 min for the OpenBLAS pack cold): needs the real PyPI and the s390x rootfs environment"]
 fn long_numpy_builds_with_the_openblas_pack_for_manylinux2014_and_works_on_s390x() {
     let work = tempfile::tempdir().unwrap();
     let (e, out) = built_for_manylinux2014(work.path(), "numpy==2.4.4\n", "numpy");

@@ -282,7 +282,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     let ready = Ok(frontend.clone());
     // auto: native with fallback, unless the package failed that way before.
     assert_eq!(
-        choose(FrontendMode::Auto, Some(&ready), true, None),
+        choose(FrontendMode::Auto, Some(&ready), true, None, None),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: true
@@ -293,6 +293,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
         Some(&ready),
         true,
         Some("x.so is not a big-endian s390x binary".into()),
+        None,
     );
     assert!(
         matches!(&remembered, FrontendChoice::Emulated { why } if why.contains("failed for this package before (x.so")),
@@ -300,7 +301,13 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     // native: no fallback, memory ignored; where it cannot run the attempt is refused.
     assert_eq!(
-        choose(FrontendMode::Native, Some(&ready), true, Some("old".into())),
+        choose(
+            FrontendMode::Native,
+            Some(&ready),
+            true,
+            Some("old".into()),
+            None
+        ),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: false
@@ -308,22 +315,81 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     let missing: Result<NativeFrontend, String> = Err("no host CPython 3.14".into());
     assert!(matches!(
-        choose(FrontendMode::Native, Some(&missing), true, None),
+        choose(FrontendMode::Native, Some(&missing), true, None, None),
         FrontendChoice::Refused { why } if why.contains("--build-frontend native: no host CPython 3.14")
     ));
     // auto without a host Python or without accelerated builds: emulated, saying why.
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&missing), true, None),
+        choose(FrontendMode::Auto, Some(&missing), true, None, None),
         FrontendChoice::Emulated { why } if why == "no host CPython 3.14"
     ));
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&ready), false, None),
+        choose(FrontendMode::Auto, Some(&ready), false, None, None),
         FrontendChoice::Emulated { why } if why.contains("accelerated builds")
     ));
     assert!(matches!(
-        choose(FrontendMode::Emulated, Some(&ready), true, None),
+        choose(FrontendMode::Emulated, Some(&ready), true, None, None),
         FrontendChoice::Emulated { why } if why == "--build-frontend emulated"
     ));
+    // A build backend the native frontend cannot serve yet: emulated under auto; native
+    // when asked for.
+    let meson = Some("meson-python builds need a meson cross file".to_string());
+    assert!(matches!(
+        choose(FrontendMode::Auto, Some(&ready), true, None, meson.clone()),
+        FrontendChoice::Emulated { why } if why.contains("meson cross file")
+    ));
+    assert!(matches!(
+        choose(FrontendMode::Native, Some(&ready), true, None, meson),
+        FrontendChoice::Native {
+            fallback: false,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn meson_python_sdists_are_not_built_natively_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, pyproject: &str| {
+        let path = dir.path().join(format!("{name}-1.0.tar.gz"));
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            std::fs::File::create(&path).unwrap(),
+            flate2::Compression::fast(),
+        ));
+        for (member, text) in [
+            (format!("{name}-1.0/pyproject.toml"), pyproject),
+            // A nested project's backend does not count.
+            (
+                format!("{name}-1.0/vendored/pyproject.toml"),
+                "[build-system]\nbuild-backend = \"mesonpy\"\n",
+            ),
+        ] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, member, text.as_bytes())
+                .unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap();
+        path
+    };
+    let meson = write(
+        "npish",
+        "[build-system]\nrequires = [\"meson-python\"]\nbuild-backend = \"mesonpy\"\n",
+    );
+    let why = unsupported_backend(&meson).expect("meson-python is refused");
+    assert!(why.contains("meson cross file"), "{why}");
+    let setuptools = write(
+        "plain",
+        "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
+    );
+    assert_eq!(unsupported_backend(&setuptools), None);
+    assert_eq!(
+        unsupported_backend(&dir.path().join("missing-1.0.tar.gz")),
+        None
+    );
 }
 
 #[test]
