@@ -659,21 +659,28 @@ setup(ext_modules=[Extension("squeeze", ["squeeze.c"],
     )
 }
 
-#[test]
-#[ignore = "needs Debian's source pool and the s390x rootfs environment"]
-fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
+/// Build the generated sdist `name==1.0` (written by `write_sdist` into a local index) for
+/// manylinux2014 without build isolation, one attempt per variant: its first attempt fails
+/// in pkg-config and the hints select `packs`. Asserts it ends `built`, tagged
+/// manylinux2014, with a `pack …` action for each of `packs`, no shared library grafted
+/// (the packs are linked in) and no symbol newer than GLIBC_2.17 or from libstdc++.
+/// Returns the bookworm rootfs and the unpacked wheel, for the checks under emulation.
+fn generated_sdist_links_packs(
+    work: &Path,
+    write_sdist: fn(&Path) -> std::path::PathBuf,
+    name: &str,
+    packs: &[&str],
+) -> (std::path::PathBuf, std::path::PathBuf) {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("index");
+    let index_dir = work.join("index");
     std::fs::create_dir_all(&index_dir).unwrap();
-    write_compression_sdist(&index_dir);
+    write_sdist(&index_dir);
     let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
-    let input = requirements(tmp.path(), "squeeze==1.0\n");
-    // Attempt 1 fails in pkg-config, which names all four; their hints select the four
-    // packs for attempt 2.
+    let input = requirements(work, &format!("{name}==1.0\n"));
+    let overrides = format!(r#"{{"{name}": {{"variant": "no-isolation"}}}}"#);
     let (output, out) = main_job_with_env(
         &input,
-        tmp.path(),
+        work,
         &[
             "--index-url",
             &index.url,
@@ -682,14 +689,11 @@ fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
             "--max-attempts",
             "1",
         ],
-        &[(
-            "PLAN_OVERRIDES_JSON",
-            r#"{"squeeze": {"variant": "no-isolation"}}"#,
-        )],
+        &[("PLAN_OVERRIDES_JSON", &overrides)],
     );
     let log = stderr(&output);
     assert!(output.status.success(), "{log}");
-    let e = entry(&manifest(&out), "squeeze").clone();
+    let e = entry(&manifest(&out), name).clone();
     assert_eq!(e["status"], "built", "{e}");
     assert_eq!(
         e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
@@ -701,22 +705,18 @@ fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
-    for pack in ["bzip2", "xz", "zstd", "lz4"] {
+    for pack in packs {
         assert!(
             actions.contains(&format!("pack {pack}").as_str()),
             "{actions:?}"
         );
     }
-    let unpacked = tmp.path().join("unpacked");
+    let unpacked = work.join("unpacked");
     unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
     let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
         .into_iter()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| {
-            ["libbz2", "liblzma", "libzstd", "liblz4"]
-                .iter()
-                .any(|l| n.starts_with(l))
-        })
+        .filter(|n| n.starts_with("lib") && n.contains(".so"))
         .collect();
     assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
     let versions = needed_versions(&unpacked);
@@ -727,6 +727,21 @@ fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
             "{object} needs {version}"
         );
     }
+    (rootfs, unpacked)
+}
+
+#[test]
+#[ignore = "needs Debian's source pool and the s390x rootfs environment"]
+fn the_bzip2_xz_zstd_and_lz4_packs_link_into_one_extension_for_manylinux2014() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Attempt 1 fails in pkg-config, which names all four; their hints select the four
+    // packs for attempt 2.
+    let (rootfs, unpacked) = generated_sdist_links_packs(
+        tmp.path(),
+        write_compression_sdist,
+        "squeeze",
+        &["bzip2", "xz", "zstd", "lz4"],
+    );
     // bz2 and xz output read back by Python's own bz2 and lzma modules (the
     // environment's libraries), zstd (two worker threads) and lz4 round trips.
     let code = r#"import bz2, lzma, sys, squeeze
@@ -867,67 +882,15 @@ setup(ext_modules=[Extension("pictures", ["pictures.c"],
 #[test]
 #[ignore = "needs Debian's source pool, PyPI (CMake) and the s390x rootfs environment"]
 fn the_libpng_freetype_libwebp_and_libtiff_packs_link_into_one_extension_for_manylinux2014() {
-    let rootfs = bookworm_rootfs().expect("the bookworm environment");
     let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
-    write_imaging_sdist(&index_dir);
-    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
-    let input = requirements(tmp.path(), "pictures==1.0\n");
     // Attempt 1 fails in pkg-config; the hints select the four packs (and zlib and
     // libjpeg-turbo below them) for attempt 2.
-    let (output, out) = main_job_with_env(
-        &input,
+    let (rootfs, unpacked) = generated_sdist_links_packs(
         tmp.path(),
-        &[
-            "--index-url",
-            &index.url,
-            "--platform-tag",
-            "manylinux2014_s390x",
-            "--max-attempts",
-            "1",
-        ],
-        &[(
-            "PLAN_OVERRIDES_JSON",
-            r#"{"pictures": {"variant": "no-isolation"}}"#,
-        )],
+        write_imaging_sdist,
+        "pictures",
+        &["libpng", "freetype", "libwebp", "libtiff"],
     );
-    let log = stderr(&output);
-    assert!(output.status.success(), "{log}");
-    let e = entry(&manifest(&out), "pictures").clone();
-    assert_eq!(e["status"], "built", "{e}");
-    assert_eq!(
-        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
-        "{e}"
-    );
-    let actions: Vec<&str> = e["metadata"]["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    for pack in ["libpng", "freetype", "libwebp", "libtiff"] {
-        assert!(
-            actions.contains(&format!("pack {pack}").as_str()),
-            "{actions:?}"
-        );
-    }
-    let unpacked = tmp.path().join("unpacked");
-    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
-    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
-        .into_iter()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("lib") && n.contains(".so"))
-        .collect();
-    assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
-    let versions = needed_versions(&unpacked);
-    assert!(!versions.is_empty(), "no versioned symbols read");
-    for (object, version) in &versions {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
-            "{object} needs {version}"
-        );
-    }
     // Lossless round trips through libpng, libwebp and libtiff (Deflate: zlib), a lossy
     // one through libtiff's JPEG codec (libjpeg-turbo), and FreeType refusing a non-font.
     let code = r#"import sys, zlib, pictures
