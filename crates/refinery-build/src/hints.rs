@@ -331,8 +331,6 @@ impl Catalog {
         self.entries.iter().map(|(h, _)| h)
     }
 
-    /// The hints whose pattern occurs in `log`, in catalog order. Clang's (and so Zig's)
-    /// missing-header errors are read as GCC's, which the patterns are written for.
     /// The entries whose actions a build of `package` takes before its first attempt
     /// (their `up_front` names it; PEP 503 normalized comparison).
     pub fn up_front(&self, package: &str) -> Vec<&Hint> {
@@ -350,6 +348,8 @@ impl Catalog {
             .collect()
     }
 
+    /// The hints whose pattern occurs in `log`, in catalog order. Clang's (and so Zig's)
+    /// missing-header errors are read as GCC's, which the patterns are written for.
     pub fn matches(&self, log: &str) -> Vec<&Hint> {
         let log = with_gcc_header_errors(log);
         self.entries
