@@ -581,6 +581,18 @@ pub struct FrontendCommand {
     pub env: Vec<(String, String)>,
 }
 
+impl FrontendCommand {
+    /// Pass `setting` (`KEY=VALUE`) to the PEP 517 backend (`uv build -C`), before the
+    /// sdist path that ends the command line.
+    pub fn config_setting(&mut self, setting: &str) {
+        let at = self.argv.len().saturating_sub(1);
+        self.argv.splice(
+            at..at,
+            ["--config-setting".to_string(), setting.to_string()],
+        );
+    }
+}
+
 /// The `uv build` command line and environment that do what `pip wheel` with `env` does,
 /// or why they cannot (a pip setting without a uv equivalent: then pip builds).
 pub fn uv_build(

@@ -574,7 +574,7 @@ impl NativeStep<'_> {
         let cross = self.dir.join(crate::native_frontend::CROSS_DIR);
         self.frontend.write_cross_dir(&cross).map_err(fallback)?;
         let root = self.build_root;
-        let frontend = crate::accelerate::uv_build(
+        let mut frontend = crate::accelerate::uv_build(
             self.uv,
             &self.frontend.host.executable.to_string_lossy(),
             &format!("{root}/out"),
@@ -583,6 +583,17 @@ impl NativeStep<'_> {
             build_env,
         )
         .map_err(fallback)?;
+        if crate::native_frontend::is_meson_python(self.request.sdist) {
+            use crate::native_frontend::meson;
+            std::fs::write(cross.join(meson::CROSS_FILE), meson::cross_file(build_env))
+                .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
+            frontend.config_setting(&meson::setup_args(&format!(
+                "{root}/{}/{}",
+                crate::native_frontend::CROSS_DIR,
+                meson::CROSS_FILE
+            )));
+            log.line("[refinery] meson-python: meson cross file for big-endian s390x (host machine) passed as setup-args");
+        }
         // The sitecustomize sets these for the hooks; uv's own interpreter query must
         // not see them (a Rust build's PyO3 settings name the sysconfig module too).
         let mut env: Vec<(String, String)> = build_env

@@ -433,7 +433,6 @@ pub fn choose(
     prepared: Option<&Result<NativeFrontend, String>>,
     native_capable: bool,
     remembered: Option<String>,
-    unsupported: Option<String>,
 ) -> FrontendChoice {
     let emulated = |why: String| FrontendChoice::Emulated { why };
     match mode {
@@ -443,9 +442,6 @@ pub fn choose(
                 return emulated(format!(
                     "the native frontend failed for this package before ({reason})"
                 ));
-            }
-            if let Some(reason) = unsupported {
-                return emulated(reason);
             }
         }
         FrontendMode::Native => {}
@@ -472,26 +468,19 @@ pub fn choose(
     }
 }
 
-/// Why the native frontend must not build this sdist, if it must not: a meson-python
-/// build (`build-backend = "mesonpy"` in its top `pyproject.toml`). Without a meson cross
-/// file meson takes the x86_64 host for the target machine (`host_machine.cpu_family()`,
-/// `endian()`), so numpy 2.4.4 built natively lost its s390x SIMD dispatch (VX, VXE, VXE2)
-/// while the emulated build has it: not the same wheel. Unreadable sdists give `None` (the
-/// build reports them).
-pub fn unsupported_backend(sdist: &Path) -> Option<String> {
+/// Whether `sdist` builds with meson-python (`build-backend = "mesonpy"` in its top
+/// `pyproject.toml`, PEP 517): its native build needs the meson cross file of
+/// [`meson::cross_file`]. Unreadable sdists give `false` (the build reports them).
+pub fn is_meson_python(sdist: &Path) -> bool {
     let top_pyproject = |member: &str| {
         let parts = refinery_plan::sdist_files::member_parts(member);
         parts.len() == 2 && parts[1] == "pyproject.toml"
     };
-    let files = refinery_plan::sdist_files::read_text_members(sdist, &top_pyproject).ok()?;
-    files
-        .iter()
-        .any(|(_, text)| backend_of(text).as_deref() == Some("mesonpy"))
-        .then(|| {
-            "meson-python builds need a meson cross file, which the native frontend does not \
-             write yet (meson would take the x86_64 host for the s390x target)"
-                .to_string()
-        })
+    refinery_plan::sdist_files::read_text_members(sdist, &top_pyproject).is_ok_and(|files| {
+        files
+            .iter()
+            .any(|(_, text)| backend_of(text).as_deref() == Some("mesonpy"))
+    })
 }
 
 /// `[build-system] build-backend` of a `pyproject.toml` text (PEP 517), if it has one.
@@ -503,6 +492,8 @@ fn backend_of(pyproject: &str) -> Option<String> {
         .as_str()
         .map(str::to_string)
 }
+
+pub mod meson;
 
 #[cfg(test)]
 mod tests;

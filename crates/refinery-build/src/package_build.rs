@@ -199,7 +199,7 @@ pub(crate) fn build_node(
                 _ => true,
             }
     });
-    let mut frontend = choose_frontend(node, &sdist, base_runner, context, history);
+    let mut frontend = choose_frontend(node, base_runner, context, history);
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
     let mut number = 0u32;
@@ -979,7 +979,6 @@ fn run_attempt(
 /// log of the run says when it is not the native one and why.
 fn choose_frontend(
     node: &PlanNode,
-    sdist: &std::path::Path,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
@@ -1001,9 +1000,6 @@ fn choose_frontend(
         prepared.as_ref(),
         runner.native_frontend().is_some() && runner.accelerated(),
         remembered,
-        (mode == FrontendMode::Auto)
-            .then(|| crate::native_frontend::unsupported_backend(sdist))
-            .flatten(),
     );
     if let FrontendChoice::Emulated { why } = &choice {
         if mode != FrontendMode::Emulated {

@@ -282,7 +282,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     let ready = Ok(frontend.clone());
     // auto: native with fallback, unless the package failed that way before.
     assert_eq!(
-        choose(FrontendMode::Auto, Some(&ready), true, None, None),
+        choose(FrontendMode::Auto, Some(&ready), true, None),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: true
@@ -293,7 +293,6 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
         Some(&ready),
         true,
         Some("x.so is not a big-endian s390x binary".into()),
-        None,
     );
     assert!(
         matches!(&remembered, FrontendChoice::Emulated { why } if why.contains("failed for this package before (x.so")),
@@ -301,13 +300,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     // native: no fallback, memory ignored; where it cannot run the attempt is refused.
     assert_eq!(
-        choose(
-            FrontendMode::Native,
-            Some(&ready),
-            true,
-            Some("old".into()),
-            None
-        ),
+        choose(FrontendMode::Native, Some(&ready), true, Some("old".into()),),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: false
@@ -315,40 +308,26 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     let missing: Result<NativeFrontend, String> = Err("no host CPython 3.14".into());
     assert!(matches!(
-        choose(FrontendMode::Native, Some(&missing), true, None, None),
+        choose(FrontendMode::Native, Some(&missing), true, None),
         FrontendChoice::Refused { why } if why.contains("--build-frontend native: no host CPython 3.14")
     ));
     // auto without a host Python or without accelerated builds: emulated, saying why.
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&missing), true, None, None),
+        choose(FrontendMode::Auto, Some(&missing), true, None),
         FrontendChoice::Emulated { why } if why == "no host CPython 3.14"
     ));
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&ready), false, None, None),
+        choose(FrontendMode::Auto, Some(&ready), false, None),
         FrontendChoice::Emulated { why } if why.contains("accelerated builds")
     ));
     assert!(matches!(
-        choose(FrontendMode::Emulated, Some(&ready), true, None, None),
+        choose(FrontendMode::Emulated, Some(&ready), true, None),
         FrontendChoice::Emulated { why } if why == "--build-frontend emulated"
-    ));
-    // A build backend the native frontend cannot serve yet: emulated under auto; native
-    // when asked for.
-    let meson = Some("meson-python builds need a meson cross file".to_string());
-    assert!(matches!(
-        choose(FrontendMode::Auto, Some(&ready), true, None, meson.clone()),
-        FrontendChoice::Emulated { why } if why.contains("meson cross file")
-    ));
-    assert!(matches!(
-        choose(FrontendMode::Native, Some(&ready), true, None, meson),
-        FrontendChoice::Native {
-            fallback: false,
-            ..
-        }
     ));
 }
 
 #[test]
-fn meson_python_sdists_are_not_built_natively_yet() {
+fn meson_python_sdists_are_recognised_by_their_top_build_backend() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, pyproject: &str| {
         let path = dir.path().join(format!("{name}-1.0.tar.gz"));
@@ -379,17 +358,13 @@ fn meson_python_sdists_are_not_built_natively_yet() {
         "npish",
         "[build-system]\nrequires = [\"meson-python\"]\nbuild-backend = \"mesonpy\"\n",
     );
-    let why = unsupported_backend(&meson).expect("meson-python is refused");
-    assert!(why.contains("meson cross file"), "{why}");
+    assert!(is_meson_python(&meson));
     let setuptools = write(
         "plain",
         "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
     );
-    assert_eq!(unsupported_backend(&setuptools), None);
-    assert_eq!(
-        unsupported_backend(&dir.path().join("missing-1.0.tar.gz")),
-        None
-    );
+    assert!(!is_meson_python(&setuptools));
+    assert!(!is_meson_python(&dir.path().join("missing-1.0.tar.gz")));
 }
 
 #[test]
@@ -408,4 +383,68 @@ fn past_native_failures_are_read_from_the_history() {
         Some("helper.bin is not s390x")
     );
     assert_eq!(remembered_failure(&history, "other"), None);
+}
+
+#[test]
+fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers() {
+    // The Zig toolchain sets CC/CXX; a later value of a variable wins, as in the step.
+    let env = vec![
+        ("CC".to_string(), "cc".to_string()),
+        (
+            "CC".to_string(),
+            "/opt/zig/bin/s390x-linux-gnu-gcc".to_string(),
+        ),
+        (
+            "CXX".to_string(),
+            "ccache /opt/zig/bin/s390x-linux-gnu-g++".to_string(),
+        ),
+        ("AR".to_string(), String::new()),
+    ];
+    let text = meson::cross_file(&env);
+    for line in [
+        "c = ['/opt/zig/bin/s390x-linux-gnu-gcc']",
+        "cpp = ['ccache', '/opt/zig/bin/s390x-linux-gnu-g++']",
+        // An empty variable is not a program: the default name.
+        "ar = ['ar']",
+        "fortran = ['gfortran']",
+        "pkg-config = ['pkg-config']",
+        "cython = ['cython']",
+        "cpu_family = 's390x'",
+        "endian = 'big'",
+        "needs_exe_wrapper = false",
+        "longdouble_format = 'IEEE_QUAD_BE'",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    // Quotes and backslashes survive meson's string syntax.
+    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())]);
+    assert!(quoted.contains(r"c = ['/a b/it\'s\\cc']"), "{quoted}");
+    assert_eq!(
+        meson::setup_args("/build/cross/meson-cross.ini"),
+        "setup-args=--cross-file=/build/cross/meson-cross.ini"
+    );
+}
+
+#[test]
+fn a_config_setting_goes_before_the_sdist() {
+    let mut command =
+        crate::accelerate::uv_build("uv", "python3", "/out", "/src/x-1.tar.gz", false, &[])
+            .unwrap();
+    command.config_setting("setup-args=--cross-file=/c.ini");
+    let tail: Vec<&str> = command
+        .argv
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "--config-setting",
+            "setup-args=--cross-file=/c.ini",
+            "/src/x-1.tar.gz"
+        ]
+    );
 }
