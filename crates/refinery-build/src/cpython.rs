@@ -365,6 +365,7 @@ fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, Str
         rust: None,
         packs: None,
         python: "python3".into(),
+        host_python: None,
     };
     runner.prepare_mount_points();
     Ok(runner)

@@ -20,6 +20,10 @@ pub enum EnvironmentChoice {
     Rootfs {
         envs_dir: PathBuf,
         accelerate: AccelerateMode,
+        /// Make a host CPython of the target's X.Y from the suite's amd64 packages when
+        /// the host has none (see [`crate::native_frontend::host_tree`]); off when the
+        /// native frontend is not wanted (`--build-frontend emulated`).
+        make_host_python: bool,
     },
     /// podman or docker with a preset or an explicit image, with the host's cross
     /// compilers per `accelerate`.
@@ -79,6 +83,7 @@ pub fn open_environment(
         EnvironmentChoice::Rootfs {
             envs_dir,
             accelerate,
+            make_host_python,
         } => {
             let execution = check_execution()?;
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
@@ -97,7 +102,7 @@ pub fn open_environment(
             );
             let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
             let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
-            let runner = BwrapRunner {
+            let mut runner = BwrapRunner {
                 rootfs,
                 label,
                 ca_bundle: host_ca_bundle(),
@@ -115,13 +120,23 @@ pub fn open_environment(
                 )),
                 packs,
                 python: recipe.interpreter(),
+                host_python: None,
             };
             runner.prepare_mount_points();
             // The native build frontend's host Python, so builds never write the rootfs.
             if runner.native_frontend().is_some() {
+                runner.host_python = host_python_tree(
+                    &runner.rootfs,
+                    envs_dir,
+                    &recipe.suite,
+                    &target.python_str(),
+                    *make_host_python,
+                    reporter,
+                );
                 if let Ok(native) = crate::native_frontend::NativeFrontend::prepare(
                     &runner.rootfs,
                     &target.python_str(),
+                    runner.host_python.as_deref(),
                 ) {
                     runner.prepare_mounts(&native.mounts());
                 }
@@ -275,6 +290,39 @@ fn image_probe_command(engine: &str, image: &str) -> std::process::Command {
 /// `gcc -dumpversion` prints `12` or `11.4.1`.
 fn parse_gcc_major(text: &str) -> Option<u32> {
     text.trim().split('.').next()?.parse().ok()
+}
+
+/// The host CPython tree of the environment's suite for the native frontend, when the
+/// host has no CPython of the target's X.Y: the finished tree, else (when `make`) a new
+/// one. Failing to make one is not fatal: builds then use the emulated frontend, and the
+/// run says why.
+fn host_python_tree(
+    rootfs: &std::path::Path,
+    envs_dir: &std::path::Path,
+    suite: &str,
+    python: &str,
+    make: bool,
+    reporter: &dyn Reporter,
+) -> Option<PathBuf> {
+    use crate::native_frontend::host_tree;
+    let toolchains = envs_dir.join(crate::rootfs::ENV_LAYOUT).join("toolchains");
+    if let Some(found) =
+        host_tree::finished_interpreter(&host_tree::tree_dir(&toolchains, suite, python), python)
+    {
+        return Some(found);
+    }
+    if !make || crate::native_frontend::NativeFrontend::prepare(rootfs, python, None).is_ok() {
+        return None;
+    }
+    match host_tree::ensure(&toolchains, suite, python, reporter) {
+        Ok(found) => Some(found),
+        Err(e) => {
+            reporter.message(&format!(
+                "{e}\nthe native build frontend is not available for Python {python}"
+            ));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

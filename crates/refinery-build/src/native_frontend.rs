@@ -107,9 +107,16 @@ pub struct NativeFrontend {
 impl NativeFrontend {
     /// The native frontend for the environment at `rootfs` whose Python is `python`
     /// (`X.Y`), or why there is none (no host CPython X.Y, no sysconfig, a mismatch).
-    pub fn prepare(rootfs: &Path, python: &str) -> Result<NativeFrontend, String> {
+    /// `made` is a host CPython made for it ([`host_tree`]), tried after the host's own.
+    pub fn prepare(
+        rootfs: &Path,
+        python: &str,
+        made: Option<&Path>,
+    ) -> Result<NativeFrontend, String> {
         let sysconfig = target_sysconfig(rootfs, python)?;
-        let host = find_host_python(python)?;
+        let mut candidates = host_python_candidates(python);
+        candidates.extend(made.map(Path::to_path_buf));
+        let host = first_matching(python, &candidates)?;
         check_versions(&sysconfig, &host)?;
         Ok(NativeFrontend { host, sysconfig })
     }
@@ -493,6 +500,7 @@ fn backend_of(pyproject: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+pub mod host_tree;
 pub mod meson;
 
 #[cfg(test)]

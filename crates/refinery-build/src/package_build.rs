@@ -987,9 +987,9 @@ fn choose_frontend(
     let mode = settings.build_frontend;
     let prepared = (mode != FrontendMode::Emulated)
         .then(|| {
-            runner
-                .rootfs()
-                .map(|r| NativeFrontend::prepare(r, &settings.target.python_str()))
+            runner.rootfs().map(|r| {
+                NativeFrontend::prepare(r, &settings.target.python_str(), runner.host_python())
+            })
         })
         .flatten();
     let remembered = (mode == FrontendMode::Auto)

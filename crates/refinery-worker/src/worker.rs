@@ -87,6 +87,7 @@ impl WorkerOptions {
             environment: EnvironmentChoice::Rootfs {
                 envs_dir,
                 accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+                make_host_python: true,
             },
             max_attempts: 1,
             attempt_timeout: Some(Duration::from_secs(3600)),

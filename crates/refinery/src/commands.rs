@@ -340,6 +340,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             let choice = refinery_build::EnvironmentChoice::Rootfs {
                 envs_dir: store.dir().parent().unwrap_or(store.dir()).to_path_buf(),
                 accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+                make_host_python: true,
             };
             refinery_build::open_environment(&choice, &target, &reporter)
                 .map_err(anyhow::Error::msg)?;

@@ -340,6 +340,8 @@ impl EnvironmentOptions {
             EnvironmentChoice::Rootfs {
                 envs_dir,
                 accelerate: self.accelerate,
+                make_host_python: self.build_frontend
+                    != refinery_build::native_frontend::FrontendMode::Emulated,
             }
         })
     }

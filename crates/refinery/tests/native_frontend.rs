@@ -328,3 +328,92 @@ fn a_build_that_detects_the_host_falls_back_to_the_emulated_frontend_and_is_reme
     let e = entry(&manifest(&out), "archpkg").clone();
     assert_eq!(e["status"], "built", "{e}");
 }
+
+/// Whether the host has a CPython `version` of its own (pyenv or `PATH`), which the
+/// native frontend prefers to a tree it makes.
+fn host_has_python(version: &str) -> bool {
+    let pyenv = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".pyenv/versions"))
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .is_some_and(|mut entries| {
+            entries.any(|e| {
+                e.is_ok_and(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("{version}."))
+                })
+            })
+        });
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|d| d.join(format!("python{version}")).is_file())
+    });
+    pyenv || on_path
+}
+
+#[test]
+#[ignore = "needs network and emulation"]
+fn without_a_host_cpython_3_14_one_is_made_from_debian_amd64_packages_and_builds_natively() {
+    let envs = envs_dir();
+    let envs_var = ("REFINERY_ENVS_DIR", envs.to_str().unwrap());
+    let created = refinery(&["env", "create", "--python", "3.14"], &[envs_var]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "fastadd", "1.0", false);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "fastadd==1.0\n");
+    // forky's GCC 16 is not the host cross's 12: acceleration (and so the native
+    // frontend) is asked for explicitly; the gcc cross then builds for forky's glibc.
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--python",
+            "3.14",
+            "--platform-tag",
+            "manylinux_2_43_s390x",
+            "--accelerate",
+            "cross",
+            "--build-frontend",
+            "native",
+            "--index-url",
+            &index.url,
+            "--extra-index-url",
+            "https://pypi.org/simple",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&manifest(&out), "fastadd").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["build_frontend"], "native", "{e}");
+    let wheel = e["path"].as_str().unwrap();
+    assert!(wheel.contains("cp314-cp314"), "{wheel}");
+    let machines = elf_machines(&out.join(wheel));
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+    let log = std::fs::read_to_string(e["metadata"]["log_path"].as_str().unwrap()).unwrap();
+    let tree = envs.join("v1/toolchains/host-python-amd64-forky-3.14");
+    if host_has_python("3.14") {
+        eprintln!("this host has a CPython 3.14 of its own: the native frontend used it");
+        assert!(log.contains("frontend: native (host CPython 3.14"), "{log}");
+        return;
+    }
+    assert!(
+        log.contains(&format!(
+            "frontend: native (host CPython 3.14 {}/usr/bin/python3.14",
+            tree.display()
+        )),
+        "{log}"
+    );
+    // The tree's interpreter runs on the host with its own glibc, whatever the host's.
+    let run = std::process::Command::new(tree.join("usr/bin/python3.14"))
+        .args(["-c", "import ssl, zlib; print('ok')"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ok");
+}

@@ -448,3 +448,22 @@ fn a_config_setting_goes_before_the_sdist() {
         ]
     );
 }
+
+#[test]
+fn a_host_python_tree_counts_only_once_its_marker_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = host_tree::tree_dir(dir.path(), "forky", "3.14");
+    assert_eq!(
+        tree.file_name().unwrap().to_string_lossy(),
+        "host-python-amd64-forky-3.14"
+    );
+    std::fs::create_dir_all(tree.join("usr/bin")).unwrap();
+    std::fs::write(tree.join("usr/bin/python3.14"), b"").unwrap();
+    // A half-made tree (a killed run's) is not used.
+    assert_eq!(host_tree::finished_interpreter(&tree, "3.14"), None);
+    std::fs::write(tree.join("refinery-host-python.json"), b"{}").unwrap();
+    assert_eq!(
+        host_tree::finished_interpreter(&tree, "3.14"),
+        Some(tree.join("usr/bin/python3.14"))
+    );
+}
