@@ -26,6 +26,7 @@
 //! the queue (status `retry`) up to a restart cap, then fails them; it writes why into the
 //! job's log.
 
+mod clock;
 mod db;
 mod postgres;
 mod sql;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::clock::{Clock, ManualClock, SystemClock};
 pub(crate) use self::db::{Backend, Conn, Row, RowExt, Value};
 pub use self::postgres::PgBackend;
 pub(crate) use self::postgres::{PgConn, PgMigrations};
