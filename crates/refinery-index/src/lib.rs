@@ -17,12 +17,11 @@ pub mod client;
 mod netrc;
 mod parse;
 mod pip_env;
-pub mod redact;
 pub mod render;
 pub mod testing;
 
 pub use client::{DistFile, IndexClient, IndexConfig, IndexError};
-pub use redact::redact_url;
+pub use refinery_pep::redact_url;
 pub use render::{render_project_page_html, render_project_page_json, render_root_index};
 
 use sha2::{Digest, Sha256};
