@@ -12,7 +12,6 @@ use refinery_pep::Target;
 use refinery_plan::PlanNode;
 use refinery_store::{write_atomic, ManifestMetadata};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 /// Folder of the records under `--cache`.
 pub const PROVENANCE_DIR: &str = "provenance/v1";
@@ -104,7 +103,7 @@ pub fn write_record(
         .map_err(|e| format!("cannot write the provenance record {}: {e}", path.display()))?;
     Ok(format!(
         "{relative} sha256:{}",
-        hex::encode(Sha256::digest(&bytes))
+        refinery_store::sha256_hex(&bytes)
     ))
 }
 
@@ -112,6 +111,7 @@ pub fn write_record(
 mod tests {
     use super::*;
     use refinery_plan::{Action, Source, SourceKind};
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_record_names_the_wheel_the_sdist_and_the_build_and_its_hash_is_kept() {

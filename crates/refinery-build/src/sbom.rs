@@ -194,7 +194,7 @@ pub fn add_sbom(
             if path == record {
                 record_text = String::from_utf8_lossy(&bytes).into_owned();
             } else {
-                grafted.push((path, hex::encode(Sha256::digest(&bytes))));
+                grafted.push((path, refinery_store::sha256_hex(&bytes)));
             }
         }
     }

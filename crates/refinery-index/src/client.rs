@@ -583,13 +583,15 @@ impl IndexClient {
         let dest = dest_dir.join(&file.filename);
 
         if let Some(exp) = &expected {
-            if dest.is_file() && hash_file(&dest).ok().as_deref() == Some(exp.as_str()) {
+            if dest.is_file()
+                && refinery_store::sha256_file(&dest).ok().as_deref() == Some(exp.as_str())
+            {
                 debug!("already downloaded");
                 return Ok(dest);
             }
             if let Some(cached) = self.files_cache_path(exp, &file.filename) {
                 if cached.is_file() {
-                    match hash_file(&cached) {
+                    match refinery_store::sha256_file(&cached) {
                         Ok(h) if h == *exp => {
                             debug!("served from the files cache");
                             copy_atomic(&cached, &dest)?;
@@ -1160,8 +1162,8 @@ impl IndexClient {
             _ => false,
         };
         if same {
-            let actual =
-                hash_file(&src).map_err(|e| IndexError::io("cannot hash a local file", e))?;
+            let actual = refinery_store::sha256_file(&src)
+                .map_err(|e| IndexError::io("cannot hash a local file", e))?;
             if let Some(exp) = expected {
                 if exp != actual {
                     return Err(IndexError::HashMismatch {
@@ -1263,8 +1265,8 @@ fn dir_files(path: &Path, display: &str, project: &str) -> Result<Vec<DistFile>,
         if !p.is_file() || name.starts_with('.') || !filename_matches_project(name, project) {
             continue;
         }
-        let sha =
-            hash_file(&p).map_err(|e| IndexError::io(format!("cannot hash {}", p.display()), e))?;
+        let sha = refinery_store::sha256_file(&p)
+            .map_err(|e| IndexError::io(format!("cannot hash {}", p.display()), e))?;
         let Ok(url) = Url::from_file_path(&p) else {
             continue;
         };
@@ -1459,13 +1461,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {

@@ -22,9 +22,9 @@ pub mod testing;
 
 pub use client::{DistFile, IndexClient, IndexConfig, IndexError};
 pub use refinery_pep::redact_url;
+pub use refinery_store::sha256_hex;
 pub use render::{render_project_page_html, render_project_page_json, render_root_index};
 
-use sha2::{Digest, Sha256};
 
 /// File name endings recognised as Python distributions (wheels and sdists).
 pub const DIST_EXTENSIONS: &[&str] = &[
@@ -154,11 +154,6 @@ pub fn metadata_field(metadata: &[u8], field: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Lowercase hex sha256 of `data`.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// Percent-decodes `s` (invalid escapes are kept literally; invalid UTF-8 is replaced).
