@@ -13,7 +13,7 @@ use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VAR
 use crate::builder::{
     attempt, AttemptFailure, AttemptRequest, BuiltWheel, NativeOutcome, NativeRequest,
 };
-use crate::context::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
+use crate::context::{backoff, dist_file, file_name, BuildContext};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
@@ -1096,7 +1096,7 @@ fn publish(
     let stored = context.cas.put_file(&wheel).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&wheel));
     let published = stored.and_then(|sha| {
-        copy_file_atomic(&wheel, &dest)
+        refinery_store::copy_atomic(&wheel, &dest)
             .map(|()| sha)
             .map_err(|e| e.to_string())
     });

@@ -16,7 +16,7 @@ use crate::package_build::build_node;
 use crate::schedule::BuildQueue;
 use crate::Reporter;
 
-pub use crate::context::{backoff, copy_file_atomic, Expander, PlanRequirement, RunSettings};
+pub use crate::context::{backoff, Expander, PlanRequirement, RunSettings};
 
 /// State the build workers share.
 struct Shared<'a> {
@@ -447,7 +447,7 @@ fn cached(
     let (filename, sha) = history.lookup_artifact(key).ok()??;
     let stored = cas.get(&sha)?;
     let dest = settings.output.join(&filename);
-    copy_file_atomic(&stored, &dest).ok()?;
+    refinery_store::copy_atomic(&stored, &dest).ok()?;
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
     entry.path = Some(filename);
     entry.sha256 = Some(sha.clone());

@@ -242,14 +242,10 @@ exec {GUEST_ZIG_DIR}/zig {driver} -target s390x-linux-gnu.{major}.{minor} {c_onl
     )
 }
 
-/// Write `text` to `path` with mode 0755, through a temporary file and a rename (a build
-/// running at the same time sees the old or the new script, never half of one).
+/// Write `text` to `path` with mode 0755, atomically (a build running at the same time sees
+/// the old or the new script, never half of one).
 pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
-        .and_then(|()| std::fs::rename(&tmp, path))
+    refinery_store::write_executable_atomic(path, text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

@@ -1464,45 +1464,17 @@ fn unix_now() -> u64 {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir)
-        .map_err(|e| IndexError::io("cannot create a cache directory", e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-        IndexError::io(
-            format!("cannot create a temporary file in {}", dir.display()),
-            e,
-        )
-    })?;
-    tmp.write_all(bytes)
-        .map_err(|e| IndexError::io(format!("cannot write {}", tmp.path().display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| IndexError::io(format!("cannot write {}", path.display()), e.error))?;
-    Ok(())
+    refinery_store::write_atomic(path, bytes)
+        .map_err(|e| IndexError::io(format!("cannot write {}", path.display()), e))
 }
 
 fn copy_atomic(src: &Path, dest: &Path) -> Result<(), IndexError> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(|e| IndexError::io("cannot create a directory", e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".copy.")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            IndexError::io(
-                format!("cannot create a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
-    let mut reader = fs_err::File::open(src).map_err(|e| IndexError::io("cannot copy", e))?;
-    std::io::copy(&mut reader, &mut tmp).map_err(|e| {
+    refinery_store::copy_atomic(src, dest).map_err(|e| {
         IndexError::io(
             format!("cannot copy {} to {}", src.display(), dest.display()),
             e,
         )
-    })?;
-    tmp.persist(dest)
-        .map_err(|e| IndexError::io(format!("cannot write {}", dest.display()), e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

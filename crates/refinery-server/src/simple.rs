@@ -417,13 +417,13 @@ pub fn write_static_index(
             .ok_or_else(|| format!("{} is listed but missing from the store", file.filename))?;
         if !dest.is_file() {
             fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            refinery_build::pipeline::copy_file_atomic(&source, &dest)
+            refinery_store::copy_atomic(&source, &dest)
                 .map_err(|e| format!("{}: {e}", dest.display()))?;
         }
         if let Some(meta) = file.metadata_sha256.as_deref().and_then(|m| cas.get(m)) {
             let dest = dir.join(format!("{}.metadata", file.filename));
             if !dest.is_file() {
-                refinery_build::pipeline::copy_file_atomic(&meta, &dest)
+                refinery_store::copy_atomic(&meta, &dest)
                     .map_err(|e| format!("{}: {e}", dest.display()))?;
             }
         }
