@@ -654,8 +654,11 @@ impl IndexClient {
                 url: display_url(&url),
                 reason: "not a local path".to_owned(),
             })?;
-            return crate::read_wheel_metadata(&path).map_err(|e| {
-                IndexError::io(format!("cannot read the metadata of {}", path.display()), e)
+            return crate::wheel_metadata_bytes(&path, None).map_err(|e| {
+                IndexError::io(
+                    format!("cannot read the metadata of {}", path.display()),
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
             });
         }
         let cache_name = format!("{}.metadata", file.filename);
@@ -1271,7 +1274,7 @@ fn dir_files(path: &Path, display: &str, project: &str) -> Result<Vec<DistFile>,
             continue;
         };
         let metadata = if name.to_ascii_lowercase().ends_with(".whl") {
-            crate::read_wheel_metadata(&p).ok().flatten()
+            crate::wheel_metadata_bytes(&p, None).ok().flatten()
         } else {
             None
         };

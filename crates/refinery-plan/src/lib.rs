@@ -9,7 +9,7 @@ pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod sdist_files;
-pub mod zip_members;
+pub use refinery_index::zip_members;
 
 pub use overrides::{parse_overrides, Overrides, PackageOverride};
 pub use plan::{
