@@ -655,10 +655,7 @@ fn worker_options(
         crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
     options.pip_env = options.index.pip_env();
     if let Some(path) = hints_file {
-        options
-            .catalog
-            .extend_from_file(path)
-            .map_err(anyhow::Error::msg)?;
+        options.catalog.extend_from_file(path)?;
     }
     Ok(options)
 }

@@ -407,7 +407,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
         catalog: {
             let mut catalog = refinery_build::hints::Catalog::builtin();
             if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {
-                catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+                catalog.extend_from_file(path)?;
             }
             catalog
         },
@@ -465,7 +465,7 @@ pub fn verify_settings(
     };
     let mut catalog = SmokeCatalog::builtin();
     if let Some(path) = args.smoke_tests.as_ref().or(config.smoke_tests.as_ref()) {
-        catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+        catalog.extend_from_file(path)?;
     }
     Ok(VerifySettings {
         level,
