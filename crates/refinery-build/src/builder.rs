@@ -403,7 +403,7 @@ pub fn attempt(
     })?;
 
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
-    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
+    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e.to_string()))?;
     // Nothing pure from a compiled sdist.
     // Only the build that made the wheel: a failed native one may have fallen back.
     crate::verify::purity::check_build(
@@ -572,7 +572,9 @@ impl NativeStep<'_> {
     ) -> Result<PathBuf, NativeError> {
         let fallback = NativeError::Fallback;
         let cross = self.dir.join(crate::native_frontend::CROSS_DIR);
-        self.frontend.write_cross_dir(&cross).map_err(fallback)?;
+        self.frontend
+            .write_cross_dir(&cross)
+            .map_err(|e| fallback(e.to_string()))?;
         let root = self.build_root;
         let frontend = crate::accelerate::uv_build(
             self.uv,
@@ -619,8 +621,11 @@ impl NativeStep<'_> {
         }
         let wheel = single_wheel(&self.dir.join("out"))
             .ok_or_else(|| fallback("the build finished but wrote no wheel".into()))?;
-        crate::native_frontend::check_wheel(&wheel, &self.settings.target).map_err(fallback)?;
-        let has_elf = !elf_machines(&wheel).map_err(fallback)?.is_empty();
+        crate::native_frontend::check_wheel(&wheel, &self.settings.target)
+            .map_err(|e| fallback(e.to_string()))?;
+        let has_elf = !elf_machines(&wheel)
+            .map_err(|e| fallback(e.to_string()))?
+            .is_empty();
         crate::verify::purity::check_build(
             self.request.sdist,
             has_elf,

@@ -988,9 +988,9 @@ fn choose_frontend(
     let mode = settings.build_frontend;
     let prepared = (mode != FrontendMode::Emulated)
         .then(|| {
-            runner
-                .rootfs()
-                .map(|r| NativeFrontend::prepare(r, &settings.target.python_str()))
+            runner.rootfs().map(|r| {
+                NativeFrontend::prepare(r, &settings.target.python_str()).map_err(|e| e.to_string())
+            })
         })
         .flatten();
     let remembered = (mode == FrontendMode::Auto)
