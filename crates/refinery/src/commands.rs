@@ -760,7 +760,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot resolve --host {}", args.host))?
         .next()
         .with_context(|| format!("--host {} has no address", args.host))?;
-    refinery_server::serve(config, addr).map_err(anyhow::Error::msg)?;
+    refinery_server::serve(config, addr)?;
     Ok(ExitCode::SUCCESS)
 }
 
