@@ -5,7 +5,8 @@
 
 pub use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
 pub use pep508_rs::{
-    ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl,
+    ExtraName, InvalidNameError, MarkerEnvironment, MarkerTree, PackageName, Requirement,
+    VersionOrUrl,
 };
 
 pub mod wheel;

@@ -11,7 +11,7 @@ pub mod scan;
 pub mod sdist_files;
 pub use refinery_index::zip_members;
 
-pub use overrides::{parse_overrides, Overrides, PackageOverride};
+pub use overrides::{parse_overrides, Overrides, OverridesError, PackageOverride};
 pub use plan::{
     make_plan, newer_target_wheels, summary, Action, EdgeKind, PipOptions, Plan, PlanEdge,
     PlanError, PlanNode, PlanOptions, Source, SourceKind, Strategy, DEFAULT_MAX_DEPS,

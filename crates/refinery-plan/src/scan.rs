@@ -194,7 +194,7 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
                         target.platform_tag()
                     );
                 }
-                Err(reason) => scanned.reason = reason,
+                Err(reason) => scanned.reason = reason.to_string(),
             }
         }
         Compatibility::Compatible { .. } => {

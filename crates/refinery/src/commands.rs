@@ -719,8 +719,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.platform_tag = target.platform_tag().to_string();
     config.index = crate::config::index_config(&args.index, &ConfigFile::default(), &cache);
     if let Some(json) = var("PLAN_OVERRIDES_JSON") {
-        config.overrides = refinery_plan::parse_overrides(&json, "PLAN_OVERRIDES_JSON")
-            .map_err(anyhow::Error::msg)?;
+        config.overrides = refinery_plan::parse_overrides(&json, "PLAN_OVERRIDES_JSON")?;
     }
     config.allow_index_options = args.allow_index_options;
     config.max_wheel_bytes = args.max_upload_mib.max(1) * 1024 * 1024;

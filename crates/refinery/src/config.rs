@@ -200,13 +200,11 @@ pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSetting
         None => config.max_deps.unwrap_or(DEFAULT_MAX_DEPS),
     };
     let mut overrides = match &config.overrides {
-        Some(value) => parse_overrides(&value.to_string(), "the [overrides] of the config file")
-            .map_err(anyhow::Error::msg)?,
+        Some(value) => parse_overrides(&value.to_string(), "the [overrides] of the config file")?,
         None => Overrides::new(),
     };
     if let Some(json) = var("PLAN_OVERRIDES_JSON") {
-        overrides
-            .extend(parse_overrides(&json, "PLAN_OVERRIDES_JSON").map_err(anyhow::Error::msg)?);
+        overrides.extend(parse_overrides(&json, "PLAN_OVERRIDES_JSON")?);
     }
     let history_db = args
         .history_db
