@@ -80,7 +80,7 @@ pub fn open_environment(
             envs_dir,
             accelerate,
         } => {
-            let execution = check_execution()?;
+            let execution = check_execution().map_err(|e| e.to_string())?;
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
             let store = EnvStore::new(envs_dir);
             let rootfs = store.ensure(&recipe, reporter)?;
@@ -156,7 +156,7 @@ pub fn open_environment(
             })
         }
         EnvironmentChoice::Host => {
-            if check_execution()? != Execution::Native {
+            if check_execution().map_err(|e| e.to_string())? != Execution::Native {
                 return Err(format!(
                     "the host environment builds for s390x only on an s390x host; this host is {}.\nhint: leave out --environment host to use an emulated s390x rootfs",
                     std::env::consts::ARCH

@@ -323,7 +323,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             force,
             ..
         }) => {
-            refinery_build::emulation::check_execution().map_err(anyhow::Error::msg)?;
+            refinery_build::emulation::check_execution()?;
             let store = store_for(cache)?;
             let recipe = RootfsRecipe::for_python(python).map_err(anyhow::Error::msg)?;
             let reporter = TerminalReporter::new(quiet);
