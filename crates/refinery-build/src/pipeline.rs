@@ -330,14 +330,14 @@ fn run_plan(
         crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
             RunError::Write {
                 path: settings.output.join("simple"),
-                message: e,
+                message: e.to_string(),
             }
         })?;
     }
-    crate::lock::write_locks(&settings.output, &manifest, &settings.target).map_err(|message| {
+    crate::lock::write_locks(&settings.output, &manifest, &settings.target).map_err(|e| {
         RunError::Write {
             path: settings.output.join(crate::lock::PYLOCK),
-            message,
+            message: e.to_string(),
         }
     })?;
     let summary: Vec<String> = manifest
