@@ -584,7 +584,7 @@ impl NativeStep<'_> {
             false,
             build_env,
         )
-        .map_err(fallback)?;
+        .map_err(|e| fallback(e.to_string()))?;
         // The sitecustomize sets these for the hooks; uv's own interpreter query must
         // not see them (a Rust build's PyO3 settings name the sysconfig module too).
         let mut env: Vec<(String, String)> = build_env

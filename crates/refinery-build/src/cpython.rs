@@ -354,7 +354,8 @@ fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, Str
         Path::new("/"),
         root,
         execution,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     reporter.message(&decision.note);
     let runner = BwrapRunner {
         rootfs: root.to_path_buf(),

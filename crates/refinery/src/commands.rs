@@ -325,15 +325,14 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
         }) => {
             refinery_build::emulation::check_execution()?;
             let store = store_for(cache)?;
-            let recipe = RootfsRecipe::for_python(python).map_err(anyhow::Error::msg)?;
+            let recipe = RootfsRecipe::for_python(python)?;
             let reporter = TerminalReporter::new(quiet);
             let path = if *force {
                 let _ = store.remove(&recipe.key());
                 store.create(&recipe, &reporter)
             } else {
                 store.ensure(&recipe, &reporter)
-            }
-            .map_err(anyhow::Error::msg)?;
+            }?;
             // Opening makes the mount points builds need, so that no build writes the base.
             let target = refinery_pep::Target::new(python, "manylinux2014_s390x")
                 .map_err(anyhow::Error::msg)?;
@@ -341,8 +340,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 envs_dir: store.dir().parent().unwrap_or(store.dir()).to_path_buf(),
                 accelerate: refinery_build::accelerate::AccelerateMode::Auto,
             };
-            refinery_build::open_environment(&choice, &target, &reporter)
-                .map_err(anyhow::Error::msg)?;
+            refinery_build::open_environment(&choice, &target, &reporter)?;
             drop(reporter);
             println!("{} ready at {}", recipe.key(), path.display());
         }
@@ -437,7 +435,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                         }
                         removed.extend(bases);
                     }
-                    Err(e) if removed.is_empty() => return Err(anyhow::Error::msg(e)),
+                    Err(e) if removed.is_empty() => return Err(e.into()),
                     Err(_) => {}
                 }
             }
@@ -447,11 +445,9 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
         }
         EnvCommand::Layer(args) => {
             let store = store_for(&args.cache)?;
-            let recipe = RootfsRecipe::for_python(&args.python).map_err(anyhow::Error::msg)?;
+            let recipe = RootfsRecipe::for_python(&args.python)?;
             let reporter = TerminalReporter::new(quiet);
-            let base = store
-                .ensure(&recipe, &reporter)
-                .map_err(anyhow::Error::msg)?;
+            let base = store.ensure(&recipe, &reporter)?;
             let layer_recipe = refinery_build::layers::LayerRecipe::new(
                 &recipe.key(),
                 &recipe.suite,

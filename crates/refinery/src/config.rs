@@ -332,8 +332,7 @@ impl EnvironmentOptions {
                 self.container_cpu.clone(),
                 self.container_memory.clone(),
                 self.accelerate,
-            )
-            .map_err(anyhow::Error::msg)?
+            )?
         } else {
             EnvironmentChoice::Rootfs {
                 envs_dir,
