@@ -428,7 +428,7 @@ pub fn attempt(
     let built = if is_pure && !machines.is_empty() {
         is_pure = false;
         let retagged = crate::verify::retag::retag_into(&built, &dir.0, &settings.target)
-            .map_err(|e| fail(Stage::Repair, e))?;
+            .map_err(|e| fail(Stage::Repair, e.to_string()))?;
         log.line(&format!("[refinery] the wheel is tagged pure but carries s390x ELF files: retagged {} for repair", file_name(&retagged)));
         retagged
     } else {

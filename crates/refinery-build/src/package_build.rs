@@ -1155,7 +1155,10 @@ fn distinct_from_index(
 ) -> std::path::PathBuf {
     let renamed = refinery_store::sha256_file(wheel)
         .map_err(|e| e.to_string())
-        .and_then(|sha| crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client));
+        .and_then(|sha| {
+            crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client)
+                .map_err(|e| e.to_string())
+        });
     match renamed {
         Ok(Some((path, avoided))) => {
             context.reporter.message(&format!(

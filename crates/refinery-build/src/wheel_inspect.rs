@@ -29,7 +29,7 @@ pub enum WheelInspectError {
     },
 }
 
-fn open(wheel: &Path) -> Result<zip::ZipArchive<std::fs::File>, WheelInspectError> {
+pub(crate) fn open(wheel: &Path) -> Result<zip::ZipArchive<std::fs::File>, WheelInspectError> {
     let file = std::fs::File::open(wheel).map_err(|source| WheelInspectError::Open {
         wheel: wheel.to_path_buf(),
         source,
@@ -40,7 +40,7 @@ fn open(wheel: &Path) -> Result<zip::ZipArchive<std::fs::File>, WheelInspectErro
     })
 }
 
-fn member_error<'a>(
+pub(crate) fn member_error<'a>(
     wheel: &'a Path,
     member: &'a str,
 ) -> impl Fn(zip::result::ZipError) -> WheelInspectError + 'a {
