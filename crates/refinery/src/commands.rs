@@ -786,8 +786,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
                 &url,
                 crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?,
                 options.lease,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             eprintln!(
                 "worker {}: jobs from {}",
                 options.id,
@@ -807,8 +806,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
             );
             refinery_worker::worker::run_worker(&options, &source, &stop)
         }
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
     println!(
         "worker {}: {} jobs, {} succeeded, {} failed, {} lost their lease",
         options.id, summary.jobs, summary.succeeded, summary.failed, summary.lost
@@ -824,8 +822,7 @@ pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
             &url,
             crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?.as_deref(),
             args.list,
-        )
-        .map_err(anyhow::Error::msg)?,
+        )?,
         None => {
             let (cache, database_url, _) = store_paths(&args.store)?;
             let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
@@ -879,9 +876,12 @@ pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
     let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
     let cas = refinery_store::Cas::new(cache.join("cas").join("v1"));
-    let (projects, wheels) =
-        refinery_server::simple::write_static_index(&*store, &cas, Some(&history_db), &args.output)
-            .map_err(anyhow::Error::msg)?;
+    let (projects, wheels) = refinery_server::simple::write_static_index(
+        &*store,
+        &cas,
+        Some(&history_db),
+        &args.output,
+    )?;
     println!(
         "{projects} projects, {wheels} wheels: {}/simple/ (serve {} with any web server)",
         args.output.display(),
