@@ -621,6 +621,9 @@ pub struct FrontendCommand {
 
 /// The `uv build` command line and environment that do what `pip wheel` with `env` does,
 /// or why they cannot (a pip setting without a uv equivalent: then pip builds).
+///
+/// # Errors
+/// [`UvBuildError`] naming the pip setting uv cannot take.
 pub fn uv_build(
     uv: &str,
     python: &str,
@@ -722,6 +725,9 @@ pub struct Decision {
 }
 
 /// Choose the accelerator for `rootfs` on this host (`host_root` is `/` but in tests).
+///
+/// # Errors
+/// As [`decide_for`].
 pub fn decide(
     mode: AccelerateMode,
     host_root: &Path,
@@ -732,6 +738,9 @@ pub fn decide(
 }
 
 /// Choose the accelerator for an environment whose own compiler is GCC `rootfs_major`.
+///
+/// # Errors
+/// [`AccelerateError::Refused`] when `--accelerate cross` finds no usable cross compiler.
 pub fn decide_for(
     mode: AccelerateMode,
     host_root: &Path,

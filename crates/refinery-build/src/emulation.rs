@@ -45,6 +45,9 @@ pub enum EmulationError {
 }
 
 /// Check that s390x binaries can execute, saying exactly how to fix it when not.
+///
+/// # Errors
+/// [`EmulationError`] saying what is missing and how to fix it.
 pub fn check_execution() -> Result<Execution, EmulationError> {
     if std::env::consts::ARCH == "s390x" {
         return Ok(Execution::Native);

@@ -89,6 +89,9 @@ pub struct OpenedEnvironment {
 }
 
 /// Open the environment, creating a rootfs on first use.
+///
+/// # Errors
+/// [`EnvironmentError`]: no emulation, no rootfs for the Python, or the accelerator refused.
 pub fn open_environment(
     choice: &EnvironmentChoice,
     target: &Target,

@@ -141,6 +141,9 @@ pub enum RecipeError {
 /// Check a recipe from outside (a queued job, an override) with the rules the hint catalog
 /// follows: a known variant, package names without shell or options, environment
 /// variables a build may set. The error names the offending value.
+///
+/// # Errors
+/// [`RecipeError`] naming the first offending value.
 pub fn check_recipe(
     variant: Option<&str>,
     packages: &[String],

@@ -38,6 +38,9 @@ pub enum NamingError {
 /// `sha256`, rename `wheel` with a build tag and return the new path and the name it
 /// avoided. Listing errors leave the name as it is (the store still refuses a second file
 /// under a published name).
+///
+/// # Errors
+/// [`NamingError`] when the name already has a build tag or the rename fails.
 pub fn avoid_index_name(
     wheel: &Path,
     sha256: &str,

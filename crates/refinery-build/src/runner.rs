@@ -467,6 +467,9 @@ pub struct UnknownPresetError {
 }
 
 /// Builder images per preset; `containers/<preset>/Containerfile` builds them.
+///
+/// # Errors
+/// [`UnknownPresetError`] for any other preset.
 pub fn preset_image(preset: &str) -> Result<String, UnknownPresetError> {
     match preset {
         "rocky" | "fedora" | "ubuntu" => Ok(format!("localhost/refinery-builder-{preset}:latest")),

@@ -186,6 +186,9 @@ pub enum SbomError {
 
 /// Write the SBOM into `wheel` (rewritten in place through a temporary file next to it):
 /// the document under `.dist-info/sboms/` and its line in RECORD. Returns the member path.
+///
+/// # Errors
+/// [`SbomError`]; on a failed rewrite the wheel is left as it was.
 pub fn add_sbom(
     wheel: &Path,
     node: &PlanNode,

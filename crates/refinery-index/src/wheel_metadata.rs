@@ -72,6 +72,9 @@ pub enum WheelMetadataError {
 
 /// Refuses an archive that declares more than [`MAX_WHEEL_MEMBERS`] members, before
 /// anything parses its central directory.
+///
+/// # Errors
+/// [`WheelMetadataError::Open`], [`WheelMetadataError::Directory`] or [`WheelMetadataError::TooManyMembers`].
 pub fn check_wheel_member_count(path: &Path) -> Result<(), WheelMetadataError> {
     let mut file =
         std::fs::File::open(path).map_err(|source| WheelMetadataError::Open { source })?;
@@ -89,6 +92,9 @@ pub fn check_wheel_member_count(path: &Path) -> Result<(), WheelMetadataError> {
 /// one, else the first at the archive's top level; `None` when the archive has none.
 /// Checks the member count, every member's name (no absolute paths, no `..`) and declared
 /// size (no zip bombs) first.
+///
+/// # Errors
+/// A [`WheelMetadataError`] when the archive cannot be read, is hostile or a zip bomb.
 pub fn wheel_metadata_bytes(
     path: &Path,
     project: Option<&str>,
@@ -141,6 +147,9 @@ pub fn wheel_metadata_bytes(
 /// The METADATA of `wheel` (the file at `path`), as bytes and parsed; as
 /// [`wheel_metadata_bytes`] with the wheel's project, and a missing METADATA is an error.
 /// Whether its `Name`/`Version` agree with the file name is the caller's to check.
+///
+/// # Errors
+/// As [`wheel_metadata_bytes`], and [`WheelMetadataError::Missing`] / [`WheelMetadataError::Unparsable`].
 pub fn read_wheel_metadata(
     path: &Path,
     wheel: &WheelFilename,

@@ -375,6 +375,9 @@ impl StaticIndexError {
 /// Writes the index as static files: `<out>/simple/index.html`,
 /// `<out>/simple/<project>/index.html` (and `index.json`), and the wheels and their
 /// metadata under `<out>/files/<sha256>/`. Returns (projects, wheels).
+///
+/// # Errors
+/// [`StaticIndexError`]: the history, the queue or the store failed, or a file could not be written.
 pub fn write_static_index(
     store: &dyn QueueStore,
     cas: &Cas,

@@ -9,6 +9,9 @@ use std::path::Path;
 /// renamed over `path`; the folder is fsynced afterwards so the rename survives a crash.
 /// Missing parent folders are created. An existing file keeps its permissions; a new file
 /// gets `0644` (the temp file would otherwise be `0600`). Every error names the path.
+///
+/// # Errors
+/// The IO error of the step that failed, naming the path; the temp file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace_with(path, None, |file| file.write_all(bytes))
 }
@@ -16,6 +19,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Writes `bytes` to `path` atomically with mode `0755` (a script that a running build may
 /// be executing sees the old or the new text, never half of one). Otherwise as
 /// [`write_atomic`].
+///
+/// # Errors
+/// As [`write_atomic`].
 pub fn write_executable_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace_with(path, Some(0o755), |file| file.write_all(bytes))
 }
@@ -23,6 +29,9 @@ pub fn write_executable_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Copies `src` to `dest` atomically, streaming (a wheel need not fit in memory); the copy
 /// is an ordinary file (`0644` when new, whatever the mode of `src`, e.g. a read-only CAS
 /// object). Copying a file onto itself does nothing. Otherwise as [`write_atomic`].
+///
+/// # Errors
+/// As [`write_atomic`], or `src` cannot be read (the error names it).
 pub fn copy_atomic(src: &Path, dest: &Path) -> io::Result<()> {
     if src == dest {
         return Ok(());

@@ -31,12 +31,18 @@ pub enum CasError {
 }
 
 /// Lowercase hex sha256 of a file's content, read in 64 KiB chunks. The error names the path.
+///
+/// # Errors
+/// The IO error of opening or reading `path`, naming it.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
     digest_file::<Sha256>(path)
 }
 
 /// Lowercase hex digest of a file's content with hash `D` (e.g. `sha2::Sha384` for pip's
 /// `--hash=sha384:…`), read in 64 KiB chunks. The error names the path.
+///
+/// # Errors
+/// The IO error of opening or reading `path`, naming it.
 pub fn digest_file<D: Digest>(path: &Path) -> io::Result<String> {
     let mut file = fs_err::File::open(path)?;
     let mut hasher = D::new();

@@ -339,6 +339,9 @@ impl RemoteSource {
 }
 
 /// `GET /api/queue/stats` (and `/api/queue` with `list`) of a running control plane.
+///
+/// # Errors
+/// [`RemoteError`]: no HTTP client, the control plane unreachable, or its error status and message.
 pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, RemoteError> {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))

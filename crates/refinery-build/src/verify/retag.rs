@@ -40,6 +40,9 @@ pub enum RetagError {
 /// file gets `Root-Is-Purelib: false` and that one `Tag`, its RECORD the new digest and
 /// size of WHEEL, its file name the new tags. Returns the new wheel's path. Errors name
 /// the wheel.
+///
+/// # Errors
+/// [`RetagError`] naming the wheel.
 pub fn retag_as_platform(
     wheel: &Path,
     out_dir: &Path,
@@ -139,6 +142,9 @@ pub fn retag_as_platform(
 }
 
 /// [`retag_as_platform`] for `target` (`cp311-cp311-linux_s390x`) into `<dir>/retagged`.
+///
+/// # Errors
+/// As [`retag_as_platform`], or [`RetagError::CreateDir`].
 pub fn retag_into(
     wheel: &Path,
     dir: &Path,
