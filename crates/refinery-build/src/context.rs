@@ -240,25 +240,9 @@ pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
 
 fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     let dest = dir.join(src.file_name().ok_or("no file name")?);
-    copy_file_atomic(src, &dest)
+    refinery_store::copy_atomic(src, &dest)
         .map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dest.display()))?;
     Ok(dest)
-}
-
-/// Copy through a temp file in the destination folder and rename into place.
-pub fn copy_file_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
-    if src == dest {
-        return Ok(());
-    }
-    let tmp = dest.with_file_name(format!(".{}.{}.tmp", file_name(dest), std::process::id()));
-    std::fs::copy(src, &tmp)?;
-    // CAS objects are read-only; the published copy is an ordinary file.
-    let mut perms = std::fs::metadata(&tmp)?.permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
-    std::fs::set_permissions(&tmp, perms)?;
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 pub(crate) fn file_name(path: &Path) -> String {

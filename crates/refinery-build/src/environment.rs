@@ -38,6 +38,29 @@ pub enum EnvironmentChoice {
     Host,
 }
 
+/// Why the build environment could not be chosen or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error(transparent)]
+    Preset(#[from] crate::runner::UnknownPresetError),
+    #[error("a container environment needs --container-preset or --container-image")]
+    NoImage,
+    #[error(transparent)]
+    Emulation(#[from] crate::emulation::EmulationError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Accelerate(#[from] crate::accelerate::AccelerateError),
+    /// The container image could not be asked for its compiler (`--accelerate cross`).
+    #[error("{0}")]
+    Image(String),
+    #[error(
+        "the host environment builds for s390x only on an s390x host; this host is {}.\nhint: leave out --environment host to use an emulated s390x rootfs",
+        std::env::consts::ARCH
+    )]
+    NotS390xHost,
+}
+
 impl EnvironmentChoice {
     /// The container choice from the command line flags.
     pub fn container(
@@ -47,15 +70,11 @@ impl EnvironmentChoice {
         cpus: Option<String>,
         memory: Option<String>,
         accelerate: AccelerateMode,
-    ) -> Result<EnvironmentChoice, String> {
+    ) -> Result<EnvironmentChoice, EnvironmentError> {
         let image = match (image, preset) {
             (Some(image), _) => image.to_string(),
             (None, Some(preset)) => preset_image(preset)?,
-            (None, None) => {
-                return Err(
-                    "a container environment needs --container-preset or --container-image".into(),
-                )
-            }
+            (None, None) => return Err(EnvironmentError::NoImage),
         };
         Ok(EnvironmentChoice::Container {
             engine: engine.unwrap_or("podman").to_string(),
@@ -74,11 +93,14 @@ pub struct OpenedEnvironment {
 }
 
 /// Open the environment, creating a rootfs on first use.
+///
+/// # Errors
+/// [`EnvironmentError`]: no emulation, no rootfs for the Python, or the accelerator refused.
 pub fn open_environment(
     choice: &EnvironmentChoice,
     target: &Target,
     reporter: &dyn Reporter,
-) -> Result<OpenedEnvironment, String> {
+) -> Result<OpenedEnvironment, EnvironmentError> {
     match choice {
         EnvironmentChoice::Rootfs {
             envs_dir,
@@ -154,7 +176,8 @@ pub fn open_environment(
             memory,
             accelerate,
         } => {
-            let decision = decide_for_image(*accelerate, engine, image)?;
+            let decision =
+                decide_for_image(*accelerate, engine, image).map_err(EnvironmentError::Image)?;
             reporter.message(&decision.note);
             let runner = ContainerRunner {
                 engine: engine.clone(),
@@ -172,10 +195,7 @@ pub fn open_environment(
         }
         EnvironmentChoice::Host => {
             if check_execution()? != Execution::Native {
-                return Err(format!(
-                    "the host environment builds for s390x only on an s390x host; this host is {}.\nhint: leave out --environment host to use an emulated s390x rootfs",
-                    std::env::consts::ARCH
-                ));
+                return Err(EnvironmentError::NotS390xHost);
             }
             let runner = HostRunner {
                 python: format!("python{}", target.python_str()),
@@ -234,7 +254,8 @@ fn decide_for_image(mode: AccelerateMode, engine: &str, image: &str) -> Result<D
         _ => check_execution().unwrap_or(Execution::Emulated),
     };
     if mode == AccelerateMode::Off || execution == Execution::Native {
-        return decide_for(mode, std::path::Path::new("/"), None, execution);
+        return decide_for(mode, std::path::Path::new("/"), None, execution)
+            .map_err(|e| e.to_string());
     }
     let major = match image_gcc_major(engine, image) {
         Ok(major) => major,
@@ -250,7 +271,7 @@ fn decide_for_image(mode: AccelerateMode, engine: &str, image: &str) -> Result<D
             ))
         }
     };
-    decide_for(mode, std::path::Path::new("/"), major, execution)
+    decide_for(mode, std::path::Path::new("/"), major, execution).map_err(|e| e.to_string())
 }
 
 /// The GCC major of `gcc` in `image` (`None`: the image has no gcc).

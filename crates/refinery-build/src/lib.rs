@@ -26,6 +26,7 @@ pub mod sbom;
 pub mod schedule;
 pub mod verify;
 pub mod wheel_inspect;
+pub mod write_error;
 pub mod zig;
 
 pub use environment::{open_environment, EnvironmentChoice};

@@ -13,7 +13,7 @@ use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VAR
 use crate::builder::{
     attempt, AttemptFailure, AttemptRequest, BuiltWheel, NativeOutcome, NativeRequest,
 };
-use crate::context::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
+use crate::context::{backoff, dist_file, file_name, BuildContext};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
@@ -989,6 +989,7 @@ fn choose_frontend(
         .then(|| {
             runner.rootfs().map(|r| {
                 NativeFrontend::prepare(r, &settings.target.python_str(), runner.host_python())
+                    .map_err(|e| e.to_string())
             })
         })
         .flatten();
@@ -1092,7 +1093,7 @@ fn publish(
     let stored = context.cas.put_file(&wheel).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&wheel));
     let published = stored.and_then(|sha| {
-        copy_file_atomic(&wheel, &dest)
+        refinery_store::copy_atomic(&wheel, &dest)
             .map(|()| sha)
             .map_err(|e| e.to_string())
     });
@@ -1151,7 +1152,10 @@ fn distinct_from_index(
 ) -> std::path::PathBuf {
     let renamed = refinery_store::sha256_file(wheel)
         .map_err(|e| e.to_string())
-        .and_then(|sha| crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client));
+        .and_then(|sha| {
+            crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client)
+                .map_err(|e| e.to_string())
+        });
     match renamed {
         Ok(Some((path, avoided))) => {
             context.reporter.message(&format!(

@@ -469,11 +469,25 @@ pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
     cmd
 }
 
+/// A `--container-preset` that names no builder image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown container preset {preset:?}: choose rocky, fedora or ubuntu, or give --container-image"
+)]
+pub struct UnknownPresetError {
+    pub preset: String,
+}
+
 /// Builder images per preset; `containers/<preset>/Containerfile` builds them.
-pub fn preset_image(preset: &str) -> Result<String, String> {
+///
+/// # Errors
+/// [`UnknownPresetError`] for any other preset.
+pub fn preset_image(preset: &str) -> Result<String, UnknownPresetError> {
     match preset {
         "rocky" | "fedora" | "ubuntu" => Ok(format!("localhost/refinery-builder-{preset}:latest")),
-        other => Err(format!("unknown container preset {other:?}: choose rocky, fedora or ubuntu, or give --container-image")),
+        other => Err(UnknownPresetError {
+            preset: other.to_string(),
+        }),
     }
 }
 

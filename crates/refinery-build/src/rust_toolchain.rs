@@ -390,7 +390,7 @@ impl RustStore {
         let zig_dir = match recipe.arch {
             ToolchainArch::Amd64 => Some(
                 self.zig_dir
-                    .get_or_init(crate::zig::locate)
+                    .get_or_init(|| crate::zig::locate().map_err(|e| e.to_string()))
                     .clone()
                     .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?,
             ),

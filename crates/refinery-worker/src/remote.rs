@@ -23,13 +23,39 @@ pub struct RemoteSource {
     lease_secs: u64,
 }
 
+/// Why the control plane could not be asked; the location is shown without credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot make an HTTP client: {source}")]
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{location}: {source}")]
+    Request {
+        location: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The control plane answered `status` with the error `message` of its JSON body.
+    #[error("{status}: {message}")]
+    Status {
+        status: reqwest::StatusCode,
+        message: String,
+    },
+}
+
 impl RemoteSource {
-    pub fn new(base: &str, token: Option<String>, lease: Duration) -> Result<RemoteSource, String> {
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        lease: Duration,
+    ) -> Result<RemoteSource, RemoteError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| RemoteError::Client { source })?;
         Ok(RemoteSource {
             base: base.trim_end_matches('/').to_string(),
             token,
@@ -313,28 +339,33 @@ impl RemoteSource {
 }
 
 /// `GET /api/queue/stats` (and `/api/queue` with `list`) of a running control plane.
-pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, String> {
+///
+/// # Errors
+/// [`RemoteError`]: no HTTP client, the control plane unreachable, or its error status and message.
+pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, RemoteError> {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())?;
-    let get = |path: &str| -> Result<Value, String> {
+        .map_err(|source| RemoteError::Client { source })?;
+    let get = |path: &str| -> Result<Value, RemoteError> {
         let mut request = client.get(format!("{}{path}", base.trim_end_matches('/')));
         if let Some(token) = token {
             request = request.header("X-Worker-Token", token);
         }
-        let response = request
-            .send()
-            .map_err(|e| format!("{}: {e}", refinery_index::redact_url(base)))?;
+        let response = request.send().map_err(|source| RemoteError::Request {
+            location: refinery_index::redact_url(base),
+            source,
+        })?;
         let status = response.status();
         let body: Value = response.json().unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(format!(
-                "{status}: {}",
-                body["error"]["message"]
+            return Err(RemoteError::Status {
+                status,
+                message: body["error"]["message"]
                     .as_str()
                     .unwrap_or("request failed")
-            ));
+                    .to_string(),
+            });
         }
         Ok(body)
     };

@@ -223,12 +223,13 @@ pub struct WorkerSummary {
 }
 
 /// Claims and builds jobs until the queue is empty (or forever with `keep_polling`), or
-/// until `stop` is set.
+/// until `stop` is set. The error is the queue's, after three failed claims in a row
+/// (without `keep_polling`).
 pub fn run_worker(
     options: &WorkerOptions,
     source: &dyn JobSource,
     stop: &AtomicBool,
-) -> Result<WorkerSummary, String> {
+) -> Result<WorkerSummary, QueueError> {
     let mut summary = WorkerSummary::default();
     let mut failures_in_a_row = 0;
     loop {
@@ -245,7 +246,7 @@ pub fn run_worker(
                 failures_in_a_row += 1;
                 eprintln!("worker {}: cannot claim a job: {e}", options.id);
                 if !options.keep_polling && failures_in_a_row >= 3 {
-                    return Err(e.to_string());
+                    return Err(e);
                 }
                 std::thread::sleep(options.poll.max(Duration::from_millis(500)));
                 continue;

@@ -136,13 +136,15 @@ fn a_broken_pattern_names_the_entry() {
         "[[hint]]\nid = \"bad\"\npattern = \"(unclosed\"\nmessage = \"m\"\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("my.toml") && err.contains("\"bad\""), "{err}");
     let err = Catalog::parse(
         "[[hint]]\nid = \"x\"\npatern = \"a\"\nmessage = \"m\"\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("my.toml"), "{err}");
 }
 
@@ -272,7 +274,7 @@ fn entries_that_could_run_code_or_name_nothing_real_are_refused() {
         (r#"apt = ["curl; rm -rf /"]"#, "curl; rm -rf /"),
     ] {
         let text = format!("[[hint]]\nid = \"bad\"\npattern = \"x\"\nmessage = \"m\"\n{entry}\n");
-        let err = Catalog::parse(&text, "extra.toml").unwrap_err();
+        let err = Catalog::parse(&text, "extra.toml").unwrap_err().to_string();
         assert!(
             err.contains("extra.toml") && err.contains("\"bad\"") && err.contains(what),
             "{entry}: {err}"
@@ -443,7 +445,8 @@ fn an_up_front_entry_that_is_not_a_package_name_is_refused() {
         "[[hint]]\nid = \"x\"\npattern = \"a\"\nmessage = \"m\"\nup_front = [\"numpy; rm -rf /\"]\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("my.toml") && err.contains("not a package name"),
         "{err}"

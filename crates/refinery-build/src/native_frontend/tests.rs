@@ -53,10 +53,14 @@ fn finds_the_s390x_sysconfig_module_and_its_version() {
         root.path().join("usr/include/python3.11")
     );
     // Another Python, or no headers: refused with what is missing.
-    let err = target_sysconfig(root.path(), "3.13").unwrap_err();
+    let err = target_sysconfig(root.path(), "3.13")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Python 3.13"), "{err}");
     std::fs::remove_file(root.path().join("usr/include/python3.11/Python.h")).unwrap();
-    let err = target_sysconfig(root.path(), "3.11").unwrap_err();
+    let err = target_sysconfig(root.path(), "3.11")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("Python.h") && err.contains("python3-dev"),
         "{err}"
@@ -69,7 +73,9 @@ fn a_sysconfig_of_another_python_is_refused_with_both_versions_named() {
     // The environment's python3.11 folder carries a 3.12 sysconfig (a broken rootfs).
     fake_rootfs(root.path(), "3.11", "3.12");
     let sysconfig = target_sysconfig(root.path(), "3.11").unwrap();
-    let err = check_versions(&sysconfig, &host("3.11")).unwrap_err();
+    let err = check_versions(&sysconfig, &host("3.11"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is for Python 3.12") && err.contains("is Python 3.11"),
         "{err}"
@@ -154,13 +160,13 @@ fn candidates_come_from_the_override_pyenv_newest_first_and_path() {
     );
     // Empty files do not run: the error names what was tried and how to get one.
     let found = candidates_in("3.11", None, pyenv, path);
-    let err = first_matching("3.11", &found).unwrap_err();
+    let err = first_matching("3.11", &found).unwrap_err().to_string();
     assert!(
         err.contains("no host CPython 3.11") && err.contains("pyenv install 3.11"),
         "{err}"
     );
     assert!(err.contains("3.11.10/bin/python3.11"), "{err}");
-    let err = first_matching("3.14", &[]).unwrap_err();
+    let err = first_matching("3.14", &[]).unwrap_err().to_string();
     assert!(
         err.starts_with("no host CPython 3.14 for the native build frontend.\nhint:"),
         "{err}"
@@ -228,7 +234,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
         "h-1-cp311-cp311-linux_s390x.whl",
         &[s390x.clone(), ("h/helper.bin", elf(false, 62))],
     );
-    let err = check_wheel(&host_file, &target).unwrap_err();
+    let err = check_wheel(&host_file, &target).unwrap_err().to_string();
     assert!(
         err.contains(
             "h/helper.bin is not a big-endian s390x binary (ELF machine 62, little-endian)"
@@ -243,6 +249,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     );
     assert!(check_wheel(&platform, &target)
         .unwrap_err()
+        .to_string()
         .contains("linux_x86_64, not linux_s390x"));
     let python = wheel_with(
         dir.path(),
@@ -251,6 +258,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     );
     assert!(check_wheel(&python, &target)
         .unwrap_err()
+        .to_string()
         .contains("not the target's cp311"));
     // abi3 wheels name their minimum Python; pure wheels carry no ELF file.
     let abi3 = wheel_with(
@@ -268,6 +276,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     let pure_elf = wheel_with(dir.path(), "t-1-py3-none-any.whl", &[s390x]);
     assert!(check_wheel(&pure_elf, &target)
         .unwrap_err()
+        .to_string()
         .contains("tagged pure but carries ELF files"));
 }
 

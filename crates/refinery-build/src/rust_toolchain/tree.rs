@@ -209,7 +209,7 @@ fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), String> {
         let text = format!(
             "#!/bin/sh\n# refinery: links code that runs on the build host (build scripts, proc macros).\n{line}\n"
         );
-        crate::zig::write_executable(&bin.join(name), &text)?;
+        crate::zig::write_executable(&bin.join(name), &text).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
