@@ -380,6 +380,40 @@ const RECIPES: &[PackRecipe] = &[
                 make -j\"$JOBS\"\n\
                 make install DESTDIR=\"$DESTDIR\"",
     },
+    PackRecipe {
+        name: "sqlite",
+        version: "3.46.1",
+        // Debian's orig tarball (sqlite3_3.46.1.orig.tar.xz) is the canonical tree, whose
+        // amalgamation is made by Tcl scripts: the build environments have no tclsh. The
+        // PyPI sdist of rotki-sqlite 2025.8.1 carries the 3.46.1 amalgamation's sqlite3.c
+        // (SQLITE_SOURCE_ID 2024-08-13 09:16:08 c9c2ab54…, upstream's 3.46.1 check-in);
+        // its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/0f/ac/374b2397b49274bbfac5c2b72e044ea59e634e87c82b8f2aa10e64b982a9/rotki_sqlite-2025.8.1.tar.gz",
+        sha256: "3e65101f7329f1fd9e83a7519bdff4e09bdcea1d86f6a4450c11ad5c6846acd6",
+        folder: "rotki_sqlite-2025.8.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // One compile of the amalgamation with the options of Debian's libsqlite3 that
+        // Python users ask for (FTS3/4/5, R*Tree, column metadata, unlock notify), thread
+        // safe. The sdist has no sqlite3.h: the amalgamation holds it between its "Begin
+        // file sqlite3.h" and "End of sqlite3.h" banners, with its three variables defined
+        // there (sqlite3_version, sqlite3_temp_directory, sqlite3_data_directory; every user
+        // would define them again: duplicate symbols) instead of declared `SQLITE_EXTERN`
+        // as sqlite3.h has them: put back. The version check makes sure the sdist carries
+        // the version this recipe names.
+        build: "grep -q '^#define SQLITE_VERSION  *\"3.46.1\"' sqlite3.c\n\
+                \"$CC\" -O2 -fPIC -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_SECURE_DELETE -c sqlite3.c\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libsqlite3.a sqlite3.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                awk '/Begin file sqlite3.h \\*/ {on = 1; next} /End of sqlite3.h \\*/ {on = 0} on' sqlite3.c > \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                sed -i -e 's/^SQLITE_API const char sqlite3_version\\[\\] = SQLITE_VERSION;/SQLITE_API SQLITE_EXTERN const char sqlite3_version[];/' -e 's/^SQLITE_API char \\*sqlite3_\\(temp\\|data\\)_directory;/SQLITE_API SQLITE_EXTERN char *sqlite3_\\1_directory;/' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                test \"$(grep -c '^SQLITE_API SQLITE_EXTERN' \"$DESTDIR$PREFIX/include/sqlite3.h\")\" = 3\n\
+                grep -q 'SQLITE_API int sqlite3_open_v2' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                cp libsqlite3.a \"$DESTDIR$PREFIX/lib/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: SQLite\\nDescription: SQL database engine\\nVersion: 3.46.1\\nLibs: -L${libdir} -lsqlite3\\nLibs.private: -lpthread -ldl -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/sqlite3.pc\"",
+    },
 ];
 
 /// The recipe of the pack `name`.

@@ -1077,3 +1077,81 @@ fn a_pack_whose_source_fails_fails_the_package_naming_its_log_and_the_next_run_b
         "1.0.8, 13-Jul-2019",
     );
 }
+
+/// An sdist whose C extension finds SQLite through `pkg-config` and runs one SQL
+/// statement on an in-memory database, returning the first column of each row as text.
+fn write_sqlite_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <sqlite3.h>
+
+static int row(void *list, int n, char **values, char **names) {
+    PyObject *text = PyUnicode_FromString(values[0] ? values[0] : "NULL");
+    PyList_Append((PyObject *)list, text);
+    Py_DECREF(text);
+    return 0;
+}
+
+static PyObject *run(PyObject *self, PyObject *args) {
+    const char *sql;
+    if (!PyArg_ParseTuple(args, "s", &sql)) return NULL;
+    sqlite3 *db;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK) return PyErr_Format(PyExc_RuntimeError, "open failed");
+    PyObject *rows = PyList_New(0);
+    char *error = NULL;
+    if (sqlite3_exec(db, sql, row, rows, &error) != SQLITE_OK) {
+        PyErr_Format(PyExc_RuntimeError, "%s", error);
+        sqlite3_free(error);
+        sqlite3_close(db);
+        Py_DECREF(rows);
+        return NULL;
+    }
+    sqlite3_close(db);
+    return rows;
+}
+
+static PyObject *version(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(sqlite3_libversion());
+}
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS, "run SQL"},
+    {"version", version, METH_NOARGS, "SQLite's version"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sqlver", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_sqlver(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sqlite3"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("sqlver", ["sqlver.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "sqlver",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("sqlver.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs PyPI's file host (the SQLite amalgamation) and the s390x rootfs environment"]
+fn the_sqlite_pack_links_into_an_extension_for_manylinux2014() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Attempt 1 fails in pkg-config ("Package sqlite3 was not found"); the hint selects
+    // the pack for attempt 2.
+    let (rootfs, unpacked) =
+        generated_sdist_links_packs(tmp.path(), write_sqlite_sdist, "sqlver", &["sqlite"]);
+    // FTS5 and R*Tree compiled in, JSON built in, and a recursive query, on big-endian.
+    let code = r#"import sqlver
+assert sqlver.version() == "3.46.1", sqlver.version()
+assert sqlver.run("create virtual table t using fts5(body); insert into t values ('big endian s390x'), ('little endian'); select body from t where t match 'big'") == ["big endian s390x"]
+assert sqlver.run("create virtual table r using rtree(id, x0, x1); insert into r values (1, 0, 10); select id from r where x0 <= 5 and x1 >= 5") == ["1"]
+assert sqlver.run("""select json_extract('{"a": [1, 2, 3]}', '$.a[2]')""") == ["3"]
+print(sqlver.run("with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) select sum(i) from n")[0])"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "5050");
+}
