@@ -57,6 +57,19 @@ pub struct RunSettings {
     pub fallback_latest: bool,
     /// `--build-frontend`: who runs the PEP 517 hooks (see [`crate::native_frontend`]).
     pub build_frontend: crate::native_frontend::FrontendMode,
+    /// Where a missing native library pack is asked for before it is built (a remote
+    /// worker's control plane); `None`: packs are built here.
+    pub pack_mirror: Option<PackMirrorHandle>,
+}
+
+/// A [`crate::packs::PackMirror`] shared by the run's builds.
+#[derive(Clone)]
+pub struct PackMirrorHandle(pub std::sync::Arc<dyn crate::packs::PackMirror>);
+
+impl std::fmt::Debug for PackMirrorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PackMirror")
+    }
 }
 
 /// A function that plans one requirement for the run's target.

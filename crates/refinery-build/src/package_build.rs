@@ -455,6 +455,10 @@ fn ensure_packs(
     let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
         return Ok(Vec::new());
     };
+    let store = match &context.settings.pack_mirror {
+        Some(mirror) => store.clone().with_mirror(mirror.0.clone()),
+        None => store.clone(),
+    };
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
         crate::packs::fetch_source(context.client, url, sha256, dir)
     };

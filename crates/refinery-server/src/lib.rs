@@ -105,6 +105,10 @@ pub struct ServerConfig {
     pub worker_webhook_url: Option<String>,
     /// Drain the queue in-process this often.
     pub worker_autorun_interval: Option<Duration>,
+    /// The native library packs served to remote workers (`GET /api/packs/{key}`): the
+    /// packs folder of the environments the in-process worker builds in (default
+    /// `<cache>/envs/packs`).
+    pub packs_dir: PathBuf,
     /// The hint catalog file (default `hints/catalog.toml` in the working folder).
     pub hints_catalog: Option<PathBuf>,
     /// How an in-process drain builds (None: `POST /api/worker/trigger` without a webhook
@@ -158,6 +162,7 @@ impl ServerConfig {
             worker_autorun_interval: None,
             local_worker: None,
             hints_catalog: None,
+            packs_dir: cache.join("envs").join("packs"),
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),

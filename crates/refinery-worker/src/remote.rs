@@ -329,6 +329,83 @@ impl JobSource for RemoteSource {
     fn shares_history(&self) -> bool {
         false
     }
+
+    fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
+        RemotePacks::new(&self.base, self.token.clone())
+            .ok()
+            .map(|m| std::sync::Arc::new(m) as _)
+    }
+}
+
+/// The control plane's native library packs (`GET /api/packs/{key}`), asked by the
+/// builds of a remote worker before they make a pack themselves.
+pub struct RemotePacks {
+    base: String,
+    token: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+impl RemotePacks {
+    /// The packs of the control plane at `base`, asked with the worker token `token`.
+    pub fn new(base: &str, token: Option<String>) -> Result<RemotePacks, String> {
+        // A pack (OpenBLAS: tens of MB) may take longer than a protocol call.
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(1800))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemotePacks {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            client,
+        })
+    }
+}
+
+impl refinery_build::packs::PackMirror for RemotePacks {
+    /// Streams the archive into `<dir>/<key>.tar.gz`; 404 is `Ok(None)`, any other
+    /// failure an `Err` naming the URL (without credentials).
+    fn fetch(
+        &self,
+        key: &str,
+        dir: &Path,
+    ) -> Result<Option<refinery_build::packs::MirroredPack>, String> {
+        let url = format!("{}/api/packs/{key}", self.base);
+        let shown = refinery_index::redact_url(&url);
+        let mut request = self.client.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header(WORKER_TOKEN_HEADER, token);
+        }
+        let mut response = request.send().map_err(|e| format!("{shown}: {e}"))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(format!("{shown} answered {status}"));
+        }
+        let sha256 = response
+            .headers()
+            .get(refinery_contract::PACK_SHA256_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "{shown} sent no {} header",
+                    refinery_contract::PACK_SHA256_HEADER
+                )
+            })?;
+        let archive = dir.join(format!("{key}.tar.gz"));
+        let mut file = fs_err::File::create(&archive).map_err(|e| e.to_string())?;
+        response
+            .copy_to(&mut file)
+            .map_err(|e| format!("{shown}: the download broke off: {e}"))?;
+        Ok(Some(refinery_build::packs::MirroredPack {
+            archive,
+            sha256,
+            url: shown,
+        }))
+    }
 }
 
 impl RemoteSource {

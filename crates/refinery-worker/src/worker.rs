@@ -136,6 +136,11 @@ pub trait JobSource: Send + Sync {
     fn reap(&self, max_restarts: i64) -> Result<usize, QueueError>;
     /// Whether the build writes into the control plane's own history database.
     fn shares_history(&self) -> bool;
+    /// Where the builds ask for a native library pack before making it (a remote
+    /// control plane serves its own; a local source shares the packs folder already).
+    fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
+        None
+    }
 }
 
 /// Job `id` when `attempt` still holds its lease (the fencing token of every worker call);
@@ -652,6 +657,9 @@ fn build_in(
         // As in the job's plan: the version asked for or nothing.
         fallback_latest: false,
         build_frontend: options.build_frontend,
+        pack_mirror: source
+            .pack_mirror()
+            .map(refinery_build::context::PackMirrorHandle),
     };
     // The build tells the recorder what it does: history, forwarding, log files.
     let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {

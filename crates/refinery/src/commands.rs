@@ -214,6 +214,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         verify: options.verify.clone(),
         fallback_latest: settings.fallback_latest,
         build_frontend: options.environment.build_frontend,
+        pack_mirror: None,
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter, &recorder)?;
@@ -722,6 +723,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.max_wheel_bytes = args.max_upload_mib.max(1) * 1024 * 1024;
     config.max_restarts = args.max_restarts.max(0);
     config.hints_catalog = args.hints_file.clone();
+    config.packs_dir = envs_dir(&cache).join("packs");
     config.shutdown_grace = seconds("--shutdown-grace", args.shutdown_grace)?;
     config.header_read_timeout = seconds("--header-read-timeout", args.header_read_timeout)?;
     config.idle_timeout = seconds("--idle-timeout", args.idle_timeout)?;

@@ -330,6 +330,14 @@ fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_
         ),
         (
             [
+                "Package sqlite3 was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: sqlite3.h: No such file or directory",
+            ],
+            "sqlite",
+            "libsqlite3-dev",
+        ),
+        (
+            [
                 "Package 'bzip2', required by 'virtual:world', not found",
                 "src/x.c:2:10: fatal error: bzlib.h: No such file or directory",
             ],
