@@ -219,10 +219,11 @@ function TokenDialog() {
 
 function Shell() {
   const { pathname } = useLocation();
-  const [menu, setMenu] = useState(false);
+  // The menu belongs to the page it was opened on: navigating closes it.
+  const [menuAt, setMenuAt] = useState<string | null>(null);
+  const menu = menuAt === pathname;
   useEffect(() => {
     document.title = `${titleFor(pathname)} · s390x Wheel Refinery`;
-    setMenu(false);
   }, [pathname]);
   return (
     <>
@@ -243,7 +244,7 @@ function Shell() {
           className="menu-button"
           aria-expanded={menu}
           aria-controls="main-nav"
-          onClick={() => setMenu(!menu)}
+          onClick={() => setMenuAt(menu ? null : pathname)}
         >
           Menu
         </button>

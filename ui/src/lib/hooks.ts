@@ -36,6 +36,7 @@ export function useApi<T>(path: string | null, intervalMs?: number): ApiState<T>
 
   useEffect(() => {
     if (path === null) {
+      // eslint-disable-next-line react-hooks/set-state-in-effect -- replaced by TanStack Query in the next commit
       setLoading(false);
       return;
     }

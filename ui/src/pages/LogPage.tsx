@@ -41,6 +41,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
     let retry: ReturnType<typeof setTimeout> | null = null;
     let alive = true;
     buffer.reset();
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- a new stream starts from an empty buffer
     setVersion(buffer.version);
     setPhase({ kind: 'connecting' });
 
