@@ -1,17 +1,15 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { QueryClientProvider } from '@tanstack/react-query';
-import { App } from './App';
+import { RouterProvider } from '@tanstack/react-router';
 import { queryClient } from './lib/hooks';
-import { Router } from './lib/router';
+import { router } from './routes';
 import './styles.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
-      <Router>
-        <App />
-      </Router>
+      <RouterProvider router={router} />
     </QueryClientProvider>
   </StrictMode>,
 );
