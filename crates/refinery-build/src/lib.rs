@@ -9,6 +9,7 @@ pub mod environment;
 pub mod exec;
 pub mod fixes;
 pub mod hints;
+pub mod host_tree;
 pub mod layers;
 pub mod lock;
 pub mod naming;

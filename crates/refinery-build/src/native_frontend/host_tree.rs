@@ -15,15 +15,13 @@
 //! takes 77 s to make; uv builds wheels with it on a bookworm host.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::Reporter;
 
 /// Written into a finished tree (the Debian version of its interpreter); a folder
 /// without it is not used.
 const MARKER_FILE: &str = "refinery-host-python.json";
-/// The mirror the trees come from (as for the Rust toolchain trees).
-const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 /// The tree's multiarch library folder, under `usr/lib`.
 const TRIPLET: &str = "x86_64-linux-gnu";
 
@@ -82,53 +80,30 @@ pub fn ensure(
         "making a host CPython {python} for the native build frontend from Debian {suite}'s \
          amd64 packages ({name}); this takes a minute or two once"
     ));
-    let made = mmdebstrap(suite, python, &staging)
-        .and_then(|()| {
-            std::fs::rename(&staging, &tree)
-                .map_err(|e| format!("cannot move the tree to {}: {e}", tree.display()))
-        })
-        .and_then(|()| relocate(&tree, python))
-        .and_then(|()| check(&tree, python))
-        .and_then(|version| {
-            let marker =
-                serde_json::json!({ "suite": suite, "python": python, "version": version });
-            std::fs::write(tree.join(MARKER_FILE), marker.to_string())
-                .map_err(|e| format!("cannot write into {}: {e}", tree.display()))
-        });
+    let made = crate::host_tree::mmdebstrap(
+        suite,
+        "amd64",
+        &[format!("python{python}")],
+        &staging,
+        &format!("the host CPython tree {name}"),
+    )
+    .and_then(|()| {
+        std::fs::rename(&staging, &tree)
+            .map_err(|e| format!("cannot move the tree to {}: {e}", tree.display()))
+    })
+    .and_then(|()| relocate(&tree, python))
+    .and_then(|()| check(&tree, python))
+    .and_then(|version| {
+        let marker = serde_json::json!({ "suite": suite, "python": python, "version": version });
+        std::fs::write(tree.join(MARKER_FILE), marker.to_string())
+            .map_err(|e| format!("cannot write into {}: {e}", tree.display()))
+    });
     if let Err(e) = made {
         let _ = std::fs::remove_dir_all(&staging);
         let _ = std::fs::remove_dir_all(&tree);
         return Err(format!("cannot make a host CPython {python} ({name}): {e}"));
     }
     Ok(interpreter(&tree, python))
-}
-
-fn mmdebstrap(suite: &str, python: &str, staging: &Path) -> Result<(), String> {
-    let output = Command::new("mmdebstrap")
-        .args(["--variant=apt", "--architectures=amd64"])
-        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
-        .arg(format!("--include=python{python}"))
-        .arg(suite)
-        .arg(staging)
-        .arg(DEBIAN_MIRROR)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap"))?;
-    if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "mmdebstrap failed ({}):\n{}",
-            output.status,
-            tail.join("\n")
-        ));
-    }
-    for docs in ["usr/share/doc", "usr/share/man", "usr/share/locale"] {
-        let _ = std::fs::remove_dir_all(staging.join(docs));
-    }
-    Ok(())
 }
 
 /// Point the interpreter at the tree's loader and libraries, and give the environment's
