@@ -80,7 +80,7 @@ pub fn ensure(
         "making a host CPython {python} for the native build frontend from Debian {suite}'s \
          amd64 packages ({name}); this takes a minute or two once"
     ));
-    let made = crate::host_tree::mmdebstrap(
+    let made = crate::debian_tree::mmdebstrap(
         suite,
         "amd64",
         &[format!("python{python}")],

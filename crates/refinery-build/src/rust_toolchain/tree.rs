@@ -63,7 +63,7 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), Strin
         ToolchainArch::Amd64 => "amd64,s390x",
         ToolchainArch::S390x => "s390x",
     };
-    crate::host_tree::mmdebstrap(
+    crate::debian_tree::mmdebstrap(
         &recipe.suite,
         architectures,
         &recipe.packages(),
