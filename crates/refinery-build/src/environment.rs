@@ -332,7 +332,12 @@ fn host_python_tree(
     {
         return Some(found);
     }
-    if !make || crate::native_frontend::NativeFrontend::prepare(rootfs, python, None).is_ok() {
+    // Only a missing host CPython is what a tree mends.
+    let missing = matches!(
+        crate::native_frontend::NativeFrontend::prepare(rootfs, python, None),
+        Err(crate::native_frontend::NativeFrontendError::NoHostPython { .. })
+    );
+    if !make || !missing {
         return None;
     }
     match host_tree::ensure(&toolchains, suite, python, reporter) {
