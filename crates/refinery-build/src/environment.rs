@@ -147,7 +147,7 @@ pub fn open_environment(
             runner.prepare_mount_points();
             // The native build frontend's host Python, so builds never write the rootfs.
             if runner.native_frontend().is_some() {
-                runner.host_python = host_python_tree(
+                let (host_python, native) = native_frontend(
                     &runner.rootfs,
                     envs_dir,
                     &recipe.suite,
@@ -155,11 +155,8 @@ pub fn open_environment(
                     *make_host_python,
                     reporter,
                 );
-                if let Ok(native) = crate::native_frontend::NativeFrontend::prepare(
-                    &runner.rootfs,
-                    &target.python_str(),
-                    runner.host_python.as_deref(),
-                ) {
+                runner.host_python = host_python;
+                if let Ok(native) = native {
                     runner.prepare_mounts(&native.mounts());
                 }
             }
@@ -313,40 +310,41 @@ fn parse_gcc_major(text: &str) -> Option<u32> {
     text.trim().split('.').next()?.parse().ok()
 }
 
-/// The host CPython tree of the environment's suite for the native frontend, when the
-/// host has no CPython of the target's X.Y: the finished tree, else (when `make`) a new
-/// one. Failing to make one is not fatal: builds then use the emulated frontend, and the
-/// run says why.
-fn host_python_tree(
+/// The environment's native frontend and the host CPython tree it runs on, if it needs
+/// one: a finished tree of the environment's suite is used; without one, when the host has
+/// no CPython of the target's X.Y and `make` is set, a tree is made (see
+/// [`crate::native_frontend::host_tree`]). Failing to make one is not fatal: builds then
+/// use the emulated frontend, and the run says why.
+fn native_frontend(
     rootfs: &std::path::Path,
     envs_dir: &std::path::Path,
     suite: &str,
     python: &str,
     make: bool,
     reporter: &dyn Reporter,
-) -> Option<PathBuf> {
-    use crate::native_frontend::host_tree;
+) -> (
+    Option<PathBuf>,
+    Result<crate::native_frontend::NativeFrontend, crate::native_frontend::NativeFrontendError>,
+) {
+    use crate::native_frontend::{host_tree, NativeFrontend, NativeFrontendError};
     let toolchains = envs_dir.join(crate::rootfs::ENV_LAYOUT).join("toolchains");
-    if let Some(found) =
-        host_tree::finished_interpreter(&host_tree::tree_dir(&toolchains, suite, python), python)
-    {
-        return Some(found);
-    }
+    let made =
+        host_tree::finished_interpreter(&host_tree::tree_dir(&toolchains, suite, python), python);
+    let native = NativeFrontend::prepare(rootfs, python, made.as_deref());
     // Only a missing host CPython is what a tree mends.
-    let missing = matches!(
-        crate::native_frontend::NativeFrontend::prepare(rootfs, python, None),
-        Err(crate::native_frontend::NativeFrontendError::NoHostPython { .. })
-    );
-    if !make || !missing {
-        return None;
+    if made.is_some() || !make || !matches!(native, Err(NativeFrontendError::NoHostPython { .. })) {
+        return (made, native);
     }
     match host_tree::ensure(&toolchains, suite, python, reporter) {
-        Ok(found) => Some(found),
+        Ok(tree) => {
+            let native = NativeFrontend::prepare(rootfs, python, Some(&tree));
+            (Some(tree), native)
+        }
         Err(e) => {
             reporter.message(&format!(
                 "{e}\nthe native build frontend is not available for Python {python}"
             ));
-            None
+            (None, native)
         }
     }
 }
