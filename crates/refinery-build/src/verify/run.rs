@@ -355,6 +355,9 @@ fn install(
             log,
         ) {
             Ok(()) => {
+                if let Some(check) = native_venv(sandbox, native, started, log) {
+                    return check;
+                }
                 let script = super::native::venv_script(
                     &sandbox.runner.python(),
                     &format!("{}/venv", sandbox.work_guest),
@@ -398,6 +401,46 @@ fn install(
         };
     }
     check
+}
+
+/// The venv written natively next to the native install (see
+/// [`super::native::write_venv`]), when the environment is a root filesystem on the host
+/// whose interpreter can be found there: the passed install check. `None` otherwise, or
+/// when writing failed (said in the log): then the venv is made under emulation.
+fn native_venv(
+    sandbox: &Sandbox<'_>,
+    native: &NativeInstall,
+    started: Instant,
+    log: &Log,
+) -> Option<CheckResult> {
+    let python = sandbox.runner.python();
+    let interpreter = super::native::guest_interpreter(sandbox.runner.rootfs()?, &python)?;
+    let site = sandbox.work_host.join(super::native::SITE_DIR);
+    let written = super::native::write_venv(
+        &sandbox.work_host.join("venv"),
+        &interpreter,
+        &native.python_version,
+        &site,
+        &format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR),
+    );
+    if let Err(e) = written {
+        log.line(&format!(
+            "[refinery-verify] cannot write the venv natively ({e}): the environment's Python makes it"
+        ));
+        return None;
+    }
+    log.line(&format!(
+        "[refinery-verify] venv written natively for {interpreter} (Python {})",
+        native.python_version
+    ));
+    log.line("[refinery-verify] install: passed");
+    Some(CheckResult {
+        name: "install".into(),
+        outcome: CheckOutcome::Passed,
+        detail: native.describe(),
+        evidence: Vec::new(),
+        duration_secs: tenths(started.elapsed()),
+    })
 }
 
 fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
