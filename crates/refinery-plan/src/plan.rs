@@ -18,16 +18,16 @@ use refinery_pep::{BinaryOption, FormatControl, PackageName, Target, Version, Ve
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::listings::{fetch_listings, Listings};
+use crate::listings::Listings;
 use crate::overrides::{Overrides, PackageOverride};
 use crate::resolve::{index_display, ResolveError, ResolveRequest, ResolvedPin};
-use crate::scan::{scan_dir, Decision, ScanError};
+use crate::scan::{scan_dir, Decision, ScanError, ScannedFile};
 
-use graph::{bounded_closure, edges_of};
-use inputs::{index_inputs, link_into, read_requirement_inputs, reset_dir};
-use resolver::{missing_node, requirement_name, Failure, Resolver};
+use graph::edges_of;
+use inputs::{index_inputs, link_into, read_requirement_inputs, reset_dir, RequirementInputs};
+use resolver::{explained_failure, missing_node, requirement_name, resolve_first, Resolver};
 use sdists::{check_hashes, fetch_source, read_all_build_requires};
-use sources::{newest_usable, select_source};
+use sources::{fallback_moves, Selector};
 
 pub use sources::newer_target_wheels;
 
@@ -262,15 +262,7 @@ pub fn make_plan(
         Vec::new()
     };
     let mut reqs = read_requirement_inputs(input, options, &index_name)?;
-    let mut format_control = FormatControl::default();
-    for (option, value) in options
-        .pip
-        .binary_options
-        .iter()
-        .chain(&reqs.binary_options)
-    {
-        format_control.apply(*option, value)?;
-    }
+    let format_control = format_control(options, &reqs)?;
     let mut expected_hashes = std::mem::take(&mut reqs.hashes);
     expected_hashes.required |= options.pip.require_hashes;
     let mut rejected = std::mem::take(&mut reqs.rejected);
@@ -278,103 +270,39 @@ pub fn make_plan(
     let mut notes = std::mem::take(&mut reqs.ignored_options);
     let allow_prereleases = options.allow_prereleases || reqs.pre;
 
-    // Input distributions become requirements and find-links. uv runs inside the work
-    // folder: every path it is given must be absolute.
-    let cache = &std::path::absolute(cache).map_err(|source| PlanError::Io {
-        path: cache.to_path_buf(),
-        source,
-    })?;
-    // A folder of its own: plans may run side by side on one cache (the server's workers).
-    let plans_dir = cache.join("plans");
-    std::fs::create_dir_all(&plans_dir).map_err(|source| PlanError::Io {
-        path: plans_dir.clone(),
-        source,
-    })?;
-    let work = tempfile::Builder::new()
-        .prefix(".work-")
-        .tempdir_in(&plans_dir)
-        .map_err(|source| PlanError::Io {
-            path: plans_dir.clone(),
-            source,
-        })?;
-    let work_dir = work.path().to_path_buf();
-    let links_dir = work_dir.join("find-links");
-    reset_dir(&links_dir)?;
-    for file in &scanned {
-        match (file.decision, &file.name, &file.version) {
-            (Decision::Invalid, _, _) | (_, None, _) | (_, _, None) => {
-                rejected.push(RejectedInput {
-                    input: file.file.clone(),
-                    reason: file.reason.clone(),
-                })
-            }
-            (_, Some(name), Some(version)) => {
-                let op = match options.strategy {
-                    Strategy::Pinned => "==",
-                    Strategy::Eager => ">=",
-                };
-                reqs.requirements.push(format!("{name}{op}{version}"));
-                link_into(&file.path, &links_dir.join(&file.file))?;
-            }
-        }
-    }
+    let folders = PlanFolders::create(cache)?;
+    let cache = &folders.cache;
+    // Input distributions become requirements and find-links.
+    add_input_files(
+        &scanned,
+        options.strategy,
+        &folders.links_dir,
+        &mut reqs.requirements,
+        &mut rejected,
+    )?;
     if reqs.requirements.is_empty() && reqs.rejected_names.is_empty() && rejected.is_empty() {
         return Err(PlanError::Empty {
             input: input.to_path_buf(),
         });
     }
-
-    // Overrides: skip and pin. A skipped package gets a marker that no environment has, so
-    // it leaves the resolution also where it is only a dependency (with what only it needs).
-    let mut overrides: BTreeMap<String, String> = BTreeMap::new();
-    for (name, o) in &options.overrides {
-        if o.skip {
-            skipped.push(SkippedPackage {
-                name: name.clone(),
-                version: None,
-                reason: "skipped by the plan overrides".into(),
-            });
-            overrides.insert(name.clone(), format!("{name} ; sys_platform == 'never'"));
-        } else if let Some(pin) = &o.pin {
-            match override_pin(name, pin) {
-                Ok(line) => {
-                    overrides.insert(name.clone(), line);
-                }
-                Err(reason) => rejected.push(RejectedInput {
-                    input: format!("plan override {name}: pin {pin:?}"),
-                    reason,
-                }),
-            }
-        }
-    }
+    let mut overrides = apply_overrides(&options.overrides, &mut skipped, &mut rejected);
     reqs.requirements
         .retain(|r| !is_skipped(r, &options.overrides));
-    // Known failures: forbid those versions, so the resolver picks another.
-    let mut failed_before = Vec::new();
-    for (name, version) in &options.known_failures {
-        let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
-        else {
-            tracing::warn!(%name, %version, "ignoring a known failure that is no package version");
-            continue;
-        };
-        reqs.constraints.push(format!("{name}!={version}"));
-        failed_before.push((name.to_string(), version.to_string()));
-    }
+    let failed_before = forbid_known_failures(&options.known_failures, &mut reqs.constraints);
 
-    let direct_names: Vec<String> = reqs
+    // While the resolver runs, list the direct requirements and, when planning again, the
+    // packages of the previous plan: usually every listing this plan needs.
+    let mut prefetch_names: Vec<String> = reqs
         .requirements
         .iter()
         .map(|r| requirement_name(r))
         .collect();
-    // While the resolver runs, list the direct requirements and, when planning again, the
-    // packages of the previous plan: usually every listing this plan needs.
-    let mut prefetch_names = direct_names.clone();
     prefetch_names.extend(previous_plan_names(cache));
     let mut request = ResolveRequest {
         requirements: dedup(reqs.requirements),
         constraints: reqs.constraints,
         overrides: overrides.values().cloned().collect(),
-        find_links: vec![links_dir.clone()],
+        find_links: vec![folders.links_dir.clone()],
         allow_prereleases,
         only_binary: uv_only_binary(&format_control),
     };
@@ -384,7 +312,7 @@ pub fn make_plan(
         target,
         index,
         index_name: &index_name,
-        work_dir: &work_dir,
+        work_dir: &folders.work_dir,
         uv_cache: &cache.join("uv"),
         budget: std::cell::Cell::new(4 * request.requirements.len() + 16),
     };
@@ -393,129 +321,38 @@ pub fn make_plan(
         missing.insert(name.clone(), missing_node(name, "", reason.clone(), true));
     }
 
-    // Resolve, and meanwhile list the files of the packages on the index.
     let mut listings = Listings::default();
-    let (first, prefetched) = std::thread::scope(|scope| {
-        let prefetch = scope.spawn(|| fetch_listings(client, &prefetch_names));
-        let first = resolver.resolve(&request);
-        (first, prefetch.join().unwrap_or_default())
-    });
-    listings.insert_all(prefetched);
-    let mut pins = match first {
-        Ok(pins) => pins,
-        Err(err) => {
-            let Some((message, unsatisfiable)) = err.explanation() else {
-                return Err(err.into());
-            };
-            let failure = Failure {
-                message: message.to_string(),
-                unsatisfiable,
-            };
-            // Requirements whose project the index cannot even list are missing with the
-            // index's own error (a down index, garbage, a login page...).
-            let before = request.requirements.len();
-            request.requirements.retain(|requirement| {
-                let name = requirement_name(requirement);
-                match listings.get(&name) {
-                    Some(Err(err)) => {
-                        missing.insert(
-                            name.clone(),
-                            missing_node(
-                                &name,
-                                "",
-                                format!(
-                                    "`{requirement}`: the index {index_name} cannot list {name}: {err}"
-                                ),
-                                true,
-                            ),
-                        );
-                        false
-                    }
-                    _ => true,
-                }
-            });
-            let joint = (request.requirements.len() == before).then_some(failure);
-            resolver.isolate(&mut request, &mut missing, joint)?
-        }
+    let mut pins = resolve_first(
+        &resolver,
+        &mut request,
+        &mut missing,
+        &mut listings,
+        client,
+        &prefetch_names,
+    )?;
+    let selector = Selector {
+        options,
+        client,
+        inputs_by_id: index_inputs(&scanned),
+        index_name: &index_name,
+        format_control: &format_control,
     };
-
-    let inputs_by_id = index_inputs(&scanned);
-    let select = |pins: &[ResolvedPin], listings: &mut Listings| {
-        let kept = bounded_closure(pins, options.max_deps);
-        let names: Vec<String> = pins
-            .iter()
-            .filter(|p| kept.contains(p.name.as_ref()))
-            .map(|p| p.name.to_string())
-            .collect();
-        listings.fetch(client, &names);
-        let nodes: Vec<PlanNode> = pins
-            .iter()
-            .map(|pin| {
-                if kept.contains(pin.name.as_ref()) {
-                    select_source(
-                        pin,
-                        &inputs_by_id,
-                        target,
-                        listings,
-                        &index_name,
-                        &format_control,
-                    )
-                } else {
-                    let mut node = missing_node(
-                        pin.name.as_ref(),
-                        &pin.version.to_string(),
-                        format!(
-                            "left out: the dependency bound MAX_DEPS={} was reached; raise MAX_DEPS",
-                            options.max_deps
-                        ),
-                        pin.via.contains("-r"),
-                    );
-                    node.id = format!("{}=={}", pin.name, pin.version);
-                    node
-                }
-            })
-            .collect();
-        (nodes, kept.len())
-    };
-    let (mut nodes, mut kept) = select(&pins, &mut listings);
-
-    // Fallback to the newest version that has an sdist or a wheel for the target.
+    let (mut nodes, mut kept) = selector.select(&pins, &mut listings);
     if options.fallback_latest {
-        let mut moved = Vec::new();
-        for node in nodes.iter().filter(|n| n.action == Action::Missing) {
-            let Some(Ok(files)) = listings.get(&node.name) else {
-                continue;
-            };
-            if let Some(newer) = newest_usable(&node.name, files, target, allow_prereleases) {
-                if newer.to_string() != node.version {
-                    notes.push(format!(
-                        "{} {} has no sdist and no wheel for {target}: --fallback-latest moves it to {newer}",
-                        node.name, node.version
-                    ));
-                    moved.push((node.name.clone(), format!("{}=={newer}", node.name)));
-                }
-            }
-        }
+        let moved = fallback_moves(&nodes, &listings, target, allow_prereleases, &mut notes);
         if !moved.is_empty() {
             overrides.extend(moved);
             request.overrides = overrides.values().cloned().collect();
             pins = match resolver.resolve(&request) {
                 Ok(pins) => pins,
                 Err(err) => {
-                    let Some((message, unsatisfiable)) = err.explanation() else {
-                        return Err(err.into());
-                    };
-                    let failure = Failure {
-                        message: message.to_string(),
-                        unsatisfiable,
-                    };
+                    let failure = explained_failure(err)?;
                     resolver.isolate(&mut request, &mut missing, Some(failure))?
                 }
             };
-            (nodes, kept) = select(&pins, &mut listings);
+            (nodes, kept) = selector.select(&pins, &mut listings);
         }
     }
-
     if kept < pins.len() {
         notes.push(format!(
             "dependency expansion stopped at MAX_DEPS={}: {} more packages were left out",
@@ -528,7 +365,7 @@ pub fn make_plan(
     let sdist_dir = cache.join("sdists").join("v1");
     read_all_build_requires(&mut nodes, &listings, client, &sdist_dir);
     if expected_hashes.active() {
-        let fetch_dirs = (sdist_dir.as_path(), work_dir.join("hash-check"));
+        let fetch_dirs = (sdist_dir.as_path(), folders.work_dir.join("hash-check"));
         check_hashes(&mut nodes, &scanned, &expected_hashes, |node| {
             fetch_source(node, &listings, client, fetch_dirs.0, &fetch_dirs.1)
         })?;
@@ -561,6 +398,148 @@ pub fn make_plan(
         skipped,
         notes,
     }))
+}
+
+/// pip's `--only-binary`/`--no-binary`, from the options and then the requirements files.
+fn format_control(
+    options: &PlanOptions,
+    reqs: &RequirementInputs,
+) -> Result<FormatControl, PlanError> {
+    let mut format_control = FormatControl::default();
+    for (option, value) in options
+        .pip
+        .binary_options
+        .iter()
+        .chain(&reqs.binary_options)
+    {
+        format_control.apply(*option, value)?;
+    }
+    Ok(format_control)
+}
+
+/// The folders of one planning run. uv runs inside the work folder: every path it is
+/// given must be absolute.
+struct PlanFolders {
+    /// The cache folder, absolute.
+    cache: PathBuf,
+    /// Removed when the plan is made.
+    _work: tempfile::TempDir,
+    work_dir: PathBuf,
+    /// The input distributions, as uv's `--find-links`.
+    links_dir: PathBuf,
+}
+
+impl PlanFolders {
+    fn create(cache: &Path) -> Result<PlanFolders, PlanError> {
+        let cache = std::path::absolute(cache).map_err(|source| PlanError::Io {
+            path: cache.to_path_buf(),
+            source,
+        })?;
+        // A folder of its own: plans may run side by side on one cache (the server's
+        // workers).
+        let plans_dir = cache.join("plans");
+        std::fs::create_dir_all(&plans_dir).map_err(|source| PlanError::Io {
+            path: plans_dir.clone(),
+            source,
+        })?;
+        let work = tempfile::Builder::new()
+            .prefix(".work-")
+            .tempdir_in(&plans_dir)
+            .map_err(|source| PlanError::Io {
+                path: plans_dir.clone(),
+                source,
+            })?;
+        let work_dir = work.path().to_path_buf();
+        let links_dir = work_dir.join("find-links");
+        reset_dir(&links_dir)?;
+        Ok(PlanFolders {
+            cache,
+            _work: work,
+            work_dir,
+            links_dir,
+        })
+    }
+}
+
+/// Each usable input file becomes a requirement (`==` or `>=` its version, by
+/// `strategy`) and a link in `links_dir`; the others are rejected with the scan's reason.
+fn add_input_files(
+    scanned: &[ScannedFile],
+    strategy: Strategy,
+    links_dir: &Path,
+    requirements: &mut Vec<String>,
+    rejected: &mut Vec<RejectedInput>,
+) -> Result<(), PlanError> {
+    for file in scanned {
+        match (file.decision, &file.name, &file.version) {
+            (Decision::Invalid, _, _) | (_, None, _) | (_, _, None) => {
+                rejected.push(RejectedInput {
+                    input: file.file.clone(),
+                    reason: file.reason.clone(),
+                })
+            }
+            (_, Some(name), Some(version)) => {
+                let op = match strategy {
+                    Strategy::Pinned => "==",
+                    Strategy::Eager => ">=",
+                };
+                requirements.push(format!("{name}{op}{version}"));
+                link_into(&file.path, &links_dir.join(&file.file))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The resolver overrides of the plan overrides, by package: skip and pin. A skipped
+/// package gets a marker that no environment has, so it leaves the resolution also where
+/// it is only a dependency (with what only it needs).
+fn apply_overrides(
+    plan_overrides: &Overrides,
+    skipped: &mut Vec<SkippedPackage>,
+    rejected: &mut Vec<RejectedInput>,
+) -> BTreeMap<String, String> {
+    let mut overrides: BTreeMap<String, String> = BTreeMap::new();
+    for (name, o) in plan_overrides {
+        if o.skip {
+            skipped.push(SkippedPackage {
+                name: name.clone(),
+                version: None,
+                reason: "skipped by the plan overrides".into(),
+            });
+            overrides.insert(name.clone(), format!("{name} ; sys_platform == 'never'"));
+        } else if let Some(pin) = &o.pin {
+            match override_pin(name, pin) {
+                Ok(line) => {
+                    overrides.insert(name.clone(), line);
+                }
+                Err(reason) => rejected.push(RejectedInput {
+                    input: format!("plan override {name}: pin {pin:?}"),
+                    reason,
+                }),
+            }
+        }
+    }
+    overrides
+}
+
+/// Known failures: forbid those versions (as constraints), so the resolver picks another.
+/// Returns the `(name, version)` pairs forbidden.
+fn forbid_known_failures(
+    known_failures: &[(String, String)],
+    constraints: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut failed_before = Vec::new();
+    for (name, version) in known_failures {
+        let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
+        else {
+            tracing::warn!(%name, %version, "ignoring a known failure that is no package version");
+            continue;
+        };
+        constraints.push(format!("{name}!={version}"));
+        failed_before.push((name.to_string(), version.to_string()));
+    }
+    failed_before
 }
 
 /// The `--only-binary` values that uv gets, so that resolution avoids versions without a

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use refinery_index::IndexConfig;
+use refinery_index::{IndexClient, IndexConfig};
 use refinery_pep::{PackageName, Target};
 
+use crate::listings::{fetch_listings, Listings};
 use crate::resolve::{resolve, ResolveError, ResolveRequest, ResolvedPin};
 
 use super::{Action, PlanError, PlanNode};
@@ -294,4 +295,64 @@ pub(super) fn missing_node(name: &str, version: &str, reason: String, direct: bo
         direct,
         overrides: None,
     }
+}
+
+/// The message and kind of a resolution failure that can be isolated; other errors end
+/// the plan.
+pub(super) fn explained_failure(err: ResolveError) -> Result<Failure, PlanError> {
+    let Some((message, unsatisfiable)) = err.explanation() else {
+        return Err(err.into());
+    };
+    Ok(Failure {
+        message: message.to_string(),
+        unsatisfiable,
+    })
+}
+
+/// The first resolution, while the listings of `prefetch_names` are fetched. When it
+/// fails, the requirements whose project the index cannot even list are missing with the
+/// index's own error (a down index, garbage, a login page...), and the rest is isolated.
+pub(super) fn resolve_first(
+    resolver: &Resolver<'_>,
+    request: &mut ResolveRequest,
+    missing: &mut BTreeMap<String, PlanNode>,
+    listings: &mut Listings,
+    client: &IndexClient,
+    prefetch_names: &[String],
+) -> Result<Vec<ResolvedPin>, PlanError> {
+    let (first, prefetched) = std::thread::scope(|scope| {
+        let prefetch = scope.spawn(|| fetch_listings(client, prefetch_names));
+        let first = resolver.resolve(request);
+        (first, prefetch.join().unwrap_or_default())
+    });
+    listings.insert_all(prefetched);
+    let err = match first {
+        Ok(pins) => return Ok(pins),
+        Err(err) => err,
+    };
+    let failure = explained_failure(err)?;
+    let index_name = resolver.index_name;
+    let before = request.requirements.len();
+    request.requirements.retain(|requirement| {
+        let name = requirement_name(requirement);
+        match listings.get(&name) {
+            Some(Err(err)) => {
+                missing.insert(
+                    name.clone(),
+                    missing_node(
+                        &name,
+                        "",
+                        format!(
+                            "`{requirement}`: the index {index_name} cannot list {name}: {err}"
+                        ),
+                        true,
+                    ),
+                );
+                false
+            }
+            _ => true,
+        }
+    });
+    let joint = (request.requirements.len() == before).then_some(failure);
+    resolver.isolate(request, missing, joint)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use refinery_index::{redact_url, DistFile};
+use refinery_index::{redact_url, DistFile, IndexClient};
 use refinery_pep::{
     Compatibility, FormatControl, PackageName, SdistFilename, Target, Version, VersionSpecifiers,
     WheelFilename,
@@ -13,8 +13,9 @@ use crate::listings::Listings;
 use crate::resolve::ResolvedPin;
 use crate::scan::{Decision, FileKind, ScannedFile};
 
+use super::graph::bounded_closure;
 use super::resolver::missing_node;
-use super::{Action, PlanNode, Source, SourceKind};
+use super::{Action, PlanNode, PlanOptions, Source, SourceKind};
 
 /// Decide how one pinned package-version is obtained.
 pub(super) fn select_source(
@@ -282,4 +283,86 @@ pub(super) fn newest_usable(
         })
         .filter(|v| pre || !v.any_prerelease())
         .max()
+}
+
+/// What choosing the nodes of a resolution needs.
+pub(super) struct Selector<'a> {
+    pub(super) options: &'a PlanOptions,
+    pub(super) client: &'a IndexClient,
+    pub(super) inputs_by_id: BTreeMap<String, Vec<&'a ScannedFile>>,
+    pub(super) index_name: &'a str,
+    pub(super) format_control: &'a FormatControl,
+}
+
+impl Selector<'_> {
+    /// The nodes of `pins` (fetching the listings they need) and how many were kept under
+    /// `--max-deps`; the rest are missing with the reason.
+    pub(super) fn select(
+        &self,
+        pins: &[ResolvedPin],
+        listings: &mut Listings,
+    ) -> (Vec<PlanNode>, usize) {
+        let max_deps = self.options.max_deps;
+        let kept = bounded_closure(pins, max_deps);
+        let names: Vec<String> = pins
+            .iter()
+            .filter(|p| kept.contains(p.name.as_ref()))
+            .map(|p| p.name.to_string())
+            .collect();
+        listings.fetch(self.client, &names);
+        let nodes: Vec<PlanNode> = pins
+            .iter()
+            .map(|pin| {
+                if kept.contains(pin.name.as_ref()) {
+                    select_source(
+                        pin,
+                        &self.inputs_by_id,
+                        &self.options.target,
+                        listings,
+                        self.index_name,
+                        self.format_control,
+                    )
+                } else {
+                    let mut node = missing_node(
+                        pin.name.as_ref(),
+                        &pin.version.to_string(),
+                        format!(
+                            "left out: the dependency bound MAX_DEPS={max_deps} was reached; raise MAX_DEPS"
+                        ),
+                        pin.via.contains("-r"),
+                    );
+                    node.id = format!("{}=={}", pin.name, pin.version);
+                    node
+                }
+            })
+            .collect();
+        (nodes, kept.len())
+    }
+}
+
+/// `--fallback-latest`: the override `name==newer` for each missing node whose package
+/// has a newer version with an sdist or a wheel for the target; `notes` says so.
+pub(super) fn fallback_moves(
+    nodes: &[PlanNode],
+    listings: &Listings,
+    target: &Target,
+    allow_prereleases: bool,
+    notes: &mut Vec<String>,
+) -> Vec<(String, String)> {
+    let mut moved = Vec::new();
+    for node in nodes.iter().filter(|n| n.action == Action::Missing) {
+        let Some(Ok(files)) = listings.get(&node.name) else {
+            continue;
+        };
+        if let Some(newer) = newest_usable(&node.name, files, target, allow_prereleases) {
+            if newer.to_string() != node.version {
+                notes.push(format!(
+                    "{} {} has no sdist and no wheel for {target}: --fallback-latest moves it to {newer}",
+                    node.name, node.version
+                ));
+                moved.push((node.name.clone(), format!("{}=={newer}", node.name)));
+            }
+        }
+    }
+    moved
 }

@@ -1,3 +1,4 @@
+use super::graph::bounded_closure;
 use super::*;
 use refinery_index::DistFile;
 
