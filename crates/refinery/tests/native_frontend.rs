@@ -453,7 +453,9 @@ fn a_trixie_environment_for_manylinux2014_accelerates_by_default_because_zig_com
     let err = stderr(&output);
     assert!(output.status.success(), "{err}");
     assert!(
-        err.contains("the environment's compiler is GCC 14, not GCC 12: C and C++ compile with Zig"),
+        err.contains(
+            "the environment's compiler is GCC 14, not GCC 12: C and C++ compile with Zig"
+        ),
         "{err}"
     );
     let e = entry(&manifest(&out), "fastadd").clone();
