@@ -242,9 +242,11 @@ pub fn fetch(
     })
     .map_err(|e| format!("cannot set up downloads: {e}"))?;
     for (url, sha256) in WHEELS {
-        crate::packs::fetch_source(&client, url, sha256, &dir.join("wheels"))?;
+        crate::packs::fetch_source(&client, url, sha256, &dir.join("wheels"))
+            .map_err(|e| e.to_string())?;
     }
-    let dsc = crate::packs::fetch_source(&client, &source.dsc_url, &source.dsc_sha256, dir)?;
+    let dsc = crate::packs::fetch_source(&client, &source.dsc_url, &source.dsc_sha256, dir)
+        .map_err(|e| e.to_string())?;
     let text =
         std::fs::read_to_string(&dsc).map_err(|e| format!("cannot read {}: {e}", dsc.display()))?;
     let files = dsc_checksums(&text).map_err(|e| format!("{}: {e}", source.dsc_url))?;
@@ -254,7 +256,7 @@ pub fn fetch(
             .find(|f| f.name.contains(marker))
             .ok_or_else(|| format!("{} lists no {marker} tarball", source.dsc_url))?;
         let url = format!("{}/{}", source.base_url(), file.name);
-        crate::packs::fetch_source(&client, &url, &file.sha256, dir)
+        crate::packs::fetch_source(&client, &url, &file.sha256, dir).map_err(|e| e.to_string())
     };
     Ok((pick(".orig.tar.")?, pick(".debian.tar.")?))
 }

@@ -21,7 +21,7 @@ use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VAR
 use crate::context::{backoff, dist_file, BuildContext};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
-use crate::packs::Pack;
+use crate::packs::{Pack, PackError};
 use crate::runner::Runner;
 use crate::rust_toolchain::{CrateNeeds, RustToolchain};
 
@@ -187,7 +187,7 @@ pub(crate) fn build_node(
     let mut packs = match ensure_packs(&fixes.packs, node, base_runner, context) {
         Ok(packs) => packs,
         Err(message) => {
-            entry.detail = message;
+            entry.detail = message.to_string();
             return entry;
         }
     };
@@ -460,7 +460,7 @@ fn ensure_packs(
     node: &PlanNode,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
-) -> Result<Vec<Pack>, String> {
+) -> Result<Vec<Pack>, PackError> {
     let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
         return Ok(Vec::new());
     };
