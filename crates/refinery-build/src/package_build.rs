@@ -23,7 +23,7 @@ use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::packs::{Pack, PackError};
 use crate::runner::Runner;
-use crate::rust_toolchain::{CrateNeeds, RustToolchain};
+use crate::rust_toolchain::{CrateNeeds, RustToolchain, ToolchainError};
 
 use expand::{base_environment_name, expand_dependency, layer_runner};
 use publish::publish;
@@ -520,7 +520,7 @@ fn rust_for_sdist(
     sdist: &std::path::Path,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
-) -> Result<Option<RustToolchain>, String> {
+) -> Result<Option<RustToolchain>, ToolchainError> {
     let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), runner.rust_store()) else {
         return Ok(None);
     };
@@ -572,14 +572,18 @@ fn retry_toolchain(
             runner.describe()
         ));
     };
-    let newest = store.choose(&CrateNeeds::default())?;
+    let newest = store
+        .choose(&CrateNeeds::default())
+        .map_err(|e| e.to_string())?;
     if let Some(current) = current.filter(|c| c.recipe == newest) {
         return Err(format!(
             "it had the newest Rust toolchain this refinery has ({}) already",
             current.recipe.rust
         ));
     }
-    store.ensure(&newest, context.reporter)
+    store
+        .ensure(&newest, context.reporter)
+        .map_err(|e| e.to_string())
 }
 
 /// Put `variant` right after the `done` attempts made so far (variants cycle), when it

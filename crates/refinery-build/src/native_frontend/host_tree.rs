@@ -87,6 +87,7 @@ pub fn ensure(
         &staging,
         &format!("the host CPython tree {name}"),
     )
+    .map_err(|e| e.to_string())
     .and_then(|()| {
         std::fs::rename(&staging, &tree)
             .map_err(|e| format!("cannot move the tree to {}: {e}", tree.display()))
