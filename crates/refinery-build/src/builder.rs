@@ -415,7 +415,7 @@ pub fn attempt(
     .map_err(|message| {
         // Logged so that the catalog's hint matches this failure too.
         log.line(&format!("[refinery] {message}"));
-        fail(Stage::Build, message)
+        fail(Stage::Build, message.to_string())
     })?;
     if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
         return Err(fail(
@@ -643,7 +643,7 @@ impl NativeStep<'_> {
             log.read_all().get(mark..).unwrap_or_default(),
             &self.settings.catalog,
         )
-        .map_err(fallback)?;
+        .map_err(|e| fallback(e.to_string()))?;
         Ok(wheel)
     }
 }
