@@ -72,8 +72,13 @@ impl std::fmt::Debug for PackMirrorHandle {
     }
 }
 
+/// Why one requirement could not be planned: the planner's own error (a
+/// `refinery_plan::PlanError`, an index or IO error), boxed, as the binary and the server
+/// plan with their own settings.
+pub type PlanRequirementError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A function that plans one requirement for the run's target.
-pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, String> + Send + Sync;
+pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, PlanRequirementError> + Send + Sync;
 
 /// Makes a plan for one requirement, for the target of the run.
 #[derive(Clone)]

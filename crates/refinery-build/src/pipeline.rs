@@ -16,7 +16,7 @@ use crate::package_build::build_node;
 use crate::schedule::BuildQueue;
 use crate::Reporter;
 
-pub use crate::context::{backoff, Expander, PlanRequirement, RunSettings};
+pub use crate::context::{backoff, Expander, PlanRequirement, PlanRequirementError, RunSettings};
 
 /// State the build workers share.
 struct Shared<'a> {
