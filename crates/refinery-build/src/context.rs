@@ -15,7 +15,7 @@ use refinery_store::{
 };
 
 use crate::builder::AttemptSettings;
-use crate::environment::{EnvironmentChoice, OpenedEnvironment};
+use crate::environment::{EnvironmentChoice, EnvironmentError, OpenedEnvironment};
 use crate::hints::Catalog;
 use crate::schedule::Schedule;
 use crate::{RecipePolicy, Reporter};
@@ -92,7 +92,7 @@ impl std::fmt::Debug for Expander {
 
 /// What every build needs, borrowed for the run.
 pub(crate) struct BuildContext<'a> {
-    pub environment: Result<&'a OpenedEnvironment, &'a String>,
+    pub environment: Result<&'a OpenedEnvironment, &'a EnvironmentError>,
     pub attempt_settings: &'a AttemptSettings,
     pub settings: &'a RunSettings,
     pub sdist_dir: &'a Path,
