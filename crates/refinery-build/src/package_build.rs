@@ -32,15 +32,7 @@ use up_front::apply_up_front_hints;
 
 pub use expand::{missing_build_dependency, MAX_EXPANSION_DEPTH};
 
-/// Named ways to build, tried in this order unless history says otherwise.
-/// `emulated` turns the host's cross compilers off for the attempt (see `accelerate`).
-pub const VARIANTS: &[&str] = &[
-    "default",
-    "relaxed-cflags",
-    "no-isolation",
-    EMULATED_VARIANT,
-    GCC_CROSS_VARIANT,
-];
+pub use crate::variants::VARIANTS;
 
 /// Environment of a variant.
 fn variant_env(variant: &str) -> Vec<(String, String)> {
