@@ -54,8 +54,11 @@ pub(crate) fn member_error<'a>(
 /// ELF `e_machine` of IBM S/390 and z/Architecture.
 pub const EM_S390: u16 = 22;
 
-/// Top-level modules to import: `top_level.txt` when present, else derived from RECORD
-/// (packages with `__init__.py`, `.py` modules, extension modules).
+/// Top-level modules to import: the names of `top_level.txt` that the wheel carries,
+/// else derived from RECORD (packages with `__init__.py`, `.py` modules, extension
+/// modules). setuptools writes an extension's own name into `top_level.txt` even when
+/// it lands inside a package (PyNaCl: `_sodium` for `nacl/_sodium.abi3.so`), so a name
+/// with no member of that path is left out.
 pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, WheelInspectError> {
     let mut archive = open(wheel)?;
     let names: Vec<String> = archive.file_names().map(str::to_string).collect();
@@ -73,13 +76,23 @@ pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, WheelInspectError>
         let modules: Vec<String> = text
             .lines()
             .map(|l| l.trim().replace('/', "."))
-            .filter(|l| is_identifier_path(l))
+            .filter(|l| is_identifier_path(l) && carries_module(&names, l))
             .collect();
         if !modules.is_empty() {
             return Ok(modules);
         }
     }
     Ok(modules_from_names(&names))
+}
+
+/// Whether a member of the wheel is `module` (dotted) or inside it: `a/b/…`, `a/b.py`,
+/// `a/b.cpython-311-….so`.
+fn carries_module(names: &[String], module: &str) -> bool {
+    let path = module.replace('.', "/");
+    names.iter().any(|n| {
+        n.strip_prefix(&path)
+            .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('.'))
+    })
 }
 
 fn modules_from_names(names: &[String]) -> Vec<String> {
@@ -242,6 +255,29 @@ mod tests {
             modules_from_names(&names),
             ["_regex", "foo", "markupsafe", "six"]
         );
+    }
+
+    #[test]
+    fn top_level_names_the_wheel_does_not_carry_are_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dir.path().join("PyNaCl-1.6.2-cp38-abi3-linux_s390x.whl");
+        let file = std::fs::File::create(&wheel).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        for (name, text) in [
+            ("nacl/__init__.py", ""),
+            ("nacl/_sodium.abi3.so", "\x7fELF"),
+            ("nacl_extra.py", ""),
+            (
+                "PyNaCl-1.6.2.dist-info/top_level.txt",
+                "_sodium\nnacl\nnacl_extra\nnacl_ext\n",
+            ),
+        ] {
+            zip.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        assert_eq!(top_level_modules(&wheel).unwrap(), ["nacl", "nacl_extra"]);
     }
 
     #[test]
