@@ -448,6 +448,18 @@ impl Accelerator {
                     format!("{bin}/{name}"),
                 ]);
             }
+            // A GCC driver looks for its programs (f951, cc1) relative to its own folder
+            // first, and a cross driver only there: from the shim's bin that is
+            // <shim>/lib/gcc-cross (without it gfortran says "cannot execute 'f951'").
+            for dir in self.support_dirs().filter(|d| {
+                d.starts_with("/usr/lib/gcc-cross") || d.starts_with("/usr/libexec/gcc-cross")
+            }) {
+                binds.args.extend([
+                    "--ro-bind".to_string(),
+                    tc.host_path(dir).to_string_lossy().into_owned(),
+                    format!("{GUEST_SHIM_DIR}{}", dir.trim_start_matches("/usr")),
+                ]);
+            }
             for (target, name) in links {
                 binds
                     .args
@@ -1228,6 +1240,14 @@ mod tests {
         assert!(binds
             .mount_points
             .contains(&(GUEST_SHIM_DIR.to_string(), false)));
+        // A driver in the shim (gfortran) finds f951 relative to itself.
+        assert!(
+            args.contains(&format!(
+                "--ro-bind {} {GUEST_SHIM_DIR}/lib/gcc-cross",
+                host.path().join("usr/lib/gcc-cross").display()
+            )),
+            "{args}"
+        );
         // Nothing is taken from a pkg-config wrapper of the host.
         assert!(!args.contains("pkg-config"), "{args}");
     }
