@@ -3,7 +3,7 @@
 # `cargo build` embeds into the refinery binary), run its unit tests (Vitest) and its
 # end-to-end tests (Debian chromium + playwright-core against the real `refinery serve`).
 #
-#   scripts/ui.sh build   npm ci (when package-lock.json changed) + type check + vite build.
+#   scripts/ui.sh build   npm ci (when package-lock.json changed) + ESLint + type check + vite build.
 #                         Run it BEFORE `cargo build`, so the binary embeds the UI.
 #   scripts/ui.sh unit    Vitest (component and logic tests; no browser, no server).
 #   scripts/ui.sh e2e     Browser tests against target/{release,debug}/refinery (the newest,
@@ -12,7 +12,8 @@
 #   scripts/ui.sh types   regenerate src/lib/api-types.ts from openapi.json (the server's
 #                         OpenAPI document, itself checked by `cargo test -p refinery-server
 #                         --test openapi`; UPDATE_OPENAPI=1 rewrites it).
-#   scripts/ui.sh test    types check + unit + e2e.
+#   scripts/ui.sh lint    ESLint (eslint.config.js); warnings fail too.
+#   scripts/ui.sh test    types check + lint + unit + e2e.
 #   scripts/ui.sh         everything: build, unit, `cargo build -p refinery`, e2e.
 set -euo pipefail
 
@@ -58,8 +59,15 @@ types_check() {
   fi
 }
 
+lint() {
+  deps
+  echo "== ui: eslint"
+  npm run --silent lint
+}
+
 build() {
   types_check
+  lint
   echo "== ui: type check and build (ui/dist)"
   npm run --silent build
 }
@@ -101,10 +109,12 @@ case "${1:-all}" in
   build) build ;;
   types) types ;;
   types-check) types_check ;;
+  lint) lint ;;
   unit) unit ;;
   e2e) e2e ;;
   test)
     types_check
+    lint
     unit
     e2e
     ;;
@@ -116,7 +126,7 @@ case "${1:-all}" in
     e2e
     ;;
   *)
-    echo "usage: scripts/ui.sh [build|types|types-check|unit|e2e|test|all]" >&2
+    echo "usage: scripts/ui.sh [build|types|types-check|lint|unit|e2e|test|all]" >&2
     exit 2
     ;;
 esac

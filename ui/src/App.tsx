@@ -1,19 +1,10 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { apiBase, clearUnauthorized, errorMessage } from './lib/api';
 import { refreshAll } from './lib/hooks';
-import { Link, NavLink, matchPath, useLocation } from './lib/router';
+import { Outlet } from '@tanstack/react-router';
+import { Link, NavLink, useLocation } from './lib/router';
 import { Skeleton, ToastProvider, useToast } from './components/ui';
 import { SessionProvider, useSession } from './session';
-import { Dashboard } from './pages/Dashboard';
-import { Inputs } from './pages/Inputs';
-import { PlanDetail, Plans } from './pages/Plans';
-import { Builds } from './pages/Builds';
-import { PackageDetail, Packages } from './pages/Packages';
-import { Hints } from './pages/Hints';
-import { LogPage } from './pages/LogPage';
-import { SettingsPage } from './pages/Settings';
-import { NotFound } from './pages/NotFound';
-
 const NAV = [
   { to: '/', label: 'Dashboard', exact: true },
   { to: '/inputs', label: 'Inputs' },
@@ -23,23 +14,6 @@ const NAV = [
   { to: '/hints', label: 'Hints' },
   { to: '/settings', label: 'Settings' },
 ];
-
-function Routes() {
-  const { pathname } = useLocation();
-  let m: Record<string, string> | null;
-  if (pathname === '/' || pathname === '') return <Dashboard />;
-  if (matchPath('/inputs', pathname)) return <Inputs />;
-  if (matchPath('/plans', pathname)) return <Plans />;
-  if ((m = matchPath('/plans/:id', pathname))) return <PlanDetail id={m.id} />;
-  if (matchPath('/builds', pathname)) return <Builds />;
-  if (matchPath('/packages', pathname)) return <Packages />;
-  if ((m = matchPath('/packages/:name', pathname))) return <PackageDetail key={m.name} name={m.name} />;
-  if (matchPath('/hints', pathname)) return <Hints />;
-  if ((m = matchPath('/logs/:name/:version', pathname)))
-    return <LogPage key={`${m.name}/${m.version}`} name={m.name} version={m.version} />;
-  if (matchPath('/settings', pathname)) return <SettingsPage />;
-  return <NotFound />;
-}
 
 /**
  * The pages, once the token probe answered: with READ_TOKEN and no valid cookie they would
@@ -55,7 +29,7 @@ function Gate() {
         <p className="lede">This server keeps its pages private: enter the read token (or the worker token) in the dialog.</p>
       </div>
     );
-  return <Routes />;
+  return <Outlet />;
 }
 
 function titleFor(pathname: string): string {
@@ -219,10 +193,11 @@ function TokenDialog() {
 
 function Shell() {
   const { pathname } = useLocation();
-  const [menu, setMenu] = useState(false);
+  // The menu belongs to the page it was opened on: navigating closes it.
+  const [menuAt, setMenuAt] = useState<string | null>(null);
+  const menu = menuAt === pathname;
   useEffect(() => {
     document.title = `${titleFor(pathname)} · s390x Wheel Refinery`;
-    setMenu(false);
   }, [pathname]);
   return (
     <>
@@ -243,7 +218,7 @@ function Shell() {
           className="menu-button"
           aria-expanded={menu}
           aria-controls="main-nav"
-          onClick={() => setMenu(!menu)}
+          onClick={() => setMenuAt(menu ? null : pathname)}
         >
           Menu
         </button>

@@ -67,6 +67,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   useEffect(() => {
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- the health and token probes run once on start
     void recheck();
     void refreshToken();
   }, [recheck, refreshToken]);

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
 import { bucketize, histogram } from '../src/lib/charts';
-import { matchPath } from '../src/lib/router';
 import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationBadge, verificationSummary } from '../src/lib/format';
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
 import { suggestedRecipe } from '../src/pages/Packages';
@@ -86,14 +85,6 @@ describe('charts', () => {
 });
 
 describe('routing and formatting', () => {
-  it('matches paths with decoded params', () => {
-    expect(matchPath('/packages/:name', '/packages/zope.interface')).toEqual({ name: 'zope.interface' });
-    expect(matchPath('/logs/:name/:version', '/logs/six/1.16.0/')).toEqual({ name: 'six', version: '1.16.0' });
-    expect(matchPath('/packages/:name', '/packages/a%2Fb')).toEqual({ name: 'a/b' });
-    expect(matchPath('/packages/:name', '/packages')).toBeNull();
-    expect(matchPath('/plans', '/plansx')).toBeNull();
-    expect(matchPath('/packages/:name', '/packages/%E0%A4%A')).toBeNull();
-  });
 
   it('reads the packages of a hint and turns them into a retry recipe', () => {
     const hint = 'libffi: the libffi development headers are missing (dnf: libffi-devel | apt: libffi-dev)';

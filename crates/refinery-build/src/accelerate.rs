@@ -192,12 +192,52 @@ pub struct CrossToolchain {
     pub loader: String,
 }
 
+/// Why the host's cross compilers cannot accelerate builds; each names the missing file
+/// and says what to install.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccelerateError {
+    #[error("the host is s390x: compilers run natively already")]
+    NativeHost,
+    #[error(
+        "no s390x cross compiler on this host ({} is missing).\nhint: {install}",
+        gcc.display()
+    )]
+    NoCompiler { gcc: PathBuf, install: String },
+    #[error(
+        "the s390x cross compiler has no s390x C library ({} is missing).\nhint: apt-get install libc6-dev-{arch}-cross",
+        libc.display()
+    )]
+    NoLibc { libc: PathBuf, arch: String },
+    #[error(
+        "the s390x cross compiler is incomplete: no cc1 under {}/usr/lib/gcc-cross/{TRIPLET}.\nhint: apt-get install --reinstall {package}",
+        root.display()
+    )]
+    Incomplete { root: PathBuf, package: String },
+    /// `--accelerate cross` was asked for and cannot be had.
+    #[error("--accelerate cross: {source}")]
+    Refused {
+        #[source]
+        source: Box<AccelerateError>,
+    },
+}
+
+/// A pip setting that `uv build` cannot take: pip builds instead.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UvBuildError {
+    #[error("{key} lists several {what}")]
+    Several { key: String, what: String },
+    #[error("{key}={value:?} is not a boolean")]
+    NotABoolean { key: String, value: String },
+    #[error("{key} has no uv equivalent here")]
+    NoEquivalent { key: String },
+}
+
 impl CrossToolchain {
     /// Look for the cross toolchain under `root` (`/`), saying what to install when it
     /// is missing or incomplete.
-    pub fn detect(root: &Path) -> Result<CrossToolchain, String> {
+    pub fn detect(root: &Path) -> Result<CrossToolchain, AccelerateError> {
         if std::env::consts::ARCH == "s390x" {
-            return Err("the host is s390x: compilers run natively already".into());
+            return Err(AccelerateError::NativeHost);
         }
         let bin = root.join("usr/bin");
         let prefix = format!("{TRIPLET}-");
@@ -221,10 +261,10 @@ impl CrossToolchain {
             .iter()
             .any(|t| split_version(t).0 == format!("{TRIPLET}-gcc"))
         {
-            return Err(format!(
-                "no s390x cross compiler on this host ({} is missing).\nhint: {install}",
-                bin.join(format!("{TRIPLET}-gcc")).display()
-            ));
+            return Err(AccelerateError::NoCompiler {
+                gcc: bin.join(format!("{TRIPLET}-gcc")),
+                install,
+            });
         }
         let support_dirs: Vec<String> = [
             "usr/lib/gcc-cross",
@@ -237,11 +277,10 @@ impl CrossToolchain {
         .collect();
         let libc = root.join("usr").join(TRIPLET).join("lib");
         if !libc.join("libc.so.6").exists() && !libc.join("libc.so").exists() {
-            return Err(format!(
-                "the s390x cross compiler has no s390x C library ({} is missing).\nhint: apt-get install libc6-dev-{}-cross",
-                libc.join("libc.so.6").display(),
-                TRIPLET.split('-').next().unwrap_or(TRIPLET)
-            ));
+            return Err(AccelerateError::NoLibc {
+                libc: libc.join("libc.so.6"),
+                arch: TRIPLET.split('-').next().unwrap_or(TRIPLET).to_string(),
+            });
         }
         let default_major = resolve_in(root, &format!("/usr/bin/{TRIPLET}-gcc"))
             .and_then(|p| split_version(file_part(&p)).1)
@@ -258,11 +297,10 @@ impl CrossToolchain {
             }
         }
         if !compilers.iter().any(|(l, _)| *l == Language::C) {
-            return Err(format!(
-                "the s390x cross compiler is incomplete: no cc1 under {}/usr/lib/gcc-cross/{TRIPLET}.\nhint: apt-get install --reinstall {}",
-                root.display(),
-                Language::C.package(None)
-            ));
+            return Err(AccelerateError::Incomplete {
+                root: root.to_path_buf(),
+                package: Language::C.package(None),
+            });
         }
         let gcc = resolve_in(root, &format!("/usr/bin/{TRIPLET}-gcc")).unwrap_or_default();
         let loader = elf_interpreter(&root.join(gcc.trim_start_matches('/')))
@@ -593,8 +631,23 @@ pub struct FrontendCommand {
     pub env: Vec<(String, String)>,
 }
 
+impl FrontendCommand {
+    /// Pass `setting` (`KEY=VALUE`) to the PEP 517 backend (`uv build -C`), before the
+    /// sdist path that ends the command line.
+    pub fn config_setting(&mut self, setting: &str) {
+        let at = self.argv.len().saturating_sub(1);
+        self.argv.splice(
+            at..at,
+            ["--config-setting".to_string(), setting.to_string()],
+        );
+    }
+}
+
 /// The `uv build` command line and environment that do what `pip wheel` with `env` does,
 /// or why they cannot (a pip setting without a uv equivalent: then pip builds).
+///
+/// # Errors
+/// [`UvBuildError`] naming the pip setting uv cannot take.
 pub fn uv_build(
     uv: &str,
     python: &str,
@@ -602,7 +655,7 @@ pub fn uv_build(
     sdist: &str,
     no_isolation: bool,
     env: &[(String, String)],
-) -> Result<FrontendCommand, String> {
+) -> Result<FrontendCommand, UvBuildError> {
     // The last value of each variable wins, as with `--setenv`.
     let mut settings: Vec<(&str, &str)> = Vec::new();
     for (key, value) in env {
@@ -624,7 +677,10 @@ pub fn uv_build(
     for (key, value) in settings {
         let single = |what: &str| {
             if value.split_whitespace().count() > 1 {
-                Err(format!("{key} lists several {what}"))
+                Err(UvBuildError::Several {
+                    key: key.to_string(),
+                    what: what.to_string(),
+                })
             } else {
                 Ok(value.to_string())
             }
@@ -644,7 +700,12 @@ pub fn uv_build(
                 match value.to_ascii_lowercase().as_str() {
                     "0" | "false" | "no" | "off" => no_isolation = true,
                     "1" | "true" | "yes" | "on" => {}
-                    _ => return Err(format!("{key}={value:?} is not a boolean")),
+                    _ => {
+                        return Err(UvBuildError::NotABoolean {
+                            key: key.to_string(),
+                            value: value.to_string(),
+                        })
+                    }
                 }
                 continue;
             }
@@ -652,7 +713,9 @@ pub fn uv_build(
                 continue
             }
             other if other.starts_with("PIP_") => {
-                return Err(format!("{other} has no uv equivalent here"))
+                return Err(UvBuildError::NoEquivalent {
+                    key: other.to_string(),
+                })
             }
             _ => continue,
         };
@@ -686,22 +749,28 @@ pub struct Decision {
 }
 
 /// Choose the accelerator for `rootfs` on this host (`host_root` is `/` but in tests).
+///
+/// # Errors
+/// As [`decide_for`].
 pub fn decide(
     mode: AccelerateMode,
     host_root: &Path,
     rootfs: &Path,
     execution: Execution,
-) -> Result<Decision, String> {
+) -> Result<Decision, AccelerateError> {
     decide_for(mode, host_root, rootfs_gcc_major(rootfs), execution)
 }
 
 /// Choose the accelerator for an environment whose own compiler is GCC `rootfs_major`.
+///
+/// # Errors
+/// [`AccelerateError::Refused`] when `--accelerate cross` finds no usable cross compiler.
 pub fn decide_for(
     mode: AccelerateMode,
     host_root: &Path,
     rootfs_major: Option<u32>,
     execution: Execution,
-) -> Result<Decision, String> {
+) -> Result<Decision, AccelerateError> {
     let off = |note: String| {
         Ok(Decision {
             accelerator: None,
@@ -719,7 +788,11 @@ pub fn decide_for(
         Err(e) if mode == AccelerateMode::Auto => {
             return off(format!("acceleration off, compilers run emulated: {e}"))
         }
-        Err(e) => return Err(format!("--accelerate cross: {e}")),
+        Err(e) => {
+            return Err(AccelerateError::Refused {
+                source: Box::new(e),
+            })
+        }
     };
     let matching = rootfs_major.filter(|m| toolchain.languages(*m).contains(&Language::C));
     let major = match (matching, mode) {
@@ -795,7 +868,7 @@ pub fn doctor_lines(host_root: &Path, rootfs: Option<&Path>) -> Vec<String> {
                 }
             }
         }
-        Err(e) => lines.push(format!("  none: {}", e.replace('\n', "\n  "))),
+        Err(e) => lines.push(format!("  none: {}", e.to_string().replace('\n', "\n  "))),
     }
     match rootfs {
         Some(path) => lines.push(format!(
@@ -1103,7 +1176,7 @@ mod tests {
     #[test]
     fn detects_languages_majors_and_what_is_missing() {
         let host = tempfile::tempdir().unwrap();
-        let err = CrossToolchain::detect(host.path()).unwrap_err();
+        let err = CrossToolchain::detect(host.path()).unwrap_err().to_string();
         assert!(
             err.contains("apt-get install gcc-s390x-linux-gnu g++-s390x-linux-gnu"),
             "{err}"
@@ -1126,7 +1199,7 @@ mod tests {
         assert_eq!(tc.loader, default_loader(), "a fake gcc has no PT_INTERP");
         // No s390x C library: say which package brings it.
         std::fs::remove_file(host.path().join(format!("usr/{TRIPLET}/lib/libc.so.6"))).unwrap();
-        let err = CrossToolchain::detect(host.path()).unwrap_err();
+        let err = CrossToolchain::detect(host.path()).unwrap_err().to_string();
         assert!(err.contains("libc6-dev-s390x-cross"), "{err}");
     }
 
@@ -1434,7 +1507,8 @@ mod tests {
             rootfs.path(),
             Execution::Emulated,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("--accelerate cross") && err.contains("apt-get install"),
             "{err}"
@@ -1518,11 +1592,13 @@ mod tests {
         odd.push(("PIP_CONSTRAINT".into(), "/c.txt".into()));
         assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
             .unwrap_err()
+            .to_string()
             .contains("PIP_CONSTRAINT"));
         odd.pop();
         odd.push(("PIP_FIND_LINKS".into(), "/a /b".into()));
         assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
             .unwrap_err()
+            .to_string()
             .contains("several"));
     }
 

@@ -403,7 +403,7 @@ pub fn attempt(
     })?;
 
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
-    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e))?;
+    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e.to_string()))?;
     // Nothing pure from a compiled sdist.
     // Only the build that made the wheel: a failed native one may have fallen back.
     crate::verify::purity::check_build(
@@ -428,7 +428,7 @@ pub fn attempt(
     let built = if is_pure && !machines.is_empty() {
         is_pure = false;
         let retagged = crate::verify::retag::retag_into(&built, &dir.0, &settings.target)
-            .map_err(|e| fail(Stage::Repair, e))?;
+            .map_err(|e| fail(Stage::Repair, e.to_string()))?;
         log.line(&format!("[refinery] the wheel is tagged pure but carries s390x ELF files: retagged {} for repair", file_name(&retagged)));
         retagged
     } else {
@@ -572,9 +572,11 @@ impl NativeStep<'_> {
     ) -> Result<PathBuf, NativeError> {
         let fallback = NativeError::Fallback;
         let cross = self.dir.join(crate::native_frontend::CROSS_DIR);
-        self.frontend.write_cross_dir(&cross).map_err(fallback)?;
+        self.frontend
+            .write_cross_dir(&cross)
+            .map_err(|e| fallback(e.to_string()))?;
         let root = self.build_root;
-        let frontend = crate::accelerate::uv_build(
+        let mut frontend = crate::accelerate::uv_build(
             self.uv,
             &self.frontend.host.executable.to_string_lossy(),
             &format!("{root}/out"),
@@ -582,7 +584,18 @@ impl NativeStep<'_> {
             false,
             build_env,
         )
-        .map_err(fallback)?;
+        .map_err(|e| fallback(e.to_string()))?;
+        if crate::native_frontend::is_meson_python(self.request.sdist) {
+            use crate::native_frontend::meson;
+            std::fs::write(cross.join(meson::CROSS_FILE), meson::cross_file(build_env))
+                .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
+            frontend.config_setting(&meson::setup_args(&format!(
+                "{root}/{}/{}",
+                crate::native_frontend::CROSS_DIR,
+                meson::CROSS_FILE
+            )));
+            log.line("[refinery] meson-python: meson cross file for big-endian s390x (host machine) passed as setup-args");
+        }
         // The sitecustomize sets these for the hooks; uv's own interpreter query must
         // not see them (a Rust build's PyO3 settings name the sysconfig module too).
         let mut env: Vec<(String, String)> = build_env
@@ -619,8 +632,11 @@ impl NativeStep<'_> {
         }
         let wheel = single_wheel(&self.dir.join("out"))
             .ok_or_else(|| fallback("the build finished but wrote no wheel".into()))?;
-        crate::native_frontend::check_wheel(&wheel, &self.settings.target).map_err(fallback)?;
-        let has_elf = !elf_machines(&wheel).map_err(fallback)?.is_empty();
+        crate::native_frontend::check_wheel(&wheel, &self.settings.target)
+            .map_err(|e| fallback(e.to_string()))?;
+        let has_elf = !elf_machines(&wheel)
+            .map_err(|e| fallback(e.to_string()))?
+            .is_empty();
         crate::verify::purity::check_build(
             self.request.sdist,
             has_elf,

@@ -57,6 +57,19 @@ pub struct RunSettings {
     pub fallback_latest: bool,
     /// `--build-frontend`: who runs the PEP 517 hooks (see [`crate::native_frontend`]).
     pub build_frontend: crate::native_frontend::FrontendMode,
+    /// Where a missing native library pack is asked for before it is built (a remote
+    /// worker's control plane); `None`: packs are built here.
+    pub pack_mirror: Option<PackMirrorHandle>,
+}
+
+/// A [`crate::packs::PackMirror`] shared by the run's builds.
+#[derive(Clone)]
+pub struct PackMirrorHandle(pub std::sync::Arc<dyn crate::packs::PackMirror>);
+
+impl std::fmt::Debug for PackMirrorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PackMirror")
+    }
 }
 
 /// A function that plans one requirement for the run's target.
@@ -240,25 +253,9 @@ pub fn backoff(base: Duration, max: Duration, retry: u32) -> Duration {
 
 fn copy_into(src: &Path, dir: &Path) -> Result<PathBuf, String> {
     let dest = dir.join(src.file_name().ok_or("no file name")?);
-    copy_file_atomic(src, &dest)
+    refinery_store::copy_atomic(src, &dest)
         .map_err(|e| format!("cannot copy {} to {}: {e}", src.display(), dest.display()))?;
     Ok(dest)
-}
-
-/// Copy through a temp file in the destination folder and rename into place.
-pub fn copy_file_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
-    if src == dest {
-        return Ok(());
-    }
-    let tmp = dest.with_file_name(format!(".{}.{}.tmp", file_name(dest), std::process::id()));
-    std::fs::copy(src, &tmp)?;
-    // CAS objects are read-only; the published copy is an ordinary file.
-    let mut perms = std::fs::metadata(&tmp)?.permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
-    std::fs::set_permissions(&tmp, perms)?;
-    std::fs::rename(&tmp, dest).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 pub(crate) fn file_name(path: &Path) -> String {

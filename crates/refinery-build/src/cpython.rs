@@ -348,13 +348,14 @@ pub fn build_into(
 /// The sandbox the build runs in: `root` read-only but for `/usr/local`, the host's cross
 /// compilers bound in when it has them.
 fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, String> {
-    let execution = crate::emulation::check_execution()?;
+    let execution = crate::emulation::check_execution().map_err(|e| e.to_string())?;
     let decision = crate::accelerate::decide(
         crate::accelerate::AccelerateMode::Auto,
         Path::new("/"),
         root,
         execution,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     reporter.message(&decision.note);
     let runner = BwrapRunner {
         rootfs: root.to_path_buf(),
@@ -365,6 +366,7 @@ fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, Str
         rust: None,
         packs: None,
         python: "python3".into(),
+        host_python: None,
     };
     runner.prepare_mount_points();
     Ok(runner)

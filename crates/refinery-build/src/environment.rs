@@ -20,6 +20,10 @@ pub enum EnvironmentChoice {
     Rootfs {
         envs_dir: PathBuf,
         accelerate: AccelerateMode,
+        /// Make a host CPython of the target's X.Y from the suite's amd64 packages when
+        /// the host has none (see [`crate::native_frontend::host_tree`]); off when the
+        /// native frontend is not wanted (`--build-frontend emulated`).
+        make_host_python: bool,
     },
     /// podman or docker with a preset or an explicit image, with the host's cross
     /// compilers per `accelerate`.
@@ -34,6 +38,29 @@ pub enum EnvironmentChoice {
     Host,
 }
 
+/// Why the build environment could not be chosen or opened.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvironmentError {
+    #[error(transparent)]
+    Preset(#[from] crate::runner::UnknownPresetError),
+    #[error("a container environment needs --container-preset or --container-image")]
+    NoImage,
+    #[error(transparent)]
+    Emulation(#[from] crate::emulation::EmulationError),
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
+    #[error(transparent)]
+    Accelerate(#[from] crate::accelerate::AccelerateError),
+    /// The container image could not be asked for its compiler (`--accelerate cross`).
+    #[error("{0}")]
+    Image(String),
+    #[error(
+        "the host environment builds for s390x only on an s390x host; this host is {}.\nhint: leave out --environment host to use an emulated s390x rootfs",
+        std::env::consts::ARCH
+    )]
+    NotS390xHost,
+}
+
 impl EnvironmentChoice {
     /// The container choice from the command line flags.
     pub fn container(
@@ -43,15 +70,11 @@ impl EnvironmentChoice {
         cpus: Option<String>,
         memory: Option<String>,
         accelerate: AccelerateMode,
-    ) -> Result<EnvironmentChoice, String> {
+    ) -> Result<EnvironmentChoice, EnvironmentError> {
         let image = match (image, preset) {
             (Some(image), _) => image.to_string(),
             (None, Some(preset)) => preset_image(preset)?,
-            (None, None) => {
-                return Err(
-                    "a container environment needs --container-preset or --container-image".into(),
-                )
-            }
+            (None, None) => return Err(EnvironmentError::NoImage),
         };
         Ok(EnvironmentChoice::Container {
             engine: engine.unwrap_or("podman").to_string(),
@@ -70,15 +93,19 @@ pub struct OpenedEnvironment {
 }
 
 /// Open the environment, creating a rootfs on first use.
+///
+/// # Errors
+/// [`EnvironmentError`]: no emulation, no rootfs for the Python, or the accelerator refused.
 pub fn open_environment(
     choice: &EnvironmentChoice,
     target: &Target,
     reporter: &dyn Reporter,
-) -> Result<OpenedEnvironment, String> {
+) -> Result<OpenedEnvironment, EnvironmentError> {
     match choice {
         EnvironmentChoice::Rootfs {
             envs_dir,
             accelerate,
+            make_host_python,
         } => {
             let execution = check_execution()?;
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
@@ -97,7 +124,7 @@ pub fn open_environment(
             );
             let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
             let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
-            let runner = BwrapRunner {
+            let mut runner = BwrapRunner {
                 rootfs,
                 label,
                 ca_bundle: host_ca_bundle(),
@@ -115,14 +142,21 @@ pub fn open_environment(
                 )),
                 packs,
                 python: recipe.interpreter(),
+                host_python: None,
             };
             runner.prepare_mount_points();
             // The native build frontend's host Python, so builds never write the rootfs.
             if runner.native_frontend().is_some() {
-                if let Ok(native) = crate::native_frontend::NativeFrontend::prepare(
+                let (host_python, native) = native_frontend(
                     &runner.rootfs,
+                    envs_dir,
+                    &recipe.suite,
                     &target.python_str(),
-                ) {
+                    *make_host_python,
+                    reporter,
+                );
+                runner.host_python = host_python;
+                if let Ok(native) = native {
                     runner.prepare_mounts(&native.mounts());
                 }
             }
@@ -139,7 +173,8 @@ pub fn open_environment(
             memory,
             accelerate,
         } => {
-            let decision = decide_for_image(*accelerate, engine, image)?;
+            let decision =
+                decide_for_image(*accelerate, engine, image).map_err(EnvironmentError::Image)?;
             reporter.message(&decision.note);
             let runner = ContainerRunner {
                 engine: engine.clone(),
@@ -157,10 +192,7 @@ pub fn open_environment(
         }
         EnvironmentChoice::Host => {
             if check_execution()? != Execution::Native {
-                return Err(format!(
-                    "the host environment builds for s390x only on an s390x host; this host is {}.\nhint: leave out --environment host to use an emulated s390x rootfs",
-                    std::env::consts::ARCH
-                ));
+                return Err(EnvironmentError::NotS390xHost);
             }
             let runner = HostRunner {
                 python: format!("python{}", target.python_str()),
@@ -219,7 +251,8 @@ fn decide_for_image(mode: AccelerateMode, engine: &str, image: &str) -> Result<D
         _ => check_execution().unwrap_or(Execution::Emulated),
     };
     if mode == AccelerateMode::Off || execution == Execution::Native {
-        return decide_for(mode, std::path::Path::new("/"), None, execution);
+        return decide_for(mode, std::path::Path::new("/"), None, execution)
+            .map_err(|e| e.to_string());
     }
     let major = match image_gcc_major(engine, image) {
         Ok(major) => major,
@@ -235,7 +268,7 @@ fn decide_for_image(mode: AccelerateMode, engine: &str, image: &str) -> Result<D
             ))
         }
     };
-    decide_for(mode, std::path::Path::new("/"), major, execution)
+    decide_for(mode, std::path::Path::new("/"), major, execution).map_err(|e| e.to_string())
 }
 
 /// The GCC major of `gcc` in `image` (`None`: the image has no gcc).
@@ -275,6 +308,45 @@ fn image_probe_command(engine: &str, image: &str) -> std::process::Command {
 /// `gcc -dumpversion` prints `12` or `11.4.1`.
 fn parse_gcc_major(text: &str) -> Option<u32> {
     text.trim().split('.').next()?.parse().ok()
+}
+
+/// The environment's native frontend and the host CPython tree it runs on, if it needs
+/// one: a finished tree of the environment's suite is used; without one, when the host has
+/// no CPython of the target's X.Y and `make` is set, a tree is made (see
+/// [`crate::native_frontend::host_tree`]). Failing to make one is not fatal: builds then
+/// use the emulated frontend, and the run says why.
+fn native_frontend(
+    rootfs: &std::path::Path,
+    envs_dir: &std::path::Path,
+    suite: &str,
+    python: &str,
+    make: bool,
+    reporter: &dyn Reporter,
+) -> (
+    Option<PathBuf>,
+    Result<crate::native_frontend::NativeFrontend, crate::native_frontend::NativeFrontendError>,
+) {
+    use crate::native_frontend::{host_tree, NativeFrontend, NativeFrontendError};
+    let toolchains = envs_dir.join(crate::rootfs::ENV_LAYOUT).join("toolchains");
+    let made =
+        host_tree::finished_interpreter(&host_tree::tree_dir(&toolchains, suite, python), python);
+    let native = NativeFrontend::prepare(rootfs, python, made.as_deref());
+    // Only a missing host CPython is what a tree mends.
+    if made.is_some() || !make || !matches!(native, Err(NativeFrontendError::NoHostPython { .. })) {
+        return (made, native);
+    }
+    match host_tree::ensure(&toolchains, suite, python, reporter) {
+        Ok(tree) => {
+            let native = NativeFrontend::prepare(rootfs, python, Some(&tree));
+            (Some(tree), native)
+        }
+        Err(e) => {
+            reporter.message(&format!(
+                "{e}\nthe native build frontend is not available for Python {python}"
+            ));
+            (None, native)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -125,28 +125,41 @@ impl Fixes {
     }
 }
 
+/// Why a recipe from outside was refused; each names the offending value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecipeError {
+    #[error("unknown variant {variant:?} (known: {})", crate::package_build::VARIANTS.join(", "))]
+    Variant { variant: String },
+    #[error("{package:?} is not a system package name")]
+    Package { package: String },
+    #[error(
+        "the environment variable {name:?} may not be set by a recipe (not PATH, LD_*, PYTHON*, HOME; letters, digits and _ only)"
+    )]
+    Env { name: String },
+}
+
 /// Check a recipe from outside (a queued job, an override) with the rules the hint catalog
 /// follows: a known variant, package names without shell or options, environment
 /// variables a build may set. The error names the offending value.
+///
+/// # Errors
+/// [`RecipeError`] naming the first offending value.
 pub fn check_recipe(
     variant: Option<&str>,
     packages: &[String],
     env: &BTreeMap<String, String>,
-) -> Result<(), String> {
+) -> Result<(), RecipeError> {
     let variants = crate::package_build::VARIANTS;
     if let Some(v) = variant.filter(|v| !variants.contains(v)) {
-        return Err(format!(
-            "unknown variant {v:?} (known: {})",
-            variants.join(", ")
-        ));
+        return Err(RecipeError::Variant {
+            variant: v.to_string(),
+        });
     }
     if let Some(p) = packages.iter().find(|p| !crate::layers::is_package_name(p)) {
-        return Err(format!("{p:?} is not a system package name"));
+        return Err(RecipeError::Package { package: p.clone() });
     }
     if let Some(name) = env.keys().find(|k| !crate::hints::is_allowed_env_name(k)) {
-        return Err(format!(
-            "the environment variable {name:?} may not be set by a recipe (not PATH, LD_*, PYTHON*, HOME; letters, digits and _ only)"
-        ));
+        return Err(RecipeError::Env { name: name.clone() });
     }
     Ok(())
 }
@@ -347,7 +360,7 @@ build_constraints = ["setuptools<72"]
             .into_iter()
             .zip(["../../x", "curl; rm -rf /", "LD_PRELOAD", "A B"])
         {
-            assert!(err.unwrap_err().contains(what));
+            assert!(err.unwrap_err().to_string().contains(what));
         }
     }
 

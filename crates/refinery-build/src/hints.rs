@@ -2,7 +2,7 @@
 //! packages fix it, per distro family.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -279,6 +279,38 @@ struct CatalogFile {
     hint: Vec<Hint>,
 }
 
+/// Why a hint catalog (`hints/catalog.toml` or `--hints-file`) was refused; each names the
+/// file (`origin`) and, for a bad entry, its `id`.
+#[derive(Debug, thiserror::Error)]
+pub enum HintCatalogError {
+    #[error("cannot read the hint catalog {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin} is not a valid hint catalog: {source}")]
+    Toml {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{origin}: hint {id:?} has a broken pattern: {source}")]
+    Pattern {
+        origin: String,
+        id: String,
+        #[source]
+        source: regex::Error,
+    },
+    /// An entry that parses but asks for something not allowed (`problem` says what).
+    #[error("{origin}: hint {id:?} {problem}")]
+    Entry {
+        origin: String,
+        id: String,
+        problem: String,
+    },
+}
+
 /// The compiled catalog.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -293,24 +325,35 @@ impl Catalog {
     }
 
     /// Parse a catalog; a broken pattern is an error naming the entry and the file.
-    pub fn parse(text: &str, origin: &str) -> Result<Catalog, String> {
-        let file: CatalogFile = toml::from_str(text)
-            .map_err(|e| format!("{origin} is not a valid hint catalog: {e}"))?;
+    pub fn parse(text: &str, origin: &str) -> Result<Catalog, HintCatalogError> {
+        let file: CatalogFile = toml::from_str(text).map_err(|source| HintCatalogError::Toml {
+            origin: origin.to_string(),
+            source,
+        })?;
         let mut entries = Vec::new();
         for hint in file.hint {
-            let regex = regex::Regex::new(&hint.pattern)
-                .map_err(|e| format!("{origin}: hint {:?} has a broken pattern: {e}", hint.id))?;
-            hint.check()
-                .map_err(|e| format!("{origin}: hint {:?} {e}", hint.id))?;
+            let regex =
+                regex::Regex::new(&hint.pattern).map_err(|source| HintCatalogError::Pattern {
+                    origin: origin.to_string(),
+                    id: hint.id.clone(),
+                    source,
+                })?;
+            hint.check().map_err(|problem| HintCatalogError::Entry {
+                origin: origin.to_string(),
+                id: hint.id.clone(),
+                problem,
+            })?;
             entries.push((hint, regex));
         }
         Ok(Catalog { entries })
     }
 
     /// Add (or replace, by id) the entries of another catalog file.
-    pub fn extend_from_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the hint catalog {}: {e}", path.display()))?;
+    pub fn extend_from_file(&mut self, path: &Path) -> Result<(), HintCatalogError> {
+        let text = std::fs::read_to_string(path).map_err(|source| HintCatalogError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let extra = Catalog::parse(&text, &path.display().to_string())?;
         for (hint, regex) in extra.entries {
             self.entries.retain(|(h, _)| h.id != hint.id);

@@ -4,6 +4,7 @@ pub mod accelerate;
 pub mod builder;
 pub mod context;
 pub mod cpython;
+pub mod debian_tree;
 pub mod emulation;
 pub mod environment;
 pub mod exec;
@@ -26,6 +27,7 @@ pub mod sbom;
 pub mod schedule;
 pub mod verify;
 pub mod wheel_inspect;
+pub mod write_error;
 pub mod zig;
 
 pub use environment::{open_environment, EnvironmentChoice};

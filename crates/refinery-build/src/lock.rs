@@ -157,7 +157,11 @@ pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String 
 }
 
 /// Write both locks into `output` (atomically). The error names the file and says what to do.
-pub fn write_locks(output: &Path, manifest: &Manifest, target: &Target) -> Result<(), String> {
+pub fn write_locks(
+    output: &Path,
+    manifest: &Manifest,
+    target: &Target,
+) -> Result<(), crate::write_error::WriteFileError> {
     for (name, text) in [
         (PYLOCK, render_pylock(output, manifest, target)),
         (
@@ -167,7 +171,7 @@ pub fn write_locks(output: &Path, manifest: &Manifest, target: &Target) -> Resul
     ] {
         let path = output.join(name);
         write_atomic(&path, text.as_bytes())
-            .map_err(|e| format!("cannot write the lock {}: {e}", path.display()))?;
+            .map_err(crate::write_error::WriteFileError::io("lock", &path))?;
     }
     Ok(())
 }
@@ -247,7 +251,8 @@ mod tests {
             &Manifest::new("3.11", "manylinux2014_s390x"),
             &Target::new("3.11", "manylinux2014_s390x").unwrap(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("cannot write the lock /proc/refinery-no-such-dir/pylock.toml"),
             "{err}"

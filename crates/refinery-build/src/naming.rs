@@ -20,16 +20,33 @@ pub fn with_build_tag(filename: &str) -> Option<String> {
     Some(format!("{name}-{version}-1-{rest}"))
 }
 
+/// Why a rebuilt wheel could not take a name distinct from the index's.
+#[derive(Debug, thiserror::Error)]
+pub enum NamingError {
+    #[error("the index has another file named {filename}, and the name already has a build tag")]
+    HasBuildTag { filename: String },
+    #[error("cannot rename {filename} to {renamed}: {source}")]
+    Rename {
+        filename: String,
+        renamed: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// If the index lists a file named like `wheel` (of `project`) whose sha256 differs from
 /// `sha256`, rename `wheel` with a build tag and return the new path and the name it
 /// avoided. Listing errors leave the name as it is (the store still refuses a second file
 /// under a published name).
+///
+/// # Errors
+/// [`NamingError`] when the name already has a build tag or the rename fails.
 pub fn avoid_index_name(
     wheel: &Path,
     sha256: &str,
     project: &str,
     client: &IndexClient,
-) -> Result<Option<(PathBuf, String)>, String> {
+) -> Result<Option<(PathBuf, String)>, NamingError> {
     let Some(filename) = wheel.file_name().map(|n| n.to_string_lossy().into_owned()) else {
         return Ok(None);
     };
@@ -45,12 +62,17 @@ pub fn avoid_index_name(
     if !clash {
         return Ok(None);
     }
-    let renamed = with_build_tag(&filename).ok_or_else(|| {
-        format!("the index has another file named {filename}, and the name already has a build tag")
-    })?;
+    let Some(renamed) = with_build_tag(&filename) else {
+        return Err(NamingError::HasBuildTag { filename });
+    };
     let dest = wheel.with_file_name(&renamed);
-    std::fs::rename(wheel, &dest)
-        .map_err(|e| format!("cannot rename {filename} to {renamed}: {e}"))?;
+    if let Err(source) = std::fs::rename(wheel, &dest) {
+        return Err(NamingError::Rename {
+            filename,
+            renamed,
+            source,
+        });
+    }
     Ok(Some((dest, filename)))
 }
 

@@ -97,6 +97,106 @@ pub struct TargetSysconfig {
     pub include: PathBuf,
 }
 
+/// Why the native frontend cannot serve an environment, or refused a wheel it built. Each
+/// names the file, folder or interpreter concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum NativeFrontendError {
+    #[error("cannot write {}: {source}", dir.display())]
+    WriteCrossDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read {}: {source}", file.display())]
+    ReadSysconfig {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} names no VERSION: not a sysconfig module", file.display())]
+    NoVersion { file: PathBuf },
+    #[error(
+        "the environment has no Python headers ({} is missing): recreate it with python3-dev",
+        header.display()
+    )]
+    NoHeaders { header: PathBuf },
+    #[error(
+        "the environment {} has no s390x sysconfig module for Python {python} (_sysconfigdata_*s390x*.py under usr/lib/python{python})",
+        rootfs.display()
+    )]
+    NoSysconfig { rootfs: PathBuf, python: String },
+    #[error(
+        "the target's sysconfig {} is for Python {target} but the host CPython {} is Python {host}: refusing to mix them.\nhint: install CPython {target} on the host (e.g. `pyenv install {target}`) or set {HOST_PYTHON_ENV} to one",
+        sysconfig.display(),
+        executable.display()
+    )]
+    VersionMismatch {
+        sysconfig: PathBuf,
+        target: String,
+        executable: PathBuf,
+        host: String,
+    },
+    /// No candidate was a CPython `version`; `tried` says what each one was.
+    #[error(
+        "no host CPython {version} for the native build frontend{}.\nhint: `pyenv install {version}`, put python{version} on PATH or set {HOST_PYTHON_ENV}",
+        tried_text(tried)
+    )]
+    NoHostPython { version: String, tried: Vec<String> },
+    #[error("cannot run {}: {source}", python.display())]
+    RunPython {
+        python: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} failed: {stderr}", python.display())]
+    PythonFailed { python: PathBuf, stderr: String },
+    #[error("{} answered {answer:?}", python.display())]
+    PythonAnswer { python: PathBuf, answer: String },
+    #[error("{} is {implementation}, not CPython", python.display())]
+    NotCPython {
+        python: PathBuf,
+        implementation: String,
+    },
+    #[error("the wheel has a bad name: {source}")]
+    WheelName {
+        #[source]
+        source: refinery_pep::WheelFilenameError,
+    },
+    /// The wheel's ELF members could not be read.
+    #[error(transparent)]
+    Inspect(#[from] crate::wheel_inspect::WheelInspectError),
+    #[error(
+        "{member} is not a big-endian s390x binary (ELF machine {machine}, {}): the build compiled for the host",
+        if *big_endian { "big-endian" } else { "little-endian" }
+    )]
+    NotS390x {
+        member: String,
+        machine: u16,
+        big_endian: bool,
+    },
+    #[error("{file} is tagged pure but carries ELF files")]
+    PureWithElf { file: String },
+    #[error(
+        "{file} is tagged for platform {platform}, not linux_s390x: the build saw the host's platform"
+    )]
+    WrongPlatform { file: String, platform: String },
+    #[error("{file} is tagged for {tags}, not the target's {cpython}")]
+    WrongPython {
+        file: String,
+        tags: String,
+        cpython: String,
+    },
+}
+
+/// ` (tried: a; b)`, or nothing when nothing was tried.
+fn tried_text(tried: &[String]) -> String {
+    if tried.is_empty() {
+        String::new()
+    } else {
+        format!(" (tried: {})", tried.join("; "))
+    }
+}
+
 /// Everything the native frontend needs for one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NativeFrontend {
@@ -107,17 +207,27 @@ pub struct NativeFrontend {
 impl NativeFrontend {
     /// The native frontend for the environment at `rootfs` whose Python is `python`
     /// (`X.Y`), or why there is none (no host CPython X.Y, no sysconfig, a mismatch).
-    pub fn prepare(rootfs: &Path, python: &str) -> Result<NativeFrontend, String> {
+    /// `made` is a host CPython made for it ([`host_tree`]), tried after the host's own.
+    pub fn prepare(
+        rootfs: &Path,
+        python: &str,
+        made: Option<&Path>,
+    ) -> Result<NativeFrontend, NativeFrontendError> {
         let sysconfig = target_sysconfig(rootfs, python)?;
-        let host = find_host_python(python)?;
+        let mut candidates = host_python_candidates(python);
+        candidates.extend(made.map(Path::to_path_buf));
+        let host = first_matching(python, &candidates)?;
         check_versions(&sysconfig, &host)?;
         Ok(NativeFrontend { host, sysconfig })
     }
 
     /// Write the `PYTHONPATH` folder of one attempt: the sysconfig module and the
     /// `sitecustomize` that selects it.
-    pub fn write_cross_dir(&self, dir: &Path) -> Result<(), String> {
-        let fail = |e: std::io::Error| format!("cannot write {}: {e}", dir.display());
+    pub fn write_cross_dir(&self, dir: &Path) -> Result<(), NativeFrontendError> {
+        let fail = |source| NativeFrontendError::WriteCrossDir {
+            dir: dir.to_path_buf(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(fail)?;
         std::fs::copy(
             &self.sysconfig.file,
@@ -165,7 +275,10 @@ impl NativeFrontend {
 
 /// The environment's sysconfig module for Python `python` (`X.Y`): a CPython built into
 /// `/usr/local` first (see [`crate::cpython`]), then Debian's in `/usr/lib`.
-pub fn target_sysconfig(rootfs: &Path, python: &str) -> Result<TargetSysconfig, String> {
+pub fn target_sysconfig(
+    rootfs: &Path,
+    python: &str,
+) -> Result<TargetSysconfig, NativeFrontendError> {
     for prefix in [crate::cpython::PREFIX, "/usr"] {
         let prefix = prefix.trim_start_matches('/');
         let lib = rootfs.join(prefix).join(format!("lib/python{python}"));
@@ -173,20 +286,19 @@ pub fn target_sysconfig(rootfs: &Path, python: &str) -> Result<TargetSysconfig, 
             continue;
         };
         let file = lib.join(format!("{module}.py"));
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-        let version = sysconfig_version(&text).ok_or_else(|| {
-            format!(
-                "{} names no VERSION: not a sysconfig module",
-                file.display()
-            )
+        let text = std::fs::read_to_string(&file).map_err(|source| {
+            NativeFrontendError::ReadSysconfig {
+                file: file.clone(),
+                source,
+            }
         })?;
+        let version = sysconfig_version(&text)
+            .ok_or_else(|| NativeFrontendError::NoVersion { file: file.clone() })?;
         let include = rootfs.join(prefix).join(format!("include/python{python}"));
         if !include.join("Python.h").is_file() {
-            return Err(format!(
-                "the environment has no Python headers ({} is missing): recreate it with python3-dev",
-                include.join("Python.h").display()
-            ));
+            return Err(NativeFrontendError::NoHeaders {
+                header: include.join("Python.h"),
+            });
         }
         return Ok(TargetSysconfig {
             module,
@@ -195,10 +307,10 @@ pub fn target_sysconfig(rootfs: &Path, python: &str) -> Result<TargetSysconfig, 
             include,
         });
     }
-    Err(format!(
-        "the environment {} has no s390x sysconfig module for Python {python} (_sysconfigdata_*s390x*.py under usr/lib/python{python})",
-        rootfs.display()
-    ))
+    Err(NativeFrontendError::NoSysconfig {
+        rootfs: rootfs.to_path_buf(),
+        python: python.to_string(),
+    })
 }
 
 /// The `_sysconfigdata_*s390x*` module of `dir` (a regular file: Debian's second name
@@ -226,19 +338,19 @@ fn sysconfig_version(text: &str) -> Option<String> {
 }
 
 /// Refuse a host Python whose version is not the target sysconfig's: both versions named.
-pub fn check_versions(sysconfig: &TargetSysconfig, host: &HostPython) -> Result<(), String> {
+pub fn check_versions(
+    sysconfig: &TargetSysconfig,
+    host: &HostPython,
+) -> Result<(), NativeFrontendError> {
     if sysconfig.version == host.version {
         return Ok(());
     }
-    Err(format!(
-        "the target's sysconfig {} is for Python {} but the host CPython {} is Python {}: refusing to mix them.\nhint: install CPython {} on the host (e.g. `pyenv install {}`) or set {HOST_PYTHON_ENV} to one",
-        sysconfig.file.display(),
-        sysconfig.version,
-        host.executable.display(),
-        host.version,
-        sysconfig.version,
-        sysconfig.version
-    ))
+    Err(NativeFrontendError::VersionMismatch {
+        sysconfig: sysconfig.file.clone(),
+        target: sysconfig.version.clone(),
+        executable: host.executable.clone(),
+        host: host.version.clone(),
+    })
 }
 
 /// Where a host CPython `X.Y` may be: `$REFINERY_HOST_PYTHON`, pyenv's versions
@@ -289,11 +401,14 @@ fn candidates_in(
 
 /// The first host CPython `X.Y` among [`host_python_candidates`] that runs and says so
 /// (version managers' shims are looked through: the executable is the real one).
-pub fn find_host_python(version: &str) -> Result<HostPython, String> {
+pub fn find_host_python(version: &str) -> Result<HostPython, NativeFrontendError> {
     first_matching(version, &host_python_candidates(version))
 }
 
-fn first_matching(version: &str, candidates: &[PathBuf]) -> Result<HostPython, String> {
+fn first_matching(
+    version: &str,
+    candidates: &[PathBuf],
+) -> Result<HostPython, NativeFrontendError> {
     let mut tried = Vec::new();
     for candidate in candidates {
         match query_host_python(candidate) {
@@ -303,21 +418,17 @@ fn first_matching(version: &str, candidates: &[PathBuf]) -> Result<HostPython, S
                 candidate.display(),
                 host.version
             )),
-            Err(e) => tried.push(e),
+            Err(e) => tried.push(e.to_string()),
         }
     }
-    let tried = if tried.is_empty() {
-        String::new()
-    } else {
-        format!(" (tried: {})", tried.join("; "))
-    };
-    Err(format!(
-        "no host CPython {version} for the native build frontend{tried}.\nhint: `pyenv install {version}`, put python{version} on PATH or set {HOST_PYTHON_ENV}"
-    ))
+    Err(NativeFrontendError::NoHostPython {
+        version: version.to_string(),
+        tried,
+    })
 }
 
 /// Ask `python` for its version, real executable and base prefix.
-pub fn query_host_python(python: &Path) -> Result<HostPython, String> {
+pub fn query_host_python(python: &Path) -> Result<HostPython, NativeFrontendError> {
     let script = "import sys, os; print('%d.%d' % sys.version_info[:2]); \
                   print(os.path.realpath(sys.executable)); print(sys.base_prefix); \
                   print(sys.implementation.name)";
@@ -327,24 +438,29 @@ pub fn query_host_python(python: &Path) -> Result<HostPython, String> {
         .env_remove("_PYTHON_SYSCONFIGDATA_NAME")
         .env_remove("_PYTHON_HOST_PLATFORM")
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+        .map_err(|source| NativeFrontendError::RunPython {
+            python: python.to_path_buf(),
+            source,
+        })?;
     if !output.status.success() {
-        return Err(format!(
-            "{} failed: {}",
-            python.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        return Err(NativeFrontendError::PythonFailed {
+            python: python.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
     }
     let text = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = text.lines().collect();
     let [version, executable, prefix, implementation] = lines[..] else {
-        return Err(format!("{} answered {text:?}", python.display()));
+        return Err(NativeFrontendError::PythonAnswer {
+            python: python.to_path_buf(),
+            answer: text.into_owned(),
+        });
     };
     if implementation != "cpython" {
-        return Err(format!(
-            "{} is {implementation}, not CPython",
-            python.display()
-        ));
+        return Err(NativeFrontendError::NotCPython {
+            python: python.to_path_buf(),
+            implementation: implementation.to_string(),
+        });
     }
     Ok(HostPython {
         executable: PathBuf::from(executable),
@@ -356,45 +472,46 @@ pub fn query_host_python(python: &Path) -> Result<HostPython, String> {
 /// Accept a natively built wheel only when it is what the emulated frontend makes: every
 /// ELF member a big-endian s390x one, a platform wheel tagged `linux_s390x` for the
 /// target's interpreter (or `abi3`/`none`), a pure wheel without ELF members.
-pub fn check_wheel(wheel: &Path, target: &Target) -> Result<(), String> {
+pub fn check_wheel(wheel: &Path, target: &Target) -> Result<(), NativeFrontendError> {
     let file = wheel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name: WheelFilename = file
         .parse()
-        .map_err(|e| format!("the wheel has a bad name: {e}"))?;
+        .map_err(|source| NativeFrontendError::WheelName { source })?;
     let members = crate::wheel_inspect::elf_headers(wheel)?;
     if let Some(bad) = members
         .iter()
         .find(|m| m.machine != crate::wheel_inspect::EM_S390 || !m.big_endian)
     {
-        return Err(format!(
-            "{} is not a big-endian s390x binary (ELF machine {}, {}): the build compiled for the host",
-            bad.name,
-            bad.machine,
-            if bad.big_endian { "big-endian" } else { "little-endian" }
-        ));
+        return Err(NativeFrontendError::NotS390x {
+            member: bad.name.clone(),
+            machine: bad.machine,
+            big_endian: bad.big_endian,
+        });
     }
     let pure = name.platform_tags.iter().all(|p| p == "any");
     if pure {
         if !members.is_empty() {
-            return Err(format!("{file} is tagged pure but carries ELF files"));
+            return Err(NativeFrontendError::PureWithElf { file });
         }
         return Ok(());
     }
     if let Some(p) = name.platform_tags.iter().find(|p| *p != "linux_s390x") {
-        return Err(format!(
-            "{file} is tagged for platform {p}, not linux_s390x: the build saw the host's platform"
-        ));
+        return Err(NativeFrontendError::WrongPlatform {
+            file,
+            platform: p.clone(),
+        });
     }
     let cp = target.cpython_tag();
     let abi_free = name.abi_tags.iter().all(|a| a == "abi3" || a == "none");
     if !abi_free && !name.python_tags.contains(&cp) {
-        return Err(format!(
-            "{file} is tagged for {}, not the target's {cp}",
-            name.python_tags.join(".")
-        ));
+        return Err(NativeFrontendError::WrongPython {
+            file,
+            tags: name.python_tags.join("."),
+            cpython: cp,
+        });
     }
     Ok(())
 }
@@ -433,7 +550,6 @@ pub fn choose(
     prepared: Option<&Result<NativeFrontend, String>>,
     native_capable: bool,
     remembered: Option<String>,
-    unsupported: Option<String>,
 ) -> FrontendChoice {
     let emulated = |why: String| FrontendChoice::Emulated { why };
     match mode {
@@ -443,9 +559,6 @@ pub fn choose(
                 return emulated(format!(
                     "the native frontend failed for this package before ({reason})"
                 ));
-            }
-            if let Some(reason) = unsupported {
-                return emulated(reason);
             }
         }
         FrontendMode::Native => {}
@@ -472,26 +585,19 @@ pub fn choose(
     }
 }
 
-/// Why the native frontend must not build this sdist, if it must not: a meson-python
-/// build (`build-backend = "mesonpy"` in its top `pyproject.toml`). Without a meson cross
-/// file meson takes the x86_64 host for the target machine (`host_machine.cpu_family()`,
-/// `endian()`), so numpy 2.4.4 built natively lost its s390x SIMD dispatch (VX, VXE, VXE2)
-/// while the emulated build has it: not the same wheel. Unreadable sdists give `None` (the
-/// build reports them).
-pub fn unsupported_backend(sdist: &Path) -> Option<String> {
+/// Whether `sdist` builds with meson-python (`build-backend = "mesonpy"` in its top
+/// `pyproject.toml`, PEP 517): its native build needs the meson cross file of
+/// [`meson::cross_file`]. Unreadable sdists give `false` (the build reports them).
+pub fn is_meson_python(sdist: &Path) -> bool {
     let top_pyproject = |member: &str| {
         let parts = refinery_plan::sdist_files::member_parts(member);
         parts.len() == 2 && parts[1] == "pyproject.toml"
     };
-    let files = refinery_plan::sdist_files::read_text_members(sdist, &top_pyproject).ok()?;
-    files
-        .iter()
-        .any(|(_, text)| backend_of(text).as_deref() == Some("mesonpy"))
-        .then(|| {
-            "meson-python builds need a meson cross file, which the native frontend does not \
-             write yet (meson would take the x86_64 host for the s390x target)"
-                .to_string()
-        })
+    refinery_plan::sdist_files::read_text_members(sdist, &top_pyproject).is_ok_and(|files| {
+        files
+            .iter()
+            .any(|(_, text)| backend_of(text).as_deref() == Some("mesonpy"))
+    })
 }
 
 /// `[build-system] build-backend` of a `pyproject.toml` text (PEP 517), if it has one.
@@ -503,6 +609,9 @@ fn backend_of(pyproject: &str) -> Option<String> {
         .as_str()
         .map(str::to_string)
 }
+
+pub mod host_tree;
+pub mod meson;
 
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VAR
 use crate::builder::{
     attempt, AttemptFailure, AttemptRequest, BuiltWheel, NativeOutcome, NativeRequest,
 };
-use crate::context::{backoff, copy_file_atomic, dist_file, file_name, BuildContext};
+use crate::context::{backoff, dist_file, file_name, BuildContext};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
@@ -199,7 +199,7 @@ pub(crate) fn build_node(
                 _ => true,
             }
     });
-    let mut frontend = choose_frontend(node, &sdist, base_runner, context, history);
+    let mut frontend = choose_frontend(node, base_runner, context, history);
     let mut hint_attempt_done = false;
     let mut expanded: Vec<String> = Vec::new();
     let mut number = 0u32;
@@ -454,6 +454,10 @@ fn ensure_packs(
 ) -> Result<Vec<Pack>, String> {
     let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
         return Ok(Vec::new());
+    };
+    let store = match &context.settings.pack_mirror {
+        Some(mirror) => store.clone().with_mirror(mirror.0.clone()),
+        None => store.clone(),
     };
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
         crate::packs::fetch_source(context.client, url, sha256, dir)
@@ -979,7 +983,6 @@ fn run_attempt(
 /// log of the run says when it is not the native one and why.
 fn choose_frontend(
     node: &PlanNode,
-    sdist: &std::path::Path,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
     history: &History,
@@ -988,9 +991,10 @@ fn choose_frontend(
     let mode = settings.build_frontend;
     let prepared = (mode != FrontendMode::Emulated)
         .then(|| {
-            runner
-                .rootfs()
-                .map(|r| NativeFrontend::prepare(r, &settings.target.python_str()))
+            runner.rootfs().map(|r| {
+                NativeFrontend::prepare(r, &settings.target.python_str(), runner.host_python())
+                    .map_err(|e| e.to_string())
+            })
         })
         .flatten();
     let remembered = (mode == FrontendMode::Auto)
@@ -1001,9 +1005,6 @@ fn choose_frontend(
         prepared.as_ref(),
         runner.native_frontend().is_some() && runner.accelerated(),
         remembered,
-        (mode == FrontendMode::Auto)
-            .then(|| crate::native_frontend::unsupported_backend(sdist))
-            .flatten(),
     );
     if let FrontendChoice::Emulated { why } = &choice {
         if mode != FrontendMode::Emulated {
@@ -1096,7 +1097,7 @@ fn publish(
     let stored = context.cas.put_file(&wheel).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&wheel));
     let published = stored.and_then(|sha| {
-        copy_file_atomic(&wheel, &dest)
+        refinery_store::copy_atomic(&wheel, &dest)
             .map(|()| sha)
             .map_err(|e| e.to_string())
     });
@@ -1155,7 +1156,10 @@ fn distinct_from_index(
 ) -> std::path::PathBuf {
     let renamed = refinery_store::sha256_file(wheel)
         .map_err(|e| e.to_string())
-        .and_then(|sha| crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client));
+        .and_then(|sha| {
+            crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client)
+                .map_err(|e| e.to_string())
+        });
     match renamed {
         Ok(Some((path, avoided))) => {
             context.reporter.message(&format!(

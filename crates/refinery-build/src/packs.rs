@@ -20,6 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::runner::{Mount, RunSpec, Runner};
 use crate::Reporter;
 
+pub mod archive;
+
 /// Where the packs folder appears inside build steps.
 pub const GUEST_PACKS_DIR: &str = "/opt/refinery-packs";
 /// The CPU level of code Zig compiles for `s390x-linux-gnu` without `-mcpu` (measured:
@@ -413,7 +415,42 @@ const RECIPES: &[PackRecipe] = &[
                 mkdir -p \"$DESTDIR$PREFIX/lib\"\n\
                 cp .libs/libgfortran.a \"$DESTDIR$PREFIX/lib/\"",
     },
+    PackRecipe {
+        name: "sqlite",
+        version: "3.46.1",
+        // Debian's orig tarball (sqlite3_3.46.1.orig.tar.xz) is the canonical tree, whose
+        // amalgamation is made by Tcl scripts: the build environments have no tclsh. The
+        // PyPI sdist of rotki-sqlite 2025.8.1 carries the 3.46.1 amalgamation's sqlite3.c
+        // (SQLITE_SOURCE_ID 2024-08-13 09:16:08 c9c2ab54…, upstream's 3.46.1 check-in);
+        // its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/0f/ac/374b2397b49274bbfac5c2b72e044ea59e634e87c82b8f2aa10e64b982a9/rotki_sqlite-2025.8.1.tar.gz",
+        sha256: "3e65101f7329f1fd9e83a7519bdff4e09bdcea1d86f6a4450c11ad5c6846acd6",
+        folder: "rotki_sqlite-2025.8.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // One compile of the amalgamation with the options of Debian's libsqlite3 that
+        // Python users ask for (FTS3/4/5, R*Tree, column metadata, unlock notify), thread
+        // safe. The sdist has no sqlite3.h: the amalgamation holds it between its "Begin
+        // file sqlite3.h" and "End of sqlite3.h" banners, with its three variables defined
+        // there (sqlite3_version, sqlite3_temp_directory, sqlite3_data_directory; every user
+        // would define them again: duplicate symbols) instead of declared `SQLITE_EXTERN`
+        // as sqlite3.h has them: put back. The version check makes sure the sdist carries
+        // the version this recipe names.
+        build: "grep -q '^#define SQLITE_VERSION  *\"3.46.1\"' sqlite3.c\n\
+                \"$CC\" -O2 -fPIC -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_SECURE_DELETE -c sqlite3.c\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libsqlite3.a sqlite3.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                awk '/Begin file sqlite3.h \\*/ {on = 1; next} /End of sqlite3.h \\*/ {on = 0} on' sqlite3.c > \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                sed -i -e 's/^SQLITE_API const char sqlite3_version\\[\\] = SQLITE_VERSION;/SQLITE_API SQLITE_EXTERN const char sqlite3_version[];/' -e 's/^SQLITE_API char \\*sqlite3_\\(temp\\|data\\)_directory;/SQLITE_API SQLITE_EXTERN char *sqlite3_\\1_directory;/' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                test \"$(grep -c '^SQLITE_API SQLITE_EXTERN' \"$DESTDIR$PREFIX/include/sqlite3.h\")\" = 3\n\
+                grep -q 'SQLITE_API int sqlite3_open_v2' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                cp libsqlite3.a \"$DESTDIR$PREFIX/lib/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: SQLite\\nDescription: SQL database engine\\nVersion: 3.46.1\\nLibs: -L${libdir} -lsqlite3\\nLibs.private: -lpthread -ldl -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/sqlite3.pc\"",
+    },
 ];
+
 /// The recipe of the pack `name`.
 pub fn recipe(name: &str) -> Option<&'static PackRecipe> {
     RECIPES.iter().find(|r| r.name == name)
@@ -499,6 +536,26 @@ impl PackTarget {
     }
 }
 
+/// The variable naming a mirror of the pack sources: a base URL (`https://…/` or
+/// `file:///…/`) under which every pinned source archive and build-tool wheel is found by
+/// its file name (e.g. `$REFINERY_PACK_SOURCES/zlib_1.2.13.dfsg.orig.tar.bz2`), for
+/// machines that cannot reach Debian or PyPI. What comes from it is checked against the
+/// recipe's sha256 like the original; pack keys do not change.
+pub const SOURCES_MIRROR_VAR: &str = "REFINERY_PACK_SOURCES";
+
+/// Where the pinned source `url` is fetched from: from the mirror in
+/// [`SOURCES_MIRROR_VAR`] when it is set (non-empty), else `url` itself.
+pub fn source_url(url: &str) -> String {
+    match std::env::var(SOURCES_MIRROR_VAR) {
+        Ok(base) if !base.trim().is_empty() => format!(
+            "{}/{}",
+            base.trim().trim_end_matches('/'),
+            url.rsplit('/').next().unwrap_or(url)
+        ),
+        _ => url.to_string(),
+    }
+}
+
 /// Download `url` into `dir` with `client` (its files cache serves later runs), refusing
 /// bytes whose sha256 is not `sha256`: the error then names the file and both digests.
 pub fn fetch_source(
@@ -572,18 +629,102 @@ pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)>
     env
 }
 
+/// Another store that may hold finished packs (a remote worker's control plane, see
+/// `GET /api/packs/{key}`), asked before a pack is built.
+pub trait PackMirror: Send + Sync {
+    /// Downloads the archive of the pack `key` (see [`archive`]) into the folder `dir`.
+    /// `Ok(None)`: the mirror does not have it. `Err`: the mirror could not be asked (the
+    /// pack is then built here).
+    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, String>;
+}
+
+/// A pack archive a [`PackMirror`] downloaded, not yet checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirroredPack {
+    /// The downloaded `.tar.gz`.
+    pub archive: PathBuf,
+    /// The sha256 (hex) the mirror says it has.
+    pub sha256: String,
+    /// Where it came from, without credentials (for messages).
+    pub url: String,
+}
+
 /// The packs folder of an environments folder.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PackStore {
     dir: PathBuf,
+    mirror: Option<std::sync::Arc<dyn PackMirror>>,
+}
+
+impl std::fmt::Debug for PackStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackStore")
+            .field("dir", &self.dir)
+            .field("mirror", &self.mirror.is_some())
+            .finish()
+    }
 }
 
 impl PackStore {
     /// `<envs>/packs`.
     pub fn new(envs_dir: &Path) -> PackStore {
-        PackStore {
-            dir: envs_dir.join("packs"),
+        PackStore::at(envs_dir.join("packs"))
+    }
+
+    /// The packs folder `dir` itself (a control plane's, which serves it).
+    pub fn at(dir: PathBuf) -> PackStore {
+        PackStore { dir, mirror: None }
+    }
+
+    /// This store, asking `mirror` for a missing pack before building it.
+    pub fn with_mirror(mut self, mirror: std::sync::Arc<dyn PackMirror>) -> PackStore {
+        self.mirror = Some(mirror);
+        self
+    }
+
+    /// The finished pack `key` of this store (its folder holds the marker file), or
+    /// `None`. `key` must be a pack key (see [`is_pack_key`]).
+    pub fn finished(&self, key: &str) -> Option<PathBuf> {
+        let path = self.dir.join(key);
+        (is_pack_key(key) && path.join(MARKER_FILE).is_file()).then_some(path)
+    }
+
+    /// The archive of the finished pack `key` (see [`archive::write`]) and its sha256,
+    /// made once into `<packs>/.archives/<key>.tar.gz` (with `<key>.sha256` beside it) and
+    /// made again when the pack's marker is newer. `Ok(None)`: no such finished pack.
+    pub fn archive(&self, key: &str) -> Result<Option<(PathBuf, String)>, String> {
+        let Some(pack) = self.finished(key) else {
+            return Ok(None);
+        };
+        let dir = self.dir.join(".archives");
+        let file = dir.join(format!("{key}.tar.gz"));
+        let sha_file = dir.join(format!("{key}.sha256"));
+        let lock_path = self.dir.join(".locks").join(format!("{key}.archive.lock"));
+        let _lock = crate::layers::lock_exclusive(&lock_path)
+            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let current = match (modified(&file), modified(&pack.join(MARKER_FILE))) {
+            (Some(made), Some(marker)) => made >= marker,
+            _ => false,
+        };
+        if current {
+            if let Ok(sha) = std::fs::read_to_string(&sha_file) {
+                return Ok(Some((file, sha.trim().to_string())));
+            }
         }
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let partial = dir.join(format!(".{key}.tar.gz.{}", std::process::id()));
+        let out = std::fs::File::create(&partial)
+            .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+        let written = archive::write(&pack, std::io::BufWriter::new(out)).and_then(|sha| {
+            std::fs::write(&sha_file, format!("{sha}\n"))
+                .and_then(|()| std::fs::rename(&partial, &file))
+                .map_err(|e| format!("cannot store the archive {}: {e}", file.display()))
+                .map(|()| sha)
+        });
+        let _ = std::fs::remove_file(&partial);
+        written.map(|sha| Some((file, sha)))
     }
 
     /// The folder bound at [`GUEST_PACKS_DIR`].
@@ -635,6 +776,13 @@ impl PackStore {
             }
         }
         let work = self.dir.join(format!("{stale}{}", std::process::id()));
+        if let Some(mirror) = &self.mirror {
+            let mirrored = self.take_from_mirror(&**mirror, recipe, target, &work, reporter);
+            let _ = std::fs::remove_dir_all(&work);
+            if mirrored? {
+                return Ok(pack);
+            }
+        }
         let job = PackJob {
             recipe,
             pack: &pack,
@@ -667,6 +815,103 @@ impl PackStore {
     }
 }
 
+impl PackStore {
+    /// Asks `mirror` for the pack of `recipe` and `target` (the caller holds its lock):
+    /// `Ok(true)` when it is now in the store, `Ok(false)` when the mirror does not have
+    /// it or cannot be asked (said through `reporter`; the pack is then built). A download
+    /// whose sha256 is not the one the mirror announced, an archive with paths leading
+    /// out of its folder, or a pack whose `refinery-pack.json` is not this recipe's and
+    /// target's is refused (`Err` naming the pack and the URL); nothing of it stays.
+    fn take_from_mirror(
+        &self,
+        mirror: &dyn PackMirror,
+        recipe: &PackRecipe,
+        target: &PackTarget,
+        work: &Path,
+        reporter: &dyn Reporter,
+    ) -> Result<bool, String> {
+        let key = recipe.key(target);
+        std::fs::create_dir_all(work)
+            .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+        let mirrored = match mirror.fetch(&key, work) {
+            Ok(Some(mirrored)) => mirrored,
+            Ok(None) => return Ok(false),
+            Err(e) => {
+                reporter.message(&format!(
+                    "the pack {key} could not be fetched from the control plane ({e}); it is built here"
+                ));
+                return Ok(false);
+            }
+        };
+        let refuse = |why: String| {
+            format!(
+                "the native library pack {key} downloaded from {} was refused: {why}; \
+                 the control plane's copy may be damaged (delete its packs/.archives/{key}.* \
+                 to have it made again) or the download was altered on the way",
+                mirrored.url
+            )
+        };
+        let sha256 = archive::sha256_of(&mirrored.archive)?;
+        if !sha256.eq_ignore_ascii_case(&mirrored.sha256) {
+            return Err(refuse(format!(
+                "sha256 mismatch: expected {}, got {sha256}",
+                mirrored.sha256
+            )));
+        }
+        let partial = self.dir.join(format!(".{key}.partial"));
+        let _ = std::fs::remove_dir_all(&partial);
+        let checked = archive::unpack(&mirrored.archive, &partial)
+            .and_then(|()| check_marker(&partial, recipe, target))
+            .and_then(|()| has_static_library(&partial.join("lib")))
+            .map_err(refuse)
+            .and_then(|()| {
+                let path = self.dir.join(&key);
+                let _ = std::fs::remove_dir_all(&path);
+                std::fs::rename(&partial, &path)
+                    .map_err(|e| format!("cannot move the pack to {}: {e}", path.display()))
+            });
+        let _ = std::fs::remove_dir_all(&partial);
+        checked?;
+        reporter.message(&format!(
+            "the native library pack {key} came from {} (sha256 {sha256})",
+            mirrored.url
+        ));
+        Ok(true)
+    }
+}
+
+/// Whether `key` has the shape of a pack key (`<name>-<version>-glibc<X.Y>-<hash>`:
+/// letters, digits, `.`, `+`, `_` and `-`, not starting with `.`), so it names a folder
+/// of the store and nothing else.
+pub fn is_pack_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 200
+        && !key.starts_with('.')
+        && key.contains("-glibc")
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '_' | '-'))
+}
+
+/// Fails unless the unpacked pack at `dir` has a `refinery-pack.json` that records
+/// `recipe` and `target` (a mirror's folder under the right key with another content is
+/// not taken).
+fn check_marker(dir: &Path, recipe: &PackRecipe, target: &PackTarget) -> Result<(), String> {
+    let path = dir.join(MARKER_FILE);
+    let text = std::fs::read(&path).map_err(|_| format!("it has no {MARKER_FILE}"))?;
+    let marker: serde_json::Value =
+        serde_json::from_slice(&text).map_err(|e| format!("its {MARKER_FILE} is not JSON: {e}"))?;
+    let expected_recipe = serde_json::to_value(recipe).expect("recipes serialize");
+    let expected_target = serde_json::to_value(target).expect("targets serialize");
+    if marker["recipe"] != expected_recipe || marker["target"] != expected_target {
+        return Err(format!(
+            "its {MARKER_FILE} records another recipe or target ({} {} for {})",
+            marker["recipe"]["name"], marker["recipe"]["version"], marker["target"]
+        ));
+    }
+    Ok(())
+}
+
 /// One pack build: what it makes, what it links, and where.
 struct PackJob<'a> {
     recipe: &'a PackRecipe,
@@ -687,10 +932,26 @@ impl PackJob<'_> {
         let recipe = self.recipe;
         std::fs::create_dir_all(self.work.join("out"))
             .map_err(|e| format!("cannot create {}: {e}", self.work.display()))?;
-        let tarball = download(recipe.url, recipe.sha256, self.work)?;
+        // Made first, so that a source that cannot be fetched is in it too.
+        let log = crate::exec::Log::create(self.log_path, crate::exec::DEFAULT_LOG_CAP)
+            .map_err(|e| format!("cannot create the log {}: {e}", self.log_path.display()))?;
+        let fetch = |url: &str, sha256: &str| {
+            let url = source_url(url);
+            log.line(&format!("[refinery] fetching {url} (sha256 {sha256})"));
+            download(&url, sha256, self.work).map_err(|e| {
+                log.line(&format!("[refinery] {e}"));
+                format!(
+                    "the source of the pack {} {} could not be fetched: {e}; see {}",
+                    recipe.name,
+                    recipe.version,
+                    self.log_path.display()
+                )
+            })
+        };
+        let tarball = fetch(recipe.url, recipe.sha256)?;
         let mut tools = String::new();
         for (i, tool) in recipe.tools.iter().enumerate() {
-            let wheel = download(tool.url, tool.sha256, self.work)?;
+            let wheel = fetch(tool.url, tool.sha256)?;
             let wheel = wheel.file_name().map(|n| n.to_string_lossy().into_owned());
             // zipfile keeps no file modes: the programs are made executable again.
             tools.push_str(&format!(
@@ -745,8 +1006,6 @@ impl PackJob<'_> {
             zig: true,
             rust: None,
         };
-        let log = crate::exec::Log::create(self.log_path, crate::exec::DEFAULT_LOG_CAP)
-            .map_err(|e| format!("cannot create the log {}: {e}", self.log_path.display()))?;
         match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
             Ok(crate::exec::Outcome::Success) => Ok(()),
             Ok(other) => Err(format!(

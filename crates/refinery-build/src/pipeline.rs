@@ -16,7 +16,7 @@ use crate::package_build::build_node;
 use crate::schedule::BuildQueue;
 use crate::Reporter;
 
-pub use crate::context::{backoff, copy_file_atomic, Expander, PlanRequirement, RunSettings};
+pub use crate::context::{backoff, Expander, PlanRequirement, RunSettings};
 
 /// State the build workers share.
 struct Shared<'a> {
@@ -272,7 +272,8 @@ fn run_plan(
     if !to_build.is_empty() {
         let durations = history.average_durations().unwrap_or_default();
         let queue = BuildQueue::new(plan, to_build, settings.schedule, &durations);
-        let opened = open_environment(&settings.environment, &settings.target, reporter);
+        let opened = open_environment(&settings.environment, &settings.target, reporter)
+            .map_err(|e| e.to_string());
         let shared = Shared {
             queue: Mutex::new(queue),
             wake: Condvar::new(),
@@ -330,14 +331,14 @@ fn run_plan(
         crate::publish::write_simple_index(&settings.output, &manifest).map_err(|e| {
             RunError::Write {
                 path: settings.output.join("simple"),
-                message: e,
+                message: e.to_string(),
             }
         })?;
     }
-    crate::lock::write_locks(&settings.output, &manifest, &settings.target).map_err(|message| {
+    crate::lock::write_locks(&settings.output, &manifest, &settings.target).map_err(|e| {
         RunError::Write {
             path: settings.output.join(crate::lock::PYLOCK),
-            message,
+            message: e.to_string(),
         }
     })?;
     let summary: Vec<String> = manifest
@@ -447,7 +448,7 @@ fn cached(
     let (filename, sha) = history.lookup_artifact(key).ok()??;
     let stored = cas.get(&sha)?;
     let dest = settings.output.join(&filename);
-    copy_file_atomic(&stored, &dest).ok()?;
+    refinery_store::copy_atomic(&stored, &dest).ok()?;
     let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
     entry.path = Some(filename);
     entry.sha256 = Some(sha.clone());

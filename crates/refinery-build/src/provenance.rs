@@ -12,7 +12,8 @@ use refinery_pep::Target;
 use refinery_plan::PlanNode;
 use refinery_store::{write_atomic, ManifestMetadata};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+
+use crate::write_error::WriteFileError;
 
 /// Folder of the records under `--cache`.
 pub const PROVENANCE_DIR: &str = "provenance/v1";
@@ -95,16 +96,16 @@ pub fn write_record(
     metadata: &ManifestMetadata,
     target: &Target,
     subject: &Subject<'_>,
-) -> Result<String, String> {
+) -> Result<String, WriteFileError> {
+    const WHAT: &str = "provenance record";
     let bytes = serde_json::to_vec_pretty(&statement(node, metadata, target, subject))
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| WriteFileError::Encode { what: WHAT, source })?;
     let relative = format!("{PROVENANCE_DIR}/{}.intoto.json", subject.wheel_sha256);
     let path = cache.join(&relative);
-    write_atomic(&path, &bytes)
-        .map_err(|e| format!("cannot write the provenance record {}: {e}", path.display()))?;
+    write_atomic(&path, &bytes).map_err(WriteFileError::io(WHAT, &path))?;
     Ok(format!(
         "{relative} sha256:{}",
-        hex::encode(Sha256::digest(&bytes))
+        refinery_store::sha256_hex(&bytes)
     ))
 }
 
@@ -112,6 +113,7 @@ pub fn write_record(
 mod tests {
     use super::*;
     use refinery_plan::{Action, Source, SourceKind};
+    use sha2::{Digest, Sha256};
 
     #[test]
     fn the_record_names_the_wheel_the_sdist_and_the_build_and_its_hash_is_kept() {

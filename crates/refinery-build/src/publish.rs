@@ -7,8 +7,10 @@ use refinery_index::render::{render_project_page_html_files, RenderFile};
 use refinery_index::render_root_index;
 use refinery_store::{manifest::normalize_name, write_atomic, Manifest};
 
+use crate::write_error::WriteFileError;
+
 /// Write `simple/index.html` and `simple/<project>/index.html` for every wheel of the manifest.
-pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), String> {
+pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), WriteFileError> {
     let mut projects: BTreeMap<String, Vec<RenderFile>> = BTreeMap::new();
     for entry in &manifest.entries {
         if let (Some(path), Some(sha)) = (&entry.path, &entry.sha256) {
@@ -27,15 +29,13 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Stri
     }
     let simple = output.join("simple");
     let names: Vec<String> = projects.keys().cloned().collect();
-    write_atomic(
-        &simple.join("index.html"),
-        render_root_index(&names).as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
+    let root = simple.join("index.html");
+    write_atomic(&root, render_root_index(&names).as_bytes())
+        .map_err(WriteFileError::io("index page", &root))?;
     for (project, files) in &projects {
         let page = render_project_page_html_files(project, files);
-        write_atomic(&simple.join(project).join("index.html"), page.as_bytes())
-            .map_err(|e| e.to_string())?;
+        let path = simple.join(project).join("index.html");
+        write_atomic(&path, page.as_bytes()).map_err(WriteFileError::io("index page", &path))?;
     }
     Ok(())
 }

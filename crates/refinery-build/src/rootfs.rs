@@ -43,13 +43,83 @@ pub struct RootfsRecipe {
     pub source_python: Option<crate::cpython::SourcePython>,
 }
 
+/// Why a rootfs environment could not be chosen, made or removed; each names the Python,
+/// the environment or the path, and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error(
+        "no Debian release ships CPython {python} for a rootfs environment; rootfs environments exist for 3.9 (built from bullseye's source package), 3.11 (bookworm), 3.13 (trixie) and 3.14 (forky).\nhint: use --python 3.9, 3.11, 3.13 or 3.14, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
+    )]
+    NoSuite { python: String },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the environments folder {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run mmdebstrap ({source}).\nhint: apt-get install mmdebstrap")]
+    Mmdebstrap {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("mmdebstrap did not finish: {source}")]
+    MmdebstrapWait {
+        #[source]
+        source: std::io::Error,
+    },
+    /// mmdebstrap exited with `status`; `tail` is the end of what it printed.
+    #[error("mmdebstrap failed ({status}) creating {key}:\n{tail}")]
+    MmdebstrapFailed {
+        status: std::process::ExitStatus,
+        key: String,
+        tail: String,
+    },
+    #[error("building CPython {python} for {key} failed: {message}")]
+    Cpython {
+        python: String,
+        key: String,
+        message: String,
+    },
+    #[error("the new environment {key} is not usable: {message}")]
+    Unusable { key: String, message: String },
+    #[error("cannot write the recipe into {}: {source}", path.display())]
+    WriteRecipe {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot move the new environment to {}: {source}", path.display())]
+    Move {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no environment named or for Python {name:?} in {}; `refinery env list` shows them",
+        dir.display()
+    )]
+    NotFound { name: String, dir: PathBuf },
+    #[error("cannot remove {}: {source}", path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 impl RootfsRecipe {
     /// The Debian suite whose `python3` is the requested version: 3.11 bookworm, 3.13
     /// trixie (named `stable`: mmdebstrap fails on `trixie` for foreign architectures
     /// with "File has unexpected size"), 3.14 forky. CPython 3.9 is bullseye's, whose
     /// s390x binaries left the reachable mirrors with its move to LTS: it is built from
     /// bullseye's source package into a bookworm rootfs (see [`crate::cpython`]).
-    pub fn for_python(python: &str) -> Result<RootfsRecipe, String> {
+    pub fn for_python(python: &str) -> Result<RootfsRecipe, RootfsError> {
         let (suite, extra): (&str, &[&str]) = match python {
             "3.11" => ("bookworm", &[]),
             // Newer Pythons no longer bring setuptools into venvs; builds without
@@ -58,9 +128,9 @@ impl RootfsRecipe {
             "3.14" => ("forky", &["python3-setuptools"]),
             "3.9" => ("bookworm", crate::cpython::BUILD_PACKAGES),
             other => {
-                return Err(format!(
-                    "no Debian release ships CPython {other} for a rootfs environment; rootfs environments exist for 3.9 (built from bullseye's source package), 3.11 (bookworm), 3.13 (trixie) and 3.14 (forky).\nhint: use --python 3.9, 3.11, 3.13 or 3.14, or a container image with that Python (--container-image quay.io/pypa/manylinux_2_28_s390x)"
-                ))
+                return Err(RootfsError::NoSuite {
+                    python: other.to_string(),
+                })
             }
         };
         Ok(RootfsRecipe {
@@ -131,7 +201,7 @@ impl EnvStore {
         &self,
         recipe: &RootfsRecipe,
         reporter: &dyn Reporter,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, RootfsError> {
         let path = self.path_for(recipe);
         if path.join(RECIPE_FILE).is_file() {
             return Ok(path);
@@ -152,31 +222,31 @@ impl EnvStore {
         &self,
         recipe: &RootfsRecipe,
         reporter: &dyn Reporter,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, RootfsError> {
         let _lock = self.lock(recipe)?;
         self.create_locked(recipe, reporter)
     }
 
-    fn lock(&self, recipe: &RootfsRecipe) -> Result<std::fs::File, String> {
+    fn lock(&self, recipe: &RootfsRecipe) -> Result<std::fs::File, RootfsError> {
         let lock_path = self
             .dir
             .join(".locks")
             .join(format!("{}.lock", recipe.key()));
-        crate::layers::lock_exclusive(&lock_path)
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))
+        crate::layers::lock_exclusive(&lock_path).map_err(|source| RootfsError::Lock {
+            path: lock_path.clone(),
+            source,
+        })
     }
 
     fn create_locked(
         &self,
         recipe: &RootfsRecipe,
         reporter: &dyn Reporter,
-    ) -> Result<PathBuf, String> {
+    ) -> Result<PathBuf, RootfsError> {
         let path = self.path_for(recipe);
-        std::fs::create_dir_all(&self.dir).map_err(|e| {
-            format!(
-                "cannot create the environments folder {}: {e}",
-                self.dir.display()
-            )
+        std::fs::create_dir_all(&self.dir).map_err(|source| RootfsError::CreateDir {
+            path: self.dir.clone(),
+            source,
         })?;
         crate::layers::remove_partials(&self.dir, &recipe.key());
         let staging = self
@@ -203,9 +273,7 @@ impl EnvStore {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| {
-                format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap")
-            })?;
+            .map_err(|source| RootfsError::Mmdebstrap { source })?;
         let mut tail = Vec::new();
         if let Some(stderr) = child.stderr.take() {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -218,14 +286,14 @@ impl EnvStore {
         }
         let status = child
             .wait()
-            .map_err(|e| format!("mmdebstrap did not finish: {e}"))?;
+            .map_err(|source| RootfsError::MmdebstrapWait { source })?;
         if !status.success() {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(format!(
-                "mmdebstrap failed ({status}) creating {}:\n{}",
-                recipe.key(),
-                tail.join("\n")
-            ));
+            return Err(RootfsError::MmdebstrapFailed {
+                status,
+                key: recipe.key(),
+                tail: tail.join("\n"),
+            });
         }
         if let Some(source) = &recipe.source_python {
             let work = self.dir.join(format!(
@@ -249,25 +317,29 @@ impl EnvStore {
             let _ = std::fs::remove_dir_all(&work);
             if let Err(message) = built {
                 let _ = std::fs::remove_dir_all(&staging);
-                return Err(format!(
-                    "building CPython {} for {} failed: {message}",
-                    recipe.python,
-                    recipe.key()
-                ));
+                return Err(RootfsError::Cpython {
+                    python: recipe.python.clone(),
+                    key: recipe.key(),
+                    message,
+                });
             }
         }
         // A suite named by role (`stable`) moves on one day: check that its python3 is
         // still the version the recipe promises (and that a built one is complete).
         if let Err(message) = check_python_version(&staging, recipe) {
             let _ = std::fs::remove_dir_all(&staging);
-            return Err(format!(
-                "the new environment {} is not usable: {message}",
-                recipe.key()
-            ));
+            return Err(RootfsError::Unusable {
+                key: recipe.key(),
+                message,
+            });
         }
         let recipe_json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
-        std::fs::write(staging.join(RECIPE_FILE), recipe_json)
-            .map_err(|e| format!("cannot write the recipe into {}: {e}", staging.display()))?;
+        std::fs::write(staging.join(RECIPE_FILE), recipe_json).map_err(|source| {
+            RootfsError::WriteRecipe {
+                path: staging.clone(),
+                source,
+            }
+        })?;
         match std::fs::rename(&staging, &path) {
             Ok(()) => Ok(path),
             // Another process finished the same environment first: use theirs.
@@ -275,10 +347,7 @@ impl EnvStore {
                 let _ = std::fs::remove_dir_all(&staging);
                 Ok(path)
             }
-            Err(e) => Err(format!(
-                "cannot move the new environment to {}: {e}",
-                path.display()
-            )),
+            Err(source) => Err(RootfsError::Move { path, source }),
         }
     }
 
@@ -305,24 +374,27 @@ impl EnvStore {
     }
 
     /// Remove an environment by folder name or by Python version.
-    pub fn remove(&self, name_or_python: &str) -> Result<Vec<String>, String> {
+    pub fn remove(&self, name_or_python: &str) -> Result<Vec<String>, RootfsError> {
         let doomed: Vec<EnvInfo> = self
             .list()
             .into_iter()
             .filter(|e| e.name == name_or_python || e.recipe.python == name_or_python)
             .collect();
         if doomed.is_empty() {
-            return Err(format!(
-                "no environment named or for Python {name_or_python:?} in {}; `refinery env list` shows them",
-                self.dir.display()
-            ));
+            return Err(RootfsError::NotFound {
+                name: name_or_python.to_string(),
+                dir: self.dir.clone(),
+            });
         }
         doomed
             .into_iter()
             .map(|env| {
                 std::fs::remove_dir_all(&env.path)
                     .map(|()| env.name.clone())
-                    .map_err(|e| format!("cannot remove {}: {e}", env.path.display()))
+                    .map_err(|source| RootfsError::Remove {
+                        path: env.path.clone(),
+                        source,
+                    })
             })
             .collect()
     }
@@ -392,7 +464,7 @@ mod tests {
         assert_eq!(RootfsRecipe::for_python("3.11").unwrap().suite, "bookworm");
         assert_eq!(RootfsRecipe::for_python("3.13").unwrap().suite, "stable");
         assert_eq!(RootfsRecipe::for_python("3.14").unwrap().suite, "forky");
-        let err = RootfsRecipe::for_python("3.12").unwrap_err();
+        let err = RootfsRecipe::for_python("3.12").unwrap_err().to_string();
         assert!(err.contains("3.11") && err.contains("container"), "{err}");
         // 3.9 is built from bullseye's source package into a bookworm rootfs, run as
         // python3.9; the others are their suite's python3 and carry no source.

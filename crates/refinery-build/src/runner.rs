@@ -116,6 +116,11 @@ pub trait Runner: Send + Sync {
             .and_then(|a| a.uv.as_ref())
             .map(|_| crate::accelerate::GUEST_UV.to_string())
     }
+    /// A host CPython made for the native frontend (see
+    /// [`crate::native_frontend::host_tree`]), besides the ones the host has.
+    fn host_python(&self) -> Option<&Path> {
+        None
+    }
     /// The command line that runs `spec`.
     fn command(&self, spec: &RunSpec) -> Command;
     /// How a mount's path is spelled inside the environment.
@@ -201,6 +206,9 @@ pub struct BwrapRunner {
     pub packs: Option<crate::packs::PackStore>,
     /// The interpreter builds run (see [`crate::rootfs::RootfsRecipe::interpreter`]).
     pub python: String,
+    /// A host CPython made for the native frontend where the host has none of the
+    /// target's X.Y (see [`crate::native_frontend::host_tree`]).
+    pub host_python: Option<PathBuf>,
 }
 
 impl BwrapRunner {
@@ -404,6 +412,10 @@ impl Runner for BwrapRunner {
         Some(&self.rootfs)
     }
 
+    fn host_python(&self) -> Option<&Path> {
+        self.host_python.as_deref()
+    }
+
     fn over_rootfs(&self, rootfs: &Path) -> Option<Box<dyn Runner>> {
         Some(Box::new(BwrapRunner {
             rootfs: rootfs.to_path_buf(),
@@ -457,11 +469,25 @@ pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
     cmd
 }
 
+/// A `--container-preset` that names no builder image.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown container preset {preset:?}: choose rocky, fedora or ubuntu, or give --container-image"
+)]
+pub struct UnknownPresetError {
+    pub preset: String,
+}
+
 /// Builder images per preset; `containers/<preset>/Containerfile` builds them.
-pub fn preset_image(preset: &str) -> Result<String, String> {
+///
+/// # Errors
+/// [`UnknownPresetError`] for any other preset.
+pub fn preset_image(preset: &str) -> Result<String, UnknownPresetError> {
     match preset {
         "rocky" | "fedora" | "ubuntu" => Ok(format!("localhost/refinery-builder-{preset}:latest")),
-        other => Err(format!("unknown container preset {other:?}: choose rocky, fedora or ubuntu, or give --container-image")),
+        other => Err(UnknownPresetError {
+            preset: other.to_string(),
+        }),
     }
 }
 
@@ -617,6 +643,7 @@ mod tests {
             rust: None,
             packs: None,
             python: "python3".into(),
+            host_python: None,
         };
         let offline = args(&runner.command(&spec(false)));
         assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
@@ -664,6 +691,7 @@ mod tests {
             rust: None,
             packs: None,
             python: "python3".into(),
+            host_python: None,
         };
         assert_eq!(runner.describe(), "rootfs:bookworm emulated+cross");
         assert_eq!(runner.describe_attempt(false), "rootfs:bookworm emulated");
@@ -848,6 +876,7 @@ mod tests {
             rust: None,
             packs: None,
             python: "python3".into(),
+            host_python: None,
         };
         let layer = dir.path().join("layer");
         let over = runner.over_rootfs(&layer).unwrap();

@@ -36,9 +36,6 @@ pub const GUEST_RUST_BIN: &str = "/opt/refinery-rust/refinery-bin";
 pub const GUEST_CARGO_HOME: &str = "/opt/refinery-cargo-home";
 /// The Rust target triple of the wheels.
 pub const RUST_TARGET: &str = "s390x-unknown-linux-gnu";
-/// The Debian mirror the trees come from (its main suite only: the `-updates` and
-/// `-security` indexes of a frozen mirror may disagree between architectures).
-const DEBIAN_MIRROR: &str = "http://deb.debian.org/debian";
 /// Written into a finished tree; a folder without it is not used.
 const MARKER_FILE: &str = "refinery-toolchain.json";
 
@@ -390,7 +387,7 @@ impl RustStore {
         let zig_dir = match recipe.arch {
             ToolchainArch::Amd64 => Some(
                 self.zig_dir
-                    .get_or_init(crate::zig::locate)
+                    .get_or_init(|| crate::zig::locate().map_err(|e| e.to_string()))
                     .clone()
                     .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?,
             ),

@@ -158,30 +158,62 @@ pub fn render(
     })
 }
 
+/// Why the SBOM could not be added; each names the wheel (io errors name their path).
+#[derive(Debug, thiserror::Error)]
+pub enum SbomError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("{} is not a zip: {source}", wheel.display())]
+    NotZip {
+        wheel: std::path::PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{} has no .dist-info/RECORD", wheel.display())]
+    NoRecord { wheel: std::path::PathBuf },
+    #[error(transparent)]
+    Zip(#[from] zip::result::ZipError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Writing the rewritten wheel failed (it is left as it was).
+    #[error("cannot add the SBOM to {}: {source}", wheel.display())]
+    Write {
+        wheel: std::path::PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
 /// Write the SBOM into `wheel` (rewritten in place through a temporary file next to it):
 /// the document under `.dist-info/sboms/` and its line in RECORD. Returns the member path.
+///
+/// # Errors
+/// [`SbomError`]; on a failed rewrite the wheel is left as it was.
 pub fn add_sbom(
     wheel: &Path,
     node: &PlanNode,
     metadata: &ManifestMetadata,
     target: &Target,
     packs: &[String],
-) -> Result<String, String> {
-    let name = wheel.display().to_string();
-    let file = fs_err::File::open(wheel).map_err(|e| e.to_string())?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{name} is not a zip: {e}"))?;
+) -> Result<String, SbomError> {
+    let file = fs_err::File::open(wheel)?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|source| SbomError::NotZip {
+        wheel: wheel.to_path_buf(),
+        source,
+    })?;
     let record = archive
         .file_names()
         .find(|n| n.ends_with(".dist-info/RECORD") && n.matches('/').count() == 1)
         .map(str::to_string)
-        .ok_or_else(|| format!("{name} has no .dist-info/RECORD"))?;
+        .ok_or_else(|| SbomError::NoRecord {
+            wheel: wheel.to_path_buf(),
+        })?;
     let dist_info = record.trim_end_matches("RECORD").to_string();
     let member = format!("{dist_info}sboms/{SBOM_NAME}");
     let mut grafted = Vec::new();
     let mut record_text = String::new();
     for index in 0..archive.len() {
-        let mut entry = archive.by_index(index).map_err(|e| e.to_string())?;
+        let mut entry = archive.by_index(index)?;
         let path = entry.name().to_string();
         let in_libs = path
             .split('/')
@@ -190,11 +222,11 @@ pub fn add_sbom(
             && !path.ends_with('/');
         if in_libs || path == record {
             let mut bytes = Vec::new();
-            entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+            entry.read_to_end(&mut bytes)?;
             if path == record {
                 record_text = String::from_utf8_lossy(&bytes).into_owned();
             } else {
-                grafted.push((path, hex::encode(Sha256::digest(&bytes))));
+                grafted.push((path, refinery_store::sha256_hex(&bytes)));
             }
         }
     }
@@ -213,7 +245,7 @@ pub fn add_sbom(
         sdist_sha256.as_deref(),
         packs,
     );
-    let bytes = serde_json::to_vec_pretty(&document).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec_pretty(&document)?;
     if !record_text.is_empty() && !record_text.ends_with('\n') {
         record_text.push('\n');
     }
@@ -228,37 +260,34 @@ pub fn add_sbom(
         ".{}.sbom-tmp",
         wheel.file_name().unwrap_or_default().to_string_lossy()
     ));
-    let out = fs_err::File::create(&tmp).map_err(|e| e.to_string())?;
+    let out = fs_err::File::create(&tmp)?;
     let mut writer = zip::ZipWriter::new(out);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    let result = (|| -> Result<(), String> {
+    let result = (|| -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         for index in 0..archive.len() {
-            let entry = archive.by_index_raw(index).map_err(|e| e.to_string())?;
+            let entry = archive.by_index_raw(index)?;
             // RECORD goes last, with the SBOM's line; an SBOM of an earlier run is replaced.
             if entry.name() == record || entry.name() == member {
                 continue;
             }
-            writer.raw_copy_file(entry).map_err(|e| e.to_string())?;
+            writer.raw_copy_file(entry)?;
         }
-        writer
-            .start_file(member.as_str(), options)
-            .map_err(|e| e.to_string())?;
-        writer.write_all(&bytes).map_err(|e| e.to_string())?;
-        writer
-            .start_file(record.as_str(), options)
-            .map_err(|e| e.to_string())?;
-        writer
-            .write_all(record_text.as_bytes())
-            .map_err(|e| e.to_string())?;
-        writer.finish().map_err(|e| e.to_string())?;
+        writer.start_file(member.as_str(), options)?;
+        writer.write_all(&bytes)?;
+        writer.start_file(record.as_str(), options)?;
+        writer.write_all(record_text.as_bytes())?;
+        writer.finish()?;
         Ok(())
     })();
-    if let Err(e) = result {
+    if let Err(source) = result {
         let _ = fs_err::remove_file(&tmp);
-        return Err(format!("cannot add the SBOM to {name}: {e}"));
+        return Err(SbomError::Write {
+            wheel: wheel.to_path_buf(),
+            source,
+        });
     }
-    fs_err::rename(&tmp, wheel).map_err(|e| e.to_string())?;
+    fs_err::rename(&tmp, wheel)?;
     Ok(member)
 }
 

@@ -3,18 +3,61 @@
 
 use std::collections::BTreeSet;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Why a wheel could not be looked into; each names the wheel (and the member).
+#[derive(Debug, thiserror::Error)]
+pub enum WheelInspectError {
+    #[error("cannot open {}: {source}", wheel.display())]
+    Open {
+        wheel: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a zip: {source}", wheel.display())]
+    NotZip {
+        wheel: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{}: cannot read member {member}: {source}", wheel.display())]
+    Member {
+        wheel: PathBuf,
+        member: String,
+        #[source]
+        source: zip::result::ZipError,
+    },
+}
+
+pub(crate) fn open(wheel: &Path) -> Result<zip::ZipArchive<std::fs::File>, WheelInspectError> {
+    let file = std::fs::File::open(wheel).map_err(|source| WheelInspectError::Open {
+        wheel: wheel.to_path_buf(),
+        source,
+    })?;
+    zip::ZipArchive::new(file).map_err(|source| WheelInspectError::NotZip {
+        wheel: wheel.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn member_error<'a>(
+    wheel: &'a Path,
+    member: &'a str,
+) -> impl Fn(zip::result::ZipError) -> WheelInspectError + 'a {
+    move |source| WheelInspectError::Member {
+        wheel: wheel.to_path_buf(),
+        member: member.to_string(),
+        source,
+    }
+}
 
 /// ELF `e_machine` of IBM S/390 and z/Architecture.
 pub const EM_S390: u16 = 22;
 
 /// Top-level modules to import: `top_level.txt` when present, else derived from RECORD
 /// (packages with `__init__.py`, `.py` modules, extension modules).
-pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, WheelInspectError> {
+    let mut archive = open(wheel)?;
     let names: Vec<String> = archive.file_names().map(str::to_string).collect();
     if let Some(top) = names
         .iter()
@@ -23,10 +66,10 @@ pub fn top_level_modules(wheel: &Path) -> Result<Vec<String>, String> {
         let mut text = String::new();
         archive
             .by_name(top)
-            .map_err(|e| e.to_string())?
+            .map_err(member_error(wheel, top))?
             .take(1024 * 1024)
             .read_to_string(&mut text)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| member_error(wheel, top)(zip::result::ZipError::Io(e)))?;
         let modules: Vec<String> = text
             .lines()
             .map(|l| l.trim().replace('/', "."))
@@ -72,7 +115,7 @@ fn is_identifier_path(s: &str) -> bool {
 }
 
 /// `(member, e_machine)` of every ELF file in the wheel.
-pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, String> {
+pub fn elf_machines(wheel: &Path) -> Result<Vec<(String, u16)>, WheelInspectError> {
     Ok(elf_headers(wheel)?
         .into_iter()
         .map(|m| (m.name, m.machine))
@@ -90,14 +133,13 @@ pub struct ElfMember {
 }
 
 /// The ELF header of every ELF file in the wheel.
-pub fn elf_headers(wheel: &Path) -> Result<Vec<ElfMember>, String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+pub fn elf_headers(wheel: &Path) -> Result<Vec<ElfMember>, WheelInspectError> {
+    let mut archive = open(wheel)?;
     let mut found = Vec::new();
     for index in 0..archive.len() {
-        let mut member = archive.by_index(index).map_err(|e| e.to_string())?;
+        let mut member = archive
+            .by_index(index)
+            .map_err(member_error(wheel, &format!("#{index}")))?;
         let name = member.name().to_string();
         let mut header = [0u8; 20];
         if member.read_exact(&mut header).is_ok() {
@@ -122,14 +164,13 @@ const MAX_ELF_BYTES: u64 = 512 * 1024 * 1024;
 /// need neither are listed with an empty list.
 pub fn newest_symbol_versions(
     wheel: &Path,
-) -> Result<std::collections::BTreeMap<String, Vec<String>>, String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+) -> Result<std::collections::BTreeMap<String, Vec<String>>, WheelInspectError> {
+    let mut archive = open(wheel)?;
     let mut found = std::collections::BTreeMap::new();
     for index in 0..archive.len() {
-        let mut member = archive.by_index(index).map_err(|e| e.to_string())?;
+        let mut member = archive
+            .by_index(index)
+            .map_err(member_error(wheel, &format!("#{index}")))?;
         if member.size() > MAX_ELF_BYTES || member.size() < 20 {
             continue;
         }

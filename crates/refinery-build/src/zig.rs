@@ -83,6 +83,47 @@ const WRAPPER_NAMES: &[(&str, Driver)] = &[
     ("f95", Driver::Fortran),
 ];
 
+/// Why the glibc-targeted toolchain is not available; each names the file or folder.
+#[derive(Debug, thiserror::Error)]
+pub enum ZigError {
+    #[error("{ZIG_ENV}={} is not a file", path.display())]
+    NotAFile { path: PathBuf },
+    #[error("cannot run python3 to find Zig: {source}")]
+    Python {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no Zig for glibc-targeted builds.\nhint: python3 -m pip install ziglang=={ZIG_VERSION} (or set {ZIG_ENV} to a zig binary)"
+    )]
+    Missing,
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run {} version: {source}", zig.display())]
+    Run {
+        zig: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `zig version` ran but failed (`status`, and what it printed on stderr).
+    #[error("{} version failed ({status}): {stderr}", zig.display())]
+    Version {
+        zig: PathBuf,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+}
+
 /// The host's Zig, ready to be bound into sandboxes for one target glibc.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ZigToolchain {
@@ -105,7 +146,7 @@ pub struct ZigToolchain {
 impl ZigToolchain {
     /// Find the host's Zig and write the wrappers for `glibc` under `work_dir`
     /// (`<cache>/zig`). Errors say what to install.
-    pub fn prepare(glibc: (u16, u16), work_dir: &Path) -> Result<ZigToolchain, String> {
+    pub fn prepare(glibc: (u16, u16), work_dir: &Path) -> Result<ZigToolchain, ZigError> {
         let dir = locate()?;
         let scripts: Vec<(&str, String)> = WRAPPER_NAMES
             .iter()
@@ -137,8 +178,10 @@ impl ZigToolchain {
         let compilers = format!("wrappers-{}.{}-{}", glibc.0, glibc.1, digest(false));
         let cache = work_dir.join("cache");
         for folder in [&wrappers, &cache] {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+            std::fs::create_dir_all(folder).map_err(|source| ZigError::CreateDir {
+                path: folder.clone(),
+                source,
+            })?;
         }
         for (name, text) in &scripts {
             let path = wrappers.join(name);
@@ -213,13 +256,13 @@ pub fn cache_env() -> Vec<(String, String)> {
 
 /// The `zig` package folder: `REFINERY_ZIG` (the binary), else the `ziglang` package of
 /// the host's python3.
-pub(crate) fn locate() -> Result<PathBuf, String> {
+pub(crate) fn locate() -> Result<PathBuf, ZigError> {
     if let Some(zig) = std::env::var_os(ZIG_ENV).map(PathBuf::from) {
         return zig
             .parent()
             .filter(|_| zig.is_file())
             .map(Path::to_path_buf)
-            .ok_or_else(|| format!("{ZIG_ENV}={} is not a file", zig.display()));
+            .ok_or_else(|| ZigError::NotAFile { path: zig.clone() });
     }
     let output = Command::new("python3")
         .args([
@@ -227,14 +270,12 @@ pub(crate) fn locate() -> Result<PathBuf, String> {
             "import ziglang, os; print(os.path.dirname(ziglang.__file__))",
         ])
         .output()
-        .map_err(|e| format!("cannot run python3 to find Zig: {e}"))?;
+        .map_err(|source| ZigError::Python { source })?;
     let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
     if output.status.success() && dir.join("zig").is_file() {
         Ok(dir)
     } else {
-        Err(format!(
-            "no Zig for glibc-targeted builds.\nhint: python3 -m pip install ziglang=={ZIG_VERSION} (or set {ZIG_ENV} to a zig binary)"
-        ))
+        Err(ZigError::Missing)
     }
 }
 
@@ -267,15 +308,15 @@ exec {GUEST_ZIG_DIR}/zig {driver} -target s390x-linux-gnu.{major}.{minor} {c_onl
     )
 }
 
-/// Write `text` to `path` with mode 0755, through a temporary file and a rename (a build
-/// running at the same time sees the old or the new script, never half of one).
-pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+/// Write `text` to `path` with mode 0755, atomically (a build running at the same time sees
+/// the old or the new script, never half of one).
+pub(crate) fn write_executable(path: &Path, text: &str) -> Result<(), ZigError> {
+    refinery_store::write_executable_atomic(path, text.as_bytes()).map_err(|source| {
+        ZigError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 /// Whether a failed build log looks like the glibc-targeted compiler's fault rather than
@@ -298,21 +339,23 @@ pub fn looks_zig_related(log: &str) -> bool {
 }
 
 /// `zig version` of the binary `zig`, trimmed; `Err` says which binary failed.
-fn zig_version(zig: &Path) -> Result<String, String> {
+fn zig_version(zig: &Path) -> Result<String, ZigError> {
     let output = Command::new(zig)
         .arg("version")
         .output()
-        .map_err(|e| format!("cannot run {} version: {e}", zig.display()))?;
+        .map_err(|source| ZigError::Run {
+            zig: zig.to_path_buf(),
+            source,
+        })?;
     let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
     if output.status.success() && !version.is_empty() {
         Ok(version)
     } else {
-        Err(format!(
-            "{} version failed ({}): {}",
-            zig.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(ZigError::Version {
+            zig: zig.to_path_buf(),
+            status: output.status,
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
     }
 }
 
@@ -407,7 +450,7 @@ mod tests {
         write_executable(&zig, "#!/bin/sh\n[ \"$1\" = version ] && echo ' 0.99.1'\n").unwrap();
         assert_eq!(zig_version(&zig).unwrap(), "0.99.1");
         write_executable(&zig, "#!/bin/sh\necho 'bad cpu' >&2; exit 3\n").unwrap();
-        let err = zig_version(&zig).unwrap_err();
+        let err = zig_version(&zig).unwrap_err().to_string();
         assert!(
             err.contains(&zig.display().to_string()) && err.contains("bad cpu"),
             "{err}"

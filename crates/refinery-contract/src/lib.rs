@@ -29,3 +29,7 @@ pub use worker::{
 /// The header that carries the worker token (also accepted: `Authorization: Bearer`,
 /// `?token=`, the `worker_token` cookie).
 pub const WORKER_TOKEN_HEADER: &str = "X-Worker-Token";
+
+/// The header of `GET /api/packs/{key}` that carries the sha256 (hex) of the pack archive
+/// in its body; the worker refuses an archive with another one.
+pub const PACK_SHA256_HEADER: &str = "X-Refinery-Pack-Sha256";

@@ -583,13 +583,15 @@ impl IndexClient {
         let dest = dest_dir.join(&file.filename);
 
         if let Some(exp) = &expected {
-            if dest.is_file() && hash_file(&dest).ok().as_deref() == Some(exp.as_str()) {
+            if dest.is_file()
+                && refinery_store::sha256_file(&dest).ok().as_deref() == Some(exp.as_str())
+            {
                 debug!("already downloaded");
                 return Ok(dest);
             }
             if let Some(cached) = self.files_cache_path(exp, &file.filename) {
                 if cached.is_file() {
-                    match hash_file(&cached) {
+                    match refinery_store::sha256_file(&cached) {
                         Ok(h) if h == *exp => {
                             debug!("served from the files cache");
                             copy_atomic(&cached, &dest)?;
@@ -652,8 +654,11 @@ impl IndexClient {
                 url: display_url(&url),
                 reason: "not a local path".to_owned(),
             })?;
-            return crate::read_wheel_metadata(&path).map_err(|e| {
-                IndexError::io(format!("cannot read the metadata of {}", path.display()), e)
+            return crate::wheel_metadata_bytes(&path, None).map_err(|e| {
+                IndexError::io(
+                    format!("cannot read the metadata of {}", path.display()),
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                )
             });
         }
         let cache_name = format!("{}.metadata", file.filename);
@@ -1160,8 +1165,8 @@ impl IndexClient {
             _ => false,
         };
         if same {
-            let actual =
-                hash_file(&src).map_err(|e| IndexError::io("cannot hash a local file", e))?;
+            let actual = refinery_store::sha256_file(&src)
+                .map_err(|e| IndexError::io("cannot hash a local file", e))?;
             if let Some(exp) = expected {
                 if exp != actual {
                     return Err(IndexError::HashMismatch {
@@ -1263,13 +1268,13 @@ fn dir_files(path: &Path, display: &str, project: &str) -> Result<Vec<DistFile>,
         if !p.is_file() || name.starts_with('.') || !filename_matches_project(name, project) {
             continue;
         }
-        let sha =
-            hash_file(&p).map_err(|e| IndexError::io(format!("cannot hash {}", p.display()), e))?;
+        let sha = refinery_store::sha256_file(&p)
+            .map_err(|e| IndexError::io(format!("cannot hash {}", p.display()), e))?;
         let Ok(url) = Url::from_file_path(&p) else {
             continue;
         };
         let metadata = if name.to_ascii_lowercase().ends_with(".whl") {
-            crate::read_wheel_metadata(&p).ok().flatten()
+            crate::wheel_metadata_bytes(&p, None).ok().flatten()
         } else {
             None
         };
@@ -1461,53 +1466,18 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-fn hash_file(path: &Path) -> std::io::Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IndexError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir)
-        .map_err(|e| IndexError::io("cannot create a cache directory", e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
-        IndexError::io(
-            format!("cannot create a temporary file in {}", dir.display()),
-            e,
-        )
-    })?;
-    tmp.write_all(bytes)
-        .map_err(|e| IndexError::io(format!("cannot write {}", tmp.path().display()), e))?;
-    tmp.persist(path)
-        .map_err(|e| IndexError::io(format!("cannot write {}", path.display()), e.error))?;
-    Ok(())
+    refinery_store::write_atomic(path, bytes)
+        .map_err(|e| IndexError::io(format!("cannot write {}", path.display()), e))
 }
 
 fn copy_atomic(src: &Path, dest: &Path) -> Result<(), IndexError> {
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs_err::create_dir_all(dir).map_err(|e| IndexError::io("cannot create a directory", e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".copy.")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| {
-            IndexError::io(
-                format!("cannot create a temporary file in {}", dir.display()),
-                e,
-            )
-        })?;
-    let mut reader = fs_err::File::open(src).map_err(|e| IndexError::io("cannot copy", e))?;
-    std::io::copy(&mut reader, &mut tmp).map_err(|e| {
+    refinery_store::copy_atomic(src, dest).map_err(|e| {
         IndexError::io(
             format!("cannot copy {} to {}", src.display(), dest.display()),
             e,
         )
-    })?;
-    tmp.persist(dest)
-        .map_err(|e| IndexError::io(format!("cannot write {}", dest.display()), e.error))?;
-    Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -17,15 +17,16 @@ pub mod client;
 mod netrc;
 mod parse;
 mod pip_env;
-pub mod redact;
 pub mod render;
 pub mod testing;
+pub mod wheel_metadata;
+pub mod zip_members;
 
 pub use client::{DistFile, IndexClient, IndexConfig, IndexError};
-pub use redact::redact_url;
+pub use refinery_pep::redact_url;
+pub use refinery_store::sha256_hex;
 pub use render::{render_project_page_html, render_project_page_json, render_root_index};
-
-use sha2::{Digest, Sha256};
+pub use wheel_metadata::{read_wheel_metadata, wheel_metadata_bytes, WheelMetadataError};
 
 /// File name endings recognised as Python distributions (wheels and sdists).
 pub const DIST_EXTENSIONS: &[&str] = &[
@@ -110,37 +111,6 @@ pub fn filename_matches_project(filename: &str, project: &str) -> bool {
     })
 }
 
-/// The `*.dist-info/METADATA` file of a wheel, if the archive has one.
-pub fn read_wheel_metadata(path: &std::path::Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let file = fs_err::File::open(path)?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{} is not a valid zip archive: {e}", path.display()),
-        )
-    })?;
-    let name = archive
-        .file_names()
-        .find(|n| {
-            let mut parts = n.split('/');
-            matches!(
-                (parts.next(), parts.next(), parts.next()),
-                (Some(dir), Some("METADATA"), None) if dir.ends_with(".dist-info")
-            )
-        })
-        .map(str::to_owned);
-    let Some(name) = name else {
-        return Ok(None);
-    };
-    let mut entry = archive
-        .by_name(&name)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
-    let mut buf = Vec::new();
-    entry.read_to_end(&mut buf)?;
-    Ok(Some(buf))
-}
-
 /// The first value of header `field` (case-insensitive) in core metadata.
 pub fn metadata_field(metadata: &[u8], field: &str) -> Option<String> {
     let text = String::from_utf8_lossy(metadata);
@@ -155,11 +125,6 @@ pub fn metadata_field(metadata: &[u8], field: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Lowercase hex sha256 of `data`.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
 }
 
 /// Percent-decodes `s` (invalid escapes are kept literally; invalid UTF-8 is replaced).

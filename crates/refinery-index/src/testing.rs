@@ -633,7 +633,7 @@ fn file_info(state: &State, path: &Path) -> Option<FileInfo> {
     let info = FileInfo {
         sha256: sha256_hex(&bytes),
         metadata: if is_wheel {
-            crate::read_wheel_metadata(path).ok().flatten()
+            crate::wheel_metadata_bytes(path, None).ok().flatten()
         } else {
             None
         },

@@ -5,7 +5,8 @@
 
 pub use pep440_rs::{Version, VersionSpecifier, VersionSpecifiers};
 pub use pep508_rs::{
-    ExtraName, MarkerEnvironment, MarkerTree, PackageName, Requirement, VersionOrUrl,
+    ExtraName, InvalidNameError, MarkerEnvironment, MarkerTree, PackageName, Requirement,
+    VersionOrUrl,
 };
 
 pub mod wheel;
@@ -17,15 +18,15 @@ pub use tags::{Platform, Tag, TagError};
 pub mod target;
 pub use target::{Compatibility, Target, TargetError};
 pub mod requirements_txt;
-pub use requirements_txt::{
-    redact_credentials, RejectedLine, RequirementEntry, RequirementsTxt, RequirementsTxtError,
-};
+pub use requirements_txt::{RejectedLine, RequirementEntry, RequirementsTxt, RequirementsTxtError};
 pub mod format_control;
 pub use format_control::{AllowedFormats, BinaryOption, FormatControl, FormatControlError};
 pub mod text_decode;
 pub use text_decode::{decode_text, DecodeError};
 pub mod bounded;
 pub use bounded::{check_nesting, parse_requirement, BoundedParseError};
+pub mod redact;
+pub use redact::redact_url;
 pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
 

@@ -38,6 +38,7 @@ use pep508_rs::{Requirement, VersionOrUrl};
 use thiserror::Error;
 
 use crate::format_control::{BinaryOption, FormatControl};
+use crate::redact::redact_url;
 
 /// The content of a requirements file and everything it includes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub enum RequirementsTxtError {
         source: io::Error,
     },
     /// `text` is the line as written; the message shows it with URL credentials redacted.
-    #[error("{}:{line}: {}: `{}`", file.display(), redact_credentials(message), redact_credentials(text))]
+    #[error("{}:{line}: {}: `{}`", file.display(), redact_url(message), redact_url(text))]
     Parse {
         file: PathBuf,
         line: usize,
@@ -432,8 +433,8 @@ impl LineCtx<'_> {
         RejectedLine {
             file: self.file.to_path_buf(),
             line: self.line,
-            text: redact_credentials(self.text),
-            reason: redact_credentials(&reason.into()),
+            text: redact_url(self.text),
+            reason: redact_url(&reason.into()),
         }
     }
 }
@@ -651,38 +652,6 @@ impl Parser<'_> {
         }
         Ok(())
     }
-}
-
-/// Replace the password (or a lone token) in the userinfo of every `scheme://user:pass@host`
-/// in `s` with `****`, like pip's `redact_auth_from_url`.
-pub fn redact_credentials(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find("://") {
-        let (head, tail) = rest.split_at(pos + 3);
-        out.push_str(head);
-        let authority_end = tail
-            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
-            .unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.split_once(':') {
-                    Some((user, _)) => {
-                        out.push_str(user);
-                        out.push_str(":****");
-                    }
-                    None => out.push_str("****"),
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[authority_end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn split_commas(value: &str) -> impl Iterator<Item = String> + '_ {
@@ -1135,7 +1104,7 @@ mod tests {
             ),
         ];
         for (input, expected) in table {
-            assert_eq!(redact_credentials(input), expected);
+            assert_eq!(redact_url(input), expected);
         }
         let txt = parse("foo @ https://user:hunter2@example.com/foo.tar.gz\n").unwrap();
         assert!(!txt.rejected[0].text.contains("hunter2"));

@@ -2,13 +2,29 @@
 
 use std::path::Path;
 
-use crate::sdist_files::{member_parts, read_text_members};
+use crate::sdist_files::{member_parts, read_text_members, SdistFilesError};
 
 /// PEP 517's fallback when an sdist has no `pyproject.toml` or no `[build-system]`.
 pub const LEGACY_BUILD_REQUIRES: [&str; 2] = ["setuptools>=40.8.0", "wheel"];
 
+/// Why an sdist's build requirements could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildRequiresError {
+    #[error(transparent)]
+    Sdist(#[from] SdistFilesError),
+    #[error("pyproject.toml is not valid TOML: {source}")]
+    Toml {
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("build-system.requires is not a list")]
+    NotAList,
+    #[error("build-system.requires holds a non-string")]
+    NotAString,
+}
+
 /// The build requirements declared by the sdist at `path` (`.tar.gz` or `.zip`).
-pub fn read_build_requires(path: &Path) -> Result<Vec<String>, String> {
+pub fn read_build_requires(path: &Path) -> Result<Vec<String>, BuildRequiresError> {
     let found = read_text_members(path, &is_top_pyproject)?;
     match found.first() {
         Some((_, text)) => parse_build_requires(text),
@@ -24,21 +40,19 @@ fn legacy() -> Vec<String> {
 }
 
 /// `build-system.requires` from the text of a `pyproject.toml`.
-pub fn parse_build_requires(text: &str) -> Result<Vec<String>, String> {
+pub fn parse_build_requires(text: &str) -> Result<Vec<String>, BuildRequiresError> {
     let value: toml::Table = text
         .parse()
-        .map_err(|e| format!("pyproject.toml is not valid TOML: {e}"))?;
+        .map_err(|source| BuildRequiresError::Toml { source })?;
     let Some(requires) = value.get("build-system").and_then(|b| b.get("requires")) else {
         return Ok(legacy());
     };
-    let list = requires
-        .as_array()
-        .ok_or("build-system.requires is not a list")?;
+    let list = requires.as_array().ok_or(BuildRequiresError::NotAList)?;
     list.iter()
         .map(|v| {
             v.as_str()
                 .map(str::to_string)
-                .ok_or_else(|| "build-system.requires holds a non-string".to_string())
+                .ok_or(BuildRequiresError::NotAString)
         })
         .collect()
 }

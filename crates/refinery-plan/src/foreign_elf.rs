@@ -48,21 +48,59 @@ fn may_be_elf(member: &str) -> bool {
         && !member.contains(".dist-info/")
 }
 
+/// Why a wheel's members could not be read; each names the wheel.
+#[derive(Debug, thiserror::Error)]
+pub enum ForeignElfError {
+    #[error("cannot open {}: {source}", wheel.display())]
+    Open {
+        wheel: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a readable zip: {source}", wheel.display())]
+    NotZip {
+        wheel: std::path::PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{}: corrupt member #{index}: {source}", wheel.display())]
+    CorruptMember {
+        wheel: std::path::PathBuf,
+        index: usize,
+        #[source]
+        source: zip::result::ZipError,
+    },
+}
+
 /// `(member, e_machine)` of every ELF file in the wheel that is not for s390x, at most
 /// `limit` of them. Errors name the wheel.
-pub fn foreign_elf_members(wheel: &Path, limit: usize) -> Result<Vec<(String, u16)>, String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| format!("{} is not a readable zip: {e}", wheel.display()))?;
+pub fn foreign_elf_members(
+    wheel: &Path,
+    limit: usize,
+) -> Result<Vec<(String, u16)>, ForeignElfError> {
+    let file = std::fs::File::open(wheel).map_err(|source| ForeignElfError::Open {
+        wheel: wheel.to_path_buf(),
+        source,
+    })?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
+        ForeignElfError::NotZip {
+            wheel: wheel.to_path_buf(),
+            source,
+        }
+    })?;
     let candidates: Vec<usize> = (0..archive.len())
         .filter(|&i| archive.name_for_index(i).is_some_and(may_be_elf))
         .collect();
     let mut found = Vec::new();
     for index in candidates {
-        let mut member = archive
-            .by_index(index)
-            .map_err(|e| format!("{}: corrupt member #{index}: {e}", wheel.display()))?;
+        let mut member =
+            archive
+                .by_index(index)
+                .map_err(|source| ForeignElfError::CorruptMember {
+                    wheel: wheel.to_path_buf(),
+                    index,
+                    source,
+                })?;
         let mut header = [0u8; 20];
         if member.read_exact(&mut header).is_err() {
             continue;

@@ -10,11 +10,10 @@
 //! Build-system requirements (PEP 518) are not hash-checked, as in pip.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use refinery_pep::{PackageName, RequirementEntry};
-use sha2::{Digest, Sha256, Sha384, Sha512};
+use sha2::{Sha256, Sha384, Sha512};
 
 /// The allowed hashes of one package, from the requirements (and constraints) files.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,23 +79,10 @@ fn normalize(hash: &str) -> String {
 
 /// The hex digest of `path` with `algorithm` (sha256, sha384 or sha512).
 pub fn file_digest(path: &Path, algorithm: &str) -> std::io::Result<String> {
-    fn stream<D: Digest>(path: &Path) -> std::io::Result<String> {
-        let mut file = fs_err::File::open(path)?;
-        let mut digest = D::new();
-        let mut buffer = vec![0u8; 1 << 16];
-        loop {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                break;
-            }
-            digest.update(&buffer[..n]);
-        }
-        Ok(hex::encode(digest.finalize()))
-    }
     match algorithm {
-        "sha256" => stream::<Sha256>(path),
-        "sha384" => stream::<Sha384>(path),
-        "sha512" => stream::<Sha512>(path),
+        "sha256" => refinery_store::digest_file::<Sha256>(path),
+        "sha384" => refinery_store::digest_file::<Sha384>(path),
+        "sha512" => refinery_store::digest_file::<Sha512>(path),
         other => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("hash algorithm {other} is not supported"),

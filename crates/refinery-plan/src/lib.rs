@@ -9,9 +9,9 @@ pub mod plan;
 pub mod resolve;
 pub mod scan;
 pub mod sdist_files;
-pub mod zip_members;
+pub use refinery_index::zip_members;
 
-pub use overrides::{parse_overrides, Overrides, PackageOverride};
+pub use overrides::{parse_overrides, Overrides, OverridesError, PackageOverride};
 pub use plan::{
     make_plan, newer_target_wheels, summary, Action, EdgeKind, PipOptions, Plan, PlanEdge,
     PlanError, PlanNode, PlanOptions, Source, SourceKind, Strategy, DEFAULT_MAX_DEPS,

@@ -33,15 +33,40 @@ pub struct PackageOverride {
 /// Overrides keyed by normalized package name.
 pub type Overrides = BTreeMap<String, PackageOverride>;
 
+/// Why overrides were refused; each names where they came from (`origin`).
+#[derive(Debug, thiserror::Error)]
+pub enum OverridesError {
+    #[error("{origin} is not valid overrides JSON ({source}); expected {{\"package\": {{\"pin\": \"1.0\", \"skip\": false, \"variant\": \"...\", \"system_packages\": [...], \"env\": {{...}}}}}}")]
+    Json {
+        origin: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{origin}: {name:?} is not a package name: {source}")]
+    Name {
+        origin: String,
+        name: String,
+        #[source]
+        source: refinery_pep::InvalidNameError,
+    },
+}
+
 /// Parse the JSON form, normalizing the package names.
-pub fn parse_overrides(json: &str, origin: &str) -> Result<Overrides, String> {
-    let raw: BTreeMap<String, PackageOverride> = serde_json::from_str(json).map_err(|e| {
-        format!("{origin} is not valid overrides JSON ({e}); expected {{\"package\": {{\"pin\": \"1.0\", \"skip\": false, \"variant\": \"...\", \"system_packages\": [...], \"env\": {{...}}}}}}")
-    })?;
+pub fn parse_overrides(json: &str, origin: &str) -> Result<Overrides, OverridesError> {
+    let raw: BTreeMap<String, PackageOverride> =
+        serde_json::from_str(json).map_err(|source| OverridesError::Json {
+            origin: origin.to_string(),
+            source,
+        })?;
     raw.into_iter()
         .map(|(name, value)| {
-            let normalized = refinery_pep::PackageName::new(name.clone())
-                .map_err(|e| format!("{origin}: {name:?} is not a package name: {e}"))?;
+            let normalized = refinery_pep::PackageName::new(name.clone()).map_err(|source| {
+                OverridesError::Name {
+                    origin: origin.to_string(),
+                    name: name.clone(),
+                    source,
+                }
+            })?;
             Ok((normalized.to_string(), value))
         })
         .collect()
@@ -64,7 +89,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_an_error_naming_the_origin() {
-        let err = parse_overrides(r#"{"x": {"pinn": "1"}}"#, "PLAN_OVERRIDES_JSON").unwrap_err();
+        let err = parse_overrides(r#"{"x": {"pinn": "1"}}"#, "PLAN_OVERRIDES_JSON")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("PLAN_OVERRIDES_JSON"), "{err}");
     }
 }

@@ -1389,24 +1389,14 @@ fn build_requires_of(
     let requires = read_build_requires(&path)
         .map_err(|reason| format!("the sdist cannot be read: {reason}"))?;
     if let Some(cached) = known {
-        if let Err(err) =
-            write_small_file(&cached, &serde_json::to_vec(&requires).unwrap_or_default())
-        {
+        if let Err(err) = refinery_store::write_atomic(
+            &cached,
+            &serde_json::to_vec(&requires).unwrap_or_default(),
+        ) {
             tracing::warn!(path = %cached.display(), %err, "cannot cache build requirements");
         }
     }
     Ok(requires)
-}
-
-/// Write `bytes` to `path` through a temporary file in the same folder.
-fn write_small_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The local path of a build node's sdist, downloading (hash-checked) when needed.

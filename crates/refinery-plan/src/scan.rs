@@ -1,19 +1,10 @@
 //! Classify the files of an input folder: which wheels already work on the target,
 //! which must be rebuilt, and which cannot be used at all (with the reason).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use refinery_pep::{Compatibility, CoreMetadata, SdistFilename, Target, WheelFilename};
 use serde::Serialize;
-
-/// Largest METADATA we read; real ones are a few KiB to a few hundred KiB.
-const MAX_METADATA_BYTES: u64 = 16 * 1024 * 1024;
-/// Largest single member we accept when it is declared (zip bomb guard).
-const MAX_MEMBER_BYTES: u64 = 4 * 1024 * 1024 * 1024;
-/// Largest compression ratio accepted for members bigger than `RATIO_MIN_SIZE`.
-const MAX_COMPRESSION_RATIO: u64 = 200;
-const RATIO_MIN_SIZE: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -171,7 +162,7 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
     let metadata = match read_wheel_metadata(path, &wheel) {
         Ok(metadata) => metadata,
         Err(reason) => {
-            scanned.reason = reason;
+            scanned.reason = reason.to_string();
             return;
         }
     };
@@ -203,7 +194,7 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
                         target.platform_tag()
                     );
                 }
-                Err(reason) => scanned.reason = reason,
+                Err(reason) => scanned.reason = reason.to_string(),
             }
         }
         Compatibility::Compatible { .. } => {
@@ -226,93 +217,12 @@ fn is_pure(wheel: &WheelFilename) -> bool {
     wheel.platform_tags.iter().all(|p| p == "any")
 }
 
-/// Open the wheel as a zip, check every member name and size, and parse its METADATA.
-/// Errors are the human reason the wheel is invalid.
-pub fn read_wheel_metadata(path: &Path, wheel: &WheelFilename) -> Result<CoreMetadata, String> {
-    crate::zip_members::check_wheel_member_count(path)?;
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| {
-        format!(
-            "not a readable zip archive ({e}): the file is truncated or corrupt, download it again"
-        )
-    })?;
-    let mut metadata_index = None;
-    for index in 0..archive.len() {
-        let member = archive
-            .by_index_raw(index)
-            .map_err(|e| format!("corrupt zip member #{index}: {e}"))?;
-        let name = member.name().to_string();
-        check_member_name(&name)?;
-        let (size, compressed) = (member.size(), member.compressed_size());
-        if size > MAX_MEMBER_BYTES
-            || (size > RATIO_MIN_SIZE && size / compressed.max(1) > MAX_COMPRESSION_RATIO)
-        {
-            return Err(format!(
-                "member {name} expands to {size} bytes from {compressed}: refusing a possible zip bomb"
-            ));
-        }
-        if is_metadata_member(&name, wheel) {
-            metadata_index = Some(index);
-        }
-    }
-    let index = metadata_index.ok_or_else(|| {
-        format!(
-            "no .dist-info/METADATA for {} {} in the archive",
-            wheel.name, wheel.version
-        )
-    })?;
-    let member = archive
-        .by_index(index)
-        .map_err(|e| format!("cannot read METADATA: {e}"))?;
-    let mut bytes = Vec::new();
-    member
-        .take(MAX_METADATA_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read METADATA (corrupt data: {e})"))?;
-    CoreMetadata::parse(&bytes).map_err(|e| format!("unparsable METADATA: {e}"))
-}
-
-/// Member names must stay inside the archive: no absolute paths, no `..`, no drive letters.
-fn check_member_name(name: &str) -> Result<(), String> {
-    let hostile = name.starts_with('/')
-        || name.starts_with('\\')
-        || name.contains('\0')
-        || name.split(['/', '\\']).any(|part| part == "..")
-        || name.as_bytes().get(1) == Some(&b':');
-    if hostile {
-        Err(format!(
-            "archive member {name:?} points outside the wheel: refusing a hostile archive"
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// `<name>-<version>.dist-info/METADATA`, matched loosely on the normalized name.
-fn is_metadata_member(member: &str, wheel: &WheelFilename) -> bool {
-    let Some(dir) = member.strip_suffix(".dist-info/METADATA") else {
-        return false;
-    };
-    if dir.contains('/') {
-        return false;
-    }
-    let Some((name, _version)) = dir.rsplit_once('-') else {
-        return false;
-    };
-    refinery_pep::PackageName::new(name.to_string()).is_ok_and(|n| n == wheel.name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostile_member_names_are_refused() {
-        for name in ["/etc/passwd", "../x", "a/../../b", "C:/x", "a\\..\\b"] {
-            assert!(check_member_name(name).is_err(), "{name}");
-        }
-        for name in ["six.py", "six-1.16.0.dist-info/METADATA", "a/b..c/d"] {
-            assert!(check_member_name(name).is_ok(), "{name}");
-        }
-    }
+/// Open the wheel as a zip, check every member name and size, and parse its METADATA
+/// (through [`refinery_index::read_wheel_metadata`], which every wheel reader shares).
+/// The error's text is the human reason the wheel is invalid.
+pub fn read_wheel_metadata(
+    path: &Path,
+    wheel: &WheelFilename,
+) -> Result<CoreMetadata, refinery_index::WheelMetadataError> {
+    refinery_index::read_wheel_metadata(path, wheel).map(|(_bytes, parsed)| parsed)
 }

@@ -9,17 +9,42 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 /// page on another origin cannot send it without a CORS preflight this server refuses.
 pub const REQUEST_HEADER: &str = "x-refinery-request";
 
+/// Why a `--cors-origin` value was refused; each names the value.
+#[derive(Debug, thiserror::Error)]
+pub enum CorsOriginError {
+    #[error(
+        "--cors-origin \"*\": the API is called with the token cookie, which browsers never send to a wildcard origin; list the dashboard's origin, e.g. https://refinery.example:8443"
+    )]
+    Wildcard,
+    #[error(
+        "--cors-origin {origin:?} is not an origin ({source}); write it as https://host[:port]"
+    )]
+    NotUrl {
+        origin: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error(
+        "--cors-origin {origin:?} is not an origin: write only https://host[:port], without a path"
+    )]
+    NotPlain { origin: String },
+    #[error("--cors-origin {origin:?}: {source}")]
+    Header {
+        origin: String,
+        #[source]
+        source: axum::http::header::InvalidHeaderValue,
+    },
+}
+
 /// Check an origin as browsers send it: `scheme://host[:port]`, nothing more.
-pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
+pub fn parse_origin(origin: &str) -> Result<HeaderValue, CorsOriginError> {
     let trimmed = origin.trim().trim_end_matches('/');
     if trimmed == "*" {
-        return Err(
-            "--cors-origin \"*\": the API is called with the token cookie, which browsers never send to a wildcard origin; list the dashboard's origin, e.g. https://refinery.example:8443"
-                .into(),
-        );
+        return Err(CorsOriginError::Wildcard);
     }
-    let url = reqwest::Url::parse(trimmed).map_err(|e| {
-        format!("--cors-origin {origin:?} is not an origin ({e}); write it as https://host[:port]")
+    let url = reqwest::Url::parse(trimmed).map_err(|source| CorsOriginError::NotUrl {
+        origin: origin.to_string(),
+        source,
     })?;
     let plain = matches!(url.scheme(), "http" | "https")
         && url.host_str().is_some()
@@ -27,12 +52,16 @@ pub fn parse_origin(origin: &str) -> Result<HeaderValue, String> {
         && url.query().is_none()
         && url.username().is_empty();
     if !plain {
-        return Err(format!(
-            "--cors-origin {origin:?} is not an origin: write only https://host[:port], without a path"
-        ));
+        return Err(CorsOriginError::NotPlain {
+            origin: origin.to_string(),
+        });
     }
-    HeaderValue::from_str(&url.origin().ascii_serialization())
-        .map_err(|e| format!("--cors-origin {origin:?}: {e}"))
+    HeaderValue::from_str(&url.origin().ascii_serialization()).map_err(|source| {
+        CorsOriginError::Header {
+            origin: origin.to_string(),
+            source,
+        }
+    })
 }
 
 /// The layer for `origins` (already checked by [`parse_origin`]).
@@ -77,9 +106,13 @@ mod tests {
             parse_origin("https://ui.example:443").unwrap(),
             "https://ui.example"
         );
-        assert!(parse_origin("*").unwrap_err().contains("wildcard"));
+        assert!(parse_origin("*")
+            .unwrap_err()
+            .to_string()
+            .contains("wildcard"));
         assert!(parse_origin("https://ui.example/app")
             .unwrap_err()
+            .to_string()
             .contains("without a path"));
         assert!(parse_origin("ui.example").is_err());
         assert!(parse_origin("ftp://ui.example").is_err());

@@ -211,6 +211,7 @@ impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
             PublishError::Invalid(message) => ApiError::bad_request(message),
+            PublishError::Metadata { .. } => ApiError::bad_request(e.to_string()),
             PublishError::NotTheJobs { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
             }

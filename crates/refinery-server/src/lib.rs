@@ -105,6 +105,10 @@ pub struct ServerConfig {
     pub worker_webhook_url: Option<String>,
     /// Drain the queue in-process this often.
     pub worker_autorun_interval: Option<Duration>,
+    /// The native library packs served to remote workers (`GET /api/packs/{key}`): the
+    /// packs folder of the environments the in-process worker builds in (default
+    /// `<cache>/envs/packs`).
+    pub packs_dir: PathBuf,
     /// The hint catalog file (default `hints/catalog.toml` in the working folder).
     pub hints_catalog: Option<PathBuf>,
     /// How an in-process drain builds (None: `POST /api/worker/trigger` without a webhook
@@ -158,6 +162,7 @@ impl ServerConfig {
             worker_autorun_interval: None,
             local_worker: None,
             hints_catalog: None,
+            packs_dir: cache.join("envs").join("packs"),
             shutdown_grace: Duration::from_secs(10),
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
@@ -256,10 +261,47 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
+/// Why the server did not start. Each names the flag, file or address concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerStartError {
+    #[error(transparent)]
+    CorsOrigin(#[from] cors::CorsOriginError),
+    #[error(transparent)]
+    AllowedHost(#[from] origin::AllowedHostError),
+    #[error(transparent)]
+    Queue(#[from] refinery_store::QueueError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    /// `source` (from `fs_err`) names the cache folder.
+    #[error("cannot create the cache folder: {source}")]
+    Cache {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the server's runtime: {source}")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the server thread: {source}")]
+    Thread {
+        #[source]
+        source: std::io::Error,
+    },
+    /// Giving back the inputs a stopped server left `planning` failed.
+    #[error("{0}")]
+    Recover(String),
+}
+
 impl AppState {
-    pub fn new(mut config: ServerConfig) -> Result<Arc<AppState>, String> {
-        let store = refinery_store::open_queue(config.database_url.as_deref(), &config.cache)
-            .map_err(|e| e.to_string())?;
+    pub fn new(mut config: ServerConfig) -> Result<Arc<AppState>, ServerStartError> {
+        let store = refinery_store::open_queue(config.database_url.as_deref(), &config.cache)?;
         // Scale-out: with PostgreSQL the history is shared by every worker on every host.
         if let Some(url) = config
             .database_url
@@ -277,28 +319,29 @@ impl AppState {
     pub fn with_store(
         config: ServerConfig,
         store: Arc<dyn QueueStore>,
-    ) -> Result<Arc<AppState>, String> {
+    ) -> Result<Arc<AppState>, ServerStartError> {
         for origin in &config.cors_origins {
             cors::parse_origin(origin)?;
         }
         for host in &config.allowed_hosts {
             origin::parse_allowed_host(host)?;
         }
-        fs_err::create_dir_all(&config.cache).map_err(|e| e.to_string())?;
+        fs_err::create_dir_all(&config.cache)
+            .map_err(|source| ServerStartError::Cache { source })?;
         // Open once so a broken history database is reported at start.
-        History::open(&config.history_db).map_err(|e| e.to_string())?;
+        History::open(&config.history_db)?;
         if config.auto_plan.is_some() || config.auto_build.is_some() {
-            let mut settings = store.settings().map_err(|e| e.to_string())?;
+            let mut settings = store.settings()?;
             if let Some(v) = config.auto_plan {
                 settings.auto_plan = v;
             }
             if let Some(v) = config.auto_build {
                 settings.auto_build = v;
             }
-            store.put_settings(&settings).map_err(|e| e.to_string())?;
+            store.put_settings(&settings)?;
         }
         let history = HistoryPool::new(config.history_db.clone());
-        history.check_same_file().map_err(|e| e.to_string())?;
+        history.check_same_file()?;
         let state = Arc::new(AppState {
             cas: Cas::new(config.cache.join("cas").join("v1")),
             history,
@@ -319,7 +362,8 @@ impl AppState {
             eprintln!("refinery serve: removed {spooled} partial upload(s) a stopped server left");
         }
         plan_queue::PlanQueue::start(&state);
-        let recovered = plan_queue::recover(&state).map_err(|e| e.message)?;
+        let recovered =
+            plan_queue::recover(&state).map_err(|e| ServerStartError::Recover(e.message))?;
         if recovered > 0 {
             eprintln!(
                 "refinery serve: {recovered} input(s) left `planning` by the last run are pending again"
@@ -374,7 +418,7 @@ impl Drop for RunningServer {
 }
 
 /// Starts the server on its own runtime thread, bound to `addr` (port 0 picks one).
-pub fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServer, String> {
+pub fn start(config: ServerConfig, addr: SocketAddr) -> Result<RunningServer, ServerStartError> {
     start_with_state(AppState::new(config)?, addr)
 }
 
@@ -383,20 +427,22 @@ pub fn start_with_store(
     config: ServerConfig,
     store: Arc<dyn QueueStore>,
     addr: SocketAddr,
-) -> Result<RunningServer, String> {
+) -> Result<RunningServer, ServerStartError> {
     start_with_state(AppState::with_store(config, store)?, addr)
 }
 
-fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningServer, String> {
+fn start_with_state(
+    state: Arc<AppState>,
+    addr: SocketAddr,
+) -> Result<RunningServer, ServerStartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("refinery-server")
         .build()
-        .map_err(|e| e.to_string())?;
-    let listener = runtime
-        .block_on(TcpListener::bind(addr))
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| ServerStartError::Runtime { source })?;
+    let listen = |source| ServerStartError::Listen { addr, source };
+    let listener = runtime.block_on(TcpListener::bind(addr)).map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
     let _ = state.bound.set(bound);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread_state = state.clone();
@@ -413,7 +459,7 @@ fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningSer
             });
             runtime.shutdown_timeout(Duration::from_secs(2));
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| ServerStartError::Thread { source })?;
     Ok(RunningServer {
         addr: bound,
         state,
@@ -424,12 +470,12 @@ fn start_with_state(state: Arc<AppState>, addr: SocketAddr) -> Result<RunningSer
 
 /// Runs the server in the foreground until Ctrl-C / SIGTERM, then shuts down within
 /// [`ServerConfig::shutdown_grace`].
-pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
+pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), ServerStartError> {
     let state = AppState::new(config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
+        .map_err(|source| ServerStartError::Runtime { source })?;
     let grace = state.config.shutdown_grace;
     let result = runtime.block_on(serve_until_signal(state, addr));
     // Blocking work still running (a plan, a database call) must not hold the exit.
@@ -437,11 +483,13 @@ pub fn serve(config: ServerConfig, addr: SocketAddr) -> Result<(), String> {
     result
 }
 
-async fn serve_until_signal(state: Arc<AppState>, addr: SocketAddr) -> Result<(), String> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+async fn serve_until_signal(
+    state: Arc<AppState>,
+    addr: SocketAddr,
+) -> Result<(), ServerStartError> {
+    let listen = |source| ServerStartError::Listen { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(listen)?;
+    let bound = listener.local_addr().map_err(listen)?;
     let _ = state.bound.set(bound);
     announce(&state, bound);
     spawn_background(state.clone());

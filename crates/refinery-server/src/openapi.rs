@@ -48,6 +48,7 @@ fn operations() -> Vec<Operation> {
         op("post", "/api/jobs/{id}/complete", "Worker: finish {attempt, status, detail, result}", true).body::<CompleteRequest>().reply::<JobReply>(),
         op("post", "/api/jobs/{id}/history", "Worker: forward history {attempt, events, attempts}", true).body::<HistoryRequest>(),
         op("put", "/api/jobs/{id}/wheel", "Worker: upload the built wheel; ?attempt ?filename ?origin", true).reply::<PublishedReply>(),
+        op("get", "/api/packs/{key}", "Worker: a finished native library pack of the server's store as .tar.gz, its sha256 in the X-Refinery-Pack-Sha256 header; 404 when the server has none", false),
         op("post", "/api/worker/trigger", "Drain the queue now (in-process or WORKER_WEBHOOK_URL)", true),
         op("get", "/api/hints/validate", "Checks a hint pattern (Rust regex syntax) and package names as adding it would, storing nothing: {valid, message}", false),
         op("get", "/api/statuses", "The status glossary: every job status with its class (waiting, running, built, reused, failed, skipped, cancelled) and meaning", false),

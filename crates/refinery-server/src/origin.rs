@@ -50,26 +50,37 @@ pub struct AllowedHost {
     port: Option<u16>,
 }
 
+/// Why an `--allowed-host` value was refused; `shown` is the value (its first 200
+/// characters).
+#[derive(Debug, thiserror::Error)]
+pub enum AllowedHostError {
+    #[error(
+        "--allowed-host {shown:?} is not a host name; write NAME or NAME:PORT, e.g. \
+         refinery.example or refinery.example:8443 (no scheme, no path)"
+    )]
+    NotAuthority { shown: String },
+    #[error(
+        "--allowed-host {shown:?} is not a host name; write NAME or NAME:PORT, e.g. \
+         refinery.example (no scheme, no path, no wildcard)"
+    )]
+    NotPlain { shown: String },
+}
+
 /// Checks an `--allowed-host` value: a host name or IP address, optionally with `:PORT`,
 /// without a scheme or a path.
-pub fn parse_allowed_host(value: &str) -> Result<AllowedHost, String> {
+pub fn parse_allowed_host(value: &str) -> Result<AllowedHost, AllowedHostError> {
     let shown = value.chars().take(200).collect::<String>();
-    let (host, port) = split_authority(value.trim()).ok_or_else(|| {
-        format!(
-            "--allowed-host {shown:?} is not a host name; write NAME or NAME:PORT, e.g. \
-             refinery.example or refinery.example:8443 (no scheme, no path)"
-        )
-    })?;
+    let (host, port) =
+        split_authority(value.trim()).ok_or_else(|| AllowedHostError::NotAuthority {
+            shown: shown.clone(),
+        })?;
     let plain = host.parse::<IpAddr>().is_ok()
         || host.starts_with('[')
         || host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
     if host.is_empty() || !plain {
-        return Err(format!(
-            "--allowed-host {shown:?} is not a host name; write NAME or NAME:PORT, e.g. \
-             refinery.example (no scheme, no path, no wildcard)"
-        ));
+        return Err(AllowedHostError::NotPlain { shown });
     }
     Ok(AllowedHost { host, port })
 }
@@ -413,7 +424,7 @@ mod tests {
         assert!(parse_allowed_host("refinery.example:8443").is_ok());
         assert!(parse_allowed_host("10.1.2.3").is_ok());
         for bad in ["https://refinery.example", "*.example", "a b", "", "host:x"] {
-            let e = parse_allowed_host(bad).unwrap_err();
+            let e = parse_allowed_host(bad).unwrap_err().to_string();
             assert!(e.contains("--allowed-host"), "{e}");
         }
     }

@@ -344,29 +344,55 @@ pub async fn file(
     Ok(response)
 }
 
+/// Why the static index (`refinery index`) could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum StaticIndexError {
+    #[error(transparent)]
+    History(#[from] refinery_store::HistoryError),
+    #[error(transparent)]
+    Queue(#[from] refinery_store::QueueError),
+    #[error(transparent)]
+    Publish(#[from] refinery_worker::publish::PublishError),
+    #[error("{filename} is listed but missing from the store")]
+    Missing { filename: String },
+    #[error("{}: {source}", path.display())]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl StaticIndexError {
+    fn write(path: &Path) -> impl FnOnce(std::io::Error) -> StaticIndexError + '_ {
+        move |source| StaticIndexError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// Writes the index as static files: `<out>/simple/index.html`,
 /// `<out>/simple/<project>/index.html` (and `index.json`), and the wheels and their
 /// metadata under `<out>/files/<sha256>/`. Returns (projects, wheels).
+///
+/// # Errors
+/// [`StaticIndexError`]: the history, the queue or the store failed, or a file could not be written.
 pub fn write_static_index(
     store: &dyn QueueStore,
     cas: &Cas,
     history: Option<&Path>,
     out: &Path,
-) -> Result<(usize, usize), String> {
+) -> Result<(usize, usize), StaticIndexError> {
     // An SQLite file that exists, or a PostgreSQL history URL.
     if let Some(history) = history.filter(|p| {
         p.is_file()
             || p.to_str()
                 .is_some_and(refinery_store::history::is_postgres_url)
     }) {
-        let h = refinery_store::History::open(history).map_err(|e| e.to_string())?;
-        let known: HashSet<String> = store
-            .published()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|f| f.filename)
-            .collect();
-        for (key, filename, sha) in h.artifacts().map_err(|e| e.to_string())? {
+        let h = refinery_store::History::open(history)?;
+        let known: HashSet<String> = store.published()?.into_iter().map(|f| f.filename).collect();
+        for (key, filename, sha) in h.artifacts()? {
             if known.contains(&filename) {
                 continue;
             }
@@ -378,17 +404,16 @@ pub fn write_static_index(
                     &filename,
                     artifact_origin(&key),
                     None,
-                )
-                .map_err(|e| e.to_string())?;
+                )?;
             }
         }
     }
-    let files = store.published().map_err(|e| e.to_string())?;
+    let files = store.published()?;
     let projects = by_project(&files);
     let names: Vec<String> = projects.keys().cloned().collect();
     let simple = out.join("simple");
     let write = |path: &Path, bytes: &[u8]| {
-        refinery_store::write_atomic(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+        refinery_store::write_atomic(path, bytes).map_err(StaticIndexError::write(path))
     };
     write(
         &simple.join("index.html"),
@@ -414,17 +439,17 @@ pub fn write_static_index(
         let dest = dir.join(&file.filename);
         let source = cas
             .get(&file.sha256)
-            .ok_or_else(|| format!("{} is listed but missing from the store", file.filename))?;
+            .ok_or_else(|| StaticIndexError::Missing {
+                filename: file.filename.clone(),
+            })?;
         if !dest.is_file() {
-            fs_err::create_dir_all(&dir).map_err(|e| e.to_string())?;
-            refinery_build::pipeline::copy_file_atomic(&source, &dest)
-                .map_err(|e| format!("{}: {e}", dest.display()))?;
+            refinery_store::copy_atomic(&source, &dest).map_err(StaticIndexError::write(&dest))?;
         }
         if let Some(meta) = file.metadata_sha256.as_deref().and_then(|m| cas.get(m)) {
             let dest = dir.join(format!("{}.metadata", file.filename));
             if !dest.is_file() {
-                refinery_build::pipeline::copy_file_atomic(&meta, &dest)
-                    .map_err(|e| format!("{}: {e}", dest.display()))?;
+                refinery_store::copy_atomic(&meta, &dest)
+                    .map_err(StaticIndexError::write(&dest))?;
             }
         }
         copied += 1;

@@ -9,7 +9,44 @@ use std::path::Path;
 /// renamed over `path`; the folder is fsynced afterwards so the rename survives a crash.
 /// Missing parent folders are created. An existing file keeps its permissions; a new file
 /// gets `0644` (the temp file would otherwise be `0600`). Every error names the path.
+///
+/// # Errors
+/// The IO error of the step that failed, naming the path; the temp file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with(path, None, |file| file.write_all(bytes))
+}
+
+/// Writes `bytes` to `path` atomically with mode `0755` (a script that a running build may
+/// be executing sees the old or the new text, never half of one). Otherwise as
+/// [`write_atomic`].
+///
+/// # Errors
+/// As [`write_atomic`].
+pub fn write_executable_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_with(path, Some(0o755), |file| file.write_all(bytes))
+}
+
+/// Copies `src` to `dest` atomically, streaming (a wheel need not fit in memory); the copy
+/// is an ordinary file (`0644` when new, whatever the mode of `src`, e.g. a read-only CAS
+/// object). Copying a file onto itself does nothing. Otherwise as [`write_atomic`].
+///
+/// # Errors
+/// As [`write_atomic`], or `src` cannot be read (the error names it).
+pub fn copy_atomic(src: &Path, dest: &Path) -> io::Result<()> {
+    if src == dest {
+        return Ok(());
+    }
+    let mut reader = fs_err::File::open(src)?;
+    replace_with(dest, None, |file| io::copy(&mut reader, file).map(drop))
+}
+
+/// The one implementation behind the writers above: `fill` writes the temp file, `mode`
+/// overrides the kept-or-`0644` permissions.
+fn replace_with(
+    path: &Path,
+    mode: Option<u32>,
+    fill: impl FnOnce(&mut std::fs::File) -> io::Result<()>,
+) -> io::Result<()> {
     let file_name = path.file_name().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -30,9 +67,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| annotate(e, "create a temp file in folder", dir))?;
-    tmp.write_all(bytes)
-        .map_err(|e| annotate(e, "write temp file", tmp.path()))?;
-    set_permissions(tmp.as_file(), path)
+    let tmp_path = tmp.path().to_path_buf();
+    fill(tmp.as_file_mut()).map_err(|e| annotate(e, "write temp file", &tmp_path))?;
+    set_permissions(tmp.as_file(), path, mode)
         .map_err(|e| annotate(e, "set permissions of", tmp.path()))?;
     tmp.as_file()
         .sync_all()
@@ -61,17 +98,17 @@ fn annotate(err: io::Error, what: &str, path: &Path) -> io::Error {
 }
 
 #[cfg(unix)]
-fn set_permissions(file: &std::fs::File, target: &Path) -> io::Result<()> {
+fn set_permissions(file: &std::fs::File, target: &Path, mode: Option<u32>) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = match std::fs::metadata(target) {
+    let mode = mode.unwrap_or_else(|| match std::fs::metadata(target) {
         Ok(meta) => meta.permissions().mode() & 0o7777,
         Err(_) => 0o644,
-    };
+    });
     file.set_permissions(std::fs::Permissions::from_mode(mode))
 }
 
 #[cfg(not(unix))]
-fn set_permissions(_file: &std::fs::File, _target: &Path) -> io::Result<()> {
+fn set_permissions(_file: &std::fs::File, _target: &Path, _mode: Option<u32>) -> io::Result<()> {
     Ok(())
 }
 
@@ -137,6 +174,31 @@ mod tests {
             err.to_string().contains(&target.display().to_string()),
             "{err}"
         );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn copies_are_ordinary_files_and_scripts_executable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("object");
+        fs_err::write(&src, b"wheel bytes").unwrap();
+        fs_err::set_permissions(&src, std::fs::Permissions::from_mode(0o444)).unwrap();
+        let dest = dir.path().join("out/copy.whl");
+        copy_atomic(&src, &dest).unwrap();
+        assert_eq!(fs_err::read(&dest).unwrap(), b"wheel bytes");
+        let mode = fs_err::metadata(&dest).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        copy_atomic(&dest, &dest).unwrap();
+        assert_eq!(fs_err::read(&dest).unwrap(), b"wheel bytes");
+        let err = copy_atomic(&dir.path().join("missing"), &dest).unwrap_err();
+        assert!(err.to_string().contains("missing"), "{err}");
+
+        let script = dir.path().join("cc");
+        write_executable_atomic(&script, b"#!/bin/sh\n").unwrap();
+        let mode = fs_err::metadata(&script).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o755);
         assert!(leftovers(dir.path()).is_empty());
     }
 

@@ -30,10 +30,22 @@ pub enum CasError {
     InvalidDigest { digest: String },
 }
 
-/// Hex sha256 of a file's content, read in 64 KiB chunks. The error names the path.
+/// Lowercase hex sha256 of a file's content, read in 64 KiB chunks. The error names the path.
+///
+/// # Errors
+/// The IO error of opening or reading `path`, naming it.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
+    digest_file::<Sha256>(path)
+}
+
+/// Lowercase hex digest of a file's content with hash `D` (e.g. `sha2::Sha384` for pip's
+/// `--hash=sha384:…`), read in 64 KiB chunks. The error names the path.
+///
+/// # Errors
+/// The IO error of opening or reading `path`, naming it.
+pub fn digest_file<D: Digest>(path: &Path) -> io::Result<String> {
     let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = D::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
         let n = match file.read(&mut buf) {
@@ -45,6 +57,11 @@ pub fn sha256_file(path: &Path) -> io::Result<String> {
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// Lowercase hex sha256 of `data` (64 digits).
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
 }
 
 /// True if `digest` is 64 hexadecimal digits (either case).

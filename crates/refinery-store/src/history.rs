@@ -479,7 +479,7 @@ pub fn is_postgres_url(s: &str) -> bool {
 /// file path as it is.
 pub fn display_location(path: &Path) -> String {
     match path.to_str().filter(|s| is_postgres_url(s)) {
-        Some(url) => crate::queue::redact(url.trim()),
+        Some(url) => refinery_pep::redact_url(url.trim()),
         None => path.display().to_string(),
     }
 }
@@ -564,7 +564,7 @@ impl History {
     /// tables apart from others in the same database (e.g. one per test), `None` uses the
     /// connection's default search path.
     pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<History, HistoryError> {
-        let path = PathBuf::from(crate::queue::redact(url));
+        let path = PathBuf::from(refinery_pep::redact_url(url));
         let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
         let backend = PgBackend::new(url, schema, &PG_HISTORY).map_err(|e| pg_error(&path, e))?;
         let idle = {

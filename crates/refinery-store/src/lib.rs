@@ -32,8 +32,8 @@ pub mod verification;
 pub use queue::{open_queue, QueueError, QueueStore};
 pub use recorder::{PackageRecord, PlanRecord, RecordError, Recorder, StoreRecorder};
 
-pub use atomic::write_atomic;
-pub use cas::{sha256_file, Cas, CasError};
+pub use atomic::{copy_atomic, write_atomic, write_executable_atomic};
+pub use cas::{digest_file, sha256_file, sha256_hex, Cas, CasError};
 pub use history::{
     Attempt, AttemptRow, Event, EventRow, FailureSummary, History, HistoryError, PackageSummary,
     SlowSummary, VariantStats,

@@ -5,7 +5,6 @@
 //! the file name, a worker's wheel must be its job's ([`publish_job_wheel`]), and a file
 //! name once published keeps its bytes (the store refuses other bytes under that name).
 
-use std::io::Read;
 use std::path::Path;
 
 use refinery_pep::metadata::CoreMetadata;
@@ -19,6 +18,13 @@ pub enum PublishError {
     /// Not a wheel the index can list: bad name, not a zip, no or inconsistent METADATA.
     #[error("{0}")]
     Invalid(String),
+    /// The wheel's METADATA could not be read: not a zip, hostile, or no METADATA.
+    #[error("{filename} is not a usable wheel: {source}")]
+    Metadata {
+        filename: String,
+        #[source]
+        source: refinery_index::WheelMetadataError,
+    },
     /// A worker uploaded a wheel of another project or version than its job's.
     #[error(
         "{filename} is not a wheel of job {job} ({package} {version}); a job publishes only \
@@ -37,43 +43,6 @@ pub enum PublishError {
     /// The content-addressed store could not take the file (a full disk among others).
     #[error(transparent)]
     Storage(#[from] refinery_store::CasError),
-}
-
-/// Largest METADATA file read from a wheel.
-const MAX_METADATA: u64 = 4 * 1024 * 1024;
-
-/// The wheel's `*.dist-info/METADATA` bytes and its parsed fields. Errors name the wheel
-/// by its file name, never by where it lies on the server.
-pub fn wheel_metadata(
-    path: &Path,
-    filename: &WheelFilename,
-) -> Result<(Vec<u8>, CoreMetadata), String> {
-    refinery_plan::zip_members::check_wheel_member_count(path)
-        .map_err(|e| format!("{filename} is not a usable wheel: {e}"))?;
-    let file = fs_err::File::open(path).map_err(|e| e.to_string())?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| format!("{filename} is not a valid wheel (zip): {e}"))?;
-    let wanted_suffix = ".dist-info/METADATA";
-    let name_prefix = filename.name.as_ref().replace('-', "_").to_lowercase();
-    let mut candidates: Vec<String> = zip
-        .file_names()
-        .filter(|n| n.ends_with(wanted_suffix) && n.matches('/').count() == 1)
-        .map(str::to_string)
-        .collect();
-    // The dist-info of this distribution first, if there are several.
-    candidates.sort_by_key(|n| !n.to_lowercase().starts_with(&name_prefix));
-    let member = candidates
-        .first()
-        .ok_or_else(|| format!("{filename} has no .dist-info/METADATA"))?
-        .clone();
-    let entry = zip.by_name(&member).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    entry
-        .take(MAX_METADATA)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    let parsed = CoreMetadata::parse(&bytes).map_err(|e| format!("{filename}: {member}: {e}"))?;
-    Ok((bytes, parsed))
 }
 
 /// Refuses a METADATA whose `Name` or `Version` is not the file name's (pip refuses such
@@ -155,7 +124,13 @@ pub fn publish_wheel_named(
     job_id: Option<i64>,
 ) -> Result<PublishedFile, PublishError> {
     let parsed = parse_wheel_name(name)?;
-    let (metadata, core) = wheel_metadata(wheel, &parsed).map_err(PublishError::Invalid)?;
+    let (metadata, core) =
+        refinery_index::read_wheel_metadata(wheel, &parsed).map_err(|source| {
+            PublishError::Metadata {
+                filename: name.to_string(),
+                source,
+            }
+        })?;
     check_metadata_matches(&parsed, &core).map_err(PublishError::Invalid)?;
     let sha256 = cas.put_file(wheel)?;
     // PEP 658's METADATA goes straight into the store: no write outside the cache.

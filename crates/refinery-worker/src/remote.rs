@@ -23,13 +23,39 @@ pub struct RemoteSource {
     lease_secs: u64,
 }
 
+/// Why the control plane could not be asked; the location is shown without credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("cannot make an HTTP client: {source}")]
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{location}: {source}")]
+    Request {
+        location: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The control plane answered `status` with the error `message` of its JSON body.
+    #[error("{status}: {message}")]
+    Status {
+        status: reqwest::StatusCode,
+        message: String,
+    },
+}
+
 impl RemoteSource {
-    pub fn new(base: &str, token: Option<String>, lease: Duration) -> Result<RemoteSource, String> {
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        lease: Duration,
+    ) -> Result<RemoteSource, RemoteError> {
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| RemoteError::Client { source })?;
         Ok(RemoteSource {
             base: base.trim_end_matches('/').to_string(),
             token,
@@ -303,6 +329,83 @@ impl JobSource for RemoteSource {
     fn shares_history(&self) -> bool {
         false
     }
+
+    fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
+        RemotePacks::new(&self.base, self.token.clone())
+            .ok()
+            .map(|m| std::sync::Arc::new(m) as _)
+    }
+}
+
+/// The control plane's native library packs (`GET /api/packs/{key}`), asked by the
+/// builds of a remote worker before they make a pack themselves.
+pub struct RemotePacks {
+    base: String,
+    token: Option<String>,
+    client: reqwest::blocking::Client,
+}
+
+impl RemotePacks {
+    /// The packs of the control plane at `base`, asked with the worker token `token`.
+    pub fn new(base: &str, token: Option<String>) -> Result<RemotePacks, String> {
+        // A pack (OpenBLAS: tens of MB) may take longer than a protocol call.
+        let client = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(1800))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(RemotePacks {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            client,
+        })
+    }
+}
+
+impl refinery_build::packs::PackMirror for RemotePacks {
+    /// Streams the archive into `<dir>/<key>.tar.gz`; 404 is `Ok(None)`, any other
+    /// failure an `Err` naming the URL (without credentials).
+    fn fetch(
+        &self,
+        key: &str,
+        dir: &Path,
+    ) -> Result<Option<refinery_build::packs::MirroredPack>, String> {
+        let url = format!("{}/api/packs/{key}", self.base);
+        let shown = refinery_index::redact_url(&url);
+        let mut request = self.client.get(&url);
+        if let Some(token) = &self.token {
+            request = request.header(WORKER_TOKEN_HEADER, token);
+        }
+        let mut response = request.send().map_err(|e| format!("{shown}: {e}"))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(format!("{shown} answered {status}"));
+        }
+        let sha256 = response
+            .headers()
+            .get(refinery_contract::PACK_SHA256_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "{shown} sent no {} header",
+                    refinery_contract::PACK_SHA256_HEADER
+                )
+            })?;
+        let archive = dir.join(format!("{key}.tar.gz"));
+        let mut file = fs_err::File::create(&archive).map_err(|e| e.to_string())?;
+        response
+            .copy_to(&mut file)
+            .map_err(|e| format!("{shown}: the download broke off: {e}"))?;
+        Ok(Some(refinery_build::packs::MirroredPack {
+            archive,
+            sha256,
+            url: shown,
+        }))
+    }
 }
 
 impl RemoteSource {
@@ -313,28 +416,33 @@ impl RemoteSource {
 }
 
 /// `GET /api/queue/stats` (and `/api/queue` with `list`) of a running control plane.
-pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, String> {
+///
+/// # Errors
+/// [`RemoteError`]: no HTTP client, the control plane unreachable, or its error status and message.
+pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value, RemoteError> {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())?;
-    let get = |path: &str| -> Result<Value, String> {
+        .map_err(|source| RemoteError::Client { source })?;
+    let get = |path: &str| -> Result<Value, RemoteError> {
         let mut request = client.get(format!("{}{path}", base.trim_end_matches('/')));
         if let Some(token) = token {
             request = request.header("X-Worker-Token", token);
         }
-        let response = request
-            .send()
-            .map_err(|e| format!("{}: {e}", refinery_index::redact_url(base)))?;
+        let response = request.send().map_err(|source| RemoteError::Request {
+            location: refinery_index::redact_url(base),
+            source,
+        })?;
         let status = response.status();
         let body: Value = response.json().unwrap_or(Value::Null);
         if !status.is_success() {
-            return Err(format!(
-                "{status}: {}",
-                body["error"]["message"]
+            return Err(RemoteError::Status {
+                status,
+                message: body["error"]["message"]
                     .as_str()
                     .unwrap_or("request failed")
-            ));
+                    .to_string(),
+            });
         }
         Ok(body)
     };

@@ -87,6 +87,7 @@ impl WorkerOptions {
             environment: EnvironmentChoice::Rootfs {
                 envs_dir,
                 accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+                make_host_python: true,
             },
             max_attempts: 1,
             attempt_timeout: Some(Duration::from_secs(3600)),
@@ -135,6 +136,11 @@ pub trait JobSource: Send + Sync {
     fn reap(&self, max_restarts: i64) -> Result<usize, QueueError>;
     /// Whether the build writes into the control plane's own history database.
     fn shares_history(&self) -> bool;
+    /// Where the builds ask for a native library pack before making it (a remote
+    /// control plane serves its own; a local source shares the packs folder already).
+    fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
+        None
+    }
 }
 
 /// Job `id` when `attempt` still holds its lease (the fencing token of every worker call);
@@ -222,12 +228,13 @@ pub struct WorkerSummary {
 }
 
 /// Claims and builds jobs until the queue is empty (or forever with `keep_polling`), or
-/// until `stop` is set.
+/// until `stop` is set. The error is the queue's, after three failed claims in a row
+/// (without `keep_polling`).
 pub fn run_worker(
     options: &WorkerOptions,
     source: &dyn JobSource,
     stop: &AtomicBool,
-) -> Result<WorkerSummary, String> {
+) -> Result<WorkerSummary, QueueError> {
     let mut summary = WorkerSummary::default();
     let mut failures_in_a_row = 0;
     loop {
@@ -244,7 +251,7 @@ pub fn run_worker(
                 failures_in_a_row += 1;
                 eprintln!("worker {}: cannot claim a job: {e}", options.id);
                 if !options.keep_polling && failures_in_a_row >= 3 {
-                    return Err(e.to_string());
+                    return Err(e);
                 }
                 std::thread::sleep(options.poll.max(Duration::from_millis(500)));
                 continue;
@@ -650,6 +657,9 @@ fn build_in(
         // As in the job's plan: the version asked for or nothing.
         fallback_latest: false,
         build_frontend: options.build_frontend,
+        pack_mirror: source
+            .pack_mirror()
+            .map(refinery_build::context::PackMirrorHandle),
     };
     // The build tells the recorder what it does: history, forwarding, log files.
     let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {

@@ -214,6 +214,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         verify: options.verify.clone(),
         fallback_latest: settings.fallback_latest,
         build_frontend: options.environment.build_frontend,
+        pack_mirror: None,
     };
     let client = IndexClient::new(settings.index.clone())?;
     let manifest = execute_plan(&plan, &run_settings, &client, &reporter, &recorder)?;
@@ -323,26 +324,25 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             force,
             ..
         }) => {
-            refinery_build::emulation::check_execution().map_err(anyhow::Error::msg)?;
+            refinery_build::emulation::check_execution()?;
             let store = store_for(cache)?;
-            let recipe = RootfsRecipe::for_python(python).map_err(anyhow::Error::msg)?;
+            let recipe = RootfsRecipe::for_python(python)?;
             let reporter = TerminalReporter::new(quiet);
             let path = if *force {
                 let _ = store.remove(&recipe.key());
                 store.create(&recipe, &reporter)
             } else {
                 store.ensure(&recipe, &reporter)
-            }
-            .map_err(anyhow::Error::msg)?;
+            }?;
             // Opening makes the mount points builds need, so that no build writes the base.
             let target = refinery_pep::Target::new(python, "manylinux2014_s390x")
                 .map_err(anyhow::Error::msg)?;
             let choice = refinery_build::EnvironmentChoice::Rootfs {
                 envs_dir: store.dir().parent().unwrap_or(store.dir()).to_path_buf(),
                 accelerate: refinery_build::accelerate::AccelerateMode::Auto,
+                make_host_python: true,
             };
-            refinery_build::open_environment(&choice, &target, &reporter)
-                .map_err(anyhow::Error::msg)?;
+            refinery_build::open_environment(&choice, &target, &reporter)?;
             drop(reporter);
             println!("{} ready at {}", recipe.key(), path.display());
         }
@@ -437,7 +437,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                         }
                         removed.extend(bases);
                     }
-                    Err(e) if removed.is_empty() => return Err(anyhow::Error::msg(e)),
+                    Err(e) if removed.is_empty() => return Err(e.into()),
                     Err(_) => {}
                 }
             }
@@ -447,11 +447,9 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
         }
         EnvCommand::Layer(args) => {
             let store = store_for(&args.cache)?;
-            let recipe = RootfsRecipe::for_python(&args.python).map_err(anyhow::Error::msg)?;
+            let recipe = RootfsRecipe::for_python(&args.python)?;
             let reporter = TerminalReporter::new(quiet);
-            let base = store
-                .ensure(&recipe, &reporter)
-                .map_err(anyhow::Error::msg)?;
+            let base = store.ensure(&recipe, &reporter)?;
             let layer_recipe = refinery_build::layers::LayerRecipe::new(
                 &recipe.key(),
                 &recipe.suite,
@@ -655,10 +653,7 @@ fn worker_options(
         crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
     options.pip_env = options.index.pip_env();
     if let Some(path) = hints_file {
-        options
-            .catalog
-            .extend_from_file(path)
-            .map_err(anyhow::Error::msg)?;
+        options.catalog.extend_from_file(path)?;
     }
     Ok(options)
 }
@@ -722,13 +717,13 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
     config.platform_tag = target.platform_tag().to_string();
     config.index = crate::config::index_config(&args.index, &ConfigFile::default(), &cache);
     if let Some(json) = var("PLAN_OVERRIDES_JSON") {
-        config.overrides = refinery_plan::parse_overrides(&json, "PLAN_OVERRIDES_JSON")
-            .map_err(anyhow::Error::msg)?;
+        config.overrides = refinery_plan::parse_overrides(&json, "PLAN_OVERRIDES_JSON")?;
     }
     config.allow_index_options = args.allow_index_options;
     config.max_wheel_bytes = args.max_upload_mib.max(1) * 1024 * 1024;
     config.max_restarts = args.max_restarts.max(0);
     config.hints_catalog = args.hints_file.clone();
+    config.packs_dir = envs_dir(&cache).join("packs");
     config.shutdown_grace = seconds("--shutdown-grace", args.shutdown_grace)?;
     config.header_read_timeout = seconds("--header-read-timeout", args.header_read_timeout)?;
     config.idle_timeout = seconds("--idle-timeout", args.idle_timeout)?;
@@ -763,7 +758,7 @@ pub fn serve(args: &crate::cli::ServeArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot resolve --host {}", args.host))?
         .next()
         .with_context(|| format!("--host {} has no address", args.host))?;
-    refinery_server::serve(config, addr).map_err(anyhow::Error::msg)?;
+    refinery_server::serve(config, addr)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -794,8 +789,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
                 &url,
                 crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?,
                 options.lease,
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             eprintln!(
                 "worker {}: jobs from {}",
                 options.id,
@@ -815,8 +809,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
             );
             refinery_worker::worker::run_worker(&options, &source, &stop)
         }
-    }
-    .map_err(anyhow::Error::msg)?;
+    }?;
     println!(
         "worker {}: {} jobs, {} succeeded, {} failed, {} lost their lease",
         options.id, summary.jobs, summary.succeeded, summary.failed, summary.lost
@@ -832,8 +825,7 @@ pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
             &url,
             crate::env_vars::secret("WORKER_TOKEN", None, "WORKER_TOKEN_FILE")?.as_deref(),
             args.list,
-        )
-        .map_err(anyhow::Error::msg)?,
+        )?,
         None => {
             let (cache, database_url, _) = store_paths(&args.store)?;
             let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
@@ -887,9 +879,12 @@ pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
     let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
     let cas = refinery_store::Cas::new(cache.join("cas").join("v1"));
-    let (projects, wheels) =
-        refinery_server::simple::write_static_index(&*store, &cas, Some(&history_db), &args.output)
-            .map_err(anyhow::Error::msg)?;
+    let (projects, wheels) = refinery_server::simple::write_static_index(
+        &*store,
+        &cas,
+        Some(&history_db),
+        &args.output,
+    )?;
     println!(
         "{projects} projects, {wheels} wheels: {}/simple/ (serve {} with any web server)",
         args.output.display(),

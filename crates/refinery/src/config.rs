@@ -200,13 +200,11 @@ pub fn plan_settings(args: &PlanArgs, config: &ConfigFile) -> Result<PlanSetting
         None => config.max_deps.unwrap_or(DEFAULT_MAX_DEPS),
     };
     let mut overrides = match &config.overrides {
-        Some(value) => parse_overrides(&value.to_string(), "the [overrides] of the config file")
-            .map_err(anyhow::Error::msg)?,
+        Some(value) => parse_overrides(&value.to_string(), "the [overrides] of the config file")?,
         None => Overrides::new(),
     };
     if let Some(json) = var("PLAN_OVERRIDES_JSON") {
-        overrides
-            .extend(parse_overrides(&json, "PLAN_OVERRIDES_JSON").map_err(anyhow::Error::msg)?);
+        overrides.extend(parse_overrides(&json, "PLAN_OVERRIDES_JSON")?);
     }
     let history_db = args
         .history_db
@@ -334,12 +332,13 @@ impl EnvironmentOptions {
                 self.container_cpu.clone(),
                 self.container_memory.clone(),
                 self.accelerate,
-            )
-            .map_err(anyhow::Error::msg)?
+            )?
         } else {
             EnvironmentChoice::Rootfs {
                 envs_dir,
                 accelerate: self.accelerate,
+                make_host_python: self.build_frontend
+                    != refinery_build::native_frontend::FrontendMode::Emulated,
             }
         })
     }
@@ -407,7 +406,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
         catalog: {
             let mut catalog = refinery_build::hints::Catalog::builtin();
             if let Some(path) = args.hints_file.as_ref().or(config.hints_file.as_ref()) {
-                catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+                catalog.extend_from_file(path)?;
             }
             catalog
         },
@@ -465,7 +464,7 @@ pub fn verify_settings(
     };
     let mut catalog = SmokeCatalog::builtin();
     if let Some(path) = args.smoke_tests.as_ref().or(config.smoke_tests.as_ref()) {
-        catalog.extend_from_file(path).map_err(anyhow::Error::msg)?;
+        catalog.extend_from_file(path)?;
     }
     Ok(VerifySettings {
         level,

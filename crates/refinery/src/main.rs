@@ -3,6 +3,7 @@
 mod cli;
 mod commands;
 mod config;
+mod diagnostics;
 mod env_vars;
 mod exit_codes;
 mod report;
@@ -51,16 +52,9 @@ fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `error:` then each cause; `hint:` lines from the messages are kept as they are.
+/// `error:`, `Caused by:` and `hint:` lines, each once (see [`diagnostics`]).
 fn render_error(err: &anyhow::Error) {
-    let text = refinery_index::redact_url(&err.to_string());
-    eprintln!("error: {text}");
-    for cause in err.chain().skip(1) {
-        eprintln!(
-            "  Caused by: {}",
-            refinery_index::redact_url(&cause.to_string())
-        );
-    }
+    eprint!("{}", diagnostics::render(err.as_ref()));
 }
 
 fn init_tracing(verbose: u8) {

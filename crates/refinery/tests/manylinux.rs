@@ -1020,3 +1020,246 @@ assert tiff.startswith("LIBTIFF, Version 4.5.0"), tiff
 print(sys.byteorder)"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
 }
+
+/// An sdist whose C extension finds bzip2 through `pkg-config` (the environment has no
+/// `bzip2.pc`, so the hint selects the bzip2 pack) and reports its version.
+fn write_bzip2_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <bzlib.h>
+
+static PyObject *version(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(BZ2_bzlibVersion());
+}
+
+static PyMethodDef methods[] = {{"version", version, METH_NOARGS, "libbz2's version"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bzver", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_bzver(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "bzip2"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("bzver", ["bzver.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "bzver",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("bzver.c".to_string(), source.to_string()),
+    )
+}
+
+/// An environments folder whose build environments, Zig and Rust are the shared ones
+/// (links) but whose packs folder is its own and empty, so packs are made cold.
+fn envs_with_empty_packs(dir: &Path) -> std::path::PathBuf {
+    let envs = dir.join("envs");
+    std::fs::create_dir_all(envs.join("packs")).unwrap();
+    for entry in std::fs::read_dir(envs_dir()).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "packs" {
+            std::os::unix::fs::symlink(entry.path(), envs.join(entry.file_name())).unwrap();
+        }
+    }
+    envs
+}
+
+/// Entries of a packs folder other than its lock folder.
+fn pack_store_entries(packs: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(packs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".locks")
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+#[ignore = "needs Debian's source pool and the s390x rootfs environment"]
+fn a_pack_whose_source_fails_fails_the_package_naming_its_log_and_the_next_run_builds_it() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let envs = envs_with_empty_packs(tmp.path());
+    let packs = envs.join("packs");
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_bzip2_sdist(&index_dir);
+    let index = refinery_index::testing::LocalIndex::serve_dir(&index_dir).unwrap();
+    let overrides = r#"{"bzver": {"variant": "no-isolation"}}"#;
+    let mirror = tmp.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let mirror_url = format!("file://{}/", mirror.display());
+    let run = |name: &str, mirror: Option<&str>| {
+        let work = tmp.path().join(name);
+        let input = requirements(&work, "bzver==1.0\n");
+        let mut env = vec![
+            ("PLAN_OVERRIDES_JSON", overrides),
+            ("REFINERY_ENVS_DIR", envs.to_str().unwrap()),
+        ];
+        if let Some(mirror) = mirror {
+            env.push(("REFINERY_PACK_SOURCES", mirror));
+        }
+        let (output, out) = main_job_with_env(
+            &input,
+            &work,
+            &[
+                "--index-url",
+                &index.url,
+                "--platform-tag",
+                "manylinux2014_s390x",
+                "--max-attempts",
+                "1",
+            ],
+            &env,
+        );
+        let e = entry(&manifest(&out), "bzver").clone();
+        (output, out, e)
+    };
+    // The failed package's detail names the pack's log, which says why.
+    let failed_with_log = |e: &serde_json::Value, why: &str| {
+        assert_eq!(e["status"], "failed", "{e}");
+        let detail = e["detail"].as_str().unwrap();
+        assert!(detail.contains("the pack bzip2 1.0.8"), "{detail}");
+        let log = detail
+            .split("see ")
+            .nth(1)
+            .and_then(|rest| rest.split([';', ' ']).next())
+            .unwrap_or_else(|| panic!("no log named: {detail}"));
+        assert!(log.contains("-pack-bzip2-1.0.8-glibc2.17-"), "{detail}");
+        let text = std::fs::read_to_string(log).unwrap();
+        assert!(text.contains(why), "{text}");
+        assert!(text.contains("bzip2_1.0.8.orig.tar.gz"), "{text}");
+    };
+
+    // 1. The mirror lacks the source: the download fails.
+    let (_, _, e) = run("missing", Some(&mirror_url));
+    failed_with_log(&e, "cannot download");
+    assert!(
+        pack_store_entries(&packs).is_empty(),
+        "{:?}",
+        pack_store_entries(&packs)
+    );
+
+    // 2. The mirror's copy has other bytes: refused by its sha256.
+    std::fs::write(
+        mirror.join("bzip2_1.0.8.orig.tar.gz"),
+        b"not the bzip2 source",
+    )
+    .unwrap();
+    let (_, _, e) = run("corrupt", Some(&mirror_url));
+    failed_with_log(&e, "sha256 mismatch");
+    assert!(
+        pack_store_entries(&packs).is_empty(),
+        "{:?}",
+        pack_store_entries(&packs)
+    );
+
+    // 3. From Debian: nothing of the failed runs is taken, the pack is made and linked.
+    let (output, out, e) = run("debian", None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let made = pack_store_entries(&packs);
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert!(made[0].starts_with("bzip2-1.0.8-glibc2.17-"), "{made:?}");
+    assert!(packs.join(&made[0]).join("refinery-pack.json").is_file());
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    assert_s390x_python_prints(
+        &rootfs,
+        &unpacked,
+        "import bzver; print(bzver.version())",
+        "1.0.8, 13-Jul-2019",
+    );
+}
+
+/// An sdist whose C extension finds SQLite through `pkg-config` and runs one SQL
+/// statement on an in-memory database, returning the first column of each row as text.
+fn write_sqlite_sdist(dir: &Path) -> std::path::PathBuf {
+    let source = r#"#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <sqlite3.h>
+
+static int row(void *list, int n, char **values, char **names) {
+    PyObject *text = PyUnicode_FromString(values[0] ? values[0] : "NULL");
+    PyList_Append((PyObject *)list, text);
+    Py_DECREF(text);
+    return 0;
+}
+
+static PyObject *run(PyObject *self, PyObject *args) {
+    const char *sql;
+    if (!PyArg_ParseTuple(args, "s", &sql)) return NULL;
+    sqlite3 *db;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK) return PyErr_Format(PyExc_RuntimeError, "open failed");
+    PyObject *rows = PyList_New(0);
+    char *error = NULL;
+    if (sqlite3_exec(db, sql, row, rows, &error) != SQLITE_OK) {
+        PyErr_Format(PyExc_RuntimeError, "%s", error);
+        sqlite3_free(error);
+        sqlite3_close(db);
+        Py_DECREF(rows);
+        return NULL;
+    }
+    sqlite3_close(db);
+    return rows;
+}
+
+static PyObject *version(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(sqlite3_libversion());
+}
+
+static PyMethodDef methods[] = {
+    {"run", run, METH_VARARGS, "run SQL"},
+    {"version", version, METH_NOARGS, "SQLite's version"},
+    {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sqlver", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_sqlver(void) { return PyModule_Create(&module); }
+"#;
+    let setup_py = r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sqlite3"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("sqlver", ["sqlver.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#;
+    write_setuptools_sdist(
+        dir,
+        "sqlver",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
+        ("sqlver.c".to_string(), source.to_string()),
+    )
+}
+
+#[test]
+#[ignore = "needs PyPI's file host (the SQLite amalgamation) and the s390x rootfs environment"]
+fn the_sqlite_pack_links_into_an_extension_for_manylinux2014() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Attempt 1 fails in pkg-config ("Package sqlite3 was not found"); the hint selects
+    // the pack for attempt 2.
+    let (rootfs, unpacked) =
+        generated_sdist_links_packs(tmp.path(), write_sqlite_sdist, "sqlver", &["sqlite"]);
+    // FTS5 and R*Tree compiled in, JSON built in, and a recursive query, on big-endian.
+    let code = r#"import sqlver
+assert sqlver.version() == "3.46.1", sqlver.version()
+assert sqlver.run("create virtual table t using fts5(body); insert into t values ('big endian s390x'), ('little endian'); select body from t where t match 'big'") == ["big endian s390x"]
+assert sqlver.run("create virtual table r using rtree(id, x0, x1); insert into r values (1, 0, 10); select id from r where x0 <= 5 and x1 >= 5") == ["1"]
+assert sqlver.run("""select json_extract('{"a": [1, 2, 3]}', '$.a[2]')""") == ["3"]
+print(sqlver.run("with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) select sum(i) from n")[0])"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "5050");
+}

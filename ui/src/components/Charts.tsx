@@ -38,6 +38,7 @@ export interface TimePoint {
   ok: boolean;
 }
 
+// eslint-disable-next-line react-hooks/purity -- the chart is drawn relative to this render; polling re-renders it
 export function BuildsOverTime({ points, now = Date.now() }: { points: TimePoint[]; now?: number }) {
   const buckets: Bucket[] = bucketize(points, now);
   const max = niceMax(Math.max(0, ...buckets.map((b) => b.ok + b.bad)));

@@ -1,4 +1,4 @@
-import { Fragment, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { Fragment, useMemo, useRef, useState, type ReactNode } from 'react';
 import {
   nextSort,
   pageButtons,
@@ -58,10 +58,8 @@ export function DataTable<T, K extends string | number>(props: DataTableProps<T,
     if (!col?.sort) return rows.slice();
     return sortRows(rows, col.sort, sort.dir);
   }, [rows, sort, columns]);
+  // paginate clamps the page to the rows there are; every control works from view.page.
   const view = paginate(sorted, page, pageSize);
-  useEffect(() => {
-    if (view.page !== page) setPage(view.page);
-  }, [view.page, page]);
 
   const pageKeys = view.rows.map(rowKey);
   const selectable = !!selected && !!onSelectedChange;

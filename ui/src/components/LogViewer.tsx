@@ -71,7 +71,10 @@ export function LogViewer(props: LogViewerProps) {
   const count = buffer.count;
   const get = useCallback((i: number) => buffer.line(i), [buffer]);
   const columns = wrap && size.width > 0 ? Math.max(10, Math.floor((size.width - 16) / charWidth) - GUTTER_CH - 1) : null;
+  // `version` is how the buffer (mutated in place) says it changed: it must recompute these.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const offsets = useMemo(() => rowOffsets(get, count, wrap ? (columns ?? 120) : null), [get, count, version, wrap, columns]);
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const matches = useMemo(() => findMatches(get, count, debounced, caseSensitive), [get, count, version, debounced, caseSensitive]);
   const viewportHeight = size.height || fallbackHeight;
   const win = visibleWindow(offsets, scrollTop, viewportHeight, rowHeight);
@@ -79,6 +82,7 @@ export function LogViewer(props: LogViewerProps) {
   // Keep the current match valid when the matches change.
   const currentLine = current >= 0 && current < matches.length ? matches[current] : -1;
   useEffect(() => {
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- the search box steps from this index, so it is clamped in state
     if (current >= matches.length) setCurrent(matches.length ? matches.length - 1 : -1);
   }, [matches, current]);
 

@@ -1,11 +1,18 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
+import { QueryClient, useQuery } from '@tanstack/react-query';
 import { api } from './api';
 
-// Pages reload after actions elsewhere (a retry from the dashboard refreshes the queue).
-type RefreshListener = () => void;
-const refreshListeners = new Set<RefreshListener>();
+/**
+ * The dashboard's one cache of API answers (TanStack Query), keyed by the API path. No
+ * retries: a failing refresh shows its error at once (and the last good data stays).
+ */
+export const queryClient = new QueryClient({
+  defaultOptions: { queries: { retry: false, refetchOnWindowFocus: false } },
+});
+
+/** Pages reload after actions elsewhere (a retry from the dashboard refreshes the queue). */
 export function refreshAll() {
-  refreshListeners.forEach((l) => l());
+  void queryClient.invalidateQueries();
 }
 
 export interface ApiState<T> {
@@ -16,64 +23,20 @@ export interface ApiState<T> {
 }
 
 /**
- * Fetches `path` (null: nothing), optionally every `intervalMs`. Keeps the last good data
- * when a refresh fails, so a flaky API shows a banner rather than a blank page.
+ * Fetches `path` (null: nothing), optionally every `intervalMs` while the page is visible.
+ * Keeps the last good data when a refresh fails, so a flaky API shows a banner rather than
+ * a blank page.
  */
 export function useApi<T>(path: string | null, intervalMs?: number): ApiState<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-  const [loading, setLoading] = useState<boolean>(path !== null);
-  const [tick, setTick] = useState(0);
-  const lastPath = useRef<string | null>(null);
-  const reload = useCallback(() => setTick((t) => t + 1), []);
-
-  useEffect(() => {
-    refreshListeners.add(reload);
-    return () => {
-      refreshListeners.delete(reload);
-    };
-  }, [reload]);
-
-  useEffect(() => {
-    if (path === null) {
-      setLoading(false);
-      return;
-    }
-    if (lastPath.current !== path) {
-      lastPath.current = path;
-      setData(undefined);
-      setLoading(true);
-    }
-    const controller = new AbortController();
-    let alive = true;
-    api<T>(path, { signal: controller.signal })
-      .then((d) => {
-        if (!alive) return;
-        setData(d);
-        setError(undefined);
-        setLoading(false);
-      })
-      .catch((e) => {
-        if (!alive) return;
-        setError(e);
-        setLoading(false);
-      });
-    return () => {
-      alive = false;
-      controller.abort();
-    };
-  }, [path, tick]);
-
-  useEffect(() => {
-    if (!intervalMs || path === null) return;
-    const id = setInterval(() => {
-      if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
-      reload();
-    }, intervalMs);
-    return () => clearInterval(id);
-  }, [intervalMs, path, reload]);
-
-  return { data, error, loading, reload };
+  const query = useQuery({
+    queryKey: [path],
+    queryFn: ({ signal }) => api<T>(path!, { signal }),
+    enabled: path !== null,
+    refetchInterval: intervalMs || false,
+  });
+  const { refetch } = query;
+  const reload = useCallback(() => void refetch(), [refetch]);
+  return { data: query.data, error: query.error ?? undefined, loading: path !== null && query.isPending, reload };
 }
 
 /** Runs an action with a busy flag. */

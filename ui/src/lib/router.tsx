@@ -1,82 +1,33 @@
-// A small history-API router: every page has its own URL, query strings hold the
-// shareable state (filters, tabs, searches), and deep links work on reload because the
-// server answers every non-API path with index.html.
-import {
-  createContext,
-  useCallback,
-  useContext,
-  useEffect,
-  useMemo,
-  useState,
-  type AnchorHTMLAttributes,
-  type MouseEvent,
-  type ReactNode,
-} from 'react';
+// The pages' view of the router (TanStack Router, routes in ../routes.tsx): every page has
+// its own URL, query strings hold the shareable state (filters, tabs, searches), and deep
+// links work on reload because the server answers every non-API path with index.html.
+import { useRouter, useRouterState } from '@tanstack/react-router';
+import { useCallback, type AnchorHTMLAttributes, type MouseEvent } from 'react';
 
 export interface Location {
   pathname: string;
   search: string;
 }
 
-interface RouterValue {
-  location: Location;
-  navigate: (to: string, opts?: { replace?: boolean }) => void;
-}
-
-const RouterContext = createContext<RouterValue>({
-  location: { pathname: '/', search: '' },
-  navigate: () => {},
-});
-
-function readLocation(): Location {
-  return { pathname: window.location.pathname, search: window.location.search };
-}
-
-export function Router({ children }: { children: ReactNode }) {
-  const [location, setLocation] = useState<Location>(readLocation);
-  useEffect(() => {
-    const onPop = () => setLocation(readLocation());
-    window.addEventListener('popstate', onPop);
-    return () => window.removeEventListener('popstate', onPop);
-  }, []);
-  const navigate = useCallback((to: string, opts?: { replace?: boolean }) => {
-    const current = window.location.pathname + window.location.search;
-    if (to === current) return;
-    if (opts?.replace) window.history.replaceState(null, '', to);
-    else window.history.pushState(null, '', to);
-    setLocation(readLocation());
-    if (!opts?.replace) window.scrollTo?.(0, 0);
-  }, []);
-  const value = useMemo(() => ({ location, navigate }), [location, navigate]);
-  return <RouterContext.Provider value={value}>{children}</RouterContext.Provider>;
-}
-
+/** The current path and raw query string (`?a=1`, or ''), from TanStack Router's state. */
 export function useLocation(): Location {
-  return useContext(RouterContext).location;
+  return useRouterState({
+    select: (s) => ({ pathname: s.location.pathname, search: s.location.searchStr }),
+    structuralSharing: true,
+  });
 }
 
+/** Goes to `to` (a path with its query string); `replace` keeps history short. */
 export function useNavigate() {
-  return useContext(RouterContext).navigate;
-}
-
-/** Matches `/packages/:name` against a path; returns the decoded params or null. */
-export function matchPath(pattern: string, pathname: string): Record<string, string> | null {
-  const p = pattern.split('/').filter(Boolean);
-  const s = pathname.replace(/\/+$/, '').split('/').filter(Boolean);
-  if (p.length !== s.length) return null;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < p.length; i++) {
-    if (p[i].startsWith(':')) {
-      try {
-        params[p[i].slice(1)] = decodeURIComponent(s[i]);
-      } catch {
-        return null;
-      }
-    } else if (p[i] !== s[i]) {
-      return null;
-    }
-  }
-  return params;
+  const router = useRouter();
+  return useCallback(
+    (to: string, opts?: { replace?: boolean }) => {
+      const here = router.state.location;
+      if (to === here.pathname + here.searchStr) return;
+      void router.navigate({ href: to, replace: opts?.replace, resetScroll: !opts?.replace });
+    },
+    [router],
+  );
 }
 
 /** One query parameter, kept in the URL (replace, so typing does not flood history). */

@@ -122,6 +122,7 @@ export function Builds() {
     [queue.data, q],
   );
   useEffect(() => {
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- jobs that left the queue leave the selection kept for bulk actions
     if (queue.data) setSelected((s) => pruneSelection(s, queue.data!.jobs.map((j) => j.id)));
   }, [queue.data]);
 

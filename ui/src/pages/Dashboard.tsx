@@ -20,6 +20,7 @@ export function Dashboard() {
   const [triggering, setTriggering] = useState(false);
 
   const s = stats.data;
+  // eslint-disable-next-line react-hooks/purity -- ages are shown relative to this render; polling re-renders it
   const now = Date.now();
   const liveWorkers = s?.workers.filter((w) => w.state !== 'offline') ?? [];
   // Builds only: a reuse, a cache hit or a missing package is not a build (ranBuild).

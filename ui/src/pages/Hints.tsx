@@ -1,6 +1,6 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
 import { api, enc, errorMessage } from '../lib/api';
-import { refreshAll, useApi } from '../lib/hooks';
+import { refreshAll, useApi, useDebounced } from '../lib/hooks';
 import { fmtIso, fmtTime } from '../lib/format';
 import { Link, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
@@ -137,24 +137,13 @@ interface Check {
  * cannot judge them. `null` until the server answered for exactly these values.
  */
 export function useServerCheck(pattern: string, packages: string): Check | null {
-  const [check, setCheck] = useState<Check | null>(null);
-  useEffect(() => {
-    if (!pattern) return undefined;
-    let live = true;
-    const timer = setTimeout(async () => {
-      try {
-        const r = await api<{ valid: boolean; message?: string }>(`/api/hints/validate?pattern=${enc(pattern)}&packages=${enc(packages)}`);
-        if (live) setCheck({ pattern, packages, ...r });
-      } catch {
-        // Unreachable server: the banner says so; saving will say what is wrong.
-      }
-    }, 200);
-    return () => {
-      live = false;
-      clearTimeout(timer);
-    };
-  }, [pattern, packages]);
-  return check && check.pattern === pattern && check.packages === packages ? check : null;
+  const asked = { pattern: useDebounced(pattern, 200), packages: useDebounced(packages, 200) };
+  const current = asked.pattern === pattern && asked.packages === packages;
+  // Unreachable server: the banner says so; saving will say what is wrong.
+  const { data } = useApi<{ valid: boolean; message?: string }>(
+    asked.pattern ? `/api/hints/validate?pattern=${enc(asked.pattern)}&packages=${enc(asked.packages)}` : null,
+  );
+  return current && pattern && data ? { pattern, packages, ...data } : null;
 }
 
 export function Hints() {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api, apiBase, apiText, apiUrl, enc, errorMessage } from '../lib/api';
+import { useApi } from '../lib/hooks';
 import { LogBuffer } from '../lib/log';
 import { Link, packagePath, useLocation, useQueryParam } from '../lib/router';
 import type { Job } from '../lib/types';
@@ -22,7 +23,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
   const buffer = useMemo(() => new LogBuffer(), []);
   const [version_, setVersion] = useState(0);
   const [phase, setPhase] = useState<Phase>({ kind: 'connecting' });
-  const [job, setJob] = useState<Job | null>(null);
+  const [jobId, setJobId] = useState<number | null>(null);
   const [attempt, setAttempt] = useState(0);
   const frame = useRef<number | null>(null);
 
@@ -41,6 +42,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
     let retry: ReturnType<typeof setTimeout> | null = null;
     let alive = true;
     buffer.reset();
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- a new stream starts from an empty buffer
     setVersion(buffer.version);
     setPhase({ kind: 'connecting' });
 
@@ -66,7 +68,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
         es?.close();
         if (!alive) return;
         setPhase({ kind: 'ended', status, detail });
-        api<{ job: Job }>(`/api/jobs/${jobId}`).then((r) => alive && setJob(r.job)).catch(() => {});
+        if (alive) setJobId(jobId);
       });
       es.addEventListener('error', () => {
         if (!alive || !es) return;
@@ -82,7 +84,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
         const path = jobParam ? `/api/jobs/${jobParam}/logs/chunks?limit=1` : `/api/logs/${enc(name)}/${enc(version)}/chunks?limit=1`;
         const probe = await api<{ job_id: number; status: string; done: boolean }>(path);
         if (!alive) return;
-        api<{ job: Job }>(`/api/jobs/${probe.job_id}`).then((r) => alive && setJob(r.job)).catch(() => {});
+        if (alive) setJobId(probe.job_id);
         openStream(probe.job_id);
       } catch (e) {
         if (!alive) return;
@@ -117,22 +119,9 @@ export function LogPage({ name, version }: { name: string; version: string }) {
   }, [name, version, jobParam, buffer, flush, attempt]);
 
   // While the log streams the job moves on (leased → building → …): keep the header's
-  // status in step with it.
-  const liveJob = phase.kind === 'live' ? phase.jobId : null;
-  useEffect(() => {
-    if (liveJob === null) return undefined;
-    let stop = false;
-    const load = () =>
-      api<{ job: Job }>(`/api/jobs/${liveJob}`)
-        .then((r) => !stop && setJob(r.job))
-        .catch(() => {});
-    void load();
-    const id = setInterval(load, 2000);
-    return () => {
-      stop = true;
-      clearInterval(id);
-    };
-  }, [liveJob]);
+  // status in step with it. A failed look-up leaves the header as it was.
+  const jobQuery = useApi<{ job: Job }>(jobId !== null ? `/api/jobs/${jobId}` : null, phase.kind === 'live' ? 2000 : undefined);
+  const job = jobQuery.data?.job ?? null;
 
   const statusNode = (() => {
     switch (phase.kind) {

@@ -15,6 +15,7 @@ export function SettingsPage() {
   const [busy, setBusy] = useState<string | null>(null);
   const [local, setLocal] = useState<Settings | null>(null);
   useEffect(() => {
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- the form edits a copy of what the server has
     if (settings.data) setLocal(settings.data);
   }, [settings.data]);
 

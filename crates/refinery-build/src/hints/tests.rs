@@ -59,6 +59,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("** make sure the development packages of libxml2 and libxslt are installed **", "libxslt"),
     ("WARNING: The C extension could not be compiled, speedups are not enabled.", "pure-python-fallback"),
     ("Error compiling module, falling back to pure Python", "pure-python-fallback"),
+    ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/charset_normalizer/cd.pyx and 1 more sources)", "charset-normalizer-cython"),
     ("Plain-Python build succeeded.", "pure-python-fallback"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
 ];
@@ -94,6 +95,7 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
     ("checking for libxslt... yes", "libxslt"),
     ("building 'markupsafe._speedups' extension", "pure-python-fallback"),
+    ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/markupsafe/_speedups.c)", "charset-normalizer-cython"),
 ];
 
 #[test]
@@ -137,13 +139,15 @@ fn a_broken_pattern_names_the_entry() {
         "[[hint]]\nid = \"bad\"\npattern = \"(unclosed\"\nmessage = \"m\"\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("my.toml") && err.contains("\"bad\""), "{err}");
     let err = Catalog::parse(
         "[[hint]]\nid = \"x\"\npatern = \"a\"\nmessage = \"m\"\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("my.toml"), "{err}");
 }
 
@@ -273,7 +277,7 @@ fn entries_that_could_run_code_or_name_nothing_real_are_refused() {
         (r#"apt = ["curl; rm -rf /"]"#, "curl; rm -rf /"),
     ] {
         let text = format!("[[hint]]\nid = \"bad\"\npattern = \"x\"\nmessage = \"m\"\n{entry}\n");
-        let err = Catalog::parse(&text, "extra.toml").unwrap_err();
+        let err = Catalog::parse(&text, "extra.toml").unwrap_err().to_string();
         assert!(
             err.contains("extra.toml") && err.contains("\"bad\"") && err.contains(what),
             "{entry}: {err}"
@@ -326,6 +330,14 @@ fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_
             ],
             "openblas",
             "libopenblas-dev liblapack-dev",
+        ),
+        (
+            [
+                "Package sqlite3 was not found in the pkg-config search path.",
+                "src/x.c:2:10: fatal error: sqlite3.h: No such file or directory",
+            ],
+            "sqlite",
+            "libsqlite3-dev",
         ),
         (
             [
@@ -429,6 +441,12 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
         assert_eq!(ids, want, "{name}");
     }
     assert!(catalog.up_front("pandas").is_empty());
+    let cython: Vec<&str> = catalog
+        .up_front("Charset_Normalizer")
+        .iter()
+        .map(|h| h.id.as_str())
+        .collect();
+    assert_eq!(cython, ["charset-normalizer-cython"]);
     assert!(catalog.up_front("not a name!").is_empty());
     let openblas = catalog.up_front("numpy")[0];
     // An older glibc than the environment's: the pack; else the system packages.
@@ -450,7 +468,8 @@ fn an_up_front_entry_that_is_not_a_package_name_is_refused() {
         "[[hint]]\nid = \"x\"\npattern = \"a\"\nmessage = \"m\"\nup_front = [\"numpy; rm -rf /\"]\n",
         "my.toml",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("my.toml") && err.contains("not a package name"),
         "{err}"

@@ -53,10 +53,14 @@ fn finds_the_s390x_sysconfig_module_and_its_version() {
         root.path().join("usr/include/python3.11")
     );
     // Another Python, or no headers: refused with what is missing.
-    let err = target_sysconfig(root.path(), "3.13").unwrap_err();
+    let err = target_sysconfig(root.path(), "3.13")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("Python 3.13"), "{err}");
     std::fs::remove_file(root.path().join("usr/include/python3.11/Python.h")).unwrap();
-    let err = target_sysconfig(root.path(), "3.11").unwrap_err();
+    let err = target_sysconfig(root.path(), "3.11")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("Python.h") && err.contains("python3-dev"),
         "{err}"
@@ -69,7 +73,9 @@ fn a_sysconfig_of_another_python_is_refused_with_both_versions_named() {
     // The environment's python3.11 folder carries a 3.12 sysconfig (a broken rootfs).
     fake_rootfs(root.path(), "3.11", "3.12");
     let sysconfig = target_sysconfig(root.path(), "3.11").unwrap();
-    let err = check_versions(&sysconfig, &host("3.11")).unwrap_err();
+    let err = check_versions(&sysconfig, &host("3.11"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("is for Python 3.12") && err.contains("is Python 3.11"),
         "{err}"
@@ -154,13 +160,13 @@ fn candidates_come_from_the_override_pyenv_newest_first_and_path() {
     );
     // Empty files do not run: the error names what was tried and how to get one.
     let found = candidates_in("3.11", None, pyenv, path);
-    let err = first_matching("3.11", &found).unwrap_err();
+    let err = first_matching("3.11", &found).unwrap_err().to_string();
     assert!(
         err.contains("no host CPython 3.11") && err.contains("pyenv install 3.11"),
         "{err}"
     );
     assert!(err.contains("3.11.10/bin/python3.11"), "{err}");
-    let err = first_matching("3.14", &[]).unwrap_err();
+    let err = first_matching("3.14", &[]).unwrap_err().to_string();
     assert!(
         err.starts_with("no host CPython 3.14 for the native build frontend.\nhint:"),
         "{err}"
@@ -228,7 +234,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
         "h-1-cp311-cp311-linux_s390x.whl",
         &[s390x.clone(), ("h/helper.bin", elf(false, 62))],
     );
-    let err = check_wheel(&host_file, &target).unwrap_err();
+    let err = check_wheel(&host_file, &target).unwrap_err().to_string();
     assert!(
         err.contains(
             "h/helper.bin is not a big-endian s390x binary (ELF machine 62, little-endian)"
@@ -243,6 +249,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     );
     assert!(check_wheel(&platform, &target)
         .unwrap_err()
+        .to_string()
         .contains("linux_x86_64, not linux_s390x"));
     let python = wheel_with(
         dir.path(),
@@ -251,6 +258,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     );
     assert!(check_wheel(&python, &target)
         .unwrap_err()
+        .to_string()
         .contains("not the target's cp311"));
     // abi3 wheels name their minimum Python; pure wheels carry no ELF file.
     let abi3 = wheel_with(
@@ -268,6 +276,7 @@ fn only_s390x_wheels_for_the_target_are_accepted() {
     let pure_elf = wheel_with(dir.path(), "t-1-py3-none-any.whl", &[s390x]);
     assert!(check_wheel(&pure_elf, &target)
         .unwrap_err()
+        .to_string()
         .contains("tagged pure but carries ELF files"));
 }
 
@@ -282,7 +291,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     let ready = Ok(frontend.clone());
     // auto: native with fallback, unless the package failed that way before.
     assert_eq!(
-        choose(FrontendMode::Auto, Some(&ready), true, None, None),
+        choose(FrontendMode::Auto, Some(&ready), true, None),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: true
@@ -293,7 +302,6 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
         Some(&ready),
         true,
         Some("x.so is not a big-endian s390x binary".into()),
-        None,
     );
     assert!(
         matches!(&remembered, FrontendChoice::Emulated { why } if why.contains("failed for this package before (x.so")),
@@ -301,13 +309,7 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     // native: no fallback, memory ignored; where it cannot run the attempt is refused.
     assert_eq!(
-        choose(
-            FrontendMode::Native,
-            Some(&ready),
-            true,
-            Some("old".into()),
-            None
-        ),
+        choose(FrontendMode::Native, Some(&ready), true, Some("old".into()),),
         FrontendChoice::Native {
             frontend: frontend.clone(),
             fallback: false
@@ -315,40 +317,26 @@ fn the_choice_follows_the_mode_the_memory_and_what_is_available() {
     );
     let missing: Result<NativeFrontend, String> = Err("no host CPython 3.14".into());
     assert!(matches!(
-        choose(FrontendMode::Native, Some(&missing), true, None, None),
+        choose(FrontendMode::Native, Some(&missing), true, None),
         FrontendChoice::Refused { why } if why.contains("--build-frontend native: no host CPython 3.14")
     ));
     // auto without a host Python or without accelerated builds: emulated, saying why.
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&missing), true, None, None),
+        choose(FrontendMode::Auto, Some(&missing), true, None),
         FrontendChoice::Emulated { why } if why == "no host CPython 3.14"
     ));
     assert!(matches!(
-        choose(FrontendMode::Auto, Some(&ready), false, None, None),
+        choose(FrontendMode::Auto, Some(&ready), false, None),
         FrontendChoice::Emulated { why } if why.contains("accelerated builds")
     ));
     assert!(matches!(
-        choose(FrontendMode::Emulated, Some(&ready), true, None, None),
+        choose(FrontendMode::Emulated, Some(&ready), true, None),
         FrontendChoice::Emulated { why } if why == "--build-frontend emulated"
-    ));
-    // A build backend the native frontend cannot serve yet: emulated under auto; native
-    // when asked for.
-    let meson = Some("meson-python builds need a meson cross file".to_string());
-    assert!(matches!(
-        choose(FrontendMode::Auto, Some(&ready), true, None, meson.clone()),
-        FrontendChoice::Emulated { why } if why.contains("meson cross file")
-    ));
-    assert!(matches!(
-        choose(FrontendMode::Native, Some(&ready), true, None, meson),
-        FrontendChoice::Native {
-            fallback: false,
-            ..
-        }
     ));
 }
 
 #[test]
-fn meson_python_sdists_are_not_built_natively_yet() {
+fn meson_python_sdists_are_recognised_by_their_top_build_backend() {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, pyproject: &str| {
         let path = dir.path().join(format!("{name}-1.0.tar.gz"));
@@ -379,17 +367,13 @@ fn meson_python_sdists_are_not_built_natively_yet() {
         "npish",
         "[build-system]\nrequires = [\"meson-python\"]\nbuild-backend = \"mesonpy\"\n",
     );
-    let why = unsupported_backend(&meson).expect("meson-python is refused");
-    assert!(why.contains("meson cross file"), "{why}");
+    assert!(is_meson_python(&meson));
     let setuptools = write(
         "plain",
         "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n",
     );
-    assert_eq!(unsupported_backend(&setuptools), None);
-    assert_eq!(
-        unsupported_backend(&dir.path().join("missing-1.0.tar.gz")),
-        None
-    );
+    assert!(!is_meson_python(&setuptools));
+    assert!(!is_meson_python(&dir.path().join("missing-1.0.tar.gz")));
 }
 
 #[test]
@@ -408,4 +392,87 @@ fn past_native_failures_are_read_from_the_history() {
         Some("helper.bin is not s390x")
     );
     assert_eq!(remembered_failure(&history, "other"), None);
+}
+
+#[test]
+fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers() {
+    // The Zig toolchain sets CC/CXX; a later value of a variable wins, as in the step.
+    let env = vec![
+        ("CC".to_string(), "cc".to_string()),
+        (
+            "CC".to_string(),
+            "/opt/zig/bin/s390x-linux-gnu-gcc".to_string(),
+        ),
+        (
+            "CXX".to_string(),
+            "ccache /opt/zig/bin/s390x-linux-gnu-g++".to_string(),
+        ),
+        ("AR".to_string(), String::new()),
+    ];
+    let text = meson::cross_file(&env);
+    for line in [
+        "c = ['/opt/zig/bin/s390x-linux-gnu-gcc']",
+        "cpp = ['ccache', '/opt/zig/bin/s390x-linux-gnu-g++']",
+        // An empty variable is not a program: the default name.
+        "ar = ['ar']",
+        "fortran = ['gfortran']",
+        "pkg-config = ['pkg-config']",
+        "cython = ['cython']",
+        "cpu_family = 's390x'",
+        "endian = 'big'",
+        "needs_exe_wrapper = false",
+        "longdouble_format = 'IEEE_QUAD_BE'",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+    }
+    // Quotes and backslashes survive meson's string syntax.
+    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())]);
+    assert!(quoted.contains(r"c = ['/a b/it\'s\\cc']"), "{quoted}");
+    assert_eq!(
+        meson::setup_args("/build/cross/meson-cross.ini"),
+        "setup-args=--cross-file=/build/cross/meson-cross.ini"
+    );
+}
+
+#[test]
+fn a_config_setting_goes_before_the_sdist() {
+    let mut command =
+        crate::accelerate::uv_build("uv", "python3", "/out", "/src/x-1.tar.gz", false, &[])
+            .unwrap();
+    command.config_setting("setup-args=--cross-file=/c.ini");
+    let tail: Vec<&str> = command
+        .argv
+        .iter()
+        .rev()
+        .take(3)
+        .rev()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "--config-setting",
+            "setup-args=--cross-file=/c.ini",
+            "/src/x-1.tar.gz"
+        ]
+    );
+}
+
+#[test]
+fn a_host_python_tree_counts_only_once_its_marker_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = host_tree::tree_dir(dir.path(), "forky", "3.14");
+    assert_eq!(
+        tree.file_name().unwrap().to_string_lossy(),
+        "host-python-amd64-forky-3.14"
+    );
+    std::fs::create_dir_all(tree.join("usr/bin")).unwrap();
+    std::fs::write(tree.join("usr/bin/python3.14"), b"").unwrap();
+    // A half-made tree (a killed run's) is not used.
+    assert_eq!(host_tree::finished_interpreter(&tree, "3.14"), None);
+    std::fs::write(tree.join("refinery-host-python.json"), b"{}").unwrap();
+    assert_eq!(
+        host_tree::finished_interpreter(&tree, "3.14"),
+        Some(tree.join("usr/bin/python3.14"))
+    );
 }

@@ -23,8 +23,9 @@ fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
             "{}",
             recipe.name
         );
+        // Named by its file, or (an sdist that carries the library) checked by its build.
         assert!(
-            recipe.file_name().contains(recipe.version),
+            recipe.file_name().contains(recipe.version) || recipe.build.contains(recipe.version),
             "{}",
             recipe.name
         );
@@ -339,7 +340,11 @@ fn a_source_with_another_sha256_is_refused_naming_the_file() {
     assert!(err.contains("sha256 mismatch"), "{err}");
     assert!(err.contains(&wrong) && err.contains(&f.sha256), "{err}");
     assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
-    assert!(!f.logs.join("fake-pack.log").exists(), "nothing was built");
+    // The pack's log says why, and the error names it.
+    let log = f.logs.join("fake-pack.log");
+    assert!(err.contains(&log.display().to_string()), "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("sha256 mismatch"), "{text}");
 }
 
 #[test]
@@ -398,4 +403,109 @@ fn the_work_folder_of_a_killed_build_is_removed_by_the_next_one() {
     let mut expected = vec![".other-1.0-glibc2.17-abc.work-99999".to_string(), pack.key];
     expected.sort();
     assert_eq!(f.store_entries(), expected);
+}
+
+/// A mirror that answers every key with one archive file (and the sha256 it announces).
+struct OneArchive {
+    archive: PathBuf,
+    sha256: String,
+}
+
+impl PackMirror for OneArchive {
+    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, String> {
+        let to = dir.join(format!("{key}.tar.gz"));
+        std::fs::copy(&self.archive, &to).unwrap();
+        Ok(Some(MirroredPack {
+            archive: to,
+            sha256: self.sha256.clone(),
+            url: format!("test://mirror/{key}"),
+        }))
+    }
+}
+
+#[test]
+fn a_mirrored_pack_of_another_target_is_refused_and_a_good_one_taken() {
+    let f = Fixture::new();
+    let recipe = fake_recipe(&f.tarball, &f.sha256, INSTALL);
+    let pack = f.ensure(&recipe, &Messages::default()).unwrap();
+    let (archive, sha256) = f.store.archive(&pack.key).unwrap().unwrap();
+    // Made once: asked again, the same file and digest.
+    assert_eq!(
+        f.store.archive(&pack.key).unwrap().unwrap(),
+        (archive.clone(), sha256.clone())
+    );
+    assert_eq!(archive::sha256_of(&archive).unwrap(), sha256);
+    assert!(f
+        .store
+        .archive("no-such-1.0-glibc2.17-abc")
+        .unwrap()
+        .is_none());
+    let runner = HostRunner {
+        python: "python3".into(),
+    };
+    let no_download = |_: &str, _: &str, _: &Path| -> Result<PathBuf, String> {
+        panic!("the mirror's pack was built instead")
+    };
+    let mirror = std::sync::Arc::new(OneArchive { archive, sha256 });
+    let other_store = PackStore::new(&f.tmp.path().join("other")).with_mirror(mirror);
+    let log = f.tmp.path().join("other.log");
+
+    // Asked for another toolchain's pack, the mirror sends this one: refused.
+    let other = target((2, 17), "zig other");
+    let err = other_store
+        .ensure(
+            &recipe,
+            &other,
+            &[],
+            &runner,
+            &no_download,
+            &log,
+            &Messages::default(),
+        )
+        .unwrap_err();
+    let other_key = recipe.key(&other);
+    assert!(err.contains("records another recipe or target"), "{err}");
+    assert!(err.contains(&format!("test://mirror/{other_key}")), "{err}");
+    assert!(!other_store.dir().join(&other_key).exists());
+    assert!(!other_store
+        .dir()
+        .join(format!(".{other_key}.partial"))
+        .exists());
+
+    // The right one is taken, and is the same pack.
+    let messages = Messages::default();
+    let taken = other_store
+        .ensure(
+            &recipe,
+            &target((2, 17), "zig test"),
+            &[],
+            &runner,
+            &no_download,
+            &log,
+            &messages,
+        )
+        .unwrap();
+    assert_eq!(taken, pack);
+    assert_eq!(
+        std::fs::read(other_store.dir().join(&pack.key).join(MARKER_FILE)).unwrap(),
+        std::fs::read(f.store.dir().join(&pack.key).join(MARKER_FILE)).unwrap()
+    );
+    assert!(!log.exists(), "built instead of taken");
+}
+
+#[test]
+fn pack_keys_name_store_folders_only() {
+    let recipe = recipe("zlib").unwrap();
+    assert!(is_pack_key(&recipe.key(&target((2, 17), "zig 0.13"))));
+    for bad in [
+        "",
+        "..",
+        ".zlib-1-glibc2.17-a",
+        "../x-glibc2.17",
+        "a/b-glibc2.17",
+        "zlib",
+        "x-glibc2.17-a b",
+    ] {
+        assert!(!is_pack_key(bad), "{bad}");
+    }
 }

@@ -5,12 +5,9 @@
 //! on s390x hosts) and compiles for its own architecture.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use super::{
-    RustRecipe, ToolchainArch, DEBIAN_MIRROR, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR,
-    RUST_TARGET,
-};
+use super::{RustRecipe, ToolchainArch, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR, RUST_TARGET};
 
 /// Programs of the tree that run in builds.
 const PROGRAMS: &[&str] = &["cargo", "rustc", "rustdoc"];
@@ -63,34 +60,16 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), Strin
         ));
     }
     let architectures = match recipe.arch {
-        ToolchainArch::Amd64 => "--architectures=amd64,s390x",
-        ToolchainArch::S390x => "--architectures=s390x",
+        ToolchainArch::Amd64 => "amd64,s390x",
+        ToolchainArch::S390x => "s390x",
     };
-    let output = Command::new("mmdebstrap")
-        .args(["--variant=apt", architectures])
-        .arg("--aptopt=Acquire::Check-Valid-Until \"false\"")
-        .arg(format!("--include={}", recipe.packages().join(",")))
-        .arg(&recipe.suite)
-        .arg(staging)
-        .arg(DEBIAN_MIRROR)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run mmdebstrap ({e}).\nhint: apt-get install mmdebstrap"))?;
-    if !output.status.success() {
-        let text = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = text.lines().rev().take(15).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(format!(
-            "mmdebstrap failed ({}) making the Rust toolchain {}:\n{}",
-            output.status,
-            recipe.key(),
-            tail.join("\n")
-        ));
-    }
-    for docs in ["usr/share/doc", "usr/share/man", "usr/share/locale"] {
-        let _ = std::fs::remove_dir_all(staging.join(docs));
-    }
+    crate::debian_tree::mmdebstrap(
+        &recipe.suite,
+        architectures,
+        &recipe.packages(),
+        staging,
+        &format!("the Rust toolchain {}", recipe.key()),
+    )?;
     relocate(staging, recipe.arch)?;
     write_wrappers(staging, recipe.arch)?;
     check_tree(staging, recipe)
@@ -209,7 +188,7 @@ fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), String> {
         let text = format!(
             "#!/bin/sh\n# refinery: links code that runs on the build host (build scripts, proc macros).\n{line}\n"
         );
-        crate::zig::write_executable(&bin.join(name), &text)?;
+        crate::zig::write_executable(&bin.join(name), &text).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -77,6 +77,35 @@ impl SmokeTest {
 }
 
 /// The compiled catalog.
+/// Why a smoke-test catalog (`verify/catalog.toml` or `--smoke-tests`) was refused; each
+/// names the file (`origin`) and, for a bad entry, the entry (its `id`, else `#position`).
+#[derive(Debug, thiserror::Error)]
+pub enum SmokeCatalogError {
+    /// `source` (from `fs_err`) names the path.
+    #[error("cannot read the smoke-test catalog: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin} is not a valid smoke-test catalog (TOML): {source}")]
+    Toml {
+        origin: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The file's layout is wrong (`problem` says how).
+    #[error("{origin}: {problem}")]
+    Shape { origin: String, problem: String },
+    /// One entry is wrong; `problem` starts with its separator (`: …` or ` …`).
+    #[error("{origin}: smoke test {name}{problem}")]
+    Entry {
+        origin: String,
+        name: String,
+        problem: String,
+    },
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SmokeCatalog {
     entries: Vec<SmokeTest>,
@@ -91,20 +120,27 @@ impl SmokeCatalog {
 
     /// Parse a catalog. Errors name `origin` and the entry (its `id`, else its position)
     /// and say what is wrong with it.
-    pub fn parse(text: &str, origin: &str) -> Result<SmokeCatalog, String> {
-        let table: toml::Table = toml::from_str(text)
-            .map_err(|e| format!("{origin} is not a valid smoke-test catalog (TOML): {e}"))?;
+    pub fn parse(text: &str, origin: &str) -> Result<SmokeCatalog, SmokeCatalogError> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|source| SmokeCatalogError::Toml {
+                origin: origin.to_string(),
+                source,
+            })?;
+        let shape = |problem: String| SmokeCatalogError::Shape {
+            origin: origin.to_string(),
+            problem,
+        };
         if let Some(key) = table.keys().find(|k| k.as_str() != "smoke") {
-            return Err(format!(
-                "{origin}: unknown top-level key {key:?}; entries are [[smoke]] tables"
-            ));
+            return Err(shape(format!(
+                "unknown top-level key {key:?}; entries are [[smoke]] tables"
+            )));
         }
         let raw = match table.get("smoke") {
             None => Vec::new(),
             Some(toml::Value::Array(items)) => items.clone(),
             Some(_) => {
-                return Err(format!(
-                    "{origin}: `smoke` must be an array of tables ([[smoke]])"
+                return Err(shape(
+                    "`smoke` must be an array of tables ([[smoke]])".to_string(),
                 ))
             }
         };
@@ -114,14 +150,17 @@ impl SmokeCatalog {
                 .get("id")
                 .and_then(toml::Value::as_str)
                 .map_or_else(|| format!("#{}", index + 1), |id| format!("{id:?}"));
+            let entry_error = |problem: String| SmokeCatalogError::Entry {
+                origin: origin.to_string(),
+                name: name.clone(),
+                problem,
+            };
             let entry = RawEntry::deserialize(value)
-                .map_err(|e| format!("{origin}: smoke test {name}: {}", e.message()))
-                .and_then(|raw| {
-                    check(raw).map_err(|e| format!("{origin}: smoke test {name} {e}"))
-                })?;
+                .map_err(|e| entry_error(format!(": {}", e.message())))
+                .and_then(|raw| check(raw).map_err(|e| entry_error(format!(" {e}"))))?;
             if entries.iter().any(|e| e.id == entry.id) {
-                return Err(format!(
-                    "{origin}: smoke test {name} appears twice; ids must be unique"
+                return Err(entry_error(
+                    " appears twice; ids must be unique".to_string(),
                 ));
             }
             entries.push(entry);
@@ -130,9 +169,11 @@ impl SmokeCatalog {
     }
 
     /// Add (or replace, by id) the entries of another catalog file.
-    pub fn extend_from_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = fs_err::read_to_string(path)
-            .map_err(|e| format!("cannot read the smoke-test catalog: {e}"))?;
+    pub fn extend_from_file(&mut self, path: &Path) -> Result<(), SmokeCatalogError> {
+        let text = fs_err::read_to_string(path).map_err(|source| SmokeCatalogError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let extra = SmokeCatalog::parse(&text, &path.display().to_string())?;
         for entry in extra.entries {
             self.entries.retain(|e| e.id != entry.id);
@@ -296,7 +337,9 @@ snippet = "pass"
             ("[[hint]]\nid = \"x\"\n", "my.toml", "hint"),
         ];
         for (text, names, says) in cases {
-            let err = SmokeCatalog::parse(text, "my.toml").unwrap_err();
+            let err = SmokeCatalog::parse(text, "my.toml")
+                .unwrap_err()
+                .to_string();
             assert!(err.starts_with("my.toml"), "{err}");
             assert!(err.contains(names), "{err}");
             assert!(err.contains(says), "{err}");
@@ -321,7 +364,8 @@ snippet = "pass"
         assert_eq!(orjson[0].timeout_secs, Some(5));
         let missing = catalog
             .extend_from_file(&dir.path().join("absent.toml"))
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("absent.toml"), "{missing}");
     }
 }

@@ -5,6 +5,8 @@
 use std::io::Read;
 use std::path::Path;
 
+use crate::wheel_inspect::{member_error, WheelInspectError};
+
 /// Largest member read to look for its `PyInit_` symbol; bigger ones count by name.
 const MAX_SCAN_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -17,11 +19,8 @@ const MAX_SCAN_BYTES: u64 = 256 * 1024 * 1024;
 /// and `purelib/` count from there; other `.data` folders and `.dist-info` do not.
 /// Paths come from `.dist-info/RECORD`, or the zip's member list when it has none.
 /// Errors name the wheel (it cannot be opened or is no zip).
-pub fn extension_modules(wheel: &Path) -> Result<Vec<String>, String> {
-    let file =
-        std::fs::File::open(wheel).map_err(|e| format!("cannot open {}: {e}", wheel.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| format!("{} is not a zip: {e}", wheel.display()))?;
+pub fn extension_modules(wheel: &Path) -> Result<Vec<String>, WheelInspectError> {
+    let mut archive = crate::wheel_inspect::open(wheel)?;
     let members: Vec<String> = archive.file_names().map(str::to_string).collect();
     let paths = match members
         .iter()
@@ -31,10 +30,10 @@ pub fn extension_modules(wheel: &Path) -> Result<Vec<String>, String> {
             let mut text = String::new();
             archive
                 .by_name(record)
-                .map_err(|e| format!("{}: cannot read {record}: {e}", wheel.display()))?
+                .map_err(member_error(wheel, record))?
                 .take(64 * 1024 * 1024)
                 .read_to_string(&mut text)
-                .map_err(|e| format!("{}: cannot read {record}: {e}", wheel.display()))?;
+                .map_err(|e| member_error(wheel, record)(zip::result::ZipError::Io(e)))?;
             record_paths(&text)
         }
         None => members.clone(),
@@ -51,7 +50,7 @@ pub fn extension_modules(wheel: &Path) -> Result<Vec<String>, String> {
                 member
                     .take(MAX_SCAN_BYTES)
                     .read_to_end(&mut bytes)
-                    .map_err(|e| format!("{}: cannot read {path}: {e}", wheel.display()))?;
+                    .map_err(|e| member_error(wheel, &path)(zip::result::ZipError::Io(e)))?;
                 exports_init(&bytes, &stem).unwrap_or_else(|| has_abi_suffix(&path))
             }
             _ => has_abi_suffix(&path),
@@ -201,7 +200,9 @@ mod tests {
             extension_modules(&path).unwrap(),
             ["fast._speedups", "fast.sub._inner"]
         );
-        let err = extension_modules(&dir.path().join("none.whl")).unwrap_err();
+        let err = extension_modules(&dir.path().join("none.whl"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("none.whl"), "{err}");
     }
 }

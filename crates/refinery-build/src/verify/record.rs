@@ -11,6 +11,8 @@ use refinery_store::Verification;
 
 use super::VerifyLevel;
 
+use crate::write_error::WriteFileError;
+
 /// The records' folder below the cache.
 pub const RECORDS_DIR: &str = "verifications/v1";
 
@@ -20,18 +22,16 @@ fn path(cache: &Path, sha256: &str) -> PathBuf {
 
 /// Keep `verification` as the record of the wheel whose sha256 (hex) is `sha256`,
 /// atomically. Errors name the file.
-pub fn write(cache: &Path, sha256: &str, verification: &Verification) -> Result<(), String> {
+pub fn write(
+    cache: &Path,
+    sha256: &str,
+    verification: &Verification,
+) -> Result<(), WriteFileError> {
+    const WHAT: &str = "verification record";
     let file = path(cache, sha256);
     let json = serde_json::to_vec_pretty(verification)
-        .map_err(|e| format!("cannot encode the verification record: {e}"))?;
-    std::fs::create_dir_all(file.parent().unwrap_or(cache))
-        .and_then(|()| refinery_store::write_atomic(&file, &json))
-        .map_err(|e| {
-            format!(
-                "cannot write the verification record {}: {e}",
-                file.display()
-            )
-        })
+        .map_err(|source| WriteFileError::Encode { what: WHAT, source })?;
+    refinery_store::write_atomic(&file, &json).map_err(WriteFileError::io(WHAT, &file))
 }
 
 /// The record of the wheel `sha256`, if there is a readable one.

@@ -7,49 +7,92 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
+/// Why a wheel could not be retagged; each names the wheel (or the folder).
+#[derive(Debug, thiserror::Error)]
+pub enum RetagError {
+    /// The wheel's name or content is not what a wheel has (`reason` says what).
+    #[error("cannot retag {}: {reason}", wheel.display())]
+    Invalid {
+        wheel: PathBuf,
+        reason: &'static str,
+    },
+    #[error("cannot retag {}: {source}", wheel.display())]
+    Io {
+        wheel: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot retag {}: {source}", wheel.display())]
+    Zip {
+        wheel: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Write a copy of `wheel` into `out_dir` tagged `<python>-<abi>-linux_s390x`: its WHEEL
 /// file gets `Root-Is-Purelib: false` and that one `Tag`, its RECORD the new digest and
 /// size of WHEEL, its file name the new tags. Returns the new wheel's path. Errors name
 /// the wheel.
+///
+/// # Errors
+/// [`RetagError`] naming the wheel.
 pub fn retag_as_platform(
     wheel: &Path,
     out_dir: &Path,
     python: &str,
     abi: &str,
-) -> Result<PathBuf, String> {
-    let what = |e: &dyn std::fmt::Display| format!("cannot retag {}: {e}", wheel.display());
+) -> Result<PathBuf, RetagError> {
+    let what = |reason| RetagError::Invalid {
+        wheel: wheel.to_path_buf(),
+        reason,
+    };
+    let io_err = |source| RetagError::Io {
+        wheel: wheel.to_path_buf(),
+        source,
+    };
+    let zip_err = |source| RetagError::Zip {
+        wheel: wheel.to_path_buf(),
+        source,
+    };
     let file_name = wheel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = file_name
         .strip_suffix(".whl")
-        .ok_or_else(|| what(&"not a .whl file"))?;
+        .ok_or_else(|| what("not a .whl file"))?;
     // name-version[-build]-python-abi-platform: the last three parts are the tags.
     let parts: Vec<&str> = stem.split('-').collect();
     if parts.len() < 5 {
-        return Err(what(&"its file name has no tags"));
+        return Err(what("its file name has no tags"));
     }
     let head = parts[..parts.len() - 3].join("-");
     let tag = format!("{python}-{abi}-linux_s390x");
     let dest = out_dir.join(format!("{head}-{tag}.whl"));
 
-    let mut archive = zip::ZipArchive::new(std::fs::File::open(wheel).map_err(|e| what(&e))?)
-        .map_err(|e| what(&e))?;
+    let mut archive =
+        zip::ZipArchive::new(std::fs::File::open(wheel).map_err(io_err)?).map_err(zip_err)?;
     let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
-        let mut member = archive.by_index(index).map_err(|e| what(&e))?;
+        let mut member = archive.by_index(index).map_err(zip_err)?;
         if member.is_dir() {
             continue;
         }
         let mut bytes = Vec::with_capacity(member.size() as usize);
-        member.read_to_end(&mut bytes).map_err(|e| what(&e))?;
+        member.read_to_end(&mut bytes).map_err(io_err)?;
         members.push((member.name().to_string(), bytes));
     }
     let wheel_member = members
         .iter()
         .position(|(n, _)| n.ends_with(".dist-info/WHEEL") && n.matches('/').count() == 1)
-        .ok_or_else(|| what(&"it has no .dist-info/WHEEL"))?;
+        .ok_or_else(|| what("it has no .dist-info/WHEEL"))?;
     let text = String::from_utf8_lossy(&members[wheel_member].1).into_owned();
     let mut rewritten: String = text
         .lines()
@@ -87,26 +130,31 @@ pub fn retag_as_platform(
             .collect::<String>()
             .into_bytes();
     }
-    let mut out = zip::ZipWriter::new(std::fs::File::create(&dest).map_err(|e| what(&e))?);
+    let mut out = zip::ZipWriter::new(std::fs::File::create(&dest).map_err(io_err)?);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
     for (name, bytes) in &members {
-        out.start_file(name.as_str(), options)
-            .map_err(|e| what(&e))?;
-        out.write_all(bytes).map_err(|e| what(&e))?;
+        out.start_file(name.as_str(), options).map_err(zip_err)?;
+        out.write_all(bytes).map_err(io_err)?;
     }
-    out.finish().map_err(|e| what(&e))?;
+    out.finish().map_err(zip_err)?;
     Ok(dest)
 }
 
 /// [`retag_as_platform`] for `target` (`cp311-cp311-linux_s390x`) into `<dir>/retagged`.
+///
+/// # Errors
+/// As [`retag_as_platform`], or [`RetagError::CreateDir`].
 pub fn retag_into(
     wheel: &Path,
     dir: &Path,
     target: &refinery_pep::Target,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, RetagError> {
     let out = dir.join("retagged");
-    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    std::fs::create_dir_all(&out).map_err(|source| RetagError::CreateDir {
+        path: out.clone(),
+        source,
+    })?;
     retag_as_platform(wheel, &out, &target.cpython_tag(), &target.abi_tag())
 }
 

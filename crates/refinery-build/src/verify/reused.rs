@@ -192,6 +192,7 @@ impl Checker<'_> {
         let opened = self.environment.get_or_insert_with(|| {
             let quiet = QuietAcceleration(reporter);
             open_environment(&emulated(&settings.environment), &settings.target, &quiet)
+                .map_err(|e| e.to_string())
         });
         match opened {
             Ok(env) => Some(env),

@@ -20,7 +20,9 @@ pub(super) async fn hints(State(state): State<Arc<AppState>>) -> ApiResult<Json<
         let mut catalog = refinery_build::hints::Catalog::builtin();
         let mut origin = "built-in hints/catalog.toml".to_string();
         if let Some(path) = &state.config.hints_catalog {
-            catalog.extend_from_file(path).map_err(ApiError::internal)?;
+            catalog
+                .extend_from_file(path)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
             origin = format!("{origin} + {}", path.display());
         }
         Ok(Json(json!({

@@ -18,6 +18,7 @@ use crate::{auth, blocking, metrics, openapi, simple, AppState};
 mod hints;
 mod logs;
 mod observability;
+mod packs;
 mod plans;
 mod queue;
 mod session;
@@ -85,6 +86,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(worker_protocol::job_complete),
         )
         .route("/api/jobs/{id}/history", post(worker_protocol::job_history))
+        .route("/api/packs/{key}", get(packs::pack))
         .route(
             "/api/jobs/{id}/wheel",
             put(crate::uploads::job_wheel).layer(uploads_whl),

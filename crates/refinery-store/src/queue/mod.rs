@@ -26,6 +26,7 @@
 //! the queue (status `retry`) up to a restart cap, then fails them; it writes why into the
 //! job's log.
 
+mod clock;
 mod db;
 mod postgres;
 mod sql;
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::clock::{Clock, ManualClock, SystemClock};
 pub(crate) use self::db::{Backend, Conn, Row, RowExt, Value};
 pub use self::postgres::PgBackend;
 pub(crate) use self::postgres::{PgConn, PgMigrations};
@@ -619,24 +621,10 @@ pub fn open_queue(url: Option<&str>, cache: &Path) -> Result<Arc<dyn QueueStore>
             } else {
                 Err(QueueError::Invalid(format!(
                     "database URL `{}` has an unknown scheme; use postgres://USER@HOST/DB or sqlite:PATH (or leave it out for <cache>/queue.db)",
-                    redact(u)
+                    refinery_pep::redact_url(u)
                 )))
             }
         }
-    }
-}
-
-/// The URL with any password replaced by `****`.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:****{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
     }
 }
 

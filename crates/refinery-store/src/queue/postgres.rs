@@ -12,7 +12,9 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 
 use super::db::{Backend, Conn, Dialect, Row, Value};
-use super::{redact, QueueError, SqlQueue};
+use refinery_pep::redact_url as redact;
+
+use super::{QueueError, SqlQueue};
 
 /// Advisory lock key taken while migrating ("RFNQ").
 const MIGRATION_LOCK: i64 = 0x5246_4E51;

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
 use super::{
-    now_ms, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
+    Clock, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
     LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
-    ReapedJob, Recipe, Settings, StoredPlan, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
+    ReapedJob, Recipe, Settings, StoredPlan, SystemClock, WorkerInfo, MAX_CHUNK_BYTES,
+    MAX_JOB_LOG_BYTES,
 };
 use crate::manifest::normalize_name;
 
@@ -77,6 +78,7 @@ pub(super) const MIGRATION_CLAIMABLE_INDEX: &str = r#"
 pub struct SqlQueue<B: Backend> {
     backend: Arc<B>,
     pool: r2d2::Pool<Connections<B>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Makes, checks and discards the connections of the pool ([`r2d2`]).
@@ -213,7 +215,23 @@ impl<B: Backend> SqlQueue<B> {
             .min_idle(Some(0))
             .connection_timeout(POOL_WAIT)
             .build_unchecked(Connections(Arc::clone(&backend)));
-        Ok(SqlQueue { backend, pool })
+        Ok(SqlQueue {
+            backend,
+            pool,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// The same store reading time from `clock` (leases, heartbeats, reaping, the
+    /// instants it records): tests move a [`super::ManualClock`] instead of sleeping.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     fn with_conn<T>(
@@ -262,13 +280,14 @@ impl<B: Backend> SqlQueue<B> {
         id: &str,
         host: &str,
         job: Option<i64>,
+        now: i64,
     ) -> Result<(), QueueError> {
         conn.execute(
             "INSERT INTO workers (id, host, last_seen_ms, current_job) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
              current_job = excluded.current_job, \
              host = CASE WHEN excluded.host = '' THEN workers.host ELSE excluded.host END",
-            &[id.into(), host.into(), now_ms().into(), job.into()],
+            &[id.into(), host.into(), now.into(), job.into()],
         )
         .map(|_| ())
     }
@@ -320,8 +339,8 @@ impl<B: Backend> SqlQueue<B> {
         spec: &JobSpec,
         status: JobStatus,
         on_conflict: &str,
+        now: i64,
     ) -> Result<Option<Job>, QueueError> {
-        let now = now_ms();
         let finished = (!status.is_claimable()).then_some(now);
         let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
         let rows = conn.query(
@@ -398,7 +417,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         }
         self.tx(|conn| {
             if !status.is_claimable() {
-                let job = Self::insert_job(conn, spec, status, "")?
+                let job = Self::insert_job(conn, spec, status, "", self.now_ms())?
                     .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
                 return Ok((job, true));
             }
@@ -411,7 +430,9 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 if let Some(existing) = Self::active_twin(conn, spec)? {
                     return Ok((existing, false));
                 }
-                if let Some(job) = Self::insert_job(conn, spec, status, UNLESS_ACTIVE_TWIN)? {
+                if let Some(job) =
+                    Self::insert_job(conn, spec, status, UNLESS_ACTIVE_TWIN, self.now_ms())?
+                {
                     return Ok((job, true));
                 }
             }
@@ -434,7 +455,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             )));
         }
         self.tx(|c| {
-            let job = Self::insert_job(c, spec, status, "")?
+            let job = Self::insert_job(c, spec, status, "", self.now_ms())?
                 .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))?;
             // It ran once, elsewhere: its own times and result, no lease.
             let rows = c.query(
@@ -530,19 +551,19 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
              ORDER BY priority DESC, id LIMIT 1{lock}) \
              RETURNING {JOB_COLS}"
         );
-        let now = now_ms();
+        let now = self.now_ms();
         let expires = now + lease.as_millis() as i64;
         self.tx(|c| {
             let rows = c.query(&sql, &[worker.into(), expires.into(), now.into()])?;
             let job = rows.first().map(job_from_row).transpose()?;
-            Self::record_worker(c, worker, host, job.as_ref().map(|j| j.id))?;
+            Self::record_worker(c, worker, host, job.as_ref().map(|j| j.id), self.now_ms())?;
             Ok(job)
         })
     }
 
     fn start(&self, id: i64, attempt: i64) -> Result<(), QueueError> {
         self.with_conn(|c| {
-            let now = now_ms();
+            let now = self.now_ms();
             let n = c.execute(
                 "UPDATE jobs SET status = 'building', started_ms = $3, updated_ms = $3 \
                  WHERE id = $1 AND attempt = $2 AND status IN ('leased', 'building')",
@@ -562,7 +583,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         lease: Duration,
     ) -> Result<HeartbeatReply, QueueError> {
         self.tx(|c| {
-            let now = now_ms();
+            let now = self.now_ms();
             let expires = now + lease.as_millis() as i64;
             let rows = c.query(
                 "UPDATE jobs SET lease_expires_ms = $3, heartbeat_ms = $4 \
@@ -574,7 +595,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 return Err(Self::fence_error(c, id, attempt));
             };
             if let Some(owner) = row.opt_text(1) {
-                Self::record_worker(c, &owner, "", Some(id))?;
+                Self::record_worker(c, &owner, "", Some(id), self.now_ms())?;
             }
             Ok(HeartbeatReply {
                 cancel: row.int(0) != 0,
@@ -591,7 +612,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             )));
         }
         let owner = self.with_conn(|c| {
-            let now = now_ms();
+            let now = self.now_ms();
             let finished = (!outcome.status.is_claimable()).then_some(now);
             let rows = c.query(
                 &format!(
@@ -619,7 +640,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let expired = self.query(
             "SELECT id, attempt, lease_owner, restarts FROM jobs \
              WHERE status IN ('leased', 'building') AND lease_expires_ms < $1 ORDER BY id",
@@ -693,7 +714,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             "NOT EXISTS (SELECT 1 FROM jobs AS twin WHERE {TWIN_OF_JOBS} \
              AND twin.status IN ({ACTIVE_STATUSES}))"
         );
-        let now = now_ms();
+        let now = self.now_ms();
         if ids.is_empty() {
             // The newest failed job of each package, version and target.
             return self.with_conn(|c| {
@@ -758,7 +779,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
 
     fn cancel(&self, id: i64) -> Result<Job, QueueError> {
         self.tx(|c| {
-            let now = now_ms();
+            let now = self.now_ms();
             c.execute(
                 "UPDATE jobs SET status = 'cancelled', updated_ms = $2, finished_ms = $2, \
                  detail = 'cancelled before a worker took it' \
@@ -831,7 +852,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                     "\n[refinery] log cut at {MAX_JOB_LOG_BYTES} bytes; the rest of the output was dropped\n"
                 ));
             }
-            Self::insert_log(c, id, attempt, &text, now_ms()).map(Some)
+            Self::insert_log(c, id, attempt, &text, self.now_ms()).map(Some)
         })
     }
 
@@ -842,7 +863,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         }
         self.tx(|c| {
             let job = Self::job_in(c, id)?;
-            Self::insert_log(c, id, job.attempt, &text, now_ms()).map(|_| ())
+            Self::insert_log(c, id, job.attempt, &text, self.now_ms()).map(|_| ())
         })
     }
 
@@ -869,7 +890,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn worker_seen(&self, id: &str, host: &str, job: Option<i64>) -> Result<(), QueueError> {
-        self.with_conn(|c| Self::record_worker(c, id, host, job))
+        self.with_conn(|c| Self::record_worker(c, id, host, job, self.now_ms()))
     }
 
     fn workers(&self) -> Result<Vec<WorkerInfo>, QueueError> {
@@ -889,7 +910,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn create_input(&self, input: &NewInput) -> Result<PendingInput, QueueError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let rows = self.query(
             &format!(
                 "INSERT INTO inputs (kind, filename, path, size, sha256, status, error, \
@@ -958,7 +979,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 to.as_str().into(),
                 plan_id.into(),
                 error.into(),
-                now_ms().into(),
+                self.now_ms().into(),
             ],
         )?;
         match rows.first() {
@@ -984,7 +1005,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                     "UPDATE inputs SET status = 'pending', error = $1, updated_ms = $2 \
                      WHERE status = 'planning' RETURNING {INPUT_COLS}"
                 ),
-                &[note.into(), now_ms().into()],
+                &[note.into(), self.now_ms().into()],
             )?
             .iter()
             .map(input_from_row)
@@ -1006,7 +1027,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 plan.platform_tag.clone().into(),
                 json_text(&plan.summary).into(),
                 json_text(&plan.body).into(),
-                now_ms().into(),
+                self.now_ms().into(),
             ],
         )
         .map(|_| ())
@@ -1104,7 +1125,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                     file.metadata_sha256.clone().into(),
                     file.origin.clone().into(),
                     file.job_id.into(),
-                    now_ms().into(),
+                    self.now_ms().into(),
                 ],
             )?;
             if inserted == 1 {
@@ -1151,7 +1172,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
 
     fn add_hint(&self, pattern: &str, packages: &[String], note: &str) -> Result<Hint, QueueError> {
         let packages_json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
-        let now = now_ms();
+        let now = self.now_ms();
         let rows = self.query(
             "INSERT INTO hints (pattern, packages, note, created_ms) VALUES ($1, $2, $3, $4) \
              RETURNING id",

@@ -11,6 +11,8 @@ use super::*;
 
 struct Fixture {
     store: Arc<dyn QueueStore>,
+    /// The store's clock: lease tests move it instead of sleeping.
+    clock: Arc<ManualClock>,
     _dir: Option<tempfile::TempDir>,
     drop_schema: Option<(String, String)>,
 }
@@ -28,9 +30,13 @@ impl Drop for Fixture {
 
 fn sqlite() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteQueue::open_sqlite(&dir.path().join("cache/queue.db")).unwrap();
+    let clock = Arc::new(ManualClock::default());
+    let store = SqliteQueue::open_sqlite(&dir.path().join("cache/queue.db"))
+        .unwrap()
+        .with_clock(clock.clone());
     Fixture {
         store: Arc::new(store),
+        clock,
         _dir: Some(dir),
         drop_schema: None,
     }
@@ -46,10 +52,13 @@ fn postgres() -> Option<Fixture> {
         COUNTER.fetch_add(1, Ordering::SeqCst),
         now_ms()
     );
+    let clock = Arc::new(ManualClock::default());
     let store = PgQueue::open_postgres(&url, Some(&schema))
-        .unwrap_or_else(|e| panic!("REFINERY_TEST_DATABASE_URL is set but: {e}"));
+        .unwrap_or_else(|e| panic!("REFINERY_TEST_DATABASE_URL is set but: {e}"))
+        .with_clock(clock.clone());
     Some(Fixture {
         store: Arc::new(store),
+        clock,
         _dir: None,
         drop_schema: Some((url, schema)),
     })
@@ -58,11 +67,11 @@ fn postgres() -> Option<Fixture> {
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite_backend {
-            $( #[test] fn $name() { super::$name(&*super::sqlite().store); } )*
+            $( #[test] fn $name() { let f = super::sqlite(); super::$name(&*f.store, &f.clock); } )*
         }
         mod postgres_backend {
             $( #[test] fn $name() {
-                if let Some(f) = super::postgres() { super::$name(&*f.store); }
+                if let Some(f) = super::postgres() { super::$name(&*f.store, &f.clock); }
             } )*
         }
     };
@@ -97,7 +106,7 @@ const LEASE: Duration = Duration::from_secs(60);
 
 /// A job that ran outside the queue (a CLI run): recorded finished, never claimed, and
 /// beside a waiting twin of the same package.
-fn finished_jobs_from_elsewhere_keep_their_times(q: &dyn QueueStore) {
+fn finished_jobs_from_elsewhere_keep_their_times(q: &dyn QueueStore, _clock: &ManualClock) {
     let (waiting, _) = q.enqueue(&spec("six", "1.16.0")).unwrap();
     let mut done = spec("six", "1.16.0");
     done.status = Some(JobStatus::Built);
@@ -138,7 +147,7 @@ fn finished_jobs_from_elsewhere_keep_their_times(q: &dyn QueueStore) {
     assert!(matches!(err, QueueError::Invalid(_)), "{err}");
 }
 
-fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore) {
+fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore, _clock: &ManualClock) {
     let (a, created) = q.enqueue(&spec("Six", "1.16.0")).unwrap();
     assert!(created);
     assert_eq!(a.status, JobStatus::Pending);
@@ -214,17 +223,20 @@ fn enqueue_dedupes_and_claims_by_priority(q: &dyn QueueStore) {
     assert!(matches!(q.job(9999), Err(QueueError::NotFound { .. })));
 }
 
-fn fencing_after_lease_expiry(q: &dyn QueueStore) {
+fn fencing_after_lease_expiry(q: &dyn QueueStore, clock: &ManualClock) {
     let (job, _) = q.enqueue(&spec("lxml", "5.3.0")).unwrap();
-    // Long enough that a loaded machine cannot let it expire before the first check
-    // (100 ms did, at a load average of 40); the store has no injectable clock yet.
     let short = Duration::from_secs(2);
     let a = q.claim("worker-a", short).unwrap().unwrap();
     q.start(a.id, a.attempt).unwrap();
     q.append_log(a.id, a.attempt, "line from a\n").unwrap();
     // Not expired yet: nothing to reap.
     assert!(q.reap(3).unwrap().is_empty());
-    std::thread::sleep(Duration::from_millis(2300));
+    clock.advance(Duration::from_millis(1999));
+    assert!(
+        q.reap(3).unwrap().is_empty(),
+        "a lease holds to its last millisecond"
+    );
+    clock.advance(Duration::from_millis(2));
     let reaped = q.reap(3).unwrap();
     assert_eq!(
         reaped,
@@ -314,13 +326,13 @@ fn fencing_after_lease_expiry(q: &dyn QueueStore) {
     ));
 }
 
-fn restart_cap_fails_the_job(q: &dyn QueueStore) {
+fn restart_cap_fails_the_job(q: &dyn QueueStore, clock: &ManualClock) {
     let (job, _) = q.enqueue(&spec("flaky", "1")).unwrap();
     let short = Duration::from_millis(50);
     for round in 0..2 {
         let claimed = q.claim("w", short).unwrap().unwrap();
         assert_eq!(claimed.attempt, round + 1);
-        std::thread::sleep(Duration::from_millis(150));
+        clock.advance(Duration::from_millis(51));
         let reaped = q.reap(1).unwrap();
         assert_eq!(reaped.len(), 1);
         assert_eq!(reaped[0].requeued, round == 0, "round {round}");
@@ -336,7 +348,7 @@ fn restart_cap_fails_the_job(q: &dyn QueueStore) {
     assert!(q.claim("w", short).unwrap().is_none());
 }
 
-fn concurrent_claims_never_share_a_job(q: &dyn QueueStore) {
+fn concurrent_claims_never_share_a_job(q: &dyn QueueStore, _clock: &ManualClock) {
     const JOBS: usize = 40;
     for i in 0..JOBS {
         q.enqueue(&spec(&format!("pkg{i}"), "1.0")).unwrap();
@@ -363,7 +375,7 @@ fn concurrent_claims_never_share_a_job(q: &dyn QueueStore) {
     assert_eq!(stats.depth, 0);
 }
 
-fn heartbeat_carries_cancellation(q: &dyn QueueStore) {
+fn heartbeat_carries_cancellation(q: &dyn QueueStore, _clock: &ManualClock) {
     let (running, _) = q.enqueue(&spec("slow", "1")).unwrap();
     let (waiting, _) = q.enqueue(&spec("waiting", "1")).unwrap();
     let job = q.claim("w", LEASE).unwrap().unwrap();
@@ -380,7 +392,7 @@ fn heartbeat_carries_cancellation(q: &dyn QueueStore) {
     assert!(q.claim("w", LEASE).unwrap().is_none());
 }
 
-fn logs_are_numbered_cleaned_and_capped(q: &dyn QueueStore) {
+fn logs_are_numbered_cleaned_and_capped(q: &dyn QueueStore, _clock: &ManualClock) {
     q.enqueue(&spec("noisy", "1")).unwrap();
     let job = q.claim("w", LEASE).unwrap().unwrap();
     assert_eq!(q.append_log(job.id, 1, "one\n").unwrap(), Some(1));
@@ -421,7 +433,7 @@ fn logs_are_numbered_cleaned_and_capped(q: &dyn QueueStore) {
     assert_eq!(q.append_log(job.id, 1, "more").unwrap(), None);
 }
 
-fn retry_clear_and_stats(q: &dyn QueueStore) {
+fn retry_clear_and_stats(q: &dyn QueueStore, _clock: &ManualClock) {
     let mut ids = Vec::new();
     for name in ["a", "b", "c"] {
         ids.push(q.enqueue(&spec(name, "1")).unwrap().0.id);
@@ -467,7 +479,7 @@ fn retry_clear_and_stats(q: &dyn QueueStore) {
     assert_eq!(q.stats().unwrap().total, 1);
 }
 
-fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
+fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualClock) {
     let input = q
         .create_input(&NewInput {
             kind: "requirements".into(),
@@ -632,7 +644,7 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore) {
     q.ping().unwrap();
 }
 
-fn completion_rules(q: &dyn QueueStore) {
+fn completion_rules(q: &dyn QueueStore, _clock: &ManualClock) {
     let (job, _) = q.enqueue(&spec("x", "1")).unwrap();
     let claimed = q.claim("w", LEASE).unwrap().unwrap();
     let bad = q.complete(
@@ -668,7 +680,7 @@ fn completion_rules(q: &dyn QueueStore) {
 
 /// Hardening item 8: enqueues of the same package that race (released together by a
 /// barrier, round after round) make one job; PostgreSQL under READ COMMITTED made 2 to 4.
-fn concurrent_enqueues_make_one_job(q: &dyn QueueStore) {
+fn concurrent_enqueues_make_one_job(q: &dyn QueueStore, _clock: &ManualClock) {
     const THREADS: usize = 8;
     const ROUNDS: usize = 20;
     let barrier = std::sync::Barrier::new(THREADS);
@@ -701,7 +713,7 @@ fn concurrent_enqueues_make_one_job(q: &dyn QueueStore) {
 
 /// Retrying never puts a second job of a package, version and target in the queue: not
 /// next to a waiting twin, and of several failed twins only the newest.
-fn retry_never_makes_a_second_active_twin(q: &dyn QueueStore) {
+fn retry_never_makes_a_second_active_twin(q: &dyn QueueStore, _clock: &ManualClock) {
     let fail = |q: &dyn QueueStore| {
         let job = q.claim("w", LEASE).unwrap().unwrap();
         let outcome = Outcome {

@@ -1,4 +1,5 @@
-//! Hiding credentials embedded in URLs.
+//! Hiding credentials embedded in URLs: the one implementation the requirements parser, the
+//! index client, the store and the binary share (like pip's `redact_auth_from_url`).
 
 /// Replaces the credentials of every URL inside `text` with `****`.
 ///

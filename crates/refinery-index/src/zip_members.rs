@@ -4,7 +4,6 @@
 //! check can run, so the count is checked first.
 
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::Path;
 
 /// Most members a wheel may have. The largest wheels on PyPI have a few tens of thousands.
 pub const MAX_WHEEL_MEMBERS: u64 = 100_000;
@@ -65,20 +64,6 @@ fn zip64_count(file: &mut (impl Read + Seek), eocd_offset: u64) -> io::Result<Op
     Ok(Some(total.max(on_disk)))
 }
 
-/// Refuses a wheel that declares more than [`MAX_WHEEL_MEMBERS`] members, before anything
-/// parses its central directory. The error is the human reason.
-pub fn check_wheel_member_count(path: &Path) -> Result<(), String> {
-    let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open the file: {e}"))?;
-    match declared_member_count(&mut file) {
-        Ok(Some(count)) if count > MAX_WHEEL_MEMBERS => Err(format!(
-            "the archive declares {count} members; a wheel may have at most \
-             {MAX_WHEEL_MEMBERS}"
-        )),
-        Ok(_) => Ok(()),
-        Err(e) => Err(format!("cannot read the archive's directory: {e}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Cursor, Write};
@@ -86,6 +71,7 @@ mod tests {
     use zip::write::SimpleFileOptions;
 
     use super::*;
+    use crate::wheel_metadata::check_wheel_member_count;
 
     fn zip_with(members: usize, zip64: bool) -> Vec<u8> {
         let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
@@ -168,7 +154,7 @@ mod tests {
         forged.extend_from_slice(&0xFFFFu16.to_le_bytes());
         forged.extend_from_slice(&[0u8; 10]);
         std::fs::write(&path, &forged).unwrap();
-        let err = check_wheel_member_count(&path).unwrap_err();
+        let err = check_wheel_member_count(&path).unwrap_err().to_string();
         assert!(err.contains(&format!("declares {huge} members")), "{err}");
         // The same with a small classic count and only the directory offset saturated:
         // the zip crate would believe the ZIP64 record, so the check must too.
@@ -176,7 +162,7 @@ mod tests {
         forged[at + 8..at + 12].copy_from_slice(&[1, 0, 1, 0]);
         forged[at + 16..at + 20].copy_from_slice(&u32::MAX.to_le_bytes());
         std::fs::write(&path, &forged).unwrap();
-        let err = check_wheel_member_count(&path).unwrap_err();
+        let err = check_wheel_member_count(&path).unwrap_err().to_string();
         assert!(err.contains(&format!("declares {huge} members")), "{err}");
     }
 }
