@@ -401,16 +401,19 @@ const RECIPES: &[PackRecipe] = &[
         // backtraces are empty). C is compiled by the glibc-targeted compiler, Fortran by
         // the gfortran cross itself (the `gfortran` on PATH is the Zig-linking wrapper,
         // which needs this pack), found in the cross tools' folder
-        // (accelerate::GUEST_SHIM_DIR). The configure scripts look for GCC's build tree:
-        // gthr-default.h of libgcc (POSIX threads) and an include folder ../.././gcc.
-        build: "python3 -c 'import sys, tarfile; keep = (\"libgfortran/\", \"libbacktrace/\", \"libgcc/\", \"include/\", \"gcc/fortran/libgfortran.h\"); t = tarfile.open(sys.argv[1]); f = {\"filter\": \"data\"} if hasattr(tarfile, \"data_filter\") else {}; [t.extract(m, **f) for m in t if (m.isfile() and \"/\" not in m.name.partition(\"/\")[2]) or m.name.partition(\"/\")[2].startswith(keep)]' gcc-12.2.0-dfsg.tar.xz\n\
-                mkdir -p b/libbacktrace b/libgfortran b/libgcc gcc\n\
+        // (accelerate::GUEST_SHIM_DIR); libgfortran's configure takes it from GFORTRAN
+        // (it sets FC=$GFORTRAN, then looks on PATH). The configure scripts and Makefiles
+        // look for GCC's build tree: gthr-default.h of libgcc (POSIX threads), an include
+        // folder ../.././gcc, gcc/BASE-VER, and gcc/config, which the Fortran compiles name
+        // with -I under -Werror (gfortran: missing-include-dirs).
+        build: "python3 -c 'import sys, tarfile; keep = (\"libgfortran/\", \"libbacktrace/\", \"libgcc/\", \"include/\", \"gcc/fortran/libgfortran.h\", \"gcc/BASE-VER\"); t = tarfile.open(sys.argv[1]); f = {\"filter\": \"data\"} if hasattr(tarfile, \"data_filter\") else {}; [t.extract(m, **f) for m in t if (m.isfile() and \"/\" not in m.name.partition(\"/\")[2]) or m.name.partition(\"/\")[2].startswith(keep)]' gcc-12.2.0-dfsg.tar.xz\n\
+                mkdir -p b/libbacktrace b/libgfortran b/libgcc gcc gcc-12.2.0/gcc/config\n\
                 cp gcc-12.2.0/libgcc/gthr-posix.h b/libgcc/gthr-default.h\n\
                 cd b/libbacktrace\n\
                 ../../gcc-12.2.0/libbacktrace/configure --host=s390x-linux-gnu --disable-shared --with-pic --disable-dependency-tracking CFLAGS=\"-O2 -g0\"\n\
                 make -j\"$JOBS\"\n\
                 cd ../libgfortran\n\
-                ../../gcc-12.2.0/libgfortran/configure --host=s390x-linux-gnu --target=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-multilib --disable-shared --enable-static --with-pic --disable-dependency-tracking CFLAGS=\"-O2 -g0\" FCFLAGS=\"-O2 -g0\" FC=/opt/refinery-cross/bin/s390x-linux-gnu-gfortran\n\
+                ../../gcc-12.2.0/libgfortran/configure --host=s390x-linux-gnu --target=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-multilib --disable-shared --enable-static --with-pic --disable-dependency-tracking CFLAGS=\"-O2 -g0\" FCFLAGS=\"-O2 -g0\" GFORTRAN=/opt/refinery-cross/bin/s390x-linux-gnu-gfortran\n\
                 make -j\"$JOBS\"\n\
                 mkdir -p \"$DESTDIR$PREFIX/lib\"\n\
                 cp .libs/libgfortran.a \"$DESTDIR$PREFIX/lib/\"",
