@@ -853,8 +853,8 @@ setup(ext_modules=[Extension("fkernel", ["fkernel.c"])], cmdclass={"build_ext": 
 }
 
 #[test]
-#[ignore = "needs Debian's source pool (GCC's sources) and the s390x rootfs environment"]
-fn a_fortran_extension_links_the_libgfortran_pack_and_reaches_manylinux2014() {
+#[ignore = "long (the libgfortran pack cold: its configure scripts run emulated, over 30 min on the loaded 2-core machine; about 1 min with the pack in the store): needs Debian's source pool (GCC's sources) and the s390x rootfs environment"]
+fn long_a_fortran_extension_links_the_libgfortran_pack_and_reaches_manylinux2014() {
     let tmp = tempfile::tempdir().unwrap();
     // Attempt 1 fails at the link: the gfortran wrapper finds no libgfortran and says so;
     // the hint selects the pack for attempt 2.

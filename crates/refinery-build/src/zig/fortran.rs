@@ -143,9 +143,11 @@ mod tests {
             if with_pack {
                 std::fs::write(root.join("lib/libgfortran.a"), "!<arch>\n").unwrap();
             }
+            // GUEST_ZIG_BIN first: GUEST_ZIG_DIR is a prefix of it (replaced first, the
+            // wrapper would not skip its own folder and would exec itself for ever).
             let script = wrapper_script((2, 17))
-                .replace(GUEST_ZIG_DIR, root.join("zig").to_str().unwrap())
-                .replace(GUEST_ZIG_BIN, root.join("wrappers").to_str().unwrap());
+                .replace(GUEST_ZIG_BIN, root.join("wrappers").to_str().unwrap())
+                .replace(GUEST_ZIG_DIR, root.join("zig").to_str().unwrap());
             write_executable(&root.join("wrappers/gfortran"), &script).unwrap();
             write_executable(&root.join("zig/zig"), "#!/bin/sh\necho zig \"$@\"\n").unwrap();
             write_executable(
