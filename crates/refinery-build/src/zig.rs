@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod fortran;
+
 /// Where the Zig package folder (with `zig` and `lib/`) appears in the sandbox.
 pub const GUEST_ZIG_DIR: &str = "/opt/refinery-zig";
 /// Zig's cache in the sandbox (shared between builds; libc++ is built into it once).
@@ -57,16 +59,28 @@ const GCC_WARNINGS: &[&str] = &[
     "-Wno-error=implicit-int",
 ];
 
-/// Names the wrappers take, and whether each is the C++ driver.
-const WRAPPER_NAMES: &[(&str, bool)] = &[
-    ("s390x-linux-gnu-gcc", false),
-    ("s390x-linux-gnu-cc", false),
-    ("gcc", false),
-    ("cc", false),
-    ("s390x-linux-gnu-g++", true),
-    ("s390x-linux-gnu-c++", true),
-    ("g++", true),
-    ("c++", true),
+/// Which compiler driver a wrapper stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    C,
+    Cxx,
+    /// gfortran compiles, Zig links (see [`fortran`]).
+    Fortran,
+}
+
+/// Names the wrappers take, and the driver each stands for.
+const WRAPPER_NAMES: &[(&str, Driver)] = &[
+    ("s390x-linux-gnu-gcc", Driver::C),
+    ("s390x-linux-gnu-cc", Driver::C),
+    ("gcc", Driver::C),
+    ("cc", Driver::C),
+    ("s390x-linux-gnu-g++", Driver::Cxx),
+    ("s390x-linux-gnu-c++", Driver::Cxx),
+    ("g++", Driver::Cxx),
+    ("c++", Driver::Cxx),
+    ("s390x-linux-gnu-gfortran", Driver::Fortran),
+    ("gfortran", Driver::Fortran),
+    ("f95", Driver::Fortran),
 ];
 
 /// Why the glibc-targeted toolchain is not available; each names the file or folder.
@@ -119,6 +133,9 @@ pub struct ZigToolchain {
     pub glibc: (u16, u16),
     /// Host folder with the wrapper scripts for this glibc.
     pub wrappers: PathBuf,
+    /// The C and C++ wrappers' name by content (`wrappers-2.17-9c36e5d2`), for
+    /// [`Self::identity`].
+    pub compilers: String,
     /// Host folder for Zig's cache.
     pub cache: PathBuf,
     /// What `zig version` printed (e.g. `0.17.0`): part of the pack keys, so a changed
@@ -133,20 +150,32 @@ impl ZigToolchain {
         let dir = locate()?;
         let scripts: Vec<(&str, String)> = WRAPPER_NAMES
             .iter()
-            .map(|(name, cxx)| (*name, wrapper_script(glibc, *cxx)))
+            .map(|(name, driver)| {
+                let text = match driver {
+                    Driver::C => wrapper_script(glibc, false),
+                    Driver::Cxx => wrapper_script(glibc, true),
+                    Driver::Fortran => fortran::wrapper_script(glibc),
+                };
+                (*name, text)
+            })
             .collect();
         // Named by content: refineries of other versions sharing the folder never
         // rewrite the scripts under each other's running builds.
-        let digest = {
+        let digest = |fortran: bool| {
             use sha2::{Digest, Sha256};
             let mut hasher = Sha256::new();
-            for (name, text) in &scripts {
-                hasher.update(name.as_bytes());
-                hasher.update(text.as_bytes());
+            for ((name, text), (_, driver)) in scripts.iter().zip(WRAPPER_NAMES) {
+                if fortran || *driver != Driver::Fortran {
+                    hasher.update(name.as_bytes());
+                    hasher.update(text.as_bytes());
+                }
             }
             hex::encode(&hasher.finalize()[..4])
         };
-        let wrappers = work_dir.join(format!("wrappers-{}.{}-{digest}", glibc.0, glibc.1));
+        let wrappers = work_dir.join(format!("wrappers-{}.{}-{}", glibc.0, glibc.1, digest(true)));
+        // Packs are compiled by the C and C++ wrappers only (the libgfortran pack calls
+        // gfortran itself): their scripts alone name the toolchain in pack keys.
+        let compilers = format!("wrappers-{}.{}-{}", glibc.0, glibc.1, digest(false));
         let cache = work_dir.join("cache");
         for folder in [&wrappers, &cache] {
             std::fs::create_dir_all(folder).map_err(|source| ZigError::CreateDir {
@@ -165,21 +194,17 @@ impl ZigToolchain {
             dir,
             glibc,
             wrappers,
+            compilers,
             cache,
             version,
         })
     }
 
     /// What makes this toolchain's output differ from another's: the Zig version and the
-    /// wrappers' folder name (their digest covers the target glibc and the dropped
-    /// flags), e.g. `zig 0.17.0 wrappers-2.17-9c36e5d2`. Pack keys include it.
+    /// C and C++ wrappers' digest (it covers the target glibc and the dropped flags),
+    /// e.g. `zig 0.17.0 wrappers-2.17-9c36e5d2`. Pack keys include it.
     pub fn identity(&self) -> String {
-        let wrappers = self
-            .wrappers
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        format!("zig {} {wrappers}", self.version)
+        format!("zig {} {}", self.version, self.compilers)
     }
 
     /// `zig(glibc 2.17)`, for labels and the manifest.

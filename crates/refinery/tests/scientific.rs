@@ -78,3 +78,38 @@ fn long_pandas_builds_for_manylinux2014_with_numpy_and_its_groupby_works_on_s390
     let numpy = common::entry(&common::manifest(&out), "numpy").clone();
     reaches_manylinux2014_and_passes_its_smoke_test(&numpy);
 }
+
+#[test]
+#[ignore = "long (tens of minutes, plus about 15 min for the libgfortran pack and 15-40 min for the OpenBLAS pack cold): needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn long_scipy_builds_with_the_libgfortran_and_openblas_packs_for_manylinux2014_and_works_on_s390x()
+{
+    let work = tempfile::tempdir().unwrap();
+    let (e, out) = built_for_manylinux2014(work.path(), "scipy==1.16.3\nnumpy==2.4.4\n", "scipy");
+    reaches_manylinux2014_and_passes_its_smoke_test(&e);
+    // The catalog's up-front entries gave it both packs: Fortran compiled by the gfortran
+    // cross, linked by Zig with the libgfortran pack; nothing grafted.
+    let actions = e["metadata"]["actions"].as_array().unwrap();
+    for pack in ["pack openblas", "pack libgfortran"] {
+        assert!(actions.iter().any(|a| a == pack), "{pack}: {e}");
+    }
+    let unpacked = work.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|f| f.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("gfortran") || n.contains("openblas"))
+        .collect();
+    assert!(grafted.is_empty(), "grafted instead of linked: {grafted:?}");
+    let numpy = common::entry(&common::manifest(&out), "numpy").clone();
+    unzip(&out.join(numpy["path"].as_str().unwrap()), &unpacked);
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    // An f2py-wrapped Fortran routine (a BLAS wrapper's Fortran shim) answers.
+    assert_s390x_python_prints(
+        &rootfs,
+        &unpacked,
+        "import numpy as np; from scipy.linalg import blas; \
+         print(blas.ddot(np.arange(4.0), np.ones(4)), blas.find_best_blas_type()[0])",
+        "6.0 d",
+    );
+}

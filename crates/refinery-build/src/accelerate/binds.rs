@@ -154,6 +154,18 @@ impl Accelerator {
                     format!("{bin}/{name}"),
                 ]);
             }
+            // A GCC driver looks for its programs (f951, cc1) relative to its own folder
+            // first, and a cross driver only there: from the shim's bin that is
+            // <shim>/lib/gcc-cross (without it gfortran says "cannot execute 'f951'").
+            for dir in self.support_dirs().filter(|d| {
+                d.starts_with("/usr/lib/gcc-cross") || d.starts_with("/usr/libexec/gcc-cross")
+            }) {
+                binds.args.extend([
+                    "--ro-bind".to_string(),
+                    tc.host_path(dir).to_string_lossy().into_owned(),
+                    format!("{GUEST_SHIM_DIR}{}", dir.trim_start_matches("/usr")),
+                ]);
+            }
             for (target, name) in links {
                 binds
                     .args

@@ -214,6 +214,14 @@ fn binds_libraries_support_folders_and_tools_over_the_rootfs_names() {
     assert!(binds
         .mount_points
         .contains(&(GUEST_SHIM_DIR.to_string(), false)));
+    // A driver in the shim (gfortran) finds f951 relative to itself.
+    assert!(
+        args.contains(&format!(
+            "--ro-bind {} {GUEST_SHIM_DIR}/lib/gcc-cross",
+            host.path().join("usr/lib/gcc-cross").display()
+        )),
+        "{args}"
+    );
     // Nothing is taken from a pkg-config wrapper of the host.
     assert!(!args.contains("pkg-config"), "{args}");
 }

@@ -36,6 +36,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("  download of config.json failed", "crate-registry-unreachable"),
     ("error: library dfftpack has Fortran sources but no Fortran compiler found", "fortran-numpy-distutils"),
     ("No CMAKE_Fortran_COMPILER could be found.", "fortran-cmake"),
+    ("refinery: no libgfortran for glibc 2.17 on LIBRARY_PATH: linking Fortran code needs the libgfortran pack", "libgfortran"),
     ("CMake Error: CMAKE_Fortran_COMPILER not set, after EnableLanguage", "fortran-cmake"),
     ("Exception: Can not find valid pkg-config name.", "mysqlclient-pkg-config"),
     ("/bin/sh: 1: krb5-config: not found", "krb5-gssapi"),
@@ -428,13 +429,19 @@ fn missing_compression_image_and_blas_libraries_select_their_packs_for_an_older_
 #[test]
 fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
     let catalog = Catalog::builtin();
-    for name in ["numpy", "NumPy", "scipy", "SciPy"] {
+    for (name, want) in [
+        ("numpy", &["openblas"][..]),
+        ("NumPy", &["openblas"]),
+        // scipy's Fortran links the libgfortran pack too.
+        ("scipy", &["openblas", "libgfortran"]),
+        ("SciPy", &["openblas", "libgfortran"]),
+    ] {
         let ids: Vec<&str> = catalog
             .up_front(name)
             .iter()
             .map(|h| h.id.as_str())
             .collect();
-        assert_eq!(ids, ["openblas"], "{name}");
+        assert_eq!(ids, want, "{name}");
     }
     assert!(catalog.up_front("pandas").is_empty());
     let cython: Vec<&str> = catalog

@@ -325,6 +325,44 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 make install DESTDIR=\"$DESTDIR\"",
     },
     PackRecipe {
+        name: "libgfortran",
+        version: "12.2.0",
+        // Debian's gcc-12 orig tarball (gcc-12_12.2.0-14+deb12u1.dsc) holds upstream's tree
+        // as an inner gcc-12.2.0-dfsg.tar.xz: the same GCC as the gfortran cross
+        // (gfortran-s390x-linux-gnu 12.2.0), so the library and the compiler agree.
+        url: "https://deb.debian.org/debian/pool/main/g/gcc-12/gcc-12_12.2.0.orig.tar.gz",
+        sha256: "b8298be16aeeb96a889c6afed0a8e2241b47452e89cc81fe65ea849d5c740fcb",
+        folder: "gcc-12-12.2.0",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "C code: arch11 (z13, Zig's s390x default); Fortran code: arch9 (z196, the \
+              gfortran cross's default)",
+        // GCC's Fortran run-time library alone, static and position independent (Debian's
+        // libgfortran.a is not: R_390_TLS_LE64; its libgfortran.so.5 needs GLIBC_2.34):
+        // only the parts of the inner tarball it needs are unpacked (the whole is 800 MB).
+        // libbacktrace is built first and goes into the archive (no unwinder: its
+        // backtraces are empty). C is compiled by the glibc-targeted compiler, Fortran by
+        // the gfortran cross itself (the `gfortran` on PATH is the Zig-linking wrapper,
+        // which needs this pack), found in the cross tools' folder
+        // (accelerate::GUEST_SHIM_DIR); libgfortran's configure takes it from GFORTRAN
+        // (it sets FC=$GFORTRAN, then looks on PATH). The configure scripts and Makefiles
+        // look for GCC's build tree: gthr-default.h of libgcc (POSIX threads), an include
+        // folder ../.././gcc, gcc/BASE-VER, and gcc/config, which the Fortran compiles name
+        // with -I under -Werror (gfortran: missing-include-dirs).
+        build: "python3 -c 'import sys, tarfile; keep = (\"libgfortran/\", \"libbacktrace/\", \"libgcc/\", \"include/\", \"gcc/fortran/libgfortran.h\", \"gcc/BASE-VER\"); t = tarfile.open(sys.argv[1]); f = {\"filter\": \"data\"} if hasattr(tarfile, \"data_filter\") else {}; [t.extract(m, **f) for m in t if (m.isfile() and \"/\" not in m.name.partition(\"/\")[2]) or m.name.partition(\"/\")[2].startswith(keep)]' gcc-12.2.0-dfsg.tar.xz\n\
+                mkdir -p b/libbacktrace b/libgfortran b/libgcc gcc gcc-12.2.0/gcc/config\n\
+                cp gcc-12.2.0/libgcc/gthr-posix.h b/libgcc/gthr-default.h\n\
+                cd b/libbacktrace\n\
+                ../../gcc-12.2.0/libbacktrace/configure --host=s390x-linux-gnu --disable-shared --with-pic --disable-dependency-tracking CFLAGS=\"-O2 -g0\"\n\
+                make -j\"$JOBS\"\n\
+                cd ../libgfortran\n\
+                ../../gcc-12.2.0/libgfortran/configure --host=s390x-linux-gnu --target=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-multilib --disable-shared --enable-static --with-pic --disable-dependency-tracking CFLAGS=\"-O2 -g0\" FCFLAGS=\"-O2 -g0\" GFORTRAN=/opt/refinery-cross/bin/s390x-linux-gnu-gfortran\n\
+                make -j\"$JOBS\"\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib\"\n\
+                cp .libs/libgfortran.a \"$DESTDIR$PREFIX/lib/\"",
+    },
+    PackRecipe {
         name: "sqlite",
         version: "3.46.1",
         // Debian's orig tarball (sqlite3_3.46.1.orig.tar.xz) is the canonical tree, whose
