@@ -1,0 +1,783 @@
+use super::schema::PG_MIGRATIONS;
+use super::*;
+use serde_json::json;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::queue::RowExt;
+
+/// A history on one backend; a PostgreSQL one has its own schema, dropped afterwards.
+struct Fixture {
+    history: Option<History>,
+    _dir: Option<tempfile::TempDir>,
+    drop_schema: Option<(String, String)>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Close the handle first (its connection goes back to the idle pool, unused).
+        drop(self.history.take());
+        if let Some((url, schema)) = &self.drop_schema {
+            if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {
+                let _ =
+                    client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"));
+            }
+        }
+    }
+}
+
+impl Fixture {
+    fn history(&self) -> &History {
+        self.history.as_ref().expect("open until dropped")
+    }
+}
+
+fn sqlite() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(&dir.path().join("cache/v1/history.db")).unwrap();
+    Fixture {
+        history: Some(history),
+        _dir: Some(dir),
+        drop_schema: None,
+    }
+}
+
+/// The test server's URL and a fresh schema name, or `None` (with a message).
+fn postgres_schema() -> Option<(String, String)> {
+    let url = refinery_test_support::test_database_url()?;
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let schema = format!(
+        "refinery_history_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        crate::queue::now_ms()
+    );
+    Some((url, schema))
+}
+
+fn postgres() -> Option<Fixture> {
+    let (url, schema) = postgres_schema()?;
+    let history = History::open_postgres(&url, Some(&schema))
+        .unwrap_or_else(|e| panic!("REFINERY_TEST_DATABASE_URL is set but: {e}"));
+    Some(Fixture {
+        history: Some(history),
+        _dir: None,
+        drop_schema: Some((url, schema)),
+    })
+}
+
+/// A fixture that only drops the schema (for tests that open handles themselves).
+fn schema_guard(url: &str, schema: &str) -> Fixture {
+    Fixture {
+        history: None,
+        _dir: None,
+        drop_schema: Some((url.to_string(), schema.to_string())),
+    }
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_backend {
+            $( #[test] fn $name() { super::$name(super::sqlite().history()); } )*
+        }
+        mod postgres_backend {
+            $( #[test] fn $name() {
+                if let Some(f) = super::postgres() { super::$name(f.history()); }
+            } )*
+        }
+    };
+}
+
+on_both!(
+    events_round_trip_newest_first,
+    events_are_append_only,
+    status_counts_by_kind,
+    attempts_round_trip_newest_first,
+    top_failures_ordering_and_last_details,
+    known_failures_only_when_last_attempt_failed,
+    average_durations_only_count_successes,
+    variant_stats_per_variant,
+    artifact_index_upserts,
+    corrupt_json_is_reported_with_row,
+    pages_slowest_packages_and_histogram,
+);
+
+fn attempt(package: &str, version: &str, variant: &str, status: &str, secs: f64) -> Attempt {
+    Attempt {
+        package: package.into(),
+        version: version.into(),
+        python_tag: "cp311".into(),
+        platform: "manylinux_2_17_s390x".into(),
+        variant: variant.into(),
+        attempt: 1,
+        status: status.into(),
+        duration_secs: secs,
+        detail: format!("{package} {version} {status}"),
+        ..Attempt::default()
+    }
+}
+
+#[test]
+fn history_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<History>();
+}
+
+#[test]
+fn open_creates_parents_and_reopen_is_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/history.db");
+    {
+        let history = History::open(&path).unwrap();
+        assert_eq!(history.schema_version().unwrap(), SCHEMA_VERSION);
+        history.record_event(&Event::new("scan", "first")).unwrap();
+    }
+    assert!(path.is_file());
+    let again = History::open(&path).unwrap();
+    let third = History::open(&path).unwrap();
+    assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
+    third.record_event(&Event::new("scan", "second")).unwrap();
+    let events = again.recent_events(10).unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].detail, "second");
+    let mode: String = again
+        .sqlite()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(again.path(), path);
+}
+
+fn events_round_trip_newest_first(history: &History) {
+    let first = history
+        .record_event(
+            &Event::new("build_start", "building")
+                .with_package("PyYAML", "6.0.2")
+                .with_run("run-1")
+                .with_data(json!({"variant": "default", "jobs": 2})),
+        )
+        .unwrap();
+    let second = history
+        .record_event(&Event::new("plan", "3 nodes"))
+        .unwrap();
+    let third = history
+        .record_event(&Event::new("build_end", "ok").with_package("pyyaml", "6.0.2"))
+        .unwrap();
+    assert!(first < second && second < third);
+
+    let recent = history.recent_events(10).unwrap();
+    let ids: Vec<_> = recent.iter().map(|e| e.id).collect();
+    assert_eq!(ids, [third, second, first]);
+    assert_eq!(history.recent_events(1).unwrap().len(), 1);
+    assert!(history.recent_events(0).unwrap().is_empty());
+
+    let row = &recent[2];
+    assert_eq!(row.kind, "build_start");
+    assert_eq!(row.package.as_deref(), Some("PyYAML"));
+    assert_eq!(row.version.as_deref(), Some("6.0.2"));
+    assert_eq!(row.run_id.as_deref(), Some("run-1"));
+    assert_eq!(row.data, json!({"variant": "default", "jobs": 2}));
+    assert_eq!(recent[1].data, serde_json::Value::Null);
+    // RFC 3339 UTC with milliseconds.
+    assert_eq!(row.timestamp.len(), 24, "{}", row.timestamp);
+    assert!(row.timestamp.ends_with('Z'));
+    assert_eq!(&row.timestamp[10..11], "T");
+
+    // Lookups by package are normalization-insensitive.
+    let for_pkg = history.events_for("pyyaml", 10).unwrap();
+    assert_eq!(
+        for_pkg.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [third, first]
+    );
+    assert_eq!(history.events_for("PyYAML", 1).unwrap()[0].id, third);
+    assert!(history.events_for("numpy", 10).unwrap().is_empty());
+
+    // Serializes flat.
+    let value = serde_json::to_value(row).unwrap();
+    assert_eq!(value["kind"], "build_start");
+    assert_eq!(value["id"], first);
+}
+
+fn events_are_append_only(history: &History) {
+    history.record_event(&Event::new("scan", "x")).unwrap();
+    let err = history
+        .exec("UPDATE events SET detail = 'changed'", &[])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
+
+fn status_counts_by_kind(history: &History) {
+    assert!(history.status_counts().unwrap().is_empty());
+    for kind in [
+        "scan",
+        "build_start",
+        "build_end",
+        "build_start",
+        "failure",
+        "scan",
+        "scan",
+    ] {
+        history.record_event(&Event::new(kind, "")).unwrap();
+    }
+    let counts = history.status_counts().unwrap();
+    let expected: BTreeMap<String, u64> = [
+        ("build_end".to_string(), 1),
+        ("build_start".to_string(), 2),
+        ("failure".to_string(), 1),
+        ("scan".to_string(), 3),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts, expected);
+}
+
+fn attempts_round_trip_newest_first(history: &History) {
+    let mut a = attempt("regex", "2024.11.6", "default", "failed", 12.0);
+    a.hints = vec!["gcc".into(), "libffi-dev".into()];
+    a.log_path = Some("logs/regex-1.log".into());
+    a.worker = Some("worker-1".into());
+    a.run_id = Some("run-7".into());
+    let first = history.record_attempt(&a).unwrap();
+    let mut b = attempt("regex", "2024.11.6", "cross", "success", 24.9);
+    b.attempt = 2;
+    let second = history.record_attempt(&b).unwrap();
+    history
+        .record_attempt(&attempt("other", "1", "default", "success", 1.0))
+        .unwrap();
+
+    let rows = history.attempts_for("Regex", 10).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second, first]
+    );
+    let old = &rows[1];
+    assert_eq!(old.package, "regex");
+    assert_eq!(old.version, "2024.11.6");
+    assert_eq!(old.python_tag, "cp311");
+    assert_eq!(old.platform, "manylinux_2_17_s390x");
+    assert_eq!(old.variant, "default");
+    assert_eq!(old.attempt, 1);
+    assert_eq!(old.status, "failed");
+    assert_eq!(old.duration_secs, 12.0);
+    assert_eq!(old.log_path.as_deref(), Some("logs/regex-1.log"));
+    assert_eq!(old.hints, ["gcc", "libffi-dev"]);
+    assert_eq!(old.worker.as_deref(), Some("worker-1"));
+    assert_eq!(old.run_id.as_deref(), Some("run-7"));
+    assert_eq!(old.detail, "regex 2024.11.6 failed");
+    assert_eq!(rows[0].attempt, 2);
+    assert!(rows[0].hints.is_empty());
+    assert_eq!(history.attempts_for("regex", 1).unwrap().len(), 1);
+    assert!(history.attempts_for("nothing", 5).unwrap().is_empty());
+}
+
+fn top_failures_ordering_and_last_details(history: &History) {
+    assert!(history.top_failures(10).unwrap().is_empty());
+    // lxml: 3 failures (one a timeout), later success does not erase them.
+    let mut f1 = attempt("lxml", "5.2.0", "default", "failed", 3.0);
+    f1.hints = vec!["libxml2-dev".into()];
+    history.record_attempt(&f1).unwrap();
+    history
+        .record_attempt(&attempt("lxml", "5.2.0", "default", "timeout", 3.0))
+        .unwrap();
+    let mut f3 = attempt("LXML", "5.3.0", "hinted", "failed", 3.0);
+    f3.hints = vec!["libxml2-dev".into(), "libxslt1-dev".into()];
+    f3.detail = "xslt-config not found".into();
+    history.record_attempt(&f3).unwrap();
+    history
+        .record_attempt(&attempt("lxml", "5.3.0", "hinted", "success", 3.0))
+        .unwrap();
+    // cffi and bcrypt: 2 failures each (tie broken by name).
+    for _ in 0..2 {
+        history
+            .record_attempt(&attempt("cffi", "1.17.1", "default", "failed", 1.0))
+            .unwrap();
+        history
+            .record_attempt(&attempt("bcrypt", "4.2.0", "default", "failed", 1.0))
+            .unwrap();
+    }
+    // psutil: 1 failure; six: only successes and a cancelled attempt.
+    history
+        .record_attempt(&attempt("psutil", "6.0.0", "default", "failed", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("six", "1.16.0", "default", "success", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("six", "1.16.0", "default", "cancelled", 1.0))
+        .unwrap();
+
+    let top = history.top_failures(10).unwrap();
+    let order: Vec<_> = top
+        .iter()
+        .map(|f| (f.package.as_str(), f.failures))
+        .collect();
+    assert_eq!(
+        order,
+        [("LXML", 3), ("bcrypt", 2), ("cffi", 2), ("psutil", 1)]
+    );
+    assert_eq!(top[0].last_version, "5.3.0");
+    assert_eq!(top[0].last_detail, "xslt-config not found");
+    assert_eq!(top[0].last_hints, ["libxml2-dev", "libxslt1-dev"]);
+    assert!(top[1].last_hints.is_empty());
+    assert_eq!(history.top_failures(2).unwrap().len(), 2);
+}
+
+fn known_failures_only_when_last_attempt_failed(history: &History) {
+    // Failed, then succeeded: not known.
+    history
+        .record_attempt(&attempt("regex", "1.0", "default", "failed", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("regex", "1.0", "default", "success", 1.0))
+        .unwrap();
+    // Succeeded, then failed: known (last attempt failed).
+    history
+        .record_attempt(&attempt("cffi", "1.0", "default", "success", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("cffi", "1.0", "default", "failed", 1.0))
+        .unwrap();
+    // Failed then cancelled: cancellations are neutral, still known.
+    history
+        .record_attempt(&attempt("Zstandard", "0.23.0", "default", "timeout", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("zstandard", "0.23.0", "default", "cancelled", 1.0))
+        .unwrap();
+    // Only another version of a package failed.
+    history
+        .record_attempt(&attempt("psutil", "5.0", "default", "failed", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("psutil", "6.0", "default", "success", 1.0))
+        .unwrap();
+    // Only successes.
+    history
+        .record_attempt(&attempt("six", "1.16.0", "default", "success", 1.0))
+        .unwrap();
+
+    assert_eq!(
+        history.known_failures().unwrap(),
+        [
+            ("cffi".to_string(), "1.0".to_string()),
+            ("psutil".to_string(), "5.0".to_string()),
+            ("zstandard".to_string(), "0.23.0".to_string()),
+        ]
+    );
+    // A later success clears it.
+    history
+        .record_attempt(&attempt("cffi", "1.0", "hinted", "success", 1.0))
+        .unwrap();
+    assert_eq!(history.known_failures().unwrap().len(), 2);
+}
+
+fn average_durations_only_count_successes(history: &History) {
+    assert!(history.average_durations().unwrap().is_empty());
+    history
+        .record_attempt(&attempt("regex", "1", "default", "success", 20.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("Regex", "1", "cross", "success", 30.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("regex", "1", "default", "failed", 1000.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("regex", "1", "default", "timeout", 3600.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("only_fails", "1", "default", "failed", 5.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("six", "1", "default", "success", 0.5))
+        .unwrap();
+    let averages = history.average_durations().unwrap();
+    assert_eq!(averages.len(), 2);
+    assert!((averages["regex"] - 25.0).abs() < 1e-9);
+    assert!((averages["six"] - 0.5).abs() < 1e-9);
+    assert!(!averages.contains_key("only-fails"));
+}
+
+fn variant_stats_per_variant(history: &History) {
+    assert!(history.variant_stats("lxml").unwrap().is_empty());
+    for (variant, status) in [
+        ("default", "failed"),
+        ("default", "failed"),
+        ("default", "success"),
+        ("hinted", "success"),
+        ("hinted", "success"),
+        ("cross", "timeout"),
+        ("cross", "cancelled"),
+    ] {
+        history
+            .record_attempt(&attempt("lxml", "5", variant, status, 1.0))
+            .unwrap();
+    }
+    history
+        .record_attempt(&attempt("other", "1", "default", "success", 1.0))
+        .unwrap();
+    let stats = history.variant_stats("LXML").unwrap();
+    let stat = |variant: &str, successes, failures| VariantStats {
+        variant: variant.into(),
+        successes,
+        failures,
+    };
+    assert_eq!(
+        stats,
+        [
+            stat("cross", 0, 1),
+            stat("default", 1, 2),
+            stat("hinted", 2, 0)
+        ]
+    );
+}
+
+fn artifact_index_upserts(history: &History) {
+    assert_eq!(history.lookup_artifact("regex-cp311").unwrap(), None);
+    history
+        .record_artifact("regex-cp311", "regex-1.whl", &"aa".repeat(32))
+        .unwrap();
+    assert_eq!(
+        history.lookup_artifact("regex-cp311").unwrap(),
+        Some(("regex-1.whl".to_string(), "aa".repeat(32)))
+    );
+    history
+        .record_artifact("regex-cp311", "regex-2.whl", &"bb".repeat(32))
+        .unwrap();
+    assert_eq!(
+        history.lookup_artifact("regex-cp311").unwrap(),
+        Some(("regex-2.whl".to_string(), "bb".repeat(32)))
+    );
+    let count = history.rows("SELECT COUNT(*) FROM artifacts", &[]).unwrap()[0].int(0);
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn newer_schema_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    drop(History::open(&path).unwrap());
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = History::open(&path).unwrap_err();
+    assert!(
+        matches!(err, HistoryError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains("is not a refinery history database (schema version 99 newer"),
+        "{message}"
+    );
+}
+
+#[test]
+fn foreign_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // Not SQLite at all.
+    let text = dir.path().join("notes.db");
+    fs_err::write(&text, "this is a text file, not a database\n".repeat(20)).unwrap();
+    let err = History::open(&text).unwrap_err();
+    assert!(matches!(err, HistoryError::NotHistory { .. }), "{err:?}");
+    assert!(err.to_string().contains("notes.db"), "{err}");
+    // SQLite, but someone else's.
+    let other = dir.path().join("other.db");
+    {
+        let conn = Connection::open(&other).unwrap();
+        conn.execute_batch("CREATE TABLE users (id INTEGER)")
+            .unwrap();
+    }
+    let err = History::open(&other).unwrap_err();
+    assert!(matches!(err, HistoryError::NotHistory { .. }), "{err:?}");
+    assert!(err.to_string().contains("other.db"), "{err}");
+}
+
+#[test]
+fn locked_database_error_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    let history = History::open_with_timeout(&path, Duration::from_millis(100)).unwrap();
+    let blocker = Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = history.record_event(&Event::new("scan", "")).unwrap_err();
+    assert!(matches!(err, HistoryError::Locked { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "history database {} is locked by another process",
+            path.display()
+        )),
+        "{message}"
+    );
+    blocker.execute_batch("COMMIT").unwrap();
+    history.record_event(&Event::new("scan", "")).unwrap();
+}
+
+fn corrupt_json_is_reported_with_row(history: &History) {
+    history
+        .exec(
+            "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'scan', '', '{oops')",
+            &[],
+        )
+        .unwrap();
+    let err = history.recent_events(5).unwrap_err();
+    assert!(
+        matches!(err, HistoryError::Corrupt { column: "data", .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("events.data of row 1"), "{err}");
+}
+
+/// `threads` threads open a history at the same moment with `open`, then each writes
+/// `per_thread` events for `pkg<t>` and an attempt for every tenth.
+fn race_writers(
+    threads: usize,
+    per_thread: usize,
+    open: impl Fn() -> History + Clone + Send + 'static,
+) {
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (open, start) = (open.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let history = open();
+                for i in 0..per_thread {
+                    history
+                        .record_event(
+                            &Event::new("build_start", format!("thread {t} event {i}"))
+                                .with_package(format!("pkg{t}"), "1.0")
+                                .with_data(json!({ "thread": t, "i": i })),
+                        )
+                        .unwrap();
+                    if i % 10 == 0 {
+                        history
+                            .record_attempt(&attempt(
+                                &format!("pkg{t}"),
+                                "1.0",
+                                "default",
+                                "success",
+                                i as f64,
+                            ))
+                            .unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.join().unwrap();
+    }
+}
+
+#[test]
+fn concurrent_writers_on_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared/history.db");
+    const PER_THREAD: usize = 300;
+    // Both threads open (and race to create and migrate) the same new file.
+    let opened = path.clone();
+    race_writers(2, PER_THREAD, move || History::open(&opened).unwrap());
+    let history = History::open(&path).unwrap();
+    let events = history.recent_events(10_000).unwrap();
+    assert_eq!(events.len(), 2 * PER_THREAD);
+    for t in 0..2 {
+        assert_eq!(
+            history
+                .events_for(&format!("pkg{t}"), 10_000)
+                .unwrap()
+                .len(),
+            PER_THREAD
+        );
+        assert_eq!(
+            history
+                .attempts_for(&format!("pkg{t}"), 10_000)
+                .unwrap()
+                .len(),
+            PER_THREAD / 10
+        );
+    }
+    assert_eq!(
+        history.status_counts().unwrap()["build_start"],
+        2 * PER_THREAD as u64
+    );
+    // Ids are unique and strictly decreasing (newest first).
+    assert!(events.windows(2).all(|w| w[0].id > w[1].id));
+}
+
+fn pages_slowest_packages_and_histogram(history: &History) {
+    for i in 0..5 {
+        history
+            .record_event(
+                &Event::new(
+                    if i % 2 == 0 { "built" } else { "failure" },
+                    format!("e{i}"),
+                )
+                .with_package("Six", "1"),
+            )
+            .unwrap();
+    }
+    history.record_event(&Event::new("plan", "p")).unwrap();
+    let page = history.events_page(Some("six"), None, None, 2).unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+        ["e4", "e3"]
+    );
+    let next = history
+        .events_page(Some("six"), None, Some(page[1].id), 10)
+        .unwrap();
+    assert_eq!(next.len(), 3);
+    let built = history.events_page(None, Some("built"), None, 10).unwrap();
+    assert_eq!(built.len(), 3);
+    assert_eq!(history.events_page(None, None, None, 100).unwrap().len(), 6);
+
+    history
+        .record_attempt(&attempt("regex", "1", "default", "success", 30.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("regex", "1", "default", "success", 10.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("regex", "1", "default", "failed", 500.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("six", "1", "default", "success", 1.0))
+        .unwrap();
+    history
+        .record_attempt(&attempt("broken", "1", "default", "failed", 2.0))
+        .unwrap();
+    let slow = history.top_slowest(10).unwrap();
+    assert_eq!(slow.len(), 2);
+    assert_eq!(slow[0].package, "regex");
+    assert!((slow[0].average_secs - 20.0).abs() < 1e-9);
+    assert_eq!((slow[0].successes, slow[0].failures), (2, 1));
+    let packages = history.packages(10).unwrap();
+    assert_eq!(
+        packages
+            .iter()
+            .map(|p| p.package.as_str())
+            .collect::<Vec<_>>(),
+        ["broken", "regex", "six"]
+    );
+    assert_eq!(packages[1].last_status, "failed");
+    assert_eq!(history.attempt_status_counts().unwrap()["success"], 3);
+    let (cumulative, count, sum) = history.duration_histogram(&[5.0, 60.0]).unwrap();
+    assert_eq!(cumulative, [2, 4]);
+    assert_eq!(count, 5);
+    assert!((sum - 543.0).abs() < 1e-9);
+    history
+        .record_artifact("k", "regex-1.whl", &"aa".repeat(32))
+        .unwrap();
+    assert_eq!(history.artifacts().unwrap().len(), 1);
+}
+
+#[test]
+fn failure_status_classification() {
+    assert!(!is_failure_status("success"));
+    assert!(!is_failure_status("cancelled"));
+    assert!(!is_failure_status("skipped"));
+    assert!(is_failure_status("failed"));
+    assert!(is_failure_status("timeout"));
+    assert!(is_failure_status("verify_failed"));
+}
+
+#[test]
+fn urls_choose_the_backend() {
+    assert!(is_postgres_url("postgres://u:p@h/db"));
+    assert!(is_postgres_url(" postgresql://h/db"));
+    assert!(!is_postgres_url("/var/cache/history.db"));
+    assert!(!is_postgres_url("sqlite:/x.db"));
+    assert_eq!(
+        display_location(Path::new("postgres://u:secret@h/db")),
+        "postgres://u:****@h/db"
+    );
+    assert_eq!(display_location(Path::new("/a/b.db")), "/a/b.db");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let history = History::open_url(&format!("sqlite:{}", path.display())).unwrap();
+    assert!(!history.is_postgres());
+    assert_eq!(history.path(), path);
+    let plain = History::open_url(path.to_str().unwrap()).unwrap();
+    assert_eq!(plain.schema_version().unwrap(), SCHEMA_VERSION);
+    // An unreachable server is reported as such, without the password.
+    let err = History::open(Path::new("postgres://u:secret@127.0.0.1:1/none")).unwrap_err();
+    assert!(matches!(err, HistoryError::Unavailable { .. }), "{err:?}");
+    assert!(!err.to_string().contains("secret"), "{err}");
+    assert!(err.to_string().contains("u:****@127.0.0.1:1"), "{err}");
+}
+
+#[test]
+fn postgres_reopen_shares_the_data() {
+    let Some((url, schema)) = postgres_schema() else {
+        return;
+    };
+    let _guard = schema_guard(&url, &schema);
+    let first = History::open_postgres(&url, Some(&schema)).unwrap();
+    assert!(first.is_postgres());
+    assert_eq!(first.schema_version().unwrap(), PG_MIGRATIONS.len() as i64);
+    assert!(!first.path().to_string_lossy().contains(":refinery@"));
+    first.record_event(&Event::new("scan", "first")).unwrap();
+    let second = History::open_postgres(&url, Some(&schema)).unwrap();
+    second.record_event(&Event::new("scan", "second")).unwrap();
+    drop(first);
+    // The dropped handle's connection is reused.
+    let third = History::open_postgres(&url, Some(&schema)).unwrap();
+    let events = third.recent_events(10).unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
+        ["second", "first"]
+    );
+}
+
+#[test]
+fn postgres_newer_schema_is_refused() {
+    let Some((url, schema)) = postgres_schema() else {
+        return;
+    };
+    let _guard = schema_guard(&url, &schema);
+    // Held open so the next open connects afresh (and checks the schema).
+    let history = History::open_postgres(&url, Some(&schema)).unwrap();
+    history
+        .exec(
+            "INSERT INTO refinery_history_schema (version) VALUES (99)",
+            &[],
+        )
+        .unwrap();
+    let err = History::open_postgres(&url, Some(&schema)).unwrap_err();
+    assert!(
+        matches!(err, HistoryError::TooNew { found: 99, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn postgres_concurrent_writers() {
+    let Some((url, schema)) = postgres_schema() else {
+        return;
+    };
+    let _guard = schema_guard(&url, &schema);
+    const PER_THREAD: usize = 100;
+    // All threads race to create and migrate the same new schema.
+    let (opened_url, opened_schema) = (url.clone(), schema.clone());
+    race_writers(3, PER_THREAD, move || {
+        History::open_postgres(&opened_url, Some(&opened_schema)).unwrap()
+    });
+    let history = History::open_postgres(&url, Some(&schema)).unwrap();
+    let events = history.recent_events(10_000).unwrap();
+    assert_eq!(events.len(), 3 * PER_THREAD);
+    assert!(events.windows(2).all(|w| w[0].id > w[1].id));
+    for t in 0..3 {
+        assert_eq!(
+            history
+                .attempts_for(&format!("pkg{t}"), 10_000)
+                .unwrap()
+                .len(),
+            PER_THREAD / 10
+        );
+    }
+}
