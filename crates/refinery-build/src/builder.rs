@@ -657,10 +657,16 @@ fn native_install(
     if !settings.verify.native_install {
         return None;
     }
-    match runner.accelerator().and_then(|a| a.uv.clone()) {
+    let mut native = match runner.accelerator().and_then(|a| a.uv.clone()) {
         Some(uv) => Some(crate::verify::NativeInstall::with_uv(uv, &settings.target)),
         None => crate::verify::NativeInstall::for_target(&settings.target),
+    }?;
+    // The CPython tree made for the native frontend compiles bytecode where the host
+    // has no CPython X.Y of its own.
+    if native.bytecode_python.is_none() {
+        native.bytecode_python = runner.host_python().map(Path::to_path_buf);
     }
+    Some(native)
 }
 
 fn run_step(

@@ -58,6 +58,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("** make sure the development packages of libxml2 and libxslt are installed **", "libxslt"),
     ("WARNING: The C extension could not be compiled, speedups are not enabled.", "pure-python-fallback"),
     ("Error compiling module, falling back to pure Python", "pure-python-fallback"),
+    ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/charset_normalizer/cd.pyx and 1 more sources)", "charset-normalizer-cython"),
     ("Plain-Python build succeeded.", "pure-python-fallback"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
 ];
@@ -93,6 +94,7 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
     ("checking for libxslt... yes", "libxslt"),
     ("building 'markupsafe._speedups' extension", "pure-python-fallback"),
+    ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/markupsafe/_speedups.c)", "charset-normalizer-cython"),
 ];
 
 #[test]
@@ -432,6 +434,12 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
         assert_eq!(ids, ["openblas"], "{name}");
     }
     assert!(catalog.up_front("pandas").is_empty());
+    let cython: Vec<&str> = catalog
+        .up_front("Charset_Normalizer")
+        .iter()
+        .map(|h| h.id.as_str())
+        .collect();
+    assert_eq!(cython, ["charset-normalizer-cython"]);
     assert!(catalog.up_front("not a name!").is_empty());
     let openblas = catalog.up_front("numpy")[0];
     // An older glibc than the environment's: the pack; else the system packages.

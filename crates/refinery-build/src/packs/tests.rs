@@ -5,8 +5,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::job::static_pkg_config;
 use super::*;
 use crate::runner::HostRunner;
+use crate::Reporter;
 
 #[test]
 fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {

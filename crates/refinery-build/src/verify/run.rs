@@ -355,6 +355,9 @@ fn install(
             log,
         ) {
             Ok(()) => {
+                if let Some(check) = native_venv(sandbox, native, started, log) {
+                    return check;
+                }
                 let script = super::native::venv_script(
                     &sandbox.runner.python(),
                     &format!("{}/venv", sandbox.work_guest),
@@ -400,6 +403,46 @@ fn install(
     check
 }
 
+/// The venv written natively next to the native install (see
+/// [`super::native::write_venv`]), when the environment is a root filesystem on the host
+/// whose interpreter can be found there: the passed install check. `None` otherwise, or
+/// when writing failed (said in the log): then the venv is made under emulation.
+fn native_venv(
+    sandbox: &Sandbox<'_>,
+    native: &NativeInstall,
+    started: Instant,
+    log: &Log,
+) -> Option<CheckResult> {
+    let python = sandbox.runner.python();
+    let interpreter = super::native::guest_interpreter(sandbox.runner.rootfs()?, &python)?;
+    let site = sandbox.work_host.join(super::native::SITE_DIR);
+    let written = super::native::write_venv(
+        &sandbox.work_host.join("venv"),
+        &interpreter,
+        &native.python_version,
+        &site,
+        &format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR),
+    );
+    if let Err(e) = written {
+        log.line(&format!(
+            "[refinery-verify] cannot write the venv natively ({e}): the environment's Python makes it"
+        ));
+        return None;
+    }
+    log.line(&format!(
+        "[refinery-verify] venv written natively for {interpreter} (Python {})",
+        native.python_version
+    ));
+    log.line("[refinery-verify] install: passed");
+    Some(CheckResult {
+        name: "install".into(),
+        outcome: CheckOutcome::Passed,
+        detail: native.describe(),
+        evidence: Vec::new(),
+        duration_secs: tenths(started.elapsed()),
+    })
+}
+
 fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
     let python = sandbox.runner.python();
     let venv = format!("{}/venv", sandbox.work_guest);
@@ -425,9 +468,15 @@ fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
 /// part of the standard library this Python was built or packaged without (Debian ships
 /// `tkinter` apart, as `python3-tk`; Pillow's `_imagingtk` imports it) is reported not
 /// checked instead of failed: the wheel is not at fault, and a user's Python may have it.
+/// Likewise a module inside a test package (a dotted part `tests`, `test` or `testing`)
+/// that needs a module neither the wheel nor its installed requirements provide: that is
+/// a test-only dependency (greenlet's `greenlet.tests` package imports psutil), which the
+/// wheel's metadata rightly does not require. Every other module is still imported.
 const IMPORT_DRIVER: &str = r#"import importlib, sys, traceback
 OPTIONAL_STDLIB = {"tkinter", "_tkinter", "turtle", "idlelib", "curses", "_curses", "readline", "dbm", "_gdbm"}
+TEST_PACKAGES = {"tests", "test", "testing"}
 stdlib = getattr(sys, "stdlib_module_names", OPTIONAL_STDLIB)
+own = {name.split(".")[0] for name in sys.argv[1:]}
 failed = []
 for name in sys.argv[1:]:
     try:
@@ -435,8 +484,11 @@ for name in sys.argv[1:]:
         print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), flush=True)
     except ModuleNotFoundError as error:
         missing = (error.name or "").split(".")[0]
-        if missing in stdlib and missing not in sys.argv[1:]:
+        if missing in stdlib and missing not in own:
             print("[refinery-verify] not checked", name + ": it needs the standard library's", missing + ", which this Python lacks", flush=True)
+            continue
+        if missing and missing not in own and TEST_PACKAGES & set(name.split(".")[1:-1]):
+            print("[refinery-verify] not checked", name + ": a test module that needs", missing + ", a test-only dependency the wheel does not require", flush=True)
             continue
         traceback.print_exc()
         print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)

@@ -260,6 +260,61 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
 }
 
 #[test]
+fn a_test_module_needing_a_test_only_dependency_is_not_checked_but_the_package_is() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("driver.py"), IMPORT_DRIVER).unwrap();
+    let tests = dir.path().join("pkg/tests");
+    std::fs::create_dir_all(&tests).unwrap();
+    std::fs::write(dir.path().join("pkg/__init__.py"), "").unwrap();
+    std::fs::write(
+        dir.path().join("pkg/core.py"),
+        "import refinery_no_such_dep\n",
+    )
+    .unwrap();
+    // greenlet's shape: the tests package imports psutil, which only its tests need.
+    std::fs::write(tests.join("__init__.py"), "import refinery_no_such_dep\n").unwrap();
+    std::fs::write(tests.join("_ext.py"), "X = 1\n").unwrap();
+    let code = "import runpy, sys; \
+                sys.argv = ['driver.py', 'pkg', 'pkg.tests._ext', 'pkg.core']; \
+                runpy.run_path('driver.py', run_name='__main__')";
+    let run = |code: &str| {
+        let output = std::process::Command::new("python3")
+            .args(["-c", code])
+            .current_dir(dir.path())
+            .env("PYTHONPATH", dir.path())
+            .output()
+            .unwrap();
+        (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            output.status.code(),
+        )
+    };
+    let (text, code) = run(code);
+    assert!(text.contains("imported pkg from"), "{text}");
+    assert!(
+        text.contains("not checked pkg.tests._ext: a test module that needs refinery_no_such_dep"),
+        "{text}"
+    );
+    // Outside a test package the same missing module is a failure.
+    assert!(text.contains("cannot import pkg.core"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+    // With the dependency present, the test module is imported and checked.
+    let (text, code) = run("import runpy, sys; \
+                sys.argv = ['driver.py', 'pkg', 'pkg.tests._ext']; \
+                sys.modules['refinery_no_such_dep'] = __import__('os'); \
+                runpy.run_path('driver.py', run_name='__main__')");
+    assert!(text.contains("imported pkg.tests._ext"), "{text}");
+    assert_eq!(code, Some(0), "{text}");
+    // A test module missing a part of the wheel itself is a failure.
+    std::fs::write(tests.join("__init__.py"), "import pkg.gone\n").unwrap();
+    let (text, code) = run("import runpy, sys; \
+                sys.argv = ['driver.py', 'pkg.tests._ext']; \
+                runpy.run_path('driver.py', run_name='__main__')");
+    assert!(text.contains("cannot import pkg.tests._ext"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+}
+
+#[test]
 fn pytest_summaries_are_read_from_the_last_lines() {
     let lines = |l: &[&str]| l.iter().map(ToString::to_string).collect::<Vec<_>>();
     assert_eq!(

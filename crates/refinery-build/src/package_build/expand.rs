@@ -1,0 +1,225 @@
+//! Build dependencies built on demand, and the layered environments that system packages go into.
+
+use refinery_plan::PlanNode;
+use refinery_store::{Event, History, ManifestEntry, Status};
+
+use crate::context::BuildContext;
+use crate::layers::{LayerRecipe, LayerStore};
+use crate::runner::{apt_install_command, Runner};
+
+use super::build_node;
+
+/// Deepest chain of build dependencies built on demand.
+pub const MAX_EXPANSION_DEPTH: u32 = 2;
+
+/// The requirement pip could not find a distribution for while installing build dependencies.
+pub fn missing_build_dependency(log: &str) -> Option<String> {
+    static PIP: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pip = PIP.get_or_init(|| {
+        regex::Regex::new(r"No matching distribution found for ([A-Za-z0-9][A-Za-z0-9._\-]*(\[[^\]]*\])?([<>=!~][^\s;]*)?)")
+            .expect("valid pattern")
+    });
+    if let Some(c) = pip.captures(log) {
+        return Some(c[1].trim().to_string());
+    }
+    uv_missing_build_dependency(log)
+}
+
+/// uv's way of saying it (the accelerated frontend): "No solution found when resolving:
+/// `a>=1`, `b`" then "Because b was not found in the package registry" or "Because
+/// b==1.0 has no usable wheels". The requirement comes from the first line.
+fn uv_missing_build_dependency(log: &str) -> Option<String> {
+    static BECAUSE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    static RESOLVING: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let because = BECAUSE.get_or_init(|| {
+        regex::Regex::new(r"Because ([A-Za-z0-9][A-Za-z0-9._\-]*)\S* (?:was not found|has no usable wheels|has no versions)")
+            .expect("valid pattern")
+    });
+    let resolving = RESOLVING.get_or_init(|| {
+        regex::Regex::new(r"No solution found when resolving: (.*)").expect("valid pattern")
+    });
+    let name = because.captures(log)?[1].to_string();
+    let key = refinery_index::normalize_name(&name);
+    let wanted = resolving.captures(log).and_then(|c| {
+        c[1].split('`')
+            .skip(1)
+            .step_by(2)
+            .find(|r| {
+                let head = r
+                    .split(|ch: char| "<>=!~[; ".contains(ch))
+                    .next()
+                    .unwrap_or("");
+                refinery_index::normalize_name(head) == key
+            })
+            .map(str::to_string)
+    });
+    Some(wanted.unwrap_or(name))
+}
+
+/// Plan `requirement` for the target and build or reuse what it needs into the output.
+pub(super) fn expand_dependency(
+    requirement: &str,
+    parent: &PlanNode,
+    runner: &dyn Runner,
+    label: &str,
+    context: &BuildContext<'_>,
+    history: &History,
+    depth: u32,
+) -> Result<(), String> {
+    if depth >= MAX_EXPANSION_DEPTH {
+        return Err(format!(
+            "its build dependency {requirement} has no wheel for the target, and the dependency expansion stopped at depth {MAX_EXPANSION_DEPTH}"
+        ));
+    }
+    let Some(expander) = &context.settings.expander else {
+        return Err(format!(
+            "its build dependency {requirement} has no wheel for the target"
+        ));
+    };
+    context.reporter.message(&format!(
+        "{} {}: building its build dependency {requirement} first",
+        parent.name, parent.version
+    ));
+    let plan = (expander.0)(requirement)
+        .map_err(|e| format!("cannot plan its build dependency {requirement}: {e}"))?;
+    context.record_event(
+        Event::new(
+            "dependency_expansion",
+            format!(
+                "{} needs {requirement}: planned {} nodes",
+                parent.name,
+                plan.nodes.len()
+            ),
+        )
+        .with_package(&parent.name, &parent.version),
+    );
+    for node in &plan.nodes {
+        let entry = match node.action {
+            refinery_plan::Action::Reuse => {
+                crate::context::reuse(node, context.settings, context.client)
+            }
+            refinery_plan::Action::Build => {
+                let key = crate::context::artifact_key(node, &context.settings.target);
+                build_node(node, &key, runner, label, context, history, depth + 1)
+            }
+            refinery_plan::Action::Missing => {
+                return Err(format!(
+                    "its build dependency {requirement} is missing: {}",
+                    node.reason
+                ));
+            }
+        };
+        let ok = entry.status.is_success();
+        let detail = entry.detail.clone();
+        context
+            .extra_entries
+            .lock()
+            .expect("entries lock")
+            .push(entry);
+        if !ok {
+            return Err(format!(
+                "its build dependency {} {} failed: {detail}",
+                node.name, node.version
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The base environment's name (its folder), for runners that have a rootfs.
+pub(super) fn base_environment_name(runner: &dyn Runner) -> Option<String> {
+    runner
+        .rootfs()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The runner over the layer of `packages` on the base environment, made once and reused
+/// (see [`crate::layers`]); the base itself is never written. `None` when the layer cannot
+/// be had: `entry` then says why, as `system_recipe_failed`.
+pub(super) fn layer_runner(
+    packages: &[String],
+    node: &PlanNode,
+    base: &dyn Runner,
+    context: &BuildContext<'_>,
+    entry: &mut ManifestEntry,
+) -> Option<Box<dyn Runner>> {
+    let layered = make_layer_runner(packages, node, base, context, entry);
+    if let Err(message) = &layered {
+        entry.status = Status::SystemRecipeFailed;
+        entry.detail.clone_from(message);
+    }
+    layered.ok()
+}
+
+fn make_layer_runner(
+    packages: &[String],
+    node: &PlanNode,
+    base: &dyn Runner,
+    context: &BuildContext<'_>,
+    entry: &mut ManifestEntry,
+) -> Result<Box<dyn Runner>, String> {
+    let Some(base_root) = base.rootfs() else {
+        return Err(format!(
+            "{} cannot keep system packages between builds ({}); add them to the image instead",
+            base.describe(),
+            packages.join(" ")
+        ));
+    };
+    let base_name = base_environment_name(base).unwrap_or_default();
+    let suite = crate::rootfs::read_recipe(base_root)
+        .map(|r| r.suite)
+        .unwrap_or_else(|| "the environment's suite".into());
+    let recipe = LayerRecipe::new(&base_name, &suite, packages);
+    let store = LayerStore::new(base_root.parent().unwrap_or(base_root));
+    let log_path = context.logs_dir.join(format!(
+        "{}-{}-layer-{}.log",
+        node.name,
+        node.version,
+        recipe.key()
+    ));
+    context
+        .recorder
+        .log_file(&node.name, &node.version, &log_path);
+    let layer = store
+        .ensure(
+            base_root,
+            &recipe,
+            &apt_install_command,
+            &log_path,
+            context.settings.stop.as_deref(),
+            context.reporter,
+        )
+        .map_err(|e| {
+            format!(
+                "the system recipe (install {}) failed: {e}",
+                packages.join(" ")
+            )
+        })?;
+    let verb = if layer.created { "made" } else { "reused" };
+    context.reporter.message(&format!(
+        "{} {}: {verb} the environment layer {} ({})",
+        node.name,
+        node.version,
+        layer.name,
+        packages.join(" ")
+    ));
+    context.record_event(
+        Event::new(
+            "system_recipe",
+            format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
+        )
+        .with_package(&node.name, &node.version)
+        .with_data(serde_json::json!({
+            "packages": packages,
+            "layer": layer.name,
+            "environment": layer.environment_name(),
+            "created": layer.created,
+            "log_path": log_path,
+        })),
+    );
+    entry.metadata.environment = Some(layer.environment_name());
+    entry.metadata.system_packages = packages.to_vec();
+    base.over_rootfs(&layer.root)
+        .ok_or_else(|| format!("{} cannot run over a layer", base.describe()))
+}

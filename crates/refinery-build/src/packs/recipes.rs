@@ -1,0 +1,334 @@
+//! The pack recipes: pinned sources, build steps and the tools they need.
+
+use super::{PackRecipe, PackTool};
+
+/// CMake 4.4.5 from PyPI (`cmake`, manylinux2014_s390x).
+const CMAKE: PackTool = PackTool {
+    url: "https://files.pythonhosted.org/packages/f2/8d/1bbfb7c517d35e5098c6a9056dd490a91d45f35dd18be7be1dced2adfbad/cmake-4.4.5-py3-none-manylinux2014_s390x.manylinux_2_17_s390x.whl",
+    sha256: "f5c6e586748e23b1fb23d9a8e5b469ec24e5b30ef08b7fc7b52e5c0de2f7a883",
+    bin: "cmake/data/bin",
+};
+
+/// The packs this refinery can make.
+pub(super) const RECIPES: &[PackRecipe] = &[
+    PackRecipe {
+        name: "libffi",
+        version: "3.4.4",
+        url: "https://deb.debian.org/debian/pool/main/libf/libffi/libffi_3.4.4.orig.tar.gz",
+        sha256: "d66c56ad259a82cf2a9dfc408b32bf5da52371500b84745f7fb8b645712df676",
+        folder: "libffi-3.4.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // configure's visibility probe greps GCC's assembly output and misses clang's, so
+        // the internal symbols would stay global: a static libffi then cannot be linked
+        // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-docs --disable-multi-os-directory libffi_cv_hidden_visibility_attribute=yes\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "zlib",
+        version: "1.2.13",
+        url: "https://deb.debian.org/debian/pool/main/z/zlib/zlib_1.2.13.dfsg.orig.tar.bz2",
+        sha256: "71feb7947e3c00ef125f83b79a4e529bde31171e5babe48b391f06758d1ab0a1",
+        folder: "zlib-1.2.13.dfsg",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // zlib's own configure (not autoconf): CC comes from the environment.
+        build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
+                make -j\"$JOBS\" libz.a\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libxml2",
+        version: "2.9.14",
+        url: "https://deb.debian.org/debian/pool/main/libx/libxml2/libxml2_2.9.14+dfsg.orig.tar.xz",
+        sha256: "4fe913dec8b1ab89d13b489b419a8203176ea39e931eaa0d25b17eafb9c279e9",
+        folder: "libxml2-2.9.14",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // Only the library, its headers, xml2-config and the .pc file: the programs, tests
+        // and documentation are not needed, and every libtool step runs emulated. No loadable
+        // modules: nothing of the pack calls dlopen.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=\"$PACK_ZLIB\" --without-lzma --without-icu --without-python --without-http --without-ftp --without-modules\n\
+                make -j\"$JOBS\" libxml2.la\n\
+                make install-libLTLIBRARIES install-pkgconfigDATA install-binSCRIPTS DESTDIR=\"$DESTDIR\"\n\
+                make -C include install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libxslt",
+        version: "1.1.35",
+        url: "https://deb.debian.org/debian/pool/main/libx/libxslt/libxslt_1.1.35.orig.tar.xz",
+        sha256: "8247f33e9a872c6ac859aa45018bc4c4d00b97e2feac9eebc10c93ce1f34dd79",
+        folder: "libxslt-1.1.35",
+        depends: &["libxml2"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
+        // profiler and debugger stay: lxml calls xsltGetProfileInformation.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
+                make -j\"$JOBS\" -C libxslt\n\
+                make -j\"$JOBS\" -C libexslt\n\
+                make -C libxslt install DESTDIR=\"$DESTDIR\"\n\
+                make -C libexslt install DESTDIR=\"$DESTDIR\"\n\
+                make install-pkgconfigDATA install-binSCRIPTS DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libyaml",
+        version: "0.2.5",
+        url: "https://deb.debian.org/debian/pool/main/liby/libyaml/libyaml_0.2.5.orig.tar.gz",
+        sha256: "fa240dbf262be053f3898006d502d514936c818e422afdcf33921c63bed9bf2e",
+        folder: "libyaml-0.2.5",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The tarball is the git tree without a generated configure (and the environment
+        // has no autotools): its eight C files are compiled directly, with the version
+        // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
+        build: "cd src\n\
+                for f in api reader scanner parser loader writer emitter dumper; do \
+                \"$CC\" -O2 -fPIC -I../include -DYAML_VERSION_MAJOR=0 -DYAML_VERSION_MINOR=2 -DYAML_VERSION_PATCH=5 '-DYAML_VERSION_STRING=\"0.2.5\"' -c $f.c; done\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libyaml.a *.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libyaml.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp ../include/yaml.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: LibYAML\\nDescription: Library to parse and emit YAML\\nVersion: 0.2.5\\nCflags: -I${includedir}\\nLibs: -L${libdir} -lyaml\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/yaml-0.1.pc\"",
+    },
+    PackRecipe {
+        name: "openssl",
+        version: "3.0.20",
+        url: "https://deb.debian.org/debian/pool/main/o/openssl/openssl_3.0.20.orig.tar.gz",
+        sha256: "c80a01dfc70ece4dc21168932c37739042d404d46ccc81a5986dd75314ecda6f",
+        folder: "openssl-3.0.20",
+        depends: &[],
+        // openssl-sys honours OPENSSL_STATIC only for a named OPENSSL_DIR (through
+        // pkg-config it links libssl.so).
+        link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
+        tools: &[],
+        cpu: "",
+        // Configure is Perl (emulated); only the libraries, headers and .pc files are
+        // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
+        // clang's assembler is not known to take; no-dso: nothing loads modules, so the
+        // static library needs no dlopen.
+        build: "./Configure linux64-s390x no-shared no-asm no-dso no-tests no-engine --prefix=\"$PREFIX\" --libdir=lib --openssldir=/etc/ssl -fPIC\n\
+                make -j\"$JOBS\" build_libs\n\
+                make install_dev DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libjpeg-turbo",
+        version: "2.1.5",
+        url: "https://deb.debian.org/debian/pool/main/libj/libjpeg-turbo/libjpeg-turbo_2.1.5.orig.tar.gz",
+        sha256: "254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c",
+        folder: "libjpeg-turbo-2.1.5",
+        depends: &[],
+        link_env: &[],
+        tools: &[CMAKE],
+        cpu: "",
+        // libjpeg (the libjpeg-6b API that Pillow and others link) without TurboJPEG, the
+        // programs or the SIMD code (its s390x build has none). CMAKE_SYSTEM_PROCESSOR
+        // names the target: CMake runs emulated and reads the machine as s390x anyway.
+        // CMake 4 refuses the project's cmake_minimum_required(2.8.12) without the
+        // policy floor. Its install rules take a relative libdir as relative to the build
+        // folder: the libdir is absolute.
+        build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_SYSTEM_PROCESSOR=s390x -DENABLE_SHARED=OFF -DENABLE_STATIC=ON -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DWITH_SIMD=OFF -DWITH_TURBOJPEG=OFF -DWITH_JPEG8=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "openblas",
+        version: "0.3.31",
+        // Debian's orig tarball (openblas_0.3.29+ds) leaves out lapack-netlib, so it has
+        // no LAPACK without a Fortran compiler. The PyPI sdist of cmeel-openblas 0.3.31
+        // carries upstream's v0.3.31 tree unchanged (a git submodule), with LAPACK's C
+        // translation (lapack-netlib/SRC/*.c): its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/f5/22/65d8106bfb0942915c4f59cc5973e5d5fc6d9b0788fe76139f7f971f635d/cmeel_openblas-0.3.31.tar.gz",
+        sha256: "a3fe5e5875393a37f569da9bf1403adae45579570e8582b837bd985746d9ac20",
+        folder: "cmeel_openblas-0.3.31/OpenBLAS",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "TARGET=Z13: OpenBLAS's z13 kernels (vector facility), the level of Zig's \
+              s390x default (arch11) that every pack and extension is compiled for",
+        // BLAS, CBLAS and LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft),
+        // pthreads, LP64. No LAPACKE: numpy and scipy call LAPACK's Fortran symbols
+        // (dgesv_), and its 2,700 C files would double the build. One kernel set, Z13: the code around it is arch11
+        // anyway, so a machine without the vector facility could not run it, and
+        // DYNAMIC_ARCH (ZARCH_GENERIC + Z13 + Z14, for Z14's single-precision kernels)
+        // would compile the kernels three times in a build that is already the longest
+        // pack. getarch is built with HOSTCC and runs emulated.
+        build: "set -- HOSTCC=s390x-linux-gnu-gcc NOFORTRAN=1 C_LAPACK=1 NO_LAPACKE=1 TARGET=Z13 NO_SHARED=1 USE_OPENMP=0 USE_THREAD=1 NUM_THREADS=64 PREFIX=\"$PREFIX\"\n\
+                make -j\"$JOBS\" \"$@\" libs netlib\n\
+                make \"$@\" install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "bzip2",
+        version: "1.0.8",
+        url: "https://deb.debian.org/debian/pool/main/b/bzip2/bzip2_1.0.8.orig.tar.gz",
+        sha256: "ab5a03176ee106d3f0fa90e381da478ddae405918153cca248e682cd0c4a2269",
+        folder: "bzip2-1.0.8",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // A plain Makefile that names gcc itself; upstream has no .pc file, so bzip2.pc is
+        // written as Debian's libbz2-dev ships it.
+        build: "make -j\"$JOBS\" libbz2.a CC=\"$CC\" CFLAGS=\"-O2 -fPIC -D_FILE_OFFSET_BITS=64\"\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libbz2.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp bzlib.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: bzip2\\nDescription: lossless, block-sorting data compression library\\nVersion: 1.0.8\\nLibs: -L${libdir} -lbz2\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/bzip2.pc\"",
+    },
+    PackRecipe {
+        name: "xz",
+        version: "5.4.1",
+        url: "https://deb.debian.org/debian/pool/main/x/xz-utils/xz-utils_5.4.1.orig.tar.xz",
+        sha256: "5d9827aa1875b21c288f78864bb26d2650b436ea8d2cad364e4921eb6266a5a5",
+        folder: "xz-5.4.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // liblzma only (its headers and liblzma.pc come with it): no programs, scripts,
+        // documentation or translations.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc --disable-nls\n\
+                make -j\"$JOBS\" -C src/liblzma\n\
+                make -C src/liblzma install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "zstd",
+        version: "1.5.4",
+        url: "https://deb.debian.org/debian/pool/main/libz/libzstd/libzstd_1.5.4+dfsg2.orig.tar.xz",
+        sha256: "8cf4bbb65e77ec348d052c8d6230eba66d435bddf64c8b5be2fcb16880c19953",
+        folder: "zstd-1.5.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The multi-threaded static library (`-mt`: ZSTD_MULTITHREAD, and -pthread in the
+        // .pc file's private libraries).
+        build: "make -C lib -j\"$JOBS\" libzstd.a-mt CFLAGS=\"-O2 -fPIC\"\n\
+                make -C lib libzstd.pc-mt PREFIX=\"$PREFIX\"\n\
+                make -C lib install-pc install-static install-includes PREFIX=\"$PREFIX\" DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "lz4",
+        version: "1.9.4",
+        url: "https://deb.debian.org/debian/pool/main/l/lz4/lz4_1.9.4.orig.tar.gz",
+        sha256: "0b0e3aa07c8c063ddf40b082bdf7e37a1562bda40a0ff5272957f3e987e0e54b",
+        folder: "lz4-1.9.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        build: "make -C lib -j\"$JOBS\" BUILD_SHARED=no CFLAGS=\"-O2 -fPIC\" PREFIX=\"$PREFIX\" install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libpng",
+        version: "1.6.39",
+        url: "https://deb.debian.org/debian/pool/main/libp/libpng1.6/libpng1.6_1.6.39.orig.tar.gz",
+        sha256: "a00e9d2f2f664186e4202db9299397f851aea71b36a35e74910b8820e380d441",
+        folder: "libpng-1.6.39",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // `make install` whole: its hooks link png.h, libpng.a and libpng.pc to the
+        // libpng16 names that users ask for.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "freetype",
+        version: "2.12.1",
+        url: "https://deb.debian.org/debian/pool/main/f/freetype/freetype_2.12.1+dfsg.orig.tar.xz",
+        sha256: "7dedb6b9adf331559daea614a83b8de42a753e685ec8e1c4bdb4529eb880b0d1",
+        folder: "freetype-2.12.1",
+        depends: &["zlib"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // zlib (compressed fonts) from its pack; none of the optional libraries the
+        // environment might have (bzip2, libpng, HarfBuzz, Brotli).
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=yes --with-bzip2=no --with-png=no --with-harfbuzz=no --with-brotli=no\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libwebp",
+        version: "1.2.4",
+        url: "https://deb.debian.org/debian/pool/main/libw/libwebp/libwebp_1.2.4.orig.tar.gz",
+        sha256: "7bf5a8a28cc69bcfa8cb214f2c3095703c6b73ac5fba4d5480c205331d9494df",
+        folder: "libwebp-1.2.4",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libwebp with libwebpmux and libwebpdemux (Pillow links all three), without the
+        // example programs and their image libraries. libsharpyuv is a convenience
+        // library libwebp's encoder folds in: made first, not installed.
+        build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --enable-libwebpmux --enable-libwebpdemux --disable-gl --disable-sdl --disable-png --disable-jpeg --disable-tiff --disable-gif --disable-wic\n\
+                make -j\"$JOBS\" -C sharpyuv\n\
+                make -j\"$JOBS\" -C src\n\
+                make -C src install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "libtiff",
+        version: "4.5.0",
+        url: "https://deb.debian.org/debian/pool/main/t/tiff/tiff_4.5.0.orig.tar.bz2",
+        sha256: "638f43d7dea33948d5dee7f39572fc0194d9cc3c74195de9dd26a4388a1f880a",
+        folder: "libtiff-v4.5.0",
+        depends: &["zlib", "libjpeg-turbo"],
+        link_env: &[],
+        tools: &[CMAKE],
+        cpu: "",
+        // The tarball has no configure: CMake, as for libjpeg-turbo. Deflate and JPEG
+        // from the packs; every other codec library off, so none of the environment's
+        // (newer glibc) is found and linked.
+        build: "cmake -G 'Unix Makefiles' -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=\"$PREFIX/lib\" -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_CXX_COMPILER=s390x-linux-gnu-g++ -DCMAKE_SYSTEM_PROCESSOR=s390x -DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON -DCMAKE_PREFIX_PATH=\"$PACK_ZLIB;$PACK_LIBJPEG_TURBO\" -Dtiff-tools=OFF -Dtiff-tests=OFF -Dtiff-contrib=OFF -Dtiff-docs=OFF -Dcxx=OFF -Dzlib=ON -Djpeg=ON -Dlibdeflate=OFF -Djbig=OFF -Dlerc=OFF -Dlzma=OFF -Dzstd=OFF -Dwebp=OFF -DCMAKE_POLICY_VERSION_MINIMUM=3.5 .\n\
+                make -j\"$JOBS\"\n\
+                make install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
+        name: "sqlite",
+        version: "3.46.1",
+        // Debian's orig tarball (sqlite3_3.46.1.orig.tar.xz) is the canonical tree, whose
+        // amalgamation is made by Tcl scripts: the build environments have no tclsh. The
+        // PyPI sdist of rotki-sqlite 2025.8.1 carries the 3.46.1 amalgamation's sqlite3.c
+        // (SQLITE_SOURCE_ID 2024-08-13 09:16:08 c9c2ab54…, upstream's 3.46.1 check-in);
+        // its sha256 is PyPI's.
+        url: "https://files.pythonhosted.org/packages/0f/ac/374b2397b49274bbfac5c2b72e044ea59e634e87c82b8f2aa10e64b982a9/rotki_sqlite-2025.8.1.tar.gz",
+        sha256: "3e65101f7329f1fd9e83a7519bdff4e09bdcea1d86f6a4450c11ad5c6846acd6",
+        folder: "rotki_sqlite-2025.8.1",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // One compile of the amalgamation with the options of Debian's libsqlite3 that
+        // Python users ask for (FTS3/4/5, R*Tree, column metadata, unlock notify), thread
+        // safe. The sdist has no sqlite3.h: the amalgamation holds it between its "Begin
+        // file sqlite3.h" and "End of sqlite3.h" banners, with its three variables defined
+        // there (sqlite3_version, sqlite3_temp_directory, sqlite3_data_directory; every user
+        // would define them again: duplicate symbols) instead of declared `SQLITE_EXTERN`
+        // as sqlite3.h has them: put back. The version check makes sure the sdist carries
+        // the version this recipe names.
+        build: "grep -q '^#define SQLITE_VERSION  *\"3.46.1\"' sqlite3.c\n\
+                \"$CC\" -O2 -fPIC -DSQLITE_THREADSAFE=1 -DSQLITE_ENABLE_FTS3 -DSQLITE_ENABLE_FTS3_PARENTHESIS -DSQLITE_ENABLE_FTS4 -DSQLITE_ENABLE_FTS5 -DSQLITE_ENABLE_RTREE -DSQLITE_ENABLE_COLUMN_METADATA -DSQLITE_ENABLE_UNLOCK_NOTIFY -DSQLITE_ENABLE_DBSTAT_VTAB -DSQLITE_SECURE_DELETE -c sqlite3.c\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libsqlite3.a sqlite3.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                awk '/Begin file sqlite3.h \\*/ {on = 1; next} /End of sqlite3.h \\*/ {on = 0} on' sqlite3.c > \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                sed -i -e 's/^SQLITE_API const char sqlite3_version\\[\\] = SQLITE_VERSION;/SQLITE_API SQLITE_EXTERN const char sqlite3_version[];/' -e 's/^SQLITE_API char \\*sqlite3_\\(temp\\|data\\)_directory;/SQLITE_API SQLITE_EXTERN char *sqlite3_\\1_directory;/' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                test \"$(grep -c '^SQLITE_API SQLITE_EXTERN' \"$DESTDIR$PREFIX/include/sqlite3.h\")\" = 3\n\
+                grep -q 'SQLITE_API int sqlite3_open_v2' \"$DESTDIR$PREFIX/include/sqlite3.h\"\n\
+                cp libsqlite3.a \"$DESTDIR$PREFIX/lib/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: SQLite\\nDescription: SQL database engine\\nVersion: 3.46.1\\nLibs: -L${libdir} -lsqlite3\\nLibs.private: -lpthread -ldl -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/sqlite3.pc\"",
+    },
+];
