@@ -2,6 +2,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
@@ -299,6 +300,28 @@ impl History {
             column,
             id,
             source,
+        })
+    }
+
+    /// Parses a text column into its typed form ([`HistoryError::Invalid`] names the row).
+    pub(super) fn parse_column<T>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        text: String,
+    ) -> Result<T, HistoryError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        text.parse().map_err(|e: T::Err| HistoryError::Invalid {
+            path: self.path.clone(),
+            table,
+            column,
+            id,
+            reason: e.to_string(),
+            value: text,
         })
     }
 

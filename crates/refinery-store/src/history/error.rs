@@ -54,6 +54,18 @@ pub enum HistoryError {
         #[source]
         source: serde_json::Error,
     },
+    #[error(
+        "history database {path} holds `{value}` in {table}.{column} of row {id}: {reason}; \
+         the file may be damaged or written by a newer refinery"
+    )]
+    Invalid {
+        path: PathBuf,
+        table: &'static str,
+        column: &'static str,
+        id: i64,
+        value: String,
+        reason: String,
+    },
     #[error("cannot encode {what} as JSON for history database {path}: {source}")]
     Encode {
         path: PathBuf,

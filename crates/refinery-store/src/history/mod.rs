@@ -15,10 +15,10 @@
 //! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
 //! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
 //!
-//! Attempt statuses: `success` is a success; `cancelled`, `canceled` and `skipped` are
-//! neutral (neither success nor failure); every other status (`failed`, `timeout`,
-//! `verify_failed`, …) counts as a failure.
+//! Attempt statuses are an [`AttemptStatus`]: `success` is a success, `cancelled` is
+//! neutral (neither success nor failure), `failed` and `timeout` are failures.
 
+mod attempt_status;
 mod db;
 mod error;
 mod query;
@@ -27,6 +27,7 @@ mod records;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod variant;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
@@ -37,23 +38,20 @@ use rusqlite::Connection;
 
 use crate::queue::{Conn as _, PgBackend, PgConn};
 
+pub use self::attempt_status::{AttemptStatus, ParseAttemptStatusError};
 pub use self::db::{display_location, is_postgres_url};
 pub use self::error::HistoryError;
 pub use self::records::{
     Attempt, AttemptRow, Event, EventRow, FailureSummary, PackageSummary, SlowSummary, VariantStats,
 };
 pub use self::schema::SCHEMA_VERSION;
+pub use self::variant::{ParseVariantError, Variant};
 
 /// `PRAGMA application_id` of refinery history databases ("RFNY").
 pub const APPLICATION_ID: i32 = 0x5246_4E59;
 
 /// How long a writer waits for another one before giving up with [`HistoryError::Locked`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// True if an attempt with this status counts as a failure (see the module docs).
-pub fn is_failure_status(status: &str) -> bool {
-    !matches!(status, "success" | "cancelled" | "canceled" | "skipped")
-}
 
 /// A handle on the history database. `Send` but not `Sync`: open one per thread.
 ///

@@ -13,13 +13,13 @@ use crate::queue::{RowExt, Value};
 /// SQL condition: the attempt failed (see the module docs).
 macro_rules! failed {
     () => {
-        "status NOT IN ('success', 'cancelled', 'canceled', 'skipped')"
+        "status NOT IN ('success', 'cancelled')"
     };
 }
 /// SQL condition: the attempt counts as a success or a failure (not neutral).
 macro_rules! decisive {
     () => {
-        "status NOT IN ('cancelled', 'canceled', 'skipped')"
+        "status <> 'cancelled'"
     };
 }
 
@@ -32,8 +32,7 @@ macro_rules! successes {
 /// SQL expression: the number of failed attempts of the group (see the module docs).
 macro_rules! failures {
     () => {
-        "COALESCE(SUM(CASE WHEN status NOT IN ('success', 'cancelled', 'canceled', 'skipped') \
-         THEN 1 ELSE 0 END), 0)"
+        "COALESCE(SUM(CASE WHEN status NOT IN ('success', 'cancelled') THEN 1 ELSE 0 END), 0)"
     };
 }
 
@@ -98,9 +97,9 @@ impl History {
                 version: row.text(3),
                 python_tag: row.text(4),
                 platform: row.text(5),
-                variant: row.text(6),
+                variant: self.parse_column("attempts", "variant", id, row.text(6))?,
                 attempt: u32::try_from(row.int(7)).unwrap_or(0),
-                status: row.text(8),
+                status: self.parse_column("attempts", "status", id, row.text(8))?,
                 duration_secs: real(row, 9),
                 log_path: row.opt_text(10),
                 hints: self.decode_json("attempts", "hints", id, &row.text(11))?,
@@ -180,24 +179,25 @@ impl History {
 
     /// Successes and failures per build variant of one package, sorted by variant.
     pub fn variant_stats(&self, package: &str) -> Result<Vec<VariantStats>, HistoryError> {
-        Ok(self
-            .rows(
-                concat!(
-                    "SELECT variant, ",
-                    successes!(),
-                    ", ",
-                    failures!(),
-                    " FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
-                ),
-                &[normalize_name(package).into()],
-            )?
-            .iter()
-            .map(|row| VariantStats {
-                variant: row.text(0),
+        self.rows(
+            concat!(
+                "SELECT variant, ",
+                successes!(),
+                ", ",
+                failures!(),
+                ", MAX(id) FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
+            ),
+            &[normalize_name(package).into()],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(VariantStats {
+                variant: self.parse_column("attempts", "variant", row.int(3), row.text(0))?,
                 successes: count(row, 1),
                 failures: count(row, 2),
             })
-            .collect())
+        })
+        .collect()
     }
 
     /// Number of events per kind.
@@ -286,33 +286,34 @@ impl History {
 
     /// Every package with attempts or events: counts and its latest attempt.
     pub fn packages(&self, limit: usize) -> Result<Vec<PackageSummary>, HistoryError> {
-        Ok(self
-            .rows(
-                concat!(
-                    "SELECT a.package, s.attempts, s.successes, s.failures, a.version, \
-                            a.status, a.timestamp \
+        self.rows(
+            concat!(
+                "SELECT a.package, s.attempts, s.successes, s.failures, a.version, \
+                            a.status, a.timestamp, a.id \
                      FROM (SELECT package_key, COUNT(*) AS attempts, ",
-                    successes!(),
-                    " AS successes, ",
-                    failures!(),
-                    " AS failures, MAX(id) AS last_id \
+                successes!(),
+                " AS successes, ",
+                failures!(),
+                " AS failures, MAX(id) AS last_id \
                            FROM attempts GROUP BY package_key) AS s \
                      JOIN attempts AS a ON a.id = s.last_id \
                      ORDER BY s.package_key LIMIT ?1"
-                ),
-                &[limit_param(limit)],
-            )?
-            .iter()
-            .map(|row| PackageSummary {
+            ),
+            &[limit_param(limit)],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(PackageSummary {
                 package: row.text(0),
                 attempts: count(row, 1),
                 successes: count(row, 2),
                 failures: count(row, 3),
                 last_version: row.text(4),
-                last_status: row.text(5),
+                last_status: self.parse_column("attempts", "status", row.int(7), row.text(5))?,
                 last_timestamp: row.text(6),
             })
-            .collect())
+        })
+        .collect()
     }
 
     /// Number of attempts per status.

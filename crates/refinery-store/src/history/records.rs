@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{AttemptStatus, Variant};
+
 /// Something that happened, to be appended to the history.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 pub struct Event {
@@ -67,10 +69,9 @@ pub struct Attempt {
     pub version: String,
     pub python_tag: String,
     pub platform: String,
-    pub variant: String,
+    pub variant: Variant,
     pub attempt: u32,
-    /// `success`, `failed`, `timeout`, … (see the module docs).
-    pub status: String,
+    pub status: AttemptStatus,
     pub duration_secs: f64,
     pub log_path: Option<String>,
     pub hints: Vec<String>,
@@ -92,9 +93,9 @@ pub struct AttemptRow {
     pub version: String,
     pub python_tag: String,
     pub platform: String,
-    pub variant: String,
+    pub variant: Variant,
     pub attempt: u32,
-    pub status: String,
+    pub status: AttemptStatus,
     pub duration_secs: f64,
     pub log_path: Option<String>,
     pub hints: Vec<String>,
@@ -119,7 +120,7 @@ pub struct FailureSummary {
 /// Successes and failures of one build variant of a package.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct VariantStats {
-    pub variant: String,
+    pub variant: Variant,
     pub successes: u64,
     pub failures: u64,
 }
@@ -141,6 +142,6 @@ pub struct PackageSummary {
     pub successes: u64,
     pub failures: u64,
     pub last_version: String,
-    pub last_status: String,
+    pub last_status: AttemptStatus,
     pub last_timestamp: String,
 }
