@@ -191,6 +191,48 @@ pub fn decide(
     decide_for(mode, host_root, rootfs_gcc_major(rootfs), execution)
 }
 
+/// [`decide`] for an environment whose C and C++ compile with the glibc-targeted Zig
+/// toolchain (`zig`: the target's glibc is older than the environment's). There the
+/// environment's GCC does not compile the wheel, so under `--accelerate auto` a host
+/// cross compiler of another GCC major no longer turns acceleration (and with it the
+/// native build frontend) off: it serves only the `gcc-cross` variant and Fortran, and
+/// the note says so. In every other case the same decision as [`decide`].
+///
+/// # Errors
+/// As [`decide_for`].
+pub fn decide_with_zig(
+    mode: AccelerateMode,
+    host_root: &Path,
+    rootfs: &Path,
+    execution: Execution,
+    zig: bool,
+) -> Result<Decision, AccelerateError> {
+    let rootfs_major = rootfs_gcc_major(rootfs);
+    let decision = decide_for(mode, host_root, rootfs_major, execution)?;
+    if decision.accelerator.is_some() || !zig || mode != AccelerateMode::Auto {
+        return Ok(decision);
+    }
+    match decide_for(AccelerateMode::Cross, host_root, rootfs_major, execution) {
+        Ok(Decision {
+            accelerator: Some(accelerator),
+            ..
+        }) => {
+            let note = format!(
+                "{}
+the environment's compiler is {}, not GCC {}: C and C++ compile with Zig for the target's glibc, so the host's cross compiler serves only the gcc-cross variant and Fortran (C++ wheels of that variant may need a newer libstdc++ than the environment has; verification will tell)",
+                accelerator.summary(),
+                rootfs_major.map_or("missing".to_string(), |m| format!("GCC {m}")),
+                accelerator.major
+            );
+            Ok(Decision {
+                accelerator: Some(accelerator),
+                note,
+            })
+        }
+        _ => Ok(decision),
+    }
+}
+
 /// Choose the accelerator for an environment whose own compiler is GCC `rootfs_major`.
 ///
 /// # Errors

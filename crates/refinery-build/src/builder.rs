@@ -298,6 +298,7 @@ pub fn attempt(
         }
     }
     let mut build_mounts = mounts.clone();
+    let pack_path = pack_bin_dirs(request);
     if let Some(dir) = request.packs_dir.filter(|_| !request.packs.is_empty()) {
         let ldflags = build_env
             .iter()
@@ -384,6 +385,7 @@ pub fn attempt(
                 accelerate,
                 zig: use_zig,
                 rust: request.rust.cloned(),
+                path_prepend: pack_path,
             };
             log.line(&emulated_frontend);
             run_step(runner.command(&spec), log, settings, Stage::Build)?;
@@ -442,9 +444,11 @@ pub fn attempt(
         cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
             .arg(dir.0.join("repaired"))
             .arg(&built);
+        // A pack's shared library (libpq.so) is grafted like any other.
         let ldpaths: Vec<String> = runner
             .library_paths()
-            .iter()
+            .into_iter()
+            .chain(pack_lib_dirs(request))
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
         if !ldpaths.is_empty() {
@@ -619,6 +623,7 @@ impl NativeStep<'_> {
             accelerate: true,
             zig: use_zig,
             rust: self.request.rust.cloned(),
+            path_prepend: pack_bin_dirs(self.request),
         };
         log.line(&format!(
             "[refinery] frontend: {}; the host's uv installs the build dependencies",
@@ -650,6 +655,25 @@ impl NativeStep<'_> {
 
 /// The native install of verification (the accelerator's uv, else the host's) unless
 /// `--verify-install emulated`.
+/// The packs' `bin` folders as the build sees them, when the build mounts its packs.
+fn pack_bin_dirs(request: &AttemptRequest<'_>) -> Vec<String> {
+    match request.packs_dir {
+        Some(_) => crate::packs::bin_dirs(request.packs),
+        None => Vec::new(),
+    }
+}
+
+/// The packs' library folders on the host, for auditwheel's `--ldpaths`.
+fn pack_lib_dirs(request: &AttemptRequest<'_>) -> Vec<PathBuf> {
+    request.packs_dir.map_or_else(Vec::new, |dir| {
+        request
+            .packs
+            .iter()
+            .map(|p| dir.join(&p.key).join("lib"))
+            .collect()
+    })
+}
+
 fn native_install(
     runner: &dyn Runner,
     settings: &AttemptSettings,

@@ -393,6 +393,7 @@ fn run(
         accelerate: true,
         zig: false,
         rust: None,
+        path_prepend: Vec::new(),
     };
     match run_logged(runner.command(&spec), log, None, None) {
         Ok(Outcome::Success) => Ok(()),

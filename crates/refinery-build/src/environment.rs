@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use refinery_pep::Target;
 
-use crate::accelerate::{decide, decide_for, AccelerateMode, Decision};
+use crate::accelerate::{decide_for, decide_with_zig, AccelerateMode, Decision};
 use crate::emulation::{check_execution, Execution};
 use crate::rootfs::{EnvStore, RootfsRecipe};
 use crate::runner::{
@@ -111,7 +111,14 @@ pub fn open_environment(
             let recipe = RootfsRecipe::for_python(&target.python_str())?;
             let store = EnvStore::new(envs_dir);
             let rootfs = store.ensure(&recipe, reporter)?;
-            let decision = decide(*accelerate, std::path::Path::new("/"), &rootfs, execution)?;
+            let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
+            let decision = decide_with_zig(
+                *accelerate,
+                std::path::Path::new("/"),
+                &rootfs,
+                execution,
+                zig.is_some(),
+            )?;
             reporter.message(&decision.note);
             let label = format!(
                 "rootfs:{} {}",
@@ -122,7 +129,6 @@ pub fn open_environment(
                     "emulated"
                 }
             );
-            let zig = glibc_targeted(*accelerate, execution, target, &rootfs, envs_dir, reporter);
             let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
             let mut runner = BwrapRunner {
                 rootfs,

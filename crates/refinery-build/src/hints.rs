@@ -343,6 +343,15 @@ impl Catalog {
                 id: hint.id.clone(),
                 problem,
             })?;
+            // Entries are found, replaced and recorded by id: a second one would be
+            // shadowed without a word (as the first libpq entry shadowed the pack).
+            if entries.iter().any(|(h, _): &(Hint, _)| h.id == hint.id) {
+                return Err(HintCatalogError::Entry {
+                    origin: origin.to_string(),
+                    id: hint.id.clone(),
+                    problem: "appears twice: give each entry its own id".into(),
+                });
+            }
             entries.push((hint, regex));
         }
         Ok(Catalog { entries })

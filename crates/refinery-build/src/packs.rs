@@ -230,6 +230,15 @@ impl Pack {
     }
 }
 
+/// The `bin` folders of `packs` as build steps see them (`pg_config`, `xml2-config`),
+/// for [`crate::runner::RunSpec::path_prepend`].
+pub fn bin_dirs(packs: &[Pack]) -> Vec<String> {
+    packs
+        .iter()
+        .map(|p| format!("{}/bin", p.guest_prefix()))
+        .collect()
+}
+
 /// Variables that make build systems find `packs` first: headers (`CPATH`), libraries
 /// (`LIBRARY_PATH` and `-L` in `LDFLAGS`, appended to `ldflags` when the build sets it)
 /// and `pkg-config` files (`PKG_CONFIG_PATH`).

@@ -50,6 +50,10 @@ pub struct RunSpec {
     /// The native Rust toolchain to bind in (see [`crate::rust_toolchain`]); only
     /// runners with a [`Runner::rust_store`] honour it.
     pub rust: Option<crate::rust_toolchain::RustToolchain>,
+    /// Folders (as the command sees them) put before the runner's own `PATH`: the `bin`
+    /// folders of the native library packs (`pg_config`, `xml2-config`). Only the rootfs
+    /// runner honours it, the one runner that builds with packs.
+    pub path_prepend: Vec<String>,
 }
 
 /// Where the host's CA bundle appears inside every environment.
@@ -355,6 +359,9 @@ impl Runner for BwrapRunner {
             path = format!("{}:{path}", crate::rust_toolchain::GUEST_RUST_BIN);
             zig_env.extend(rust.env());
         }
+        if !spec.path_prepend.is_empty() {
+            path = format!("{}:{path}", spec.path_prepend.join(":"));
+        }
         cmd.arg("--chdir").arg(&spec.workdir);
         cmd.arg("--clearenv");
         let mut env = vec![
@@ -629,6 +636,7 @@ mod tests {
             accelerate: false,
             zig: false,
             rust: None,
+            path_prepend: Vec::new(),
         }
     }
 
@@ -656,6 +664,17 @@ mod tests {
         assert!(joined.ends_with("-- python3 -m pip"));
         let online = args(&runner.command(&spec(true)));
         assert!(!online.contains(&"--unshare-net".to_string()));
+        assert!(joined.contains("--setenv PATH /usr/local/bin:/usr/bin:"));
+        // The packs' bin folders come before the environment's own.
+        let mut with_packs = spec(false);
+        with_packs.path_prepend = vec!["/opt/packs/a/bin".into(), "/opt/packs/b/bin".into()];
+        let joined = args(&runner.command(&with_packs)).join(" ");
+        assert!(
+            joined.contains(
+                "--setenv PATH /opt/packs/a/bin:/opt/packs/b/bin:/usr/local/bin:/usr/bin:"
+            ),
+            "{joined}"
+        );
     }
 
     #[test]

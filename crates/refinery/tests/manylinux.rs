@@ -1155,3 +1155,46 @@ assert sqlver.run("""select json_extract('{"a": [1, 2, 3]}', '$.a[2]')""") == ["
 print(sqlver.run("with recursive n(i) as (select 1 union all select i + 1 from n where i < 100) select sum(i) from n")[0])"#;
     assert_s390x_python_prints(&rootfs, &unpacked, code, "5050");
 }
+
+#[test]
+#[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn psycopg2_finds_pg_config_of_the_libpq_pack_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    // Attempt 1 fails ("pg_config executable not found"); the hint selects the libpq pack
+    // (OpenSSL linked into it), whose bin folder is on PATH for attempt 2.
+    let (e, out) =
+        built_for_manylinux2014(tmp.path(), "psycopg2-binary==2.9.13\n", "psycopg2-binary");
+    assert_eq!(
+        e["metadata"]["reached_tag"], "manylinux2014_s390x.manylinux_2_17_s390x",
+        "{e}"
+    );
+    let actions = e["metadata"]["actions"].to_string();
+    assert!(actions.contains("pack libpq"), "{actions}");
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    // libpq.so.5 is grafted from the pack, as in upstream's psycopg2-binary wheels.
+    let grafted: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libpq"))
+        .collect();
+    assert_eq!(grafted.len(), 1, "{grafted:?}");
+    for (object, version) in needed_versions(&unpacked) {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+    // On s390x: the pack's libpq 15.18 with TLS compiled in (sslmode=require is refused
+    // at once by a libpq without it); the connection itself is refused, the network cut.
+    let code = r#"import psycopg2, psycopg2.extensions as ext
+assert ext.libpq_version() == 150018, ext.libpq_version()
+try:
+    psycopg2.connect("host=127.0.0.1 port=1 connect_timeout=5 sslmode=require")
+except psycopg2.OperationalError as err:
+    text = str(err)
+    assert "SSL support is not compiled in" not in text, text
+    print("refused" if "refused" in text or "could not connect" in text else text)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "refused");
+}

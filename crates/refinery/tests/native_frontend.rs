@@ -417,3 +417,60 @@ fn without_a_host_cpython_3_14_one_is_made_from_debian_amd64_packages_and_builds
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "ok");
 }
+
+#[test]
+#[ignore = "needs network and emulation"]
+fn a_trixie_environment_for_manylinux2014_accelerates_by_default_because_zig_compiles() {
+    // trixie's GCC 14 is not the host cross's 12, which alone turns `--accelerate auto`
+    // off. For manylinux2014 Zig compiles C and C++, so the defaults accelerate and build
+    // with the native frontend (the host has a CPython 3.13 or one is made).
+    let envs = envs_dir();
+    let envs_var = ("REFINERY_ENVS_DIR", envs.to_str().unwrap());
+    let created = refinery(&["env", "create", "--python", "3.13"], &[envs_var]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_extension_sdist(&index_dir, "fastadd", "1.0", false);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "fastadd==1.0\n");
+    let (output, out) = main_job(
+        &input,
+        tmp.path(),
+        &[
+            "--python",
+            "3.13",
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--index-url",
+            &index.url,
+            "--extra-index-url",
+            "https://pypi.org/simple",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    let err = stderr(&output);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "the environment's compiler is GCC 14, not GCC 12: C and C++ compile with Zig"
+        ),
+        "{err}"
+    );
+    let e = entry(&manifest(&out), "fastadd").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["build_frontend"], "native", "{e}");
+    let built_with = e["metadata"]["built_with"].as_str().unwrap_or_default();
+    assert!(built_with.contains("zig(glibc 2.17)"), "{e}");
+    let wheel = e["path"].as_str().unwrap();
+    assert!(
+        wheel.contains("cp313-cp313-manylinux2014_s390x.manylinux_2_17_s390x"),
+        "{wheel}"
+    );
+    let machines = elf_machines(&out.join(wheel));
+    assert!(
+        !machines.is_empty() && machines.iter().all(|(_, m)| *m == 22),
+        "{machines:?}"
+    );
+}

@@ -304,6 +304,42 @@ fn broken_mode_leaves_out_the_compiler_folders() {
 }
 
 #[test]
+fn auto_accelerates_across_gcc_majors_only_where_zig_compiles_c_and_cxx() {
+    let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fake_host(host.path(), 12);
+    fake_rootfs(rootfs.path(), 14);
+    let decide_zig = |mode, zig| {
+        decide_with_zig(mode, host.path(), rootfs.path(), Execution::Emulated, zig).unwrap()
+    };
+    // Without Zig: as before, GCC 12 against the environment's 14 is off under auto.
+    let plain = decide_zig(AccelerateMode::Auto, false);
+    assert!(plain.accelerator.is_none(), "{}", plain.note);
+    // With Zig compiling C and C++ for the target's glibc: on, with GCC 12, and said so.
+    let zig = decide_zig(AccelerateMode::Auto, true);
+    let acc = zig.accelerator.expect("accelerated");
+    assert_eq!((acc.major, acc.rootfs_major), (12, Some(14)));
+    assert!(
+        zig.note
+            .contains("compile with Zig for the target's glibc, so the host's cross compiler serves only the gcc-cross variant and Fortran"),
+        "{}",
+        zig.note
+    );
+    // `off` stays off, and a missing cross compiler stays off too.
+    assert!(decide_zig(AccelerateMode::Off, true).accelerator.is_none());
+    let bare = tempfile::tempdir().unwrap();
+    let none = decide_with_zig(
+        AccelerateMode::Auto,
+        bare.path(),
+        rootfs.path(),
+        Execution::Emulated,
+        true,
+    )
+    .unwrap();
+    assert!(none.accelerator.is_none(), "{}", none.note);
+    assert!(none.note.starts_with("acceleration off"), "{}", none.note);
+}
+
+#[test]
 fn auto_needs_a_matching_gcc_major_and_cross_forces_it() {
     let (host, rootfs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     fake_host(host.path(), 13);

@@ -58,6 +58,8 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("** make sure the development packages of libxml2 and libxslt are installed **", "libxslt"),
     ("WARNING: The C extension could not be compiled, speedups are not enabled.", "pure-python-fallback"),
     ("Error compiling module, falling back to pure Python", "pure-python-fallback"),
+    ("Error: pg_config executable not found.", "libpq"),
+    ("./psycopg/psycopg.h:36:10: fatal error: libpq-fe.h: No such file or directory", "libpq"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/charset_normalizer/cd.pyx and 1 more sources)", "charset-normalizer-cython"),
     ("Plain-Python build succeeded.", "pure-python-fallback"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
@@ -94,6 +96,7 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("checking whether we are cross compiling... yes", "cross-run-target-binary"),
     ("checking for libxslt... yes", "libxslt"),
     ("building 'markupsafe._speedups' extension", "pure-python-fallback"),
+    ("Package libpq was found in the pkg-config search path.", "libpq"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/markupsafe/_speedups.c)", "charset-normalizer-cython"),
 ];
 
@@ -453,6 +456,18 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
         &openblas.actions(Some(PackageFamily::Apt), false)[..],
         [HintAction::SystemPackages { packages }] if packages.contains(&"libopenblas-dev".to_string())
     ));
+}
+
+#[test]
+fn an_id_used_twice_in_one_file_is_refused_naming_it() {
+    let entry = "[[hint]]\nid = \"twice\"\npattern = \"a\"\nmessage = \"m\"\n";
+    let err = Catalog::parse(&format!("{entry}{entry}"), "my.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("my.toml") && err.contains("\"twice\" appears twice"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use crate::runner::{Mount, RunSpec, Runner};
 
-use super::{build_env, source_url, Pack, PackRecipe, GUEST_PACKS_DIR, GUEST_WORK, UNPACK};
+use super::{
+    bin_dirs, build_env, source_url, Pack, PackRecipe, GUEST_PACKS_DIR, GUEST_WORK, UNPACK,
+};
 
 /// One pack build: what it makes, what it links, and where.
 pub(super) struct PackJob<'a> {
@@ -99,6 +101,7 @@ impl PackJob<'_> {
             accelerate: true,
             zig: true,
             rust: None,
+            path_prepend: bin_dirs(self.dependencies),
         };
         match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
             Ok(crate::exec::Outcome::Success) => Ok(()),

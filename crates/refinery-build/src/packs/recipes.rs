@@ -123,6 +123,28 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 make install_dev DESTDIR=\"$DESTDIR\"",
     },
     PackRecipe {
+        name: "libpq",
+        version: "15.18",
+        url: "https://deb.debian.org/debian/pool/main/p/postgresql-15/postgresql-15_15.18.orig.tar.bz2",
+        sha256: "11df0df97fe3ea4ba9a791faaf39cee1d2fe571e78885b5b55d8517d27c323b4",
+        folder: "postgresql-15.18",
+        depends: &["openssl"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // PostgreSQL's client library with TLS (the OpenSSL pack linked in statically), its
+        // headers and pg_config, which psycopg2's setup.py runs (through binfmt) to find
+        // them. libpq is built shared as well as static: psycopg2 links `-lpq`, and its
+        // wheels carry libpq.so.5 grafted by auditwheel, as upstream's psycopg2-binary
+        // wheels do. Static OpenSSL needs -lpthread on glibc 2.17. No server, no
+        // readline, ICU, compression, Kerberos or LDAP.
+        build: "LIBS=-lpthread ./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --with-ssl=openssl --with-includes=\"$PACK_OPENSSL/include\" --with-libraries=\"$PACK_OPENSSL/lib\" --without-readline --without-icu --without-zlib --without-lz4 --without-zstd --without-libxml --without-libxslt --without-gssapi --without-ldap --without-pam --without-systemd --without-llvm --without-perl --without-python --without-tcl --disable-nls\n\
+                make -j\"$JOBS\" -C src/interfaces/libpq\n\
+                make -C src/interfaces/libpq install DESTDIR=\"$DESTDIR\"\n\
+                make -j\"$JOBS\" -C src/bin/pg_config install DESTDIR=\"$DESTDIR\"\n\
+                make -C src/include install DESTDIR=\"$DESTDIR\"",
+    },
+    PackRecipe {
         name: "libjpeg-turbo",
         version: "2.1.5",
         url: "https://deb.debian.org/debian/pool/main/libj/libjpeg-turbo/libjpeg-turbo_2.1.5.orig.tar.gz",

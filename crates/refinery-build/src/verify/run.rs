@@ -549,6 +549,7 @@ fn run_check_with(
         accelerate: false,
         zig: false,
         rust: None,
+        path_prepend: Vec::new(),
     };
     log.line(&format!(
         "[refinery-verify] --- {name} (limit {} s) ---",
