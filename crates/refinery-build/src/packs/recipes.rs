@@ -137,9 +137,14 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         // them. libpq is built shared as well as static: psycopg2 links `-lpq`, and its
         // wheels carry libpq.so.5 grafted by auditwheel, as upstream's psycopg2-binary
         // wheels do. Static OpenSSL needs -lpthread on glibc 2.17. No server, no
-        // readline, ICU, compression, Kerberos or LDAP.
+        // readline, ICU, compression, Kerberos or LDAP. libpq's own check that the library
+        // calls nothing that exits (`libpq-refs-stamp`) fails on the `atexit` that the
+        // static OpenSSL registers its cleanup with: the same check runs with `atexit`
+        // allowed, then the stamp is written.
         build: "LIBS=-lpthread ./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --with-ssl=openssl --with-includes=\"$PACK_OPENSSL/include\" --with-libraries=\"$PACK_OPENSSL/lib\" --without-readline --without-icu --without-zlib --without-lz4 --without-zstd --without-libxml --without-libxslt --without-gssapi --without-ldap --without-pam --without-systemd --without-llvm --without-perl --without-python --without-tcl --disable-nls\n\
-                make -j\"$JOBS\" -C src/interfaces/libpq\n\
+                make -j\"$JOBS\" -C src/interfaces/libpq all-lib\n\
+                if nm -A -u src/interfaces/libpq/libpq.so.5.15 | grep -v -e __cxa_atexit -e ' atexit$' | grep exit; then echo 'libpq must not be calling any function which invokes exit'; exit 1; fi\n\
+                touch src/interfaces/libpq/libpq-refs-stamp\n\
                 make -C src/interfaces/libpq install DESTDIR=\"$DESTDIR\"\n\
                 make -j\"$JOBS\" -C src/bin/pg_config install DESTDIR=\"$DESTDIR\"\n\
                 make -C src/include install DESTDIR=\"$DESTDIR\"",
