@@ -13,12 +13,8 @@ use crate::exec::{run_logged, Log, Outcome};
 use crate::runner::{Mount, RunSpec, Runner};
 use crate::wheel_inspect::{elf_machines, EM_S390};
 
-/// Folders inside the environment.
-pub(crate) const GUEST_BUILD: &str = "/build";
-pub(crate) const GUEST_WHEELS: &str = "/wheels";
-const GUEST_PIP_CACHE: &str = "/pip-cache";
-/// Every folder a build step mounts, for runners that must make mount points first.
-pub const GUEST_MOUNT_DIRS: &[&str] = &[GUEST_BUILD, GUEST_WHEELS, GUEST_PIP_CACHE];
+pub use crate::runner::GUEST_MOUNT_DIRS;
+use crate::runner::{GUEST_BUILD, GUEST_PIP_CACHE, GUEST_WHEELS};
 
 /// The auditwheel release this refinery is tested with (`.ci/run` installs it).
 pub const AUDITWHEEL_VERSION: &str = "6.8.2";
@@ -417,7 +413,7 @@ pub fn attempt(
     .map_err(|message| {
         // Logged so that the catalog's hint matches this failure too.
         log.line(&format!("[refinery] {message}"));
-        fail(Stage::Build, message)
+        fail(Stage::Build, message.to_string())
     })?;
     if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
         return Err(fail(
@@ -648,7 +644,7 @@ impl NativeStep<'_> {
             log.read_all().get(mark..).unwrap_or_default(),
             &self.settings.catalog,
         )
-        .map_err(fallback)?;
+        .map_err(|e| fallback(e.to_string()))?;
         Ok(wheel)
     }
 }

@@ -15,7 +15,7 @@ use refinery_store::{
 };
 
 use crate::builder::AttemptSettings;
-use crate::environment::{EnvironmentChoice, OpenedEnvironment};
+use crate::environment::{EnvironmentChoice, EnvironmentError, OpenedEnvironment};
 use crate::hints::Catalog;
 use crate::schedule::Schedule;
 use crate::{RecipePolicy, Reporter};
@@ -72,8 +72,13 @@ impl std::fmt::Debug for PackMirrorHandle {
     }
 }
 
+/// Why one requirement could not be planned: the planner's own error (a
+/// `refinery_plan::PlanError`, an index or IO error), boxed, as the binary and the server
+/// plan with their own settings.
+pub type PlanRequirementError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A function that plans one requirement for the run's target.
-pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, String> + Send + Sync;
+pub type PlanRequirement = dyn Fn(&str) -> Result<Plan, PlanRequirementError> + Send + Sync;
 
 /// Makes a plan for one requirement, for the target of the run.
 #[derive(Clone)]
@@ -87,7 +92,7 @@ impl std::fmt::Debug for Expander {
 
 /// What every build needs, borrowed for the run.
 pub(crate) struct BuildContext<'a> {
-    pub environment: Result<&'a OpenedEnvironment, &'a String>,
+    pub environment: Result<&'a OpenedEnvironment, &'a EnvironmentError>,
     pub attempt_settings: &'a AttemptSettings,
     pub settings: &'a RunSettings,
     pub sdist_dir: &'a Path,

@@ -151,6 +151,84 @@ impl SourcePython {
     }
 }
 
+/// What is wrong with a `.dsc`'s `Checksums-Sha256` field.
+#[derive(Debug, thiserror::Error)]
+pub enum DscError {
+    #[error("the .dsc has a malformed Checksums-Sha256 line: {line:?}")]
+    MalformedLine { line: String },
+    #[error("the .dsc lists {name} with a bad sha256 {sha256:?}")]
+    BadSha256 { name: String, sha256: String },
+    #[error("the .dsc lists a file with an unsafe name {name:?}")]
+    UnsafeName { name: String },
+    #[error("the .dsc lists {name} with a bad size {size:?}")]
+    BadSize { name: String, size: String },
+    #[error("the .dsc has no Checksums-Sha256 entries")]
+    NoEntries,
+}
+
+/// Why CPython could not be fetched or built into an environment; names the URL, the
+/// file or the step, and the log to read.
+#[derive(Debug, thiserror::Error)]
+pub enum CpythonError {
+    /// The download client could not be made.
+    #[error("cannot set up downloads: {source}")]
+    Setup {
+        #[source]
+        source: refinery_index::IndexError,
+    },
+    /// A pinned file could not be downloaded or had other bytes.
+    #[error(transparent)]
+    Download(#[from] crate::packs::PackError),
+    /// The `.dsc` at `url` is not usable.
+    #[error("{url}: {source}")]
+    Dsc {
+        url: String,
+        #[source]
+        source: DscError,
+    },
+    /// The `.dsc` at `url` lists no `marker` (`.orig.tar.`, `.debian.tar.`) tarball.
+    #[error("{url} lists no {marker} tarball")]
+    NoTarball { url: String, marker: &'static str },
+    /// A file or folder could not be used; `action` is what was tried.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// s390x code cannot run on this host.
+    #[error(transparent)]
+    Emulation(#[from] crate::emulation::EmulationError),
+    /// The cross compilers were asked for and cannot be had.
+    #[error(transparent)]
+    Accelerate(#[from] crate::accelerate::AccelerateError),
+    /// A build step (`what`) ended without success; `tail` is the end of its log.
+    #[error("{what} failed ({outcome}):\n{tail}\nsee {}", log.display())]
+    Step {
+        what: &'static str,
+        outcome: String,
+        tail: String,
+        log: PathBuf,
+    },
+    /// bubblewrap could not be started for the step `what`.
+    #[error("cannot run bubblewrap for {what}: {source}")]
+    Bwrap {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CpythonError {
+    let path = path.to_path_buf();
+    move |source| CpythonError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 /// A file a `.dsc` lists under `Checksums-Sha256`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DscFile {
@@ -160,9 +238,11 @@ pub struct DscFile {
 }
 
 /// The `Checksums-Sha256` entries of a Debian source control file (Debian Policy §5.6.24:
-/// one ` <sha256> <size> <name>` line each after the field name). Errors name what is
-/// wrong.
-pub fn dsc_checksums(text: &str) -> Result<Vec<DscFile>, String> {
+/// one ` <sha256> <size> <name>` line each after the field name).
+///
+/// # Errors
+/// [`DscError`] naming the line or file that is wrong.
+pub fn dsc_checksums(text: &str) -> Result<Vec<DscFile>, DscError> {
     let mut files = Vec::new();
     let mut inside = false;
     for line in text.lines() {
@@ -178,30 +258,32 @@ pub fn dsc_checksums(text: &str) -> Result<Vec<DscFile>, String> {
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         let [sha256, size, name] = fields[..] else {
-            return Err(format!(
-                "the .dsc has a malformed Checksums-Sha256 line: {line:?}"
-            ));
+            return Err(DscError::MalformedLine {
+                line: line.to_string(),
+            });
         };
         if sha256.len() != 64 || !sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!(
-                "the .dsc lists {name} with a bad sha256 {sha256:?}"
-            ));
+            return Err(DscError::BadSha256 {
+                name: name.to_string(),
+                sha256: sha256.to_string(),
+            });
         }
         if name.contains('/') || name.starts_with('.') {
-            return Err(format!(
-                "the .dsc lists a file with an unsafe name {name:?}"
-            ));
+            return Err(DscError::UnsafeName {
+                name: name.to_string(),
+            });
         }
         files.push(DscFile {
             sha256: sha256.to_ascii_lowercase(),
-            size: size
-                .parse()
-                .map_err(|_| format!("the .dsc lists {name} with a bad size {size:?}"))?,
+            size: size.parse().map_err(|_| DscError::BadSize {
+                name: name.to_string(),
+                size: size.to_string(),
+            })?,
             name: name.to_string(),
         });
     }
     if files.is_empty() {
-        return Err("the .dsc has no Checksums-Sha256 entries".into());
+        return Err(DscError::NoEntries);
     }
     Ok(files)
 }
@@ -228,11 +310,14 @@ pub fn upstream_fix_patches(series: &str) -> Vec<String> {
 /// the tarballs it lists checked against its sums, and [`WHEELS`] into
 /// `dir/wheels`; `cache` keeps them for later attempts. Returns the `.orig` and `.debian`
 /// tarballs.
+///
+/// # Errors
+/// [`CpythonError`]: a download that failed or had other bytes, a bad `.dsc`.
 pub fn fetch(
     source: &SourcePython,
     dir: &Path,
     cache: &Path,
-) -> Result<(PathBuf, PathBuf), String> {
+) -> Result<(PathBuf, PathBuf), CpythonError> {
     let client = refinery_index::IndexClient::new(refinery_index::IndexConfig {
         index_url: String::new(),
         cache_dir: Some(cache.to_path_buf()),
@@ -240,21 +325,31 @@ pub fn fetch(
         retries: 3,
         ..Default::default()
     })
-    .map_err(|e| format!("cannot set up downloads: {e}"))?;
+    .map_err(|source| CpythonError::Setup { source })?;
     for (url, sha256) in WHEELS {
         crate::packs::fetch_source(&client, url, sha256, &dir.join("wheels"))?;
     }
     let dsc = crate::packs::fetch_source(&client, &source.dsc_url, &source.dsc_sha256, dir)?;
-    let text =
-        std::fs::read_to_string(&dsc).map_err(|e| format!("cannot read {}: {e}", dsc.display()))?;
-    let files = dsc_checksums(&text).map_err(|e| format!("{}: {e}", source.dsc_url))?;
-    let pick = |marker: &str| -> Result<PathBuf, String> {
+    let text = std::fs::read_to_string(&dsc).map_err(io("read", &dsc))?;
+    let files = dsc_checksums(&text).map_err(|source_error| CpythonError::Dsc {
+        url: source.dsc_url.clone(),
+        source: source_error,
+    })?;
+    let pick = |marker: &'static str| -> Result<PathBuf, CpythonError> {
         let file = files
             .iter()
             .find(|f| f.name.contains(marker))
-            .ok_or_else(|| format!("{} lists no {marker} tarball", source.dsc_url))?;
+            .ok_or_else(|| CpythonError::NoTarball {
+                url: source.dsc_url.clone(),
+                marker,
+            })?;
         let url = format!("{}/{}", source.base_url(), file.name);
-        crate::packs::fetch_source(&client, &url, &file.sha256, dir)
+        Ok(crate::packs::fetch_source(
+            &client,
+            &url,
+            &file.sha256,
+            dir,
+        )?)
     };
     Ok((pick(".orig.tar.")?, pick(".debian.tar.")?))
 }
@@ -262,6 +357,9 @@ pub fn fetch(
 /// Build `source` into the environment at `root` (a staging folder, not yet trusted) for
 /// CPython `python` (X.Y); its output goes to `log_path`. `work` is a scratch folder,
 /// removed by the caller; `cache` keeps the downloads.
+///
+/// # Errors
+/// [`CpythonError`]: a download, the sandbox, or a build step that failed (naming the log).
 pub fn build_into(
     source: &SourcePython,
     python: &str,
@@ -270,16 +368,14 @@ pub fn build_into(
     cache: &Path,
     log_path: &Path,
     reporter: &dyn Reporter,
-) -> Result<(), String> {
-    std::fs::create_dir_all(work.join("home"))
-        .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+) -> Result<(), CpythonError> {
+    std::fs::create_dir_all(work.join("home")).map_err(io("create", work))?;
     reporter.message(&format!(
         "fetching the CPython source package {} (python{python}) from Debian",
         source.debian_version
     ));
     let (orig, debian) = fetch(source, &work.join("downloads"), cache)?;
-    let log = Log::create(log_path, DEFAULT_LOG_CAP)
-        .map_err(|e| format!("cannot create the log {}: {e}", log_path.display()))?;
+    let log = Log::create(log_path, DEFAULT_LOG_CAP).map_err(io("create the log", log_path))?;
     let runner = build_runner(root, reporter)?;
     let file_name = |p: &Path| {
         p.file_name()
@@ -347,15 +443,14 @@ pub fn build_into(
 
 /// The sandbox the build runs in: `root` read-only but for `/usr/local`, the host's cross
 /// compilers bound in when it has them.
-fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, String> {
-    let execution = crate::emulation::check_execution().map_err(|e| e.to_string())?;
+fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, CpythonError> {
+    let execution = crate::emulation::check_execution()?;
     let decision = crate::accelerate::decide(
         crate::accelerate::AccelerateMode::Auto,
         Path::new("/"),
         root,
         execution,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     reporter.message(&decision.note);
     let runner = BwrapRunner {
         rootfs: root.to_path_buf(),
@@ -379,8 +474,8 @@ fn run(
     workdir: &str,
     env: &[(String, String)],
     log: &Log,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), CpythonError> {
     let spec = RunSpec {
         argv: vec!["sh".into(), "-c".into(), script.to_string()],
         env: env.to_vec(),
@@ -397,9 +492,11 @@ fn run(
     };
     match run_logged(runner.command(&spec), log, None, None) {
         Ok(Outcome::Success) => Ok(()),
-        Ok(other) => Err(format!(
-            "{what} failed ({other:?}):\n{}\nsee {}",
-            log.tail()
+        Ok(other) => Err(CpythonError::Step {
+            what,
+            outcome: format!("{other:?}"),
+            tail: log
+                .tail()
                 .iter()
                 .rev()
                 .take(15)
@@ -407,9 +504,9 @@ fn run(
                 .cloned()
                 .collect::<Vec<_>>()
                 .join("\n"),
-            log.path().display()
-        )),
-        Err(e) => Err(format!("cannot run bubblewrap for {what}: {e}")),
+            log: log.path().to_path_buf(),
+        }),
+        Err(source) => Err(CpythonError::Bwrap { what, source }),
     }
 }
 
@@ -451,11 +548,18 @@ Files:
     fn a_bad_dsc_is_refused_saying_why() {
         assert!(dsc_checksums("Source: x\n")
             .unwrap_err()
+            .to_string()
             .contains("no Checksums-Sha256"));
         let short = "Checksums-Sha256:\n abc 1 x.tar.xz\n";
-        assert!(dsc_checksums(short).unwrap_err().contains("bad sha256"));
+        assert!(dsc_checksums(short)
+            .unwrap_err()
+            .to_string()
+            .contains("bad sha256"));
         let escape = format!("Checksums-Sha256:\n {} 1 ../x.tar.xz\n", "a".repeat(64));
-        assert!(dsc_checksums(&escape).unwrap_err().contains("unsafe name"));
+        assert!(dsc_checksums(&escape)
+            .unwrap_err()
+            .to_string()
+            .contains("unsafe name"));
     }
 
     #[test]

@@ -128,7 +128,7 @@ impl Fixes {
 /// Why a recipe from outside was refused; each names the offending value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecipeError {
-    #[error("unknown variant {variant:?} (known: {})", crate::package_build::VARIANTS.join(", "))]
+    #[error("unknown variant {variant:?} (known: {})", crate::variants::VARIANTS.join(", "))]
     Variant { variant: String },
     #[error("{package:?} is not a system package name")]
     Package { package: String },
@@ -149,7 +149,7 @@ pub fn check_recipe(
     packages: &[String],
     env: &BTreeMap<String, String>,
 ) -> Result<(), RecipeError> {
-    let variants = crate::package_build::VARIANTS;
+    let variants = crate::variants::VARIANTS;
     if let Some(v) = variant.filter(|v| !variants.contains(v)) {
         return Err(RecipeError::Variant {
             variant: v.to_string(),

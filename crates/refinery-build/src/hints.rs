@@ -35,7 +35,7 @@ pub struct Hint {
     /// packages when the build targets an older glibc than the environment's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pack: Option<String>,
-    /// A build variant the retry should use (one of `package_build::VARIANTS`).
+    /// A build variant the retry should use (one of `variants::VARIANTS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// No variant or retry can change this failure (a big-endian assumption, a full disk,
@@ -242,7 +242,7 @@ impl Hint {
                 crate::packs::names().join(", ")
             ));
         }
-        let variants = crate::package_build::VARIANTS;
+        let variants = crate::variants::VARIANTS;
         if let Some(v) = self
             .variant
             .as_ref()

@@ -547,7 +547,7 @@ pub enum FrontendChoice {
 /// accelerator with the host's uv).
 pub fn choose(
     mode: FrontendMode,
-    prepared: Option<&Result<NativeFrontend, String>>,
+    prepared: Option<&Result<NativeFrontend, NativeFrontendError>>,
     native_capable: bool,
     remembered: Option<String>,
 ) -> FrontendChoice {
@@ -580,7 +580,7 @@ pub fn choose(
             frontend: frontend.clone(),
             fallback: mode == FrontendMode::Auto,
         },
-        Some(Err(why)) => unavailable(why.clone()),
+        Some(Err(why)) => unavailable(why.to_string()),
         None => unavailable("the environment has no rootfs for the native frontend".into()),
     }
 }

@@ -21,9 +21,9 @@ use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VAR
 use crate::context::{backoff, dist_file, BuildContext};
 use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
-use crate::packs::Pack;
+use crate::packs::{Pack, PackError};
 use crate::runner::Runner;
-use crate::rust_toolchain::{CrateNeeds, RustToolchain};
+use crate::rust_toolchain::{CrateNeeds, RustToolchain, ToolchainError};
 
 use expand::{base_environment_name, expand_dependency, layer_runner};
 use publish::publish;
@@ -32,15 +32,7 @@ use up_front::apply_up_front_hints;
 
 pub use expand::{missing_build_dependency, MAX_EXPANSION_DEPTH};
 
-/// Named ways to build, tried in this order unless history says otherwise.
-/// `emulated` turns the host's cross compilers off for the attempt (see `accelerate`).
-pub const VARIANTS: &[&str] = &[
-    "default",
-    "relaxed-cflags",
-    "no-isolation",
-    EMULATED_VARIANT,
-    GCC_CROSS_VARIANT,
-];
+pub use crate::variants::VARIANTS;
 
 /// Environment of a variant.
 fn variant_env(variant: &str) -> Vec<(String, String)> {
@@ -194,7 +186,7 @@ pub(crate) fn build_node(
     let mut packs = match ensure_packs(&fixes.packs, node, base_runner, context) {
         Ok(packs) => packs,
         Err(message) => {
-            entry.detail = message;
+            entry.detail = message.to_string();
             return entry;
         }
     };
@@ -483,7 +475,7 @@ fn ensure_packs(
     node: &PlanNode,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
-) -> Result<Vec<Pack>, String> {
+) -> Result<Vec<Pack>, PackError> {
     let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
         return Ok(Vec::new());
     };
@@ -543,7 +535,7 @@ fn rust_for_sdist(
     sdist: &std::path::Path,
     runner: &dyn Runner,
     context: &BuildContext<'_>,
-) -> Result<Option<RustToolchain>, String> {
+) -> Result<Option<RustToolchain>, ToolchainError> {
     let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), runner.rust_store()) else {
         return Ok(None);
     };
@@ -595,14 +587,18 @@ fn retry_toolchain(
             runner.describe()
         ));
     };
-    let newest = store.choose(&CrateNeeds::default())?;
+    let newest = store
+        .choose(&CrateNeeds::default())
+        .map_err(|e| e.to_string())?;
     if let Some(current) = current.filter(|c| c.recipe == newest) {
         return Err(format!(
             "it had the newest Rust toolchain this refinery has ({}) already",
             current.recipe.rust
         ));
     }
-    store.ensure(&newest, context.reporter)
+    store
+        .ensure(&newest, context.reporter)
+        .map_err(|e| e.to_string())
 }
 
 /// Put `variant` right after the `done` attempts made so far (variants cycle), when it

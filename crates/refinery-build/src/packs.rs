@@ -13,6 +13,7 @@
 //! prefix recorded in its `.pc` files is the path builds see.
 
 pub mod archive;
+mod error;
 mod job;
 mod recipes;
 mod store;
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use recipes::RECIPES;
 
+pub use error::PackError;
 pub use store::{is_pack_key, MirroredPack, PackMirror, PackStore};
 
 /// Where the packs folder appears inside build steps.
@@ -102,18 +104,24 @@ pub fn names() -> Vec<&'static str> {
 /// The recipes of `names` and of every pack they depend on, each once, dependencies
 /// before the packs that link them (`["libxslt"]` → zlib, libxml2, libxslt). `Err` names
 /// an unknown pack.
-pub fn with_dependencies(names: &[String]) -> Result<Vec<&'static PackRecipe>, String> {
+///
+/// # Errors
+/// [`PackError::Unknown`] or [`PackError::UnknownDependency`] naming the pack.
+pub fn with_dependencies(names: &[String]) -> Result<Vec<&'static PackRecipe>, PackError> {
     fn visit(
         name: &str,
         wanted_by: Option<&str>,
         out: &mut Vec<&'static PackRecipe>,
-    ) -> Result<(), String> {
+    ) -> Result<(), PackError> {
         let recipe = recipe(name).ok_or_else(|| match wanted_by {
-            Some(parent) => format!("the pack {parent} depends on {name:?}, which has no recipe"),
-            None => format!(
-                "there is no native library pack named {name:?} (known: {})",
-                self::names().join(", ")
-            ),
+            Some(parent) => PackError::UnknownDependency {
+                parent: parent.to_string(),
+                name: name.to_string(),
+            },
+            None => PackError::Unknown {
+                name: name.to_string(),
+                known: self::names().join(", "),
+            },
         })?;
         if out.iter().any(|r| r.name == recipe.name) {
             return Ok(());
@@ -196,12 +204,15 @@ pub fn source_url(url: &str) -> String {
 
 /// Download `url` into `dir` with `client` (its files cache serves later runs), refusing
 /// bytes whose sha256 is not `sha256`: the error then names the file and both digests.
+///
+/// # Errors
+/// [`PackError::Download`] naming `url`, with the index client's error as its source.
 pub fn fetch_source(
     client: &refinery_index::IndexClient,
     url: &str,
     sha256: &str,
     dir: &Path,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, PackError> {
     let file = refinery_index::DistFile {
         filename: url.rsplit('/').next().unwrap_or(url).to_string(),
         url: url.to_string(),
@@ -213,7 +224,10 @@ pub fn fetch_source(
     };
     client
         .download(&file, dir)
-        .map_err(|e| format!("cannot download the pack source {url}: {e}"))
+        .map_err(|source| PackError::Download {
+            url: url.to_string(),
+            source,
+        })
 }
 
 /// A finished pack.

@@ -16,7 +16,7 @@ use crate::package_build::build_node;
 use crate::schedule::BuildQueue;
 use crate::Reporter;
 
-pub use crate::context::{backoff, Expander, PlanRequirement, RunSettings};
+pub use crate::context::{backoff, Expander, PlanRequirement, PlanRequirementError, RunSettings};
 
 /// State the build workers share.
 struct Shared<'a> {
@@ -272,8 +272,7 @@ fn run_plan(
     if !to_build.is_empty() {
         let durations = history.average_durations().unwrap_or_default();
         let queue = BuildQueue::new(plan, to_build, settings.schedule, &durations);
-        let opened = open_environment(&settings.environment, &settings.target, reporter)
-            .map_err(|e| e.to_string());
+        let opened = open_environment(&settings.environment, &settings.target, reporter);
         let shared = Shared {
             queue: Mutex::new(queue),
             wake: Condvar::new(),

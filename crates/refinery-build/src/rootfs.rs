@@ -80,11 +80,12 @@ pub enum RootfsError {
         key: String,
         tail: String,
     },
-    #[error("building CPython {python} for {key} failed: {message}")]
+    #[error("building CPython {python} for {key} failed: {source}")]
     Cpython {
         python: String,
         key: String,
-        message: String,
+        #[source]
+        source: Box<crate::cpython::CpythonError>,
     },
     #[error("the new environment {key} is not usable: {message}")]
     Unusable { key: String, message: String },
@@ -315,12 +316,12 @@ impl EnvStore {
                 reporter,
             );
             let _ = std::fs::remove_dir_all(&work);
-            if let Err(message) = built {
+            if let Err(source) = built {
                 let _ = std::fs::remove_dir_all(&staging);
                 return Err(RootfsError::Cpython {
                     python: recipe.python.clone(),
                     key: recipe.key(),
-                    message,
+                    source: Box::new(source),
                 });
             }
         }

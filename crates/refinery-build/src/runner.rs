@@ -6,6 +6,13 @@ use std::process::Command;
 
 use crate::hints::PackageFamily;
 
+/// Folders inside the environment that build steps mount.
+pub(crate) const GUEST_BUILD: &str = "/build";
+pub(crate) const GUEST_WHEELS: &str = "/wheels";
+pub(crate) const GUEST_PIP_CACHE: &str = "/pip-cache";
+/// Every folder a build step mounts, for runners that must make mount points first.
+pub const GUEST_MOUNT_DIRS: &[&str] = &[GUEST_BUILD, GUEST_WHEELS, GUEST_PIP_CACHE];
+
 /// A host folder made visible inside the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -249,7 +256,7 @@ impl BwrapRunner {
     /// resolver files, the cross tools' folders) once, when the environment is opened,
     /// so that later builds find them and never write the rootfs. Idempotent.
     pub fn prepare_mount_points(&self) {
-        for dir in crate::builder::GUEST_MOUNT_DIRS {
+        for dir in GUEST_MOUNT_DIRS {
             self.ensure_mount_point(dir, false);
         }
         for file in ["/etc/resolv.conf", "/etc/hosts", GUEST_CA_BUNDLE] {

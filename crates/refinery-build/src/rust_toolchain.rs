@@ -24,6 +24,8 @@ use sha2::{Digest, Sha256};
 
 use crate::Reporter;
 
+pub use error::{ToolchainError, TreeError};
+
 /// Where the toolchain tree appears in the sandbox.
 pub const GUEST_RUST_DIR: &str = "/opt/refinery-rust";
 /// The tree's dynamic loader as its programs name it (a link the tree carries; no longer
@@ -341,13 +343,16 @@ impl RustStore {
 
     /// Remove the toolchain `name` (made again when a build needs it); `Ok(None)` when
     /// there is none of that name.
-    pub fn remove(&self, name: &str) -> Result<Option<String>, String> {
+    ///
+    /// # Errors
+    /// [`ToolchainError::Io`] naming the folder that could not be removed.
+    pub fn remove(&self, name: &str) -> Result<Option<String>, ToolchainError> {
         let Some(found) = self.list().into_iter().find(|t| t.name == name) else {
             return Ok(None);
         };
         std::fs::remove_dir_all(&found.path)
             .map(|()| Some(found.name))
-            .map_err(|e| format!("cannot remove {}: {e}", found.path.display()))
+            .map_err(ToolchainError::io("remove", &found.path))
     }
 
     /// The folder of `recipe`'s tree.
@@ -357,7 +362,10 @@ impl RustStore {
 
     /// The oldest known toolchain that is at least `needs.minimum`, or an error naming
     /// the version the sdist asks for and the newest one there is.
-    pub fn choose(&self, needs: &CrateNeeds) -> Result<RustRecipe, String> {
+    ///
+    /// # Errors
+    /// [`ToolchainError::TooOld`].
+    pub fn choose(&self, needs: &CrateNeeds) -> Result<RustRecipe, ToolchainError> {
         let known: Vec<RustRecipe> = recipes().iter().map(|r| r.for_arch(self.arch)).collect();
         let newest = known.last().expect("at least one recipe").clone();
         match needs.minimum {
@@ -365,12 +373,14 @@ impl RustStore {
             Some(minimum) => known
                 .into_iter()
                 .find(|r| r.version() >= minimum)
-                .ok_or_else(|| {
-                    format!(
-                        "it needs Rust {minimum} or newer ({}), but the newest Rust toolchain this refinery has is {}",
-                        needs.because.as_deref().unwrap_or("its Cargo.toml"),
-                        newest.rust
-                    )
+                .ok_or_else(|| ToolchainError::TooOld {
+                    minimum: minimum.to_string(),
+                    because: needs
+                        .because
+                        .as_deref()
+                        .unwrap_or("its Cargo.toml")
+                        .to_string(),
+                    newest: newest.rust.to_string(),
                 }),
         }
     }
@@ -381,7 +391,7 @@ impl RustStore {
         &self,
         recipe: &RustRecipe,
         reporter: &dyn Reporter,
-    ) -> Result<RustToolchain, String> {
+    ) -> Result<RustToolchain, ToolchainError> {
         // An amd64 tree links its build scripts with Zig; an s390x one with the
         // environment's gcc.
         let zig_dir = match recipe.arch {
@@ -389,7 +399,7 @@ impl RustStore {
                 self.zig_dir
                     .get_or_init(|| crate::zig::locate().map_err(|e| e.to_string()))
                     .clone()
-                    .map_err(|e| format!("Rust builds link their build scripts with Zig: {e}"))?,
+                    .map_err(|message| ToolchainError::NoZig { message })?,
             ),
             ToolchainArch::S390x => None,
         };
@@ -402,8 +412,7 @@ impl RustStore {
             zig_cache: self.zig_cache.clone(),
         };
         for folder in [&toolchain.cargo_home, &toolchain.zig_cache] {
-            std::fs::create_dir_all(folder)
-                .map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+            std::fs::create_dir_all(folder).map_err(ToolchainError::io("create", folder))?;
         }
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
@@ -413,7 +422,7 @@ impl RustStore {
             .join(".locks")
             .join(format!("{}.lock", recipe.key()));
         let _lock = crate::layers::lock_exclusive(&lock_path)
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+            .map_err(ToolchainError::io("lock", &lock_path))?;
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
         }
@@ -435,13 +444,15 @@ impl RustStore {
                 ToolchainArch::S390x => "for s390x, run under QEMU",
             }
         ));
-        let made = tree::make_tree(recipe, &staging).and_then(|()| {
-            let json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
-            std::fs::write(staging.join(MARKER_FILE), json)
-                .map_err(|e| format!("cannot write into {}: {e}", staging.display()))?;
-            std::fs::rename(&staging, &path)
-                .map_err(|e| format!("cannot move the toolchain to {}: {e}", path.display()))
-        });
+        let made = tree::make_tree(recipe, &staging)
+            .map_err(ToolchainError::from)
+            .and_then(|()| {
+                let json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
+                std::fs::write(staging.join(MARKER_FILE), json)
+                    .map_err(ToolchainError::io("write into", &staging))?;
+                std::fs::rename(&staging, &path)
+                    .map_err(ToolchainError::io("move the toolchain to", &path))
+            });
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
@@ -612,6 +623,7 @@ fn sysconfigdata_file(dir: &Path) -> Option<String> {
 /// The platform an amd64 tree's programs run on.
 const RUST_HOST: &str = "x86_64-unknown-linux-gnu";
 
+mod error;
 mod tree;
 
 #[cfg(test)]

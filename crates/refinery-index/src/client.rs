@@ -501,7 +501,7 @@ impl IndexClient {
         let raw = parse::parse_page(&page.url, &page.content_type, &page.body).map_err(|what| {
             IndexError::Garbage {
                 url: display_url(&page.url),
-                what: self.scrub(&what),
+                what: self.scrub(&what.to_string()),
             }
         })?;
         let mut out = Vec::with_capacity(raw.len());

@@ -44,15 +44,37 @@ fn declared(content_type: &str) -> Declared {
     }
 }
 
+/// What came back instead of a project page (PEP 503 HTML or PEP 691 JSON); its text
+/// goes into `IndexError::Garbage`. `content_type` is `Content-Type: …` or
+/// `no Content-Type`; `preview` the start of the body, quoted and redacted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PageError {
+    #[error("HTML where JSON was expected ({content_type})")]
+    HtmlForJson { content_type: String },
+    #[error("garbage that is not PEP 691 JSON ({content_type}: {reason}; body starts {preview})")]
+    NotJson {
+        content_type: String,
+        reason: String,
+        preview: String,
+    },
+    #[error(
+        "garbage that is neither PEP 691 JSON nor PEP 503 HTML ({content_type}, body starts {preview})"
+    )]
+    Neither {
+        content_type: String,
+        preview: String,
+    },
+}
+
 /// Parses a project page (or a flat `--find-links` page) into files.
 ///
-/// `Err` carries a short description of what came back instead, for
-/// `IndexError::Garbage`.
+/// # Errors
+/// [`PageError`] saying what came back instead.
 pub(crate) fn parse_page(
     page_url: &Url,
     content_type: &str,
     body: &str,
-) -> Result<Vec<RawFile>, String> {
+) -> Result<Vec<RawFile>, PageError> {
     let trimmed = body.trim_start_matches('\u{feff}').trim_start();
     let shown_ct = if content_type.is_empty() {
         "no Content-Type".to_owned()
@@ -62,13 +84,14 @@ pub(crate) fn parse_page(
     match declared(content_type) {
         Declared::Json => {
             if trimmed.starts_with('<') {
-                return Err(format!("HTML where JSON was expected ({shown_ct})"));
+                return Err(PageError::HtmlForJson {
+                    content_type: shown_ct,
+                });
             }
-            parse_json(page_url, trimmed).map_err(|e| {
-                format!(
-                    "garbage that is not PEP 691 JSON ({shown_ct}: {e}; body starts {})",
-                    preview(trimmed)
-                )
+            parse_json(page_url, trimmed).map_err(|reason| PageError::NotJson {
+                content_type: shown_ct,
+                reason,
+                preview: preview(trimmed),
             })
         }
         Declared::Html => {
@@ -78,11 +101,9 @@ pub(crate) fn parse_page(
                     return Ok(files);
                 }
             }
-            parse_html(page_url, trimmed).ok_or_else(|| {
-                format!(
-                    "garbage that is neither PEP 691 JSON nor PEP 503 HTML ({shown_ct}, body starts {})",
-                    preview(trimmed)
-                )
+            parse_html(page_url, trimmed).ok_or_else(|| PageError::Neither {
+                content_type: shown_ct,
+                preview: preview(trimmed),
             })
         }
         Declared::Other => {
@@ -93,10 +114,10 @@ pub(crate) fn parse_page(
             } else if let Some(files) = parse_html(page_url, trimmed) {
                 return Ok(files);
             }
-            Err(format!(
-                "garbage that is neither PEP 691 JSON nor PEP 503 HTML ({shown_ct}, body starts {})",
-                preview(trimmed)
-            ))
+            Err(PageError::Neither {
+                content_type: shown_ct,
+                preview: preview(trimmed),
+            })
         }
     }
 }
@@ -541,23 +562,32 @@ mod tests {
 
     #[test]
     fn garbage_is_reported() {
-        let err = parse_page(&page(), "application/json", "<html>login</html>").unwrap_err();
+        let err = parse_page(&page(), "application/json", "<html>login</html>")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("HTML where JSON was expected"), "{err}");
-        let err = parse_page(&page(), "text/plain", "hello world").unwrap_err();
+        let err = parse_page(&page(), "text/plain", "hello world")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("neither PEP 691 JSON nor PEP 503 HTML"),
             "{err}"
         );
-        let err = parse_page(&page(), "text/html", "just text").unwrap_err();
+        let err = parse_page(&page(), "text/html", "just text")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("neither"), "{err}");
-        let err = parse_page(&page(), "application/json", "{\"x\":1}").unwrap_err();
+        let err = parse_page(&page(), "application/json", "{\"x\":1}")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not PEP 691 JSON"), "{err}");
         let err = parse_page(
             &page(),
             "application/json",
             r#"{"meta":{"api-version":"2.0"},"files":[]}"#,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("api-version"), "{err}");
     }
 

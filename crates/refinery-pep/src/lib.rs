@@ -30,10 +30,19 @@ pub use redact::redact_url;
 pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
 
+/// Why a package name is not one (PEP 508 names, as `pep508_rs` checks them).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error(transparent)]
+    Invalid(#[from] InvalidNameError),
+}
+
 /// Parse a package name, rejecting the empty string (which `PackageName::new` accepts).
-pub(crate) fn parse_package_name(name: &str) -> Result<PackageName, String> {
+pub(crate) fn parse_package_name(name: &str) -> Result<PackageName, NameError> {
     if name.is_empty() {
-        return Err("the name is empty".to_string());
+        return Err(NameError::Empty);
     }
-    PackageName::new(name.to_string()).map_err(|e| e.to_string())
+    Ok(PackageName::new(name.to_string())?)
 }

@@ -99,9 +99,9 @@ impl CoreMetadata {
             return Err(missing("Name"));
         }
         let name =
-            crate::parse_package_name(&name_raw).map_err(|message| MetadataError::InvalidName {
+            crate::parse_package_name(&name_raw).map_err(|e| MetadataError::InvalidName {
                 value: name_raw.clone(),
-                message,
+                message: e.to_string(),
             })?;
         let version_raw = first("Version").ok_or_else(|| missing("Version"))?;
         let version =

@@ -90,10 +90,10 @@ impl FromStr for SdistFilename {
                     extension: extension.clone(),
                 })?;
         let name_parsed =
-            crate::parse_package_name(name).map_err(|message| SdistFilenameError::InvalidName {
+            crate::parse_package_name(name).map_err(|e| SdistFilenameError::InvalidName {
                 filename: filename.to_string(),
                 name: name.to_string(),
-                message,
+                message: e.to_string(),
             })?;
         Ok(SdistFilename {
             name: name_parsed,

@@ -202,10 +202,10 @@ impl FromStr for WheelFilename {
             }
         };
         let name_parsed =
-            crate::parse_package_name(name).map_err(|message| WheelFilenameError::InvalidName {
+            crate::parse_package_name(name).map_err(|e| WheelFilenameError::InvalidName {
                 filename: filename.to_string(),
                 name: name.to_string(),
-                message,
+                message: e.to_string(),
             })?;
         let version_parsed =
             Version::from_str(version).map_err(|e| WheelFilenameError::InvalidVersion {

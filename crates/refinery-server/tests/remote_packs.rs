@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::*;
-use refinery_build::packs::{MirroredPack, Pack, PackMirror, PackRecipe, PackStore, PackTarget};
+use refinery_build::packs::{
+    MirroredPack, Pack, PackError, PackMirror, PackRecipe, PackStore, PackTarget,
+};
 use refinery_build::runner::HostRunner;
 use refinery_build::Reporter;
 use refinery_worker::remote::RemotePacks;
@@ -110,7 +112,7 @@ impl Side {
         }
     }
 
-    fn ensure(&self, recipe: &PackRecipe, messages: &Messages) -> Result<Pack, String> {
+    fn ensure(&self, recipe: &PackRecipe, messages: &Messages) -> Result<Pack, PackError> {
         std::fs::create_dir_all(&self.logs).unwrap();
         let download = |url: &str, sha256: &str, dir: &Path| {
             self.downloads.fetch_add(1, Ordering::SeqCst);
@@ -290,7 +292,10 @@ fn a_corrupted_pack_download_is_refused_naming_the_pack_and_the_url() {
             RemotePacks::new(&t.server.url(), Some(TOKEN.into())).unwrap(),
         )),
     );
-    let err = worker.ensure(&recipe, &Messages::default()).unwrap_err();
+    let err = worker
+        .ensure(&recipe, &Messages::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(&key), "{err}");
     assert!(
         err.contains(&format!("{}/api/packs/{key}", t.server.url())),

@@ -13,7 +13,7 @@ use refinery_store::{Attempt, Event};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::worker::JobSource;
+use crate::worker::{JobSource, SourceError};
 
 /// The control plane at `base` (e.g. `http://10.0.0.5:8080`).
 pub struct RemoteSource {
@@ -249,7 +249,7 @@ impl JobSource for RemoteSource {
         reply::<JobReply>(body).map(|r| r.job)
     }
 
-    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, SourceError> {
         let filename = wheel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -260,8 +260,8 @@ impl JobSource for RemoteSource {
         loop {
             tries += 1;
             // Streamed from the file, never read whole into memory.
-            let file = fs_err::File::open(wheel).map_err(|e| e.to_string())?;
-            let len = file.metadata().map_err(|e| e.to_string())?.len();
+            let file = fs_err::File::open(wheel)?;
+            let len = file.metadata()?.len();
             let request = self
                 .request(reqwest::Method::PUT, &format!("/api/jobs/{}/wheel", job.id))
                 .query(&[
@@ -271,9 +271,7 @@ impl JobSource for RemoteSource {
                 ])
                 .header("content-type", "application/octet-stream")
                 .body(reqwest::blocking::Body::sized(file.into_parts().0, len));
-            let response = request
-                .send()
-                .map_err(|e| self.unavailable(e).to_string())?;
+            let response = request.send().map_err(|e| self.unavailable(e))?;
             let busy = response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
                 && response
                     .headers()
@@ -290,13 +288,8 @@ impl JobSource for RemoteSource {
                 std::thread::sleep(Duration::from_secs(wait));
                 continue;
             }
-            let body = self
-                .answer(response, Some(job))
-                .map_err(|e| e.to_string())?
-                .unwrap_or(Value::Null);
-            return reply::<PublishedReply>(body)
-                .map(|r| r.published)
-                .map_err(|e| e.to_string());
+            let body = self.answer(response, Some(job))?.unwrap_or(Value::Null);
+            return Ok(reply::<PublishedReply>(body).map(|r| r.published)?);
         }
     }
 
@@ -305,7 +298,7 @@ impl JobSource for RemoteSource {
         job: &Job,
         events: &[Event],
         attempts: &[Attempt],
-    ) -> Result<(), String> {
+    ) -> Result<(), SourceError> {
         self.send(
             self.request(
                 reqwest::Method::POST,
@@ -319,7 +312,7 @@ impl JobSource for RemoteSource {
             Some(job),
         )
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(SourceError::from)
     }
 
     fn reap(&self, _max_restarts: i64) -> Result<usize, QueueError> {
@@ -347,13 +340,16 @@ pub struct RemotePacks {
 
 impl RemotePacks {
     /// The packs of the control plane at `base`, asked with the worker token `token`.
-    pub fn new(base: &str, token: Option<String>) -> Result<RemotePacks, String> {
+    ///
+    /// # Errors
+    /// [`RemoteError::Client`] when no HTTP client can be made.
+    pub fn new(base: &str, token: Option<String>) -> Result<RemotePacks, RemoteError> {
         // A pack (OpenBLAS: tens of MB) may take longer than a protocol call.
         let client = reqwest::blocking::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(1800))
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| RemoteError::Client { source })?;
         Ok(RemotePacks {
             base: base.trim_end_matches('/').to_string(),
             token,

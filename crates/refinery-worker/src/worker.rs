@@ -114,6 +114,20 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "worker".into())
 }
 
+/// Why a job's wheel or history could not be handed to the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The queue (a lost lease, an unreachable or refusing control plane).
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// The wheel is not this job's, or could not be stored.
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
+    /// The wheel could not be read (the error names the file).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
 /// Where jobs come from and where results go.
 pub trait JobSource: Send + Sync {
     fn describe(&self) -> String;
@@ -123,7 +137,7 @@ pub trait JobSource: Send + Sync {
     fn append_log(&self, job: &Job, data: &str) -> Result<(), QueueError>;
     fn complete(&self, job: &Job, outcome: &Outcome) -> Result<Job, QueueError>;
     /// Puts a built or reused wheel into the index.
-    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String>;
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, SourceError>;
     /// The history the build engine wrote locally for this job (remote sources forward
     /// it; local ones share the database already).
     fn record_history(
@@ -131,7 +145,7 @@ pub trait JobSource: Send + Sync {
         job: &Job,
         events: &[Event],
         attempts: &[Attempt],
-    ) -> Result<(), String>;
+    ) -> Result<(), SourceError>;
     /// Takes back expired leases (local sources; the server does it for remote ones).
     fn reap(&self, max_restarts: i64) -> Result<usize, QueueError>;
     /// Whether the build writes into the control plane's own history database.
@@ -193,18 +207,24 @@ impl JobSource for LocalSource {
         self.store.complete(job.id, job.attempt, outcome)
     }
 
-    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, String> {
+    fn publish(&self, job: &Job, wheel: &Path, origin: &str) -> Result<PublishedFile, SourceError> {
         // Fenced like everything else: a worker that lost its lease publishes nothing.
-        leased_job(&*self.store, job.id, job.attempt).map_err(|e| e.to_string())?;
+        leased_job(&*self.store, job.id, job.attempt)?;
         let name = wheel
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        crate::publish::publish_job_wheel(&*self.store, &self.cas, job, wheel, &name, origin)
-            .map_err(|e| e.to_string())
+        Ok(crate::publish::publish_job_wheel(
+            &*self.store,
+            &self.cas,
+            job,
+            wheel,
+            &name,
+            origin,
+        )?)
     }
 
-    fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), String> {
+    fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), SourceError> {
         Ok(())
     }
 

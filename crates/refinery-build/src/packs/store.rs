@@ -7,7 +7,7 @@ use crate::runner::Runner;
 use crate::Reporter;
 
 use super::job::{has_static_library, static_pkg_config_files, PackJob};
-use super::{archive, Pack, PackRecipe, PackTarget, MARKER_FILE, ZIG_BASELINE_CPU};
+use super::{archive, Pack, PackError, PackRecipe, PackTarget, MARKER_FILE, ZIG_BASELINE_CPU};
 
 /// Another store that may hold finished packs (a remote worker's control plane, see
 /// `GET /api/packs/{key}`), asked before a pack is built.
@@ -72,7 +72,10 @@ impl PackStore {
     /// The archive of the finished pack `key` (see [`archive::write`]) and its sha256,
     /// made once into `<packs>/.archives/<key>.tar.gz` (with `<key>.sha256` beside it) and
     /// made again when the pack's marker is newer. `Ok(None)`: no such finished pack.
-    pub fn archive(&self, key: &str) -> Result<Option<(PathBuf, String)>, String> {
+    ///
+    /// # Errors
+    /// [`PackError::Io`] or [`PackError::Archive`] naming the file.
+    pub fn archive(&self, key: &str) -> Result<Option<(PathBuf, String)>, PackError> {
         let Some(pack) = self.finished(key) else {
             return Ok(None);
         };
@@ -80,8 +83,8 @@ impl PackStore {
         let file = dir.join(format!("{key}.tar.gz"));
         let sha_file = dir.join(format!("{key}.sha256"));
         let lock_path = self.dir.join(".locks").join(format!("{key}.archive.lock"));
-        let _lock = crate::layers::lock_exclusive(&lock_path)
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let _lock =
+            crate::layers::lock_exclusive(&lock_path).map_err(PackError::io("lock", &lock_path))?;
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let current = match (modified(&file), modified(&pack.join(MARKER_FILE))) {
             (Some(made), Some(marker)) => made >= marker,
@@ -92,17 +95,17 @@ impl PackStore {
                 return Ok(Some((file, sha.trim().to_string())));
             }
         }
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(PackError::io("create", &dir))?;
         let partial = dir.join(format!(".{key}.tar.gz.{}", std::process::id()));
-        let out = std::fs::File::create(&partial)
-            .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
-        let written = archive::write(&pack, std::io::BufWriter::new(out)).and_then(|sha| {
-            std::fs::write(&sha_file, format!("{sha}\n"))
-                .and_then(|()| std::fs::rename(&partial, &file))
-                .map_err(|e| format!("cannot store the archive {}: {e}", file.display()))
-                .map(|()| sha)
-        });
+        let out = std::fs::File::create(&partial).map_err(PackError::io("create", &partial))?;
+        let written = archive::write(&pack, std::io::BufWriter::new(out))
+            .map_err(PackError::from)
+            .and_then(|sha| {
+                std::fs::write(&sha_file, format!("{sha}\n"))
+                    .and_then(|()| std::fs::rename(&partial, &file))
+                    .map_err(PackError::io("store the archive", &file))
+                    .map(|()| sha)
+            });
         let _ = std::fs::remove_file(&partial);
         written.map(|sha| Some((file, sha)))
     }
@@ -124,10 +127,10 @@ impl PackStore {
         target: &PackTarget,
         dependencies: &[Pack],
         runner: &dyn Runner,
-        download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, String>,
+        download: &dyn Fn(&str, &str, &Path) -> Result<PathBuf, PackError>,
         log_path: &Path,
         reporter: &dyn Reporter,
-    ) -> Result<Pack, String> {
+    ) -> Result<Pack, PackError> {
         let key = recipe.key(target);
         let pack = Pack {
             name: recipe.name.to_string(),
@@ -138,8 +141,8 @@ impl PackStore {
             return Ok(pack);
         }
         let lock_path = self.dir.join(".locks").join(format!("{key}.lock"));
-        let _lock = crate::layers::lock_exclusive(&lock_path)
-            .map_err(|e| format!("cannot lock {}: {e}", lock_path.display()))?;
+        let _lock =
+            crate::layers::lock_exclusive(&lock_path).map_err(PackError::io("lock", &lock_path))?;
         if path.join(MARKER_FILE).is_file() {
             return Ok(pack);
         }
@@ -184,11 +187,10 @@ impl PackStore {
             }))
             .expect("recipes serialize");
             std::fs::write(staged.join(MARKER_FILE), json)
-                .map_err(|e| format!("cannot write into {}: {e}", staged.display()))?;
+                .map_err(PackError::io("write into", &staged))?;
             // A stale folder without the marker (an older, interrupted move) is replaced.
             let _ = std::fs::remove_dir_all(&path);
-            std::fs::rename(&staged, &path)
-                .map_err(|e| format!("cannot move the pack to {}: {e}", path.display()))
+            std::fs::rename(&staged, &path).map_err(PackError::io("move the pack to", &path))
         });
         let _ = std::fs::remove_dir_all(&work);
         made.map(|()| pack)
@@ -209,10 +211,9 @@ impl PackStore {
         target: &PackTarget,
         work: &Path,
         reporter: &dyn Reporter,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, PackError> {
         let key = recipe.key(target);
-        std::fs::create_dir_all(work)
-            .map_err(|e| format!("cannot create {}: {e}", work.display()))?;
+        std::fs::create_dir_all(work).map_err(PackError::io("create", work))?;
         let mirrored = match mirror.fetch(&key, work) {
             Ok(Some(mirrored)) => mirrored,
             Ok(None) => return Ok(false),
@@ -223,32 +224,30 @@ impl PackStore {
                 return Ok(false);
             }
         };
-        let refuse = |why: String| {
-            format!(
-                "the native library pack {key} downloaded from {} was refused: {why}; \
-                 the control plane's copy may be damaged (delete its packs/.archives/{key}.* \
-                 to have it made again) or the download was altered on the way",
-                mirrored.url
-            )
+        let refuse = |reason: PackError| PackError::Refused {
+            key: key.clone(),
+            url: mirrored.url.clone(),
+            reason: Box::new(reason),
         };
-        let sha256 = archive::sha256_of(&mirrored.archive)?;
+        let sha256 = refinery_store::sha256_file(&mirrored.archive)
+            .map_err(PackError::io("read", &mirrored.archive))?;
         if !sha256.eq_ignore_ascii_case(&mirrored.sha256) {
-            return Err(refuse(format!(
-                "sha256 mismatch: expected {}, got {sha256}",
-                mirrored.sha256
-            )));
+            return Err(refuse(PackError::ShaMismatch {
+                expected: mirrored.sha256.clone(),
+                actual: sha256,
+            }));
         }
         let partial = self.dir.join(format!(".{key}.partial"));
         let _ = std::fs::remove_dir_all(&partial);
         let checked = archive::unpack(&mirrored.archive, &partial)
+            .map_err(PackError::from)
             .and_then(|()| check_marker(&partial, recipe, target))
             .and_then(|()| has_static_library(&partial.join("lib")))
             .map_err(refuse)
             .and_then(|()| {
                 let path = self.dir.join(&key);
                 let _ = std::fs::remove_dir_all(&path);
-                std::fs::rename(&partial, &path)
-                    .map_err(|e| format!("cannot move the pack to {}: {e}", path.display()))
+                std::fs::rename(&partial, &path).map_err(PackError::io("move the pack to", &path))
             });
         let _ = std::fs::remove_dir_all(&partial);
         checked?;
@@ -276,18 +275,19 @@ pub fn is_pack_key(key: &str) -> bool {
 /// Fails unless the unpacked pack at `dir` has a `refinery-pack.json` that records
 /// `recipe` and `target` (a mirror's folder under the right key with another content is
 /// not taken).
-fn check_marker(dir: &Path, recipe: &PackRecipe, target: &PackTarget) -> Result<(), String> {
+fn check_marker(dir: &Path, recipe: &PackRecipe, target: &PackTarget) -> Result<(), PackError> {
     let path = dir.join(MARKER_FILE);
-    let text = std::fs::read(&path).map_err(|_| format!("it has no {MARKER_FILE}"))?;
-    let marker: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| format!("its {MARKER_FILE} is not JSON: {e}"))?;
+    let problem = |problem: String| PackError::Marker { problem };
+    let text = std::fs::read(&path).map_err(|_| problem(format!("it has no {MARKER_FILE}")))?;
+    let marker: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| problem(format!("its {MARKER_FILE} is not JSON: {e}")))?;
     let expected_recipe = serde_json::to_value(recipe).expect("recipes serialize");
     let expected_target = serde_json::to_value(target).expect("targets serialize");
     if marker["recipe"] != expected_recipe || marker["target"] != expected_target {
-        return Err(format!(
+        return Err(problem(format!(
             "its {MARKER_FILE} records another recipe or target ({} {} for {})",
             marker["recipe"]["name"], marker["recipe"]["version"], marker["target"]
-        ));
+        )));
     }
     Ok(())
 }

@@ -69,6 +69,11 @@ fn a_pack_comes_with_what_it_links_dependencies_first_and_once() {
     );
     let err = with_dependencies(&["libfoo".to_string()]).unwrap_err();
     assert!(
+        matches!(&err, PackError::Unknown { name, .. } if name == "libfoo"),
+        "{err:?}"
+    );
+    let err = err.to_string();
+    assert!(
         err.contains("\"libfoo\"") && err.contains("libxslt"),
         "{err}"
     );
@@ -256,7 +261,7 @@ impl Fixture {
         }
     }
 
-    fn ensure(&self, recipe: &PackRecipe, reporter: &Messages) -> Result<Pack, String> {
+    fn ensure(&self, recipe: &PackRecipe, reporter: &Messages) -> Result<Pack, PackError> {
         std::fs::create_dir_all(&self.logs).unwrap();
         let download = |url: &str, sha256: &str, dir: &Path| {
             self.downloads.fetch_add(1, Ordering::SeqCst);
@@ -337,7 +342,10 @@ fn a_source_with_another_sha256_is_refused_naming_the_file() {
     let f = Fixture::new();
     let wrong = "0".repeat(64);
     let recipe = fake_recipe(&f.tarball, &wrong, INSTALL);
-    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    let err = f
+        .ensure(&recipe, &Messages::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("fake-1.0.tar.gz"), "{err}");
     assert!(err.contains("sha256 mismatch"), "{err}");
     assert!(err.contains(&wrong) && err.contains(&f.sha256), "{err}");
@@ -359,7 +367,10 @@ fn a_failed_build_names_its_log_and_leaves_nothing_to_reuse() {
         gate.display()
     );
     let recipe = fake_recipe(&f.tarball, &f.sha256, &build);
-    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    let err = f
+        .ensure(&recipe, &Messages::default())
+        .unwrap_err()
+        .to_string();
     let log = f.logs.join("fake-pack.log");
     assert!(err.contains(&log.display().to_string()), "{err}");
     assert!(err.contains("fake 1.0"), "{err}");
@@ -384,7 +395,10 @@ fn a_build_that_installs_no_library_is_refused() {
     let build =
         "mkdir -p \"$DESTDIR$PREFIX/include\" elsewhere/lib\ncp fake.c elsewhere/lib/libfake.a";
     let recipe = fake_recipe(&f.tarball, &f.sha256, build);
-    let err = f.ensure(&recipe, &Messages::default()).unwrap_err();
+    let err = f
+        .ensure(&recipe, &Messages::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("installed no static library"), "{err}");
     assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
 }
@@ -436,7 +450,7 @@ fn a_mirrored_pack_of_another_target_is_refused_and_a_good_one_taken() {
         f.store.archive(&pack.key).unwrap().unwrap(),
         (archive.clone(), sha256.clone())
     );
-    assert_eq!(archive::sha256_of(&archive).unwrap(), sha256);
+    assert_eq!(refinery_store::sha256_file(&archive).unwrap(), sha256);
     assert!(f
         .store
         .archive("no-such-1.0-glibc2.17-abc")
@@ -445,7 +459,7 @@ fn a_mirrored_pack_of_another_target_is_refused_and_a_good_one_taken() {
     let runner = HostRunner {
         python: "python3".into(),
     };
-    let no_download = |_: &str, _: &str, _: &Path| -> Result<PathBuf, String> {
+    let no_download = |_: &str, _: &str, _: &Path| -> Result<PathBuf, PackError> {
         panic!("the mirror's pack was built instead")
     };
     let mirror = std::sync::Arc::new(OneArchive { archive, sha256 });
@@ -464,7 +478,8 @@ fn a_mirrored_pack_of_another_target_is_refused_and_a_good_one_taken() {
             &log,
             &Messages::default(),
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     let other_key = recipe.key(&other);
     assert!(err.contains("records another recipe or target"), "{err}");
     assert!(err.contains(&format!("test://mirror/{other_key}")), "{err}");

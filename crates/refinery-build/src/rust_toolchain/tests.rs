@@ -88,6 +88,8 @@ fn a_crate_newer_than_every_toolchain_is_refused_naming_both_versions() {
         because: Some("rust-version = \"9.0.0\" in x/Cargo.toml".into()),
     };
     let error = store.choose(&too_new).unwrap_err();
+    assert!(matches!(error, ToolchainError::TooOld { .. }), "{error:?}");
+    let error = error.to_string();
     assert!(error.contains("Rust 9.0.0 or newer"), "{error}");
     assert!(
         error.contains("rust-version = \"9.0.0\" in x/Cargo.toml"),

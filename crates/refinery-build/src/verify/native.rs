@@ -73,7 +73,10 @@ impl NativeInstall {
     /// into `<work>/verify-site`, replacing what was there, its scripts pointed at
     /// `venv_python` (the venv's interpreter as the environment spells it). With
     /// `tolerate_missing_dependencies`, a failed install is retried with `--no-deps`.
-    /// Errors: why uv could not install it (its last line, a time limit, a stop).
+    ///
+    /// # Errors
+    /// [`InstallError`]: why uv could not install it (its last line, a time limit, a
+    /// stop), or the scripts could not be pointed at the venv.
     #[allow(clippy::too_many_arguments)]
     pub fn install(
         &self,
@@ -85,7 +88,7 @@ impl NativeInstall {
         limit: Duration,
         stop: Option<&AtomicBool>,
         log: &Log,
-    ) -> Result<(), String> {
+    ) -> Result<(), InstallError> {
         let site = work.join(SITE_DIR);
         let _ = std::fs::remove_dir_all(&site);
         let first = self.run(&site, wheel, find_links, false, limit, stop, log);
@@ -100,11 +103,9 @@ impl NativeInstall {
             other => other,
         };
         installed?;
-        point_scripts_at(&site, venv_python).map_err(|e| {
-            format!(
-                "cannot point the scripts of {} at the venv: {e}",
-                site.join("bin").display()
-            )
+        point_scripts_at(&site, venv_python).map_err(|source| InstallError::Scripts {
+            bin: site.join("bin"),
+            source,
         })
     }
 
@@ -155,7 +156,7 @@ impl NativeInstall {
         limit: Duration,
         stop: Option<&AtomicBool>,
         log: &Log,
-    ) -> Result<(), String> {
+    ) -> Result<(), InstallError> {
         let cmd = self.command(site, wheel, find_links, no_deps);
         log.line(&format!(
             "[refinery-verify] native install: {} pip install --python-platform {} --python-version {} --target {}{} {}",
@@ -180,16 +181,43 @@ impl NativeInstall {
                     .chars()
                     .take(300)
                     .collect::<String>();
-                Err(format!("uv failed ({status}): {last}"))
+                Err(InstallError::Failed { status, last })
             }
-            Ok(Outcome::TimedOut(limit)) => Err(format!(
-                "uv was killed at its time limit of {} s",
-                limit.as_secs()
-            )),
-            Ok(Outcome::Stopped) => Err("stopped: the job was cancelled".into()),
-            Err(e) => Err(format!("cannot run {}: {e}", self.uv.display())),
+            Ok(Outcome::TimedOut(limit)) => Err(InstallError::TimedOut {
+                secs: limit.as_secs(),
+            }),
+            Ok(Outcome::Stopped) => Err(InstallError::Stopped),
+            Err(source) => Err(InstallError::Run {
+                uv: self.uv.clone(),
+                source,
+            }),
         }
     }
+}
+
+/// Why the host's uv could not install a wheel for verification.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// uv failed; `last` is its last `error:`/`hint:` line (or last line), at most 300
+    /// characters.
+    #[error("uv failed ({status}): {last}")]
+    Failed { status: String, last: String },
+    #[error("uv was killed at its time limit of {secs} s")]
+    TimedOut { secs: u64 },
+    #[error("stopped: the job was cancelled")]
+    Stopped,
+    #[error("cannot run {}: {source}", uv.display())]
+    Run {
+        uv: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot point the scripts of {} at the venv: {source}", bin.display())]
+    Scripts {
+        bin: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// `s390x-manylinux_2_N` for a target glibc `(2, minor)`: the newest level uv accepts that

@@ -122,25 +122,38 @@ fn declares_extensions(file: &str, text: &str) -> Option<&'static str> {
     }
 }
 
-/// Check a finished build: `Err(message)` when the log announces a fallback to pure
+/// A build that made a pure wheel where a compiled one was due; the text names the
+/// evidence (see [`check_build`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PurityError {
+    /// The log says the build fell back to pure Python (`line`: the log's line).
+    #[error("the build fell back to pure Python (the log says {line:?})")]
+    FellBack { line: String },
+    /// The wheel has no ELF file although the sdist is compiled (`why`: the evidence).
+    #[error("{NO_EXTENSION_LINE} ({why})")]
+    NoExtension { why: String },
+}
+
+/// Check a finished build: `Err` when the log announces a fallback to pure
 /// Python (by the catalog's [`PURE_FALLBACK_HINT_ID`] pattern), or the wheel has no ELF
 /// file while the sdist is compiled (the message then starts with
 /// [`NO_EXTENSION_LINE`]). The message names the evidence; the hint comes from the
 /// catalog when the caller logs the message as a `[refinery] …` line.
+///
+/// # Errors
+/// [`PurityError`] with the evidence.
 pub fn check_build(
     sdist: &Path,
     wheel_has_elf: bool,
     log: &str,
     catalog: &Catalog,
-) -> Result<(), String> {
+) -> Result<(), PurityError> {
     if let Some(line) = fallback_line(log, catalog) {
-        return Err(format!(
-            "the build fell back to pure Python (the log says {line:?})"
-        ));
+        return Err(PurityError::FellBack { line });
     }
     if !wheel_has_elf {
         if let Some(why) = compiled_sdist(sdist) {
-            return Err(format!("{NO_EXTENSION_LINE} ({why})"));
+            return Err(PurityError::NoExtension { why });
         }
     }
     Ok(())
@@ -247,6 +260,8 @@ mod tests {
 
         let catalog = Catalog::builtin();
         let err = check_build(&compiled, false, "Successfully built fast\n", &catalog).unwrap_err();
+        assert!(matches!(err, PurityError::NoExtension { .. }), "{err:?}");
+        let err = err.to_string();
         assert!(err.starts_with(NO_EXTENSION_LINE), "{err}");
         // Logged as the refinery's line, the catalog gives it the fallback hint.
         let hinted: Vec<&str> = catalog
@@ -264,6 +279,10 @@ mod tests {
             &catalog,
         )
         .unwrap_err();
-        assert!(err.contains("fell back to pure Python"), "{err}");
+        assert!(matches!(err, PurityError::FellBack { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("fell back to pure Python"),
+            "{err}"
+        );
     }
 }

@@ -19,11 +19,11 @@ use refinery_store::{
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;
-use crate::builder::{GUEST_BUILD, GUEST_WHEELS};
 use crate::context::RunSettings;
 use crate::environment::{open_environment, EnvironmentChoice, OpenedEnvironment};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::runner::Mount;
+use crate::runner::{GUEST_BUILD, GUEST_WHEELS};
 use crate::Reporter;
 
 /// What reused- and cached-wheel verification reads: folders under the cache, the plan,

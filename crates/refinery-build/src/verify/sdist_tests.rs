@@ -12,6 +12,65 @@ pub const MAX_FILES: usize = 5000;
 /// The most bytes copied in all.
 pub const MAX_BYTES: u64 = 128 * 1024 * 1024;
 
+/// Why the tests could not be copied out of an sdist; names the archive or the file.
+#[derive(Debug, thiserror::Error)]
+pub enum SdistTestsError {
+    /// A file or folder could not be opened, created or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot copy {member} out of {}: {source}", sdist.display())]
+    Copy {
+        member: String,
+        sdist: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a readable zip: {source}", sdist.display())]
+    NotZip {
+        sdist: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{} is corrupt: {source}", sdist.display())]
+    CorruptZip {
+        sdist: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+    #[error("{} is not a readable .tar.gz: {source}", sdist.display())]
+    NotTarGz {
+        sdist: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is corrupt: {source}", sdist.display())]
+    Corrupt {
+        sdist: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} has a bad member name: {source}", sdist.display())]
+    BadName {
+        sdist: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SdistTestsError {
+    let path = path.to_path_buf();
+    move |source| SdistTestsError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 /// What [`extract_tests`] copied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SdistTests {
@@ -24,8 +83,11 @@ pub struct SdistTests {
 /// Copy the sdist's top-level `tests/` folder (else `test/`) and a top-level
 /// `conftest.py` into `dest` (created), keeping their paths below the sdist's root
 /// folder. `Ok(None)` when the sdist has neither folder. Only regular files are copied;
-/// members with `..` or absolute paths are skipped. Errors name the archive.
-pub fn extract_tests(sdist: &Path, dest: &Path) -> Result<Option<SdistTests>, String> {
+/// members with `..` or absolute paths are skipped.
+///
+/// # Errors
+/// [`SdistTestsError`] naming the archive or the file.
+pub fn extract_tests(sdist: &Path, dest: &Path) -> Result<Option<SdistTests>, SdistTestsError> {
     let members = list_members(sdist)?;
     let folder = ["tests", "test"].into_iter().find(|folder| {
         members
@@ -40,7 +102,7 @@ pub fn extract_tests(sdist: &Path, dest: &Path) -> Result<Option<SdistTests>, St
     };
     let mut files = 0usize;
     let mut bytes = 0u64;
-    let mut copy = |member: &str, reader: &mut dyn Read| -> Result<bool, String> {
+    let mut copy = |member: &str, reader: &mut dyn Read| -> Result<bool, SdistTestsError> {
         let Some(rel) = relative(member).filter(|_| wanted(member)) else {
             return Ok(true);
         };
@@ -49,17 +111,21 @@ pub fn extract_tests(sdist: &Path, dest: &Path) -> Result<Option<SdistTests>, St
         }
         let target: PathBuf = dest.join(rel);
         if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(io("create", parent))?;
         }
-        let mut out = std::fs::File::create(&target)
-            .map_err(|e| format!("cannot write {}: {e}", target.display()))?;
-        bytes += std::io::copy(&mut reader.take(MAX_BYTES - bytes), &mut out)
-            .map_err(|e| format!("cannot copy {member} out of {}: {e}", sdist.display()))?;
+        let mut out = std::fs::File::create(&target).map_err(io("write", &target))?;
+        bytes +=
+            std::io::copy(&mut reader.take(MAX_BYTES - bytes), &mut out).map_err(|source| {
+                SdistTestsError::Copy {
+                    member: member.to_string(),
+                    sdist: sdist.to_path_buf(),
+                    source,
+                }
+            })?;
         files += 1;
         Ok(true)
     };
-    std::fs::create_dir_all(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+    std::fs::create_dir_all(dest).map_err(io("create", dest))?;
     each_file(sdist, &mut copy)?;
     Ok(Some(SdistTests {
         folder: folder.to_string(),
@@ -81,12 +147,12 @@ fn is_zip(sdist: &Path) -> bool {
     sdist.to_string_lossy().ends_with(".zip")
 }
 
-fn open(sdist: &Path) -> Result<std::fs::File, String> {
-    std::fs::File::open(sdist).map_err(|e| format!("cannot open {}: {e}", sdist.display()))
+fn open(sdist: &Path) -> Result<std::fs::File, SdistTestsError> {
+    std::fs::File::open(sdist).map_err(io("open", sdist))
 }
 
 /// The paths of the regular files of the archive.
-fn list_members(sdist: &Path) -> Result<Vec<String>, String> {
+fn list_members(sdist: &Path) -> Result<Vec<String>, SdistTestsError> {
     let mut names = Vec::new();
     each_file(sdist, &mut |member, _| {
         names.push(member.to_string());
@@ -98,15 +164,23 @@ fn list_members(sdist: &Path) -> Result<Vec<String>, String> {
 /// Call `visit` with each regular file's path and contents until it returns `false`.
 fn each_file(
     sdist: &Path,
-    visit: &mut dyn FnMut(&str, &mut dyn Read) -> Result<bool, String>,
-) -> Result<(), String> {
+    visit: &mut dyn FnMut(&str, &mut dyn Read) -> Result<bool, SdistTestsError>,
+) -> Result<(), SdistTestsError> {
+    let sdist_path = || sdist.to_path_buf();
     if is_zip(sdist) {
-        let mut archive = zip::ZipArchive::new(open(sdist)?)
-            .map_err(|e| format!("{} is not a readable zip: {e}", sdist.display()))?;
+        let mut archive =
+            zip::ZipArchive::new(open(sdist)?).map_err(|source| SdistTestsError::NotZip {
+                sdist: sdist_path(),
+                source,
+            })?;
         for index in 0..archive.len() {
-            let mut member = archive
-                .by_index(index)
-                .map_err(|e| format!("{} is corrupt: {e}", sdist.display()))?;
+            let mut member =
+                archive
+                    .by_index(index)
+                    .map_err(|source| SdistTestsError::CorruptZip {
+                        sdist: sdist_path(),
+                        source,
+                    })?;
             if !member.is_file() {
                 continue;
             }
@@ -120,15 +194,24 @@ fn each_file(
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(open(sdist)?));
     let entries = archive
         .entries()
-        .map_err(|e| format!("{} is not a readable .tar.gz: {e}", sdist.display()))?;
+        .map_err(|source| SdistTestsError::NotTarGz {
+            sdist: sdist_path(),
+            source,
+        })?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("{} is corrupt: {e}", sdist.display()))?;
+        let mut entry = entry.map_err(|source| SdistTestsError::Corrupt {
+            sdist: sdist_path(),
+            source,
+        })?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let name = entry
             .path()
-            .map_err(|e| format!("{} has a bad member name: {e}", sdist.display()))?
+            .map_err(|source| SdistTestsError::BadName {
+                sdist: sdist_path(),
+                source,
+            })?
             .to_string_lossy()
             .into_owned();
         if !visit(&name, &mut entry)? {
@@ -225,7 +308,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sdist = dir.path().join("broken-1.0.tar.gz");
         std::fs::write(&sdist, b"not gzip at all").unwrap();
-        let err = extract_tests(&sdist, &dir.path().join("out")).unwrap_err();
+        let err = extract_tests(&sdist, &dir.path().join("out"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("broken-1.0.tar.gz"), "{err}");
     }
 }

@@ -20,6 +20,10 @@ use super::error::IndexError;
 use super::urls::{display_url, take_credentials};
 use super::{Failure, IndexClient, Page};
 
+/// The tracing target of the code before it moved here, so that log lines and
+/// `RUST_LOG` filters stay the same.
+const LOG_TARGET: &str = "refinery_index::client";
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct CacheEntry {
     pub(super) url: String,
@@ -95,7 +99,7 @@ impl IndexClient {
         let now = unix_now();
         if let Some(c) = &cached {
             if self.inner.offline || now.saturating_sub(c.fetched_at) < c.max_age {
-                debug!(url = %display_url(url), "page served from cache");
+                debug!(target: LOG_TARGET, url = %display_url(url), "page served from cache");
                 return Ok(c.page());
             }
         }
@@ -180,10 +184,10 @@ impl IndexClient {
             match serde_json::to_vec(&entry) {
                 Ok(bytes) => {
                     if let Err(e) = write_atomic(&path, &bytes) {
-                        warn!(error = %e, "cannot write the page cache");
+                        warn!(target: LOG_TARGET, error = %e, "cannot write the page cache");
                     }
                 }
-                Err(e) => warn!(error = %e, "cannot serialise a cache entry"),
+                Err(e) => warn!(target: LOG_TARGET, error = %e, "cannot serialise a cache entry"),
             }
         }
         Ok(entry.page())

@@ -17,6 +17,10 @@ use super::error::{status_hint, IndexError};
 use super::urls::{display_url, host_key, is_loopback};
 use super::{Cred, Failure, HostKey, IndexClient};
 
+/// The tracing target of the code before it moved here, so that log lines and
+/// `RUST_LOG` filters stay the same.
+const LOG_TARGET: &str = "refinery_index::client";
+
 pub(super) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64 << attempt.min(6)).min(Duration::from_secs(30))
 }
@@ -148,7 +152,7 @@ impl IndexClient {
                         return Err(e);
                     }
                     let delay = backoff(attempt);
-                    warn!(url = %display_url(url), attempt = attempt + 1, error = %e, ?delay, "retrying");
+                    warn!(target: LOG_TARGET, url = %display_url(url), attempt = attempt + 1, error = %e, ?delay, "retrying");
                     std::thread::sleep(delay);
                     attempt += 1;
                 }
@@ -163,7 +167,7 @@ impl IndexClient {
         if let Some(c) = self.creds_for(url) {
             request = request.basic_auth(c.user, c.pass);
         }
-        debug!(url = %display_url(url), "GET");
+        debug!(target: LOG_TARGET, url = %display_url(url), "GET");
         match request.send() {
             Err(e) => Err(self.classify(url, &e)),
             Ok(resp) => {

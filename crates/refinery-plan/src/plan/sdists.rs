@@ -14,6 +14,10 @@ use crate::scan::ScannedFile;
 
 use super::{Action, PlanError, PlanNode, SourceKind};
 
+/// The tracing target of the code before it moved here, so that log lines and
+/// `RUST_LOG` filters stay the same.
+const LOG_TARGET: &str = "refinery_plan::plan";
+
 /// Download the sdists of the build nodes (hash-checked, concurrently) and read their
 /// `build-system.requires`; a node whose sdist cannot be had becomes `missing`.
 pub(super) fn read_all_build_requires(
@@ -81,7 +85,7 @@ fn build_requires_of(
             &cached,
             &serde_json::to_vec(&requires).unwrap_or_default(),
         ) {
-            tracing::warn!(path = %cached.display(), %err, "cannot cache build requirements");
+            tracing::warn!(target: LOG_TARGET, path = %cached.display(), %err, "cannot cache build requirements");
         }
     }
     Ok(requires)

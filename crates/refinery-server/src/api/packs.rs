@@ -28,9 +28,13 @@ pub(super) async fn pack(
     }
     let store = PackStore::at(state.config.packs_dir.clone());
     let name = key.clone();
-    let (path, sha256) = blocking(move || store.archive(&name).map_err(ApiError::internal))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("this server has no finished pack {key}")))?;
+    let (path, sha256) = blocking(move || {
+        store
+            .archive(&name)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await?
+    .ok_or_else(|| ApiError::not_found(format!("this server has no finished pack {key}")))?;
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|e| ApiError::internal(format!("cannot open {}: {e}", path.display())))?;
