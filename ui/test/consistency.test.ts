@@ -8,7 +8,7 @@ import { inputState } from '../src/pages/Inputs';
 import { describeFix } from '../src/pages/Hints';
 import { runId } from '../src/pages/Builds';
 import { attemptCounts } from '../src/pages/Dashboard';
-import { JOB_STATUSES, type AttemptRow, type EventRow, type Job, type JobStatus } from '../src/lib/types';
+import { JOB_STATUSES, type AttemptRow, type AttemptStatus, type EventRow, type Job, type JobStatus } from '../src/lib/types';
 
 const job = (id: number, status: JobStatus, extra: Partial<Job> = {}): Job =>
   ({
@@ -122,7 +122,7 @@ describe('the automation timeline', () => {
       detail,
       data: null,
     });
-    const attempt = (id: number, n: number, status: string, t: string): AttemptRow => ({
+    const attempt = (id: number, n: number, status: AttemptStatus, t: string): AttemptRow => ({
       id,
       timestamp: `2026-01-01T00:00:${t}.000Z`,
       package: 'cffi',

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use refinery_plan::{PlanNode, SourceKind};
-use refinery_store::{Event, History, ManifestEntry, Status};
+use refinery_store::{Event, History, ManifestEntry, Status, Variant};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::context::{backoff, dist_file, BuildContext};
@@ -52,19 +52,26 @@ fn variant_env(variant: &str) -> Vec<(String, String)> {
 
 /// Variants ordered by past success for this package (successes minus failures), the
 /// overridden one first, unknown ones in the default order.
-pub fn order_variants(history: &History, package: &str, preferred: Option<&str>) -> Vec<String> {
+pub fn order_variants(
+    history: &History,
+    package: &str,
+    preferred: Option<&Variant>,
+) -> Vec<Variant> {
     let stats = history.variant_stats(package).unwrap_or_default();
-    let score = |v: &str| {
+    let score = |v: &Variant| {
         stats
             .iter()
-            .find(|s| s.variant == v)
+            .find(|s| s.variant == *v)
             .map_or(0i64, |s| s.successes as i64 - s.failures as i64)
     };
-    let mut variants: Vec<String> = VARIANTS.iter().map(ToString::to_string).collect();
-    if let Some(p) = preferred.filter(|p| !variants.iter().any(|v| v == p)) {
-        variants.push(p.to_string());
+    let mut variants: Vec<Variant> = VARIANTS
+        .iter()
+        .map(|v| v.parse().expect("the built-in variants are valid (tested)"))
+        .collect();
+    if let Some(p) = preferred.filter(|p| !variants.contains(p)) {
+        variants.push(p.clone());
     }
-    variants.sort_by_key(|v| (Some(v.as_str()) != preferred, -score(v)));
+    variants.sort_by_key(|v| (Some(v) != preferred, -score(v)));
     variants
 }
 
@@ -188,11 +195,20 @@ pub(crate) fn build_node(
         entry.detail = "cancelled before the build started".into();
         return entry;
     }
-    let preferred = overrides.variant.clone().or(fixes.variant.clone());
-    let mut variants = order_variants(history, &node.name, preferred.as_deref());
+    let preferred = match overrides.variant.as_ref().or(fixes.variant.as_ref()) {
+        Some(v) => match v.parse::<Variant>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                entry.detail = format!("not built: {e}");
+                return entry;
+            }
+        },
+        None => None,
+    };
+    let mut variants = order_variants(history, &node.name, preferred.as_ref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
-        preferred.as_deref() == Some(v)
+        preferred.as_ref() == Some(v)
             || match v.as_str() {
                 EMULATED_VARIANT => base_runner.accelerated(),
                 // Only meaningful when the default compiler is the glibc-targeted one.
@@ -277,7 +293,7 @@ pub(crate) fn build_node(
         // An accelerated attempt that failed the way a cross toolchain fails: the next one
         // runs fully emulated.
         if runner.accelerated()
-            && !variant.starts_with(EMULATED_VARIANT)
+            && variant.base() != EMULATED_VARIANT
             && looks_toolchain_related(&format!("{log_text}\n{}", failure.message))
         {
             move_next(&mut variants, regular as usize, EMULATED_VARIANT, || {
@@ -286,8 +302,8 @@ pub(crate) fn build_node(
         }
         // The glibc-targeted compiler refused what GCC takes: the gcc cross comes next.
         if runner.zig().is_some()
-            && !variant.starts_with(EMULATED_VARIANT)
-            && !variant.starts_with(GCC_CROSS_VARIANT)
+            && variant.base() != EMULATED_VARIANT
+            && variant.base() != GCC_CROSS_VARIANT
             && crate::zig::looks_zig_related(&log_text)
         {
             move_next(&mut variants, regular as usize, GCC_CROSS_VARIANT, || {
@@ -416,7 +432,14 @@ pub(crate) fn build_node(
         let runner: &dyn Runner = layered.as_deref().unwrap_or(base_runner);
         // The one extra, hint-based attempt.
         number += 1;
-        let hint_variant = format!("{}+hints", fixes.variant.as_deref().unwrap_or(&variant));
+        let hint_variant = match fixes.variant.as_deref().map(str::parse::<Variant>) {
+            Some(Ok(v)) => v.with_hints(),
+            Some(Err(e)) => {
+                entry.detail = format!("{}; not retried: {e}", entry.detail);
+                return entry;
+            }
+            None => variant.with_hints(),
+        };
         match run_attempt(
             node,
             &sdist,
@@ -580,7 +603,7 @@ fn retry_toolchain(
 
 /// Put `variant` right after the `done` attempts made so far (variants cycle), when it
 /// would otherwise come later; `said` reports the change.
-fn move_next(variants: &mut Vec<String>, done: usize, variant: &str, said: impl FnOnce()) {
+fn move_next(variants: &mut Vec<Variant>, done: usize, variant: &str, said: impl FnOnce()) {
     let next = done % variants.len();
     if let Some(pos) = variants
         .iter()

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use refinery_store::queue::{Job, JobStatus};
-use refinery_store::{EventRow, PackageSummary};
+use refinery_store::{AttemptStatus, EventRow, PackageSummary};
 use serde::Serialize;
 
 /// A package as the Packages page lists it.
@@ -69,12 +69,11 @@ pub fn representative<'a>(jobs: impl IntoIterator<Item = &'a Job>) -> Option<&'a
 }
 
 /// An attempt's status in the glossary's words.
-fn attempt_status(status: &str) -> JobStatus {
+fn attempt_status(status: AttemptStatus) -> JobStatus {
     match status {
-        "success" => JobStatus::Built,
-        "cancelled" | "canceled" => JobStatus::Cancelled,
-        "skipped" => JobStatus::SkippedKnownFailure,
-        _ => JobStatus::Failed,
+        AttemptStatus::Success => JobStatus::Built,
+        AttemptStatus::Cancelled => JobStatus::Cancelled,
+        AttemptStatus::Failed | AttemptStatus::Timeout => JobStatus::Failed,
     }
 }
 
@@ -92,7 +91,7 @@ pub fn package_rows(
             PackageRow {
                 package: name,
                 version: s.last_version.clone(),
-                status: attempt_status(&s.last_status),
+                status: attempt_status(s.last_status),
                 job: None,
                 attempts: s.attempts,
                 successes: s.successes,
@@ -235,7 +234,7 @@ mod tests {
             successes: 1,
             failures: 1,
             last_version: "2.1.5".into(),
-            last_status: "success".into(),
+            last_status: AttemptStatus::Success,
             last_timestamp: "2026-01-01T00:00:00.000Z".into(),
         }];
         let jobs = [job(7, "tinypure", JobStatus::Reused)];

@@ -129,9 +129,9 @@ fn packages_use_job_words_and_list_reused_only_packages() {
                 version: "1.16.0".into(),
                 python_tag: "cp311".into(),
                 platform: "manylinux2014_s390x".into(),
-                variant: "default".into(),
+                variant: refinery_store::Variant::default(),
                 attempt: 1,
-                status: "success".into(),
+                status: refinery_store::AttemptStatus::Success,
                 duration_secs: 1.0,
                 ..Default::default()
             })?;

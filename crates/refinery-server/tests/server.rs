@@ -763,9 +763,9 @@ fn metrics_are_prometheus_text() {
                 version: "1".into(),
                 python_tag: "cp311".into(),
                 platform: "manylinux2014_s390x".into(),
-                variant: "default".into(),
+                variant: refinery_store::Variant::default(),
                 attempt: 1,
-                status: "success".into(),
+                status: refinery_store::AttemptStatus::Success,
                 duration_secs: 42.0,
                 ..Default::default()
             })

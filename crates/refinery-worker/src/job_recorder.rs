@@ -102,7 +102,7 @@ mod tests {
             .attempt(&Attempt {
                 package: "six".into(),
                 version: "1.0".into(),
-                status: "success".into(),
+                status: refinery_store::AttemptStatus::Success,
                 ..Attempt::default()
             })
             .unwrap();
@@ -112,7 +112,7 @@ mod tests {
         assert_eq!(*logs.lock().unwrap(), vec![log]);
         let (events, attempts) = recorder.take_forwarded();
         assert_eq!(events.len(), 1);
-        assert_eq!(attempts[0].status, "success");
+        assert_eq!(attempts[0].status, refinery_store::AttemptStatus::Success);
         assert!(recorder.take_forwarded().0.is_empty(), "taken once");
         // The local history has them too.
         let history = History::open(&db).unwrap();

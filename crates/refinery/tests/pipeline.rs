@@ -148,8 +148,8 @@ fn missing_packages_fail_the_run_and_known_failures_are_skipped() {
         .record_attempt(&Attempt {
             package: "brokenpkg".into(),
             version: "1.0".into(),
-            status: "failed".into(),
-            variant: "default".into(),
+            status: refinery_store::AttemptStatus::Failed,
+            variant: refinery_store::Variant::default(),
             ..Attempt::default()
         })
         .unwrap();

@@ -363,7 +363,7 @@ fn skip_known_failures_avoids_versions_that_failed_before() {
             version: "2.0".into(),
             python_tag: "cp311".into(),
             platform: "manylinux2014_s390x".into(),
-            status: "failed".into(),
+            status: refinery_store::AttemptStatus::Failed,
             attempt: 1,
             ..Default::default()
         })
@@ -373,7 +373,7 @@ fn skip_known_failures_avoids_versions_that_failed_before() {
         .record_attempt(&refinery_store::Attempt {
             package: "elsewhere".into(),
             version: "9.9".into(),
-            status: "failed".into(),
+            status: refinery_store::AttemptStatus::Failed,
             attempt: 1,
             ..Default::default()
         })

@@ -179,11 +179,10 @@ export function ranBuild(job: { status: string; started_ms: number | null }): bo
   return c === 'built' || (c === 'failed' && job.started_ms !== null && job.status !== 'missing');
 }
 
-/** A history attempt's status (`success`, `failed`, `timeout`, …) in the glossary's words. */
+/** A history attempt's status (see `AttemptStatus`) in the glossary's words. */
 export function attemptStatus(status: string): JobStatus {
   if (status === 'success') return 'built';
-  if (status === 'cancelled' || status === 'canceled') return 'cancelled';
-  if (status === 'skipped') return 'skipped_known_failure';
+  if (status === 'cancelled') return 'cancelled';
   return 'failed';
 }
 

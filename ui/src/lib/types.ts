@@ -134,6 +134,9 @@ export interface EventRow {
   data: unknown;
 }
 
+/** How a build attempt ended (the history's `attempts.status`, Rust `AttemptStatus`). */
+export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'cancelled';
+
 export interface AttemptRow {
   id: number;
   timestamp: string;
@@ -143,7 +146,7 @@ export interface AttemptRow {
   platform: string;
   variant: string;
   attempt: number;
-  status: string;
+  status: AttemptStatus;
   duration_secs: number;
   log_path: string | null;
   hints: string[];

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use refinery_plan::PlanNode;
-use refinery_store::{Attempt, Event, History, ManifestEntry};
+use refinery_store::{Attempt, AttemptStatus, Event, History, ManifestEntry, Variant};
 
 use crate::accelerate::{EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::builder::{
@@ -24,7 +24,7 @@ pub(super) fn run_attempt(
     node: &PlanNode,
     sdist: &std::path::Path,
     number: u32,
-    variant: &str,
+    variant: &Variant,
     fixes: &Fixes,
     rust: Option<&RustToolchain>,
     packs: &[Pack],
@@ -52,7 +52,7 @@ pub(super) fn run_attempt(
         policy: false,
         verification: None,
     })?;
-    let base_variant = variant.split('+').next().unwrap_or(variant);
+    let base_variant = variant.base();
     let for_variant = rust_for_variant(rust, base_variant, runner, context);
     let rust = for_variant.as_ref();
     entry.metadata.built_with = Some(runner.describe_build(
@@ -129,7 +129,7 @@ pub(super) fn run_attempt(
     };
     let (status, detail, hints) = match &outcome {
         Ok(built) => (
-            "success",
+            AttemptStatus::Success,
             format!(
                 "built, repaired={}, imports {}",
                 built.repaired,
@@ -146,11 +146,11 @@ pub(super) fn run_attempt(
                 .map(|h| h.summary())
                 .collect();
             let status = if f.stopped {
-                "cancelled"
+                AttemptStatus::Cancelled
             } else if f.timed_out {
-                "timeout"
+                AttemptStatus::Timeout
             } else {
-                "failed"
+                AttemptStatus::Failed
             };
             (status, f.message.clone(), hints)
         }
@@ -165,9 +165,9 @@ pub(super) fn run_attempt(
         version: node.version.clone(),
         python_tag: settings.target.cpython_tag(),
         platform: settings.target.platform_tag().to_string(),
-        variant: base_variant.to_string(),
+        variant: variant.without_hints(),
         attempt: number,
-        status: status.to_string(),
+        status,
         duration_secs: duration,
         log_path: Some(log_path.to_string_lossy().into_owned()),
         hints,

@@ -3,7 +3,7 @@ use refinery_store::Attempt;
 
 #[test]
 fn a_toolchain_failure_moves_its_fallback_variant_next() {
-    let mut variants: Vec<String> = VARIANTS.iter().map(ToString::to_string).collect();
+    let mut variants: Vec<Variant> = VARIANTS.iter().map(|v| v.parse().unwrap()).collect();
     let mut said = 0;
     // After the first attempt (default), gcc-cross jumps ahead of relaxed-cflags.
     move_next(&mut variants, 1, GCC_CROSS_VARIANT, || said += 1);
@@ -20,8 +20,8 @@ fn attempt(variant: &str, status: &str) -> Attempt {
     Attempt {
         package: "pkg".into(),
         version: "1".into(),
-        variant: variant.into(),
-        status: status.into(),
+        variant: variant.parse().unwrap(),
+        status: status.parse().unwrap(),
         ..Attempt::default()
     }
 }
@@ -48,11 +48,11 @@ fn variants_follow_past_success_and_overrides_come_first() {
         ]
     );
     assert_eq!(
-        order_variants(&history, "pkg", Some("default"))[0],
+        order_variants(&history, "pkg", Some(&"default".parse().unwrap()))[0],
         "default"
     );
     assert_eq!(
-        order_variants(&history, "other", Some("custom"))[0],
+        order_variants(&history, "other", Some(&"custom".parse().unwrap()))[0],
         "custom"
     );
 }

@@ -120,13 +120,13 @@ pub(super) async fn package(
         }
         let failures: Vec<_> = attempts
             .iter()
-            .filter(|a| refinery_store::history::is_failure_status(&a.status))
+            .filter(|a| a.status.is_failure())
             .cloned()
             .collect();
         let hints: BTreeSet<String> = attempts.iter().flat_map(|a| a.hints.clone()).collect();
         let durations: Vec<f64> = attempts
             .iter()
-            .filter(|a| a.status == "success")
+            .filter(|a| a.status.is_success())
             .map(|a| a.duration_secs)
             .collect();
         let average =

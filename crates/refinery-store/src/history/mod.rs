@@ -1,0 +1,114 @@
+//! The history database: append-only events, one row per finished build attempt, and the
+//! artifact index of the content-addressed store.
+//!
+//! SQLite in WAL mode with a 5 s busy timeout, so several processes and threads (each with
+//! its own [`History`]) can write to the same file. The schema is created and migrated at
+//! open from a list of migrations numbered by `PRAGMA user_version`; the file is marked as
+//! ours with `PRAGMA application_id`.
+//!
+//! Or PostgreSQL, for a control plane whose workers on several hosts share one history:
+//! [`History::open_url`] with `postgres://…` (or [`History::open`] with a path whose string
+//! form is such a URL). The tables are the same, created by migrations of their own
+//! (numbered in `refinery_history_schema`, next to the queue's tables); connections of
+//! dropped handles are kept for reuse.
+//!
+//! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
+//! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
+//!
+//! Attempt statuses are an [`AttemptStatus`]: `success` is a success, `cancelled` is
+//! neutral (neither success nor failure), `failed` and `timeout` are failures.
+
+mod attempt_status;
+mod db;
+mod error;
+mod query;
+mod record;
+mod records;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod variant;
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::queue::{Conn as _, PgBackend, PgConn};
+
+pub use self::attempt_status::{AttemptStatus, ParseAttemptStatusError};
+pub use self::db::{display_location, is_postgres_url};
+pub use self::error::HistoryError;
+pub use self::records::{
+    Attempt, AttemptRow, Event, EventRow, FailureSummary, PackageSummary, SlowSummary, VariantStats,
+};
+pub use self::schema::SCHEMA_VERSION;
+pub use self::variant::{ParseVariantError, Variant};
+
+/// `PRAGMA application_id` of refinery history databases ("RFNY").
+pub const APPLICATION_ID: i32 = 0x5246_4E59;
+
+/// How long a writer waits for another one before giving up with [`HistoryError::Locked`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle on the history database. `Send` but not `Sync`: open one per thread.
+///
+/// Either an SQLite file or a PostgreSQL database (see [`History::open_url`]); every query
+/// is written once and runs on both.
+pub struct History {
+    db: Db,
+    /// The SQLite file, or the PostgreSQL URL without its password.
+    path: PathBuf,
+}
+
+enum Db {
+    Sqlite(Connection),
+    Postgres(Box<PgHistory>),
+}
+
+struct PgHistory {
+    /// Always `Some` until dropped (then it goes back to [`PG_IDLE`]).
+    conn: RefCell<Option<PgConn>>,
+    backend: PgBackend,
+    /// Identifies the database and schema for the idle pool.
+    key: String,
+}
+
+impl std::fmt::Debug for History {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        };
+        f.debug_struct("History")
+            .field("backend", &backend)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// PostgreSQL connections of dropped [`History`] handles, kept for the next open of the
+/// same database (opening a connection costs a round trip and a migration check).
+static PG_IDLE: Mutex<Vec<(String, PgConn)>> = Mutex::new(Vec::new());
+
+/// Idle PostgreSQL connections kept at most (all databases together).
+const PG_MAX_IDLE: usize = 32;
+
+impl Drop for History {
+    fn drop(&mut self) {
+        if let Db::Postgres(pg) = &mut self.db {
+            let PgHistory { conn, key, .. } = &mut **pg;
+            if let Some(conn) = conn.get_mut().take() {
+                if !conn.is_broken() {
+                    if let Ok(mut idle) = PG_IDLE.lock() {
+                        if idle.len() < PG_MAX_IDLE {
+                            idle.push((std::mem::take(key), conn));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! What the history stores and returns: events, attempts and summaries.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AttemptStatus, Variant};
+
+/// Something that happened, to be appended to the history.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Event {
+    /// `scan`, `plan`, `reuse`, `build_start`, `build_end`, `repair`, `verify`, `failure`,
+    /// `missing`, `cached`, …
+    pub kind: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    /// Free-form structured data (stored as JSON text).
+    pub data: serde_json::Value,
+}
+
+impl Event {
+    /// An event of `kind` with a human-readable `detail` and nothing else.
+    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> Self {
+        Event {
+            kind: kind.into(),
+            detail: detail.into(),
+            ..Event::default()
+        }
+    }
+
+    /// Sets the package and version.
+    pub fn with_package(mut self, package: impl Into<String>, version: impl Into<String>) -> Self {
+        self.package = Some(package.into());
+        self.version = Some(version.into());
+        self
+    }
+
+    /// Sets the run id.
+    pub fn with_run(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// Sets the structured data.
+    pub fn with_data(mut self, data: serde_json::Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// A stored event.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub id: i64,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    pub kind: String,
+    pub package: Option<String>,
+    pub version: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    pub data: serde_json::Value,
+}
+
+/// One finished build attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Attempt {
+    pub package: String,
+    pub version: String,
+    pub python_tag: String,
+    pub platform: String,
+    pub variant: Variant,
+    pub attempt: u32,
+    pub status: AttemptStatus,
+    pub duration_secs: f64,
+    pub log_path: Option<String>,
+    pub hints: Vec<String>,
+    pub worker: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    /// The environment it ran in: a base (`rootfs-bookworm-…`) or `base+layer-…`.
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// A stored build attempt.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct AttemptRow {
+    pub id: i64,
+    /// RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+    pub package: String,
+    pub version: String,
+    pub python_tag: String,
+    pub platform: String,
+    pub variant: Variant,
+    pub attempt: u32,
+    pub status: AttemptStatus,
+    pub duration_secs: f64,
+    pub log_path: Option<String>,
+    pub hints: Vec<String>,
+    pub worker: Option<String>,
+    pub run_id: Option<String>,
+    pub detail: String,
+    #[serde(default)]
+    pub environment: Option<String>,
+}
+
+/// A package's failed attempts: how many, and what the latest one said.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FailureSummary {
+    /// The name as recorded by the latest failed attempt.
+    pub package: String,
+    pub failures: u64,
+    pub last_version: String,
+    pub last_detail: String,
+    pub last_hints: Vec<String>,
+}
+
+/// Successes and failures of one build variant of a package.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct VariantStats {
+    pub variant: Variant,
+    pub successes: u64,
+    pub failures: u64,
+}
+/// A package's build speed (successful attempts) and failures.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SlowSummary {
+    pub package: String,
+    pub average_secs: f64,
+    pub max_secs: f64,
+    pub successes: u64,
+    pub failures: u64,
+}
+
+/// One package of the history.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PackageSummary {
+    pub package: String,
+    pub attempts: u64,
+    pub successes: u64,
+    pub failures: u64,
+    pub last_version: String,
+    pub last_status: AttemptStatus,
+    pub last_timestamp: String,
+}
