@@ -168,6 +168,9 @@ pub enum UvBuildError {
     NotABoolean { key: String, value: String },
     #[error("{key} has no uv equivalent here")]
     NoEquivalent { key: String },
+    /// pip refuses a config setting without `=` too ("must be of the form KEY=VAL").
+    #[error("{key} holds {item:?}, not KEY=VALUE")]
+    NotKeyValue { key: String, item: String },
 }
 
 /// What `--accelerate` decided, and why.

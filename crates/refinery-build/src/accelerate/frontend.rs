@@ -90,6 +90,7 @@ pub fn uv_build(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
     let mut no_isolation = no_isolation;
+    let mut config_settings: Vec<String> = Vec::new();
     for (key, value) in settings {
         let single = |what: &str| {
             if value.split_whitespace().count() > 1 {
@@ -125,6 +126,20 @@ pub fn uv_build(
                 }
                 continue;
             }
+            // pip splits an append option's variable on whitespace: one `KEY=VALUE` each,
+            // a key given twice is a list (meson-python's repeated `setup-args`).
+            "PIP_CONFIG_SETTINGS" => {
+                for item in value.split_whitespace() {
+                    if !item.contains('=') {
+                        return Err(UvBuildError::NotKeyValue {
+                            key: key.to_string(),
+                            item: item.to_string(),
+                        });
+                    }
+                    config_settings.push(item.to_string());
+                }
+                continue;
+            }
             "PIP_CERT" | "PIP_DISABLE_PIP_VERSION_CHECK" | "PIP_NO_INPUT" | "PIP_PROGRESS_BAR" => {
                 continue
             }
@@ -153,5 +168,9 @@ pub fn uv_build(
         argv.push("--no-build-isolation".to_string());
     }
     argv.push(sdist.to_string());
-    Ok(FrontendCommand { argv, env: uv_env })
+    let mut command = FrontendCommand { argv, env: uv_env };
+    for setting in &config_settings {
+        command.config_setting(setting);
+    }
+    Ok(command)
 }

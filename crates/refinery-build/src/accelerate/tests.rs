@@ -534,11 +534,39 @@ fn uv_builds_with_the_pip_settings_or_says_why_not() {
         .to_string()
         .contains("PIP_CONSTRAINT"));
     odd.pop();
+    odd.push(("PIP_CONFIG_SETTINGS".into(), "setup-args".into()));
+    assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
+        .unwrap_err()
+        .to_string()
+        .contains("not KEY=VALUE"));
+    odd.pop();
     odd.push(("PIP_FIND_LINKS".into(), "/a /b".into()));
     assert!(uv_build("uv", "python3", "/o", "/s", false, &odd)
         .unwrap_err()
         .to_string()
         .contains("several"));
+}
+
+#[test]
+fn pip_config_settings_become_uv_config_settings_before_the_sdist() {
+    // As pip reads PIP_CONFIG_SETTINGS: whitespace-separated KEY=VALUE items, a repeated
+    // key kept (meson-python takes repeated setup-args as a list).
+    let env = vec![(
+        "PIP_CONFIG_SETTINGS".to_string(),
+        "setup-args=-Dsystem-freetype=true  setup-args=-Dsystem-qhull=true".to_string(),
+    )];
+    let mut command = uv_build("uv", "python3", "/o", "/s.tar.gz", false, &env).unwrap();
+    command.config_setting("setup-args=--cross-file=/c.ini");
+    assert_eq!(
+        command.argv[6..].join(" "),
+        "/o --config-setting setup-args=-Dsystem-freetype=true \
+         --config-setting setup-args=-Dsystem-qhull=true \
+         --config-setting setup-args=--cross-file=/c.ini /s.tar.gz"
+    );
+    assert!(command
+        .env
+        .iter()
+        .all(|(k, _)| !k.contains("CONFIG_SETTINGS")));
 }
 
 #[test]

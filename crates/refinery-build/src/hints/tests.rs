@@ -63,6 +63,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("./psycopg/psycopg.h:36:10: fatal error: libpq-fe.h: No such file or directory", "libpq"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/charset_normalizer/cd.pyx and 1 more sources)", "charset-normalizer-cython"),
     ("Plain-Python build succeeded.", "pure-python-fallback"),
+    ("WARNING: failed to download with error: could not get https://download.savannah.nongnu.org/releases/freetype/freetype-old/freetype-2.6.1.tar.gz; is the internet available?. Trying after a delay...", "matplotlib-system-libraries"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
 ];
 
@@ -450,6 +451,21 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
         .map(|h| h.id.as_str())
         .collect();
     assert_eq!(cython, ["charset-normalizer-cython"]);
+    // matplotlib: both packs and the meson options that make it use them.
+    let matplotlib = catalog.up_front("matplotlib");
+    let ids: Vec<&str> = matplotlib.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(ids, ["freetype", "matplotlib-system-libraries"]);
+    assert_eq!(
+        matplotlib[1]
+            .actions(Some(PackageFamily::Apt), true)
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "pack qhull",
+            "env PIP_CONFIG_SETTINGS=setup-args=-Dsystem-freetype=true setup-args=-Dsystem-qhull=true setup-args=-Db_lto=false"
+        ]
+    );
     assert!(catalog.up_front("not a name!").is_empty());
     let openblas = catalog.up_front("numpy")[0];
     // An older glibc than the environment's: the pack; else the system packages.

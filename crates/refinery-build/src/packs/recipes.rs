@@ -396,4 +396,27 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 cp libsqlite3.a \"$DESTDIR$PREFIX/lib/\"\n\
                 printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: SQLite\\nDescription: SQL database engine\\nVersion: 3.46.1\\nLibs: -L${libdir} -lsqlite3\\nLibs.private: -lpthread -ldl -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/sqlite3.pc\"",
     },
+    PackRecipe {
+        name: "qhull",
+        version: "2020.2",
+        url: "https://deb.debian.org/debian/pool/main/q/qhull/qhull_2020.2.orig.tar.gz",
+        sha256: "b5c2d7eb833278881b952c8a52d20179eab87766b00b865000469a45c1838b7e",
+        folder: "qhull-2020.2",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libqhull_r, the reentrant library matplotlib links (its `system-qhull` option
+        // asks pkg-config for qhull_r >= 8.0.2, the library version of release 2020.2).
+        // Its 17 C files are compiled directly, as matplotlib's own wrap does: the CMake
+        // project would also build the programs, the C++ library and the other variants.
+        build: "cd src/libqhull_r\n\
+                for f in *.c; do \"$CC\" -O2 -fPIC -c \"$f\" || exit 1; done\n\
+                test \"$(ls *.o | wc -l)\" = 17\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libqhull_r.a *.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include/libqhull_r\"\n\
+                cp libqhull_r.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp *.h \"$DESTDIR$PREFIX/include/libqhull_r/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: qhull_r\\nDescription: Qhull reentrant static library\\nVersion: 8.0.2\\nLibs: -L${libdir} -lqhull_r\\nLibs.private: -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/qhull_r.pc\"",
+    },
 ];

@@ -466,8 +466,9 @@ fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
 /// Imports each module named on the command line; prints what it imported and the byte
 /// order; exits 1 when any import failed (after trying them all). A module that needs a
 /// part of the standard library this Python was built or packaged without (Debian ships
-/// `tkinter` apart, as `python3-tk`; Pillow's `_imagingtk` imports it) is reported not
-/// checked instead of failed: the wheel is not at fault, and a user's Python may have it.
+/// `tkinter` apart, as `python3-tk`; Pillow's `_imagingtk` imports it, matplotlib's
+/// `_tkagg` raises its own ImportError from tkinter's) is reported not checked instead of
+/// failed: the wheel is not at fault, and a user's Python may have it.
 /// Likewise a module inside a test package (a dotted part `tests`, `test` or `testing`)
 /// that needs a module neither the wheel nor its installed requirements provide: that is
 /// a test-only dependency (greenlet's `greenlet.tests` package imports psutil), which the
@@ -478,12 +479,22 @@ TEST_PACKAGES = {"tests", "test", "testing"}
 stdlib = getattr(sys, "stdlib_module_names", OPTIONAL_STDLIB)
 own = {name.split(".")[0] for name in sys.argv[1:]}
 failed = []
+def missing_module(error):
+    # The module an import lacked: its own, or the one it was raised from (matplotlib's
+    # _tkagg raises ImportError("initialization failed") from tkinter's).
+    for _ in range(16):
+        if isinstance(error, ModuleNotFoundError):
+            return (error.name or "").split(".")[0]
+        if error is None:
+            break
+        error = error.__cause__ or error.__context__
+    return ""
 for name in sys.argv[1:]:
     try:
         module = importlib.import_module(name)
         print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), flush=True)
-    except ModuleNotFoundError as error:
-        missing = (error.name or "").split(".")[0]
+    except ImportError as error:
+        missing = missing_module(error)
         if missing in stdlib and missing not in own:
             print("[refinery-verify] not checked", name + ": it needs the standard library's", missing + ", which this Python lacks", flush=True)
             continue

@@ -238,10 +238,16 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
         "import refinery_no_such_dep\n",
     )
     .unwrap();
+    // matplotlib's _tkagg: its own ImportError, raised from tkinter's.
+    std::fs::write(
+        dir.path().join("wraps_tk.py"),
+        "try:\n    import tkinter\nexcept ImportError as e:\n    raise ImportError('initialization failed') from e\n",
+    )
+    .unwrap();
     std::fs::write(dir.path().join("fine.py"), "X = 1\n").unwrap();
     // tkinter made unimportable, as on a Debian Python without python3-tk.
     let code = "import runpy, sys; sys.modules['tkinter'] = None; \
-                sys.argv = ['driver.py', 'needs_tk', 'fine', 'needs_dep']; \
+                sys.argv = ['driver.py', 'needs_tk', 'wraps_tk', 'fine', 'needs_dep']; \
                 runpy.run_path('driver.py', run_name='__main__')";
     let output = std::process::Command::new("python3")
         .args(["-c", code])
@@ -252,6 +258,10 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(
         text.contains("not checked needs_tk: it needs the standard library's tkinter"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not checked wraps_tk: it needs the standard library's tkinter"),
         "{text}"
     );
     assert!(text.contains("imported fine"), "{text}");
