@@ -136,3 +136,18 @@ fn long_matplotlib_links_the_freetype_and_qhull_packs_for_manylinux2014_and_rend
         "{e}"
     );
 }
+
+#[test]
+#[ignore = "long (about 2 hours with scipy and numpy): needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
+fn long_scikit_learn_builds_after_scipy_for_manylinux2014_and_fits_on_s390x() {
+    let work = tempfile::tempdir().unwrap();
+    let (e, out) = built_for_manylinux2014(
+        work.path(),
+        "scikit-learn==1.9.1\nscipy==1.16.3\nnumpy==2.4.4\n",
+        "scikit-learn",
+    );
+    // The smoke test fits and predicts with Cython, liblinear, libsvm and k-means code.
+    reaches_manylinux2014_and_passes_its_smoke_test(&e);
+    let scipy = common::entry(&common::manifest(&out), "scipy").clone();
+    reaches_manylinux2014_and_passes_its_smoke_test(&scipy);
+}
