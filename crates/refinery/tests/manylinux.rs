@@ -32,6 +32,19 @@ fn needed_versions(dir: &Path) -> Vec<(String, String)> {
     found
 }
 
+/// Asserts that the ELF files under `unpacked` need versioned symbols (some were read),
+/// none newer than GLIBC_2.17 and none of libstdc++ (C++ is linked statically).
+fn assert_needs_at_most_glibc_2_17_and_no_libstdcxx(unpacked: &Path) {
+    let versions = needed_versions(unpacked);
+    assert!(!versions.is_empty(), "no versioned symbols read");
+    for (object, version) in &versions {
+        assert!(
+            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
+            "{object} needs {version}"
+        );
+    }
+}
+
 fn glibc_minor(version: &str) -> u32 {
     version
         .trim_start_matches("GLIBC_2.")
@@ -74,12 +87,7 @@ fn links_pack_and_reaches_manylinux2014(
         .filter(|n| linked.iter().any(|l| n.starts_with(l)))
         .collect();
     assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
-    for (object, version) in needed_versions(&unpacked) {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
-            "{object} needs {version}"
-        );
-    }
+    assert_needs_at_most_glibc_2_17_and_no_libstdcxx(&unpacked);
     unpacked
 }
 
@@ -145,15 +153,7 @@ fn kiwisolver_and_msgpack_reach_manylinux2014_and_work_on_s390x() {
         }
         let one = tmp.path().join(name);
         unzip(&out.join(file), &one);
-        let versions = needed_versions(&one);
-        assert!(!versions.is_empty(), "{name}: no versioned symbols read");
-        for (object, version) in &versions {
-            assert!(
-                !version.starts_with("GLIBCXX_"),
-                "{object} needs libstdc++ ({version})"
-            );
-            assert!(glibc_minor(version) <= 17, "{object} needs {version}");
-        }
+        assert_needs_at_most_glibc_2_17_and_no_libstdcxx(&one);
         unzip(&out.join(file), &unpacked);
     }
     let code = "import kiwisolver as k, msgpack, sys\n\
@@ -719,14 +719,7 @@ fn generated_sdist_links_packs(
         .filter(|n| n.starts_with("lib") && n.contains(".so"))
         .collect();
     assert!(grafted.is_empty(), "grafted, not linked: {grafted:?}");
-    let versions = needed_versions(&unpacked);
-    assert!(!versions.is_empty(), "no versioned symbols read");
-    for (object, version) in &versions {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(version) <= 17,
-            "{object} needs {version}"
-        );
-    }
+    assert_needs_at_most_glibc_2_17_and_no_libstdcxx(&unpacked);
     (rootfs, unpacked)
 }
 
@@ -1172,12 +1165,7 @@ fn a_pack_whose_source_fails_fails_the_package_naming_its_log_and_the_next_run_b
     assert!(packs.join(&made[0]).join("refinery-pack.json").is_file());
     let unpacked = tmp.path().join("unpacked");
     unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
-    for (object, version) in needed_versions(&unpacked) {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
-            "{object} needs {version}"
-        );
-    }
+    assert_needs_at_most_glibc_2_17_and_no_libstdcxx(&unpacked);
     assert_s390x_python_prints(
         &rootfs,
         &unpacked,
@@ -1288,12 +1276,7 @@ fn psycopg2_finds_pg_config_of_the_libpq_pack_and_reaches_manylinux2014() {
         .filter(|n| n.starts_with("libpq"))
         .collect();
     assert_eq!(grafted.len(), 1, "{grafted:?}");
-    for (object, version) in needed_versions(&unpacked) {
-        assert!(
-            !version.starts_with("GLIBCXX_") && glibc_minor(&version) <= 17,
-            "{object} needs {version}"
-        );
-    }
+    assert_needs_at_most_glibc_2_17_and_no_libstdcxx(&unpacked);
     // On s390x: the pack's libpq 15.18 with TLS compiled in (sslmode=require is refused
     // at once by a libpq without it); the connection itself is refused, the network cut.
     let code = r#"import psycopg2, psycopg2.extensions as ext
