@@ -100,9 +100,24 @@ pub enum Outcome {
 /// Run `cmd`, logging stdout and stderr, killing the process group at `timeout` or as
 /// soon as `stop` is set.
 pub fn run_logged(
-    mut cmd: Command,
+    cmd: Command,
     log: &Log,
     timeout: Option<Duration>,
+    stop: Option<&AtomicBool>,
+) -> std::io::Result<Outcome> {
+    let mut over = |elapsed: Duration| timeout.filter(|limit| elapsed >= *limit);
+    run_logged_until(cmd, log, &mut over, stop)
+}
+
+/// [`run_logged`] with a limit that may change while the process runs: `over` is asked
+/// about every 50 ms with the time since the start and returns the limit that is
+/// exceeded now (the process group is killed, [`Outcome::TimedOut`] with that limit), or
+/// `None` to go on. Verification uses it to give each check in one interpreter its own
+/// limit.
+pub fn run_logged_until(
+    mut cmd: Command,
+    log: &Log,
+    over: &mut dyn FnMut(Duration) -> Option<Duration>,
     stop: Option<&AtomicBool>,
 ) -> std::io::Result<Outcome> {
     cmd.stdin(Stdio::null())
@@ -145,16 +160,14 @@ pub fn run_logged(
                 Outcome::Failed(status.to_string())
             };
         }
-        if let Some(limit) = timeout {
-            if started.elapsed() >= limit {
-                kill_group(pid);
-                let _ = child.wait();
-                log.line(&format!(
-                    "[refinery] killed after {}s (attempt timeout)",
-                    limit.as_secs()
-                ));
-                break Outcome::TimedOut(limit);
-            }
+        if let Some(limit) = over(started.elapsed()) {
+            kill_group(pid);
+            let _ = child.wait();
+            log.line(&format!(
+                "[refinery] killed after {}s (attempt timeout)",
+                limit.as_secs()
+            ));
+            break Outcome::TimedOut(limit);
         }
         if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             kill_group(pid);

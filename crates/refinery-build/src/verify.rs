@@ -11,14 +11,17 @@
 //!    none, the `tests/` folder of the sdist a wheel was built from with pytest
 //!    ([`sdist_tests`]; pytest is installed into the venv from the configured index).
 //!
-//! Each check is its own interpreter process, killed at its limit ([`run`]); a hang, a
-//! crash (a signal) and a failure are told apart. Built wheels are verified by the
+//! The imports, smoke tests and the catalog's self-test share one interpreter process
+//! (an emulated start costs about half a second), each check killed at its own limit and
+//! reported on its own ([`checks`], [`run`]); a hang, a crash (a signal) and a failure
+//! are told apart. Built wheels are verified by the
 //! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`], and so are
 //! wheels taken from the cache whose [`record`] does not cover the level asked for. Builds that
 //! silently dropped their extension are caught by [`purity`]; compiled code tagged pure is
 //! retagged as a platform wheel for repair by [`retag`].
 
 pub mod catalog;
+mod checks;
 pub mod extensions;
 pub mod native;
 pub mod purity;

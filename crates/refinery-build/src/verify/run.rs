@@ -1,10 +1,11 @@
 //! Run verification in the environment: a clean venv, an offline install (by the host's
-//! uv where there is one, see [`super::native`]; else by the environment's pip), then each
-//! check (imports, smoke snippets, self-test) as its own interpreter process under
-//! emulation, with the network cut and a time limit. A check that hangs is killed at its
-//! limit (`timed_out`), one whose interpreter dies of a signal is `crashed`, one that
-//! exits non-zero `failed` (or `needs_network` when that is why); the last lines each
-//! printed are kept as evidence.
+//! uv where there is one, see [`super::native`]; else by the environment's pip), then the
+//! checks (imports, smoke snippets, the catalog's self-test) in one interpreter under
+//! emulation ([`super::checks`]; the sdist's pytest suite in its own), with the network
+//! cut and a time limit each. A check that hangs is killed at its limit (`timed_out`),
+//! one whose interpreter dies of a signal is `crashed`, one that exits non-zero `failed`
+//! (or `needs_network` when that is why); the last lines each printed are kept as
+//! evidence.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 use refinery_store::verification::EVIDENCE_LINES;
 use refinery_store::{CheckOutcome, CheckResult, Verification};
 
+use super::checks::{Part, PartCode};
 use super::native::NativeInstall;
 use super::{SmokeTest, VerifyLevel, VerifySettings};
 use crate::exec::{run_logged, Log, Outcome};
@@ -20,7 +22,7 @@ use crate::runner::{Mount, RunSpec, Runner};
 
 /// Printed by the wrapper after each check: the interpreter's exit status as the shell
 /// saw it (128 + N when signal N killed it).
-const EXIT_MARKER: &str = "[refinery-verify] exit ";
+pub(super) const EXIT_MARKER: &str = "[refinery-verify] exit ";
 
 /// Where verification runs.
 pub struct Sandbox<'a> {
@@ -106,25 +108,49 @@ pub fn verify_wheel(
         return finish(verification);
     }
 
-    // 2. Import the top-level modules and every extension module.
-    let driver = write_script(sandbox, "refinery_verify_import.py", IMPORT_DRIVER);
-    let mut argv = vec![
-        venv_python(sandbox),
-        "-X".into(),
-        "faulthandler".into(),
-        driver,
-    ];
-    argv.extend(modules.iter().cloned());
+    // 2. Import the top-level modules and every extension module, 3. run the smoke
+    // tests, 4. the catalog's self-tests: one interpreter for all (see super::checks).
     log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
-    let import = run_check(sandbox, "import", argv, settings.timeout, log);
+    let mut parts = vec![Part {
+        name: "import".into(),
+        limit: settings.timeout,
+        code: PartCode::Import(modules.clone()),
+    }];
+    let entries = if settings.level >= VerifyLevel::Smoke {
+        settings.catalog.select(wheel.name, wheel.version)
+    } else {
+        Vec::new()
+    };
+    for entry in &entries {
+        let limit = entry
+            .timeout_secs
+            .map_or(settings.timeout, Duration::from_secs);
+        parts.push(snippet_part(sandbox, "smoke", entry, &entry.snippet, limit));
+    }
+    let with_tests: Vec<&&SmokeTest> = if settings.level >= VerifyLevel::Tests {
+        entries.iter().filter(|e| e.tests.is_some()).collect()
+    } else {
+        Vec::new()
+    };
+    for entry in &with_tests {
+        let code = entry.tests.as_deref().unwrap_or_default();
+        parts.push(snippet_part(
+            sandbox,
+            "tests",
+            entry,
+            code,
+            settings.timeout,
+        ));
+    }
+    let mut results = super::checks::run_parts(sandbox, &parts, log).into_iter();
+    let Some(import) = results.next() else {
+        return finish(verification);
+    };
     let imported = import.outcome == CheckOutcome::Passed;
     verification.checks.push(import);
     if !imported || settings.level < VerifyLevel::Smoke {
         return finish(verification);
     }
-
-    // 3. Smoke tests, then 4. the self-test.
-    let entries = settings.catalog.select(wheel.name, wheel.version);
     if entries.is_empty() {
         verification.checks.push(skipped(
             "smoke",
@@ -134,27 +160,18 @@ pub fn verify_wheel(
             ),
         ));
     }
-    for entry in &entries {
-        let limit = entry
-            .timeout_secs
-            .map_or(settings.timeout, Duration::from_secs);
-        let check = run_snippet(sandbox, "smoke", entry, &entry.snippet, limit, log);
-        verification.checks.push(check);
-    }
+    verification
+        .checks
+        .extend(results.by_ref().take(entries.len()));
     if settings.level < VerifyLevel::Tests {
         return finish(verification);
     }
-    let with_tests: Vec<&&SmokeTest> = entries.iter().filter(|e| e.tests.is_some()).collect();
     if with_tests.is_empty() {
         verification
             .checks
             .extend(sdist_suite(sandbox, wheel, settings.timeout, log));
     }
-    for entry in with_tests {
-        let code = entry.tests.as_deref().unwrap_or_default();
-        let check = run_snippet(sandbox, "tests", entry, code, settings.timeout, log);
-        verification.checks.push(check);
-    }
+    verification.checks.extend(results);
     finish(verification)
 }
 
@@ -287,29 +304,21 @@ fn pytest_summary(evidence: &[String]) -> Option<String> {
         .find_map(|l| summary.captures(l.trim()).map(|c| c[1].trim().to_string()))
 }
 
-/// The check `<kind>:<id>` running `code` as a script in the venv.
-fn run_snippet(
+/// The check `<kind>:<id>` running `code` as a script in the venv (its file is written
+/// into the work folder).
+fn snippet_part(
     sandbox: &Sandbox<'_>,
     kind: &str,
     entry: &SmokeTest,
     code: &str,
     limit: Duration,
-    log: &Log,
-) -> CheckResult {
+) -> Part {
     let file = format!("refinery_{kind}_{}.py", entry.id.replace(['-', '.'], "_"));
-    let script = write_script(sandbox, &file, code);
-    run_check(
-        sandbox,
-        &format!("{kind}:{}", entry.id),
-        vec![
-            venv_python(sandbox),
-            "-X".into(),
-            "faulthandler".into(),
-            script,
-        ],
+    Part {
+        name: format!("{kind}:{}", entry.id),
         limit,
-        log,
-    )
+        code: PartCode::Script(write_script(sandbox, &file, code)),
+    }
 }
 
 fn skipped(name: &str, detail: String) -> CheckResult {
@@ -322,13 +331,13 @@ fn skipped(name: &str, detail: String) -> CheckResult {
     }
 }
 
-fn venv_python(sandbox: &Sandbox<'_>) -> String {
+pub(super) fn venv_python(sandbox: &Sandbox<'_>) -> String {
     format!("{}/venv/bin/python", sandbox.work_guest)
 }
 
 /// Write `text` into the work folder; returns its path as the environment sees it.
 /// A file that cannot be written shows up as the check's failure (python cannot open it).
-fn write_script(sandbox: &Sandbox<'_>, file: &str, text: &str) -> String {
+pub(super) fn write_script(sandbox: &Sandbox<'_>, file: &str, text: &str) -> String {
     let _ = std::fs::write(sandbox.work_host.join(file), text);
     format!("{}/{file}", sandbox.work_guest)
 }
@@ -463,55 +472,6 @@ fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
     format!("set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\n{install}\n")
 }
 
-/// Imports each module named on the command line; prints what it imported and the byte
-/// order; exits 1 when any import failed (after trying them all). A module that needs a
-/// part of the standard library this Python was built or packaged without (Debian ships
-/// `tkinter` apart, as `python3-tk`; Pillow's `_imagingtk` imports it, matplotlib's
-/// `_tkagg` raises its own ImportError from tkinter's) is reported not checked instead of
-/// failed: the wheel is not at fault, and a user's Python may have it.
-/// Likewise a module inside a test package (a dotted part `tests`, `test` or `testing`)
-/// that needs a module neither the wheel nor its installed requirements provide: that is
-/// a test-only dependency (greenlet's `greenlet.tests` package imports psutil), which the
-/// wheel's metadata rightly does not require. Every other module is still imported.
-const IMPORT_DRIVER: &str = r#"import importlib, sys, traceback
-OPTIONAL_STDLIB = {"tkinter", "_tkinter", "turtle", "idlelib", "curses", "_curses", "readline", "dbm", "_gdbm"}
-TEST_PACKAGES = {"tests", "test", "testing"}
-stdlib = getattr(sys, "stdlib_module_names", OPTIONAL_STDLIB)
-own = {name.split(".")[0] for name in sys.argv[1:]}
-failed = []
-def missing_module(error):
-    # The module an import lacked: its own, or the one it was raised from (matplotlib's
-    # _tkagg raises ImportError("initialization failed") from tkinter's).
-    for _ in range(16):
-        if isinstance(error, ModuleNotFoundError):
-            return (error.name or "").split(".")[0]
-        if error is None:
-            break
-        error = error.__cause__ or error.__context__
-    return ""
-for name in sys.argv[1:]:
-    try:
-        module = importlib.import_module(name)
-        print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), flush=True)
-    except ImportError as error:
-        missing = missing_module(error)
-        if missing in stdlib and missing not in own:
-            print("[refinery-verify] not checked", name + ": it needs the standard library's", missing + ", which this Python lacks", flush=True)
-            continue
-        if missing and missing not in own and TEST_PACKAGES & set(name.split(".")[1:-1]):
-            print("[refinery-verify] not checked", name + ": a test module that needs", missing + ", a test-only dependency the wheel does not require", flush=True)
-            continue
-        traceback.print_exc()
-        print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)
-        failed.append(name)
-    except BaseException as error:
-        traceback.print_exc()
-        print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)
-        failed.append(name)
-print("[refinery-verify] byteorder", sys.byteorder, flush=True)
-sys.exit(1 if failed else 0)
-"#;
-
 /// Run one check: `argv` in the environment (network cut, nothing of the host bound in),
 /// killed at `limit`. Its lines go to `log`.
 pub(crate) fn run_check(
@@ -534,34 +494,7 @@ fn run_check_with(
     log: &Log,
 ) -> CheckResult {
     let started = Instant::now();
-    let mut wrapped = vec![
-        "sh".to_string(),
-        "-c".to_string(),
-        format!("\"$@\"; echo \"{EXIT_MARKER}$?\""),
-        "sh".to_string(),
-    ];
-    wrapped.extend(argv);
-    let mut env = sandbox.env.clone();
-    env.extend(
-        [
-            ("PYTHONFAULTHANDLER", "1"),
-            ("PYTHONDONTWRITEBYTECODE", "1"),
-            ("PYTHONUNBUFFERED", "1"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let spec = RunSpec {
-        argv: wrapped,
-        env,
-        mounts: sandbox.mounts.clone(),
-        workdir: sandbox.work_guest.clone(),
-        network,
-        // Verification proves the wheel on s390x alone: nothing of the host inside.
-        accelerate: false,
-        zig: false,
-        rust: None,
-        path_prepend: Vec::new(),
-    };
+    let spec = check_spec(sandbox, argv, network);
     log.line(&format!(
         "[refinery-verify] --- {name} (limit {} s) ---",
         limit.as_secs()
@@ -607,8 +540,42 @@ fn run_check_with(
     result
 }
 
+/// `argv` in the environment for a check, wrapped so that its exit status (128 + N for
+/// signal N) is the output's last line ([`EXIT_MARKER`]); with the network when
+/// `network`.
+pub(super) fn check_spec(sandbox: &Sandbox<'_>, argv: Vec<String>, network: bool) -> RunSpec {
+    let mut wrapped = vec![
+        "sh".to_string(),
+        "-c".to_string(),
+        format!("\"$@\"; echo \"{EXIT_MARKER}$?\""),
+        "sh".to_string(),
+    ];
+    wrapped.extend(argv);
+    let mut env = sandbox.env.clone();
+    env.extend(
+        [
+            ("PYTHONFAULTHANDLER", "1"),
+            ("PYTHONDONTWRITEBYTECODE", "1"),
+            ("PYTHONUNBUFFERED", "1"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    RunSpec {
+        argv: wrapped,
+        env,
+        mounts: sandbox.mounts.clone(),
+        workdir: sandbox.work_guest.clone(),
+        network,
+        // Verification proves the wheel on s390x alone: nothing of the host inside.
+        accelerate: false,
+        zig: false,
+        rust: None,
+        path_prepend: Vec::new(),
+    }
+}
+
 /// What the process's end and output say about the check.
-fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (CheckOutcome, String) {
+pub(super) fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (CheckOutcome, String) {
     let last = last_line(text);
     match outcome {
         Outcome::TimedOut(_) => (
@@ -730,7 +697,7 @@ fn last_line(text: &str) -> String {
 }
 
 /// The last [`EVIDENCE_LINES`] lines of the output, without the wrapper's marker.
-fn evidence(text: &str) -> Vec<String> {
+pub(super) fn evidence(text: &str) -> Vec<String> {
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.starts_with(EXIT_MARKER) && !l.trim().is_empty())
@@ -741,7 +708,7 @@ fn evidence(text: &str) -> Vec<String> {
         .collect()
 }
 
-fn tenths(d: Duration) -> f64 {
+pub(super) fn tenths(d: Duration) -> f64 {
     (d.as_secs_f64() * 10.0).round() / 10.0
 }
 

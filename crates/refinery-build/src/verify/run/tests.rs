@@ -228,10 +228,37 @@ fn the_exception_line_is_the_detail_whatever_the_order_of_the_streams() {
     assert_eq!(last_line(""), "no output");
 }
 
+/// The checks driver importing `modules` in `dir` (on `PYTHONPATH`) with the host's
+/// python3, after `prelude` (Python run first, in the same interpreter): its output and
+/// the import part's exit status from its end marker.
+fn import_with_driver(dir: &Path, prelude: &str, modules: &[&str]) -> (String, Option<i32>) {
+    std::fs::write(dir.join("driver.py"), super::super::checks::DRIVER).unwrap();
+    let plan = serde_json::json!([{"name": "import", "limit": 60, "import": modules}]);
+    std::fs::write(dir.join("plan.json"), plan.to_string()).unwrap();
+    let code = format!(
+        "import runpy, sys\n{prelude}\nsys.argv = ['driver.py', 'plan.json']\nrunpy.run_path('driver.py', run_name='__main__')\n"
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &code])
+        .current_dir(dir)
+        .env("PYTHONPATH", dir)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let status = text.lines().find_map(|l| {
+        l.strip_prefix("[refinery-verify] end import exit ")?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    });
+    (text, status)
+}
+
 #[test]
 fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependency_fails() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("driver.py"), IMPORT_DRIVER).unwrap();
     std::fs::write(dir.path().join("needs_tk.py"), "import tkinter\n").unwrap();
     std::fs::write(
         dir.path().join("needs_dep.py"),
@@ -246,16 +273,11 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
     .unwrap();
     std::fs::write(dir.path().join("fine.py"), "X = 1\n").unwrap();
     // tkinter made unimportable, as on a Debian Python without python3-tk.
-    let code = "import runpy, sys; sys.modules['tkinter'] = None; \
-                sys.argv = ['driver.py', 'needs_tk', 'wraps_tk', 'fine', 'needs_dep']; \
-                runpy.run_path('driver.py', run_name='__main__')";
-    let output = std::process::Command::new("python3")
-        .args(["-c", code])
-        .current_dir(dir.path())
-        .env("PYTHONPATH", dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
+    let (text, code) = import_with_driver(
+        dir.path(),
+        "sys.modules['tkinter'] = None",
+        &["needs_tk", "wraps_tk", "fine", "needs_dep"],
+    );
     assert!(
         text.contains("not checked needs_tk: it needs the standard library's tkinter"),
         "{text}"
@@ -266,13 +288,12 @@ fn a_module_needing_a_missing_stdlib_part_is_not_checked_but_a_missing_dependenc
     );
     assert!(text.contains("imported fine"), "{text}");
     assert!(text.contains("cannot import needs_dep"), "{text}");
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(code, Some(1), "{text}");
 }
 
 #[test]
 fn a_test_module_needing_a_test_only_dependency_is_not_checked_but_the_package_is() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("driver.py"), IMPORT_DRIVER).unwrap();
     let tests = dir.path().join("pkg/tests");
     std::fs::create_dir_all(&tests).unwrap();
     std::fs::write(dir.path().join("pkg/__init__.py"), "").unwrap();
@@ -284,22 +305,7 @@ fn a_test_module_needing_a_test_only_dependency_is_not_checked_but_the_package_i
     // greenlet's shape: the tests package imports psutil, which only its tests need.
     std::fs::write(tests.join("__init__.py"), "import refinery_no_such_dep\n").unwrap();
     std::fs::write(tests.join("_ext.py"), "X = 1\n").unwrap();
-    let code = "import runpy, sys; \
-                sys.argv = ['driver.py', 'pkg', 'pkg.tests._ext', 'pkg.core']; \
-                runpy.run_path('driver.py', run_name='__main__')";
-    let run = |code: &str| {
-        let output = std::process::Command::new("python3")
-            .args(["-c", code])
-            .current_dir(dir.path())
-            .env("PYTHONPATH", dir.path())
-            .output()
-            .unwrap();
-        (
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            output.status.code(),
-        )
-    };
-    let (text, code) = run(code);
+    let (text, code) = import_with_driver(dir.path(), "", &["pkg", "pkg.tests._ext", "pkg.core"]);
     assert!(text.contains("imported pkg from"), "{text}");
     assert!(
         text.contains("not checked pkg.tests._ext: a test module that needs refinery_no_such_dep"),
@@ -309,17 +315,16 @@ fn a_test_module_needing_a_test_only_dependency_is_not_checked_but_the_package_i
     assert!(text.contains("cannot import pkg.core"), "{text}");
     assert_eq!(code, Some(1), "{text}");
     // With the dependency present, the test module is imported and checked.
-    let (text, code) = run("import runpy, sys; \
-                sys.argv = ['driver.py', 'pkg', 'pkg.tests._ext']; \
-                sys.modules['refinery_no_such_dep'] = __import__('os'); \
-                runpy.run_path('driver.py', run_name='__main__')");
+    let (text, code) = import_with_driver(
+        dir.path(),
+        "sys.modules['refinery_no_such_dep'] = __import__('os')",
+        &["pkg", "pkg.tests._ext"],
+    );
     assert!(text.contains("imported pkg.tests._ext"), "{text}");
     assert_eq!(code, Some(0), "{text}");
     // A test module missing a part of the wheel itself is a failure.
     std::fs::write(tests.join("__init__.py"), "import pkg.gone\n").unwrap();
-    let (text, code) = run("import runpy, sys; \
-                sys.argv = ['driver.py', 'pkg.tests._ext']; \
-                runpy.run_path('driver.py', run_name='__main__')");
+    let (text, code) = import_with_driver(dir.path(), "", &["pkg.tests._ext"]);
     assert!(text.contains("cannot import pkg.tests._ext"), "{text}");
     assert_eq!(code, Some(1), "{text}");
 }
