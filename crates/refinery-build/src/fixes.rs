@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use refinery_store::History;
+use refinery_store::{EventKind, History};
 use serde::{Deserialize, Serialize};
 
 use crate::hints::{Hint, HintAction, PackageFamily};
@@ -35,7 +35,7 @@ pub fn learned_fix(history: &History, package: &str) -> Option<Fixes> {
         .events_for(package, 500)
         .ok()?
         .into_iter()
-        .find(|e| e.kind == "learned_fix")
+        .find(|e| e.kind == EventKind::LearnedFix)
         .and_then(|e| serde_json::from_value(e.data).ok())
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use refinery_plan::{PlanNode, SourceKind};
-use refinery_store::{Event, History, ManifestEntry, Status, Variant};
+use refinery_store::{Event, EventKind, History, ManifestEntry, Status, Variant};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::context::{backoff, dist_file, BuildContext};
@@ -149,7 +149,9 @@ pub(crate) fn build_node(
             fixes.packages.join(" ")
         );
         context.reporter.message(&message);
-        context.record_event(Event::new("hint", message).with_package(&node.name, &node.version));
+        context.record_event(
+            Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+        );
         fixes.packages.clear();
     }
     let base_runner = runner;
@@ -371,7 +373,7 @@ pub(crate) fn build_node(
                 );
                 context.reporter.message(&message);
                 context.record_event(
-                    Event::new("hint", message).with_package(&node.name, &node.version),
+                    Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
                 );
                 // No variant installs them: stop here.
                 entry.detail = format!(
@@ -402,7 +404,7 @@ pub(crate) fn build_node(
                 );
                 context.reporter.message(&message);
                 context.record_event(
-                    Event::new("hint_actions", message)
+                    Event::new(EventKind::HintActions, message)
                         .with_package(&node.name, &node.version)
                         .with_data(serde_json::json!({ "actions": new })),
                 );

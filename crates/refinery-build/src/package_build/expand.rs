@@ -1,7 +1,7 @@
 //! Build dependencies built on demand, and the layered environments that system packages go into.
 
 use refinery_plan::PlanNode;
-use refinery_store::{Event, History, ManifestEntry, Status};
+use refinery_store::{Event, EventKind, History, ManifestEntry, Status};
 
 use crate::context::BuildContext;
 use crate::layers::{LayerRecipe, LayerStore};
@@ -84,7 +84,7 @@ pub(super) fn expand_dependency(
         .map_err(|e| format!("cannot plan its build dependency {requirement}: {e}"))?;
     context.record_event(
         Event::new(
-            "dependency_expansion",
+            EventKind::DependencyExpansion,
             format!(
                 "{} needs {requirement}: planned {} nodes",
                 parent.name,
@@ -206,7 +206,7 @@ fn make_layer_runner(
     ));
     context.record_event(
         Event::new(
-            "system_recipe",
+            EventKind::SystemRecipe,
             format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
         )
         .with_package(&node.name, &node.version)

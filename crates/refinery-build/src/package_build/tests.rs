@@ -1,5 +1,5 @@
 use super::*;
-use refinery_store::Attempt;
+use refinery_store::{Attempt, EventKind};
 
 #[test]
 fn a_toolchain_failure_moves_its_fallback_variant_next() {
@@ -101,7 +101,7 @@ fn learned_fixes_come_back_from_the_history() {
     };
     history
         .record_event(
-            &Event::new("learned_fix", "x")
+            &Event::new(EventKind::LearnedFix, "x")
                 .with_package("cffi", "1.0")
                 .with_data(serde_json::to_value(&fix).unwrap()),
         )

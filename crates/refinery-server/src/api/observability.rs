@@ -6,6 +6,7 @@ use std::sync::Arc;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::Json;
 use refinery_store::queue::JobFilter;
+use refinery_store::EventKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,7 +20,8 @@ pub(super) struct EventsQuery {
     limit: Option<usize>,
     before: Option<i64>,
     package: Option<String>,
-    /// Event kind (`built`, `failure`, `plan`, …); `status` is an alias.
+    /// Event kind (`built`, `failure`, `plan`, …; see [`EventKind`]); `status` is an alias.
+    /// A kind the history does not know is a 400 that lists the known ones.
     kind: Option<String>,
     status: Option<String>,
 }
@@ -32,11 +34,16 @@ pub(super) async fn events(
         check_name(p)?;
     }
     let limit = clamp_limit(q.limit, 50);
-    let kind = q.kind.or(q.status);
+    let kind = q
+        .kind
+        .or(q.status)
+        .map(|k| k.parse::<EventKind>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let events = blocking(move || {
         state
             .history
-            .with(|h| h.events_page(q.package.as_deref(), kind.as_deref(), q.before, limit))
+            .with(|h| h.events_page(q.package.as_deref(), kind, q.before, limit))
             .map_err(ApiError::from)
     })
     .await?;
@@ -71,12 +78,12 @@ pub(super) async fn packages(
         let (summaries, events) = state.history.with(|h| {
             let mut events = Vec::new();
             for kind in [
-                "reuse",
-                "cached",
-                "missing",
-                "skipped_known_failure",
-                "verified",
-                "broken",
+                EventKind::Reuse,
+                EventKind::Cached,
+                EventKind::Missing,
+                EventKind::SkippedKnownFailure,
+                EventKind::Verified,
+                EventKind::Broken,
             ] {
                 events.extend(h.events_page(None, Some(kind), None, 1000)?);
             }

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::db::{count, limit_param, real};
 use super::{
-    AttemptRow, EventRow, FailureSummary, History, HistoryError, PackageSummary, SlowSummary,
-    VariantStats,
+    AttemptRow, EventKind, EventRow, FailureSummary, History, HistoryError, PackageSummary,
+    SlowSummary, VariantStats,
 };
 use crate::manifest::normalize_name;
 use crate::queue::{RowExt, Value};
@@ -45,7 +45,7 @@ impl History {
                 Ok(EventRow {
                     id,
                     timestamp: row.text(1),
-                    kind: row.text(2),
+                    kind: self.parse_column("events", "kind", id, row.text(2))?,
                     package: row.opt_text(3),
                     version: row.opt_text(4),
                     run_id: row.opt_text(5),
@@ -237,7 +237,7 @@ impl History {
     pub fn events_page(
         &self,
         package: Option<&str>,
-        kind: Option<&str>,
+        kind: Option<EventKind>,
         before_id: Option<i64>,
         limit: usize,
     ) -> Result<Vec<EventRow>, HistoryError> {
@@ -248,7 +248,7 @@ impl History {
              AND (CAST(?3 AS BIGINT) IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
             &[
                 package.map(normalize_name).into(),
-                kind.into(),
+                kind.map(|k| k.as_str()).into(),
                 before_id.into(),
                 limit_param(limit),
             ],

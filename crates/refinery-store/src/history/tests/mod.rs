@@ -126,17 +126,17 @@ fn attempt(package: &str, version: &str, variant: &str, status: &str, secs: f64)
 fn events_round_trip_newest_first(history: &History) {
     let first = history
         .record_event(
-            &Event::new("build_start", "building")
+            &Event::new(EventKind::Hint, "building")
                 .with_package("PyYAML", "6.0.2")
                 .with_run("run-1")
                 .with_data(json!({"variant": "default", "jobs": 2})),
         )
         .unwrap();
     let second = history
-        .record_event(&Event::new("plan", "3 nodes"))
+        .record_event(&Event::new(EventKind::Plan, "3 nodes"))
         .unwrap();
     let third = history
-        .record_event(&Event::new("build_end", "ok").with_package("pyyaml", "6.0.2"))
+        .record_event(&Event::new(EventKind::Built, "ok").with_package("pyyaml", "6.0.2"))
         .unwrap();
     assert!(first < second && second < third);
 
@@ -147,7 +147,7 @@ fn events_round_trip_newest_first(history: &History) {
     assert!(history.recent_events(0).unwrap().is_empty());
 
     let row = &recent[2];
-    assert_eq!(row.kind, "build_start");
+    assert_eq!(row.kind, EventKind::Hint);
     assert_eq!(row.package.as_deref(), Some("PyYAML"));
     assert_eq!(row.version.as_deref(), Some("6.0.2"));
     assert_eq!(row.run_id.as_deref(), Some("run-1"));
@@ -169,12 +169,14 @@ fn events_round_trip_newest_first(history: &History) {
 
     // Serializes flat.
     let value = serde_json::to_value(row).unwrap();
-    assert_eq!(value["kind"], "build_start");
+    assert_eq!(value["kind"], "hint");
     assert_eq!(value["id"], first);
 }
 
 fn events_are_append_only(history: &History) {
-    history.record_event(&Event::new("scan", "x")).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, "x"))
+        .unwrap();
     let err = history
         .exec("UPDATE events SET detail = 'changed'", &[])
         .unwrap_err();
@@ -184,22 +186,22 @@ fn events_are_append_only(history: &History) {
 fn status_counts_by_kind(history: &History) {
     assert!(history.status_counts().unwrap().is_empty());
     for kind in [
-        "scan",
-        "build_start",
-        "build_end",
-        "build_start",
-        "failure",
-        "scan",
-        "scan",
+        EventKind::Plan,
+        EventKind::Built,
+        EventKind::RunEnd,
+        EventKind::Built,
+        EventKind::Failure,
+        EventKind::Plan,
+        EventKind::Plan,
     ] {
         history.record_event(&Event::new(kind, "")).unwrap();
     }
     let counts = history.status_counts().unwrap();
     let expected: BTreeMap<String, u64> = [
-        ("build_end".to_string(), 1),
-        ("build_start".to_string(), 2),
+        ("built".to_string(), 2),
         ("failure".to_string(), 1),
-        ("scan".to_string(), 3),
+        ("plan".to_string(), 3),
+        ("run_end".to_string(), 1),
     ]
     .into_iter()
     .collect();
@@ -430,7 +432,7 @@ fn artifact_index_upserts(history: &History) {
 fn corrupt_json_is_reported_with_row(history: &History) {
     history
         .exec(
-            "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'scan', '', '{oops')",
+            "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'plan', '', '{oops')",
             &[],
         )
         .unwrap();
@@ -447,14 +449,20 @@ fn pages_slowest_packages_and_histogram(history: &History) {
         history
             .record_event(
                 &Event::new(
-                    if i % 2 == 0 { "built" } else { "failure" },
+                    if i % 2 == 0 {
+                        EventKind::Built
+                    } else {
+                        EventKind::Failure
+                    },
                     format!("e{i}"),
                 )
                 .with_package("Six", "1"),
             )
             .unwrap();
     }
-    history.record_event(&Event::new("plan", "p")).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, "p"))
+        .unwrap();
     let page = history.events_page(Some("six"), None, None, 2).unwrap();
     assert_eq!(
         page.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
@@ -464,7 +472,9 @@ fn pages_slowest_packages_and_histogram(history: &History) {
         .events_page(Some("six"), None, Some(page[1].id), 10)
         .unwrap();
     assert_eq!(next.len(), 3);
-    let built = history.events_page(None, Some("built"), None, 10).unwrap();
+    let built = history
+        .events_page(None, Some(EventKind::Built), None, 10)
+        .unwrap();
     assert_eq!(built.len(), 3);
     assert_eq!(history.events_page(None, None, None, 100).unwrap().len(), 6);
 
@@ -543,9 +553,9 @@ fn summaries_classify_statuses_like_the_type(history: &History) {
     assert_eq!(known, ["failed", "timeout"]);
 }
 
-/// A status or variant this refinery does not know is reported with its row, not
-/// silently counted (e.g. `canceled`, a spelling the readers once accepted and nothing
-/// ever wrote).
+/// A status, variant or event kind this refinery does not know is reported with its row,
+/// not silently counted (e.g. `canceled`, a spelling the readers once accepted and nothing
+/// ever wrote, or `build_start`, a kind only tests ever wrote).
 fn unknown_stored_values_name_the_row(history: &History) {
     history
         .exec(
@@ -580,4 +590,22 @@ fn unknown_stored_values_name_the_row(history: &History) {
         ),
         "{err:?}"
     );
+    let id = history
+        .insert(
+            "INSERT INTO events (timestamp, kind, detail, data) \
+             VALUES ('t', 'build_start', '', 'null') RETURNING id",
+            &[],
+        )
+        .unwrap();
+    let err = history.recent_events(10).unwrap_err();
+    assert!(
+        matches!(&err, HistoryError::Invalid { table: "events", column: "kind", id: row, value, .. } if value == "build_start" && *row == id),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("`build_start` in events.kind of row {id}")),
+        "{message}"
+    );
+    assert!(message.contains("expected one of: plan,"), "{message}");
 }
