@@ -32,7 +32,7 @@ pub struct Fixes {
 /// The newest fix that made `package` build (its newest `learned_fix` event), if any.
 pub fn learned_fix(history: &History, package: &str) -> Option<Fixes> {
     history
-        .events_for(package, 500)
+        .events_for(&package.parse().ok()?, 500)
         .ok()?
         .into_iter()
         .find(|e| e.kind == EventKind::LearnedFix)

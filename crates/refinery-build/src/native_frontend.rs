@@ -518,7 +518,7 @@ pub fn check_wheel(wheel: &Path, target: &Target) -> Result<(), NativeFrontendEr
 /// `--build-frontend auto` then goes straight to the emulated one.
 pub fn remembered_failure(history: &History, package: &str) -> Option<String> {
     history
-        .events_for(package, 500)
+        .events_for(&package.parse().ok()?, 500)
         .ok()?
         .into_iter()
         .find(|e| e.kind == EventKind::NativeFrontendFailed)

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use refinery_pep::PackageName;
 use refinery_plan::{PlanNode, SourceKind};
 use refinery_store::{Event, EventKind, History, ManifestEntry, Status, Variant};
 
@@ -57,7 +58,12 @@ pub fn order_variants(
     package: &str,
     preferred: Option<&Variant>,
 ) -> Vec<Variant> {
-    let stats = history.variant_stats(package).unwrap_or_default();
+    // Plan nodes carry names as strings; one that is not a valid name has no history.
+    let stats = package
+        .parse::<PackageName>()
+        .ok()
+        .and_then(|package| history.variant_stats(&package).ok())
+        .unwrap_or_default();
     let score = |v: &Variant| {
         stats
             .iter()

@@ -117,7 +117,13 @@ mod tests {
         assert!(recorder.take_forwarded().0.is_empty(), "taken once");
         // The local history has them too.
         let history = History::open(&db).unwrap();
-        assert_eq!(history.attempts_for("six", 10).unwrap().len(), 1);
+        assert_eq!(
+            history
+                .attempts_for(&"six".parse().unwrap(), 10)
+                .unwrap()
+                .len(),
+            1
+        );
 
         let shared = JobRecorder::open(&db, false, &logs).unwrap();
         shared.event(&Event::new(EventKind::RunEnd, "")).unwrap();

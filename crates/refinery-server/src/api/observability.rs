@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
 use crate::error::ApiError;
-use crate::validate::check_name;
+use crate::validate::parse_name;
 use crate::{blocking, AppState};
 
 #[derive(Deserialize, Default)]
@@ -30,9 +30,7 @@ pub(super) async fn events(
     State(state): State<Arc<AppState>>,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(p) = &q.package {
-        check_name(p)?;
-    }
+    let package = q.package.as_deref().map(parse_name).transpose()?;
     let limit = clamp_limit(q.limit, 50);
     let kind = q
         .kind
@@ -43,7 +41,7 @@ pub(super) async fn events(
     let events = blocking(move || {
         state
             .history
-            .with(|h| h.events_page(q.package.as_deref(), kind, q.before, limit))
+            .with(|h| h.events_page(package.as_ref(), kind, q.before, limit))
             .map_err(ApiError::from)
     })
     .await?;
@@ -106,13 +104,13 @@ pub(super) async fn package(
     State(state): State<Arc<AppState>>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<Json<Value>> {
-    check_name(&name)?;
+    let package = parse_name(&name)?;
     blocking(move || {
         let (attempts, variants, events) = state.history.with(|h| {
             Ok((
-                h.attempts_for(&name, 100)?,
-                h.variant_stats(&name)?,
-                h.events_for(&name, 100)?,
+                h.attempts_for(&package, 100)?,
+                h.variant_stats(&package)?,
+                h.events_for(&package, 100)?,
             ))
         })?;
         let jobs = state.store.jobs(&JobFilter {

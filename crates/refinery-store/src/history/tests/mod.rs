@@ -10,6 +10,11 @@ use crate::queue::RowExt;
 
 mod opening;
 
+/// A package name (a valid one: these are the tests' own).
+fn name(text: &str) -> refinery_pep::PackageName {
+    text.parse().expect("a valid package name")
+}
+
 /// A history on one backend; a PostgreSQL one has its own schema, dropped afterwards.
 struct Fixture {
     history: Option<History>,
@@ -159,13 +164,13 @@ fn events_round_trip_newest_first(history: &History) {
     assert_eq!(&row.timestamp[10..11], "T");
 
     // Lookups by package are normalization-insensitive.
-    let for_pkg = history.events_for("pyyaml", 10).unwrap();
+    let for_pkg = history.events_for(&name("pyyaml"), 10).unwrap();
     assert_eq!(
         for_pkg.iter().map(|e| e.id).collect::<Vec<_>>(),
         [third, first]
     );
-    assert_eq!(history.events_for("PyYAML", 1).unwrap()[0].id, third);
-    assert!(history.events_for("numpy", 10).unwrap().is_empty());
+    assert_eq!(history.events_for(&name("PyYAML"), 1).unwrap()[0].id, third);
+    assert!(history.events_for(&name("numpy"), 10).unwrap().is_empty());
 
     // Serializes flat.
     let value = serde_json::to_value(row).unwrap();
@@ -222,7 +227,7 @@ fn attempts_round_trip_newest_first(history: &History) {
         .record_attempt(&attempt("other", "1", "default", "success", 1.0))
         .unwrap();
 
-    let rows = history.attempts_for("Regex", 10).unwrap();
+    let rows = history.attempts_for(&name("Regex"), 10).unwrap();
     assert_eq!(
         rows.iter().map(|r| r.id).collect::<Vec<_>>(),
         [second, first]
@@ -243,8 +248,11 @@ fn attempts_round_trip_newest_first(history: &History) {
     assert_eq!(old.detail, "regex 2024.11.6 failed");
     assert_eq!(rows[0].attempt, 2);
     assert!(rows[0].hints.is_empty());
-    assert_eq!(history.attempts_for("regex", 1).unwrap().len(), 1);
-    assert!(history.attempts_for("nothing", 5).unwrap().is_empty());
+    assert_eq!(history.attempts_for(&name("regex"), 1).unwrap().len(), 1);
+    assert!(history
+        .attempts_for(&name("nothing"), 5)
+        .unwrap()
+        .is_empty());
 }
 
 fn top_failures_ordering_and_last_details(history: &History) {
@@ -376,7 +384,7 @@ fn average_durations_only_count_successes(history: &History) {
 }
 
 fn variant_stats_per_variant(history: &History) {
-    assert!(history.variant_stats("lxml").unwrap().is_empty());
+    assert!(history.variant_stats(&name("lxml")).unwrap().is_empty());
     for (variant, status) in [
         ("default", "failed"),
         ("default", "failed"),
@@ -393,7 +401,7 @@ fn variant_stats_per_variant(history: &History) {
     history
         .record_attempt(&attempt("other", "1", "default", "success", 1.0))
         .unwrap();
-    let stats = history.variant_stats("LXML").unwrap();
+    let stats = history.variant_stats(&name("LXML")).unwrap();
     let stat = |variant: &str, successes, failures| VariantStats {
         variant: variant.parse().unwrap(),
         successes,
@@ -463,13 +471,15 @@ fn pages_slowest_packages_and_histogram(history: &History) {
     history
         .record_event(&Event::new(EventKind::Plan, "p"))
         .unwrap();
-    let page = history.events_page(Some("six"), None, None, 2).unwrap();
+    let page = history
+        .events_page(Some(&name("six")), None, None, 2)
+        .unwrap();
     assert_eq!(
         page.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
         ["e4", "e3"]
     );
     let next = history
-        .events_page(Some("six"), None, Some(page[1].id), 10)
+        .events_page(Some(&name("six")), None, Some(page[1].id), 10)
         .unwrap();
     assert_eq!(next.len(), 3);
     let built = history
@@ -565,7 +575,7 @@ fn unknown_stored_values_name_the_row(history: &History) {
             &[],
         )
         .unwrap();
-    let err = history.attempts_for("six", 10).unwrap_err();
+    let err = history.attempts_for(&name("six"), 10).unwrap_err();
     assert!(
         matches!(&err, HistoryError::Invalid { table: "attempts", column: "status", value, .. } if value == "canceled"),
         "{err:?}"
@@ -579,7 +589,7 @@ fn unknown_stored_values_name_the_row(history: &History) {
             &[],
         )
         .unwrap();
-    let err = history.variant_stats("lxml").unwrap_err();
+    let err = history.variant_stats(&name("lxml")).unwrap_err();
     assert!(
         matches!(
             &err,

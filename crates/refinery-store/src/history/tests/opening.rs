@@ -162,14 +162,14 @@ fn concurrent_writers_on_one_file() {
     for t in 0..2 {
         assert_eq!(
             history
-                .events_for(&format!("pkg{t}"), 10_000)
+                .events_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD
         );
         assert_eq!(
             history
-                .attempts_for(&format!("pkg{t}"), 10_000)
+                .attempts_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD / 10
@@ -275,7 +275,7 @@ fn postgres_concurrent_writers() {
     for t in 0..3 {
         assert_eq!(
             history
-                .attempts_for(&format!("pkg{t}"), 10_000)
+                .attempts_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD / 10
