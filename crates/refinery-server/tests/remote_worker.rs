@@ -65,6 +65,11 @@ fn a_remote_worker_runs_a_job_through_the_contract() {
     );
     let events = t.get_json("/api/events?kind=failure");
     assert_eq!(events["events"][0]["package"], "six");
+    // Counted under the kind's string form.
+    assert_eq!(
+        t.get_json("/api/status-counts")["events"],
+        serde_json::json!({"failure": 1})
+    );
 
     // The job is over: the fencing token no longer holds, and the worker knows why.
     match source.heartbeat(&job, Duration::from_secs(30)) {

@@ -207,13 +207,22 @@ impl History {
         .collect()
     }
 
-    /// Number of events per kind.
-    pub fn status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
-        Ok(self
-            .rows("SELECT kind, COUNT(*) FROM events GROUP BY kind", &[])?
-            .iter()
-            .map(|row| (row.text(0), count(row, 1)))
-            .collect())
+    /// Number of events per kind (in JSON an object keyed by the kinds' string forms).
+    ///
+    /// # Errors
+    /// [`HistoryError::Invalid`] for a kind this refinery does not know, naming the newest
+    /// row that holds it.
+    pub fn status_counts(&self) -> Result<BTreeMap<EventKind, u64>, HistoryError> {
+        self.rows(
+            "SELECT kind, COUNT(*), MAX(id) FROM events GROUP BY kind",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let kind = self.parse_column("events", "kind", row.int(2), row.text(0))?;
+            Ok((kind, count(row, 1)))
+        })
+        .collect()
     }
 
     /// The `(filename, sha256)` recorded for the artifact `key`.

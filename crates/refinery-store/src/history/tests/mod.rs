@@ -202,15 +202,20 @@ fn status_counts_by_kind(history: &History) {
         history.record_event(&Event::new(kind, "")).unwrap();
     }
     let counts = history.status_counts().unwrap();
-    let expected: BTreeMap<String, u64> = [
-        ("built".to_string(), 2),
-        ("failure".to_string(), 1),
-        ("plan".to_string(), 3),
-        ("run_end".to_string(), 1),
+    let expected: BTreeMap<EventKind, u64> = [
+        (EventKind::Built, 2),
+        (EventKind::Failure, 1),
+        (EventKind::Plan, 3),
+        (EventKind::RunEnd, 1),
     ]
     .into_iter()
     .collect();
     assert_eq!(counts, expected);
+    // In JSON: keyed by the string forms, as when the keys were strings.
+    assert_eq!(
+        serde_json::to_value(&counts).unwrap(),
+        json!({"built": 2, "failure": 1, "plan": 3, "run_end": 1})
+    );
 }
 
 fn attempts_round_trip_newest_first(history: &History) {
@@ -618,4 +623,9 @@ fn unknown_stored_values_name_the_row(history: &History) {
         "{message}"
     );
     assert!(message.contains("expected one of: plan,"), "{message}");
+    let err = history.status_counts().unwrap_err();
+    assert!(
+        matches!(&err, HistoryError::Invalid { column: "kind", id: row, .. } if *row == id),
+        "{err:?}"
+    );
 }

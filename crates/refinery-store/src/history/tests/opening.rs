@@ -176,7 +176,7 @@ fn concurrent_writers_on_one_file() {
         );
     }
     assert_eq!(
-        history.status_counts().unwrap()["built"],
+        history.status_counts().unwrap()[&EventKind::Built],
         2 * PER_THREAD as u64
     );
     // Ids are unique and strictly decreasing (newest first).
