@@ -32,7 +32,10 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
 }
 
 /// A package name from a URL or a query as a [`PackageName`]: [`check_name`], then PEP
-/// 508's own rules (a 400 naming the input either way).
+/// 508's own rules.
+///
+/// # Errors
+/// A 400 [`ApiError`] naming the input (its first 100 characters).
 pub fn parse_name(name: &str) -> Result<PackageName, ApiError> {
     check_name(name)?;
     name.parse().map_err(|e| {

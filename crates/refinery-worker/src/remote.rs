@@ -487,7 +487,8 @@ mod tests {
             let mut text = err.to_string();
             let mut source = std::error::Error::source(&err);
             while let Some(e) = source {
-                text.push_str(&format!(" / {e}"));
+                text.push_str(" / ");
+                text.push_str(&e.to_string());
                 source = e.source();
             }
             text

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// What an event says happened. Serialized (JSON and database) as its string form, the
-/// snake_case name of the variant (`plan`, `built`, `skipped_known_failure`, …).
+/// `snake_case` name of the variant (`plan`, `built`, `skipped_known_failure`, …).
 ///
 /// **Rows written by other refinery versions.** The history is append-only and so is this
 /// enum: a kind that any refinery ever wrote stays a variant with the same spelling, even
@@ -91,6 +91,7 @@ impl EventKind {
     ];
 
     /// The string form (the JSON and the database hold it).
+    #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             EventKind::Plan => "plan",
@@ -116,6 +117,7 @@ impl EventKind {
     }
 
     /// The string forms of every kind, comma-separated (for error messages).
+    #[must_use]
     pub fn known() -> String {
         EventKind::ALL.map(|k| k.as_str()).join(", ")
     }
@@ -163,7 +165,7 @@ mod tests {
             assert_eq!(json, format!("\"{kind}\""));
             assert_eq!(serde_json::from_str::<EventKind>(&json).unwrap(), kind);
         }
-        let mut spellings: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        let mut spellings: Vec<_> = EventKind::ALL.iter().map(EventKind::as_str).collect();
         spellings.sort_unstable();
         spellings.dedup();
         assert_eq!(
