@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use refinery_store::History;
+use refinery_store::{EventKind, History};
 use serde::{Deserialize, Serialize};
 
 use crate::hints::{Hint, HintAction, PackageFamily};
@@ -32,10 +32,10 @@ pub struct Fixes {
 /// The newest fix that made `package` build (its newest `learned_fix` event), if any.
 pub fn learned_fix(history: &History, package: &str) -> Option<Fixes> {
     history
-        .events_for(package, 500)
+        .events_for(&package.parse().ok()?, 500)
         .ok()?
         .into_iter()
-        .find(|e| e.kind == "learned_fix")
+        .find(|e| e.kind == EventKind::LearnedFix)
         .and_then(|e| serde_json::from_value(e.data).ok())
 }
 

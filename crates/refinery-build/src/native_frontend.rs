@@ -19,19 +19,17 @@
 //! A wheel is accepted only when [`check_wheel`] finds it s390x (every ELF member
 //! big-endian `EM_S390`) and tagged for the target; otherwise, or when the build fails,
 //! the attempt falls back to the emulated frontend and the history remembers
-//! ([`FAILED_EVENT`]) so later runs go straight to it (`--build-frontend auto`).
+//! (a [`EventKind::NativeFrontendFailed`] event, data: `reason`) so later runs go straight to it (`--build-frontend auto`).
 
 use std::path::{Path, PathBuf};
 
 use refinery_pep::{Target, WheelFilename};
-use refinery_store::History;
+use refinery_store::{EventKind, History};
 
 use crate::runner::Mount;
 
 /// Overrides which host CPython the native frontend runs (an executable path).
 pub const HOST_PYTHON_ENV: &str = "REFINERY_HOST_PYTHON";
-/// History event: the native frontend failed for a package (data: `reason`, `version`).
-pub const FAILED_EVENT: &str = "native_frontend_failed";
 /// The folder of the attempt (under the build root) that goes on the hooks' `PYTHONPATH`.
 pub const CROSS_DIR: &str = "cross";
 /// The platform the host Python reports to the build (`sysconfig.get_platform()`).
@@ -520,10 +518,10 @@ pub fn check_wheel(wheel: &Path, target: &Target) -> Result<(), NativeFrontendEr
 /// `--build-frontend auto` then goes straight to the emulated one.
 pub fn remembered_failure(history: &History, package: &str) -> Option<String> {
     history
-        .events_for(package, 500)
+        .events_for(&package.parse().ok()?, 500)
         .ok()?
         .into_iter()
-        .find(|e| e.kind == FAILED_EVENT)
+        .find(|e| e.kind == EventKind::NativeFrontendFailed)
         .map(|e| e.detail)
 }
 

@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use refinery_pep::PackageName;
 use refinery_plan::{PlanNode, SourceKind};
-use refinery_store::{Event, History, ManifestEntry, Status, Variant};
+use refinery_store::{Event, EventKind, History, ManifestEntry, Status, Variant};
 
 use crate::accelerate::{looks_toolchain_related, EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::context::{backoff, dist_file, BuildContext};
@@ -57,7 +58,12 @@ pub fn order_variants(
     package: &str,
     preferred: Option<&Variant>,
 ) -> Vec<Variant> {
-    let stats = history.variant_stats(package).unwrap_or_default();
+    // Plan nodes carry names as strings; one that is not a valid name has no history.
+    let stats = package
+        .parse::<PackageName>()
+        .ok()
+        .and_then(|package| history.variant_stats(&package).ok())
+        .unwrap_or_default();
     let score = |v: &Variant| {
         stats
             .iter()
@@ -149,7 +155,9 @@ pub(crate) fn build_node(
             fixes.packages.join(" ")
         );
         context.reporter.message(&message);
-        context.record_event(Event::new("hint", message).with_package(&node.name, &node.version));
+        context.record_event(
+            Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+        );
         fixes.packages.clear();
     }
     let base_runner = runner;
@@ -371,7 +379,7 @@ pub(crate) fn build_node(
                 );
                 context.reporter.message(&message);
                 context.record_event(
-                    Event::new("hint", message).with_package(&node.name, &node.version),
+                    Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
                 );
                 // No variant installs them: stop here.
                 entry.detail = format!(
@@ -402,7 +410,7 @@ pub(crate) fn build_node(
                 );
                 context.reporter.message(&message);
                 context.record_event(
-                    Event::new("hint_actions", message)
+                    Event::new(EventKind::HintActions, message)
                         .with_package(&node.name, &node.version)
                         .with_data(serde_json::json!({ "actions": new })),
                 );

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use recipes::RECIPES;
 
-pub use error::PackError;
+pub use error::{MirrorError, PackError};
 pub use store::{is_pack_key, MirroredPack, PackMirror, PackStore};
 
 /// Where the packs folder appears inside build steps.

@@ -7,7 +7,9 @@ use std::sync::{Condvar, Mutex};
 use refinery_index::IndexClient;
 use refinery_plan::{Action, Plan, PlanNode};
 use refinery_store::queue::now_ms;
-use refinery_store::{sha256_file, Cas, Event, History, Manifest, ManifestEntry, Recorder, Status};
+use refinery_store::{
+    sha256_file, Cas, Event, EventKind, History, Manifest, ManifestEntry, Recorder, Status,
+};
 
 use crate::builder::AttemptSettings;
 use crate::context::{artifact_key, record_package, reuse, BuildContext};
@@ -65,9 +67,9 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             ),
         };
         let kind = if entry.status == Status::Built {
-            "built"
+            EventKind::Built
         } else {
-            "failure"
+            EventKind::Failure
         };
         context.record_event(event_for(&entry, kind));
         context.finished(&entry, started_ms);
@@ -172,7 +174,7 @@ fn run_plan(
     };
     record(
         Event::new(
-            "plan",
+            EventKind::Plan,
             format!("plan {}: {} nodes", plan.id, plan.nodes.len()),
         )
         .with_data(serde_json::json!({
@@ -201,7 +203,7 @@ fn run_plan(
     for node in plan.nodes.iter().filter(|n| n.action == Action::Reuse) {
         let started_ms = now_ms();
         let entry = reuse(node, settings, client);
-        record(event_for(&entry, "reuse"));
+        record(event_for(&entry, EventKind::Reuse));
         finished(&entry, started_ms);
         manifest.upsert(entry);
         write_manifest(&manifest)?;
@@ -209,7 +211,7 @@ fn run_plan(
     for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
         let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Missing);
         entry.detail = node.reason.clone();
-        record(event_for(&entry, "missing"));
+        record(event_for(&entry, EventKind::Missing));
         finished(&entry, run_started);
         manifest.upsert(entry);
     }
@@ -217,8 +219,11 @@ fn run_plan(
     for skipped in &plan.skipped {
         let Some(version) = &skipped.version else {
             record(
-                Event::new("skipped", format!("{}: {}", skipped.name, skipped.reason))
-                    .with_package(&skipped.name, ""),
+                Event::new(
+                    EventKind::Skipped,
+                    format!("{}: {}", skipped.name, skipped.reason),
+                )
+                .with_package(&skipped.name, ""),
             );
             continue;
         };
@@ -231,14 +236,17 @@ fn run_plan(
             "{} {version} failed before; skipped (--skip-known-failures)",
             skipped.name
         );
-        record(event_for(&entry, "skipped_known_failure"));
+        record(event_for(&entry, EventKind::SkippedKnownFailure));
         if !replaced {
             finished(&entry, run_started);
             manifest.upsert(entry);
         }
     }
     for r in &plan.rejected {
-        record(Event::new("rejected", format!("{}: {}", r.input, r.reason)));
+        record(Event::new(
+            EventKind::Rejected,
+            format!("{}: {}", r.input, r.reason),
+        ));
     }
     write_manifest(&manifest)?;
 
@@ -261,7 +269,7 @@ fn run_plan(
         let started_ms = now_ms();
         match cached(node, &key, &history, &cas, settings) {
             Some(entry) => {
-                record(event_for(&entry, "cached"));
+                record(event_for(&entry, EventKind::Cached));
                 finished(&entry, started_ms);
                 manifest.upsert(entry);
                 write_manifest(&manifest)?;
@@ -345,7 +353,7 @@ fn run_plan(
         .iter()
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    record(Event::new("run_end", summary.join(", ")));
+    record(Event::new(EventKind::RunEnd, summary.join(", ")));
     Ok(manifest)
 }
 
@@ -425,7 +433,7 @@ fn note_hash_checks(manifest: &mut Manifest, plan: &Plan) -> bool {
     changed
 }
 
-fn event_for(entry: &ManifestEntry, kind: &str) -> Event {
+fn event_for(entry: &ManifestEntry, kind: EventKind) -> Event {
     Event::new(kind, entry.detail.clone())
         .with_package(&entry.name, &entry.version)
         .with_data(serde_json::json!({

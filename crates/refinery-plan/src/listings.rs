@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use refinery_index::{DistFile, IndexClient};
+use refinery_index::{DistFile, IndexClient, IndexError};
 
 /// Most requests in flight at once (the resolver itself uses tens).
 pub const MAX_CONCURRENT_LISTINGS: usize = 16;
 
-/// The files of one project, or why the index could not list them (already redacted).
-pub type Listing = Result<Vec<DistFile>, String>;
+/// The files of one project, or why the index could not list them (the error's URLs are
+/// redacted, see [`IndexError`]).
+pub type Listing = Result<Vec<DistFile>, IndexError>;
 
 /// Listings by normalized project name.
 #[derive(Debug, Default)]
@@ -62,7 +63,7 @@ pub fn fetch_listings(client: &IndexClient, names: &[String]) -> Vec<(String, Li
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(name) = unique.get(i) else { break };
-                let listing = client.project_files(name).map_err(|e| e.to_string());
+                let listing = client.project_files(name);
                 results
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -124,6 +125,10 @@ mod tests {
 
         let down = LocalIndex::serve_fixed(200, "text/plain", "garbage").unwrap();
         let bad = fetch_listings(&self::client(&down.url), &["a".to_string()]);
-        assert!(bad[0].1.is_err());
+        assert!(
+            matches!(&bad[0].1, Err(IndexError::Garbage { .. })),
+            "{:?}",
+            bad[0].1
+        );
     }
 }

@@ -637,7 +637,10 @@ mod tests {
                 .history
                 .with(|h| {
                     assert!(h.is_postgres());
-                    h.record_event(&refinery_store::Event::new("scan", "from the server"))
+                    h.record_event(&refinery_store::Event::new(
+                        refinery_store::EventKind::Plan,
+                        "from the server",
+                    ))
                 })
                 .unwrap();
             let other = History::open_url(&url).unwrap();

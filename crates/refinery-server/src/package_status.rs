@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use refinery_store::queue::{Job, JobStatus};
-use refinery_store::{AttemptStatus, EventRow, PackageSummary};
+use refinery_store::{AttemptStatus, EventKind, EventRow, PackageSummary};
 use serde::Serialize;
 
 /// A package as the Packages page lists it.
@@ -139,11 +139,11 @@ pub fn package_rows(
         }
     }
     for e in events {
-        let status = match e.kind.as_str() {
-            "reuse" => JobStatus::Reused,
-            "cached" => JobStatus::Cached,
-            "missing" => JobStatus::Missing,
-            "skipped_known_failure" => JobStatus::SkippedKnownFailure,
+        let status = match e.kind {
+            EventKind::Reuse => JobStatus::Reused,
+            EventKind::Cached => JobStatus::Cached,
+            EventKind::Missing => JobStatus::Missing,
+            EventKind::SkippedKnownFailure => JobStatus::SkippedKnownFailure,
             _ => continue,
         };
         let Some(package) = &e.package else { continue };
@@ -165,7 +165,7 @@ pub fn package_rows(
     // tell about (reused wheels and the main job's runs).
     for e in events
         .iter()
-        .filter(|e| e.kind == "verified" || e.kind == "broken")
+        .filter(|e| matches!(e.kind, EventKind::Verified | EventKind::Broken))
     {
         let Some(package) = &e.package else { continue };
         let Some(row) = rows.get_mut(&refinery_index::normalize_name(package)) else {
@@ -241,7 +241,7 @@ mod tests {
         let events = [EventRow {
             id: 1,
             timestamp: "2026-01-02T00:00:00.000Z".into(),
-            kind: "missing".into(),
+            kind: EventKind::Missing,
             package: Some("gone".into()),
             version: Some("0.1".into()),
             run_id: None,
@@ -270,10 +270,10 @@ mod tests {
         let mut built = job(1, "orjson", JobStatus::Broken);
         built.version = "3.10.9".into();
         built.result = checks("failed");
-        let event = |id: i64, kind: &str, package: &str, version: &str, data| EventRow {
+        let event = |id: i64, kind: EventKind, package: &str, version: &str, data| EventRow {
             id,
             timestamp: "2026-01-02T00:00:00.000Z".into(),
-            kind: kind.into(),
+            kind,
             package: Some(package.into()),
             version: Some(version.into()),
             run_id: None,
@@ -282,9 +282,15 @@ mod tests {
         };
         // Newest first: the reuse, then its verification, then an older version's.
         let events = [
-            event(5, "verified", "ujson", "5.10.0", checks("passed")),
-            event(4, "reuse", "ujson", "5.10.0", serde_json::Value::Null),
-            event(3, "broken", "ujson", "5.9.0", checks("crashed")),
+            event(5, EventKind::Verified, "ujson", "5.10.0", checks("passed")),
+            event(
+                4,
+                EventKind::Reuse,
+                "ujson",
+                "5.10.0",
+                serde_json::Value::Null,
+            ),
+            event(3, EventKind::Broken, "ujson", "5.9.0", checks("crashed")),
         ];
         let rows = package_rows(&[], &[built], &events);
         let by: BTreeMap<_, _> = rows.iter().map(|r| (r.package.as_str(), r)).collect();

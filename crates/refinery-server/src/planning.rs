@@ -9,7 +9,7 @@ use refinery_plan::{make_plan, Action, Plan, PlanOptions, SourceKind, Strategy, 
 use refinery_store::queue::{
     InputStatus, Job, JobSpec, JobStatus, PendingInput, Recipe, StoredPlan,
 };
-use refinery_store::{Event, RecordError, Recorder};
+use refinery_store::{Event, EventKind, RecordError, Recorder};
 
 use crate::error::ApiError;
 use crate::{AppState, ServerConfig};
@@ -156,7 +156,7 @@ fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan)
     }
     let _ = state.event(
         &Event::new(
-            "plan",
+            EventKind::Plan,
             format!("plan {} for input {id}: {}", plan.id, summary_line(&plan)),
         )
         .with_data(stored.summary.clone()),
@@ -303,7 +303,7 @@ pub fn enqueue_plan(
     let _ = state.history.with(|h| {
         h.record_event(
             &Event::new(
-                "enqueue",
+                EventKind::Enqueue,
                 format!(
                     "{} job{} from plan {}",
                     jobs.len(),

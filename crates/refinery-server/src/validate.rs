@@ -3,6 +3,8 @@
 
 use std::sync::OnceLock;
 
+use refinery_pep::PackageName;
+
 use crate::error::ApiError;
 
 fn name_re() -> &'static regex::Regex {
@@ -27,6 +29,21 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
             name.chars().take(100).collect::<String>()
         )))
     }
+}
+
+/// A package name from a URL or a query as a [`PackageName`]: [`check_name`], then PEP
+/// 508's own rules.
+///
+/// # Errors
+/// A 400 [`ApiError`] naming the input (its first 100 characters).
+pub fn parse_name(name: &str) -> Result<PackageName, ApiError> {
+    check_name(name)?;
+    name.parse().map_err(|e| {
+        ApiError::bad_request(format!(
+            "`{}` is not a valid package name: {e}",
+            name.chars().take(100).collect::<String>()
+        ))
+    })
 }
 
 pub fn check_version(version: &str) -> Result<(), ApiError> {

@@ -136,7 +136,8 @@ fn packages_use_job_words_and_list_reused_only_packages() {
                 ..Default::default()
             })?;
             h.record_event(
-                &refinery_store::Event::new("missing", "no source").with_package("gone", "0.1"),
+                &refinery_store::Event::new(refinery_store::EventKind::Missing, "no source")
+                    .with_package("gone", "0.1"),
             )
         })
         .unwrap();

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use refinery_build::packs::{
-    MirroredPack, Pack, PackError, PackMirror, PackRecipe, PackStore, PackTarget,
+    MirrorError, MirroredPack, Pack, PackError, PackMirror, PackRecipe, PackStore, PackTarget,
 };
 use refinery_build::runner::HostRunner;
 use refinery_build::Reporter;
@@ -33,7 +33,7 @@ impl Reporter for Messages {
 struct Counting<M>(M, AtomicUsize);
 
 impl<M: PackMirror> PackMirror for Counting<M> {
-    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, String> {
+    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, MirrorError> {
         self.1.fetch_add(1, Ordering::SeqCst);
         self.0.fetch(key, dir)
     }
@@ -209,6 +209,16 @@ fn a_remote_worker_takes_a_pack_from_the_server_and_reuses_it_without_asking_aga
         with_token("/api/packs/none-1.0-glibc2.17-abc").status(),
         404
     );
+    // A mirror without the token cannot ask: the error names the URL and the status.
+    let tokenless = RemotePacks::new(&t.server.url(), None).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    match tokenless.fetch(&key, scratch.path()) {
+        Err(err @ MirrorError::Status { status: 401, .. }) => assert_eq!(
+            err.to_string(),
+            format!("{}/api/packs/{key} answered HTTP 401", t.server.url())
+        ),
+        other => panic!("expected a 401, got {other:?}"),
+    }
 
     let mirror = Arc::new(Counting(
         RemotePacks::new(&t.server.url(), Some(TOKEN.into())).unwrap(),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use refinery_store::queue::{JobSpec, JobStatus, Outcome, QueueError};
-use refinery_store::Event;
+use refinery_store::{Event, EventKind};
 use refinery_worker::remote::RemoteSource;
 use refinery_worker::worker::JobSource;
 
@@ -44,7 +44,7 @@ fn a_remote_worker_runs_a_job_through_the_contract() {
     assert!(!beat.cancel);
     assert!(beat.lease_expires_ms > job.created_ms);
     source.append_log(&job, "building six\n").unwrap();
-    let mut event = Event::new("build_start", "six 1.16.0");
+    let mut event = Event::new(EventKind::Failure, "six 1.16.0");
     event.package = Some("six".into());
     source.record_history(&job, &[event], &[]).unwrap();
     let done = source
@@ -63,8 +63,13 @@ fn a_remote_worker_runs_a_job_through_the_contract() {
         t.get_json(&format!("/api/jobs/{}/logs/chunks", job.id))["chunks"][0]["data"],
         "building six\n"
     );
-    let events = t.get_json("/api/events?kind=build_start");
+    let events = t.get_json("/api/events?kind=failure");
     assert_eq!(events["events"][0]["package"], "six");
+    // Counted under the kind's string form.
+    assert_eq!(
+        t.get_json("/api/status-counts")["events"],
+        serde_json::json!({"failure": 1})
+    );
 
     // The job is over: the fencing token no longer holds, and the worker knows why.
     match source.heartbeat(&job, Duration::from_secs(30)) {

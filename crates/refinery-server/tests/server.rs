@@ -70,6 +70,15 @@ fn health_openapi_and_json_errors() {
         422,
     );
     assert_error(t.get("/api/queue?status=done"), 400);
+    // An event kind the history does not know: named, with the known ones (`status` is an
+    // alias of `kind`).
+    for query in ["kind=build_start", "status=build_start"] {
+        let body = assert_error(t.get(&format!("/api/events?{query}")), 400);
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("`build_start`"), "{message}");
+        assert!(message.contains("plan, enqueue, reuse"), "{message}");
+    }
+    assert_eq!(t.get_json("/api/events?kind=run_end")["events"], json!([]));
 
     // Path traversal anywhere in a name or version: 400/404 with a JSON body, never a file.
     for line in [

@@ -35,8 +35,8 @@ pub use recorder::{PackageRecord, PlanRecord, RecordError, Recorder, StoreRecord
 pub use atomic::{copy_atomic, write_atomic, write_executable_atomic};
 pub use cas::{digest_file, sha256_file, sha256_hex, Cas, CasError};
 pub use history::{
-    Attempt, AttemptRow, AttemptStatus, Event, EventRow, FailureSummary, History, HistoryError,
-    PackageSummary, SlowSummary, Variant, VariantStats,
+    Attempt, AttemptRow, AttemptStatus, Event, EventKind, EventRow, FailureSummary, History,
+    HistoryError, PackageSummary, SlowSummary, Variant, VariantStats,
 };
 pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};
 pub use verification::{BrokenVersion, CheckOutcome, CheckResult, Verification};

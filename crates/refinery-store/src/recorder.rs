@@ -264,6 +264,7 @@ fn log_tail(path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::EventKind;
     use crate::manifest::Status;
     use crate::queue::{JobFilter, JobStatus};
 
@@ -368,10 +369,13 @@ mod tests {
         assert_eq!(queue.stats().unwrap().total, 2);
 
         recorder
-            .event(&Event::new("run_end", "2 packages").with_run("run-1"))
+            .event(&Event::new(EventKind::RunEnd, "2 packages").with_run("run-1"))
             .unwrap();
         let history = History::open(&dir.path().join("cache/history.db")).unwrap();
-        assert_eq!(history.recent_events(10).unwrap()[0].kind, "run_end");
+        assert_eq!(
+            history.recent_events(10).unwrap()[0].kind,
+            EventKind::RunEnd
+        );
     }
 
     #[test]

@@ -88,6 +88,7 @@ impl Recorder for JobRecorder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refinery_store::EventKind;
 
     #[test]
     fn forwards_what_the_build_recorded_and_lists_its_logs() {
@@ -96,7 +97,7 @@ mod tests {
         let db = dir.path().join("history.db");
         let recorder = JobRecorder::open(&db, true, &logs).unwrap();
         recorder
-            .event(&Event::new("built", "ok").with_package("six", "1.0"))
+            .event(&Event::new(EventKind::Built, "ok").with_package("six", "1.0"))
             .unwrap();
         recorder
             .attempt(&Attempt {
@@ -116,10 +117,16 @@ mod tests {
         assert!(recorder.take_forwarded().0.is_empty(), "taken once");
         // The local history has them too.
         let history = History::open(&db).unwrap();
-        assert_eq!(history.attempts_for("six", 10).unwrap().len(), 1);
+        assert_eq!(
+            history
+                .attempts_for(&"six".parse().unwrap(), 10)
+                .unwrap()
+                .len(),
+            1
+        );
 
         let shared = JobRecorder::open(&db, false, &logs).unwrap();
-        shared.event(&Event::new("run_end", "")).unwrap();
+        shared.event(&Event::new(EventKind::RunEnd, "")).unwrap();
         assert!(shared.take_forwarded().0.is_empty());
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use refinery_build::packs::MirrorError;
 use refinery_contract::{
     AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, ErrorBody, HistoryRequest, JobReply,
     LogRequest, PublishedReply, WORKER_TOKEN_HEADER,
@@ -360,42 +361,51 @@ impl RemotePacks {
 
 impl refinery_build::packs::PackMirror for RemotePacks {
     /// Streams the archive into `<dir>/<key>.tar.gz`; 404 is `Ok(None)`, any other
-    /// failure an `Err` naming the URL (without credentials).
+    /// failure a [`MirrorError`] naming the URL (without credentials; reqwest's own copy
+    /// of the URL is dropped from its errors).
     fn fetch(
         &self,
         key: &str,
         dir: &Path,
-    ) -> Result<Option<refinery_build::packs::MirroredPack>, String> {
+    ) -> Result<Option<refinery_build::packs::MirroredPack>, MirrorError> {
         let url = format!("{}/api/packs/{key}", self.base);
         let shown = refinery_index::redact_url(&url);
         let mut request = self.client.get(&url);
         if let Some(token) = &self.token {
             request = request.header(WORKER_TOKEN_HEADER, token);
         }
-        let mut response = request.send().map_err(|e| format!("{shown}: {e}"))?;
+        let mut response = request.send().map_err(|e| MirrorError::Request {
+            url: shown.clone(),
+            source: Box::new(e.without_url()),
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !status.is_success() {
-            return Err(format!("{shown} answered {status}"));
+            return Err(MirrorError::Status {
+                url: shown,
+                status: status.as_u16(),
+            });
         }
         let sha256 = response
             .headers()
             .get(refinery_contract::PACK_SHA256_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-            .ok_or_else(|| {
-                format!(
-                    "{shown} sent no {} header",
-                    refinery_contract::PACK_SHA256_HEADER
-                )
+            .ok_or_else(|| MirrorError::NoChecksum {
+                url: shown.clone(),
+                header: refinery_contract::PACK_SHA256_HEADER,
             })?;
         let archive = dir.join(format!("{key}.tar.gz"));
-        let mut file = fs_err::File::create(&archive).map_err(|e| e.to_string())?;
+        let mut file =
+            fs_err::File::create(&archive).map_err(|source| MirrorError::Save { source })?;
         response
             .copy_to(&mut file)
-            .map_err(|e| format!("{shown}: the download broke off: {e}"))?;
+            .map_err(|e| MirrorError::Transfer {
+                url: shown.clone(),
+                source: Box::new(e.without_url()),
+            })?;
         Ok(Some(refinery_build::packs::MirroredPack {
             archive,
             sha256,
@@ -447,4 +457,46 @@ pub fn remote_queue(base: &str, token: Option<&str>, list: bool) -> Result<Value
         stats["jobs"] = get("/api/queue?limit=1000")?["jobs"].clone();
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use refinery_build::packs::PackMirror;
+
+    use super::*;
+
+    #[test]
+    fn an_unreachable_mirror_is_an_error_naming_the_url_without_credentials() {
+        // Nothing listens on a port that was just free.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let packs =
+            RemotePacks::new(&format!("http://user:pa55word@127.0.0.1:{port}/"), None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = packs
+            .fetch("tiny-1.0-glibc2.17-abc", dir.path())
+            .unwrap_err();
+        assert!(
+            matches!(&err, MirrorError::Request { url, .. } if url.ends_with(&format!("127.0.0.1:{port}/api/packs/tiny-1.0-glibc2.17-abc"))),
+            "{err:?}"
+        );
+        let chain = {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(e) = source {
+                text.push_str(" / ");
+                text.push_str(&e.to_string());
+                source = e.source();
+            }
+            text
+        };
+        assert!(!chain.contains("pa55word"), "{chain}");
+        assert!(
+            dir.path().read_dir().unwrap().next().is_none(),
+            "nothing saved"
+        );
+    }
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
-use refinery_pep::BinaryOption;
+use refinery_pep::{BinaryOption, PackageName};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -595,7 +595,7 @@ pub struct HistoryArgs {
     pub top_failures: usize,
     /// Only this package's events and attempts.
     #[arg(long, value_name = "NAME")]
-    pub package: Option<String>,
+    pub package: Option<PackageName>,
     #[arg(long)]
     pub json: bool,
 }

@@ -191,7 +191,13 @@ fn auditwheel_rejection_names_the_glibc_and_a_newer_tag_accepts_it() {
         "{detail}"
     );
     let history = refinery_store::History::open(&cache.join("history.db")).unwrap();
-    assert_eq!(history.attempts_for("randuser", 10).unwrap().len(), 1);
+    assert_eq!(
+        history
+            .attempts_for(&"randuser".parse().unwrap(), 10)
+            .unwrap()
+            .len(),
+        1
+    );
     let ok = run_local(
         &index,
         "randuser==1.0\n",

@@ -105,7 +105,9 @@ fn recipes_go_into_layers_and_never_change_the_base() {
 
     // The history names the environment of every attempt.
     let history = refinery_store::History::open(&cache.join("history.db")).unwrap();
-    let attempts = history.attempts_for("yamlother", 10).unwrap();
+    let attempts = history
+        .attempts_for(&"yamlother".parse().unwrap(), 10)
+        .unwrap();
     // Newest first: C's hint-based attempt in the layer, C's first and B's on the base.
     assert_eq!(attempts.len(), 3, "{attempts:#?}");
     assert_eq!(attempts[0].environment.as_deref(), Some(layered.as_str()));

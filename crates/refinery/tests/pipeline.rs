@@ -79,7 +79,7 @@ fn reuse_only_run_writes_wheels_manifest_history_and_a_pip_index() {
         .recent_events(50)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind.to_string())
         .collect();
     assert!(
         kinds.iter().filter(|k| *k == "reuse").count() >= 3,

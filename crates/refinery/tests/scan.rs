@@ -187,6 +187,23 @@ fn unreadable_input_and_unknown_flags_are_clear_errors() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("s390x"), "{}", stderr(&out));
+    // A package name is parsed before the history is opened.
+    let out = refinery(
+        &[
+            "history",
+            "--db",
+            "/nonexistent/history.db",
+            "--package",
+            "not a name",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--package") && err.contains("not a name"),
+        "{err}"
+    );
 }
 
 #[test]

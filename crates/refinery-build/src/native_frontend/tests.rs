@@ -387,8 +387,11 @@ fn past_native_failures_are_read_from_the_history() {
     assert_eq!(remembered_failure(&history, "archpkg"), None);
     history
         .record_event(
-            &refinery_store::Event::new(FAILED_EVENT, "helper.bin is not s390x")
-                .with_package("ArchPkg", "1.0"),
+            &refinery_store::Event::new(
+                refinery_store::EventKind::NativeFrontendFailed,
+                "helper.bin is not s390x",
+            )
+            .with_package("ArchPkg", "1.0"),
         )
         .unwrap();
     assert_eq!(

@@ -1,9 +1,9 @@
 //! Build dependencies built on demand, and the layered environments that system packages go into.
 
 use refinery_plan::PlanNode;
-use refinery_store::{Event, History, ManifestEntry, Status};
+use refinery_store::{Event, EventKind, History, ManifestEntry, Status};
 
-use crate::context::BuildContext;
+use crate::context::{BuildContext, PlanRequirementError};
 use crate::layers::{LayerRecipe, LayerStore};
 use crate::runner::{apt_install_command, Runner};
 
@@ -56,7 +56,43 @@ fn uv_missing_build_dependency(log: &str) -> Option<String> {
     Some(wanted.unwrap_or(name))
 }
 
+/// Why a build dependency could not be built on demand ([`expand_dependency`]). The
+/// message goes after the parent's failure detail, so it speaks of "its build dependency".
+#[derive(Debug, thiserror::Error)]
+pub enum ExpansionError {
+    /// The chain of build dependencies built on demand is [`MAX_EXPANSION_DEPTH`] deep.
+    #[error(
+        "its build dependency {requirement} has no wheel for the target, and the dependency \
+         expansion stopped at depth {MAX_EXPANSION_DEPTH}"
+    )]
+    TooDeep { requirement: String },
+    /// The run cannot plan requirements (the worker's runs, which build one job).
+    #[error("its build dependency {requirement} has no wheel for the target")]
+    NoPlanner { requirement: String },
+    /// Planning the requirement failed.
+    #[error("cannot plan its build dependency {requirement}: {source}")]
+    Plan {
+        requirement: String,
+        #[source]
+        source: PlanRequirementError,
+    },
+    /// The plan has a node without a source or usable wheel.
+    #[error("its build dependency {requirement} is missing: {reason}")]
+    Missing { requirement: String, reason: String },
+    /// A node of the plan was built (or reused) and failed.
+    #[error("its build dependency {package} {version} failed: {detail}")]
+    Failed {
+        package: String,
+        version: String,
+        detail: String,
+    },
+}
+
 /// Plan `requirement` for the target and build or reuse what it needs into the output.
+///
+/// # Errors
+/// [`ExpansionError`]: too deep, no planner, the plan failed, or a node of it is missing
+/// or did not build; the nodes that did build are in `context.extra_entries` either way.
 pub(super) fn expand_dependency(
     requirement: &str,
     parent: &PlanNode,
@@ -65,26 +101,28 @@ pub(super) fn expand_dependency(
     context: &BuildContext<'_>,
     history: &History,
     depth: u32,
-) -> Result<(), String> {
+) -> Result<(), ExpansionError> {
     if depth >= MAX_EXPANSION_DEPTH {
-        return Err(format!(
-            "its build dependency {requirement} has no wheel for the target, and the dependency expansion stopped at depth {MAX_EXPANSION_DEPTH}"
-        ));
+        return Err(ExpansionError::TooDeep {
+            requirement: requirement.to_string(),
+        });
     }
     let Some(expander) = &context.settings.expander else {
-        return Err(format!(
-            "its build dependency {requirement} has no wheel for the target"
-        ));
+        return Err(ExpansionError::NoPlanner {
+            requirement: requirement.to_string(),
+        });
     };
     context.reporter.message(&format!(
         "{} {}: building its build dependency {requirement} first",
         parent.name, parent.version
     ));
-    let plan = (expander.0)(requirement)
-        .map_err(|e| format!("cannot plan its build dependency {requirement}: {e}"))?;
+    let plan = (expander.0)(requirement).map_err(|source| ExpansionError::Plan {
+        requirement: requirement.to_string(),
+        source,
+    })?;
     context.record_event(
         Event::new(
-            "dependency_expansion",
+            EventKind::DependencyExpansion,
             format!(
                 "{} needs {requirement}: planned {} nodes",
                 parent.name,
@@ -103,10 +141,10 @@ pub(super) fn expand_dependency(
                 build_node(node, &key, runner, label, context, history, depth + 1)
             }
             refinery_plan::Action::Missing => {
-                return Err(format!(
-                    "its build dependency {requirement} is missing: {}",
-                    node.reason
-                ));
+                return Err(ExpansionError::Missing {
+                    requirement: requirement.to_string(),
+                    reason: node.reason.clone(),
+                });
             }
         };
         let ok = entry.status.is_success();
@@ -117,10 +155,11 @@ pub(super) fn expand_dependency(
             .expect("entries lock")
             .push(entry);
         if !ok {
-            return Err(format!(
-                "its build dependency {} {} failed: {detail}",
-                node.name, node.version
-            ));
+            return Err(ExpansionError::Failed {
+                package: node.name.clone(),
+                version: node.version.clone(),
+                detail,
+            });
         }
     }
     Ok(())
@@ -206,7 +245,7 @@ fn make_layer_runner(
     ));
     context.record_event(
         Event::new(
-            "system_recipe",
+            EventKind::SystemRecipe,
             format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
         )
         .with_package(&node.name, &node.version)

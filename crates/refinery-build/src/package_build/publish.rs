@@ -1,7 +1,7 @@
 //! Storing a verified wheel in the CAS and the output under a name distinct from the index's files.
 
 use refinery_plan::PlanNode;
-use refinery_store::{Event, History, ManifestEntry, Status};
+use refinery_store::{Event, EventKind, History, ManifestEntry, Status};
 
 use crate::builder::BuiltWheel;
 use crate::context::{file_name, BuildContext};
@@ -80,7 +80,7 @@ pub(super) fn publish(
                 fix.hints = entry.metadata.hints.clone();
                 context.record_event(
                     Event::new(
-                        "learned_fix",
+                        EventKind::LearnedFix,
                         format!("{} builds with {}", node.name, fix.describe().join("; ")),
                     )
                     .with_package(&node.name, &node.version)

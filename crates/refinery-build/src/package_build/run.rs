@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use refinery_plan::PlanNode;
-use refinery_store::{Attempt, AttemptStatus, Event, History, ManifestEntry, Variant};
+use refinery_store::{Attempt, AttemptStatus, Event, EventKind, History, ManifestEntry, Variant};
 
 use crate::accelerate::{EMULATED_VARIANT, GCC_CROSS_VARIANT};
 use crate::builder::{
@@ -248,7 +248,7 @@ fn native_frontend_outcome(
             );
             context.reporter.message(&message);
             context.record_event(
-                Event::new(crate::native_frontend::FAILED_EVENT, why.clone())
+                Event::new(EventKind::NativeFrontendFailed, why.clone())
                     .with_package(&node.name, &node.version)
                     .with_data(serde_json::json!({ "reason": why })),
             );

@@ -1,5 +1,5 @@
 use super::*;
-use refinery_store::Attempt;
+use refinery_store::{Attempt, EventKind};
 
 #[test]
 fn a_toolchain_failure_moves_its_fallback_variant_next() {
@@ -101,10 +101,47 @@ fn learned_fixes_come_back_from_the_history() {
     };
     history
         .record_event(
-            &Event::new("learned_fix", "x")
+            &Event::new(EventKind::LearnedFix, "x")
                 .with_package("cffi", "1.0")
                 .with_data(serde_json::to_value(&fix).unwrap()),
         )
         .unwrap();
     assert_eq!(learned_fix(&history, "cffi").unwrap(), fix);
+}
+
+/// The reasons go after the parent's failure detail in the manifest: they read as before
+/// they were typed, and a planning failure keeps its cause.
+#[test]
+fn expansion_errors_read_as_the_parents_detail_and_keep_their_cause() {
+    use super::expand::ExpansionError;
+    let too_deep = ExpansionError::TooDeep {
+        requirement: "cython>=3".into(),
+    };
+    assert_eq!(
+        too_deep.to_string(),
+        format!(
+            "its build dependency cython>=3 has no wheel for the target, and the dependency \
+             expansion stopped at depth {}",
+            super::expand::MAX_EXPANSION_DEPTH
+        )
+    );
+    let failed = ExpansionError::Failed {
+        package: "cython".into(),
+        version: "3.0.11".into(),
+        detail: "no compiler".into(),
+    };
+    assert_eq!(
+        failed.to_string(),
+        "its build dependency cython 3.0.11 failed: no compiler"
+    );
+    let plan = ExpansionError::Plan {
+        requirement: "cython>=3".into(),
+        source: "the index cannot list cython".into(),
+    };
+    assert_eq!(
+        plan.to_string(),
+        "cannot plan its build dependency cython>=3: the index cannot list cython"
+    );
+    let cause = std::error::Error::source(&plan).expect("the planning error is kept");
+    assert_eq!(cause.to_string(), "the index cannot list cython");
 }

@@ -1,7 +1,7 @@
 //! The hint catalog's `up_front` actions, taken before the first attempt.
 
 use refinery_plan::PlanNode;
-use refinery_store::Event;
+use refinery_store::{Event, EventKind};
 
 use crate::context::BuildContext;
 use crate::fixes::{Fixes, HintOutcome};
@@ -50,8 +50,9 @@ pub(super) fn apply_up_front_hints(
                 packages.join(" ")
             );
             context.reporter.message(&message);
-            context
-                .record_event(Event::new("hint", message).with_package(&node.name, &node.version));
+            context.record_event(
+                Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+            );
         }
         HintOutcome::Nothing => {}
     }

@@ -93,3 +93,35 @@ impl PackError {
         }
     }
 }
+
+/// Why a [`super::PackMirror`] could not be asked for a pack (the pack is then built here).
+/// Every URL in here is without credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// The request could not be sent, or no answer came.
+    #[error("{url}: {source}")]
+    Request {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The mirror answered with an error status (not 404, which means "no such pack").
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// The answer lacks the header that announces the archive's sha256.
+    #[error("{url} sent no {header} header")]
+    NoChecksum { url: String, header: &'static str },
+    /// The archive could not be saved (the IO error names the file).
+    #[error("cannot save the pack archive: {source}")]
+    Save {
+        #[source]
+        source: std::io::Error,
+    },
+    /// The download started but broke off.
+    #[error("{url}: the download broke off: {source}")]
+    Transfer {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}

@@ -7,15 +7,20 @@ use crate::runner::Runner;
 use crate::Reporter;
 
 use super::job::{has_static_library, static_pkg_config_files, PackJob};
-use super::{archive, Pack, PackError, PackRecipe, PackTarget, MARKER_FILE, ZIG_BASELINE_CPU};
+use super::{
+    archive, MirrorError, Pack, PackError, PackRecipe, PackTarget, MARKER_FILE, ZIG_BASELINE_CPU,
+};
 
 /// Another store that may hold finished packs (a remote worker's control plane, see
 /// `GET /api/packs/{key}`), asked before a pack is built.
 pub trait PackMirror: Send + Sync {
     /// Downloads the archive of the pack `key` (see [`archive`]) into the folder `dir`.
-    /// `Ok(None)`: the mirror does not have it. `Err`: the mirror could not be asked (the
-    /// pack is then built here).
-    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, String>;
+    /// `Ok(None)`: the mirror does not have it.
+    ///
+    /// # Errors
+    /// [`MirrorError`]: the mirror could not be asked or the download failed (the pack is
+    /// then built here).
+    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, MirrorError>;
 }
 
 /// A pack archive a [`PackMirror`] downloaded, not yet checked.

@@ -428,7 +428,7 @@ struct OneArchive {
 }
 
 impl PackMirror for OneArchive {
-    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, String> {
+    fn fetch(&self, key: &str, dir: &Path) -> Result<Option<MirroredPack>, MirrorError> {
         let to = dir.join(format!("{key}.tar.gz"));
         std::fs::copy(&self.archive, &to).unwrap();
         Ok(Some(MirroredPack {

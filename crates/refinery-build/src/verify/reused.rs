@@ -14,7 +14,7 @@ use refinery_index::{redact_url, IndexClient};
 use refinery_pep::Version;
 use refinery_plan::{Plan, SourceKind};
 use refinery_store::{
-    sha256_file, BrokenVersion, Event, Manifest, ManifestEntry, Recorder, Status,
+    sha256_file, BrokenVersion, Event, EventKind, Manifest, ManifestEntry, Recorder, Status,
 };
 
 use super::run::{verify_wheel, Sandbox, WheelUnderTest};
@@ -486,9 +486,9 @@ fn record(
     reporter: &dyn Reporter,
 ) {
     let kind = if entry.status == Status::Broken {
-        "broken"
+        EventKind::Broken
     } else {
-        "verified"
+        EventKind::Verified
     };
     let event = Event::new(kind, entry.detail.clone())
         .with_package(&entry.name, &entry.version)

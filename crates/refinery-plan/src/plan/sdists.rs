@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use refinery_index::IndexClient;
+use refinery_index::{IndexClient, IndexError};
 use refinery_pep::PackageName;
 
-use crate::build_requires::read_build_requires;
+use crate::build_requires::{read_build_requires, BuildRequiresError};
 use crate::hashes::{check_file, ExpectedHashes, FileCheck};
 use crate::listings::{Listings, MAX_CONCURRENT_LISTINGS};
 use crate::scan::ScannedFile;
@@ -17,6 +17,42 @@ use super::{Action, PlanError, PlanNode, SourceKind};
 /// The tracing target of the code before it moved here, so that log lines and
 /// `RUST_LOG` filters stay the same.
 const LOG_TARGET: &str = "refinery_plan::plan";
+
+/// Why the source file of a plan node cannot be had or read. The message becomes the
+/// reason of a node that turns `missing`, so it names the file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SourceError {
+    /// The node has no source (nothing to fetch).
+    #[error("no source")]
+    NoSource,
+    /// The listing fetched before no longer names the file (or could not be fetched).
+    #[error("{filename} disappeared from the index")]
+    Disappeared { filename: String },
+    /// The download failed, or brought other bytes than the index announced
+    /// ([`IndexError::HashMismatch`]).
+    #[error("cannot download {filename}: {source}")]
+    Download {
+        filename: String,
+        #[source]
+        source: IndexError,
+    },
+    /// The sdist is there but its `build-system.requires` cannot be read.
+    #[error("the sdist cannot be read: {0}")]
+    Unreadable(#[source] BuildRequiresError),
+}
+
+impl SourceError {
+    /// True when the index or a proxy served other bytes than the listing announced.
+    fn is_hash_mismatch(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Download {
+                source: IndexError::HashMismatch { .. },
+                ..
+            }
+        )
+    }
+}
 
 /// Download the sdists of the build nodes (hash-checked, concurrently) and read their
 /// `build-system.requires`; a node whose sdist cannot be had becomes `missing`.
@@ -44,7 +80,7 @@ pub(super) fn read_all_build_requires(
                         Ok(requires) => node.build_requires = requires,
                         Err(reason) => {
                             node.action = Action::Missing;
-                            node.reason = reason;
+                            node.reason = reason.to_string();
                             node.steps.clear();
                         }
                     }
@@ -61,7 +97,7 @@ fn build_requires_of(
     listings: &Listings,
     client: &IndexClient,
     dir: &Path,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, SourceError> {
     let known = node
         .source
         .as_ref()
@@ -78,8 +114,7 @@ fn build_requires_of(
         }
     }
     let path = sdist_path(node, listings, client, dir)?;
-    let requires = read_build_requires(&path)
-        .map_err(|reason| format!("the sdist cannot be read: {reason}"))?;
+    let requires = read_build_requires(&path).map_err(SourceError::Unreadable)?;
     if let Some(cached) = known {
         if let Err(err) = refinery_store::write_atomic(
             &cached,
@@ -97,19 +132,35 @@ fn sdist_path(
     listings: &Listings,
     client: &IndexClient,
     dir: &Path,
-) -> Result<PathBuf, String> {
-    let source = node.source.as_ref().ok_or("no source")?;
+) -> Result<PathBuf, SourceError> {
+    let source = node.source.as_ref().ok_or(SourceError::NoSource)?;
     if let Some(path) = &source.path {
         return Ok(PathBuf::from(path));
     }
+    download_listed(node, &source.filename, listings, client, dir)
+}
+
+/// Download `filename` of the node's listing into `dir` (hash-checked).
+fn download_listed(
+    node: &PlanNode,
+    filename: &str,
+    listings: &Listings,
+    client: &IndexClient,
+    dir: &Path,
+) -> Result<PathBuf, SourceError> {
     let file = match listings.get(&node.name) {
-        Some(Ok(files)) => files.iter().find(|f| f.filename == source.filename),
+        Some(Ok(files)) => files.iter().find(|f| f.filename == filename),
         _ => None,
     }
-    .ok_or_else(|| format!("{} disappeared from the index", source.filename))?;
+    .ok_or_else(|| SourceError::Disappeared {
+        filename: filename.to_string(),
+    })?;
     client
         .download(file, dir)
-        .map_err(|e| format!("cannot download {}: {e}", source.filename))
+        .map_err(|source| SourceError::Download {
+            filename: filename.to_string(),
+            source,
+        })
 }
 
 /// The local file of a node's source: the input file, the sdist in `sdist_dir`, or the
@@ -120,18 +171,11 @@ pub(super) fn fetch_source(
     client: &IndexClient,
     sdist_dir: &Path,
     wheel_dir: &Path,
-) -> Result<PathBuf, String> {
-    let source = node.source.as_ref().ok_or("no source")?;
+) -> Result<PathBuf, SourceError> {
+    let source = node.source.as_ref().ok_or(SourceError::NoSource)?;
     match source.kind {
         SourceKind::IndexWheel => {
-            let file = match listings.get(&node.name) {
-                Some(Ok(files)) => files.iter().find(|f| f.filename == source.filename),
-                _ => None,
-            }
-            .ok_or_else(|| format!("{} disappeared from the index", source.filename))?;
-            client
-                .download(file, wheel_dir)
-                .map_err(|e| format!("cannot download {}: {e}", source.filename))
+            download_listed(node, &source.filename, listings, client, wheel_dir)
         }
         _ => sdist_path(node, listings, client, sdist_dir),
     }
@@ -146,7 +190,7 @@ pub(super) fn check_hashes(
     nodes: &mut [PlanNode],
     scanned: &[ScannedFile],
     expected: &ExpectedHashes,
-    fetch: impl Fn(&PlanNode) -> Result<PathBuf, String>,
+    fetch: impl Fn(&PlanNode) -> Result<PathBuf, SourceError>,
 ) -> Result<(), PlanError> {
     let mut problems = Vec::new();
     let describe_origin = |name: &str| {
@@ -168,7 +212,7 @@ pub(super) fn check_hashes(
             Ok(path) => path,
             // Other bytes than the index announced: in hash-checking mode that is a hash
             // failure like any other (exit 2), not a missing package.
-            Err(reason) if reason.contains("sha256 mismatch") => {
+            Err(reason) if reason.is_hash_mismatch() => {
                 problems.push(format!(
                     "{} {}: the download is not the file the index announced ({reason})",
                     node.name, node.version

@@ -6,6 +6,7 @@ use crate::hashes::ExpectedHashes;
 
 use super::inputs::named_requirement;
 use super::resolver::{failure_shape, mentions};
+use super::sdists::SourceError;
 
 #[test]
 fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
@@ -28,16 +29,20 @@ fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
     }]);
     let mut nodes = vec![node];
     let err = check_hashes(&mut nodes, &[], &expected, |_| {
-        Err(
-            "cannot download tinypkg-1.0-py3-none-any.whl: sha256 mismatch for \
-             tinypkg-1.0-py3-none-any.whl: expected 1c…, got 00…"
-                .to_string(),
-        )
+        Err(SourceError::Download {
+            filename: "tinypkg-1.0-py3-none-any.whl".into(),
+            source: refinery_index::IndexError::HashMismatch {
+                file: "tinypkg-1.0-py3-none-any.whl".into(),
+                expected: "1c…".into(),
+                actual: "00…".into(),
+            },
+        })
     })
     .unwrap_err();
+    let message = err.to_string();
     assert!(
-        err.to_string().contains("not the file the index announced"),
-        "{err}"
+        message.contains("not the file the index announced (cannot download tinypkg-1.0-py3-none-any.whl: sha256 mismatch for tinypkg-1.0-py3-none-any.whl: expected 1c…, got 00…"),
+        "{message}"
     );
     // A file that cannot be fetched at all stays a missing package.
     let mut nodes = vec![{
@@ -47,10 +52,23 @@ fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
         n
     }];
     check_hashes(&mut nodes, &[], &expected, |_| {
-        Err("connection refused".into())
+        Err(SourceError::Download {
+            filename: "tinypkg-1.0-py3-none-any.whl".into(),
+            source: refinery_index::IndexError::Connect {
+                url: "http://127.0.0.1:9/files/tinypkg-1.0-py3-none-any.whl".into(),
+                message: "connection refused".into(),
+            },
+        })
     })
     .unwrap();
     assert_eq!(nodes[0].action, Action::Missing);
+    assert!(
+        nodes[0]
+            .reason
+            .starts_with("cannot fetch the file to check its hash: cannot download tinypkg-1.0-py3-none-any.whl: cannot connect to http://127.0.0.1:9/"),
+        "{}",
+        nodes[0].reason
+    );
 }
 
 #[test]

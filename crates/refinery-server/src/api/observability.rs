@@ -6,12 +6,13 @@ use std::sync::Arc;
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::Json;
 use refinery_store::queue::JobFilter;
+use refinery_store::EventKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
 use crate::error::ApiError;
-use crate::validate::check_name;
+use crate::validate::parse_name;
 use crate::{blocking, AppState};
 
 #[derive(Deserialize, Default)]
@@ -19,7 +20,8 @@ pub(super) struct EventsQuery {
     limit: Option<usize>,
     before: Option<i64>,
     package: Option<String>,
-    /// Event kind (`built`, `failure`, `plan`, …); `status` is an alias.
+    /// Event kind (`built`, `failure`, `plan`, …; see [`EventKind`]); `status` is an alias.
+    /// A kind the history does not know is a 400 that lists the known ones.
     kind: Option<String>,
     status: Option<String>,
 }
@@ -28,15 +30,18 @@ pub(super) async fn events(
     State(state): State<Arc<AppState>>,
     Query(q): Query<EventsQuery>,
 ) -> ApiResult<Json<Value>> {
-    if let Some(p) = &q.package {
-        check_name(p)?;
-    }
+    let package = q.package.as_deref().map(parse_name).transpose()?;
     let limit = clamp_limit(q.limit, 50);
-    let kind = q.kind.or(q.status);
+    let kind = q
+        .kind
+        .or(q.status)
+        .map(|k| k.parse::<EventKind>())
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let events = blocking(move || {
         state
             .history
-            .with(|h| h.events_page(q.package.as_deref(), kind.as_deref(), q.before, limit))
+            .with(|h| h.events_page(package.as_ref(), kind, q.before, limit))
             .map_err(ApiError::from)
     })
     .await?;
@@ -71,12 +76,12 @@ pub(super) async fn packages(
         let (summaries, events) = state.history.with(|h| {
             let mut events = Vec::new();
             for kind in [
-                "reuse",
-                "cached",
-                "missing",
-                "skipped_known_failure",
-                "verified",
-                "broken",
+                EventKind::Reuse,
+                EventKind::Cached,
+                EventKind::Missing,
+                EventKind::SkippedKnownFailure,
+                EventKind::Verified,
+                EventKind::Broken,
             ] {
                 events.extend(h.events_page(None, Some(kind), None, 1000)?);
             }
@@ -99,13 +104,13 @@ pub(super) async fn package(
     State(state): State<Arc<AppState>>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<Json<Value>> {
-    check_name(&name)?;
+    let package = parse_name(&name)?;
     blocking(move || {
         let (attempts, variants, events) = state.history.with(|h| {
             Ok((
-                h.attempts_for(&name, 100)?,
-                h.variant_stats(&name)?,
-                h.events_for(&name, 100)?,
+                h.attempts_for(&package, 100)?,
+                h.variant_stats(&package)?,
+                h.events_for(&package, 100)?,
             ))
         })?;
         let jobs = state.store.jobs(&JobFilter {

@@ -59,7 +59,8 @@ impl AttemptStatus {
 
 impl fmt::Display for AttemptStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, so that `{:<8}` in tables lines up.
+        f.pad(self.as_str())
     }
 }
 

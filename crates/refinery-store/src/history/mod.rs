@@ -21,6 +21,7 @@
 mod attempt_status;
 mod db;
 mod error;
+mod event_kind;
 mod query;
 mod record;
 mod records;
@@ -41,6 +42,7 @@ use crate::queue::{Conn as _, PgBackend, PgConn};
 pub use self::attempt_status::{AttemptStatus, ParseAttemptStatusError};
 pub use self::db::{display_location, is_postgres_url};
 pub use self::error::HistoryError;
+pub use self::event_kind::{EventKind, ParseEventKindError};
 pub use self::records::{
     Attempt, AttemptRow, Event, EventRow, FailureSummary, PackageSummary, SlowSummary, VariantStats,
 };

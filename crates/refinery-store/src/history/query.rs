@@ -2,10 +2,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use refinery_pep::PackageName;
+
 use super::db::{count, limit_param, real};
 use super::{
-    AttemptRow, EventRow, FailureSummary, History, HistoryError, PackageSummary, SlowSummary,
-    VariantStats,
+    AttemptRow, EventKind, EventRow, FailureSummary, History, HistoryError, PackageSummary,
+    SlowSummary, VariantStats,
 };
 use crate::manifest::normalize_name;
 use crate::queue::{RowExt, Value};
@@ -45,7 +47,7 @@ impl History {
                 Ok(EventRow {
                     id,
                     timestamp: row.text(1),
-                    kind: row.text(2),
+                    kind: self.parse_column("events", "kind", id, row.text(2))?,
                     package: row.opt_text(3),
                     version: row.opt_text(4),
                     run_id: row.opt_text(5),
@@ -65,27 +67,32 @@ impl History {
         )
     }
 
-    /// The latest events of one package (name compared after normalization), newest first.
-    pub fn events_for(&self, package: &str, limit: usize) -> Result<Vec<EventRow>, HistoryError> {
+    /// The latest events of one package (matched by its normalized name, so events
+    /// recorded for `PyYAML` are found for `pyyaml`), newest first.
+    pub fn events_for(
+        &self,
+        package: &PackageName,
+        limit: usize,
+    ) -> Result<Vec<EventRow>, HistoryError> {
         self.query_events(
             "SELECT id, timestamp, kind, package, version, run_id, detail, data FROM events \
              WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
-            &[normalize_name(package).into(), limit_param(limit)],
+            &[package_key(package).into(), limit_param(limit)],
         )
     }
 
-    /// The latest build attempts of one package (name compared after normalization),
-    /// newest first.
+    /// The latest build attempts of one package (matched by its normalized name), newest
+    /// first.
     pub fn attempts_for(
         &self,
-        package: &str,
+        package: &PackageName,
         limit: usize,
     ) -> Result<Vec<AttemptRow>, HistoryError> {
         self.rows(
             "SELECT id, timestamp, package, version, python_tag, platform, variant, \
              attempt, status, duration_secs, log_path, hints, worker, run_id, detail, \
              environment FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
-            &[normalize_name(package).into(), limit_param(limit)],
+            &[package_key(package).into(), limit_param(limit)],
         )?
         .iter()
         .map(|row| {
@@ -178,7 +185,7 @@ impl History {
     }
 
     /// Successes and failures per build variant of one package, sorted by variant.
-    pub fn variant_stats(&self, package: &str) -> Result<Vec<VariantStats>, HistoryError> {
+    pub fn variant_stats(&self, package: &PackageName) -> Result<Vec<VariantStats>, HistoryError> {
         self.rows(
             concat!(
                 "SELECT variant, ",
@@ -187,7 +194,7 @@ impl History {
                 failures!(),
                 ", MAX(id) FROM attempts WHERE package_key = ?1 GROUP BY variant ORDER BY variant"
             ),
-            &[normalize_name(package).into()],
+            &[package_key(package).into()],
         )?
         .iter()
         .map(|row| {
@@ -200,13 +207,22 @@ impl History {
         .collect()
     }
 
-    /// Number of events per kind.
-    pub fn status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
-        Ok(self
-            .rows("SELECT kind, COUNT(*) FROM events GROUP BY kind", &[])?
-            .iter()
-            .map(|row| (row.text(0), count(row, 1)))
-            .collect())
+    /// Number of events per kind (in JSON an object keyed by the kinds' string forms).
+    ///
+    /// # Errors
+    /// [`HistoryError::Invalid`] for a kind this refinery does not know, naming the newest
+    /// row that holds it.
+    pub fn status_counts(&self) -> Result<BTreeMap<EventKind, u64>, HistoryError> {
+        self.rows(
+            "SELECT kind, COUNT(*), MAX(id) FROM events GROUP BY kind",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let kind = self.parse_column("events", "kind", row.int(2), row.text(0))?;
+            Ok((kind, count(row, 1)))
+        })
+        .collect()
     }
 
     /// The `(filename, sha256)` recorded for the artifact `key`.
@@ -232,12 +248,12 @@ impl History {
             .collect())
     }
 
-    /// Events newest first, optionally of one package (normalized) and/or one kind, older
-    /// than `before_id` (for paging).
+    /// Events newest first, optionally of one package (matched by its normalized name)
+    /// and/or one kind, older than `before_id` (for paging).
     pub fn events_page(
         &self,
-        package: Option<&str>,
-        kind: Option<&str>,
+        package: Option<&PackageName>,
+        kind: Option<EventKind>,
         before_id: Option<i64>,
         limit: usize,
     ) -> Result<Vec<EventRow>, HistoryError> {
@@ -247,8 +263,8 @@ impl History {
              AND (CAST(?2 AS TEXT) IS NULL OR kind = ?2) \
              AND (CAST(?3 AS BIGINT) IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?4",
             &[
-                package.map(normalize_name).into(),
-                kind.into(),
+                package.map(package_key).into(),
+                kind.map(|k| k.as_str()).into(),
                 before_id.into(),
                 limit_param(limit),
             ],
@@ -339,4 +355,11 @@ impl History {
             .collect();
         Ok((cumulative, durations.len() as u64, durations.iter().sum()))
     }
+}
+
+/// The `package_key` column's value for `package`: the writers store
+/// [`normalize_name`] of the name as given, which is a valid name's PEP 503 form, the
+/// string form of [`PackageName`].
+fn package_key(package: &PackageName) -> String {
+    normalize_name(package.as_ref())
 }

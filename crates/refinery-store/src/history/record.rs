@@ -15,7 +15,7 @@ impl History {
              detail, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
             &[
                 now_rfc3339().into(),
-                (&event.kind).into(),
+                event.kind.as_str().into(),
                 event.package.as_ref().into(),
                 key.into(),
                 event.version.as_ref().into(),

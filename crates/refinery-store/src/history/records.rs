@@ -2,14 +2,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{AttemptStatus, Variant};
+use super::{AttemptStatus, EventKind, Variant};
 
 /// Something that happened, to be appended to the history.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Event {
-    /// `scan`, `plan`, `reuse`, `build_start`, `build_end`, `repair`, `verify`, `failure`,
-    /// `missing`, `cached`, …
-    pub kind: String,
+    pub kind: EventKind,
     pub package: Option<String>,
     pub version: Option<String>,
     pub run_id: Option<String>,
@@ -20,11 +18,14 @@ pub struct Event {
 
 impl Event {
     /// An event of `kind` with a human-readable `detail` and nothing else.
-    pub fn new(kind: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn new(kind: EventKind, detail: impl Into<String>) -> Self {
         Event {
-            kind: kind.into(),
+            kind,
+            package: None,
+            version: None,
+            run_id: None,
             detail: detail.into(),
-            ..Event::default()
+            data: serde_json::Value::Null,
         }
     }
 
@@ -54,7 +55,7 @@ pub struct EventRow {
     pub id: i64,
     /// RFC 3339 UTC with milliseconds.
     pub timestamp: String,
-    pub kind: String,
+    pub kind: EventKind,
     pub package: Option<String>,
     pub version: Option<String>,
     pub run_id: Option<String>,

@@ -10,6 +10,11 @@ use crate::queue::RowExt;
 
 mod opening;
 
+/// A package name (a valid one: these are the tests' own).
+fn name(text: &str) -> refinery_pep::PackageName {
+    text.parse().expect("a valid package name")
+}
+
 /// A history on one backend; a PostgreSQL one has its own schema, dropped afterwards.
 struct Fixture {
     history: Option<History>,
@@ -126,17 +131,17 @@ fn attempt(package: &str, version: &str, variant: &str, status: &str, secs: f64)
 fn events_round_trip_newest_first(history: &History) {
     let first = history
         .record_event(
-            &Event::new("build_start", "building")
+            &Event::new(EventKind::Hint, "building")
                 .with_package("PyYAML", "6.0.2")
                 .with_run("run-1")
                 .with_data(json!({"variant": "default", "jobs": 2})),
         )
         .unwrap();
     let second = history
-        .record_event(&Event::new("plan", "3 nodes"))
+        .record_event(&Event::new(EventKind::Plan, "3 nodes"))
         .unwrap();
     let third = history
-        .record_event(&Event::new("build_end", "ok").with_package("pyyaml", "6.0.2"))
+        .record_event(&Event::new(EventKind::Built, "ok").with_package("pyyaml", "6.0.2"))
         .unwrap();
     assert!(first < second && second < third);
 
@@ -147,7 +152,7 @@ fn events_round_trip_newest_first(history: &History) {
     assert!(history.recent_events(0).unwrap().is_empty());
 
     let row = &recent[2];
-    assert_eq!(row.kind, "build_start");
+    assert_eq!(row.kind, EventKind::Hint);
     assert_eq!(row.package.as_deref(), Some("PyYAML"));
     assert_eq!(row.version.as_deref(), Some("6.0.2"));
     assert_eq!(row.run_id.as_deref(), Some("run-1"));
@@ -159,22 +164,24 @@ fn events_round_trip_newest_first(history: &History) {
     assert_eq!(&row.timestamp[10..11], "T");
 
     // Lookups by package are normalization-insensitive.
-    let for_pkg = history.events_for("pyyaml", 10).unwrap();
+    let for_pkg = history.events_for(&name("pyyaml"), 10).unwrap();
     assert_eq!(
         for_pkg.iter().map(|e| e.id).collect::<Vec<_>>(),
         [third, first]
     );
-    assert_eq!(history.events_for("PyYAML", 1).unwrap()[0].id, third);
-    assert!(history.events_for("numpy", 10).unwrap().is_empty());
+    assert_eq!(history.events_for(&name("PyYAML"), 1).unwrap()[0].id, third);
+    assert!(history.events_for(&name("numpy"), 10).unwrap().is_empty());
 
     // Serializes flat.
     let value = serde_json::to_value(row).unwrap();
-    assert_eq!(value["kind"], "build_start");
+    assert_eq!(value["kind"], "hint");
     assert_eq!(value["id"], first);
 }
 
 fn events_are_append_only(history: &History) {
-    history.record_event(&Event::new("scan", "x")).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, "x"))
+        .unwrap();
     let err = history
         .exec("UPDATE events SET detail = 'changed'", &[])
         .unwrap_err();
@@ -184,26 +191,31 @@ fn events_are_append_only(history: &History) {
 fn status_counts_by_kind(history: &History) {
     assert!(history.status_counts().unwrap().is_empty());
     for kind in [
-        "scan",
-        "build_start",
-        "build_end",
-        "build_start",
-        "failure",
-        "scan",
-        "scan",
+        EventKind::Plan,
+        EventKind::Built,
+        EventKind::RunEnd,
+        EventKind::Built,
+        EventKind::Failure,
+        EventKind::Plan,
+        EventKind::Plan,
     ] {
         history.record_event(&Event::new(kind, "")).unwrap();
     }
     let counts = history.status_counts().unwrap();
-    let expected: BTreeMap<String, u64> = [
-        ("build_end".to_string(), 1),
-        ("build_start".to_string(), 2),
-        ("failure".to_string(), 1),
-        ("scan".to_string(), 3),
+    let expected: BTreeMap<EventKind, u64> = [
+        (EventKind::Built, 2),
+        (EventKind::Failure, 1),
+        (EventKind::Plan, 3),
+        (EventKind::RunEnd, 1),
     ]
     .into_iter()
     .collect();
     assert_eq!(counts, expected);
+    // In JSON: keyed by the string forms, as when the keys were strings.
+    assert_eq!(
+        serde_json::to_value(&counts).unwrap(),
+        json!({"built": 2, "failure": 1, "plan": 3, "run_end": 1})
+    );
 }
 
 fn attempts_round_trip_newest_first(history: &History) {
@@ -220,7 +232,7 @@ fn attempts_round_trip_newest_first(history: &History) {
         .record_attempt(&attempt("other", "1", "default", "success", 1.0))
         .unwrap();
 
-    let rows = history.attempts_for("Regex", 10).unwrap();
+    let rows = history.attempts_for(&name("Regex"), 10).unwrap();
     assert_eq!(
         rows.iter().map(|r| r.id).collect::<Vec<_>>(),
         [second, first]
@@ -241,8 +253,11 @@ fn attempts_round_trip_newest_first(history: &History) {
     assert_eq!(old.detail, "regex 2024.11.6 failed");
     assert_eq!(rows[0].attempt, 2);
     assert!(rows[0].hints.is_empty());
-    assert_eq!(history.attempts_for("regex", 1).unwrap().len(), 1);
-    assert!(history.attempts_for("nothing", 5).unwrap().is_empty());
+    assert_eq!(history.attempts_for(&name("regex"), 1).unwrap().len(), 1);
+    assert!(history
+        .attempts_for(&name("nothing"), 5)
+        .unwrap()
+        .is_empty());
 }
 
 fn top_failures_ordering_and_last_details(history: &History) {
@@ -374,7 +389,7 @@ fn average_durations_only_count_successes(history: &History) {
 }
 
 fn variant_stats_per_variant(history: &History) {
-    assert!(history.variant_stats("lxml").unwrap().is_empty());
+    assert!(history.variant_stats(&name("lxml")).unwrap().is_empty());
     for (variant, status) in [
         ("default", "failed"),
         ("default", "failed"),
@@ -391,7 +406,7 @@ fn variant_stats_per_variant(history: &History) {
     history
         .record_attempt(&attempt("other", "1", "default", "success", 1.0))
         .unwrap();
-    let stats = history.variant_stats("LXML").unwrap();
+    let stats = history.variant_stats(&name("LXML")).unwrap();
     let stat = |variant: &str, successes, failures| VariantStats {
         variant: variant.parse().unwrap(),
         successes,
@@ -430,7 +445,7 @@ fn artifact_index_upserts(history: &History) {
 fn corrupt_json_is_reported_with_row(history: &History) {
     history
         .exec(
-            "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'scan', '', '{oops')",
+            "INSERT INTO events (timestamp, kind, detail, data) VALUES ('t', 'plan', '', '{oops')",
             &[],
         )
         .unwrap();
@@ -447,24 +462,34 @@ fn pages_slowest_packages_and_histogram(history: &History) {
         history
             .record_event(
                 &Event::new(
-                    if i % 2 == 0 { "built" } else { "failure" },
+                    if i % 2 == 0 {
+                        EventKind::Built
+                    } else {
+                        EventKind::Failure
+                    },
                     format!("e{i}"),
                 )
                 .with_package("Six", "1"),
             )
             .unwrap();
     }
-    history.record_event(&Event::new("plan", "p")).unwrap();
-    let page = history.events_page(Some("six"), None, None, 2).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, "p"))
+        .unwrap();
+    let page = history
+        .events_page(Some(&name("six")), None, None, 2)
+        .unwrap();
     assert_eq!(
         page.iter().map(|e| e.detail.as_str()).collect::<Vec<_>>(),
         ["e4", "e3"]
     );
     let next = history
-        .events_page(Some("six"), None, Some(page[1].id), 10)
+        .events_page(Some(&name("six")), None, Some(page[1].id), 10)
         .unwrap();
     assert_eq!(next.len(), 3);
-    let built = history.events_page(None, Some("built"), None, 10).unwrap();
+    let built = history
+        .events_page(None, Some(EventKind::Built), None, 10)
+        .unwrap();
     assert_eq!(built.len(), 3);
     assert_eq!(history.events_page(None, None, None, 100).unwrap().len(), 6);
 
@@ -543,9 +568,9 @@ fn summaries_classify_statuses_like_the_type(history: &History) {
     assert_eq!(known, ["failed", "timeout"]);
 }
 
-/// A status or variant this refinery does not know is reported with its row, not
-/// silently counted (e.g. `canceled`, a spelling the readers once accepted and nothing
-/// ever wrote).
+/// A status, variant or event kind this refinery does not know is reported with its row,
+/// not silently counted (e.g. `canceled`, a spelling the readers once accepted and nothing
+/// ever wrote, or `build_start`, a kind only tests ever wrote).
 fn unknown_stored_values_name_the_row(history: &History) {
     history
         .exec(
@@ -555,7 +580,7 @@ fn unknown_stored_values_name_the_row(history: &History) {
             &[],
         )
         .unwrap();
-    let err = history.attempts_for("six", 10).unwrap_err();
+    let err = history.attempts_for(&name("six"), 10).unwrap_err();
     assert!(
         matches!(&err, HistoryError::Invalid { table: "attempts", column: "status", value, .. } if value == "canceled"),
         "{err:?}"
@@ -569,7 +594,7 @@ fn unknown_stored_values_name_the_row(history: &History) {
             &[],
         )
         .unwrap();
-    let err = history.variant_stats("lxml").unwrap_err();
+    let err = history.variant_stats(&name("lxml")).unwrap_err();
     assert!(
         matches!(
             &err,
@@ -578,6 +603,29 @@ fn unknown_stored_values_name_the_row(history: &History) {
                 ..
             }
         ),
+        "{err:?}"
+    );
+    let id = history
+        .insert(
+            "INSERT INTO events (timestamp, kind, detail, data) \
+             VALUES ('t', 'build_start', '', 'null') RETURNING id",
+            &[],
+        )
+        .unwrap();
+    let err = history.recent_events(10).unwrap_err();
+    assert!(
+        matches!(&err, HistoryError::Invalid { table: "events", column: "kind", id: row, value, .. } if value == "build_start" && *row == id),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("`build_start` in events.kind of row {id}")),
+        "{message}"
+    );
+    assert!(message.contains("expected one of: plan,"), "{message}");
+    let err = history.status_counts().unwrap_err();
+    assert!(
+        matches!(&err, HistoryError::Invalid { column: "kind", id: row, .. } if *row == id),
         "{err:?}"
     );
 }

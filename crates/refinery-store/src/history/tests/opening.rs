@@ -16,13 +16,17 @@ fn open_creates_parents_and_reopen_is_fine() {
     {
         let history = History::open(&path).unwrap();
         assert_eq!(history.schema_version().unwrap(), SCHEMA_VERSION);
-        history.record_event(&Event::new("scan", "first")).unwrap();
+        history
+            .record_event(&Event::new(EventKind::Plan, "first"))
+            .unwrap();
     }
     assert!(path.is_file());
     let again = History::open(&path).unwrap();
     let third = History::open(&path).unwrap();
     assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
-    third.record_event(&Event::new("scan", "second")).unwrap();
+    third
+        .record_event(&Event::new(EventKind::Plan, "second"))
+        .unwrap();
     let events = again.recent_events(10).unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].detail, "second");
@@ -84,7 +88,9 @@ fn locked_database_error_names_the_file() {
     let history = History::open_with_timeout(&path, Duration::from_millis(100)).unwrap();
     let blocker = Connection::open(&path).unwrap();
     blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let err = history.record_event(&Event::new("scan", "")).unwrap_err();
+    let err = history
+        .record_event(&Event::new(EventKind::Plan, ""))
+        .unwrap_err();
     assert!(matches!(err, HistoryError::Locked { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
@@ -95,7 +101,9 @@ fn locked_database_error_names_the_file() {
         "{message}"
     );
     blocker.execute_batch("COMMIT").unwrap();
-    history.record_event(&Event::new("scan", "")).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, ""))
+        .unwrap();
 }
 
 /// `threads` threads open a history at the same moment with `open`, then each writes
@@ -115,7 +123,7 @@ fn race_writers(
                 for i in 0..per_thread {
                     history
                         .record_event(
-                            &Event::new("build_start", format!("thread {t} event {i}"))
+                            &Event::new(EventKind::Built, format!("thread {t} event {i}"))
                                 .with_package(format!("pkg{t}"), "1.0")
                                 .with_data(json!({ "thread": t, "i": i })),
                         )
@@ -154,21 +162,21 @@ fn concurrent_writers_on_one_file() {
     for t in 0..2 {
         assert_eq!(
             history
-                .events_for(&format!("pkg{t}"), 10_000)
+                .events_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD
         );
         assert_eq!(
             history
-                .attempts_for(&format!("pkg{t}"), 10_000)
+                .attempts_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD / 10
         );
     }
     assert_eq!(
-        history.status_counts().unwrap()["build_start"],
+        history.status_counts().unwrap()[&EventKind::Built],
         2 * PER_THREAD as u64
     );
     // Ids are unique and strictly decreasing (newest first).
@@ -210,9 +218,13 @@ fn postgres_reopen_shares_the_data() {
     assert!(first.is_postgres());
     assert_eq!(first.schema_version().unwrap(), PG_MIGRATIONS.len() as i64);
     assert!(!first.path().to_string_lossy().contains(":refinery@"));
-    first.record_event(&Event::new("scan", "first")).unwrap();
+    first
+        .record_event(&Event::new(EventKind::Plan, "first"))
+        .unwrap();
     let second = History::open_postgres(&url, Some(&schema)).unwrap();
-    second.record_event(&Event::new("scan", "second")).unwrap();
+    second
+        .record_event(&Event::new(EventKind::Plan, "second"))
+        .unwrap();
     drop(first);
     // The dropped handle's connection is reused.
     let third = History::open_postgres(&url, Some(&schema)).unwrap();
@@ -263,7 +275,7 @@ fn postgres_concurrent_writers() {
     for t in 0..3 {
         assert_eq!(
             history
-                .attempts_for(&format!("pkg{t}"), 10_000)
+                .attempts_for(&name(&format!("pkg{t}")), 10_000)
                 .unwrap()
                 .len(),
             PER_THREAD / 10
