@@ -63,6 +63,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("./psycopg/psycopg.h:36:10: fatal error: libpq-fe.h: No such file or directory", "libpq"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/charset_normalizer/cd.pyx and 1 more sources)", "charset-normalizer-cython"),
     ("Plain-Python build succeeded.", "pure-python-fallback"),
+    ("third_party/boringssl-with-bazel/include/openssl/target.h:76:2: error: \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
     ("WARNING: failed to download with error: could not get https://download.savannah.nongnu.org/releases/freetype/freetype-old/freetype-2.6.1.tar.gz; is the internet available?. Trying after a delay...", "matplotlib-system-libraries"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
 ];
