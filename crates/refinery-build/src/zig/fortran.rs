@@ -27,12 +27,14 @@ const FORTRAN_ONLY_FLAGS: &str =
 /// - Compiling (`-c`, `-E`, `-S`, `-M…`) and queries (`--version`, `-dump…`) run the real
 ///   gfortran: the first `s390x-linux-gnu-gfortran` or `gfortran` on `PATH` after this
 ///   wrapper's folder. None: exit 127 with what to install.
-/// - `-print-search-dirs` answers the pack folders (`LIBRARY_PATH`) as `libraries:`:
-///   meson turns that line into `-L` flags when a C or C++ driver links Fortran objects,
-///   and the cross toolchain's folders hold Debian's `libgfortran.so`.
+/// - `-print-search-dirs` (and meson's `--print-search-dirs`) answers the pack folders
+///   (`LIBRARY_PATH`) as `libraries:`: meson turns that line into `-L` flags on Fortran
+///   links, and the cross toolchain's folders hold Debian's `libgfortran.so` and a
+///   `libgfortran.a` built without PIC (its local-exec TLS cannot go into a `.so`).
 /// - Linking: Fortran sources named on the line are compiled first, then
 ///   `zig cc -target s390x-linux-gnu.<glibc>` links everything with `-L` for each
-///   `LIBRARY_PATH` folder and `-lgfortran -lm`. No `libgfortran.a` in those folders:
+///   `LIBRARY_PATH` folder first (before any `-L` of the line, so `-lgfortran` is the
+///   pack's) and `-lgfortran -lm`. No `libgfortran.a` in those folders:
 ///   exit 1 saying the pack is missing (the `libgfortran` hint matches that line).
 pub(super) fn wrapper_script(glibc: (u16, u16)) -> String {
     let dropped = DROPPED_FLAGS.join("|");
@@ -56,7 +58,7 @@ fi
 link=1
 for arg do
   case "$arg" in
-    -print-search-dirs)
+    -print-search-dirs|--print-search-dirs)
       "$real" -print-search-dirs | sed "s|^libraries: .*|libraries: =$LIBRARY_PATH|"
       exit $? ;;
     -c|-E|-S|-M|-MM|-v|--version|-dump*|-print-*|--print-*|-###|--help) link= ;;
@@ -92,10 +94,11 @@ for arg do
   set -- "$@" "$arg"
 done
 found=
+packs=
 IFS=:
 for dir in $LIBRARY_PATH; do
   [ -n "$dir" ] || continue
-  set -- "$@" "-L$dir"
+  packs="$packs$(quote "-L$dir")"
   [ -f "$dir/libgfortran.a" ] && found=1
 done
 IFS=$save_ifs
@@ -103,7 +106,7 @@ if [ -z "$found" ]; then
   echo "refinery: no libgfortran for glibc {major}.{minor} on LIBRARY_PATH: linking Fortran code needs the libgfortran pack" >&2
   exit 1
 fi
-{GUEST_ZIG_DIR}/zig cc -target s390x-linux-gnu.{major}.{minor} "$@" -lgfortran -lm
+eval "\"{GUEST_ZIG_DIR}/zig\" cc -target s390x-linux-gnu.{major}.{minor} $packs \"\$@\" -lgfortran -lm"
 "#,
         major = glibc.0,
         minor = glibc.1,
@@ -202,6 +205,7 @@ mod tests {
             "-std=legacy",
             "-ffree-form",
             "-Jmod",
+            "-L/opt/refinery-cross/lib/gcc-cross/s390x-linux-gnu/12",
             "a.o",
             "-o",
             "m.so",
@@ -213,7 +217,10 @@ mod tests {
         assert!(ok, "{err}");
         assert_eq!(
             out,
-            "zig cc -target s390x-linux-gnu.2.17 -shared -fPIC a.o -o m.so -Wl,-O1 -LROOT/lib -lgfortran -lm"
+            // The pack's folder comes before the cross toolchain's (meson's `-L` from
+            // gfortran's search dirs), whose libgfortran.a is not position-independent.
+            "zig cc -target s390x-linux-gnu.2.17 -LROOT/lib -shared -fPIC \
+             -L/opt/refinery-cross/lib/gcc-cross/s390x-linux-gnu/12 a.o -o m.so -Wl,-O1 -lgfortran -lm"
         );
     }
 
@@ -233,7 +240,7 @@ mod tests {
         let object = lines[0].rsplit(' ').next().unwrap();
         assert_eq!(
             lines[1],
-            format!("zig cc -target s390x-linux-gnu.2.17 -O2 {object} -o check -LROOT/lib -lgfortran -lm")
+            format!("zig cc -target s390x-linux-gnu.2.17 -LROOT/lib -O2 {object} -o check -lgfortran -lm")
         );
     }
 
@@ -253,11 +260,14 @@ mod tests {
     #[test]
     fn the_search_dirs_name_the_packs_not_the_cross_libraries() {
         let f = Fixture::new(true);
-        let (ok, out, _) = f.run(&["-print-search-dirs"]);
-        assert!(ok);
-        assert!(out.contains("libraries: =ROOT/lib"), "{out}");
-        assert!(!out.contains("gcc-cross"), "{out}");
-        assert!(out.contains("programs: =/x/bin"), "{out}");
+        // gcc's spelling and meson's (`--print-search-dirs`).
+        for flag in ["-print-search-dirs", "--print-search-dirs"] {
+            let (ok, out, _) = f.run(&[flag]);
+            assert!(ok, "{flag}");
+            assert!(out.contains("libraries: =ROOT/lib"), "{flag}: {out}");
+            assert!(!out.contains("gcc-cross"), "{flag}: {out}");
+            assert!(out.contains("programs: =/x/bin"), "{flag}: {out}");
+        }
     }
 
     #[test]
