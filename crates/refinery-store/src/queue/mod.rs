@@ -27,7 +27,6 @@
 //! job's log.
 
 mod clock;
-mod db;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -44,11 +43,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use self::clock::{Clock, ManualClock, SystemClock};
-pub(crate) use self::db::{Backend, Conn, Row, RowExt, Value};
-pub use self::postgres::PgBackend;
-pub(crate) use self::postgres::{PgConn, PgMigrations};
 pub use self::sql::SqlQueue;
 pub use self::sqlite::SqliteBackend;
+use crate::db;
+pub use crate::db::PgBackend;
+pub(crate) use crate::db::{Backend, Conn, PgConn, PgMigrations, Row, RowExt, Value};
 
 /// The queue on SQLite.
 pub type SqliteQueue = SqlQueue<SqliteBackend>;

@@ -1,8 +1,16 @@
-//! The small SQL layer both backends implement: a connection that runs `$1`-style
-//! statements with [`Value`] parameters and returns rows of [`Value`]s. The queue logic in
-//! [`super::sql`] is written once against it.
+//! The storage layer both stores (the history and the queue) use: a connection that runs
+//! `$1`-style statements with [`Value`] parameters and returns rows of [`Value`]s, over
+//! SQLite ([`sqlite`]) or PostgreSQL ([`postgres`]). The queue logic in
+//! [`crate::queue`] and the history's queries are written once against it.
 
-use super::QueueError;
+mod postgres;
+mod sqlite;
+
+pub use self::postgres::PgBackend;
+pub(crate) use self::postgres::{PgConn, PgMigrations};
+pub use self::sqlite::SqliteConn;
+
+use crate::queue::QueueError;
 
 /// A parameter or a column value.
 #[derive(Debug, Clone, PartialEq)]
