@@ -3,9 +3,11 @@
 //! SQLite ([`sqlite`]) or PostgreSQL ([`postgres`]). The queue logic in
 //! [`crate::queue`] and the history's queries are written once against it.
 
+mod pool;
 mod postgres;
 mod sqlite;
 
+pub(crate) use self::pool::{Pool, Pooled, POOL_SIZE};
 pub use self::postgres::PgBackend;
 pub(crate) use self::postgres::{PgConn, PgMigrations};
 pub use self::sqlite::SqliteConn;

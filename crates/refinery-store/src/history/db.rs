@@ -3,15 +3,17 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::error::pg_error;
-use super::schema::PG_HISTORY;
-use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT, PG_IDLE};
-use crate::queue::{Backend as _, Conn as _, PgBackend, PgConn, QueueError, Row, RowExt, Value};
+use super::schema::{PG_HISTORY, SCHEMA_VERSION};
+use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT};
+use crate::db::{Conn as _, PgBackend, PgConn, Pool, Row, RowExt, Value};
+use crate::queue::QueueError;
 
 /// True if `s` is a PostgreSQL URL (`postgres://…` or `postgresql://…`).
 pub fn is_postgres_url(s: &str) -> bool {
@@ -70,6 +72,26 @@ pub(super) fn count(row: &Row, i: usize) -> u64 {
     u64::try_from(row.int(i)).unwrap_or(0)
 }
 
+/// History handles of one PostgreSQL database (and schema) at most hold a connection
+/// each at a time; a further open waits for one to come back.
+const PG_POOL_SIZE: u32 = 32;
+
+/// The pool of each PostgreSQL database (and schema) a history was opened on in this
+/// process: handles come and go (one per thread or request), their connections stay.
+static PG_POOLS: Mutex<Vec<(String, Pool<PgBackend>)>> = Mutex::new(Vec::new());
+
+/// The pool of `url` and `schema`, made (connecting once and migrating) on first use.
+fn pg_pool(url: &str, schema: Option<&str>) -> Result<Pool<PgBackend>, QueueError> {
+    let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
+    let mut pools = PG_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
+        return Ok(pool.clone());
+    }
+    let pool = Pool::open(PgBackend::new(url, schema, &PG_HISTORY)?, PG_POOL_SIZE)?;
+    pools.push((key, pool.clone()));
+    Ok(pool)
+}
+
 impl History {
     /// Opens (creating the parent folder and file if needed) and migrates the database.
     ///
@@ -109,26 +131,21 @@ impl History {
     /// connection's default search path.
     pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<History, HistoryError> {
         let path = PathBuf::from(refinery_pep::redact_url(url));
-        let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
-        let backend = PgBackend::new(url, schema, &PG_HISTORY).map_err(|e| pg_error(&path, e))?;
-        let idle = {
-            let mut idle = PG_IDLE.lock().unwrap_or_else(|e| e.into_inner());
-            idle.iter()
-                .rposition(|(k, c)| *k == key && !c.is_broken())
-                .map(|i| idle.swap_remove(i).1)
-        };
-        let conn = match idle {
-            Some(conn) => conn,
-            None => backend.connect().map_err(|e| pg_error(&path, e))?,
-        };
-        Ok(History {
+        let pool = pg_pool(url, schema).map_err(|e| pg_error(&path, e))?;
+        let conn = pool.get().map_err(|e| pg_error(&path, e))?;
+        let history = History {
             db: Db::Postgres(Box::new(PgHistory {
                 conn: RefCell::new(Some(conn)),
-                backend,
-                key,
+                pool,
             })),
             path,
-        })
+        };
+        // The pool migrated once; another process may have moved the database on since.
+        let found = history.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(history.too_new(found));
+        }
+        Ok(history)
     }
 
     fn open_sqlite(path: &Path, busy_timeout: Duration) -> Result<History, HistoryError> {
@@ -271,7 +288,7 @@ impl History {
             }
         }
         *slot = None;
-        let fresh = slot.insert(pg.backend.connect().map_err(|e| pg_error(&self.path, e))?);
+        let fresh = slot.insert(pg.pool.get().map_err(|e| pg_error(&self.path, e))?);
         f(fresh).map_err(|e| pg_error(&self.path, e))
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{ErrorCode, TransactionBehavior};
 
 use super::{Db, History, HistoryError, APPLICATION_ID};
-use crate::queue::PgMigrations;
+use crate::db::PgMigrations;
 
 /// Schema migrations; `user_version` = number of migrations applied. Append, never edit.
 pub(super) const MIGRATIONS: &[&str] = &[

@@ -47,7 +47,6 @@ pub use self::sql::SqlQueue;
 pub use self::sqlite::SqliteBackend;
 use crate::db;
 pub use crate::db::PgBackend;
-pub(crate) use crate::db::{Backend, Conn, PgConn, PgMigrations, Row, RowExt, Value};
 
 /// The queue on SQLite.
 pub type SqliteQueue = SqlQueue<SqliteBackend>;

@@ -3,7 +3,8 @@
 //! under an advisory lock by the first connection of a process, so several processes may
 //! start at once.
 
-use super::{PgBackend, PgMigrations, QueueError, SqlQueue};
+use super::db::PgMigrations;
+use super::{PgBackend, QueueError, SqlQueue};
 
 /// Advisory lock key taken while migrating ("RFNQ").
 const MIGRATION_LOCK: i64 = 0x5246_4E51;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::queue::RowExt;
+use crate::db::RowExt;
 
 mod opening;
 

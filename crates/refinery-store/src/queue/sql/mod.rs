@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
+use super::db::{Backend, Conn, Dialect, Pool, Row, RowExt, Value, POOL_SIZE};
 use super::{
     Clock, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
     LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
@@ -22,63 +22,26 @@ use self::rows::{
     TWIN_OF_JOBS, UNLESS_ACTIVE_TWIN,
 };
 
-/// Connections one store opens at most; further callers wait for one to come back
-/// (PostgreSQL's own default limit is 100 connections for all clients).
-const POOL_SIZE: u32 = 16;
-
-/// How long a caller waits for a free connection before the store answers unavailable.
-const POOL_WAIT: Duration = Duration::from_secs(30);
-
 /// The queue store over a [`Backend`].
 pub struct SqlQueue<B: Backend> {
-    backend: Arc<B>,
-    pool: r2d2::Pool<Connections<B>>,
+    pool: Pool<B>,
     clock: Arc<dyn Clock>,
-}
-
-/// Makes, checks and discards the connections of the pool ([`r2d2`]).
-struct Connections<B>(Arc<B>);
-
-impl<B: Backend> r2d2::ManageConnection for Connections<B> {
-    type Connection = B::C;
-    type Error = QueueError;
-
-    fn connect(&self) -> Result<B::C, QueueError> {
-        self.0.connect()
-    }
-
-    /// Run when a connection leaves the pool, so one the server closed while it was idle
-    /// (e.g. a database restart) is replaced instead of failing a request.
-    fn is_valid(&self, conn: &mut B::C) -> Result<(), QueueError> {
-        conn.ping()
-    }
-
-    fn has_broken(&self, conn: &mut B::C) -> bool {
-        conn.is_broken()
-    }
 }
 
 impl<B: Backend> std::fmt::Debug for SqlQueue<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlQueue")
-            .field("location", &self.backend.describe())
+            .field("location", &self.pool.backend().describe())
             .finish()
     }
 }
 
 impl<B: Backend> SqlQueue<B> {
-    /// Connects once, which runs the migrations and reports a database that is not ours
-    /// or too new with its own error; later connections are made by the pool on demand.
+    /// Opens the pool (its first connection runs the migrations and reports a database
+    /// that is not ours or too new with its own error).
     pub(crate) fn with_backend(backend: B) -> Result<Self, QueueError> {
-        drop(backend.connect()?);
-        let backend = Arc::new(backend);
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(0))
-            .connection_timeout(POOL_WAIT)
-            .build_unchecked(Connections(Arc::clone(&backend)));
+        let pool = Pool::open(backend, POOL_SIZE)?;
         Ok(SqlQueue {
-            backend,
             pool,
             clock: Arc::new(SystemClock),
         })
@@ -100,15 +63,7 @@ impl<B: Backend> SqlQueue<B> {
         &self,
         f: impl FnOnce(&mut B::C) -> Result<T, QueueError>,
     ) -> Result<T, QueueError> {
-        // A replaced database file would take writes that vanish: refuse them all.
-        self.backend.check()?;
-        let mut conn = self.pool.get().map_err(|e| QueueError::Unavailable {
-            location: self.backend.describe(),
-            message: format!(
-                "no database connection within {} s ({e}); all {POOL_SIZE} may be busy",
-                POOL_WAIT.as_secs()
-            ),
-        })?;
+        let mut conn = self.pool.get()?;
         f(&mut conn)
     }
 
@@ -146,7 +101,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn location(&self) -> String {
-        self.backend.describe()
+        self.pool.backend().describe()
     }
 
     fn ping(&self) -> Result<(), QueueError> {
