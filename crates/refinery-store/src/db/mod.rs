@@ -3,14 +3,16 @@
 //! SQLite ([`sqlite`]) or PostgreSQL ([`postgres`]). The queue logic in
 //! [`crate::queue`] and the history's queries are written once against it.
 
+mod migrate;
 mod pool;
 mod postgres;
 mod sqlite;
 
+pub(crate) use self::migrate::{migrate_sqlite, MigrateError, Migration, Schema};
 pub(crate) use self::pool::{Pool, Pooled, POOL_SIZE};
 pub use self::postgres::PgBackend;
-pub(crate) use self::postgres::{PgConn, PgMigrations};
-pub use self::sqlite::SqliteConn;
+pub(crate) use self::postgres::PgConn;
+pub use self::sqlite::SqliteBackend;
 
 use crate::queue::QueueError;
 

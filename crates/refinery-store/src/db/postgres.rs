@@ -12,38 +12,30 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls, Statement};
 use refinery_pep::redact_url as redact;
 
+use super::migrate::{migrate_postgres, quote_ident, MigrateError, Schema};
 use super::{Backend, Conn, Dialect, Row, Value};
 use crate::queue::QueueError;
-
-/// A numbered list of migrations, the table that records how many ran and the advisory
-/// lock taken while running them. The queue has its own; the history (see
-/// [`crate::history`]) has another, in the same database.
-#[derive(Debug)]
-pub(crate) struct PgMigrations {
-    pub table: &'static str,
-    pub lock: i64,
-    pub list: &'static [&'static str],
-}
 
 /// A PostgreSQL server and database.
 #[derive(Clone)]
 pub struct PgBackend {
     config: postgres::Config,
     location: String,
-    schema: Option<String>,
-    migrations: &'static PgMigrations,
+    search_schema: Option<String>,
+    schema: &'static Schema,
     /// Set once a connection of this backend ran (or found) every migration: later
     /// connections skip the advisory lock, which would serialize every new connection.
     migrated: Arc<AtomicBool>,
 }
 
 impl PgBackend {
-    /// Parses `url` (never echoing its password); `schema` (created if missing) keeps the
-    /// tables apart from others in the same database.
+    /// Parses `url` (never echoing its password); `search_schema` (created if missing)
+    /// keeps the tables apart from others in the same database; the first connection
+    /// applies the migrations of the store `schema`.
     pub(crate) fn new(
         url: &str,
-        schema: Option<&str>,
-        migrations: &'static PgMigrations,
+        search_schema: Option<&str>,
+        schema: &'static Schema,
     ) -> Result<Self, QueueError> {
         let location = redact(url);
         let mut config: postgres::Config = url.parse().map_err(|e| {
@@ -57,8 +49,8 @@ impl PgBackend {
         Ok(PgBackend {
             config,
             location,
-            schema: schema.map(str::to_string),
-            migrations,
+            search_schema: search_schema.map(str::to_string),
+            schema,
             migrated: Arc::new(AtomicBool::new(false)),
         })
     }
@@ -228,10 +220,6 @@ impl Conn for PgConn {
     }
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 impl Backend for PgBackend {
     type C = PgConn;
     const DIALECT: Dialect = Dialect::Postgres;
@@ -247,57 +235,29 @@ impl Backend for PgBackend {
             location: self.location.clone(),
         };
         if self.migrated.load(Ordering::Acquire) {
-            if let Some(schema) = &self.schema {
-                conn.batch(&format!("SET search_path TO {}", quote_ident(schema)))?;
+            if let Some(name) = &self.search_schema {
+                conn.batch(&format!("SET search_path TO {}", quote_ident(name)))?;
             }
             return Ok(conn);
         }
-        conn.batch("BEGIN")?;
-        let migrated = (|| {
-            let PgMigrations { table, lock, list } = self.migrations;
-            conn.batch(&format!("SELECT pg_advisory_xact_lock({lock})"))?;
-            // Under the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` can fail on a
-            // unique violation. The (session-wide) search path holds once committed.
-            if let Some(schema) = &self.schema {
-                let schema = quote_ident(schema);
-                conn.batch(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-                ))?;
-            }
-            conn.batch(&format!(
-                "CREATE TABLE IF NOT EXISTS {table} (version BIGINT NOT NULL)"
-            ))?;
-            let rows = conn.query(&format!("SELECT MAX(version) FROM {table}"), &[])?;
-            let version = rows
-                .first()
-                .and_then(|r| match r.first() {
-                    Some(Value::Int(v)) => Some(*v),
-                    _ => None,
-                })
-                .unwrap_or(0);
-            if version > list.len() as i64 {
-                return Err(QueueError::TooNew {
+        migrate_postgres(&mut conn, self.schema, self.search_schema.as_deref()).map_err(
+            |e| match e {
+                MigrateError::TooNew { found, supported } => QueueError::TooNew {
                     location: self.location.clone(),
-                    found: version,
-                    supported: list.len() as i64,
-                });
-            }
-            for (i, sql) in list.iter().enumerate().skip(version as usize) {
-                conn.batch(sql)?;
-                conn.execute(
-                    &format!("INSERT INTO {table} (version) VALUES ($1)"),
-                    &[Value::Int(i as i64 + 1)],
-                )?;
-            }
-            Ok(())
-        })();
-        match migrated {
-            Ok(()) => conn.batch("COMMIT")?,
-            Err(e) => {
-                let _ = conn.batch("ROLLBACK");
-                return Err(e);
-            }
-        }
+                    found,
+                    supported,
+                },
+                MigrateError::NotOurs(reason) => QueueError::NotOurs {
+                    location: self.location.clone(),
+                    reason,
+                },
+                MigrateError::Sqlite(e) => QueueError::Database {
+                    location: self.location.clone(),
+                    message: e.to_string(),
+                },
+                MigrateError::Postgres(e) => e,
+            },
+        )?;
         // Statements prepared before the migration may describe old tables.
         conn.statements.clear();
         self.migrated.store(true, Ordering::Release);

@@ -10,9 +10,11 @@ use rusqlite::{Connection, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::error::pg_error;
-use super::schema::{PG_HISTORY, SCHEMA_VERSION};
+use super::schema::{SCHEMA, SCHEMA_VERSION};
 use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT};
-use crate::db::{Conn as _, PgBackend, PgConn, Pool, Row, RowExt, Value};
+use crate::db::{
+    migrate_sqlite, Conn as _, MigrateError, PgBackend, PgConn, Pool, Row, RowExt, Value,
+};
 use crate::queue::QueueError;
 
 /// True if `s` is a PostgreSQL URL (`postgres://…` or `postgresql://…`).
@@ -87,7 +89,7 @@ fn pg_pool(url: &str, schema: Option<&str>) -> Result<Pool<PgBackend>, QueueErro
     if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
         return Ok(pool.clone());
     }
-    let pool = Pool::open(PgBackend::new(url, schema, &PG_HISTORY)?, PG_POOL_SIZE)?;
+    let pool = Pool::open(PgBackend::new(url, schema, &SCHEMA)?, PG_POOL_SIZE)?;
     pools.push((key, pool.clone()));
     Ok(pool)
 }
@@ -159,7 +161,7 @@ impl History {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut history = History {
+        let history = History {
             db: Db::Sqlite(conn),
             path: path.to_path_buf(),
         };
@@ -167,13 +169,16 @@ impl History {
             .sqlite()
             .busy_timeout(busy_timeout)
             .map_err(|e| history.err(e))?;
-        history.check_identity()?;
-        history.enable_wal(busy_timeout)?;
-        history
-            .sqlite()
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| history.err(e))?;
-        history.migrate()?;
+        let migrated = migrate_sqlite(history.sqlite(), &SCHEMA, busy_timeout);
+        migrated.map_err(|e| match e {
+            MigrateError::NotOurs(reason) => HistoryError::NotHistory {
+                path: history.path.clone(),
+                reason,
+            },
+            MigrateError::TooNew { found, .. } => history.too_new(found),
+            MigrateError::Sqlite(e) => history.err(e),
+            MigrateError::Postgres(e) => pg_error(&history.path, e),
+        })?;
         Ok(history)
     }
 

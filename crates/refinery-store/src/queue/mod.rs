@@ -28,6 +28,7 @@
 
 mod clock;
 mod postgres;
+mod schema;
 mod sql;
 mod sqlite;
 #[cfg(test)]
@@ -44,9 +45,9 @@ use serde::{Deserialize, Serialize};
 
 pub use self::clock::{Clock, ManualClock, SystemClock};
 pub use self::sql::SqlQueue;
-pub use self::sqlite::SqliteBackend;
 use crate::db;
 pub use crate::db::PgBackend;
+pub use crate::db::SqliteBackend;
 
 /// The queue on SQLite.
 pub type SqliteQueue = SqlQueue<SqliteBackend>;

@@ -1,4 +1,3 @@
-use super::schema::PG_MIGRATIONS;
 use super::*;
 use serde_json::json;
 

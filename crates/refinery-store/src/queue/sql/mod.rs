@@ -12,11 +12,9 @@ use super::{
 use crate::manifest::normalize_name;
 
 mod catalog;
-mod migrations;
 mod rows;
 mod statements;
 
-pub(in crate::queue) use self::migrations::{MIGRATION_CLAIMABLE_INDEX, MIGRATION_ONE_ACTIVE_JOB};
 use self::rows::{
     clean_chunk, job_from_row, json_text, limit, status_list, ACTIVE_STATUSES, JOB_COLS,
     TWIN_OF_JOBS, UNLESS_ACTIVE_TWIN,
