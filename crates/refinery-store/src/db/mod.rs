@@ -6,7 +6,7 @@
 mod migrate;
 mod pool;
 mod postgres;
-mod sqlite;
+pub(crate) mod sqlite;
 
 pub(crate) use self::migrate::{migrate_sqlite, MigrateError, Migration, Schema};
 pub(crate) use self::pool::{Pool, Pooled, POOL_SIZE};

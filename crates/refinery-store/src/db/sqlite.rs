@@ -118,45 +118,45 @@ impl SqliteConn {
     }
 }
 
+/// Runs a query (`$N` or `?N` placeholders) on `conn` and returns its rows; the one
+/// reader of SQLite rows, for the queue's pooled connections and the history's own.
+pub(crate) fn query_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[Value],
+) -> rusqlite::Result<Vec<Row>> {
+    let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let values = (0..columns).map(|i| match row.get_ref(i) {
+            Ok(ValueRef::Integer(v)) => Value::Int(v),
+            Ok(ValueRef::Real(v)) => Value::Real(v),
+            Ok(ValueRef::Text(t) | ValueRef::Blob(t)) => {
+                Value::Text(String::from_utf8_lossy(t).into_owned())
+            }
+            Ok(ValueRef::Null) | Err(_) => Value::Null,
+        });
+        out.push(values.collect());
+    }
+    Ok(out)
+}
+
+/// Runs a statement (`$N` or `?N` placeholders) on `conn`; returns the rows changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: &[Value]) -> rusqlite::Result<u64> {
+    let mut stmt = conn.prepare_cached(&sqlite_sql(sql))?;
+    stmt.execute(rusqlite::params_from_iter(params.iter()))
+        .map(|n| n as u64)
+}
+
 impl Conn for SqliteConn {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, QueueError> {
-        let sql = sqlite_sql(sql);
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        let columns = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter()))
-            .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        loop {
-            let row = match rows.next() {
-                Ok(Some(row)) => row,
-                Ok(None) => break,
-                Err(e) => {
-                    drop(rows);
-                    return Err(self.err(e));
-                }
-            };
-            let mut values = Vec::with_capacity(columns);
-            for i in 0..columns {
-                values.push(match row.get_ref(i) {
-                    Ok(ValueRef::Integer(v)) => Value::Int(v),
-                    Ok(ValueRef::Real(v)) => Value::Real(v),
-                    Ok(ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    Ok(ValueRef::Blob(b)) => Value::Text(String::from_utf8_lossy(b).into_owned()),
-                    Ok(ValueRef::Null) | Err(_) => Value::Null,
-                });
-            }
-            out.push(values);
-        }
-        Ok(out)
+        query_rows(&self.conn, sql, params).map_err(|e| self.err(e))
     }
 
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, QueueError> {
-        let sql = sqlite_sql(sql);
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
-        stmt.execute(rusqlite::params_from_iter(params.iter()))
-            .map(|n| n as u64)
-            .map_err(|e| self.err(e))
+        execute(&self.conn, sql, params).map_err(|e| self.err(e))
     }
 
     fn batch(&mut self, sql: &str) -> Result<(), QueueError> {

@@ -13,7 +13,7 @@ use super::error::pg_error;
 use super::schema::{SCHEMA, SCHEMA_VERSION};
 use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT};
 use crate::db::{
-    migrate_sqlite, Conn as _, MigrateError, PgBackend, PgConn, Pool, Row, RowExt, Value,
+    migrate_sqlite, sqlite, Conn as _, MigrateError, PgBackend, PgConn, Pool, Row, RowExt, Value,
 };
 use crate::queue::QueueError;
 
@@ -39,26 +39,6 @@ pub(super) fn limit_param(limit: usize) -> Value {
 /// `?N` placeholders (SQLite) to `$N` (PostgreSQL). The queries hold no `?` otherwise.
 fn pg_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
-}
-
-fn to_sqlite(value: &Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match value {
-        Value::Null => V::Null,
-        Value::Int(v) => V::Integer(*v),
-        Value::Real(v) => V::Real(*v),
-        Value::Text(s) => V::Text(s.clone()),
-    }
-}
-
-fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
-    use rusqlite::types::ValueRef as V;
-    match value {
-        V::Null => Value::Null,
-        V::Integer(v) => Value::Int(v),
-        V::Real(v) => Value::Real(v),
-        V::Text(t) | V::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-    }
 }
 
 pub(super) fn real(row: &Row, i: usize) -> f64 {
@@ -233,24 +213,7 @@ impl History {
     /// Runs a query (`?N` placeholders) and returns its rows.
     pub(super) fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, HistoryError> {
         match &self.db {
-            Db::Sqlite(conn) => {
-                let run = || -> rusqlite::Result<Vec<Row>> {
-                    let mut stmt = conn.prepare_cached(sql)?;
-                    let columns = stmt.column_count();
-                    let mut rows =
-                        stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
-                    let mut out = Vec::new();
-                    while let Some(row) = rows.next()? {
-                        out.push(
-                            (0..columns)
-                                .map(|i| row.get_ref(i).map(from_sqlite))
-                                .collect::<rusqlite::Result<Row>>()?,
-                        );
-                    }
-                    Ok(out)
-                };
-                run().map_err(|e| self.err(e))
-            }
+            Db::Sqlite(conn) => sqlite::query_rows(conn, sql, params).map_err(|e| self.err(e)),
             Db::Postgres(_) => {
                 let sql = pg_placeholders(sql);
                 self.with_pg(|conn| conn.query(&sql, params))
@@ -261,13 +224,7 @@ impl History {
     /// Runs a statement (`?N` placeholders); returns the number of rows changed.
     pub(super) fn exec(&self, sql: &str, params: &[Value]) -> Result<u64, HistoryError> {
         match &self.db {
-            Db::Sqlite(conn) => conn
-                .prepare_cached(sql)
-                .and_then(|mut stmt| {
-                    stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
-                })
-                .map(|n| n as u64)
-                .map_err(|e| self.err(e)),
+            Db::Sqlite(conn) => sqlite::execute(conn, sql, params).map_err(|e| self.err(e)),
             Db::Postgres(_) => {
                 let sql = pg_placeholders(sql);
                 self.with_pg(|conn| conn.execute(&sql, params))
