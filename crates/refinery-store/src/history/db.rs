@@ -94,7 +94,7 @@ impl History {
     }
 
     /// Opens the history at a database URL or file path: `postgres://…` or
-    /// `postgresql://…` is a PostgreSQL database (tables created by its own migrations,
+    /// `postgresql://…` is a PostgreSQL database (tables created by the history's migrations,
     /// next to the queue's); `sqlite:PATH` or anything else is an SQLite file path.
     pub fn open_url(url_or_path: &str) -> Result<History, HistoryError> {
         let s = url_or_path.trim();

@@ -3,14 +3,15 @@
 //!
 //! SQLite in WAL mode with a 5 s busy timeout, so several processes and threads (each with
 //! its own [`History`]) can write to the same file. The schema is created and migrated at
-//! open from a list of migrations numbered by `PRAGMA user_version`; the file is marked as
-//! ours with `PRAGMA application_id`.
+//! open by the storage layer (`crate::db`) from the history's one list of migrations,
+//! numbered by `PRAGMA user_version`; the file is marked as ours with
+//! `PRAGMA application_id`.
 //!
 //! Or PostgreSQL, for a control plane whose workers on several hosts share one history:
 //! [`History::open_url`] with `postgres://…` (or [`History::open`] with a path whose string
-//! form is such a URL). The tables are the same, created by migrations of their own
-//! (numbered in `refinery_history_schema`, next to the queue's tables); connections of
-//! dropped handles are kept for reuse.
+//! form is such a URL). The tables are the same, created by the same list of migrations
+//! (numbered in `refinery_history_schema`, next to the queue's tables); each handle holds
+//! a connection lent by the database's pool, which keeps it when the handle is dropped.
 //!
 //! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
 //! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.

@@ -2,8 +2,9 @@
 //! job logs as numbered chunks, workers, pending inputs, plans, runtime settings, the
 //! published wheels of the `/simple` index, and user hints.
 //!
-//! One trait, [`QueueStore`], with one implementation written against a tiny SQL layer
-//! ([`db`]) and two backends, each with its own migrations run at open:
+//! One trait, [`QueueStore`], with one implementation written against the storage layer
+//! (`crate::db`, shared with the history: one pool, one migration runner per backend; the
+//! queue's one list of migrations is in `schema.rs`) and two backends:
 //!
 //! * SQLite (the embedded default, `<cache>/queue.db`, WAL mode): a claim is one
 //!   `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` inside `BEGIN IMMEDIATE`;

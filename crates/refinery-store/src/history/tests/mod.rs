@@ -18,7 +18,7 @@ struct Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        // Close the handle first (its connection goes back to the idle pool, unused).
+        // Close the handle first (its connection goes back to the pool, unused).
         drop(self.history.take());
         if let Some((url, schema)) = &self.drop_schema {
             if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {

@@ -20,7 +20,7 @@ use self::rows::{
     TWIN_OF_JOBS, UNLESS_ACTIVE_TWIN,
 };
 
-/// The queue store over a [`Backend`].
+/// The queue store over a backend: [`SqliteBackend`](super::SqliteBackend) or [`PgBackend`](super::PgBackend).
 pub struct SqlQueue<B: Backend> {
     pool: Pool<B>,
     clock: Arc<dyn Clock>,

@@ -66,7 +66,7 @@ impl<B: Backend> SqlQueue<B> {
         rows.first().map(job_from_row).transpose()
     }
 
-    /// Inserts the job; with [`UNLESS_ACTIVE_TWIN`] as `on_conflict`, an insert that would
+    /// Inserts the job; with [`super::rows::UNLESS_ACTIVE_TWIN`] as `on_conflict`, an insert that would
     /// make a second waiting or running twin does nothing and answers `None`.
     pub(super) fn insert_job(
         conn: &mut B::C,
