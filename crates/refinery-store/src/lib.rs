@@ -20,6 +20,7 @@
 
 pub mod atomic;
 pub mod cas;
+pub(crate) mod db;
 pub mod file_id;
 pub mod glossary;
 pub mod history;

@@ -11,8 +11,6 @@
 //! Jobs come from a [`JobSource`]: the store itself ([`LocalSource`], SQLite or
 //! PostgreSQL) or a remote control plane over HTTP ([`crate::remote::RemoteSource`]).
 
-use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -27,9 +25,13 @@ use refinery_plan::{
     make_plan, Overrides, PackageOverride, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
 };
 use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
-use refinery_store::{Attempt, Cas, Event, ManifestEntry, QueueStore};
+use refinery_store::{Attempt, Cas, Event, QueueStore};
 
 use crate::job_recorder::JobRecorder;
+
+mod log_shipping;
+
+use self::log_shipping::{ship_logs, StreamReporter};
 
 /// How a worker builds and talks to the queue.
 #[derive(Debug, Clone)]
@@ -297,132 +299,6 @@ pub fn run_worker(
 enum JobEnd {
     Done(JobStatus),
     Lost,
-}
-
-/// Reporter lines go to the log shipper.
-struct StreamReporter {
-    tx: Mutex<mpsc::Sender<String>>,
-}
-
-impl StreamReporter {
-    fn send(&self, line: String) {
-        let _ = self.tx.lock().expect("reporter").send(line);
-    }
-}
-
-impl Reporter for StreamReporter {
-    fn message(&self, message: &str) {
-        self.send(format!("[worker] {message}\n"));
-    }
-
-    fn started(&self, name: &str, version: &str, what: &str) {
-        self.send(format!("[worker] {what} {name} {version}\n"));
-    }
-
-    fn finished(&self, entry: &ManifestEntry) {
-        self.send(format!(
-            "[worker] {} {} {}{}\n",
-            entry.status,
-            entry.name,
-            entry.version,
-            if entry.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", entry.detail)
-            }
-        ));
-    }
-}
-
-/// Ships reporter lines and the growing build log files of the job (those its build
-/// announced to the [`JobRecorder`], in that order) to the source.
-fn ship_logs(
-    source: &dyn JobSource,
-    job: &Job,
-    files: &Mutex<Vec<PathBuf>>,
-    rx: &mpsc::Receiver<String>,
-    done: &AtomicBool,
-    lost: &AtomicBool,
-) {
-    let mut offsets: HashMap<PathBuf, u64> = HashMap::new();
-    let mut last_round = false;
-    loop {
-        let finished = done.load(Ordering::SeqCst);
-        let mut batch = String::new();
-        while let Ok(line) = rx.try_recv() {
-            batch.push_str(&line);
-        }
-        {
-            let files = files.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            for path in files {
-                let offset = offsets.entry(path.clone()).or_insert(0);
-                let Ok(mut file) = std::fs::File::open(&path) else {
-                    continue;
-                };
-                let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-                if len < *offset {
-                    *offset = 0; // rewritten (a new attempt with the same name)
-                }
-                if len == *offset {
-                    continue;
-                }
-                if *offset == 0 {
-                    batch.push_str(&format!(
-                        "==> {} <==\n",
-                        path.file_name().unwrap_or_default().to_string_lossy()
-                    ));
-                }
-                if file.seek(SeekFrom::Start(*offset)).is_err() {
-                    continue;
-                }
-                let mut bytes = Vec::new();
-                let _ = (&mut file).take(512 * 1024).read_to_end(&mut bytes);
-                // Ship whole lines only, unless the build is over.
-                let cut = if finished {
-                    bytes.len()
-                } else {
-                    bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)
-                };
-                *offset += cut as u64;
-                batch.push_str(&String::from_utf8_lossy(&bytes[..cut]));
-            }
-        }
-        if !batch.is_empty() && !lost.load(Ordering::SeqCst) {
-            for piece in split_chunks(&batch, 64 * 1024) {
-                if let Err(e) = source.append_log(job, piece) {
-                    if matches!(e, QueueError::LeaseLost { .. }) {
-                        lost.store(true, Ordering::SeqCst);
-                    }
-                    break;
-                }
-            }
-        }
-        if last_round {
-            return;
-        }
-        if finished {
-            last_round = true;
-            continue;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-}
-
-fn split_chunks(text: &str, max: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while rest.len() > max {
-        let mut cut = max;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        out.push(&rest[..cut]);
-        rest = &rest[cut..];
-    }
-    if !rest.is_empty() {
-        out.push(rest);
-    }
-    out
 }
 
 fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd {
@@ -790,6 +666,7 @@ pub fn catalog_with_user_hints(mut catalog: Catalog, store: &dyn QueueStore) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::log_shipping::split_chunks;
     use super::*;
 
     #[test]

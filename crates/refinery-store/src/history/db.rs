@@ -3,15 +3,19 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode};
 use serde::{Deserialize, Serialize};
 
 use super::error::pg_error;
-use super::schema::PG_HISTORY;
-use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT, PG_IDLE};
-use crate::queue::{Backend as _, Conn as _, PgBackend, PgConn, QueueError, Row, RowExt, Value};
+use super::schema::{SCHEMA, SCHEMA_VERSION};
+use super::{Db, History, HistoryError, PgHistory, DEFAULT_BUSY_TIMEOUT};
+use crate::db::{
+    migrate_sqlite, sqlite, Conn as _, MigrateError, PgBackend, PgConn, Pool, Row, RowExt, Value,
+};
+use crate::queue::QueueError;
 
 /// True if `s` is a PostgreSQL URL (`postgres://…` or `postgresql://…`).
 pub fn is_postgres_url(s: &str) -> bool {
@@ -37,26 +41,6 @@ fn pg_placeholders(sql: &str) -> String {
     sql.replace('?', "$")
 }
 
-fn to_sqlite(value: &Value) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match value {
-        Value::Null => V::Null,
-        Value::Int(v) => V::Integer(*v),
-        Value::Real(v) => V::Real(*v),
-        Value::Text(s) => V::Text(s.clone()),
-    }
-}
-
-fn from_sqlite(value: rusqlite::types::ValueRef<'_>) -> Value {
-    use rusqlite::types::ValueRef as V;
-    match value {
-        V::Null => Value::Null,
-        V::Integer(v) => Value::Int(v),
-        V::Real(v) => Value::Real(v),
-        V::Text(t) | V::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-    }
-}
-
 pub(super) fn real(row: &Row, i: usize) -> f64 {
     match row.get(i) {
         Some(Value::Real(v)) => *v,
@@ -68,6 +52,26 @@ pub(super) fn real(row: &Row, i: usize) -> f64 {
 
 pub(super) fn count(row: &Row, i: usize) -> u64 {
     u64::try_from(row.int(i)).unwrap_or(0)
+}
+
+/// History handles of one PostgreSQL database (and schema) at most hold a connection
+/// each at a time; a further open waits for one to come back.
+const PG_POOL_SIZE: u32 = 32;
+
+/// The pool of each PostgreSQL database (and schema) a history was opened on in this
+/// process: handles come and go (one per thread or request), their connections stay.
+static PG_POOLS: Mutex<Vec<(String, Pool<PgBackend>)>> = Mutex::new(Vec::new());
+
+/// The pool of `url` and `schema`, made (connecting once and migrating) on first use.
+fn pg_pool(url: &str, schema: Option<&str>) -> Result<Pool<PgBackend>, QueueError> {
+    let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
+    let mut pools = PG_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
+        return Ok(pool.clone());
+    }
+    let pool = Pool::open(PgBackend::new(url, schema, &SCHEMA)?, PG_POOL_SIZE)?;
+    pools.push((key, pool.clone()));
+    Ok(pool)
 }
 
 impl History {
@@ -90,7 +94,7 @@ impl History {
     }
 
     /// Opens the history at a database URL or file path: `postgres://…` or
-    /// `postgresql://…` is a PostgreSQL database (tables created by its own migrations,
+    /// `postgresql://…` is a PostgreSQL database (tables created by the history's migrations,
     /// next to the queue's); `sqlite:PATH` or anything else is an SQLite file path.
     pub fn open_url(url_or_path: &str) -> Result<History, HistoryError> {
         let s = url_or_path.trim();
@@ -109,26 +113,21 @@ impl History {
     /// connection's default search path.
     pub fn open_postgres(url: &str, schema: Option<&str>) -> Result<History, HistoryError> {
         let path = PathBuf::from(refinery_pep::redact_url(url));
-        let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
-        let backend = PgBackend::new(url, schema, &PG_HISTORY).map_err(|e| pg_error(&path, e))?;
-        let idle = {
-            let mut idle = PG_IDLE.lock().unwrap_or_else(|e| e.into_inner());
-            idle.iter()
-                .rposition(|(k, c)| *k == key && !c.is_broken())
-                .map(|i| idle.swap_remove(i).1)
-        };
-        let conn = match idle {
-            Some(conn) => conn,
-            None => backend.connect().map_err(|e| pg_error(&path, e))?,
-        };
-        Ok(History {
+        let pool = pg_pool(url, schema).map_err(|e| pg_error(&path, e))?;
+        let conn = pool.get().map_err(|e| pg_error(&path, e))?;
+        let history = History {
             db: Db::Postgres(Box::new(PgHistory {
                 conn: RefCell::new(Some(conn)),
-                backend,
-                key,
+                pool,
             })),
             path,
-        })
+        };
+        // The pool migrated once; another process may have moved the database on since.
+        let found = history.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(history.too_new(found));
+        }
+        Ok(history)
     }
 
     fn open_sqlite(path: &Path, busy_timeout: Duration) -> Result<History, HistoryError> {
@@ -142,7 +141,7 @@ impl History {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut history = History {
+        let history = History {
             db: Db::Sqlite(conn),
             path: path.to_path_buf(),
         };
@@ -150,13 +149,16 @@ impl History {
             .sqlite()
             .busy_timeout(busy_timeout)
             .map_err(|e| history.err(e))?;
-        history.check_identity()?;
-        history.enable_wal(busy_timeout)?;
-        history
-            .sqlite()
-            .pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| history.err(e))?;
-        history.migrate()?;
+        let migrated = migrate_sqlite(history.sqlite(), &SCHEMA, busy_timeout);
+        migrated.map_err(|e| match e {
+            MigrateError::NotOurs(reason) => HistoryError::NotHistory {
+                path: history.path.clone(),
+                reason,
+            },
+            MigrateError::TooNew { found, .. } => history.too_new(found),
+            MigrateError::Sqlite(e) => history.err(e),
+            MigrateError::Postgres(e) => pg_error(&history.path, e),
+        })?;
         Ok(history)
     }
 
@@ -211,24 +213,7 @@ impl History {
     /// Runs a query (`?N` placeholders) and returns its rows.
     pub(super) fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, HistoryError> {
         match &self.db {
-            Db::Sqlite(conn) => {
-                let run = || -> rusqlite::Result<Vec<Row>> {
-                    let mut stmt = conn.prepare_cached(sql)?;
-                    let columns = stmt.column_count();
-                    let mut rows =
-                        stmt.query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))?;
-                    let mut out = Vec::new();
-                    while let Some(row) = rows.next()? {
-                        out.push(
-                            (0..columns)
-                                .map(|i| row.get_ref(i).map(from_sqlite))
-                                .collect::<rusqlite::Result<Row>>()?,
-                        );
-                    }
-                    Ok(out)
-                };
-                run().map_err(|e| self.err(e))
-            }
+            Db::Sqlite(conn) => sqlite::query_rows(conn, sql, params).map_err(|e| self.err(e)),
             Db::Postgres(_) => {
                 let sql = pg_placeholders(sql);
                 self.with_pg(|conn| conn.query(&sql, params))
@@ -239,13 +224,7 @@ impl History {
     /// Runs a statement (`?N` placeholders); returns the number of rows changed.
     pub(super) fn exec(&self, sql: &str, params: &[Value]) -> Result<u64, HistoryError> {
         match &self.db {
-            Db::Sqlite(conn) => conn
-                .prepare_cached(sql)
-                .and_then(|mut stmt| {
-                    stmt.execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
-                })
-                .map(|n| n as u64)
-                .map_err(|e| self.err(e)),
+            Db::Sqlite(conn) => sqlite::execute(conn, sql, params).map_err(|e| self.err(e)),
             Db::Postgres(_) => {
                 let sql = pg_placeholders(sql);
                 self.with_pg(|conn| conn.execute(&sql, params))
@@ -271,7 +250,7 @@ impl History {
             }
         }
         *slot = None;
-        let fresh = slot.insert(pg.backend.connect().map_err(|e| pg_error(&self.path, e))?);
+        let fresh = slot.insert(pg.pool.get().map_err(|e| pg_error(&self.path, e))?);
         f(fresh).map_err(|e| pg_error(&self.path, e))
     }
 

@@ -3,14 +3,15 @@
 //!
 //! SQLite in WAL mode with a 5 s busy timeout, so several processes and threads (each with
 //! its own [`History`]) can write to the same file. The schema is created and migrated at
-//! open from a list of migrations numbered by `PRAGMA user_version`; the file is marked as
-//! ours with `PRAGMA application_id`.
+//! open by the storage layer (`crate::db`) from the history's one list of migrations,
+//! numbered by `PRAGMA user_version`; the file is marked as ours with
+//! `PRAGMA application_id`.
 //!
 //! Or PostgreSQL, for a control plane whose workers on several hosts share one history:
 //! [`History::open_url`] with `postgres://…` (or [`History::open`] with a path whose string
-//! form is such a URL). The tables are the same, created by migrations of their own
-//! (numbered in `refinery_history_schema`, next to the queue's tables); connections of
-//! dropped handles are kept for reuse.
+//! form is such a URL). The tables are the same, created by the same list of migrations
+//! (numbered in `refinery_history_schema`, next to the queue's tables); each handle holds
+//! a connection lent by the database's pool, which keeps it when the handle is dropped.
 //!
 //! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
 //! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
@@ -32,12 +33,11 @@ mod variant;
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::queue::{Conn as _, PgBackend, PgConn};
+use crate::db::{PgBackend, Pool, Pooled};
 
 pub use self::attempt_status::{AttemptStatus, ParseAttemptStatusError};
 pub use self::db::{display_location, is_postgres_url};
@@ -71,11 +71,10 @@ enum Db {
 }
 
 struct PgHistory {
-    /// Always `Some` until dropped (then it goes back to [`PG_IDLE`]).
-    conn: RefCell<Option<PgConn>>,
-    backend: PgBackend,
-    /// Identifies the database and schema for the idle pool.
-    key: String,
+    /// Lent by the database's pool for the life of the handle (back to the pool when the
+    /// handle is dropped); `None` only while a broken one is replaced.
+    conn: RefCell<Option<Pooled<PgBackend>>>,
+    pool: Pool<PgBackend>,
 }
 
 impl std::fmt::Debug for History {
@@ -88,29 +87,5 @@ impl std::fmt::Debug for History {
             .field("backend", &backend)
             .field("path", &self.path)
             .finish()
-    }
-}
-
-/// PostgreSQL connections of dropped [`History`] handles, kept for the next open of the
-/// same database (opening a connection costs a round trip and a migration check).
-static PG_IDLE: Mutex<Vec<(String, PgConn)>> = Mutex::new(Vec::new());
-
-/// Idle PostgreSQL connections kept at most (all databases together).
-const PG_MAX_IDLE: usize = 32;
-
-impl Drop for History {
-    fn drop(&mut self) {
-        if let Db::Postgres(pg) = &mut self.db {
-            let PgHistory { conn, key, .. } = &mut **pg;
-            if let Some(conn) = conn.get_mut().take() {
-                if !conn.is_broken() {
-                    if let Ok(mut idle) = PG_IDLE.lock() {
-                        if idle.len() < PG_MAX_IDLE {
-                            idle.push((std::mem::take(key), conn));
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -9,8 +9,8 @@ use super::{
     AttemptRow, EventKind, EventRow, FailureSummary, History, HistoryError, PackageSummary,
     SlowSummary, VariantStats,
 };
+use crate::db::{RowExt, Value};
 use crate::manifest::normalize_name;
-use crate::queue::{RowExt, Value};
 
 /// SQL condition: the attempt failed (see the module docs).
 macro_rules! failed {

@@ -1,8 +1,8 @@
 //! Appending to the history: events, attempts and the artifact index.
 
 use super::{Attempt, Event, History, HistoryError};
+use crate::db::Value;
 use crate::manifest::normalize_name;
-use crate::queue::Value;
 use crate::time::now_rfc3339;
 
 impl History {

@@ -2,8 +2,9 @@
 //! job logs as numbered chunks, workers, pending inputs, plans, runtime settings, the
 //! published wheels of the `/simple` index, and user hints.
 //!
-//! One trait, [`QueueStore`], with one implementation written against a tiny SQL layer
-//! ([`db`]) and two backends, each with its own migrations run at open:
+//! One trait, [`QueueStore`], with one implementation written against the storage layer
+//! (`crate::db`, shared with the history: one pool, one migration runner per backend; the
+//! queue's one list of migrations is in `schema.rs`) and two backends:
 //!
 //! * SQLite (the embedded default, `<cache>/queue.db`, WAL mode): a claim is one
 //!   `UPDATE … WHERE id = (SELECT … LIMIT 1) RETURNING …` inside `BEGIN IMMEDIATE`;
@@ -27,8 +28,8 @@
 //! job's log.
 
 mod clock;
-mod db;
 mod postgres;
+mod schema;
 mod sql;
 mod sqlite;
 #[cfg(test)]
@@ -44,11 +45,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use self::clock::{Clock, ManualClock, SystemClock};
-pub(crate) use self::db::{Backend, Conn, Row, RowExt, Value};
-pub use self::postgres::PgBackend;
-pub(crate) use self::postgres::{PgConn, PgMigrations};
 pub use self::sql::SqlQueue;
-pub use self::sqlite::SqliteBackend;
+use crate::db;
+pub use crate::db::PgBackend;
+pub use crate::db::SqliteBackend;
 
 /// The queue on SQLite.
 pub type SqliteQueue = SqlQueue<SqliteBackend>;

@@ -1,4 +1,3 @@
-use super::schema::PG_MIGRATIONS;
 use super::*;
 use serde_json::json;
 
@@ -6,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::queue::RowExt;
+use crate::db::RowExt;
 
 mod opening;
 
@@ -24,7 +23,7 @@ struct Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        // Close the handle first (its connection goes back to the idle pool, unused).
+        // Close the handle first (its connection goes back to the pool, unused).
         drop(self.history.take());
         if let Some((url, schema)) = &self.drop_schema {
             if let Ok(mut client) = ::postgres::Client::connect(url, ::postgres::NoTls) {

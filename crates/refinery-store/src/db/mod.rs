@@ -1,8 +1,20 @@
-//! The small SQL layer both backends implement: a connection that runs `$1`-style
-//! statements with [`Value`] parameters and returns rows of [`Value`]s. The queue logic in
-//! [`super::sql`] is written once against it.
+//! The storage layer both stores (the history and the queue) use: a connection that runs
+//! `$1`-style statements with [`Value`] parameters and returns rows of [`Value`]s, over
+//! SQLite ([`sqlite`]) or PostgreSQL ([`postgres`]). The queue logic in
+//! [`crate::queue`] and the history's queries are written once against it.
 
-use super::QueueError;
+mod migrate;
+mod pool;
+mod postgres;
+pub(crate) mod sqlite;
+
+pub(crate) use self::migrate::{migrate_sqlite, MigrateError, Migration, Schema};
+pub(crate) use self::pool::{Pool, Pooled, POOL_SIZE};
+pub use self::postgres::PgBackend;
+pub(crate) use self::postgres::PgConn;
+pub use self::sqlite::SqliteBackend;
+
+use crate::queue::QueueError;
 
 /// A parameter or a column value.
 #[derive(Debug, Clone, PartialEq)]

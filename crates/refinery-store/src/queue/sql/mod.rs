@@ -3,220 +3,43 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::db::{Backend, Conn, Dialect, Row, RowExt, Value};
+use super::db::{Backend, Conn, Dialect, Pool, Row, RowExt, Value, POOL_SIZE};
 use super::{
     Clock, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
     LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
-    ReapedJob, Recipe, Settings, StoredPlan, SystemClock, WorkerInfo, MAX_CHUNK_BYTES,
-    MAX_JOB_LOG_BYTES,
+    ReapedJob, Settings, StoredPlan, SystemClock, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
 };
 use crate::manifest::normalize_name;
 
-const JOB_COLS: &str = "id, package, version, python, platform_tag, recipe, status, priority, \
-    attempt, restarts, lease_owner, lease_expires_ms, heartbeat_ms, cancel_requested, plan_id, \
-    input_id, detail, result, log_bytes, created_ms, updated_ms, started_ms, finished_ms";
+mod catalog;
+mod rows;
+mod statements;
 
-const INPUT_COLS: &str =
-    "id, kind, filename, path, size, sha256, status, plan_id, error, created_ms, updated_ms";
+use self::rows::{
+    clean_chunk, job_from_row, json_text, limit, status_list, ACTIVE_STATUSES, JOB_COLS,
+    TWIN_OF_JOBS, UNLESS_ACTIVE_TWIN,
+};
 
-const PUBLISHED_COLS: &str = "filename, project, version, sha256, size, requires_python, \
-    metadata_sha256, origin, job_id, created_ms";
-
-/// Statuses of waiting or running jobs: at most one such job per package, version and
-/// target (the unique index `jobs_one_active`).
-const ACTIVE_STATUSES: &str = "'pending', 'retry', 'leased', 'building'";
-
-/// The conflict clause that makes an insert of a second waiting or running twin do
-/// nothing (its target and predicate are those of `jobs_one_active`).
-const UNLESS_ACTIVE_TWIN: &str = "ON CONFLICT (package_key, version, python, platform_tag) \
-    WHERE status IN ('pending', 'retry', 'leased', 'building') DO NOTHING";
-
-/// `twin` is a job with the same package, version and target as the row of `jobs`.
-const TWIN_OF_JOBS: &str = "twin.package_key = jobs.package_key AND twin.version = jobs.version \
-    AND twin.python = jobs.python AND twin.platform_tag = jobs.platform_tag";
-
-/// Connections one store opens at most; further callers wait for one to come back
-/// (PostgreSQL's own default limit is 100 connections for all clients).
-const POOL_SIZE: u32 = 16;
-
-/// How long a caller waits for a free connection before the store answers unavailable.
-const POOL_WAIT: Duration = Duration::from_secs(30);
-
-/// Migration 2 of both backends (SQLite and PostgreSQL read it alike).
-pub(super) const MIGRATION_ONE_ACTIVE_JOB: &str = r#"
-    -- 2: at most one waiting or running job per package, version and target; enqueue
-    -- inserts with ON CONFLICT DO NOTHING against it, so concurrent enqueues of the same
-    -- package make one job. Duplicates made before are cancelled first: a running one is
-    -- kept, else the oldest.
-    UPDATE jobs SET status = 'cancelled', finished_ms = updated_ms, lease_owner = NULL,
-        lease_expires_ms = NULL,
-        detail = 'a duplicate of an identical waiting or running job; cancelled when the queue got its one-active-job rule'
-    WHERE status IN ('pending', 'retry', 'leased', 'building') AND EXISTS (
-        SELECT 1 FROM jobs AS keep
-        WHERE keep.package_key = jobs.package_key AND keep.version = jobs.version
-          AND keep.python = jobs.python AND keep.platform_tag = jobs.platform_tag
-          AND keep.status IN ('pending', 'retry', 'leased', 'building')
-          AND (CASE WHEN keep.status IN ('leased', 'building') THEN 0 ELSE 1 END,
-               keep.id)
-            < (CASE WHEN jobs.status IN ('leased', 'building') THEN 0 ELSE 1 END,
-               jobs.id));
-    CREATE UNIQUE INDEX jobs_one_active ON jobs (package_key, version, python, platform_tag)
-        WHERE status IN ('pending', 'retry', 'leased', 'building');
-"#;
-
-/// Migration 3 of both backends: the claim's `WHERE status IN ('pending', 'retry')
-/// ORDER BY priority DESC, id LIMIT 1` reads this index's first entry. Without it,
-/// PostgreSQL sorted every waiting job on each claim (560 ms per claim with 92,000
-/// waiting, measured by `scripts/bench/queue.sh`): the index on (status, priority, id)
-/// cannot give one order across two statuses.
-pub(super) const MIGRATION_CLAIMABLE_INDEX: &str = r#"
-    CREATE INDEX jobs_claimable ON jobs (priority DESC, id)
-        WHERE status IN ('pending', 'retry');
-"#;
-
-/// The queue store over a [`Backend`].
+/// The queue store over a backend: [`SqliteBackend`](super::SqliteBackend) or [`PgBackend`](super::PgBackend).
 pub struct SqlQueue<B: Backend> {
-    backend: Arc<B>,
-    pool: r2d2::Pool<Connections<B>>,
+    pool: Pool<B>,
     clock: Arc<dyn Clock>,
-}
-
-/// Makes, checks and discards the connections of the pool ([`r2d2`]).
-struct Connections<B>(Arc<B>);
-
-impl<B: Backend> r2d2::ManageConnection for Connections<B> {
-    type Connection = B::C;
-    type Error = QueueError;
-
-    fn connect(&self) -> Result<B::C, QueueError> {
-        self.0.connect()
-    }
-
-    /// Run when a connection leaves the pool, so one the server closed while it was idle
-    /// (e.g. a database restart) is replaced instead of failing a request.
-    fn is_valid(&self, conn: &mut B::C) -> Result<(), QueueError> {
-        conn.ping()
-    }
-
-    fn has_broken(&self, conn: &mut B::C) -> bool {
-        conn.is_broken()
-    }
 }
 
 impl<B: Backend> std::fmt::Debug for SqlQueue<B> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqlQueue")
-            .field("location", &self.backend.describe())
+            .field("location", &self.pool.backend().describe())
             .finish()
     }
 }
 
-fn limit(n: usize) -> Value {
-    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
-}
-
-fn json_text(value: &serde_json::Value) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
-}
-
-fn parse_json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
-}
-
-/// Strips NUL characters and cuts at `max` bytes (on a character boundary).
-fn clean_chunk(data: &str, max: usize) -> (String, bool) {
-    let mut text: String = data.chars().filter(|c| *c != '\0').collect();
-    if text.len() <= max {
-        return (text, false);
-    }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    text.truncate(cut);
-    (text, true)
-}
-
-fn status_list(statuses: &[JobStatus]) -> String {
-    statuses
-        .iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn job_from_row(row: &Row) -> Result<Job, QueueError> {
-    Ok(Job {
-        id: row.int(0),
-        package: row.text(1),
-        version: row.text(2),
-        python: row.text(3),
-        platform_tag: row.text(4),
-        recipe: serde_json::from_str::<Recipe>(&row.text(5)).unwrap_or_default(),
-        status: row.text(6).parse()?,
-        priority: row.int(7),
-        attempt: row.int(8),
-        restarts: row.int(9),
-        lease_owner: row.opt_text(10),
-        lease_expires_ms: row.opt_int(11),
-        heartbeat_ms: row.opt_int(12),
-        cancel_requested: row.int(13) != 0,
-        plan_id: row.opt_text(14),
-        input_id: row.opt_int(15),
-        detail: row.text(16),
-        result: parse_json(&row.text(17)),
-        log_bytes: row.int(18),
-        created_ms: row.int(19),
-        updated_ms: row.int(20),
-        started_ms: row.opt_int(21),
-        finished_ms: row.opt_int(22),
-    })
-}
-
-fn input_from_row(row: &Row) -> Result<PendingInput, QueueError> {
-    Ok(PendingInput {
-        id: row.int(0),
-        kind: row.text(1),
-        filename: row.text(2),
-        path: row.text(3),
-        size: row.int(4),
-        sha256: row.text(5),
-        status: row.text(6).parse()?,
-        plan_id: row.opt_text(7),
-        error: row.text(8),
-        created_ms: row.int(9),
-        updated_ms: row.int(10),
-    })
-}
-
-fn published_from_row(row: &Row) -> PublishedFile {
-    PublishedFile {
-        filename: row.text(0),
-        project: row.text(1),
-        version: row.text(2),
-        sha256: row.text(3),
-        size: row.int(4),
-        requires_python: row.opt_text(5),
-        metadata_sha256: row.opt_text(6),
-        origin: row.text(7),
-        job_id: row.opt_int(8),
-        created_ms: row.int(9),
-    }
-}
-
 impl<B: Backend> SqlQueue<B> {
-    /// Connects once, which runs the migrations and reports a database that is not ours
-    /// or too new with its own error; later connections are made by the pool on demand.
+    /// Opens the pool (its first connection runs the migrations and reports a database
+    /// that is not ours or too new with its own error).
     pub(crate) fn with_backend(backend: B) -> Result<Self, QueueError> {
-        drop(backend.connect()?);
-        let backend = Arc::new(backend);
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(0))
-            .connection_timeout(POOL_WAIT)
-            .build_unchecked(Connections(Arc::clone(&backend)));
+        let pool = Pool::open(backend, POOL_SIZE)?;
         Ok(SqlQueue {
-            backend,
             pool,
             clock: Arc::new(SystemClock),
         })
@@ -238,15 +61,7 @@ impl<B: Backend> SqlQueue<B> {
         &self,
         f: impl FnOnce(&mut B::C) -> Result<T, QueueError>,
     ) -> Result<T, QueueError> {
-        // A replaced database file would take writes that vanish: refuse them all.
-        self.backend.check()?;
-        let mut conn = self.pool.get().map_err(|e| QueueError::Unavailable {
-            location: self.backend.describe(),
-            message: format!(
-                "no database connection within {} s ({e}); all {POOL_SIZE} may be busy",
-                POOL_WAIT.as_secs()
-            ),
-        })?;
+        let mut conn = self.pool.get()?;
         f(&mut conn)
     }
 
@@ -273,118 +88,6 @@ impl<B: Backend> SqlQueue<B> {
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, QueueError> {
         self.with_conn(|c| c.query(sql, params))
     }
-
-    /// Worker `id` was seen now, on `host` (kept as it was when empty), with `job`.
-    fn record_worker(
-        conn: &mut B::C,
-        id: &str,
-        host: &str,
-        job: Option<i64>,
-        now: i64,
-    ) -> Result<(), QueueError> {
-        conn.execute(
-            "INSERT INTO workers (id, host, last_seen_ms, current_job) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET last_seen_ms = excluded.last_seen_ms, \
-             current_job = excluded.current_job, \
-             host = CASE WHEN excluded.host = '' THEN workers.host ELSE excluded.host END",
-            &[id.into(), host.into(), now.into(), job.into()],
-        )
-        .map(|_| ())
-    }
-
-    fn job_in(conn: &mut B::C, id: i64) -> Result<Job, QueueError> {
-        let rows = conn.query(
-            &format!("SELECT {JOB_COLS} FROM jobs WHERE id = $1"),
-            &[id.into()],
-        )?;
-        rows.first()
-            .map(job_from_row)
-            .transpose()?
-            .ok_or_else(|| QueueError::NotFound {
-                what: "job",
-                id: id.to_string(),
-            })
-    }
-
-    /// Why a fenced update matched no row: the job is gone or the lease is lost.
-    fn fence_error(conn: &mut B::C, id: i64, attempt: i64) -> QueueError {
-        match Self::job_in(conn, id) {
-            Ok(_) => QueueError::LeaseLost { job: id, attempt },
-            Err(e) => e,
-        }
-    }
-
-    /// The waiting or running job with the same package, version and target.
-    fn active_twin(conn: &mut B::C, spec: &JobSpec) -> Result<Option<Job>, QueueError> {
-        let rows = conn.query(
-            &format!(
-                "SELECT {JOB_COLS} FROM jobs WHERE package_key = $1 AND version = $2 \
-                 AND python = $3 AND platform_tag = $4 AND status IN ({ACTIVE_STATUSES}) \
-                 ORDER BY id LIMIT 1"
-            ),
-            &[
-                normalize_name(&spec.package).into(),
-                spec.version.trim().into(),
-                spec.python.clone().into(),
-                spec.platform_tag.clone().into(),
-            ],
-        )?;
-        rows.first().map(job_from_row).transpose()
-    }
-
-    /// Inserts the job; with [`UNLESS_ACTIVE_TWIN`] as `on_conflict`, an insert that would
-    /// make a second waiting or running twin does nothing and answers `None`.
-    fn insert_job(
-        conn: &mut B::C,
-        spec: &JobSpec,
-        status: JobStatus,
-        on_conflict: &str,
-        now: i64,
-    ) -> Result<Option<Job>, QueueError> {
-        let finished = (!status.is_claimable()).then_some(now);
-        let recipe = serde_json::to_string(&spec.recipe).unwrap_or_else(|_| "{}".into());
-        let rows = conn.query(
-            &format!(
-                "INSERT INTO jobs (package, package_key, version, python, platform_tag, \
-                 recipe, status, priority, plan_id, input_id, detail, created_ms, \
-                 updated_ms, finished_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13) \
-                 {on_conflict} RETURNING {JOB_COLS}"
-            ),
-            &[
-                spec.package.trim().into(),
-                normalize_name(&spec.package).into(),
-                spec.version.trim().into(),
-                spec.python.clone().into(),
-                spec.platform_tag.clone().into(),
-                recipe.into(),
-                status.as_str().into(),
-                spec.priority.into(),
-                spec.plan_id.clone().into(),
-                spec.input_id.into(),
-                spec.detail.clone().into(),
-                now.into(),
-                finished.into(),
-            ],
-        )?;
-        rows.first().map(job_from_row).transpose()
-    }
-
-    fn insert_log(
-        conn: &mut B::C,
-        id: i64,
-        attempt: i64,
-        data: &str,
-        now: i64,
-    ) -> Result<i64, QueueError> {
-        let rows = conn.query(
-            "INSERT INTO job_logs (job_id, seq, attempt, created_ms, data) VALUES ($1, \
-             (SELECT COALESCE(MAX(seq), 0) + 1 FROM job_logs WHERE job_id = $1), $2, $3, $4) \
-             RETURNING seq",
-            &[id.into(), attempt.into(), now.into(), data.into()],
-        )?;
-        Ok(rows.first().map(|r| r.int(0)).unwrap_or(0))
-    }
 }
 
 impl<B: Backend> QueueStore for SqlQueue<B> {
@@ -396,7 +99,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn location(&self) -> String {
-        self.backend.describe()
+        self.pool.backend().describe()
     }
 
     fn ping(&self) -> Result<(), QueueError> {
@@ -910,50 +613,15 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn create_input(&self, input: &NewInput) -> Result<PendingInput, QueueError> {
-        let now = self.now_ms();
-        let rows = self.query(
-            &format!(
-                "INSERT INTO inputs (kind, filename, path, size, sha256, status, error, \
-                 created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, 'pending', '', $6, $6) \
-                 RETURNING {INPUT_COLS}"
-            ),
-            &[
-                input.kind.clone().into(),
-                input.filename.clone().into(),
-                input.path.clone().into(),
-                input.size.into(),
-                input.sha256.clone().into(),
-                now.into(),
-            ],
-        )?;
-        rows.first()
-            .map(input_from_row)
-            .transpose()?
-            .ok_or_else(|| QueueError::Conflict("the insert returned no row".into()))
+        catalog::create_input(self, input)
     }
 
     fn input(&self, id: i64) -> Result<PendingInput, QueueError> {
-        let rows = self.query(
-            &format!("SELECT {INPUT_COLS} FROM inputs WHERE id = $1"),
-            &[id.into()],
-        )?;
-        rows.first()
-            .map(input_from_row)
-            .transpose()?
-            .ok_or_else(|| QueueError::NotFound {
-                what: "input",
-                id: id.to_string(),
-            })
+        catalog::input(self, id)
     }
 
     fn inputs(&self, limit_n: usize, offset: usize) -> Result<Vec<PendingInput>, QueueError> {
-        self.query(
-            &format!("SELECT {INPUT_COLS} FROM inputs ORDER BY id DESC LIMIT $1 OFFSET $2"),
-            &[limit(limit_n.max(1)), limit(offset)],
-        )?
-        .iter()
-        .map(input_from_row)
-        .collect()
+        catalog::inputs(self, limit_n, offset)
     }
 
     fn transition_input(
@@ -964,243 +632,51 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         plan_id: Option<&str>,
         error: &str,
     ) -> Result<PendingInput, QueueError> {
-        let allowed = from
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = self.query(
-            &format!(
-                "UPDATE inputs SET status = $2, plan_id = COALESCE($3, plan_id), error = $4, \
-                 updated_ms = $5 WHERE id = $1 AND status IN ({allowed}) RETURNING {INPUT_COLS}"
-            ),
-            &[
-                id.into(),
-                to.as_str().into(),
-                plan_id.into(),
-                error.into(),
-                self.now_ms().into(),
-            ],
-        )?;
-        match rows.first() {
-            Some(row) => input_from_row(row),
-            None => {
-                let current = self.input(id)?;
-                Err(QueueError::Conflict(format!(
-                    "input {id} is `{}`; this needs it to be one of: {}",
-                    current.status.as_str(),
-                    from.iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
-            }
-        }
+        catalog::transition_input(self, id, from, to, plan_id, error)
     }
 
     fn recover_planning_inputs(&self, note: &str) -> Result<Vec<PendingInput>, QueueError> {
-        let mut inputs = self
-            .query(
-                &format!(
-                    "UPDATE inputs SET status = 'pending', error = $1, updated_ms = $2 \
-                     WHERE status = 'planning' RETURNING {INPUT_COLS}"
-                ),
-                &[note.into(), self.now_ms().into()],
-            )?
-            .iter()
-            .map(input_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        inputs.sort_by_key(|i| i.id);
-        Ok(inputs)
+        catalog::recover_planning_inputs(self, note)
     }
 
     fn save_plan(&self, plan: &StoredPlan) -> Result<(), QueueError> {
-        self.query(
-            "INSERT INTO plans (id, input_id, python, platform_tag, summary, body, created_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET \
-             input_id = COALESCE(excluded.input_id, plans.input_id), summary = excluded.summary, \
-             body = excluded.body",
-            &[
-                plan.id.clone().into(),
-                plan.input_id.into(),
-                plan.python.clone().into(),
-                plan.platform_tag.clone().into(),
-                json_text(&plan.summary).into(),
-                json_text(&plan.body).into(),
-                self.now_ms().into(),
-            ],
-        )
-        .map(|_| ())
+        catalog::save_plan(self, plan)
     }
 
     fn plan(&self, id: &str) -> Result<StoredPlan, QueueError> {
-        let rows = self.query(
-            "SELECT id, input_id, python, platform_tag, summary, body, created_ms FROM plans \
-             WHERE id = $1",
-            &[id.into()],
-        )?;
-        rows.first()
-            .map(|r| StoredPlan {
-                id: r.text(0),
-                input_id: r.opt_int(1),
-                python: r.text(2),
-                platform_tag: r.text(3),
-                summary: parse_json(&r.text(4)),
-                body: parse_json(&r.text(5)),
-                created_ms: r.int(6),
-            })
-            .ok_or_else(|| QueueError::NotFound {
-                what: "plan",
-                id: id.to_string(),
-            })
+        catalog::plan(self, id)
     }
 
     fn plans(&self, limit_n: usize, offset: usize) -> Result<Vec<StoredPlan>, QueueError> {
-        Ok(self
-            .query(
-                "SELECT id, input_id, python, platform_tag, summary, created_ms FROM plans \
-                 ORDER BY created_ms DESC, id LIMIT $1 OFFSET $2",
-                &[limit(limit_n.max(1)), limit(offset)],
-            )?
-            .iter()
-            .map(|r| StoredPlan {
-                id: r.text(0),
-                input_id: r.opt_int(1),
-                python: r.text(2),
-                platform_tag: r.text(3),
-                summary: parse_json(&r.text(4)),
-                body: serde_json::Value::Null,
-                created_ms: r.int(5),
-            })
-            .collect())
+        catalog::plans(self, limit_n, offset)
     }
 
     fn settings(&self) -> Result<Settings, QueueError> {
-        let rows = self.query("SELECT key, value FROM settings", &[])?;
-        let mut settings = Settings::default();
-        for row in rows {
-            let on = row.text(1) == "true";
-            match row.text(0).as_str() {
-                "auto_plan" => settings.auto_plan = on,
-                "auto_build" => settings.auto_build = on,
-                _ => {}
-            }
-        }
-        Ok(settings)
+        catalog::settings(self)
     }
 
     fn put_settings(&self, settings: &Settings) -> Result<(), QueueError> {
-        self.tx(|c| {
-            for (key, on) in [
-                ("auto_plan", settings.auto_plan),
-                ("auto_build", settings.auto_build),
-            ] {
-                c.execute(
-                    "INSERT INTO settings (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    &[key.into(), if on { "true" } else { "false" }.into()],
-                )?;
-            }
-            Ok(())
-        })
+        catalog::put_settings(self, settings)
     }
 
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError> {
-        let sha256 = file.sha256.to_ascii_lowercase();
-        self.tx(|c| {
-            // First come keeps the name: a published file is served as immutable, and
-            // hash-pinned installs must keep getting the bytes they pinned.
-            let inserted = c.execute(
-                &format!(
-                    "INSERT INTO published ({PUBLISHED_COLS}) VALUES \
-                     ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (filename) DO NOTHING"
-                ),
-                &[
-                    file.filename.clone().into(),
-                    normalize_name(&file.project).into(),
-                    file.version.clone().into(),
-                    sha256.clone().into(),
-                    file.size.into(),
-                    file.requires_python.clone().into(),
-                    file.metadata_sha256.clone().into(),
-                    file.origin.clone().into(),
-                    file.job_id.into(),
-                    self.now_ms().into(),
-                ],
-            )?;
-            if inserted == 1 {
-                return Ok(());
-            }
-            let existing = c.query(
-                "SELECT sha256 FROM published WHERE filename = $1",
-                &[file.filename.clone().into()],
-            )?;
-            match existing.first().map(|r| r.text(0)) {
-                Some(published) if published == sha256 => Ok(()),
-                Some(published) => Err(QueueError::Conflict(format!(
-                    "{} is already published with other content (sha256 {published}, this \
-                     one {sha256}); a published file never changes: publish it under a new \
-                     version or build number",
-                    file.filename
-                ))),
-                None => Err(QueueError::Conflict(format!(
-                    "{} was published and removed at the same time; publish it again",
-                    file.filename
-                ))),
-            }
-        })
+        catalog::publish(self, file)
     }
 
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError> {
-        Ok(self
-            .query(
-                &format!("SELECT {PUBLISHED_COLS} FROM published ORDER BY project, filename"),
-                &[],
-            )?
-            .iter()
-            .map(published_from_row)
-            .collect())
+        catalog::published(self)
     }
 
     fn published_generation(&self) -> Result<(i64, i64), QueueError> {
-        let rows = self.query(
-            "SELECT COUNT(*), CAST(COALESCE(MAX(created_ms), 0) AS BIGINT) FROM published",
-            &[],
-        )?;
-        Ok(rows.first().map(|r| (r.int(0), r.int(1))).unwrap_or((0, 0)))
+        catalog::published_generation(self)
     }
 
     fn add_hint(&self, pattern: &str, packages: &[String], note: &str) -> Result<Hint, QueueError> {
-        let packages_json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
-        let now = self.now_ms();
-        let rows = self.query(
-            "INSERT INTO hints (pattern, packages, note, created_ms) VALUES ($1, $2, $3, $4) \
-             RETURNING id",
-            &[
-                pattern.into(),
-                packages_json.into(),
-                note.into(),
-                now.into(),
-            ],
-        )?;
-        Ok(Hint {
-            id: rows.first().map(|r| r.int(0)).unwrap_or(0),
-            pattern: pattern.to_string(),
-            packages: packages.to_vec(),
-            note: note.to_string(),
-            created_ms: now,
-        })
+        catalog::add_hint(self, pattern, packages, note)
     }
 
     fn hints(&self) -> Result<Vec<Hint>, QueueError> {
-        Ok(self
-            .query(
-                "SELECT id, pattern, packages, note, created_ms FROM hints ORDER BY id",
-                &[],
-            )?
-            .iter()
-            .map(hint_from_row)
-            .collect())
+        catalog::hints(self)
     }
 
     fn update_hint(
@@ -1210,38 +686,10 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         packages: &[String],
         note: &str,
     ) -> Result<Hint, QueueError> {
-        let packages_json = serde_json::to_string(packages).unwrap_or_else(|_| "[]".into());
-        self.query(
-            "UPDATE hints SET pattern = $2, packages = $3, note = $4 WHERE id = $1 \
-             RETURNING id, pattern, packages, note, created_ms",
-            &[id.into(), pattern.into(), packages_json.into(), note.into()],
-        )?
-        .first()
-        .map(hint_from_row)
-        .ok_or_else(|| hint_not_found(id))
+        catalog::update_hint(self, id, pattern, packages, note)
     }
 
     fn delete_hint(&self, id: i64) -> Result<(), QueueError> {
-        match self.with_conn(|c| c.execute("DELETE FROM hints WHERE id = $1", &[id.into()]))? {
-            0 => Err(hint_not_found(id)),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn hint_from_row(r: &Row) -> Hint {
-    Hint {
-        id: r.int(0),
-        pattern: r.text(1),
-        packages: serde_json::from_str(&r.text(2)).unwrap_or_default(),
-        note: r.text(3),
-        created_ms: r.int(4),
-    }
-}
-
-fn hint_not_found(id: i64) -> QueueError {
-    QueueError::NotFound {
-        what: "hint",
-        id: id.to_string(),
+        catalog::delete_hint(self, id)
     }
 }
