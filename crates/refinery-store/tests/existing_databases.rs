@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use refinery_store::history::SCHEMA_VERSION;
 use refinery_store::queue::{JobStatus, PgQueue, SqliteQueue};
-use refinery_store::{Event, History, QueueStore};
+use refinery_store::{Event, EventKind, History, QueueStore};
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,7 +19,7 @@ fn fixture(name: &str) -> String {
 /// Rows of every history table, in the columns main's version 1 has.
 const HISTORY_ROWS: &str = r#"
 INSERT INTO events (timestamp, kind, package, package_key, version, run_id, detail, data)
-    VALUES ('2026-11-30T00:00:00Z', 'build_start', 'Six', 'six', '1.16.0', 'run-1',
+    VALUES ('2026-11-30T00:00:00Z', 'built', 'Six', 'six', '1.16.0', 'run-1',
             'made by main', '{"n": 1}');
 INSERT INTO attempts (timestamp, package, package_key, version, python_tag, platform,
         variant, attempt, status, duration_secs, log_path, hints, worker, run_id, detail)
@@ -53,10 +53,10 @@ fn check_history(history: &History) {
     assert_eq!(history.schema_version().unwrap(), SCHEMA_VERSION);
     let events = history.recent_events(10).unwrap();
     let made = events.iter().find(|e| e.id == 1).unwrap();
-    assert_eq!(made.kind.to_string(), "build_start");
+    assert_eq!(made.kind.to_string(), "built");
     assert_eq!(made.detail, "made by main");
     assert_eq!(made.data, serde_json::json!({ "n": 1 }));
-    let attempts = history.attempts_for("six", 10).unwrap();
+    let attempts = history.attempts_for(&"six".parse().unwrap(), 10).unwrap();
     assert_eq!(attempts.len(), 1, "{attempts:?}");
     assert_eq!(attempts[0].status.to_string(), "success");
     assert_eq!(attempts[0].duration_secs, 12.5);
@@ -67,7 +67,7 @@ fn check_history(history: &History) {
         Some(("six-1.16.0-py2.py3-none-any.whl".into(), "abc123".into()))
     );
     // Still writable after the upgrade.
-    history.record_event(&Event::new("scan", "after")).unwrap();
+    history.record_event(&Event::new(EventKind::Plan, "after")).unwrap();
     assert_eq!(history.recent_events(10).unwrap().len(), events.len() + 1);
 }
 
