@@ -67,7 +67,9 @@ fn check_history(history: &History) {
         Some(("six-1.16.0-py2.py3-none-any.whl".into(), "abc123".into()))
     );
     // Still writable after the upgrade.
-    history.record_event(&Event::new(EventKind::Plan, "after")).unwrap();
+    history
+        .record_event(&Event::new(EventKind::Plan, "after"))
+        .unwrap();
     assert_eq!(history.recent_events(10).unwrap().len(), events.len() + 1);
 }
 
