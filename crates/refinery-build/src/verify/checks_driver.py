@@ -31,7 +31,9 @@ os.dup2(1, 2)
 # Likewise a module inside a test package (a dotted part `tests`, `test` or `testing`)
 # that needs a module neither the wheel nor its installed requirements provide: that is
 # a test-only dependency (greenlet's `greenlet.tests` package imports psutil), which the
-# wheel's metadata rightly does not require. Every other module is still imported.
+# wheel's metadata rightly does not require. A module whose direct import is a circular
+# import in the package itself is imported again after the module that imports it.
+# Every other module is still imported.
 OPTIONAL_STDLIB = {"tkinter", "_tkinter", "turtle", "idlelib", "curses", "_curses", "readline", "dbm", "_gdbm"}
 TEST_PACKAGES = {"tests", "test", "testing"}
 
@@ -45,6 +47,22 @@ def missing_module(error):
             break
         error = error.__cause__ or error.__context__
     return ""
+
+
+def circular_importer(error, name, own):
+    # "cannot import name X from partially initialized module M": M's own initialization
+    # imported a module P of the package that imports X back from M. The package imports
+    # P first (scipy 1.16's _matfuncs_sqrtm before _matfuncs_sqrtm_triu, on every
+    # platform); that order is retried. P is the deepest frame of the package outside M.
+    if "partially initialized module" not in str(error):
+        return ""
+    importer, tb = "", error.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__") or ""
+        if module != name and module.split(".")[0] in own:
+            importer = module
+        tb = tb.tb_next
+    return importer
 
 
 def import_modules(names):
@@ -63,6 +81,15 @@ def import_modules(names):
             if missing and missing not in own and TEST_PACKAGES & set(name.split(".")[1:-1]):
                 print("[refinery-verify] not checked", name + ": a test module that needs", missing + ", a test-only dependency the wheel does not require", flush=True)
                 continue
+            importer = circular_importer(error, name, own)
+            if importer:
+                try:
+                    importlib.import_module(importer)
+                    module = importlib.import_module(name)
+                    print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), "after", importer + ": imported first, it is a circular import in the package itself", flush=True)
+                    continue
+                except BaseException:
+                    pass
             traceback.print_exc()
             print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)
             failed.append(name)

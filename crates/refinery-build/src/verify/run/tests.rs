@@ -475,3 +475,25 @@ fn a_failed_native_install_falls_back_to_pip_and_says_why() {
     assert!(log.contains("the native install failed"), "{log}");
     let _ = std::fs::remove_dir_all(work.parent().unwrap());
 }
+
+#[test]
+fn a_module_whose_direct_import_is_circular_is_imported_after_its_importer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("__init__.py"), "").unwrap();
+    // scipy 1.16's shape: `triu` imports `sqrtm` first thing, `sqrtm` takes a name from
+    // `triu`: importing `triu` first fails on every platform, `sqrtm` first works.
+    std::fs::write(pkg.join("triu.py"), "import pkg.sqrtm\nX = 1\n").unwrap();
+    std::fs::write(pkg.join("sqrtm.py"), "from pkg.triu import X\n").unwrap();
+    // A cycle that fails in either order stays a failure.
+    std::fs::write(pkg.join("c.py"), "from pkg.d import Y\nZ = 1\n").unwrap();
+    std::fs::write(pkg.join("d.py"), "from pkg.c import Z\nY = 1\n").unwrap();
+    let (text, code) = import_with_driver(dir.path(), "", &["pkg", "pkg.triu", "pkg.c"]);
+    assert!(
+        text.contains("imported pkg.triu from") && text.contains("after pkg.sqrtm: imported first"),
+        "{text}"
+    );
+    assert!(text.contains("cannot import pkg.c"), "{text}");
+    assert_eq!(code, Some(1), "{text}");
+}
