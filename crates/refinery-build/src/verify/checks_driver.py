@@ -27,7 +27,8 @@ os.dup2(1, 2)
 # Imports (the `import` part): each module named; a module that needs a part of the
 # standard library this Python was built or packaged without (Debian ships `tkinter`
 # apart, as `python3-tk`; Pillow's `_imagingtk` imports it, matplotlib's `_tkagg` raises
-# its own ImportError from tkinter's) is reported not checked instead of failed: the wheel is not at fault, and a user's Python may have it.
+# its own ImportError from tkinter's) is reported not checked instead of failed: the
+# wheel is not at fault, and a user's Python may have it.
 # Likewise a module inside a test package (a dotted part `tests`, `test` or `testing`)
 # that needs a module neither the wheel nor its installed requirements provide: that is
 # a test-only dependency (greenlet's `greenlet.tests` package imports psutil), which the
