@@ -221,6 +221,18 @@ impl From<PublishError> for ApiError {
     }
 }
 
+/// True if the request announces a body: a non-zero `Content-Length` or any
+/// `Transfer-Encoding` (RFC 9112 §6.1).
+fn request_has_body(req: &Request<Body>) -> bool {
+    let headers = req.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
 fn code_for(status: StatusCode) -> &'static str {
     match status {
         StatusCode::BAD_REQUEST => "bad_request",
@@ -241,11 +253,22 @@ fn code_for(status: StatusCode) -> &'static str {
 
 /// Turns every non-JSON error response (framework rejections: bad JSON, bad paths, too
 /// large bodies, wrong methods) into the JSON error shape.
+///
+/// An error answer to a request that carried a body also says `Connection: close`: the
+/// handler may have stopped reading the body (a full disk, a size limit), hyper then
+/// closes the connection, and a client that had put it back in its pool would send its
+/// next request into a closed socket (RFC 9112 §9.6).
 pub async fn json_errors(req: Request<Body>, next: Next) -> Response {
-    let response = next.run(req).await;
+    let had_body = request_has_body(&req);
+    let mut response = next.run(req).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
+    }
+    if had_body {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let is_json = response
         .headers()
