@@ -72,6 +72,20 @@ impl Fixes {
                 self.packages.dedup();
                 self.packages.len() != before
             }
+            HintAction::Env { name, value } if is_list_variable(name) => {
+                let current = self.env.entry(name.clone()).or_default();
+                let mut changed = false;
+                for item in value.split_whitespace() {
+                    if !current.split_whitespace().any(|have| have == item) {
+                        if !current.is_empty() {
+                            current.push(' ');
+                        }
+                        current.push_str(item);
+                        changed = true;
+                    }
+                }
+                changed
+            }
             HintAction::Env { name, value } => {
                 if self.env.contains_key(name) {
                     return false;
@@ -123,6 +137,12 @@ impl Fixes {
     pub fn describe(&self) -> Vec<String> {
         self.actions().iter().map(ToString::to_string).collect()
     }
+}
+
+/// True for the variables pip reads as a whitespace-separated list (an append option):
+/// two hints' values add up instead of the first one winning.
+fn is_list_variable(name: &str) -> bool {
+    name == "PIP_CONFIG_SETTINGS"
 }
 
 /// Why a recipe from outside was refused; each names the offending value.
@@ -286,6 +306,22 @@ mod tests {
         let old: Fixes =
             serde_json::from_str(r#"{"packages":["libffi-dev"],"env":{},"hints":["h"]}"#).unwrap();
         assert_eq!(old.packages, ["libffi-dev"]);
+    }
+
+    #[test]
+    fn config_settings_of_two_hints_add_up() {
+        let settings = |value: &str| HintAction::Env {
+            name: "PIP_CONFIG_SETTINGS".into(),
+            value: value.into(),
+        };
+        let mut fixes = Fixes::default();
+        assert!(fixes.apply(&settings("setup-args=-Da=1 setup-args=-Db=2")));
+        assert!(fixes.apply(&settings("setup-args=-Db=2 setup-args=-Dc=3")));
+        assert!(!fixes.apply(&settings("setup-args=-Da=1")));
+        assert_eq!(
+            fixes.env["PIP_CONFIG_SETTINGS"],
+            "setup-args=-Da=1 setup-args=-Db=2 setup-args=-Dc=3"
+        );
     }
 
     #[test]
