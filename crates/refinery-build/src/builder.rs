@@ -561,6 +561,47 @@ struct NativeStep<'a> {
 }
 
 impl NativeStep<'_> {
+    /// The cross-file property naming the target's numpy, unpacked into the cross folder,
+    /// when the sdist builds against numpy and the run has built one for the target
+    /// (see [`crate::native_frontend::target_numpy`]); none otherwise.
+    fn target_numpy(
+        &self,
+        cross: &Path,
+        log: &Log,
+    ) -> Result<Vec<(&'static str, String)>, NativeError> {
+        use crate::native_frontend::target_numpy;
+        let requires = refinery_plan::build_requires::read_build_requires(self.request.sdist)
+            .unwrap_or_default();
+        let Some(requirement) = target_numpy::numpy_requirement(&requires) else {
+            return Ok(Vec::new());
+        };
+        let Some(wheel) = target_numpy::find_wheel(
+            &self.settings.wheels_dir,
+            &self.settings.target,
+            &requirement,
+        ) else {
+            log.line(&format!(
+                "[refinery] meson-python: no numpy wheel for the target among the run's wheels matches {requirement}: the build sees the host's numpy"
+            ));
+            return Ok(Vec::new());
+        };
+        let include = target_numpy::unpack(&wheel, &cross.join(target_numpy::DIR))
+            .map_err(|e| NativeError::Fallback(e.to_string()))?;
+        let guest = format!(
+            "{}/{}/{}/{}",
+            self.build_root,
+            crate::native_frontend::CROSS_DIR,
+            target_numpy::DIR,
+            include.display()
+        );
+        log.line(&format!(
+            "[refinery] meson-python: the target's numpy {} (headers, static libraries, f2py sources) as {} = {guest}",
+            wheel.file_name().unwrap_or_default().to_string_lossy(),
+            target_numpy::PROPERTY
+        ));
+        Ok(vec![(target_numpy::PROPERTY, guest)])
+    }
+
     /// Build with the host's CPython in the same sandbox, compilers and settings as the
     /// emulated step (`build_env`, `build_mounts`), and check the wheel.
     fn run(
@@ -587,8 +628,12 @@ impl NativeStep<'_> {
         .map_err(|e| fallback(e.to_string()))?;
         if crate::native_frontend::is_meson_python(self.request.sdist) {
             use crate::native_frontend::meson;
-            std::fs::write(cross.join(meson::CROSS_FILE), meson::cross_file(build_env))
-                .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
+            let properties = self.target_numpy(&cross, log)?;
+            std::fs::write(
+                cross.join(meson::CROSS_FILE),
+                meson::cross_file(build_env, &properties),
+            )
+            .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
             frontend.config_setting(&meson::setup_args(&format!(
                 "{root}/{}/{}",
                 crate::native_frontend::CROSS_DIR,

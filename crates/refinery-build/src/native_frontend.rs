@@ -610,6 +610,7 @@ fn backend_of(pyproject: &str) -> Option<String> {
 
 pub mod host_tree;
 pub mod meson;
+pub mod target_numpy;
 
 #[cfg(test)]
 mod tests;

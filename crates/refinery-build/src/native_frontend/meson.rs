@@ -40,7 +40,9 @@ const BINARIES: &[(&str, &str, &str)] = &[
 /// variables: a `CC` set by the Zig toolchain wins over the default names, which the
 /// accelerator binds to the s390x cross tools inside the sandbox). A value with several
 /// words (`CC="ccache gcc"`) becomes a meson array, split as a POSIX shell would.
-pub fn cross_file(env: &[(String, String)]) -> String {
+/// `properties` are more `[properties]` entries (name, string value), e.g.
+/// [`super::target_numpy::PROPERTY`].
+pub fn cross_file(env: &[(String, String)], properties: &[(&str, String)]) -> String {
     let lookup = |key: &str| {
         env.iter()
             .rev()
@@ -62,15 +64,20 @@ pub fn cross_file(env: &[(String, String)]) -> String {
          needs_exe_wrapper = false\n\
          longdouble_format = '{S390X_LONGDOUBLE_FORMAT}'\n"
     ));
+    for (name, value) in properties {
+        text.push_str(&format!("{name} = {}\n", meson_string(value)));
+    }
     text
+}
+
+/// `'text'` with meson's string escapes (`\\`, `\'`).
+fn meson_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// `['a', 'b']` with meson's string escapes (`\\`, `\'`).
 fn meson_array(words: &[String]) -> String {
-    let quoted: Vec<String> = words
-        .iter()
-        .map(|w| format!("'{}'", w.replace('\\', "\\\\").replace('\'', "\\'")))
-        .collect();
+    let quoted: Vec<String> = words.iter().map(|w| meson_string(w)).collect();
     format!("[{}]", quoted.join(", "))
 }
 

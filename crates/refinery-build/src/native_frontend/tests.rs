@@ -416,7 +416,8 @@ fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers(
         ),
         ("AR".to_string(), String::new()),
     ];
-    let text = meson::cross_file(&env);
+    let numpy = "/build/cross/target-numpy/numpy/_core/include".to_string();
+    let text = meson::cross_file(&env, &[("numpy-include-dir", numpy)]);
     for line in [
         "c = ['/opt/zig/bin/s390x-linux-gnu-gcc']",
         "cpp = ['ccache', '/opt/zig/bin/s390x-linux-gnu-g++']",
@@ -429,11 +430,12 @@ fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers(
         "endian = 'big'",
         "needs_exe_wrapper = false",
         "longdouble_format = 'IEEE_QUAD_BE'",
+        "numpy-include-dir = '/build/cross/target-numpy/numpy/_core/include'",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
     }
     // Quotes and backslashes survive meson's string syntax.
-    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())]);
+    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())], &[]);
     assert!(quoted.contains(r"c = ['/a b/it\'s\\cc']"), "{quoted}");
     assert_eq!(
         meson::setup_args("/build/cross/meson-cross.ini"),
