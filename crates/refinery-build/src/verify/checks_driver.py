@@ -89,7 +89,8 @@ def import_modules(names):
                     module = importlib.import_module(name)
                     print("[refinery-verify] imported", name, "from", getattr(module, "__file__", "?"), "after", importer + ": imported first, it is a circular import in the package itself", flush=True)
                     continue
-                except BaseException:
+                except Exception:
+                    # The retry failed too: report the first import's error.
                     pass
             traceback.print_exc()
             print("[refinery-verify] cannot import", name + ":", type(error).__name__, error, flush=True)
