@@ -287,13 +287,19 @@ fn markupsafe_2_1_5_built_from_its_sdist_passes_the_sdists_tests_with_pytest() {
             "tests:pytest passed"
         ]
     );
+    // The host's uv installed pytest beside the wheel: no emulated pip (issue 18).
+    let install = check_named(e, "tests:install-pytest");
+    assert!(
+        install["detail"].as_str().unwrap().starts_with("native:"),
+        "{install}"
+    );
     let pytest = check_named(e, "tests:pytest");
     let detail = pytest["detail"].as_str().unwrap();
     let passed: u32 = regex_lite_number(detail, " passed").unwrap_or_else(|| panic!("{pytest}"));
     assert!(passed >= 50, "{pytest}");
     eprintln!(
-        "markupsafe 2.1.5 tests:pytest: {detail} ({} s)",
-        pytest["duration_secs"]
+        "markupsafe 2.1.5 tests:install-pytest {} s, tests:pytest: {detail} ({} s)",
+        install["duration_secs"], pytest["duration_secs"]
     );
     assert!(!detail.contains("failed"), "{pytest}");
     // Both implementations ran: the C speedups and the pure Python one.

@@ -117,9 +117,48 @@ impl NativeInstall {
         find_links: &[PathBuf],
         no_deps: bool,
     ) -> Command {
+        let mut cmd = self.base_command(site);
+        cmd.args(["--no-index", "--offline", "--no-cache"]);
+        for dir in find_links {
+            cmd.arg("--find-links").arg(dir);
+        }
+        if no_deps {
+            cmd.arg("--no-deps");
+        }
+        cmd.arg(wheel);
+        cmd
+    }
+
+    /// `uv pip install` of `requirement` from the index the run's pip settings `pip_env`
+    /// name (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, `PIP_TRUSTED_HOST`, given to uv as
+    /// `UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, `UV_INSECURE_HOST`), wheels only, into `site`
+    /// beside what is installed there.
+    pub fn index_command(
+        &self,
+        site: &Path,
+        requirement: &str,
+        pip_env: &[(String, String)],
+    ) -> Command {
+        let mut cmd = self.base_command(site);
+        cmd.args(["--only-binary", ":all:"]);
+        for (pip, uv) in [
+            ("PIP_INDEX_URL", "UV_INDEX_URL"),
+            ("PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"),
+            ("PIP_TRUSTED_HOST", "UV_INSECURE_HOST"),
+        ] {
+            if let Some((_, value)) = pip_env.iter().rev().find(|(k, _)| k == pip) {
+                cmd.env(uv, value);
+            }
+        }
+        cmd.arg(requirement);
+        cmd
+    }
+
+    /// What every install runs with: the target's platform and version, `--target site`,
+    /// bytecode by the host CPython (or none), copies not links, no user settings.
+    fn base_command(&self, site: &Path) -> Command {
         let mut cmd = Command::new(&self.uv);
-        cmd.args(["pip", "install", "--no-config", "--no-index", "--offline"])
-            .args(["--no-cache", "--link-mode", "copy"]);
+        cmd.args(["pip", "install", "--no-config", "--link-mode", "copy"]);
         match &self.bytecode_python {
             Some(python) => cmd.arg("--compile-bytecode").arg("--python").arg(python),
             None => cmd.arg("--no-compile"),
@@ -130,20 +169,51 @@ impl NativeInstall {
             .arg(&self.python_version)
             .arg("--target")
             .arg(site);
-        for dir in find_links {
-            cmd.arg("--find-links").arg(dir);
-        }
-        if no_deps {
-            cmd.arg("--no-deps");
-        }
         // Settings of the user's uv must not change what verification installs.
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("UV_") {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("NO_COLOR", "1").arg(wheel);
+        cmd.env("NO_COLOR", "1");
         cmd
+    }
+
+    /// Install `requirement` (e.g. `pytest` for the sdist's test suite) from the index
+    /// into `<work>/verify-site`, beside the wheel [`NativeInstall::install`] put there,
+    /// its scripts pointed at `venv_python`.
+    ///
+    /// # Errors
+    /// [`InstallError`], as for [`NativeInstall::install`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn install_from_index(
+        &self,
+        work: &Path,
+        requirement: &str,
+        pip_env: &[(String, String)],
+        venv_python: &str,
+        limit: Duration,
+        stop: Option<&AtomicBool>,
+        log: &Log,
+    ) -> Result<(), InstallError> {
+        let site = work.join(SITE_DIR);
+        log.line(&format!(
+            "[refinery-verify] native install: {} pip install --only-binary :all: --python-platform {} --python-version {} --target {} {requirement}",
+            self.uv.display(),
+            self.python_platform,
+            self.python_version,
+            site.display(),
+        ));
+        self.execute(
+            self.index_command(&site, requirement, pip_env),
+            limit,
+            stop,
+            log,
+        )?;
+        point_scripts_at(&site, venv_python).map_err(|source| InstallError::Scripts {
+            bin: site.join("bin"),
+            source,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -167,6 +237,17 @@ impl NativeInstall {
             if no_deps { " --no-deps" } else { "" },
             wheel.display()
         ));
+        self.execute(cmd, limit, stop, log)
+    }
+
+    /// Run one uv command with its lines in `log`, killed at `limit` or on `stop`.
+    fn execute(
+        &self,
+        cmd: Command,
+        limit: Duration,
+        stop: Option<&AtomicBool>,
+        log: &Log,
+    ) -> Result<(), InstallError> {
         let offset = std::fs::metadata(log.path()).map_or(0, |m| m.len());
         match run_logged(cmd, log, Some(limit), stop) {
             Ok(Outcome::Success) => Ok(()),

@@ -216,26 +216,8 @@ fn sdist_suite(
         "[refinery] verify: the sdist's {}/ folder ({} files) with pytest",
         found.folder, found.files
     ));
-    let python = sandbox.runner.python();
     let venv = format!("{}/venv", sandbox.work_guest);
-    let install = run_check_with(
-        sandbox,
-        "tests:install-pytest",
-        vec![
-            python,
-            "-m".into(),
-            "pip".into(),
-            "--python".into(),
-            format!("{venv}/bin/python"),
-            "install".into(),
-            "--only-binary".into(),
-            ":all:".into(),
-            "pytest".into(),
-        ],
-        limit,
-        true,
-        log,
-    );
+    let install = install_pytest(sandbox, limit, log);
     if install.outcome != CheckOutcome::Passed {
         return vec![install];
     }
@@ -277,6 +259,71 @@ fn sdist_suite(
         }
     }
     vec![install, run]
+}
+
+/// The `tests:install-pytest` check: pytest from the configured index as a wheel, by the
+/// host's uv into the folder the wheel was installed in natively (no emulated code), else
+/// (no native install, or it failed: the detail says why) by the environment's pip.
+fn install_pytest(sandbox: &Sandbox<'_>, limit: Duration, log: &Log) -> CheckResult {
+    const NAME: &str = "tests:install-pytest";
+    let started = Instant::now();
+    let site_in_use = sandbox.work_host.join(super::native::SITE_DIR).is_dir();
+    let mut why_emulated = None;
+    if let Some(native) = sandbox.native.as_ref().filter(|_| site_in_use) {
+        log.line(&format!(
+            "[refinery-verify] --- {NAME} (limit {} s) ---",
+            limit.as_secs()
+        ));
+        match native.install_from_index(
+            &sandbox.work_host,
+            "pytest",
+            &sandbox.env,
+            &venv_python(sandbox),
+            limit,
+            sandbox.stop,
+            log,
+        ) {
+            Ok(()) => {
+                log.line(&format!("[refinery-verify] {NAME}: passed"));
+                return CheckResult {
+                    name: NAME.into(),
+                    outcome: CheckOutcome::Passed,
+                    detail: native.describe(),
+                    evidence: Vec::new(),
+                    duration_secs: tenths(started.elapsed()),
+                };
+            }
+            Err(why) => {
+                log.line(&format!(
+                    "[refinery-verify] the native install of pytest failed, the environment's pip installs it instead: {why}"
+                ));
+                why_emulated = Some(why);
+            }
+        }
+    }
+    let venv = format!("{}/venv", sandbox.work_guest);
+    let mut check = run_check_with(
+        sandbox,
+        NAME,
+        vec![
+            sandbox.runner.python(),
+            "-m".into(),
+            "pip".into(),
+            "--python".into(),
+            format!("{venv}/bin/python"),
+            "install".into(),
+            "--only-binary".into(),
+            ":all:".into(),
+            "pytest".into(),
+        ],
+        limit,
+        true,
+        log,
+    );
+    if let Some(why) = why_emulated {
+        check.detail = format!("emulated: the host's uv could not install it: {why}");
+    }
+    check
 }
 
 /// Whether pytest's summary counts errors (collection or fixture errors) but no failed
@@ -389,6 +436,8 @@ fn install(
                 log.line(&format!(
                     "[refinery-verify] the native install failed, the environment's pip installs instead: {why}"
                 ));
+                // Not half a site dir that later steps would take for the native one.
+                let _ = std::fs::remove_dir_all(sandbox.work_host.join(super::native::SITE_DIR));
                 Some(why)
             }
         },
