@@ -437,6 +437,9 @@ pub fn attempt(
         (built.clone(), false)
     } else {
         let mut cmd = Command::new(&settings.auditwheel);
+        if let Some(path) = crate::shims::path_with_dir_of(&settings.auditwheel) {
+            cmd.env("PATH", path);
+        }
         cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
             .arg(dir.0.join("repaired"))
             .arg(&built);

@@ -25,6 +25,7 @@ pub mod runner;
 pub mod rust_toolchain;
 pub mod sbom;
 pub mod schedule;
+pub mod shims;
 pub mod variants;
 pub mod verify;
 pub mod wheel_inspect;
