@@ -27,7 +27,9 @@ pub(crate) const PG_MIGRATION_LOCK: i64 = 0x5246_4E4D;
 #[derive(Debug)]
 pub(crate) struct Migration {
     pub sqlite: &'static str,
-    pub postgres: &'static str,
+    /// PostgreSQL's own text; `None`: the SQLite text in PostgreSQL's spelling
+    /// ([`postgres_spelling`]).
+    pub postgres: Option<&'static str>,
 }
 
 impl Migration {
@@ -35,9 +37,50 @@ impl Migration {
     pub(crate) const fn same(sql: &'static str) -> Self {
         Migration {
             sqlite: sql,
-            postgres: sql,
+            postgres: Some(sql),
         }
     }
+
+    /// A step written once, in SQLite's spelling, whose PostgreSQL text differs only in
+    /// the integer types ([`postgres_spelling`]).
+    pub(crate) const fn portable(sqlite: &'static str) -> Self {
+        Migration {
+            sqlite,
+            postgres: None,
+        }
+    }
+
+    /// The text PostgreSQL runs.
+    pub(crate) fn postgres_text(&self) -> std::borrow::Cow<'static, str> {
+        match self.postgres {
+            Some(text) => text.into(),
+            None => postgres_spelling(self.sqlite).into(),
+        }
+    }
+}
+
+/// SQLite DDL in PostgreSQL's spelling: `INTEGER PRIMARY KEY AUTOINCREMENT` is
+/// `BIGSERIAL PRIMARY KEY`, and every other `INTEGER` (SQLite's are 64-bit) is `BIGINT`.
+/// Only whole words change; nothing else (SQLite's "Datatypes" and PostgreSQL's
+/// "Numeric Types" chapters).
+pub(crate) fn postgres_spelling(sqlite: &str) -> String {
+    let serial = sqlite.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY");
+    let mut out = String::with_capacity(serial.len());
+    let mut rest = serial.as_str();
+    while let Some(at) = rest.find("INTEGER") {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + "INTEGER".len()..].chars().next();
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        out.push_str(&rest[..at]);
+        out.push_str(if word(before) || word(after) {
+            "INTEGER"
+        } else {
+            "BIGINT"
+        });
+        rest = &rest[at + "INTEGER".len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A store's schema: its migrations and how each backend records them.
@@ -221,7 +264,7 @@ pub(crate) fn migrate_postgres(
             return Err(MigrateError::TooNew { found, supported });
         }
         for (i, migration) in schema.migrations.iter().enumerate().skip(found as usize) {
-            conn.batch(migration.postgres)?;
+            conn.batch(&migration.postgres_text())?;
             conn.execute(
                 &format!("INSERT INTO {table} (version) VALUES ($1)"),
                 &[Value::Int(i as i64 + 1)],
@@ -241,4 +284,21 @@ pub(crate) fn migrate_postgres(
 /// `name` as a PostgreSQL identifier.
 pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_spelling;
+
+    #[test]
+    fn sqlite_integers_are_spelled_for_postgres_as_whole_words_only() {
+        assert_eq!(
+            postgres_spelling(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,\n\
+                 m INTEGER, INTEGERS TEXT, x_INTEGER TEXT, note TEXT DEFAULT 'INTEGERx');"
+            ),
+            "CREATE TABLE t (id BIGSERIAL PRIMARY KEY, n BIGINT NOT NULL,\n\
+             m BIGINT, INTEGERS TEXT, x_INTEGER TEXT, note TEXT DEFAULT 'INTEGERx');"
+        );
+    }
 }

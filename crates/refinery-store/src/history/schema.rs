@@ -69,7 +69,8 @@ pub(super) static SCHEMA: Schema = Schema {
 
     PRAGMA application_id = 1380339289;
     "#,
-            postgres: r#"
+            postgres: Some(
+                r#"
     CREATE TABLE events (
         id          BIGSERIAL PRIMARY KEY,
         timestamp   TEXT NOT NULL,
@@ -125,6 +126,7 @@ pub(super) static SCHEMA: Schema = Schema {
         recorded_at TEXT NOT NULL
     );
 "#,
+            ),
         },
         // 2: the environment (base, or base+layer) each attempt ran in.
         Migration::same("ALTER TABLE attempts ADD COLUMN environment TEXT;"),

@@ -1,5 +1,6 @@
-//! The queue's schema: one list of migrations, each with its SQLite and PostgreSQL text,
-//! applied by the storage layer ([`crate::db`]) when the queue opens.
+//! The queue's schema: one list of migrations, each with its SQLite and PostgreSQL text
+//! (written once where they differ only in the integer types), applied by the storage
+//! layer ([`crate::db`]) when the queue opens.
 
 use crate::db::{Migration, Schema};
 
@@ -13,8 +14,10 @@ pub(super) static SCHEMA: Schema = Schema {
     pg_table: "refinery_queue_schema",
     migrations: &[
         // 1: jobs, their logs, workers, inputs, plans, settings, the index, hints.
-        Migration {
-            sqlite: r#"
+        // Written once: PostgreSQL reads it with its own integer types
+        // (`Migration::portable`).
+        Migration::portable(
+            r#"
     CREATE TABLE jobs (
         id               INTEGER PRIMARY KEY AUTOINCREMENT,
         package          TEXT NOT NULL,
@@ -113,106 +116,7 @@ pub(super) static SCHEMA: Schema = Schema {
         created_ms INTEGER NOT NULL
     );
 "#,
-            postgres: r#"
-    CREATE TABLE jobs (
-        id               BIGSERIAL PRIMARY KEY,
-        package          TEXT NOT NULL,
-        package_key      TEXT NOT NULL,
-        version          TEXT NOT NULL,
-        python           TEXT NOT NULL,
-        platform_tag     TEXT NOT NULL,
-        recipe           TEXT NOT NULL DEFAULT '{}',
-        status           TEXT NOT NULL,
-        priority         BIGINT NOT NULL DEFAULT 0,
-        attempt          BIGINT NOT NULL DEFAULT 0,
-        restarts         BIGINT NOT NULL DEFAULT 0,
-        lease_owner      TEXT,
-        lease_expires_ms BIGINT,
-        heartbeat_ms     BIGINT,
-        cancel_requested BIGINT NOT NULL DEFAULT 0,
-        plan_id          TEXT,
-        input_id         BIGINT,
-        detail           TEXT NOT NULL DEFAULT '',
-        result           TEXT NOT NULL DEFAULT 'null',
-        log_bytes        BIGINT NOT NULL DEFAULT 0,
-        created_ms       BIGINT NOT NULL,
-        updated_ms       BIGINT NOT NULL,
-        started_ms       BIGINT,
-        finished_ms      BIGINT
-    );
-    CREATE INDEX jobs_claim ON jobs (status, priority DESC, id);
-    CREATE INDEX jobs_by_package ON jobs (package_key, version, id);
-    CREATE INDEX jobs_by_plan ON jobs (plan_id);
-
-    CREATE TABLE job_logs (
-        id         BIGSERIAL PRIMARY KEY,
-        job_id     BIGINT NOT NULL,
-        seq        BIGINT NOT NULL,
-        attempt    BIGINT NOT NULL,
-        created_ms BIGINT NOT NULL,
-        data       TEXT NOT NULL,
-        UNIQUE (job_id, seq)
-    );
-
-    CREATE TABLE workers (
-        id           TEXT PRIMARY KEY,
-        host         TEXT NOT NULL DEFAULT '',
-        last_seen_ms BIGINT NOT NULL,
-        current_job  BIGINT
-    );
-
-    CREATE TABLE inputs (
-        id         BIGSERIAL PRIMARY KEY,
-        kind       TEXT NOT NULL,
-        filename   TEXT NOT NULL,
-        path       TEXT NOT NULL,
-        size       BIGINT NOT NULL,
-        sha256     TEXT NOT NULL,
-        status     TEXT NOT NULL,
-        plan_id    TEXT,
-        error      TEXT NOT NULL DEFAULT '',
-        created_ms BIGINT NOT NULL,
-        updated_ms BIGINT NOT NULL
-    );
-
-    CREATE TABLE plans (
-        id           TEXT PRIMARY KEY,
-        input_id     BIGINT,
-        python       TEXT NOT NULL,
-        platform_tag TEXT NOT NULL,
-        summary      TEXT NOT NULL,
-        body         TEXT NOT NULL,
-        created_ms   BIGINT NOT NULL
-    );
-
-    CREATE TABLE settings (
-        key   TEXT PRIMARY KEY,
-        value TEXT NOT NULL
-    );
-
-    CREATE TABLE published (
-        filename        TEXT PRIMARY KEY,
-        project         TEXT NOT NULL,
-        version         TEXT NOT NULL,
-        sha256          TEXT NOT NULL,
-        size            BIGINT NOT NULL,
-        requires_python TEXT,
-        metadata_sha256 TEXT,
-        origin          TEXT NOT NULL,
-        job_id          BIGINT,
-        created_ms      BIGINT NOT NULL
-    );
-    CREATE INDEX published_by_project ON published (project);
-
-    CREATE TABLE hints (
-        id         BIGSERIAL PRIMARY KEY,
-        pattern    TEXT NOT NULL,
-        packages   TEXT NOT NULL,
-        note       TEXT NOT NULL DEFAULT '',
-        created_ms BIGINT NOT NULL
-    );
-"#,
-        },
+        ),
         Migration::same(MIGRATION_ONE_ACTIVE_JOB),
         Migration::same(MIGRATION_CLAIMABLE_INDEX),
     ],
@@ -249,3 +153,20 @@ const MIGRATION_CLAIMABLE_INDEX: &str = r#"
     CREATE INDEX jobs_claimable ON jobs (priority DESC, id)
         WHERE status IN ('pending', 'retry');
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::SCHEMA;
+
+    /// The first migration, written once, still creates on PostgreSQL what its own
+    /// PostgreSQL text created (frozen in the existing-databases fixture).
+    #[test]
+    fn the_portable_first_migration_is_the_postgres_text_it_replaced() {
+        let frozen = include_str!("../../tests/fixtures/main-schema/postgres-v2-v3.sql");
+        let words = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let derived = words(&SCHEMA.migrations[0].postgres_text());
+        assert!(derived.contains("id BIGSERIAL PRIMARY KEY"), "{derived}");
+        assert!(!derived.contains("INTEGER"), "{derived}");
+        assert!(words(frozen).contains(&derived), "{derived}");
+    }
+}
