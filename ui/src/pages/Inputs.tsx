@@ -4,7 +4,7 @@ import { useActions } from '../lib/actions';
 import { refreshAll, useApi } from '../lib/hooks';
 import { fmtBytes, fmtTime } from '../lib/format';
 import { Link, planPath } from '../lib/router';
-import type { Job, PendingInput, Settings } from '../lib/types';
+import type { InputsReply, Job, PendingInput, QueueList, Settings } from '../lib/types';
 import { Card, ErrorBox, StatusBadge, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -41,9 +41,9 @@ export function inputState(input: Pick<PendingInput, 'status' | 'plan_id'>, jobs
 }
 
 export function Inputs() {
-  const inputs = useApi<{ inputs: PendingInput[] }>('/api/pending-inputs?limit=1000', 3000);
+  const inputs = useApi<InputsReply>('/api/pending-inputs?limit=1000', 3000);
   const settings = useApi<Settings>('/api/settings');
-  const queue = useApi<{ jobs: Job[] }>('/api/queue?limit=1000', 5000);
+  const queue = useApi<QueueList>('/api/queue?limit=1000', 5000);
   const actions = useActions();
   const toast = useToast();
   const fileRef = useRef<HTMLInputElement>(null);
