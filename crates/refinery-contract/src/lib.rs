@@ -18,6 +18,7 @@
 //! * [`hints`]: the hint catalog and the hints added through the API.
 //! * [`plans`]: pending inputs and plans.
 //! * [`logs`]: log chunks.
+//! * [`session`]: what the browser's token cookie gives.
 
 pub mod hints;
 pub mod history;
@@ -26,6 +27,7 @@ pub mod plans;
 pub mod queue;
 pub mod replies;
 pub mod requests;
+pub mod session;
 pub mod worker;
 
 pub use hints::{CatalogHint, HintCatalog, HintReply, HintValidation, HintsReply};
@@ -34,7 +36,10 @@ pub use history::{
     TopFailures, TopSlowest, VerificationBadge,
 };
 pub use logs::LogChunks;
-pub use plans::{InputPlanReply, InputReply, InputsReply, PlanEnqueued, PlanReply, PlansReply};
+pub use plans::{
+    InputPlanReply, InputReply, InputUploaded, InputsReply, PlanEnqueued, PlanReply, PlansReply,
+    ScanDecision,
+};
 pub use queue::{
     Cleared, EnqueueReply, QueueList, QueueStatsReply, Retried, WorkerState, WorkerView,
     WorkersReply,
@@ -43,6 +48,7 @@ pub use replies::{Done, ErrorBody, ErrorDetail, Health};
 pub use requests::{
     EnqueueRequest, HintRequest, IdsRequest, NodeRequest, Settings, SettingsPatch, TokenRequest,
 };
+pub use session::{Access, SessionSet, SessionState};
 pub use worker::{
     AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, DrainTriggered, HeartbeatReply,
     HistoryRecorded, HistoryRequest, JobReply, LogAppended, LogRequest, PublishedReply, WheelQuery,

@@ -57,3 +57,29 @@ pub struct PlanEnqueued {
     /// finished).
     pub created: u64,
 }
+
+/// The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload` (`201`):
+/// the stored input; for a wheel also what the scan decided about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InputUploaded {
+    pub input: PendingInput,
+    /// Wheels only: `reuse` (works on the target as it is) or `rebuild`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub decision: Option<ScanDecision>,
+    /// Wheels only: why the scan decided so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+    /// `AUTO_PLAN` is on: planning the input started.
+    pub auto_plan: bool,
+}
+
+/// What the scan decided about a wheel (`refinery_plan::Decision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanDecision {
+    Reuse,
+    Rebuild,
+    Invalid,
+}

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use refinery_contract::{
-    DrainTriggered, EventsPage, HintValidation, HistoryRecorded, InputPlanReply, LogChunks,
-    PackageRow, PlanEnqueued, StatusCounts, WorkerState, WorkerView,
+    Access, DrainTriggered, EventsPage, HintValidation, HistoryRecorded, InputPlanReply,
+    InputUploaded, LogChunks, PackageRow, PlanEnqueued, ScanDecision, SessionSet, SessionState,
+    StatusCounts, WorkerState, WorkerView,
 };
 use refinery_store::queue::{InputStatus, JobStatus, PendingInput, WorkerInfo};
 use refinery_store::{AttemptStatus, EventKind};
@@ -58,6 +59,26 @@ fn optional_keys_are_left_out_where_the_literals_left_them_out() {
     assert_eq!(
         wire(&planning),
         json!({"input": wire(&input()), "planning": true})
+    );
+    let requirements = InputUploaded {
+        input: input(),
+        decision: None,
+        reason: None,
+        auto_plan: false,
+    };
+    assert_eq!(
+        wire(&requirements),
+        json!({"input": wire(&input()), "auto_plan": false})
+    );
+    let wheel = InputUploaded {
+        decision: Some(ScanDecision::Rebuild),
+        reason: Some("no s390x wheel".into()),
+        ..requirements
+    };
+    assert_eq!(
+        wire(&wheel),
+        json!({"input": wire(&input()), "decision": "rebuild", "reason": "no s390x wheel",
+               "auto_plan": false})
     );
     assert_eq!(
         wire(&DrainTriggered::Webhook {
@@ -151,6 +172,21 @@ fn counts_and_small_answers_keep_their_words() {
             created: 0
         }),
         json!({"jobs": [], "created": 0})
+    );
+    assert_eq!(
+        wire(&SessionState {
+            worker_token: true,
+            read_token: false,
+            access: Access::None
+        }),
+        json!({"worker_token": true, "read_token": false, "access": "none"})
+    );
+    assert_eq!(
+        wire(&SessionSet {
+            ok: true,
+            access: Access::Read
+        }),
+        json!({"ok": true, "access": "read"})
     );
     assert_eq!(
         wire(&HistoryRecorded { recorded: 3 }),

@@ -2060,7 +2060,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputUploaded"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2110,7 +2112,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["SessionState"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2152,7 +2156,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["SessionSet"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2554,7 +2560,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputUploaded"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -3019,6 +3027,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What a presented token allows.
+         * @enum {string}
+         */
+        Access: "none" | "read" | "write" | "invalid";
         /** @description One finished build attempt. */
         Attempt: {
             /** Format: int32 */
@@ -3388,6 +3401,19 @@ export interface components {
          * @enum {string}
          */
         InputStatus: "pending" | "planning" | "planned" | "build_queued" | "failed";
+        /**
+         * @description The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload` (`201`):
+         *     the stored input; for a wheel also what the scan decided about it.
+         */
+        InputUploaded: {
+            /** @description `AUTO_PLAN` is on: planning the input started. */
+            auto_plan: boolean;
+            /** @description Wheels only: `reuse` (works on the target as it is) or `rebuild`. */
+            decision?: components["schemas"]["ScanDecision"];
+            input: components["schemas"]["PendingInput"];
+            /** @description Wheels only: why the scan decided so. */
+            reason?: string;
+        };
         /** @description `GET /api/pending-inputs`: uploaded inputs, newest first. */
         InputsReply: {
             inputs: components["schemas"]["PendingInput"][];
@@ -3708,6 +3734,30 @@ export interface components {
              * @description How many jobs went back to the queue.
              */
             retried: number;
+        };
+        /**
+         * @description What the scan decided about a wheel (`refinery_plan::Decision`).
+         * @enum {string}
+         */
+        ScanDecision: "reuse" | "rebuild" | "invalid";
+        /**
+         * @description The answer of `POST /api/session/token`: the cookie is set, and what it gives
+         *     (`read` or `write`; a wrong token is a `401`).
+         */
+        SessionSet: {
+            access: components["schemas"]["Access"];
+            ok: boolean;
+        };
+        /**
+         * @description `GET /api/session/token`, always `200`: which tokens the server has and what the
+         *     cookie (or header) gives.
+         */
+        SessionState: {
+            access: components["schemas"]["Access"];
+            /** @description The server has a `READ_TOKEN` (reads need a token). */
+            read_token: boolean;
+            /** @description The server has a `WORKER_TOKEN` (writes need it). */
+            worker_token: boolean;
         };
         /** @description `GET /api/settings`, and the answer of `PUT /api/settings`. */
         Settings: {

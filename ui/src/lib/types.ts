@@ -109,6 +109,10 @@ export type InputStatus = Schemas['InputStatus'];
 export type PendingInput = Schemas['PendingInput'];
 /** `GET /api/pending-inputs`. */
 export type InputsReply = Schemas['InputsReply'];
+/** The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload`. */
+export type InputUploaded = Schemas['InputUploaded'];
+/** `GET /api/session/token`. */
+export type SessionState = Schemas['SessionState'];
 
 export type PlanAction = 'reuse' | 'build' | 'missing';
 

@@ -4,16 +4,10 @@ import { useActions } from '../lib/actions';
 import { refreshAll, useApi } from '../lib/hooks';
 import { fmtBytes, fmtTime } from '../lib/format';
 import { Link, planPath } from '../lib/router';
-import type { InputsReply, Job, PendingInput, QueueList, Settings } from '../lib/types';
+import type { InputsReply, InputUploaded as UploadResult, Job, PendingInput, QueueList, Settings } from '../lib/types';
 import { Card, ErrorBox, StatusBadge, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
-interface UploadResult {
-  input: PendingInput;
-  auto_plan: boolean;
-  decision?: string;
-  reason?: string;
-}
 
 export function uploadEndpoint(filename: string): string {
   return filename.toLowerCase().endsWith('.whl') ? '/api/wheels/upload' : '/api/requirements/upload';
