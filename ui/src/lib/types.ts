@@ -58,6 +58,16 @@ export type JobReply = Schemas['JobReply'];
 
 /** `GET /api/queue`. */
 export type QueueList = Schemas['QueueList'];
+/** The answer of `POST /api/queue/enqueue`. */
+export type EnqueueReply = Schemas['EnqueueReply'];
+/** The answer of `POST /api/queue/retry`. */
+export type Retried = Schemas['Retried'];
+/** The answer of `POST /api/queue/clear`. */
+export type Cleared = Schemas['Cleared'];
+/** The answer of `POST /api/worker/trigger`. */
+export type DrainTriggered = Schemas['DrainTriggered'];
+/** `GET /api/logs/{name}/{version}/chunks`, `GET /api/jobs/{id}/logs/chunks`. */
+export type LogChunks = Schemas['LogChunks'];
 /** `GET /api/queue/stats`. */
 export type QueueStats = Schemas['QueueStatsReply'];
 
@@ -107,6 +117,10 @@ export type HintValidation = Schemas['HintValidation'];
 
 export type InputStatus = Schemas['InputStatus'];
 export type PendingInput = Schemas['PendingInput'];
+/** The answer of `POST /api/pending-inputs/{id}/enqueue-plan`. */
+export type InputPlanReply = Schemas['InputPlanReply'];
+/** The answer of `POST /api/plans/{id}/enqueue-build(s)`. */
+export type PlanEnqueued = Schemas['PlanEnqueued'];
 /** `GET /api/pending-inputs`. */
 export type InputsReply = Schemas['InputsReply'];
 /** The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload`. */
@@ -156,3 +170,8 @@ export type StoredPlan = Omit<Schemas['StoredPlan'], 'body' | 'summary'> & {
   summary: Record<string, number>;
   body: PlanBody | null;
 };
+
+/** `GET /api/plans`, with the plans' `body` typed. */
+export type PlansReply = Omit<Schemas['PlansReply'], 'plans'> & { plans: StoredPlan[] };
+/** `GET /api/plans/{id}`, with the plan's `body` typed. */
+export type PlanReply = Omit<Schemas['PlanReply'], 'plan'> & { plan: StoredPlan };
