@@ -112,7 +112,7 @@ describe('wording', () => {
 
 describe('the automation timeline', () => {
   it('puts plan, queue, attempts, hints, recipes, retries and verification in order', () => {
-    const ev = (id: number, kind: string, t: string, detail = kind): EventRow => ({
+    const ev = (id: number, kind: EventRow['kind'], t: string, detail: string = kind): EventRow => ({
       id,
       timestamp: `2026-01-01T00:00:${t}.000Z`,
       kind,
@@ -138,9 +138,10 @@ describe('the automation timeline', () => {
       worker: 'w1',
       run_id: null,
       detail: '',
+      environment: null,
     });
     const steps = timeline(
-      [ev(1, 'plan', '01'), ev(2, 'build_start', '02'), ev(3, 'hint', '04'), ev(4, 'hint_actions', '05'), ev(5, 'learned_fix', '08')],
+      [ev(1, 'plan', '01'), ev(3, 'hint', '04'), ev(4, 'hint_actions', '05'), ev(5, 'learned_fix', '08')],
       [attempt(10, 1, 'failed', '03'), attempt(11, 2, 'success', '07')],
       [
         job(20, 'built', {
@@ -161,7 +162,7 @@ describe('the automation timeline', () => {
     const at = '2026-01-01T00:00:05.000Z';
     const steps = timeline(
       [{ id: 1, timestamp: at, kind: 'failure', package: 'x', version: '1', run_id: null, detail: 'failed; hints: h1', data: null }],
-      [{ id: 2, timestamp: at, package: 'x', version: '1', python_tag: 'cp311', platform: 'p', variant: 'default', attempt: 1, status: 'failed', duration_secs: 1, log_path: null, hints: ['h1'], worker: null, run_id: null, detail: 'failed; hints: h1' }],
+      [{ id: 2, timestamp: at, package: 'x', version: '1', python_tag: 'cp311', platform: 'p', variant: 'default', attempt: 1, status: 'failed', duration_secs: 1, log_path: null, hints: ['h1'], worker: null, run_id: null, detail: 'failed; hints: h1', environment: null }],
       [],
     );
     expect(steps.map((s) => s.kind)).toEqual(['attempt', 'result']);

@@ -4,26 +4,54 @@
 //! ([`utoipa::ToSchema`]), the web dashboard's TypeScript types (`ui/src/lib/api-types.ts`).
 //!
 //! The JSON of every type is the wire format: field names and optionality are the API.
-//! Domain records the store owns (jobs, events, attempts, published files) travel as the
-//! store's own types ([`refinery_store`]); in the OpenAPI document they are plain objects.
+//! Domain records the store owns (jobs, events, attempts, inputs, plans, published files)
+//! travel as the store's own types ([`refinery_store`], whose `schema` feature derives
+//! their schemas), so the OpenAPI document describes them field by field.
 //!
 //! * [`worker`]: the worker protocol (claim, start, heartbeat, log, complete, history,
-//!   wheel upload), every call fenced by the job's attempt.
+//!   wheel upload, drain trigger), every call fenced by the job's attempt.
 //! * [`requests`]: the bodies of the dashboard's writes (enqueue, retry/clear, hints,
 //!   plan nodes, settings, the session token).
 //! * [`replies`]: small answers shared by several endpoints (errors, health, `ok`).
+//! * [`history`]: events, status counts, the status glossary, packages, top lists.
+//! * [`queue`]: the queue's jobs and counts, workers, enqueue/retry/clear.
+//! * [`hints`]: the hint catalog and the hints added through the API.
+//! * [`plans`]: pending inputs and plans.
+//! * [`logs`]: log chunks.
+//! * [`session`]: what the browser's token cookie gives.
 
+pub mod hints;
+pub mod history;
+pub mod logs;
+pub mod plans;
+pub mod queue;
 pub mod replies;
 pub mod requests;
+pub mod session;
 pub mod worker;
 
+pub use hints::{CatalogHint, HintCatalog, HintReply, HintValidation, HintsReply};
+pub use history::{
+    EventsPage, PackageDetail, PackageRow, PackagesReply, StatusCounts, StatusGlossary,
+    TopFailures, TopSlowest, VerificationBadge,
+};
+pub use logs::LogChunks;
+pub use plans::{
+    InputPlanReply, InputReply, InputUploaded, InputsReply, PlanEnqueued, PlanReply, PlansReply,
+    ScanDecision,
+};
+pub use queue::{
+    Cleared, EnqueueReply, QueueList, QueueStatsReply, Retried, WorkerState, WorkerView,
+    WorkersReply,
+};
 pub use replies::{Done, ErrorBody, ErrorDetail, Health};
 pub use requests::{
     EnqueueRequest, HintRequest, IdsRequest, NodeRequest, Settings, SettingsPatch, TokenRequest,
 };
+pub use session::{Access, SessionSet, SessionState};
 pub use worker::{
-    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, HeartbeatReply, HistoryRequest,
-    JobReply, LogAppended, LogRequest, PublishedReply, WheelQuery,
+    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, DrainTriggered, HeartbeatReply,
+    HistoryRecorded, HistoryRequest, JobReply, LogAppended, LogRequest, PublishedReply, WheelQuery,
 };
 
 /// The header that carries the worker token (also accepted: `Authorization: Bearer`,

@@ -21,7 +21,6 @@ pub struct EnqueueRequest {
     pub platform_tag: Option<String>,
     /// What the build may change: steps, variant, system packages, environment.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub recipe: Option<Recipe>,
     /// Recipe steps (instead of `recipe.steps`).
     #[serde(default)]
@@ -40,7 +39,6 @@ pub struct IdsRequest {
     pub ids: Vec<i64>,
     /// Job statuses (`failed`, `built`, …).
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub statuses: Vec<JobStatus>,
 }
 

@@ -26,7 +26,6 @@ pub struct ClaimRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ClaimReply {
     /// The leased job; its `attempt` fences every later call.
-    #[schema(value_type = Object)]
     pub job: Job,
 }
 
@@ -65,6 +64,7 @@ pub struct LogRequest {
 pub struct LogAppended {
     /// The chunk's sequence number (1, 2, …); `null` once the log reached its cap and
     /// nothing more is stored.
+    #[schema(required = true)]
     pub seq: Option<i64>,
 }
 
@@ -74,7 +74,6 @@ pub struct LogAppended {
 pub struct CompleteRequest {
     pub attempt: i64,
     /// A terminal job status (`built`, `failed`, `cached`, `reused`, …).
-    #[schema(value_type = String)]
     pub status: JobStatus,
     /// A one-line reason, shown on the dashboard.
     #[serde(default)]
@@ -87,7 +86,6 @@ pub struct CompleteRequest {
 /// The answer of `POST /api/jobs/{id}/complete` and `GET /api/jobs/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobReply {
-    #[schema(value_type = Object)]
     pub job: Job,
 }
 
@@ -98,10 +96,8 @@ pub struct JobReply {
 pub struct HistoryRequest {
     pub attempt: i64,
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub events: Vec<Event>,
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
     pub attempts: Vec<Attempt>,
 }
 
@@ -119,6 +115,28 @@ pub struct WheelQuery {
 /// The answer of the wheel uploads: the file the index now lists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PublishedReply {
-    #[schema(value_type = Object)]
     pub published: PublishedFile,
+}
+
+/// The answer of `POST /api/jobs/{id}/history`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryRecorded {
+    /// How many events and attempts were recorded.
+    pub recorded: u64,
+}
+
+/// The answer of `POST /api/worker/trigger` (`202`): how the drain was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum DrainTriggered {
+    /// `WORKER_WEBHOOK_URL` was called; `webhook_status` is the HTTP status it answered.
+    Webhook { webhook_status: u16 },
+    /// A worker in the server's process drains the queue; `started: false` (with a
+    /// `reason`) when a drain was already running.
+    Local {
+        started: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(nullable = false)]
+        reason: Option<String>,
+    },
 }

@@ -11,30 +11,11 @@
 //! * `idle`: seen within the window and holding no active job (its last job finished, was
 //!   cancelled or went back to the queue).
 
+pub use refinery_contract::{WorkerState, WorkerView};
 use refinery_store::queue::{Job, WorkerInfo};
-use serde::Serialize;
 
 /// How long a worker may stay silent and still count as alive, in milliseconds.
 pub const LIVENESS_WINDOW_MS: i64 = 60_000;
-
-/// See the module docs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerState {
-    Building,
-    Idle,
-    Offline,
-}
-
-/// A worker as `/api/workers` shows it: what the store recorded plus its state.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorkerView {
-    #[serde(flatten)]
-    pub info: WorkerInfo,
-    pub state: WorkerState,
-    /// The job it is building (only with `state: building`).
-    pub job: Option<i64>,
-}
 
 /// The state of `worker` at `now_ms`, given the queue's `active` jobs (`leased` or
 /// `building`; others are ignored).

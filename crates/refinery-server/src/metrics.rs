@@ -152,7 +152,7 @@ fn render(state: &AppState) -> Result<String, ApiError> {
         let _ = writeln!(
             out,
             "refinery_build_attempts_total{{status=\"{}\"}} {count}",
-            label(status)
+            status.as_str()
         );
     }
     let (cumulative, count, sum) = histogram;

@@ -6,43 +6,9 @@
 
 use std::collections::BTreeMap;
 
+pub use refinery_contract::{PackageRow, VerificationBadge};
 use refinery_store::queue::{Job, JobStatus};
 use refinery_store::{AttemptStatus, EventKind, EventRow, PackageSummary};
-use serde::Serialize;
-
-/// A package as the Packages page lists it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PackageRow {
-    /// PEP 503 normalized name.
-    pub package: String,
-    /// The version [`PackageRow::status`] is about.
-    pub version: String,
-    /// A job status word (the glossary), never an attempt's `success`.
-    pub status: JobStatus,
-    /// The job the status comes from, when it comes from the queue.
-    pub job: Option<i64>,
-    /// Build attempts recorded in the history, and how many succeeded or failed.
-    pub attempts: u64,
-    pub successes: u64,
-    pub failures: u64,
-    /// RFC 3339 UTC: when anything last happened to it.
-    pub last_timestamp: String,
-    /// What verification did for the version the row is about: from its job's result,
-    /// else from the history's newest `verified`/`broken` event; `None` when neither says.
-    pub verification: Option<VerificationBadge>,
-}
-
-/// Verification in two words: the level asked for and how it ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerificationBadge {
-    /// `import`, `smoke` or `tests`.
-    pub level: String,
-    /// `passed`, or the first failing check's outcome (`failed`, `timed_out`, `crashed`).
-    pub outcome: String,
-    /// The first failing check's name (`smoke:orjson`), when one failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_check: Option<String>,
-}
 
 /// The badge of a manifest entry or job result (`{"metadata": {"verification": …}}`).
 fn badge(result: &serde_json::Value) -> Option<VerificationBadge> {

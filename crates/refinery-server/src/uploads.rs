@@ -21,8 +21,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
+use refinery_contract::{InputUploaded, ScanDecision};
 use refinery_store::queue::{now_ms, NewInput};
-use serde_json::json;
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
@@ -329,11 +329,25 @@ pub async fn upload_requirements(
         let planning = maybe_auto_plan(&s, input.id)?;
         Ok((
             StatusCode::CREATED,
-            Json(json!({ "input": input, "auto_plan": planning })),
+            Json(InputUploaded {
+                input,
+                decision: None,
+                reason: None,
+                auto_plan: planning,
+            }),
         )
             .into_response())
     })
     .await
+}
+
+/// The scan's decision in the contract's words.
+fn scan_decision(decision: refinery_plan::Decision) -> ScanDecision {
+    match decision {
+        refinery_plan::Decision::Reuse => ScanDecision::Reuse,
+        refinery_plan::Decision::Rebuild => ScanDecision::Rebuild,
+        refinery_plan::Decision::Invalid => ScanDecision::Invalid,
+    }
 }
 
 /// `POST /api/wheels/upload`.
@@ -383,12 +397,12 @@ pub async fn upload_wheel(
         let planning = maybe_auto_plan(&s, input.id)?;
         Ok((
             StatusCode::CREATED,
-            Json(json!({
-                "input": input,
-                "decision": scanned.decision,
-                "reason": scanned.reason,
-                "auto_plan": planning,
-            })),
+            Json(InputUploaded {
+                input,
+                decision: Some(scan_decision(scanned.decision)),
+                reason: Some(scanned.reason),
+                auto_plan: planning,
+            }),
         )
             .into_response())
     })

@@ -13,7 +13,8 @@ use crate::manifest::Status;
 use crate::queue::JobStatus;
 
 /// What a status amounts to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusClass {
     /// In the queue: `pending`, `retry`.
@@ -49,6 +50,7 @@ impl StatusClass {
 
 /// One entry of the glossary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = GlossaryEntry))]
 pub struct Entry {
     pub status: JobStatus,
     pub class: StatusClass,

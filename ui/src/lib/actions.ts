@@ -2,15 +2,11 @@ import { useMemo } from 'react';
 import { api, ApiError, enc } from './api';
 import { refreshAll } from './hooks';
 import { useToast } from '../components/ui';
-import type { EnqueueRequest, IdsRequest, Job, NodeRequest, Recipe } from './types';
+import type { Cleared, DrainTriggered, EnqueueReply, EnqueueRequest, IdsRequest, JobReply, InputPlanReply, NodeRequest, PlanEnqueued, Recipe, Retried } from './types';
 import { plural } from './format';
 
 /** The answer of the plan enqueue endpoints. */
-export interface Enqueued {
-  jobs: Job[];
-  /** How many of `jobs` this request created. */
-  created: number;
-}
+export type Enqueued = PlanEnqueued;
 
 /** `2 jobs queued.`, `1 job queued, 2 already there.`, `nothing new to queue (…)`. */
 export function enqueuedText(r: Enqueued): string {
@@ -45,7 +41,7 @@ export function useActions() {
     return {
       runWorker: () =>
         run(
-          () => api<{ mode: string; started?: boolean; reason?: string; webhook_status?: number }>('/api/worker/trigger', { method: 'POST' }),
+          () => api<DrainTriggered>('/api/worker/trigger', { method: 'POST' }),
           (r) =>
             r.mode === 'webhook'
               ? `The worker webhook answered ${r.webhook_status}.`
@@ -55,27 +51,27 @@ export function useActions() {
         ),
       retryJobs: (ids: number[]) =>
         run(
-          () => api<{ retried: number }>('/api/queue/retry', { method: 'POST', body: { ids } satisfies IdsRequest }),
+          () => api<Retried>('/api/queue/retry', { method: 'POST', body: { ids } satisfies IdsRequest }),
           (r) => (r.retried ? `${plural(r.retried, 'job')} back in the queue.` : 'Nothing to retry: the selected jobs are waiting, running, or already queued again.'),
         ),
       clearJobs: (ids: number[]) =>
         run(
-          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: { ids } satisfies IdsRequest }),
+          () => api<Cleared>('/api/queue/clear', { method: 'POST', body: { ids } satisfies IdsRequest }),
           (r) => (r.cleared ? `${plural(r.cleared, 'job')} cleared.` : 'Nothing cleared: running jobs stay until they finish.'),
         ),
       clearFinished: () =>
         run(
-          () => api<{ cleared: number }>('/api/queue/clear', { method: 'POST', body: {} satisfies IdsRequest }),
+          () => api<Cleared>('/api/queue/clear', { method: 'POST', body: {} satisfies IdsRequest }),
           (r) => (r.cleared ? `${plural(r.cleared, 'finished job')} cleared.` : 'No finished job to clear.'),
         ),
       cancelJob: (id: number) =>
         run(
-          () => api<{ job: Job }>(`/api/jobs/${id}/cancel`, { method: 'POST' }),
+          () => api<JobReply>(`/api/jobs/${id}/cancel`, { method: 'POST' }),
           (r) => `Job ${id} is ${r.job.status}${r.job.cancel_requested && r.job.status !== 'cancelled' ? ' (cancel requested)' : ''}.`,
         ),
       enqueue: (spec: { package: string; version: string; recipe?: Recipe; python?: string; platform_tag?: string }) =>
         run(
-          () => api<{ job: Job; created: boolean }>('/api/queue/enqueue', { method: 'POST', body: spec satisfies EnqueueRequest }),
+          () => api<EnqueueReply>('/api/queue/enqueue', { method: 'POST', body: spec satisfies EnqueueRequest }),
           (r) =>
             r.created
               ? `${r.job.package} ${r.job.version} queued as job ${r.job.id}.`
@@ -83,7 +79,7 @@ export function useActions() {
         ),
       planInput: (id: number) =>
         run(
-          () => api(`/api/pending-inputs/${id}/enqueue-plan`, { method: 'POST' }),
+          () => api<InputPlanReply>(`/api/pending-inputs/${id}/enqueue-plan`, { method: 'POST' }),
           () => `Input ${id} is being planned.`,
         ),
       enqueuePlan: (planId: string) =>

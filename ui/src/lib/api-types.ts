@@ -26,7 +26,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["EventsPage"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -78,7 +80,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["HintsReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -120,7 +124,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["HintReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -170,7 +176,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["HintValidation"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -229,7 +237,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["HintReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -558,7 +568,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["HistoryRecorded"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -708,7 +720,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["LogChunks"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -933,7 +947,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["LogChunks"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1095,7 +1111,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["LogChunks"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1202,7 +1220,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PackagesReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1256,7 +1276,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PackageDetail"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1362,7 +1384,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputsReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1416,7 +1440,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1472,7 +1498,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputPlanReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1522,7 +1550,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PlansReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1576,7 +1606,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PlanReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1636,7 +1668,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PlanEnqueued"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1690,7 +1724,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["PlanEnqueued"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1740,7 +1776,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["QueueList"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1798,7 +1836,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["Cleared"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1854,7 +1894,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["EnqueueReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1910,7 +1952,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["Retried"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1960,7 +2004,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["QueueStatsReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2014,7 +2060,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputUploaded"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2064,7 +2112,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["SessionState"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2106,7 +2156,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["SessionSet"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2290,7 +2342,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["StatusCounts"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2342,7 +2396,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["StatusGlossary"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2394,7 +2450,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["TopFailures"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2446,7 +2504,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["TopSlowest"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2500,7 +2560,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["InputUploaded"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2610,7 +2672,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["DrainTriggered"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2660,7 +2724,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["WorkersReply"];
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2962,6 +3028,31 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description What a presented token allows.
+         * @enum {string}
+         */
+        Access: "none" | "read" | "write" | "invalid";
+        /** @description One finished build attempt. */
+        Attempt: {
+            /** Format: int32 */
+            attempt: number;
+            detail: string;
+            /** Format: double */
+            duration_secs: number;
+            /** @description The environment it ran in: a base (`rootfs-bookworm-…`) or `base+layer-…`. */
+            environment: string | null;
+            hints: string[];
+            log_path: string | null;
+            package: string;
+            platform: string;
+            python_tag: string;
+            run_id: string | null;
+            status: components["schemas"]["AttemptStatus"];
+            variant: components["schemas"]["Variant"];
+            version: string;
+            worker: string | null;
+        };
+        /**
          * @description `POST /api/jobs/{id}/start` (leased → building) and `POST /api/jobs/{id}/heartbeat`
          *     (extend the lease).
          */
@@ -2977,10 +3068,73 @@ export interface components {
              */
             lease_secs?: number | null;
         };
+        /** @description A stored build attempt. */
+        AttemptRow: {
+            /** Format: int32 */
+            attempt: number;
+            detail: string;
+            /** Format: double */
+            duration_secs: number;
+            environment: string | null;
+            hints: string[];
+            /** Format: int64 */
+            id: number;
+            log_path: string | null;
+            package: string;
+            platform: string;
+            python_tag: string;
+            run_id: string | null;
+            status: components["schemas"]["AttemptStatus"];
+            /** @description RFC 3339 UTC with milliseconds. */
+            timestamp: string;
+            variant: components["schemas"]["Variant"];
+            version: string;
+            worker: string | null;
+        };
+        /**
+         * @description How a build attempt ended. Serialized (JSON and database) as its string form:
+         *     `success`, `failed`, `timeout`, `cancelled`.
+         *
+         *     `success` is a success; `cancelled` is neutral (neither success nor failure: the run
+         *     was stopped); `failed` and `timeout` are failures.
+         * @enum {string}
+         */
+        AttemptStatus: "success" | "failed" | "timeout" | "cancelled";
+        /**
+         * @description One entry of the catalog, as `refinery_build::hints::Hint` serializes it (the server
+         *     converts it field by field; a test there checks that nothing is lost). Empty lists
+         *     and maps, `false` and absent options are left out.
+         */
+        CatalogHint: {
+            /** @description Debian packages the retry installs. */
+            apt?: string[];
+            /** @description PEP 508 constraints for the isolated build environment. */
+            build_constraints?: string[];
+            /** @description Fedora/Rocky packages the retry installs. */
+            dnf?: string[];
+            /** @description Environment variables for the retry. */
+            env?: {
+                [key: string]: string;
+            };
+            id: string;
+            message: string;
+            /** @description No retry can change this failure: the package ends after this attempt. */
+            no_retry?: boolean;
+            /** @description A native library pack that stands in for the system packages. */
+            pack?: string;
+            /** @description Regular expression matched against build log lines. */
+            pattern: string;
+            /** @description A toolchain the retry needs (`rust-newest`). */
+            toolchain?: string;
+            /** @description Packages whose builds take this entry's actions before their first attempt. */
+            up_front?: string[];
+            /** @description A build variant the retry should use. */
+            variant?: string;
+        };
         /** @description The answer of `POST /api/worker/claim`. */
         ClaimReply: {
             /** @description The leased job; its `attempt` fences every later call. */
-            job: Record<string, unknown>;
+            job: components["schemas"]["Job"];
         };
         /**
          * @description `POST /api/worker/claim`: lease the next job. Answer: [`ClaimReply`], or `204` when the
@@ -2997,6 +3151,14 @@ export interface components {
             /** @description The worker's id: 1 to 200 printable characters. */
             worker: string;
         };
+        /** @description The answer of `POST /api/queue/clear`. */
+        Cleared: {
+            /**
+             * Format: int64
+             * @description How many jobs were deleted.
+             */
+            cleared: number;
+        };
         /** @description `POST /api/jobs/{id}/complete`: finish the job. */
         CompleteRequest: {
             /** Format: int64 */
@@ -3006,11 +3168,32 @@ export interface components {
             /** @description What the build produced (the manifest entry), free-form JSON. */
             result?: unknown;
             /** @description A terminal job status (`built`, `failed`, `cached`, `reused`, …). */
-            status: string;
+            status: components["schemas"]["JobStatus"];
         };
         /** @description `{"ok": true}`: the answer of writes that return nothing else. */
         Done: {
             ok: boolean;
+        };
+        /** @description The answer of `POST /api/worker/trigger` (`202`): how the drain was started. */
+        DrainTriggered: {
+            /** @enum {string} */
+            mode: "webhook";
+            /** Format: int32 */
+            webhook_status: number;
+        } | {
+            /** @enum {string} */
+            mode: "local";
+            reason?: string;
+            started: boolean;
+        };
+        /**
+         * @description The answer of `POST /api/queue/enqueue`: `201` with the new job, or `200` with the
+         *     identical job already waiting or running.
+         */
+        EnqueueReply: {
+            /** @description `true` when this request made the job. */
+            created: boolean;
+            job: components["schemas"]["Job"];
         };
         /** @description `POST /api/queue/enqueue`: queue one build (the seeds' retry request). */
         EnqueueRequest: {
@@ -3032,8 +3215,7 @@ export interface components {
              * @example cp311
              */
             python_tag?: string | null;
-            /** @description What the build may change: steps, variant, system packages, environment. */
-            recipe?: Record<string, unknown> | null;
+            recipe?: null | components["schemas"]["Recipe"];
             /** @description Recipe steps (instead of `recipe.steps`). */
             steps?: string[];
             version: string;
@@ -3049,6 +3231,75 @@ export interface components {
         ErrorDetail: {
             code: string;
             message: string;
+        };
+        /** @description Something that happened, to be appended to the history. */
+        Event: {
+            /** @description Free-form structured data (stored as JSON text). */
+            data: unknown;
+            detail: string;
+            kind: components["schemas"]["EventKind"];
+            package: string | null;
+            run_id: string | null;
+            version: string | null;
+        };
+        /**
+         * @description What an event says happened. Serialized (JSON and database) as its string form, the
+         *     `snake_case` name of the variant (`plan`, `built`, `skipped_known_failure`, …).
+         *
+         *     **Rows written by other refinery versions.** The history is append-only and so is this
+         *     enum: a kind that any refinery ever wrote stays a variant with the same spelling, even
+         *     when nothing writes it any more, so a database filled by an older binary reads in full.
+         *     A kind this binary does not know (a newer refinery wrote it into a shared database, or
+         *     the file is damaged) is reported, not guessed: reading that row gives
+         *     [`super::HistoryError::Invalid`] naming the table, column, row id and value, as an
+         *     unknown `attempts.status` does. There is deliberately no catch-all `Other(String)`
+         *     variant: it would let a misspelled kind through at every writer and every `match` on a
+         *     kind would need a branch for words nobody defined.
+         *
+         *     To add a kind: add a variant here (and to [`EventKind::ALL`]); never rename or remove
+         *     one. The dashboard's `ui/src/lib/timeline.ts` sorts kinds into timeline steps.
+         * @enum {string}
+         */
+        EventKind: "plan" | "enqueue" | "reuse" | "cached" | "missing" | "skipped" | "skipped_known_failure" | "rejected" | "dependency_expansion" | "system_recipe" | "hint" | "hint_actions" | "learned_fix" | "native_frontend_failed" | "built" | "failure" | "verified" | "broken" | "run_end";
+        /** @description A stored event. */
+        EventRow: {
+            data: unknown;
+            detail: string;
+            /** Format: int64 */
+            id: number;
+            kind: components["schemas"]["EventKind"];
+            package: string | null;
+            run_id: string | null;
+            /** @description RFC 3339 UTC with milliseconds. */
+            timestamp: string;
+            version: string | null;
+        };
+        /** @description `GET /api/events`: a page of history events, newest first. */
+        EventsPage: {
+            events: components["schemas"]["EventRow"][];
+            /**
+             * Format: int64
+             * @description The `?before` of the next page: the id of this page's last event when the page is
+             *     full, else `null` (no more events).
+             */
+            next_before: number | null;
+        };
+        /** @description A package's failed attempts: how many, and what the latest one said. */
+        FailureSummary: {
+            /** Format: int64 */
+            failures: number;
+            last_detail: string;
+            last_hints: string[];
+            last_version: string;
+            /** @description The name as recorded by the latest failed attempt. */
+            package: string;
+        };
+        /** @description One entry of the glossary. */
+        GlossaryEntry: {
+            class: components["schemas"]["StatusClass"];
+            /** @description In words for people who are not packaging experts. */
+            meaning: string;
+            status: components["schemas"]["JobStatus"];
         };
         /** @description `GET /api/health` and `/healthz` when healthy. */
         Health: {
@@ -3069,6 +3320,19 @@ export interface components {
              */
             lease_expires_ms: number;
         };
+        /**
+         * @description The hint catalog: the built-in `hints/catalog.toml`, extended by the server's
+         *     `--hints-catalog` file.
+         */
+        HintCatalog: {
+            hints: components["schemas"]["CatalogHint"][];
+            /** @description Where the entries come from, e.g. `built-in hints/catalog.toml + /etc/hints.toml`. */
+            origin: string;
+        };
+        /** @description The answer of `POST /api/hints` (`201`) and `PUT /api/hints/{id}`: the stored hint. */
+        HintReply: {
+            hint: components["schemas"]["UserHint"];
+        };
         /** @description `POST /api/hints` and `PUT /api/hints/{id}`: a hint added through the API. */
         HintRequest: {
             note?: string;
@@ -3078,14 +3342,35 @@ export interface components {
             pattern: string;
         };
         /**
+         * @description The answer of `GET /api/hints/validate`, always `200`: `{valid: true}`, or
+         *     `{valid: false, message}` saying what adding the hint would refuse.
+         */
+        HintValidation: {
+            message?: string;
+            valid: boolean;
+        };
+        /** @description `GET /api/hints`: the catalog the builds use and the hints added through the API. */
+        HintsReply: {
+            catalog: components["schemas"]["HintCatalog"];
+            user: components["schemas"]["UserHint"][];
+        };
+        /** @description The answer of `POST /api/jobs/{id}/history`. */
+        HistoryRecorded: {
+            /**
+             * Format: int64
+             * @description How many events and attempts were recorded.
+             */
+            recorded: number;
+        };
+        /**
          * @description `POST /api/jobs/{id}/history`: the history a remote worker's build wrote locally,
          *     forwarded into the control plane's history.
          */
         HistoryRequest: {
             /** Format: int64 */
             attempt: number;
-            attempts?: Record<string, unknown>[];
-            events?: Record<string, unknown>[];
+            attempts?: components["schemas"]["Attempt"][];
+            events?: components["schemas"]["Event"][];
         };
         /**
          * @description `POST /api/queue/retry` (`ids` only; empty: every failed job) and `POST
@@ -3094,12 +3379,99 @@ export interface components {
         IdsRequest: {
             ids?: number[];
             /** @description Job statuses (`failed`, `built`, …). */
-            statuses?: string[];
+            statuses?: components["schemas"]["JobStatus"][];
+        };
+        /**
+         * @description The answer of `POST /api/pending-inputs/{id}/enqueue-plan`: with `?wait=true` (`200`)
+         *     the input, its `plan` and the plan's `jobs`; without (`202`) the input and
+         *     `planning: true` (the plan is made in the background).
+         */
+        InputPlanReply: {
+            input: components["schemas"]["PendingInput"];
+            jobs?: components["schemas"]["Job"][];
+            plan?: components["schemas"]["StoredPlan"];
+            planning?: boolean;
+        };
+        /** @description `GET /api/pending-inputs/{id}`. */
+        InputReply: {
+            input: components["schemas"]["PendingInput"];
+        };
+        /**
+         * @description State of a pending input.
+         * @enum {string}
+         */
+        InputStatus: "pending" | "planning" | "planned" | "build_queued" | "failed";
+        /**
+         * @description The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload` (`201`):
+         *     the stored input; for a wheel also what the scan decided about it.
+         */
+        InputUploaded: {
+            /** @description `AUTO_PLAN` is on: planning the input started. */
+            auto_plan: boolean;
+            /** @description Wheels only: `reuse` (works on the target as it is) or `rebuild`. */
+            decision?: components["schemas"]["ScanDecision"];
+            input: components["schemas"]["PendingInput"];
+            /** @description Wheels only: why the scan decided so. */
+            reason?: string;
+        };
+        /** @description `GET /api/pending-inputs`: uploaded inputs, newest first. */
+        InputsReply: {
+            inputs: components["schemas"]["PendingInput"][];
+        };
+        /** @description A stored job. Times are Unix milliseconds. */
+        Job: {
+            /**
+             * Format: int64
+             * @description The fencing token: how many times the job was claimed.
+             */
+            attempt: number;
+            cancel_requested: boolean;
+            /** Format: int64 */
+            created_ms: number;
+            detail: string;
+            /** Format: int64 */
+            finished_ms: number | null;
+            /** Format: int64 */
+            heartbeat_ms: number | null;
+            /** Format: int64 */
+            id: number;
+            /** Format: int64 */
+            input_id: number | null;
+            /** Format: int64 */
+            lease_expires_ms: number | null;
+            lease_owner: string | null;
+            /** Format: int64 */
+            log_bytes: number;
+            package: string;
+            plan_id: string | null;
+            platform_tag: string;
+            /** Format: int64 */
+            priority: number;
+            python: string;
+            recipe: components["schemas"]["Recipe"];
+            /**
+             * Format: int64
+             * @description How many times its lease expired.
+             */
+            restarts: number;
+            /** @description What the worker reported: wheel file, sha256, log path, duration, … */
+            result: unknown;
+            /** Format: int64 */
+            started_ms: number | null;
+            status: components["schemas"]["JobStatus"];
+            /** Format: int64 */
+            updated_ms: number;
+            version: string;
         };
         /** @description The answer of `POST /api/jobs/{id}/complete` and `GET /api/jobs/{id}`. */
         JobReply: {
-            job: Record<string, unknown>;
+            job: components["schemas"]["Job"];
         };
+        /**
+         * @description State of a build job.
+         * @enum {string}
+         */
+        JobStatus: "pending" | "leased" | "building" | "retry" | "built" | "failed" | "cached" | "reused" | "missing" | "skipped_known_failure" | "system_recipe_failed" | "cancelled" | "broken";
         /** @description The answer of `POST /api/jobs/{id}/logs`. */
         LogAppended: {
             /**
@@ -3107,7 +3479,35 @@ export interface components {
              * @description The chunk's sequence number (1, 2, …); `null` once the log reached its cap and
              *     nothing more is stored.
              */
-            seq?: number | null;
+            seq: number | null;
+        };
+        /** @description One numbered piece of a job's log. */
+        LogChunk: {
+            /** Format: int64 */
+            attempt: number;
+            /** Format: int64 */
+            created_ms: number;
+            data: string;
+            /** Format: int64 */
+            job_id: number;
+            /** Format: int64 */
+            seq: number;
+        };
+        /** @description Numbered pieces of a job's log after `?after`, and where to continue. */
+        LogChunks: {
+            chunks: components["schemas"]["LogChunk"][];
+            /** @description The job is finished: no more chunks will come. */
+            done: boolean;
+            /** Format: int64 */
+            job_id: number;
+            /**
+             * Format: int64
+             * @description The `?after` of the next call: the last chunk's `seq`, or the given `?after` when
+             *     there was none.
+             */
+            next_after: number;
+            /** @description The job's status now. */
+            status: components["schemas"]["JobStatus"];
         };
         /** @description `POST /api/jobs/{id}/logs`: append a chunk of the build log. */
         LogRequest: {
@@ -3123,9 +3523,241 @@ export interface components {
             /** @description A package name (instead of `node`). */
             package?: string | null;
         };
+        /**
+         * @description `GET /api/packages/{name}`: everything known about one package (a `404` when
+         *     nothing is).
+         */
+        PackageDetail: {
+            /** @description The newest 100 build attempts, newest first. */
+            attempts: components["schemas"]["AttemptRow"][];
+            /**
+             * Format: double
+             * @description Mean seconds of the successful attempts; `null` without any.
+             */
+            average_duration_secs: number | null;
+            /** @description The newest 100 events about it, newest first. */
+            events: components["schemas"]["EventRow"][];
+            /** @description The failed (or timed-out) ones among `attempts`. */
+            failures: components["schemas"]["AttemptRow"][];
+            /** @description Every hint the attempts matched, sorted, once each. */
+            hints: string[];
+            /** @description Its newest 50 queue jobs. */
+            jobs: components["schemas"]["Job"][];
+            /** @description PEP 503 normalized name. */
+            name: string;
+            /** @description Successes and failures per build variant. */
+            variants: components["schemas"]["VariantStats"][];
+        };
+        /**
+         * @description A package as the Packages page lists it (built by the server from the queue's jobs,
+         *     the history's attempts and its `reuse`/`cached`/`missing`/… events).
+         */
+        PackageRow: {
+            /**
+             * Format: int64
+             * @description Build attempts recorded in the history, and how many succeeded or failed.
+             */
+            attempts: number;
+            /** Format: int64 */
+            failures: number;
+            /**
+             * Format: int64
+             * @description The job the status comes from, when it comes from the queue.
+             */
+            job: number | null;
+            /** @description RFC 3339 UTC: when anything last happened to it. */
+            last_timestamp: string;
+            /** @description PEP 503 normalized name. */
+            package: string;
+            /** @description A job status word (the glossary), never an attempt's `success`. */
+            status: components["schemas"]["JobStatus"];
+            /** Format: int64 */
+            successes: number;
+            verification: null | components["schemas"]["VerificationBadge"];
+            /** @description The version [`PackageRow::status`] is about. */
+            version: string;
+        };
+        /** @description `GET /api/packages`: one row per package, in the glossary's words. */
+        PackagesReply: {
+            packages: components["schemas"]["PackageRow"][];
+        };
+        /** @description A stored input. */
+        PendingInput: {
+            /** Format: int64 */
+            created_ms: number;
+            error: string;
+            filename: string;
+            /** Format: int64 */
+            id: number;
+            kind: string;
+            path: string;
+            plan_id: string | null;
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+            status: components["schemas"]["InputStatus"];
+            /** Format: int64 */
+            updated_ms: number;
+        };
+        /** @description The answer of `POST /api/plans/{id}/enqueue-builds` and `/enqueue-build`. */
+        PlanEnqueued: {
+            /**
+             * Format: int64
+             * @description How many of them this request created (the others were already queued or
+             *     finished).
+             */
+            created: number;
+            /** @description Every job of the nodes asked for. */
+            jobs: components["schemas"]["Job"][];
+        };
+        /** @description `GET /api/plans/{id}`: a plan with its DAG (`plan.body`) and its jobs. */
+        PlanReply: {
+            jobs: components["schemas"]["Job"][];
+            plan: components["schemas"]["StoredPlan"];
+        };
+        /** @description `GET /api/plans`: plans, newest first (their `body` is `null` in the listing). */
+        PlansReply: {
+            plans: components["schemas"]["StoredPlan"][];
+        };
+        /** @description A wheel listed by the `/simple` index, stored in the content-addressed store. */
+        PublishedFile: {
+            /** Format: int64 */
+            created_ms: number;
+            filename: string;
+            /** Format: int64 */
+            job_id: number | null;
+            /** @description sha256 of the wheel's METADATA (PEP 658), also in the store. */
+            metadata_sha256: string | null;
+            /** @description `built`, `cached`, `reused`, `uploaded`. */
+            origin: string;
+            /** @description PEP 503 normalized project name. */
+            project: string;
+            requires_python: string | null;
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+            version: string;
+        };
         /** @description The answer of the wheel uploads: the file the index now lists. */
         PublishedReply: {
-            published: Record<string, unknown>;
+            published: components["schemas"]["PublishedFile"];
+        };
+        /** @description `GET /api/queue`: the jobs the filter selects, and the counts of the whole queue. */
+        QueueList: {
+            jobs: components["schemas"]["Job"][];
+            stats: components["schemas"]["QueueStats"];
+        };
+        /** @description Queue depth and counts. */
+        QueueStats: {
+            /**
+             * Format: int64
+             * @description `leased` + `building`.
+             */
+            active: number;
+            /** @description Jobs by status (every status present, zeros included). */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description `pending` + `retry`.
+             */
+            depth: number;
+            /**
+             * Format: int64
+             * @description Lease expiries over all jobs.
+             */
+            restarts: number;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description `GET /api/queue/stats`: the queue's depth and counts, and its workers. */
+        QueueStatsReply: {
+            /**
+             * Format: int64
+             * @description `leased` + `building`.
+             */
+            active: number;
+            /** @description Jobs per glossary class, every class present (zeros included). */
+            by_class: {
+                [key: string]: number;
+            };
+            /** @description Jobs per status, every status present (zeros included). */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Format: int64
+             * @description `pending` + `retry`.
+             */
+            depth: number;
+            /** @description An in-process drain (`POST /api/worker/trigger`) is running. */
+            draining: boolean;
+            /**
+             * Format: int64
+             * @description Lease expiries over all jobs.
+             */
+            restarts: number;
+            /** Format: int64 */
+            total: number;
+            workers: components["schemas"]["WorkerView"][];
+        };
+        /** @description What a job may change about the build (the seeds' "recipe"). */
+        Recipe: {
+            /**
+             * @description Environment variables for the build.
+             * @default {}
+             */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * @description Free-form recipe steps (shown, recorded; e.g. from hints).
+             * @default []
+             */
+            steps?: string[];
+            /**
+             * @description System packages to install in the build environment first.
+             * @default []
+             */
+            system_packages?: string[];
+            /**
+             * @description Build variant to use, e.g. `no-isolation`.
+             * @default null
+             */
+            variant?: string;
+        };
+        /** @description The answer of `POST /api/queue/retry`. */
+        Retried: {
+            /**
+             * Format: int64
+             * @description How many jobs went back to the queue.
+             */
+            retried: number;
+        };
+        /**
+         * @description What the scan decided about a wheel (`refinery_plan::Decision`).
+         * @enum {string}
+         */
+        ScanDecision: "reuse" | "rebuild" | "invalid";
+        /**
+         * @description The answer of `POST /api/session/token`: the cookie is set, and what it gives
+         *     (`read` or `write`; a wrong token is a `401`).
+         */
+        SessionSet: {
+            access: components["schemas"]["Access"];
+            ok: boolean;
+        };
+        /**
+         * @description `GET /api/session/token`, always `200`: which tokens the server has and what the
+         *     cookie (or header) gives.
+         */
+        SessionState: {
+            access: components["schemas"]["Access"];
+            /** @description The server has a `READ_TOKEN` (reads need a token). */
+            read_token: boolean;
+            /** @description The server has a `WORKER_TOKEN` (writes need it). */
+            worker_token: boolean;
         };
         /** @description `GET /api/settings`, and the answer of `PUT /api/settings`. */
         Settings: {
@@ -3141,9 +3773,105 @@ export interface components {
             /** @description Plan uploads as they arrive (`AUTO_PLAN`). */
             auto_plan?: boolean | null;
         };
+        /** @description A package's build speed (successful attempts) and failures. */
+        SlowSummary: {
+            /** Format: double */
+            average_secs: number;
+            /** Format: int64 */
+            failures: number;
+            /** Format: double */
+            max_secs: number;
+            package: string;
+            /** Format: int64 */
+            successes: number;
+        };
+        /**
+         * @description What a status amounts to.
+         * @enum {string}
+         */
+        StatusClass: "waiting" | "running" | "built" | "reused" | "failed" | "skipped" | "cancelled";
+        /**
+         * @description `GET /api/status-counts`: how many events of each kind and attempts of each status
+         *     the history holds (kinds and statuses without any are absent).
+         */
+        StatusCounts: {
+            attempts: {
+                [key: string]: number;
+            };
+            events: {
+                [key: string]: number;
+            };
+        };
+        /**
+         * @description `GET /api/statuses`: the status glossary ([`refinery_store::glossary`]), every job
+         *     status with its class and meaning.
+         */
+        StatusGlossary: {
+            statuses: components["schemas"]["GlossaryEntry"][];
+        };
+        /** @description A stored plan. */
+        StoredPlan: {
+            /** @description The whole plan (nodes and edges); `null` in listings. */
+            body: unknown;
+            /** Format: int64 */
+            created_ms: number;
+            id: string;
+            /** Format: int64 */
+            input_id: number | null;
+            platform_tag: string;
+            python: string;
+            /** @description Counts: reuse, build, missing, rejected. */
+            summary: unknown;
+        };
         /** @description `POST /api/session/token`: set the token cookie (or `?token=`). */
         TokenRequest: {
             token?: string | null;
+        };
+        /** @description `GET /api/top-failures`: packages by failed attempts, most first. */
+        TopFailures: {
+            top_failures: components["schemas"]["FailureSummary"][];
+        };
+        /** @description `GET /api/top-slowest`: packages by mean successful build time, slowest first. */
+        TopSlowest: {
+            top_slowest: components["schemas"]["SlowSummary"][];
+        };
+        /** @description A hint added through the API. */
+        UserHint: {
+            /** Format: int64 */
+            created_ms: number;
+            /** Format: int64 */
+            id: number;
+            note: string;
+            /** @description Suggested system packages. */
+            packages: string[];
+            /** @description Regular expression matched against build log lines. */
+            pattern: string;
+        };
+        /**
+         * @description A build variant: a named way to build (`default`, `relaxed-cflags`, `no-isolation`,
+         *     `emulated`, `gcc-cross`, or one a hint names), optionally with the hint catalog's fixes
+         *     applied on top, written `NAME+hints` (e.g. `default+hints`).
+         *
+         *     Serialized (JSON and database) as that string form. A name is ASCII letters, digits,
+         *     `-`, `_` and `.` (it becomes part of a log file's name).
+         */
+        Variant: string;
+        /** @description Successes and failures of one build variant of a package. */
+        VariantStats: {
+            /** Format: int64 */
+            failures: number;
+            /** Format: int64 */
+            successes: number;
+            variant: components["schemas"]["Variant"];
+        };
+        /** @description Verification in two words: the level asked for and how it ended. */
+        VerificationBadge: {
+            /** @description The first failing check's name (`smoke:orjson`), when one failed. */
+            failed_check?: string;
+            /** @description `import`, `smoke` or `tests`. */
+            level: string;
+            /** @description `passed`, or the first failing check's outcome (`failed`, `timed_out`, `crashed`). */
+            outcome: string;
         };
         /** @description The query of `PUT /api/jobs/{id}/wheel` (the body is the wheel's bytes). */
         WheelQuery: {
@@ -3153,6 +3881,40 @@ export interface components {
             filename: string;
             /** @description How the wheel came to be: `built`, `cached`, `reused`. */
             origin?: string | null;
+        };
+        /** @description A worker as last seen. */
+        WorkerInfo: {
+            /** Format: int64 */
+            current_job: number | null;
+            host: string;
+            id: string;
+            /** Format: int64 */
+            last_seen_ms: number;
+        };
+        /**
+         * @description What a worker is doing, decided by the server: `offline` when not seen (no claim, no
+         *     heartbeat) within the liveness window, `building` when seen and the lease owner of a
+         *     `leased` or `building` job, `idle` otherwise.
+         * @enum {string}
+         */
+        WorkerState: "building" | "idle" | "offline";
+        /** @description A worker as `/api/workers` shows it: what the store recorded plus its state. */
+        WorkerView: components["schemas"]["WorkerInfo"] & {
+            /**
+             * Format: int64
+             * @description The job it is building (only with `state: building`).
+             */
+            job: number | null;
+            state: components["schemas"]["WorkerState"];
+        };
+        /** @description `GET /api/workers`: every worker with its state. */
+        WorkersReply: {
+            /**
+             * Format: int64
+             * @description How long a worker may stay silent and still count as alive.
+             */
+            liveness_window_secs: number;
+            workers: components["schemas"]["WorkerView"][];
         };
     };
     responses: never;

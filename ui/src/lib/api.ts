@@ -1,6 +1,8 @@
 // The API client: one place that knows the base URL, the timeout, the JSON error shape,
 // and tells the app when the API is down or asks for a token.
 
+import type { SessionState } from './types';
+
 export const API_BASE_KEY = 'refinery.apiBase';
 export const REQUEST_TIMEOUT_MS = 15000;
 /** Sent with every write; see `crates/refinery-server/src/origin.rs`. */
@@ -207,14 +209,14 @@ export async function probeToken(): Promise<TokenState> {
 /** The token state, and whether reads need a token (`READ_TOKEN`); `null` when unknown. */
 export async function probeSession(): Promise<{ token: TokenState; readRequired: boolean | null }> {
   try {
-    const answer = await api<{ worker_token?: boolean; read_token?: boolean; access?: string }>('/api/session/token', { quiet401: true });
+    const answer = await api<SessionState>('/api/session/token', { quiet401: true });
     return { token: tokenStateOf(answer), readRequired: !!answer?.read_token };
   } catch {
     return { token: 'unknown', readRequired: null };
   }
 }
 
-export function tokenStateOf(answer: { worker_token?: boolean; read_token?: boolean; access?: string } | undefined): TokenState {
+export function tokenStateOf(answer: SessionState | undefined): TokenState {
   if (!answer) return 'unknown';
   if (!answer.worker_token && !answer.read_token) return 'not-required';
   switch (answer.access) {

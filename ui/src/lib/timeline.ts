@@ -58,7 +58,7 @@ export function timeline(events: readonly EventRow[], attempts: readonly Attempt
   let seq = 0;
   for (const e of [...events].sort((a, b) => a.id - b.id)) {
     const ms = Date.parse(e.timestamp);
-    if (Number.isNaN(ms) || e.kind === 'build_start') continue;
+    if (Number.isNaN(ms)) continue;
     steps.push({ ms, kind: eventKind(e.kind), status: RESULT_STATUS[e.kind], version: e.version ?? '', text: e.detail || e.kind, seq: seq++ });
   }
   for (const a of [...attempts].sort((x, y) => x.id - y.id)) {

@@ -1,8 +1,9 @@
 // Shapes of the control plane's JSON API (crates/refinery-server/src/api/).
 //
-// The types of crates/refinery-contract come generated from the server's OpenAPI document
-// (api-types.ts, `scripts/ui.sh types`); the answers still built from store records are
-// described by hand below until their types move into the contract.
+// The answers and records come generated from the server's OpenAPI document (api-types.ts,
+// `scripts/ui.sh types`), itself derived from crates/refinery-contract and the store's
+// records. Only the plan's DAG (`StoredPlan.body`, free-form JSON on the server) is
+// described by hand below.
 
 import type { components } from './api-types';
 
@@ -25,20 +26,8 @@ export type EnqueueRequest = Schemas['EnqueueRequest'];
 /** Every error answer: `{error: {code, message}}`. */
 export type ErrorBody = Schemas['ErrorBody'];
 
-export type JobStatus =
-  | 'pending'
-  | 'leased'
-  | 'building'
-  | 'retry'
-  | 'built'
-  | 'failed'
-  | 'cached'
-  | 'reused'
-  | 'missing'
-  | 'skipped_known_failure'
-  | 'system_recipe_failed'
-  | 'cancelled'
-  | 'broken';
+/** A job's status (Rust `JobStatus`). */
+export type JobStatus = Schemas['JobStatus'];
 
 export const JOB_STATUSES: JobStatus[] = [
   'pending',
@@ -57,204 +46,87 @@ export const JOB_STATUSES: JobStatus[] = [
 ];
 
 /** The glossary's classes (crates/refinery-store/src/glossary.rs). */
-export type StatusClass = 'waiting' | 'running' | 'built' | 'reused' | 'failed' | 'skipped' | 'cancelled';
+export type StatusClass = Schemas['StatusClass'];
 
-// A type, not an interface: it is sent as `EnqueueRequest.recipe`, a JSON object.
-export type Recipe = {
-  steps?: string[];
-  variant?: string | null;
-  system_packages?: string[];
-  env?: Record<string, string>;
-};
+/** What a job may change about the build; sent as `EnqueueRequest.recipe`. */
+export type Recipe = Schemas['Recipe'];
 
-export interface Job {
-  id: number;
-  package: string;
-  version: string;
-  python: string;
-  platform_tag: string;
-  recipe: Recipe;
-  status: JobStatus;
-  priority: number;
-  attempt: number;
-  restarts: number;
-  lease_owner: string | null;
-  lease_expires_ms: number | null;
-  heartbeat_ms: number | null;
-  cancel_requested: boolean;
-  plan_id: string | null;
-  input_id: number | null;
-  detail: string;
-  result: unknown;
-  log_bytes: number;
-  created_ms: number;
-  updated_ms: number;
-  started_ms: number | null;
-  finished_ms: number | null;
-}
+/** A queue job (`GET /api/jobs/{id}`, the `jobs` of the listings). */
+export type Job = Schemas['Job'];
+/** `GET /api/jobs/{id}`, `POST /api/jobs/{id}/cancel`. */
+export type JobReply = Schemas['JobReply'];
 
-export interface QueueStats {
-  /** Jobs per glossary class, every class present. */
-  by_class: Record<StatusClass, number>;
-  depth: number;
-  active: number;
-  by_status: Record<string, number>;
-  restarts: number;
-  total: number;
-  workers: WorkerInfo[];
-  draining: boolean;
-}
+/** `GET /api/queue`. */
+export type QueueList = Schemas['QueueList'];
+/** The answer of `POST /api/queue/enqueue`. */
+export type EnqueueReply = Schemas['EnqueueReply'];
+/** The answer of `POST /api/queue/retry`. */
+export type Retried = Schemas['Retried'];
+/** The answer of `POST /api/queue/clear`. */
+export type Cleared = Schemas['Cleared'];
+/** The answer of `POST /api/worker/trigger`. */
+export type DrainTriggered = Schemas['DrainTriggered'];
+/** `GET /api/logs/{name}/{version}/chunks`, `GET /api/jobs/{id}/logs/chunks`. */
+export type LogChunks = Schemas['LogChunks'];
+/** `GET /api/queue/stats`. */
+export type QueueStats = Schemas['QueueStatsReply'];
 
 /**
  * Decided by the server (crates/refinery-server/src/liveness.rs): `offline` when not seen
  * within the liveness window (60 s), `building` when seen and holding an active lease
  * (`job`), `idle` otherwise.
  */
-export type WorkerState = 'building' | 'idle' | 'offline';
+export type WorkerState = Schemas['WorkerState'];
 
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  last_seen_ms: number;
-  /** The last job the worker reported; may be long finished: use `state` and `job`. */
-  current_job: number | null;
-  state: WorkerState;
-  /** The job it is building now (only when `state` is `building`). */
-  job: number | null;
-}
+/** A worker with its state (`GET /api/workers`, `QueueStats.workers`). */
+export type WorkerInfo = Schemas['WorkerView'];
 
-export interface EventRow {
-  id: number;
-  timestamp: string;
-  kind: string;
-  package: string | null;
-  version: string | null;
-  run_id: string | null;
-  detail: string;
-  data: unknown;
-}
+/** `GET /api/status-counts`. */
+export type StatusCounts = Schemas['StatusCounts'];
+/** `GET /api/events`. */
+export type EventsPage = Schemas['EventsPage'];
+export type EventRow = Schemas['EventRow'];
 
 /** How a build attempt ended (the history's `attempts.status`, Rust `AttemptStatus`). */
-export type AttemptStatus = 'success' | 'failed' | 'timeout' | 'cancelled';
+export type AttemptStatus = Schemas['AttemptStatus'];
+export type AttemptRow = Schemas['AttemptRow'];
+export type VariantStats = Schemas['VariantStats'];
 
-export interface AttemptRow {
-  id: number;
-  timestamp: string;
-  package: string;
-  version: string;
-  python_tag: string;
-  platform: string;
-  variant: string;
-  attempt: number;
-  status: AttemptStatus;
-  duration_secs: number;
-  log_path: string | null;
-  hints: string[];
-  worker: string | null;
-  run_id: string | null;
-  detail: string;
-}
-
-export interface VariantStats {
-  variant: string;
-  successes: number;
-  failures: number;
-}
-
-export interface PackageDetail {
-  name: string;
-  attempts: AttemptRow[];
-  variants: VariantStats[];
-  events: EventRow[];
-  failures: AttemptRow[];
-  hints: string[];
-  average_duration_secs: number | null;
-  jobs: Job[];
-}
-
+/** `GET /api/packages/{name}`. */
+export type PackageDetail = Schemas['PackageDetail'];
+/** `GET /api/packages`. */
+export type PackagesReply = Schemas['PackagesReply'];
 /** A row of `GET /api/packages` (crates/refinery-server/src/package_status.rs). */
-export interface PackageSummary {
-  package: string;
-  version: string;
-  /** A job status word: from its queue jobs, else its attempts, else reuse/missing events. */
-  status: JobStatus;
-  job: number | null;
-  attempts: number;
-  successes: number;
-  failures: number;
-  last_timestamp: string;
-  /** What verification did for this version: the level and how it ended; null when unknown. */
-  verification?: VerificationBadge | null;
-}
-
+export type PackageSummary = Schemas['PackageRow'];
 /** Verification in two words (crates/refinery-server/src/package_status.rs). */
-export interface VerificationBadge {
-  /** import, smoke or tests */
-  level: string;
-  /** passed, or the first failing check's outcome (failed, timed_out, crashed) */
-  outcome: string;
-  /** the first failing check, e.g. smoke:orjson */
-  failed_check?: string;
-}
+export type VerificationBadge = Schemas['VerificationBadge'];
 
-export interface FailureSummary {
-  package: string;
-  failures: number;
-  last_version: string;
-  last_detail: string;
-  last_hints: string[];
-}
+/** `GET /api/top-failures`. */
+export type TopFailures = Schemas['TopFailures'];
+export type FailureSummary = Schemas['FailureSummary'];
+/** `GET /api/top-slowest`. */
+export type TopSlowest = Schemas['TopSlowest'];
+export type SlowSummary = Schemas['SlowSummary'];
 
-export interface SlowSummary {
-  package: string;
-  average_secs: number;
-  max_secs: number;
-  successes: number;
-  failures: number;
-}
+export type CatalogHint = Schemas['CatalogHint'];
+export type UserHint = Schemas['UserHint'];
+/** `GET /api/hints`. */
+export type HintsResponse = Schemas['HintsReply'];
+/** `GET /api/hints/validate`. */
+export type HintValidation = Schemas['HintValidation'];
 
-export interface CatalogHint {
-  id: string;
-  pattern: string;
-  message: string;
-  apt?: string[];
-  dnf?: string[];
-  env?: Record<string, string>;
-  build_constraints?: string[];
-  toolchain?: string;
-  pack?: string;
-  variant?: string;
-  no_retry?: boolean;
-}
-
-export interface UserHint {
-  id: number;
-  pattern: string;
-  packages: string[];
-  note: string;
-  created_ms: number;
-}
-
-export interface HintsResponse {
-  catalog: { origin: string; hints: CatalogHint[] };
-  user: UserHint[];
-}
-
-export type InputStatus = 'pending' | 'planning' | 'planned' | 'build_queued' | 'failed';
-
-export interface PendingInput {
-  id: number;
-  kind: string;
-  filename: string;
-  path: string;
-  size: number;
-  sha256: string;
-  status: InputStatus;
-  plan_id: string | null;
-  error: string;
-  created_ms: number;
-  updated_ms: number;
-}
+export type InputStatus = Schemas['InputStatus'];
+export type PendingInput = Schemas['PendingInput'];
+/** The answer of `POST /api/pending-inputs/{id}/enqueue-plan`. */
+export type InputPlanReply = Schemas['InputPlanReply'];
+/** The answer of `POST /api/plans/{id}/enqueue-build(s)`. */
+export type PlanEnqueued = Schemas['PlanEnqueued'];
+/** `GET /api/pending-inputs`. */
+export type InputsReply = Schemas['InputsReply'];
+/** The answer of `POST /api/requirements/upload` and `POST /api/wheels/upload`. */
+export type InputUploaded = Schemas['InputUploaded'];
+/** `GET /api/session/token`. */
+export type SessionState = Schemas['SessionState'];
 
 export type PlanAction = 'reuse' | 'build' | 'missing';
 
@@ -290,13 +162,16 @@ export interface PlanBody {
   notes: string[];
 }
 
-export interface StoredPlan {
-  id: string;
-  input_id: number | null;
-  python: string;
-  platform_tag: string;
+/**
+ * A stored plan (`GET /api/plans`, `GET /api/plans/{id}`); its `body` (the DAG, `null` in
+ * listings) and `summary` are free-form JSON on the server, typed here.
+ */
+export type StoredPlan = Omit<Schemas['StoredPlan'], 'body' | 'summary'> & {
   summary: Record<string, number>;
   body: PlanBody | null;
-  created_ms: number;
-}
+};
 
+/** `GET /api/plans`, with the plans' `body` typed. */
+export type PlansReply = Omit<Schemas['PlansReply'], 'plans'> & { plans: StoredPlan[] };
+/** `GET /api/plans/{id}`, with the plan's `body` typed. */
+export type PlanReply = Omit<Schemas['PlanReply'], 'plan'> & { plan: StoredPlan };

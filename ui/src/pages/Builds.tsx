@@ -4,7 +4,7 @@ import { useApi } from '../lib/hooks';
 import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP, verificationSummary } from '../lib/format';
 import { Link, logPath, packagePath, planPath, useQueryParam } from '../lib/router';
 import { filterRows, pruneSelection } from '../lib/table';
-import { JOB_STATUSES, type Job, type QueueStats } from '../lib/types';
+import { JOB_STATUSES, type Job, type QueueList } from '../lib/types';
 import { Card, ErrorBox, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -111,7 +111,7 @@ export function Builds() {
   const [status, setStatus] = useQueryParam('status');
   const [q, setQ] = useQueryParam('q');
   const path = `/api/queue?limit=1000${status ? `&status=${encodeURIComponent(status)}` : ''}`;
-  const queue = useApi<{ jobs: Job[]; stats: QueueStats }>(path, 3000);
+  const queue = useApi<QueueList>(path, 3000);
   const actions = useActions();
   const [selected, setSelected] = useState<Set<number>>(new Set());
   const [busy, setBusy] = useState(false);

@@ -3,7 +3,7 @@ import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
 import { ago, attemptStatus, fmtDuration, fmtIso, jobDurationSecs, packagesFromHint, plural, ranBuild, WORKER_STATE_HELP } from '../lib/format';
 import { Link, logPath, packagePath } from '../lib/router';
-import type { EventRow, FailureSummary, Job, QueueStats, SlowSummary } from '../lib/types';
+import type { EventRow, EventsPage, QueueList, QueueStats, StatusCounts, TopFailures, TopSlowest } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Stat, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { BuildsOverTime, DurationHistogram } from '../components/Charts';
@@ -11,11 +11,11 @@ import { BuildsOverTime, DurationHistogram } from '../components/Charts';
 
 export function Dashboard() {
   const stats = useApi<QueueStats>('/api/queue/stats', 3000);
-  const counts = useApi<{ events: Record<string, number>; attempts: Record<string, number> }>('/api/status-counts', 10000);
-  const events = useApi<{ events: EventRow[] }>('/api/events?limit=200', 5000);
-  const failures = useApi<{ top_failures: FailureSummary[] }>('/api/top-failures?limit=8', 10000);
-  const slowest = useApi<{ top_slowest: SlowSummary[] }>('/api/top-slowest?limit=8', 10000);
-  const jobs = useApi<{ jobs: Job[] }>('/api/queue?limit=1000', 10000);
+  const counts = useApi<StatusCounts>('/api/status-counts', 10000);
+  const events = useApi<EventsPage>('/api/events?limit=200', 5000);
+  const failures = useApi<TopFailures>('/api/top-failures?limit=8', 10000);
+  const slowest = useApi<TopSlowest>('/api/top-slowest?limit=8', 10000);
+  const jobs = useApi<QueueList>('/api/queue?limit=1000', 10000);
   const actions = useActions();
   const [triggering, setTriggering] = useState(false);
 

@@ -4,7 +4,7 @@ import { refreshAll, useApi, useDebounced } from '../lib/hooks';
 import { fmtIso, fmtTime } from '../lib/format';
 import { Link, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
-import type { CatalogHint, EventRow, HintRequest, HintsResponse, UserHint } from '../lib/types';
+import type { CatalogHint, EventRow, EventsPage, HintRequest, HintsResponse, HintValidation, UserHint } from '../lib/types';
 import { Card, ErrorBox, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
@@ -90,7 +90,7 @@ export function describeFix(f: LearnedFix): string {
  * events) and applied up front to the package's next build. The newest per package.
  */
 function LearnedFixes() {
-  const learned = useApi<{ events: EventRow[] }>('/api/events?kind=learned_fix&limit=500', 15000);
+  const learned = useApi<EventsPage>('/api/events?kind=learned_fix&limit=500', 15000);
   const rows = useMemo(() => {
     const newest = new Map<string, EventRow>();
     for (const e of learned.data?.events ?? []) {
@@ -140,7 +140,7 @@ export function useServerCheck(pattern: string, packages: string): Check | null 
   const asked = { pattern: useDebounced(pattern, 200), packages: useDebounced(packages, 200) };
   const current = asked.pattern === pattern && asked.packages === packages;
   // Unreachable server: the banner says so; saving will say what is wrong.
-  const { data } = useApi<{ valid: boolean; message?: string }>(
+  const { data } = useApi<HintValidation>(
     asked.pattern ? `/api/hints/validate?pattern=${enc(asked.pattern)}&packages=${enc(asked.packages)}` : null,
   );
   return current && pattern && data ? { pattern, packages, ...data } : null;

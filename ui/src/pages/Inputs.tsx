@@ -4,16 +4,10 @@ import { useActions } from '../lib/actions';
 import { refreshAll, useApi } from '../lib/hooks';
 import { fmtBytes, fmtTime } from '../lib/format';
 import { Link, planPath } from '../lib/router';
-import type { Job, PendingInput, Settings } from '../lib/types';
+import type { InputsReply, InputUploaded as UploadResult, Job, PendingInput, QueueList, Settings } from '../lib/types';
 import { Card, ErrorBox, StatusBadge, useToast } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 
-interface UploadResult {
-  input: PendingInput;
-  auto_plan: boolean;
-  decision?: string;
-  reason?: string;
-}
 
 export function uploadEndpoint(filename: string): string {
   return filename.toLowerCase().endsWith('.whl') ? '/api/wheels/upload' : '/api/requirements/upload';
@@ -41,9 +35,9 @@ export function inputState(input: Pick<PendingInput, 'status' | 'plan_id'>, jobs
 }
 
 export function Inputs() {
-  const inputs = useApi<{ inputs: PendingInput[] }>('/api/pending-inputs?limit=1000', 3000);
+  const inputs = useApi<InputsReply>('/api/pending-inputs?limit=1000', 3000);
   const settings = useApi<Settings>('/api/settings');
-  const queue = useApi<{ jobs: Job[] }>('/api/queue?limit=1000', 5000);
+  const queue = useApi<QueueList>('/api/queue?limit=1000', 5000);
   const actions = useActions();
   const toast = useToast();
   const fileRef = useRef<HTMLInputElement>(null);

@@ -3,7 +3,7 @@ import { ApiError, api, apiBase, apiText, apiUrl, enc, errorMessage } from '../l
 import { useApi } from '../lib/hooks';
 import { LogBuffer } from '../lib/log';
 import { Link, packagePath, useLocation, useQueryParam } from '../lib/router';
-import type { Job } from '../lib/types';
+import type { JobReply, LogChunks } from '../lib/types';
 import { ErrorBox, StatusBadge } from '../components/ui';
 import { LogViewer } from '../components/LogViewer';
 
@@ -82,7 +82,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
       try {
         // Is there a queue job with this log?
         const path = jobParam ? `/api/jobs/${jobParam}/logs/chunks?limit=1` : `/api/logs/${enc(name)}/${enc(version)}/chunks?limit=1`;
-        const probe = await api<{ job_id: number; status: string; done: boolean }>(path);
+        const probe = await api<LogChunks>(path);
         if (!alive) return;
         if (alive) setJobId(probe.job_id);
         openStream(probe.job_id);
@@ -120,7 +120,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
 
   // While the log streams the job moves on (leased → building → …): keep the header's
   // status in step with it. A failed look-up leaves the header as it was.
-  const jobQuery = useApi<{ job: Job }>(jobId !== null ? `/api/jobs/${jobId}` : null, phase.kind === 'live' ? 2000 : undefined);
+  const jobQuery = useApi<JobReply>(jobId !== null ? `/api/jobs/${jobId}` : null, phase.kind === 'live' ? 2000 : undefined);
   const job = jobQuery.data?.job ?? null;
 
   const statusNode = (() => {

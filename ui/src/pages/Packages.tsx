@@ -7,7 +7,7 @@ import { representativeJob } from '../lib/plan';
 import { timeline, type Step, type StepKind } from '../lib/timeline';
 import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
-import type { AttemptRow, PackageDetail as Detail, PackageSummary, Recipe } from '../lib/types';
+import type { AttemptRow, PackageDetail as Detail, PackagesReply, PackageSummary, Recipe } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Stat, StatusBadge, TabPanel, Tabs } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { EventsTable } from './Dashboard';
@@ -15,7 +15,7 @@ import { NotFound } from './NotFound';
 
 export function Packages() {
   const [q, setQ] = useQueryParam('q');
-  const packages = useApi<{ packages: PackageSummary[] }>('/api/packages?limit=1000', 10000);
+  const packages = useApi<PackagesReply>('/api/packages?limit=1000', 10000);
   const rows = useMemo(() => filterRows(packages.data?.packages ?? [], q, (p) => [p.package, p.version, p.status]), [packages.data, q]);
   return (
     <div className="page">

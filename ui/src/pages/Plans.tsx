@@ -5,7 +5,7 @@ import { useApi } from '../lib/hooks';
 import { fmtTime, shortId } from '../lib/format';
 import { jobsByNode, nodeKey, planTree, type TreeItem } from '../lib/plan';
 import { Link, logPath, packagePath, planPath } from '../lib/router';
-import type { Job, StoredPlan } from '../lib/types';
+import type { Job, PlanReply, PlansReply } from '../lib/types';
 import { Card, ErrorBox, Skeleton, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { NotFound } from './NotFound';
@@ -25,7 +25,7 @@ function Summary({ summary }: { summary: Record<string, number> }) {
 }
 
 export function Plans() {
-  const plans = useApi<{ plans: StoredPlan[] }>('/api/plans?limit=1000', 5000);
+  const plans = useApi<PlansReply>('/api/plans?limit=1000', 5000);
   const actions = useActions();
   return (
     <div className="page">
@@ -135,7 +135,7 @@ function Tree({ items, planId, jobs, level = 1 }: { items: TreeItem[]; planId: s
 }
 
 export function PlanDetail({ id }: { id: string }) {
-  const plan = useApi<{ plan: StoredPlan; jobs: Job[] }>(`/api/plans/${encodeURIComponent(id)}`, 4000);
+  const plan = useApi<PlanReply>(`/api/plans/${encodeURIComponent(id)}`, 4000);
   const actions = useActions();
   const [busy, setBusy] = useState(false);
   const body = plan.data?.plan.body;

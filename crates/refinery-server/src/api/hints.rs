@@ -6,16 +6,17 @@ use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::ApiResult;
-use refinery_contract::HintRequest;
+use refinery_contract::{
+    CatalogHint, HintCatalog, HintReply, HintRequest, HintValidation, HintsReply,
+};
 
 use crate::error::ApiError;
 use crate::validate::parse_id;
 use crate::{blocking, AppState};
 
-pub(super) async fn hints(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+pub(super) async fn hints(State(state): State<Arc<AppState>>) -> ApiResult<Json<HintsReply>> {
     blocking(move || {
         let mut catalog = refinery_build::hints::Catalog::builtin();
         let mut origin = "built-in hints/catalog.toml".to_string();
@@ -25,12 +26,47 @@ pub(super) async fn hints(State(state): State<Arc<AppState>>) -> ApiResult<Json<
                 .map_err(|e| ApiError::internal(e.to_string()))?;
             origin = format!("{origin} + {}", path.display());
         }
-        Ok(Json(json!({
-            "catalog": { "origin": origin, "hints": catalog.hints().collect::<Vec<_>>() },
-            "user": state.store.hints()?,
-        })))
+        Ok(Json(HintsReply {
+            catalog: HintCatalog {
+                origin,
+                hints: catalog.hints().map(catalog_hint).collect(),
+            },
+            user: state.store.hints()?,
+        }))
     })
     .await
+}
+
+/// A catalog entry in the contract's shape (the same JSON, field by field).
+fn catalog_hint(hint: &refinery_build::hints::Hint) -> CatalogHint {
+    let refinery_build::hints::Hint {
+        id,
+        pattern,
+        message,
+        apt,
+        dnf,
+        env,
+        build_constraints,
+        toolchain,
+        pack,
+        variant,
+        no_retry,
+        up_front,
+    } = hint.clone();
+    CatalogHint {
+        id,
+        pattern,
+        message,
+        apt,
+        dnf,
+        env,
+        build_constraints,
+        toolchain,
+        pack,
+        variant,
+        no_retry,
+        up_front,
+    }
 }
 
 /// A usable pattern and plain package names, or what is wrong.
@@ -67,7 +103,7 @@ pub(super) struct ValidateHintQuery {
 /// checks as adding one (Rust's `regex` syntax, package names), without storing anything.
 /// Always 200: `{valid: true}` or `{valid: false, message}`, so a form can ask on every
 /// keystroke without filling the browser's console with errors.
-pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Value> {
+pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<HintValidation> {
     let hint = HintRequest {
         pattern: q.pattern,
         packages: q
@@ -79,15 +115,21 @@ pub(super) async fn validate_hint(Query(q): Query<ValidateHintQuery>) -> Json<Va
         note: String::new(),
     };
     Json(match validate(&hint) {
-        Ok(()) => json!({ "valid": true }),
-        Err(e) => json!({ "valid": false, "message": e.message }),
+        Ok(()) => HintValidation {
+            valid: true,
+            message: None,
+        },
+        Err(e) => HintValidation {
+            valid: false,
+            message: Some(e.message),
+        },
     })
 }
 
 pub(super) async fn add_hint(
     State(state): State<Arc<AppState>>,
     Json(body): Json<HintRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<HintReply>)> {
     validate(&body)?;
     let hint = blocking(move || {
         state
@@ -96,7 +138,7 @@ pub(super) async fn add_hint(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "hint": hint }))))
+    Ok((StatusCode::CREATED, Json(HintReply { hint })))
 }
 
 /// Hints added through the API can be changed in place; the catalog's come from files.
@@ -104,7 +146,7 @@ pub(super) async fn update_hint(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Json(body): Json<HintRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HintReply>> {
     let id = parse_id(&id, "hint")?;
     validate(&body)?;
     let hint = blocking(move || {
@@ -114,7 +156,7 @@ pub(super) async fn update_hint(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "hint": hint })))
+    Ok(Json(HintReply { hint }))
 }
 
 pub(super) async fn delete_hint(
@@ -124,4 +166,27 @@ pub(super) async fn delete_hint(
     let id = parse_id(&id, "hint")?;
     blocking(move || state.store.delete_hint(id).map_err(ApiError::from)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's `CatalogHint` says what the catalog's own type says, for every
+    /// entry of the built-in catalog (a field added to one and not the other fails here).
+    #[test]
+    fn catalog_hints_keep_every_field() {
+        let catalog = refinery_build::hints::Catalog::builtin();
+        let mut seen = 0;
+        for hint in catalog.hints() {
+            assert_eq!(
+                serde_json::to_value(catalog_hint(hint)).unwrap(),
+                serde_json::to_value(hint).unwrap(),
+                "{}",
+                hint.id
+            );
+            seen += 1;
+        }
+        assert!(seen > 10, "the built-in catalog has {seen} entries");
+    }
 }

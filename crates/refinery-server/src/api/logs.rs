@@ -12,9 +12,10 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
+use refinery_contract::LogChunks;
 use refinery_store::queue::Job;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{clamp_limit, ApiResult};
 use crate::error::ApiError;
@@ -105,7 +106,7 @@ pub(super) async fn log_chunks(
     State(state): State<Arc<AppState>>,
     UrlPath((name, version)): UrlPath<(String, String)>,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogChunks>> {
     check_name(&name)?;
     check_version(&version)?;
     blocking(move || {
@@ -118,18 +119,18 @@ pub(super) async fn log_chunks(
     .await
 }
 
-fn chunks_json(state: &AppState, job: &Job, q: LogQuery) -> ApiResult<Json<Value>> {
+fn chunks_json(state: &AppState, job: &Job, q: LogQuery) -> ApiResult<Json<LogChunks>> {
     let chunks = state
         .store
         .log_chunks(job.id, q.after.unwrap_or(0), clamp_limit(q.limit, 500))?;
     let next = chunks.last().map_or(q.after.unwrap_or(0), |c| c.seq);
-    Ok(Json(json!({
-        "job_id": job.id,
-        "status": job.status,
-        "done": job.status.is_terminal(),
-        "chunks": chunks,
-        "next_after": next,
-    })))
+    Ok(Json(LogChunks {
+        job_id: job.id,
+        status: job.status,
+        done: job.status.is_terminal(),
+        chunks,
+        next_after: next,
+    }))
 }
 
 pub(super) async fn log_stream(
@@ -298,7 +299,7 @@ pub(super) async fn job_log_chunks(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<LogQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogChunks>> {
     let id = parse_id(&id, "job")?;
     blocking(move || {
         let job = state.store.job(id)?;

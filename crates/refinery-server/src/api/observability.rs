@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::Json;
+use refinery_contract::{
+    EventsPage, PackageDetail, PackagesReply, StatusCounts, StatusGlossary, TopFailures, TopSlowest,
+};
 use refinery_store::queue::JobFilter;
 use refinery_store::EventKind;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
 use crate::error::ApiError;
@@ -29,7 +31,7 @@ pub(super) struct EventsQuery {
 pub(super) async fn events(
     State(state): State<Arc<AppState>>,
     Query(q): Query<EventsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventsPage>> {
     let package = q.package.as_deref().map(parse_name).transpose()?;
     let limit = clamp_limit(q.limit, 50);
     let kind = q
@@ -48,29 +50,36 @@ pub(super) async fn events(
     let next = (events.len() == limit)
         .then(|| events.last().map(|e| e.id))
         .flatten();
-    Ok(Json(json!({ "events": events, "next_before": next })))
+    Ok(Json(EventsPage {
+        events,
+        next_before: next,
+    }))
 }
 
-pub(super) async fn status_counts(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    let counts = blocking(move || {
+pub(super) async fn status_counts(
+    State(state): State<Arc<AppState>>,
+) -> ApiResult<Json<StatusCounts>> {
+    let (events, attempts) = blocking(move || {
         state
             .history
             .with(|h| Ok((h.status_counts()?, h.attempt_status_counts()?)))
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "events": counts.0, "attempts": counts.1 })))
+    Ok(Json(StatusCounts { events, attempts }))
 }
 
 /// The status glossary (`refinery_store::glossary`): every status, its class and meaning.
-pub(super) async fn statuses() -> Json<Value> {
-    Json(json!({ "statuses": refinery_store::glossary::glossary() }))
+pub(super) async fn statuses() -> Json<StatusGlossary> {
+    Json(StatusGlossary {
+        statuses: refinery_store::glossary::glossary(),
+    })
 }
 
 pub(super) async fn packages(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackagesReply>> {
     let limit = clamp_limit(q.limit, 200);
     let packages = blocking(move || {
         let (summaries, events) = state.history.with(|h| {
@@ -97,13 +106,13 @@ pub(super) async fn packages(
         Ok::<_, ApiError>(rows)
     })
     .await?;
-    Ok(Json(json!({ "packages": packages })))
+    Ok(Json(PackagesReply { packages }))
 }
 
 pub(super) async fn package(
     State(state): State<Arc<AppState>>,
     UrlPath(name): UrlPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PackageDetail>> {
     let package = parse_name(&name)?;
     blocking(move || {
         let (attempts, variants, events) = state.history.with(|h| {
@@ -136,16 +145,16 @@ pub(super) async fn package(
             .collect();
         let average =
             (!durations.is_empty()).then(|| durations.iter().sum::<f64>() / durations.len() as f64);
-        Ok(Json(json!({
-            "name": refinery_index::normalize_name(&name),
-            "attempts": attempts,
-            "variants": variants,
-            "events": events,
-            "failures": failures,
-            "hints": hints,
-            "average_duration_secs": average,
-            "jobs": jobs,
-        })))
+        Ok(Json(PackageDetail {
+            name: refinery_index::normalize_name(&name),
+            attempts,
+            variants,
+            events,
+            failures,
+            hints,
+            average_duration_secs: average,
+            jobs,
+        }))
     })
     .await
 }
@@ -153,7 +162,7 @@ pub(super) async fn package(
 pub(super) async fn top_failures(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TopFailures>> {
     let limit = clamp_limit(q.limit, 10);
     let rows = blocking(move || {
         state
@@ -162,13 +171,13 @@ pub(super) async fn top_failures(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "top_failures": rows })))
+    Ok(Json(TopFailures { top_failures: rows }))
 }
 
 pub(super) async fn top_slowest(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<TopSlowest>> {
     let limit = clamp_limit(q.limit, 10);
     let rows = blocking(move || {
         state
@@ -177,5 +186,5 @@ pub(super) async fn top_slowest(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "top_slowest": rows })))
+    Ok(Json(TopSlowest { top_slowest: rows }))
 }

@@ -7,10 +7,12 @@ use axum::http::StatusCode;
 use axum::Json;
 use refinery_store::queue::{InputStatus, Job, JobFilter};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult, LimitQuery};
-use refinery_contract::{NodeRequest, Settings, SettingsPatch};
+use refinery_contract::{
+    InputPlanReply, InputReply, InputsReply, NodeRequest, PlanEnqueued, PlanReply, PlansReply,
+    Settings, SettingsPatch,
+};
 
 use crate::error::ApiError;
 use crate::validate::parse_id;
@@ -19,20 +21,20 @@ use crate::{blocking, planning, AppState};
 pub(super) async fn inputs(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InputsReply>> {
     let (limit, offset) = (clamp_limit(q.limit, 100), q.offset.unwrap_or(0));
     let inputs =
         blocking(move || state.store.inputs(limit, offset).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "inputs": inputs })))
+    Ok(Json(InputsReply { inputs }))
 }
 
 pub(super) async fn input(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InputReply>> {
     let id = parse_id(&id, "input")?;
     let input = blocking(move || state.store.input(id).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "input": input })))
+    Ok(Json(InputReply { input }))
 }
 
 #[derive(Deserialize, Default)]
@@ -44,7 +46,7 @@ pub(super) async fn input_plan(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<WaitQuery>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<InputPlanReply>)> {
     let id = parse_id(&id, "input")?;
     if q.wait.unwrap_or(false) {
         let s = state.clone();
@@ -52,7 +54,12 @@ pub(super) async fn input_plan(
         let input = blocking(move || state.store.input(id).map_err(ApiError::from)).await?;
         return Ok((
             StatusCode::OK,
-            Json(json!({ "input": input, "plan": plan, "jobs": jobs })),
+            Json(InputPlanReply {
+                input,
+                plan: Some(plan),
+                jobs: Some(jobs),
+                planning: None,
+            }),
         ));
     }
     // Refuse at once what cannot be planned; plan in the background.
@@ -67,17 +74,22 @@ pub(super) async fn input_plan(
     state.plan_queue.submit(id)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "input": input, "planning": true })),
+        Json(InputPlanReply {
+            input,
+            plan: None,
+            jobs: None,
+            planning: Some(true),
+        }),
     ))
 }
 
 pub(super) async fn plans(
     State(state): State<Arc<AppState>>,
     Query(q): Query<LimitQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlansReply>> {
     let (limit, offset) = (clamp_limit(q.limit, 100), q.offset.unwrap_or(0));
     let plans = blocking(move || state.store.plans(limit, offset).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "plans": plans })))
+    Ok(Json(PlansReply { plans }))
 }
 
 fn check_plan_id(id: &str) -> ApiResult<()> {
@@ -98,7 +110,7 @@ fn check_plan_id(id: &str) -> ApiResult<()> {
 pub(super) async fn plan(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PlanReply>> {
     check_plan_id(&id)?;
     blocking(move || {
         let plan = state.store.plan(&id)?;
@@ -107,7 +119,7 @@ pub(super) async fn plan(
             limit: 1000,
             ..JobFilter::default()
         })?;
-        Ok(Json(json!({ "plan": plan, "jobs": jobs })))
+        Ok(Json(PlanReply { plan, jobs }))
     })
     .await
 }
@@ -122,7 +134,7 @@ fn stored_plan(state: &AppState, id: &str) -> ApiResult<(refinery_plan::Plan, Op
 pub(super) async fn plan_enqueue_builds(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PlanEnqueued>)> {
     check_plan_id(&id)?;
     let since = refinery_store::queue::now_ms();
     let jobs = blocking(move || {
@@ -137,7 +149,7 @@ pub(super) async fn plan_enqueue_build(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Json(body): Json<NodeRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<PlanEnqueued>)> {
     check_plan_id(&id)?;
     let node = body.node.or(body.package).ok_or_else(|| {
         ApiError::bad_request(
@@ -155,9 +167,9 @@ pub(super) async fn plan_enqueue_build(
 
 /// The answer of the plan enqueue endpoints: every job of the nodes, and how many of them
 /// this request created (`created`; the others were already queued or finished).
-fn enqueued(jobs: Vec<Job>, since_ms: i64) -> Value {
-    let created = jobs.iter().filter(|j| j.created_ms >= since_ms).count();
-    json!({ "jobs": jobs, "created": created })
+fn enqueued(jobs: Vec<Job>, since_ms: i64) -> PlanEnqueued {
+    let created = jobs.iter().filter(|j| j.created_ms >= since_ms).count() as u64;
+    PlanEnqueued { jobs, created }
 }
 
 pub(super) async fn settings_get(State(state): State<Arc<AppState>>) -> ApiResult<Json<Settings>> {

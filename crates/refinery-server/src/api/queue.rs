@@ -1,17 +1,21 @@
 //! The build queue: listing, stats, enqueue, retry, clear, one job, cancel, workers.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use refinery_store::glossary::StatusClass;
 use refinery_store::queue::{JobFilter, JobSpec, JobStatus};
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{clamp_limit, ApiResult};
-use refinery_contract::{EnqueueRequest, IdsRequest, JobReply};
+use refinery_contract::{
+    Cleared, EnqueueReply, EnqueueRequest, IdsRequest, JobReply, QueueList, QueueStatsReply,
+    Retried, WorkersReply,
+};
 
 use crate::error::ApiError;
 use crate::validate::{check_name, check_version, parse_id};
@@ -29,7 +33,7 @@ pub(super) struct QueueQuery {
 pub(super) async fn queue_list(
     State(state): State<Arc<AppState>>,
     Query(q): Query<QueueQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<QueueList>> {
     let statuses = match &q.status {
         Some(list) => list
             .split(',')
@@ -50,28 +54,30 @@ pub(super) async fn queue_list(
         offset: q.offset.unwrap_or(0),
     };
     blocking(move || {
-        Ok(Json(json!({
-            "jobs": state.store.jobs(&filter)?,
-            "stats": state.store.stats()?,
-        })))
+        Ok(Json(QueueList {
+            jobs: state.store.jobs(&filter)?,
+            stats: state.store.stats()?,
+        }))
     })
     .await
 }
 
-pub(super) async fn queue_stats(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+pub(super) async fn queue_stats(
+    State(state): State<Arc<AppState>>,
+) -> ApiResult<Json<QueueStatsReply>> {
     blocking(move || {
         let stats = state.store.stats()?;
         let workers = crate::liveness::worker_views(state.store.as_ref())?;
-        Ok(Json(json!({
-            "depth": stats.depth,
-            "active": stats.active,
-            "by_class": counts_by_class(&stats.by_status),
-            "by_status": stats.by_status,
-            "restarts": stats.restarts,
-            "total": stats.total,
-            "workers": workers,
-            "draining": state.draining.load(Ordering::Relaxed),
-        })))
+        Ok(Json(QueueStatsReply {
+            depth: stats.depth,
+            active: stats.active,
+            by_class: counts_by_class(&stats.by_status),
+            by_status: stats.by_status,
+            restarts: stats.restarts,
+            total: stats.total,
+            workers,
+            draining: state.draining.load(Ordering::Relaxed),
+        }))
     })
     .await
 }
@@ -88,7 +94,7 @@ fn python_from_tag(tag: &str) -> ApiResult<String> {
 pub(super) async fn queue_enqueue(
     State(state): State<Arc<AppState>>,
     Json(body): Json<EnqueueRequest>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<EnqueueReply>)> {
     check_name(&body.package)?;
     check_version(&body.version)?;
     let python = match (&body.python, &body.python_tag) {
@@ -128,23 +134,23 @@ pub(super) async fn queue_enqueue(
         } else {
             StatusCode::OK
         },
-        Json(json!({ "job": job, "created": created })),
+        Json(EnqueueReply { job, created }),
     ))
 }
 
 pub(super) async fn queue_retry(
     State(state): State<Arc<AppState>>,
     body: Option<Json<IdsRequest>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Retried>> {
     let ids = body.map(|b| b.0.ids).unwrap_or_default();
     let n = blocking(move || state.store.retry(&ids).map_err(ApiError::from)).await?;
-    Ok(Json(json!({ "retried": n })))
+    Ok(Json(Retried { retried: n }))
 }
 
 pub(super) async fn queue_clear(
     State(state): State<Arc<AppState>>,
     body: Option<Json<IdsRequest>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Cleared>> {
     let body = body.map(|b| b.0).unwrap_or_default();
     let statuses = if body.ids.is_empty() && body.statuses.is_empty() {
         JobStatus::ALL
@@ -161,7 +167,7 @@ pub(super) async fn queue_clear(
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "cleared": n })))
+    Ok(Json(Cleared { cleared: n }))
 }
 
 pub(super) async fn job_get(
@@ -182,25 +188,25 @@ pub(super) async fn job_cancel(
     Ok(Json(JobReply { job }))
 }
 
-pub(super) async fn workers(State(state): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+pub(super) async fn workers(State(state): State<Arc<AppState>>) -> ApiResult<Json<WorkersReply>> {
     let workers = blocking(move || {
         crate::liveness::worker_views(state.store.as_ref()).map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({
-        "workers": workers,
-        "liveness_window_secs": crate::liveness::LIVENESS_WINDOW_MS / 1000,
-    })))
+    Ok(Json(WorkersReply {
+        workers,
+        liveness_window_secs: crate::liveness::LIVENESS_WINDOW_MS / 1000,
+    }))
 }
 
 /// Job counts by status class (`refinery_store::glossary::StatusClass`), every class present.
-fn counts_by_class(by_status: &std::collections::BTreeMap<String, u64>) -> Value {
-    let mut out: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+fn counts_by_class(by_status: &BTreeMap<String, u64>) -> BTreeMap<StatusClass, u64> {
+    let mut out = BTreeMap::new();
     for status in JobStatus::ALL {
-        *out.entry(status.class().as_str()).or_default() +=
+        *out.entry(status.class()).or_default() +=
             by_status.get(status.as_str()).copied().unwrap_or(0);
     }
-    json!(out)
+    out
 }
 
 #[cfg(test)]

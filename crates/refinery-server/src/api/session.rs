@@ -6,10 +6,9 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::ApiResult;
-use refinery_contract::TokenRequest;
+use refinery_contract::{Access, Done, SessionSet, SessionState, TokenRequest};
 
 use crate::error::ApiError;
 use crate::{auth, AppState};
@@ -41,10 +40,13 @@ pub(super) async fn session_token(
         ));
     };
     // The worker token acts; a read token (--read-token) only reads.
-    let tokens: Vec<(&str, &str)> = [(worker.as_deref(), "write"), (read.as_deref(), "read")]
-        .into_iter()
-        .filter_map(|(token, access)| Some((token?, access)))
-        .collect();
+    let tokens: Vec<(&str, Access)> = [
+        (worker.as_deref(), Access::Write),
+        (read.as_deref(), Access::Read),
+    ]
+    .into_iter()
+    .filter_map(|(token, access)| Some((token?, access)))
+    .collect();
     let expected: Vec<&str> = tokens.iter().map(|(token, _)| *token).collect();
     let access = match auth::check_token(&state, auth::peer_ip(&extensions), &token, &expected) {
         Ok(Some(i)) => tokens[i].1,
@@ -68,8 +70,12 @@ pub(super) async fn session_token(
         })
         .collect();
     // Without a WORKER_TOKEN every action is open: a read token still acts.
-    let access = if worker.is_none() { "write" } else { access };
-    let mut response = Json(json!({ "ok": true, "access": access })).into_response();
+    let access = if worker.is_none() {
+        Access::Write
+    } else {
+        access
+    };
+    let mut response = Json(SessionSet { ok: true, access }).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_str(&format!(
@@ -95,35 +101,35 @@ pub(super) async fn session_state(
         state.config.read_token.as_deref(),
     );
     let access = match auth::presented_token(&headers, uri.query()) {
-        None => "none",
-        Some(_) if worker.is_none() && read.is_none() => "write",
+        None => Access::None,
+        Some(_) if worker.is_none() && read.is_none() => Access::Write,
         Some(token) => {
-            let tokens: Vec<(&str, &str)> = [(worker, "write"), (read, "read")]
+            let tokens: Vec<(&str, Access)> = [(worker, Access::Write), (read, Access::Read)]
                 .into_iter()
                 .filter_map(|(token, access)| Some((token?, access)))
                 .collect();
             let expected: Vec<&str> = tokens.iter().map(|(token, _)| *token).collect();
             match auth::check_token(&state, auth::peer_ip(&extensions), &token, &expected) {
                 // Without a WORKER_TOKEN every action is open: a read token still acts.
-                Ok(Some(_)) if worker.is_none() => "write",
+                Ok(Some(_)) if worker.is_none() => Access::Write,
                 Ok(Some(i)) => tokens[i].1,
-                Ok(None) => "invalid",
+                Ok(None) => Access::Invalid,
                 Err(wait) => return auth::too_many_failures(wait),
             }
         }
     };
-    Json(json!({
-        "worker_token": worker.is_some(),
-        "read_token": read.is_some(),
-        "access": access,
-    }))
+    Json(SessionState {
+        worker_token: worker.is_some(),
+        read_token: read.is_some(),
+        access,
+    })
     .into_response()
 }
 
 /// `DELETE /api/session/token`: drops the `worker_token` cookie (the UI cannot: it is
 /// HttpOnly).
 pub(super) async fn session_logout() -> Response {
-    let mut response = Json(json!({ "ok": true })).into_response();
+    let mut response = Json(Done::default()).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static("worker_token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),

@@ -10,12 +10,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use refinery_store::queue::{Job, Outcome};
-use serde_json::{json, Value};
 
 use super::ApiResult;
 use refinery_contract::{
-    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, Done, HeartbeatReply,
-    HistoryRequest, JobReply, LogAppended, LogRequest,
+    AttemptRequest, ClaimReply, ClaimRequest, CompleteRequest, Done, DrainTriggered,
+    HeartbeatReply, HistoryRecorded, HistoryRequest, JobReply, LogAppended, LogRequest,
 };
 
 use crate::error::ApiError;
@@ -135,7 +134,7 @@ pub(super) async fn job_history(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
     Json(body): Json<HistoryRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistoryRecorded>> {
     let id = parse_id(&id, "job")?;
     if body.events.len() > 1000 || body.attempts.len() > 100 {
         return Err(ApiError::bad_request(
@@ -153,16 +152,16 @@ pub(super) async fn job_history(
                 for attempt in &body.attempts {
                     h.record_attempt(attempt)?;
                 }
-                Ok(body.events.len() + body.attempts.len())
+                Ok((body.events.len() + body.attempts.len()) as u64)
             })
             .map_err(ApiError::from)
     })
     .await?;
-    Ok(Json(json!({ "recorded": n })))
+    Ok(Json(HistoryRecorded { recorded: n }))
 }
 
 /// Runs a drain now: through `WORKER_WEBHOOK_URL`, or in this process.
-pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<Value> {
+pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<DrainTriggered> {
     if let Some(url) = state.config.worker_webhook_url.clone() {
         let token = state.config.worker_token.clone();
         let status = blocking(move || {
@@ -187,7 +186,9 @@ pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<Value> {
             Ok(response.status().as_u16())
         })
         .await?;
-        return Ok(json!({ "mode": "webhook", "webhook_status": status }));
+        return Ok(DrainTriggered::Webhook {
+            webhook_status: status,
+        });
     }
     let Some(options) = state.config.local_worker.clone() else {
         return Err(ApiError::conflict(
@@ -195,9 +196,10 @@ pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<Value> {
         ));
     };
     if state.draining.swap(true, Ordering::SeqCst) {
-        return Ok(
-            json!({ "mode": "local", "started": false, "reason": "a drain is already running" }),
-        );
+        return Ok(DrainTriggered::Local {
+            started: false,
+            reason: Some("a drain is already running".into()),
+        });
     }
     let s = state.clone();
     std::thread::spawn(move || {
@@ -211,12 +213,15 @@ pub async fn trigger_drain(state: Arc<AppState>) -> ApiResult<Value> {
         s.index.invalidate();
         s.draining.store(false, Ordering::SeqCst);
     });
-    Ok(json!({ "mode": "local", "started": true }))
+    Ok(DrainTriggered::Local {
+        started: true,
+        reason: None,
+    })
 }
 
 pub(super) async fn worker_trigger(
     State(state): State<Arc<AppState>>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<DrainTriggered>)> {
     let value = trigger_drain(state).await?;
     Ok((StatusCode::ACCEPTED, Json(value)))
 }

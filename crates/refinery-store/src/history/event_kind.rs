@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 /// To add a kind: add a variant here (and to [`EventKind::ALL`]); never rename or remove
 /// one. The dashboard's `ui/src/lib/timeline.ts` sorts kinds into timeline steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A plan was made (CLI run or the server planning an input); `data` holds its counts.

@@ -6,8 +6,8 @@ use refinery_pep::PackageName;
 
 use super::db::{count, limit_param, real};
 use super::{
-    AttemptRow, EventKind, EventRow, FailureSummary, History, HistoryError, PackageSummary,
-    SlowSummary, VariantStats,
+    AttemptRow, AttemptStatus, EventKind, EventRow, FailureSummary, History, HistoryError,
+    PackageSummary, SlowSummary, VariantStats,
 };
 use crate::db::{RowExt, Value};
 use crate::manifest::normalize_name;
@@ -332,13 +332,19 @@ impl History {
         .collect()
     }
 
-    /// Number of attempts per status.
-    pub fn attempt_status_counts(&self) -> Result<BTreeMap<String, u64>, HistoryError> {
-        Ok(self
-            .rows("SELECT status, COUNT(*) FROM attempts GROUP BY status", &[])?
-            .iter()
-            .map(|row| (row.text(0), count(row, 1)))
-            .collect())
+    /// Number of attempts per status (statuses without attempts are absent). A status
+    /// this binary does not know is [`HistoryError::Invalid`], as for [`Self::status_counts`].
+    pub fn attempt_status_counts(&self) -> Result<BTreeMap<AttemptStatus, u64>, HistoryError> {
+        self.rows(
+            "SELECT status, COUNT(*), MAX(id) FROM attempts GROUP BY status",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            let status = self.parse_column("attempts", "status", row.int(2), row.text(0))?;
+            Ok((status, count(row, 1)))
+        })
+        .collect()
     }
 
     /// A histogram of attempt durations: the cumulative count at or below each bound of

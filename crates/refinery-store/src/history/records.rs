@@ -6,10 +6,14 @@ use super::{AttemptStatus, EventKind, Variant};
 
 /// Something that happened, to be appended to the history.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Event {
     pub kind: EventKind,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub package: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub version: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub run_id: Option<String>,
     pub detail: String,
     /// Free-form structured data (stored as JSON text).
@@ -51,13 +55,17 @@ impl Event {
 
 /// A stored event.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct EventRow {
     pub id: i64,
     /// RFC 3339 UTC with milliseconds.
     pub timestamp: String,
     pub kind: EventKind,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub package: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub version: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub run_id: Option<String>,
     pub detail: String,
     pub data: serde_json::Value,
@@ -65,6 +73,7 @@ pub struct EventRow {
 
 /// One finished build attempt.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub package: String,
     pub version: String,
@@ -74,18 +83,23 @@ pub struct Attempt {
     pub attempt: u32,
     pub status: AttemptStatus,
     pub duration_secs: f64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub log_path: Option<String>,
     pub hints: Vec<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub worker: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub run_id: Option<String>,
     pub detail: String,
     /// The environment it ran in: a base (`rootfs-bookworm-…`) or `base+layer-…`.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub environment: Option<String>,
 }
 
 /// A stored build attempt.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AttemptRow {
     pub id: i64,
     /// RFC 3339 UTC with milliseconds.
@@ -98,17 +112,22 @@ pub struct AttemptRow {
     pub attempt: u32,
     pub status: AttemptStatus,
     pub duration_secs: f64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub log_path: Option<String>,
     pub hints: Vec<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub worker: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub run_id: Option<String>,
     pub detail: String,
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub environment: Option<String>,
 }
 
 /// A package's failed attempts: how many, and what the latest one said.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FailureSummary {
     /// The name as recorded by the latest failed attempt.
     pub package: String,
@@ -120,6 +139,7 @@ pub struct FailureSummary {
 
 /// Successes and failures of one build variant of a package.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct VariantStats {
     pub variant: Variant,
     pub successes: u64,
@@ -127,6 +147,7 @@ pub struct VariantStats {
 }
 /// A package's build speed (successful attempts) and failures.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct SlowSummary {
     pub package: String,
     pub average_secs: f64,

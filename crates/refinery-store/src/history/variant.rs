@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Serialized (JSON and database) as that string form. A name is ASCII letters, digits,
 /// `-`, `_` and `.` (it becomes part of a log file's name).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Variant(String);
 

@@ -95,6 +95,7 @@ pub enum QueueError {
 
 /// State of a build job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for a worker.
@@ -202,6 +203,7 @@ impl FromStr for JobStatus {
 
 /// What a job may change about the build (the seeds' "recipe").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Recipe {
     /// Free-form recipe steps (shown, recorded; e.g. from hints).
@@ -209,6 +211,7 @@ pub struct Recipe {
     pub steps: Vec<String>,
     /// Build variant to use, e.g. `no-isolation`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schema(nullable = false))]
     pub variant: Option<String>,
     /// System packages to install in the build environment first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -259,6 +262,7 @@ pub struct FinishedJob {
 
 /// A stored job. Times are Unix milliseconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Job {
     pub id: i64,
     pub package: String,
@@ -272,11 +276,16 @@ pub struct Job {
     pub attempt: i64,
     /// How many times its lease expired.
     pub restarts: i64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub lease_owner: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub lease_expires_ms: Option<i64>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub heartbeat_ms: Option<i64>,
     pub cancel_requested: bool,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub plan_id: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub input_id: Option<i64>,
     pub detail: String,
     /// What the worker reported: wheel file, sha256, log path, duration, …
@@ -284,7 +293,9 @@ pub struct Job {
     pub log_bytes: i64,
     pub created_ms: i64,
     pub updated_ms: i64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub started_ms: Option<i64>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub finished_ms: Option<i64>,
 }
 
@@ -331,6 +342,7 @@ pub struct ReapedJob {
 
 /// One numbered piece of a job's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct LogChunk {
     pub job_id: i64,
     pub seq: i64,
@@ -341,6 +353,7 @@ pub struct LogChunk {
 
 /// Queue depth and counts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct QueueStats {
     /// Jobs by status (every status present, zeros included).
     pub by_status: BTreeMap<String, u64>,
@@ -355,15 +368,18 @@ pub struct QueueStats {
 
 /// A worker as last seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct WorkerInfo {
     pub id: String,
     pub host: String,
     pub last_seen_ms: i64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub current_job: Option<i64>,
 }
 
 /// State of a pending input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum InputStatus {
     Pending,
@@ -416,6 +432,7 @@ pub struct NewInput {
 
 /// A stored input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PendingInput {
     pub id: i64,
     pub kind: String,
@@ -424,6 +441,7 @@ pub struct PendingInput {
     pub size: i64,
     pub sha256: String,
     pub status: InputStatus,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub plan_id: Option<String>,
     pub error: String,
     pub created_ms: i64,
@@ -432,8 +450,10 @@ pub struct PendingInput {
 
 /// A stored plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct StoredPlan {
     pub id: String,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub input_id: Option<i64>,
     pub python: String,
     pub platform_tag: String,
@@ -455,6 +475,7 @@ pub struct Settings {
 
 /// A wheel listed by the `/simple` index, stored in the content-addressed store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PublishedFile {
     pub filename: String,
     /// PEP 503 normalized project name.
@@ -462,17 +483,21 @@ pub struct PublishedFile {
     pub version: String,
     pub sha256: String,
     pub size: i64,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub requires_python: Option<String>,
     /// sha256 of the wheel's METADATA (PEP 658), also in the store.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub metadata_sha256: Option<String>,
     /// `built`, `cached`, `reused`, `uploaded`.
     pub origin: String,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub job_id: Option<i64>,
     pub created_ms: i64,
 }
 
 /// A hint added through the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = UserHint))]
 pub struct Hint {
     pub id: i64,
     /// Regular expression matched against build log lines.

@@ -521,7 +521,10 @@ fn pages_slowest_packages_and_histogram(history: &History) {
         ["broken", "regex", "six"]
     );
     assert_eq!(packages[1].last_status, AttemptStatus::Failed);
-    assert_eq!(history.attempt_status_counts().unwrap()["success"], 3);
+    assert_eq!(
+        history.attempt_status_counts().unwrap()[&AttemptStatus::Success],
+        3
+    );
     let (cumulative, count, sum) = history.duration_histogram(&[5.0, 60.0]).unwrap();
     assert_eq!(cumulative, [2, 4]);
     assert_eq!(count, 5);
