@@ -47,12 +47,15 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 queue = shared.wake.wait(queue).expect("queue lock");
             }
         };
-        context.reporter.started(&node.name, &node.version, "build");
+        context
+            .reporter
+            .started(node.name.as_str(), &node.version, "build");
         let started_ms = now_ms();
         let key = artifact_key(node, &settings.target);
         let entry = match context.environment {
             Err(message) => {
-                let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+                let mut entry =
+                    ManifestEntry::new(node.name.as_str(), &node.version, Status::Failed);
                 entry.detail = format!("no build environment: {message}");
                 entry
             }
@@ -209,7 +212,7 @@ fn run_plan(
         write_manifest(&manifest)?;
     }
     for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
-        let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Missing);
+        let mut entry = ManifestEntry::new(node.name.as_str(), &node.version, Status::Missing);
         entry.detail = node.reason.clone();
         record(event_for(&entry, EventKind::Missing));
         finished(&entry, run_started);
@@ -230,7 +233,7 @@ fn run_plan(
         let replaced = plan
             .nodes
             .iter()
-            .any(|n| n.name == skipped.name && n.action != Action::Missing);
+            .any(|n| n.name.as_str() == skipped.name && n.action != Action::Missing);
         let mut entry = ManifestEntry::new(&skipped.name, version, Status::SkippedKnownFailure);
         entry.detail = format!(
             "{} {version} failed before; skipped (--skip-known-failures)",
@@ -413,7 +416,7 @@ fn note_hash_checks(manifest: &mut Manifest, plan: &Plan) -> bool {
         let Some((source, checked)) = plan
             .nodes
             .iter()
-            .filter(|n| n.name == entry.name && n.version == entry.version)
+            .filter(|n| n.name.as_str() == entry.name && n.version == entry.version)
             .find_map(|n| n.source.as_ref())
             .and_then(|s| s.checked_hash.as_ref().map(|c| (s, c)))
         else {
@@ -456,7 +459,7 @@ fn cached(
     let stored = cas.get(&sha)?;
     let dest = settings.output.join(&filename);
     refinery_store::copy_atomic(&stored, &dest).ok()?;
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
+    let mut entry = ManifestEntry::new(node.name.as_str(), &node.version, Status::Cached);
     entry.path = Some(filename);
     entry.sha256 = Some(sha.clone());
     entry.detail =

@@ -226,7 +226,7 @@ pub fn enqueue_plan(
         })
     };
     for node in &plan.nodes {
-        if !wanted(&node.id, &node.name) {
+        if !wanted(&node.id, node.name.as_str()) {
             continue;
         }
         let (status, detail) = match (node.action, node.source.as_ref().map(|s| s.kind)) {
@@ -252,7 +252,7 @@ pub fn enqueue_plan(
             })
             .unwrap_or_default();
         let (job, _) = store.enqueue(&JobSpec {
-            package: node.name.clone(),
+            package: node.name.to_string(),
             version: node.version.clone(),
             python: plan.python.clone(),
             platform_tag: plan.platform_tag.clone(),

@@ -501,8 +501,7 @@ fn build_in(
             return failed(format!("planning failed: {message}"));
         }
     };
-    plan.nodes
-        .retain(|n| refinery_index::normalize_name(&n.name) == key);
+    plan.nodes.retain(|n| n.name.normalized().as_ref() == key);
     plan.edges.clear();
     let Some(node) = plan.nodes.first().cloned() else {
         return Outcome {
@@ -578,7 +577,7 @@ fn build_in(
             ))
         }
     };
-    let Some(entry) = manifest.get(&node.name).cloned() else {
+    let Some(entry) = manifest.get(node.name.as_str()).cloned() else {
         return failed("the build engine reported nothing for the package");
     };
     let (events, attempts) = recorder.take_forwarded();

@@ -212,7 +212,7 @@ fn sdist_of(plan: &Plan, entry: &ManifestEntry, sdists: &Path) -> Option<PathBuf
     let node = plan
         .nodes
         .iter()
-        .find(|n| n.name == entry.name && n.version == entry.version)?;
+        .find(|n| n.name.as_str() == entry.name && n.version == entry.version)?;
     let source = node.source.as_ref()?;
     let path = match source.kind {
         SourceKind::InputSdist => PathBuf::from(source.path.as_deref()?),
