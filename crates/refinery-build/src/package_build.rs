@@ -92,7 +92,7 @@ pub(crate) fn build_node(
     depth: u32,
 ) -> ManifestEntry {
     let settings = context.settings;
-    let mut entry = ManifestEntry::new(node.name.as_str(), &node.version, Status::Failed);
+    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Failed);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     entry.metadata.built_with = Some(label.to_string());

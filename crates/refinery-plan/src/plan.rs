@@ -129,7 +129,7 @@ pub struct RejectedInput {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedPackage {
-    pub name: String,
+    pub name: ProjectName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub reason: String,
@@ -395,9 +395,9 @@ pub fn make_plan(
     let edges = edges_of(&pins, &nodes);
     // Known failures that concern this plan: the versions it avoided.
     for (name, version) in failed_before {
-        if nodes.iter().any(|n| n.name.as_str() == name) {
+        if nodes.iter().any(|n| n.name == name) {
             skipped.push(SkippedPackage {
-                name,
+                name: ProjectName::from(name),
                 version: Some(version),
                 reason: "failed before (--skip-known-failures)".into(),
             });
@@ -519,11 +519,17 @@ fn apply_overrides(
     let mut overrides: BTreeMap<String, String> = BTreeMap::new();
     for (name, o) in plan_overrides {
         if o.skip {
-            skipped.push(SkippedPackage {
-                name: name.clone(),
-                version: None,
-                reason: "skipped by the plan overrides".into(),
-            });
+            match ProjectName::new(name.as_str()) {
+                Ok(project) => skipped.push(SkippedPackage {
+                    name: project,
+                    version: None,
+                    reason: "skipped by the plan overrides".into(),
+                }),
+                Err(err) => rejected.push(RejectedInput {
+                    input: format!("plan override {name}: skip"),
+                    reason: err.to_string(),
+                }),
+            }
             overrides.insert(name.clone(), format!("{name} ; sys_platform == 'never'"));
         } else if let Some(pin) = &o.pin {
             match override_pin(name, pin) {
@@ -545,7 +551,7 @@ fn apply_overrides(
 fn forbid_known_failures(
     known_failures: &[(String, String)],
     constraints: &mut Vec<String>,
-) -> Vec<(String, String)> {
+) -> Vec<(PackageName, String)> {
     let mut failed_before = Vec::new();
     for (name, version) in known_failures {
         let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
@@ -554,7 +560,7 @@ fn forbid_known_failures(
             continue;
         };
         constraints.push(format!("{name}!={version}"));
-        failed_before.push((name.to_string(), version.to_string()));
+        failed_before.push((name, version.to_string()));
     }
     failed_before
 }

@@ -267,11 +267,14 @@ pub fn enqueue_plan(
     }
     for skipped in &plan.skipped {
         if let Some(version) = &skipped.version {
-            if !wanted(&format!("{}=={version}", skipped.name), &skipped.name) {
+            if !wanted(
+                &format!("{}=={version}", skipped.name),
+                skipped.name.as_str(),
+            ) {
                 continue;
             }
             let (job, _) = store.enqueue(&JobSpec {
-                package: skipped.name.clone(),
+                package: skipped.name.to_string(),
                 version: version.clone(),
                 python: plan.python.clone(),
                 platform_tag: plan.platform_tag.clone(),

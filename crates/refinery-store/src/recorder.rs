@@ -188,7 +188,7 @@ impl Recorder for StoreRecorder {
         let entry = package.entry;
         let job = FinishedJob {
             spec: JobSpec {
-                package: entry.name.clone(),
+                package: entry.name.to_string(),
                 version: entry.version.clone(),
                 python: package.python.to_string(),
                 platform_tag: package.platform_tag.to_string(),
@@ -211,7 +211,7 @@ impl Recorder for StoreRecorder {
         };
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         held.jobs
-            .insert((entry.name.clone(), entry.version.clone()), job);
+            .insert((entry.name.to_string(), entry.version.clone()), job);
         Ok(())
     }
 
@@ -311,9 +311,9 @@ mod tests {
         let log = dir.path().join("six-1.0-attempt1-default.log");
         std::fs::write(&log, "compiling\nok\n").unwrap();
         recorder.log_file("six", "1.0", &log);
-        let mut built = ManifestEntry::new("six", "1.0", Status::Built);
+        let mut built = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
         built.path = Some("six-1.0-py3-none-any.whl".into());
-        let mut reused = ManifestEntry::new("tiny", "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new("tiny".parse().unwrap(), "2.0", Status::Reused);
         fn record(entry: &ManifestEntry, started_ms: i64, finished_ms: i64) -> PackageRecord<'_> {
             PackageRecord {
                 entry,
@@ -387,7 +387,7 @@ mod tests {
         recorder.plan(&plan_record("p2")).unwrap();
         assert!(cache.join("plans/v1/p2.json").is_file());
         assert!(cache.join("plans/v1/latest.json").is_file());
-        let entry = ManifestEntry::new("six", "1.0", Status::Built);
+        let entry = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
         recorder
             .package(&PackageRecord {
                 entry: &entry,
