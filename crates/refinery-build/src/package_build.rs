@@ -506,7 +506,7 @@ fn ensure_packs(
         ));
         context
             .recorder
-            .log_file(node.name.as_str(), &node.version, &log_path);
+            .log_file(&node.name, &node.version, &log_path);
         // Every pack below this one, not only the direct ones (libxslt links zlib too).
         let below = crate::packs::with_dependencies(&[recipe.name.to_string()])?;
         let dependencies: Vec<Pack> = packs

@@ -219,7 +219,7 @@ fn make_layer_runner(
     ));
     context
         .recorder
-        .log_file(node.name.as_str(), &node.version, &log_path);
+        .log_file(&node.name, &node.version, &log_path);
     let layer = store
         .ensure(
             base_root,

@@ -43,7 +43,7 @@ pub(super) fn run_attempt(
     entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
     context
         .recorder
-        .log_file(node.name.as_str(), &node.version, &log_path);
+        .log_file(&node.name, &node.version, &log_path);
     let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| AttemptFailure {
         stage: crate::builder::Stage::Build,
         message: format!("cannot create the log {}: {e}", log_path.display()),
