@@ -196,7 +196,7 @@ pub(crate) fn reuse(
     settings: &RunSettings,
     client: &IndexClient,
 ) -> ManifestEntry {
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Reused);
+    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Reused);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     let Some(source) = &node.source else {

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use refinery_pep::Target;
-use refinery_store::{manifest::normalize_name, write_atomic, Manifest, ManifestEntry};
+use refinery_store::{write_atomic, Manifest, ManifestEntry};
 use serde::Serialize;
 
 /// File names of the locks inside the output folder.
@@ -77,8 +77,8 @@ fn partition(manifest: &Manifest) -> (Vec<&ManifestEntry>, Vec<&ManifestEntry>) 
             _ => rest.push(entry),
         }
     }
-    locked.sort_by_key(|e| normalize_name(&e.name));
-    rest.sort_by_key(|e| normalize_name(&e.name));
+    locked.sort_by(|a, b| a.name.cmp(&b.name));
+    rest.sort_by(|a, b| a.name.cmp(&b.name));
     (locked, rest)
 }
 
@@ -103,7 +103,7 @@ pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> Str
             .map(|e| {
                 let file = e.path.clone().unwrap_or_default();
                 LockedPackage {
-                    name: normalize_name(&e.name),
+                    name: e.name.normalized().to_string(),
                     version: e.version.clone(),
                     wheels: vec![LockedWheel {
                         size: std::fs::metadata(output.join(&file)).ok().map(|m| m.len()),
@@ -148,7 +148,7 @@ pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String 
     for entry in locked {
         out.push_str(&format!(
             "{}=={} \\\n    --hash=sha256:{}\n",
-            normalize_name(&entry.name),
+            entry.name.normalized(),
             entry.version,
             entry.sha256.as_deref().unwrap_or_default()
         ));
@@ -183,17 +183,21 @@ mod tests {
 
     fn manifest(dir: &Path) -> Manifest {
         let mut m = Manifest::new("3.11", "manylinux2014_s390x");
-        let mut built = ManifestEntry::new("Fast_Add", "1.0", Status::Built);
+        let mut built = ManifestEntry::new("Fast_Add".parse().unwrap(), "1.0", Status::Built);
         built.path = Some("fast_add-1.0-cp311-cp311-manylinux2014_s390x.whl".into());
         built.sha256 = Some("ab".repeat(32));
         std::fs::write(dir.join(built.path.as_ref().unwrap()), b"12345").unwrap();
         m.upsert(built);
-        let mut reused = ManifestEntry::new("purea", "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new("purea".parse().unwrap(), "2.0", Status::Reused);
         reused.path = Some("purea-2.0-py3-none-any.whl".into());
         reused.sha256 = Some("cd".repeat(32));
         m.upsert(reused);
-        m.upsert(ManifestEntry::new("gone", "3.0", Status::Failed));
-        let mut broken = ManifestEntry::new("bad", "1.0", Status::Broken);
+        m.upsert(ManifestEntry::new(
+            "gone".parse().unwrap(),
+            "3.0",
+            Status::Failed,
+        ));
+        let mut broken = ManifestEntry::new("bad".parse().unwrap(), "1.0", Status::Broken);
         broken.path = Some("bad-1.0-py3-none-any.whl".into());
         broken.sha256 = Some("ef".repeat(32));
         m.upsert(broken);

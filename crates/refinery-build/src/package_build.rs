@@ -92,7 +92,7 @@ pub(crate) fn build_node(
     depth: u32,
 ) -> ManifestEntry {
     let settings = context.settings;
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Failed);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     entry.metadata.built_with = Some(label.to_string());
@@ -131,7 +131,7 @@ pub(crate) fn build_node(
     fixes.packages.dedup();
 
     // Apply what worked before, up front.
-    if let Some(fix) = learned_fix(history, &node.name) {
+    if let Some(fix) = learned_fix(history, node.name.as_str()) {
         context.reporter.message(&format!(
             "{} {}: applying the fix learned before: {}",
             node.name,
@@ -156,7 +156,7 @@ pub(crate) fn build_node(
         );
         context.reporter.message(&message);
         context.record_event(
-            Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+            Event::new(EventKind::Hint, message).with_package(node.name.as_str(), &node.version),
         );
         fixes.packages.clear();
     }
@@ -213,7 +213,7 @@ pub(crate) fn build_node(
         },
         None => None,
     };
-    let mut variants = order_variants(history, &node.name, preferred.as_ref());
+    let mut variants = order_variants(history, node.name.as_str(), preferred.as_ref());
     // Without acceleration the emulated variant is the default one again.
     variants.retain(|v| {
         preferred.as_ref() == Some(v)
@@ -379,7 +379,8 @@ pub(crate) fn build_node(
                 );
                 context.reporter.message(&message);
                 context.record_event(
-                    Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+                    Event::new(EventKind::Hint, message)
+                        .with_package(node.name.as_str(), &node.version),
                 );
                 // No variant installs them: stop here.
                 entry.detail = format!(
@@ -411,7 +412,7 @@ pub(crate) fn build_node(
                 context.reporter.message(&message);
                 context.record_event(
                     Event::new(EventKind::HintActions, message)
-                        .with_package(&node.name, &node.version)
+                        .with_package(node.name.as_str(), &node.version)
                         .with_data(serde_json::json!({ "actions": new })),
                 );
                 next

@@ -47,12 +47,15 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 queue = shared.wake.wait(queue).expect("queue lock");
             }
         };
-        context.reporter.started(&node.name, &node.version, "build");
+        context
+            .reporter
+            .started(node.name.as_str(), &node.version, "build");
         let started_ms = now_ms();
         let key = artifact_key(node, &settings.target);
         let entry = match context.environment {
             Err(message) => {
-                let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Failed);
+                let mut entry =
+                    ManifestEntry::new(node.name.clone(), &node.version, Status::Failed);
                 entry.detail = format!("no build environment: {message}");
                 entry
             }
@@ -209,7 +212,7 @@ fn run_plan(
         write_manifest(&manifest)?;
     }
     for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
-        let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Missing);
+        let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Missing);
         entry.detail = node.reason.clone();
         record(event_for(&entry, EventKind::Missing));
         finished(&entry, run_started);
@@ -223,7 +226,7 @@ fn run_plan(
                     EventKind::Skipped,
                     format!("{}: {}", skipped.name, skipped.reason),
                 )
-                .with_package(&skipped.name, ""),
+                .with_package(skipped.name.as_str(), ""),
             );
             continue;
         };
@@ -231,7 +234,8 @@ fn run_plan(
             .nodes
             .iter()
             .any(|n| n.name == skipped.name && n.action != Action::Missing);
-        let mut entry = ManifestEntry::new(&skipped.name, version, Status::SkippedKnownFailure);
+        let mut entry =
+            ManifestEntry::new(skipped.name.clone(), version, Status::SkippedKnownFailure);
         entry.detail = format!(
             "{} {version} failed before; skipped (--skip-known-failures)",
             skipped.name
@@ -435,7 +439,7 @@ fn note_hash_checks(manifest: &mut Manifest, plan: &Plan) -> bool {
 
 fn event_for(entry: &ManifestEntry, kind: EventKind) -> Event {
     Event::new(kind, entry.detail.clone())
-        .with_package(&entry.name, &entry.version)
+        .with_package(entry.name.as_str(), &entry.version)
         .with_data(serde_json::json!({
             "status": entry.status,
             "path": entry.path,
@@ -456,7 +460,7 @@ fn cached(
     let stored = cas.get(&sha)?;
     let dest = settings.output.join(&filename);
     refinery_store::copy_atomic(&stored, &dest).ok()?;
-    let mut entry = ManifestEntry::new(&node.name, &node.version, Status::Cached);
+    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Cached);
     entry.path = Some(filename);
     entry.sha256 = Some(sha.clone());
     entry.detail =

@@ -119,7 +119,7 @@ mod tests {
     fn the_record_names_the_wheel_the_sdist_and_the_build_and_its_hash_is_kept() {
         let node = PlanNode {
             id: "a==1".into(),
-            name: "a".into(),
+            name: "a".parse().unwrap(),
             version: "1".into(),
             action: Action::Build,
             reason: String::new(),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use refinery_index::render::{render_project_page_html_files, RenderFile};
 use refinery_index::render_root_index;
-use refinery_store::{manifest::normalize_name, write_atomic, Manifest};
+use refinery_store::{write_atomic, Manifest};
 
 use crate::write_error::WriteFileError;
 
@@ -15,7 +15,7 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Writ
     for entry in &manifest.entries {
         if let (Some(path), Some(sha)) = (&entry.path, &entry.sha256) {
             projects
-                .entry(normalize_name(&entry.name))
+                .entry(entry.name.normalized().to_string())
                 .or_default()
                 .push(RenderFile {
                     filename: path.clone(),

@@ -42,7 +42,7 @@ pub fn render(
     sdist_sha256: Option<&str>,
     packs: &[String],
 ) -> Value {
-    let wheel_ref = purl(&node.name, &node.version);
+    let wheel_ref = purl(node.name.as_str(), &node.version);
     let mut wheel_properties = vec![
         property("python", target.python_str()),
         property("platform-tag", target.platform_tag()),
@@ -348,7 +348,7 @@ mod tests {
         let path = wheel(dir.path());
         let node = PlanNode {
             id: "fast-add==1.0".into(),
-            name: "fast-add".into(),
+            name: "fast-add".parse().unwrap(),
             version: "1.0".into(),
             action: Action::Build,
             reason: String::new(),

@@ -49,7 +49,12 @@ impl<'a> BuildQueue<'a> {
         if schedule == Schedule::ShortestFirst {
             // Stable sort: unknown durations keep plan order, after the known ones.
             waiting.sort_by(|a, b| {
-                let key = |n: &PlanNode| durations.get(&n.name).copied().unwrap_or(f64::INFINITY);
+                let key = |n: &PlanNode| {
+                    durations
+                        .get(n.name.as_str())
+                        .copied()
+                        .unwrap_or(f64::INFINITY)
+                };
                 key(a).total_cmp(&key(b))
             });
         }
@@ -101,7 +106,7 @@ mod tests {
     fn node(name: &str) -> PlanNode {
         PlanNode {
             id: format!("{name}==1"),
-            name: name.into(),
+            name: name.parse().unwrap(),
             version: "1".into(),
             action: Action::Build,
             reason: String::new(),
@@ -138,7 +143,7 @@ mod tests {
     fn drain(queue: &mut BuildQueue<'_>) -> Vec<String> {
         let mut order = Vec::new();
         while let Some(n) = queue.next_ready() {
-            order.push(n.name.clone());
+            order.push(n.name.to_string());
             queue.finish(&n.id);
         }
         order
@@ -169,10 +174,10 @@ mod tests {
             &HashMap::new(),
         );
         let first = q.next_ready().unwrap();
-        assert_eq!(first.name, "lib");
+        assert_eq!(first.name.as_str(), "lib");
         assert!(q.next_ready().is_none(), "app must wait for lib");
         q.finish(&first.id);
-        assert_eq!(q.next_ready().unwrap().name, "app");
+        assert_eq!(q.next_ready().unwrap().name.as_str(), "app");
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub mod redact;
 pub use redact::redact_url;
 pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
+pub mod project_name;
+pub use project_name::{ProjectName, ProjectNameError};
 
 /// Why a package name is not one (PEP 508 names, as `pep508_rs` checks them).
 #[derive(Debug, thiserror::Error)]

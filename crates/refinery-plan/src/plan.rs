@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use refinery_index::{IndexClient, IndexConfig};
-use refinery_pep::{BinaryOption, FormatControl, PackageName, Target, Version, VersionSpecifiers};
+use refinery_pep::{
+    BinaryOption, FormatControl, PackageName, ProjectName, Target, Version, VersionSpecifiers,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -80,9 +82,12 @@ pub struct Source {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanNode {
-    /// `name==version`.
+    /// `name==version`, or the bare name when no version was resolved.
     pub id: String,
-    pub name: String,
+    /// The project, as the resolver names it (normalized).
+    pub name: ProjectName,
+    /// The resolved version; empty for a missing node nothing was resolved for (so a
+    /// string, not a `Version`).
     pub version: String,
     pub action: Action,
     pub reason: String,
@@ -124,7 +129,7 @@ pub struct RejectedInput {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedPackage {
-    pub name: String,
+    pub name: ProjectName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     pub reason: String,
@@ -318,7 +323,12 @@ pub fn make_plan(
     };
     let mut missing: BTreeMap<String, PlanNode> = BTreeMap::new();
     for (name, reason) in &reqs.rejected_names {
-        missing.insert(name.clone(), missing_node(name, "", reason.clone(), true));
+        if let Ok(project) = ProjectName::new(name.as_str()) {
+            missing.insert(
+                name.clone(),
+                missing_node(&project, "", reason.clone(), true),
+            );
+        }
     }
 
     let mut listings = Listings::default();
@@ -371,16 +381,23 @@ pub fn make_plan(
         })?;
     }
     for node in &mut nodes {
-        node.overrides = options.overrides.get(&node.name).cloned();
+        node.overrides = options
+            .overrides
+            .get(node.name.normalized().as_ref())
+            .cloned();
     }
-    nodes.extend(missing.into_values().filter(|m| !nodes_has(&pins, &m.name)));
+    nodes.extend(
+        missing
+            .into_values()
+            .filter(|m| !nodes_has(&pins, m.name.normalized())),
+    );
     nodes.sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
     let edges = edges_of(&pins, &nodes);
     // Known failures that concern this plan: the versions it avoided.
     for (name, version) in failed_before {
         if nodes.iter().any(|n| n.name == name) {
             skipped.push(SkippedPackage {
-                name,
+                name: ProjectName::from(name),
                 version: Some(version),
                 reason: "failed before (--skip-known-failures)".into(),
             });
@@ -502,11 +519,17 @@ fn apply_overrides(
     let mut overrides: BTreeMap<String, String> = BTreeMap::new();
     for (name, o) in plan_overrides {
         if o.skip {
-            skipped.push(SkippedPackage {
-                name: name.clone(),
-                version: None,
-                reason: "skipped by the plan overrides".into(),
-            });
+            match ProjectName::new(name.as_str()) {
+                Ok(project) => skipped.push(SkippedPackage {
+                    name: project,
+                    version: None,
+                    reason: "skipped by the plan overrides".into(),
+                }),
+                Err(err) => rejected.push(RejectedInput {
+                    input: format!("plan override {name}: skip"),
+                    reason: err.to_string(),
+                }),
+            }
             overrides.insert(name.clone(), format!("{name} ; sys_platform == 'never'"));
         } else if let Some(pin) = &o.pin {
             match override_pin(name, pin) {
@@ -528,7 +551,7 @@ fn apply_overrides(
 fn forbid_known_failures(
     known_failures: &[(String, String)],
     constraints: &mut Vec<String>,
-) -> Vec<(String, String)> {
+) -> Vec<(PackageName, String)> {
     let mut failed_before = Vec::new();
     for (name, version) in known_failures {
         let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
@@ -537,7 +560,7 @@ fn forbid_known_failures(
             continue;
         };
         constraints.push(format!("{name}!={version}"));
-        failed_before.push((name.to_string(), version.to_string()));
+        failed_before.push((name, version.to_string()));
     }
     failed_before
 }
@@ -597,8 +620,8 @@ fn override_pin(name: &str, pin: &str) -> Result<String, String> {
     ))
 }
 
-fn nodes_has(pins: &[ResolvedPin], name: &str) -> bool {
-    pins.iter().any(|p| p.name.as_ref() == name)
+fn nodes_has(pins: &[ResolvedPin], name: &PackageName) -> bool {
+    pins.iter().any(|p| &p.name == name)
 }
 
 fn is_skipped(requirement: &str, overrides: &Overrides) -> bool {

@@ -226,7 +226,7 @@ pub fn enqueue_plan(
         })
     };
     for node in &plan.nodes {
-        if !wanted(&node.id, &node.name) {
+        if !wanted(&node.id, node.name.as_str()) {
             continue;
         }
         let (status, detail) = match (node.action, node.source.as_ref().map(|s| s.kind)) {
@@ -252,7 +252,7 @@ pub fn enqueue_plan(
             })
             .unwrap_or_default();
         let (job, _) = store.enqueue(&JobSpec {
-            package: node.name.clone(),
+            package: node.name.to_string(),
             version: node.version.clone(),
             python: plan.python.clone(),
             platform_tag: plan.platform_tag.clone(),
@@ -267,11 +267,14 @@ pub fn enqueue_plan(
     }
     for skipped in &plan.skipped {
         if let Some(version) = &skipped.version {
-            if !wanted(&format!("{}=={version}", skipped.name), &skipped.name) {
+            if !wanted(
+                &format!("{}=={version}", skipped.name),
+                skipped.name.as_str(),
+            ) {
                 continue;
             }
             let (job, _) = store.enqueue(&JobSpec {
-                package: skipped.name.clone(),
+                package: skipped.name.to_string(),
                 version: version.clone(),
                 python: plan.python.clone(),
                 platform_tag: plan.platform_tag.clone(),

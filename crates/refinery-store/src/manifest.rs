@@ -6,6 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use refinery_pep::{PackageName, ProjectName};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -215,7 +216,10 @@ pub struct ManifestMetadata {
 /// One package in the manifest.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct ManifestEntry {
-    pub name: String,
+    /// The project, spelled as its plan or input spells it (written as such in the JSON).
+    pub name: ProjectName,
+    /// The version as planned. A string, not a `Version`: a missing package that never
+    /// resolved has an empty one.
     pub version: String,
     pub status: Status,
     /// Wheel file name relative to the output folder.
@@ -231,9 +235,9 @@ pub struct ManifestEntry {
 
 impl ManifestEntry {
     /// An entry with no path, digest, detail or metadata.
-    pub fn new(name: impl Into<String>, version: impl Into<String>, status: Status) -> Self {
+    pub fn new(name: ProjectName, version: impl Into<String>, status: Status) -> Self {
         ManifestEntry {
-            name: name.into(),
+            name,
             version: version.into(),
             status,
             path: None,
@@ -244,8 +248,8 @@ impl ManifestEntry {
     }
 
     /// The key entries are unique by: the PEP 503 normalized name.
-    pub fn key(&self) -> String {
-        normalize_name(&self.name)
+    pub fn key(&self) -> &PackageName {
+        self.name.normalized()
     }
 }
 
@@ -261,7 +265,9 @@ pub struct Manifest {
     pub entries: Vec<ManifestEntry>,
 }
 
-/// PEP 503 normalization: lowercase, runs of `-`, `_`, `.` become one `-`.
+/// PEP 503 normalization of a string that may not be a valid name (names read back from
+/// the queue and history): lowercase, runs of `-`, `_`, `.` become one `-`. Typed names
+/// use [`ProjectName::normalized`].
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_separator = false;
@@ -279,8 +285,13 @@ pub fn normalize_name(name: &str) -> String {
     out
 }
 
-fn sort_key(entry: &ManifestEntry) -> (String, String) {
-    (entry.key(), entry.name.clone())
+/// Entries sort by normalized name, then spelling (so the order never depends on input order).
+fn sort_key(entry: &ManifestEntry) -> (&PackageName, &str) {
+    (entry.key(), entry.name.as_str())
+}
+
+fn sort_entries(entries: &mut [ManifestEntry]) {
+    entries.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
 }
 
 impl Manifest {
@@ -311,15 +322,15 @@ impl Manifest {
                 path: path.to_path_buf(),
                 source,
             })?;
-        manifest.entries.sort_by_cached_key(sort_key);
+        sort_entries(&mut manifest.entries);
         Ok(Some(manifest))
     }
 
     /// Inserts the entry, replacing any entry with the same normalized name, and keeps the
     /// entries sorted by normalized name. Updates `generated_at`.
     pub fn upsert(&mut self, entry: ManifestEntry) {
-        let key = entry.key();
-        self.entries.retain(|existing| existing.key() != key);
+        self.entries
+            .retain(|existing| existing.key() != entry.key());
         let at = self
             .entries
             .partition_point(|existing| sort_key(existing) < sort_key(&entry));
@@ -327,16 +338,17 @@ impl Manifest {
         self.generated_at = now_rfc3339();
     }
 
-    /// The entry for `name` (compared after normalization).
+    /// The entry for `name` (compared after PEP 503 normalization); `None` also when
+    /// `name` is not a valid project name, since no entry can have one.
     pub fn get(&self, name: &str) -> Option<&ManifestEntry> {
-        let key = normalize_name(name);
-        self.entries.iter().find(|entry| entry.key() == key)
+        let key = PackageName::from_str(name.trim()).ok()?;
+        self.entries.iter().find(|entry| *entry.key() == key)
     }
 
-    /// Removes and returns the entry for `name` (compared after normalization).
+    /// Removes and returns the entry for `name` (compared after PEP 503 normalization).
     pub fn remove(&mut self, name: &str) -> Option<ManifestEntry> {
-        let key = normalize_name(name);
-        let index = self.entries.iter().position(|entry| entry.key() == key)?;
+        let key = PackageName::from_str(name.trim()).ok()?;
+        let index = self.entries.iter().position(|entry| *entry.key() == key)?;
         self.generated_at = now_rfc3339();
         Some(self.entries.remove(index))
     }
@@ -344,7 +356,7 @@ impl Manifest {
     /// Writes pretty JSON atomically (temp file + fsync + rename), entries sorted by name.
     pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
         let mut sorted = self.clone();
-        sorted.entries.sort_by_cached_key(sort_key);
+        sort_entries(&mut sorted.entries);
         let mut bytes =
             serde_json::to_vec_pretty(&sorted).map_err(|source| ManifestError::Serialize {
                 path: path.to_path_buf(),
@@ -377,7 +389,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, version: &str, status: Status) -> ManifestEntry {
-        ManifestEntry::new(name, version, status)
+        ManifestEntry::new(name.parse().unwrap(), version, status)
     }
 
     #[test]
@@ -406,6 +418,73 @@ mod tests {
         assert_eq!(normalize_name("Foo.Bar__baz-"), "foo-bar-baz-");
         assert_eq!(normalize_name("ruamel.yaml"), "ruamel-yaml");
         assert_eq!(normalize_name("PyYAML"), "pyyaml");
+    }
+
+    #[test]
+    fn mixed_case_names_round_trip_byte_identical() {
+        let text = r#"{
+  "generated_at": "2026-01-01T00:00:00.000Z",
+  "python": "3.11",
+  "platform_tag": "manylinux_2_17_s390x",
+  "entries": [
+    {
+      "name": "Foo.Bar_baz",
+      "version": "1.0",
+      "status": "built",
+      "path": null,
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
+      "name": "PyYAML",
+      "version": "6.0.1",
+      "status": "reused",
+      "path": "PyYAML-6.0.1-cp311-cp311-manylinux_2_17_s390x.whl",
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
+      "name": "ruamel.yaml",
+      "version": "",
+      "status": "missing",
+      "path": null,
+      "sha256": null,
+      "detail": "no sdist",
+      "metadata": {}
+    }
+  ]
+}
+"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(&path, text).unwrap();
+        let m = Manifest::load(&path).unwrap().unwrap();
+        assert_eq!(m.entries[1].name.as_str(), "PyYAML");
+        assert_eq!(m.entries[1].key().as_ref(), "pyyaml");
+        assert_eq!(m.get("foo-bar-baz").unwrap().name.as_str(), "Foo.Bar_baz");
+        assert_eq!(m.get("RUAMEL_yaml").unwrap().version, "");
+        assert!(m.get("not a name").is_none());
+        m.write(&path).unwrap();
+        assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
+    }
+
+    #[test]
+    fn an_invalid_name_makes_the_manifest_corrupt_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(
+            &path,
+            br#"{"generated_at":"x","python":"3.11","platform_tag":"manylinux_2_17_s390x",
+                "entries":[{"name":"-bad name","version":"1","status":"reused"}]}"#,
+        )
+        .unwrap();
+        let message = Manifest::load(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("`-bad name` is not a project name"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use refinery_pep::ProjectName;
+
 use crate::history::{Attempt, Event, History, HistoryError};
 use crate::manifest::ManifestEntry;
 use crate::queue::{FinishedJob, JobSpec, QueueError, QueueStore, StoredPlan};
@@ -64,8 +66,10 @@ pub trait Recorder: Send + Sync {
     fn event(&self, event: &Event) -> Result<(), RecordError>;
     /// One finished build attempt (history table `attempts`).
     fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError>;
-    /// The build of `package` `version` started writing its log lines to `path`.
-    fn log_file(&self, _package: &str, _version: &str, _path: &Path) {}
+    /// The build of `package` `version` started writing its log lines to `path`. The log
+    /// belongs to the package's [`Recorder::package`] report of the same name (compared
+    /// normalized) and version.
+    fn log_file(&self, _package: &ProjectName, _version: &str, _path: &Path) {}
     /// The plan the run carries out.
     fn plan(&self, plan: &PlanRecord) -> Result<(), RecordError>;
     /// A package reached its final status.
@@ -121,11 +125,12 @@ pub fn plans_dir(cache: &Path) -> PathBuf {
     cache.join("plans").join("v1")
 }
 
-/// A package waiting for the end of the run, and the logs its build wrote.
+/// A package waiting for the end of the run, and the logs its build wrote, by project
+/// (normalized) and version.
 #[derive(Default)]
 struct Held {
-    jobs: BTreeMap<(String, String), FinishedJob>,
-    logs: BTreeMap<(String, String), Vec<PathBuf>>,
+    jobs: BTreeMap<(ProjectName, String), FinishedJob>,
+    logs: BTreeMap<(ProjectName, String), Vec<PathBuf>>,
 }
 
 /// The binary's recorder: events and attempts into the history, the plan into the store
@@ -168,11 +173,11 @@ impl Recorder for StoreRecorder {
         Ok(())
     }
 
-    fn log_file(&self, package: &str, version: &str, path: &Path) {
+    fn log_file(&self, package: &ProjectName, version: &str, path: &Path) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let logs = held
             .logs
-            .entry((package.to_string(), version.to_string()))
+            .entry((package.clone(), version.to_string()))
             .or_default();
         if !logs.iter().any(|p| p == path) {
             logs.push(path.to_path_buf());
@@ -188,7 +193,7 @@ impl Recorder for StoreRecorder {
         let entry = package.entry;
         let job = FinishedJob {
             spec: JobSpec {
-                package: entry.name.clone(),
+                package: entry.name.to_string(),
                 version: entry.version.clone(),
                 python: package.python.to_string(),
                 platform_tag: package.platform_tag.to_string(),
@@ -310,10 +315,10 @@ mod tests {
 
         let log = dir.path().join("six-1.0-attempt1-default.log");
         std::fs::write(&log, "compiling\nok\n").unwrap();
-        recorder.log_file("six", "1.0", &log);
-        let mut built = ManifestEntry::new("six", "1.0", Status::Built);
+        recorder.log_file(&"six".parse().unwrap(), "1.0", &log);
+        let mut built = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
         built.path = Some("six-1.0-py3-none-any.whl".into());
-        let mut reused = ManifestEntry::new("tiny", "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new("tiny".parse().unwrap(), "2.0", Status::Reused);
         fn record(entry: &ManifestEntry, started_ms: i64, finished_ms: i64) -> PackageRecord<'_> {
             PackageRecord {
                 entry,
@@ -379,6 +384,42 @@ mod tests {
     }
 
     #[test]
+    fn a_log_joins_its_package_whatever_the_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let (recorder, queue) = recorder(dir.path());
+        let log = dir.path().join("pyyaml-6.0.1-attempt1-default.log");
+        std::fs::write(&log, "building\n").unwrap();
+        // The plan spells the name normalized, the manifest entry as the project does.
+        recorder.log_file(&"pyyaml".parse().unwrap(), "6.0.1", &log);
+        let entry = ManifestEntry::new("PyYAML".parse().unwrap(), "6.0.1", Status::Failed);
+        recorder
+            .package(&PackageRecord {
+                entry: &entry,
+                python: "3.11",
+                platform_tag: "manylinux2014_s390x",
+                plan_id: "p",
+                run_id: "r",
+                started_ms: 0,
+                finished_ms: 1,
+            })
+            .unwrap();
+        recorder.finish_run().unwrap();
+        let jobs = queue.jobs(&JobFilter::default()).unwrap();
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].package, "PyYAML");
+        let log_text: String = queue
+            .log_chunks(jobs[0].id, 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.data)
+            .collect();
+        assert!(
+            log_text.contains("==> pyyaml-6.0.1-attempt1-default.log <==\nbuilding\n"),
+            "{log_text}"
+        );
+    }
+
+    #[test]
     fn without_a_queue_the_plan_file_is_still_written() {
         let dir = tempfile::tempdir().unwrap();
         let cache = dir.path().join("cache");
@@ -387,7 +428,7 @@ mod tests {
         recorder.plan(&plan_record("p2")).unwrap();
         assert!(cache.join("plans/v1/p2.json").is_file());
         assert!(cache.join("plans/v1/latest.json").is_file());
-        let entry = ManifestEntry::new("six", "1.0", Status::Built);
+        let entry = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
         recorder
             .package(&PackageRecord {
                 entry: &entry,

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use refinery_build::hints::Catalog;
 use refinery_build::{execute_plan, EnvironmentChoice, RecipePolicy, Reporter, RunSettings};
 use refinery_index::{IndexClient, IndexConfig};
-use refinery_pep::Target;
+use refinery_pep::{ProjectName, Target};
 use refinery_plan::{
     make_plan, Overrides, PackageOverride, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
 };
@@ -458,12 +458,15 @@ fn build_in(
         Ok(c) => c,
         Err(e) => return failed(format!("index client: {e}")),
     };
-    let key = refinery_index::normalize_name(&job.package);
+    let project = match job.package.parse::<ProjectName>() {
+        Ok(project) => project,
+        Err(e) => return failed(format!("the job's package: {e}")),
+    };
     let mut overrides = Overrides::new();
     let recipe = &job.recipe;
     if recipe.variant.is_some() || !recipe.env.is_empty() || !recipe.system_packages.is_empty() {
         overrides.insert(
-            key.clone(),
+            project.normalized().to_string(),
             PackageOverride {
                 pin: None,
                 skip: false,
@@ -503,8 +506,7 @@ fn build_in(
             return failed(format!("planning failed: {message}"));
         }
     };
-    plan.nodes
-        .retain(|n| refinery_index::normalize_name(&n.name) == key);
+    plan.nodes.retain(|n| n.name == project);
     plan.edges.clear();
     let Some(node) = plan.nodes.first().cloned() else {
         return Outcome {
@@ -580,7 +582,7 @@ fn build_in(
             ))
         }
     };
-    let Some(entry) = manifest.get(&node.name).cloned() else {
+    let Some(entry) = manifest.get(node.name.as_str()).cloned() else {
         return failed("the build engine reported nothing for the package");
     };
     let (events, attempts) = recorder.take_forwarded();

@@ -129,7 +129,7 @@ pub(super) fn expand_dependency(
                 plan.nodes.len()
             ),
         )
-        .with_package(&parent.name, &parent.version),
+        .with_package(parent.name.as_str(), &parent.version),
     );
     for node in &plan.nodes {
         let entry = match node.action {
@@ -156,7 +156,7 @@ pub(super) fn expand_dependency(
             .push(entry);
         if !ok {
             return Err(ExpansionError::Failed {
-                package: node.name.clone(),
+                package: node.name.to_string(),
                 version: node.version.clone(),
                 detail,
             });
@@ -248,7 +248,7 @@ fn make_layer_runner(
             EventKind::SystemRecipe,
             format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
         )
-        .with_package(&node.name, &node.version)
+        .with_package(node.name.as_str(), &node.version)
         .with_data(serde_json::json!({
             "packages": packages,
             "layer": layer.name,

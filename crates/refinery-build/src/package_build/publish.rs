@@ -83,7 +83,7 @@ pub(super) fn publish(
                         EventKind::LearnedFix,
                         format!("{} builds with {}", node.name, fix.describe().join("; ")),
                     )
-                    .with_package(&node.name, &node.version)
+                    .with_package(node.name.as_str(), &node.version)
                     .with_data(serde_json::to_value(&fix).unwrap_or_default()),
                 );
             }
@@ -103,7 +103,7 @@ fn distinct_from_index(
     let renamed = refinery_store::sha256_file(wheel)
         .map_err(|e| e.to_string())
         .and_then(|sha| {
-            crate::naming::avoid_index_name(wheel, &sha, &node.name, context.client)
+            crate::naming::avoid_index_name(wheel, &sha, node.name.as_str(), context.client)
                 .map_err(|e| e.to_string())
         });
     match renamed {

@@ -83,7 +83,7 @@ pub(super) fn run_attempt(
         _ => None,
     };
     let request = AttemptRequest {
-        name: &node.name,
+        name: node.name.as_str(),
         version: &node.version,
         sdist,
         attempt: number,
@@ -161,7 +161,7 @@ pub(super) fn run_attempt(
     };
     entry.detail = detail.clone();
     context.record_attempt(&Attempt {
-        package: node.name.clone(),
+        package: node.name.to_string(),
         version: node.version.clone(),
         python_tag: settings.target.cpython_tag(),
         platform: settings.target.platform_tag().to_string(),
@@ -197,7 +197,7 @@ pub(super) fn choose_frontend(
         })
         .flatten();
     let remembered = (mode == FrontendMode::Auto)
-        .then(|| crate::native_frontend::remembered_failure(history, &node.name))
+        .then(|| crate::native_frontend::remembered_failure(history, node.name.as_str()))
         .flatten();
     let choice = crate::native_frontend::choose(
         mode,
@@ -249,7 +249,7 @@ fn native_frontend_outcome(
             context.reporter.message(&message);
             context.record_event(
                 Event::new(EventKind::NativeFrontendFailed, why.clone())
-                    .with_package(&node.name, &node.version)
+                    .with_package(node.name.as_str(), &node.version)
                     .with_data(serde_json::json!({ "reason": why })),
             );
             *frontend = FrontendChoice::Emulated {

@@ -18,7 +18,7 @@ pub(super) fn apply_up_front_hints(
     runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) {
-    let hints = context.catalog.up_front(&node.name);
+    let hints = context.catalog.up_front(node.name.as_str());
     if hints.is_empty() {
         return;
     }
@@ -51,7 +51,8 @@ pub(super) fn apply_up_front_hints(
             );
             context.reporter.message(&message);
             context.record_event(
-                Event::new(EventKind::Hint, message).with_package(&node.name, &node.version),
+                Event::new(EventKind::Hint, message)
+                    .with_package(node.name.as_str(), &node.version),
             );
         }
         HintOutcome::Nothing => {}

@@ -156,7 +156,7 @@ impl Checker<'_> {
         let Some(env) = self.environment() else {
             return Checked::NoEnvironment;
         };
-        reporter.started(&entry.name, &entry.version, "verify");
+        reporter.started(entry.name.as_str(), &entry.version, "verify");
         verify_one(entry, &wheel, env, settings, dirs, None);
         Checked::Done
     }
@@ -173,7 +173,7 @@ impl Checker<'_> {
         let Some(env) = self.environment() else {
             return Checked::NoEnvironment;
         };
-        reporter.started(&entry.name, &entry.version, "verify");
+        reporter.started(entry.name.as_str(), &entry.version, "verify");
         verify_one(entry, &wheel, env, settings, dirs, sdist);
         if entry.status == Status::Cached {
             if let Some(verification) = &entry.metadata.verification {
@@ -243,7 +243,7 @@ fn fall_back(
             return None;
         }
     };
-    let files = match client.project_files(&broken.name) {
+    let files = match client.project_files(broken.name.as_str()) {
         Ok(files) => files,
         Err(e) => {
             broken.detail = format!(
@@ -254,7 +254,7 @@ fn fall_back(
         }
     };
     let newer = refinery_plan::newer_target_wheels(
-        &broken.name,
+        broken.name.as_str(),
         &files,
         &settings.target,
         &after,
@@ -263,7 +263,8 @@ fn fall_back(
     let mut passed_over = vec![passed_over_record(broken)];
     let mut tried = Vec::new();
     for (version, file) in newer {
-        let mut candidate = ManifestEntry::new(&broken.name, version.to_string(), Status::Reused);
+        let mut candidate =
+            ManifestEntry::new(broken.name.clone(), version.to_string(), Status::Reused);
         candidate.metadata.python = Some(settings.target.python_str());
         candidate.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
         candidate.metadata.source = Some(redact_url(&file.url));
@@ -422,7 +423,7 @@ fn verify_one(
             .flatten(),
     };
     let under_test = WheelUnderTest {
-        name: &entry.name,
+        name: entry.name.as_str(),
         version: &entry.version,
         host_path: wheel,
         guest_path: format!("{output_guest}/{file}"),
@@ -491,7 +492,7 @@ fn record(
         EventKind::Verified
     };
     let event = Event::new(kind, entry.detail.clone())
-        .with_package(&entry.name, &entry.version)
+        .with_package(entry.name.as_str(), &entry.version)
         .with_data(serde_json::json!({
             "status": entry.status,
             "sha256": entry.sha256,

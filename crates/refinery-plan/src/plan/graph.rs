@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::resolve::ResolvedPin;
 
-use super::resolver::requirement_name;
+use super::resolver::requirement_project;
 use super::{Action, EdgeKind, PlanEdge, PlanNode};
 
 /// Keep the direct requirements and their dependencies breadth-first, up to `max` packages.
@@ -32,7 +32,7 @@ pub(super) fn bounded_closure(pins: &[ResolvedPin], max: usize) -> BTreeSet<Stri
 pub(super) fn edges_of(pins: &[ResolvedPin], nodes: &[PlanNode]) -> Vec<PlanEdge> {
     let id_of: BTreeMap<&str, &str> = nodes
         .iter()
-        .map(|n| (n.name.as_str(), n.id.as_str()))
+        .map(|n| (n.name.normalized().as_ref(), n.id.as_str()))
         .collect();
     let mut edges = BTreeSet::new();
     for pin in pins {
@@ -51,11 +51,10 @@ pub(super) fn edges_of(pins: &[ResolvedPin], nodes: &[PlanNode]) -> Vec<PlanEdge
     }
     for node in nodes.iter().filter(|n| n.action == Action::Build) {
         for requirement in &node.build_requires {
-            let name = requirement_name(requirement);
-            if let Some(dep) = nodes
-                .iter()
-                .find(|d| d.name == name && d.action == Action::Build && d.id != node.id)
-            {
+            let name = requirement_project(requirement);
+            if let Some(dep) = nodes.iter().find(|d| {
+                name.as_ref() == Some(&d.name) && d.action == Action::Build && d.id != node.id
+            }) {
                 edges.insert(PlanEdge {
                     from: node.id.clone(),
                     to: dep.id.clone(),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use refinery_index::{IndexClient, IndexConfig};
-use refinery_pep::{PackageName, Target};
+use refinery_pep::{PackageName, ProjectName, Target};
 
 use crate::listings::{fetch_listings, Listings};
 use crate::resolve::{resolve, ResolveError, ResolveRequest, ResolvedPin};
@@ -99,8 +99,9 @@ impl Resolver<'_> {
         let all = request.requirements.clone();
         let (good, bad) = self.partition(request, &all, joint)?;
         for (requirement, reason) in bad {
-            let name = requirement_name(&requirement);
-            missing.insert(name.clone(), missing_node(&name, "", reason, true));
+            if let Some(name) = requirement_project(&requirement) {
+                missing.insert(name.to_string(), missing_node(&name, "", reason, true));
+            }
         }
         request.requirements = good;
         if request.requirements.is_empty() {
@@ -113,9 +114,11 @@ impl Resolver<'_> {
                     return Err(err.into());
                 };
                 for requirement in std::mem::take(&mut request.requirements) {
-                    let name = requirement_name(&requirement);
+                    let Some(name) = requirement_project(&requirement) else {
+                        continue;
+                    };
                     let reason = self.conflict_reason(&requirement, message);
-                    missing.insert(name.clone(), missing_node(&name, "", reason, true));
+                    missing.insert(name.to_string(), missing_node(&name, "", reason, true));
                 }
                 Ok(Vec::new())
             }
@@ -271,6 +274,14 @@ pub(super) fn mentions(message: &str, name: &str) -> bool {
         .any(|word| PackageName::new(word.to_string()).is_ok_and(|w| w.as_ref() == name))
 }
 
+/// The project a requirement names. The resolver's requirements are the `Display` of
+/// parsed PEP 508 requirements (see `inputs.rs`), so they always name one.
+pub(super) fn requirement_project(requirement: &str) -> Option<ProjectName> {
+    refinery_pep::parse_requirement(requirement)
+        .ok()
+        .map(|r| ProjectName::from(r.name))
+}
+
 pub(super) fn requirement_name(requirement: &str) -> String {
     refinery_pep::parse_requirement(requirement)
         .map_or_else(|_| requirement.to_string(), |r| r.name.to_string())
@@ -278,14 +289,19 @@ pub(super) fn requirement_name(requirement: &str) -> String {
 
 /// A node without a usable file. `version` is empty when nothing was resolved; the id is
 /// then the bare name.
-pub(super) fn missing_node(name: &str, version: &str, reason: String, direct: bool) -> PlanNode {
+pub(super) fn missing_node(
+    name: &ProjectName,
+    version: &str,
+    reason: String,
+    direct: bool,
+) -> PlanNode {
     PlanNode {
         id: if version.is_empty() {
             name.to_string()
         } else {
             format!("{name}=={version}")
         },
-        name: name.to_string(),
+        name: name.clone(),
         version: version.to_string(),
         action: Action::Missing,
         reason,
@@ -334,11 +350,13 @@ pub(super) fn resolve_first(
     let index_name = resolver.index_name;
     let before = request.requirements.len();
     request.requirements.retain(|requirement| {
-        let name = requirement_name(requirement);
-        match listings.get(&name) {
+        let Some(name) = requirement_project(requirement) else {
+            return true;
+        };
+        match listings.get(name.normalized().as_ref()) {
             Some(Err(err)) => {
                 missing.insert(
-                    name.clone(),
+                    name.to_string(),
                     missing_node(
                         &name,
                         "",

@@ -148,7 +148,7 @@ fn download_listed(
     client: &IndexClient,
     dir: &Path,
 ) -> Result<PathBuf, SourceError> {
-    let file = match listings.get(&node.name) {
+    let file = match listings.get(node.name.normalized().as_ref()) {
         Some(Ok(files)) => files.iter().find(|f| f.filename == filename),
         _ => None,
     }
@@ -205,9 +205,7 @@ pub(super) fn check_hashes(
         .iter_mut()
         .filter(|n| matches!(n.action, Action::Reuse | Action::Build))
     {
-        let Ok(name) = PackageName::new(node.name.clone()) else {
-            continue;
-        };
+        let name = node.name.normalized().clone();
         let path = match fetch(node) {
             Ok(path) => path,
             // Other bytes than the index announced: in hash-checking mode that is a hash
@@ -247,7 +245,7 @@ pub(super) fn check_hashes(
                 node.name,
                 node.version,
                 got.join(" / "),
-                describe_origin(&node.name),
+                describe_origin(name.as_ref()),
                 expected.by_name[name.as_ref()].hashes.join(", ")
             )),
             Ok(FileCheck::NoHash { sha256 }) => problems.push(format!(

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use refinery_index::{redact_url, DistFile, IndexClient};
 use refinery_pep::{
-    Compatibility, FormatControl, PackageName, SdistFilename, Target, Version, VersionSpecifiers,
-    WheelFilename,
+    Compatibility, FormatControl, PackageName, ProjectName, SdistFilename, Target, Version,
+    VersionSpecifiers, WheelFilename,
 };
 
 use crate::listings::Listings;
@@ -28,7 +28,7 @@ pub(super) fn select_source(
 ) -> PlanNode {
     let allowed = format_control.allowed(&pin.name);
     let mut node = missing_node(
-        pin.name.as_ref(),
+        &ProjectName::from(&pin.name),
         &pin.version.to_string(),
         String::new(),
         pin.via.contains("-r"),
@@ -257,26 +257,25 @@ pub fn newer_target_wheels(
 /// The newest version among `files` of `name` that has an sdist or a wheel for the target
 /// (not yanked, and whose `Requires-Python` admits the target's Python).
 pub(super) fn newest_usable(
-    name: &str,
+    package: &PackageName,
     files: &[DistFile],
     target: &Target,
     pre: bool,
 ) -> Option<Version> {
-    let package = PackageName::new(name.to_string()).ok()?;
     let python: Version = format!("{}.0", target.python_str()).parse().ok()?;
     files
         .iter()
         .filter(|f| installable(f, &python))
         .filter_map(|f| {
             if let Ok(wheel) = f.filename.parse::<WheelFilename>() {
-                (wheel.name == package
+                (&wheel.name == package
                     && matches!(
                         target.compatibility(&wheel),
                         Compatibility::Compatible { .. }
                     ))
                 .then_some(wheel.version)
             } else {
-                SdistFilename::parse_for(&f.filename, &package)
+                SdistFilename::parse_for(&f.filename, package)
                     .ok()
                     .map(|s| s.version)
             }
@@ -324,7 +323,7 @@ impl Selector<'_> {
                     )
                 } else {
                     let mut node = missing_node(
-                        pin.name.as_ref(),
+                        &ProjectName::from(&pin.name),
                         &pin.version.to_string(),
                         format!(
                             "left out: the dependency bound MAX_DEPS={max_deps} was reached; raise MAX_DEPS"
@@ -351,16 +350,17 @@ pub(super) fn fallback_moves(
 ) -> Vec<(String, String)> {
     let mut moved = Vec::new();
     for node in nodes.iter().filter(|n| n.action == Action::Missing) {
-        let Some(Ok(files)) = listings.get(&node.name) else {
+        let package = node.name.normalized();
+        let Some(Ok(files)) = listings.get(package.as_ref()) else {
             continue;
         };
-        if let Some(newer) = newest_usable(&node.name, files, target, allow_prereleases) {
+        if let Some(newer) = newest_usable(package, files, target, allow_prereleases) {
             if newer.to_string() != node.version {
                 notes.push(format!(
                     "{} {} has no sdist and no wheel for {target}: --fallback-latest moves it to {newer}",
                     node.name, node.version
                 ));
-                moved.push((node.name.clone(), format!("{}=={newer}", node.name)));
+                moved.push((node.name.to_string(), format!("{}=={newer}", node.name)));
             }
         }
     }
