@@ -488,10 +488,10 @@ mod tests {
             .collect();
         let line = args.join(" ");
         for want in [
-            "pip install --no-config --no-index --offline",
+            "pip install --no-config --link-mode copy",
             "--no-compile",
             "--python-platform s390x-manylinux_2_34 --python-version 3.13",
-            "--target /w/verify-site --find-links /out --no-deps /w/a.whl",
+            "--target /w/verify-site --no-index --offline --no-cache --find-links /out --no-deps /w/a.whl",
         ] {
             assert!(line.contains(want), "{want:?} not in {line}");
         }
@@ -508,6 +508,44 @@ mod tests {
             "{line}"
         );
         assert!(!line.contains("--no-compile"), "{line}");
+    }
+
+    #[test]
+    fn pytest_comes_from_the_runs_index_as_a_wheel_for_the_target() {
+        let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
+        let mut native = NativeInstall::with_uv("/opt/uv".into(), &target);
+        native.bytecode_python = None;
+        let pip_env = [
+            (
+                "PIP_INDEX_URL".to_string(),
+                "https://mirror.example/simple".to_string(),
+            ),
+            ("PIP_TRUSTED_HOST".to_string(), "mirror.example".to_string()),
+            ("PIP_FIND_LINKS".to_string(), "/wheels".to_string()),
+        ];
+        let cmd = native.index_command(Path::new("/w/verify-site"), "pytest", &pip_env);
+        let line = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            line.contains("--python-platform s390x-manylinux_2_17 --python-version 3.11 --target /w/verify-site --only-binary :all: pytest"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("--offline") && !line.contains("/wheels"),
+            "{line}"
+        );
+        let env: Vec<(String, String)> = cmd
+            .get_envs()
+            .filter_map(|(k, v)| Some((k.to_str()?.to_string(), v?.to_str()?.to_string())))
+            .collect();
+        assert!(env.contains(&(
+            "UV_INDEX_URL".into(),
+            "https://mirror.example/simple".into()
+        )));
+        assert!(env.contains(&("UV_INSECURE_HOST".into(), "mirror.example".into())));
     }
 
     #[test]
