@@ -41,10 +41,35 @@ const DROPPED_FLAGS: &[&str] = &[
     "-fno-semantic-interposition",
     "-Wl,-Bsymbolic-functions",
     "-mtune=*",
+    // Any CPU level but the s390x ones Zig knows (KEPT_CPU_LEVELS): `-march=native` means
+    // the build machine's x86 CPU to Zig (`unknown target CPU 'znver4'`), and configure
+    // scripts that detect the host pass x86 levels.
     "-march=*",
     // The cc crate (openssl-sys, …) takes the driver for clang and names the Rust triple,
     // which Zig does not parse; the wrapper's own -target already says it.
     "--target=*",
+];
+
+/// The `-march` levels of s390x that Zig 0.17's clang accepts (its "valid target CPU
+/// values", checked 2026-12-01), kept by the wrappers: numpy's VXE and VXE2 dispatch
+/// targets and OpenBLAS's z13 kernels ask for them. Zig takes them on links too.
+const KEPT_CPU_LEVELS: &[&str] = &[
+    "-march=arch8",
+    "-march=arch9",
+    "-march=arch10",
+    "-march=arch11",
+    "-march=arch12",
+    "-march=arch13",
+    "-march=arch14",
+    "-march=arch15",
+    "-march=z10",
+    "-march=z196",
+    "-march=zEC12",
+    "-march=z13",
+    "-march=z14",
+    "-march=z15",
+    "-march=z16",
+    "-march=z17",
 ];
 
 /// C diagnostics that clang 16 and later make errors while the environment's GCC 12 only
@@ -283,6 +308,7 @@ pub(crate) fn locate() -> Result<PathBuf, ZigError> {
 fn wrapper_script(glibc: (u16, u16), cxx: bool) -> String {
     let driver = if cxx { "c++" } else { "cc" };
     let patterns = DROPPED_FLAGS.join("|");
+    let kept = KEPT_CPU_LEVELS.join("|");
     let c_only = if cxx {
         String::new()
     } else {
@@ -297,6 +323,7 @@ for arg do
   if [ -n "$skip" ]; then skip=; continue; fi
   case "$arg" in
     --param) skip=1; continue ;;
+    {kept}) ;;
     {patterns}) continue ;;
   esac
   set -- "$@" "$arg"
@@ -396,14 +423,20 @@ mod tests {
                 "-fstack-clash-protection",
                 "-fcf-protection=full",
                 "--target=s390x-unknown-linux-gnu",
+                "-march=native",
+                "-march=haswell",
+                "-march=z14",
+                "-mtune=z15",
+                "-march=arch13",
                 "-I/usr/include/python3.11",
                 "a b.c",
             ])
             .output()
             .unwrap();
+        // s390x CPU levels stay (numpy's VXE dispatch), the host's and x86 ones go.
         assert_eq!(
             String::from_utf8_lossy(&out.stdout).trim(),
-            "c++ -target s390x-linux-gnu.2.17 -O2 -I/usr/include/python3.11 a b.c -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
+            "c++ -target s390x-linux-gnu.2.17 -O2 -march=z14 -march=arch13 -I/usr/include/python3.11 a b.c -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
         );
     }
 

@@ -8,7 +8,7 @@
 //! linker takes; only the Fortran run-time library must then come from a build for the
 //! target's glibc (the pack, found through `LIBRARY_PATH`).
 
-use super::{DROPPED_FLAGS, GUEST_ZIG_BIN, GUEST_ZIG_DIR};
+use super::{DROPPED_FLAGS, GUEST_ZIG_BIN, GUEST_ZIG_DIR, KEPT_CPU_LEVELS};
 
 /// Fortran source suffixes gfortran compiles (a link command that names one compiles it
 /// first, as meson's sanity check and configure's tests do).
@@ -38,6 +38,7 @@ const FORTRAN_ONLY_FLAGS: &str =
 ///   exit 1 saying the pack is missing (the `libgfortran` hint matches that line).
 pub(super) fn wrapper_script(glibc: (u16, u16)) -> String {
     let dropped = DROPPED_FLAGS.join("|");
+    let kept = KEPT_CPU_LEVELS.join("|");
     format!(
         r#"#!/bin/sh
 # refinery: gfortran for s390x-linux-gnu with glibc {major}.{minor}: compiles with the gfortran cross, links with Zig and the libgfortran pack.
@@ -88,7 +89,7 @@ for arg do
       eval "\"\$real\" $compile -c \"\$arg\" -o \"\$work/$n.o\"" || exit 1
       set -- "$@" "$work/$n.o"
       continue ;;
-    -fPIC|-fpic|-fPIE|-fpie|-fno-PIE|-fno-pie|-fuse-ld=*|-fvisibility=*) ;;
+    -fPIC|-fpic|-fPIE|-fpie|-fno-PIE|-fno-pie|-fuse-ld=*|-fvisibility=*|{kept}) ;;
     {dropped}|{FORTRAN_ONLY_FLAGS}) continue ;;
   esac
   set -- "$@" "$arg"
