@@ -3624,6 +3624,45 @@ export interface components {
             /** Format: int64 */
             updated_ms: number;
         };
+        /**
+         * @description What happens to a node.
+         * @enum {string}
+         */
+        PlanAction: "reuse" | "build" | "missing";
+        /**
+         * @description A plan as stored: the DAG of nodes (reuse / build / missing) and their edges, with the
+         *     inputs that could not become nodes.
+         */
+        PlanBody: {
+            edges: components["schemas"]["PlanEdge"][];
+            /** @description sha256 of the plan's content: same inputs and index, same id. */
+            id: string;
+            nodes: components["schemas"]["PlanNode"][];
+            notes: string[];
+            /** @description The target's platform tag, e.g. `manylinux2014_s390x`. */
+            platform_tag: string;
+            /** @description The target's Python version, e.g. `3.11`. */
+            python: string;
+            rejected: components["schemas"]["RejectedInput"][];
+            /**
+             * Format: int32
+             * @description The plan format's version.
+             */
+            schema: number;
+            skipped: components["schemas"]["SkippedPackage"][];
+            strategy: components["schemas"]["PlanStrategy"];
+        };
+        /** @description `from` needs `to` (node ids). */
+        PlanEdge: {
+            from: string;
+            kind: components["schemas"]["PlanEdgeKind"];
+            to: string;
+        };
+        /**
+         * @description The kind of a dependency edge.
+         * @enum {string}
+         */
+        PlanEdgeKind: "runtime" | "build";
         /** @description The answer of `POST /api/plans/{id}/enqueue-builds` and `/enqueue-build`. */
         PlanEnqueued: {
             /**
@@ -3635,10 +3674,83 @@ export interface components {
             /** @description Every job of the nodes asked for. */
             jobs: components["schemas"]["Job"][];
         };
+        /** @description One package of the plan. */
+        PlanNode: {
+            action: components["schemas"]["PlanAction"];
+            /** @description PEP 518 `build-system.requires` of the sdist. */
+            build_requires?: string[];
+            /** @description Asked for directly (requirements file or input folder). */
+            direct: boolean;
+            /** @description `name==version`, or the bare name when no version was resolved. */
+            id: string;
+            /** @description The normalized project name. */
+            name: string;
+            overrides?: components["schemas"]["PlanOverride"];
+            reason: string;
+            source?: components["schemas"]["PlanSource"];
+            /** @description For builds: `build`, `repair`, `verify`. */
+            steps?: string[];
+            /** @description The resolved version; empty when nothing was resolved. */
+            version: string;
+        };
+        /** @description A package's overrides as the plan applied them. */
+        PlanOverride: {
+            /** @description Environment variables for the build. */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Force this exact version. */
+            pin?: string;
+            /** @description Leave the package out of the plan. */
+            skip?: boolean;
+            /** @description System packages to install in the build environment first. */
+            system_packages?: string[];
+            /** @description Build variant to try first. */
+            variant?: string;
+        };
         /** @description `GET /api/plans/{id}`: a plan with its DAG (`plan.body`) and its jobs. */
         PlanReply: {
             jobs: components["schemas"]["Job"][];
             plan: components["schemas"]["StoredPlan"];
+        };
+        /** @description Where a node's file comes from. */
+        PlanSource: {
+            /** @description In hash-checking mode: the `--hash` the file matched and where it was written. */
+            checked_hash?: string;
+            filename: string;
+            kind: components["schemas"]["PlanSourceKind"];
+            path?: string;
+            sha256?: string;
+            url?: string;
+        };
+        /**
+         * @description The kind of a node's file.
+         * @enum {string}
+         */
+        PlanSourceKind: "input_wheel" | "index_wheel" | "input_sdist" | "index_sdist";
+        /**
+         * @description How input versions were treated.
+         * @enum {string}
+         */
+        PlanStrategy: "pinned" | "eager";
+        /**
+         * @description A stored plan's `summary`: its nodes counted by action, and its rejected inputs and
+         *     skipped packages.
+         */
+        PlanSummary: {
+            /** Format: int64 */
+            build: number;
+            /** Format: int64 */
+            missing: number;
+            /** Format: int64 */
+            rejected: number;
+            /** Format: int64 */
+            reuse: number;
+            /**
+             * Format: int64
+             * @description `0` when a stored summary lacks it.
+             */
+            skipped?: number;
         };
         /** @description `GET /api/plans`: plans, newest first (their `body` is `null` in the listing). */
         PlansReply: {
@@ -3752,6 +3864,11 @@ export interface components {
              */
             variant?: string;
         };
+        /** @description An input that could not become a node: a URL requirement, an invalid wheel... */
+        RejectedInput: {
+            input: string;
+            reason: string;
+        };
         /** @description The answer of `POST /api/queue/retry`. */
         Retried: {
             /**
@@ -3798,6 +3915,12 @@ export interface components {
             /** @description Plan uploads as they arrive (`AUTO_PLAN`). */
             auto_plan?: boolean | null;
         };
+        /** @description A package left out of the plan (an override's `skip`, a known failure). */
+        SkippedPackage: {
+            name: string;
+            reason: string;
+            version?: string;
+        };
         /** @description A package's build speed (successful attempts) and failures. */
         SlowSummary: {
             /** Format: double */
@@ -3836,8 +3959,7 @@ export interface components {
         };
         /** @description A stored plan. */
         StoredPlan: {
-            /** @description The whole plan (nodes and edges); `null` in listings. */
-            body: unknown;
+            body: null | components["schemas"]["PlanBody"];
             /** Format: int64 */
             created_ms: number;
             id: string;
@@ -3845,8 +3967,8 @@ export interface components {
             input_id: number | null;
             platform_tag: string;
             python: string;
-            /** @description Counts: reuse, build, missing, rejected. */
-            summary: unknown;
+            /** @description Counts: reuse, build, missing, rejected, skipped (shaped as `PlanSummary`). */
+            summary: components["schemas"]["PlanSummary"];
         };
         /** @description `POST /api/session/token`: set the token cookie (or `?token=`). */
         TokenRequest: {
