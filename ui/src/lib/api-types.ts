@@ -1150,7 +1150,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live log over SSE (events `log`, `end`; Last-Event-ID resumes) */
+        /** Live log over SSE (events `log`, then `end` with a LogEnd; Last-Event-ID resumes) */
         get: {
             parameters: {
                 query?: never;
@@ -3488,6 +3488,11 @@ export interface components {
             updated_ms: number;
             version: string;
         };
+        /**
+         * @description The job a live log followed no longer exists.
+         * @enum {string}
+         */
+        JobGone: "gone";
         /** @description The answer of `POST /api/jobs/{id}/complete` and `GET /api/jobs/{id}`. */
         JobReply: {
             job: components["schemas"]["Job"];
@@ -3534,6 +3539,20 @@ export interface components {
             /** @description The job's status now. */
             status: components["schemas"]["JobStatus"];
         };
+        /**
+         * @description The data of a live log's `end` event (SSE, `/api/jobs/{id}/logs/stream` and its
+         *     aliases): the job finished, or it is gone (deleted while it was followed).
+         */
+        LogEnd: {
+            /** @description Why the job ended as it did; absent when the job is gone. */
+            detail?: string;
+            /** Format: int64 */
+            job_id: number;
+            /** @description The job's final status, or `gone`. */
+            status: components["schemas"]["LogEndStatus"];
+        };
+        /** @description The `status` of a `LogEnd`: a job status, or `gone`. */
+        LogEndStatus: components["schemas"]["JobStatus"] | components["schemas"]["JobGone"];
         /** @description `POST /api/jobs/{id}/logs`: append a chunk of the build log. */
         LogRequest: {
             /** Format: int64 */

@@ -68,6 +68,8 @@ export type Cleared = Schemas['Cleared'];
 export type DrainTriggered = Schemas['DrainTriggered'];
 /** `GET /api/logs/{name}/{version}/chunks`, `GET /api/jobs/{id}/logs/chunks`. */
 export type LogChunks = Schemas['LogChunks'];
+/** The data of a live log's SSE `end` event: the job's final status (or `gone`) and detail. */
+export type LogEnd = Schemas['LogEnd'];
 /** `GET /api/queue/stats`. */
 export type QueueStats = Schemas['QueueStatsReply'];
 
