@@ -17,7 +17,7 @@
 //! * [`queue`]: the queue's jobs and counts, workers, enqueue/retry/clear.
 //! * [`hints`]: the hint catalog and the hints added through the API.
 //! * [`plans`]: pending inputs and plans.
-//! * [`logs`]: log chunks.
+//! * [`logs`]: log chunks and the `end` event of a live log.
 //! * [`session`]: what the browser's token cookie gives.
 
 pub mod hints;
@@ -35,7 +35,7 @@ pub use history::{
     EventsPage, PackageDetail, PackageRow, PackagesReply, StatusCounts, StatusGlossary,
     TopFailures, TopSlowest, VerificationBadge,
 };
-pub use logs::LogChunks;
+pub use logs::{JobGone, LogChunks, LogEnd, LogEndStatus};
 pub use plans::{
     InputPlanReply, InputReply, InputUploaded, InputsReply, PlanEnqueued, PlanReply, PlansReply,
     ScanDecision,

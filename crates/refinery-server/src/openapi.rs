@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use axum::http::StatusCode;
 use axum::Json;
 use refinery_contract::*;
 use serde_json::{json, Map, Value};
@@ -23,17 +24,17 @@ fn operations() -> Vec<Operation> {
         op("get", "/api/top-failures", "Packages by failed attempts; ?limit", false).reply::<TopFailures>(),
         op("get", "/api/top-slowest", "Packages by mean successful build time; ?limit", false).reply::<TopSlowest>(),
         op("get", "/api/hints", "The hint catalog (hints/catalog.toml) and hints added through the API", false).reply::<HintsReply>(),
-        op("post", "/api/hints", "Add a hint {pattern, packages, note}", true).body::<HintRequest>().reply::<HintReply>(),
+        op("post", "/api/hints", "Add a hint {pattern, packages, note}", true).body::<HintRequest>().reply_status::<HintReply>(StatusCode::CREATED),
         op("put", "/api/hints/{id}", "Change an added hint {pattern, packages, note}", true).body::<HintRequest>().reply::<HintReply>(),
-        op("delete", "/api/hints/{id}", "Delete an added hint", true),
+        op("delete", "/api/hints/{id}", "Delete an added hint", true).empty(StatusCode::NO_CONTENT),
         op("get", "/api/logs/{name}/{version}", "The latest build log (text); ?attempt=N for a log file", false),
         op("get", "/api/logs/{name}/{version}/chunks", "Log chunks of the latest job; ?after=seq", false).reply::<LogChunks>(),
-        op("get", "/api/logs/{name}/{version}/stream", "Live log over SSE (events `log`, `end`; Last-Event-ID resumes)", false),
+        op("get", "/api/logs/{name}/{version}/stream", "Live log over SSE (events `log`, then `end` with a LogEnd; Last-Event-ID resumes)", false),
         op("get", "/api/logs/stream", "Live log over SSE of ?job=ID or ?package=NAME&version=V (alias)", false),
         op("get", "/api/logs/chunks/{name}/{version}", "Log chunks of the latest job (alias of /api/logs/{name}/{version}/chunks)", false).reply::<LogChunks>(),
         op("get", "/api/queue", "Jobs; ?status=a,b ?package ?plan ?limit ?offset", false).reply::<QueueList>(),
         op("get", "/api/queue/stats", "Queue depth, counts by status, workers", false).reply::<QueueStatsReply>(),
-        op("post", "/api/queue/enqueue", "Enqueue a build {package, version, python|python_tag, platform_tag, recipe, steps, priority}", true).body::<EnqueueRequest>().reply::<EnqueueReply>(),
+        op("post", "/api/queue/enqueue", "Enqueue a build {package, version, python|python_tag, platform_tag, recipe, steps, priority}", true).body::<EnqueueRequest>().reply_status::<EnqueueReply>(StatusCode::CREATED).reply::<EnqueueReply>(),
         op("post", "/api/queue/retry", "Retry jobs {ids} (empty: every failed job)", true).body::<IdsRequest>().reply::<Retried>(),
         op("post", "/api/queue/clear", "Delete jobs that are not running {ids, statuses} (empty: all)", true).body::<IdsRequest>().reply::<Cleared>(),
         op("get", "/api/jobs/{id}", "One job", false).reply::<JobReply>(),
@@ -42,26 +43,26 @@ fn operations() -> Vec<Operation> {
         op("post", "/api/jobs/{id}/logs", "Worker: append a log chunk {attempt, data}", true).body::<LogRequest>().reply::<LogAppended>(),
         op("get", "/api/jobs/{id}/logs/chunks", "The job's log chunks; ?after=seq", false).reply::<LogChunks>(),
         op("get", "/api/jobs/{id}/logs/stream", "The job's live log over SSE", false),
-        op("post", "/api/worker/claim", "Worker: claim the next job {worker, host, lease_secs}; 204 when none", true).body::<ClaimRequest>().reply::<ClaimReply>(),
+        op("post", "/api/worker/claim", "Worker: claim the next job {worker, host, lease_secs}; 204 when none", true).body::<ClaimRequest>().reply::<ClaimReply>().empty(StatusCode::NO_CONTENT),
         op("post", "/api/jobs/{id}/start", "Worker: leased → building {attempt}", true).body::<AttemptRequest>().reply::<Done>(),
         op("post", "/api/jobs/{id}/heartbeat", "Worker: extend the lease {attempt, lease_secs}; replies {cancel}", true).body::<AttemptRequest>().reply::<HeartbeatReply>(),
         op("post", "/api/jobs/{id}/complete", "Worker: finish {attempt, status, detail, result}", true).body::<CompleteRequest>().reply::<JobReply>(),
         op("post", "/api/jobs/{id}/history", "Worker: forward history {attempt, events, attempts}", true).body::<HistoryRequest>().reply::<HistoryRecorded>(),
         op("put", "/api/jobs/{id}/wheel", "Worker: upload the built wheel; ?attempt ?filename ?origin", true).reply::<PublishedReply>(),
         op("get", "/api/packs/{key}", "Worker: a finished native library pack of the server's store as .tar.gz, its sha256 in the X-Refinery-Pack-Sha256 header; 404 when the server has none", false),
-        op("post", "/api/worker/trigger", "Drain the queue now (in-process or WORKER_WEBHOOK_URL)", true).reply::<DrainTriggered>(),
+        op("post", "/api/worker/trigger", "Drain the queue now (in-process or WORKER_WEBHOOK_URL)", true).reply_status::<DrainTriggered>(StatusCode::ACCEPTED),
         op("get", "/api/hints/validate", "Checks a hint pattern (Rust regex syntax) and package names as adding it would, storing nothing: {valid, message}", false).reply::<HintValidation>(),
         op("get", "/api/statuses", "The status glossary: every job status with its class (waiting, running, built, reused, failed, skipped, cancelled) and meaning", false).reply::<StatusGlossary>(),
         op("get", "/api/workers", "Workers with their state: building (seen within liveness_window_secs and holding an active lease; job names it), idle (seen, no active job) or offline (not seen within the window)", false).reply::<WorkersReply>(),
-        op("post", "/api/requirements/upload", "Upload a requirements.txt (multipart field `file`) as a pending input", true).reply::<InputUploaded>(),
-        op("post", "/api/wheels/upload", "Upload a wheel (multipart field `file`) as a pending input", true).reply::<InputUploaded>(),
+        op("post", "/api/requirements/upload", "Upload a requirements.txt (multipart field `file`) as a pending input", true).reply_status::<InputUploaded>(StatusCode::CREATED),
+        op("post", "/api/wheels/upload", "Upload a wheel (multipart field `file`) as a pending input", true).reply_status::<InputUploaded>(StatusCode::CREATED),
         op("get", "/api/pending-inputs", "Pending inputs", false).reply::<InputsReply>(),
         op("get", "/api/pending-inputs/{id}", "One input", false).reply::<InputReply>(),
-        op("post", "/api/pending-inputs/{id}/enqueue-plan", "Plan the input (202; ?wait=true plans before answering)", true).reply::<InputPlanReply>(),
+        op("post", "/api/pending-inputs/{id}/enqueue-plan", "Plan the input (202; ?wait=true plans before answering)", true).reply_status::<InputPlanReply>(StatusCode::ACCEPTED).reply::<InputPlanReply>(),
         op("get", "/api/plans", "Plans, newest first", false).reply::<PlansReply>(),
         op("get", "/api/plans/{id}", "A plan with its DAG and jobs", false).reply::<PlanReply>(),
-        op("post", "/api/plans/{id}/enqueue-builds", "Enqueue every node of the plan: {jobs, created} (created: how many this call made)", true).reply::<PlanEnqueued>(),
-        op("post", "/api/plans/{id}/enqueue-build", "Enqueue one node {node: name==version | package}: {jobs, created}", true).body::<NodeRequest>().reply::<PlanEnqueued>(),
+        op("post", "/api/plans/{id}/enqueue-builds", "Enqueue every node of the plan: {jobs, created} (created: how many this call made)", true).reply_status::<PlanEnqueued>(StatusCode::CREATED),
+        op("post", "/api/plans/{id}/enqueue-build", "Enqueue one node {node: name==version | package}: {jobs, created}", true).body::<NodeRequest>().reply_status::<PlanEnqueued>(StatusCode::CREATED),
         op("get", "/api/settings", "AUTO_PLAN and AUTO_BUILD", false).reply::<Settings>(),
         op("put", "/api/settings", "Change {auto_plan, auto_build}", true).body::<SettingsPatch>().reply::<Settings>(),
         op("get", "/api/session/token", "What the token cookie gives, always 200: {worker_token, read_token, access: none|read|write|invalid}", false).reply::<SessionState>(),
@@ -82,8 +83,9 @@ struct Operation {
     token: bool,
     /// The JSON body's schema name (a [`refinery_contract`] type).
     body: Option<Cow<'static, str>>,
-    /// The 200 answer's schema name.
-    reply: Option<Cow<'static, str>>,
+    /// The success answers: status and, when it has a JSON body, its schema name. Empty
+    /// means a bare `200 OK` (text, SSE and other non-JSON answers).
+    replies: Vec<(StatusCode, Option<Cow<'static, str>>)>,
 }
 
 fn op(method: &'static str, path: &'static str, summary: &'static str, token: bool) -> Operation {
@@ -93,7 +95,7 @@ fn op(method: &'static str, path: &'static str, summary: &'static str, token: bo
         summary,
         token,
         body: None,
-        reply: None,
+        replies: Vec::new(),
     }
 }
 
@@ -103,8 +105,20 @@ impl Operation {
         self
     }
 
-    fn reply<T: ToSchema>(mut self) -> Operation {
-        self.reply = Some(T::name());
+    /// A `200 OK` answer with a `T` body.
+    fn reply<T: ToSchema>(self) -> Operation {
+        self.reply_status::<T>(StatusCode::OK)
+    }
+
+    /// A success answer of this status with a `T` body, as the handler really sends it.
+    fn reply_status<T: ToSchema>(mut self, status: StatusCode) -> Operation {
+        self.replies.push((status, Some(T::name())));
+        self
+    }
+
+    /// A success answer of this status without a body (e.g. `204 No Content`).
+    fn empty(mut self, status: StatusCode) -> Operation {
+        self.replies.push((status, None));
         self
     }
 }
@@ -140,6 +154,7 @@ impl Operation {
     JobReply,
     LogAppended,
     LogChunks,
+    LogEnd,
     LogRequest,
     NodeRequest,
     PackageDetail,
@@ -187,22 +202,34 @@ pub fn document() -> Value {
         summary,
         token,
         body,
-        reply,
+        mut replies,
     } in operations()
     {
-        let ok = match reply {
-            Some(name) => {
-                json!({"description": "OK", "content": {"application/json": {"schema": schema_ref(&name)}}})
-            }
-            None => json!({"description": "OK"}),
-        };
+        if replies.is_empty() {
+            replies.push((StatusCode::OK, None));
+        }
+        let mut responses = Map::new();
+        for (status, name) in replies {
+            let description = status.canonical_reason().unwrap_or("Success");
+            let answer = match name {
+                Some(name) => {
+                    json!({"description": description, "content": {"application/json": {"schema": schema_ref(&name)}}})
+                }
+                None => json!({"description": description}),
+            };
+            responses.insert(status.as_str().to_string(), answer);
+        }
+        responses.insert(
+            "4XX".into(),
+            json!({"description": "Client error", "content": {"application/json": {"schema": error}}}),
+        );
+        responses.insert(
+            "5XX".into(),
+            json!({"description": "Server error", "content": {"application/json": {"schema": error}}}),
+        );
         let mut op = json!({
             "summary": summary,
-            "responses": {
-                "200": ok,
-                "4XX": {"description": "Client error", "content": {"application/json": {"schema": error}}},
-                "5XX": {"description": "Server error", "content": {"application/json": {"schema": error}}},
-            },
+            "responses": responses,
         });
         let params: Vec<Value> = path
             .split('/')

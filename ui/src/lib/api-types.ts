@@ -119,8 +119,8 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Created */
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -274,8 +274,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
-                200: {
+                /** @description No Content */
+                204: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1150,7 +1150,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live log over SSE (events `log`, `end`; Last-Event-ID resumes) */
+        /** Live log over SSE (events `log`, then `end` with a LogEnd; Last-Event-ID resumes) */
         get: {
             parameters: {
                 query?: never;
@@ -1502,6 +1502,15 @@ export interface paths {
                         "application/json": components["schemas"]["InputPlanReply"];
                     };
                 };
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InputPlanReply"];
+                    };
+                };
                 /** @description Client error */
                 "4XX": {
                     headers: {
@@ -1663,8 +1672,8 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Created */
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1719,8 +1728,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Created */
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1898,6 +1907,15 @@ export interface paths {
                         "application/json": components["schemas"]["EnqueueReply"];
                     };
                 };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["EnqueueReply"];
+                    };
+                };
                 /** @description Client error */
                 "4XX": {
                     headers: {
@@ -2055,8 +2073,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Created */
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2555,8 +2573,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Created */
+                201: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2622,6 +2640,13 @@ export interface paths {
                         "application/json": components["schemas"]["ClaimReply"];
                     };
                 };
+                /** @description No Content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
                 /** @description Client error */
                 "4XX": {
                     headers: {
@@ -2667,8 +2692,8 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description OK */
-                200: {
+                /** @description Accepted */
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3463,6 +3488,11 @@ export interface components {
             updated_ms: number;
             version: string;
         };
+        /**
+         * @description The job a live log followed no longer exists.
+         * @enum {string}
+         */
+        JobGone: "gone";
         /** @description The answer of `POST /api/jobs/{id}/complete` and `GET /api/jobs/{id}`. */
         JobReply: {
             job: components["schemas"]["Job"];
@@ -3509,6 +3539,20 @@ export interface components {
             /** @description The job's status now. */
             status: components["schemas"]["JobStatus"];
         };
+        /**
+         * @description The data of a live log's `end` event (SSE, `/api/jobs/{id}/logs/stream` and its
+         *     aliases): the job finished, or it is gone (deleted while it was followed).
+         */
+        LogEnd: {
+            /** @description Why the job ended as it did; absent when the job is gone. */
+            detail?: string;
+            /** Format: int64 */
+            job_id: number;
+            /** @description The job's final status, or `gone`. */
+            status: components["schemas"]["LogEndStatus"];
+        };
+        /** @description The `status` of a `LogEnd`: a job status, or `gone`. */
+        LogEndStatus: components["schemas"]["JobStatus"] | components["schemas"]["JobGone"];
         /** @description `POST /api/jobs/{id}/logs`: append a chunk of the build log. */
         LogRequest: {
             /** Format: int64 */
@@ -3599,6 +3643,45 @@ export interface components {
             /** Format: int64 */
             updated_ms: number;
         };
+        /**
+         * @description What happens to a node.
+         * @enum {string}
+         */
+        PlanAction: "reuse" | "build" | "missing";
+        /**
+         * @description A plan as stored: the DAG of nodes (reuse / build / missing) and their edges, with the
+         *     inputs that could not become nodes.
+         */
+        PlanBody: {
+            edges: components["schemas"]["PlanEdge"][];
+            /** @description sha256 of the plan's content: same inputs and index, same id. */
+            id: string;
+            nodes: components["schemas"]["PlanNode"][];
+            notes: string[];
+            /** @description The target's platform tag, e.g. `manylinux2014_s390x`. */
+            platform_tag: string;
+            /** @description The target's Python version, e.g. `3.11`. */
+            python: string;
+            rejected: components["schemas"]["RejectedInput"][];
+            /**
+             * Format: int32
+             * @description The plan format's version.
+             */
+            schema: number;
+            skipped: components["schemas"]["SkippedPackage"][];
+            strategy: components["schemas"]["PlanStrategy"];
+        };
+        /** @description `from` needs `to` (node ids). */
+        PlanEdge: {
+            from: string;
+            kind: components["schemas"]["PlanEdgeKind"];
+            to: string;
+        };
+        /**
+         * @description The kind of a dependency edge.
+         * @enum {string}
+         */
+        PlanEdgeKind: "runtime" | "build";
         /** @description The answer of `POST /api/plans/{id}/enqueue-builds` and `/enqueue-build`. */
         PlanEnqueued: {
             /**
@@ -3610,10 +3693,83 @@ export interface components {
             /** @description Every job of the nodes asked for. */
             jobs: components["schemas"]["Job"][];
         };
+        /** @description One package of the plan. */
+        PlanNode: {
+            action: components["schemas"]["PlanAction"];
+            /** @description PEP 518 `build-system.requires` of the sdist. */
+            build_requires?: string[];
+            /** @description Asked for directly (requirements file or input folder). */
+            direct: boolean;
+            /** @description `name==version`, or the bare name when no version was resolved. */
+            id: string;
+            /** @description The normalized project name. */
+            name: string;
+            overrides?: components["schemas"]["PlanOverride"];
+            reason: string;
+            source?: components["schemas"]["PlanSource"];
+            /** @description For builds: `build`, `repair`, `verify`. */
+            steps?: string[];
+            /** @description The resolved version; empty when nothing was resolved. */
+            version: string;
+        };
+        /** @description A package's overrides as the plan applied them. */
+        PlanOverride: {
+            /** @description Environment variables for the build. */
+            env?: {
+                [key: string]: string;
+            };
+            /** @description Force this exact version. */
+            pin?: string;
+            /** @description Leave the package out of the plan. */
+            skip?: boolean;
+            /** @description System packages to install in the build environment first. */
+            system_packages?: string[];
+            /** @description Build variant to try first. */
+            variant?: string;
+        };
         /** @description `GET /api/plans/{id}`: a plan with its DAG (`plan.body`) and its jobs. */
         PlanReply: {
             jobs: components["schemas"]["Job"][];
             plan: components["schemas"]["StoredPlan"];
+        };
+        /** @description Where a node's file comes from. */
+        PlanSource: {
+            /** @description In hash-checking mode: the `--hash` the file matched and where it was written. */
+            checked_hash?: string;
+            filename: string;
+            kind: components["schemas"]["PlanSourceKind"];
+            path?: string;
+            sha256?: string;
+            url?: string;
+        };
+        /**
+         * @description The kind of a node's file.
+         * @enum {string}
+         */
+        PlanSourceKind: "input_wheel" | "index_wheel" | "input_sdist" | "index_sdist";
+        /**
+         * @description How input versions were treated.
+         * @enum {string}
+         */
+        PlanStrategy: "pinned" | "eager";
+        /**
+         * @description A stored plan's `summary`: its nodes counted by action, and its rejected inputs and
+         *     skipped packages.
+         */
+        PlanSummary: {
+            /** Format: int64 */
+            build: number;
+            /** Format: int64 */
+            missing: number;
+            /** Format: int64 */
+            rejected: number;
+            /** Format: int64 */
+            reuse: number;
+            /**
+             * Format: int64
+             * @description `0` when a stored summary lacks it.
+             */
+            skipped?: number;
         };
         /** @description `GET /api/plans`: plans, newest first (their `body` is `null` in the listing). */
         PlansReply: {
@@ -3727,6 +3883,11 @@ export interface components {
              */
             variant?: string;
         };
+        /** @description An input that could not become a node: a URL requirement, an invalid wheel... */
+        RejectedInput: {
+            input: string;
+            reason: string;
+        };
         /** @description The answer of `POST /api/queue/retry`. */
         Retried: {
             /**
@@ -3773,6 +3934,12 @@ export interface components {
             /** @description Plan uploads as they arrive (`AUTO_PLAN`). */
             auto_plan?: boolean | null;
         };
+        /** @description A package left out of the plan (an override's `skip`, a known failure). */
+        SkippedPackage: {
+            name: string;
+            reason: string;
+            version?: string;
+        };
         /** @description A package's build speed (successful attempts) and failures. */
         SlowSummary: {
             /** Format: double */
@@ -3811,8 +3978,7 @@ export interface components {
         };
         /** @description A stored plan. */
         StoredPlan: {
-            /** @description The whole plan (nodes and edges); `null` in listings. */
-            body: unknown;
+            body: null | components["schemas"]["PlanBody"];
             /** Format: int64 */
             created_ms: number;
             id: string;
@@ -3820,8 +3986,8 @@ export interface components {
             input_id: number | null;
             platform_tag: string;
             python: string;
-            /** @description Counts: reuse, build, missing, rejected. */
-            summary: unknown;
+            /** @description Counts: reuse, build, missing, rejected, skipped (shaped as `PlanSummary`). */
+            summary: components["schemas"]["PlanSummary"];
         };
         /** @description `POST /api/session/token`: set the token cookie (or `?token=`). */
         TokenRequest: {

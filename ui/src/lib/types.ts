@@ -2,8 +2,8 @@
 //
 // The answers and records come generated from the server's OpenAPI document (api-types.ts,
 // `scripts/ui.sh types`), itself derived from crates/refinery-contract and the store's
-// records. Only the plan's DAG (`StoredPlan.body`, free-form JSON on the server) is
-// described by hand below.
+// records, the plan's DAG included (`StoredPlan.body`, mirrored by the store's
+// `queue::plan_body`).
 
 import type { components } from './api-types';
 
@@ -68,6 +68,8 @@ export type Cleared = Schemas['Cleared'];
 export type DrainTriggered = Schemas['DrainTriggered'];
 /** `GET /api/logs/{name}/{version}/chunks`, `GET /api/jobs/{id}/logs/chunks`. */
 export type LogChunks = Schemas['LogChunks'];
+/** The data of a live log's SSE `end` event: the job's final status (or `gone`) and detail. */
+export type LogEnd = Schemas['LogEnd'];
 /** `GET /api/queue/stats`. */
 export type QueueStats = Schemas['QueueStatsReply'];
 
@@ -128,50 +130,19 @@ export type InputUploaded = Schemas['InputUploaded'];
 /** `GET /api/session/token`. */
 export type SessionState = Schemas['SessionState'];
 
-export type PlanAction = 'reuse' | 'build' | 'missing';
-
-export interface PlanNode {
-  id: string;
-  name: string;
-  version: string;
-  action: PlanAction;
-  reason: string;
-  source?: { kind: string; filename: string; url?: string; path?: string; sha256?: string };
-  steps?: string[];
-  build_requires?: string[];
-  direct: boolean;
-  overrides?: unknown;
-}
-
-export interface PlanEdge {
-  from: string;
-  to: string;
-  kind: 'runtime' | 'build';
-}
-
-export interface PlanBody {
-  schema: number;
-  id: string;
-  python: string;
-  platform_tag: string;
-  strategy: string;
-  nodes: PlanNode[];
-  edges: PlanEdge[];
-  rejected: { input: string; reason: string }[];
-  skipped: { name: string; version?: string; reason: string }[];
-  notes: string[];
-}
-
-/**
- * A stored plan (`GET /api/plans`, `GET /api/plans/{id}`); its `body` (the DAG, `null` in
- * listings) and `summary` are free-form JSON on the server, typed here.
- */
-export type StoredPlan = Omit<Schemas['StoredPlan'], 'body' | 'summary'> & {
-  summary: Record<string, number>;
-  body: PlanBody | null;
-};
-
-/** `GET /api/plans`, with the plans' `body` typed. */
-export type PlansReply = Omit<Schemas['PlansReply'], 'plans'> & { plans: StoredPlan[] };
-/** `GET /api/plans/{id}`, with the plan's `body` typed. */
-export type PlanReply = Omit<Schemas['PlanReply'], 'plan'> & { plan: StoredPlan };
+/** What happens to a plan node (Rust `Action`). */
+export type PlanAction = Schemas['PlanAction'];
+/** One package of a plan's DAG. */
+export type PlanNode = Schemas['PlanNode'];
+/** A dependency edge of a plan's DAG: `from` needs `to`. */
+export type PlanEdge = Schemas['PlanEdge'];
+/** A plan's DAG (`StoredPlan.body`; `null` in listings). */
+export type PlanBody = Schemas['PlanBody'];
+/** A plan's node counts (`StoredPlan.summary`). */
+export type PlanSummary = Schemas['PlanSummary'];
+/** A stored plan (`GET /api/plans`, `GET /api/plans/{id}`). */
+export type StoredPlan = Schemas['StoredPlan'];
+/** `GET /api/plans`. */
+export type PlansReply = Schemas['PlansReply'];
+/** `GET /api/plans/{id}`. */
+export type PlanReply = Schemas['PlanReply'];

@@ -3,7 +3,7 @@ import { ApiError, api, apiBase, apiText, apiUrl, enc, errorMessage } from '../l
 import { useApi } from '../lib/hooks';
 import { LogBuffer } from '../lib/log';
 import { Link, packagePath, useLocation, useQueryParam } from '../lib/router';
-import type { JobReply, LogChunks } from '../lib/types';
+import type { JobReply, LogChunks, LogEnd } from '../lib/types';
 import { ErrorBox, StatusBadge } from '../components/ui';
 import { LogViewer } from '../components/LogViewer';
 
@@ -59,9 +59,9 @@ export function LogPage({ name, version }: { name: string; version: string }) {
         let status = 'finished';
         let detail: string | undefined;
         try {
-          const d = JSON.parse((e as MessageEvent).data);
-          status = d.status ?? status;
-          detail = d.detail;
+          const end = JSON.parse((e as MessageEvent).data) as LogEnd;
+          status = end.status;
+          detail = end.detail;
         } catch {
           /* keep defaults */
         }

@@ -5,13 +5,13 @@ import { useApi } from '../lib/hooks';
 import { fmtTime, shortId } from '../lib/format';
 import { jobsByNode, nodeKey, planTree, type TreeItem } from '../lib/plan';
 import { Link, logPath, packagePath, planPath } from '../lib/router';
-import type { Job, PlanReply, PlansReply } from '../lib/types';
+import type { Job, PlanReply, PlansReply, PlanSummary } from '../lib/types';
 import { Card, ErrorBox, Skeleton, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { NotFound } from './NotFound';
 
-function Summary({ summary }: { summary: Record<string, number> }) {
-  const parts = (['build', 'reuse', 'missing', 'rejected', 'skipped'] as const).filter((k) => summary?.[k]);
+function Summary({ summary }: { summary: PlanSummary }) {
+  const parts = (['build', 'reuse', 'missing', 'rejected', 'skipped'] as const).filter((k) => summary[k]);
   if (!parts.length) return <span className="muted">empty</span>;
   return (
     <span className="row gap-s wrap">

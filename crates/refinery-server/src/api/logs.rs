@@ -12,10 +12,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
-use refinery_contract::LogChunks;
+use refinery_contract::{LogChunks, LogEnd};
 use refinery_store::queue::Job;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{clamp_limit, ApiResult};
 use crate::error::ApiError;
@@ -206,6 +205,11 @@ pub(super) struct SseState {
 
 /// Log chunks as `log` events (`id` = chunk number, so `Last-Event-ID` resumes), then one
 /// `end` event when the job is finished; pings every 5 s; ends when the server shuts down.
+/// The data line of an `end` event.
+fn end_data(end: &LogEnd) -> String {
+    serde_json::to_string(end).expect("a LogEnd serializes")
+}
+
 fn sse(
     state: Arc<AppState>,
     job: i64,
@@ -240,12 +244,10 @@ fn sse(
                     let finished = current.status.is_terminal();
                     if chunks.is_empty() {
                         if finished {
-                            s.queued.push_back(
-                                SseEvent::default().event("end").data(
-                                    json!({"job_id": current.id, "status": current.status, "detail": current.detail})
-                                        .to_string(),
-                                ),
-                            );
+                            s.queued
+                                .push_back(SseEvent::default().event("end").data(end_data(
+                                    &LogEnd::finished(current.id, current.status, current.detail),
+                                )));
                             s.done = true;
                             continue;
                         }
@@ -266,7 +268,7 @@ fn sse(
                     s.queued.push_back(
                         SseEvent::default()
                             .event("end")
-                            .data(json!({"job_id": s.job, "status": "gone"}).to_string()),
+                            .data(end_data(&LogEnd::gone(s.job))),
                     );
                     s.done = true;
                 }

@@ -28,6 +28,7 @@
 //! job's log.
 
 mod clock;
+pub mod plan_body;
 mod postgres;
 mod schema;
 mod sql;
@@ -457,9 +458,15 @@ pub struct StoredPlan {
     pub input_id: Option<i64>,
     pub python: String,
     pub platform_tag: String,
-    /// Counts: reuse, build, missing, rejected.
+    /// Counts: reuse, build, missing, rejected, skipped (shaped as `PlanSummary`).
+    #[cfg_attr(feature = "schema", schema(value_type = plan_body::PlanSummary))]
     pub summary: serde_json::Value,
-    /// The whole plan (nodes and edges); `null` in listings.
+    /// The whole plan (nodes and edges, shaped as `PlanBody`); `null` in
+    /// listings.
+    #[cfg_attr(
+        feature = "schema",
+        schema(value_type = Option<plan_body::PlanBody>, required = true)
+    )]
     pub body: serde_json::Value,
     pub created_ms: i64,
 }
