@@ -29,6 +29,7 @@ use toolchain::fmt_major;
 
 pub use binds::{Accelerator, ContainerBinds, SandboxBinds};
 pub use frontend::{find_host_uv, uv_build, FrontendCommand};
+pub(crate) use frontend::{uv_index_setting, PIP_INDEX_STRATEGY};
 pub use toolchain::{resolve_in, rootfs_gcc_major, CrossToolchain};
 
 /// The GNU triplet of the target.

@@ -437,7 +437,7 @@ pub fn attempt(
         (built.clone(), false)
     } else {
         let mut cmd = Command::new(&settings.auditwheel);
-        if let Some(path) = crate::shims::path_with_dir_of(&settings.auditwheel) {
+        if let Some(path) = crate::host_tools::path_with_dir_of(&settings.auditwheel) {
             cmd.env("PATH", path);
         }
         cmd.args(["repair", "--plat", "auto", "--wheel-dir"])

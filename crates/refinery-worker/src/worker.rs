@@ -95,7 +95,7 @@ impl WorkerOptions {
             attempt_timeout: Some(Duration::from_secs(3600)),
             backoff_base: Duration::from_secs(2),
             backoff_max: Duration::from_secs(60),
-            auditwheel: refinery_build::shims::resolve(
+            auditwheel: refinery_build::host_tools::resolve(
                 &std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
             ),
             pip_env: Vec::new(),

@@ -199,7 +199,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         backoff_base: Duration::from_secs_f64(options.backoff_base.max(0.0)),
         backoff_max: Duration::from_secs_f64(options.backoff_max.max(0.0)),
         pip_env: settings.index.pip_env(),
-        auditwheel: refinery_build::shims::resolve(
+        auditwheel: refinery_build::host_tools::resolve(
             &std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
         ),
         run_id: run_id(),

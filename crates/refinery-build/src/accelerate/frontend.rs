@@ -14,11 +14,8 @@ pub fn find_host_uv() -> Option<PathBuf> {
     let found = if named.components().count() > 1 {
         Some(named)
     } else {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(&named))
-                .find(|p| p.is_file())
-        })
+        std::env::var_os("PATH")
+            .and_then(|path| crate::host_tools::find_on_path(&named.to_string_lossy(), &path))
     }?;
     if is_elf(&found) {
         return std::fs::canonicalize(&found).ok();
@@ -59,6 +56,40 @@ impl FrontendCommand {
     }
 }
 
+/// uv's variable for pip's: uv takes the first index with a project, pip the best match
+/// across all indexes.
+pub(crate) const PIP_INDEX_STRATEGY: (&str, &str) = ("UV_INDEX_STRATEGY", "unsafe-best-match");
+
+/// The uv variable and value for one of pip's index settings (`PIP_INDEX_URL`,
+/// `PIP_EXTRA_INDEX_URL`, `PIP_TRUSTED_HOST`); `None` for any other variable.
+///
+/// # Errors
+/// [`UvBuildError::Several`] for several trusted hosts (uv takes one).
+pub(crate) fn uv_index_setting(
+    key: &str,
+    value: &str,
+) -> Option<Result<(String, String), UvBuildError>> {
+    let (uv_key, uv_value) = match key {
+        "PIP_INDEX_URL" => ("UV_INDEX_URL", Ok(value.to_string())),
+        "PIP_EXTRA_INDEX_URL" => ("UV_EXTRA_INDEX_URL", Ok(value.to_string())),
+        "PIP_TRUSTED_HOST" => ("UV_INSECURE_HOST", single(key, value, "hosts")),
+        _ => return None,
+    };
+    Some(uv_value.map(|v| (uv_key.to_string(), v)))
+}
+
+/// `value` when it is one item; pip's variable `key` may list several `what`.
+fn single(key: &str, value: &str, what: &str) -> Result<String, UvBuildError> {
+    if value.split_whitespace().count() > 1 {
+        Err(UvBuildError::Several {
+            key: key.to_string(),
+            what: what.to_string(),
+        })
+    } else {
+        Ok(value.to_string())
+    }
+}
+
 /// The `uv build` command line and environment that do what `pip wheel` with `env` does,
 /// or why they cannot (a pip setting without a uv equivalent: then pip builds).
 ///
@@ -83,8 +114,7 @@ pub fn uv_build(
         ("UV_PYTHON_DOWNLOADS", "never"),
         ("UV_NO_CONFIG", "1"),
         ("UV_LINK_MODE", "copy"),
-        // pip looks for the best match across all indexes.
-        ("UV_INDEX_STRATEGY", "unsafe-best-match"),
+        PIP_INDEX_STRATEGY,
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -92,21 +122,12 @@ pub fn uv_build(
     let mut no_isolation = no_isolation;
     let mut config_settings: Vec<String> = Vec::new();
     for (key, value) in settings {
-        let single = |what: &str| {
-            if value.split_whitespace().count() > 1 {
-                Err(UvBuildError::Several {
-                    key: key.to_string(),
-                    what: what.to_string(),
-                })
-            } else {
-                Ok(value.to_string())
-            }
-        };
+        if let Some(setting) = uv_index_setting(key, value) {
+            uv_env.push(setting?);
+            continue;
+        }
         let (uv_key, uv_value) = match key {
-            "PIP_INDEX_URL" => ("UV_INDEX_URL", value.to_string()),
-            "PIP_EXTRA_INDEX_URL" => ("UV_EXTRA_INDEX_URL", value.to_string()),
-            "PIP_FIND_LINKS" => ("UV_FIND_LINKS", single("locations")?),
-            "PIP_TRUSTED_HOST" => ("UV_INSECURE_HOST", single("hosts")?),
+            "PIP_FIND_LINKS" => ("UV_FIND_LINKS", single(key, value, "locations")?),
             "PIP_CACHE_DIR" => (
                 "UV_CACHE_DIR",
                 format!("{}/uv", value.trim_end_matches('/')),

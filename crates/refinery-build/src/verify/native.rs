@@ -130,28 +130,32 @@ impl NativeInstall {
     }
 
     /// `uv pip install` of `requirement` from the index the run's pip settings `pip_env`
-    /// name (`PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`, `PIP_TRUSTED_HOST`, given to uv as
-    /// `UV_INDEX_URL`, `UV_EXTRA_INDEX_URL`, `UV_INSECURE_HOST`), wheels only, into `site`
+    /// name, translated as the uv build frontend translates them
+    /// ([`crate::accelerate::uv_build`]: `PIP_INDEX_URL`, `PIP_EXTRA_INDEX_URL`,
+    /// `PIP_TRUSTED_HOST`, pip's best match across indexes), wheels only, into `site`
     /// beside what is installed there.
+    ///
+    /// # Errors
+    /// [`InstallError::Settings`]: a pip setting uv cannot take (several trusted hosts).
     pub fn index_command(
         &self,
         site: &Path,
         requirement: &str,
         pip_env: &[(String, String)],
-    ) -> Command {
+    ) -> Result<Command, InstallError> {
         let mut cmd = self.base_command(site);
         cmd.args(["--only-binary", ":all:"]);
-        for (pip, uv) in [
-            ("PIP_INDEX_URL", "UV_INDEX_URL"),
-            ("PIP_EXTRA_INDEX_URL", "UV_EXTRA_INDEX_URL"),
-            ("PIP_TRUSTED_HOST", "UV_INSECURE_HOST"),
-        ] {
-            if let Some((_, value)) = pip_env.iter().rev().find(|(k, _)| k == pip) {
-                cmd.env(uv, value);
+        let (strategy, value) = crate::accelerate::PIP_INDEX_STRATEGY;
+        cmd.env(strategy, value);
+        // The last value of a variable wins, as in the environment.
+        for (key, value) in pip_env {
+            if let Some(setting) = crate::accelerate::uv_index_setting(key, value) {
+                let (uv_key, uv_value) = setting?;
+                cmd.env(uv_key, uv_value);
             }
         }
         cmd.arg(requirement);
-        cmd
+        Ok(cmd)
     }
 
     /// What every install runs with: the target's platform and version, `--target site`,
@@ -205,7 +209,7 @@ impl NativeInstall {
             site.display(),
         ));
         self.execute(
-            self.index_command(&site, requirement, pip_env),
+            self.index_command(&site, requirement, pip_env)?,
             limit,
             stop,
             log,
@@ -293,6 +297,9 @@ pub enum InstallError {
         #[source]
         source: std::io::Error,
     },
+    /// A pip setting of the run that uv cannot take.
+    #[error(transparent)]
+    Settings(#[from] crate::accelerate::UvBuildError),
     #[error("cannot point the scripts of {} at the venv: {source}", bin.display())]
     Scripts {
         bin: PathBuf,
@@ -523,7 +530,9 @@ mod tests {
             ("PIP_TRUSTED_HOST".to_string(), "mirror.example".to_string()),
             ("PIP_FIND_LINKS".to_string(), "/wheels".to_string()),
         ];
-        let cmd = native.index_command(Path::new("/w/verify-site"), "pytest", &pip_env);
+        let cmd = native
+            .index_command(Path::new("/w/verify-site"), "pytest", &pip_env)
+            .unwrap();
         let line = cmd
             .get_args()
             .map(|a| a.to_string_lossy().into_owned())
@@ -546,6 +555,15 @@ mod tests {
             "https://mirror.example/simple".into()
         )));
         assert!(env.contains(&("UV_INSECURE_HOST".into(), "mirror.example".into())));
+        assert!(env.contains(&("UV_INDEX_STRATEGY".into(), "unsafe-best-match".into())));
+        // Several trusted hosts: uv takes one, as for the build frontend.
+        let several = [(
+            "PIP_TRUSTED_HOST".to_string(),
+            "a.example b.example".to_string(),
+        )];
+        assert!(native
+            .index_command(Path::new("/w/verify-site"), "pytest", &several)
+            .is_err());
     }
 
     #[test]

@@ -235,10 +235,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
 }
 
 fn which(tool: &str) -> Option<String> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(tool))
-            .find(|p| p.is_file())
-            .map(|p| p.display().to_string())
-    })
+    std::env::var_os("PATH")
+        .and_then(|path| refinery_build::host_tools::find_on_path(tool, &path))
+        .map(|p| p.display().to_string())
 }

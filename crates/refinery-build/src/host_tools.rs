@@ -1,7 +1,8 @@
-//! Tools found once per run rather than once per package: a pyenv shim on `PATH` (a shell
-//! script that runs `pyenv exec NAME`) costs about 0.24 s a call (measured for auditwheel's
-//! repair of markupsafe, 2026-12-01), so the program it dispatches to is asked for once
-//! (`pyenv which NAME`, pyenv's own command for it) and called directly.
+//! Host tools: found on `PATH` once per run rather than once per package. A pyenv shim
+//! on `PATH` (a shell script that runs `pyenv exec NAME`) costs about 0.24 s a call
+//! (measured for auditwheel's repair of markupsafe, 2026-12-01), so the program it
+//! dispatches to is asked for once (`pyenv which NAME`, pyenv's own command for it) and
+//! called directly.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -22,16 +23,21 @@ pub fn resolve_in(name: &str, path: &OsStr) -> String {
     if Path::new(name).components().count() > 1 {
         return name.to_string();
     }
-    let Some(found) = std::env::split_paths(path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-    else {
+    let Some(found) = find_on_path(name, path) else {
         return name.to_string();
     };
     if !is_pyenv_shim(&found) {
         return name.to_string();
     }
     pyenv_which(name, path).map_or_else(|| name.to_string(), |p| p.to_string_lossy().into_owned())
+}
+
+/// The first file named `name` in the folders of `path` (a `PATH` value), as a shell
+/// looks a command up (without checking the execute bit).
+pub fn find_on_path(name: &str, path: &OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// `PATH` with the folder of `program` (a path) in front, as `pyenv exec` runs it: the
