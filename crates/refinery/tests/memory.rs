@@ -127,6 +127,7 @@ fn an_out_of_memory_kill_is_retried_with_one_compiler() {
         .filter(|l| l.starts_with("[refinery] compile jobs: "))
         .collect();
     assert_eq!(budget.len(), 1, "{first}");
+    eprintln!("attempt 1: {}", budget[0]);
     assert!(
         budget[0].contains(&format!("{cores} cores / 1 build at once"))
             && budget[0].contains("GiB available")
@@ -141,6 +142,13 @@ fn an_out_of_memory_kill_is_retried_with_one_compiler() {
         "{first}"
     );
     let second = log("2");
+    eprintln!(
+        "attempt 2: {}",
+        second
+            .lines()
+            .find(|l| l.starts_with("[refinery] compile jobs: "))
+            .unwrap_or_default()
+    );
     assert!(
         second.contains("[refinery] compile jobs: 1 per build (REFINERY_COMPILE_JOBS=1")
             && second.contains("refinery-test: MAKEFLAGS='-j1'"),
