@@ -573,6 +573,32 @@ mod tests {
     }
 
     #[test]
+    fn compiler_memory_is_gib_from_the_flag_over_the_config_file_over_2() {
+        use refinery_build::compile_jobs::{DEFAULT_COMPILER_MEMORY, GIB};
+        // (COMPILER_MEMORY, between the two, is not set in the test's environment.)
+        let config = ConfigFile {
+            compiler_memory: Some(4.0),
+            ..ConfigFile::default()
+        };
+        assert_eq!(compiler_memory(Some(1.5), &config).unwrap(), 3 * GIB / 2);
+        assert_eq!(compiler_memory(None, &config).unwrap(), 4 * GIB);
+        assert_eq!(
+            compiler_memory(None, &ConfigFile::default()).unwrap(),
+            DEFAULT_COMPILER_MEMORY
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = compiler_memory(Some(bad), &config).unwrap_err().to_string();
+            assert!(err.contains("--compiler-memory"), "{err}");
+        }
+        let bad_file = ConfigFile {
+            compiler_memory: Some(0.0),
+            ..ConfigFile::default()
+        };
+        let err = compiler_memory(None, &bad_file).unwrap_err().to_string();
+        assert!(err.contains("compiler-memory in the config file"), "{err}");
+    }
+
+    #[test]
     fn flags_beat_the_config_file_which_beats_defaults() {
         let config = ConfigFile {
             python: Some("3.13".into()),
