@@ -84,6 +84,8 @@ pub struct AttemptSettings {
     /// The run's hint catalog: its `pure-python-fallback` entry finds builds that dropped
     /// their extension (see [`crate::verify::purity`]).
     pub catalog: crate::hints::Catalog,
+    /// Compilers each build runs at once (see [`crate::compile_jobs`]).
+    pub compile_budget: crate::compile_jobs::CompileBudget,
 }
 
 /// One attempt's inputs.
@@ -216,6 +218,13 @@ pub fn attempt(
     ];
     env.extend(settings.pip_env.iter().cloned());
     env.extend(request.env.iter().cloned());
+    // The compilers' parallelism: the run's budget where the build sets none itself.
+    let parallelism = crate::compile_jobs::for_build(
+        &settings.compile_budget,
+        &env,
+        crate::native_frontend::is_meson_python(request.sdist),
+    );
+    env.extend(parallelism.env);
     if !request.build_constraints.is_empty() {
         // pip applies PIP_CONSTRAINT to the isolated build environment too; uv reads
         // UV_BUILD_CONSTRAINT for `uv build`.
@@ -249,6 +258,7 @@ pub fn attempt(
         request.variant,
         runner.describe_build(accelerate, use_zig, request.rust)
     ));
+    log.line(&parallelism.log_line);
     let python = runner.python();
     let mut build_argv = vec![
         python.clone(),
@@ -753,10 +763,18 @@ fn run_step(
     };
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
-        Ok(Outcome::Failed(status)) => Err(failure(format!(
-            "{stage} failed ({status}): {}",
-            last_error_line(log)
-        ))),
+        Ok(Outcome::Failed(status)) => {
+            if stage == Stage::Build && crate::compile_jobs::killed_by_sigkill(&status) {
+                // The catalog's out-of-memory entry matches this line.
+                log.line(&format!(
+                    "[refinery] the build step was killed by SIGKILL ({status}), most likely by the out-of-memory killer"
+                ));
+            }
+            Err(failure(format!(
+                "{stage} failed ({status}): {}",
+                last_error_line(log)
+            )))
+        }
         Ok(Outcome::TimedOut(limit)) => Err(AttemptFailure {
             timed_out: true,
             ..failure(format!("{stage} timed out after {}s", limit.as_secs()))

@@ -41,6 +41,10 @@ pub struct RunSettings {
     pub simple_index: bool,
     /// Builds run at once.
     pub jobs: usize,
+    /// Memory one compiler is assumed to take, in bytes: with `jobs` and the host's cores
+    /// and free memory it sets how many compilers each build runs at once (see
+    /// [`crate::compile_jobs`]; default [`crate::compile_jobs::DEFAULT_COMPILER_MEMORY`]).
+    pub compiler_memory: u64,
     /// Whether hints may install system packages.
     pub recipes: RecipePolicy,
     pub catalog: Catalog,

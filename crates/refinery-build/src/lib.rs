@@ -2,6 +2,7 @@
 
 pub mod accelerate;
 pub mod builder;
+pub mod compile_jobs;
 pub mod context;
 pub mod cpython;
 pub mod debian_tree;

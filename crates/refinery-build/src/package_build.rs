@@ -491,7 +491,8 @@ fn ensure_packs(
     let store = match &context.settings.pack_mirror {
         Some(mirror) => store.clone().with_mirror(mirror.0.clone()),
         None => store.clone(),
-    };
+    }
+    .with_budget(context.attempt_settings.compile_budget);
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
         crate::packs::fetch_source(context.client, url, sha256, dir)
     };

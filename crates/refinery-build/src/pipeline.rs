@@ -254,7 +254,7 @@ fn run_plan(
     }
     write_manifest(&manifest)?;
 
-    let attempt_settings = AttemptSettings {
+    let mut attempt_settings = AttemptSettings {
         target: settings.target.clone(),
         builds_dir,
         pip_cache,
@@ -265,6 +265,7 @@ fn run_plan(
         auditwheel: settings.auditwheel.clone(),
         verify: settings.verify.clone(),
         catalog: settings.catalog.clone(),
+        compile_budget: crate::compile_jobs::CompileBudget::default(),
     };
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();
@@ -282,6 +283,12 @@ fn run_plan(
         }
     }
     if !to_build.is_empty() {
+        // Once per run: the cores and the memory free now, shared by the builds that run
+        // at once (`--jobs`, or fewer when fewer packages need a build).
+        attempt_settings.compile_budget = crate::compile_jobs::CompileBudget::for_this_host(
+            settings.jobs.min(to_build.len()),
+            settings.compiler_memory,
+        );
         let durations = history.average_durations().unwrap_or_default();
         let queue = BuildQueue::new(plan, to_build, settings.schedule, &durations);
         let opened = open_environment(&settings.environment, &settings.target, reporter);

@@ -67,6 +67,10 @@ pub struct WorkerOptions {
     pub verify: refinery_build::verify::VerifySettings,
     /// `--build-frontend` (see [`refinery_build::native_frontend`]).
     pub build_frontend: refinery_build::native_frontend::FrontendMode,
+    /// Memory one compiler is assumed to take, in bytes (`--compiler-memory`): a job is one
+    /// build, so its compilers share the host's cores and free memory alone (see
+    /// [`refinery_build::compile_jobs`]).
+    pub compiler_memory: u64,
 }
 
 impl WorkerOptions {
@@ -103,6 +107,7 @@ impl WorkerOptions {
             catalog: Catalog::builtin(),
             verify: refinery_build::verify::VerifySettings::default(),
             build_frontend: refinery_build::native_frontend::FrontendMode::Auto,
+            compiler_memory: refinery_build::compile_jobs::DEFAULT_COMPILER_MEMORY,
             cache,
         }
     }
@@ -547,6 +552,7 @@ fn build_in(
         run_id: run_id.clone(),
         simple_index: false,
         jobs: 1,
+        compiler_memory: options.compiler_memory,
         recipes: options.recipes,
         schedule: refinery_build::Schedule::Fifo,
         catalog: options.catalog.clone(),

@@ -253,6 +253,14 @@ pub struct EnvironmentArgs {
     /// attempt and the history remembers). Needs accelerated builds. [default: auto]
     #[arg(long, value_enum, value_name = "FRONTEND")]
     pub build_frontend: Option<BuildFrontend>,
+    /// Memory one compiler process may take, in GiB (e.g. 2 or 1.5). Each build runs
+    /// max(1, min(cores / builds at once, MemAvailable / (this × builds at once)))
+    /// compilers at once, through MAKEFLAGS, CMAKE_BUILD_PARALLEL_LEVEL, CARGO_BUILD_JOBS,
+    /// NPY_NUM_BUILD_JOBS, MAX_JOBS and meson-python's compile-args, unless the build's own
+    /// settings set them; the default --jobs is capped by it too. [env: COMPILER_MEMORY]
+    /// [default: 2]
+    #[arg(long, value_name = "GIB")]
+    pub compiler_memory: Option<f64>,
 }
 
 /// `--build-frontend`.

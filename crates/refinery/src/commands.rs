@@ -205,6 +205,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         run_id: run_id(),
         simple_index: options.simple_index,
         jobs: options.jobs,
+        compiler_memory: options.environment.compiler_memory,
         recipes: options.recipes,
         catalog: options.catalog.clone(),
         expander: Some(expander(&settings)),
@@ -423,6 +424,8 @@ fn worker_options(
     options.index =
         crate::config::index_config(index, &crate::config::ConfigFile::default(), cache);
     options.pip_env = options.index.pip_env();
+    // serve's in-process worker has no flag: the variable or the default.
+    options.compiler_memory = crate::config::compiler_memory(None, &ConfigFile::default())?;
     if let Some(path) = hints_file {
         options.catalog.extend_from_file(path)?;
     }
@@ -551,6 +554,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     let environment =
         crate::config::environment_options(&args.environment, &ConfigFile::default())?;
     options.build_frontend = environment.build_frontend;
+    options.compiler_memory = environment.compiler_memory;
     options.environment = environment.choice(envs_dir(&cache))?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));

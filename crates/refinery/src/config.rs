@@ -63,6 +63,8 @@ pub struct ConfigFile {
     pub accelerate: Option<String>,
     /// auto, native or emulated (`--build-frontend`).
     pub build_frontend: Option<String>,
+    /// GiB one compiler process may take (`--compiler-memory`).
+    pub compiler_memory: Option<f64>,
     pub allow_system_recipes: Option<bool>,
     pub no_system_recipes: Option<bool>,
     pub dry_run_recipes: Option<bool>,
@@ -270,6 +272,32 @@ pub struct EnvironmentOptions {
     pub host_build: bool,
     pub accelerate: refinery_build::accelerate::AccelerateMode,
     pub build_frontend: refinery_build::native_frontend::FrontendMode,
+    /// Memory one compiler process may take, in bytes (`--compiler-memory`).
+    pub compiler_memory: u64,
+}
+
+/// `--compiler-memory` (GiB) over `COMPILER_MEMORY` over the config file's
+/// `compiler-memory` over [`refinery_build::compile_jobs::DEFAULT_COMPILER_MEMORY`], in
+/// bytes.
+///
+/// # Errors
+/// A value that is not a positive number of GiB, naming where it came from.
+pub fn compiler_memory(flag: Option<f64>, config: &ConfigFile) -> Result<u64> {
+    let (gib, from) = match (flag, var("COMPILER_MEMORY"), config.compiler_memory) {
+        (Some(gib), _, _) => (gib, "--compiler-memory".to_string()),
+        (None, Some(text), _) => (
+            text.trim().parse::<f64>().map_err(|_| {
+                anyhow::anyhow!("COMPILER_MEMORY={text:?} is not a number of GiB (e.g. 2 or 1.5)")
+            })?,
+            "COMPILER_MEMORY".to_string(),
+        ),
+        (None, None, Some(gib)) => (gib, "compiler-memory in the config file".to_string()),
+        (None, None, None) => return Ok(refinery_build::compile_jobs::DEFAULT_COMPILER_MEMORY),
+    };
+    if !gib.is_finite() || gib <= 0.0 {
+        bail!("{from} {gib} is not a positive number of GiB (e.g. 2 or 1.5)");
+    }
+    Ok((gib * refinery_build::compile_jobs::GIB as f64) as u64)
 }
 
 pub fn environment_options(
@@ -315,6 +343,7 @@ pub fn environment_options(
             })?,
             (None, None) => refinery_build::native_frontend::FrontendMode::Auto,
         },
+        compiler_memory: compiler_memory(args.compiler_memory, config)?,
     })
 }
 
@@ -399,7 +428,12 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             .unwrap_or(60.0),
         jobs: match args.jobs.or(config.jobs) {
             Some(jobs) => jobs.max(1),
-            None => default_jobs(environment.build_frontend, verify.native_install, cores()),
+            None => default_jobs(environment.build_frontend, verify.native_install, cores()).min(
+                builds_that_fit(
+                    refinery_build::compile_jobs::read_mem_available(),
+                    environment.compiler_memory,
+                ),
+            ),
         },
         schedule,
         environment,
@@ -439,6 +473,15 @@ pub fn default_jobs(
     } else {
         1
     }
+}
+
+/// The builds that may run at once when each runs at least one compiler of
+/// `compiler_memory` bytes in `mem_available` bytes (at least 1; unbounded when the free
+/// memory is unknown).
+pub fn builds_that_fit(mem_available: Option<u64>, compiler_memory: u64) -> usize {
+    mem_available
+        .and_then(|mem| refinery_build::compile_jobs::compilers_that_fit(mem, compiler_memory))
+        .map_or(usize::MAX, |n| n.max(1))
 }
 
 fn cores() -> usize {
@@ -503,6 +546,11 @@ mod tests {
         assert_eq!(default_jobs(FrontendMode::Emulated, true, 8), 1);
         assert_eq!(default_jobs(FrontendMode::Auto, false, 8), 1);
         assert_eq!(default_jobs(FrontendMode::Auto, true, 0), 1);
+        // Capped by the compilers that fit in the free memory.
+        let gib = refinery_build::compile_jobs::GIB;
+        assert_eq!(builds_that_fit(Some(5 * gib), 2 * gib), 2);
+        assert_eq!(builds_that_fit(Some(gib), 2 * gib), 1);
+        assert_eq!(builds_that_fit(None, 2 * gib), usize::MAX);
     }
 
     #[test]
@@ -522,6 +570,32 @@ mod tests {
         fs_err::write(&bad, r#"{"pyton": "3.11"}"#).unwrap();
         let err = format!("{:#}", ConfigFile::load(Some(&bad)).unwrap_err());
         assert!(err.contains("bad.json"), "{err}");
+    }
+
+    #[test]
+    fn compiler_memory_is_gib_from_the_flag_over_the_config_file_over_2() {
+        use refinery_build::compile_jobs::{DEFAULT_COMPILER_MEMORY, GIB};
+        // (COMPILER_MEMORY, between the two, is not set in the test's environment.)
+        let config = ConfigFile {
+            compiler_memory: Some(4.0),
+            ..ConfigFile::default()
+        };
+        assert_eq!(compiler_memory(Some(1.5), &config).unwrap(), 3 * GIB / 2);
+        assert_eq!(compiler_memory(None, &config).unwrap(), 4 * GIB);
+        assert_eq!(
+            compiler_memory(None, &ConfigFile::default()).unwrap(),
+            DEFAULT_COMPILER_MEMORY
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = compiler_memory(Some(bad), &config).unwrap_err().to_string();
+            assert!(err.contains("--compiler-memory"), "{err}");
+        }
+        let bad_file = ConfigFile {
+            compiler_memory: Some(0.0),
+            ..ConfigFile::default()
+        };
+        let err = compiler_memory(None, &bad_file).unwrap_err().to_string();
+        assert!(err.contains("compiler-memory in the config file"), "{err}");
     }
 
     #[test]

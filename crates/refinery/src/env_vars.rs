@@ -89,6 +89,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "where s390x build environments live (default <cache>/envs); share it between caches",
     ),
     (
+        "COMPILER_MEMORY",
+        "GiB one compiler process may take (like --compiler-memory; default 2): sets how many compilers each build runs at once",
+    ),
+    (
         "REFINERY_HOST_PYTHON",
         "the host CPython the native build frontend runs (default: pyenv's newest X.Y, else pythonX.Y on PATH)",
     ),

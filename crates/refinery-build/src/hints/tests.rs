@@ -66,6 +66,13 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("third_party/boringssl-with-bazel/include/openssl/target.h:76:2: error: \"Unknown target CPU\"", "grpcio-boringssl-s390x"),
     ("WARNING: failed to download with error: could not get https://download.savannah.nongnu.org/releases/freetype/freetype-old/freetype-2.6.1.tar.gz; is the internet available?. Trying after a delay...", "matplotlib-system-libraries"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/_x.c)", "pure-python-fallback"),
+    ("g++: fatal error: Killed signal terminated program cc1plus", "out-of-memory"),
+    ("c++: fatal error: Killed signal terminated program cc1plus", "out-of-memory"),
+    ("s390x-linux-gnu-gcc: fatal error: Killed signal terminated program cc1", "out-of-memory"),
+    ("gcc: internal compiler error: Killed (program cc1plus)", "out-of-memory"),
+    ("collect2: fatal error: ld terminated with signal 9 [Killed]", "out-of-memory"),
+    ("  process didn't exit successfully: `rustc --crate-name http /root/.cargo/registry/src/github.com-1ecc6299db9ec823/http-0.1.18/src/lib.rs --crate-type lib` (signal: 9, SIGKILL: kill)", "out-of-memory"),
+    ("[refinery] the build step was killed by SIGKILL (signal: 9 (SIGKILL)), most likely by the out-of-memory killer", "out-of-memory"),
 ];
 
 /// (near miss, the hint id it must not suggest)
@@ -101,6 +108,10 @@ const NEAR_MISSES: &[(&str, &str)] = &[
     ("building 'markupsafe._speedups' extension", "pure-python-fallback"),
     ("Package libpq was found in the pkg-config search path.", "libpq"),
     ("[refinery] the wheel has no compiled extension although the sdist is compiled (setup.py declares extension modules and it ships src/markupsafe/_speedups.c)", "charset-normalizer-cython"),
+    ("gcc: fatal error: cannot execute 'cc1plus': execvp: No such file or directory", "out-of-memory"),
+    ("collect2: error: ld returned 1 exit status", "out-of-memory"),
+    ("  process didn't exit successfully: `rustc --crate-name foo src/lib.rs` (signal: 11, SIGSEGV: invalid memory reference)", "out-of-memory"),
+    ("[refinery] killed after 3600s (attempt timeout)", "out-of-memory"),
 ];
 
 #[test]
@@ -506,4 +517,54 @@ fn an_up_front_entry_that_is_not_a_package_name_is_refused() {
         err.contains("my.toml") && err.contains("not a package name"),
         "{err}"
     );
+}
+
+#[test]
+fn an_out_of_memory_kill_retries_with_one_compiler_at_a_time() {
+    let catalog = Catalog::builtin();
+    let log = "building 'scipy.sparse._sparsetools' extension\n\
+               c++: fatal error: Killed signal terminated program cc1plus\n\
+               compilation terminated.\n\
+               error: command '/usr/bin/s390x-linux-gnu-g++' failed with exit code 1";
+    let hints = catalog.matches(log);
+    assert_eq!(
+        hints.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
+        ["out-of-memory"]
+    );
+    // The retry's fix, as the attempt's record lists it.
+    let retry = crate::fixes::outcome(
+        &crate::fixes::Fixes::default(),
+        &hints,
+        Some(PackageFamily::Apt),
+        false,
+        crate::RecipePolicy::default(),
+    );
+    let crate::fixes::HintOutcome::Retry { fixes, new } = retry else {
+        panic!("{retry:?}");
+    };
+    assert_eq!(fixes.describe(), ["env REFINERY_COMPILE_JOBS=1"]);
+    assert_eq!(new.len(), 1);
+    assert!(fixes.hints[0].starts_with("out-of-memory: "));
+    // The retry's build then runs one compiler, in every build system, meson-python too,
+    // however many the run's budget allows.
+    let env: Vec<(String, String)> = fixes.env.into_iter().collect();
+    let budget = crate::compile_jobs::CompileBudget::new(16, 1, None, 1 << 30);
+    let parallelism = crate::compile_jobs::for_build(&budget, &env, true);
+    assert_eq!(parallelism.jobs, 1);
+    for (name, value) in [
+        ("MAKEFLAGS", "-j1"),
+        ("CMAKE_BUILD_PARALLEL_LEVEL", "1"),
+        ("CARGO_BUILD_JOBS", "1"),
+        ("NPY_NUM_BUILD_JOBS", "1"),
+        ("MAX_JOBS", "1"),
+        ("PIP_CONFIG_SETTINGS", "compile-args=-j1"),
+    ] {
+        assert!(
+            parallelism
+                .env
+                .contains(&(name.to_string(), value.to_string())),
+            "{name}={value} in {:?}",
+            parallelism.env
+        );
+    }
 }

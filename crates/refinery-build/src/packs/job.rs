@@ -17,6 +17,8 @@ pub(super) struct PackJob<'a> {
     pub(super) packs_dir: &'a Path,
     pub(super) work: &'a Path,
     pub(super) log_path: &'a Path,
+    /// The run's compile budget (`None`: `$JOBS` is every core).
+    pub(super) budget: Option<crate::compile_jobs::CompileBudget>,
 }
 
 impl PackJob<'_> {
@@ -70,16 +72,22 @@ impl PackJob<'_> {
             folder = recipe.folder,
             build = recipe.build,
         );
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let jobs = match self.budget {
+            Some(budget) => {
+                log.line(&format!(
+                    "[refinery] compile jobs: {} per build ({budget}); sets JOBS={}",
+                    budget.jobs, budget.jobs
+                ));
+                budget.jobs
+            }
+            None => cores,
+        };
         let mut env = vec![
             ("WORK".into(), guest_work.clone()),
             ("PREFIX".into(), self.pack.guest_prefix()),
             ("DESTDIR".into(), format!("{guest_work}/out")),
-            (
-                "JOBS".into(),
-                std::thread::available_parallelism()
-                    .map_or(1, std::num::NonZero::get)
-                    .to_string(),
-            ),
+            ("JOBS".into(), jobs.to_string()),
             ("HOME".into(), format!("{guest_work}/out")),
         ];
         let mut mounts = vec![work_mount];

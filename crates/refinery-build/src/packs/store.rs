@@ -39,6 +39,8 @@ pub struct MirroredPack {
 pub struct PackStore {
     dir: PathBuf,
     mirror: Option<std::sync::Arc<dyn PackMirror>>,
+    /// The run's compile budget for pack builds' `$JOBS` (`None`: every core).
+    budget: Option<crate::compile_jobs::CompileBudget>,
 }
 
 impl std::fmt::Debug for PackStore {
@@ -46,6 +48,7 @@ impl std::fmt::Debug for PackStore {
         f.debug_struct("PackStore")
             .field("dir", &self.dir)
             .field("mirror", &self.mirror.is_some())
+            .field("budget", &self.budget)
             .finish()
     }
 }
@@ -58,7 +61,18 @@ impl PackStore {
 
     /// The packs folder `dir` itself (a control plane's, which serves it).
     pub fn at(dir: PathBuf) -> PackStore {
-        PackStore { dir, mirror: None }
+        PackStore {
+            dir,
+            mirror: None,
+            budget: None,
+        }
+    }
+
+    /// This store, building packs with `budget.jobs` compilers at once (`$JOBS` of the
+    /// recipes) instead of one per core.
+    pub fn with_budget(mut self, budget: crate::compile_jobs::CompileBudget) -> PackStore {
+        self.budget = Some(budget);
+        self
     }
 
     /// This store, asking `mirror` for a missing pack before building it.
@@ -178,6 +192,7 @@ impl PackStore {
             packs_dir: &self.dir,
             work: &work,
             log_path,
+            budget: self.budget,
         };
         let made = job.make(runner, download).and_then(|()| {
             let staged = work
