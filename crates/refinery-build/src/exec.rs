@@ -115,12 +115,26 @@ pub fn run_logged(
 /// `None` to go on. Verification uses it to give each check in one interpreter its own
 /// limit.
 pub fn run_logged_until(
-    mut cmd: Command,
+    cmd: Command,
     log: &Log,
     over: &mut dyn FnMut(Duration) -> Option<Duration>,
     stop: Option<&AtomicBool>,
 ) -> std::io::Result<Outcome> {
-    cmd.stdin(Stdio::null())
+    spawn_logged(cmd, log, Stdio::null())?.wait_until(log, over, stop)
+}
+
+/// A process started by [`spawn_logged`]: its lines go to the log while it runs, until
+/// [`Running::wait_until`] sees it end or [`Running::cancel`] kills it.
+pub struct Running {
+    child: std::process::Child,
+    pid: u32,
+    pumps: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Start `cmd` in its own process group with `stdin`, its stdout and stderr logged line
+/// by line into `log` from now on. Errors: the process cannot be started.
+pub fn spawn_logged(mut cmd: Command, log: &Log, stdin: Stdio) -> std::io::Result<Running> {
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
@@ -151,42 +165,81 @@ pub fn run_logged_until(
         })
     })
     .collect();
-    let started = Instant::now();
-    let outcome = loop {
-        if let Some(status) = child.try_wait()? {
-            break if status.success() {
-                Outcome::Success
-            } else {
-                Outcome::Failed(status.to_string())
-            };
-        }
-        if let Some(limit) = over(started.elapsed()) {
-            kill_group(pid);
-            let _ = child.wait();
-            log.line(&format!(
-                "[refinery] killed after {}s (attempt timeout)",
-                limit.as_secs()
-            ));
-            break Outcome::TimedOut(limit);
-        }
-        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
-            kill_group(pid);
-            let _ = child.wait();
-            log.line("[refinery] stopped: the job was cancelled or its lease lost");
-            break Outcome::Stopped;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    // Leftover processes that kept the pipes open must not outlive the attempt.
-    kill_group(pid);
-    for pump in pumps {
-        let _ = pump.join();
+    Ok(Running { child, pid, pumps })
+}
+
+impl Running {
+    /// The process's standard input, when it was started with a piped one (once).
+    pub fn take_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
     }
-    Ok(outcome)
+
+    /// The process's id, which is also its process group's.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Whether the process has ended already.
+    pub fn has_ended(&mut self) -> bool {
+        !matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Wait for the process as [`run_logged_until`] does, `over` timed from now. Errors:
+    /// the process's status cannot be read.
+    pub fn wait_until(
+        mut self,
+        log: &Log,
+        over: &mut dyn FnMut(Duration) -> Option<Duration>,
+        stop: Option<&AtomicBool>,
+    ) -> std::io::Result<Outcome> {
+        let started = Instant::now();
+        let outcome = loop {
+            if let Some(status) = self.child.try_wait()? {
+                break if status.success() {
+                    Outcome::Success
+                } else {
+                    Outcome::Failed(status.to_string())
+                };
+            }
+            if let Some(limit) = over(started.elapsed()) {
+                kill_group(self.pid);
+                let _ = self.child.wait();
+                log.line(&format!(
+                    "[refinery] killed after {}s (attempt timeout)",
+                    limit.as_secs()
+                ));
+                break Outcome::TimedOut(limit);
+            }
+            if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+                kill_group(self.pid);
+                let _ = self.child.wait();
+                log.line("[refinery] stopped: the job was cancelled or its lease lost");
+                break Outcome::Stopped;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        self.finish();
+        Ok(outcome)
+    }
+
+    /// Kill the process group and wait for it, logging nothing of its own.
+    pub fn cancel(mut self) {
+        kill_group(self.pid);
+        let _ = self.child.wait();
+        self.finish();
+    }
+
+    fn finish(self) {
+        // Leftover processes that kept the pipes open must not outlive the attempt.
+        kill_group(self.pid);
+        for pump in self.pumps {
+            let _ = pump.join();
+        }
+    }
 }
 
 /// SIGKILL the whole process group (the child was made its leader).
-fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{pid}")])
         .stdout(Stdio::null())

@@ -21,7 +21,9 @@ use super::run::{
     check_spec, classify, evidence, read_from, tenths, venv_python, write_script, Sandbox,
     EXIT_MARKER,
 };
-use crate::exec::{run_logged_until, Log, Outcome};
+use std::io::Write as _;
+
+use crate::exec::{spawn_logged, Log, Outcome, Running};
 
 /// The driver's source (see the file's header for its plan and markers).
 pub(crate) const DRIVER: &str = include_str!("checks_driver.py");
@@ -76,20 +78,118 @@ impl Part {
     }
 }
 
-/// Run `parts` in the venv's interpreter, as few processes as their ends allow. One
-/// result per part, in order; after a failed `import` part, none for the parts after it.
-pub(crate) fn run_parts(sandbox: &Sandbox<'_>, parts: &[Part], log: &Log) -> Vec<CheckResult> {
+/// The checks' interpreter started ahead ([`prestart`]), waiting for its go on stdin.
+pub(crate) struct Prestarted {
+    running: Running,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Prestarted {
+    /// End the waiting interpreter (the install failed, or the venv is made again).
+    pub(crate) fn cancel(mut self) {
+        drop(self.stdin.take());
+        self.running.cancel();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn running_pid(&self) -> u32 {
+        self.running.pid()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn has_ended(&mut self) -> bool {
+        self.running.has_ended()
+    }
+
+    /// Itself while it still waits; `None` when it ended already (then the checks start a
+    /// new one).
+    fn alive(mut self) -> Option<Prestarted> {
+        if self.running.has_ended() {
+            self.cancel();
+            None
+        } else {
+            Some(self)
+        }
+    }
+
+    /// Let it run its plan: the running process, or `None` when it cannot be told (it
+    /// ended just now; said in the log).
+    fn go(mut self, log: &Log) -> Option<Running> {
+        let said = self
+            .stdin
+            .take()
+            .is_some_and(|mut stdin| stdin.write_all(b"go\n").is_ok());
+        if said {
+            Some(self.running)
+        } else {
+            log.line("[refinery-verify] the interpreter started ahead has ended: a new one starts");
+            self.running.cancel();
+            None
+        }
+    }
+}
+
+/// Start the driver for `parts` before the wheel is installed: the interpreter starts
+/// under emulation (about half a second) while the host's uv installs the wheel into
+/// `site` (as the environment sees it; not yet a site dir of the venv), then waits on
+/// stdin for [`run_parts`] to let it run, and adds `site` as a site dir first. `None` (said in the log) when it
+/// cannot be started; the checks then start their own.
+pub(crate) fn prestart(
+    sandbox: &Sandbox<'_>,
+    parts: &[Part],
+    site: &str,
+    log: &Log,
+) -> Option<Prestarted> {
     let driver = write_script(sandbox, DRIVER_FILE, DRIVER);
+    let plan = write_plan(sandbox, parts);
+    let argv = vec![
+        venv_python(sandbox),
+        "-X".into(),
+        "faulthandler".into(),
+        driver,
+        "--wait".into(),
+        site.to_string(),
+        plan,
+    ];
+    let command = sandbox.runner.command(&check_spec(sandbox, argv, false));
+    match spawn_logged(command, log, std::process::Stdio::piped()) {
+        Ok(mut running) => {
+            let stdin = running.take_stdin();
+            Some(Prestarted { running, stdin })
+        }
+        Err(e) => {
+            log.line(&format!(
+                "[refinery-verify] cannot start the checks' interpreter ahead ({e}): it starts after the install"
+            ));
+            None
+        }
+    }
+}
+
+/// Run `parts` in the venv's interpreter, as few processes as their ends allow; the first
+/// in `early` when it was started ahead for these parts. One result per part, in order;
+/// after a failed `import` part, none for the parts after it.
+pub(crate) fn run_parts(
+    sandbox: &Sandbox<'_>,
+    parts: &[Part],
+    early: Option<Prestarted>,
+    log: &Log,
+) -> Vec<CheckResult> {
+    let driver = write_script(sandbox, DRIVER_FILE, DRIVER);
+    let mut early = early;
     let mut results = Vec::new();
     let mut rest = parts;
     while !rest.is_empty() {
         if let Some(stop) = sandbox.stop {
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Some(waiting) = early.take() {
+                    waiting.cancel();
+                }
                 results.extend(rest.iter().map(|p| stopped(&p.name)));
                 break;
             }
         }
-        let ran = run_once(sandbox, &driver, rest, log);
+        let ran = run_once(sandbox, &driver, rest, early.take(), log);
         let import_failed = rest.iter().zip(&ran).any(|(p, r)| {
             matches!(p.code, PartCode::Import(_)) && r.outcome != CheckOutcome::Passed
         });
@@ -112,32 +212,55 @@ fn stopped(name: &str) -> CheckResult {
     }
 }
 
-/// One driver process for `parts`: the results of the parts it finished and of the one
-/// it ended in (at least one).
-fn run_once(sandbox: &Sandbox<'_>, driver: &str, parts: &[Part], log: &Log) -> Vec<CheckResult> {
+fn write_plan(sandbox: &Sandbox<'_>, parts: &[Part]) -> String {
     let plan = serde_json::Value::Array(parts.iter().map(Part::plan_entry).collect());
-    let plan = write_script(sandbox, PLAN_FILE, &plan.to_string());
-    let argv = vec![
-        venv_python(sandbox),
-        "-X".into(),
-        "faulthandler".into(),
-        driver.to_string(),
-        plan,
-    ];
+    write_script(sandbox, PLAN_FILE, &plan.to_string())
+}
+
+/// One driver process for `parts` (`early`, when it was started ahead for exactly these
+/// parts and still waits): the results of the parts it finished and of the one it ended
+/// in (at least one).
+fn run_once(
+    sandbox: &Sandbox<'_>,
+    driver: &str,
+    parts: &[Part],
+    early: Option<Prestarted>,
+    log: &Log,
+) -> Vec<CheckResult> {
     let names: Vec<&str> = parts.iter().map(|p| p.name.as_str()).collect();
+    let early = early.and_then(Prestarted::alive);
+    let ahead = if early.is_some() {
+        " (started while the wheel was installed)"
+    } else {
+        ""
+    };
     log.line(&format!(
-        "[refinery-verify] in one interpreter: {}",
+        "[refinery-verify] in one interpreter{ahead}: {}",
         names.join(", ")
     ));
     let offset = std::fs::metadata(log.path()).map_or(0, |m| m.len());
     let started = Instant::now();
+    let running = match early.and_then(|early| early.go(log)) {
+        Some(running) => Ok(running),
+        None => {
+            let plan = write_plan(sandbox, parts);
+            let argv = vec![
+                venv_python(sandbox),
+                "-X".into(),
+                "faulthandler".into(),
+                driver.to_string(),
+                plan,
+            ];
+            spawn_logged(
+                sandbox.runner.command(&check_spec(sandbox, argv, false)),
+                log,
+                std::process::Stdio::null(),
+            )
+        }
+    };
     let mut watch = Watch::new(log.path().to_path_buf(), offset, parts, started);
-    let outcome = run_logged_until(
-        sandbox.runner.command(&check_spec(sandbox, argv, false)),
-        log,
-        &mut |_| watch.over(),
-        sandbox.stop,
-    );
+    let outcome =
+        running.and_then(|running| running.wait_until(log, &mut |_| watch.over(), sandbox.stop));
     let wall = started.elapsed();
     watch.poll();
     let (outcome, text) = match outcome {

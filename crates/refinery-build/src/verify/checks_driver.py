@@ -9,6 +9,9 @@
 # where CODE is the exit status the part would have had as its own interpreter. A part
 # that kills the interpreter (a signal, a hang killed by the host) has no end line: the
 # host reports it from the process's end and runs the parts after it in a new one.
+# Started ahead as `python -X faulthandler DRIVER --wait SITE PLAN.json`, it waits for the
+# host's `go` on stdin first (see wait_for_go): the interpreter's start under emulation
+# then overlaps the wheel's native install.
 # Runs on every CPython the refinery targets (3.9 on).
 import importlib
 import json
@@ -134,8 +137,30 @@ def run_script(path):
         sys.stderr.flush()
 
 
+def wait_for_go(site_dir):
+    """Started ahead (`--wait SITE PLAN`) while the host installs the wheel into SITE: one
+    line `go` on stdin starts the checks, anything else (the host closed it: the install
+    failed) ends the interpreter quietly. SITE becomes a site dir now, with its `.pth`
+    files, as the venv's own `.pth` makes it for interpreters started after the install."""
+    line = sys.stdin.readline()
+    if line.strip() != "go":
+        sys.exit(0)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(0, encoding="utf-8", closefd=False)
+    import site
+
+    site.addsitedir(site_dir)
+    importlib.invalidate_caches()
+
+
 def main():
-    with open(sys.argv[1], encoding="utf-8") as file:
+    args = sys.argv[1:]
+    if args[0] == "--wait":
+        wait_for_go(args[1])
+        args = args[2:]
+    with open(args[0], encoding="utf-8") as file:
         plan = json.load(file)
     for part in plan:
         print("[refinery-verify] --- %s (limit %d s) ---" % (part["name"], part["limit"]), flush=True)

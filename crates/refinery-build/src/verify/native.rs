@@ -419,10 +419,32 @@ pub fn write_venv(
             "home = {home}\ninclude-system-site-packages = false\nversion = {python_version}\nexecutable = {interpreter}\n"
         ),
     )?;
+    write_site_pth(venv, python_version, site)?;
+    copy_scripts(venv, site_host)
+}
+
+/// The `.pth` file of a venv written by [`write_venv`] that adds the install folder.
+pub fn site_pth(venv: &Path, python_version: &str) -> PathBuf {
+    venv.join(format!(
+        "lib/python{python_version}/site-packages/_refinery_verify.pth"
+    ))
+}
+
+/// Write [`site_pth`]: `site` (as the environment sees it) becomes a site dir of every
+/// interpreter started from the venv (its own `.pth` files are read then). Errors: the
+/// file cannot be written.
+pub fn write_site_pth(venv: &Path, python_version: &str, site: &str) -> std::io::Result<()> {
     std::fs::write(
-        site_packages.join("_refinery_verify.pth"),
+        site_pth(venv, python_version),
         format!("import site; site.addsitedir('{site}')\n"),
-    )?;
+    )
+}
+
+/// Copy the scripts uv installed into `site_host/bin` (pointed at the venv's Python, see
+/// [`NativeInstall::install`]) into the venv's `bin`; none is fine. Errors: a script that
+/// cannot be copied.
+pub fn copy_scripts(venv: &Path, site_host: &Path) -> std::io::Result<()> {
+    let bin = venv.join("bin");
     if let Ok(scripts) = std::fs::read_dir(site_host.join("bin")) {
         for script in scripts {
             let path = script?.path();

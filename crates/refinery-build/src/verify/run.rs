@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use refinery_store::verification::EVIDENCE_LINES;
 use refinery_store::{CheckOutcome, CheckResult, Verification};
 
-use super::checks::{Part, PartCode};
+use super::checks::{Part, PartCode, Prestarted};
 use super::native::NativeInstall;
 use super::{SmokeTest, VerifyLevel, VerifySettings};
 use crate::exec::{run_logged, Log, Outcome};
@@ -100,17 +100,9 @@ pub fn verify_wheel(
     modules.dedup();
     verification.imported.clone_from(&modules);
 
-    // 1. A clean venv and an offline install (dependencies from the output folder).
-    let install = install(sandbox, wheel, settings.timeout, log);
-    let installed = install.outcome == CheckOutcome::Passed;
-    verification.checks.push(install);
-    if !installed {
-        return finish(verification);
-    }
-
     // 2. Import the top-level modules and every extension module, 3. run the smoke
-    // tests, 4. the catalog's self-tests: one interpreter for all (see super::checks).
-    log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
+    // tests, 4. the catalog's self-tests: one interpreter for all (see super::checks),
+    // started while 1. installs the wheel where the venv can be written ahead.
     let mut parts = vec![Part {
         name: "import".into(),
         limit: settings.timeout,
@@ -142,7 +134,20 @@ pub fn verify_wheel(
             settings.timeout,
         ));
     }
-    let mut results = super::checks::run_parts(sandbox, &parts, log).into_iter();
+    let mut early = checks_ahead(sandbox, &parts, log);
+
+    // 1. A clean venv and an offline install (dependencies from the output folder).
+    let install = install(sandbox, wheel, settings.timeout, &mut early, log);
+    let installed = install.outcome == CheckOutcome::Passed;
+    verification.checks.push(install);
+    if !installed {
+        if let Some(waiting) = early {
+            waiting.cancel();
+        }
+        return finish(verification);
+    }
+    log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
+    let mut results = super::checks::run_parts(sandbox, &parts, early, log).into_iter();
     let Some(import) = results.next() else {
         return finish(verification);
     };
@@ -395,6 +400,7 @@ fn install(
     sandbox: &Sandbox<'_>,
     wheel: &WheelUnderTest<'_>,
     limit: Duration,
+    early: &mut Option<Prestarted>,
     log: &Log,
 ) -> CheckResult {
     let started = Instant::now();
@@ -411,6 +417,28 @@ fn install(
             log,
         ) {
             Ok(()) => {
+                if early.is_some() {
+                    // The venv was written ahead; uv's scripts join it now.
+                    let venv = sandbox.work_host.join("venv");
+                    let site = format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR);
+                    let joined =
+                        super::native::write_site_pth(&venv, &native.python_version, &site)
+                            .and_then(|()| {
+                                super::native::copy_scripts(
+                                    &venv,
+                                    &sandbox.work_host.join(super::native::SITE_DIR),
+                                )
+                            });
+                    match joined {
+                        Ok(()) => return native_check(native, started, log),
+                        Err(e) => log.line(&format!(
+                            "[refinery-verify] cannot copy the installed scripts into the venv ({e}): the environment's Python makes it"
+                        )),
+                    }
+                }
+                if let Some(waiting) = early.take() {
+                    waiting.cancel();
+                }
                 if let Some(check) = native_venv(sandbox, native, started, log) {
                     return check;
                 }
@@ -436,6 +464,9 @@ fn install(
                 log.line(&format!(
                     "[refinery-verify] the native install failed, the environment's pip installs instead: {why}"
                 ));
+                if let Some(waiting) = early.take() {
+                    waiting.cancel();
+                }
                 // Not half a site dir that later steps would take for the native one.
                 let _ = std::fs::remove_dir_all(sandbox.work_host.join(super::native::SITE_DIR));
                 Some(why)
@@ -491,14 +522,53 @@ fn native_venv(
         "[refinery-verify] venv written natively for {interpreter} (Python {})",
         native.python_version
     ));
+    Some(native_check(native, started, log))
+}
+
+/// The passed install check of a native install into a natively written venv.
+fn native_check(native: &NativeInstall, started: Instant, log: &Log) -> CheckResult {
     log.line("[refinery-verify] install: passed");
-    Some(CheckResult {
+    CheckResult {
         name: "install".into(),
         outcome: CheckOutcome::Passed,
         detail: native.describe(),
         evidence: Vec::new(),
         duration_secs: tenths(started.elapsed()),
-    })
+    }
+}
+
+/// The checks' interpreter started before the install ([`super::checks::prestart`]),
+/// where the install is native and the venv can be written natively ahead: its start
+/// under emulation overlaps the install.
+/// `None` otherwise; then the venv is written after the install, as before.
+fn checks_ahead(sandbox: &Sandbox<'_>, parts: &[Part], log: &Log) -> Option<Prestarted> {
+    let native = sandbox.native.as_ref()?;
+    let python = sandbox.runner.python();
+    let interpreter = super::native::guest_interpreter(sandbox.runner.rootfs()?, &python)?;
+    let venv = sandbox.work_host.join("venv");
+    let site = format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR);
+    // Without the install folder's `.pth` yet: the interpreter's start must not read the
+    // folder uv is writing; the driver adds it once the install is done, and the `.pth`
+    // follows for the interpreters started after.
+    let written = super::native::write_venv(
+        &venv,
+        &interpreter,
+        &native.python_version,
+        &sandbox.work_host.join(super::native::SITE_DIR),
+        &site,
+    )
+    .and_then(|()| std::fs::remove_file(super::native::site_pth(&venv, &native.python_version)));
+    if let Err(e) = written {
+        log.line(&format!(
+            "[refinery-verify] cannot write the venv ahead ({e}): it is written after the install"
+        ));
+        return None;
+    }
+    log.line(&format!(
+        "[refinery-verify] venv written natively for {interpreter} (Python {}); the checks' interpreter starts while the wheel installs",
+        native.python_version
+    ));
+    super::checks::prestart(sandbox, parts, &site, log)
 }
 
 fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {

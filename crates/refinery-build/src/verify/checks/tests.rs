@@ -56,7 +56,7 @@ fn run(parts: &[(&str, u64, &str)]) -> Run {
         .collect();
     let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
     let started = Instant::now();
-    let results = run_parts(&sandbox, &parts, &log);
+    let results = run_parts(&sandbox, &parts, None, &log);
     let elapsed = started.elapsed();
     let log = log.read_all();
     let processes = log.matches("in one interpreter:").count();
@@ -286,5 +286,98 @@ fn the_end_marker_is_read_for_its_own_part_only() {
     assert_eq!(
         part.header(),
         "[refinery-verify] --- smoke:a (limit 5 s) ---"
+    );
+}
+
+/// A sandbox over the host's python3 in `work` (as `run` makes it) for the tests of the
+/// interpreter started ahead.
+fn host_sandbox<'a>(work: &std::path::Path, runner: &'a HostRunner) -> Sandbox<'a> {
+    std::fs::create_dir_all(work.join("venv/bin")).unwrap();
+    std::os::unix::fs::symlink(which("python3"), work.join("venv/bin/python")).unwrap();
+    Sandbox {
+        runner,
+        mounts: Vec::new(),
+        env: std::env::vars()
+            .filter(|(k, _)| k == "PATH" || k == "HOME")
+            .collect(),
+        work_host: work.to_path_buf(),
+        work_guest: work.to_string_lossy().into_owned(),
+        stop: None,
+        native: None,
+    }
+}
+
+#[test]
+fn an_interpreter_started_before_the_install_imports_what_was_installed_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let runner = HostRunner {
+        python: "python3".into(),
+    };
+    let sandbox = host_sandbox(work, &runner);
+    let site = work.join("verify-site");
+    let parts = vec![Part {
+        name: "import".into(),
+        limit: Duration::from_secs(60),
+        code: PartCode::Import(vec!["latemod".into(), "fromdotpth".into()]),
+    }];
+    let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+    let early = prestart(&sandbox, &parts, &site.to_string_lossy(), &log).expect("started");
+    // The "install", after the interpreter started: a module, and a `.pth` file that adds
+    // another folder, as a package's own `.pth` would.
+    std::fs::create_dir_all(site.join("extra")).unwrap();
+    std::fs::write(site.join("latemod.py"), "VALUE = 1\n").unwrap();
+    std::fs::write(site.join("extra/fromdotpth.py"), "VALUE = 2\n").unwrap();
+    std::fs::write(site.join("extra.pth"), "extra\n").unwrap();
+    let results = run_parts(&sandbox, &parts, Some(early), &log);
+    let text = log.read_all();
+    assert_eq!(results.len(), 1, "{text}");
+    assert_eq!(results[0].outcome, CheckOutcome::Passed, "{text}");
+    assert!(
+        text.contains("in one interpreter (started while the wheel was installed): import"),
+        "{text}"
+    );
+    assert_eq!(text.matches("in one interpreter").count(), 1, "{text}");
+    assert!(text.contains("imported fromdotpth from"), "{text}");
+}
+
+#[test]
+fn a_cancelled_early_interpreter_runs_nothing_and_a_dead_one_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    let runner = HostRunner {
+        python: "python3".into(),
+    };
+    let sandbox = host_sandbox(work, &runner);
+    std::fs::write(work.join("goodmod.py"), "VALUE = 1\n").unwrap();
+    let parts = vec![Part {
+        name: "import".into(),
+        limit: Duration::from_secs(60),
+        code: PartCode::Import(vec!["goodmod".into()]),
+    }];
+    let site = work.to_string_lossy().into_owned();
+    let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+    // Cancelled (a failed install): it ends without running a check.
+    prestart(&sandbox, &parts, &site, &log).unwrap().cancel();
+    assert!(
+        !log.read_all().contains("[refinery-verify] ---"),
+        "{}",
+        log.read_all()
+    );
+    // One that ended before its go (killed here): the checks start their own.
+    let mut early = prestart(&sandbox, &parts, &site, &log).unwrap();
+    crate::exec::kill_group(early.running_pid());
+    // Until the kernel has ended it (the test's own wait, not the product's).
+    let until = Instant::now() + Duration::from_secs(10);
+    while !early.has_ended() {
+        assert!(Instant::now() < until, "the killed interpreter did not end");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let results = run_parts(&sandbox, &parts, Some(early), &log);
+    let text = log.read_all();
+    assert_eq!(results[0].outcome, CheckOutcome::Passed, "{text}");
+    assert!(
+        text.contains("[refinery-verify] in one interpreter: import"),
+        "{text}"
     );
 }
