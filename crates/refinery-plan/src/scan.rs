@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use refinery_pep::{Compatibility, CoreMetadata, SdistFilename, Target, WheelFilename};
+use refinery_pep::{
+    Compatibility, CoreMetadata, ProjectVersion, SdistFilename, Target, WheelFilename,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,7 +44,8 @@ pub struct ScannedFile {
     pub path: PathBuf,
     pub kind: FileKind,
     pub name: Option<String>,
-    pub version: Option<String>,
+    /// The version of the file name, normalized (`null` when the name does not parse).
+    pub version: Option<ProjectVersion>,
     pub tags: Vec<String>,
     pub decision: Decision,
     pub reason: String,
@@ -139,7 +142,7 @@ pub fn scan_file(path: &Path, target: &Target) -> ScannedFile {
     } else if let Ok(sdist) = file.parse::<SdistFilename>() {
         scanned.kind = FileKind::Sdist;
         scanned.name = Some(sdist.name.to_string());
-        scanned.version = Some(sdist.version.to_string());
+        scanned.version = Some(ProjectVersion::from(&sdist.version));
         scanned.decision = Decision::Rebuild;
         scanned.reason = "source distribution: it will be built for the target".to_string();
     } else {
@@ -157,7 +160,7 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
         }
     };
     scanned.name = Some(wheel.name.to_string());
-    scanned.version = Some(wheel.version.to_string());
+    scanned.version = Some(ProjectVersion::from(&wheel.version));
     scanned.tags = wheel.tags().iter().map(ToString::to_string).collect();
     let metadata = match read_wheel_metadata(path, &wheel) {
         Ok(metadata) => metadata,

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use refinery_pep::{PackageName, ProjectName};
+use refinery_pep::{PackageName, ProjectName, ProjectVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -218,9 +218,11 @@ pub struct ManifestMetadata {
 pub struct ManifestEntry {
     /// The project, spelled as its plan or input spells it (written as such in the JSON).
     pub name: ProjectName,
-    /// The version as planned. A string, not a `Version`: a missing package that never
-    /// resolved has an empty one.
-    pub version: String,
+    /// The version as planned, spelled as the plan, the wheel or the index spells it
+    /// (compared as PEP 440 versions); `None`, written `""`, for a missing package that
+    /// never resolved.
+    #[serde(with = "refinery_pep::project_version::or_empty")]
+    pub version: Option<ProjectVersion>,
     pub status: Status,
     /// Wheel file name relative to the output folder.
     #[serde(default)]
@@ -235,10 +237,11 @@ pub struct ManifestEntry {
 
 impl ManifestEntry {
     /// An entry with no path, digest, detail or metadata.
-    pub fn new(name: ProjectName, version: impl Into<String>, status: Status) -> Self {
+    #[must_use]
+    pub fn new(name: ProjectName, version: Option<ProjectVersion>, status: Status) -> Self {
         ManifestEntry {
             name,
-            version: version.into(),
+            version,
             status,
             path: None,
             sha256: None,
@@ -248,8 +251,15 @@ impl ManifestEntry {
     }
 
     /// The key entries are unique by: the PEP 503 normalized name.
+    #[must_use]
     pub fn key(&self) -> &PackageName {
         self.name.normalized()
+    }
+
+    /// The version as spelled, or `""` when there is none (as `manifest.json` has it).
+    #[must_use]
+    pub fn version_str(&self) -> &str {
+        refinery_pep::project_version::spelling_or_empty(self.version.as_ref())
     }
 }
 
@@ -389,6 +399,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, version: &str, status: Status) -> ManifestEntry {
+        let version = refinery_pep::project_version::parse_or_empty(version).unwrap();
         ManifestEntry::new(name.parse().unwrap(), version, status)
     }
 
@@ -421,7 +432,7 @@ mod tests {
     }
 
     #[test]
-    fn mixed_case_names_round_trip_byte_identical() {
+    fn spellings_of_names_and_versions_round_trip_byte_identical() {
         let text = r#"{
   "generated_at": "2026-01-01T00:00:00.000Z",
   "python": "3.11",
@@ -437,10 +448,28 @@ mod tests {
       "metadata": {}
     },
     {
+      "name": "odd",
+      "version": "1.0.0-beta1",
+      "status": "failed",
+      "path": null,
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
       "name": "PyYAML",
-      "version": "6.0.1",
+      "version": "1.0.post0",
       "status": "reused",
-      "path": "PyYAML-6.0.1-cp311-cp311-manylinux_2_17_s390x.whl",
+      "path": "PyYAML-1.0.post0-cp311-cp311-manylinux_2_17_s390x.whl",
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
+      "name": "regex",
+      "version": "2021.10.23",
+      "status": "cached",
+      "path": null,
       "sha256": null,
       "detail": "",
       "metadata": {}
@@ -461,10 +490,16 @@ mod tests {
         let path = dir.path().join("manifest.json");
         fs_err::write(&path, text).unwrap();
         let m = Manifest::load(&path).unwrap().unwrap();
-        assert_eq!(m.entries[1].name.as_str(), "PyYAML");
-        assert_eq!(m.entries[1].key().as_ref(), "pyyaml");
+        assert_eq!(m.entries[2].name.as_str(), "PyYAML");
+        assert_eq!(m.entries[2].key().as_ref(), "pyyaml");
+        // Versions keep their spelling and compare as PEP 440 versions.
+        let odd = m.get("odd").unwrap();
+        assert_eq!(odd.version_str(), "1.0.0-beta1");
+        assert_eq!(odd.version, Some("1.0.0b1".parse().unwrap()));
+        assert_eq!(m.get("pyyaml").unwrap().version_str(), "1.0.post0");
+        assert_eq!(m.get("regex").unwrap().version_str(), "2021.10.23");
         assert_eq!(m.get("foo-bar-baz").unwrap().name.as_str(), "Foo.Bar_baz");
-        assert_eq!(m.get("RUAMEL_yaml").unwrap().version, "");
+        assert_eq!(m.get("RUAMEL_yaml").unwrap().version, None);
         assert!(m.get("not a name").is_none());
         m.write(&path).unwrap();
         assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
@@ -488,6 +523,27 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_version_makes_the_manifest_corrupt_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(
+            &path,
+            br#"{"generated_at":"x","python":"3.11","platform_tag":"manylinux_2_17_s390x",
+                "entries":[{"name":"six","version":"1.0 final","status":"reused"}]}"#,
+        )
+        .unwrap();
+        let err = Manifest::load(&path).unwrap_err();
+        assert!(matches!(err, ManifestError::Parse { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("corrupt"), "{message}");
+        assert!(
+            message.contains("`1.0 final` is not a version"),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+
+    #[test]
     fn upsert_replaces_by_normalized_name_and_keeps_order() {
         let mut m = Manifest::new("3.11", "manylinux_2_17_s390x");
         m.upsert(entry("zstandard", "0.23.0", Status::Built));
@@ -503,7 +559,7 @@ mod tests {
         let got: Vec<_> = m
             .entries
             .iter()
-            .map(|e| (e.name.as_str(), e.version.as_str(), e.status))
+            .map(|e| (e.name.as_str(), e.version_str(), e.status))
             .collect();
         assert_eq!(
             got,
@@ -514,9 +570,12 @@ mod tests {
                 ("zstandard", "0.23.0", Status::Built),
             ]
         );
-        assert_eq!(m.get("PYYAML").unwrap().version, "6.0.2");
+        assert_eq!(m.get("PYYAML").unwrap().version_str(), "6.0.2");
         assert!(m.get("numpy").is_none());
-        assert_eq!(m.remove("Charset.Normalizer").unwrap().version, "3.4.0");
+        assert_eq!(
+            m.remove("Charset.Normalizer").unwrap().version_str(),
+            "3.4.0"
+        );
         assert_eq!(m.entries.len(), 3);
     }
 

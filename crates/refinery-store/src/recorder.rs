@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use refinery_pep::ProjectName;
+use refinery_pep::{ProjectName, ProjectVersion};
 
 use crate::history::{Attempt, Event, History, HistoryError};
 use crate::manifest::ManifestEntry;
@@ -68,8 +68,8 @@ pub trait Recorder: Send + Sync {
     fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError>;
     /// The build of `package` `version` started writing its log lines to `path`. The log
     /// belongs to the package's [`Recorder::package`] report of the same name (compared
-    /// normalized) and version.
-    fn log_file(&self, _package: &ProjectName, _version: &str, _path: &Path) {}
+    /// normalized) and version (compared as PEP 440 versions).
+    fn log_file(&self, _package: &ProjectName, _version: Option<&ProjectVersion>, _path: &Path) {}
     /// The plan the run carries out.
     fn plan(&self, plan: &PlanRecord) -> Result<(), RecordError>;
     /// A package reached its final status.
@@ -129,8 +129,8 @@ pub fn plans_dir(cache: &Path) -> PathBuf {
 /// (normalized) and version.
 #[derive(Default)]
 struct Held {
-    jobs: BTreeMap<(ProjectName, String), FinishedJob>,
-    logs: BTreeMap<(ProjectName, String), Vec<PathBuf>>,
+    jobs: BTreeMap<(ProjectName, Option<ProjectVersion>), FinishedJob>,
+    logs: BTreeMap<(ProjectName, Option<ProjectVersion>), Vec<PathBuf>>,
 }
 
 /// The binary's recorder: events and attempts into the history, the plan into the store
@@ -173,11 +173,11 @@ impl Recorder for StoreRecorder {
         Ok(())
     }
 
-    fn log_file(&self, package: &ProjectName, version: &str, path: &Path) {
+    fn log_file(&self, package: &ProjectName, version: Option<&ProjectVersion>, path: &Path) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let logs = held
             .logs
-            .entry((package.clone(), version.to_string()))
+            .entry((package.clone(), version.cloned()))
             .or_default();
         if !logs.iter().any(|p| p == path) {
             logs.push(path.to_path_buf());
@@ -194,7 +194,7 @@ impl Recorder for StoreRecorder {
         let job = FinishedJob {
             spec: JobSpec {
                 package: entry.name.to_string(),
-                version: entry.version.clone(),
+                version: entry.version_str().to_string(),
                 python: package.python.to_string(),
                 platform_tag: package.platform_tag.to_string(),
                 plan_id: Some(package.plan_id.to_string()),
@@ -315,10 +315,18 @@ mod tests {
 
         let log = dir.path().join("six-1.0-attempt1-default.log");
         std::fs::write(&log, "compiling\nok\n").unwrap();
-        recorder.log_file(&"six".parse().unwrap(), "1.0", &log);
-        let mut built = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
+        recorder.log_file(&"six".parse().unwrap(), Some(&"1.0".parse().unwrap()), &log);
+        let mut built = ManifestEntry::new(
+            "six".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Built,
+        );
         built.path = Some("six-1.0-py3-none-any.whl".into());
-        let mut reused = ManifestEntry::new("tiny".parse().unwrap(), "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new(
+            "tiny".parse().unwrap(),
+            Some("2.0".parse().unwrap()),
+            Status::Reused,
+        );
         fn record(entry: &ManifestEntry, started_ms: i64, finished_ms: i64) -> PackageRecord<'_> {
             PackageRecord {
                 entry,
@@ -390,8 +398,16 @@ mod tests {
         let log = dir.path().join("pyyaml-6.0.1-attempt1-default.log");
         std::fs::write(&log, "building\n").unwrap();
         // The plan spells the name normalized, the manifest entry as the project does.
-        recorder.log_file(&"pyyaml".parse().unwrap(), "6.0.1", &log);
-        let entry = ManifestEntry::new("PyYAML".parse().unwrap(), "6.0.1", Status::Failed);
+        recorder.log_file(
+            &"pyyaml".parse().unwrap(),
+            Some(&"6.0.1".parse().unwrap()),
+            &log,
+        );
+        let entry = ManifestEntry::new(
+            "PyYAML".parse().unwrap(),
+            Some("6.0.1".parse().unwrap()),
+            Status::Failed,
+        );
         recorder
             .package(&PackageRecord {
                 entry: &entry,
@@ -428,7 +444,11 @@ mod tests {
         recorder.plan(&plan_record("p2")).unwrap();
         assert!(cache.join("plans/v1/p2.json").is_file());
         assert!(cache.join("plans/v1/latest.json").is_file());
-        let entry = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
+        let entry = ManifestEntry::new(
+            "six".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Built,
+        );
         recorder
             .package(&PackageRecord {
                 entry: &entry,

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use refinery_pep::metadata::CoreMetadata;
-use refinery_pep::{PackageName, Version, WheelFilename};
+use refinery_pep::{PackageName, ProjectVersion, WheelFilename};
 use refinery_store::queue::{Job, PublishedFile};
 use refinery_store::{Cas, QueueError, QueueStore};
 
@@ -62,10 +62,8 @@ fn check_metadata_matches(filename: &WheelFilename, core: &CoreMetadata) -> Resu
 /// normalization) or another version (compared as PEP 440 versions, so `1.0` is `1.0.0`).
 pub fn check_job_wheel(job: &Job, filename: &WheelFilename) -> Result<(), PublishError> {
     let same_name = PackageName::new(job.package.clone()).is_ok_and(|n| n == filename.name);
-    let same_version = job
-        .version
-        .parse::<Version>()
-        .is_ok_and(|v| v == filename.version);
+    let same_version =
+        ProjectVersion::new(job.version.as_str()).is_ok_and(|v| v == filename.version);
     if same_name && same_version {
         return Ok(());
     }
