@@ -82,7 +82,7 @@ fn partition(manifest: &Manifest) -> (Vec<&ManifestEntry>, Vec<&ManifestEntry>) 
     (locked, rest)
 }
 
-/// The PEP 508 marker of the target: CPython X.Y on s390x Linux.
+/// The PEP 508 marker of the target: `CPython` X.Y on s390x Linux.
 fn environment_marker(target: &Target) -> String {
     format!(
         "sys_platform == 'linux' and platform_machine == 's390x' and platform_python_implementation == 'CPython' and python_version == '{}'",
@@ -91,6 +91,11 @@ fn environment_marker(target: &Target) -> String {
 }
 
 /// `pylock.toml` for the wheels of `manifest` lying in `output`.
+///
+/// # Panics
+///
+/// Never in practice: the lock is plain strings and tables, which TOML always serializes.
+#[must_use]
 pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> String {
     let (locked, rest) = partition(manifest);
     let lock = PyLock {
@@ -131,6 +136,7 @@ pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> Str
 }
 
 /// `requirements.lock.txt` for the wheels of `manifest`: `name==version --hash=sha256:…`.
+#[must_use]
 pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String {
     let (locked, rest) = partition(manifest);
     let mut out = format!(
@@ -159,6 +165,10 @@ pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String 
 }
 
 /// Write both locks into `output` (atomically). The error names the file and says what to do.
+///
+/// # Errors
+///
+/// [`crate::write_error::WriteFileError`] naming the lock file that cannot be written.
 pub fn write_locks(
     output: &Path,
     manifest: &Manifest,

@@ -161,20 +161,26 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// How many nodes have `action`.
+    #[must_use]
     pub fn count(&self, action: Action) -> usize {
         self.nodes.iter().filter(|n| n.action == action).count()
     }
 
+    /// The node with this id (`name==version`, or the bare name).
+    #[must_use]
     pub fn node(&self, id: &str) -> Option<&PlanNode> {
         self.nodes.iter().find(|n| n.id == id)
     }
 
     /// Node ids that `id` needs (runtime and build edges).
+    #[must_use]
     pub fn dependencies_of(&self, id: &str) -> Vec<&PlanEdge> {
         self.edges.iter().filter(|e| e.from == id).collect()
     }
 
     /// Builds in an order where build-system dependencies come first.
+    #[must_use]
     pub fn build_order(&self) -> Vec<&PlanNode> {
         let builds: Vec<&PlanNode> = self
             .nodes
@@ -261,6 +267,16 @@ pub enum PlanError {
 }
 
 /// Make the plan for `input` (a folder of wheels and/or a requirements.txt).
+///
+/// # Errors
+///
+/// [`PlanError::Scan`] when the input folder cannot be read, [`PlanError::Requirements`]
+/// for a requirements file that does not parse, [`PlanError::Empty`] when there is
+/// nothing to plan, [`PlanError::Resolve`] when the resolver fails as a whole (a single
+/// unresolvable requirement becomes a missing node instead), [`PlanError::Hashes`] when
+/// a file does not match its `--hash`, [`PlanError::FormatControl`] for a bad
+/// `--no-binary`/`--only-binary` value and [`PlanError::Io`] when the planning folder
+/// cannot be prepared.
 #[tracing::instrument(skip_all, fields(input = %input.display()))]
 pub fn make_plan(
     input: &Path,
@@ -656,6 +672,7 @@ fn finish(mut plan: Plan) -> Plan {
 }
 
 /// A readable summary: counts per action and the packages to build.
+#[must_use]
 pub fn summary(plan: &Plan) -> String {
     let mut out = format!(
         "plan {} for CPython {} {}: {} reuse, {} build, {} missing\n",

@@ -65,11 +65,16 @@ pub enum ScanError {
 }
 
 /// Files in the input folder that are not distributions but inputs of their own kind.
+#[must_use]
 pub fn is_requirements_file(file_name: &str) -> bool {
     file_name.ends_with(".txt") || file_name.ends_with(".in") || file_name == "pylock.toml"
 }
 
 /// List the distribution files of `input` (sorted, top level only).
+///
+/// # Errors
+///
+/// [`ScanError::ReadDir`] naming `input` when it cannot be listed.
 pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
     let read_dir = |source| ScanError::ReadDir {
         path: input.to_path_buf(),
@@ -91,6 +96,15 @@ pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
 }
 
 /// Scan every distribution file in `input` for `target`, in parallel, in file-name order.
+///
+/// # Errors
+///
+/// [`ScanError::ReadDir`] naming `input` when it cannot be listed; a file that cannot
+/// be read or parsed is scanned as `invalid` with the reason instead.
+///
+/// # Panics
+///
+/// When a scan thread panicked (a bug: [`scan_file`] never fails).
 pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanError> {
     let files = input_files(input)?;
     let workers = std::thread::available_parallelism()
@@ -117,6 +131,7 @@ pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanE
 }
 
 /// Classify one file. Never fails: problems become `invalid` with a reason.
+#[must_use]
 pub fn scan_file(path: &Path, target: &Target) -> ScannedFile {
     let file = path
         .file_name()
@@ -223,6 +238,12 @@ fn is_pure(wheel: &WheelFilename) -> bool {
 /// Open the wheel as a zip, check every member name and size, and parse its METADATA
 /// (through [`refinery_index::read_wheel_metadata`], which every wheel reader shares).
 /// The error's text is the human reason the wheel is invalid.
+///
+/// # Errors
+///
+/// [`refinery_index::WheelMetadataError`] when the file cannot be opened or is not a
+/// zip, has too many members or a corrupt one, or its METADATA is missing or does not
+/// parse.
 pub fn read_wheel_metadata(
     path: &Path,
     wheel: &WheelFilename,

@@ -1,4 +1,4 @@
-//! `GET /api/openapi.json`: an OpenAPI 3.1 description of the API. The schemas are
+//! `GET /api/openapi.json`: an `OpenAPI` 3.1 description of the API. The schemas are
 //! derived from the contract's types ([`refinery_contract`], through `utoipa`); the
 //! checked-in copy `ui/openapi.json` is what the dashboard's TypeScript types are
 //! generated from (`scripts/ui.sh types`).
@@ -100,7 +100,7 @@ struct Operation {
     method: &'static str,
     path: &'static str,
     summary: &'static str,
-    /// Needs the worker token (every write when WORKER_TOKEN is set).
+    /// Needs the worker token (every write when `WORKER_TOKEN` is set).
     token: bool,
     /// The JSON body's schema name (a [`refinery_contract`] type).
     body: Option<Cow<'static, str>>,
@@ -241,8 +241,15 @@ fn schemas() -> Value {
     derived["components"]["schemas"].clone()
 }
 
-/// The document (OpenAPI 3.1): the operations of [`operations`], their bodies and
+/// The document (`OpenAPI` 3.1): the operations of [`operations`], their bodies and
 /// answers as schemas derived from [`refinery_contract`].
+///
+/// # Panics
+///
+/// When an operation names no success answer or both a JSON and a media body for one
+/// status (mistakes in [`operations`], which the tests catch), or the derived schemas do
+/// not serialize.
+#[must_use]
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     let error = schema_ref(&ErrorBody::name());

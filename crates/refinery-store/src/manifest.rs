@@ -85,7 +85,8 @@ impl Status {
         Status::Broken,
     ];
 
-    /// The snake_case name used in JSON and in `Display`.
+    /// The `snake_case` name used in JSON and in `Display`.
+    #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Reused => "reused",
@@ -100,12 +101,14 @@ impl Status {
     }
 
     /// True if the output folder holds a usable wheel: reused, cached or built.
+    #[must_use]
     pub fn is_success(&self) -> bool {
         matches!(self, Status::Reused | Status::Cached | Status::Built)
     }
 
-    /// True for outcomes that make a run fail: failed, missing, system_recipe_failed,
-    /// broken.
+    /// True for outcomes that make a run fail: `failed`, `missing`, `system_recipe_failed`,
+    /// `broken`.
+    #[must_use]
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
@@ -186,7 +189,7 @@ pub struct ManifestMetadata {
     /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_toolchain: Option<String>,
-    /// Who ran the PEP 517 hooks of the build: `native` (a host CPython with the
+    /// Who ran the PEP 517 hooks of the build: `native` (a host `CPython` with the
     /// target's sysconfig) or `emulated` (the environment's Python).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_frontend: Option<String>,
@@ -202,7 +205,7 @@ pub struct ManifestMetadata {
     /// matched, and for a rebuilt wheel that its own sha256 is new (not in the file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_check: Option<String>,
-    /// For a built wheel: its PEP 770 SBOM (CycloneDX JSON), as the member path inside the
+    /// For a built wheel: its PEP 770 SBOM (`CycloneDX` JSON), as the member path inside the
     /// wheel, e.g. `regex-2024.11.6.dist-info/sboms/refinery.cdx.json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sbom: Option<String>,
@@ -278,6 +281,7 @@ pub struct Manifest {
 /// PEP 503 normalization of a string that may not be a valid name (names read back from
 /// the queue and history): lowercase, runs of `-`, `_`, `.` become one `-`. Typed names
 /// use [`ProjectName::normalized`].
+#[must_use]
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_separator = false;
@@ -306,6 +310,7 @@ fn sort_entries(entries: &mut [ManifestEntry]) {
 
 impl Manifest {
     /// An empty manifest generated now.
+    #[must_use]
     pub fn new(python: &str, platform_tag: &str) -> Self {
         Manifest {
             generated_at: now_rfc3339(),
@@ -316,6 +321,12 @@ impl Manifest {
     }
 
     /// Reads a manifest; `Ok(None)` if the file does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::Read`] when the file exists but cannot be read,
+    /// [`ManifestError::Parse`] when it is not a manifest (not JSON, a missing field, an
+    /// invalid project name or version), each naming the file.
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
         let bytes = match fs_err::read(path) {
             Ok(bytes) => bytes,
@@ -350,6 +361,7 @@ impl Manifest {
 
     /// The entry for `name` (compared after PEP 503 normalization); `None` also when
     /// `name` is not a valid project name, since no entry can have one.
+    #[must_use]
     pub fn get(&self, name: &str) -> Option<&ManifestEntry> {
         let key = PackageName::from_str(name.trim()).ok()?;
         self.entries.iter().find(|entry| *entry.key() == key)
@@ -364,6 +376,11 @@ impl Manifest {
     }
 
     /// Writes pretty JSON atomically (temp file + fsync + rename), entries sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::Serialize`] when the manifest cannot be serialized,
+    /// [`ManifestError::Write`] when the file cannot be written, each naming the file.
     pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
         let mut sorted = self.clone();
         sort_entries(&mut sorted.entries);
@@ -380,6 +397,7 @@ impl Manifest {
     }
 
     /// Number of entries per status (statuses without entries are left out).
+    #[must_use]
     pub fn summary(&self) -> BTreeMap<Status, usize> {
         let mut counts = BTreeMap::new();
         for entry in &self.entries {
@@ -389,6 +407,7 @@ impl Manifest {
     }
 
     /// True if any entry failed, is missing, or its system recipe failed.
+    #[must_use]
     pub fn has_failures(&self) -> bool {
         self.entries.iter().any(|entry| entry.status.is_failure())
     }

@@ -45,7 +45,7 @@ pub struct PlanRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageRecord<'a> {
     pub entry: &'a ManifestEntry,
-    /// Target CPython version (`3.11`) and platform tag.
+    /// Target `CPython` version (`3.11`) and platform tag.
     pub python: &'a str,
     pub platform_tag: &'a str,
     pub plan_id: &'a str,
@@ -63,20 +63,43 @@ pub struct PackageRecord<'a> {
 /// wins.
 pub trait Recorder: Send + Sync {
     /// An event (history table `events`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::History`] when the history cannot store it.
     fn event(&self, event: &Event) -> Result<(), RecordError>;
     /// One finished build attempt (history table `attempts`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::History`] when the history cannot store it.
     fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError>;
     /// The build of `package` `version` started writing its log lines to `path`. The log
     /// belongs to the package's [`Recorder::package`] report of the same name (compared
     /// normalized) and version (compared as PEP 440 versions).
     fn log_file(&self, _package: &ProjectName, _version: Option<&ProjectVersion>, _path: &Path) {}
     /// The plan the run carries out.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::PlanFile`] when the plan file cannot be written,
+    /// [`RecordError::Queue`] when the store cannot save the plan's row.
     fn plan(&self, plan: &PlanRecord) -> Result<(), RecordError>;
     /// A package reached its final status.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the implementation's store answers ([`RecordError::Queue`],
+    /// [`RecordError::History`]); the default records nothing and never fails.
     fn package(&self, _package: &PackageRecord<'_>) -> Result<(), RecordError> {
         Ok(())
     }
     /// The run is over: write whatever was held back.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Queue`] when the store refuses a held-back job or its log; the
+    /// default holds nothing back and never fails.
     fn finish_run(&self) -> Result<(), RecordError> {
         Ok(())
     }
@@ -100,6 +123,11 @@ impl Recorder for NoRecorder {
 /// Writes the plan file `<plans_dir>/<id>.json` (and `latest.json` with `latest`)
 /// atomically, then the plan's row in the store if there is one: the one way plans are
 /// persisted.
+///
+/// # Errors
+///
+/// [`RecordError::PlanFile`] naming the file that cannot be written,
+/// [`RecordError::Queue`] when the store cannot save the plan's row.
 pub fn store_plan(
     queue: Option<&dyn QueueStore>,
     plans_dir: &Path,
@@ -121,6 +149,7 @@ pub fn store_plan(
 }
 
 /// The folder of plan files under a cache folder.
+#[must_use]
 pub fn plans_dir(cache: &Path) -> PathBuf {
     cache.join("plans").join("v1")
 }

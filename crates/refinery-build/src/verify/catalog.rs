@@ -114,6 +114,11 @@ pub struct SmokeCatalog {
 
 impl SmokeCatalog {
     /// The built-in catalog.
+    ///
+    /// # Panics
+    ///
+    /// When the built-in `verify/catalog.toml` does not parse (a unit test checks it does).
+    #[must_use]
     pub fn builtin() -> SmokeCatalog {
         SmokeCatalog::parse(DEFAULT_CATALOG, "the built-in verify/catalog.toml")
             .expect("the built-in smoke-test catalog is valid")
@@ -121,6 +126,12 @@ impl SmokeCatalog {
 
     /// Parse a catalog. Errors name `origin` and the entry (its `id`, else its position)
     /// and say what is wrong with it.
+    ///
+    /// # Errors
+    ///
+    /// [`SmokeCatalogError::Toml`] when `text` is not TOML, [`SmokeCatalogError::Shape`]
+    /// when it has no `[[smoke]]` array of tables, [`SmokeCatalogError::Entry`] for an
+    /// entry with a missing or invalid field.
     pub fn parse(text: &str, origin: &str) -> Result<SmokeCatalog, SmokeCatalogError> {
         let table: toml::Table =
             toml::from_str(text).map_err(|source| SmokeCatalogError::Toml {
@@ -170,6 +181,11 @@ impl SmokeCatalog {
     }
 
     /// Add (or replace, by id) the entries of another catalog file.
+    ///
+    /// # Errors
+    ///
+    /// [`SmokeCatalogError::Read`] naming the file when it cannot be read, and the errors
+    /// of [`SmokeCatalog::parse`] naming it as the origin.
     pub fn extend_from_file(&mut self, path: &Path) -> Result<(), SmokeCatalogError> {
         let text = fs_err::read_to_string(path).map_err(|source| SmokeCatalogError::Read {
             path: path.to_path_buf(),
@@ -183,11 +199,14 @@ impl SmokeCatalog {
         Ok(())
     }
 
+    /// Every entry, in catalog order.
+    #[must_use]
     pub fn entries(&self) -> &[SmokeTest] {
         &self.entries
     }
 
     /// The entries for `package` (any spelling) at `version`, in catalog order.
+    #[must_use]
     pub fn select(&self, package: &str, version: Option<&ProjectVersion>) -> Vec<&SmokeTest> {
         let key = refinery_index::normalize_name(package);
         self.entries
