@@ -92,7 +92,8 @@ pub struct AttemptSettings {
 #[derive(Debug, Clone)]
 pub struct AttemptRequest<'a> {
     pub name: &'a str,
-    pub version: &'a str,
+    /// `None` for a node nothing was resolved for.
+    pub version: Option<&'a refinery_pep::ProjectVersion>,
     pub sdist: &'a Path,
     pub attempt: u32,
     pub variant: &'a str,
@@ -167,7 +168,7 @@ pub fn attempt(
     let dir = AttemptDir(settings.builds_dir.join(format!(
         "{}-{}-attempt{}-{}-{}",
         request.name,
-        request.version,
+        refinery_pep::project_version::spelling_or_empty(request.version),
         request.attempt,
         request.variant,
         std::process::id()
@@ -253,7 +254,7 @@ pub fn attempt(
     log.line(&format!(
         "[refinery] build {} {} (attempt {}, variant {}) with {}",
         request.name,
-        request.version,
+        refinery_pep::project_version::spelling_or_empty(request.version),
         request.attempt,
         request.variant,
         runner.describe_build(accelerate, use_zig, request.rust)

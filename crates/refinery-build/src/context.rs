@@ -171,7 +171,8 @@ pub(crate) fn record_package(
     if let Err(e) = recorder.package(&record) {
         reporter.message(&format!(
             "warning: cannot record {} {} for the dashboard: {e}",
-            entry.name, entry.version
+            entry.name,
+            entry.version_str()
         ));
     }
 }
@@ -187,7 +188,7 @@ pub(crate) fn artifact_key(node: &PlanNode, target: &Target) -> String {
     format!(
         "{}=={}|{}|{}|{}",
         node.name,
-        node.version,
+        node.version_str(),
         target.cpython_tag(),
         target.platform_tag(),
         source
@@ -200,7 +201,7 @@ pub(crate) fn reuse(
     settings: &RunSettings,
     client: &IndexClient,
 ) -> ManifestEntry {
-    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Reused);
+    let mut entry = ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Reused);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     let Some(source) = &node.source else {

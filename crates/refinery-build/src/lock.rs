@@ -82,7 +82,7 @@ fn partition(manifest: &Manifest) -> (Vec<&ManifestEntry>, Vec<&ManifestEntry>) 
     (locked, rest)
 }
 
-/// The PEP 508 marker of the target: CPython X.Y on s390x Linux.
+/// The PEP 508 marker of the target: `CPython` X.Y on s390x Linux.
 fn environment_marker(target: &Target) -> String {
     format!(
         "sys_platform == 'linux' and platform_machine == 's390x' and platform_python_implementation == 'CPython' and python_version == '{}'",
@@ -91,6 +91,11 @@ fn environment_marker(target: &Target) -> String {
 }
 
 /// `pylock.toml` for the wheels of `manifest` lying in `output`.
+///
+/// # Panics
+///
+/// Never in practice: the lock is plain strings and tables, which TOML always serializes.
+#[must_use]
 pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> String {
     let (locked, rest) = partition(manifest);
     let lock = PyLock {
@@ -104,7 +109,7 @@ pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> Str
                 let file = e.path.clone().unwrap_or_default();
                 LockedPackage {
                     name: e.name.normalized().to_string(),
-                    version: e.version.clone(),
+                    version: e.version_str().to_string(),
                     wheels: vec![LockedWheel {
                         size: std::fs::metadata(output.join(&file)).ok().map(|m| m.len()),
                         path: format!("./{file}"),
@@ -122,7 +127,7 @@ pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> Str
                 platform_tag: target.platform_tag().to_string(),
                 not_locked: rest
                     .iter()
-                    .map(|e| format!("{} {}: {}", e.name, e.version, e.status))
+                    .map(|e| format!("{} {}: {}", e.name, e.version_str(), e.status))
                     .collect(),
             },
         },
@@ -131,6 +136,7 @@ pub fn render_pylock(output: &Path, manifest: &Manifest, target: &Target) -> Str
 }
 
 /// `requirements.lock.txt` for the wheels of `manifest`: `name==version --hash=sha256:…`.
+#[must_use]
 pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String {
     let (locked, rest) = partition(manifest);
     let mut out = format!(
@@ -142,14 +148,16 @@ pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String 
     for entry in &rest {
         out.push_str(&format!(
             "# not locked: {} {} ({}): no wheel in the output\n",
-            entry.name, entry.version, entry.status
+            entry.name,
+            entry.version_str(),
+            entry.status
         ));
     }
     for entry in locked {
         out.push_str(&format!(
             "{}=={} \\\n    --hash=sha256:{}\n",
             entry.name.normalized(),
-            entry.version,
+            entry.version_str(),
             entry.sha256.as_deref().unwrap_or_default()
         ));
     }
@@ -157,6 +165,10 @@ pub fn render_requirements_lock(manifest: &Manifest, target: &Target) -> String 
 }
 
 /// Write both locks into `output` (atomically). The error names the file and says what to do.
+///
+/// # Errors
+///
+/// [`crate::write_error::WriteFileError`] naming the lock file that cannot be written.
 pub fn write_locks(
     output: &Path,
     manifest: &Manifest,
@@ -183,21 +195,33 @@ mod tests {
 
     fn manifest(dir: &Path) -> Manifest {
         let mut m = Manifest::new("3.11", "manylinux2014_s390x");
-        let mut built = ManifestEntry::new("Fast_Add".parse().unwrap(), "1.0", Status::Built);
+        let mut built = ManifestEntry::new(
+            "Fast_Add".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Built,
+        );
         built.path = Some("fast_add-1.0-cp311-cp311-manylinux2014_s390x.whl".into());
         built.sha256 = Some("ab".repeat(32));
         std::fs::write(dir.join(built.path.as_ref().unwrap()), b"12345").unwrap();
         m.upsert(built);
-        let mut reused = ManifestEntry::new("purea".parse().unwrap(), "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new(
+            "purea".parse().unwrap(),
+            Some("2.0".parse().unwrap()),
+            Status::Reused,
+        );
         reused.path = Some("purea-2.0-py3-none-any.whl".into());
         reused.sha256 = Some("cd".repeat(32));
         m.upsert(reused);
         m.upsert(ManifestEntry::new(
             "gone".parse().unwrap(),
-            "3.0",
+            Some("3.0".parse().unwrap()),
             Status::Failed,
         ));
-        let mut broken = ManifestEntry::new("bad".parse().unwrap(), "1.0", Status::Broken);
+        let mut broken = ManifestEntry::new(
+            "bad".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Broken,
+        );
         broken.path = Some("bad-1.0-py3-none-any.whl".into());
         broken.sha256 = Some("ef".repeat(32));
         m.upsert(broken);

@@ -92,7 +92,7 @@ pub(crate) fn build_node(
     depth: u32,
 ) -> ManifestEntry {
     let settings = context.settings;
-    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Failed);
+    let mut entry = ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Failed);
     entry.metadata.python = Some(settings.target.python_str());
     entry.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
     entry.metadata.built_with = Some(label.to_string());
@@ -135,7 +135,7 @@ pub(crate) fn build_node(
         context.reporter.message(&format!(
             "{} {}: applying the fix learned before: {}",
             node.name,
-            node.version,
+            node.version_str(),
             fix.describe().join("; ")
         ));
         entry.metadata.hints.extend(fix.hints.iter().cloned());
@@ -151,12 +151,13 @@ pub(crate) fn build_node(
         let message = format!(
             "{} {}: would install {} (its recipe or a fix learned before asks for them; {why} is set)",
             node.name,
-            node.version,
+            node.version_str(),
             fixes.packages.join(" ")
         );
         context.reporter.message(&message);
         context.record_event(
-            Event::new(EventKind::Hint, message).with_package(node.name.as_str(), &node.version),
+            Event::new(EventKind::Hint, message)
+                .with_package(node.name.as_str(), node.version_str()),
         );
         fixes.packages.clear();
     }
@@ -187,7 +188,7 @@ pub(crate) fn build_node(
         context.reporter.message(&format!(
             "{} {}: Rust code: the build gets {}",
             node.name,
-            node.version,
+            node.version_str(),
             toolchain.describe()
         ));
     }
@@ -240,7 +241,7 @@ pub(crate) fn build_node(
             context.reporter.message(&format!(
                 "{} {}: attempt {number} ({variant}) in {:.1}s",
                 node.name,
-                node.version,
+                node.version_str(),
                 delay.as_secs_f64()
             ));
             if !sleep_unless_stopped(delay, settings.stop.as_deref()) {
@@ -293,7 +294,8 @@ pub(crate) fn build_node(
         if let Some(reason) = final_reason(failure.policy, &hints) {
             context.reporter.message(&format!(
                 "{} {}: not retrying: {reason}",
-                node.name, node.version
+                node.name,
+                node.version_str()
             ));
             entry.detail = format!("{}; not retried: {reason}", entry.detail);
             return entry;
@@ -305,7 +307,7 @@ pub(crate) fn build_node(
             && looks_toolchain_related(&format!("{log_text}\n{}", failure.message))
         {
             move_next(&mut variants, regular as usize, EMULATED_VARIANT, || {
-                context.reporter.message(&format!("{} {}: the failure looks like the cross toolchain's; the next attempt runs fully emulated", node.name, node.version));
+                context.reporter.message(&format!("{} {}: the failure looks like the cross toolchain's; the next attempt runs fully emulated", node.name, node.version_str()));
             });
         }
         // The glibc-targeted compiler refused what GCC takes: the gcc cross comes next.
@@ -315,7 +317,7 @@ pub(crate) fn build_node(
             && crate::zig::looks_zig_related(&log_text)
         {
             move_next(&mut variants, regular as usize, GCC_CROSS_VARIANT, || {
-                context.reporter.message(&format!("{} {}: the failure looks like the glibc-targeted compiler's; the next attempt uses the gcc cross", node.name, node.version));
+                context.reporter.message(&format!("{} {}: the failure looks like the glibc-targeted compiler's; the next attempt uses the gcc cross", node.name, node.version_str()));
             });
         }
         // A Python build dependency without a wheel for the target: build it, then requeue.
@@ -374,13 +376,13 @@ pub(crate) fn build_node(
                 let message = format!(
                     "{} {}: {verb} {} (re-run with --auto-apply-suggestions to apply)",
                     node.name,
-                    node.version,
+                    node.version_str(),
                     packages.join(" ")
                 );
                 context.reporter.message(&message);
                 context.record_event(
                     Event::new(EventKind::Hint, message)
-                        .with_package(node.name.as_str(), &node.version),
+                        .with_package(node.name.as_str(), node.version_str()),
                 );
                 // No variant installs them: stop here.
                 entry.detail = format!(
@@ -403,7 +405,7 @@ pub(crate) fn build_node(
                 let message = format!(
                     "{} {}: retrying with {}",
                     node.name,
-                    node.version,
+                    node.version_str(),
                     new.iter()
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
@@ -412,7 +414,7 @@ pub(crate) fn build_node(
                 context.reporter.message(&message);
                 context.record_event(
                     Event::new(EventKind::HintActions, message)
-                        .with_package(node.name.as_str(), &node.version)
+                        .with_package(node.name.as_str(), node.version_str())
                         .with_data(serde_json::json!({ "actions": new })),
                 );
                 next
@@ -502,12 +504,12 @@ fn ensure_packs(
         let log_path = context.logs_dir.join(format!(
             "{}-{}-pack-{}.log",
             node.name,
-            node.version,
+            node.version_str(),
             recipe.key(&target)
         ));
         context
             .recorder
-            .log_file(&node.name, &node.version, &log_path);
+            .log_file(&node.name, node.version.as_ref(), &log_path);
         // Every pack below this one, not only the direct ones (libxslt links zlib too).
         let below = crate::packs::with_dependencies(&[recipe.name.to_string()])?;
         let dependencies: Vec<Pack> = packs
@@ -530,7 +532,9 @@ fn ensure_packs(
         )?;
         context.reporter.message(&format!(
             "{} {}: links the native library pack {}",
-            node.name, node.version, pack.key
+            node.name,
+            node.version_str(),
+            pack.key
         ));
         packs.push(pack);
     }

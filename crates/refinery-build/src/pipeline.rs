@@ -49,13 +49,13 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
         };
         context
             .reporter
-            .started(node.name.as_str(), &node.version, "build");
+            .started(node.name.as_str(), node.version_str(), "build");
         let started_ms = now_ms();
         let key = artifact_key(node, &settings.target);
         let entry = match context.environment {
             Err(message) => {
                 let mut entry =
-                    ManifestEntry::new(node.name.clone(), &node.version, Status::Failed);
+                    ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Failed);
                 entry.detail = format!("no build environment: {message}");
                 entry
             }
@@ -212,7 +212,8 @@ fn run_plan(
         write_manifest(&manifest)?;
     }
     for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
-        let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Missing);
+        let mut entry =
+            ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Missing);
         entry.detail = node.reason.clone();
         record(event_for(&entry, EventKind::Missing));
         finished(&entry, run_started);
@@ -234,8 +235,11 @@ fn run_plan(
             .nodes
             .iter()
             .any(|n| n.name == skipped.name && n.action != Action::Missing);
-        let mut entry =
-            ManifestEntry::new(skipped.name.clone(), version, Status::SkippedKnownFailure);
+        let mut entry = ManifestEntry::new(
+            skipped.name.clone(),
+            Some(version.clone()),
+            Status::SkippedKnownFailure,
+        );
         entry.detail = format!(
             "{} {version} failed before; skipped (--skip-known-failures)",
             skipped.name
@@ -446,7 +450,7 @@ fn note_hash_checks(manifest: &mut Manifest, plan: &Plan) -> bool {
 
 fn event_for(entry: &ManifestEntry, kind: EventKind) -> Event {
     Event::new(kind, entry.detail.clone())
-        .with_package(entry.name.as_str(), &entry.version)
+        .with_package(entry.name.as_str(), entry.version_str())
         .with_data(serde_json::json!({
             "status": entry.status,
             "path": entry.path,
@@ -467,7 +471,7 @@ fn cached(
     let stored = cas.get(&sha)?;
     let dest = settings.output.join(&filename);
     refinery_store::copy_atomic(&stored, &dest).ok()?;
-    let mut entry = ManifestEntry::new(node.name.clone(), &node.version, Status::Cached);
+    let mut entry = ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Cached);
     entry.path = Some(filename);
     entry.sha256 = Some(sha.clone());
     entry.detail =

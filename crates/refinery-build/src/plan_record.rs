@@ -56,7 +56,7 @@ mod tests {
         let node = |n: &str, action: Action| PlanNode {
             id: format!("{n}==1.0"),
             name: name(n),
-            version: "1.0".into(),
+            version: Some("1.0".parse().unwrap()),
             action,
             reason: "why".into(),
             source: Some(Source {
@@ -107,7 +107,7 @@ mod tests {
             }],
             skipped: vec![SkippedPackage {
                 name: name("skipme"),
-                version: Some("2.0".into()),
+                version: Some("2.0".parse().unwrap()),
                 reason: "override".into(),
             }],
             notes: vec!["a note".into()],

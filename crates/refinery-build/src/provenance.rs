@@ -62,7 +62,7 @@ pub fn statement(
                 "buildType": "https://github.com/s390x-wheel-refinery/refinery/build/v1",
                 "externalParameters": {
                     "package": node.name,
-                    "version": node.version,
+                    "version": node.version_str(),
                     "python": target.python_str(),
                     "platformTag": target.platform_tag(),
                 },
@@ -120,7 +120,7 @@ mod tests {
         let node = PlanNode {
             id: "a==1".into(),
             name: "a".parse().unwrap(),
-            version: "1".into(),
+            version: Some("1".parse().unwrap()),
             action: Action::Build,
             reason: String::new(),
             source: Some(Source {

@@ -42,7 +42,7 @@ pub fn render(
     sdist_sha256: Option<&str>,
     packs: &[String],
 ) -> Value {
-    let wheel_ref = purl(node.name.as_str(), &node.version);
+    let wheel_ref = purl(node.name.as_str(), node.version_str());
     let mut wheel_properties = vec![
         property("python", target.python_str()),
         property("platform-tag", target.platform_tag()),
@@ -57,7 +57,7 @@ pub fn render(
             "type": "library",
             "bom-ref": "sdist",
             "name": node.name,
-            "version": node.version,
+            "version": node.version_str(),
             "purl": wheel_ref,
             "description": format!("the source distribution {} the wheel was built from", source.filename),
             "properties": [property("source-file", source.filename.clone())],
@@ -148,7 +148,7 @@ pub fn render(
                 "type": "library",
                 "bom-ref": wheel_ref,
                 "name": node.name,
-                "version": node.version,
+                "version": node.version_str(),
                 "purl": wheel_ref,
                 "properties": wheel_properties,
             },
@@ -349,7 +349,7 @@ mod tests {
         let node = PlanNode {
             id: "fast-add==1.0".into(),
             name: "fast-add".parse().unwrap(),
-            version: "1.0".into(),
+            version: Some("1.0".parse().unwrap()),
             action: Action::Build,
             reason: String::new(),
             source: Some(Source {

@@ -107,7 +107,7 @@ mod tests {
         PlanNode {
             id: format!("{name}==1"),
             name: name.parse().unwrap(),
-            version: "1".into(),
+            version: Some("1".parse().unwrap()),
             action: Action::Build,
             reason: String::new(),
             source: None,

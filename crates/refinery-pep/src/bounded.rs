@@ -36,6 +36,11 @@ pub enum BoundedParseError {
 /// Refuse `text` when its `(`/`[` nesting exceeds [`MAX_NESTING`] or it is longer than
 /// [`MAX_REQUIREMENT_LEN`]. Brackets inside quotes count too: the bound is on the text,
 /// which is cheap and never too strict for real markers.
+///
+/// # Errors
+///
+/// [`BoundedParseError::TooLong`] or [`BoundedParseError::TooDeep`] with the length or
+/// depth found.
 pub fn check_nesting(text: &str) -> Result<(), BoundedParseError> {
     if text.len() > MAX_REQUIREMENT_LEN {
         return Err(BoundedParseError::TooLong { len: text.len() });
@@ -58,7 +63,12 @@ pub fn check_nesting(text: &str) -> Result<(), BoundedParseError> {
     Ok(())
 }
 
-/// Parse a PEP 508 requirement after [`check_nesting`]. Errors carry pep508_rs's message.
+/// Parse a PEP 508 requirement after [`check_nesting`].
+///
+/// # Errors
+///
+/// The errors of [`check_nesting`], and [`BoundedParseError::Invalid`] with
+/// `pep508_rs`'s message for text that is no PEP 508 requirement.
 pub fn parse_requirement(text: &str) -> Result<Requirement, BoundedParseError> {
     check_nesting(text)?;
     Requirement::from_str(text).map_err(|e| BoundedParseError::Invalid(e.message.to_string()))

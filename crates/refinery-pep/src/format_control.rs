@@ -56,6 +56,11 @@ pub struct FormatControlError {
 impl FormatControl {
     /// Apply one `--no-binary VALUE` or `--only-binary VALUE`, as pip's
     /// `handle_mutual_excludes` does.
+    ///
+    /// # Errors
+    ///
+    /// [`FormatControlError`] naming the item of `value` that is neither a package name
+    /// nor `:all:` / `:none:`.
     pub fn apply(&mut self, option: BinaryOption, value: &str) -> Result<(), FormatControlError> {
         let (target, other) = match option {
             BinaryOption::NoBinary => (&mut self.no_binary, &mut self.only_binary),
@@ -92,6 +97,7 @@ impl FormatControl {
     }
 
     /// The formats allowed for `name` (pip's `get_allowed_formats`).
+    #[must_use]
     pub fn allowed(&self, name: &PackageName) -> AllowedFormats {
         let name = name.as_ref();
         let (binary, source) = if self.only_binary.contains(name) {
@@ -109,6 +115,7 @@ impl FormatControl {
     }
 
     /// Nothing restricted.
+    #[must_use]
     pub fn is_empty(&self) -> bool {
         self.no_binary.is_empty() && self.only_binary.is_empty()
     }

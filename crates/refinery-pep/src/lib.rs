@@ -31,6 +31,8 @@ pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
 pub mod project_name;
 pub use project_name::{ProjectName, ProjectNameError};
+pub mod project_version;
+pub use project_version::{ProjectVersion, ProjectVersionError};
 
 /// Why a package name is not one (PEP 508 names, as `pep508_rs` checks them).
 #[derive(Debug, thiserror::Error)]

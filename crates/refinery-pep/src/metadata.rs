@@ -40,6 +40,14 @@ pub enum MetadataError {
 }
 
 impl CoreMetadata {
+    /// Parses core metadata (a wheel's `METADATA`, an sdist's `PKG-INFO`): its
+    /// `Header: value` lines up to the first blank line.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError::MissingField`] without `Name` or `Version`,
+    /// [`MetadataError::InvalidName`] / [`MetadataError::InvalidVersion`] when they do
+    /// not parse, [`MetadataError::Malformed`] for a line that is no header.
     pub fn parse(bytes: &[u8]) -> Result<CoreMetadata, MetadataError> {
         let text = String::from_utf8_lossy(bytes);
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -126,6 +134,7 @@ impl CoreMetadata {
 
     /// The `Requires-Dist` entries that parse as PEP 508 requirements; the others are
     /// skipped (use [`CoreMetadata::requires_dist`] to see them all).
+    #[must_use]
     pub fn requires_dist_parsed(&self) -> Vec<Requirement> {
         self.requires_dist
             .iter()

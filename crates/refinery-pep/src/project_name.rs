@@ -36,8 +36,11 @@ pub struct ProjectNameError {
 }
 
 impl ProjectName {
-    /// Parses `spelling`, keeping it as given. Errors: [`ProjectNameError`] when it is
-    /// empty or not a PEP 508 name.
+    /// Parses `spelling`, keeping it as given.
+    ///
+    /// # Errors
+    ///
+    /// [`ProjectNameError`] when `spelling` is empty or not a PEP 508 name.
     pub fn new(spelling: impl Into<String>) -> Result<Self, ProjectNameError> {
         let spelling = spelling.into();
         match crate::parse_package_name(&spelling) {
@@ -50,11 +53,13 @@ impl ProjectName {
     }
 
     /// The name as spelled by the project (what `Display` and serde write).
+    #[must_use]
     pub fn as_str(&self) -> &str {
         &self.spelling
     }
 
     /// The PEP 503 normalized name, e.g. `ruamel-yaml` for `ruamel.yaml`.
+    #[must_use]
     pub fn normalized(&self) -> &PackageName {
         &self.normalized
     }

@@ -7,6 +7,7 @@
 /// a lone token (`https://token@host/`) becomes `https://****@host/`. Works on
 /// any text that may contain URLs (error messages, log lines), not only on a
 /// single URL; text without `scheme://` passes unchanged.
+#[must_use]
 pub fn redact_url(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;

@@ -134,6 +134,11 @@ type Loader<'a> = &'a mut dyn FnMut(&Path) -> io::Result<String>;
 
 impl RequirementsTxt {
     /// Read `path` through `loader` and parse it with everything it includes.
+    ///
+    /// # Errors
+    ///
+    /// [`RequirementsTxtError::Io`] naming a file `loader` cannot read, and the errors of
+    /// [`RequirementsTxt::parse_str`].
     pub fn parse(
         path: &Path,
         loader: &mut dyn FnMut(&Path) -> io::Result<String>,
@@ -147,6 +152,14 @@ impl RequirementsTxt {
     }
 
     /// Parse `content` as if read from `path`; includes are read through `loader`.
+    ///
+    /// # Errors
+    ///
+    /// [`RequirementsTxtError::Parse`] for a line that is no requirement or option (with
+    /// its file and line), [`RequirementsTxtError::UnsupportedOption`] for an option pip
+    /// has that this reader does not, [`RequirementsTxtError::IncludeCycle`] for `-r`/`-c`
+    /// lines that include each other, [`RequirementsTxtError::Io`] for an include that
+    /// cannot be read.
     pub fn parse_str(
         content: &str,
         path: &Path,

@@ -107,6 +107,13 @@ impl SdistFilename {
     /// Parse a filename whose package name is known (e.g. from the index page it was listed
     /// on). The name may contain `-`, and the version may contain `-` too
     /// (`foo-bar-1.0-1.tar.gz` with name `foo-bar` gives version `1.0.post1`).
+    ///
+    /// # Errors
+    ///
+    /// [`SdistFilenameError::UnknownExtension`] for other than `.tar.gz` and `.zip`,
+    /// [`SdistFilenameError::NameMismatch`] when the file is not named for `name`,
+    /// [`SdistFilenameError::MissingVersion`] or [`SdistFilenameError::InvalidVersion`]
+    /// when what follows the name is no PEP 440 version.
     pub fn parse_for(filename: &str, name: &PackageName) -> Result<Self, SdistFilenameError> {
         let (stem, extension) = split_extension(filename)?;
         for (i, _) in stem.match_indices('-') {

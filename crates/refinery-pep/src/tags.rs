@@ -125,6 +125,7 @@ pub const LEGACY_MANYLINUX: [(&str, (u16, u16)); 3] = [
 ];
 
 /// The legacy alias (e.g. `manylinux2014`) for a glibc version, if there is one.
+#[must_use]
 pub fn legacy_manylinux_alias(glibc: (u16, u16)) -> Option<&'static str> {
     LEGACY_MANYLINUX
         .iter()
@@ -146,6 +147,7 @@ fn versioned_arch(rest: &str) -> Option<((u16, u16), String)> {
 
 impl Platform {
     /// Classify a platform tag. Never fails: unknown tags are [`Platform::Other`].
+    #[must_use]
     pub fn parse(tag: &str) -> Platform {
         if tag == "any" {
             return Platform::Any;
@@ -199,6 +201,7 @@ impl Platform {
     }
 
     /// The CPU architecture, for the Linux families.
+    #[must_use]
     pub fn arch(&self) -> Option<&str> {
         match self {
             Platform::Manylinux { arch, .. }

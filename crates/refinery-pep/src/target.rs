@@ -100,6 +100,7 @@ pub enum Compatibility {
 }
 
 impl Compatibility {
+    #[must_use]
     pub fn is_compatible(&self) -> bool {
         matches!(self, Compatibility::Compatible { .. })
     }
@@ -190,6 +191,12 @@ fn parse_py_tag(tag: &str) -> PyTag<'_> {
 impl Target {
     /// A target from a Python version (`"3.11"`) and a platform tag
     /// (`"manylinux2014_s390x"`, `"manylinux_2_28_s390x"` or `"linux_s390x"`).
+    ///
+    /// # Errors
+    ///
+    /// [`TargetError::InvalidPython`] for a Python version that is not `3.X`,
+    /// [`TargetError::InvalidPlatform`] for a tag that is not a manylinux or linux one,
+    /// [`TargetError::NotS390x`] for another machine's tag.
     pub fn new(python: &str, platform_tag: &str) -> Result<Target, TargetError> {
         let python = parse_python(python)?;
         let tag = normalize_platform(platform_tag);
@@ -268,6 +275,7 @@ impl Target {
     /// Whether plain `linux_s390x` wheels (local, unrepaired builds) are accepted. Off by
     /// default; always on for a `linux_s390x` target, where `with_linux_tag(false)` has no
     /// effect.
+    #[must_use]
     pub fn with_linux_tag(mut self, include: bool) -> Self {
         self.linux_tag = include || self.is_linux_target();
         self
@@ -278,26 +286,31 @@ impl Target {
     }
 
     /// Whether `linux_s390x` wheels are accepted.
+    #[must_use]
     pub fn linux_tag(&self) -> bool {
         self.linux_tag
     }
 
     /// `(3, 11)`.
+    #[must_use]
     pub fn python(&self) -> (u8, u8) {
         self.python
     }
 
     /// `"3.11"`.
+    #[must_use]
     pub fn python_str(&self) -> String {
         format!("{}.{}", self.python.0, self.python.1)
     }
 
     /// `"cp311"`.
+    #[must_use]
     pub fn cpython_tag(&self) -> String {
         format!("cp{}{}", self.python.0, self.python.1)
     }
 
     /// The ABI tag of the target interpreter: `cp311`, or `cp37m` before 3.8.
+    #[must_use]
     pub fn abi_tag(&self) -> String {
         if self.python.1 < 8 {
             format!("{}m", self.cpython_tag())
@@ -307,12 +320,14 @@ impl Target {
     }
 
     /// The platform tag as given, normalized (lower case, `_` separators).
+    #[must_use]
     pub fn platform_tag(&self) -> &str {
         &self.platform_tag
     }
 
     /// The newest glibc a wheel may need: `manylinux2014` → (2, 17), `manylinux_2_28` →
     /// (2, 28), `linux_s390x` → (2, 17) (conservative, see the module docs).
+    #[must_use]
     pub fn glibc(&self) -> (u16, u16) {
         self.glibc
     }
@@ -320,6 +335,7 @@ impl Target {
     /// The platform tags in priority order: `manylinux_2_N_s390x` from the target glibc down
     /// to 2.17, `manylinux2014_s390x` after `manylinux_2_17_s390x`, then `linux_s390x` if
     /// accepted.
+    #[must_use]
     pub fn platforms(&self) -> Vec<String> {
         let mut out = Vec::new();
         for minor in (MIN_GLIBC.1..=self.glibc.1).rev() {
@@ -337,6 +353,7 @@ impl Target {
 
     /// Every tag the target interpreter accepts, best first, as `packaging.tags.sys_tags()`
     /// yields them for CPython X.Y on s390x with this glibc.
+    #[must_use]
     pub fn supported_tags(&self) -> Vec<Tag> {
         let (major, minor) = self.python;
         let platforms = self.platforms();
@@ -370,6 +387,7 @@ impl Target {
     }
 
     /// Whether `wheel` installs on the target and, if so, how preferred it is.
+    #[must_use]
     pub fn compatibility(&self, wheel: &WheelFilename) -> Compatibility {
         let tags = wheel.tags();
         let supported = self.supported_tags();
@@ -589,6 +607,7 @@ impl Target {
 
     /// The environment markers are evaluated in: CPython X.Y on Linux s390x
     /// (`python_full_version` = `X.Y.0`, `platform_release`/`platform_version` empty).
+    #[must_use]
     pub fn marker_environment(&self) -> MarkerEnvironment {
         let python_version = self.python_str();
         let full = format!("{python_version}.0");
@@ -609,6 +628,7 @@ impl Target {
     }
 
     /// Evaluate `marker` for the target (never for the host), with the given extras active.
+    #[must_use]
     pub fn evaluate_marker(&self, marker: &MarkerTree, extras: &[ExtraName]) -> bool {
         marker.evaluate(&self.marker_environment(), extras)
     }

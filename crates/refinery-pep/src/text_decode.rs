@@ -25,6 +25,11 @@ const BOMS: [(&[u8], &str); 5] = [
 ];
 
 /// Decode a requirements file (see the module documentation).
+///
+/// # Errors
+///
+/// [`DecodeError`] with the offset of the first byte that is not valid in the encoding
+/// (UTF-8, or the one its byte order mark names).
 pub fn decode_text(bytes: &[u8]) -> Result<String, DecodeError> {
     for (bom, encoding) in BOMS {
         if let Some(rest) = bytes.strip_prefix(bom) {

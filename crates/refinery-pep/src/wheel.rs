@@ -136,6 +136,7 @@ pub enum WheelFilenameError {
 
 impl WheelFilenameError {
     /// The filename that failed to parse, as given.
+    #[must_use]
     pub fn filename(&self) -> &str {
         match self {
             WheelFilenameError::MissingExtension { filename }
@@ -253,6 +254,7 @@ impl fmt::Display for WheelFilename {
 impl WheelFilename {
     /// All tag triples the wheel claims: the cartesian product of the compressed tag sets,
     /// in the order python, abi, platform (as `packaging.tags.parse_tag`).
+    #[must_use]
     pub fn tags(&self) -> Vec<Tag> {
         let mut out = Vec::with_capacity(
             self.python_tags.len() * self.abi_tags.len() * self.platform_tags.len(),
@@ -268,6 +270,7 @@ impl WheelFilename {
     }
 
     /// True if the wheel is pure Python for any interpreter (`*-none-any`).
+    #[must_use]
     pub fn is_pure(&self) -> bool {
         self.abi_tags.iter().all(|a| a == "none") && self.platform_tags.iter().all(|p| p == "any")
     }

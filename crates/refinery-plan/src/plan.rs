@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 
 use refinery_index::{IndexClient, IndexConfig};
 use refinery_pep::{
-    BinaryOption, FormatControl, PackageName, ProjectName, Target, Version, VersionSpecifiers,
+    BinaryOption, FormatControl, PackageName, ProjectName, ProjectVersion, Target, Version,
+    VersionSpecifiers,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -86,9 +87,10 @@ pub struct PlanNode {
     pub id: String,
     /// The project, as the resolver names it (normalized).
     pub name: ProjectName,
-    /// The resolved version; empty for a missing node nothing was resolved for (so a
-    /// string, not a `Version`).
-    pub version: String,
+    /// The resolved version, as the resolver spells it; `None` (written `""`) for a missing
+    /// node nothing was resolved for.
+    #[serde(with = "refinery_pep::project_version::or_empty")]
+    pub version: Option<ProjectVersion>,
     pub action: Action,
     pub reason: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -103,6 +105,14 @@ pub struct PlanNode {
     pub direct: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<PackageOverride>,
+}
+
+impl PlanNode {
+    /// The version as spelled, or `""` when nothing was resolved (as the plan's JSON has it).
+    #[must_use]
+    pub fn version_str(&self) -> &str {
+        refinery_pep::project_version::spelling_or_empty(self.version.as_ref())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
@@ -131,7 +141,7 @@ pub struct RejectedInput {
 pub struct SkippedPackage {
     pub name: ProjectName,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<ProjectVersion>,
     pub reason: String,
 }
 
@@ -151,20 +161,26 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// How many nodes have `action`.
+    #[must_use]
     pub fn count(&self, action: Action) -> usize {
         self.nodes.iter().filter(|n| n.action == action).count()
     }
 
+    /// The node with this id (`name==version`, or the bare name).
+    #[must_use]
     pub fn node(&self, id: &str) -> Option<&PlanNode> {
         self.nodes.iter().find(|n| n.id == id)
     }
 
     /// Node ids that `id` needs (runtime and build edges).
+    #[must_use]
     pub fn dependencies_of(&self, id: &str) -> Vec<&PlanEdge> {
         self.edges.iter().filter(|e| e.from == id).collect()
     }
 
     /// Builds in an order where build-system dependencies come first.
+    #[must_use]
     pub fn build_order(&self) -> Vec<&PlanNode> {
         let builds: Vec<&PlanNode> = self
             .nodes
@@ -251,6 +267,16 @@ pub enum PlanError {
 }
 
 /// Make the plan for `input` (a folder of wheels and/or a requirements.txt).
+///
+/// # Errors
+///
+/// [`PlanError::Scan`] when the input folder cannot be read, [`PlanError::Requirements`]
+/// for a requirements file that does not parse, [`PlanError::Empty`] when there is
+/// nothing to plan, [`PlanError::Resolve`] when the resolver fails as a whole (a single
+/// unresolvable requirement becomes a missing node instead), [`PlanError::Hashes`] when
+/// a file does not match its `--hash`, [`PlanError::FormatControl`] for a bad
+/// `--no-binary`/`--only-binary` value and [`PlanError::Io`] when the planning folder
+/// cannot be prepared.
 #[tracing::instrument(skip_all, fields(input = %input.display()))]
 pub fn make_plan(
     input: &Path,
@@ -326,7 +352,7 @@ pub fn make_plan(
         if let Ok(project) = ProjectName::new(name.as_str()) {
             missing.insert(
                 name.clone(),
-                missing_node(&project, "", reason.clone(), true),
+                missing_node(&project, None, reason.clone(), true),
             );
         }
     }
@@ -551,7 +577,7 @@ fn apply_overrides(
 fn forbid_known_failures(
     known_failures: &[(String, String)],
     constraints: &mut Vec<String>,
-) -> Vec<(PackageName, String)> {
+) -> Vec<(PackageName, ProjectVersion)> {
     let mut failed_before = Vec::new();
     for (name, version) in known_failures {
         let (Ok(name), Ok(version)) = (PackageName::new(name.clone()), version.parse::<Version>())
@@ -559,8 +585,10 @@ fn forbid_known_failures(
             tracing::warn!(%name, %version, "ignoring a known failure that is no package version");
             continue;
         };
+        // Normalized (`1.0.0-beta1` becomes `1.0.0b1`), for the constraint and the plan.
+        let version = ProjectVersion::from(version);
         constraints.push(format!("{name}!={version}"));
-        failed_before.push((name, version.to_string()));
+        failed_before.push((name, version));
     }
     failed_before
 }
@@ -644,6 +672,7 @@ fn finish(mut plan: Plan) -> Plan {
 }
 
 /// A readable summary: counts per action and the packages to build.
+#[must_use]
 pub fn summary(plan: &Plan) -> String {
     let mut out = format!(
         "plan {} for CPython {} {}: {} reuse, {} build, {} missing\n",
@@ -657,13 +686,17 @@ pub fn summary(plan: &Plan) -> String {
     for node in plan.build_order() {
         out.push_str(&format!(
             "  build   {} {}  ({})\n",
-            node.name, node.version, node.reason
+            node.name,
+            node.version_str(),
+            node.reason
         ));
     }
     for node in plan.nodes.iter().filter(|n| n.action == Action::Missing) {
         out.push_str(&format!(
             "  missing {} {}  ({})\n",
-            node.name, node.version, node.reason
+            node.name,
+            node.version_str(),
+            node.reason
         ));
     }
     for r in &plan.rejected {
@@ -673,7 +706,7 @@ pub fn summary(plan: &Plan) -> String {
         out.push_str(&format!(
             "  skipped {} {}  ({})\n",
             s.name,
-            s.version.as_deref().unwrap_or(""),
+            refinery_pep::project_version::spelling_or_empty(s.version.as_ref()),
             s.reason
         ));
     }

@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use refinery_pep::{Compatibility, CoreMetadata, SdistFilename, Target, WheelFilename};
+use refinery_pep::{
+    Compatibility, CoreMetadata, ProjectVersion, SdistFilename, Target, WheelFilename,
+};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -42,7 +44,8 @@ pub struct ScannedFile {
     pub path: PathBuf,
     pub kind: FileKind,
     pub name: Option<String>,
-    pub version: Option<String>,
+    /// The version of the file name, normalized (`null` when the name does not parse).
+    pub version: Option<ProjectVersion>,
     pub tags: Vec<String>,
     pub decision: Decision,
     pub reason: String,
@@ -62,11 +65,16 @@ pub enum ScanError {
 }
 
 /// Files in the input folder that are not distributions but inputs of their own kind.
+#[must_use]
 pub fn is_requirements_file(file_name: &str) -> bool {
     file_name.ends_with(".txt") || file_name.ends_with(".in") || file_name == "pylock.toml"
 }
 
 /// List the distribution files of `input` (sorted, top level only).
+///
+/// # Errors
+///
+/// [`ScanError::ReadDir`] naming `input` when it cannot be listed.
 pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
     let read_dir = |source| ScanError::ReadDir {
         path: input.to_path_buf(),
@@ -88,6 +96,15 @@ pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
 }
 
 /// Scan every distribution file in `input` for `target`, in parallel, in file-name order.
+///
+/// # Errors
+///
+/// [`ScanError::ReadDir`] naming `input` when it cannot be listed; a file that cannot
+/// be read or parsed is scanned as `invalid` with the reason instead.
+///
+/// # Panics
+///
+/// When a scan thread panicked (a bug: [`scan_file`] never fails).
 pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanError> {
     let files = input_files(input)?;
     let workers = std::thread::available_parallelism()
@@ -114,6 +131,7 @@ pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanE
 }
 
 /// Classify one file. Never fails: problems become `invalid` with a reason.
+#[must_use]
 pub fn scan_file(path: &Path, target: &Target) -> ScannedFile {
     let file = path
         .file_name()
@@ -139,7 +157,7 @@ pub fn scan_file(path: &Path, target: &Target) -> ScannedFile {
     } else if let Ok(sdist) = file.parse::<SdistFilename>() {
         scanned.kind = FileKind::Sdist;
         scanned.name = Some(sdist.name.to_string());
-        scanned.version = Some(sdist.version.to_string());
+        scanned.version = Some(ProjectVersion::from(&sdist.version));
         scanned.decision = Decision::Rebuild;
         scanned.reason = "source distribution: it will be built for the target".to_string();
     } else {
@@ -157,7 +175,7 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
         }
     };
     scanned.name = Some(wheel.name.to_string());
-    scanned.version = Some(wheel.version.to_string());
+    scanned.version = Some(ProjectVersion::from(&wheel.version));
     scanned.tags = wheel.tags().iter().map(ToString::to_string).collect();
     let metadata = match read_wheel_metadata(path, &wheel) {
         Ok(metadata) => metadata,
@@ -220,6 +238,12 @@ fn is_pure(wheel: &WheelFilename) -> bool {
 /// Open the wheel as a zip, check every member name and size, and parse its METADATA
 /// (through [`refinery_index::read_wheel_metadata`], which every wheel reader shares).
 /// The error's text is the human reason the wheel is invalid.
+///
+/// # Errors
+///
+/// [`refinery_index::WheelMetadataError`] when the file cannot be opened or is not a
+/// zip, has too many members or a corrupt one, or its METADATA is missing or does not
+/// parse.
 pub fn read_wheel_metadata(
     path: &Path,
     wheel: &WheelFilename,

@@ -237,10 +237,10 @@ pub fn enqueue_plan(
             (Action::Reuse, _) => (None, String::new()),
             (Action::Missing, _) => (Some(JobStatus::Missing), node.reason.clone()),
         };
-        if node.version.is_empty() {
+        let Some(version) = &node.version else {
             // A requirement that never resolved: nothing to build, the plan says why.
             continue;
-        }
+        };
         let recipe = node
             .overrides
             .as_ref()
@@ -253,7 +253,7 @@ pub fn enqueue_plan(
             .unwrap_or_default();
         let (job, _) = store.enqueue(&JobSpec {
             package: node.name.to_string(),
-            version: node.version.clone(),
+            version: version.to_string(),
             python: plan.python.clone(),
             platform_tag: plan.platform_tag.clone(),
             recipe,
@@ -275,7 +275,7 @@ pub fn enqueue_plan(
             }
             let (job, _) = store.enqueue(&JobSpec {
                 package: skipped.name.to_string(),
-                version: version.clone(),
+                version: version.to_string(),
                 python: plan.python.clone(),
                 platform_tag: plan.platform_tag.clone(),
                 plan_id: Some(plan.id.clone()),

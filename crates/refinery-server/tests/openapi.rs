@@ -64,8 +64,18 @@ fn schemas_come_from_the_contract_types() {
     );
 }
 
-/// Checks that the document names `status` among the answers of `method path`, with a
-/// JSON body exactly when the real answer has one, and returns the real answer's body.
+/// The media type of an answer, without parameters (`text/plain` of
+/// `text/plain; charset=utf-8`).
+fn media_type(response: &reqwest::blocking::Response) -> Option<String> {
+    let value = response.headers().get(reqwest::header::CONTENT_TYPE)?;
+    let media = value.to_str().unwrap().split(';').next().unwrap().trim();
+    Some(media.to_ascii_lowercase())
+}
+
+/// Checks that the document names `status` among the answers of `method path`, with the
+/// real answer's media type (a JSON schema exactly when it is JSON, a body exactly when
+/// it has one), and returns the real answer's body: JSON parsed, text as a string. An
+/// event stream is not read (it stays open): its body is `null`.
 fn check_documented(
     doc: &Value,
     method: &str,
@@ -73,24 +83,46 @@ fn check_documented(
     response: reqwest::blocking::Response,
 ) -> Value {
     let status = response.status().as_u16().to_string();
+    let media = media_type(&response);
+    let documented = doc["paths"][path][method]["responses"][&status].clone();
+    if media.as_deref() == Some("text/event-stream") {
+        assert!(
+            documented["content"]["text/event-stream"]["schema"].is_object(),
+            "{method} {path} {status}: answered an event stream, documented as {documented}"
+        );
+        return Value::Null;
+    }
     let text = response.text().unwrap();
-    let documented = &doc["paths"][path][method]["responses"][&status];
     assert!(
         documented.is_object(),
         "{method} {path} answered {status} ({text}), which the document does not name: {}",
         doc["paths"][path][method]["responses"]
     );
-    let schema = &documented["content"]["application/json"]["schema"]["$ref"];
-    if text.is_empty() {
+    if text.is_empty() && media.is_none() {
         assert!(
-            schema.is_null(),
-            "{method} {path} {status}: documented with {schema}, answered nothing"
+            documented["content"].is_null(),
+            "{method} {path} {status}: documented with {}, answered nothing",
+            documented["content"]
         );
         return Value::Null;
     }
+    let media = media.unwrap_or_else(|| panic!("{method} {path} {status}: a body without a type"));
+    assert!(
+        documented["content"][&media]["schema"].is_object(),
+        "{method} {path} {status}: answered {media} ({text}), documented as {}",
+        documented["content"]
+    );
+    if media != "application/json" {
+        assert_eq!(
+            documented["content"][&media]["schema"]["type"], "string",
+            "{method} {path} {status}: {media} is documented as a string"
+        );
+        return Value::String(text);
+    }
+    let schema = &documented["content"]["application/json"]["schema"]["$ref"];
     assert!(
         schema.is_string(),
-        "{method} {path} {status}: answered {text}, documented without a body"
+        "{method} {path} {status}: answered {text}, documented without a schema"
     );
     let name = schema.as_str().unwrap().rsplit('/').next().unwrap();
     let body: Value = serde_json::from_str(&text).unwrap();
@@ -141,7 +173,7 @@ fn documented_success_statuses_are_the_real_ones() {
 
     let claimed = t.post("/api/worker/claim", json!({"worker": "w1"}));
     assert_eq!(claimed.status(), 200);
-    check_documented(&doc, "post", "/api/worker/claim", claimed);
+    let job = check_documented(&doc, "post", "/api/worker/claim", claimed)["job"].clone();
     let none = t.post("/api/worker/claim", json!({"worker": "w1"}));
     assert_eq!(none.status(), 204);
     check_documented(&doc, "post", "/api/worker/claim", none);
@@ -159,4 +191,110 @@ fn documented_success_statuses_are_the_real_ones() {
         .unwrap();
     assert_eq!(deleted.status(), 204);
     check_documented(&doc, "delete", "/api/hints/{id}", deleted);
+
+    // Text answers: a job's log, the latest build log of a package, metrics, the index.
+    let id = &job["id"];
+    let appended = t.post(
+        &format!("/api/jobs/{id}/logs"),
+        json!({"attempt": job["attempt"], "data": "hello\n"}),
+    );
+    check_documented(&doc, "post", "/api/jobs/{id}/logs", appended);
+    let log = t.get(&format!("/api/jobs/{id}/logs"));
+    assert_eq!(log.status(), 200);
+    assert_eq!(
+        check_documented(&doc, "get", "/api/jobs/{id}/logs", log),
+        "hello\n"
+    );
+    let latest = t.get("/api/logs/six/1.16.0");
+    assert_eq!(latest.status(), 200);
+    check_documented(&doc, "get", "/api/logs/{name}/{version}", latest);
+    let metrics = t.get("/metrics");
+    assert_eq!(metrics.status(), 200);
+    check_documented(&doc, "get", "/metrics", metrics);
+    // The index root, as HTML and as PEP 691 JSON.
+    let page = t.get("/simple/");
+    assert_eq!(page.status(), 200);
+    check_documented(&doc, "get", "/simple/", page);
+    let json = t
+        .client
+        .get(t.url("/simple/"))
+        .header("Accept", "application/vnd.pypi.simple.v1+json")
+        .send()
+        .unwrap();
+    assert_eq!(
+        media_type(&json).as_deref(),
+        Some("application/vnd.pypi.simple.v1+json")
+    );
+    check_documented(&doc, "get", "/simple/", json);
+
+    // Live logs: server-sent events.
+    for (path, documented) in [
+        (
+            format!("/api/jobs/{id}/logs/stream"),
+            "/api/jobs/{id}/logs/stream",
+        ),
+        (format!("/api/logs/stream?job={id}"), "/api/logs/stream"),
+        (
+            "/api/logs/six/1.16.0/stream".to_string(),
+            "/api/logs/{name}/{version}/stream",
+        ),
+    ] {
+        let stream = t.get(&path);
+        assert_eq!(stream.status(), 200, "{path}");
+        assert_eq!(media_type(&stream).as_deref(), Some("text/event-stream"));
+        check_documented(&doc, "get", documented, stream);
+    }
+
+    // Dropping the session cookie answers `{"ok": true}`.
+    let dropped = t.client.delete(t.url("/api/session/token")).send().unwrap();
+    assert_eq!(dropped.status(), 200);
+    assert_eq!(
+        check_documented(&doc, "delete", "/api/session/token", dropped),
+        json!({"ok": true})
+    );
+}
+
+/// Every answer the document names has a media type the handler really sends, and the
+/// non-JSON ones say which: text, event streams, HTML and bytes are not left to the summary.
+#[test]
+fn text_and_stream_answers_name_their_media_types() {
+    let doc = refinery_server::openapi::document();
+    let content = |method: &str, path: &str| {
+        doc["paths"][path][method]["responses"]["200"]["content"].clone()
+    };
+    for path in [
+        "/api/logs/{name}/{version}",
+        "/api/jobs/{id}/logs",
+        "/metrics",
+    ] {
+        assert_eq!(
+            content("get", path)["text/plain"]["schema"]["type"],
+            "string",
+            "{path}"
+        );
+    }
+    for path in [
+        "/api/logs/{name}/{version}/stream",
+        "/api/logs/stream",
+        "/api/jobs/{id}/logs/stream",
+    ] {
+        assert_eq!(
+            content("get", path)["text/event-stream"]["schema"]["type"],
+            "string",
+            "{path}"
+        );
+    }
+    assert_eq!(
+        content("get", "/api/packs/{key}")["application/gzip"]["schema"]["contentMediaType"],
+        "application/gzip"
+    );
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let answers = op["responses"].as_object().unwrap();
+            assert!(
+                answers.keys().any(|status| status.starts_with('2')),
+                "{method} {path} names no success answer"
+            );
+        }
+    }
 }

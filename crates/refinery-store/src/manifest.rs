@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use refinery_pep::{PackageName, ProjectName};
+use refinery_pep::{PackageName, ProjectName, ProjectVersion};
 use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_atomic;
@@ -85,7 +85,8 @@ impl Status {
         Status::Broken,
     ];
 
-    /// The snake_case name used in JSON and in `Display`.
+    /// The `snake_case` name used in JSON and in `Display`.
+    #[must_use]
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Reused => "reused",
@@ -100,12 +101,14 @@ impl Status {
     }
 
     /// True if the output folder holds a usable wheel: reused, cached or built.
+    #[must_use]
     pub fn is_success(&self) -> bool {
         matches!(self, Status::Reused | Status::Cached | Status::Built)
     }
 
-    /// True for outcomes that make a run fail: failed, missing, system_recipe_failed,
-    /// broken.
+    /// True for outcomes that make a run fail: `failed`, `missing`, `system_recipe_failed`,
+    /// `broken`.
+    #[must_use]
     pub fn is_failure(&self) -> bool {
         matches!(
             self,
@@ -186,7 +189,7 @@ pub struct ManifestMetadata {
     /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_toolchain: Option<String>,
-    /// Who ran the PEP 517 hooks of the build: `native` (a host CPython with the
+    /// Who ran the PEP 517 hooks of the build: `native` (a host `CPython` with the
     /// target's sysconfig) or `emulated` (the environment's Python).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub build_frontend: Option<String>,
@@ -202,7 +205,7 @@ pub struct ManifestMetadata {
     /// matched, and for a rebuilt wheel that its own sha256 is new (not in the file).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hash_check: Option<String>,
-    /// For a built wheel: its PEP 770 SBOM (CycloneDX JSON), as the member path inside the
+    /// For a built wheel: its PEP 770 SBOM (`CycloneDX` JSON), as the member path inside the
     /// wheel, e.g. `regex-2024.11.6.dist-info/sboms/refinery.cdx.json`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sbom: Option<String>,
@@ -218,9 +221,11 @@ pub struct ManifestMetadata {
 pub struct ManifestEntry {
     /// The project, spelled as its plan or input spells it (written as such in the JSON).
     pub name: ProjectName,
-    /// The version as planned. A string, not a `Version`: a missing package that never
-    /// resolved has an empty one.
-    pub version: String,
+    /// The version as planned, spelled as the plan, the wheel or the index spells it
+    /// (compared as PEP 440 versions); `None`, written `""`, for a missing package that
+    /// never resolved.
+    #[serde(with = "refinery_pep::project_version::or_empty")]
+    pub version: Option<ProjectVersion>,
     pub status: Status,
     /// Wheel file name relative to the output folder.
     #[serde(default)]
@@ -235,10 +240,11 @@ pub struct ManifestEntry {
 
 impl ManifestEntry {
     /// An entry with no path, digest, detail or metadata.
-    pub fn new(name: ProjectName, version: impl Into<String>, status: Status) -> Self {
+    #[must_use]
+    pub fn new(name: ProjectName, version: Option<ProjectVersion>, status: Status) -> Self {
         ManifestEntry {
             name,
-            version: version.into(),
+            version,
             status,
             path: None,
             sha256: None,
@@ -248,8 +254,15 @@ impl ManifestEntry {
     }
 
     /// The key entries are unique by: the PEP 503 normalized name.
+    #[must_use]
     pub fn key(&self) -> &PackageName {
         self.name.normalized()
+    }
+
+    /// The version as spelled, or `""` when there is none (as `manifest.json` has it).
+    #[must_use]
+    pub fn version_str(&self) -> &str {
+        refinery_pep::project_version::spelling_or_empty(self.version.as_ref())
     }
 }
 
@@ -268,6 +281,7 @@ pub struct Manifest {
 /// PEP 503 normalization of a string that may not be a valid name (names read back from
 /// the queue and history): lowercase, runs of `-`, `_`, `.` become one `-`. Typed names
 /// use [`ProjectName::normalized`].
+#[must_use]
 pub fn normalize_name(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut in_separator = false;
@@ -296,6 +310,7 @@ fn sort_entries(entries: &mut [ManifestEntry]) {
 
 impl Manifest {
     /// An empty manifest generated now.
+    #[must_use]
     pub fn new(python: &str, platform_tag: &str) -> Self {
         Manifest {
             generated_at: now_rfc3339(),
@@ -306,6 +321,12 @@ impl Manifest {
     }
 
     /// Reads a manifest; `Ok(None)` if the file does not exist.
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::Read`] when the file exists but cannot be read,
+    /// [`ManifestError::Parse`] when it is not a manifest (not JSON, a missing field, an
+    /// invalid project name or version), each naming the file.
     pub fn load(path: &Path) -> Result<Option<Manifest>, ManifestError> {
         let bytes = match fs_err::read(path) {
             Ok(bytes) => bytes,
@@ -340,6 +361,7 @@ impl Manifest {
 
     /// The entry for `name` (compared after PEP 503 normalization); `None` also when
     /// `name` is not a valid project name, since no entry can have one.
+    #[must_use]
     pub fn get(&self, name: &str) -> Option<&ManifestEntry> {
         let key = PackageName::from_str(name.trim()).ok()?;
         self.entries.iter().find(|entry| *entry.key() == key)
@@ -354,6 +376,11 @@ impl Manifest {
     }
 
     /// Writes pretty JSON atomically (temp file + fsync + rename), entries sorted by name.
+    ///
+    /// # Errors
+    ///
+    /// [`ManifestError::Serialize`] when the manifest cannot be serialized,
+    /// [`ManifestError::Write`] when the file cannot be written, each naming the file.
     pub fn write(&self, path: &Path) -> Result<(), ManifestError> {
         let mut sorted = self.clone();
         sort_entries(&mut sorted.entries);
@@ -370,6 +397,7 @@ impl Manifest {
     }
 
     /// Number of entries per status (statuses without entries are left out).
+    #[must_use]
     pub fn summary(&self) -> BTreeMap<Status, usize> {
         let mut counts = BTreeMap::new();
         for entry in &self.entries {
@@ -379,6 +407,7 @@ impl Manifest {
     }
 
     /// True if any entry failed, is missing, or its system recipe failed.
+    #[must_use]
     pub fn has_failures(&self) -> bool {
         self.entries.iter().any(|entry| entry.status.is_failure())
     }
@@ -389,6 +418,7 @@ mod tests {
     use super::*;
 
     fn entry(name: &str, version: &str, status: Status) -> ManifestEntry {
+        let version = refinery_pep::project_version::parse_or_empty(version).unwrap();
         ManifestEntry::new(name.parse().unwrap(), version, status)
     }
 
@@ -421,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn mixed_case_names_round_trip_byte_identical() {
+    fn spellings_of_names_and_versions_round_trip_byte_identical() {
         let text = r#"{
   "generated_at": "2026-01-01T00:00:00.000Z",
   "python": "3.11",
@@ -437,10 +467,28 @@ mod tests {
       "metadata": {}
     },
     {
+      "name": "odd",
+      "version": "1.0.0-beta1",
+      "status": "failed",
+      "path": null,
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
       "name": "PyYAML",
-      "version": "6.0.1",
+      "version": "1.0.post0",
       "status": "reused",
-      "path": "PyYAML-6.0.1-cp311-cp311-manylinux_2_17_s390x.whl",
+      "path": "PyYAML-1.0.post0-cp311-cp311-manylinux_2_17_s390x.whl",
+      "sha256": null,
+      "detail": "",
+      "metadata": {}
+    },
+    {
+      "name": "regex",
+      "version": "2021.10.23",
+      "status": "cached",
+      "path": null,
       "sha256": null,
       "detail": "",
       "metadata": {}
@@ -461,10 +509,16 @@ mod tests {
         let path = dir.path().join("manifest.json");
         fs_err::write(&path, text).unwrap();
         let m = Manifest::load(&path).unwrap().unwrap();
-        assert_eq!(m.entries[1].name.as_str(), "PyYAML");
-        assert_eq!(m.entries[1].key().as_ref(), "pyyaml");
+        assert_eq!(m.entries[2].name.as_str(), "PyYAML");
+        assert_eq!(m.entries[2].key().as_ref(), "pyyaml");
+        // Versions keep their spelling and compare as PEP 440 versions.
+        let odd = m.get("odd").unwrap();
+        assert_eq!(odd.version_str(), "1.0.0-beta1");
+        assert_eq!(odd.version, Some("1.0.0b1".parse().unwrap()));
+        assert_eq!(m.get("pyyaml").unwrap().version_str(), "1.0.post0");
+        assert_eq!(m.get("regex").unwrap().version_str(), "2021.10.23");
         assert_eq!(m.get("foo-bar-baz").unwrap().name.as_str(), "Foo.Bar_baz");
-        assert_eq!(m.get("RUAMEL_yaml").unwrap().version, "");
+        assert_eq!(m.get("RUAMEL_yaml").unwrap().version, None);
         assert!(m.get("not a name").is_none());
         m.write(&path).unwrap();
         assert_eq!(fs_err::read_to_string(&path).unwrap(), text);
@@ -488,6 +542,27 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_version_makes_the_manifest_corrupt_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        fs_err::write(
+            &path,
+            br#"{"generated_at":"x","python":"3.11","platform_tag":"manylinux_2_17_s390x",
+                "entries":[{"name":"six","version":"1.0 final","status":"reused"}]}"#,
+        )
+        .unwrap();
+        let err = Manifest::load(&path).unwrap_err();
+        assert!(matches!(err, ManifestError::Parse { .. }), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("corrupt"), "{message}");
+        assert!(
+            message.contains("`1.0 final` is not a version"),
+            "{message}"
+        );
+        assert!(message.contains(&path.display().to_string()), "{message}");
+    }
+
+    #[test]
     fn upsert_replaces_by_normalized_name_and_keeps_order() {
         let mut m = Manifest::new("3.11", "manylinux_2_17_s390x");
         m.upsert(entry("zstandard", "0.23.0", Status::Built));
@@ -503,7 +578,7 @@ mod tests {
         let got: Vec<_> = m
             .entries
             .iter()
-            .map(|e| (e.name.as_str(), e.version.as_str(), e.status))
+            .map(|e| (e.name.as_str(), e.version_str(), e.status))
             .collect();
         assert_eq!(
             got,
@@ -514,9 +589,12 @@ mod tests {
                 ("zstandard", "0.23.0", Status::Built),
             ]
         );
-        assert_eq!(m.get("PYYAML").unwrap().version, "6.0.2");
+        assert_eq!(m.get("PYYAML").unwrap().version_str(), "6.0.2");
         assert!(m.get("numpy").is_none());
-        assert_eq!(m.remove("Charset.Normalizer").unwrap().version, "3.4.0");
+        assert_eq!(
+            m.remove("Charset.Normalizer").unwrap().version_str(),
+            "3.4.0"
+        );
         assert_eq!(m.entries.len(), 3);
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use refinery_pep::ProjectName;
+use refinery_pep::{ProjectName, ProjectVersion};
 
 use crate::history::{Attempt, Event, History, HistoryError};
 use crate::manifest::ManifestEntry;
@@ -45,7 +45,7 @@ pub struct PlanRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackageRecord<'a> {
     pub entry: &'a ManifestEntry,
-    /// Target CPython version (`3.11`) and platform tag.
+    /// Target `CPython` version (`3.11`) and platform tag.
     pub python: &'a str,
     pub platform_tag: &'a str,
     pub plan_id: &'a str,
@@ -63,20 +63,43 @@ pub struct PackageRecord<'a> {
 /// wins.
 pub trait Recorder: Send + Sync {
     /// An event (history table `events`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::History`] when the history cannot store it.
     fn event(&self, event: &Event) -> Result<(), RecordError>;
     /// One finished build attempt (history table `attempts`).
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::History`] when the history cannot store it.
     fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError>;
     /// The build of `package` `version` started writing its log lines to `path`. The log
     /// belongs to the package's [`Recorder::package`] report of the same name (compared
-    /// normalized) and version.
-    fn log_file(&self, _package: &ProjectName, _version: &str, _path: &Path) {}
+    /// normalized) and version (compared as PEP 440 versions).
+    fn log_file(&self, _package: &ProjectName, _version: Option<&ProjectVersion>, _path: &Path) {}
     /// The plan the run carries out.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::PlanFile`] when the plan file cannot be written,
+    /// [`RecordError::Queue`] when the store cannot save the plan's row.
     fn plan(&self, plan: &PlanRecord) -> Result<(), RecordError>;
     /// A package reached its final status.
+    ///
+    /// # Errors
+    ///
+    /// Whatever the implementation's store answers ([`RecordError::Queue`],
+    /// [`RecordError::History`]); the default records nothing and never fails.
     fn package(&self, _package: &PackageRecord<'_>) -> Result<(), RecordError> {
         Ok(())
     }
     /// The run is over: write whatever was held back.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::Queue`] when the store refuses a held-back job or its log; the
+    /// default holds nothing back and never fails.
     fn finish_run(&self) -> Result<(), RecordError> {
         Ok(())
     }
@@ -100,6 +123,11 @@ impl Recorder for NoRecorder {
 /// Writes the plan file `<plans_dir>/<id>.json` (and `latest.json` with `latest`)
 /// atomically, then the plan's row in the store if there is one: the one way plans are
 /// persisted.
+///
+/// # Errors
+///
+/// [`RecordError::PlanFile`] naming the file that cannot be written,
+/// [`RecordError::Queue`] when the store cannot save the plan's row.
 pub fn store_plan(
     queue: Option<&dyn QueueStore>,
     plans_dir: &Path,
@@ -121,6 +149,7 @@ pub fn store_plan(
 }
 
 /// The folder of plan files under a cache folder.
+#[must_use]
 pub fn plans_dir(cache: &Path) -> PathBuf {
     cache.join("plans").join("v1")
 }
@@ -129,8 +158,8 @@ pub fn plans_dir(cache: &Path) -> PathBuf {
 /// (normalized) and version.
 #[derive(Default)]
 struct Held {
-    jobs: BTreeMap<(ProjectName, String), FinishedJob>,
-    logs: BTreeMap<(ProjectName, String), Vec<PathBuf>>,
+    jobs: BTreeMap<(ProjectName, Option<ProjectVersion>), FinishedJob>,
+    logs: BTreeMap<(ProjectName, Option<ProjectVersion>), Vec<PathBuf>>,
 }
 
 /// The binary's recorder: events and attempts into the history, the plan into the store
@@ -173,11 +202,11 @@ impl Recorder for StoreRecorder {
         Ok(())
     }
 
-    fn log_file(&self, package: &ProjectName, version: &str, path: &Path) {
+    fn log_file(&self, package: &ProjectName, version: Option<&ProjectVersion>, path: &Path) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let logs = held
             .logs
-            .entry((package.clone(), version.to_string()))
+            .entry((package.clone(), version.cloned()))
             .or_default();
         if !logs.iter().any(|p| p == path) {
             logs.push(path.to_path_buf());
@@ -194,7 +223,7 @@ impl Recorder for StoreRecorder {
         let job = FinishedJob {
             spec: JobSpec {
                 package: entry.name.to_string(),
-                version: entry.version.clone(),
+                version: entry.version_str().to_string(),
                 python: package.python.to_string(),
                 platform_tag: package.platform_tag.to_string(),
                 plan_id: Some(package.plan_id.to_string()),
@@ -315,10 +344,18 @@ mod tests {
 
         let log = dir.path().join("six-1.0-attempt1-default.log");
         std::fs::write(&log, "compiling\nok\n").unwrap();
-        recorder.log_file(&"six".parse().unwrap(), "1.0", &log);
-        let mut built = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
+        recorder.log_file(&"six".parse().unwrap(), Some(&"1.0".parse().unwrap()), &log);
+        let mut built = ManifestEntry::new(
+            "six".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Built,
+        );
         built.path = Some("six-1.0-py3-none-any.whl".into());
-        let mut reused = ManifestEntry::new("tiny".parse().unwrap(), "2.0", Status::Reused);
+        let mut reused = ManifestEntry::new(
+            "tiny".parse().unwrap(),
+            Some("2.0".parse().unwrap()),
+            Status::Reused,
+        );
         fn record(entry: &ManifestEntry, started_ms: i64, finished_ms: i64) -> PackageRecord<'_> {
             PackageRecord {
                 entry,
@@ -390,8 +427,16 @@ mod tests {
         let log = dir.path().join("pyyaml-6.0.1-attempt1-default.log");
         std::fs::write(&log, "building\n").unwrap();
         // The plan spells the name normalized, the manifest entry as the project does.
-        recorder.log_file(&"pyyaml".parse().unwrap(), "6.0.1", &log);
-        let entry = ManifestEntry::new("PyYAML".parse().unwrap(), "6.0.1", Status::Failed);
+        recorder.log_file(
+            &"pyyaml".parse().unwrap(),
+            Some(&"6.0.1".parse().unwrap()),
+            &log,
+        );
+        let entry = ManifestEntry::new(
+            "PyYAML".parse().unwrap(),
+            Some("6.0.1".parse().unwrap()),
+            Status::Failed,
+        );
         recorder
             .package(&PackageRecord {
                 entry: &entry,
@@ -428,7 +473,11 @@ mod tests {
         recorder.plan(&plan_record("p2")).unwrap();
         assert!(cache.join("plans/v1/p2.json").is_file());
         assert!(cache.join("plans/v1/latest.json").is_file());
-        let entry = ManifestEntry::new("six".parse().unwrap(), "1.0", Status::Built);
+        let entry = ManifestEntry::new(
+            "six".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            Status::Built,
+        );
         recorder
             .package(&PackageRecord {
                 entry: &entry,

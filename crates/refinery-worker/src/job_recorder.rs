@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use refinery_pep::ProjectName;
+use refinery_pep::{ProjectName, ProjectVersion};
 use refinery_store::{Attempt, Event, History, HistoryError, PlanRecord, RecordError, Recorder};
 
 /// What one job's build recorded.
@@ -72,7 +72,7 @@ impl Recorder for JobRecorder<'_> {
         Ok(())
     }
 
-    fn log_file(&self, _package: &ProjectName, _version: &str, path: &Path) {
+    fn log_file(&self, _package: &ProjectName, _version: Option<&ProjectVersion>, path: &Path) {
         let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
         if !logs.iter().any(|p| p == path) {
             logs.push(path.to_path_buf());
@@ -109,8 +109,8 @@ mod tests {
             })
             .unwrap();
         let log = dir.path().join("six-1.0-attempt1-default.log");
-        recorder.log_file(&"six".parse().unwrap(), "1.0", &log);
-        recorder.log_file(&"six".parse().unwrap(), "1.0", &log);
+        recorder.log_file(&"six".parse().unwrap(), Some(&"1.0".parse().unwrap()), &log);
+        recorder.log_file(&"six".parse().unwrap(), Some(&"1.0".parse().unwrap()), &log);
         assert_eq!(*logs.lock().unwrap(), vec![log]);
         let (events, attempts) = recorder.take_forwarded();
         assert_eq!(events.len(), 1);

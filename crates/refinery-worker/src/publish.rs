@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use refinery_pep::metadata::CoreMetadata;
-use refinery_pep::{PackageName, Version, WheelFilename};
+use refinery_pep::{PackageName, ProjectVersion, WheelFilename};
 use refinery_store::queue::{Job, PublishedFile};
 use refinery_store::{Cas, QueueError, QueueStore};
 
@@ -60,12 +60,14 @@ fn check_metadata_matches(filename: &WheelFilename, core: &CoreMetadata) -> Resu
 
 /// Refuses a wheel that is not `job`'s: another project (compared after PEP 503
 /// normalization) or another version (compared as PEP 440 versions, so `1.0` is `1.0.0`).
+///
+/// # Errors
+///
+/// [`PublishError::NotTheJobs`] naming the file and the job.
 pub fn check_job_wheel(job: &Job, filename: &WheelFilename) -> Result<(), PublishError> {
     let same_name = PackageName::new(job.package.clone()).is_ok_and(|n| n == filename.name);
-    let same_version = job
-        .version
-        .parse::<Version>()
-        .is_ok_and(|v| v == filename.version);
+    let same_version =
+        ProjectVersion::new(job.version.as_str()).is_ok_and(|v| v == filename.version);
     if same_name && same_version {
         return Ok(());
     }
@@ -79,6 +81,12 @@ pub fn check_job_wheel(job: &Job, filename: &WheelFilename) -> Result<(), Publis
 
 /// Publishes the wheel a worker made for `job`: only a wheel of the job's package and
 /// version, whose METADATA agrees (checked by [`publish_wheel_named`]).
+///
+/// # Errors
+///
+/// [`PublishError::Invalid`] when `name` is not a wheel file name,
+/// [`PublishError::NotTheJobs`] for another package or version than the job's, and the
+/// errors of [`publish_wheel_named`].
 pub fn publish_job_wheel(
     store: &dyn QueueStore,
     cas: &Cas,
@@ -97,6 +105,10 @@ fn parse_wheel_name(name: &str) -> Result<WheelFilename, PublishError> {
 }
 
 /// Stores `wheel` and its metadata in `cas` and lists it in the index.
+///
+/// # Errors
+///
+/// The errors of [`publish_wheel_named`], for the file's own name.
 pub fn publish_wheel(
     store: &dyn QueueStore,
     cas: &Cas,
@@ -115,6 +127,14 @@ pub fn publish_wheel(
 /// object of the content-addressed store). The METADATA must name the file name's project
 /// and version; a name already published with other bytes is refused by the store
 /// ([`QueueError::Conflict`]), the same bytes again are fine.
+///
+/// # Errors
+///
+/// [`PublishError::Invalid`] for a name that is not a wheel's or a METADATA that
+/// disagrees with the file name, [`PublishError::Metadata`] when the METADATA cannot be
+/// read (not a zip, hostile, none),
+/// [`PublishError::Storage`] when the store cannot take the file and
+/// [`PublishError::Store`] when the index refuses it (another file of that name).
 pub fn publish_wheel_named(
     store: &dyn QueueStore,
     cas: &Cas,

@@ -87,7 +87,7 @@ impl Reporter for TerminalReporter {
             "{:<22} {} {}{}",
             entry.status.to_string(),
             entry.name,
-            entry.version,
+            entry.version_str(),
             if entry.status.is_success() {
                 String::new()
             } else {

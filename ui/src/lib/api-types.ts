@@ -622,7 +622,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/plain": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -776,7 +778,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/event-stream": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1001,7 +1005,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/event-stream": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1056,7 +1062,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/plain": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1168,7 +1176,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/event-stream": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -1332,7 +1342,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/gzip": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2806,7 +2818,10 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/octet-stream": string;
+                        "text/plain": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2912,7 +2927,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "text/plain": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -2964,7 +2981,11 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/vnd.pypi.simple.v1+html": string;
+                        "application/vnd.pypi.simple.v1+json": string;
+                        "text/html": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {
@@ -3018,7 +3039,11 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/vnd.pypi.simple.v1+html": string;
+                        "application/vnd.pypi.simple.v1+json": string;
+                        "text/html": string;
+                    };
                 };
                 /** @description Client error */
                 "4XX": {

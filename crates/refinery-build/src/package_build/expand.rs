@@ -114,7 +114,8 @@ pub(super) fn expand_dependency(
     };
     context.reporter.message(&format!(
         "{} {}: building its build dependency {requirement} first",
-        parent.name, parent.version
+        parent.name,
+        parent.version_str()
     ));
     let plan = (expander.0)(requirement).map_err(|source| ExpansionError::Plan {
         requirement: requirement.to_string(),
@@ -129,7 +130,7 @@ pub(super) fn expand_dependency(
                 plan.nodes.len()
             ),
         )
-        .with_package(parent.name.as_str(), &parent.version),
+        .with_package(parent.name.as_str(), parent.version_str()),
     );
     for node in &plan.nodes {
         let entry = match node.action {
@@ -157,7 +158,7 @@ pub(super) fn expand_dependency(
         if !ok {
             return Err(ExpansionError::Failed {
                 package: node.name.to_string(),
-                version: node.version.clone(),
+                version: node.version_str().to_string(),
                 detail,
             });
         }
@@ -214,12 +215,12 @@ fn make_layer_runner(
     let log_path = context.logs_dir.join(format!(
         "{}-{}-layer-{}.log",
         node.name,
-        node.version,
+        node.version_str(),
         recipe.key()
     ));
     context
         .recorder
-        .log_file(&node.name, &node.version, &log_path);
+        .log_file(&node.name, node.version.as_ref(), &log_path);
     let layer = store
         .ensure(
             base_root,
@@ -239,7 +240,7 @@ fn make_layer_runner(
     context.reporter.message(&format!(
         "{} {}: {verb} the environment layer {} ({})",
         node.name,
-        node.version,
+        node.version_str(),
         layer.name,
         packages.join(" ")
     ));
@@ -248,7 +249,7 @@ fn make_layer_runner(
             EventKind::SystemRecipe,
             format!("layer {} ({}): {verb}", layer.name, packages.join(" ")),
         )
-        .with_package(node.name.as_str(), &node.version)
+        .with_package(node.name.as_str(), node.version_str())
         .with_data(serde_json::json!({
             "packages": packages,
             "layer": layer.name,

@@ -36,7 +36,8 @@ pub(super) fn publish(
         Ok(member) => entry.metadata.sbom = Some(member),
         Err(e) => context.reporter.message(&format!(
             "warning: {} {}: no SBOM in the wheel: {e}",
-            node.name, node.version
+            node.name,
+            node.version_str()
         )),
     }
     let wheel = distinct_from_index(&built.path, node, context);
@@ -83,7 +84,7 @@ pub(super) fn publish(
                         EventKind::LearnedFix,
                         format!("{} builds with {}", node.name, fix.describe().join("; ")),
                     )
-                    .with_package(node.name.as_str(), &node.version)
+                    .with_package(node.name.as_str(), node.version_str())
                     .with_data(serde_json::to_value(&fix).unwrap_or_default()),
                 );
             }
@@ -111,16 +112,18 @@ fn distinct_from_index(
             context.reporter.message(&format!(
                 "{} {}: the index has another file named {avoided}; the rebuilt wheel is {}",
                 node.name,
-                node.version,
+                node.version_str(),
                 file_name(&path)
             ));
             path
         }
         Ok(None) => wheel.to_path_buf(),
         Err(e) => {
-            context
-                .reporter
-                .message(&format!("warning: {} {}: {e}", node.name, node.version));
+            context.reporter.message(&format!(
+                "warning: {} {}: {e}",
+                node.name,
+                node.version_str()
+            ));
             wheel.to_path_buf()
         }
     }

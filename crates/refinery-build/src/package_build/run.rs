@@ -36,14 +36,15 @@ pub(super) fn run_attempt(
     let settings = context.settings;
     let log_path = context.logs_dir.join(format!(
         "{}-{}-attempt{number}-{variant}.log",
-        node.name, node.version
+        node.name,
+        node.version_str()
     ));
     entry.metadata.attempt = Some(number);
     entry.metadata.variant = Some(variant.to_string());
     entry.metadata.log_path = Some(log_path.to_string_lossy().into_owned());
     context
         .recorder
-        .log_file(&node.name, &node.version, &log_path);
+        .log_file(&node.name, node.version.as_ref(), &log_path);
     let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| AttemptFailure {
         stage: crate::builder::Stage::Build,
         message: format!("cannot create the log {}: {e}", log_path.display()),
@@ -84,7 +85,7 @@ pub(super) fn run_attempt(
     };
     let request = AttemptRequest {
         name: node.name.as_str(),
-        version: &node.version,
+        version: node.version.as_ref(),
         sdist,
         attempt: number,
         variant: base_variant,
@@ -162,7 +163,7 @@ pub(super) fn run_attempt(
     entry.detail = detail.clone();
     context.record_attempt(&Attempt {
         package: node.name.to_string(),
-        version: node.version.clone(),
+        version: node.version_str().to_string(),
         python_tag: settings.target.cpython_tag(),
         platform: settings.target.platform_tag().to_string(),
         variant: variant.without_hints(),
@@ -209,7 +210,8 @@ pub(super) fn choose_frontend(
         if mode != FrontendMode::Emulated {
             context.reporter.message(&format!(
                 "{} {}: emulated build frontend: {why}",
-                node.name, node.version
+                node.name,
+                node.version_str()
             ));
         }
     }
@@ -244,12 +246,12 @@ fn native_frontend_outcome(
         NativeOutcome::FellBack(why) => {
             let message = format!(
                 "{} {}: the native build frontend failed ({why}); built with the emulated one, and later runs go straight to it",
-                node.name, node.version
+                node.name, node.version_str()
             );
             context.reporter.message(&message);
             context.record_event(
                 Event::new(EventKind::NativeFrontendFailed, why.clone())
-                    .with_package(node.name.as_str(), &node.version)
+                    .with_package(node.name.as_str(), node.version_str())
                     .with_data(serde_json::json!({ "reason": why })),
             );
             *frontend = FrontendChoice::Emulated {

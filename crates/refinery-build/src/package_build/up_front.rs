@@ -35,7 +35,7 @@ pub(super) fn apply_up_front_hints(
             context.reporter.message(&format!(
                 "{} {}: the catalog's up-front entries ({}) add: {}",
                 node.name,
-                node.version,
+                node.version_str(),
                 ids.join(", "),
                 actions.join("; ")
             ));
@@ -45,14 +45,14 @@ pub(super) fn apply_up_front_hints(
             let message = format!(
                 "{} {}: the catalog's up-front entries ({}) suggest {} (allow system recipes to apply them); building without",
                 node.name,
-                node.version,
+                node.version_str(),
                 ids.join(", "),
                 packages.join(" ")
             );
             context.reporter.message(&message);
             context.record_event(
                 Event::new(EventKind::Hint, message)
-                    .with_package(node.name.as_str(), &node.version),
+                    .with_package(node.name.as_str(), node.version_str()),
             );
         }
         HintOutcome::Nothing => {}

@@ -20,7 +20,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
-use refinery_pep::{Version, VersionSpecifiers};
+use refinery_pep::{ProjectVersion, VersionSpecifiers};
 use serde::Deserialize;
 
 /// The catalog shipped with the refinery (`verify/catalog.toml`).
@@ -65,13 +65,14 @@ pub struct SmokeTest {
 }
 
 impl SmokeTest {
-    /// Whether this entry applies to `version` of its package. A version that does not
-    /// parse only matches entries without a range.
-    pub fn applies_to(&self, version: &str) -> bool {
-        match (&self.versions, Version::from_str(version)) {
+    /// Whether this entry applies to `version` of its package. No version only matches
+    /// entries without a range.
+    #[must_use]
+    pub fn applies_to(&self, version: Option<&ProjectVersion>) -> bool {
+        match (&self.versions, version) {
             (None, _) => true,
-            (Some(range), Ok(v)) => range.contains(&v),
-            (Some(_), Err(_)) => false,
+            (Some(range), Some(v)) => range.contains(v.version()),
+            (Some(_), None) => false,
         }
     }
 }
@@ -113,6 +114,11 @@ pub struct SmokeCatalog {
 
 impl SmokeCatalog {
     /// The built-in catalog.
+    ///
+    /// # Panics
+    ///
+    /// When the built-in `verify/catalog.toml` does not parse (a unit test checks it does).
+    #[must_use]
     pub fn builtin() -> SmokeCatalog {
         SmokeCatalog::parse(DEFAULT_CATALOG, "the built-in verify/catalog.toml")
             .expect("the built-in smoke-test catalog is valid")
@@ -120,6 +126,12 @@ impl SmokeCatalog {
 
     /// Parse a catalog. Errors name `origin` and the entry (its `id`, else its position)
     /// and say what is wrong with it.
+    ///
+    /// # Errors
+    ///
+    /// [`SmokeCatalogError::Toml`] when `text` is not TOML, [`SmokeCatalogError::Shape`]
+    /// when it has no `[[smoke]]` array of tables, [`SmokeCatalogError::Entry`] for an
+    /// entry with a missing or invalid field.
     pub fn parse(text: &str, origin: &str) -> Result<SmokeCatalog, SmokeCatalogError> {
         let table: toml::Table =
             toml::from_str(text).map_err(|source| SmokeCatalogError::Toml {
@@ -169,6 +181,11 @@ impl SmokeCatalog {
     }
 
     /// Add (or replace, by id) the entries of another catalog file.
+    ///
+    /// # Errors
+    ///
+    /// [`SmokeCatalogError::Read`] naming the file when it cannot be read, and the errors
+    /// of [`SmokeCatalog::parse`] naming it as the origin.
     pub fn extend_from_file(&mut self, path: &Path) -> Result<(), SmokeCatalogError> {
         let text = fs_err::read_to_string(path).map_err(|source| SmokeCatalogError::Read {
             path: path.to_path_buf(),
@@ -182,12 +199,15 @@ impl SmokeCatalog {
         Ok(())
     }
 
+    /// Every entry, in catalog order.
+    #[must_use]
     pub fn entries(&self) -> &[SmokeTest] {
         &self.entries
     }
 
     /// The entries for `package` (any spelling) at `version`, in catalog order.
-    pub fn select(&self, package: &str, version: &str) -> Vec<&SmokeTest> {
+    #[must_use]
+    pub fn select(&self, package: &str, version: Option<&ProjectVersion>) -> Vec<&SmokeTest> {
         let key = refinery_index::normalize_name(package);
         self.entries
             .iter()
@@ -287,7 +307,7 @@ snippet = "pass"
         .unwrap();
         let ids = |v: &str| -> Vec<String> {
             catalog
-                .select("pydantic.core", v)
+                .select("pydantic.core", v.parse().ok().as_ref())
                 .iter()
                 .map(|e| e.id.clone())
                 .collect()
@@ -295,7 +315,9 @@ snippet = "pass"
         assert_eq!(ids("2.27.1"), ["new", "any"]);
         assert_eq!(ids("2.9.0"), ["any"]);
         assert_eq!(ids("not-a-version"), ["any"]);
-        assert!(catalog.select("orjson", "3.10.9").is_empty());
+        assert!(catalog
+            .select("orjson", Some(&"3.10.9".parse().unwrap()))
+            .is_empty());
     }
 
     #[test]
@@ -359,7 +381,7 @@ snippet = "pass"
         let before = catalog.entries().len();
         catalog.extend_from_file(&path).unwrap();
         assert_eq!(catalog.entries().len(), before + 1);
-        let orjson = catalog.select("orjson", "3.10.10");
+        let orjson = catalog.select("orjson", Some(&"3.10.10".parse().unwrap()));
         assert_eq!(orjson.len(), 1);
         assert_eq!(orjson[0].timeout_secs, Some(5));
         let missing = catalog

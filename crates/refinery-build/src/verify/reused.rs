@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use refinery_index::{redact_url, IndexClient};
-use refinery_pep::Version;
+use refinery_pep::ProjectVersion;
 use refinery_plan::{Plan, SourceKind};
 use refinery_store::{
     sha256_file, BrokenVersion, Event, EventKind, Manifest, ManifestEntry, Recorder, Status,
@@ -156,7 +156,7 @@ impl Checker<'_> {
         let Some(env) = self.environment() else {
             return Checked::NoEnvironment;
         };
-        reporter.started(entry.name.as_str(), &entry.version, "verify");
+        reporter.started(entry.name.as_str(), entry.version_str(), "verify");
         verify_one(entry, &wheel, env, settings, dirs, None);
         Checked::Done
     }
@@ -173,7 +173,7 @@ impl Checker<'_> {
         let Some(env) = self.environment() else {
             return Checked::NoEnvironment;
         };
-        reporter.started(entry.name.as_str(), &entry.version, "verify");
+        reporter.started(entry.name.as_str(), entry.version_str(), "verify");
         verify_one(entry, &wheel, env, settings, dirs, sdist);
         if entry.status == Status::Cached {
             if let Some(verification) = &entry.metadata.verification {
@@ -233,15 +233,12 @@ fn fall_back(
     recorder: &dyn Recorder,
 ) -> Option<ManifestEntry> {
     let settings = checker.settings;
-    let after = match broken.version.parse::<Version>() {
-        Ok(version) => version,
-        Err(e) => {
-            broken.detail = format!(
-                "{}; --fallback-latest: the version {:?} does not parse ({e})",
-                broken.detail, broken.version
-            );
-            return None;
-        }
+    let Some(after) = broken.version.as_ref().map(|v| v.version().clone()) else {
+        broken.detail = format!(
+            "{}; --fallback-latest: the entry has no version to move past",
+            broken.detail
+        );
+        return None;
     };
     let files = match client.project_files(broken.name.as_str()) {
         Ok(files) => files,
@@ -263,8 +260,11 @@ fn fall_back(
     let mut passed_over = vec![passed_over_record(broken)];
     let mut tried = Vec::new();
     for (version, file) in newer {
-        let mut candidate =
-            ManifestEntry::new(broken.name.clone(), version.to_string(), Status::Reused);
+        let mut candidate = ManifestEntry::new(
+            broken.name.clone(),
+            Some(ProjectVersion::from(&version)),
+            Status::Reused,
+        );
         candidate.metadata.python = Some(settings.target.python_str());
         candidate.metadata.platform_tag = Some(settings.target.platform_tag().to_string());
         candidate.metadata.source = Some(redact_url(&file.url));
@@ -295,7 +295,9 @@ fn fall_back(
         }
         candidate.detail = format!(
             "--fallback-latest: {} {} is broken on s390x; the index has {} for the target",
-            broken.name, broken.version, file.filename
+            broken.name,
+            broken.version_str(),
+            file.filename
         );
         if let Checked::NoEnvironment = checker.check(&mut candidate) {
             return None;
@@ -341,7 +343,7 @@ fn passed_over_record(entry: &ManifestEntry) -> BrokenVersion {
         .unwrap_or_default()
         .to_string();
     BrokenVersion {
-        version: entry.version.clone(),
+        version: entry.version_str().to_string(),
         file,
         detail: entry.detail.clone(),
         verification: entry.metadata.verification.clone(),
@@ -366,13 +368,13 @@ fn verify_one(
     let work = WorkDir(dirs.builds.join(format!(
         "verify-{}-{}-{}",
         entry.name,
-        entry.version,
+        entry.version_str(),
         std::process::id()
     )));
     let _ = std::fs::remove_dir_all(&work.0);
     let log_path = dirs
         .logs
-        .join(format!("{}-{}-verify.log", entry.name, entry.version));
+        .join(format!("{}-{}-verify.log", entry.name, entry.version_str()));
     let prepared = ["home", "tmp"]
         .iter()
         .try_for_each(|sub| std::fs::create_dir_all(work.0.join(sub)))
@@ -424,7 +426,7 @@ fn verify_one(
     };
     let under_test = WheelUnderTest {
         name: entry.name.as_str(),
-        version: &entry.version,
+        version: entry.version.as_ref(),
         host_path: wheel,
         guest_path: format!("{output_guest}/{file}"),
         find_links: vec![output_guest],
@@ -492,7 +494,7 @@ fn record(
         EventKind::Verified
     };
     let event = Event::new(kind, entry.detail.clone())
-        .with_package(entry.name.as_str(), &entry.version)
+        .with_package(entry.name.as_str(), entry.version_str())
         .with_data(serde_json::json!({
             "status": entry.status,
             "sha256": entry.sha256,

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use refinery_pep::ProjectVersion;
 use refinery_store::verification::EVIDENCE_LINES;
 use refinery_store::{CheckOutcome, CheckResult, Verification};
 
@@ -45,7 +46,8 @@ pub struct Sandbox<'a> {
 /// The wheel to verify.
 pub struct WheelUnderTest<'a> {
     pub name: &'a str,
-    pub version: &'a str,
+    /// `None` for an entry without a version (it then only gets version-less smoke tests).
+    pub version: Option<&'a ProjectVersion>,
     /// The wheel file on the host (its RECORD names the extension modules).
     pub host_path: &'a Path,
     /// The wheel as the environment sees it.
@@ -161,7 +163,8 @@ pub fn verify_wheel(
             "smoke",
             format!(
                 "the smoke-test catalog has nothing for {} {}",
-                wheel.name, wheel.version
+                wheel.name,
+                refinery_pep::project_version::spelling_or_empty(wheel.version)
             ),
         ));
     }
@@ -200,7 +203,8 @@ fn sdist_suite(
             "tests",
             format!(
                 "the smoke-test catalog knows no self-test for {} {} and {why}",
-                wheel.name, wheel.version
+                wheel.name,
+                refinery_pep::project_version::spelling_or_empty(wheel.version)
             ),
         )]
     };

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use refinery_index::{IndexClient, IndexConfig};
-use refinery_pep::{PackageName, ProjectName, Target};
+use refinery_pep::{PackageName, ProjectName, ProjectVersion, Target};
 
 use crate::listings::{fetch_listings, Listings};
 use crate::resolve::{resolve, ResolveError, ResolveRequest, ResolvedPin};
@@ -100,7 +100,7 @@ impl Resolver<'_> {
         let (good, bad) = self.partition(request, &all, joint)?;
         for (requirement, reason) in bad {
             if let Some(name) = requirement_project(&requirement) {
-                missing.insert(name.to_string(), missing_node(&name, "", reason, true));
+                missing.insert(name.to_string(), missing_node(&name, None, reason, true));
             }
         }
         request.requirements = good;
@@ -118,7 +118,7 @@ impl Resolver<'_> {
                         continue;
                     };
                     let reason = self.conflict_reason(&requirement, message);
-                    missing.insert(name.to_string(), missing_node(&name, "", reason, true));
+                    missing.insert(name.to_string(), missing_node(&name, None, reason, true));
                 }
                 Ok(Vec::new())
             }
@@ -287,22 +287,21 @@ pub(super) fn requirement_name(requirement: &str) -> String {
         .map_or_else(|_| requirement.to_string(), |r| r.name.to_string())
 }
 
-/// A node without a usable file. `version` is empty when nothing was resolved; the id is
+/// A node without a usable file. `version` is `None` when nothing was resolved; the id is
 /// then the bare name.
 pub(super) fn missing_node(
     name: &ProjectName,
-    version: &str,
+    version: Option<ProjectVersion>,
     reason: String,
     direct: bool,
 ) -> PlanNode {
     PlanNode {
-        id: if version.is_empty() {
-            name.to_string()
-        } else {
-            format!("{name}=={version}")
+        id: match &version {
+            None => name.to_string(),
+            Some(version) => format!("{name}=={version}"),
         },
         name: name.clone(),
-        version: version.to_string(),
+        version,
         action: Action::Missing,
         reason,
         source: None,
@@ -359,7 +358,7 @@ pub(super) fn resolve_first(
                     name.to_string(),
                     missing_node(
                         &name,
-                        "",
+                        None,
                         format!(
                             "`{requirement}`: the index {index_name} cannot list {name}: {err}"
                         ),

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use refinery_index::{IndexClient, IndexError};
+use refinery_pep::project_version::spelling_or_empty;
 use refinery_pep::PackageName;
 
 use crate::build_requires::{read_build_requires, BuildRequiresError};
@@ -213,7 +214,8 @@ pub(super) fn check_hashes(
             Err(reason) if reason.is_hash_mismatch() => {
                 problems.push(format!(
                     "{} {}: the download is not the file the index announced ({reason})",
-                    node.name, node.version
+                    node.name,
+                    node.version_str()
                 ));
                 continue;
             }
@@ -243,14 +245,14 @@ pub(super) fn check_hashes(
                 "{} ({} {} from {from}) has {}, but {} allows only {}",
                 source.filename,
                 node.name,
-                node.version,
+                spelling_or_empty(node.version.as_ref()),
                 got.join(" / "),
                 describe_origin(name.as_ref()),
                 expected.by_name[name.as_ref()].hashes.join(", ")
             )),
             Ok(FileCheck::NoHash { sha256 }) => problems.push(format!(
                 "{} {} ({}) has no --hash, which --require-hashes needs for every package, dependencies included; add `{}=={} --hash=sha256:{sha256}` if {from} is the file you want",
-                node.name, node.version, source.filename, node.name, node.version
+                node.name, spelling_or_empty(node.version.as_ref()), source.filename, node.name, spelling_or_empty(node.version.as_ref())
             )),
             Err(e) => problems.push(format!("cannot read {}: {e}", path.display())),
         }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use refinery_index::{redact_url, DistFile, IndexClient};
 use refinery_pep::{
-    Compatibility, FormatControl, PackageName, ProjectName, SdistFilename, Target, Version,
-    VersionSpecifiers, WheelFilename,
+    Compatibility, FormatControl, PackageName, ProjectName, ProjectVersion, SdistFilename, Target,
+    Version, VersionSpecifiers, WheelFilename,
 };
 
 use crate::listings::Listings;
@@ -29,7 +29,7 @@ pub(super) fn select_source(
     let allowed = format_control.allowed(&pin.name);
     let mut node = missing_node(
         &ProjectName::from(&pin.name),
-        &pin.version.to_string(),
+        Some(ProjectVersion::from(&pin.version)),
         String::new(),
         pin.via.contains("-r"),
     );
@@ -324,7 +324,7 @@ impl Selector<'_> {
                 } else {
                     let mut node = missing_node(
                         &ProjectName::from(&pin.name),
-                        &pin.version.to_string(),
+                        Some(ProjectVersion::from(&pin.version)),
                         format!(
                             "left out: the dependency bound MAX_DEPS={max_deps} was reached; raise MAX_DEPS"
                         ),
@@ -355,10 +355,11 @@ pub(super) fn fallback_moves(
             continue;
         };
         if let Some(newer) = newest_usable(package, files, target, allow_prereleases) {
-            if newer.to_string() != node.version {
+            if node.version.as_ref().is_none_or(|v| *v != newer) {
                 notes.push(format!(
                     "{} {} has no sdist and no wheel for {target}: --fallback-latest moves it to {newer}",
-                    node.name, node.version
+                    node.name,
+                    node.version_str()
                 ));
                 moved.push((node.name.to_string(), format!("{}=={newer}", node.name)));
             }

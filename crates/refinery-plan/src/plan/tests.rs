@@ -10,7 +10,12 @@ use super::sdists::SourceError;
 
 #[test]
 fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
-    let mut node = missing_node(&"tinypkg".parse().unwrap(), "1.0", String::new(), true);
+    let mut node = missing_node(
+        &"tinypkg".parse().unwrap(),
+        Some("1.0".parse().unwrap()),
+        String::new(),
+        true,
+    );
     node.action = Action::Reuse;
     node.source = Some(Source {
         kind: SourceKind::IndexWheel,
@@ -46,7 +51,12 @@ fn a_download_with_other_bytes_than_announced_is_a_hash_failure_in_hash_mode() {
     );
     // A file that cannot be fetched at all stays a missing package.
     let mut nodes = vec![{
-        let mut n = missing_node(&"tinypkg".parse().unwrap(), "1.0", String::new(), true);
+        let mut n = missing_node(
+            &"tinypkg".parse().unwrap(),
+            Some("1.0".parse().unwrap()),
+            String::new(),
+            true,
+        );
         n.action = Action::Reuse;
         n.source = nodes[0].source.clone();
         n
@@ -223,11 +233,17 @@ fn override_pins_are_versions_or_specifiers() {
 #[test]
 fn missing_nodes_without_a_version_are_named_by_the_package() {
     assert_eq!(
-        missing_node(&"a".parse().unwrap(), "", String::new(), true).id,
+        missing_node(&"a".parse().unwrap(), None, String::new(), true).id,
         "a"
     );
     assert_eq!(
-        missing_node(&"a".parse().unwrap(), "1", String::new(), true).id,
+        missing_node(
+            &"a".parse().unwrap(),
+            Some("1".parse().unwrap()),
+            String::new(),
+            true
+        )
+        .id,
         "a==1"
     );
 }

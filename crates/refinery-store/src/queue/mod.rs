@@ -523,21 +523,61 @@ pub trait QueueStore: Send + Sync {
     /// Where the database is (no credentials).
     fn location(&self) -> String;
     /// A cheap round trip to the database.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn ping(&self) -> Result<(), QueueError>;
 
     // Jobs.
     /// Adds a job; an identical job (same package, version, python and platform) that is
     /// still waiting or running is returned instead (`false`). The database holds at most
     /// one such job (a unique index), so concurrent enqueues of one package make one job.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Invalid`] without a package name or a version, or for a status a new
+    /// job cannot start in; [`QueueError::Conflict`] when twins kept being enqueued and
+    /// finished by others during the call (try again); [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError>;
     /// Adds a job that already ran elsewhere (attempt 1, no lease), with its times and
     /// result; [`QueueError::Invalid`] unless its status is final.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Invalid`] unless the job's status is final, and
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn record_finished(&self, job: &FinishedJob) -> Result<Job, QueueError>;
+    /// One job.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no job has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn job(&self, id: i64) -> Result<Job, QueueError>;
+    /// The jobs `filter` selects.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, QueueError>;
     /// The newest job of a package version.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn latest_job(&self, package: &str, version: &str) -> Result<Option<Job>, QueueError>;
     /// Claims the next job (highest priority, oldest first) for `worker`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn claim(&self, worker: &str, lease: Duration) -> Result<Option<Job>, QueueError> {
         self.claim_as(worker, "", lease)
     }
@@ -545,6 +585,11 @@ pub trait QueueStore: Send + Sync {
     /// kept as it was when empty) was seen, with the job it got or none: one commit, where
     /// a separate [`QueueStore::worker_seen`] would cost a second (the bound of a busy
     /// PostgreSQL queue is the disk's commit rate).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn claim_as(
         &self,
         worker: &str,
@@ -552,8 +597,20 @@ pub trait QueueStore: Send + Sync {
         lease: Duration,
     ) -> Result<Option<Job>, QueueError>;
     /// `leased` → `building` (fenced).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::LeaseLost`] when `attempt` no longer holds the job's lease,
+    /// [`QueueError::NotFound`] when there is no such job; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn start(&self, id: i64, attempt: i64) -> Result<(), QueueError>;
     /// Extends the lease (fenced); the reply says whether to cancel.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::LeaseLost`] when `attempt` no longer holds the job's lease,
+    /// [`QueueError::NotFound`] when there is no such job; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn heartbeat(
         &self,
         id: i64,
@@ -561,34 +618,118 @@ pub trait QueueStore: Send + Sync {
         lease: Duration,
     ) -> Result<HeartbeatReply, QueueError>;
     /// Finishes the job (fenced).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::LeaseLost`] when `attempt` no longer holds the job's lease,
+    /// [`QueueError::NotFound`] when there is no such job; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn complete(&self, id: i64, attempt: i64, outcome: &Outcome) -> Result<Job, QueueError>;
     /// Takes back expired leases: re-queue up to `max_restarts`, then fail.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError>;
     /// Puts finished, unsuccessful jobs (these ids, or all failed ones) back in the queue.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn retry(&self, ids: &[i64]) -> Result<u64, QueueError>;
     /// Deletes jobs that are not running (these ids, or all with these statuses).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn clear(&self, ids: &[i64], statuses: &[JobStatus]) -> Result<u64, QueueError>;
     /// Cancels a waiting job, or asks the worker of a running one to stop.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no job has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn cancel(&self, id: i64) -> Result<Job, QueueError>;
+    /// Queue depth, counts by status, workers.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn stats(&self) -> Result<QueueStats, QueueError>;
 
     // Logs.
     /// Appends a chunk to the job's log (fenced); `None` once the log reached its cap.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::LeaseLost`] when `attempt` no longer holds the job's lease,
+    /// [`QueueError::NotFound`] when there is no such job; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn append_log(&self, id: i64, attempt: i64, data: &str) -> Result<Option<i64>, QueueError>;
     /// Appends a line from the control plane itself (not fenced).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no job has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn append_system_log(&self, id: i64, line: &str) -> Result<(), QueueError>;
     /// Chunks with `seq > after`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn log_chunks(&self, id: i64, after: i64, limit: usize) -> Result<Vec<LogChunk>, QueueError>;
 
     // Workers.
+    /// Records that worker `id` (on `host`) was seen, holding `job` or none.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn worker_seen(&self, id: &str, host: &str, job: Option<i64>) -> Result<(), QueueError>;
+    /// Every worker seen, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn workers(&self) -> Result<Vec<WorkerInfo>, QueueError>;
 
     // Inputs.
+    /// Stores a pending input.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn create_input(&self, input: &NewInput) -> Result<PendingInput, QueueError>;
+    /// One input.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no input has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn input(&self, id: i64) -> Result<PendingInput, QueueError>;
+    /// Inputs, newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn inputs(&self, limit: usize, offset: usize) -> Result<Vec<PendingInput>, QueueError>;
     /// Moves an input to `to` if its status is one of `from` (else [`QueueError::Conflict`]).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no input has this id, [`QueueError::Conflict`] when
+    /// its status is not one of `from`; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn transition_input(
         &self,
         id: i64,
@@ -599,31 +740,99 @@ pub trait QueueStore: Send + Sync {
     ) -> Result<PendingInput, QueueError>;
     /// Moves every input left `planning` (by a server that stopped mid-plan) back to
     /// `pending` with `note` as its error text, oldest first, so it can be planned again.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn recover_planning_inputs(&self, note: &str) -> Result<Vec<PendingInput>, QueueError>;
 
     // Plans.
+    /// Stores a plan (replacing one with the same id).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn save_plan(&self, plan: &StoredPlan) -> Result<(), QueueError>;
+    /// One plan, with its body.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no plan has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn plan(&self, id: &str) -> Result<StoredPlan, QueueError>;
     /// Newest first, without bodies.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn plans(&self, limit: usize, offset: usize) -> Result<Vec<StoredPlan>, QueueError>;
 
     // Settings.
+    /// `AUTO_PLAN` and `AUTO_BUILD`.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn settings(&self) -> Result<Settings, QueueError>;
+    /// Changes the settings.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn put_settings(&self, settings: &Settings) -> Result<(), QueueError>;
 
     // The index.
     /// Lists a file. A name already listed with the same sha256 is left as it is; with
     /// another sha256 it is refused ([`QueueError::Conflict`]): a published file never
     /// changes.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Conflict`] when the name is listed with another sha256;
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError>;
+    /// Every listed file.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn published(&self) -> Result<Vec<PublishedFile>, QueueError>;
     /// Changes whenever a file is published (cheap; for caches).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn published_generation(&self) -> Result<(i64, i64), QueueError>;
 
     // Hints.
+    /// Adds a hint.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails (the pattern is checked by the caller).
     fn add_hint(&self, pattern: &str, packages: &[String], note: &str) -> Result<Hint, QueueError>;
+    /// The hints added through the API.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
     fn hints(&self) -> Result<Vec<Hint>, QueueError>;
     /// Replace an added hint's pattern, packages and note (its id and age stay).
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no hint has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn update_hint(
         &self,
         id: i64,
@@ -631,13 +840,26 @@ pub trait QueueStore: Send + Sync {
         packages: &[String],
         note: &str,
     ) -> Result<Hint, QueueError>;
+    /// Deletes an added hint.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::NotFound`] when no hint has this id; [`QueueError::Unavailable`] or
+    /// [`QueueError::Database`] when the database cannot be reached or fails.
     fn delete_hint(&self, id: i64) -> Result<(), QueueError>;
 }
 
 /// Opens the queue store named by `url`:
-/// * empty: SQLite at `<cache>/queue.db`;
-/// * `sqlite:PATH` or `sqlite://PATH`: SQLite at PATH;
-/// * `postgres://…` or `postgresql://…`: PostgreSQL.
+/// * empty: `SQLite` at `<cache>/queue.db`;
+/// * `sqlite:PATH` or `sqlite://PATH`: `SQLite` at `PATH`;
+/// * `postgres://…` or `postgresql://…`: `PostgreSQL`.
+///
+/// # Errors
+///
+/// [`QueueError::Invalid`] for another kind of URL, [`QueueError::Unavailable`] when the
+/// database cannot be reached, [`QueueError::NotOurs`] or [`QueueError::TooNew`] when it
+/// is not a queue database this refinery can use, and [`QueueError::Database`] when its
+/// migrations fail.
 pub fn open_queue(url: Option<&str>, cache: &Path) -> Result<Arc<dyn QueueStore>, QueueError> {
     match url.map(str::trim).filter(|u| !u.is_empty()) {
         None => Ok(Arc::new(SqliteQueue::open_sqlite(&cache.join("queue.db"))?)),

@@ -40,7 +40,7 @@ impl Reporter for StreamReporter {
             "[worker] {} {} {}{}\n",
             entry.status,
             entry.name,
-            entry.version,
+            entry.version_str(),
             if entry.detail.is_empty() {
                 String::new()
             } else {

@@ -184,9 +184,10 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             catalog: Arc::new(catalog.clone()),
             ..VerifySettings::default()
         };
+        let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
         let under_test = WheelUnderTest {
             name: "fastpkg",
-            version: "1.0",
+            version: Some(&version),
             host_path: &wheel,
             guest_path: wheel.to_string_lossy().into_owned(),
             find_links: vec![wheels.to_string_lossy().into_owned()],
@@ -381,9 +382,10 @@ fn verify_with(native: Option<NativeInstall>) -> (Verification, String, PathBuf)
         level: VerifyLevel::Import,
         ..VerifySettings::default()
     };
+    let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
     let under_test = WheelUnderTest {
         name: "fastpkg",
-        version: "1.0",
+        version: Some(&version),
         host_path: &wheel,
         guest_path: wheel.to_string_lossy().into_owned(),
         find_links: vec![wheels.to_string_lossy().into_owned()],
