@@ -30,6 +30,7 @@ pub use redact::redact_url;
 pub mod metadata;
 pub use metadata::{CoreMetadata, MetadataError};
 pub mod project_name;
+mod spelled;
 pub use project_name::{ProjectName, ProjectNameError};
 pub mod project_version;
 pub use project_version::{ProjectVersion, ProjectVersionError};

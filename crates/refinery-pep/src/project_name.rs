@@ -1,13 +1,6 @@
 //! [`ProjectName`]: a project's name as the project spells it (`PyYAML`), compared by its
 //! PEP 503 normalized form (`pyyaml`).
 
-use std::cmp::Ordering;
-use std::fmt;
-use std::hash::{Hash, Hasher};
-use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use crate::PackageName;
 
 /// A valid PEP 508 project name that keeps its original spelling.
@@ -65,80 +58,7 @@ impl ProjectName {
     }
 }
 
-impl From<PackageName> for ProjectName {
-    /// A name whose spelling is its normalized form.
-    fn from(normalized: PackageName) -> Self {
-        ProjectName {
-            spelling: normalized.to_string(),
-            normalized,
-        }
-    }
-}
-
-impl From<&PackageName> for ProjectName {
-    fn from(normalized: &PackageName) -> Self {
-        ProjectName::from(normalized.clone())
-    }
-}
-
-impl PartialEq for ProjectName {
-    fn eq(&self, other: &Self) -> bool {
-        self.normalized == other.normalized
-    }
-}
-
-impl Eq for ProjectName {}
-
-impl PartialEq<PackageName> for ProjectName {
-    fn eq(&self, other: &PackageName) -> bool {
-        &self.normalized == other
-    }
-}
-
-impl Hash for ProjectName {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.normalized.hash(state);
-    }
-}
-
-impl PartialOrd for ProjectName {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ProjectName {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.normalized.cmp(&other.normalized)
-    }
-}
-
-impl fmt::Display for ProjectName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.spelling)
-    }
-}
-
-impl FromStr for ProjectName {
-    type Err = ProjectNameError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProjectName::new(s)
-    }
-}
-
-impl Serialize for ProjectName {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.spelling)
-    }
-}
-
-impl<'de> Deserialize<'de> for ProjectName {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spelling = String::deserialize(deserializer)?;
-        ProjectName::new(spelling).map_err(serde::de::Error::custom)
-    }
-}
+crate::spelled::spelled_newtype!(ProjectName, normalized: PackageName, ProjectNameError);
 
 #[cfg(test)]
 mod tests {

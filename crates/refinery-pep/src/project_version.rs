@@ -1,12 +1,7 @@
 //! [`ProjectVersion`]: a version as the project (or a file name, or METADATA) spells it
 //! (`1.0.0-beta1`), compared as PEP 440 says (`1.0.0b1`).
 
-use std::cmp::Ordering;
-use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::str::FromStr;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Version;
 
@@ -71,80 +66,7 @@ impl ProjectVersion {
     }
 }
 
-impl From<Version> for ProjectVersion {
-    /// A version whose spelling is its PEP 440 normalized form.
-    fn from(parsed: Version) -> Self {
-        ProjectVersion {
-            spelling: parsed.to_string(),
-            parsed,
-        }
-    }
-}
-
-impl From<&Version> for ProjectVersion {
-    fn from(parsed: &Version) -> Self {
-        ProjectVersion::from(parsed.clone())
-    }
-}
-
-impl PartialEq for ProjectVersion {
-    fn eq(&self, other: &Self) -> bool {
-        self.parsed == other.parsed
-    }
-}
-
-impl Eq for ProjectVersion {}
-
-impl PartialEq<Version> for ProjectVersion {
-    fn eq(&self, other: &Version) -> bool {
-        &self.parsed == other
-    }
-}
-
-impl Hash for ProjectVersion {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.parsed.hash(state);
-    }
-}
-
-impl PartialOrd for ProjectVersion {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for ProjectVersion {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.parsed.cmp(&other.parsed)
-    }
-}
-
-impl fmt::Display for ProjectVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.spelling)
-    }
-}
-
-impl FromStr for ProjectVersion {
-    type Err = ProjectVersionError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ProjectVersion::new(s)
-    }
-}
-
-impl Serialize for ProjectVersion {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.spelling)
-    }
-}
-
-impl<'de> Deserialize<'de> for ProjectVersion {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let spelling = String::deserialize(deserializer)?;
-        ProjectVersion::new(spelling).map_err(serde::de::Error::custom)
-    }
-}
+crate::spelled::spelled_newtype!(ProjectVersion, parsed: Version, ProjectVersionError);
 
 /// The spelling of a version that may be absent: `""` for `None`.
 #[must_use]
@@ -271,7 +193,7 @@ mod tests {
         );
     }
 
-    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
     struct Entry {
         #[serde(with = "or_empty")]
         version: Option<ProjectVersion>,
