@@ -3118,28 +3118,15 @@ export interface components {
              */
             lease_secs?: number | null;
         };
-        /** @description A stored build attempt. */
-        AttemptRow: {
-            /** Format: int32 */
-            attempt: number;
-            detail: string;
-            /** Format: double */
-            duration_secs: number;
-            environment: string | null;
-            hints: string[];
+        /**
+         * @description A stored build attempt: its row id and time, then the attempt's own keys, in one
+         *     object.
+         */
+        AttemptRow: components["schemas"]["Attempt"] & {
             /** Format: int64 */
             id: number;
-            log_path: string | null;
-            package: string;
-            platform: string;
-            python_tag: string;
-            run_id: string | null;
-            status: components["schemas"]["AttemptStatus"];
             /** @description RFC 3339 UTC with milliseconds. */
             timestamp: string;
-            variant: components["schemas"]["Variant"];
-            version: string;
-            worker: string | null;
         };
         /**
          * @description How a build attempt ended. Serialized (JSON and database) as its string form:

@@ -6,7 +6,7 @@ use refinery_pep::PackageName;
 
 use super::db::{count, limit_param, real};
 use super::{
-    AttemptRow, AttemptStatus, EventKind, EventRow, FailureSummary, History, HistoryError,
+    Attempt, AttemptRow, AttemptStatus, EventKind, EventRow, FailureSummary, History, HistoryError,
     PackageSummary, SlowSummary, VariantStats,
 };
 use crate::db::{RowExt, Value};
@@ -100,20 +100,22 @@ impl History {
             Ok(AttemptRow {
                 id,
                 timestamp: row.text(1),
-                package: row.text(2),
-                version: row.text(3),
-                python_tag: row.text(4),
-                platform: row.text(5),
-                variant: self.parse_column("attempts", "variant", id, row.text(6))?,
-                attempt: u32::try_from(row.int(7)).unwrap_or(0),
-                status: self.parse_column("attempts", "status", id, row.text(8))?,
-                duration_secs: real(row, 9),
-                log_path: row.opt_text(10),
-                hints: self.decode_json("attempts", "hints", id, &row.text(11))?,
-                worker: row.opt_text(12),
-                run_id: row.opt_text(13),
-                detail: row.text(14),
-                environment: row.opt_text(15),
+                record: Attempt {
+                    package: row.text(2),
+                    version: row.text(3),
+                    python_tag: row.text(4),
+                    platform: row.text(5),
+                    variant: self.parse_column("attempts", "variant", id, row.text(6))?,
+                    attempt: u32::try_from(row.int(7)).unwrap_or(0),
+                    status: self.parse_column("attempts", "status", id, row.text(8))?,
+                    duration_secs: real(row, 9),
+                    log_path: row.opt_text(10),
+                    hints: self.decode_json("attempts", "hints", id, &row.text(11))?,
+                    worker: row.opt_text(12),
+                    run_id: row.opt_text(13),
+                    detail: row.text(14),
+                    environment: row.opt_text(15),
+                },
             })
         })
         .collect()

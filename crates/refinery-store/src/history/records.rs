@@ -97,32 +97,25 @@ pub struct Attempt {
     pub environment: Option<String>,
 }
 
-/// A stored build attempt.
+/// A stored build attempt: its row id and time, then the attempt's own keys, in one
+/// object.
+// Rust code reads the attempt's fields through `Deref`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AttemptRow {
     pub id: i64,
     /// RFC 3339 UTC with milliseconds.
     pub timestamp: String,
-    pub package: String,
-    pub version: String,
-    pub python_tag: String,
-    pub platform: String,
-    pub variant: Variant,
-    pub attempt: u32,
-    pub status: AttemptStatus,
-    pub duration_secs: f64,
-    #[cfg_attr(feature = "schema", schema(required = true))]
-    pub log_path: Option<String>,
-    pub hints: Vec<String>,
-    #[cfg_attr(feature = "schema", schema(required = true))]
-    pub worker: Option<String>,
-    #[cfg_attr(feature = "schema", schema(required = true))]
-    pub run_id: Option<String>,
-    pub detail: String,
-    #[serde(default)]
-    #[cfg_attr(feature = "schema", schema(required = true))]
-    pub environment: Option<String>,
+    #[serde(flatten)]
+    pub record: Attempt,
+}
+
+impl std::ops::Deref for AttemptRow {
+    type Target = Attempt;
+
+    fn deref(&self) -> &Attempt {
+        &self.record
+    }
 }
 
 /// A package's failed attempts: how many, and what the latest one said.
