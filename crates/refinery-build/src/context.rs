@@ -57,7 +57,7 @@ pub struct RunSettings {
     /// What verification does, for built and reused wheels (see [`crate::verify`]).
     pub verify: crate::verify::VerifySettings,
     /// `--fallback-latest`: a reused wheel that verifies broken gives way to the nearest
-    /// newer version whose wheel for the target passes (see [`crate::verify::reused`]).
+    /// newer version whose wheel for the target passes (see [`crate::verify_reused`]).
     pub fallback_latest: bool,
     /// `--build-frontend`: who runs the PEP 517 hooks (see [`crate::native_frontend`]).
     pub build_frontend: crate::native_frontend::FrontendMode,

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::runner::PackageFamily;
+
 /// The catalog shipped with the refinery (`hints/catalog.toml`).
 pub const DEFAULT_CATALOG: &str = include_str!("../../../hints/catalog.toml");
 
@@ -263,13 +265,6 @@ impl Hint {
         }
         Ok(())
     }
-}
-
-/// Which package manager an environment uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PackageFamily {
-    Apt,
-    Dnf,
 }
 
 #[derive(Debug, Deserialize)]

@@ -29,6 +29,7 @@ pub mod sbom;
 pub mod schedule;
 pub mod variants;
 pub mod verify;
+pub mod verify_reused;
 pub mod wheel_inspect;
 pub mod write_error;
 pub mod zig;

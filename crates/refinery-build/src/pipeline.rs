@@ -329,14 +329,14 @@ fn run_plan(
     }
     // Reused wheels with ELF files, and cached ones whose record does not cover the level
     // asked for: checked like built ones, now that the output holds their dependencies.
-    let dirs = crate::verify::reused::ReusedDirs {
+    let dirs = crate::verify_reused::ReusedDirs {
         builds: &attempt_settings.builds_dir,
         logs: &logs_dir,
         sdists: &sdist_dir,
         plan,
         client,
     };
-    crate::verify::reused::verify_reused(
+    crate::verify_reused::verify_reused(
         &mut manifest,
         settings,
         &dirs,

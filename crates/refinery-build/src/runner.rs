@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::hints::PackageFamily;
-
 /// Folders inside the environment that build steps mount.
 pub(crate) const GUEST_BUILD: &str = "/build";
 pub(crate) const GUEST_WHEELS: &str = "/wheels";
@@ -65,6 +63,13 @@ pub struct RunSpec {
 
 /// Where the host's CA bundle appears inside every environment.
 pub const GUEST_CA_BUNDLE: &str = "/etc/refinery/ca-bundle.pem";
+
+/// Which package manager an environment uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageFamily {
+    Apt,
+    Dnf,
+}
 
 /// How a runner turns a [`RunSpec`] into a host process.
 pub trait Runner: Send + Sync {

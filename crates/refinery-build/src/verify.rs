@@ -15,7 +15,7 @@
 //! (an emulated start costs about half a second), each check killed at its own limit and
 //! reported on its own ([`checks`], [`run`]); a hang, a crash (a signal) and a failure
 //! are told apart. Built wheels are verified by the
-//! attempt (see [`crate::builder`]), reused ones with ELF files by [`reused`], and so are
+//! attempt (see [`crate::builder`]), reused ones with ELF files by [`crate::verify_reused`], and so are
 //! wheels taken from the cache whose [`record`] does not cover the level asked for. Builds that
 //! silently dropped their extension are caught by [`purity`]; compiled code tagged pure is
 //! retagged as a platform wheel for repair by [`retag`].
@@ -27,7 +27,6 @@ pub mod native;
 pub mod purity;
 pub mod record;
 pub mod retag;
-pub mod reused;
 pub mod run;
 pub mod sdist_tests;
 

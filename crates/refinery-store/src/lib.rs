@@ -26,6 +26,7 @@ pub mod glossary;
 pub mod history;
 pub mod manifest;
 pub mod queue;
+mod queue_error;
 pub mod recorder;
 pub mod time;
 pub mod verification;

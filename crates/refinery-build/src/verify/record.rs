@@ -3,7 +3,7 @@
 //! so that a later run that takes the wheel from the cache knows which level it passed.
 //! A cached wheel is verified again when the run asks for a stricter level than its
 //! record, or when it has no record (built before records were kept, or the record was
-//! removed); see [`crate::verify::reused`].
+//! removed); see [`crate::verify_reused`].
 
 use std::path::{Path, PathBuf};
 

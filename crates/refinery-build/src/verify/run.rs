@@ -436,7 +436,7 @@ fn install(
                     match joined {
                         Ok(()) => return native_check(native, started, log),
                         Err(e) => log.line(&format!(
-                            "[refinery-verify] cannot copy the installed scripts into the venv ({e}): the environment's Python makes it"
+                            "[refinery-verify] cannot add the install folder to the venv written ahead ({e}): the venv is written again"
                         )),
                     }
                 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, ErrorCode};
 
 use super::{Conn, PgConn, RowExt, Value};
-use crate::queue::QueueError;
+use crate::queue_error::QueueError;
 
 /// The advisory lock every PostgreSQL migration of the refinery runs under ("RFNM").
 pub(crate) const PG_MIGRATION_LOCK: i64 = 0x5246_4E4D;

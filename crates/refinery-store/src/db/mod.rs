@@ -14,7 +14,7 @@ pub use self::postgres::PgBackend;
 pub(crate) use self::postgres::PgConn;
 pub use self::sqlite::SqliteBackend;
 
-use crate::queue::QueueError;
+use crate::queue_error::QueueError;
 
 /// A parameter or a column value.
 #[derive(Debug, Clone, PartialEq)]

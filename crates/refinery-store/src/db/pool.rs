@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Backend, Conn};
-use crate::queue::QueueError;
+use crate::queue_error::QueueError;
 
 /// Connections a queue's pool opens at most; further callers wait for one to come back
 /// (PostgreSQL's own default limit is 100 connections for all clients).

@@ -14,7 +14,7 @@ use refinery_pep::redact_url as redact;
 
 use super::migrate::{migrate_postgres, quote_ident, MigrateError, Schema};
 use super::{Backend, Conn, Dialect, Row, Value};
-use crate::queue::QueueError;
+use crate::queue_error::QueueError;
 
 /// A PostgreSQL server and database.
 #[derive(Clone)]

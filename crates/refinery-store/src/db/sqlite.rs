@@ -18,7 +18,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use super::migrate::{migrate_sqlite, MigrateError, Schema};
 use super::{Backend, Conn, Dialect, Row, Value};
 use crate::file_id::FileId;
-use crate::queue::QueueError;
+use crate::queue_error::QueueError;
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

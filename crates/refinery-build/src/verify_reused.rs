@@ -1,10 +1,10 @@
-//! Reused wheels are verified too: once every build of the run is done (so their runtime
+//! The run's step after its builds: reused wheels are verified too: once every build of the run is done (so their runtime
 //! dependencies are in the output), each reused wheel that carries ELF files is checked
 //! like a built one (install, imports, smoke tests) in the s390x environment. One that
 //! carries binaries for another machine, or fails a check, ends `broken` with the
 //! evidence, and its file leaves the output.
 //!
-//! Wheels taken from the cache whose verification record ([`super::record`]) does not
+//! Wheels taken from the cache whose verification record ([`crate::verify::record`]) does not
 //! cover the level asked for are checked here the same way (with their sdist's tests for
 //! `--verify tests`); one that passes gets a new record, one that fails ends `broken`.
 
@@ -17,13 +17,13 @@ use refinery_store::{
     sha256_file, BrokenVersion, Event, EventKind, Manifest, ManifestEntry, Recorder, Status,
 };
 
-use super::run::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::accelerate::AccelerateMode;
 use crate::context::RunSettings;
 use crate::environment::{open_environment, EnvironmentChoice, OpenedEnvironment};
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::runner::Mount;
 use crate::runner::{GUEST_BUILD, GUEST_WHEELS};
+use crate::verify::{verify_wheel, Sandbox, WheelUnderTest};
 use crate::Reporter;
 
 /// What reused- and cached-wheel verification reads: folders under the cache, the plan,
@@ -177,7 +177,7 @@ impl Checker<'_> {
         verify_one(entry, &wheel, env, settings, dirs, sdist);
         if entry.status == Status::Cached {
             if let Some(verification) = &entry.metadata.verification {
-                if let Err(e) = super::record::write(&settings.cache, &sha, verification) {
+                if let Err(e) = crate::verify::record::write(&settings.cache, &sha, verification) {
                     reporter.message(&format!("warning: {e}"));
                 }
             }
@@ -421,7 +421,7 @@ fn verify_one(
         native: settings
             .verify
             .native_install
-            .then(|| super::NativeInstall::for_target(&settings.target))
+            .then(|| crate::verify::NativeInstall::for_target(&settings.target))
             .flatten(),
     };
     let under_test = WheelUnderTest {
