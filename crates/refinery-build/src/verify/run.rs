@@ -15,11 +15,13 @@ use refinery_pep::ProjectVersion;
 use refinery_store::verification::EVIDENCE_LINES;
 use refinery_store::{CheckOutcome, CheckResult, Verification};
 
-use super::checks::{Part, PartCode, Prestarted};
+use super::checks::{Part, PartCode};
 use super::native::NativeInstall;
 use super::{SmokeTest, VerifyLevel, VerifySettings};
 use crate::exec::{run_logged, Log, Outcome};
 use crate::runner::{Mount, RunSpec, Runner};
+
+mod install;
 
 /// Printed by the wrapper after each check: the interpreter's exit status as the shell
 /// saw it (128 + N when signal N killed it).
@@ -136,10 +138,10 @@ pub fn verify_wheel(
             settings.timeout,
         ));
     }
-    let mut early = checks_ahead(sandbox, &parts, log);
+    let mut early = install::checks_ahead(sandbox, &parts, log);
 
     // 1. A clean venv and an offline install (dependencies from the output folder).
-    let install = install(sandbox, wheel, settings.timeout, &mut early, log);
+    let install = install::install(sandbox, wheel, settings.timeout, &mut early, log);
     let installed = install.outcome == CheckOutcome::Passed;
     verification.checks.push(install);
     if !installed {
@@ -396,203 +398,6 @@ pub(super) fn venv_python(sandbox: &Sandbox<'_>) -> String {
 pub(super) fn write_script(sandbox: &Sandbox<'_>, file: &str, text: &str) -> String {
     let _ = std::fs::write(sandbox.work_host.join(file), text);
     format!("{}/{file}", sandbox.work_guest)
-}
-
-/// The install check: natively where the sandbox has a [`NativeInstall`] and it works,
-/// else with the environment's pip; its detail says which and why.
-fn install(
-    sandbox: &Sandbox<'_>,
-    wheel: &WheelUnderTest<'_>,
-    limit: Duration,
-    early: &mut Option<Prestarted>,
-    log: &Log,
-) -> CheckResult {
-    let started = Instant::now();
-    let fallback = match &sandbox.native {
-        None => None,
-        Some(native) => match native.install(
-            &sandbox.work_host,
-            wheel.host_path,
-            &wheel.host_find_links,
-            wheel.tolerate_missing_dependencies,
-            &venv_python(sandbox),
-            limit,
-            sandbox.stop,
-            log,
-        ) {
-            Ok(()) => {
-                if early.is_some() {
-                    // The venv was written ahead; uv's scripts join it now.
-                    let venv = sandbox.work_host.join("venv");
-                    let site = format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR);
-                    let joined =
-                        super::native::write_site_pth(&venv, &native.python_version, &site)
-                            .and_then(|()| {
-                                super::native::copy_scripts(
-                                    &venv,
-                                    &sandbox.work_host.join(super::native::SITE_DIR),
-                                )
-                            });
-                    match joined {
-                        Ok(()) => return native_check(native, started, log),
-                        Err(e) => log.line(&format!(
-                            "[refinery-verify] cannot add the install folder to the venv written ahead ({e}): the venv is written again"
-                        )),
-                    }
-                }
-                if let Some(waiting) = early.take() {
-                    waiting.cancel();
-                }
-                if let Some(check) = native_venv(sandbox, native, started, log) {
-                    return check;
-                }
-                let script = super::native::venv_script(
-                    &sandbox.runner.python(),
-                    &format!("{}/venv", sandbox.work_guest),
-                    &format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR),
-                );
-                let mut check = run_check(
-                    sandbox,
-                    "install",
-                    vec!["sh".into(), "-c".into(), script],
-                    limit,
-                    log,
-                );
-                check.duration_secs = tenths(started.elapsed());
-                if check.outcome == CheckOutcome::Passed {
-                    check.detail = native.describe();
-                }
-                return check;
-            }
-            Err(why) => {
-                log.line(&format!(
-                    "[refinery-verify] the native install failed, the environment's pip installs instead: {why}"
-                ));
-                if let Some(waiting) = early.take() {
-                    waiting.cancel();
-                }
-                // Not half a site dir that later steps would take for the native one.
-                let _ = std::fs::remove_dir_all(sandbox.work_host.join(super::native::SITE_DIR));
-                Some(why)
-            }
-        },
-    };
-    let mut check = run_check(
-        sandbox,
-        "install",
-        vec!["sh".into(), "-c".into(), install_script(sandbox, wheel)],
-        limit,
-        log,
-    );
-    check.duration_secs = tenths(started.elapsed());
-    if let Some(why) = fallback {
-        let emulated = format!("emulated: the host's uv could not install it: {why}");
-        check.detail = if check.detail.is_empty() {
-            emulated
-        } else {
-            format!("{}; {emulated}", check.detail)
-        };
-    }
-    check
-}
-
-/// The venv written natively next to the native install (see
-/// [`super::native::write_venv`]), when the environment is a root filesystem on the host
-/// whose interpreter can be found there: the passed install check. `None` otherwise, or
-/// when writing failed (said in the log): then the venv is made under emulation.
-fn native_venv(
-    sandbox: &Sandbox<'_>,
-    native: &NativeInstall,
-    started: Instant,
-    log: &Log,
-) -> Option<CheckResult> {
-    let python = sandbox.runner.python();
-    let interpreter = super::native::guest_interpreter(sandbox.runner.rootfs()?, &python)?;
-    let site = sandbox.work_host.join(super::native::SITE_DIR);
-    let written = super::native::write_venv(
-        &sandbox.work_host.join("venv"),
-        &interpreter,
-        &native.python_version,
-        &site,
-        &format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR),
-    );
-    if let Err(e) = written {
-        log.line(&format!(
-            "[refinery-verify] cannot write the venv natively ({e}): the environment's Python makes it"
-        ));
-        return None;
-    }
-    log.line(&format!(
-        "[refinery-verify] venv written natively for {interpreter} (Python {})",
-        native.python_version
-    ));
-    Some(native_check(native, started, log))
-}
-
-/// The passed install check of a native install into a natively written venv.
-fn native_check(native: &NativeInstall, started: Instant, log: &Log) -> CheckResult {
-    log.line("[refinery-verify] install: passed");
-    CheckResult {
-        name: "install".into(),
-        outcome: CheckOutcome::Passed,
-        detail: native.describe(),
-        evidence: Vec::new(),
-        duration_secs: tenths(started.elapsed()),
-    }
-}
-
-/// The checks' interpreter started before the install ([`super::checks::prestart`]),
-/// where the install is native and the venv can be written natively ahead: its start
-/// under emulation overlaps the install.
-/// `None` otherwise; then the venv is written after the install, as before.
-fn checks_ahead(sandbox: &Sandbox<'_>, parts: &[Part], log: &Log) -> Option<Prestarted> {
-    let native = sandbox.native.as_ref()?;
-    let python = sandbox.runner.python();
-    let interpreter = super::native::guest_interpreter(sandbox.runner.rootfs()?, &python)?;
-    let venv = sandbox.work_host.join("venv");
-    let site = format!("{}/{}", sandbox.work_guest, super::native::SITE_DIR);
-    // Without the install folder's `.pth` yet: the interpreter's start must not read the
-    // folder uv is writing; the driver adds it once the install is done, and the `.pth`
-    // follows for the interpreters started after.
-    let written = super::native::write_venv(
-        &venv,
-        &interpreter,
-        &native.python_version,
-        &sandbox.work_host.join(super::native::SITE_DIR),
-        &site,
-    )
-    .and_then(|()| std::fs::remove_file(super::native::site_pth(&venv, &native.python_version)));
-    if let Err(e) = written {
-        log.line(&format!(
-            "[refinery-verify] cannot write the venv ahead ({e}): it is written after the install"
-        ));
-        return None;
-    }
-    log.line(&format!(
-        "[refinery-verify] venv written natively for {interpreter} (Python {}); the checks' interpreter starts while the wheel installs",
-        native.python_version
-    ));
-    super::checks::prestart(sandbox, parts, &site, log)
-}
-
-fn install_script(sandbox: &Sandbox<'_>, wheel: &WheelUnderTest<'_>) -> String {
-    let python = sandbox.runner.python();
-    let venv = format!("{}/venv", sandbox.work_guest);
-    let links: String = wheel
-        .find_links
-        .iter()
-        .map(|l| format!(" --find-links {l}"))
-        .collect();
-    let pip = format!(
-        "{python} -m pip --python {venv}/bin/python install --no-index{links} {}",
-        wheel.guest_path
-    );
-    let install = if wheel.tolerate_missing_dependencies {
-        format!("{pip} || {{ echo '[refinery-verify] some runtime dependencies are not in the output: installing the wheel alone'; {pip} --no-deps; }}")
-    } else {
-        pip
-    };
-    format!("set -e\nrm -rf {venv}\n{python} -m venv --without-pip {venv}\n{install}\n")
 }
 
 /// Run one check: `argv` in the environment (network cut, nothing of the host bound in),
