@@ -143,6 +143,14 @@ for name, modes in rows.items():
         print(f"  {name} {mode}: build {build:.1f}s, whole {attempt:.1f}s {wheel} ({how})")
 print(f"targets (whole <= 1.5x native, <= 1.2x for {', '.join(heavy)}; >= 8x faster than fully emulated): {'met' if ok else 'MISSED'}")
 print(f"load average {load_before} before, {load_after} after, on {cpus} CPUs (other work on the machine skews the times)")
+try:
+    autogroup = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1"
+except OSError:
+    autogroup = False
+if autogroup and max(float(load_before.split()[0]), float(load_after.split()[0])) > 1:
+    # With autogroup the kernel splits the CPU between sessions before `nice` counts: other
+    # work started `nice -n 19` in another session still takes its share.
+    print("note: sched_autogroup_enabled=1, so `nice` on other sessions' work does not give these runs the CPU")
 EOF
 fi
 
