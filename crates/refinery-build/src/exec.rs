@@ -247,6 +247,20 @@ pub(crate) fn kill_group(pid: u32) {
         .status();
 }
 
+/// The text of the log at `path` from byte `offset` on (lossy UTF-8, at most
+/// [`DEFAULT_LOG_CAP`] bytes; empty when unreadable): what one step wrote into a log
+/// that several steps share.
+pub(crate) fn read_log_from(path: &Path, offset: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path) {
+        if file.seek(SeekFrom::Start(offset)).is_ok() {
+            let _ = file.take(DEFAULT_LOG_CAP).read_to_end(&mut text);
+        }
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

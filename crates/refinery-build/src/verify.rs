@@ -28,6 +28,7 @@ pub mod purity;
 pub mod record;
 pub mod retag;
 pub mod run;
+pub mod sandbox;
 pub mod sdist_tests;
 
 use std::sync::Arc;
@@ -35,7 +36,8 @@ use std::time::Duration;
 
 pub use catalog::{SmokeCatalog, SmokeTest};
 pub use native::NativeInstall;
-pub use run::{verify_wheel, Sandbox, WheelUnderTest};
+pub use run::{verify_wheel, WheelUnderTest};
+pub use sandbox::Sandbox;
 
 /// How much verification does (`--verify`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]

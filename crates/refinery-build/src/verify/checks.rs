@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 
 use refinery_store::{CheckOutcome, CheckResult};
 
-use super::run::{
-    check_spec, classify, evidence, read_from, tenths, venv_python, write_script, Sandbox,
-    EXIT_MARKER,
+use super::sandbox::{
+    check_spec, classify, evidence, tenths, venv_python, write_script, Sandbox, EXIT_MARKER,
 };
 use std::io::Write as _;
 
@@ -264,7 +263,7 @@ fn run_once(
     let wall = started.elapsed();
     watch.poll();
     let (outcome, text) = match outcome {
-        Ok(outcome) => (outcome, read_from(log.path(), offset)),
+        Ok(outcome) => (outcome, crate::exec::read_log_from(log.path(), offset)),
         Err(e) => {
             // Nothing ran: the first part carries why.
             let result = CheckResult {

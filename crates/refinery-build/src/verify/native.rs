@@ -256,7 +256,7 @@ impl NativeInstall {
         match run_logged(cmd, log, Some(limit), stop) {
             Ok(Outcome::Success) => Ok(()),
             Ok(Outcome::Failed(status)) => {
-                let text = super::run::read_from(log.path(), offset);
+                let text = crate::exec::read_log_from(log.path(), offset);
                 let last = text
                     .lines()
                     .map(str::trim)

@@ -9,7 +9,8 @@ use refinery_store::{CheckOutcome, CheckResult};
 
 use super::super::checks::{Part, Prestarted};
 use super::super::native::{self, NativeInstall, SITE_DIR};
-use super::{run_check, tenths, venv_python, Sandbox, WheelUnderTest};
+use super::super::sandbox::{run_check, tenths, venv_python, Sandbox};
+use super::WheelUnderTest;
 use crate::exec::Log;
 
 /// The install check: natively where the sandbox has a [`NativeInstall`] and it works,

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use super::*;
 use crate::exec::DEFAULT_LOG_CAP;
 use crate::runner::HostRunner;
+use crate::verify::native::NativeInstall;
+use crate::verify::sandbox::*;
 use crate::verify::SmokeCatalog;
 
 fn host() -> HostRunner {
