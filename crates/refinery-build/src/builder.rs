@@ -257,7 +257,7 @@ pub fn attempt(
         refinery_pep::project_version::spelling_or_empty(request.version),
         request.attempt,
         request.variant,
-        runner.describe_build(accelerate, use_zig, request.rust)
+        describe_build(runner, accelerate, use_zig, request.rust)
     ));
     log.line(&parallelism.log_line);
     let python = runner.python();
@@ -391,7 +391,7 @@ pub fn attempt(
                 network: true,
                 accelerate,
                 zig: use_zig,
-                rust: request.rust.cloned(),
+                rust: request.rust.map(|r| r.binds(!use_zig)),
                 path_prepend: pack_path,
             };
             log.line(&emulated_frontend);
@@ -677,7 +677,7 @@ impl NativeStep<'_> {
             network: true,
             accelerate: true,
             zig: use_zig,
-            rust: self.request.rust.cloned(),
+            rust: self.request.rust.map(|r| r.binds(!use_zig)),
             path_prepend: pack_bin_dirs(self.request),
         };
         log.line(&format!(
@@ -710,6 +710,21 @@ impl NativeStep<'_> {
 
 /// The native install of verification (the accelerator's uv, else the host's) unless
 /// `--verify-install emulated`.
+/// The label of a build step: the runner's (acceleration and the C compilers) and the
+/// Rust toolchain, e.g. `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
+pub(crate) fn describe_build(
+    runner: &dyn Runner,
+    accelerated: bool,
+    zig: bool,
+    rust: Option<&crate::rust_toolchain::RustToolchain>,
+) -> String {
+    let base = runner.describe_build(accelerated, zig);
+    match rust {
+        Some(r) => format!("{base}+{}", r.label()),
+        None => base,
+    }
+}
+
 /// The packs' `bin` folders as the build sees them, when the build mounts its packs.
 fn pack_bin_dirs(request: &AttemptRequest<'_>) -> Vec<String> {
     match request.packs_dir {

@@ -427,7 +427,7 @@ pub fn build_into(
     reporter.message(&format!(
         "building CPython {python} for s390x ({} Debian fixes; {}); log: {}",
         patches.len(),
-        runner.describe_build(runner.accelerated(), false, None),
+        runner.describe_build(runner.accelerated(), false),
         log_path.display()
     ));
     run(
@@ -458,8 +458,6 @@ fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, Cpy
         ca_bundle: None,
         accelerator: decision.accelerator,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };

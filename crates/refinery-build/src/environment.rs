@@ -6,10 +6,12 @@ use refinery_pep::Target;
 
 use crate::accelerate::{decide_for, decide_with_zig, AccelerateMode, Decision};
 use crate::emulation::{check_execution, Execution};
+use crate::packs::{PackStore, GUEST_PACKS_DIR};
 use crate::rootfs::{EnvStore, RootfsRecipe};
 use crate::runner::{
     host_ca_bundle, preset_image, BwrapRunner, ContainerRunner, HostRunner, Runner,
 };
+use crate::rust_toolchain::{RustStore, RustToolchain, ToolchainArch};
 use crate::Reporter;
 
 /// Which kind of environment builds run in.
@@ -86,10 +88,16 @@ impl EnvironmentChoice {
     }
 }
 
-/// An environment ready to run commands.
+/// An environment ready to run commands, and the stores of what its builds bind in.
 pub struct OpenedEnvironment {
     pub runner: Box<dyn Runner>,
     pub label: String,
+    /// Where native Rust toolchains come from, for environments that can bind one in
+    /// (rootfs environments).
+    pub rust: Option<RustStore>,
+    /// Where native library packs are kept, for environments that build with the
+    /// glibc-targeted compiler.
+    pub packs: Option<PackStore>,
 }
 
 /// Open the environment, creating a rootfs on first use.
@@ -129,28 +137,31 @@ pub fn open_environment(
                     "emulated"
                 }
             );
-            let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
+            let packs = zig.as_ref().map(|_| PackStore::new(envs_dir));
+            // An amd64 tree runs natively on x86_64 hosts and cross-compiles.
+            // `--accelerate off` emulates every compiler, Rust's too: an s390x tree of the
+            // same release then runs under QEMU (on s390x hosts, natively).
+            let rust = RustStore::new(envs_dir).choosing(
+                if std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off {
+                    ToolchainArch::Amd64
+                } else {
+                    ToolchainArch::S390x
+                },
+            );
             let mut runner = BwrapRunner {
                 rootfs,
                 label,
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
                 zig,
-                // An amd64 tree runs natively on x86_64 hosts and cross-compiles.
-                // `--accelerate off` emulates every compiler, Rust's too: an s390x tree
-                // of the same release then runs under QEMU (on s390x hosts, natively).
-                rust: Some(crate::rust_toolchain::RustStore::new(envs_dir).choosing(
-                    if std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off {
-                        crate::rust_toolchain::ToolchainArch::Amd64
-                    } else {
-                        crate::rust_toolchain::ToolchainArch::S390x
-                    },
-                )),
-                packs,
                 python: recipe.interpreter(),
                 host_python: None,
             };
             runner.prepare_mount_points();
+            runner.prepare_dirs(&RustToolchain::mount_points());
+            if packs.is_some() {
+                runner.prepare_dirs(&[GUEST_PACKS_DIR]);
+            }
             // The native build frontend's host Python, so builds never write the rootfs.
             if runner.native_frontend().is_some() {
                 let (host_python, native) = native_frontend(
@@ -170,6 +181,8 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                rust: Some(rust),
+                packs,
             })
         }
         EnvironmentChoice::Container {
@@ -194,6 +207,8 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                rust: None,
+                packs: None,
             })
         }
         EnvironmentChoice::Host => {
@@ -206,6 +221,8 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                rust: None,
+                packs: None,
             })
         }
     }

@@ -31,8 +31,6 @@ fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
         ca_bundle: Some("/ca.pem".into()),
         accelerator: None,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -88,8 +86,6 @@ fn only_steps_that_ask_for_it_get_the_cross_compilers() {
         ca_bundle: None,
         accelerator: Some(accelerator),
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -271,8 +267,6 @@ fn installs_go_through_apt_in_a_writable_layer_and_only_bwrap_has_layers() {
         ca_bundle: None,
         accelerator: None,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
