@@ -94,7 +94,7 @@ pub const WHEELS: &[(&str, &str)] = &[
 /// Modules a finished interpreter must import: the ones builds and users rely on whose
 /// absence a build would only discover later (each links a library or is built apart).
 /// `setuptools` comes first: it refuses to load after the stdlib's `distutils` (which
-/// `pip` imports) with an AssertionError in `_distutils_hack`.
+/// `pip` imports) with an `AssertionError` in `_distutils_hack`.
 pub const REQUIRED_MODULES: &[&str] = &[
     "setuptools",
     "ssl",
@@ -512,8 +512,7 @@ fn run(
 /// and prints `X.Y`; a missing module fails with its name.
 pub fn check_code() -> String {
     format!(
-        "import importlib, sys\nfor m in {:?}:\n    importlib.import_module(m)\nprint('%d.%d' % sys.version_info[:2])",
-        REQUIRED_MODULES
+        "import importlib, sys\nfor m in {REQUIRED_MODULES:?}:\n    importlib.import_module(m)\nprint('%d.%d' % sys.version_info[:2])"
     )
 }
 

@@ -381,7 +381,7 @@ impl RustStore {
                         .as_deref()
                         .unwrap_or("its Cargo.toml")
                         .to_string(),
-                    newest: newest.rust.to_string(),
+                    newest: newest.rust.clone(),
                 }),
         }
     }
