@@ -105,6 +105,9 @@ pub struct AttemptRequest<'a> {
     pub env: Vec<(String, String)>,
     /// PEP 508 constraints for the isolated build environment (from hints).
     pub build_constraints: Vec<String>,
+    /// The glibc-targeted compiler of the environment, which the runner binds into the
+    /// build step unless the variant asks for the gcc cross or emulation.
+    pub zig: Option<&'a crate::zig::ZigToolchain>,
     /// The native Rust toolchain the build step gets (packages with Rust code).
     pub rust: Option<&'a crate::rust_toolchain::RustToolchain>,
     /// Native library packs the build step links, and the host folder that holds them.
@@ -245,7 +248,7 @@ pub fn attempt(
     // 1. Build (the compilers run natively when the runner can and the variant allows).
     let accelerate = runner.accelerated() && request.variant != crate::accelerate::EMULATED_VARIANT;
     // The glibc-targeted compiler unless the variant asks for the gcc cross or emulation.
-    let use_zig = runner.zig().is_some()
+    let use_zig = request.zig.is_some()
         && request.variant != crate::accelerate::EMULATED_VARIANT
         && request.variant != crate::accelerate::GCC_CROSS_VARIANT;
     log.line(&format!(
@@ -254,7 +257,12 @@ pub fn attempt(
         refinery_pep::project_version::spelling_or_empty(request.version),
         request.attempt,
         request.variant,
-        describe_build(runner, accelerate, use_zig, request.rust)
+        describe_build(
+            runner,
+            accelerate,
+            request.zig.filter(|_| use_zig),
+            request.rust
+        )
     ));
     log.line(&parallelism.log_line);
     let python = runner.python();
@@ -464,15 +472,19 @@ pub fn attempt(
     })
 }
 
-/// The label of a build step: the runner's (acceleration and the C compilers) and the
-/// Rust toolchain, e.g. `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
+/// The label of a build step: the runner's, with acceleration or the glibc-targeted
+/// compiler the step uses, and the Rust toolchain, e.g.
+/// `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
 pub(crate) fn describe_build(
     runner: &dyn Runner,
     accelerated: bool,
-    zig: bool,
+    zig: Option<&crate::zig::ZigToolchain>,
     rust: Option<&crate::rust_toolchain::RustToolchain>,
 ) -> String {
-    let base = runner.describe_build(accelerated, zig);
+    let base = match zig {
+        Some(z) => format!("{}+{}", runner.label(), z.label()),
+        None => runner.describe_attempt(accelerated),
+    };
     match rust {
         Some(r) => format!("{base}+{}", r.label()),
         None => base,

@@ -20,6 +20,7 @@ use crate::hints::Catalog;
 use crate::packs::PackStore;
 use crate::rust_toolchain::RustStore;
 use crate::schedule::Schedule;
+use crate::zig::ZigToolchain;
 use crate::{RecipePolicy, Reporter};
 
 /// Everything a run needs besides the plan.
@@ -116,6 +117,11 @@ pub(crate) struct BuildContext<'a> {
 }
 
 impl BuildContext<'_> {
+    /// The glibc-targeted compiler, when the environment has one.
+    pub fn zig(&self) -> Option<&ZigToolchain> {
+        self.environment.ok().and_then(|e| e.zig.as_ref())
+    }
+
     /// Where native Rust toolchains come from, when the environment can bind one in.
     pub fn rust_store(&self) -> Option<&RustStore> {
         self.environment.ok().and_then(|e| e.rust.as_ref())

@@ -427,7 +427,7 @@ pub fn build_into(
     reporter.message(&format!(
         "building CPython {python} for s390x ({} Debian fixes; {}); log: {}",
         patches.len(),
-        runner.describe_build(runner.accelerated(), false),
+        runner.describe_attempt(runner.accelerated()),
         log_path.display()
     ));
     run(

@@ -12,6 +12,7 @@ use crate::runner::{
     host_ca_bundle, preset_image, BwrapRunner, ContainerRunner, HostRunner, Runner,
 };
 use crate::rust_toolchain::{RustStore, RustToolchain, ToolchainArch};
+use crate::zig::ZigToolchain;
 use crate::Reporter;
 
 /// Which kind of environment builds run in.
@@ -92,6 +93,9 @@ impl EnvironmentChoice {
 pub struct OpenedEnvironment {
     pub runner: Box<dyn Runner>,
     pub label: String,
+    /// The glibc-targeted compiler, when the target's glibc is older than the
+    /// environment's and the host has Zig (the runner binds it).
+    pub zig: Option<ZigToolchain>,
     /// Where native Rust toolchains come from, for environments that can bind one in
     /// (rootfs environments).
     pub rust: Option<RustStore>,
@@ -153,11 +157,14 @@ pub fn open_environment(
                 label,
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
-                zig,
+                zig: zig.as_ref().map(ZigToolchain::binds),
                 python: recipe.interpreter(),
                 host_python: None,
             };
             runner.prepare_mount_points();
+            if zig.is_some() {
+                runner.prepare_dirs(&ZigToolchain::mount_points());
+            }
             runner.prepare_dirs(&RustToolchain::mount_points());
             if packs.is_some() {
                 runner.prepare_dirs(&[GUEST_PACKS_DIR]);
@@ -181,6 +188,7 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig,
                 rust: Some(rust),
                 packs,
             })
@@ -207,6 +215,7 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig: None,
                 rust: None,
                 packs: None,
             })
@@ -221,6 +230,7 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig: None,
                 rust: None,
                 packs: None,
             })
@@ -238,7 +248,7 @@ fn glibc_targeted(
     rootfs: &std::path::Path,
     envs_dir: &std::path::Path,
     reporter: &dyn Reporter,
-) -> Option<crate::zig::ZigToolchain> {
+) -> Option<ZigToolchain> {
     // `--accelerate cross` insists on the gcc cross; `off` emulates everything.
     if mode != AccelerateMode::Auto || execution == Execution::Native {
         return None;
@@ -248,7 +258,7 @@ fn glibc_targeted(
     if wanted >= env_glibc {
         return None;
     }
-    match crate::zig::ZigToolchain::prepare(wanted, &envs_dir.join("zig")) {
+    match ZigToolchain::prepare(wanted, &envs_dir.join("zig")) {
         Ok(zig) => {
             reporter.message(&format!(
                 "glibc-targeted builds: the target needs glibc {}.{}, the environment has {}.{}: C and C++ compile with {} (variant gcc-cross uses the gcc cross)",

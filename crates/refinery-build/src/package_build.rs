@@ -221,7 +221,7 @@ pub(crate) fn build_node(
             || match v.as_str() {
                 EMULATED_VARIANT => base_runner.accelerated(),
                 // Only meaningful when the default compiler is the glibc-targeted one.
-                GCC_CROSS_VARIANT => base_runner.zig().is_some(),
+                GCC_CROSS_VARIANT => context.zig().is_some(),
                 _ => true,
             }
     });
@@ -311,7 +311,7 @@ pub(crate) fn build_node(
             });
         }
         // The glibc-targeted compiler refused what GCC takes: the gcc cross comes next.
-        if runner.zig().is_some()
+        if context.zig().is_some()
             && variant.base() != EMULATED_VARIANT
             && variant.base() != GCC_CROSS_VARIANT
             && crate::zig::looks_zig_related(&log_text)
@@ -363,7 +363,7 @@ pub(crate) fn build_node(
             &fixes,
             &hints,
             runner.package_family(),
-            runner.zig().is_some(),
+            context.zig().is_some(),
             recipes,
         ) {
             HintOutcome::Nothing => continue,
@@ -487,7 +487,7 @@ fn ensure_packs(
     runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) -> Result<Vec<Pack>, PackError> {
-    let (Some(store), Some(zig)) = (context.pack_store(), runner.zig()) else {
+    let (Some(store), Some(zig)) = (context.pack_store(), context.zig()) else {
         return Ok(Vec::new());
     };
     let store = match &context.settings.pack_mirror {

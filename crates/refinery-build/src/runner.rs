@@ -49,8 +49,8 @@ pub struct RunSpec {
     pub network: bool,
     /// Run the compilers natively when the runner has an accelerator (the build step).
     pub accelerate: bool,
-    /// Compile with the glibc-targeted toolchain when the runner has one (see
-    /// [`crate::zig`]).
+    /// Compile with the glibc-targeted compiler when the runner binds one
+    /// ([`BwrapRunner::zig`]).
     pub zig: bool,
     /// The native Rust toolchain's binds, variables and `PATH` folder (made by
     /// `RustToolchain::binds` in `crate::rust_toolchain`). Only the rootfs runner honours
@@ -90,19 +90,6 @@ pub trait Runner: Send + Sync {
     /// The host's cross compilers, for the steps that ask for acceleration.
     fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
         None
-    }
-    /// The glibc-targeted compiler, when the target's glibc is older than the
-    /// environment's and the host has Zig.
-    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
-        None
-    }
-    /// The label of a build step: acceleration and the C compilers it used, e.g.
-    /// `rootfs:bookworm emulated+zig(glibc 2.17)` (the build adds its Rust toolchain).
-    fn describe_build(&self, accelerated: bool, zig: bool) -> String {
-        match self.zig().filter(|_| zig) {
-            Some(z) => format!("{}+{}", self.label(), z.label()),
-            None => self.describe_attempt(accelerated),
-        }
     }
     /// The label with acceleration where there is some.
     fn describe(&self) -> String {
@@ -207,8 +194,9 @@ pub struct BwrapRunner {
     pub ca_bundle: Option<PathBuf>,
     /// The host's cross compilers, for the steps whose [`RunSpec::accelerate`] is set.
     pub accelerator: Option<crate::accelerate::Accelerator>,
-    /// The glibc-targeted compiler, for the steps whose [`RunSpec::zig`] is set.
-    pub zig: Option<crate::zig::ZigToolchain>,
+    /// The glibc-targeted compiler's binds, variables and `PATH` folder (made by
+    /// `ZigToolchain::binds` in `crate::zig`), for the steps whose [`RunSpec::zig`] is set.
+    pub zig: Option<ToolBinds>,
     /// The interpreter builds run (see [`crate::rootfs::RootfsRecipe::interpreter`]).
     pub python: String,
     /// A host CPython made for the native frontend where the host has none of the
@@ -276,11 +264,6 @@ impl BwrapRunner {
         for file in ["/etc/resolv.conf", "/etc/hosts", GUEST_CA_BUNDLE] {
             self.ensure_mount_point(file, true);
         }
-        if self.zig.is_some() {
-            for dir in crate::zig::ZigToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
-            }
-        }
         // The binds depend on what the rootfs has, so a new mount point can change them:
         // repeat until nothing new is needed.
         if let Some(accelerator) = &self.accelerator {
@@ -347,23 +330,17 @@ impl Runner for BwrapRunner {
                 path = format!("{prefix}:{path}");
             }
         }
-        let mut zig_env = Vec::new();
-        if let Some(zig) = self.zig.as_ref().filter(|_| spec.zig) {
-            for dir in crate::zig::ZigToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
-            }
-            cmd.args(zig.bwrap_args());
-            path = format!("{}:{path}", crate::zig::GUEST_ZIG_BIN);
-            zig_env = zig.env();
-        }
-        if let Some(rust) = &spec.rust {
-            for mount in &rust.mounts {
+        // The glibc-targeted compiler where the step asks for it, then the Rust toolchain.
+        let mut tool_env = Vec::new();
+        let zig = self.zig.as_ref().filter(|_| spec.zig);
+        for tool in [zig, spec.rust.as_ref()].into_iter().flatten() {
+            for mount in &tool.mounts {
                 self.bind(&mut cmd, mount);
             }
-            if !rust.path.is_empty() {
-                path = format!("{}:{path}", rust.path.join(":"));
+            if !tool.path.is_empty() {
+                path = format!("{}:{path}", tool.path.join(":"));
             }
-            zig_env.extend(rust.env.iter().cloned());
+            tool_env.extend(tool.env.iter().cloned());
         }
         if !spec.path_prepend.is_empty() {
             path = format!("{}:{path}", spec.path_prepend.join(":"));
@@ -378,7 +355,7 @@ impl Runner for BwrapRunner {
             env.extend(ca_env());
         }
         env.extend(proxy_env());
-        env.extend(zig_env);
+        env.extend(tool_env);
         env.extend(spec.env.iter().cloned());
         for (key, value) in env {
             cmd.arg("--setenv").arg(key).arg(value);
@@ -389,10 +366,6 @@ impl Runner for BwrapRunner {
 
     fn python(&self) -> String {
         self.python.clone()
-    }
-
-    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
-        self.zig.as_ref()
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {

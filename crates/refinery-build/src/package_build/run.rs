@@ -59,7 +59,9 @@ pub(super) fn run_attempt(
     entry.metadata.built_with = Some(crate::builder::describe_build(
         runner,
         base_variant != EMULATED_VARIANT,
-        base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT,
+        context
+            .zig()
+            .filter(|_| base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT),
         rust,
     ));
     entry.metadata.rust_toolchain = rust.map(RustToolchain::describe);
@@ -92,6 +94,7 @@ pub(super) fn run_attempt(
         variant: base_variant,
         env: attempt_env,
         build_constraints: fixes.build_constraints.clone(),
+        zig: context.zig(),
         rust,
         packs,
         packs_dir: context.pack_store().map(PackStore::dir),
