@@ -1,17 +1,22 @@
 //! One attempt at one package: build a wheel from its sdist in the environment, repair
 //! it with auditwheel to the target's manylinux tag, and prove it imports on s390x.
 
+mod native_step;
+mod repair;
+mod step;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use refinery_pep::{Compatibility, Target, WheelFilename};
+use refinery_pep::Target;
 
-use crate::exec::{run_logged, Log, Outcome};
+use crate::exec::Log;
 use crate::runner::{Mount, RunSpec, Runner};
-use crate::wheel_inspect::{elf_machines, EM_S390};
+
+use native_step::{lock, NativeError, NativeStep};
+use step::{file_name, run_step, single_wheel};
 
 pub use crate::runner::GUEST_MOUNT_DIRS;
 use crate::runner::{GUEST_BUILD, GUEST_PIP_CACHE, GUEST_WHEELS};
@@ -100,6 +105,9 @@ pub struct AttemptRequest<'a> {
     pub env: Vec<(String, String)>,
     /// PEP 508 constraints for the isolated build environment (from hints).
     pub build_constraints: Vec<String>,
+    /// The glibc-targeted compiler of the environment, which the runner binds into the
+    /// build step unless the variant asks for the gcc cross or emulation.
+    pub zig: Option<&'a crate::zig::ZigToolchain>,
     /// The native Rust toolchain the build step gets (packages with Rust code).
     pub rust: Option<&'a crate::rust_toolchain::RustToolchain>,
     /// Native library packs the build step links, and the host folder that holds them.
@@ -130,14 +138,6 @@ pub enum NativeOutcome {
     FellBack(String),
     /// It failed without a fallback (`--build-frontend native`): why.
     Failed(String),
-}
-
-/// Why a native build did not give a wheel.
-enum NativeError {
-    /// Try the emulated frontend (why).
-    Fallback(String),
-    /// Stopped or timed out: no fallback.
-    Abort(AttemptFailure),
 }
 
 /// The attempt's private folder, removed when dropped.
@@ -248,7 +248,7 @@ pub fn attempt(
     // 1. Build (the compilers run natively when the runner can and the variant allows).
     let accelerate = runner.accelerated() && request.variant != crate::accelerate::EMULATED_VARIANT;
     // The glibc-targeted compiler unless the variant asks for the gcc cross or emulation.
-    let use_zig = runner.zig().is_some()
+    let use_zig = request.zig.is_some()
         && request.variant != crate::accelerate::EMULATED_VARIANT
         && request.variant != crate::accelerate::GCC_CROSS_VARIANT;
     log.line(&format!(
@@ -257,7 +257,12 @@ pub fn attempt(
         refinery_pep::project_version::spelling_or_empty(request.version),
         request.attempt,
         request.variant,
-        runner.describe_build(accelerate, use_zig, request.rust)
+        describe_build(
+            runner,
+            accelerate,
+            request.zig.filter(|_| use_zig),
+            request.rust
+        )
     ));
     log.line(&parallelism.log_line);
     let python = runner.python();
@@ -391,7 +396,7 @@ pub fn attempt(
                 network: true,
                 accelerate,
                 zig: use_zig,
-                rust: request.rust.cloned(),
+                rust: request.rust.map(|r| r.binds(!use_zig)),
                 path_prepend: pack_path,
             };
             log.line(&emulated_frontend);
@@ -404,99 +409,10 @@ pub fn attempt(
         "[refinery] build step took {:.1}s",
         build_started.elapsed().as_secs_f64()
     ));
-    let built_name: WheelFilename = file_name(&built).parse().map_err(|e| {
-        fail(
-            Stage::Build,
-            format!("the build wrote a wheel with a bad name: {e}"),
-        )
-    })?;
 
     // 2. Repair: platform wheels get a manylinux tag; pure wheels stay as they are.
-    let machines = elf_machines(&built).map_err(|e| fail(Stage::Repair, e.to_string()))?;
-    // Nothing pure from a compiled sdist.
-    // Only the build that made the wheel: a failed native one may have fallen back.
-    crate::verify::purity::check_build(
-        request.sdist,
-        !machines.is_empty(),
-        log.read_all().get(log_mark..).unwrap_or_default(),
-        &settings.catalog,
-    )
-    .map_err(|message| {
-        // Logged so that the catalog's hint matches this failure too.
-        log.line(&format!("[refinery] {message}"));
-        fail(Stage::Build, message.to_string())
-    })?;
-    if let Some((member, machine)) = machines.iter().find(|(_, m)| *m != EM_S390) {
-        return Err(fail(
-            Stage::Repair,
-            format!("{member} is not an s390x binary (ELF machine {machine}): the build used a wrong compiler"),
-        ));
-    }
-    let mut is_pure = built_name.platform_tags.iter().all(|p| p == "any");
-    // Compiled code is never published as `any`: retag it as the platform wheel it is.
-    let built = if is_pure && !machines.is_empty() {
-        is_pure = false;
-        let retagged = crate::verify::retag::retag_into(&built, &dir.0, &settings.target)
-            .map_err(|e| fail(Stage::Repair, e.to_string()))?;
-        log.line(&format!("[refinery] the wheel is tagged pure but carries s390x ELF files: retagged {} for repair", file_name(&retagged)));
-        retagged
-    } else {
-        built
-    };
-    let (wheel, repaired) = if is_pure {
-        log.line("[refinery] pure wheel: nothing to repair");
-        (built.clone(), false)
-    } else {
-        let mut cmd = Command::new(&settings.auditwheel);
-        if let Some(path) = crate::host_tools::path_with_dir_of(&settings.auditwheel) {
-            cmd.env("PATH", path);
-        }
-        cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
-            .arg(dir.0.join("repaired"))
-            .arg(&built);
-        // A pack's shared library (libpq.so) is grafted like any other.
-        let ldpaths: Vec<String> = runner
-            .library_paths()
-            .into_iter()
-            .chain(pack_lib_dirs(request))
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect();
-        if !ldpaths.is_empty() {
-            cmd.arg("--ldpaths").arg(ldpaths.join(":"));
-        }
-        log.line(&format!(
-            "[refinery] repair with auditwheel {}",
-            built.display()
-        ));
-        run_step(cmd, log, settings, Stage::Repair)?;
-        let repaired = single_wheel(&dir.0.join("repaired")).ok_or_else(|| {
-            fail(
-                Stage::Repair,
-                "auditwheel finished but wrote no wheel".into(),
-            )
-        })?;
-        let repaired_name: WheelFilename = file_name(&repaired).parse().map_err(|e| {
-            fail(
-                Stage::Repair,
-                format!("auditwheel wrote a wheel with a bad name: {e}"),
-            )
-        })?;
-        if let Compatibility::Incompatible { reason } =
-            settings.target.compatibility(&repaired_name)
-        {
-            return Err(AttemptFailure {
-                policy: true,
-                ..fail(
-                    Stage::Repair,
-                    format!(
-                        "auditwheel could only tag it {}: {reason}",
-                        file_name(&repaired)
-                    ),
-                )
-            });
-        }
-        (repaired, true)
-    };
+    let (wheel, repaired) =
+        repair::repair(runner, settings, request, log, log_mark, &dir.0, built)?;
 
     // 3. Verify under emulation (see crate::verify): imports, smoke tests, self-test.
     let wheel_guest = format!(
@@ -556,160 +472,25 @@ pub fn attempt(
     })
 }
 
-fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// One build step with the native frontend (see [`crate::native_frontend`]).
-struct NativeStep<'a> {
-    runner: &'a dyn Runner,
-    settings: &'a AttemptSettings,
-    request: &'a AttemptRequest<'a>,
-    frontend: &'a crate::native_frontend::NativeFrontend,
-    uv: &'a str,
-    dir: &'a Path,
-    build_root: &'a str,
-    sdist_name: &'a str,
-}
-
-impl NativeStep<'_> {
-    /// The cross-file property naming the target's numpy, unpacked into the cross folder,
-    /// when the sdist builds against numpy and the run has built one for the target
-    /// (see [`crate::native_frontend::target_numpy`]); none otherwise.
-    fn target_numpy(
-        &self,
-        cross: &Path,
-        log: &Log,
-    ) -> Result<Vec<(&'static str, String)>, NativeError> {
-        use crate::native_frontend::target_numpy;
-        let requires = refinery_plan::build_requires::read_build_requires(self.request.sdist)
-            .unwrap_or_default();
-        let Some(requirement) = target_numpy::numpy_requirement(&requires) else {
-            return Ok(Vec::new());
-        };
-        let Some(wheel) = target_numpy::find_wheel(
-            &self.settings.wheels_dir,
-            &self.settings.target,
-            &requirement,
-        ) else {
-            log.line(&format!(
-                "[refinery] meson-python: no numpy wheel for the target among the run's wheels matches {requirement}: the build sees the host's numpy"
-            ));
-            return Ok(Vec::new());
-        };
-        let include = target_numpy::unpack(&wheel, &cross.join(target_numpy::DIR))
-            .map_err(|e| NativeError::Fallback(e.to_string()))?;
-        let guest = format!(
-            "{}/{}/{}/{}",
-            self.build_root,
-            crate::native_frontend::CROSS_DIR,
-            target_numpy::DIR,
-            include.display()
-        );
-        log.line(&format!(
-            "[refinery] meson-python: the target's numpy {} (headers, static libraries, f2py sources) as {} = {guest}",
-            wheel.file_name().unwrap_or_default().to_string_lossy(),
-            target_numpy::PROPERTY
-        ));
-        Ok(vec![(target_numpy::PROPERTY, guest)])
-    }
-
-    /// Build with the host's CPython in the same sandbox, compilers and settings as the
-    /// emulated step (`build_env`, `build_mounts`), and check the wheel.
-    fn run(
-        &self,
-        build_env: &[(String, String)],
-        build_mounts: &[Mount],
-        use_zig: bool,
-        log: &Log,
-    ) -> Result<PathBuf, NativeError> {
-        let fallback = NativeError::Fallback;
-        let cross = self.dir.join(crate::native_frontend::CROSS_DIR);
-        self.frontend
-            .write_cross_dir(&cross)
-            .map_err(|e| fallback(e.to_string()))?;
-        let root = self.build_root;
-        let mut frontend = crate::accelerate::uv_build(
-            self.uv,
-            &self.frontend.host.executable.to_string_lossy(),
-            &format!("{root}/out"),
-            &format!("{root}/src/{}", self.sdist_name),
-            false,
-            build_env,
-        )
-        .map_err(|e| fallback(e.to_string()))?;
-        if crate::native_frontend::is_meson_python(self.request.sdist) {
-            use crate::native_frontend::meson;
-            let properties = self.target_numpy(&cross, log)?;
-            std::fs::write(
-                cross.join(meson::CROSS_FILE),
-                meson::cross_file(build_env, &properties),
-            )
-            .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
-            frontend.config_setting(&meson::setup_args(&format!(
-                "{root}/{}/{}",
-                crate::native_frontend::CROSS_DIR,
-                meson::CROSS_FILE
-            )));
-            log.line("[refinery] meson-python: meson cross file for big-endian s390x (host machine) passed as setup-args");
-        }
-        // The sitecustomize sets these for the hooks; uv's own interpreter query must
-        // not see them (a Rust build's PyO3 settings name the sysconfig module too).
-        let mut env: Vec<(String, String)> = build_env
-            .iter()
-            .filter(|(k, _)| k != "_PYTHON_SYSCONFIGDATA_NAME" && k != "_PYTHON_HOST_PLATFORM")
-            .cloned()
-            .collect();
-        env.extend(frontend.env);
-        env.extend(
-            self.frontend
-                .env(&format!("{root}/{}", crate::native_frontend::CROSS_DIR)),
-        );
-        let mut mounts = build_mounts.to_vec();
-        mounts.extend(self.frontend.mounts());
-        let spec = RunSpec {
-            argv: frontend.argv,
-            env,
-            mounts,
-            workdir: format!("{root}/src"),
-            network: true,
-            accelerate: true,
-            zig: use_zig,
-            rust: self.request.rust.cloned(),
-            path_prepend: pack_bin_dirs(self.request),
-        };
-        log.line(&format!(
-            "[refinery] frontend: {}; the host's uv installs the build dependencies",
-            self.frontend.describe()
-        ));
-        let mark = log.read_all().len();
-        match run_step(self.runner.command(&spec), log, self.settings, Stage::Build) {
-            Ok(()) => {}
-            Err(f) if f.stopped || f.timed_out => return Err(NativeError::Abort(f)),
-            Err(f) => return Err(fallback(f.message)),
-        }
-        let wheel = single_wheel(&self.dir.join("out"))
-            .ok_or_else(|| fallback("the build finished but wrote no wheel".into()))?;
-        crate::native_frontend::check_wheel(&wheel, &self.settings.target)
-            .map_err(|e| fallback(e.to_string()))?;
-        let has_elf = !elf_machines(&wheel)
-            .map_err(|e| fallback(e.to_string()))?
-            .is_empty();
-        crate::verify::purity::check_build(
-            self.request.sdist,
-            has_elf,
-            log.read_all().get(mark..).unwrap_or_default(),
-            &self.settings.catalog,
-        )
-        .map_err(|e| fallback(e.to_string()))?;
-        Ok(wheel)
+/// The label of a build step: the runner's, with acceleration or the glibc-targeted
+/// compiler the step uses, and the Rust toolchain, e.g.
+/// `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
+pub(crate) fn describe_build(
+    runner: &dyn Runner,
+    accelerated: bool,
+    zig: Option<&crate::zig::ZigToolchain>,
+    rust: Option<&crate::rust_toolchain::RustToolchain>,
+) -> String {
+    let base = match zig {
+        Some(z) => format!("{}+{}", runner.label(), z.label()),
+        None => runner.describe_attempt(accelerated),
+    };
+    match rust {
+        Some(r) => format!("{base}+{}", r.label()),
+        None => base,
     }
 }
 
-/// The native install of verification (the accelerator's uv, else the host's) unless
-/// `--verify-install emulated`.
 /// The packs' `bin` folders as the build sees them, when the build mounts its packs.
 fn pack_bin_dirs(request: &AttemptRequest<'_>) -> Vec<String> {
     match request.packs_dir {
@@ -718,17 +499,8 @@ fn pack_bin_dirs(request: &AttemptRequest<'_>) -> Vec<String> {
     }
 }
 
-/// The packs' library folders on the host, for auditwheel's `--ldpaths`.
-fn pack_lib_dirs(request: &AttemptRequest<'_>) -> Vec<PathBuf> {
-    request.packs_dir.map_or_else(Vec::new, |dir| {
-        request
-            .packs
-            .iter()
-            .map(|p| dir.join(&p.key).join("lib"))
-            .collect()
-    })
-}
-
+/// The native install of verification (the accelerator's uv, else the host's) unless
+/// `--verify-install emulated`.
 fn native_install(
     runner: &dyn Runner,
     settings: &AttemptSettings,
@@ -746,72 +518,4 @@ fn native_install(
         native.bytecode_python = runner.host_python().map(Path::to_path_buf);
     }
     Some(native)
-}
-
-fn run_step(
-    cmd: Command,
-    log: &Log,
-    settings: &AttemptSettings,
-    stage: Stage,
-) -> Result<(), AttemptFailure> {
-    let failure = |message: String| AttemptFailure {
-        stage,
-        message,
-        timed_out: false,
-        stopped: false,
-        policy: false,
-        verification: None,
-    };
-    match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
-        Ok(Outcome::Success) => Ok(()),
-        Ok(Outcome::Failed(status)) => {
-            if stage == Stage::Build && crate::compile_jobs::killed_by_sigkill(&status) {
-                // The catalog's out-of-memory entry matches this line.
-                log.line(&format!(
-                    "[refinery] the build step was killed by SIGKILL ({status}), most likely by the out-of-memory killer"
-                ));
-            }
-            Err(failure(format!(
-                "{stage} failed ({status}): {}",
-                last_error_line(log)
-            )))
-        }
-        Ok(Outcome::TimedOut(limit)) => Err(AttemptFailure {
-            timed_out: true,
-            ..failure(format!("{stage} timed out after {}s", limit.as_secs()))
-        }),
-        Ok(Outcome::Stopped) => Err(AttemptFailure {
-            stopped: true,
-            ..failure(format!("cancelled during the {stage} step"))
-        }),
-        Err(e) => Err(failure(format!("cannot start the {stage} step: {e}"))),
-    }
-}
-
-/// The most telling line of a failed step: the last one that looks like an error.
-fn last_error_line(log: &Log) -> String {
-    let tail = log.tail();
-    tail.iter()
-        .rev()
-        .find(|l| {
-            let lower = l.to_lowercase();
-            lower.contains("error") || lower.contains("fatal") || lower.contains("not found")
-        })
-        .or_else(|| tail.last())
-        .map(|l| l.trim().to_string())
-        .unwrap_or_default()
-}
-
-fn single_wheel(dir: &Path) -> Option<PathBuf> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "whl"))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -17,7 +17,10 @@ use refinery_store::{
 use crate::builder::AttemptSettings;
 use crate::environment::{EnvironmentChoice, EnvironmentError, OpenedEnvironment};
 use crate::hints::Catalog;
+use crate::packs::PackStore;
+use crate::rust_toolchain::RustStore;
 use crate::schedule::Schedule;
+use crate::zig::ZigToolchain;
 use crate::{RecipePolicy, Reporter};
 
 /// Everything a run needs besides the plan.
@@ -114,6 +117,22 @@ pub(crate) struct BuildContext<'a> {
 }
 
 impl BuildContext<'_> {
+    /// The glibc-targeted compiler, when the environment has one.
+    pub fn zig(&self) -> Option<&ZigToolchain> {
+        self.environment.ok().and_then(|e| e.zig.as_ref())
+    }
+
+    /// Where native Rust toolchains come from, when the environment can bind one in.
+    pub fn rust_store(&self) -> Option<&RustStore> {
+        self.environment.ok().and_then(|e| e.rust.as_ref())
+    }
+
+    /// Where native library packs are kept, when the environment builds with the
+    /// glibc-targeted compiler.
+    pub fn pack_store(&self) -> Option<&PackStore> {
+        self.environment.ok().and_then(|e| e.packs.as_ref())
+    }
+
     /// Reports that a package reached its final status: to the reporter, and to the
     /// recorder with the time its work started (`started_ms`, Unix milliseconds).
     pub fn finished(&self, entry: &ManifestEntry, started_ms: i64) {

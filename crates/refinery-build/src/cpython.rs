@@ -94,7 +94,7 @@ pub const WHEELS: &[(&str, &str)] = &[
 /// Modules a finished interpreter must import: the ones builds and users rely on whose
 /// absence a build would only discover later (each links a library or is built apart).
 /// `setuptools` comes first: it refuses to load after the stdlib's `distutils` (which
-/// `pip` imports) with an AssertionError in `_distutils_hack`.
+/// `pip` imports) with an `AssertionError` in `_distutils_hack`.
 pub const REQUIRED_MODULES: &[&str] = &[
     "setuptools",
     "ssl",
@@ -427,7 +427,7 @@ pub fn build_into(
     reporter.message(&format!(
         "building CPython {python} for s390x ({} Debian fixes; {}); log: {}",
         patches.len(),
-        runner.describe_build(runner.accelerated(), false, None),
+        runner.describe_attempt(runner.accelerated()),
         log_path.display()
     ));
     run(
@@ -458,8 +458,6 @@ fn build_runner(root: &Path, reporter: &dyn Reporter) -> Result<BwrapRunner, Cpy
         ca_bundle: None,
         accelerator: decision.accelerator,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -514,8 +512,7 @@ fn run(
 /// and prints `X.Y`; a missing module fails with its name.
 pub fn check_code() -> String {
     format!(
-        "import importlib, sys\nfor m in {:?}:\n    importlib.import_module(m)\nprint('%d.%d' % sys.version_info[:2])",
-        REQUIRED_MODULES
+        "import importlib, sys\nfor m in {REQUIRED_MODULES:?}:\n    importlib.import_module(m)\nprint('%d.%d' % sys.version_info[:2])"
     )
 }
 

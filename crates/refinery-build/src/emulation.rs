@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 pub enum Execution {
     /// The host is s390x.
     Native,
-    /// binfmt_misc hands s390x binaries to qemu-s390x.
+    /// `binfmt_misc` hands s390x binaries to qemu-s390x.
     Emulated,
 }
 

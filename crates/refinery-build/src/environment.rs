@@ -6,10 +6,13 @@ use refinery_pep::Target;
 
 use crate::accelerate::{decide_for, decide_with_zig, AccelerateMode, Decision};
 use crate::emulation::{check_execution, Execution};
+use crate::packs::{PackStore, GUEST_PACKS_DIR};
 use crate::rootfs::{EnvStore, RootfsRecipe};
 use crate::runner::{
     host_ca_bundle, preset_image, BwrapRunner, ContainerRunner, HostRunner, Runner,
 };
+use crate::rust_toolchain::{RustStore, RustToolchain, ToolchainArch};
+use crate::zig::ZigToolchain;
 use crate::Reporter;
 
 /// Which kind of environment builds run in.
@@ -86,10 +89,19 @@ impl EnvironmentChoice {
     }
 }
 
-/// An environment ready to run commands.
+/// An environment ready to run commands, and the stores of what its builds bind in.
 pub struct OpenedEnvironment {
     pub runner: Box<dyn Runner>,
     pub label: String,
+    /// The glibc-targeted compiler, when the target's glibc is older than the
+    /// environment's and the host has Zig (the runner binds it).
+    pub zig: Option<ZigToolchain>,
+    /// Where native Rust toolchains come from, for environments that can bind one in
+    /// (rootfs environments).
+    pub rust: Option<RustStore>,
+    /// Where native library packs are kept, for environments that build with the
+    /// glibc-targeted compiler.
+    pub packs: Option<PackStore>,
 }
 
 /// Open the environment, creating a rootfs on first use.
@@ -129,28 +141,34 @@ pub fn open_environment(
                     "emulated"
                 }
             );
-            let packs = zig.as_ref().map(|_| crate::packs::PackStore::new(envs_dir));
+            let packs = zig.as_ref().map(|_| PackStore::new(envs_dir));
+            // An amd64 tree runs natively on x86_64 hosts and cross-compiles.
+            // `--accelerate off` emulates every compiler, Rust's too: an s390x tree of the
+            // same release then runs under QEMU (on s390x hosts, natively).
+            let rust = RustStore::new(envs_dir).choosing(
+                if std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off {
+                    ToolchainArch::Amd64
+                } else {
+                    ToolchainArch::S390x
+                },
+            );
             let mut runner = BwrapRunner {
                 rootfs,
                 label,
                 ca_bundle: host_ca_bundle(),
                 accelerator: decision.accelerator,
-                zig,
-                // An amd64 tree runs natively on x86_64 hosts and cross-compiles.
-                // `--accelerate off` emulates every compiler, Rust's too: an s390x tree
-                // of the same release then runs under QEMU (on s390x hosts, natively).
-                rust: Some(crate::rust_toolchain::RustStore::new(envs_dir).choosing(
-                    if std::env::consts::ARCH == "x86_64" && *accelerate != AccelerateMode::Off {
-                        crate::rust_toolchain::ToolchainArch::Amd64
-                    } else {
-                        crate::rust_toolchain::ToolchainArch::S390x
-                    },
-                )),
-                packs,
+                zig: zig.as_ref().map(ZigToolchain::binds),
                 python: recipe.interpreter(),
                 host_python: None,
             };
             runner.prepare_mount_points();
+            if zig.is_some() {
+                runner.prepare_dirs(&ZigToolchain::mount_points());
+            }
+            runner.prepare_dirs(&RustToolchain::mount_points());
+            if packs.is_some() {
+                runner.prepare_dirs(&[GUEST_PACKS_DIR]);
+            }
             // The native build frontend's host Python, so builds never write the rootfs.
             if runner.native_frontend().is_some() {
                 let (host_python, native) = native_frontend(
@@ -170,6 +188,9 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig,
+                rust: Some(rust),
+                packs,
             })
         }
         EnvironmentChoice::Container {
@@ -194,6 +215,9 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig: None,
+                rust: None,
+                packs: None,
             })
         }
         EnvironmentChoice::Host => {
@@ -206,6 +230,9 @@ pub fn open_environment(
             Ok(OpenedEnvironment {
                 label: runner.describe(),
                 runner: Box::new(runner),
+                zig: None,
+                rust: None,
+                packs: None,
             })
         }
     }
@@ -221,7 +248,7 @@ fn glibc_targeted(
     rootfs: &std::path::Path,
     envs_dir: &std::path::Path,
     reporter: &dyn Reporter,
-) -> Option<crate::zig::ZigToolchain> {
+) -> Option<ZigToolchain> {
     // `--accelerate cross` insists on the gcc cross; `off` emulates everything.
     if mode != AccelerateMode::Auto || execution == Execution::Native {
         return None;
@@ -231,7 +258,7 @@ fn glibc_targeted(
     if wanted >= env_glibc {
         return None;
     }
-    match crate::zig::ZigToolchain::prepare(wanted, &envs_dir.join("zig")) {
+    match ZigToolchain::prepare(wanted, &envs_dir.join("zig")) {
         Ok(zig) => {
             reporter.message(&format!(
                 "glibc-targeted builds: the target needs glibc {}.{}, the environment has {}.{}: C and C++ compile with {} (variant gcc-cross uses the gcc cross)",

@@ -363,7 +363,7 @@ build_constraints = ["setuptools<72"]
         let constraint = catalog.matches("need-constraint");
         match outcome(&none, &constraint, Some(PackageFamily::Apt), false, denied) {
             HintOutcome::Retry { fixes, .. } => {
-                assert_eq!(fixes.build_constraints, ["setuptools<72"])
+                assert_eq!(fixes.build_constraints, ["setuptools<72"]);
             }
             other => panic!("{other:?}"),
         }

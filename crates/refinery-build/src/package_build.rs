@@ -173,7 +173,7 @@ pub(crate) fn build_node(
         layered = Some(over);
     }
     entry.metadata.actions = fixes.describe();
-    let mut rust = match rust_for_sdist(&sdist, base_runner, context) {
+    let mut rust = match rust_for_sdist(&sdist, context) {
         // A learned fix may ask for the toolchain where the sdist does not show Rust.
         Ok(None) if fixes.toolchain.is_some() => {
             retry_toolchain("rust-newest", None, base_runner, context).ok()
@@ -221,7 +221,7 @@ pub(crate) fn build_node(
             || match v.as_str() {
                 EMULATED_VARIANT => base_runner.accelerated(),
                 // Only meaningful when the default compiler is the glibc-targeted one.
-                GCC_CROSS_VARIANT => base_runner.zig().is_some(),
+                GCC_CROSS_VARIANT => context.zig().is_some(),
                 _ => true,
             }
     });
@@ -311,7 +311,7 @@ pub(crate) fn build_node(
             });
         }
         // The glibc-targeted compiler refused what GCC takes: the gcc cross comes next.
-        if runner.zig().is_some()
+        if context.zig().is_some()
             && variant.base() != EMULATED_VARIANT
             && variant.base() != GCC_CROSS_VARIANT
             && crate::zig::looks_zig_related(&log_text)
@@ -363,7 +363,7 @@ pub(crate) fn build_node(
             &fixes,
             &hints,
             runner.package_family(),
-            runner.zig().is_some(),
+            context.zig().is_some(),
             recipes,
         ) {
             HintOutcome::Nothing => continue,
@@ -487,7 +487,7 @@ fn ensure_packs(
     runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) -> Result<Vec<Pack>, PackError> {
-    let (Some(store), Some(zig)) = (runner.pack_store(), runner.zig()) else {
+    let (Some(store), Some(zig)) = (context.pack_store(), context.zig()) else {
         return Ok(Vec::new());
     };
     let store = match &context.settings.pack_mirror {
@@ -542,15 +542,14 @@ fn ensure_packs(
 }
 
 /// The Rust toolchain for an sdist with Rust code, chosen by what its manifests ask for
-/// (see [`CrateNeeds`]); `Ok(None)` when it has none or the runner cannot bind one in (it
+/// (see [`CrateNeeds`]); `Ok(None)` when it has none or the environment cannot bind one in (it
 /// then builds with what its environment has). `Err` when no toolchain is new enough or
 /// making it failed.
 fn rust_for_sdist(
     sdist: &std::path::Path,
-    runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) -> Result<Option<RustToolchain>, ToolchainError> {
-    let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), runner.rust_store()) else {
+    let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), context.rust_store()) else {
         return Ok(None);
     };
     let recipe = store.choose(&needs)?;
@@ -563,11 +562,10 @@ fn rust_for_sdist(
 fn rust_for_variant(
     rust: Option<&RustToolchain>,
     variant: &str,
-    runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) -> Option<RustToolchain> {
     let rust = rust?;
-    let store = runner.rust_store();
+    let store = context.rust_store();
     let Some(store) = store.filter(|_| variant == EMULATED_VARIANT && rust.cross_compiles()) else {
         return Some(rust.clone());
     };
@@ -595,7 +593,7 @@ fn retry_toolchain(
     runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) -> Result<RustToolchain, String> {
-    let Some(store) = runner.rust_store() else {
+    let Some(store) = context.rust_store() else {
         return Err(format!(
             "it needs the toolchain {wanted}, which this refinery cannot provide for {}",
             runner.describe()

@@ -49,16 +49,27 @@ pub struct RunSpec {
     pub network: bool,
     /// Run the compilers natively when the runner has an accelerator (the build step).
     pub accelerate: bool,
-    /// Compile with the glibc-targeted toolchain when the runner has one (see
-    /// [`crate::zig`]).
+    /// Compile with the glibc-targeted compiler when the runner binds one
+    /// ([`BwrapRunner::zig`]).
     pub zig: bool,
-    /// The native Rust toolchain to bind in (see [`crate::rust_toolchain`]); only
-    /// runners with a [`Runner::rust_store`] honour it.
-    pub rust: Option<crate::rust_toolchain::RustToolchain>,
+    /// The native Rust toolchain's binds, variables and `PATH` folder (made by
+    /// `RustToolchain::binds` in `crate::rust_toolchain`). Only the rootfs runner honours
+    /// it, the one runner whose environment has Rust toolchains to bind.
+    pub rust: Option<ToolBinds>,
     /// Folders (as the command sees them) put before the runner's own `PATH`: the `bin`
     /// folders of the native library packs (`pg_config`, `xml2-config`). Only the rootfs
     /// runner honours it, the one runner that builds with packs.
     pub path_prepend: Vec<String>,
+}
+
+/// What a native toolchain adds to a step's sandbox, as plain data: its binds, its
+/// variables and the folders it puts first on `PATH`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolBinds {
+    pub mounts: Vec<Mount>,
+    pub env: Vec<(String, String)>,
+    /// Folders (as the command sees them) put before the runner's own `PATH`.
+    pub path: Vec<String>,
 }
 
 /// Where the host's CA bundle appears inside every environment.
@@ -79,37 +90,6 @@ pub trait Runner: Send + Sync {
     /// The host's cross compilers, for the steps that ask for acceleration.
     fn accelerator(&self) -> Option<&crate::accelerate::Accelerator> {
         None
-    }
-    /// The glibc-targeted compiler, when the target's glibc is older than the
-    /// environment's and the host has Zig.
-    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
-        None
-    }
-    /// Where native Rust toolchains come from, for runners that can bind one in.
-    fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
-        None
-    }
-    /// Where native library packs are kept, for runners that build with the
-    /// glibc-targeted compiler.
-    fn pack_store(&self) -> Option<&crate::packs::PackStore> {
-        None
-    }
-    /// The label of a build step: acceleration and the compilers it used, e.g.
-    /// `rootfs:bookworm emulated+zig(glibc 2.17)+rust(1.97.1)`.
-    fn describe_build(
-        &self,
-        accelerated: bool,
-        zig: bool,
-        rust: Option<&crate::rust_toolchain::RustToolchain>,
-    ) -> String {
-        let base = match self.zig().filter(|_| zig) {
-            Some(z) => format!("{}+{}", self.label(), z.label()),
-            None => self.describe_attempt(accelerated),
-        };
-        match rust {
-            Some(r) => format!("{base}+{}", r.label()),
-            None => base,
-        }
     }
     /// The label with acceleration where there is some.
     fn describe(&self) -> String {
@@ -214,12 +194,9 @@ pub struct BwrapRunner {
     pub ca_bundle: Option<PathBuf>,
     /// The host's cross compilers, for the steps whose [`RunSpec::accelerate`] is set.
     pub accelerator: Option<crate::accelerate::Accelerator>,
-    /// The glibc-targeted compiler, for the steps whose [`RunSpec::zig`] is set.
-    pub zig: Option<crate::zig::ZigToolchain>,
-    /// Where native Rust toolchains come from (x86_64 hosts).
-    pub rust: Option<crate::rust_toolchain::RustStore>,
-    /// Where native library packs are kept (set with [`BwrapRunner::zig`]).
-    pub packs: Option<crate::packs::PackStore>,
+    /// The glibc-targeted compiler's binds, variables and `PATH` folder (made by
+    /// `ZigToolchain::binds` in `crate::zig`), for the steps whose [`RunSpec::zig`] is set.
+    pub zig: Option<ToolBinds>,
     /// The interpreter builds run (see [`crate::rootfs::RootfsRecipe::interpreter`]).
     pub python: String,
     /// A host CPython made for the native frontend where the host has none of the
@@ -228,6 +205,18 @@ pub struct BwrapRunner {
 }
 
 impl BwrapRunner {
+    /// `--bind` (or `--ro-bind`) of `mount`, its mount point made first.
+    fn bind(&self, cmd: &mut Command, mount: &Mount) {
+        self.ensure_mount_point(&mount.guest, mount.host.is_file());
+        cmd.arg(if mount.writable {
+            "--bind"
+        } else {
+            "--ro-bind"
+        })
+        .arg(&mount.host)
+        .arg(&mount.guest);
+    }
+
     /// The rootfs is mounted read-only, so bubblewrap cannot create mount points in it:
     /// make them on the host side first.
     fn ensure_mount_point(&self, guest: &str, is_file: bool) -> bool {
@@ -257,6 +246,14 @@ impl BwrapRunner {
         }
     }
 
+    /// Make the folders `dirs` (as the commands see them) as mount points, when the
+    /// environment is opened: those of the toolchains and packs the environment binds.
+    pub fn prepare_dirs(&self, dirs: &[&str]) {
+        for dir in dirs {
+            self.ensure_mount_point(dir, false);
+        }
+    }
+
     /// Make every mount point the build steps use (the build folders, the CA bundle,
     /// resolver files, the cross tools' folders) once, when the environment is opened,
     /// so that later builds find them and never write the rootfs. Idempotent.
@@ -266,19 +263,6 @@ impl BwrapRunner {
         }
         for file in ["/etc/resolv.conf", "/etc/hosts", GUEST_CA_BUNDLE] {
             self.ensure_mount_point(file, true);
-        }
-        if self.zig.is_some() {
-            for dir in crate::zig::ZigToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
-            }
-        }
-        if self.rust.is_some() {
-            for dir in crate::rust_toolchain::RustToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
-            }
-        }
-        if self.packs.is_some() {
-            self.ensure_mount_point(crate::packs::GUEST_PACKS_DIR, false);
         }
         // The binds depend on what the rootfs has, so a new mount point can change them:
         // repeat until nothing new is needed.
@@ -333,14 +317,7 @@ impl Runner for BwrapRunner {
             cmd.arg("--ro-bind").arg(ca).arg(GUEST_CA_BUNDLE);
         }
         for mount in &spec.mounts {
-            self.ensure_mount_point(&mount.guest, mount.host.is_file());
-            cmd.arg(if mount.writable {
-                "--bind"
-            } else {
-                "--ro-bind"
-            })
-            .arg(&mount.host)
-            .arg(&mount.guest);
+            self.bind(&mut cmd, mount);
         }
         let mut path = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".to_string();
         if let Some(accelerator) = self.accelerator.as_ref().filter(|_| spec.accelerate) {
@@ -353,23 +330,17 @@ impl Runner for BwrapRunner {
                 path = format!("{prefix}:{path}");
             }
         }
-        let mut zig_env = Vec::new();
-        if let Some(zig) = self.zig.as_ref().filter(|_| spec.zig) {
-            for dir in crate::zig::ZigToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
+        // The glibc-targeted compiler where the step asks for it, then the Rust toolchain.
+        let mut tool_env = Vec::new();
+        let zig = self.zig.as_ref().filter(|_| spec.zig);
+        for tool in [zig, spec.rust.as_ref()].into_iter().flatten() {
+            for mount in &tool.mounts {
+                self.bind(&mut cmd, mount);
             }
-            cmd.args(zig.bwrap_args());
-            path = format!("{}:{path}", crate::zig::GUEST_ZIG_BIN);
-            zig_env = zig.env();
-        }
-        if let Some(rust) = spec.rust.as_ref().filter(|_| self.rust.is_some()) {
-            for dir in crate::rust_toolchain::RustToolchain::mount_points() {
-                self.ensure_mount_point(dir, false);
+            if !tool.path.is_empty() {
+                path = format!("{}:{path}", tool.path.join(":"));
             }
-            let zig_bound = spec.zig && self.zig.is_some();
-            cmd.args(rust.bwrap_args(!zig_bound));
-            path = format!("{}:{path}", crate::rust_toolchain::GUEST_RUST_BIN);
-            zig_env.extend(rust.env());
+            tool_env.extend(tool.env.iter().cloned());
         }
         if !spec.path_prepend.is_empty() {
             path = format!("{}:{path}", spec.path_prepend.join(":"));
@@ -384,7 +355,7 @@ impl Runner for BwrapRunner {
             env.extend(ca_env());
         }
         env.extend(proxy_env());
-        env.extend(zig_env);
+        env.extend(tool_env);
         env.extend(spec.env.iter().cloned());
         for (key, value) in env {
             cmd.arg("--setenv").arg(key).arg(value);
@@ -395,18 +366,6 @@ impl Runner for BwrapRunner {
 
     fn python(&self) -> String {
         self.python.clone()
-    }
-
-    fn zig(&self) -> Option<&crate::zig::ZigToolchain> {
-        self.zig.as_ref()
-    }
-
-    fn rust_store(&self) -> Option<&crate::rust_toolchain::RustStore> {
-        self.rust.as_ref()
-    }
-
-    fn pack_store(&self) -> Option<&crate::packs::PackStore> {
-        self.packs.as_ref()
     }
 
     fn library_paths(&self) -> Vec<PathBuf> {

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::runner::{Mount, ToolBinds};
 use crate::Reporter;
 
 pub use error::{ToolchainError, TreeError};
@@ -380,7 +381,7 @@ impl RustStore {
                         .as_deref()
                         .unwrap_or("its Cargo.toml")
                         .to_string(),
-                    newest: newest.rust.to_string(),
+                    newest: newest.rust.clone(),
                 }),
         }
     }
@@ -490,29 +491,25 @@ impl RustToolchain {
         self.recipe.arch == ToolchainArch::Amd64
     }
 
-    /// bubblewrap arguments: the tree read-only, cargo's home read-write, and Zig when
-    /// `with_zig` (the glibc-targeted compiler has not bound it already).
-    pub fn bwrap_args(&self, with_zig: bool) -> Vec<String> {
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        let mut args = vec![
-            "--ro-bind".into(),
-            path(&self.dir),
-            GUEST_RUST_DIR.into(),
-            "--bind".into(),
-            path(&self.cargo_home),
-            GUEST_CARGO_HOME.into(),
+    /// What a build step's sandbox gets: the tree read-only, cargo's home read-write,
+    /// and Zig when `with_zig` (the glibc-targeted compiler has not bound it already);
+    /// the variables of [`Self::env`], and [`GUEST_RUST_BIN`] first on `PATH`.
+    pub fn binds(&self, with_zig: bool) -> ToolBinds {
+        let mut mounts = vec![
+            Mount::ro(&self.dir, GUEST_RUST_DIR),
+            Mount::rw(&self.cargo_home, GUEST_CARGO_HOME),
         ];
         if let Some(zig_dir) = self.zig_dir.as_ref().filter(|_| with_zig) {
-            args.extend([
-                "--ro-bind".into(),
-                path(zig_dir),
-                crate::zig::GUEST_ZIG_DIR.into(),
-                "--bind".into(),
-                path(&self.zig_cache),
-                crate::zig::GUEST_ZIG_CACHE.into(),
+            mounts.extend([
+                Mount::ro(zig_dir, crate::zig::GUEST_ZIG_DIR),
+                Mount::rw(&self.zig_cache, crate::zig::GUEST_ZIG_CACHE),
             ]);
         }
-        args
+        ToolBinds {
+            mounts,
+            env: self.env(),
+            path: vec![GUEST_RUST_BIN.to_string()],
+        }
     }
 
     /// The folders the sandbox binds over.

@@ -46,21 +46,22 @@ pub const FALLBACK_TRIES: usize = 5;
 
 /// Verify every `reused` entry of `manifest` whose wheel has ELF files; its event goes to
 /// `recorder`, then `finished` and `write` are called with each changed entry (the
-/// manifest is written atomically by the caller).
+/// manifest is written atomically by the caller, whose error `write` returns and this
+/// passes on).
 /// The environment is opened once, only when a wheel needs it. With `--fallback-latest`
 /// a wheel that ends `broken` gives way to the nearest newer version (at most
 /// [`FALLBACK_TRIES`], listed by `client`) whose wheel for the target passes the same
 /// checks; the entry then names the broken versions with their evidence
 /// (`metadata.broken_versions`).
-pub fn verify_reused(
+pub fn verify_reused<E>(
     manifest: &mut Manifest,
     settings: &RunSettings,
     dirs: &ReusedDirs<'_>,
     reporter: &dyn Reporter,
     recorder: &dyn Recorder,
     finished: &dyn Fn(&ManifestEntry),
-    write: &dyn Fn(&Manifest) -> Result<(), crate::RunError>,
-) -> Result<(), crate::RunError> {
+    write: &dyn Fn(&Manifest) -> Result<(), E>,
+) -> Result<(), E> {
     let candidates: Vec<ManifestEntry> = manifest
         .entries
         .iter()

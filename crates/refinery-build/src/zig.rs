@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::runner::{Mount, ToolBinds};
+
 mod fortran;
 
 /// Where the Zig package folder (with `zig` and `lib/`) appears in the sandbox.
@@ -237,21 +239,18 @@ impl ZigToolchain {
         format!("zig(glibc {}.{})", self.glibc.0, self.glibc.1)
     }
 
-    /// bubblewrap arguments (binds and nothing else); the caller puts
-    /// [`GUEST_ZIG_BIN`] first on `PATH` and sets the cache variables ([`Self::env`]).
-    pub fn bwrap_args(&self) -> Vec<String> {
-        let path = |p: &Path| p.to_string_lossy().into_owned();
-        vec![
-            "--ro-bind".into(),
-            path(&self.dir),
-            GUEST_ZIG_DIR.into(),
-            "--bind".into(),
-            path(&self.cache),
-            GUEST_ZIG_CACHE.into(),
-            "--ro-bind".into(),
-            path(&self.wrappers),
-            GUEST_ZIG_BIN.into(),
-        ]
+    /// What a build step's sandbox gets: Zig and the wrappers read-only, its cache
+    /// read-write, the variables of [`Self::env`], and [`GUEST_ZIG_BIN`] first on `PATH`.
+    pub fn binds(&self) -> ToolBinds {
+        ToolBinds {
+            mounts: vec![
+                Mount::ro(&self.dir, GUEST_ZIG_DIR),
+                Mount::rw(&self.cache, GUEST_ZIG_CACHE),
+                Mount::ro(&self.wrappers, GUEST_ZIG_BIN),
+            ],
+            env: self.env(),
+            path: vec![GUEST_ZIG_BIN.to_string()],
+        }
     }
 
     /// The folders the sandbox binds over (mount points to make in the rootfs).

@@ -73,7 +73,7 @@ pub fn project_name_from_filename(filename: &str) -> Option<String> {
     } else {
         let bytes = stem.as_bytes();
         let idx = (0..bytes.len())
-            .find(|&i| bytes[i] == b'-' && bytes.get(i + 1).is_some_and(|b| b.is_ascii_digit()))?;
+            .find(|&i| bytes[i] == b'-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))?;
         &stem[..idx]
     };
     if name.is_empty() {

@@ -51,7 +51,7 @@ pub(crate) fn parse(text: &str) -> Vec<NetrcEntry> {
             "machine" => {
                 entries.extend(current.take());
                 current = Some(NetrcEntry {
-                    machine: it.next().map(|m| m.to_ascii_lowercase()),
+                    machine: it.next().map(str::to_ascii_lowercase),
                     ..NetrcEntry::default()
                 });
             }

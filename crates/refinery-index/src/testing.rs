@@ -167,7 +167,7 @@ impl LocalIndex {
         self.state
             .log
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -207,14 +207,18 @@ impl LocalIndex {
         self.state
             .wrong_sha256
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(filename.to_owned(), sha256.to_owned());
     }
 
     /// Serve project and root pages in this format regardless of `Accept`
     /// (`None` restores content negotiation).
     pub fn force_format(&self, format: Option<PageFormat>) {
-        *self.state.format.lock().unwrap_or_else(|e| e.into_inner()) = format;
+        *self
+            .state
+            .format
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = format;
     }
 }
 
@@ -403,7 +407,10 @@ fn handle(mut stream: TcpStream, state: &State) -> std::io::Result<()> {
     };
     state.count.fetch_add(1, Ordering::SeqCst);
     {
-        let mut log = state.log.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = state
+            .log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         log.push(if request.query.is_empty() {
             request.path.clone()
         } else {
@@ -489,7 +496,7 @@ fn respond(req: &Request, state: &State) -> Reply {
                     sha256: state
                         .wrong_sha256
                         .lock()
-                        .unwrap_or_else(|e| e.into_inner())
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .get(name)
                         .cloned()
                         .or_else(|| info.as_ref().map(|i| i.sha256.clone()))
@@ -557,7 +564,11 @@ fn page(req: &Request, json: bool, json_body: String, html_body: String) -> Repl
 }
 
 fn wants_json(req: &Request, state: &State) -> bool {
-    if let Some(f) = *state.format.lock().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(f) = *state
+        .format
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
         return f == PageFormat::Json;
     }
     for pair in req.query.split('&') {
@@ -578,7 +589,7 @@ fn wants_json(req: &Request, state: &State) -> bool {
             .unwrap_or(1.0);
         match mime.as_str() {
             "application/vnd.pypi.simple.v1+json" | "application/vnd.pypi.simple.latest+json" => {
-                json_q = json_q.max(q)
+                json_q = json_q.max(q);
             }
             "text/html"
             | "application/vnd.pypi.simple.v1+html"
@@ -619,7 +630,10 @@ fn file_info(state: &State, path: &Path) -> Option<FileInfo> {
     let mtime = meta.modified().ok()?;
     let len = meta.len();
     {
-        let infos = state.infos.lock().unwrap_or_else(|e| e.into_inner());
+        let infos = state
+            .infos
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some((t, l, info)) = infos.get(path) {
             if *t == mtime && *l == len {
                 return Some(info.clone());
@@ -641,7 +655,7 @@ fn file_info(state: &State, path: &Path) -> Option<FileInfo> {
     state
         .infos
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(path.to_path_buf(), (mtime, len, info.clone()));
     Some(info)
 }

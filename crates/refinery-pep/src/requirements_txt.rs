@@ -186,7 +186,7 @@ fn normalize_path(path: &Path) -> PathBuf {
                 Some(Component::Normal(_)) => {
                     out.pop();
                 }
-                Some(Component::RootDir) | Some(Component::Prefix(_)) => {}
+                Some(Component::RootDir | Component::Prefix(_)) => {}
                 _ => out.push(c),
             },
             c => out.push(c),

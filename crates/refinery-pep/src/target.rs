@@ -561,8 +561,7 @@ impl Target {
                 }
                 if any {
                     return Some(format!(
-                        "abi3 wheel without a platform ({}) is not accepted by {target}",
-                        tag
+                        "abi3 wheel without a platform ({tag}) is not accepted by {target}"
                     ));
                 }
                 return None;

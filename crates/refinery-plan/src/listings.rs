@@ -66,12 +66,14 @@ pub fn fetch_listings(client: &IndexClient, names: &[String]) -> Vec<(String, Li
                 let listing = client.project_files(name);
                 results
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner())
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(name.clone(), listing);
             });
         }
     });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut out = Vec::new();
     for name in names {
         if let Some(listing) = results.remove(name) {

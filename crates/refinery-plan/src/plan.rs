@@ -519,7 +519,7 @@ fn add_input_files(
                 rejected.push(RejectedInput {
                     input: file.file.clone(),
                     reason: file.reason.clone(),
-                })
+                });
             }
             (_, Some(name), Some(version)) => {
                 let op = match strategy {

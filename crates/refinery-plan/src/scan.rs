@@ -108,7 +108,7 @@ pub fn input_files(input: &Path) -> Result<Vec<PathBuf>, ScanError> {
 pub fn scan_dir(input: &Path, target: &Target) -> Result<Vec<ScannedFile>, ScanError> {
     let files = input_files(input)?;
     let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .min(8);
     let chunk = files.len().div_ceil(workers).max(1);
     let mut results: Vec<ScannedFile> = Vec::with_capacity(files.len());

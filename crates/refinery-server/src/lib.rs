@@ -90,7 +90,7 @@ pub struct ServerConfig {
     /// Bytes per second an upload must average after its first `upload_grace` (408 below).
     pub min_upload_rate: usize,
     pub upload_grace: Duration,
-    /// Most inputs waiting for the planner; beyond it uploads with AUTO_PLAN and plan
+    /// Most inputs waiting for the planner; beyond it uploads with `AUTO_PLAN` and plan
     /// requests answer 503.
     pub max_queued_plans: usize,
     /// Longest time one plan may take; past it the input fails and says so.
@@ -98,7 +98,7 @@ pub struct ServerConfig {
     /// How often expired leases are taken back.
     pub reap_interval: Duration,
     pub max_restarts: i64,
-    /// Initial AUTO_PLAN / AUTO_BUILD (written to the stored settings at start when set).
+    /// Initial `AUTO_PLAN` / `AUTO_BUILD` (written to the stored settings at start when set).
     pub auto_plan: Option<bool>,
     pub auto_build: Option<bool>,
     /// `POST /api/worker/trigger` calls this instead of draining in-process.

@@ -56,7 +56,7 @@ pub async fn run(
     tokio::pin!(signal);
     loop {
         tokio::select! {
-            _ = &mut signal => break,
+            () = &mut signal => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => match registry.admit() {
                     Some(conn) => {
@@ -241,9 +241,9 @@ async fn serve_connection(
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => log_connection_end(result),
-        _ = conn_info.evict.cancelled() => tracing::debug!("evicted an idle connection at the cap"),
-        _ = conn_info.idle_for(limits.idle) => tracing::debug!("closed a connection idle for {:?}", limits.idle),
-        _ = shutdown.cancelled() => {
+        () = conn_info.evict.cancelled() => tracing::debug!("evicted an idle connection at the cap"),
+        () = conn_info.idle_for(limits.idle) => tracing::debug!("closed a connection idle for {:?}", limits.idle),
+        () = shutdown.cancelled() => {
             conn.as_mut().graceful_shutdown();
             log_connection_end(conn.await);
         }

@@ -1,6 +1,6 @@
 //! One planner for the whole server, fed by a bounded queue.
 //!
-//! Uploads with AUTO_PLAN and `POST /api/pending-inputs/{id}/enqueue-plan` put the input's
+//! Uploads with `AUTO_PLAN` and `POST /api/pending-inputs/{id}/enqueue-plan` put the input's
 //! id into the queue; one thread plans the inputs in order, so 300 uploads cost one
 //! thread, not 300. A full queue answers 503 (try again later). Each plan gets
 //! [`ServerConfig::plan_timeout`](crate::ServerConfig::plan_timeout): past it the input
@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::planning;
 use crate::AppState;
 
-/// What a plan request gives back: the stored plan and the jobs AUTO_BUILD enqueued.
+/// What a plan request gives back: the stored plan and the jobs `AUTO_BUILD` enqueued.
 pub type Planned = Result<(StoredPlan, Vec<Job>), ApiError>;
 
 struct Request {
@@ -127,7 +127,7 @@ fn planner_busy() -> ApiError {
 }
 
 /// Gives back the inputs a previous run of the server left `planning` (it stopped while
-/// planning them): they become `pending` with a note, and with AUTO_PLAN they are queued
+/// planning them): they become `pending` with a note, and with `AUTO_PLAN` they are queued
 /// again. Returns how many were recovered. One control plane per database: another
 /// server's plan in progress would be taken back too.
 pub fn recover(state: &Arc<AppState>) -> Result<usize, ApiError> {

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use refinery_index::IndexClient;
 use refinery_pep::RequirementsTxt;
-use refinery_plan::{make_plan, Action, Plan, PlanOptions, SourceKind, Strategy, DEFAULT_MAX_DEPS};
+use refinery_plan::{
+    make_plan, Action, PipOptions, Plan, PlanOptions, SourceKind, Strategy, DEFAULT_MAX_DEPS,
+};
 use refinery_store::queue::{
     InputStatus, Job, JobSpec, JobStatus, PendingInput, Recipe, StoredPlan,
 };
@@ -93,7 +95,7 @@ pub fn compute_plan(config: &ServerConfig, input: &PendingInput) -> Result<Plan,
 
 /// Ends planning input `id` with what [`compute_plan`] gave: saves the plan, publishes the
 /// input's reusable wheels, records the event and moves the input to `planned` (and, with
-/// AUTO_BUILD, enqueues its builds: `build_queued`), or to `failed` with the error.
+/// `AUTO_BUILD`, enqueues its builds: `build_queued`), or to `failed` with the error.
 pub fn finish_planning(
     state: &AppState,
     id: i64,
@@ -184,7 +186,7 @@ fn run_planner(config: &ServerConfig, input_dir: &Path) -> Result<Plan, ApiError
         overrides: config.overrides.clone(),
         known_failures: Vec::new(),
         allow_prereleases: false,
-        pip: Default::default(),
+        pip: PipOptions::default(),
     };
     let client = IndexClient::new(config.index.clone())
         .map_err(|e| ApiError::internal(format!("cannot set up the index client: {e}")))?;

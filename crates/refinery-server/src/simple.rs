@@ -143,7 +143,7 @@ pub fn refresh(state: &AppState) {
 }
 
 fn import_history_artifacts(state: &AppState) {
-    let Ok(artifacts) = state.history.with(|h| h.artifacts()) else {
+    let Ok(artifacts) = state.history.with(refinery_store::History::artifacts) else {
         return;
     };
     let mut seen = state.index.seen_artifacts.lock().expect("seen artifacts");
@@ -212,12 +212,11 @@ fn wants_json(headers: &HeaderMap, query: &FormatQuery) -> Option<&'static str> 
         let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = parts
             .filter_map(|p| p.trim().strip_prefix("q="))
-            .filter_map(|q| q.parse::<f32>().ok())
-            .next()
+            .find_map(|q| q.parse::<f32>().ok())
             .unwrap_or(1.0);
         match media.as_str() {
             "application/vnd.pypi.simple.v1+json" | "application/vnd.pypi.simple.latest+json" => {
-                best_json = best_json.max(q)
+                best_json = best_json.max(q);
             }
             "application/vnd.pypi.simple.v1+html"
             | "application/vnd.pypi.simple.latest+html"

@@ -242,7 +242,7 @@ fn keep_input(state: &AppState, spooled: Spooled, name: &str) -> ApiResult<(Path
     Ok((path, rel))
 }
 
-/// With AUTO_PLAN on, 503 `planner_busy` before anything is stored when the planner's
+/// With `AUTO_PLAN` on, 503 `planner_busy` before anything is stored when the planner's
 /// queue is full (the client sends the upload again later).
 async fn check_planner_room(state: &Arc<AppState>) -> ApiResult<()> {
     let s = state.clone();
@@ -253,7 +253,7 @@ async fn check_planner_room(state: &Arc<AppState>) -> ApiResult<()> {
     Ok(())
 }
 
-/// Queues the input for the planner if AUTO_PLAN is on. Whether it was queued; when the
+/// Queues the input for the planner if `AUTO_PLAN` is on. Whether it was queued; when the
 /// queue filled up since [`check_planner_room`], the input stays `pending` (plan it with
 /// `POST /api/pending-inputs/{id}/enqueue-plan`) and the server's log says so.
 fn maybe_auto_plan(state: &Arc<AppState>, id: i64) -> ApiResult<bool> {
@@ -269,7 +269,7 @@ fn maybe_auto_plan(state: &Arc<AppState>, id: i64) -> ApiResult<bool> {
     }
 }
 
-/// The common start of people's uploads: room at the planner (with AUTO_PLAN), a slot,
+/// The common start of people's uploads: room at the planner (with `AUTO_PLAN`), a slot,
 /// and the multipart field `file` spooled. The slot is held until the permit drops.
 async fn receive<'a>(
     state: &'a Arc<AppState>,

@@ -38,7 +38,7 @@ fn threads_named(prefix: &str) -> usize {
         .len()
 }
 
-/// Many uploads with AUTO_PLAN against an index that never answers: one planner, a plan
+/// Many uploads with `AUTO_PLAN` against an index that never answers: one planner, a plan
 /// that runs past its time fails and says so, a full queue answers 503, and a file with
 /// too many requirements is refused.
 #[test]

@@ -1,6 +1,6 @@
 //! The real server on 127.0.0.1:0: API, errors, auth, queue and worker protocol, SSE,
-//! metrics and the /simple index. No s390x builds here (see crates/refinery/tests/
-//! control_plane.rs for those).
+//! metrics and the /simple index. No s390x builds here (see
+//! `crates/refinery/tests/control_plane.rs` for those).
 
 mod common;
 

@@ -34,7 +34,7 @@ pub enum StatusClass {
 }
 
 impl StatusClass {
-    /// The snake_case name used in JSON.
+    /// The `snake_case` name used in JSON.
     pub fn as_str(&self) -> &'static str {
         match self {
             StatusClass::Waiting => "waiting",

@@ -187,7 +187,9 @@ impl StoreRecorder {
     }
 
     fn history(&self) -> std::sync::MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|e| e.into_inner())
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -203,7 +205,10 @@ impl Recorder for StoreRecorder {
     }
 
     fn log_file(&self, package: &ProjectName, version: Option<&ProjectVersion>, path: &Path) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let logs = held
             .logs
             .entry((package.clone(), version.cloned()))
@@ -243,14 +248,22 @@ impl Recorder for StoreRecorder {
                 "seconds": ((package.finished_ms - package.started_ms).max(0) as f64 / 100.0).round() / 10.0,
             }),
         };
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self
+            .held
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         held.jobs
             .insert((entry.name.clone(), entry.version.clone()), job);
         Ok(())
     }
 
     fn finish_run(&self) -> Result<(), RecordError> {
-        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        let held = std::mem::take(
+            &mut *self
+                .held
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         let Some(queue) = &self.queue else {
             return Ok(());
         };

@@ -40,12 +40,20 @@ impl<'a> JobRecorder<'a> {
     pub(crate) fn take_forwarded(&self) -> (Vec<Event>, Vec<Attempt>) {
         self.forward
             .as_ref()
-            .map(|kept| std::mem::take(&mut *kept.lock().unwrap_or_else(|e| e.into_inner())))
+            .map(|kept| {
+                std::mem::take(
+                    &mut *kept
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                )
+            })
             .unwrap_or_default()
     }
 
     fn history(&self) -> std::sync::MutexGuard<'_, History> {
-        self.history.lock().unwrap_or_else(|e| e.into_inner())
+        self.history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -54,7 +62,7 @@ impl Recorder for JobRecorder<'_> {
         self.history().record_event(event)?;
         if let Some(kept) = &self.forward {
             kept.lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0
                 .push(event.clone());
         }
@@ -65,7 +73,7 @@ impl Recorder for JobRecorder<'_> {
         self.history().record_attempt(attempt)?;
         if let Some(kept) = &self.forward {
             kept.lock()
-                .unwrap_or_else(|e| e.into_inner())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .1
                 .push(attempt.clone());
         }
@@ -73,7 +81,10 @@ impl Recorder for JobRecorder<'_> {
     }
 
     fn log_file(&self, _package: &ProjectName, _version: Option<&ProjectVersion>, path: &Path) {
-        let mut logs = self.logs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut logs = self
+            .logs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if !logs.iter().any(|p| p == path) {
             logs.push(path.to_path_buf());
         }

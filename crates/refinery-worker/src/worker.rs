@@ -22,7 +22,7 @@ use refinery_build::{execute_plan, EnvironmentChoice, RecipePolicy, Reporter, Ru
 use refinery_index::{IndexClient, IndexConfig};
 use refinery_pep::{ProjectName, Target};
 use refinery_plan::{
-    make_plan, Overrides, PackageOverride, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
+    make_plan, Overrides, PackageOverride, PipOptions, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
 };
 use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
 use refinery_store::{Attempt, Cas, Event, QueueStore};
@@ -47,7 +47,7 @@ pub struct WorkerOptions {
     pub heartbeat: Duration,
     /// Wait between polls of an empty queue.
     pub poll: Duration,
-    /// Keep polling when the queue is empty (AUTO_BUILD); otherwise drain and stop.
+    /// Keep polling when the queue is empty (`AUTO_BUILD`); otherwise drain and stop.
     pub keep_polling: bool,
     /// Stop after this many jobs.
     pub max_jobs: Option<usize>,
@@ -494,7 +494,7 @@ fn build_in(
         overrides,
         known_failures: Vec::new(),
         allow_prereleases: true,
-        pip: Default::default(),
+        pip: PipOptions::default(),
     };
     reporter.message(&format!("planning {}=={}", job.package, job.version));
     // Each worker plans in its own folder: the planner's work folder is not shared.

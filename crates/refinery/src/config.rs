@@ -79,7 +79,7 @@ pub struct ConfigFile {
     pub verify_install: Option<String>,
     /// Extra smoke-test catalog (`--smoke-tests`).
     pub smoke_tests: Option<PathBuf>,
-    /// Per-package overrides, as in PLAN_OVERRIDES_JSON.
+    /// Per-package overrides, as in `PLAN_OVERRIDES_JSON`.
     pub overrides: Option<serde_json::Value>,
 }
 

@@ -1,6 +1,6 @@
 //! The build engine end to end: real s390x builds in the emulated rootfs, repair with
 //! auditwheel, import verification, manifest, history, cache, failures and interruptions.
-//! These need the s390x environment (`refinery env create`, REFINERY_ENVS_DIR) and run in
+//! These need the s390x environment (`refinery env create`, `REFINERY_ENVS_DIR`) and run in
 //! CI with `--ignored`; the e2e test also needs the real PyPI.
 
 mod common;

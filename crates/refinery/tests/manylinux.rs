@@ -1,6 +1,6 @@
 //! Reaching the target's manylinux level: for manylinux2014 (glibc 2.17) from a bookworm
 //! environment (glibc 2.36, GCC 12), C and C++ extensions compile with the glibc-targeted
-//! compiler, end tagged manylinux2014, use no symbol newer than GLIBC_2.17, need no
+//! compiler, end tagged manylinux2014, use no symbol newer than `GLIBC_2.17`, need no
 //! libstdc++, and work under emulation.
 
 mod common;
@@ -33,7 +33,7 @@ fn needed_versions(dir: &Path) -> Vec<(String, String)> {
 }
 
 /// Asserts that the ELF files under `unpacked` need versioned symbols (some were read),
-/// none newer than GLIBC_2.17 and none of libstdc++ (C++ is linked statically).
+/// none newer than `GLIBC_2.17` and none of libstdc++ (C++ is linked statically).
 fn assert_needs_at_most_glibc_2_17_and_no_libstdcxx(unpacked: &Path) {
     let versions = needed_versions(unpacked);
     assert!(!versions.is_empty(), "no versioned symbols read");
@@ -663,7 +663,7 @@ setup(ext_modules=[Extension("squeeze", ["squeeze.c"],
 /// manylinux2014 without build isolation, one attempt per variant: its first attempt fails
 /// in pkg-config and the hints select `packs`. Asserts it ends `built`, tagged
 /// manylinux2014, with a `pack …` action for each of `packs`, no shared library grafted
-/// (the packs are linked in) and no symbol newer than GLIBC_2.17 or from libstdc++.
+/// (the packs are linked in) and no symbol newer than `GLIBC_2.17` or from libstdc++.
 /// Returns the bookworm rootfs and the unpacked wheel, for the checks under emulation.
 fn generated_sdist_links_packs(
     work: &Path,

@@ -54,11 +54,14 @@ pub(super) fn run_attempt(
         verification: None,
     })?;
     let base_variant = variant.base();
-    let for_variant = rust_for_variant(rust, base_variant, runner, context);
+    let for_variant = rust_for_variant(rust, base_variant, context);
     let rust = for_variant.as_ref();
-    entry.metadata.built_with = Some(runner.describe_build(
+    entry.metadata.built_with = Some(crate::builder::describe_build(
+        runner,
         base_variant != EMULATED_VARIANT,
-        base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT,
+        context
+            .zig()
+            .filter(|_| base_variant != EMULATED_VARIANT && base_variant != GCC_CROSS_VARIANT),
         rust,
     ));
     entry.metadata.rust_toolchain = rust.map(RustToolchain::describe);
@@ -91,9 +94,10 @@ pub(super) fn run_attempt(
         variant: base_variant,
         env: attempt_env,
         build_constraints: fixes.build_constraints.clone(),
+        zig: context.zig(),
         rust,
         packs,
-        packs_dir: runner.pack_store().map(PackStore::dir),
+        packs_dir: context.pack_store().map(PackStore::dir),
         native,
     };
     let started = Instant::now();

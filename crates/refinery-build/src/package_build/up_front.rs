@@ -27,7 +27,7 @@ pub(super) fn apply_up_front_hints(
         fixes,
         &hints,
         runner.package_family(),
-        runner.zig().is_some(),
+        context.zig().is_some(),
         context.settings.recipes,
     ) {
         HintOutcome::Retry { fixes: with, new } => {

@@ -116,7 +116,7 @@ pub fn unpack(archive: &Path, dest: &Path) -> Result<(), ArchiveError> {
         let target = dest.join(&relative);
         match entry.header().entry_type() {
             tar::EntryType::Directory => {
-                std::fs::create_dir_all(&target).map_err(io("create", &target))?
+                std::fs::create_dir_all(&target).map_err(io("create", &target))?;
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let parent = target.parent().unwrap_or(dest);

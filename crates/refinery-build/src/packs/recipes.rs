@@ -2,7 +2,7 @@
 
 use super::{PackRecipe, PackTool};
 
-/// CMake 4.4.5 from PyPI (`cmake`, manylinux2014_s390x).
+/// CMake 4.4.5 from PyPI (`cmake`, `manylinux2014_s390x`).
 const CMAKE: PackTool = PackTool {
     url: "https://files.pythonhosted.org/packages/f2/8d/1bbfb7c517d35e5098c6a9056dd490a91d45f35dd18be7be1dced2adfbad/cmake-4.4.5-py3-none-manylinux2014_s390x.manylinux_2_17_s390x.whl",
     sha256: "f5c6e586748e23b1fb23d9a8e5b469ec24e5b30ef08b7fc7b52e5c0de2f7a883",

@@ -55,7 +55,7 @@ fn every_recipe_is_pinned_and_named_by_its_catalog_entry() {
 #[test]
 fn a_pack_comes_with_what_it_links_dependencies_first_and_once() {
     let names = |wanted: &[&str]| -> Vec<&str> {
-        let wanted: Vec<String> = wanted.iter().map(|s| s.to_string()).collect();
+        let wanted: Vec<String> = wanted.iter().map(ToString::to_string).collect();
         with_dependencies(&wanted)
             .unwrap()
             .iter()

@@ -31,8 +31,6 @@ fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
         ca_bundle: Some("/ca.pem".into()),
         accelerator: None,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -88,8 +86,6 @@ fn only_steps_that_ask_for_it_get_the_cross_compilers() {
         ca_bundle: None,
         accelerator: Some(accelerator),
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -271,8 +267,6 @@ fn installs_go_through_apt_in_a_writable_layer_and_only_bwrap_has_layers() {
         ca_bundle: None,
         accelerator: None,
         zig: None,
-        rust: None,
-        packs: None,
         python: "python3".into(),
         host_python: None,
     };
@@ -290,4 +284,59 @@ fn installs_go_through_apt_in_a_writable_layer_and_only_bwrap_has_layers() {
         accelerator: None,
     };
     assert!(container.rootfs().is_none() && container.over_rootfs(&layer).is_none());
+}
+
+#[test]
+fn toolchains_bind_as_plain_mounts_zig_first_then_rust() {
+    use crate::rust_toolchain::{recipes, RustToolchain, GUEST_CARGO_HOME, GUEST_RUST_BIN};
+    use crate::zig::{ZigToolchain, GUEST_ZIG_BIN, GUEST_ZIG_CACHE, GUEST_ZIG_DIR};
+    let rootfs = tempfile::tempdir().unwrap();
+    let zig = ZigToolchain {
+        dir: "/z/zig".into(),
+        glibc: (2, 17),
+        wrappers: "/z/wrappers".into(),
+        compilers: "wrappers-2.17-0".into(),
+        cache: "/z/cache".into(),
+        version: "0.17.0".into(),
+    };
+    let rust = RustToolchain {
+        recipe: recipes()[0].clone(),
+        dir: "/r/tree".into(),
+        cargo_home: "/r/cargo-home".into(),
+        zig_dir: Some("/z/zig".into()),
+        zig_cache: "/z/cache".into(),
+    };
+    let runner = BwrapRunner {
+        rootfs: rootfs.path().into(),
+        label: "rootfs".into(),
+        ca_bundle: None,
+        accelerator: None,
+        zig: Some(zig.binds()),
+        python: "python3".into(),
+        host_python: None,
+    };
+    let mut both = spec(false);
+    both.zig = true;
+    // The glibc-targeted compiler binds Zig already: the Rust toolchain does not again.
+    both.rust = Some(rust.binds(false));
+    let joined = args(&runner.command(&both)).join(" ");
+    let binds = format!(
+        "--ro-bind /z/zig {GUEST_ZIG_DIR} --bind /z/cache {GUEST_ZIG_CACHE} --ro-bind /z/wrappers {GUEST_ZIG_BIN} --ro-bind /r/tree {} --bind /r/cargo-home {GUEST_CARGO_HOME} --chdir",
+        crate::rust_toolchain::GUEST_RUST_DIR
+    );
+    assert!(joined.contains(&binds), "{joined}");
+    assert!(
+        joined.contains(&format!(
+            "--setenv PATH {GUEST_RUST_BIN}:{GUEST_ZIG_BIN}:/usr/local/bin"
+        )),
+        "{joined}"
+    );
+    // Zig's variables, then Rust's, then the step's own.
+    let cc = joined.find("--setenv CC ").unwrap();
+    let rustc = joined.find("--setenv RUSTC ").unwrap();
+    let index = joined.find("--setenv PIP_INDEX_URL ").unwrap();
+    assert!(cc < rustc && rustc < index, "{joined}");
+    // A step that does not ask for the glibc-targeted compiler does not get it.
+    let joined = args(&runner.command(&spec(false))).join(" ");
+    assert!(!joined.contains(GUEST_ZIG_DIR), "{joined}");
 }

@@ -125,20 +125,21 @@ fn builds_link_s390x_code_with_the_builds_compiler_and_host_code_with_zig() {
         format!("{GUEST_RUST_BIN}/host-cc")
     );
     assert_eq!(env["RUSTC"], format!("{GUEST_RUST_BIN}/rustc"));
-    let args = toolchain.bwrap_args(true);
+    let binds = toolchain.binds(true);
     assert_eq!(
-        args[..6],
+        binds.mounts[..2],
         [
-            "--ro-bind",
-            "/envs/v1/toolchains/t",
-            GUEST_RUST_DIR,
-            "--bind",
-            "/envs/cargo-home",
-            GUEST_CARGO_HOME
+            Mount::ro("/envs/v1/toolchains/t", GUEST_RUST_DIR),
+            Mount::rw("/envs/cargo-home", GUEST_CARGO_HOME),
         ]
     );
-    assert!(args.contains(&crate::zig::GUEST_ZIG_DIR.to_string()));
-    assert_eq!(toolchain.bwrap_args(false).len(), 6);
+    assert!(binds
+        .mounts
+        .iter()
+        .any(|m| m.guest == crate::zig::GUEST_ZIG_DIR));
+    assert_eq!(binds.path, [GUEST_RUST_BIN]);
+    assert_eq!(binds.env, toolchain.env());
+    assert_eq!(toolchain.binds(false).mounts.len(), 2);
     assert_eq!(toolchain.label(), format!("rust({})", recipes()[0].rust));
 }
 
@@ -181,7 +182,7 @@ fn an_s390x_tree_is_the_same_release_and_compiles_for_itself() {
     assert_eq!(env["RUSTC"], format!("{GUEST_RUST_BIN}/rustc"));
     assert!(!toolchain.cross_compiles());
     // No Zig to bind, asked or not.
-    assert_eq!(toolchain.bwrap_args(true).len(), 6);
+    assert_eq!(toolchain.binds(true).mounts.len(), 2);
     assert_eq!(toolchain.label(), format!("rust({}, s390x)", native.rust));
     // A store that chooses s390x trees gives them for any crate.
     let dir = tempfile::tempdir().unwrap();

@@ -135,7 +135,7 @@ fn own_runpath(path: &Path, arch: ToolchainArch) -> Option<String> {
     elf.runpaths
         .first()
         .or(elf.rpaths.first())
-        .map(|p| p.to_string())
+        .map(ToString::to_string)
 }
 
 /// Run patchelf with `args` on one file.

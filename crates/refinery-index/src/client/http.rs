@@ -50,7 +50,10 @@ impl IndexClient {
     // HTTP
 
     pub(super) fn creds(&self) -> MutexGuard<'_, HashMap<HostKey, Cred>> {
-        self.inner.creds.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .creds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn creds_for(&self, url: &Url) -> Option<Cred> {

@@ -284,7 +284,7 @@ fn include_errors() {
     let err = parse_files("a.txt", &[("a.txt", "-r missing.txt\n")]).unwrap_err();
     match &err {
         RequirementsTxtError::Io { path, .. } => {
-            assert_eq!(path, &PathBuf::from("missing.txt"))
+            assert_eq!(path, &PathBuf::from("missing.txt"));
         }
         other => panic!("{other:?}"),
     }

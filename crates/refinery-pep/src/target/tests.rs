@@ -398,7 +398,7 @@ fn incompatible_wheels_say_why() {
                 assert!(
                     reason.contains(needle),
                     "{wheel} on {t}:\n  got  {reason}\n  want {needle}"
-                )
+                );
             }
             c => panic!("{wheel} on {t} should be incompatible: {c:?}"),
         }

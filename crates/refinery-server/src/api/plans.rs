@@ -1,4 +1,4 @@
-//! Pending inputs, plans and the settings (AUTO_PLAN, AUTO_BUILD).
+//! Pending inputs, plans and the settings (`AUTO_PLAN`, `AUTO_BUILD`).
 
 use std::sync::Arc;
 

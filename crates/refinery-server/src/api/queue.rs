@@ -38,7 +38,7 @@ pub(super) async fn queue_list(
         Some(list) => list
             .split(',')
             .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<JobStatus>())
+            .map(str::parse::<JobStatus>)
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };

@@ -26,7 +26,7 @@ fn lease_of(secs: Option<u64>) -> Duration {
 }
 
 fn check_worker_id(id: &str) -> ApiResult<()> {
-    if id.is_empty() || id.len() > 200 || id.chars().any(|c| c.is_control()) {
+    if id.is_empty() || id.len() > 200 || id.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "a worker id is 1 to 200 printable characters",
         ));

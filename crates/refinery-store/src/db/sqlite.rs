@@ -88,7 +88,7 @@ fn sqlite_sql(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len());
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
             out.push('?');
         } else {
             out.push(c);

@@ -65,7 +65,9 @@ static PG_POOLS: Mutex<Vec<(String, Pool<PgBackend>)>> = Mutex::new(Vec::new());
 /// The pool of `url` and `schema`, made (connecting once and migrating) on first use.
 fn pg_pool(url: &str, schema: Option<&str>) -> Result<Pool<PgBackend>, QueueError> {
     let key = format!("{url}\u{0}{}", schema.unwrap_or(""));
-    let mut pools = PG_POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut pools = PG_POOLS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == key) {
         return Ok(pool.clone());
     }

@@ -14,7 +14,7 @@ pub(super) static SCHEMA: Schema = Schema {
     migrations: &[
         // 1: events, attempts, artifacts.
         Migration {
-            sqlite: r#"
+            sqlite: r"
     CREATE TABLE events (
         id          INTEGER PRIMARY KEY AUTOINCREMENT,
         timestamp   TEXT NOT NULL,
@@ -68,7 +68,7 @@ pub(super) static SCHEMA: Schema = Schema {
     );
 
     PRAGMA application_id = 1380339289;
-    "#,
+    ",
             postgres: Some(
                 r#"
     CREATE TABLE events (

@@ -17,7 +17,7 @@ pub(super) static SCHEMA: Schema = Schema {
         // Written once: PostgreSQL reads it with its own integer types
         // (`Migration::portable`).
         Migration::portable(
-            r#"
+            r"
     CREATE TABLE jobs (
         id               INTEGER PRIMARY KEY AUTOINCREMENT,
         package          TEXT NOT NULL,
@@ -115,7 +115,7 @@ pub(super) static SCHEMA: Schema = Schema {
         note       TEXT NOT NULL DEFAULT '',
         created_ms INTEGER NOT NULL
     );
-"#,
+",
         ),
         Migration::same(MIGRATION_ONE_ACTIVE_JOB),
         Migration::same(MIGRATION_CLAIMABLE_INDEX),
@@ -123,7 +123,7 @@ pub(super) static SCHEMA: Schema = Schema {
 };
 
 /// Migration 2 of both backends (SQLite and PostgreSQL read it alike).
-const MIGRATION_ONE_ACTIVE_JOB: &str = r#"
+const MIGRATION_ONE_ACTIVE_JOB: &str = r"
     -- 2: at most one waiting or running job per package, version and target; enqueue
     -- inserts with ON CONFLICT DO NOTHING against it, so concurrent enqueues of the same
     -- package make one job. Duplicates made before are cancelled first: a running one is
@@ -142,17 +142,17 @@ const MIGRATION_ONE_ACTIVE_JOB: &str = r#"
                jobs.id));
     CREATE UNIQUE INDEX jobs_one_active ON jobs (package_key, version, python, platform_tag)
         WHERE status IN ('pending', 'retry', 'leased', 'building');
-"#;
+";
 
 /// Migration 3 of both backends: the claim's `WHERE status IN ('pending', 'retry')
 /// ORDER BY priority DESC, id LIMIT 1` reads this index's first entry. Without it,
 /// PostgreSQL sorted every waiting job on each claim (560 ms per claim with 92,000
 /// waiting, measured by `scripts/bench/queue.sh`): the index on (status, priority, id)
 /// cannot give one order across two statuses.
-const MIGRATION_CLAIMABLE_INDEX: &str = r#"
+const MIGRATION_CLAIMABLE_INDEX: &str = r"
     CREATE INDEX jobs_claimable ON jobs (priority DESC, id)
         WHERE status IN ('pending', 'retry');
-"#;
+";
 
 #[cfg(test)]
 mod tests {

@@ -69,7 +69,10 @@ pub(super) fn ship_logs(
             batch.push_str(&line);
         }
         {
-            let files = files.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let files = files
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
             for path in files {
                 let offset = offsets.entry(path.clone()).or_insert(0);
                 let Ok(mut file) = std::fs::File::open(&path) else {

@@ -101,7 +101,7 @@ pub(super) fn transition_input<B: Backend>(
                 "input {id} is `{}`; this needs it to be one of: {}",
                 current.status.as_str(),
                 from.iter()
-                    .map(|s| s.as_str())
+                    .map(InputStatus::as_str)
                     .collect::<Vec<_>>()
                     .join(", ")
             )))

@@ -604,7 +604,7 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
     };
     match q.publish(&other) {
         Err(QueueError::Conflict(message)) => {
-            assert!(message.contains("already published"), "{message}")
+            assert!(message.contains("already published"), "{message}");
         }
         other => panic!("other bytes under a published name: {other:?}"),
     }
