@@ -57,6 +57,21 @@ pub struct AttemptFailure {
     pub verification: Option<Box<refinery_store::Verification>>,
 }
 
+impl AttemptFailure {
+    /// The package's own failure at `stage`: not timed out, not stopped from outside, no
+    /// policy verdict, no verification (set those fields on the result where they hold).
+    pub fn at(stage: Stage, message: String) -> Self {
+        Self {
+            stage,
+            message,
+            timed_out: false,
+            stopped: false,
+            policy: false,
+            verification: None,
+        }
+    }
+}
+
 /// What a successful attempt produced.
 #[derive(Debug, Clone)]
 pub struct BuiltWheel {
@@ -157,14 +172,7 @@ pub fn attempt(
     log: &Log,
     result_dir: &Path,
 ) -> Result<BuiltWheel, AttemptFailure> {
-    let fail = |stage, message: String| AttemptFailure {
-        stage,
-        message,
-        timed_out: false,
-        stopped: false,
-        policy: false,
-        verification: None,
-    };
+    let fail = AttemptFailure::at;
     let dir = AttemptDir(settings.builds_dir.join(format!(
         "{}-{}-attempt{}-{}-{}",
         request.name,
@@ -447,7 +455,6 @@ pub fn attempt(
     let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log);
     if let Some(failed) = verification.first_failure() {
         return Err(AttemptFailure {
-            timed_out: false,
             verification: Some(Box::new(verification.clone())),
             ..fail(
                 Stage::Verify,

@@ -26,14 +26,7 @@ pub(super) fn repair(
     dir: &Path,
     built: PathBuf,
 ) -> Result<(PathBuf, bool), AttemptFailure> {
-    let fail = |stage, message: String| AttemptFailure {
-        stage,
-        message,
-        timed_out: false,
-        stopped: false,
-        policy: false,
-        verification: None,
-    };
+    let fail = AttemptFailure::at;
     let built_name: WheelFilename = file_name(&built).parse().map_err(|e| {
         fail(
             Stage::Build,

@@ -13,14 +13,7 @@ pub(super) fn run_step(
     settings: &AttemptSettings,
     stage: Stage,
 ) -> Result<(), AttemptFailure> {
-    let failure = |message: String| AttemptFailure {
-        stage,
-        message,
-        timed_out: false,
-        stopped: false,
-        policy: false,
-        verification: None,
-    };
+    let failure = |message: String| AttemptFailure::at(stage, message);
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
         Ok(Outcome::Failed(status)) => {

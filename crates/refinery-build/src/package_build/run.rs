@@ -45,13 +45,11 @@ pub(super) fn run_attempt(
     context
         .recorder
         .log_file(&node.name, node.version.as_ref(), &log_path);
-    let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| AttemptFailure {
-        stage: crate::builder::Stage::Build,
-        message: format!("cannot create the log {}: {e}", log_path.display()),
-        timed_out: false,
-        stopped: false,
-        policy: false,
-        verification: None,
+    let log = Log::create(&log_path, DEFAULT_LOG_CAP).map_err(|e| {
+        AttemptFailure::at(
+            crate::builder::Stage::Build,
+            format!("cannot create the log {}: {e}", log_path.display()),
+        )
     })?;
     let base_variant = variant.base();
     let for_variant = rust_for_variant(rust, base_variant, context);
@@ -69,12 +67,8 @@ pub(super) fn run_attempt(
     attempt_env.extend(fixes.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     if let FrontendChoice::Refused { why } = frontend {
         return Err(AttemptFailure {
-            stage: crate::builder::Stage::Build,
-            message: why.clone(),
-            timed_out: false,
-            stopped: false,
             policy: true,
-            verification: None,
+            ..AttemptFailure::at(crate::builder::Stage::Build, why.clone())
         });
     }
     let native_outcome = std::sync::Mutex::new(NativeOutcome::NotTried);
