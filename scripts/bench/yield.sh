@@ -20,6 +20,10 @@
 #   --max-attempts N      the refinery's --max-attempts (default 2)
 #   --python X.Y          target CPython (default 3.11, the bookworm environment)
 #   --from-index          do not force sdists: reuse PyPI's s390x wheels where they fit
+#   --cache DIR           the refinery's cache (default: a fresh one in the work folder);
+#                         the cache of an earlier run (KEEP=1) brings its built wheels, so
+#                         a project whose runtime dependency built before (grpcio-tools
+#                         after grpcio) builds only itself
 #
 # Source builds are forced by sdist_index.py, an index in front of PyPI that hides the
 # project's wheels from the refinery's planner (pip and uv inside the build still see
@@ -35,7 +39,7 @@ ALL="charset-normalizer cryptography pyyaml numpy protobuf pandas markupsafe cff
 sqlalchemy aiohttp grpcio pyarrow wrapt frozenlist coverage pillow greenlet yarl multidict
 scipy httptools pynacl psycopg2-binary rpds-py bcrypt scikit-learn msgpack matplotlib regex
 kiwisolver pydantic-core pyrsistent grpcio-tools pycryptodomex google-crc32c"
-only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index=""
+only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index="" cache=""
 declare -A timeout_for=([grpcio]=5400 [grpcio-tools]=5400 [scipy]=5400 [scikit-learn]=5400 [pyarrow]=7200)
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -49,7 +53,8 @@ while [[ $# -gt 0 ]]; do
         --max-attempts) max_attempts="$2"; shift 2 ;;
         --python) python="$2"; shift 2 ;;
         --from-index) from_index=1; shift ;;
-        -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+        --cache) cache="$2"; shift 2 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         *) echo "yield.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -77,6 +82,7 @@ cleanup() {
     if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi
 }
 trap cleanup EXIT
+cache="${cache:-$work/cache}"
 index_args=()
 if [[ -z "$from_index" ]]; then
     : > "$work/force"
@@ -101,7 +107,7 @@ for p in "${projects[@]}"; do
     echo "$p" > "$work/$p/input/requirements.txt"
     echo "$p" > "$work/force"
     t0=$(date +%s.%N)
-    "$REFINERY" --input "$work/$p/input" --output "$work/$p/out" --cache "$work/cache" \
+    "$REFINERY" --input "$work/$p/input" --output "$work/$p/out" --cache "$cache" \
         --python "$python" --platform-tag manylinux2014_s390x "${index_args[@]}" \
         --max-attempts "$max_attempts" --attempt-timeout "${timeout_for[$p]:-$attempt_timeout}" \
         > "$work/$p/run.log" 2>&1 || true

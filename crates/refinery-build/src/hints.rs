@@ -47,7 +47,9 @@ pub struct Hint {
     /// Packages whose builds take this entry's actions before their first attempt, without
     /// waiting for the pattern: builds that succeed without what the entry provides, only
     /// worse (numpy and scipy fall back to their own unoptimized LAPACK without a BLAS).
-    /// Names as in PEP 508; compared normalized (PEP 503).
+    /// PEP 508 requirements without extras, markers or URLs: a name takes every version,
+    /// a name with version specifiers only those (`matplotlib>=3.11`: the releases whose
+    /// build has the option); names compared normalized (PEP 503).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub up_front: Vec<String>,
 }
@@ -206,16 +208,10 @@ impl Hint {
 
     /// Why this entry cannot be used, if it cannot: a forbidden variable, a constraint
     /// that is not PEP 508, an unknown toolchain or variant, a package name with shell,
-    /// an `up_front` entry that is not a package name.
+    /// an `up_front` entry that is not a name with optional version specifiers.
     fn check(&self) -> Result<(), String> {
-        if let Some(name) = self
-            .up_front
-            .iter()
-            .find(|n| refinery_pep::PackageName::new((*n).clone()).is_err())
-        {
-            return Err(format!(
-                "up_front names {name:?}, which is not a package name"
-            ));
+        for entry in &self.up_front {
+            UpFront::parse(entry)?;
         }
         if let Some(name) = self.env.keys().find(|k| !is_allowed_env_name(k)) {
             return Err(format!("may not set the environment variable {name:?}"));
@@ -378,9 +374,11 @@ impl Catalog {
         self.entries.iter().map(|(h, _)| h)
     }
 
-    /// The entries whose actions a build of `package` takes before its first attempt
-    /// (their `up_front` names it; PEP 503 normalized comparison).
-    pub fn up_front(&self, package: &str) -> Vec<&Hint> {
+    /// The entries whose actions a build of `package` at `version` takes before its first
+    /// attempt: their `up_front` names it (PEP 503 normalized comparison) and its version
+    /// specifiers, if any, contain `version` (an unknown version matches only entries
+    /// without specifiers).
+    pub fn up_front(&self, package: &str, version: Option<&refinery_pep::Version>) -> Vec<&Hint> {
         let Ok(package) = refinery_pep::PackageName::new(package.to_string()) else {
             return Vec::new();
         };
@@ -390,7 +388,7 @@ impl Catalog {
             .filter(|hint| {
                 hint.up_front
                     .iter()
-                    .any(|n| refinery_pep::PackageName::new(n.clone()).is_ok_and(|n| n == package))
+                    .any(|entry| UpFront::parse(entry).is_ok_and(|up| up.takes(&package, version)))
             })
             .collect()
     }
@@ -422,6 +420,46 @@ fn with_gcc_header_errors(log: &str) -> std::borrow::Cow<'_, str> {
         text.push_str(&format!("\n{}{}: No such file or directory", &c[1], &c[2]));
     }
     std::borrow::Cow::Owned(text)
+}
+
+/// One `up_front` entry of a hint: a package name and the versions it applies to.
+struct UpFront {
+    name: refinery_pep::PackageName,
+    /// Empty: every version.
+    versions: refinery_pep::VersionSpecifiers,
+}
+
+impl UpFront {
+    /// Parse `entry` as a PEP 508 requirement that has at most version specifiers.
+    fn parse(entry: &str) -> Result<UpFront, String> {
+        let requirement = refinery_pep::parse_requirement(entry)
+            .map_err(|e| format!("up_front entry {entry:?} is no PEP 508 requirement: {e}"))?;
+        if !requirement.extras.is_empty() || !requirement.marker.is_true() {
+            return Err(format!(
+                "up_front entry {entry:?} has extras or markers; give a name and at most version specifiers"
+            ));
+        }
+        let versions = match requirement.version_or_url {
+            None => refinery_pep::VersionSpecifiers::empty(),
+            Some(refinery_pep::VersionOrUrl::VersionSpecifier(specifiers)) => specifiers,
+            Some(refinery_pep::VersionOrUrl::Url(_)) => return Err(format!(
+                "up_front entry {entry:?} names a URL; give a name and at most version specifiers"
+            )),
+        };
+        Ok(UpFront {
+            name: requirement.name,
+            versions,
+        })
+    }
+
+    fn takes(
+        &self,
+        package: &refinery_pep::PackageName,
+        version: Option<&refinery_pep::Version>,
+    ) -> bool {
+        self.name == *package
+            && (self.versions.is_empty() || version.is_some_and(|v| self.versions.contains(v)))
+    }
 }
 
 #[cfg(test)]

@@ -127,6 +127,8 @@ fn builtin_catalog_matches_real_log_lines() {
         ("numpy/meson.build: ERROR: Unknown compiler(s): [['gfortran']]", "fortran"),
         ("#error Unsupported endianness", "big-endian"),
         ("fatal error: libxml/xmlversion.h: No such file or directory", "libxml2"),
+        ("src/raqm.c:42:10: fatal error: hb.h: No such file or directory", "harfbuzz"),
+        ("src/raqm.c:34:10: fatal error: SheenBidi/SheenBidi.h: No such file or directory", "sheenbidi"),
     ];
     for (line, id) in cases {
         let found = ids(&catalog, line);
@@ -450,21 +452,22 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
         ("SciPy", &["openblas", "libgfortran"]),
     ] {
         let ids: Vec<&str> = catalog
-            .up_front(name)
+            .up_front(name, None)
             .iter()
             .map(|h| h.id.as_str())
             .collect();
         assert_eq!(ids, want, "{name}");
     }
-    assert!(catalog.up_front("pandas").is_empty());
+    assert!(catalog.up_front("pandas", None).is_empty());
     let cython: Vec<&str> = catalog
-        .up_front("Charset_Normalizer")
+        .up_front("Charset_Normalizer", None)
         .iter()
         .map(|h| h.id.as_str())
         .collect();
     assert_eq!(cython, ["charset-normalizer-cython"]);
     // matplotlib: both packs and the meson options that make it use them.
-    let matplotlib = catalog.up_front("matplotlib");
+    let v = |s: &str| s.parse::<refinery_pep::Version>().unwrap();
+    let matplotlib = catalog.up_front("matplotlib", Some(&v("3.10.9")));
     let ids: Vec<&str> = matplotlib.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(ids, ["freetype", "matplotlib-system-libraries"]);
     assert_eq!(
@@ -478,8 +481,29 @@ fn numpy_and_scipy_take_the_blas_entry_up_front_by_normalized_name() {
             "env PIP_CONFIG_SETTINGS=setup-args=-Dsystem-freetype=true setup-args=-Dsystem-qhull=true setup-args=-Db_lto=false"
         ]
     );
-    assert!(catalog.up_front("not a name!").is_empty());
-    let openblas = catalog.up_front("numpy")[0];
+    // 3.11 lays text out with libraqm: its entry (and meson option) only from 3.11 on.
+    let ids = |version: Option<&refinery_pep::Version>| -> Vec<&str> {
+        catalog
+            .up_front("matplotlib", version)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect()
+    };
+    assert_eq!(
+        ids(Some(&v("3.11.2"))),
+        [
+            "freetype",
+            "matplotlib-system-libraries",
+            "matplotlib-system-libraqm"
+        ]
+    );
+    assert_eq!(
+        ids(None),
+        ["freetype", "matplotlib-system-libraries"],
+        "an unknown version takes only the entries for every version"
+    );
+    assert!(catalog.up_front("not a name!", None).is_empty());
+    let openblas = catalog.up_front("numpy", None)[0];
     // An older glibc than the environment's: the pack; else the system packages.
     assert_eq!(
         openblas.actions(Some(PackageFamily::Apt), true),
@@ -506,17 +530,26 @@ fn an_id_used_twice_in_one_file_is_refused_naming_it() {
 }
 
 #[test]
-fn an_up_front_entry_that_is_not_a_package_name_is_refused() {
-    let err = Catalog::parse(
-        "[[hint]]\nid = \"x\"\npattern = \"a\"\nmessage = \"m\"\nup_front = [\"numpy; rm -rf /\"]\n",
-        "my.toml",
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("my.toml") && err.contains("not a package name"),
-        "{err}"
-    );
+fn an_up_front_entry_that_is_not_a_name_with_versions_is_refused() {
+    for (entry, says) in [
+        ("numpy; rm -rf /", "no PEP 508 requirement"),
+        ("numpy[extra]", "has extras or markers"),
+        ("numpy; python_version < '3.12'", "has extras or markers"),
+        ("numpy @ https://example.org/numpy.tar.gz", "names a URL"),
+    ] {
+        let err = Catalog::parse(
+            &format!(
+                "[[hint]]\nid = \"x\"\npattern = \"a\"\nmessage = \"m\"\nup_front = [{entry:?}]\n"
+            ),
+            "my.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("my.toml") && err.contains(says) && err.contains("numpy"),
+            "{entry}: {err}"
+        );
+    }
 }
 
 #[test]

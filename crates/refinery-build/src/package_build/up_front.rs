@@ -18,7 +18,12 @@ pub(super) fn apply_up_front_hints(
     runner: &dyn Runner,
     context: &BuildContext<'_>,
 ) {
-    let hints = context.catalog.up_front(node.name.as_str());
+    let hints = context.catalog.up_front(
+        node.name.as_str(),
+        node.version
+            .as_ref()
+            .map(refinery_pep::ProjectVersion::version),
+    );
     if hints.is_empty() {
         return;
     }

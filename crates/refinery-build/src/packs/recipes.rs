@@ -419,4 +419,76 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 cp *.h \"$DESTDIR$PREFIX/include/libqhull_r/\"\n\
                 printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: qhull_r\\nDescription: Qhull reentrant static library\\nVersion: 8.0.2\\nLibs: -L${libdir} -lqhull_r\\nLibs.private: -lm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/qhull_r.pc\"",
     },
+    PackRecipe {
+        name: "harfbuzz",
+        version: "10.2.0",
+        url: "https://deb.debian.org/debian/pool/main/h/harfbuzz/harfbuzz_10.2.0.orig.tar.xz",
+        sha256: "620e3468faec2ea8685d32c46a58469b850ef63040b3565cde05959825b48227",
+        folder: "harfbuzz-10.2.0",
+        depends: &["freetype"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The text shaping library with its FreeType functions (hb-ft), as libraqm needs
+        // it: upstream's single-file build (src/harfbuzz.cc includes every source; the
+        // backends without their HAVE_* define compile to nothing) with the defines its
+        // meson.build sets for glibc and for FreeType >= 2.11 (the pack's is 2.12.1), and
+        // its C++ flags (no exceptions, RTTI or thread-safe statics, so nothing of a C++
+        // runtime is needed). hb-features.h is written as meson writes it with only
+        // FreeType on; the public headers are the ones meson installs.
+        build: "cd src\n\
+                sed -e 's/^#mesondefine HB_HAS_FREETYPE$/#define HB_HAS_FREETYPE 1/' -e 's|^#mesondefine \\(.*\\)$|/* #undef \\1 */|' hb-features.h.in > hb-features.h\n\
+                \"$CXX\" -std=c++11 -O2 -fPIC -fno-exceptions -fno-rtti -fno-threadsafe-statics -DNDEBUG -DHAVE_FREETYPE=1 -DHAVE_FT_GET_VAR_BLEND_COORDINATES=1 -DHAVE_FT_SET_VAR_BLEND_COORDINATES=1 -DHAVE_FT_DONE_MM_VAR=1 -DHAVE_FT_GET_TRANSFORM=1 -DHAVE_PTHREAD=1 -DHAVE_UNISTD_H=1 -DHAVE_SYS_MMAN_H=1 -DHAVE_STDBOOL_H=1 -DHAVE_ATEXIT=1 -DHAVE_MPROTECT=1 -DHAVE_SYSCONF=1 -DHAVE_GETPAGESIZE=1 -DHAVE_MMAP=1 -DHAVE_ISATTY=1 -DHAVE_USELOCALE=1 -DHAVE_NEWLOCALE=1 -DHAVE_SINCOSF=1 -I\"$PACK_FREETYPE/include/freetype2\" -c harfbuzz.cc\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libharfbuzz.a harfbuzz.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include/harfbuzz\"\n\
+                cp libharfbuzz.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp hb-aat-layout.h hb-aat.h hb-blob.h hb-buffer.h hb-common.h hb-cplusplus.hh hb-deprecated.h hb-draw.h hb-paint.h hb-face.h hb-font.h hb-map.h hb-ot-color.h hb-ot-deprecated.h hb-ot-font.h hb-ot-layout.h hb-ot-math.h hb-ot-meta.h hb-ot-metrics.h hb-ot-name.h hb-ot-shape.h hb-ot-var.h hb-ot.h hb-set.h hb-shape-plan.h hb-shape.h hb-style.h hb-unicode.h hb.h hb-version.h hb-features.h hb-ft.h \"$DESTDIR$PREFIX/include/harfbuzz/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: harfbuzz\\nDescription: HarfBuzz text shaping library\\nVersion: 10.2.0\\nRequires: freetype2\\nLibs: -L${libdir} -lharfbuzz -lm\\nCflags: -I${includedir}/harfbuzz\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/harfbuzz.pc\"",
+    },
+    PackRecipe {
+        name: "sheenbidi",
+        version: "3.0.0",
+        url: "https://deb.debian.org/debian/pool/main/s/sheenbidi/sheenbidi_3.0.0.orig.tar.xz",
+        sha256: "c009ee6153991998f4fa42af7ca3b1494cb716522d85cf8ebd7b869f6a459301",
+        folder: "sheenbidi-3.0.0",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // The Unicode bidirectional algorithm libraqm uses (matplotlib's choice over
+        // FriBiDi): its unity build (Source/SheenBidi.c with SB_CONFIG_UNITY, as its
+        // Makefile's release build and its meson `unity_mode` compile it), without the
+        // experimental text API; sheenbidi.pc as its sheenbidi.pc.in says.
+        build: "\"$CC\" -O2 -fPIC -DNDEBUG -DSB_CONFIG_UNITY -IHeaders -ISource -c Source/SheenBidi.c\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libSheenBidi.a SheenBidi.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libSheenBidi.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp -r Headers/SheenBidi \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: SheenBidi\\nDescription: Unicode Bidirectional Algorithm\\nVersion: 3.0.0\\nLibs: -L${libdir} -lSheenBidi\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/sheenbidi.pc\"",
+    },
+    PackRecipe {
+        name: "raqm",
+        version: "0.10.5",
+        url: "https://deb.debian.org/debian/pool/main/r/raqm/raqm_0.10.5.orig.tar.xz",
+        sha256: "563053e724892a7b037913110ea2daef50ad575d4fa9f7c368ae1e4515f5e856",
+        folder: "raqm-0.10.5",
+        depends: &["freetype", "harfbuzz", "sheenbidi"],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        // libraqm (complex text layout: bidi, shaping, script itemization), which
+        // matplotlib >= 3.11 lays its text out with (`system-libraqm` wants raqm >= 0.10.4),
+        // with SheenBidi (>= 2.9: its headers under SheenBidi/) as matplotlib's own wrap
+        // builds it; raqm-version.h written as its meson.build writes it. Its .pc file
+        // names the packs it needs as public requirements: they are static, so an
+        // extension links all of them.
+        build: "cd src\n\
+                sed -e 's/@RAQM_VERSION_MAJOR@/0/' -e 's/@RAQM_VERSION_MINOR@/10/' -e 's/@RAQM_VERSION_MICRO@/5/' -e 's/@RAQM_VERSION@/0.10.5/' raqm-version.h.in > raqm-version.h\n\
+                \"$CC\" -O2 -fPIC -DNDEBUG -DRAQM_SHEENBIDI -DRAQM_SHEENBIDI_GT_2_9 -I. -I\"$PACK_SHEENBIDI/include\" -I\"$PACK_HARFBUZZ/include/harfbuzz\" -I\"$PACK_FREETYPE/include/freetype2\" -c raqm.c\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libraqm.a raqm.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
+                cp libraqm.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp raqm.h raqm-version.h \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: raqm\\nDescription: A library for complex text layout\\nVersion: 0.10.5\\nRequires: harfbuzz sheenbidi freetype2\\nLibs: -L${libdir} -lraqm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/raqm.pc\"",
+    },
 ];
