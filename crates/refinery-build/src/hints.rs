@@ -442,9 +442,11 @@ impl UpFront {
         let versions = match requirement.version_or_url {
             None => refinery_pep::VersionSpecifiers::empty(),
             Some(refinery_pep::VersionOrUrl::VersionSpecifier(specifiers)) => specifiers,
-            Some(refinery_pep::VersionOrUrl::Url(_)) => return Err(format!(
+            Some(refinery_pep::VersionOrUrl::Url(_)) => {
+                return Err(format!(
                 "up_front entry {entry:?} names a URL; give a name and at most version specifiers"
-            )),
+            ))
+            }
         };
         Ok(UpFront {
             name: requirement.name,
