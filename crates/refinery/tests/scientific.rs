@@ -116,25 +116,28 @@ fn long_scipy_builds_with_the_libgfortran_and_openblas_packs_for_manylinux2014_a
 
 #[test]
 #[ignore = "long (about 30 minutes with numpy, pillow, contourpy and kiwisolver): needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
-fn long_matplotlib_links_the_freetype_and_qhull_packs_for_manylinux2014_and_renders_on_s390x() {
+fn long_matplotlib_links_the_freetype_qhull_and_raqm_packs_for_manylinux2014_and_renders_on_s390x() {
     let work = tempfile::tempdir().unwrap();
     let (e, _out) = built_for_manylinux2014(
         work.path(),
-        "matplotlib==3.10.9\nnumpy==2.4.4\n",
+        "matplotlib==3.11.2\nnumpy==2.4.4\n",
         "matplotlib",
     );
-    // The smoke test renders a PNG, draws text through FreeType and triangulates with Qhull.
+    // The smoke test renders a PNG, draws text (laid out by libraqm with HarfBuzz and
+    // SheenBidi, rendered by FreeType) and triangulates with Qhull.
     reaches_manylinux2014_and_passes_its_smoke_test(&e);
     let actions = e["metadata"]["actions"].as_array().unwrap();
-    for action in ["pack freetype", "pack qhull"] {
+    for action in ["pack freetype", "pack qhull", "pack raqm"] {
         assert!(actions.iter().any(|a| a == action), "{action}: {e}");
     }
-    assert!(
-        actions.iter().any(|a| a
-            .as_str()
-            .is_some_and(|a| a.contains("-Dsystem-qhull=true"))),
-        "{e}"
-    );
+    for option in ["-Dsystem-qhull=true", "-Dsystem-libraqm=true"] {
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.contains(option))),
+            "{option}: {e}"
+        );
+    }
 }
 
 #[test]
