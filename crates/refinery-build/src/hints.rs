@@ -434,19 +434,16 @@ impl UpFront {
     fn parse(entry: &str) -> Result<UpFront, String> {
         let requirement = refinery_pep::parse_requirement(entry)
             .map_err(|e| format!("up_front entry {entry:?} is no PEP 508 requirement: {e}"))?;
+        let refuse = |what: &str| {
+            format!("up_front entry {entry:?} {what}; give a name and at most version specifiers")
+        };
         if !requirement.extras.is_empty() || !requirement.marker.is_true() {
-            return Err(format!(
-                "up_front entry {entry:?} has extras or markers; give a name and at most version specifiers"
-            ));
+            return Err(refuse("has extras or markers"));
         }
         let versions = match requirement.version_or_url {
             None => refinery_pep::VersionSpecifiers::empty(),
             Some(refinery_pep::VersionOrUrl::VersionSpecifier(specifiers)) => specifiers,
-            Some(refinery_pep::VersionOrUrl::Url(_)) => {
-                return Err(format!(
-                "up_front entry {entry:?} names a URL; give a name and at most version specifiers"
-            ))
-            }
+            Some(refinery_pep::VersionOrUrl::Url(_)) => return Err(refuse("names a URL")),
         };
         Ok(UpFront {
             name: requirement.name,

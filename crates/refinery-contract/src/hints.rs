@@ -59,7 +59,8 @@ pub struct CatalogHint {
     /// No retry can change this failure: the package ends after this attempt.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_retry: bool,
-    /// Packages whose builds take this entry's actions before their first attempt.
+    /// Packages whose builds take this entry's actions before their first attempt: names,
+    /// or names with PEP 440 version specifiers (`matplotlib>=3.11`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub up_front: Vec<String>,
 }

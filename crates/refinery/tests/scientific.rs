@@ -116,7 +116,8 @@ fn long_scipy_builds_with_the_libgfortran_and_openblas_packs_for_manylinux2014_a
 
 #[test]
 #[ignore = "long (about 30 minutes with numpy, pillow, contourpy and kiwisolver): needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
-fn long_matplotlib_links_the_freetype_qhull_and_raqm_packs_for_manylinux2014_and_renders_on_s390x() {
+fn long_matplotlib_links_the_freetype_qhull_and_raqm_packs_for_manylinux2014_and_renders_on_s390x()
+{
     let work = tempfile::tempdir().unwrap();
     let (e, _out) = built_for_manylinux2014(
         work.path(),

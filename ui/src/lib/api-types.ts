@@ -3163,7 +3163,10 @@ export interface components {
             pattern: string;
             /** @description A toolchain the retry needs (`rust-newest`). */
             toolchain?: string;
-            /** @description Packages whose builds take this entry's actions before their first attempt. */
+            /**
+             * @description Packages whose builds take this entry's actions before their first attempt: names,
+             *     or names with PEP 440 version specifiers (`matplotlib>=3.11`).
+             */
             up_front?: string[];
             /** @description A build variant the retry should use. */
             variant?: string;
