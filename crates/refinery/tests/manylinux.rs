@@ -449,21 +449,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "blasuser", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_blasuser(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "openblas"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("blasuser", ["blasuser.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
-        dir,
-        "blasuser",
-        "1.0",
-        &["setuptools"],
-        setup_py.to_string(),
-        ("blasuser.c".to_string(), source.to_string()),
-    )
+    write_pkg_config_sdist(dir, "blasuser", &["openblas"], source)
 }
 
 #[test]
@@ -642,20 +628,40 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "squeeze", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_squeeze(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "bzip2", "liblzma", "libzstd", "liblz4"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("squeeze", ["squeeze.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
+    write_pkg_config_sdist(
         dir,
         "squeeze",
+        &["bzip2", "liblzma", "libzstd", "liblz4"],
+        source,
+    )
+}
+
+/// A setuptools sdist `<name>-1.0` whose one extension, `<name>.c` (`source`), compiles and
+/// links with what one `pkg-config --cflags --libs <pkg_config_args>` call says, as numpy's
+/// meson finds its libraries (`-I` flags to the compiler, the rest to the linker).
+fn write_pkg_config_sdist(
+    dir: &Path,
+    name: &str,
+    pkg_config_args: &[&str],
+    source: &str,
+) -> std::path::PathBuf {
+    let args: String = pkg_config_args.iter().map(|a| format!(", {a:?}")).collect();
+    let setup_py = format!(
+        r#"import subprocess
+from setuptools import setup, Extension
+flags = subprocess.run(["pkg-config", "--cflags", "--libs"{args}], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+setup(ext_modules=[Extension("{name}", ["{name}.c"],
+    extra_compile_args=[f for f in flags if f.startswith("-I")],
+    extra_link_args=[f for f in flags if not f.startswith("-I")])])
+"#
+    );
+    write_setuptools_sdist(
+        dir,
+        name,
         "1.0",
         &["setuptools"],
-        setup_py.to_string(),
-        ("squeeze.c".to_string(), source.to_string()),
+        setup_py,
+        (format!("{name}.c"), source.to_string()),
     )
 }
 
@@ -812,21 +818,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "shaper", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_shaper(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--static", "--cflags", "--libs", "raqm"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("shaper", ["shaper.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
-        dir,
-        "shaper",
-        "1.0",
-        &["setuptools"],
-        setup_py.to_string(),
-        ("shaper.c".to_string(), source.to_string()),
-    )
+    write_pkg_config_sdist(dir, "shaper", &["--static", "raqm"], source)
 }
 
 #[test]
@@ -1096,20 +1088,18 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "pictures", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_pictures(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libpng16", "freetype2", "libwebp", "libwebpmux", "libwebpdemux", "libtiff-4"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("pictures", ["pictures.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
+    write_pkg_config_sdist(
         dir,
         "pictures",
-        "1.0",
-        &["setuptools"],
-        setup_py.to_string(),
-        ("pictures.c".to_string(), source.to_string()),
+        &[
+            "libpng16",
+            "freetype2",
+            "libwebp",
+            "libwebpmux",
+            "libwebpdemux",
+            "libtiff-4",
+        ],
+        source,
     )
 }
 
@@ -1162,21 +1152,7 @@ static PyMethodDef methods[] = {{"version", version, METH_NOARGS, "libbz2's vers
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "bzver", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_bzver(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "bzip2"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("bzver", ["bzver.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
-        dir,
-        "bzver",
-        "1.0",
-        &["setuptools"],
-        setup_py.to_string(),
-        ("bzver.c".to_string(), source.to_string()),
-    )
+    write_pkg_config_sdist(dir, "bzver", &["bzip2"], source)
 }
 
 /// An environments folder whose build environments, Zig and Rust are the shared ones
@@ -1350,21 +1326,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "sqlver", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_sqlver(void) { return PyModule_Create(&module); }
 "#;
-    let setup_py = r#"import subprocess
-from setuptools import setup, Extension
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "sqlite3"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-setup(ext_modules=[Extension("sqlver", ["sqlver.c"],
-    extra_compile_args=[f for f in flags if f.startswith("-I")],
-    extra_link_args=[f for f in flags if not f.startswith("-I")])])
-"#;
-    write_setuptools_sdist(
-        dir,
-        "sqlver",
-        "1.0",
-        &["setuptools"],
-        setup_py.to_string(),
-        ("sqlver.c".to_string(), source.to_string()),
-    )
+    write_pkg_config_sdist(dir, "sqlver", &["sqlite3"], source)
 }
 
 #[test]
