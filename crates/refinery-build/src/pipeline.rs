@@ -287,14 +287,15 @@ fn run_plan(
         }
     }
     if !to_build.is_empty() {
-        // Once per run: the cores and the memory free now, shared by the builds that run
-        // at once (`--jobs`, or fewer when fewer packages need a build).
-        attempt_settings.compile_budget = crate::compile_jobs::CompileBudget::for_this_host(
-            settings.jobs.min(to_build.len()),
-            settings.compiler_memory,
-        );
         let durations = history.average_durations().unwrap_or_default();
         let queue = BuildQueue::new(plan, to_build, settings.schedule, &durations);
+        // Once per run: the cores and the memory free now, shared by the builds that can
+        // run at once (`--jobs`, or fewer when the builds wait for each other: numpy then
+        // pandas take every core each).
+        attempt_settings.compile_budget = crate::compile_jobs::CompileBudget::for_this_host(
+            settings.jobs.min(queue.width()),
+            settings.compiler_memory,
+        );
         let opened = open_environment(&settings.environment, &settings.target, reporter);
         let shared = Shared {
             queue: Mutex::new(queue),

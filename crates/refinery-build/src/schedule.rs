@@ -23,6 +23,8 @@ pub struct BuildQueue<'a> {
     needs: HashMap<String, BTreeSet<String>>,
     finished: BTreeSet<String>,
     running: BTreeSet<String>,
+    /// See [`BuildQueue::width`].
+    width: usize,
 }
 
 impl<'a> BuildQueue<'a> {
@@ -60,10 +62,18 @@ impl<'a> BuildQueue<'a> {
         }
         BuildQueue {
             waiting,
+            width: width(&needs),
             needs,
             finished: BTreeSet::new(),
             running: BTreeSet::new(),
         }
+    }
+
+    /// The most builds of this queue that can ever run at once: the largest set of them
+    /// none of which waits for another, directly or through others. `numpy` then `pandas`
+    /// (a build edge): 1, so each build may use every core.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,6 +106,68 @@ impl<'a> BuildQueue<'a> {
         self.running.remove(id);
         self.finished.insert(id.to_string());
     }
+}
+
+/// The width of the wait-for order of `needs` (node -> the nodes it waits for): by
+/// Dilworth's theorem, the nodes minus a maximum matching between each node and the nodes
+/// it waits for transitively (Kuhn's augmenting paths; plans have at most hundreds of
+/// builds). Nodes in a cycle run one at a time, like a chain.
+fn width(needs: &HashMap<String, BTreeSet<String>>) -> usize {
+    let ids: Vec<&str> = needs.keys().map(String::as_str).collect();
+    let index: HashMap<&str, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    // waits_for[i]: every node i waits for, directly or through others.
+    let waits_for: Vec<BTreeSet<usize>> = ids
+        .iter()
+        .map(|id| {
+            let mut seen = BTreeSet::new();
+            let mut stack = vec![*id];
+            while let Some(at) = stack.pop() {
+                for next in needs.get(at).into_iter().flatten() {
+                    if let Some(&j) = index.get(next.as_str()) {
+                        if seen.insert(j) {
+                            stack.push(next);
+                        }
+                    }
+                }
+            }
+            seen.remove(&index[id]);
+            seen
+        })
+        .collect();
+    // Nodes of a cycle reach each other; the queue runs them one at a time, as a chain:
+    // keep one direction (the lower index first) so they match as a chain does.
+    let waits_for: Vec<Vec<usize>> = waits_for
+        .iter()
+        .enumerate()
+        .map(|(i, set)| {
+            set.iter()
+                .copied()
+                .filter(|&j| !waits_for[j].contains(&i) || i < j)
+                .collect()
+        })
+        .collect();
+    fn augment(
+        i: usize,
+        waits_for: &[Vec<usize>],
+        tried: &mut [bool],
+        matched_to: &mut [Option<usize>],
+    ) -> bool {
+        for &j in &waits_for[i] {
+            if !tried[j] {
+                tried[j] = true;
+                if matched_to[j].is_none_or(|k| augment(k, waits_for, tried, matched_to)) {
+                    matched_to[j] = Some(i);
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut matched_to = vec![None; ids.len()];
+    let matching = (0..ids.len())
+        .filter(|&i| augment(i, &waits_for, &mut vec![false; ids.len()], &mut matched_to))
+        .count();
+    ids.len() - matching
 }
 
 #[cfg(test)]
@@ -178,6 +250,56 @@ mod tests {
         assert!(q.next_ready().is_none(), "app must wait for lib");
         q.finish(&first.id);
         assert_eq!(q.next_ready().unwrap().name.as_str(), "app");
+    }
+
+    #[test]
+    fn width_is_the_most_builds_that_can_run_at_once() {
+        let width = |names: &[&str], edges: &[(&str, &str)]| {
+            let p = plan(names, edges);
+            BuildQueue::new(
+                &p,
+                p.nodes.iter().collect(),
+                Schedule::Fifo,
+                &HashMap::new(),
+            )
+            .width()
+        };
+        assert_eq!(width(&[], &[]), 0);
+        assert_eq!(width(&["a", "b", "c"], &[]), 3);
+        // A chain (scikit-learn after scipy after numpy) runs one build at a time.
+        let chain = [
+            ("sklearn", "scipy"),
+            ("scipy", "numpy"),
+            ("sklearn", "numpy"),
+        ];
+        assert_eq!(width(&["numpy", "scipy", "sklearn"], &chain), 1);
+        // matplotlib waits for numpy, contourpy (which waits for numpy), kiwisolver and
+        // pillow: at most numpy or contourpy, kiwisolver and pillow at once.
+        let mpl = [
+            ("matplotlib", "numpy"),
+            ("matplotlib", "contourpy"),
+            ("matplotlib", "kiwisolver"),
+            ("matplotlib", "pillow"),
+            ("contourpy", "numpy"),
+        ];
+        assert_eq!(
+            width(
+                &["numpy", "contourpy", "kiwisolver", "pillow", "matplotlib"],
+                &mpl
+            ),
+            3
+        );
+        // A diamond: b and c between a and d.
+        let diamond = [("d", "b"), ("d", "c"), ("b", "a"), ("c", "a")];
+        assert_eq!(width(&["a", "b", "c", "d"], &diamond), 2);
+        // Edges to packages outside the queue (reused wheels) do not count.
+        assert_eq!(width(&["a", "b"], &[("a", "x"), ("b", "x")]), 2);
+        // A cycle drains one build at a time.
+        assert_eq!(width(&["a", "b"], &[("a", "b"), ("b", "a")]), 1);
+        assert_eq!(
+            width(&["a", "b", "c", "d"], &[("a", "b"), ("b", "c"), ("c", "a")]),
+            2
+        );
     }
 
     #[test]
