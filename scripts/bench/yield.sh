@@ -25,6 +25,8 @@
 #                         a project whose runtime dependency built before (grpcio-tools
 #                         after grpcio) builds only itself
 #
+# pyarrow is pinned to 25.0.0 (the release of the arrow-cpp pack, Debian's newest Arrow).
+#
 # Source builds are forced by sdist_index.py, an index in front of PyPI that hides the
 # project's wheels from the refinery's planner (pip and uv inside the build still see
 # wheels for build requirements). Runtime dependencies without a fitting s390x wheel are
@@ -41,6 +43,9 @@ scipy httptools pynacl psycopg2-binary rpds-py bcrypt scikit-learn msgpack matpl
 kiwisolver pydantic-core pyrsistent grpcio-tools pycryptodomex google-crc32c"
 only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index="" cache=""
 declare -A timeout_for=([grpcio]=5400 [grpcio-tools]=5400 [scipy]=5400 [scikit-learn]=5400 [pyarrow]=7200)
+# Projects held at a release: pyarrow builds only against Arrow C++ of its own release, and
+# the arrow-cpp pack is 25.0.0, the newest Arrow in Debian's pool.
+declare -A pin=([pyarrow]="==25.0.0")
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --only) only="$2"; shift 2 ;;
@@ -104,7 +109,7 @@ for p in "${projects[@]}"; do
         continue
     fi
     mkdir -p "$work/$p/input"
-    echo "$p" > "$work/$p/input/requirements.txt"
+    echo "$p${pin[$p]:-}" > "$work/$p/input/requirements.txt"
     echo "$p" > "$work/force"
     t0=$(date +%s.%N)
     "$REFINERY" --input "$work/$p/input" --output "$work/$p/out" --cache "$cache" \

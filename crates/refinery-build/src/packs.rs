@@ -38,10 +38,26 @@ const ZIG_BASELINE_CPU: &str = "arch11 (z13, vector facility): Zig's s390x defau
 const MARKER_FILE: &str = "refinery-pack.json";
 /// Where a pack's build folder appears (one of the build mount points).
 const GUEST_WORK: &str = "/build";
-/// Unpacks the tarball named by its argument with Python's `tarfile`: Debian's minimal
-/// environments have no `bzip2` or `xz` program, Python has both codecs.
-const UNPACK: &str = "'import sys, tarfile; t = tarfile.open(sys.argv[1]); \
-    t.extractall(**({\"filter\": \"data\"} if hasattr(tarfile, \"data_filter\") else {}))'";
+/// Unpacks the source archive named by its argument with Python's `tarfile`: Debian's
+/// minimal environments have no `bzip2` or `xz` program, Python has both codecs. A Debian
+/// binary package (`.deb`, an `ar` archive: an 8-byte magic, then members behind 60-byte
+/// headers, each padded to an even size; deb(5)) unpacks its `data.tar.*` member, for
+/// header-only libraries whose source tarball the pool no longer serves.
+const UNPACK: &str = r#"'import io, sys, tarfile
+path = sys.argv[1]
+if path.endswith(".deb"):
+    data, at, member = open(path, "rb").read(), 8, None
+    while data[:8] == b"!<arch>\n" and at + 60 <= len(data):
+        name, size = data[at:at + 16].strip().rstrip(b"/"), int(data[at + 48:at + 58])
+        if name.startswith(b"data.tar"):
+            member = io.BytesIO(data[at + 60:at + 60 + size])
+        at += 60 + size + size % 2
+    if member is None:
+        sys.exit(path + ": not a Debian package with a data.tar member")
+    t = tarfile.open(fileobj=member)
+else:
+    t = tarfile.open(path)
+t.extractall(**({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))'"#;
 
 /// How to make one pack: a pinned source tarball and the shell commands that build it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -76,6 +92,11 @@ pub struct PackRecipe {
     /// (Zig's default for s390x is arch11 = z13, with the vector facility).
     #[serde(skip_serializing_if = "str::is_empty")]
     pub cpu: &'static str,
+    /// The pack is headers (and CMake or pkg-config files) only, e.g. xsimd: its prefix
+    /// must then hold `include`, not a `lib/*.a`. Left out of the key when false, so the
+    /// keys of the library packs stay what they were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub header_only: bool,
     /// Commands run in that folder with `$PREFIX` (the prefix builds see), `$DESTDIR`
     /// (where to install) and `$JOBS` set; `s390x-linux-gnu-gcc` is the glibc-targeted
     /// compiler.
@@ -254,8 +275,10 @@ pub fn bin_dirs(packs: &[Pack]) -> Vec<String> {
 }
 
 /// Variables that make build systems find `packs` first: headers (`CPATH`), libraries
-/// (`LIBRARY_PATH` and `-L` in `LDFLAGS`, appended to `ldflags` when the build sets it)
-/// and `pkg-config` files (`PKG_CONFIG_PATH`).
+/// (`LIBRARY_PATH` and `-L` in `LDFLAGS`, appended to `ldflags` when the build sets it),
+/// `pkg-config` files (`PKG_CONFIG_PATH`) and CMake package configurations
+/// (`CMAKE_PREFIX_PATH`, whose environment form is `:`-separated, as `find_package`
+/// reads it; e.g. pyarrow's `find_package(Arrow)`).
 pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)> {
     if packs.is_empty() {
         return Vec::new();
@@ -278,6 +301,14 @@ pub fn build_env(packs: &[Pack], ldflags: Option<&str>) -> Vec<(String, String)>
         ("LIBRARY_PATH".into(), join("lib").join(":")),
         ("LDFLAGS".into(), ldflags),
         ("PKG_CONFIG_PATH".into(), join("lib/pkgconfig").join(":")),
+        (
+            "CMAKE_PREFIX_PATH".into(),
+            packs
+                .iter()
+                .map(Pack::guest_prefix)
+                .collect::<Vec<_>>()
+                .join(":"),
+        ),
     ];
     for pack in packs {
         let link_env = recipe(&pack.name).map_or(&[][..], |r| r.link_env);

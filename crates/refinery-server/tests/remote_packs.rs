@@ -71,6 +71,7 @@ fn tiny_recipe(dir: &Path, version: &str) -> PackRecipe {
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         build: "mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include\"\n\
                 cp tiny.c \"$DESTDIR$PREFIX/lib/libtiny1.a\"\n\
                 ln -s libtiny1.a \"$DESTDIR$PREFIX/lib/libtiny.a\"\n\

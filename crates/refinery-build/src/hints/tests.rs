@@ -129,6 +129,10 @@ fn builtin_catalog_matches_real_log_lines() {
         ("fatal error: libxml/xmlversion.h: No such file or directory", "libxml2"),
         ("src/raqm.c:42:10: fatal error: hb.h: No such file or directory", "harfbuzz"),
         ("src/raqm.c:34:10: fatal error: SheenBidi/SheenBidi.h: No such file or directory", "sheenbidi"),
+        ("/src/arrow/util/simd.h:23:10: fatal error: xsimd/xsimd.hpp: No such file or directory", "xsimd"),
+        ("  Could not find a package configuration file provided by \"xsimd\" with any of", "xsimd"),
+        ("src/arrow/json/rapidjson_defs.h:37:10: fatal error: rapidjson/document.h: No such file or directory", "rapidjson"),
+        ("  Could NOT find RapidJSONAlt (missing: RAPIDJSON_INCLUDE_DIR) (Required is at", "rapidjson"),
     ];
     for (line, id) in cases {
         let found = ids(&catalog, line);

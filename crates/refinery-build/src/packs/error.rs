@@ -57,6 +57,9 @@ pub enum PackError {
     /// The build succeeded but put no `lib/*.a` into the prefix.
     #[error("the pack build installed no static library into {}; see its log", lib.display())]
     NoStaticLibrary { lib: PathBuf },
+    /// A header-only pack's build succeeded but put no header into the prefix.
+    #[error("the pack build installed no header into {}; see its log", include.display())]
+    NoHeaders { include: PathBuf },
     /// A mirror's archive does not have the sha256 the mirror announced.
     #[error("sha256 mismatch: expected {expected}, got {actual}")]
     ShaMismatch { expected: String, actual: String },

@@ -126,19 +126,28 @@ impl PackJob<'_> {
 }
 
 /// A pack whose build succeeded but installed no `lib/*.a` (e.g. a build system that
-/// put it elsewhere) would be reused by every later run and fail their links: refused.
-pub(super) fn has_static_library(lib: &Path) -> Result<(), PackError> {
-    let found = std::fs::read_dir(lib)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.path().extension().is_some_and(|x| x == "a"));
-    if found {
+/// put it elsewhere) would be reused by every later run and fail their links: refused. A
+/// header-only pack ([`PackRecipe::header_only`]) must have installed something under
+/// `include` instead.
+pub(super) fn has_installed(recipe: &PackRecipe, prefix: &Path) -> Result<(), PackError> {
+    let any = |dir: &Path, wanted: &dyn Fn(&Path) -> bool| {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| wanted(&e.path()))
+    };
+    let (lib, include) = (prefix.join("lib"), prefix.join("include"));
+    if recipe.header_only {
+        if any(&include, &|_| true) {
+            return Ok(());
+        }
+        return Err(PackError::NoHeaders { include });
+    }
+    if any(&lib, &|p| p.extension().is_some_and(|x| x == "a")) {
         Ok(())
     } else {
-        Err(PackError::NoStaticLibrary {
-            lib: lib.to_path_buf(),
-        })
+        Err(PackError::NoStaticLibrary { lib })
     }
 }
 

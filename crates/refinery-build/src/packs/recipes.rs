@@ -21,6 +21,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // configure's visibility probe greps GCC's assembly output and misses clang's, so
         // the internal symbols would stay global: a static libffi then cannot be linked
         // into an extension (R_390_PC32DBL against ffi_closure_helper_SYSV).
@@ -38,6 +39,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // zlib's own configure (not autoconf): CC comes from the environment.
         build: "CFLAGS=\"-O2 -fPIC\" ./configure --prefix=\"$PREFIX\" --static\n\
                 make -j\"$JOBS\" libz.a\n\
@@ -53,6 +55,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // Only the library, its headers, xml2-config and the .pc file: the programs, tests
         // and documentation are not needed, and every libtool step runs emulated. No loadable
         // modules: nothing of the pack calls dlopen.
@@ -71,6 +74,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // libxslt and libexslt without the xsltproc program; no libgcrypt (EXSLT crypto). The
         // profiler and debugger stay: lxml calls xsltGetProfileInformation.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-libxml-prefix=\"$PACK_LIBXML2\" --without-python --without-crypto\n\
@@ -90,6 +94,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // The tarball is the git tree without a generated configure (and the environment
         // has no autotools): its eight C files are compiled directly, with the version
         // defines configure would write, and the .pc file written as yaml-0.1.pc.in says.
@@ -114,6 +119,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[("OPENSSL_DIR", "$PREFIX"), ("OPENSSL_STATIC", "1")],
         tools: &[],
         cpu: "",
+        header_only: false,
         // Configure is Perl (emulated); only the libraries, headers and .pc files are
         // built and installed. no-asm: the s390x perlasm output is GNU as syntax that
         // clang's assembler is not known to take; no-dso: nothing loads modules, so the
@@ -132,6 +138,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // PostgreSQL's client library with TLS (the OpenSSL pack linked in statically), its
         // headers and pg_config, which psycopg2's setup.py runs (through binfmt) to find
         // them. libpq is built shared as well as static: psycopg2 links `-lpq`, and its
@@ -159,6 +166,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[CMAKE],
         cpu: "",
+        header_only: false,
         // libjpeg (the libjpeg-6b API that Pillow and others link) without TurboJPEG, the
         // programs or the SIMD code (its s390x build has none). CMAKE_SYSTEM_PROCESSOR
         // names the target: CMake runs emulated and reads the machine as s390x anyway.
@@ -184,6 +192,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         tools: &[],
         cpu: "TARGET=Z13: OpenBLAS's z13 kernels (vector facility), the level of Zig's \
               s390x default (arch11) that every pack and extension is compiled for",
+        header_only: false,
         // BLAS, CBLAS and LAPACK (C_LAPACK: no Fortran, so no libgfortran to graft),
         // pthreads, LP64. No LAPACKE: numpy and scipy call LAPACK's Fortran symbols
         // (dgesv_), and its 2,700 C files would double the build. One kernel set, Z13: the code around it is arch11
@@ -205,6 +214,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // A plain Makefile that names gcc itself; upstream has no .pc file, so bzip2.pc is
         // written as Debian's libbz2-dev ships it.
         build: "make -j\"$JOBS\" libbz2.a CC=\"$CC\" CFLAGS=\"-O2 -fPIC -D_FILE_OFFSET_BITS=64\"\n\
@@ -223,6 +233,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // liblzma only (its headers and liblzma.pc come with it): no programs, scripts,
         // documentation or translations.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links --disable-scripts --disable-doc --disable-nls\n\
@@ -239,6 +250,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // The multi-threaded static library (`-mt`: ZSTD_MULTITHREAD, and -pthread in the
         // .pc file's private libraries).
         build: "make -C lib -j\"$JOBS\" libzstd.a-mt CFLAGS=\"-O2 -fPIC\"\n\
@@ -255,6 +267,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         build: "make -C lib -j\"$JOBS\" BUILD_SHARED=no CFLAGS=\"-O2 -fPIC\" PREFIX=\"$PREFIX\" install DESTDIR=\"$DESTDIR\"",
     },
     PackRecipe {
@@ -267,6 +280,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // `make install` whole: its hooks link png.h, libpng.a and libpng.pc to the
         // libpng16 names that users ask for.
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic\n\
@@ -283,6 +297,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // zlib (compressed fonts) from its pack; none of the optional libraries the
         // environment might have (bzip2, libpng, HarfBuzz, Brotli).
         build: "./configure --host=s390x-linux-gnu --prefix=\"$PREFIX\" --disable-shared --enable-static --with-pic --with-zlib=yes --with-bzip2=no --with-png=no --with-harfbuzz=no --with-brotli=no\n\
@@ -299,6 +314,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // libwebp with libwebpmux and libwebpdemux (Pillow links all three), without the
         // example programs and their image libraries. libsharpyuv is a convenience
         // library libwebp's encoder folds in: made first, not installed.
@@ -317,6 +333,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[CMAKE],
         cpu: "",
+        header_only: false,
         // The tarball has no configure: CMake, as for libjpeg-turbo. Deflate and JPEG
         // from the packs; every other codec library off, so none of the environment's
         // (newer glibc) is found and linked.
@@ -338,6 +355,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         tools: &[],
         cpu: "C code: arch11 (z13, Zig's s390x default); Fortran code: arch9 (z196, the \
               gfortran cross's default)",
+        header_only: false,
         // GCC's Fortran run-time library alone, static and position independent (Debian's
         // libgfortran.a is not: R_390_TLS_LE64; its libgfortran.so.5 needs GLIBC_2.34):
         // only the parts of the inner tarball it needs are unpacked (the whole is 800 MB).
@@ -377,6 +395,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // One compile of the amalgamation with the options of Debian's libsqlite3 that
         // Python users ask for (FTS3/4/5, R*Tree, column metadata, unlock notify), thread
         // safe. The sdist has no sqlite3.h: the amalgamation holds it between its "Begin
@@ -406,6 +425,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // libqhull_r, the reentrant library matplotlib links (its `system-qhull` option
         // asks pkg-config for qhull_r >= 8.0.2, the library version of release 2020.2).
         // Its 17 C files are compiled directly, as matplotlib's own wrap does: the CMake
@@ -429,6 +449,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // The text shaping library with its FreeType functions (hb-ft), as libraqm needs
         // it: upstream's single-file build (src/harfbuzz.cc includes every source; the
         // backends without their HAVE_* define compile to nothing) with the defines its
@@ -455,6 +476,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // The Unicode bidirectional algorithm libraqm uses (matplotlib's choice over
         // FriBiDi): its unity build (Source/SheenBidi.c with SB_CONFIG_UNITY, as its
         // Makefile's release build and its meson `unity_mode` compile it), without the
@@ -476,6 +498,7 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         // libraqm (complex text layout: bidi, shaping, script itemization), which
         // matplotlib >= 3.11 lays its text out with (`system-libraqm` wants raqm >= 0.10.4),
         // with SheenBidi (>= 2.9: its headers under SheenBidi/) as matplotlib's own wrap
@@ -490,5 +513,77 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 cp libraqm.a \"$DESTDIR$PREFIX/lib/\"\n\
                 cp raqm.h raqm-version.h \"$DESTDIR$PREFIX/include/\"\n\
                 printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: raqm\\nDescription: A library for complex text layout\\nVersion: 0.10.5\\nRequires: harfbuzz sheenbidi freetype2\\nLibs: -L${libdir} -lraqm\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/raqm.pc\"",
+    },
+    PackRecipe {
+        name: "xsimd",
+        version: "14.3.0",
+        url: "https://deb.debian.org/debian/pool/main/x/xsimd/libxsimd-dev_14.3.0-1_s390x.deb",
+        sha256: "bff3f2489f78e6cc01f08637ecc0fe8bf97431fc0cade866b58baa82c39ccc73",
+        folder: "usr",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        header_only: true,
+        // The header-only SIMD library Arrow C++ requires (>= 14.2: its CpuInfo is built on
+        // xsimd's feature detection). The pool serves no orig tarball of 14.x (404), so the
+        // headers and CMake files come from Debian's libxsimd-dev: the same upstream headers,
+        // and the package is architecture-specific only by its pkgconfig folder. Debian
+        // configured it with the xtl complex types, which its xsimdConfig.cmake then
+        // requires from every user: turned off, as the pack has no xtl.
+        build: "mkdir -p \"$DESTDIR$PREFIX/include\" \"$DESTDIR$PREFIX/share/cmake\" \"$DESTDIR$PREFIX/lib/pkgconfig\"\n\
+                grep -q '^#define XSIMD_VERSION_MINOR 3$' include/xsimd/config/xsimd_config.hpp\n\
+                cp -r include/xsimd \"$DESTDIR$PREFIX/include/\"\n\
+                cp -r share/cmake/xsimd \"$DESTDIR$PREFIX/share/cmake/\"\n\
+                sed -i 's/^        ON$/        OFF/' \"$DESTDIR$PREFIX/share/cmake/xsimd/xsimdConfig.cmake\"\n\
+                grep -q '^        OFF$' \"$DESTDIR$PREFIX/share/cmake/xsimd/xsimdConfig.cmake\"\n\
+                sed -e \"s|^prefix=.*|prefix=$PREFIX|\" -e 's|^libdir=.*|libdir=${prefix}/lib|' -e 's|^includedir=.*|includedir=${prefix}/include|' lib/s390x-linux-gnu/pkgconfig/xsimd.pc > \"$DESTDIR$PREFIX/lib/pkgconfig/xsimd.pc\"",
+    },
+    PackRecipe {
+        name: "rapidjson",
+        version: "1.1.0",
+        url: "https://files.pythonhosted.org/packages/e1/45/7e2c05ef1c9357e22f1fc345fad41c24d50b9dfb6ac8104222987aef1f89/python_rapidjson-1.25.tar.gz",
+        sha256: "97c1de449552ec28ac5ae89350c2b53e4c5d21a9b4308d7a1630b1099e5db9fc",
+        folder: "python_rapidjson-1.25/rapidjson",
+        depends: &[],
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        header_only: true,
+        // The header-only JSON library Arrow's JSON reader uses. Debian's orig is the 2016
+        // 1.1.0 release, which does not compile as C++20 without Debian's patches; the
+        // python-rapidjson sdist carries upstream's later tree (still 1.1.0 by its version
+        // macros) with those fixes, so its headers are the pack.
+        build: "grep -q '^#define RAPIDJSON_MAJOR_VERSION 1$' include/rapidjson/rapidjson.h\n\
+                mkdir -p \"$DESTDIR$PREFIX/include\" \"$DESTDIR$PREFIX/lib/pkgconfig\"\n\
+                cp -r include/rapidjson \"$DESTDIR$PREFIX/include/\"\n\
+                printf 'prefix=%s\\nincludedir=${prefix}/include\\n\\nName: RapidJSON\\nDescription: A fast JSON parser/generator for C++\\nVersion: 1.1.0\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/RapidJSON.pc\"",
+    },
+    PackRecipe {
+        name: "arrow-cpp",
+        version: "25.0.0",
+        url: "https://deb.debian.org/debian/pool/main/a/apache-arrow/apache-arrow_25.0.0.orig.tar.gz",
+        sha256: "12afc2dc8137bdd4a68876cec939f664c9d55cfc7b75f55b45163ebb4e344d81",
+        folder: "apache-arrow-25.0.0",
+        depends: &["xsimd", "rapidjson", "lz4", "zstd"],
+        link_env: &[],
+        tools: &[CMAKE],
+        cpu: "",
+        header_only: false,
+        // Arrow C++ as pyarrow 25.0.0 needs it (compute, CSV, JSON, filesystem, IPC with
+        // LZ4 and Zstandard buffers), static and position independent, so that pyarrow
+        // links all of it into its one libarrow_python.so: Zig links a hidden libc++ copy
+        // into every shared object, and an error message made in one libarrow*.so and
+        // written in another would cross two copies (docs/pyarrow-s390x.md). Every
+        // dependency from the packs (`ARROW_DEPENDENCY_SOURCE=SYSTEM`: nothing is
+        // downloaded). Not built: Parquet (not supported on big-endian machines in Arrow
+        // 25; Debian builds Arrow only for little-endian ones), RE2 and utf8proc (the
+        // regex and Unicode string kernels), mimalloc and jemalloc (the system allocator).
+        build: "cmake -G 'Unix Makefiles' -S cpp -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=\"$PREFIX\" -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_C_COMPILER=s390x-linux-gnu-gcc -DCMAKE_CXX_COMPILER=s390x-linux-gnu-g++ -DCMAKE_SYSTEM_PROCESSOR=s390x -DCMAKE_PREFIX_PATH=\"$PACK_XSIMD;$PACK_RAPIDJSON\" -DARROW_DEPENDENCY_SOURCE=SYSTEM -DARROW_DEPENDENCY_USE_SHARED=OFF -DLZ4_ROOT=\"$PACK_LZ4\" -DZSTD_ROOT=\"$PACK_ZSTD\" -DARROW_BUILD_SHARED=OFF -DARROW_BUILD_STATIC=ON -DARROW_POSITION_INDEPENDENT_CODE=ON -DARROW_BUILD_TESTS=OFF -DARROW_BUILD_UTILITIES=OFF -DARROW_MIMALLOC=OFF -DARROW_JEMALLOC=OFF -DARROW_WITH_RE2=OFF -DARROW_WITH_UTF8PROC=OFF -DARROW_COMPUTE=ON -DARROW_CSV=ON -DARROW_FILESYSTEM=ON -DARROW_JSON=ON -DARROW_IPC=ON -DARROW_PARQUET=OFF -DARROW_WITH_LZ4=ON -DARROW_WITH_ZSTD=ON -DARROW_SIMD_LEVEL=NONE -DARROW_RUNTIME_SIMD_LEVEL=NONE\n\
+                cmake --build build -j\"$JOBS\"\n\
+                cmake --install build\n\
+                test -f \"$DESTDIR$PREFIX/lib/libarrow.a\"\n\
+                test -f \"$DESTDIR$PREFIX/lib/libarrow_compute.a\"\n\
+                test -f \"$DESTDIR$PREFIX/lib/cmake/Arrow/ArrowConfig.cmake\"",
     },
 ];

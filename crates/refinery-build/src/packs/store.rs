@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::runner::Runner;
 use crate::Reporter;
 
-use super::job::{has_static_library, static_pkg_config_files, PackJob};
+use super::job::{has_installed, static_pkg_config_files, PackJob};
 use super::{
     archive, MirrorError, Pack, PackError, PackRecipe, PackTarget, MARKER_FILE, ZIG_BASELINE_CPU,
 };
@@ -166,8 +166,17 @@ impl PackStore {
             return Ok(pack);
         }
         reporter.message(&format!(
-            "making the native library pack {key} ({} {} for glibc {}.{} with {}, static)",
-            recipe.name, recipe.version, target.glibc.0, target.glibc.1, target.toolchain
+            "making the native library pack {key} ({} {} for glibc {}.{} with {}, {})",
+            recipe.name,
+            recipe.version,
+            target.glibc.0,
+            target.glibc.1,
+            target.toolchain,
+            if recipe.header_only {
+                "headers only"
+            } else {
+                "static"
+            }
         ));
         // Work folders of this key that a killed run left (any process id): the lock
         // says nobody builds this key now. A cold OpenBLAS leaves gigabytes.
@@ -198,7 +207,7 @@ impl PackStore {
             let staged = work
                 .join("out")
                 .join(pack.guest_prefix().trim_start_matches('/'));
-            has_static_library(&staged.join("lib"))?;
+            has_installed(recipe, &staged)?;
             static_pkg_config_files(&staged.join("lib").join("pkgconfig"))?;
             let json = serde_json::to_vec_pretty(&serde_json::json!({
                 "recipe": recipe,
@@ -262,7 +271,7 @@ impl PackStore {
         let checked = archive::unpack(&mirrored.archive, &partial)
             .map_err(PackError::from)
             .and_then(|()| check_marker(&partial, recipe, target))
-            .and_then(|()| has_static_library(&partial.join("lib")))
+            .and_then(|()| has_installed(recipe, &partial))
             .map_err(refuse)
             .and_then(|()| {
                 let path = self.dir.join(&key);

@@ -140,6 +140,10 @@ fn builds_find_headers_libraries_and_pkg_config() {
         env["PKG_CONFIG_PATH"],
         "/opt/refinery-packs/libffi-k/lib/pkgconfig:/opt/refinery-packs/zlib-k/lib/pkgconfig"
     );
+    assert_eq!(
+        env["CMAKE_PREFIX_PATH"],
+        "/opt/refinery-packs/libffi-k:/opt/refinery-packs/zlib-k"
+    );
     assert!(!env.contains_key("OPENSSL_STATIC"));
     assert!(build_env(&[], None).is_empty());
     // A static OpenSSL is linked statically by openssl-sys only when told so.
@@ -204,6 +208,57 @@ fn source_tarball(dir: &Path) -> (PathBuf, String) {
     (path, sha)
 }
 
+/// A Debian binary package `fake_1.0_s390x.deb` in `dir` (deb(5): an `ar` archive of
+/// `debian-binary`, `control.tar.gz` and `data.tar.gz` (Debian's are `.xz`: Python's `tarfile` reads
+/// both); its data holds `usr/include/fake.h`
+/// and an odd-sized member before it, so the `ar` padding is exercised), and its sha256.
+fn debian_package(dir: &Path) -> (PathBuf, String) {
+    let tar_of = |name: &str, body: &[u8]| {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(body.len() as u64);
+        header.set_mode(0o644);
+        builder.append_data(&mut header, name, body).unwrap();
+        builder.into_inner().unwrap()
+    };
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let data = tar_of("./usr/include/fake.h", b"int fake(void);\n");
+    let mut deb = b"!<arch>\n".to_vec();
+    for (name, body) in [
+        ("debian-binary", b"2.0\n".to_vec()),
+        (
+            "control.tar.gz",
+            gzip(&tar_of("./control", b"Package: fake\n")),
+        ),
+        ("odd", b"abc".to_vec()),
+        ("data.tar.gz", gzip(&data)),
+    ] {
+        deb.extend(
+            format!(
+                "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                name,
+                0,
+                0,
+                0,
+                100644,
+                body.len()
+            )
+            .bytes(),
+        );
+        deb.extend(&body);
+        if body.len() % 2 == 1 {
+            deb.push(b'\n');
+        }
+    }
+    let path = dir.join("fake_1.0_s390x.deb");
+    std::fs::write(&path, &deb).unwrap();
+    (path, hex::encode(Sha256::digest(&deb)))
+}
+
 fn leak(text: String) -> &'static str {
     Box::leak(text.into_boxed_str())
 }
@@ -220,6 +275,7 @@ fn fake_recipe(path: &Path, sha256: &str, build: &str) -> PackRecipe {
         link_env: &[],
         tools: &[],
         cpu: "",
+        header_only: false,
         build: leak(build.to_string()),
     }
 }
@@ -401,6 +457,50 @@ fn a_build_that_installs_no_library_is_refused() {
         .to_string();
     assert!(err.contains("installed no static library"), "{err}");
     assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
+}
+
+#[test]
+fn a_header_only_pack_needs_headers_and_no_library() {
+    let f = Fixture::new();
+    // No include folder: refused, naming it.
+    let nothing = "mkdir -p \"$DESTDIR$PREFIX/share\"\ncp fake.c \"$DESTDIR$PREFIX/share/\"";
+    let recipe = PackRecipe {
+        header_only: true,
+        ..fake_recipe(&f.tarball, &f.sha256, nothing)
+    };
+    let err = f
+        .ensure(&recipe, &Messages::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("installed no header into"), "{err}");
+    assert!(err.contains("/include"), "{err}");
+    assert!(f.store_entries().is_empty(), "{:?}", f.store_entries());
+    // Headers alone, from a Debian binary package (as xsimd's): a pack without a lib folder.
+    let (deb, sha256) = debian_package(f.tmp.path());
+    let headers = "mkdir -p \"$DESTDIR$PREFIX\"\ncp -r include \"$DESTDIR$PREFIX/\"";
+    let recipe = PackRecipe {
+        header_only: true,
+        folder: "usr",
+        ..fake_recipe(&deb, &sha256, headers)
+    };
+    let messages = Messages::default();
+    let pack = f.ensure(&recipe, &messages).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(f.store.dir().join(&pack.key).join("include/fake.h")).unwrap(),
+        "int fake(void);\n"
+    );
+    assert!(
+        messages.0.lock().unwrap()[0].ends_with("headers only)"),
+        "{:?}",
+        messages.0
+    );
+    // A header-only recipe's key differs from the same recipe's as a library pack.
+    let library = PackRecipe {
+        folder: "usr",
+        ..fake_recipe(&deb, &sha256, headers)
+    };
+    let target = target((2, 17), "zig test");
+    assert_ne!(recipe.key(&target), library.key(&target));
 }
 
 #[test]
