@@ -65,10 +65,12 @@ pub struct PackRecipe {
     pub name: &'static str,
     pub version: &'static str,
     /// The Debian `.orig` tarball (the upstream release as Debian ships it), or a PyPI
-    /// sdist that carries the upstream tree when Debian's leaves out a part.
+    /// sdist that carries the upstream tree when Debian's leaves out a part, or (for a
+    /// header-only library whose orig tarball the pool no longer serves) Debian's binary
+    /// `-dev` package.
     pub url: &'static str,
-    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc) or
-    /// PyPI's JSON API. The orig tarball is upstream's release: Debian's patches are not
+    /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc), the
+    /// pool's `Packages` index (a `.deb`) or PyPI's JSON API. The orig tarball is upstream's release: Debian's patches are not
     /// applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.

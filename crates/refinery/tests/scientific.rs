@@ -155,3 +155,40 @@ fn long_scikit_learn_builds_after_scipy_for_manylinux2014_and_fits_on_s390x() {
     let scipy = common::entry(&common::manifest(&out), "scipy").clone();
     reaches_manylinux2014_and_passes_its_smoke_test(&scipy);
 }
+
+#[test]
+#[ignore = "long (Arrow C++ 25 as a pack, then pyarrow's 33 MB of Cython-generated C++): needs the real PyPI, Debian's pool and the s390x rootfs environment"]
+fn long_pyarrow_links_the_static_arrow_cpp_pack_for_manylinux2014_and_round_trips_ipc_on_s390x() {
+    let work = tempfile::tempdir().unwrap();
+    let (e, out) = built_for_manylinux2014(work.path(), "pyarrow==25.0.0\n", "pyarrow");
+    // The smoke test reads a little-endian IPC stream from x86_64, round-trips IPC streams
+    // and LZ4/Zstandard IPC files, runs compute kernels, the CSV and JSON readers, and
+    // raises an error message Arrow C++ formats.
+    reaches_manylinux2014_and_passes_its_smoke_test(&e);
+    let actions = e["metadata"]["actions"].as_array().unwrap();
+    for action in ["pack arrow-cpp", "env PYARROW_WITH_PARQUET=0"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {e}");
+    }
+    // All of Arrow C++ is inside libarrow_python (one libc++ copy for it): no libarrow*.so
+    // of its own was grafted, and without Parquet there is no _parquet module.
+    let unpacked = work.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    let names: Vec<String> = walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("libarrow_python.so")),
+        "{names:?}"
+    );
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("libarrow.so") || n.starts_with("libarrow_compute.so")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("_parquet")),
+        "{names:?}"
+    );
+}

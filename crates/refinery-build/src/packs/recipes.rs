@@ -566,7 +566,16 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         sha256: "12afc2dc8137bdd4a68876cec939f664c9d55cfc7b75f55b45163ebb4e344d81",
         folder: "apache-arrow-25.0.0",
         depends: &["xsimd", "rapidjson", "lz4", "zstd"],
-        link_env: &[],
+        // pyarrow's CMake (scikit-build-core reads CMAKE_ARGS): no SIMD level, as Arrow was
+        // built (under the native frontend CMake runs on the host and would take its x86
+        // flags), and the static libraries linked whole into libarrow_python.so (a shared
+        // library; the Cython modules are shared modules, which this flag leaves alone):
+        // the modules call Arrow directly and find it there, but the linker would only take
+        // the archive members libarrow_python itself uses.
+        link_env: &[(
+            "CMAKE_ARGS",
+            "-DCMAKE_SYSTEM_PROCESSOR=s390x -DARROW_SIMD_LEVEL=NONE -DARROW_RUNTIME_SIMD_LEVEL=NONE -DCMAKE_SHARED_LINKER_FLAGS=-Wl,--whole-archive,$PREFIX/lib/libarrow_compute.a,$PREFIX/lib/libarrow.a,--no-whole-archive",
+        )],
         tools: &[CMAKE],
         cpu: "",
         header_only: false,
