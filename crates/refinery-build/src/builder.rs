@@ -155,12 +155,20 @@ pub enum NativeOutcome {
     Failed(String),
 }
 
-/// The attempt's private folder, removed when dropped.
+/// Set (to anything) to keep every attempt's folder (source tree, unrepaired and repaired
+/// wheels, verification site) after the attempt, to look into a build or a wheel that
+/// failed; the folders are then the user's to remove.
+pub const KEEP_ATTEMPT_DIRS_ENV: &str = "REFINERY_KEEP_ATTEMPT_DIRS";
+
+/// The attempt's private folder, removed when dropped unless [`KEEP_ATTEMPT_DIRS_ENV`] is
+/// set.
 struct AttemptDir(PathBuf);
 
 impl Drop for AttemptDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if std::env::var_os(KEEP_ATTEMPT_DIRS_ENV).is_none() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
