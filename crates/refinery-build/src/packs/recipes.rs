@@ -571,8 +571,11 @@ pub(super) const RECIPES: &[PackRecipe] = &[
         // flags), and the static libraries linked whole into libarrow_python.so (a shared
         // library; the Cython modules are shared modules, which this flag leaves alone):
         // the modules call Arrow directly and find it there, but the linker would only take
-        // the archive members libarrow_python itself uses. (Quoted as shlex reads it; Zig
-        // takes no file names inside -Wl.)
+        // the archive members libarrow_python itself uses. -Bsymbolic: every module
+        // carries its own libc++ (Zig), and lib.so, loaded first, would otherwise interpose
+        // its default-visibility std:: vtables and typeinfo on libarrow_python's (a crash
+        // at import; docs/pyarrow-s390x.md). Quoted as shlex reads it; Zig takes no file
+        // names inside -Wl.
         link_env: &[(
             "CMAKE_ARGS",
             "-DCMAKE_SYSTEM_PROCESSOR=s390x -DARROW_SIMD_LEVEL=NONE -DARROW_RUNTIME_SIMD_LEVEL=NONE '-DCMAKE_SHARED_LINKER_FLAGS=-Wl,-Bsymbolic -Wl,--whole-archive $PREFIX/lib/libarrow_compute.a $PREFIX/lib/libarrow.a -Wl,--no-whole-archive'",
