@@ -70,8 +70,8 @@ pub struct PackRecipe {
     /// `-dev` package.
     pub url: &'static str,
     /// Its sha256, from the Debian `.dsc` (e.g. libxml2_2.9.14+dfsg-1.3~deb12u6.dsc), the
-    /// pool's `Packages` index (a `.deb`) or PyPI's JSON API. The orig tarball is upstream's release: Debian's patches are not
-    /// applied.
+    /// pool's `Packages` index (a `.deb`) or PyPI's JSON API. The orig tarball is
+    /// upstream's release: Debian's patches are not applied.
     pub sha256: &'static str,
     /// The folder the tarball unpacks to.
     pub folder: &'static str,
