@@ -209,9 +209,9 @@ fn source_tarball(dir: &Path) -> (PathBuf, String) {
 }
 
 /// A Debian binary package `fake_1.0_s390x.deb` in `dir` (deb(5): an `ar` archive of
-/// `debian-binary`, `control.tar.gz` and `data.tar.gz` (Debian's are `.xz`: Python's `tarfile` reads
-/// both); its data holds `usr/include/fake.h`
-/// and an odd-sized member before it, so the `ar` padding is exercised), and its sha256.
+/// `debian-binary`, `control.tar.gz`, an odd-sized member, so the `ar` padding is
+/// exercised, and `data.tar.gz` holding `usr/include/fake.h`; Debian's data members are
+/// `.xz`, which Python's `tarfile` reads the same way), and its sha256.
 fn debian_package(dir: &Path) -> (PathBuf, String) {
     let tar_of = |name: &str, body: &[u8]| {
         let mut builder = tar::Builder::new(Vec::new());
