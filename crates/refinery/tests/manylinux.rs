@@ -1348,6 +1348,49 @@ print(sqlver.run("with recursive n(i) as (select 1 union all select i + 1 from n
 }
 
 #[test]
+#[ignore = "needs the real PyPI (google-crc32c and the py-bitcoinkernel sdist that carries Google's crc32c) and the s390x rootfs environment"]
+fn google_crc32c_links_the_crc32c_pack_and_reaches_manylinux2014() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    // The hint takes the pack up front: without the library, setup.py would quietly build
+    // pure Python (refused from a compiled sdist).
+    let unpacked = links_pack_and_reaches_manylinux2014(
+        tmp.path(),
+        "google-crc32c==1.9.0\n",
+        "google-crc32c",
+        "crc32c",
+        &["libcrc32c"],
+    );
+    // The pack is found through its variables, not CRC32C_INSTALL_PREFIX, which would
+    // also write the builder's pack path into the extension as its RUNPATH.
+    for entry in walkdir::WalkDir::new(&unpacked)
+        .into_iter()
+        .map(Result::unwrap)
+    {
+        if entry.file_name().to_string_lossy().ends_with(".so") {
+            let dynamic = Command::new("readelf")
+                .arg("-d")
+                .arg(entry.path())
+                .output()
+                .unwrap();
+            let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+            assert!(
+                !dynamic.contains("PATH"),
+                "{}: {dynamic}",
+                entry.path().display()
+            );
+        }
+    }
+    // RFC 3720's check value through the C extension: the pack's portable code reads
+    // 8 bytes at a time, little-endian, which only the big-endian define gets right here.
+    let code = r#"import sys, google_crc32c
+assert google_crc32c.implementation == "c", google_crc32c.implementation
+assert google_crc32c.value(b"123456789") == 0xE3069283, hex(google_crc32c.value(b"123456789"))
+print(sys.byteorder)"#;
+    assert_s390x_python_prints(&rootfs, &unpacked, code, "big");
+}
+
+#[test]
 #[ignore = "needs the real PyPI, Debian's source pool and the s390x rootfs environment"]
 fn psycopg2_finds_pg_config_of_the_libpq_pack_and_reaches_manylinux2014() {
     let rootfs = bookworm_rootfs().expect("the bookworm environment");

@@ -560,6 +560,35 @@ pub(super) const RECIPES: &[PackRecipe] = &[
                 printf 'prefix=%s\\nincludedir=${prefix}/include\\n\\nName: RapidJSON\\nDescription: A fast JSON parser/generator for C++\\nVersion: 1.1.0\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/RapidJSON.pc\"",
     },
     PackRecipe {
+        name: "crc32c",
+        version: "1.1.0",
+        url: "https://files.pythonhosted.org/packages/88/e2/35e3d09488b6a3c8616756afe25a7900ced75314caf224edcdbd3d2de5e7/py_bitcoinkernel-0.1.0a5.tar.gz",
+        sha256: "71b91eecac7a8b07248be04471c3bf98016b38bf823aefd28f7b31179940520d",
+        folder: "py_bitcoinkernel-0.1.0a5/depend/bitcoin/src/crc32c",
+        depends: &[],
+        // No CRC32C_INSTALL_PREFIX: setup.py would also write the pack's path into the
+        // extension as its RUNPATH; CPATH and LDFLAGS find the pack.
+        link_env: &[],
+        tools: &[],
+        cpu: "",
+        header_only: false,
+        // Google's crc32c library, which google-crc32c's C extension links. Neither Debian's
+        // pool nor google-crc32c's sdist carries it; Bitcoin Core vendors it (a subtree of
+        // google/crc32c, CMake project version 1.1.0) and the py-bitcoinkernel sdist
+        // carries Bitcoin Core. The portable code only (the SSE4.2 and ARM64 files compile
+        // to nothing elsewhere), with the defines its CMake probes would give for s390x:
+        // big-endian (without it the 8-byte loads read the wrong byte order and every
+        // checksum is wrong) and __builtin_prefetch. No C++ runtime is used: a C extension
+        // links the archive.
+        build: "grep -q '^project(Crc32c VERSION 1.1.0 ' CMakeLists.txt\n\
+                for f in crc32c crc32c_portable; do \"$CXX\" -std=c++11 -O2 -fPIC -fno-exceptions -fno-rtti -DNDEBUG -DBYTE_ORDER_BIG_ENDIAN=1 -DHAVE_BUILTIN_PREFETCH=1 -DHAVE_MM_PREFETCH=0 -DHAVE_SSE42=0 -DHAVE_ARM64_CRC32C=0 -Iinclude -c src/$f.cc || exit 1; done\n\
+                $(command -v s390x-linux-gnu-ar || echo ar) rcs libcrc32c.a crc32c.o crc32c_portable.o\n\
+                mkdir -p \"$DESTDIR$PREFIX/lib/pkgconfig\" \"$DESTDIR$PREFIX/include/crc32c\"\n\
+                cp libcrc32c.a \"$DESTDIR$PREFIX/lib/\"\n\
+                cp include/crc32c/crc32c.h \"$DESTDIR$PREFIX/include/crc32c/\"\n\
+                printf 'prefix=%s\\nlibdir=${prefix}/lib\\nincludedir=${prefix}/include\\n\\nName: crc32c\\nDescription: Google CRC32C library\\nVersion: 1.1.0\\nLibs: -L${libdir} -lcrc32c\\nCflags: -I${includedir}\\n' \"$PREFIX\" > \"$DESTDIR$PREFIX/lib/pkgconfig/crc32c.pc\"",
+    },
+    PackRecipe {
         name: "arrow-cpp",
         version: "25.0.0",
         url: "https://deb.debian.org/debian/pool/main/a/apache-arrow/apache-arrow_25.0.0.orig.tar.gz",
