@@ -59,7 +59,8 @@ pub struct CompileBudget {
     pub cores: usize,
     /// Builds the run runs at once (`--jobs`).
     pub builds: usize,
-    /// `MemAvailable` of `/proc/meminfo` when the run started, in bytes (`None`: unknown,
+    /// The memory builds may use when the run started, in bytes: `MemAvailable` capped by
+    /// the process's memory cgroups ([`crate::host_memory::read_mem_available`]; `None`: unknown,
     /// then only the cores count).
     pub mem_available: Option<u64>,
     /// Memory one compiler is assumed to take, in bytes ([`DEFAULT_COMPILER_MEMORY`]).
@@ -90,12 +91,13 @@ impl CompileBudget {
         }
     }
 
-    /// The budget on this host: its cores (`available_parallelism`) and `MemAvailable`.
+    /// The budget on this host: its cores (`available_parallelism`) and the memory builds
+    /// may use (`MemAvailable`, capped by a container's or unit's cgroup limit).
     pub fn for_this_host(builds: usize, per_compiler: u64) -> CompileBudget {
         CompileBudget::new(
             std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             builds,
-            read_mem_available(),
+            crate::host_memory::read_mem_available(),
             per_compiler,
         )
     }
@@ -143,26 +145,6 @@ pub fn compilers_that_fit(mem_available: u64, per_compiler: u64) -> Option<usize
     mem_available
         .checked_div(per_compiler)
         .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
-}
-
-/// `MemAvailable` of a `/proc/meminfo` text, in bytes (the kernel writes kB, meaning KiB:
-/// `MemAvailable:   23456789 kB`; see proc(5)).
-pub fn parse_mem_available(meminfo: &str) -> Option<u64> {
-    let line = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemAvailable:"))?;
-    let mut parts = line.split_whitespace();
-    let number: u64 = parts.next()?.parse().ok()?;
-    match parts.next() {
-        Some("kB") => number.checked_mul(1024),
-        None => Some(number),
-        Some(_) => None,
-    }
-}
-
-/// `MemAvailable` of this host's `/proc/meminfo`, in bytes; `None` where there is none.
-pub fn read_mem_available() -> Option<u64> {
-    parse_mem_available(&std::fs::read_to_string("/proc/meminfo").ok()?)
 }
 
 /// Whether a process's exit status (as [`std::process::ExitStatus`] prints it) says it was
@@ -264,24 +246,11 @@ pub fn for_build(
 mod tests {
     use super::*;
 
-    const SAMPLE: &str = "MemTotal:       24567612 kB\n\
-                          MemFree:        21987654 kB\n\
-                          MemAvailable:   23456788 kB\n\
-                          Buffers:          123456 kB\n";
-
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn meminfo_gives_mem_available_in_bytes() {
-        assert_eq!(parse_mem_available(SAMPLE), Some(23_456_788 * 1024));
-        assert_eq!(parse_mem_available("MemTotal: 1 kB\n"), None);
-        assert_eq!(parse_mem_available("MemAvailable: lots kB\n"), None);
-        assert_eq!(parse_mem_available("MemAvailable: 12 MB\n"), None);
     }
 
     #[test]

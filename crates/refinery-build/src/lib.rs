@@ -11,6 +11,7 @@ pub mod environment;
 pub mod exec;
 pub mod fixes;
 pub mod hints;
+pub mod host_memory;
 pub mod host_tools;
 pub mod layers;
 pub mod lock;

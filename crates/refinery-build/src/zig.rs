@@ -86,6 +86,9 @@ const GCC_WARNINGS: &[&str] = &[
     "-Wno-error=implicit-int",
 ];
 
+/// The file name patterns GCC compiles as C++ (gcc(1), "-x language").
+const CXX_SOURCES: &str = "*.cc|*.cp|*.cxx|*.cpp|*.CPP|*.c++|*.C";
+
 /// Which compiler driver a wrapper stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Driver {
@@ -313,21 +316,37 @@ fn wrapper_script(glibc: (u16, u16), cxx: bool) -> String {
     } else {
         format!("{} ", GCC_WARNINGS.join(" "))
     };
+    // GCC's `gcc` compiles a C++ source as C++ with the C++ headers; `zig cc` would not
+    // find <map>. Setuptools before 72 compiles every source with CC (bookworm's 66 does,
+    // under no-isolation), so the C wrapper hands such a command to `zig c++`.
+    let (cxx_case, cxx_exec) = if cxx {
+        (String::new(), String::new())
+    } else {
+        (
+            format!("    {CXX_SOURCES}) cxx_source=1 ;;\n"),
+            format!(
+                "[ -n \"$cxx_source\" ] && exec {GUEST_ZIG_DIR}/zig c++ -target s390x-linux-gnu.{major}.{minor} \"$@\" -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu\n",
+                major = glibc.0,
+                minor = glibc.1,
+            ),
+        )
+    };
     format!(
         r#"#!/bin/sh
 # refinery: Zig {driver} for s390x-linux-gnu with glibc {major}.{minor} (drops GCC-only flags).
 skip=
+cxx_source=
 for arg do
   shift
   if [ -n "$skip" ]; then skip=; continue; fi
   case "$arg" in
     --param) skip=1; continue ;;
-    {kept}) ;;
+{cxx_case}    {kept}) ;;
     {patterns}) continue ;;
   esac
   set -- "$@" "$arg"
 done
-exec {GUEST_ZIG_DIR}/zig {driver} -target s390x-linux-gnu.{major}.{minor} {c_only}"$@" -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu
+{cxx_exec}exec {GUEST_ZIG_DIR}/zig {driver} -target s390x-linux-gnu.{major}.{minor} {c_only}"$@" -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu
 "#,
         major = glibc.0,
         minor = glibc.1,
@@ -437,6 +456,30 @@ mod tests {
             String::from_utf8_lossy(&out.stdout).trim(),
             "c++ -target s390x-linux-gnu.2.17 -O2 -march=z14 -march=arch13 -I/usr/include/python3.11 a b.c -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
         );
+    }
+
+    #[test]
+    fn the_c_wrapper_compiles_a_cxx_source_as_cxx_as_gcc_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let fake =
+            wrapper_script((2, 17), false).replace(GUEST_ZIG_DIR, dir.path().to_str().unwrap());
+        write_executable(&dir.path().join("zig"), "#!/bin/sh\necho \"$@\"\n").unwrap();
+        write_executable(&dir.path().join("cc"), &fake).unwrap();
+        let run = |args: &[&str]| {
+            let out = Command::new(dir.path().join("cc"))
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(
+            run(&["-O2", "-fPIC", "-c", "heavy_a.cc", "-o", "heavy_a.o"]),
+            "c++ -target s390x-linux-gnu.2.17 -O2 -fPIC -c heavy_a.cc -o heavy_a.o -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
+        );
+        assert!(run(&["-c", "src/x.cpp"]).starts_with("c++ "));
+        assert!(run(&["-c", "a.c"]).starts_with("cc -target s390x-linux-gnu.2.17 -Wno-error="));
+        // Linking objects stays with the C driver (no C++ runtime added).
+        assert!(run(&["-shared", "a.o", "b.o", "-o", "m.so"]).starts_with("cc "));
     }
 
     #[test]

@@ -430,7 +430,7 @@ pub fn run_options(args: &RunArgs, config: &ConfigFile) -> Result<RunOptions> {
             Some(jobs) => jobs.max(1),
             None => default_jobs(environment.build_frontend, verify.native_install, cores()).min(
                 builds_that_fit(
-                    refinery_build::compile_jobs::read_mem_available(),
+                    refinery_build::host_memory::read_mem_available(),
                     environment.compiler_memory,
                 ),
             ),

@@ -156,6 +156,235 @@ fn an_out_of_memory_kill_is_retried_with_one_compiler() {
     );
 }
 
+/// A setuptools sdist with two C++ extensions, `heavy_a` and `heavy_b`, each one
+/// translation unit of `functions` template-heavy functions (600 take Zig's clang 0.66 GB
+/// at setuptools' `-g -O2`, measured), which setuptools compiles in
+/// parallel when `MAKEFLAGS` asks for two or more jobs, as make-driven builds do.
+fn write_heavy_sdist(dir: &std::path::Path, functions: usize) -> std::path::PathBuf {
+    let unit = |name: &str| -> String {
+        let mut code = String::from(
+            "#include <Python.h>\n#include <map>\n#include <string>\n#include <tuple>\n#include <vector>\n\
+             typedef std::map<std::string, std::vector<std::tuple<int, double, std::string>>> Table;\n",
+        );
+        for i in 0..functions {
+            code.push_str(&format!(
+                "static long f{i}(int x) {{ Table t; t[\"k{i}\"].push_back(std::make_tuple(x, {i}.5, std::string(\"s{i}\"))); return (long)t.size() + std::get<0>(t[\"k{i}\"][0]); }}\n"
+            ));
+        }
+        code.push_str(
+            "static PyObject *total(PyObject *self, PyObject *args) {\n    long t = 0;\n",
+        );
+        for i in 0..functions {
+            code.push_str(&format!("    t += f{i}(1);\n"));
+        }
+        code.push_str(&format!(
+            "    return PyLong_FromLong(t);\n}}\n\
+             static PyMethodDef methods[] = {{{{\"total\", total, METH_NOARGS, \"2 per function\"}}, {{NULL, NULL, 0, NULL}}}};\n\
+             static struct PyModuleDef module = {{PyModuleDef_HEAD_INIT, \"{name}\", NULL, -1, methods}};\n\
+             PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}\n"
+        ));
+        code
+    };
+    let setup_py = r#"import os, re
+from setuptools import setup, Extension
+from setuptools.command.build_ext import build_ext
+
+class ParallelBuildExt(build_ext):
+    # One extension per thread, as many as MAKEFLAGS' -jN says.
+    def finalize_options(self):
+        super().finalize_options()
+        jobs = re.search(r"-j\s*(\d+)", os.environ.get("MAKEFLAGS", ""))
+        self.parallel = int(jobs.group(1)) if jobs else 1
+        print(f"refinery-test: {self.parallel} extension(s) at once", flush=True)
+
+setup(
+    ext_modules=[Extension("heavy_a", ["heavy_a.cc"]), Extension("heavy_b", ["heavy_b.cc"])],
+    cmdclass={"build_ext": ParallelBuildExt},
+)
+"#;
+    let version = "1.0";
+    let pyproject = "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"heavy\"\nversion = \"1.0\"\n";
+    write_tar_gz(
+        dir,
+        &format!("heavy-{version}"),
+        [
+            (
+                "PKG-INFO".to_string(),
+                format!("Metadata-Version: 2.2\nName: heavy\nVersion: {version}\n"),
+            ),
+            ("pyproject.toml".to_string(), pyproject.to_string()),
+            ("setup.py".to_string(), setup_py.to_string()),
+            ("heavy_a.cc".to_string(), unit("heavy_a")),
+            ("heavy_b.cc".to_string(), unit("heavy_b")),
+        ],
+    )
+}
+
+/// A cgroup v1 memory cgroup for one test (the kind this machine's containers give root):
+/// `limit` bytes, no swap beyond it; removed when dropped (its processes have exited).
+struct MemoryCgroup(std::path::PathBuf);
+
+impl MemoryCgroup {
+    fn create(limit: u64) -> MemoryCgroup {
+        let dir = std::path::Path::new("/sys/fs/cgroup/memory")
+            .join(format!("refinery-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| {
+            panic!(
+                "this test needs a writable cgroup v1 memory hierarchy (root): {}: {e}",
+                dir.display()
+            )
+        });
+        std::fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
+        // Without swap accounting the file is absent; the machine has no swap then either.
+        let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+        MemoryCgroup(dir)
+    }
+
+    /// The `oom_kill` count of `memory.oom_control` (Linux >= 4.13).
+    fn oom_kills(&self) -> u64 {
+        let text = std::fs::read_to_string(self.0.join("memory.oom_control")).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `command` run from a shell that first moves itself into this cgroup.
+    fn wrap(&self, command: &std::process::Command) -> std::process::Command {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(r#"echo $$ > "$0/cgroup.procs" && exec "$@""#)
+            .arg(&self.0)
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (name, value) in command.get_envs() {
+            match value {
+                Some(value) => cmd.env(name, value),
+                None => cmd.env_remove(name),
+            };
+        }
+        cmd
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment, 2 or more cores and a writable cgroup v1 memory hierarchy (root)"]
+fn a_compiler_the_kernel_kills_in_a_memory_limited_cgroup_is_retried_with_one_compiler() {
+    const MIB: u64 = 1 << 20;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    assert!(cores >= 2, "this test needs 2 or more cores");
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_heavy_sdist(&index_dir, 600);
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let input = requirements(tmp.path(), "heavy==1.0\n");
+    let (cache, out) = (tmp.path().join("cache"), tmp.path().join("out"));
+    // Room for one compiler of this code (0.66 GB) and the build around it, not for two.
+    let cgroup = MemoryCgroup::create(1200 * MIB);
+    // Compilers assumed at 0.25 GiB, too little for this code (as the 2 GiB default can
+    // be for a package), so the budget allows both cores and both extensions compile at
+    // once; the kernel then kills a compiler, which leaves no message of its own.
+    let command = refinery_command(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--index-url",
+            &index.url,
+            "--platform-tag",
+            "manylinux2014_s390x",
+            "--max-attempts",
+            "1",
+            "--compiler-memory",
+            "0.25",
+        ],
+        &[
+            ("REFINERY_ENVS_DIR", envs_dir().to_str().unwrap()),
+            (
+                "PLAN_OVERRIDES_JSON",
+                r#"{"heavy": {"variant": "no-isolation"}}"#,
+            ),
+        ],
+    );
+    let output = cgroup.wrap(&command).output().unwrap();
+    let peak = std::fs::read_to_string(cgroup.0.join("memory.max_usage_in_bytes")).unwrap();
+    eprintln!(
+        "cgroup: {} OOM kill(s), peak {} MiB",
+        cgroup.oom_kills(),
+        peak.trim().parse::<u64>().unwrap_or(0) / MIB
+    );
+    let logs: Vec<String> = walk(&cache)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".log"))
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        logs.join("\n")
+    );
+    assert!(
+        cgroup.oom_kills() >= 1,
+        "nothing was killed: the limit is too high"
+    );
+    let e = entry(&manifest(&out), "heavy").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["attempt"], 2, "{e}");
+    assert_eq!(
+        e["metadata"]["actions"],
+        serde_json::json!(["env REFINERY_COMPILE_JOBS=1"]),
+        "{e}"
+    );
+    let log = |attempt: u32| -> String {
+        let prefix = format!("heavy-1.0-attempt{attempt}-");
+        let path = walk(&cache)
+            .into_iter()
+            .find(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name.starts_with(&prefix) && name.ends_with(".log")
+            })
+            .unwrap_or_else(|| panic!("no log of attempt {attempt}"));
+        std::fs::read_to_string(path).unwrap()
+    };
+    let first = log(1);
+    // The budget saw the cgroup's room, not the machine's free memory.
+    let budget = first
+        .lines()
+        .find(|l| l.starts_with("[refinery] compile jobs: "))
+        .unwrap_or_default();
+    eprintln!("attempt 1: {budget}");
+    let available: f64 = budget
+        .split(" GiB available")
+        .next()
+        .and_then(|before| before.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no available memory in {budget:?}"));
+    assert!(available <= 1.2, "{budget}");
+    assert!(
+        first.contains("refinery-test: 2 extension(s) at once"),
+        "{first}"
+    );
+    assert!(
+        first.contains("[refinery] the kernel's out-of-memory killer ended "),
+        "{first}"
+    );
+    let second = log(2);
+    assert!(
+        second.contains("refinery-test: 1 extension(s) at once"),
+        "{second}"
+    );
+}
+
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();

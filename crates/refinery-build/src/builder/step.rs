@@ -14,14 +14,22 @@ pub(super) fn run_step(
     stage: Stage,
 ) -> Result<(), AttemptFailure> {
     let failure = |message: String| AttemptFailure::at(stage, message);
+    let oom_kills_before = crate::host_memory::read_oom_kills();
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
         Ok(Outcome::Failed(status)) => {
+            // The catalog's out-of-memory entry matches both lines.
             if stage == Stage::Build && crate::compile_jobs::killed_by_sigkill(&status) {
-                // The catalog's out-of-memory entry matches this line.
                 log.line(&format!(
                     "[refinery] the build step was killed by SIGKILL ({status}), most likely by the out-of-memory killer"
                 ));
+            }
+            if stage == Stage::Build {
+                if let Some(line) =
+                    oom_kills_line(oom_kills_before, crate::host_memory::read_oom_kills())
+                {
+                    log.line(&line);
+                }
             }
             Err(failure(format!(
                 "{stage} failed ({status}): {}",
@@ -38,6 +46,21 @@ pub(super) fn run_step(
         }),
         Err(e) => Err(failure(format!("cannot start the {stage} step: {e}"))),
     }
+}
+
+/// The log line for out-of-memory kills while a failed build step ran (`before` and
+/// `after`: the kernel's `oom_kill` counter), or `None` when there were none. A compiler
+/// killed under `make` or `ninja` fails the step with an ordinary status, and `zig c++`
+/// aborts without a message when its clang child is killed: the counter is what shows it.
+/// It counts the whole machine, so a kill in a build beside this one shows here too; a
+/// retry with fewer compilers suits both.
+fn oom_kills_line(before: Option<u64>, after: Option<u64>) -> Option<String> {
+    let (before, after) = (before?, after?);
+    let killed = after.checked_sub(before).filter(|n| *n > 0)?;
+    let plural = if killed == 1 { "" } else { "es" };
+    Some(format!(
+        "[refinery] the kernel's out-of-memory killer ended {killed} process{plural} while the build step ran (oom_kill in /proc/vmstat: {before} → {after})"
+    ))
 }
 
 /// The most telling line of a failed step: the last one that looks like an error.
@@ -66,4 +89,31 @@ pub(super) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::oom_kills_line;
+
+    #[test]
+    fn out_of_memory_kills_during_the_step_get_a_line_the_hint_matches() {
+        let line = oom_kills_line(Some(2), Some(3)).unwrap();
+        assert_eq!(
+            line,
+            "[refinery] the kernel's out-of-memory killer ended 1 process while the build step ran (oom_kill in /proc/vmstat: 2 → 3)"
+        );
+        let catalog = crate::hints::Catalog::builtin();
+        let ids: Vec<&str> = catalog
+            .matches(&line)
+            .iter()
+            .map(|h| h.id.as_str())
+            .collect();
+        assert_eq!(ids, ["out-of-memory"]);
+        assert!(oom_kills_line(Some(2), Some(4))
+            .unwrap()
+            .contains("2 processes"));
+        assert_eq!(oom_kills_line(Some(3), Some(3)), None);
+        assert_eq!(oom_kills_line(None, Some(3)), None);
+        assert_eq!(oom_kills_line(Some(3), None), None);
+    }
 }

@@ -73,6 +73,7 @@ const REAL_LINES: &[(&str, &str)] = &[
     ("collect2: fatal error: ld terminated with signal 9 [Killed]", "out-of-memory"),
     ("  process didn't exit successfully: `rustc --crate-name http /root/.cargo/registry/src/github.com-1ecc6299db9ec823/http-0.1.18/src/lib.rs --crate-type lib` (signal: 9, SIGKILL: kill)", "out-of-memory"),
     ("[refinery] the build step was killed by SIGKILL (signal: 9 (SIGKILL)), most likely by the out-of-memory killer", "out-of-memory"),
+    ("[refinery] the kernel's out-of-memory killer ended 2 processes while the build step ran (oom_kill in /proc/vmstat: 5 → 7)", "out-of-memory"),
 ];
 
 /// (near miss, the hint id it must not suggest)

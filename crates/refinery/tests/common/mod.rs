@@ -144,6 +144,14 @@ pub fn write_sdist(
 
 /// Run the real `refinery` binary.
 pub fn refinery(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    refinery_command(args, envs)
+        .output()
+        .expect("the refinery binary runs")
+}
+
+/// The command [`refinery`] runs: the binary with `args`, the variables that would make it
+/// read the developer's own setup removed, and `envs`.
+pub fn refinery_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_refinery"));
     cmd.args(args);
     for name in [
@@ -162,7 +170,7 @@ pub fn refinery(args: &[&str], envs: &[(&str, &str)]) -> Output {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().expect("the refinery binary runs")
+    cmd
 }
 
 pub fn stdout(output: &Output) -> String {
