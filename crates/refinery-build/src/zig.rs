@@ -86,8 +86,9 @@ const GCC_WARNINGS: &[&str] = &[
     "-Wno-error=implicit-int",
 ];
 
-/// The file name patterns GCC compiles as C++ (gcc(1), "-x language").
-const CXX_SOURCES: &str = "*.cc|*.cp|*.cxx|*.cpp|*.CPP|*.c++|*.C";
+/// The file name patterns GCC compiles as C++ (gcc(1), "-x language"), for arguments that
+/// are not options (`-Wl,x.C` is not a source).
+const CXX_SOURCES: &str = "[!-]*.cc|[!-]*.cp|[!-]*.cxx|[!-]*.cpp|[!-]*.CPP|[!-]*.c++|[!-]*.C";
 
 /// Which compiler driver a wrapper stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -477,6 +478,7 @@ mod tests {
             "c++ -target s390x-linux-gnu.2.17 -O2 -fPIC -c heavy_a.cc -o heavy_a.o -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu"
         );
         assert!(run(&["-c", "src/x.cpp"]).starts_with("c++ "));
+        assert!(run(&["-c", "a.c", "-DNAME=x.cc"]).starts_with("cc "));
         assert!(run(&["-c", "a.c"]).starts_with("cc -target s390x-linux-gnu.2.17 -Wno-error="));
         // Linking objects stays with the C driver (no C++ runtime added).
         assert!(run(&["-shared", "a.o", "b.o", "-o", "m.so"]).starts_with("cc "));
