@@ -5,7 +5,7 @@
 //! process leave (a container's or a worker unit's limit). Under the Zig compilers an
 //! out-of-memory kill leaves no message of its own in the log (`zig c++` aborts without
 //! a word when its clang child is killed), so the build step also compares the kernel's
-//! `oom_kill` counter (`/proc/vmstat`) before and after.
+//! `oom_kill` counter of the process's memory cgroup (or `/proc/vmstat`) before and after.
 
 use std::path::{Path, PathBuf};
 
@@ -48,14 +48,37 @@ pub struct MemoryCgroup {
     pub v1: bool,
 }
 
+/// The cgroup hierarchy mounts of a `/proc/self/mountinfo` text (proc(5)): for each, the
+/// mount point, the cgroup path the mount shows as its root, and whether it is a v1
+/// memory hierarchy (`cgroup` with the `memory` option) rather than v2 (`cgroup2`).
+fn cgroup_mounts(mountinfo: &str) -> Vec<(PathBuf, String, bool)> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let left: Vec<&str> = left.split(' ').collect();
+            let right: Vec<&str> = right.split(' ').collect();
+            let (root, point) = (*left.get(3)?, *left.get(4)?);
+            let v1 = match *right.first()? {
+                "cgroup2" => false,
+                "cgroup" if right.get(2)?.split(',').any(|o| o == "memory") => true,
+                _ => return None,
+            };
+            let unescape = |p: &str| p.replace("\\040", " ");
+            Some((PathBuf::from(unescape(point)), unescape(root), v1))
+        })
+        .collect()
+}
+
 /// The memory cgroup folders whose limits apply to a process whose `/proc/self/cgroup`
-/// text is `proc_self_cgroup`, leaf first, under the hierarchy mounts of `root` (`/` on a
-/// host): v1's `N:…memory…:/path` under `sys/fs/cgroup/memory`, v2's `0::/path` under
-/// `sys/fs/cgroup` and (hybrid layout) `sys/fs/cgroup/unified`. Each ancestor up to the
-/// mount counts (a parent's limit caps its children); folders that do not exist are left
-/// out, so in a container whose mount shows its own cgroup as the root, only the root
-/// remains. See cgroups(7).
-pub fn memory_cgroups(proc_self_cgroup: &str, root: &Path) -> Vec<MemoryCgroup> {
+/// text is `proc_self_cgroup`, leaf first, found through the hierarchy mounts of
+/// `mountinfo` (v1's `N:…memory…:/path`, v2's `0::/path`; a path is relative to the
+/// mount's root, cgroups(7)) with `root` prefixed to the mount points (`/` on a host).
+/// Each ancestor up to the mount counts (a parent's limit caps its children); folders
+/// that do not exist or have no limit file are left out, so in a container whose mount
+/// shows its own cgroup as the root, only the root remains.
+pub fn memory_cgroups(proc_self_cgroup: &str, mountinfo: &str, root: &Path) -> Vec<MemoryCgroup> {
+    let mounts = cgroup_mounts(mountinfo);
     let mut found = Vec::new();
     for line in proc_self_cgroup.lines() {
         let mut fields = line.splitn(3, ':');
@@ -64,10 +87,10 @@ pub fn memory_cgroups(proc_self_cgroup: &str, root: &Path) -> Vec<MemoryCgroup> 
         else {
             continue;
         };
-        let (mounts, v1): (&[&str], bool) = if id == "0" && controllers.is_empty() {
-            (&["sys/fs/cgroup", "sys/fs/cgroup/unified"], false)
+        let v1 = if id == "0" && controllers.is_empty() {
+            false
         } else if controllers.split(',').any(|c| c == "memory") {
-            (&["sys/fs/cgroup/memory"], true)
+            true
         } else {
             continue;
         };
@@ -76,9 +99,12 @@ pub fn memory_cgroups(proc_self_cgroup: &str, root: &Path) -> Vec<MemoryCgroup> 
         } else {
             "memory.max"
         };
-        for mount in mounts {
-            let mount = root.join(mount);
-            let mut dir = mount.join(path.trim_start_matches('/'));
+        for (point, mount_root, _) in mounts.iter().filter(|m| m.2 == v1) {
+            let Ok(relative) = Path::new(path).strip_prefix(mount_root) else {
+                continue;
+            };
+            let mount = root.join(point.strip_prefix("/").unwrap_or(point));
+            let mut dir = mount.join(relative);
             loop {
                 if dir.join(limit_file).is_file() {
                     found.push(MemoryCgroup {
@@ -123,8 +149,7 @@ pub fn cgroup_room(limit: &str, usage: &str, stat: &str, v1: bool) -> Option<u64
 /// The least room any memory cgroup of this process leaves ([`memory_cgroups`],
 /// [`cgroup_room`]), in bytes; `None` where none has a limit.
 pub fn read_cgroup_room() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    memory_cgroups(&text, Path::new("/"))
+    this_process_memory_cgroups()
         .iter()
         .filter_map(|cgroup| {
             let read = |name: &str| std::fs::read_to_string(cgroup.dir.join(name)).ok();
@@ -143,17 +168,49 @@ pub fn read_cgroup_room() -> Option<u64> {
         .min()
 }
 
-/// The `oom_kill` counter of a `/proc/vmstat` text: processes the kernel's out-of-memory
-/// killer has ended since boot, machine-wide and in every cgroup (Linux ≥ 4.13).
-pub fn parse_oom_kills(vmstat: &str) -> Option<u64> {
-    vmstat
+/// [`memory_cgroups`] of this process.
+pub fn this_process_memory_cgroups() -> Vec<MemoryCgroup> {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    memory_cgroups(
+        &read("/proc/self/cgroup"),
+        &read("/proc/self/mountinfo"),
+        Path::new("/"),
+    )
+}
+
+/// The `oom_kill` line of a counter file: processes the kernel's out-of-memory killer
+/// ended. The same line in `/proc/vmstat` (machine-wide, Linux ≥ 4.13), a v1 cgroup's
+/// `memory.oom_control` and a v2 cgroup's `memory.events`.
+pub fn parse_oom_kills(counter: &str) -> Option<u64> {
+    counter
         .lines()
         .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
 }
 
-/// [`parse_oom_kills`] of this host's `/proc/vmstat`; `None` where there is none.
-pub fn read_oom_kills() -> Option<u64> {
-    parse_oom_kills(&std::fs::read_to_string("/proc/vmstat").ok()?)
+/// The file that counts the out-of-memory kills of this process's builds: the counter of
+/// its own (leaf) memory cgroup, which its compilers inherit, so kills elsewhere on the
+/// machine do not count; `/proc/vmstat` where it has none (a host's root cgroup).
+pub fn oom_kill_counter() -> PathBuf {
+    this_process_memory_cgroups()
+        .into_iter()
+        .next()
+        .map(|cgroup| {
+            let name = if cgroup.v1 {
+                "memory.oom_control"
+            } else {
+                "memory.events"
+            };
+            cgroup.dir.join(name)
+        })
+        .filter(|path| {
+            parse_oom_kills(&std::fs::read_to_string(path).unwrap_or_default()).is_some()
+        })
+        .unwrap_or_else(|| PathBuf::from("/proc/vmstat"))
+}
+
+/// [`parse_oom_kills`] of `counter`; `None` where it cannot be read.
+pub fn read_oom_kills(counter: &Path) -> Option<u64> {
+    parse_oom_kills(&std::fs::read_to_string(counter).ok()?)
 }
 
 #[cfg(test)]
@@ -216,12 +273,16 @@ mod tests {
             std::fs::write(dir.join(file), "1").unwrap();
             dir
         };
-        // v1 whose mount is the container's own cgroup: the named path does not exist
-        // there, the mount root does, and so does a child the process was moved into.
+        // This machine: v1, the mount's root is `/`, yet the process's path does not exist
+        // under it (the mount shows the sandbox's own cgroup): only the mount root counts.
+        let mountinfo = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+                         33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct\n\
+                         35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+                         41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
         let mount = make("sys/fs/cgroup/memory", "memory.limit_in_bytes");
         let child = make("sys/fs/cgroup/memory/job", "memory.limit_in_bytes");
         let text = "9:name=systemd:/\n4:memory:/process_api/6981\n1:cpu:/\n0::/\n";
-        let got = memory_cgroups(text, root.path());
+        let got = memory_cgroups(text, mountinfo, root.path());
         assert_eq!(
             got,
             [MemoryCgroup {
@@ -229,9 +290,17 @@ mod tests {
                 v1: true
             }]
         );
-        let got = memory_cgroups("4:memory:/job\n", root.path());
+        let got = memory_cgroups("4:memory:/job\n", mountinfo, root.path());
+        let dirs: Vec<_> = got.iter().map(|c| c.dir.clone()).collect();
+        assert_eq!(dirs, [child.clone(), mount.clone()]);
+        // Docker without a cgroup namespace: the mount's root is the container's cgroup,
+        // the process's path names it from the hierarchy's top; its sub-cgroup counts.
+        let docker = "35 31 0:32 /docker/abc /sys/fs/cgroup/memory ro - cgroup cgroup rw,memory\n";
+        let got = memory_cgroups("4:memory:/docker/abc/job\n", docker, root.path());
         let dirs: Vec<_> = got.iter().map(|c| c.dir.clone()).collect();
         assert_eq!(dirs, [child, mount]);
+        // A path outside the mount's root is not under it.
+        assert!(memory_cgroups("4:memory:/other\n", docker, root.path()).is_empty());
         // v2, unified at /sys/fs/cgroup: the leaf and its parent, leaf first.
         let root = tempfile::tempdir().unwrap();
         let parent = root.path().join("sys/fs/cgroup/system.slice");
@@ -239,7 +308,12 @@ mod tests {
         std::fs::create_dir_all(&leaf).unwrap();
         std::fs::write(leaf.join("memory.max"), "max").unwrap();
         std::fs::write(parent.join("memory.max"), "8589934592").unwrap();
-        let got = memory_cgroups("0::/system.slice/refinery-worker.service\n", root.path());
+        let unified = "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n";
+        let got = memory_cgroups(
+            "0::/system.slice/refinery-worker.service\n",
+            unified,
+            root.path(),
+        );
         assert_eq!(
             got,
             [
@@ -253,13 +327,23 @@ mod tests {
                 }
             ]
         );
-        assert!(memory_cgroups("garbage\n", root.path()).is_empty());
+        assert!(memory_cgroups("garbage\n", unified, root.path()).is_empty());
+        assert!(memory_cgroups("0::/system.slice\n", "garbage\n", root.path()).is_empty());
     }
 
     #[test]
-    fn vmstat_counts_the_out_of_memory_kills() {
+    fn the_counters_count_the_out_of_memory_kills() {
         let vmstat = "pgfault 123\noom_kill 2\nnuma_hit 9\n";
         assert_eq!(parse_oom_kills(vmstat), Some(2));
+        // v1's memory.oom_control and v2's memory.events.
+        assert_eq!(
+            parse_oom_kills("oom_kill_disable 0\nunder_oom 0\noom_kill 4\n"),
+            Some(4)
+        );
+        assert_eq!(
+            parse_oom_kills("low 0\nhigh 0\nmax 7\noom 3\noom_kill 3\noom_group_kill 0\n"),
+            Some(3)
+        );
         assert_eq!(parse_oom_kills("oom_kill_disable 0\n"), None);
         assert_eq!(parse_oom_kills(""), None);
     }

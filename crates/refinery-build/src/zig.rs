@@ -90,6 +90,11 @@ const GCC_WARNINGS: &[&str] = &[
 /// are not options (`-Wl,x.C` is not a source).
 const CXX_SOURCES: &str = "[!-]*.cc|[!-]*.cp|[!-]*.cxx|[!-]*.cpp|[!-]*.CPP|[!-]*.c++|[!-]*.C";
 
+/// GCC options whose value is the next argument, which is then no source file
+/// (gcc(1)); `-x` is among them and also marks the language as chosen.
+const OPTIONS_WITH_VALUES: &str =
+    "-o|-x|-D|-U|-I|-L|-include|-imacros|-isystem|-idirafter|-iquote|-MF|-MT|-MQ|-Xlinker|-Xclang|-Xassembler|-Xpreprocessor";
+
 /// Which compiler driver a wrapper stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Driver {
@@ -318,15 +323,19 @@ fn wrapper_script(glibc: (u16, u16), cxx: bool) -> String {
         format!("{} ", GCC_WARNINGS.join(" "))
     };
     // GCC's `gcc` compiles a C++ source as C++ with the C++ headers; `zig cc` would not
-    // find <map>. Setuptools before 72 compiles every source with CC (bookworm's 66 does,
-    // under no-isolation), so the C wrapper hands such a command to `zig c++`.
+    // find <map>. Setuptools before 72.2 compiles every source with CC (bookworm's 66 does,
+    // under no-isolation), so the C wrapper hands a command whose sources are all C++ to
+    // `zig c++`; not one with C sources too or an explicit `-x`, and an option's value
+    // (`-o x.cc`, `-include x.cpp`) is not a source.
     let (cxx_case, cxx_exec) = if cxx {
         (String::new(), String::new())
     } else {
         (
-            format!("    {CXX_SOURCES}) cxx_source=1 ;;\n"),
             format!(
-                "[ -n \"$cxx_source\" ] && exec {GUEST_ZIG_DIR}/zig c++ -target s390x-linux-gnu.{major}.{minor} \"$@\" -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu\n",
+                "  case \"$prev\" in\n    {OPTIONS_WITH_VALUES}) ;;\n    *) case \"$arg\" in\n         -x) lang=1 ;;\n         {CXX_SOURCES}) cxx_source=1 ;;\n         [!-]*.c) c_source=1 ;;\n       esac ;;\n  esac\n  prev=$arg\n"
+            ),
+            format!(
+                "[ -n \"$cxx_source\" ] && [ -z \"$c_source$lang\" ] && exec {GUEST_ZIG_DIR}/zig c++ -target s390x-linux-gnu.{major}.{minor} \"$@\" -idirafter /usr/include -idirafter /usr/include/s390x-linux-gnu\n",
                 major = glibc.0,
                 minor = glibc.1,
             ),
@@ -336,13 +345,16 @@ fn wrapper_script(glibc: (u16, u16), cxx: bool) -> String {
         r#"#!/bin/sh
 # refinery: Zig {driver} for s390x-linux-gnu with glibc {major}.{minor} (drops GCC-only flags).
 skip=
+prev=
 cxx_source=
+c_source=
+lang=
 for arg do
   shift
   if [ -n "$skip" ]; then skip=; continue; fi
-  case "$arg" in
+{cxx_case}  case "$arg" in
     --param) skip=1; continue ;;
-{cxx_case}    {kept}) ;;
+    {kept}) ;;
     {patterns}) continue ;;
   esac
   set -- "$@" "$arg"
@@ -479,6 +491,12 @@ mod tests {
         );
         assert!(run(&["-c", "src/x.cpp"]).starts_with("c++ "));
         assert!(run(&["-c", "a.c", "-DNAME=x.cc"]).starts_with("cc "));
+        // An option's value is no source; C beside C++, or -x, keeps the C driver.
+        assert!(run(&["-c", "a.c", "-o", "a.cc"]).starts_with("cc "));
+        assert!(run(&["-include", "pre.cpp", "-c", "a.c"]).starts_with("cc "));
+        assert!(run(&["-c", "a.c", "b.cc"]).starts_with("cc "));
+        assert!(run(&["-x", "c", "-c", "a.cc"]).starts_with("cc "));
+        assert!(run(&["-o", "a.o", "-c", "a.cc"]).starts_with("c++ "));
         assert!(run(&["-c", "a.c"]).starts_with("cc -target s390x-linux-gnu.2.17 -Wno-error="));
         // Linking objects stays with the C driver (no C++ runtime added).
         assert!(run(&["-shared", "a.o", "b.o", "-o", "m.so"]).starts_with("cc "));

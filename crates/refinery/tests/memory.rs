@@ -220,13 +220,20 @@ setup(
     )
 }
 
-/// A cgroup v1 memory cgroup for one test (the kind this machine's containers give root):
-/// `limit` bytes, no swap beyond it; removed when dropped (its processes have exited).
+/// A cgroup v1 memory cgroup for one test (the kind this machine's containers give root),
+/// made inside the test's own memory cgroup so that the container's accounting still
+/// covers it: `limit` bytes, no swap beyond it; removed when dropped (its processes have
+/// exited).
 struct MemoryCgroup(std::path::PathBuf);
 
 impl MemoryCgroup {
     fn create(limit: u64) -> MemoryCgroup {
-        let dir = std::path::Path::new("/sys/fs/cgroup/memory")
+        let parent = refinery_build::host_memory::this_process_memory_cgroups()
+            .into_iter()
+            .find(|c| c.v1)
+            .expect("this test needs a cgroup v1 memory hierarchy (/sys/fs/cgroup/memory)");
+        let dir = parent
+            .dir
             .join(format!("refinery-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| {
             panic!(
@@ -235,8 +242,17 @@ impl MemoryCgroup {
             )
         });
         std::fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).unwrap();
-        // Without swap accounting the file is absent; the machine has no swap then either.
-        let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+        let memsw = dir.join("memory.memsw.limit_in_bytes");
+        if memsw.exists() {
+            std::fs::write(memsw, limit.to_string()).unwrap();
+        } else {
+            // Without swap accounting, swap would absorb what the test needs killed.
+            let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+            assert!(
+                swaps.lines().count() <= 1,
+                "this test needs swap accounting (swapaccount=1) or no swap: {swaps}"
+            );
+        }
         MemoryCgroup(dir)
     }
 
@@ -374,9 +390,14 @@ fn a_compiler_the_kernel_kills_in_a_memory_limited_cgroup_is_retried_with_one_co
         first.contains("refinery-test: 2 extension(s) at once"),
         "{first}"
     );
+    // Counted in the build's own cgroup, not machine-wide.
+    let killed = first
+        .lines()
+        .find(|l| l.starts_with("[refinery] the kernel's out-of-memory killer ended "))
+        .unwrap_or_else(|| panic!("no out-of-memory line in {first}"));
     assert!(
-        first.contains("[refinery] the kernel's out-of-memory killer ended "),
-        "{first}"
+        killed.contains(&format!("{}/memory.oom_control", cgroup.0.display())),
+        "{killed}"
     );
     let second = log(2);
     assert!(

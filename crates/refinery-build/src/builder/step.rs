@@ -14,7 +14,8 @@ pub(super) fn run_step(
     stage: Stage,
 ) -> Result<(), AttemptFailure> {
     let failure = |message: String| AttemptFailure::at(stage, message);
-    let oom_kills_before = crate::host_memory::read_oom_kills();
+    let oom_counter = crate::host_memory::oom_kill_counter();
+    let oom_kills_before = crate::host_memory::read_oom_kills(&oom_counter);
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
         Ok(Outcome::Failed(status)) => {
@@ -25,9 +26,8 @@ pub(super) fn run_step(
                 ));
             }
             if stage == Stage::Build {
-                if let Some(line) =
-                    oom_kills_line(oom_kills_before, crate::host_memory::read_oom_kills())
-                {
+                let after = crate::host_memory::read_oom_kills(&oom_counter);
+                if let Some(line) = oom_kills_line(&oom_counter, oom_kills_before, after) {
                     log.line(&line);
                 }
             }
@@ -49,17 +49,19 @@ pub(super) fn run_step(
 }
 
 /// The log line for out-of-memory kills while a failed build step ran (`before` and
-/// `after`: the kernel's `oom_kill` counter), or `None` when there were none. A compiler
+/// `after`: the `oom_kill` line of `counter`, see
+/// [`crate::host_memory::oom_kill_counter`]), or `None` when there were none. A compiler
 /// killed under `make` or `ninja` fails the step with an ordinary status, and `zig c++`
 /// aborts without a message when its clang child is killed: the counter is what shows it.
-/// It counts the whole machine, so a kill in a build beside this one shows here too; a
-/// retry with fewer compilers suits both.
-fn oom_kills_line(before: Option<u64>, after: Option<u64>) -> Option<String> {
+/// It counts the refinery's cgroup (the machine where it has none), so a kill in a build
+/// beside this one shows here too; a retry with fewer compilers suits both.
+fn oom_kills_line(counter: &Path, before: Option<u64>, after: Option<u64>) -> Option<String> {
     let (before, after) = (before?, after?);
     let killed = after.checked_sub(before).filter(|n| *n > 0)?;
     let plural = if killed == 1 { "" } else { "es" };
     Some(format!(
-        "[refinery] the kernel's out-of-memory killer ended {killed} process{plural} while the build step ran (oom_kill in /proc/vmstat: {before} → {after})"
+        "[refinery] the kernel's out-of-memory killer ended {killed} process{plural} while the build step ran (oom_kill in {}: {before} → {after})",
+        counter.display()
     ))
 }
 
@@ -93,11 +95,14 @@ pub(super) fn file_name(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::oom_kills_line;
 
     #[test]
     fn out_of_memory_kills_during_the_step_get_a_line_the_hint_matches() {
-        let line = oom_kills_line(Some(2), Some(3)).unwrap();
+        let vmstat = Path::new("/proc/vmstat");
+        let line = oom_kills_line(vmstat, Some(2), Some(3)).unwrap();
         assert_eq!(
             line,
             "[refinery] the kernel's out-of-memory killer ended 1 process while the build step ran (oom_kill in /proc/vmstat: 2 → 3)"
@@ -109,11 +114,11 @@ mod tests {
             .map(|h| h.id.as_str())
             .collect();
         assert_eq!(ids, ["out-of-memory"]);
-        assert!(oom_kills_line(Some(2), Some(4))
-            .unwrap()
-            .contains("2 processes"));
-        assert_eq!(oom_kills_line(Some(3), Some(3)), None);
-        assert_eq!(oom_kills_line(None, Some(3)), None);
-        assert_eq!(oom_kills_line(Some(3), None), None);
+        let cgroup = Path::new("/sys/fs/cgroup/memory/memory.oom_control");
+        let line = oom_kills_line(cgroup, Some(2), Some(4)).unwrap();
+        assert!(line.contains("2 processes") && line.contains("memory.oom_control: 2 → 4"));
+        assert_eq!(oom_kills_line(vmstat, Some(3), Some(3)), None);
+        assert_eq!(oom_kills_line(vmstat, None, Some(3)), None);
+        assert_eq!(oom_kills_line(vmstat, Some(3), None), None);
     }
 }
