@@ -102,26 +102,8 @@ fn an_out_of_memory_kill_is_retried_with_one_compiler() {
         stderr(&output)
     );
     // Each attempt's log says its compile jobs once, and why.
-    let logs: Vec<std::path::PathBuf> = walk(&cache)
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with("greedy-1.0-attempt") && name.ends_with(".log")
-        })
-        .collect();
-    let log = |attempt: &str| -> String {
-        let path = logs
-            .iter()
-            .find(|p| {
-                p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(&format!("greedy-1.0-attempt{attempt}-"))
-            })
-            .unwrap_or_else(|| panic!("no log of attempt {attempt} among {logs:?}"));
-        std::fs::read_to_string(path).unwrap()
-    };
-    let first = log("1");
+    let log = |attempt: u32| attempt_log(&cache, "greedy-1.0", attempt);
+    let first = log(1);
     let budget: Vec<&str> = first
         .lines()
         .filter(|l| l.starts_with("[refinery] compile jobs: "))
@@ -141,7 +123,7 @@ fn an_out_of_memory_kill_is_retried_with_one_compiler() {
         first.contains("Killed signal terminated program cc1plus"),
         "{first}"
     );
-    let second = log("2");
+    let second = log(2);
     eprintln!(
         "attempt 2: {}",
         second
@@ -361,17 +343,7 @@ fn a_compiler_the_kernel_kills_in_a_memory_limited_cgroup_is_retried_with_one_co
         serde_json::json!(["env REFINERY_COMPILE_JOBS=1"]),
         "{e}"
     );
-    let log = |attempt: u32| -> String {
-        let prefix = format!("heavy-1.0-attempt{attempt}-");
-        let path = walk(&cache)
-            .into_iter()
-            .find(|p| {
-                let name = p.file_name().unwrap().to_string_lossy();
-                name.starts_with(&prefix) && name.ends_with(".log")
-            })
-            .unwrap_or_else(|| panic!("no log of attempt {attempt}"));
-        std::fs::read_to_string(path).unwrap()
-    };
+    let log = |attempt: u32| attempt_log(&cache, "heavy-1.0", attempt);
     let first = log(1);
     // The budget saw the cgroup's room, not the machine's free memory.
     let budget = first
@@ -404,6 +376,19 @@ fn a_compiler_the_kernel_kills_in_a_memory_limited_cgroup_is_retried_with_one_co
         second.contains("refinery-test: 1 extension(s) at once"),
         "{second}"
     );
+}
+
+/// The log of attempt `attempt` of `name_version` (`greedy-1.0`) under `cache`.
+fn attempt_log(cache: &std::path::Path, name_version: &str, attempt: u32) -> String {
+    let prefix = format!("{name_version}-attempt{attempt}-");
+    let path = walk(cache)
+        .into_iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(".log")
+        })
+        .unwrap_or_else(|| panic!("no log of attempt {attempt} of {name_version}"));
+    std::fs::read_to_string(path).unwrap()
 }
 
 /// Every file under `dir`.
