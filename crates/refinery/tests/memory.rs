@@ -240,10 +240,7 @@ impl MemoryCgroup {
 
     /// The `oom_kill` count of `memory.oom_control` (Linux >= 4.13).
     fn oom_kills(&self) -> u64 {
-        let text = std::fs::read_to_string(self.0.join("memory.oom_control")).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
-            .unwrap_or(0)
+        refinery_build::host_memory::read_oom_kills(&self.0.join("memory.oom_control")).unwrap_or(0)
     }
 
     /// `command` run from a shell that first moves itself into this cgroup.

@@ -14,8 +14,11 @@ pub(super) fn run_step(
     stage: Stage,
 ) -> Result<(), AttemptFailure> {
     let failure = |message: String| AttemptFailure::at(stage, message);
-    let oom_counter = crate::host_memory::oom_kill_counter();
-    let oom_kills_before = crate::host_memory::read_oom_kills(&oom_counter);
+    // Only the build step's failures are read for out-of-memory kills.
+    let oom_counter = (stage == Stage::Build).then(crate::host_memory::oom_kill_counter);
+    let oom_kills_before = oom_counter
+        .as_deref()
+        .and_then(crate::host_memory::read_oom_kills);
     match run_logged(cmd, log, settings.timeout, settings.stop.as_deref()) {
         Ok(Outcome::Success) => Ok(()),
         Ok(Outcome::Failed(status)) => {
@@ -25,9 +28,9 @@ pub(super) fn run_step(
                     "[refinery] the build step was killed by SIGKILL ({status}), most likely by the out-of-memory killer"
                 ));
             }
-            if stage == Stage::Build {
-                let after = crate::host_memory::read_oom_kills(&oom_counter);
-                if let Some(line) = oom_kills_line(&oom_counter, oom_kills_before, after) {
+            if let Some(counter) = &oom_counter {
+                let after = crate::host_memory::read_oom_kills(counter);
+                if let Some(line) = oom_kills_line(counter, oom_kills_before, after) {
                     log.line(&line);
                 }
             }
