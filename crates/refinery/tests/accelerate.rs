@@ -277,7 +277,7 @@ PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
         version,
         &["setuptools"],
         setup_py,
-        (format!("{name}.cpp"), source),
+        [(format!("{name}.cpp"), source)],
     )
 }
 

@@ -249,7 +249,7 @@ setup(ext_modules=[Extension("picky", ["picky.c"])])
         version,
         &["setuptools"],
         setup_py,
-        ("picky.c".to_string(), extension_source("picky", false)),
+        [("picky.c".to_string(), extension_source("picky", false))],
     )
 }
 

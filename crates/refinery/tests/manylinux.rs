@@ -661,7 +661,7 @@ setup(ext_modules=[Extension("{name}", ["{name}.c"],
         "1.0",
         &["setuptools"],
         setup_py,
-        (format!("{name}.c"), source.to_string()),
+        [(format!("{name}.c"), source.to_string())],
     )
 }
 

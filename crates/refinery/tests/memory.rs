@@ -29,7 +29,7 @@ setup(ext_modules=[Extension("greedy", ["greedy.c"])])
         version,
         &["setuptools"],
         setup_py,
-        ("greedy.c".to_string(), extension_source("greedy", false)),
+        [("greedy.c".to_string(), extension_source("greedy", false))],
     )
 }
 
@@ -184,18 +184,13 @@ setup(
     cmdclass={"build_ext": ParallelBuildExt},
 )
 "#;
-    let version = "1.0";
-    let pyproject = "[build-system]\nrequires = [\"setuptools\"]\nbuild-backend = \"setuptools.build_meta\"\n\n[project]\nname = \"heavy\"\nversion = \"1.0\"\n";
-    write_tar_gz(
+    write_setuptools_sdist(
         dir,
-        &format!("heavy-{version}"),
+        "heavy",
+        "1.0",
+        &["setuptools"],
+        setup_py.to_string(),
         [
-            (
-                "PKG-INFO".to_string(),
-                format!("Metadata-Version: 2.2\nName: heavy\nVersion: {version}\n"),
-            ),
-            ("pyproject.toml".to_string(), pyproject.to_string()),
-            ("setup.py".to_string(), setup_py.to_string()),
             ("heavy_a.cc".to_string(), unit("heavy_a")),
             ("heavy_b.cc".to_string(), unit("heavy_b")),
         ],

@@ -93,10 +93,10 @@ impl<'a> WheelSpec<'a> {
 }
 
 /// Write `<dir>/<base>.tar.gz` with each member under `<base>/`, as an sdist is laid out.
-pub fn write_tar_gz<const N: usize>(
+pub fn write_tar_gz(
     dir: &Path,
     base: &str,
-    members: [(String, String); N],
+    members: impl IntoIterator<Item = (String, String)>,
 ) -> PathBuf {
     let path = dir.join(format!("{base}.tar.gz"));
     let file = std::fs::File::create(&path).unwrap();
@@ -285,19 +285,19 @@ setup(ext_modules=[Extension("{name}", ["{name}.c"])])
         version,
         build_requires,
         setup_py,
-        (format!("{name}.c"), extension_source(name, use_getrandom)),
+        [(format!("{name}.c"), extension_source(name, use_getrandom))],
     )
 }
 
 /// A setuptools sdist `<name>-<version>.tar.gz`: static PKG-INFO, a pyproject.toml with
-/// `build_requires`, `setup_py` and one source file (name, text).
+/// `build_requires`, `setup_py` and the source files (name, text).
 pub fn write_setuptools_sdist(
     dir: &Path,
     name: &str,
     version: &str,
     build_requires: &[&str],
     setup_py: String,
-    source: (String, String),
+    sources: impl IntoIterator<Item = (String, String)>,
 ) -> PathBuf {
     let requires = build_requires
         .iter()
@@ -315,8 +315,9 @@ pub fn write_setuptools_sdist(
             ("PKG-INFO".to_string(), pkg_info),
             ("pyproject.toml".to_string(), pyproject),
             ("setup.py".to_string(), setup_py),
-            source,
-        ],
+        ]
+        .into_iter()
+        .chain(sources),
     )
 }
 
@@ -494,7 +495,7 @@ PyMODINIT_FUNC PyInit_{name}(void) {{ return PyModule_Create(&module); }}
         version,
         &["setuptools"],
         setup_py,
-        (format!("{name}.c"), source),
+        [(format!("{name}.c"), source)],
     )
 }
 
