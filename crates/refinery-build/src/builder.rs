@@ -99,6 +99,8 @@ pub struct AttemptSettings {
     /// Set to stop the running step and every later one (see [`crate::RunSettings::stop`]).
     pub stop: Option<Arc<AtomicBool>>,
     pub auditwheel: String,
+    /// Strip the repaired wheel's ELF files (see [`RunSettings::strip`](crate::RunSettings::strip)).
+    pub strip: bool,
     /// What verification does (see [`crate::verify`]).
     pub verify: crate::verify::VerifySettings,
     /// The run's hint catalog: its `pure-python-fallback` entry finds builds that dropped

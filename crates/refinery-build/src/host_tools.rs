@@ -50,6 +50,20 @@ pub fn path_with_dir_of(program: &str) -> Option<std::ffi::OsString> {
         .ok()
 }
 
+/// The `strip` that edits s390x ELF files on this host, for auditwheel's `--strip` (which
+/// runs `strip -s FILE`): the host's own `strip` on an s390x host, else the cross
+/// binutils' `s390x-linux-gnu-strip` (Debian's binutils-s390x-linux-gnu; an x86_64
+/// host's `strip` does not recognise s390x files). `None` when `path` (a `PATH` value)
+/// has neither.
+pub fn s390x_strip(path: &OsStr) -> Option<PathBuf> {
+    let name = if std::env::consts::ARCH == "s390x" {
+        "strip"
+    } else {
+        "s390x-linux-gnu-strip"
+    };
+    find_on_path(name, path)
+}
+
 /// A pyenv shim is a small shell script that runs `pyenv exec` (pyenv's `rehash` writes
 /// them into `$PYENV_ROOT/shims`).
 fn is_pyenv_shim(file: &Path) -> bool {
@@ -119,5 +133,28 @@ mod tests {
             real.parent().unwrap()
         );
         assert_eq!(path_with_dir_of("auditwheel"), None);
+    }
+
+    #[test]
+    fn the_strip_for_s390x_files_is_the_cross_binutils_one_on_other_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        script(&dir.path().join("host/strip"), "#!/bin/sh\n");
+        script(
+            &dir.path().join("cross/s390x-linux-gnu-strip"),
+            "#!/bin/sh\n",
+        );
+        let both =
+            std::env::join_paths([dir.path().join("host"), dir.path().join("cross")]).unwrap();
+        let host_only = std::env::join_paths([dir.path().join("host")]).unwrap();
+        if std::env::consts::ARCH == "s390x" {
+            assert_eq!(s390x_strip(&both), Some(dir.path().join("host/strip")));
+        } else {
+            assert_eq!(
+                s390x_strip(&both),
+                Some(dir.path().join("cross/s390x-linux-gnu-strip"))
+            );
+            // The host's own strip does not recognise s390x files.
+            assert_eq!(s390x_strip(&host_only), None);
+        }
     }
 }

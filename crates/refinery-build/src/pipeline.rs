@@ -51,7 +51,7 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             .reporter
             .started(node.name.as_str(), node.version_str(), "build");
         let started_ms = now_ms();
-        let key = artifact_key(node, &settings.target);
+        let key = artifact_key(node, settings);
         let entry = match context.environment {
             Err(message) => {
                 let mut entry =
@@ -267,6 +267,7 @@ fn run_plan(
         timeout: settings.attempt_timeout,
         stop: settings.stop.clone(),
         auditwheel: settings.auditwheel.clone(),
+        strip: settings.strip,
         verify: settings.verify.clone(),
         catalog: settings.catalog.clone(),
         compile_budget: crate::compile_jobs::CompileBudget::default(),
@@ -274,7 +275,7 @@ fn run_plan(
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();
     for node in plan.build_order() {
-        let key = artifact_key(node, &settings.target);
+        let key = artifact_key(node, settings);
         let started_ms = now_ms();
         match cached(node, &key, &history, &cas, settings) {
             Some(entry) => {

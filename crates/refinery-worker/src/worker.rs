@@ -59,6 +59,8 @@ pub struct WorkerOptions {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub auditwheel: String,
+    /// `auditwheel repair --strip` (see `RunSettings::strip`; `--no-strip` turns it off).
+    pub strip: bool,
     pub pip_env: Vec<(String, String)>,
     pub recipes: RecipePolicy,
     /// The hint catalog builds are matched against.
@@ -102,6 +104,7 @@ impl WorkerOptions {
             auditwheel: refinery_build::host_tools::resolve(
                 &std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
             ),
+            strip: true,
             pip_env: Vec::new(),
             recipes: RecipePolicy::default(),
             catalog: Catalog::builtin(),
@@ -549,6 +552,7 @@ fn build_in(
         backoff_max: options.backoff_max,
         pip_env: options.pip_env.clone(),
         auditwheel: options.auditwheel.clone(),
+        strip: options.strip,
         run_id: run_id.clone(),
         simple_index: false,
         jobs: 1,

@@ -261,6 +261,13 @@ pub struct EnvironmentArgs {
     /// [default: 2]
     #[arg(long, value_name = "GIB")]
     pub compiler_memory: Option<f64>,
+    /// Keep symbols and debug information in the built wheels' ELF files. By default
+    /// auditwheel repair strips them (--strip) from the extensions and the libraries it
+    /// grafts, as in the wheels projects publish on PyPI: setuptools compiles with the
+    /// interpreter's -g, which makes grpcio's extension 268 MB instead of 17 MB.
+    /// [env: REFINERY_STRIP=false]
+    #[arg(long)]
+    pub no_strip: bool,
 }
 
 /// `--build-frontend`.

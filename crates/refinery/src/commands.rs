@@ -12,7 +12,7 @@ use refinery_store::{History, Recorder, StoreRecorder};
 
 use crate::cli::{HistoryArgs, PlanArgs, RunArgs, ScanArgs, Schedule};
 use crate::config::{plan_settings, run_options, target, ConfigFile, PlanSettings};
-use crate::env_vars::var;
+use crate::env_vars::{env_bool, var};
 use crate::report::TerminalReporter;
 
 mod environments;
@@ -202,6 +202,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         auditwheel: refinery_build::host_tools::resolve(
             &std::env::var("AUDITWHEEL").unwrap_or_else(|_| "auditwheel".into()),
         ),
+        strip: options.environment.strip,
         run_id: run_id(),
         simple_index: options.simple_index,
         jobs: options.jobs,
@@ -403,15 +404,6 @@ fn store_paths(
     Ok((cache, database_url, history_db))
 }
 
-fn env_bool(name: &str) -> Result<Option<bool>> {
-    match var(name).map(|v| v.to_ascii_lowercase()) {
-        None => Ok(None),
-        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(Some(true)),
-        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(Some(false)),
-        Some(v) => anyhow::bail!("{name}={v:?} is not a boolean: use true or false"),
-    }
-}
-
 fn worker_options(
     cache: &Path,
     history_db: &Path,
@@ -426,6 +418,7 @@ fn worker_options(
     options.pip_env = options.index.pip_env();
     // serve's in-process worker has no flag: the variable or the default.
     options.compiler_memory = crate::config::compiler_memory(None, &ConfigFile::default())?;
+    options.strip = env_bool("REFINERY_STRIP")?.unwrap_or(true);
     if let Some(path) = hints_file {
         options.catalog.extend_from_file(path)?;
     }
@@ -555,6 +548,7 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
         crate::config::environment_options(&args.environment, &ConfigFile::default())?;
     options.build_frontend = environment.build_frontend;
     options.compiler_memory = environment.compiler_memory;
+    options.strip = environment.strip;
     options.environment = environment.choice(envs_dir(&cache))?;
     let stop = std::sync::atomic::AtomicBool::new(false);
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));

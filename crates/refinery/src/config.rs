@@ -274,6 +274,8 @@ pub struct EnvironmentOptions {
     pub build_frontend: refinery_build::native_frontend::FrontendMode,
     /// Memory one compiler process may take, in bytes (`--compiler-memory`).
     pub compiler_memory: u64,
+    /// `auditwheel repair --strip` (off with `--no-strip` or `REFINERY_STRIP=false`).
+    pub strip: bool,
 }
 
 /// `--compiler-memory` (GiB) over `COMPILER_MEMORY` over the config file's
@@ -344,6 +346,7 @@ pub fn environment_options(
             (None, None) => refinery_build::native_frontend::FrontendMode::Auto,
         },
         compiler_memory: compiler_memory(args.compiler_memory, config)?,
+        strip: !args.no_strip && crate::env_vars::env_bool("REFINERY_STRIP")?.unwrap_or(true),
     })
 }
 

@@ -93,6 +93,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "GiB one compiler process may take (like --compiler-memory; default 2): sets how many compilers each build runs at once",
     ),
     (
+        "REFINERY_STRIP",
+        "false keeps symbols and debug information in built wheels (like --no-strip; default true: auditwheel repair --strip)",
+    ),
+    (
         "REFINERY_HOST_PYTHON",
         "the host CPython the native build frontend runs (default: pyenv's newest X.Y, else pythonX.Y on PATH)",
     ),
@@ -126,6 +130,20 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), carried into every build",
     ),
 ];
+
+/// The boolean in the variable `name` (1/true/yes/on, 0/false/no/off, any case), `None`
+/// when unset or empty.
+///
+/// # Errors
+/// Any other value, naming the variable.
+pub fn env_bool(name: &str) -> anyhow::Result<Option<bool>> {
+    match var(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(Some(true)),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(Some(false)),
+        Some(v) => anyhow::bail!("{name}={v:?} is not a boolean: use true or false"),
+    }
+}
 
 /// The value of `name`, treating an empty value as unset.
 pub fn var(name: &str) -> Option<String> {

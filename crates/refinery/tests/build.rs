@@ -110,6 +110,15 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
     // The wheel works under emulation, on a big-endian machine.
     let unpacked = tmp.path().join("unpacked");
     unzip(&wheel, &unpacked);
+    // auditwheel stripped the extension: setuptools compiled it with `-g`.
+    let sections = elf_sections(&unpacked);
+    assert!(sections.iter().any(|(_, s)| s == ".text"), "{sections:?}");
+    assert!(
+        !sections
+            .iter()
+            .any(|(_, s)| s == ".symtab" || s.starts_with(".debug_")),
+        "{sections:?}"
+    );
     assert_s390x_python_prints(
         &rootfs,
         &unpacked,
@@ -152,6 +161,31 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
         1,
         "no new attempt: {h}"
     );
+
+    // --no-strip: the stripped wheel in the cache does not serve; the new one keeps its
+    // symbols and debug information.
+    let debug_out = tmp.path().join("out-debug");
+    let third = run_local(
+        &index,
+        "fastadd==1.0\n",
+        &debug_out,
+        &cache,
+        &[],
+        &["--no-strip"],
+    );
+    assert!(third.status.success(), "{}", stderr(&third));
+    let m = manifest(&debug_out);
+    let e = entry(&m, "fastadd");
+    assert_eq!(e["status"], "built", "{e}");
+    let kept = tmp.path().join("unpacked-debug");
+    unzip(&debug_out.join(e["path"].as_str().unwrap()), &kept);
+    let sections = elf_sections(&kept);
+    for wanted in [".symtab", ".debug_info"] {
+        assert!(
+            sections.iter().any(|(_, s)| s == wanted),
+            "{wanted}: {sections:?}"
+        );
+    }
 }
 
 #[test]

@@ -387,6 +387,45 @@ pub fn unzip(wheel: &Path, dest: &Path) {
     archive.extract(dest).unwrap();
 }
 
+/// The section names of every shared object under `dir` (an unpacked wheel), as
+/// (file name, section) pairs, read with binutils' `readelf -S -W` (any ELF machine).
+pub fn elf_sections(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.contains(".so") {
+            continue;
+        }
+        let out = Command::new("readelf")
+            .args(["-S", "-W"])
+            .arg(entry.path())
+            .output()
+            .expect("readelf (binutils)");
+        assert!(
+            out.status.success(),
+            "readelf -S {}",
+            entry.path().display()
+        );
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            // "  [12] .text  PROGBITS ...": the name follows the index.
+            if let Some((_, rest)) = line
+                .trim_start()
+                .strip_prefix('[')
+                .and_then(|l| l.split_once(']'))
+            {
+                if let Some(section) = rest
+                    .split_whitespace()
+                    .next()
+                    .filter(|s| s.starts_with('.'))
+                {
+                    found.push((name.clone(), section.to_string()));
+                }
+            }
+        }
+    }
+    found
+}
+
 /// ELF machine numbers of the shared objects in a wheel.
 pub fn elf_machines(wheel: &Path) -> Vec<(String, u16)> {
     use std::io::Read;
