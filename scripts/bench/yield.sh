@@ -2,8 +2,8 @@
 # Benchmark: the build yield for manylinux2014_s390x. The 37 most-downloaded PyPI projects
 # that need a compiler (pypi_top150_nonpure.txt of the external-deps-build study), each
 # built from its sdist for CPython 3.11 and manylinux2014_s390x (glibc 2.17), one refinery
-# run per project. Prints per project: status, version, reached tag, toolchain (the
-# manifest's built_with), seconds; then built N/M and the wall time.
+# run per project. Prints per project: status, version, reached tag, seconds, the wheel's
+# size in MB, toolchain (the manifest's built_with); then built N/M and the wall time.
 #
 #   scripts/bench/yield.sh                        # all 37 (hours under emulation)
 #   scripts/bench/yield.sh --only msgpack,regex   # a subset
@@ -98,14 +98,14 @@ if [[ -z "$from_index" ]]; then
     index_args=(--index-url "$(cat "$work/index.url")")
 fi
 started=$(date +%s)
-printf '%-20s %-9s %-12s %-42s %8s  %s\n' project status version "reached tag" seconds toolchain
-printf 'project\tstatus\tversion\treached_tag\tseconds\ttoolchain\n' > "$work/results.tsv"
+printf '%-20s %-9s %-12s %-42s %8s %7s  %s\n' project status version "reached tag" seconds MB toolchain
+printf 'project\tstatus\tversion\treached_tag\tseconds\twheel_mb\ttoolchain\n' > "$work/results.tsv"
 built=0
 for p in "${projects[@]}"; do
     now=$(date +%s)
     if [[ -n "$budget" ]] && (( now - started >= budget )); then
         printf '%-20s %-9s\n' "$p" skipped
-        printf '%s\tskipped\t\t\t\t\n' "$p" >> "$work/results.tsv"
+        printf '%s\tskipped\t\t\t\t\t\n' "$p" >> "$work/results.tsv"
         continue
     fi
     mkdir -p "$work/$p/input"
@@ -120,7 +120,7 @@ for p in "${projects[@]}"; do
     # Appends the TSV row, prints the table row; exit status 0 when built.
     if python3 - "$work/$p/out/manifest.json" "$p" "$(echo "$t1 - $t0" | bc)" \
         "$work/results.tsv" <<'PY'
-import json, re, sys
+import json, os, re, sys
 path, project, seconds, tsv = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()
 try:
@@ -133,11 +133,13 @@ status = e["status"] if e else "no-entry"
 version = (e or {}).get("version", "")
 tag = m.get("reached_tag") or "-"
 toolchain = m.get("built_with") or "-"
+wheel = os.path.join(os.path.dirname(path), e["path"]) if e and e.get("path") else ""
+megabytes = f"{os.path.getsize(wheel) / 1e6:.2f}" if wheel and os.path.isfile(wheel) else "-"
 if status != "built" and e:
     toolchain += " | " + " ".join(e.get("detail", "").split())[:160]
 with open(tsv, "a") as f:
-    f.write("\t".join([project, status, version, tag, f"{seconds:.0f}", toolchain]) + "\n")
-print(f"{project:20} {status:9} {version:12} {tag:42} {seconds:8.0f}  {toolchain}", flush=True)
+    f.write("\t".join([project, status, version, tag, f"{seconds:.0f}", megabytes, toolchain]) + "\n")
+print(f"{project:20} {status:9} {version:12} {tag:42} {seconds:8.0f} {megabytes:>7}  {toolchain}", flush=True)
 sys.exit(0 if status == "built" else 1)
 PY
     then
