@@ -13,17 +13,8 @@ use common::*;
 /// The glibc and libstdc++ symbol versions every shared object of `dir` needs.
 fn needed_versions(dir: &Path) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.contains(".so") {
-            continue;
-        }
-        let out = Command::new("readelf")
-            .arg("--version-info")
-            .arg(entry.path())
-            .output()
-            .expect("readelf (binutils)");
-        for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+    for (name, text) in readelf_shared_objects(dir, &["--version-info"]) {
+        for word in text.split_whitespace() {
             if word.starts_with("GLIBC_") || word.starts_with("GLIBCXX_") {
                 found.push((name.clone(), word.to_string()));
             }

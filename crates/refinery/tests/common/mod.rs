@@ -387,39 +387,52 @@ pub fn unzip(wheel: &Path, dest: &Path) {
     archive.extract(dest).unwrap();
 }
 
-/// The section names of every shared object under `dir` (an unpacked wheel), as
-/// (file name, section) pairs, read with binutils' `readelf -S -W` (any ELF machine).
-pub fn elf_sections(dir: &Path) -> Vec<(String, String)> {
+/// binutils' `readelf args` (any ELF machine) of every shared object under `dir` (an
+/// unpacked wheel: ELF files named `*.so*`), as (file name, output) pairs.
+pub fn readelf_shared_objects(dir: &Path, args: &[&str]) -> Vec<(String, String)> {
     let mut found = Vec::new();
     for entry in walkdir::WalkDir::new(dir).into_iter().map(Result::unwrap) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.contains(".so") {
+        let is_elf = || {
+            use std::io::Read;
+            let mut magic = [0u8; 4];
+            std::fs::File::open(entry.path())
+                .and_then(|mut f| f.read_exact(&mut magic))
+                .is_ok_and(|()| &magic == b"\x7fELF")
+        };
+        if !name.contains(".so") || !is_elf() {
             continue;
         }
         let out = Command::new("readelf")
-            .args(["-S", "-W"])
+            .args(args)
             .arg(entry.path())
             .output()
             .expect("readelf (binutils)");
         assert!(
             out.status.success(),
-            "readelf -S {}",
+            "readelf {args:?} {}",
             entry.path().display()
         );
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
+        found.push((name, String::from_utf8_lossy(&out.stdout).into_owned()));
+    }
+    found
+}
+
+/// The section names of every shared object under `dir` (an unpacked wheel), as
+/// (file name, section) pairs, from `readelf -S -W`.
+pub fn elf_sections(dir: &Path) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for (name, text) in readelf_shared_objects(dir, &["-S", "-W"]) {
+        for line in text.lines() {
             // "  [12] .text  PROGBITS ...": the name follows the index.
-            if let Some((_, rest)) = line
+            let section = line
                 .trim_start()
                 .strip_prefix('[')
                 .and_then(|l| l.split_once(']'))
-            {
-                if let Some(section) = rest
-                    .split_whitespace()
-                    .next()
-                    .filter(|s| s.starts_with('.'))
-                {
-                    found.push((name.clone(), section.to_string()));
-                }
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .filter(|s| s.starts_with('.'));
+            if let Some(section) = section {
+                found.push((name.clone(), section.to_string()));
             }
         }
     }
