@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Benchmark: what stripping does to built wheels. The same projects built from their sdists
 # for manylinux2014_s390x twice, with --no-strip and with the default (auditwheel repair
-# --strip), printing per wheel the wheel's size and its ELF files' size unpacked, both ways,
-# and the ratio; then both runs' wall times.
+# --strip: debug information removed, symbol tables kept), printing per wheel the wheel's
+# size and its ELF files' size unpacked, both ways, and the ratio; then both runs' wall
+# times (the first run also fills the shared download caches).
 #
 #   scripts/bench/strip.sh                                   # kiwisolver and msgpack
 #   PROJECTS="grpcio==1.85.3" scripts/bench/strip.sh         # about an hour each way
 #
 # Needs the s390x environments (REFINERY_ENVS_DIR) and network to PyPI. REFINERY=path
-# skips the build of the refinery.
+# skips the build of the refinery; KEEP=1 keeps the work folder (logs, wheels).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PROJECTS="${PROJECTS:-kiwisolver==1.5.1 msgpack==1.2.4}"
@@ -19,7 +20,11 @@ if [[ -z "${REFINERY:-}" ]]; then
 fi
 work="$(mktemp -d /tmp/refinery-bench-strip.XXXXXX)"
 server_pid=""
-trap 'if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+cleanup() {
+  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
+  if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
 mkdir -p "$work/input"
 tr ' ' '\n' <<<"$PROJECTS" > "$work/input/requirements.txt"
 # Hide the projects' wheels from the planner: they are built from their sdists.
@@ -27,15 +32,16 @@ sed 's/[=<>!~ ].*//' "$work/input/requirements.txt" > "$work/force"
 python3 scripts/bench/sdist_index.py 0 "$work/force" > "$work/index.url" 2> "$work/index.log" &
 server_pid=$!
 for _ in $(seq 50); do [[ -s "$work/index.url" ]] && break; sleep 0.1; done
-[[ -s "$work/index.url" ]] || { echo "strip.sh: the sdist index did not start ($work/index.log)" >&2; exit 1; }
+[[ -s "$work/index.url" ]] || { echo "strip.sh: the sdist index did not start:" >&2; cat "$work/index.log" >&2; exit 1; }
 run() {
   local name=$1 start end
   shift
   start=$(date +%s.%N)
-  "$REFINERY" --quiet --input "$work/input" --output "$work/out-$name" --cache "$work/cache" \
+  # The stripped run must not inherit REFINERY_STRIP=false.
+  env -u REFINERY_STRIP "$REFINERY" --quiet --input "$work/input" --output "$work/out-$name" --cache "$work/cache" \
     --index-url "$(cat "$work/index.url")" --python 3.11 --platform-tag manylinux2014_s390x \
     --max-attempts 2 "$@" > "$work/$name.log" 2>&1 \
-    || { echo "strip.sh: the $name run failed ($work/$name.log):" >&2; tail -20 "$work/$name.log" >&2; exit 1; }
+    || { echo "strip.sh: the $name run failed; its log ends:" >&2; tail -20 "$work/$name.log" >&2; exit 1; }
   end=$(date +%s.%N)
   python3 -c "print(f'{float(\"$end\") - float(\"$start\"):.1f}')"
 }
@@ -60,5 +66,5 @@ for name in sorted(kept.keys() & stripped.keys()):
     wk, ws = os.path.getsize(kept[name]), os.path.getsize(stripped[name])
     ek, es = elf_bytes(kept[name]), elf_bytes(stripped[name])
     print(f"{name:20} {mb(wk):14.2f} {mb(ws):9.2f} {wk / ws:5.1f}x   {mb(ek):12.2f} {mb(es):9.2f} {ek / max(es, 1):5.1f}x")
-print(f"wall: --no-strip {t_kept} s, stripped {t_stripped} s (build, repair and verification each)")
+print(f"wall: --no-strip {t_kept} s (first: downloads too), stripped {t_stripped} s (build, repair and verification each)")
 PY

@@ -4,6 +4,7 @@
 mod native_step;
 mod repair;
 mod step;
+mod strip;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -99,7 +100,8 @@ pub struct AttemptSettings {
     /// Set to stop the running step and every later one (see [`crate::RunSettings::stop`]).
     pub stop: Option<Arc<AtomicBool>>,
     pub auditwheel: String,
-    /// Strip the repaired wheel's ELF files (see [`RunSettings::strip`](crate::RunSettings::strip)).
+    /// Remove the repaired wheel's debug information (see
+    /// [`RunSettings::strip`](crate::RunSettings::strip)).
     pub strip: bool,
     /// What verification does (see [`crate::verify`]).
     pub verify: crate::verify::VerifySettings,

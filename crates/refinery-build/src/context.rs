@@ -39,10 +39,10 @@ pub struct RunSettings {
     /// pip settings for builds (index URLs, may hold credentials).
     pub pip_env: Vec<(String, String)>,
     pub auditwheel: String,
-    /// `auditwheel repair --strip`: symbols and debug information leave the built wheel's
-    /// ELF files and the libraries grafted into it, as in the wheels projects publish on
-    /// PyPI (setuptools compiles with the interpreter's `-g`: grpcio 1.85.3's `cygrpc` is
-    /// 268 MB with it, 17 MB stripped). `false` (`--no-strip`) keeps them for debugging.
+    /// `auditwheel repair --strip`: the debug information leaves the built wheel's ELF
+    /// files and the libraries grafted into it, their symbol tables stay (see
+    /// `builder::strip`; setuptools compiles with the interpreter's `-g`: grpcio 1.85.3's
+    /// `cygrpc` is 268 MB with it, 17 MB without). `false` (`--no-strip`) keeps it.
     pub strip: bool,
     pub run_id: String,
     /// Also write a PEP 503 `simple/` index into the output.
@@ -203,15 +203,14 @@ pub(crate) fn record_package(
 
 /// What identifies a built wheel: package, version, interpreter, platform tag, the
 /// exact sdist it came from and whether its ELF files were stripped.
-pub(crate) fn artifact_key(node: &PlanNode, settings: &RunSettings) -> String {
-    let target = &settings.target;
+pub(crate) fn artifact_key(node: &PlanNode, target: &Target, strip: bool) -> String {
     let source = node
         .source
         .as_ref()
         .map(|s| s.sha256.clone().unwrap_or_else(|| s.filename.clone()))
         .unwrap_or_default();
     // Wheels built before stripping came in keep their symbols: the key without a mark.
-    let stripped = if settings.strip { "|stripped" } else { "" };
+    let stripped = if strip { "|stripped" } else { "" };
     format!(
         "{}=={}|{}|{}|{}{stripped}",
         node.name,
@@ -314,5 +313,39 @@ mod tests {
         assert_eq!(backoff(base, max, 3), Duration::from_secs(8));
         assert_eq!(backoff(base, max, 4), Duration::from_secs(10));
         assert_eq!(backoff(base, max, 40), Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_stripped_wheel_and_one_with_debug_information_have_different_keys() {
+        let node = PlanNode {
+            id: "fastadd==1.0".into(),
+            name: "fastadd".parse().unwrap(),
+            version: Some("1.0".parse().unwrap()),
+            action: refinery_plan::Action::Build,
+            reason: String::new(),
+            source: Some(Source {
+                kind: SourceKind::IndexSdist,
+                filename: "fastadd-1.0.tar.gz".into(),
+                url: Some("https://example.org/fastadd-1.0.tar.gz".into()),
+                path: None,
+                sha256: Some("ab".repeat(32)),
+                checked_hash: None,
+            }),
+            steps: Vec::new(),
+            build_requires: Vec::new(),
+            direct: true,
+            overrides: None,
+        };
+        let target = Target::new("3.11", "manylinux2014_s390x").unwrap();
+        let kept = artifact_key(&node, &target, false);
+        // The key of the wheels built before stripping came in: they kept everything.
+        assert_eq!(
+            kept,
+            format!("fastadd==1.0|cp311|manylinux2014_s390x|{}", "ab".repeat(32))
+        );
+        assert_eq!(
+            artifact_key(&node, &target, true),
+            format!("{kept}|stripped")
+        );
     }
 }

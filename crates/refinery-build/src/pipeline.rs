@@ -51,7 +51,7 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             .reporter
             .started(node.name.as_str(), node.version_str(), "build");
         let started_ms = now_ms();
-        let key = artifact_key(node, settings);
+        let key = artifact_key(node, &settings.target, settings.strip);
         let entry = match context.environment {
             Err(message) => {
                 let mut entry =
@@ -275,7 +275,7 @@ fn run_plan(
     // Wheels built before from the same sdist for the same target come from the CAS.
     let mut to_build = Vec::new();
     for node in plan.build_order() {
-        let key = artifact_key(node, settings);
+        let key = artifact_key(node, &settings.target, settings.strip);
         let started_ms = now_ms();
         match cached(node, &key, &history, &cas, settings) {
             Some(entry) => {

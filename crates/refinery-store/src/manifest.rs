@@ -185,6 +185,11 @@ pub struct ManifestMetadata {
     /// Per ELF file of the wheel, the newest `GLIBC_*`/`GLIBCXX_*` symbol version it needs.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub symbol_versions: BTreeMap<String, Vec<String>>,
+    /// For a wheel auditwheel repaired: `stripped` (`auditwheel repair --strip` removed
+    /// the debug information of its ELF files; their symbol tables stay) or `kept`
+    /// (`--no-strip`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub debug_info: Option<String>,
     /// The Rust toolchain the build step had, e.g. `rustc 1.97.1 (Debian forky, native
     /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -651,6 +656,7 @@ mod tests {
                 "regex/_regex.so".into(),
                 vec!["GLIBC_2.17".into()],
             )]),
+            debug_info: Some("stripped".into()),
             rust_toolchain: Some(
                 "rustc 1.97.1 (Debian forky, native amd64 → s390x-unknown-linux-gnu)".into(),
             ),

@@ -59,7 +59,8 @@ pub struct WorkerOptions {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub auditwheel: String,
-    /// `auditwheel repair --strip` (see `RunSettings::strip`; `--no-strip` turns it off).
+    /// `auditwheel repair --strip`: debug information removed (see `RunSettings::strip`;
+    /// `--no-strip` turns it off).
     pub strip: bool,
     pub pip_env: Vec<(String, String)>,
     pub recipes: RecipePolicy,

@@ -261,11 +261,12 @@ pub struct EnvironmentArgs {
     /// [default: 2]
     #[arg(long, value_name = "GIB")]
     pub compiler_memory: Option<f64>,
-    /// Keep symbols and debug information in the built wheels' ELF files. By default
-    /// auditwheel repair strips them (--strip) from the extensions and the libraries it
-    /// grafts, as in the wheels projects publish on PyPI: setuptools compiles with the
-    /// interpreter's -g, which makes grpcio's extension 268 MB instead of 17 MB.
-    /// [env: REFINERY_STRIP=false]
+    /// Keep the debug information in the built wheels' ELF files. By default auditwheel
+    /// repair --strip removes it from the extensions and the libraries it grafts (strip
+    /// --strip-debug with the s390x binutils; symbol tables stay): setuptools compiles
+    /// with the interpreter's -g, which makes grpcio's extension 268 MB instead of 17 MB.
+    /// A host without a strip for s390x files fails such builds, naming the package to
+    /// install. [env: REFINERY_STRIP=false]
     #[arg(long)]
     pub no_strip: bool,
 }

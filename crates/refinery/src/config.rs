@@ -274,7 +274,8 @@ pub struct EnvironmentOptions {
     pub build_frontend: refinery_build::native_frontend::FrontendMode,
     /// Memory one compiler process may take, in bytes (`--compiler-memory`).
     pub compiler_memory: u64,
-    /// `auditwheel repair --strip` (off with `--no-strip` or `REFINERY_STRIP=false`).
+    /// `auditwheel repair --strip`, debug information only (off with `--no-strip` or
+    /// `REFINERY_STRIP=false`).
     pub strip: bool,
 }
 

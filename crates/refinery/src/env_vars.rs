@@ -94,7 +94,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     (
         "REFINERY_STRIP",
-        "false keeps symbols and debug information in built wheels (like --no-strip; default true: auditwheel repair --strip)",
+        "false keeps the debug information in built wheels (like --no-strip; default true: auditwheel repair --strip removes it)",
     ),
     (
         "REFINERY_HOST_PYTHON",

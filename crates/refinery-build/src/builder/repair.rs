@@ -69,33 +69,19 @@ pub(super) fn repair(
         (built.clone(), false)
     } else {
         let mut cmd = Command::new(&settings.auditwheel);
-        let path = crate::host_tools::path_with_dir_of(&settings.auditwheel)
-            .or_else(|| std::env::var_os("PATH"))
-            .unwrap_or_default();
         cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
             .arg(dir.join("repaired"));
+        let path = crate::host_tools::path_with_dir_of(&settings.auditwheel)
+            .or_else(|| std::env::var_os("PATH"));
         if settings.strip {
-            match strip_tool(&path, dir) {
-                Ok(Some(tools)) => {
-                    cmd.arg("--strip");
-                    let dirs = std::iter::once(tools).chain(std::env::split_paths(&path));
-                    cmd.env("PATH", std::env::join_paths(dirs).unwrap_or(path));
-                }
-                Ok(None) => {
-                    log.line("[refinery] no strip for s390x ELF files on this host (s390x-linux-gnu-strip of binutils-s390x-linux-gnu): the wheel keeps its symbols and debug information");
-                    cmd.env("PATH", path);
-                }
-                Err(e) => {
-                    return Err(fail(
-                        Stage::Repair,
-                        format!(
-                            "cannot set up strip for auditwheel in {}: {e}",
-                            dir.display()
-                        ),
-                    ))
-                }
-            }
-        } else {
+            let path = path.unwrap_or_default();
+            let with_strip = super::strip::path_with_strip(&path, dir).map_err(|message| {
+                // Logged so that the catalog's hint ends the package with it.
+                log.line(&format!("[refinery] {message}"));
+                fail(Stage::Repair, message)
+            })?;
+            cmd.arg("--strip").env("PATH", with_strip);
+        } else if let Some(path) = path {
             cmd.env("PATH", path);
         }
         cmd.arg(&built);
@@ -143,22 +129,6 @@ pub(super) fn repair(
         (repaired, true)
     };
     Ok(outcome)
-}
-
-/// A folder in the attempt's `dir` whose `strip` is the host's strip for s390x files
-/// (see [`crate::host_tools::s390x_strip`]): auditwheel's `--strip` runs `strip` from
-/// `PATH`. `None` when the host has none.
-fn strip_tool(path: &std::ffi::OsStr, dir: &Path) -> std::io::Result<Option<PathBuf>> {
-    let Some(strip) = crate::host_tools::s390x_strip(path) else {
-        return Ok(None);
-    };
-    let tools = dir.join("strip-tool");
-    std::fs::create_dir_all(&tools)?;
-    let link = tools.join("strip");
-    if link.symlink_metadata().is_err() {
-        std::os::unix::fs::symlink(&strip, &link)?;
-    }
-    Ok(Some(tools))
 }
 
 /// The packs' library folders on the host, for auditwheel's `--ldpaths`.

@@ -138,7 +138,11 @@ pub(super) fn expand_dependency(
                 crate::context::reuse(node, context.settings, context.client)
             }
             refinery_plan::Action::Build => {
-                let key = crate::context::artifact_key(node, context.settings);
+                let key = crate::context::artifact_key(
+                    node,
+                    &context.settings.target,
+                    context.settings.strip,
+                );
                 build_node(node, &key, runner, label, context, history, depth + 1)
             }
             refinery_plan::Action::Missing => {

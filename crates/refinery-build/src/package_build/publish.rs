@@ -25,6 +25,10 @@ pub(super) fn publish(
     }
     entry.metadata.symbol_versions =
         crate::wheel_inspect::newest_symbol_versions(&built.path).unwrap_or_default();
+    if built.repaired {
+        let debug_info = if settings.strip { "stripped" } else { "kept" };
+        entry.metadata.debug_info = Some(debug_info.to_string());
+    }
     // PEP 770: the SBOM goes into the wheel before its bytes are stored and hashed.
     match crate::sbom::add_sbom(
         &built.path,

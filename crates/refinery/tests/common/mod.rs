@@ -164,6 +164,8 @@ pub fn refinery_command(args: &[&str], envs: &[(&str, &str)]) -> Command {
         "HISTORY_DB",
         // A run records its plan and packages there (else `<cache>/queue.db`).
         "DATABASE_URL",
+        "COMPILER_MEMORY",
+        "REFINERY_STRIP",
     ] {
         cmd.env_remove(name);
     }
