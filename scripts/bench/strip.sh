@@ -18,21 +18,13 @@ if [[ -z "${REFINERY:-}" ]]; then
   cargo build -q --release -p refinery
   REFINERY="${CARGO_TARGET_DIR:-$PWD/target}/release/refinery"
 fi
-work="$(mktemp -d /tmp/refinery-bench-strip.XXXXXX)"
-server_pid=""
-cleanup() {
-  if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
-  if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
+source scripts/bench/sdist_index.sh
+bench_work strip
 mkdir -p "$work/input"
 tr ' ' '\n' <<<"$PROJECTS" > "$work/input/requirements.txt"
 # Hide the projects' wheels from the planner: they are built from their sdists.
 sed 's/[=<>!~ ].*//' "$work/input/requirements.txt" > "$work/force"
-python3 scripts/bench/sdist_index.py 0 "$work/force" > "$work/index.url" 2> "$work/index.log" &
-server_pid=$!
-for _ in $(seq 50); do [[ -s "$work/index.url" ]] && break; sleep 0.1; done
-[[ -s "$work/index.url" ]] || { echo "strip.sh: the sdist index did not start:" >&2; cat "$work/index.log" >&2; exit 1; }
+start_sdist_index "$work/force"
 run() {
   local name=$1 start end
   shift

@@ -80,21 +80,13 @@ if [[ -z "${REFINERY:-}" ]]; then
     cargo build -p refinery --quiet
     REFINERY="${CARGO_TARGET_DIR:-$PWD/target}/debug/refinery"
 fi
-work="$(mktemp -d /tmp/refinery-bench-yield.XXXXXX)"
-server_pid=""
-cleanup() {
-    if [[ -n "$server_pid" ]]; then kill "$server_pid" 2>/dev/null || true; fi
-    if [[ -z "${KEEP:-}" ]]; then rm -rf "$work"; else echo "kept $work"; fi
-}
-trap cleanup EXIT
+source scripts/bench/sdist_index.sh
+bench_work yield
 cache="${cache:-$work/cache}"
 index_args=()
 if [[ -z "$from_index" ]]; then
     : > "$work/force"
-    python3 scripts/bench/sdist_index.py 0 "$work/force" > "$work/index.url" 2> "$work/index.log" &
-    server_pid=$!
-    for _ in $(seq 50); do [[ -s "$work/index.url" ]] && break; sleep 0.1; done
-    [[ -s "$work/index.url" ]] || { echo "yield.sh: the sdist index did not start ($work/index.log)" >&2; exit 1; }
+    start_sdist_index "$work/force"
     index_args=(--index-url "$(cat "$work/index.url")")
 fi
 started=$(date +%s)
