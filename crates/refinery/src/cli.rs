@@ -264,7 +264,7 @@ pub struct EnvironmentArgs {
     /// Keep the debug information in the built wheels' ELF files. By default auditwheel
     /// repair --strip removes it from the extensions and the libraries it grafts (strip
     /// --strip-debug with the s390x binutils; symbol tables stay): setuptools compiles
-    /// with the interpreter's -g, which makes grpcio's extension 268 MB instead of 17 MB.
+    /// with the interpreter's -g, which makes grpcio's extension 268 MB instead of 22 MB.
     /// A host without a strip for s390x files fails such builds, naming the package to
     /// install. [env: REFINERY_STRIP=false]
     #[arg(long)]
