@@ -418,7 +418,7 @@ fn worker_options(
     options.pip_env = options.index.pip_env();
     // serve's in-process worker has no flag: the variable or the default.
     options.compiler_memory = crate::config::compiler_memory(None, &ConfigFile::default())?;
-    options.strip = env_bool("REFINERY_STRIP")?.unwrap_or(true);
+    options.strip = crate::config::strip(false)?;
     if let Some(path) = hints_file {
         options.catalog.extend_from_file(path)?;
     }

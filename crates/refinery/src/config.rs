@@ -303,6 +303,15 @@ pub fn compiler_memory(flag: Option<f64>, config: &ConfigFile) -> Result<u64> {
     Ok((gib * refinery_build::compile_jobs::GIB as f64) as u64)
 }
 
+/// Whether repair removes debug information: not with `--no-strip` (`no_strip_flag`),
+/// else `REFINERY_STRIP`, else yes.
+///
+/// # Errors
+/// A `REFINERY_STRIP` that is not a boolean, naming it.
+pub fn strip(no_strip_flag: bool) -> Result<bool> {
+    Ok(!no_strip_flag && crate::env_vars::env_bool("REFINERY_STRIP")?.unwrap_or(true))
+}
+
 pub fn environment_options(
     args: &crate::cli::EnvironmentArgs,
     config: &ConfigFile,
@@ -347,7 +356,7 @@ pub fn environment_options(
             (None, None) => refinery_build::native_frontend::FrontendMode::Auto,
         },
         compiler_memory: compiler_memory(args.compiler_memory, config)?,
-        strip: !args.no_strip && crate::env_vars::env_bool("REFINERY_STRIP")?.unwrap_or(true),
+        strip: strip(args.no_strip)?,
     })
 }
 
