@@ -3,12 +3,20 @@
 #
 #   bench_work NAME           a fresh work folder in $work (/tmp/refinery-bench-NAME.*),
 #                             removed on exit unless KEEP=1, the sdist index stopped
+#   bench_resume DIR          the work folder of an earlier run in $work, kept on exit
 #   start_sdist_index FORCE   start sdist_index.py hiding the wheels of the projects FORCE
 #                             (a file) lists; its URL in $work/index.url; exits with the
 #                             index's log when it does not answer within 5 s
 
 bench_work() {
   work="$(mktemp -d "/tmp/refinery-bench-$1.XXXXXX")"
+  server_pid=""
+  trap bench_cleanup EXIT
+}
+
+bench_resume() {
+  work="$1"
+  KEEP=1
   server_pid=""
   trap bench_cleanup EXIT
 }

@@ -8,6 +8,7 @@
 #   scripts/bench/yield.sh                        # all 37 (hours under emulation)
 #   scripts/bench/yield.sh --only msgpack,regex   # a subset
 #   scripts/bench/yield.sh --budget 1800          # start no project after 30 min
+#   scripts/bench/yield.sh --resume /tmp/refinery-bench-yield.XXXX   # go on with a run
 #
 # Options:
 #   --only a,b,...        only these projects (names from the list below)
@@ -24,6 +25,12 @@
 #                         the cache of an earlier run (KEEP=1) brings its built wheels, so
 #                         a project whose runtime dependency built before (grpcio-tools
 #                         after grpcio) builds only itself
+#   --resume DIR          go on with the run whose work folder DIR is (one kept with KEEP=1,
+#                         or one a stopped session left): its rows stay, except `skipped`
+#                         ones (a --budget's); the projects without a row (the one running
+#                         when it stopped, the ones after) run, with DIR's cache, into DIR.
+#                         The total counts every row; the seconds sum every row's. The
+#                         whole list takes about 4 hours on 2 cores.
 #
 # pyarrow is pinned to 25.0.0 (the release of the arrow-cpp pack, Debian's newest Arrow).
 #
@@ -41,7 +48,7 @@ ALL="charset-normalizer cryptography pyyaml numpy protobuf pandas markupsafe cff
 sqlalchemy aiohttp grpcio pyarrow wrapt frozenlist coverage pillow greenlet yarl multidict
 scipy httptools pynacl psycopg2-binary rpds-py bcrypt scikit-learn msgpack matplotlib regex
 kiwisolver pydantic-core pyrsistent grpcio-tools pycryptodomex google-crc32c"
-only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index="" cache=""
+only="" budget="" attempt_timeout=1800 max_attempts=2 python=3.11 from_index="" cache="" resume=""
 declare -A timeout_for=([grpcio]=5400 [grpcio-tools]=5400 [scipy]=5400 [scikit-learn]=5400 [pyarrow]=7200)
 # Projects held at a release: pyarrow builds only against Arrow C++ of its own release, and
 # the arrow-cpp pack is 25.0.0, the newest Arrow in Debian's pool.
@@ -59,7 +66,8 @@ while [[ $# -gt 0 ]]; do
         --python) python="$2"; shift 2 ;;
         --from-index) from_index=1; shift ;;
         --cache) cache="$2"; shift 2 ;;
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+        --resume) resume="$2"; shift 2 ;;
+        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
         *) echo "yield.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -81,7 +89,13 @@ if [[ -z "${REFINERY:-}" ]]; then
     REFINERY="${CARGO_TARGET_DIR:-$PWD/target}/debug/refinery"
 fi
 source scripts/bench/sdist_index.sh
-bench_work yield
+if [[ -n "$resume" ]]; then
+    [[ -f "$resume/results.tsv" ]] \
+        || { echo "yield.sh: --resume $resume: no results.tsv there (not a yield.sh work folder)" >&2; exit 2; }
+    bench_resume "$(realpath "$resume")"
+else
+    bench_work yield
+fi
 cache="${cache:-$work/cache}"
 index_args=()
 if [[ -z "$from_index" ]]; then
@@ -91,9 +105,21 @@ if [[ -z "$from_index" ]]; then
 fi
 started=$(date +%s)
 printf '%-20s %-9s %-12s %-42s %8s %7s  %s\n' project status version "reached tag" seconds MB toolchain
-printf 'project\tstatus\tversion\treached_tag\tseconds\twheel_mb\ttoolchain\n' > "$work/results.tsv"
-built=0
+declare -A done_before=()
+if [[ -n "$resume" ]]; then
+    # The earlier rows, less the skipped ones, stay first; the projects they name do not run.
+    awk -F'\t' 'NR == 1 || $2 != "skipped"' "$work/results.tsv" > "$work/results.tsv.new"
+    mv "$work/results.tsv.new" "$work/results.tsv"
+    while IFS=$'\t' read -r p status version tag seconds megabytes toolchain; do
+        done_before[$p]=1
+        printf '%-20s %-9s %-12s %-42s %8s %7s  %s (earlier)\n' \
+            "$p" "$status" "$version" "$tag" "$seconds" "$megabytes" "$toolchain"
+    done < <(tail -n +2 "$work/results.tsv")
+else
+    printf 'project\tstatus\tversion\treached_tag\tseconds\twheel_mb\ttoolchain\n' > "$work/results.tsv"
+fi
 for p in "${projects[@]}"; do
+    if [[ -n "${done_before[$p]:-}" ]]; then continue; fi
     now=$(date +%s)
     if [[ -n "$budget" ]] && (( now - started >= budget )); then
         printf '%-20s %-9s\n' "$p" skipped
@@ -134,11 +160,16 @@ with open(tsv, "a") as f:
 print(f"{project:20} {status:9} {version:12} {tag:42} {seconds:8.0f} {megabytes:>7}  {toolchain}", flush=True)
 sys.exit(0 if status == "built" else 1)
 PY
-    then
-        built=$((built + 1))
-    fi
+    then :; fi
 done
 wall=$(( $(date +%s) - started ))
+# The totals come from the table, so that a resumed run counts the earlier rows.
+read -r built rows seconds < <(awk -F'\t' 'NR > 1 { rows++; s += $5; if ($2 == "built") b++ }
+    END { printf "%d %d %d\n", b, rows, s }' "$work/results.tsv")
 echo
-echo "built $built/${#projects[@]} for manylinux2014_s390x (CPython $python) in ${wall} s wall"
+if [[ -n "$resume" ]]; then
+    echo "built $built/$rows for manylinux2014_s390x (CPython $python); the builds' seconds sum to $seconds s over every row; this resumed run took ${wall} s wall"
+else
+    echo "built $built/${#projects[@]} for manylinux2014_s390x (CPython $python) in ${wall} s wall"
+fi
 if [[ -n "${RESULTS:-}" ]]; then cp "$work/results.tsv" "$RESULTS"; fi
