@@ -27,13 +27,17 @@ pub const OVERRIDE_VAR: &str = "REFINERY_COMPILE_JOBS";
 /// GNU make (`MAKEFLAGS`, also under setuptools' and autotools' own make calls), CMake ≥ 3.12
 /// (`CMAKE_BUILD_PARALLEL_LEVEL`, which scikit-build-core passes on), cargo
 /// (`CARGO_BUILD_JOBS`, also under maturin and setuptools-rust), numpy.distutils
-/// (`NPY_NUM_BUILD_JOBS`) and PyTorch-style `setup.py` files (`MAX_JOBS`).
+/// (`NPY_NUM_BUILD_JOBS`), PyTorch-style `setup.py` files (`MAX_JOBS`) and grpcio's and
+/// grpcio-tools' `setup.py` (`GRPC_PYTHON_BUILD_EXT_COMPILER_JOBS`: their
+/// `_parallel_compile_patch` runs `os.cpu_count()` compilers without it, however many
+/// builds share the cores).
 pub const VARIABLES: &[&str] = &[
     "MAKEFLAGS",
     "CMAKE_BUILD_PARALLEL_LEVEL",
     "CARGO_BUILD_JOBS",
     "NPY_NUM_BUILD_JOBS",
     "MAX_JOBS",
+    "GRPC_PYTHON_BUILD_EXT_COMPILER_JOBS",
 ];
 
 /// meson-python's config setting for the arguments of its `ninja` call.
@@ -296,6 +300,7 @@ mod tests {
                 ("CARGO_BUILD_JOBS", "4"),
                 ("NPY_NUM_BUILD_JOBS", "4"),
                 ("MAX_JOBS", "4"),
+                ("GRPC_PYTHON_BUILD_EXT_COMPILER_JOBS", "4"),
             ])
         );
         assert!(got.log_line.starts_with("[refinery] compile jobs: 4 per build (8 cores / 2 builds at once → 4; free memory unknown); sets MAKEFLAGS=-j4 "), "{}", got.log_line);

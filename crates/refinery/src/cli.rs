@@ -256,8 +256,9 @@ pub struct EnvironmentArgs {
     /// Memory one compiler process may take, in GiB (e.g. 2 or 1.5). Each build runs
     /// max(1, min(cores / builds at once, MemAvailable / (this × builds at once)))
     /// compilers at once, through MAKEFLAGS, CMAKE_BUILD_PARALLEL_LEVEL, CARGO_BUILD_JOBS,
-    /// NPY_NUM_BUILD_JOBS, MAX_JOBS and meson-python's compile-args, unless the build's own
-    /// settings set them; the default --jobs is capped by it too. [env: COMPILER_MEMORY]
+    /// NPY_NUM_BUILD_JOBS, MAX_JOBS, GRPC_PYTHON_BUILD_EXT_COMPILER_JOBS and meson-python's
+    /// compile-args, unless the build's own settings set them; the default --jobs is
+    /// capped by it too. [env: COMPILER_MEMORY]
     /// [default: 2]
     #[arg(long, value_name = "GIB")]
     pub compiler_memory: Option<f64>,

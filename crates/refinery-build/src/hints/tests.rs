@@ -595,6 +595,7 @@ fn an_out_of_memory_kill_retries_with_one_compiler_at_a_time() {
         ("CARGO_BUILD_JOBS", "1"),
         ("NPY_NUM_BUILD_JOBS", "1"),
         ("MAX_JOBS", "1"),
+        ("GRPC_PYTHON_BUILD_EXT_COMPILER_JOBS", "1"),
         ("PIP_CONFIG_SETTINGS", "compile-args=-j1"),
     ] {
         assert!(
