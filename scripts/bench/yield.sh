@@ -26,9 +26,10 @@
 #                         a project whose runtime dependency built before (grpcio-tools
 #                         after grpcio) builds only itself
 #   --resume DIR          go on with the run whose work folder DIR is (one kept with KEEP=1,
-#                         or one a stopped session left): its rows stay, except `skipped`
-#                         ones (a --budget's); the projects without a row (the one running
-#                         when it stopped, the ones after) run, with DIR's cache, into DIR.
+#                         or one a stopped session left): its rows stay, except the
+#                         `skipped` ones (a --budget's) of the projects this run runs; the
+#                         projects without a row (the one running when it stopped, the ones
+#                         after) run, with DIR's cache, into DIR.
 #                         The total counts every row; the seconds sum every row's. The
 #                         whole list takes about 4 hours on 2 cores.
 #
@@ -67,7 +68,7 @@ while [[ $# -gt 0 ]]; do
         --from-index) from_index=1; shift ;;
         --cache) cache="$2"; shift 2 ;;
         --resume) resume="$2"; shift 2 ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
         *) echo "yield.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -107,8 +108,10 @@ started=$(date +%s)
 printf '%-20s %-9s %-12s %-42s %8s %7s  %s\n' project status version "reached tag" seconds MB toolchain
 declare -A done_before=()
 if [[ -n "$resume" ]]; then
-    # The earlier rows, less the skipped ones, stay first; the projects they name do not run.
-    awk -F'\t' 'NR == 1 || $2 != "skipped"' "$work/results.tsv" > "$work/results.tsv.new"
+    # The earlier rows stay first, less the skipped ones of projects this run runs; the
+    # projects they name do not run.
+    awk -F'\t' -v run=" ${projects[*]} " 'NR == 1 || $2 != "skipped" || index(run, " " $1 " ") == 0' \
+        "$work/results.tsv" > "$work/results.tsv.new"
     mv "$work/results.tsv.new" "$work/results.tsv"
     while IFS=$'\t' read -r p status version tag seconds megabytes toolchain; do
         done_before[$p]=1
