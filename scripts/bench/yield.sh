@@ -29,9 +29,9 @@
 #                         or one a stopped session left): its rows stay, except the
 #                         `skipped` ones (a --budget's) of the projects this run runs; the
 #                         projects without a row (the one running when it stopped, the ones
-#                         after) run, with DIR's cache, into DIR.
-#                         The total counts every row; the seconds sum every row's. The
-#                         whole list takes about 4 hours on 2 cores.
+#                         after) run, with DIR's cache (--cache again if the first run
+#                         had one), into DIR. The total counts every row; the seconds sum
+#                         every row's. The whole list takes about 4 hours on 2 cores.
 #
 # pyarrow is pinned to 25.0.0 (the release of the arrow-cpp pack, Debian's newest Arrow).
 #

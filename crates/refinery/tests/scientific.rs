@@ -4,11 +4,14 @@
 
 mod common;
 
-use common::{assert_s390x_python_prints, bookworm_rootfs, built_for_manylinux2014, unzip};
+use common::{
+    assert_s390x_python_prints, bookworm_rootfs, built_for_manylinux2014, elf_sections, unzip,
+};
 
 /// Asserts what a scientific-stack wheel must show: the manylinux2014 tag reached, no ELF
 /// file needing a glibc symbol newer than 2.17 or any GLIBCXX version (C++ is linked
-/// statically by the glibc-targeted toolchain), and the smoke test passed under emulation.
+/// statically by the glibc-targeted toolchain), the debug information removed by repair,
+/// and the smoke test passed under emulation.
 fn reaches_manylinux2014_and_passes_its_smoke_test(e: &serde_json::Value) {
     let metadata = &e["metadata"];
     assert_eq!(
@@ -19,6 +22,7 @@ fn reaches_manylinux2014_and_passes_its_smoke_test(e: &serde_json::Value) {
         .as_object()
         .expect("symbol_versions");
     assert!(!symbols.is_empty(), "{e}");
+    assert_eq!(metadata["debug_info"], "stripped", "{e}");
     for (object, versions) in symbols {
         for version in versions.as_array().unwrap() {
             let version = version.as_str().unwrap();
@@ -154,6 +158,22 @@ fn long_scikit_learn_builds_after_scipy_for_manylinux2014_and_fits_on_s390x() {
     reaches_manylinux2014_and_passes_its_smoke_test(&e);
     let scipy = common::entry(&common::manifest(&out), "scipy").clone();
     reaches_manylinux2014_and_passes_its_smoke_test(&scipy);
+    // The s390x strip reached every extension, the ones with Fortran and OpenBLAS linked
+    // in (statically: nothing is grafted) too: no debug sections left, symbol tables kept.
+    let unpacked = work.path().join("scipy-unpacked");
+    unzip(&out.join(scipy["path"].as_str().unwrap()), &unpacked);
+    let sections = elf_sections(&unpacked);
+    let debug: Vec<_> = sections
+        .iter()
+        .filter(|(_, s)| s.starts_with(".debug_"))
+        .collect();
+    assert!(debug.is_empty(), "{debug:?}");
+    assert!(
+        sections
+            .iter()
+            .any(|(f, s)| f.starts_with("_flapack.") && s == ".symtab"),
+        "{sections:?}"
+    );
 }
 
 #[test]
