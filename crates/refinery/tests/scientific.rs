@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    assert_s390x_python_prints, bookworm_rootfs, built_for_manylinux2014, elf_sections, unzip,
+    assert_no_debug_sections, assert_s390x_python_prints, bookworm_rootfs, built_for_manylinux2014,
+    elf_sections, unzip,
 };
 
 /// Asserts what a scientific-stack wheel must show: the manylinux2014 tag reached, no ELF
@@ -163,11 +164,7 @@ fn long_scikit_learn_builds_after_scipy_for_manylinux2014_and_fits_on_s390x() {
     let unpacked = work.path().join("scipy-unpacked");
     unzip(&out.join(scipy["path"].as_str().unwrap()), &unpacked);
     let sections = elf_sections(&unpacked);
-    let debug: Vec<_> = sections
-        .iter()
-        .filter(|(_, s)| s.starts_with(".debug_"))
-        .collect();
-    assert!(debug.is_empty(), "{debug:?}");
+    assert_no_debug_sections(&sections);
     assert!(
         sections
             .iter()

@@ -420,6 +420,16 @@ pub fn readelf_shared_objects(dir: &Path, args: &[&str]) -> Vec<(String, String)
     found
 }
 
+/// Asserts that no ELF file of `sections` ([`elf_sections`]) carries debug information
+/// (a `.debug_*` section), naming the ones that do.
+pub fn assert_no_debug_sections(sections: &[(String, String)]) {
+    let debug: Vec<_> = sections
+        .iter()
+        .filter(|(_, s)| s.starts_with(".debug_"))
+        .collect();
+    assert!(debug.is_empty(), "debug sections left: {debug:?}");
+}
+
 /// The section names of every shared object under `dir` (an unpacked wheel), as
 /// (file name, section) pairs, from `readelf -S -W`.
 pub fn elf_sections(dir: &Path) -> Vec<(String, String)> {
