@@ -134,6 +134,9 @@ pub struct AttemptRequest<'a> {
     pub packs_dir: Option<&'a Path>,
     /// Run the PEP 517 hooks natively first (see [`crate::native_frontend`]).
     pub native: Option<NativeRequest<'a>>,
+    /// The build's and the repair's `SOURCE_DATE_EPOCH`, and where it came from (see
+    /// [`crate::reproducible`]).
+    pub source_date_epoch: (u64, crate::reproducible::EpochSource),
 }
 
 /// The native frontend for one attempt, and where the attempt says how it went.
@@ -238,6 +241,11 @@ pub fn attempt(
         ("PIP_ONLY_BINARY".to_string(), ":all:".to_string()),
     ];
     env.extend(settings.pip_env.iter().cloned());
+    // Same sdist, same toolchain: same bytes (the wheel's file times are the source's).
+    env.push((
+        crate::reproducible::SOURCE_DATE_EPOCH.to_string(),
+        request.source_date_epoch.0.to_string(),
+    ));
     env.extend(request.env.iter().cloned());
     // The compilers' parallelism: the run's budget where the build sets none itself.
     let parallelism = crate::compile_jobs::for_build(
@@ -285,6 +293,10 @@ pub fn attempt(
         )
     ));
     log.line(&parallelism.log_line);
+    log.line(&crate::reproducible::log_line(
+        request.source_date_epoch.0,
+        &request.source_date_epoch.1,
+    ));
     let python = runner.python();
     let mut build_argv = vec![
         python.clone(),

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod plan_record;
 pub mod provenance;
 pub mod publish;
+pub mod reproducible;
 pub mod rootfs;
 pub mod runner;
 pub mod rust_toolchain;
@@ -32,6 +33,7 @@ pub mod variants;
 pub mod verify;
 pub mod verify_reused;
 pub mod wheel_inspect;
+pub mod wheel_rewrite;
 pub mod write_error;
 pub mod zig;
 

@@ -70,7 +70,11 @@ pub(super) fn repair(
     } else {
         let mut cmd = Command::new(&settings.auditwheel);
         cmd.args(["repair", "--plat", "auto", "--wheel-dir"])
-            .arg(dir.join("repaired"));
+            .arg(dir.join("repaired"))
+            .env(
+                crate::reproducible::SOURCE_DATE_EPOCH,
+                request.source_date_epoch.0.to_string(),
+            );
         let path = crate::host_tools::path_with_dir_of(&settings.auditwheel)
             .or_else(|| std::env::var_os("PATH"));
         if settings.strip {

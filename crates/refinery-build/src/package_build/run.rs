@@ -93,6 +93,7 @@ pub(super) fn run_attempt(
         packs,
         packs_dir: context.pack_store().map(PackStore::dir),
         native,
+        source_date_epoch: crate::reproducible::for_sdist(sdist),
     };
     let started = Instant::now();
     let result_dir = settings.cache.join("builds").join("results");

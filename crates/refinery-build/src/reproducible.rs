@@ -1,0 +1,126 @@
+//! The time a rebuilt wheel records: `SOURCE_DATE_EPOCH`
+//! (<https://reproducible-builds.org/specs/source-date-epoch/>).
+//!
+//! Without it a wheel's zip members carry the build's clock time, so two builds of one
+//! sdist with the same toolchain differ in bytes (and sha256) though every file is the
+//! same. Build backends (`wheel`'s `bdist_wheel`, meson-python, maturin, flit, hatchling)
+//! and auditwheel's repair honour the variable, so the build step and the repair get it.
+
+use std::path::Path;
+
+/// The variable's name, as the specification spells it.
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// 1980-01-01T00:00:00Z: the earliest time a zip member can carry (MS-DOS dates).
+pub const ZIP_EPOCH: u64 = 315_532_800;
+
+/// Where [`for_sdist`]'s time came from, for the build log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EpochSource {
+    /// The caller's own `SOURCE_DATE_EPOCH` (the specification: a tool must honour it).
+    Environment,
+    /// The newest member of the sdist: the last modification of the source.
+    NewestSdistFile,
+    /// The sdist could not be read (or has no member): the zip epoch, and why.
+    Fallback(String),
+}
+
+/// The `SOURCE_DATE_EPOCH` (seconds since 1970-01-01 UTC) for building `sdist`: the
+/// environment's value when it is a number, else the newest modification time of the
+/// sdist's members, never earlier than [`ZIP_EPOCH`]. The same sdist gives the same
+/// value on every machine, so a rebuild gives the same bytes.
+pub fn for_sdist(sdist: &Path) -> (u64, EpochSource) {
+    choose(std::env::var(SOURCE_DATE_EPOCH).ok().as_deref(), sdist)
+}
+
+/// [`for_sdist`] with the environment's value given.
+fn choose(environment: Option<&str>, sdist: &Path) -> (u64, EpochSource) {
+    if let Some(value) = environment.and_then(|v| v.trim().parse::<u64>().ok()) {
+        return (value, EpochSource::Environment);
+    }
+    match refinery_plan::sdist_files::newest_mtime(sdist) {
+        Ok(Some(mtime)) => (mtime.max(ZIP_EPOCH), EpochSource::NewestSdistFile),
+        Ok(None) => (
+            ZIP_EPOCH,
+            EpochSource::Fallback("the sdist has no member".into()),
+        ),
+        Err(e) => (ZIP_EPOCH, EpochSource::Fallback(e.to_string())),
+    }
+}
+
+/// The build log's line for `epoch` taken from `source`.
+pub fn log_line(epoch: u64, source: &EpochSource) -> String {
+    let from = match source {
+        EpochSource::Environment => "from the environment".to_string(),
+        EpochSource::NewestSdistFile => "the sdist's newest file".to_string(),
+        EpochSource::Fallback(why) => format!("1980-01-01: {why}"),
+    };
+    format!("[refinery] {SOURCE_DATE_EPOCH}={epoch} ({from}): the wheel's file times")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_sdist_falls_back_to_the_zip_epoch_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdist = dir.path().join("demo-1.0.tar.gz");
+        std::fs::write(&sdist, b"not gzip").unwrap();
+        let (epoch, source) = choose(None, &sdist);
+        assert_eq!(epoch, ZIP_EPOCH);
+        let EpochSource::Fallback(why) = &source else {
+            panic!("{source:?}");
+        };
+        assert!(why.contains("demo-1.0.tar.gz"), "{why}");
+        assert!(log_line(epoch, &source).contains("SOURCE_DATE_EPOCH=315532800 (1980-01-01: "));
+        // Not a number: ignored, as if unset.
+        assert_eq!(choose(Some("yesterday"), &sdist).0, ZIP_EPOCH);
+    }
+
+    #[test]
+    fn the_environment_wins_then_the_newest_file_not_before_1980() {
+        let dir = tempfile::tempdir().unwrap();
+        let sdist = dir.path().join("demo-1.0.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&sdist).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        for (name, mtime) in [("demo-1.0/PKG-INFO", 1_700_000_000), ("demo-1.0/old.c", 1)] {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(0);
+            header.set_mtime(mtime);
+            header.set_cksum();
+            tar.append_data(&mut header, name, std::io::empty())
+                .unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+        assert_eq!(
+            choose(None, &sdist),
+            (1_700_000_000, EpochSource::NewestSdistFile)
+        );
+        assert_eq!(
+            choose(Some(" 1234567890\n"), &sdist),
+            (1_234_567_890, EpochSource::Environment)
+        );
+
+        let ancient = dir.path().join("ancient-1.0.tar.gz");
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&ancient).unwrap(),
+            flate2::Compression::fast(),
+        );
+        let mut tar = tar::Builder::new(gz);
+        let mut header = tar::Header::new_gnu();
+        header.set_size(0);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, "ancient-1.0/PKG-INFO", std::io::empty())
+            .unwrap();
+        tar.into_inner().unwrap().finish().unwrap();
+        assert_eq!(
+            choose(None, &ancient),
+            (ZIP_EPOCH, EpochSource::NewestSdistFile)
+        );
+    }
+}
