@@ -133,6 +133,10 @@ fn download_verifies_and_fetches_metadata() {
             fs_err::read(&path).unwrap(),
             fs_err::read(dir.path().join(&f.filename)).unwrap()
         );
+        // An ordinary file, readable by a web server serving the output.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs_err::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644, "{}", f.filename);
     }
     assert_eq!(files_in(out.path()).len(), 3);
 

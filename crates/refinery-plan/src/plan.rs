@@ -321,14 +321,15 @@ pub fn make_plan(
         .retain(|r| !is_skipped(r, &options.overrides));
     let failed_before = forbid_known_failures(&options.known_failures, &mut reqs.constraints);
 
-    // While the resolver runs, list the direct requirements and, when planning again, the
-    // packages of the previous plan: usually every listing this plan needs.
+    // While the resolver runs, list the direct requirements and, when planning again
+    // against the same indexes, the packages that plan resolved: usually every listing
+    // this plan needs. (Names are never sent to an index that did not see them before.)
     let mut prefetch_names: Vec<String> = reqs
         .requirements
         .iter()
         .map(|r| requirement_name(r))
         .collect();
-    prefetch_names.extend(previous_plan_names(cache));
+    prefetch_names.extend(previous_plan_names(cache, &index_name));
     let mut request = ResolveRequest {
         requirements: dedup(reqs.requirements),
         constraints: reqs.constraints,
@@ -412,6 +413,7 @@ pub fn make_plan(
             .get(node.name.normalized().as_ref())
             .cloned();
     }
+    remember_plan_names(cache, &index_name, &nodes);
     nodes.extend(
         missing
             .into_values()
@@ -609,29 +611,39 @@ fn uv_only_binary(control: &FormatControl) -> Vec<String> {
     }
 }
 
-/// The package names of the last plan saved under `<cache>/plans/v1/latest.json` (where
-/// the binary saves plans), if any.
-fn previous_plan_names(cache: &Path) -> Vec<String> {
-    #[derive(Deserialize)]
-    struct Names {
-        nodes: Vec<Name>,
-    }
-    #[derive(Deserialize)]
-    struct Name {
-        name: String,
-    }
-    let path = cache.join("plans").join("v1").join("latest.json");
-    std::fs::read(&path)
+/// Where the names a plan resolved against `index_name` (the redacted index list) are
+/// kept for the next plan against the same indexes:
+/// `<cache>/plans/v1/prefetch/<sha256 of the index list, 16 hex>.json`.
+fn prefetch_memory(cache: &Path, index_name: &str) -> PathBuf {
+    use sha2::Digest;
+    let digest = hex::encode(sha2::Sha256::digest(index_name.as_bytes()));
+    cache
+        .join("plans")
+        .join("v1")
+        .join("prefetch")
+        .join(format!("{}.json", &digest[..16]))
+}
+
+/// The package names the last plan against the same indexes resolved, if any.
+fn previous_plan_names(cache: &Path, index_name: &str) -> Vec<String> {
+    std::fs::read(prefetch_memory(cache, index_name))
         .ok()
-        .and_then(|bytes| serde_json::from_slice::<Names>(&bytes).ok())
-        .map(|plan| {
-            plan.nodes
+        .and_then(|bytes| serde_json::from_slice::<Vec<String>>(&bytes).ok())
+        .map(|names| {
+            names
                 .into_iter()
-                .map(|n| n.name)
                 .filter(|n| PackageName::new(n.clone()).is_ok_and(|p| p.as_ref() == n))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Keeps the resolved names for [`previous_plan_names`]; a failure only costs speed.
+fn remember_plan_names(cache: &Path, index_name: &str, nodes: &[PlanNode]) {
+    let names: Vec<&str> = nodes.iter().map(|n| n.name.normalized().as_ref()).collect();
+    if let Ok(bytes) = serde_json::to_vec(&names) {
+        let _ = refinery_store::write_atomic(&prefetch_memory(cache, index_name), &bytes);
+    }
 }
 
 /// The override line for a `pin` of `PLAN_OVERRIDES_JSON`: a version (`1.2`) or a

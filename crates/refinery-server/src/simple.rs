@@ -225,7 +225,8 @@ fn wants_json(headers: &HeaderMap, query: &FormatQuery) -> Option<&'static str> 
             _ => {}
         }
     }
-    (best_json > 0.0 && best_json > best_html).then_some(CONTENT_TYPE_JSON)
+    // On equal preference the richer format (PEP 691's recommendation for servers).
+    (best_json > 0.0 && best_json >= best_html).then_some(CONTENT_TYPE_JSON)
 }
 
 fn html_type(headers: &HeaderMap) -> &'static str {
@@ -233,7 +234,10 @@ fn html_type(headers: &HeaderMap) -> &'static str {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if accept.contains("application/vnd.pypi.simple.v1+html") {
+    // PEP 691: a request for `latest` is answered with the version it got (v1).
+    if accept.contains("application/vnd.pypi.simple.v1+html")
+        || accept.contains("application/vnd.pypi.simple.latest+html")
+    {
         CONTENT_TYPE_HTML_V1
     } else {
         "text/html; charset=utf-8"
@@ -262,6 +266,16 @@ pub async fn root(
         Some(ct) => page(snapshot.root_json.clone(), ct),
         None => page(snapshot.root_html.clone(), html_type(&headers)),
     }
+}
+
+/// `/simple` without its slash: PEP 503 pages end in `/` (the root's links are relative
+/// to it), so the server redirects, keeping the query.
+pub async fn root_no_slash(uri: axum::http::Uri) -> Response {
+    let target = match uri.query() {
+        Some(query) => format!("/simple/?{query}"),
+        None => "/simple/".to_string(),
+    };
+    Redirect::permanent(&target).into_response()
 }
 
 pub async fn project(
@@ -483,5 +497,18 @@ mod tests {
             format: Some("json".into()),
         };
         assert_eq!(wants_json(&headers, &json), Some(CONTENT_TYPE_JSON));
+        // Equal preference: the richer format.
+        headers.insert(
+            header::ACCEPT,
+            "application/vnd.pypi.simple.v1+json, */*".parse().unwrap(),
+        );
+        assert_eq!(wants_json(&headers, &q), Some(CONTENT_TYPE_JSON));
+        // Asked for the latest HTML: answered as the version it is.
+        headers.insert(
+            header::ACCEPT,
+            "application/vnd.pypi.simple.latest+html".parse().unwrap(),
+        );
+        assert_eq!(wants_json(&headers, &q), None);
+        assert_eq!(html_type(&headers), CONTENT_TYPE_HTML_V1);
     }
 }

@@ -895,6 +895,12 @@ fn simple_index_pep503_pep691_pep658_and_pip() {
     assert_eq!(r.status(), 308);
     assert_eq!(r.headers()["location"], "/simple/tinyext/");
     assert_error(t.get("/simple/unknown/"), 404);
+    // The root's links are relative to `/simple/`: without the slash it redirects.
+    let r = t.get("/simple");
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], "/simple/");
+    let r = t.get("/simple?format=json");
+    assert_eq!(r.headers()["location"], "/simple/?format=json");
     // Files and PEP 658 metadata from the store.
     let file = t.get(&format!("/files/{sha}/{}", published.filename));
     assert_eq!(file.status(), 200);

@@ -106,6 +106,25 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
         .unwrap()
         .contains("[refinery-verify] ok"));
     assert!(out.join("simple/fastadd/index.html").is_file());
+    assert!(
+        std::fs::read_to_string(log)
+            .unwrap()
+            .contains("[refinery] SOURCE_DATE_EPOCH="),
+        "the log says which time the wheel's files carry"
+    );
+
+    // Reproducible: the same sdist built again, in another cache, gives the same bytes.
+    let (again_out, again_cache) = (tmp.path().join("out-again"), tmp.path().join("cache-again"));
+    let again = run_local(&index, "fastadd==1.0\n", &again_out, &again_cache, &[], &[]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let m_again = manifest(&again_out);
+    let e_again = entry(&m_again, "fastadd");
+    assert_eq!(e_again["status"], "built", "{e_again}");
+    assert_eq!(e_again["path"], e["path"], "{e_again}");
+    assert_eq!(
+        e_again["sha256"], e["sha256"],
+        "a rebuild gives other bytes"
+    );
 
     // The wheel works under emulation, on a big-endian machine.
     let unpacked = tmp.path().join("unpacked");
@@ -174,6 +193,18 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
     let m = manifest(&debug_out);
     let e = entry(&m, "fastadd");
     assert_eq!(e["status"], "built", "{e}");
+    // Other bytes than the name's in this cache: the next build number, never the same
+    // name (the cache's index would list the stripped one under it).
+    assert_eq!(
+        e["path"],
+        format!("fastadd-1.0-1-{}", file.split_once("-1.0-").unwrap().1),
+        "{e}"
+    );
+    assert!(
+        stderr(&third).contains("is already another file (in the index or this cache)"),
+        "{}",
+        stderr(&third)
+    );
     let kept = tmp.path().join("unpacked-debug");
     unzip(&debug_out.join(e["path"].as_str().unwrap()), &kept);
     assert_eq!(e["metadata"]["debug_info"], "kept", "{e}");

@@ -1010,3 +1010,40 @@ fn a_deeply_nested_marker_is_bad_input_not_an_abort() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("3000 deep"), "{}", stderr(&out));
 }
+
+#[test]
+fn names_of_a_plan_are_prefetched_only_from_the_indexes_that_planned_them() {
+    let f = Fixture::new();
+    f.wheel("private-tool", "1.0", PURE, &["private-dep"]);
+    f.wheel("private-dep", "1.0", PURE, &[]);
+    f.requirements("private-tool\n");
+    let (out, _) = f.plan();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // Another index (say the public one), another requirements file, the same cache.
+    let public_dir = tempfile::tempdir().unwrap();
+    let public = LocalIndex::serve_dir(public_dir.path()).unwrap();
+    WheelSpec::new("six", "1.17.0", PURE).write(public_dir.path());
+    f.requirements("six\n");
+    let (out, plan) = f.plan_on(&public.url, &[], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(action(&plan, "six"), "reuse");
+    let leaked: Vec<String> = public
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("private"))
+        .collect();
+    assert!(leaked.is_empty(), "names sent to another index: {leaked:?}");
+
+    // Planning against the first index again lists its earlier names up front (here one
+    // this plan does not need: only the prefetch asks for it).
+    let before = f.index.requests().len();
+    f.requirements("private-dep\n");
+    let (out, _) = f.plan();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let asked: Vec<String> = f.index.requests()[before..].to_vec();
+    assert!(
+        asked.iter().any(|r| r.contains("/simple/private-tool/")),
+        "{asked:?}"
+    );
+}

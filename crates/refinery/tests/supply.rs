@@ -940,7 +940,7 @@ fn a_rebuilt_wheel_never_takes_the_name_of_an_index_file_with_other_bytes() {
     );
     assert_ne!(sha256_of(&f.out().join(ours)), sha256_of(&theirs));
     assert!(
-        stderr(&out).contains("the index has another file named"),
+        stderr(&out).contains("is already another file (in the index or this cache)"),
         "{}",
         stderr(&out)
     );

@@ -1,4 +1,5 @@
-//! Storing a verified wheel in the CAS and the output under a name distinct from the index's files.
+//! Storing a verified wheel in the CAS and the output under a name distinct from the
+//! index's files and from what this cache published before.
 
 use refinery_plan::PlanNode;
 use refinery_store::{Event, EventKind, History, ManifestEntry, Status};
@@ -44,7 +45,7 @@ pub(super) fn publish(
             node.version_str()
         )),
     }
-    let wheel = distinct_from_index(&built.path, node, context);
+    let wheel = distinct_name(&built.path, node, context, history);
     let stored = context.cas.put_file(&wheel).map_err(|e| e.to_string());
     let dest = settings.output.join(file_name(&wheel));
     let published = stored.and_then(|sha| {
@@ -98,23 +99,35 @@ pub(super) fn publish(
     entry
 }
 
-/// The wheel's path after making sure its name is not an index file's with other bytes
-/// (see [`crate::naming`]); the reporter says when it was renamed.
-fn distinct_from_index(
+/// The wheel's path after making sure its name is neither an index file's nor one this
+/// cache published with other bytes (see [`crate::naming`]); the reporter says when it
+/// was renamed. An index that cannot be listed counts as listing nothing (the store still
+/// refuses a second file under a published name).
+fn distinct_name(
     wheel: &std::path::Path,
     node: &PlanNode,
     context: &BuildContext<'_>,
+    history: &History,
 ) -> std::path::PathBuf {
+    let index_files = context
+        .client
+        .project_files(node.name.as_str())
+        .unwrap_or_default();
+    let published = |filename: &str| history.artifact_sha256s(filename).unwrap_or_default();
+    let taken = crate::naming::TakenNames {
+        index_files: &index_files,
+        published: &published,
+    };
     let renamed = refinery_store::sha256_file(wheel)
         .map_err(|e| e.to_string())
         .and_then(|sha| {
-            crate::naming::avoid_index_name(wheel, &sha, node.name.as_str(), context.client)
-                .map_err(|e| e.to_string())
+            crate::naming::avoid_taken_name(wheel, &sha, &taken).map_err(|e| e.to_string())
         });
     match renamed {
         Ok(Some((path, avoided))) => {
             context.reporter.message(&format!(
-                "{} {}: the index has another file named {avoided}; the rebuilt wheel is {}",
+                "{} {}: {avoided} is already another file (in the index or this cache); \
+                 the rebuilt wheel is {}",
                 node.name,
                 node.version_str(),
                 file_name(&path)

@@ -62,6 +62,19 @@ fn stream_verified(
     }
     tmp.flush()
         .map_err(|e| Failure::Fatal(IndexError::io("cannot flush a download", e)))?;
+    // A temporary file is 0600; a download is an ordinary file that a web server serving
+    // the output (or another user) must be able to read, like every other copy.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| {
+                Failure::Fatal(IndexError::io(
+                    format!("cannot make {} readable", tmp.path().display()),
+                    e,
+                ))
+            })?;
+    }
     tmp.persist(dest).map_err(|e| {
         Failure::Fatal(IndexError::io(
             format!("cannot move the download to {}", dest.display()),

@@ -127,7 +127,7 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(session::session_logout),
         )
         // The index.
-        .route("/simple", get(simple::root))
+        .route("/simple", get(simple::root_no_slash))
         .route("/simple/", get(simple::root))
         .route("/simple/{name}/", get(simple::project))
         .route("/simple/{name}", get(simple::project_no_slash))

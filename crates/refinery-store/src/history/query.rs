@@ -238,6 +238,20 @@ impl History {
             .map(|row| (row.text(0), row.text(1))))
     }
 
+    /// The sha256 of every artifact recorded under `filename` (any key), sorted: more
+    /// than one means the name was given to other bytes before (see the build tag in
+    /// `refinery-build`'s naming).
+    pub fn artifact_sha256s(&self, filename: &str) -> Result<Vec<String>, HistoryError> {
+        Ok(self
+            .rows(
+                "SELECT DISTINCT sha256 FROM artifacts WHERE filename = ?1 ORDER BY sha256",
+                &[filename.into()],
+            )?
+            .iter()
+            .map(|row| row.text(0))
+            .collect())
+    }
+
     /// Every artifact of the index: `(key, filename, sha256)`, by filename.
     pub fn artifacts(&self) -> Result<Vec<(String, String, String)>, HistoryError> {
         Ok(self

@@ -130,6 +130,8 @@ pub(super) static SCHEMA: Schema = Schema {
         },
         // 2: the environment (base, or base+layer) each attempt ran in.
         Migration::same("ALTER TABLE attempts ADD COLUMN environment TEXT;"),
+        // 3: artifacts by file name (a rebuilt wheel's name must not be another's).
+        Migration::same("CREATE INDEX artifacts_by_filename ON artifacts (filename);"),
     ],
 };
 

@@ -439,6 +439,18 @@ fn artifact_index_upserts(history: &History) {
     );
     let count = history.rows("SELECT COUNT(*) FROM artifacts", &[]).unwrap()[0].int(0);
     assert_eq!(count, 1);
+    // One file name, given other bytes under another key: both sha256s, once each.
+    history
+        .record_artifact("regex-cp311-nostrip", "regex-2.whl", &"cc".repeat(32))
+        .unwrap();
+    history
+        .record_artifact("regex-cp311-again", "regex-2.whl", &"bb".repeat(32))
+        .unwrap();
+    assert_eq!(
+        history.artifact_sha256s("regex-2.whl").unwrap(),
+        ["bb".repeat(32), "cc".repeat(32)]
+    );
+    assert!(history.artifact_sha256s("regex-1.whl").unwrap().is_empty());
 }
 
 fn corrupt_json_is_reported_with_row(history: &History) {
