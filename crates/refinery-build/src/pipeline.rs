@@ -256,6 +256,14 @@ fn run_plan(
             format!("{}: {}", r.input, r.reason),
         ));
     }
+    manifest.rejected = plan
+        .rejected
+        .iter()
+        .map(|r| refinery_store::RejectedFile {
+            input: r.input.clone(),
+            reason: r.reason.clone(),
+        })
+        .collect();
     write_manifest(&manifest)?;
 
     let mut attempt_settings = AttemptSettings {

@@ -40,5 +40,7 @@ pub use history::{
     Attempt, AttemptRow, AttemptStatus, Event, EventKind, EventRow, FailureSummary, History,
     HistoryError, PackageSummary, SlowSummary, Variant, VariantStats,
 };
-pub use manifest::{Manifest, ManifestEntry, ManifestError, ManifestMetadata, Status};
+pub use manifest::{
+    Manifest, ManifestEntry, ManifestError, ManifestMetadata, RejectedFile, Status,
+};
 pub use verification::{BrokenVersion, CheckOutcome, CheckResult, Verification};

@@ -281,6 +281,18 @@ pub struct Manifest {
     pub platform_tag: String,
     #[serde(default)]
     pub entries: Vec<ManifestEntry>,
+    /// Input files the plan refused (a corrupt wheel, a hostile archive path, a file that
+    /// is no wheel): each names the file and why. None of them has an entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<RejectedFile>,
+}
+
+/// An input file the run did not take, and why (the plan's reason, verbatim).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct RejectedFile {
+    /// The file as the input folder names it.
+    pub input: String,
+    pub reason: String,
 }
 
 /// PEP 503 normalization of a string that may not be a valid name (names read back from
@@ -322,6 +334,7 @@ impl Manifest {
             python: python.to_string(),
             platform_tag: platform_tag.to_string(),
             entries: Vec::new(),
+            rejected: Vec::new(),
         }
     }
 

@@ -236,6 +236,15 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         options.output.display(),
         options.manifest.display()
     );
+    if !manifest.rejected.is_empty() {
+        println!(
+            "{} input files rejected (not in the output; the manifest's `rejected` says why):",
+            manifest.rejected.len()
+        );
+        for r in &manifest.rejected {
+            println!("  {}: {}", r.input, r.reason);
+        }
+    }
     println!(
         "lock of the output: {} (PEP 751) and {} (pip install --require-hashes -r)",
         options.output.join(refinery_build::lock::PYLOCK).display(),
@@ -254,12 +263,13 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
             "note: {new_hashes} wheels were built from hash-checked sdists: their sha256 are new and not in the requirements file (see hash_check in the manifest)"
         );
     }
-    let rejected = !plan.rejected.is_empty();
-    Ok(if manifest.has_failures() || rejected {
-        ExitCode::from(crate::exit_codes::INCOMPLETE)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if manifest.has_failures() || !manifest.rejected.is_empty() {
+            ExitCode::from(crate::exit_codes::INCOMPLETE)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// Plans one build dependency on demand, with the run's target, index and overrides.

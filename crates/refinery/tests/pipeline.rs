@@ -90,6 +90,20 @@ fn reuse_only_run_writes_wheels_manifest_history_and_a_pip_index() {
         "{kinds:?}"
     );
 
+    // PEP 658: each wheel's METADATA beside it, announced with its sha256 on the page.
+    let page = std::fs::read_to_string(out.join("simple/alpha/index.html")).unwrap();
+    let metadata = std::fs::read(out.join("alpha-1.0-py3-none-any.whl.metadata")).unwrap();
+    assert!(
+        String::from_utf8_lossy(&metadata).contains("Requires-Dist: beta>=2"),
+        "{}",
+        String::from_utf8_lossy(&metadata)
+    );
+    let digest = refinery_store::sha256_hex(&metadata);
+    assert!(
+        page.contains(&format!("data-core-metadata=\"sha256={digest}\"")),
+        "{page}"
+    );
+
     // Real pip resolves and downloads from the published static index, hash-checked.
     let dl = tmp.path().join("dl");
     let pip = Command::new("python3")
@@ -163,4 +177,54 @@ fn missing_packages_fail_the_run_and_known_failures_are_skipped() {
     let broken = entry(&m, "brokenpkg");
     assert_eq!(broken["status"], "skipped_known_failure", "{broken}");
     assert_eq!(broken["version"], "1.0");
+}
+
+#[test]
+fn rejected_input_files_are_named_in_the_output_and_the_manifest() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let index_dir = tmp.path().join("index");
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    std::fs::create_dir_all(&input).unwrap();
+    WheelSpec::new("okpkg", "1.0", "py3-none-any").write(&index_dir);
+    std::fs::write(input.join("requirements.txt"), "okpkg\n").unwrap();
+    // A wheel whose member climbs out of the folder it is unpacked into, and one that is
+    // no zip at all.
+    let mut zip = zip::ZipWriter::new(
+        std::fs::File::create(input.join("evil-1.0-py3-none-any.whl")).unwrap(),
+    );
+    zip.start_file("../x", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zip.write_all(b"boo").unwrap();
+    zip.finish().unwrap();
+    std::fs::write(input.join("broken-1.0-py3-none-any.whl"), b"not a zip").unwrap();
+    let index = LocalIndex::serve_dir(&index_dir).unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+
+    let output = run(&index, &input, &out, &cache, &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let said = stdout(&output);
+    assert!(
+        said.contains("2 input files rejected")
+            && said.contains("evil-1.0-py3-none-any.whl: ")
+            && said.contains("broken-1.0-py3-none-any.whl: "),
+        "{said}"
+    );
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "okpkg")["status"], "reused");
+    let rejected = m["rejected"].as_array().expect("a `rejected` list");
+    let inputs: Vec<&str> = rejected
+        .iter()
+        .map(|r| r["input"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        inputs,
+        ["broken-1.0-py3-none-any.whl", "evil-1.0-py3-none-any.whl"],
+        "{rejected:?}"
+    );
+    let evil = &rejected[1]["reason"];
+    assert!(evil.as_str().unwrap().contains("../x"), "{evil}");
+    assert!(!out.join("evil-1.0-py3-none-any.whl").exists());
+    assert!(!tmp.path().join("x").exists() && !out.parent().unwrap().join("x").exists());
 }
