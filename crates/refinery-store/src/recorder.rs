@@ -267,18 +267,25 @@ impl Recorder for StoreRecorder {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
+        // One package the store refuses does not keep the others off the dashboard.
+        let mut first_error = None;
         for (key, job) in held.jobs {
-            let stored = queue.record_finished(&job)?;
-            for path in held.logs.get(&key).into_iter().flatten() {
-                if let Some(text) = log_tail(path) {
-                    queue.append_system_log(
-                        stored.id,
-                        &format!("==> {} <==\n{text}", file_name(path)),
-                    )?;
+            let recorded = queue.record_finished(&job).and_then(|stored| {
+                for path in held.logs.get(&key).into_iter().flatten() {
+                    if let Some(text) = log_tail(path) {
+                        queue.append_system_log(
+                            stored.id,
+                            &format!("==> {} <==\n{text}", file_name(path)),
+                        )?;
+                    }
                 }
+                Ok(())
+            });
+            if let Err(e) = recorded {
+                first_error.get_or_insert(e);
             }
         }
-        Ok(())
+        first_error.map_or(Ok(()), |e| Err(e.into()))
     }
 }
 
@@ -380,6 +387,9 @@ mod tests {
                 finished_ms,
             }
         }
+        // A package that never resolved has no version, and still reaches the dashboard.
+        let missing = ManifestEntry::new("no-such-project".parse().unwrap(), None, Status::Missing);
+        recorder.package(&record(&missing, 900, 950)).unwrap();
         recorder.package(&record(&built, 1_000, 4_500)).unwrap();
         recorder.package(&record(&reused, 1_000, 1_200)).unwrap();
         // A later report of the same package wins.
@@ -389,9 +399,10 @@ mod tests {
         recorder.finish_run().unwrap();
 
         let stats = queue.stats().unwrap();
-        assert_eq!(stats.total, 2);
+        assert_eq!(stats.total, 3);
         assert_eq!(stats.by_status["built"], 1);
         assert_eq!(stats.by_status["broken"], 1);
+        assert_eq!(stats.by_status["missing"], 1);
         let jobs = queue
             .jobs(&JobFilter {
                 plan_id: Some("plan-1".into()),
@@ -421,7 +432,7 @@ mod tests {
         );
         // Nothing is held twice.
         recorder.finish_run().unwrap();
-        assert_eq!(queue.stats().unwrap().total, 2);
+        assert_eq!(queue.stats().unwrap().total, 3);
 
         recorder
             .event(&Event::new(EventKind::RunEnd, "2 packages").with_run("run-1"))

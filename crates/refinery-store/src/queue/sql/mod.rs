@@ -150,10 +150,14 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     fn record_finished(&self, finished: &FinishedJob) -> Result<Job, QueueError> {
         let spec = &finished.spec;
         let status = spec.status.unwrap_or(JobStatus::Pending);
-        if !status.is_terminal() || spec.package.trim().is_empty() || spec.version.trim().is_empty()
+        // A package that never resolved (`missing`) has no version to record.
+        let needs_version = status != JobStatus::Missing;
+        if !status.is_terminal()
+            || spec.package.trim().is_empty()
+            || (needs_version && spec.version.trim().is_empty())
         {
             return Err(QueueError::Invalid(format!(
-                "a finished job needs a package, a version and a final status (got `{status}` for `{}` `{}`)",
+                "a finished job needs a package, a version (unless missing) and a final status (got `{status}` for `{}` `{}`)",
                 spec.package, spec.version
             )));
         }

@@ -140,12 +140,26 @@ fn finished_jobs_from_elsewhere_keep_their_times(q: &dyn QueueStore, _clock: &Ma
     done.status = Some(JobStatus::Pending);
     let err = q
         .record_finished(&FinishedJob {
-            spec: done,
+            spec: done.clone(),
             started_ms: None,
             finished_ms: 1,
             result: serde_json::Value::Null,
         })
         .unwrap_err();
+    assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+    // A version is needed, unless the package never resolved (missing).
+    let mut unresolved = spec("no-such-project", "");
+    unresolved.status = Some(JobStatus::Missing);
+    let finished = |spec: &JobSpec| FinishedJob {
+        spec: spec.clone(),
+        started_ms: None,
+        finished_ms: 2,
+        result: serde_json::Value::Null,
+    };
+    let job = q.record_finished(&finished(&unresolved)).unwrap();
+    assert_eq!((job.status, job.version.as_str()), (JobStatus::Missing, ""));
+    unresolved.status = Some(JobStatus::Failed);
+    let err = q.record_finished(&finished(&unresolved)).unwrap_err();
     assert!(matches!(err, QueueError::Invalid(_)), "{err}");
 }
 
