@@ -303,6 +303,13 @@ impl Target {
         format!("{}.{}", self.python.0, self.python.1)
     }
 
+    /// `X.Y.0`: the Python version that markers (`python_full_version`) and
+    /// `Requires-Python` are evaluated against, as uv's `--python-version X.Y` takes it.
+    #[must_use]
+    pub fn python_full_version(&self) -> pep440_rs::Version {
+        pep440_rs::Version::new([u64::from(self.python.0), u64::from(self.python.1), 0])
+    }
+
     /// `"cp311"`.
     #[must_use]
     pub fn cpython_tag(&self) -> String {
@@ -609,7 +616,7 @@ impl Target {
     #[must_use]
     pub fn marker_environment(&self) -> MarkerEnvironment {
         let python_version = self.python_str();
-        let full = format!("{python_version}.0");
+        let full = self.python_full_version().to_string();
         MarkerEnvironment::try_from(MarkerEnvironmentBuilder {
             implementation_name: "cpython",
             implementation_version: &full,

@@ -193,6 +193,24 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
         );
         return;
     }
+    // pip refuses a wheel whose Requires-Python excludes the interpreter (PEP 345; an
+    // unparsable one admits, as in the plan's index files).
+    if let Some(spec) = metadata
+        .requires_python
+        .as_deref()
+        .and_then(|s| s.parse::<refinery_pep::VersionSpecifiers>().ok())
+    {
+        if !spec.contains(&target.python_full_version()) {
+            scanned.reason = format!(
+                "its METADATA says Requires-Python {spec}, which excludes CPython {}: pip \
+                 refuses to install it; use a version of {} that supports CPython {}",
+                target.python_str(),
+                wheel.name,
+                target.python_str()
+            );
+            return;
+        }
+    }
     match target.compatibility(&wheel) {
         Compatibility::Compatible { .. } if is_pure(&wheel) => {
             match crate::foreign_elf::foreign_elf_members(path, 3) {

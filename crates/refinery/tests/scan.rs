@@ -78,6 +78,12 @@ fn every_decision_and_every_invalid_kind() {
     bomb.members
         .push(("bomb/zeros.bin".into(), vec![0u8; 80 * 1024 * 1024]));
     let bomb_path = bomb.write_compressed(d);
+    let mut old_python = WheelSpec::new("oldpy", "1.0", "py3-none-any");
+    old_python.requires_python = Some("<3.10");
+    old_python.write(d);
+    let mut any_python = WheelSpec::new("newpy", "1.0", "py3-none-any");
+    any_python.requires_python = Some(">=3.8");
+    let any_python = any_python.write(d);
     std::fs::write(d.join("bad-name.whl"), b"x").unwrap();
     std::fs::write(d.join("README.md"), b"hello").unwrap();
     let mut f = std::fs::File::create(d.join("requirements.txt")).unwrap();
@@ -101,6 +107,7 @@ fn every_decision_and_every_invalid_kind() {
         "foo>=1 ; python_version < \"3.12\""
     );
     assert_eq!(decision(&abi3).0, "reuse");
+    assert_eq!(decision(&any_python).0, "reuse");
     assert_eq!(decision(&s390).0, "reuse");
     let (d_glibc, r_glibc) = decision(&newer_glibc);
     assert_eq!(d_glibc, "rebuild");
@@ -119,6 +126,10 @@ fn every_decision_and_every_invalid_kind() {
         ("evil-1.0-py3-none-any.whl", "outside"),
         ("abs-1.0-py3-none-any.whl", "outside"),
         ("bad-name.whl", "filename"),
+        (
+            "oldpy-1.0-py3-none-any.whl",
+            "Requires-Python <3.10, which excludes CPython 3.11",
+        ),
         ("README.md", "not a wheel"),
     ] {
         let v = &results[file];

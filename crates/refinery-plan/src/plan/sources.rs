@@ -221,12 +221,10 @@ pub fn newer_target_wheels(
     after: &Version,
     limit: usize,
 ) -> Vec<(Version, DistFile)> {
-    let (Ok(package), Ok(python)) = (
-        PackageName::new(name.to_string()),
-        format!("{}.0", target.python_str()).parse::<Version>(),
-    ) else {
+    let Ok(package) = PackageName::new(name.to_string()) else {
         return Vec::new();
     };
+    let python = target.python_full_version();
     let pre = after.any_prerelease();
     let mut best: BTreeMap<Version, (usize, &DistFile)> = BTreeMap::new();
     for file in files.iter().filter(|f| installable(f, &python)) {
@@ -262,7 +260,7 @@ pub(super) fn newest_usable(
     target: &Target,
     pre: bool,
 ) -> Option<Version> {
-    let python: Version = format!("{}.0", target.python_str()).parse().ok()?;
+    let python = target.python_full_version();
     files
         .iter()
         .filter(|f| installable(f, &python))

@@ -19,6 +19,8 @@ pub struct WheelSpec<'a> {
     /// Extra members (name, bytes).
     pub members: Vec<(String, Vec<u8>)>,
     pub with_metadata: bool,
+    /// `Requires-Python` written into METADATA.
+    pub requires_python: Option<&'a str>,
 }
 
 impl<'a> WheelSpec<'a> {
@@ -32,6 +34,7 @@ impl<'a> WheelSpec<'a> {
             metadata_version: None,
             members: Vec::new(),
             with_metadata: true,
+            requires_python: None,
         }
     }
 
@@ -66,6 +69,9 @@ impl<'a> WheelSpec<'a> {
                 self.metadata_name.unwrap_or(self.name),
                 self.metadata_version.unwrap_or(self.version)
             );
+            if let Some(spec) = self.requires_python {
+                metadata.push_str(&format!("Requires-Python: {spec}\n"));
+            }
             for requirement in self.requires {
                 metadata.push_str(&format!("Requires-Dist: {requirement}\n"));
             }
