@@ -1,8 +1,14 @@
 //! The worker protocol: what a remote worker (`refinery worker --server URL`) sends to the
 //! control plane and what it gets back. Every call after the claim carries the job's
 //! `attempt`, the fencing token: a worker that lost its lease gets `409 lease_lost`.
+//! A wheel whose file name is already published with other bytes gets `409 name_taken`:
+//! the worker uploads it again under the next free build number.
 
 use refinery_store::queue::{Job, JobStatus, PublishedFile};
+
+/// The error code of a wheel upload refused because its file name is already published
+/// with other bytes (a published file never changes).
+pub const NAME_TAKEN: &str = "name_taken";
 use refinery_store::{Attempt, Event};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -207,6 +207,9 @@ impl From<HistoryError> for ApiError {
     }
 }
 
+/// The error code of `409` when a wheel's file name is already published with other bytes.
+pub const NAME_TAKEN: &str = refinery_contract::worker::NAME_TAKEN;
+
 impl From<PublishError> for ApiError {
     fn from(e: PublishError) -> Self {
         match e {
@@ -214,6 +217,10 @@ impl From<PublishError> for ApiError {
             PublishError::Metadata { .. } => ApiError::bad_request(e.to_string()),
             PublishError::NotTheJobs { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
+            }
+            // The one conflict a worker can mend itself (the next build number).
+            PublishError::Store(QueueError::Conflict(message)) => {
+                ApiError::new(StatusCode::CONFLICT, NAME_TAKEN, message)
             }
             PublishError::Store(e) => e.into(),
             PublishError::Storage(e) => storage_error("the wheel cannot be stored", &e),

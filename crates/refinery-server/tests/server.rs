@@ -1362,6 +1362,8 @@ fn a_worker_publishes_only_its_jobs_wheel_and_never_replaces_one() {
     let e = assert_error(put_wheel(&t, job.id, name, changed), 409);
     let message = e["error"]["message"].as_str().unwrap();
     assert!(message.contains("already published"), "{message}");
+    // The code a worker mends by uploading under the next build number.
+    assert_eq!(e["error"]["code"], "name_taken");
     let published = t.server.state.store.published().unwrap();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].sha256, sha);

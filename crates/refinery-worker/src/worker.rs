@@ -612,11 +612,16 @@ fn build_in(
     let mut status = refinery_store::glossary::job_status_of(entry.status);
     let mut detail = entry.detail.clone();
     let mut published = None;
+    let (mut wheel_name, mut wheel_sha256) = (entry.path.clone(), entry.sha256.clone());
     if status.is_success() {
         if let Some(path) = &entry.path {
             let origin = status.as_str();
-            match source.publish(job, &output.join(path), origin) {
-                Ok(file) => published = Some(file),
+            match publish_under_a_free_name(source, job, &output.join(path), origin) {
+                Ok(file) => {
+                    wheel_name = Some(file.filename.clone());
+                    wheel_sha256 = Some(file.sha256.clone());
+                    published = Some(file);
+                }
                 Err(e) => {
                     status = JobStatus::Failed;
                     detail = format!("built, but the wheel cannot be published: {e}");
@@ -628,8 +633,8 @@ fn build_in(
         status,
         detail,
         result: serde_json::json!({
-            "wheel": entry.path,
-            "sha256": entry.sha256,
+            "wheel": wheel_name,
+            "sha256": wheel_sha256,
             "published": published,
             "metadata": entry.metadata,
             "worker": options.id,
@@ -637,6 +642,60 @@ fn build_in(
             "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         }),
     }
+}
+
+/// True when the index refused the wheel because its file name is published with other
+/// bytes (local store or the server's `409 name_taken`).
+fn name_taken(error: &SourceError) -> bool {
+    matches!(
+        error,
+        SourceError::Queue(QueueError::Conflict(_))
+            | SourceError::Publish(crate::publish::PublishError::Store(QueueError::Conflict(_)))
+    )
+}
+
+/// The most renames tried when names keep being taken (another worker's rebuilds).
+const MAX_RENAMES: usize = 5;
+
+/// Publishes `wheel`; when its file name is already published with other bytes (another
+/// worker built the same sdist with another pack or `--no-strip`, or an older run), takes
+/// the next free build number (see `refinery_build::naming`: `Build: N` in WHEEL) and
+/// publishes that, as a rebuild in one cache does.
+fn publish_under_a_free_name(
+    source: &dyn JobSource,
+    job: &Job,
+    wheel: &Path,
+    origin: &str,
+) -> Result<PublishedFile, SourceError> {
+    let mut wheel = wheel.to_path_buf();
+    let refused = std::cell::RefCell::new(std::collections::HashSet::<String>::new());
+    for _ in 0..MAX_RENAMES {
+        let error = match source.publish(job, &wheel, origin) {
+            Ok(file) => return Ok(file),
+            Err(e) if name_taken(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let name = wheel.file_name().map(|n| n.to_string_lossy().into_owned());
+        refused.borrow_mut().extend(name);
+        // Every refused name counts as holding other bytes.
+        let published = |filename: &str| {
+            if refused.borrow().contains(filename) {
+                vec![String::new()]
+            } else {
+                Vec::new()
+            }
+        };
+        let taken = refinery_build::naming::TakenNames {
+            index_files: &[],
+            published: &published,
+        };
+        let sha = refinery_store::sha256_file(&wheel)?;
+        match refinery_build::naming::avoid_taken_name(&wheel, &sha, &taken) {
+            Ok(Some((renamed, _))) => wheel = renamed,
+            _ => return Err(error),
+        }
+    }
+    source.publish(job, &wheel, origin)
 }
 
 /// The catalog plus the hints added through the API (as `user-<id>` entries).
@@ -683,6 +742,86 @@ pub fn catalog_with_user_hints(mut catalog: Catalog, store: &dyn QueueStore) -> 
 mod tests {
     use super::log_shipping::split_chunks;
     use super::*;
+
+    /// A pure wheel of `fastadd 1.0` whose module holds `body`.
+    fn wheel(dir: &Path, body: &str) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = dir.join("fastadd-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        for (name, text) in [
+            ("fastadd/__init__.py", body),
+            (
+                "fastadd-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: fastadd\nVersion: 1.0\n",
+            ),
+            (
+                "fastadd-1.0.dist-info/WHEEL",
+                "Wheel-Version: 1.0\nTag: py3-none-any\n",
+            ),
+            ("fastadd-1.0.dist-info/RECORD", ""),
+        ] {
+            zip.start_file(name, options).unwrap();
+            zip.write_all(text.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn a_name_published_with_other_bytes_moves_the_wheel_to_the_next_build_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn QueueStore> = Arc::new(
+            refinery_store::queue::SqliteQueue::open_sqlite(&dir.path().join("queue.db")).unwrap(),
+        );
+        let source = LocalSource::new(store.clone(), dir.path());
+        // Another worker's build of the same sdist is published under the name first.
+        let earlier = dir.path().join("earlier");
+        std::fs::create_dir_all(&earlier).unwrap();
+        crate::publish::publish_wheel(
+            &*store,
+            &source.cas,
+            &wheel(&earlier, "x = 1\n"),
+            "built",
+            None,
+        )
+        .unwrap();
+        store
+            .enqueue(&refinery_store::queue::JobSpec {
+                package: "fastadd".into(),
+                version: "1.0".into(),
+                python: "3.11".into(),
+                platform_tag: "manylinux2014_s390x".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
+        let ours = dir.path().join("ours");
+        std::fs::create_dir_all(&ours).unwrap();
+        let file =
+            publish_under_a_free_name(&source, &job, &wheel(&ours, "x = 2\n"), "built").unwrap();
+        assert_eq!(file.filename, "fastadd-1.0-1-py3-none-any.whl");
+        let names: Vec<String> = store
+            .published()
+            .unwrap()
+            .into_iter()
+            .map(|f| f.filename)
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "both builds are in the index, each under its own name: {names:?}"
+        );
+        // The same bytes again under the same name are simply accepted.
+        let again = publish_under_a_free_name(
+            &source,
+            &job,
+            &ours.join("fastadd-1.0-1-py3-none-any.whl"),
+            "built",
+        )
+        .unwrap();
+        assert_eq!(again.sha256, file.sha256);
+    }
 
     #[test]
     fn chunks_split_on_char_boundaries() {
