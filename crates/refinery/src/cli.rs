@@ -538,7 +538,7 @@ pub enum EnvCommand {
     /// Create the s390x environment for a Python version (about 5 minutes, once).
     Create(EnvArgs),
     /// List the environments.
-    List(EnvArgs),
+    List(EnvListArgs),
     /// Remove an environment (by name or Python version) with its layers, or one layer.
     Remove(EnvRemoveArgs),
     /// Remove layers unused for a while and leftovers of interrupted creations.
@@ -547,7 +547,7 @@ pub enum EnvCommand {
     /// before builds that will ask for it.
     Layer(EnvLayerArgs),
     /// Check that s390x code can run here and what is installed.
-    Doctor(EnvArgs),
+    Doctor(EnvDoctorArgs),
 }
 
 #[derive(Debug, Args)]
@@ -562,9 +562,26 @@ pub struct EnvArgs {
     /// Create it again even if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvListArgs {
+    /// Folder for caches (environments go to <cache>/envs unless REFINERY_ENVS_DIR is set).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvDoctorArgs {
+    /// Folder for caches (environments go to <cache>/envs unless REFINERY_ENVS_DIR is set).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// The CPython version whose environment's compilers are checked.
+    #[arg(long, value_name = "X.Y", default_value = "3.11")]
+    pub python: String,
 }
 
 #[derive(Debug, Args)]

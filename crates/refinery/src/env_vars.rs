@@ -129,6 +129,18 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "HTTPS_PROXY",
         "proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), carried into every build",
     ),
+    (
+        "SOURCE_DATE_EPOCH",
+        "the built wheels' file times (Unix seconds; default: the sdist's newest file)",
+    ),
+    (
+        "REFINERY_PACK_SOURCES",
+        "mirror (https:// or file:// URL) of the packs' pinned sources",
+    ),
+    (
+        "REFINERY_KEEP_ATTEMPT_DIRS",
+        "set: keep each build attempt's folder (<cache>/builds) to look into",
+    ),
 ];
 
 /// The boolean in the variable `name` (1/true/yes/on, 0/false/no/off, any case), `None`

@@ -9,7 +9,7 @@ use refinery_build::layers::LayerStore;
 use refinery_build::rootfs::{EnvStore, RootfsRecipe};
 
 use super::envs_dir;
-use crate::cli::{EnvArgs, EnvCommand};
+use crate::cli::{EnvArgs, EnvCommand, EnvListArgs};
 use crate::env_vars::var;
 use crate::report::TerminalReporter;
 /// The Rust toolchains kept beside the environments of `store`.
@@ -32,7 +32,6 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             cache,
             python,
             force,
-            ..
         }) => {
             refinery_build::emulation::check_execution()?;
             let store = store_for(cache)?;
@@ -56,7 +55,7 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
             drop(reporter);
             println!("{} ready at {}", recipe.key(), path.display());
         }
-        EnvCommand::List(EnvArgs { cache, json, .. }) => {
+        EnvCommand::List(EnvListArgs { cache, json }) => {
             let store = store_for(cache)?;
             let layers = LayerStore::new(store.dir());
             let envs = store.list();
