@@ -57,6 +57,10 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Writ
         let path = simple.join(project).join("index.html");
         write_atomic(&path, page.as_bytes()).map_err(WriteFileError::io("index page", &path))?;
     }
+    // An output folder used before: its other projects' pages go with them.
+    let listed = projects.keys().cloned().collect();
+    refinery_index::static_pages::prune_project_pages(&simple, &listed)
+        .map_err(WriteFileError::io("index folder", &simple))?;
     Ok(())
 }
 
@@ -111,6 +115,11 @@ mod tests {
         );
         // Without METADATA: listed, without the attributes.
         let bare = std::fs::read_to_string(dir.path().join("simple/bare/index.html")).unwrap();
+        // Written again without `old`: its page goes.
+        manifest.entries.retain(|e| e.name.as_str() == "bare");
+        write_simple_index(dir.path(), &manifest).unwrap();
+        assert!(!dir.path().join("simple/old").exists());
+        assert!(dir.path().join("simple/bare/index.html").is_file());
         assert!(
             bare.contains("bare-1.0-py3-none-any.whl") && !bare.contains("data-core-metadata"),
             "{bare}"

@@ -18,6 +18,7 @@ mod netrc;
 mod parse;
 mod pip_env;
 pub mod render;
+pub mod static_pages;
 pub mod testing;
 pub mod wheel_metadata;
 pub mod zip_members;

@@ -446,6 +446,10 @@ pub fn write_static_index(
             render_project_page_json_files(name, pages).as_bytes(),
         )?;
     }
+    // A folder indexed before: projects no longer published lose their pages.
+    let listed = projects.keys().cloned().collect();
+    refinery_index::static_pages::prune_project_pages(&simple, &listed)
+        .map_err(StaticIndexError::write(&simple))?;
     let mut copied = 0;
     for file in &files {
         let dir = out.join("files").join(&file.sha256);

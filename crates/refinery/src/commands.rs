@@ -656,6 +656,17 @@ pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
 /// `refinery index --output DIR`.
 pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
+    // A mistyped --cache would index nothing, over an index written before.
+    if database_url.is_none()
+        && !cache.join("queue.db").is_file()
+        && !cache.join("history.db").is_file()
+    {
+        anyhow::bail!(
+            "{} is not a refinery cache (it has no queue.db or history.db): nothing to index\n\
+             hint: pass the --cache of a run or of `refinery serve`, or --database-url",
+            cache.display()
+        );
+    }
     let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
     let cas = refinery_store::Cas::new(cache.join("cas").join("v1"));
     let (projects, wheels) = refinery_server::simple::write_static_index(

@@ -230,6 +230,25 @@ fn control_plane_subcommands_need_a_cache_and_report_an_empty_queue() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
+    // `index` of a folder that is no cache (a typo) writes nothing over an earlier index.
+    let static_out = dir.path().join("static");
+    let out = refinery(
+        &[
+            "index",
+            "--cache",
+            dir.path().join("typo").to_str().unwrap(),
+            "--output",
+            static_out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a refinery cache"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!static_out.exists());
     let out = refinery(&["queue", "--cache", cache.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
