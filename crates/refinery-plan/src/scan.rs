@@ -193,6 +193,10 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
         );
         return;
     }
+    if let Some(problem) = wheel_format_problem(path, &wheel) {
+        scanned.reason = problem;
+        return;
+    }
     // pip refuses a wheel whose Requires-Python excludes the interpreter (PEP 345; an
     // unparsable one admits, as in the plan's index files).
     if let Some(spec) = metadata
@@ -246,6 +250,61 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
             scanned.reason = reason;
         }
     }
+}
+
+/// What keeps installers from installing the wheel at `path` by the binary distribution
+/// format (packaging.python.org, "Binary distribution format"): no `.dist-info/WHEEL` or
+/// `.dist-info/RECORD` at its top (pip fails on either), or a `Wheel-Version` whose major
+/// version is not 1 (an installer must refuse a newer major). `None` when it is
+/// installable; call it on a wheel whose METADATA was read (its members are checked).
+fn wheel_format_problem(path: &Path, wheel: &WheelFilename) -> Option<String> {
+    let archive = zip::ZipArchive::new(std::fs::File::open(path).ok()?).ok()?;
+    let dist_infos: Vec<&str> = archive
+        .file_names()
+        .filter_map(|n| n.split_once(".dist-info/").map(|(dir, _)| dir))
+        .filter(|dir| !dir.contains('/'))
+        .collect();
+    // The project's own dist-info (names compare normalized), else the first.
+    let wanted = refinery_index::normalize_name(wheel.name.as_ref());
+    let dist_info = dist_infos
+        .iter()
+        .find(|dir| {
+            dir.split_once('-')
+                .is_some_and(|(name, _)| refinery_index::normalize_name(name) == wanted)
+        })
+        .or(dist_infos.first())
+        .map(|dir| format!("{dir}.dist-info"))?;
+    let mut archive = archive;
+    let wheel_text = archive
+        .by_name(&format!("{dist_info}/WHEEL"))
+        .ok()
+        .map(|member| {
+            use std::io::Read;
+            let mut text = String::new();
+            let _ = member.take(64 * 1024).read_to_string(&mut text);
+            text
+        });
+    let Some(wheel_text) = wheel_text else {
+        return Some(format!(
+            "it has no {dist_info}/WHEEL: pip cannot install it; rebuild the wheel"
+        ));
+    };
+    if archive.by_name(&format!("{dist_info}/RECORD")).is_err() {
+        return Some(format!(
+            "it has no {dist_info}/RECORD: pip cannot install it; rebuild the wheel"
+        ));
+    }
+    let version = wheel_text
+        .lines()
+        .find_map(|l| l.strip_prefix("Wheel-Version:"))
+        .map(str::trim)?;
+    let major = version.split('.').next().unwrap_or(version);
+    (major != "1").then(|| {
+        format!(
+            "its WHEEL says Wheel-Version {version}: installers refuse a wheel format other \
+             than 1.x; rebuild it with a current build backend"
+        )
+    })
 }
 
 /// Whether every platform tag of the wheel is `any` (a pure wheel by its name).

@@ -84,6 +84,12 @@ fn every_decision_and_every_invalid_kind() {
     let mut any_python = WheelSpec::new("newpy", "1.0", "py3-none-any");
     any_python.requires_python = Some(">=3.8");
     let any_python = any_python.write(d);
+    let mut no_record = WheelSpec::new("norecord", "1.0", "py3-none-any");
+    no_record.with_record = false;
+    no_record.write(d);
+    let mut future = WheelSpec::new("future", "1.0", "py3-none-any");
+    future.wheel_version = "2.0";
+    future.write(d);
     std::fs::write(d.join("bad-name.whl"), b"x").unwrap();
     std::fs::write(d.join("README.md"), b"hello").unwrap();
     let mut f = std::fs::File::create(d.join("requirements.txt")).unwrap();
@@ -130,6 +136,11 @@ fn every_decision_and_every_invalid_kind() {
             "oldpy-1.0-py3-none-any.whl",
             "Requires-Python <3.10, which excludes CPython 3.11",
         ),
+        (
+            "norecord-1.0-py3-none-any.whl",
+            "no norecord-1.0.dist-info/RECORD",
+        ),
+        ("future-1.0-py3-none-any.whl", "Wheel-Version 2.0"),
         ("README.md", "not a wheel"),
     ] {
         let v = &results[file];

@@ -21,6 +21,10 @@ pub struct WheelSpec<'a> {
     pub with_metadata: bool,
     /// `Requires-Python` written into METADATA.
     pub requires_python: Option<&'a str>,
+    /// `Wheel-Version` of WHEEL (default `1.0`).
+    pub wheel_version: &'a str,
+    /// Write a RECORD (default true).
+    pub with_record: bool,
 }
 
 impl<'a> WheelSpec<'a> {
@@ -35,6 +39,8 @@ impl<'a> WheelSpec<'a> {
             members: Vec::new(),
             with_metadata: true,
             requires_python: None,
+            wheel_version: "1.0",
+            with_record: true,
         }
     }
 
@@ -52,17 +58,13 @@ impl<'a> WheelSpec<'a> {
         )
     }
 
-    /// Write the wheel into `dir`, returning its path.
+    /// Write the wheel into `dir`, returning its path: the module, METADATA, WHEEL, the
+    /// extra members and a RECORD listing them all (unless `with_record` is off).
     pub fn write(&self, dir: &Path) -> PathBuf {
-        let path = dir.join(self.filename());
-        let file = std::fs::File::create(&path).unwrap();
-        let mut zip = zip::ZipWriter::new(file);
-        let options = SimpleFileOptions::default();
         let module = self.name.replace('-', "_");
-        zip.start_file(format!("{module}/__init__.py"), options)
-            .unwrap();
-        zip.write_all(b"VALUE = 1\n").unwrap();
         let dist_info = format!("{}-{}.dist-info", module, self.version);
+        let mut members: Vec<(String, Vec<u8>)> =
+            vec![(format!("{module}/__init__.py"), b"VALUE = 1\n".to_vec())];
         if self.with_metadata {
             let mut metadata = format!(
                 "Metadata-Version: 2.1\nName: {}\nVersion: {}\n",
@@ -75,21 +77,31 @@ impl<'a> WheelSpec<'a> {
             for requirement in self.requires {
                 metadata.push_str(&format!("Requires-Dist: {requirement}\n"));
             }
-            zip.start_file(format!("{dist_info}/METADATA"), options)
-                .unwrap();
-            zip.write_all(metadata.as_bytes()).unwrap();
+            members.push((format!("{dist_info}/METADATA"), metadata.into_bytes()));
         }
-        zip.start_file(format!("{dist_info}/WHEEL"), options)
-            .unwrap();
-        zip.write_all(
+        members.push((
+            format!("{dist_info}/WHEEL"),
             format!(
-                "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: {}\n",
-                self.tag
+                "Wheel-Version: {}\nRoot-Is-Purelib: true\nTag: {}\n",
+                self.wheel_version, self.tag
             )
-            .as_bytes(),
-        )
-        .unwrap();
-        for (name, bytes) in &self.members {
+            .into_bytes(),
+        ));
+        members.extend(self.members.iter().cloned());
+        if self.with_record {
+            use sha2::Digest;
+            let mut record = String::new();
+            for (name, bytes) in &members {
+                let digest = refinery_index::base64_encode(&sha2::Sha256::digest(bytes), true);
+                record.push_str(&format!("{name},sha256={digest},{}\n", bytes.len()));
+            }
+            record.push_str(&format!("{dist_info}/RECORD,,\n"));
+            members.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+        }
+        let path = dir.join(self.filename());
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = SimpleFileOptions::default();
+        for (name, bytes) in &members {
             zip.start_file(name.as_str(), options).unwrap();
             zip.write_all(bytes).unwrap();
         }
