@@ -555,6 +555,32 @@ fn queue_and_worker_protocol(t: TestServer) {
     let chunks = t.get_json("/api/logs/PyYAML/6.0.2/chunks?after=0");
     assert_eq!(chunks["done"], true);
     assert_eq!(chunks["chunks"][0]["data"], "hello\n");
+    // A later run took the wheel from its cache (a job without a log): the page still
+    // shows the log of the build that made it.
+    let mut later = refinery_store::queue::JobSpec {
+        package: "PyYAML".into(),
+        version: "6.0.2".into(),
+        python: "3.11".into(),
+        platform_tag: "manylinux2014_s390x".into(),
+        ..Default::default()
+    };
+    later.status = Some(refinery_store::queue::JobStatus::Cached);
+    let cached = t
+        .server
+        .state
+        .store
+        .record_finished(&refinery_store::queue::FinishedJob {
+            spec: later,
+            started_ms: None,
+            finished_ms: 1,
+            result: json!({}),
+        })
+        .unwrap();
+    assert_ne!(cached.id, id);
+    let chunks = t.get_json("/api/logs/pyyaml/6.0.2/chunks?after=0");
+    assert_eq!(chunks["job_id"], id, "{chunks}");
+    assert_eq!(chunks["chunks"][0]["data"], "hello\n");
+    assert_eq!(t.get("/api/logs/pyyaml/6.0.2").text().unwrap(), "hello\n");
     // Retry, list, clear.
     assert_eq!(
         post("/api/queue/retry", json!({"ids": [id]}))
@@ -564,9 +590,10 @@ fn queue_and_worker_protocol(t: TestServer) {
     );
     let list = t.get_json("/api/queue?status=retry");
     assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
+    // The retried job and the cached one.
     assert_eq!(
         post("/api/queue/clear", json!({})).json::<Value>().unwrap()["cleared"],
-        1
+        2
     );
     assert_eq!(t.get_json("/api/queue/stats")["total"], 0);
     // Trigger without a local worker or webhook: a clear conflict.

@@ -62,6 +62,30 @@ fn text_response(text: String) -> Response {
     response
 }
 
+/// The job whose log a package version shows: the newest, or, when that one wrote no log
+/// and is finished (a later run took the wheel `cached`, or reused it), the newest job of
+/// that version that has one (the build that made the wheel).
+fn log_job(state: &AppState, name: &str, version: &str) -> ApiResult<Option<Job>> {
+    let Some(latest) = state.store.latest_job(name, version)? else {
+        return Ok(None);
+    };
+    if latest.log_bytes > 0 || !latest.status.is_terminal() {
+        return Ok(Some(latest));
+    }
+    let with_log = state
+        .store
+        .jobs(&refinery_store::queue::JobFilter {
+            package: Some(name.to_string()),
+            version: Some(version.to_string()),
+            limit: 100,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|j| j.log_bytes > 0)
+        .max_by_key(|j| j.id);
+    Ok(Some(with_log.unwrap_or(latest)))
+}
+
 fn job_log(state: &AppState, id: i64) -> ApiResult<String> {
     let mut text = String::new();
     let mut after = 0;
@@ -87,7 +111,7 @@ pub(super) async fn log_text(
     check_version(&version)?;
     blocking(move || {
         if q.attempt.is_none() {
-            if let Some(job) = state.store.latest_job(&name, &version)? {
+            if let Some(job) = log_job(&state, &name, &version)? {
                 if job.log_bytes > 0 {
                     return Ok(text_response(job_log(&state, job.id)?));
                 }
@@ -109,9 +133,7 @@ pub(super) async fn log_chunks(
     check_name(&name)?;
     check_version(&version)?;
     blocking(move || {
-        let job = state
-            .store
-            .latest_job(&name, &version)?
+        let job = log_job(&state, &name, &version)?
             .ok_or_else(|| ApiError::not_found(format!("no job for {name} {version}")))?;
         chunks_json(&state, &job, q)
     })
