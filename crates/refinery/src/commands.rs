@@ -338,7 +338,10 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
             history.events_for(package, args.recent)?,
             history.attempts_for(package, args.recent)?,
         ),
-        None => (history.recent_events(args.recent)?, Vec::new()),
+        None => (
+            history.recent_events(args.recent)?,
+            history.recent_attempts(args.recent)?,
+        ),
     };
     let failures = history.top_failures(args.top_failures)?;
     if args.json {
@@ -362,9 +365,14 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
             e.detail
         );
     }
+    if !attempts.is_empty() {
+        println!("Recent build attempts:");
+    }
     for a in &attempts {
         println!(
-            "  attempt {} {:<8} {:.1}s {} {}",
+            "  {} {} attempt {} {:<8} {:.1}s {} {}",
+            a.package,
+            a.version,
             a.attempt,
             a.status,
             a.duration_secs,

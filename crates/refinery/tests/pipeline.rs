@@ -177,6 +177,20 @@ fn missing_packages_fail_the_run_and_known_failures_are_skipped() {
     let broken = entry(&m, "brokenpkg");
     assert_eq!(broken["status"], "skipped_known_failure", "{broken}");
     assert_eq!(broken["version"], "1.0");
+    // The history lists the recent attempts of every package without --package too.
+    let history = refinery(
+        &["history", "--cache", cache.to_str().unwrap(), "--json"],
+        &[],
+    );
+    assert!(history.status.success(), "{}", stderr(&history));
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(h["attempts"][0]["package"], "brokenpkg", "{h}");
+    let text = refinery(&["history", "--cache", cache.to_str().unwrap()], &[]);
+    assert!(
+        stdout(&text).contains("Recent build attempts:\n  brokenpkg 1.0 attempt"),
+        "{}",
+        stdout(&text)
+    );
 }
 
 #[test]

@@ -88,11 +88,30 @@ impl History {
         package: &PackageName,
         limit: usize,
     ) -> Result<Vec<AttemptRow>, HistoryError> {
-        self.rows(
-            "SELECT id, timestamp, package, version, python_tag, platform, variant, \
-             attempt, status, duration_secs, log_path, hints, worker, run_id, detail, \
-             environment FROM attempts WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
+        self.attempt_rows(
+            "WHERE package_key = ?1 ORDER BY id DESC LIMIT ?2",
             &[package_key(package).into(), limit_param(limit)],
+        )
+    }
+
+    /// The newest `limit` build attempts of every package, newest first.
+    pub fn recent_attempts(&self, limit: usize) -> Result<Vec<AttemptRow>, HistoryError> {
+        self.attempt_rows("ORDER BY id DESC LIMIT ?1", &[limit_param(limit)])
+    }
+
+    /// Attempt rows selected by `tail` (a `WHERE`/`ORDER BY`/`LIMIT` clause).
+    fn attempt_rows(
+        &self,
+        tail: &str,
+        params: &[crate::db::Value],
+    ) -> Result<Vec<AttemptRow>, HistoryError> {
+        self.rows(
+            &format!(
+                "SELECT id, timestamp, package, version, python_tag, platform, variant, \
+                 attempt, status, duration_secs, log_path, hints, worker, run_id, detail, \
+                 environment FROM attempts {tail}"
+            ),
+            params,
         )?
         .iter()
         .map(|row| {
