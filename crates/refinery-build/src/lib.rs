@@ -1,6 +1,7 @@
 //! Build environments, runners, and the build → repair → verify pipeline.
 
 pub mod accelerate;
+pub mod build_record;
 pub mod builder;
 pub mod compile_jobs;
 pub mod context;

@@ -486,6 +486,16 @@ fn cached(
     entry.sha256 = Some(sha.clone());
     entry.detail =
         "built before from the same sdist for the same target; taken from the cache".into();
+    // How it was built (and its log), as the build reported it; what it passed is decided
+    // below by the verification record, and the hash check by this run's requirements.
+    if let Some(built) = crate::build_record::read(&settings.cache, &sha) {
+        entry.metadata = refinery_store::ManifestMetadata {
+            verification: None,
+            hash_check: None,
+            broken_versions: Vec::new(),
+            ..built
+        };
+    }
     entry.metadata.sbom = crate::sbom::sbom_member(&dest);
     // The provenance record of the build that made it, if it was kept.
     let record = format!("{}/{sha}.intoto.json", crate::provenance::PROVENANCE_DIR);

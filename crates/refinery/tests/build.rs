@@ -159,7 +159,16 @@ fn c_extension_builds_repairs_verifies_and_is_cached_on_rerun() {
     assert_eq!(h["attempts"][0]["status"], "success");
     let second = run_local(&index, "fastadd==1.0\n", &out, &cache, &[], &[]);
     assert!(second.status.success(), "{}", stderr(&second));
-    assert_eq!(entry(&manifest(&out), "fastadd")["status"], "cached");
+    let m_cached = manifest(&out);
+    let cached = entry(&m_cached, "fastadd");
+    assert_eq!(cached["status"], "cached");
+    // It says how it was built, as the build did (the build record kept in the cache).
+    for field in ["built_with", "reached_tag", "debug_info", "log_path"] {
+        assert_eq!(
+            cached["metadata"][field], e["metadata"][field],
+            "{field}: {cached}"
+        );
+    }
     let history = refinery(
         &[
             "history",

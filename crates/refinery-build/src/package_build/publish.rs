@@ -78,6 +78,10 @@ pub(super) fn publish(
                 Ok(link) => entry.metadata.provenance = Some(link),
                 Err(e) => context.reporter.message(&format!("warning: {e}")),
             }
+            // For a later run that takes it from the cache.
+            if let Err(e) = crate::build_record::write(&settings.cache, &sha, &entry.metadata) {
+                context.reporter.message(&format!("warning: {e}"));
+            }
             entry.status = Status::Built;
             entry.path = Some(file_name(&dest));
             entry.sha256 = Some(sha);
