@@ -211,9 +211,32 @@ fn in_cache_terms(config: &ServerConfig, message: &str) -> String {
     out
 }
 
+/// The file name of a published wheel of `name` `version` that installs on `target`.
+fn already_published<'a>(
+    published: &'a [refinery_store::queue::PublishedFile],
+    name: &str,
+    version: &refinery_pep::ProjectVersion,
+    target: &refinery_pep::Target,
+) -> Option<&'a str> {
+    let project = refinery_index::normalize_name(name);
+    published
+        .iter()
+        .filter(|f| refinery_index::normalize_name(&f.project) == project)
+        .filter(|f| {
+            refinery_pep::ProjectVersion::new(f.version.as_str()).is_ok_and(|v| &v == version)
+        })
+        .find(|f| {
+            f.filename
+                .parse::<refinery_pep::WheelFilename>()
+                .is_ok_and(|w| target.compatibility(&w).is_compatible())
+        })
+        .map(|f| f.filename.as_str())
+}
+
 /// Enqueues the jobs of a plan (all nodes, or the node `only`): builds and index wheels
 /// as `pending` jobs, uploaded reusable wheels as `reused`, missing packages as `missing`,
-/// skipped ones as `skipped_known_failure`. Moves the input to `build_queued`.
+/// skipped ones as `skipped_known_failure`, and builds or index wheels the index already
+/// holds a wheel of for the target as `cached`. Moves the input to `build_queued`.
 pub fn enqueue_plan(
     state: &AppState,
     plan: &Plan,
@@ -222,6 +245,8 @@ pub fn enqueue_plan(
 ) -> Result<Vec<Job>, ApiError> {
     let store = &*state.store;
     let mut jobs = Vec::new();
+    let target = refinery_pep::Target::new(&plan.python, &plan.platform_tag).ok();
+    let published = store.published()?;
     let wanted = |id: &str, name: &str| {
         only.is_none_or(|o| {
             o == id || refinery_index::normalize_name(o) == refinery_index::normalize_name(name)
@@ -242,6 +267,20 @@ pub fn enqueue_plan(
         let Some(version) = &node.version else {
             // A requirement that never resolved: nothing to build, the plan says why.
             continue;
+        };
+        // A wheel of this version for the target is in the index already (a CLI run over
+        // this cache, another worker): nothing to build or download again.
+        let (status, detail) = match (status, target.as_ref()) {
+            (None, Some(target)) => {
+                match already_published(&published, node.name.as_str(), version, target) {
+                    Some(file) => (
+                        Some(JobStatus::Cached),
+                        format!("already in this index as {file}; nothing to build"),
+                    ),
+                    None => (None, detail),
+                }
+            }
+            other => (other.0, detail),
         };
         let recipe = node
             .overrides

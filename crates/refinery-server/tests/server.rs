@@ -1113,6 +1113,41 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
             .unwrap(),
         404,
     );
+    // A worker did it and published the wheel: enqueued again, it is `cached` at once
+    // (nothing to download or build twice).
+    let store = &t.server.state.store;
+    let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
+    store
+        .complete(
+            job.id,
+            job.attempt,
+            &Outcome {
+                status: JobStatus::Reused,
+                detail: String::new(),
+                result: json!({}),
+            },
+        )
+        .unwrap();
+    let made = tempfile::tempdir().unwrap();
+    let wheel = write_wheel(made.path(), "tinypure", "2.0", "py3-none-any", None);
+    refinery_worker::publish::publish_wheel(&**store, &t.server.state.cas, &wheel, "reused", None)
+        .unwrap();
+    let r = t
+        .client
+        .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
+        .json(&json!({"package": "tinypure"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let jobs: Value = r.json().unwrap();
+    assert_eq!(jobs["jobs"][0]["status"], "cached", "{jobs}");
+    assert!(
+        jobs["jobs"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("tinypure-2.0-py3-none-any.whl"),
+        "{jobs}"
+    );
 
     // AUTO_PLAN + AUTO_BUILD: an upload ends as queued jobs by itself.
     let r = t
