@@ -271,7 +271,7 @@ pub fn add_sbom(
             if entry.name() == record || entry.name() == member {
                 continue;
             }
-            writer.raw_copy_file(entry)?;
+            crate::wheel_rewrite::copy_member(&mut writer, entry)?;
         }
         writer.start_file(member.as_str(), options)?;
         writer.write_all(&bytes)?;

@@ -122,7 +122,7 @@ fn write_copy(
         if entry.name() == wheel_member || Some(entry.name()) == record_member.as_deref() {
             continue;
         }
-        out.raw_copy_file(entry).map_err(zip_err)?;
+        copy_member(&mut out, entry).map_err(zip_err)?;
     }
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
@@ -136,6 +136,31 @@ fn write_copy(
     }
     out.finish().map_err(zip_err)?;
     Ok(())
+}
+
+/// Copies `entry` into `out` as it is: a file raw (its compressed bytes), a directory as a
+/// directory with its mode and time (the zip crate's raw copy writes a directory entry's
+/// attributes as a regular file's, which auditwheel's and pip's do not).
+///
+/// # Errors
+/// The zip writer's error.
+pub fn copy_member<W, R>(
+    out: &mut zip::ZipWriter<W>,
+    entry: zip::read::ZipFile<'_, R>,
+) -> zip::result::ZipResult<()>
+where
+    W: Write + std::io::Seek,
+    R: Read,
+{
+    if entry.is_dir() {
+        let mut options = zip::write::SimpleFileOptions::default()
+            .last_modified_time(entry.last_modified().unwrap_or_default());
+        if let Some(mode) = entry.unix_mode() {
+            options = options.unix_permissions(mode & 0o7777);
+        }
+        return out.add_directory(entry.name(), options);
+    }
+    out.raw_copy_file(entry)
 }
 
 #[cfg(test)]
@@ -199,6 +224,24 @@ mod tests {
             std::fs::read(&dest).unwrap(),
             std::fs::read(&again).unwrap()
         );
+    }
+
+    #[test]
+    fn a_directory_entry_stays_a_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = dir.path().join("demo-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&wheel).unwrap());
+        let options = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+        zip.add_directory("demo/", options).unwrap();
+        zip.start_file("demo-1.0.dist-info/WHEEL", options).unwrap();
+        zip.write_all(b"Wheel-Version: 1.0\n").unwrap();
+        zip.finish().unwrap();
+        let dest = dir.path().join("out.whl");
+        rewrite_wheel_file(&wheel, &dest, &|t| t.to_string()).unwrap();
+        let mut archive = zip::ZipArchive::new(std::fs::File::open(&dest).unwrap()).unwrap();
+        let entry = archive.by_name("demo/").unwrap();
+        assert!(entry.is_dir());
+        assert_eq!(entry.unix_mode().map(|m| m & 0o170_000), Some(0o040_000));
     }
 
     #[test]
