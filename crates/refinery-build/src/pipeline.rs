@@ -105,6 +105,8 @@ pub enum RunError {
     Write { path: PathBuf, message: String },
     #[error("the output folder {path} is not writable ({message}): the wheels, manifest.json, pylock.toml and requirements.lock.txt go there\nhint: pass another --output, or make {path} writable")]
     OutputNotWritable { path: PathBuf, message: String },
+    #[error("the output {path} is a file, not a folder: the wheels, manifest.json, pylock.toml and requirements.lock.txt go into a folder\nhint: pass a folder as --output (it is created if missing)")]
+    OutputIsAFile { path: PathBuf },
 }
 
 /// Create `output` if needed and check that a file can be written into it, so that a
@@ -114,6 +116,11 @@ pub fn check_output_writable(output: &Path) -> Result<(), RunError> {
         path: output.to_path_buf(),
         message: e.to_string(),
     };
+    if output.exists() && !output.is_dir() {
+        return Err(RunError::OutputIsAFile {
+            path: output.to_path_buf(),
+        });
+    }
     std::fs::create_dir_all(output).map_err(fail)?;
     let probe = output.join(format!(".refinery-write-check-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(fail)?;

@@ -254,7 +254,7 @@ pub enum PlanError {
     Empty { input: PathBuf },
     #[error(transparent)]
     Resolve(#[from] ResolveError),
-    #[error("hash check failed, nothing was built (pip's hash-checking mode: --require-hashes, or a --hash in the requirements):\n{}\nhint: a mismatch means the file is not the one that was pinned: check the index, or update the hashes (e.g. `uv pip compile --generate-hashes`) if the change is expected", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    #[error("hash check failed, nothing was built (pip's hash-checking mode: --require-hashes, or a --hash in the requirements):\n{}\nhint: a file without a hash needs its `--hash=sha256:…` added (each line above gives it); a mismatch means the file is not the one that was pinned: check the index, or update the hashes (e.g. `uv pip compile --generate-hashes`) if the change is expected", problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Hashes { problems: Vec<String> },
     #[error("{0}\nhint: fix the --no-binary / --only-binary value")]
     FormatControl(#[from] refinery_pep::FormatControlError),

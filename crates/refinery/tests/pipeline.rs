@@ -242,3 +242,24 @@ fn rejected_input_files_are_named_in_the_output_and_the_manifest() {
     assert!(!out.join("evil-1.0-py3-none-any.whl").exists());
     assert!(!tmp.path().join("x").exists() && !out.parent().unwrap().join("x").exists());
 }
+
+#[test]
+fn an_output_that_is_a_file_is_refused_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, out) = (tmp.path().join("input"), tmp.path().join("afile"));
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("requirements.txt"), "okpkg\n").unwrap();
+    std::fs::write(&out, b"precious").unwrap();
+    let index = LocalIndex::serve_dir(tmp.path()).unwrap();
+    let output = run(&index, &input, &out, &tmp.path().join("cache"), &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains(&format!(
+            "the output {} is a file, not a folder",
+            out.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"precious");
+}
