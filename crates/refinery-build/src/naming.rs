@@ -12,7 +12,7 @@ use refinery_index::DistFile;
 use refinery_pep::WheelFilename;
 
 /// The most build numbers tried before giving up (each one a name taken by other bytes).
-const MAX_BUILD_NUMBER: u64 = 99;
+const MAX_BUILD_NUMBERS: u64 = 99;
 
 /// `name-version[-build]-python-abi-platform.whl` with the build tag `number`; `None` for
 /// no wheel name.
@@ -50,7 +50,7 @@ pub fn same_wheel(a: &WheelFilename, b: &WheelFilename) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub enum NamingError {
     #[error(
-        "every build number up to {MAX_BUILD_NUMBER} of {filename} is taken by other bytes; \
+        "{MAX_BUILD_NUMBERS} build numbers after {filename}'s are taken by other bytes; \
          remove old artifacts from the cache's history or use another cache"
     )]
     Exhausted { filename: String },
@@ -97,7 +97,7 @@ impl TakenNames<'_> {
 /// removes the original and returns the new path and the name it avoided.
 ///
 /// # Errors
-/// [`NamingError::Exhausted`] when every build number up to 99 is taken,
+/// [`NamingError::Exhausted`] when the next 99 build numbers are taken,
 /// [`NamingError::Rename`] when the copy cannot be written.
 pub fn avoid_taken_name(
     wheel: &Path,
@@ -114,8 +114,8 @@ pub fn avoid_taken_name(
         .parse::<WheelFilename>()
         .ok()
         .and_then(|w| w.build_tag)
-        .map_or(1, |b| b.number + 1);
-    for number in first..=MAX_BUILD_NUMBER {
+        .map_or(1, |b| b.number.saturating_add(1));
+    for number in first..=first.saturating_add(MAX_BUILD_NUMBERS - 1) {
         let Some(renamed) = with_build_number(&filename, number) else {
             break;
         };
@@ -136,7 +136,13 @@ pub fn avoid_taken_name(
         };
         crate::wheel_rewrite::rewrite_wheel_file(wheel, &dest, &edit)
             .map_err(|e| rename_error(Box::new(e)))?;
-        let new_sha = refinery_store::sha256_file(&dest).map_err(|e| rename_error(Box::new(e)))?;
+        let new_sha = match refinery_store::sha256_file(&dest) {
+            Ok(sha) => sha,
+            Err(e) => {
+                let _ = std::fs::remove_file(&dest);
+                return Err(rename_error(Box::new(e)));
+            }
+        };
         if taken.taken(&renamed, &new_sha) {
             let _ = std::fs::remove_file(&dest);
             continue;
@@ -313,7 +319,7 @@ mod tests {
             published: &everything,
         };
         let error = avoid_taken_name(&path, &sha, &taken).unwrap_err();
-        assert!(error.to_string().contains("up to 99"), "{error}");
+        assert!(error.to_string().contains("99 build numbers"), "{error}");
         assert!(path.is_file());
     }
 }

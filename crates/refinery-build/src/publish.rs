@@ -48,6 +48,7 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Writ
         }
     }
     let simple = output.join("simple");
+    let before = refinery_index::static_pages::listed_projects(&simple);
     let names: Vec<String> = projects.keys().cloned().collect();
     let root = simple.join("index.html");
     write_atomic(&root, render_root_index(&names).as_bytes())
@@ -59,7 +60,7 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Writ
     }
     // An output folder used before: its other projects' pages go with them.
     let listed = projects.keys().cloned().collect();
-    refinery_index::static_pages::prune_project_pages(&simple, &listed)
+    refinery_index::static_pages::prune_project_pages(&simple, &before, &listed)
         .map_err(WriteFileError::io("index folder", &simple))?;
     Ok(())
 }

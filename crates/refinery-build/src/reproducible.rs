@@ -14,6 +14,9 @@ pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 /// 1980-01-01T00:00:00Z: the earliest time a zip member can carry (MS-DOS dates).
 pub const ZIP_EPOCH: u64 = 315_532_800;
 
+/// 2107-12-31T23:59:58Z: the latest time a zip member can carry.
+pub const ZIP_LAST: u64 = 4_354_819_198;
+
 /// Where [`for_sdist`]'s time came from, for the build log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EpochSource {
@@ -27,7 +30,8 @@ pub enum EpochSource {
 
 /// The `SOURCE_DATE_EPOCH` (seconds since 1970-01-01 UTC) for building `sdist`: the
 /// environment's value when it is a number, else the newest modification time of the
-/// sdist's members, never earlier than [`ZIP_EPOCH`]. The same sdist gives the same
+/// sdist's members; either kept within what a zip can record ([`ZIP_EPOCH`] to
+/// [`ZIP_LAST`]). The same sdist gives the same
 /// value on every machine, so a rebuild gives the same bytes.
 pub fn for_sdist(sdist: &Path) -> (u64, EpochSource) {
     choose(std::env::var(SOURCE_DATE_EPOCH).ok().as_deref(), sdist)
@@ -35,11 +39,12 @@ pub fn for_sdist(sdist: &Path) -> (u64, EpochSource) {
 
 /// [`for_sdist`] with the environment's value given.
 fn choose(environment: Option<&str>, sdist: &Path) -> (u64, EpochSource) {
+    let in_zip_range = |t: u64| t.clamp(ZIP_EPOCH, ZIP_LAST);
     if let Some(value) = environment.and_then(|v| v.trim().parse::<u64>().ok()) {
-        return (value, EpochSource::Environment);
+        return (in_zip_range(value), EpochSource::Environment);
     }
     match refinery_plan::sdist_files::newest_mtime(sdist) {
-        Ok(Some(mtime)) => (mtime.max(ZIP_EPOCH), EpochSource::NewestSdistFile),
+        Ok(Some(mtime)) => (in_zip_range(mtime), EpochSource::NewestSdistFile),
         Ok(None) => (
             ZIP_EPOCH,
             EpochSource::Fallback("the sdist has no member".into()),
@@ -121,6 +126,15 @@ mod tests {
         assert_eq!(
             choose(None, &ancient),
             (ZIP_EPOCH, EpochSource::NewestSdistFile)
+        );
+        // The caller's value too stays within what a zip records.
+        assert_eq!(
+            choose(Some("0"), &sdist),
+            (ZIP_EPOCH, EpochSource::Environment)
+        );
+        assert_eq!(
+            choose(Some("99999999999"), &sdist),
+            (ZIP_LAST, EpochSource::Environment)
         );
     }
 }

@@ -294,10 +294,15 @@ fn wheel_format_problem(path: &Path, wheel: &WheelFilename) -> Option<String> {
             "it has no {dist_info}/RECORD: pip cannot install it; rebuild the wheel"
         ));
     }
-    let version = wheel_text
+    let Some(version) = wheel_text
         .lines()
         .find_map(|l| l.strip_prefix("Wheel-Version:"))
-        .map(str::trim)?;
+        .map(str::trim)
+    else {
+        return Some(format!(
+            "its {dist_info}/WHEEL has no Wheel-Version: installers refuse it; rebuild the wheel"
+        ));
+    };
     let major = version.split('.').next().unwrap_or(version);
     (major != "1").then(|| {
         format!(

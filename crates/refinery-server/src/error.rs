@@ -167,6 +167,8 @@ impl From<QueueError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "lease_lost", message)
             }
             QueueError::Conflict(_) => ApiError::conflict(message),
+            // The one conflict a worker mends itself (the next build number).
+            QueueError::NameTaken(_) => ApiError::new(StatusCode::CONFLICT, NAME_TAKEN, message),
             QueueError::Invalid(_) => ApiError::bad_request(message),
             QueueError::Unavailable { .. } => ApiError::unavailable(message),
             // The server's log names the file; the client learns what to do, not where.
@@ -217,10 +219,6 @@ impl From<PublishError> for ApiError {
             PublishError::Metadata { .. } => ApiError::bad_request(e.to_string()),
             PublishError::NotTheJobs { .. } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "wrong_wheel", e.to_string())
-            }
-            // The one conflict a worker can mend itself (the next build number).
-            PublishError::Store(QueueError::Conflict(message)) => {
-                ApiError::new(StatusCode::CONFLICT, NAME_TAKEN, message)
             }
             PublishError::Store(e) => e.into(),
             PublishError::Storage(e) => storage_error("the wheel cannot be stored", &e),

@@ -211,7 +211,8 @@ fn in_cache_terms(config: &ServerConfig, message: &str) -> String {
     out
 }
 
-/// The file name of a published wheel of `name` `version` that installs on `target`.
+/// The file name of a published wheel of `name` `version` that installs on `target`: its
+/// tags and its `Requires-Python`.
 fn already_published<'a>(
     published: &'a [refinery_store::queue::PublishedFile],
     name: &str,
@@ -225,6 +226,12 @@ fn already_published<'a>(
         .filter(|f| {
             refinery_pep::ProjectVersion::new(f.version.as_str()).is_ok_and(|v| &v == version)
         })
+        .filter(|f| {
+            f.requires_python.as_deref().is_none_or(|spec| {
+                spec.parse::<refinery_pep::VersionSpecifiers>()
+                    .map_or(true, |s| s.contains(&target.python_full_version()))
+            })
+        })
         .find(|f| {
             f.filename
                 .parse::<refinery_pep::WheelFilename>()
@@ -235,8 +242,9 @@ fn already_published<'a>(
 
 /// Enqueues the jobs of a plan (all nodes, or the node `only`): builds and index wheels
 /// as `pending` jobs, uploaded reusable wheels as `reused`, missing packages as `missing`,
-/// skipped ones as `skipped_known_failure`, and builds or index wheels the index already
-/// holds a wheel of for the target as `cached`. Moves the input to `build_queued`.
+/// skipped ones as `skipped_known_failure`, and (when the whole plan is enqueued) index
+/// sdists and wheels the index already holds a wheel of for the target as `cached`. Moves
+/// the input to `build_queued`.
 pub fn enqueue_plan(
     state: &AppState,
     plan: &Plan,
@@ -269,8 +277,15 @@ pub fn enqueue_plan(
             continue;
         };
         // A wheel of this version for the target is in the index already (a CLI run over
-        // this cache, another worker): nothing to build or download again.
-        let (status, detail) = match (status, target.as_ref()) {
+        // this cache, another worker): nothing to build or download again. Not for a node
+        // asked for by name (a rebuild), an uploaded sdist or one with overrides (its wheel
+        // is not the index's).
+        let from_index = matches!(
+            node.source.as_ref().map(|s| s.kind),
+            Some(SourceKind::IndexSdist | SourceKind::IndexWheel)
+        );
+        let shortcut = only.is_none() && from_index && node.overrides.is_none();
+        let (status, detail) = match (status, target.as_ref().filter(|_| shortcut)) {
             (None, Some(target)) => {
                 match already_published(&published, node.name.as_str(), version, target) {
                     Some(file) => (

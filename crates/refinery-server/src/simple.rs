@@ -425,6 +425,7 @@ pub fn write_static_index(
     let projects = by_project(&files);
     let names: Vec<String> = projects.keys().cloned().collect();
     let simple = out.join("simple");
+    let before = refinery_index::static_pages::listed_projects(&simple);
     let write = |path: &Path, bytes: &[u8]| {
         refinery_store::write_atomic(path, bytes).map_err(StaticIndexError::write(path))
     };
@@ -448,7 +449,7 @@ pub fn write_static_index(
     }
     // A folder indexed before: projects no longer published lose their pages.
     let listed = projects.keys().cloned().collect();
-    refinery_index::static_pages::prune_project_pages(&simple, &listed)
+    refinery_index::static_pages::prune_project_pages(&simple, &before, &listed)
         .map_err(StaticIndexError::write(&simple))?;
     let mut copied = 0;
     for file in &files {

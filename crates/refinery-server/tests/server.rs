@@ -556,31 +556,30 @@ fn queue_and_worker_protocol(t: TestServer) {
     assert_eq!(chunks["done"], true);
     assert_eq!(chunks["chunks"][0]["data"], "hello\n");
     // A later run took the wheel from its cache (a job without a log): the page still
-    // shows the log of the build that made it.
-    let mut later = refinery_store::queue::JobSpec {
-        package: "PyYAML".into(),
-        version: "6.0.2".into(),
-        python: "3.11".into(),
-        platform_tag: "manylinux2014_s390x".into(),
-        ..Default::default()
+    // shows the log of the build that made it, not a failed build's.
+    let store = &t.server.state.store;
+    let finished = |status: JobStatus| refinery_store::queue::FinishedJob {
+        spec: JobSpec {
+            package: "tinylog".into(),
+            version: "1.0".into(),
+            python: "3.11".into(),
+            platform_tag: "manylinux2014_s390x".into(),
+            status: Some(status),
+            ..Default::default()
+        },
+        started_ms: None,
+        finished_ms: 1,
+        result: json!({}),
     };
-    later.status = Some(refinery_store::queue::JobStatus::Cached);
-    let cached = t
-        .server
-        .state
-        .store
-        .record_finished(&refinery_store::queue::FinishedJob {
-            spec: later,
-            started_ms: None,
-            finished_ms: 1,
-            result: json!({}),
-        })
-        .unwrap();
-    assert_ne!(cached.id, id);
-    let chunks = t.get_json("/api/logs/pyyaml/6.0.2/chunks?after=0");
-    assert_eq!(chunks["job_id"], id, "{chunks}");
-    assert_eq!(chunks["chunks"][0]["data"], "hello\n");
-    assert_eq!(t.get("/api/logs/pyyaml/6.0.2").text().unwrap(), "hello\n");
+    let built = store.record_finished(&finished(JobStatus::Built)).unwrap();
+    store.append_system_log(built.id, "built it\n").unwrap();
+    let failed = store.record_finished(&finished(JobStatus::Failed)).unwrap();
+    store.append_system_log(failed.id, "broke\n").unwrap();
+    store.record_finished(&finished(JobStatus::Cached)).unwrap();
+    let chunks = t.get_json("/api/logs/tinylog/1.0/chunks?after=0");
+    assert_eq!(chunks["job_id"], built.id, "{chunks}");
+    assert_eq!(chunks["chunks"][0]["data"], "built it\n");
+    assert_eq!(t.get("/api/logs/tinylog/1.0").text().unwrap(), "built it\n");
     // Retry, list, clear.
     assert_eq!(
         post("/api/queue/retry", json!({"ids": [id]}))
@@ -590,10 +589,10 @@ fn queue_and_worker_protocol(t: TestServer) {
     );
     let list = t.get_json("/api/queue?status=retry");
     assert_eq!(list["jobs"].as_array().unwrap().len(), 1);
-    // The retried job and the cached one.
+    // The retried job and tinylog's three.
     assert_eq!(
         post("/api/queue/clear", json!({})).json::<Value>().unwrap()["cleared"],
-        2
+        4
     );
     assert_eq!(t.get_json("/api/queue/stats")["total"], 0);
     // Trigger without a local worker or webhook: a clear conflict.
@@ -1134,20 +1133,34 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
         .unwrap();
     let r = t
         .client
-        .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
-        .json(&json!({"package": "tinypure"}))
+        .post(t.url(&format!("/api/plans/{plan_id}/enqueue-builds")))
         .send()
         .unwrap();
     assert_eq!(r.status(), 201);
     let jobs: Value = r.json().unwrap();
-    assert_eq!(jobs["jobs"][0]["status"], "cached", "{jobs}");
+    let tinypure = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["package"] == "tinypure")
+        .unwrap();
+    assert_eq!(tinypure["status"], "cached", "{jobs}");
     assert!(
-        jobs["jobs"][0]["detail"]
+        tinypure["detail"]
             .as_str()
             .unwrap()
             .contains("tinypure-2.0-py3-none-any.whl"),
         "{jobs}"
     );
+    // Asked for by name, it is queued again (a rebuild is the user's call).
+    let r = t
+        .client
+        .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
+        .json(&json!({"package": "tinypure"}))
+        .send()
+        .unwrap();
+    let jobs: Value = r.json().unwrap();
+    assert_eq!(jobs["jobs"][0]["status"], "pending", "{jobs}");
 
     // AUTO_PLAN + AUTO_BUILD: an upload ends as queued jobs by itself.
     let r = t

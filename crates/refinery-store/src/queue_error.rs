@@ -29,6 +29,10 @@ pub enum QueueError {
     NotFound { what: &'static str, id: String },
     #[error("{0}")]
     Conflict(String),
+    /// A file name already published with other bytes (a published file never changes):
+    /// the one conflict a publisher mends itself, under a new build number.
+    #[error("{0}")]
+    NameTaken(String),
     #[error("{0}")]
     Invalid(String),
 }

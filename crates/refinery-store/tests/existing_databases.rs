@@ -51,6 +51,13 @@ INSERT INTO hints (pattern, packages, note, created_ms)
 
 fn check_history(history: &History) {
     assert_eq!(history.schema_version().unwrap(), SCHEMA_VERSION);
+    // Migration 3 took the names of the artifacts already recorded.
+    assert_eq!(
+        history
+            .artifact_sha256s("six-1.16.0-py2.py3-none-any.whl")
+            .unwrap(),
+        ["abc123"]
+    );
     let events = history.recent_events(10).unwrap();
     let made = events.iter().find(|e| e.id == 1).unwrap();
     assert_eq!(made.kind.to_string(), "built");

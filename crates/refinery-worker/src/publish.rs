@@ -36,7 +36,7 @@ pub enum PublishError {
         package: String,
         version: String,
     },
-    /// The store refused the row: [`QueueError::Conflict`] when the name is already
+    /// The store refused the row: [`QueueError::NameTaken`] when the name is already
     /// published with other bytes.
     #[error(transparent)]
     Store(#[from] QueueError),
@@ -126,7 +126,7 @@ pub fn publish_wheel(
 /// Like [`publish_wheel`] for a file whose path does not end in its wheel name (e.g. an
 /// object of the content-addressed store). The METADATA must name the file name's project
 /// and version; a name already published with other bytes is refused by the store
-/// ([`QueueError::Conflict`]), the same bytes again are fine.
+/// ([`QueueError::NameTaken`]), the same bytes again are fine.
 ///
 /// # Errors
 ///

@@ -126,7 +126,7 @@ impl RemoteSource {
                 job: job.id,
                 attempt: job.attempt,
             },
-            (refinery_contract::worker::NAME_TAKEN, _) => QueueError::Conflict(message),
+            (refinery_contract::worker::NAME_TAKEN, _) => QueueError::NameTaken(message),
             ("not_found", _) => QueueError::NotFound {
                 what: "job",
                 id: job.map(|j| j.id.to_string()).unwrap_or_default(),

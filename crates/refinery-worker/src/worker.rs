@@ -616,7 +616,9 @@ fn build_in(
     if status.is_success() {
         if let Some(path) = &entry.path {
             let origin = status.as_str();
-            match publish_under_a_free_name(source, job, &output.join(path), origin) {
+            // Our builds may take a build number; a reused wheel is published unchanged.
+            let renamable = matches!(status, JobStatus::Built | JobStatus::Cached);
+            match publish_under_a_free_name(source, job, &output.join(path), origin, renamable) {
                 Ok(file) => {
                     wheel_name = Some(file.filename.clone());
                     wheel_sha256 = Some(file.sha256.clone());
@@ -649,8 +651,10 @@ fn build_in(
 fn name_taken(error: &SourceError) -> bool {
     matches!(
         error,
-        SourceError::Queue(QueueError::Conflict(_))
-            | SourceError::Publish(crate::publish::PublishError::Store(QueueError::Conflict(_)))
+        SourceError::Queue(QueueError::NameTaken(_))
+            | SourceError::Publish(crate::publish::PublishError::Store(QueueError::NameTaken(
+                _
+            )))
     )
 }
 
@@ -660,19 +664,21 @@ const MAX_RENAMES: usize = 5;
 /// Publishes `wheel`; when its file name is already published with other bytes (another
 /// worker built the same sdist with another pack or `--no-strip`, or an older run), takes
 /// the next free build number (see `refinery_build::naming`: `Build: N` in WHEEL) and
-/// publishes that, as a rebuild in one cache does.
+/// publishes that, as a rebuild in one cache does. A wheel that is not `renamable` (a
+/// reused wheel, whose bytes are the index's) is never rewritten: its refusal is the error.
 fn publish_under_a_free_name(
     source: &dyn JobSource,
     job: &Job,
     wheel: &Path,
     origin: &str,
+    renamable: bool,
 ) -> Result<PublishedFile, SourceError> {
     let mut wheel = wheel.to_path_buf();
     let refused = std::cell::RefCell::new(std::collections::HashSet::<String>::new());
     for _ in 0..MAX_RENAMES {
         let error = match source.publish(job, &wheel, origin) {
             Ok(file) => return Ok(file),
-            Err(e) if name_taken(&e) => e,
+            Err(e) if renamable && name_taken(&e) => e,
             Err(e) => return Err(e),
         };
         let name = wheel.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -798,8 +804,17 @@ mod tests {
         let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
         let ours = dir.path().join("ours");
         std::fs::create_dir_all(&ours).unwrap();
+        // A reused wheel (the index's bytes) is never rewritten: the refusal stands.
+        let theirs = dir.path().join("theirs");
+        std::fs::create_dir_all(&theirs).unwrap();
+        let refused =
+            publish_under_a_free_name(&source, &job, &wheel(&theirs, "x = 3\n"), "reused", false)
+                .unwrap_err();
+        assert!(name_taken(&refused), "{refused}");
+        assert!(theirs.join("fastadd-1.0-py3-none-any.whl").is_file());
         let file =
-            publish_under_a_free_name(&source, &job, &wheel(&ours, "x = 2\n"), "built").unwrap();
+            publish_under_a_free_name(&source, &job, &wheel(&ours, "x = 2\n"), "built", true)
+                .unwrap();
         assert_eq!(file.filename, "fastadd-1.0-1-py3-none-any.whl");
         let names: Vec<String> = store
             .published()
@@ -818,6 +833,7 @@ mod tests {
             &job,
             &ours.join("fastadd-1.0-1-py3-none-any.whl"),
             "built",
+            true,
         )
         .unwrap();
         assert_eq!(again.sha256, file.sha256);

@@ -665,12 +665,13 @@ pub fn queue(args: &crate::cli::QueueArgs) -> Result<ExitCode> {
 pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
     let (cache, database_url, history_db) = store_paths(&args.store)?;
     // A mistyped --cache would index nothing, over an index written before.
-    if database_url.is_none()
-        && !cache.join("queue.db").is_file()
-        && !cache.join("history.db").is_file()
-    {
+    let history_exists = history_db.is_file()
+        || history_db
+            .to_str()
+            .is_some_and(refinery_store::history::is_postgres_url);
+    if database_url.is_none() && !cache.join("queue.db").is_file() && !history_exists {
         anyhow::bail!(
-            "{} is not a refinery cache (it has no queue.db or history.db): nothing to index\n\
+            "{} is not a refinery cache (it has no queue.db, and no history): nothing to index\n\
              hint: pass the --cache of a run or of `refinery serve`, or --database-url",
             cache.display()
         );

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
 use refinery_contract::{LogChunks, LogEnd};
-use refinery_store::queue::Job;
+use refinery_store::queue::{Job, JobStatus};
 use serde::Deserialize;
 
 use super::{clamp_limit, ApiResult};
@@ -69,19 +69,24 @@ fn log_job(state: &AppState, name: &str, version: &str) -> ApiResult<Option<Job>
     let Some(latest) = state.store.latest_job(name, version)? else {
         return Ok(None);
     };
-    if latest.log_bytes > 0 || !latest.status.is_terminal() {
+    let took_a_wheel = matches!(latest.status, JobStatus::Cached | JobStatus::Reused);
+    if latest.log_bytes > 0 || !took_a_wheel {
         return Ok(Some(latest));
     }
+    // The newest build of that version for the same target.
     let with_log = state
         .store
         .jobs(&refinery_store::queue::JobFilter {
             package: Some(name.to_string()),
             version: Some(version.to_string()),
+            statuses: vec![JobStatus::Built],
             limit: 100,
             ..Default::default()
         })?
         .into_iter()
-        .filter(|j| j.log_bytes > 0)
+        .filter(|j| {
+            j.log_bytes > 0 && j.python == latest.python && j.platform_tag == latest.platform_tag
+        })
         .max_by_key(|j| j.id);
     Ok(Some(with_log.unwrap_or(latest)))
 }

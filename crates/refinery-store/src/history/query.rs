@@ -257,13 +257,13 @@ impl History {
             .map(|row| (row.text(0), row.text(1))))
     }
 
-    /// The sha256 of every artifact recorded under `filename` (any key), sorted: more
-    /// than one means the name was given to other bytes before (see the build tag in
-    /// `refinery-build`'s naming).
+    /// The sha256 of every artifact ever recorded under `filename` (any key, also rows
+    /// replaced since), sorted: another one than a wheel's means the name was given to
+    /// other bytes before (see the build number in `refinery-build`'s naming).
     pub fn artifact_sha256s(&self, filename: &str) -> Result<Vec<String>, HistoryError> {
         Ok(self
             .rows(
-                "SELECT DISTINCT sha256 FROM artifacts WHERE filename = ?1 ORDER BY sha256",
+                "SELECT sha256 FROM artifact_names WHERE filename = ?1 ORDER BY sha256",
                 &[filename.into()],
             )?
             .iter()

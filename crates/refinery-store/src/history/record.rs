@@ -75,6 +75,12 @@ impl History {
                 now_rfc3339().into(),
             ],
         )?;
+        // The name keeps its bytes even when the key's row above is replaced.
+        self.exec(
+            "INSERT INTO artifact_names (filename, sha256) VALUES (?1, ?2) \
+             ON CONFLICT (filename, sha256) DO NOTHING",
+            &[filename.into(), sha256.into()],
+        )?;
         Ok(())
     }
 }

@@ -130,8 +130,17 @@ pub(super) static SCHEMA: Schema = Schema {
         },
         // 2: the environment (base, or base+layer) each attempt ran in.
         Migration::same("ALTER TABLE attempts ADD COLUMN environment TEXT;"),
-        // 3: artifacts by file name (a rebuilt wheel's name must not be another's).
-        Migration::same("CREATE INDEX artifacts_by_filename ON artifacts (filename);"),
+        // 3: every (file name, sha256) ever recorded, append-only (an artifact's row is
+        // replaced when its key is rebuilt; a name once given to bytes stays theirs).
+        Migration::same(
+            "CREATE TABLE artifact_names (
+                filename TEXT NOT NULL,
+                sha256   TEXT NOT NULL,
+                PRIMARY KEY (filename, sha256)
+            );
+            INSERT INTO artifact_names (filename, sha256)
+                SELECT DISTINCT filename, sha256 FROM artifacts;",
+        ),
     ],
 };
 

@@ -341,12 +341,12 @@ pub trait QueueStore: Send + Sync {
 
     // The index.
     /// Lists a file. A name already listed with the same sha256 is left as it is; with
-    /// another sha256 it is refused ([`QueueError::Conflict`]): a published file never
+    /// another sha256 it is refused ([`QueueError::NameTaken`]): a published file never
     /// changes.
     ///
     /// # Errors
     ///
-    /// [`QueueError::Conflict`] when the name is listed with another sha256;
+    /// [`QueueError::NameTaken`] when the name is listed with another sha256;
     /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
     /// reached or fails.
     fn publish(&self, file: &PublishedFile) -> Result<(), QueueError>;

@@ -257,7 +257,7 @@ pub(super) fn publish<B: Backend>(q: &SqlQueue<B>, file: &PublishedFile) -> Resu
         )?;
         match existing.first().map(|r| r.text(0)) {
             Some(published) if published == sha256 => Ok(()),
-            Some(published) => Err(QueueError::Conflict(format!(
+            Some(published) => Err(QueueError::NameTaken(format!(
                 "{} is already published with other content (sha256 {published}, this \
                  one {sha256}); a published file never changes: publish it under a new \
                  version or build number",

@@ -570,6 +570,11 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         }
         self.tx(|c| {
             let job = Self::job_in(c, id)?;
+            // Counted like a worker's output: the job has a log (a CLI run's job too).
+            c.query(
+                "UPDATE jobs SET log_bytes = log_bytes + $2 WHERE id = $1",
+                &[id.into(), (text.len() as i64).into()],
+            )?;
             Self::insert_log(c, id, job.attempt, &text, self.now_ms()).map(|_| ())
         })
     }

@@ -617,7 +617,7 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
         ..file.clone()
     };
     match q.publish(&other) {
-        Err(QueueError::Conflict(message)) => {
+        Err(QueueError::NameTaken(message)) => {
             assert!(message.contains("already published"), "{message}");
         }
         other => panic!("other bytes under a published name: {other:?}"),
