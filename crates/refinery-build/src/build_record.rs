@@ -4,7 +4,7 @@
 //! facts (how it was built, the reached tag, symbol versions, debug information, the
 //! build's log) instead of an entry that says only `cached`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use refinery_store::ManifestMetadata;
 
@@ -12,10 +12,6 @@ use crate::write_error::WriteFileError;
 
 /// The records' folder below the cache.
 pub const RECORDS_DIR: &str = "build-records/v1";
-
-fn path(cache: &Path, sha256: &str) -> PathBuf {
-    cache.join(RECORDS_DIR).join(format!("{sha256}.json"))
-}
 
 /// Keep `metadata` as the record of the built wheel `sha256` (hex), atomically.
 ///
@@ -26,16 +22,12 @@ pub fn write(
     sha256: &str,
     metadata: &ManifestMetadata,
 ) -> Result<(), WriteFileError> {
-    const WHAT: &str = "build record";
-    let file = path(cache, sha256);
-    let json = serde_json::to_vec_pretty(metadata)
-        .map_err(|source| WriteFileError::Encode { what: WHAT, source })?;
-    refinery_store::write_atomic(&file, &json).map_err(WriteFileError::io(WHAT, &file))
+    crate::sha_records::write(&cache.join(RECORDS_DIR), sha256, "build record", metadata)
 }
 
 /// The record of the built wheel `sha256`, if there is a readable one.
 pub fn read(cache: &Path, sha256: &str) -> Option<ManifestMetadata> {
-    serde_json::from_slice(&std::fs::read(path(cache, sha256)).ok()?).ok()
+    crate::sha_records::read(&cache.join(RECORDS_DIR), sha256)
 }
 
 #[cfg(test)]
@@ -53,7 +45,11 @@ mod tests {
         write(dir.path(), &"ab".repeat(32), &metadata).unwrap();
         assert_eq!(read(dir.path(), &"ab".repeat(32)), Some(metadata));
         assert_eq!(read(dir.path(), &"cd".repeat(32)), None);
-        std::fs::write(path(dir.path(), &"ef".repeat(32)), b"{not json").unwrap();
+        let broken = dir
+            .path()
+            .join(RECORDS_DIR)
+            .join(format!("{}.json", "ef".repeat(32)));
+        std::fs::write(broken, b"{not json").unwrap();
         assert_eq!(read(dir.path(), &"ef".repeat(32)), None);
     }
 }

@@ -30,6 +30,7 @@ pub mod runner;
 pub mod rust_toolchain;
 pub mod sbom;
 pub mod schedule;
+pub mod sha_records;
 pub mod variants;
 pub mod verify;
 pub mod verify_reused;

@@ -5,7 +5,7 @@
 //! record, or when it has no record (built before records were kept, or the record was
 //! removed); see [`crate::verify_reused`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use refinery_store::Verification;
 
@@ -16,10 +16,6 @@ use crate::write_error::WriteFileError;
 /// The records' folder below the cache.
 pub const RECORDS_DIR: &str = "verifications/v1";
 
-fn path(cache: &Path, sha256: &str) -> PathBuf {
-    cache.join(RECORDS_DIR).join(format!("{sha256}.json"))
-}
-
 /// Keep `verification` as the record of the wheel whose sha256 (hex) is `sha256`,
 /// atomically. Errors name the file.
 pub fn write(
@@ -27,17 +23,17 @@ pub fn write(
     sha256: &str,
     verification: &Verification,
 ) -> Result<(), WriteFileError> {
-    const WHAT: &str = "verification record";
-    let file = path(cache, sha256);
-    let json = serde_json::to_vec_pretty(verification)
-        .map_err(|source| WriteFileError::Encode { what: WHAT, source })?;
-    refinery_store::write_atomic(&file, &json).map_err(WriteFileError::io(WHAT, &file))
+    crate::sha_records::write(
+        &cache.join(RECORDS_DIR),
+        sha256,
+        "verification record",
+        verification,
+    )
 }
 
 /// The record of the wheel `sha256`, if there is a readable one.
 pub fn read(cache: &Path, sha256: &str) -> Option<Verification> {
-    let bytes = std::fs::read(path(cache, sha256)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    crate::sha_records::read(&cache.join(RECORDS_DIR), sha256)
 }
 
 /// Whether `record` spares a verification at `level`: it passed (no check failed) at
