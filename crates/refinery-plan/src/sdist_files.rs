@@ -80,12 +80,7 @@ pub fn read_text_members(
 pub fn newest_mtime(path: &Path) -> Result<Option<u64>, SdistFilesError> {
     let name = path.to_string_lossy();
     if name.ends_with(".zip") {
-        let mut archive =
-            zip::ZipArchive::new(open(path)?).map_err(|source| SdistFilesError::NotArchive {
-                path: path.to_path_buf(),
-                kind: "zip",
-                source: Box::new(source),
-            })?;
+        let mut archive = zip::ZipArchive::new(open(path)?).map_err(not_archive(path, "zip"))?;
         let mut newest = None;
         for index in 0..archive.len() {
             let member =
@@ -101,13 +96,7 @@ pub fn newest_mtime(path: &Path) -> Result<Option<u64>, SdistFilesError> {
         Ok(newest)
     } else if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
         let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(open(path)?));
-        let entries = archive
-            .entries()
-            .map_err(|source| SdistFilesError::NotArchive {
-                path: path.to_path_buf(),
-                kind: ".tar.gz",
-                source: Box::new(source),
-            })?;
+        let entries = archive.entries().map_err(not_archive(path, ".tar.gz"))?;
         let mut newest = None;
         for entry in entries {
             let mtime = entry
@@ -161,6 +150,18 @@ fn open(path: &Path) -> Result<std::fs::File, SdistFilesError> {
     })
 }
 
+/// The error for an archive that is not the `kind` its name says.
+fn not_archive<'a, E: std::error::Error + Send + Sync + 'static>(
+    path: &'a Path,
+    kind: &'static str,
+) -> impl Fn(E) -> SdistFilesError + 'a {
+    move |source| SdistFilesError::NotArchive {
+        path: path.to_path_buf(),
+        kind,
+        source: Box::new(source),
+    }
+}
+
 fn corrupt(path: &Path) -> impl Fn(std::io::Error) -> SdistFilesError + '_ {
     move |source| SdistFilesError::Corrupt {
         path: path.to_path_buf(),
@@ -173,13 +174,7 @@ fn from_tar_gz(
     select: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, String)>, SdistFilesError> {
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(open(path)?));
-    let entries = archive
-        .entries()
-        .map_err(|source| SdistFilesError::NotArchive {
-            path: path.to_path_buf(),
-            kind: ".tar.gz",
-            source: Box::new(source),
-        })?;
+    let entries = archive.entries().map_err(not_archive(path, ".tar.gz"))?;
     let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(corrupt(path))?;
@@ -203,12 +198,7 @@ fn from_zip(
     path: &Path,
     select: &dyn Fn(&str) -> bool,
 ) -> Result<Vec<(String, String)>, SdistFilesError> {
-    let mut archive =
-        zip::ZipArchive::new(open(path)?).map_err(|source| SdistFilesError::NotArchive {
-            path: path.to_path_buf(),
-            kind: "zip",
-            source: Box::new(source),
-        })?;
+    let mut archive = zip::ZipArchive::new(open(path)?).map_err(not_archive(path, "zip"))?;
     let wanted: Vec<usize> = (0..archive.len())
         .filter(|&i| {
             archive
