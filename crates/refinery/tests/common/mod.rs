@@ -88,15 +88,17 @@ impl<'a> WheelSpec<'a> {
             .into_bytes(),
         ));
         members.extend(self.members.iter().cloned());
-        if self.with_record {
+        // A test that brings its own RECORD among the members keeps it.
+        let record_name = format!("{dist_info}/RECORD");
+        if self.with_record && !members.iter().any(|(name, _)| *name == record_name) {
             use sha2::Digest;
             let mut record = String::new();
             for (name, bytes) in &members {
                 let digest = refinery_index::base64_encode(&sha2::Sha256::digest(bytes), true);
                 record.push_str(&format!("{name},sha256={digest},{}\n", bytes.len()));
             }
-            record.push_str(&format!("{dist_info}/RECORD,,\n"));
-            members.push((format!("{dist_info}/RECORD"), record.into_bytes()));
+            record.push_str(&format!("{record_name},,\n"));
+            members.push((record_name, record.into_bytes()));
         }
         let path = dir.join(self.filename());
         let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
