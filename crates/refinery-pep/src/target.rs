@@ -310,6 +310,14 @@ impl Target {
         pep440_rs::Version::new([u64::from(self.python.0), u64::from(self.python.1), 0])
     }
 
+    /// Whether a `Requires-Python` value (core metadata, PEP 345) admits the target's
+    /// [`Self::python_full_version`]; an unparsable one admits, as pip treats it.
+    #[must_use]
+    pub fn admits_requires_python(&self, spec: &str) -> bool {
+        spec.parse::<pep440_rs::VersionSpecifiers>()
+            .map_or(true, |s| s.contains(&self.python_full_version()))
+    }
+
     /// `"cp311"`.
     #[must_use]
     pub fn cpython_tag(&self) -> String {

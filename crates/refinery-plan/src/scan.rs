@@ -199,12 +199,8 @@ fn scan_wheel(path: &Path, file: &str, target: &Target, scanned: &mut ScannedFil
     }
     // pip refuses a wheel whose Requires-Python excludes the interpreter (PEP 345; an
     // unparsable one admits, as in the plan's index files).
-    if let Some(spec) = metadata
-        .requires_python
-        .as_deref()
-        .and_then(|s| s.parse::<refinery_pep::VersionSpecifiers>().ok())
-    {
-        if !spec.contains(&target.python_full_version()) {
+    if let Some(spec) = metadata.requires_python.as_deref() {
+        if !target.admits_requires_python(spec) {
             scanned.reason = format!(
                 "its METADATA says Requires-Python {spec}, which excludes CPython {}: pip \
                  refuses to install it; use a version of {} that supports CPython {}",

@@ -227,10 +227,9 @@ fn already_published<'a>(
             refinery_pep::ProjectVersion::new(f.version.as_str()).is_ok_and(|v| &v == version)
         })
         .filter(|f| {
-            f.requires_python.as_deref().is_none_or(|spec| {
-                spec.parse::<refinery_pep::VersionSpecifiers>()
-                    .map_or(true, |s| s.contains(&target.python_full_version()))
-            })
+            f.requires_python
+                .as_deref()
+                .is_none_or(|spec| target.admits_requires_python(spec))
         })
         .find(|f| {
             f.filename

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use refinery_index::{redact_url, DistFile, IndexClient};
 use refinery_pep::{
     Compatibility, FormatControl, PackageName, ProjectName, ProjectVersion, SdistFilename, Target,
-    Version, VersionSpecifiers, WheelFilename,
+    Version, WheelFilename,
 };
 
 use crate::listings::Listings;
@@ -200,12 +200,12 @@ fn index_source(file: &DistFile, kind: SourceKind) -> Source {
 
 /// Whether `file` may be installed for the target: not yanked, and its `Requires-Python`
 /// (PEP 345; unparsable ones count as admitting) admits the target's Python.
-fn installable(file: &DistFile, python: &Version) -> bool {
+fn installable(file: &DistFile, target: &Target) -> bool {
     !file.yanked
-        && file.requires_python.as_deref().is_none_or(|spec| {
-            spec.parse::<VersionSpecifiers>()
-                .map_or(true, |s| s.contains(python))
-        })
+        && file
+            .requires_python
+            .as_deref()
+            .is_none_or(|spec| target.admits_requires_python(spec))
 }
 
 /// The versions of `name` newer than `after` that have a wheel for the target among
@@ -224,10 +224,9 @@ pub fn newer_target_wheels(
     let Ok(package) = PackageName::new(name.to_string()) else {
         return Vec::new();
     };
-    let python = target.python_full_version();
     let pre = after.any_prerelease();
     let mut best: BTreeMap<Version, (usize, &DistFile)> = BTreeMap::new();
-    for file in files.iter().filter(|f| installable(f, &python)) {
+    for file in files.iter().filter(|f| installable(f, target)) {
         let Ok(wheel) = file.filename.parse::<WheelFilename>() else {
             continue;
         };
@@ -260,10 +259,9 @@ pub(super) fn newest_usable(
     target: &Target,
     pre: bool,
 ) -> Option<Version> {
-    let python = target.python_full_version();
     files
         .iter()
-        .filter(|f| installable(f, &python))
+        .filter(|f| installable(f, target))
         .filter_map(|f| {
             if let Ok(wheel) = f.filename.parse::<WheelFilename>() {
                 (&wheel.name == package
