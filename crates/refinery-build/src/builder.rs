@@ -221,12 +221,16 @@ pub fn attempt(
     })?;
 
     let build_mount = Mount::rw(&dir.0, GUEST_BUILD);
+    let build_root = runner.guest_path(&build_mount);
+    // What the frontend builds: the sdist unpacked into a fixed folder (the same source
+    // path in every build, see crate::source_tree), else the archive itself.
+    let source = source_to_build(request.sdist, &dir.0, &build_root, &sdist_name, log)
+        .map_err(|message| fail(Stage::Build, message))?;
     let mounts = vec![
         build_mount.clone(),
         Mount::rw(&settings.pip_cache, GUEST_PIP_CACHE),
         Mount::ro(&settings.wheels_dir, GUEST_WHEELS),
     ];
-    let build_root = runner.guest_path(&build_mount);
     let wheels = runner.guest_path(&mounts[2]);
     let mut env = vec![
         ("HOME".to_string(), format!("{build_root}/home")),
@@ -313,7 +317,7 @@ pub fn attempt(
     build_argv.extend([
         "--wheel-dir".into(),
         format!("{build_root}/out"),
-        format!("{build_root}/src/{sdist_name}"),
+        source.clone(),
     ]);
     let mut build_env = env.clone();
     if request.rust.is_some_and(|r| r.cross_compiles()) {
@@ -329,7 +333,7 @@ pub fn attempt(
             &uv,
             &python,
             &format!("{build_root}/out"),
-            &format!("{build_root}/src/{sdist_name}"),
+            &source,
             no_isolation,
             &env,
         ) {
@@ -389,7 +393,7 @@ pub fn attempt(
             uv: &uv,
             dir: &dir.0,
             build_root: &build_root,
-            sdist_name: &sdist_name,
+            source: &source,
         };
         match step.run(&build_env, &build_mounts, use_zig, log) {
             Ok(wheel) => {
@@ -407,6 +411,11 @@ pub fn attempt(
                 std::fs::create_dir_all(&out).map_err(|e| {
                     fail(Stage::Build, format!("cannot empty {}: {e}", out.display()))
                 })?;
+                // A fresh tree: an in-place build (setuptools' `build/`) left the
+                // native step's objects in it.
+                let _ = std::fs::remove_dir_all(dir.0.join(crate::source_tree::TREE_DIR));
+                source_to_build(request.sdist, &dir.0, &build_root, &sdist_name, log)
+                    .map_err(|message| fail(Stage::Build, message))?;
             }
             Err(NativeError::Fallback(why)) => {
                 *lock(native.outcome) = NativeOutcome::Failed(why.clone());
@@ -501,6 +510,48 @@ pub fn attempt(
         repaired,
         verification,
     })
+}
+
+/// The guest path the frontend builds: the sdist unpacked under the attempt's
+/// [`crate::source_tree::TREE_DIR`], or the archive copied to `src/` when this is a format
+/// the frontend unpacks itself or the unpack failed on something other than a hostile
+/// member (the frontend then says what it makes of the archive).
+///
+/// # Errors
+///
+/// The message for the build log and the failure when a member points outside the tree.
+fn source_to_build(
+    sdist: &Path,
+    attempt_dir: &Path,
+    build_root: &str,
+    sdist_name: &str,
+    log: &Log,
+) -> Result<String, String> {
+    use crate::source_tree::{self, SourceTreeError};
+    let archive = format!("{build_root}/src/{sdist_name}");
+    if !source_tree::unpacks(sdist) {
+        return Ok(archive);
+    }
+    match source_tree::unpack(sdist, &attempt_dir.join(source_tree::TREE_DIR)) {
+        Ok(tree) => {
+            let guest = format!(
+                "{build_root}/{}",
+                tree.strip_prefix(attempt_dir).unwrap_or(&tree).display()
+            );
+            log.line(&format!("[refinery] source tree: {guest}"));
+            Ok(guest)
+        }
+        Err(e @ SourceTreeError::Hostile { .. }) => {
+            log.line(&format!("[refinery] {e}"));
+            Err(e.to_string())
+        }
+        Err(e) => {
+            log.line(&format!(
+                "[refinery] source tree: {e}; the frontend unpacks the archive"
+            ));
+            Ok(archive)
+        }
+    }
 }
 
 /// The label of a build step: the runner's, with acceleration or the glibc-targeted

@@ -97,10 +97,48 @@ pub fn write_record(
     target: &Target,
     subject: &Subject<'_>,
 ) -> Result<String, WriteFileError> {
+    write_statement(
+        cache,
+        subject.wheel_sha256,
+        &statement(node, metadata, target, subject),
+    )
+}
+
+/// The record of the wheel `from_sha256` written again for the same build published as
+/// `wheel_file` with `wheel_sha256` (a build number taken after the record was written
+/// changed the wheel's WHEEL and RECORD, so its bytes): only the subject changes. Returns
+/// the manifest's link to the new record, or `None` when there is no readable record.
+///
+/// # Errors
+/// [`WriteFileError`] naming the record that could not be written.
+pub fn record_for_renamed(
+    cache: &Path,
+    from_sha256: &str,
+    wheel_file: &str,
+    wheel_sha256: &str,
+) -> Result<Option<String>, WriteFileError> {
+    let old = cache.join(format!("{PROVENANCE_DIR}/{from_sha256}.intoto.json"));
+    let Some(mut statement) = std::fs::read(old)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+    else {
+        return Ok(None);
+    };
+    statement["subject"] = json!([{"name": wheel_file, "digest": {"sha256": wheel_sha256}}]);
+    write_statement(cache, wheel_sha256, &statement).map(Some)
+}
+
+/// Writes `statement` as the record of the wheel `wheel_sha256`, atomically; returns the
+/// manifest's link to it.
+fn write_statement(
+    cache: &Path,
+    wheel_sha256: &str,
+    statement: &Value,
+) -> Result<String, WriteFileError> {
     const WHAT: &str = "provenance record";
-    let bytes = serde_json::to_vec_pretty(&statement(node, metadata, target, subject))
+    let bytes = serde_json::to_vec_pretty(statement)
         .map_err(|source| WriteFileError::Encode { what: WHAT, source })?;
-    let relative = format!("{PROVENANCE_DIR}/{}.intoto.json", subject.wheel_sha256);
+    let relative = format!("{PROVENANCE_DIR}/{wheel_sha256}.intoto.json");
     let path = cache.join(&relative);
     write_atomic(&path, &bytes).map_err(WriteFileError::io(WHAT, &path))?;
     Ok(format!(
@@ -166,6 +204,32 @@ mod tests {
         assert_eq!(
             record["predicate"]["runDetails"]["metadata"]["invocationId"],
             "run-1"
+        );
+
+        // The same build published under a build number: only the subject changes.
+        let renamed_sha = "ef".repeat(32);
+        let link = record_for_renamed(
+            dir.path(),
+            &wheel_sha,
+            "a-1-1-cp311-cp311-manylinux2014_s390x.whl",
+            &renamed_sha,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(link.starts_with(&format!("{PROVENANCE_DIR}/{renamed_sha}.intoto.json")));
+        let (relative, _) = link.split_once(" sha256:").unwrap();
+        let renamed: Value =
+            serde_json::from_slice(&std::fs::read(dir.path().join(relative)).unwrap()).unwrap();
+        assert_eq!(
+            renamed["subject"][0]["name"],
+            "a-1-1-cp311-cp311-manylinux2014_s390x.whl"
+        );
+        assert_eq!(renamed["subject"][0]["digest"]["sha256"], renamed_sha);
+        assert_eq!(renamed["predicate"], record["predicate"]);
+        // No record, nothing to carry over.
+        assert_eq!(
+            record_for_renamed(dir.path(), &"00".repeat(32), "x.whl", &renamed_sha).unwrap(),
+            None
         );
     }
 }

@@ -62,7 +62,25 @@ pub fn write_simple_index(output: &Path, manifest: &Manifest) -> Result<(), Writ
     let listed = projects.keys().cloned().collect();
     refinery_index::static_pages::prune_project_pages(&simple, &before, &listed)
         .map_err(WriteFileError::io("index folder", &simple))?;
+    remove_orphan_metadata(output).map_err(WriteFileError::io("output folder", output))?;
     Ok(())
+}
+
+/// Removes each `<wheel>.metadata` of `output` whose wheel is no longer there (a wheel the
+/// user removed from an output folder used before); returns how many went.
+fn remove_orphan_metadata(output: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for file in std::fs::read_dir(output)? {
+        let path = file?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if let Some(wheel) = name.strip_suffix(".metadata") {
+            if wheel.ends_with(".whl") && !output.join(wheel).exists() {
+                std::fs::remove_file(&path)?;
+                removed += 1;
+            }
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -129,5 +147,16 @@ mod tests {
             .path()
             .join("bare-1.0-py3-none-any.whl.metadata")
             .exists());
+        // The metadata of a wheel that left the folder goes; a wheel still there keeps its.
+        std::fs::write(dir.path().join("gone-1.0-py3-none-any.whl.metadata"), "x").unwrap();
+        write_simple_index(dir.path(), &manifest).unwrap();
+        assert!(!dir
+            .path()
+            .join("gone-1.0-py3-none-any.whl.metadata")
+            .exists());
+        assert!(dir
+            .path()
+            .join("old-1.0-py3-none-any.whl.metadata")
+            .is_file());
     }
 }

@@ -613,6 +613,7 @@ fn build_in(
     let mut detail = entry.detail.clone();
     let mut published = None;
     let (mut wheel_name, mut wheel_sha256) = (entry.path.clone(), entry.sha256.clone());
+    let mut metadata = entry.metadata.clone();
     if status.is_success() {
         if let Some(path) = &entry.path {
             let origin = status.as_str();
@@ -620,6 +621,9 @@ fn build_in(
             let renamable = matches!(status, JobStatus::Built | JobStatus::Cached);
             match publish_under_a_free_name(source, job, &output.join(path), origin, renamable) {
                 Ok(file) => {
+                    if let Some(built_sha256) = entry.sha256.as_deref() {
+                        carry_records_over(&options.cache, built_sha256, &file, &mut metadata, job);
+                    }
                     wheel_name = Some(file.filename.clone());
                     wheel_sha256 = Some(file.sha256.clone());
                     published = Some(file);
@@ -638,7 +642,7 @@ fn build_in(
             "wheel": wheel_name,
             "sha256": wheel_sha256,
             "published": published,
-            "metadata": entry.metadata,
+            "metadata": metadata,
             "worker": options.id,
             "run_id": run_id,
             "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
@@ -702,6 +706,34 @@ fn publish_under_a_free_name(
         }
     }
     source.publish(job, &wheel, origin)
+}
+
+/// When the wheel was published under a build number (its name was taken), the build's
+/// records in the worker's cache (verification, provenance, build record) follow it to the
+/// published file, and `metadata` links the new provenance statement. A record that
+/// cannot be written is a warning: the wheel is published.
+fn carry_records_over(
+    cache: &Path,
+    built_sha256: &str,
+    published: &PublishedFile,
+    metadata: &mut refinery_store::ManifestMetadata,
+    job: &Job,
+) {
+    if published.sha256 == built_sha256 {
+        return;
+    }
+    if let Err(e) = refinery_build::renamed_records::carry_over(
+        cache,
+        built_sha256,
+        &published.filename,
+        &published.sha256,
+        metadata,
+    ) {
+        eprintln!(
+            "worker: job {}: {} is published, but its records were not carried over: {e}",
+            job.id, published.filename
+        );
+    }
 }
 
 /// The catalog plus the hints added through the API (as `user-<id>` entries).
@@ -827,6 +859,39 @@ mod tests {
             2,
             "both builds are in the index, each under its own name: {names:?}"
         );
+        // The build's records follow it to the published name.
+        let cache = dir.path().join("cache");
+        let built_sha = "ab".repeat(32);
+        let statement = serde_json::json!({
+            "subject": [{"name": "fastadd-1.0-py3-none-any.whl", "digest": {"sha256": built_sha}}],
+            "predicate": {"buildDefinition": {"externalParameters": {"package": "fastadd"}}},
+        });
+        let provenance = cache.join(refinery_build::provenance::PROVENANCE_DIR);
+        std::fs::create_dir_all(&provenance).unwrap();
+        std::fs::write(
+            provenance.join(format!("{built_sha}.intoto.json")),
+            statement.to_string(),
+        )
+        .unwrap();
+        let mut metadata = refinery_store::ManifestMetadata {
+            variant: Some("default".into()),
+            ..Default::default()
+        };
+        carry_records_over(&cache, &built_sha, &file, &mut metadata, &job);
+        let link = metadata.provenance.clone().unwrap();
+        assert!(link.contains(&file.sha256), "{link}");
+        let (relative, _) = link.split_once(" sha256:").unwrap();
+        let moved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(cache.join(relative)).unwrap()).unwrap();
+        assert_eq!(moved["subject"][0]["name"], file.filename.as_str());
+        assert_eq!(
+            moved["subject"][0]["digest"]["sha256"],
+            file.sha256.as_str()
+        );
+        let record = refinery_build::build_record::read(&cache, &file.sha256).unwrap();
+        assert_eq!(record.variant.as_deref(), Some("default"));
+        assert_eq!(record.provenance, metadata.provenance);
+
         // The same bytes again under the same name are simply accepted.
         let again = publish_under_a_free_name(
             &source,

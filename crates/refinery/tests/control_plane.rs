@@ -467,6 +467,127 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     let _ = std::io::stderr().flush();
 }
 
+/// Two workers build the same sdist into other bytes (the test backend stamps its zip
+/// members with the clock): the second upload is refused `409 name_taken`, and that worker
+/// publishes under the next build number with its records (provenance, build record)
+/// describing the published file.
+#[test]
+#[ignore = "needs the s390x environment"]
+fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_records_follow() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "tinyname", "1.0", 0);
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("tinyname==1.0\n");
+    let first = plane.wait_for_job(input, "tinyname");
+    let out = wait_output(plane.worker("w-first", &[]), Duration::from_secs(900));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = plane.job(first);
+    assert_eq!(first["status"], "built", "{first}");
+    assert_eq!(first["result"]["wheel"], "tinyname-1.0-py3-none-any.whl");
+
+    // Asked for again (one package, not a plan): built again by a remote worker.
+    let enqueued: Value = plane
+        .client
+        .post(plane.url("/api/queue/enqueue"))
+        .json(&serde_json::json!({
+            "package": "tinyname", "version": "1.0", "python": "3.11",
+            "platform_tag": "manylinux2014_s390x",
+        }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(enqueued["created"], true, "{enqueued}");
+    let second = enqueued["job"]["id"].as_i64().unwrap();
+    let remote_cache = plane.cache.parent().unwrap().join("second-worker-cache");
+    let worker = Command::new(env!("CARGO_BIN_EXE_refinery"))
+        .args(["worker", "--server", &plane.server.url(), "--cache"])
+        .arg(&remote_cache)
+        .args(["--index-url", &plane.index.url, "--worker-id", "w-second"])
+        .env("REFINERY_ENVS_DIR", envs_dir())
+        .env_remove("DATABASE_URL")
+        .env_remove("AUTO_BUILD")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_output(worker, Duration::from_secs(900));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let second = plane.job(second);
+    assert_eq!(second["status"], "built", "{second}\n{stderr}");
+    let result = &second["result"];
+    assert_eq!(
+        result["wheel"], "tinyname-1.0-1-py3-none-any.whl",
+        "{second}"
+    );
+    assert_ne!(result["sha256"], first["result"]["sha256"], "{second}");
+    assert_eq!(result["published"]["filename"], result["wheel"], "{second}");
+
+    // The worker's records describe the published file, not the one the server refused.
+    let sha = result["sha256"].as_str().unwrap();
+    let link = result["metadata"]["provenance"].as_str().unwrap();
+    let (relative, _) = link.split_once(" sha256:").unwrap();
+    assert!(relative.contains(sha), "{link}");
+    let statement: Value =
+        serde_json::from_slice(&std::fs::read(remote_cache.join(relative)).unwrap()).unwrap();
+    assert_eq!(
+        statement["subject"][0]["name"], result["wheel"],
+        "{statement}"
+    );
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], sha);
+    let record = refinery_build::build_record::read(&remote_cache, sha).expect("build record");
+    assert_eq!(record.provenance.as_deref(), Some(link));
+
+    // Both are in the index; pip takes the build-numbered one (PEP 427: higher build tag).
+    refinery_server::simple::refresh(&plane.server.state);
+    let page = plane
+        .client
+        .get(plane.url("/simple/tinyname/"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("tinyname-1.0-py3-none-any.whl#sha256=")
+            && page.contains("tinyname-1.0-1-py3-none-any.whl#sha256="),
+        "{page}"
+    );
+    let dest = plane.cache.parent().unwrap().join("pip-download");
+    let pip = Command::new("pip")
+        .args([
+            "download",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--no-deps",
+        ])
+        .args(["--index-url", &plane.url("/simple/"), "--only-binary=:all:"])
+        .args([
+            "--platform",
+            "manylinux2014_s390x",
+            "--python-version",
+            "3.11",
+            "-d",
+        ])
+        .arg(&dest)
+        .arg("tinyname==1.0")
+        .output()
+        .unwrap();
+    assert!(
+        pip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pip.stderr)
+    );
+    assert!(dest.join("tinyname-1.0-1-py3-none-any.whl").is_file());
+}
+
 /// Processes whose command line mentions `needle` (other than this test's).
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let me = std::process::id().to_string();

@@ -114,6 +114,9 @@ pub fn uv_build(
         ("UV_PYTHON_DOWNLOADS", "never"),
         ("UV_NO_CONFIG", "1"),
         ("UV_LINK_MODE", "copy"),
+        // Build requirements as the published metadata names them: a source tree's
+        // `tool.uv.sources` (workspace paths, Git) is not for a rebuild from an sdist.
+        ("UV_NO_SOURCES", "1"),
         PIP_INDEX_STRATEGY,
     ]
     .iter()

@@ -27,7 +27,8 @@ pub(super) struct NativeStep<'a> {
     pub(super) uv: &'a str,
     pub(super) dir: &'a Path,
     pub(super) build_root: &'a str,
-    pub(super) sdist_name: &'a str,
+    /// The guest path the frontend builds (the unpacked source tree or the sdist).
+    pub(super) source: &'a str,
 }
 
 impl NativeStep<'_> {
@@ -91,7 +92,7 @@ impl NativeStep<'_> {
             self.uv,
             &self.frontend.host.executable.to_string_lossy(),
             &format!("{root}/out"),
-            &format!("{root}/src/{}", self.sdist_name),
+            self.source,
             false,
             build_env,
         )
