@@ -1,6 +1,6 @@
 // One vocabulary and one definition per number (issue 21): the pure logic behind them.
 import { describe, expect, it } from 'vitest';
-import { attemptStatus, plural, ranBuild, STATUS_CLASS, STATUS_HELP, statusClass } from '../src/lib/format';
+import { attemptStatus, jobWorker, plural, ranBuild, STATUS_CLASS, STATUS_HELP, statusClass } from '../src/lib/format';
 import { jobsByNode, nodeKey, representativeJob } from '../src/lib/plan';
 import { timeline } from '../src/lib/timeline';
 import { enqueuedText } from '../src/lib/actions';
@@ -46,6 +46,17 @@ describe('the status glossary in the UI', () => {
     expect(ranBuild(job(5, 'missing'))).toBe(false);
     expect(ranBuild(job(6, 'failed'))).toBe(false); // failed before a worker started it
     expect(ranBuild(job(7, 'pending'))).toBe(false);
+  });
+
+  it('names the worker of a finished job from its result, as the lease is cleared on completion', () => {
+    expect(jobWorker(job(1, 'building', { lease_owner: 'w1' }))).toBe('w1');
+    expect(jobWorker(job(2, 'built', { lease_owner: null, result: { worker: 'w2', run_id: 'job-2-attempt-1' } }))).toBe('w2');
+    expect(jobWorker(job(3, 'failed', { lease_owner: null, result: { worker: 'w3' } }))).toBe('w3');
+    // Back in the queue: the worker of the attempt before is not its worker.
+    expect(jobWorker(job(4, 'retry', { lease_owner: null, result: { worker: 'w4' } }))).toBeNull();
+    // Never ran on a worker: reused at planning, a CLI run.
+    expect(jobWorker(job(5, 'reused', { lease_owner: null }))).toBeNull();
+    expect(jobWorker(job(6, 'built', { lease_owner: null, result: { origin: 'cli' } }))).toBeNull();
   });
 
   it("speaks of attempts in the glossary's words", () => {

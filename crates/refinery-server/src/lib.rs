@@ -574,7 +574,14 @@ fn spawn_background(state: Arc<AppState>) {
                 Ok(Ok(reaped)) => {
                     for job in &reaped {
                         reaper.metrics.lease_expired(job.requeued);
-                        tracing::warn!(job = job.id, worker = ?job.worker, requeued = job.requeued, "lease expired");
+                        // The worker's name as it is (`?` when the job had no owner),
+                        // not Rust's `Some("…")`.
+                        tracing::warn!(
+                            job = job.id,
+                            worker = %job.worker.as_deref().unwrap_or("?"),
+                            requeued = job.requeued,
+                            "lease expired"
+                        );
                     }
                 }
                 Ok(Err(e)) => tracing::warn!("reaper: {e}"),

@@ -138,7 +138,9 @@ fn save_plan(state: &AppState, id: i64, plan: Plan) -> Result<(Plan, StoredPlan)
         RecordError::Queue(e) => ApiError::from(e),
         e => crate::error::storage_error("the plan cannot be saved", &e),
     })?;
-    let stored = record.stored;
+    // Read back what the store holds: its `created_ms` (the record carries 0; a plan saved
+    // before under the same id keeps its first time), as `GET /api/plans` lists it.
+    let stored = store.plan(&record.stored.id)?;
     // Reusable uploaded wheels go straight into the index.
     for node in &plan.nodes {
         if let (Action::Reuse, Some(source)) = (node.action, &node.source) {
@@ -211,14 +213,14 @@ fn in_cache_terms(config: &ServerConfig, message: &str) -> String {
     out
 }
 
-/// The file name of a published wheel of `name` `version` that installs on `target`: its
-/// tags and its `Requires-Python`.
+/// A published wheel of `name` `version` that installs on `target`: its tags and its
+/// `Requires-Python`.
 fn already_published<'a>(
     published: &'a [refinery_store::queue::PublishedFile],
     name: &str,
     version: &refinery_pep::ProjectVersion,
     target: &refinery_pep::Target,
-) -> Option<&'a str> {
+) -> Option<&'a refinery_store::queue::PublishedFile> {
     let project = refinery_index::normalize_name(name);
     published
         .iter()
@@ -236,7 +238,6 @@ fn already_published<'a>(
                 .parse::<refinery_pep::WheelFilename>()
                 .is_ok_and(|w| target.compatibility(&w).is_compatible())
         })
-        .map(|f| f.filename.as_str())
 }
 
 /// Enqueues the jobs of a plan (all nodes, or the node `only`): builds and index wheels
@@ -272,7 +273,22 @@ pub fn enqueue_plan(
             (Action::Missing, _) => (Some(JobStatus::Missing), node.reason.clone()),
         };
         let Some(version) = &node.version else {
-            // A requirement that never resolved: nothing to build, the plan says why.
+            // A requirement that never resolved: nothing to build; a `missing` job without
+            // a version says why, so it counts where failures are counted.
+            if node.action == Action::Missing {
+                let (job, _) = store.enqueue(&JobSpec {
+                    package: node.name.to_string(),
+                    version: String::new(),
+                    python: plan.python.clone(),
+                    platform_tag: plan.platform_tag.clone(),
+                    plan_id: Some(plan.id.clone()),
+                    input_id,
+                    status: Some(JobStatus::Missing),
+                    detail: node.reason.clone(),
+                    ..JobSpec::default()
+                })?;
+                jobs.push(job);
+            }
             continue;
         };
         // A wheel of this version for the target is in the index already (a CLI run over
@@ -287,9 +303,18 @@ pub fn enqueue_plan(
         let (status, detail) = match (status, target.as_ref().filter(|_| shortcut)) {
             (None, Some(target)) => {
                 match already_published(&published, node.name.as_str(), version, target) {
+                    // The glossary's words: `cached` is a wheel built here before, `reused`
+                    // one taken as it is (from the index or an upload).
                     Some(file) => (
-                        Some(JobStatus::Cached),
-                        format!("already in this index as {file}; nothing to build"),
+                        Some(if matches!(file.origin.as_str(), "reused" | "uploaded") {
+                            JobStatus::Reused
+                        } else {
+                            JobStatus::Cached
+                        }),
+                        format!(
+                            "already in this index as {}; nothing to build",
+                            file.filename
+                        ),
                     ),
                     None => (None, detail),
                 }

@@ -133,7 +133,21 @@ pub fn refresh(state: &AppState) {
         }
     }
     match state.store.published() {
-        Ok(files) => {
+        Ok(mut files) => {
+            // A worker on the shared database with a store of its own (`--database-url`
+            // without this server's `--cache`) publishes files this server cannot serve:
+            // listed, pip would stop at their 404.
+            files.retain(|file| {
+                let served = state.cas.get(&file.sha256).is_some();
+                if !served {
+                    tracing::warn!(
+                        "index: {} is published but not in this server's store ({}); not listed until it is (a worker on the shared database needs this server's --cache folder, or --server)",
+                        file.filename,
+                        file.sha256
+                    );
+                }
+                served
+            });
             let snapshot = build_snapshot(&files);
             *state.index.snapshot.write().expect("index snapshot") = Arc::new(snapshot);
             *state.index.generation.lock().expect("index generation") = Some(generation);
@@ -385,9 +399,19 @@ impl StaticIndexError {
     }
 }
 
+/// What [`write_static_index`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaticIndex {
+    pub projects: usize,
+    pub wheels: usize,
+    /// Published files whose bytes are not in the store (a worker on the shared database
+    /// with a store of its own published them): left out.
+    pub not_in_store: Vec<String>,
+}
+
 /// Writes the index as static files: `<out>/simple/index.html`,
 /// `<out>/simple/<project>/index.html` (and `index.json`), and the wheels and their
-/// metadata under `<out>/files/<sha256>/`. Returns (projects, wheels).
+/// metadata under `<out>/files/<sha256>/`.
 ///
 /// # Errors
 /// [`StaticIndexError`]: the history, the queue or the store failed, or a file could not be written.
@@ -396,7 +420,7 @@ pub fn write_static_index(
     cas: &Cas,
     history: Option<&Path>,
     out: &Path,
-) -> Result<(usize, usize), StaticIndexError> {
+) -> Result<StaticIndex, StaticIndexError> {
     // An SQLite file that exists, or a PostgreSQL history URL.
     if let Some(history) = history.filter(|p| {
         p.is_file()
@@ -421,7 +445,13 @@ pub fn write_static_index(
             }
         }
     }
-    let files = store.published()?;
+    // As the live index: a file published through the shared database into another
+    // store cannot be copied here, and is left out rather than listed without its bytes.
+    let (files, not_in_store): (Vec<_>, Vec<_>) = store
+        .published()?
+        .into_iter()
+        .partition(|f| cas.get(&f.sha256).is_some());
+    let not_in_store = not_in_store.into_iter().map(|f| f.filename).collect();
     let projects = by_project(&files);
     let names: Vec<String> = projects.keys().cloned().collect();
     let simple = out.join("simple");
@@ -472,7 +502,11 @@ pub fn write_static_index(
         }
         copied += 1;
     }
-    Ok((projects.len(), copied))
+    Ok(StaticIndex {
+        projects: projects.len(),
+        wheels: copied,
+        not_in_store,
+    })
 }
 
 #[cfg(test)]

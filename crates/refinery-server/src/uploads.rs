@@ -16,8 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path as UrlPath, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::{Stream, StreamExt};
@@ -150,6 +151,92 @@ async fn upload_slot(state: &AppState) -> ApiResult<tokio::sync::SemaphorePermit
             ),
         )
         .retry_after(5)),
+    }
+}
+
+/// What one of people's upload endpoints takes: the field `file` of a
+/// `multipart/form-data` body, with one of `allowed_types` as that part's content type.
+struct UploadForm {
+    endpoint: &'static str,
+    /// What the file is, for messages: `a requirements file`.
+    what: &'static str,
+    allowed_types: &'static [&'static str],
+    /// A file name for the `curl` example.
+    example: &'static str,
+}
+
+const REQUIREMENTS_FORM: UploadForm = UploadForm {
+    endpoint: "/api/requirements/upload",
+    what: "a requirements file",
+    allowed_types: &[
+        "text/plain",
+        "application/octet-stream",
+        "text/x-python-requirements",
+    ],
+    example: "requirements.txt",
+};
+
+const WHEEL_FORM: UploadForm = UploadForm {
+    endpoint: "/api/wheels/upload",
+    what: "a wheel",
+    allowed_types: &[
+        "application/octet-stream",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/x-wheel+zip",
+    ],
+    example: "six-1.16.0-py3-none-any.whl",
+};
+
+impl UploadForm {
+    /// The body as multipart, or why not: 415 `unsupported_media_type` naming what the
+    /// endpoint takes when the request is not `multipart/form-data` at all (a JSON body, a
+    /// raw file), 400 when it is but its boundary is missing or not valid.
+    fn body(
+        &self,
+        headers: &HeaderMap,
+        multipart: Result<Multipart, MultipartRejection>,
+    ) -> ApiResult<Multipart> {
+        let rejection = match multipart {
+            Ok(multipart) => return Ok(multipart),
+            Err(rejection) => rejection,
+        };
+        let sent = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .filter(|v| !v.is_empty());
+        let takes = format!(
+            "{} takes multipart/form-data with {} in a field named `file` (that part's \
+             content type one of: {}), e.g. `curl -F file=@{}`",
+            self.endpoint,
+            self.what,
+            self.allowed_types.join(", "),
+            self.example
+        );
+        match sent.as_deref() {
+            Some("multipart/form-data") => Err(ApiError::bad_request(format!(
+                "the multipart/form-data body cannot be read ({}); {takes}",
+                rejection.body_text()
+            ))),
+            sent => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "the request's content type is {}; {takes}",
+                    sent.map_or_else(
+                        || "not given".to_string(),
+                        |ct| ct.chars().take(100).collect()
+                    )
+                ),
+            )),
+        }
     }
 }
 
@@ -287,18 +374,17 @@ async fn receive<'a>(
 /// `POST /api/requirements/upload`.
 pub async fn upload_requirements(
     State(state): State<Arc<AppState>>,
-    multipart: Multipart,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
+    let form = REQUIREMENTS_FORM;
+    let multipart = form.body(&headers, multipart)?;
     let (filename, spooled, _slot) = receive(
         &state,
         multipart,
-        &[
-            "text/plain",
-            "application/octet-stream",
-            "text/x-python-requirements",
-        ],
+        form.allowed_types,
         state.config.max_requirements_bytes,
-        "a requirements file",
+        form.what,
     )
     .await?;
     let s = state.clone();
@@ -353,19 +439,17 @@ fn scan_decision(decision: refinery_plan::Decision) -> ScanDecision {
 /// `POST /api/wheels/upload`.
 pub async fn upload_wheel(
     State(state): State<Arc<AppState>>,
-    multipart: Multipart,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
+    let form = WHEEL_FORM;
+    let multipart = form.body(&headers, multipart)?;
     let (filename, spooled, _slot) = receive(
         &state,
         multipart,
-        &[
-            "application/octet-stream",
-            "application/zip",
-            "application/x-zip-compressed",
-            "application/x-wheel+zip",
-        ],
+        form.allowed_types,
         state.config.max_wheel_bytes,
-        "a wheel",
+        form.what,
     )
     .await?;
     let name =

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use refinery_store::queue::{JobSpec, JobStatus, Outcome, QueueError};
-use refinery_store::{Event, EventKind};
+use refinery_store::{Attempt, AttemptStatus, Event, EventKind};
 use refinery_worker::remote::RemoteSource;
 use refinery_worker::worker::JobSource;
 
@@ -46,7 +46,18 @@ fn a_remote_worker_runs_a_job_through_the_contract() {
     source.append_log(&job, "building six\n").unwrap();
     let mut event = Event::new(EventKind::Failure, "six 1.16.0");
     event.package = Some("six".into());
-    source.record_history(&job, &[event], &[]).unwrap();
+    // The build engine does not know who runs it: its attempts come without a worker, and
+    // the server names the worker that holds the lease.
+    let attempt = Attempt {
+        package: "six".into(),
+        version: "1.16.0".into(),
+        status: AttemptStatus::Failed,
+        worker: None,
+        ..Attempt::default()
+    };
+    source.record_history(&job, &[event], &[attempt]).unwrap();
+    let package = t.get_json("/api/packages/six");
+    assert_eq!(package["attempts"][0]["worker"], "remote-1", "{package}");
     let done = source
         .complete(
             &job,

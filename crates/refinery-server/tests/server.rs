@@ -137,7 +137,8 @@ fn uploads_are_checked() {
     // connection (a full disk's 507 in `hardening.rs` once failed the next request so).
     assert_eq!(too_large.headers()["connection"], "close");
     assert_error(too_large, 413);
-    // Not multipart at all.
+    // Not multipart at all: 415, saying what the endpoint takes (not a complaint about a
+    // multipart boundary the client never meant to send).
     let plain = t
         .client
         .post(t.url("/api/requirements/upload"))
@@ -145,8 +146,57 @@ fn uploads_are_checked() {
         .body("six\n")
         .send()
         .unwrap();
-    assert!(plain.status().is_client_error());
-    assert_error(plain, plain_status(&t));
+    let e = assert_error(plain, 415);
+    assert_eq!(e["error"]["code"], "unsupported_media_type", "{e}");
+    let json_body = t
+        .client
+        .post(t.url("/api/requirements/upload"))
+        .json(&json!({"requirements": "six==1.16.0"}))
+        .send()
+        .unwrap();
+    let e = assert_error(json_body, 415);
+    let message = e["error"]["message"].as_str().unwrap();
+    for said in [
+        "application/json",
+        "multipart/form-data",
+        "field named `file`",
+        "text/plain",
+    ] {
+        assert!(message.contains(said), "{said}: {message}");
+    }
+    assert!(!message.contains("boundary"), "{message}");
+    let e = assert_error(
+        t.client
+            .post(t.url("/api/wheels/upload"))
+            .json(&json!({}))
+            .send()
+            .unwrap(),
+        415,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("multipart/form-data with a wheel in a field named `file`"),
+        "{e}"
+    );
+    // Multipart without its boundary: still the client's mistake, a 400 that says how.
+    let e = assert_error(
+        t.client
+            .post(t.url("/api/requirements/upload"))
+            .header("content-type", "multipart/form-data")
+            .body("six\n")
+            .send()
+            .unwrap(),
+        400,
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("curl -F file=@requirements.txt"),
+        "{e}"
+    );
     // A broken wheel, and a wheel name with a path in it.
     let wheel = |name: &str, bytes: Vec<u8>| {
         t.upload(
@@ -239,17 +289,6 @@ fn enqueue_refuses_recipes_that_could_run_code() {
         .send()
         .unwrap();
     assert_eq!(ok.status().as_u16(), 201);
-}
-
-fn plain_status(t: &TestServer) -> u16 {
-    t.client
-        .post(t.url("/api/requirements/upload"))
-        .header("content-type", "text/plain")
-        .body("six\n")
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 #[test]
@@ -869,7 +908,20 @@ fn simple_index_pep503_pep691_pep658_and_pip() {
             .unwrap();
     refinery_worker::publish::publish_wheel(&*state.store, &state.cas, &pure, "reused", None)
         .unwrap();
+    // Published through the shared database by a worker with a store of its own: this
+    // server cannot serve it, so its index does not list it (pip would stop at a 404).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let foreign = write_wheel(dir.path(), "tinyforeign", "1.0", "py3-none-any", None);
+    refinery_worker::publish::publish_wheel(
+        &*state.store,
+        &refinery_store::Cas::new(elsewhere.path().join("cas")),
+        &foreign,
+        "built",
+        None,
+    )
+    .unwrap();
     refinery_server::simple::refresh(state);
+    assert_eq!(t.get("/simple/tinyforeign/").status(), 404);
 
     let root = t.get("/simple/");
     assert_eq!(root.status(), 200);
@@ -950,9 +1002,11 @@ fn simple_index_pep503_pep691_pep658_and_pip() {
 
     // The static index writes the same pages.
     let out = dir.path().join("static");
-    let (projects, wheels) =
+    let written =
         refinery_server::simple::write_static_index(&*state.store, &state.cas, None, &out).unwrap();
-    assert_eq!((projects, wheels), (2, 2));
+    assert_eq!((written.projects, written.wheels), (2, 2));
+    assert_eq!(written.not_in_store, ["tinyforeign-1.0-py3-none-any.whl"]);
+    assert!(!out.join("simple/tinyforeign").exists());
     assert!(out.join("simple/tinyext/index.html").is_file());
     assert!(out
         .join(format!("files/{sha}/{}", published.filename))
@@ -1089,7 +1143,13 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
             .any(|n| n["name"] == "tinypure" && n["action"] == "reuse"),
         "{plan}"
     );
-    assert_eq!(t.get_json("/api/plans")["plans"][0]["id"], plan_id.as_str());
+    let listed = t.get_json("/api/plans");
+    assert_eq!(listed["plans"][0]["id"], plan_id.as_str());
+    // The reply of `?wait=true` carries the plan as the store keeps it, not a 0 time.
+    let created_ms = body["plan"]["created_ms"].as_i64().unwrap();
+    assert!(created_ms > 0, "{body}");
+    assert_eq!(listed["plans"][0]["created_ms"], created_ms, "{listed}");
+    assert_eq!(plan["plan"]["created_ms"], created_ms, "{plan}");
     let r = t
         .client
         .post(t.url(&format!("/api/plans/{plan_id}/enqueue-build")))
@@ -1112,8 +1172,8 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
             .unwrap(),
         404,
     );
-    // A worker did it and published the wheel: enqueued again, it is `cached` at once
-    // (nothing to download or build twice).
+    // A worker took it from the index and published it: enqueued again, it is finished
+    // at once (nothing to download or build twice).
     let store = &t.server.state.store;
     let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
     store
@@ -1144,12 +1204,36 @@ fn inputs_plan_and_enqueue_against_a_local_index() {
         .iter()
         .find(|j| j["package"] == "tinypure")
         .unwrap();
-    assert_eq!(tinypure["status"], "cached", "{jobs}");
+    // Published as the index's own wheel (origin `reused`): reused, not `cached` (that
+    // is a wheel built here).
+    assert_eq!(tinypure["status"], "reused", "{jobs}");
     assert!(
         tinypure["detail"]
             .as_str()
             .unwrap()
             .contains("tinypure-2.0-py3-none-any.whl"),
+        "{jobs}"
+    );
+    // A requirement that never resolved is a finished `missing` job (no version) saying
+    // why, so it counts where failures are counted.
+    let missing = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["package"] == "not-there-at-all")
+        .unwrap_or_else(|| panic!("no job for the missing requirement: {jobs}"));
+    assert_eq!(missing["status"], "missing", "{jobs}");
+    assert_eq!(missing["version"], "", "{jobs}");
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not-there-at-all"),
+        "{jobs}"
+    );
+    assert_eq!(
+        t.get_json("/api/queue/stats")["by_status"]["missing"],
+        1,
         "{jobs}"
     );
     // Asked for by name, it is queued again (a rebuild is the user's call).

@@ -18,20 +18,25 @@ pub(crate) struct JobRecorder<'a> {
     forward: Option<Mutex<(Vec<Event>, Vec<Attempt>)>>,
     /// The job's build log files, in the order they were opened (the shipper reads it).
     logs: &'a Mutex<Vec<PathBuf>>,
+    /// The worker running the job: attempts the build engine records without a worker
+    /// (it does not know who runs it) are this worker's.
+    worker: String,
 }
 
 impl<'a> JobRecorder<'a> {
-    /// Records into the history at `history_db` (a file or a PostgreSQL URL), keeping a
-    /// copy to forward when `forward`.
+    /// Records into the history at `history_db` (a file or a PostgreSQL URL) for the
+    /// worker `worker`, keeping a copy to forward when `forward`.
     pub(crate) fn open(
         history_db: &Path,
         forward: bool,
         logs: &'a Mutex<Vec<PathBuf>>,
+        worker: &str,
     ) -> Result<Self, HistoryError> {
         Ok(JobRecorder {
             history: Mutex::new(History::open(history_db)?),
             forward: forward.then(|| Mutex::new((Vec::new(), Vec::new()))),
             logs,
+            worker: worker.to_string(),
         })
     }
 
@@ -70,6 +75,11 @@ impl Recorder for JobRecorder<'_> {
     }
 
     fn attempt(&self, attempt: &Attempt) -> Result<(), RecordError> {
+        let mut attempt = attempt.clone();
+        if attempt.worker.as_deref().is_none_or(str::is_empty) {
+            attempt.worker = Some(self.worker.clone());
+        }
+        let attempt = &attempt;
         self.history().record_attempt(attempt)?;
         if let Some(kept) = &self.forward {
             kept.lock()
@@ -107,7 +117,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let logs = Mutex::new(Vec::new());
         let db = dir.path().join("history.db");
-        let recorder = JobRecorder::open(&db, true, &logs).unwrap();
+        let recorder = JobRecorder::open(&db, true, &logs, "w1").unwrap();
         recorder
             .event(&Event::new(EventKind::Built, "ok").with_package("six", "1.0"))
             .unwrap();
@@ -126,6 +136,8 @@ mod tests {
         let (events, attempts) = recorder.take_forwarded();
         assert_eq!(events.len(), 1);
         assert_eq!(attempts[0].status, refinery_store::AttemptStatus::Success);
+        // The build engine does not know who runs it; the recorder does.
+        assert_eq!(attempts[0].worker.as_deref(), Some("w1"));
         assert!(recorder.take_forwarded().0.is_empty(), "taken once");
         // The local history has them too.
         let history = History::open(&db).unwrap();
@@ -133,11 +145,13 @@ mod tests {
             history
                 .attempts_for(&"six".parse().unwrap(), 10)
                 .unwrap()
-                .len(),
-            1
+                .iter()
+                .map(|a| a.worker.clone())
+                .collect::<Vec<_>>(),
+            [Some("w1".to_string())]
         );
 
-        let shared = JobRecorder::open(&db, false, &logs).unwrap();
+        let shared = JobRecorder::open(&db, false, &logs, "w1").unwrap();
         shared.event(&Event::new(EventKind::RunEnd, "")).unwrap();
         assert!(shared.take_forwarded().0.is_empty());
     }

@@ -7,10 +7,12 @@
 //!   jobs come from a [`worker::JobSource`].
 //! * [`remote`]: the [`worker::JobSource`] of a remote control plane, speaking the worker
 //!   protocol of [`refinery_contract`] over HTTP.
+//! * [`shutdown`]: SIGTERM and Ctrl-C hand the running job back before the worker exits.
 //! * [`publish`]: putting a wheel into the index (content-addressed store + `published`
 //!   row), shared with the server's upload endpoints.
 
 mod job_recorder;
 pub mod publish;
 pub mod remote;
+pub mod shutdown;
 pub mod worker;

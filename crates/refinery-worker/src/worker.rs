@@ -258,6 +258,8 @@ pub struct WorkerSummary {
     pub failed: usize,
     /// Jobs whose lease was lost while they ran (their result was thrown away).
     pub lost: usize,
+    /// Jobs stopped by the worker's own stop (SIGTERM, Ctrl-C) and put back in the queue.
+    pub handed_back: usize,
 }
 
 /// Claims and builds jobs until the queue is empty (or forever with `keep_polling`), or
@@ -283,7 +285,9 @@ pub fn run_worker(
             Err(e) => {
                 failures_in_a_row += 1;
                 eprintln!("worker {}: cannot claim a job: {e}", options.id);
-                if !options.keep_polling && failures_in_a_row >= 3 {
+                // A refusal (a wrong token, a queue that is not ours) does not get better
+                // by asking again, even with --watch.
+                if is_refusal(&e) || (!options.keep_polling && failures_in_a_row >= 3) {
                     return Err(e);
                 }
                 std::thread::sleep(options.poll.max(Duration::from_millis(500)));
@@ -298,10 +302,11 @@ pub fn run_worker(
             break;
         };
         summary.jobs += 1;
-        match run_job(options, source, &job) {
+        match run_job(options, source, &job, stop) {
             JobEnd::Done(status) if status.is_success() => summary.succeeded += 1,
             JobEnd::Done(_) => summary.failed += 1,
             JobEnd::Lost => summary.lost += 1,
+            JobEnd::HandedBack => summary.handed_back += 1,
         }
     }
     Ok(summary)
@@ -310,9 +315,18 @@ pub fn run_worker(
 enum JobEnd {
     Done(JobStatus),
     Lost,
+    HandedBack,
 }
 
-fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd {
+/// Runs one claimed job to its end. When `stop` is set while it builds (the worker is
+/// shutting down), the build is stopped and the job is completed as `retry`: back in the
+/// queue for another worker at once, not a failure of the package.
+fn run_job(
+    options: &WorkerOptions,
+    source: &dyn JobSource,
+    job: &Job,
+    stop: &AtomicBool,
+) -> JobEnd {
     if let Err(e) = source.start(job) {
         eprintln!("worker {}: job {}: {e}", options.id, job.id);
         return JobEnd::Lost;
@@ -323,6 +337,10 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
     );
     let done = AtomicBool::new(false);
     let lost = AtomicBool::new(false);
+    // Cancelled by the control plane (the job ends `cancelled`) or stopped by this
+    // worker's shutdown (the job goes back to the queue).
+    let cancelled = AtomicBool::new(false);
+    let stopping = AtomicBool::new(false);
     // Set on cancellation or a lost lease: the build's processes are killed at once.
     let cancel = Arc::new(AtomicBool::new(false));
     let log_files = Mutex::new(Vec::new());
@@ -338,12 +356,22 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
             let mut last = Instant::now();
             while !done.load(Ordering::SeqCst) {
                 std::thread::sleep(Duration::from_millis(100));
+                if stop.load(Ordering::SeqCst) && !stopping.swap(true, Ordering::SeqCst) {
+                    cancel.store(true, Ordering::SeqCst);
+                    reporter.send(format!(
+                        "[worker] {} is shutting down: the build is stopped and the job goes back to the queue\n",
+                        options.id
+                    ));
+                }
                 if last.elapsed() < options.heartbeat {
                     continue;
                 }
                 last = Instant::now();
                 match source.heartbeat(job, options.lease) {
                     Ok(reply) => {
+                        if reply.cancel {
+                            cancelled.store(true, Ordering::SeqCst);
+                        }
                         if reply.cancel && !cancel.swap(true, Ordering::SeqCst) {
                             reporter.send(
                                 "[worker] cancellation requested; stopping the build\n".into(),
@@ -376,13 +404,39 @@ fn run_job(options: &WorkerOptions, source: &dyn JobSource, job: &Job) -> JobEnd
         );
         return JobEnd::Lost;
     }
-    match source.complete(job, &outcome) {
+    // Stopped by this worker's shutdown, not finished: back to the queue (a result that
+    // was reached before the stop is kept).
+    let handed_back = stopping.load(Ordering::SeqCst)
+        && !cancelled.load(Ordering::SeqCst)
+        && !outcome.status.is_success();
+    let outcome = if handed_back {
+        Outcome {
+            status: JobStatus::Retry,
+            detail: format!(
+                "worker {} shut down during the build; back in the queue",
+                options.id
+            ),
+            result: serde_json::Value::Null,
+        }
+    } else {
+        outcome
+    };
+    // A control plane that restarts while the build finishes: the result waits for it as
+    // long as the lease would have held.
+    let completed = until_reachable(options.lease, FIRST_RETRY_WAIT, is_unreachable, || {
+        source.complete(job, &outcome)
+    });
+    match completed {
         Ok(done) => {
             eprintln!(
                 "worker {}: job {} {} {}: {}",
                 options.id, job.id, job.package, job.version, done.status
             );
-            JobEnd::Done(done.status)
+            if handed_back {
+                JobEnd::HandedBack
+            } else {
+                JobEnd::Done(done.status)
+            }
         }
         Err(QueueError::LeaseLost { .. }) => JobEnd::Lost,
         Err(e) => {
@@ -573,7 +627,12 @@ fn build_in(
             .map(refinery_build::context::PackMirrorHandle),
     };
     // The build tells the recorder what it does: history, forwarding, log files.
-    let recorder = match JobRecorder::open(&history_db, !source.shares_history(), log_files) {
+    let recorder = match JobRecorder::open(
+        &history_db,
+        !source.shares_history(),
+        log_files,
+        &options.id,
+    ) {
         Ok(recorder) => recorder,
         Err(e) => {
             return failed(format!(
@@ -598,7 +657,10 @@ fn build_in(
     };
     let (events, attempts) = recorder.take_forwarded();
     if !events.is_empty() || !attempts.is_empty() {
-        if let Err(e) = source.record_history(job, &events, &attempts) {
+        let forward = || source.record_history(job, &events, &attempts);
+        if let Err(e) =
+            until_reachable(options.lease, FIRST_RETRY_WAIT, source_unreachable, forward)
+        {
             eprintln!("worker: cannot send the history of job {}: {e}", job.id);
         }
     }
@@ -619,7 +681,9 @@ fn build_in(
             let origin = status.as_str();
             // Our builds may take a build number; a reused wheel is published unchanged.
             let renamable = matches!(status, JobStatus::Built | JobStatus::Cached);
-            match publish_under_a_free_name(source, job, &output.join(path), origin, renamable) {
+            let publish =
+                || publish_under_a_free_name(source, job, &output.join(path), origin, renamable);
+            match until_reachable(options.lease, FIRST_RETRY_WAIT, source_unreachable, publish) {
                 Ok(file) => {
                     if let Some(built_sha256) = entry.sha256.as_deref() {
                         carry_records_over(&options.cache, built_sha256, &file, &mut metadata, job);
@@ -647,6 +711,62 @@ fn build_in(
             "run_id": run_id,
             "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         }),
+    }
+}
+
+/// The first wait before calling an unreachable control plane again; it doubles up to
+/// [`MAX_RETRY_WAIT`].
+const FIRST_RETRY_WAIT: Duration = Duration::from_secs(1);
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(8);
+
+/// Whether the control plane could not be reached (down, restarting, a 5xx): worth
+/// calling again, unlike a refusal.
+fn is_unreachable(error: &QueueError) -> bool {
+    matches!(error, QueueError::Unavailable { .. })
+}
+
+/// Whether the queue refused the call for good: the request or the credentials are wrong,
+/// or the database is not one this worker can use.
+fn is_refusal(error: &QueueError) -> bool {
+    matches!(
+        error,
+        QueueError::Invalid(_)
+            | QueueError::NotOurs { .. }
+            | QueueError::TooNew { .. }
+            | QueueError::Replaced { .. }
+    )
+}
+
+/// [`is_unreachable`] for the errors of a [`JobSource`]'s uploads.
+fn source_unreachable(error: &SourceError) -> bool {
+    match error {
+        SourceError::Queue(e) | SourceError::Publish(crate::publish::PublishError::Store(e)) => {
+            is_unreachable(e)
+        }
+        _ => false,
+    }
+}
+
+/// `call`, called again while its error is `retryable`, waiting `first_wait` and then
+/// twice as long each time (at most [`MAX_RETRY_WAIT`]), until `patience` has passed since
+/// the first call; then its last answer. A worker's finished result is worth the wait: the
+/// lease it holds keeps the job its own for that long.
+fn until_reachable<T, E>(
+    patience: Duration,
+    first_wait: Duration,
+    retryable: impl Fn(&E) -> bool,
+    mut call: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let started = Instant::now();
+    let mut wait = first_wait;
+    loop {
+        match call() {
+            Err(e) if retryable(&e) && started.elapsed() + wait < patience => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(MAX_RETRY_WAIT);
+            }
+            answer => return answer,
+        }
     }
 }
 
@@ -804,6 +924,120 @@ mod tests {
         }
         zip.finish().unwrap();
         path
+    }
+
+    /// A control plane that refuses every claim with `refusal`, counting them.
+    struct Refusing {
+        refusal: fn() -> QueueError,
+        claims: std::sync::atomic::AtomicUsize,
+    }
+
+    impl JobSource for Refusing {
+        fn describe(&self) -> String {
+            "refusing".into()
+        }
+        fn claim(&self, _: &str, _: Duration) -> Result<Option<Job>, QueueError> {
+            self.claims.fetch_add(1, Ordering::SeqCst);
+            Err((self.refusal)())
+        }
+        fn start(&self, _: &Job) -> Result<(), QueueError> {
+            unreachable!("no job is claimed")
+        }
+        fn heartbeat(&self, _: &Job, _: Duration) -> Result<HeartbeatReply, QueueError> {
+            unreachable!("no job is claimed")
+        }
+        fn append_log(&self, _: &Job, _: &str) -> Result<(), QueueError> {
+            unreachable!("no job is claimed")
+        }
+        fn complete(&self, _: &Job, _: &Outcome) -> Result<Job, QueueError> {
+            unreachable!("no job is claimed")
+        }
+        fn publish(&self, _: &Job, _: &Path, _: &str) -> Result<PublishedFile, SourceError> {
+            unreachable!("no job is claimed")
+        }
+        fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), SourceError> {
+            unreachable!("no job is claimed")
+        }
+        fn reap(&self, _: i64) -> Result<usize, QueueError> {
+            Ok(0)
+        }
+        fn shares_history(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_watching_worker_stops_at_a_refusal_and_waits_out_an_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = WorkerOptions::new(dir.path().join("cache"), dir.path().join("envs"));
+        options.keep_polling = true;
+        options.poll = Duration::from_millis(1);
+        let forbidden = Refusing {
+            refusal: || QueueError::Invalid("403 Forbidden: the token is not valid".into()),
+            claims: Default::default(),
+        };
+        let err = run_worker(&options, &forbidden, &AtomicBool::new(false)).unwrap_err();
+        assert!(err.to_string().contains("403 Forbidden"), "{err}");
+        assert_eq!(forbidden.claims.load(Ordering::SeqCst), 1);
+        // Unreachable: a watching worker keeps trying (until its stop flag, here after a
+        // few claims).
+        let down = Refusing {
+            refusal: || QueueError::Unavailable {
+                location: "http://plane".into(),
+                message: "connection refused".into(),
+            },
+            claims: Default::default(),
+        };
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while down.claims.load(Ordering::SeqCst) < 3 {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                stop.store(true, Ordering::SeqCst);
+            });
+            let summary = run_worker(&options, &down, &stop).unwrap();
+            assert_eq!(summary.jobs, 0);
+        });
+        assert!(down.claims.load(Ordering::SeqCst) >= 3);
+    }
+
+    #[test]
+    fn an_unreachable_control_plane_is_called_again_within_the_patience_only() {
+        let unavailable = || QueueError::Unavailable {
+            location: "http://plane".into(),
+            message: "connection refused".into(),
+        };
+        let wait = Duration::from_millis(5);
+        // Down twice, then back: the third call's answer.
+        let mut calls = 0;
+        let answer = until_reachable(Duration::from_secs(60), wait, is_unreachable, || {
+            calls += 1;
+            if calls < 3 {
+                Err(unavailable())
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(answer.unwrap(), 3);
+        // A refusal is not called again.
+        let mut calls = 0;
+        let refused = until_reachable(Duration::from_secs(60), wait, is_unreachable, || {
+            calls += 1;
+            Err::<(), _>(QueueError::LeaseLost { job: 1, attempt: 1 })
+        });
+        assert!(matches!(refused, Err(QueueError::LeaseLost { .. })));
+        assert_eq!(calls, 1);
+        // Down for good: given up once the patience is spent.
+        let mut calls = 0;
+        let started = Instant::now();
+        let gave_up = until_reachable(Duration::from_millis(40), wait, is_unreachable, || {
+            calls += 1;
+            Err::<(), _>(unavailable())
+        });
+        assert!(matches!(gave_up, Err(QueueError::Unavailable { .. })));
+        assert!(calls >= 2, "{calls}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

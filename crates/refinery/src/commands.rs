@@ -568,7 +568,9 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     options.compiler_memory = environment.compiler_memory;
     options.strip = environment.strip;
     options.environment = environment.choice(envs_dir(&cache))?;
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    refinery_worker::shutdown::stop_on_signal(stop.clone(), options.id.clone())
+        .context("cannot watch for SIGTERM and Ctrl-C")?;
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let summary = match server {
         Some(url) => {
@@ -594,12 +596,29 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
                 options.id,
                 refinery_worker::worker::JobSource::describe(&source)
             );
+            if database_url
+                .as_deref()
+                .is_some_and(refinery_store::history::is_postgres_url)
+            {
+                // The database is shared, the wheels' bytes are not: `serve` lists only
+                // what its own store holds.
+                eprintln!(
+                    "worker {}: wheels are stored under {}: a server lists them only when that is its --cache folder too (this machine or a shared file system); otherwise run the worker with --server",
+                    options.id,
+                    cache.join("cas").display()
+                );
+            }
             refinery_worker::worker::run_worker(&options, &source, &stop)
         }
     }?;
     println!(
-        "worker {}: {} jobs, {} succeeded, {} failed, {} lost their lease",
-        options.id, summary.jobs, summary.succeeded, summary.failed, summary.lost
+        "worker {}: {} jobs, {} succeeded, {} failed, {} lost their lease, {} handed back",
+        options.id,
+        summary.jobs,
+        summary.succeeded,
+        summary.failed,
+        summary.lost,
+        summary.handed_back
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -678,12 +697,22 @@ pub fn index(args: &crate::cli::IndexCmdArgs) -> Result<ExitCode> {
     }
     let store = refinery_store::open_queue(database_url.as_deref(), &cache)?;
     let cas = refinery_store::Cas::new(cache.join("cas").join("v1"));
-    let (projects, wheels) = refinery_server::simple::write_static_index(
+    let refinery_server::simple::StaticIndex {
+        projects,
+        wheels,
+        not_in_store,
+    } = refinery_server::simple::write_static_index(
         &*store,
         &cas,
         Some(&history_db),
         &args.output,
     )?;
+    for filename in &not_in_store {
+        eprintln!(
+            "warning: {filename} is published but not in {}'s store (a worker on the shared database with a --cache of its own): left out",
+            cache.display()
+        );
+    }
     println!(
         "{projects} projects, {wheels} wheels: {}/simple/ (serve {} with any web server)",
         args.output.display(),

@@ -8,6 +8,7 @@ mod env_vars;
 mod exit_codes;
 mod report;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -66,9 +67,15 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("REFINERY_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+        .without_time();
+    // Colours only on a terminal: a log redirected to a file or a pipe stays plain text.
+    // On a terminal the default stays, which honours NO_COLOR.
+    if std::io::stderr().is_terminal() {
+        subscriber.init();
+    } else {
+        subscriber.with_ansi(false).init();
+    }
 }

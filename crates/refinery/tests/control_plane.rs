@@ -668,6 +668,87 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
     );
 }
 
+/// SIGTERM (a service manager stopping the worker) stops the build and hands the job back
+/// to the queue at once, instead of leaving it leased until its lease runs out; the next
+/// worker builds it.
+#[test]
+#[ignore = "needs the s390x environment"]
+fn a_worker_stopped_with_sigterm_hands_its_job_back() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    // Twenty minutes of build unless it is stopped.
+    write_tiny_sdist(&index_dir, "termpkg", "1.0", 1200);
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("termpkg==1.0\n");
+    let job = plane.wait_for_job(input, "termpkg");
+    // A lease far longer than the test: only the hand-back can free the job in time.
+    let worker = plane.worker("w-term", &["--lease-secs", "3600"]);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let log = plane.job_log(job);
+        if log.contains("tinybackend tick 2") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the build never started: {log}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = wait_output(worker, Duration::from_secs(120));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 handed back"),
+        "{stderr}"
+    );
+    let back = plane.job(job);
+    assert_eq!(back["status"], "retry", "{back}\n{stderr}");
+    assert!(back["lease_owner"].is_null(), "{back}");
+    assert!(
+        back["detail"].as_str().unwrap().contains("shut down"),
+        "{back}"
+    );
+    let log = plane.job_log(job);
+    assert!(log.contains("w-term is shutting down"), "{log}");
+    // Nothing of the build survives.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning("termpkg-1.0").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning("termpkg-1.0"), Vec::<String>::new());
+    // The next worker claims it at once (attempt 2); it is stopped again by a cancel so
+    // the test does not wait twenty minutes.
+    let next = plane.worker("w-next", &["--heartbeat-secs", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let current = plane.job(job);
+        if current["lease_owner"] == "w-next" {
+            assert_eq!(current["attempt"], 2, "{current}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never claimed again: {current}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = plane
+        .client
+        .post(plane.url(&format!("/api/jobs/{job}/cancel")))
+        .send()
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let out = wait_output(next, Duration::from_secs(300));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(plane.job(job)["status"], "cancelled");
+}
+
 /// No container engine runs on the CI machines, so this one records how it was called
 /// and fails: enough to show which environment a worker builds in.
 #[test]

@@ -249,3 +249,55 @@ fn publishes_without_the_system_temp_folder_and_reads_the_token_file() {
         "the token is never printed: {said}"
     );
 }
+
+/// The server's log on a pipe (a redirected file alike) is plain text: no ANSI colour
+/// codes, and a reaped lease names its worker as it is, not as Rust's `Some("…")`.
+#[test]
+fn a_redirected_log_is_plain_text_and_names_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let store = refinery_store::open_queue(None, &cache).unwrap();
+    store
+        .enqueue(&JobSpec {
+            package: "six".into(),
+            version: "1.16.0".into(),
+            python: "3.11".into(),
+            platform_tag: "manylinux2014_s390x".into(),
+            ..JobSpec::default()
+        })
+        .unwrap();
+    // A worker that claimed it and went silent: its lease is over by the time the
+    // server's reaper first looks (at start).
+    let job = store
+        .claim("w2slow", Duration::from_millis(1))
+        .unwrap()
+        .expect("a job to claim");
+    drop(store);
+    std::thread::sleep(Duration::from_millis(20));
+    let (mut child, _addr, before, lines) = serve_with_env(&cache, &[], &[]);
+    let mut said = before;
+    let deadline = std::time::Instant::now() + GUARD;
+    while !said.iter().any(|l| l.contains("lease expired")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => said.push(line),
+            Err(_) => panic!("the reaper never logged the expired lease: {said:?}"),
+        }
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    said.extend(lines.iter());
+    let line = said.iter().find(|l| l.contains("lease expired")).unwrap();
+    assert!(
+        line.contains(&format!("job={}", job.id)) && line.contains("worker=w2slow"),
+        "{line}"
+    );
+    assert!(!line.contains("Some("), "{line}");
+    assert!(
+        !said.iter().any(|l| l.contains('\u{1b}')),
+        "no ANSI escape codes in a redirected log: {said:?}"
+    );
+}

@@ -179,6 +179,19 @@ export function ranBuild(job: { status: string; started_ms: number | null }): bo
   return c === 'built' || (c === 'failed' && job.started_ms !== null && job.status !== 'missing');
 }
 
+/**
+ * The worker of a job: the one holding its lease while it waits to start or runs, else,
+ * once it ended, the one that reported its result (`result.worker`; the store clears the
+ * lease on completion). `null` for a job no worker ran (waiting, reused at planning, a CLI run).
+ */
+export function jobWorker(job: { status: string; lease_owner: string | null; result?: unknown }): string | null {
+  if (job.lease_owner) return job.lease_owner;
+  const c = statusClass(job.status);
+  if (c === undefined || c === 'waiting' || c === 'running') return null;
+  const worker = (job.result as { worker?: unknown } | null | undefined)?.worker;
+  return typeof worker === 'string' && worker ? worker : null;
+}
+
 /** A history attempt's status (see `AttemptStatus`) in the glossary's words. */
 export function attemptStatus(status: string): JobStatus {
   if (status === 'success') return 'built';

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, STATUS_HELP, verificationSummary } from '../lib/format';
+import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, jobWorker, STATUS_HELP, verificationSummary } from '../lib/format';
 import { Link, logPath, packagePath, planPath, useQueryParam } from '../lib/router';
 import { filterRows, pruneSelection } from '../lib/table';
 import { JOB_STATUSES, type Job, type QueueList } from '../lib/types';
@@ -45,7 +45,7 @@ function JobDetails({ job }: { job: Job }) {
       </dd>
       <dt>Worker</dt>
       <dd>
-        {job.lease_owner ?? '—'}
+        {jobWorker(job) ?? '—'}
         {job.heartbeat_ms ? ` (heartbeat ${fmtTime(job.heartbeat_ms)})` : ''}
       </dd>
       <dt>Recipe</dt>
@@ -118,7 +118,7 @@ export function Builds() {
   const statuses = status ? status.split(',') : [];
 
   const rows = useMemo(
-    () => filterRows(queue.data?.jobs ?? [], q, (j) => [j.package, j.version, j.id, j.detail, j.lease_owner, j.plan_id, runId(j)]),
+    () => filterRows(queue.data?.jobs ?? [], q, (j) => [j.package, j.version, j.id, j.detail, jobWorker(j), j.plan_id, runId(j)]),
     [queue.data, q],
   );
   useEffect(() => {
@@ -235,7 +235,7 @@ export function Builds() {
             },
             { key: 'attempt', label: 'Attempt', sort: (j) => j.attempt, className: 'num', render: (j) => j.attempt },
             { key: 'run', label: 'Run', sort: (j) => runId(j) ?? '', render: (j) => (runId(j) ? <code className="run-id">{runId(j)}</code> : <span className="muted">—</span>) },
-            { key: 'worker', label: 'Worker', sort: (j) => j.lease_owner ?? '', render: (j) => j.lease_owner ?? <span className="muted">—</span> },
+            { key: 'worker', label: 'Worker', sort: (j) => jobWorker(j) ?? '', render: (j) => jobWorker(j) ?? <span className="muted">—</span> },
             { key: 'created', label: 'Queued', sort: (j) => j.created_ms, firstDir: 'desc', render: (j) => fmtTime(j.created_ms) },
             { key: 'duration', label: 'Took', sort: (j) => jobDurationSecs(j), firstDir: 'desc', className: 'num', render: (j) => fmtDuration(jobDurationSecs(j)) },
             { key: 'detail', label: 'Detail', render: (j) => <span className="detail clamp">{j.detail}</span> },

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api, apiBase, apiText, apiUrl, enc, errorMessage } from '../lib/api';
 import { useApi } from '../lib/hooks';
+import { jobWorker } from '../lib/format';
 import { LogBuffer } from '../lib/log';
 import { Link, packagePath, useLocation, useQueryParam } from '../lib/router';
 import type { JobReply, LogChunks, LogEnd } from '../lib/types';
@@ -159,7 +160,7 @@ export function LogPage({ name, version }: { name: string; version: string }) {
         {job && (
           <p className="lede">
             Job {job.id} <StatusBadge status={job.status} /> attempt {job.attempt}
-            {job.lease_owner ? ` on ${job.lease_owner}` : ''}
+            {jobWorker(job) ? ` on ${jobWorker(job)}` : ''}
             {job.detail ? <> — {job.detail}</> : null}
           </p>
         )}

@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use refinery_store::queue::{Job, Outcome};
+use refinery_store::Attempt;
 
 use super::ApiResult;
 use refinery_contract::{
@@ -130,6 +131,16 @@ pub(crate) fn check_lease(state: &AppState, id: i64, attempt: i64) -> ApiResult<
     )?)
 }
 
+/// `attempt` as the history keeps it: the build engine leaves its `worker` empty (it
+/// does not know who runs it), and the worker that holds the job's lease ran it.
+fn attributed(attempt: &Attempt, job: &Job) -> Attempt {
+    let mut attempt = attempt.clone();
+    if attempt.worker.as_deref().is_none_or(str::is_empty) {
+        attempt.worker.clone_from(&job.lease_owner);
+    }
+    attempt
+}
+
 pub(super) async fn job_history(
     State(state): State<Arc<AppState>>,
     UrlPath(id): UrlPath<String>,
@@ -142,7 +153,7 @@ pub(super) async fn job_history(
         ));
     }
     let n = blocking(move || {
-        check_lease(&state, id, body.attempt)?;
+        let job = check_lease(&state, id, body.attempt)?;
         state
             .history
             .with(|h| {
@@ -150,7 +161,7 @@ pub(super) async fn job_history(
                     h.record_event(event)?;
                 }
                 for attempt in &body.attempts {
-                    h.record_attempt(attempt)?;
+                    h.record_attempt(&attributed(attempt, &job))?;
                 }
                 Ok((body.events.len() + body.attempts.len()) as u64)
             })

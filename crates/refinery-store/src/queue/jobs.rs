@@ -253,7 +253,8 @@ pub struct ReapedJob {
     pub id: i64,
     pub attempt: i64,
     pub worker: Option<String>,
-    /// `true`: back in the queue; `false`: the restart cap was reached, it failed.
+    /// `true`: back in the queue; `false`: the restart cap was reached (it failed) or it
+    /// had been cancelled (it ended `cancelled`).
     pub requeued: bool,
 }
 

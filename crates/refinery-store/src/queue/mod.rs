@@ -67,6 +67,10 @@ pub const MAX_CHUNK_BYTES: usize = 256 * 1024;
 pub const MAX_JOB_LOG_BYTES: i64 = 16 * 1024 * 1024;
 /// How often a job may lose its lease before it is failed instead of re-queued.
 pub const DEFAULT_MAX_RESTARTS: i64 = 3;
+/// Milliseconds a leased job may still run after it is cancelled without a heartbeat (a
+/// live worker heartbeats every few seconds, learns of the cancellation and stops); then
+/// the reaper ends it `cancelled`.
+pub const CANCEL_GRACE_MS: i64 = 60_000;
 
 /// The control plane's store. Every method is blocking; from async code call it through
 /// `spawn_blocking`.

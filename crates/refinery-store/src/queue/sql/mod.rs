@@ -7,7 +7,8 @@ use super::db::{Backend, Conn, Dialect, Pool, Row, RowExt, Value, POOL_SIZE};
 use super::{
     Clock, FinishedJob, HeartbeatReply, Hint, InputStatus, Job, JobFilter, JobSpec, JobStatus,
     LogChunk, NewInput, Outcome, PendingInput, PublishedFile, QueueError, QueueStats, QueueStore,
-    ReapedJob, Settings, StoredPlan, SystemClock, WorkerInfo, MAX_CHUNK_BYTES, MAX_JOB_LOG_BYTES,
+    ReapedJob, Settings, StoredPlan, SystemClock, WorkerInfo, CANCEL_GRACE_MS, MAX_CHUNK_BYTES,
+    MAX_JOB_LOG_BYTES,
 };
 use crate::manifest::normalize_name;
 
@@ -107,12 +108,14 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn enqueue(&self, spec: &JobSpec) -> Result<(Job, bool), QueueError> {
-        if spec.package.trim().is_empty() || spec.version.trim().is_empty() {
+        let status = spec.status.unwrap_or(JobStatus::Pending);
+        // A package that never resolved (`missing`) has no version to record.
+        let needs_version = status != JobStatus::Missing;
+        if spec.package.trim().is_empty() || (needs_version && spec.version.trim().is_empty()) {
             return Err(QueueError::Invalid(
-                "a job needs a package name and a version".into(),
+                "a job needs a package name and a version (unless it is missing)".into(),
             ));
         }
-        let status = spec.status.unwrap_or(JobStatus::Pending);
         if status.is_active() {
             return Err(QueueError::Invalid(format!(
                 "a new job cannot start as `{status}`"
@@ -349,7 +352,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError> {
         let now = self.now_ms();
         let expired = self.query(
-            "SELECT id, attempt, lease_owner, restarts FROM jobs \
+            "SELECT id, attempt, lease_owner, restarts, cancel_requested FROM jobs \
              WHERE status IN ('leased', 'building') AND lease_expires_ms < $1 ORDER BY id",
             &[now.into()],
         )?;
@@ -357,9 +360,15 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         for row in expired {
             let (id, attempt, owner, restarts) =
                 (row.int(0), row.int(1), row.opt_text(2), row.int(3));
-            let requeue = restarts < max_restarts;
+            // Someone cancelled it: it ends cancelled, it does not go back to the queue.
+            let cancelled = row.int(4) != 0;
+            let requeue = restarts < max_restarts && !cancelled;
             let who = owner.clone().unwrap_or_else(|| "?".into());
-            let line = if requeue {
+            let line = if cancelled {
+                format!(
+                    "[refinery] the lease of worker {who} on attempt {attempt} expired (no heartbeat) after the job was cancelled: it ends cancelled\n"
+                )
+            } else if requeue {
                 format!(
                     "[refinery] the lease of worker {who} on attempt {attempt} expired (no heartbeat); the job goes back to the queue (restart {} of {max_restarts})\n",
                     restarts + 1
@@ -369,7 +378,9 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                     "[refinery] the lease of worker {who} on attempt {attempt} expired (no heartbeat) and the job already lost {restarts} leases: it fails\n"
                 )
             };
-            let detail = if requeue {
+            let detail = if cancelled {
+                format!("cancelled; worker {who} stopped answering before it stopped the build")
+            } else if requeue {
                 format!("lease of worker {who} expired; re-queued")
             } else {
                 format!("lease expired {} times; giving up", restarts + 1)
@@ -384,7 +395,12 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                         id.into(),
                         attempt.into(),
                         now.into(),
-                        if requeue { "retry" } else { "failed" }.into(),
+                        match (cancelled, requeue) {
+                            (true, _) => "cancelled",
+                            (false, true) => "retry",
+                            (false, false) => "failed",
+                        }
+                        .into(),
                         detail.clone().into(),
                         (!requeue).then_some(now).into(),
                     ],
@@ -489,14 +505,19 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             let now = self.now_ms();
             c.execute(
                 "UPDATE jobs SET status = 'cancelled', updated_ms = $2, finished_ms = $2, \
-                 detail = 'cancelled before a worker took it' \
+                 detail = CASE WHEN attempt = 0 THEN 'cancelled before a worker took it' \
+                 ELSE 'cancelled while waiting for another attempt' END \
                  WHERE id = $1 AND status IN ('pending', 'retry')",
                 &[id.into(), now.into()],
             )?;
+            // A live worker learns it at its next heartbeat and stops; a lease that is not
+            // renewed ends within the grace instead of the up to an hour it was granted.
             c.execute(
-                "UPDATE jobs SET cancel_requested = 1, updated_ms = $2 \
+                "UPDATE jobs SET cancel_requested = 1, updated_ms = $2, \
+                 lease_expires_ms = CASE WHEN lease_expires_ms > $3 THEN $3 \
+                 ELSE lease_expires_ms END \
                  WHERE id = $1 AND status IN ('leased', 'building')",
-                &[id.into(), now.into()],
+                &[id.into(), now.into(), (now + CANCEL_GRACE_MS).into()],
             )?;
             Self::job_in(c, id)
         })

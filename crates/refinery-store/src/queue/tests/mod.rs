@@ -85,6 +85,7 @@ on_both!(
     restart_cap_fails_the_job,
     concurrent_claims_never_share_a_job,
     heartbeat_carries_cancellation,
+    a_cancelled_job_whose_worker_vanished_ends_cancelled,
     logs_are_numbered_cleaned_and_capped,
     retry_clear_and_stats,
     inputs_plans_settings_index_and_hints,
@@ -405,7 +406,44 @@ fn heartbeat_carries_cancellation(q: &dyn QueueStore, _clock: &ManualClock) {
     assert!(q.heartbeat(job.id, job.attempt, LEASE).unwrap().cancel);
     let cancelled = q.cancel(waiting.id).unwrap();
     assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert_eq!(cancelled.detail, "cancelled before a worker took it");
     assert!(q.claim("w", LEASE).unwrap().is_none());
+}
+
+/// A cancelled job whose worker stops answering ends `cancelled` when its lease runs out,
+/// at most [`CANCEL_GRACE_MS`] after the cancellation however long the lease was; it never
+/// goes back to the queue. One cancelled between attempts says so.
+fn a_cancelled_job_whose_worker_vanished_ends_cancelled(q: &dyn QueueStore, clock: &ManualClock) {
+    let (job, _) = q.enqueue(&spec("ghosted", "1")).unwrap();
+    let held = q
+        .claim("ghost", Duration::from_secs(3600))
+        .unwrap()
+        .unwrap();
+    q.start(held.id, held.attempt).unwrap();
+    let asked = q.cancel(job.id).unwrap();
+    assert!(asked.cancel_requested);
+    assert!(asked.lease_expires_ms.unwrap() <= clock.now_ms() + CANCEL_GRACE_MS);
+    clock.advance(Duration::from_millis(CANCEL_GRACE_MS as u64 + 1));
+    let reaped = q.reap(3).unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert!(!reaped[0].requeued);
+    let ended = q.job(job.id).unwrap();
+    assert_eq!(ended.status, JobStatus::Cancelled, "{}", ended.detail);
+    assert!(ended.detail.contains("ghost"), "{}", ended.detail);
+    assert!(ended.finished_ms.is_some());
+    assert!(q.claim("w", LEASE).unwrap().is_none(), "never re-queued");
+
+    // Lost its lease (back in the queue), then cancelled before another attempt.
+    let (again, _) = q.enqueue(&spec("requeued", "1")).unwrap();
+    q.claim("gone", Duration::from_secs(2)).unwrap().unwrap();
+    clock.advance(Duration::from_secs(3));
+    assert!(q.reap(3).unwrap()[0].requeued);
+    let cancelled = q.cancel(again.id).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert_eq!(
+        cancelled.detail,
+        "cancelled while waiting for another attempt"
+    );
 }
 
 fn logs_are_numbered_cleaned_and_capped(q: &dyn QueueStore, _clock: &ManualClock) {
