@@ -27,6 +27,20 @@ struct Plane {
 }
 
 impl Plane {
+    /// A control plane whose index holds the tiny sdist `package` 1.0 (its build takes
+    /// `ticks` half seconds), and the job its upload queued.
+    fn with_job(package: &str, ticks: u32) -> (Plane, i64) {
+        bookworm_rootfs().expect(NEEDS_ENV);
+        let root = tempfile::tempdir().unwrap();
+        let index_dir = root.path().join("index");
+        std::fs::create_dir_all(&index_dir).unwrap();
+        write_tiny_sdist(&index_dir, package, "1.0", ticks);
+        let plane = Plane::start(&index_dir, root);
+        let input = plane.upload_requirements(&format!("{package}==1.0\n"));
+        let job = plane.wait_for_job(input, package);
+        (plane, job)
+    }
+
     fn start(index_dir: &Path, root: tempfile::TempDir) -> Plane {
         let index = LocalIndex::serve_dir(index_dir).unwrap();
         let cache = root.path().join("cache");
@@ -111,6 +125,34 @@ impl Plane {
             .unwrap()
     }
 
+    /// Waits until the job's log holds `needle` (the build reached that point).
+    fn wait_for_log(&self, job: i64, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let log = self.job_log(job);
+            if log.contains(needle) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "never logged {needle:?}: {log}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// A worker on another machine: its own `cache`, the control plane over HTTP.
+    fn remote_worker(&self, id: &str, cache: &Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_refinery"))
+            .args(["worker", "--server", &self.server.url(), "--cache"])
+            .arg(cache)
+            .args(["--index-url", &self.index.url, "--worker-id", id])
+            .env("REFINERY_ENVS_DIR", envs_dir())
+            .env_remove("DATABASE_URL")
+            .env_remove("AUTO_BUILD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     fn worker(&self, id: &str, extra: &[&str]) -> Child {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_refinery"));
         cmd.args(["worker", "--cache"])
@@ -173,15 +215,7 @@ fn follow(url: String) -> mpsc::Receiver<(String, String)> {
 #[test]
 #[ignore = "needs the s390x environment"]
 fn upload_plan_build_built_and_pip_downloads_from_our_index() {
-    bookworm_rootfs().expect(NEEDS_ENV);
-    let root = tempfile::tempdir().unwrap();
-    let index_dir = root.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
-    write_tiny_sdist(&index_dir, "tinypkg", "1.0", 0);
-    let plane = Plane::start(&index_dir, root);
-
-    let input = plane.upload_requirements("tinypkg==1.0\n");
-    let job = plane.wait_for_job(input, "tinypkg");
+    let (plane, job) = Plane::with_job("tinypkg", 0);
     assert_eq!(plane.job(job)["status"], "pending");
     let out = wait_output(plane.worker("w-one", &[]), Duration::from_secs(900));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -339,14 +373,7 @@ fn a_worker_verifies_at_the_level_and_with_the_smoke_tests_it_is_given() {
 #[test]
 #[ignore = "needs the s390x environment"]
 fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
-    bookworm_rootfs().expect(NEEDS_ENV);
-    let root = tempfile::tempdir().unwrap();
-    let index_dir = root.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
-    write_tiny_sdist(&index_dir, "slowpkg", "1.0", 40);
-    let plane = Plane::start(&index_dir, root);
-    let input = plane.upload_requirements("slowpkg==1.0\n");
-    let job = plane.wait_for_job(input, "slowpkg");
+    let (plane, job) = Plane::with_job("slowpkg", 40);
     let events = follow(plane.url("/api/logs/slowpkg/1.0/stream"));
 
     let mut first = plane.worker("w-doomed", &["--lease-secs", "4", "--heartbeat-secs", "1"]);
@@ -363,15 +390,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
         }
     }
     // Wait until the build step itself runs, then kill -9.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let log = plane.job_log(job);
-        if log.contains("[refinery] build slowpkg") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the build never started: {log}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    plane.wait_for_log(job, "[refinery] build slowpkg");
     let held = plane.job(job);
     assert_eq!(held["lease_owner"], "w-doomed");
     assert_eq!(held["attempt"], 1);
@@ -391,17 +410,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     }
     // The rescuer is a remote worker: its own cache, the control plane over HTTP.
     let remote_cache = plane.cache.parent().unwrap().join("remote-worker-cache");
-    let rescuer = Command::new(env!("CARGO_BIN_EXE_refinery"))
-        .args(["worker", "--server", &plane.server.url(), "--cache"])
-        .arg(&remote_cache)
-        .args(["--index-url", &plane.index.url, "--worker-id", "w-rescuer"])
-        .env("REFINERY_ENVS_DIR", envs_dir())
-        .env_remove("DATABASE_URL")
-        .env_remove("AUTO_BUILD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let rescuer = plane.remote_worker("w-rescuer", &remote_cache);
     let out = wait_output(rescuer, Duration::from_secs(900));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -474,14 +483,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
 #[test]
 #[ignore = "needs the s390x environment"]
 fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_records_follow() {
-    bookworm_rootfs().expect(NEEDS_ENV);
-    let root = tempfile::tempdir().unwrap();
-    let index_dir = root.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
-    write_tiny_sdist(&index_dir, "tinyname", "1.0", 0);
-    let plane = Plane::start(&index_dir, root);
-    let input = plane.upload_requirements("tinyname==1.0\n");
-    let first = plane.wait_for_job(input, "tinyname");
+    let (plane, first) = Plane::with_job("tinyname", 0);
     let out = wait_output(plane.worker("w-first", &[]), Duration::from_secs(900));
     assert!(
         out.status.success(),
@@ -507,17 +509,7 @@ fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_record
     assert_eq!(enqueued["created"], true, "{enqueued}");
     let second = enqueued["job"]["id"].as_i64().unwrap();
     let remote_cache = plane.cache.parent().unwrap().join("second-worker-cache");
-    let worker = Command::new(env!("CARGO_BIN_EXE_refinery"))
-        .args(["worker", "--server", &plane.server.url(), "--cache"])
-        .arg(&remote_cache)
-        .args(["--index-url", &plane.index.url, "--worker-id", "w-second"])
-        .env("REFINERY_ENVS_DIR", envs_dir())
-        .env_remove("DATABASE_URL")
-        .env_remove("AUTO_BUILD")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let worker = plane.remote_worker("w-second", &remote_cache);
     let out = wait_output(worker, Duration::from_secs(900));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -588,6 +580,16 @@ fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_record
     assert!(dest.join("tinyname-1.0-1-py3-none-any.whl").is_file());
 }
 
+/// No process mentions `needle` (a build's folder) within 10 s: a stopped build's whole
+/// process tree is gone.
+fn assert_nothing_of_the_build_survives(needle: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !processes_mentioning(needle).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(processes_mentioning(needle), Vec::<String>::new());
+}
+
 /// Processes whose command line mentions `needle` (other than this test's).
 fn processes_mentioning(needle: &str) -> Vec<String> {
     let me = std::process::id().to_string();
@@ -610,27 +612,12 @@ fn processes_mentioning(needle: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs the s390x environment"]
 fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
-    bookworm_rootfs().expect(NEEDS_ENV);
-    let root = tempfile::tempdir().unwrap();
-    let index_dir = root.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
     // Ten minutes of build unless it is stopped.
-    write_tiny_sdist(&index_dir, "stuckpkg", "1.0", 1200);
-    let plane = Plane::start(&index_dir, root);
-    let input = plane.upload_requirements("stuckpkg==1.0\n");
-    let job = plane.wait_for_job(input, "stuckpkg");
+    let (plane, job) = Plane::with_job("stuckpkg", 1200);
     let worker = plane.worker("w-cancel", &["--heartbeat-secs", "1"]);
 
     // Wait until the package's own build hook is running.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let log = plane.job_log(job);
-        if log.contains("tinybackend tick 2") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the build never started: {log}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    plane.wait_for_log(job, "tinybackend tick 2");
     assert!(
         !processes_mentioning("stuckpkg-1.0").is_empty(),
         "the build runs"
@@ -653,12 +640,7 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
     assert!(log.contains("cancellation requested"), "{log}");
     assert!(log.contains("[refinery] stopped"), "{log}");
     assert!(!log.contains("tinybackend tick 1199"), "{log}");
-    // Nothing of the build survives.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_mentioning("stuckpkg-1.0").is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(processes_mentioning("stuckpkg-1.0"), Vec::<String>::new());
+    assert_nothing_of_the_build_survives("stuckpkg-1.0");
     // A cancelled attempt is not a failure of the package.
     let package = plane.json("/api/packages/stuckpkg");
     let attempts = package["attempts"].as_array().unwrap();
@@ -674,26 +656,11 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
 #[test]
 #[ignore = "needs the s390x environment"]
 fn a_worker_stopped_with_sigterm_hands_its_job_back() {
-    bookworm_rootfs().expect(NEEDS_ENV);
-    let root = tempfile::tempdir().unwrap();
-    let index_dir = root.path().join("index");
-    std::fs::create_dir_all(&index_dir).unwrap();
-    // Twenty minutes of build unless it is stopped.
-    write_tiny_sdist(&index_dir, "termpkg", "1.0", 1200);
-    let plane = Plane::start(&index_dir, root);
-    let input = plane.upload_requirements("termpkg==1.0\n");
-    let job = plane.wait_for_job(input, "termpkg");
+    // Ten minutes of build unless it is stopped.
+    let (plane, job) = Plane::with_job("termpkg", 1200);
     // A lease far longer than the test: only the hand-back can free the job in time.
     let worker = plane.worker("w-term", &["--lease-secs", "3600"]);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let log = plane.job_log(job);
-        if log.contains("tinybackend tick 2") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the build never started: {log}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    plane.wait_for_log(job, "tinybackend tick 2");
     let kill = Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
         .status()
@@ -715,12 +682,7 @@ fn a_worker_stopped_with_sigterm_hands_its_job_back() {
     );
     let log = plane.job_log(job);
     assert!(log.contains("w-term is shutting down"), "{log}");
-    // Nothing of the build survives.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !processes_mentioning("termpkg-1.0").is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(processes_mentioning("termpkg-1.0"), Vec::<String>::new());
+    assert_nothing_of_the_build_survives("termpkg-1.0");
     // The next worker claims it at once (attempt 2); it is stopped again by a cancel so
     // the test does not wait twenty minutes.
     let next = plane.worker("w-next", &["--heartbeat-secs", "1"]);
