@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planTree, jobsByNode, nodeKey } from '../src/lib/plan';
 import { bucketize, histogram } from '../src/lib/charts';
-import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationBadge, verificationSummary } from '../src/lib/format';
+import { builtWith, packagesFromHint, fmtDuration, jobDurationSecs, statusTone, verificationBadge, verificationChecks, verificationSummary } from '../src/lib/format';
 import { api, ApiError, onApiHealth, clearUnauthorized, probeToken, type ApiHealth } from '../src/lib/api';
-import { suggestedRecipe } from '../src/pages/Packages';
+import { rowChecks, suggestedRecipe } from '../src/pages/Packages';
 import { uploadEndpoint } from '../src/pages/Inputs';
 import { hintRows } from '../src/pages/Hints';
-import type { Job, PlanNode } from '../src/lib/types';
+import type { EventRow, Job, PlanNode } from '../src/lib/types';
 
 const node = (name: string, version: string, action: PlanNode['action'], direct = false): PlanNode => ({
   id: `${name}==${version}`,
@@ -288,10 +288,11 @@ describe('api client', () => {
 
 describe('verification badge', () => {
   it('says the level and the outcome, and names the failing check', () => {
+    // Without the checks behind it, "passed" only means that no check failed.
     expect(verificationBadge({ level: 'smoke', outcome: 'passed' })).toEqual({
       text: 'smoke · passed',
       tone: 'ok',
-      title: 'verified on s390x at level smoke: every check passed',
+      title: 'verified on s390x at level smoke: no check failed',
     });
     expect(verificationBadge({ level: 'tests', outcome: 'timed_out', failed_check: 'tests:pytest' })).toEqual({
       text: 'tests · timed out',
@@ -300,5 +301,84 @@ describe('verification badge', () => {
     });
     expect(verificationBadge(null)).toBeNull();
     expect(verificationBadge(undefined)).toBeNull();
+  });
+});
+
+describe('verification badge with its checks', () => {
+  const docopt = {
+    metadata: {
+      verification: {
+        level: 'smoke',
+        duration_secs: 3.1,
+        checks: [
+          { name: 'install', outcome: 'passed', duration_secs: 1.2 },
+          { name: 'import', outcome: 'passed', duration_secs: 0.8 },
+          { name: 'smoke', outcome: 'skipped', detail: 'the smoke-test catalog has nothing for docopt 0.6.2', duration_secs: 0 },
+        ],
+      },
+    },
+  };
+
+  it('reads the checks of a job result or a manifest entry', () => {
+    expect(verificationChecks(docopt)).toEqual([
+      { name: 'install', outcome: 'passed' },
+      { name: 'import', outcome: 'passed' },
+      { name: 'smoke', outcome: 'skipped', detail: 'the smoke-test catalog has nothing for docopt 0.6.2' },
+    ]);
+    expect(verificationChecks({ metadata: {} })).toBeNull();
+    expect(verificationChecks(null)).toBeNull();
+  });
+
+  it('shows a skipped check as skipped, never as passed', () => {
+    const b = verificationBadge({ level: 'smoke', outcome: 'passed' }, verificationChecks(docopt))!;
+    expect(b.text).toBe('import · passed; smoke skipped');
+    expect(b.tone).toBe('warn');
+    expect(b.title).toBe('verification at level smoke: install, import passed; smoke skipped — the smoke-test catalog has nothing for docopt 0.6.2');
+    expect(b.text).not.toMatch(/smoke · passed/);
+    expect(b.title).not.toMatch(/every check passed/);
+    // The sdist's tests gave no verdict; a check that needs the network neither.
+    const tests = verificationBadge({ level: 'tests', outcome: 'passed' }, [
+      { name: 'import', outcome: 'passed' },
+      { name: 'smoke:lxml', outcome: 'passed' },
+      { name: 'tests:install-pytest', outcome: 'passed' },
+      { name: 'tests:pytest', outcome: 'skipped', detail: '3 errors: no verdict' },
+      { name: 'smoke:net', outcome: 'needs_network' },
+    ])!;
+    expect(tests.text).toBe('tests · passed; tests:pytest skipped; smoke:net needs network');
+  });
+
+  it('says passed at the level reached when every check passed, and leaves failures as they were', () => {
+    const all = [
+      { name: 'install', outcome: 'passed' },
+      { name: 'import', outcome: 'passed' },
+      { name: 'smoke:markupsafe', outcome: 'passed' },
+      { name: 'tests:pytest', outcome: 'passed', detail: '212 passed in 14.20s' },
+    ];
+    expect(verificationBadge({ level: 'tests', outcome: 'passed' }, all)).toEqual({
+      text: 'tests · passed',
+      tone: 'ok',
+      title: 'verified on s390x at level tests: every check passed (install, import, smoke:markupsafe, tests:pytest)',
+    });
+    expect(verificationBadge({ level: 'smoke', outcome: 'failed', failed_check: 'smoke:orjson' }, [{ name: 'smoke:orjson', outcome: 'failed' }])).toEqual({
+      text: 'smoke · failed',
+      tone: 'bad',
+      title: 'verification at level smoke: smoke:orjson failed',
+    });
+  });
+
+  it('takes the checks of a Packages row from its job, else from the newest verified event of its version', () => {
+    const job = { id: 7, package: 'docopt', version: '0.6.2', status: 'built', result: docopt } as unknown as Job;
+    const jobs = new Map([[7, job]]);
+    const row = { package: 'docopt', version: '0.6.2', job: 7 };
+    expect(rowChecks(row, jobs, [])?.map((c) => `${c.name} ${c.outcome}`)).toEqual(['install passed', 'import passed', 'smoke skipped']);
+    const event = (id: number, version: string, data: unknown) =>
+      ({ id, kind: 'verified', package: 'DocOpt', version, data, detail: '', run_id: null, timestamp: '' }) as EventRow;
+    const events = [
+      event(1, '0.6.2', { metadata: { verification: { level: 'smoke', checks: [{ name: 'import', outcome: 'passed' }] } } }),
+      event(2, '0.6.2', docopt),
+      event(3, '0.6.1', { metadata: { verification: { level: 'smoke', checks: [{ name: 'smoke:docopt', outcome: 'passed' }] } } }),
+    ];
+    expect(rowChecks({ ...row, job: null }, jobs, events)?.map((c) => c.name)).toEqual(['install', 'import', 'smoke']);
+    expect(rowChecks({ ...row, job: 99 }, jobs, [])).toBeNull();
   });
 });

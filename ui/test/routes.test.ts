@@ -1,5 +1,6 @@
 // The dashboard's URLs resolve to the routes and params the pages expect (TanStack Router).
 import { describe, expect, it } from 'vitest';
+import { logPath } from '../src/lib/router';
 import { router } from '../src/routes';
 
 function leaf(href: string) {
@@ -18,6 +19,15 @@ describe('routes', () => {
     expect(leaf('/packages/failpkg?tab=timeline').params).toEqual({ name: 'failpkg' });
     expect(leaf('/logs/six/1.16.0')).toEqual({ route: '/logs/$name/$version', params: { name: 'six', version: '1.16.0' } });
     expect(leaf('/logs/six/1.16.0/').params).toEqual({ name: 'six', version: '1.16.0' });
+  });
+
+  it('gives a job without a version (a missing requirement) a log page, as Builds, a plan and a package link it', () => {
+    expect(logPath('six', '1.16.0', 12)).toBe('/logs/six/1.16.0?job=12');
+    expect(logPath('no-such-pkg', '', 5)).toBe('/logs/no-such-pkg?job=5');
+    expect(leaf(logPath('no-such-pkg', '', 5))).toEqual({ route: '/logs/$name', params: { name: 'no-such-pkg' } });
+    // The links the dashboard made before: a trailing slash.
+    expect(leaf('/logs/no-such-pkg/?job=5')).toEqual({ route: '/logs/$name', params: { name: 'no-such-pkg' } });
+    expect(leaf(logPath('six', '1.16.0', 12)).route).toBe('/logs/$name/$version');
   });
 
   it('leaves unknown paths to the not-found page', () => {

@@ -252,12 +252,15 @@ pub fn attempt(
     ));
     env.extend(request.env.iter().cloned());
     // The compilers' parallelism: the run's budget where the build sets none itself.
-    let parallelism = crate::compile_jobs::for_build(
-        &settings.compile_budget,
-        &env,
-        crate::native_frontend::is_meson_python(request.sdist),
-    );
+    let meson_python = crate::native_frontend::is_meson_python(request.sdist);
+    let parallelism = crate::compile_jobs::for_build(&settings.compile_budget, &env, meson_python);
     env.extend(parallelism.env);
+    // The same build folder every time (see crate::reproducible::MESON_BUILD_DIR).
+    env.extend(crate::reproducible::meson_build_dir(
+        &env,
+        meson_python,
+        &build_root,
+    ));
     if !request.build_constraints.is_empty() {
         // pip applies PIP_CONSTRAINT to the isolated build environment too; uv reads
         // UV_BUILD_CONSTRAINT for `uv build`.
@@ -411,9 +414,10 @@ pub fn attempt(
                 std::fs::create_dir_all(&out).map_err(|e| {
                     fail(Stage::Build, format!("cannot empty {}: {e}", out.display()))
                 })?;
-                // A fresh tree: an in-place build (setuptools' `build/`) left the
-                // native step's objects in it.
+                // A fresh tree and meson folder: an in-place build (setuptools'
+                // `build/`) and meson left the native step's objects in them.
                 let _ = std::fs::remove_dir_all(dir.0.join(crate::source_tree::TREE_DIR));
+                let _ = std::fs::remove_dir_all(dir.0.join(crate::reproducible::MESON_BUILD_DIR));
                 source_to_build(request.sdist, &dir.0, &build_root, &sdist_name, log)
                     .map_err(|message| fail(Stage::Build, message))?;
             }

@@ -63,9 +63,76 @@ pub fn log_line(epoch: u64, source: &EpochSource) -> String {
     format!("[refinery] {SOURCE_DATE_EPOCH}={epoch} ({from}): the wheel's file times")
 }
 
+/// The attempt's folder meson-python builds in, below the build root: a fixed path, where
+/// meson-python's own default is a random `.mesonpy-XXXXXXXX` in the source tree, which
+/// numpy's `__config__.py`, contourpy's `_build_config.py` and the debug information of
+/// static libraries record.
+pub const MESON_BUILD_DIR: &str = "meson-build";
+
+/// `PIP_CONFIG_SETTINGS` with meson-python's `build-dir` set to
+/// `<build_root>/`[`MESON_BUILD_DIR`] added, for a meson-python build whose own settings
+/// (`env`, the last value of a name wins) do not choose one; `None` otherwise. pip passes
+/// it to the backend, and the host's uv gets it as `--config-setting`.
+pub fn meson_build_dir(
+    env: &[(String, String)],
+    meson_python: bool,
+    build_root: &str,
+) -> Option<(String, String)> {
+    const CONFIG_SETTINGS: &str = "PIP_CONFIG_SETTINGS";
+    if !meson_python {
+        return None;
+    }
+    let settings = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == CONFIG_SETTINGS)
+        .map_or("", |(_, v)| v.trim());
+    if settings
+        .split_whitespace()
+        .any(|item| item.starts_with("build-dir="))
+    {
+        return None;
+    }
+    let item = format!("build-dir={build_root}/{MESON_BUILD_DIR}");
+    let value = if settings.is_empty() {
+        item
+    } else {
+        format!("{settings} {item}")
+    };
+    Some((CONFIG_SETTINGS.to_string(), value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meson_python_builds_in_a_fixed_folder_unless_the_build_chose_one() {
+        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let others = env(&[("PIP_CONFIG_SETTINGS", "compile-args=-j2")]);
+        assert_eq!(
+            meson_build_dir(&others, true, "/build"),
+            Some((
+                "PIP_CONFIG_SETTINGS".into(),
+                "compile-args=-j2 build-dir=/build/meson-build".into()
+            ))
+        );
+        assert_eq!(
+            meson_build_dir(&[], true, "/build").unwrap().1,
+            "build-dir=/build/meson-build"
+        );
+        assert_eq!(meson_build_dir(&others, false, "/build"), None);
+        let own = env(&[(
+            "PIP_CONFIG_SETTINGS",
+            "build-dir=/tmp/mine setup-args=-Dx=1",
+        )]);
+        assert_eq!(meson_build_dir(&own, true, "/build"), None);
+    }
 
     #[test]
     fn an_unreadable_sdist_falls_back_to_the_zip_epoch_and_says_why() {

@@ -325,6 +325,18 @@ impl JobSource for RemoteSource {
         false
     }
 
+    fn plan(&self, id: &str) -> Option<refinery_plan::Plan> {
+        let path = format!(
+            "/api/plans/{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        let body = self
+            .send(self.request(reqwest::Method::GET, &path), None)
+            .ok()??;
+        let reply = reply::<refinery_contract::plans::PlanReply>(body).ok()?;
+        crate::worker::plan_of(&reply.plan)
+    }
+
     fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
         RemotePacks::new(&self.base, self.token.clone())
             .ok()

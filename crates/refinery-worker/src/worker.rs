@@ -22,7 +22,8 @@ use refinery_build::{execute_plan, EnvironmentChoice, RecipePolicy, Reporter, Ru
 use refinery_index::{IndexClient, IndexConfig};
 use refinery_pep::{ProjectName, Target};
 use refinery_plan::{
-    make_plan, Overrides, PackageOverride, PipOptions, PlanOptions, Strategy, DEFAULT_MAX_DEPS,
+    make_plan, Overrides, PackageOverride, PipOptions, Plan, PlanOptions, Strategy,
+    DEFAULT_MAX_DEPS,
 };
 use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
 use refinery_store::{Attempt, Cas, Event, QueueStore};
@@ -172,6 +173,32 @@ pub trait JobSource: Send + Sync {
     fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {
         None
     }
+    /// The stored plan `id` a job was enqueued from (its nodes say what the plan decided
+    /// for the job's package); `None` when it cannot be read.
+    fn plan(&self, id: &str) -> Option<Plan>;
+}
+
+/// Whether the plan `job` came from builds its package from the index's sdist (the plan's
+/// `--no-binary`, or no wheel for the target): the worker's own one-line plan must then
+/// not take a wheel the index has for it.
+fn planned_from_sdist(source: &dyn JobSource, job: &Job) -> bool {
+    let Some(plan) = job.plan_id.as_deref().and_then(|id| source.plan(id)) else {
+        return false;
+    };
+    let package = refinery_index::normalize_name(&job.package);
+    plan.nodes.iter().any(|node| {
+        refinery_index::normalize_name(node.name.as_str()) == package
+            && node.action == refinery_plan::Action::Build
+            && node
+                .source
+                .as_ref()
+                .is_some_and(|s| s.kind == refinery_plan::SourceKind::IndexSdist)
+    })
+}
+
+/// The plan of a stored plan's body, if it reads as one.
+pub(crate) fn plan_of(stored: &refinery_store::queue::StoredPlan) -> Option<Plan> {
+    serde_json::from_value(stored.body.clone()).ok()
 }
 
 /// Job `id` when `attempt` still holds its lease (the fencing token of every worker call);
@@ -247,6 +274,10 @@ impl JobSource for LocalSource {
 
     fn reap(&self, max_restarts: i64) -> Result<usize, QueueError> {
         self.store.reap(max_restarts).map(|r| r.len())
+    }
+
+    fn plan(&self, id: &str) -> Option<Plan> {
+        self.store.plan(id).ok().as_ref().and_then(plan_of)
     }
 
     fn shares_history(&self) -> bool {
@@ -482,10 +513,16 @@ fn build(
     let _ = std::fs::remove_dir_all(&work);
     let input = work.join("input");
     let output = work.join("out");
+    // As the plan decided: a package it builds from the sdist is not taken as a wheel.
+    let no_binary = if planned_from_sdist(source, job) {
+        format!("--no-binary {}\n", job.package)
+    } else {
+        String::new()
+    };
     if let Err(e) = std::fs::create_dir_all(&input).and_then(|()| {
         std::fs::write(
             input.join("requirements.txt"),
-            format!("{}=={}\n", job.package, job.version),
+            format!("{no_binary}{}=={}\n", job.package, job.version),
         )
     }) {
         return failed(format!("cannot prepare {}: {e}", work.display()));
@@ -911,6 +948,9 @@ mod tests {
         }
         fn shares_history(&self) -> bool {
             false
+        }
+        fn plan(&self, _: &str) -> Option<Plan> {
+            None
         }
     }
 

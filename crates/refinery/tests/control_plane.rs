@@ -711,6 +711,33 @@ fn a_worker_stopped_with_sigterm_hands_its_job_back() {
     assert_eq!(plane.job(job)["status"], "cancelled");
 }
 
+/// `--no-binary` in an uploaded requirements file reaches the worker: the index has a
+/// wheel of the package, the plan builds it from the sdist, and so does the job (its
+/// worker plans the one package again, with the plan's decision).
+#[test]
+#[ignore = "needs the s390x environment"]
+fn a_plans_no_binary_is_built_from_the_sdist_by_the_worker() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let root = tempfile::tempdir().unwrap();
+    let index_dir = root.path().join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    write_tiny_sdist(&index_dir, "tinysrc", "1.0", 0);
+    common::WheelSpec::new("tinysrc", "1.0", "py3-none-any").write(&index_dir);
+    let plane = Plane::start(&index_dir, root);
+    let input = plane.upload_requirements("--no-binary tinysrc\ntinysrc==1.0\n");
+    let job = plane.wait_for_job(input, "tinysrc");
+    let out = wait_output(plane.worker("w-src", &[]), Duration::from_secs(900));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done = plane.job(job);
+    assert_eq!(done["status"], "built", "{done}");
+    let log = plane.job_log(job);
+    assert!(log.contains("[refinery] build tinysrc"), "{log}");
+}
+
 /// No container engine runs on the CI machines, so this one records how it was called
 /// and fails: enough to show which environment a worker builds in.
 #[test]

@@ -92,21 +92,75 @@ export function verificationSummary(result: unknown): string[] {
     .map((c) => (typeof c.detail === 'string' && c.detail ? `${c.name} ${c.outcome} — ${c.detail}` : `${c.name} ${c.outcome}`));
 }
 
-/** A package row's verification as the Packages page shows it: text, tone and tooltip. */
-export function verificationBadge(v: { level: string; outcome: string; failed_check?: string } | null | undefined): {
+/** One verification check as a job result or a `verified` event carries it. */
+export interface VerificationCheck {
+  /** `install`, `import`, `smoke`, `smoke:<catalog id>`, `tests`, `tests:pytest`… */
+  name: string;
+  /** `passed`, `failed`, `timed_out`, `crashed`, `needs_network` or `skipped`. */
+  outcome: string;
+  detail?: string;
+}
+
+/** The checks of a job result or a manifest entry (`metadata.verification.checks`); null when it has none. */
+export function verificationChecks(result: unknown): VerificationCheck[] | null {
+  const v = (result as { metadata?: { verification?: unknown } } | null | undefined)?.metadata?.verification as
+    | { checks?: unknown }
+    | null
+    | undefined;
+  if (!v || !Array.isArray(v.checks)) return null;
+  const checks = (v.checks as { name?: unknown; outcome?: unknown; detail?: unknown }[])
+    .filter((c) => c && typeof c.name === 'string' && typeof c.outcome === 'string')
+    .map((c) => ({ name: c.name as string, outcome: c.outcome as string, ...(typeof c.detail === 'string' && c.detail ? { detail: c.detail } : {}) }));
+  return checks.length ? checks : null;
+}
+
+/** The verification levels, lowest first; a check's level is its name up to the `:`. */
+const LEVELS = ['import', 'smoke', 'tests'];
+
+/**
+ * A package row's verification as the Packages page shows it: text, tone and tooltip.
+ * `checks` (from the row's job result or `verified` event, when the page has them) say
+ * which checks ran: a check that was `skipped` (nothing in the smoke-test catalog, no
+ * sdist tests) or gave no verdict (`needs_network`) is named as such, never counted as
+ * passed (`import · passed; smoke skipped`). Without them the badge only says that no
+ * check failed.
+ */
+export function verificationBadge(
+  v: { level: string; outcome: string; failed_check?: string } | null | undefined,
+  checks?: readonly VerificationCheck[] | null,
+): {
   text: string;
-  tone: 'ok' | 'bad';
+  tone: 'ok' | 'bad' | 'warn';
   title: string;
 } | null {
   if (!v) return null;
   const passed = v.outcome === 'passed';
   const outcome = v.outcome.replace(/_/g, ' ');
+  if (!passed) {
+    return {
+      text: `${v.level} · ${outcome}`,
+      tone: 'bad',
+      title: `verification at level ${v.level}: ${v.failed_check ?? 'a check'} ${outcome}`,
+    };
+  }
+  if (!checks?.length) {
+    return { text: `${v.level} · passed`, tone: 'ok', title: `verified on s390x at level ${v.level}: no check failed` };
+  }
+  const levelOf = (c: VerificationCheck) => c.name.split(':')[0];
+  const notRun = checks.filter((c) => c.outcome !== 'passed');
+  // The highest level at which a check passed (the level asked for when none says).
+  const reached = [...LEVELS].reverse().find((l) => checks.some((c) => levelOf(c) === l && c.outcome === 'passed')) ?? v.level;
+  const words = (c: VerificationCheck) => `${c.name} ${c.outcome.replace(/_/g, ' ')}`;
+  if (!notRun.length) {
+    return { text: `${reached} · passed`, tone: 'ok', title: `verified on s390x at level ${v.level}: every check passed (${checks.map((c) => c.name).join(', ')})` };
+  }
   return {
-    text: `${v.level} · ${outcome}`,
-    tone: passed ? 'ok' : 'bad',
-    title: passed
-      ? `verified on s390x at level ${v.level}: every check passed`
-      : `verification at level ${v.level}: ${v.failed_check ?? 'a check'} ${outcome}`,
+    text: [`${reached} · passed`, ...notRun.map(words)].join('; '),
+    tone: 'warn',
+    title: [
+      `verification at level ${v.level}: ${checks.filter((c) => c.outcome === 'passed').map((c) => c.name).join(', ') || 'no check'} passed`,
+      ...notRun.map((c) => (c.detail ? `${words(c)} — ${c.detail}` : words(c))),
+    ].join('; '),
   };
 }
 

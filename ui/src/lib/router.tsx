@@ -34,16 +34,19 @@ export function useNavigate() {
 export function useQueryParam(name: string, fallback = ''): [string, (v: string) => void] {
   const { search, pathname } = useLocation();
   const navigate = useNavigate();
+  const router = useRouter();
   const value = new URLSearchParams(search).get(name) ?? fallback;
   const set = useCallback(
     (v: string) => {
-      const params = new URLSearchParams(window.location.search);
+      // The history's location, current even between two sets in one tick (in a browser,
+      // window.location's; the router's own state follows a moment later).
+      const params = new URLSearchParams(router.history.location.search);
       if (v === '' || v === fallback) params.delete(name);
       else params.set(name, v);
       const qs = params.toString();
       navigate(pathname + (qs ? `?${qs}` : ''), { replace: true });
     },
-    [name, fallback, navigate, pathname],
+    [name, fallback, navigate, pathname, router],
   );
   return [value, set];
 }
@@ -77,6 +80,10 @@ export function NavLink({ to, children, exact, ...rest }: LinkProps & { exact?: 
 }
 
 export const packagePath = (name: string) => `/packages/${encodeURIComponent(name)}`;
+/**
+ * The log page of a package version, or of one job of it. A job without a version (a
+ * requirement that never resolved: a `missing` job) has `/logs/<name>?job=<id>`.
+ */
 export const logPath = (name: string, version: string, job?: number) =>
-  `/logs/${encodeURIComponent(name)}/${encodeURIComponent(version)}${job ? `?job=${job}` : ''}`;
+  `/logs/${encodeURIComponent(name)}${version ? `/${encodeURIComponent(version)}` : ''}${job ? `?job=${job}` : ''}`;
 export const planPath = (id: string) => `/plans/${encodeURIComponent(id)}`;

@@ -2,20 +2,62 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint, verificationBadge } from '../lib/format';
-import { representativeJob } from '../lib/plan';
+import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint, verificationBadge, verificationChecks, type VerificationCheck } from '../lib/format';
+import { normalizeName, representativeJob } from '../lib/plan';
 import { timeline, type Step, type StepKind } from '../lib/timeline';
 import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
 import { filterRows } from '../lib/table';
-import type { AttemptRow, PackageDetail as Detail, PackagesReply, PackageSummary, Recipe } from '../lib/types';
+import type { AttemptRow, EventRow, EventsPage, Job, PackageDetail as Detail, PackagesReply, PackageSummary, QueueList, Recipe } from '../lib/types';
 import { Card, ErrorBox, Skeleton, Stat, StatusBadge, TabPanel, Tabs } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { EventsTable } from './Dashboard';
 import { NotFound } from './NotFound';
 
+/**
+ * Whether a row's badge needs the checks behind it: `/api/packages` says only the level and
+ * that no check failed, and above `import` a check may have been skipped (nothing in the
+ * smoke-test catalog) rather than passed.
+ */
+function needsChecks(p: PackageSummary): boolean {
+  return !!p.verification && p.verification.outcome === 'passed' && p.verification.level !== 'import';
+}
+
+/**
+ * The verification checks behind a row's badge, from where the server took the badge
+ * (crates/refinery-server/src/package_status.rs): its job's result, else the newest
+ * `verified` event of its version. `null` when the page has neither.
+ */
+export function rowChecks(
+  row: Pick<PackageSummary, 'package' | 'version' | 'job'>,
+  jobs: ReadonlyMap<number, Job>,
+  events: readonly EventRow[],
+): VerificationCheck[] | null {
+  const job = row.job !== null ? jobs.get(row.job) : undefined;
+  const fromJob = job ? verificationChecks(job.result) : null;
+  if (fromJob) return fromJob;
+  const name = normalizeName(row.package);
+  const event = events
+    .filter((e) => e.kind === 'verified' && e.package && normalizeName(e.package) === name && e.version === row.version)
+    .reduce<EventRow | undefined>((a, e) => (!a || e.id > a.id ? e : a), undefined);
+  return event ? verificationChecks(event.data) : null;
+}
+
 export function Packages() {
   const [q, setQ] = useQueryParam('q');
   const packages = useApi<PackagesReply>('/api/packages?limit=1000', 10000);
+  // The checks behind "passed" above `import`, only when a row needs them.
+  const needy = useMemo(() => (packages.data?.packages ?? []).filter(needsChecks), [packages.data]);
+  const queue = useApi<QueueList>(needy.length ? '/api/queue?limit=1000' : null, 10000);
+  const jobs = useMemo(() => new Map((queue.data?.jobs ?? []).map((j) => [j.id, j])), [queue.data]);
+  const eventsWanted = needy.length > 0 && (queue.data !== undefined || queue.error !== undefined) && needy.some((p) => rowChecks(p, jobs, []) === null);
+  const verified = useApi<EventsPage>(eventsWanted ? '/api/events?kind=verified&limit=1000' : null, 10000);
+  const badges = useMemo(() => {
+    const m = new Map<string, ReturnType<typeof verificationBadge>>();
+    for (const p of packages.data?.packages ?? []) {
+      m.set(p.package, verificationBadge(p.verification, needsChecks(p) ? rowChecks(p, jobs, verified.data?.events ?? []) : null));
+    }
+    return m;
+  }, [packages.data, jobs, verified.data]);
   const rows = useMemo(() => filterRows(packages.data?.packages ?? [], q, (p) => [p.package, p.version, p.status]), [packages.data, q]);
   return (
     <div className="page">
@@ -44,7 +86,7 @@ export function Packages() {
             { key: 'package', label: 'Package', sort: (p) => p.package, render: (p) => <Link to={packagePath(p.package)}><strong>{p.package}</strong></Link> },
             { key: 'version', label: 'Version', sort: (p) => p.version, render: (p) => p.version },
             { key: 'status', label: 'Status', sort: (p) => p.status, render: (p) => <StatusBadge status={p.status} /> },
-            { key: 'verified', label: 'Verified', sort: (p) => verificationBadge(p.verification)?.text ?? '', render: (p) => <VerifiedBadge row={p} /> },
+            { key: 'verified', label: 'Verified', sort: (p) => badges.get(p.package)?.text ?? '', render: (p) => <VerifiedBadge badge={badges.get(p.package) ?? null} /> },
             { key: 'attempts', label: 'Build attempts', sort: (p) => p.attempts, firstDir: 'desc', className: 'num', render: (p) => p.attempts },
             { key: 'ok', label: 'Attempts built', sort: (p) => p.successes, firstDir: 'desc', className: 'num', render: (p) => p.successes },
             { key: 'bad', label: 'Attempts failed', sort: (p) => p.failures, firstDir: 'desc', className: 'num', render: (p) => p.failures },
@@ -57,8 +99,7 @@ export function Packages() {
 }
 
 /** How far verification went and how it ended, or a dash when nothing says. */
-export function VerifiedBadge({ row }: { row: PackageSummary }) {
-  const b = verificationBadge(row.verification);
+export function VerifiedBadge({ badge: b }: { badge: ReturnType<typeof verificationBadge> }) {
   if (!b) return <span className="muted">—</span>;
   return (
     <span className={`badge tone-${b.tone}`} title={b.title}>
@@ -227,7 +268,7 @@ function AttemptsTable({ rows, label }: { rows: AttemptRow[]; label: string }) {
         { key: 'status', label: 'Status', sort: (a) => attemptStatus(a.status), render: (a) => <AttemptBadge status={a.status} /> },
         { key: 'duration', label: 'Took', sort: (a) => a.duration_secs, firstDir: 'desc', className: 'num', render: (a) => fmtDuration(a.duration_secs) },
         { key: 'worker', label: 'Worker', sort: (a) => a.worker ?? '', render: (a) => a.worker ?? '—' },
-        { key: 'log', label: 'Log', render: (a) => <Link to={logPath(a.package, a.version)}>log</Link> },
+        { key: 'log', label: 'Log', render: (a) => (a.version ? <Link to={logPath(a.package, a.version)}>log</Link> : <span className="muted">—</span>) },
       ]}
     />
   );

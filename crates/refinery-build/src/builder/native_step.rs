@@ -100,10 +100,21 @@ impl NativeStep<'_> {
         if crate::native_frontend::is_meson_python(self.request.sdist) {
             use crate::native_frontend::meson;
             let properties = self.target_numpy(&cross, log)?;
-            std::fs::write(
-                cross.join(meson::CROSS_FILE),
-                meson::cross_file(build_env, &properties),
+            let python = format!(
+                "{root}/{}/{}",
+                crate::native_frontend::CROSS_DIR,
+                meson::PYTHON_WRAPPER
+            );
+            write_executable(
+                &cross.join(meson::PYTHON_WRAPPER),
+                meson::PYTHON_WRAPPER_SCRIPT,
             )
+            .and_then(|()| {
+                std::fs::write(
+                    cross.join(meson::CROSS_FILE),
+                    meson::cross_file(build_env, &properties, Some(&python)),
+                )
+            })
             .map_err(|e| fallback(format!("cannot write the meson cross file: {e}")))?;
             frontend.config_setting(&meson::setup_args(&format!(
                 "{root}/{}/{}",
@@ -169,4 +180,11 @@ pub(super) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes `text` to `path` with mode 0755.
+fn write_executable(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
 }

@@ -36,13 +36,32 @@ const BINARIES: &[(&str, &str, &str)] = &[
     ("cython", "CYTHON", "cython"),
 ];
 
+/// The file name, in the cross folder, of the program the cross file names as the host
+/// machine's `python`: a shell script that runs the build environment's interpreter
+/// (`$VIRTUAL_ENV/bin/python`, as uv sets it for the hooks; else `python3`). Meson records
+/// that program's path in the build configuration numpy, scipy and contourpy install
+/// (`python_path` in `__config__.py`); the build environment's own path is random per
+/// build (uv's `builds-v0/.tmpXXXXXX`), this one is not.
+pub const PYTHON_WRAPPER: &str = "meson-python-interpreter";
+
+/// The text of [`PYTHON_WRAPPER`] (mode 0755).
+pub const PYTHON_WRAPPER_SCRIPT: &str = r#"#!/bin/sh
+# Written by the refinery: the build environment's Python under a fixed path.
+exec "${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/}python3" "$@"
+"#;
+
 /// The text of the cross file for a build whose environment is `env` (the build step's
 /// variables: a `CC` set by the Zig toolchain wins over the default names, which the
 /// accelerator binds to the s390x cross tools inside the sandbox). A value with several
 /// words (`CC="ccache gcc"`) becomes a meson array, split as a POSIX shell would.
 /// `properties` are more `[properties]` entries (name, string value), e.g.
-/// [`super::target_numpy::PROPERTY`].
-pub fn cross_file(env: &[(String, String)], properties: &[(&str, String)]) -> String {
+/// [`super::target_numpy::PROPERTY`]; `python`, when given, is the host machine's Python
+/// (the guest path of [`PYTHON_WRAPPER`]).
+pub fn cross_file(
+    env: &[(String, String)],
+    properties: &[(&str, String)],
+    python: Option<&str>,
+) -> String {
     let lookup = |key: &str| {
         env.iter()
             .rev()
@@ -56,6 +75,12 @@ pub fn cross_file(env: &[(String, String)], properties: &[(&str, String)]) -> St
         let value = lookup(variable).unwrap_or(default);
         let words = shlex::split(value).unwrap_or_else(|| vec![value.to_string()]);
         text.push_str(&format!("{name} = {}\n", meson_array(&words)));
+    }
+    if let Some(python) = python {
+        text.push_str(&format!(
+            "python = {}\n",
+            meson_array(&[python.to_string()])
+        ));
     }
     text.push_str(&format!(
         "\n[host_machine]\nsystem = 'linux'\ncpu_family = 's390x'\ncpu = 's390x'\nendian = 'big'\n\n\

@@ -417,7 +417,11 @@ fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers(
         ("AR".to_string(), String::new()),
     ];
     let numpy = "/build/cross/target-numpy/numpy/_core/include".to_string();
-    let text = meson::cross_file(&env, &[("numpy-include-dir", numpy)]);
+    let text = meson::cross_file(
+        &env,
+        &[("numpy-include-dir", numpy)],
+        Some("/build/cross/meson-python-interpreter"),
+    );
     for line in [
         "c = ['/opt/zig/bin/s390x-linux-gnu-gcc']",
         "cpp = ['ccache', '/opt/zig/bin/s390x-linux-gnu-g++']",
@@ -431,11 +435,12 @@ fn the_meson_cross_file_names_a_big_endian_s390x_host_and_the_sandbox_compilers(
         "needs_exe_wrapper = false",
         "longdouble_format = 'IEEE_QUAD_BE'",
         "numpy-include-dir = '/build/cross/target-numpy/numpy/_core/include'",
+        "python = ['/build/cross/meson-python-interpreter']",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
     }
     // Quotes and backslashes survive meson's string syntax.
-    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())], &[]);
+    let quoted = meson::cross_file(&[("CC".into(), r#""/a b/it's\\cc""#.into())], &[], None);
     assert!(quoted.contains(r"c = ['/a b/it\'s\\cc']"), "{quoted}");
     assert_eq!(
         meson::setup_args("/build/cross/meson-cross.ini"),
