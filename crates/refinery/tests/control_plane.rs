@@ -726,7 +726,12 @@ fn a_plans_no_binary_is_built_from_the_sdist_by_the_worker() {
     let plane = Plane::start(&index_dir, root);
     let input = plane.upload_requirements("--no-binary tinysrc\ntinysrc==1.0\n");
     let job = plane.wait_for_job(input, "tinysrc");
-    let out = wait_output(plane.worker("w-src", &[]), Duration::from_secs(900));
+    // A worker on another machine reads the plan over HTTP.
+    let remote_cache = plane.cache.parent().unwrap().join("src-worker-cache");
+    let out = wait_output(
+        plane.remote_worker("w-src", &remote_cache),
+        Duration::from_secs(900),
+    );
     assert!(
         out.status.success(),
         "{}",

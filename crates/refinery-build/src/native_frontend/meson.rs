@@ -38,7 +38,7 @@ const BINARIES: &[(&str, &str, &str)] = &[
 
 /// The file name, in the cross folder, of the program the cross file names as the host
 /// machine's `python`: a shell script that runs the build environment's interpreter
-/// (`$VIRTUAL_ENV/bin/python`, as uv sets it for the hooks; else `python3`). Meson records
+/// (`$VIRTUAL_ENV/bin/python3`, as uv sets `VIRTUAL_ENV` for the hooks; else `python3`). Meson records
 /// that program's path in the build configuration numpy, scipy and contourpy install
 /// (`python_path` in `__config__.py`); the build environment's own path is random per
 /// build (uv's `builds-v0/.tmpXXXXXX`), this one is not.
