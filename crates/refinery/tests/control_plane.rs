@@ -125,6 +125,33 @@ impl Plane {
             .unwrap()
     }
 
+    /// `pip download` of `requirement` from this control plane's index, as an s390x
+    /// CPython 3.11 would (wheels only, no dependencies); returns the download folder.
+    fn pip_download(&self, requirement: &str) -> PathBuf {
+        let dest = self.cache.parent().unwrap().join("pip-download");
+        let pip = Command::new("pip")
+            .args(["download", "--no-cache-dir", "--disable-pip-version-check"])
+            .args(["--no-deps", "--only-binary=:all:", "--index-url"])
+            .arg(self.url("/simple/"))
+            .args([
+                "--platform",
+                "manylinux2014_s390x",
+                "--python-version",
+                "3.11",
+            ])
+            .arg("-d")
+            .arg(&dest)
+            .arg(requirement)
+            .output()
+            .unwrap();
+        assert!(
+            pip.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+        dest
+    }
+
     /// Waits until the job's log holds `needle` (the build reached that point).
     fn wait_for_log(&self, job: i64, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -255,32 +282,7 @@ fn upload_plan_build_built_and_pip_downloads_from_our_index() {
         page.contains("tinypkg-1.0-py3-none-any.whl#sha256="),
         "{page}"
     );
-    let dest = plane.cache.parent().unwrap().join("pip-download");
-    let pip = Command::new("pip")
-        .args([
-            "download",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--index-url",
-        ])
-        .arg(plane.url("/simple"))
-        .args([
-            "--platform",
-            "manylinux2014_s390x",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.11",
-            "-d",
-        ])
-        .arg(&dest)
-        .arg("tinypkg")
-        .output()
-        .unwrap();
-    assert!(
-        pip.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
+    let dest = plane.pip_download("tinypkg");
     assert!(dest.join("tinypkg-1.0-py3-none-any.whl").is_file());
     // And the static copy of the index.
     let static_out = plane.cache.parent().unwrap().join("static");
@@ -552,31 +554,7 @@ fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_record
             && page.contains("tinyname-1.0-1-py3-none-any.whl#sha256="),
         "{page}"
     );
-    let dest = plane.cache.parent().unwrap().join("pip-download");
-    let pip = Command::new("pip")
-        .args([
-            "download",
-            "--no-cache-dir",
-            "--disable-pip-version-check",
-            "--no-deps",
-        ])
-        .args(["--index-url", &plane.url("/simple/"), "--only-binary=:all:"])
-        .args([
-            "--platform",
-            "manylinux2014_s390x",
-            "--python-version",
-            "3.11",
-            "-d",
-        ])
-        .arg(&dest)
-        .arg("tinyname==1.0")
-        .output()
-        .unwrap();
-    assert!(
-        pip.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pip.stderr)
-    );
+    let dest = plane.pip_download("tinyname==1.0");
     assert!(dest.join("tinyname-1.0-1-py3-none-any.whl").is_file());
 }
 
