@@ -180,6 +180,16 @@ describe('the automation timeline', () => {
     expect(steps[0].text.match(/h1/g)!.length).toBe(1);
   });
 
+  it('shows a stopped build as a cancelled result, not a failure', () => {
+    const at = '2026-01-01T00:00:05.000Z';
+    const steps = timeline(
+      [{ id: 1, timestamp: at, kind: 'cancelled', package: 'x', version: '1', run_id: null, detail: 'cancelled during the build step', data: null }],
+      [],
+      [],
+    );
+    expect(steps.map((s) => [s.kind, s.status])).toEqual([['result', 'cancelled']]);
+  });
+
   it('shows a plan decision that needed no build', () => {
     const steps = timeline([], [], [job(3, 'reused', { finished_ms: 5000, detail: 'an uploaded wheel works' })]);
     expect(steps.map((s) => [s.kind, s.status])).toEqual([

@@ -69,10 +69,15 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 0,
             ),
         };
-        let kind = if entry.status == Status::Built {
-            EventKind::Built
-        } else {
-            EventKind::Failure
+        // A build the run's stop cut short is not a failure of the package.
+        let stopped = settings
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+        let kind = match entry.status {
+            Status::Built => EventKind::Built,
+            _ if stopped => EventKind::Cancelled,
+            _ => EventKind::Failure,
         };
         context.record_event(event_for(&entry, kind));
         context.finished(&entry, started_ms);

@@ -626,6 +626,16 @@ fn cancelling_a_running_build_kills_it_and_the_worker_moves_on() {
         !attempts.is_empty() && attempts.iter().all(|a| a["status"] == "cancelled"),
         "{package}"
     );
+    let kinds: Vec<&str> = package["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"cancelled") && !kinds.contains(&"failure"),
+        "{kinds:?}"
+    );
 }
 
 /// SIGTERM (a service manager stopping the worker) stops the build and hands the job back

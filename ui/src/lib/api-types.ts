@@ -3300,7 +3300,7 @@ export interface components {
          *     one. The dashboard's `ui/src/lib/timeline.ts` sorts kinds into timeline steps.
          * @enum {string}
          */
-        EventKind: "plan" | "enqueue" | "reuse" | "cached" | "missing" | "skipped" | "skipped_known_failure" | "rejected" | "dependency_expansion" | "system_recipe" | "hint" | "hint_actions" | "learned_fix" | "native_frontend_failed" | "built" | "failure" | "verified" | "broken" | "run_end";
+        EventKind: "plan" | "enqueue" | "reuse" | "cached" | "missing" | "skipped" | "skipped_known_failure" | "rejected" | "dependency_expansion" | "system_recipe" | "hint" | "hint_actions" | "learned_fix" | "native_frontend_failed" | "built" | "failure" | "verified" | "broken" | "run_end" | "cancelled";
         /** @description A stored event. */
         EventRow: {
             data: unknown;

@@ -40,6 +40,7 @@ export function eventKind(kind: string): StepKind {
       return 'learned';
     case 'built':
     case 'failure':
+    case 'cancelled':
     case 'build_end':
       return 'result';
     default:
@@ -47,7 +48,7 @@ export function eventKind(kind: string): StepKind {
   }
 }
 
-const RESULT_STATUS: Record<string, string> = { reuse: 'reused', cached: 'cached', missing: 'missing', skipped_known_failure: 'skipped_known_failure', built: 'built', failure: 'failed' };
+const RESULT_STATUS: Record<string, string> = { reuse: 'reused', cached: 'cached', missing: 'missing', skipped_known_failure: 'skipped_known_failure', built: 'built', failure: 'failed', cancelled: 'cancelled' };
 
 /** At the same millisecond: the order things happen in. */
 const RANK: Record<StepKind, number> = { plan: 0, queued: 1, attempt: 2, retry: 2, hint: 3, recipe: 4, verification: 5, result: 6, learned: 7, event: 8 };

@@ -65,11 +65,14 @@ pub enum EventKind {
     Broken,
     /// The run ended; `detail` holds the counts per status.
     RunEnd,
+    /// A package's build was stopped before it ended (a cancelled job, a stopped run or
+    /// worker): not a failure of the package.
+    Cancelled,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 19] = [
+    pub const ALL: [EventKind; 20] = [
         EventKind::Plan,
         EventKind::Enqueue,
         EventKind::Reuse,
@@ -89,6 +92,7 @@ impl EventKind {
         EventKind::Verified,
         EventKind::Broken,
         EventKind::RunEnd,
+        EventKind::Cancelled,
     ];
 
     /// The string form (the JSON and the database hold it).
@@ -114,6 +118,7 @@ impl EventKind {
             EventKind::Verified => "verified",
             EventKind::Broken => "broken",
             EventKind::RunEnd => "run_end",
+            EventKind::Cancelled => "cancelled",
         }
     }
 
@@ -200,6 +205,7 @@ mod tests {
             "verified",
             "broken",
             "run_end",
+            "cancelled",
         ];
         let parsed: Vec<EventKind> = stored.iter().map(|s| s.parse().unwrap()).collect();
         assert_eq!(parsed, EventKind::ALL);
@@ -213,7 +219,7 @@ mod tests {
             let message = err.to_string();
             assert!(message.contains(&format!("`{bad}`")), "{message}");
             assert!(message.contains("plan, enqueue, reuse"), "{message}");
-            assert!(message.ends_with("run_end"), "{message}");
+            assert!(message.ends_with("run_end, cancelled"), "{message}");
         }
         let err = serde_json::from_str::<EventKind>("\"build_start\"").unwrap_err();
         assert!(err.to_string().contains("build_start"), "{err}");
