@@ -141,7 +141,7 @@ pub fn refresh(state: &AppState) {
                 let served = state.cas.get(&file.sha256).is_some();
                 if !served {
                     tracing::warn!(
-                        "index: {} is published but not in this server's store ({}); not listed until it is (a worker on the shared database needs this server's --cache folder, or --server)",
+                        "index: {} is published but not in this server's store ({}); left out of the index (a worker on the shared database needs this server's --cache folder, or --server)",
                         file.filename,
                         file.sha256
                     );
