@@ -46,6 +46,32 @@ pub const MESON_COMPILE_ARGS: &str = "compile-args";
 /// pip's (and, through [`crate::accelerate::uv_build`], uv's) list of config settings.
 const CONFIG_SETTINGS: &str = "PIP_CONFIG_SETTINGS";
 
+/// The build's `PIP_CONFIG_SETTINGS` (the last value in `env`) with `key=value` added:
+/// `Ok((variable, new value))`, or `Err(item)` with the build's own `key=…` item when it
+/// sets that key already (the build's choice stays).
+pub(crate) fn add_config_setting(
+    env: &[(String, String)],
+    key: &str,
+    value: &str,
+) -> Result<(String, String), String> {
+    let settings = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == CONFIG_SETTINGS)
+        .map_or("", |(_, v)| v.trim());
+    let prefix = format!("{key}=");
+    if let Some(item) = settings.split_whitespace().find(|s| s.starts_with(&prefix)) {
+        return Err(item.to_string());
+    }
+    let item = format!("{prefix}{value}");
+    let value = if settings.is_empty() {
+        item
+    } else {
+        format!("{settings} {item}")
+    };
+    Ok((CONFIG_SETTINGS.to_string(), value))
+}
+
 /// `NAME=value` for `N` compile jobs.
 fn value(name: &str, jobs: usize) -> String {
     match name {
@@ -202,19 +228,9 @@ pub fn for_build(
         }
     }
     if meson_python {
-        let settings = own(CONFIG_SETTINGS).unwrap_or_default();
-        let prefix = format!("{MESON_COMPILE_ARGS}=");
-        match settings.split_whitespace().find(|s| s.starts_with(&prefix)) {
-            Some(item) => kept.push(format!("meson-python {item}")),
-            None => {
-                let item = format!("{prefix}-j{jobs}");
-                let value = if settings.trim().is_empty() {
-                    item
-                } else {
-                    format!("{} {item}", settings.trim())
-                };
-                added.push((CONFIG_SETTINGS.to_string(), value));
-            }
+        match add_config_setting(env, MESON_COMPILE_ARGS, &format!("-j{jobs}")) {
+            Ok(setting) => added.push(setting),
+            Err(item) => kept.push(format!("meson-python {item}")),
         }
     }
     let mut sets: Vec<String> = added

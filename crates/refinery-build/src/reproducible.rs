@@ -78,28 +78,15 @@ pub fn meson_build_dir(
     meson_python: bool,
     build_root: &str,
 ) -> Option<(String, String)> {
-    const CONFIG_SETTINGS: &str = "PIP_CONFIG_SETTINGS";
     if !meson_python {
         return None;
     }
-    let settings = env
-        .iter()
-        .rev()
-        .find(|(k, _)| k == CONFIG_SETTINGS)
-        .map_or("", |(_, v)| v.trim());
-    if settings
-        .split_whitespace()
-        .any(|item| item.starts_with("build-dir="))
-    {
-        return None;
-    }
-    let item = format!("build-dir={build_root}/{MESON_BUILD_DIR}");
-    let value = if settings.is_empty() {
-        item
-    } else {
-        format!("{settings} {item}")
-    };
-    Some((CONFIG_SETTINGS.to_string(), value))
+    crate::compile_jobs::add_config_setting(
+        env,
+        "build-dir",
+        &format!("{build_root}/{MESON_BUILD_DIR}"),
+    )
+    .ok()
 }
 
 #[cfg(test)]

@@ -125,6 +125,17 @@ impl Plane {
             .unwrap()
     }
 
+    /// The index's page of `project`, after the index took in what was just published.
+    fn index_page(&self, project: &str) -> String {
+        refinery_server::simple::refresh(&self.server.state);
+        self.client
+            .get(self.url(&format!("/simple/{project}/")))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// `pip download` of `requirement` from this control plane's index, as an s390x
     /// CPython 3.11 would (wheels only, no dependencies); returns the download folder.
     fn pip_download(&self, requirement: &str) -> PathBuf {
@@ -270,14 +281,7 @@ fn upload_plan_build_built_and_pip_downloads_from_our_index() {
     let package = plane.json("/api/packages/tinypkg");
     assert_eq!(package["attempts"][0]["status"], "success", "{package}");
     // The wheel is in the index, served from the store; pip fetches it, hash-checked.
-    refinery_server::simple::refresh(&plane.server.state);
-    let page = plane
-        .client
-        .get(plane.url("/simple/tinypkg/"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = plane.index_page("tinypkg");
     assert!(
         page.contains("tinypkg-1.0-py3-none-any.whl#sha256="),
         "{page}"
@@ -428,14 +432,7 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     assert!(log.contains("w-rescuer claimed job"), "{log}");
     // The remote worker's wheel is in the control plane's store and index, and its
     // history reached the control plane's database.
-    refinery_server::simple::refresh(&plane.server.state);
-    let page = plane
-        .client
-        .get(plane.url("/simple/slowpkg/"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = plane.index_page("slowpkg");
     assert!(
         page.contains("slowpkg-1.0-py3-none-any.whl#sha256="),
         "{page}"
@@ -541,14 +538,7 @@ fn a_second_build_of_a_published_name_takes_the_next_build_number_and_its_record
     assert_eq!(record.provenance.as_deref(), Some(link));
 
     // Both are in the index; pip takes the build-numbered one (PEP 427: higher build tag).
-    refinery_server::simple::refresh(&plane.server.state);
-    let page = plane
-        .client
-        .get(plane.url("/simple/tinyname/"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = plane.index_page("tinyname");
     assert!(
         page.contains("tinyname-1.0-py3-none-any.whl#sha256=")
             && page.contains("tinyname-1.0-1-py3-none-any.whl#sha256="),
