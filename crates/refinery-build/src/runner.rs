@@ -290,7 +290,7 @@ impl Runner for BwrapRunner {
     }
 
     fn command(&self, spec: &RunSpec) -> Command {
-        let mut cmd = Command::new("bwrap");
+        let mut cmd = Command::new(host_program("bwrap"));
         cmd.arg("--ro-bind").arg(&self.rootfs).arg("/");
         cmd.args([
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run",
@@ -346,7 +346,6 @@ impl Runner for BwrapRunner {
             path = format!("{}:{path}", spec.path_prepend.join(":"));
         }
         cmd.arg("--chdir").arg(&spec.workdir);
-        cmd.arg("--clearenv");
         let mut env = vec![
             ("PATH".to_string(), path),
             ("LANG".to_string(), "C.UTF-8".to_string()),
@@ -357,9 +356,7 @@ impl Runner for BwrapRunner {
         env.extend(proxy_env());
         env.extend(tool_env);
         env.extend(spec.env.iter().cloned());
-        for (key, value) in env {
-            cmd.arg("--setenv").arg(key).arg(value);
-        }
+        pass_environment(&mut cmd, env);
         cmd.arg("--").args(&spec.argv);
         cmd
     }
@@ -405,7 +402,7 @@ impl Runner for BwrapRunner {
 /// apt-get inside the root filesystem at `root`, mounted writable for this one command
 /// (the layer being made; never a base). Package names are checked by the caller.
 pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
-    let mut cmd = Command::new("bwrap");
+    let mut cmd = Command::new(host_program("bwrap"));
     cmd.arg("--bind").arg(root).arg("/");
     cmd.args([
         "--proc",
@@ -427,24 +424,40 @@ pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
             cmd.args(["--ro-bind", file, file]);
         }
     }
-    cmd.args([
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/sbin:/usr/bin:/sbin:/bin",
-        "--setenv",
-        "DEBIAN_FRONTEND",
-        "noninteractive",
-    ]);
-    for (key, value) in proxy_env() {
-        cmd.arg("--setenv").arg(key).arg(value);
-    }
+    let mut env = vec![
+        ("PATH".to_string(), "/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
+        ("DEBIAN_FRONTEND".to_string(), "noninteractive".to_string()),
+    ];
+    env.extend(proxy_env());
+    pass_environment(&mut cmd, env);
     let apt = "apt-get -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0";
     cmd.args(["--", "sh", "-c"]).arg(format!(
         "set -e; {apt} update -qq; {apt} install -y --no-install-recommends {}; {apt} clean; rm -rf /var/lib/apt/lists/*",
         packages.join(" ")
     ));
     cmd
+}
+
+/// Gives the sandboxed process exactly `env` (the last value of a name wins) through
+/// bwrap's own environment, which bwrap hands on: values never go on a command line,
+/// where any local user could read them (`ps`), as `--setenv` would put an index
+/// password or a proxy's credentials.
+fn pass_environment(cmd: &mut Command, env: Vec<(String, String)>) {
+    cmd.env_clear();
+    for (key, value) in env {
+        cmd.env(key, value);
+    }
+}
+
+/// `name` found on the host's `PATH` (the command's own `PATH` is the sandbox's);
+/// `name` itself when it is not there.
+fn host_program(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
 }
 
 /// A `--container-preset` that names no builder image.

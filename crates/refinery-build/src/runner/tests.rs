@@ -6,6 +6,13 @@ fn args(cmd: &Command) -> Vec<String> {
         .collect()
 }
 
+/// The value the command gives the sandboxed process for `key`.
+fn env_of(cmd: &Command, key: &str) -> Option<String> {
+    cmd.get_envs()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()))
+}
+
 fn spec(network: bool) -> RunSpec {
     RunSpec {
         argv: vec!["python3".into(), "-m".into(), "pip".into()],
@@ -34,25 +41,39 @@ fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
         python: "python3".into(),
         host_python: None,
     };
-    let offline = args(&runner.command(&spec(false)));
+    let offline_cmd = runner.command(&spec(false));
+    let offline = args(&offline_cmd);
     assert_eq!(&offline[..3], ["--ro-bind", "/envs/r", "/"]);
     assert!(offline.contains(&"--unshare-net".to_string()));
     let joined = offline.join(" ");
     assert!(joined.contains("--ro-bind /in /input"));
     assert!(joined.contains("--bind /b /build"));
     assert!(joined.contains(&format!("--ro-bind /ca.pem {GUEST_CA_BUNDLE}")));
-    assert!(joined.contains(&format!("--setenv PIP_CERT {GUEST_CA_BUNDLE}")));
+    assert_eq!(
+        env_of(&offline_cmd, "PIP_CERT").as_deref(),
+        Some(GUEST_CA_BUNDLE)
+    );
     assert!(joined.ends_with("-- python3 -m pip"));
+    // Secrets go through bwrap's environment, never its command line (`ps` shows that),
+    // and nothing of ours leaks into the sandbox.
+    assert!(!joined.contains("secret") && !joined.contains("--setenv"), "{joined}");
+    assert_eq!(
+        env_of(&offline_cmd, "PIP_INDEX_URL").as_deref(),
+        Some("https://u:secret@example/simple")
+    );
+    assert!(offline_cmd.get_envs().count() < 10);
     let online = args(&runner.command(&spec(true)));
     assert!(!online.contains(&"--unshare-net".to_string()));
-    assert!(joined.contains("--setenv PATH /usr/local/bin:/usr/bin:"));
+    assert!(env_of(&offline_cmd, "PATH")
+        .unwrap()
+        .starts_with("/usr/local/bin:/usr/bin:"));
     // The packs' bin folders come before the environment's own.
     let mut with_packs = spec(false);
     with_packs.path_prepend = vec!["/opt/packs/a/bin".into(), "/opt/packs/b/bin".into()];
-    let joined = args(&runner.command(&with_packs)).join(" ");
+    let path = env_of(&runner.command(&with_packs), "PATH").unwrap();
     assert!(
-        joined.contains("--setenv PATH /opt/packs/a/bin:/opt/packs/b/bin:/usr/local/bin:/usr/bin:"),
-        "{joined}"
+        path.starts_with("/opt/packs/a/bin:/opt/packs/b/bin:/usr/local/bin:/usr/bin:"),
+        "{path}"
     );
 }
 
@@ -102,7 +123,8 @@ fn only_steps_that_ask_for_it_get_the_cross_compilers() {
     );
     let mut build = spec(true);
     build.accelerate = true;
-    let fast = args(&runner.command(&build)).join(" ");
+    let fast_cmd = runner.command(&build);
+    let fast = args(&fast_cmd).join(" ");
     let h = host.path().display();
     assert!(
         fast.contains(&format!(
@@ -124,11 +146,10 @@ fn only_steps_that_ask_for_it_get_the_cross_compilers() {
         fast.contains(&format!("{GUEST_SHIM_DIR}/bin/gfortran")),
         "{fast}"
     );
+    let path = env_of(&fast_cmd, "PATH").unwrap();
     assert!(
-        fast.contains(&format!(
-            "--setenv PATH {GUEST_SHIM_DIR}/bin:/usr/local/bin"
-        )),
-        "{fast}"
+        path.starts_with(&format!("{GUEST_SHIM_DIR}/bin:/usr/local/bin")),
+        "{path}"
     );
     // The mount points exist in the read-only rootfs now.
     assert!(
@@ -319,23 +340,22 @@ fn toolchains_bind_as_plain_mounts_zig_first_then_rust() {
     both.zig = true;
     // The glibc-targeted compiler binds Zig already: the Rust toolchain does not again.
     both.rust = Some(rust.binds(false));
-    let joined = args(&runner.command(&both)).join(" ");
+    let both_cmd = runner.command(&both);
+    let joined = args(&both_cmd).join(" ");
     let binds = format!(
         "--ro-bind /z/zig {GUEST_ZIG_DIR} --bind /z/cache {GUEST_ZIG_CACHE} --ro-bind /z/wrappers {GUEST_ZIG_BIN} --ro-bind /r/tree {} --bind /r/cargo-home {GUEST_CARGO_HOME} --chdir",
         crate::rust_toolchain::GUEST_RUST_DIR
     );
     assert!(joined.contains(&binds), "{joined}");
+    let path = env_of(&both_cmd, "PATH").unwrap();
     assert!(
-        joined.contains(&format!(
-            "--setenv PATH {GUEST_RUST_BIN}:{GUEST_ZIG_BIN}:/usr/local/bin"
-        )),
-        "{joined}"
+        path.starts_with(&format!("{GUEST_RUST_BIN}:{GUEST_ZIG_BIN}:/usr/local/bin")),
+        "{path}"
     );
-    // Zig's variables, then Rust's, then the step's own.
-    let cc = joined.find("--setenv CC ").unwrap();
-    let rustc = joined.find("--setenv RUSTC ").unwrap();
-    let index = joined.find("--setenv PIP_INDEX_URL ").unwrap();
-    assert!(cc < rustc && rustc < index, "{joined}");
+    // Zig's variables, Rust's and the step's own.
+    for key in ["CC", "RUSTC", "PIP_INDEX_URL"] {
+        assert!(env_of(&both_cmd, key).is_some(), "{key}: {joined}");
+    }
     // A step that does not ask for the glibc-targeted compiler does not get it.
     let joined = args(&runner.command(&spec(false))).join(" ");
     assert!(!joined.contains(GUEST_ZIG_DIR), "{joined}");
