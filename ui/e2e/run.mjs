@@ -469,12 +469,14 @@ async function main() {
     expect(!serverLog.includes('compiled without the web dashboard'), 'no placeholder warning for a binary with the UI');
   });
 
-  await test('"Run worker now" without the token asks for it', async () => {
-    await page.getByRole('button', { name: 'Run worker now' }).click();
-    // No token yet: the dialog asks for it.
-    await page.getByRole('dialog', { name: 'This action needs the worker token' }).waitFor({ timeout: WAIT });
-    await page.getByRole('button', { name: 'Not now' }).click();
-    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+  await test('"Run worker now" is off, saying why, on a server started without --local-worker', async () => {
+    await page.goto(`${base}/`);
+    const stats = await http('GET', '/api/queue/stats');
+    expect(stats.trigger === 'none', `the server says no drain can start here: ${stats.trigger}`);
+    const button = page.getByRole('button', { name: 'Run worker now' });
+    await page.locator('#trigger-why').getByText('--local-worker').waitFor();
+    expect(await button.isDisabled(), 'the button is disabled');
+    expect((await button.getAttribute('aria-describedby')) === 'trigger-why', 'the button points at its reason');
   });
 
   await test('upload without the token asks for it; the token goes into an HttpOnly cookie', async () => {
@@ -533,6 +535,14 @@ async function main() {
     // tinypure is needed by needsbuild: it sits inside needsbuild's group.
     const needs = tree.getByRole('treeitem').filter({ has: page.locator('> details > summary', { hasText: 'needsbuild' }) });
     await needs.getByRole('group').getByRole('link', { name: /tinypure/ }).waitFor();
+    // Before anything is queued, a package link leads to a page that says so.
+    await tree.getByRole('link', { name: /failpkg/ }).first().click();
+    await page.waitForURL('**/packages/failpkg');
+    await page.getByText('not queued yet').first().waitFor();
+    await page.getByRole('table', { name: 'Plans of this package' }).getByRole('button', { name: /Enqueue failpkg==0.3/ }).waitFor();
+    await shot('04a-planned-package');
+    await page.goBack();
+    await tree.waitFor();
     await page.getByRole('button', { name: 'Enqueue failpkg==0.3' }).click();
     await toast('failpkg==0.3: 1 job queued');
     await page.getByRole('button', { name: 'Enqueue builds' }).click();
@@ -660,10 +670,12 @@ async function main() {
     await shot('11-package-hints');
   });
 
-  await test('"Run worker now" with the token says why no drain started', async () => {
+  await test('"Run worker now" stays off with the token; the API refuses the trigger the same way', async () => {
     await page.goto(`${base}/`);
-    await page.getByRole('button', { name: 'Run worker now' }).click();
-    await toast('no worker runs in this process');
+    await page.locator('#trigger-why').waitFor();
+    expect(await page.getByRole('button', { name: 'Run worker now' }).isDisabled(), 'still disabled with the token');
+    const r = await http('POST', '/api/worker/trigger', undefined, { raw: true });
+    expect(r.status === 409 && (await r.text()).includes('no worker runs in this process'), `trigger: ${r.status}`);
   });
 
   await test('bulk retry from the builds table', async () => {
@@ -682,8 +694,10 @@ async function main() {
     await page.getByLabel(`Select job ${six.id} six 1.16.0`).check();
     await page.getByRole('button', { name: 'Clear selected' }).click();
     await toast('1 job cleared');
-    const gone = await http('GET', `/api/jobs/${six.id}`, undefined, { raw: true });
-    expect(gone.status === 404, `job ${six.id} is cleared (${gone.status})`);
+    // Gone from the list, not from the queue: its result and log stay.
+    await page.getByRole('table', { name: 'Build jobs' }).getByText('No job matches the filter.').waitFor();
+    const kept = (await http('GET', `/api/jobs/${six.id}`)).job;
+    expect(kept.status === 'built' && kept.cleared_ms, `job ${six.id} is cleared, not deleted: ${JSON.stringify(kept)}`);
   });
 
   await test('hints: search the catalog and add a hint', async () => {
@@ -1014,6 +1028,36 @@ async function main() {
     await page.goto(`${base}/packages/never-heard-of-it`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
     await page.getByText('There is no package “never-heard-of-it”').waitFor();
+  });
+
+  await test('"Clear finished" tidies the Builds list only: tiles, inputs and plans still say what happened', async () => {
+    const before = await http('GET', '/api/queue/stats');
+    const planJobs = (await http('GET', `/api/plans/${planId}`)).jobs.length;
+    await page.goto(`${base}/inputs`);
+    const inputs = page.getByRole('table', { name: 'Pending inputs' });
+    const wheelRow = inputs.locator('tr', { hasText: 'tinypure-2.0-py3-none-any.whl' });
+    await badge(wheelRow, 'builds done').waitFor();
+    await page.goto(`${base}/builds`);
+    const table = page.getByRole('table', { name: 'Build jobs' });
+    const regex = table.getByRole('link', { name: 'regex', exact: true });
+    await regex.waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Clear finished' }).click();
+    await toast('cleared from the Builds list');
+    await until(async () => (await regex.count()) === 0, 'finished jobs leave the list');
+    const after = await http('GET', '/api/queue/stats');
+    expect(JSON.stringify(after.by_class) === JSON.stringify(before.by_class) && after.total === before.total, `counts unchanged: ${JSON.stringify(before.by_class)} → ${JSON.stringify(after.by_class)}`);
+    expect(after.cleared > 0, `some jobs cleared: ${after.cleared}`);
+    await page.goto(`${base}/`);
+    const built = await page.locator('.stat', { has: page.getByText('built', { exact: true }) }).locator('.stat-value').textContent();
+    expect(Number(built) === before.by_class.built, `the built tile shows ${built}, not 0`);
+    await page.goto(`${base}/inputs`);
+    await badge(wheelRow, 'builds done').waitFor();
+    expect((await http('GET', `/api/plans/${planId}`)).jobs.length === planJobs, 'the plan keeps its jobs');
+    // The list shows them again on request.
+    await page.goto(`${base}/builds?cleared=shown`);
+    await regex.waitFor();
+    await shot('17-cleared-shown');
   });
 
   await test('the API going down shows a banner; Retry brings the page back', async () => {

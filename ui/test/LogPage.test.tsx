@@ -162,7 +162,7 @@ describe('the log of a job without a version', () => {
       return { json: { plan: { id: 'p1', input_id: null, python: '3.11', platform_tag: 'manylinux2014_s390x', summary: { missing: 1 }, body, created_ms: 1000 }, jobs: [missing] } };
     }
     if (path === '/api/packages/no-such-pkg')
-      return { json: { name: 'no-such-pkg', attempts: [], variants: [], events: [], failures: [], hints: [], average_duration_secs: null, jobs: [missing] } };
+      return { json: { name: 'no-such-pkg', attempts: [], variants: [], events: [], failures: [], hints: [], average_duration_secs: null, jobs: [missing], plans: [] } };
     if (path === '/api/jobs/5/logs/chunks?limit=1') return { json: { job_id: 5, status: 'missing', done: true, chunks: [], next_after: 0 } };
     if (path === '/api/jobs/5') return { json: { job: missing } };
     return { status: 404 };

@@ -64,6 +64,8 @@ describe('the status glossary in the UI', () => {
     expect(attemptStatus('timeout')).toBe('failed');
     expect(attemptStatus('verify_failed')).toBe('failed');
     expect(attemptStatus('cancelled')).toBe('cancelled');
+    // A lost attempt (its worker vanished) is neither built nor failed: back in the queue.
+    expect(attemptStatus('lost')).toBe('retry');
   });
 
   it('counts attempts in the same words', () => {

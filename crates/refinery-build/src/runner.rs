@@ -425,7 +425,10 @@ pub fn apt_install_command(root: &Path, packages: &[String]) -> Command {
         }
     }
     let mut env = vec![
-        ("PATH".to_string(), "/usr/sbin:/usr/bin:/sbin:/bin".to_string()),
+        (
+            "PATH".to_string(),
+            "/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+        ),
         ("DEBIAN_FRONTEND".to_string(), "noninteractive".to_string()),
     ];
     env.extend(proxy_env());

@@ -81,8 +81,8 @@ pub struct VerificationBadge {
     pub failed_check: Option<String>,
 }
 
-/// `GET /api/packages/{name}`: everything known about one package (a `404` when
-/// nothing is).
+/// `GET /api/packages/{name}`: everything known about one package, plans included (a
+/// `404` when nothing is).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PackageDetail {
     /// PEP 503 normalized name.
@@ -102,6 +102,9 @@ pub struct PackageDetail {
     pub average_duration_secs: Option<f64>,
     /// Its newest 50 queue jobs.
     pub jobs: Vec<Job>,
+    /// The newest 20 plans that hold it, newest first: a package planned but not queued
+    /// yet is known by these alone.
+    pub plans: Vec<crate::PlannedIn>,
 }
 
 /// `GET /api/top-failures`: packages by failed attempts, most first.

@@ -37,12 +37,12 @@ pub use history::{
 };
 pub use logs::{JobGone, LogChunks, LogEnd, LogEndStatus};
 pub use plans::{
-    InputPlanReply, InputReply, InputUploaded, InputsReply, PlanEnqueued, PlanReply, PlansReply,
-    ScanDecision,
+    InputPlanReply, InputReply, InputUploaded, InputsReply, PlanEnqueued, PlanReply, PlannedIn,
+    PlansReply, ScanDecision,
 };
 pub use queue::{
-    Cleared, EnqueueReply, QueueList, QueueStatsReply, Retried, WorkerState, WorkerView,
-    WorkersReply,
+    Cleared, DrainTrigger, EnqueueReply, QueueList, QueueStatsReply, Retried, WorkerState,
+    WorkerView, WorkersReply,
 };
 pub use replies::{Done, ErrorBody, ErrorDetail, Health};
 pub use requests::{

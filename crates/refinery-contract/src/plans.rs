@@ -2,6 +2,7 @@
 //! `/api/pending-inputs/{id}`, `POST /api/pending-inputs/{id}/enqueue-plan`,
 //! `GET /api/plans`, `/api/plans/{id}`, `POST /api/plans/{id}/enqueue-build(s)`).
 
+use refinery_store::queue::plan_body::PlanAction;
 use refinery_store::queue::{Job, PendingInput, StoredPlan};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -82,4 +83,19 @@ pub enum ScanDecision {
     Reuse,
     Rebuild,
     Invalid,
+}
+
+/// A plan that holds a package (`GET /api/packages/{name}`): what it decided and whether
+/// the package was queued from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlannedIn {
+    pub plan_id: String,
+    pub created_ms: i64,
+    /// The node, `name==version`: what `POST /api/plans/{id}/enqueue-build` takes.
+    pub node: String,
+    pub version: String,
+    pub action: PlanAction,
+    pub reason: String,
+    /// A job of this plan exists for the package (`false`: planned, not queued yet).
+    pub queued: bool,
 }

@@ -33,6 +33,22 @@ pub struct QueueStatsReply {
     pub workers: Vec<WorkerView>,
     /// An in-process drain (`POST /api/worker/trigger`) is running.
     pub draining: bool,
+    /// Of `total`, the finished jobs cleared from the Builds list (they still count).
+    pub cleared: u64,
+    /// What `POST /api/worker/trigger` can do on this server.
+    pub trigger: DrainTrigger,
+}
+
+/// How this server can drain the queue on request (`POST /api/worker/trigger`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DrainTrigger {
+    /// A worker in the server's process (`serve --local-worker`).
+    Local,
+    /// `WORKER_WEBHOOK_URL` starts one.
+    Webhook,
+    /// Neither: the trigger answers 409; only separate `refinery worker`s build.
+    None,
 }
 
 /// `GET /api/workers`: every worker with its state.
@@ -86,6 +102,6 @@ pub struct Retried {
 /// The answer of `POST /api/queue/clear`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Cleared {
-    /// How many jobs were deleted.
+    /// How many jobs were cleared from the Builds list (none is deleted).
     pub cleared: u64,
 }

@@ -31,7 +31,7 @@ pub struct EnqueueRequest {
 }
 
 /// `POST /api/queue/retry` (`ids` only; empty: every failed job) and `POST
-/// /api/queue/clear` (empty: every job that is not running).
+/// /api/queue/clear` (empty: every finished job).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdsRequest {

@@ -26,6 +26,7 @@ pub mod openapi;
 pub mod origin;
 pub mod package_status;
 pub mod plan_queue;
+pub mod planned;
 pub mod planning;
 pub mod recording;
 pub mod simple;
@@ -560,6 +561,26 @@ async fn signal() {
     eprintln!("refinery serve: shutting down");
 }
 
+/// Takes back expired leases, and puts each attempt lost with its worker into the
+/// history (status `lost`), so the package's history shows it.
+fn reap_and_record(
+    state: &AppState,
+) -> Result<Vec<refinery_store::queue::ReapedJob>, refinery_store::queue::QueueError> {
+    let reaped = state.store.reap(state.config.max_restarts)?;
+    if !reaped.is_empty() {
+        let recorded = state.history.with(|h| {
+            reaped.iter().try_for_each(|job| {
+                h.record_attempt(&refinery_store::Attempt::lost(job))
+                    .map(drop)
+            })
+        });
+        if let Err(e) = recorded {
+            tracing::warn!("reaper: the lost attempts are not in the history: {e}");
+        }
+    }
+    Ok(reaped)
+}
+
 /// The reaper, the index refresher and the autorun drain.
 fn spawn_background(state: Arc<AppState>) {
     let reaper = state.clone();
@@ -568,8 +589,7 @@ fn spawn_background(state: Arc<AppState>) {
         loop {
             tick.tick().await;
             let s = reaper.clone();
-            let result =
-                tokio::task::spawn_blocking(move || s.store.reap(s.config.max_restarts)).await;
+            let result = tokio::task::spawn_blocking(move || reap_and_record(&s)).await;
             match result {
                 Ok(Ok(reaped)) => {
                     for job in &reaped {

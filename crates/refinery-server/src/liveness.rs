@@ -102,6 +102,7 @@ mod tests {
             updated_ms: 0,
             started_ms: None,
             finished_ms: None,
+            cleared_ms: None,
         }
     }
 

@@ -39,6 +39,9 @@ fn attempt_status(status: AttemptStatus) -> JobStatus {
     match status {
         AttemptStatus::Success => JobStatus::Built,
         AttemptStatus::Cancelled => JobStatus::Cancelled,
+        // The reaper puts a lost attempt's job back in the queue (unless it reached its
+        // restart cap, which the job's own status then says).
+        AttemptStatus::Lost => JobStatus::Retry,
         AttemptStatus::Failed | AttemptStatus::Timeout => JobStatus::Failed,
     }
 }
@@ -173,6 +176,7 @@ mod tests {
             updated_ms: 1_700_000_000_000 + id,
             started_ms: None,
             finished_ms: None,
+            cleared_ms: None,
         }
     }
 

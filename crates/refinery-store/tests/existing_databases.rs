@@ -145,7 +145,7 @@ fn main_sqlite_queues_open_and_keep_their_rows() {
             .unwrap()
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 3, "{fixture_name}");
+        assert_eq!(version, 4, "{fixture_name}");
     }
 }
 
@@ -193,7 +193,7 @@ fn main_postgres_schema_opens_and_keeps_its_rows() {
     // ones added since, each applied once.
     for (table, versions) in [
         ("refinery_history_schema", SCHEMA_VERSION),
-        ("refinery_queue_schema", 3),
+        ("refinery_queue_schema", 4),
     ] {
         let row = client
             .query_one(

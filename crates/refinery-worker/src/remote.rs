@@ -22,6 +22,9 @@ pub struct RemoteSource {
     token: Option<String>,
     client: reqwest::blocking::Client,
     lease_secs: u64,
+    /// The last plan read: a plan's id is the sha256 of its content, and a queue's jobs
+    /// mostly come from one plan, so each job does not fetch it again.
+    last_plan: std::sync::Mutex<Option<(String, refinery_plan::Plan)>>,
 }
 
 /// Why the control plane could not be asked; the location is shown without credentials.
@@ -62,7 +65,21 @@ impl RemoteSource {
             token,
             client,
             lease_secs: lease.as_secs().max(5),
+            last_plan: std::sync::Mutex::new(None),
         })
+    }
+
+    /// `GET /api/plans/{id}`, read as a plan; `None` when it cannot be had.
+    fn fetch_plan(&self, id: &str) -> Option<refinery_plan::Plan> {
+        let path = format!(
+            "/api/plans/{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        );
+        let body = self
+            .send(self.request(reqwest::Method::GET, &path), None)
+            .ok()??;
+        let reply = reply::<refinery_contract::plans::PlanReply>(body).ok()?;
+        crate::worker::plan_of(&reply.plan)
     }
 
     fn unavailable(&self, e: impl std::fmt::Display) -> QueueError {
@@ -317,8 +334,11 @@ impl JobSource for RemoteSource {
         .map_err(SourceError::from)
     }
 
-    fn reap(&self, _max_restarts: i64) -> Result<usize, QueueError> {
-        Ok(0)
+    fn reap(
+        &self,
+        _max_restarts: i64,
+    ) -> Result<Vec<refinery_store::queue::ReapedJob>, QueueError> {
+        Ok(Vec::new())
     }
 
     fn shares_history(&self) -> bool {
@@ -326,15 +346,18 @@ impl JobSource for RemoteSource {
     }
 
     fn plan(&self, id: &str) -> Option<refinery_plan::Plan> {
-        let path = format!(
-            "/api/plans/{}",
-            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
-        );
-        let body = self
-            .send(self.request(reqwest::Method::GET, &path), None)
-            .ok()??;
-        let reply = reply::<refinery_contract::plans::PlanReply>(body).ok()?;
-        crate::worker::plan_of(&reply.plan)
+        let mut last = self
+            .last_plan
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((last_id, plan)) = last.as_ref() {
+            if last_id == id {
+                return Some(plan.clone());
+            }
+        }
+        let plan = self.fetch_plan(id)?;
+        *last = Some((id.to_string(), plan.clone()));
+        Some(plan)
     }
 
     fn pack_mirror(&self) -> Option<std::sync::Arc<dyn refinery_build::packs::PackMirror>> {

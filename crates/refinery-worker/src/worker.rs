@@ -25,7 +25,9 @@ use refinery_plan::{
     make_plan, Overrides, PackageOverride, PipOptions, Plan, PlanOptions, Strategy,
     DEFAULT_MAX_DEPS,
 };
-use refinery_store::queue::{HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError};
+use refinery_store::queue::{
+    HeartbeatReply, Job, JobStatus, Outcome, PublishedFile, QueueError, ReapedJob,
+};
 use refinery_store::{Attempt, Cas, Event, QueueStore};
 
 use crate::job_recorder::JobRecorder;
@@ -164,8 +166,9 @@ pub trait JobSource: Send + Sync {
         events: &[Event],
         attempts: &[Attempt],
     ) -> Result<(), SourceError>;
-    /// Takes back expired leases (local sources; the server does it for remote ones).
-    fn reap(&self, max_restarts: i64) -> Result<usize, QueueError>;
+    /// Takes back expired leases (local sources; the server does it for remote ones) and
+    /// returns the attempts lost that way.
+    fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError>;
     /// Whether the build writes into the control plane's own history database.
     fn shares_history(&self) -> bool;
     /// Where the builds ask for a native library pack before making it (a remote
@@ -272,8 +275,8 @@ impl JobSource for LocalSource {
         Ok(())
     }
 
-    fn reap(&self, max_restarts: i64) -> Result<usize, QueueError> {
-        self.store.reap(max_restarts).map(|r| r.len())
+    fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError> {
+        self.store.reap(max_restarts)
     }
 
     fn plan(&self, id: &str) -> Option<Plan> {
@@ -297,6 +300,28 @@ pub struct WorkerSummary {
     pub handed_back: usize,
 }
 
+/// Takes back expired leases; with a source whose history the builds share, the attempts
+/// lost with their workers go into it (a remote control plane records its own).
+fn record_lost_attempts(options: &WorkerOptions, source: &dyn JobSource) {
+    let Ok(reaped) = source.reap(options.max_restarts) else {
+        return;
+    };
+    if reaped.is_empty() || !source.shares_history() {
+        return;
+    }
+    let recorded = refinery_store::History::open(&options.history_db).and_then(|history| {
+        reaped
+            .iter()
+            .try_for_each(|job| history.record_attempt(&Attempt::lost(job)).map(drop))
+    });
+    if let Err(e) = recorded {
+        eprintln!(
+            "worker {}: the attempts lost with their workers are not in the history: {e}",
+            options.id
+        );
+    }
+}
+
 /// Claims and builds jobs until the queue is empty (or forever with `keep_polling`), or
 /// until `stop` is set. The error is the queue's, after three failed claims in a row
 /// (without `keep_polling`).
@@ -311,7 +336,7 @@ pub fn run_worker(
         if stop.load(Ordering::SeqCst) || options.max_jobs.is_some_and(|m| summary.jobs >= m) {
             break;
         }
-        let _ = source.reap(options.max_restarts);
+        record_lost_attempts(options, source);
         let job = match source.claim(&options.id, options.lease) {
             Ok(job) => {
                 failures_in_a_row = 0;
@@ -379,8 +404,11 @@ fn run_job(
     // Set on cancellation or a lost lease: the build's processes are killed at once.
     let cancel = Arc::new(AtomicBool::new(false));
     let log_files = Mutex::new(Vec::new());
-    let (tx, rx) = mpsc::channel::<String>();
-    let reporter = StreamReporter { tx: Mutex::new(tx) };
+    let (tx, rx) = mpsc::channel();
+    let reporter = StreamReporter {
+        tx: Mutex::new(tx),
+        files: &log_files,
+    };
     reporter.send(format!(
         "[worker] {} claimed job {} ({} {} for CPython {} {}), attempt {}\n",
         options.id, job.id, job.package, job.version, job.python, job.platform_tag, job.attempt
@@ -497,7 +525,7 @@ fn build(
     options: &WorkerOptions,
     source: &dyn JobSource,
     job: &Job,
-    reporter: &StreamReporter,
+    reporter: &StreamReporter<'_>,
     log_files: &Mutex<Vec<PathBuf>>,
     cancel: &Arc<AtomicBool>,
 ) -> Outcome {
@@ -551,7 +579,7 @@ fn build_in(
     options: &WorkerOptions,
     source: &dyn JobSource,
     job: &Job,
-    reporter: &StreamReporter,
+    reporter: &StreamReporter<'_>,
     log_files: &Mutex<Vec<PathBuf>>,
     cancel: &Arc<AtomicBool>,
     target: &Target,
@@ -943,8 +971,8 @@ mod tests {
         fn record_history(&self, _: &Job, _: &[Event], _: &[Attempt]) -> Result<(), SourceError> {
             unreachable!("no job is claimed")
         }
-        fn reap(&self, _: i64) -> Result<usize, QueueError> {
-            Ok(0)
+        fn reap(&self, _: i64) -> Result<Vec<ReapedJob>, QueueError> {
+            Ok(Vec::new())
         }
         fn shares_history(&self) -> bool {
             false
@@ -1086,6 +1114,50 @@ mod tests {
         )
         .unwrap();
         assert_eq!(again.sha256, file.sha256);
+    }
+
+    #[test]
+    fn a_reporter_line_follows_the_build_output_written_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn QueueStore> = Arc::new(
+            refinery_store::queue::SqliteQueue::open_sqlite(&dir.path().join("queue.db")).unwrap(),
+        );
+        let source = LocalSource::new(store.clone(), dir.path());
+        store
+            .enqueue(&refinery_store::queue::JobSpec {
+                package: "fastadd".into(),
+                version: "1.0".into(),
+                python: "3.11".into(),
+                platform_tag: "manylinux2014_s390x".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
+        let build_log = dir.path().join("fastadd-1.0.log");
+        std::fs::write(&build_log, "compiling\nlinking\n").unwrap();
+        let files = Mutex::new(vec![build_log.clone()]);
+        let (tx, rx) = mpsc::channel();
+        let reporter = StreamReporter {
+            tx: Mutex::new(tx),
+            files: &files,
+        };
+        // The verdict is said after the build wrote two lines and before it wrote the
+        // third; the shipper sees all three only later, in one round.
+        reporter.message("failed fastadd 1.0");
+        std::fs::write(&build_log, "compiling\nlinking\nafterwards").unwrap();
+        drop(reporter);
+        let (done, lost) = (AtomicBool::new(true), AtomicBool::new(false));
+        log_shipping::ship_logs(&source, &job, &files, &rx, &done, &lost);
+        let log: String = store
+            .log_chunks(job.id, 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|chunk| chunk.data)
+            .collect();
+        assert_eq!(
+            log,
+            "==> fastadd-1.0.log <==\ncompiling\nlinking\n[worker] failed fastadd 1.0\nafterwards"
+        );
     }
 
     #[test]

@@ -21,7 +21,9 @@ const NEEDS_ENV: &str = "needs the s390x environment (refinery env create; REFIN
 struct Plane {
     _dir: tempfile::TempDir,
     cache: PathBuf,
-    index: LocalIndex,
+    /// The package index the control plane and its workers read (a local one, or PyPI).
+    index_url: String,
+    _local_index: Option<LocalIndex>,
     server: refinery_server::RunningServer,
     client: reqwest::blocking::Client,
 }
@@ -43,9 +45,16 @@ impl Plane {
 
     fn start(index_dir: &Path, root: tempfile::TempDir) -> Plane {
         let index = LocalIndex::serve_dir(index_dir).unwrap();
+        let mut plane = Plane::on_index(&index.url, root);
+        plane._local_index = Some(index);
+        plane
+    }
+
+    /// A control plane (and its workers) reading the package index at `index_url`.
+    fn on_index(index_url: &str, root: tempfile::TempDir) -> Plane {
         let cache = root.path().join("cache");
         let mut config = refinery_server::ServerConfig::new(cache.clone());
-        config.index.index_url = index.url.clone();
+        config.index.index_url = index_url.to_string();
         config.reap_interval = Duration::from_millis(500);
         config.auto_plan = Some(true);
         config.auto_build = Some(true);
@@ -53,7 +62,8 @@ impl Plane {
         Plane {
             _dir: root,
             cache,
-            index,
+            index_url: index_url.to_string(),
+            _local_index: None,
             server,
             client: reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -178,10 +188,16 @@ impl Plane {
 
     /// A worker on another machine: its own `cache`, the control plane over HTTP.
     fn remote_worker(&self, id: &str, cache: &Path) -> Child {
+        self.remote_worker_with(id, cache, &[])
+    }
+
+    /// [`Plane::remote_worker`] with `extra` arguments.
+    fn remote_worker_with(&self, id: &str, cache: &Path, extra: &[&str]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_refinery"))
             .args(["worker", "--server", &self.server.url(), "--cache"])
             .arg(cache)
-            .args(["--index-url", &self.index.url, "--worker-id", id])
+            .args(["--index-url", &self.index_url, "--worker-id", id])
+            .args(extra)
             .env("REFINERY_ENVS_DIR", envs_dir())
             .env_remove("DATABASE_URL")
             .env_remove("AUTO_BUILD")
@@ -195,7 +211,7 @@ impl Plane {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_refinery"));
         cmd.args(["worker", "--cache"])
             .arg(&self.cache)
-            .args(["--index-url", &self.index.url, "--worker-id", id])
+            .args(["--index-url", &self.index_url, "--worker-id", id])
             .args(extra)
             .env("REFINERY_ENVS_DIR", envs_dir())
             .env_remove("DATABASE_URL")
@@ -449,6 +465,22 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
                     .is_some_and(|r| r.ends_with("-attempt-2"))),
         "{package}"
     );
+    // The attempt lost with the killed worker is in the package's history too: neutral,
+    // not counted as a failure.
+    let lost: Vec<_> = package["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "lost")
+        .collect();
+    assert_eq!(lost.len(), 1, "{package}");
+    assert_eq!(lost[0]["worker"], "w-doomed", "{package}");
+    assert_eq!(
+        lost[0]["run_id"],
+        format!("job-{job}-attempt-1"),
+        "{package}"
+    );
+    assert_eq!(package["failures"], serde_json::json!([]), "{package}");
     // The stream ends with the job.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -773,5 +805,104 @@ fn a_worker_builds_in_the_container_image_it_is_given() {
     assert!(
         !calls.contains("/opt/refinery-cross"),
         "--accelerate off: {calls}"
+    );
+}
+
+/// The scale-out mode on real PyPI projects: two C extensions built from their sdists by
+/// workers on other machines (over HTTP, each with its own cache), one of them killed in
+/// the middle of a build; the lost attempt is in the history, the job is built by the
+/// next worker, and pip takes both wheels from the control plane's index.
+#[test]
+#[ignore = "needs network (PyPI) and emulation"]
+fn remote_workers_build_pypi_sdists_through_a_killed_worker_and_pip_takes_them() {
+    bookworm_rootfs().expect(NEEDS_ENV);
+    let plane = Plane::on_index("https://pypi.org/simple", tempfile::tempdir().unwrap());
+    let input = plane
+        .upload_requirements("--no-binary markupsafe,pyyaml\nmarkupsafe==2.1.5\npyyaml==6.0.2\n");
+    let markupsafe = plane.wait_for_job(input, "markupsafe");
+    let pyyaml = plane.wait_for_job(input, "pyyaml");
+    let root = plane.cache.parent().unwrap().to_path_buf();
+
+    // The first worker dies while it compiles the first job it took.
+    let mut doomed = plane.remote_worker_with(
+        "w-doomed",
+        &root.join("doomed-cache"),
+        &["--lease-secs", "5", "--heartbeat-secs", "1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let taken = loop {
+        let held = [markupsafe, pyyaml]
+            .into_iter()
+            .find(|id| plane.job(*id)["lease_owner"] == "w-doomed");
+        if let Some(id) = held {
+            break id;
+        }
+        assert!(Instant::now() < deadline, "w-doomed took no job");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let package = plane.job(taken)["package"].as_str().unwrap().to_string();
+    plane.wait_for_log(taken, &format!("[refinery] build {package}"));
+    doomed.kill().unwrap();
+    let _ = doomed.wait();
+    // Its lease runs out and the job goes back to the queue.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while plane.job(taken)["status"] != "retry" {
+        assert!(
+            Instant::now() < deadline,
+            "never re-queued: {}",
+            plane.job(taken)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let out = wait_output(
+        plane.remote_worker("w-next", &root.join("next-cache")),
+        Duration::from_secs(1200),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for id in [markupsafe, pyyaml] {
+        let done = plane.job(id);
+        assert_eq!(done["status"], "built", "{done}\n{stderr}");
+        assert_eq!(done["result"]["worker"], "w-next", "{done}");
+    }
+    assert_eq!(plane.job(taken)["attempt"], 2);
+    let history = plane.json(&format!("/api/packages/{package}"));
+    let statuses: Vec<&str> = history["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["status"].as_str())
+        .collect();
+    assert!(
+        statuses.contains(&"lost") && statuses.contains(&"success"),
+        "{history}"
+    );
+    // Lost is not failed (a failure there would be a hint's retry, e.g. pyyaml's libyaml).
+    assert!(
+        history["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["worker"] != "w-doomed"),
+        "{history}"
+    );
+
+    // pip, as an s390x CPython 3.11 asks for them, takes our manylinux2014 wheels.
+    let dest = plane.pip_download("markupsafe==2.1.5");
+    let dest_yaml = plane.pip_download("pyyaml==6.0.2");
+    assert_eq!(dest, dest_yaml);
+    let mut names: Vec<String> = std::fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_lowercase())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].starts_with("markupsafe-2.1.5-cp311-cp311-manylinux")
+            // PyPI has an s390x wheel of that name: ours takes build number 1.
+            && names[1].starts_with("pyyaml-6.0.2-1-cp311-cp311-manylinux")
+            && names.iter().all(|n| n.contains("manylinux2014_s390x")),
+        "{names:?}"
     );
 }

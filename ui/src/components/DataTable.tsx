@@ -23,6 +23,8 @@ export interface Column<T> {
   className?: string;
   /** Screen-reader-only header label. */
   hiddenLabel?: boolean;
+  /** What the column means, as the header's tooltip. */
+  help?: string;
 }
 
 export interface DataTableProps<T, K extends string | number> {
@@ -100,7 +102,7 @@ export function DataTable<T, K extends string | number>(props: DataTableProps<T,
                 const active = sort?.key === c.key;
                 const ariaSort = active ? (sort!.dir === 'asc' ? 'ascending' : 'descending') : c.sort ? 'none' : undefined;
                 return (
-                  <th key={c.key} scope="col" aria-sort={ariaSort} className={c.className}>
+                  <th key={c.key} scope="col" aria-sort={ariaSort} className={c.className} title={c.help}>
                     {c.sort ? (
                       <button
                         type="button"

@@ -57,12 +57,12 @@ export function useActions() {
       clearJobs: (ids: number[]) =>
         run(
           () => api<Cleared>('/api/queue/clear', { method: 'POST', body: { ids } satisfies IdsRequest }),
-          (r) => (r.cleared ? `${plural(r.cleared, 'job')} cleared.` : 'Nothing cleared: running jobs stay until they finish.'),
+          (r) => (r.cleared ? `${plural(r.cleared, 'job')} cleared from the Builds list.` : 'Nothing cleared: running jobs stay until they finish, cleared ones are cleared already.'),
         ),
       clearFinished: () =>
         run(
           () => api<Cleared>('/api/queue/clear', { method: 'POST', body: {} satisfies IdsRequest }),
-          (r) => (r.cleared ? `${plural(r.cleared, 'finished job')} cleared.` : 'No finished job to clear.'),
+          (r) => (r.cleared ? `${plural(r.cleared, 'finished job')} cleared from the Builds list; they still count everywhere else.` : 'No finished job to clear.'),
         ),
       cancelJob: (id: number) =>
         run(

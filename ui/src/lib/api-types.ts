@@ -1782,7 +1782,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs; ?status=a,b ?package ?plan ?limit ?offset */
+        /** Jobs, cleared ones included; ?status=a,b ?package ?plan ?hide_cleared=true ?limit ?offset */
         get: {
             parameters: {
                 query?: never;
@@ -1838,7 +1838,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Delete jobs that are not running {ids, statuses} (empty: all) */
+        /** Clear jobs that are not running from the Builds list {ids, statuses} (empty: every finished job); nothing is deleted, waiting ones are cancelled */
         post: {
             parameters: {
                 query?: never;
@@ -2019,7 +2019,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Queue depth, counts by status, workers */
+        /** Queue depth, counts by status (cleared jobs included), workers, what the worker trigger can do */
         get: {
             parameters: {
                 query?: never;
@@ -3130,13 +3130,14 @@ export interface components {
         };
         /**
          * @description How a build attempt ended. Serialized (JSON and database) as its string form:
-         *     `success`, `failed`, `timeout`, `cancelled`.
+         *     `success`, `failed`, `timeout`, `cancelled`, `lost`.
          *
-         *     `success` is a success; `cancelled` is neutral (neither success nor failure: the run
-         *     was stopped); `failed` and `timeout` are failures.
+         *     `success` is a success; `cancelled` and `lost` are neutral (neither success nor
+         *     failure: the run was stopped, or its worker vanished); `failed` and `timeout` are
+         *     failures.
          * @enum {string}
          */
-        AttemptStatus: "success" | "failed" | "timeout" | "cancelled";
+        AttemptStatus: "success" | "failed" | "timeout" | "cancelled" | "lost";
         /**
          * @description One entry of the catalog, as `refinery_build::hints::Hint` serializes it (the server
          *     converts it field by field; a test there checks that nothing is lost). Empty lists
@@ -3195,7 +3196,7 @@ export interface components {
         Cleared: {
             /**
              * Format: int64
-             * @description How many jobs were deleted.
+             * @description How many jobs were cleared from the Builds list (none is deleted).
              */
             cleared: number;
         };
@@ -3214,6 +3215,11 @@ export interface components {
         Done: {
             ok: boolean;
         };
+        /**
+         * @description How this server can drain the queue on request (`POST /api/worker/trigger`).
+         * @enum {string}
+         */
+        DrainTrigger: "local" | "webhook" | "none";
         /** @description The answer of `POST /api/worker/trigger` (`202`): how the drain was started. */
         DrainTriggered: {
             /** @enum {string} */
@@ -3414,7 +3420,7 @@ export interface components {
         };
         /**
          * @description `POST /api/queue/retry` (`ids` only; empty: every failed job) and `POST
-         *     /api/queue/clear` (empty: every job that is not running).
+         *     /api/queue/clear` (empty: every finished job).
          */
         IdsRequest: {
             ids?: number[];
@@ -3466,6 +3472,12 @@ export interface components {
              */
             attempt: number;
             cancel_requested: boolean;
+            /**
+             * Format: int64
+             * @description When the job was cleared from the Builds list (`POST /api/queue/clear`); it still
+             *     counts everywhere else, as the history does.
+             */
+            cleared_ms: number | null;
             /** Format: int64 */
             created_ms: number;
             detail: string;
@@ -3583,8 +3595,8 @@ export interface components {
             package?: string | null;
         };
         /**
-         * @description `GET /api/packages/{name}`: everything known about one package (a `404` when
-         *     nothing is).
+         * @description `GET /api/packages/{name}`: everything known about one package, plans included (a
+         *     `404` when nothing is).
          */
         PackageDetail: {
             /** @description The newest 100 build attempts, newest first. */
@@ -3604,6 +3616,11 @@ export interface components {
             jobs: components["schemas"]["Job"][];
             /** @description PEP 503 normalized name. */
             name: string;
+            /**
+             * @description The newest 20 plans that hold it, newest first: a package planned but not queued
+             *     yet is known by these alone.
+             */
+            plans: components["schemas"]["PlannedIn"][];
             /** @description Successes and failures per build variant. */
             variants: components["schemas"]["VariantStats"][];
         };
@@ -3786,6 +3803,22 @@ export interface components {
              */
             skipped?: number;
         };
+        /**
+         * @description A plan that holds a package (`GET /api/packages/{name}`): what it decided and whether
+         *     the package was queued from it.
+         */
+        PlannedIn: {
+            action: components["schemas"]["PlanAction"];
+            /** Format: int64 */
+            created_ms: number;
+            /** @description The node, `name==version`: what `POST /api/plans/{id}/enqueue-build` takes. */
+            node: string;
+            plan_id: string;
+            /** @description A job of this plan exists for the package (`false`: planned, not queued yet). */
+            queued: boolean;
+            reason: string;
+            version: string;
+        };
         /** @description `GET /api/plans`: plans, newest first (their `body` is `null` in the listing). */
         PlansReply: {
             plans: components["schemas"]["StoredPlan"][];
@@ -3829,6 +3862,10 @@ export interface components {
             by_status: {
                 [key: string]: number;
             };
+            /** @description Of `by_status`, the jobs cleared from the Builds list (statuses with none left out). */
+            cleared_by_status?: {
+                [key: string]: number;
+            };
             /**
              * Format: int64
              * @description `pending` + `retry`.
@@ -3859,6 +3896,11 @@ export interface components {
             };
             /**
              * Format: int64
+             * @description Of `total`, the finished jobs cleared from the Builds list (they still count).
+             */
+            cleared: number;
+            /**
+             * Format: int64
              * @description `pending` + `retry`.
              */
             depth: number;
@@ -3871,6 +3913,8 @@ export interface components {
             restarts: number;
             /** Format: int64 */
             total: number;
+            /** @description What `POST /api/worker/trigger` can do on this server. */
+            trigger: components["schemas"]["DrainTrigger"];
             workers: components["schemas"]["WorkerView"][];
         };
         /** @description What a job may change about the build (the seeds' "recipe"). */

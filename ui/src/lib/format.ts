@@ -53,7 +53,17 @@ export function fmtBytes(n: number | null | undefined): string {
   return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
-/** How long a job's build took: what the worker reported (`result.seconds`), else start to finish. */
+/** The two durations the pages show, named and explained the same way everywhere. */
+export const WALL_TIME = {
+  label: 'Wall time',
+  help: 'The whole job, as its worker timed it: download, set-up, every build attempt, repair and verification.',
+};
+export const ATTEMPT_TIME = {
+  label: 'Attempt time',
+  help: 'One build attempt alone (build, repair, verification); a job’s wall time adds the download, set-up and any other attempts.',
+};
+
+/** A job's wall time ([`WALL_TIME`]): what the worker reported (`result.seconds`), else start to finish. */
 export function jobDurationSecs(job: { started_ms: number | null; finished_ms: number | null; result?: unknown }): number | null {
   const reported = (job.result as { seconds?: unknown } | null | undefined)?.seconds;
   if (typeof reported === 'number' && Number.isFinite(reported)) return reported;
@@ -250,6 +260,8 @@ export function jobWorker(job: { status: string; lease_owner: string | null; res
 export function attemptStatus(status: string): JobStatus {
   if (status === 'success') return 'built';
   if (status === 'cancelled') return 'cancelled';
+  // Its worker vanished (the lease expired): the job went back to the queue.
+  if (status === 'lost') return 'retry';
   return 'failed';
 }
 

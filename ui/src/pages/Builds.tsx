@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, jobWorker, STATUS_HELP, verificationSummary } from '../lib/format';
+import { builtWith, fmtBytes, fmtDuration, fmtTime, jobDurationSecs, jobWorker, STATUS_HELP, verificationSummary, WALL_TIME } from '../lib/format';
 import { Link, logPath, packagePath, planPath, useQueryParam } from '../lib/router';
 import { filterRows, pruneSelection } from '../lib/table';
 import { JOB_STATUSES, type Job, type QueueList } from '../lib/types';
@@ -107,10 +107,22 @@ function JobDetails({ job }: { job: Job }) {
   );
 }
 
+/**
+ * Jobs per status as the list shows them: cleared jobs still count in the queue's stats
+ * (they say what happened), but the list leaves them out unless asked.
+ */
+export function listedCounts(stats: Pick<QueueList['stats'], 'by_status' | 'cleared_by_status'> | undefined, showCleared: boolean): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [s, n] of Object.entries(stats?.by_status ?? {})) out[s] = n - (showCleared ? 0 : (stats?.cleared_by_status?.[s] ?? 0));
+  return out;
+}
+
 export function Builds() {
   const [status, setStatus] = useQueryParam('status');
   const [q, setQ] = useQueryParam('q');
-  const path = `/api/queue?limit=1000${status ? `&status=${encodeURIComponent(status)}` : ''}`;
+  const [cleared, setCleared] = useQueryParam('cleared');
+  const showCleared = cleared === 'shown';
+  const path = `/api/queue?limit=1000${showCleared ? '' : '&hide_cleared=true'}${status ? `&status=${encodeURIComponent(status)}` : ''}`;
   const queue = useApi<QueueList>(path, 3000);
   const actions = useActions();
   const [selected, setSelected] = useState<Set<number>>(new Set());
@@ -137,13 +149,17 @@ export function Builds() {
     setSelected(new Set());
     setBusy(false);
   };
-  const counts = queue.data?.stats.by_status ?? {};
+  const counts = listedCounts(queue.data?.stats, showCleared);
+  const hidden = Object.values(queue.data?.stats.cleared_by_status ?? {}).reduce((a, n) => a + n, 0);
 
   return (
     <div className="page">
       <div className="page-head">
         <h1>Builds</h1>
-        <p className="lede">The build queue: every job, what it is doing, and its log. Select jobs to retry or clear them.</p>
+        <p className="lede">
+          The build queue: every job, what it is doing, and its log. Select jobs to retry or clear them. Clearing only tidies this
+          list: cleared jobs keep their results and logs and still count on the Dashboard, plans, inputs and packages.
+        </p>
       </div>
 
       <Card title="Filter">
@@ -166,6 +182,10 @@ export function Builds() {
               </button>
             )}
           </fieldset>
+          <label className="field inline">
+            <input type="checkbox" checked={showCleared} onChange={() => setCleared(showCleared ? '' : 'shown')} />
+            Show cleared jobs <span className="muted">{hidden}</span>
+          </label>
         </div>
       </Card>
 
@@ -186,7 +206,7 @@ export function Builds() {
               type="button"
               disabled={busy}
               onClick={() => {
-                if (window.confirm('Remove every finished job (built, failed, …) from the queue? Their logs go with them.')) {
+                if (window.confirm('Clear every finished job (built, failed, …) from this list? Nothing is deleted: they keep their logs and still count everywhere else.')) {
                   void bulk(() => actions.clearFinished());
                 }
               }}
@@ -208,7 +228,11 @@ export function Builds() {
           expand={(j) => <JobDetails job={j} />}
           initialSort={{ key: 'id', dir: 'desc' }}
           maxHeight="70vh"
-          empty={statuses.length || q ? 'No job matches the filter.' : 'The queue is empty. Enqueue builds from a plan, or retry a package.'}
+          empty={
+            statuses.length || q
+              ? 'No job matches the filter.'
+              : `The queue is empty${hidden && !showCleared ? ` (${hidden} cleared ${hidden === 1 ? 'job' : 'jobs'} hidden)` : ''}. Enqueue builds from a plan, or retry a package.`
+          }
           columns={[
             { key: 'id', label: 'Job', sort: (j) => j.id, firstDir: 'desc', className: 'num' },
             {
@@ -230,6 +254,7 @@ export function Builds() {
                 <>
                   <StatusBadge status={j.status} />
                   {j.cancel_requested && !['cancelled', 'failed'].includes(j.status) ? <span className="muted small"> cancelling</span> : null}
+                  {j.cleared_ms ? <span className="muted small" title={`cleared from this list ${fmtTime(j.cleared_ms)}`}> cleared</span> : null}
                 </>
               ),
             },
@@ -237,7 +262,7 @@ export function Builds() {
             { key: 'run', label: 'Run', sort: (j) => runId(j) ?? '', render: (j) => (runId(j) ? <code className="run-id">{runId(j)}</code> : <span className="muted">—</span>) },
             { key: 'worker', label: 'Worker', sort: (j) => jobWorker(j) ?? '', render: (j) => jobWorker(j) ?? <span className="muted">—</span> },
             { key: 'created', label: 'Queued', sort: (j) => j.created_ms, firstDir: 'desc', render: (j) => fmtTime(j.created_ms) },
-            { key: 'duration', label: 'Took', sort: (j) => jobDurationSecs(j), firstDir: 'desc', className: 'num', render: (j) => fmtDuration(jobDurationSecs(j)) },
+            { key: 'duration', label: WALL_TIME.label, help: WALL_TIME.help, sort: (j) => jobDurationSecs(j), firstDir: 'desc', className: 'num', render: (j) => fmtDuration(jobDurationSecs(j)) },
             { key: 'detail', label: 'Detail', render: (j) => <span className="detail clamp">{j.detail}</span> },
             {
               key: 'actions',

@@ -1,9 +1,16 @@
 import { useState } from 'react';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { ago, attemptStatus, fmtDuration, fmtIso, jobDurationSecs, packagesFromHint, plural, ranBuild, WORKER_STATE_HELP } from '../lib/format';
+import { ago, attemptStatus, fmtDuration, fmtIso, jobDurationSecs, packagesFromHint, plural, ranBuild, ATTEMPT_TIME, WALL_TIME, WORKER_STATE_HELP } from '../lib/format';
 import { Link, logPath, packagePath } from '../lib/router';
 import type { EventRow, EventsPage, QueueList, QueueStats, StatusCounts, TopFailures, TopSlowest } from '../lib/types';
+
+/** Why "Run worker now" cannot work on this server, or `null` when it can. */
+export function triggerUnavailable(trigger: QueueStats['trigger'] | undefined): string | null {
+  return trigger === 'none'
+    ? 'This server runs no worker of its own: start it with --local-worker (or set WORKER_WEBHOOK_URL) to drain the queue from here, or run refinery worker --server URL on a build host.'
+    : null;
+}
 import { Card, ErrorBox, Skeleton, Stat, StatusBadge } from '../components/ui';
 import { DataTable } from '../components/DataTable';
 import { BuildsOverTime, DurationHistogram } from '../components/Charts';
@@ -27,6 +34,7 @@ export function Dashboard() {
   const finished = (jobs.data?.jobs ?? []).filter((j) => j.finished_ms && ranBuild(j));
   const points = finished.map((j) => ({ ms: j.finished_ms!, ok: j.status === 'built' }));
   const durations = finished.map(jobDurationSecs).filter((d): d is number => d !== null);
+  const noTrigger = triggerUnavailable(s?.trigger);
 
   return (
     <div className="page">
@@ -47,7 +55,7 @@ export function Dashboard() {
             <Stat label="built" value={s.by_class.built} hint="built from source" tone="ok" />
             <Stat label="reused" value={s.by_class.reused} hint="reused + cached: no build needed" tone="ok" />
             <Stat label="failed" value={s.by_class.failed} hint="failed, missing, system recipe failed, broken" tone={s.by_class.failed ? 'bad' : undefined} />
-            <Stat label="jobs in all" value={s.total} />
+            <Stat label="jobs in all" value={s.total} hint={s.cleared ? `${s.cleared} of them cleared from Builds` : undefined} />
             <Stat label="lease restarts" value={s.restarts} hint="jobs whose worker stopped answering" />
           </>
         )}
@@ -61,7 +69,9 @@ export function Dashboard() {
             <button
               type="button"
               className="primary"
-              disabled={triggering}
+              disabled={triggering || !!noTrigger}
+              title={noTrigger ?? undefined}
+              aria-describedby={noTrigger ? 'trigger-why' : undefined}
               onClick={async () => {
                 setTriggering(true);
                 await actions.runWorker();
@@ -76,6 +86,11 @@ export function Dashboard() {
             <Skeleton lines={2} />
           ) : (
             <>
+              {noTrigger && (
+                <p className="muted small" id="trigger-why">
+                  “Run worker now” is off: {noTrigger}
+                </p>
+              )}
               <p>
                 {liveWorkers.length ? `${plural(liveWorkers.length, 'worker')} seen in the last minute.` : 'No worker has been seen in the last minute.'}{' '}
                 {s.draining ? <StatusBadge status="building" title="an in-process drain is running" /> : null}
@@ -115,7 +130,7 @@ export function Dashboard() {
                 <CountList counts={attemptCounts(counts.data.attempts)} empty="No build attempts recorded yet." />
               </div>
               <div>
-                <h3>Queue</h3>
+                <h3>Jobs</h3>
                 <CountList counts={Object.fromEntries(Object.entries(s?.by_status ?? {}).filter(([, n]) => n > 0))} empty="The queue is empty." />
               </div>
               <div>
@@ -132,6 +147,9 @@ export function Dashboard() {
           {!jobs.data ? <Skeleton lines={4} /> : points.length ? <BuildsOverTime points={points} now={now} /> : <p className="muted">No finished builds yet.</p>}
         </Card>
         <Card title="Build durations" id="chart-durations">
+          <p className="muted small" title={WALL_TIME.help}>
+            {WALL_TIME.label} of each job that ran a build.
+          </p>
           {!jobs.data ? <Skeleton lines={4} /> : durations.length ? <DurationHistogram secs={durations} /> : <p className="muted">No timed builds yet.</p>}
         </Card>
       </div>
@@ -189,6 +207,9 @@ export function Dashboard() {
         </Card>
 
         <Card title="Slowest packages" id="slowest">
+          <p className="muted small" title={ATTEMPT_TIME.help}>
+            {ATTEMPT_TIME.label} of the attempts that built.
+          </p>
           <DataTable
             label="Slowest packages"
             rows={slowest.data?.top_slowest}
@@ -198,8 +219,8 @@ export function Dashboard() {
             empty="No successful builds yet."
             columns={[
               { key: 'package', label: 'Package', sort: (r) => r.package, render: (r) => <Link to={packagePath(r.package)}>{r.package}</Link> },
-              { key: 'avg', label: 'Average', sort: (r) => r.average_secs, firstDir: 'desc', render: (r) => fmtDuration(r.average_secs), className: 'num' },
-              { key: 'max', label: 'Slowest', sort: (r) => r.max_secs, firstDir: 'desc', render: (r) => fmtDuration(r.max_secs), className: 'num' },
+              { key: 'avg', label: 'Average', help: ATTEMPT_TIME.help, sort: (r) => r.average_secs, firstDir: 'desc', render: (r) => fmtDuration(r.average_secs), className: 'num' },
+              { key: 'max', label: 'Slowest', help: ATTEMPT_TIME.help, sort: (r) => r.max_secs, firstDir: 'desc', render: (r) => fmtDuration(r.max_secs), className: 'num' },
               { key: 'ok', label: 'Built', sort: (r) => r.successes, firstDir: 'desc', className: 'num', render: (r) => r.successes },
               { key: 'bad', label: 'Failed', sort: (r) => r.failures, firstDir: 'desc', className: 'num', render: (r) => r.failures },
             ]}

@@ -2,7 +2,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../lib/api';
 import { useActions } from '../lib/actions';
 import { useApi } from '../lib/hooks';
-import { attemptStatus, fmtDuration, fmtIso, fmtTime, packagesFromHint, verificationBadge, verificationChecks, type VerificationCheck } from '../lib/format';
+import { ATTEMPT_TIME, attemptStatus, fmtDuration, fmtIso, fmtTime, jobDurationSecs, packagesFromHint, verificationBadge, verificationChecks, WALL_TIME, type VerificationCheck } from '../lib/format';
 import { normalizeName, representativeJob } from '../lib/plan';
 import { timeline, type Step, type StepKind } from '../lib/timeline';
 import { Link, logPath, packagePath, useQueryParam } from '../lib/router';
@@ -12,6 +12,7 @@ import { Card, ErrorBox, Skeleton, Stat, StatusBadge, TabPanel, Tabs } from '../
 import { DataTable } from '../components/DataTable';
 import { EventsTable } from './Dashboard';
 import { NotFound } from './NotFound';
+import { notQueuedYet, PackagePlans, PlannedLede } from './PackagePlans';
 
 /**
  * Whether a row's badge needs the checks behind it: `/api/packages` says only the level and
@@ -130,7 +131,7 @@ export function suggestedRecipe(hints: string[]): { packages: string[]; steps: s
 
 function RetryForm({ detail }: { detail: Detail }) {
   const actions = useActions();
-  const versions = [...new Set([...detail.attempts.map((a) => a.version), ...detail.jobs.map((j) => j.version)])];
+  const versions = [...new Set([...detail.attempts.map((a) => a.version), ...detail.jobs.map((j) => j.version), ...detail.plans.map((p) => p.version)])].filter(Boolean);
   const variants = detail.variants.map((v) => v.variant);
   const suggestion = suggestedRecipe(detail.failures[0]?.hints ?? detail.hints);
   const [version, setVersion] = useState(versions[0] ?? '');
@@ -201,7 +202,8 @@ function RetryForm({ detail }: { detail: Detail }) {
 /** An attempt's status in the glossary's words; the history's own word in the tooltip. */
 function AttemptBadge({ status }: { status: string }) {
   const word = attemptStatus(status);
-  return <StatusBadge status={word} title={word === 'failed' && status !== 'failed' ? `the attempt ended: ${status}` : undefined} />;
+  const said = status === 'success' || status === word;
+  return <StatusBadge status={word} title={said ? undefined : `the attempt ended: ${status}${status === 'lost' ? ' (its worker stopped answering)' : ''}`} />;
 }
 
 const STEP_LABEL: Record<StepKind, string> = {
@@ -266,7 +268,7 @@ function AttemptsTable({ rows, label }: { rows: AttemptRow[]; label: string }) {
         { key: 'variant', label: 'Variant', sort: (a) => a.variant },
         { key: 'attempt', label: '#', sort: (a) => a.attempt, className: 'num', render: (a) => a.attempt },
         { key: 'status', label: 'Status', sort: (a) => attemptStatus(a.status), render: (a) => <AttemptBadge status={a.status} /> },
-        { key: 'duration', label: 'Took', sort: (a) => a.duration_secs, firstDir: 'desc', className: 'num', render: (a) => fmtDuration(a.duration_secs) },
+        { key: 'duration', label: ATTEMPT_TIME.label, help: ATTEMPT_TIME.help, sort: (a) => a.duration_secs, firstDir: 'desc', className: 'num', render: (a) => fmtDuration(a.duration_secs) },
         { key: 'worker', label: 'Worker', sort: (a) => a.worker ?? '', render: (a) => a.worker ?? '—' },
         { key: 'log', label: 'Log', render: (a) => (a.version ? <Link to={logPath(a.package, a.version)}>log</Link> : <span className="muted">—</span>) },
       ]}
@@ -279,9 +281,10 @@ export function PackageDetail({ name }: { name: string }) {
   const [tab, setTab] = useQueryParam('tab', 'overview');
   const d = detail.data;
   if (detail.error instanceof ApiError && (detail.error.status === 404 || detail.error.status === 400) && !d) {
-    return <NotFound what={`package “${name}”`} hint="Nothing is known about it yet: no build, no event, no queued job." />;
+    return <NotFound what={`package “${name}”`} hint="Nothing is known about it yet: no plan, no build, no event, no queued job." />;
   }
   const latestJob = d ? representativeJob(d.jobs) : undefined;
+  const planned = d && !latestJob ? notQueuedYet(d.plans) : undefined;
   const successes = d?.attempts.filter((a) => attemptStatus(a.status) === 'built').length ?? 0;
   return (
     <div className="page">
@@ -296,6 +299,7 @@ export function PackageDetail({ name }: { name: string }) {
             <Link to={logPath(latestJob.package, latestJob.version, latestJob.id)}>open its log</Link>
           </p>
         )}
+        {planned && <PlannedLede planned={planned} />}
       </div>
       {detail.error && !d ? <ErrorBox error={detail.error} what="the package" onRetry={detail.reload} /> : null}
       {!d && !detail.error && <Skeleton lines={6} label="Loading the package" />}
@@ -318,7 +322,7 @@ export function PackageDetail({ name }: { name: string }) {
                 <Stat label="build attempts" value={d.attempts.length} />
                 <Stat label="attempts built" value={successes} tone="ok" />
                 <Stat label="attempts failed" value={d.failures.length} tone={d.failures.length ? 'bad' : undefined} />
-                <Stat label="average build" value={fmtDuration(d.average_duration_secs)} />
+                <Stat label={`average ${ATTEMPT_TIME.label.toLowerCase()} (built)`} value={fmtDuration(d.average_duration_secs)} hint={ATTEMPT_TIME.help} />
                 <Stat label="jobs" value={d.jobs.length} />
               </section>
               <Card title="Retry with recipe" id="retry">
@@ -382,6 +386,7 @@ export function PackageDetail({ name }: { name: string }) {
                   )}
                 </Card>
               </div>
+              {d.plans.length > 0 && <PackagePlans plans={d.plans} />}
               <Card title="Attempt history">
                 <AttemptsTable rows={d.attempts} label="Attempts" />
               </Card>
@@ -398,6 +403,7 @@ export function PackageDetail({ name }: { name: string }) {
                     { key: 'version', label: 'Version', sort: (j) => j.version },
                     { key: 'status', label: 'Status', sort: (j) => j.status, render: (j) => <StatusBadge status={j.status} /> },
                     { key: 'created', label: 'Queued', sort: (j) => j.created_ms, firstDir: 'desc', render: (j) => fmtTime(j.created_ms) },
+                    { key: 'duration', label: WALL_TIME.label, help: WALL_TIME.help, sort: (j) => jobDurationSecs(j), firstDir: 'desc', className: 'num', render: (j) => fmtDuration(jobDurationSecs(j)) },
                     { key: 'detail', label: 'Detail', render: (j) => <span className="detail">{j.detail}</span> },
                     { key: 'log', label: 'Log', render: (j) => <Link to={logPath(j.package, j.version, j.id)}>log</Link> },
                   ]}

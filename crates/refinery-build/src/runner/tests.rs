@@ -56,7 +56,10 @@ fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
     assert!(joined.ends_with("-- python3 -m pip"));
     // Secrets go through bwrap's environment, never its command line (`ps` shows that),
     // and nothing of ours leaks into the sandbox.
-    assert!(!joined.contains("secret") && !joined.contains("--setenv"), "{joined}");
+    assert!(
+        !joined.contains("secret") && !joined.contains("--setenv"),
+        "{joined}"
+    );
     assert_eq!(
         env_of(&offline_cmd, "PIP_INDEX_URL").as_deref(),
         Some("https://u:secret@example/simple")

@@ -127,7 +127,9 @@ pub(super) async fn package(
             limit: 50,
             ..JobFilter::default()
         })?;
-        if attempts.is_empty() && events.is_empty() && jobs.is_empty() {
+        let package_key = refinery_index::normalize_name(&name);
+        let plans = crate::planned::planned_in(state.store.as_ref(), &package_key)?;
+        if attempts.is_empty() && events.is_empty() && jobs.is_empty() && plans.is_empty() {
             return Err(ApiError::not_found(format!(
                 "nothing is known about package `{name}`"
             )));
@@ -146,7 +148,7 @@ pub(super) async fn package(
         let average =
             (!durations.is_empty()).then(|| durations.iter().sum::<f64>() / durations.len() as f64);
         Ok(Json(PackageDetail {
-            name: refinery_index::normalize_name(&name),
+            name: package_key,
             attempts,
             variants,
             events,
@@ -154,6 +156,7 @@ pub(super) async fn package(
             hints,
             average_duration_secs: average,
             jobs,
+            plans,
         }))
     })
     .await

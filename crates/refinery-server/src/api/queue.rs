@@ -13,8 +13,8 @@ use serde::Deserialize;
 
 use super::{clamp_limit, ApiResult};
 use refinery_contract::{
-    Cleared, EnqueueReply, EnqueueRequest, IdsRequest, JobReply, QueueList, QueueStatsReply,
-    Retried, WorkersReply,
+    Cleared, DrainTrigger, EnqueueReply, EnqueueRequest, IdsRequest, JobReply, QueueList,
+    QueueStatsReply, Retried, WorkersReply,
 };
 
 use crate::error::ApiError;
@@ -26,6 +26,9 @@ pub(super) struct QueueQuery {
     status: Option<String>,
     package: Option<String>,
     plan: Option<String>,
+    /// Leave out jobs cleared from the Builds list (`true` there; every other reader
+    /// wants them: they still say what happened).
+    hide_cleared: Option<bool>,
     limit: Option<usize>,
     offset: Option<usize>,
 }
@@ -50,6 +53,7 @@ pub(super) async fn queue_list(
         package: q.package,
         version: None,
         plan_id: q.plan,
+        hide_cleared: q.hide_cleared.unwrap_or(false),
         limit: clamp_limit(q.limit, 100),
         offset: q.offset.unwrap_or(0),
     };
@@ -77,9 +81,22 @@ pub(super) async fn queue_stats(
             total: stats.total,
             workers,
             draining: state.draining.load(Ordering::Relaxed),
+            cleared: stats.cleared_by_status.values().sum(),
+            trigger: drain_trigger(&state.config),
         }))
     })
     .await
+}
+
+/// What `POST /api/worker/trigger` would do (see `worker_protocol::trigger_drain`).
+fn drain_trigger(config: &crate::ServerConfig) -> DrainTrigger {
+    if config.worker_webhook_url.is_some() {
+        DrainTrigger::Webhook
+    } else if config.local_worker.is_some() {
+        DrainTrigger::Local
+    } else {
+        DrainTrigger::None
+    }
 }
 
 fn python_from_tag(tag: &str) -> ApiResult<String> {
@@ -152,10 +169,11 @@ pub(super) async fn queue_clear(
     body: Option<Json<IdsRequest>>,
 ) -> ApiResult<Json<Cleared>> {
     let body = body.map(|b| b.0).unwrap_or_default();
+    // No ids and no statuses: "Clear finished"; waiting jobs stay in the queue.
     let statuses = if body.ids.is_empty() && body.statuses.is_empty() {
         JobStatus::ALL
             .into_iter()
-            .filter(|s| !s.is_active())
+            .filter(JobStatus::is_terminal)
             .collect()
     } else {
         body.statuses

@@ -7,10 +7,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// How a build attempt ended. Serialized (JSON and database) as its string form:
-/// `success`, `failed`, `timeout`, `cancelled`.
+/// `success`, `failed`, `timeout`, `cancelled`, `lost`.
 ///
-/// `success` is a success; `cancelled` is neutral (neither success nor failure: the run
-/// was stopped); `failed` and `timeout` are failures.
+/// `success` is a success; `cancelled` and `lost` are neutral (neither success nor
+/// failure: the run was stopped, or its worker vanished); `failed` and `timeout` are
+/// failures.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
@@ -26,15 +27,19 @@ pub enum AttemptStatus {
     Timeout,
     /// The run was stopped while the attempt ran.
     Cancelled,
+    /// The worker stopped answering while the attempt ran (its lease expired and the
+    /// control plane took the job back): nothing is known of the build's outcome.
+    Lost,
 }
 
 impl AttemptStatus {
     /// Every status, in declaration order.
-    pub const ALL: [AttemptStatus; 4] = [
+    pub const ALL: [AttemptStatus; 5] = [
         AttemptStatus::Success,
         AttemptStatus::Failed,
         AttemptStatus::Timeout,
         AttemptStatus::Cancelled,
+        AttemptStatus::Lost,
     ];
 
     /// The string form (the JSON and the database hold it).
@@ -44,6 +49,7 @@ impl AttemptStatus {
             AttemptStatus::Failed => "failed",
             AttemptStatus::Timeout => "timeout",
             AttemptStatus::Cancelled => "cancelled",
+            AttemptStatus::Lost => "lost",
         }
     }
 
@@ -67,7 +73,9 @@ impl fmt::Display for AttemptStatus {
 
 /// Error of [`AttemptStatus::from_str`], carrying the rejected input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown attempt status `{input}`; expected one of: success, failed, timeout, cancelled")]
+#[error(
+    "unknown attempt status `{input}`; expected one of: success, failed, timeout, cancelled, lost"
+)]
 pub struct ParseAttemptStatusError {
     pub input: String,
 }
@@ -118,6 +126,8 @@ mod tests {
         assert!(!AttemptStatus::Success.is_failure());
         assert!(!AttemptStatus::Cancelled.is_failure());
         assert!(!AttemptStatus::Cancelled.is_success());
+        assert!(!AttemptStatus::Lost.is_failure());
+        assert!(!AttemptStatus::Lost.is_success());
         assert!(AttemptStatus::Failed.is_failure());
         assert!(AttemptStatus::Timeout.is_failure());
     }

@@ -16,13 +16,14 @@
 //! Package names are stored as given, plus a PEP 503 normalized key used for lookups and
 //! grouping, so `events_for("PyYAML")` finds events recorded for `pyyaml`.
 //!
-//! Attempt statuses are an [`AttemptStatus`]: `success` is a success, `cancelled` is
-//! neutral (neither success nor failure), `failed` and `timeout` are failures.
+//! Attempt statuses are an [`AttemptStatus`]: `success` is a success, `cancelled` and
+//! `lost` are neutral (neither success nor failure), `failed` and `timeout` are failures.
 
 mod attempt_status;
 mod db;
 mod error;
 mod event_kind;
+mod lost_attempt;
 mod query;
 mod record;
 mod records;

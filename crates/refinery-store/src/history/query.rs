@@ -15,13 +15,13 @@ use crate::manifest::normalize_name;
 /// SQL condition: the attempt failed (see the module docs).
 macro_rules! failed {
     () => {
-        "status NOT IN ('success', 'cancelled')"
+        "status NOT IN ('success', 'cancelled', 'lost')"
     };
 }
 /// SQL condition: the attempt counts as a success or a failure (not neutral).
 macro_rules! decisive {
     () => {
-        "status <> 'cancelled'"
+        "status NOT IN ('cancelled', 'lost')"
     };
 }
 
@@ -34,7 +34,7 @@ macro_rules! successes {
 /// SQL expression: the number of failed attempts of the group (see the module docs).
 macro_rules! failures {
     () => {
-        "COALESCE(SUM(CASE WHEN status NOT IN ('success', 'cancelled') THEN 1 ELSE 0 END), 0)"
+        "COALESCE(SUM(CASE WHEN status NOT IN ('success', 'cancelled', 'lost') THEN 1 ELSE 0 END), 0)"
     };
 }
 

@@ -214,6 +214,11 @@ pub struct Job {
     pub started_ms: Option<i64>,
     #[cfg_attr(feature = "schema", schema(required = true))]
     pub finished_ms: Option<i64>,
+    /// When the job was cleared from the Builds list (`POST /api/queue/clear`); it still
+    /// counts everywhere else, as the history does.
+    #[serde(default)]
+    #[cfg_attr(feature = "schema", schema(required = true))]
+    pub cleared_ms: Option<i64>,
 }
 
 /// Which jobs to list.
@@ -224,6 +229,8 @@ pub struct JobFilter {
     pub package: Option<String>,
     pub version: Option<String>,
     pub plan_id: Option<String>,
+    /// Leave out jobs cleared from the Builds list.
+    pub hide_cleared: bool,
     pub limit: usize,
     pub offset: usize,
 }
@@ -247,7 +254,7 @@ pub struct HeartbeatReply {
     pub lease_expires_ms: i64,
 }
 
-/// A job whose lease the reaper took back.
+/// A job whose lease the reaper took back: the attempt its worker lost.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReapedJob {
     pub id: i64,
@@ -256,6 +263,18 @@ pub struct ReapedJob {
     /// `true`: back in the queue; `false`: the restart cap was reached (it failed) or it
     /// had been cancelled (it ended `cancelled`).
     pub requeued: bool,
+    pub package: String,
+    pub version: String,
+    /// `3.11`, as the job holds it.
+    pub python: String,
+    pub platform_tag: String,
+    /// Unix milliseconds: when the attempt started building (`None`: it never did), when
+    /// its worker was last heard of, and when the lease was taken back.
+    pub started_ms: Option<i64>,
+    pub heartbeat_ms: Option<i64>,
+    pub reaped_ms: i64,
+    /// What the job says now (`lease of worker w1 expired; re-queued`).
+    pub detail: String,
 }
 
 /// One numbered piece of a job's log.
@@ -282,6 +301,9 @@ pub struct QueueStats {
     /// Lease expiries over all jobs.
     pub restarts: u64,
     pub total: u64,
+    /// Of `by_status`, the jobs cleared from the Builds list (statuses with none left out).
+    #[serde(default)]
+    pub cleared_by_status: BTreeMap<String, u64>,
 }
 
 /// A worker as last seen.

@@ -189,14 +189,18 @@ pub trait QueueStore: Send + Sync {
     /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
     /// reached or fails.
     fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError>;
-    /// Puts finished, unsuccessful jobs (these ids, or all failed ones) back in the queue.
+    /// Puts finished, unsuccessful jobs (these ids, or all failed ones) back in the queue
+    /// (and back in the Builds list, if they were cleared from it).
     ///
     /// # Errors
     ///
     /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
     /// reached or fails.
     fn retry(&self, ids: &[i64]) -> Result<u64, QueueError>;
-    /// Deletes jobs that are not running (these ids, or all with these statuses).
+    /// Clears jobs that are not running (these ids, and all with these statuses) from the
+    /// Builds list: nothing is deleted, a cleared job keeps its result and log and still
+    /// counts in [`QueueStore::stats`]; a waiting one is cancelled. Returns how many it
+    /// cleared (not those cleared before).
     ///
     /// # Errors
     ///
@@ -326,6 +330,14 @@ pub trait QueueStore: Send + Sync {
     /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
     /// reached or fails.
     fn plans(&self, limit: usize, offset: usize) -> Result<Vec<StoredPlan>, QueueError>;
+    /// The newest `limit` plans, with bodies, that have a node of package `name`
+    /// (compared normalized), newest first.
+    ///
+    /// # Errors
+    ///
+    /// [`QueueError::Unavailable`] or [`QueueError::Database`] when the database cannot be
+    /// reached or fails.
+    fn plans_with_package(&self, name: &str, limit: usize) -> Result<Vec<StoredPlan>, QueueError>;
 
     // Settings.
     /// `AUTO_PLAN` and `AUTO_BUILD`.

@@ -119,6 +119,7 @@ pub(super) static SCHEMA: Schema = Schema {
         ),
         Migration::same(MIGRATION_ONE_ACTIVE_JOB),
         Migration::same(MIGRATION_CLAIMABLE_INDEX),
+        Migration::same(MIGRATION_CLEARED),
     ],
 };
 
@@ -152,6 +153,13 @@ const MIGRATION_ONE_ACTIVE_JOB: &str = r"
 const MIGRATION_CLAIMABLE_INDEX: &str = r"
     CREATE INDEX jobs_claimable ON jobs (priority DESC, id)
         WHERE status IN ('pending', 'retry');
+";
+
+/// Migration 4 of both backends: clearing a finished job hides it from the Builds list
+/// (`cleared_ms`) instead of deleting it, so the pages that say what happened (tiles,
+/// plans, inputs, packages, logs) keep agreeing with the append-only history.
+const MIGRATION_CLEARED: &str = r"
+    ALTER TABLE jobs ADD COLUMN cleared_ms BIGINT;
 ";
 
 #[cfg(test)]

@@ -192,6 +192,40 @@ pub(super) fn plans<B: Backend>(
     .collect())
 }
 
+pub(super) fn plans_with_package<B: Backend>(
+    q: &SqlQueue<B>,
+    name: &str,
+    limit_n: usize,
+) -> Result<Vec<StoredPlan>, QueueError> {
+    let name = normalize_name(name);
+    // The stored body is compact JSON: LIKE narrows the rows, the nodes decide.
+    let rows = q.query(
+        "SELECT id, input_id, python, platform_tag, summary, body, created_ms FROM plans \
+         WHERE body LIKE $1 ORDER BY created_ms DESC, id LIMIT $2",
+        &[
+            format!("%\"name\":\"{name}\"%").into(),
+            limit(limit_n.max(1)),
+        ],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| StoredPlan {
+            id: r.text(0),
+            input_id: r.opt_int(1),
+            python: r.text(2),
+            platform_tag: r.text(3),
+            summary: parse_json(&r.text(4)),
+            body: parse_json(&r.text(5)),
+            created_ms: r.int(6),
+        })
+        .filter(|p| {
+            p.body["nodes"]
+                .as_array()
+                .is_some_and(|nodes| nodes.iter().any(|n| n["name"] == name.as_str()))
+        })
+        .collect())
+}
+
 pub(super) fn settings<B: Backend>(q: &SqlQueue<B>) -> Result<Settings, QueueError> {
     let rows = q.query("SELECT key, value FROM settings", &[])?;
     let mut settings = Settings::default();

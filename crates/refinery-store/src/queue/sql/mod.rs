@@ -13,6 +13,7 @@ use super::{
 use crate::manifest::normalize_name;
 
 mod catalog;
+mod clearing;
 mod rows;
 mod statements;
 
@@ -218,6 +219,9 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             params.push(plan.into());
             sql.push_str(&format!(" AND plan_id = ${}", params.len()));
         }
+        if filter.hide_cleared {
+            sql.push_str(" AND cleared_ms IS NULL");
+        }
         params.push(limit(if filter.limit == 0 { 100 } else { filter.limit }));
         params.push(limit(filter.offset));
         sql.push_str(&format!(
@@ -352,7 +356,8 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     fn reap(&self, max_restarts: i64) -> Result<Vec<ReapedJob>, QueueError> {
         let now = self.now_ms();
         let expired = self.query(
-            "SELECT id, attempt, lease_owner, restarts, cancel_requested FROM jobs \
+            "SELECT id, attempt, lease_owner, restarts, cancel_requested, package, version, \
+             python, platform_tag, started_ms, heartbeat_ms FROM jobs \
              WHERE status IN ('leased', 'building') AND lease_expires_ms < $1 ORDER BY id",
             &[now.into()],
         )?;
@@ -416,6 +421,14 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                     attempt,
                     worker: owner,
                     requeued: requeue,
+                    package: row.text(5),
+                    version: row.text(6),
+                    python: row.text(7),
+                    platform_tag: row.text(8),
+                    started_ms: row.opt_int(9),
+                    heartbeat_ms: row.opt_int(10),
+                    reaped_ms: now,
+                    detail,
                 });
             }
         }
@@ -444,7 +457,8 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 c.execute(
                     &format!(
                         "UPDATE jobs SET status = 'retry', updated_ms = $1, finished_ms = NULL, \
-                         cancel_requested = 0 WHERE status = 'failed' AND {no_active_twin} \
+                         cancel_requested = 0, cleared_ms = NULL \
+                         WHERE status = 'failed' AND {no_active_twin} \
                          AND id = (SELECT MAX(twin.id) FROM jobs AS twin WHERE {TWIN_OF_JOBS} \
                          AND twin.status = 'failed')"
                     ),
@@ -458,8 +472,8 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
                 n += c.execute(
                     &format!(
                         "UPDATE jobs SET status = 'retry', updated_ms = $2, finished_ms = NULL, \
-                         cancel_requested = 0 WHERE id = $1 AND status IN ({retryable}) \
-                         AND {no_active_twin}"
+                         cancel_requested = 0, cleared_ms = NULL \
+                         WHERE id = $1 AND status IN ({retryable}) AND {no_active_twin}"
                     ),
                     &[(*id).into(), now.into()],
                 )?;
@@ -469,35 +483,7 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
     }
 
     fn clear(&self, ids: &[i64], statuses: &[JobStatus]) -> Result<u64, QueueError> {
-        let active = statuses.iter().find(|s| s.is_active());
-        if let Some(status) = active {
-            return Err(QueueError::Invalid(format!(
-                "jobs that are `{status}` cannot be cleared: a worker holds them; cancel them instead"
-            )));
-        }
-        self.tx(|c| {
-            let mut n = 0;
-            let delete_logs_and = |c: &mut B::C, where_: &str, params: &[Value]| {
-                c.execute(
-                    &format!(
-                        "DELETE FROM job_logs WHERE job_id IN (SELECT id FROM jobs WHERE {where_})"
-                    ),
-                    params,
-                )?;
-                c.execute(&format!("DELETE FROM jobs WHERE {where_}"), params)
-            };
-            for id in ids {
-                n += delete_logs_and(
-                    c,
-                    "id = $1 AND status NOT IN ('leased', 'building')",
-                    &[(*id).into()],
-                )?;
-            }
-            if !statuses.is_empty() {
-                n += delete_logs_and(c, &format!("status IN ({})", status_list(statuses)), &[])?;
-            }
-            Ok(n)
-        })
+        clearing::clear(self, ids, statuses)
     }
 
     fn cancel(&self, id: i64) -> Result<Job, QueueError> {
@@ -525,8 +511,9 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
 
     fn stats(&self) -> Result<QueueStats, QueueError> {
         let rows = self.query(
-            "SELECT status, COUNT(*), CAST(COALESCE(SUM(restarts), 0) AS BIGINT) FROM jobs \
-             GROUP BY status",
+            "SELECT status, COUNT(*), CAST(COALESCE(SUM(restarts), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN cleared_ms IS NULL THEN 0 ELSE 1 END), 0) AS BIGINT) \
+             FROM jobs GROUP BY status",
             &[],
         )?;
         let mut stats = QueueStats::default();
@@ -535,6 +522,11 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
         }
         for row in rows {
             let (status, count, restarts) = (row.text(0), row.int(1) as u64, row.int(2) as u64);
+            if row.int(3) > 0 {
+                stats
+                    .cleared_by_status
+                    .insert(status.clone(), row.int(3) as u64);
+            }
             stats.restarts += restarts;
             stats.total += count;
             if let Ok(parsed) = status.parse::<JobStatus>() {
@@ -679,6 +671,14 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
 
     fn plans(&self, limit_n: usize, offset: usize) -> Result<Vec<StoredPlan>, QueueError> {
         catalog::plans(self, limit_n, offset)
+    }
+
+    fn plans_with_package(
+        &self,
+        name: &str,
+        limit_n: usize,
+    ) -> Result<Vec<StoredPlan>, QueueError> {
+        catalog::plans_with_package(self, name, limit_n)
     }
 
     fn settings(&self) -> Result<Settings, QueueError> {

@@ -6,7 +6,7 @@ use super::super::{Hint, Job, JobStatus, PendingInput, PublishedFile, QueueError
 pub(super) const JOB_COLS: &str =
     "id, package, version, python, platform_tag, recipe, status, priority, \
     attempt, restarts, lease_owner, lease_expires_ms, heartbeat_ms, cancel_requested, plan_id, \
-    input_id, detail, result, log_bytes, created_ms, updated_ms, started_ms, finished_ms";
+    input_id, detail, result, log_bytes, created_ms, updated_ms, started_ms, finished_ms, cleared_ms";
 
 pub(super) const INPUT_COLS: &str =
     "id, kind, filename, path, size, sha256, status, plan_id, error, created_ms, updated_ms";
@@ -89,6 +89,7 @@ pub(super) fn job_from_row(row: &Row) -> Result<Job, QueueError> {
         updated_ms: row.int(20),
         started_ms: row.opt_int(21),
         finished_ms: row.opt_int(22),
+        cleared_ms: row.opt_int(23),
     })
 }
 

@@ -246,6 +246,8 @@ fn fencing_after_lease_expiry(q: &dyn QueueStore, clock: &ManualClock) {
     let a = q.claim("worker-a", short).unwrap().unwrap();
     q.start(a.id, a.attempt).unwrap();
     q.append_log(a.id, a.attempt, "line from a\n").unwrap();
+    clock.advance(Duration::from_millis(1500));
+    q.heartbeat(a.id, a.attempt, short).unwrap();
     // Not expired yet: nothing to reap.
     assert!(q.reap(3).unwrap().is_empty());
     clock.advance(Duration::from_millis(1999));
@@ -255,15 +257,21 @@ fn fencing_after_lease_expiry(q: &dyn QueueStore, clock: &ManualClock) {
     );
     clock.advance(Duration::from_millis(2));
     let reaped = q.reap(3).unwrap();
+    assert_eq!(reaped.len(), 1);
+    let lost = &reaped[0];
     assert_eq!(
-        reaped,
-        [ReapedJob {
-            id: job.id,
-            attempt: 1,
-            worker: Some("worker-a".into()),
-            requeued: true
-        }]
+        (lost.id, lost.attempt, lost.worker.as_deref(), lost.requeued),
+        (job.id, 1, Some("worker-a"), true)
     );
+    assert_eq!(
+        (
+            lost.package.as_str(),
+            lost.version.as_str(),
+            lost.python.as_str()
+        ),
+        ("lxml", "5.3.0", "3.11")
+    );
+    assert_eq!(lost.started_ms, Some(lost.heartbeat_ms.unwrap() - 1500));
     let back = q.job(job.id).unwrap();
     assert_eq!(back.status, JobStatus::Retry);
     assert_eq!(back.restarts, 1);
@@ -525,12 +533,40 @@ fn retry_clear_and_stats(q: &dyn QueueStore, _clock: &ManualClock) {
         Err(QueueError::Invalid(_))
     ));
     assert_eq!(q.clear(&[again.id], &[]).unwrap(), 0);
+    let pending = ids[2];
+    q.append_system_log(ids[1], "built it\n").unwrap();
     assert_eq!(
         q.clear(&[], &[JobStatus::Pending, JobStatus::Built])
             .unwrap(),
         2
     );
-    assert_eq!(q.stats().unwrap().total, 1);
+    // Cleared, not deleted: the waiting job is cancelled, the built one keeps its log,
+    // both still count; only a list that hides cleared jobs leaves them out.
+    assert_eq!(q.clear(&[ids[1]], &[]).unwrap(), 0, "cleared once");
+    let stats = q.stats().unwrap();
+    assert_eq!(stats.total, 3);
+    assert_eq!(stats.by_status["built"], 1);
+    assert_eq!(stats.cleared_by_status["built"], 1);
+    assert_eq!(stats.cleared_by_status["cancelled"], 1);
+    assert!(!stats.cleared_by_status.contains_key("building"));
+    let cancelled = q.job(pending).unwrap();
+    assert_eq!(cancelled.status, JobStatus::Cancelled);
+    assert!(cancelled.cleared_ms.is_some() && cancelled.finished_ms.is_some());
+    assert_eq!(q.log_chunks(ids[1], 0, 10).unwrap().len(), 1);
+    let listed = |hide_cleared| {
+        q.jobs(&JobFilter {
+            hide_cleared,
+            limit: 10,
+            ..JobFilter::default()
+        })
+        .unwrap()
+        .len()
+    };
+    assert_eq!((listed(false), listed(true)), (3, 1));
+    // A retried job is back in the list.
+    assert_eq!(q.retry(&[pending]).unwrap(), 1);
+    assert_eq!(q.job(pending).unwrap().cleared_ms, None);
+    assert_eq!(listed(true), 2);
 }
 
 fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualClock) {
@@ -611,10 +647,15 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
         python: "3.11".into(),
         platform_tag: "manylinux2014_s390x".into(),
         summary: serde_json::json!({"build": 1}),
-        body: serde_json::json!({"nodes": [{"id": "six==1.16.0"}]}),
+        body: serde_json::json!({"nodes": [{"id": "six==1.16.0", "name": "six"}],
+            "skipped": [{"name": "idna"}]}),
         created_ms: 0,
     };
     q.save_plan(&plan).unwrap();
+    let holding = |name: &str| q.plans_with_package(name, 5).unwrap();
+    assert_eq!(holding("Six")[0].body["nodes"][0]["id"], "six==1.16.0");
+    assert!(holding("idna").is_empty(), "a skipped package is no node");
+    assert!(holding("si").is_empty());
     q.save_plan(&plan).unwrap();
     let stored = q.plan("p1").unwrap();
     assert_eq!(stored.body["nodes"][0]["id"], "six==1.16.0");

@@ -42,7 +42,10 @@ fn reopen(fixture: &Fixture) -> Arc<dyn QueueStore> {
 fn migration_2_cancels_twins_and_keeps_one(fixture: Fixture, back_to_version_1: &str) {
     raw_sql(
         &fixture,
-        &format!("DROP INDEX jobs_one_active; DROP INDEX jobs_claimable; {back_to_version_1}"),
+        &format!(
+            "DROP INDEX jobs_one_active; DROP INDEX jobs_claimable; \
+             ALTER TABLE jobs DROP COLUMN cleared_ms; {back_to_version_1}"
+        ),
     )
     .unwrap();
     let row = |status: &str, detail: &str| {
