@@ -108,18 +108,33 @@ pub enum RunError {
     History { location: String, message: String },
     #[error("cannot write {path}: {message}\nhint: check free space and permissions of the output and cache folders")]
     Write { path: PathBuf, message: String },
-    #[error("the output folder {path} is not writable ({message}): the wheels, manifest.json, pylock.toml and requirements.lock.txt go there\nhint: pass another --output, or make {path} writable")]
-    OutputNotWritable { path: PathBuf, message: String },
+    #[error("the output folder {path} is not writable ({message}): the wheels, manifest.json, pylock.toml and requirements.lock.txt go there\nhint: pass another --output, or make {} writable", fix.display())]
+    OutputNotWritable {
+        path: PathBuf,
+        message: String,
+        /// The folder to make writable: the output, or its nearest existing parent when
+        /// the output does not exist yet.
+        fix: PathBuf,
+    },
     #[error("the output {path} is a file, not a folder: the wheels, manifest.json, pylock.toml and requirements.lock.txt go into a folder\nhint: pass a folder as --output (it is created if missing)")]
     OutputIsAFile { path: PathBuf },
 }
 
 /// Create `output` if needed and check that a file can be written into it, so that a
-/// read-only folder fails the run before anything is planned or built.
+/// read-only folder fails the run before anything is planned or built. An output folder
+/// that did not exist is not left behind (the run makes it when it writes).
 pub fn check_output_writable(output: &Path) -> Result<(), RunError> {
+    // Folders this check makes (deepest last) are removed again: a run that stops before
+    // it writes anything leaves no empty output folder behind.
+    let missing: Vec<&Path> = output.ancestors().take_while(|a| !a.exists()).collect();
     let fail = |e: std::io::Error| RunError::OutputNotWritable {
         path: output.to_path_buf(),
         message: e.to_string(),
+        fix: output
+            .ancestors()
+            .find(|a| a.exists())
+            .unwrap_or(output)
+            .to_path_buf(),
     };
     if output.exists() && !output.is_dir() {
         return Err(RunError::OutputIsAFile {
@@ -128,9 +143,12 @@ pub fn check_output_writable(output: &Path) -> Result<(), RunError> {
     }
     std::fs::create_dir_all(output).map_err(fail)?;
     let probe = output.join(format!(".refinery-write-check-{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(fail)?;
+    let written = std::fs::write(&probe, b"");
     let _ = std::fs::remove_file(&probe);
-    Ok(())
+    for made in &missing {
+        let _ = std::fs::remove_dir(made);
+    }
+    written.map_err(fail)
 }
 
 /// Versions of folder layouts under `--cache`.
@@ -200,6 +218,10 @@ fn run_plan(
         })),
     );
     check_output_writable(&settings.output)?;
+    std::fs::create_dir_all(&settings.output).map_err(|e| RunError::Write {
+        path: settings.output.clone(),
+        message: e.to_string(),
+    })?;
     let (cas_dir, sdist_dir, builds_dir, logs_dir, pip_cache) = cache_dirs(&settings.cache);
     let cas = Cas::new(cas_dir);
     let mut manifest = Manifest::new(

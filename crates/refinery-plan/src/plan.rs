@@ -258,7 +258,7 @@ pub enum PlanError {
     Hashes { problems: Vec<String> },
     #[error("{0}\nhint: fix the --no-binary / --only-binary value")]
     FormatControl(#[from] refinery_pep::FormatControlError),
-    #[error("cannot prepare the planning folder {path}: {source}")]
+    #[error("cannot prepare the planning folder {path}: {source}\nhint: it is under --cache: pass a writable --cache folder (or make that one writable)")]
     Io {
         path: PathBuf,
         #[source]

@@ -16,10 +16,12 @@ use refinery_store::{Event, EventKind, RecordError, Recorder};
 use crate::error::ApiError;
 use crate::{AppState, ServerConfig};
 
-/// Checks an uploaded requirements file: UTF-8, parseable, no includes, at most
+/// Checks an uploaded requirements file `name` (errors name it and the line): UTF-8,
+/// parseable, no includes, at most
 /// `max_requirements` requirements (413 beyond), and (unless the server allows it) no
 /// options that point at other indexes.
 pub fn check_requirements(
+    name: &str,
     text: &str,
     allow_index_options: bool,
     max_requirements: usize,
@@ -30,13 +32,12 @@ pub fn check_requirements(
             path.display()
         )))
     };
-    let parsed = RequirementsTxt::parse_str(text, Path::new("requirements.txt"), &mut loader)
-        .map_err(|e| {
-            let cause = std::error::Error::source(&e)
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
-            ApiError::bad_request(format!("the requirements file is not valid: {e}{cause}"))
-        })?;
+    let parsed = RequirementsTxt::parse_str(text, Path::new(name), &mut loader).map_err(|e| {
+        let cause = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        ApiError::bad_request(format!("the requirements file is not valid: {e}{cause}"))
+    })?;
     let index_options = parsed.index_url.is_some()
         || !parsed.extra_index_urls.is_empty()
         || !parsed.find_links.is_empty()
@@ -418,31 +419,40 @@ mod tests {
 
     #[test]
     fn requirements_checks() {
-        check_requirements("six==1.16.0\nrequests>=2\n", false, 10).unwrap();
-        let err =
-            check_requirements("-i https://evil.example/simple\nsix\n", false, 10).unwrap_err();
+        check_requirements("requirements.txt", "six==1.16.0\nrequests>=2\n", false, 10).unwrap();
+        let err = check_requirements(
+            "requirements.txt",
+            "-i https://evil.example/simple\nsix\n",
+            false,
+            10,
+        )
+        .unwrap_err();
         assert!(err.message.contains("other indexes"), "{}", err.message);
         check_requirements(
+            "requirements.txt",
             "--extra-index-url https://x.example/simple\nsix\n",
             true,
             10,
         )
         .unwrap();
-        let err = check_requirements("-r ../../etc/passwd\n", false, 10).unwrap_err();
+        let err =
+            check_requirements("requirements.txt", "-r ../../etc/passwd\n", false, 10).unwrap_err();
         assert!(
             err.message.contains("not allowed in an upload"),
             "{}",
             err.message
         );
-        assert!(check_requirements("# nothing\n", false, 10).is_err());
-        assert!(check_requirements("--bogus-option\nsix\n", false, 10).is_err());
-        let err = check_requirements("a\nb\nc\n", false, 2).unwrap_err();
+        assert!(check_requirements("requirements.txt", "# nothing\n", false, 10).is_err());
+        assert!(
+            check_requirements("requirements.txt", "--bogus-option\nsix\n", false, 10).is_err()
+        );
+        let err = check_requirements("requirements.txt", "a\nb\nc\n", false, 2).unwrap_err();
         assert_eq!(err.code, "too_many_requirements");
         assert!(
             err.message.contains("holds 3 requirements"),
             "{}",
             err.message
         );
-        check_requirements("a\nb\n", false, 2).unwrap();
+        check_requirements("requirements.txt", "a\nb\n", false, 2).unwrap();
     }
 }

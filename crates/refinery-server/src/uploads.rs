@@ -395,7 +395,20 @@ pub async fn upload_requirements(
         let text = refinery_pep::decode_text(&bytes).map_err(|e| {
             ApiError::bad_request(format!("the requirements file is not text: {e}"))
         })?;
+        // Errors name the file as it was uploaded (`badreq.txt:3: …`).
+        let shown = filename
+            .as_deref()
+            .and_then(|f| f.rsplit(['/', '\\']).next())
+            .filter(|f| !f.is_empty())
+            .map(|f| {
+                f.chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|| "requirements.txt".into());
         planning::check_requirements(
+            &shown,
             &text,
             s.config.allow_index_options,
             s.config.max_requirements,

@@ -119,6 +119,19 @@ fn uploads_are_checked() {
     let path = t.cache().join(body["input"]["path"].as_str().unwrap());
     assert_eq!(std::fs::read_to_string(path).unwrap(), "six==1.16.0\n");
 
+    // A line that does not parse: the error names the file as it was uploaded.
+    let e = assert_error(
+        t.upload(
+            "/api/requirements/upload",
+            "C:\\work\\badreq.txt",
+            "text/plain",
+            b"six\nbeta>=>2\n",
+        ),
+        400,
+    );
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("badreq.txt:2"), "{message}");
+    assert!(!message.contains("requirements.txt"), "{message}");
     let e = assert_error(
         upload("-i https://evil.example/simple\nsix\n", "text/plain"),
         400,

@@ -10,11 +10,17 @@ use std::sync::Arc;
 /// Exit status of a process ended by a second signal (128 + SIGINT, as a shell reports).
 const EXIT_ON_SECOND_SIGNAL: i32 = 130;
 
-/// Watches for SIGTERM and SIGINT on a thread of its own and sets `stop` on the first.
+/// Watches for SIGTERM and SIGINT on a thread of its own and sets `stop` on the first,
+/// saying `{who}: stopping: {what} (a second signal exits at once)` on stderr; the second
+/// ends the process with status 130.
 ///
 /// # Errors
 /// The signal handlers or the thread could not be set up.
-pub fn stop_on_signal(stop: Arc<AtomicBool>, who: String) -> std::io::Result<()> {
+pub fn stop_on_signal(
+    stop: Arc<AtomicBool>,
+    who: String,
+    what: &'static str,
+) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -27,7 +33,7 @@ pub fn stop_on_signal(stop: Arc<AtomicBool>, who: String) -> std::io::Result<()>
         ))
     })?;
     std::thread::Builder::new()
-        .name("worker-signals".into())
+        .name("stop-signals".into())
         .spawn(move || {
             runtime.block_on(async {
                 for signals in 0.. {
@@ -36,12 +42,10 @@ pub fn stop_on_signal(stop: Arc<AtomicBool>, who: String) -> std::io::Result<()>
                         _ = interrupt.recv() => {},
                     }
                     if signals > 0 {
-                        eprintln!("worker {who}: second signal: exiting now");
+                        eprintln!("{who}: second signal: exiting now");
                         std::process::exit(EXIT_ON_SECOND_SIGNAL);
                     }
-                    eprintln!(
-                        "worker {who}: stopping: the running build is stopped and its job goes back to the queue (a second signal exits at once)"
-                    );
+                    eprintln!("{who}: stopping: {what} (a second signal exits at once)");
                     stop.store(true, Ordering::SeqCst);
                 }
             });

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -85,6 +87,13 @@ fn save_plan(
 
 /// Resolve and plan.
 fn make_run_plan(settings: &PlanSettings) -> Result<Plan> {
+    if settings.input.is_file() && settings.requirements_path.is_none() {
+        anyhow::bail!(
+            "the input {} is a file, not a folder\nhint: pass the folder that holds it as --input, or name a requirements file with REQUIREMENTS_PATH={}",
+            settings.input.display(),
+            settings.input.display()
+        );
+    }
     if !settings.input.is_dir() && settings.requirements_path.is_none() {
         anyhow::bail!(
             "the input folder {} does not exist or is not a folder\nhint: pass --input DIR with a requirements.txt and/or wheels",
@@ -123,6 +132,39 @@ fn make_run_plan(settings: &PlanSettings) -> Result<Plan> {
         &settings.index,
         &client,
     )?)
+}
+
+/// For a run, a package index that cannot be reached at all is a broken setup, not a set
+/// of missing packages: the run stops before it builds or writes anything (exit 2), so the
+/// output of an earlier run (its manifest and locks) stays as it was. Asked again for one
+/// missing package, so a project the index lacks stays a missing package. (`plan` shows
+/// the plan with each package's reason instead.)
+fn check_index_reachable(plan: &Plan, client: &IndexClient) -> Result<()> {
+    let Some(missing) = plan
+        .nodes
+        .iter()
+        .find(|node| node.action == refinery_plan::Action::Missing)
+    else {
+        return Ok(());
+    };
+    match client.project_files(missing.name.as_str()) {
+        Err(e) if unreachable(&e) => anyhow::bail!(
+            "the package index cannot be reached ({} is missing because of it): {e}\nhint: nothing was built or written; check --index-url (and --extra-index-url), the network and the proxy settings, then run again",
+            missing.name
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `error` says no index answered at all (as opposed to an answer without the
+/// project).
+fn unreachable(error: &refinery_index::IndexError) -> bool {
+    use refinery_index::IndexError;
+    match error {
+        IndexError::Connect { .. } | IndexError::Tls { .. } | IndexError::Timeout { .. } => true,
+        IndexError::AllSourcesFailed { errors, .. } => errors.iter().all(unreachable),
+        _ => false,
+    }
 }
 
 pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
@@ -173,6 +215,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     let reporter = TerminalReporter::new(quiet);
     reporter.message("resolving and planning");
     let plan = make_run_plan(&settings)?;
+    check_index_reachable(&plan, &IndexClient::new(settings.index.clone())?)?;
     let history = History::open(&settings.history_db).with_context(|| {
         format!(
             "cannot open the history database {}",
@@ -187,6 +230,15 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     save_plan(&plan, |record| recorder.plan(record))?;
     reporter.message(summary(&plan).lines().next().unwrap_or_default());
     let environment = options.environment.choice(envs_dir(&settings.cache))?;
+    // Ctrl-C or SIGTERM: the running builds are stopped, the rest is not started, and the
+    // manifest and locks say what was done.
+    let stop = Arc::new(AtomicBool::new(false));
+    refinery_worker::shutdown::stop_on_signal(
+        stop.clone(),
+        "refinery".into(),
+        "the running builds are stopped; the manifest and locks are written for what is done",
+    )
+    .context("cannot watch for SIGTERM and Ctrl-C")?;
     let run_settings = RunSettings {
         output: options.output.clone(),
         cache: settings.cache.clone(),
@@ -214,8 +266,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
             Schedule::ShortestFirst => refinery_build::Schedule::ShortestFirst,
             Schedule::Fifo => refinery_build::Schedule::Fifo,
         },
-        // Ctrl-C ends the whole process group anyway.
-        stop: None,
+        stop: Some(stop.clone()),
         verify: options.verify.clone(),
         fallback_latest: settings.fallback_latest,
         build_frontend: options.environment.build_frontend,
@@ -229,17 +280,21 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         .iter()
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
+    let counts = if counts.is_empty() {
+        "nothing to do".to_string()
+    } else {
+        counts.join(", ")
+    };
     println!(
-        "{} packages: {}; wheels in {}, manifest {}",
-        manifest.entries.len(),
-        counts.join(", "),
+        "{}: {counts}; wheels in {}, manifest {}",
+        crate::report::count(manifest.entries.len(), "package"),
         options.output.display(),
         options.manifest.display()
     );
     if !manifest.rejected.is_empty() {
         println!(
-            "{} input files rejected (not in the output; the manifest's `rejected` says why):",
-            manifest.rejected.len()
+            "{} rejected (not in the output; the manifest's `rejected` says why):",
+            crate::report::count(manifest.rejected.len(), "input file")
         );
         for r in &manifest.rejected {
             println!("  {}: {}", r.input, r.reason);
@@ -262,6 +317,18 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         println!(
             "note: {new_hashes} wheels were built from hash-checked sdists: their sha256 are new and not in the requirements file (see hash_check in the manifest)"
         );
+    }
+    if stop.load(Ordering::SeqCst) {
+        let unfinished = manifest
+            .entries
+            .iter()
+            .filter(|e| e.status.is_failure())
+            .count();
+        eprintln!(
+            "interrupted: {} stopped or not started (the manifest says which); run the same command again to finish: what was built is taken from the cache",
+            crate::report::count(unfinished, "package")
+        );
+        return Ok(ExitCode::from(crate::exit_codes::INTERRUPTED));
     }
     Ok(
         if manifest.has_failures() || !manifest.rejected.is_empty() {
@@ -380,7 +447,10 @@ pub fn history(args: &HistoryArgs) -> Result<ExitCode> {
             a.log_path.as_deref().unwrap_or("")
         );
     }
-    println!("Top failures:");
+    println!(
+        "Top failures:{}",
+        if failures.is_empty() { " none" } else { "" }
+    );
     for f in &failures {
         println!(
             "  {:<24} {} failed attempts, last {}: {}",
@@ -569,8 +639,12 @@ pub fn worker(args: &crate::cli::WorkerArgs) -> Result<ExitCode> {
     options.strip = environment.strip;
     options.environment = environment.choice(envs_dir(&cache))?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    refinery_worker::shutdown::stop_on_signal(stop.clone(), options.id.clone())
-        .context("cannot watch for SIGTERM and Ctrl-C")?;
+    refinery_worker::shutdown::stop_on_signal(
+        stop.clone(),
+        format!("worker {}", options.id),
+        "the running build is stopped and its job goes back to the queue",
+    )
+    .context("cannot watch for SIGTERM and Ctrl-C")?;
     let server = args.server.clone().or_else(|| var("REFINERY_SERVER"));
     let summary = match server {
         Some(url) => {

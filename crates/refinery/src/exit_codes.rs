@@ -12,6 +12,10 @@ pub const USER_ERROR: u8 = 2;
 /// panic's; please report it with the command line.
 pub const INTERNAL_ERROR: u8 = 3;
 
+/// Stopped by Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it): the running builds
+/// were stopped; the manifest and locks hold what was done.
+pub const INTERRUPTED: u8 = 130;
+
 /// The `Exit status:` section of `--help`.
 pub fn help_section() -> String {
     [
@@ -25,10 +29,14 @@ pub fn help_section() -> String {
             "bad input or setup (the error says what to change)",
         ),
         (INTERNAL_ERROR, "internal error (a bug: please report it)"),
+        (
+            INTERRUPTED,
+            "interrupted by Ctrl-C or SIGTERM (the manifest says what was done)",
+        ),
     ]
     .iter()
     .fold(String::from("Exit status:\n"), |mut text, (code, what)| {
-        text.push_str(&format!("  {code}  {what}\n"));
+        text.push_str(&format!("  {code:>3}  {what}\n"));
         text
     })
 }

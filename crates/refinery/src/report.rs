@@ -6,6 +6,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use refinery_build::Reporter;
 use refinery_store::ManifestEntry;
 
+/// `count(1, "package")` is `1 package`, `count(2, "package")` is `2 packages`.
+pub fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 pub struct TerminalReporter {
     bar: Option<ProgressBar>,
     quiet: bool,

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -341,18 +341,21 @@ fn failing_escaping_and_flooding_builds_end_cleanly() {
     );
 }
 
-#[test]
-#[ignore = "needs the s390x rootfs environment"]
-fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
+/// A run of `slowpkg` (an extension whose build waits) and `puredep` (a wheel), under
+/// `root`, returned once the slow build really runs (its log says so): the run, the
+/// index, the output and cache folders.
+fn start_slow_run(
+    root: &Path,
+    stderr: Stdio,
+) -> (std::process::Child, LocalIndex, PathBuf, PathBuf) {
     bookworm_rootfs().expect(NEEDS_ENV);
-    let tmp = tempfile::tempdir().unwrap();
-    let index_dir = tmp.path().join("index");
+    let index_dir = root.join("index");
     std::fs::create_dir_all(&index_dir).unwrap();
     write_extension_sdist(&index_dir, "slowpkg", "1.0", false);
     WheelSpec::new("puredep", "1.0", "py3-none-any").write(&index_dir);
     let index = LocalIndex::serve_dir(&index_dir).unwrap();
-    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
-    let input = tmp.path().join("input");
+    let (out, cache) = (root.join("out"), root.join("cache"));
+    let input = root.join("input");
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(
         input.join("requirements.txt"),
@@ -375,10 +378,10 @@ fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
             r#"{"slowpkg": {"variant": "no-isolation", "env": {"SLOW": "1"}}}"#,
         )
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
-    // Wait until the build is really running (its log says so), then kill -9.
+    // Wait until the build is really running (its log says so).
     let log = cache.join("logs/slowpkg-1.0-attempt1-no-isolation.log");
     let deadline = Instant::now() + Duration::from_secs(300);
     while !std::fs::read_to_string(&log)
@@ -388,10 +391,19 @@ fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
         assert!(Instant::now() < deadline, "the slow build never started");
         assert!(
             child.try_wait().unwrap().is_none(),
-            "the run ended before it was killed"
+            "the run ended before it was stopped"
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    (child, index, out, cache)
+}
+
+#[test]
+#[ignore = "needs the s390x rootfs environment"]
+fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, index, out, cache) = start_slow_run(tmp.path(), Stdio::null());
+    // kill -9: nothing of the run can react.
     child.kill().unwrap();
     child.wait().unwrap();
     // What completed is recorded; the manifest is whole.
@@ -418,6 +430,80 @@ fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
         "{h}"
     );
     // The rerun picks up: puredep again, slowpkg built now.
+    let rerun = run_local(
+        &index,
+        "slowpkg==1.0\npuredep==1.0\n",
+        &out,
+        &cache,
+        &[],
+        &[],
+    );
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert_eq!(entry(&manifest(&out), "slowpkg")["status"], "built");
+}
+
+/// Ctrl-C (SIGINT) stops the running build at once: the run says so, exits 130, writes
+/// the manifest with what was done and what was stopped, leaves no build folder or build
+/// process behind, and the same command again finishes.
+#[test]
+#[ignore = "needs the s390x environment"]
+fn ctrl_c_stops_the_running_build_and_the_run_says_what_was_done() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, index, out, cache) = start_slow_run(tmp.path(), Stdio::piped());
+    let started = Instant::now();
+    let sigint = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigint.success());
+    let done = child.wait_with_output().unwrap();
+    let said = stderr(&done);
+    // The build sleeps 600 s: only the stop ends it this soon.
+    assert!(started.elapsed() < Duration::from_secs(120), "{said}");
+    assert_eq!(done.status.code(), Some(130), "{said}");
+    assert!(said.contains("refinery: stopping:"), "{said}");
+    assert!(
+        said.contains("interrupted: 1 package stopped or not started"),
+        "{said}"
+    );
+    let m = manifest(&out);
+    assert_eq!(entry(&m, "puredep")["status"], "reused");
+    let slow = entry(&m, "slowpkg");
+    assert_eq!(slow["status"], "failed", "{slow}");
+    assert!(out.join(refinery_build::lock::REQUIREMENTS_LOCK).is_file());
+    // No build folder and no build process is left.
+    let builds = cache.join("builds").join("v1");
+    let left: Vec<_> = std::fs::read_dir(&builds)
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let ps = String::from_utf8_lossy(&ps.stdout);
+    assert!(
+        !ps.lines().any(|l| l.contains(cache.to_str().unwrap())),
+        "{ps}"
+    );
+    // The history calls it cancelled, not a failure of the package.
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+            "--recent",
+            "50",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(
+        h["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "cancelled" && e["package"] == "slowpkg"),
+        "{h}"
+    );
     let rerun = run_local(
         &index,
         "slowpkg==1.0\npuredep==1.0\n",

@@ -180,6 +180,28 @@ fn errors_of_bad_input() {
         &url,
     ]);
     insta::assert_snapshot!("error_unreachable_index", context.render(&output));
+
+    // A run against it changes nothing of the last run's output.
+    let output_dir = context.output();
+    std::fs::create_dir_all(&output_dir).unwrap();
+    std::fs::write(output_dir.join("manifest.json"), "the last run's").unwrap();
+    let out_arg = arg(&output_dir);
+    let run = context.run([
+        "--input",
+        &input,
+        "--cache",
+        &cache,
+        "--output",
+        &out_arg,
+        "--index-url",
+        &url,
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(output_dir.join("manifest.json")).unwrap(),
+        "the last run's"
+    );
+    assert_eq!(std::fs::read_dir(&output_dir).unwrap().count(), 1);
 }
 
 #[test]

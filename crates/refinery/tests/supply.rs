@@ -793,6 +793,54 @@ fn a_read_only_output_folder_fails_before_planning_with_a_clear_error() {
     );
     assert!(!err.contains("resolving"), "{err}");
     assert!(!cache.join("plans").exists(), "nothing was planned");
+
+    // An output to be made inside it: the hint names the folder that needs fixing.
+    let inside = out.join("new").join("deeper");
+    let run = std::process::Command::new("bwrap")
+        .args(["--dev-bind", "/", "/", "--ro-bind"])
+        .arg(&out)
+        .arg(&out)
+        .arg(env!("CARGO_BIN_EXE_refinery"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&inside)
+        .arg("--cache")
+        .arg(&cache)
+        .args(["--index-url", &f.index.url])
+        .output()
+        .unwrap();
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("or make {} writable", out.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_run_that_stops_before_writing_leaves_no_output_folder() {
+    let f = Fixture::new();
+    f.requirements("purea==1.0\nbeta>=>2\n");
+    let out = f.work.path().join("made").join("out");
+    let (input, cache) = (f.input(), f.cache());
+    let run = refinery(
+        &[
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--cache",
+            cache.to_str().unwrap(),
+            "--index-url",
+            &f.index.url,
+        ],
+        &[],
+    );
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("requirements.txt:2"), "{err}");
+    assert!(!f.work.path().join("made").exists(), "{err}");
 }
 
 #[test]

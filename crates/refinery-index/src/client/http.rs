@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::blocking::{Client, Response};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
-use tracing::{debug, warn};
+use tracing::{debug, info};
 use url::Url;
 
 use crate::{netrc, redact_url};
@@ -155,7 +155,9 @@ impl IndexClient {
                         return Err(e);
                     }
                     let delay = backoff(attempt);
-                    warn!(target: LOG_TARGET, url = %display_url(url), attempt = attempt + 1, error = %e, ?delay, "retrying");
+                    // A retry that works needs no warning; one that does not ends in an
+                    // error (or a warning of its source) that says it. `-v` shows them.
+                    info!(target: LOG_TARGET, url = %display_url(url), attempt = attempt + 1, error = %e, ?delay, "retrying");
                     std::thread::sleep(delay);
                     attempt += 1;
                 }
