@@ -290,6 +290,7 @@ pub struct QueueArgs {
     /// Also list the jobs (newest first).
     #[arg(long)]
     pub list: bool,
+    /// The counts, the workers (and the jobs with --list) as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
@@ -630,6 +631,7 @@ pub struct HistoryArgs {
     /// Only this package's events and attempts.
     #[arg(long, value_name = "NAME")]
     pub package: Option<PackageName>,
+    /// Events, attempts, top failures and status counts as one JSON object.
     #[arg(long)]
     pub json: bool,
 }
