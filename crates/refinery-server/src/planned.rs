@@ -21,7 +21,8 @@ pub fn planned_in(store: &dyn QueueStore, name: &str) -> Result<Vec<PlannedIn>, 
         let mine = nodes
             .into_iter()
             .filter_map(|n| serde_json::from_value::<PlanNode>(n).ok())
-            .filter(|n| n.name == name);
+            // Nodes keep the project's spelling (`PyYAML`); `name` is normalized.
+            .filter(|n| refinery_index::normalize_name(&n.name) == name);
         for node in mine {
             let queued = !store
                 .jobs(&JobFilter {

@@ -136,6 +136,15 @@ fn a_planned_package_that_is_not_queued_has_a_page_that_says_so() {
     );
     // A package no plan holds is still unknown.
     assert_error(t.get("/api/packages/sixx"), 404);
+    // Plans keep the project's spelling; the page's name is normalized.
+    save_plan(&t, "plan2", &["PyYAML", "ruamel.yaml"]);
+    for (asked, node) in [
+        ("pyyaml", "PyYAML==1.0"),
+        ("ruamel-yaml", "ruamel.yaml==1.0"),
+    ] {
+        let page = t.get_json(&format!("/api/packages/{asked}"));
+        assert_eq!(page["plans"][0]["node"], node, "{page}");
+    }
 }
 
 #[test]

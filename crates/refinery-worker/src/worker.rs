@@ -939,6 +939,29 @@ mod tests {
         path
     }
 
+    /// An SQLite queue in `dir` and the local job source on it.
+    fn local_queue(dir: &Path) -> (Arc<dyn QueueStore>, LocalSource) {
+        let store: Arc<dyn QueueStore> = Arc::new(
+            refinery_store::queue::SqliteQueue::open_sqlite(&dir.join("queue.db")).unwrap(),
+        );
+        let source = LocalSource::new(store.clone(), dir);
+        (store, source)
+    }
+
+    /// A job of `fastadd 1.0`, enqueued and claimed by `w1`.
+    fn claimed_fastadd(store: &dyn QueueStore) -> Job {
+        store
+            .enqueue(&refinery_store::queue::JobSpec {
+                package: "fastadd".into(),
+                version: "1.0".into(),
+                python: "3.11".into(),
+                platform_tag: "manylinux2014_s390x".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        store.claim("w1", Duration::from_secs(60)).unwrap().unwrap()
+    }
+
     /// A control plane that refuses every claim with `refusal`, counting them.
     struct Refusing {
         refusal: fn() -> QueueError,
@@ -1021,10 +1044,7 @@ mod tests {
     #[test]
     fn a_name_published_with_other_bytes_moves_the_wheel_to_the_next_build_number() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn QueueStore> = Arc::new(
-            refinery_store::queue::SqliteQueue::open_sqlite(&dir.path().join("queue.db")).unwrap(),
-        );
-        let source = LocalSource::new(store.clone(), dir.path());
+        let (store, source) = local_queue(dir.path());
         // Another worker's build of the same sdist is published under the name first.
         let earlier = dir.path().join("earlier");
         std::fs::create_dir_all(&earlier).unwrap();
@@ -1036,16 +1056,7 @@ mod tests {
             None,
         )
         .unwrap();
-        store
-            .enqueue(&refinery_store::queue::JobSpec {
-                package: "fastadd".into(),
-                version: "1.0".into(),
-                python: "3.11".into(),
-                platform_tag: "manylinux2014_s390x".into(),
-                ..Default::default()
-            })
-            .unwrap();
-        let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
+        let job = claimed_fastadd(&*store);
         let ours = dir.path().join("ours");
         std::fs::create_dir_all(&ours).unwrap();
         // A reused wheel (the index's bytes) is never rewritten: the refusal stands.
@@ -1119,20 +1130,8 @@ mod tests {
     #[test]
     fn a_reporter_line_follows_the_build_output_written_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn QueueStore> = Arc::new(
-            refinery_store::queue::SqliteQueue::open_sqlite(&dir.path().join("queue.db")).unwrap(),
-        );
-        let source = LocalSource::new(store.clone(), dir.path());
-        store
-            .enqueue(&refinery_store::queue::JobSpec {
-                package: "fastadd".into(),
-                version: "1.0".into(),
-                python: "3.11".into(),
-                platform_tag: "manylinux2014_s390x".into(),
-                ..Default::default()
-            })
-            .unwrap();
-        let job = store.claim("w1", Duration::from_secs(60)).unwrap().unwrap();
+        let (store, source) = local_queue(dir.path());
+        let job = claimed_fastadd(&*store);
         let build_log = dir.path().join("fastadd-1.0.log");
         std::fs::write(&build_log, "compiling\nlinking\n").unwrap();
         let files = Mutex::new(vec![build_log.clone()]);

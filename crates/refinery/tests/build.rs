@@ -341,6 +341,37 @@ fn failing_escaping_and_flooding_builds_end_cleanly() {
     );
 }
 
+/// Asserts that the history of the run in `cache` holds a `kind` event of `package`.
+fn assert_history_has(cache: &Path, kind: &str, package: &str) {
+    let history = refinery(
+        &[
+            "history",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--json",
+            "--recent",
+            "50",
+        ],
+        &[],
+    );
+    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(
+        h["recent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == kind && e["package"] == package),
+        "{h}"
+    );
+}
+
+/// The same run again (without the slow setting) finishes: slowpkg is built.
+fn rerun_builds_slowpkg(index: &LocalIndex, out: &Path, cache: &Path) {
+    let rerun = run_local(index, "slowpkg==1.0\npuredep==1.0\n", out, cache, &[], &[]);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert_eq!(entry(&manifest(out), "slowpkg")["status"], "built");
+}
+
 /// A run of `slowpkg` (an extension whose build waits) and `puredep` (a wheel), under
 /// `root`, returned once the slow build really runs (its log says so): the run, the
 /// index, the output and cache folders.
@@ -409,37 +440,9 @@ fn an_interrupted_run_leaves_a_valid_manifest_and_the_rerun_finishes() {
     // What completed is recorded; the manifest is whole.
     let m = manifest(&out);
     assert_eq!(entry(&m, "puredep")["status"], "reused");
-    let history = refinery(
-        &[
-            "history",
-            "--cache",
-            cache.to_str().unwrap(),
-            "--json",
-            "--recent",
-            "50",
-        ],
-        &[],
-    );
-    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert!(
-        h["recent"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "reuse" && e["package"] == "puredep"),
-        "{h}"
-    );
+    assert_history_has(&cache, "reuse", "puredep");
     // The rerun picks up: puredep again, slowpkg built now.
-    let rerun = run_local(
-        &index,
-        "slowpkg==1.0\npuredep==1.0\n",
-        &out,
-        &cache,
-        &[],
-        &[],
-    );
-    assert!(rerun.status.success(), "{}", stderr(&rerun));
-    assert_eq!(entry(&manifest(&out), "slowpkg")["status"], "built");
+    rerun_builds_slowpkg(&index, &out, &cache);
 }
 
 /// Ctrl-C (SIGINT) stops the running build at once: the run says so, exits 130, writes
@@ -484,36 +487,8 @@ fn ctrl_c_stops_the_running_build_and_the_run_says_what_was_done() {
         "{ps}"
     );
     // The history calls it cancelled, not a failure of the package.
-    let history = refinery(
-        &[
-            "history",
-            "--cache",
-            cache.to_str().unwrap(),
-            "--json",
-            "--recent",
-            "50",
-        ],
-        &[],
-    );
-    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
-    assert!(
-        h["recent"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "cancelled" && e["package"] == "slowpkg"),
-        "{h}"
-    );
-    let rerun = run_local(
-        &index,
-        "slowpkg==1.0\npuredep==1.0\n",
-        &out,
-        &cache,
-        &[],
-        &[],
-    );
-    assert!(rerun.status.success(), "{}", stderr(&rerun));
-    assert_eq!(entry(&manifest(&out), "slowpkg")["status"], "built");
+    assert_history_has(&cache, "cancelled", "slowpkg");
+    rerun_builds_slowpkg(&index, &out, &cache);
 }
 
 #[test]

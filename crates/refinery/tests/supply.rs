@@ -767,20 +767,23 @@ fn a_read_only_output_folder_fails_before_planning_with_a_clear_error() {
     std::fs::create_dir_all(f.out()).unwrap();
     // Root ignores permission bits: a read-only bind mount makes the folder read-only.
     let (input, cache, out) = (f.input(), f.cache(), f.out());
-    let run = std::process::Command::new("bwrap")
-        .args(["--dev-bind", "/", "/", "--ro-bind"])
-        .arg(&out)
-        .arg(&out)
-        .arg(env!("CARGO_BIN_EXE_refinery"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&out)
-        .arg("--cache")
-        .arg(&cache)
-        .args(["--index-url", &f.index.url])
-        .output()
-        .expect("bwrap runs (apt-get install bubblewrap)");
+    let run_into = |output: &Path| {
+        std::process::Command::new("bwrap")
+            .args(["--dev-bind", "/", "/", "--ro-bind"])
+            .arg(&out)
+            .arg(&out)
+            .arg(env!("CARGO_BIN_EXE_refinery"))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(output)
+            .arg("--cache")
+            .arg(&cache)
+            .args(["--index-url", &f.index.url])
+            .output()
+            .expect("bwrap runs (apt-get install bubblewrap)")
+    };
+    let run = run_into(&out);
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(
@@ -795,21 +798,7 @@ fn a_read_only_output_folder_fails_before_planning_with_a_clear_error() {
     assert!(!cache.join("plans").exists(), "nothing was planned");
 
     // An output to be made inside it: the hint names the folder that needs fixing.
-    let inside = out.join("new").join("deeper");
-    let run = std::process::Command::new("bwrap")
-        .args(["--dev-bind", "/", "/", "--ro-bind"])
-        .arg(&out)
-        .arg(&out)
-        .arg(env!("CARGO_BIN_EXE_refinery"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&inside)
-        .arg("--cache")
-        .arg(&cache)
-        .args(["--index-url", &f.index.url])
-        .output()
-        .unwrap();
+    let run = run_into(&out.join("new").join("deeper"));
     let err = stderr(&run);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(

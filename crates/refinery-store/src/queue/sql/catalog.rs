@@ -147,22 +147,31 @@ pub(super) fn save_plan<B: Backend>(q: &SqlQueue<B>, plan: &StoredPlan) -> Resul
     .map(|_| ())
 }
 
+/// The columns [`stored_plan`] reads, in its order.
+const PLAN_COLS: &str = "id, input_id, python, platform_tag, summary, body, created_ms";
+
+/// A `plans` row selected as [`PLAN_COLS`] (`body` may be selected as `NULL`).
+fn stored_plan(r: &impl RowExt) -> StoredPlan {
+    StoredPlan {
+        id: r.text(0),
+        input_id: r.opt_int(1),
+        python: r.text(2),
+        platform_tag: r.text(3),
+        summary: parse_json(&r.text(4)),
+        body: r
+            .opt_text(5)
+            .map_or(serde_json::Value::Null, |b| parse_json(&b)),
+        created_ms: r.int(6),
+    }
+}
+
 pub(super) fn plan<B: Backend>(q: &SqlQueue<B>, id: &str) -> Result<StoredPlan, QueueError> {
     let rows = q.query(
-        "SELECT id, input_id, python, platform_tag, summary, body, created_ms FROM plans \
-         WHERE id = $1",
+        &format!("SELECT {PLAN_COLS} FROM plans WHERE id = $1"),
         &[id.into()],
     )?;
     rows.first()
-        .map(|r| StoredPlan {
-            id: r.text(0),
-            input_id: r.opt_int(1),
-            python: r.text(2),
-            platform_tag: r.text(3),
-            summary: parse_json(&r.text(4)),
-            body: parse_json(&r.text(5)),
-            created_ms: r.int(6),
-        })
+        .map(stored_plan)
         .ok_or_else(|| QueueError::NotFound {
             what: "plan",
             id: id.to_string(),
@@ -175,20 +184,12 @@ pub(super) fn plans<B: Backend>(
     offset: usize,
 ) -> Result<Vec<StoredPlan>, QueueError> {
     Ok(q.query(
-        "SELECT id, input_id, python, platform_tag, summary, created_ms FROM plans \
+        "SELECT id, input_id, python, platform_tag, summary, NULL, created_ms FROM plans \
              ORDER BY created_ms DESC, id LIMIT $1 OFFSET $2",
         &[limit(limit_n.max(1)), limit(offset)],
     )?
     .iter()
-    .map(|r| StoredPlan {
-        id: r.text(0),
-        input_id: r.opt_int(1),
-        python: r.text(2),
-        platform_tag: r.text(3),
-        summary: parse_json(&r.text(4)),
-        body: serde_json::Value::Null,
-        created_ms: r.int(5),
-    })
+    .map(stored_plan)
     .collect())
 }
 
@@ -198,30 +199,30 @@ pub(super) fn plans_with_package<B: Backend>(
     limit_n: usize,
 ) -> Result<Vec<StoredPlan>, QueueError> {
     let name = normalize_name(name);
-    // The stored body is compact JSON: LIKE narrows the rows, the nodes decide.
+    // The stored body is compact JSON whose node names keep the project's spelling
+    // (`PyYAML`, `ruamel.yaml`): a case-blind LIKE, with `_` (any one character) where
+    // the normalized name has a separator, narrows the rows; the nodes decide.
     let rows = q.query(
-        "SELECT id, input_id, python, platform_tag, summary, body, created_ms FROM plans \
-         WHERE body LIKE $1 ORDER BY created_ms DESC, id LIMIT $2",
+        &format!(
+            "SELECT {PLAN_COLS} FROM plans WHERE LOWER(body) LIKE $1 \
+             ORDER BY created_ms DESC, id LIMIT $2"
+        ),
         &[
-            format!("%\"name\":\"{name}\"%").into(),
+            format!("%\"name\":\"{}\"%", name.replace('-', "_")).into(),
             limit(limit_n.max(1)),
         ],
     )?;
     Ok(rows
         .iter()
-        .map(|r| StoredPlan {
-            id: r.text(0),
-            input_id: r.opt_int(1),
-            python: r.text(2),
-            platform_tag: r.text(3),
-            summary: parse_json(&r.text(4)),
-            body: parse_json(&r.text(5)),
-            created_ms: r.int(6),
-        })
+        .map(stored_plan)
         .filter(|p| {
-            p.body["nodes"]
-                .as_array()
-                .is_some_and(|nodes| nodes.iter().any(|n| n["name"] == name.as_str()))
+            p.body["nodes"].as_array().is_some_and(|nodes| {
+                nodes.iter().any(|n| {
+                    n["name"]
+                        .as_str()
+                        .is_some_and(|n| normalize_name(n) == name)
+                })
+            })
         })
         .collect())
 }

@@ -647,7 +647,9 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
         python: "3.11".into(),
         platform_tag: "manylinux2014_s390x".into(),
         summary: serde_json::json!({"build": 1}),
-        body: serde_json::json!({"nodes": [{"id": "six==1.16.0", "name": "six"}],
+        body: serde_json::json!({"nodes": [{"id": "six==1.16.0", "name": "six"},
+            {"id": "PyYAML==6.0.2", "name": "PyYAML"},
+            {"id": "ruamel.yaml==0.18.6", "name": "ruamel.yaml"}],
             "skipped": [{"name": "idna"}]}),
         created_ms: 0,
     };
@@ -656,6 +658,10 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
     assert_eq!(holding("Six")[0].body["nodes"][0]["id"], "six==1.16.0");
     assert!(holding("idna").is_empty(), "a skipped package is no node");
     assert!(holding("si").is_empty());
+    // Nodes keep the project's spelling; the name asked for is compared normalized.
+    assert_eq!(holding("pyyaml").len(), 1);
+    assert_eq!(holding("ruamel-yaml").len(), 1);
+    assert_eq!(holding("Ruamel_Yaml").len(), 1);
     q.save_plan(&plan).unwrap();
     let stored = q.plan("p1").unwrap();
     assert_eq!(stored.body["nodes"][0]["id"], "six==1.16.0");
