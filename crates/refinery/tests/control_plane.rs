@@ -507,8 +507,8 @@ fn a_killed_worker_loses_its_lease_and_another_worker_completes_the_job() {
     let _ = std::io::stderr().flush();
 }
 
-/// Two workers build the same sdist into other bytes (the test backend stamps its zip
-/// members with the clock): the second upload is refused `409 name_taken`, and that worker
+/// Two workers build the same sdist into other bytes (the test backend writes a random
+/// build id into each wheel): the second upload is refused `409 name_taken`, and that worker
 /// publishes under the next build number with its records (provenance, build record)
 /// describing the published file.
 #[test]

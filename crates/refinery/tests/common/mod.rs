@@ -694,7 +694,9 @@ pub fn main_job_with_env(
 }
 
 /// A pure-Python sdist whose in-tree backend needs nothing from an index; its
-/// `build_wheel` prints a line every half second for `ticks` ticks.
+/// `build_wheel` prints a line every half second for `ticks` ticks. Every build writes a
+/// fresh random build id into the wheel, so two builds of it never have the same bytes
+/// (zip member times alone tie within the format's 2-second resolution).
 pub fn write_tiny_sdist(dir: &Path, name: &str, version: &str, ticks: u32) -> PathBuf {
     let metadata = format!(
         "Metadata-Version: 2.2\nName: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
@@ -727,6 +729,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         time.sleep(0.5)
     files = {{
         NAME + "/__init__.py": "VALUE = 42\n",
+        NAME + "/_build_id.py": "BUILD_ID = " + repr(os.urandom(16).hex()) + "\n",
         DIST_INFO + "/METADATA": METADATA,
         DIST_INFO + "/WHEEL": WHEEL,
     }}
