@@ -489,7 +489,11 @@ pub fn attempt(
         tolerate_missing_dependencies: false,
         sdist: Some(request.sdist),
     };
-    let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log);
+    let verification = crate::verify::verify_wheel(&sandbox, &under_test, &settings.verify, log)
+        .map_err(|stopped| AttemptFailure {
+            stopped: true,
+            ..fail(Stage::Verify, stopped.to_string())
+        })?;
     if let Some(failed) = verification.first_failure() {
         return Err(AttemptFailure {
             verification: Some(Box::new(verification.clone())),

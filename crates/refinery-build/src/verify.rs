@@ -36,7 +36,7 @@ use std::time::Duration;
 
 pub use catalog::{SmokeCatalog, SmokeTest};
 pub use native::NativeInstall;
-pub use run::{verify_wheel, WheelUnderTest};
+pub use run::{verify_wheel, VerifyStopped, WheelUnderTest};
 pub use sandbox::Sandbox;
 
 /// How much verification does (`--verify`).

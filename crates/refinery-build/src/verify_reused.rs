@@ -23,7 +23,7 @@ use crate::environment::{open_environment, EnvironmentChoice, OpenedEnvironment}
 use crate::exec::{Log, DEFAULT_LOG_CAP};
 use crate::runner::Mount;
 use crate::runner::{GUEST_BUILD, GUEST_WHEELS};
-use crate::verify::{verify_wheel, Sandbox, WheelUnderTest};
+use crate::verify::{verify_wheel, Sandbox, VerifyStopped, WheelUnderTest};
 use crate::Reporter;
 
 /// What reused- and cached-wheel verification reads: folders under the cache, the plan,
@@ -77,6 +77,9 @@ pub fn verify_reused<E>(
         environment: None,
     };
     for mut entry in candidates {
+        if stopping(settings) {
+            return Ok(());
+        }
         let reused = entry.status == Status::Reused;
         let checked = if reused {
             checker.check(&mut entry)
@@ -86,7 +89,7 @@ pub fn verify_reused<E>(
         };
         match checked {
             Checked::NotNeeded => continue,
-            Checked::NoEnvironment => return Ok(()),
+            Checked::NoEnvironment | Checked::Stopped => return Ok(()),
             Checked::Done => {}
         }
         record(recorder, settings, &entry, reporter);
@@ -112,6 +115,8 @@ enum Checked {
     NoEnvironment,
     /// Checked: the entry is `broken` or carries its verification.
     Done,
+    /// The run was stopped during the check: the entry stays as it was, unverified.
+    Stopped,
 }
 
 /// Checks reused wheels, opening the environment at the first that needs it.
@@ -158,8 +163,10 @@ impl Checker<'_> {
             return Checked::NoEnvironment;
         };
         reporter.started(entry.name.as_str(), entry.version_str(), "verify");
-        verify_one(entry, &wheel, env, settings, dirs, None);
-        Checked::Done
+        match verify_one(entry, &wheel, env, settings, dirs, None) {
+            Ok(()) => Checked::Done,
+            Err(VerifyStopped) => Checked::Stopped,
+        }
     }
 
     /// Verify a wheel taken from the cache at the level asked for; `sdist` is the one it
@@ -175,7 +182,9 @@ impl Checker<'_> {
             return Checked::NoEnvironment;
         };
         reporter.started(entry.name.as_str(), entry.version_str(), "verify");
-        verify_one(entry, &wheel, env, settings, dirs, sdist);
+        if verify_one(entry, &wheel, env, settings, dirs, sdist).is_err() {
+            return Checked::Stopped;
+        }
         if entry.status == Status::Cached {
             if let Some(verification) = &entry.metadata.verification {
                 if let Err(e) = crate::verify::record::write(&settings.cache, &sha, verification) {
@@ -300,7 +309,11 @@ fn fall_back(
             broken.version_str(),
             file.filename
         );
-        if let Checked::NoEnvironment = checker.check(&mut candidate) {
+        if let Checked::NoEnvironment | Checked::Stopped = checker.check(&mut candidate) {
+            // Unchecked, so not published: its download leaves the output.
+            if let Some(file) = &candidate.path {
+                let _ = std::fs::remove_file(settings.output.join(file));
+            }
             return None;
         }
         if candidate.status == Status::Broken {
@@ -360,7 +373,7 @@ fn verify_one(
     settings: &RunSettings,
     dirs: &ReusedDirs<'_>,
     sdist: Option<&Path>,
-) {
+) -> Result<(), VerifyStopped> {
     let kind = if entry.status == Status::Cached {
         "cached"
     } else {
@@ -388,7 +401,7 @@ fn verify_one(
         Ok(log) => log,
         Err(message) => {
             entry.detail = format!("{}; not verified: {message}", entry.detail);
-            return;
+            return Ok(());
         }
     };
     let runner = env.runner.as_ref();
@@ -435,7 +448,7 @@ fn verify_one(
         tolerate_missing_dependencies: true,
         sdist,
     };
-    let verification = verify_wheel(&sandbox, &under_test, &settings.verify, &log);
+    let verification = verify_wheel(&sandbox, &under_test, &settings.verify, &log)?;
     let failure = verification
         .first_failure()
         .map(|f| format!("{} {}: {}", f.name, f.outcome, f.detail));
@@ -449,6 +462,15 @@ fn verify_one(
         ),
         None => entry.detail = format!("{}; verified on s390x: {summary}", entry.detail),
     }
+    Ok(())
+}
+
+/// Whether the run is being stopped (Ctrl-C, a cancelled job): no new check starts.
+fn stopping(settings: &RunSettings) -> bool {
+    settings
+        .stop
+        .as_deref()
+        .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 /// The same environment without the host's compilers: verification runs only the

@@ -205,7 +205,7 @@ fn stopped(name: &str) -> CheckResult {
     CheckResult {
         name: name.to_string(),
         outcome: CheckOutcome::Skipped,
-        detail: "stopped: the job was cancelled".into(),
+        detail: super::sandbox::STOPPED_DETAIL.into(),
         evidence: Vec::new(),
         duration_secs: 0.0,
     }

@@ -37,9 +37,14 @@ pub fn read(cache: &Path, sha256: &str) -> Option<Verification> {
 }
 
 /// Whether `record` spares a verification at `level`: it passed (no check failed) at
-/// `level` or a stricter one.
+/// `level` or a stricter one, and no check was skipped because its job was stopped
+/// (such records were written by earlier versions).
 pub fn covers(record: &Verification, level: VerifyLevel) -> bool {
     record.first_failure().is_none()
+        && !record.checks.iter().any(|check| {
+            check.outcome == refinery_store::CheckOutcome::Skipped
+                && check.detail == super::sandbox::STOPPED_DETAIL
+        })
         && record
             .level
             .parse::<VerifyLevel>()
@@ -63,6 +68,21 @@ mod tests {
             }],
             ..Verification::default()
         }
+    }
+
+    #[test]
+    fn a_record_with_a_check_skipped_by_a_stop_covers_nothing() {
+        let mut stopped = record("smoke", CheckOutcome::Passed);
+        stopped.checks.push(CheckResult {
+            name: "smoke:numpy".into(),
+            outcome: CheckOutcome::Skipped,
+            detail: crate::verify::sandbox::STOPPED_DETAIL.into(),
+            evidence: Vec::new(),
+            duration_secs: 0.0,
+        });
+        assert!(!covers(&stopped, VerifyLevel::Import));
+        stopped.checks[1].detail = "the smoke-test catalog has nothing for numpy 2.4".into();
+        assert!(covers(&stopped, VerifyLevel::Smoke));
     }
 
     #[test]

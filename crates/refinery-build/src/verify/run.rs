@@ -41,33 +41,62 @@ pub struct WheelUnderTest<'a> {
     pub sdist: Option<&'a Path>,
 }
 
-/// Verify `wheel` at `settings.level`. Never fails as a function: what went wrong is a
-/// check in the result ([`Verification::first_failure`]). Every line goes to `log`.
+/// Verification stopped from outside (a cancelled job, an interrupted run, a stopping
+/// worker): checks cut short or never run say nothing about the wheel, so there is no
+/// verdict to keep and nothing to record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("verification stopped: the job was cancelled or the run interrupted")]
+pub struct VerifyStopped;
+
+/// Verify `wheel` at `settings.level`. What went wrong with the wheel is a check in the
+/// result ([`Verification::first_failure`]); every line goes to `log`.
+///
+/// # Errors
+///
+/// [`VerifyStopped`] when the sandbox's stop flag was set before the verdict: the
+/// checks it cut short or skipped are dropped, never reported as the wheel's.
 pub fn verify_wheel(
     sandbox: &Sandbox<'_>,
     wheel: &WheelUnderTest<'_>,
     settings: &VerifySettings,
     log: &Log,
-) -> Verification {
+) -> Result<Verification, VerifyStopped> {
     let started = Instant::now();
+    let mut verification = run_checks(sandbox, wheel, settings, log);
+    verification.duration_secs = tenths(started.elapsed());
+    // The flag is only ever set, so one look after the checks covers every check it cut.
+    if sandbox
+        .stop
+        .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
+    {
+        log.line("[refinery-verify] stopped: no verdict");
+        return Err(VerifyStopped);
+    }
+    // The log's last verification line says the verdict (`[refinery-verify] ok` when no
+    // check failed), for people and scripts reading the attempt log.
+    match verification.first_failure() {
+        None => log.line(&format!("[refinery-verify] ok: {}", verification.summary())),
+        Some(failed) => log.line(&format!(
+            "[refinery-verify] failed: {} ({})",
+            failed.name,
+            failed.outcome.as_str()
+        )),
+    }
+    Ok(verification)
+}
+
+/// The checks of [`verify_wheel`], in order, each stopping at the first that rules out
+/// the rest (a failed install, a failed import).
+fn run_checks(
+    sandbox: &Sandbox<'_>,
+    wheel: &WheelUnderTest<'_>,
+    settings: &VerifySettings,
+    log: &Log,
+) -> Verification {
     let mut verification = Verification {
         level: settings.level.to_string(),
         log_path: Some(log.path().to_string_lossy().into_owned()),
         ..Verification::default()
-    };
-    // The log's last verification line says the verdict (`[refinery-verify] ok` when no
-    // check failed), for people and scripts reading the attempt log.
-    let finish = |mut v: Verification| {
-        v.duration_secs = tenths(started.elapsed());
-        match v.first_failure() {
-            None => log.line(&format!("[refinery-verify] ok: {}", v.summary())),
-            Some(failed) => log.line(&format!(
-                "[refinery-verify] failed: {} ({})",
-                failed.name,
-                failed.outcome.as_str()
-            )),
-        }
-        v
     };
     let mut modules = crate::wheel_inspect::top_level_modules(wheel.host_path).unwrap_or_default();
     match super::extensions::extension_modules(wheel.host_path) {
@@ -123,17 +152,17 @@ pub fn verify_wheel(
         if let Some(waiting) = early {
             waiting.cancel();
         }
-        return finish(verification);
+        return verification;
     }
     log.line(&format!("[refinery] verify: import {}", modules.join(", ")));
     let mut results = super::checks::run_parts(sandbox, &parts, early, log).into_iter();
     let Some(import) = results.next() else {
-        return finish(verification);
+        return verification;
     };
     let imported = import.outcome == CheckOutcome::Passed;
     verification.checks.push(import);
     if !imported || settings.level < VerifyLevel::Smoke {
-        return finish(verification);
+        return verification;
     }
     if entries.is_empty() {
         verification.checks.push(skipped(
@@ -149,7 +178,7 @@ pub fn verify_wheel(
         .checks
         .extend(results.by_ref().take(entries.len()));
     if settings.level < VerifyLevel::Tests {
-        return finish(verification);
+        return verification;
     }
     if with_tests.is_empty() {
         verification
@@ -157,7 +186,7 @@ pub fn verify_wheel(
             .extend(sdist_suite(sandbox, wheel, settings.timeout, log));
     }
     verification.checks.extend(results);
-    finish(verification)
+    verification
 }
 
 /// Folder of the work folder the sdist's tests are copied into.

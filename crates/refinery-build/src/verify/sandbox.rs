@@ -150,6 +150,12 @@ pub(crate) fn check_spec(sandbox: &Sandbox<'_>, argv: Vec<String>, network: bool
     }
 }
 
+/// The detail of a check cut short or never run because the job was stopped. Such a
+/// check never leaves [`super::verify_wheel`] (it returns
+/// [`super::VerifyStopped`]); records written before that are refused by
+/// [`super::record::covers`].
+pub(crate) const STOPPED_DETAIL: &str = "stopped: the job was cancelled";
+
 /// What the process's end and output say about the check.
 pub(crate) fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (CheckOutcome, String) {
     let last = last_line(text);
@@ -161,10 +167,7 @@ pub(crate) fn classify(outcome: &Outcome, text: &str, limit: Duration) -> (Check
                 limit.as_secs()
             ),
         ),
-        Outcome::Stopped => (
-            CheckOutcome::Skipped,
-            "stopped: the job was cancelled".into(),
-        ),
+        Outcome::Stopped => (CheckOutcome::Skipped, STOPPED_DETAIL.into()),
         Outcome::Failed(status) => (
             CheckOutcome::Failed,
             format!("the check's wrapper failed ({status}): {last}"),

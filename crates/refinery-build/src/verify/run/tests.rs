@@ -197,7 +197,7 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             tolerate_missing_dependencies: false,
             sdist: None,
         };
-        let v = verify_wheel(&sandbox, &under_test, &settings, &log);
+        let v = verify_wheel(&sandbox, &under_test, &settings, &log).expect("not stopped");
         let got: Vec<String> = v
             .checks
             .iter()
@@ -214,6 +214,70 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             );
         }
     }
+}
+
+/// A smoke test stopped from outside (Ctrl-C, a cancelled job) while it runs: the
+/// verification has no verdict, where its cut-short check would otherwise read
+/// `skipped` and the wheel pass.
+#[test]
+fn a_verification_stopped_while_a_check_runs_has_no_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let wheels = dir.path().join("wheels");
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&wheels).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    let wheel = write_wheel(&wheels);
+    let started_flag = dir.path().join("smoke-started");
+    let catalog = SmokeCatalog::parse(
+        &format!(
+            "[[smoke]]\nid = \"fastpkg\"\npackage = \"fastpkg\"\nsnippet = \"\"\"\n\
+             import pathlib, time\npathlib.Path({:?}).touch()\ntime.sleep(120)\n\"\"\"\n",
+            started_flag.to_string_lossy()
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let runner = host();
+    let sandbox = Sandbox {
+        stop: Some(&stop),
+        ..sandbox(&runner, &work)
+    };
+    let log = Log::create(&work.join("verify.log"), DEFAULT_LOG_CAP).unwrap();
+    let settings = VerifySettings {
+        level: VerifyLevel::Smoke,
+        catalog: Arc::new(catalog),
+        ..VerifySettings::default()
+    };
+    let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
+    let under_test = WheelUnderTest {
+        name: "fastpkg",
+        version: Some(&version),
+        host_path: &wheel,
+        guest_path: wheel.to_string_lossy().into_owned(),
+        find_links: vec![wheels.to_string_lossy().into_owned()],
+        host_find_links: vec![wheels.clone()],
+        tolerate_missing_dependencies: false,
+        sdist: None,
+    };
+    let verdict = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !started_flag.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        verify_wheel(&sandbox, &under_test, &settings, &log)
+    });
+    let log = log.read_all();
+    assert!(started_flag.exists(), "the smoke test never ran: {log}");
+    assert_eq!(verdict, Err(VerifyStopped), "{log}");
+    assert!(
+        log.contains("[refinery-verify] stopped: no verdict"),
+        "{log}"
+    );
+    assert!(!log.contains("[refinery-verify] ok"), "{log}");
 }
 
 #[test]
@@ -395,7 +459,7 @@ fn verify_with(native: Option<NativeInstall>) -> (Verification, String, PathBuf)
         tolerate_missing_dependencies: false,
         sdist: None,
     };
-    let v = verify_wheel(&sandbox, &under_test, &settings, &log);
+    let v = verify_wheel(&sandbox, &under_test, &settings, &log).expect("not stopped");
     (v, log.read_all(), work)
 }
 
