@@ -153,7 +153,7 @@ pub enum RecipeError {
     #[error("{package:?} is not a system package name")]
     Package { package: String },
     #[error(
-        "the environment variable {name:?} may not be set by a recipe (not PATH, LD_*, PYTHON*, HOME; letters, digits and _ only)"
+        "the environment variable {name:?} may not be set by a recipe (not PATH, HOME, PYTHONPATH, LD_*, GLIBC_TUNABLES, TMPDIR or the loader and locale controls glibc distrusts; letters, digits and _ only)"
     )]
     Env { name: String },
 }
@@ -391,11 +391,23 @@ build_constraints = ["setuptools<72"]
             check_recipe(None, &["curl; rm -rf /".into()], &BTreeMap::new()),
             check_recipe(None, &[], &env("LD_PRELOAD")),
             check_recipe(None, &[], &env("A B")),
+            // These reach the host's bubblewrap process too.
+            check_recipe(None, &[], &env("LD_DEBUG_OUTPUT")),
+            check_recipe(None, &[], &env("GLIBC_TUNABLES")),
+            check_recipe(None, &[], &env("GCONV_PATH")),
+            check_recipe(None, &[], &env("TMPDIR")),
         ];
-        for (err, what) in bad
-            .into_iter()
-            .zip(["../../x", "curl; rm -rf /", "LD_PRELOAD", "A B"])
-        {
+        let names = [
+            "../../x",
+            "curl; rm -rf /",
+            "LD_PRELOAD",
+            "A B",
+            "LD_DEBUG_OUTPUT",
+            "GLIBC_TUNABLES",
+            "GCONV_PATH",
+            "TMPDIR",
+        ];
+        for (err, what) in bad.into_iter().zip(names) {
             assert!(err.unwrap_err().to_string().contains(what));
         }
     }

@@ -60,11 +60,12 @@ pub struct Hint {
 pub const TOOLCHAINS: &[&str] = &["rust-newest"];
 
 /// Variables a hint or recipe may never set: they would let a catalog entry or a queued
-/// job run code of its choice or hide the build's own tools.
+/// job run code of its choice or hide the build's own tools. The build's environment
+/// also reaches the host's sandbox process (bubblewrap) before it enters the sandbox,
+/// so glibc's own list of variables it ignores in privileged programs
+/// (`sysdeps/generic/unsecvars.h`: loader, locale, resolver and allocator controls) is
+/// here too, with every `LD_*` name ([`FORBIDDEN_ENV_PREFIXES`]).
 pub const FORBIDDEN_ENV: &[&str] = &[
-    "LD_PRELOAD",
-    "LD_LIBRARY_PATH",
-    "LD_AUDIT",
     "PATH",
     "PYTHONPATH",
     "PYTHONSTARTUP",
@@ -72,10 +73,27 @@ pub const FORBIDDEN_ENV: &[&str] = &[
     "BASH_ENV",
     "ENV",
     "HOME",
+    "GCONV_PATH",
+    "GETCONF_DIR",
+    "GLIBC_TUNABLES",
+    "HOSTALIASES",
+    "LOCALDOMAIN",
+    "LOCPATH",
+    "MALLOC_TRACE",
+    "NIS_PATH",
+    "NLSPATH",
+    "RESOLV_HOST_CONF",
+    "RES_OPTIONS",
+    "TMPDIR",
+    "TZDIR",
 ];
 
+/// Prefixes of names a hint or recipe may never set: the dynamic loader's `LD_*`
+/// (`LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT`, `LD_DEBUG_OUTPUT`, ...).
+pub const FORBIDDEN_ENV_PREFIXES: &[&str] = &["LD_"];
+
 /// Whether `name` is a variable a hint or recipe may set: `[A-Za-z_][A-Za-z0-9_]*`,
-/// not in [`FORBIDDEN_ENV`].
+/// not in [`FORBIDDEN_ENV`], not starting with one of [`FORBIDDEN_ENV_PREFIXES`].
 pub fn is_allowed_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
@@ -83,6 +101,9 @@ pub fn is_allowed_env_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !FORBIDDEN_ENV.contains(&name)
+        && !FORBIDDEN_ENV_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
 }
 
 /// One thing a hint asks the retry to change.
