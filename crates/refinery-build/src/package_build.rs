@@ -494,7 +494,8 @@ fn ensure_packs(
         Some(mirror) => store.clone().with_mirror(mirror.0.clone()),
         None => store.clone(),
     }
-    .with_budget(context.attempt_settings.compile_budget);
+    .with_budget(context.attempt_settings.compile_budget)
+    .with_stop(context.settings.stop.clone());
     let download = |url: &str, sha256: &str, dir: &std::path::Path| {
         crate::packs::fetch_source(context.client, url, sha256, dir)
     };
@@ -628,7 +629,11 @@ fn move_next(variants: &mut Vec<Variant>, done: usize, variant: &str, said: impl
     }
 }
 
-fn is_stopped(stop: Option<&AtomicBool>) -> bool {
+/// The detail of a plan node the run's stop came before: it was never started.
+pub(crate) const NOT_STARTED: &str = "not started: the run was stopped";
+
+/// Whether `stop` is set (the run or job is being stopped).
+pub(crate) fn is_stopped(stop: Option<&AtomicBool>) -> bool {
     stop.is_some_and(|s| s.load(Ordering::SeqCst))
 }
 

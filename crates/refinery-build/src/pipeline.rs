@@ -14,7 +14,7 @@ use refinery_store::{
 use crate::builder::AttemptSettings;
 use crate::context::{artifact_key, record_package, reuse, BuildContext};
 use crate::environment::open_environment;
-use crate::package_build::build_node;
+use crate::package_build::{build_node, is_stopped, NOT_STARTED};
 use crate::schedule::BuildQueue;
 use crate::Reporter;
 
@@ -47,12 +47,22 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 queue = shared.wake.wait(queue).expect("queue lock");
             }
         };
-        context
-            .reporter
-            .started(node.name.as_str(), node.version_str(), "build");
         let started_ms = now_ms();
         let key = artifact_key(node, &settings.target, settings.strip);
+        // After a stop nothing more is fetched or prepared: the rest end unstarted.
+        let stopped_before = is_stopped(settings.stop.as_deref());
+        if !stopped_before {
+            context
+                .reporter
+                .started(node.name.as_str(), node.version_str(), "build");
+        }
         let entry = match context.environment {
+            _ if stopped_before => {
+                let mut entry =
+                    ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Failed);
+                entry.detail = NOT_STARTED.into();
+                entry
+            }
             Err(message) => {
                 let mut entry =
                     ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Failed);
@@ -70,10 +80,11 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             ),
         };
         // A build the run's stop cut short is not a failure of the package.
-        let stopped = settings
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst));
+        let stopped = is_stopped(settings.stop.as_deref());
+        let mut entry = entry;
+        if stopped && entry.status != Status::Built {
+            entry.metadata.interrupted = true;
+        }
         let kind = match entry.status {
             Status::Built => EventKind::Built,
             _ if stopped => EventKind::Cancelled,

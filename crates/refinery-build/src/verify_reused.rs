@@ -77,7 +77,7 @@ pub fn verify_reused<E>(
         environment: None,
     };
     for mut entry in candidates {
-        if stopping(settings) {
+        if crate::package_build::is_stopped(settings.stop.as_deref()) {
             return Ok(());
         }
         let reused = entry.status == Status::Reused;
@@ -463,14 +463,6 @@ fn verify_one(
         None => entry.detail = format!("{}; verified on s390x: {summary}", entry.detail),
     }
     Ok(())
-}
-
-/// Whether the run is being stopped (Ctrl-C, a cancelled job): no new check starts.
-fn stopping(settings: &RunSettings) -> bool {
-    settings
-        .stop
-        .as_deref()
-        .is_some_and(|stop| stop.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 /// The same environment without the host's compilers: verification runs only the

@@ -219,6 +219,11 @@ pub struct ManifestMetadata {
     /// sha256:<digest>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provenance: Option<String>,
+    /// The run was stopped (Ctrl-C, SIGTERM, a cancelled job) before this entry's build
+    /// finished or started: its `failed` says nothing about the package, and the same
+    /// command run again builds it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// One package in the manifest.
@@ -694,9 +699,13 @@ mod tests {
             hash_check: Some(
                 "regex-2024.11.6.tar.gz matched sha256:ab (requirements.txt:1)".into(),
             ),
+            interrupted: false,
         };
         m.upsert(built);
         m.upsert(entry("aaa", "1.0", Status::Missing));
+        let mut stopped = entry("ccc", "1.0", Status::Failed);
+        stopped.metadata.interrupted = true;
+        m.upsert(stopped);
         m.write(&path).unwrap();
         let first_bytes = fs_err::read_to_string(&path).unwrap();
         assert!(first_bytes.ends_with("}\n"));

@@ -322,10 +322,10 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         let unfinished = manifest
             .entries
             .iter()
-            .filter(|e| e.status.is_failure())
+            .filter(|e| e.metadata.interrupted)
             .count();
         eprintln!(
-            "interrupted: {} stopped or not started (the manifest says which); run the same command again to finish: what was built is taken from the cache",
+            "interrupted: {} stopped or not started (`interrupted` in the manifest); run the same command again to finish: what was built is taken from the cache",
             crate::report::count(unfinished, "package")
         );
         return Ok(ExitCode::from(crate::exit_codes::INTERRUPTED));

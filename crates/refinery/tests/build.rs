@@ -390,7 +390,8 @@ fn start_slow_run(
     std::fs::create_dir_all(&input).unwrap();
     std::fs::write(
         input.join("requirements.txt"),
-        "slowpkg==1.0\npuredep==1.0\n",
+        // nosuchpkg: a `missing` entry, which no stop has anything to do with.
+        "slowpkg==1.0\npuredep==1.0\nnosuchpkg==1.0\n",
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_refinery"))
@@ -473,6 +474,13 @@ fn ctrl_c_stops_the_running_build_and_the_run_says_what_was_done() {
     assert_eq!(entry(&m, "puredep")["status"], "reused");
     let slow = entry(&m, "slowpkg");
     assert_eq!(slow["status"], "failed", "{slow}");
+    assert_eq!(slow["metadata"]["interrupted"], true, "{slow}");
+    let missing = entry(&m, "nosuchpkg");
+    assert_eq!(missing["status"], "missing", "{missing}");
+    assert!(
+        missing["metadata"].get("interrupted").is_none(),
+        "{missing}"
+    );
     assert!(out.join(refinery_build::lock::REQUIREMENTS_LOCK).is_file());
     // No build folder and no build process is left.
     let builds = cache.join("builds").join("v1");

@@ -48,6 +48,10 @@ pub enum PackError {
         outcome: String,
         log: PathBuf,
     },
+    /// The run or job was stopped (Ctrl-C, a cancelled job) while the pack built: nothing
+    /// of it is kept; the next run builds it again.
+    #[error("the pack {name} {version} was not finished: the run was stopped")]
+    Stopped { name: String, version: String },
     /// The sandbox of the build step could not be started.
     #[error("cannot start the pack build: {source}")]
     Start {

@@ -19,6 +19,8 @@ pub(super) struct PackJob<'a> {
     pub(super) log_path: &'a Path,
     /// The run's compile budget (`None`: `$JOBS` is every core).
     pub(super) budget: Option<crate::compile_jobs::CompileBudget>,
+    /// Set to stop the build at once.
+    pub(super) stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 impl PackJob<'_> {
@@ -112,8 +114,12 @@ impl PackJob<'_> {
             rust: None,
             path_prepend: bin_dirs(self.dependencies),
         };
-        match crate::exec::run_logged(runner.command(&spec), &log, None, None) {
+        match crate::exec::run_logged(runner.command(&spec), &log, None, self.stop) {
             Ok(crate::exec::Outcome::Success) => Ok(()),
+            Ok(crate::exec::Outcome::Stopped) => Err(PackError::Stopped {
+                name: recipe.name.to_string(),
+                version: recipe.version.to_string(),
+            }),
             Ok(other) => Err(PackError::BuildFailed {
                 name: recipe.name.to_string(),
                 version: recipe.version.to_string(),

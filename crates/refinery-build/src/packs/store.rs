@@ -41,6 +41,8 @@ pub struct PackStore {
     mirror: Option<std::sync::Arc<dyn PackMirror>>,
     /// The run's compile budget for pack builds' `$JOBS` (`None`: every core).
     budget: Option<crate::compile_jobs::CompileBudget>,
+    /// Set to stop a pack build at once (the run's or job's stop flag).
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for PackStore {
@@ -49,6 +51,7 @@ impl std::fmt::Debug for PackStore {
             .field("dir", &self.dir)
             .field("mirror", &self.mirror.is_some())
             .field("budget", &self.budget)
+            .field("stop", &self.stop.is_some())
             .finish()
     }
 }
@@ -65,6 +68,7 @@ impl PackStore {
             dir,
             mirror: None,
             budget: None,
+            stop: None,
         }
     }
 
@@ -72,6 +76,16 @@ impl PackStore {
     /// recipes) instead of one per core.
     pub fn with_budget(mut self, budget: crate::compile_jobs::CompileBudget) -> PackStore {
         self.budget = Some(budget);
+        self
+    }
+
+    /// This store, stopping a pack build when `stop` is set (a build's own stop flag);
+    /// the build then fails with [`PackError::Stopped`] and leaves no pack.
+    pub fn with_stop(
+        mut self,
+        stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ) -> PackStore {
+        self.stop = stop;
         self
     }
 
@@ -202,6 +216,7 @@ impl PackStore {
             work: &work,
             log_path,
             budget: self.budget,
+            stop: self.stop.as_deref(),
         };
         let made = job.make(runner, download).and_then(|()| {
             let staged = work
