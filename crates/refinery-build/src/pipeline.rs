@@ -132,34 +132,58 @@ pub enum RunError {
 }
 
 /// Create `output` if needed and check that a file can be written into it, so that a
-/// read-only folder fails the run before anything is planned or built. An output folder
-/// that did not exist is not left behind (the run makes it when it writes).
+/// read-only folder fails the run before anything is planned or built. Folders this
+/// check made are removed again (also when it fails half-way): a run that stops before
+/// it writes anything leaves no empty output folder behind, and a folder that existed
+/// (`out/new/..`) is never touched.
 pub fn check_output_writable(output: &Path) -> Result<(), RunError> {
-    // Folders this check makes (deepest last) are removed again: a run that stops before
-    // it writes anything leaves no empty output folder behind.
-    let missing: Vec<&Path> = output.ancestors().take_while(|a| !a.exists()).collect();
     let fail = |e: std::io::Error| RunError::OutputNotWritable {
         path: output.to_path_buf(),
         message: e.to_string(),
-        fix: output
-            .ancestors()
-            .find(|a| a.exists())
-            .unwrap_or(output)
-            .to_path_buf(),
+        fix: nearest_existing(output),
     };
     if output.exists() && !output.is_dir() {
         return Err(RunError::OutputIsAFile {
             path: output.to_path_buf(),
         });
     }
-    std::fs::create_dir_all(output).map_err(fail)?;
-    let probe = output.join(format!(".refinery-write-check-{}", std::process::id()));
-    let written = std::fs::write(&probe, b"");
-    let _ = std::fs::remove_file(&probe);
-    for made in &missing {
-        let _ = std::fs::remove_dir(made);
+    let mut made = Vec::new();
+    let created = make_folders(output, &mut made);
+    let written = created.and_then(|()| {
+        let probe = output.join(format!(".refinery-write-check-{}", std::process::id()));
+        let written = std::fs::write(&probe, b"");
+        let _ = std::fs::remove_file(&probe);
+        written
+    });
+    for folder in made.iter().rev() {
+        let _ = std::fs::remove_dir(folder);
     }
     written.map_err(fail)
+}
+
+/// Create `path` and its missing parents, shallowest first, pushing onto `made` each
+/// folder this call created (not one that turned out to exist, like `a/b/..`).
+fn make_folders(path: &Path, made: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let missing: Vec<&Path> = path
+        .ancestors()
+        .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+        .collect();
+    for folder in missing.into_iter().rev() {
+        match std::fs::create_dir(folder) {
+            Ok(()) => made.push(folder.to_path_buf()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && folder.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The nearest folder of `path` (itself or a parent) that exists; `.` for a relative
+/// path none of whose parents exist yet.
+fn nearest_existing(path: &Path) -> PathBuf {
+    path.ancestors()
+        .find(|a| !a.as_os_str().is_empty() && a.exists())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Versions of folder layouts under `--cache`.
@@ -570,4 +594,46 @@ fn cached(
         }
     }
     Some(entry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_check_removes_only_the_folders_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        // `out` exists and is empty; `out/new/..` is `out` again and must stay.
+        let out = dir.path().join("out");
+        std::fs::create_dir(&out).unwrap();
+        check_output_writable(&out.join("new").join("..")).unwrap();
+        assert!(out.is_dir());
+        assert!(!out.join("new").exists());
+        // A deep output that did not exist leaves nothing.
+        check_output_writable(&dir.path().join("a/b/c")).unwrap();
+        assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn an_output_that_cannot_be_made_leaves_no_half_made_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let too_long = "x".repeat(300);
+        let output = dir.path().join("a/b").join(too_long);
+        let err = check_output_writable(&output).unwrap_err();
+        assert!(
+            matches!(&err, RunError::OutputNotWritable { fix, .. } if fix == dir.path()),
+            "{err}"
+        );
+        assert!(!dir.path().join("a").exists());
+    }
+
+    #[test]
+    fn the_folder_to_fix_is_the_nearest_that_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(nearest_existing(&dir.path().join("x/y")), dir.path());
+        assert_eq!(
+            nearest_existing(Path::new("no-such-folder-here/out")),
+            Path::new(".")
+        );
+    }
 }
