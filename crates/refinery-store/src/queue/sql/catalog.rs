@@ -199,32 +199,42 @@ pub(super) fn plans_with_package<B: Backend>(
     limit_n: usize,
 ) -> Result<Vec<StoredPlan>, QueueError> {
     let name = normalize_name(name);
+    let wanted = limit_n.max(1);
     // The stored body is compact JSON whose node names keep the project's spelling
     // (`PyYAML`, `ruamel.yaml`): a case-blind LIKE, with `_` (any one character) where
-    // the normalized name has a separator, narrows the rows; the nodes decide.
-    let rows = q.query(
-        &format!(
-            "SELECT {PLAN_COLS} FROM plans WHERE LOWER(body) LIKE $1 \
-             ORDER BY created_ms DESC, id LIMIT $2"
-        ),
-        &[
-            format!("%\"name\":\"{}\"%", name.replace('-', "_")).into(),
-            limit(limit_n.max(1)),
-        ],
-    )?;
-    Ok(rows
-        .iter()
-        .map(stored_plan)
-        .filter(|p| {
-            p.body["nodes"].as_array().is_some_and(|nodes| {
-                nodes.iter().any(|n| {
-                    n["name"]
-                        .as_str()
-                        .is_some_and(|n| normalize_name(n) == name)
-                })
-            })
+    // the normalized name has a separator, narrows the rows; the nodes decide. Rows the
+    // nodes turn down (a look-alike name, a name outside the nodes) do not count
+    // against the limit: the next page is read until `wanted` plans are found.
+    let pattern = format!("%\"name\":\"{}\"%", name.replace('-', "_"));
+    let page = wanted.max(50);
+    let mut found = Vec::new();
+    for offset in (0..).step_by(page) {
+        let rows = q.query(
+            &format!(
+                "SELECT {PLAN_COLS} FROM plans WHERE LOWER(body) LIKE $1 \
+                 ORDER BY created_ms DESC, id LIMIT $2 OFFSET $3"
+            ),
+            &[pattern.clone().into(), limit(page), limit(offset)],
+        )?;
+        let read = rows.len();
+        found.extend(rows.iter().map(stored_plan).filter(|p| has_node(p, &name)));
+        if found.len() >= wanted || read < page {
+            break;
+        }
+    }
+    found.truncate(wanted);
+    Ok(found)
+}
+
+/// Whether `plan` has a node for the project `name` (normalized, PEP 503).
+fn has_node(plan: &StoredPlan, name: &str) -> bool {
+    plan.body["nodes"].as_array().is_some_and(|nodes| {
+        nodes.iter().any(|n| {
+            n["name"]
+                .as_str()
+                .is_some_and(|n| normalize_name(n) == name)
         })
-        .collect())
+    })
 }
 
 pub(super) fn settings<B: Backend>(q: &SqlQueue<B>) -> Result<Settings, QueueError> {

@@ -662,13 +662,28 @@ fn inputs_plans_settings_index_and_hints(q: &dyn QueueStore, _clock: &ManualCloc
     assert_eq!(holding("pyyaml").len(), 1);
     assert_eq!(holding("ruamel-yaml").len(), 1);
     assert_eq!(holding("Ruamel_Yaml").len(), 1);
+    // Newer plans that name six only where no node is (skipped) fill no place of the
+    // limit: the plan that holds it is still found.
+    // (Their ids sort first too, in case the clock gives them p1's millisecond.)
+    for id in ["o2", "o3", "o4"] {
+        q.save_plan(&StoredPlan {
+            id: id.into(),
+            body: serde_json::json!({"nodes": [], "skipped": [{"name": "six"}]}),
+            created_ms: 1,
+            ..plan.clone()
+        })
+        .unwrap();
+    }
+    let newest_holding = q.plans_with_package("six", 1).unwrap();
+    assert_eq!(newest_holding.len(), 1);
+    assert_eq!(newest_holding[0].id, "p1");
     q.save_plan(&plan).unwrap();
     let stored = q.plan("p1").unwrap();
     assert_eq!(stored.body["nodes"][0]["id"], "six==1.16.0");
     assert_eq!(stored.input_id, Some(input.id));
     let listed = q.plans(10, 0).unwrap();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].body, serde_json::Value::Null);
+    assert_eq!(listed.len(), 4);
+    assert!(listed.iter().all(|p| p.body == serde_json::Value::Null));
     assert!(matches!(q.plan("nope"), Err(QueueError::NotFound { .. })));
 
     assert_eq!(q.settings().unwrap(), Settings::default());
