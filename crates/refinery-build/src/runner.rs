@@ -452,14 +452,24 @@ fn pass_environment(cmd: &mut Command, env: Vec<(String, String)>) {
     }
 }
 
-/// `name` found on the host's `PATH` (the command's own `PATH` is the sandbox's);
-/// `name` itself when it is not there.
+/// `name` found on the host's `PATH` (the command's own `PATH` is the sandbox's), as
+/// the shell would: the first executable file of that name; `name` itself when there
+/// is none.
 fn host_program(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .iter()
+    find_on_path(name, std::env::var_os("PATH").as_deref())
+}
+
+/// The first executable file `name` in the folders of `path` (a `PATH` value); `name`
+/// itself when there is none.
+fn find_on_path(name: &str, path: Option<&std::ffi::OsStr>) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    path.into_iter()
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
+        .find(|path| {
+            std::fs::metadata(path)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
         .unwrap_or_else(|| PathBuf::from(name))
 }
 

@@ -64,7 +64,10 @@ fn bwrap_mounts_rootfs_read_only_and_cuts_the_network_on_request() {
         env_of(&offline_cmd, "PIP_INDEX_URL").as_deref(),
         Some("https://u:secret@example/simple")
     );
-    assert!(offline_cmd.get_envs().count() < 10);
+    // bwrap starts with only these (`env -i` in std's rendering of a command whose
+    // environment was cleared): nothing of the refinery's own environment is handed on.
+    let rendered = format!("{offline_cmd:?}");
+    assert!(rendered.contains("env -i "), "{rendered}");
     let online = args(&runner.command(&spec(true)));
     assert!(!online.contains(&"--unshare-net".to_string()));
     assert!(env_of(&offline_cmd, "PATH")
@@ -362,4 +365,25 @@ fn toolchains_bind_as_plain_mounts_zig_first_then_rust() {
     // A step that does not ask for the glibc-targeted compiler does not get it.
     let joined = args(&runner.command(&spec(false))).join(" ");
     assert!(!joined.contains(GUEST_ZIG_DIR), "{joined}");
+}
+
+#[test]
+fn a_host_program_is_the_first_executable_of_its_name_on_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("a"), dir.path().join("b"));
+    for folder in [&first, &second] {
+        std::fs::create_dir(folder).unwrap();
+        std::fs::write(folder.join("tool"), "#!/bin/sh\n").unwrap();
+    }
+    // The first is not executable (a stray file): the shell would skip it too.
+    std::fs::set_permissions(first.join("tool"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(second.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths([&first, &second]).unwrap();
+    assert_eq!(find_on_path("tool", Some(&path)), second.join("tool"));
+    assert_eq!(
+        find_on_path("nothing", Some(&path)),
+        PathBuf::from("nothing")
+    );
+    assert_eq!(find_on_path("tool", None), PathBuf::from("tool"));
 }
