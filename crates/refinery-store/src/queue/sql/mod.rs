@@ -258,9 +258,12 @@ impl<B: Backend> QueueStore for SqlQueue<B> {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // `started_ms` is set by `start`; cleared here so that a lease lost before it does
+        // not carry the previous attempt's start into its lost-attempt record.
         let sql = format!(
             "UPDATE jobs SET status = 'leased', attempt = attempt + 1, lease_owner = $1, \
-             lease_expires_ms = $2, heartbeat_ms = $3, updated_ms = $3, cancel_requested = 0 \
+             lease_expires_ms = $2, heartbeat_ms = $3, updated_ms = $3, cancel_requested = 0, \
+             started_ms = NULL \
              WHERE id = (SELECT id FROM jobs WHERE status IN ('pending', 'retry') \
              ORDER BY priority DESC, id LIMIT 1{lock}) \
              RETURNING {JOB_COLS}"

@@ -281,6 +281,8 @@ fn fencing_after_lease_expiry(q: &dyn QueueStore, clock: &ManualClock) {
     let b = q.claim("worker-b", LEASE).unwrap().unwrap();
     assert_eq!(b.id, job.id);
     assert_eq!(b.attempt, 2);
+    // Claimed, not started: the last attempt's start is not this one's.
+    assert_eq!(b.started_ms, None);
     // The old owner is fenced out everywhere.
     for err in [
         q.heartbeat(a.id, 1, LEASE).map(|_| ()).unwrap_err(),
