@@ -41,6 +41,24 @@ pub enum EnvironmentChoice {
     Host,
 }
 
+impl EnvironmentChoice {
+    /// Whether this kind of environment can have CPython `python` (`X.Y`): a rootfs
+    /// environment only for the versions a Debian suite ships or that are built from
+    /// source ([`crate::rootfs::RootfsRecipe::for_python`]); containers and the host are
+    /// asked when opened.
+    ///
+    /// # Errors
+    /// [`crate::rootfs::RootfsError::NoSuite`] naming the versions there are.
+    pub fn check_python(&self, python: &str) -> Result<(), crate::rootfs::RootfsError> {
+        match self {
+            EnvironmentChoice::Rootfs { .. } => {
+                crate::rootfs::RootfsRecipe::for_python(python).map(|_| ())
+            }
+            EnvironmentChoice::Container { .. } | EnvironmentChoice::Host => Ok(()),
+        }
+    }
+}
+
 /// Why the build environment could not be chosen or opened.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvironmentError {

@@ -85,8 +85,9 @@ fn save_plan(
     save(&record).with_context(|| format!("cannot save the plan {}", plan.id))
 }
 
-/// Resolve and plan.
-fn make_run_plan(settings: &PlanSettings) -> Result<Plan> {
+/// Resolve and plan; `announce` is called once the input was found usable, before the
+/// index is asked anything (a bad `--input` fails without a "planning" line before it).
+fn make_run_plan(settings: &PlanSettings, announce: &dyn Fn()) -> Result<Plan> {
     if settings.input.is_file() && settings.requirements_path.is_none() {
         anyhow::bail!(
             "the input {} is a file, not a folder\nhint: pass the folder that holds it as --input, or name a requirements file with REQUIREMENTS_PATH={}",
@@ -100,6 +101,7 @@ fn make_run_plan(settings: &PlanSettings) -> Result<Plan> {
             settings.input.display()
         );
     }
+    announce();
     let known_failures = if settings.skip_known_failures {
         History::open(&settings.history_db)
             .and_then(|h| h.known_failures())
@@ -170,7 +172,7 @@ fn unreachable(error: &refinery_index::IndexError) -> bool {
 pub fn plan(args: &PlanArgs) -> Result<ExitCode> {
     let config = ConfigFile::load(args.config.as_deref())?;
     let settings = plan_settings(args, &config)?;
-    let plan = make_run_plan(&settings)?;
+    let plan = make_run_plan(&settings, &|| {})?;
     let queue = cache_queue(&settings, &|line| eprintln!("{line}"));
     save_plan(&plan, |record| {
         refinery_store::recorder::store_plan(
@@ -213,8 +215,7 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     // A read-only output folder fails now, not after the builds.
     refinery_build::check_output_writable(&options.output)?;
     let reporter = TerminalReporter::new(quiet);
-    reporter.message("resolving and planning");
-    let plan = make_run_plan(&settings)?;
+    let plan = make_run_plan(&settings, &|| reporter.message("resolving and planning"))?;
     check_index_reachable(&plan, &IndexClient::new(settings.index.clone())?)?;
     let history = History::open(&settings.history_db).with_context(|| {
         format!(
@@ -230,6 +231,10 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
     save_plan(&plan, |record| recorder.plan(record))?;
     reporter.message(summary(&plan).lines().next().unwrap_or_default());
     let environment = options.environment.choice(envs_dir(&settings.cache))?;
+    if plan.count(refinery_plan::Action::Build) > 0 {
+        // A Python no environment can have fails the run now, not every build.
+        environment.check_python(&settings.target.python_str())?;
+    }
     // Ctrl-C or SIGTERM: the running builds are stopped, the rest is not started, and the
     // manifest and locks say what was done.
     let stop = Arc::new(AtomicBool::new(false));

@@ -232,3 +232,52 @@ fn manifest_of_a_reuse_only_run() {
     let manifest = std::fs::read_to_string(context.output().join("manifest.json")).unwrap();
     insta::assert_snapshot!("manifest_reuse_only", context.apply(&manifest));
 }
+
+/// Setup errors of `run` come before any work: an input that is a file before the
+/// "resolving and planning" line, a Python no rootfs environment can have once the plan
+/// has a build, before anything is built or written.
+#[test]
+fn run_errors_before_any_build() {
+    let context = context();
+    let index = plan_inputs(&context);
+    let (input, cache, output_dir) = (
+        arg(&context.input()),
+        arg(&context.cache()),
+        arg(&context.output()),
+    );
+    let file_input = arg(&context.input().join("requirements.txt"));
+    let output = context.run([
+        "--input",
+        &file_input,
+        "--cache",
+        &cache,
+        "--output",
+        &output_dir,
+    ]);
+    insta::assert_snapshot!("run_error_input_is_a_file", context.render(&output));
+
+    // gamma has only an sdist: the plan builds it, and 3.12 has no rootfs environment.
+    let output = context.run([
+        "--input",
+        &input,
+        "--cache",
+        &cache,
+        "--output",
+        &output_dir,
+        "--index-url",
+        &index.url,
+        "--python",
+        "3.12",
+        "--platform-tag",
+        "manylinux2014_s390x",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    insta::assert_snapshot!(
+        "run_error_python_without_environment",
+        context.render(&output)
+    );
+    let written: Vec<_> = std::fs::read_dir(context.output())
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(written.is_empty(), "nothing is written: {written:?}");
+}
