@@ -29,6 +29,10 @@ pub fn scan(args: &ScanArgs) -> Result<ExitCode> {
         .context("no input folder: pass --input DIR")?;
     let target = target(&args.target, &config, args.accept_linux_tag)?;
     let files = scan_dir(&input, &target)?;
+    let invalid = files
+        .iter()
+        .filter(|f| f.decision == Decision::Invalid)
+        .count();
     if args.json {
         for file in &files {
             println!("{}", serde_json::to_string(file)?);
@@ -51,8 +55,17 @@ pub fn scan(args: &ScanArgs) -> Result<ExitCode> {
             target.platform_tag(),
             count(Decision::Reuse),
             count(Decision::Rebuild),
-            count(Decision::Invalid)
+            invalid
         );
+    }
+    // As a run would reject them: exit 1, and say why on stderr (stdout may be JSON).
+    if invalid > 0 {
+        eprintln!(
+            "{}: a run rejects {them} (the reason says why); replace or remove {them}",
+            crate::report::count(invalid, "invalid file"),
+            them = if invalid == 1 { "it" } else { "them" }
+        );
+        return Ok(ExitCode::from(crate::exit_codes::INCOMPLETE));
     }
     Ok(ExitCode::SUCCESS)
 }
