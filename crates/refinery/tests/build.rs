@@ -341,8 +341,8 @@ fn failing_escaping_and_flooding_builds_end_cleanly() {
     );
 }
 
-/// Asserts that the history of the run in `cache` holds a `kind` event of `package`.
-fn assert_history_has(cache: &Path, kind: &str, package: &str) {
+/// The 100 newest events of the history in `cache` (`refinery history --json`).
+fn recent_history(cache: &Path) -> Vec<serde_json::Value> {
     let history = refinery(
         &[
             "history",
@@ -350,18 +350,22 @@ fn assert_history_has(cache: &Path, kind: &str, package: &str) {
             cache.to_str().unwrap(),
             "--json",
             "--recent",
-            "50",
+            "100",
         ],
         &[],
     );
     let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    h["recent"].as_array().unwrap().clone()
+}
+
+/// Asserts that the history of the run in `cache` holds a `kind` event of `package`.
+fn assert_history_has(cache: &Path, kind: &str, package: &str) {
+    let recent = recent_history(cache);
     assert!(
-        h["recent"]
-            .as_array()
-            .unwrap()
+        recent
             .iter()
             .any(|e| e["kind"] == kind && e["package"] == package),
-        "{h}"
+        "{recent:?}"
     );
 }
 
@@ -656,25 +660,10 @@ fn a_build_dependency_without_a_wheel_is_built_first_then_the_build_is_requeued(
             "{e}"
         );
     }
-    let history = refinery(
-        &[
-            "history",
-            "--cache",
-            cache.to_str().unwrap(),
-            "--json",
-            "--recent",
-            "100",
-        ],
-        &[],
-    );
-    let h: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    let recent = recent_history(&cache);
     assert!(
-        h["recent"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "dependency_expansion"),
-        "{h}"
+        recent.iter().any(|e| e["kind"] == "dependency_expansion"),
+        "{recent:?}"
     );
 }
 
