@@ -553,8 +553,7 @@ fn rust_for_sdist(
     let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), context.rust_store()) else {
         return Ok(None);
     };
-    let recipe = store.choose(&needs)?;
-    store.ensure(&recipe, context.reporter).map(Some)
+    store.ensure_for(&needs, context.reporter).map(Some)
 }
 
 /// The Rust toolchain of an attempt: the emulated variant runs every compiler as s390x
@@ -600,9 +599,7 @@ fn retry_toolchain(
             runner.describe()
         ));
     };
-    let newest = store
-        .choose(&CrateNeeds::default())
-        .map_err(|e| e.to_string())?;
+    let newest = store.newest();
     if let Some(current) = current.filter(|c| c.recipe == newest) {
         return Err(format!(
             "it had the newest Rust toolchain this refinery has ({}) already",

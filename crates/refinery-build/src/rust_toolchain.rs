@@ -1,8 +1,18 @@
-//! A Rust toolchain for s390x that runs natively: Debian's amd64 `rustc` and `cargo` with
-//! the s390x standard library of exactly the same version (`libstd-rust-dev:s390x`), made
-//! once with mmdebstrap into `<envs>/v1/toolchains/` and bound read-only into build steps
-//! at [`GUEST_RUST_DIR`]. Cargo compiles for [`RUST_TARGET`]; Python and the build
-//! backend (maturin, setuptools-rust) stay emulated.
+//! A Rust toolchain for s390x that runs natively, made once into `<envs>/v1/toolchains/`
+//! and bound read-only into build steps at [`GUEST_RUST_DIR`]. Two kinds of tree
+//! ([`recipes`]):
+//! - the Rust project's own release (what rustup installs: `rustc`, `cargo` and the
+//!   x86_64 and s390x standard libraries from `static.rust-lang.org`, checked against the
+//!   sha256 of that release's channel manifest) over the amd64 C run time of a Debian
+//!   tree ([`UpstreamRust`]). Built with PGO and BOLT and LLVM linked in, it compiles
+//!   about 1.6x faster than Debian's build of a newer release, so it is the default;
+//! - Debian's amd64 `rustc` and `cargo` with the s390x standard library of exactly the
+//!   same version (`libstd-rust-dev:s390x`), made with mmdebstrap: the newest release
+//!   here, for crates whose `rust-version` the upstream one does not meet, and the
+//!   fallback when `static.rust-lang.org` cannot be reached.
+//!
+//! Cargo compiles for [`RUST_TARGET`]; Python and the build backend (maturin,
+//! setuptools-rust) stay emulated.
 //!
 //! How the amd64 programs run inside the s390x sandbox (measured on Debian forky,
 //! 2026-11-30):
@@ -46,15 +56,50 @@ const MARKER_FILE: &str = "refinery-toolchain.json";
 /// architecture the tree's programs are for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RustRecipe {
-    /// Debian suite, e.g. `forky`.
+    /// Debian suite, e.g. `forky`: the toolchain's packages, or for an upstream release
+    /// the amd64 C run time its programs load.
     pub suite: String,
     /// The Rust release, e.g. `1.97.1`.
     pub rust: String,
-    /// Debian's version of `rustc`, `cargo` and `libstd-rust-dev` (all three the same).
+    /// Debian's version of `rustc`, `cargo` and `libstd-rust-dev` (all three the same);
+    /// empty for an upstream release.
     pub debian_version: String,
     /// Left out of the JSON when amd64, so the native trees keep their names.
     #[serde(default, skip_serializing_if = "ToolchainArch::is_amd64")]
     pub arch: ToolchainArch,
+    /// The Rust project's own release in place of Debian's packages; left out of the
+    /// JSON for Debian's, so their trees keep their names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamRust>,
+}
+
+/// Where the Rust project publishes its releases (rustup's distribution server).
+pub const RUST_DIST: &str = "https://static.rust-lang.org/dist";
+
+/// A release of the Rust project: its date folder under [`RUST_DIST`] and the archives
+/// (`.tar.xz`, rustup's components) the tree is made of, each with the sha256 that the
+/// release's channel manifest (`channel-rust-<version>.toml`, `xz_hash`) gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamRust {
+    /// The date folder, e.g. `2026-04-16`.
+    pub date: String,
+    pub archives: Vec<DistArchive>,
+}
+
+/// One archive of an [`UpstreamRust`] release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DistArchive {
+    /// The archive's name without `.tar.xz`, e.g. `rust-std-1.95.0-s390x-unknown-linux-gnu`.
+    pub name: String,
+    /// Hex sha256 of the `.tar.xz`.
+    pub sha256: String,
+}
+
+impl UpstreamRust {
+    /// The download URL of `archive`.
+    pub fn url(&self, archive: &DistArchive) -> String {
+        format!("{RUST_DIST}/{}/{}.tar.xz", self.date, archive.name)
+    }
 }
 
 /// What a toolchain tree's programs are compiled for.
@@ -75,36 +120,108 @@ impl ToolchainArch {
     }
 }
 
-/// The toolchains this refinery can make, oldest first. Trixie's 1.85.1 would come
-/// before forky's, but this mirror serves trixie's s390x packages inconsistently (a
-/// `zlib1g` the index names is missing from the pool), so only forky's is listed.
+/// The toolchains this refinery can make, oldest first: the Rust project's 1.95.0 (amd64
+/// only; the newest release whose s390x standard library `static.rust-lang.org` serves
+/// here) and Debian forky's 1.97.1. Trixie's 1.85.1 would come before them, but this
+/// mirror serves trixie's s390x packages inconsistently (a `zlib1g` the index names is
+/// missing from the pool), so it is not listed.
 pub fn recipes() -> Vec<RustRecipe> {
-    vec![RustRecipe {
-        suite: "forky".into(),
-        rust: "1.97.1".into(),
-        debian_version: "1.97.1+dfsg1-1".into(),
-        arch: ToolchainArch::Amd64,
-    }]
+    let archive = |name: &str, sha256: &str| DistArchive {
+        name: name.into(),
+        sha256: sha256.into(),
+    };
+    vec![
+        RustRecipe {
+            suite: "forky".into(),
+            rust: "1.95.0".into(),
+            debian_version: String::new(),
+            arch: ToolchainArch::Amd64,
+            // sha256 from https://static.rust-lang.org/dist/channel-rust-1.95.0.toml.
+            upstream: Some(UpstreamRust {
+                date: "2026-04-16".into(),
+                archives: vec![
+                    archive(
+                        "rustc-1.95.0-x86_64-unknown-linux-gnu",
+                        "8426a3d170a5879f5682f5fbdd024a1779b3951e7baba685af2d6dc32a6dfc15",
+                    ),
+                    archive(
+                        "cargo-1.95.0-x86_64-unknown-linux-gnu",
+                        "e74edd2cf7d0f1f1383b4f00eb90c843750bc489e2ccf7214e6476678a907425",
+                    ),
+                    archive(
+                        "rust-std-1.95.0-x86_64-unknown-linux-gnu",
+                        "047ea7098803d3500fa1072e9cee5392697e21525559e4458128a2bf874aa382",
+                    ),
+                    archive(
+                        "rust-std-1.95.0-s390x-unknown-linux-gnu",
+                        "31978c1286afff9a0bb7f01c2ae4a39f40727b6100a82b6d934f146b06cde510",
+                    ),
+                ],
+            }),
+        },
+        RustRecipe {
+            suite: "forky".into(),
+            rust: "1.97.1".into(),
+            debian_version: "1.97.1+dfsg1-1".into(),
+            arch: ToolchainArch::Amd64,
+            upstream: None,
+        },
+    ]
+}
+
+/// The recipes whose trees can be made for `arch`, oldest first: upstream releases are
+/// made for amd64 only (an s390x tree runs Debian's build under QEMU).
+pub fn recipes_for(arch: ToolchainArch) -> Vec<RustRecipe> {
+    recipes()
+        .into_iter()
+        .filter(|r| arch == ToolchainArch::Amd64 || r.upstream.is_none())
+        .map(|r| r.for_arch(arch))
+        .collect()
 }
 
 impl RustRecipe {
-    /// Folder name: readable prefix and a hash of the recipe.
+    /// Folder name: readable prefix and a hash of the recipe
+    /// (`rust-1.97.1-forky-amd64-…`, `rust-1.95.0-rust-lang-amd64-…`).
     pub fn key(&self) -> String {
         let json = serde_json::to_vec(self).expect("recipes serialize");
         let digest = hex::encode(&Sha256::digest(&json)[..6]);
+        let origin = if self.upstream.is_some() {
+            "rust-lang"
+        } else {
+            self.suite.as_str()
+        };
         format!(
-            "rust-{}-{}-{}-{digest}",
+            "rust-{}-{origin}-{}-{digest}",
             self.rust,
-            self.suite,
             self.arch.debian()
         )
     }
 
-    /// The same release built for `arch`.
+    /// The same release built for `arch`. An upstream release has amd64 trees only: for
+    /// s390x it gives the newest Debian release (run as s390x code, its version no older).
     pub fn for_arch(&self, arch: ToolchainArch) -> RustRecipe {
+        if self.upstream.is_some() && arch != ToolchainArch::Amd64 {
+            let newest = recipes()
+                .into_iter()
+                .rfind(|r| r.upstream.is_none())
+                .expect("a Debian recipe is listed");
+            return newest.for_arch(arch);
+        }
         RustRecipe {
             arch,
             ..self.clone()
+        }
+    }
+
+    /// Whose build of rustc it is: `Debian forky rustc 1.97.1`, or `the Rust project's
+    /// rustc 1.95.0 (static.rust-lang.org, 2026-04-16)`.
+    pub fn origin(&self) -> String {
+        match &self.upstream {
+            Some(upstream) => format!(
+                "the Rust project's rustc {} (static.rust-lang.org, {})",
+                self.rust, upstream.date
+            ),
+            None => format!("Debian {} rustc {}", self.suite, self.rust),
         }
     }
 
@@ -113,8 +230,12 @@ impl RustRecipe {
         RustVersion::parse(&self.rust).expect("recipes name valid versions")
     }
 
-    /// The packages mmdebstrap installs, pinned.
+    /// The packages mmdebstrap installs, pinned; for an upstream release the C run time
+    /// its programs load (glibc, libgcc's unwinder, zlib for LLVM).
     fn packages(&self) -> Vec<String> {
+        if self.upstream.is_some() {
+            return ["libc6", "libgcc-s1", "zlib1g"].map(String::from).to_vec();
+        }
         let names: &[&str] = match self.arch {
             ToolchainArch::Amd64 => &["rustc", "cargo", "libstd-rust-dev:s390x"],
             ToolchainArch::S390x => &["rustc", "cargo", "libstd-rust-dev"],
@@ -367,10 +488,11 @@ impl RustStore {
     /// # Errors
     /// [`ToolchainError::TooOld`].
     pub fn choose(&self, needs: &CrateNeeds) -> Result<RustRecipe, ToolchainError> {
-        let known: Vec<RustRecipe> = recipes().iter().map(|r| r.for_arch(self.arch)).collect();
+        let known = recipes_for(self.arch);
         let newest = known.last().expect("at least one recipe").clone();
         match needs.minimum {
-            None => Ok(newest),
+            // No version asked for: the first (for amd64 the fast upstream release).
+            None => Ok(known[0].clone()),
             Some(minimum) => known
                 .into_iter()
                 .find(|r| r.version() >= minimum)
@@ -384,6 +506,47 @@ impl RustStore {
                     newest: newest.rust.clone(),
                 }),
         }
+    }
+
+    /// The newest toolchain there is for this store's architecture (what the
+    /// `rust-newest` hint asks for).
+    pub fn newest(&self) -> RustRecipe {
+        recipes_for(self.arch).pop().expect("at least one recipe")
+    }
+
+    /// The toolchain for `needs`: the one [`Self::choose`] gives, made if needed; when it
+    /// cannot be made (an upstream release whose server cannot be reached), the next
+    /// newer one that meets `needs`, after saying why through `reporter`.
+    ///
+    /// # Errors
+    /// [`ToolchainError::TooOld`], or the last toolchain's error when none can be made.
+    pub fn ensure_for(
+        &self,
+        needs: &CrateNeeds,
+        reporter: &dyn Reporter,
+    ) -> Result<RustToolchain, ToolchainError> {
+        let first = self.choose(needs)?;
+        let candidates: Vec<RustRecipe> = recipes_for(self.arch)
+            .into_iter()
+            .skip_while(|r| *r != first)
+            .collect();
+        let mut last_error = None;
+        for (i, recipe) in candidates.iter().enumerate() {
+            match self.ensure(recipe, reporter) {
+                Ok(toolchain) => return Ok(toolchain),
+                Err(e) => {
+                    if let Some(next) = candidates.get(i + 1) {
+                        reporter.message(&format!(
+                            "the Rust toolchain {} cannot be made ({e}); using {} instead",
+                            recipe.key(),
+                            next.key()
+                        ));
+                    }
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.expect("choose gave a candidate"))
     }
 
     /// The toolchain of `recipe`, made first when it does not exist yet (about a minute
@@ -436,10 +599,9 @@ impl RustStore {
         }
         let staging = self.dir.join(format!("{partial}{}", std::process::id()));
         reporter.message(&format!(
-            "making the Rust toolchain {} (Debian {} rustc {} {}); this takes a few minutes once",
+            "making the Rust toolchain {} ({} {}); this takes a few minutes once",
             recipe.key(),
-            recipe.suite,
-            recipe.rust,
+            recipe.origin(),
             match recipe.arch {
                 ToolchainArch::Amd64 => "for amd64 with the s390x standard library",
                 ToolchainArch::S390x => "for s390x, run under QEMU",
@@ -471,14 +633,19 @@ impl RustToolchain {
         }
     }
 
-    /// What the manifest records.
+    /// What the manifest records: `rustc 1.95.0 (rust-lang.org 2026-04-16, native amd64 →
+    /// s390x-unknown-linux-gnu)`, `rustc 1.97.1 (Debian forky, native amd64 → …)`.
     pub fn describe(&self) -> String {
-        match self.recipe.arch {
-            ToolchainArch::Amd64 => format!(
+        match (self.recipe.arch, &self.recipe.upstream) {
+            (ToolchainArch::Amd64, Some(upstream)) => format!(
+                "rustc {} (rust-lang.org {}, native amd64 → {RUST_TARGET})",
+                self.recipe.rust, upstream.date
+            ),
+            (ToolchainArch::Amd64, None) => format!(
                 "rustc {} (Debian {}, native amd64 → {RUST_TARGET})",
                 self.recipe.rust, self.recipe.suite
             ),
-            ToolchainArch::S390x => format!(
+            (ToolchainArch::S390x, _) => format!(
                 "rustc {} (Debian {}, {RUST_TARGET}, run as s390x code)",
                 self.recipe.rust, self.recipe.suite
             ),

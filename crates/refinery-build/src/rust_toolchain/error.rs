@@ -77,6 +77,13 @@ pub enum TreeError {
         #[source]
         source: std::io::Error,
     },
+    /// An archive of an upstream release could not be downloaded (or its sha256 is not
+    /// the pinned one).
+    #[error("cannot download {url}: {message}\nhint: the Rust project's releases come from static.rust-lang.org; where it cannot be reached, Debian's toolchain is used")]
+    Download { url: String, message: String },
+    /// An archive of an upstream release could not be unpacked or installed.
+    #[error("cannot unpack {}: {message}", archive.display())]
+    Unpack { archive: PathBuf, message: String },
     /// The relocated `rustc --version` did not print the recipe's version.
     #[error("the new Rust toolchain does not run: `rustc --version` said {stdout:?} {stderr:?}")]
     DoesNotRun { stdout: String, stderr: String },

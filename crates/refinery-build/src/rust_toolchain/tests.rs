@@ -155,7 +155,10 @@ fn the_loader_path_fits_where_the_standard_one_was() {
 
 #[test]
 fn an_s390x_tree_is_the_same_release_and_compiles_for_itself() {
-    let native = recipes()[0].clone();
+    let native = recipes()
+        .into_iter()
+        .find(|r| r.upstream.is_none())
+        .unwrap();
     // The amd64 recipe's JSON (and so its folder name) is what it was before trees had
     // an architecture: existing trees are found again.
     assert!(!serde_json::to_string(&native).unwrap().contains("arch"));
@@ -222,4 +225,51 @@ fn pyo3_is_told_the_sysconfigdata_file_not_its_link() {
     assert!(!python_env(None, "3.14")
         .iter()
         .any(|(k, _)| k == "_PYTHON_SYSCONFIGDATA_NAME"));
+}
+
+#[test]
+fn the_rust_projects_release_is_the_default_and_debians_the_newest() {
+    let store = RustStore::new(Path::new("/nonexistent"));
+    let default = store.choose(&CrateNeeds::default()).unwrap();
+    let upstream = default.upstream.as_ref().expect("an upstream release");
+    assert_eq!(default.rust, "1.95.0");
+    assert_eq!(
+        upstream.url(&upstream.archives[3]),
+        "https://static.rust-lang.org/dist/2026-04-16/rust-std-1.95.0-s390x-unknown-linux-gnu.tar.xz"
+    );
+    assert!(upstream.archives.iter().all(|a| a.sha256.len() == 64));
+    assert!(
+        default.key().starts_with("rust-1.95.0-rust-lang-amd64-"),
+        "{}",
+        default.key()
+    );
+    // Only the C run time comes from Debian.
+    assert_eq!(default.packages(), ["libc6", "libgcc-s1", "zlib1g"]);
+    // A crate that needs more than 1.95 gets Debian's 1.97.1, as does the rust-newest hint.
+    let newer = CrateNeeds {
+        minimum: Some(RustVersion(1, 96, 0)),
+        because: None,
+    };
+    assert_eq!(store.choose(&newer).unwrap().rust, "1.97.1");
+    assert_eq!(store.newest().rust, "1.97.1");
+    assert!(store.newest().upstream.is_none());
+    // s390x trees (emulated builds) are Debian's only; the upstream release maps to the
+    // newest of those, so a build moved to the emulated variant keeps a release no older.
+    let s390x = RustStore::new(Path::new("/nonexistent")).choosing(ToolchainArch::S390x);
+    let emulated = s390x.choose(&CrateNeeds::default()).unwrap();
+    assert!(emulated.upstream.is_none());
+    assert_eq!(emulated.rust, "1.97.1");
+    assert_eq!(default.for_arch(ToolchainArch::S390x), emulated);
+    let toolchain = RustToolchain {
+        recipe: default.clone(),
+        dir: "/envs/v1/toolchains/t".into(),
+        cargo_home: "/envs/cargo-home".into(),
+        zig_dir: Some("/zig".into()),
+        zig_cache: "/envs/zig/cache".into(),
+    };
+    assert_eq!(
+        toolchain.describe(),
+        "rustc 1.95.0 (rust-lang.org 2026-04-16, native amd64 → s390x-unknown-linux-gnu)"
+    );
+    assert_eq!(toolchain.label(), "rust(1.95.0)");
 }

@@ -1,14 +1,19 @@
-//! Making a toolchain tree: mmdebstrap Debian's packages into a folder, make its programs
-//! run from [`GUEST_RUST_DIR`] with the tree's own loader and libraries, and check it.
-//! An amd64 tree ([`ToolchainArch::Amd64`]) runs natively on x86_64 and carries the s390x
-//! standard library; an s390x tree ([`ToolchainArch::S390x`]) runs under QEMU (or natively
-//! on s390x hosts) and compiles for its own architecture.
+//! Making a toolchain tree: mmdebstrap Debian's packages into a folder (for an upstream
+//! release only the C run time, then the release's archives unpacked into its `usr/`, as
+//! rustup's installer would lay them out), make its programs run from [`GUEST_RUST_DIR`]
+//! with the tree's own loader and libraries, and check it. An amd64 tree
+//! ([`ToolchainArch::Amd64`]) runs natively on x86_64 and carries the s390x standard
+//! library; an s390x tree ([`ToolchainArch::S390x`]) runs under QEMU (or natively on s390x
+//! hosts) and compiles for its own architecture.
 
 use std::path::Path;
 use std::process::Command;
 
 use super::error::TreeError;
-use super::{RustRecipe, ToolchainArch, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR, RUST_TARGET};
+use super::{
+    RustRecipe, ToolchainArch, UpstreamRust, GUEST_LOADER, GUEST_RUST_BIN, GUEST_RUST_DIR,
+    RUST_TARGET,
+};
 
 /// Programs of the tree that run in builds.
 const PROGRAMS: &[&str] = &["cargo", "rustc", "rustdoc"];
@@ -59,9 +64,10 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeE
             arch: std::env::consts::ARCH,
         });
     }
-    let architectures = match recipe.arch {
-        ToolchainArch::Amd64 => "amd64,s390x",
-        ToolchainArch::S390x => "s390x",
+    let architectures = match (recipe.arch, &recipe.upstream) {
+        (ToolchainArch::Amd64, Some(_)) => "amd64",
+        (ToolchainArch::Amd64, None) => "amd64,s390x",
+        (ToolchainArch::S390x, _) => "s390x",
     };
     crate::debian_tree::mmdebstrap(
         &recipe.suite,
@@ -70,14 +76,98 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeE
         staging,
         &format!("the Rust toolchain {}", recipe.key()),
     )?;
-    relocate(staging, recipe.arch)?;
+    if let Some(upstream) = &recipe.upstream {
+        install_upstream(upstream, staging)?;
+    }
+    relocate(staging, recipe)?;
     write_wrappers(staging, recipe.arch)?;
     check_tree(staging, recipe)
 }
 
-/// Point the tree's programs at its own loader and libraries (see the module docs).
-fn relocate(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
+/// Download `upstream`'s archives (sha256 checked) and install their components into
+/// `root/usr` the way rustup's `install.sh` lays them out: each component folder the
+/// archive's `components` file names holds `bin/`, `lib/`, ... for the prefix.
+fn install_upstream(upstream: &UpstreamRust, root: &Path) -> Result<(), TreeError> {
+    let downloads = root.join(".refinery-downloads");
+    std::fs::create_dir_all(&downloads).map_err(TreeError::io("create", &downloads))?;
+    let client =
+        refinery_index::IndexClient::new(refinery_index::IndexConfig::default()).map_err(|e| {
+            TreeError::Download {
+                url: super::RUST_DIST.to_string(),
+                message: e.to_string(),
+            }
+        })?;
+    let prefix = root.join("usr");
+    for archive in &upstream.archives {
+        let url = upstream.url(archive);
+        let file = refinery_index::DistFile {
+            filename: format!("{}.tar.xz", archive.name),
+            url: url.clone(),
+            sha256: Some(archive.sha256.clone()),
+            requires_python: None,
+            yanked: false,
+            has_metadata: false,
+            index: url.clone(),
+        };
+        let path = client
+            .download(&file, &downloads)
+            .map_err(|e| TreeError::Download {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        let status = Command::new("tar")
+            .arg("-xJf")
+            .arg(&path)
+            .arg("-C")
+            .arg(&downloads)
+            .status()
+            .map_err(TreeError::io("run tar on", &path))?;
+        if !status.success() {
+            return Err(TreeError::Unpack {
+                archive: path,
+                message: format!("tar -xJf ended with {status}"),
+            });
+        }
+        let unpacked = downloads.join(&archive.name);
+        let components = std::fs::read_to_string(unpacked.join("components"))
+            .map_err(TreeError::io("read the component list of", &unpacked))?;
+        for component in components.lines().map(str::trim).filter(|c| !c.is_empty()) {
+            merge_into(&unpacked.join(component), &prefix)?;
+        }
+    }
+    std::fs::remove_dir_all(&downloads).map_err(TreeError::io("remove", &downloads))
+}
+
+/// Move every file of `from` to the same place under `into` (folders merged), except
+/// the installer's `manifest.in`.
+fn merge_into(from: &Path, into: &Path) -> Result<(), TreeError> {
+    for entry in walkdir::WalkDir::new(from).min_depth(1) {
+        let entry = entry.map_err(|e| TreeError::Unpack {
+            archive: from.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
+        let target = into.join(relative);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).map_err(TreeError::io("create", &target))?;
+        } else if relative != Path::new("manifest.in") {
+            std::fs::rename(entry.path(), &target).map_err(TreeError::io("move", &target))?;
+        }
+    }
+    Ok(())
+}
+
+/// Point the tree's programs at its own loader and libraries (see the module docs). An
+/// upstream release keeps its `$ORIGIN/../lib` (its `librustc_driver` and LLVM live in
+/// `usr/lib`), and its libraries there are walked too.
+fn relocate(root: &Path, recipe: &RustRecipe) -> Result<(), TreeError> {
+    let arch = recipe.arch;
     let guest_lib_dir = arch.guest_lib_dir();
+    let program_rpath = if recipe.upstream.is_some() {
+        format!("$ORIGIN/../lib:{guest_lib_dir}")
+    } else {
+        guest_lib_dir.clone()
+    };
     let loader = root.join(GUEST_LOADER.trim_start_matches(&format!("{GUEST_RUST_DIR}/")[..]));
     std::os::unix::fs::symlink(
         format!("usr/lib/{}/{}", arch.triplet(), arch.loader()),
@@ -92,12 +182,16 @@ fn relocate(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
                 GUEST_LOADER,
                 "--force-rpath",
                 "--set-rpath",
-                &guest_lib_dir,
+                &program_rpath,
             ],
             &path,
         )?;
     }
-    let lib_dir = root.join("usr/lib").join(arch.triplet());
+    let lib_dir = if recipe.upstream.is_some() {
+        root.join("usr/lib")
+    } else {
+        root.join("usr/lib").join(arch.triplet())
+    };
     for entry in walkdir::WalkDir::new(&lib_dir)
         .into_iter()
         .filter_map(Result::ok)
