@@ -155,11 +155,11 @@ EOF
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Rust: the same Rust sdist built twice in the forky environment (CPython 3.14, whose Debian
-# suite has the same rustc 1.97.1 for s390x as the native toolchain):
-#   native-rust    the refinery's native Rust toolchain (amd64 rustc cross-compiling)
+# Rust: the same Rust sdist built twice in the forky environment (CPython 3.14):
+#   native-rust    the refinery's default native Rust toolchain (the Rust project's amd64
+#                  rustc 1.95.0 cross-compiling)
 #   emulated-rust  `--accelerate off` with `rustc cargo` of the environment in a layer:
-#                  cargo and rustc run under QEMU
+#                  forky's cargo and rustc 1.97.1 run under QEMU
 # Target: native >= 5x faster. RUST_PACKAGE= (empty) skips it.
 RUST_PACKAGE="${RUST_PACKAGE-tiktoken==0.14.0}"
 if [[ -n "$RUST_PACKAGE" ]]; then
