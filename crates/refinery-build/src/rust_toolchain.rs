@@ -73,10 +73,21 @@ pub struct RustRecipe {
     pub upstream: Option<UpstreamRust>,
 }
 
-/// Where the Rust project publishes its releases (rustup's distribution server).
-pub const RUST_DIST: &str = "https://static.rust-lang.org/dist";
+/// Where the Rust project publishes its releases (rustup's distribution server), unless
+/// `RUSTUP_DIST_SERVER` names a mirror, as it does for rustup.
+pub const RUST_DIST_SERVER: &str = "https://static.rust-lang.org";
 
-/// A release of the Rust project: its date folder under [`RUST_DIST`] and the archives
+/// The distribution server to download releases from: `RUSTUP_DIST_SERVER` when set
+/// (rustup's own variable, for mirrors), else [`RUST_DIST_SERVER`].
+pub fn dist_server() -> String {
+    std::env::var("RUSTUP_DIST_SERVER")
+        .ok()
+        .map(|s| s.trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| RUST_DIST_SERVER.to_string())
+}
+
+/// A release of the Rust project: its date folder under `<server>/dist` and the archives
 /// (`.tar.xz`, rustup's components) the tree is made of, each with the sha256 that the
 /// release's channel manifest (`channel-rust-<version>.toml`, `xz_hash`) gives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +107,10 @@ pub struct DistArchive {
 }
 
 impl UpstreamRust {
-    /// The download URL of `archive`.
-    pub fn url(&self, archive: &DistArchive) -> String {
-        format!("{RUST_DIST}/{}/{}.tar.xz", self.date, archive.name)
+    /// The download URL of `archive` on the distribution server `server`
+    /// (`https://static.rust-lang.org`, see [`dist_server`]).
+    pub fn url(&self, server: &str, archive: &DistArchive) -> String {
+        format!("{server}/dist/{}/{}.tar.xz", self.date, archive.name)
     }
 }
 
@@ -369,6 +381,35 @@ impl CrateNeeds {
     }
 }
 
+/// The first of `candidates` that `make` can make; each failure but the last is said
+/// through `reporter` with the one tried next.
+///
+/// # Errors
+/// The last candidate's error when none can be made.
+fn first_made<T>(
+    candidates: &[RustRecipe],
+    mut make: impl FnMut(&RustRecipe) -> Result<T, ToolchainError>,
+    reporter: &dyn Reporter,
+) -> Result<T, ToolchainError> {
+    let mut last_error = None;
+    for (i, recipe) in candidates.iter().enumerate() {
+        match make(recipe) {
+            Ok(made) => return Ok(made),
+            Err(e) => {
+                if let Some(next) = candidates.get(i + 1) {
+                    reporter.message(&format!(
+                        "the Rust toolchain {} cannot be made ({e}); using {} instead",
+                        recipe.key(),
+                        next.key()
+                    ));
+                }
+                last_error = Some(e);
+            }
+        }
+    }
+    Err(last_error.expect("at least one candidate"))
+}
+
 /// Keep `(version, because())` in `slot` when it is higher than what the slot holds.
 fn keep_higher(
     slot: &mut Option<(RustVersion, String)>,
@@ -530,23 +571,11 @@ impl RustStore {
             .into_iter()
             .skip_while(|r| *r != first)
             .collect();
-        let mut last_error = None;
-        for (i, recipe) in candidates.iter().enumerate() {
-            match self.ensure(recipe, reporter) {
-                Ok(toolchain) => return Ok(toolchain),
-                Err(e) => {
-                    if let Some(next) = candidates.get(i + 1) {
-                        reporter.message(&format!(
-                            "the Rust toolchain {} cannot be made ({e}); using {} instead",
-                            recipe.key(),
-                            next.key()
-                        ));
-                    }
-                    last_error = Some(e);
-                }
-            }
-        }
-        Err(last_error.expect("choose gave a candidate"))
+        first_made(
+            &candidates,
+            |recipe| self.ensure(recipe, reporter),
+            reporter,
+        )
     }
 
     /// The toolchain of `recipe`, made first when it does not exist yet (about a minute

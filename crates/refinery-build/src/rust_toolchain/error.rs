@@ -79,7 +79,7 @@ pub enum TreeError {
     },
     /// An archive of an upstream release could not be downloaded (or its sha256 is not
     /// the pinned one).
-    #[error("cannot download {url}: {message}\nhint: the Rust project's releases come from static.rust-lang.org; where it cannot be reached, Debian's toolchain is used")]
+    #[error("cannot download {url}: {message}\nhint: the Rust project's releases come from static.rust-lang.org, or the mirror RUSTUP_DIST_SERVER names; where neither can be reached, Debian's toolchain is used")]
     Download { url: String, message: String },
     /// An archive of an upstream release could not be unpacked or installed.
     #[error("cannot unpack {}: {message}", archive.display())]

@@ -234,7 +234,7 @@ fn the_rust_projects_release_is_the_default_and_debians_the_newest() {
     let upstream = default.upstream.as_ref().expect("an upstream release");
     assert_eq!(default.rust, "1.95.0");
     assert_eq!(
-        upstream.url(&upstream.archives[3]),
+        upstream.url(RUST_DIST_SERVER, &upstream.archives[3]),
         "https://static.rust-lang.org/dist/2026-04-16/rust-std-1.95.0-s390x-unknown-linux-gnu.tar.xz"
     );
     assert!(upstream.archives.iter().all(|a| a.sha256.len() == 64));
@@ -272,4 +272,76 @@ fn the_rust_projects_release_is_the_default_and_debians_the_newest() {
         "rustc 1.95.0 (rust-lang.org 2026-04-16, native amd64 → s390x-unknown-linux-gnu)"
     );
     assert_eq!(toolchain.label(), "rust(1.95.0)");
+}
+
+/// Collects what a run would print.
+#[derive(Default)]
+struct Said(std::sync::Mutex<Vec<String>>);
+
+impl Reporter for Said {
+    fn message(&self, message: &str) {
+        self.0.lock().unwrap().push(message.to_string());
+    }
+}
+
+#[test]
+fn a_toolchain_that_cannot_be_made_gives_way_to_the_next_saying_why() {
+    let candidates = recipes();
+    let said = Said::default();
+    let mut tried = Vec::new();
+    let made = first_made(
+        &candidates,
+        |recipe| {
+            tried.push(recipe.rust.clone());
+            if recipe.upstream.is_some() {
+                Err(ToolchainError::Tree(TreeError::Download {
+                    url: "https://static.rust-lang.org/dist/x.tar.xz".into(),
+                    message: "connection refused".into(),
+                }))
+            } else {
+                Ok(recipe.rust.clone())
+            }
+        },
+        &said,
+    );
+    assert_eq!(made.unwrap(), "1.97.1");
+    assert_eq!(tried, ["1.95.0", "1.97.1"]);
+    let said = said.0.into_inner().unwrap();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("connection refused") && said[0].contains(&candidates[1].key()),
+        "{said:?}"
+    );
+    // The last one's error is the answer when none can be made.
+    let none = first_made(
+        &candidates,
+        |_| -> Result<(), _> {
+            Err(ToolchainError::NoZig {
+                message: "gone".into(),
+            })
+        },
+        &Said::default(),
+    );
+    assert!(none.unwrap_err().to_string().contains("gone"));
+}
+
+#[test]
+fn an_unreachable_distribution_server_fails_the_download_naming_the_url() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    let upstream = recipes()[0].upstream.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let error = tree::download_upstream(&upstream, &server, dir.path()).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&format!(
+            "{server}/dist/2026-04-16/rustc-1.95.0-x86_64-unknown-linux-gnu.tar.xz"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("RUSTUP_DIST_SERVER"), "{text}");
 }

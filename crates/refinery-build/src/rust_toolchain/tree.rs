@@ -6,7 +6,7 @@
 //! library; an s390x tree ([`ToolchainArch::S390x`]) runs under QEMU (or natively on s390x
 //! hosts) and compiles for its own architecture.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::error::TreeError;
@@ -56,14 +56,30 @@ impl ToolchainArch {
     }
 }
 
-/// mmdebstrap `recipe`'s tree into `staging`, then make it run from [`GUEST_RUST_DIR`]
-/// and check that it does.
+/// mmdebstrap `recipe`'s tree into `staging` (an upstream release's archives are
+/// downloaded first, into a folder beside it, so an unreachable server fails at once),
+/// then make it run from [`GUEST_RUST_DIR`] and check that it does.
 pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeError> {
     if recipe.arch == ToolchainArch::Amd64 && std::env::consts::ARCH != "x86_64" {
         return Err(TreeError::WrongHost {
             arch: std::env::consts::ARCH,
         });
     }
+    // Named after the staging folder, so a killed run's is removed with it.
+    let mut downloads = staging.as_os_str().to_owned();
+    downloads.push(".downloads");
+    let downloads = PathBuf::from(downloads);
+    let made = make_tree_with(recipe, staging, &downloads);
+    let _ = std::fs::remove_dir_all(&downloads);
+    made
+}
+
+/// [`make_tree`] with the upstream archives downloaded into `downloads`.
+fn make_tree_with(recipe: &RustRecipe, staging: &Path, downloads: &Path) -> Result<(), TreeError> {
+    let archives = match &recipe.upstream {
+        Some(upstream) => download_upstream(upstream, &super::dist_server(), downloads)?,
+        None => Vec::new(),
+    };
     let architectures = match (recipe.arch, &recipe.upstream) {
         (ToolchainArch::Amd64, Some(_)) => "amd64",
         (ToolchainArch::Amd64, None) => "amd64,s390x",
@@ -76,66 +92,81 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeE
         staging,
         &format!("the Rust toolchain {}", recipe.key()),
     )?;
-    if let Some(upstream) = &recipe.upstream {
-        install_upstream(upstream, staging)?;
+    for archive in &archives {
+        install_archive(archive, downloads, &staging.join("usr"))?;
     }
     relocate(staging, recipe)?;
     write_wrappers(staging, recipe.arch)?;
     check_tree(staging, recipe)
 }
 
-/// Download `upstream`'s archives (sha256 checked) and install their components into
-/// `root/usr` the way rustup's `install.sh` lays them out: each component folder the
-/// archive's `components` file names holds `bin/`, `lib/`, ... for the prefix.
-fn install_upstream(upstream: &UpstreamRust, root: &Path) -> Result<(), TreeError> {
-    let downloads = root.join(".refinery-downloads");
-    std::fs::create_dir_all(&downloads).map_err(TreeError::io("create", &downloads))?;
+/// Download `upstream`'s archives from `server` into `dir`, each checked against its
+/// pinned sha256; the paths, in the recipe's order.
+pub(super) fn download_upstream(
+    upstream: &UpstreamRust,
+    server: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, TreeError> {
+    std::fs::create_dir_all(dir).map_err(TreeError::io("create", dir))?;
     let client =
         refinery_index::IndexClient::new(refinery_index::IndexConfig::default()).map_err(|e| {
             TreeError::Download {
-                url: super::RUST_DIST.to_string(),
+                url: server.to_string(),
                 message: e.to_string(),
             }
         })?;
-    let prefix = root.join("usr");
-    for archive in &upstream.archives {
-        let url = upstream.url(archive);
-        let file = refinery_index::DistFile {
-            filename: format!("{}.tar.xz", archive.name),
-            url: url.clone(),
-            sha256: Some(archive.sha256.clone()),
-            requires_python: None,
-            yanked: false,
-            has_metadata: false,
-            index: url.clone(),
-        };
-        let path = client
-            .download(&file, &downloads)
-            .map_err(|e| TreeError::Download {
+    upstream
+        .archives
+        .iter()
+        .map(|archive| {
+            let url = upstream.url(server, archive);
+            let file = refinery_index::DistFile {
+                filename: format!("{}.tar.xz", archive.name),
                 url: url.clone(),
-                message: e.to_string(),
-            })?;
-        let status = Command::new("tar")
-            .arg("-xJf")
-            .arg(&path)
-            .arg("-C")
-            .arg(&downloads)
-            .status()
-            .map_err(TreeError::io("run tar on", &path))?;
-        if !status.success() {
-            return Err(TreeError::Unpack {
-                archive: path,
-                message: format!("tar -xJf ended with {status}"),
-            });
-        }
-        let unpacked = downloads.join(&archive.name);
-        let components = std::fs::read_to_string(unpacked.join("components"))
-            .map_err(TreeError::io("read the component list of", &unpacked))?;
-        for component in components.lines().map(str::trim).filter(|c| !c.is_empty()) {
-            merge_into(&unpacked.join(component), &prefix)?;
-        }
+                sha256: Some(archive.sha256.clone()),
+                requires_python: None,
+                yanked: false,
+                has_metadata: false,
+                index: url.clone(),
+            };
+            client
+                .download(&file, dir)
+                .map_err(|e| TreeError::Download {
+                    url: url.clone(),
+                    message: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Unpack one archive of an upstream release into `work` and install its components
+/// into `prefix` the way rustup's `install.sh` lays them out: each component folder the
+/// archive's `components` file names holds `bin/`, `lib/`, ... for the prefix.
+fn install_archive(archive: &Path, work: &Path, prefix: &Path) -> Result<(), TreeError> {
+    let status = Command::new("tar")
+        .arg("-xJf")
+        .arg(archive)
+        .arg("-C")
+        .arg(work)
+        .status()
+        .map_err(TreeError::io("run tar on", archive))?;
+    if !status.success() {
+        return Err(TreeError::Unpack {
+            archive: archive.to_path_buf(),
+            message: format!("tar -xJf ended with {status}"),
+        });
     }
-    std::fs::remove_dir_all(&downloads).map_err(TreeError::io("remove", &downloads))
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_end_matches(".tar.xz").to_string())
+        .unwrap_or_default();
+    let unpacked = work.join(&name);
+    let components = std::fs::read_to_string(unpacked.join("components"))
+        .map_err(TreeError::io("read the component list of", &unpacked))?;
+    for component in components.lines().map(str::trim).filter(|c| !c.is_empty()) {
+        merge_into(&unpacked.join(component), prefix)?;
+    }
+    std::fs::remove_dir_all(&unpacked).map_err(TreeError::io("remove", &unpacked))
 }
 
 /// Move every file of `from` to the same place under `into` (folders merged), except
