@@ -250,7 +250,16 @@ pub fn attempt(
         crate::reproducible::SOURCE_DATE_EPOCH.to_string(),
         request.source_date_epoch.0.to_string(),
     ));
-    env.extend(request.env.iter().cloned());
+    // The recipe's variables (hints, overrides, learned fixes, a queued job's), each
+    // checked again here: a job queued or a fix learned before a name was forbidden must
+    // not bring it in (see crate::hints::FORBIDDEN_ENV).
+    let (allowed, refused) = crate::hints::split_recipe_env(&request.env);
+    env.extend(allowed);
+    for name in refused {
+        log.line(&format!(
+            "[refinery] not set: {name} (a recipe may not set it; see the hint catalog's rules)"
+        ));
+    }
     // The compilers' parallelism: the run's budget where the build sets none itself.
     let meson_python = crate::native_frontend::is_meson_python(request.sdist);
     let parallelism = crate::compile_jobs::for_build(&settings.compile_budget, &env, meson_python);

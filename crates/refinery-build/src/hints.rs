@@ -106,6 +106,16 @@ pub fn is_allowed_env_name(name: &str) -> bool {
             .any(|prefix| name.starts_with(prefix))
 }
 
+/// A recipe's variables split into those a build may get and the names refused by
+/// [`is_allowed_env_name`] (a job queued, or a fix learned, before a name was forbidden).
+pub fn split_recipe_env(env: &[(String, String)]) -> (Vec<(String, String)>, Vec<String>) {
+    let (allowed, refused): (Vec<_>, Vec<_>) = env
+        .iter()
+        .cloned()
+        .partition(|(name, _)| is_allowed_env_name(name));
+    (allowed, refused.into_iter().map(|(name, _)| name).collect())
+}
+
 /// One thing a hint asks the retry to change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -24,7 +24,7 @@ use crate::fixes::{final_reason, learned_fix, Fixes, HintOutcome};
 use crate::hints::Hint;
 use crate::packs::{Pack, PackError};
 use crate::runner::Runner;
-use crate::rust_toolchain::{CrateNeeds, RustToolchain, ToolchainError};
+use crate::rust_toolchain::{CrateNeeds, Making, RustToolchain, ToolchainError};
 
 use expand::{base_environment_name, expand_dependency, layer_runner};
 use publish::publish;
@@ -173,14 +173,11 @@ pub(crate) fn build_node(
         layered = Some(over);
     }
     entry.metadata.actions = fixes.describe();
-    let mut rust = match rust_for_sdist(&sdist, context) {
-        // A learned fix may ask for the toolchain where the sdist does not show Rust.
-        Ok(None) if fixes.toolchain.is_some() => {
-            retry_toolchain("rust-newest", None, base_runner, context).ok()
-        }
+    let mut rust = match rust_for_sdist(&sdist, fixes.toolchain.is_some(), context) {
         Ok(rust) => rust,
-        Err(message) => {
-            entry.detail = format!("not built: {message}");
+        Err(e) => {
+            entry.metadata.interrupted = matches!(e, ToolchainError::Stopped);
+            entry.detail = format!("not built: {e}");
             return entry;
         }
     };
@@ -194,14 +191,16 @@ pub(crate) fn build_node(
     }
     let mut packs = match ensure_packs(&fixes.packs, node, base_runner, context) {
         Ok(packs) => packs,
-        Err(message) => {
-            entry.detail = message.to_string();
+        Err(e) => {
+            entry.metadata.interrupted = matches!(e, PackError::Stopped { .. });
+            entry.detail = e.to_string();
             return entry;
         }
     };
 
     if is_stopped(settings.stop.as_deref()) {
         entry.detail = "cancelled before the build started".into();
+        entry.metadata.interrupted = true;
         return entry;
     }
     let preferred = match overrides.variant.as_ref().or(fixes.variant.as_ref()) {
@@ -246,6 +245,7 @@ pub(crate) fn build_node(
             ));
             if !sleep_unless_stopped(delay, settings.stop.as_deref()) {
                 entry.detail = format!("cancelled before attempt {number}");
+                entry.metadata.interrupted = true;
                 return entry;
             }
         }
@@ -268,6 +268,7 @@ pub(crate) fn build_node(
         };
         if failure.stopped {
             entry.detail = failure.message;
+            entry.metadata.interrupted = true;
             return entry;
         }
         // Hints: what the log says is missing.
@@ -543,22 +544,42 @@ fn ensure_packs(
 }
 
 /// The Rust toolchain for an sdist with Rust code, chosen by what its manifests ask for
-/// (see [`CrateNeeds`]); `Ok(None)` when it has none or the environment cannot bind one in (it
-/// then builds with what its environment has). `Err` when no toolchain is new enough or
-/// making it failed.
+/// (see [`CrateNeeds`]), or the newest when a fix learned before asks for it (`newest`:
+/// the manifests did not tell the MSRV, the build did; also for an sdist that does not
+/// show Rust); `Ok(None)` when it needs none or the environment cannot bind one in (it
+/// then builds with what its environment has). `Err` when no toolchain is new enough,
+/// making it failed, or the run was stopped.
 fn rust_for_sdist(
     sdist: &std::path::Path,
+    newest: bool,
     context: &BuildContext<'_>,
 ) -> Result<Option<RustToolchain>, ToolchainError> {
-    let (Some(needs), Some(store)) = (CrateNeeds::read(sdist), context.rust_store()) else {
+    let Some(store) = context.rust_store() else {
         return Ok(None);
     };
-    store.ensure_for(&needs, context.reporter).map(Some)
+    if newest {
+        return store.ensure(&store.newest(), &making(context)).map(Some);
+    }
+    let Some(needs) = CrateNeeds::read(sdist) else {
+        return Ok(None);
+    };
+    store.ensure_for(&needs, &making(context)).map(Some)
+}
+
+/// What making a Rust toolchain may use in this run (see [`Making`]).
+fn making<'a>(context: &'a BuildContext<'a>) -> Making<'a> {
+    Making {
+        client: context.client,
+        stop: context.settings.stop.as_deref(),
+        reporter: context.reporter,
+    }
 }
 
 /// The Rust toolchain of an attempt: the emulated variant runs every compiler as s390x
-/// code, Rust's too, so it gets the s390x tree of the same release (made once) in place of
-/// the amd64 one. If that tree cannot be made, the attempt keeps the amd64 one and says so.
+/// code, Rust's too, so it gets the s390x tree of the same Debian release (made once) in
+/// place of the amd64 one; for the Rust project's release, which has amd64 trees only,
+/// Debian's newest (see [`crate::rust_toolchain::RustRecipe::for_arch`]). If that tree
+/// cannot be made, the attempt keeps the amd64 one and says so.
 fn rust_for_variant(
     rust: Option<&RustToolchain>,
     variant: &str,
@@ -572,7 +593,7 @@ fn rust_for_variant(
     let emulated = rust
         .recipe
         .for_arch(crate::rust_toolchain::ToolchainArch::S390x);
-    match store.ensure(&emulated, context.reporter) {
+    match store.ensure(&emulated, &making(context)) {
         Ok(toolchain) => Some(toolchain),
         Err(e) => {
             context.reporter.message(&format!(
@@ -607,7 +628,7 @@ fn retry_toolchain(
         ));
     }
     store
-        .ensure(&newest, context.reporter)
+        .ensure(&newest, &making(context))
         .map_err(|e| e.to_string())
 }
 

@@ -61,6 +61,7 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 let mut entry =
                     ManifestEntry::new(node.name.clone(), node.version.clone(), Status::Failed);
                 entry.detail = NOT_STARTED.into();
+                entry.metadata.interrupted = true;
                 entry
             }
             Err(message) => {
@@ -79,15 +80,11 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 0,
             ),
         };
-        // A build the run's stop cut short is not a failure of the package.
-        let stopped = is_stopped(settings.stop.as_deref());
-        let mut entry = entry;
-        if stopped && entry.status != Status::Built {
-            entry.metadata.interrupted = true;
-        }
+        // A build the run's stop cut short (the build says so) is not a failure of the
+        // package; one that failed on its own just before the stop still is.
         let kind = match entry.status {
             Status::Built => EventKind::Built,
-            _ if stopped => EventKind::Cancelled,
+            _ if entry.metadata.interrupted => EventKind::Cancelled,
             _ => EventKind::Failure,
         };
         context.record_event(event_for(&entry, kind));

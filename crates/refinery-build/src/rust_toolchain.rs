@@ -242,8 +242,10 @@ impl RustRecipe {
         RustVersion::parse(&self.rust).expect("recipes name valid versions")
     }
 
-    /// The packages mmdebstrap installs, pinned; for an upstream release the C run time
-    /// its programs load (glibc, libgcc's unwinder, zlib for LLVM).
+    /// The packages mmdebstrap installs: Debian's toolchain pinned to its version; for an
+    /// upstream release the C run time its programs load (glibc, libgcc's unwinder, zlib
+    /// for LLVM) at the suite's current version, like the pinned toolchain's own
+    /// dependencies (the Rust release itself is pinned by sha256).
     fn packages(&self) -> Vec<String> {
         if self.upstream.is_some() {
             return ["libc6", "libgcc-s1", "zlib1g"].map(String::from).to_vec();
@@ -435,6 +437,25 @@ pub struct RustStore {
     /// What the toolchains it chooses run as: amd64 trees that cross-compile, or s390x
     /// trees (under QEMU on x86_64).
     arch: ToolchainArch,
+    /// Toolchains that could not be made in this process, by key, with why: not tried
+    /// again by every Rust build of the run (an unreachable server, a failed mmdebstrap).
+    failed: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
+}
+
+/// What making a toolchain may use: the run's index client (its proxy, certificates
+/// and `--offline` apply to the downloads of an upstream release), the stop flag of the
+/// run or job, and where to say what happens.
+pub struct Making<'a> {
+    pub client: &'a refinery_index::IndexClient,
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+    pub reporter: &'a dyn Reporter,
+}
+
+impl Making<'_> {
+    fn stopped(&self) -> bool {
+        self.stop
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+    }
 }
 
 /// A finished toolchain, for `refinery env list`.
@@ -470,6 +491,7 @@ impl RustStore {
             cargo_home: envs_dir.join("cargo-home"),
             zig_cache: envs_dir.join("zig").join("cache"),
             zig_dir: std::sync::OnceLock::new(),
+            failed: std::sync::Arc::default(),
             arch: ToolchainArch::Amd64,
         }
     }
@@ -557,14 +579,16 @@ impl RustStore {
 
     /// The toolchain for `needs`: the one [`Self::choose`] gives, made if needed; when it
     /// cannot be made (an upstream release whose server cannot be reached), the next
-    /// newer one that meets `needs`, after saying why through `reporter`.
+    /// newer one that meets `needs`, after saying why. Once the run is stopped no other
+    /// toolchain is tried.
     ///
     /// # Errors
-    /// [`ToolchainError::TooOld`], or the last toolchain's error when none can be made.
+    /// [`ToolchainError::TooOld`], [`ToolchainError::Stopped`], or the last toolchain's
+    /// error when none can be made.
     pub fn ensure_for(
         &self,
         needs: &CrateNeeds,
-        reporter: &dyn Reporter,
+        making: &Making<'_>,
     ) -> Result<RustToolchain, ToolchainError> {
         let first = self.choose(needs)?;
         let candidates: Vec<RustRecipe> = recipes_for(self.arch)
@@ -573,18 +597,37 @@ impl RustStore {
             .collect();
         first_made(
             &candidates,
-            |recipe| self.ensure(recipe, reporter),
-            reporter,
+            |recipe| {
+                if making.stopped() {
+                    return Err(ToolchainError::Stopped);
+                }
+                self.ensure(recipe, making)
+            },
+            making.reporter,
         )
+        .map_err(|e| {
+            if making.stopped() {
+                ToolchainError::Stopped
+            } else {
+                e
+            }
+        })
     }
 
-    /// The toolchain of `recipe`, made first when it does not exist yet (about a minute
-    /// and 1.2 GiB, once). Another process making the same one is waited for.
+    /// The toolchain of `recipe`, made first when it does not exist yet (an upstream
+    /// release in about two minutes and 0.9 GiB, Debian's in a few minutes and 1.2 GiB,
+    /// once). Another process making the same one is waited for; one this process could
+    /// not make is not tried again.
+    ///
+    /// # Errors
+    /// [`ToolchainError`]: no Zig, the tree could not be made (or was not, earlier), the
+    /// run was stopped.
     pub fn ensure(
         &self,
         recipe: &RustRecipe,
-        reporter: &dyn Reporter,
+        making: &Making<'_>,
     ) -> Result<RustToolchain, ToolchainError> {
+        let reporter = making.reporter;
         // An amd64 tree links its build scripts with Zig; an s390x one with the
         // environment's gcc.
         let zig_dir = match recipe.arch {
@@ -619,6 +662,15 @@ impl RustStore {
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
         }
+        if let Some(message) = self.failed.lock().expect("failed lock").get(&recipe.key()) {
+            return Err(ToolchainError::FailedBefore {
+                key: recipe.key(),
+                message: message.clone(),
+            });
+        }
+        if making.stopped() {
+            return Err(ToolchainError::Stopped);
+        }
         // Under the lock, any half-made tree is a killed run's: remove it.
         let partial = format!(".{}.partial-", recipe.key());
         for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
@@ -636,7 +688,7 @@ impl RustStore {
                 ToolchainArch::S390x => "for s390x, run under QEMU",
             }
         ));
-        let made = tree::make_tree(recipe, &staging)
+        let made = tree::make_tree(recipe, &staging, making.client)
             .map_err(ToolchainError::from)
             .and_then(|()| {
                 let json = serde_json::to_vec_pretty(recipe).expect("recipes serialize");
@@ -647,6 +699,13 @@ impl RustStore {
             });
         if let Err(e) = made {
             let _ = std::fs::remove_dir_all(&staging);
+            if making.stopped() {
+                return Err(ToolchainError::Stopped);
+            }
+            self.failed
+                .lock()
+                .expect("failed lock")
+                .insert(recipe.key(), e.to_string());
             return Err(e);
         }
         Ok(toolchain)

@@ -76,9 +76,16 @@ pub fn verify_reused<E>(
         reporter,
         environment: None,
     };
-    for mut entry in candidates {
+    let mut pending = candidates.into_iter();
+    while let Some(mut entry) = pending.next() {
         if crate::package_build::is_stopped(settings.stop.as_deref()) {
-            return Ok(());
+            checker.after_stop(
+                manifest,
+                std::iter::once(entry).chain(pending),
+                recorder,
+                finished,
+            );
+            return write(manifest);
         }
         let reused = entry.status == Status::Reused;
         let checked = if reused {
@@ -89,7 +96,16 @@ pub fn verify_reused<E>(
         };
         match checked {
             Checked::NotNeeded => continue,
-            Checked::NoEnvironment | Checked::Stopped => return Ok(()),
+            Checked::NoEnvironment => return Ok(()),
+            Checked::Stopped => {
+                checker.after_stop(
+                    manifest,
+                    std::iter::once(entry).chain(pending),
+                    recorder,
+                    finished,
+                );
+                return write(manifest);
+            }
             Checked::Done => {}
         }
         record(recorder, settings, &entry, reporter);
@@ -128,15 +144,50 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn check(&mut self, entry: &mut ManifestEntry) -> Checked {
-        let settings = self.settings;
+    /// What the run's stop left: `entries` still to check. A reused wheel with another
+    /// machine's binaries is still refused (that needs no environment); the others that
+    /// needed a check under emulation keep their status, with `interrupted` and a detail
+    /// saying they were not verified.
+    fn after_stop(
+        &self,
+        manifest: &mut Manifest,
+        entries: impl Iterator<Item = ManifestEntry>,
+        recorder: &dyn Recorder,
+        finished: &dyn Fn(&ManifestEntry),
+    ) {
+        for mut entry in entries {
+            let needs_check = match entry.status {
+                Status::Reused => match self.triage(&mut entry) {
+                    Some(Checked::Done) => {
+                        record(recorder, self.settings, &entry, self.reporter);
+                        finished(&entry);
+                        manifest.upsert(entry);
+                        continue;
+                    }
+                    Some(_) => false,
+                    None => self.settings.verify.reused,
+                },
+                _ => true,
+            };
+            if needs_check {
+                entry.detail = format!("{}; not verified: the run was stopped", entry.detail);
+                entry.metadata.interrupted = true;
+                finished(&entry);
+                manifest.upsert(entry);
+            }
+        }
+    }
+
+    /// What a reused wheel's binaries decide without an environment: `NotNeeded` (none),
+    /// `Done` (another machine's: now `broken`), `None` (s390x ones: check them).
+    fn triage(&self, entry: &mut ManifestEntry) -> Option<Checked> {
         let Some(file) = entry.path.clone() else {
-            return Checked::NotNeeded;
+            return Some(Checked::NotNeeded);
         };
-        let wheel = settings.output.join(&file);
+        let wheel = self.settings.output.join(&file);
         let machines = crate::wheel_inspect::elf_machines(&wheel).unwrap_or_default();
         if machines.is_empty() {
-            return Checked::NotNeeded;
+            return Some(Checked::NotNeeded);
         }
         let foreign: Vec<(String, u16)> = machines
             .iter()
@@ -153,11 +204,20 @@ impl Checker<'_> {
                     refinery_plan::foreign_elf::describe(&foreign)
                 ),
             );
-            return Checked::Done;
+            return Some(Checked::Done);
         }
-        if !settings.verify.reused {
+        None
+    }
+
+    fn check(&mut self, entry: &mut ManifestEntry) -> Checked {
+        let settings = self.settings;
+        if let Some(decided) = self.triage(entry) {
+            return decided;
+        }
+        let Some(file) = entry.path.clone().filter(|_| settings.verify.reused) else {
             return Checked::NotNeeded;
-        }
+        };
+        let wheel = settings.output.join(&file);
         let (reporter, dirs) = (self.reporter, self.dirs);
         let Some(env) = self.environment() else {
             return Checked::NoEnvironment;

@@ -190,8 +190,9 @@ pub struct ManifestMetadata {
     /// (`--no-strip`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub debug_info: Option<String>,
-    /// The Rust toolchain the build step had, e.g. `rustc 1.97.1 (Debian forky, native
-    /// amd64 → s390x-unknown-linux-gnu)`, for packages with Rust extensions.
+    /// The Rust toolchain the build step had, for packages with Rust extensions, e.g.
+    /// `rustc 1.95.0 (rust-lang.org 2026-04-16, native amd64 → s390x-unknown-linux-gnu)`
+    /// or `rustc 1.97.1 (Debian forky, native amd64 → s390x-unknown-linux-gnu)`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_toolchain: Option<String>,
     /// Who ran the PEP 517 hooks of the build: `native` (a host `CPython` with the

@@ -241,13 +241,14 @@ pub fn run(args: &RunArgs, quiet: bool) -> Result<ExitCode> {
         cache_queue(&settings, &|line| reporter.message(line)),
         &settings.cache,
     );
-    save_plan(&plan, |record| recorder.plan(record))?;
     reporter.message(summary(&plan).lines().next().unwrap_or_default());
     let environment = options.environment.choice(envs_dir(&settings.cache))?;
     if plan.count(refinery_plan::Action::Build) > 0 {
-        // A Python no environment can have fails the run now, not every build.
+        // A Python no environment can have fails the run now, not every build, and
+        // leaves no plan behind.
         environment.check_python(&settings.target.python_str())?;
     }
+    save_plan(&plan, |record| recorder.plan(record))?;
     // Ctrl-C or SIGTERM: the running builds are stopped, the rest is not started, and the
     // manifest and locks say what was done.
     let stop = Arc::new(AtomicBool::new(false));

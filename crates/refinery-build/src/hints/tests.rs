@@ -607,3 +607,20 @@ fn an_out_of_memory_kill_retries_with_one_compiler_at_a_time() {
         );
     }
 }
+
+#[test]
+fn a_recipe_env_loses_the_names_a_build_may_not_get() {
+    let env: Vec<(String, String)> = [
+        ("CFLAGS", "-O2"),
+        ("GLIBC_TUNABLES", "glibc.malloc.check=3"),
+        ("LD_DEBUG_OUTPUT", "/tmp/x"),
+        ("MATURIN_PEP517_ARGS", "--features x"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let (allowed, refused) = split_recipe_env(&env);
+    let allowed: Vec<&str> = allowed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(allowed, ["CFLAGS", "MATURIN_PEP517_ARGS"]);
+    assert_eq!(refused, ["GLIBC_TUNABLES", "LD_DEBUG_OUTPUT"]);
+}

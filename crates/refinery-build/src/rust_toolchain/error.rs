@@ -29,6 +29,12 @@ pub enum ToolchainError {
     /// The tree could not be made.
     #[error(transparent)]
     Tree(#[from] TreeError),
+    /// The tree could not be made earlier in this process (`message`: why then).
+    #[error("the Rust toolchain {key} could not be made earlier in this run: {message}")]
+    FailedBefore { key: String, message: String },
+    /// The run or job was stopped before or while the tree was made.
+    #[error("the Rust toolchain was not made: the run was stopped")]
+    Stopped,
 }
 
 impl ToolchainError {
@@ -84,9 +90,14 @@ pub enum TreeError {
     /// An archive of an upstream release could not be unpacked or installed.
     #[error("cannot unpack {}: {message}", archive.display())]
     Unpack { archive: PathBuf, message: String },
-    /// The relocated `rustc --version` did not print the recipe's version.
-    #[error("the new Rust toolchain does not run: `rustc --version` said {stdout:?} {stderr:?}")]
-    DoesNotRun { stdout: String, stderr: String },
+    /// A relocated program (`rustc`, `cargo`, `rust-lld`) did not print its version (for
+    /// `rustc`, the recipe's).
+    #[error("the new Rust toolchain does not run: {program} said {stdout:?} {stderr:?}")]
+    DoesNotRun {
+        program: String,
+        stdout: String,
+        stderr: String,
+    },
     /// The tree has no standard library for the target.
     #[error("the new Rust toolchain has no standard library for {target} ({} is missing)", dir.display())]
     NoStd { target: &'static str, dir: PathBuf },

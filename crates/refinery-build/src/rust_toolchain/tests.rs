@@ -335,7 +335,8 @@ fn an_unreachable_distribution_server_fails_the_download_naming_the_url() {
     let server = format!("http://127.0.0.1:{port}");
     let upstream = recipes()[0].upstream.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let error = tree::download_upstream(&upstream, &server, dir.path()).unwrap_err();
+    let client = refinery_index::IndexClient::new(refinery_index::IndexConfig::default()).unwrap();
+    let error = tree::download_upstream(&upstream, &server, dir.path(), &client).unwrap_err();
     let text = error.to_string();
     assert!(
         text.contains(&format!(

@@ -59,7 +59,11 @@ impl ToolchainArch {
 /// mmdebstrap `recipe`'s tree into `staging` (an upstream release's archives are
 /// downloaded first, into a folder beside it, so an unreachable server fails at once),
 /// then make it run from [`GUEST_RUST_DIR`] and check that it does.
-pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeError> {
+pub(super) fn make_tree(
+    recipe: &RustRecipe,
+    staging: &Path,
+    client: &refinery_index::IndexClient,
+) -> Result<(), TreeError> {
     if recipe.arch == ToolchainArch::Amd64 && std::env::consts::ARCH != "x86_64" {
         return Err(TreeError::WrongHost {
             arch: std::env::consts::ARCH,
@@ -69,15 +73,20 @@ pub(super) fn make_tree(recipe: &RustRecipe, staging: &Path) -> Result<(), TreeE
     let mut downloads = staging.as_os_str().to_owned();
     downloads.push(".downloads");
     let downloads = PathBuf::from(downloads);
-    let made = make_tree_with(recipe, staging, &downloads);
+    let made = make_tree_with(recipe, staging, &downloads, client);
     let _ = std::fs::remove_dir_all(&downloads);
     made
 }
 
 /// [`make_tree`] with the upstream archives downloaded into `downloads`.
-fn make_tree_with(recipe: &RustRecipe, staging: &Path, downloads: &Path) -> Result<(), TreeError> {
+fn make_tree_with(
+    recipe: &RustRecipe,
+    staging: &Path,
+    downloads: &Path,
+    client: &refinery_index::IndexClient,
+) -> Result<(), TreeError> {
     let archives = match &recipe.upstream {
-        Some(upstream) => download_upstream(upstream, &super::dist_server(), downloads)?,
+        Some(upstream) => download_upstream(upstream, &super::dist_server(), downloads, client)?,
         None => Vec::new(),
     };
     let architectures = match (recipe.arch, &recipe.upstream) {
@@ -100,21 +109,16 @@ fn make_tree_with(recipe: &RustRecipe, staging: &Path, downloads: &Path) -> Resu
     check_tree(staging, recipe)
 }
 
-/// Download `upstream`'s archives from `server` into `dir`, each checked against its
-/// pinned sha256; the paths, in the recipe's order.
+/// Download `upstream`'s archives from `server` into `dir` with the run's `client` (its
+/// proxy, certificates, `--offline`), each checked against its pinned sha256; the
+/// paths, in the recipe's order.
 pub(super) fn download_upstream(
     upstream: &UpstreamRust,
     server: &str,
     dir: &Path,
+    client: &refinery_index::IndexClient,
 ) -> Result<Vec<PathBuf>, TreeError> {
     std::fs::create_dir_all(dir).map_err(TreeError::io("create", dir))?;
-    let client =
-        refinery_index::IndexClient::new(refinery_index::IndexConfig::default()).map_err(|e| {
-            TreeError::Download {
-                url: server.to_string(),
-                message: e.to_string(),
-            }
-        })?;
     upstream
         .archives
         .iter()
@@ -144,6 +148,7 @@ pub(super) fn download_upstream(
 /// archive's `components` file names holds `bin/`, `lib/`, ... for the prefix.
 fn install_archive(archive: &Path, work: &Path, prefix: &Path) -> Result<(), TreeError> {
     let status = Command::new("tar")
+        .arg("--no-same-owner")
         .arg("-xJf")
         .arg(archive)
         .arg("-C")
@@ -172,16 +177,41 @@ fn install_archive(archive: &Path, work: &Path, prefix: &Path) -> Result<(), Tre
 /// Move every file of `from` to the same place under `into` (folders merged), except
 /// the installer's `manifest.in`.
 fn merge_into(from: &Path, into: &Path) -> Result<(), TreeError> {
-    for entry in walkdir::WalkDir::new(from).min_depth(1) {
-        let entry = entry.map_err(|e| TreeError::Unpack {
+    // Listed first: moving files out of a folder while reading it is not defined.
+    let entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(from)
+        .min_depth(1)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| TreeError::Unpack {
             archive: from.to_path_buf(),
             message: e.to_string(),
         })?;
+    for entry in entries {
         let relative = entry.path().strip_prefix(from).unwrap_or(entry.path());
         let target = into.join(relative);
+        let existing = std::fs::symlink_metadata(&target).ok();
         if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).map_err(TreeError::io("create", &target))?;
+            match existing {
+                // A link where a folder goes would lead the rest out of the tree.
+                Some(meta) if !meta.is_dir() => {
+                    return Err(TreeError::Unpack {
+                        archive: from.to_path_buf(),
+                        message: format!("{} is in the way of a folder", target.display()),
+                    })
+                }
+                Some(_) => {}
+                None => {
+                    std::fs::create_dir(&target).map_err(TreeError::io("create", &target))?;
+                }
+            }
         } else if relative != Path::new("manifest.in") {
+            // Two components never ship the same file; one that does is refused.
+            if existing.is_some() {
+                return Err(TreeError::Unpack {
+                    archive: from.to_path_buf(),
+                    message: format!("{} is shipped twice", target.display()),
+                });
+            }
             std::fs::rename(entry.path(), &target).map_err(TreeError::io("move", &target))?;
         }
     }
@@ -237,6 +267,43 @@ fn relocate(root: &Path, recipe: &RustRecipe) -> Result<(), TreeError> {
                 )?;
             }
         }
+    }
+    if recipe.upstream.is_some() {
+        relocate_host_tools(root, &guest_lib_dir)?;
+    }
+    Ok(())
+}
+
+/// The programs an upstream release keeps for the host under
+/// `usr/lib/rustlib/x86_64-unknown-linux-gnu/bin` (`rust-lld`, `gcc-ld/ld.lld`,
+/// `rust-objcopy`): rustc links x86_64 build scripts and proc macros through `rust-lld`,
+/// so they get the tree's loader and libraries like `rustc` itself.
+fn relocate_host_tools(root: &Path, guest_lib_dir: &str) -> Result<(), TreeError> {
+    let dir = root.join(format!("usr/lib/rustlib/{}/bin", super::RUST_HOST));
+    for entry in walkdir::WalkDir::new(&dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let path = entry.path();
+        let Ok(bytes) = std::fs::read(path) else {
+            continue;
+        };
+        let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
+            continue;
+        };
+        if elf.interpreter.is_none() || elf.header.e_machine != goblin::elf::header::EM_X86_64 {
+            continue;
+        }
+        let rpath = match elf.runpaths.first().or(elf.rpaths.first()) {
+            Some(own) => format!("{own}:{guest_lib_dir}"),
+            None => guest_lib_dir.to_string(),
+        };
+        drop(elf);
+        patchelf(
+            &["--set-interpreter", GUEST_LOADER, "--set-rpath", &rpath],
+            path,
+        )?;
     }
     Ok(())
 }
@@ -322,23 +389,48 @@ fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
 /// Run the relocated `rustc` the way builds will (an s390x one through binfmt), and check
 /// its version and that it has the s390x standard library.
 fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), TreeError> {
-    let run = |args: &[&str]| {
+    let run = |program: &str, args: &[&str]| {
         Command::new("bwrap")
             .args(["--dev-bind", "/", "/", "--tmpfs", "/opt", "--ro-bind"])
             .arg(root)
             .arg(GUEST_RUST_DIR)
-            .arg(format!("{GUEST_RUST_BIN}/rustc"))
+            .arg(program)
             .args(args)
             .output()
             .map_err(|source| TreeError::Bwrap { source })
     };
-    let version = run(&["--version"])?;
-    let text = String::from_utf8_lossy(&version.stdout);
-    if !text.starts_with(&format!("rustc {}", recipe.rust)) {
-        return Err(TreeError::DoesNotRun {
-            stdout: text.trim().to_string(),
-            stderr: String::from_utf8_lossy(&version.stderr).trim().to_string(),
-        });
+    let mut checks = vec![
+        (
+            format!("{GUEST_RUST_BIN}/rustc"),
+            vec!["--version"],
+            format!("rustc {}", recipe.rust),
+        ),
+        (
+            format!("{GUEST_RUST_BIN}/cargo"),
+            vec!["--version"],
+            "cargo ".to_string(),
+        ),
+    ];
+    if recipe.upstream.is_some() {
+        checks.push((
+            format!(
+                "{GUEST_RUST_DIR}/usr/lib/rustlib/{}/bin/rust-lld",
+                super::RUST_HOST
+            ),
+            vec!["-flavor", "gnu", "--version"],
+            "LLD ".to_string(),
+        ));
+    }
+    for (program, args, expected) in checks {
+        let output = run(&program, &args)?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if !text.starts_with(&expected) {
+            return Err(TreeError::DoesNotRun {
+                program,
+                stdout: text.trim().to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
     }
     let std_dir = root.join(format!("usr/lib/rustlib/{RUST_TARGET}/lib"));
     if !std_dir.is_dir() {

@@ -217,7 +217,12 @@ pub(super) fn plans_with_package<B: Backend>(
             &[pattern.clone().into(), limit(page), limit(offset)],
         )?;
         let read = rows.len();
-        found.extend(rows.iter().map(stored_plan).filter(|p| has_node(p, &name)));
+        // A plan saved between two pages shifts the offsets: never list one twice.
+        for plan in rows.iter().map(stored_plan) {
+            if has_node(&plan, &name) && !found.iter().any(|f: &StoredPlan| f.id == plan.id) {
+                found.push(plan);
+            }
+        }
         if found.len() >= wanted || read < page {
             break;
         }
