@@ -316,3 +316,94 @@ fn without_acceleration_rust_runs_as_s390x_code_from_the_same_release() {
     );
     assert_s390x_python_prints(&rootfs, &unpacked, &code, "big");
 }
+
+/// The sdist's own manifests ask for nothing newer than the default toolchain (the Rust
+/// project's 1.95.0), but a crate deep in its tree needs rustc 1.96: cargo refuses at
+/// once, the `rust-msrv` hint retries with the newest toolchain (Debian's 1.97.1), and
+/// the fix is learned, so the next version's build starts with it.
+#[test]
+#[ignore = "needs the real PyPI, crates.io, Debian and the s390x rootfs environment"]
+fn a_crate_needing_a_newer_rustc_retries_with_the_newest_toolchain_and_the_fix_is_learned() {
+    let rootfs = bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |version: &str| {
+        let input = tmp.path().join(format!("input-{version}"));
+        std::fs::create_dir_all(&input).unwrap();
+        write_tar_gz(
+            &input,
+            &format!("msrvprobe-{version}"),
+            [
+                (
+                    "PKG-INFO".to_string(),
+                    format!("Metadata-Version: 2.2\nName: msrvprobe\nVersion: {version}\n"),
+                ),
+                (
+                    "pyproject.toml".to_string(),
+                    format!("[build-system]\nrequires = [\"maturin>=1.8,<2\"]\nbuild-backend = \"maturin\"\n\n[project]\nname = \"msrvprobe\"\nversion = \"{version}\"\n"),
+                ),
+                (
+                    "Cargo.toml".to_string(),
+                    format!("[package]\nname = \"msrvprobe\"\nversion = \"{version}.0\"\nedition = \"2021\"\n\n[lib]\nname = \"msrvprobe\"\ncrate-type = [\"cdylib\"]\n\n[dependencies]\npyo3 = {{ version = \"=0.29.3\", features = [\"extension-module\"] }}\nmsrvdep = {{ path = \"vendor/deep/x/msrvdep\" }}\n"),
+                ),
+                (
+                    "src/lib.rs".to_string(),
+                    "use pyo3::prelude::*;\n\n#[pyfunction]\nfn answer() -> u32 {\n    msrvdep::ANSWER\n}\n\n#[pymodule]\nfn msrvprobe(m: &Bound<'_, PyModule>) -> PyResult<()> {\n    m.add_function(wrap_pyfunction!(answer, m)?)\n}\n".to_string(),
+                ),
+                // Deeper than the manifests the refinery reads: only cargo sees it.
+                (
+                    "vendor/deep/x/msrvdep/Cargo.toml".to_string(),
+                    "[package]\nname = \"msrvdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\nrust-version = \"1.96\"\n".to_string(),
+                ),
+                (
+                    "vendor/deep/x/msrvdep/src/lib.rs".to_string(),
+                    "pub const ANSWER: u32 = 42;\n".to_string(),
+                ),
+            ],
+        );
+        input
+    };
+    let flags = ["--platform-tag", "manylinux2014_s390x"];
+    let (output, out) = main_job(&write("1.0"), tmp.path(), &flags);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let e = entry(&manifest(&out), "msrvprobe").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["metadata"]["attempt"], 2, "{e}");
+    assert!(e["metadata"]["hints"].to_string().contains("rust-msrv"), "{e}");
+    let toolchain = e["metadata"]["rust_toolchain"].as_str().unwrap();
+    assert!(
+        toolchain.starts_with("rustc 1.97.1 (Debian forky"),
+        "{toolchain}"
+    );
+    let first_log = std::fs::read_to_string(
+        tmp.path()
+            .join("cache/logs/msrvprobe-1.0-attempt1-default.log"),
+    )
+    .unwrap();
+    assert!(first_log.contains("1.96"), "{first_log}");
+    let unpacked = tmp.path().join("unpacked");
+    unzip(&out.join(e["path"].as_str().unwrap()), &unpacked);
+    assert_s390x_python_prints(
+        &rootfs,
+        &unpacked,
+        "import msrvprobe; print(msrvprobe.answer())",
+        "42",
+    );
+
+    // The next version starts with what was learned: one attempt, the newest toolchain.
+    let (output, out) = main_job(&write("1.1"), tmp.path(), &flags);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("applying the fix learned before"),
+        "{}",
+        stderr(&output)
+    );
+    let e = entry(&manifest(&out), "msrvprobe").clone();
+    assert_eq!(e["status"], "built", "{e}");
+    assert_eq!(e["version"], "1.1", "{e}");
+    assert_eq!(e["metadata"]["attempt"], 1, "{e}");
+    let toolchain = e["metadata"]["rust_toolchain"].as_str().unwrap();
+    assert!(
+        toolchain.starts_with("rustc 1.97.1 (Debian forky"),
+        "{toolchain}"
+    );
+}
