@@ -299,7 +299,6 @@ fn relocate_host_tools(root: &Path, guest_lib_dir: &str) -> Result<(), TreeError
             Some(own) => format!("{own}:{guest_lib_dir}"),
             None => guest_lib_dir.to_string(),
         };
-        drop(elf);
         patchelf(
             &["--set-interpreter", GUEST_LOADER, "--set-rpath", &rpath],
             path,
@@ -386,8 +385,9 @@ fn write_wrappers(root: &Path, arch: ToolchainArch) -> Result<(), TreeError> {
     Ok(())
 }
 
-/// Run the relocated `rustc` the way builds will (an s390x one through binfmt), and check
-/// its version and that it has the s390x standard library.
+/// Run the relocated `rustc` and `cargo` the way builds will (an s390x tree's through
+/// binfmt), and an upstream release's `rust-lld`; check rustc's version and that the tree
+/// has the s390x standard library.
 fn check_tree(root: &Path, recipe: &RustRecipe) -> Result<(), TreeError> {
     let run = |program: &str, args: &[&str]| {
         Command::new("bwrap")
