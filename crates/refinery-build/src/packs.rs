@@ -236,15 +236,7 @@ pub fn fetch_source(
     sha256: &str,
     dir: &Path,
 ) -> Result<PathBuf, PackError> {
-    let file = refinery_index::DistFile {
-        filename: url.rsplit('/').next().unwrap_or(url).to_string(),
-        url: url.to_string(),
-        sha256: Some(sha256.to_string()),
-        requires_python: None,
-        yanked: false,
-        has_metadata: false,
-        index: url.to_string(),
-    };
+    let file = refinery_index::DistFile::pinned(url, sha256);
     client
         .download(&file, dir)
         .map_err(|source| PackError::Download {

@@ -78,17 +78,10 @@ pub fn verify_reused<E>(
     };
     let mut pending = candidates.into_iter();
     while let Some(mut entry) = pending.next() {
-        if crate::package_build::is_stopped(settings.stop.as_deref()) {
-            checker.after_stop(
-                manifest,
-                std::iter::once(entry).chain(pending),
-                recorder,
-                finished,
-            );
-            return write(manifest);
-        }
         let reused = entry.status == Status::Reused;
-        let checked = if reused {
+        let checked = if crate::package_build::is_stopped(settings.stop.as_deref()) {
+            Checked::Stopped
+        } else if reused {
             checker.check(&mut entry)
         } else {
             let sdist = sdist_of(dirs.plan, &entry, dirs.sdists);

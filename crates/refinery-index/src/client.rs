@@ -50,6 +50,23 @@ pub struct DistFile {
     pub index: String,
 }
 
+impl DistFile {
+    /// A file outside any index (a pack's source tarball, a Rust release archive) at
+    /// `url`, whose download must have the pinned `sha256` (lowercase hex); its name is
+    /// the URL's last segment.
+    pub fn pinned(url: &str, sha256: &str) -> DistFile {
+        DistFile {
+            filename: url.rsplit('/').next().unwrap_or(url).to_string(),
+            url: url.to_string(),
+            sha256: Some(sha256.to_string()),
+            requires_python: None,
+            yanked: false,
+            has_metadata: false,
+            index: url.to_string(),
+        }
+    }
+}
+
 type HostKey = (String, u16);
 
 #[derive(Clone)]

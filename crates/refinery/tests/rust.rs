@@ -368,7 +368,10 @@ fn a_crate_needing_a_newer_rustc_retries_with_the_newest_toolchain_and_the_fix_i
     let e = entry(&manifest(&out), "msrvprobe").clone();
     assert_eq!(e["status"], "built", "{e}");
     assert_eq!(e["metadata"]["attempt"], 2, "{e}");
-    assert!(e["metadata"]["hints"].to_string().contains("rust-msrv"), "{e}");
+    assert!(
+        e["metadata"]["hints"].to_string().contains("rust-msrv"),
+        "{e}"
+    );
     let toolchain = e["metadata"]["rust_toolchain"].as_str().unwrap();
     assert!(
         toolchain.starts_with("rustc 1.97.1 (Debian forky"),

@@ -124,15 +124,7 @@ pub(super) fn download_upstream(
         .iter()
         .map(|archive| {
             let url = upstream.url(server, archive);
-            let file = refinery_index::DistFile {
-                filename: format!("{}.tar.xz", archive.name),
-                url: url.clone(),
-                sha256: Some(archive.sha256.clone()),
-                requires_python: None,
-                yanked: false,
-                has_metadata: false,
-                index: url.clone(),
-            };
+            let file = refinery_index::DistFile::pinned(&url, &archive.sha256);
             client
                 .download(&file, dir)
                 .map_err(|e| TreeError::Download {

@@ -142,6 +142,25 @@ fn write_wheel(dir: &Path) -> PathBuf {
     path
 }
 
+/// The generated wheel at `wheel` (in the folder `wheels`) as verification sees it on
+/// the host runner: guest and host paths are the same.
+fn fastpkg_under_test<'a>(
+    wheel: &'a Path,
+    wheels: &Path,
+    version: &'a refinery_pep::ProjectVersion,
+) -> WheelUnderTest<'a> {
+    WheelUnderTest {
+        name: "fastpkg",
+        version: Some(version),
+        host_path: wheel,
+        guest_path: wheel.to_string_lossy().into_owned(),
+        find_links: vec![wheels.to_string_lossy().into_owned()],
+        host_find_links: vec![wheels.to_path_buf()],
+        tolerate_missing_dependencies: false,
+        sdist: None,
+    }
+}
+
 #[test]
 fn a_wheel_is_installed_imported_and_smoke_tested_per_level() {
     let dir = tempfile::tempdir().unwrap();
@@ -187,16 +206,7 @@ tests = "raise SystemExit('1 of 3 self-tests failed')"
             ..VerifySettings::default()
         };
         let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
-        let under_test = WheelUnderTest {
-            name: "fastpkg",
-            version: Some(&version),
-            host_path: &wheel,
-            guest_path: wheel.to_string_lossy().into_owned(),
-            find_links: vec![wheels.to_string_lossy().into_owned()],
-            host_find_links: vec![wheels.clone()],
-            tolerate_missing_dependencies: false,
-            sdist: None,
-        };
+        let under_test = fastpkg_under_test(&wheel, &wheels, &version);
         let v = verify_wheel(&sandbox, &under_test, &settings, &log).expect("not stopped");
         let got: Vec<String> = v
             .checks
@@ -250,16 +260,7 @@ fn a_verification_stopped_while_a_check_runs_has_no_verdict() {
         ..VerifySettings::default()
     };
     let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
-    let under_test = WheelUnderTest {
-        name: "fastpkg",
-        version: Some(&version),
-        host_path: &wheel,
-        guest_path: wheel.to_string_lossy().into_owned(),
-        find_links: vec![wheels.to_string_lossy().into_owned()],
-        host_find_links: vec![wheels.clone()],
-        tolerate_missing_dependencies: false,
-        sdist: None,
-    };
+    let under_test = fastpkg_under_test(&wheel, &wheels, &version);
     let verdict = std::thread::scope(|scope| {
         scope.spawn(|| {
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -449,16 +450,7 @@ fn verify_with(native: Option<NativeInstall>) -> (Verification, String, PathBuf)
         ..VerifySettings::default()
     };
     let version: refinery_pep::ProjectVersion = "1.0".parse().unwrap();
-    let under_test = WheelUnderTest {
-        name: "fastpkg",
-        version: Some(&version),
-        host_path: &wheel,
-        guest_path: wheel.to_string_lossy().into_owned(),
-        find_links: vec![wheels.to_string_lossy().into_owned()],
-        host_find_links: vec![wheels.clone()],
-        tolerate_missing_dependencies: false,
-        sdist: None,
-    };
+    let under_test = fastpkg_under_test(&wheel, &wheels, &version);
     let v = verify_wheel(&sandbox, &under_test, &settings, &log).expect("not stopped");
     (v, log.read_all(), work)
 }
