@@ -237,6 +237,20 @@ impl RustRecipe {
         }
     }
 
+    /// What the tree is, for listings: `rust-lang.org, native amd64 → s390x`,
+    /// `Debian forky, native amd64 → s390x`, `Debian forky, s390x code (emulated)`.
+    pub fn kind(&self) -> String {
+        let origin = if self.upstream.is_some() {
+            "rust-lang.org".to_string()
+        } else {
+            format!("Debian {}", self.suite)
+        };
+        match self.arch {
+            ToolchainArch::Amd64 => format!("{origin}, native amd64 → s390x"),
+            ToolchainArch::S390x => format!("{origin}, s390x code (emulated)"),
+        }
+    }
+
     /// `(major, minor, patch)` of the release.
     pub fn version(&self) -> RustVersion {
         RustVersion::parse(&self.rust).expect("recipes name valid versions")

@@ -346,3 +346,14 @@ fn an_unreachable_distribution_server_fails_the_download_naming_the_url() {
     );
     assert!(text.contains("RUSTUP_DIST_SERVER"), "{text}");
 }
+
+#[test]
+fn listings_say_whose_build_and_what_it_runs_as() {
+    let all = recipes();
+    assert_eq!(all[0].kind(), "rust-lang.org, native amd64 → s390x");
+    assert_eq!(all[1].kind(), "Debian forky, native amd64 → s390x");
+    assert_eq!(
+        all[1].for_arch(ToolchainArch::S390x).kind(),
+        "Debian forky, s390x code (emulated)"
+    );
+}

@@ -118,10 +118,11 @@ pub fn env(command: &EnvCommand, quiet: bool) -> Result<ExitCode> {
                 }
                 for toolchain in toolchains {
                     println!(
-                        "{:<48} rust {:<7} {:>6} MiB  native amd64 → s390x  {}",
+                        "{:<48} rust {:<7} {:>6} MiB  {}  {}",
                         toolchain.name,
                         toolchain.recipe.rust,
                         toolchain.size_bytes >> 20,
+                        toolchain.recipe.kind(),
                         toolchain.path.display()
                     );
                 }
