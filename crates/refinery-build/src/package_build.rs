@@ -557,10 +557,21 @@ fn rust_for_sdist(
     let Some(store) = context.rust_store() else {
         return Ok(None);
     };
+    let needs = CrateNeeds::read(sdist);
     if newest {
-        return store.ensure(&store.newest(), &making(context)).map(Some);
+        return match store.ensure(&store.newest(), &making(context)) {
+            Ok(toolchain) => Ok(Some(toolchain)),
+            // An sdist that shows no Rust builds on with what its environment has.
+            Err(e) if needs.is_none() && !matches!(e, ToolchainError::Stopped) => {
+                context.reporter.message(&format!(
+                    "the Rust toolchain a fix learned before asks for cannot be made ({e}); the build goes on without it"
+                ));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        };
     }
-    let Some(needs) = CrateNeeds::read(sdist) else {
+    let Some(needs) = needs else {
         return Ok(None);
     };
     store.ensure_for(&needs, &making(context)).map(Some)

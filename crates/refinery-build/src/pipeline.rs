@@ -80,8 +80,12 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
                 0,
             ),
         };
-        // A build the run's stop cut short (the build says so) is not a failure of the
-        // package; one that failed on its own just before the stop still is.
+        // A build the run's stop cut short is not a failure of the package: the build
+        // says so where it saw the stop; any other failed build that ends after the stop
+        // counts as cut short too (a killed step ends with a plain failure on some
+        // paths). Verdicts that need a finished check (broken, missing) stay.
+        let mut entry = entry;
+        mark_interrupted(&mut entry, settings);
         let kind = match entry.status {
             Status::Built => EventKind::Built,
             _ if entry.metadata.interrupted => EventKind::Cancelled,
@@ -93,8 +97,9 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             let mut manifest = shared.manifest.lock().expect("manifest lock");
             let extra: Vec<ManifestEntry> =
                 std::mem::take(&mut *context.extra_entries.lock().expect("entries lock"));
-            for dependency in extra {
+            for mut dependency in extra {
                 // Built on demand while this node's build ran.
+                mark_interrupted(&mut dependency, settings);
                 context.finished(&dependency, started_ms);
                 manifest.upsert(dependency);
             }
@@ -107,6 +112,16 @@ fn build_worker(shared: &Shared<'_>, context: &BuildContext<'_>) -> Result<(), R
             path: settings.manifest_path.clone(),
             message: e.to_string(),
         })?;
+    }
+}
+
+/// Marks `entry` interrupted when it failed and the run is being stopped (see the
+/// caller in [`build_worker`]).
+fn mark_interrupted(entry: &mut ManifestEntry, settings: &RunSettings) {
+    if is_stopped(settings.stop.as_deref())
+        && matches!(entry.status, Status::Failed | Status::SystemRecipeFailed)
+    {
+        entry.metadata.interrupted = true;
     }
 }
 

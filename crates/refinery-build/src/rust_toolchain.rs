@@ -411,6 +411,8 @@ fn first_made<T>(
     for (i, recipe) in candidates.iter().enumerate() {
         match make(recipe) {
             Ok(made) => return Ok(made),
+            // A stop is no reason to try another.
+            Err(ToolchainError::Stopped) => return Err(ToolchainError::Stopped),
             Err(e) => {
                 if let Some(next) = candidates.get(i + 1) {
                     reporter.message(&format!(
@@ -666,6 +668,9 @@ impl RustStore {
         }
         if path.join(MARKER_FILE).is_file() {
             return Ok(toolchain);
+        }
+        if making.stopped() {
+            return Err(ToolchainError::Stopped);
         }
         let lock_path = self
             .dir

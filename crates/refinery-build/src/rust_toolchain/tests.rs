@@ -312,6 +312,20 @@ fn a_toolchain_that_cannot_be_made_gives_way_to_the_next_saying_why() {
         said[0].contains("connection refused") && said[0].contains(&candidates[1].key()),
         "{said:?}"
     );
+    // A stop tries no other.
+    let said = Said::default();
+    let mut tried = 0;
+    let stopped = first_made(
+        &candidates,
+        |_| -> Result<(), _> {
+            tried += 1;
+            Err(ToolchainError::Stopped)
+        },
+        &said,
+    );
+    assert!(matches!(stopped, Err(ToolchainError::Stopped)));
+    assert_eq!(tried, 1);
+    assert!(said.0.into_inner().unwrap().is_empty());
     // The last one's error is the answer when none can be made.
     let none = first_made(
         &candidates,
