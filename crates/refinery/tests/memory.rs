@@ -246,9 +246,6 @@ impl MemoryCgroup {
             .arg(&self.0)
             .arg(command.get_program())
             .args(command.get_args());
-        // The runner's commands start from an empty environment (see `pass_environment`
-        // in the runner): so does the wrapper, with exactly their variables.
-        cmd.env_clear();
         for (name, value) in command.get_envs() {
             match value {
                 Some(value) => cmd.env(name, value),
