@@ -611,3 +611,81 @@ fn a_smoke_test_catalog_entry_that_does_not_parse_stops_the_run_naming_it() {
     assert!(err.contains("smoke test \"mypkg-ints\""), "{err}");
     assert!(err.contains("PEP 440"), "{err}");
 }
+
+/// Ctrl-C while a reused wheel's smoke test runs under emulation: the run stops at once,
+/// the wheel stays `reused` but says it was not verified and is `interrupted`, and no
+/// verification (a stop-skipped check would read as passed) is kept for it.
+#[test]
+#[ignore = "needs the real PyPI and the s390x rootfs environment"]
+fn ctrl_c_during_a_reused_wheels_check_leaves_it_unverified_and_says_so() {
+    bookworm_rootfs().expect("the bookworm environment");
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    // PyPI has PyYAML 6.0.2 for cp311 manylinux2014 s390x: reused, then checked.
+    std::fs::write(input.join("requirements.txt"), "pyyaml==6.0.2\n").unwrap();
+    let catalog = tmp.path().join("slow.toml");
+    std::fs::write(
+        &catalog,
+        "[[smoke]]\nid = \"pyyaml-slow\"\npackage = \"pyyaml\"\nsnippet = \"\"\"\nimport time\nprint('slow smoke started', flush=True)\ntime.sleep(600)\n\"\"\"\n",
+    )
+    .unwrap();
+    let (out, cache) = (tmp.path().join("out"), tmp.path().join("cache"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refinery"))
+        .args(["--input", input.to_str().unwrap()])
+        .args(["--output", out.to_str().unwrap()])
+        .args(["--cache", cache.to_str().unwrap()])
+        .args([
+            "--python",
+            "3.11",
+            "--smoke-tests",
+            catalog.to_str().unwrap(),
+        ])
+        .env("REFINERY_ENVS_DIR", envs_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = cache.join("logs/pyyaml-6.0.2-verify.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("slow smoke started")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the smoke test never started"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let started = std::time::Instant::now();
+    let sigint = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigint.success());
+    let done = child.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&done.stderr).into_owned();
+    // The snippet sleeps 600 s: only the stop ends it this soon.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "{said}"
+    );
+    assert_eq!(done.status.code(), Some(130), "{said}");
+    assert!(
+        said.contains("interrupted: 1 package stopped or not started"),
+        "{said}"
+    );
+    let e = entry(&manifest(&out), "pyyaml").clone();
+    assert_eq!(e["status"], "reused", "{e}");
+    assert_eq!(e["metadata"]["interrupted"], true, "{e}");
+    assert!(
+        e["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not verified: the run was stopped"),
+        "{e}"
+    );
+    assert!(e["metadata"].get("verification").is_none(), "{e}");
+}
